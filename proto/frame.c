@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Length-prefixed protobuf framing; pure functions over buffers so fuzzers can drive them. */
+#include "frame.h"
+
+#include <stdlib.h>
+
+int
+frame_header(const uint8_t hdr[FRAME_HEADER_BYTES], uint32_t max, uint32_t *lenp,
+	struct paso_diag *d)
+{
+	uint32_t len;
+
+	*lenp = 0;
+	len = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) | ((uint32_t)hdr[2] << 8) |
+	      (uint32_t)hdr[3];
+	if (len > max)
+		return paso_diag_set(d, PASO_E_FRAME_TOO_LARGE,
+			"frame length %u exceeds the maximum %u", len, max);
+	if (len == 0)
+		return paso_diag_set(d, PASO_E_DECODE, "frame length 0: empty Envelope");
+	*lenp = len;
+	return 0;
+}
+
+int
+frame_decode(const uint8_t *payload, size_t len, Paso__Envelope **envp, struct paso_diag *d)
+{
+	Paso__Envelope *env;
+
+	*envp = NULL;
+	env = paso__envelope__unpack(NULL, len, payload);
+	if (env == NULL)
+		return paso_diag_set(d, PASO_E_DECODE,
+			"%zu-byte frame is not a valid protobuf Envelope", len);
+	switch (env->body_case) {
+	case PASO__ENVELOPE__BODY_ENROLL:
+	case PASO__ENVELOPE__BODY_CROSSING:
+	case PASO__ENVELOPE__BODY_IDENTIFY:
+	case PASO__ENVELOPE__BODY_ACK:
+	case PASO__ENVELOPE__BODY_ERROR:
+		break;
+	default:
+		paso_diag_set(d, PASO_E_UNKNOWN_MESSAGE,
+			"Envelope body %d is missing or unknown", (int)env->body_case);
+		paso__envelope__free_unpacked(env, NULL);
+		return PASO_E_UNKNOWN_MESSAGE;
+	}
+	*envp = env;
+	return 0;
+}
+
+int
+frame_encode(const Paso__Envelope *env, uint32_t max, uint8_t **outp, size_t *lenp)
+{
+	size_t n;
+	uint8_t *buf;
+
+	*outp = NULL;
+	*lenp = 0;
+	n = paso__envelope__get_packed_size(env);
+	if (n > max)
+		return PASO_E_FRAME_TOO_LARGE;
+	if ((buf = malloc(FRAME_HEADER_BYTES + n)) == NULL)
+		return PASO_E_NOMEM;
+	buf[0] = (uint8_t)(n >> 24);
+	buf[1] = (uint8_t)(n >> 16);
+	buf[2] = (uint8_t)(n >> 8);
+	buf[3] = (uint8_t)n;
+	(void)paso__envelope__pack(env, buf + FRAME_HEADER_BYTES);
+	*outp = buf;
+	*lenp = FRAME_HEADER_BYTES + n;
+	return 0;
+}
