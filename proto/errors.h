@@ -38,6 +38,9 @@
 	X(POLICY_UNKNOWN_KEY, -34, "unknown key in policy file")                               \
 	X(POLICY_RANGE, -35, "policy value out of range")                                      \
 	X(CARD_ENROLLED, -36, "card is already enrolled")                                      \
+	X(POLICY_TYPE, -37, "policy value has the wrong type")                                 \
+	X(POLICY_MISSING, -38, "required policy key missing")                                  \
+	X(POLICY_CONFLICT, -39, "policy settings contradict each other")                       \
 	X(CRYPTO, -40, "decryption or authentication failed")                                  \
 	X(KEY_NOT_FOUND, -41, "key not found (erased?)")                                       \
 	X(STORAGE, -42, "storage error")                                                       \

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -81,6 +82,28 @@ test_strerror_table(void **state)
 	assert_int_equal(PASO_E_SEQ_CONFLICT, -16);
 }
 
+/* proto/README.md is the page another client is written from: every code must be in it. */
+static void
+test_readme_lists_every_code(void **state)
+{
+	FILE *f = fopen(PASO_TEST_DATA "/../../proto/README.md", "r");
+	static char text[65536];
+	char row[128];
+	size_t n;
+
+	(void)state;
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+#define PASO_CHECK_ROW(name, value, msg)                                                      \
+	(void)snprintf(row, sizeof(row), "| `%s` | %d |", #name, value);                      \
+	if (strstr(text, row) == NULL)                                                        \
+		fail_msg("proto/README.md lacks the row for %s (%d)", #name, value);
+	PASO_ERRORS(PASO_CHECK_ROW)
+#undef PASO_CHECK_ROW
+}
+
 int
 main(void)
 {
@@ -89,6 +112,7 @@ main(void)
 		cmocka_unit_test(test_oversize_prefix),
 		cmocka_unit_test(test_garbage_and_empty),
 		cmocka_unit_test(test_strerror_table),
+		cmocka_unit_test(test_readme_lists_every_code),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,1264 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The audit log on disk: buffered framed appends, post-order hash file, recovery, proofs, verify.
+ */
+#include "auditlog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#define FRAME_HDR 8                      /* u32 length || 4-byte check */
+#define FLUSH_BYTES (4u * 1024u * 1024u) /* write buffered entries once this much is pending */
+#define READ_CHUNK (4u * 1024u * 1024u)  /* sequential reads during recovery and verify */
+#define MAP_MIN ((size_t)64 * 1024 * 1024)
+
+struct buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+struct auditlog {
+	char *dir;
+	int dfd, efd, ofd, hfd;
+	int readonly, broken;
+	uint64_t n; /* entries, buffered included */
+	int have_cp;
+	uint64_t cp_size; /* latest checkpoint */
+	uint8_t cp_root[MERKLE_HASH_BYTES];
+	uint64_t e_disk, e_end; /* entries bytes written / including the buffer */
+	uint64_t o_disk;        /* offsets on disk; ob holds [o_disk, n) */
+	uint64_t h_disk;        /* nodes on disk; hb holds [h_disk, nodes(n)) */
+	struct buf eb, ob, hb;
+	struct merkle_frontier f;
+	uint8_t *map; /* read-only view of hashes, maplen bytes (may pass EOF) */
+	size_t maplen;
+};
+
+/* ---- small helpers ---- */
+
+static uint32_t
+be32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static uint64_t
+be64(const uint8_t *p)
+{
+	return ((uint64_t)be32(p) << 32) | be32(p + 4);
+}
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+/* Number of stored nodes of a tree of n leaves: every perfect subtree, leaves included. */
+static uint64_t
+nodes_for(uint64_t n)
+{
+	return 2 * n - (uint64_t)__builtin_popcountll(n);
+}
+
+/* Post-order position of the perfect subtree of 2^level leaves starting at index << level. */
+static uint64_t
+node_pos(unsigned level, uint64_t index)
+{
+	uint64_t m = (index + 1) << level;
+
+	return nodes_for(m) - 1 - ((uint64_t)__builtin_ctzll(m) - level);
+}
+
+static int
+buf_reserve(struct buf *b, size_t more)
+{
+	size_t cap;
+	uint8_t *p;
+
+	if (b->cap - b->len >= more)
+		return 0;
+	cap = b->cap ? b->cap : 65536;
+	while (cap - b->len < more)
+		cap *= 2;
+	if ((p = realloc(b->p, cap)) == NULL)
+		return PASO_E_NOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static int
+pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		w = pwrite(fd, p, len, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return PASO_E_IO;
+		p += w;
+		len -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* Reads exactly len bytes; PASO_E_IO on error, PASO_E_AUDIT_CORRUPT on a short file. */
+static int
+pread_all(int fd, uint8_t *p, size_t len, uint64_t off)
+{
+	ssize_t g;
+
+	while (len > 0) {
+		g = pread(fd, p, len, (off_t)off);
+		if (g < 0 && errno == EINTR)
+			continue;
+		if (g < 0)
+			return PASO_E_IO;
+		if (g == 0)
+			return PASO_E_AUDIT_CORRUPT;
+		p += g;
+		len -= (size_t)g;
+		off += (uint64_t)g;
+	}
+	return 0;
+}
+
+static uint64_t
+fd_size(int fd)
+{
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < 0)
+		return 0;
+	return (uint64_t)st.st_size;
+}
+
+/* Reads a whole small file relative to dfd into a NUL-terminated buffer. */
+static int
+read_small_file(int dfd, const char *name, size_t max, char **outp, size_t *lenp)
+{
+	char *b = NULL;
+	uint64_t sz;
+	int fd, r;
+
+	*outp = NULL;
+	*lenp = 0;
+	if ((fd = openat(dfd, name, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? PASO_E_NOT_FOUND : PASO_E_IO;
+	sz = fd_size(fd);
+	if (sz > max) {
+		close(fd);
+		return PASO_E_CHECKPOINT_FORMAT;
+	}
+	if ((b = malloc((size_t)sz + 1)) == NULL) {
+		close(fd);
+		return PASO_E_NOMEM;
+	}
+	r = pread_all(fd, (uint8_t *)b, (size_t)sz, 0);
+	close(fd);
+	if (r != 0) {
+		free(b);
+		return PASO_E_IO;
+	}
+	b[sz] = '\0';
+	*outp = b;
+	*lenp = (size_t)sz;
+	return 0;
+}
+
+/* Writes name durably and atomically: temporary file, fsync, rename, fsync of the directory. */
+static int
+write_file_atomic(int dfd, const char *name, const char *data, size_t len)
+{
+	char tmp[64];
+	int fd, r;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
+		return PASO_E_INTERNAL;
+	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return PASO_E_IO;
+	r = pwrite_all(fd, (const uint8_t *)data, len, 0);
+	if (r == 0 && fsync(fd) != 0)
+		r = PASO_E_IO;
+	if (close(fd) != 0 && r == 0)
+		r = PASO_E_IO;
+	if (r == 0 && renameat(dfd, tmp, dfd, name) != 0)
+		r = PASO_E_IO;
+	if (r == 0 && fsync(dfd) != 0)
+		r = PASO_E_IO;
+	return r;
+}
+
+/* ---- sequential framed reader (recovery and verify) ---- */
+
+enum { FR_OK = 1, FR_END = 0, FR_SHORT = -1, FR_TOOBIG = -2 };
+
+struct frame_reader {
+	int fd;
+	uint64_t file_end;
+	uint64_t base; /* file offset of buf[0] */
+	uint8_t *buf;
+	size_t cap, off, len;
+};
+
+static int
+fr_init(struct frame_reader *r, int fd, uint64_t start, uint64_t file_end)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	r->base = start;
+	r->file_end = file_end;
+	r->cap = READ_CHUNK + FRAME_HDR + AUDITLOG_MAX_ENTRY;
+	if ((r->buf = malloc(r->cap)) == NULL)
+		return PASO_E_NOMEM;
+	(void)posix_fadvise(fd, (off_t)start, 0, POSIX_FADV_SEQUENTIAL);
+	return 0;
+}
+
+static void
+fr_free(struct frame_reader *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+}
+
+/* Makes at least want bytes available at r->off (fewer only at end of file). */
+static int
+fr_fill(struct frame_reader *r, size_t want)
+{
+	uint64_t pos;
+	size_t get;
+	int rr;
+
+	if (r->len - r->off >= want)
+		return 0;
+	memmove(r->buf, r->buf + r->off, r->len - r->off);
+	r->base += r->off;
+	r->len -= r->off;
+	r->off = 0;
+	pos = r->base + r->len;
+	if (pos >= r->file_end)
+		return 0;
+	get = r->cap - r->len;
+	if (get > r->file_end - pos)
+		get = (size_t)(r->file_end - pos);
+	if ((rr = pread_all(r->fd, r->buf + r->len, get, pos)) != 0)
+		return rr == PASO_E_AUDIT_CORRUPT ? 0
+		                                  : rr; /* the file shrank under us: stop there */
+	r->len += get;
+	/* Ask the kernel for the next chunks now, so the disk reads while we hash this one. */
+	(void)posix_fadvise(
+	        r->fd, (off_t)(pos + get), (off_t)(2 * READ_CHUNK), POSIX_FADV_WILLNEED);
+	return 0;
+}
+
+/*
+ * Next frame: FR_OK with *data, *len, *check and *frame_off set, FR_END at exactly the end of the
+ * file, FR_SHORT (an incomplete header or body), FR_TOOBIG (a length over the maximum) or
+ * PASO_E_IO. *frame_off is set in every case.
+ */
+static int
+fr_next(struct frame_reader *r, const uint8_t **data, uint32_t *len, const uint8_t **check,
+        uint64_t *frame_off)
+{
+	uint32_t l;
+	int rr;
+
+	if ((rr = fr_fill(r, FRAME_HDR)) != 0)
+		return rr;
+	*frame_off = r->base + r->off;
+	if (r->len - r->off == 0)
+		return FR_END;
+	if (r->len - r->off < FRAME_HDR)
+		return FR_SHORT;
+	l = be32(r->buf + r->off);
+	if (l > AUDITLOG_MAX_ENTRY)
+		return FR_TOOBIG;
+	if ((rr = fr_fill(r, FRAME_HDR + l)) != 0)
+		return rr;
+	if (r->len - r->off < FRAME_HDR + (size_t)l)
+		return FR_SHORT;
+	*len = l;
+	*check = r->buf + r->off + 4;
+	*data = r->buf + r->off + FRAME_HDR;
+	r->off += FRAME_HDR + l;
+	return FR_OK;
+}
+
+/* ---- reading stored hashes ---- */
+
+static void
+unmap(struct auditlog *log)
+{
+	if (log->map != NULL)
+		munmap(log->map, log->maplen);
+	log->map = NULL;
+	log->maplen = 0;
+}
+
+/* Keeps a read-only mapping covering every node on disk; falls back to pread if mmap fails. */
+static void
+ensure_map(struct auditlog *log)
+{
+	size_t need = (size_t)(log->h_disk * MERKLE_HASH_BYTES), len = MAP_MIN;
+	void *p;
+
+	if (log->map != NULL && need <= log->maplen)
+		return;
+	unmap(log);
+	if (need == 0)
+		return;
+	while (len < need)
+		len *= 2;
+	/* Mapping past EOF is fine: only offsets below h_disk * 32 (inside the file) are read. */
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, log->hfd, 0);
+	if (p == MAP_FAILED)
+		return;
+	log->map = p;
+	log->maplen = len;
+}
+
+static int
+read_node_pos(struct auditlog *log, uint64_t pos, uint8_t out[MERKLE_HASH_BYTES])
+{
+	uint64_t i;
+
+	if (pos < log->h_disk) {
+		if (log->map != NULL && (pos + 1) * MERKLE_HASH_BYTES <= log->maplen) {
+			memcpy(out, log->map + pos * MERKLE_HASH_BYTES, MERKLE_HASH_BYTES);
+			return 0;
+		}
+		return pread_all(log->hfd, out, MERKLE_HASH_BYTES, pos * MERKLE_HASH_BYTES) == 0
+		               ? 0
+		               : PASO_E_IO;
+	}
+	i = pos - log->h_disk;
+	if ((i + 1) * MERKLE_HASH_BYTES > log->hb.len)
+		return PASO_E_INTERNAL;
+	memcpy(out, log->hb.p + i * MERKLE_HASH_BYTES, MERKLE_HASH_BYTES);
+	return 0;
+}
+
+static int
+get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_BYTES])
+{
+	return read_node_pos(ctx, node_pos(level, index), out);
+}
+
+static int
+read_offset(struct auditlog *log, uint64_t index, uint64_t *off)
+{
+	uint8_t b[8];
+	uint64_t i;
+
+	if (index < log->o_disk) {
+		if (pread_all(log->ofd, b, 8, index * 8) != 0)
+			return PASO_E_IO;
+	} else {
+		i = index - log->o_disk;
+		if ((i + 1) * 8 > log->ob.len)
+			return PASO_E_INTERNAL;
+		memcpy(b, log->ob.p + i * 8, 8);
+	}
+	*off = be64(b);
+	return 0;
+}
+
+/* Reads entry bytes [off, off+len) from disk or from the append buffer. */
+static int
+read_entry_bytes(struct auditlog *log, uint64_t off, uint8_t *p, size_t len)
+{
+	size_t k;
+
+	if (off < log->e_disk) {
+		k = off + len <= log->e_disk ? len : (size_t)(log->e_disk - off);
+		if (pread_all(log->efd, p, k, off) != 0)
+			return PASO_E_AUDIT_CORRUPT;
+		p += k;
+		off += k;
+		len -= k;
+	}
+	if (len == 0)
+		return 0;
+	if (off - log->e_disk + len > log->eb.len)
+		return PASO_E_INTERNAL;
+	memcpy(p, log->eb.p + (off - log->e_disk), len);
+	return 0;
+}
+
+/* Rebuilds the frontier of a tree of size leaves from stored nodes. */
+static int
+frontier_load(struct auditlog *log, uint64_t size)
+{
+	uint64_t start;
+	unsigned l;
+	int r;
+
+	merkle_frontier_init(&log->f);
+	for (l = 0; l < 64; l++) {
+		if (!(size & ((uint64_t)1 << l)))
+			continue;
+		start = size & ~((((uint64_t)1) << l << 1) - 1); /* clear bits 0..l */
+		if ((r = get_node(log, l, start >> l, log->f.h[l])) != 0)
+			return r;
+	}
+	log->f.size = size;
+	return 0;
+}
+
+/* ---- writing ---- */
+
+static void
+on_node_buffer(void *ctx, unsigned level, uint64_t index, const uint8_t hash[MERKLE_HASH_BYTES])
+{
+	struct buf *b = ctx;
+
+	(void)level;
+	(void)index;
+	/* Space for the at most 65 nodes of one push was reserved before the push. */
+	memcpy(b->p + b->len, hash, MERKLE_HASH_BYTES);
+	b->len += MERKLE_HASH_BYTES;
+}
+
+/* Pushes one leaf: frontier, buffered nodes and offset. */
+static int
+push_leaf(struct auditlog *log, const uint8_t leaf[MERKLE_HASH_BYTES], uint64_t frame_off)
+{
+	int r;
+
+	if ((r = buf_reserve(&log->hb, 65 * MERKLE_HASH_BYTES)) != 0 ||
+	        (r = buf_reserve(&log->ob, 8)) != 0)
+		return r;
+	put_be64(log->ob.p + log->ob.len, frame_off);
+	log->ob.len += 8;
+	if ((r = merkle_frontier_push(&log->f, leaf, on_node_buffer, &log->hb)) != 0)
+		return r;
+	log->n++;
+	return 0;
+}
+
+static int
+flush(struct auditlog *log)
+{
+	int r;
+
+	if (log->readonly)
+		return 0;
+	if (log->broken)
+		return PASO_E_IO;
+	if ((r = pwrite_all(log->efd, log->eb.p, log->eb.len, log->e_disk)) != 0 ||
+	        (r = pwrite_all(log->ofd, log->ob.p, log->ob.len, log->o_disk * 8)) != 0 ||
+	        (r = pwrite_all(
+	                 log->hfd, log->hb.p, log->hb.len, log->h_disk * MERKLE_HASH_BYTES)) != 0) {
+		log->broken = 1;
+		return r;
+	}
+	log->e_disk += log->eb.len;
+	log->o_disk += log->ob.len / 8;
+	log->h_disk += log->hb.len / MERKLE_HASH_BYTES;
+	log->eb.len = log->ob.len = log->hb.len = 0;
+	ensure_map(log);
+	return 0;
+}
+
+/* ---- open and recovery ---- */
+
+static int
+load_checkpoint(struct auditlog *log, struct paso_diag *d)
+{
+	struct checkpoint_note *note = NULL;
+	struct checkpoint cp;
+	char *text = NULL;
+	size_t len;
+	int r;
+
+	r = read_small_file(log->dfd, "checkpoint", CHECKPOINT_MAX_NOTE, &text, &len);
+	if (r == PASO_E_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return paso_diag_set(d, r, "%s/checkpoint: cannot read it", log->dir);
+	if ((r = checkpoint_note_parse(text, len, &note, d)) != 0 ||
+	        (r = checkpoint_parse_text(note->text, note->text_len, &cp, d)) != 0) {
+		free(text);
+		checkpoint_note_free(note);
+		return paso_diag_set(
+		        d, PASO_E_AUDIT_CORRUPT, "%s/checkpoint is not a checkpoint", log->dir);
+	}
+	log->have_cp = 1;
+	log->cp_size = cp.size;
+	memcpy(log->cp_root, cp.root, MERKLE_HASH_BYTES);
+	free(text);
+	checkpoint_note_free(note);
+	return 0;
+}
+
+/* Copies entries bytes [from, to) to AUDITDIR/torn.FROM before they are cut. */
+static int
+save_torn(struct auditlog *log, uint64_t from, uint64_t to)
+{
+	char name[48];
+	uint8_t *b = NULL;
+	uint64_t off = from;
+	size_t k;
+	int fd, r = 0;
+
+	(void)snprintf(name, sizeof(name), "torn.%" PRIu64, from);
+	if ((fd = openat(log->dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		return PASO_E_IO;
+	if ((b = malloc(READ_CHUNK)) == NULL) {
+		close(fd);
+		return PASO_E_NOMEM;
+	}
+	while (r == 0 && off < to) {
+		k = to - off > READ_CHUNK ? READ_CHUNK : (size_t)(to - off);
+		if ((r = pread_all(log->efd, b, k, off)) == 0)
+			r = pwrite_all(fd, b, k, off - from);
+		off += k;
+	}
+	if (r == 0 && fsync(fd) != 0)
+		r = PASO_E_IO;
+	close(fd);
+	free(b);
+	return r != 0 ? PASO_E_IO : 0;
+}
+
+static int
+recover(struct auditlog *log, struct paso_diag *d)
+{
+	struct frame_reader fr = {0};
+	const uint8_t *data, *check;
+	uint8_t leaf[MERKLE_HASH_BYTES], hdr[FRAME_HDR];
+	uint64_t esize = fd_size(log->efd), osize = fd_size(log->ofd) / 8,
+	         hsize = fd_size(log->hfd) / 32;
+	uint64_t t = 0, start = 0, foff = 0;
+	uint32_t len = 0;
+	int r, fr_r = FR_END;
+
+	/* Trust the derived files up to the checkpoint only if they are long enough and agree with
+	 * it. */
+	if (log->have_cp && log->cp_size > 0 && osize >= log->cp_size &&
+	        hsize >= nodes_for(log->cp_size)) {
+		log->o_disk = log->cp_size;
+		log->h_disk = nodes_for(log->cp_size);
+		ensure_map(log);
+		if (merkle_root_nodes(get_node, log, log->cp_size, leaf) == 0 &&
+		        sodium_memcmp(leaf, log->cp_root, MERKLE_HASH_BYTES) == 0 &&
+		        read_offset(log, log->cp_size - 1, &start) == 0 &&
+		        pread_all(log->efd, hdr, FRAME_HDR, start) == 0 &&
+		        start + FRAME_HDR + be32(hdr) <= esize) {
+			t = log->cp_size;
+			start += FRAME_HDR + be32(hdr);
+		}
+	}
+	if (t == 0) {
+		start = 0;
+		log->o_disk = log->h_disk = 0;
+	}
+	if ((r = frontier_load(log, t)) != 0)
+		return paso_diag_set(d, PASO_E_IO, "%s/hashes: cannot read stored nodes", log->dir);
+	log->n = t;
+	if ((r = fr_init(&fr, log->efd, start, esize)) != 0)
+		return r;
+	for (;;) {
+		fr_r = fr_next(&fr, &data, &len, &check, &foff);
+		if (fr_r != FR_OK)
+			break;
+		merkle_leaf_hash(data, len, leaf);
+		if (memcmp(leaf, check, 4) != 0) {
+			fr_r = FR_SHORT; /* a frame whose bytes are not what was written: torn */
+			break;
+		}
+		if ((r = push_leaf(log, leaf, foff)) != 0)
+			goto out;
+		if (!log->readonly && log->hb.len >= FLUSH_BYTES) {
+			/* The entries are already on disk: write only the derived files. */
+			log->e_disk = fr.base + fr.off;
+			if ((r = flush(log)) != 0)
+				goto out;
+		}
+	}
+	if (fr_r < FR_TOOBIG) {
+		r = paso_diag_set(d, PASO_E_IO, "%s/entries: read error", log->dir);
+		goto out;
+	}
+	log->e_disk = log->e_end = foff;
+	if (foff < esize) {
+		if (!log->readonly) {
+			if ((r = save_torn(log, foff, esize)) != 0 ||
+			        ftruncate(log->efd, (off_t)foff) != 0 || fdatasync(log->efd) != 0) {
+				r = paso_diag_set(d, PASO_E_IO,
+				        "%s/entries: cannot cut the torn tail", log->dir);
+				goto out;
+			}
+		}
+		if (log->readonly)
+			paso_diag_set(d, PASO_E_AUDIT_TORN,
+			        "%s/entries: torn tail of %" PRIu64 " bytes at byte %" PRIu64
+			        " after %" PRIu64 " complete entries (%s); ignored (read-only)",
+			        log->dir, esize - foff, foff, log->n,
+			        fr_r == FR_TOOBIG ? "impossible length"
+			                          : "incomplete or damaged frame");
+		else
+			paso_diag_set(d, PASO_E_AUDIT_TORN,
+			        "%s/entries: torn tail of %" PRIu64 " bytes at byte %" PRIu64
+			        " after %" PRIu64
+			        " complete entries (%s); cut back, bytes saved as torn.%" PRIu64,
+			        log->dir, esize - foff, foff, log->n,
+			        fr_r == FR_TOOBIG ? "impossible length"
+			                          : "incomplete or damaged frame",
+			        foff);
+	}
+	if (log->have_cp) {
+		if (log->n < log->cp_size) {
+			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+			        "%s: entries holds %" PRIu64
+			        " complete entries, the latest checkpoint covers %" PRIu64,
+			        log->dir, log->n, log->cp_size);
+			goto out;
+		}
+		if (t == 0 && log->cp_size > 0) {
+			if ((r = merkle_root_nodes(get_node, log, log->cp_size, leaf)) != 0)
+				goto out;
+			if (sodium_memcmp(leaf, log->cp_root, MERKLE_HASH_BYTES) != 0) {
+				r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+				        "%s: the first %" PRIu64
+				        " entries do not hash to the latest checkpoint's root",
+				        log->dir, log->cp_size);
+				goto out;
+			}
+		}
+	}
+	if (!log->readonly) {
+		if ((r = flush(log)) != 0 || ftruncate(log->ofd, (off_t)(log->n * 8)) != 0 ||
+		        ftruncate(log->hfd, (off_t)(nodes_for(log->n) * MERKLE_HASH_BYTES)) != 0 ||
+		        fdatasync(log->ofd) != 0 || fdatasync(log->hfd) != 0) {
+			log->broken = 1;
+			r = paso_diag_set(d, PASO_E_IO,
+			        "%s: cannot write the rebuilt offsets and hashes", log->dir);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	fr_free(&fr);
+	return r;
+}
+
+static int
+log_open(const char *auditdir, int readonly, struct auditlog **out, struct paso_diag *d)
+{
+	struct auditlog *log = NULL;
+	int oflags = readonly ? O_RDONLY : O_RDWR | O_CREAT, r;
+
+	*out = NULL;
+	if (d != NULL) {
+		d->code = 0;
+		d->msg[0] = '\0';
+	}
+	if ((log = calloc(1, sizeof(*log))) == NULL || (log->dir = strdup(auditdir)) == NULL) {
+		free(log);
+		return PASO_E_NOMEM;
+	}
+	log->dfd = log->efd = log->ofd = log->hfd = -1;
+	log->readonly = readonly;
+	if (!readonly && mkdir(auditdir, 0700) != 0 && errno != EEXIST) {
+		r = paso_diag_set(
+		        d, PASO_E_IO, "%s: cannot create directory: %s", auditdir, strerror(errno));
+		goto out;
+	}
+	if ((log->dfd = open(auditdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = paso_diag_set(d, errno == ENOENT ? PASO_E_NOT_FOUND : PASO_E_IO,
+		        "%s: cannot open: %s", auditdir, strerror(errno));
+		goto out;
+	}
+	if ((log->efd = openat(log->dfd, "entries", oflags | O_CLOEXEC, 0644)) < 0) {
+		r = paso_diag_set(d, errno == ENOENT ? PASO_E_NOT_FOUND : PASO_E_IO,
+		        "%s/entries: %s", auditdir, strerror(errno));
+		goto out;
+	}
+	if (!readonly && flock(log->efd, LOCK_EX | LOCK_NB) != 0) {
+		r = paso_diag_set(d, errno == EWOULDBLOCK ? PASO_E_EXISTS : PASO_E_IO,
+		        "%s/entries: another process has the log open for writing", auditdir);
+		goto out;
+	}
+	log->ofd = openat(log->dfd, "offsets", oflags | O_CLOEXEC, 0644);
+	log->hfd = openat(log->dfd, "hashes", oflags | O_CLOEXEC, 0644);
+	if (!readonly && (log->ofd < 0 || log->hfd < 0)) {
+		r = paso_diag_set(d, PASO_E_IO, "%s: cannot open offsets or hashes: %s", auditdir,
+		        strerror(errno));
+		goto out;
+	}
+	if ((r = load_checkpoint(log, d)) != 0)
+		goto out;
+	if ((r = recover(log, d)) != 0)
+		goto out;
+	*out = log;
+	log = NULL;
+	r = 0;
+out:
+	if (log != NULL)
+		log->broken = 1; /* write nothing on the way out of a failed open */
+	auditlog_close(log);
+	return r;
+}
+
+int
+auditlog_open(const char *auditdir, struct auditlog **out, struct paso_diag *d)
+{
+	return log_open(auditdir, 0, out, d);
+}
+
+int
+auditlog_open_readonly(const char *auditdir, struct auditlog **out, struct paso_diag *d)
+{
+	return log_open(auditdir, 1, out, d);
+}
+
+void
+auditlog_close(struct auditlog *log)
+{
+	if (log == NULL)
+		return;
+	if (!log->broken && log->efd >= 0 && log->ofd >= 0 && log->hfd >= 0)
+		(void)flush(log);
+	unmap(log);
+	if (log->efd >= 0)
+		close(log->efd); /* releases the flock */
+	if (log->ofd >= 0)
+		close(log->ofd);
+	if (log->hfd >= 0)
+		close(log->hfd);
+	if (log->dfd >= 0)
+		close(log->dfd);
+	free(log->eb.p);
+	free(log->ob.p);
+	free(log->hb.p);
+	free(log->dir);
+	free(log);
+}
+
+/* ---- the writer's API ---- */
+
+int
+auditlog_append(struct auditlog *log, const uint8_t *entry, size_t len, uint64_t *indexp)
+{
+	uint8_t leaf[MERKLE_HASH_BYTES];
+	uint8_t *p;
+	int r;
+
+	if (indexp != NULL)
+		*indexp = 0;
+	if (log->readonly || len > AUDITLOG_MAX_ENTRY || (entry == NULL && len > 0))
+		return PASO_E_INVALID_ARG;
+	if (log->broken)
+		return PASO_E_IO;
+	merkle_leaf_hash(entry, len, leaf);
+	if ((r = buf_reserve(&log->eb, FRAME_HDR + len)) != 0)
+		return r;
+	p = log->eb.p + log->eb.len;
+	put_be32(p, (uint32_t)len);
+	memcpy(p + 4, leaf, 4);
+	if (len > 0)
+		memcpy(p + FRAME_HDR, entry, len);
+	if ((r = push_leaf(log, leaf, log->e_end)) != 0)
+		return r;
+	log->eb.len += FRAME_HDR + len;
+	log->e_end += FRAME_HDR + len;
+	if (indexp != NULL)
+		*indexp = log->n - 1;
+	if (log->eb.len >= FLUSH_BYTES)
+		return flush(log);
+	return 0;
+}
+
+int
+auditlog_sync(struct auditlog *log)
+{
+	int r;
+
+	if (log->readonly)
+		return PASO_E_INVALID_ARG;
+	if ((r = flush(log)) != 0)
+		return r;
+	if (fdatasync(log->efd) != 0) {
+		log->broken = 1;
+		return PASO_E_IO;
+	}
+	return 0;
+}
+
+uint64_t
+auditlog_size(const struct auditlog *log)
+{
+	return log->n;
+}
+
+uint64_t
+auditlog_checkpoint_size(const struct auditlog *log)
+{
+	return log->have_cp ? log->cp_size : 0;
+}
+
+int
+auditlog_truncate(struct auditlog *log, uint64_t size)
+{
+	uint64_t off;
+	int r;
+
+	if (log->readonly || size > log->n)
+		return PASO_E_INVALID_ARG;
+	if (log->have_cp && size < log->cp_size)
+		return PASO_E_ROLLBACK;
+	if (size == log->n)
+		return 0;
+	if ((r = flush(log)) != 0)
+		return r;
+	if ((r = read_offset(log, size, &off)) != 0)
+		return r;
+	if (ftruncate(log->efd, (off_t)off) != 0 || ftruncate(log->ofd, (off_t)(size * 8)) != 0 ||
+	        ftruncate(log->hfd, (off_t)(nodes_for(size) * MERKLE_HASH_BYTES)) != 0 ||
+	        fdatasync(log->efd) != 0 || fdatasync(log->ofd) != 0 || fdatasync(log->hfd) != 0) {
+		log->broken = 1;
+		return PASO_E_IO;
+	}
+	log->e_disk = log->e_end = off;
+	log->o_disk = size;
+	log->h_disk = nodes_for(size);
+	log->n = size;
+	if ((r = frontier_load(log, size)) != 0) {
+		log->broken = 1;
+		return r;
+	}
+	return 0;
+}
+
+int
+auditlog_checkpoint(struct auditlog *log, const struct checkpoint_signer *s)
+{
+	uint8_t root[MERKLE_HASH_BYTES];
+	char *note = NULL;
+	int r;
+
+	if (log->readonly || log->broken)
+		return log->readonly ? PASO_E_INVALID_ARG : PASO_E_IO;
+	if (log->have_cp && log->cp_size == log->n)
+		return 0; /* nothing new: the stored checkpoint is current */
+	/* Everything the checkpoint covers, and the derived files recovery will trust, first. */
+	if ((r = flush(log)) != 0)
+		return r;
+	if (fdatasync(log->efd) != 0 || fdatasync(log->ofd) != 0 || fdatasync(log->hfd) != 0) {
+		log->broken = 1;
+		return PASO_E_IO;
+	}
+	merkle_frontier_root(&log->f, root);
+	if ((r = checkpoint_sign(s, log->n, root, &note)) != 0)
+		return r;
+	r = write_file_atomic(log->dfd, "checkpoint", note, strlen(note));
+	free(note);
+	if (r != 0)
+		return r;
+	log->have_cp = 1;
+	log->cp_size = log->n;
+	memcpy(log->cp_root, root, MERKLE_HASH_BYTES);
+	return 0;
+}
+
+int
+auditlog_latest_checkpoint(struct auditlog *log, char **notep, size_t *lenp)
+{
+	return read_small_file(log->dfd, "checkpoint", CHECKPOINT_MAX_NOTE, notep, lenp);
+}
+
+/* ---- reading and proofs ---- */
+
+int
+auditlog_entry(struct auditlog *log, uint64_t index, uint8_t **bufp, size_t *lenp)
+{
+	uint8_t hdr[FRAME_HDR], leaf[MERKLE_HASH_BYTES], *b = NULL;
+	uint64_t off;
+	uint32_t len;
+	int r;
+
+	*bufp = NULL;
+	*lenp = 0;
+	if (index >= log->n)
+		return PASO_E_NOT_FOUND;
+	if ((r = read_offset(log, index, &off)) != 0 ||
+	        (r = read_entry_bytes(log, off, hdr, FRAME_HDR)) != 0)
+		return r;
+	len = be32(hdr);
+	if (len > AUDITLOG_MAX_ENTRY)
+		return PASO_E_AUDIT_CORRUPT;
+	if ((b = malloc(len ? len : 1)) == NULL)
+		return PASO_E_NOMEM;
+	if ((r = read_entry_bytes(log, off + FRAME_HDR, b, len)) != 0) {
+		free(b);
+		return r;
+	}
+	merkle_leaf_hash(b, len, leaf);
+	if (memcmp(leaf, hdr + 4, 4) != 0) {
+		free(b);
+		return PASO_E_AUDIT_CORRUPT;
+	}
+	*bufp = b;
+	*lenp = len;
+	return 0;
+}
+
+int
+auditlog_leaf_hash(struct auditlog *log, uint64_t index, uint8_t out[MERKLE_HASH_BYTES])
+{
+	if (index >= log->n)
+		return PASO_E_NOT_FOUND;
+	return get_node(log, 0, index, out);
+}
+
+int
+auditlog_root(struct auditlog *log, uint64_t size, uint8_t root[MERKLE_HASH_BYTES])
+{
+	if (size > log->n)
+		return PASO_E_INVALID_ARG;
+	if (size == log->n) {
+		merkle_frontier_root(&log->f, root);
+		return 0;
+	}
+	return merkle_root_nodes(get_node, log, size, root);
+}
+
+int
+auditlog_inclusion(struct auditlog *log, uint64_t index, uint64_t size,
+        uint8_t (*path)[MERKLE_HASH_BYTES], size_t cap, size_t *n)
+{
+	*n = 0;
+	if (size > log->n)
+		return PASO_E_INVALID_ARG;
+	return merkle_inclusion_nodes(get_node, log, index, size, path, cap, n);
+}
+
+int
+auditlog_consistency(struct auditlog *log, uint64_t old_size, uint64_t new_size,
+        uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *n)
+{
+	*n = 0;
+	if (new_size > log->n)
+		return PASO_E_INVALID_ARG;
+	return merkle_consistency_nodes(get_node, log, old_size, new_size, proof, cap, n);
+}
+
+/* ---- the outsider's verification ---- */
+
+/* A sequential reader of a derived file (offsets or hashes); a missing file reads as empty. */
+struct seq_reader {
+	int fd;
+	uint64_t size, pos;
+	uint8_t *buf;
+	size_t off, len;
+};
+
+static int
+seq_init(struct seq_reader *s, int dfd, const char *name)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	s->size = fd_size(s->fd);
+	if ((s->buf = malloc(READ_CHUNK)) == NULL)
+		return PASO_E_NOMEM;
+	return 0;
+}
+
+static void
+seq_free(struct seq_reader *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->buf);
+}
+
+/* 1 and n bytes in out, 0 at end of file, or PASO_E_IO. */
+static int
+seq_next(struct seq_reader *s, uint8_t *out, size_t n)
+{
+	size_t get;
+
+	if (s->len - s->off < n) {
+		memmove(s->buf, s->buf + s->off, s->len - s->off);
+		s->len -= s->off;
+		s->off = 0;
+		get = READ_CHUNK - s->len;
+		if (get > s->size - s->pos)
+			get = (size_t)(s->size - s->pos);
+		if (get > 0) {
+			if (pread_all(s->fd, s->buf + s->len, get, s->pos) != 0)
+				return PASO_E_IO;
+			s->pos += get;
+			s->len += get;
+			(void)posix_fadvise(
+			        s->fd, (off_t)s->pos, (off_t)(2 * READ_CHUNK), POSIX_FADV_WILLNEED);
+		}
+		if (s->len < n)
+			return 0;
+	}
+	memcpy(out, s->buf + s->off, n);
+	s->off += n;
+	return 1;
+}
+
+struct verify_ctx {
+	struct seq_reader hashes;
+	int bad; /* 0, or 1 when a stored node differed */
+	int io;
+	unsigned bad_level;
+	uint64_t bad_index;
+	int missing;
+};
+
+static void
+on_node_compare(void *ctx, unsigned level, uint64_t index, const uint8_t hash[MERKLE_HASH_BYTES])
+{
+	struct verify_ctx *v = ctx;
+	uint8_t stored[MERKLE_HASH_BYTES];
+	int r;
+
+	if (v->bad || v->io)
+		return;
+	r = seq_next(&v->hashes, stored, MERKLE_HASH_BYTES);
+	if (r < 0) {
+		v->io = 1;
+		return;
+	}
+	if (r == 0 || sodium_memcmp(stored, hash, MERKLE_HASH_BYTES) != 0) {
+		v->bad = 1;
+		v->missing = r == 0;
+		v->bad_level = level;
+		v->bad_index = index;
+	}
+}
+
+static void
+hex32(const uint8_t h[MERKLE_HASH_BYTES], char out[2 * MERKLE_HASH_BYTES + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < MERKLE_HASH_BYTES; i++) {
+		out[2 * i] = digits[h[i] >> 4];
+		out[2 * i + 1] = digits[h[i] & 0xf];
+	}
+	out[2 * MERKLE_HASH_BYTES] = '\0';
+}
+
+int
+auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
+        const struct checkpoint *known, struct auditlog_report *rep, struct paso_diag *d)
+{
+	struct frame_reader fr = {0};
+	struct seq_reader offs = {.fd = -1};
+	struct verify_ctx vc = {.hashes = {.fd = -1}};
+	struct merkle_frontier f;
+	struct checkpoint cp;
+	const uint8_t *data, *check;
+	uint8_t leaf[MERKLE_HASH_BYTES], root[MERKLE_HASH_BYTES], ob[8];
+	char *note = NULL, hx[2 * MERKLE_HASH_BYTES + 1], hy[2 * MERKLE_HASH_BYTES + 1];
+	uint64_t i = 0, foff = 0, n;
+	size_t notelen;
+	uint32_t len;
+	int dfd = -1, efd = -1, r, fr_r, k;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->bad_index = UINT64_MAX;
+	if ((dfd = open(auditdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = paso_diag_set(
+		        d, PASO_E_NOT_FOUND, "%s: not a directory: %s", auditdir, strerror(errno));
+		goto out;
+	}
+	if ((r = read_small_file(dfd, "checkpoint", CHECKPOINT_MAX_NOTE, &note, &notelen)) != 0) {
+		paso_diag_set(d, r, "%s/checkpoint: %s", auditdir,
+		        r == PASO_E_NOT_FOUND ? "missing: the log has never been checkpointed"
+		                              : "unreadable");
+		goto out;
+	}
+	if ((r = checkpoint_open(note, notelen, v, &cp, d)) != 0) {
+		char inner[sizeof(d->msg)];
+
+		if (d != NULL) {
+			memcpy(inner, d->msg, sizeof(inner));
+			paso_diag_set(d, r, "%s/checkpoint: %s", auditdir, inner);
+		}
+		goto out;
+	}
+	n = cp.size;
+	rep->checkpoint_size = n;
+	(void)snprintf(rep->signer, sizeof(rep->signer), "%s", checkpoint_verifier_name(v));
+	if (known != NULL) {
+		if (strcmp(known->origin, cp.origin) != 0) {
+			r = paso_diag_set(d, PASO_E_INVALID_ARG,
+			        "the known checkpoint is of log '%s', this log is '%s'",
+			        known->origin, cp.origin);
+			goto out;
+		}
+		if (known->size > n) {
+			r = paso_diag_set(d, PASO_E_ROLLBACK,
+			        "rollback: the log's checkpoint has %" PRIu64
+			        " entries, a checkpoint seen before had %" PRIu64,
+			        n, known->size);
+			goto out;
+		}
+	}
+	if ((efd = openat(dfd, "entries", O_RDONLY | O_CLOEXEC)) < 0) {
+		r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT, "%s/entries: missing", auditdir);
+		goto out;
+	}
+	if ((r = fr_init(&fr, efd, 0, fd_size(efd))) != 0 ||
+	        (r = seq_init(&offs, dfd, "offsets")) != 0 ||
+	        (r = seq_init(&vc.hashes, dfd, "hashes")) != 0)
+		goto out;
+	merkle_frontier_init(&f);
+	if (n == 0) {
+		merkle_empty_root(root);
+		if (sodium_memcmp(root, cp.root, MERKLE_HASH_BYTES) != 0) {
+			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+			        "checkpoint of size 0 has a root that is not the empty root");
+			goto out;
+		}
+		memcpy(rep->root, root, MERKLE_HASH_BYTES);
+	}
+	for (i = 0;; i++) {
+		fr_r = fr_next(&fr, &data, &len, &check, &foff);
+		if (fr_r == FR_OK) {
+			merkle_leaf_hash(data, len, leaf);
+			rep->bytes_hashed += len;
+		}
+		if (fr_r == FR_OK && memcmp(leaf, check, 4) != 0)
+			fr_r = FR_SHORT;
+		if (fr_r < FR_TOOBIG) {
+			r = paso_diag_set(d, PASO_E_IO, "%s/entries: read error", auditdir);
+			goto out;
+		}
+		if (fr_r != FR_OK) {
+			if (i < n) {
+				rep->bad_index = i;
+				r = fr_r == FR_END
+				            ? paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+				                      "entry %" PRIu64
+				                      ": missing: the checkpoint covers %" PRIu64
+				                      " entries but the entries file ends after "
+				                      "%" PRIu64 " (deleted or truncated)",
+				                      i, n, i)
+				            : paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+				                      "entry %" PRIu64 " (byte %" PRIu64
+				                      " of entries): frame damaged (%s)",
+				                      i, foff,
+				                      fr_r == FR_TOOBIG
+				                              ? "impossible length"
+				                              : "check bytes do not match the "
+				                                "content, or cut short");
+				goto out;
+			}
+			rep->torn_bytes = fr.file_end - foff;
+			break;
+		}
+		rep->entries = i + 1;
+		if (i >= n)
+			continue; /* appended after the checkpoint: framing checked, nothing to
+			             compare */
+		k = seq_next(&offs, ob, 8);
+		if (k < 0) {
+			r = PASO_E_IO;
+			goto out;
+		}
+		if (k == 0 || be64(ob) != foff) {
+			rep->bad_index = i;
+			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+			        "entry %" PRIu64 ": offsets file %s (entry is at byte %" PRIu64 ")",
+			        i, k == 0 ? "ends before it" : "records a different position",
+			        foff);
+			goto out;
+		}
+		(void)merkle_frontier_push(&f, leaf, on_node_compare, &vc);
+		if (vc.io) {
+			r = paso_diag_set(d, PASO_E_IO, "%s/hashes: read error", auditdir);
+			goto out;
+		}
+		if (vc.bad) {
+			if (vc.bad_level == 0) {
+				rep->bad_index = i;
+				r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT, "entry %" PRIu64 ": %s",
+				        i,
+				        vc.missing ? "hashes file ends before its leaf hash"
+				                   : "content does not match its recorded leaf "
+				                     "hash (entry modified, deleted, inserted or "
+				                     "reordered, or the hashes file damaged)");
+			} else {
+				r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+				        "hashes file: node at level %u covering entries %" PRIu64
+				        "..%" PRIu64 " %s",
+				        vc.bad_level, vc.bad_index << vc.bad_level,
+				        ((vc.bad_index + 1) << vc.bad_level) - 1,
+				        vc.missing ? "is missing"
+				                   : "differs from the one recomputed from the "
+				                     "entries");
+			}
+			goto out;
+		}
+		if (known != NULL && known->size == i + 1) {
+			merkle_frontier_root(&f, root);
+			if (sodium_memcmp(root, known->root, MERKLE_HASH_BYTES) != 0) {
+				hex32(root, hx);
+				hex32(known->root, hy);
+				r = paso_diag_set(d, PASO_E_SPLIT_VIEW,
+				        "split view: the first %" PRIu64
+				        " entries hash to %s, a checkpoint seen before says %s",
+				        known->size, hx, hy);
+				goto out;
+			}
+		}
+		if (i + 1 == n) {
+			merkle_frontier_root(&f, root);
+			memcpy(rep->root, root, MERKLE_HASH_BYTES);
+			if (sodium_memcmp(root, cp.root, MERKLE_HASH_BYTES) != 0) {
+				hex32(root, hx);
+				hex32(cp.root, hy);
+				r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+				        "the first %" PRIu64
+				        " entries hash to %s but the signed checkpoint says %s "
+				        "(entries and hash file rewritten consistently?)",
+				        n, hx, hy);
+				goto out;
+			}
+		}
+	}
+	r = 0;
+out:
+	fr_free(&fr);
+	seq_free(&offs);
+	seq_free(&vc.hashes);
+	if (efd >= 0)
+		close(efd);
+	if (dfd >= 0)
+		close(dfd);
+	free(note);
+	return r;
+}

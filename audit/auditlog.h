@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The append-only audit log on disk: framed entries, stored tree hashes, signed checkpoints. */
+#ifndef PASO_AUDITLOG_H
+#define PASO_AUDITLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "checkpoint.h"
+#include "errors.h"
+#include "merkle.h"
+
+/*
+ * Layout of an audit directory (AUDITDIR, usually DEPLOYMENT/audit/; see audit/README.md):
+ *   entries     frames: u32 big-endian length || first 4 bytes of the leaf hash || entry bytes
+ *   offsets     u64 big-endian byte offset in entries of each frame (derived, rebuilt if behind)
+ *   hashes      every perfect-subtree hash of the RFC 6962 tree in post-order, 32 bytes each
+ *               (leaf i, then the nodes it completes; derived, rebuilt if behind)
+ *   checkpoint  the latest signed checkpoint note (replaced by atomic rename)
+ *   log.vkey    the log's verifier key (written by whoever owns the signing key, e.g. the hub)
+ *   torn.OFFSET bytes cut from the tail of entries by recovery, kept for inspection
+ *
+ * Caveats:
+ * - One writer per directory (an exclusive flock on entries); readers open it read-only at any
+ * time.
+ * - Not thread-safe: one thread uses one struct auditlog at a time.
+ * - Durability: appends are buffered. auditlog_sync makes them durable (fdatasync of entries);
+ *   offsets and hashes are made durable at each checkpoint and recomputed from entries after it
+ *   on open. Acknowledge nothing before auditlog_sync returns 0.
+ * - After an I/O error the handle refuses further writes (PASO_E_IO); close and reopen it.
+ */
+#define AUDITLOG_MAX_ENTRY (64u * 1024u)
+
+struct auditlog;
+
+/*
+ * Opens (creating AUDITDIR 0700 and its files if absent) the log for appending, takes the
+ * writer lock and recovers: entries after the latest checkpoint are re-read, their framing
+ * checked and the derived files rebuilt; a torn or partly written tail is cut back to the last
+ * complete entry (the cut bytes are saved as AUDITDIR/torn.OFFSET). A recovery that cut something
+ * returns 0 and sets d->code = PASO_E_AUDIT_TORN with a message naming the entry and byte counts
+ * (d->code is 0 otherwise); log it. Caller owns *out (auditlog_close). Returns 0, PASO_E_IO,
+ * PASO_E_EXISTS (another writer holds the lock), PASO_E_AUDIT_CORRUPT (the entries do not match
+ * the latest checkpoint, or it is unreadable) or PASO_E_NOMEM; d names the file.
+ */
+int auditlog_open(const char *auditdir, struct auditlog **out, struct paso_diag *d);
+
+/*
+ * Opens an existing log read-only (no lock, nothing written): the same recovery is done in memory
+ * only. Returns as auditlog_open, and PASO_E_NOT_FOUND if the directory or entries file is missing.
+ */
+int auditlog_open_readonly(const char *auditdir, struct auditlog **out, struct paso_diag *d);
+
+/* Closes the log (flushing buffered appends, without fdatasync) and frees it; accepts NULL. */
+void auditlog_close(struct auditlog *log);
+
+/*
+ * Appends one entry (opaque bytes, borrowed; at most AUDITLOG_MAX_ENTRY) and sets *indexp to
+ * its 0-based index (indexp may be NULL). Buffered: not durable until auditlog_sync. Returns 0,
+ * PASO_E_INVALID_ARG (too long, read-only handle), PASO_E_IO or PASO_E_NOMEM.
+ */
+int auditlog_append(struct auditlog *log, const uint8_t *entry, size_t len, uint64_t *indexp);
+
+/* Makes every entry appended so far durable (write + fdatasync). Returns 0 or PASO_E_IO. */
+int auditlog_sync(struct auditlog *log);
+
+/* Number of entries (appended, durable or not). */
+uint64_t auditlog_size(const struct auditlog *log);
+
+/* Tree size of the latest checkpoint (0 if none). */
+uint64_t auditlog_checkpoint_size(const struct auditlog *log);
+
+/*
+ * Cuts the log back to size entries (used by crash recovery: entries appended whose store
+ * transaction never committed). Durable when it returns. Returns 0, PASO_E_ROLLBACK (size is
+ * below the latest checkpoint's: a signed state is never withdrawn), PASO_E_INVALID_ARG (size >
+ * auditlog_size) or PASO_E_IO.
+ */
+int auditlog_truncate(struct auditlog *log, uint64_t size);
+
+/*
+ * Syncs, signs the root of the current size with s (origin = the signer's name) and replaces
+ * AUDITDIR/checkpoint durably (temporary file, fsync, rename, fsync of the directory). Returns 0,
+ * PASO_E_IO, PASO_E_INVALID_ARG (read-only handle, s is not a log key) or PASO_E_NOMEM.
+ */
+int auditlog_checkpoint(struct auditlog *log, const struct checkpoint_signer *s);
+
+/*
+ * The latest checkpoint note text as stored (caller frees). Returns 0, PASO_E_NOT_FOUND (none
+ * yet), PASO_E_IO or PASO_E_NOMEM.
+ */
+int auditlog_latest_checkpoint(struct auditlog *log, char **notep, size_t *lenp);
+
+/*
+ * Copies entry index into a new buffer; caller frees *bufp. The frame's check is verified.
+ * Returns 0, PASO_E_NOT_FOUND (index >= size), PASO_E_AUDIT_CORRUPT, PASO_E_IO or PASO_E_NOMEM.
+ */
+int auditlog_entry(struct auditlog *log, uint64_t index, uint8_t **bufp, size_t *lenp);
+
+/* The stored leaf hash of entry index. Returns 0, PASO_E_NOT_FOUND or PASO_E_IO. */
+int auditlog_leaf_hash(struct auditlog *log, uint64_t index, uint8_t out[MERKLE_HASH_BYTES]);
+
+/* Root of the first size entries (size <= auditlog_size), from O(log size) stored hashes. */
+int auditlog_root(struct auditlog *log, uint64_t size, uint8_t root[MERKLE_HASH_BYTES]);
+
+/*
+ * Inclusion proof of entry index in the tree of size entries, leaf-to-root, into path (capacity
+ * cap, MERKLE_MAX_PROOF suffices); *n is the number of hashes. Reads O(log size) stored hashes.
+ * Returns 0, PASO_E_INVALID_ARG (index >= size, size > auditlog_size, cap too small) or PASO_E_IO.
+ */
+int auditlog_inclusion(struct auditlog *log, uint64_t index, uint64_t size,
+        uint8_t (*path)[MERKLE_HASH_BYTES], size_t cap, size_t *n);
+
+/* Consistency proof from old_size to new_size (0 < old_size <= new_size <= auditlog_size). */
+int auditlog_consistency(struct auditlog *log, uint64_t old_size, uint64_t new_size,
+        uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *n);
+
+/* What auditlog_verify found. */
+struct auditlog_report {
+	uint64_t entries;                /* complete entries in the entries file */
+	uint64_t checkpoint_size;        /* tree size of the verified checkpoint */
+	uint8_t root[MERKLE_HASH_BYTES]; /* its root, recomputed from the entries */
+	char signer[256];                /* name of the key that signed it */
+	uint64_t bad_index;    /* first bad entry when the code names one, else UINT64_MAX */
+	uint64_t torn_bytes;   /* bytes of an incomplete tail after the last entry (warning) */
+	uint64_t bytes_hashed; /* entry bytes read and hashed */
+};
+
+/*
+ * The outsider's check of a whole log directory, trusting nothing in it but the checkpoint's
+ * signature by v: reads entries, offsets and hashes sequentially, recomputes every leaf and node,
+ * compares each with the stored copy and the root with the checkpoint. known, if not NULL, is a
+ * checkpoint (already verified by the caller) seen earlier, e.g. one a witness cosigned: the log
+ * must not be older than it and must contain it. Writes nothing. Returns 0, or the first problem:
+ * PASO_E_AUDIT_SIGNATURE (checkpoint not signed by v), PASO_E_CHECKPOINT_FORMAT, PASO_E_NOT_FOUND
+ * (no checkpoint), PASO_E_AUDIT_CORRUPT (rep->bad_index names the entry when one is to blame),
+ * PASO_E_ROLLBACK, PASO_E_SPLIT_VIEW, PASO_E_IO or PASO_E_NOMEM; d says what and where.
+ */
+int auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
+        const struct checkpoint *known, struct auditlog_report *rep, struct paso_diag *d)
+        __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Face matcher: int8 templates with a recorded scale, cosine by SIMD dot products chosen at run time. */
+#include "face.h"
+
+#include <math.h>
+#include <string.h>
+#include <immintrin.h>
+
+/* Dot products of the probe with n gallery rows. probe_sum = sum of the probe's values. */
+typedef void (*face_kernel_fn)(const int8_t *probe, int32_t probe_sum, const int8_t *gallery,
+	size_t n, int32_t *dots);
+
+static void
+kernel_scalar(const int8_t *probe, int32_t probe_sum, const int8_t *gallery, size_t n,
+	int32_t *dots)
+{
+	size_t i;
+	int k;
+
+	(void)probe_sum;
+	for (i = 0; i < n; i++) {
+		const int8_t *g = gallery + i * BIO_FACE_DIM;
+		int32_t s = 0;
+
+		for (k = 0; k < BIO_FACE_DIM; k++)
+			s += (int32_t)probe[k] * (int32_t)g[k];
+		dots[i] = s;
+	}
+}
+
+/*
+ * maddubs multiplies unsigned by signed bytes: |g| times sign(p, g) equals g * p, and with values
+ * in -127..127 the pairwise i16 sums (at most 2 * 127 * 127) never saturate.
+ */
+__attribute__((target("avx2"))) static void
+kernel_avx2(const int8_t *probe, int32_t probe_sum, const int8_t *gallery, size_t n,
+	int32_t *dots)
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256i p[BIO_FACE_DIM / 32];
+	size_t i;
+	int k;
+
+	(void)probe_sum;
+	for (k = 0; k < BIO_FACE_DIM / 32; k++)
+		p[k] = _mm256_loadu_si256((const __m256i *)(probe + 32 * k));
+	for (i = 0; i < n; i++) {
+		const int8_t *g = gallery + i * BIO_FACE_DIM;
+		__m256i acc = _mm256_setzero_si256();
+		__m128i t;
+
+		for (k = 0; k < BIO_FACE_DIM / 32; k++) {
+			__m256i gv = _mm256_load_si256((const __m256i *)(g + 32 * k));
+			__m256i prod = _mm256_maddubs_epi16(_mm256_abs_epi8(gv),
+				_mm256_sign_epi8(p[k], gv));
+
+			acc = _mm256_add_epi32(acc, _mm256_madd_epi16(prod, ones));
+		}
+		t = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+		t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+		t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+		dots[i] = _mm_cvtsi128_si32(t);
+	}
+}
+
+/*
+ * vpdpbusd multiplies unsigned by signed bytes: (g ^ 0x80) = g + 128 as unsigned, so the sum is
+ * g . p + 128 * sum(p), corrected once per probe.
+ */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+kernel_avx512vnni(const int8_t *probe, int32_t probe_sum, const int8_t *gallery, size_t n,
+	int32_t *dots)
+{
+	const __m512i bias = _mm512_set1_epi8((char)0x80);
+	__m512i p[BIO_FACE_DIM / 64];
+	size_t i;
+	int k;
+
+	for (k = 0; k < BIO_FACE_DIM / 64; k++)
+		p[k] = _mm512_loadu_si512((const void *)(probe + 64 * k));
+	for (i = 0; i < n; i++) {
+		const int8_t *g = gallery + i * BIO_FACE_DIM;
+		__m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
+
+		for (k = 0; k < BIO_FACE_DIM / 64; k += 2) {
+			__m512i g0 = _mm512_xor_si512(_mm512_load_si512((const void *)(g + 64 * k)), bias);
+			__m512i g1 = _mm512_xor_si512(
+				_mm512_load_si512((const void *)(g + 64 * (k + 1))), bias);
+
+			a0 = _mm512_dpbusd_epi32(a0, g0, p[k]);
+			a1 = _mm512_dpbusd_epi32(a1, g1, p[k + 1]);
+		}
+		dots[i] = _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a1)) - 128 * probe_sum;
+	}
+}
+
+static const struct {
+	const char *name;
+	face_kernel_fn fn;
+} kernels[] = {
+	{ "avx512vnni", kernel_avx512vnni },
+	{ "avx2", kernel_avx2 },
+	{ "scalar", kernel_scalar },
+};
+
+static face_kernel_fn chosen;
+static const char *chosen_name;
+
+static int
+cpu_has(const char *name)
+{
+	__builtin_cpu_init();
+	if (strcmp(name, "avx512vnni") == 0)
+		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+			__builtin_cpu_supports("avx512vnni");
+	if (strcmp(name, "avx2") == 0)
+		return __builtin_cpu_supports("avx2");
+	return strcmp(name, "scalar") == 0;
+}
+
+static face_kernel_fn
+kernel(void)
+{
+	face_kernel_fn fn = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+	size_t i;
+
+	if (fn != NULL)
+		return fn;
+	for (i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++)
+		if (cpu_has(kernels[i].name))
+			break;
+	__atomic_store_n(&chosen_name, kernels[i].name, __ATOMIC_RELEASE);
+	__atomic_store_n(&chosen, kernels[i].fn, __ATOMIC_RELEASE);
+	return kernels[i].fn;
+}
+
+const char *
+face_impl_name(void)
+{
+	(void)kernel();
+	return __atomic_load_n(&chosen_name, __ATOMIC_ACQUIRE);
+}
+
+int
+face_set_impl(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
+		if (strcmp(name, kernels[i].name) != 0)
+			continue;
+		if (!cpu_has(name))
+			return PASO_E_NOT_FOUND;
+		__atomic_store_n(&chosen_name, kernels[i].name, __ATOMIC_RELEASE);
+		__atomic_store_n(&chosen, kernels[i].fn, __ATOMIC_RELEASE);
+		return 0;
+	}
+	return PASO_E_NOT_FOUND;
+}
+
+int
+face_quantize(const float v[BIO_FACE_DIM], struct face_q *out, struct paso_diag *d)
+{
+	double amax = 0, ss = 0;
+	float scale;
+	int k;
+
+	memset(out, 0, sizeof(*out));
+	for (k = 0; k < BIO_FACE_DIM; k++) {
+		if (!isfinite(v[k]))
+			return paso_diag_set(d, PASO_E_FIELD_RANGE, "face[%d] is not a finite number",
+				k);
+		if (fabs(v[k]) > amax)
+			amax = fabs(v[k]);
+	}
+	if (amax == 0)
+		return paso_diag_set(d, PASO_E_FIELD_RANGE, "face embedding is all zeros");
+	scale = (float)(amax / 127.0);
+	for (k = 0; k < BIO_FACE_DIM; k++) {
+		long q = lrint(v[k] / scale);
+
+		if (q > 127)
+			q = 127;
+		if (q < -127)
+			q = -127;
+		out->q[k] = (int8_t)q;
+		ss += (double)(q * q);
+	}
+	out->scale = scale;
+	out->inv_norm = (float)(1.0 / sqrt(ss));
+	return 0;
+}
+
+double
+face_cosine_f(const float a[BIO_FACE_DIM], const float b[BIO_FACE_DIM])
+{
+	double ab = 0, aa = 0, bb = 0;
+	int k;
+
+	for (k = 0; k < BIO_FACE_DIM; k++) {
+		ab += (double)a[k] * b[k];
+		aa += (double)a[k] * a[k];
+		bb += (double)b[k] * b[k];
+	}
+	if (aa == 0 || bb == 0)
+		return 0;
+	return ab / sqrt(aa * bb);
+}
+
+static int32_t
+sum_q(const int8_t *q)
+{
+	int32_t s = 0;
+	int k;
+
+	for (k = 0; k < BIO_FACE_DIM; k++)
+		s += q[k];
+	return s;
+}
+
+int32_t
+face_dot(const int8_t a[BIO_FACE_DIM], const int8_t b[BIO_FACE_DIM])
+{
+	_Alignas(64) int8_t g[BIO_FACE_DIM];
+	int32_t dot;
+
+	/* kernels read the gallery side aligned */
+	memcpy(g, b, sizeof(g));
+	kernel()(a, sum_q(a), g, 1, &dot);
+	return dot;
+}
+
+double
+face_cosine_q(const struct face_q *a, const struct face_q *b)
+{
+	int32_t dot;
+
+	kernel()(a->q, sum_q(a->q), b->q, 1, &dot);
+	return (double)dot * a->inv_norm * b->inv_norm;
+}
+
+void
+face_scan(const struct face_q *probe, const int8_t *gallery, const float *inv_norm, size_t n,
+	float *out)
+{
+	enum { BLOCK = 256 };
+	face_kernel_fn fn = kernel();
+	int32_t ps = sum_q(probe->q), dots[BLOCK];
+	size_t i, j, m;
+
+	for (i = 0; i < n; i += m) {
+		m = n - i < BLOCK ? n - i : BLOCK;
+		fn(probe->q, ps, gallery + i * BIO_FACE_DIM, m, dots);
+		for (j = 0; j < m; j++)
+			out[i + j] = (float)dots[j] * probe->inv_norm * inv_norm[i + j];
+	}
+}

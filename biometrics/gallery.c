@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The 1:N gallery: flat int8 face and iris arrays scanned by SIMD, the best candidates fused in full. */
+#include "gallery.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "errors.h"
+#include "face.h"
+#include "iris.h"
+
+#define IRIS_REC (2 * BIO_IRIS_BYTES)   /* code then mask */
+#define ENTRY_IRIS (2 * IRIS_REC)       /* right eye then left eye */
+#define BLOCK 512                       /* entries scored per step of a worker */
+#define MAX_CAND 256                    /* candidates kept per worker, at most */
+#define PARALLEL_MIN 8192               /* smaller galleries are scanned by the caller's thread */
+
+struct gallery {
+	unsigned threads;
+	size_t n, cap;
+	uint8_t (*ids)[16];
+	struct finger_template **finger;
+	int8_t *face;        /* cap x BIO_FACE_DIM, 64-byte aligned */
+	float *face_inv;     /* 0: no face */
+	uint8_t *iris;       /* cap x ENTRY_IRIS, 64-byte aligned; absent eyes are all zeros */
+	uint8_t *iris_ok;    /* cap x 2 */
+	uint32_t *slots;     /* open addressing: entry index + 1, 0 = empty */
+	size_t nslots;       /* power of two, > 2 * cap */
+};
+
+int
+gallery_new(unsigned threads, struct gallery **out)
+{
+	struct gallery *g;
+
+	*out = NULL;
+	if (threads > 64)
+		return PASO_E_INVALID_ARG;
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return PASO_E_NOMEM;
+	g->threads = threads == 0 ? 1 : threads;
+	*out = g;
+	return 0;
+}
+
+void
+gallery_free(struct gallery *g)
+{
+	size_t i;
+
+	if (g == NULL)
+		return;
+	for (i = 0; i < g->n; i++)
+		finger_template_free(g->finger[i]);
+	if (g->face != NULL)
+		sodium_memzero(g->face, g->cap * BIO_FACE_DIM);
+	if (g->iris != NULL)
+		sodium_memzero(g->iris, g->cap * ENTRY_IRIS);
+	free(g->ids);
+	free(g->finger);
+	free(g->face);
+	free(g->face_inv);
+	free(g->iris);
+	free(g->iris_ok);
+	free(g->slots);
+	sodium_memzero(g, sizeof(*g));
+	free(g);
+}
+
+size_t
+gallery_size(const struct gallery *g)
+{
+	return g->n;
+}
+
+static size_t
+id_hash(const uint8_t id[16])
+{
+	uint64_t a, b;
+
+	memcpy(&a, id, 8);
+	memcpy(&b, id + 8, 8);
+	a ^= b * 0x9e3779b97f4a7c15ull;
+	a ^= a >> 31;
+	a *= 0xbf58476d1ce4e5b9ull;
+	a ^= a >> 29;
+	return (size_t)a;
+}
+
+/* Slot holding id, or the empty slot where it would go. */
+static size_t
+slot_find(const struct gallery *g, const uint8_t id[16])
+{
+	size_t mask = g->nslots - 1, s = id_hash(id) & mask;
+
+	while (g->slots[s] != 0 && memcmp(g->ids[g->slots[s] - 1], id, 16) != 0)
+		s = (s + 1) & mask;
+	return s;
+}
+
+static void
+rehash(struct gallery *g)
+{
+	size_t i;
+
+	memset(g->slots, 0, g->nslots * sizeof(*g->slots));
+	for (i = 0; i < g->n; i++)
+		g->slots[slot_find(g, g->ids[i])] = (uint32_t)(i + 1);
+}
+
+static void *
+grow_aligned(void *old, size_t old_bytes, size_t new_bytes)
+{
+	uint8_t *p = aligned_alloc(64, (new_bytes + 63) / 64 * 64);
+
+	if (p == NULL)
+		return NULL;
+	if (old != NULL) {
+		memcpy(p, old, old_bytes);
+		sodium_memzero(old, old_bytes);
+		free(old);
+	}
+	memset(p + old_bytes, 0, new_bytes - old_bytes);
+	return p;
+}
+
+int
+gallery_reserve(struct gallery *g, size_t n)
+{
+	void *p;
+	size_t ns;
+
+	if (n <= g->cap)
+		return 0;
+	if (n > UINT32_MAX - 1)
+		return PASO_E_NOMEM;
+	if ((p = realloc(g->ids, n * 16)) == NULL)
+		return PASO_E_NOMEM;
+	g->ids = p;
+	if ((p = realloc(g->finger, n * sizeof(*g->finger))) == NULL)
+		return PASO_E_NOMEM;
+	g->finger = p;
+	if ((p = realloc(g->face_inv, n * sizeof(float))) == NULL)
+		return PASO_E_NOMEM;
+	g->face_inv = p;
+	if ((p = realloc(g->iris_ok, n * 2)) == NULL)
+		return PASO_E_NOMEM;
+	g->iris_ok = p;
+	if ((p = grow_aligned(g->face, g->cap * BIO_FACE_DIM, n * BIO_FACE_DIM)) == NULL)
+		return PASO_E_NOMEM;
+	g->face = p;
+	if ((p = grow_aligned(g->iris, g->cap * ENTRY_IRIS, n * ENTRY_IRIS)) == NULL)
+		return PASO_E_NOMEM;
+	g->iris = p;
+	for (ns = 16; ns <= 2 * n; ns *= 2)
+		;
+	if (ns != g->nslots) {
+		if ((p = calloc(ns, sizeof(*g->slots))) == NULL)
+			return PASO_E_NOMEM;
+		free(g->slots);
+		g->slots = p;
+		g->nslots = ns;
+	}
+	g->cap = n;
+	rehash(g);
+	return 0;
+}
+
+int
+gallery_add_diag(struct gallery *g, const uint8_t id[16], const struct bio_sample *s,
+	struct paso_diag *d)
+{
+	struct finger_template *ft = NULL;
+	struct face_q fq;
+	size_t i;
+	int r, k, e, has_iris[2] = { 0, 0 };
+
+	memset(&fq, 0, sizeof(fq));
+	if (s->finger_len == 0 && !s->has_face && s->n_iris == 0) {
+		r = paso_diag_set(d, PASO_E_INVALID_ARG, "sample has no modality");
+		goto out;
+	}
+	if (g->nslots > 0 && g->slots[slot_find(g, id)] != 0) {
+		r = PASO_E_EXISTS;
+		goto out;
+	}
+	if (s->n_iris < 0 || s->n_iris > 2) {
+		r = paso_diag_set(d, PASO_E_FIELD_RANGE, "sample: %d irises, at most 2", s->n_iris);
+		goto out;
+	}
+	for (k = 0; k < s->n_iris; k++) {
+		e = s->iris[k].eye == BIO_EYE_RIGHT ? 0 : s->iris[k].eye == BIO_EYE_LEFT ? 1 : -1;
+		if (e < 0 || has_iris[e]) {
+			r = paso_diag_set(d, PASO_E_FIELD_RANGE, "iris[%d].eye: %s %u", k,
+				e < 0 ? "not RIGHT or LEFT:" : "repeated eye", (unsigned)s->iris[k].eye);
+			goto out;
+		}
+		has_iris[e] = 1;
+	}
+	if (s->has_face && (r = face_quantize(s->face, &fq, d)) != 0)
+		goto out;
+	if (s->finger_record != NULL && s->finger_len > 0 &&
+	    (r = finger_template_from_record(s->finger_record, s->finger_len, &ft, d)) != 0)
+		goto out;
+	if (g->n == g->cap && (r = gallery_reserve(g, g->cap < 64 ? 64 : g->cap * 2)) != 0)
+		goto out;
+	i = g->n++;
+	memcpy(g->ids[i], id, 16);
+	g->finger[i] = ft;
+	ft = NULL;
+	memcpy(g->face + i * BIO_FACE_DIM, fq.q, BIO_FACE_DIM);
+	g->face_inv[i] = s->has_face ? fq.inv_norm : 0;
+	memset(g->iris + i * ENTRY_IRIS, 0, ENTRY_IRIS);
+	g->iris_ok[2 * i] = g->iris_ok[2 * i + 1] = 0;
+	for (k = 0; k < s->n_iris; k++) {
+		uint8_t *dst;
+
+		e = s->iris[k].eye == BIO_EYE_RIGHT ? 0 : 1;
+		dst = g->iris + i * ENTRY_IRIS + e * IRIS_REC;
+		memcpy(dst, s->iris[k].code, BIO_IRIS_BYTES);
+		memcpy(dst + BIO_IRIS_BYTES, s->iris[k].mask, BIO_IRIS_BYTES);
+		g->iris_ok[2 * i + e] = 1;
+	}
+	g->slots[slot_find(g, id)] = (uint32_t)(i + 1);
+	r = 0;
+out:
+	sodium_memzero(&fq, sizeof(fq));
+	finger_template_free(ft);
+	return r;
+}
+
+int
+gallery_add(struct gallery *g, const uint8_t id[16], const struct bio_sample *s)
+{
+	return gallery_add_diag(g, id, s, NULL);
+}
+
+int
+gallery_remove(struct gallery *g, const uint8_t id[16])
+{
+	size_t s, last, i;
+
+	if (g->nslots == 0 || g->slots[s = slot_find(g, id)] == 0)
+		return PASO_E_NOT_FOUND;
+	i = g->slots[s] - 1;
+	last = g->n - 1;
+	finger_template_free(g->finger[i]);
+	if (i != last) {
+		memcpy(g->ids[i], g->ids[last], 16);
+		g->finger[i] = g->finger[last];
+		memcpy(g->face + i * BIO_FACE_DIM, g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
+		g->face_inv[i] = g->face_inv[last];
+		memcpy(g->iris + i * ENTRY_IRIS, g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
+		g->iris_ok[2 * i] = g->iris_ok[2 * last];
+		g->iris_ok[2 * i + 1] = g->iris_ok[2 * last + 1];
+	}
+	sodium_memzero(g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
+	sodium_memzero(g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
+	sodium_memzero(g->ids[last], 16);
+	g->n--;
+	/* indices moved: rebuilding the table is O(n) but keeps deletion trivially correct */
+	rehash(g);
+	return 0;
+}
+
+/* The probe, prepared once for the whole scan. */
+struct probe {
+	struct match_template *tmpl;
+	struct match_view view;
+	struct face_q face;
+	int has_face;
+	struct iris_probe *iris[2]; /* NULL when the probe lacks that eye */
+};
+
+struct cand {
+	double ev;
+	size_t idx;
+};
+
+struct worker {
+	struct gallery *g;
+	const struct probe *p;
+	size_t lo, hi;
+	size_t k;                 /* candidates kept */
+	int exhaustive;
+	struct cand cand[MAX_CAND];
+	size_t ncand;
+	struct gallery_hit best;  /* best full comparison made by this worker */
+	int have_best;
+	size_t scanned, confirmed;
+	float fbuf[BLOCK], ibuf[2][BLOCK];
+};
+
+static void
+entry_view(const struct gallery *g, size_t i, struct match_view *v)
+{
+	int e;
+
+	memset(v, 0, sizeof(*v));
+	v->finger = g->finger[i];
+	if (g->face_inv[i] != 0) {
+		v->face_q = g->face + i * BIO_FACE_DIM;
+		v->face_inv_norm = g->face_inv[i];
+	}
+	for (e = 0; e < 2; e++)
+		if (g->iris_ok[2 * i + e])
+			v->iris[e] = g->iris + i * ENTRY_IRIS + e * IRIS_REC;
+}
+
+/* Is hit a better identification than cur? Higher fused, then more evidence overall. */
+static int
+better(const struct match_scores *hit, const struct match_scores *cur)
+{
+	if (hit->fused != cur->fused)
+		return hit->fused > cur->fused;
+	return hit->finger_ev + hit->face_ev + hit->iris_ev >
+		cur->finger_ev + cur->face_ev + cur->iris_ev;
+}
+
+static void
+confirm(struct worker *w, size_t i)
+{
+	struct match_view v;
+	struct match_scores sc;
+
+	entry_view(w->g, i, &v);
+	match_verify_views(&v, &w->p->view, &sc);
+	w->confirmed++;
+	if (sc.modalities == 0)
+		return;
+	if (!w->have_best || better(&sc, &w->best.scores)) {
+		memcpy(w->best.id, w->g->ids[i], 16);
+		w->best.scores = sc;
+		w->have_best = 1;
+	}
+}
+
+/* Keeps the k best candidates in a sorted array (k is small; most entries fail the first test). */
+static void
+keep(struct worker *w, double ev, size_t idx)
+{
+	size_t j;
+
+	if (w->ncand == w->k && ev <= w->cand[w->ncand - 1].ev)
+		return;
+	j = w->ncand < w->k ? w->ncand++ : w->ncand - 1;
+	while (j > 0 && w->cand[j - 1].ev < ev) {
+		w->cand[j] = w->cand[j - 1];
+		j--;
+	}
+	w->cand[j].ev = ev;
+	w->cand[j].idx = idx;
+}
+
+static void *
+scan(void *arg)
+{
+	struct worker *w = arg;
+	const struct probe *p = w->p;
+	struct gallery *g = w->g;
+	int fast = p->has_face || p->iris[0] != NULL || p->iris[1] != NULL;
+	size_t b, m, j;
+	int e;
+
+	for (b = w->lo; b < w->hi; b += m) {
+		m = w->hi - b < BLOCK ? w->hi - b : BLOCK;
+		if (w->exhaustive || !fast) {
+			for (j = 0; j < m; j++)
+				confirm(w, b + j);
+			continue;
+		}
+		if (p->has_face)
+			face_scan(&p->face, g->face + b * BIO_FACE_DIM, g->face_inv + b, m, w->fbuf);
+		for (e = 0; e < 2; e++)
+			if (p->iris[e] != NULL)
+				iris_scan(p->iris[e], g->iris + b * ENTRY_IRIS + e * IRIS_REC,
+					ENTRY_IRIS, m, w->ibuf[e]);
+		for (j = 0; j < m; j++) {
+			double ev = 0;
+			int common = 0;
+
+			if (p->has_face && g->face_inv[b + j] != 0) {
+				ev += match_face_ev(w->fbuf[j]);
+				common = 1;
+			}
+			for (e = 0; e < 2; e++)
+				if (p->iris[e] != NULL && w->ibuf[e][j] >= 0) {
+					ev += match_iris_ev(w->ibuf[e][j]);
+					common = 1;
+				}
+			if (common)
+				keep(w, ev, b + j);
+			else
+				confirm(w, b + j); /* nothing fast in common: fingers decide */
+		}
+		w->scanned += m;
+	}
+	return NULL;
+}
+
+static void
+probe_free(struct probe *p)
+{
+	int e;
+
+	match_template_free(p->tmpl);
+	for (e = 0; e < 2; e++)
+		if (p->iris[e] != NULL) {
+			sodium_memzero(p->iris[e], sizeof(*p->iris[e]));
+			free(p->iris[e]);
+		}
+	sodium_memzero(p, sizeof(*p));
+}
+
+static int
+probe_init(struct probe *p, const struct bio_sample *s)
+{
+	int e, r;
+
+	memset(p, 0, sizeof(*p));
+	if ((r = match_template_new(s, &p->tmpl, NULL)) != 0)
+		return r;
+	match_template_view(p->tmpl, &p->view);
+	if (p->view.face_q != NULL) {
+		memcpy(p->face.q, p->view.face_q, BIO_FACE_DIM);
+		p->face.inv_norm = p->view.face_inv_norm;
+		p->has_face = 1;
+	}
+	for (e = 0; e < 2; e++) {
+		if (p->view.iris[e] == NULL)
+			continue;
+		if ((p->iris[e] = aligned_alloc(64, sizeof(struct iris_probe))) == NULL)
+			return PASO_E_NOMEM;
+		iris_probe_init(p->iris[e], p->view.iris[e], p->view.iris[e] + BIO_IRIS_BYTES);
+	}
+	return 0;
+}
+
+int
+gallery_identify_ex(struct gallery *g, const struct bio_sample *probe, double fmr,
+	const struct gallery_opts *opts, struct gallery_hit *best, int *found,
+	struct gallery_stats *stats)
+{
+	struct worker *w = NULL;
+	struct probe p;
+	struct cand *all = NULL;
+	pthread_t tid[64];
+	unsigned nt = 0, t, started = 0;
+	size_t k, nall = 0, i, j;
+	int r;
+
+	memset(best, 0, sizeof(*best));
+	*found = 0;
+	if (stats != NULL)
+		memset(stats, 0, sizeof(*stats));
+	if ((r = probe_init(&p, probe)) != 0)
+		goto out;
+	if (g->n == 0) {
+		r = 0;
+		goto out;
+	}
+	k = opts != NULL && opts->candidates != 0 ? opts->candidates : GALLERY_CANDIDATES;
+	if (k > MAX_CAND)
+		k = MAX_CAND;
+	nt = g->n >= PARALLEL_MIN ? g->threads : 1;
+	if ((w = calloc(nt, sizeof(*w))) == NULL || (all = calloc(nt * k, sizeof(*all))) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	for (t = 0; t < nt; t++) {
+		w[t].g = g;
+		w[t].p = &p;
+		/* block-aligned split keeps SIMD rows on their 64-byte alignment */
+		w[t].lo = (g->n * t / nt) / 64 * 64;
+		w[t].hi = t + 1 == nt ? g->n : (g->n * (t + 1) / nt) / 64 * 64;
+		w[t].k = k;
+		w[t].exhaustive = opts != NULL && opts->exhaustive;
+	}
+	for (t = 1; t < nt; t++) {
+		if (pthread_create(&tid[t], NULL, scan, &w[t]) != 0)
+			break;
+		started = t;
+	}
+	scan(&w[0]);
+	for (t = 1; t <= started; t++)
+		pthread_join(tid[t], NULL);
+	for (t = started + 1; t < nt; t++)
+		scan(&w[t]); /* thread creation failed: do its share here */
+	/* the best candidates of all workers, then each compared in full */
+	for (t = 0; t < nt; t++)
+		for (i = 0; i < w[t].ncand; i++)
+			all[nall++] = w[t].cand[i];
+	for (i = 1; i < nall; i++)
+		for (j = i; j > 0 && all[j - 1].ev < all[j].ev; j--) {
+			struct cand c = all[j];
+
+			all[j] = all[j - 1];
+			all[j - 1] = c;
+		}
+	for (i = 0; i < nall && i < k; i++)
+		confirm(&w[0], all[i].idx);
+	for (t = 0; t < nt; t++) {
+		if (stats != NULL) {
+			stats->scanned += w[t].scanned;
+			stats->confirmed += w[t].confirmed;
+		}
+		if (w[t].have_best && (!best->scores.modalities ||
+					      better(&w[t].best.scores, &best->scores)))
+			*best = w[t].best;
+	}
+	*found = match_decide(&best->scores, fmr);
+	r = 0;
+out:
+	free(all);
+	if (w != NULL) {
+		sodium_memzero(w, nt * sizeof(*w));
+		free(w);
+	}
+	probe_free(&p);
+	return r;
+}
+
+int
+gallery_identify(struct gallery *g, const struct bio_sample *probe, double fmr,
+	struct gallery_hit *best, int *found)
+{
+	return gallery_identify_ex(g, probe, fmr, NULL, best, found, NULL);
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* In-memory 1:N gallery: fast iris and face candidate search, fingerprints and fusion to confirm. */
+#ifndef PASO_GALLERY_H
+#define PASO_GALLERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "match.h"
+#include "sample.h"
+
+/*
+ * Thread-safety: a gallery is not internally locked. gallery_add, gallery_remove and
+ * gallery_identify must not run concurrently with each other on one gallery (the hub calls them
+ * all from one thread); gallery_identify itself spreads its scan over the gallery's worker
+ * threads and returns when they are done. The gallery holds biometric data in memory only; it
+ * is wiped on free and never written anywhere.
+ */
+struct gallery;
+
+/* threads: scan threads (1..64; 0 = 1). Caller owns *out. 0, PASO_E_INVALID_ARG, PASO_E_NOMEM. */
+int gallery_new(unsigned threads, struct gallery **out);
+void gallery_free(struct gallery *g);
+
+/* Pre-sizes for n entries (optional). 0 or PASO_E_NOMEM. */
+int gallery_reserve(struct gallery *g, size_t n);
+
+/*
+ * Adds the sample under id (16 bytes, opaque to the gallery; the sample is copied). Returns 0,
+ * PASO_E_EXISTS (id already present), PASO_E_INVALID_ARG (sample with no modality), a
+ * match_template_new error (PASO_E_TEMPLATE_*, PASO_E_FIELD_RANGE; d names it; d may be NULL)
+ * or PASO_E_NOMEM.
+ */
+int gallery_add(struct gallery *g, const uint8_t id[16], const struct bio_sample *s);
+int gallery_add_diag(struct gallery *g, const uint8_t id[16], const struct bio_sample *s,
+	struct paso_diag *d);
+
+/* Removes and wipes the entry of id. 0 or PASO_E_NOT_FOUND. */
+int gallery_remove(struct gallery *g, const uint8_t id[16]);
+
+size_t gallery_size(const struct gallery *g);
+
+struct gallery_hit {
+	uint8_t id[16];
+	struct match_scores scores;
+};
+
+/*
+ * Who is the probe? Fills *best with the entry of highest fused score among those compared and
+ * sets *found to 1 when that comparison is a match at the per-comparison false-match rate fmr
+ * (match_decide; over N entries the false-positive identification rate is about N * fmr, so
+ * callers wanting an FPIR pass FPIR / N). *found = 0 and *best zeroed for an empty gallery or a
+ * probe sharing no modality with any entry. Returns 0, a template error of the probe, or
+ * PASO_E_NOMEM.
+ * How: the probe's face (int8 cosine) and irises (Hamming distance with shifts) are scored against
+ * every entry; the GALLERY_CANDIDATES entries with the most face+iris evidence, plus every entry
+ * with no face or iris in common with the probe, are then compared in full (fingers included)
+ * and fused. A probe with neither face nor iris is compared by fingers with every entry.
+ */
+int gallery_identify(struct gallery *g, const struct bio_sample *probe, double fmr,
+	struct gallery_hit *best, int *found);
+
+#define GALLERY_CANDIDATES 32
+
+/* Options and counters of gallery_identify_ex (benchmarks, evaluation). */
+struct gallery_opts {
+	size_t candidates; /* 0 = GALLERY_CANDIDATES */
+	int exhaustive;    /* 1: compare every entry in full (the reference for hit-rate loss) */
+};
+struct gallery_stats {
+	size_t scanned;   /* entries scored by the fast search */
+	size_t confirmed; /* entries compared in full */
+};
+
+int gallery_identify_ex(struct gallery *g, const struct bio_sample *probe, double fmr,
+	const struct gallery_opts *opts, struct gallery_hit *best, int *found,
+	struct gallery_stats *stats);
+
+#endif

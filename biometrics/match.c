@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* 1:1 comparison across modalities and their fusion into one false-match-rate statement. */
+#include "match.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "errors.h"
+#include "face.h"
+#include "iris.h"
+#include "match_calib.h"
+
+struct match_template {
+	_Alignas(64) uint8_t iris[2][2 * BIO_IRIS_BYTES];
+	struct face_q face;
+	int has_face;
+	int has_iris[2];
+	struct finger_template *finger;
+};
+
+int
+match_template_new(const struct bio_sample *s, struct match_template **out, struct paso_diag *d)
+{
+	struct match_template *t = NULL;
+	size_t size = (sizeof(*t) + 63) / 64 * 64;
+	int i, e, r;
+
+	*out = NULL;
+	if (s->n_iris < 0 || s->n_iris > 2) {
+		r = paso_diag_set(d, PASO_E_FIELD_RANGE, "sample: %d irises, at most 2", s->n_iris);
+		goto out;
+	}
+	if ((t = aligned_alloc(64, size)) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	memset(t, 0, size);
+	if (s->finger_record != NULL && s->finger_len > 0 &&
+	    (r = finger_template_from_record(s->finger_record, s->finger_len, &t->finger, d)) != 0)
+		goto out;
+	if (s->has_face) {
+		if ((r = face_quantize(s->face, &t->face, d)) != 0)
+			goto out;
+		t->has_face = 1;
+	}
+	for (i = 0; i < s->n_iris; i++) {
+		e = s->iris[i].eye == BIO_EYE_RIGHT ? 0 : s->iris[i].eye == BIO_EYE_LEFT ? 1 : -1;
+		if (e < 0 || t->has_iris[e]) {
+			r = paso_diag_set(d, PASO_E_FIELD_RANGE, "iris[%d].eye: %s %u", i,
+				e < 0 ? "not RIGHT or LEFT:" : "repeated eye", (unsigned)s->iris[i].eye);
+			goto out;
+		}
+		memcpy(t->iris[e], s->iris[i].code, BIO_IRIS_BYTES);
+		memcpy(t->iris[e] + BIO_IRIS_BYTES, s->iris[i].mask, BIO_IRIS_BYTES);
+		t->has_iris[e] = 1;
+	}
+	*out = t;
+	t = NULL;
+	r = 0;
+out:
+	match_template_free(t);
+	return r;
+}
+
+void
+match_template_free(struct match_template *t)
+{
+	if (t == NULL)
+		return;
+	finger_template_free(t->finger);
+	sodium_memzero(t, sizeof(*t));
+	free(t);
+}
+
+void
+match_template_view(const struct match_template *t, struct match_view *v)
+{
+	int e;
+
+	memset(v, 0, sizeof(*v));
+	v->finger = t->finger;
+	if (t->has_face) {
+		v->face_q = t->face.q;
+		v->face_inv_norm = t->face.inv_norm;
+	}
+	for (e = 0; e < 2; e++)
+		v->iris[e] = t->has_iris[e] ? t->iris[e] : NULL;
+}
+
+/*
+ * Piecewise-linear lookup of evidence in an increasing table. Beyond the last point: the last
+ * slope continued when extrapolate (face and iris: Gaussian-like tails fall faster than that, so
+ * this overstates the false-match rate, the safe side), else the last point's evidence.
+ */
+static double
+table_ev(const struct calib_point *tab, size_t n, double x, int extrapolate)
+{
+	size_t lo = 0, hi = n - 1, mid;
+	double f;
+
+	if (x <= tab[0].score)
+		return 0;
+	if (x >= tab[n - 1].score) {
+		if (!extrapolate)
+			return tab[n - 1].ev;
+		f = (tab[n - 1].ev - tab[n - 2].ev) / (tab[n - 1].score - tab[n - 2].score);
+		return tab[n - 1].ev + f * (x - tab[n - 1].score);
+	}
+	while (hi - lo > 1) {
+		mid = (lo + hi) / 2;
+		if (tab[mid].score <= x)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	f = (x - tab[lo].score) / (tab[hi].score - tab[lo].score);
+	return tab[lo].ev + f * (tab[hi].ev - tab[lo].ev);
+}
+
+double
+match_face_ev(double cosine)
+{
+	return table_ev(face_calib, sizeof(face_calib) / sizeof(face_calib[0]), cosine, 1);
+}
+
+double
+match_iris_ev(double hd)
+{
+	return table_ev(iris_calib, sizeof(iris_calib) / sizeof(iris_calib[0]), 1 - hd, 1);
+}
+
+double
+match_finger_ev(double score)
+{
+	/* Our own table of finger_match's per-position scores, so fusion does not depend on how
+	 * far finger_match.c's threshold table reaches; no extrapolation: finger score tails are
+	 * not known to be Gaussian, so evidence stops at the last measured point. */
+	return table_ev(finger_calib, sizeof(finger_calib) / sizeof(finger_calib[0]), score, 0);
+}
+
+double
+match_fisher(double sum_ev, int k)
+{
+	double x = sum_ev * M_LN10, m = -INFINITY, s = 0, t;
+	int i;
+
+	if (sum_ev <= 0 || k < 1)
+		return 0;
+	/* P(Gamma(k, 1) >= x) = exp(-x) * sum_{i<k} x^i / i!, summed in logs */
+	for (i = 0; i < k; i++) {
+		t = i * log(x) - lgamma(i + 1.0);
+		if (t > m)
+			m = t;
+	}
+	for (i = 0; i < k; i++)
+		s += exp(i * log(x) - lgamma(i + 1.0) - m);
+	t = (x - m - log(s)) / M_LN10;
+	return t > 0 ? t : 0;
+}
+
+void
+match_verify_views(const struct match_view *a, const struct match_view *b,
+	struct match_scores *out)
+{
+	struct finger_scores fs;
+	struct iris_probe *p;
+	_Alignas(64) uint8_t pbuf[sizeof(struct iris_probe)];
+	double ev_all = 0, sum, hd_sum = 0;
+	int k_all = 0, i, e;
+
+	memset(out, 0, sizeof(*out));
+	if (a->finger != NULL && b->finger != NULL && finger_match(a->finger, b->finger, &fs) > 0) {
+		sum = 0;
+		for (i = 0; i < FINGER_MAX_VIEWS; i++)
+			if (fs.score[i] >= 0)
+				sum += match_finger_ev(fs.score[i]);
+		out->finger = fs.best;
+		out->n_finger = fs.n_compared;
+		out->finger_ev = match_fisher(sum, fs.n_compared);
+		out->modalities |= MATCH_FINGER;
+		ev_all += sum;
+		k_all += fs.n_compared;
+	}
+	if (a->face_q != NULL && b->face_q != NULL) {
+		out->face = face_dot(b->face_q, a->face_q) * (double)a->face_inv_norm *
+			b->face_inv_norm;
+		out->face_ev = match_face_ev(out->face);
+		out->modalities |= MATCH_FACE;
+		ev_all += out->face_ev;
+		k_all++;
+	}
+	p = (struct iris_probe *)pbuf;
+	sum = 0;
+	for (e = 0; e < 2; e++) {
+		double hd;
+
+		if (a->iris[e] == NULL || b->iris[e] == NULL)
+			continue;
+		iris_probe_init(p, b->iris[e], b->iris[e] + BIO_IRIS_BYTES);
+		hd = iris_compare(p, a->iris[e], a->iris[e] + BIO_IRIS_BYTES, NULL, NULL);
+		if (hd < 0)
+			continue; /* too few bits visible in both: not compared */
+		hd_sum += hd;
+		sum += match_iris_ev(hd);
+		out->n_iris++;
+	}
+	sodium_memzero(pbuf, sizeof(pbuf));
+	if (out->n_iris > 0) {
+		out->iris = 1 - hd_sum / out->n_iris;
+		out->iris_ev = match_fisher(sum, out->n_iris);
+		out->modalities |= MATCH_IRIS;
+		ev_all += sum;
+		k_all += out->n_iris;
+	}
+	out->fused = match_fisher(ev_all, k_all);
+}
+
+int
+match_verify_tmpl(const struct match_template *a, const struct match_template *b,
+	struct match_scores *out)
+{
+	struct match_view va, vb;
+
+	match_template_view(a, &va);
+	match_template_view(b, &vb);
+	match_verify_views(&va, &vb, out);
+	return 0;
+}
+
+int
+match_verify(const struct bio_sample *enrolled, const struct bio_sample *probe,
+	struct match_scores *out)
+{
+	struct match_template *a = NULL, *b = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = match_template_new(enrolled, &a, NULL)) != 0)
+		goto out;
+	if ((r = match_template_new(probe, &b, NULL)) != 0)
+		goto out;
+	r = match_verify_tmpl(a, b, out);
+out:
+	match_template_free(a);
+	match_template_free(b);
+	return r;
+}
+
+double
+match_threshold(double fmr)
+{
+	return -log10(fmr);
+}
+
+int
+match_decide(const struct match_scores *s, double fmr)
+{
+	if (!(fmr > 0 && fmr <= 1) || s->modalities == 0)
+		return 0;
+	return s->fused >= match_threshold(fmr);
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* 1:1 comparison of two samples across fingers, face and irises, score fusion and FMR decisions. */
+#ifndef PASO_MATCH_H
+#define PASO_MATCH_H
+
+#include <stdint.h>
+
+#include "finger_match.h"
+#include "sample.h"
+
+/* Bits of match_scores.modalities. */
+#define MATCH_FINGER 1u
+#define MATCH_FACE 2u
+#define MATCH_IRIS 4u
+
+/*
+ * Scores of one comparison; fields of a modality not compared are 0 (see modalities).
+ * finger: best per-position finger score in [0, 1]; face: cosine in [-1, 1]; iris: 1 - mean
+ * normalised Hamming distance of the eyes compared (right with right, left with left), in [0, 1].
+ * *_ev: the evidence of each modality alone, -log10 of its estimated false-match rate.
+ * fused: -log10 of the estimated false-match rate of all modalities together (Fisher's
+ * combination of the per-modality false-match rates, docs/biometrics.md "Fusion"): a
+ * comparison matches at FMR f exactly when fused >= -log10(f). n_finger, n_iris: finger
+ * positions and eyes compared.
+ */
+struct match_scores {
+	double finger, face, iris, fused;
+	unsigned modalities;
+	double finger_ev, face_ev, iris_ev;
+	int n_finger, n_iris;
+};
+
+/*
+ * A sample prepared for many comparisons: parsed finger record, int8 face, iris codes. Opaque and
+ * immutable once built (safe to share between threads). Holds biometric data; wiped on free.
+ */
+struct match_template;
+
+/*
+ * Builds a template from a sample (the sample is not referenced afterwards). Caller owns *out.
+ * Returns 0, a template error from the finger record (PASO_E_TEMPLATE_*; d names it),
+ * PASO_E_FIELD_RANGE (face not finite, iris eye not RIGHT/LEFT or repeated) or PASO_E_NOMEM.
+ */
+int match_template_new(const struct bio_sample *s, struct match_template **out,
+	struct paso_diag *d);
+void match_template_free(struct match_template *t);
+
+/*
+ * Compares an enrolled sample with a probe (parses both: prefer match_verify_tmpl in loops).
+ * Fills *out (all zero when no modality is present in both). Returns 0 or a match_template_new
+ * error. Thread-safe.
+ */
+int match_verify(const struct bio_sample *enrolled, const struct bio_sample *probe,
+	struct match_scores *out);
+
+/* Compares two templates; fills *out; returns 0. Pure and thread-safe. */
+int match_verify_tmpl(const struct match_template *a, const struct match_template *b,
+	struct match_scores *out);
+
+/*
+ * The decision: 1 when at least one modality was compared and the comparison is a match at
+ * false-match rate fmr (0 < fmr <= 1, e.g. 1e-6), else 0 (also for an fmr out of range).
+ */
+int match_decide(const struct match_scores *s, double fmr);
+
+/* The fused-score threshold of a false-match rate: -log10(fmr). */
+double match_threshold(double fmr);
+
+/*
+ * The parts a comparison reads, so the 1:N gallery can compare from its own flat arrays.
+ * Every pointer may be NULL (modality absent). iris[0] is the right eye, iris[1] the left; each
+ * points to a code followed by its mask (2 * BIO_IRIS_BYTES).
+ */
+struct match_view {
+	const struct finger_template *finger;
+	const int8_t *face_q;
+	float face_inv_norm;
+	const uint8_t *iris[2];
+};
+
+/* The view of a template (borrowed: valid while t lives). */
+void match_template_view(const struct match_template *t, struct match_view *v);
+
+/* Compares two views (b is treated as the probe); fills *out. Pure and thread-safe. */
+void match_verify_views(const struct match_view *a, const struct match_view *b,
+	struct match_scores *out);
+
+/*
+ * Calibration: estimated false-match rate (as -log10) of one face cosine, one iris normalised
+ * Hamming distance (best of the shifts) and one finger position score. 0 means no evidence.
+ * Tables in match_calib.h, made by the command written at its top (bench/biometrics/calib_tables.c).
+ */
+double match_face_ev(double cosine);
+double match_iris_ev(double hd);
+double match_finger_ev(double score);
+
+/*
+ * Fisher's combination: -log10 of the probability that k independent uniform false-match rates
+ * give evidence at least sum_ev (sum of -log10 FMR). k >= 1.
+ */
+double match_fisher(double sum_ev, int k);
+
+#endif

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Sealed LMDB outbox: a capture is durable here before it is sent and leaves only when answered. */
+#include "outbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#define OUTBOX_MAP_SIZE ((size_t)1 << 30)
+#define NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
+
+struct outbox {
+	MDB_env *env;
+	MDB_dbi queue, meta;
+	uint8_t *key; /* sodium_malloc'd */
+};
+
+struct outbox_txn {
+	struct outbox *ob;
+	MDB_txn *txn;
+};
+
+static int
+lmdb_err(int rc)
+{
+	if (rc == MDB_NOTFOUND)
+		return PASO_E_NOT_FOUND;
+	if (rc == MDB_MAP_FULL)
+		return PASO_E_MAP_FULL;
+	if (rc == MDB_KEYEXIST)
+		return PASO_E_EXISTS;
+	return PASO_E_STORAGE;
+}
+
+static void
+be64(uint8_t out[8], uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		out[i] = (uint8_t)v;
+}
+
+static uint64_t
+get_be64(const uint8_t in[8])
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | in[i];
+	return v;
+}
+
+/* Reads the outbox key, creating it (0600, exclusively) on first use. */
+static int
+load_key(const char *dir, uint8_t *key, struct paso_diag *d)
+{
+	char path[4200];
+	ssize_t n;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "%s/outbox.key", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+		crypto_aead_xchacha20poly1305_ietf_keygen(key);
+		if (write(fd, key, 32) != 32 || fsync(fd) != 0) {
+			close(fd);
+			return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+		}
+		close(fd);
+		return 0;
+	}
+	if (fd < 0)
+		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+	n = read(fd, key, 32);
+	close(fd);
+	if (n != 32)
+		return paso_diag_set(d, PASO_E_IO, "%s: not a 32-byte key", path);
+	return 0;
+}
+
+int
+outbox_open(const char *dir, struct outbox **out, struct paso_diag *d)
+{
+	struct outbox *ob = NULL;
+	MDB_txn *txn = NULL;
+	int rc, r;
+
+	*out = NULL;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return paso_diag_set(d, PASO_E_IO, "%s: %s", dir, strerror(errno));
+	if ((ob = calloc(1, sizeof(*ob))) == NULL || (ob->key = sodium_malloc(32)) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	if ((r = load_key(dir, ob->key, d)) != 0)
+		goto out;
+	if ((rc = mdb_env_create(&ob->env)) != 0 || (rc = mdb_env_set_maxdbs(ob->env, 4)) != 0 ||
+	    (rc = mdb_env_set_mapsize(ob->env, OUTBOX_MAP_SIZE)) != 0 ||
+	    (rc = mdb_env_open(ob->env, dir, MDB_NOTLS, 0600)) != 0) {
+		r = paso_diag_set(d, PASO_E_STORAGE, "%s: %s", dir, mdb_strerror(rc));
+		goto out;
+	}
+	if ((rc = mdb_txn_begin(ob->env, NULL, 0, &txn)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "queue", MDB_CREATE, &ob->queue)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ob->meta)) != 0 ||
+	    (rc = mdb_txn_commit(txn)) != 0) {
+		if (txn != NULL)
+			mdb_txn_abort(txn);
+		r = paso_diag_set(d, PASO_E_STORAGE, "%s: %s", dir, mdb_strerror(rc));
+		goto out;
+	}
+	*out = ob;
+	ob = NULL;
+	r = 0;
+out:
+	outbox_close(ob);
+	return r;
+}
+
+void
+outbox_close(struct outbox *ob)
+{
+	if (ob == NULL)
+		return;
+	if (ob->env != NULL)
+		mdb_env_close(ob->env);
+	sodium_free(ob->key);
+	free(ob);
+}
+
+int
+outbox_begin(struct outbox *ob, struct outbox_txn **out)
+{
+	struct outbox_txn *t;
+	int rc;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return PASO_E_NOMEM;
+	t->ob = ob;
+	if ((rc = mdb_txn_begin(ob->env, NULL, 0, &t->txn)) != 0) {
+		free(t);
+		return lmdb_err(rc);
+	}
+	*out = t;
+	return 0;
+}
+
+int
+outbox_next_seq(struct outbox_txn *t, uint64_t *seqp)
+{
+	MDB_val k = { 9, "next_seq" }, v;
+	uint8_t buf[8];
+	uint64_t next = 1;
+	int rc;
+
+	rc = mdb_get(t->txn, t->ob->meta, &k, &v);
+	if (rc == 0 && v.mv_size == 8)
+		next = get_be64(v.mv_data);
+	else if (rc != MDB_NOTFOUND)
+		return PASO_E_STORAGE;
+	*seqp = next;
+	be64(buf, next + 1);
+	v.mv_size = 8;
+	v.mv_data = buf;
+	return (rc = mdb_put(t->txn, t->ob->meta, &k, &v, 0)) == 0 ? 0 : lmdb_err(rc);
+}
+
+int
+outbox_put(struct outbox_txn *t, uint64_t seq, const uint8_t *data, size_t len)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v;
+	uint8_t *p;
+	int rc;
+
+	be64(kb, seq);
+	v.mv_size = NONCE + len + TAG;
+	/* MDB_RESERVE: seal straight into the page, no plaintext copy on the heap. */
+	if ((rc = mdb_put(t->txn, t->ob->queue, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE)) != 0)
+		return lmdb_err(rc);
+	p = v.mv_data;
+	randombytes_buf(p, NONCE);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(p + NONCE, NULL, data, len, kb, sizeof(kb), NULL,
+		p, t->ob->key);
+	return 0;
+}
+
+int
+outbox_commit(struct outbox_txn *t)
+{
+	int rc = mdb_txn_commit(t->txn);
+
+	free(t);
+	return rc == 0 ? 0 : lmdb_err(rc);
+}
+
+void
+outbox_abort(struct outbox_txn *t)
+{
+	if (t == NULL)
+		return;
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+void
+outbox_items_free(struct outbox_item *items, size_t n)
+{
+	size_t i;
+
+	if (items == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if (items[i].data != NULL)
+			sodium_memzero(items[i].data, items[i].len);
+		free(items[i].data);
+	}
+	free(items);
+}
+
+int
+outbox_peek(struct outbox *ob, size_t max, struct outbox_item **itemsp, size_t *np)
+{
+	struct outbox_item *items = NULL;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	MDB_cursor_op op = MDB_FIRST;
+	size_t n = 0;
+	int rc, r = 0;
+
+	*itemsp = NULL;
+	*np = 0;
+	if ((items = calloc(max ? max : 1, sizeof(*items))) == NULL)
+		return PASO_E_NOMEM;
+	if ((rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn)) != 0 ||
+	    (rc = mdb_cursor_open(txn, ob->queue, &cur)) != 0) {
+		r = lmdb_err(rc);
+		goto out;
+	}
+	while (n < max && (rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != 8 || v.mv_size < NONCE + TAG) {
+			r = PASO_E_CORRUPT;
+			goto out;
+		}
+		items[n].seq = get_be64(k.mv_data);
+		items[n].len = v.mv_size - NONCE - TAG;
+		if ((items[n].data = malloc(items[n].len ? items[n].len : 1)) == NULL) {
+			r = PASO_E_NOMEM;
+			goto out;
+		}
+		if (crypto_aead_xchacha20poly1305_ietf_decrypt(items[n].data, NULL, NULL,
+			    (const uint8_t *)v.mv_data + NONCE, v.mv_size - NONCE, k.mv_data, 8,
+			    v.mv_data, ob->key) != 0) {
+			free(items[n].data);
+			items[n].data = NULL;
+			r = PASO_E_CRYPTO;
+			goto out;
+		}
+		n++;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		r = lmdb_err(rc);
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (r != 0) {
+		outbox_items_free(items, n);
+		return r;
+	}
+	*itemsp = items;
+	*np = n;
+	return 0;
+}
+
+int
+outbox_remove(struct outbox *ob, const uint64_t *seqs, size_t n)
+{
+	MDB_txn *txn;
+	uint8_t kb[8];
+	MDB_val k = { 8, kb };
+	size_t i;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if ((rc = mdb_txn_begin(ob->env, NULL, 0, &txn)) != 0)
+		return lmdb_err(rc);
+	for (i = 0; i < n; i++) {
+		be64(kb, seqs[i]);
+		rc = mdb_del(txn, ob->queue, &k, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			return lmdb_err(rc);
+		}
+	}
+	return (rc = mdb_txn_commit(txn)) == 0 ? 0 : lmdb_err(rc);
+}
+
+int
+outbox_count(struct outbox *ob, uint64_t *np)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	int rc;
+
+	*np = 0;
+	if ((rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return lmdb_err(rc);
+	rc = mdb_stat(txn, ob->queue, &st);
+	mdb_txn_abort(txn);
+	if (rc != 0)
+		return lmdb_err(rc);
+	*np = st.ms_entries;
+	return 0;
+}

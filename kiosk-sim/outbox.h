@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The kiosk's durable outbox: captured messages sealed in LMDB until the hub acknowledges them. */
+#ifndef PASO_OUTBOX_H
+#define PASO_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+
+/*
+ * LMDB caveats: copy data out of mdb_get before the transaction ends (done here); one writer;
+ * never use an outbox after fork(). Entries hold biometric captures, so each is sealed with
+ * XChaCha20-Poly1305 under the kiosk's outbox key (DIR/outbox.key, 0600) with the sequence
+ * number as associated data: a stolen kiosk disk without that key yields no template, and a
+ * deleted entry's freed page holds only ciphertext.
+ */
+
+struct outbox;
+struct outbox_txn;
+
+struct outbox_item {
+	uint64_t seq;
+	uint8_t *data;  /* serialized Envelope (no length prefix); owned by the item */
+	size_t len;
+};
+
+/* Opens or creates the outbox in dir (0700). Caller owns *out. 0, PASO_E_IO, PASO_E_STORAGE. */
+int outbox_open(const char *dir, struct outbox **out, struct paso_diag *d);
+void outbox_close(struct outbox *ob);
+
+/* A write transaction for adding a batch of captures; durable on outbox_commit. */
+int outbox_begin(struct outbox *ob, struct outbox_txn **out);
+/* The next sequence number (1, 2, ...), reserved in this transaction. */
+int outbox_next_seq(struct outbox_txn *t, uint64_t *seqp);
+/* Seals and stores data under seq. 0, PASO_E_EXISTS, PASO_E_STORAGE, PASO_E_MAP_FULL. */
+int outbox_put(struct outbox_txn *t, uint64_t seq, const uint8_t *data, size_t len);
+int outbox_commit(struct outbox_txn *t);
+void outbox_abort(struct outbox_txn *t);
+
+/*
+ * Copies up to max of the oldest entries (lowest seq) into a new array. Caller frees it with
+ * outbox_items_free. 0, PASO_E_STORAGE, PASO_E_CRYPTO (tampered entry), PASO_E_NOMEM.
+ */
+int outbox_peek(struct outbox *ob, size_t max, struct outbox_item **itemsp, size_t *np);
+void outbox_items_free(struct outbox_item *items, size_t n);
+
+/* Removes the entries whose seq are listed (answered by the hub), durably. Missing ones are fine. */
+int outbox_remove(struct outbox *ob, const uint64_t *seqs, size_t n);
+
+/* Entries waiting. */
+int outbox_count(struct outbox *ob, uint64_t *np);
+
+#endif

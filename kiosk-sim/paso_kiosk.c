@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* paso-kiosk: the kiosks of the southern border, enrolling a synthetic population and its crossings. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "capture.h"
+#include "kiosk.h"
+#include "paso.pb-c.h"
+#include "population.h"
+
+struct site {
+	const char *name, *point;
+	enum capture_preset preset;
+	int detention;
+};
+
+/* The crossings of context: four official ports with Guatemala and the Siglo XXI centre. */
+static const struct site sites[] = {
+	{ "kiosk-ciudad-hidalgo", "Ciudad Hidalgo", PRESET_GOOD, 0 },
+	{ "kiosk-talisman", "Talisman", PRESET_GOOD, 0 },
+	{ "kiosk-ciudad-cuauhtemoc", "Ciudad Cuauhtemoc", PRESET_GOOD, 0 },
+	{ "kiosk-el-ceibo", "El Ceibo", PRESET_POOR, 0 },
+	{ "station-siglo-xxi", "Siglo XXI, Tapachula", PRESET_DETENTION, 1 },
+};
+#define NSITES (sizeof(sites) / sizeof(sites[0]))
+
+struct job {
+	uint8_t kind;         /* enum kiosk_kind */
+	uint32_t person;      /* whose card / who is claimed */
+	uint32_t source;      /* whose biometrics are captured */
+	uint32_t capture_no;
+	uint8_t direction;
+	uint64_t when;
+};
+
+struct runner;
+
+struct kiosk_run {
+	struct runner *run;
+	const struct site *site;
+	struct kiosk *k;
+	struct job *jobs;
+	size_t njobs, capjobs;
+	pthread_mutex_t mu;
+	int producing;
+	int rc;
+	char err[512];
+	uint64_t capture_failures;
+};
+
+struct runner {
+	struct population *pop;
+	uint32_t people;
+	struct kiosk_run kr[NSITES];
+	size_t nk;
+	pthread_mutex_t mu;
+	uint8_t (*pseud)[32];   /* pseudonym per enrolled person */
+	uint8_t *enrolled;
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: paso-kiosk run --deployment DIR --hub HOST:PORT [options]\n"
+		"  enrols a synthetic population at the border kiosks, then sends their crossings\n"
+		"  and the detention station's identification requests, and prints what happened.\n"
+		"options:\n"
+		"  --people N          people to enrol (default 1000)\n"
+		"  --crossings N       repeat crossings after enrolment (default 5000)\n"
+		"  --identify N        identification requests at the detention station (default 100)\n"
+		"  --impostor-rate R   share of crossings made with someone else's card (default 0.02)\n"
+		"  --seed S            population and traffic seed (default 1)\n"
+		"  --kiosks A,B,...    which kiosks run (default all five)\n"
+		"  --workdir DIR       kiosks' own data: sealed outboxes (default ./paso-kiosks)\n"
+		"  --window N          frames in flight per kiosk (default 32)\n"
+		"  --give-up SECONDS   stop retrying an unreachable hub after this (default 120)\n"
+		"  --json              print the summary as JSON\n"
+		"kiosks: kiosk-ciudad-hidalgo kiosk-talisman kiosk-ciudad-cuauhtemoc kiosk-el-ceibo\n"
+		"        station-siglo-xxi (detention centre)\n");
+}
+
+static int
+parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+add_job(struct kiosk_run *kr, const struct job *j)
+{
+	struct job *n;
+
+	if (kr->njobs == kr->capjobs) {
+		size_t cap = kr->capjobs ? kr->capjobs * 2 : 256;
+		if ((n = realloc(kr->jobs, cap * sizeof(*n))) == NULL)
+			return -1;
+		kr->jobs = n;
+		kr->capjobs = cap;
+	}
+	kr->jobs[kr->njobs++] = *j;
+	return 0;
+}
+
+static void
+on_enrolled(void *arg, uint32_t person, const uint8_t *subject)
+{
+	struct runner *run = arg;
+
+	pthread_mutex_lock(&run->mu);
+	if (person < run->people) {
+		memcpy(run->pseud[person], subject, 32);
+		run->enrolled[person] = 1;
+	}
+	pthread_mutex_unlock(&run->mu);
+}
+
+/* A capture that may fail to produce any modality: the kiosk tries again, at most three times. */
+static int
+capture(struct runner *run, const struct kiosk_run *kr, const struct job *j, struct bio_sample *s)
+{
+	uint32_t attempt;
+	int r;
+
+	for (attempt = 0; attempt < 3; attempt++) {
+		r = capture_take(run->pop, j->source, j->capture_no + attempt * 1000003u,
+			kr->site->preset, s);
+		if (r != 0)
+			return r;
+		if (j->kind != KIOSK_ENROL && (r = kiosk_two_fingers(s)) != 0)
+			return r;
+		if (s->finger_record != NULL || s->has_face || s->n_iris > 0)
+			return 0;
+		bio_sample_clear(s);
+	}
+	return 1;
+}
+
+static void *
+producer(void *arg)
+{
+	struct kiosk_run *kr = arg;
+	struct runner *run = kr->run;
+	struct person_info pi;
+	struct bio_sample s;
+	const uint8_t *expect;
+	uint8_t pseud[32];
+	size_t i;
+	int r = 0;
+
+	memset(&s, 0, sizeof(s));
+	for (i = 0; i < kr->njobs && r == 0; i++) {
+		const struct job *j = &kr->jobs[i];
+
+		if ((r = population_person(run->pop, j->person, &pi)) != 0)
+			break;
+		if ((r = capture(run, kr, j, &s)) != 0) {
+			if (r == 1) { /* failure to capture: the traveller is sent to a desk */
+				kr->capture_failures++;
+				r = 0;
+			}
+			continue;
+		}
+		switch (j->kind) {
+		case KIOSK_ENROL:
+			r = kiosk_enqueue_enroll(kr->k, &s, pi.category, pi.card, j->when, j->person);
+			break;
+		case KIOSK_GENUINE:
+		case KIOSK_IMPOSTOR:
+			r = kiosk_enqueue_crossing(kr->k, &s, pi.card, j->direction, j->when,
+				j->person, j->kind == KIOSK_IMPOSTOR);
+			break;
+		default:
+			expect = NULL;
+			pthread_mutex_lock(&run->mu);
+			if (j->person < run->people && run->enrolled[j->person]) {
+				memcpy(pseud, run->pseud[j->person], 32);
+				expect = pseud;
+			}
+			pthread_mutex_unlock(&run->mu);
+			r = kiosk_enqueue_identify(kr->k, &s, j->when, j->person, expect);
+			break;
+		}
+		bio_sample_clear(&s);
+	}
+	if (r == 0)
+		r = kiosk_flush(kr->k);
+	if (r != 0 && kr->rc == 0) {
+		kr->rc = r;
+		(void)snprintf(kr->err, sizeof(kr->err), "kiosk %s: capture queue: %s",
+			kr->site->name, paso_strerror(r));
+	}
+	pthread_mutex_lock(&kr->mu);
+	kr->producing = 0;
+	pthread_mutex_unlock(&kr->mu);
+	return NULL;
+}
+
+static void *
+sender(void *arg)
+{
+	struct kiosk_run *kr = arg;
+	struct paso_diag d = { 0 };
+	int r;
+
+	r = kiosk_drain(kr->k, &kr->mu, &kr->producing, &d);
+	if (r != 0 && kr->rc == 0) {
+		kr->rc = r;
+		(void)snprintf(kr->err, sizeof(kr->err), "%s", d.msg);
+	}
+	return NULL;
+}
+
+/* Runs every kiosk's jobs concurrently (capture and send overlap). Returns 0 or the first error. */
+static int
+run_phase(struct runner *run, const char *label, double *secondsp)
+{
+	pthread_t prod[NSITES], send[NSITES];
+	double t0 = now_s();
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < run->nk; i++) {
+		run->kr[i].producing = 1;
+		pthread_create(&prod[i], NULL, producer, &run->kr[i]);
+		pthread_create(&send[i], NULL, sender, &run->kr[i]);
+	}
+	for (i = 0; i < run->nk; i++) {
+		pthread_join(prod[i], NULL);
+		pthread_join(send[i], NULL);
+		if (run->kr[i].rc != 0) {
+			fprintf(stderr, "paso-kiosk: %s: %s\n", label, run->kr[i].err);
+			if (rc == 0)
+				rc = run->kr[i].rc;
+		}
+		run->kr[i].njobs = 0;
+	}
+	*secondsp = now_s() - t0;
+	return rc;
+}
+
+static uint64_t
+rnd(uint64_t *state)
+{
+	/* splitmix64: the traffic plan is reproducible from --seed. */
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void
+sum_stats(struct runner *run, struct kiosk_stats *tot)
+{
+	struct kiosk_stats s;
+	size_t i, c;
+
+	memset(tot, 0, sizeof(*tot));
+	for (i = 0; i < run->nk; i++) {
+		kiosk_get_stats(run->kr[i].k, &s);
+		tot->queued += s.queued;
+		tot->acked += s.acked;
+		tot->replayed += s.replayed;
+		tot->refused += s.refused;
+		tot->resent += s.resent;
+		tot->reconnects += s.reconnects;
+		tot->verified += s.verified;
+		tot->not_verified += s.not_verified;
+		tot->genuine += s.genuine;
+		tot->genuine_verified += s.genuine_verified;
+		tot->impostor += s.impostor;
+		tot->impostor_verified += s.impostor_verified;
+		tot->identified += s.identified;
+		tot->identified_right += s.identified_right;
+		tot->not_identified += s.not_identified;
+		tot->unenrolled_probes += s.unenrolled_probes;
+		tot->unenrolled_identified += s.unenrolled_identified;
+		tot->duplicates += s.duplicates;
+		for (c = 0; c < 70; c++)
+			tot->refused_by_code[c] += s.refused_by_code[c];
+	}
+}
+
+static double
+pct(uint64_t a, uint64_t b)
+{
+	return b ? 100.0 * (double)a / (double)b : 0.0;
+}
+
+static void
+print_summary(struct runner *run, uint64_t seed, double t_enrol, double t_cross, uint64_t n_enrol,
+	uint64_t n_cross, int json)
+{
+	struct kiosk_stats tot, s;
+	size_t i, c;
+	uint64_t fails = 0, enrolled = 0;
+
+	sum_stats(run, &tot);
+	for (i = 0; i < run->people; i++)
+		enrolled += run->enrolled[i];
+	for (i = 0; i < run->nk; i++)
+		fails += run->kr[i].capture_failures;
+	if (json) {
+		printf("{\"seed\":%" PRIu64 ",\"people\":%u,\"enrolled\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"acked\":%" PRIu64
+		       ",\"refused\":%" PRIu64 ",\"replayed\":%" PRIu64 ",\"reconnects\":%" PRIu64
+		       ",\"capture_failures\":%" PRIu64 ",\"enrol_messages\":%" PRIu64
+		       ",\"enrol_seconds\":%.3f,\"crossing_messages\":%" PRIu64
+		       ",\"crossing_seconds\":%.3f,\"genuine\":%" PRIu64 ",\"genuine_verified\":%" PRIu64
+		       ",\"impostor\":%" PRIu64 ",\"impostor_verified\":%" PRIu64
+		       ",\"identify_enrolled\":%" PRIu64 ",\"identified_right\":%" PRIu64
+		       ",\"unenrolled_probes\":%" PRIu64 ",\"unenrolled_identified\":%" PRIu64
+		       ",\"duplicates\":%" PRIu64 "}\n",
+			seed, run->people, enrolled, tot.queued, tot.acked, tot.refused, tot.replayed,
+			tot.reconnects, fails, n_enrol, t_enrol, n_cross, t_cross, tot.genuine,
+			tot.genuine_verified, tot.impostor, tot.impostor_verified,
+			tot.identified + tot.not_identified, tot.identified_right, tot.unenrolled_probes,
+			tot.unenrolled_identified, tot.duplicates);
+		return;
+	}
+	printf("paso-kiosk: %zu kiosks, %u synthetic people, seed %" PRIu64 "\n", run->nk,
+		run->people, seed);
+	printf("  %-24s %-22s %-9s %8s %8s %8s\n", "kiosk", "crossing point", "preset", "sent",
+		"acked", "refused");
+	for (i = 0; i < run->nk; i++) {
+		kiosk_get_stats(run->kr[i].k, &s);
+		printf("  %-24s %-22s %-9s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
+			run->kr[i].site->name, run->kr[i].site->point,
+			capture_preset_name(run->kr[i].site->preset), s.queued, s.acked, s.refused);
+	}
+	printf("enrolment: %" PRIu64 " messages in %.2f s (%.0f/s); %" PRIu64 " people enrolled\n",
+		n_enrol, t_enrol, t_enrol > 0 ? (double)n_enrol / t_enrol : 0.0, enrolled);
+	printf("crossings and identifications: %" PRIu64 " messages in %.2f s (%.0f/s)\n", n_cross,
+		t_cross, t_cross > 0 ? (double)n_cross / t_cross : 0.0);
+	printf("total: %" PRIu64 " sent, %" PRIu64 " acknowledged, %" PRIu64 " refused, %" PRIu64
+	       " resends acknowledged again, %" PRIu64 " reconnects, %" PRIu64
+	       " failures to capture\n",
+		tot.queued, tot.acked, tot.refused, tot.replayed, tot.reconnects, fails);
+	for (c = 1; c < 70; c++)
+		if (tot.refused_by_code[c])
+			printf("  refused %s: %" PRIu64 "\n", paso_errname(-(int)c),
+				tot.refused_by_code[c]);
+	printf("verification 1:1: genuine %" PRIu64 "/%" PRIu64 " verified (%.2f%%), impostor %" PRIu64
+	       "/%" PRIu64 " wrongly verified (%.2f%%)\n",
+		tot.genuine_verified, tot.genuine, pct(tot.genuine_verified, tot.genuine),
+		tot.impostor_verified, tot.impostor, pct(tot.impostor_verified, tot.impostor));
+	printf("identification 1:N: %" PRIu64 "/%" PRIu64 " enrolled people found (%.2f%%), %" PRIu64
+	       "/%" PRIu64 " never-enrolled people wrongly identified; %" PRIu64
+	       " duplicate enrolments caught\n",
+		tot.identified_right, tot.identified + tot.not_identified,
+		pct(tot.identified_right, tot.identified + tot.not_identified),
+		tot.unenrolled_identified, tot.unenrolled_probes, tot.duplicates);
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	struct runner run;
+	struct kiosk_config cfg;
+	struct paso_diag d = { 0 };
+	struct person_info pi;
+	const char *deploy = NULL, *hub = NULL, *kiosks = NULL, *workdir = "paso-kiosks";
+	char host[256], cert[4200], key[4200], ca[4200], wd[4200], *colon, *end;
+	uint64_t people = 1000, crossings = 5000, identify = 100, seed = 1, window = 32,
+		 giveup = 120, v, st;
+	double impostor_rate = 0.02, t_enrol = 0, t_cross = 0;
+	uint64_t base_time = (uint64_t)time(NULL), n_enrol, n_cross = 0;
+	uint32_t *count = NULL;
+	size_t i, site_of_cross[NSITES], ncross_sites = 0, station = NSITES;
+	int json = 0, r = 0, a;
+
+	for (a = 1; a < argc; a++) {
+		const char *o = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
+		if (strcmp(o, "--json") == 0) {
+			json = 1;
+			continue;
+		}
+		if (val == NULL) {
+			fprintf(stderr, "paso-kiosk run: %s needs a value\n", o);
+			return 2;
+		}
+		a++;
+		if (strcmp(o, "--deployment") == 0)
+			deploy = val;
+		else if (strcmp(o, "--hub") == 0)
+			hub = val;
+		else if (strcmp(o, "--kiosks") == 0)
+			kiosks = val;
+		else if (strcmp(o, "--workdir") == 0)
+			workdir = val;
+		else if (strcmp(o, "--impostor-rate") == 0) {
+			errno = 0;
+			impostor_rate = strtod(val, &end);
+			if (errno || end == val || *end || !(impostor_rate >= 0 && impostor_rate <= 1)) {
+				fprintf(stderr, "paso-kiosk run: --impostor-rate: 0..1: '%s'\n", val);
+				return 2;
+			}
+		} else {
+			uint64_t lo = 0, hi = 10000000, *dst;
+			if (strcmp(o, "--people") == 0)
+				dst = &people, lo = 1;
+			else if (strcmp(o, "--crossings") == 0)
+				dst = &crossings;
+			else if (strcmp(o, "--identify") == 0)
+				dst = &identify;
+			else if (strcmp(o, "--seed") == 0)
+				dst = &seed, hi = UINT64_MAX;
+			else if (strcmp(o, "--window") == 0)
+				dst = &window, lo = 1, hi = 64;
+			else if (strcmp(o, "--give-up") == 0)
+				dst = &giveup, lo = 1, hi = 86400;
+			else {
+				fprintf(stderr, "paso-kiosk run: unknown option '%s'\n", o);
+				usage(stderr);
+				return 2;
+			}
+			if (parse_u64(val, lo, hi, &v) != 0) {
+				fprintf(stderr, "paso-kiosk run: %s: a whole number %" PRIu64 "..%" PRIu64
+						": '%s'\n", o, lo, hi, val);
+				return 2;
+			}
+			*dst = v;
+		}
+	}
+	if (deploy == NULL || hub == NULL) {
+		fprintf(stderr, "paso-kiosk run: --deployment DIR and --hub HOST:PORT are required\n");
+		usage(stderr);
+		return 2;
+	}
+	(void)snprintf(host, sizeof(host), "%s", hub);
+	if ((colon = strrchr(host, ':')) == NULL || parse_u64(colon + 1, 1, 65535, &v) != 0) {
+		fprintf(stderr, "paso-kiosk run: --hub: HOST:PORT with port 1..65535: '%s'\n", hub);
+		return 2;
+	}
+	*colon = '\0';
+	memset(&run, 0, sizeof(run));
+	pthread_mutex_init(&run.mu, NULL);
+	run.people = (uint32_t)people;
+	/* People past --people are never enrolled: the station's probes of strangers. */
+	if ((r = population_new(seed, (uint32_t)(people + identify), &run.pop)) != 0 ||
+	    (run.pseud = calloc(people, 32)) == NULL || (run.enrolled = calloc(people, 1)) == NULL ||
+	    (count = calloc(people, sizeof(*count))) == NULL) {
+		fprintf(stderr, "paso-kiosk run: %s\n", paso_strerror(r ? r : PASO_E_NOMEM));
+		return 1;
+	}
+	if (mkdir(workdir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "paso-kiosk run: %s: %s\n", workdir, strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < NSITES; i++) {
+		if (kiosks != NULL) {
+			const char *p = strstr(kiosks, sites[i].name);
+			size_t n = strlen(sites[i].name);
+			if (p == NULL || (p != kiosks && p[-1] != ',') || (p[n] != ',' && p[n] != '\0'))
+				continue;
+		}
+		memset(&cfg, 0, sizeof(cfg));
+		(void)snprintf(cert, sizeof(cert), "%s/kiosks/%s.crt", deploy, sites[i].name);
+		(void)snprintf(key, sizeof(key), "%s/kiosks/%s.key", deploy, sites[i].name);
+		(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", deploy);
+		(void)snprintf(wd, sizeof(wd), "%s/%s", workdir, sites[i].name);
+		cfg.name = sites[i].name;
+		cfg.point = sites[i].point;
+		cfg.cert = cert;
+		cfg.key = key;
+		cfg.ca = ca;
+		cfg.host = host;
+		cfg.port = (uint16_t)v;
+		cfg.workdir = wd;
+		cfg.window = (unsigned)window;
+		cfg.give_up_s = (int)giveup;
+		run.kr[run.nk].run = &run;
+		run.kr[run.nk].site = &sites[i];
+		pthread_mutex_init(&run.kr[run.nk].mu, NULL);
+		if ((r = kiosk_open(&cfg, &run.kr[run.nk].k, &d)) != 0) {
+			fprintf(stderr, "paso-kiosk run: %s: %s\n", sites[i].name, d.msg);
+			return 1;
+		}
+		kiosk_on_enrolled(run.kr[run.nk].k, on_enrolled, &run);
+		if (sites[i].detention)
+			station = run.nk;
+		else
+			site_of_cross[ncross_sites++] = run.nk;
+		run.nk++;
+	}
+	if (run.nk == 0) {
+		fprintf(stderr, "paso-kiosk run: --kiosks: no known kiosk in '%s'\n", kiosks);
+		return 2;
+	}
+	/* Phase 1: enrolment. Detainees at the station, everyone else at a crossing. */
+	for (i = 0; i < people; i++) {
+		struct job j = { KIOSK_ENROL, (uint32_t)i, (uint32_t)i, 0, 0, base_time + i };
+		size_t s;
+
+		if ((r = population_person(run.pop, (uint32_t)i, &pi)) != 0)
+			return 1;
+		if ((pi.category == CAT_DETAINEE && station < NSITES) || ncross_sites == 0)
+			s = station < NSITES ? station : 0;
+		else
+			s = site_of_cross[i % ncross_sites];
+		if (add_job(&run.kr[s], &j) != 0)
+			return 1;
+	}
+	n_enrol = people;
+	if ((r = run_phase(&run, "enrolment", &t_enrol)) != 0)
+		goto done;
+	/* Phase 2: crossings by card holders at their home crossing; identifications at the station. */
+	st = seed ^ 0x63726f7373ULL;
+	for (i = 0; i < crossings && ncross_sites > 0; i++) {
+		struct job j;
+		uint32_t p = (uint32_t)(rnd(&st) % people), tries;
+
+		for (tries = 0; tries < 64; tries++) {
+			if (run.enrolled[p] && population_person(run.pop, p, &pi) == 0 &&
+			    pi.category != CAT_DETAINEE)
+				break;
+			p = (uint32_t)(rnd(&st) % people);
+		}
+		if (tries == 64)
+			continue;
+		j.kind = KIOSK_GENUINE;
+		j.person = p;
+		j.source = p;
+		if ((double)(rnd(&st) >> 11) / 9007199254740992.0 < impostor_rate) {
+			j.kind = KIOSK_IMPOSTOR;
+			do
+				j.source = (uint32_t)(rnd(&st) % people);
+			while (j.source == p && people > 1);
+		}
+		j.capture_no = 1 + count[p]++;
+		j.direction = (count[p] % 2) ? PASO__DIRECTION__ENTRY : PASO__DIRECTION__EXIT;
+		j.when = base_time + 86400 + i * 7;
+		if (add_job(&run.kr[site_of_cross[p % ncross_sites]], &j) != 0)
+			return 1;
+		n_cross++;
+	}
+	for (i = 0; i < identify && station < NSITES; i++) {
+		struct job j;
+		/* Half are enrolled people seen again; half were never enrolled. */
+		uint32_t p = (i % 2 == 0) ? (uint32_t)(rnd(&st) % people) : (uint32_t)(people + i);
+
+		j.kind = p < people ? KIOSK_IDENTIFY : KIOSK_PROBE_UNKNOWN;
+		j.person = p;
+		j.source = p;
+		j.capture_no = 500000 + (uint32_t)i;
+		j.direction = 0;
+		j.when = base_time + 2 * 86400 + i;
+		if (add_job(&run.kr[station], &j) != 0)
+			return 1;
+		n_cross++;
+	}
+	r = run_phase(&run, "crossings", &t_cross);
+done:
+	print_summary(&run, seed, t_enrol, t_cross, n_enrol, n_cross, json);
+	for (i = 0; i < run.nk; i++) {
+		kiosk_close(run.kr[i].k);
+		free(run.kr[i].jobs);
+	}
+	population_free(run.pop);
+	free(run.pseud);
+	free(run.enrolled);
+	free(count);
+	return r == 0 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (sodium_init() < 0)
+		return 1;
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	fprintf(stderr, "paso-kiosk: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

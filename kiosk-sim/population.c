@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Synthetic people from a seed: category, unique card number and stable face, iris and finger traits. */
+#include "population.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "errors.h"
+#include "synth_rng.h"
+
+/*
+ * Calibration constants; docs/biometrics.md gives the sources and the measured results.
+ * Iris: the code is the sign of a Gaussian field smoothed over rings (IRIS_SIGMA_R) and angle
+ * (IRIS_SIGMA_A) so that two people's codes disagree on a binomial-like fraction of bits with about
+ * 249 degrees of freedom (Daugman 2004); IRIS_COMMON is the correlation every iris shares (the
+ * radial structure of all eyes), which moves the impostor mean from 0.500 to 0.499.
+ * Face: eigenvalues k^-FACE_ALPHA give a participation ratio of 236, so impostor cosines spread
+ * with sd 1/sqrt(236) = 0.065 around 0.
+ */
+#define IRIS_SIGMA_R 1.0
+#define IRIS_SIGMA_A 2.6
+#define IRIS_COMMON 0.00314
+#define FACE_ALPHA 0.55
+
+#define PAD_R 3
+#define ROWS (8 + 2 * PAD_R)
+#define ANG 128
+#define KA 8 /* angular kernel radius, about 3 sigma */
+
+struct population {
+	uint64_t seed;
+	uint32_t n;
+	uint8_t key[32];   /* every person's seed derives from it */
+	uint64_t card_mul; /* card body = index * card_mul + card_add mod 1e9: a bijection */
+	uint64_t card_add;
+};
+
+static const struct {
+	int category;
+	unsigned permille;
+	const char *name;
+	const char *prefix;
+} categories[] = {
+	{ CAT_REGIONAL_VISITOR, 550, "regional_visitor", "TVR-" },
+	{ CAT_BORDER_WORKER, 150, "border_worker", "TTF-" },
+	{ CAT_MIGRANT_IN_TRANSIT, 200, "migrant_in_transit", "MIG-" },
+	{ CAT_DETAINEE, 100, "detainee", "DET-" },
+};
+
+#define NCAT (sizeof(categories) / sizeof(categories[0]))
+
+unsigned
+population_category_share(int category)
+{
+	size_t i;
+
+	for (i = 0; i < NCAT; i++)
+		if (categories[i].category == category)
+			return categories[i].permille;
+	return 0;
+}
+
+const char *
+population_category_name(int category)
+{
+	size_t i;
+
+	for (i = 0; i < NCAT; i++)
+		if (categories[i].category == category)
+			return categories[i].name;
+	return "unknown";
+}
+
+int
+population_new(uint64_t seed, uint32_t n, struct population **out)
+{
+	static const uint8_t domain[32] = "paso population v1";
+	struct population *p;
+	struct synth_rng r;
+	uint8_t buf[8];
+	int i;
+
+	*out = NULL;
+	if (n == 0 || n > 100000000u)
+		return PASO_E_INVALID_ARG;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return PASO_E_NOMEM;
+	p->seed = seed;
+	p->n = n;
+	for (i = 0; i < 8; i++)
+		buf[i] = (uint8_t)(seed >> (8 * i));
+	crypto_generichash(p->key, sizeof(p->key), buf, sizeof(buf), domain, sizeof(domain));
+	synth_rng_init(&r, p->key, "cards", 0, 0);
+	/* coprime with 10^9: odd and not a multiple of 5 */
+	do {
+		p->card_mul = 100000007u + synth_below(&r, 800000000u);
+	} while (p->card_mul % 2 == 0 || p->card_mul % 5 == 0);
+	p->card_add = synth_below(&r, 1000000000u);
+	*out = p;
+	return 0;
+}
+
+void
+population_free(struct population *p)
+{
+	if (p == NULL)
+		return;
+	sodium_memzero(p, sizeof(*p));
+	free(p);
+}
+
+uint32_t
+population_size(const struct population *p)
+{
+	return p->n;
+}
+
+uint64_t
+population_seed(const struct population *p)
+{
+	return p->seed;
+}
+
+static int
+luhn_digit(const char *digits, size_t len)
+{
+	int sum = 0, dbl = 1;
+	size_t i;
+
+	for (i = len; i-- > 0;) {
+		int d = digits[i] - '0';
+
+		if (dbl) {
+			d *= 2;
+			if (d > 9)
+				d -= 9;
+		}
+		sum += d;
+		dbl = !dbl;
+	}
+	return (10 - sum % 10) % 10;
+}
+
+int
+population_person(const struct population *p, uint32_t i, struct person_info *out)
+{
+	uint8_t idx[4] = { (uint8_t)i, (uint8_t)(i >> 8), (uint8_t)(i >> 16), (uint8_t)(i >> 24) };
+	struct synth_rng r;
+	uint64_t body;
+	unsigned u, acc = 0;
+	size_t c;
+	char digits[12];
+	int len;
+
+	memset(out, 0, sizeof(*out));
+	if (i >= p->n)
+		return PASO_E_INVALID_ARG;
+	out->index = i;
+	crypto_generichash(out->seed, sizeof(out->seed), idx, sizeof(idx), p->key, sizeof(p->key));
+	synth_rng_init(&r, out->seed, "category", 0, 0);
+	u = synth_below(&r, 1000);
+	for (c = 0; c < NCAT - 1; c++) {
+		acc += categories[c].permille;
+		if (u < acc)
+			break;
+	}
+	out->category = categories[c].category;
+	body = ((uint64_t)i * p->card_mul + p->card_add) % 1000000000u;
+	len = snprintf(digits, sizeof(digits), "%09llu", (unsigned long long)body);
+	if (len != 9)
+		return PASO_E_INTERNAL;
+	digits[9] = (char)('0' + luhn_digit(digits, 9));
+	digits[10] = '\0';
+	len = snprintf(out->card, sizeof(out->card), "%s%s", categories[c].prefix, digits);
+	if (len < 0 || (size_t)len >= sizeof(out->card))
+		return PASO_E_INTERNAL;
+	return 0;
+}
+
+/* Normalised Gaussian kernel weights; the field is divided by the kernel's L2 norm. */
+static void
+kernel(double sigma, int radius, double *w, double *l2)
+{
+	double s = 0, s2 = 0;
+	int k;
+
+	for (k = -radius; k <= radius; k++) {
+		w[k + radius] = exp(-(double)(k * k) / (2 * sigma * sigma));
+		s += w[k + radius];
+	}
+	for (k = 0; k <= 2 * radius; k++) {
+		w[k] /= s;
+		s2 += w[k] * w[k];
+	}
+	*l2 = sqrt(s2);
+}
+
+static void
+smooth_field(struct synth_rng *r, float field[BIO_IRIS_BITS])
+{
+	static double wa[2 * KA + 1], wr[2 * PAD_R + 1], la, lr;
+	static int init; /* idempotent: racing threads write identical values */
+	double white[ROWS][ANG], tmp[ROWS][ANG];
+	int c, row, t, k;
+
+	if (!__atomic_load_n(&init, __ATOMIC_ACQUIRE)) {
+		kernel(IRIS_SIGMA_A, KA, wa, &la);
+		kernel(IRIS_SIGMA_R, PAD_R, wr, &lr);
+		__atomic_store_n(&init, 1, __ATOMIC_RELEASE);
+	}
+	for (c = 0; c < 2; c++) {
+		for (row = 0; row < ROWS; row++)
+			for (t = 0; t < ANG; t++)
+				white[row][t] = synth_normal(r);
+		for (row = 0; row < ROWS; row++)
+			for (t = 0; t < ANG; t++) {
+				double s = 0;
+
+				for (k = -KA; k <= KA; k++)
+					s += wa[k + KA] * white[row][(t + k + ANG) % ANG];
+				tmp[row][t] = s;
+			}
+		for (row = 0; row < 8; row++)
+			for (t = 0; t < ANG; t++) {
+				double s = 0;
+
+				for (k = -PAD_R; k <= PAD_R; k++)
+					s += wr[k + PAD_R] * tmp[row + PAD_R + k][t];
+				field[row * 256 + 2 * t + c] = (float)(s / (la * lr));
+			}
+	}
+}
+
+void
+population_iris_field(const uint8_t rng_seed[32], float field[BIO_IRIS_BITS])
+{
+	struct synth_rng r;
+
+	synth_rng_init(&r, rng_seed, "iris-field", 0, 0);
+	smooth_field(&r, field);
+}
+
+/* In-place fast Walsh-Hadamard transform, orthonormal. */
+static void
+fwht(double *v, int n)
+{
+	int h, i, j;
+
+	for (h = 1; h < n; h *= 2)
+		for (i = 0; i < n; i += 2 * h)
+			for (j = i; j < i + h; j++) {
+				double a = v[j], b = v[j + h];
+
+				v[j] = a + b;
+				v[j + h] = a - b;
+			}
+	for (i = 0; i < n; i++)
+		v[i] /= sqrt((double)n);
+}
+
+void
+population_face_vector(const uint8_t rng_seed[32], float v[BIO_FACE_DIM])
+{
+	/* The "model's basis": fixed signs, the same for every population. */
+	static const uint8_t basis_seed[32] = "paso face basis v1";
+	struct synth_rng r, b;
+	double x[BIO_FACE_DIM];
+	int k;
+
+	synth_rng_init(&r, rng_seed, "face-vector", 0, 0);
+	synth_rng_init(&b, basis_seed, "signs", 0, 0);
+	for (k = 0; k < BIO_FACE_DIM; k++) {
+		double sd = pow((double)(k + 1), -FACE_ALPHA / 2);
+
+		x[k] = sd * synth_normal(&r) * ((synth_u64(&b) & 1) ? 1.0 : -1.0);
+	}
+	/* A signed Hadamard rotation spreads the energy over every dimension, as a trained model's
+	 * embedding has no privileged axes; it keeps every cosine and helps int8 quantisation. */
+	fwht(x, BIO_FACE_DIM);
+	for (k = 0; k < BIO_FACE_DIM; k++)
+		v[k] = (float)x[k];
+}
+
+int
+population_bio(const struct population *p, uint32_t i, struct person_bio *out)
+{
+	static const uint8_t common_seed[32] = "paso iris common structure v1";
+	struct person_info info;
+	struct synth_rng r;
+	float *common = NULL;
+	double a = sqrt(1 - IRIS_COMMON), b = sqrt(IRIS_COMMON);
+	int e, k, ret;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = population_person(p, i, &info)) != 0)
+		return ret;
+	if ((common = malloc(sizeof(float) * BIO_IRIS_BITS)) == NULL)
+		return PASO_E_NOMEM;
+	population_iris_field(common_seed, common);
+	synth_rng_init(&r, info.seed, "traits", 0, 0);
+	population_face_vector(info.seed, out->face_id);
+	out->face_var = (float)exp(0.35 * synth_normal(&r));
+	for (e = 0; e < 2; e++) {
+		uint8_t es[32];
+
+		synth_rng_init(&r, info.seed, "eye", (uint64_t)e, 0);
+		for (k = 0; k < 32; k++)
+			es[k] = (uint8_t)synth_u64(&r);
+		population_iris_field(es, out->iris_field[e]);
+		for (k = 0; k < BIO_IRIS_BITS; k++)
+			out->iris_field[e][k] = (float)(a * out->iris_field[e][k] + b * common[k]);
+		out->iris_var[e] = (float)exp(0.3 * synth_normal(&r));
+		/* unilateral blindness or an eye too damaged to image: about 0.3% of eyes */
+		out->eye_ok[e] = synth_uniform(&r) >= 0.003;
+		sodium_memzero(es, sizeof(es));
+	}
+	synth_rng_init(&r, info.seed, "fingers", 0, 0);
+	out->finger_mask = 0;
+	for (k = 0; k < 10; k++)
+		if (synth_uniform(&r) >= 0.0015) /* missing or amputated finger */
+			out->finger_mask |= 1u << k;
+	sodium_memzero(&info, sizeof(info));
+	free(common);
+	return 0;
+}
+
+void
+population_bio_wipe(struct person_bio *b)
+{
+	if (b != NULL)
+		sodium_memzero(b, sizeof(*b));
+}

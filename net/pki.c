@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Certificate issuance with OpenSSL 3: Ed25519 keys, private keys written 0600 exclusively. */
+#include "pki.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#define PKI_DAYS 825
+
+static int
+open_excl(const char *path, int mode, FILE **fp, struct paso_diag *d)
+{
+	int fd;
+
+	*fp = NULL;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0)
+		return paso_diag_set(d, errno == EEXIST ? PASO_E_EXISTS : PASO_E_IO, "%s: %s",
+			path, strerror(errno));
+	if ((*fp = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+static int
+write_pair(EVP_PKEY *key, X509 *x, const char *cert_path, const char *key_path,
+	struct paso_diag *d)
+{
+	FILE *kf = NULL, *cf = NULL;
+	int r;
+
+	if ((r = open_excl(key_path, 0600, &kf, d)) != 0)
+		return r;
+	if ((r = open_excl(cert_path, 0644, &cf, d)) != 0) {
+		fclose(kf);
+		unlink(key_path);
+		return r;
+	}
+	r = 0;
+	if (PEM_write_PrivateKey(kf, key, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    PEM_write_X509(cf, x) != 1)
+		r = paso_diag_set(d, PASO_E_IO, "writing %s", cert_path);
+	if (fsync(fileno(kf)) != 0 || fsync(fileno(cf)) != 0)
+		r = paso_diag_set(d, PASO_E_IO, "fsync %s: %s", cert_path, strerror(errno));
+	if (fclose(kf) != 0 || fclose(cf) != 0)
+		r = paso_diag_set(d, PASO_E_IO, "closing %s", cert_path);
+	if (r != 0) {
+		unlink(key_path);
+		unlink(cert_path);
+	}
+	return r;
+}
+
+static int
+add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	int ok;
+
+	X509V3_set_ctx(&v3, issuer, x, NULL, NULL, 0);
+	if ((ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value)) == NULL)
+		return -1;
+	ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok == 1 ? 0 : -1;
+}
+
+static X509 *
+new_cert(EVP_PKEY *pub, const char *cn)
+{
+	X509 *x = X509_new();
+	uint8_t serial[16];
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *ai = NULL;
+
+	if (x == NULL || RAND_bytes(serial, sizeof(serial)) != 1)
+		goto fail;
+	serial[0] &= 0x7f;
+	if ((bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
+	    (ai = BN_to_ASN1_INTEGER(bn, NULL)) == NULL || X509_set_version(x, 2) != 1 ||
+	    X509_set_serialNumber(x, ai) != 1 || X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), 60L * 60 * 24 * PKI_DAYS) == NULL ||
+	    X509_set_pubkey(x, pub) != 1 ||
+	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "O", MBSTRING_ASC,
+		    (const unsigned char *)"Paso", -1, -1, 0) != 1 ||
+	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+		    (const unsigned char *)cn, -1, -1, 0) != 1)
+		goto fail;
+	BN_free(bn);
+	ASN1_INTEGER_free(ai);
+	return x;
+fail:
+	BN_free(bn);
+	ASN1_INTEGER_free(ai);
+	X509_free(x);
+	return NULL;
+}
+
+static int
+ossl_fail(struct paso_diag *d, const char *what)
+{
+	char buf[256];
+
+	ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+	ERR_clear_error();
+	return paso_diag_set(d, PASO_E_CERT, "%s: %s", what, buf);
+}
+
+int
+pki_create_ca(const char *cert_path, const char *key_path, const char *cn, struct paso_diag *d)
+{
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	int r;
+
+	if ((key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL) {
+		r = ossl_fail(d, "CA key generation");
+		goto out;
+	}
+	if ((x = new_cert(key, cn)) == NULL ||
+	    X509_set_issuer_name(x, X509_get_subject_name(x)) != 1 ||
+	    add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") != 0 ||
+	    add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") != 0 ||
+	    add_ext(x, x, NID_subject_key_identifier, "hash") != 0 ||
+	    X509_sign(x, key, NULL) <= 0) {
+		r = ossl_fail(d, "CA certificate");
+		goto out;
+	}
+	r = write_pair(key, x, cert_path, key_path, d);
+out:
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return r;
+}
+
+static int
+load_ca(const char *ca_cert, const char *ca_key, X509 **xp, EVP_PKEY **kp, struct paso_diag *d)
+{
+	FILE *f;
+
+	*xp = NULL;
+	*kp = NULL;
+	if ((f = fopen(ca_cert, "r")) == NULL)
+		return paso_diag_set(d, PASO_E_CERT, "%s: %s", ca_cert, strerror(errno));
+	*xp = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (*xp == NULL)
+		return ossl_fail(d, ca_cert);
+	if ((f = fopen(ca_key, "r")) == NULL)
+		return paso_diag_set(d, PASO_E_CERT, "%s: %s", ca_key, strerror(errno));
+	*kp = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (*kp == NULL)
+		return ossl_fail(d, ca_key);
+	return 0;
+}
+
+int
+pki_issue(const char *ca_cert, const char *ca_key, const char *cn, int server,
+	const char *cert_path, const char *key_path, struct paso_diag *d)
+{
+	EVP_PKEY *key = NULL, *cakey = NULL;
+	X509 *x = NULL, *ca = NULL;
+	char san[300];
+	int r;
+
+	if ((r = load_ca(ca_cert, ca_key, &ca, &cakey, d)) != 0)
+		goto out;
+	if ((key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL) {
+		r = ossl_fail(d, "key generation");
+		goto out;
+	}
+	(void)snprintf(san, sizeof(san), "DNS:%s", cn);
+	if ((x = new_cert(key, cn)) == NULL ||
+	    X509_set_issuer_name(x, X509_get_subject_name(ca)) != 1 ||
+	    add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
+	    add_ext(x, ca, NID_key_usage, "critical,digitalSignature") != 0 ||
+	    add_ext(x, ca, NID_ext_key_usage, server ? "serverAuth" : "clientAuth") != 0 ||
+	    (server && add_ext(x, ca, NID_subject_alt_name, san) != 0) ||
+	    X509_sign(x, cakey, NULL) <= 0) {
+		r = ossl_fail(d, "certificate");
+		goto out;
+	}
+	r = write_pair(key, x, cert_path, key_path, d);
+out:
+	X509_free(x);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(cakey);
+	return r;
+}
+
+int
+pki_cert_cn(const char *path, char *out, size_t outlen, struct paso_diag *d)
+{
+	FILE *f;
+	X509 *x;
+	int n;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return paso_diag_set(d, PASO_E_CERT, "%s: %s", path, strerror(errno));
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL)
+		return ossl_fail(d, path);
+	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, out, (int)outlen);
+	X509_free(x);
+	if (n <= 0 || (size_t)n >= outlen)
+		return paso_diag_set(d, PASO_E_CERT, "%s: no usable common name", path);
+	return 0;
+}

@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* TLS 1.3 with client certificates: OpenSSL errors are converted to PASO_E_* here, once. */
+#include "tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "frame.h"
+
+struct tls_ctx {
+	SSL_CTX *ssl;
+	char *expect_name;
+};
+
+struct tls_conn {
+	SSL *ssl;
+	int fd;
+	int timeout_ms;
+	char peer[128];
+};
+
+static int
+ossl_diag(struct paso_diag *d, int code, const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char buf[256];
+
+	if (e != 0)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	else
+		(void)snprintf(buf, sizeof(buf), "%s", errno ? strerror(errno) : "no detail");
+	ERR_clear_error();
+	return paso_diag_set(d, code, "%s: %s", what, buf);
+}
+
+static int
+ctx_common(const char *cert, const char *key, const char *ca, int server, struct tls_ctx **out,
+	struct paso_diag *d)
+{
+	struct tls_ctx *ctx = NULL;
+	int r;
+
+	*out = NULL;
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+		return PASO_E_NOMEM;
+	ctx->ssl = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+	if (ctx->ssl == NULL) {
+		r = ossl_diag(d, PASO_E_TLS, "SSL_CTX_new");
+		goto out;
+	}
+	if (!SSL_CTX_set_min_proto_version(ctx->ssl, TLS1_3_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(ctx->ssl, TLS1_3_VERSION)) {
+		r = ossl_diag(d, PASO_E_TLS, "TLS 1.3 only");
+		goto out;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx->ssl, cert) != 1) {
+		r = ossl_diag(d, PASO_E_CERT, cert);
+		goto out;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx->ssl, key, SSL_FILETYPE_PEM) != 1) {
+		r = ossl_diag(d, PASO_E_CERT, key);
+		goto out;
+	}
+	if (SSL_CTX_check_private_key(ctx->ssl) != 1) {
+		r = ossl_diag(d, PASO_E_CERT, "certificate and key do not match");
+		goto out;
+	}
+	if (SSL_CTX_load_verify_locations(ctx->ssl, ca, NULL) != 1) {
+		r = ossl_diag(d, PASO_E_CERT, ca);
+		goto out;
+	}
+	SSL_CTX_set_verify(ctx->ssl,
+		server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_verify_depth(ctx->ssl, 2);
+	SSL_CTX_set_mode(ctx->ssl, SSL_MODE_AUTO_RETRY);
+	/* No session tickets: every connection proves its certificate afresh. */
+	SSL_CTX_set_num_tickets(ctx->ssl, 0);
+	SSL_CTX_set_session_cache_mode(ctx->ssl, SSL_SESS_CACHE_OFF);
+	*out = ctx;
+	ctx = NULL;
+	r = 0;
+out:
+	tls_ctx_free(ctx);
+	return r;
+}
+
+int
+tls_ctx_new_server(const char *cert, const char *key, const char *ca, struct tls_ctx **out,
+	struct paso_diag *d)
+{
+	return ctx_common(cert, key, ca, 1, out, d);
+}
+
+int
+tls_ctx_new_client(const char *cert, const char *key, const char *ca, const char *expect_name,
+	struct tls_ctx **out, struct paso_diag *d)
+{
+	int r;
+
+	if ((r = ctx_common(cert, key, ca, 0, out, d)) != 0)
+		return r;
+	if (((*out)->expect_name = strdup(expect_name)) == NULL) {
+		tls_ctx_free(*out);
+		*out = NULL;
+		return PASO_E_NOMEM;
+	}
+	return 0;
+}
+
+void
+tls_ctx_free(struct tls_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	SSL_CTX_free(ctx->ssl);
+	free(ctx->expect_name);
+	free(ctx);
+}
+
+int
+tls_listen(const char *host, uint16_t port, int *fdp, uint16_t *boundp, struct paso_diag *d)
+{
+	struct addrinfo hints, *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char portstr[8];
+	int fd = -1, one = 1, r;
+
+	*fdp = -1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	(void)snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
+	if ((r = getaddrinfo(host, portstr, &hints, &res)) != 0)
+		return paso_diag_set(d, PASO_E_IO, "listen address '%s': %s", host, gai_strerror(r));
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		r = paso_diag_set(d, PASO_E_IO, "listen on %s:%u: %s", host, (unsigned)port,
+			strerror(errno));
+		goto out;
+	}
+	*boundp = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						 : ((struct sockaddr_in *)&ss)->sin_port);
+	*fdp = fd;
+	fd = -1;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	return r;
+}
+
+static void
+set_timeouts(int fd, int timeout_ms)
+{
+	struct timeval tv;
+	int one = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (timeout_ms <= 0)
+		return;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int
+peer_name(struct tls_conn *c, struct paso_diag *d)
+{
+	X509 *x = SSL_get1_peer_certificate(c->ssl);
+	int n;
+
+	if (x == NULL)
+		return paso_diag_set(d, PASO_E_CERT, "peer sent no certificate");
+	if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
+		X509_free(x);
+		return paso_diag_set(d, PASO_E_CERT, "peer certificate not verified: %s",
+			X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
+	}
+	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, c->peer,
+		sizeof(c->peer));
+	X509_free(x);
+	if (n <= 0 || (size_t)n >= sizeof(c->peer))
+		return paso_diag_set(d, PASO_E_CERT, "peer certificate has no usable common name");
+	return 0;
+}
+
+static int
+handshake_error(struct tls_conn *c, int ret, const char *what, struct paso_diag *d)
+{
+	int e = SSL_get_error(c->ssl, ret);
+	long vr = SSL_get_verify_result(c->ssl);
+
+	if (vr != X509_V_OK)
+		return paso_diag_set(d, PASO_E_CERT, "%s: certificate refused: %s", what,
+			X509_verify_cert_error_string(vr));
+	if (e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return paso_diag_set(d, PASO_E_TIMEOUT, "%s: timed out", what);
+	return ossl_diag(d, PASO_E_TLS, what);
+}
+
+int
+tls_accept(struct tls_ctx *ctx, int fd, int timeout_ms, struct tls_conn **out,
+	struct paso_diag *d)
+{
+	struct tls_conn *c = NULL;
+	int r, ret;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return PASO_E_NOMEM;
+	}
+	c->fd = fd;
+	c->timeout_ms = timeout_ms;
+	set_timeouts(fd, timeout_ms);
+	if ((c->ssl = SSL_new(ctx->ssl)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+		r = ossl_diag(d, PASO_E_TLS, "SSL_new");
+		goto out;
+	}
+	if ((ret = SSL_accept(c->ssl)) != 1) {
+		r = handshake_error(c, ret, "handshake", d);
+		goto out;
+	}
+	if ((r = peer_name(c, d)) != 0)
+		goto out;
+	*out = c;
+	c = NULL;
+	r = 0;
+out:
+	tls_conn_free(c);
+	return r;
+}
+
+static int
+connect_tcp(const char *host, uint16_t port, int timeout_ms, int *fdp, struct paso_diag *d)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char portstr[8];
+	int fd = -1, r, err = 0;
+
+	*fdp = -1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	(void)snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
+	if ((r = getaddrinfo(host, portstr, &hints, &res)) != 0)
+		return paso_diag_set(d, PASO_E_IO, "hub address '%s': %s", host, gai_strerror(r));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			continue;
+		set_timeouts(fd, timeout_ms);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		err = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return paso_diag_set(d, PASO_E_IO, "connect to %s:%u: %s", host, (unsigned)port,
+			strerror(err ? err : ECONNREFUSED));
+	*fdp = fd;
+	return 0;
+}
+
+int
+tls_connect(struct tls_ctx *ctx, const char *host, uint16_t port, int timeout_ms,
+	struct tls_conn **out, struct paso_diag *d)
+{
+	struct tls_conn *c = NULL;
+	int r, ret, fd;
+
+	*out = NULL;
+	if ((r = connect_tcp(host, port, timeout_ms, &fd, d)) != 0)
+		return r;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return PASO_E_NOMEM;
+	}
+	c->fd = fd;
+	c->timeout_ms = timeout_ms;
+	if ((c->ssl = SSL_new(ctx->ssl)) == NULL || SSL_set_fd(c->ssl, fd) != 1 ||
+	    SSL_set1_host(c->ssl, ctx->expect_name) != 1) {
+		r = ossl_diag(d, PASO_E_TLS, "SSL_new");
+		goto out;
+	}
+	if ((ret = SSL_connect(c->ssl)) != 1) {
+		r = handshake_error(c, ret, "handshake with hub", d);
+		goto out;
+	}
+	if ((r = peer_name(c, d)) != 0)
+		goto out;
+	*out = c;
+	c = NULL;
+	r = 0;
+out:
+	tls_conn_free(c);
+	return r;
+}
+
+void
+tls_conn_free(struct tls_conn *c)
+{
+	if (c == NULL)
+		return;
+	SSL_free(c->ssl);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+}
+
+int
+tls_conn_fd(const struct tls_conn *c)
+{
+	return c->fd;
+}
+
+int
+tls_conn_has_pending(const struct tls_conn *c)
+{
+	return SSL_has_pending(c->ssl);
+}
+
+const char *
+tls_conn_peer(const struct tls_conn *c)
+{
+	return c->peer;
+}
+
+/* Reads exactly len bytes. *gotp tells how many arrived before an error or EOF. */
+static int
+read_full(struct tls_conn *c, uint8_t *buf, size_t len, size_t *gotp)
+{
+	size_t got = 0, n;
+	int e;
+
+	*gotp = 0;
+	while (got < len) {
+		if (SSL_read_ex(c->ssl, buf + got, len - got, &n) == 1) {
+			got += n;
+			*gotp = got;
+			continue;
+		}
+		e = SSL_get_error(c->ssl, 0);
+		ERR_clear_error();
+		if (e == SSL_ERROR_ZERO_RETURN)
+			return PASO_E_PEER_CLOSED;
+		if (e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return PASO_E_TIMEOUT;
+		/* An EOF without close_notify is still the peer going away. */
+		if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_SSL)
+			return got == 0 ? PASO_E_PEER_CLOSED : PASO_E_TLS;
+		return PASO_E_TLS;
+	}
+	return 0;
+}
+
+int
+tls_read_frame(struct tls_conn *c, uint32_t max, uint8_t **payloadp, uint32_t *lenp,
+	struct paso_diag *d)
+{
+	uint8_t hdr[FRAME_HEADER_BYTES], *buf = NULL;
+	uint32_t len;
+	size_t got;
+	int r;
+
+	*payloadp = NULL;
+	*lenp = 0;
+	if ((r = read_full(c, hdr, sizeof(hdr), &got)) != 0) {
+		if (got > 0 && (r == PASO_E_PEER_CLOSED || r == PASO_E_TLS))
+			return paso_diag_set(d, PASO_E_FRAME_TRUNCATED,
+				"stream ended after %zu of 4 length-prefix bytes", got);
+		return paso_diag_set(d, r, "reading frame header: %s", paso_strerror(r));
+	}
+	if ((r = frame_header(hdr, max, &len, d)) != 0)
+		return r;
+	if ((buf = malloc(len)) == NULL)
+		return PASO_E_NOMEM;
+	if ((r = read_full(c, buf, len, &got)) != 0) {
+		free(buf);
+		if (r == PASO_E_PEER_CLOSED || r == PASO_E_TLS)
+			return paso_diag_set(d, PASO_E_FRAME_TRUNCATED,
+				"stream ended after %zu of %u payload bytes", got, len);
+		return paso_diag_set(d, r, "reading frame payload: %s", paso_strerror(r));
+	}
+	*payloadp = buf;
+	*lenp = len;
+	return 0;
+}
+
+int
+tls_write_all(struct tls_conn *c, const uint8_t *buf, size_t len)
+{
+	size_t n;
+	int e;
+
+	while (len > 0) {
+		if (SSL_write_ex(c->ssl, buf, len, &n) != 1) {
+			e = SSL_get_error(c->ssl, 0);
+			ERR_clear_error();
+			if (e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return PASO_E_TIMEOUT;
+			if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL)
+				return PASO_E_PEER_CLOSED;
+			return PASO_E_TLS;
+		}
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+void
+tls_conn_shutdown(struct tls_conn *c)
+{
+	if (c == NULL || c->ssl == NULL)
+		return;
+	(void)SSL_shutdown(c->ssl);
+	ERR_clear_error();
+	(void)shutdown(c->fd, SHUT_WR);
+}

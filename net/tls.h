@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Mutually authenticated TLS 1.3 over TCP with OpenSSL, and frame I/O on it. */
+#ifndef PASO_TLS_H
+#define PASO_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+
+struct tls_ctx;
+struct tls_conn;
+
+/*
+ * Creates a context from PEM files: our certificate and key, and the CA that must have signed
+ * the peer. Servers require and verify a client certificate; clients verify the server's
+ * certificate and its name (expect_name, e.g. "paso-hub"). TLS 1.3 only.
+ * Caller owns *out (tls_ctx_free). Returns 0, PASO_E_CERT (unreadable or mismatched files,
+ * named in d) or PASO_E_TLS.
+ */
+int tls_ctx_new_server(const char *cert, const char *key, const char *ca, struct tls_ctx **out,
+	struct paso_diag *d);
+int tls_ctx_new_client(const char *cert, const char *key, const char *ca, const char *expect_name,
+	struct tls_ctx **out, struct paso_diag *d);
+void tls_ctx_free(struct tls_ctx *ctx);
+
+/*
+ * Listens on host:port (port 0 = ephemeral); sets *fdp and the bound port. Loopback hosts are
+ * what tests and the demo use. Returns 0 or PASO_E_IO with d naming the address.
+ */
+int tls_listen(const char *host, uint16_t port, int *fdp, uint16_t *boundp, struct paso_diag *d);
+
+/*
+ * Server side: runs the handshake on an accepted socket (takes ownership of fd in all cases).
+ * Client side: connects to host:port and runs the handshake. timeout_ms bounds connect,
+ * handshake and every later read/write (0 = none). Caller owns *out (tls_conn_free).
+ * Returns 0, PASO_E_IO, PASO_E_TLS or PASO_E_CERT (peer certificate refused).
+ */
+int tls_accept(struct tls_ctx *ctx, int fd, int timeout_ms, struct tls_conn **out,
+	struct paso_diag *d);
+int tls_connect(struct tls_ctx *ctx, const char *host, uint16_t port, int timeout_ms,
+	struct tls_conn **out, struct paso_diag *d);
+void tls_conn_free(struct tls_conn *c);
+
+/* The socket, for poll(); and whether TLS holds decrypted bytes not yet read (poll won't see them). */
+int tls_conn_fd(const struct tls_conn *c);
+int tls_conn_has_pending(const struct tls_conn *c);
+
+/* The common name of the peer's verified certificate (borrowed until tls_conn_free). */
+const char *tls_conn_peer(const struct tls_conn *c);
+
+/*
+ * Reads one frame: checks the length prefix against max before allocating, then reads the
+ * payload. Caller owns *payloadp (free()). Returns 0; PASO_E_PEER_CLOSED on a clean close
+ * before a header; PASO_E_FRAME_TRUNCATED when the stream ends inside a frame;
+ * PASO_E_FRAME_TOO_LARGE, PASO_E_DECODE (zero length), PASO_E_TIMEOUT, PASO_E_TLS.
+ */
+int tls_read_frame(struct tls_conn *c, uint32_t max, uint8_t **payloadp, uint32_t *lenp,
+	struct paso_diag *d) __attribute__((warn_unused_result));
+
+/* Writes all of buf. Returns 0, PASO_E_PEER_CLOSED, PASO_E_TIMEOUT or PASO_E_TLS. */
+int tls_write_all(struct tls_conn *c, const uint8_t *buf, size_t len);
+
+/* Sends close_notify and shuts the socket down for writing; reads may still drain. */
+void tls_conn_shutdown(struct tls_conn *c);
+
+#endif

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Creating a deployment: keys and certificates written 0600, the first audit entries, the policy. */
+#include "deploy.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "auditlog.h"
+#include "keyring.h"
+#include "paso.pb-c.h"
+#include "pki.h"
+#include "policy.h"
+#include "vault.h"
+
+#define SET_PATH(field, fmt, ...)                                                              \
+	do {                                                                                   \
+		int n_ = snprintf(p->field, sizeof(p->field), fmt, __VA_ARGS__);               \
+		if (n_ < 0 || (size_t)n_ >= sizeof(p->field))                                  \
+			return paso_diag_set(d, PASO_E_INVALID_ARG, "path too long: %s", dir);     \
+	} while (0)
+
+int
+deploy_paths(const char *dir, struct deploy_paths *p, struct paso_diag *d)
+{
+	SET_PATH(root, "%s", dir);
+	SET_PATH(ca_cert, "%s/ca/ca.crt", dir);
+	SET_PATH(ca_key, "%s/ca/ca.key", dir);
+	SET_PATH(hub_cert, "%s/hub/hub.crt", dir);
+	SET_PATH(hub_key, "%s/hub/hub.key", dir);
+	SET_PATH(kiosks, "%s/kiosks", dir);
+	SET_PATH(keys, "%s/keys", dir);
+	SET_PATH(audit, "%s/audit", dir);
+	SET_PATH(audit_skey, "%s/keys/audit.skey", dir);
+	SET_PATH(audit_vkey, "%s/audit/log.vkey", dir);
+	SET_PATH(policy, "%s/policy.yaml", dir);
+	return 0;
+}
+
+int
+deploy_name_ok(const char *name, size_t max)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > max || name[0] == '.')
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+write_file(const char *path, const void *buf, size_t len, int mode, struct paso_diag *d)
+{
+	int fd, r = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0)
+		return paso_diag_set(d, errno == EEXIST ? PASO_E_EXISTS : PASO_E_IO, "%s: %s", path,
+			strerror(errno));
+	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) != 0)
+		r = paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+	if (close(fd) != 0 && r == 0)
+		r = paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+	return r;
+}
+
+static int
+read_file(const char *path, size_t max, char **bufp, size_t *lenp, struct paso_diag *d)
+{
+	FILE *f;
+	char *buf;
+	size_t n;
+
+	*bufp = NULL;
+	if ((f = fopen(path, "rb")) == NULL)
+		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+	if ((buf = malloc(max + 1)) == NULL) {
+		fclose(f);
+		return PASO_E_NOMEM;
+	}
+	n = fread(buf, 1, max + 1, f);
+	fclose(f);
+	if (n > max) {
+		free(buf);
+		return paso_diag_set(d, PASO_E_IO, "%s: larger than %zu bytes", path, max);
+	}
+	buf[n] = '\0';
+	*bufp = buf;
+	*lenp = n;
+	return 0;
+}
+
+static int
+make_dir(const char *path, struct paso_diag *d)
+{
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+static int
+dir_empty_or_absent(const char *dir, struct paso_diag *d)
+{
+	DIR *dp;
+	struct dirent *de;
+	int r = 0;
+
+	if ((dp = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : paso_diag_set(d, PASO_E_IO, "%s: %s", dir, strerror(errno));
+	while ((de = readdir(dp)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			r = paso_diag_set(d, PASO_E_EXISTS,
+				"%s: not empty; a deployment is created in a new directory", dir);
+			break;
+		}
+	closedir(dp);
+	return r;
+}
+
+/* The first audit entries: what was created, never the key material itself. */
+static int
+init_entry(struct auditlog *log, const uint8_t digest[32], Paso__Action action,
+	const char *detail)
+{
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	uint8_t buf[1024];
+	uint64_t idx;
+	size_t n;
+
+	e.time = (uint64_t)time(NULL);
+	e.actor = "hub";
+	e.action = action;
+	e.purpose = "deployment";
+	e.detail = (char *)detail;
+	e.policy_digest.data = (uint8_t *)digest;
+	e.policy_digest.len = 32;
+	if ((n = paso__audit_entry__get_packed_size(&e)) > sizeof(buf))
+		return PASO_E_INTERNAL;
+	(void)paso__audit_entry__pack(&e, buf);
+	return auditlog_append(log, buf, n, &idx);
+}
+
+static int
+init_audit(const struct deploy_paths *p, const struct policy *pol, const char *name,
+	struct paso_diag *d)
+{
+	struct checkpoint_signer *s = NULL;
+	struct auditlog *log = NULL;
+	struct keyring *kr = NULL;
+	struct vault *v = NULL;
+	struct vault_txn *t = NULL;
+	const uint8_t *dg = policy_digest(pol);
+	char detail[256], hexid[16];
+	int r;
+
+	if ((r = deploy_load_signer(p, &s, d)) != 0 || (r = auditlog_open(p->audit, &log, d)) != 0)
+		goto out;
+	(void)snprintf(hexid, sizeof(hexid), "%08x", checkpoint_signer_keyid(s));
+	(void)snprintf(detail, sizeof(detail), "deployment '%s' created: CA, hub certificate", name);
+	if ((r = init_entry(log, dg, PASO__ACTION__KEY_CREATE, detail)) != 0)
+		goto out;
+	(void)snprintf(detail, sizeof(detail),
+		"keyring created: key-encryption keys per retention epoch, pseudonym key, card-index key");
+	if ((r = init_entry(log, dg, PASO__ACTION__KEY_CREATE, detail)) != 0)
+		goto out;
+	(void)snprintf(detail, sizeof(detail), "audit signing key %s+%s (Ed25519)",
+		checkpoint_signer_name(s), hexid);
+	if ((r = init_entry(log, dg, PASO__ACTION__KEY_CREATE, detail)) != 0)
+		goto out;
+	(void)snprintf(detail, sizeof(detail), "policy '%.64s' installed", policy_name(pol));
+	if ((r = init_entry(log, dg, PASO__ACTION__POLICY_LOAD, detail)) != 0 ||
+	    (r = auditlog_sync(log)) != 0)
+		goto out;
+	/* The store records how much of the log is committed; hub_open relies on it. */
+	if ((r = keyring_open(p->keys, &kr, d)) != 0 ||
+	    (r = vault_open(p->root, kr, &v, d)) != 0 || (r = vault_begin(v, 0, &t)) != 0)
+		goto out;
+	if ((r = vault_meta_put(t, "audit_size", auditlog_size(log))) != 0) {
+		vault_abort(t);
+		goto out;
+	}
+	if ((r = vault_commit(t)) != 0)
+		goto out;
+	r = auditlog_checkpoint(log, s);
+out:
+	if (r != 0 && d->code == 0)
+		paso_diag_set(d, r, "creating the audit log: %s", paso_strerror(r));
+	vault_close(v);
+	keyring_close(kr);
+	auditlog_close(log);
+	checkpoint_signer_free(s);
+	return r;
+}
+
+int
+deploy_init(const char *dir, const char *name, const char *policy_file, struct paso_diag *d)
+{
+	struct deploy_paths p;
+	struct policy *pol = NULL;
+	char *skey = NULL, *vkey = NULL, *ptext = NULL, origin[64], cacn[80];
+	size_t plen = 0;
+	int r;
+
+	if (!deploy_name_ok(name, 32))
+		return paso_diag_set(d, PASO_E_INVALID_ARG,
+			"deployment name '%.40s': 1..32 of [A-Za-z0-9._-]", name);
+	if ((r = deploy_paths(dir, &p, d)) != 0 || (r = dir_empty_or_absent(dir, d)) != 0)
+		return r;
+	/* Validate the policy before anything is created. */
+	if (policy_file != NULL) {
+		if ((r = read_file(policy_file, POLICY_MAX_BYTES, &ptext, &plen, d)) != 0)
+			return r;
+		r = policy_parse(ptext, plen, policy_file, &pol, d);
+	} else {
+		plen = strlen(policy_default_yaml);
+		if ((ptext = strdup(policy_default_yaml)) == NULL)
+			return PASO_E_NOMEM;
+		r = policy_parse(ptext, plen, "policy.yaml (embedded default)", &pol, d);
+	}
+	if (r != 0)
+		goto out;
+	(void)snprintf(cacn, sizeof(cacn), "Paso CA %s", name);
+	(void)snprintf(origin, sizeof(origin), "paso/%s", name);
+	if ((r = make_dir(dir, d)) != 0)
+		goto out;
+	{
+		char sub[DEPLOY_PATH_MAX + 8];
+		const char *subs[] = { "ca", "hub", "kiosks", "audit" };
+		size_t i;
+
+		for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+			(void)snprintf(sub, sizeof(sub), "%s/%s", dir, subs[i]);
+			if ((r = make_dir(sub, d)) != 0)
+				goto out;
+		}
+	}
+	if ((r = keyring_create(p.keys)) != 0) {
+		paso_diag_set(d, r, "%s: creating the keyring: %s", p.keys, paso_strerror(r));
+		goto out;
+	}
+	if ((r = pki_create_ca(p.ca_cert, p.ca_key, cacn, d)) != 0 ||
+	    (r = pki_issue(p.ca_cert, p.ca_key, DEPLOY_HUB_NAME, 1, p.hub_cert, p.hub_key, d)) != 0)
+		goto out;
+	if ((r = checkpoint_keygen(origin, &skey, &vkey)) != 0) {
+		paso_diag_set(d, r, "audit key: %s", paso_strerror(r));
+		goto out;
+	}
+	if ((r = write_file(p.audit_skey, skey, strlen(skey), 0600, d)) != 0 ||
+	    (r = write_file(p.audit_vkey, vkey, strlen(vkey), 0644, d)) != 0 ||
+	    (r = write_file(p.policy, ptext, plen, 0644, d)) != 0)
+		goto out;
+	r = init_audit(&p, pol, name, d);
+out:
+	checkpoint_text_free(skey);
+	checkpoint_text_free(vkey);
+	free(ptext);
+	policy_free(pol);
+	return r;
+}
+
+int
+deploy_issue_kiosk(const char *dir, const char *kiosk, struct paso_diag *d)
+{
+	struct deploy_paths p;
+	char crt[DEPLOY_PATH_MAX + 80], key[DEPLOY_PATH_MAX + 80];
+	int r;
+
+	if (!deploy_name_ok(kiosk, 64))
+		return paso_diag_set(d, PASO_E_INVALID_ARG,
+			"kiosk name '%.80s': 1..64 of [A-Za-z0-9._-], not starting with '.'", kiosk);
+	if (strcmp(kiosk, DEPLOY_HUB_NAME) == 0)
+		return paso_diag_set(d, PASO_E_INVALID_ARG, "kiosk name '%s' is reserved", kiosk);
+	if ((r = deploy_paths(dir, &p, d)) != 0)
+		return r;
+	if (access(p.ca_key, R_OK) != 0)
+		return paso_diag_set(d, PASO_E_IO, "%s: %s (is %s a deployment?)", p.ca_key,
+			strerror(errno), dir);
+	(void)snprintf(crt, sizeof(crt), "%s/%s.crt", p.kiosks, kiosk);
+	(void)snprintf(key, sizeof(key), "%s/%s.key", p.kiosks, kiosk);
+	return pki_issue(p.ca_cert, p.ca_key, kiosk, 0, crt, key, d);
+}
+
+int
+deploy_kiosk_known(const struct deploy_paths *p, const char *cn)
+{
+	char path[DEPLOY_PATH_MAX + 80];
+
+	if (!deploy_name_ok(cn, 64) || strcmp(cn, DEPLOY_HUB_NAME) == 0)
+		return PASO_E_UNKNOWN_KIOSK;
+	(void)snprintf(path, sizeof(path), "%s/%s.revoked", p->kiosks, cn);
+	if (access(path, F_OK) == 0)
+		return PASO_E_UNKNOWN_KIOSK;
+	(void)snprintf(path, sizeof(path), "%s/%s.crt", p->kiosks, cn);
+	return access(path, F_OK) == 0 ? 0 : PASO_E_UNKNOWN_KIOSK;
+}
+
+int
+deploy_load_signer(const struct deploy_paths *p, struct checkpoint_signer **out,
+	struct paso_diag *d)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	if ((r = read_file(p->audit_skey, 4096, &text, &len, d)) != 0)
+		return r;
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		text[--len] = '\0';
+	if ((r = checkpoint_signer_from_text(text, out)) != 0)
+		paso_diag_set(d, r, "%s: not a signing key", p->audit_skey);
+	sodium_memzero(text, len);
+	free(text);
+	return r;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A deployment directory: its layout, `paso-hub init` and `paso-hub issue`. */
+#ifndef PASO_DEPLOY_H
+#define PASO_DEPLOY_H
+
+#include "checkpoint.h"
+#include "errors.h"
+
+#define DEPLOY_PATH_MAX 1024
+
+/*
+ * DIR/ca/ca.crt, ca.key          the deployment's CA (key 0600)
+ * DIR/hub/hub.crt, hub.key       the hub's TLS server certificate, CN and DNS name "paso-hub"
+ * DIR/kiosks/NAME.crt, NAME.key  issued kiosk client certificates; NAME.revoked refuses NAME
+ * DIR/keys/                      keyring (KEKs, pseudonym and card-index keys), audit.skey
+ * DIR/store/                     LMDB store (sealed records)
+ * DIR/audit/                     audit log, log.vkey (public), checkpoint
+ * DIR/policy.yaml                the policy in force
+ */
+struct deploy_paths {
+	char root[DEPLOY_PATH_MAX];
+	char ca_cert[DEPLOY_PATH_MAX], ca_key[DEPLOY_PATH_MAX];
+	char hub_cert[DEPLOY_PATH_MAX], hub_key[DEPLOY_PATH_MAX];
+	char kiosks[DEPLOY_PATH_MAX], keys[DEPLOY_PATH_MAX], audit[DEPLOY_PATH_MAX];
+	char audit_skey[DEPLOY_PATH_MAX], audit_vkey[DEPLOY_PATH_MAX], policy[DEPLOY_PATH_MAX];
+};
+
+#define DEPLOY_HUB_NAME "paso-hub"
+
+/* Fills p for dir. Returns 0 or PASO_E_INVALID_ARG (path too long). */
+int deploy_paths(const char *dir, struct deploy_paths *p, struct paso_diag *d);
+
+/*
+ * Creates a deployment in dir (which must not exist or be empty): CA, hub certificate, keyring,
+ * audit signing key, the policy (policy_file, or the embedded default when NULL, validated
+ * first), an empty store, and an audit log whose first entries record the keys created and the
+ * policy. name labels the deployment (1..32 of [a-z0-9-]); the log's origin is "paso/NAME".
+ * Nothing secret is printed. Returns 0, PASO_E_EXISTS, PASO_E_INVALID_ARG, or a step's error.
+ */
+int deploy_init(const char *dir, const char *name, const char *policy_file, struct paso_diag *d);
+
+/* Issues a kiosk certificate NAME (1..64 of [A-Za-z0-9._-]). 0, PASO_E_EXISTS, PASO_E_INVALID_ARG. */
+int deploy_issue_kiosk(const char *dir, const char *kiosk, struct paso_diag *d);
+
+/* 0 if cn is a kiosk this deployment issued and has not revoked, else PASO_E_UNKNOWN_KIOSK. */
+int deploy_kiosk_known(const struct deploy_paths *p, const char *cn);
+
+/* Loads the audit signing key. Caller owns *out. 0, PASO_E_IO, PASO_E_CHECKPOINT_FORMAT. */
+int deploy_load_signer(const struct deploy_paths *p, struct checkpoint_signer **out,
+	struct paso_diag *d);
+
+/* 1 if name is 1..max bytes of [A-Za-z0-9._-] and does not start with '.', else 0. */
+int deploy_name_ok(const char *name, size_t max);
+
+#endif

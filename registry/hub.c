@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The hub's lifecycle and its commit loop: durability first, in groups, then the answers. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "deploy.h"
+#include "frame.h"
+#include "hex.h"
+#include "hub_internal.h"
+#include "sample_pb.h"
+
+#define META_AUDIT_SIZE "audit_size"
+
+uint64_t
+hub_now(const struct hub *h)
+{
+	(void)h;
+	return (uint64_t)time(NULL);
+}
+
+void
+hub_logf(struct hub *h, const char *fmt, ...)
+{
+	FILE *f = h->cfg.log != NULL ? h->cfg.log : stderr;
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	va_list ap;
+
+	gmtime_r(&now, &tm);
+	(void)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	flockfile(f);
+	fprintf(f, "%s paso-hub: ", ts);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+	fflush(f);
+	funlockfile(f);
+}
+
+/* --- subject map: open addressing on the (random) subject id ------------------------------ */
+
+static size_t
+slot_of(const uint8_t id[VAULT_ID_BYTES], size_t cap)
+{
+	uint64_t v;
+
+	memcpy(&v, id, sizeof(v)); /* ids are random: their bytes are a fine hash */
+	return (size_t)(v & (cap - 1));
+}
+
+struct subject_entry *
+subjects_find(struct subject_map *m, const uint8_t id[VAULT_ID_BYTES])
+{
+	size_t i;
+
+	if (m->cap == 0)
+		return NULL;
+	for (i = slot_of(id, m->cap);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->slots[i].used)
+			return NULL;
+		if (memcmp(m->slots[i].id, id, VAULT_ID_BYTES) == 0)
+			return &m->slots[i];
+	}
+}
+
+int
+subjects_put(struct subject_map *m, const uint8_t id[VAULT_ID_BYTES], struct match_template *t)
+{
+	struct subject_map bigger = { 0 };
+	struct subject_entry *e;
+	size_t i;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		bigger.cap = m->cap ? m->cap * 2 : 1024;
+		if ((bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots))) == NULL)
+			return PASO_E_NOMEM;
+		for (i = 0; i < m->cap; i++) {
+			if (!m->slots[i].used)
+				continue;
+			e = &bigger.slots[slot_of(m->slots[i].id, bigger.cap)];
+			while (e->used)
+				e = &bigger.slots[(size_t)(e - bigger.slots + 1) & (bigger.cap - 1)];
+			*e = m->slots[i];
+		}
+		bigger.n = m->n;
+		free(m->slots);
+		*m = bigger;
+	}
+	if ((e = subjects_find(m, id)) != NULL) {
+		match_template_free(e->tmpl);
+		e->tmpl = t;
+		return 0;
+	}
+	for (i = slot_of(id, m->cap); m->slots[i].used; i = (i + 1) & (m->cap - 1))
+		;
+	e = &m->slots[i];
+	memcpy(e->id, id, VAULT_ID_BYTES);
+	e->used = 1;
+	e->tmpl = t;
+	m->n++;
+	return 0;
+}
+
+void
+subjects_free(struct subject_map *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->cap; i++)
+		match_template_free(m->slots[i].tmpl);
+	free(m->slots);
+	memset(m, 0, sizeof(*m));
+}
+
+/* --- loading the gallery from the sealed store ---------------------------------------------- */
+
+/* Registers an enrolled subject in memory; takes ownership of t (built from s when NULL). */
+static int
+add_subject(struct hub *h, const uint8_t id[VAULT_ID_BYTES], struct bio_sample *s,
+	struct match_template *t)
+{
+	int r;
+
+	if (s->finger_record == NULL && !s->has_face && s->n_iris == 0) {
+		match_template_free(t);
+		return subjects_put(&h->subjects, id, NULL);
+	}
+	if (t == NULL && (r = match_template_new(s, &t, NULL)) != 0)
+		return r;
+	if ((r = subjects_put(&h->subjects, id, t)) != 0) {
+		match_template_free(t);
+		return r;
+	}
+	return gallery_add(h->gallery, id, s);
+}
+
+static int
+load_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t len)
+{
+	struct hub *h = arg;
+	Paso__SubjectRecord *sr;
+	struct bio_sample s;
+	struct paso_diag d = { 0 };
+	int r = 0;
+
+	memset(&s, 0, sizeof(s));
+	if ((sr = paso__subject_record__unpack(NULL, len, rec)) == NULL)
+		return PASO_E_CORRUPT;
+	if (sr->templates != NULL && (sr->templates->finger_record.len > 0 ||
+					      sr->templates->face != NULL || sr->templates->n_iris > 0))
+		r = sample_from_pb(sr->templates, &s, &d);
+	if (r == 0)
+		r = add_subject(h, id, &s, NULL);
+	bio_sample_clear(&s);
+	paso__subject_record__free_unpacked(sr, NULL);
+	return r;
+}
+
+/* --- the commit loop -------------------------------------------------------------------------- */
+
+static void
+finish(struct hub *h, struct request *list)
+{
+	struct request *r;
+
+	pthread_mutex_lock(&h->mu);
+	for (r = list; r != NULL; r = r->next) {
+		r->done = 1;
+		conn_wake(r->conn);
+	}
+	pthread_cond_broadcast(&h->done_cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void
+free_pending(struct pending_add *p)
+{
+	struct pending_add *next;
+
+	for (; p != NULL; p = next) {
+		next = p->next;
+		bio_sample_clear(&p->sample);
+		match_template_free(p->tmpl);
+		free(p);
+	}
+}
+
+/* Makes the group's audit entries and store changes durable, then signs a checkpoint. */
+static int
+make_durable(struct hub *h, struct vault_txn *t)
+{
+	int r;
+
+	if ((r = auditlog_sync(h->log)) != 0 ||
+	    (r = vault_meta_put(t, META_AUDIT_SIZE, auditlog_size(h->log))) != 0) {
+		vault_abort(t);
+		return r;
+	}
+	return vault_commit(t);
+}
+
+/*
+ * One commit group. The order is the durability argument: audit entries are fsync'd, then the
+ * LMDB transaction (which records the audit size) commits, then a checkpoint is signed, and only
+ * then are answers released. A crash before the LMDB commit leaves audit entries past the
+ * recorded size; hub_open cuts them back (no checkpoint covers them and no kiosk was answered).
+ */
+static int
+commit_group(struct hub *h, struct request *list)
+{
+	struct vault_txn *t = NULL;
+	struct pending_add *pending = NULL, *p;
+	struct request *r;
+	uint64_t before = auditlog_size(h->log);
+	int rc;
+
+	if ((rc = vault_begin(h->vault, 0, &t)) != 0)
+		goto fail;
+	for (r = list; r != NULL; r = r->next)
+		if ((rc = act_request(h, t, r, &pending)) != 0)
+			goto fail;
+	rc = make_durable(h, t);
+	t = NULL;
+	if (rc != 0)
+		goto fail;
+	if ((rc = auditlog_checkpoint(h->log, h->signer)) != 0)
+		hub_logf(h, "checkpoint failed: %s (entries are durable; next group retries)",
+			paso_strerror(rc));
+	for (p = pending; p != NULL; p = p->next) {
+		if ((rc = add_subject(h, p->id, &p->sample, p->tmpl)) != 0)
+			hub_logf(h, "gallery add failed: %s", paso_strerror(rc));
+		p->tmpl = NULL;
+	}
+	free_pending(pending);
+	h->groups++;
+	finish(h, list);
+	return 0;
+fail:
+	vault_abort(t);
+	free_pending(pending);
+	hub_logf(h, "commit group of %llu entries failed: %s; refusing it",
+		(unsigned long long)(auditlog_size(h->log) - before), paso_strerror(rc));
+	if (auditlog_truncate(h->log, before) != 0)
+		hub_logf(h, "cannot cut the audit log back to %llu", (unsigned long long)before);
+	/* The kiosks keep these messages and resend them: answer each with a transient error. */
+	for (r = list; r != NULL; r = r->next) {
+		r->err.code = 0;
+		(void)act_error_reply(r, rc, "hub storage error; resend later", 0);
+	}
+	finish(h, list);
+	return rc;
+}
+
+void
+hub_submit(struct hub *h, struct request *r)
+{
+	pthread_mutex_lock(&h->mu);
+	r->next = NULL;
+	r->done = 0;
+	if (h->tail != NULL)
+		h->tail->next = r;
+	else
+		h->head = r;
+	h->tail = r;
+	pthread_cond_signal(&h->work_cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+void
+hub_submit_wait(struct hub *h, struct request *r)
+{
+	hub_submit(h, r);
+	pthread_mutex_lock(&h->mu);
+	while (!r->done)
+		pthread_cond_wait(&h->done_cv, &h->mu);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Takes up to batch_max queued requests; waits at most wait_ms for the first. */
+static struct request *
+take_group(struct hub *h, int wait_ms)
+{
+	struct request *list = NULL, *last = NULL;
+	struct timespec ts;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&h->mu);
+	if (h->head == NULL) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)wait_ms * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		(void)pthread_cond_timedwait(&h->work_cv, &h->mu, &ts);
+	}
+	while (h->head != NULL && n < h->cfg.batch_max) {
+		if (last == NULL)
+			list = h->head;
+		last = h->head;
+		h->head = h->head->next;
+		n++;
+	}
+	if (h->head == NULL)
+		h->tail = NULL;
+	if (last != NULL)
+		last->next = NULL;
+	pthread_mutex_unlock(&h->mu);
+	return list;
+}
+
+static void *
+accept_thread(void *arg)
+{
+	void **a = arg;
+
+	(void)server_accept_loop(a[0], a[1]);
+	return NULL;
+}
+
+/* Appends hub-level events and makes them durable like any group. */
+static int
+commit_events(struct hub *h)
+{
+	struct vault_txn *t = NULL;
+	int r;
+
+	if ((r = vault_begin(h->vault, 0, &t)) != 0)
+		return r;
+	if ((r = make_durable(h, t)) != 0)
+		return r;
+	return auditlog_checkpoint(h->log, h->signer);
+}
+
+int
+hub_run(struct hub *h, volatile sig_atomic_t *stop)
+{
+	struct request *list;
+	pthread_t acc;
+	void *args[2] = { h, (void *)stop };
+	unsigned conns;
+	int r, done = 0;
+
+	if (pthread_create(&acc, NULL, accept_thread, args) != 0)
+		return PASO_E_INTERNAL;
+	hub_logf(h, "serving on %s:%u (policy '%s')", h->cfg.host, (unsigned)h->port,
+		policy_name(h->policy));
+	while (!done) {
+		list = take_group(h, 200);
+		if (list != NULL) {
+			(void)commit_group(h, list);
+			continue;
+		}
+		if (*stop) {
+			pthread_mutex_lock(&h->mu);
+			h->stopping = 1;
+			conns = h->nconns;
+			pthread_mutex_unlock(&h->mu);
+			/* Drain: connections answer what they accepted, then close. */
+			done = conns == 0;
+		}
+	}
+	pthread_join(acc, NULL);
+	if ((r = act_audit_event(h, PASO__ACTION__HUB_STOP, 0, "clean stop")) == 0)
+		r = commit_events(h);
+	hub_logf(h, "stopped: %llu accepted, %llu refused, %llu resends in %llu commit groups",
+		(unsigned long long)h->accepted, (unsigned long long)h->refused,
+		(unsigned long long)h->replayed, (unsigned long long)h->groups);
+	return r;
+}
+
+/* --- open and recover ------------------------------------------------------------------------ */
+
+/*
+ * After an unclean stop the audit log may hold entries of a group whose LMDB transaction never
+ * committed (no kiosk got an answer for them; no checkpoint covers them): cut them back and say
+ * so in a RECOVERY entry. An audit log shorter than the store's record means lost entries: refuse.
+ */
+static int
+recover(struct hub *h, struct paso_diag *d)
+{
+	struct vault_txn *t = NULL;
+	uint64_t committed = 0, have = auditlog_size(h->log);
+	char msg[200];
+	int r;
+
+	if ((r = vault_begin(h->vault, 1, &t)) != 0)
+		return paso_diag_set(d, r, "store: %s", paso_strerror(r));
+	r = vault_meta_get(t, META_AUDIT_SIZE, &committed);
+	vault_abort(t);
+	if (r == PASO_E_NOT_FOUND)
+		committed = 0;
+	else if (r != 0)
+		return paso_diag_set(d, r, "store meta: %s", paso_strerror(r));
+	if (have < committed)
+		return paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+			"audit log has %llu entries but the store committed %llu: entries lost",
+			(unsigned long long)have, (unsigned long long)committed);
+	if (have == committed)
+		return 0;
+	if ((r = auditlog_truncate(h->log, committed)) != 0)
+		return paso_diag_set(d, r, "cutting the audit log back to %llu entries: %s",
+			(unsigned long long)committed, paso_strerror(r));
+	(void)snprintf(msg, sizeof(msg),
+		"unclean stop: cut back %llu audit entries of an uncommitted group (never answered)",
+		(unsigned long long)(have - committed));
+	hub_logf(h, "%s", msg);
+	return act_audit_event(h, PASO__ACTION__RECOVERY, 0, msg);
+}
+
+int
+hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
+{
+	struct hub *h = NULL;
+	struct vault_txn *t = NULL;
+	struct deploy_paths p;
+	char msg[200], hexd[65];
+	int r;
+
+	*out = NULL;
+	d->code = 0;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return PASO_E_NOMEM;
+	h->listen_fd = -1;
+	h->cfg = *cfg;
+	if (h->cfg.host == NULL)
+		h->cfg.host = "127.0.0.1";
+	if (h->cfg.max_frame == 0)
+		h->cfg.max_frame = FRAME_DEFAULT_MAX;
+	if (h->cfg.batch_max == 0)
+		h->cfg.batch_max = 512;
+	if (h->cfg.io_timeout_ms == 0)
+		h->cfg.io_timeout_ms = 30000;
+	if (h->cfg.max_conns == 0)
+		h->cfg.max_conns = 256;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->work_cv, NULL);
+	pthread_cond_init(&h->done_cv, NULL);
+	if ((r = deploy_paths(cfg->dir, &p, d)) != 0)
+		goto out;
+	(void)snprintf(h->dir, sizeof(h->dir), "%s", cfg->dir);
+	if ((r = keyring_open(p.keys, &h->kr, d)) != 0 ||
+	    (r = vault_open(cfg->dir, h->kr, &h->vault, d)) != 0 ||
+	    (r = policy_load_file(p.policy, &h->policy, d)) != 0 ||
+	    (r = auditlog_open(p.audit, &h->log, d)) != 0 ||
+	    (r = deploy_load_signer(&p, &h->signer, d)) != 0)
+		goto out;
+	if (d->code != 0) /* auditlog_open recovered a torn tail: say so */
+		hub_logf(h, "%s", d->msg);
+	if ((r = recover(h, d)) != 0)
+		goto out;
+	if ((r = gallery_new(2, &h->gallery)) != 0) {
+		paso_diag_set(d, r, "gallery: %s", paso_strerror(r));
+		goto out;
+	}
+	if ((r = vault_begin(h->vault, 1, &t)) != 0 ||
+	    (r = vault_subject_foreach(t, load_one, h)) != 0) {
+		paso_diag_set(d, r, "loading subjects from the store: %s", paso_strerror(r));
+		goto out;
+	}
+	vault_abort(t);
+	t = NULL;
+	if ((r = tls_ctx_new_server(p.hub_cert, p.hub_key, p.ca_cert, &h->tls, d)) != 0 ||
+	    (r = tls_listen(h->cfg.host, h->cfg.port, &h->listen_fd, &h->port, d)) != 0)
+		goto out;
+	hex_encode(policy_digest(h->policy), 32, hexd);
+	(void)snprintf(msg, sizeof(msg), "policy '%.64s' sha256 %s", policy_name(h->policy), hexd);
+	if ((r = act_audit_event(h, PASO__ACTION__POLICY_LOAD, 0, msg)) != 0)
+		goto out;
+	(void)snprintf(msg, sizeof(msg), "listening on %.64s:%u with %zu subjects loaded",
+		h->cfg.host, (unsigned)h->port, gallery_size(h->gallery));
+	if ((r = act_audit_event(h, PASO__ACTION__HUB_START, 0, msg)) != 0 ||
+	    (r = commit_events(h)) != 0) {
+		paso_diag_set(d, r, "audit log: %s", paso_strerror(r));
+		goto out;
+	}
+	*out = h;
+	h = NULL;
+	r = 0;
+out:
+	vault_abort(t);
+	hub_close(h);
+	return r;
+}
+
+uint16_t
+hub_port(const struct hub *h)
+{
+	return h->port;
+}
+
+void
+hub_close(struct hub *h)
+{
+	if (h == NULL)
+		return;
+	if (h->listen_fd >= 0)
+		close(h->listen_fd);
+	tls_ctx_free(h->tls);
+	gallery_free(h->gallery);
+	subjects_free(&h->subjects);
+	checkpoint_signer_free(h->signer);
+	auditlog_close(h->log);
+	policy_free(h->policy);
+	vault_close(h->vault);
+	keyring_close(h->kr);
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->work_cv);
+	pthread_cond_destroy(&h->done_cv);
+	free(h);
+}

@@ -1,0 +1,747 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Key files under DEPLOYMENT/keys/: epoch KEKs (wrap, rotate, shred), pseudonym and card-index
+ * keys. */
+#include "keyring.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#define KEY_BYTES 32
+#define KEY_FILE_BYTES 68 /* magic 8, kind 1, pad 3, epoch 4, gen 4, key 32, check 16 */
+#define KEY_CHECK_OFF 52
+static const uint8_t key_magic[8] = { 'P', 'A', 'S', 'O', 'K', 'E', 'Y', 1 };
+
+enum key_kind { KIND_KEK = 1, KIND_PSEUDONYM = 2, KIND_CARDINDEX = 3 };
+
+#define PSEUDONYM_FILE "pseudonym.key"
+#define CARDINDEX_FILE "cardindex.key"
+#define WRAP_VERSION 1
+
+/* One KEK id ever seen: live (slot >= 0, key in the arena) or a tombstone (slot == -1). */
+struct kek_meta {
+	uint32_t epoch;
+	uint32_t gen;
+	int slot;
+};
+
+struct keyring {
+	pthread_mutex_t lock;
+	int dirfd;
+	uint8_t *pseudonym_key; /* sodium_malloc, KEY_BYTES */
+	uint8_t *cardindex_key; /* sodium_malloc, KEY_BYTES */
+	struct kek_meta *meta;  /* sorted by (epoch, gen) */
+	size_t nmeta, capmeta;
+	uint8_t *arena; /* sodium_malloc, capslots * KEY_BYTES */
+	uint8_t *used;  /* capslots flags, not secret */
+	size_t capslots;
+	size_t nlive;
+};
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t
+get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void
+keyring_kek_id_str(uint32_t epoch, uint32_t gen, char buf[KEYRING_KEYID_STRLEN])
+{
+	(void)snprintf(buf, KEYRING_KEYID_STRLEN, "kek:%08x.%08x", epoch, gen);
+}
+
+static void
+kek_file_name(uint32_t epoch, uint32_t gen, const char *suffix, char *buf, size_t cap)
+{
+	(void)snprintf(buf, cap, "kek-%08x-%08x.%s", epoch, gen, suffix);
+}
+
+/* Parses exactly 8 lowercase hex digits. */
+static int
+parse_hex8(const char *s, uint32_t *out)
+{
+	uint32_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		char c = s[i];
+		uint32_t dgt;
+
+		if (c >= '0' && c <= '9')
+			dgt = (uint32_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			dgt = (uint32_t)(c - 'a' + 10);
+		else
+			return -1;
+		v = v << 4 | dgt;
+	}
+	*out = v;
+	return 0;
+}
+
+/* "kek-EEEEEEEE-GGGGGGGG.key" -> 1, ".shredded" -> 2, anything else -> 0. */
+static int
+parse_kek_name(const char *name, uint32_t *epoch, uint32_t *gen)
+{
+	if (strncmp(name, "kek-", 4) != 0 || strlen(name) < 22 || name[12] != '-' ||
+		name[21] != '.')
+		return 0;
+	if (parse_hex8(name + 4, epoch) != 0 || parse_hex8(name + 13, gen) != 0)
+		return 0;
+	if (strcmp(name + 22, "key") == 0)
+		return 1;
+	if (strcmp(name + 22, "shredded") == 0)
+		return 2;
+	return 0;
+}
+
+static void
+key_file_encode(uint8_t buf[KEY_FILE_BYTES], enum key_kind kind, uint32_t epoch, uint32_t gen,
+	const uint8_t key[KEY_BYTES])
+{
+	memset(buf, 0, KEY_FILE_BYTES);
+	memcpy(buf, key_magic, sizeof(key_magic));
+	buf[8] = (uint8_t)kind;
+	put_be32(buf + 12, epoch);
+	put_be32(buf + 16, gen);
+	memcpy(buf + 20, key, KEY_BYTES);
+	crypto_generichash(buf + KEY_CHECK_OFF, 16, buf, KEY_CHECK_OFF, NULL, 0);
+}
+
+static int
+fsync_dir(int dirfd)
+{
+	return fsync(dirfd) == 0 ? 0 : PASO_E_IO;
+}
+
+/*
+ * Writes name durably and never over an existing file: temp file, fsync, link (fails if the
+ * name exists), unlink temp, fsync the directory.
+ */
+static int
+file_write_new(int dirfd, const char *name, const uint8_t *buf, size_t len)
+{
+	char tmp[128];
+	int fd = -1, r = PASO_E_IO;
+	size_t off = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
+		return PASO_E_INTERNAL;
+	(void)unlinkat(dirfd, tmp, 0);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto out;
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto out;
+		off += (size_t)n;
+	}
+	if (fsync(fd) != 0)
+		goto out;
+	if (linkat(dirfd, tmp, dirfd, name, 0) != 0) {
+		r = errno == EEXIST ? PASO_E_EXISTS : PASO_E_IO;
+		goto out;
+	}
+	r = 0;
+out:
+	if (fd >= 0) {
+		(void)close(fd);
+		(void)unlinkat(dirfd, tmp, 0);
+	}
+	if (r == 0)
+		r = fsync_dir(dirfd);
+	return r;
+}
+
+static int
+key_file_write(int dirfd, const char *name, enum key_kind kind, uint32_t epoch, uint32_t gen,
+	const uint8_t key[KEY_BYTES])
+{
+	uint8_t buf[KEY_FILE_BYTES];
+	int r;
+
+	key_file_encode(buf, kind, epoch, gen, key);
+	r = file_write_new(dirfd, name, buf, sizeof(buf));
+	sodium_memzero(buf, sizeof(buf));
+	return r;
+}
+
+static int
+key_file_read(int dirfd, const char *name, enum key_kind kind, uint32_t epoch, uint32_t gen,
+	uint8_t key[KEY_BYTES], struct paso_diag *d)
+{
+	uint8_t buf[KEY_FILE_BYTES + 1], check[16];
+	struct stat st;
+	ssize_t n;
+	int fd, r;
+
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		r = errno == ENOENT ? PASO_E_NOT_FOUND : PASO_E_IO;
+		return paso_diag_set(d, r, "keys/%s: %s", name, strerror(errno));
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		r = paso_diag_set(d, PASO_E_IO, "keys/%s: not a regular file", name);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		r = paso_diag_set(d, PASO_E_IO, "keys/%s: permissions %04o are too open, want 0600",
+			name, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	do
+		n = read(fd, buf, sizeof(buf));
+	while (n < 0 && errno == EINTR);
+	if (n != KEY_FILE_BYTES) {
+		r = paso_diag_set(
+			d, PASO_E_CORRUPT, "keys/%s: size %zd, want %d", name, n, KEY_FILE_BYTES);
+		goto out;
+	}
+	crypto_generichash(check, sizeof(check), buf, KEY_CHECK_OFF, NULL, 0);
+	if (sodium_memcmp(buf, key_magic, sizeof(key_magic)) != 0 ||
+		sodium_memcmp(check, buf + KEY_CHECK_OFF, sizeof(check)) != 0 || buf[8] != kind ||
+		get_be32(buf + 12) != epoch || get_be32(buf + 16) != gen) {
+		r = paso_diag_set(d, PASO_E_CORRUPT, "keys/%s: corrupt key file", name);
+		goto out;
+	}
+	memcpy(key, buf + 20, KEY_BYTES);
+	r = 0;
+out:
+	sodium_memzero(buf, sizeof(buf));
+	(void)close(fd);
+	return r;
+}
+
+int
+keyring_create(const char *keydir)
+{
+	uint8_t *key = NULL;
+	struct stat st;
+	int dirfd = -1, r;
+
+	if (mkdir(keydir, 0700) != 0 && errno != EEXIST)
+		return PASO_E_IO;
+	dirfd = open(keydir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd < 0)
+		return PASO_E_IO;
+	if (fstatat(dirfd, PSEUDONYM_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+		fstatat(dirfd, CARDINDEX_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		r = PASO_E_EXISTS;
+		goto out;
+	}
+	if (fchmod(dirfd, 0700) != 0) {
+		r = PASO_E_IO;
+		goto out;
+	}
+	if ((key = sodium_malloc(KEY_BYTES)) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	randombytes_buf(key, KEY_BYTES);
+	if ((r = key_file_write(dirfd, PSEUDONYM_FILE, KIND_PSEUDONYM, 0, 0, key)) != 0)
+		goto out;
+	randombytes_buf(key, KEY_BYTES);
+	if ((r = key_file_write(dirfd, CARDINDEX_FILE, KIND_CARDINDEX, 0, 0, key)) != 0)
+		goto out;
+	r = 0;
+out:
+	sodium_free(key);
+	if (dirfd >= 0)
+		(void)close(dirfd);
+	return r;
+}
+
+/* Binary search: index of (epoch, gen) or the insertion point, *found set accordingly. */
+static size_t
+meta_find(const struct keyring *kr, uint32_t epoch, uint32_t gen, int *found)
+{
+	size_t lo = 0, hi = kr->nmeta;
+	uint64_t want = (uint64_t)epoch << 32 | gen;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t have = (uint64_t)kr->meta[mid].epoch << 32 | kr->meta[mid].gen;
+
+		if (have == want) {
+			*found = 1;
+			return mid;
+		}
+		if (have < want)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = 0;
+	return lo;
+}
+
+/* Grows the key arena by doubling; the old arena is wiped by sodium_free. */
+static int
+arena_grow(struct keyring *kr)
+{
+	size_t ncap = kr->capslots ? kr->capslots * 2 : 16;
+	uint8_t *na, *nu;
+
+	if ((na = sodium_malloc(ncap * KEY_BYTES)) == NULL)
+		return PASO_E_NOMEM;
+	if ((nu = calloc(ncap, 1)) == NULL) {
+		sodium_free(na);
+		return PASO_E_NOMEM;
+	}
+	if (kr->capslots) {
+		memcpy(na, kr->arena, kr->capslots * KEY_BYTES);
+		memcpy(nu, kr->used, kr->capslots);
+	}
+	sodium_free(kr->arena);
+	free(kr->used);
+	kr->arena = na;
+	kr->used = nu;
+	kr->capslots = ncap;
+	return 0;
+}
+
+/* Records (epoch, gen); with key != NULL as a live KEK, else as a tombstone. */
+static int
+meta_insert(struct keyring *kr, uint32_t epoch, uint32_t gen, const uint8_t *key)
+{
+	size_t i, s;
+	int found, r;
+
+	i = meta_find(kr, epoch, gen, &found);
+	if (found)
+		return PASO_E_EXISTS;
+	if (kr->nmeta == kr->capmeta) {
+		size_t ncap = kr->capmeta ? kr->capmeta * 2 : 16;
+		struct kek_meta *nm = reallocarray(kr->meta, ncap, sizeof(*nm));
+
+		if (nm == NULL)
+			return PASO_E_NOMEM;
+		kr->meta = nm;
+		kr->capmeta = ncap;
+	}
+	memmove(&kr->meta[i + 1], &kr->meta[i], (kr->nmeta - i) * sizeof(*kr->meta));
+	kr->meta[i].epoch = epoch;
+	kr->meta[i].gen = gen;
+	kr->meta[i].slot = -1;
+	kr->nmeta++;
+	if (key == NULL)
+		return 0;
+	if (kr->nlive == kr->capslots && (r = arena_grow(kr)) != 0) {
+		memmove(&kr->meta[i], &kr->meta[i + 1], (kr->nmeta - i - 1) * sizeof(*kr->meta));
+		kr->nmeta--;
+		return r;
+	}
+	for (s = 0; kr->used[s]; s++)
+		;
+	kr->used[s] = 1;
+	memcpy(kr->arena + s * KEY_BYTES, key, KEY_BYTES);
+	kr->meta[i].slot = (int)s;
+	kr->nlive++;
+	return 0;
+}
+
+static void
+meta_kill(struct keyring *kr, size_t i)
+{
+	int s = kr->meta[i].slot;
+
+	if (s < 0)
+		return;
+	sodium_memzero(kr->arena + (size_t)s * KEY_BYTES, KEY_BYTES);
+	kr->used[s] = 0;
+	kr->meta[i].slot = -1;
+	kr->nlive--;
+}
+
+/*
+ * Destroys one KEK file: the tombstone goes first so the id is never reused even if we crash
+ * before the unlink, then the key bytes are overwritten and synced, then the name is removed.
+ */
+static int
+kek_destroy_file(int dirfd, uint32_t epoch, uint32_t gen)
+{
+	uint8_t zeros[KEY_FILE_BYTES] = { 0 };
+	char name[64], tomb[64];
+	int fd, r = PASO_E_IO;
+
+	kek_file_name(epoch, gen, "key", name, sizeof(name));
+	kek_file_name(epoch, gen, "shredded", tomb, sizeof(tomb));
+	fd = openat(dirfd, tomb, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return PASO_E_IO;
+	if (fsync(fd) != 0) {
+		(void)close(fd);
+		return PASO_E_IO;
+	}
+	(void)close(fd);
+	if (fsync_dir(dirfd) != 0)
+		return PASO_E_IO;
+	fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : PASO_E_IO;
+	if (pwrite(fd, zeros, sizeof(zeros), 0) != (ssize_t)sizeof(zeros) || fsync(fd) != 0)
+		goto out;
+	if (unlinkat(dirfd, name, 0) != 0)
+		goto out;
+	r = 0;
+out:
+	(void)close(fd);
+	if (r == 0)
+		r = fsync_dir(dirfd);
+	return r;
+}
+
+void
+keyring_close(struct keyring *kr)
+{
+	if (kr == NULL)
+		return;
+	sodium_free(kr->pseudonym_key);
+	sodium_free(kr->cardindex_key);
+	sodium_free(kr->arena);
+	free(kr->used);
+	free(kr->meta);
+	if (kr->dirfd >= 0)
+		(void)close(kr->dirfd);
+	(void)pthread_mutex_destroy(&kr->lock);
+	free(kr);
+}
+
+/* Loads KEKs and tombstones; finishes any shred a crash interrupted (tombstone + key file). */
+static int
+load_keks(struct keyring *kr, struct paso_diag *d)
+{
+	uint8_t key[KEY_BYTES];
+	struct dirent *de;
+	DIR *dir = NULL;
+	uint32_t epoch, gen;
+	int fd, r = 0, found;
+	size_t i;
+
+	if ((fd = dup(kr->dirfd)) < 0)
+		return PASO_E_IO;
+	if ((dir = fdopendir(fd)) == NULL) {
+		(void)close(fd);
+		return PASO_E_IO;
+	}
+	/* Tombstones first, so that a key file with a tombstone is never loaded. */
+	while ((de = readdir(dir)) != NULL) {
+		if (parse_kek_name(de->d_name, &epoch, &gen) == 2 &&
+			(r = meta_insert(kr, epoch, gen, NULL)) != 0)
+			goto out;
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir)) != NULL) {
+		if (parse_kek_name(de->d_name, &epoch, &gen) != 1)
+			continue;
+		(void)meta_find(kr, epoch, gen, &found);
+		if (found) {
+			if ((r = kek_destroy_file(kr->dirfd, epoch, gen)) != 0) {
+				paso_diag_set(d, r, "keys/%s: cannot finish shredding", de->d_name);
+				goto out;
+			}
+			continue;
+		}
+		if ((r = key_file_read(kr->dirfd, de->d_name, KIND_KEK, epoch, gen, key, d)) != 0)
+			goto out;
+		r = meta_insert(kr, epoch, gen, key);
+		sodium_memzero(key, sizeof(key));
+		if (r != 0)
+			goto out;
+	}
+	/* UINT32_MAX is KEYRING_SHRED_ALL and the search sentinel; no file may use it. */
+	for (i = 0; i < kr->nmeta; i++)
+		if (kr->meta[i].gen == KEYRING_SHRED_ALL) {
+			r = paso_diag_set(d, PASO_E_CORRUPT, "keys/: reserved KEK generation");
+			goto out;
+		}
+	r = 0;
+out:
+	sodium_memzero(key, sizeof(key));
+	(void)closedir(dir);
+	return r;
+}
+
+int
+keyring_open(const char *keydir, struct keyring **out, struct paso_diag *d)
+{
+	struct keyring *kr = NULL;
+	struct stat st;
+	int r;
+
+	*out = NULL;
+	if (sodium_init() < 0)
+		return paso_diag_set(d, PASO_E_INTERNAL, "libsodium failed to initialise");
+	if ((kr = calloc(1, sizeof(*kr))) == NULL)
+		return PASO_E_NOMEM;
+	kr->dirfd = -1;
+	if (pthread_mutex_init(&kr->lock, NULL) != 0) {
+		free(kr);
+		return PASO_E_INTERNAL;
+	}
+	kr->dirfd = open(keydir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (kr->dirfd < 0) {
+		r = paso_diag_set(d, errno == ENOENT ? PASO_E_NOT_FOUND : PASO_E_IO, "%s: %s",
+			keydir, strerror(errno));
+		goto out;
+	}
+	if (fstat(kr->dirfd, &st) != 0 || (st.st_mode & 077) != 0) {
+		r = paso_diag_set(d, PASO_E_IO, "%s: key directory must be mode 0700", keydir);
+		goto out;
+	}
+	kr->pseudonym_key = sodium_malloc(KEY_BYTES);
+	kr->cardindex_key = sodium_malloc(KEY_BYTES);
+	if (kr->pseudonym_key == NULL || kr->cardindex_key == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	if ((r = key_file_read(
+			kr->dirfd, PSEUDONYM_FILE, KIND_PSEUDONYM, 0, 0, kr->pseudonym_key, d)) != 0 ||
+		(r = key_file_read(kr->dirfd, CARDINDEX_FILE, KIND_CARDINDEX, 0, 0,
+				kr->cardindex_key, d)) != 0)
+		goto out;
+	if ((r = load_keks(kr, d)) != 0)
+		goto out;
+	*out = kr;
+	kr = NULL;
+	r = 0;
+out:
+	keyring_close(kr);
+	return r;
+}
+
+/* Index of the current (newest live) KEK of epoch, or -1. Caller holds the lock. */
+static long
+current_locked(struct keyring *kr, uint32_t epoch)
+{
+	size_t i;
+	int found;
+
+	i = meta_find(kr, epoch, KEYRING_SHRED_ALL, &found);
+	/* i is just past this epoch's entries; the newest one is current if it is live. */
+	if (i > 0 && kr->meta[i - 1].epoch == epoch && kr->meta[i - 1].slot >= 0)
+		return (long)(i - 1);
+	return -1;
+}
+
+/* Creates generation after the newest ever seen for epoch. Caller holds the lock. */
+static int
+create_locked(struct keyring *kr, uint32_t epoch, long *idxp)
+{
+	uint8_t key[KEY_BYTES];
+	uint32_t gen = 0;
+	char name[64];
+	size_t i;
+	int found, r;
+
+	i = meta_find(kr, epoch, KEYRING_SHRED_ALL, &found);
+	if (i > 0 && kr->meta[i - 1].epoch == epoch) {
+		if (kr->meta[i - 1].gen >= KEYRING_SHRED_ALL - 1)
+			return PASO_E_INTERNAL;
+		gen = kr->meta[i - 1].gen + 1;
+	}
+	randombytes_buf(key, sizeof(key));
+	kek_file_name(epoch, gen, "key", name, sizeof(name));
+	/* The file is durable before any wrap under it can be committed anywhere. */
+	if ((r = key_file_write(kr->dirfd, name, KIND_KEK, epoch, gen, key)) != 0)
+		goto out;
+	if ((r = meta_insert(kr, epoch, gen, key)) != 0)
+		goto out;
+	*idxp = (long)meta_find(kr, epoch, gen, &found);
+out:
+	sodium_memzero(key, sizeof(key));
+	return r;
+}
+
+static void
+wrap_ad(uint8_t ad[32], const uint8_t subject_id[KEYRING_SUBJECT_BYTES], const uint8_t kekid[8])
+{
+	memcpy(ad, "paso-dk1", 8);
+	memcpy(ad + 8, subject_id, KEYRING_SUBJECT_BYTES);
+	memcpy(ad + 24, kekid, 8);
+}
+
+int
+keyring_wrap(struct keyring *kr, uint32_t epoch, const uint8_t subject_id[KEYRING_SUBJECT_BYTES],
+	const uint8_t dk[KEYRING_DK_BYTES], uint8_t wrapped[KEYRING_WRAPPED_BYTES])
+{
+	uint8_t ad[32];
+	const struct kek_meta *m;
+	long idx;
+	int r;
+
+	pthread_mutex_lock(&kr->lock);
+	if ((idx = current_locked(kr, epoch)) < 0 && (r = create_locked(kr, epoch, &idx)) != 0)
+		goto out;
+	m = &kr->meta[idx];
+	wrapped[0] = WRAP_VERSION;
+	put_be32(wrapped + 1, m->epoch);
+	put_be32(wrapped + 5, m->gen);
+	randombytes_buf(wrapped + 9, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	wrap_ad(ad, subject_id, wrapped + 1);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped + 33, NULL, dk, KEYRING_DK_BYTES, ad,
+		sizeof(ad), NULL, wrapped + 9, kr->arena + (size_t)m->slot * KEY_BYTES);
+	r = 0;
+out:
+	pthread_mutex_unlock(&kr->lock);
+	return r;
+}
+
+int
+keyring_wrapped_kek(const uint8_t wrapped[KEYRING_WRAPPED_BYTES], uint32_t *epoch, uint32_t *gen)
+{
+	if (wrapped[0] != WRAP_VERSION)
+		return PASO_E_CORRUPT;
+	*epoch = get_be32(wrapped + 1);
+	*gen = get_be32(wrapped + 5);
+	return 0;
+}
+
+int
+keyring_unwrap(struct keyring *kr, const uint8_t subject_id[KEYRING_SUBJECT_BYTES],
+	const uint8_t wrapped[KEYRING_WRAPPED_BYTES], uint8_t dk[KEYRING_DK_BYTES])
+{
+	uint8_t ad[32];
+	uint32_t epoch, gen;
+	size_t i;
+	int found, r;
+
+	sodium_memzero(dk, KEYRING_DK_BYTES);
+	if ((r = keyring_wrapped_kek(wrapped, &epoch, &gen)) != 0)
+		return r;
+	wrap_ad(ad, subject_id, wrapped + 1);
+	pthread_mutex_lock(&kr->lock);
+	i = meta_find(kr, epoch, gen, &found);
+	if (!found || kr->meta[i].slot < 0) {
+		r = PASO_E_KEY_NOT_FOUND;
+		goto out;
+	}
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(dk, NULL, NULL, wrapped + 33,
+			KEYRING_DK_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES, ad, sizeof(ad),
+			wrapped + 9, kr->arena + (size_t)kr->meta[i].slot * KEY_BYTES) != 0) {
+		sodium_memzero(dk, KEYRING_DK_BYTES);
+		r = PASO_E_CRYPTO;
+		goto out;
+	}
+	r = 0;
+out:
+	pthread_mutex_unlock(&kr->lock);
+	return r;
+}
+
+int
+keyring_rotate_epoch(struct keyring *kr, uint32_t epoch, uint32_t *genp)
+{
+	long idx;
+	int r;
+
+	pthread_mutex_lock(&kr->lock);
+	if ((r = create_locked(kr, epoch, &idx)) == 0 && genp != NULL)
+		*genp = kr->meta[idx].gen;
+	pthread_mutex_unlock(&kr->lock);
+	return r;
+}
+
+int
+keyring_shred_epoch(struct keyring *kr, uint32_t epoch, uint32_t keep_gen, size_t *countp)
+{
+	size_t i, n = 0;
+	int found, r = 0;
+
+	if (countp != NULL)
+		*countp = 0;
+	pthread_mutex_lock(&kr->lock);
+	for (i = meta_find(kr, epoch, 0, &found); i < kr->nmeta && kr->meta[i].epoch == epoch;
+		i++) {
+		if (kr->meta[i].slot < 0 || kr->meta[i].gen >= keep_gen)
+			continue;
+		/* Wipe memory first: even if the file step fails, this process forgets the key. */
+		meta_kill(kr, i);
+		if ((r = kek_destroy_file(kr->dirfd, epoch, kr->meta[i].gen)) != 0)
+			goto out;
+		n++;
+	}
+out:
+	pthread_mutex_unlock(&kr->lock);
+	if (countp != NULL)
+		*countp = n;
+	return r;
+}
+
+int
+keyring_epoch_current(struct keyring *kr, uint32_t epoch, uint32_t *genp)
+{
+	long idx;
+	int r = PASO_E_NOT_FOUND;
+
+	pthread_mutex_lock(&kr->lock);
+	if ((idx = current_locked(kr, epoch)) >= 0) {
+		*genp = kr->meta[idx].gen;
+		r = 0;
+	}
+	pthread_mutex_unlock(&kr->lock);
+	return r;
+}
+
+size_t
+keyring_kek_count(struct keyring *kr)
+{
+	size_t n;
+
+	pthread_mutex_lock(&kr->lock);
+	n = kr->nlive;
+	pthread_mutex_unlock(&kr->lock);
+	return n;
+}
+
+int
+keyring_pseudonym(struct keyring *kr, const uint8_t subject_id[KEYRING_SUBJECT_BYTES],
+	uint8_t out[KEYRING_HASH_BYTES])
+{
+	crypto_generichash_state st;
+
+	/* The keys are read-only after open, so no lock is needed. */
+	crypto_generichash_init(&st, kr->pseudonym_key, KEY_BYTES, KEYRING_HASH_BYTES);
+	crypto_generichash_update(&st, (const uint8_t *)"paso-pseudonym-v1", 17);
+	crypto_generichash_update(&st, subject_id, KEYRING_SUBJECT_BYTES);
+	crypto_generichash_final(&st, out, KEYRING_HASH_BYTES);
+	sodium_memzero(&st, sizeof(st));
+	return 0;
+}
+
+int
+keyring_card_index(
+	struct keyring *kr, const char *card, size_t len, uint8_t out[KEYRING_HASH_BYTES])
+{
+	crypto_generichash_state st;
+
+	if (card == NULL || len == 0)
+		return PASO_E_INVALID_ARG;
+	crypto_generichash_init(&st, kr->cardindex_key, KEY_BYTES, KEYRING_HASH_BYTES);
+	crypto_generichash_update(&st, (const uint8_t *)"paso-card-v1", 12);
+	crypto_generichash_update(&st, (const uint8_t *)card, len);
+	crypto_generichash_final(&st, out, KEYRING_HASH_BYTES);
+	sodium_memzero(&st, sizeof(st));
+	return 0;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The hub's keys on disk: epoch key-encryption keys that can be shredded, pseudonym and card-index
+ * keys. */
+#ifndef PASO_KEYRING_H
+#define PASO_KEYRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+
+/*
+ * Layout of a key directory (DEPLOYMENT/keys/, mode 0700; every file 0600):
+ *   pseudonym.key           BLAKE2b key for audit pseudonyms of subject ids
+ *   cardindex.key           BLAKE2b key for the card index (card number -> index key)
+ *   kek-EEEEEEEE-GGGGGGGG.key   key-encryption key of epoch E, generation G (hex)
+ *   kek-EEEEEEEE-GGGGGGGG.shredded   empty tombstone left when that KEK was destroyed
+ *
+ * Why epochs: LMDB never wipes freed pages, so a deleted wrapped data key can survive in
+ * the data file. Each data key is wrapped by the KEK of one epoch (a retention bucket, e.g.
+ * an expiry day); erasure destroys the KEK file itself, after the survivors of that epoch have
+ * been rewrapped under a fresh generation (see vault_shred_epoch). Someone who later holds the
+ * LMDB file and every remaining key file cannot unwrap anything wrapped by a destroyed KEK.
+ * Overwriting a file before unlinking is best effort: on copy-on-write filesystems or SSDs
+ * old blocks may survive, so deployments should put keys/ on storage they can trust.
+ *
+ * Keys live in sodium_malloc'd memory and are never formatted; only key ids are printable.
+ * A keyring is safe to share between threads (one internal mutex); never use it after fork().
+ */
+
+#define KEYRING_DK_BYTES 32      /* a subject's data key (XChaCha20-Poly1305) */
+#define KEYRING_WRAPPED_BYTES 81 /* version(1) || kek id(8) || nonce(24) || ct(32) || tag(16) */
+#define KEYRING_HASH_BYTES 32    /* pseudonyms and card index keys */
+#define KEYRING_SUBJECT_BYTES 16 /* subject ids */
+#define KEYRING_KEYID_STRLEN 24  /* "kek:EEEEEEEE.GGGGGGGG" plus NUL fits */
+
+struct keyring;
+
+/*
+ * Creates keydir (mode 0700, parent must exist) with a fresh pseudonym key and card-index key,
+ * each written 0600 and fsync'd. KEKs are created lazily, one per epoch, on first use.
+ * Returns 0, PASO_E_EXISTS if keydir already holds a keyring, PASO_E_IO.
+ */
+int keyring_create(const char *keydir);
+
+/*
+ * Opens the keyring in keydir, loading every key into locked memory. Refuses key files
+ * readable by group or others and corrupt files (d names the file). Caller owns *out and
+ * releases it with keyring_close. Returns 0, PASO_E_NOT_FOUND, PASO_E_IO, PASO_E_CORRUPT,
+ * PASO_E_NOMEM.
+ */
+int keyring_open(const char *keydir, struct keyring **out, struct paso_diag *d);
+
+/* Wipes and frees every key. Accepts NULL. */
+void keyring_close(struct keyring *kr);
+
+/*
+ * Wraps dk for subject_id under the current KEK of epoch (creating that KEK durably, fsync'd
+ * with its directory, if the epoch has none yet). AD binds the subject id and the KEK id.
+ * Returns 0, PASO_E_IO, PASO_E_NOMEM.
+ */
+int keyring_wrap(struct keyring *kr, uint32_t epoch,
+	const uint8_t subject_id[KEYRING_SUBJECT_BYTES], const uint8_t dk[KEYRING_DK_BYTES],
+	uint8_t wrapped[KEYRING_WRAPPED_BYTES]);
+
+/*
+ * Unwraps a data key. Returns 0 and fills dk, PASO_E_KEY_NOT_FOUND if the KEK it names was
+ * destroyed or never existed, PASO_E_CRYPTO if authentication fails (wrong subject, tampered),
+ * PASO_E_CORRUPT if the version byte is unknown. dk is wiped on failure.
+ */
+int keyring_unwrap(struct keyring *kr, const uint8_t subject_id[KEYRING_SUBJECT_BYTES],
+	const uint8_t wrapped[KEYRING_WRAPPED_BYTES], uint8_t dk[KEYRING_DK_BYTES])
+	__attribute__((warn_unused_result));
+
+/* Reads the epoch and generation named by a wrapped key (public header bytes). PASO_E_CORRUPT. */
+int keyring_wrapped_kek(
+	const uint8_t wrapped[KEYRING_WRAPPED_BYTES], uint32_t *epoch, uint32_t *gen);
+
+/*
+ * Creates a fresh KEK generation for epoch (durably) and makes it current; later wraps for
+ * that epoch use it. Older generations stay usable until keyring_shred_epoch destroys them.
+ * Sets *genp if not NULL. Returns 0, PASO_E_IO, PASO_E_NOMEM.
+ */
+int keyring_rotate_epoch(struct keyring *kr, uint32_t epoch, uint32_t *genp);
+
+/*
+ * Destroys KEK generations of epoch: every generation below keep_gen, or all of them when
+ * keep_gen is KEYRING_SHRED_ALL. Each file is overwritten with zeros, fsync'd, unlinked and the
+ * directory fsync'd; a tombstone records the id so it is never reused. The in-memory key is
+ * wiped. Rewrap survivors first (vault_shred_epoch does both). Sets *countp (if not NULL) to
+ * the number of KEKs destroyed. Returns 0 (also when nothing was there), PASO_E_IO.
+ */
+#define KEYRING_SHRED_ALL UINT32_MAX
+int keyring_shred_epoch(struct keyring *kr, uint32_t epoch, uint32_t keep_gen, size_t *countp);
+
+/* Current generation of epoch: 0 and *genp, or PASO_E_NOT_FOUND if the epoch has no live KEK. */
+int keyring_epoch_current(struct keyring *kr, uint32_t epoch, uint32_t *genp);
+
+/* Number of live KEKs (all epochs and generations). */
+size_t keyring_kek_count(struct keyring *kr);
+
+/* Formats a KEK id as "kek:EEEEEEEE.GGGGGGGG" into buf (KEYRING_KEYID_STRLEN bytes). */
+void keyring_kek_id_str(uint32_t epoch, uint32_t gen, char buf[KEYRING_KEYID_STRLEN]);
+
+/* Keyed BLAKE2b pseudonym of a subject id for the audit log (stable for a deployment). */
+int keyring_pseudonym(struct keyring *kr, const uint8_t subject_id[KEYRING_SUBJECT_BYTES],
+	uint8_t out[KEYRING_HASH_BYTES]);
+
+/*
+ * Keyed BLAKE2b of a card number (len bytes): the card index key. The card number itself is
+ * never stored. Returns 0 or PASO_E_INVALID_ARG for an empty card.
+ */
+int keyring_card_index(
+	struct keyring *kr, const char *card, size_t len, uint8_t out[KEYRING_HASH_BYTES]);
+
+#endif

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* paso-hub: create a deployment, issue kiosk certificates, serve, and report what is stored. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "deploy.h"
+#include "frame.h"
+#include "hub.h"
+#include "keyring.h"
+#include "paso.pb-c.h"
+#include "policy.h"
+#include "vault.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: paso-hub COMMAND ...\n"
+		"  init DIR [--name NAME] [--policy FILE]   create a deployment (CA, keys, store, audit log)\n"
+		"  issue DIR --kiosk NAME                   issue a kiosk certificate into DIR/kiosks/\n"
+		"  serve DIR [--host ADDR] [--port N] [--port-file F] [--max-frame BYTES] [--batch N]\n"
+		"                                           serve kiosks (TLS 1.3, client certificates)\n"
+		"  stats DIR [--json]                       count what the store holds (no plaintext shown)\n"
+		"  policy FILE                              validate a policy file and print its effective values\n");
+}
+
+static int
+fail(const char *cmd, const struct paso_diag *d, int code)
+{
+	fprintf(stderr, "paso-hub %s: error %s (%d): %s\n", cmd, paso_errname(code), code,
+		d->msg[0] ? d->msg : paso_strerror(code));
+	return code == PASO_E_USAGE ? 2 : 1;
+}
+
+static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "paso-hub %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	return 2;
+}
+
+/* strtoul with end and range checks. */
+static int
+parse_u32(const char *s, unsigned long lo, unsigned long hi, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int
+cmd_init(int argc, char **argv)
+{
+	struct paso_diag d = { 0 };
+	const char *dir = NULL, *name = "inm", *policy = NULL;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+			name = argv[++i];
+		else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
+			policy = argv[++i];
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else
+			return usage_error("init", "unexpected argument '%s'", argv[i]);
+	}
+	if (dir == NULL)
+		return usage_error("init", "%s", "missing DIR");
+	if ((r = deploy_init(dir, name, policy, &d)) != 0)
+		return fail("init", &d, r);
+	printf("deployment '%s' created in %s\n"
+	       "  CA and hub certificate: %s/ca, %s/hub (private keys 0600)\n"
+	       "  keyring: %s/keys (key-encryption keys, pseudonym and card-index keys; 0600)\n"
+	       "  audit log: %s/audit (public key %s/audit/log.vkey)\n"
+	       "  policy: %s/policy.yaml\n",
+		name, dir, dir, dir, dir, dir, dir, dir);
+	return 0;
+}
+
+static int
+cmd_issue(int argc, char **argv)
+{
+	struct paso_diag d = { 0 };
+	const char *dir = NULL, *kiosk = NULL;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--kiosk") == 0 && i + 1 < argc)
+			kiosk = argv[++i];
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else
+			return usage_error("issue", "unexpected argument '%s'", argv[i]);
+	}
+	if (dir == NULL || kiosk == NULL)
+		return usage_error("issue", "%s", "needs DIR and --kiosk NAME");
+	if ((r = deploy_issue_kiosk(dir, kiosk, &d)) != 0)
+		return fail("issue", &d, r);
+	printf("kiosk '%s': certificate %s/kiosks/%s.crt, key %s/kiosks/%s.key (0600)\n", kiosk,
+		dir, kiosk, dir, kiosk);
+	return 0;
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	struct hub_config cfg;
+	struct paso_diag d = { 0 };
+	struct hub *h = NULL;
+	struct sigaction sa;
+	const char *portfile = NULL;
+	uint32_t v;
+	FILE *f;
+	int i, r;
+
+	memset(&cfg, 0, sizeof(cfg));
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--host") == 0 && i + 1 < argc)
+			cfg.host = argv[++i];
+		else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 0, 65535, &v) != 0)
+				return usage_error("serve", "--port: not a port 0..65535: '%s'", argv[i]);
+			cfg.port = (uint16_t)v;
+		} else if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc)
+			portfile = argv[++i];
+		else if (strcmp(argv[i], "--max-frame") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 1024, 64u << 20, &cfg.max_frame) != 0)
+				return usage_error("serve", "--max-frame: 1024..67108864 bytes: '%s'",
+					argv[i]);
+		} else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 1, 65536, &v) != 0)
+				return usage_error("serve", "--batch: 1..65536: '%s'", argv[i]);
+			cfg.batch_max = v;
+		} else if (argv[i][0] != '-' && cfg.dir == NULL)
+			cfg.dir = argv[i];
+		else
+			return usage_error("serve", "unexpected argument '%s'", argv[i]);
+	}
+	if (cfg.dir == NULL)
+		return usage_error("serve", "%s", "missing DIR");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = hub_open(&cfg, &h, &d)) != 0)
+		return fail("serve", &d, r);
+	if (portfile != NULL) {
+		char tmp[4200];
+		(void)snprintf(tmp, sizeof(tmp), "%s.tmp", portfile);
+		if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%u\n", hub_port(h)) < 0 ||
+		    fclose(f) != 0 || rename(tmp, portfile) != 0) {
+			fprintf(stderr, "paso-hub serve: cannot write %s: %s\n", portfile,
+				strerror(errno));
+			hub_close(h);
+			return 1;
+		}
+	}
+	printf("paso-hub listening on %s:%u\n", cfg.host ? cfg.host : "127.0.0.1", hub_port(h));
+	fflush(stdout);
+	r = hub_run(h, &stop_flag);
+	hub_close(h);
+	if (r != 0) {
+		d.msg[0] = '\0';
+		return fail("serve", &d, r);
+	}
+	return 0;
+}
+
+struct count {
+	uint64_t subjects, crossings, with_finger, with_face, with_iris, by_cat[5];
+};
+
+static int
+count_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t len)
+{
+	struct count *c = arg;
+	Paso__SubjectRecord *sr;
+
+	(void)id;
+	if ((sr = paso__subject_record__unpack(NULL, len, rec)) == NULL)
+		return PASO_E_CORRUPT;
+	c->subjects++;
+	c->crossings += sr->n_crossings;
+	if (sr->category >= 1 && sr->category <= 4)
+		c->by_cat[sr->category]++;
+	if (sr->templates != NULL) {
+		c->with_finger += sr->templates->finger_record.len > 0;
+		c->with_face += sr->templates->face != NULL;
+		c->with_iris += sr->templates->n_iris > 0;
+	}
+	paso__subject_record__free_unpacked(sr, NULL);
+	return 0;
+}
+
+static int
+cmd_stats(int argc, char **argv)
+{
+	struct paso_diag d = { 0 };
+	struct deploy_paths p;
+	struct keyring *kr = NULL;
+	struct vault *v = NULL;
+	struct vault_txn *t = NULL;
+	struct vault_stats vs;
+	struct count c;
+	const char *dir = NULL;
+	int i, r, json = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else
+			return usage_error("stats", "unexpected argument '%s'", argv[i]);
+	}
+	if (dir == NULL)
+		return usage_error("stats", "%s", "missing DIR");
+	memset(&c, 0, sizeof(c));
+	if ((r = deploy_paths(dir, &p, &d)) != 0 || (r = keyring_open(p.keys, &kr, &d)) != 0 ||
+	    (r = vault_open(dir, kr, &v, &d)) != 0)
+		goto out;
+	if ((r = vault_begin(v, 1, &t)) != 0 || (r = vault_stats(t, &vs)) != 0 ||
+	    (r = vault_subject_foreach(t, count_one, &c)) != 0)
+		goto out;
+	if (json)
+		printf("{\"subjects\":%" PRIu64 ",\"crossings\":%" PRIu64 ",\"messages_seen\":%" PRIu64
+		       ",\"with_finger\":%" PRIu64 ",\"with_face\":%" PRIu64 ",\"with_iris\":%" PRIu64
+		       ",\"regional_visitor\":%" PRIu64 ",\"border_worker\":%" PRIu64
+		       ",\"migrant_in_transit\":%" PRIu64 ",\"detainee\":%" PRIu64
+		       ",\"store_bytes\":%" PRIu64 "}\n",
+			c.subjects, c.crossings, vs.seen, c.with_finger, c.with_face, c.with_iris,
+			c.by_cat[1], c.by_cat[2], c.by_cat[3], c.by_cat[4], vs.map_used);
+	else
+		printf("subjects %" PRIu64 "\ncrossings %" PRIu64 "\nmessages_seen %" PRIu64
+		       "\nwith_finger %" PRIu64 "\nwith_face %" PRIu64 "\nwith_iris %" PRIu64
+		       "\nstore_bytes %" PRIu64 "\n",
+			c.subjects, c.crossings, vs.seen, c.with_finger, c.with_face, c.with_iris,
+			vs.map_used);
+out:
+	vault_abort(t);
+	vault_close(v);
+	keyring_close(kr);
+	return r != 0 ? fail("stats", &d, r) : 0;
+}
+
+static int
+cmd_policy(int argc, char **argv)
+{
+	struct paso_diag d = { 0 };
+	struct policy *p = NULL;
+	char *text = NULL;
+	int r;
+
+	if (argc != 2)
+		return usage_error("policy", "%s", "needs exactly one FILE");
+	if ((r = policy_load_file(argv[1], &p, &d)) != 0)
+		return fail("policy", &d, r);
+	if ((r = policy_dump(p, &text)) == 0)
+		fputs(text, stdout);
+	free(text);
+	policy_free(p);
+	return r != 0 ? fail("policy", &d, r) : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (sodium_init() < 0) {
+		fprintf(stderr, "paso-hub: libsodium failed to initialise\n");
+		return 1;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "init") == 0)
+		return cmd_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "issue") == 0)
+		return cmd_issue(argc - 1, argv + 1);
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "stats") == 0)
+		return cmd_stats(argc - 1, argv + 1);
+	if (strcmp(argv[1], "policy") == 0)
+		return cmd_policy(argc - 1, argv + 1);
+	fprintf(stderr, "paso-hub: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

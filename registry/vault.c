@@ -1,0 +1,893 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The sealed subject store on LMDB: seal/open records, card index, resend memory, epoch shredding.
+ */
+#include "vault.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#define REC_VERSION 1
+#define REC_HDR (1 + 4 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+#define REC_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define DKROW_BYTES (KEYRING_WRAPPED_BYTES + KEYRING_HASH_BYTES)
+#define SEENKEY_MAX (VAULT_KIOSK_MAX + 1 + 8)
+
+struct vault {
+	MDB_env *env;
+	MDB_dbi subjects, dks, cards, byepoch, seen, meta;
+	struct keyring *kr;
+	size_t map_size, map_max;
+	atomic_int ntxn;
+	atomic_int grow_pending;
+};
+
+struct vault_txn {
+	struct vault *v;
+	MDB_txn *txn;
+	int readonly;
+};
+
+/* The one place LMDB codes become Paso codes. */
+static int
+mdb_to_paso(struct vault *v, int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return PASO_E_NOT_FOUND;
+	case MDB_KEYEXIST:
+		return PASO_E_EXISTS;
+	case MDB_MAP_FULL:
+		atomic_store(&v->grow_pending, 1);
+		return PASO_E_MAP_FULL;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+		return PASO_E_CORRUPT;
+	case ENOMEM:
+		return PASO_E_NOMEM;
+	default:
+		return PASO_E_STORAGE;
+	}
+}
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t
+get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static uint64_t
+get_be64(const uint8_t *p)
+{
+	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+
+static int
+open_dbs(struct vault *v, struct paso_diag *d)
+{
+	static const char *names[] = { "subjects", "dks", "cards", "byepoch", "seen", "meta" };
+	MDB_dbi *dbis[] = { &v->subjects, &v->dks, &v->cards, &v->byepoch, &v->seen, &v->meta };
+	MDB_txn *txn = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = mdb_txn_begin(v->env, NULL, 0, &txn)) != 0)
+		return paso_diag_set(
+			d, mdb_to_paso(v, rc), "store: mdb_txn_begin: %s", mdb_strerror(rc));
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if ((rc = mdb_dbi_open(txn, names[i], MDB_CREATE, dbis[i])) != 0) {
+			mdb_txn_abort(txn);
+			return paso_diag_set(d, mdb_to_paso(v, rc), "store: database %s: %s",
+				names[i], mdb_strerror(rc));
+		}
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return paso_diag_set(
+			d, mdb_to_paso(v, rc), "store: mdb_txn_commit: %s", mdb_strerror(rc));
+	return 0;
+}
+
+int
+vault_open(const char *deploydir, struct keyring *kr, struct vault **out, struct paso_diag *d)
+{
+	return vault_open_opts(deploydir, kr, NULL, out, d);
+}
+
+int
+vault_open_opts(const char *deploydir, struct keyring *kr, const struct vault_options *opt,
+	struct vault **out, struct paso_diag *d)
+{
+	struct vault *v = NULL;
+	char path[PATH_MAX];
+	MDB_envinfo info;
+	int rc, r, dead;
+
+	*out = NULL;
+	if (sodium_init() < 0)
+		return paso_diag_set(d, PASO_E_INTERNAL, "libsodium failed to initialise");
+	if (snprintf(path, sizeof(path), "%s/store", deploydir) >= (int)sizeof(path))
+		return paso_diag_set(d, PASO_E_INVALID_ARG, "%s: path too long", deploydir);
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return PASO_E_NOMEM;
+	v->kr = kr;
+	v->map_size = opt && opt->map_size ? opt->map_size : VAULT_DEFAULT_MAP_SIZE;
+	v->map_max = opt && opt->map_size_max ? opt->map_size_max : v->map_size * 16;
+	if (v->map_max < v->map_size)
+		v->map_max = v->map_size;
+	if ((rc = mdb_env_create(&v->env)) != 0) {
+		v->env = NULL;
+		r = paso_diag_set(
+			d, mdb_to_paso(v, rc), "store: mdb_env_create: %s", mdb_strerror(rc));
+		goto out;
+	}
+	if ((rc = mdb_env_set_maxdbs(v->env, 8)) != 0 ||
+		(rc = mdb_env_set_mapsize(v->env, v->map_size)) != 0) {
+		r = paso_diag_set(d, mdb_to_paso(v, rc), "store: %s", mdb_strerror(rc));
+		goto out;
+	}
+	/* MDB_NOTLS: read transactions are not tied to the thread that began them. */
+	if ((rc = mdb_env_open(v->env, path, MDB_NOTLS, 0600)) != 0) {
+		r = paso_diag_set(
+			d, mdb_to_paso(v, rc), "%s: mdb_env_open: %s", path, mdb_strerror(rc));
+		goto out;
+	}
+	/* Clear reader slots left by a process that was killed. */
+	(void)mdb_reader_check(v->env, &dead);
+	if (mdb_env_info(v->env, &info) == 0 && info.me_mapsize > v->map_size)
+		v->map_size = info.me_mapsize;
+	if (v->map_max < v->map_size)
+		v->map_max = v->map_size;
+	if ((r = open_dbs(v, d)) != 0)
+		goto out;
+	*out = v;
+	v = NULL;
+	r = 0;
+out:
+	vault_close(v);
+	return r;
+}
+
+void
+vault_close(struct vault *v)
+{
+	if (v == NULL)
+		return;
+	if (v->env != NULL)
+		mdb_env_close(v->env);
+	free(v);
+}
+
+/*
+ * Doubles the map after MDB_MAP_FULL; only legal when this process has no open transaction.
+ * At the limit the transaction still begins: deletes can free space, puts fail again.
+ */
+static int
+maybe_grow(struct vault *v)
+{
+	size_t nsize;
+	int rc;
+
+	if (!atomic_load(&v->grow_pending) || atomic_load(&v->ntxn) != 0)
+		return 0;
+	if (v->map_size < v->map_max) {
+		nsize = v->map_size > v->map_max / 2 ? v->map_max : v->map_size * 2;
+		if ((rc = mdb_env_set_mapsize(v->env, nsize)) != 0)
+			return mdb_to_paso(v, rc);
+		v->map_size = nsize;
+	}
+	atomic_store(&v->grow_pending, 0);
+	return 0;
+}
+
+int
+vault_begin(struct vault *v, int readonly, struct vault_txn **out)
+{
+	struct vault_txn *t = NULL;
+	MDB_envinfo info;
+	int rc, r;
+
+	*out = NULL;
+	if (!readonly && (r = maybe_grow(v)) != 0)
+		return r;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return PASO_E_NOMEM;
+	t->v = v;
+	t->readonly = readonly != 0;
+	rc = mdb_txn_begin(v->env, NULL, readonly ? MDB_RDONLY : 0, &t->txn);
+	if (rc == MDB_MAP_RESIZED && atomic_load(&v->ntxn) == 0) {
+		/* Another process grew the map: adopt its size. */
+		if (mdb_env_set_mapsize(v->env, 0) == 0 && mdb_env_info(v->env, &info) == 0)
+			v->map_size = info.me_mapsize;
+		rc = mdb_txn_begin(v->env, NULL, readonly ? MDB_RDONLY : 0, &t->txn);
+	}
+	if (rc != 0) {
+		free(t);
+		return mdb_to_paso(v, rc);
+	}
+	atomic_fetch_add(&v->ntxn, 1);
+	*out = t;
+	return 0;
+}
+
+int
+vault_commit(struct vault_txn *t)
+{
+	struct vault *v = t->v;
+	int rc;
+
+	rc = mdb_txn_commit(t->txn);
+	atomic_fetch_sub(&v->ntxn, 1);
+	free(t);
+	return mdb_to_paso(v, rc);
+}
+
+void
+vault_abort(struct vault_txn *t)
+{
+	if (t == NULL)
+		return;
+	mdb_txn_abort(t->txn);
+	atomic_fetch_sub(&t->v->ntxn, 1);
+	free(t);
+}
+
+static int
+seen_key(const char *kiosk, uint64_t seq, uint8_t key[SEENKEY_MAX], size_t *klen)
+{
+	size_t n;
+
+	if (kiosk == NULL || (n = strnlen(kiosk, VAULT_KIOSK_MAX + 1)) == 0 || n > VAULT_KIOSK_MAX)
+		return PASO_E_INVALID_ARG;
+	memcpy(key, kiosk, n);
+	key[n] = 0;
+	put_be64(key + n + 1, seq);
+	*klen = n + 9;
+	return 0;
+}
+
+int
+vault_seen_get(struct vault_txn *t, const char *kiosk, uint64_t seq,
+	uint8_t digest[VAULT_DIGEST_BYTES], uint8_t **replyp, size_t *replylenp)
+{
+	uint8_t kb[SEENKEY_MAX], *reply = NULL;
+	MDB_val k, val;
+	size_t rlen;
+	int r;
+
+	*replyp = NULL;
+	*replylenp = 0;
+	if ((r = seen_key(kiosk, seq, kb, &k.mv_size)) != 0)
+		return r;
+	k.mv_data = kb;
+	if ((r = mdb_to_paso(t->v, mdb_get(t->txn, t->v->seen, &k, &val))) != 0)
+		return r;
+	if (val.mv_size < VAULT_DIGEST_BYTES)
+		return PASO_E_CORRUPT;
+	rlen = val.mv_size - VAULT_DIGEST_BYTES;
+	if (rlen > 0) {
+		if ((reply = malloc(rlen)) == NULL)
+			return PASO_E_NOMEM;
+		memcpy(reply, (const uint8_t *)val.mv_data + VAULT_DIGEST_BYTES, rlen);
+	}
+	memcpy(digest, val.mv_data, VAULT_DIGEST_BYTES);
+	*replyp = reply;
+	*replylenp = rlen;
+	return 0;
+}
+
+int
+vault_seen_put(struct vault_txn *t, const char *kiosk, uint64_t seq,
+	const uint8_t digest[VAULT_DIGEST_BYTES], const uint8_t *reply, size_t replylen)
+{
+	uint8_t kb[SEENKEY_MAX];
+	MDB_val k, val;
+	int r;
+
+	if ((r = seen_key(kiosk, seq, kb, &k.mv_size)) != 0)
+		return r;
+	if (replylen > VAULT_RECORD_MAX || (replylen > 0 && reply == NULL))
+		return PASO_E_INVALID_ARG;
+	k.mv_data = kb;
+	val.mv_size = VAULT_DIGEST_BYTES + replylen;
+	if ((r = mdb_to_paso(t->v,
+			mdb_put(t->txn, t->v->seen, &k, &val, MDB_NOOVERWRITE | MDB_RESERVE))) != 0)
+		return r;
+	memcpy(val.mv_data, digest, VAULT_DIGEST_BYTES);
+	if (replylen > 0)
+		memcpy((uint8_t *)val.mv_data + VAULT_DIGEST_BYTES, reply, replylen);
+	return 0;
+}
+
+int
+vault_seen_last(struct vault_txn *t, const char *kiosk, uint64_t *seqp)
+{
+	uint8_t kb[SEENKEY_MAX];
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	size_t klen, n;
+	int rc, r;
+
+	if ((r = seen_key(kiosk, 0, kb, &klen)) != 0)
+		return r;
+	n = klen - 9;
+	/* kiosk || 0x01 sorts after every kiosk || 0x00 || seq: step back from there. */
+	kb[n] = 1;
+	k.mv_data = kb;
+	k.mv_size = n + 1;
+	if ((rc = mdb_cursor_open(t->txn, t->v->seen, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE);
+	if (rc == 0)
+		rc = mdb_cursor_get(c, &k, &val, MDB_PREV);
+	else if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &k, &val, MDB_LAST);
+	if (rc != 0) {
+		r = mdb_to_paso(t->v, rc);
+		goto out;
+	}
+	kb[n] = 0;
+	if (k.mv_size != n + 9 || memcmp(k.mv_data, kb, n + 1) != 0) {
+		r = PASO_E_NOT_FOUND;
+		goto out;
+	}
+	*seqp = get_be64((const uint8_t *)k.mv_data + n + 1);
+	r = 0;
+out:
+	mdb_cursor_close(c);
+	return r;
+}
+
+static int
+card_hash(struct vault *v, const char *card, uint8_t out[KEYRING_HASH_BYTES])
+{
+	size_t n;
+
+	if (card == NULL || (n = strnlen(card, VAULT_CARD_MAX + 1)) == 0 || n > VAULT_CARD_MAX)
+		return PASO_E_INVALID_ARG;
+	return keyring_card_index(v->kr, card, n, out);
+}
+
+int
+vault_card_lookup(struct vault_txn *t, const char *card, uint8_t subject_id[VAULT_ID_BYTES])
+{
+	uint8_t h[KEYRING_HASH_BYTES];
+	MDB_val k, val;
+	int r;
+
+	if ((r = card_hash(t->v, card, h)) != 0)
+		return r;
+	k.mv_data = h;
+	k.mv_size = sizeof(h);
+	if ((r = mdb_to_paso(t->v, mdb_get(t->txn, t->v->cards, &k, &val))) != 0)
+		return r;
+	if (val.mv_size != VAULT_ID_BYTES)
+		return PASO_E_CORRUPT;
+	memcpy(subject_id, val.mv_data, VAULT_ID_BYTES);
+	return 0;
+}
+
+static void
+rec_ad(uint8_t ad[30], const uint8_t id[VAULT_ID_BYTES], const uint8_t hdr[5])
+{
+	memcpy(ad, "paso-rec1", 9);
+	memcpy(ad + 9, id, VAULT_ID_BYTES);
+	memcpy(ad + 25, hdr, 5);
+}
+
+/* Seals rec into out (REC_HDR + len + REC_TAG bytes): header, fresh nonce, ciphertext. */
+static void
+rec_seal(const uint8_t dk[KEYRING_DK_BYTES], const uint8_t id[VAULT_ID_BYTES], uint32_t epoch,
+	const uint8_t *rec, size_t len, uint8_t *out)
+{
+	uint8_t ad[30];
+
+	out[0] = REC_VERSION;
+	put_be32(out + 1, epoch);
+	randombytes_buf(out + 5, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	rec_ad(ad, id, out);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+		out + REC_HDR, NULL, rec, len, ad, sizeof(ad), NULL, out + 5, dk);
+}
+
+/* Puts a sealed record straight into the map (MDB_RESERVE saves one copy of the bytes). */
+static int
+rec_put(struct vault_txn *t, const uint8_t dk[KEYRING_DK_BYTES], const uint8_t id[VAULT_ID_BYTES],
+	uint32_t epoch, const uint8_t *rec, size_t len, unsigned flags)
+{
+	MDB_val k, val;
+	int r;
+
+	k.mv_data = (void *)id;
+	k.mv_size = VAULT_ID_BYTES;
+	val.mv_size = REC_HDR + len + REC_TAG;
+	if ((r = mdb_to_paso(
+			t->v, mdb_put(t->txn, t->v->subjects, &k, &val, flags | MDB_RESERVE))) != 0)
+		return r;
+	rec_seal(dk, id, epoch, rec, len, val.mv_data);
+	return 0;
+}
+
+/* Fetches and unwraps a subject's data key; *cardp (if not NULL) gets its card index key. */
+static int
+dk_get(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], uint8_t dk[KEYRING_DK_BYTES],
+	uint8_t *cardp)
+{
+	MDB_val k, val;
+	int r;
+
+	k.mv_data = (void *)id;
+	k.mv_size = VAULT_ID_BYTES;
+	r = mdb_to_paso(t->v, mdb_get(t->txn, t->v->dks, &k, &val));
+	if (r == PASO_E_NOT_FOUND)
+		return PASO_E_CORRUPT; /* a record without its key row */
+	if (r != 0)
+		return r;
+	if (val.mv_size != DKROW_BYTES)
+		return PASO_E_CORRUPT;
+	if (cardp != NULL)
+		memcpy(cardp, (const uint8_t *)val.mv_data + KEYRING_WRAPPED_BYTES,
+			KEYRING_HASH_BYTES);
+	return keyring_unwrap(t->v->kr, id, val.mv_data, dk);
+}
+
+static int
+dk_put(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], uint32_t epoch,
+	const uint8_t dk[KEYRING_DK_BYTES], const uint8_t card[KEYRING_HASH_BYTES])
+{
+	uint8_t row[DKROW_BYTES];
+	MDB_val k, val;
+	int r;
+
+	if ((r = keyring_wrap(t->v->kr, epoch, id, dk, row)) != 0)
+		return r;
+	memcpy(row + KEYRING_WRAPPED_BYTES, card, KEYRING_HASH_BYTES);
+	k.mv_data = (void *)id;
+	k.mv_size = VAULT_ID_BYTES;
+	val.mv_data = row;
+	val.mv_size = sizeof(row);
+	return mdb_to_paso(t->v, mdb_put(t->txn, t->v->dks, &k, &val, 0));
+}
+
+static void
+epoch_key(uint8_t key[4 + VAULT_ID_BYTES], uint32_t epoch, const uint8_t id[VAULT_ID_BYTES])
+{
+	put_be32(key, epoch);
+	memcpy(key + 4, id, VAULT_ID_BYTES);
+}
+
+int
+vault_subject_create(struct vault_txn *t, const char *card, uint32_t epoch, const uint8_t *rec,
+	size_t len, uint8_t subject_id[VAULT_ID_BYTES])
+{
+	uint8_t ch[KEYRING_HASH_BYTES] = { 0 }, id[VAULT_ID_BYTES], dk[KEYRING_DK_BYTES];
+	uint8_t ek[4 + VAULT_ID_BYTES];
+	MDB_val k, val;
+	int r, tries;
+
+	if (t->readonly || len > VAULT_RECORD_MAX || (len > 0 && rec == NULL))
+		return PASO_E_INVALID_ARG;
+	if (card != NULL) {
+		if ((r = card_hash(t->v, card, ch)) != 0)
+			return r;
+		k.mv_data = ch;
+		k.mv_size = sizeof(ch);
+		r = mdb_to_paso(t->v, mdb_get(t->txn, t->v->cards, &k, &val));
+		if (r == 0)
+			return PASO_E_CARD_ENROLLED;
+		if (r != PASO_E_NOT_FOUND)
+			return r;
+	}
+	randombytes_buf(dk, sizeof(dk));
+	/* A 128-bit id collides with negligible probability; NOOVERWRITE makes sure anyway. */
+	for (tries = 0; tries < 4; tries++) {
+		randombytes_buf(id, sizeof(id));
+		if ((r = rec_put(t, dk, id, epoch, rec, len, MDB_NOOVERWRITE)) != PASO_E_EXISTS)
+			break;
+	}
+	if (r != 0)
+		goto out;
+	if ((r = dk_put(t, id, epoch, dk, ch)) != 0)
+		goto out;
+	if (card != NULL) {
+		k.mv_data = ch;
+		k.mv_size = sizeof(ch);
+		val.mv_data = id;
+		val.mv_size = sizeof(id);
+		if ((r = mdb_to_paso(
+				t->v, mdb_put(t->txn, t->v->cards, &k, &val, MDB_NOOVERWRITE))) != 0)
+			goto out;
+	}
+	epoch_key(ek, epoch, id);
+	k.mv_data = ek;
+	k.mv_size = sizeof(ek);
+	val.mv_data = NULL;
+	val.mv_size = 0;
+	if ((r = mdb_to_paso(t->v, mdb_put(t->txn, t->v->byepoch, &k, &val, 0))) != 0)
+		goto out;
+	memcpy(subject_id, id, sizeof(id));
+	r = 0;
+out:
+	sodium_memzero(dk, sizeof(dk));
+	return r;
+}
+
+/* Opens a sealed row for id into a malloc'd buffer. */
+static int
+rec_open(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], const MDB_val *sealed,
+	uint8_t **recp, size_t *lenp)
+{
+	uint8_t dk[KEYRING_DK_BYTES], ad[30], *rec = NULL;
+	const uint8_t *s = sealed->mv_data;
+	size_t len = 0;
+	int r;
+
+	if (sealed->mv_size < REC_HDR + REC_TAG || s[0] != REC_VERSION)
+		return PASO_E_CORRUPT;
+	if ((r = dk_get(t, id, dk, NULL)) != 0)
+		goto out;
+	len = sealed->mv_size - REC_HDR - REC_TAG;
+	/* malloc(0) may return NULL; always ask for at least one byte. */
+	if ((rec = malloc(len ? len : 1)) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	rec_ad(ad, id, s);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+			rec, NULL, NULL, s + REC_HDR, len + REC_TAG, ad, sizeof(ad), s + 5, dk) != 0) {
+		r = PASO_E_CRYPTO;
+		goto out;
+	}
+	*recp = rec;
+	*lenp = len;
+	rec = NULL;
+	r = 0;
+out:
+	sodium_memzero(dk, sizeof(dk));
+	if (rec != NULL)
+		vault_free_record(rec, len);
+	return r;
+}
+
+static int
+rec_get(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], MDB_val *val)
+{
+	MDB_val k;
+
+	k.mv_data = (void *)id;
+	k.mv_size = VAULT_ID_BYTES;
+	return mdb_to_paso(t->v, mdb_get(t->txn, t->v->subjects, &k, val));
+}
+
+int
+vault_subject_get(
+	struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint8_t **recp, size_t *lenp)
+{
+	MDB_val val;
+	int r;
+
+	*recp = NULL;
+	*lenp = 0;
+	if ((r = rec_get(t, subject_id, &val)) != 0)
+		return r;
+	return rec_open(t, subject_id, &val, recp, lenp);
+}
+
+int
+vault_subject_epoch(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint32_t *epochp)
+{
+	MDB_val val;
+	int r;
+
+	if ((r = rec_get(t, subject_id, &val)) != 0)
+		return r;
+	if (val.mv_size < REC_HDR + REC_TAG || ((const uint8_t *)val.mv_data)[0] != REC_VERSION)
+		return PASO_E_CORRUPT;
+	*epochp = get_be32((const uint8_t *)val.mv_data + 1);
+	return 0;
+}
+
+int
+vault_subject_update(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
+	const uint8_t *rec, size_t len)
+{
+	uint8_t dk[KEYRING_DK_BYTES], id[VAULT_ID_BYTES];
+	uint32_t epoch;
+	int r;
+
+	if (t->readonly || len > VAULT_RECORD_MAX || (len > 0 && rec == NULL))
+		return PASO_E_INVALID_ARG;
+	/* Copy the id: the caller's buffer might point into the map, which the put may move. */
+	memcpy(id, subject_id, sizeof(id));
+	if ((r = vault_subject_epoch(t, id, &epoch)) != 0)
+		return r;
+	if ((r = dk_get(t, id, dk, NULL)) != 0)
+		goto out;
+	r = rec_put(t, dk, id, epoch, rec, len, 0);
+out:
+	sodium_memzero(dk, sizeof(dk));
+	return r;
+}
+
+int
+vault_subject_foreach(struct vault_txn *t,
+	int (*cb)(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t len),
+	void *arg)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	uint8_t *rec;
+	size_t len;
+	int rc, r;
+
+	if ((rc = mdb_cursor_open(t->txn, t->v->subjects, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	for (rc = mdb_cursor_get(c, &k, &val, MDB_FIRST); rc == 0;
+		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+		if (k.mv_size != VAULT_ID_BYTES) {
+			r = PASO_E_CORRUPT;
+			goto out;
+		}
+		if ((r = rec_open(t, k.mv_data, &val, &rec, &len)) != 0)
+			goto out;
+		r = cb(arg, k.mv_data, rec, len);
+		vault_free_record(rec, len);
+		if (r != 0)
+			goto out;
+	}
+	r = rc == MDB_NOTFOUND ? 0 : mdb_to_paso(t->v, rc);
+out:
+	mdb_cursor_close(c);
+	return r;
+}
+
+static int
+del_row(struct vault_txn *t, MDB_dbi dbi, const void *key, size_t klen)
+{
+	MDB_val k;
+
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	return mdb_to_paso(t->v, mdb_del(t->txn, dbi, &k, NULL));
+}
+
+int
+vault_subject_erase(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES])
+{
+	static const uint8_t nocard[KEYRING_HASH_BYTES];
+	uint8_t ch[KEYRING_HASH_BYTES], ek[4 + VAULT_ID_BYTES], id[VAULT_ID_BYTES];
+	MDB_val k, val;
+	uint32_t epoch;
+	int r;
+
+	if (t->readonly)
+		return PASO_E_INVALID_ARG;
+	/* Copy the id: the caller's buffer might point into the map. */
+	memcpy(id, subject_id, sizeof(id));
+	if ((r = vault_subject_epoch(t, id, &epoch)) != 0)
+		return r;
+	k.mv_data = id;
+	k.mv_size = sizeof(id);
+	if ((r = mdb_to_paso(t->v, mdb_get(t->txn, t->v->dks, &k, &val))) != 0)
+		return r == PASO_E_NOT_FOUND ? PASO_E_CORRUPT : r;
+	if (val.mv_size != DKROW_BYTES)
+		return PASO_E_CORRUPT;
+	memcpy(ch, (const uint8_t *)val.mv_data + KEYRING_WRAPPED_BYTES, sizeof(ch));
+	if ((r = del_row(t, t->v->subjects, id, sizeof(id))) != 0 ||
+		(r = del_row(t, t->v->dks, id, sizeof(id))) != 0)
+		return r;
+	if (sodium_memcmp(ch, nocard, sizeof(ch)) != 0) {
+		k.mv_data = ch;
+		k.mv_size = sizeof(ch);
+		r = mdb_to_paso(t->v, mdb_get(t->txn, t->v->cards, &k, &val));
+		/* Only remove the index row if it still points at this subject. */
+		if (r == 0 && val.mv_size == VAULT_ID_BYTES &&
+			memcmp(val.mv_data, id, sizeof(id)) == 0)
+			r = del_row(t, t->v->cards, ch, sizeof(ch));
+		else if (r == PASO_E_NOT_FOUND || r == 0)
+			r = 0;
+		if (r != 0)
+			return r;
+	}
+	epoch_key(ek, epoch, id);
+	r = del_row(t, t->v->byepoch, ek, sizeof(ek));
+	return r == PASO_E_NOT_FOUND ? 0 : r;
+}
+
+/* Collects the ids still indexed under epoch. Caller frees *idsp. */
+static int
+epoch_members(struct vault_txn *t, uint32_t epoch, uint8_t **idsp, size_t *np)
+{
+	uint8_t ek[4 + VAULT_ID_BYTES] = { 0 }, *ids = NULL, *nids;
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	size_t n = 0, cap = 0;
+	int rc, r;
+
+	*idsp = NULL;
+	*np = 0;
+	put_be32(ek, epoch);
+	k.mv_data = ek;
+	k.mv_size = sizeof(ek);
+	if ((rc = mdb_cursor_open(t->txn, t->v->byepoch, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;
+		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+		if (k.mv_size != sizeof(ek) || get_be32(k.mv_data) != epoch)
+			break;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nids = reallocarray(ids, cap, VAULT_ID_BYTES)) == NULL) {
+				r = PASO_E_NOMEM;
+				goto out;
+			}
+			ids = nids;
+		}
+		memcpy(ids + n * VAULT_ID_BYTES, (const uint8_t *)k.mv_data + 4, VAULT_ID_BYTES);
+		n++;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		r = mdb_to_paso(t->v, rc);
+		goto out;
+	}
+	*idsp = ids;
+	*np = n;
+	ids = NULL;
+	r = 0;
+out:
+	free(ids);
+	mdb_cursor_close(c);
+	return r;
+}
+
+int
+vault_shred_epoch(struct vault *v, uint32_t epoch, size_t *survivorsp)
+{
+	uint8_t dk[KEYRING_DK_BYTES], ch[KEYRING_HASH_BYTES], *ids = NULL;
+	struct vault_txn *t = NULL;
+	uint32_t keep = KEYRING_SHRED_ALL;
+	size_t n = 0, i;
+	int r;
+
+	if (survivorsp != NULL)
+		*survivorsp = 0;
+	if ((r = vault_begin(v, 0, &t)) != 0)
+		return r;
+	if ((r = epoch_members(t, epoch, &ids, &n)) != 0)
+		goto out;
+	if (n > 0) {
+		/* The fresh KEK is durable before any row naming it can commit. */
+		if ((r = keyring_rotate_epoch(v->kr, epoch, &keep)) != 0)
+			goto out;
+		for (i = 0; i < n; i++) {
+			if ((r = dk_get(t, ids + i * VAULT_ID_BYTES, dk, ch)) != 0)
+				goto out;
+			if ((r = dk_put(t, ids + i * VAULT_ID_BYTES, epoch, dk, ch)) != 0)
+				goto out;
+		}
+		r = vault_commit(t);
+		t = NULL;
+		if (r != 0)
+			goto out;
+	}
+	/*
+		* Destroy the old generations only after the rewrap is durable. With no survivors we still
+		* hold the write transaction, so no writer can wrap a new key under the epoch meanwhile.
+		*/
+	r = keyring_shred_epoch(v->kr, epoch, keep, NULL);
+	if (r == 0 && survivorsp != NULL)
+		*survivorsp = n;
+out:
+	sodium_memzero(dk, sizeof(dk));
+	vault_abort(t);
+	free(ids);
+	return r;
+}
+
+int
+vault_pseudonym(struct vault *v, const uint8_t subject_id[VAULT_ID_BYTES], uint8_t out[32])
+{
+	return keyring_pseudonym(v->kr, subject_id, out);
+}
+
+static int
+meta_key(const char *key, MDB_val *k)
+{
+	size_t n;
+
+	if (key == NULL || (n = strnlen(key, 256)) == 0 || n > 255)
+		return PASO_E_INVALID_ARG;
+	k->mv_data = (void *)key;
+	k->mv_size = n;
+	return 0;
+}
+
+int
+vault_meta_get(struct vault_txn *t, const char *key, uint64_t *val)
+{
+	MDB_val k, v;
+	int r;
+
+	if ((r = meta_key(key, &k)) != 0)
+		return r;
+	if ((r = mdb_to_paso(t->v, mdb_get(t->txn, t->v->meta, &k, &v))) != 0)
+		return r;
+	if (v.mv_size != 8)
+		return PASO_E_CORRUPT;
+	*val = get_be64(v.mv_data);
+	return 0;
+}
+
+int
+vault_meta_put(struct vault_txn *t, const char *key, uint64_t val)
+{
+	uint8_t b[8];
+	MDB_val k, v;
+	int r;
+
+	if ((r = meta_key(key, &k)) != 0)
+		return r;
+	put_be64(b, val);
+	v.mv_data = b;
+	v.mv_size = sizeof(b);
+	return mdb_to_paso(t->v, mdb_put(t->txn, t->v->meta, &k, &v, 0));
+}
+
+int
+vault_stats(struct vault_txn *t, struct vault_stats *out)
+{
+	MDB_stat st;
+	MDB_envinfo info;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = mdb_stat(t->txn, t->v->subjects, &st)) != 0)
+		return mdb_to_paso(t->v, rc);
+	out->subjects = st.ms_entries;
+	if ((rc = mdb_stat(t->txn, t->v->cards, &st)) != 0)
+		return mdb_to_paso(t->v, rc);
+	out->cards = st.ms_entries;
+	if ((rc = mdb_stat(t->txn, t->v->seen, &st)) != 0)
+		return mdb_to_paso(t->v, rc);
+	out->seen = st.ms_entries;
+	if ((rc = mdb_env_info(t->v->env, &info)) != 0 || (rc = mdb_env_stat(t->v->env, &st)) != 0)
+		return mdb_to_paso(t->v, rc);
+	out->map_size = info.me_mapsize;
+	out->map_used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	return 0;
+}
+
+void
+vault_free_record(uint8_t *rec, size_t len)
+{
+	if (rec == NULL)
+		return;
+	sodium_memzero(rec, len);
+	free(rec);
+}

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The sealed subject store: LMDB in DEPLOYMENT/store/, records under per-subject wrapped data keys.
+ */
+#ifndef PASO_VAULT_H
+#define PASO_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+#include "keyring.h"
+
+/*
+ * LMDB caveats (read before changing this module or calling it):
+ *  - Never set MDB_NOMEMINIT: LMDB would write uninitialised heap (maybe key material) to disk.
+ *  - Data returned by mdb_get lives in the map only until the transaction ends: every function
+ *    here copies or decrypts it into caller-owned memory before returning.
+ *  - After any error other than those documented as "changes nothing", abort the transaction;
+ *    LMDB may have applied part of the operation.
+ *  - Never use a vault (or any LMDB environment) after fork(); open a new one in the child.
+ *  - Deleting a row is not erasing it: LMDB never wipes freed pages, so old sealed records and
+ *    wrapped data keys can survive in data.mdb. Erasure is crypto-shredding: vault_shred_epoch
+ *    destroys the epoch's key-encryption key. The card index row of an erased subject can also
+ *    survive: someone holding an old copy AND the card-index key can test whether a given card
+ *    number was once enrolled (never read the record). Keep that in the threat model.
+ *  - One writer at a time (LMDB serialises write transactions); the grouping of writes into
+ *    transactions is the caller's: one write transaction per commit group, durable on commit.
+ *  - Read transactions may be used from any thread (MDB_NOTLS), one at a time per transaction.
+ *
+ * Named databases in DEPLOYMENT/store/data.mdb:
+ *   subjects  subject id (16)        -> version(1) || epoch BE(4) || nonce(24) || ciphertext+tag
+ *                                       XChaCha20-Poly1305 under the subject's DK,
+ *                                       AD = "paso-rec1" || subject id || version || epoch
+ *   dks       subject id (16)        -> wrapped DK (KEYRING_WRAPPED_BYTES) || card index key (32,
+ *                                       zeros when the subject has no card), for erase
+ *   cards     card index key (32)    -> subject id (16)
+ *   byepoch   epoch BE(4) || id (16) -> empty; finds the survivors of an epoch to rewrap
+ *   seen      kiosk id || 0 || seq BE(8) -> payload digest (32) || reply bytes
+ *   meta      string key             -> u64 BE(8)
+ */
+
+#define VAULT_ID_BYTES KEYRING_SUBJECT_BYTES
+#define VAULT_DIGEST_BYTES 32
+#define VAULT_CARD_MAX 64   /* card numbers are 1..64 bytes (proto: printable ASCII) */
+#define VAULT_KIOSK_MAX 255 /* kiosk ids are 1..255 bytes */
+#define VAULT_RECORD_MAX (64u << 20)
+#define VAULT_DEFAULT_MAP_SIZE ((size_t)4 << 30)
+
+struct vault;
+struct vault_txn;
+
+struct vault_options {
+	size_t map_size;     /* initial map size in bytes; 0 = VAULT_DEFAULT_MAP_SIZE */
+	size_t map_size_max; /* growth limit on MDB_MAP_FULL; 0 = no growth beyond map_size*16 */
+};
+
+struct vault_stats {
+	uint64_t subjects;
+	uint64_t cards;
+	uint64_t seen;
+	uint64_t map_size; /* current map size in bytes */
+	uint64_t map_used; /* bytes of the map in use (last page number * page size) */
+};
+
+/*
+ * Opens (creating if needed) the store in deploydir/store/ (dir 0700, files 0600). kr is
+ * borrowed and must outlive the vault. Caller owns *out. Returns 0, PASO_E_STORAGE (d says
+ * which LMDB call failed), PASO_E_IO, PASO_E_NOMEM.
+ */
+int vault_open(const char *deploydir, struct keyring *kr, struct vault **out, struct paso_diag *d);
+/* As vault_open, with options (NULL = defaults). */
+int vault_open_opts(const char *deploydir, struct keyring *kr, const struct vault_options *opt,
+	struct vault **out, struct paso_diag *d);
+
+/* Closes the environment. Every transaction must have ended. Accepts NULL. */
+void vault_close(struct vault *v);
+
+/*
+ * Begins a transaction (readonly != 0 for a read transaction). Caller owns *out until
+ * vault_commit or vault_abort. If a write transaction failed with PASO_E_MAP_FULL and no other
+ * transaction is open, the map is doubled first (up to map_size_max), so the caller may abort
+ * and retry its group; at the limit puts keep failing with PASO_E_MAP_FULL but deletes work.
+ * Returns 0, PASO_E_STORAGE, PASO_E_NOMEM.
+ */
+int vault_begin(struct vault *v, int readonly, struct vault_txn **out);
+
+/*
+ * Commits and frees t; a write transaction is durable (fsync'd) when this returns 0.
+ * On error the transaction is gone (aborted). Returns 0, PASO_E_STORAGE, PASO_E_MAP_FULL.
+ */
+int vault_commit(struct vault_txn *t);
+
+/* Aborts and frees t. Accepts NULL. */
+void vault_abort(struct vault_txn *t);
+
+/*
+ * Looks up a kiosk message already handled. Fills digest and *replyp (malloc'd copy, caller
+ * frees; may be NULL when replylen is 0). Returns 0, PASO_E_NOT_FOUND, PASO_E_CORRUPT,
+ * PASO_E_INVALID_ARG (kiosk id empty or too long), PASO_E_STORAGE, PASO_E_NOMEM.
+ */
+int vault_seen_get(struct vault_txn *t, const char *kiosk, uint64_t seq,
+	uint8_t digest[VAULT_DIGEST_BYTES], uint8_t **replyp, size_t *replylenp);
+
+/*
+ * Records that (kiosk, seq) with this payload digest was answered with reply. Returns 0,
+ * PASO_E_EXISTS (already recorded; changes nothing), PASO_E_INVALID_ARG, PASO_E_STORAGE,
+ * PASO_E_MAP_FULL.
+ */
+int vault_seen_put(struct vault_txn *t, const char *kiosk, uint64_t seq,
+	const uint8_t digest[VAULT_DIGEST_BYTES], const uint8_t *reply, size_t replylen);
+
+/* Highest seq recorded for kiosk: 0 and *seqp, or PASO_E_NOT_FOUND, PASO_E_STORAGE. */
+int vault_seen_last(struct vault_txn *t, const char *kiosk, uint64_t *seqp);
+
+/*
+ * Finds the subject enrolled with card (NUL-terminated, 1..VAULT_CARD_MAX bytes) through the
+ * keyed card index. Returns 0, PASO_E_NOT_FOUND, PASO_E_INVALID_ARG, PASO_E_STORAGE.
+ */
+int vault_card_lookup(struct vault_txn *t, const char *card, uint8_t subject_id[VAULT_ID_BYTES]);
+
+/*
+ * Enrols a subject: new random id and data key, rec sealed (rec is borrowed, opaque bytes),
+ * DK wrapped under epoch's current KEK (created durably if needed), card indexed. card may be
+ * NULL for a subject without a card. Returns 0 and subject_id, PASO_E_CARD_ENROLLED (changes
+ * nothing), PASO_E_INVALID_ARG, PASO_E_STORAGE, PASO_E_MAP_FULL, PASO_E_IO (key file).
+ */
+int vault_subject_create(struct vault_txn *t, const char *card, uint32_t epoch, const uint8_t *rec,
+	size_t len, uint8_t subject_id[VAULT_ID_BYTES]);
+
+/*
+ * Reseals a subject's record under the same data key and epoch with a fresh nonce.
+ * Returns 0, PASO_E_NOT_FOUND (changes nothing), PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO,
+ * PASO_E_CORRUPT, PASO_E_STORAGE, PASO_E_MAP_FULL.
+ */
+int vault_subject_update(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
+	const uint8_t *rec, size_t len);
+
+/*
+ * Decrypts a subject's record into *recp (caller frees with vault_free_record). Returns 0,
+ * PASO_E_NOT_FOUND, PASO_E_KEY_NOT_FOUND (its epoch was shredded), PASO_E_CRYPTO (tampered),
+ * PASO_E_CORRUPT (malformed row), PASO_E_STORAGE, PASO_E_NOMEM.
+ */
+int vault_subject_get(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint8_t **recp,
+	size_t *lenp) __attribute__((warn_unused_result));
+
+/* Epoch a subject's data key is wrapped under: 0, PASO_E_NOT_FOUND, PASO_E_CORRUPT, STORAGE. */
+int vault_subject_epoch(
+	struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint32_t *epochp);
+
+/*
+ * Calls cb for every subject in id order with its decrypted record (borrowed: wiped and
+ * freed after cb returns; cb must not write through t). A non-zero return from cb stops the
+ * walk and is returned.
+ * Returns 0 or the first error of vault_subject_get (e.g. PASO_E_KEY_NOT_FOUND).
+ */
+int vault_subject_foreach(struct vault_txn *t,
+	int (*cb)(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t len),
+	void *arg);
+
+/*
+ * Deletes a subject's rows (record, wrapped key, card index, epoch index). The bytes may
+ * survive in freed pages until vault_shred_epoch destroys the epoch's KEK. Returns 0,
+ * PASO_E_NOT_FOUND (changes nothing), PASO_E_CORRUPT, PASO_E_STORAGE.
+ */
+int vault_subject_erase(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES]);
+
+/*
+ * Crypto-shreds an epoch: in its own write transaction (call with no write transaction open),
+ * rewraps every subject still in the epoch under a fresh KEK generation and commits durably,
+ * then destroys every older KEK file of the epoch. Afterwards nothing erased from that epoch
+ * can be decrypted from any copy of data.mdb with the remaining keys. Crash-safe and
+ * idempotent: rerun after a failure. Sets *survivorsp (may be NULL) to the subjects rewrapped.
+ * Returns 0, PASO_E_STORAGE, PASO_E_MAP_FULL, PASO_E_IO, PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO.
+ */
+int vault_shred_epoch(struct vault *v, uint32_t epoch, size_t *survivorsp);
+
+/* Keyed pseudonym of a subject id for audit entries (32 bytes). Returns 0. */
+int vault_pseudonym(struct vault *v, const uint8_t subject_id[VAULT_ID_BYTES], uint8_t out[32]);
+
+/* Meta counters: u64 under a NUL-terminated key of 1..255 bytes. PASO_E_NOT_FOUND on get. */
+int vault_meta_get(struct vault_txn *t, const char *key, uint64_t *val);
+int vault_meta_put(struct vault_txn *t, const char *key, uint64_t val);
+
+/* Row counts and map usage. Returns 0 or PASO_E_STORAGE. */
+int vault_stats(struct vault_txn *t, struct vault_stats *out);
+
+/* Wipes and frees a record returned by vault_subject_get. Accepts NULL. */
+void vault_free_record(uint8_t *rec, size_t len);
+
+#endif

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tests for biometrics/gallery.c: finds the right person, says not found for a stranger. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "capture.h"
+#include "errors.h"
+#include "gallery.h"
+#include "population.h"
+
+#define NE 24 /* people enrolled */
+#define NS 6  /* people never enrolled */
+
+static struct population *pop;
+static struct bio_sample enrol[NE], probe[NE + NS];
+
+static void
+make_id(uint32_t i, uint8_t id[16])
+{
+	memset(id, 0xa5, 16);
+	memcpy(id, &i, sizeof(i));
+}
+
+static int
+setup(void **state)
+{
+	uint32_t i;
+
+	(void)state;
+	if (population_new(31, NE + NS, &pop) != 0)
+		return -1;
+	for (i = 0; i < NE; i++)
+		if (capture_take(pop, i, 0, PRESET_GOOD, &enrol[i]) != 0)
+			return -1;
+	for (i = 0; i < NE + NS; i++)
+		if (capture_take(pop, i, 1, PRESET_DETENTION, &probe[i]) != 0)
+			return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = 0; i < NE; i++)
+		bio_sample_clear(&enrol[i]);
+	for (i = 0; i < NE + NS; i++)
+		bio_sample_clear(&probe[i]);
+	population_free(pop);
+	return 0;
+}
+
+static struct gallery *
+enrolled_gallery(unsigned threads)
+{
+	struct gallery *g = NULL;
+	uint8_t id[16];
+	uint32_t i;
+
+	assert_int_equal(gallery_new(threads, &g), 0);
+	for (i = 0; i < NE; i++) {
+		make_id(i, id);
+		assert_int_equal(gallery_add(g, id, &enrol[i]), 0);
+	}
+	assert_int_equal(gallery_size(g), NE);
+	return g;
+}
+
+static void
+test_finds_right_person_and_not_strangers(void **state)
+{
+	struct gallery *g = enrolled_gallery(1);
+	struct gallery_hit hit;
+	uint8_t id[16];
+	uint32_t i;
+	int found;
+
+	(void)state;
+	for (i = 0; i < NE; i++) {
+		assert_int_equal(gallery_identify(g, &probe[i], 1e-6, &hit, &found), 0);
+		make_id(i, id);
+		assert_int_equal(found, 1);
+		assert_memory_equal(hit.id, id, 16);
+		assert_true(hit.scores.fused >= 6);
+	}
+	for (i = NE; i < NE + NS; i++) {
+		assert_int_equal(gallery_identify(g, &probe[i], 1e-6, &hit, &found), 0);
+		assert_int_equal(found, 0);
+		assert_true(hit.scores.fused < 6);
+	}
+	gallery_free(g);
+}
+
+static void
+test_partial_probes(void **state)
+{
+	struct gallery *g = enrolled_gallery(1);
+	struct gallery_hit hit;
+	struct bio_sample p;
+	struct gallery_opts ex = { 0, 1 };
+	uint8_t id[16];
+	int found;
+
+	(void)state;
+	make_id(5, id);
+	/* fingers only: compared with everyone by fingers */
+	assert_int_equal(capture_take(pop, 5, 2, PRESET_GOOD, &p), 0);
+	p.has_face = 0;
+	p.n_iris = 0;
+	assert_int_equal(gallery_identify(g, &p, 1e-6, &hit, &found), 0);
+	assert_int_equal(found, 1);
+	assert_memory_equal(hit.id, id, 16);
+	assert_true(hit.scores.modalities == MATCH_FINGER);
+	bio_sample_clear(&p);
+	/* face only: found by the fast search */
+	assert_int_equal(capture_take(pop, 5, 3, PRESET_GOOD, &p), 0);
+	free(p.finger_record);
+	p.finger_record = NULL;
+	p.finger_len = 0;
+	p.n_iris = 0;
+	if (p.has_face) {
+		assert_int_equal(gallery_identify(g, &p, 1e-4, &hit, &found), 0);
+		assert_int_equal(found, 1);
+		assert_memory_equal(hit.id, id, 16);
+	}
+	bio_sample_clear(&p);
+	/* the exhaustive reference agrees with the candidate search */
+	assert_int_equal(gallery_identify_ex(g, &probe[9], 1e-6, &ex, &hit, &found, NULL), 0);
+	make_id(9, id);
+	assert_int_equal(found, 1);
+	assert_memory_equal(hit.id, id, 16);
+	gallery_free(g);
+}
+
+static void
+test_add_remove(void **state)
+{
+	struct gallery *g = enrolled_gallery(1);
+	struct gallery_hit hit;
+	struct bio_sample empty;
+	uint8_t id[16];
+	int found;
+
+	(void)state;
+	make_id(3, id);
+	assert_int_equal(gallery_add(g, id, &enrol[4]), PASO_E_EXISTS);
+	memset(&empty, 0, sizeof(empty));
+	make_id(999, id);
+	assert_int_equal(gallery_add(g, id, &empty), PASO_E_INVALID_ARG);
+	make_id(3, id);
+	assert_int_equal(gallery_remove(g, id), 0);
+	assert_int_equal(gallery_remove(g, id), PASO_E_NOT_FOUND);
+	assert_int_equal(gallery_size(g), NE - 1);
+	assert_int_equal(gallery_identify(g, &probe[3], 1e-6, &hit, &found), 0);
+	assert_int_equal(found, 0);
+	/* the entry moved into the hole is still found under its own id */
+	assert_int_equal(gallery_identify(g, &probe[NE - 1], 1e-6, &hit, &found), 0);
+	make_id(NE - 1, id);
+	assert_int_equal(found, 1);
+	assert_memory_equal(hit.id, id, 16);
+	gallery_free(g);
+	/* an empty gallery finds nobody */
+	assert_int_equal(gallery_new(0, &g), 0);
+	assert_int_equal(gallery_identify(g, &probe[0], 1e-6, &hit, &found), 0);
+	assert_int_equal(found, 0);
+	gallery_free(g);
+}
+
+static void
+test_parallel_scan_over_many(void **state)
+{
+	struct gallery *g = NULL;
+	struct gallery_hit hit;
+	struct gallery_stats st;
+	struct bio_sample f;
+	uint8_t id[16], seed[32];
+	uint32_t i;
+	double ss;
+	int found, k;
+
+	(void)state;
+	assert_int_equal(gallery_new(2, &g), 0);
+	/* 9000 face-only strangers push the gallery over the threshold for worker threads */
+	memset(&f, 0, sizeof(f));
+	f.has_face = 1;
+	for (i = 0; i < 9000; i++) {
+		memset(seed, 0, sizeof(seed));
+		memcpy(seed, &i, sizeof(i));
+		population_face_vector(seed, f.face);
+		ss = 0;
+		for (k = 0; k < BIO_FACE_DIM; k++)
+			ss += (double)f.face[k] * f.face[k];
+		for (k = 0; k < BIO_FACE_DIM; k++)
+			f.face[k] = (float)(f.face[k] / sqrt(ss));
+		make_id(100000 + i, id);
+		assert_int_equal(gallery_add(g, id, &f), 0);
+	}
+	for (i = 0; i < NE; i++) {
+		make_id(i, id);
+		assert_int_equal(gallery_add(g, id, &enrol[i]), 0);
+	}
+	for (i = 0; i < NE; i += 5) {
+		assert_int_equal(gallery_identify_ex(g, &probe[i], 1e-6, NULL, &hit, &found, &st), 0);
+		make_id(i, id);
+		assert_int_equal(found, 1);
+		assert_memory_equal(hit.id, id, 16);
+		assert_int_equal(st.scanned, 9000 + NE);
+		assert_true(st.confirmed <= GALLERY_CANDIDATES);
+	}
+	assert_int_equal(gallery_identify(g, &probe[NE], 1e-6, &hit, &found), 0);
+	assert_int_equal(found, 0);
+	gallery_free(g);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_finds_right_person_and_not_strangers),
+		cmocka_unit_test(test_partial_probes),
+		cmocka_unit_test(test_add_remove),
+		cmocka_unit_test(test_parallel_scan_over_many),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

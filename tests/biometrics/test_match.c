@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tests for biometrics/match.c: genuine above impostor in every preset, fusion and FMR decisions. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "capture.h"
+#include "errors.h"
+#include "match.h"
+#include "population.h"
+
+#define NP 8
+
+static void
+test_genuine_above_impostor_every_preset(void **state)
+{
+	enum capture_preset presets[] = { PRESET_GOOD, PRESET_POOR, PRESET_DETENTION };
+	struct population *pop = NULL;
+	struct bio_sample a[NP], b[NP];
+	struct match_template *ta[NP], *tb[NP];
+	struct match_scores sc;
+	size_t k;
+	int i, j;
+
+	(void)state;
+	assert_int_equal(population_new(11, 1000, &pop), 0);
+	for (k = 0; k < sizeof(presets) / sizeof(presets[0]); k++) {
+		double min_gen = INFINITY, max_imp = -INFINITY, min_gen_face = 2, max_imp_face = -2;
+
+		for (i = 0; i < NP; i++) {
+			assert_int_equal(capture_take(pop, (uint32_t)i, 0, presets[k], &a[i]), 0);
+			assert_int_equal(capture_take(pop, (uint32_t)i, 1, presets[k], &b[i]), 0);
+			assert_int_equal(match_template_new(&a[i], &ta[i], NULL), 0);
+			assert_int_equal(match_template_new(&b[i], &tb[i], NULL), 0);
+		}
+		for (i = 0; i < NP; i++)
+			for (j = 0; j < NP; j++) {
+				assert_int_equal(match_verify_tmpl(ta[i], tb[j], &sc), 0);
+				if (sc.modalities == 0)
+					continue;
+				if (i == j) {
+					min_gen = fmin(min_gen, sc.fused);
+					if (sc.modalities & MATCH_FACE)
+						min_gen_face = fmin(min_gen_face, sc.face);
+				} else {
+					max_imp = fmax(max_imp, sc.fused);
+					if (sc.modalities & MATCH_FACE)
+						max_imp_face = fmax(max_imp_face, sc.face);
+				}
+			}
+		assert_true(min_gen > max_imp);
+		assert_true(min_gen > match_threshold(1e-6));
+		assert_true(max_imp < match_threshold(1e-4));
+		assert_true(min_gen_face > max_imp_face);
+		/* the one-shot API agrees with the template API */
+		assert_int_equal(match_verify(&a[0], &b[0], &sc), 0);
+		assert_int_equal(match_decide(&sc, 1e-6), 1);
+		assert_int_equal(match_verify(&a[0], &b[1], &sc), 0);
+		assert_int_equal(match_decide(&sc, 1e-6), 0);
+		for (i = 0; i < NP; i++) {
+			match_template_free(ta[i]);
+			match_template_free(tb[i]);
+			bio_sample_clear(&a[i]);
+			bio_sample_clear(&b[i]);
+		}
+	}
+	population_free(pop);
+}
+
+static void
+test_missing_modalities(void **state)
+{
+	struct population *pop = NULL;
+	struct bio_sample a, b;
+	struct match_scores sc;
+
+	(void)state;
+	assert_int_equal(population_new(12, 10, &pop), 0);
+	assert_int_equal(capture_take(pop, 3, 0, PRESET_GOOD, &a), 0);
+	assert_int_equal(capture_take(pop, 3, 1, PRESET_GOOD, &b), 0);
+	/* face only on one side, irises only on the other: nothing in common but fingers */
+	a.n_iris = 0;
+	b.has_face = 0;
+	free(b.finger_record);
+	b.finger_record = NULL;
+	b.finger_len = 0;
+	assert_int_equal(match_verify(&a, &b, &sc), 0);
+	assert_int_equal(sc.modalities, 0);
+	assert_true(sc.fused == 0);
+	assert_int_equal(match_decide(&sc, 1), 0); /* nothing compared never matches */
+	bio_sample_clear(&a);
+	bio_sample_clear(&b);
+	/* a repeated eye is refused by name */
+	assert_int_equal(capture_take(pop, 4, 0, PRESET_GOOD, &a), 0);
+	if (a.n_iris == 2) {
+		struct match_template *t = NULL;
+		struct paso_diag d = { 0 };
+
+		a.iris[1].eye = a.iris[0].eye;
+		assert_int_equal(match_template_new(&a, &t, &d), PASO_E_FIELD_RANGE);
+		assert_null(t);
+		assert_non_null(strstr(d.msg, "iris[1].eye"));
+	}
+	bio_sample_clear(&a);
+	population_free(pop);
+}
+
+static void
+test_decisions_in_fmr_terms(void **state)
+{
+	struct match_scores s;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.modalities = MATCH_FACE;
+	s.fused = 6.0;
+	assert_int_equal(match_decide(&s, 1e-6), 1);
+	assert_int_equal(match_decide(&s, 1e-7), 0);
+	assert_int_equal(match_decide(&s, 0), 0);
+	assert_int_equal(match_decide(&s, 1.5), 0);
+	assert_true(fabs(match_threshold(1e-6) - 6) < 1e-12);
+}
+
+static void
+test_fisher_combination(void **state)
+{
+	(void)state;
+	/* one p-value: unchanged */
+	assert_true(fabs(match_fisher(5, 1) - 5) < 1e-9);
+	/* two p-values of 1e-3 each: P = x e^-x (1 + ... ) -> about 1e-6 * (1 + ln 1e6) */
+	assert_true(fabs(match_fisher(6, 2) - (6 - log10(1 + 6 * M_LN10))) < 1e-9);
+	assert_true(match_fisher(6, 3) < match_fisher(6, 2));
+	assert_true(match_fisher(7, 3) > match_fisher(6, 3));
+	assert_true(match_fisher(0, 4) == 0);
+	/* strong evidence: no overflow; -log10 of e^-x x^12 / 12! with x = 300 ln 10 */
+	assert_true(fabs(match_fisher(300, 13) - (300 - (12 * log(300 * M_LN10) - lgamma(13)) / M_LN10)) < 0.01);
+}
+
+static void
+test_calibration_tables(void **state)
+{
+	(void)state;
+	/* a modern face model: cosine about 0.24 at FMR 1e-4 and 0.31 at 1e-6 */
+	assert_true(fabs(match_face_ev(0.24) - 4) < 0.3);
+	assert_true(fabs(match_face_ev(0.31) - 6) < 0.5);
+	assert_true(match_face_ev(-0.5) == 0);
+	/* iris: normalised HD 0.32 is far into the impostor tail; 0.5 says nothing */
+	assert_true(match_iris_ev(0.32) > 8);
+	assert_true(match_iris_ev(0.5) < 0.5);
+	assert_true(match_iris_ev(0.40) > match_iris_ev(0.45));
+	assert_true(match_finger_ev(0) == 0);
+	assert_true(match_finger_ev(1) > 3);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_genuine_above_impostor_every_preset),
+		cmocka_unit_test(test_missing_modalities),
+		cmocka_unit_test(test_decisions_in_fmr_terms),
+		cmocka_unit_test(test_fisher_combination),
+		cmocka_unit_test(test_calibration_tables),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tests for kiosk-sim/population.c and capture.c: determinism, cards, calibrated statistics. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "capture.h"
+#include "errors.h"
+#include "face.h"
+#include "iris.h"
+#include "population.h"
+
+static void
+test_deterministic_and_never_identical(void **state)
+{
+	struct population *p1 = NULL, *p2 = NULL;
+	struct person_info a, b;
+	struct bio_sample s1, s2, s3;
+
+	(void)state;
+	assert_int_equal(population_new(77, 1000, &p1), 0);
+	assert_int_equal(population_new(77, 1000, &p2), 0);
+	assert_int_equal(population_person(p1, 123, &a), 0);
+	assert_int_equal(population_person(p2, 123, &b), 0);
+	assert_memory_equal(&a, &b, sizeof(a));
+	assert_int_equal(population_person(p1, 1000, &a), PASO_E_INVALID_ARG);
+	assert_int_equal(capture_take(p1, 5, 2, PRESET_POOR, &s1), 0);
+	assert_int_equal(capture_take(p2, 5, 2, PRESET_POOR, &s2), 0);
+	assert_int_equal(s1.finger_len, s2.finger_len);
+	assert_memory_equal(s1.finger_record, s2.finger_record, s1.finger_len);
+	assert_memory_equal(s1.face, s2.face, sizeof(s1.face));
+	assert_memory_equal(s1.iris, s2.iris, sizeof(s1.iris));
+	/* the next capture of the same person differs in every modality */
+	assert_int_equal(capture_take(p1, 5, 3, PRESET_POOR, &s3), 0);
+	assert_true(s3.finger_len != s1.finger_len ||
+		memcmp(s3.finger_record, s1.finger_record, s1.finger_len) != 0);
+	assert_true(memcmp(s3.face, s1.face, sizeof(s1.face)) != 0);
+	assert_true(s3.n_iris == 0 || memcmp(s3.iris[0].code, s1.iris[0].code, BIO_IRIS_BYTES) != 0);
+	bio_sample_clear(&s1);
+	bio_sample_clear(&s2);
+	bio_sample_clear(&s3);
+	population_free(p1);
+	population_free(p2);
+	assert_int_equal(population_new(1, 0, &p1), PASO_E_INVALID_ARG);
+	assert_null(p1);
+}
+
+static int
+luhn_ok(const char *digits)
+{
+	size_t n = strlen(digits), i;
+	int sum = 0, dbl = 0;
+
+	for (i = n; i-- > 0;) {
+		int d = digits[i] - '0';
+
+		if (dbl && (d *= 2) > 9)
+			d -= 9;
+		sum += d;
+		dbl = !dbl;
+	}
+	return sum % 10 == 0;
+}
+
+static int
+cmp_card(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+static void
+test_cards_and_categories(void **state)
+{
+	enum { N = 20000 };
+	static const char *prefix[5] = { "", "TVR-", "TTF-", "MIG-", "DET-" };
+	struct population *p = NULL;
+	struct person_info info;
+	char (*cards)[32] = calloc(N, 32);
+	unsigned count[5] = { 0 };
+	uint32_t i;
+	int c;
+
+	(void)state;
+	assert_non_null(cards);
+	assert_int_equal(population_new(2024, N, &p), 0);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(population_person(p, i, &info), 0);
+		assert_true(info.category >= CAT_REGIONAL_VISITOR && info.category <= CAT_DETAINEE);
+		count[info.category]++;
+		assert_int_equal(strncmp(info.card, prefix[info.category], 4), 0);
+		assert_int_equal(strlen(info.card), 14);
+		assert_true(luhn_ok(info.card + 4));
+		memcpy(cards[i], info.card, 32);
+	}
+	qsort(cards, N, 32, cmp_card);
+	for (i = 1; i < N; i++)
+		assert_true(strcmp(cards[i - 1], cards[i]) != 0);
+	for (c = CAT_REGIONAL_VISITOR; c <= CAT_DETAINEE; c++) {
+		double share = count[c] / (double)N, want = population_category_share(c) / 1000.0;
+
+		assert_true(fabs(share - want) < 0.015);
+	}
+	population_free(p);
+	free(cards);
+}
+
+static void
+test_iris_generator_statistics(void **state)
+{
+	enum { N = 260 };
+	static const uint8_t ones[BIO_IRIS_BYTES] = { [0 ... BIO_IRIS_BYTES - 1] = 0xff };
+	struct population *p = NULL;
+	struct person_bio *bio = malloc(sizeof(*bio));
+	uint8_t(*codes)[BIO_IRIS_BYTES] = calloc(N, BIO_IRIS_BYTES);
+	double s1 = 0, s2 = 0, m, sd;
+	long n = 0;
+	int i, j, k;
+
+	(void)state;
+	assert_non_null(bio);
+	assert_non_null(codes);
+	assert_int_equal(population_new(99, N, &p), 0);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(population_bio(p, (uint32_t)i, bio), 0);
+		for (k = 0; k < BIO_IRIS_BITS; k++)
+			if (bio->iris_field[0][k] > 0)
+				codes[i][k / 8] |= (uint8_t)(1u << (k % 8));
+	}
+	/* Daugman 2004: impostor HD mean 0.499, sd 0.0317 (249 degrees of freedom) */
+	for (i = 0; i < N; i++)
+		for (j = i + 1; j < N; j++) {
+			double h = iris_compare_noshift(codes[i], ones, codes[j], ones, NULL);
+
+			s1 += h;
+			s2 += h * h;
+			n++;
+		}
+	m = s1 / n;
+	sd = sqrt(s2 / n - m * m);
+	print_message("iris impostor HD mean %.4f sd %.4f dof %.0f over %ld\n", m, sd,
+		m * (1 - m) / (sd * sd), n);
+	assert_true(fabs(m - 0.499) <= 0.003);
+	assert_true(fabs(sd - 0.032) <= 0.002);
+	population_bio_wipe(bio);
+	free(bio);
+	free(codes);
+	population_free(p);
+}
+
+/* Mean best-shift genuine HD and mean genuine face cosine of n people under a preset. */
+static void
+genuine_stats(struct population *p, enum capture_preset preset, int n, double *hd, double *cos,
+	int *face_fail)
+{
+	struct iris_probe *pr = aligned_alloc(64, sizeof(*pr));
+	double sh = 0, sc = 0;
+	int i, e, nh = 0, nc = 0;
+
+	*face_fail = 0;
+	for (i = 0; i < n; i++) {
+		struct bio_sample a, b;
+
+		assert_int_equal(capture_take(p, (uint32_t)i, 0, preset, &a), 0);
+		assert_int_equal(capture_take(p, (uint32_t)i, 1, preset, &b), 0);
+		*face_fail += !a.has_face + !b.has_face;
+		if (a.has_face && b.has_face) {
+			sc += face_cosine_f(a.face, b.face);
+			nc++;
+		}
+		for (e = 0; e < a.n_iris && e < b.n_iris; e++)
+			if (a.iris[e].eye == b.iris[e].eye) {
+				double h;
+
+				iris_probe_init(pr, b.iris[e].code, b.iris[e].mask);
+				h = iris_compare(pr, a.iris[e].code, a.iris[e].mask, NULL, NULL);
+				if (h >= 0) {
+					sh += h;
+					nh++;
+				}
+			}
+		bio_sample_clear(&a);
+		bio_sample_clear(&b);
+	}
+	*hd = sh / nh;
+	*cos = sc / nc;
+	free(pr);
+}
+
+static void
+test_capture_presets(void **state)
+{
+	struct population *p = NULL;
+	enum capture_preset pr;
+	double hd_good, cos_good, hd_poor, cos_poor;
+	int ff_good, ff_poor;
+
+	(void)state;
+	assert_int_equal(capture_preset_parse("detention", &pr), 0);
+	assert_int_equal(pr, PRESET_DETENTION);
+	assert_string_equal(capture_preset_name(PRESET_POOR), "poor");
+	assert_int_equal(capture_preset_parse("great", &pr), PASO_E_INVALID_ARG);
+	assert_int_equal(population_new(5, 400, &p), 0);
+	genuine_stats(p, PRESET_GOOD, 200, &hd_good, &cos_good, &ff_good);
+	genuine_stats(p, PRESET_POOR, 200, &hd_poor, &cos_poor, &ff_poor);
+	print_message("good: iris HDnorm %.3f face %.3f fails %d; poor: %.3f %.3f fails %d\n",
+		hd_good, cos_good, ff_good, hd_poor, cos_poor, ff_poor);
+	/* good kiosk: about 10% bit errors (HDnorm ~0.15 over the bits left by eyelids), a
+	 * modern face model's genuine cosine about 0.7; a poor kiosk is worse in both */
+	assert_true(hd_good > 0.10 && hd_good < 0.20);
+	assert_true(cos_good > 0.65 && cos_good < 0.78);
+	assert_true(hd_poor > hd_good + 0.05);
+	assert_true(cos_poor < cos_good - 0.1);
+	/* failures to capture happen, more often at a poor kiosk (3% vs 0.5% of faces) */
+	assert_true(ff_poor > ff_good);
+	assert_true(ff_poor > 0);
+	population_free(p);
+}
+
+static void
+test_face_generator_statistics(void **state)
+{
+	enum { N = 400 };
+	struct population *p = NULL;
+	struct face_q *q = aligned_alloc(64, N * sizeof(*q));
+	double s1 = 0, s2 = 0, m, sd;
+	long n = 0;
+	int i, j, k = 0;
+
+	(void)state;
+	assert_non_null(q);
+	assert_int_equal(population_new(8, 2 * N, &p), 0);
+	for (i = 0; k < N; i++) {
+		struct bio_sample s;
+
+		assert_int_equal(capture_take(p, (uint32_t)i, 0, PRESET_GOOD, &s), 0);
+		if (s.has_face)
+			assert_int_equal(face_quantize(s.face, &q[k++], NULL), 0);
+		bio_sample_clear(&s);
+	}
+	for (i = 0; i < N; i++)
+		for (j = i + 1; j < N; j++) {
+			double c = face_cosine_q(&q[i], &q[j]);
+
+			s1 += c;
+			s2 += c * c;
+			n++;
+		}
+	m = s1 / n;
+	sd = sqrt(s2 / n - m * m);
+	print_message("face impostor cosine mean %.4f sd %.4f over %ld\n", m, sd, n);
+	assert_true(fabs(m) < 0.005);
+	assert_true(fabs(sd - 0.065) < 0.004);
+	free(q);
+	population_free(p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_deterministic_and_never_identical),
+		cmocka_unit_test(test_cards_and_categories),
+		cmocka_unit_test(test_iris_generator_statistics),
+		cmocka_unit_test(test_capture_presets),
+		cmocka_unit_test(test_face_generator_statistics),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

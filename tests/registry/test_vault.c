@@ -1,0 +1,696 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tests for registry/vault.c on real LMDB files: sealing, card index, resends, erasure by
+ * shredding. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "errors.h"
+#include "keyring.h"
+#include "vault.h"
+
+struct fx {
+	char root[64];
+	char keys[96];
+	struct keyring *kr;
+	struct vault *v;
+};
+
+static void
+rm_tree(const char *dir)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		if (unlink(path) != 0)
+			rm_tree(path);
+	}
+	closedir(d);
+	(void)rmdir(dir);
+}
+
+static int
+fx_open(struct fx *f)
+{
+	struct paso_diag d = { 0 };
+
+	if (keyring_open(f->keys, &f->kr, &d) != 0)
+		return -1;
+	return vault_open(f->root, f->kr, &f->v, &d) == 0 ? 0 : -1;
+}
+
+static void
+fx_close(struct fx *f)
+{
+	vault_close(f->v);
+	keyring_close(f->kr);
+	f->v = NULL;
+	f->kr = NULL;
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	(void)snprintf(f->root, sizeof(f->root), "/tmp/paso-vault-XXXXXX");
+	if (mkdtemp(f->root) == NULL)
+		return -1;
+	(void)snprintf(f->keys, sizeof(f->keys), "%s/keys", f->root);
+	if (keyring_create(f->keys) != 0 || fx_open(f) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	fx_close(f);
+	rm_tree(f->root);
+	free(f);
+	return 0;
+}
+
+/* A record that looks like nothing else: a header and 6 KiB of seeded pseudo-random bytes. */
+static void
+known_record(uint8_t *buf, size_t len, uint8_t seed)
+{
+	uint8_t key[crypto_stream_chacha20_KEYBYTES] = { seed };
+	uint8_t nonce[crypto_stream_chacha20_NONCEBYTES] = { 0 };
+
+	crypto_stream_chacha20(buf, len, nonce, key);
+	memcpy(buf, "SYNTHETIC-TEMPLATE", 18);
+}
+
+static uint8_t *
+read_file(const char *path, size_t *lenp)
+{
+	struct stat st;
+	uint8_t *buf;
+	int fd;
+
+	*lenp = 0;
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0 || (buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	if (read(fd, buf, (size_t)st.st_size) != st.st_size) {
+		free(buf);
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	*lenp = (size_t)st.st_size;
+	return buf;
+}
+
+static void
+write_file(const char *path, const uint8_t *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+static uint8_t *
+read_store(struct fx *f, size_t *lenp)
+{
+	char path[128];
+
+	(void)snprintf(path, sizeof(path), "%s/store/data.mdb", f->root);
+	return read_file(path, lenp);
+}
+
+static uint8_t *
+create_one(struct fx *f, const char *card, uint32_t epoch, uint8_t seed, uint8_t id[16])
+{
+	static uint8_t rec[6144];
+	struct vault_txn *t = NULL;
+
+	known_record(rec, sizeof(rec), seed);
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_subject_create(t, card, epoch, rec, sizeof(rec), id), 0);
+	assert_int_equal(vault_commit(t), 0);
+	return rec;
+}
+
+static void
+assert_record(struct fx *f, const uint8_t id[16], const uint8_t *want, size_t wlen)
+{
+	struct vault_txn *t = NULL;
+	uint8_t *rec = NULL;
+	size_t len = 0;
+
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	assert_int_equal(vault_subject_get(t, id, &rec, &len), 0);
+	assert_int_equal(len, wlen);
+	assert_memory_equal(rec, want, wlen);
+	vault_free_record(rec, len);
+	vault_abort(t);
+}
+
+static int
+get_code(struct fx *f, const uint8_t id[16])
+{
+	struct vault_txn *t = NULL;
+	uint8_t *rec = NULL;
+	size_t len = 0;
+	int r;
+
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	r = vault_subject_get(t, id, &rec, &len);
+	vault_free_record(rec, len);
+	vault_abort(t);
+	return r;
+}
+
+static void
+test_create_get_update_cards(void **state)
+{
+	struct fx *f = *state;
+	struct vault_txn *t = NULL;
+	struct vault_stats st;
+	uint8_t id[16], id2[16], other[16], upd[100], want[6144];
+	const uint8_t *rec;
+
+	rec = create_one(f, "GT-RV-000001", 100, 1, id);
+	memcpy(want, rec, sizeof(want));
+	assert_record(f, id, want, sizeof(want));
+
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_card_lookup(t, "GT-RV-000001", other), 0);
+	assert_memory_equal(other, id, 16);
+	assert_int_equal(vault_card_lookup(t, "GT-RV-000002", other), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_card_lookup(t, "", other), PASO_E_INVALID_ARG);
+	/* A taken card changes nothing, and the transaction is still usable. */
+	assert_int_equal(
+		vault_subject_create(t, "GT-RV-000001", 100, upd, 10, other), PASO_E_CARD_ENROLLED);
+	assert_int_equal(vault_subject_create(t, NULL, 100, upd, 10, id2), 0);
+	memset(upd, 0xab, sizeof(upd));
+	assert_int_equal(vault_subject_update(t, id, upd, sizeof(upd)), 0);
+	assert_int_equal(vault_stats(t, &st), 0);
+	assert_int_equal(st.subjects, 2);
+	assert_int_equal(st.cards, 1);
+	assert_int_equal(vault_commit(t), 0);
+	assert_record(f, id, upd, sizeof(upd));
+	/* An empty record is a record too. */
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_subject_update(t, id2, NULL, 0), 0);
+	assert_int_equal(vault_commit(t), 0);
+	assert_record(f, id2, upd, 0);
+
+	memset(other, 0x77, sizeof(other));
+	assert_int_equal(get_code(f, other), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_subject_update(t, other, upd, 1), PASO_E_NOT_FOUND);
+	vault_abort(t);
+}
+
+static void
+test_seen_idempotency(void **state)
+{
+	struct fx *f = *state;
+	struct vault_txn *t = NULL;
+	uint8_t dg[32], got[32], *reply = NULL;
+	size_t rlen;
+	uint64_t last;
+
+	memset(dg, 0x42, sizeof(dg));
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(
+		vault_seen_put(t, "kiosk-talisman-1", 7, dg, (const uint8_t *)"ACK7", 4), 0);
+	assert_int_equal(vault_seen_put(t, "kiosk-talisman-1", 7, dg, (const uint8_t *)"ACK?", 4),
+		PASO_E_EXISTS);
+	assert_int_equal(vault_seen_put(t, "kiosk-talisman-1", 300, dg, NULL, 0), 0);
+	assert_int_equal(vault_seen_put(t, "kiosk-talisman-10", 900, dg, NULL, 0), 0);
+	assert_int_equal(vault_seen_put(t, "kiosk-talisma", 901, dg, NULL, 0), 0);
+	assert_int_equal(vault_seen_put(t, "", 1, dg, NULL, 0), PASO_E_INVALID_ARG);
+	assert_int_equal(vault_commit(t), 0);
+
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	assert_int_equal(vault_seen_get(t, "kiosk-talisman-1", 7, got, &reply, &rlen), 0);
+	assert_memory_equal(got, dg, 32);
+	assert_int_equal(rlen, 4);
+	assert_memory_equal(reply, "ACK7", 4);
+	free(reply);
+	assert_int_equal(
+		vault_seen_get(t, "kiosk-talisman-1", 8, got, &reply, &rlen), PASO_E_NOT_FOUND);
+	assert_null(reply);
+	/* Another kiosk's sequence numbers are its own. */
+	assert_int_equal(
+		vault_seen_get(t, "kiosk-talisman-2", 7, got, &reply, &rlen), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_seen_last(t, "kiosk-talisman-1", &last), 0);
+	assert_int_equal(last, 300);
+	assert_int_equal(vault_seen_last(t, "kiosk-talisman-10", &last), 0);
+	assert_int_equal(last, 900);
+	assert_int_equal(vault_seen_last(t, "kiosk-talisma", &last), 0);
+	assert_int_equal(last, 901);
+	assert_int_equal(vault_seen_last(t, "kiosk-el-ceibo", &last), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_seen_last(t, "kiosk-z", &last), PASO_E_NOT_FOUND);
+	vault_abort(t);
+}
+
+static int
+collect(void *arg, const uint8_t id[16], const uint8_t *rec, size_t len)
+{
+	int *n = arg;
+
+	(void)id;
+	if (len != 6144 || memcmp(rec, "SYNTHETIC-TEMPLATE", 18) != 0)
+		return PASO_E_INTERNAL;
+	return ++*n == 99 ? PASO_E_SHUTTING_DOWN : 0;
+}
+
+static int
+stop_at_two(void *arg, const uint8_t id[16], const uint8_t *rec, size_t len)
+{
+	int *n = arg;
+
+	(void)id;
+	(void)rec;
+	(void)len;
+	return ++*n == 2 ? PASO_E_SHUTTING_DOWN : 0;
+}
+
+static void
+test_survives_reopen_and_abort(void **state)
+{
+	struct fx *f = *state;
+	struct vault_txn *t = NULL;
+	struct vault_stats st;
+	uint8_t a[16], b[16], c[16], pa[32], pa2[32], want[6144];
+	uint64_t val = 0;
+	int n = 0;
+
+	memcpy(want, create_one(f, "GT-BW-1", 10, 3, a), sizeof(want));
+	(void)create_one(f, "GT-BW-2", 10, 4, b);
+	(void)create_one(f, NULL, 11, 5, c);
+	assert_int_equal(vault_pseudonym(f->v, a, pa), 0);
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_meta_put(t, "audit_size", 12345), 0);
+	assert_int_equal(vault_commit(t), 0);
+	/* An aborted group leaves no trace. */
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_subject_create(t, "GT-BW-3", 10, want, 16, c), 0);
+	assert_int_equal(vault_meta_put(t, "audit_size", 99999), 0);
+	vault_abort(t);
+
+	fx_close(f);
+	assert_int_equal(fx_open(f), 0);
+	assert_record(f, a, want, sizeof(want));
+	assert_int_equal(vault_pseudonym(f->v, a, pa2), 0);
+	assert_memory_equal(pa, pa2, 32);
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	assert_int_equal(vault_meta_get(t, "audit_size", &val), 0);
+	assert_int_equal(val, 12345);
+	assert_int_equal(vault_meta_get(t, "nothing", &val), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_card_lookup(t, "GT-BW-3", c), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_stats(t, &st), 0);
+	assert_int_equal(st.subjects, 3);
+	assert_int_equal(st.cards, 2);
+	assert_int_equal(vault_subject_foreach(t, collect, &n), 0);
+	assert_int_equal(n, 3);
+	n = 0;
+	assert_int_equal(vault_subject_foreach(t, stop_at_two, &n), PASO_E_SHUTTING_DOWN);
+	assert_int_equal(n, 2);
+	vault_abort(t);
+}
+
+/* True if any 16-byte piece of needle occurs in hay. */
+static int
+leaks(const uint8_t *hay, size_t hlen, const uint8_t *needle, size_t nlen)
+{
+	size_t off;
+
+	for (off = 0; off + 16 <= nlen; off += 16)
+		if (memmem(hay, hlen, needle + off, 16) != NULL)
+			return 1;
+	return 0;
+}
+
+static void
+assert_no_leak_in_dir(const char *dir, const uint8_t *needle, size_t nlen)
+{
+	char path[512];
+	struct dirent *de;
+	uint8_t *buf;
+	size_t len;
+	DIR *d;
+	int files = 0;
+
+	assert_non_null(d = opendir(dir));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		assert_true(
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < (int)sizeof(path));
+		assert_non_null(buf = read_file(path, &len));
+		assert_false(leaks(buf, len, needle, nlen));
+		free(buf);
+		files++;
+	}
+	closedir(d);
+	assert_true(files > 0);
+}
+
+static void
+test_no_plaintext_on_disk(void **state)
+{
+	struct fx *f = *state;
+	struct vault_txn *t = NULL;
+	uint8_t a[16], rec[6144], rec2[6144], card[16];
+	char dir[128];
+	uint8_t *file;
+	size_t len;
+
+	memcpy(rec, create_one(f, "GT-RV-CARD-4242", 77, 9, a), sizeof(rec));
+	/* Rewrite and erase too: stale pages are exactly where plaintext would hide. */
+	known_record(rec2, sizeof(rec2), 10);
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_subject_update(t, a, rec2, sizeof(rec2)), 0);
+	assert_int_equal(vault_commit(t), 0);
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_subject_erase(t, a), 0);
+	assert_int_equal(vault_commit(t), 0);
+	fx_close(f);
+
+	/* The check itself can fail: the record is in a file we write in the clear. */
+	assert_true(leaks(rec, sizeof(rec), rec, sizeof(rec)));
+	memcpy(card, "GT-RV-CARD-4242", 16);
+	(void)snprintf(dir, sizeof(dir), "%s/store", f->root);
+	assert_no_leak_in_dir(dir, rec, sizeof(rec));
+	assert_no_leak_in_dir(dir, rec2, sizeof(rec2));
+	assert_no_leak_in_dir(dir, card, 16);
+	assert_no_leak_in_dir(f->keys, rec, sizeof(rec));
+	assert_no_leak_in_dir(f->keys, rec2, sizeof(rec2));
+	assert_non_null(file = read_store(f, &len));
+	assert_null(memmem(file, len, "SYNTHETIC", 9));
+	assert_null(memmem(file, len, "GT-RV-CARD", 10));
+	free(file);
+	assert_int_equal(fx_open(f), 0);
+}
+
+/* Edits a sealed row behind the vault's back, as someone with the disk could. */
+static void
+tamper(struct fx *f, const uint8_t id[16], const uint8_t *copy_from, size_t flip_at, size_t cut)
+{
+	char path[128];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v, src;
+	uint8_t *buf;
+	size_t len;
+
+	fx_close(f);
+	(void)snprintf(path, sizeof(path), "%s/store", f->root);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "subjects", 0, &dbi), 0);
+	k.mv_data = (void *)(copy_from ? copy_from : id);
+	k.mv_size = 16;
+	assert_int_equal(mdb_get(txn, dbi, &k, &src), 0);
+	len = src.mv_size - cut;
+	assert_non_null(buf = malloc(src.mv_size));
+	memcpy(buf, src.mv_data, src.mv_size);
+	if (flip_at < len)
+		buf[flip_at] ^= 0x01;
+	k.mv_data = (void *)id;
+	v.mv_data = buf;
+	v.mv_size = len;
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	free(buf);
+	assert_int_equal(fx_open(f), 0);
+}
+
+static void
+test_corrupted_ciphertext(void **state)
+{
+	struct fx *f = *state;
+	uint8_t a[16], b[16], c[16], d[16];
+
+	(void)create_one(f, "GT-1", 1, 1, a);
+	(void)create_one(f, "GT-2", 1, 2, b);
+	(void)create_one(f, "GT-3", 1, 3, c);
+	(void)create_one(f, "GT-4", 1, 4, d);
+	tamper(f, a, NULL, 500, 0); /* one ciphertext bit */
+	assert_int_equal(get_code(f, a), PASO_E_CRYPTO);
+	tamper(f, b, a, (size_t)-1, 0); /* another subject's sealed record moved here */
+	assert_int_equal(get_code(f, b), PASO_E_CRYPTO);
+	tamper(f, c, NULL, 2, 0); /* the epoch in the header (bound in the AD) */
+	assert_int_equal(get_code(f, c), PASO_E_CRYPTO);
+	tamper(f, d, NULL, (size_t)-1, 6150); /* truncated below header + tag */
+	assert_int_equal(get_code(f, d), PASO_E_CORRUPT);
+}
+
+static void
+test_erase(void **state)
+{
+	struct fx *f = *state;
+	struct vault_txn *t = NULL;
+	uint8_t a[16], b[16], x[16];
+
+	(void)create_one(f, "GT-ERASE", 5, 1, a);
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_subject_erase(t, a), 0);
+	assert_int_equal(vault_subject_erase(t, a), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_card_lookup(t, "GT-ERASE", x), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_commit(t), 0);
+	assert_int_equal(get_code(f, a), PASO_E_NOT_FOUND);
+	/* The card can be enrolled again, as a new subject. */
+	(void)create_one(f, "GT-ERASE", 5, 2, b);
+	assert_memory_not_equal(a, b, 16);
+}
+
+/* The attacker's tool: try every offset of a file as a wrapped key for subject id. */
+static int
+scan_unwraps(struct keyring *kr, const uint8_t *buf, size_t len, const uint8_t id[16])
+{
+	uint8_t dk[KEYRING_DK_BYTES];
+	size_t off;
+	int found = 0;
+
+	for (off = 0; off + KEYRING_WRAPPED_BYTES <= len; off++)
+		if (keyring_unwrap(kr, id, buf + off, dk) == 0)
+			found++;
+	sodium_memzero(dk, sizeof(dk));
+	return found;
+}
+
+/* Opens a raw copy of data.mdb as a store of its own, with the keys in keydir. */
+static int
+get_from_copy(
+	const char *root, const uint8_t *copy, size_t len, const char *keydir, const uint8_t id[16])
+{
+	struct paso_diag d = { 0 };
+	struct keyring *kr = NULL;
+	struct vault *v = NULL;
+	struct vault_txn *t = NULL;
+	char dir[128], path[160];
+	uint8_t *rec = NULL;
+	size_t rlen = 0;
+	int r;
+
+	(void)snprintf(dir, sizeof(dir), "%s/thief", root);
+	(void)snprintf(path, sizeof(path), "%s/store", dir);
+	(void)mkdir(dir, 0700);
+	(void)mkdir(path, 0700);
+	(void)snprintf(path, sizeof(path), "%s/store/data.mdb", dir);
+	write_file(path, copy, len);
+	(void)snprintf(path, sizeof(path), "%s/store/lock.mdb", dir);
+	(void)unlink(path);
+	assert_int_equal(keyring_open(keydir, &kr, &d), 0);
+	assert_int_equal(vault_open(dir, kr, &v, &d), 0);
+	assert_int_equal(vault_begin(v, 1, &t), 0);
+	r = vault_subject_get(t, id, &rec, &rlen);
+	vault_free_record(rec, rlen);
+	vault_abort(t);
+	vault_close(v);
+	keyring_close(kr);
+	return r;
+}
+
+static void
+test_shredded_epoch_unrecoverable(void **state)
+{
+	struct fx *f = *state;
+	struct vault_txn *t = NULL;
+	struct keyring *kr = NULL;
+	struct paso_diag d = { 0 };
+	uint8_t a[16], b[16], c[16], wb[6144], wc[6144], *pre, *post;
+	size_t prelen, postlen, survivors = 99;
+	uint32_t epoch;
+
+	(void)create_one(f, "GT-SHRED-A", 5, 1, a);
+	memcpy(wb, create_one(f, "GT-SHRED-B", 5, 2, b), sizeof(wb));
+	memcpy(wc, create_one(f, "GT-SHRED-C", 6, 3, c), sizeof(wc));
+	assert_non_null(pre = read_store(f, &prelen));
+
+	/* Controls: before the shred, both attacks work on the copy with the current keys. */
+	assert_true(scan_unwraps(f->kr, pre, prelen, a) >= 1);
+	assert_int_equal(get_from_copy(f->root, pre, prelen, f->keys, a), 0);
+
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_subject_erase(t, a), 0);
+	assert_int_equal(vault_commit(t), 0);
+	/* Deleting alone is not erasing: the copy still opens A. */
+	assert_int_equal(get_from_copy(f->root, pre, prelen, f->keys, a), 0);
+
+	assert_int_equal(vault_shred_epoch(f->v, 5, &survivors), 0);
+	assert_int_equal(survivors, 1);
+	{
+		char path[160];
+
+		(void)snprintf(path, sizeof(path), "%s/kek-00000005-00000000.key", f->keys);
+		assert_int_equal(access(path, F_OK), -1);
+		(void)snprintf(path, sizeof(path), "%s/kek-00000005-00000000.shredded", f->keys);
+		assert_int_equal(access(path, F_OK), 0);
+	}
+
+	/* The survivor and the other epoch are intact in the live store. */
+	assert_record(f, b, wb, sizeof(wb));
+	assert_record(f, c, wc, sizeof(wc));
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	assert_int_equal(vault_subject_epoch(t, b, &epoch), 0);
+	assert_int_equal(epoch, 5);
+	vault_abort(t);
+	fx_close(f);
+
+	/* The attacker holds the pre-deletion copy, today's data.mdb and every key file left. */
+	assert_non_null(post = read_store(f, &postlen));
+	assert_int_equal(keyring_open(f->keys, &kr, &d), 0);
+	assert_int_equal(scan_unwraps(kr, pre, prelen, a), 0);
+	assert_int_equal(scan_unwraps(kr, post, postlen, a), 0);
+	/* B is readable only through its new wrap, in the live file. */
+	assert_int_equal(scan_unwraps(kr, pre, prelen, b), 0);
+	assert_true(scan_unwraps(kr, post, postlen, b) >= 1);
+	keyring_close(kr);
+	assert_int_equal(get_from_copy(f->root, pre, prelen, f->keys, a), PASO_E_KEY_NOT_FOUND);
+	assert_int_equal(get_from_copy(f->root, pre, prelen, f->keys, c), 0);
+	free(pre);
+	free(post);
+
+	/* Shredding again (e.g. after a crash) is harmless; an empty epoch loses all its KEKs. */
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(vault_shred_epoch(f->v, 5, &survivors), 0);
+	assert_int_equal(survivors, 1);
+	assert_record(f, b, wb, sizeof(wb));
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_subject_erase(t, b), 0);
+	assert_int_equal(vault_commit(t), 0);
+	assert_int_equal(vault_shred_epoch(f->v, 5, &survivors), 0);
+	assert_int_equal(survivors, 0);
+	assert_int_equal(keyring_epoch_current(f->kr, 5, &epoch), PASO_E_NOT_FOUND);
+	assert_int_equal(keyring_kek_count(f->kr), 1); /* epoch 6 */
+}
+
+static void
+test_map_grows_when_full(void **state)
+{
+	struct fx *f = *state;
+	struct vault_options opt = { 256 << 10, 2 << 20 };
+	struct paso_diag d = { 0 };
+	struct vault_txn *t = NULL;
+	struct vault_stats st;
+	uint8_t rec[6144], id[16];
+	int i, j, r, fulls = 0, done = 0;
+
+	known_record(rec, sizeof(rec), 1);
+	vault_close(f->v);
+	f->v = NULL;
+	rm_tree(f->root); /* keys too: start from an empty deployment */
+	(void)mkdir(f->root, 0700);
+	keyring_close(f->kr);
+	f->kr = NULL;
+	assert_int_equal(keyring_create(f->keys), 0);
+	assert_int_equal(keyring_open(f->keys, &f->kr, &d), 0);
+	assert_int_equal(vault_open_opts(f->root, f->kr, &opt, &f->v, &d), 0);
+
+	/*
+		* Groups of 16 records until the 2 MiB limit: a group that fails with MAP_FULL is aborted
+		* and retried, and the next vault_begin has grown the map, until the limit is reached.
+		*/
+	for (i = 0; i < 40 && !done; i++) {
+		for (;;) {
+			assert_int_equal(vault_begin(f->v, 0, &t), 0);
+			for (j = 0, r = 0; j < 16 && r == 0; j++)
+				r = vault_subject_create(t, NULL, 1, rec, sizeof(rec), id);
+			if (r == 0)
+				r = vault_commit(t);
+			else
+				vault_abort(t);
+			if (r == 0)
+				break;
+			assert_int_equal(r, PASO_E_MAP_FULL);
+			fulls++;
+			assert_int_equal(vault_begin(f->v, 1, &t), 0);
+			assert_int_equal(vault_stats(t, &st), 0);
+			vault_abort(t);
+			if (st.map_size == (2 << 20) && fulls > 3) {
+				done = 1;
+				break;
+			}
+		}
+	}
+	assert_true(fulls >= 2);
+	assert_true(done);
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	assert_int_equal(vault_stats(t, &st), 0);
+	vault_abort(t);
+	assert_int_equal(st.map_size, 2 << 20);
+	assert_true(st.subjects >= 16 * 8);
+	assert_int_equal(st.subjects % 16, 0); /* whole groups only */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_get_update_cards, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seen_idempotency, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_survives_reopen_and_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_plaintext_on_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupted_ciphertext, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shredded_epoch_unrecoverable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_grows_when_full, setup, teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
