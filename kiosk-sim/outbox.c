@@ -99,6 +99,8 @@ outbox_open(const char *dir, struct outbox **out, struct paso_diag *d)
 	int rc, r;
 
 	*out = NULL;
+	if (sodium_init() < 0)
+		return paso_diag_set(d, PASO_E_INTERNAL, "libsodium failed to initialise");
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return paso_diag_set(d, PASO_E_IO, "%s: %s", dir, strerror(errno));
 	if ((ob = calloc(1, sizeof(*ob))) == NULL || (ob->key = sodium_malloc(32)) == NULL) {

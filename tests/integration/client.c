@@ -84,13 +84,20 @@ struct enroll_parts {
 void
 c_make_enroll(Paso__Envelope *env, const char *kiosk, uint64_t seq, uint32_t person)
 {
+	c_make_enroll_capture(env, kiosk, seq, person, 0);
+}
+
+void
+c_make_enroll_capture(Paso__Envelope *env, const char *kiosk, uint64_t seq, uint32_t person,
+	uint32_t capture_no)
+{
 	struct enroll_parts *p = calloc(1, sizeof(*p));
 	struct population *pop = NULL;
 
 	assert_non_null(p);
 	assert_int_equal(population_new(5, person + 1, &pop), 0);
 	assert_int_equal(population_person(pop, person, &p->pi), 0);
-	assert_int_equal(capture_take(pop, person, 0, PRESET_GOOD, &p->s), 0);
+	assert_int_equal(capture_take(pop, person, capture_no, PRESET_GOOD, &p->s), 0);
 	population_free(pop);
 	paso__enroll__init(&p->en);
 	paso__capture__init(&p->cap);

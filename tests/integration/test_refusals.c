@@ -323,6 +323,36 @@ test_resend_and_sequence_reuse(void **state)
 	tls_conn_free(c);
 }
 
+/* The same person enrolling again under a new card is caught by 1:N deduplication. */
+static void
+test_duplicate_enrolment_new_card(void **state)
+{
+	struct tls_conn *c = connect_ok();
+	Paso__Envelope env, *a;
+	const char *m;
+
+	(void)state;
+	/* Person 106 was enrolled above; a fresh capture of them presents another card. */
+	c_make_enroll_capture(&env, K, next_seq++, 106, 7);
+	env.enroll->card_number = "TVR-9999999901";
+	assert_int_equal(c_send(c, &env), 0);
+	assert_non_null(a = c_recv(c));
+	assert_int_equal(a->body_case, PASO__ENVELOPE__BODY_ERROR);
+	assert_int_equal(a->error->code, PASO_E_DUPLICATE);
+	m = a->error->message;
+	assert_non_null(strstr(m, "already enrolled under another card"));
+	paso__envelope__free_unpacked(a, NULL);
+	c_free_enroll(&env);
+	/* A different person with a new card is not a duplicate. */
+	c_make_enroll(&env, K, next_seq++, 110);
+	assert_int_equal(c_send(c, &env), 0);
+	assert_non_null(a = c_recv(c));
+	assert_int_equal(a->body_case, PASO__ENVELOPE__BODY_ACK);
+	paso__envelope__free_unpacked(a, NULL);
+	c_free_enroll(&env);
+	tls_conn_free(c);
+}
+
 static void
 test_oversized_length_prefix(void **state)
 {
@@ -385,13 +415,14 @@ test_audit_and_store_after_attacks(void **state)
 		assert_true(h_count(out, "REJECT") >= 16);
 		assert_true(h_count(out, "FRAME_TRUNCATED") + h_count(out, "-10") >= 1);
 		assert_true(h_count(out, "UNKNOWN_KIOSK") + h_count(out, "-18") >= 1);
+		assert_true(h_count(out, "DUPLICATE") + h_count(out, "-31") >= 1);
 		free(out);
 	}
 	{
 		const char *argv[] = { "paso-hub", "stats", dep.hub, "--json", NULL };
 		assert_int_equal(h_run(&out, argv), 0);
-		/* persons 100, 102, 104, 105, 106, 108, 109: the seven valid enrolments */
-		assert_int_equal(h_json_num(out, "subjects"), 7);
+		/* persons 100, 102, 104, 105, 106, 108, 109, 110: the eight valid enrolments */
+		assert_int_equal(h_json_num(out, "subjects"), 8);
 		free(out);
 	}
 	h_hub_start(&dep, 0);
@@ -406,6 +437,7 @@ main(void)
 		cmocka_unit_test(test_revoked_kiosk),
 		cmocka_unit_test(test_malformed_messages_on_one_connection),
 		cmocka_unit_test(test_resend_and_sequence_reuse),
+		cmocka_unit_test(test_duplicate_enrolment_new_card),
 		cmocka_unit_test(test_oversized_length_prefix),
 		cmocka_unit_test(test_truncated_frame),
 		cmocka_unit_test(test_audit_and_store_after_attacks),

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Runs every benchmark once, each printing medians and ratios against a baseline measured in the
+# same run. Never part of the tests. PASO_BENCH_QUICK=1 shrinks the sizes for a first look.
+# Scratch data goes under PASO_BENCH_DIR (default /var/tmp; avoid tmpfs, where fsync is free).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+B=build/bin
+DIR=${PASO_BENCH_DIR:-/var/tmp}
+if [ "${PASO_BENCH_QUICK:-0}" = 1 ]; then
+  LARGE=1000000; GALLERY=100000; PEOPLE=500; CROSSINGS=2000; RUNS=1
+else
+  LARGE=10000000; GALLERY=1000000; PEOPLE=2000; CROSSINGS=6000; RUNS=3
+fi
+echo "### ingest through the hub (issue: the spine)"
+$B/bench_ingest --people $PEOPLE --crossings $CROSSINGS --runs $RUNS --bin $B --dir "$DIR"
+echo; echo "### sealed store against raw LMDB"
+$B/bench_store --runs 5 --dir "$DIR"
+echo; echo "### audit log"
+$B/bench_audit --large $LARGE --dir "$DIR"
+echo; echo "### fingerprint matcher"
+$B/bench_finger --speed --subjects 50
+echo; echo "### iris, face and 1:N"
+$B/bench_bio --gallery $GALLERY
