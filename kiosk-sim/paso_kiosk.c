@@ -26,8 +26,8 @@ struct site {
 /* The crossings of context: four official ports with Guatemala and the Siglo XXI centre. */
 static const struct site sites[] = {
 	{ "kiosk-ciudad-hidalgo", "Ciudad Hidalgo", PRESET_GOOD, 0 },
-	{ "kiosk-talisman", "Talisman", PRESET_GOOD, 0 },
-	{ "kiosk-ciudad-cuauhtemoc", "Ciudad Cuauhtemoc", PRESET_GOOD, 0 },
+	{ "kiosk-talisman", "Talismán", PRESET_GOOD, 0 },
+	{ "kiosk-ciudad-cuauhtemoc", "Ciudad Cuauhtémoc", PRESET_GOOD, 0 },
 	{ "kiosk-el-ceibo", "El Ceibo", PRESET_POOR, 0 },
 	{ "station-siglo-xxi", "Siglo XXI, Tapachula", PRESET_DETENTION, 1 },
 };
@@ -308,6 +308,20 @@ sum_stats(struct runner *run, struct kiosk_stats *tot)
 	}
 }
 
+/* Pads to width characters (not bytes): crossing points carry accents. */
+static void
+print_padded(const char *s, int width)
+{
+	int chars = 0;
+	const char *p;
+
+	for (p = s; *p != '\0'; p++)
+		chars += ((unsigned char)*p & 0xc0) != 0x80;
+	fputs(s, stdout);
+	for (; chars < width; chars++)
+		fputc(' ', stdout);
+}
+
 static double
 pct(uint64_t a, uint64_t b)
 {
@@ -350,8 +364,9 @@ print_summary(struct runner *run, uint64_t seed, double t_enrol, double t_cross,
 		"acked", "refused");
 	for (i = 0; i < run->nk; i++) {
 		kiosk_get_stats(run->kr[i].k, &s);
-		printf("  %-24s %-22s %-9s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
-			run->kr[i].site->name, run->kr[i].site->point,
+		printf("  %-24s ", run->kr[i].site->name);
+		print_padded(run->kr[i].site->point, 22);
+		printf(" %-9s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
 			capture_preset_name(run->kr[i].site->preset), s.queued, s.acked, s.refused);
 	}
 	printf("enrolment: %" PRIu64 " messages in %.2f s (%.0f/s); %" PRIu64 " people enrolled\n",

@@ -46,7 +46,7 @@ $B/paso-hub stats "$D/hub" | sed 's/^/  /'
 echo "  every subject record is sealed (XChaCha20-Poly1305) under its own data key;"
 echo "  data keys are wrapped by key-encryption keys, one per expiry day, in $D/hub/keys (0600);"
 echo "  card numbers appear only inside sealed records; the card index holds keyed hashes."
-echo "  store on disk: $(du -sh "$D/hub/store" | cut -f1); plaintext template bytes on disk: none"
+echo "  store on disk: $(du -sh "$D/hub/store" | cut -f1)"
 
 echo
 echo "== 4. What the audit log proves (checked by paso-audit, which shares no code with the hub)"
@@ -54,7 +54,7 @@ $B/paso-audit verify "$D/hub" --key "$D/hub/audit/log.vkey" | sed 's/^/  /'
 echo "  latest signed checkpoint (C2SP tlog-checkpoint):"
 $B/paso-audit checkpoint "$D/hub" | sed 's/^/    /'
 echo "  inclusion proof that entry 10 is in that tree:"
-$B/paso-audit prove "$D/hub" --index 10 | sed 's/^/    /'
+$B/paso-audit prove "$D/hub" --index 10 2>&1 | sed 's/^/    /'
 echo "  entry 10 itself (people appear only as keyed pseudonyms):"
 $B/paso-audit show "$D/hub" --from 10 --to 10 | sed 's/^/    /'
 echo
