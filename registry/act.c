@@ -340,6 +340,11 @@ act_enroll(struct hub *h, struct vault_txn *t, struct request *r, struct pending
 	e.policy_rule = policy_store_at_hub(h->policy) ? "store.location: hub" : "store.location: card";
 	if ((rc = act_audit(h, &e, &idx)) != 0)
 		return rc;
+	h->counts[COUNT_SUBJECTS]++;
+	h->counts[COUNT_CAT_REGIONAL_VISITOR + en->category - 1]++;
+	h->counts[COUNT_WITH_FINGER] += kept.finger_record.len > 0;
+	h->counts[COUNT_WITH_FACE] += kept.face != NULL;
+	h->counts[COUNT_WITH_IRIS] += kept.n_iris > 0;
 	if (policy_store_at_hub(h->policy)) {
 		if ((pa = calloc(1, sizeof(*pa))) == NULL)
 			return PASO_E_NOMEM;
@@ -455,6 +460,7 @@ act_crossing(struct hub *h, struct vault_txn *t, struct request *r)
 	e.policy_rule = "match.verify_fmr";
 	if ((rc = act_audit(h, &e, &idx)) != 0)
 		return rc;
+	h->counts[COUNT_CROSSINGS]++;
 	return accept_reply(h, t, r, pseud, &mr, idx);
 }
 
@@ -488,6 +494,7 @@ act_identify(struct hub *h, struct vault_txn *t, struct request *r)
 	e.policy_rule = "match.identify_fmr";
 	if ((rc = act_audit(h, &e, &idx)) != 0)
 		return rc;
+	h->counts[COUNT_IDENTIFICATIONS]++;
 	return accept_reply(h, t, r, found ? pseud : NULL, &mr, idx);
 }
 

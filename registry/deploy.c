@@ -130,78 +130,92 @@ dir_empty_or_absent(const char *dir, struct paso_diag *d)
 	return r;
 }
 
-/* The first audit entries: what was created, never the key material itself. */
-static int
-init_entry(struct auditlog *log, const uint8_t digest[32], Paso__Action action,
-	const char *detail)
+int
+deploy_audit_offline(const struct deploy_paths *p, struct vault *v, const uint8_t digest[32],
+	const char *purpose, const Paso__Action *actions, const char *const *details, size_t n,
+	struct paso_diag *d)
 {
-	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	struct checkpoint_signer *s = NULL;
+	struct auditlog *log = NULL;
+	struct vault_txn *t = NULL;
+	Paso__AuditEntry e;
 	uint8_t buf[1024];
-	uint64_t idx;
-	size_t n;
+	uint64_t idx, committed = 0;
+	size_t i, len;
+	int r;
 
-	e.time = (uint64_t)time(NULL);
-	e.actor = "hub";
-	e.action = action;
-	e.purpose = "deployment";
-	e.detail = (char *)detail;
-	e.policy_digest.data = (uint8_t *)digest;
-	e.policy_digest.len = 32;
-	if ((n = paso__audit_entry__get_packed_size(&e)) > sizeof(buf))
-		return PASO_E_INTERNAL;
-	(void)paso__audit_entry__pack(&e, buf);
-	return auditlog_append(log, buf, n, &idx);
+	if ((r = deploy_load_signer(p, &s, d)) != 0 || (r = auditlog_open(p->audit, &log, d)) != 0)
+		goto out;
+	if ((r = vault_begin(v, 0, &t)) != 0)
+		goto out;
+	if ((r = vault_meta_get(t, "audit_size", &committed)) == PASO_E_NOT_FOUND)
+		committed = 0, r = 0;
+	if (r == 0 && committed != auditlog_size(log))
+		r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+			"audit log has %llu entries, the store committed %llu: start the hub once to "
+			"recover first",
+			(unsigned long long)auditlog_size(log), (unsigned long long)committed);
+	for (i = 0; r == 0 && i < n; i++) {
+		paso__audit_entry__init(&e);
+		e.time = (uint64_t)time(NULL);
+		e.actor = "hub";
+		e.action = actions[i];
+		e.purpose = (char *)purpose;
+		e.detail = (char *)details[i];
+		e.policy_digest.data = (uint8_t *)digest;
+		e.policy_digest.len = 32;
+		if ((len = paso__audit_entry__get_packed_size(&e)) > sizeof(buf))
+			r = PASO_E_INTERNAL;
+		else {
+			(void)paso__audit_entry__pack(&e, buf);
+			r = auditlog_append(log, buf, len, &idx);
+		}
+	}
+	/* The same order as the hub's commit loop: log durable, then the store records its size. */
+	if (r == 0 && (r = auditlog_sync(log)) == 0 &&
+	    (r = vault_meta_put(t, "audit_size", auditlog_size(log))) == 0) {
+		r = vault_commit(t);
+		t = NULL;
+		if (r == 0)
+			r = auditlog_checkpoint(log, s);
+	}
+out:
+	vault_abort(t);
+	if (r != 0 && d->code == 0)
+		paso_diag_set(d, r, "%s: audit log: %s", p->audit, paso_strerror(r));
+	auditlog_close(log);
+	checkpoint_signer_free(s);
+	return r;
 }
 
+/* The first audit entries: what was created, never the key material itself. */
 static int
 init_audit(const struct deploy_paths *p, const struct policy *pol, const char *name,
 	struct paso_diag *d)
 {
 	struct checkpoint_signer *s = NULL;
-	struct auditlog *log = NULL;
 	struct keyring *kr = NULL;
 	struct vault *v = NULL;
-	struct vault_txn *t = NULL;
-	const uint8_t *dg = policy_digest(pol);
-	char detail[256], hexid[16];
+	char det[4][256];
+	const char *details[4] = { det[0], det[1], det[2], det[3] };
+	const Paso__Action actions[4] = { PASO__ACTION__KEY_CREATE, PASO__ACTION__KEY_CREATE,
+		PASO__ACTION__KEY_CREATE, PASO__ACTION__POLICY_LOAD };
 	int r;
 
-	if ((r = deploy_load_signer(p, &s, d)) != 0 || (r = auditlog_open(p->audit, &log, d)) != 0)
-		goto out;
-	(void)snprintf(hexid, sizeof(hexid), "%08x", checkpoint_signer_keyid(s));
-	(void)snprintf(detail, sizeof(detail), "deployment '%s' created: CA, hub certificate", name);
-	if ((r = init_entry(log, dg, PASO__ACTION__KEY_CREATE, detail)) != 0)
-		goto out;
-	(void)snprintf(detail, sizeof(detail),
+	if ((r = deploy_load_signer(p, &s, d)) != 0)
+		return r;
+	(void)snprintf(det[0], sizeof(det[0]), "deployment '%s' created: CA, hub certificate", name);
+	(void)snprintf(det[1], sizeof(det[1]),
 		"keyring created: key-encryption keys per retention epoch, pseudonym key, card-index key");
-	if ((r = init_entry(log, dg, PASO__ACTION__KEY_CREATE, detail)) != 0)
-		goto out;
-	(void)snprintf(detail, sizeof(detail), "audit signing key %s+%s (Ed25519)",
-		checkpoint_signer_name(s), hexid);
-	if ((r = init_entry(log, dg, PASO__ACTION__KEY_CREATE, detail)) != 0)
-		goto out;
-	(void)snprintf(detail, sizeof(detail), "policy '%.64s' installed", policy_name(pol));
-	if ((r = init_entry(log, dg, PASO__ACTION__POLICY_LOAD, detail)) != 0 ||
-	    (r = auditlog_sync(log)) != 0)
-		goto out;
-	/* The store records how much of the log is committed; hub_open relies on it. */
-	if ((r = keyring_open(p->keys, &kr, d)) != 0 ||
-	    (r = vault_open(p->root, kr, &v, d)) != 0 || (r = vault_begin(v, 0, &t)) != 0)
-		goto out;
-	if ((r = vault_meta_put(t, "audit_size", auditlog_size(log))) != 0) {
-		vault_abort(t);
-		goto out;
-	}
-	if ((r = vault_commit(t)) != 0)
-		goto out;
-	r = auditlog_checkpoint(log, s);
-out:
-	if (r != 0 && d->code == 0)
-		paso_diag_set(d, r, "creating the audit log: %s", paso_strerror(r));
+	(void)snprintf(det[2], sizeof(det[2]), "audit signing key %s+%08x (Ed25519)",
+		checkpoint_signer_name(s), checkpoint_signer_keyid(s));
+	(void)snprintf(det[3], sizeof(det[3]), "policy '%.64s' installed", policy_name(pol));
+	checkpoint_signer_free(s);
+	if ((r = keyring_open(p->keys, &kr, d)) == 0 && (r = vault_open(p->root, kr, &v, d)) == 0)
+		r = deploy_audit_offline(p, v, policy_digest(pol), "deployment", actions, details, 4,
+			d);
 	vault_close(v);
 	keyring_close(kr);
-	auditlog_close(log);
-	checkpoint_signer_free(s);
 	return r;
 }
 

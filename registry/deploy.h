@@ -5,6 +5,8 @@
 
 #include "checkpoint.h"
 #include "errors.h"
+#include "paso.pb-c.h"
+#include "vault.h"
 
 #define DEPLOY_PATH_MAX 1024
 
@@ -47,6 +49,17 @@ int deploy_kiosk_known(const struct deploy_paths *p, const char *cn);
 
 /* Loads the audit signing key. Caller owns *out. 0, PASO_E_IO, PASO_E_CHECKPOINT_FORMAT. */
 int deploy_load_signer(const struct deploy_paths *p, struct checkpoint_signer **out,
+	struct paso_diag *d);
+
+/*
+ * Appends n hub events (actions[i] with details[i], the same purpose) to the deployment's audit
+ * log while no hub is serving (the log's writer lock refuses otherwise), the way the hub does:
+ * entries fsync'd, the store's recorded audit size updated, a checkpoint signed. v is the
+ * deployment's open vault. Refuses (PASO_E_AUDIT_CORRUPT) when the log and the store disagree:
+ * the hub's recovery must run first. Returns 0 or the first error, d naming it.
+ */
+int deploy_audit_offline(const struct deploy_paths *p, struct vault *v, const uint8_t digest[32],
+	const char *purpose, const Paso__Action *actions, const char *const *details, size_t n,
 	struct paso_diag *d);
 
 /* 1 if name is 1..max bytes of [A-Za-z0-9._-] and does not start with '.', else 0. */

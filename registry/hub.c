@@ -18,6 +18,11 @@
 
 #define META_AUDIT_SIZE "audit_size"
 
+const char *const hub_count_keys[COUNT_N] = { "count.subjects", "count.crossings",
+	"count.identifications", "count.with_finger", "count.with_face", "count.with_iris",
+	"count.regional_visitor", "count.border_worker", "count.migrant_in_transit",
+	"count.detainee" };
+
 uint64_t
 hub_now(const struct hub *h)
 {
@@ -200,12 +205,18 @@ make_durable(struct hub *h, struct vault_txn *t)
 {
 	int r;
 
+	size_t i;
+
 	if ((r = auditlog_sync(h->log)) != 0 ||
-	    (r = vault_meta_put(t, META_AUDIT_SIZE, auditlog_size(h->log))) != 0) {
-		vault_abort(t);
-		return r;
-	}
+	    (r = vault_meta_put(t, META_AUDIT_SIZE, auditlog_size(h->log))) != 0)
+		goto fail;
+	for (i = 0; i < COUNT_N; i++)
+		if ((r = vault_meta_put(t, hub_count_keys[i], h->counts[i])) != 0)
+			goto fail;
 	return vault_commit(t);
+fail:
+	vault_abort(t);
+	return r;
 }
 
 /*
@@ -220,9 +231,10 @@ commit_group(struct hub *h, struct request *list)
 	struct vault_txn *t = NULL;
 	struct pending_add *pending = NULL, *p;
 	struct request *r;
-	uint64_t before = auditlog_size(h->log);
+	uint64_t before = auditlog_size(h->log), counts[COUNT_N];
 	int rc;
 
+	memcpy(counts, h->counts, sizeof(counts));
 	if ((rc = vault_begin(h->vault, 0, &t)) != 0)
 		goto fail;
 	for (r = list; r != NULL; r = r->next)
@@ -247,6 +259,7 @@ commit_group(struct hub *h, struct request *list)
 fail:
 	vault_abort(t);
 	free_pending(pending);
+	memcpy(h->counts, counts, sizeof(counts));
 	hub_logf(h, "commit group of %llu entries failed: %s; refusing it",
 		(unsigned long long)(auditlog_size(h->log) - before), paso_strerror(rc));
 	if (auditlog_truncate(h->log, before) != 0)
@@ -389,15 +402,19 @@ recover(struct hub *h, struct paso_diag *d)
 	struct vault_txn *t = NULL;
 	uint64_t committed = 0, have = auditlog_size(h->log);
 	char msg[200];
+	size_t i;
 	int r;
 
 	if ((r = vault_begin(h->vault, 1, &t)) != 0)
 		return paso_diag_set(d, r, "store: %s", paso_strerror(r));
 	r = vault_meta_get(t, META_AUDIT_SIZE, &committed);
-	vault_abort(t);
 	if (r == PASO_E_NOT_FOUND)
-		committed = 0;
-	else if (r != 0)
+		committed = 0, r = 0;
+	for (i = 0; r == 0 && i < COUNT_N; i++)
+		if ((r = vault_meta_get(t, hub_count_keys[i], &h->counts[i])) == PASO_E_NOT_FOUND)
+			h->counts[i] = 0, r = 0;
+	vault_abort(t);
+	if (r != 0)
 		return paso_diag_set(d, r, "store meta: %s", paso_strerror(r));
 	if (have < committed)
 		return paso_diag_set(d, PASO_E_AUDIT_CORRUPT,

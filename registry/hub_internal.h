@@ -49,6 +49,17 @@ struct subject_map {
 	size_t cap, n;
 };
 
+/*
+ * What the store holds, kept as meta counters in the same transaction as the records, so that
+ * `paso-hub stats` reports without opening any sealed record.
+ */
+enum hub_count {
+	COUNT_SUBJECTS, COUNT_CROSSINGS, COUNT_IDENTIFICATIONS, COUNT_WITH_FINGER, COUNT_WITH_FACE,
+	COUNT_WITH_IRIS, COUNT_CAT_REGIONAL_VISITOR, COUNT_CAT_BORDER_WORKER,
+	COUNT_CAT_MIGRANT_IN_TRANSIT, COUNT_CAT_DETAINEE, COUNT_N
+};
+extern const char *const hub_count_keys[COUNT_N];
+
 struct hub {
 	struct hub_config cfg;
 	char dir[4096];
@@ -71,6 +82,7 @@ struct hub {
 	int stopping;
 
 	uint64_t accepted, refused, replayed, groups;
+	uint64_t counts[COUNT_N];   /* committed values plus this group's changes */
 };
 
 /* hub.c */

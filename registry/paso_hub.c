@@ -36,7 +36,9 @@ usage(FILE *f)
 		"  issue DIR --kiosk NAME                   issue a kiosk certificate into DIR/kiosks/\n"
 		"  serve DIR [--host ADDR] [--port N] [--port-file F] [--max-frame BYTES] [--batch N]\n"
 		"                                           serve kiosks (TLS 1.3, client certificates)\n"
-		"  stats DIR [--json]                       count what the store holds (no plaintext shown)\n"
+		"  stats DIR [--json] [--recount]           what the store holds, from its counters; --recount\n"
+		"                                           opens every sealed record to check them (audited;\n"
+		"                                           the hub must be stopped)\n"
 		"  policy FILE                              validate a policy file and print its effective values\n");
 }
 
@@ -225,22 +227,49 @@ count_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_
 	return 0;
 }
 
+/* The counters the hub keeps beside the records (no sealed record is opened). */
+static int
+read_counters(struct vault_txn *t, struct count *c, uint64_t *idents)
+{
+	const char *keys[] = { "count.subjects", "count.crossings", "count.with_finger",
+		"count.with_face", "count.with_iris", "count.regional_visitor", "count.border_worker",
+		"count.migrant_in_transit", "count.detainee", "count.identifications" };
+	uint64_t *dst[] = { &c->subjects, &c->crossings, &c->with_finger, &c->with_face,
+		&c->with_iris, &c->by_cat[1], &c->by_cat[2], &c->by_cat[3], &c->by_cat[4], idents };
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if ((r = vault_meta_get(t, keys[i], dst[i])) != 0 && r != PASO_E_NOT_FOUND)
+			return r;
+	return 0;
+}
+
+/*
+ * stats: what the store holds, from the counters kept in the same transactions as the records.
+ * --recount opens every sealed record to count again (an audited read of every record, so it
+ * needs the hub stopped) and fails if the counters disagree.
+ */
 static int
 cmd_stats(int argc, char **argv)
 {
 	struct paso_diag d = { 0 };
 	struct deploy_paths p;
 	struct keyring *kr = NULL;
+	struct policy *pol = NULL;
 	struct vault *v = NULL;
 	struct vault_txn *t = NULL;
 	struct vault_stats vs;
-	struct count c;
+	struct count c, rc;
+	uint64_t idents = 0;
 	const char *dir = NULL;
-	int i, r, json = 0;
+	int i, r, json = 0, recount = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			json = 1;
+		else if (strcmp(argv[i], "--recount") == 0)
+			recount = 1;
 		else if (argv[i][0] != '-' && dir == NULL)
 			dir = argv[i];
 		else
@@ -249,30 +278,61 @@ cmd_stats(int argc, char **argv)
 	if (dir == NULL)
 		return usage_error("stats", "%s", "missing DIR");
 	memset(&c, 0, sizeof(c));
+	memset(&rc, 0, sizeof(rc));
 	if ((r = deploy_paths(dir, &p, &d)) != 0 || (r = keyring_open(p.keys, &kr, &d)) != 0 ||
 	    (r = vault_open(dir, kr, &v, &d)) != 0)
 		goto out;
 	if ((r = vault_begin(v, 1, &t)) != 0 || (r = vault_stats(t, &vs)) != 0 ||
-	    (r = vault_subject_foreach(t, count_one, &c)) != 0)
+	    (r = read_counters(t, &c, &idents)) != 0)
 		goto out;
+	if (recount) {
+		const Paso__Action act = PASO__ACTION__RECORD_READ;
+		char detail[160];
+		const char *details[1] = { detail };
+
+		if ((r = vault_subject_foreach(t, count_one, &rc)) != 0)
+			goto out;
+		vault_abort(t);
+		t = NULL;
+		(void)snprintf(detail, sizeof(detail),
+			"recount: opened all %llu sealed subject records to count them",
+			(unsigned long long)rc.subjects);
+		if ((r = policy_load_file(p.policy, &pol, &d)) != 0 ||
+		    (r = deploy_audit_offline(&p, v, policy_digest(pol), "statistics", &act, details, 1,
+			     &d)) != 0)
+			goto out;
+		if (memcmp(&rc, &c, sizeof(c)) != 0) {
+			r = paso_diag_set(&d, PASO_E_CORRUPT,
+				"counters disagree with the records: %llu/%llu subjects, %llu/%llu "
+				"crossings (counted/recorded)",
+				(unsigned long long)rc.subjects, (unsigned long long)c.subjects,
+				(unsigned long long)rc.crossings, (unsigned long long)c.crossings);
+			goto out;
+		}
+	}
 	if (json)
-		printf("{\"subjects\":%" PRIu64 ",\"crossings\":%" PRIu64 ",\"messages_seen\":%" PRIu64
-		       ",\"with_finger\":%" PRIu64 ",\"with_face\":%" PRIu64 ",\"with_iris\":%" PRIu64
-		       ",\"regional_visitor\":%" PRIu64 ",\"border_worker\":%" PRIu64
-		       ",\"migrant_in_transit\":%" PRIu64 ",\"detainee\":%" PRIu64
-		       ",\"store_bytes\":%" PRIu64 "}\n",
-			c.subjects, c.crossings, vs.seen, c.with_finger, c.with_face, c.with_iris,
-			c.by_cat[1], c.by_cat[2], c.by_cat[3], c.by_cat[4], vs.map_used);
+		printf("{\"subjects\":%" PRIu64 ",\"crossings\":%" PRIu64 ",\"identifications\":%" PRIu64
+		       ",\"messages_seen\":%" PRIu64 ",\"with_finger\":%" PRIu64 ",\"with_face\":%" PRIu64
+		       ",\"with_iris\":%" PRIu64 ",\"regional_visitor\":%" PRIu64
+		       ",\"border_worker\":%" PRIu64 ",\"migrant_in_transit\":%" PRIu64
+		       ",\"detainee\":%" PRIu64 ",\"store_bytes\":%" PRIu64 ",\"recounted\":%s}\n",
+			c.subjects, c.crossings, idents, vs.seen, c.with_finger, c.with_face, c.with_iris,
+			c.by_cat[1], c.by_cat[2], c.by_cat[3], c.by_cat[4], vs.map_used,
+			recount ? "true" : "false");
 	else
-		printf("subjects %" PRIu64 "\ncrossings %" PRIu64 "\nmessages_seen %" PRIu64
-		       "\nwith_finger %" PRIu64 "\nwith_face %" PRIu64 "\nwith_iris %" PRIu64
-		       "\nstore_bytes %" PRIu64 "\n",
-			c.subjects, c.crossings, vs.seen, c.with_finger, c.with_face, c.with_iris,
-			vs.map_used);
+		printf("subjects %" PRIu64 " (regional visitors %" PRIu64 ", border workers %" PRIu64
+		       ", migrants in transit %" PRIu64 ", detainees %" PRIu64 ")\n"
+		       "templates kept: finger %" PRIu64 ", face %" PRIu64 ", iris %" PRIu64 "\n"
+		       "crossings %" PRIu64 ", identifications %" PRIu64 ", kiosk messages answered %" PRIu64
+		       "\nstore in use: %" PRIu64 " bytes%s\n",
+			c.subjects, c.by_cat[1], c.by_cat[2], c.by_cat[3], c.by_cat[4], c.with_finger,
+			c.with_face, c.with_iris, c.crossings, idents, vs.seen, vs.map_used,
+			recount ? " (recounted from the sealed records)" : "");
 out:
 	vault_abort(t);
 	vault_close(v);
 	keyring_close(kr);
+	policy_free(pol);
 	return r != 0 ? fail("stats", &d, r) : 0;
 }
 

@@ -61,7 +61,7 @@ test_kill_during_load(void **state)
 		h_json_num(kjson, "queued"));
 	assert_true(h_json_num(kjson, "reconnects") >= 1);
 	{
-		const char *argv[] = { "paso-hub", "stats", dep.hub, "--json", NULL };
+		const char *argv[] = { "paso-hub", "stats", dep.hub, "--json", "--recount", NULL };
 		assert_int_equal(h_run(&stats, argv), 0);
 	}
 	fprintf(stderr, "stats: %s\n", stats);

@@ -51,7 +51,7 @@ setup(void **state)
 	}
 	run.stop_status = h_hub_stop(&run.dep, SIGTERM);
 	{
-		const char *argv[] = { "paso-hub", "stats", run.dep.hub, "--json", NULL };
+		const char *argv[] = { "paso-hub", "stats", run.dep.hub, "--json", "--recount", NULL };
 		assert_int_equal(h_run(&run.stats_json, argv), 0);
 	}
 	{
@@ -111,6 +111,10 @@ test_store_counts(void **state)
 	assert_int_equal(h_json_num(run->stats_json, "crossings"), crossings);
 	assert_int_equal(h_json_num(run->stats_json, "messages_seen"),
 		h_json_num(run->kiosk_json, "acked"));
+	assert_int_equal(h_json_num(run->stats_json, "identifications"),
+		h_json_num(run->kiosk_json, "identify_enrolled") +
+			h_json_num(run->kiosk_json, "unenrolled_probes"));
+	assert_non_null(strstr(run->stats_json, "\"recounted\":true"));
 }
 
 /* A genuine traveller is verified; an impostor presenting someone else's card is not. */
