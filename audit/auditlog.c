@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The audit log on disk: buffered framed appends, post-order hash file, recovery, proofs, verify.
  */
+#include "be.h"
 #include "auditlog.h"
 
 #include <errno.h>
@@ -45,33 +46,9 @@ struct auditlog {
 
 /* ---- small helpers ---- */
 
-static uint32_t
-be32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
 
-static uint64_t
-be64(const uint8_t *p)
-{
-	return ((uint64_t)be32(p) << 32) | be32(p + 4);
-}
 
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
 
 /* Number of stored nodes of a tree of n leaves: every perfect subtree, leaves included. */
 static uint64_t
@@ -294,7 +271,7 @@ fr_next(struct frame_reader *r, const uint8_t **data, uint32_t *len, const uint8
 		return FR_END;
 	if (r->len - r->off < FRAME_HDR)
 		return FR_SHORT;
-	l = be32(r->buf + r->off);
+	l = be32_get(r->buf + r->off);
 	if (l > AUDITLOG_MAX_ENTRY)
 		return FR_TOOBIG;
 	if ((rr = fr_fill(r, FRAME_HDR + l)) != 0)
@@ -383,7 +360,7 @@ read_offset(struct auditlog *log, uint64_t index, uint64_t *off)
 			return PASO_E_INTERNAL;
 		memcpy(b, log->ob.p + i * 8, 8);
 	}
-	*off = be64(b);
+	*off = be64_get(b);
 	return 0;
 }
 
@@ -452,7 +429,7 @@ push_leaf(struct auditlog *log, const uint8_t leaf[MERKLE_HASH_BYTES], uint64_t 
 	if ((r = buf_reserve(&log->hb, 65 * MERKLE_HASH_BYTES)) != 0 ||
 	        (r = buf_reserve(&log->ob, 8)) != 0)
 		return r;
-	put_be64(log->ob.p + log->ob.len, frame_off);
+	be64_put(log->ob.p + log->ob.len, frame_off);
 	log->ob.len += 8;
 	if ((r = merkle_frontier_push(&log->f, leaf, on_node_buffer, &log->hb)) != 0)
 		return r;
@@ -568,9 +545,9 @@ recover(struct auditlog *log, struct paso_diag *d)
 		        sodium_memcmp(leaf, log->cp_root, MERKLE_HASH_BYTES) == 0 &&
 		        read_offset(log, log->cp_size - 1, &start) == 0 &&
 		        pread_all(log->efd, hdr, FRAME_HDR, start) == 0 &&
-		        start + FRAME_HDR + be32(hdr) <= esize) {
+		        start + FRAME_HDR + be32_get(hdr) <= esize) {
 			t = log->cp_size;
-			start += FRAME_HDR + be32(hdr);
+			start += FRAME_HDR + be32_get(hdr);
 		}
 	}
 	if (t == 0) {
@@ -779,7 +756,7 @@ auditlog_append(struct auditlog *log, const uint8_t *entry, size_t len, uint64_t
 	if ((r = buf_reserve(&log->eb, FRAME_HDR + len)) != 0)
 		return r;
 	p = log->eb.p + log->eb.len;
-	put_be32(p, (uint32_t)len);
+	be32_put(p, (uint32_t)len);
 	memcpy(p + 4, leaf, 4);
 	if (len > 0)
 		memcpy(p + FRAME_HDR, entry, len);
@@ -909,7 +886,7 @@ auditlog_entry(struct auditlog *log, uint64_t index, uint8_t **bufp, size_t *len
 	if ((r = read_offset(log, index, &off)) != 0 ||
 	        (r = read_entry_bytes(log, off, hdr, FRAME_HDR)) != 0)
 		return r;
-	len = be32(hdr);
+	len = be32_get(hdr);
 	if (len > AUDITLOG_MAX_ENTRY)
 		return PASO_E_AUDIT_CORRUPT;
 	if ((b = malloc(len ? len : 1)) == NULL)
@@ -1189,7 +1166,7 @@ auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
 			r = PASO_E_IO;
 			goto out;
 		}
-		if (k == 0 || be64(ob) != foff) {
+		if (k == 0 || be64_get(ob) != foff) {
 			rep->bad_index = i;
 			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
 			        "entry %" PRIu64 ": offsets file %s (entry is at byte %" PRIu64 ")",

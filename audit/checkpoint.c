@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* C2SP signed notes, checkpoints and cosignatures: key texts, parsing, signing and verification. */
+#include "be.h"
 #include "checkpoint.h"
 
 #include <inttypes.h>
@@ -32,33 +33,9 @@ struct checkpoint_verifier {
 	EVP_PKEY *pkey;                         /* RFC 6962 type */
 };
 
-static uint32_t
-be32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
 
-static uint64_t
-be64(const uint8_t *p)
-{
-	return ((uint64_t)be32(p) << 32) | be32(p + 4);
-}
 
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
 
 /* Standard base64 with padding into a new string; NULL on allocation failure. */
 static char *
@@ -165,7 +142,7 @@ key_id(const char *name, uint8_t type, const uint8_t *key, size_t keylen)
 	crypto_hash_sha256_update(&st, &type, 1);
 	crypto_hash_sha256_update(&st, key, keylen);
 	crypto_hash_sha256_final(&st, h);
-	return be32(h);
+	return be32_get(h);
 }
 
 /* Copies s without one trailing "\n" (or "\r\n") into a new string. */
@@ -547,7 +524,7 @@ parse_sig_line(
 	}
 	memcpy(sig->name, p, namelen);
 	sig->name[namelen] = '\0';
-	sig->keyid = be32(raw);
+	sig->keyid = be32_get(raw);
 	memmove(raw, raw + 4, rawlen - 4);
 	sig->sig = raw;
 	sig->sig_len = rawlen - 4;
@@ -765,7 +742,7 @@ checkpoint_note_sign(const struct checkpoint_signer *s, const char *text, size_t
 	*notep = NULL;
 	if (s->type != CHECKPOINT_SIG_ED25519 || len == 0 || text[len - 1] != '\n')
 		return PASO_E_INVALID_ARG;
-	put_be32(raw, s->keyid);
+	be32_put(raw, s->keyid);
 	crypto_sign_detached(raw + 4, NULL, (const uint8_t *)text, len, s->sk);
 	if ((head = malloc(len + 1)) == NULL)
 		return PASO_E_NOMEM;
@@ -835,11 +812,11 @@ verify_sth(const struct checkpoint_note *n, const struct checkpoint_sig *sig,
 	if (sig->sig[8] != 4 || sig->sig[9] != 3 || 12 + dlen != sig->sig_len)
 		return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
 		        "TreeHeadSignature of %s: not ECDSA with SHA-256 or bad length", v->name);
-	*ts = be64(sig->sig);
+	*ts = be64_get(sig->sig);
 	msg[0] = 0; /* v1 */
 	msg[1] = 1; /* tree_hash */
 	memcpy(msg + 2, sig->sig, 8);
-	put_be64(msg + 10, cp.size);
+	be64_put(msg + 10, cp.size);
 	memcpy(msg + 18, cp.root, MERKLE_HASH_BYTES);
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return PASO_E_NOMEM;
@@ -891,7 +868,7 @@ checkpoint_note_verify(const struct checkpoint_note *n, const struct checkpoint_
 				        "cosignature by %s+%08" PRIx32
 				        " has %zu bytes, expected 72",
 				        v->name, v->keyid, sig->sig_len);
-			ts = be64(sig->sig);
+			ts = be64_get(sig->sig);
 			if (ts >> 63)
 				return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
 				        "cosignature by %s: timestamp exceeds 2^63-1", v->name);
@@ -966,8 +943,8 @@ checkpoint_cosign(const struct checkpoint_signer *w, const char *note, size_t le
 		r = PASO_E_NOMEM;
 		goto out;
 	}
-	put_be32(raw, w->keyid);
-	put_be64(raw + 4, timestamp);
+	be32_put(raw, w->keyid);
+	be64_put(raw + 4, timestamp);
 	crypto_sign_detached(raw + 12, NULL, msg, mlen, w->sk);
 	r = append_sig_line(note, len, w->name, raw, sizeof(raw), outp);
 out:

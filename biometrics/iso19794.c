@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Finger minutiae records: a bounds-checked ISO/IEC 19794-2:2005 / ANSI INCITS 378-2004 parser and an ISO writer. */
+#include "be.h"
 #include "iso19794.h"
 
 #include <math.h>
@@ -114,11 +115,6 @@ rd16(struct cur *c)
 	return v;
 }
 
-static uint32_t
-be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static uint16_t
 be16(const uint8_t *p)
@@ -333,7 +329,7 @@ read_header(struct cur *c, const uint8_t *buf, size_t len, struct fmr_record *re
 		if (len < 12)
 			return paso_diag_set(d, PASO_E_TEMPLATE_TRUNCATED,
 			    "%zu bytes given: too short for the 4-byte record length at byte 8", len);
-		rec->length = be32(buf + 8);
+		rec->length = be32_get(buf + 8);
 	} else {
 		rec->format = FMR_ANSI_2004;
 		if (len < 10)
@@ -346,7 +342,7 @@ read_header(struct cur *c, const uint8_t *buf, size_t len, struct fmr_record *re
 				return paso_diag_set(d, PASO_E_TEMPLATE_TRUNCATED,
 				    "%zu bytes given: too short for the 6-byte record length at byte 8",
 				    len);
-			rec->length = be32(buf + 10);
+			rec->length = be32_get(buf + 10);
 			lenf_bytes = 6;
 		}
 		hdr_bytes = FMR_ANSI_HEADER_BYTES + lenf_bytes - 2;

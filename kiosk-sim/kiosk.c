@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "be.h"
 #include "frame.h"
 #include "iso19794.h"
 #include "outbox.h"
@@ -396,10 +397,7 @@ send_window(struct kiosk *k, struct outbox_item *items, size_t n, size_t *settle
 	if ((done = calloc(n, sizeof(*done))) == NULL)
 		return PASO_E_NOMEM;
 	for (i = 0; i < n && r == 0; i++) {
-		hdr[0] = (uint8_t)(items[i].len >> 24);
-		hdr[1] = (uint8_t)(items[i].len >> 16);
-		hdr[2] = (uint8_t)(items[i].len >> 8);
-		hdr[3] = (uint8_t)items[i].len;
+		be32_put(hdr, (uint32_t)items[i].len);
 		if ((r = tls_write_all(k->conn, hdr, 4)) == 0)
 			r = tls_write_all(k->conn, items[i].data, items[i].len);
 	}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Sealed LMDB outbox: a capture is durable here before it is sent and leaves only when answered. */
+#include "be.h"
 #include "outbox.h"
 
 #include <errno.h>
@@ -40,25 +41,7 @@ lmdb_err(int rc)
 	return PASO_E_STORAGE;
 }
 
-static void
-be64(uint8_t out[8], uint64_t v)
-{
-	int i;
 
-	for (i = 7; i >= 0; i--, v >>= 8)
-		out[i] = (uint8_t)v;
-}
-
-static uint64_t
-get_be64(const uint8_t in[8])
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | in[i];
-	return v;
-}
 
 /* Reads the outbox key, creating it (0600, exclusively) on first use. */
 static int
@@ -171,11 +154,11 @@ outbox_next_seq(struct outbox_txn *t, uint64_t *seqp)
 
 	rc = mdb_get(t->txn, t->ob->meta, &k, &v);
 	if (rc == 0 && v.mv_size == 8)
-		next = get_be64(v.mv_data);
+		next = be64_get(v.mv_data);
 	else if (rc != MDB_NOTFOUND)
 		return PASO_E_STORAGE;
 	*seqp = next;
-	be64(buf, next + 1);
+	be64_put(buf, next + 1);
 	v.mv_size = 8;
 	v.mv_data = buf;
 	return (rc = mdb_put(t->txn, t->ob->meta, &k, &v, 0)) == 0 ? 0 : lmdb_err(rc);
@@ -189,7 +172,7 @@ outbox_put(struct outbox_txn *t, uint64_t seq, const uint8_t *data, size_t len)
 	uint8_t *p;
 	int rc;
 
-	be64(kb, seq);
+	be64_put(kb, seq);
 	v.mv_size = NONCE + len + TAG;
 	/* MDB_RESERVE: seal straight into the page, no plaintext copy on the heap. */
 	if ((rc = mdb_put(t->txn, t->ob->queue, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE)) != 0)
@@ -260,7 +243,7 @@ outbox_peek(struct outbox *ob, size_t max, struct outbox_item **itemsp, size_t *
 			r = PASO_E_CORRUPT;
 			goto out;
 		}
-		items[n].seq = get_be64(k.mv_data);
+		items[n].seq = be64_get(k.mv_data);
 		items[n].len = v.mv_size - NONCE - TAG;
 		if ((items[n].data = malloc(items[n].len ? items[n].len : 1)) == NULL) {
 			r = PASO_E_NOMEM;
@@ -306,7 +289,7 @@ outbox_remove(struct outbox *ob, const uint64_t *seqs, size_t n)
 	if ((rc = mdb_txn_begin(ob->env, NULL, 0, &txn)) != 0)
 		return lmdb_err(rc);
 	for (i = 0; i < n; i++) {
-		be64(kb, seqs[i]);
+		be64_put(kb, seqs[i]);
 		rc = mdb_del(txn, ob->queue, &k, NULL);
 		if (rc != 0 && rc != MDB_NOTFOUND) {
 			mdb_txn_abort(txn);

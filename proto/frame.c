@@ -4,6 +4,8 @@
 
 #include <stdlib.h>
 
+#include "be.h"
+
 int
 frame_header(const uint8_t hdr[FRAME_HEADER_BYTES], uint32_t max, uint32_t *lenp,
 	struct paso_diag *d)
@@ -11,8 +13,7 @@ frame_header(const uint8_t hdr[FRAME_HEADER_BYTES], uint32_t max, uint32_t *lenp
 	uint32_t len;
 
 	*lenp = 0;
-	len = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) | ((uint32_t)hdr[2] << 8) |
-	      (uint32_t)hdr[3];
+	len = be32_get(hdr);
 	if (len > max)
 		return paso_diag_set(d, PASO_E_FRAME_TOO_LARGE,
 			"frame length %u exceeds the maximum %u", len, max);
@@ -62,10 +63,7 @@ frame_encode(const Paso__Envelope *env, uint32_t max, uint8_t **outp, size_t *le
 		return PASO_E_FRAME_TOO_LARGE;
 	if ((buf = malloc(FRAME_HEADER_BYTES + n)) == NULL)
 		return PASO_E_NOMEM;
-	buf[0] = (uint8_t)(n >> 24);
-	buf[1] = (uint8_t)(n >> 16);
-	buf[2] = (uint8_t)(n >> 8);
-	buf[3] = (uint8_t)n;
+	be32_put(buf, (uint32_t)n);
 	(void)paso__envelope__pack(env, buf + FRAME_HEADER_BYTES);
 	*outp = buf;
 	*lenp = FRAME_HEADER_BYTES + n;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Key files under DEPLOYMENT/keys/: epoch KEKs (wrap, rotate, shred), pseudonym and card-index
  * keys. */
+#include "be.h"
 #include "keyring.h"
 
 #include <dirent.h>
@@ -46,20 +47,7 @@ struct keyring {
 	size_t nlive;
 };
 
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
-static uint32_t
-get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 void
 keyring_kek_id_str(uint32_t epoch, uint32_t gen, char buf[KEYRING_KEYID_STRLEN])
@@ -119,8 +107,8 @@ key_file_encode(uint8_t buf[KEY_FILE_BYTES], enum key_kind kind, uint32_t epoch,
 	memset(buf, 0, KEY_FILE_BYTES);
 	memcpy(buf, key_magic, sizeof(key_magic));
 	buf[8] = (uint8_t)kind;
-	put_be32(buf + 12, epoch);
-	put_be32(buf + 16, gen);
+	be32_put(buf + 12, epoch);
+	be32_put(buf + 16, gen);
 	memcpy(buf + 20, key, KEY_BYTES);
 	crypto_generichash(buf + KEY_CHECK_OFF, 16, buf, KEY_CHECK_OFF, NULL, 0);
 }
@@ -221,7 +209,7 @@ key_file_read(int dirfd, const char *name, enum key_kind kind, uint32_t epoch, u
 	crypto_generichash(check, sizeof(check), buf, KEY_CHECK_OFF, NULL, 0);
 	if (sodium_memcmp(buf, key_magic, sizeof(key_magic)) != 0 ||
 		sodium_memcmp(check, buf + KEY_CHECK_OFF, sizeof(check)) != 0 || buf[8] != kind ||
-		get_be32(buf + 12) != epoch || get_be32(buf + 16) != gen) {
+		be32_get(buf + 12) != epoch || be32_get(buf + 16) != gen) {
 		r = paso_diag_set(d, PASO_E_CORRUPT, "keys/%s: corrupt key file", name);
 		goto out;
 	}
@@ -596,8 +584,8 @@ keyring_wrap(struct keyring *kr, uint32_t epoch, const uint8_t subject_id[KEYRIN
 		goto out;
 	m = &kr->meta[idx];
 	wrapped[0] = WRAP_VERSION;
-	put_be32(wrapped + 1, m->epoch);
-	put_be32(wrapped + 5, m->gen);
+	be32_put(wrapped + 1, m->epoch);
+	be32_put(wrapped + 5, m->gen);
 	randombytes_buf(wrapped + 9, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	wrap_ad(ad, subject_id, wrapped + 1);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped + 33, NULL, dk, KEYRING_DK_BYTES, ad,
@@ -613,8 +601,8 @@ keyring_wrapped_kek(const uint8_t wrapped[KEYRING_WRAPPED_BYTES], uint32_t *epoc
 {
 	if (wrapped[0] != WRAP_VERSION)
 		return PASO_E_CORRUPT;
-	*epoch = get_be32(wrapped + 1);
-	*gen = get_be32(wrapped + 5);
+	*epoch = be32_get(wrapped + 1);
+	*gen = be32_get(wrapped + 5);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The sealed subject store on LMDB: seal/open records, card index, resend memory, epoch shredding.
  */
+#include "be.h"
 #include "vault.h"
 
 #include <errno.h>
@@ -59,33 +60,9 @@ mdb_to_paso(struct vault *v, int rc)
 	}
 }
 
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
-static uint32_t
-get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
 
-static uint64_t
-get_be64(const uint8_t *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
 
 static int
 open_dbs(struct vault *v, struct paso_diag *d)
@@ -267,7 +244,7 @@ seen_key(const char *kiosk, uint64_t seq, uint8_t key[SEENKEY_MAX], size_t *klen
 		return PASO_E_INVALID_ARG;
 	memcpy(key, kiosk, n);
 	key[n] = 0;
-	put_be64(key + n + 1, seq);
+	be64_put(key + n + 1, seq);
 	*klen = n + 9;
 	return 0;
 }
@@ -357,7 +334,7 @@ vault_seen_last(struct vault_txn *t, const char *kiosk, uint64_t *seqp)
 		r = PASO_E_NOT_FOUND;
 		goto out;
 	}
-	*seqp = get_be64((const uint8_t *)k.mv_data + n + 1);
+	*seqp = be64_get((const uint8_t *)k.mv_data + n + 1);
 	r = 0;
 out:
 	mdb_cursor_close(c);
@@ -409,7 +386,7 @@ rec_seal(const uint8_t dk[KEYRING_DK_BYTES], const uint8_t id[VAULT_ID_BYTES], u
 	uint8_t ad[30];
 
 	out[0] = REC_VERSION;
-	put_be32(out + 1, epoch);
+	be32_put(out + 1, epoch);
 	randombytes_buf(out + 5, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	rec_ad(ad, id, out);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(
@@ -478,7 +455,7 @@ dk_put(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], uint32_t epoch,
 static void
 epoch_key(uint8_t key[4 + VAULT_ID_BYTES], uint32_t epoch, const uint8_t id[VAULT_ID_BYTES])
 {
-	put_be32(key, epoch);
+	be32_put(key, epoch);
 	memcpy(key + 4, id, VAULT_ID_BYTES);
 }
 
@@ -609,7 +586,7 @@ vault_subject_epoch(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES
 		return r;
 	if (val.mv_size < REC_HDR + REC_TAG || ((const uint8_t *)val.mv_data)[0] != REC_VERSION)
 		return PASO_E_CORRUPT;
-	*epochp = get_be32((const uint8_t *)val.mv_data + 1);
+	*epochp = be32_get((const uint8_t *)val.mv_data + 1);
 	return 0;
 }
 
@@ -732,14 +709,14 @@ epoch_members(struct vault_txn *t, uint32_t epoch, uint8_t **idsp, size_t *np)
 
 	*idsp = NULL;
 	*np = 0;
-	put_be32(ek, epoch);
+	be32_put(ek, epoch);
 	k.mv_data = ek;
 	k.mv_size = sizeof(ek);
 	if ((rc = mdb_cursor_open(t->txn, t->v->byepoch, &c)) != 0)
 		return mdb_to_paso(t->v, rc);
 	for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;
 		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
-		if (k.mv_size != sizeof(ek) || get_be32(k.mv_data) != epoch)
+		if (k.mv_size != sizeof(ek) || be32_get(k.mv_data) != epoch)
 			break;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -840,7 +817,7 @@ vault_meta_get(struct vault_txn *t, const char *key, uint64_t *val)
 		return r;
 	if (v.mv_size != 8)
 		return PASO_E_CORRUPT;
-	*val = get_be64(v.mv_data);
+	*val = be64_get(v.mv_data);
 	return 0;
 }
 
@@ -853,7 +830,7 @@ vault_meta_put(struct vault_txn *t, const char *key, uint64_t val)
 
 	if ((r = meta_key(key, &k)) != 0)
 		return r;
-	put_be64(b, val);
+	be64_put(b, val);
 	v.mv_data = b;
 	v.mv_size = sizeof(b);
 	return mdb_to_paso(t->v, mdb_put(t->txn, t->v->meta, &k, &v, 0));
