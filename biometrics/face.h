@@ -40,8 +40,8 @@ int32_t face_dot(const int8_t a[BIO_FACE_DIM], const int8_t b[BIO_FACE_DIM]);
  * from gallery (64-byte aligned), whose inverse norms are inv_norm[i] (0 = no face: result 0).
  * Writes out[i]. Pure and thread-safe.
  */
-void face_scan(const struct face_q *probe, const int8_t *gallery, const float *inv_norm,
-	size_t n, float *out);
+void face_scan(const struct face_q *probe, const int8_t *gallery, const float *inv_norm, size_t n,
+        float *out);
 
 /* Name of the kernel in use: "avx512vnni", "avx2" or "scalar". */
 const char *face_impl_name(void);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The 1:N gallery: flat int8 face and iris arrays scanned by SIMD, the best candidates fused in full. */
+/* The 1:N gallery: flat int8 face and iris arrays scanned by SIMD, the best candidates fused in
+ * full. */
 #include "gallery.h"
 
 #include <math.h>
@@ -12,23 +13,23 @@
 #include "face.h"
 #include "iris.h"
 
-#define IRIS_REC (2 * BIO_IRIS_BYTES)   /* code then mask */
-#define ENTRY_IRIS (2 * IRIS_REC)       /* right eye then left eye */
-#define BLOCK 512                       /* entries scored per step of a worker */
-#define MAX_CAND 256                    /* candidates kept per worker, at most */
-#define PARALLEL_MIN 8192               /* smaller galleries are scanned by the caller's thread */
+#define IRIS_REC (2 * BIO_IRIS_BYTES) /* code then mask */
+#define ENTRY_IRIS (2 * IRIS_REC)     /* right eye then left eye */
+#define BLOCK 512                     /* entries scored per step of a worker */
+#define MAX_CAND 256                  /* candidates kept per worker, at most */
+#define PARALLEL_MIN 8192             /* smaller galleries are scanned by the caller's thread */
 
 struct gallery {
 	unsigned threads;
 	size_t n, cap;
 	uint8_t (*ids)[16];
 	struct finger_template **finger;
-	int8_t *face;        /* cap x BIO_FACE_DIM, 64-byte aligned */
-	float *face_inv;     /* 0: no face */
-	uint8_t *iris;       /* cap x ENTRY_IRIS, 64-byte aligned; absent eyes are all zeros */
-	uint8_t *iris_ok;    /* cap x 2 */
-	uint32_t *slots;     /* open addressing: entry index + 1, 0 = empty */
-	size_t nslots;       /* power of two, > 2 * cap */
+	int8_t *face;     /* cap x BIO_FACE_DIM, 64-byte aligned */
+	float *face_inv;  /* 0: no face */
+	uint8_t *iris;    /* cap x ENTRY_IRIS, 64-byte aligned; absent eyes are all zeros */
+	uint8_t *iris_ok; /* cap x 2 */
+	uint32_t *slots;  /* open addressing: entry index + 1, 0 = empty */
+	size_t nslots;    /* power of two, > 2 * cap */
 };
 
 int
@@ -170,13 +171,13 @@ gallery_reserve(struct gallery *g, size_t n)
 }
 
 int
-gallery_add_diag(struct gallery *g, const uint8_t id[16], const struct bio_sample *s,
-	struct paso_diag *d)
+gallery_add_diag(
+        struct gallery *g, const uint8_t id[16], const struct bio_sample *s, struct paso_diag *d)
 {
 	struct finger_template *ft = NULL;
 	struct face_q fq;
 	size_t i;
-	int r, k, e, has_iris[2] = { 0, 0 };
+	int r, k, e, has_iris[2] = {0, 0};
 
 	memset(&fq, 0, sizeof(fq));
 	if (s->finger_len == 0 && !s->has_face && s->n_iris == 0) {
@@ -195,7 +196,8 @@ gallery_add_diag(struct gallery *g, const uint8_t id[16], const struct bio_sampl
 		e = s->iris[k].eye == BIO_EYE_RIGHT ? 0 : s->iris[k].eye == BIO_EYE_LEFT ? 1 : -1;
 		if (e < 0 || has_iris[e]) {
 			r = paso_diag_set(d, PASO_E_FIELD_RANGE, "iris[%d].eye: %s %u", k,
-				e < 0 ? "not RIGHT or LEFT:" : "repeated eye", (unsigned)s->iris[k].eye);
+			        e < 0 ? "not RIGHT or LEFT:" : "repeated eye",
+			        (unsigned)s->iris[k].eye);
 			goto out;
 		}
 		has_iris[e] = 1;
@@ -203,7 +205,7 @@ gallery_add_diag(struct gallery *g, const uint8_t id[16], const struct bio_sampl
 	if (s->has_face && (r = face_quantize(s->face, &fq, d)) != 0)
 		goto out;
 	if (s->finger_record != NULL && s->finger_len > 0 &&
-	    (r = finger_template_from_record(s->finger_record, s->finger_len, &ft, d)) != 0)
+	        (r = finger_template_from_record(s->finger_record, s->finger_len, &ft, d)) != 0)
 		goto out;
 	if (g->n == g->cap && (r = gallery_reserve(g, g->cap < 64 ? 64 : g->cap * 2)) != 0)
 		goto out;
@@ -284,11 +286,11 @@ struct worker {
 	struct gallery *g;
 	const struct probe *p;
 	size_t lo, hi;
-	size_t k;                 /* candidates kept */
+	size_t k; /* candidates kept */
 	int exhaustive;
 	struct cand cand[MAX_CAND];
 	size_t ncand;
-	struct gallery_hit best;  /* best full comparison made by this worker */
+	struct gallery_hit best; /* best full comparison made by this worker */
 	int have_best;
 	size_t scanned, confirmed;
 	float fbuf[BLOCK], ibuf[2][BLOCK];
@@ -317,7 +319,7 @@ better(const struct match_scores *hit, const struct match_scores *cur)
 	if (hit->fused != cur->fused)
 		return hit->fused > cur->fused;
 	return hit->finger_ev + hit->face_ev + hit->iris_ev >
-		cur->finger_ev + cur->face_ev + cur->iris_ev;
+	       cur->finger_ev + cur->face_ev + cur->iris_ev;
 }
 
 static void
@@ -373,11 +375,12 @@ scan(void *arg)
 			continue;
 		}
 		if (p->has_face)
-			face_scan(&p->face, g->face + b * BIO_FACE_DIM, g->face_inv + b, m, w->fbuf);
+			face_scan(
+			        &p->face, g->face + b * BIO_FACE_DIM, g->face_inv + b, m, w->fbuf);
 		for (e = 0; e < 2; e++)
 			if (p->iris[e] != NULL)
 				iris_scan(p->iris[e], g->iris + b * ENTRY_IRIS + e * IRIS_REC,
-					ENTRY_IRIS, m, w->ibuf[e]);
+				        ENTRY_IRIS, m, w->ibuf[e]);
 		for (j = 0; j < m; j++) {
 			double ev = 0;
 			int common = 0;
@@ -441,8 +444,8 @@ probe_init(struct probe *p, const struct bio_sample *s)
 
 int
 gallery_identify_ex(struct gallery *g, const struct bio_sample *probe, double fmr,
-	const struct gallery_opts *opts, struct gallery_hit *best, int *found,
-	struct gallery_stats *stats)
+        const struct gallery_opts *opts, struct gallery_hit *best, int *found,
+        struct gallery_stats *stats)
 {
 	struct worker *w = NULL;
 	struct probe p;
@@ -507,8 +510,8 @@ gallery_identify_ex(struct gallery *g, const struct bio_sample *probe, double fm
 			stats->scanned += w[t].scanned;
 			stats->confirmed += w[t].confirmed;
 		}
-		if (w[t].have_best && (!best->scores.modalities ||
-					      better(&w[t].best.scores, &best->scores)))
+		if (w[t].have_best &&
+		        (!best->scores.modalities || better(&w[t].best.scores, &best->scores)))
 			*best = w[t].best;
 	}
 	*found = match_decide(&best->scores, fmr);
@@ -525,7 +528,7 @@ out:
 
 int
 gallery_identify(struct gallery *g, const struct bio_sample *probe, double fmr,
-	struct gallery_hit *best, int *found)
+        struct gallery_hit *best, int *found)
 {
 	return gallery_identify_ex(g, probe, fmr, NULL, best, found, NULL);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* In-memory 1:N gallery: fast iris and face candidate search, fingerprints and fusion to confirm. */
+/* In-memory 1:N gallery: fast iris and face candidate search, fingerprints and fusion to confirm.
+ */
 #ifndef PASO_GALLERY_H
 #define PASO_GALLERY_H
 
@@ -32,8 +33,8 @@ int gallery_reserve(struct gallery *g, size_t n);
  * or PASO_E_NOMEM.
  */
 int gallery_add(struct gallery *g, const uint8_t id[16], const struct bio_sample *s);
-int gallery_add_diag(struct gallery *g, const uint8_t id[16], const struct bio_sample *s,
-	struct paso_diag *d);
+int gallery_add_diag(
+        struct gallery *g, const uint8_t id[16], const struct bio_sample *s, struct paso_diag *d);
 
 /* Removes and wipes the entry of id. 0 or PASO_E_NOT_FOUND. */
 int gallery_remove(struct gallery *g, const uint8_t id[16]);
@@ -58,7 +59,7 @@ struct gallery_hit {
  * and fused. A probe with neither face nor iris is compared by fingers with every entry.
  */
 int gallery_identify(struct gallery *g, const struct bio_sample *probe, double fmr,
-	struct gallery_hit *best, int *found);
+        struct gallery_hit *best, int *found);
 
 #define GALLERY_CANDIDATES 32
 
@@ -73,7 +74,7 @@ struct gallery_stats {
 };
 
 int gallery_identify_ex(struct gallery *g, const struct bio_sample *probe, double fmr,
-	const struct gallery_opts *opts, struct gallery_hit *best, int *found,
-	struct gallery_stats *stats);
+        const struct gallery_opts *opts, struct gallery_hit *best, int *found,
+        struct gallery_stats *stats);
 
 #endif

@@ -38,7 +38,8 @@ match_template_new(const struct bio_sample *s, struct match_template **out, stru
 	}
 	memset(t, 0, size);
 	if (s->finger_record != NULL && s->finger_len > 0 &&
-	    (r = finger_template_from_record(s->finger_record, s->finger_len, &t->finger, d)) != 0)
+	        (r = finger_template_from_record(s->finger_record, s->finger_len, &t->finger, d)) !=
+	                0)
 		goto out;
 	if (s->has_face) {
 		if ((r = face_quantize(s->face, &t->face, d)) != 0)
@@ -49,7 +50,8 @@ match_template_new(const struct bio_sample *s, struct match_template **out, stru
 		e = s->iris[i].eye == BIO_EYE_RIGHT ? 0 : s->iris[i].eye == BIO_EYE_LEFT ? 1 : -1;
 		if (e < 0 || t->has_iris[e]) {
 			r = paso_diag_set(d, PASO_E_FIELD_RANGE, "iris[%d].eye: %s %u", i,
-				e < 0 ? "not RIGHT or LEFT:" : "repeated eye", (unsigned)s->iris[i].eye);
+			        e < 0 ? "not RIGHT or LEFT:" : "repeated eye",
+			        (unsigned)s->iris[i].eye);
 			goto out;
 		}
 		memcpy(t->iris[e], s->iris[i].code, BIO_IRIS_BYTES);
@@ -161,8 +163,7 @@ match_fisher(double sum_ev, int k)
 }
 
 void
-match_verify_views(const struct match_view *a, const struct match_view *b,
-	struct match_scores *out)
+match_verify_views(const struct match_view *a, const struct match_view *b, struct match_scores *out)
 {
 	struct finger_scores fs;
 	struct iris_probe *p;
@@ -185,7 +186,7 @@ match_verify_views(const struct match_view *a, const struct match_view *b,
 	}
 	if (a->face_q != NULL && b->face_q != NULL) {
 		out->face = face_dot(b->face_q, a->face_q) * (double)a->face_inv_norm *
-			b->face_inv_norm;
+		            b->face_inv_norm;
 		out->face_ev = match_face_ev(out->face);
 		out->modalities |= MATCH_FACE;
 		ev_all += out->face_ev;
@@ -218,8 +219,8 @@ match_verify_views(const struct match_view *a, const struct match_view *b,
 }
 
 int
-match_verify_tmpl(const struct match_template *a, const struct match_template *b,
-	struct match_scores *out)
+match_verify_tmpl(
+        const struct match_template *a, const struct match_template *b, struct match_scores *out)
 {
 	struct match_view va, vb;
 
@@ -230,8 +231,8 @@ match_verify_tmpl(const struct match_template *a, const struct match_template *b
 }
 
 int
-match_verify(const struct bio_sample *enrolled, const struct bio_sample *probe,
-	struct match_scores *out)
+match_verify(
+        const struct bio_sample *enrolled, const struct bio_sample *probe, struct match_scores *out)
 {
 	struct match_template *a = NULL, *b = NULL;
 	int r;

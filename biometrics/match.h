@@ -41,8 +41,8 @@ struct match_template;
  * Returns 0, a template error from the finger record (PASO_E_TEMPLATE_*; d names it),
  * PASO_E_FIELD_RANGE (face not finite, iris eye not RIGHT/LEFT or repeated) or PASO_E_NOMEM.
  */
-int match_template_new(const struct bio_sample *s, struct match_template **out,
-	struct paso_diag *d);
+int match_template_new(
+        const struct bio_sample *s, struct match_template **out, struct paso_diag *d);
 void match_template_free(struct match_template *t);
 
 /*
@@ -51,11 +51,11 @@ void match_template_free(struct match_template *t);
  * error. Thread-safe.
  */
 int match_verify(const struct bio_sample *enrolled, const struct bio_sample *probe,
-	struct match_scores *out);
+        struct match_scores *out);
 
 /* Compares two templates; fills *out; returns 0. Pure and thread-safe. */
-int match_verify_tmpl(const struct match_template *a, const struct match_template *b,
-	struct match_scores *out);
+int match_verify_tmpl(
+        const struct match_template *a, const struct match_template *b, struct match_scores *out);
 
 /*
  * The decision: 1 when at least one modality was compared and the comparison is a match at
@@ -82,13 +82,14 @@ struct match_view {
 void match_template_view(const struct match_template *t, struct match_view *v);
 
 /* Compares two views (b is treated as the probe); fills *out. Pure and thread-safe. */
-void match_verify_views(const struct match_view *a, const struct match_view *b,
-	struct match_scores *out);
+void match_verify_views(
+        const struct match_view *a, const struct match_view *b, struct match_scores *out);
 
 /*
  * Calibration: estimated false-match rate (as -log10) of one face cosine, one iris normalised
  * Hamming distance (best of the shifts) and one finger position score. 0 means no evidence.
- * Tables in match_calib.h, made by the command written at its top (bench/biometrics/calib_tables.c).
+ * Tables in match_calib.h, made by the command written at its top
+ * (bench/biometrics/calib_tables.c).
  */
 double match_face_ev(double cosine);
 double match_iris_ev(double hd);

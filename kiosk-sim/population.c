@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Synthetic people from a seed: category, unique card number and stable face, iris and finger traits. */
+/* Synthetic people from a seed: category, unique card number and stable face, iris and finger
+ * traits. */
 #include "population.h"
 
 #include <math.h>
@@ -43,10 +44,10 @@ static const struct {
 	const char *name;
 	const char *prefix;
 } categories[] = {
-	{ CAT_REGIONAL_VISITOR, 550, "regional_visitor", "TVR-" },
-	{ CAT_BORDER_WORKER, 150, "border_worker", "TTF-" },
-	{ CAT_MIGRANT_IN_TRANSIT, 200, "migrant_in_transit", "MIG-" },
-	{ CAT_DETAINEE, 100, "detainee", "DET-" },
+        {CAT_REGIONAL_VISITOR, 550, "regional_visitor", "TVR-"},
+        {CAT_BORDER_WORKER, 150, "border_worker", "TTF-"},
+        {CAT_MIGRANT_IN_TRANSIT, 200, "migrant_in_transit", "MIG-"},
+        {CAT_DETAINEE, 100, "detainee", "DET-"},
 };
 
 #define NCAT (sizeof(categories) / sizeof(categories[0]))
@@ -146,7 +147,7 @@ luhn_digit(const char *digits, size_t len)
 int
 population_person(const struct population *p, uint32_t i, struct person_info *out)
 {
-	uint8_t idx[4] = { (uint8_t)i, (uint8_t)(i >> 8), (uint8_t)(i >> 16), (uint8_t)(i >> 24) };
+	uint8_t idx[4] = {(uint8_t)i, (uint8_t)(i >> 8), (uint8_t)(i >> 16), (uint8_t)(i >> 24)};
 	struct synth_rng r;
 	uint64_t body;
 	unsigned u, acc = 0;

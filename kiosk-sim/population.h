@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A deterministic synthetic population: categories, card numbers and each person's biometric traits. */
+/* A deterministic synthetic population: categories, card numbers and each person's biometric
+ * traits. */
 #ifndef PASO_POPULATION_H
 #define PASO_POPULATION_H
 
@@ -50,10 +51,10 @@ const char *population_category_name(int category);
 /*
  * A person's stable biometric traits, from which every capture derives (kiosk-sim/capture.c).
  * face_id: identity embedding (not normalised) with the population covariance; iris_field: two
- * smoothed Gaussian fields (ring x angle x phase) whose signs are the iris code; *_var: the person's
- * factor on capture noise (some people are harder to recognise); eye_ok: 0 for an eye that never
- * gives a usable image; finger_mask: fingers the person has (bit i = ISO position i+1).
- * About 20 KiB: allocate it, and wipe it (population_bio_wipe) after use.
+ * smoothed Gaussian fields (ring x angle x phase) whose signs are the iris code; *_var: the
+ * person's factor on capture noise (some people are harder to recognise); eye_ok: 0 for an eye that
+ * never gives a usable image; finger_mask: fingers the person has (bit i = ISO position i+1). About
+ * 20 KiB: allocate it, and wipe it (population_bio_wipe) after use.
  */
 struct person_bio {
 	float face_id[BIO_FACE_DIM];

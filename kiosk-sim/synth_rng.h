@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Internal to kiosk-sim: a seeded xoshiro256** generator for deterministic synthetic data (not crypto). */
+/* Internal to kiosk-sim: a seeded xoshiro256** generator for deterministic synthetic data (not
+ * crypto). */
 #ifndef PASO_SYNTH_RNG_H
 #define PASO_SYNTH_RNG_H
 
@@ -16,8 +17,8 @@ struct synth_rng {
 
 /* Seeds from BLAKE2b(key = seed, label || a || b): independent streams per purpose. */
 static inline void
-synth_rng_init(struct synth_rng *r, const uint8_t seed[32], const char *label, uint64_t a,
-	uint64_t b)
+synth_rng_init(
+        struct synth_rng *r, const uint8_t seed[32], const char *label, uint64_t a, uint64_t b)
 {
 	crypto_generichash_state st;
 	uint8_t buf[16], out[32];

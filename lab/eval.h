@@ -17,12 +17,12 @@ struct ev_scores {
 };
 
 struct ev_point {
-	double fmr;        /* the false-match rate asked for */
-	int enough;        /* fmr * impostors >= EV_MIN_TAIL */
-	double threshold;  /* score at which at most fmr of the impostors score at least it */
-	double fnmr;       /* genuine share below threshold */
-	double fmr_obs;    /* impostor share at or above threshold */
-	size_t impostors;  /* impostor comparisons backing the figure */
+	double fmr;       /* the false-match rate asked for */
+	int enough;       /* fmr * impostors >= EV_MIN_TAIL */
+	double threshold; /* score at which at most fmr of the impostors score at least it */
+	double fnmr;      /* genuine share below threshold */
+	double fmr_obs;   /* impostor share at or above threshold */
+	size_t impostors; /* impostor comparisons backing the figure */
 };
 #define EV_MIN_TAIL 10 /* impostor scores that must lie above a threshold to report it */
 

@@ -13,9 +13,9 @@
 #include "iris.h"
 #include "population.h"
 
-#define FACE_BINS 20000   /* cosine -1..1 */
-#define IRIS_BINS 100000  /* 1 - HD, 0..1 */
-#define FING_BINS 100000  /* score 0..1 */
+#define FACE_BINS 20000  /* cosine -1..1 */
+#define IRIS_BINS 100000 /* 1 - HD, 0..1 */
+#define FING_BINS 100000 /* score 0..1 */
 
 struct job {
 	int t, nt;
@@ -46,7 +46,7 @@ work(void *arg)
 {
 	struct job *j = arg;
 	struct iris_probe *pr = aligned_alloc(64, sizeof(*pr));
-	static const uint8_t ones[BIO_IRIS_BYTES] = { [0 ... BIO_IRIS_BYTES - 1] = 0xff };
+	static const uint8_t ones[BIO_IRIS_BYTES] = {[0 ... BIO_IRIS_BYTES - 1] = 0xff};
 	uint32_t a, b;
 	int e;
 
@@ -66,20 +66,21 @@ work(void *arg)
 
 					if (sb->iris[f].eye != sa->iris[e].eye)
 						continue;
-					h = iris_compare(pr, sb->iris[f].code, sb->iris[f].mask, NULL,
-						NULL);
+					h = iris_compare(
+					        pr, sb->iris[f].code, sb->iris[f].mask, NULL, NULL);
 					if (h >= 0) {
 						bump(j->iris_h, IRIS_BINS, 0, 1, 1 - h);
 						j->iris_n++;
 					}
 					if (b < a + 50) {
-						h = iris_compare_noshift(sa->iris[e].code, sa->iris[e].mask,
-							sb->iris[f].code, sb->iris[f].mask, NULL);
+						h = iris_compare_noshift(sa->iris[e].code,
+						        sa->iris[e].mask, sb->iris[f].code,
+						        sb->iris[f].mask, NULL);
 						j->ism += h;
 						j->iss += h * h;
 						j->ic++;
 						h = iris_compare_noshift(sa->iris[e].code, ones,
-							sb->iris[f].code, ones, NULL);
+						        sb->iris[f].code, ones, NULL);
 						j->inm += h;
 						j->ins += h * h;
 						j->uc++;
@@ -90,7 +91,8 @@ work(void *arg)
 		if (j->s[a].has_face) {
 			for (b = a + 1; b < j->n; b++)
 				if (j->s[b].has_face) {
-					bump(j->face_h, FACE_BINS, -1, 1, face_cosine_q(&j->fq[a], &j->fq[b]));
+					bump(j->face_h, FACE_BINS, -1, 1,
+					        face_cosine_q(&j->fq[a], &j->fq[b]));
 					j->face_n++;
 				}
 		}
@@ -170,7 +172,8 @@ main(int argc, char **argv)
 	int t, k;
 
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || argc != 3)) {
-		fprintf(stderr, "usage: calib_tables [FACE_IRIS_PEOPLE FINGER_PEOPLE] > match_calib.h\n");
+		fprintf(stderr,
+		        "usage: calib_tables [FACE_IRIS_PEOPLE FINGER_PEOPLE] > match_calib.h\n");
 		return argc == 2 ? 0 : 2;
 	}
 	if (argc == 3) {
@@ -196,7 +199,8 @@ main(int argc, char **argv)
 		if (s[i].has_face && face_quantize(s[i].face, &fq[i], NULL) != 0)
 			return 1;
 		if (i < nf && s[i].finger_len > 0 &&
-		    finger_template_from_record(s[i].finger_record, s[i].finger_len, &ft[i], NULL) != 0)
+		        finger_template_from_record(
+		                s[i].finger_record, s[i].finger_len, &ft[i], NULL) != 0)
 			return 1;
 		free(s[i].finger_record);
 		s[i].finger_record = NULL;
@@ -239,15 +243,19 @@ main(int argc, char **argv)
 		uc += job[t].uc;
 	}
 	printf("/* SPDX-License-Identifier: Apache-2.0 */\n"
-	       "/* Impostor calibration of the matchers: score -> -log10 false-match rate. Generated: */\n"
+	       "/* Impostor calibration of the matchers: score -> -log10 false-match rate. "
+	       "Generated: */\n"
 	       "/*   build/bin/calib_tables %u %u > biometrics/match_calib.h */\n"
-	       "#ifndef PASO_MATCH_CALIB_H\n#define PASO_MATCH_CALIB_H\n\n", n, nf);
-	printf("/*\n * Population seed 20240601, one good-preset capture per person, kernels: iris %s,"
-	       " face %s.\n", iris_impl_name(), face_impl_name());
+	       "#ifndef PASO_MATCH_CALIB_H\n#define PASO_MATCH_CALIB_H\n\n",
+	        n, nf);
+	printf("/*\n * Population seed 20240601, one good-preset capture per person, kernels: iris "
+	       "%s,"
+	       " face %s.\n",
+	        iris_impl_name(), face_impl_name());
 	m = ism / (double)ic;
 	sd = sqrt(iss / (double)ic - m * m);
 	printf(" * Iris masked, no shift, HDnorm: mean %.4f sd %.4f over %llu.\n", m, sd,
-		(unsigned long long)ic);
+	        (unsigned long long)ic);
 	{
 		double s1 = 0, s2 = 0, x;
 
@@ -257,8 +265,9 @@ main(int argc, char **argv)
 			s2 += (double)ih[k] * x * x;
 		}
 		m = s1 / (double)in;
-		printf(" * Iris best of %d shifts, HDnorm: mean %.4f sd %.4f over %llu comparisons.\n",
-			IRIS_NSHIFT, m, sqrt(s2 / (double)in - m * m), (unsigned long long)in);
+		printf(" * Iris best of %d shifts, HDnorm: mean %.4f sd %.4f over %llu "
+		       "comparisons.\n",
+		        IRIS_NSHIFT, m, sqrt(s2 / (double)in - m * m), (unsigned long long)in);
 		s1 = s2 = 0;
 		for (k = 0; k < FACE_BINS; k++) {
 			x = -1 + 2.0 * k / FACE_BINS;
@@ -267,9 +276,9 @@ main(int argc, char **argv)
 		}
 		m = s1 / (double)fn;
 		printf(" * Face int8 cosine: mean %.4f sd %.4f over %llu comparisons.\n", m,
-			sqrt(s2 / (double)fn - m * m), (unsigned long long)fn);
+		        sqrt(s2 / (double)fn - m * m), (unsigned long long)fn);
 		printf(" * Finger positions compared: %llu (finger_match per-position scores).\n",
-			(unsigned long long)gn);
+		        (unsigned long long)gn);
 	}
 	printf(" */\n\nstruct calib_point {\n\tdouble score; /* increasing */\n"
 	       "\tdouble ev;    /* -log10 of the impostor share scoring at least score */\n};\n\n");

@@ -94,7 +94,7 @@ test_rejects_bad_values(void **state)
 {
 	float v[BIO_FACE_DIM];
 	struct face_q q;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 
 	(void)state;
 	random_face(v);
@@ -111,7 +111,7 @@ test_rejects_bad_values(void **state)
 static void
 test_kernels_and_scan_agree(void **state)
 {
-	static const char *impls[] = { "scalar", "avx2", "avx512vnni" };
+	static const char *impls[] = {"scalar", "avx2", "avx512vnni"};
 	enum { N = 300 };
 	int8_t *g = aligned_alloc(64, N * BIO_FACE_DIM);
 	float inv[N], ref[N], out[N], v[BIO_FACE_DIM];
@@ -152,10 +152,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_quantize_scale),
-		cmocka_unit_test(test_cosine_int8_close_to_float),
-		cmocka_unit_test(test_rejects_bad_values),
-		cmocka_unit_test(test_kernels_and_scan_agree),
+	        cmocka_unit_test(test_quantize_scale),
+	        cmocka_unit_test(test_cosine_int8_close_to_float),
+	        cmocka_unit_test(test_rejects_bad_values),
+	        cmocka_unit_test(test_kernels_and_scan_agree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

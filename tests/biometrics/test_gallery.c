@@ -105,7 +105,7 @@ test_partial_probes(void **state)
 	struct gallery *g = enrolled_gallery(1);
 	struct gallery_hit hit;
 	struct bio_sample p;
-	struct gallery_opts ex = { 0, 1 };
+	struct gallery_opts ex = {0, 1};
 	uint8_t id[16];
 	int found;
 
@@ -208,7 +208,8 @@ test_parallel_scan_over_many(void **state)
 		assert_int_equal(gallery_add(g, id, &enrol[i]), 0);
 	}
 	for (i = 0; i < NE; i += 5) {
-		assert_int_equal(gallery_identify_ex(g, &probe[i], 1e-6, NULL, &hit, &found, &st), 0);
+		assert_int_equal(
+		        gallery_identify_ex(g, &probe[i], 1e-6, NULL, &hit, &found, &st), 0);
 		make_id(i, id);
 		assert_int_equal(found, 1);
 		assert_memory_equal(hit.id, id, 16);
@@ -224,10 +225,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_finds_right_person_and_not_strangers),
-		cmocka_unit_test(test_partial_probes),
-		cmocka_unit_test(test_add_remove),
-		cmocka_unit_test(test_parallel_scan_over_many),
+	        cmocka_unit_test(test_finds_right_person_and_not_strangers),
+	        cmocka_unit_test(test_partial_probes),
+	        cmocka_unit_test(test_add_remove),
+	        cmocka_unit_test(test_parallel_scan_over_many),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tests for biometrics/match.c: genuine above impostor in every preset, fusion and FMR decisions. */
+/* Tests for biometrics/match.c: genuine above impostor in every preset, fusion and FMR decisions.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,7 +20,7 @@
 static void
 test_genuine_above_impostor_every_preset(void **state)
 {
-	enum capture_preset presets[] = { PRESET_GOOD, PRESET_POOR, PRESET_DETENTION };
+	enum capture_preset presets[] = {PRESET_GOOD, PRESET_POOR, PRESET_DETENTION};
 	struct population *pop = NULL;
 	struct bio_sample a[NP], b[NP];
 	struct match_template *ta[NP], *tb[NP];
@@ -99,7 +100,7 @@ test_missing_modalities(void **state)
 	assert_int_equal(capture_take(pop, 4, 0, PRESET_GOOD, &a), 0);
 	if (a.n_iris == 2) {
 		struct match_template *t = NULL;
-		struct paso_diag d = { 0 };
+		struct paso_diag d = {0};
 
 		a.iris[1].eye = a.iris[0].eye;
 		assert_int_equal(match_template_new(&a, &t, &d), PASO_E_FIELD_RANGE);
@@ -138,7 +139,8 @@ test_fisher_combination(void **state)
 	assert_true(match_fisher(7, 3) > match_fisher(6, 3));
 	assert_true(match_fisher(0, 4) == 0);
 	/* strong evidence: no overflow; -log10 of e^-x x^12 / 12! with x = 300 ln 10 */
-	assert_true(fabs(match_fisher(300, 13) - (300 - (12 * log(300 * M_LN10) - lgamma(13)) / M_LN10)) < 0.01);
+	assert_true(fabs(match_fisher(300, 13) -
+	                    (300 - (12 * log(300 * M_LN10) - lgamma(13)) / M_LN10)) < 0.01);
 }
 
 static void
@@ -161,11 +163,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_genuine_above_impostor_every_preset),
-		cmocka_unit_test(test_missing_modalities),
-		cmocka_unit_test(test_decisions_in_fmr_terms),
-		cmocka_unit_test(test_fisher_combination),
-		cmocka_unit_test(test_calibration_tables),
+	        cmocka_unit_test(test_genuine_above_impostor_every_preset),
+	        cmocka_unit_test(test_missing_modalities),
+	        cmocka_unit_test(test_decisions_in_fmr_terms),
+	        cmocka_unit_test(test_fisher_combination),
+	        cmocka_unit_test(test_calibration_tables),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tests for biometrics/sample_pb.c: a capture survives the wire; each bad field is refused by name. */
+/* Tests for biometrics/sample_pb.c: a capture survives the wire; each bad field is refused by name.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -50,7 +51,7 @@ test_roundtrip_through_bytes(void **state)
 {
 	Paso__Capture c = PASO__CAPTURE__INIT, *back;
 	struct bio_sample out;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	uint8_t *buf;
 	size_t len;
 
@@ -79,14 +80,13 @@ test_roundtrip_through_bytes(void **state)
 
 /* Converts good to a Capture, lets mutate() break it, and checks the refusal. */
 static void
-expect_refusal(void (*mutate)(Paso__Capture *c, Paso__IrisCode **spare), int code,
-	const char *msg)
+expect_refusal(void (*mutate)(Paso__Capture *c, Paso__IrisCode **spare), int code, const char *msg)
 {
 	Paso__Capture c = PASO__CAPTURE__INIT;
 	Paso__IrisCode extra = PASO__IRIS_CODE__INIT, *iris3[3], *spare = &extra;
 	Paso__IrisCode copy0, copy1;
 	struct bio_sample out;
-	struct paso_diag d = { 0, { 0 } };
+	struct paso_diag d = {0, {0}};
 
 	assert_int_equal(sample_to_pb(&good, &c), 0);
 	copy0 = *c.iris[0];
@@ -221,14 +221,15 @@ static void
 test_each_bad_field_refused(void **state)
 {
 	struct bio_sample out;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 
 	(void)state;
 	expect_refusal(m_face_short, PASO_E_FIELD_RANGE,
-		"capture.face.embedding: 511 values, expected 512");
+	        "capture.face.embedding: 511 values, expected 512");
 	expect_refusal(m_face_nan, PASO_E_FIELD_RANGE, "capture.face.embedding[300]");
 	expect_refusal(m_face_norm, PASO_E_FIELD_RANGE, "L2 norm 2");
-	expect_refusal(m_code_short, PASO_E_FIELD_RANGE, "capture.iris[1].code: 255 bytes, expected 256");
+	expect_refusal(
+	        m_code_short, PASO_E_FIELD_RANGE, "capture.iris[1].code: 255 bytes, expected 256");
 	expect_refusal(m_mask_long, PASO_E_FIELD_RANGE, "capture.iris[0].mask: 257 bytes");
 	expect_refusal(m_code_missing, PASO_E_MISSING_FIELD, "capture.iris[0].code: missing");
 	expect_refusal(m_eye_missing, PASO_E_MISSING_FIELD, "capture.iris[1].eye: missing");
@@ -245,8 +246,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip_through_bytes),
-		cmocka_unit_test(test_each_bad_field_refused),
+	        cmocka_unit_test(test_roundtrip_through_bytes),
+	        cmocka_unit_test(test_each_bad_field_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
