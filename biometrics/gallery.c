@@ -32,6 +32,8 @@ struct gallery {
 	size_t nslots;    /* power of two, > 2 * cap */
 };
 
+static void entry_view(const struct gallery *g, size_t i, struct match_view *v);
+
 int
 gallery_new(unsigned threads, struct gallery **out)
 {
@@ -241,6 +243,62 @@ gallery_add(struct gallery *g, const uint8_t id[16], const struct bio_sample *s)
 }
 
 int
+gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template *t)
+{
+	struct match_view v;
+	size_t i;
+	int r, e;
+
+	match_template_view(t, &v);
+	if (v.finger == NULL && v.face_q == NULL && v.iris[0] == NULL && v.iris[1] == NULL) {
+		r = PASO_E_INVALID_ARG;
+		goto out;
+	}
+	if (g->nslots > 0 && g->slots[slot_find(g, id)] != 0) {
+		r = PASO_E_EXISTS;
+		goto out;
+	}
+	if (g->n == g->cap && (r = gallery_reserve(g, g->cap < 64 ? 64 : g->cap * 2)) != 0)
+		goto out;
+	i = g->n++;
+	memcpy(g->ids[i], id, 16);
+	memset(g->face + i * BIO_FACE_DIM, 0, BIO_FACE_DIM);
+	g->face_inv[i] = 0;
+	if (v.face_q != NULL) {
+		memcpy(g->face + i * BIO_FACE_DIM, v.face_q, BIO_FACE_DIM);
+		g->face_inv[i] = v.face_inv_norm;
+	}
+	memset(g->iris + i * ENTRY_IRIS, 0, ENTRY_IRIS);
+	for (e = 0; e < 2; e++) {
+		g->iris_ok[2 * i + e] = v.iris[e] != NULL;
+		if (v.iris[e] != NULL)
+			memcpy(g->iris + i * ENTRY_IRIS + e * IRIS_REC, v.iris[e], IRIS_REC);
+	}
+	g->finger[i] = match_template_take_finger(t);
+	g->slots[slot_find(g, id)] = (uint32_t)(i + 1);
+	r = 0;
+out:
+	match_template_free(t);
+	return r;
+}
+
+int
+gallery_verify(const struct gallery *g, const uint8_t id[16], const struct match_template *probe,
+	struct match_scores *out)
+{
+	struct match_view a, b;
+	size_t s;
+
+	memset(out, 0, sizeof(*out));
+	if (g->nslots == 0 || g->slots[s = slot_find(g, id)] == 0)
+		return PASO_E_NOT_FOUND;
+	entry_view(g, g->slots[s] - 1, &a);
+	match_template_view(probe, &b);
+	match_verify_views(&a, &b, out);
+	return 0;
+}
+
+int
 gallery_remove(struct gallery *g, const uint8_t id[16])
 {
 	size_t s, last, i;
@@ -418,15 +476,13 @@ probe_free(struct probe *p)
 	sodium_memzero(p, sizeof(*p));
 }
 
+/* Prepares the scan for a probe template t (borrowed: it must outlive the probe). */
 static int
-probe_init(struct probe *p, const struct bio_sample *s)
+probe_init_tmpl(struct probe *p, const struct match_template *t)
 {
-	int e, r;
+	int e;
 
-	memset(p, 0, sizeof(*p));
-	if ((r = match_template_new(s, &p->tmpl, NULL)) != 0)
-		return r;
-	match_template_view(p->tmpl, &p->view);
+	match_template_view(t, &p->view);
 	if (p->view.face_q != NULL) {
 		memcpy(p->face.q, p->view.face_q, BIO_FACE_DIM);
 		p->face.inv_norm = p->view.face_inv_norm;
@@ -442,13 +498,23 @@ probe_init(struct probe *p, const struct bio_sample *s)
 	return 0;
 }
 
-int
-gallery_identify_ex(struct gallery *g, const struct bio_sample *probe, double fmr,
-        const struct gallery_opts *opts, struct gallery_hit *best, int *found,
-        struct gallery_stats *stats)
+static int
+probe_init(struct probe *p, const struct bio_sample *s)
+{
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	if ((r = match_template_new(s, &p->tmpl, NULL)) != 0)
+		return r;
+	return probe_init_tmpl(p, p->tmpl);
+}
+
+/* The scan and confirmation for a prepared probe p (owned by the caller). */
+static int
+identify(struct gallery *g, const struct probe *pp, double fmr, const struct gallery_opts *opts,
+	struct gallery_hit *best, int *found, struct gallery_stats *stats)
 {
 	struct worker *w = NULL;
-	struct probe p;
 	struct cand *all = NULL;
 	pthread_t tid[64];
 	unsigned nt = 0, t, started = 0;
@@ -459,8 +525,6 @@ gallery_identify_ex(struct gallery *g, const struct bio_sample *probe, double fm
 	*found = 0;
 	if (stats != NULL)
 		memset(stats, 0, sizeof(*stats));
-	if ((r = probe_init(&p, probe)) != 0)
-		goto out;
 	if (g->n == 0) {
 		r = 0;
 		goto out;
@@ -475,7 +539,7 @@ gallery_identify_ex(struct gallery *g, const struct bio_sample *probe, double fm
 	}
 	for (t = 0; t < nt; t++) {
 		w[t].g = g;
-		w[t].p = &p;
+		w[t].p = pp;
 		/* block-aligned split keeps SIMD rows on their 64-byte alignment */
 		w[t].lo = (g->n * t / nt) / 64 * 64;
 		w[t].hi = t + 1 == nt ? g->n : (g->n * (t + 1) / nt) / 64 * 64;
@@ -522,7 +586,38 @@ out:
 		sodium_memzero(w, nt * sizeof(*w));
 		free(w);
 	}
+	return r;
+}
+
+int
+gallery_identify_ex(struct gallery *g, const struct bio_sample *probe, double fmr,
+	const struct gallery_opts *opts, struct gallery_hit *best, int *found,
+	struct gallery_stats *stats)
+{
+	struct probe p;
+	int r;
+
+	memset(best, 0, sizeof(*best));
+	*found = 0;
+	if ((r = probe_init(&p, probe)) == 0)
+		r = identify(g, &p, fmr, opts, best, found, stats);
 	probe_free(&p);
+	return r;
+}
+
+int
+gallery_identify_tmpl(struct gallery *g, const struct match_template *probe, double fmr,
+	struct gallery_hit *best, int *found)
+{
+	struct probe p;
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	memset(best, 0, sizeof(*best));
+	*found = 0;
+	if ((r = probe_init_tmpl(&p, probe)) == 0)
+		r = identify(g, &p, fmr, NULL, best, found, NULL);
+	probe_free(&p); /* p.tmpl is NULL: the caller keeps its template */
 	return r;
 }
 

@@ -36,6 +36,20 @@ int gallery_add(struct gallery *g, const uint8_t id[16], const struct bio_sample
 int gallery_add_diag(
         struct gallery *g, const uint8_t id[16], const struct bio_sample *s, struct paso_diag *d);
 
+/*
+ * Adds an already built template under id, taking ownership of t in every case (the hub builds
+ * each template once, off its commit thread). 0, PASO_E_EXISTS, PASO_E_INVALID_ARG (no modality),
+ * PASO_E_NOMEM.
+ */
+int gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template *t);
+
+/*
+ * 1:1: compares the probe template with the entry of id; fills *out. 0 or PASO_E_NOT_FOUND.
+ * Pure read: may run concurrently with other reads, not with add or remove.
+ */
+int gallery_verify(const struct gallery *g, const uint8_t id[16], const struct match_template *probe,
+	struct match_scores *out);
+
 /* Removes and wipes the entry of id. 0 or PASO_E_NOT_FOUND. */
 int gallery_remove(struct gallery *g, const uint8_t id[16]);
 
@@ -60,6 +74,10 @@ struct gallery_hit {
  */
 int gallery_identify(struct gallery *g, const struct bio_sample *probe, double fmr,
         struct gallery_hit *best, int *found);
+
+/* As gallery_identify, for a probe template built beforehand (borrowed). */
+int gallery_identify_tmpl(struct gallery *g, const struct match_template *probe, double fmr,
+	struct gallery_hit *best, int *found);
 
 #define GALLERY_CANDIDATES 32
 

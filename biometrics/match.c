@@ -76,6 +76,15 @@ match_template_free(struct match_template *t)
 	free(t);
 }
 
+struct finger_template *
+match_template_take_finger(struct match_template *t)
+{
+	struct finger_template *f = t->finger;
+
+	t->finger = NULL;
+	return f;
+}
+
 void
 match_template_view(const struct match_template *t, struct match_view *v)
 {

@@ -78,6 +78,9 @@ struct match_view {
 	const uint8_t *iris[2];
 };
 
+/* Moves the finger template out of t (caller owns it; t keeps its other modalities). */
+struct finger_template *match_template_take_finger(struct match_template *t);
+
 /* The view of a template (borrowed: valid while t lives). */
 void match_template_view(const struct match_template *t, struct match_view *v);
 

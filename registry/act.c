@@ -284,8 +284,8 @@ act_enroll(struct hub *h, struct vault_txn *t, struct request *r, struct pending
 	if (rc != PASO_E_NOT_FOUND)
 		return rc;
 	if (policy_dedup(h->policy) && gallery_size(h->gallery) > 0) {
-		if ((rc = gallery_identify(h->gallery, &r->sample, policy_identify_fmr(h->policy),
-			     &hit, &found)) != 0)
+		if ((rc = gallery_identify_tmpl(h->gallery, r->probe,
+			     policy_identify_fmr(h->policy), &hit, &found)) != 0)
 			return rc;
 		if (found) {
 			vault_pseudonym(h->vault, hit.id, cand);
@@ -346,16 +346,22 @@ act_enroll(struct hub *h, struct vault_txn *t, struct request *r, struct pending
 	h->counts[COUNT_WITH_FACE] += kept.face != NULL;
 	h->counts[COUNT_WITH_IRIS] += kept.n_iris > 0;
 	if (policy_store_at_hub(h->policy)) {
-		if ((pa = calloc(1, sizeof(*pa))) == NULL)
-			return PASO_E_NOMEM;
-		memcpy(pa->id, id, sizeof(id));
-		pa->sample = r->sample; /* ownership moves to the pending add */
-		memset(&r->sample, 0, sizeof(r->sample));
 		/* Memory holds what the store holds: a restart must not change any decision. */
-		if (!strip_unkept(h, &pa->sample)) {
-			pa->tmpl = r->probe;
+		struct match_template *tm = NULL;
+
+		if (!strip_unkept(h, &r->sample)) {
+			tm = r->probe;
 			r->probe = NULL;
 		}
+		if ((pa = calloc(1, sizeof(*pa))) == NULL) {
+			match_template_free(tm);
+			return PASO_E_NOMEM;
+		}
+		if ((rc = hub_add_subject(h, id, &r->sample, tm)) != 0) {
+			free(pa);
+			return rc;
+		}
+		memcpy(pa->id, id, sizeof(id));
 		pa->next = *pending;
 		*pending = pa;
 	}
@@ -423,7 +429,6 @@ act_crossing(struct hub *h, struct vault_txn *t, struct request *r)
 	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
 	Paso__MatchResult mr = PASO__MATCH_RESULT__INIT;
 	struct match_scores sc;
-	struct subject_entry *se;
 	uint8_t id[VAULT_ID_BYTES], pseud[32];
 	double fmr = policy_verify_fmr(h->policy);
 	uint64_t idx;
@@ -435,17 +440,15 @@ act_crossing(struct hub *h, struct vault_txn *t, struct request *r)
 	if (rc != 0)
 		return rc;
 	vault_pseudonym(h->vault, id, pseud);
-	se = subjects_find(&h->subjects, id);
-	if (se == NULL || se->tmpl == NULL) {
+	rc = gallery_verify(h->gallery, id, r->probe, &sc);
+	if (rc == PASO_E_NOT_FOUND) {
 		/* Templates live on the card under this policy: the hub cannot compare. */
 		mr.decision = PASO__DECISION__DECISION_NONE;
+	} else if (rc != 0 || sc.modalities == 0) {
+		return refuse(h, r, PASO_E_FIELD_RANGE,
+			"crossing.capture: no modality in common with the enrolment", "verification",
+			pseud);
 	} else {
-		memset(&sc, 0, sizeof(sc));
-		rc = match_verify_tmpl(se->tmpl, r->probe, &sc);
-		if (rc != 0 || sc.modalities == 0)
-			return refuse(h, r, PASO_E_FIELD_RANGE,
-				"crossing.capture: no modality in common with the enrolment",
-				"verification", pseud);
 		scores_to_pb(&sc, match_decide(&sc, fmr) ? PASO__DECISION__MATCH
 							  : PASO__DECISION__NO_MATCH,
 			fmr, &mr);
@@ -476,7 +479,7 @@ act_identify(struct hub *h, struct vault_txn *t, struct request *r)
 	int rc, found = 0;
 
 	memset(&hit, 0, sizeof(hit));
-	if ((rc = gallery_identify(h->gallery, &r->sample, fmr, &hit, &found)) != 0)
+	if ((rc = gallery_identify_tmpl(h->gallery, r->probe, fmr, &hit, &found)) != 0)
 		return refuse(h, r, rc, "identify.capture: cannot be searched", "identification",
 			NULL);
 	scores_to_pb(&hit.scores, found ? PASO__DECISION__IDENTIFIED : PASO__DECISION__NOT_IDENTIFIED,

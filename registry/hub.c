@@ -51,100 +51,22 @@ hub_logf(struct hub *h, const char *fmt, ...)
 	funlockfile(f);
 }
 
-/* --- subject map: open addressing on the (random) subject id ------------------------------ */
-
-static size_t
-slot_of(const uint8_t id[VAULT_ID_BYTES], size_t cap)
-{
-	uint64_t v;
-
-	memcpy(&v, id, sizeof(v)); /* ids are random: their bytes are a fine hash */
-	return (size_t)(v & (cap - 1));
-}
-
-struct subject_entry *
-subjects_find(struct subject_map *m, const uint8_t id[VAULT_ID_BYTES])
-{
-	size_t i;
-
-	if (m->cap == 0)
-		return NULL;
-	for (i = slot_of(id, m->cap);; i = (i + 1) & (m->cap - 1)) {
-		if (!m->slots[i].used)
-			return NULL;
-		if (memcmp(m->slots[i].id, id, VAULT_ID_BYTES) == 0)
-			return &m->slots[i];
-	}
-}
-
-int
-subjects_put(struct subject_map *m, const uint8_t id[VAULT_ID_BYTES], struct match_template *t)
-{
-	struct subject_map bigger = { 0 };
-	struct subject_entry *e;
-	size_t i;
-
-	if ((m->n + 1) * 2 > m->cap) {
-		bigger.cap = m->cap ? m->cap * 2 : 1024;
-		if ((bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots))) == NULL)
-			return PASO_E_NOMEM;
-		for (i = 0; i < m->cap; i++) {
-			if (!m->slots[i].used)
-				continue;
-			e = &bigger.slots[slot_of(m->slots[i].id, bigger.cap)];
-			while (e->used)
-				e = &bigger.slots[(size_t)(e - bigger.slots + 1) & (bigger.cap - 1)];
-			*e = m->slots[i];
-		}
-		bigger.n = m->n;
-		free(m->slots);
-		*m = bigger;
-	}
-	if ((e = subjects_find(m, id)) != NULL) {
-		match_template_free(e->tmpl);
-		e->tmpl = t;
-		return 0;
-	}
-	for (i = slot_of(id, m->cap); m->slots[i].used; i = (i + 1) & (m->cap - 1))
-		;
-	e = &m->slots[i];
-	memcpy(e->id, id, VAULT_ID_BYTES);
-	e->used = 1;
-	e->tmpl = t;
-	m->n++;
-	return 0;
-}
-
-void
-subjects_free(struct subject_map *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->cap; i++)
-		match_template_free(m->slots[i].tmpl);
-	free(m->slots);
-	memset(m, 0, sizeof(*m));
-}
-
 /* --- loading the gallery from the sealed store ---------------------------------------------- */
 
-/* Registers an enrolled subject in memory; takes ownership of t (built from s when NULL). */
-static int
-add_subject(struct hub *h, const uint8_t id[VAULT_ID_BYTES], struct bio_sample *s,
+/*
+ * Registers an enrolled subject's templates in the gallery; takes ownership of t (built from s
+ * when NULL). A subject whose templates the policy keeps on the card has none here.
+ */
+int
+hub_add_subject(struct hub *h, const uint8_t id[VAULT_ID_BYTES], const struct bio_sample *s,
 	struct match_template *t)
 {
-	int r;
-
 	if (s->finger_record == NULL && !s->has_face && s->n_iris == 0) {
 		match_template_free(t);
-		return subjects_put(&h->subjects, id, NULL);
+		return 0;
 	}
-	if (t == NULL && (r = match_template_new(s, &t, NULL)) != 0)
-		return r;
-	if ((r = subjects_put(&h->subjects, id, t)) != 0) {
-		match_template_free(t);
-		return r;
-	}
+	if (t != NULL)
+		return gallery_add_tmpl(h->gallery, id, t);
 	return gallery_add(h->gallery, id, s);
 }
 
@@ -164,7 +86,7 @@ load_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t
 					      sr->templates->face != NULL || sr->templates->n_iris > 0))
 		r = sample_from_pb(sr->templates, &s, &d);
 	if (r == 0)
-		r = add_subject(h, id, &s, NULL);
+		r = hub_add_subject(h, id, &s, NULL);
 	bio_sample_clear(&s);
 	paso__subject_record__free_unpacked(sr, NULL);
 	return r;
@@ -186,15 +108,16 @@ finish(struct hub *h, struct request *list)
 	pthread_mutex_unlock(&h->mu);
 }
 
+/* Frees the group's list of enrolled subjects; with undo, takes them out of the gallery. */
 static void
-free_pending(struct pending_add *p)
+free_pending(struct hub *h, struct pending_add *p, int undo)
 {
 	struct pending_add *next;
 
 	for (; p != NULL; p = next) {
 		next = p->next;
-		bio_sample_clear(&p->sample);
-		match_template_free(p->tmpl);
+		if (undo)
+			(void)gallery_remove(h->gallery, p->id);
 		free(p);
 	}
 }
@@ -229,7 +152,7 @@ static int
 commit_group(struct hub *h, struct request *list)
 {
 	struct vault_txn *t = NULL;
-	struct pending_add *pending = NULL, *p;
+	struct pending_add *pending = NULL;
 	struct request *r;
 	uint64_t before = auditlog_size(h->log), counts[COUNT_N];
 	int rc;
@@ -247,18 +170,13 @@ commit_group(struct hub *h, struct request *list)
 	if ((rc = auditlog_checkpoint(h->log, h->signer)) != 0)
 		hub_logf(h, "checkpoint failed: %s (entries are durable; next group retries)",
 			paso_strerror(rc));
-	for (p = pending; p != NULL; p = p->next) {
-		if ((rc = add_subject(h, p->id, &p->sample, p->tmpl)) != 0)
-			hub_logf(h, "gallery add failed: %s", paso_strerror(rc));
-		p->tmpl = NULL;
-	}
-	free_pending(pending);
+	free_pending(h, pending, 0);
 	h->groups++;
 	finish(h, list);
 	return 0;
 fail:
 	vault_abort(t);
-	free_pending(pending);
+	free_pending(h, pending, 1);
 	memcpy(h->counts, counts, sizeof(counts));
 	hub_logf(h, "commit group of %llu entries failed: %s; refusing it",
 		(unsigned long long)(auditlog_size(h->log) - before), paso_strerror(rc));
@@ -522,7 +440,6 @@ hub_close(struct hub *h)
 		close(h->listen_fd);
 	tls_ctx_free(h->tls);
 	gallery_free(h->gallery);
-	subjects_free(&h->subjects);
 	checkpoint_signer_free(h->signer);
 	auditlog_close(h->log);
 	policy_free(h->policy);

@@ -37,18 +37,6 @@ struct request {
 	struct request *next;
 };
 
-/* An enrolled subject as the hub keeps it in memory (templates decrypted at start). */
-struct subject_entry {
-	uint8_t id[VAULT_ID_BYTES];
-	int used;
-	struct match_template *tmpl; /* NULL when the policy keeps no template at the hub */
-};
-
-struct subject_map {
-	struct subject_entry *slots;
-	size_t cap, n;
-};
-
 /*
  * What the store holds, kept as meta counters in the same transaction as the records, so that
  * `paso-hub stats` reports without opening any sealed record.
@@ -71,8 +59,7 @@ struct hub {
 	struct tls_ctx *tls;
 	int listen_fd;
 	uint16_t port;
-	struct gallery *gallery;
-	struct subject_map subjects;
+	struct gallery *gallery;   /* every enrolled subject's templates, decrypted at start */
 
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv;     /* requests queued */
@@ -95,15 +82,17 @@ void hub_submit(struct hub *h, struct request *r);
 
 /*
  * act.c: decides one request inside the open write transaction t, appends its audit entry and
- * sets r->reply. Changes to the in-memory gallery are queued in *pending and applied only after
- * the group commits. Returns 0, or a storage error that fails the whole group.
+ * sets r->reply. Subjects enrolled by the group enter the gallery at once (a crossing later in the
+ * same group must find them) and are listed in *pending, so that a group that fails to commit
+ * takes them out again. Returns 0, or a storage error that fails the whole group.
  */
 struct pending_add {
 	uint8_t id[VAULT_ID_BYTES];
-	struct bio_sample sample;
-	struct match_template *tmpl;
 	struct pending_add *next;
 };
+/* hub.c: puts a subject's templates in the gallery; takes ownership of t (NULL: built from s). */
+int hub_add_subject(struct hub *h, const uint8_t id[VAULT_ID_BYTES], const struct bio_sample *s,
+	struct match_template *t);
 int act_request(struct hub *h, struct vault_txn *t, struct request *r, struct pending_add **pending);
 /* Appends an audit entry; sets *indexp. */
 int act_audit(struct hub *h, Paso__AuditEntry *e, uint64_t *indexp);
@@ -111,11 +100,6 @@ int act_audit(struct hub *h, Paso__AuditEntry *e, uint64_t *indexp);
 int act_audit_event(struct hub *h, Paso__Action action, int code, const char *detail);
 /* Frames an Error reply for r. */
 int act_error_reply(struct request *r, int code, const char *msg, uint64_t audit_index);
-
-/* subject map (hub.c) */
-struct subject_entry *subjects_find(struct subject_map *m, const uint8_t id[VAULT_ID_BYTES]);
-int subjects_put(struct subject_map *m, const uint8_t id[VAULT_ID_BYTES], struct match_template *t);
-void subjects_free(struct subject_map *m);
 
 /* server.c: accepts connections until h->stopping, one thread per kiosk connection. */
 int server_accept_loop(struct hub *h, volatile sig_atomic_t *stop);

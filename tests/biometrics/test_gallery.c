@@ -99,6 +99,57 @@ test_finds_right_person_and_not_strangers(void **state)
 	gallery_free(g);
 }
 
+/* Templates built once (as the hub does) give the same answers as samples. */
+static void
+test_template_entry_points(void **state)
+{
+	struct gallery *gs = enrolled_gallery(1), *gt = NULL;
+	struct match_template *t = NULL;
+	struct match_scores sc, ref;
+	struct gallery_hit hs, ht;
+	uint8_t id[16], other[16];
+	uint32_t i;
+	int fs, ft;
+
+	(void)state;
+	assert_int_equal(gallery_new(1, &gt), 0);
+	for (i = 0; i < NE; i++) {
+		make_id(i, id);
+		assert_int_equal(match_template_new(&enrol[i], &t, NULL), 0);
+		assert_int_equal(gallery_add_tmpl(gt, id, t), 0); /* takes t */
+	}
+	assert_int_equal(gallery_size(gt), NE);
+	make_id(0, id);
+	assert_int_equal(match_template_new(&enrol[0], &t, NULL), 0);
+	assert_int_equal(gallery_add_tmpl(gt, id, t), PASO_E_EXISTS);
+	for (i = 0; i < NE + NS; i++) {
+		assert_int_equal(match_template_new(&probe[i], &t, NULL), 0);
+		assert_int_equal(gallery_identify(gs, &probe[i], 1e-6, &hs, &fs), 0);
+		assert_int_equal(gallery_identify_tmpl(gt, t, 1e-6, &ht, &ft), 0);
+		assert_int_equal(fs, ft);
+		assert_memory_equal(hs.id, ht.id, 16);
+		assert_true(hs.scores.fused == ht.scores.fused);
+		if (i < NE) {
+			/* 1:1 against the right entry matches, against another one does not. */
+			make_id(i, id);
+			make_id((i + 1) % NE, other);
+			assert_int_equal(gallery_verify(gt, id, t, &sc), 0);
+			assert_int_equal(match_verify(&enrol[i], &probe[i], &ref), 0);
+			assert_true(sc.fused == ref.fused);
+			assert_true(match_decide(&sc, 1e-4));
+			assert_int_equal(gallery_verify(gt, other, t, &sc), 0);
+			assert_false(match_decide(&sc, 1e-4));
+		}
+		match_template_free(t);
+	}
+	make_id(NE + 1, id);
+	assert_int_equal(match_template_new(&probe[0], &t, NULL), 0);
+	assert_int_equal(gallery_verify(gt, id, t, &sc), PASO_E_NOT_FOUND);
+	match_template_free(t);
+	gallery_free(gs);
+	gallery_free(gt);
+}
+
 static void
 test_partial_probes(void **state)
 {
@@ -226,6 +277,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_finds_right_person_and_not_strangers),
+	        cmocka_unit_test(test_template_entry_points),
 	        cmocka_unit_test(test_partial_probes),
 	        cmocka_unit_test(test_add_remove),
 	        cmocka_unit_test(test_parallel_scan_over_many),
