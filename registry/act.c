@@ -87,6 +87,18 @@ entry_for(struct request *r, Paso__AuditEntry *e, Paso__Action action, const cha
 		e->kiosk_seq = r->env->seq;
 }
 
+/*
+ * The policy's identification rate is per search (the chance a stranger is flagged at all), so
+ * each comparison in a gallery of n must be n times stricter.
+ */
+static double
+per_comparison_fmr(const struct hub *h)
+{
+	size_t n = gallery_size(h->gallery);
+
+	return policy_identify_fmr(h->policy) / (double)(n > 0 ? n : 1);
+}
+
 /* Refuses r: one REJECT entry naming the code and reason, and an Error reply. Stores nothing. */
 static int
 refuse(struct hub *h, struct request *r, int code, const char *msg, const char *rule,
@@ -284,8 +296,8 @@ act_enroll(struct hub *h, struct vault_txn *t, struct request *r, struct pending
 	if (rc != PASO_E_NOT_FOUND)
 		return rc;
 	if (policy_dedup(h->policy) && gallery_size(h->gallery) > 0) {
-		if ((rc = gallery_identify_tmpl(h->gallery, r->probe,
-			     policy_identify_fmr(h->policy), &hit, &found)) != 0)
+		if ((rc = gallery_identify_tmpl(h->gallery, r->probe, per_comparison_fmr(h), &hit,
+			     &found)) != 0)
 			return rc;
 		if (found) {
 			vault_pseudonym(h->vault, hit.id, cand);
@@ -479,7 +491,8 @@ act_identify(struct hub *h, struct vault_txn *t, struct request *r)
 	int rc, found = 0;
 
 	memset(&hit, 0, sizeof(hit));
-	if ((rc = gallery_identify_tmpl(h->gallery, r->probe, fmr, &hit, &found)) != 0)
+	if ((rc = gallery_identify_tmpl(h->gallery, r->probe, per_comparison_fmr(h), &hit,
+		     &found)) != 0)
 		return refuse(h, r, rc, "identify.capture: cannot be searched", "identification",
 			NULL);
 	scores_to_pb(&hit.scores, found ? PASO__DECISION__IDENTIFIED : PASO__DECISION__NOT_IDENTIFIED,
