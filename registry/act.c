@@ -59,7 +59,8 @@ act_audit(struct hub *h, Paso__AuditEntry *e, uint64_t *indexp)
 }
 
 int
-act_audit_event(struct hub *h, Paso__Action action, int code, const char *detail)
+act_audit_event(struct hub *h, Paso__Action action, int code, const char *purpose,
+	const char *detail)
 {
 	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
 	uint64_t idx;
@@ -68,7 +69,7 @@ act_audit_event(struct hub *h, Paso__Action action, int code, const char *detail
 	e.action = action;
 	e.code = code;
 	e.detail = (char *)detail;
-	e.purpose = "operation";
+	e.purpose = (char *)purpose;
 	return act_audit(h, &e, &idx);
 }
 

@@ -299,7 +299,7 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 		}
 	}
 	pthread_join(acc, NULL);
-	if ((r = act_audit_event(h, PASO__ACTION__HUB_STOP, 0, "clean stop")) == 0)
+	if ((r = act_audit_event(h, PASO__ACTION__HUB_STOP, 0, "operation", "clean stop")) == 0)
 		r = commit_events(h);
 	hub_logf(h, "stopped: %llu accepted, %llu refused, %llu resends in %llu commit groups",
 		(unsigned long long)h->accepted, (unsigned long long)h->refused,
@@ -347,7 +347,7 @@ recover(struct hub *h, struct paso_diag *d)
 		"unclean stop: cut back %llu audit entries of an uncommitted group (never answered)",
 		(unsigned long long)(have - committed));
 	hub_logf(h, "%s", msg);
-	return act_audit_event(h, PASO__ACTION__RECOVERY, 0, msg);
+	return act_audit_event(h, PASO__ACTION__RECOVERY, 0, "operation", msg);
 }
 
 int
@@ -407,11 +407,17 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 		goto out;
 	hex_encode(policy_digest(h->policy), 32, hexd);
 	(void)snprintf(msg, sizeof(msg), "policy '%.64s' sha256 %s", policy_name(h->policy), hexd);
-	if ((r = act_audit_event(h, PASO__ACTION__POLICY_LOAD, 0, msg)) != 0)
+	if ((r = act_audit_event(h, PASO__ACTION__POLICY_LOAD, 0, "operation", msg)) != 0)
+		goto out;
+	/* Loading the gallery opened every sealed record: that read is an act like any other. */
+	(void)snprintf(msg, sizeof(msg),
+		"opened %llu sealed subject records to load %zu templates into memory for matching",
+		(unsigned long long)h->counts[COUNT_SUBJECTS], gallery_size(h->gallery));
+	if ((r = act_audit_event(h, PASO__ACTION__RECORD_READ, 0, "matching", msg)) != 0)
 		goto out;
 	(void)snprintf(msg, sizeof(msg), "listening on %.64s:%u with %zu subjects loaded",
 		h->cfg.host, (unsigned)h->port, gallery_size(h->gallery));
-	if ((r = act_audit_event(h, PASO__ACTION__HUB_START, 0, msg)) != 0 ||
+	if ((r = act_audit_event(h, PASO__ACTION__HUB_START, 0, "operation", msg)) != 0 ||
 	    (r = commit_events(h)) != 0) {
 		paso_diag_set(d, r, "audit log: %s", paso_strerror(r));
 		goto out;

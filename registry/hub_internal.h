@@ -97,7 +97,8 @@ int act_request(struct hub *h, struct vault_txn *t, struct request *r, struct pe
 /* Appends an audit entry; sets *indexp. */
 int act_audit(struct hub *h, Paso__AuditEntry *e, uint64_t *indexp);
 /* Builds and appends an entry for a hub-level event (start, stop, recovery, key, policy). */
-int act_audit_event(struct hub *h, Paso__Action action, int code, const char *detail);
+int act_audit_event(struct hub *h, Paso__Action action, int code, const char *purpose,
+	const char *detail);
 /* Frames an Error reply for r. */
 int act_error_reply(struct request *r, int code, const char *msg, uint64_t audit_index);
 

@@ -78,6 +78,15 @@ test_kill_during_load(void **state)
 		assert_int_equal(st, 0);
 	}
 	free(out);
+	/* Each start opened the sealed records to load the gallery, and each start says so. */
+	{
+		const char *argv[] = { "paso-audit", "show", dep.hub, "--json", NULL };
+		assert_int_equal(h_run(&out, argv), 0);
+		assert_true(h_count(out, "opened ") >= 3);
+		assert_true(h_count(out, "RECORD_READ") >= 4); /* three starts and the recount */
+		assert_true(h_count(out, "HUB_START") >= 3);
+	}
+	free(out);
 	free(stats);
 	free(kjson);
 	h_cleanup(&dep);
