@@ -5,6 +5,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #include <sodium.h>
 
@@ -51,6 +55,7 @@
 #define WORDS ((MAX_BITS + 63) / 64)
 #define SMALL_VIEW 64            /* views up to this many minutiae match without malloc */
 #define GRID_MAX 64
+#define MAX_MINUTIAE 255         /* per view: the record formats count them in one byte */
 
 struct cyl {
 	uint64_t v[WORDS];      /* value bits (only ever set in valid cells) */
@@ -85,20 +90,66 @@ struct finger_template {
 struct cells {
 	int n;
 	float a[MAX_CELLS], b[MAX_CELLS];
+	int row_first[NS];      /* first cell of each row of squares (cells are numbered by row) */
+	int row_j0[NS], row_len[NS]; /* first square of the row inside the disc, and how many */
+	double rmax;            /* largest distance of a cell centre from the minutia */
+	uint64_t all;           /* every cell */
+	uint64_t m_all[WORDS];  /* every cell's ND bits */
 };
+
+/* ORs up to 64 bits into a bit vector at bit position pos (words has one spare word). */
+static inline void
+set_bits(uint64_t *words, int pos, uint64_t bits)
+{
+	words[pos / 64] |= bits << (pos % 64);
+	if (pos % 64 != 0)
+		words[pos / 64 + 1] |= bits >> (64 - pos % 64);
+}
+
+/* Clears the ND bits of cell in a bit vector of the cylinder layout. */
+static inline void
+clear_cell_bits(uint64_t *words, int cell)
+{
+	int bit = cell * ND;
+	uint64_t p = (1u << ND) - 1;
+
+	words[bit / 64] &= ~(p << (bit % 64));
+	if (bit % 64 + ND > 64)
+		words[bit / 64 + 1] &= ~(p >> (64 - bit % 64));
+}
+
+/* Sets the ND bits of cell in a bit vector of the cylinder layout. */
+static inline void
+set_cell_bits(uint64_t *words, int cell, unsigned pattern)
+{
+	int bit = cell * ND;
+	uint64_t p = (uint64_t)pattern;
+
+	words[bit / 64] |= p << (bit % 64);
+	if (bit % 64 + ND > 64)
+		words[bit / 64 + 1] |= p >> (64 - bit % 64);
+}
 
 static void
 init_cells(struct cells *cl)
 {
 	int i, j;
 
-	cl->n = 0;
+	memset(cl, 0, sizeof(*cl));
 	for (i = 0; i < NS; i++) {
 		for (j = 0; j < NS; j++) {
 			double a = (i - (NS - 1) / 2.0) * (2.0 * CYL_R / NS);
 			double b = (j - (NS - 1) / 2.0) * (2.0 * CYL_R / NS);
 
 			if (a * a + b * b <= CYL_R * CYL_R) {
+				if (cl->row_len[i]++ == 0) {
+					cl->row_first[i] = cl->n;
+					cl->row_j0[i] = j;
+				}
+				cl->all |= 1ull << cl->n;
+				set_cell_bits(cl->m_all, cl->n, (1u << ND) - 1);
+				if (sqrt(a * a + b * b) > cl->rmax)
+					cl->rmax = sqrt(a * a + b * b);
 				cl->a[cl->n] = (float)a;
 				cl->b[cl->n] = (float)b;
 				cl->n++;
@@ -226,55 +277,481 @@ gd(double alpha)
 	return 0.5 * (erf((alpha + w / 2) / s) - erf((alpha - w / 2) / s));
 }
 
+/*
+ * The definition of a cylinder cell's ND sums (MCC's contributions, not normalised): every
+ * other minutia within 3 SIGMA_S of the cell's centre adds its spatial Gaussian times the
+ * direction-bin integral. This is the reference that defines every bit; build_cylinder uses it
+ * whenever its fast sums cannot tell a bit for certain. Its floating-point operations and their
+ * order must stay exactly as they are, or templates (and the calibrated thresholds) change.
+ */
 static void
-build_cylinder(struct fview *v, const struct cells *cl, int i)
+cell_sums_exact(const struct fview *v, const struct cells *cl, int i, int cell, double sum[ND])
+{
+	double cs = cos(v->th[i]), sn = sin(v->th[i]);
+	double px = v->x[i] + cs * cl->a[cell] - sn * cl->b[cell];
+	double py = v->y[i] + sn * cl->a[cell] + cs * cl->b[cell];
+	int k, t;
+
+	for (k = 0; k < ND; k++)
+		sum[k] = 0;
+	for (t = 0; t < v->n; t++) {
+		double dx = v->x[t] - px, dy = v->y[t] - py, d2 = dx * dx + dy * dy, gs, dth;
+
+		if (t == i || d2 > 9 * SIGMA_S * SIGMA_S)
+			continue;
+		gs = exp(-d2 / (2 * SIGMA_S * SIGMA_S));
+		dth = angle_diff(v->th[i], v->th[t]);
+		for (k = 0; k < ND; k++) {
+			double phi = -M_PI + (k + 0.5) * (2 * M_PI / ND);
+
+			sum[k] += gs * gd(angle_diff(phi, dth));
+		}
+	}
+}
+
+/*
+ * Fast cylinder sums. The reference costs 12 erf, 6 fmod and one exp per (cell, neighbour)
+ * pair and scans every minutia for every cell. Here each neighbour within reach of the
+ * cylinder is visited once:
+ * - in the cylinder's frame it sits at (u, w); cell centres lie on a grid of step CELL_STEP,
+ *   so the cells it can reach (within 3 SIGMA_S) lie in one 4 x 4 window of squares, and the
+ *   spatial Gaussian factorises: exp(-d2 / 2s^2) = G(u - a) G(w - b). The 4 values of G along
+ *   an axis depend only on the fractional grid position: one cubic Hermite table lookup;
+ * - the ND direction integrals come from a cubic Hermite table of gd: the bin centres are
+ *   GD_M nodes apart, so they share one set of weights (and need no fmod);
+ * - the window's 16 squares x ND bins are accumulated with 4-wide float vectors into a grid
+ *   padded so that no window needs clipping, and thresholded 8 squares at a time.
+ * Each sum carries a bound on its distance from the reference sum (tables, float rounding, and
+ * terms within DIST_MARGIN of the 3 SIGMA_S cut-off, which the reference may or may not count);
+ * a cell with a sum within that bound of MU_PSI is decided by cell_sums_exact. So the bits are
+ * the reference's bits, only found faster (test_finger_match pins reference scores; the table
+ * errors are measured against erf and exp when the tables are built).
+ */
+#define GD_M 64                      /* gd table intervals per direction bin */
+#define GD_N (ND * GD_M)             /* gd table intervals over [-pi, pi] */
+#define GL_N 140                     /* Gaussian table intervals per CELL_STEP (1/8 px) */
+#define G_REL 1e-6                   /* relative error of the Gaussian lanes (up to 3 SIGMA_S) */
+#define GD_ABS 4e-7                  /* absolute error of the gd lanes */
+#define U_F 6e-8                     /* float rounding, relative (FLT_EPSILON / 2) */
+#define GD_MAX 0.55                  /* gd(0) = erf(pi / (6 sqrt(2) SIGMA_D)) = 0.5468 */
+/*
+ * Error of a fast sum, per unit of the cell's sum of Gaussians tot: a term gs g has relative
+ * error <= 2 G_REL + 3 U_F in gs g plus GD_ABS in g; each of the n terms added rounds the
+ * running sum (<= GD_MAX tot) once. Doubled for safety; ERR_ABS covers float MU_PSI +- err.
+ */
+#define ERR_TOT (2 * (GD_MAX * (2 * G_REL + 3 * U_F) + GD_ABS))
+#define ERR_ADD (2 * GD_MAX * U_F)
+#define ERR_ABS 1e-7
+/* px^2: fast (float) and reference squared distances differ by < 1e-3 px^2 up to the cut-off */
+#define DIST_MARGIN 1e-2
+#define CELL_STEP (2.0 * CYL_R / NS)
+#define REACH (CYL_R + 3 * SIGMA_S + 1.0) /* no cell centre is farther than CYL_R */
+#define PAD 4                        /* grid padding: windows start at square -3 .. NS - 1 */
+#define NEAR_MAX 16                  /* hull edges tested one by one, at most */
+#define GRID 16                      /* padded grid side */
+
+typedef float v4sf __attribute__((vector_size(16)));
+typedef int32_t v4si __attribute__((vector_size(16)));
+
+/* Built once (call_once), then only read. */
+static struct {
+	/* gd at table position jj + k GD_M (modulo GD_N), k = 0..12, and h gd' there */
+	float gd_f[GD_M + 1][16], gd_d[GD_M + 1][16];
+	/* G((f + 1 - r) CELL_STEP), r = 0..3, at fraction f = j / GL_N, G(e) = exp(-e^2 / 2 s^2) */
+	float gl_f[GL_N + 1][4], gl_d[GL_N + 1][4];
+	uint64_t spread[256];        /* bit c of a byte moved to bit ND c */
+	int ok;                      /* errors measured within G_REL and GD_ABS, gd below GD_MAX */
+} tab;
+static once_flag tab_once = ONCE_FLAG_INIT;
+
+static inline v4sf
+ld4(const float *p)
+{
+	v4sf v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void
+st4(float *p, v4sf v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/* Bit r set when lane r is all ones. */
+static inline unsigned
+mask4(v4si m)
+{
+#if defined(__SSE2__)
+	return (unsigned)_mm_movemask_ps((__m128)m);
+#else
+	return (unsigned)((m[0] & 1) | (m[1] & 2) | (m[2] & 4) | (m[3] & 8));
+#endif
+}
+
+/* Cubic Hermite weights, lane by lane, at t in [0, 1]: of f0, h d0, f1 and h d1. */
+static inline void
+hermite_w(v4sf t, v4sf wt[4])
+{
+	v4sf s = 1 - t;
+
+	wt[0] = s * s * (1 + 2 * t);
+	wt[1] = s * s * t;
+	wt[2] = t * t * (3 - 2 * t);
+	wt[3] = -t * t * s;
+}
+
+/* Node j <= p of a table of n intervals (clamped), and the fraction p - j. */
+static inline int
+tab_pos(double p, int n, float *frac)
+{
+	int j = (int)p;
+
+	j = j < 0 ? 0 : j >= n ? n - 1 : j;
+	*frac = (float)(p - j);
+	return j;
+}
+
+/*
+ * G(e) for the 4 squares from the one whose centre is (f + 1) CELL_STEP away, f in [0, 1):
+ * node j = tab_pos(f GL_N) with Hermite weights w0..w3.
+ */
+static inline v4sf
+gauss_lanes(int j, float w0, float w1, float w2, float w3)
+{
+	return w0 * ld4(tab.gl_f[j]) + w1 * ld4(tab.gl_d[j]) + w2 * ld4(tab.gl_f[j + 1]) +
+	    w3 * ld4(tab.gl_d[j + 1]);
+}
+
+/* Table position of gd for bin 0 and angle difference th_i - th_t, in [0, GD_N). */
+static inline double
+gd_pos(double th_i, double th_t)
+{
+	double p = 0.5 * GD_M - (th_i - th_t) * (GD_N / (2 * M_PI));
+
+	p += p < 0 ? GD_N : 0;
+	p -= p >= GD_N ? GD_N : 0;
+	p += p < 0 ? GD_N : 0;
+	return p;
+}
+
+/*
+ * gd(angle_diff(phi_k, th_i - th_t)), phi_k the bin centres, in lanes 0..3 of g[0] and 0..1 of
+ * g[1], from node j = tab_pos(gd_pos) with Hermite weights w0..w3: the table position of bin
+ * k is (k + 1/2) GD_M - dth GD_N / 2 pi modulo GD_N (angle_diff wraps by 2 pi, i.e. by GD_N
+ * nodes; gd(-pi) = gd(pi)), so the ND bins share one fraction.
+ */
+static inline void
+gd_lanes(int j, float w0, float w1, float w2, float w3, v4sf g[2])
+{
+	int jj = j % GD_M, ks = j / GD_M;
+
+	g[0] = w0 * ld4(&tab.gd_f[jj][ks]) + w1 * ld4(&tab.gd_d[jj][ks]) +
+	    w2 * ld4(&tab.gd_f[jj + 1][ks]) + w3 * ld4(&tab.gd_d[jj + 1][ks]);
+	g[1] = w0 * ld4(&tab.gd_f[jj][ks + 4]) + w1 * ld4(&tab.gd_d[jj][ks + 4]) +
+	    w2 * ld4(&tab.gd_f[jj + 1][ks + 4]) + w3 * ld4(&tab.gd_d[jj + 1][ks + 4]);
+}
+
+static void
+tab_init(void)
+{
+	double w = 2 * M_PI / ND, s = SIGMA_D * M_SQRT2, h = 2 * M_PI / GD_N;
+	double worst_gd = 0, worst_g = 0, peak = 0;
+	int j, k, r;
+
+	for (j = 0; j <= GD_M; j++) {
+		for (k = 0; k < 13; k++) {
+			/* node GD_N is +pi where it ends an interval (row GD_M), -pi where it starts one */
+			int node = (j + k * GD_M) % GD_N;
+			double al, hi, lo;
+
+			node += j == GD_M && node == 0 ? GD_N : 0;
+			al = -M_PI + node * h;
+			hi = (al + w / 2) / s;
+			lo = (al - w / 2) / s;
+			tab.gd_f[j][k] = (float)gd(al);
+			tab.gd_d[j][k] = (float)(h * (exp(-hi * hi) - exp(-lo * lo)) / (s * sqrt(M_PI)));
+			peak = fmax(peak, tab.gd_f[j][k]);
+		}
+	}
+	for (j = 0; j <= GL_N; j++) {
+		for (r = 0; r < 4; r++) {
+			double e = ((double)j / GL_N + 1 - r) * CELL_STEP;
+			double g = exp(-e * e / (2 * SIGMA_S * SIGMA_S));
+
+			tab.gl_f[j][r] = (float)g;
+			tab.gl_d[j][r] = (float)(-e / (SIGMA_S * SIGMA_S) * g * (CELL_STEP / GL_N));
+		}
+	}
+	for (j = 0; j < 256; j++)
+		for (k = 0, tab.spread[j] = 0; k < 8; k++)
+			tab.spread[j] |= (uint64_t)(j >> k & 1) << (ND * k);
+	/* the error bounds rest on G_REL and GD_ABS: measure them between the nodes */
+	for (j = 0; j < 7 * GD_N; j++) {
+		double dth = -M_PI + (j + 0.5) * (2 * M_PI / (7 * GD_N));
+		v4sf g[2], t = { 0 }, wt[4];
+		int n = tab_pos(gd_pos(dth, 0.0), GD_N, &t[2]);
+
+		hermite_w(t, wt);
+		gd_lanes(n, wt[0][2], wt[1][2], wt[2][2], wt[3][2], g);
+		for (k = 0; k < ND; k++)
+			worst_gd = fmax(worst_gd, fabs(g[k / 4][k % 4] -
+			    gd(angle_diff(-M_PI + (k + 0.5) * w, dth))));
+	}
+	for (j = 0; j < 7 * GL_N; j++) {
+		double f = (j + 0.5) / (7 * GL_N);
+		v4sf g, t = { 0 }, wt[4];
+		int n = tab_pos(f * GL_N, GL_N, &t[0]);
+
+		hermite_w(t, wt);
+		g = gauss_lanes(n, wt[0][0], wt[1][0], wt[2][0], wt[3][0]);
+		for (r = 0; r < 4; r++) {
+			double e = (f + 1 - r) * CELL_STEP, ge = exp(-e * e / (2 * SIGMA_S * SIGMA_S));
+
+			if (fabs(e) <= 3 * SIGMA_S + 0.1)
+				worst_g = fmax(worst_g, fabs(g[r] - ge) / ge);
+		}
+	}
+	tab.ok = worst_gd < GD_ABS / 2 && worst_g < G_REL / 2 && peak + GD_ABS < GD_MAX;
+}
+
+/* Validity of the cylinder's cells (cells inside the grown hull): c->cells, c->m; count. */
+static int
+cylinder_cells(const struct fview *v, const struct cells *cl, int i, double cs, double sn,
+	struct cyl *c)
+{
+	int cell, e, k, n_near = 0, near[NEAR_MAX];
+	uint64_t m[MAX_CELLS * ND / 64 + 2] = { 0 };
+
+	if (v->n_hull < 3)
+		return 0;
+	/*
+	 * A hull edge can only exclude a cell when the minutia lies within (farthest cell centre -
+	 * HULL_GROW) of it: only those edges are tested, each exactly as in_hull does (in_hull is
+	 * just the conjunction of its edge tests).
+	 */
+	for (e = 0; e < v->n_hull && n_near <= NEAR_MAX; e++) {
+		double de = v->nx[e] * (double)v->x[i] + v->ny[e] * (double)v->y[i] + v->nc[e];
+
+		if (de > cl->rmax + 0.5 - HULL_GROW)
+			continue;
+		if (n_near < NEAR_MAX)
+			near[n_near] = e;
+		n_near++;
+	}
+	if (n_near == 0) {
+		c->cells = cl->all;
+		memcpy(c->m, cl->m_all, sizeof(c->m));
+		return cl->n;
+	}
+	if (n_near > NEAR_MAX) {
+		/* too many close edges (a very ragged hull): test all of them */
+		for (cell = 0; cell < cl->n; cell++) {
+			double px = v->x[i] + cs * cl->a[cell] - sn * cl->b[cell];
+			double py = v->y[i] + sn * cl->a[cell] + cs * cl->b[cell];
+
+			c->cells |= (uint64_t)in_hull(v, px, py, HULL_GROW) << cell;
+		}
+	} else {
+		double px[MAX_CELLS], py[MAX_CELLS], in[MAX_CELLS];
+
+		for (cell = 0; cell < MAX_CELLS; cell++) {
+			px[cell] = v->x[i] + cs * cl->a[cell] - sn * cl->b[cell];
+			py[cell] = v->y[i] + sn * cl->a[cell] + cs * cl->b[cell];
+			in[cell] = 1;
+		}
+		for (e = 0; e < n_near; e++) {
+			double nx = v->nx[near[e]], ny = v->ny[near[e]], nc = v->nc[near[e]];
+
+			for (cell = 0; cell < MAX_CELLS; cell++)
+				in[cell] = nx * px[cell] + ny * py[cell] + nc < -HULL_GROW ? 0 : in[cell];
+		}
+		for (cell = 0; cell < cl->n; cell++)
+			c->cells |= (uint64_t)(in[cell] != 0) << cell;
+	}
+	/* each cell's ND validity bits: spread a byte of cells to 8 x ND bits, fill ND each */
+	for (k = 0; k < MAX_CELLS / 8; k++)
+		set_bits(m, ND * 8 * k, tab.spread[c->cells >> 8 * k & 0xff] * ((1u << ND) - 1));
+	memcpy(c->m, m, sizeof(c->m));
+	return __builtin_popcountll(c->cells);
+}
+
+/* Per cylinder accumulators, over the padded grid of squares (row = along, column = across). */
+struct acc {
+	float sum[ND][GRID][GRID];   /* direction-bin sums */
+	float tot[GRID][GRID];       /* sums of the Gaussians alone, for the error bound */
+	float unc[GRID][GRID];       /* Gaussians of terms the reference may or may not count */
+	int unc_used;
+};
+
+/* Adds neighbour t of minutia i; returns 0 when it reaches no square of the grid. */
+static inline int
+add_neighbour(const struct fview *v, int i, int t, double cs, double sn, struct acc *ac)
+{
+	double dx = (double)v->x[t] - v->x[i], dy = (double)v->y[t] - v->y[i];
+	double u = (cs * dx + sn * dy) * (1 / CELL_STEP) + (NS - 1) / 2.0;
+	double w = (-sn * dx + cs * dy) * (1 / CELL_STEP) + (NS - 1) / 2.0;
+	const float cut = (float)(9 * SIGMA_S * SIGMA_S), step = (float)CELL_STEP;
+	const v4sf lo = (v4sf){ 0 } + (cut - (float)DIST_MARGIN);
+	const v4sf hi = (v4sf){ 0 } + (cut + (float)DIST_MARGIN);
+	const v4sf lane = { 1, 0, -1, -2 };
+	int a0 = (int)(u + 16) - 16 - 1, b0 = (int)(w + 16) - 16 - 1, r, k;
+	int ju, jw, jg;
+	unsigned rows;
+	float *row, *rowt;
+	v4sf ga, gb, g[2], gk[ND], du2, dw2, dd, gs, ft = { 0 }, wt[4];
+	v4si band[4] = { { 0 } }, any = { 0 };
+
+	/* u, w: the neighbour in cell units of the cylinder's frame; window rows a0 .. a0 + 3 */
+	if (a0 < -3 || a0 > NS - 1 || b0 < -3 || b0 > NS - 1)
+		return 0;
+	/* one set of Hermite weights per lane: u, w, direction */
+	ju = tab_pos((u - (a0 + 1)) * GL_N, GL_N, &ft[0]);
+	jw = tab_pos((w - (b0 + 1)) * GL_N, GL_N, &ft[1]);
+	jg = tab_pos(gd_pos(v->th[i], v->th[t]), GD_N, &ft[2]);
+	hermite_w(ft, wt);
+	ga = gauss_lanes(ju, wt[0][0], wt[1][0], wt[2][0], wt[3][0]);
+	gb = gauss_lanes(jw, wt[0][1], wt[1][1], wt[2][1], wt[3][1]);
+	gd_lanes(jg, wt[0][2], wt[1][2], wt[2][2], wt[3][2], g);
+	gk[0] = (v4sf){ 0 } + g[0][0];
+	gk[1] = (v4sf){ 0 } + g[0][1];
+	gk[2] = (v4sf){ 0 } + g[0][2];
+	gk[3] = (v4sf){ 0 } + g[0][3];
+	gk[4] = (v4sf){ 0 } + g[1][0];
+	gk[5] = (v4sf){ 0 } + g[1][1];
+	du2 = ((float)(u - (a0 + 1)) + lane) * step;
+	du2 *= du2;
+	dw2 = ((float)(w - (b0 + 1)) + lane) * step;
+	dw2 *= dw2;
+	/* rows inside the disc's square with a centre within reach (2 or 3 of the 4, mostly) */
+	rows = mask4(du2 < hi) & (0xfu >> (a0 + 3 > NS - 1 ? a0 + 3 - (NS - 1) : 0)) &
+	    (0xfu << (a0 < 0 ? -a0 : 0));
+	for (; rows != 0; rows &= rows - 1) {
+		r = __builtin_ctz(rows);
+		row = &ac->sum[0][a0 + PAD + r][b0 + PAD];
+		rowt = &ac->tot[a0 + PAD + r][b0 + PAD];
+		dd = dw2 + du2[r];
+		gs = gb * ga[r];
+		band[r] = (dd >= lo) & (dd <= hi);
+		any |= band[r];
+		gs = (v4sf)((v4si)gs & (dd < lo));
+		st4(rowt, ld4(rowt) + gs);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 6
+#endif
+		for (k = 0; k < ND; k++)
+			st4(row + k * GRID * GRID, ld4(row + k * GRID * GRID) + gs * gk[k]);
+	}
+	if (mask4(any) != 0) {
+		/* rare: a distance within DIST_MARGIN of the cut-off, left out of the sums above */
+		for (r = 0; r < 16; r++)
+			if (band[r / 4][r % 4])
+				ac->unc[a0 + PAD + r / 4][b0 + PAD + r % 4] += gb[r % 4] * ga[r / 4];
+		ac->unc_used = 1;
+	}
+	return 1;
+}
+
+static void
+build_cylinder(struct fview *v, const struct cells *cl, struct acc *ac, int i)
 {
 	struct cyl *c = &v->cyl[i];
 	double cs = cos(v->th[i]), sn = sin(v->th[i]);
-	int cell, k, t, n_valid = 0, n_nb = 0;
+	int cell, k, t, ia, n_valid, n_nb = 0, n_list = 0, n_in = 0, list[MAX_MINUTIAE];
+	double d2[MAX_MINUTIAE];
+	uint64_t v_bits[WORDS + 1] = { 0 }, unsure = 0;
+	float e_tot;
 
 	memset(c, 0, sizeof(*c));
+	n_valid = cylinder_cells(v, cl, i, cs, sn, c);
+	/* neighbours: within CYL_R they count, within REACH they can reach a cell */
 	for (t = 0; t < v->n; t++) {
-		double dx = v->x[t] - v->x[i], dy = v->y[t] - v->y[i];
+		/* float differences, as the neighbour count has always been taken */
+		double fdx = v->x[t] - v->x[i], fdy = v->y[t] - v->y[i];
 
-		if (t != i && dx * dx + dy * dy <= CYL_R * CYL_R)
-			n_nb++;
+		d2[t] = fdx * fdx + fdy * fdy;
 	}
-	for (cell = 0; cell < cl->n; cell++) {
-		double px = v->x[i] + cs * cl->a[cell] - sn * cl->b[cell];
-		double py = v->y[i] + sn * cl->a[cell] + cs * cl->b[cell];
-		double sum[ND] = { 0 };
-
-		if (!in_hull(v, px, py, HULL_GROW))
-			continue;
-		n_valid++;
-		c->cells |= 1ull << cell;
-		for (k = 0; k < ND; k++) {
-			int bit = cell * ND + k;
-
-			c->m[bit / 64] |= 1ull << (bit % 64);
-		}
-		for (t = 0; t < v->n; t++) {
-			double dx = v->x[t] - px, dy = v->y[t] - py, d2 = dx * dx + dy * dy, gs, dth;
-
-			if (t == i || d2 > 9 * SIGMA_S * SIGMA_S)
-				continue;
-			gs = exp(-d2 / (2 * SIGMA_S * SIGMA_S));
-			dth = angle_diff(v->th[i], v->th[t]);
-			for (k = 0; k < ND; k++) {
-				double phi = -M_PI + (k + 0.5) * (2 * M_PI / ND);
-
-				sum[k] += gs * gd(angle_diff(phi, dth));
-			}
-		}
-		for (k = 0; k < ND; k++) {
-			int bit = cell * ND + k;
-
-			if (sum[k] >= MU_PSI)
-				c->v[bit / 64] |= 1ull << (bit % 64);
-		}
+	d2[i] = 2 * REACH * REACH;
+	for (t = 0; t < v->n; t++) {
+		list[n_list] = t;
+		n_list += d2[t] <= REACH * REACH;
+		n_nb += d2[t] <= CYL_R * CYL_R;
 	}
 	v->valid[i] = n_valid >= MIN_VALID_CELLS * cl->n && n_nb >= MIN_NEIGHBOURS;
+	if (c->cells == 0)
+		return;
+	for (t = 0; t < n_list; t++)
+		n_in += add_neighbour(v, i, list[t], cs, sn, ac);
+	/*
+	 * Threshold 8 squares (a row) at a time; the bits of a row's cells are contiguous. The
+	 * squares read here are zeroed for the next cylinder (the padding is never read, so it
+	 * need not be).
+	 */
+	e_tot = (float)(ERR_TOT + n_in * ERR_ADD);
+	for (ia = 0; ia < NS; ia++) {
+		float *tr = ac->tot[ia + PAD] + PAD;
+		const float *ur = ac->unc[ia + PAD] + PAD;
+		const v4sf mu = (v4sf){ 0 } + (float)MU_PSI, zero = { 0 };
+		v4sf err[2], tv[2], hi[2], lo[2];
+		v4si uns[2] = { { 0 } };
+		unsigned m_uns;
+		uint64_t bits = 0;
+		int h, first = cl->row_first[ia], j0 = cl->row_j0[ia], len = cl->row_len[ia];
+
+		for (h = 0; h < 2; h++) {
+			tv[h] = ld4(tr + 4 * h);
+			err[h] = tv[h] * e_tot + (float)ERR_ABS;
+			if (ac->unc_used)
+				err[h] += ld4(ur + 4 * h);
+			st4(tr + 4 * h, zero);
+		}
+		/* no direction integral exceeds GD_MAX: a row of small sums of Gaussians has no bit */
+		if (mask4((tv[0] * (float)GD_MAX + err[0] >= mu) |
+		    (tv[1] * (float)GD_MAX + err[1] >= mu)) == 0) {
+			for (k = 0; k < ND; k++) {
+				st4(ac->sum[k][ia + PAD] + PAD, zero);
+				st4(ac->sum[k][ia + PAD] + PAD + 4, zero);
+			}
+			continue;
+		}
+		hi[0] = mu + err[0];
+		hi[1] = mu + err[1];
+		lo[0] = mu - err[0];
+		lo[1] = mu - err[1];
+		for (k = 0; k < ND; k++) {
+			float *sr = ac->sum[k][ia + PAD] + PAD;
+			v4sf s0 = ld4(sr), s1 = ld4(sr + 4);
+
+			bits |= tab.spread[mask4(s0 > hi[0]) | mask4(s1 > hi[1]) << 4] << k;
+			uns[0] |= (s0 >= lo[0]) & (s0 <= hi[0]);
+			uns[1] |= (s1 >= lo[1]) & (s1 <= hi[1]);
+			st4(sr, zero);
+			st4(sr + 4, zero);
+		}
+		m_uns = mask4(uns[0]) | mask4(uns[1]) << 4;
+		bits = (bits >> (ND * j0)) & ((1ull << (ND * len)) - 1);
+		set_bits(v_bits, ND * first, bits);
+		unsure |= (uint64_t)((m_uns >> j0) & ((1u << len) - 1)) << first;
+	}
+	if (ac->unc_used)
+		memset(ac->unc, 0, sizeof(ac->unc));
+	ac->unc_used = 0;
+	for (k = 0; k < WORDS; k++)
+		c->v[k] = v_bits[k] & c->m[k];
+	/* cells too close to call, or every cell if the tables failed their check */
+	unsure = (tab.ok ? unsure : ~0ull) & c->cells;
+	for (; unsure != 0; unsure &= unsure - 1) {
+		double ref[ND];
+		unsigned on = 0;
+
+		cell = __builtin_ctzll(unsure);
+		cell_sums_exact(v, cl, i, cell, ref);
+		for (k = 0; k < ND; k++)
+			on |= (unsigned)(ref[k] >= MU_PSI) << k;
+		clear_cell_bits(c->v, cell);
+		set_cell_bits(c->v, cell, on);
+	}
 }
 
 static int
@@ -343,10 +820,14 @@ build_view(const struct fmr_record *rec, const struct fmr_view *fv, const struct
 {
 	/* Scale other resolutions to 500 dpi (197 pixels/cm) so distances mean the same. */
 	double sx = 197.0 / rec->xres, sy = 197.0 / rec->yres;
+	struct acc ac;
 	int i, r;
 
+	memset(&ac, 0, sizeof(ac));
 	v->pos = fv->finger_pos;
 	v->n = fv->n_minutiae;
+	if (v->n > MAX_MINUTIAE)
+		return PASO_E_TEMPLATE_FORMAT; /* the record formats count minutiae in one byte */
 	v->n_cells = cl->n;
 	if ((v->x = malloc(sizeof(float) * 5 * (v->n > 0 ? v->n : 1))) == NULL ||
 	    (v->cyl = malloc(sizeof(*v->cyl) * (v->n > 0 ? v->n : 1))) == NULL ||
@@ -367,7 +848,8 @@ build_view(const struct fmr_record *rec, const struct fmr_view *fv, const struct
 	if ((r = build_hull(v)) != 0 || (r = build_grid(v)) != 0)
 		return r;
 	for (i = 0; i < v->n; i++)
-		build_cylinder(v, cl, i);
+		build_cylinder(v, cl, &ac, i);
+	sodium_memzero(&ac, sizeof(ac)); /* sums over the minutiae: as private as the template */
 	return 0;
 }
 
@@ -381,6 +863,7 @@ finger_template_from_record(const uint8_t *rec, size_t len, struct finger_templa
 	int i, r;
 
 	*out = NULL;
+	call_once(&tab_once, tab_init);
 	init_cells(&cl);
 	if ((r = iso19794_read(rec, len, &fr, d)) != 0)
 		goto out;

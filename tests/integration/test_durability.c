@@ -35,13 +35,13 @@ test_kill_during_load(void **state)
 	(void)snprintf(kout, sizeof(kout), "%s/kiosk.json", dep.dir);
 	{
 		const char *argv[] = { "paso-kiosk", "run", "--deployment", dep.hub, "--hub", hubaddr,
-			"--people", "300", "--crossings", "1500", "--identify", "0", "--seed", "21",
+			"--people", "500", "--crossings", "3000", "--identify", "0", "--seed", "21",
 			"--workdir", dep.work, "--give-up", "90", "--json", NULL };
 		kiosk = h_spawn(kout, argv);
 	}
 	/* Kill the hub twice while the kiosks are sending, restarting it each time. */
 	while (kills < 2) {
-		usleep(kills == 0 ? 1500000 : 2500000);
+		usleep(kills == 0 ? 800000 : 1200000);
 		if (waitpid(kiosk, &st, WNOHANG) == kiosk)
 			fail_msg("kiosks finished before the hub could be killed; enlarge the load");
 		assert_int_equal(h_hub_stop(&dep, SIGKILL), -1);
@@ -66,7 +66,7 @@ test_kill_during_load(void **state)
 	}
 	fprintf(stderr, "stats: %s\n", stats);
 	/* Stored exactly once: one subject per acknowledged enrolment, one event per crossing. */
-	assert_true(h_json_num(kjson, "enrolled") >= 290);
+	assert_true(h_json_num(kjson, "enrolled") >= 490);
 	assert_int_equal(h_json_num(stats, "subjects"), h_json_num(kjson, "enrolled"));
 	assert_int_equal(h_json_num(stats, "crossings"),
 		h_json_num(kjson, "genuine") + h_json_num(kjson, "impostor"));
