@@ -398,6 +398,60 @@ confirm(struct worker *w, size_t i)
 	}
 }
 
+struct confirm_job {
+	struct worker *w;
+	const struct cand *c;
+	size_t n, start;
+};
+
+static void *
+confirm_every_other(void *arg)
+{
+	struct confirm_job *j = arg;
+	size_t i;
+
+	for (i = j->start; i < j->n; i += 2)
+		confirm(j->w, j->c[i].idx);
+	return NULL;
+}
+
+/*
+ * Full comparisons (fingers included) of the n best candidates, into w. They are the costly part
+ * of a search over a small gallery, so with two or more threads they are split in two: even
+ * positions here, odd positions on a second thread, merged into w afterwards.
+ */
+static void
+confirm_all(struct gallery *g, struct worker *w, const struct cand *c, size_t n)
+{
+	struct worker *other;
+	struct confirm_job even = { w, c, n, 0 }, odd;
+	pthread_t th;
+	size_t i;
+
+	if (g->threads < 2 || n < 4 || (other = calloc(1, sizeof(*other))) == NULL) {
+		for (i = 0; i < n; i++)
+			confirm(w, c[i].idx);
+		return;
+	}
+	other->g = w->g;
+	other->p = w->p;
+	odd = (struct confirm_job){ other, c, n, 1 };
+	if (pthread_create(&th, NULL, confirm_every_other, &odd) != 0) {
+		confirm_every_other(&odd); /* no thread: both halves here */
+		confirm_every_other(&even);
+	} else {
+		confirm_every_other(&even);
+		pthread_join(th, NULL);
+	}
+	w->confirmed += other->confirmed;
+	if (other->have_best && (!w->have_best || better(&other->best.scores, &w->best.scores))) {
+		w->best = other->best;
+		w->have_best = 1;
+	}
+	sodium_memzero(other, sizeof(*other));
+	free(other);
+}
+
 /* Keeps the k best candidates in a sorted array (k is small; most entries fail the first test). */
 static void
 keep(struct worker *w, double ev, size_t idx)
@@ -567,8 +621,7 @@ identify(struct gallery *g, const struct probe *pp, double fmr, const struct gal
 			all[j] = all[j - 1];
 			all[j - 1] = c;
 		}
-	for (i = 0; i < nall && i < k; i++)
-		confirm(&w[0], all[i].idx);
+	confirm_all(g, &w[0], all, nall < k ? nall : k);
 	for (t = 0; t < nt; t++) {
 		if (stats != NULL) {
 			stats->scanned += w[t].scanned;
