@@ -381,58 +381,26 @@ act_enroll(struct hub *h, struct vault_txn *t, struct request *r, struct pending
 	return accept_reply(h, t, r, pseud, NULL, idx);
 }
 
-/* Appends a crossing event to the subject's sealed record. */
+/* Appends a crossing event to the subject's sealed history (its own row, the subject's key). */
 static int
-record_crossing(struct hub *h, struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES],
-	struct request *r, Paso__MatchResult *mr)
+record_crossing(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], struct request *r,
+	Paso__MatchResult *mr)
 {
 	const Paso__Crossing *c = r->env->crossing;
-	Paso__SubjectRecord *rec = NULL;
-	Paso__CrossingEvent ev = PASO__CROSSING_EVENT__INIT, **evs = NULL;
-	uint8_t *plain = NULL, *out = NULL;
-	size_t plen = 0, olen = 0, i;
-	int rc;
+	Paso__CrossingEvent ev = PASO__CROSSING_EVENT__INIT;
+	uint8_t buf[1024];
+	size_t n;
 
-	(void)h;
-	if ((rc = vault_subject_get(t, id, &plain, &plen)) != 0)
-		return rc;
-	if ((rec = paso__subject_record__unpack(NULL, plen, plain)) == NULL) {
-		rc = PASO_E_CORRUPT;
-		goto out;
-	}
 	ev.time = c->capture->capture_time;
 	ev.direction = c->direction;
 	ev.crossing_point = c->crossing_point;
 	ev.match = mr;
 	ev.kiosk_id = r->kiosk;
 	ev.kiosk_seq = r->env->seq;
-	if ((evs = calloc(rec->n_crossings + 1, sizeof(*evs))) == NULL) {
-		rc = PASO_E_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < rec->n_crossings; i++)
-		evs[i] = rec->crossings[i];
-	evs[rec->n_crossings] = &ev;
-	{
-		/* Pack with the extended list, then restore so free_unpacked frees what it owns. */
-		Paso__CrossingEvent **orig = rec->crossings;
-		size_t n = rec->n_crossings;
-
-		rec->crossings = evs;
-		rec->n_crossings = n + 1;
-		rc = pack_record(rec, &out, &olen);
-		rec->crossings = orig;
-		rec->n_crossings = n;
-	}
-	if (rc == 0)
-		rc = vault_subject_update(t, id, out, olen);
-out:
-	free(evs);
-	wipe_free(out, olen);
-	if (rec != NULL)
-		paso__subject_record__free_unpacked(rec, NULL);
-	vault_free_record(plain, plen);
-	return rc;
+	if ((n = paso__crossing_event__get_packed_size(&ev)) > sizeof(buf))
+		return PASO_E_INTERNAL; /* bounded: every text field is at most 64 bytes */
+	(void)paso__crossing_event__pack(&ev, buf);
+	return vault_event_add(t, id, buf, n, NULL);
 }
 
 static int
@@ -466,7 +434,7 @@ act_crossing(struct hub *h, struct vault_txn *t, struct request *r)
 							  : PASO__DECISION__NO_MATCH,
 			fmr, &mr);
 	}
-	if ((rc = record_crossing(h, t, id, r, &mr)) != 0)
+	if ((rc = record_crossing(t, id, r, &mr)) != 0)
 		return rc;
 	entry_for(r, &e, PASO__ACTION__CROSSING, "verification");
 	e.subject.data = pseud;

@@ -23,7 +23,7 @@
 
 struct vault {
 	MDB_env *env;
-	MDB_dbi subjects, dks, cards, byepoch, seen, meta;
+	MDB_dbi subjects, dks, cards, byepoch, seen, meta, events;
 	struct keyring *kr;
 	size_t map_size, map_max;
 	atomic_int ntxn;
@@ -67,8 +67,10 @@ mdb_to_paso(struct vault *v, int rc)
 static int
 open_dbs(struct vault *v, struct paso_diag *d)
 {
-	static const char *names[] = { "subjects", "dks", "cards", "byepoch", "seen", "meta" };
-	MDB_dbi *dbis[] = { &v->subjects, &v->dks, &v->cards, &v->byepoch, &v->seen, &v->meta };
+	static const char *names[] = { "subjects", "dks", "cards", "byepoch", "seen", "meta",
+		"events" };
+	MDB_dbi *dbis[] = { &v->subjects, &v->dks, &v->cards, &v->byepoch, &v->seen, &v->meta,
+		&v->events };
 	MDB_txn *txn = NULL;
 	size_t i;
 	int rc;
@@ -644,6 +646,165 @@ out:
 	return r;
 }
 
+/* --- events: small sealed rows under the subject's data key, id || number ------------------ */
+
+#define EVKEY_BYTES (VAULT_ID_BYTES + 8)
+
+static void
+ev_ad(uint8_t ad[38], const uint8_t key[EVKEY_BYTES], const uint8_t hdr[5])
+{
+	memcpy(ad, "paso-evt1", 9);
+	memcpy(ad + 9, key, EVKEY_BYTES);
+	memcpy(ad + 33, hdr, 5);
+}
+
+/* The number the next event of id gets: one past its last, 1 for its first. */
+static int
+ev_next(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], uint64_t *nop)
+{
+	uint8_t probe[EVKEY_BYTES];
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	int rc, r;
+
+	*nop = 1;
+	memcpy(probe, id, VAULT_ID_BYTES);
+	memset(probe + VAULT_ID_BYTES, 0xff, 8);
+	k.mv_data = probe;
+	k.mv_size = sizeof(probe);
+	if ((rc = mdb_cursor_open(t->txn, t->v->events, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE);
+	rc = rc == 0 ? mdb_cursor_get(c, &k, &val, MDB_PREV)
+		     : mdb_cursor_get(c, &k, &val, MDB_LAST);
+	r = 0;
+	if (rc == 0 && k.mv_size == EVKEY_BYTES && memcmp(k.mv_data, id, VAULT_ID_BYTES) == 0)
+		*nop = be64_get((const uint8_t *)k.mv_data + VAULT_ID_BYTES) + 1;
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		r = mdb_to_paso(t->v, rc);
+	mdb_cursor_close(c);
+	return r;
+}
+
+int
+vault_event_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], const uint8_t *ev,
+	size_t len, uint64_t *nop)
+{
+	uint8_t dk[KEYRING_DK_BYTES], key[EVKEY_BYTES], ad[38], *out;
+	MDB_val k, val;
+	uint32_t epoch;
+	uint64_t no;
+	int r;
+
+	if (t->readonly || len > VAULT_RECORD_MAX || (len > 0 && ev == NULL))
+		return PASO_E_INVALID_ARG;
+	memcpy(key, subject_id, VAULT_ID_BYTES);
+	if ((r = vault_subject_epoch(t, key, &epoch)) != 0 || (r = ev_next(t, key, &no)) != 0)
+		return r;
+	if ((r = dk_get(t, key, dk, NULL)) != 0)
+		goto out;
+	be64_put(key + VAULT_ID_BYTES, no);
+	k.mv_data = key;
+	k.mv_size = sizeof(key);
+	val.mv_size = REC_HDR + len + REC_TAG;
+	if ((r = mdb_to_paso(t->v, mdb_put(t->txn, t->v->events, &k, &val,
+				       MDB_NOOVERWRITE | MDB_RESERVE))) != 0)
+		goto out;
+	out = val.mv_data;
+	out[0] = REC_VERSION;
+	be32_put(out + 1, epoch);
+	randombytes_buf(out + 5, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	ev_ad(ad, key, out);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+		out + REC_HDR, NULL, ev, len, ad, sizeof(ad), NULL, out + 5, dk);
+	if (nop != NULL)
+		*nop = no;
+out:
+	sodium_memzero(dk, sizeof(dk));
+	return r;
+}
+
+int
+vault_event_foreach(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
+	int (*cb)(void *arg, uint64_t no, const uint8_t *ev, size_t len), void *arg)
+{
+	uint8_t dk[KEYRING_DK_BYTES], key[EVKEY_BYTES], ad[38], *ev = NULL;
+	const uint8_t *sv;
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	size_t len = 0;
+	int rc, r, have_dk = 0;
+
+	memcpy(key, subject_id, VAULT_ID_BYTES);
+	memset(key + VAULT_ID_BYTES, 0, 8);
+	k.mv_data = key;
+	k.mv_size = sizeof(key);
+	if ((rc = mdb_cursor_open(t->txn, t->v->events, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;
+		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+		if (k.mv_size != EVKEY_BYTES || memcmp(k.mv_data, subject_id, VAULT_ID_BYTES) != 0)
+			break;
+		sv = val.mv_data;
+		if (val.mv_size < REC_HDR + REC_TAG || sv[0] != REC_VERSION) {
+			r = PASO_E_CORRUPT;
+			goto out;
+		}
+		if (!have_dk && (r = dk_get(t, subject_id, dk, NULL)) != 0)
+			goto out;
+		have_dk = 1;
+		len = val.mv_size - REC_HDR - REC_TAG;
+		if ((ev = malloc(len ? len : 1)) == NULL) {
+			r = PASO_E_NOMEM;
+			goto out;
+		}
+		ev_ad(ad, k.mv_data, sv);
+		if (crypto_aead_xchacha20poly1305_ietf_decrypt(ev, NULL, NULL, sv + REC_HDR,
+			    len + REC_TAG, ad, sizeof(ad), sv + 5, dk) != 0) {
+			r = PASO_E_CRYPTO;
+			goto out;
+		}
+		r = cb(arg, be64_get((const uint8_t *)k.mv_data + VAULT_ID_BYTES), ev, len);
+		vault_free_record(ev, len);
+		ev = NULL;
+		if (r != 0)
+			goto out;
+	}
+	r = rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(t->v, rc);
+out:
+	if (ev != NULL)
+		vault_free_record(ev, len);
+	sodium_memzero(dk, sizeof(dk));
+	mdb_cursor_close(c);
+	return r;
+}
+
+/* Deletes every event row of id (used by erase). */
+static int
+ev_erase(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES])
+{
+	uint8_t key[EVKEY_BYTES];
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	int rc;
+
+	memcpy(key, id, VAULT_ID_BYTES);
+	memset(key + VAULT_ID_BYTES, 0, 8);
+	k.mv_data = key;
+	k.mv_size = sizeof(key);
+	if ((rc = mdb_cursor_open(t->txn, t->v->events, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;
+		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+		if (k.mv_size != EVKEY_BYTES || memcmp(k.mv_data, id, VAULT_ID_BYTES) != 0)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(t->v, rc);
+}
+
 static int
 del_row(struct vault_txn *t, MDB_dbi dbi, const void *key, size_t klen)
 {
@@ -676,7 +837,7 @@ vault_subject_erase(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES
 	if (val.mv_size != DKROW_BYTES)
 		return PASO_E_CORRUPT;
 	memcpy(ch, (const uint8_t *)val.mv_data + KEYRING_WRAPPED_BYTES, sizeof(ch));
-	if ((r = del_row(t, t->v->subjects, id, sizeof(id))) != 0 ||
+	if ((r = ev_erase(t, id)) != 0 || (r = del_row(t, t->v->subjects, id, sizeof(id))) != 0 ||
 		(r = del_row(t, t->v->dks, id, sizeof(id))) != 0)
 		return r;
 	if (sodium_memcmp(ch, nocard, sizeof(ch)) != 0) {
@@ -853,6 +1014,9 @@ vault_stats(struct vault_txn *t, struct vault_stats *out)
 	if ((rc = mdb_stat(t->txn, t->v->seen, &st)) != 0)
 		return mdb_to_paso(t->v, rc);
 	out->seen = st.ms_entries;
+	if ((rc = mdb_stat(t->txn, t->v->events, &st)) != 0)
+		return mdb_to_paso(t->v, rc);
+	out->events = st.ms_entries;
 	if ((rc = mdb_env_info(t->v->env, &info)) != 0 || (rc = mdb_env_stat(t->v->env, &st)) != 0)
 		return mdb_to_paso(t->v, rc);
 	out->map_size = info.me_mapsize;

@@ -37,6 +37,9 @@
  *   byepoch   epoch BE(4) || id (16) -> empty; finds the survivors of an epoch to rewrap
  *   seen      kiosk id || 0 || seq BE(8) -> payload digest (32) || reply bytes
  *   meta      string key             -> u64 BE(8)
+ *   events    subject id || no BE(8) -> version(1) || epoch BE(4) || nonce(24) || ciphertext+tag
+ *                                       under the subject's DK, AD = "paso-evt1" || key || header;
+ *                                       one row per event (a crossing), numbered from 1
  */
 
 #define VAULT_ID_BYTES KEYRING_SUBJECT_BYTES
@@ -58,6 +61,7 @@ struct vault_stats {
 	uint64_t subjects;
 	uint64_t cards;
 	uint64_t seen;
+	uint64_t events;
 	uint64_t map_size; /* current map size in bytes */
 	uint64_t map_used; /* bytes of the map in use (last page number * page size) */
 };
@@ -158,7 +162,25 @@ int vault_subject_foreach(struct vault_txn *t,
 	void *arg);
 
 /*
- * Deletes a subject's rows (record, wrapped key, card index, epoch index). The bytes may
+ * Appends an event (opaque bytes, e.g. a crossing) to a subject's history, sealed under the
+ * subject's data key and epoch like its record, so erasing the subject erases its history.
+ * Sets *nop (may be NULL) to its number (1, 2, ...). Returns 0, PASO_E_NOT_FOUND (no such
+ * subject; changes nothing), PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO, PASO_E_CORRUPT, PASO_E_STORAGE,
+ * PASO_E_MAP_FULL, PASO_E_INVALID_ARG.
+ */
+int vault_event_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], const uint8_t *ev,
+	size_t len, uint64_t *nop);
+
+/*
+ * Calls cb for each event of a subject in order, decrypted (borrowed: wiped after cb returns).
+ * A non-zero return from cb stops the walk and is returned. Returns 0 (also for no events),
+ * PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO (tampered row), PASO_E_CORRUPT, PASO_E_STORAGE.
+ */
+int vault_event_foreach(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
+	int (*cb)(void *arg, uint64_t no, const uint8_t *ev, size_t len), void *arg);
+
+/*
+ * Deletes a subject's rows (record, events, wrapped key, card index, epoch index). The bytes may
  * survive in freed pages until vault_shred_epoch destroys the epoch's KEK. Returns 0,
  * PASO_E_NOT_FOUND (changes nothing), PASO_E_CORRUPT, PASO_E_STORAGE.
  */

@@ -496,6 +496,81 @@ test_erase(void **state)
 	assert_memory_not_equal(a, b, 16);
 }
 
+struct ev_seen {
+	uint64_t no[8];
+	char text[8][32];
+	size_t n;
+};
+
+static int
+collect_event(void *arg, uint64_t no, const uint8_t *ev, size_t len)
+{
+	struct ev_seen *s = arg;
+
+	assert_true(s->n < 8 && len < 32);
+	s->no[s->n] = no;
+	memcpy(s->text[s->n], ev, len);
+	s->text[s->n][len] = '\0';
+	s->n++;
+	return 0;
+}
+
+/* A subject's history: numbered in order, sealed like its record, gone with it on erase. */
+static void
+test_events(void **state)
+{
+	struct fx *f = *state;
+	struct vault_txn *t = NULL;
+	struct vault_stats st;
+	struct ev_seen seen;
+	uint8_t a[16], b[16], nobody[16], *buf;
+	size_t len, i;
+	uint64_t no;
+
+	(void)create_one(f, "GT-EV-A", 9, 1, a);
+	(void)create_one(f, "GT-EV-B", 9, 2, b);
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_event_add(t, a, (const uint8_t *)"entry Talisman", 14, &no), 0);
+	assert_int_equal(no, 1);
+	assert_int_equal(vault_event_add(t, b, (const uint8_t *)"entry El Ceibo", 14, &no), 0);
+	assert_int_equal(no, 1);
+	assert_int_equal(vault_event_add(t, a, (const uint8_t *)"exit Talisman", 13, &no), 0);
+	assert_int_equal(no, 2);
+	memset(nobody, 0x42, sizeof(nobody));
+	assert_int_equal(vault_event_add(t, nobody, (const uint8_t *)"x", 1, &no), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_commit(t), 0);
+
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(vault_event_foreach(t, a, collect_event, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.no[0], 1);
+	assert_string_equal(seen.text[0], "entry Talisman");
+	assert_string_equal(seen.text[1], "exit Talisman");
+	assert_int_equal(vault_stats(t, &st), 0);
+	assert_int_equal(st.events, 3);
+	vault_abort(t);
+
+	/* Sealed: the text is nowhere in the file. */
+	buf = read_store(f, &len);
+	for (i = 0; i + 8 <= len; i++)
+		assert_false(memcmp(buf + i, "Talisman", 8) == 0);
+	free(buf);
+
+	/* Erasing a subject takes its history; the other subject keeps its own. */
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_subject_erase(t, a), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(vault_event_foreach(t, a, collect_event, &seen), 0);
+	assert_int_equal(seen.n, 0);
+	assert_int_equal(vault_event_foreach(t, b, collect_event, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.text[0], "entry El Ceibo");
+	assert_int_equal(vault_stats(t, &st), 0);
+	assert_int_equal(st.events, 1);
+	assert_int_equal(vault_commit(t), 0);
+}
+
 /* The attacker's tool: try every offset of a file as a wrapped key for subject id. */
 static int
 scan_unwraps(struct keyring *kr, const uint8_t *buf, size_t len, const uint8_t id[16])
@@ -686,6 +761,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_no_plaintext_on_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupted_ciphertext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shredded_epoch_unrecoverable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_grows_when_full, setup, teardown),
 	};
