@@ -23,6 +23,21 @@ struct match_template {
 int
 match_template_new(const struct bio_sample *s, struct match_template **out, struct paso_diag *d)
 {
+	return match_template_new_ex(s, MATCH_FINGER | MATCH_FACE | MATCH_IRIS, out, d);
+}
+
+int
+match_template_add_finger(struct match_template *t, const struct bio_sample *s, struct paso_diag *d)
+{
+	if (t->finger != NULL || s->finger_record == NULL || s->finger_len == 0)
+		return 0;
+	return finger_template_from_record(s->finger_record, s->finger_len, &t->finger, d);
+}
+
+int
+match_template_new_ex(const struct bio_sample *s, unsigned modalities, struct match_template **out,
+	struct paso_diag *d)
+{
 	struct match_template *t = NULL;
 	size_t size = (sizeof(*t) + 63) / 64 * 64;
 	int i, e, r;
@@ -37,7 +52,7 @@ match_template_new(const struct bio_sample *s, struct match_template **out, stru
 		goto out;
 	}
 	memset(t, 0, size);
-	if (s->finger_record != NULL && s->finger_len > 0 &&
+	if ((modalities & MATCH_FINGER) && s->finger_record != NULL && s->finger_len > 0 &&
 	        (r = finger_template_from_record(s->finger_record, s->finger_len, &t->finger, d)) !=
 	                0)
 		goto out;

@@ -46,6 +46,16 @@ int match_template_new(
 void match_template_free(struct match_template *t);
 
 /*
+ * As match_template_new, building only the modalities in the MATCH_* mask (the others are left
+ * out). match_template_add_finger later adds the finger part from the same sample (nothing if
+ * it has one already or the sample has no finger record): staged verification builds the
+ * costly finger template only when face and iris do not decide. Same returns as above.
+ */
+int match_template_new_ex(const struct bio_sample *s, unsigned modalities, struct match_template **out,
+	struct paso_diag *d);
+int match_template_add_finger(struct match_template *t, const struct bio_sample *s, struct paso_diag *d);
+
+/*
  * Compares an enrolled sample with a probe (parses both: prefer match_verify_tmpl in loops).
  * Fills *out (all zero when no modality is present in both). Returns 0 or a match_template_new
  * error. Thread-safe.

@@ -57,8 +57,13 @@ struct kiosk_run {
 	uint64_t capture_failures;
 };
 
+#define CAP_FINGER 1u
+#define CAP_FACE 2u
+#define CAP_IRIS 4u
+
 struct runner {
 	struct population *pop;
+	unsigned capture;       /* CAP_* the kiosks are configured to capture */
 	uint32_t people;
 	struct kiosk_run kr[NSITES];
 	size_t nk;
@@ -91,6 +96,7 @@ usage(FILE *f)
 		"  --seed S            population and traffic seed (default 1)\n"
 		"  --kiosks A,B,...    which kiosks run (default all five)\n"
 		"  --workdir DIR       kiosks' own data: sealed outboxes (default ./paso-kiosks)\n"
+		"  --capture LIST      modalities the kiosks capture: finger,face,iris (default all)\n"
 		"  --window N          frames in flight per kiosk (default 32)\n"
 		"  --give-up SECONDS   stop retrying an unreachable hub after this (default 120)\n"
 		"  --json              print the summary as JSON\n"
@@ -110,6 +116,29 @@ parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+static int
+parse_capture(const char *list, unsigned *out)
+{
+	const char *p = list, *end;
+	size_t n;
+
+	*out = 0;
+	while (*p != '\0') {
+		end = strchr(p, ',');
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (n == 6 && strncmp(p, "finger", 6) == 0)
+			*out |= CAP_FINGER;
+		else if (n == 4 && strncmp(p, "face", 4) == 0)
+			*out |= CAP_FACE;
+		else if (n == 4 && strncmp(p, "iris", 4) == 0)
+			*out |= CAP_IRIS;
+		else
+			return -1;
+		p += n + (end != NULL);
+	}
+	return *out != 0 ? 0 : -1;
 }
 
 static int
@@ -155,6 +184,17 @@ capture(struct runner *run, const struct kiosk_run *kr, const struct job *j, str
 			return r;
 		if (j->kind != KIOSK_ENROL && (r = kiosk_two_fingers(s)) != 0)
 			return r;
+		/* What this deployment's kiosks are configured not to capture is never taken. */
+		if (!(run->capture & CAP_FINGER) && s->finger_record != NULL) {
+			sodium_memzero(s->finger_record, s->finger_len);
+			free(s->finger_record);
+			s->finger_record = NULL;
+			s->finger_len = 0;
+		}
+		if (!(run->capture & CAP_FACE))
+			s->has_face = 0;
+		if (!(run->capture & CAP_IRIS))
+			s->n_iris = 0;
 		if (s->finger_record != NULL || s->has_face || s->n_iris > 0)
 			return 0;
 		bio_sample_clear(s);
@@ -409,6 +449,7 @@ cmd_run(int argc, char **argv)
 	uint32_t *count = NULL;
 	size_t i, site_of_cross[NSITES], ncross_sites = 0, station = NSITES;
 	int json = 0, r = 0, a;
+	unsigned capture = CAP_FINGER | CAP_FACE | CAP_IRIS;
 
 	for (a = 1; a < argc; a++) {
 		const char *o = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
@@ -429,6 +470,13 @@ cmd_run(int argc, char **argv)
 			kiosks = val;
 		else if (strcmp(o, "--workdir") == 0)
 			workdir = val;
+		else if (strcmp(o, "--capture") == 0) {
+			if (parse_capture(val, &capture) != 0) {
+				fprintf(stderr, "paso-kiosk run: --capture: a comma-separated list of "
+						"finger, face, iris: '%s'\n", val);
+				return 2;
+			}
+		}
 		else if (strcmp(o, "--impostor-rate") == 0) {
 			errno = 0;
 			impostor_rate = strtod(val, &end);
@@ -475,6 +523,7 @@ cmd_run(int argc, char **argv)
 	}
 	*colon = '\0';
 	memset(&run, 0, sizeof(run));
+	run.capture = capture;
 	pthread_mutex_init(&run.mu, NULL);
 	run.people = (uint32_t)people;
 	/* People past --people are never enrolled: the station's probes of strangers. */

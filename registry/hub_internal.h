@@ -70,6 +70,7 @@ struct hub {
 
 	uint64_t accepted, refused, replayed, groups;
 	uint64_t counts[COUNT_N];   /* committed values plus this group's changes */
+	double last_checkpoint;     /* monotonic seconds */
 };
 
 /* hub.c */

@@ -72,6 +72,7 @@ static const struct pkey policy_keys[] = {
 	FMR("match.verify_fmr", "1e-4", verify_fmr),
 	FMR("match.identify_fmr", "1e-6", identify_fmr),
 	BOOL("match.dedup", "false", dedup),
+	BOOL("match.verify_staged", "true", verify_staged),
 	{ "sharing", T_RULES, 0, POLICY_MAX_RULES, NULL, "[]", 0, NULL, NULL, NULL },
 };
 #define NKEYS (sizeof(policy_keys) / sizeof(policy_keys[0]))
@@ -775,6 +776,12 @@ int
 policy_dedup(const struct policy *p)
 {
 	return p->s.dedup;
+}
+
+int
+policy_verify_staged(const struct policy *p)
+{
+	return p->s.verify_staged;
 }
 
 double

@@ -68,6 +68,7 @@ struct policy_settings {
 	double verify_fmr;   /* target false match rate of 1:1 verification */
 	double identify_fmr; /* target false match rate of 1:N identification */
 	bool dedup;          /* run 1:N against the gallery at enrolment */
+	bool verify_staged;  /* 1:1 decides on face and iris first, fingers only when they do not */
 	const struct policy_share_rule *sharing;
 	size_t nsharing;
 };
@@ -103,6 +104,7 @@ int policy_store_allowed(const struct policy *p, enum policy_modality m);   /* 1
 int policy_store_at_hub(const struct policy *p); /* 1: store.location hub, 0: card */
 uint32_t policy_retention_days(const struct policy *p, enum policy_record_kind k);
 int policy_dedup(const struct policy *p);
+int policy_verify_staged(const struct policy *p);
 double policy_verify_fmr(const struct policy *p);
 double policy_identify_fmr(const struct policy *p);
 

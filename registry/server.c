@@ -62,8 +62,14 @@ request_from(struct conn *c, const uint8_t *payload, uint32_t len, const struct 
 	if (ingest_check(r->env, r->kiosk, &r->sample, &r->err) != 0)
 		return r;
 	/* Template extraction is the costly part of matching; do it here, on this connection's
-	 * thread, so the single commit loop only compares. */
-	(void)match_template_new(&r->sample, &r->probe, &r->err);
+	 * thread, so the single commit loop only compares. Staged verification of a crossing
+	 * starts with face and iris: its finger template is built only if they do not decide. */
+	(void)match_template_new_ex(&r->sample,
+		r->env->body_case == PASO__ENVELOPE__BODY_CROSSING &&
+				policy_verify_staged(c->h->policy)
+			? MATCH_FACE | MATCH_IRIS
+			: MATCH_FINGER | MATCH_FACE | MATCH_IRIS,
+		&r->probe, &r->err);
 	return r;
 }
 

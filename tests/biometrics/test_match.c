@@ -73,6 +73,44 @@ test_genuine_above_impostor_every_preset(void **state)
 	population_free(pop);
 }
 
+/* A template built without fingers and completed later compares exactly like a full one. */
+static void
+test_staged_template(void **state)
+{
+	struct population *pop = NULL;
+	struct bio_sample a, b;
+	struct match_template *ta = NULL, *tb = NULL, *full = NULL;
+	struct match_scores s1, s2, s3;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(population_new(12, 2, &pop), 0);
+	assert_int_equal(capture_take(pop, 1, 0, PRESET_GOOD, &a), 0);
+	assert_int_equal(capture_take(pop, 1, 1, PRESET_POOR, &b), 0);
+	assert_non_null(b.finger_record);
+	assert_int_equal(match_template_new(&a, &ta, NULL), 0);
+	assert_int_equal(match_template_new(&b, &full, NULL), 0);
+	assert_int_equal(match_template_new_ex(&b, MATCH_FACE | MATCH_IRIS, &tb, NULL), 0);
+	assert_int_equal(match_verify_tmpl(ta, tb, &s1), 0);
+	assert_false(s1.modalities & MATCH_FINGER);
+	assert_int_equal(s1.n_finger, 0);
+	assert_int_equal(match_template_add_finger(tb, &b, NULL), 0);
+	assert_int_equal(match_template_add_finger(tb, &b, NULL), 0); /* idempotent */
+	assert_int_equal(match_verify_tmpl(ta, tb, &s2), 0);
+	assert_int_equal(match_verify_tmpl(ta, full, &s3), 0);
+	assert_true(s2.modalities & MATCH_FINGER);
+	assert_true(s2.fused == s3.fused);
+	assert_true(s2.finger == s3.finger);
+	assert_true(s2.fused > s1.fused); /* fingers add evidence for a genuine pair */
+	match_template_free(ta);
+	match_template_free(tb);
+	match_template_free(full);
+	bio_sample_clear(&a);
+	bio_sample_clear(&b);
+	population_free(pop);
+}
+
 static void
 test_missing_modalities(void **state)
 {
@@ -164,6 +202,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_genuine_above_impostor_every_preset),
+	        cmocka_unit_test(test_staged_template),
 	        cmocka_unit_test(test_missing_modalities),
 	        cmocka_unit_test(test_decisions_in_fmr_terms),
 	        cmocka_unit_test(test_fisher_combination),
