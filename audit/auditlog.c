@@ -46,10 +46,6 @@ struct auditlog {
 
 /* ---- small helpers ---- */
 
-
-
-
-
 /* Number of stored nodes of a tree of n leaves: every perfect subtree, leaves included. */
 static uint64_t
 nodes_for(uint64_t n)
@@ -244,11 +240,11 @@ fr_fill(struct frame_reader *r, size_t want)
 		get = (size_t)(r->file_end - pos);
 	if ((rr = pread_all(r->fd, r->buf + r->len, get, pos)) != 0)
 		return rr == PASO_E_AUDIT_CORRUPT ? 0
-		                                  : rr; /* the file shrank under us: stop there */
+						  : rr; /* the file shrank under us: stop there */
 	r->len += get;
 	/* Ask the kernel for the next chunks now, so the disk reads while we hash this one. */
 	(void)posix_fadvise(
-	        r->fd, (off_t)(pos + get), (off_t)(2 * READ_CHUNK), POSIX_FADV_WILLNEED);
+		r->fd, (off_t)(pos + get), (off_t)(2 * READ_CHUNK), POSIX_FADV_WILLNEED);
 	return 0;
 }
 
@@ -259,7 +255,7 @@ fr_fill(struct frame_reader *r, size_t want)
  */
 static int
 fr_next(struct frame_reader *r, const uint8_t **data, uint32_t *len, const uint8_t **check,
-        uint64_t *frame_off)
+	uint64_t *frame_off)
 {
 	uint32_t l;
 	int rr;
@@ -329,8 +325,8 @@ read_node_pos(struct auditlog *log, uint64_t pos, uint8_t out[MERKLE_HASH_BYTES]
 			return 0;
 		}
 		return pread_all(log->hfd, out, MERKLE_HASH_BYTES, pos * MERKLE_HASH_BYTES) == 0
-		               ? 0
-		               : PASO_E_IO;
+			       ? 0
+			       : PASO_E_IO;
 	}
 	i = pos - log->h_disk;
 	if ((i + 1) * MERKLE_HASH_BYTES > log->hb.len)
@@ -427,7 +423,7 @@ push_leaf(struct auditlog *log, const uint8_t leaf[MERKLE_HASH_BYTES], uint64_t 
 	int r;
 
 	if ((r = buf_reserve(&log->hb, 65 * MERKLE_HASH_BYTES)) != 0 ||
-	        (r = buf_reserve(&log->ob, 8)) != 0)
+		(r = buf_reserve(&log->ob, 8)) != 0)
 		return r;
 	be64_put(log->ob.p + log->ob.len, frame_off);
 	log->ob.len += 8;
@@ -447,9 +443,9 @@ flush(struct auditlog *log)
 	if (log->broken)
 		return PASO_E_IO;
 	if ((r = pwrite_all(log->efd, log->eb.p, log->eb.len, log->e_disk)) != 0 ||
-	        (r = pwrite_all(log->ofd, log->ob.p, log->ob.len, log->o_disk * 8)) != 0 ||
-	        (r = pwrite_all(
-	                 log->hfd, log->hb.p, log->hb.len, log->h_disk * MERKLE_HASH_BYTES)) != 0) {
+		(r = pwrite_all(log->ofd, log->ob.p, log->ob.len, log->o_disk * 8)) != 0 ||
+		(r = pwrite_all(
+			 log->hfd, log->hb.p, log->hb.len, log->h_disk * MERKLE_HASH_BYTES)) != 0) {
 		log->broken = 1;
 		return r;
 	}
@@ -478,11 +474,11 @@ load_checkpoint(struct auditlog *log, struct paso_diag *d)
 	if (r != 0)
 		return paso_diag_set(d, r, "%s/checkpoint: cannot read it", log->dir);
 	if ((r = checkpoint_note_parse(text, len, &note, d)) != 0 ||
-	        (r = checkpoint_parse_text(note->text, note->text_len, &cp, d)) != 0) {
+		(r = checkpoint_parse_text(note->text, note->text_len, &cp, d)) != 0) {
 		free(text);
 		checkpoint_note_free(note);
 		return paso_diag_set(
-		        d, PASO_E_AUDIT_CORRUPT, "%s/checkpoint is not a checkpoint", log->dir);
+			d, PASO_E_AUDIT_CORRUPT, "%s/checkpoint is not a checkpoint", log->dir);
 	}
 	log->have_cp = 1;
 	log->cp_size = cp.size;
@@ -529,7 +525,7 @@ recover(struct auditlog *log, struct paso_diag *d)
 	const uint8_t *data, *check;
 	uint8_t leaf[MERKLE_HASH_BYTES], hdr[FRAME_HDR];
 	uint64_t esize = fd_size(log->efd), osize = fd_size(log->ofd) / 8,
-	         hsize = fd_size(log->hfd) / 32;
+		 hsize = fd_size(log->hfd) / 32;
 	uint64_t t = 0, start = 0, foff = 0;
 	uint32_t len = 0;
 	int r, fr_r = FR_END;
@@ -537,15 +533,15 @@ recover(struct auditlog *log, struct paso_diag *d)
 	/* Trust the derived files up to the checkpoint only if they are long enough and agree with
 	 * it. */
 	if (log->have_cp && log->cp_size > 0 && osize >= log->cp_size &&
-	        hsize >= nodes_for(log->cp_size)) {
+		hsize >= nodes_for(log->cp_size)) {
 		log->o_disk = log->cp_size;
 		log->h_disk = nodes_for(log->cp_size);
 		ensure_map(log);
 		if (merkle_root_nodes(get_node, log, log->cp_size, leaf) == 0 &&
-		        sodium_memcmp(leaf, log->cp_root, MERKLE_HASH_BYTES) == 0 &&
-		        read_offset(log, log->cp_size - 1, &start) == 0 &&
-		        pread_all(log->efd, hdr, FRAME_HDR, start) == 0 &&
-		        start + FRAME_HDR + be32_get(hdr) <= esize) {
+			sodium_memcmp(leaf, log->cp_root, MERKLE_HASH_BYTES) == 0 &&
+			read_offset(log, log->cp_size - 1, &start) == 0 &&
+			pread_all(log->efd, hdr, FRAME_HDR, start) == 0 &&
+			start + FRAME_HDR + be32_get(hdr) <= esize) {
 			t = log->cp_size;
 			start += FRAME_HDR + be32_get(hdr);
 		}
@@ -585,35 +581,35 @@ recover(struct auditlog *log, struct paso_diag *d)
 	if (foff < esize) {
 		if (!log->readonly) {
 			if ((r = save_torn(log, foff, esize)) != 0 ||
-			        ftruncate(log->efd, (off_t)foff) != 0 || fdatasync(log->efd) != 0) {
+				ftruncate(log->efd, (off_t)foff) != 0 || fdatasync(log->efd) != 0) {
 				r = paso_diag_set(d, PASO_E_IO,
-				        "%s/entries: cannot cut the torn tail", log->dir);
+					"%s/entries: cannot cut the torn tail", log->dir);
 				goto out;
 			}
 		}
 		if (log->readonly)
 			paso_diag_set(d, PASO_E_AUDIT_TORN,
-			        "%s/entries: torn tail of %" PRIu64 " bytes at byte %" PRIu64
-			        " after %" PRIu64 " complete entries (%s); ignored (read-only)",
-			        log->dir, esize - foff, foff, log->n,
-			        fr_r == FR_TOOBIG ? "impossible length"
-			                          : "incomplete or damaged frame");
+				"%s/entries: torn tail of %" PRIu64 " bytes at byte %" PRIu64
+				" after %" PRIu64 " complete entries (%s); ignored (read-only)",
+				log->dir, esize - foff, foff, log->n,
+				fr_r == FR_TOOBIG ? "impossible length"
+						  : "incomplete or damaged frame");
 		else
 			paso_diag_set(d, PASO_E_AUDIT_TORN,
-			        "%s/entries: torn tail of %" PRIu64 " bytes at byte %" PRIu64
-			        " after %" PRIu64
-			        " complete entries (%s); cut back, bytes saved as torn.%" PRIu64,
-			        log->dir, esize - foff, foff, log->n,
-			        fr_r == FR_TOOBIG ? "impossible length"
-			                          : "incomplete or damaged frame",
-			        foff);
+				"%s/entries: torn tail of %" PRIu64 " bytes at byte %" PRIu64
+				" after %" PRIu64
+				" complete entries (%s); cut back, bytes saved as torn.%" PRIu64,
+				log->dir, esize - foff, foff, log->n,
+				fr_r == FR_TOOBIG ? "impossible length"
+						  : "incomplete or damaged frame",
+				foff);
 	}
 	if (log->have_cp) {
 		if (log->n < log->cp_size) {
 			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-			        "%s: entries holds %" PRIu64
-			        " complete entries, the latest checkpoint covers %" PRIu64,
-			        log->dir, log->n, log->cp_size);
+				"%s: entries holds %" PRIu64
+				" complete entries, the latest checkpoint covers %" PRIu64,
+				log->dir, log->n, log->cp_size);
 			goto out;
 		}
 		if (t == 0 && log->cp_size > 0) {
@@ -621,20 +617,20 @@ recover(struct auditlog *log, struct paso_diag *d)
 				goto out;
 			if (sodium_memcmp(leaf, log->cp_root, MERKLE_HASH_BYTES) != 0) {
 				r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-				        "%s: the first %" PRIu64
-				        " entries do not hash to the latest checkpoint's root",
-				        log->dir, log->cp_size);
+					"%s: the first %" PRIu64
+					" entries do not hash to the latest checkpoint's root",
+					log->dir, log->cp_size);
 				goto out;
 			}
 		}
 	}
 	if (!log->readonly) {
 		if ((r = flush(log)) != 0 || ftruncate(log->ofd, (off_t)(log->n * 8)) != 0 ||
-		        ftruncate(log->hfd, (off_t)(nodes_for(log->n) * MERKLE_HASH_BYTES)) != 0 ||
-		        fdatasync(log->ofd) != 0 || fdatasync(log->hfd) != 0) {
+			ftruncate(log->hfd, (off_t)(nodes_for(log->n) * MERKLE_HASH_BYTES)) != 0 ||
+			fdatasync(log->ofd) != 0 || fdatasync(log->hfd) != 0) {
 			log->broken = 1;
 			r = paso_diag_set(d, PASO_E_IO,
-			        "%s: cannot write the rebuilt offsets and hashes", log->dir);
+				"%s: cannot write the rebuilt offsets and hashes", log->dir);
 			goto out;
 		}
 	}
@@ -663,29 +659,29 @@ log_open(const char *auditdir, int readonly, struct auditlog **out, struct paso_
 	log->readonly = readonly;
 	if (!readonly && mkdir(auditdir, 0700) != 0 && errno != EEXIST) {
 		r = paso_diag_set(
-		        d, PASO_E_IO, "%s: cannot create directory: %s", auditdir, strerror(errno));
+			d, PASO_E_IO, "%s: cannot create directory: %s", auditdir, strerror(errno));
 		goto out;
 	}
 	if ((log->dfd = open(auditdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		r = paso_diag_set(d, errno == ENOENT ? PASO_E_NOT_FOUND : PASO_E_IO,
-		        "%s: cannot open: %s", auditdir, strerror(errno));
+			"%s: cannot open: %s", auditdir, strerror(errno));
 		goto out;
 	}
 	if ((log->efd = openat(log->dfd, "entries", oflags | O_CLOEXEC, 0644)) < 0) {
 		r = paso_diag_set(d, errno == ENOENT ? PASO_E_NOT_FOUND : PASO_E_IO,
-		        "%s/entries: %s", auditdir, strerror(errno));
+			"%s/entries: %s", auditdir, strerror(errno));
 		goto out;
 	}
 	if (!readonly && flock(log->efd, LOCK_EX | LOCK_NB) != 0) {
 		r = paso_diag_set(d, errno == EWOULDBLOCK ? PASO_E_EXISTS : PASO_E_IO,
-		        "%s/entries: another process has the log open for writing", auditdir);
+			"%s/entries: another process has the log open for writing", auditdir);
 		goto out;
 	}
 	log->ofd = openat(log->dfd, "offsets", oflags | O_CLOEXEC, 0644);
 	log->hfd = openat(log->dfd, "hashes", oflags | O_CLOEXEC, 0644);
 	if (!readonly && (log->ofd < 0 || log->hfd < 0)) {
 		r = paso_diag_set(d, PASO_E_IO, "%s: cannot open offsets or hashes: %s", auditdir,
-		        strerror(errno));
+			strerror(errno));
 		goto out;
 	}
 	if ((r = load_checkpoint(log, d)) != 0)
@@ -816,8 +812,8 @@ auditlog_truncate(struct auditlog *log, uint64_t size)
 	if ((r = read_offset(log, size, &off)) != 0)
 		return r;
 	if (ftruncate(log->efd, (off_t)off) != 0 || ftruncate(log->ofd, (off_t)(size * 8)) != 0 ||
-	        ftruncate(log->hfd, (off_t)(nodes_for(size) * MERKLE_HASH_BYTES)) != 0 ||
-	        fdatasync(log->efd) != 0 || fdatasync(log->ofd) != 0 || fdatasync(log->hfd) != 0) {
+		ftruncate(log->hfd, (off_t)(nodes_for(size) * MERKLE_HASH_BYTES)) != 0 ||
+		fdatasync(log->efd) != 0 || fdatasync(log->ofd) != 0 || fdatasync(log->hfd) != 0) {
 		log->broken = 1;
 		return PASO_E_IO;
 	}
@@ -884,7 +880,7 @@ auditlog_entry(struct auditlog *log, uint64_t index, uint8_t **bufp, size_t *len
 	if (index >= log->n)
 		return PASO_E_NOT_FOUND;
 	if ((r = read_offset(log, index, &off)) != 0 ||
-	        (r = read_entry_bytes(log, off, hdr, FRAME_HDR)) != 0)
+		(r = read_entry_bytes(log, off, hdr, FRAME_HDR)) != 0)
 		return r;
 	len = be32_get(hdr);
 	if (len > AUDITLOG_MAX_ENTRY)
@@ -927,7 +923,7 @@ auditlog_root(struct auditlog *log, uint64_t size, uint8_t root[MERKLE_HASH_BYTE
 
 int
 auditlog_inclusion(struct auditlog *log, uint64_t index, uint64_t size,
-        uint8_t (*path)[MERKLE_HASH_BYTES], size_t cap, size_t *n)
+	uint8_t (*path)[MERKLE_HASH_BYTES], size_t cap, size_t *n)
 {
 	*n = 0;
 	if (size > log->n)
@@ -937,7 +933,7 @@ auditlog_inclusion(struct auditlog *log, uint64_t index, uint64_t size,
 
 int
 auditlog_consistency(struct auditlog *log, uint64_t old_size, uint64_t new_size,
-        uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *n)
+	uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *n)
 {
 	*n = 0;
 	if (new_size > log->n)
@@ -993,7 +989,7 @@ seq_next(struct seq_reader *s, uint8_t *out, size_t n)
 			s->pos += get;
 			s->len += get;
 			(void)posix_fadvise(
-			        s->fd, (off_t)s->pos, (off_t)(2 * READ_CHUNK), POSIX_FADV_WILLNEED);
+				s->fd, (off_t)s->pos, (off_t)(2 * READ_CHUNK), POSIX_FADV_WILLNEED);
 		}
 		if (s->len < n)
 			return 0;
@@ -1049,7 +1045,7 @@ hex32(const uint8_t h[MERKLE_HASH_BYTES], char out[2 * MERKLE_HASH_BYTES + 1])
 
 int
 auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
-        const struct checkpoint *known, struct auditlog_report *rep, struct paso_diag *d)
+	const struct checkpoint *known, struct auditlog_report *rep, struct paso_diag *d)
 {
 	struct frame_reader fr = {0};
 	struct seq_reader offs = {.fd = -1};
@@ -1068,13 +1064,13 @@ auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
 	rep->bad_index = UINT64_MAX;
 	if ((dfd = open(auditdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		r = paso_diag_set(
-		        d, PASO_E_NOT_FOUND, "%s: not a directory: %s", auditdir, strerror(errno));
+			d, PASO_E_NOT_FOUND, "%s: not a directory: %s", auditdir, strerror(errno));
 		goto out;
 	}
 	if ((r = read_small_file(dfd, "checkpoint", CHECKPOINT_MAX_NOTE, &note, &notelen)) != 0) {
 		paso_diag_set(d, r, "%s/checkpoint: %s", auditdir,
-		        r == PASO_E_NOT_FOUND ? "missing: the log has never been checkpointed"
-		                              : "unreadable");
+			r == PASO_E_NOT_FOUND ? "missing: the log has never been checkpointed"
+					      : "unreadable");
 		goto out;
 	}
 	if ((r = checkpoint_open(note, notelen, v, &cp, d)) != 0) {
@@ -1092,15 +1088,15 @@ auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
 	if (known != NULL) {
 		if (strcmp(known->origin, cp.origin) != 0) {
 			r = paso_diag_set(d, PASO_E_INVALID_ARG,
-			        "the known checkpoint is of log '%s', this log is '%s'",
-			        known->origin, cp.origin);
+				"the known checkpoint is of log '%s', this log is '%s'",
+				known->origin, cp.origin);
 			goto out;
 		}
 		if (known->size > n) {
 			r = paso_diag_set(d, PASO_E_ROLLBACK,
-			        "rollback: the log's checkpoint has %" PRIu64
-			        " entries, a checkpoint seen before had %" PRIu64,
-			        n, known->size);
+				"rollback: the log's checkpoint has %" PRIu64
+				" entries, a checkpoint seen before had %" PRIu64,
+				n, known->size);
 			goto out;
 		}
 	}
@@ -1109,15 +1105,15 @@ auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
 		goto out;
 	}
 	if ((r = fr_init(&fr, efd, 0, fd_size(efd))) != 0 ||
-	        (r = seq_init(&offs, dfd, "offsets")) != 0 ||
-	        (r = seq_init(&vc.hashes, dfd, "hashes")) != 0)
+		(r = seq_init(&offs, dfd, "offsets")) != 0 ||
+		(r = seq_init(&vc.hashes, dfd, "hashes")) != 0)
 		goto out;
 	merkle_frontier_init(&f);
 	if (n == 0) {
 		merkle_empty_root(root);
 		if (sodium_memcmp(root, cp.root, MERKLE_HASH_BYTES) != 0) {
 			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-			        "checkpoint of size 0 has a root that is not the empty root");
+				"checkpoint of size 0 has a root that is not the empty root");
 			goto out;
 		}
 		memcpy(rep->root, root, MERKLE_HASH_BYTES);
@@ -1138,20 +1134,20 @@ auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
 			if (i < n) {
 				rep->bad_index = i;
 				r = fr_r == FR_END
-				            ? paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-				                      "entry %" PRIu64
-				                      ": missing: the checkpoint covers %" PRIu64
-				                      " entries but the entries file ends after "
-				                      "%" PRIu64 " (deleted or truncated)",
-				                      i, n, i)
-				            : paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-				                      "entry %" PRIu64 " (byte %" PRIu64
-				                      " of entries): frame damaged (%s)",
-				                      i, foff,
-				                      fr_r == FR_TOOBIG
-				                              ? "impossible length"
-				                              : "check bytes do not match the "
-				                                "content, or cut short");
+					    ? paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+						      "entry %" PRIu64
+						      ": missing: the checkpoint covers %" PRIu64
+						      " entries but the entries file ends after "
+						      "%" PRIu64 " (deleted or truncated)",
+						      i, n, i)
+					    : paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+						      "entry %" PRIu64 " (byte %" PRIu64
+						      " of entries): frame damaged (%s)",
+						      i, foff,
+						      fr_r == FR_TOOBIG
+							      ? "impossible length"
+							      : "check bytes do not match the "
+								"content, or cut short");
 				goto out;
 			}
 			rep->torn_bytes = fr.file_end - foff;
@@ -1169,9 +1165,9 @@ auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
 		if (k == 0 || be64_get(ob) != foff) {
 			rep->bad_index = i;
 			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-			        "entry %" PRIu64 ": offsets file %s (entry is at byte %" PRIu64 ")",
-			        i, k == 0 ? "ends before it" : "records a different position",
-			        foff);
+				"entry %" PRIu64 ": offsets file %s (entry is at byte %" PRIu64 ")",
+				i, k == 0 ? "ends before it" : "records a different position",
+				foff);
 			goto out;
 		}
 		(void)merkle_frontier_push(&f, leaf, on_node_compare, &vc);
@@ -1183,20 +1179,20 @@ auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
 			if (vc.bad_level == 0) {
 				rep->bad_index = i;
 				r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT, "entry %" PRIu64 ": %s",
-				        i,
-				        vc.missing ? "hashes file ends before its leaf hash"
-				                   : "content does not match its recorded leaf "
-				                     "hash (entry modified, deleted, inserted or "
-				                     "reordered, or the hashes file damaged)");
+					i,
+					vc.missing ? "hashes file ends before its leaf hash"
+						   : "content does not match its recorded leaf "
+						     "hash (entry modified, deleted, inserted or "
+						     "reordered, or the hashes file damaged)");
 			} else {
 				r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-				        "hashes file: node at level %u covering entries %" PRIu64
-				        "..%" PRIu64 " %s",
-				        vc.bad_level, vc.bad_index << vc.bad_level,
-				        ((vc.bad_index + 1) << vc.bad_level) - 1,
-				        vc.missing ? "is missing"
-				                   : "differs from the one recomputed from the "
-				                     "entries");
+					"hashes file: node at level %u covering entries %" PRIu64
+					"..%" PRIu64 " %s",
+					vc.bad_level, vc.bad_index << vc.bad_level,
+					((vc.bad_index + 1) << vc.bad_level) - 1,
+					vc.missing ? "is missing"
+						   : "differs from the one recomputed from the "
+						     "entries");
 			}
 			goto out;
 		}
@@ -1206,9 +1202,9 @@ auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
 				hex32(root, hx);
 				hex32(known->root, hy);
 				r = paso_diag_set(d, PASO_E_SPLIT_VIEW,
-				        "split view: the first %" PRIu64
-				        " entries hash to %s, a checkpoint seen before says %s",
-				        known->size, hx, hy);
+					"split view: the first %" PRIu64
+					" entries hash to %s, a checkpoint seen before says %s",
+					known->size, hx, hy);
 				goto out;
 			}
 		}
@@ -1219,10 +1215,10 @@ auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
 				hex32(root, hx);
 				hex32(cp.root, hy);
 				r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-				        "the first %" PRIu64
-				        " entries hash to %s but the signed checkpoint says %s "
-				        "(entries and hash file rewritten consistently?)",
-				        n, hx, hy);
+					"the first %" PRIu64
+					" entries hash to %s but the signed checkpoint says %s "
+					"(entries and hash file rewritten consistently?)",
+					n, hx, hy);
 				goto out;
 			}
 		}

@@ -109,11 +109,11 @@ int auditlog_root(struct auditlog *log, uint64_t size, uint8_t root[MERKLE_HASH_
  * Returns 0, PASO_E_INVALID_ARG (index >= size, size > auditlog_size, cap too small) or PASO_E_IO.
  */
 int auditlog_inclusion(struct auditlog *log, uint64_t index, uint64_t size,
-        uint8_t (*path)[MERKLE_HASH_BYTES], size_t cap, size_t *n);
+	uint8_t (*path)[MERKLE_HASH_BYTES], size_t cap, size_t *n);
 
 /* Consistency proof from old_size to new_size (0 < old_size <= new_size <= auditlog_size). */
 int auditlog_consistency(struct auditlog *log, uint64_t old_size, uint64_t new_size,
-        uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *n);
+	uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *n);
 
 /* What auditlog_verify found. */
 struct auditlog_report {
@@ -137,7 +137,7 @@ struct auditlog_report {
  * PASO_E_ROLLBACK, PASO_E_SPLIT_VIEW, PASO_E_IO or PASO_E_NOMEM; d says what and where.
  */
 int auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
-        const struct checkpoint *known, struct auditlog_report *rep, struct paso_diag *d)
-        __attribute__((warn_unused_result));
+	const struct checkpoint *known, struct auditlog_report *rep, struct paso_diag *d)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -33,10 +33,6 @@ struct checkpoint_verifier {
 	EVP_PKEY *pkey;                         /* RFC 6962 type */
 };
 
-
-
-
-
 /* Standard base64 with padding into a new string; NULL on allocation failure. */
 static char *
 b64_encode(const uint8_t *in, size_t len)
@@ -59,8 +55,8 @@ b64_decode(const char *in, size_t inlen, uint8_t *out, size_t cap, size_t *lenp)
 	if (inlen == 0 || inlen % 4 != 0)
 		return -1;
 	if (sodium_base642bin(
-	            out, cap, in, inlen, NULL, lenp, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	        end != in + inlen)
+		    out, cap, in, inlen, NULL, lenp, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		end != in + inlen)
 		return -1;
 	return 0;
 }
@@ -96,7 +92,7 @@ utf8_seq(const uint8_t *p, size_t n, uint32_t *cp)
 		c = (c << 6) | (p[i] & 0x3f);
 	}
 	if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-	        (c >= 0xd800 && c <= 0xdfff))
+		(c >= 0xd800 && c <= 0xdfff))
 		return 0; /* overlong or surrogate */
 	*cp = c;
 	return len;
@@ -176,7 +172,7 @@ split_key_text(const char *s, size_t *namelen, uint32_t *keyid, const char **res
 	*namelen = (size_t)(plus - s);
 	for (i = 1; i <= 8; i++)
 		if (!((plus[i] >= '0' && plus[i] <= '9') || (plus[i] >= 'a' && plus[i] <= 'f') ||
-		            (plus[i] >= 'A' && plus[i] <= 'F')))
+			    (plus[i] >= 'A' && plus[i] <= 'F')))
 			return -1;
 	if (plus[9] != '+')
 		return -1;
@@ -221,15 +217,15 @@ keygen(const char *name, uint8_t type, char **skey_text, char **vkey_text)
 	memcpy(vraw + 1, pk, sizeof(pk));
 	id = key_id(name, type, pk, sizeof(pk));
 	if ((b64s = b64_encode(raw, sizeof(raw))) == NULL ||
-	        (b64v = b64_encode(vraw, sizeof(vraw))) == NULL)
+		(b64v = b64_encode(vraw, sizeof(vraw))) == NULL)
 		goto out;
 	slen = strlen(SKEY_PREFIX) + strlen(name) + 10 + strlen(b64s) + 1;
 	vlen = strlen(name) + 10 + strlen(b64v) + 1;
 	if ((st = malloc(slen)) == NULL || (vt = malloc(vlen)) == NULL)
 		goto out;
 	if (snprintf(st, slen, SKEY_PREFIX "%s+%08" PRIx32 "+%s", name, id, b64s) !=
-	                (int)slen - 1 ||
-	        snprintf(vt, vlen, "%s+%08" PRIx32 "+%s", name, id, b64v) != (int)vlen - 1) {
+			(int)slen - 1 ||
+		snprintf(vt, vlen, "%s+%08" PRIx32 "+%s", name, id, b64v) != (int)vlen - 1) {
 		r = PASO_E_INTERNAL;
 		goto out;
 	}
@@ -274,14 +270,14 @@ checkpoint_signer_from_text(const char *skey_text, struct checkpoint_signer **ou
 	if ((t = dup_trimmed(skey_text)) == NULL)
 		return PASO_E_NOMEM;
 	if (strncmp(t, SKEY_PREFIX, strlen(SKEY_PREFIX)) != 0 ||
-	        split_key_text(t + strlen(SKEY_PREFIX), &namelen, &id, &rest) != 0 ||
-	        !name_valid(t + strlen(SKEY_PREFIX), namelen) ||
-	        b64_decode(rest, strlen(rest), raw, sizeof(raw), &rawlen) != 0 ||
-	        rawlen != 1 + crypto_sign_SEEDBYTES ||
-	        (raw[0] != CHECKPOINT_SIG_ED25519 && raw[0] != CHECKPOINT_SIG_COSIGNATURE_V1))
+		split_key_text(t + strlen(SKEY_PREFIX), &namelen, &id, &rest) != 0 ||
+		!name_valid(t + strlen(SKEY_PREFIX), namelen) ||
+		b64_decode(rest, strlen(rest), raw, sizeof(raw), &rawlen) != 0 ||
+		rawlen != 1 + crypto_sign_SEEDBYTES ||
+		(raw[0] != CHECKPOINT_SIG_ED25519 && raw[0] != CHECKPOINT_SIG_COSIGNATURE_V1))
 		goto out;
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	        (s->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)) == NULL) {
+		(s->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)) == NULL) {
 		r = PASO_E_NOMEM;
 		goto out;
 	}
@@ -396,8 +392,8 @@ checkpoint_verifier_parse(const char *vkey, struct checkpoint_verifier **out, st
 	case CHECKPOINT_SIG_COSIGNATURE_V1:
 		if (rawlen != 1 + crypto_sign_PUBLICKEYBYTES) {
 			paso_diag_set(d, r,
-			        "verifier key %s: Ed25519 key of %zu bytes, expected 32", v->name,
-			        rawlen - 1);
+				"verifier key %s: Ed25519 key of %zu bytes, expected 32", v->name,
+				rawlen - 1);
 			goto out;
 		}
 		memcpy(v->pk, raw + 1, crypto_sign_PUBLICKEYBYTES);
@@ -406,9 +402,9 @@ checkpoint_verifier_parse(const char *vkey, struct checkpoint_verifier **out, st
 	case CHECKPOINT_SIG_RFC6962_STH:
 		der = raw + 1;
 		if ((v->pkey = d2i_PUBKEY(NULL, &der, (long)(rawlen - 1))) == NULL ||
-		        der != raw + rawlen) {
+			der != raw + rawlen) {
 			paso_diag_set(
-			        d, r, "verifier key %s: not a DER SubjectPublicKeyInfo", v->name);
+				d, r, "verifier key %s: not a DER SubjectPublicKeyInfo", v->name);
 			goto out;
 		}
 		crypto_hash_sha256(logid, raw + 1, rawlen - 1);
@@ -416,14 +412,14 @@ checkpoint_verifier_parse(const char *vkey, struct checkpoint_verifier **out, st
 		break;
 	default:
 		paso_diag_set(d, r, "verifier key %s: unsupported signature type 0x%02x", v->name,
-		        v->type);
+			v->type);
 		goto out;
 	}
 	if (want != id) {
 		paso_diag_set(d, r,
-		        "verifier key %s: key id %08" PRIx32 " does not match the key (%08" PRIx32
-		        ")",
-		        v->name, id, want);
+			"verifier key %s: key id %08" PRIx32 " does not match the key (%08" PRIx32
+			")",
+			v->name, id, want);
 		goto out;
 	}
 	*out = v;
@@ -488,7 +484,7 @@ checkpoint_note_free(struct checkpoint_note *n)
 /* Parses one signature line [p, p+len) (without its newline) into sig. */
 static int
 parse_sig_line(
-        const char *p, size_t len, struct checkpoint_sig *sig, size_t lineno, struct paso_diag *d)
+	const char *p, size_t len, struct checkpoint_sig *sig, size_t lineno, struct paso_diag *d)
 {
 	const size_t dash = strlen(EM_DASH " ");
 	const char *sp;
@@ -497,26 +493,26 @@ parse_sig_line(
 
 	if (len < dash || memcmp(p, EM_DASH " ", dash) != 0)
 		return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
-		        "note line %zu: signature line does not start with an em dash and a space",
-		        lineno);
+			"note line %zu: signature line does not start with an em dash and a space",
+			lineno);
 	p += dash;
 	len -= dash;
 	if ((sp = memchr(p, ' ', len)) == NULL)
 		return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
-		        "note line %zu: signature line has no space between key name and signature",
-		        lineno);
+			"note line %zu: signature line has no space between key name and signature",
+			lineno);
 	namelen = (size_t)(sp - p);
 	b64len = len - namelen - 1;
 	if (!name_valid(p, namelen))
 		return paso_diag_set(
-		        d, PASO_E_CHECKPOINT_FORMAT, "note line %zu: invalid key name", lineno);
+			d, PASO_E_CHECKPOINT_FORMAT, "note line %zu: invalid key name", lineno);
 	if ((raw = malloc(b64len + 1)) == NULL)
 		return PASO_E_NOMEM;
 	if (b64_decode(sp + 1, b64len, raw, b64len, &rawlen) != 0 || rawlen < 5) {
 		free(raw);
 		return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
-		        "note line %zu: signature is not base64 of a key id and a signature",
-		        lineno);
+			"note line %zu: signature is not base64 of a key id and a signature",
+			lineno);
 	}
 	if ((sig->name = malloc(namelen + 1)) == NULL) {
 		free(raw);
@@ -533,7 +529,7 @@ parse_sig_line(
 
 int
 checkpoint_note_parse(
-        const char *buf, size_t len, struct checkpoint_note **out, struct paso_diag *d)
+	const char *buf, size_t len, struct checkpoint_note **out, struct paso_diag *d)
 {
 	struct checkpoint_note *n = NULL;
 	const uint8_t *p = (const uint8_t *)buf;
@@ -544,7 +540,7 @@ checkpoint_note_parse(
 	*out = NULL;
 	if (len == 0 || len > CHECKPOINT_MAX_NOTE) {
 		paso_diag_set(d, r, "note of %zu bytes: empty or longer than %u", len,
-		        CHECKPOINT_MAX_NOTE);
+			CHECKPOINT_MAX_NOTE);
 		goto out;
 	}
 	for (i = 0; i < len; i += l) {
@@ -560,7 +556,7 @@ checkpoint_note_parse(
 			}
 		} else if (c < 0x20 || c == 0x7f) {
 			paso_diag_set(
-			        d, r, "note line %zu: control character 0x%02" PRIx32, lineno, c);
+				d, r, "note line %zu: control character 0x%02" PRIx32, lineno, c);
 			goto out;
 		}
 	}
@@ -587,7 +583,7 @@ checkpoint_note_parse(
 			n->nsigs++;
 	if (n->nsigs > CHECKPOINT_MAX_SIGS) {
 		paso_diag_set(d, r, "note has %zu signatures, more than %d", n->nsigs,
-		        CHECKPOINT_MAX_SIGS);
+			CHECKPOINT_MAX_SIGS);
 		n->nsigs = 0;
 		goto out;
 	}
@@ -602,7 +598,7 @@ checkpoint_note_parse(
 		const char *nl = memchr(buf + start, '\n', len - start);
 
 		if ((r = parse_sig_line(buf + start, (size_t)(nl - (buf + start)), &n->sigs[i],
-		             lineno, d)) != 0)
+			     lineno, d)) != 0)
 			goto out;
 		start = (size_t)(nl - buf) + 1;
 		lineno++;
@@ -644,33 +640,33 @@ checkpoint_parse_text(const char *text, size_t len, struct checkpoint *cp, struc
 	memset(cp, 0, sizeof(*cp));
 	if (len == 0 || text[len - 1] != '\n')
 		return paso_diag_set(
-		        d, PASO_E_CHECKPOINT_FORMAT, "checkpoint text does not end with a newline");
+			d, PASO_E_CHECKPOINT_FORMAT, "checkpoint text does not end with a newline");
 	while (line < text + len) {
 		nl = memchr(line, '\n', (size_t)(text + len - line));
 		ll = (size_t)(nl - line);
 		lineno++;
 		if (ll == 0)
 			return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
-			        "checkpoint line %zu is empty", lineno);
+				"checkpoint line %zu is empty", lineno);
 		if (lineno == 1) {
 			if (ll >= sizeof(cp->origin) || memchr(line, '\0', ll) != NULL)
 				return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
-				        "checkpoint origin longer than %zu bytes",
-				        sizeof(cp->origin) - 1);
+					"checkpoint origin longer than %zu bytes",
+					sizeof(cp->origin) - 1);
 			memcpy(cp->origin, line, ll);
 			cp->origin[ll] = '\0';
 		} else if (lineno == 2) {
 			if (parse_u64(line, ll, &cp->size) != 0)
 				return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
-				        "checkpoint line 2: tree size '%.*s' is not a decimal "
-				        "number without leading zeros",
-				        (int)(ll > 40 ? 40 : ll), line);
+					"checkpoint line 2: tree size '%.*s' is not a decimal "
+					"number without leading zeros",
+					(int)(ll > 40 ? 40 : ll), line);
 		} else if (lineno == 3) {
 			if (b64_decode(line, ll, root, sizeof(root), &rl) != 0 ||
-			        rl != MERKLE_HASH_BYTES)
+				rl != MERKLE_HASH_BYTES)
 				return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
-				        "checkpoint line 3: root hash is not the base64 of 32 "
-				        "bytes");
+					"checkpoint line 3: root hash is not the base64 of 32 "
+					"bytes");
 			memcpy(cp->root, root, MERKLE_HASH_BYTES);
 		} else {
 			cp->n_extensions++;
@@ -679,13 +675,13 @@ checkpoint_parse_text(const char *text, size_t len, struct checkpoint *cp, struc
 	}
 	if (lineno < 3)
 		return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
-		        "checkpoint text has %zu lines, needs origin, size and root hash", lineno);
+			"checkpoint text has %zu lines, needs origin, size and root hash", lineno);
 	return 0;
 }
 
 int
 checkpoint_format_text(
-        const char *origin, uint64_t size, const uint8_t root[MERKLE_HASH_BYTES], char **textp)
+	const char *origin, uint64_t size, const uint8_t root[MERKLE_HASH_BYTES], char **textp)
 {
 	char b64[sodium_base64_ENCODED_LEN(MERKLE_HASH_BYTES, sodium_base64_VARIANT_ORIGINAL)];
 	size_t olen = strlen(origin), cap;
@@ -695,7 +691,7 @@ checkpoint_format_text(
 	if (olen == 0 || olen > NAME_MAX_BYTES || strchr(origin, '\n') != NULL)
 		return PASO_E_INVALID_ARG;
 	sodium_bin2base64(
-	        b64, sizeof(b64), root, MERKLE_HASH_BYTES, sodium_base64_VARIANT_ORIGINAL);
+		b64, sizeof(b64), root, MERKLE_HASH_BYTES, sodium_base64_VARIANT_ORIGINAL);
 	cap = olen + 1 + 21 + 1 + strlen(b64) + 2;
 	if ((t = malloc(cap)) == NULL)
 		return PASO_E_NOMEM;
@@ -707,7 +703,7 @@ checkpoint_format_text(
 /* Appends "— name base64(raw)\n" to head (hlen bytes) into a new string. */
 static int
 append_sig_line(const char *head, size_t hlen, const char *name, const uint8_t *raw, size_t rawlen,
-        char **outp)
+	char **outp)
 {
 	char *b64 = NULL, *o;
 	size_t cap;
@@ -755,7 +751,7 @@ checkpoint_note_sign(const struct checkpoint_signer *s, const char *text, size_t
 
 int
 checkpoint_sign(const struct checkpoint_signer *s, uint64_t size,
-        const uint8_t root[MERKLE_HASH_BYTES], char **notep)
+	const uint8_t root[MERKLE_HASH_BYTES], char **notep)
 {
 	char *text = NULL;
 	int r;
@@ -788,7 +784,7 @@ cosig_message(const char *text, size_t text_len, uint64_t ts, size_t *lenp)
 /* RFC 6962 TreeHeadSignature in a note signature (c2sp.org/static-ct-api). */
 static int
 verify_sth(const struct checkpoint_note *n, const struct checkpoint_sig *sig,
-        const struct checkpoint_verifier *v, uint64_t *ts, struct paso_diag *d)
+	const struct checkpoint_verifier *v, uint64_t *ts, struct paso_diag *d)
 {
 	struct checkpoint cp;
 	EVP_MD_CTX *ctx = NULL;
@@ -801,17 +797,17 @@ verify_sth(const struct checkpoint_note *n, const struct checkpoint_sig *sig,
 	/* The TreeHeadSignature covers neither the origin nor extension lines: pin both. */
 	if (strcmp(cp.origin, v->name) != 0 || cp.n_extensions != 0)
 		return paso_diag_set(d, PASO_E_AUDIT_SIGNATURE,
-		        "TreeHeadSignature of %s on a checkpoint of origin '%s' or with extension "
-		        "lines",
-		        v->name, cp.origin);
+			"TreeHeadSignature of %s on a checkpoint of origin '%s' or with extension "
+			"lines",
+			v->name, cp.origin);
 	/* timestamp(8) || hash alg(1) || sig alg(1) || length(2) || DER signature */
 	if (sig->sig_len < 12)
 		return paso_diag_set(
-		        d, PASO_E_CHECKPOINT_FORMAT, "TreeHeadSignature of %s too short", v->name);
+			d, PASO_E_CHECKPOINT_FORMAT, "TreeHeadSignature of %s too short", v->name);
 	dlen = ((size_t)sig->sig[10] << 8) | sig->sig[11];
 	if (sig->sig[8] != 4 || sig->sig[9] != 3 || 12 + dlen != sig->sig_len)
 		return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
-		        "TreeHeadSignature of %s: not ECDSA with SHA-256 or bad length", v->name);
+			"TreeHeadSignature of %s: not ECDSA with SHA-256 or bad length", v->name);
 	*ts = be64_get(sig->sig);
 	msg[0] = 0; /* v1 */
 	msg[1] = 1; /* tree_hash */
@@ -822,7 +818,7 @@ verify_sth(const struct checkpoint_note *n, const struct checkpoint_sig *sig,
 		return PASO_E_NOMEM;
 	r = 0;
 	if (EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, v->pkey) != 1 ||
-	        EVP_DigestVerify(ctx, sig->sig + 12, dlen, msg, sizeof(msg)) != 1)
+		EVP_DigestVerify(ctx, sig->sig + 12, dlen, msg, sizeof(msg)) != 1)
 		r = PASO_E_AUDIT_SIGNATURE;
 	EVP_MD_CTX_free(ctx);
 	return r;
@@ -830,7 +826,7 @@ verify_sth(const struct checkpoint_note *n, const struct checkpoint_sig *sig,
 
 int
 checkpoint_note_verify(const struct checkpoint_note *n, const struct checkpoint_verifier *v,
-        uint64_t *timestamp, struct paso_diag *d)
+	uint64_t *timestamp, struct paso_diag *d)
 {
 	char others[384];
 	uint8_t *msg = NULL;
@@ -847,7 +843,7 @@ checkpoint_note_verify(const struct checkpoint_note *n, const struct checkpoint_
 		if (strcmp(sig->name, v->name) != 0 || sig->keyid != v->keyid) {
 			/* Unknown keys are ignored, but named in the diagnostic. */
 			k = snprintf(others + used, sizeof(others) - used, "%s%s+%08" PRIx32,
-			        used ? ", " : "", sig->name, sig->keyid);
+				used ? ", " : "", sig->name, sig->keyid);
 			if (k > 0 && (size_t)k < sizeof(others) - used)
 				used += (size_t)k;
 			continue;
@@ -856,22 +852,22 @@ checkpoint_note_verify(const struct checkpoint_note *n, const struct checkpoint_
 		case CHECKPOINT_SIG_ED25519:
 			if (sig->sig_len != crypto_sign_BYTES)
 				return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
-				        "signature by %s+%08" PRIx32 " has %zu bytes, expected 64",
-				        v->name, v->keyid, sig->sig_len);
+					"signature by %s+%08" PRIx32 " has %zu bytes, expected 64",
+					v->name, v->keyid, sig->sig_len);
 			if (crypto_sign_verify_detached(
-			            sig->sig, (const uint8_t *)n->text, n->text_len, v->pk) != 0)
+				    sig->sig, (const uint8_t *)n->text, n->text_len, v->pk) != 0)
 				r = PASO_E_AUDIT_SIGNATURE;
 			break;
 		case CHECKPOINT_SIG_COSIGNATURE_V1:
 			if (sig->sig_len != 8 + crypto_sign_BYTES)
 				return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
-				        "cosignature by %s+%08" PRIx32
-				        " has %zu bytes, expected 72",
-				        v->name, v->keyid, sig->sig_len);
+					"cosignature by %s+%08" PRIx32
+					" has %zu bytes, expected 72",
+					v->name, v->keyid, sig->sig_len);
 			ts = be64_get(sig->sig);
 			if (ts >> 63)
 				return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
-				        "cosignature by %s: timestamp exceeds 2^63-1", v->name);
+					"cosignature by %s: timestamp exceeds 2^63-1", v->name);
 			if ((msg = cosig_message(n->text, n->text_len, ts, &mlen)) == NULL)
 				return PASO_E_NOMEM;
 			if (crypto_sign_verify_detached(sig->sig + 8, msg, mlen, v->pk) != 0)
@@ -885,19 +881,19 @@ checkpoint_note_verify(const struct checkpoint_note *n, const struct checkpoint_
 			break;
 		default:
 			return paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT,
-			        "unsupported signature type 0x%02x", v->type);
+				"unsupported signature type 0x%02x", v->type);
 		}
 		if (r != 0)
 			return paso_diag_set(d, r,
-			        "signature by %s+%08" PRIx32
-			        " does not verify: note altered or forged",
-			        v->name, v->keyid);
+				"signature by %s+%08" PRIx32
+				" does not verify: note altered or forged",
+				v->name, v->keyid);
 		found = 1;
 	}
 	if (!found)
 		return paso_diag_set(d, PASO_E_AUDIT_SIGNATURE,
-		        "no signature by key %s+%08" PRIx32 " (signed by: %s)", v->name, v->keyid,
-		        used ? others : "nobody");
+			"no signature by key %s+%08" PRIx32 " (signed by: %s)", v->name, v->keyid,
+			used ? others : "nobody");
 	if (timestamp != NULL)
 		*timestamp = ts;
 	return 0;
@@ -905,7 +901,7 @@ checkpoint_note_verify(const struct checkpoint_note *n, const struct checkpoint_
 
 int
 checkpoint_open(const char *note, size_t len, const struct checkpoint_verifier *v,
-        struct checkpoint *cp, struct paso_diag *d)
+	struct checkpoint *cp, struct paso_diag *d)
 {
 	struct checkpoint_note *n = NULL;
 	int r;
@@ -923,7 +919,7 @@ out:
 
 int
 checkpoint_cosign(const struct checkpoint_signer *w, const char *note, size_t len,
-        uint64_t timestamp, char **outp, struct paso_diag *d)
+	uint64_t timestamp, char **outp, struct paso_diag *d)
 {
 	struct checkpoint_note *n = NULL;
 	struct checkpoint cp;
@@ -934,7 +930,7 @@ checkpoint_cosign(const struct checkpoint_signer *w, const char *note, size_t le
 	*outp = NULL;
 	if (w->type != CHECKPOINT_SIG_COSIGNATURE_V1 || (timestamp >> 63) != 0)
 		return paso_diag_set(
-		        d, PASO_E_INVALID_ARG, "not a witness key, or timestamp out of range");
+			d, PASO_E_INVALID_ARG, "not a witness key, or timestamp out of range");
 	if ((r = checkpoint_note_parse(note, len, &n, d)) != 0)
 		goto out;
 	if ((r = checkpoint_parse_text(n->text, n->text_len, &cp, d)) != 0)

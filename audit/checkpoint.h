@@ -82,7 +82,7 @@ int checkpoint_signer_vkey(const struct checkpoint_signer *s, char **vkey_text);
  * which) or PASO_E_NOMEM. checkpoint_verifier_from_vkey is the same without a diagnostic.
  */
 int checkpoint_verifier_parse(
-        const char *vkey, struct checkpoint_verifier **out, struct paso_diag *d);
+	const char *vkey, struct checkpoint_verifier **out, struct paso_diag *d);
 int checkpoint_verifier_from_vkey(const char *vkey, struct checkpoint_verifier **out);
 void checkpoint_verifier_free(struct checkpoint_verifier *v);
 const char *checkpoint_verifier_name(const struct checkpoint_verifier *v); /* borrowed */
@@ -96,7 +96,7 @@ uint8_t checkpoint_verifier_type(const struct checkpoint_verifier *v);
  * PASO_E_CHECKPOINT_FORMAT (d names the line) or PASO_E_NOMEM.
  */
 int checkpoint_note_parse(const char *buf, size_t len, struct checkpoint_note **out,
-        struct paso_diag *d) __attribute__((warn_unused_result));
+	struct paso_diag *d) __attribute__((warn_unused_result));
 void checkpoint_note_free(struct checkpoint_note *n);
 
 /*
@@ -108,7 +108,7 @@ void checkpoint_note_free(struct checkpoint_note *n);
  * length or layout, or the note text is not a checkpoint when the type needs one) or PASO_E_NOMEM.
  */
 int checkpoint_note_verify(const struct checkpoint_note *n, const struct checkpoint_verifier *v,
-        uint64_t *timestamp, struct paso_diag *d) __attribute__((warn_unused_result));
+	uint64_t *timestamp, struct paso_diag *d) __attribute__((warn_unused_result));
 
 /*
  * Signs text (len bytes, ending in '\n') with a type 0x01 signer: *notep = text + "\n" + its
@@ -116,7 +116,7 @@ int checkpoint_note_verify(const struct checkpoint_note *n, const struct checkpo
  * in newline, signer of another type) or PASO_E_NOMEM.
  */
 int checkpoint_note_sign(
-        const struct checkpoint_signer *s, const char *text, size_t len, char **notep);
+	const struct checkpoint_signer *s, const char *text, size_t len, char **notep);
 
 /*
  * Parses the text of a checkpoint (the note text, not the signatures) into cp. Returns 0 or
@@ -124,21 +124,21 @@ int checkpoint_note_sign(
  * range, root not the base64 of 32 bytes, empty extension line).
  */
 int checkpoint_parse_text(const char *text, size_t len, struct checkpoint *cp, struct paso_diag *d)
-        __attribute__((warn_unused_result));
+	__attribute__((warn_unused_result));
 
 /*
  * Writes "origin\nsize\nbase64(root)\n" into a new string; caller frees. Returns 0,
  * PASO_E_INVALID_ARG (origin empty, longer than 255 bytes or with a newline) or PASO_E_NOMEM.
  */
 int checkpoint_format_text(
-        const char *origin, uint64_t size, const uint8_t root[MERKLE_HASH_BYTES], char **textp);
+	const char *origin, uint64_t size, const uint8_t root[MERKLE_HASH_BYTES], char **textp);
 
 /*
  * Signs the checkpoint (origin = the signer's name, size, root): *notep is the complete signed
  * note text; caller frees. Returns 0, PASO_E_INVALID_ARG or PASO_E_NOMEM.
  */
 int checkpoint_sign(const struct checkpoint_signer *s, uint64_t size,
-        const uint8_t root[MERKLE_HASH_BYTES], char **notep);
+	const uint8_t root[MERKLE_HASH_BYTES], char **notep);
 
 /*
  * Parses a signed checkpoint note, verifies it against the log key v and parses its text.
@@ -146,7 +146,7 @@ int checkpoint_sign(const struct checkpoint_signer *s, uint64_t size,
  * checkpoint_parse_text. d says what failed.
  */
 int checkpoint_open(const char *note, size_t len, const struct checkpoint_verifier *v,
-        struct checkpoint *cp, struct paso_diag *d) __attribute__((warn_unused_result));
+	struct checkpoint *cp, struct paso_diag *d) __attribute__((warn_unused_result));
 
 /*
  * Witness: adds a cosignature/v1 line by the type 0x04 signer w, made at time timestamp, to the
@@ -156,6 +156,6 @@ int checkpoint_open(const char *note, size_t len, const struct checkpoint_verifi
  * timestamp >= 2^63), PASO_E_CHECKPOINT_FORMAT or PASO_E_NOMEM.
  */
 int checkpoint_cosign(const struct checkpoint_signer *w, const char *note, size_t len,
-        uint64_t timestamp, char **outp, struct paso_diag *d);
+	uint64_t timestamp, char **outp, struct paso_diag *d);
 
 #endif

@@ -24,7 +24,7 @@ merkle_leaf_hash(const uint8_t *data, size_t len, uint8_t out[MERKLE_HASH_BYTES]
 
 void
 merkle_node_hash(const uint8_t left[MERKLE_HASH_BYTES], const uint8_t right[MERKLE_HASH_BYTES],
-        uint8_t out[MERKLE_HASH_BYTES])
+	uint8_t out[MERKLE_HASH_BYTES])
 {
 	uint8_t buf[1 + 2 * MERKLE_HASH_BYTES];
 
@@ -38,7 +38,7 @@ merkle_node_hash(const uint8_t left[MERKLE_HASH_BYTES], const uint8_t right[MERK
 
 void
 merkle_hash_children(const uint8_t *left, size_t llen, const uint8_t *right, size_t rlen,
-        uint8_t out[MERKLE_HASH_BYTES])
+	uint8_t out[MERKLE_HASH_BYTES])
 {
 	crypto_hash_sha256_state st;
 	static const uint8_t prefix = 0x01;
@@ -131,7 +131,7 @@ reverse(uint8_t (*h)[MERKLE_HASH_BYTES], size_t n)
 
 int
 merkle_inclusion_nodes(merkle_node_fn get, void *ctx, uint64_t index, uint64_t size,
-        uint8_t (*path)[MERKLE_HASH_BYTES], size_t cap, size_t *np)
+	uint8_t (*path)[MERKLE_HASH_BYTES], size_t cap, size_t *np)
 {
 	uint64_t lo = 0, hi = size, k;
 	size_t cnt = 0;
@@ -163,7 +163,7 @@ merkle_inclusion_nodes(merkle_node_fn get, void *ctx, uint64_t index, uint64_t s
 
 int
 merkle_consistency_nodes(merkle_node_fn get, void *ctx, uint64_t old_size, uint64_t new_size,
-        uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *np)
+	uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *np)
 {
 	uint64_t lo = 0, hi = new_size, m = old_size, k;
 	size_t cnt = 0;
@@ -225,7 +225,7 @@ array_node(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_BY
 		return 0;
 	}
 	if ((r = array_node(ctx, level - 1, 2 * index, l)) != 0 ||
-	        (r = array_node(ctx, level - 1, 2 * index + 1, rr)) != 0)
+		(r = array_node(ctx, level - 1, 2 * index + 1, rr)) != 0)
 		return r;
 	merkle_node_hash(l, rr, out);
 	return 0;
@@ -248,7 +248,7 @@ merkle_root(const uint8_t (*leaves)[MERKLE_HASH_BYTES], uint64_t n, uint8_t root
 
 int
 merkle_inclusion_proof(const uint8_t (*leaves)[MERKLE_HASH_BYTES], uint64_t n, uint64_t index,
-        uint8_t (*path)[MERKLE_HASH_BYTES], size_t cap, size_t *np)
+	uint8_t (*path)[MERKLE_HASH_BYTES], size_t cap, size_t *np)
 {
 	struct leaf_array a = {leaves, n};
 
@@ -257,7 +257,7 @@ merkle_inclusion_proof(const uint8_t (*leaves)[MERKLE_HASH_BYTES], uint64_t n, u
 
 int
 merkle_consistency_proof(const uint8_t (*leaves)[MERKLE_HASH_BYTES], uint64_t n, uint64_t old_size,
-        uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *np)
+	uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *np)
 {
 	struct leaf_array a = {leaves, n};
 
@@ -266,7 +266,7 @@ merkle_consistency_proof(const uint8_t (*leaves)[MERKLE_HASH_BYTES], uint64_t n,
 
 int
 merkle_verify_inclusion(const uint8_t leaf_hash[MERKLE_HASH_BYTES], uint64_t index, uint64_t size,
-        const uint8_t (*path)[MERKLE_HASH_BYTES], size_t n, const uint8_t root[MERKLE_HASH_BYTES])
+	const uint8_t (*path)[MERKLE_HASH_BYTES], size_t n, const uint8_t root[MERKLE_HASH_BYTES])
 {
 	uint8_t r[MERKLE_HASH_BYTES];
 	uint64_t fn, sn;
@@ -301,8 +301,8 @@ merkle_verify_inclusion(const uint8_t leaf_hash[MERKLE_HASH_BYTES], uint64_t ind
 
 int
 merkle_verify_consistency(uint64_t old_size, uint64_t new_size,
-        const uint8_t old_root[MERKLE_HASH_BYTES], const uint8_t new_root[MERKLE_HASH_BYTES],
-        const uint8_t (*proof)[MERKLE_HASH_BYTES], size_t n)
+	const uint8_t old_root[MERKLE_HASH_BYTES], const uint8_t new_root[MERKLE_HASH_BYTES],
+	const uint8_t (*proof)[MERKLE_HASH_BYTES], size_t n)
 {
 	uint8_t fr[MERKLE_HASH_BYTES], sr[MERKLE_HASH_BYTES];
 	uint64_t fn, sn;
@@ -362,7 +362,7 @@ merkle_frontier_init(struct merkle_frontier *f)
 
 int
 merkle_frontier_push(struct merkle_frontier *f, const uint8_t leaf_hash[MERKLE_HASH_BYTES],
-        merkle_node_cb on_node, void *ctx)
+	merkle_node_cb on_node, void *ctx)
 {
 	uint8_t h[MERKLE_HASH_BYTES];
 	uint64_t idx = f->size, s = f->size;

@@ -18,9 +18,9 @@
  */
 void merkle_leaf_hash(const uint8_t *data, size_t len, uint8_t out[MERKLE_HASH_BYTES]);
 void merkle_node_hash(const uint8_t left[MERKLE_HASH_BYTES], const uint8_t right[MERKLE_HASH_BYTES],
-        uint8_t out[MERKLE_HASH_BYTES]);
+	uint8_t out[MERKLE_HASH_BYTES]);
 void merkle_hash_children(const uint8_t *left, size_t llen, const uint8_t *right, size_t rlen,
-        uint8_t out[MERKLE_HASH_BYTES]);
+	uint8_t out[MERKLE_HASH_BYTES]);
 void merkle_empty_root(uint8_t out[MERKLE_HASH_BYTES]);
 
 /*
@@ -30,14 +30,14 @@ void merkle_empty_root(uint8_t out[MERKLE_HASH_BYTES]);
  * which is passed through unchanged.
  */
 typedef int (*merkle_node_fn)(
-        void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_BYTES]);
+	void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_BYTES]);
 
 /*
  * Root (MTH) of the first size leaves, reading O(log size) nodes from get. size 0 gives the
  * empty root. Returns 0 or the getter's error.
  */
 int merkle_root_nodes(
-        merkle_node_fn get, void *ctx, uint64_t size, uint8_t root[MERKLE_HASH_BYTES]);
+	merkle_node_fn get, void *ctx, uint64_t size, uint8_t root[MERKLE_HASH_BYTES]);
 
 /*
  * RFC 9162 inclusion proof (audit path) of leaf index in the tree of size leaves, leaf-to-root,
@@ -46,7 +46,7 @@ int merkle_root_nodes(
  * perfect. Returns 0, PASO_E_INVALID_ARG (index >= size, cap too small) or the getter's error.
  */
 int merkle_inclusion_nodes(merkle_node_fn get, void *ctx, uint64_t index, uint64_t size,
-        uint8_t (*path)[MERKLE_HASH_BYTES], size_t cap, size_t *np);
+	uint8_t (*path)[MERKLE_HASH_BYTES], size_t cap, size_t *np);
 
 /*
  * RFC 9162 consistency proof from old_size to new_size (0 < old_size <= new_size; equal sizes
@@ -54,18 +54,18 @@ int merkle_inclusion_nodes(merkle_node_fn get, void *ctx, uint64_t index, uint64
  * small) or the getter's error.
  */
 int merkle_consistency_nodes(merkle_node_fn get, void *ctx, uint64_t old_size, uint64_t new_size,
-        uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *np);
+	uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *np);
 
 /*
  * The same three operations over an in-memory array of n leaf hashes (borrowed). They hash
  * O(n) nodes per call: meant for small trees (the CLI's stdin mode, tests).
  */
 int merkle_root(
-        const uint8_t (*leaves)[MERKLE_HASH_BYTES], uint64_t n, uint8_t root[MERKLE_HASH_BYTES]);
+	const uint8_t (*leaves)[MERKLE_HASH_BYTES], uint64_t n, uint8_t root[MERKLE_HASH_BYTES]);
 int merkle_inclusion_proof(const uint8_t (*leaves)[MERKLE_HASH_BYTES], uint64_t n, uint64_t index,
-        uint8_t (*path)[MERKLE_HASH_BYTES], size_t cap, size_t *np);
+	uint8_t (*path)[MERKLE_HASH_BYTES], size_t cap, size_t *np);
 int merkle_consistency_proof(const uint8_t (*leaves)[MERKLE_HASH_BYTES], uint64_t n,
-        uint64_t old_size, uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *np);
+	uint64_t old_size, uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *np);
 
 /*
  * RFC 9162 section 2.1.3.2 verification of an inclusion proof. Returns 0 when leaf_hash is
@@ -73,8 +73,8 @@ int merkle_consistency_proof(const uint8_t (*leaves)[MERKLE_HASH_BYTES], uint64_
  * (index >= size, wrong proof length, hash mismatch). Hash comparison is constant-time.
  */
 int merkle_verify_inclusion(const uint8_t leaf_hash[MERKLE_HASH_BYTES], uint64_t index,
-        uint64_t size, const uint8_t (*path)[MERKLE_HASH_BYTES], size_t n,
-        const uint8_t root[MERKLE_HASH_BYTES]) __attribute__((warn_unused_result));
+	uint64_t size, const uint8_t (*path)[MERKLE_HASH_BYTES], size_t n,
+	const uint8_t root[MERKLE_HASH_BYTES]) __attribute__((warn_unused_result));
 
 /*
  * RFC 9162 section 2.1.4.2 verification of a consistency proof. Returns 0 or
@@ -82,8 +82,8 @@ int merkle_verify_inclusion(const uint8_t leaf_hash[MERKLE_HASH_BYTES], uint64_t
  * (a proof from the empty tree is meaningless), equal sizes need an empty proof and equal roots.
  */
 int merkle_verify_consistency(uint64_t old_size, uint64_t new_size,
-        const uint8_t old_root[MERKLE_HASH_BYTES], const uint8_t new_root[MERKLE_HASH_BYTES],
-        const uint8_t (*proof)[MERKLE_HASH_BYTES], size_t n) __attribute__((warn_unused_result));
+	const uint8_t old_root[MERKLE_HASH_BYTES], const uint8_t new_root[MERKLE_HASH_BYTES],
+	const uint8_t (*proof)[MERKLE_HASH_BYTES], size_t n) __attribute__((warn_unused_result));
 
 /*
  * A streaming tree builder (the "compact range" of the right edge): push leaf hashes in order,
@@ -98,12 +98,12 @@ struct merkle_frontier {
 	                                     l of size */
 };
 typedef void (*merkle_node_cb)(
-        void *ctx, unsigned level, uint64_t index, const uint8_t hash[MERKLE_HASH_BYTES]);
+	void *ctx, unsigned level, uint64_t index, const uint8_t hash[MERKLE_HASH_BYTES]);
 
 void merkle_frontier_init(struct merkle_frontier *f);
 /* Returns 0, or PASO_E_INVALID_ARG if the frontier already holds 2^64 - 1 leaves. */
 int merkle_frontier_push(struct merkle_frontier *f, const uint8_t leaf_hash[MERKLE_HASH_BYTES],
-        merkle_node_cb on_node, void *ctx);
+	merkle_node_cb on_node, void *ctx);
 void merkle_frontier_root(const struct merkle_frontier *f, uint8_t root[MERKLE_HASH_BYTES]);
 
 #endif

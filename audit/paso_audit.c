@@ -25,63 +25,63 @@
 #define MAX_LINE_BYTES (2u * 1024u * 1024u)
 
 static const char usage_text[] =
-        "usage: paso-audit COMMAND [ARGS]\n"
-        "\n"
-        "Trees from stdin (one hex-encoded leaf per line; an empty line is the empty leaf):\n"
-        "  root                          print the RFC 6962 root of the leaves, in hex\n"
-        "  inclusion INDEX SIZE          print the inclusion proof of leaf INDEX (0-based) in the "
-        "tree\n"
-        "                                of the first SIZE leaves: one hex hash per line, leaf to "
-        "root\n"
-        "  consistency OLD NEW           print the consistency proof from size OLD to size NEW, "
-        "the same way\n"
-        "\n"
-        "Proof checks (RFC 9162 verification; the proof on stdin, one 64-digit hex hash per line,\n"
-        "leaf to root; blank lines and lines starting with '#' are ignored; exit 0 valid, 1 "
-        "invalid):\n"
-        "  check-inclusion LEAF_HASH INDEX SIZE ROOT\n"
-        "  check-consistency OLD NEW OLD_ROOT NEW_ROOT\n"
-        "      LEAF_HASH and roots are 64 hex digits; LEAF_HASH is SHA-256(0x00 || entry).\n"
-        "\n"
-        "Audit directories (DIR is a deployment holding audit/, or the audit directory itself):\n"
-        "  verify DIR [--key VKEY|FILE] [--known CHECKPOINT_FILE]\n"
-        "      recompute the whole tree from the entries and check it against the latest "
-        "checkpoint\n"
-        "      and its signature; name the first bad entry. By default the key is DIR's log.vkey: "
-        "an\n"
-        "      outsider should pass --key with the log's public key obtained out of band. --known\n"
-        "      gives a checkpoint seen earlier (e.g. one a witness cosigned): the log must extend "
-        "it.\n"
-        "  checkpoint DIR                print the latest signed checkpoint\n"
-        "  prove DIR --index I [--size N]\n"
-        "      print the inclusion proof of entry I in the tree of size N (default: the latest\n"
-        "      checkpoint's size) on stdout; leaf hash and root go to stderr\n"
-        "  prove DIR --consistency OLD [--size N]\n"
-        "      print the consistency proof from size OLD to N (default: the latest checkpoint)\n"
-        "  show DIR [--from I] [--to J] [--json]\n"
-        "      print entries I..J (inclusive) decoded as paso AuditEntry; --json: one object per "
-        "line\n"
-        "\n"
-        "Witness (c2sp.org/tlog-cosignature, cosignature/v1):\n"
-        "  witness STATE --log-key VKEY|FILE --checkpoint FILE|- [--proof FILE] [--name NAME] "
-        "[--time T]\n"
-        "      check the log's signature on the new checkpoint and, with the consistency proof "
-        "(one hex\n"
-        "      hash per line, as printed by 'prove DIR --consistency OLD') from the last "
-        "checkpoint this\n"
-        "      witness cosigned for that log, that it extends it; then print the checkpoint with "
-        "this\n"
-        "      witness's cosignature added and remember it. Refuses (exit 1, reason on stderr) a\n"
-        "      rollback (smaller tree) or a split view (same size, other root; or an inconsistent "
-        "tree).\n"
-        "      STATE is created on first use with a new witness key named NAME (default "
-        "paso-witness):\n"
-        "      STATE/witness.key (secret, 0600), STATE/witness.vkey (publish it), "
-        "STATE/log-*.checkpoint.\n"
-        "      The first checkpoint seen of a log is trusted as is. --time sets the cosignature "
-        "time.\n"
-        "\n"
-        "Exit status: 0 success, 1 a check failed (reason on stderr), 2 usage or input error.\n";
+	"usage: paso-audit COMMAND [ARGS]\n"
+	"\n"
+	"Trees from stdin (one hex-encoded leaf per line; an empty line is the empty leaf):\n"
+	"  root                          print the RFC 6962 root of the leaves, in hex\n"
+	"  inclusion INDEX SIZE          print the inclusion proof of leaf INDEX (0-based) in the "
+	"tree\n"
+	"                                of the first SIZE leaves: one hex hash per line, leaf to "
+	"root\n"
+	"  consistency OLD NEW           print the consistency proof from size OLD to size NEW, "
+	"the same way\n"
+	"\n"
+	"Proof checks (RFC 9162 verification; the proof on stdin, one 64-digit hex hash per line,\n"
+	"leaf to root; blank lines and lines starting with '#' are ignored; exit 0 valid, 1 "
+	"invalid):\n"
+	"  check-inclusion LEAF_HASH INDEX SIZE ROOT\n"
+	"  check-consistency OLD NEW OLD_ROOT NEW_ROOT\n"
+	"      LEAF_HASH and roots are 64 hex digits; LEAF_HASH is SHA-256(0x00 || entry).\n"
+	"\n"
+	"Audit directories (DIR is a deployment holding audit/, or the audit directory itself):\n"
+	"  verify DIR [--key VKEY|FILE] [--known CHECKPOINT_FILE]\n"
+	"      recompute the whole tree from the entries and check it against the latest "
+	"checkpoint\n"
+	"      and its signature; name the first bad entry. By default the key is DIR's log.vkey: "
+	"an\n"
+	"      outsider should pass --key with the log's public key obtained out of band. --known\n"
+	"      gives a checkpoint seen earlier (e.g. one a witness cosigned): the log must extend "
+	"it.\n"
+	"  checkpoint DIR                print the latest signed checkpoint\n"
+	"  prove DIR --index I [--size N]\n"
+	"      print the inclusion proof of entry I in the tree of size N (default: the latest\n"
+	"      checkpoint's size) on stdout; leaf hash and root go to stderr\n"
+	"  prove DIR --consistency OLD [--size N]\n"
+	"      print the consistency proof from size OLD to N (default: the latest checkpoint)\n"
+	"  show DIR [--from I] [--to J] [--json]\n"
+	"      print entries I..J (inclusive) decoded as paso AuditEntry; --json: one object per "
+	"line\n"
+	"\n"
+	"Witness (c2sp.org/tlog-cosignature, cosignature/v1):\n"
+	"  witness STATE --log-key VKEY|FILE --checkpoint FILE|- [--proof FILE] [--name NAME] "
+	"[--time T]\n"
+	"      check the log's signature on the new checkpoint and, with the consistency proof "
+	"(one hex\n"
+	"      hash per line, as printed by 'prove DIR --consistency OLD') from the last "
+	"checkpoint this\n"
+	"      witness cosigned for that log, that it extends it; then print the checkpoint with "
+	"this\n"
+	"      witness's cosignature added and remember it. Refuses (exit 1, reason on stderr) a\n"
+	"      rollback (smaller tree) or a split view (same size, other root; or an inconsistent "
+	"tree).\n"
+	"      STATE is created on first use with a new witness key named NAME (default "
+	"paso-witness):\n"
+	"      STATE/witness.key (secret, 0600), STATE/witness.vkey (publish it), "
+	"STATE/log-*.checkpoint.\n"
+	"      The first checkpoint seen of a log is trusted as is. --time sets the cosignature "
+	"time.\n"
+	"\n"
+	"Exit status: 0 success, 1 a check failed (reason on stderr), 2 usage or input error.\n";
 
 /* Prints "paso-audit: MSG" (and 'ARG' when not NULL) and returns the usage exit status. */
 static int
@@ -102,7 +102,7 @@ static int
 fail(int code, const char *what, const struct paso_diag *d)
 {
 	fprintf(stderr, "paso-audit: %s: %s [%s]\n", what,
-	        d != NULL && d->msg[0] ? d->msg : paso_strerror(code), paso_errname(code));
+		d != NULL && d->msg[0] ? d->msg : paso_strerror(code), paso_errname(code));
 	return EXIT_BAD;
 }
 
@@ -161,9 +161,9 @@ read_leaves(uint8_t (**leavesp)[H], uint64_t *np)
 			line[--got] = '\0';
 		if ((size_t)got > MAX_LINE_BYTES) {
 			fprintf(stderr,
-			        "paso-audit: stdin line %" PRIu64
-			        ": leaf longer than %u hex digits\n",
-			        n + 1, MAX_LINE_BYTES);
+				"paso-audit: stdin line %" PRIu64
+				": leaf longer than %u hex digits\n",
+				n + 1, MAX_LINE_BYTES);
 			goto out;
 		}
 		if (n == cap) {
@@ -177,7 +177,7 @@ read_leaves(uint8_t (**leavesp)[H], uint64_t *np)
 			goto out;
 		if (hex_decode(line, bytes, (size_t)got / 2 + 1, &blen) != 0) {
 			fprintf(stderr, "paso-audit: stdin line %" PRIu64 ": not hex: '%.40s'\n",
-			        n + 1, line);
+				n + 1, line);
 			goto out;
 		}
 		merkle_leaf_hash(bytes, blen, leaves[n++]);
@@ -206,21 +206,21 @@ read_proof_file(FILE *f, const char *name, uint8_t (*proof)[H], size_t *np)
 	while ((got = getline(&line, &lcap, f)) >= 0) {
 		lineno++;
 		while (got > 0 &&
-		        (line[got - 1] == '\n' || line[got - 1] == '\r' || line[got - 1] == ' '))
+			(line[got - 1] == '\n' || line[got - 1] == '\r' || line[got - 1] == ' '))
 			line[--got] = '\0';
 		if (got == 0 || line[0] == '#')
 			continue;
 		if (n >= MERKLE_MAX_PROOF) {
 			fprintf(stderr, "paso-audit: %s line %zu: proof longer than %d hashes\n",
-			        name, lineno, MERKLE_MAX_PROOF);
+				name, lineno, MERKLE_MAX_PROOF);
 			rc = EXIT_BAD;
 			break;
 		}
 		if (parse_hash(line, proof[n]) != 0) {
 			fprintf(stderr,
-			        "paso-audit: proof invalid: %s line %zu is not a 64-digit hex "
-			        "hash: '%.70s'\n",
-			        name, lineno, line);
+				"paso-audit: proof invalid: %s line %zu is not a 64-digit hex "
+				"hash: '%.70s'\n",
+				name, lineno, line);
 			rc = EXIT_BAD;
 			break;
 		}
@@ -259,28 +259,28 @@ cmd_proof(int argc, char **argv, int inclusion)
 
 	if (argc != 2 || parse_u64(argv[0], &a) != 0 || parse_u64(argv[1], &b) != 0)
 		return usage(
-		        inclusion ? "usage: inclusion INDEX SIZE" : "usage: consistency OLD NEW",
-		        NULL);
+			inclusion ? "usage: inclusion INDEX SIZE" : "usage: consistency OLD NEW",
+			NULL);
 	if ((rc = read_leaves(&leaves, &n)) != 0)
 		return rc;
 	if (b > n) {
 		fprintf(stderr,
-		        "paso-audit: size %" PRIu64 " but only %" PRIu64 " leaves on stdin\n", b,
-		        n);
+			"paso-audit: size %" PRIu64 " but only %" PRIu64 " leaves on stdin\n", b,
+			n);
 		free(leaves);
 		return EXIT_USAGE;
 	}
 	if (inclusion)
 		r = merkle_inclusion_proof(
-		        (const uint8_t(*)[H])leaves, b, a, path, MERKLE_MAX_PROOF, &np);
+			(const uint8_t(*)[H])leaves, b, a, path, MERKLE_MAX_PROOF, &np);
 	else
 		r = merkle_consistency_proof(
-		        (const uint8_t(*)[H])leaves, b, a, path, MERKLE_MAX_PROOF, &np);
+			(const uint8_t(*)[H])leaves, b, a, path, MERKLE_MAX_PROOF, &np);
 	free(leaves);
 	if (r != 0) {
 		fprintf(stderr, "paso-audit: %s\n",
-		        inclusion ? "INDEX must be below SIZE"
-		                  : "OLD must be at least 1 and at most NEW");
+			inclusion ? "INDEX must be below SIZE"
+				  : "OLD must be at least 1 and at most NEW");
 		return EXIT_USAGE;
 	}
 	for (i = 0; i < np; i++)
@@ -298,16 +298,16 @@ cmd_check(int argc, char **argv, int inclusion)
 
 	if (inclusion) {
 		if (argc != 4 || parse_hash(argv[0], a) != 0 || parse_u64(argv[1], &x) != 0 ||
-		        parse_u64(argv[2], &y) != 0 || parse_hash(argv[3], root) != 0)
+			parse_u64(argv[2], &y) != 0 || parse_hash(argv[3], root) != 0)
 			return usage("usage: check-inclusion LEAF_HASH INDEX SIZE ROOT (hashes: 64 "
-			             "hex digits)",
-			        NULL);
+				     "hex digits)",
+				NULL);
 	} else {
 		if (argc != 4 || parse_u64(argv[0], &x) != 0 || parse_u64(argv[1], &y) != 0 ||
-		        parse_hash(argv[2], root) != 0 || parse_hash(argv[3], root2) != 0)
+			parse_hash(argv[2], root) != 0 || parse_hash(argv[3], root2) != 0)
 			return usage("usage: check-consistency OLD NEW OLD_ROOT NEW_ROOT (roots: "
-			             "64 hex digits)",
-			        NULL);
+				     "64 hex digits)",
+				NULL);
 	}
 	if (read_proof_file(stdin, "stdin", proof, &np) != 0)
 		return EXIT_BAD;
@@ -318,19 +318,19 @@ cmd_check(int argc, char **argv, int inclusion)
 	if (r != 0) {
 		if (inclusion)
 			fprintf(stderr,
-			        "paso-audit: proof invalid: leaf %" PRIu64
-			        " is not in the tree of size %" PRIu64
-			        " with that root under this %zu-hash proof%s\n",
-			        x, y, np, x >= y ? " (index is not below size)" : "");
+				"paso-audit: proof invalid: leaf %" PRIu64
+				" is not in the tree of size %" PRIu64
+				" with that root under this %zu-hash proof%s\n",
+				x, y, np, x >= y ? " (index is not below size)" : "");
 		else
 			fprintf(stderr,
-			        "paso-audit: proof invalid: the tree of size %" PRIu64
-			        " is not shown to extend the"
-			        " tree of size %" PRIu64 " by this %zu-hash proof%s\n",
-			        y, x, np,
-			        x == 0  ? " (old size 0 proves nothing)"
-			        : x > y ? " (old size above new size)"
-			                : "");
+				"paso-audit: proof invalid: the tree of size %" PRIu64
+				" is not shown to extend the"
+				" tree of size %" PRIu64 " by this %zu-hash proof%s\n",
+				y, x, np,
+				x == 0  ? " (old size 0 proves nothing)"
+				: x > y ? " (old size above new size)"
+					: "");
 		return EXIT_BAD;
 	}
 	printf("proof valid\n");
@@ -410,7 +410,7 @@ load_verifier(const char *arg, struct checkpoint_verifier **v)
 	}
 	if (r != 0) {
 		fprintf(stderr, "paso-audit: key %s: %s [%s]\n", text != NULL ? arg : "given",
-		        d.msg, paso_errname(r));
+			d.msg, paso_errname(r));
 		free(text);
 		return EXIT_USAGE;
 	}
@@ -467,23 +467,23 @@ cmd_verify(int argc, char **argv)
 	r = auditlog_verify(dir, v, kp, &rep, &d);
 	if (r != 0) {
 		fprintf(stderr, "paso-audit: verify %s: FAILED: %s [%s]\n", dir, d.msg,
-		        paso_errname(r));
+			paso_errname(r));
 		rc = EXIT_BAD;
 		goto out;
 	}
 	hex_encode(rep.root, H, hx);
 	printf("audit log OK: %" PRIu64 " entries, root %s, checkpoint signed by %s\n",
-	        rep.checkpoint_size, hx, rep.signer);
+		rep.checkpoint_size, hx, rep.signer);
 	if (rep.entries > rep.checkpoint_size)
 		fprintf(stderr,
-		        "note: %" PRIu64
-		        " more entries after the checkpoint, framing checked, not yet signed\n",
-		        rep.entries - rep.checkpoint_size);
+			"note: %" PRIu64
+			" more entries after the checkpoint, framing checked, not yet signed\n",
+			rep.entries - rep.checkpoint_size);
 	if (rep.torn_bytes > 0)
 		fprintf(stderr,
-		        "note: %" PRIu64 " bytes of an incomplete entry at the end (a torn write "
-		                         "the hub cuts on restart)\n",
-		        rep.torn_bytes);
+			"note: %" PRIu64 " bytes of an incomplete entry at the end (a torn write "
+			"the hub cuts on restart)\n",
+			rep.torn_bytes);
 	rc = 0;
 out:
 	free(kn);
@@ -539,17 +539,17 @@ cmd_prove(int argc, char **argv)
 
 	if (argc < 1 || argv[0][0] == '-')
 		return usage("usage: prove DIR --index I [--size N] | prove DIR --consistency OLD "
-		             "[--size N]",
-		        NULL);
+			     "[--size N]",
+			NULL);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--index") == 0 && i + 1 < argc &&
-		        parse_u64(argv[i + 1], &index) == 0)
+			parse_u64(argv[i + 1], &index) == 0)
 			have_index = 1;
 		else if (strcmp(argv[i], "--consistency") == 0 && i + 1 < argc &&
-		         parse_u64(argv[i + 1], &oldsz) == 0)
+			 parse_u64(argv[i + 1], &oldsz) == 0)
 			have_old = 1;
 		else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc &&
-		         parse_u64(argv[i + 1], &size) == 0)
+			 parse_u64(argv[i + 1], &size) == 0)
 			have_size = 1;
 		else
 			return usage("prove: unknown, incomplete or non-numeric option", argv[i]);
@@ -563,52 +563,52 @@ cmd_prove(int argc, char **argv)
 		size = cps;
 	if (size > auditlog_size(log)) {
 		fprintf(stderr,
-		        "paso-audit: size %" PRIu64 " but the log holds %" PRIu64 " entries\n",
-		        size, auditlog_size(log));
+			"paso-audit: size %" PRIu64 " but the log holds %" PRIu64 " entries\n",
+			size, auditlog_size(log));
 		rc = EXIT_USAGE;
 		goto out;
 	}
 	if (have_index) {
 		if (index >= size) {
 			fprintf(stderr,
-			        "paso-audit: entry %" PRIu64 " is not in the tree of size %" PRIu64
-			        "%s\n",
-			        index, size, have_size ? "" : " (the latest checkpoint)");
+				"paso-audit: entry %" PRIu64 " is not in the tree of size %" PRIu64
+				"%s\n",
+				index, size, have_size ? "" : " (the latest checkpoint)");
 			rc = EXIT_USAGE;
 			goto out;
 		}
 		if ((r = auditlog_inclusion(log, index, size, path, MERKLE_MAX_PROOF, &np)) != 0 ||
-		        (r = auditlog_leaf_hash(log, index, leaf)) != 0 ||
-		        (r = auditlog_root(log, size, root)) != 0) {
+			(r = auditlog_leaf_hash(log, index, leaf)) != 0 ||
+			(r = auditlog_root(log, size, root)) != 0) {
 			rc = fail(r, "prove", NULL);
 			goto out;
 		}
 		hex_encode(leaf, H, hl);
 		hex_encode(root, H, hr);
 		fprintf(stderr,
-		        "inclusion proof of entry %" PRIu64 " in the tree of size %" PRIu64
-		        ": leaf hash %s, root %s\n",
-		        index, size, hl, hr);
+			"inclusion proof of entry %" PRIu64 " in the tree of size %" PRIu64
+			": leaf hash %s, root %s\n",
+			index, size, hl, hr);
 	} else {
 		if (oldsz == 0 || oldsz > size) {
 			fprintf(stderr, "paso-audit: OLD must be between 1 and %" PRIu64 "\n",
-			        size);
+				size);
 			rc = EXIT_USAGE;
 			goto out;
 		}
 		if ((r = auditlog_consistency(log, oldsz, size, path, MERKLE_MAX_PROOF, &np)) !=
-		                0 ||
-		        (r = auditlog_root(log, oldsz, old)) != 0 ||
-		        (r = auditlog_root(log, size, root)) != 0) {
+				0 ||
+			(r = auditlog_root(log, oldsz, old)) != 0 ||
+			(r = auditlog_root(log, size, root)) != 0) {
 			rc = fail(r, "prove", NULL);
 			goto out;
 		}
 		hex_encode(old, H, hl);
 		hex_encode(root, H, hr);
 		fprintf(stderr,
-		        "consistency proof from size %" PRIu64 " (root %s) to size %" PRIu64
-		        " (root %s)\n",
-		        oldsz, hl, size, hr);
+			"consistency proof from size %" PRIu64 " (root %s) to size %" PRIu64
+			" (root %s)\n",
+			oldsz, hl, size, hr);
 	}
 	for (k = 0; k < np; k++)
 		print_hash(stdout, path[k]);
@@ -676,12 +676,12 @@ show_entry(uint64_t index, const Paso__AuditEntry *e, int json)
 		(void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (json)
 		printf("{\"index\":%" PRIu64 ",\"time\":%" PRIu64 ",\"time_utc\":\"%s\"", index,
-		        e->time, when);
+			e->time, when);
 	else
 		printf("#%" PRIu64 " %s", index, when);
 	KEY("action");
 	put_str(enum_name(&paso__action__descriptor, (int)e->action),
-	        strlen(enum_name(&paso__action__descriptor, (int)e->action)), json);
+		strlen(enum_name(&paso__action__descriptor, (int)e->action)), json);
 	KEY("actor");
 	put_str(e->actor, strlen(e->actor), json);
 	KEY("code");
@@ -720,7 +720,7 @@ show_entry(uint64_t index, const Paso__AuditEntry *e, int json)
 	if (e->category != 0) {
 		KEY("category");
 		put_str(enum_name(&paso__category__descriptor, (int)e->category),
-		        strlen(enum_name(&paso__category__descriptor, (int)e->category)), json);
+			strlen(enum_name(&paso__category__descriptor, (int)e->category)), json);
 	}
 	if (e->recipient[0]) {
 		KEY("recipient");
@@ -735,12 +735,12 @@ show_entry(uint64_t index, const Paso__AuditEntry *e, int json)
 		if (json)
 			printf("{\"finger\":%.6g,\"face\":%.6g,\"iris\":%.6g,\"fused\":%.6g,"
 			       "\"threshold_fmr\":%.6g}",
-			        e->match->finger_score, e->match->face_score, e->match->iris_score,
-			        e->match->fused_score, e->match->threshold_fmr);
+				e->match->finger_score, e->match->face_score, e->match->iris_score,
+				e->match->fused_score, e->match->threshold_fmr);
 		else
 			printf("finger:%.4g,face:%.4g,iris:%.4g,fused:%.4g,fmr:%.3g",
-			        e->match->finger_score, e->match->face_score, e->match->iris_score,
-			        e->match->fused_score, e->match->threshold_fmr);
+				e->match->finger_score, e->match->face_score, e->match->iris_score,
+				e->match->fused_score, e->match->threshold_fmr);
 		if (e->match->candidate.len > 0) {
 			KEY("candidate");
 			put_hex(e->match->candidate.data, e->match->candidate.len, json);
@@ -770,10 +770,10 @@ cmd_show(int argc, char **argv)
 		if (strcmp(argv[k], "--json") == 0)
 			json = 1;
 		else if (strcmp(argv[k], "--from") == 0 && k + 1 < argc &&
-		         parse_u64(argv[k + 1], &from) == 0)
+			 parse_u64(argv[k + 1], &from) == 0)
 			k++;
 		else if (strcmp(argv[k], "--to") == 0 && k + 1 < argc &&
-		         parse_u64(argv[k + 1], &to) == 0)
+			 parse_u64(argv[k + 1], &to) == 0)
 			k++;
 		else
 			return usage("show: unknown, incomplete or non-numeric option", argv[k]);
@@ -785,15 +785,15 @@ cmd_show(int argc, char **argv)
 	for (i = from; i <= to && i < auditlog_size(log); i++) {
 		if ((r = auditlog_entry(log, i, &buf, &len)) != 0) {
 			fprintf(stderr, "paso-audit: entry %" PRIu64 ": %s [%s]\n", i,
-			        paso_strerror(r), paso_errname(r));
+				paso_strerror(r), paso_errname(r));
 			bad = 1;
 			continue;
 		}
 		if ((e = paso__audit_entry__unpack(NULL, len, buf)) == NULL) {
 			fprintf(stderr,
-			        "paso-audit: entry %" PRIu64
-			        ": %zu bytes that are not an AuditEntry\n",
-			        i, len);
+				"paso-audit: entry %" PRIu64
+				": %zu bytes that are not an AuditEntry\n",
+				i, len);
 			bad = 1;
 		} else {
 			show_entry(i, e, json);
@@ -835,7 +835,7 @@ witness_signer(const char *state, const char *name, struct checkpoint_signer **w
 	if (access(kp, F_OK) != 0) {
 		if ((r = checkpoint_witness_keygen(name, &skey, &vkey)) != 0) {
 			fprintf(stderr, "paso-audit: witness name '%s' is not a valid key name\n",
-			        name);
+				name);
 			return EXIT_USAGE;
 		}
 		r = write_file(kp, skey, strlen(skey), 0600);
@@ -846,7 +846,7 @@ witness_signer(const char *state, const char *name, struct checkpoint_signer **w
 			return EXIT_USAGE;
 		}
 		fprintf(stderr, "paso-audit: created witness key %s (public key in %s)\n", vkey,
-		        vp);
+			vp);
 		free(vkey);
 	}
 	if ((text = slurp(kp, 4096, &len)) == NULL) {
@@ -872,7 +872,7 @@ cmd_witness(int argc, char **argv)
 	uint8_t proof[MERKLE_MAX_PROOF][H];
 	const char *key = NULL, *cpath = NULL, *ppath = NULL, *name = "paso-witness";
 	char statefile[4300], *note = NULL, *oldnote = NULL, *cos = NULL, ho[2 * H + 1],
-	                      hn[2 * H + 1];
+			      hn[2 * H + 1];
 	size_t len, olen, np = 0;
 	uint64_t ts = (uint64_t)time(NULL);
 	FILE *pf;
@@ -880,8 +880,8 @@ cmd_witness(int argc, char **argv)
 
 	if (argc < 1 || argv[0][0] == '-')
 		return usage("usage: witness STATE --log-key VKEY|FILE --checkpoint FILE|- "
-		             "[--proof FILE]",
-		        NULL);
+			     "[--proof FILE]",
+			NULL);
 	for (i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
 			return usage("witness: this option needs a value:", argv[i]);
@@ -896,7 +896,7 @@ cmd_witness(int argc, char **argv)
 		else if (strcmp(argv[i], "--time") == 0) {
 			if (parse_u64(argv[++i], &ts) != 0)
 				return usage("witness: --time wants seconds since the epoch, not",
-				        argv[i]);
+					argv[i]);
 		} else
 			return usage("witness: unknown option", argv[i]);
 	}
@@ -912,9 +912,9 @@ cmd_witness(int argc, char **argv)
 	}
 	if ((r = checkpoint_open(note, len, lv, &cp, &d)) != 0) {
 		fprintf(stderr,
-		        "paso-audit: witness: refused: checkpoint not signed by the log key: %s "
-		        "[%s]\n",
-		        d.msg, paso_errname(r));
+			"paso-audit: witness: refused: checkpoint not signed by the log key: %s "
+			"[%s]\n",
+			d.msg, paso_errname(r));
 		goto out;
 	}
 	if (mkdir(argv[0], 0700) != 0 && errno != EEXIST) {
@@ -926,11 +926,11 @@ cmd_witness(int argc, char **argv)
 		goto out;
 	rc = EXIT_BAD;
 	(void)snprintf(statefile, sizeof(statefile), "%s/log-%08x.checkpoint", argv[0],
-	        checkpoint_verifier_keyid(lv));
+		checkpoint_verifier_keyid(lv));
 	if ((oldnote = slurp(statefile, CHECKPOINT_MAX_NOTE, &olen)) != NULL) {
 		if ((r = checkpoint_open(oldnote, olen, lv, &old, &d)) != 0) {
 			fprintf(stderr, "paso-audit: %s: stored state does not verify: %s\n",
-			        statefile, d.msg);
+				statefile, d.msg);
 			rc = EXIT_USAGE;
 			goto out;
 		}
@@ -953,44 +953,44 @@ cmd_witness(int argc, char **argv)
 		hex_encode(cp.root, H, hn);
 		if (strcmp(old.origin, cp.origin) != 0) {
 			fprintf(stderr,
-			        "paso-audit: witness: refused: split view: origin '%s' differs "
-			        "from '%s' last cosigned [SPLIT_VIEW]\n",
-			        cp.origin, old.origin);
+				"paso-audit: witness: refused: split view: origin '%s' differs "
+				"from '%s' last cosigned [SPLIT_VIEW]\n",
+				cp.origin, old.origin);
 			goto out;
 		}
 		if (cp.size < old.size) {
 			fprintf(stderr,
-			        "paso-audit: witness: refused: rollback: checkpoint of size "
-			        "%" PRIu64 " is older than the size %" PRIu64
-			        " already cosigned [ROLLBACK]\n",
-			        cp.size, old.size);
+				"paso-audit: witness: refused: rollback: checkpoint of size "
+				"%" PRIu64 " is older than the size %" PRIu64
+				" already cosigned [ROLLBACK]\n",
+				cp.size, old.size);
 			goto out;
 		}
 		if (cp.size == old.size && sodium_memcmp(cp.root, old.root, H) != 0) {
 			fprintf(stderr,
-			        "paso-audit: witness: refused: split view: size %" PRIu64
-			        " has root %s, but root %s was"
-			        " cosigned for that size [SPLIT_VIEW]\n",
-			        cp.size, hn, ho);
+				"paso-audit: witness: refused: split view: size %" PRIu64
+				" has root %s, but root %s was"
+				" cosigned for that size [SPLIT_VIEW]\n",
+				cp.size, hn, ho);
 			goto out;
 		}
 		if (cp.size > old.size && old.size > 0 &&
-		        merkle_verify_consistency(old.size, cp.size, old.root, cp.root,
-		                (const uint8_t(*)[H])proof, np) != 0) {
+			merkle_verify_consistency(old.size, cp.size, old.root, cp.root,
+				(const uint8_t(*)[H])proof, np) != 0) {
 			fprintf(stderr,
-			        "paso-audit: witness: refused: split view: no valid consistency "
-			        "proof (%zu hashes given)"
-			        " that size %" PRIu64
-			        " (root %s) extends the cosigned size %" PRIu64
-			        " (root %s) [SPLIT_VIEW]\n",
-			        np, cp.size, hn, old.size, ho);
+				"paso-audit: witness: refused: split view: no valid consistency "
+				"proof (%zu hashes given)"
+				" that size %" PRIu64
+				" (root %s) extends the cosigned size %" PRIu64
+				" (root %s) [SPLIT_VIEW]\n",
+				np, cp.size, hn, old.size, ho);
 			goto out;
 		}
 	} else {
 		fprintf(stderr,
-		        "paso-audit: witness: first checkpoint of %s seen (size %" PRIu64
-		        "): trusted as is\n",
-		        cp.origin, cp.size);
+			"paso-audit: witness: first checkpoint of %s seen (size %" PRIu64
+			"): trusted as is\n",
+			cp.origin, cp.size);
 	}
 	if ((r = checkpoint_cosign(w, note, len, ts, &cos, &d)) != 0) {
 		rc = fail(r, "witness", &d);

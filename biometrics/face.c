@@ -9,11 +9,11 @@
 
 /* Dot products of the probe with n gallery rows. probe_sum = sum of the probe's values. */
 typedef void (*face_kernel_fn)(
-        const int8_t *probe, int32_t probe_sum, const int8_t *gallery, size_t n, int32_t *dots);
+	const int8_t *probe, int32_t probe_sum, const int8_t *gallery, size_t n, int32_t *dots);
 
 static void
 kernel_scalar(
-        const int8_t *probe, int32_t probe_sum, const int8_t *gallery, size_t n, int32_t *dots)
+	const int8_t *probe, int32_t probe_sum, const int8_t *gallery, size_t n, int32_t *dots)
 {
 	size_t i;
 	int k;
@@ -52,7 +52,7 @@ kernel_avx2(const int8_t *probe, int32_t probe_sum, const int8_t *gallery, size_
 		for (k = 0; k < BIO_FACE_DIM / 32; k++) {
 			__m256i gv = _mm256_load_si256((const __m256i *)(g + 32 * k));
 			__m256i prod = _mm256_maddubs_epi16(
-			        _mm256_abs_epi8(gv), _mm256_sign_epi8(p[k], gv));
+				_mm256_abs_epi8(gv), _mm256_sign_epi8(p[k], gv));
 
 			acc = _mm256_add_epi32(acc, _mm256_madd_epi16(prod, ones));
 		}
@@ -69,7 +69,7 @@ kernel_avx2(const int8_t *probe, int32_t probe_sum, const int8_t *gallery, size_
  */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
 kernel_avx512vnni(
-        const int8_t *probe, int32_t probe_sum, const int8_t *gallery, size_t n, int32_t *dots)
+	const int8_t *probe, int32_t probe_sum, const int8_t *gallery, size_t n, int32_t *dots)
 {
 	const __m512i bias = _mm512_set1_epi8((char)0x80);
 	__m512i p[BIO_FACE_DIM / 64];
@@ -86,16 +86,16 @@ kernel_avx512vnni(
 
 		for (k = 0; k < 8; k++)
 			_mm_prefetch(
-			        (const char *)(g + 8 * BIO_FACE_DIM + 64 * k * 2), _MM_HINT_T0);
+				(const char *)(g + 8 * BIO_FACE_DIM + 64 * k * 2), _MM_HINT_T0);
 		for (k = 0; k < BIO_FACE_DIM / 64; k += 2) {
 			__m512i g0 = _mm512_xor_si512(
-			        _mm512_load_si512((const void *)(g + 64 * k)), bias);
+				_mm512_load_si512((const void *)(g + 64 * k)), bias);
 			__m512i g1 = _mm512_xor_si512(
-			        _mm512_load_si512((const void *)(g + 64 * (k + 1))), bias);
+				_mm512_load_si512((const void *)(g + 64 * (k + 1))), bias);
 			__m512i h0 = _mm512_xor_si512(
-			        _mm512_load_si512((const void *)(h + 64 * k)), bias);
+				_mm512_load_si512((const void *)(h + 64 * k)), bias);
 			__m512i h1 = _mm512_xor_si512(
-			        _mm512_load_si512((const void *)(h + 64 * (k + 1))), bias);
+				_mm512_load_si512((const void *)(h + 64 * (k + 1))), bias);
 
 			a0 = _mm512_dpbusd_epi32(a0, g0, p[k]);
 			a1 = _mm512_dpbusd_epi32(a1, g1, p[k + 1]);
@@ -111,9 +111,9 @@ kernel_avx512vnni(
 
 		for (k = 0; k < BIO_FACE_DIM / 64; k += 2) {
 			__m512i g0 = _mm512_xor_si512(
-			        _mm512_load_si512((const void *)(g + 64 * k)), bias);
+				_mm512_load_si512((const void *)(g + 64 * k)), bias);
 			__m512i g1 = _mm512_xor_si512(
-			        _mm512_load_si512((const void *)(g + 64 * (k + 1))), bias);
+				_mm512_load_si512((const void *)(g + 64 * (k + 1))), bias);
 
 			a0 = _mm512_dpbusd_epi32(a0, g0, p[k]);
 			a1 = _mm512_dpbusd_epi32(a1, g1, p[k + 1]);
@@ -126,9 +126,9 @@ static const struct {
 	const char *name;
 	face_kernel_fn fn;
 } kernels[] = {
-        {"avx512vnni", kernel_avx512vnni},
-        {"avx2", kernel_avx2},
-        {"scalar", kernel_scalar},
+	{"avx512vnni", kernel_avx512vnni},
+	{"avx2", kernel_avx2},
+	{"scalar", kernel_scalar},
 };
 
 static face_kernel_fn chosen;
@@ -197,7 +197,7 @@ face_quantize(const float v[BIO_FACE_DIM], struct face_q *out, struct paso_diag 
 	for (k = 0; k < BIO_FACE_DIM; k++) {
 		if (!isfinite(v[k]))
 			return paso_diag_set(
-			        d, PASO_E_FIELD_RANGE, "face[%d] is not a finite number", k);
+				d, PASO_E_FIELD_RANGE, "face[%d] is not a finite number", k);
 		if (fabs(v[k]) > amax)
 			amax = fabs(v[k]);
 	}
@@ -269,7 +269,7 @@ face_cosine_q(const struct face_q *a, const struct face_q *b)
 
 void
 face_scan(const struct face_q *probe, const int8_t *gallery, const float *inv_norm, size_t n,
-        float *out)
+	float *out)
 {
 	enum { BLOCK = 256 };
 	face_kernel_fn fn = kernel();

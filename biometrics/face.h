@@ -41,7 +41,7 @@ int32_t face_dot(const int8_t a[BIO_FACE_DIM], const int8_t b[BIO_FACE_DIM]);
  * Writes out[i]. Pure and thread-safe.
  */
 void face_scan(const struct face_q *probe, const int8_t *gallery, const float *inv_norm, size_t n,
-        float *out);
+	float *out);
 
 /* Name of the kernel in use: "avx512vnni", "avx2" or "scalar". */
 const char *face_impl_name(void);

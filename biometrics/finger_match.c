@@ -33,19 +33,19 @@
  *    A view matched with itself scores 1.
  */
 
-#define NS 8                    /* cells per side of the cylinder's square */
-#define ND 6                    /* direction bins */
-#define CYL_R 70.0              /* cylinder radius, pixels at 500 dpi */
-#define SIGMA_S (28.0 / 3.0)    /* spatial spread (MCC's value) */
+#define NS 8                 /* cells per side of the cylinder's square */
+#define ND 6                 /* direction bins */
+#define CYL_R 70.0           /* cylinder radius, pixels at 500 dpi */
+#define SIGMA_S (28.0 / 3.0) /* spatial spread (MCC's value) */
 #define SIGMA_D (2.0 * M_PI / 9.0)
-#define MU_PSI 0.234            /* bit threshold on the unnormalised contribution sum */
-#define HULL_GROW 50.0          /* fingerprint area = convex hull grown by this (MCC's omega) */
-#define MIN_VALID_CELLS 0.75    /* share of cells that must be valid for a usable cylinder */
+#define MU_PSI 0.234         /* bit threshold on the unnormalised contribution sum */
+#define HULL_GROW 50.0       /* fingerprint area = convex hull grown by this (MCC's omega) */
+#define MIN_VALID_CELLS 0.75 /* share of cells that must be valid for a usable cylinder */
 #define MIN_NEIGHBOURS 2
-#define MIN_MATCHABLE 0.60      /* share of cells valid in both for a local comparison */
+#define MIN_MATCHABLE 0.60 /* share of cells valid in both for a local comparison */
 #define N_ANCHORS 4
-#define TOL_BASE 12.0           /* pairing tolerance at the anchor, pixels */
-#define TOL_SLOPE 0.06          /* extra tolerance per pixel of distance from the anchor */
+#define TOL_BASE 12.0  /* pairing tolerance at the anchor, pixels */
+#define TOL_SLOPE 0.06 /* extra tolerance per pixel of distance from the anchor */
 #define TOL_ANGLE (M_PI / 6.0)
 #define OVERLAP_GROW 15.0
 #define OVERLAP_MIN 12
@@ -53,31 +53,31 @@
 #define MAX_CELLS (NS * NS) /* at most 64: struct cyl.cells is one word */
 #define MAX_BITS (MAX_CELLS * ND)
 #define WORDS ((MAX_BITS + 63) / 64)
-#define SMALL_VIEW 64            /* views up to this many minutiae match without malloc */
+#define SMALL_VIEW 64 /* views up to this many minutiae match without malloc */
 #define GRID_MAX 64
-#define MAX_MINUTIAE 255         /* per view: the record formats count them in one byte */
+#define MAX_MINUTIAE 255 /* per view: the record formats count them in one byte */
 
 struct cyl {
-	uint64_t v[WORDS];      /* value bits (only ever set in valid cells) */
-	uint64_t m[WORDS];      /* validity bits: a valid cell has all its ND bits set */
-	uint64_t cells;         /* validity by spatial cell, one bit per cell */
+	uint64_t v[WORDS]; /* value bits (only ever set in valid cells) */
+	uint64_t m[WORDS]; /* validity bits: a valid cell has all its ND bits set */
+	uint64_t cells;    /* validity by spatial cell, one bit per cell */
 };
 
 struct fview {
 	int pos;
 	int n;
-	int n_cells;            /* cells per cylinder (the same in every view) */
-	float *x, *y, *th;      /* th: radians, image coordinates (y down) */
-	float *cth, *sth;       /* cos and sin of th */
-	uint8_t *valid;         /* usable cylinder */
+	int n_cells;       /* cells per cylinder (the same in every view) */
+	float *x, *y, *th; /* th: radians, image coordinates (y down) */
+	float *cth, *sth;  /* cos and sin of th */
+	uint8_t *valid;    /* usable cylinder */
 	struct cyl *cyl;
 	int n_hull;
-	float *hx, *hy;         /* convex hull, counter-clockwise in (x, y) */
-	float *nx, *ny, *nc;    /* inward unit normals and offsets: inside iff nx*x+ny*y+nc >= 0 */
+	float *hx, *hy;      /* convex hull, counter-clockwise in (x, y) */
+	float *nx, *ny, *nc; /* inward unit normals and offsets: inside iff nx*x+ny*y+nc >= 0 */
 	/* spatial grid of the minutiae, for neighbour search */
 	float gx0, gy0, gcell;
 	int gw, gh;
-	int *gstart;            /* gw*gh+1 offsets into gidx */
+	int *gstart; /* gw*gh+1 offsets into gidx */
 	int *gidx;
 };
 
@@ -90,11 +90,11 @@ struct finger_template {
 struct cells {
 	int n;
 	float a[MAX_CELLS], b[MAX_CELLS];
-	int row_first[NS];      /* first cell of each row of squares (cells are numbered by row) */
+	int row_first[NS]; /* first cell of each row of squares (cells are numbered by row) */
 	int row_j0[NS], row_len[NS]; /* first square of the row inside the disc, and how many */
-	double rmax;            /* largest distance of a cell centre from the minutia */
-	uint64_t all;           /* every cell */
-	uint64_t m_all[WORDS];  /* every cell's ND bits */
+	double rmax;                 /* largest distance of a cell centre from the minutia */
+	uint64_t all;                /* every cell */
+	uint64_t m_all[WORDS];       /* every cell's ND bits */
 };
 
 /* ORs up to 64 bits into a bit vector at bit position pos (words has one spare word). */
@@ -196,12 +196,13 @@ cross(const float *o, const float *a, const float *b)
 static int
 build_hull(struct fview *v)
 {
-	float (*pt)[2] = NULL, (*h)[2] = NULL;
+	float(*pt)[2] = NULL, (*h)[2] = NULL;
 	int i, k = 0, t, r = PASO_E_NOMEM;
 
 	if (v->n < 3)
 		return 0;
-	if ((pt = malloc(sizeof(*pt) * v->n)) == NULL || (h = malloc(sizeof(*h) * 2 * v->n)) == NULL)
+	if ((pt = malloc(sizeof(*pt) * v->n)) == NULL ||
+		(h = malloc(sizeof(*h) * 2 * v->n)) == NULL)
 		goto out;
 	for (i = 0; i < v->n; i++) {
 		pt[i][0] = v->x[i];
@@ -327,13 +328,13 @@ cell_sums_exact(const struct fview *v, const struct cells *cl, int i, int cell, 
  * the reference's bits, only found faster (test_finger_match pins reference scores; the table
  * errors are measured against erf and exp when the tables are built).
  */
-#define GD_M 64                      /* gd table intervals per direction bin */
-#define GD_N (ND * GD_M)             /* gd table intervals over [-pi, pi] */
-#define GL_N 140                     /* Gaussian table intervals per CELL_STEP (1/8 px) */
-#define G_REL 1e-6                   /* relative error of the Gaussian lanes (up to 3 SIGMA_S) */
-#define GD_ABS 4e-7                  /* absolute error of the gd lanes */
-#define U_F 6e-8                     /* float rounding, relative (FLT_EPSILON / 2) */
-#define GD_MAX 0.55                  /* gd(0) = erf(pi / (6 sqrt(2) SIGMA_D)) = 0.5468 */
+#define GD_M 64          /* gd table intervals per direction bin */
+#define GD_N (ND * GD_M) /* gd table intervals over [-pi, pi] */
+#define GL_N 140         /* Gaussian table intervals per CELL_STEP (1/8 px) */
+#define G_REL 1e-6       /* relative error of the Gaussian lanes (up to 3 SIGMA_S) */
+#define GD_ABS 4e-7      /* absolute error of the gd lanes */
+#define U_F 6e-8         /* float rounding, relative (FLT_EPSILON / 2) */
+#define GD_MAX 0.55      /* gd(0) = erf(pi / (6 sqrt(2) SIGMA_D)) = 0.5468 */
 /*
  * Error of a fast sum, per unit of the cell's sum of Gaussians tot: a term gs g has relative
  * error <= 2 G_REL + 3 U_F in gs g plus GD_ABS in g; each of the n terms added rounds the
@@ -346,9 +347,9 @@ cell_sums_exact(const struct fview *v, const struct cells *cl, int i, int cell, 
 #define DIST_MARGIN 1e-2
 #define CELL_STEP (2.0 * CYL_R / NS)
 #define REACH (CYL_R + 3 * SIGMA_S + 1.0) /* no cell centre is farther than CYL_R */
-#define PAD 4                        /* grid padding: windows start at square -3 .. NS - 1 */
-#define NEAR_MAX 16                  /* hull edges tested one by one, at most */
-#define GRID 16                      /* padded grid side */
+#define PAD 4                             /* grid padding: windows start at square -3 .. NS - 1 */
+#define NEAR_MAX 16                       /* hull edges tested one by one, at most */
+#define GRID 16                           /* padded grid side */
 
 typedef float v4sf __attribute__((vector_size(16)));
 typedef int32_t v4si __attribute__((vector_size(16)));
@@ -359,8 +360,8 @@ static struct {
 	float gd_f[GD_M + 1][16], gd_d[GD_M + 1][16];
 	/* G((f + 1 - r) CELL_STEP), r = 0..3, at fraction f = j / GL_N, G(e) = exp(-e^2 / 2 s^2) */
 	float gl_f[GL_N + 1][4], gl_d[GL_N + 1][4];
-	uint64_t spread[256];        /* bit c of a byte moved to bit ND c */
-	int ok;                      /* errors measured within G_REL and GD_ABS, gd below GD_MAX */
+	uint64_t spread[256]; /* bit c of a byte moved to bit ND c */
+	int ok;               /* errors measured within G_REL and GD_ABS, gd below GD_MAX */
 } tab;
 static once_flag tab_once = ONCE_FLAG_INIT;
 
@@ -421,7 +422,7 @@ static inline v4sf
 gauss_lanes(int j, float w0, float w1, float w2, float w3)
 {
 	return w0 * ld4(tab.gl_f[j]) + w1 * ld4(tab.gl_d[j]) + w2 * ld4(tab.gl_f[j + 1]) +
-	    w3 * ld4(tab.gl_d[j + 1]);
+	       w3 * ld4(tab.gl_d[j + 1]);
 }
 
 /* Table position of gd for bin 0 and angle difference th_i - th_t, in [0, GD_N). */
@@ -448,9 +449,9 @@ gd_lanes(int j, float w0, float w1, float w2, float w3, v4sf g[2])
 	int jj = j % GD_M, ks = j / GD_M;
 
 	g[0] = w0 * ld4(&tab.gd_f[jj][ks]) + w1 * ld4(&tab.gd_d[jj][ks]) +
-	    w2 * ld4(&tab.gd_f[jj + 1][ks]) + w3 * ld4(&tab.gd_d[jj + 1][ks]);
+	       w2 * ld4(&tab.gd_f[jj + 1][ks]) + w3 * ld4(&tab.gd_d[jj + 1][ks]);
 	g[1] = w0 * ld4(&tab.gd_f[jj][ks + 4]) + w1 * ld4(&tab.gd_d[jj][ks + 4]) +
-	    w2 * ld4(&tab.gd_f[jj + 1][ks + 4]) + w3 * ld4(&tab.gd_d[jj + 1][ks + 4]);
+	       w2 * ld4(&tab.gd_f[jj + 1][ks + 4]) + w3 * ld4(&tab.gd_d[jj + 1][ks + 4]);
 }
 
 static void
@@ -471,7 +472,8 @@ tab_init(void)
 			hi = (al + w / 2) / s;
 			lo = (al - w / 2) / s;
 			tab.gd_f[j][k] = (float)gd(al);
-			tab.gd_d[j][k] = (float)(h * (exp(-hi * hi) - exp(-lo * lo)) / (s * sqrt(M_PI)));
+			tab.gd_d[j][k] =
+				(float)(h * (exp(-hi * hi) - exp(-lo * lo)) / (s * sqrt(M_PI)));
 			peak = fmax(peak, tab.gd_f[j][k]);
 		}
 	}
@@ -490,24 +492,25 @@ tab_init(void)
 	/* the error bounds rest on G_REL and GD_ABS: measure them between the nodes */
 	for (j = 0; j < 7 * GD_N; j++) {
 		double dth = -M_PI + (j + 0.5) * (2 * M_PI / (7 * GD_N));
-		v4sf g[2], t = { 0 }, wt[4];
+		v4sf g[2], t = {0}, wt[4];
 		int n = tab_pos(gd_pos(dth, 0.0), GD_N, &t[2]);
 
 		hermite_w(t, wt);
 		gd_lanes(n, wt[0][2], wt[1][2], wt[2][2], wt[3][2], g);
 		for (k = 0; k < ND; k++)
-			worst_gd = fmax(worst_gd, fabs(g[k / 4][k % 4] -
-			    gd(angle_diff(-M_PI + (k + 0.5) * w, dth))));
+			worst_gd = fmax(worst_gd,
+				fabs(g[k / 4][k % 4] - gd(angle_diff(-M_PI + (k + 0.5) * w, dth))));
 	}
 	for (j = 0; j < 7 * GL_N; j++) {
 		double f = (j + 0.5) / (7 * GL_N);
-		v4sf g, t = { 0 }, wt[4];
+		v4sf g, t = {0}, wt[4];
 		int n = tab_pos(f * GL_N, GL_N, &t[0]);
 
 		hermite_w(t, wt);
 		g = gauss_lanes(n, wt[0][0], wt[1][0], wt[2][0], wt[3][0]);
 		for (r = 0; r < 4; r++) {
-			double e = (f + 1 - r) * CELL_STEP, ge = exp(-e * e / (2 * SIGMA_S * SIGMA_S));
+			double e = (f + 1 - r) * CELL_STEP,
+			       ge = exp(-e * e / (2 * SIGMA_S * SIGMA_S));
 
 			if (fabs(e) <= 3 * SIGMA_S + 0.1)
 				worst_g = fmax(worst_g, fabs(g[r] - ge) / ge);
@@ -518,11 +521,11 @@ tab_init(void)
 
 /* Validity of the cylinder's cells (cells inside the grown hull): c->cells, c->m; count. */
 static int
-cylinder_cells(const struct fview *v, const struct cells *cl, int i, double cs, double sn,
-	struct cyl *c)
+cylinder_cells(
+	const struct fview *v, const struct cells *cl, int i, double cs, double sn, struct cyl *c)
 {
 	int cell, e, k, n_near = 0, near[NEAR_MAX];
-	uint64_t m[MAX_CELLS * ND / 64 + 2] = { 0 };
+	uint64_t m[MAX_CELLS * ND / 64 + 2] = {0};
 
 	if (v->n_hull < 3)
 		return 0;
@@ -565,7 +568,9 @@ cylinder_cells(const struct fview *v, const struct cells *cl, int i, double cs, 
 			double nx = v->nx[near[e]], ny = v->ny[near[e]], nc = v->nc[near[e]];
 
 			for (cell = 0; cell < MAX_CELLS; cell++)
-				in[cell] = nx * px[cell] + ny * py[cell] + nc < -HULL_GROW ? 0 : in[cell];
+				in[cell] = nx * px[cell] + ny * py[cell] + nc < -HULL_GROW
+						   ? 0
+						   : in[cell];
 		}
 		for (cell = 0; cell < cl->n; cell++)
 			c->cells |= (uint64_t)(in[cell] != 0) << cell;
@@ -579,9 +584,9 @@ cylinder_cells(const struct fview *v, const struct cells *cl, int i, double cs, 
 
 /* Per cylinder accumulators, over the padded grid of squares (row = along, column = across). */
 struct acc {
-	float sum[ND][GRID][GRID];   /* direction-bin sums */
-	float tot[GRID][GRID];       /* sums of the Gaussians alone, for the error bound */
-	float unc[GRID][GRID];       /* Gaussians of terms the reference may or may not count */
+	float sum[ND][GRID][GRID]; /* direction-bin sums */
+	float tot[GRID][GRID];     /* sums of the Gaussians alone, for the error bound */
+	float unc[GRID][GRID];     /* Gaussians of terms the reference may or may not count */
 	int unc_used;
 };
 
@@ -593,15 +598,15 @@ add_neighbour(const struct fview *v, int i, int t, double cs, double sn, struct 
 	double u = (cs * dx + sn * dy) * (1 / CELL_STEP) + (NS - 1) / 2.0;
 	double w = (-sn * dx + cs * dy) * (1 / CELL_STEP) + (NS - 1) / 2.0;
 	const float cut = (float)(9 * SIGMA_S * SIGMA_S), step = (float)CELL_STEP;
-	const v4sf lo = (v4sf){ 0 } + (cut - (float)DIST_MARGIN);
-	const v4sf hi = (v4sf){ 0 } + (cut + (float)DIST_MARGIN);
-	const v4sf lane = { 1, 0, -1, -2 };
+	const v4sf lo = (v4sf){0} + (cut - (float)DIST_MARGIN);
+	const v4sf hi = (v4sf){0} + (cut + (float)DIST_MARGIN);
+	const v4sf lane = {1, 0, -1, -2};
 	int a0 = (int)(u + 16) - 16 - 1, b0 = (int)(w + 16) - 16 - 1, r, k;
 	int ju, jw, jg;
 	unsigned rows;
 	float *row, *rowt;
-	v4sf ga, gb, g[2], gk[ND], du2, dw2, dd, gs, ft = { 0 }, wt[4];
-	v4si band[4] = { { 0 } }, any = { 0 };
+	v4sf ga, gb, g[2], gk[ND], du2, dw2, dd, gs, ft = {0}, wt[4];
+	v4si band[4] = {{0}}, any = {0};
 
 	/* u, w: the neighbour in cell units of the cylinder's frame; window rows a0 .. a0 + 3 */
 	if (a0 < -3 || a0 > NS - 1 || b0 < -3 || b0 > NS - 1)
@@ -614,19 +619,19 @@ add_neighbour(const struct fview *v, int i, int t, double cs, double sn, struct 
 	ga = gauss_lanes(ju, wt[0][0], wt[1][0], wt[2][0], wt[3][0]);
 	gb = gauss_lanes(jw, wt[0][1], wt[1][1], wt[2][1], wt[3][1]);
 	gd_lanes(jg, wt[0][2], wt[1][2], wt[2][2], wt[3][2], g);
-	gk[0] = (v4sf){ 0 } + g[0][0];
-	gk[1] = (v4sf){ 0 } + g[0][1];
-	gk[2] = (v4sf){ 0 } + g[0][2];
-	gk[3] = (v4sf){ 0 } + g[0][3];
-	gk[4] = (v4sf){ 0 } + g[1][0];
-	gk[5] = (v4sf){ 0 } + g[1][1];
+	gk[0] = (v4sf){0} + g[0][0];
+	gk[1] = (v4sf){0} + g[0][1];
+	gk[2] = (v4sf){0} + g[0][2];
+	gk[3] = (v4sf){0} + g[0][3];
+	gk[4] = (v4sf){0} + g[1][0];
+	gk[5] = (v4sf){0} + g[1][1];
 	du2 = ((float)(u - (a0 + 1)) + lane) * step;
 	du2 *= du2;
 	dw2 = ((float)(w - (b0 + 1)) + lane) * step;
 	dw2 *= dw2;
 	/* rows inside the disc's square with a centre within reach (2 or 3 of the 4, mostly) */
 	rows = mask4(du2 < hi) & (0xfu >> (a0 + 3 > NS - 1 ? a0 + 3 - (NS - 1) : 0)) &
-	    (0xfu << (a0 < 0 ? -a0 : 0));
+	       (0xfu << (a0 < 0 ? -a0 : 0));
 	for (; rows != 0; rows &= rows - 1) {
 		r = __builtin_ctz(rows);
 		row = &ac->sum[0][a0 + PAD + r][b0 + PAD];
@@ -647,7 +652,8 @@ add_neighbour(const struct fview *v, int i, int t, double cs, double sn, struct 
 		/* rare: a distance within DIST_MARGIN of the cut-off, left out of the sums above */
 		for (r = 0; r < 16; r++)
 			if (band[r / 4][r % 4])
-				ac->unc[a0 + PAD + r / 4][b0 + PAD + r % 4] += gb[r % 4] * ga[r / 4];
+				ac->unc[a0 + PAD + r / 4][b0 + PAD + r % 4] +=
+					gb[r % 4] * ga[r / 4];
 		ac->unc_used = 1;
 	}
 	return 1;
@@ -660,7 +666,7 @@ build_cylinder(struct fview *v, const struct cells *cl, struct acc *ac, int i)
 	double cs = cos(v->th[i]), sn = sin(v->th[i]);
 	int cell, k, t, ia, n_valid, n_nb = 0, n_list = 0, n_in = 0, list[MAX_MINUTIAE];
 	double d2[MAX_MINUTIAE];
-	uint64_t v_bits[WORDS + 1] = { 0 }, unsure = 0;
+	uint64_t v_bits[WORDS + 1] = {0}, unsure = 0;
 	float e_tot;
 
 	memset(c, 0, sizeof(*c));
@@ -692,9 +698,9 @@ build_cylinder(struct fview *v, const struct cells *cl, struct acc *ac, int i)
 	for (ia = 0; ia < NS; ia++) {
 		float *tr = ac->tot[ia + PAD] + PAD;
 		const float *ur = ac->unc[ia + PAD] + PAD;
-		const v4sf mu = (v4sf){ 0 } + (float)MU_PSI, zero = { 0 };
+		const v4sf mu = (v4sf){0} + (float)MU_PSI, zero = {0};
 		v4sf err[2], tv[2], hi[2], lo[2];
-		v4si uns[2] = { { 0 } };
+		v4si uns[2] = {{0}};
 		unsigned m_uns;
 		uint64_t bits = 0;
 		int h, first = cl->row_first[ia], j0 = cl->row_j0[ia], len = cl->row_len[ia];
@@ -708,7 +714,7 @@ build_cylinder(struct fview *v, const struct cells *cl, struct acc *ac, int i)
 		}
 		/* no direction integral exceeds GD_MAX: a row of small sums of Gaussians has no bit */
 		if (mask4((tv[0] * (float)GD_MAX + err[0] >= mu) |
-		    (tv[1] * (float)GD_MAX + err[1] >= mu)) == 0) {
+			    (tv[1] * (float)GD_MAX + err[1] >= mu)) == 0) {
 			for (k = 0; k < ND; k++) {
 				st4(ac->sum[k][ia + PAD] + PAD, zero);
 				st4(ac->sum[k][ia + PAD] + PAD + 4, zero);
@@ -774,8 +780,8 @@ build_grid(struct fview *v)
 	v->gw = (int)((x1 - x0) / v->gcell) + 1;
 	v->gh = (int)((y1 - y0) / v->gcell) + 1;
 	if ((v->gstart = calloc((size_t)(v->gw * v->gh + 1), sizeof(int))) == NULL ||
-	    (v->gidx = malloc(sizeof(int) * (v->n > 0 ? v->n : 1))) == NULL ||
-	    (count = calloc((size_t)(v->gw * v->gh + 1), sizeof(int))) == NULL)
+		(v->gidx = malloc(sizeof(int) * (v->n > 0 ? v->n : 1))) == NULL ||
+		(count = calloc((size_t)(v->gw * v->gh + 1), sizeof(int))) == NULL)
 		goto out;
 	for (i = 0; i < v->n; i++) {
 		int gx = (int)((v->x[i] - x0) / v->gcell), gy = (int)((v->y[i] - y0) / v->gcell);
@@ -830,8 +836,8 @@ build_view(const struct fmr_record *rec, const struct fmr_view *fv, const struct
 		return PASO_E_TEMPLATE_FORMAT; /* the record formats count minutiae in one byte */
 	v->n_cells = cl->n;
 	if ((v->x = malloc(sizeof(float) * 5 * (v->n > 0 ? v->n : 1))) == NULL ||
-	    (v->cyl = malloc(sizeof(*v->cyl) * (v->n > 0 ? v->n : 1))) == NULL ||
-	    (v->valid = calloc(v->n > 0 ? v->n : 1, 1)) == NULL)
+		(v->cyl = malloc(sizeof(*v->cyl) * (v->n > 0 ? v->n : 1))) == NULL ||
+		(v->valid = calloc(v->n > 0 ? v->n : 1, 1)) == NULL)
 		return PASO_E_NOMEM;
 	v->y = v->x + v->n;
 	v->th = v->x + 2 * v->n;
@@ -854,8 +860,8 @@ build_view(const struct fmr_record *rec, const struct fmr_view *fv, const struct
 }
 
 int
-finger_template_from_record(const uint8_t *rec, size_t len, struct finger_template **out,
-	struct paso_diag *d)
+finger_template_from_record(
+	const uint8_t *rec, size_t len, struct finger_template **out, struct paso_diag *d)
 {
 	struct finger_template *t = NULL;
 	struct fmr_record fr;
@@ -912,7 +918,7 @@ finger_template_view_pos(const struct finger_template *t, int i)
 struct anchors {
 	int n;
 	int i[N_ANCHORS], j[N_ANCHORS];
-	float s[N_ANCHORS];     /* best first */
+	float s[N_ANCHORS]; /* best first */
 };
 
 static void
@@ -998,8 +1004,10 @@ pair_up(const struct fview *a, const struct fview *b, const float *s, const stru
 	for (i = 0; i < a->n; i++) {
 		double px = x->c * a->x[i] - x->s * a->y[i] + x->tx;
 		double py = x->s * a->x[i] + x->c * a->y[i] + x->ty;
-		double tol = TOL_BASE + TOL_SLOPE * sqrt((px - ox) * (px - ox) + (py - oy) * (py - oy));
-		double rc = x->c * a->cth[i] - x->s * a->sth[i], rs = x->s * a->cth[i] + x->c * a->sth[i];
+		double tol =
+			TOL_BASE + TOL_SLOPE * sqrt((px - ox) * (px - ox) + (py - oy) * (py - oy));
+		double rc = x->c * a->cth[i] - x->s * a->sth[i],
+		       rs = x->s * a->cth[i] + x->c * a->sth[i];
 		double best = 1e30;
 		int cx0 = (int)floor((px - tol - b->gx0) / b->gcell);
 		int cx1 = (int)floor((px + tol - b->gx0) / b->gcell);
@@ -1022,7 +1030,8 @@ pair_up(const struct fview *a, const struct fview *b, const float *s, const stru
 
 				for (k = b->gstart[c]; k < b->gstart[c + 1]; k++) {
 					int j = b->gidx[k];
-					double dx = b->x[j] - px, dy = b->y[j] - py, d2 = dx * dx + dy * dy;
+					double dx = b->x[j] - px, dy = b->y[j] - py,
+					       d2 = dx * dx + dy * dy;
 
 					if (d2 > tol * tol || d2 >= best || pb[j] >= 0)
 						continue;
@@ -1093,8 +1102,7 @@ fit(const struct fview *a, const struct fview *b, const int *pa, struct xform *x
  * a view matched with itself scores exactly 1.
  */
 static void
-overlap(const struct fview *a, const struct fview *b, const struct xform *x, double *na,
-	double *nb)
+overlap(const struct fview *a, const struct fview *b, const struct xform *x, double *na, double *nb)
 {
 	int i;
 
@@ -1133,7 +1141,7 @@ view_score(const struct fview *a, const struct fview *b)
 		s = s_small;
 		pa = p_small;
 	} else if ((s = malloc(sizeof(float) * (size_t)a->n * b->n)) == NULL ||
-	    (pa = malloc(sizeof(int) * (size_t)(a->n + b->n))) == NULL) {
+		   (pa = malloc(sizeof(int) * (size_t)(a->n + b->n))) == NULL) {
 		goto out;
 	}
 	pb = pa + a->n;
@@ -1155,8 +1163,10 @@ view_score(const struct fview *a, const struct fview *b)
 		/* an anchor consistent with an earlier one gives the same alignment: skip it */
 		for (q = 0; q < k && !dup; q++) {
 			const struct xform *p = &done[q];
-			double px = p->c * a->x[anc_i[k]] - p->s * a->y[anc_i[k]] + p->tx - b->x[anc_j[k]];
-			double py = p->s * a->x[anc_i[k]] + p->c * a->y[anc_i[k]] + p->ty - b->y[anc_j[k]];
+			double px = p->c * a->x[anc_i[k]] - p->s * a->y[anc_i[k]] + p->tx -
+				    b->x[anc_j[k]];
+			double py = p->s * a->x[anc_i[k]] + p->c * a->y[anc_i[k]] + p->ty -
+				    b->y[anc_j[k]];
 
 			dup = px * px + py * py < 15.0 * 15.0 && p->c * x.c + p->s * x.s > cos(0.2);
 		}
@@ -1179,8 +1189,10 @@ view_score(const struct fview *a, const struct fview *b)
 
 				x.c = cos(rot0);
 				x.s = sin(rot0);
-				x.tx = b->x[anc_j[k]] - (x.c * a->x[anc_i[k]] - x.s * a->y[anc_i[k]]);
-				x.ty = b->y[anc_j[k]] - (x.s * a->x[anc_i[k]] + x.c * a->y[anc_i[k]]);
+				x.tx = b->x[anc_j[k]] -
+				       (x.c * a->x[anc_i[k]] - x.s * a->y[anc_i[k]]);
+				x.ty = b->y[anc_j[k]] -
+				       (x.s * a->x[anc_i[k]] + x.c * a->y[anc_i[k]]);
 			}
 		}
 		overlap(a, b, &x, &na, &nb);
@@ -1214,8 +1226,8 @@ finger_match_views(const struct finger_template *a, int ai, const struct finger_
 }
 
 int
-finger_match(const struct finger_template *a, const struct finger_template *b,
-	struct finger_scores *out)
+finger_match(
+	const struct finger_template *a, const struct finger_template *b, struct finger_scores *out)
 {
 	int i, j;
 
@@ -1265,8 +1277,12 @@ finger_match(const struct finger_template *a, const struct finger_template *b,
 static const struct {
 	double fmr, threshold;
 } fmr_table[] = {
-	{ 1e-1, 0.0883 }, { 1e-2, 0.1364 }, { 1e-3, 0.1829 }, { 1e-4, 0.2253 }, { 1e-5, 0.2795 },
-	{ 1e-6, 0.3337 },
+	{1e-1, 0.0883},
+	{1e-2, 0.1364},
+	{1e-3, 0.1829},
+	{1e-4, 0.2253},
+	{1e-5, 0.2795},
+	{1e-6, 0.3337},
 };
 #define N_FMR (sizeof(fmr_table) / sizeof(fmr_table[0]))
 
@@ -1285,8 +1301,9 @@ finger_threshold_for_fmr(double fmr)
 		double l0 = log10(fmr_table[i].fmr), l1 = log10(fmr_table[i + 1].fmr);
 
 		if (lf <= l0 && lf >= l1)
-			return fmr_table[i].threshold + (lf - l0) / (l1 - l0) *
-			    (fmr_table[i + 1].threshold - fmr_table[i].threshold);
+			return fmr_table[i].threshold +
+			       (lf - l0) / (l1 - l0) *
+				       (fmr_table[i + 1].threshold - fmr_table[i].threshold);
 	}
 	return fmr_table[N_FMR - 1].threshold;
 }

@@ -15,10 +15,10 @@ struct finger_template;
 
 /* Scores of finger_match; every score is in [0, 1], 1 = same impression. */
 struct finger_scores {
-	int n_compared;                    /* finger positions present in both templates */
-	double best;                       /* highest per-position score; 0 when n_compared == 0 */
-	double sum;                        /* sum of the per-position scores */
-	double score[FINGER_MAX_VIEWS];    /* by ISO position - 1; -1.0 when not compared */
+	int n_compared;                 /* finger positions present in both templates */
+	double best;                    /* highest per-position score; 0 when n_compared == 0 */
+	double sum;                     /* sum of the per-position scores */
+	double score[FINGER_MAX_VIEWS]; /* by ISO position - 1; -1.0 when not compared */
 };
 
 /*
@@ -42,8 +42,8 @@ int finger_template_view_pos(const struct finger_template *t, int i);
  * Symmetric up to rounding; a view compared with itself scores 1 (0 for a view with fewer
  * than 2 minutiae). Out-of-range indices give 0. Pure and thread-safe.
  */
-double finger_match_views(const struct finger_template *a, int ai, const struct finger_template *b,
-	int bi);
+double finger_match_views(
+	const struct finger_template *a, int ai, const struct finger_template *b, int bi);
 
 /*
  * Compares the views of each finger position present in both templates (views of an unknown

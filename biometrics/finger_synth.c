@@ -21,22 +21,37 @@
  * translation on a 400x500 platen, and per-minutia quality.
  */
 const struct finger_noise finger_noise_good = {
-	.rot_sd_deg = 6.0, .trans_sd_px = 20.0, .distortion = 5.0, .miss_rate = 0.10,
-	.spurious_rate = 0.08, .quality_mean = 75.0, .fail_rate = 0.01,
+	.rot_sd_deg = 6.0,
+	.trans_sd_px = 20.0,
+	.distortion = 5.0,
+	.miss_rate = 0.10,
+	.spurious_rate = 0.08,
+	.quality_mean = 75.0,
+	.fail_rate = 0.01,
 };
 const struct finger_noise finger_noise_poor = {
-	.rot_sd_deg = 10.0, .trans_sd_px = 28.0, .distortion = 8.0, .miss_rate = 0.18,
-	.spurious_rate = 0.15, .quality_mean = 58.0, .fail_rate = 0.03,
+	.rot_sd_deg = 10.0,
+	.trans_sd_px = 28.0,
+	.distortion = 8.0,
+	.miss_rate = 0.18,
+	.spurious_rate = 0.15,
+	.quality_mean = 58.0,
+	.fail_rate = 0.03,
 };
 const struct finger_noise finger_noise_detention = {
-	.rot_sd_deg = 14.0, .trans_sd_px = 35.0, .distortion = 10.0, .miss_rate = 0.25,
-	.spurious_rate = 0.25, .quality_mean = 48.0, .fail_rate = 0.05,
+	.rot_sd_deg = 14.0,
+	.trans_sd_px = 35.0,
+	.distortion = 10.0,
+	.miss_rate = 0.25,
+	.spurious_rate = 0.25,
+	.quality_mean = 48.0,
+	.fail_rate = 0.05,
 };
 
-#define MAX_MASTER 160          /* minutiae of one master finger (rolled-size area) */
-#define MAX_CAPTURE 255         /* the ISO count byte */
-#define RIDGE_PERIOD 9.5        /* pixels at 500 dpi (about 0.48 mm) */
-#define DENSITY 0.000625        /* true minutiae per square pixel of pad (calibrated, see docs) */
+#define MAX_MASTER 160   /* minutiae of one master finger (rolled-size area) */
+#define MAX_CAPTURE 255  /* the ISO count byte */
+#define RIDGE_PERIOD 9.5 /* pixels at 500 dpi (about 0.48 mm) */
+#define DENSITY 0.000625 /* true minutiae per square pixel of pad (calibrated, see docs) */
 #define ENDING_SHARE 0.62
 
 enum pattern { ARCH, TENTED_ARCH, LEFT_LOOP, RIGHT_LOOP, WHORL };
@@ -136,13 +151,13 @@ rng_seed(struct rng *r, const uint8_t seed[32], const char *domain, unsigned fin
 }
 
 struct mnt {
-	double x, y, th;        /* finger coordinates; direction in radians */
+	double x, y, th; /* finger coordinates; direction in radians */
 	int type;
 };
 
 struct master {
 	int pattern;
-	double ax, ay;          /* semi-axes of the pad */
+	double ax, ay; /* semi-axes of the pad */
 	int n_core, n_delta;
 	double core[2][2], delta[2][2];
 	double arch_amp;
@@ -174,7 +189,7 @@ orientation(const struct master *f, double x, double y)
 static void
 pad_axes(unsigned pos, double *ax, double *ay)
 {
-	static const double w[5] = { 160, 138, 140, 128, 110 }, h[5] = { 196, 176, 180, 168, 148 };
+	static const double w[5] = {160, 138, 140, 128, 110}, h[5] = {196, 176, 180, 168, 148};
 	unsigned k = (pos - 1) % 5;
 
 	*ax = w[k];
@@ -379,7 +394,8 @@ capture(const uint8_t seed[32], unsigned pos, uint32_t capture_no, const struct 
 			type = f->m[i].type;
 			/* a few type flips: an ending and a bifurcation look alike under pressure */
 			if (uni(&r) < 0.05)
-				type = type == FMR_TYPE_ENDING ? FMR_TYPE_BIFURCATION : FMR_TYPE_ENDING;
+				type = type == FMR_TYPE_ENDING ? FMR_TYPE_BIFURCATION
+							       : FMR_TYPE_ENDING;
 		} else {
 			/* spurious minutiae, drawn once the true ones are known */
 			if (i == f->n) {
@@ -391,7 +407,8 @@ capture(const uint8_t seed[32], unsigned pos, uint32_t capture_no, const struct 
 			do {
 				x = (2 * uni(&r) - 1) * sx + cx;
 				y = (2 * uni(&r) - 1) * sy + cy;
-				rho2 = (x - cx) * (x - cx) / (sx * sx) + (y - cy) * (y - cy) / (sy * sy);
+				rho2 = (x - cx) * (x - cx) / (sx * sx) +
+				       (y - cy) * (y - cy) / (sy * sy);
 			} while (rho2 > 1.0);
 			k++;
 			th = orientation(f, x, y) + (uni(&r) < 0.5 ? 0.0 : M_PI) + 0.25 * gauss(&r);
@@ -408,14 +425,15 @@ capture(const uint8_t seed[32], unsigned pos, uint32_t capture_no, const struct 
 		ix = cs * x - sn * y + FINGER_SYNTH_IMAGE_W / 2.0 + tx;
 		iy = sn * x + cs * y + FINGER_SYNTH_IMAGE_H / 2.0 + ty;
 		th += rot;
-		if (ix < 2 || iy < 2 || ix > FINGER_SYNTH_IMAGE_W - 3 || iy > FINGER_SYNTH_IMAGE_H - 3)
+		if (ix < 2 || iy < 2 || ix > FINGER_SYNTH_IMAGE_W - 3 ||
+			iy > FINGER_SYNTH_IMAGE_H - 3)
 			continue;
 		v->m[n].x = (uint16_t)lround(ix);
 		v->m[n].y = (uint16_t)lround(iy);
 		v->m[n].type = (uint8_t)type;
 		v->m[n].angle = iso_angle_byte(th);
-		v->m[n].quality = (uint8_t)clampi(qual - 25 * rho2 + 10 * gauss(&r) -
-		    (spurious ? 15 : 0), 1, 100);
+		v->m[n].quality = (uint8_t)clampi(
+			qual - 25 * rho2 + 10 * gauss(&r) - (spurious ? 15 : 0), 1, 100);
 		n++;
 	}
 	v->n_minutiae = (uint16_t)n;
@@ -428,10 +446,10 @@ static int
 noise_valid(const struct finger_noise *nz)
 {
 	return nz->rot_sd_deg >= 0 && nz->rot_sd_deg <= 90 && nz->trans_sd_px >= 0 &&
-	    nz->trans_sd_px <= 200 && nz->distortion >= 0 && nz->distortion <= 50 &&
-	    nz->miss_rate >= 0 && nz->miss_rate <= 1 && nz->spurious_rate >= 0 &&
-	    nz->spurious_rate <= 2 && nz->quality_mean >= 0 && nz->quality_mean <= 100 &&
-	    nz->fail_rate >= 0 && nz->fail_rate <= 1;
+	       nz->trans_sd_px <= 200 && nz->distortion >= 0 && nz->distortion <= 50 &&
+	       nz->miss_rate >= 0 && nz->miss_rate <= 1 && nz->spurious_rate >= 0 &&
+	       nz->spurious_rate <= 2 && nz->quality_mean >= 0 && nz->quality_mean <= 100 &&
+	       nz->fail_rate >= 0 && nz->fail_rate <= 1;
 }
 
 int
@@ -449,10 +467,10 @@ finger_synth_record(const uint8_t person_seed[32], uint32_t capture_no,
 	*lenp = 0;
 	memset(&rec, 0, sizeof(rec));
 	if (person_seed == NULL || noise == NULL || (finger_mask & ~FINGER_MASK_ALL) != 0 ||
-	    !noise_valid(noise))
+		!noise_valid(noise))
 		return PASO_E_INVALID_ARG;
 	if ((f = malloc(sizeof(*f))) == NULL ||
-	    (buf = calloc((size_t)FMR_MAX_VIEWS * MAX_CAPTURE, sizeof(*buf))) == NULL) {
+		(buf = calloc((size_t)FMR_MAX_VIEWS * MAX_CAPTURE, sizeof(*buf))) == NULL) {
 		r = PASO_E_NOMEM;
 		goto out;
 	}

@@ -23,8 +23,8 @@ extern const struct finger_noise finger_noise_good;      /* attended kiosk, clea
 extern const struct finger_noise finger_noise_poor;      /* worn platen, hurried or unattended */
 extern const struct finger_noise finger_noise_detention; /* detention-centre station */
 
-#define FINGER_MASK_ALL 0x3ffu       /* all ten ISO finger positions 1..10 */
-#define FINGER_SYNTH_IMAGE_W 400     /* platen size in pixels (0.8" x 1.0" at 500 dpi) */
+#define FINGER_MASK_ALL 0x3ffu   /* all ten ISO finger positions 1..10 */
+#define FINGER_SYNTH_IMAGE_W 400 /* platen size in pixels (0.8" x 1.0" at 500 dpi) */
 #define FINGER_SYNTH_IMAGE_H 500
 
 /*

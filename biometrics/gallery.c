@@ -174,7 +174,7 @@ gallery_reserve(struct gallery *g, size_t n)
 
 int
 gallery_add_diag(
-        struct gallery *g, const uint8_t id[16], const struct bio_sample *s, struct paso_diag *d)
+	struct gallery *g, const uint8_t id[16], const struct bio_sample *s, struct paso_diag *d)
 {
 	struct finger_template *ft = NULL;
 	struct face_q fq;
@@ -198,8 +198,8 @@ gallery_add_diag(
 		e = s->iris[k].eye == BIO_EYE_RIGHT ? 0 : s->iris[k].eye == BIO_EYE_LEFT ? 1 : -1;
 		if (e < 0 || has_iris[e]) {
 			r = paso_diag_set(d, PASO_E_FIELD_RANGE, "iris[%d].eye: %s %u", k,
-			        e < 0 ? "not RIGHT or LEFT:" : "repeated eye",
-			        (unsigned)s->iris[k].eye);
+				e < 0 ? "not RIGHT or LEFT:" : "repeated eye",
+				(unsigned)s->iris[k].eye);
 			goto out;
 		}
 		has_iris[e] = 1;
@@ -207,7 +207,7 @@ gallery_add_diag(
 	if (s->has_face && (r = face_quantize(s->face, &fq, d)) != 0)
 		goto out;
 	if (s->finger_record != NULL && s->finger_len > 0 &&
-	        (r = finger_template_from_record(s->finger_record, s->finger_len, &ft, d)) != 0)
+		(r = finger_template_from_record(s->finger_record, s->finger_len, &ft, d)) != 0)
 		goto out;
 	if (g->n == g->cap && (r = gallery_reserve(g, g->cap < 64 ? 64 : g->cap * 2)) != 0)
 		goto out;
@@ -424,7 +424,7 @@ static void
 confirm_all(struct gallery *g, struct worker *w, const struct cand *c, size_t n)
 {
 	struct worker *other;
-	struct confirm_job even = { w, c, n, 0 }, odd;
+	struct confirm_job even = {w, c, n, 0}, odd;
 	pthread_t th;
 	size_t i;
 
@@ -435,7 +435,7 @@ confirm_all(struct gallery *g, struct worker *w, const struct cand *c, size_t n)
 	}
 	other->g = w->g;
 	other->p = w->p;
-	odd = (struct confirm_job){ other, c, n, 1 };
+	odd = (struct confirm_job){other, c, n, 1};
 	if (pthread_create(&th, NULL, confirm_every_other, &odd) != 0) {
 		confirm_every_other(&odd); /* no thread: both halves here */
 		confirm_every_other(&even);
@@ -488,11 +488,11 @@ scan(void *arg)
 		}
 		if (p->has_face)
 			face_scan(
-			        &p->face, g->face + b * BIO_FACE_DIM, g->face_inv + b, m, w->fbuf);
+				&p->face, g->face + b * BIO_FACE_DIM, g->face_inv + b, m, w->fbuf);
 		for (e = 0; e < 2; e++)
 			if (p->iris[e] != NULL)
 				iris_scan(p->iris[e], g->iris + b * ENTRY_IRIS + e * IRIS_REC,
-				        ENTRY_IRIS, m, w->ibuf[e]);
+					ENTRY_IRIS, m, w->ibuf[e]);
 		for (j = 0; j < m; j++) {
 			double ev = 0;
 			int common = 0;
@@ -628,7 +628,7 @@ identify(struct gallery *g, const struct probe *pp, double fmr, const struct gal
 			stats->confirmed += w[t].confirmed;
 		}
 		if (w[t].have_best &&
-		        (!best->scores.modalities || better(&w[t].best.scores, &best->scores)))
+			(!best->scores.modalities || better(&w[t].best.scores, &best->scores)))
 			*best = w[t].best;
 	}
 	*found = match_decide(&best->scores, fmr);
@@ -676,7 +676,7 @@ gallery_identify_tmpl(struct gallery *g, const struct match_template *probe, dou
 
 int
 gallery_identify(struct gallery *g, const struct bio_sample *probe, double fmr,
-        struct gallery_hit *best, int *found)
+	struct gallery_hit *best, int *found)
 {
 	return gallery_identify_ex(g, probe, fmr, NULL, best, found, NULL);
 }

@@ -34,7 +34,7 @@ int gallery_reserve(struct gallery *g, size_t n);
  */
 int gallery_add(struct gallery *g, const uint8_t id[16], const struct bio_sample *s);
 int gallery_add_diag(
-        struct gallery *g, const uint8_t id[16], const struct bio_sample *s, struct paso_diag *d);
+	struct gallery *g, const uint8_t id[16], const struct bio_sample *s, struct paso_diag *d);
 
 /*
  * Adds an already built template under id, taking ownership of t in every case (the hub builds
@@ -47,8 +47,8 @@ int gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_templ
  * 1:1: compares the probe template with the entry of id; fills *out. 0 or PASO_E_NOT_FOUND.
  * Pure read: may run concurrently with other reads, not with add or remove.
  */
-int gallery_verify(const struct gallery *g, const uint8_t id[16], const struct match_template *probe,
-	struct match_scores *out);
+int gallery_verify(const struct gallery *g, const uint8_t id[16],
+	const struct match_template *probe, struct match_scores *out);
 
 /* Removes and wipes the entry of id. 0 or PASO_E_NOT_FOUND. */
 int gallery_remove(struct gallery *g, const uint8_t id[16]);
@@ -73,7 +73,7 @@ struct gallery_hit {
  * and fused. A probe with neither face nor iris is compared by fingers with every entry.
  */
 int gallery_identify(struct gallery *g, const struct bio_sample *probe, double fmr,
-        struct gallery_hit *best, int *found);
+	struct gallery_hit *best, int *found);
 
 /* As gallery_identify, for a probe template built beforehand (borrowed). */
 int gallery_identify_tmpl(struct gallery *g, const struct match_template *probe, double fmr,
@@ -92,7 +92,7 @@ struct gallery_stats {
 };
 
 int gallery_identify_ex(struct gallery *g, const struct bio_sample *probe, double fmr,
-        const struct gallery_opts *opts, struct gallery_hit *best, int *found,
-        struct gallery_stats *stats);
+	const struct gallery_opts *opts, struct gallery_hit *best, int *found,
+	struct gallery_stats *stats);
 
 #endif

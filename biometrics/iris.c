@@ -11,7 +11,7 @@
 
 /* The kernel: disagreeing and compared bit counts of one stored record against every shift. */
 typedef void (*iris_kernel_fn)(const struct iris_probe *p, const uint8_t *gc, const uint8_t *gm,
-        uint32_t diff[IRIS_NSHIFT], uint32_t n[IRIS_NSHIFT]);
+	uint32_t diff[IRIS_NSHIFT], uint32_t n[IRIS_NSHIFT]);
 
 static uint64_t
 load64(const uint8_t *b)
@@ -24,7 +24,7 @@ load64(const uint8_t *b)
 
 static void
 kernel_scalar(const struct iris_probe *p, const uint8_t *gc, const uint8_t *gm,
-        uint32_t diff[IRIS_NSHIFT], uint32_t n[IRIS_NSHIFT])
+	uint32_t diff[IRIS_NSHIFT], uint32_t n[IRIS_NSHIFT])
 {
 	int s, i;
 
@@ -35,7 +35,7 @@ kernel_scalar(const struct iris_probe *p, const uint8_t *gc, const uint8_t *gm,
 			uint64_t m = load64(p->mask[s] + i) & load64(gm + i);
 
 			d += (uint32_t)__builtin_popcountll(
-			        (load64(p->code[s] + i) ^ load64(gc + i)) & m);
+				(load64(p->code[s] + i) ^ load64(gc + i)) & m);
 			c += (uint32_t)__builtin_popcountll(m);
 		}
 		diff[s] = d;
@@ -47,7 +47,7 @@ __attribute__((target("avx2"))) static inline __m256i
 popcnt_bytes_avx2(__m256i v)
 {
 	const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1,
-	        1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+		1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
 	const __m256i low = _mm256_set1_epi8(0x0f);
 	__m256i lo = _mm256_and_si256(v, low);
 	__m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
@@ -57,7 +57,7 @@ popcnt_bytes_avx2(__m256i v)
 
 __attribute__((target("avx2"))) static void
 kernel_avx2(const struct iris_probe *p, const uint8_t *gc, const uint8_t *gm,
-        uint32_t diff[IRIS_NSHIFT], uint32_t n[IRIS_NSHIFT])
+	uint32_t diff[IRIS_NSHIFT], uint32_t n[IRIS_NSHIFT])
 {
 	__m256i c[8], m[8];
 	int s, i;
@@ -83,11 +83,11 @@ kernel_avx2(const struct iris_probe *p, const uint8_t *gc, const uint8_t *gm,
 		{
 			__m256i z = _mm256_setzero_si256();
 			__m256i both = _mm256_add_epi64(_mm256_sad_epu8(an, z),
-			        _mm256_slli_epi64(_mm256_sad_epu8(ad, z), 32));
+				_mm256_slli_epi64(_mm256_sad_epu8(ad, z), 32));
 			__m128i t = _mm_add_epi64(
-			        _mm256_castsi256_si128(both), _mm256_extracti128_si256(both, 1));
+				_mm256_castsi256_si128(both), _mm256_extracti128_si256(both, 1));
 			uint64_t v =
-			        (uint64_t)_mm_cvtsi128_si64(t) + (uint64_t)_mm_extract_epi64(t, 1);
+				(uint64_t)_mm_cvtsi128_si64(t) + (uint64_t)_mm_extract_epi64(t, 1);
 
 			diff[s] = (uint32_t)(v >> 32);
 			n[s] = (uint32_t)v;
@@ -97,7 +97,7 @@ kernel_avx2(const struct iris_probe *p, const uint8_t *gc, const uint8_t *gm,
 
 __attribute__((target("avx512f,avx512bw,avx512vpopcntdq,avx2"))) static void
 kernel_avx512(const struct iris_probe *p, const uint8_t *gc, const uint8_t *gm,
-        uint32_t diff[IRIS_NSHIFT], uint32_t n[IRIS_NSHIFT])
+	uint32_t diff[IRIS_NSHIFT], uint32_t n[IRIS_NSHIFT])
 {
 	__m512i c[4], m[4];
 	int s, i;
@@ -123,11 +123,11 @@ kernel_avx512(const struct iris_probe *p, const uint8_t *gc, const uint8_t *gm,
 		{
 			__m512i both = _mm512_add_epi64(an, _mm512_slli_epi64(ad, 32));
 			__m256i h = _mm256_add_epi64(
-			        _mm512_castsi512_si256(both), _mm512_extracti64x4_epi64(both, 1));
+				_mm512_castsi512_si256(both), _mm512_extracti64x4_epi64(both, 1));
 			__m128i t = _mm_add_epi64(
-			        _mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+				_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 			uint64_t v =
-			        (uint64_t)_mm_cvtsi128_si64(t) + (uint64_t)_mm_extract_epi64(t, 1);
+				(uint64_t)_mm_cvtsi128_si64(t) + (uint64_t)_mm_extract_epi64(t, 1);
 
 			diff[s] = (uint32_t)(v >> 32);
 			n[s] = (uint32_t)v;
@@ -139,9 +139,9 @@ static const struct {
 	const char *name;
 	iris_kernel_fn fn;
 } kernels[] = {
-        {"avx512", kernel_avx512},
-        {"avx2", kernel_avx2},
-        {"scalar", kernel_scalar},
+	{"avx512", kernel_avx512},
+	{"avx2", kernel_avx2},
+	{"scalar", kernel_scalar},
 };
 
 /* Chosen once; a benign race (every thread computes the same choice). */
@@ -243,7 +243,7 @@ iris_rotate(const uint8_t in[BIO_IRIS_BYTES], int shift, uint8_t out[BIO_IRIS_BY
 
 void
 iris_probe_init(struct iris_probe *p, const uint8_t code[BIO_IRIS_BYTES],
-        const uint8_t mask[BIO_IRIS_BYTES])
+	const uint8_t mask[BIO_IRIS_BYTES])
 {
 	int s;
 
@@ -268,7 +268,7 @@ iris_hd_norm(unsigned diff, unsigned n)
 
 static double
 best_of(const uint32_t diff[IRIS_NSHIFT], const uint32_t n[IRIS_NSHIFT], unsigned *bits_out,
-        int *shift_out)
+	int *shift_out)
 {
 	double best = -1.0, h;
 	int s, bs = 0;
@@ -291,7 +291,7 @@ best_of(const uint32_t diff[IRIS_NSHIFT], const uint32_t n[IRIS_NSHIFT], unsigne
 
 double
 iris_compare(const struct iris_probe *p, const uint8_t code[BIO_IRIS_BYTES],
-        const uint8_t mask[BIO_IRIS_BYTES], unsigned *bits_out, int *shift_out)
+	const uint8_t mask[BIO_IRIS_BYTES], unsigned *bits_out, int *shift_out)
 {
 	uint32_t diff[IRIS_NSHIFT], n[IRIS_NSHIFT];
 
@@ -301,7 +301,7 @@ iris_compare(const struct iris_probe *p, const uint8_t code[BIO_IRIS_BYTES],
 
 double
 iris_compare_noshift(const uint8_t ca[BIO_IRIS_BYTES], const uint8_t ma[BIO_IRIS_BYTES],
-        const uint8_t cb[BIO_IRIS_BYTES], const uint8_t mb[BIO_IRIS_BYTES], unsigned *bits_out)
+	const uint8_t cb[BIO_IRIS_BYTES], const uint8_t mb[BIO_IRIS_BYTES], unsigned *bits_out)
 {
 	uint32_t d = 0, c = 0;
 	int i;

@@ -37,7 +37,7 @@ struct iris_probe {
 
 /* Fills *p with code/mask rotated by -IRIS_SHIFT_MAX..+IRIS_SHIFT_MAX positions. */
 void iris_probe_init(struct iris_probe *p, const uint8_t code[BIO_IRIS_BYTES],
-        const uint8_t mask[BIO_IRIS_BYTES]);
+	const uint8_t mask[BIO_IRIS_BYTES]);
 
 /*
  * Rotates a code or mask by shift angular positions (any integer; positive moves position t+shift
@@ -58,18 +58,18 @@ double iris_hd_norm(unsigned diff, unsigned n);
  * NULL) the best shift. Pure and thread-safe; uses the widest SIMD the CPU has.
  */
 double iris_compare(const struct iris_probe *p, const uint8_t code[BIO_IRIS_BYTES],
-        const uint8_t mask[BIO_IRIS_BYTES], unsigned *bits_out, int *shift_out);
+	const uint8_t mask[BIO_IRIS_BYTES], unsigned *bits_out, int *shift_out);
 
 /* The same without shifts (one comparison of two codes as stored): for calibration and tests. */
 double iris_compare_noshift(const uint8_t ca[BIO_IRIS_BYTES], const uint8_t ma[BIO_IRIS_BYTES],
-        const uint8_t cb[BIO_IRIS_BYTES], const uint8_t mb[BIO_IRIS_BYTES], unsigned *bits_out);
+	const uint8_t cb[BIO_IRIS_BYTES], const uint8_t mb[BIO_IRIS_BYTES], unsigned *bits_out);
 
 /*
  * Compares the probe with n stored records laid out every stride bytes from base, each a code
  * followed by its mask (512 bytes), writing iris_compare's result for record i to out[i].
  */
 void iris_scan(
-        const struct iris_probe *p, const uint8_t *base, size_t stride, size_t n, float *out);
+	const struct iris_probe *p, const uint8_t *base, size_t stride, size_t n, float *out);
 
 /* Name of the kernel in use: "avx512", "avx2" or "scalar". */
 const char *iris_impl_name(void);

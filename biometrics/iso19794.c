@@ -22,8 +22,17 @@ struct cur {
 };
 
 static const char *const finger_names[] = {
-	"unknown finger", "right thumb", "right index", "right middle", "right ring", "right little",
-	"left thumb", "left index", "left middle", "left ring", "left little",
+	"unknown finger",
+	"right thumb",
+	"right index",
+	"right middle",
+	"right ring",
+	"right little",
+	"left thumb",
+	"left index",
+	"left middle",
+	"left ring",
+	"left little",
 };
 
 const char *
@@ -84,12 +93,12 @@ cur_short(const struct cur *c, size_t n, const char *what, struct paso_diag *d)
 {
 	if (c->end == c->given)
 		return paso_diag_set(d, PASO_E_TEMPLATE_TRUNCATED,
-		    "%s at byte %zu needs %zu bytes but the record ends at byte %zu (header length %u, "
-		    "%zu bytes given)",
-		    what, c->off, n, c->end, c->hdr_len, c->given);
+			"%s at byte %zu needs %zu bytes but the record ends at byte %zu (header length %u, "
+			"%zu bytes given)",
+			what, c->off, n, c->end, c->hdr_len, c->given);
 	return paso_diag_set(d, PASO_E_TEMPLATE_TRUNCATED,
-	    "%s at byte %zu needs %zu bytes but the record length in the header is %u", what, c->off,
-	    n, c->hdr_len);
+		"%s at byte %zu needs %zu bytes but the record length in the header is %u", what,
+		c->off, n, c->hdr_len);
 }
 
 static int
@@ -114,7 +123,6 @@ rd16(struct cur *c)
 	c->off += 2;
 	return v;
 }
-
 
 static uint16_t
 be16(const uint8_t *p)
@@ -145,30 +153,30 @@ read_ext(struct cur *c, int vi, struct fmr_view *v, int ansi, struct paso_diag *
 
 		if (stop - o < 4)
 			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-			    "view %d: extended data area at byte %zu needs a 4-byte header but only %zu "
-			    "bytes of the %u-byte block remain",
-			    vi + 1, o, stop - o, v->ext_len);
+				"view %d: extended data area at byte %zu needs a 4-byte header but only %zu "
+				"bytes of the %u-byte block remain",
+				vi + 1, o, stop - o, v->ext_len);
 		if (be16(c->p + o) == 0)
 			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-			    "view %d: extended data area at byte %zu has the reserved type 0x0000", vi + 1,
-			    o);
+				"view %d: extended data area at byte %zu has the reserved type 0x0000",
+				vi + 1, o);
 		alen = be16(c->p + o + 2);
 		if (ansi) {
 			/* ANSI 378-2004 counts the 4-byte area header in the area length. */
 			if (alen < 4)
 				return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-				    "view %d: extended data area at byte %zu has length %zu, less than its "
-				    "4-byte header",
-				    vi + 1, o, alen);
+					"view %d: extended data area at byte %zu has length %zu, less than its "
+					"4-byte header",
+					vi + 1, o, alen);
 			total = alen;
 		} else {
 			total = alen + 4;
 		}
 		if (total > stop - o)
 			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-			    "view %d: extended data area at byte %zu (type 0x%04x) needs %zu bytes but "
-			    "its %u-byte block has %zu left",
-			    vi + 1, o, be16(c->p + o), total, v->ext_len, stop - o);
+				"view %d: extended data area at byte %zu (type 0x%04x) needs %zu bytes but "
+				"its %u-byte block has %zu left",
+				vi + 1, o, be16(c->p + o), total, v->ext_len, stop - o);
 		o += total;
 	}
 	if ((v->ext = calloc(n, sizeof(*v->ext))) == NULL)
@@ -210,14 +218,16 @@ read_view(struct cur *c, const struct fmr_record *rec, int vi, struct fmr_view *
 	v->n_minutiae = rd8(c);
 	if (v->finger_pos > 10)
 		return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-		    "view %d at byte %zu: finger position %u is not 0..10", vi + 1, vo, v->finger_pos);
+			"view %d at byte %zu: finger position %u is not 0..10", vi + 1, vo,
+			v->finger_pos);
 	if (!impression_valid(v->impression))
 		return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-		    "view %d at byte %zu: impression type %u is not 0..3 or 8", vi + 1, vo + 1,
-		    v->impression);
+			"view %d at byte %zu: impression type %u is not 0..3 or 8", vi + 1, vo + 1,
+			v->impression);
 	if (v->quality > 100)
 		return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-		    "view %d at byte %zu: finger quality %u is not 0..100", vi + 1, vo + 2, v->quality);
+			"view %d at byte %zu: finger quality %u is not 0..100", vi + 1, vo + 2,
+			v->quality);
 	if ((r = cur_need(c, (size_t)v->n_minutiae * FMR_MINUTIA_BYTES, "minutiae", d)) != 0)
 		return r;
 	if (v->n_minutiae > 0 && (v->m = calloc(v->n_minutiae, sizeof(*v->m))) == NULL)
@@ -234,24 +244,24 @@ read_view(struct cur *c, const struct fmr_record *rec, int vi, struct fmr_view *
 		m->quality = rd8(c);
 		if (m->type == 3)
 			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-			    "view %d minutia %u at byte %zu: minutia type 3 is reserved", vi + 1, i + 1,
-			    mo);
+				"view %d minutia %u at byte %zu: minutia type 3 is reserved",
+				vi + 1, i + 1, mo);
 		if ((w1 >> 14) != 0)
 			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-			    "view %d minutia %u at byte %zu: reserved bits above y are not zero", vi + 1,
-			    i + 1, mo + 2);
+				"view %d minutia %u at byte %zu: reserved bits above y are not zero",
+				vi + 1, i + 1, mo + 2);
 		if (m->x >= rec->width || m->y >= rec->height)
 			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-			    "view %d minutia %u at byte %zu: (x=%u, y=%u) outside the %ux%u image",
-			    vi + 1, i + 1, mo, m->x, m->y, rec->width, rec->height);
+				"view %d minutia %u at byte %zu: (x=%u, y=%u) outside the %ux%u image",
+				vi + 1, i + 1, mo, m->x, m->y, rec->width, rec->height);
 		/*
 		 * ANSI 378-2004 angles are 0..179 (2-degree units), but the standard's own worked
 		 * example holds 213 and 249: angles are taken modulo 360 degrees instead.
 		 */
 		if (m->quality > 100)
 			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-			    "view %d minutia %u at byte %zu: quality %u is not 0..100", vi + 1, i + 1,
-			    mo + 5, m->quality);
+				"view %d minutia %u at byte %zu: quality %u is not 0..100", vi + 1,
+				i + 1, mo + 5, m->quality);
 	}
 	return read_ext(c, vi, v, rec->format == FMR_ANSI_2004, d);
 }
@@ -262,15 +272,15 @@ bad_version(const uint8_t v[4], struct paso_diag *d)
 {
 	if (memcmp(v, "030", 4) == 0)
 		return paso_diag_set(d, PASO_E_TEMPLATE_VERSION,
-		    "version '030' at byte 4 (ISO/IEC 19794-2:2011 or ANSI INCITS 378-2009) is not "
-		    "supported: Paso reads ISO/IEC 19794-2:2005 (' 20') and ANSI INCITS 378-2004");
+			"version '030' at byte 4 (ISO/IEC 19794-2:2011 or ANSI INCITS 378-2009) is not "
+			"supported: Paso reads ISO/IEC 19794-2:2005 (' 20') and ANSI INCITS 378-2004");
 	if (memcmp(v, "035", 4) == 0)
 		return paso_diag_set(d, PASO_E_TEMPLATE_VERSION,
-		    "version '035' at byte 4 (ANSI INCITS 378-2009/AM1) is not supported: Paso reads "
-		    "ISO/IEC 19794-2:2005 (' 20') and ANSI INCITS 378-2004");
+			"version '035' at byte 4 (ANSI INCITS 378-2009/AM1) is not supported: Paso reads "
+			"ISO/IEC 19794-2:2005 (' 20') and ANSI INCITS 378-2004");
 	return paso_diag_set(d, PASO_E_TEMPLATE_VERSION,
-	    "unknown version bytes %02x %02x %02x %02x at byte 4 (ISO/IEC 19794-2:2005 has ' 20')",
-	    v[0], v[1], v[2], v[3]);
+		"unknown version bytes %02x %02x %02x %02x at byte 4 (ISO/IEC 19794-2:2005 has ' 20')",
+		v[0], v[1], v[2], v[3]);
 }
 
 /*
@@ -294,8 +304,8 @@ looks_ansi(const uint8_t *buf, size_t len)
 }
 
 static int
-read_header(struct cur *c, const uint8_t *buf, size_t len, struct fmr_record *rec,
-	struct paso_diag *d)
+read_header(
+	struct cur *c, const uint8_t *buf, size_t len, struct fmr_record *rec, struct paso_diag *d)
 {
 	size_t hdr_bytes, lenf_bytes;
 	uint16_t equip;
@@ -306,13 +316,13 @@ read_header(struct cur *c, const uint8_t *buf, size_t len, struct fmr_record *re
 	if (len < 4 || memcmp(buf, "FMR", 4) != 0) {
 		if (len < 4 && memcmp(buf, "FMR", len) == 0)
 			return paso_diag_set(d, PASO_E_TEMPLATE_TRUNCATED,
-			    "%zu bytes given: too short for the format identifier 'FMR'", len);
+				"%zu bytes given: too short for the format identifier 'FMR'", len);
 		return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-		    "not a finger minutiae record: format identifier at byte 0 is not 'FMR'");
+			"not a finger minutiae record: format identifier at byte 0 is not 'FMR'");
 	}
 	if (len < 8)
 		return paso_diag_set(d, PASO_E_TEMPLATE_TRUNCATED,
-		    "%zu bytes given: too short for the version at byte 4", len);
+			"%zu bytes given: too short for the version at byte 4", len);
 	if (memcmp(buf + 4, "020", 4) == 0)
 		ansi = 1; /* ANSI 378-2004's own worked example spells the version '020' */
 	else if (memcmp(buf + 4, " 20", 4) == 0)
@@ -328,20 +338,21 @@ read_header(struct cur *c, const uint8_t *buf, size_t len, struct fmr_record *re
 		lenf_bytes = 4;
 		if (len < 12)
 			return paso_diag_set(d, PASO_E_TEMPLATE_TRUNCATED,
-			    "%zu bytes given: too short for the 4-byte record length at byte 8", len);
+				"%zu bytes given: too short for the 4-byte record length at byte 8",
+				len);
 		rec->length = be32_get(buf + 8);
 	} else {
 		rec->format = FMR_ANSI_2004;
 		if (len < 10)
 			return paso_diag_set(d, PASO_E_TEMPLATE_TRUNCATED,
-			    "%zu bytes given: too short for the record length at byte 8", len);
+				"%zu bytes given: too short for the record length at byte 8", len);
 		rec->length = be16(buf + 8);
 		lenf_bytes = 2;
 		if (rec->length == 0) {
 			if (len < 14)
 				return paso_diag_set(d, PASO_E_TEMPLATE_TRUNCATED,
-				    "%zu bytes given: too short for the 6-byte record length at byte 8",
-				    len);
+					"%zu bytes given: too short for the 6-byte record length at byte 8",
+					len);
 			rec->length = be32_get(buf + 10);
 			lenf_bytes = 6;
 		}
@@ -350,11 +361,11 @@ read_header(struct cur *c, const uint8_t *buf, size_t len, struct fmr_record *re
 	c->hdr_len = rec->length;
 	if (rec->length < hdr_bytes)
 		return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-		    "record length %u in header (byte 8) is less than the %zu-byte header", rec->length,
-		    hdr_bytes);
+			"record length %u in header (byte 8) is less than the %zu-byte header",
+			rec->length, hdr_bytes);
 	if (rec->length > len)
 		return paso_diag_set(d, PASO_E_TEMPLATE_TRUNCATED,
-		    "record length %u in header but %zu bytes given", rec->length, len);
+			"record length %u in header but %zu bytes given", rec->length, len);
 	c->end = rec->length;
 	/*
 	 * The ANSI INCITS 378-2004 worked example gives a record length 2 short of its bytes (an
@@ -365,8 +376,8 @@ read_header(struct cur *c, const uint8_t *buf, size_t len, struct fmr_record *re
 		c->end = len;
 	else if (rec->length < len)
 		return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-		    "record length %u in header but %zu bytes given (trailing data)", rec->length,
-		    len);
+			"record length %u in header but %zu bytes given (trailing data)",
+			rec->length, len);
 	c->off = 8 + lenf_bytes;
 	if (ansi) {
 		rec->vendor_id = be16(buf + c->off);
@@ -382,19 +393,20 @@ read_header(struct cur *c, const uint8_t *buf, size_t len, struct fmr_record *re
 	rec->yres = be16(buf + c->off + 8);
 	if (rec->width == 0 || rec->height == 0)
 		return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-		    "image size %ux%u at byte %zu: width and height must be at least 1", rec->width,
-		    rec->height, c->off + 2);
+			"image size %ux%u at byte %zu: width and height must be at least 1",
+			rec->width, rec->height, c->off + 2);
 	if (rec->xres == 0 || rec->yres == 0)
 		return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-		    "resolution %ux%u pixels/cm at byte %zu: must be at least 1", rec->xres,
-		    rec->yres, c->off + 6);
+			"resolution %ux%u pixels/cm at byte %zu: must be at least 1", rec->xres,
+			rec->yres, c->off + 6);
 	if (buf[c->off + 11] != 0)
 		return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-		    "reserved byte %zu of the header is 0x%02x, not 0", c->off + 11, buf[c->off + 11]);
+			"reserved byte %zu of the header is 0x%02x, not 0", c->off + 11,
+			buf[c->off + 11]);
 	if (buf[c->off + 10] > FMR_MAX_VIEWS)
 		return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-		    "%u finger views (byte %zu): Paso reads at most %d", buf[c->off + 10], c->off + 10,
-		    FMR_MAX_VIEWS);
+			"%u finger views (byte %zu): Paso reads at most %d", buf[c->off + 10],
+			c->off + 10, FMR_MAX_VIEWS);
 	rec->n_views = buf[c->off + 10];
 	c->off += 12;
 	return 0;
@@ -403,7 +415,7 @@ read_header(struct cur *c, const uint8_t *buf, size_t len, struct fmr_record *re
 int
 iso19794_read(const uint8_t *buf, size_t len, struct fmr_record *rec, struct paso_diag *d)
 {
-	struct cur c = { 0 };
+	struct cur c = {0};
 	int i, r;
 
 	memset(rec, 0, sizeof(*rec));
@@ -422,8 +434,8 @@ iso19794_read(const uint8_t *buf, size_t len, struct fmr_record *rec, struct pas
 	}
 	if (c.off != c.end)
 		return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-		    "the %u finger views end at byte %zu but the record length is %zu (trailing bytes)",
-		    rec->n_views, c.off, c.end);
+			"the %u finger views end at byte %zu but the record length is %zu (trailing bytes)",
+			rec->n_views, c.off, c.end);
 	return 0;
 }
 
@@ -474,45 +486,48 @@ check_for_write(const struct fmr_record *rec, size_t *sizep, struct paso_diag *d
 	int i, j;
 
 	if (rec->n_views > FMR_MAX_VIEWS)
-		return paso_diag_set(d, PASO_E_INVALID_ARG, "%u views: at most %d", rec->n_views,
-		    FMR_MAX_VIEWS);
+		return paso_diag_set(
+			d, PASO_E_INVALID_ARG, "%u views: at most %d", rec->n_views, FMR_MAX_VIEWS);
 	if (rec->width == 0 || rec->height == 0)
 		return paso_diag_set(d, PASO_E_INVALID_ARG, "image size %ux%u: must be at least 1",
-		    rec->width, rec->height);
+			rec->width, rec->height);
 	if (rec->xres == 0 || rec->yres == 0 || rec->certified > 15 || rec->device_id > 0xfff)
 		return paso_diag_set(d, PASO_E_INVALID_ARG,
-		    "resolution %ux%u, certification 0x%x or device id 0x%x out of range", rec->xres,
-		    rec->yres, rec->certified, rec->device_id);
+			"resolution %ux%u, certification 0x%x or device id 0x%x out of range",
+			rec->xres, rec->yres, rec->certified, rec->device_id);
 	for (i = 0; i < rec->n_views; i++) {
 		const struct fmr_view *v = &rec->views[i];
 		size_t ext = 0;
 
 		if (v->finger_pos > 10 || v->view_no > 15 || !impression_valid(v->impression) ||
-		    v->quality > 100 || v->n_minutiae > 255 || (v->n_minutiae > 0 && v->m == NULL))
+			v->quality > 100 || v->n_minutiae > 255 ||
+			(v->n_minutiae > 0 && v->m == NULL))
 			return paso_diag_set(d, PASO_E_INVALID_ARG,
-			    "view %d: position %u, view %u, impression %u, quality %u or %u minutiae out "
-			    "of range",
-			    i + 1, v->finger_pos, v->view_no, v->impression, v->quality, v->n_minutiae);
+				"view %d: position %u, view %u, impression %u, quality %u or %u minutiae out "
+				"of range",
+				i + 1, v->finger_pos, v->view_no, v->impression, v->quality,
+				v->n_minutiae);
 		for (j = 0; j < v->n_minutiae; j++) {
 			const struct fmr_minutia *m = &v->m[j];
 
 			if (m->type > 2 || m->x >= rec->width || m->y >= rec->height ||
-			    m->x > 0x3fff || m->y > 0x3fff || m->quality > 100)
+				m->x > 0x3fff || m->y > 0x3fff || m->quality > 100)
 				return paso_diag_set(d, PASO_E_INVALID_ARG,
-				    "view %d minutia %d: type %u, (x=%u, y=%u) or quality %u out of range "
-				    "for a %ux%u image",
-				    i + 1, j + 1, m->type, m->x, m->y, m->quality, rec->width,
-				    rec->height);
+					"view %d minutia %d: type %u, (x=%u, y=%u) or quality %u out of range "
+					"for a %ux%u image",
+					i + 1, j + 1, m->type, m->x, m->y, m->quality, rec->width,
+					rec->height);
 		}
 		for (j = 0; j < v->n_ext; j++) {
 			if (v->ext[j].type == 0 || (v->ext[j].len > 0 && v->ext[j].data == NULL))
 				return paso_diag_set(d, PASO_E_INVALID_ARG,
-				    "view %d extended area %d: type 0 or missing data", i + 1, j + 1);
+					"view %d extended area %d: type 0 or missing data", i + 1,
+					j + 1);
 			ext += 4u + v->ext[j].len;
 		}
 		if (ext > 0xffff)
 			return paso_diag_set(d, PASO_E_INVALID_ARG,
-			    "view %d: extended data of %zu bytes exceeds 65535", i + 1, ext);
+				"view %d: extended data of %zu bytes exceeds 65535", i + 1, ext);
 		size += FMR_VIEW_HEADER_BYTES + (size_t)v->n_minutiae * FMR_MINUTIA_BYTES + 2 + ext;
 	}
 	*sizep = size;
@@ -598,7 +613,7 @@ iso19794_validate(const uint8_t *buf, size_t len, struct paso_diag *d)
 		goto out;
 	if (rec.format != FMR_ISO_2005) {
 		r = paso_diag_set(d, PASO_E_TEMPLATE_VERSION,
-		    "ANSI INCITS 378-2004 record: the hub accepts ISO/IEC 19794-2:2005 finger records");
+			"ANSI INCITS 378-2004 record: the hub accepts ISO/IEC 19794-2:2005 finger records");
 		goto out;
 	}
 	if (rec.n_views == 0) {
@@ -610,8 +625,8 @@ iso19794_validate(const uint8_t *buf, size_t len, struct paso_diag *d)
 
 		if (seen & bit) {
 			r = paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-			    "view %d: finger position %u (%s) appears twice", i + 1,
-			    rec.views[i].finger_pos, fmr_finger_name(rec.views[i].finger_pos));
+				"view %d: finger position %u (%s) appears twice", i + 1,
+				rec.views[i].finger_pos, fmr_finger_name(rec.views[i].finger_pos));
 			goto out;
 		}
 		seen |= bit;

@@ -8,41 +8,41 @@
 
 #include "errors.h"
 
-#define FMR_MAX_VIEWS 10        /* Paso's limit (the standard allows 255): one view per finger */
+#define FMR_MAX_VIEWS 10 /* Paso's limit (the standard allows 255): one view per finger */
 #define FMR_ISO_HEADER_BYTES 24
 #define FMR_ANSI_HEADER_BYTES 26
 #define FMR_VIEW_HEADER_BYTES 4
 #define FMR_MINUTIA_BYTES 6
 
 enum fmr_format {
-	FMR_ISO_2005 = 1,       /* ISO/IEC 19794-2:2005, angle unit 360/256 degrees */
-	FMR_ANSI_2004 = 2,      /* ANSI INCITS 378-2004, angle unit 2 degrees (0..179 by the standard) */
+	FMR_ISO_2005 = 1,  /* ISO/IEC 19794-2:2005, angle unit 360/256 degrees */
+	FMR_ANSI_2004 = 2, /* ANSI INCITS 378-2004, angle unit 2 degrees (0..179 by the standard) */
 };
 
 enum fmr_minutia_type { FMR_TYPE_OTHER = 0, FMR_TYPE_ENDING = 1, FMR_TYPE_BIFURCATION = 2 };
 
 struct fmr_minutia {
-	uint16_t x, y;          /* pixels, 0 <= x < width, 0 <= y < height */
-	uint8_t type;           /* enum fmr_minutia_type */
-	uint8_t angle;          /* raw angle byte, see enum fmr_format for the unit */
-	uint8_t quality;        /* 0..100, 0 = not reported */
+	uint16_t x, y;   /* pixels, 0 <= x < width, 0 <= y < height */
+	uint8_t type;    /* enum fmr_minutia_type */
+	uint8_t angle;   /* raw angle byte, see enum fmr_format for the unit */
+	uint8_t quality; /* 0..100, 0 = not reported */
 };
 
 /* One extended data area: type id (0x0001 ridge counts, 0x0002 cores and deltas, else vendor). */
 struct fmr_ext_area {
 	uint16_t type;
-	uint16_t len;           /* bytes of data */
-	uint8_t *data;          /* owned by the record */
+	uint16_t len;  /* bytes of data */
+	uint8_t *data; /* owned by the record */
 };
 
 struct fmr_view {
-	uint8_t finger_pos;     /* 0 unknown, 1..5 right thumb..little, 6..10 left thumb..little */
-	uint8_t view_no;        /* 0..15 */
-	uint8_t impression;     /* 0 live plain, 1 live rolled, 2 non-live plain, 3 non-live rolled, 8 swipe */
-	uint8_t quality;        /* 0..100 */
-	uint16_t n_minutiae;    /* 0..255 */
-	struct fmr_minutia *m;  /* n_minutiae entries, owned by the record (NULL when 0) */
-	uint16_t ext_len;       /* extended data block length as written (0 = none) */
+	uint8_t finger_pos; /* 0 unknown, 1..5 right thumb..little, 6..10 left thumb..little */
+	uint8_t view_no;    /* 0..15 */
+	uint8_t impression; /* 0 live plain, 1 live rolled, 2 non-live plain, 3 non-live rolled, 8 swipe */
+	uint8_t quality;       /* 0..100 */
+	uint16_t n_minutiae;   /* 0..255 */
+	struct fmr_minutia *m; /* n_minutiae entries, owned by the record (NULL when 0) */
+	uint16_t ext_len;      /* extended data block length as written (0 = none) */
 	uint16_t n_ext;
 	struct fmr_ext_area *ext; /* n_ext areas, owned by the record */
 };

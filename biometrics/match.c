@@ -53,8 +53,8 @@ match_template_new_ex(const struct bio_sample *s, unsigned modalities, struct ma
 	}
 	memset(t, 0, size);
 	if ((modalities & MATCH_FINGER) && s->finger_record != NULL && s->finger_len > 0 &&
-	        (r = finger_template_from_record(s->finger_record, s->finger_len, &t->finger, d)) !=
-	                0)
+		(r = finger_template_from_record(s->finger_record, s->finger_len, &t->finger, d)) !=
+			0)
 		goto out;
 	if (s->has_face) {
 		if ((r = face_quantize(s->face, &t->face, d)) != 0)
@@ -65,8 +65,8 @@ match_template_new_ex(const struct bio_sample *s, unsigned modalities, struct ma
 		e = s->iris[i].eye == BIO_EYE_RIGHT ? 0 : s->iris[i].eye == BIO_EYE_LEFT ? 1 : -1;
 		if (e < 0 || t->has_iris[e]) {
 			r = paso_diag_set(d, PASO_E_FIELD_RANGE, "iris[%d].eye: %s %u", i,
-			        e < 0 ? "not RIGHT or LEFT:" : "repeated eye",
-			        (unsigned)s->iris[i].eye);
+				e < 0 ? "not RIGHT or LEFT:" : "repeated eye",
+				(unsigned)s->iris[i].eye);
 			goto out;
 		}
 		memcpy(t->iris[e], s->iris[i].code, BIO_IRIS_BYTES);
@@ -210,7 +210,7 @@ match_verify_views(const struct match_view *a, const struct match_view *b, struc
 	}
 	if (a->face_q != NULL && b->face_q != NULL) {
 		out->face = face_dot(b->face_q, a->face_q) * (double)a->face_inv_norm *
-		            b->face_inv_norm;
+			    b->face_inv_norm;
 		out->face_ev = match_face_ev(out->face);
 		out->modalities |= MATCH_FACE;
 		ev_all += out->face_ev;
@@ -244,7 +244,7 @@ match_verify_views(const struct match_view *a, const struct match_view *b, struc
 
 int
 match_verify_tmpl(
-        const struct match_template *a, const struct match_template *b, struct match_scores *out)
+	const struct match_template *a, const struct match_template *b, struct match_scores *out)
 {
 	struct match_view va, vb;
 
@@ -256,7 +256,7 @@ match_verify_tmpl(
 
 int
 match_verify(
-        const struct bio_sample *enrolled, const struct bio_sample *probe, struct match_scores *out)
+	const struct bio_sample *enrolled, const struct bio_sample *probe, struct match_scores *out)
 {
 	struct match_template *a = NULL, *b = NULL;
 	int r;

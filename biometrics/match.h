@@ -42,7 +42,7 @@ struct match_template;
  * PASO_E_FIELD_RANGE (face not finite, iris eye not RIGHT/LEFT or repeated) or PASO_E_NOMEM.
  */
 int match_template_new(
-        const struct bio_sample *s, struct match_template **out, struct paso_diag *d);
+	const struct bio_sample *s, struct match_template **out, struct paso_diag *d);
 void match_template_free(struct match_template *t);
 
 /*
@@ -51,9 +51,10 @@ void match_template_free(struct match_template *t);
  * it has one already or the sample has no finger record): staged verification builds the
  * costly finger template only when face and iris do not decide. Same returns as above.
  */
-int match_template_new_ex(const struct bio_sample *s, unsigned modalities, struct match_template **out,
-	struct paso_diag *d);
-int match_template_add_finger(struct match_template *t, const struct bio_sample *s, struct paso_diag *d);
+int match_template_new_ex(const struct bio_sample *s, unsigned modalities,
+	struct match_template **out, struct paso_diag *d);
+int match_template_add_finger(
+	struct match_template *t, const struct bio_sample *s, struct paso_diag *d);
 
 /*
  * Compares an enrolled sample with a probe (parses both: prefer match_verify_tmpl in loops).
@@ -61,11 +62,11 @@ int match_template_add_finger(struct match_template *t, const struct bio_sample 
  * error. Thread-safe.
  */
 int match_verify(const struct bio_sample *enrolled, const struct bio_sample *probe,
-        struct match_scores *out);
+	struct match_scores *out);
 
 /* Compares two templates; fills *out; returns 0. Pure and thread-safe. */
 int match_verify_tmpl(
-        const struct match_template *a, const struct match_template *b, struct match_scores *out);
+	const struct match_template *a, const struct match_template *b, struct match_scores *out);
 
 /*
  * The decision: 1 when at least one modality was compared and the comparison is a match at
@@ -96,7 +97,7 @@ void match_template_view(const struct match_template *t, struct match_view *v);
 
 /* Compares two views (b is treated as the probe); fills *out. Pure and thread-safe. */
 void match_verify_views(
-        const struct match_view *a, const struct match_view *b, struct match_scores *out);
+	const struct match_view *a, const struct match_view *b, struct match_scores *out);
 
 /*
  * Calibration: estimated false-match rate (as -log10) of one face cosine, one iris normalised

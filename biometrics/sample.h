@@ -14,9 +14,9 @@
 enum bio_eye { BIO_EYE_RIGHT = 1, BIO_EYE_LEFT = 2 };
 
 struct bio_iris {
-	uint8_t eye;                    /* enum bio_eye */
-	uint8_t code[BIO_IRIS_BYTES];   /* Daugman-style iris code */
-	uint8_t mask[BIO_IRIS_BYTES];   /* 1 = bit is valid (not eyelid, lash or reflection) */
+	uint8_t eye;                  /* enum bio_eye */
+	uint8_t code[BIO_IRIS_BYTES]; /* Daugman-style iris code */
+	uint8_t mask[BIO_IRIS_BYTES]; /* 1 = bit is valid (not eyelid, lash or reflection) */
 };
 
 /*
@@ -29,7 +29,7 @@ struct bio_sample {
 	size_t finger_len;
 	int has_face;
 	float face[BIO_FACE_DIM];
-	int n_iris;                     /* 0..2 */
+	int n_iris; /* 0..2 */
 	struct bio_iris iris[2];
 };
 

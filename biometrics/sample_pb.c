@@ -22,11 +22,11 @@ check_bytes(const ProtobufCBinaryData *b, int i, const char *what, struct paso_d
 {
 	if (b->len == 0)
 		return paso_diag_set(
-		        d, PASO_E_MISSING_FIELD, "capture.iris[%d].%s: missing", i, what);
+			d, PASO_E_MISSING_FIELD, "capture.iris[%d].%s: missing", i, what);
 	if (b->len != BIO_IRIS_BYTES)
 		return paso_diag_set(d, PASO_E_FIELD_RANGE,
-		        "capture.iris[%d].%s: %zu bytes, expected %d", i, what, b->len,
-		        BIO_IRIS_BYTES);
+			"capture.iris[%d].%s: %zu bytes, expected %d", i, what, b->len,
+			BIO_IRIS_BYTES);
 	return 0;
 }
 
@@ -42,14 +42,14 @@ sample_from_pb(const Paso__Capture *c, struct bio_sample *out, struct paso_diag 
 		return paso_diag_set(d, PASO_E_MISSING_FIELD, "capture: missing");
 	if (c->finger_record.len == 0 && c->face == NULL && c->n_iris == 0) {
 		r = paso_diag_set(d, PASO_E_MISSING_FIELD,
-		        "capture: no finger_record, face or iris (at least one is required)");
+			"capture: no finger_record, face or iris (at least one is required)");
 		goto out;
 	}
 	if (c->finger_record.len > 0) {
 		struct paso_diag fd = {0, {0}};
 
 		if ((r = iso19794_validate(c->finger_record.data, c->finger_record.len, &fd)) !=
-		        0) {
+			0) {
 			paso_diag_set(d, r, "capture.finger_record: %s", fd.msg);
 			goto out;
 		}
@@ -63,10 +63,10 @@ sample_from_pb(const Paso__Capture *c, struct bio_sample *out, struct paso_diag 
 	if (c->face != NULL) {
 		if (c->face->n_embedding != BIO_FACE_DIM) {
 			r = paso_diag_set(d,
-			        c->face->n_embedding == 0 ? PASO_E_MISSING_FIELD
-			                                  : PASO_E_FIELD_RANGE,
-			        "capture.face.embedding: %zu values, expected %d",
-			        c->face->n_embedding, BIO_FACE_DIM);
+				c->face->n_embedding == 0 ? PASO_E_MISSING_FIELD
+							  : PASO_E_FIELD_RANGE,
+				"capture.face.embedding: %zu values, expected %d",
+				c->face->n_embedding, BIO_FACE_DIM);
 			goto out;
 		}
 		for (k = 0; k < BIO_FACE_DIM; k++) {
@@ -74,7 +74,7 @@ sample_from_pb(const Paso__Capture *c, struct bio_sample *out, struct paso_diag 
 
 			if (!isfinite(v)) {
 				r = paso_diag_set(d, PASO_E_FIELD_RANGE,
-				        "capture.face.embedding[%zu]: not a finite number", k);
+					"capture.face.embedding[%zu]: not a finite number", k);
 				goto out;
 			}
 			ss += (double)v * v;
@@ -82,14 +82,14 @@ sample_from_pb(const Paso__Capture *c, struct bio_sample *out, struct paso_diag 
 		}
 		if (fabs(sqrt(ss) - 1) > 1e-3) {
 			r = paso_diag_set(d, PASO_E_FIELD_RANGE,
-			        "capture.face.embedding: L2 norm %.4g, expected 1", sqrt(ss));
+				"capture.face.embedding: L2 norm %.4g, expected 1", sqrt(ss));
 			goto out;
 		}
 		out->has_face = 1;
 	}
 	if (c->n_iris > 2) {
 		r = paso_diag_set(
-		        d, PASO_E_FIELD_RANGE, "capture.iris: %zu codes, at most 2", c->n_iris);
+			d, PASO_E_FIELD_RANGE, "capture.iris: %zu codes, at most 2", c->n_iris);
 		goto out;
 	}
 	for (i = 0; i < c->n_iris; i++) {
@@ -97,23 +97,23 @@ sample_from_pb(const Paso__Capture *c, struct bio_sample *out, struct paso_diag 
 
 		if (ic->eye == PASO__EYE__EYE_UNSPECIFIED) {
 			r = paso_diag_set(
-			        d, PASO_E_MISSING_FIELD, "capture.iris[%zu].eye: missing", i);
+				d, PASO_E_MISSING_FIELD, "capture.iris[%zu].eye: missing", i);
 			goto out;
 		}
 		if (ic->eye != PASO__EYE__EYE_RIGHT && ic->eye != PASO__EYE__EYE_LEFT) {
 			r = paso_diag_set(d, PASO_E_FIELD_RANGE,
-			        "capture.iris[%zu].eye: %d is not RIGHT (1) or LEFT (2)", i,
-			        (int)ic->eye);
+				"capture.iris[%zu].eye: %d is not RIGHT (1) or LEFT (2)", i,
+				(int)ic->eye);
 			goto out;
 		}
 		if (seen[ic->eye]++) {
 			r = paso_diag_set(d, PASO_E_FIELD_RANGE,
-			        "capture.iris[%zu].eye: %s eye repeated", i,
-			        ic->eye == PASO__EYE__EYE_RIGHT ? "RIGHT" : "LEFT");
+				"capture.iris[%zu].eye: %s eye repeated", i,
+				ic->eye == PASO__EYE__EYE_RIGHT ? "RIGHT" : "LEFT");
 			goto out;
 		}
 		if ((r = check_bytes(&ic->code, (int)i, "code", d)) != 0 ||
-		        (r = check_bytes(&ic->mask, (int)i, "mask", d)) != 0)
+			(r = check_bytes(&ic->mask, (int)i, "mask", d)) != 0)
 			goto out;
 		out->iris[i].eye = (uint8_t)ic->eye;
 		memcpy(out->iris[i].code, ic->code.data, BIO_IRIS_BYTES);
@@ -173,7 +173,7 @@ sample_pb_release(Paso__Capture *c)
 		b = (struct pb_block *)(void *)c->face;
 	else if (c->iris != NULL)
 		b = (struct pb_block *)(void *)((uint8_t *)c->iris -
-		                                offsetof(struct pb_block, iris_ptrs));
+						offsetof(struct pb_block, iris_ptrs));
 	free(b);
 	c->face = NULL;
 	c->iris = NULL;

@@ -18,7 +18,7 @@
  * the field, e.g. "capture.iris[1].code: 255 bytes, expected 256". Never quotes biometric bytes.
  */
 int sample_from_pb(const Paso__Capture *c, struct bio_sample *out, struct paso_diag *d)
-        __attribute__((warn_unused_result));
+	__attribute__((warn_unused_result));
 
 /*
  * Fills the biometric fields of c (initialised by the caller with PASO__CAPTURE__INIT; other fields

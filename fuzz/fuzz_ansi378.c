@@ -21,7 +21,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 1u << 20 || (buf = malloc(size + 8)) == NULL)
 		return 0;
-	memcpy(buf, "FMR\0" "020\0", 8);
+	memcpy(buf,
+		"FMR\0"
+		"020\0",
+		8);
 	if (size > 0)
 		memcpy(buf + 8, data, size);
 	r = iso19794_read(buf, size + 8, &rec, &d);
@@ -31,14 +34,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rec.format != FMR_ANSI_2004)
 			abort();
 		/* ANSI -> ISO keeps every minutia and reads back */
-		if (iso19794_write(&rec, &out, &olen, &d) != 0 || iso19794_read(out, olen, &iso, &d) != 0)
+		if (iso19794_write(&rec, &out, &olen, &d) != 0 ||
+			iso19794_read(out, olen, &iso, &d) != 0)
 			abort();
 		for (i = 0; i < rec.n_views; i++) {
 			if (iso.views[i].n_minutiae != rec.views[i].n_minutiae)
 				abort();
 			for (j = 0; j < rec.views[i].n_minutiae; j++)
 				if (iso.views[i].m[j].x != rec.views[i].m[j].x ||
-				    iso.views[i].m[j].y != rec.views[i].m[j].y)
+					iso.views[i].m[j].y != rec.views[i].m[j].y)
 					abort();
 		}
 		fmr_record_free(&iso);

@@ -19,12 +19,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r = iso19794_read(data, size, &rec, &d);
 
 	if (r != 0 && r != PASO_E_TEMPLATE_FORMAT && r != PASO_E_TEMPLATE_VERSION &&
-	    r != PASO_E_TEMPLATE_TRUNCATED && r != PASO_E_INVALID_ARG)
+		r != PASO_E_TEMPLATE_TRUNCATED && r != PASO_E_INVALID_ARG)
 		abort();
 	if (r == 0 && rec.format == FMR_ISO_2005) {
 		/* the reader accepts only what the writer reproduces exactly */
 		if (iso19794_write(&rec, &out, &olen, &d) != 0 || olen != size ||
-		    memcmp(out, data, size) != 0)
+			memcmp(out, data, size) != 0)
 			abort();
 		if (iso19794_validate(data, size, &d) == 0 && rec.n_views == 0)
 			abort();

@@ -28,12 +28,12 @@ struct preset_model {
 };
 
 static const struct preset_model presets[] = {
-        [PRESET_GOOD] = {"good", &finger_noise_good, 0.005, 0.38, 0.01, 0.01, 0.10, 2.5, 6.5, 0.5,
-                3.0, 0.03, 0.7},
-        [PRESET_POOR] = {"poor", &finger_noise_poor, 0.03, 0.85, 0.05, 0.05, 0.17, 3.5, 8.0, 1.0,
-                4.5, 0.06, 1.2},
-        [PRESET_DETENTION] = {"detention", &finger_noise_detention, 0.015, 0.60, 0.03, 0.03, 0.13,
-                3.0, 7.0, 0.7, 3.5, 0.04, 0.9},
+	[PRESET_GOOD] = {"good", &finger_noise_good, 0.005, 0.38, 0.01, 0.01, 0.10, 2.5, 6.5, 0.5,
+		3.0, 0.03, 0.7},
+	[PRESET_POOR] = {"poor", &finger_noise_poor, 0.03, 0.85, 0.05, 0.05, 0.17, 3.5, 8.0, 1.0,
+		4.5, 0.06, 1.2},
+	[PRESET_DETENTION] = {"detention", &finger_noise_detention, 0.015, 0.60, 0.03, 0.03, 0.13,
+		3.0, 7.0, 0.7, 3.5, 0.04, 0.9},
 };
 
 #define NPRESET (sizeof(presets) / sizeof(presets[0]))
@@ -101,7 +101,7 @@ make_mask(struct synth_rng *r, const struct preset_model *m, uint8_t mask[BIO_IR
 
 static void
 take_iris(struct synth_rng *r, const struct preset_model *m, const float field[BIO_IRIS_BITS],
-        double var, int rot, uint8_t code[BIO_IRIS_BYTES], uint8_t mask[BIO_IRIS_BYTES])
+	double var, int rot, uint8_t code[BIO_IRIS_BYTES], uint8_t mask[BIO_IRIS_BYTES])
 {
 	float noise[BIO_IRIS_BITS];
 	uint8_t ns[32];
@@ -127,14 +127,14 @@ take_iris(struct synth_rng *r, const struct preset_model *m, const float field[B
 	/* what lies under the mask is eyelid and lash texture: noise, never the iris */
 	for (k = 0; k < BIO_IRIS_BYTES; k++)
 		code[k] = (uint8_t)((code[k] & mask[k]) |
-		                    ((uint8_t)synth_u64(r) & (uint8_t)~mask[k]));
+				    ((uint8_t)synth_u64(r) & (uint8_t)~mask[k]));
 	sodium_memzero(noise, sizeof(noise));
 	sodium_memzero(ns, sizeof(ns));
 }
 
 static void
 take_face(struct synth_rng *r, const struct preset_model *m, const struct person_bio *bio,
-        float face[BIO_FACE_DIM])
+	float face[BIO_FACE_DIM])
 {
 	float n[BIO_FACE_DIM];
 	uint8_t ns[32];
@@ -160,7 +160,7 @@ take_face(struct synth_rng *r, const struct preset_model *m, const struct person
 
 int
 capture_take_bio(const struct person_bio *bio, const uint8_t person_seed[32], uint32_t capture_no,
-        enum capture_preset preset, struct bio_sample *out)
+	enum capture_preset preset, struct bio_sample *out)
 {
 	const struct preset_model *m;
 	struct synth_rng r;
@@ -172,7 +172,7 @@ capture_take_bio(const struct person_bio *bio, const uint8_t person_seed[32], ui
 	m = &presets[preset];
 	synth_rng_init(&r, person_seed, "capture", capture_no, (uint64_t)preset);
 	if ((ret = finger_synth_record(person_seed, capture_no, m->finger, bio->finger_mask,
-	             &out->finger_record, &out->finger_len)) != 0)
+		     &out->finger_record, &out->finger_len)) != 0)
 		goto out;
 	if (synth_uniform(&r) >= m->face_fail) {
 		take_face(&r, m, bio, out->face);
@@ -198,7 +198,7 @@ out:
 
 int
 capture_take(const struct population *p, uint32_t person, uint32_t capture_no,
-        enum capture_preset preset, struct bio_sample *out)
+	enum capture_preset preset, struct bio_sample *out)
 {
 	struct person_bio *bio = NULL;
 	struct person_info info;

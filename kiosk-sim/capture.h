@@ -25,13 +25,13 @@ const char *capture_preset_name(enum capture_preset preset);
  * PASO_E_NOMEM. Thread-safe.
  */
 int capture_take(const struct population *p, uint32_t person, uint32_t capture_no,
-        enum capture_preset preset, struct bio_sample *out);
+	enum capture_preset preset, struct bio_sample *out);
 
 /*
  * The same from already derived traits (saves deriving them for each capture of one person).
  * person_seed is population_person()'s seed.
  */
 int capture_take_bio(const struct person_bio *bio, const uint8_t person_seed[32],
-        uint32_t capture_no, enum capture_preset preset, struct bio_sample *out);
+	uint32_t capture_no, enum capture_preset preset, struct bio_sample *out);
 
 #endif

@@ -31,13 +31,13 @@ struct kiosk {
 	struct kiosk_config cfg;
 	char *name, *point, *cert, *key, *ca, *host, *workdir;
 	struct outbox *ob;
-	struct outbox_txn *txn;   /* producer's open batch */
+	struct outbox_txn *txn; /* producer's open batch */
 	unsigned in_txn;
 	struct tls_ctx *tls;
 	struct tls_conn *conn;
 
-	pthread_mutex_t mu;       /* guards tags and stats */
-	uint64_t base_seq;        /* first seq queued in this run; older ones are resends */
+	pthread_mutex_t mu; /* guards tags and stats */
+	uint64_t base_seq;  /* first seq queued in this run; older ones are resends */
 	struct tag *tags;
 	size_t ntags, captags;
 	struct kiosk_stats st;
@@ -57,7 +57,7 @@ now_s(void)
 static void
 sleep_ms(unsigned ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -75,9 +75,9 @@ kiosk_open(const struct kiosk_config *cfg, struct kiosk **out, struct paso_diag 
 	pthread_mutex_init(&k->mu, NULL);
 	k->cfg = *cfg;
 	if ((k->name = strdup(cfg->name)) == NULL || (k->point = strdup(cfg->point)) == NULL ||
-	    (k->cert = strdup(cfg->cert)) == NULL || (k->key = strdup(cfg->key)) == NULL ||
-	    (k->ca = strdup(cfg->ca)) == NULL || (k->host = strdup(cfg->host)) == NULL ||
-	    (k->workdir = strdup(cfg->workdir)) == NULL) {
+		(k->cert = strdup(cfg->cert)) == NULL || (k->key = strdup(cfg->key)) == NULL ||
+		(k->ca = strdup(cfg->ca)) == NULL || (k->host = strdup(cfg->host)) == NULL ||
+		(k->workdir = strdup(cfg->workdir)) == NULL) {
 		r = PASO_E_NOMEM;
 		goto fail;
 	}
@@ -88,7 +88,7 @@ kiosk_open(const struct kiosk_config *cfg, struct kiosk **out, struct paso_diag 
 	if (k->cfg.io_timeout_ms == 0)
 		k->cfg.io_timeout_ms = 30000;
 	if ((r = outbox_open(k->workdir, &k->ob, d)) != 0 ||
-	    (r = tls_ctx_new_client(k->cert, k->key, k->ca, "paso-hub", &k->tls, d)) != 0)
+		(r = tls_ctx_new_client(k->cert, k->key, k->ca, "paso-hub", &k->tls, d)) != 0)
 		goto fail;
 	*out = k;
 	return 0;
@@ -221,7 +221,7 @@ kiosk_enqueue_enroll(struct kiosk *k, const struct bio_sample *s, int category, 
 	Paso__Envelope env = PASO__ENVELOPE__INIT;
 	Paso__Enroll en = PASO__ENROLL__INIT;
 	Paso__Capture cap = PASO__CAPTURE__INIT;
-	struct tag t = { KIOSK_ENROL, 0, person, { 0 } };
+	struct tag t = {KIOSK_ENROL, 0, person, {0}};
 	int r;
 
 	if ((r = sample_to_pb(s, &cap)) != 0)
@@ -239,13 +239,13 @@ kiosk_enqueue_enroll(struct kiosk *k, const struct bio_sample *s, int category, 
 }
 
 int
-kiosk_enqueue_crossing(struct kiosk *k, const struct bio_sample *s, const char *card,
-	int direction, uint64_t when, uint32_t person, int impostor)
+kiosk_enqueue_crossing(struct kiosk *k, const struct bio_sample *s, const char *card, int direction,
+	uint64_t when, uint32_t person, int impostor)
 {
 	Paso__Envelope env = PASO__ENVELOPE__INIT;
 	Paso__Crossing c = PASO__CROSSING__INIT;
 	Paso__Capture cap = PASO__CAPTURE__INIT;
-	struct tag t = { impostor ? KIOSK_IMPOSTOR : KIOSK_GENUINE, 0, person, { 0 } };
+	struct tag t = {impostor ? KIOSK_IMPOSTOR : KIOSK_GENUINE, 0, person, {0}};
 	int r;
 
 	if ((r = sample_to_pb(s, &cap)) != 0)
@@ -263,14 +263,14 @@ kiosk_enqueue_crossing(struct kiosk *k, const struct bio_sample *s, const char *
 }
 
 int
-kiosk_enqueue_identify(struct kiosk *k, const struct bio_sample *s, uint64_t when,
-	uint32_t person, const uint8_t *expect)
+kiosk_enqueue_identify(struct kiosk *k, const struct bio_sample *s, uint64_t when, uint32_t person,
+	const uint8_t *expect)
 {
 	Paso__Envelope env = PASO__ENVELOPE__INIT;
 	Paso__Identify id = PASO__IDENTIFY__INIT;
 	Paso__Capture cap = PASO__CAPTURE__INIT;
-	struct tag t = { expect != NULL ? KIOSK_IDENTIFY : KIOSK_PROBE_UNKNOWN, expect != NULL,
-		person, { 0 } };
+	struct tag t = {
+		expect != NULL ? KIOSK_IDENTIFY : KIOSK_PROBE_UNKNOWN, expect != NULL, person, {0}};
 	int r;
 
 	if (expect != NULL)
@@ -301,7 +301,7 @@ static int
 tally(struct kiosk *k, const Paso__Envelope *env, uint64_t *seqp)
 {
 	const struct tag *t = NULL;
-	struct tag none = { 0, 0, 0, { 0 } };
+	struct tag none = {0, 0, 0, {0}};
 	const Paso__MatchResult *m;
 	uint64_t seq;
 	int code, settled = 1;
@@ -364,7 +364,7 @@ tally(struct kiosk *k, const Paso__Envelope *env, uint64_t *seqp)
 		if (m != NULL && m->decision == PASO__DECISION__IDENTIFIED) {
 			k->st.identified++;
 			if (t->has_expect && m->candidate.len == 32 &&
-			    sodium_memcmp(m->candidate.data, t->expect, 32) == 0)
+				sodium_memcmp(m->candidate.data, t->expect, 32) == 0)
 				k->st.identified_right++;
 		} else
 			k->st.not_identified++;
@@ -410,7 +410,7 @@ send_window(struct kiosk *k, struct outbox_item *items, size_t n, size_t *settle
 		if (r != 0)
 			break;
 		if (env->body_case == PASO__ENVELOPE__BODY_ACK ||
-		    env->body_case == PASO__ENVELOPE__BODY_ERROR) {
+			env->body_case == PASO__ENVELOPE__BODY_ERROR) {
 			if (tally(k, env, &seq))
 				done[nd++] = seq;
 			/* An Error about the connection itself (e.g. unknown kiosk) ends it. */
@@ -443,9 +443,10 @@ kiosk_drain(struct kiosk *k, pthread_mutex_t *mu, const int *producing, struct p
 		if (k->conn == NULL) {
 			if (now_s() - last_progress > k->cfg.give_up_s)
 				return paso_diag_set(d, PASO_E_TIMEOUT,
-					"kiosk %s: hub %s:%u unreachable for %d s; outbox kept", k->name,
-					k->host, (unsigned)k->cfg.port, k->cfg.give_up_s);
-			r = tls_connect(k->tls, k->host, k->cfg.port, k->cfg.io_timeout_ms, &k->conn, d);
+					"kiosk %s: hub %s:%u unreachable for %d s; outbox kept",
+					k->name, k->host, (unsigned)k->cfg.port, k->cfg.give_up_s);
+			r = tls_connect(
+				k->tls, k->host, k->cfg.port, k->cfg.io_timeout_ms, &k->conn, d);
 			if (r == PASO_E_CERT)
 				return r; /* retrying cannot fix a refused certificate */
 			if (r != 0) {
@@ -456,7 +457,8 @@ kiosk_drain(struct kiosk *k, pthread_mutex_t *mu, const int *producing, struct p
 			backoff = 50;
 		}
 		if ((r = outbox_peek(k->ob, k->cfg.window, &items, &n)) != 0)
-			return paso_diag_set(d, r, "kiosk %s: outbox: %s", k->name, paso_strerror(r));
+			return paso_diag_set(
+				d, r, "kiosk %s: outbox: %s", k->name, paso_strerror(r));
 		if (n == 0) {
 			pthread_mutex_lock(mu);
 			more = *producing;

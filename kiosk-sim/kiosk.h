@@ -12,32 +12,38 @@
 struct kiosk;
 
 struct kiosk_config {
-	const char *name;       /* certificate CN and kiosk_id */
-	const char *point;      /* crossing point, e.g. "Ciudad Hidalgo" */
+	const char *name;  /* certificate CN and kiosk_id */
+	const char *point; /* crossing point, e.g. "Ciudad Hidalgo" */
 	const char *cert, *key, *ca;
-	const char *host;       /* hub address */
+	const char *host; /* hub address */
 	uint16_t port;
-	const char *workdir;    /* the kiosk's own directory (outbox) */
-	unsigned window;        /* frames in flight per connection; default 32 */
-	int give_up_s;          /* stop retrying after this long without progress; default 120 */
-	int io_timeout_ms;      /* default 30000 */
+	const char *workdir; /* the kiosk's own directory (outbox) */
+	unsigned window;     /* frames in flight per connection; default 32 */
+	int give_up_s;       /* stop retrying after this long without progress; default 120 */
+	int io_timeout_ms;   /* default 30000 */
 };
 
 /* What happened to the messages this kiosk sent, tallied from the hub's answers. */
 struct kiosk_stats {
 	uint64_t queued, acked, replayed, refused, resent, reconnects;
-	uint64_t verified, not_verified;           /* crossings: MATCH / NO_MATCH */
-	uint64_t genuine, genuine_verified;        /* crossings with the card holder's own capture */
-	uint64_t impostor, impostor_verified;      /* crossings with someone else's capture */
+	uint64_t verified, not_verified;      /* crossings: MATCH / NO_MATCH */
+	uint64_t genuine, genuine_verified;   /* crossings with the card holder's own capture */
+	uint64_t impostor, impostor_verified; /* crossings with someone else's capture */
 	uint64_t identified, identified_right, not_identified, unenrolled_probes,
 		unenrolled_identified;
-	uint64_t duplicates;                       /* enrolments refused as duplicates */
-	uint64_t refused_by_code[70];              /* index -code */
-	double busy_seconds;                       /* time spent draining */
+	uint64_t duplicates;          /* enrolments refused as duplicates */
+	uint64_t refused_by_code[70]; /* index -code */
+	double busy_seconds;          /* time spent draining */
 };
 
 /* What a message is, so its answer can be tallied (kept in memory for this run only). */
-enum kiosk_kind { KIOSK_ENROL = 1, KIOSK_GENUINE, KIOSK_IMPOSTOR, KIOSK_IDENTIFY, KIOSK_PROBE_UNKNOWN };
+enum kiosk_kind {
+	KIOSK_ENROL = 1,
+	KIOSK_GENUINE,
+	KIOSK_IMPOSTOR,
+	KIOSK_IDENTIFY,
+	KIOSK_PROBE_UNKNOWN
+};
 
 /* Opens the kiosk's outbox under workdir and its TLS context. Caller owns *out. */
 int kiosk_open(const struct kiosk_config *cfg, struct kiosk **out, struct paso_diag *d);
@@ -76,7 +82,7 @@ int kiosk_drain(struct kiosk *k, pthread_mutex_t *mu, const int *producing, stru
 
 /* The tally so far (copied). enrolled_cb, when set, is called for each acked enrolment. */
 void kiosk_get_stats(struct kiosk *k, struct kiosk_stats *out);
-void kiosk_on_enrolled(struct kiosk *k, void (*cb)(void *arg, uint32_t person, const uint8_t *subject),
-	void *arg);
+void kiosk_on_enrolled(
+	struct kiosk *k, void (*cb)(void *arg, uint32_t person, const uint8_t *subject), void *arg);
 
 #endif

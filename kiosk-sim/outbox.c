@@ -41,8 +41,6 @@ lmdb_err(int rc)
 	return PASO_E_STORAGE;
 }
 
-
-
 /* Reads the outbox key, creating it (0600, exclusively) on first use. */
 static int
 load_key(const char *dir, uint8_t *key, struct paso_diag *d)
@@ -93,15 +91,15 @@ outbox_open(const char *dir, struct outbox **out, struct paso_diag *d)
 	if ((r = load_key(dir, ob->key, d)) != 0)
 		goto out;
 	if ((rc = mdb_env_create(&ob->env)) != 0 || (rc = mdb_env_set_maxdbs(ob->env, 4)) != 0 ||
-	    (rc = mdb_env_set_mapsize(ob->env, OUTBOX_MAP_SIZE)) != 0 ||
-	    (rc = mdb_env_open(ob->env, dir, MDB_NOTLS, 0600)) != 0) {
+		(rc = mdb_env_set_mapsize(ob->env, OUTBOX_MAP_SIZE)) != 0 ||
+		(rc = mdb_env_open(ob->env, dir, MDB_NOTLS, 0600)) != 0) {
 		r = paso_diag_set(d, PASO_E_STORAGE, "%s: %s", dir, mdb_strerror(rc));
 		goto out;
 	}
 	if ((rc = mdb_txn_begin(ob->env, NULL, 0, &txn)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "queue", MDB_CREATE, &ob->queue)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ob->meta)) != 0 ||
-	    (rc = mdb_txn_commit(txn)) != 0) {
+		(rc = mdb_dbi_open(txn, "queue", MDB_CREATE, &ob->queue)) != 0 ||
+		(rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ob->meta)) != 0 ||
+		(rc = mdb_txn_commit(txn)) != 0) {
 		if (txn != NULL)
 			mdb_txn_abort(txn);
 		r = paso_diag_set(d, PASO_E_STORAGE, "%s: %s", dir, mdb_strerror(rc));
@@ -147,7 +145,7 @@ outbox_begin(struct outbox *ob, struct outbox_txn **out)
 int
 outbox_next_seq(struct outbox_txn *t, uint64_t *seqp)
 {
-	MDB_val k = { 9, "next_seq" }, v;
+	MDB_val k = {9, "next_seq"}, v;
 	uint8_t buf[8];
 	uint64_t next = 1;
 	int rc;
@@ -168,7 +166,7 @@ int
 outbox_put(struct outbox_txn *t, uint64_t seq, const uint8_t *data, size_t len)
 {
 	uint8_t kb[8];
-	MDB_val k = { 8, kb }, v;
+	MDB_val k = {8, kb}, v;
 	uint8_t *p;
 	int rc;
 
@@ -179,8 +177,8 @@ outbox_put(struct outbox_txn *t, uint64_t seq, const uint8_t *data, size_t len)
 		return lmdb_err(rc);
 	p = v.mv_data;
 	randombytes_buf(p, NONCE);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(p + NONCE, NULL, data, len, kb, sizeof(kb), NULL,
-		p, t->ob->key);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+		p + NONCE, NULL, data, len, kb, sizeof(kb), NULL, p, t->ob->key);
 	return 0;
 }
 
@@ -233,7 +231,7 @@ outbox_peek(struct outbox *ob, size_t max, struct outbox_item **itemsp, size_t *
 	if ((items = calloc(max ? max : 1, sizeof(*items))) == NULL)
 		return PASO_E_NOMEM;
 	if ((rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn)) != 0 ||
-	    (rc = mdb_cursor_open(txn, ob->queue, &cur)) != 0) {
+		(rc = mdb_cursor_open(txn, ob->queue, &cur)) != 0) {
 		r = lmdb_err(rc);
 		goto out;
 	}
@@ -280,7 +278,7 @@ outbox_remove(struct outbox *ob, const uint64_t *seqs, size_t n)
 {
 	MDB_txn *txn;
 	uint8_t kb[8];
-	MDB_val k = { 8, kb };
+	MDB_val k = {8, kb};
 	size_t i;
 	int rc;
 

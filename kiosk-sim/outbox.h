@@ -21,7 +21,7 @@ struct outbox_txn;
 
 struct outbox_item {
 	uint64_t seq;
-	uint8_t *data;  /* serialized Envelope (no length prefix); owned by the item */
+	uint8_t *data; /* serialized Envelope (no length prefix); owned by the item */
 	size_t len;
 };
 

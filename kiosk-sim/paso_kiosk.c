@@ -25,18 +25,18 @@ struct site {
 
 /* The crossings of context: four official ports with Guatemala and the Siglo XXI centre. */
 static const struct site sites[] = {
-	{ "kiosk-ciudad-hidalgo", "Ciudad Hidalgo", PRESET_GOOD, 0 },
-	{ "kiosk-talisman", "Talismán", PRESET_GOOD, 0 },
-	{ "kiosk-ciudad-cuauhtemoc", "Ciudad Cuauhtémoc", PRESET_GOOD, 0 },
-	{ "kiosk-el-ceibo", "El Ceibo", PRESET_POOR, 0 },
-	{ "station-siglo-xxi", "Siglo XXI, Tapachula", PRESET_DETENTION, 1 },
+	{"kiosk-ciudad-hidalgo", "Ciudad Hidalgo", PRESET_GOOD, 0},
+	{"kiosk-talisman", "Talismán", PRESET_GOOD, 0},
+	{"kiosk-ciudad-cuauhtemoc", "Ciudad Cuauhtémoc", PRESET_GOOD, 0},
+	{"kiosk-el-ceibo", "El Ceibo", PRESET_POOR, 0},
+	{"station-siglo-xxi", "Siglo XXI, Tapachula", PRESET_DETENTION, 1},
 };
 #define NSITES (sizeof(sites) / sizeof(sites[0]))
 
 struct job {
-	uint8_t kind;         /* enum kiosk_kind */
-	uint32_t person;      /* whose card / who is claimed */
-	uint32_t source;      /* whose biometrics are captured */
+	uint8_t kind;    /* enum kiosk_kind */
+	uint32_t person; /* whose card / who is claimed */
+	uint32_t source; /* whose biometrics are captured */
 	uint32_t capture_no;
 	uint8_t direction;
 	uint64_t when;
@@ -63,12 +63,12 @@ struct kiosk_run {
 
 struct runner {
 	struct population *pop;
-	unsigned capture;       /* CAP_* the kiosks are configured to capture */
+	unsigned capture; /* CAP_* the kiosks are configured to capture */
 	uint32_t people;
 	struct kiosk_run kr[NSITES];
 	size_t nk;
 	pthread_mutex_t mu;
-	uint8_t (*pseud)[32];   /* pseudonym per enrolled person */
+	uint8_t (*pseud)[32]; /* pseudonym per enrolled person */
 	uint8_t *enrolled;
 };
 
@@ -229,7 +229,8 @@ producer(void *arg)
 		}
 		switch (j->kind) {
 		case KIOSK_ENROL:
-			r = kiosk_enqueue_enroll(kr->k, &s, pi.category, pi.card, j->when, j->person);
+			r = kiosk_enqueue_enroll(
+				kr->k, &s, pi.category, pi.card, j->when, j->person);
 			break;
 		case KIOSK_GENUINE:
 		case KIOSK_IMPOSTOR:
@@ -266,7 +267,7 @@ static void *
 sender(void *arg)
 {
 	struct kiosk_run *kr = arg;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	int r;
 
 	r = kiosk_drain(kr->k, &kr->mu, &kr->producing, &d);
@@ -382,20 +383,21 @@ print_summary(struct runner *run, uint64_t seed, double t_enrol, double t_cross,
 	for (i = 0; i < run->nk; i++)
 		fails += run->kr[i].capture_failures;
 	if (json) {
-		printf("{\"seed\":%" PRIu64 ",\"people\":%u,\"enrolled\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"acked\":%" PRIu64
-		       ",\"refused\":%" PRIu64 ",\"replayed\":%" PRIu64 ",\"reconnects\":%" PRIu64
+		printf("{\"seed\":%" PRIu64 ",\"people\":%u,\"enrolled\":%" PRIu64
+		       ",\"queued\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"refused\":%" PRIu64
+		       ",\"replayed\":%" PRIu64 ",\"reconnects\":%" PRIu64
 		       ",\"capture_failures\":%" PRIu64 ",\"enrol_messages\":%" PRIu64
 		       ",\"enrol_seconds\":%.3f,\"crossing_messages\":%" PRIu64
-		       ",\"crossing_seconds\":%.3f,\"genuine\":%" PRIu64 ",\"genuine_verified\":%" PRIu64
-		       ",\"impostor\":%" PRIu64 ",\"impostor_verified\":%" PRIu64
-		       ",\"identify_enrolled\":%" PRIu64 ",\"identified_right\":%" PRIu64
-		       ",\"unenrolled_probes\":%" PRIu64 ",\"unenrolled_identified\":%" PRIu64
-		       ",\"duplicates\":%" PRIu64 "}\n",
-			seed, run->people, enrolled, tot.queued, tot.acked, tot.refused, tot.replayed,
-			tot.reconnects, fails, n_enrol, t_enrol, n_cross, t_cross, tot.genuine,
-			tot.genuine_verified, tot.impostor, tot.impostor_verified,
-			tot.identified + tot.not_identified, tot.identified_right, tot.unenrolled_probes,
-			tot.unenrolled_identified, tot.duplicates);
+		       ",\"crossing_seconds\":%.3f,\"genuine\":%" PRIu64
+		       ",\"genuine_verified\":%" PRIu64 ",\"impostor\":%" PRIu64
+		       ",\"impostor_verified\":%" PRIu64 ",\"identify_enrolled\":%" PRIu64
+		       ",\"identified_right\":%" PRIu64 ",\"unenrolled_probes\":%" PRIu64
+		       ",\"unenrolled_identified\":%" PRIu64 ",\"duplicates\":%" PRIu64 "}\n",
+			seed, run->people, enrolled, tot.queued, tot.acked, tot.refused,
+			tot.replayed, tot.reconnects, fails, n_enrol, t_enrol, n_cross, t_cross,
+			tot.genuine, tot.genuine_verified, tot.impostor, tot.impostor_verified,
+			tot.identified + tot.not_identified, tot.identified_right,
+			tot.unenrolled_probes, tot.unenrolled_identified, tot.duplicates);
 		return;
 	}
 	printf("paso-kiosk: %zu kiosks, %u synthetic people, seed %" PRIu64 "\n", run->nk,
@@ -421,12 +423,13 @@ print_summary(struct runner *run, uint64_t seed, double t_enrol, double t_cross,
 		if (tot.refused_by_code[c])
 			printf("  refused %s: %" PRIu64 "\n", paso_errname(-(int)c),
 				tot.refused_by_code[c]);
-	printf("verification 1:1: genuine %" PRIu64 "/%" PRIu64 " verified (%.2f%%), impostor %" PRIu64
-	       "/%" PRIu64 " wrongly verified (%.2f%%)\n",
+	printf("verification 1:1: genuine %" PRIu64 "/%" PRIu64
+	       " verified (%.2f%%), impostor %" PRIu64 "/%" PRIu64 " wrongly verified (%.2f%%)\n",
 		tot.genuine_verified, tot.genuine, pct(tot.genuine_verified, tot.genuine),
 		tot.impostor_verified, tot.impostor, pct(tot.impostor_verified, tot.impostor));
-	printf("identification 1:N: %" PRIu64 "/%" PRIu64 " enrolled people found (%.2f%%), %" PRIu64
-	       "/%" PRIu64 " never-enrolled people wrongly identified; %" PRIu64
+	printf("identification 1:N: %" PRIu64 "/%" PRIu64
+	       " enrolled people found (%.2f%%), %" PRIu64 "/%" PRIu64
+	       " never-enrolled people wrongly identified; %" PRIu64
 	       " duplicate enrolments caught\n",
 		tot.identified_right, tot.identified + tot.not_identified,
 		pct(tot.identified_right, tot.identified + tot.not_identified),
@@ -438,7 +441,7 @@ cmd_run(int argc, char **argv)
 {
 	struct runner run;
 	struct kiosk_config cfg;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	struct person_info pi;
 	const char *deploy = NULL, *hub = NULL, *kiosks = NULL, *workdir = "paso-kiosks";
 	char host[256], cert[4200], key[4200], ca[4200], wd[4200], *colon, *end;
@@ -472,16 +475,19 @@ cmd_run(int argc, char **argv)
 			workdir = val;
 		else if (strcmp(o, "--capture") == 0) {
 			if (parse_capture(val, &capture) != 0) {
-				fprintf(stderr, "paso-kiosk run: --capture: a comma-separated list of "
-						"finger, face, iris: '%s'\n", val);
+				fprintf(stderr,
+					"paso-kiosk run: --capture: a comma-separated list of "
+					"finger, face, iris: '%s'\n",
+					val);
 				return 2;
 			}
-		}
-		else if (strcmp(o, "--impostor-rate") == 0) {
+		} else if (strcmp(o, "--impostor-rate") == 0) {
 			errno = 0;
 			impostor_rate = strtod(val, &end);
-			if (errno || end == val || *end || !(impostor_rate >= 0 && impostor_rate <= 1)) {
-				fprintf(stderr, "paso-kiosk run: --impostor-rate: 0..1: '%s'\n", val);
+			if (errno || end == val || *end ||
+				!(impostor_rate >= 0 && impostor_rate <= 1)) {
+				fprintf(stderr, "paso-kiosk run: --impostor-rate: 0..1: '%s'\n",
+					val);
 				return 2;
 			}
 		} else {
@@ -504,15 +510,18 @@ cmd_run(int argc, char **argv)
 				return 2;
 			}
 			if (parse_u64(val, lo, hi, &v) != 0) {
-				fprintf(stderr, "paso-kiosk run: %s: a whole number %" PRIu64 "..%" PRIu64
-						": '%s'\n", o, lo, hi, val);
+				fprintf(stderr,
+					"paso-kiosk run: %s: a whole number %" PRIu64 "..%" PRIu64
+					": '%s'\n",
+					o, lo, hi, val);
 				return 2;
 			}
 			*dst = v;
 		}
 	}
 	if (deploy == NULL || hub == NULL) {
-		fprintf(stderr, "paso-kiosk run: --deployment DIR and --hub HOST:PORT are required\n");
+		fprintf(stderr,
+			"paso-kiosk run: --deployment DIR and --hub HOST:PORT are required\n");
 		usage(stderr);
 		return 2;
 	}
@@ -528,8 +537,9 @@ cmd_run(int argc, char **argv)
 	run.people = (uint32_t)people;
 	/* People past --people are never enrolled: the station's probes of strangers. */
 	if ((r = population_new(seed, (uint32_t)(people + identify), &run.pop)) != 0 ||
-	    (run.pseud = calloc(people, 32)) == NULL || (run.enrolled = calloc(people, 1)) == NULL ||
-	    (count = calloc(people, sizeof(*count))) == NULL) {
+		(run.pseud = calloc(people, 32)) == NULL ||
+		(run.enrolled = calloc(people, 1)) == NULL ||
+		(count = calloc(people, sizeof(*count))) == NULL) {
 		fprintf(stderr, "paso-kiosk run: %s\n", paso_strerror(r ? r : PASO_E_NOMEM));
 		return 1;
 	}
@@ -541,7 +551,8 @@ cmd_run(int argc, char **argv)
 		if (kiosks != NULL) {
 			const char *p = strstr(kiosks, sites[i].name);
 			size_t n = strlen(sites[i].name);
-			if (p == NULL || (p != kiosks && p[-1] != ',') || (p[n] != ',' && p[n] != '\0'))
+			if (p == NULL || (p != kiosks && p[-1] != ',') ||
+				(p[n] != ',' && p[n] != '\0'))
 				continue;
 		}
 		memset(&cfg, 0, sizeof(cfg));
@@ -579,7 +590,7 @@ cmd_run(int argc, char **argv)
 	}
 	/* Phase 1: enrolment. Detainees at the station, everyone else at a crossing. */
 	for (i = 0; i < people; i++) {
-		struct job j = { KIOSK_ENROL, (uint32_t)i, (uint32_t)i, 0, 0, base_time + i };
+		struct job j = {KIOSK_ENROL, (uint32_t)i, (uint32_t)i, 0, 0, base_time + i};
 		size_t s;
 
 		if ((r = population_person(run.pop, (uint32_t)i, &pi)) != 0)
@@ -602,7 +613,7 @@ cmd_run(int argc, char **argv)
 
 		for (tries = 0; tries < 64; tries++) {
 			if (run.enrolled[p] && population_person(run.pop, p, &pi) == 0 &&
-			    pi.category != CAT_DETAINEE)
+				pi.category != CAT_DETAINEE)
 				break;
 			p = (uint32_t)(rnd(&st) % people);
 		}

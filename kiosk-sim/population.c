@@ -44,10 +44,10 @@ static const struct {
 	const char *name;
 	const char *prefix;
 } categories[] = {
-        {CAT_REGIONAL_VISITOR, 550, "regional_visitor", "TVR-"},
-        {CAT_BORDER_WORKER, 150, "border_worker", "TTF-"},
-        {CAT_MIGRANT_IN_TRANSIT, 200, "migrant_in_transit", "MIG-"},
-        {CAT_DETAINEE, 100, "detainee", "DET-"},
+	{CAT_REGIONAL_VISITOR, 550, "regional_visitor", "TVR-"},
+	{CAT_BORDER_WORKER, 150, "border_worker", "TTF-"},
+	{CAT_MIGRANT_IN_TRANSIT, 200, "migrant_in_transit", "MIG-"},
+	{CAT_DETAINEE, 100, "detainee", "DET-"},
 };
 
 #define NCAT (sizeof(categories) / sizeof(categories[0]))

@@ -18,7 +18,7 @@ struct synth_rng {
 /* Seeds from BLAKE2b(key = seed, label || a || b): independent streams per purpose. */
 static inline void
 synth_rng_init(
-        struct synth_rng *r, const uint8_t seed[32], const char *label, uint64_t a, uint64_t b)
+	struct synth_rng *r, const uint8_t seed[32], const char *label, uint64_t a, uint64_t b)
 {
 	crypto_generichash_state st;
 	uint8_t buf[16], out[32];

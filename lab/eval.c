@@ -143,7 +143,7 @@ record_full(struct part *p, const struct match_scores *sc, int genuine)
 /* Per-eye genuine distances for the "iris FNMR at HD 0.32" figure. */
 static void
 eye_check(struct part *p, const struct match_template *a, const struct match_template *b,
-        struct iris_probe *pr)
+	struct iris_probe *pr)
 {
 	struct match_view va, vb;
 	int e;
@@ -168,14 +168,14 @@ eye_check(struct part *p, const struct match_template *a, const struct match_tem
 /* Face and iris of one impostor pair, x's irises already prepared in pr[]. */
 static int
 fast_pair(struct part *p, const struct match_view *vx, struct iris_probe *const pr[2],
-        const struct match_view *vy)
+	const struct match_view *vy)
 {
 	double hd_sum = 0;
 	int e, n = 0, r = 0;
 
 	if (vx->face_q != NULL && vy->face_q != NULL)
 		r = push(&p->imp[EV_FACE], face_dot(vx->face_q, vy->face_q) *
-		                                   (double)vx->face_inv_norm * vy->face_inv_norm);
+						   (double)vx->face_inv_norm * vy->face_inv_norm);
 	for (e = 0; e < 2 && r == 0; e++) {
 		double hd;
 
@@ -386,7 +386,7 @@ evaluate(const struct opts *o, struct ev_result *res)
 		goto out;
 	}
 	total = (uint64_t)c.ns * (c.ns - 1) / 2 -
-	        (uint64_t)o->subjects * o->captures * (o->captures - 1) / 2;
+		(uint64_t)o->subjects * o->captures * (o->captures - 1) / 2;
 	c.fast_all = total <= o->max_impostors;
 	c.fast_pairs = c.fast_all ? total : o->max_impostors;
 	c.full_pairs = o->finger_impostors < total ? o->finger_impostors : total;
@@ -402,7 +402,7 @@ evaluate(const struct opts *o, struct ev_result *res)
 	for (t = 0; t < o->threads; t++) {
 		for (k = 0; k < EV_NMOD; k++) {
 			if ((r = append(&res->mod[k].gen, &parts[t].gen[k])) != 0 ||
-			        (r = append(&res->mod[k].imp, &parts[t].imp[k])) != 0)
+				(r = append(&res->mod[k].imp, &parts[t].imp[k])) != 0)
 				goto out;
 			res->mod[k].gen_missing += parts[t].gen_missing[k];
 		}
@@ -430,24 +430,24 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: paso eval --subjects N --captures M --seed S [--preset "
-	        "good|poor|detention]\n"
-	        "                 [--out DIR] [--json] [--gallery G] [--fmr F] [--threads T]\n"
-	        "                 [--impostors K] [--finger-impostors K]\n"
-	        "Generates N synthetic people with M captures each and reports, per modality and "
-	        "fused,\n"
-	        "genuine and impostor score statistics, FNMR at FMR 1e-2..1e-6 with the impostor\n"
-	        "comparisons behind each figure, and 1:N identification over a gallery of G "
-	        "people.\n"
-	        "  --out DIR             also write DIR/det.csv and DIR/det.svg (DET curves)\n"
-	        "  --json                print the results as JSON instead of text\n"
-	        "  --gallery G           gallery size for 1:N (default N/2; 0 = skip; needs M >= "
-	        "2)\n"
-	        "  --fmr F               per-comparison FMR of the 1:N decision (default 1e-6)\n"
-	        "  --threads T           worker threads (default 2)\n"
-	        "  --impostors K         face/iris impostor pairs, at most (default 20000000)\n"
-	        "  --finger-impostors K  impostor pairs compared in full, fingers included "
-	        "(default 20000)\n");
+		"usage: paso eval --subjects N --captures M --seed S [--preset "
+		"good|poor|detention]\n"
+		"                 [--out DIR] [--json] [--gallery G] [--fmr F] [--threads T]\n"
+		"                 [--impostors K] [--finger-impostors K]\n"
+		"Generates N synthetic people with M captures each and reports, per modality and "
+		"fused,\n"
+		"genuine and impostor score statistics, FNMR at FMR 1e-2..1e-6 with the impostor\n"
+		"comparisons behind each figure, and 1:N identification over a gallery of G "
+		"people.\n"
+		"  --out DIR             also write DIR/det.csv and DIR/det.svg (DET curves)\n"
+		"  --json                print the results as JSON instead of text\n"
+		"  --gallery G           gallery size for 1:N (default N/2; 0 = skip; needs M >= "
+		"2)\n"
+		"  --fmr F               per-comparison FMR of the 1:N decision (default 1e-6)\n"
+		"  --threads T           worker threads (default 2)\n"
+		"  --impostors K         face/iris impostor pairs, at most (default 20000000)\n"
+		"  --finger-impostors K  impostor pairs compared in full, fingers included "
+		"(default 20000)\n");
 }
 
 static int
@@ -464,7 +464,7 @@ parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint64_t *ou
 	v = strtoull(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
 		fprintf(stderr, "paso eval: %s: '%s' is not a whole number in %llu..%llu\n", opt, s,
-		        (unsigned long long)lo, (unsigned long long)hi);
+			(unsigned long long)lo, (unsigned long long)hi);
 		return PASO_E_USAGE;
 	}
 	*out = v;
@@ -524,9 +524,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		} else if (strcmp(a, "--preset") == 0) {
 			if (val == NULL || capture_preset_parse(val, &o->preset) != 0) {
 				fprintf(stderr,
-				        "paso eval: --preset: '%s' is not good, poor or "
-				        "detention\n",
-				        val == NULL ? "" : val);
+					"paso eval: --preset: '%s' is not good, poor or "
+					"detention\n",
+					val == NULL ? "" : val);
 				return PASO_E_USAGE;
 			}
 		} else if (strcmp(a, "--out") == 0) {
@@ -541,9 +541,9 @@ parse_args(int argc, char **argv, struct opts *o)
 			errno = 0;
 			o->fmr_1n = val == NULL ? 0 : strtod(val, &end);
 			if (val == NULL || errno != 0 || end == val || *end != '\0' ||
-			        !(o->fmr_1n > 0 && o->fmr_1n < 1)) {
+				!(o->fmr_1n > 0 && o->fmr_1n < 1)) {
 				fprintf(stderr, "paso eval: --fmr: '%s' is not a rate in (0, 1)\n",
-				        val == NULL ? "" : val);
+					val == NULL ? "" : val);
 				return PASO_E_USAGE;
 			}
 		} else {
@@ -558,20 +558,20 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if ((uint64_t)o->subjects * o->captures > 2000000) {
 		fprintf(stderr,
-		        "paso eval: %u subjects x %u captures is more than 2000000 captures\n",
-		        o->subjects, o->captures);
+			"paso eval: %u subjects x %u captures is more than 2000000 captures\n",
+			o->subjects, o->captures);
 		return PASO_E_USAGE;
 	}
 	if (!have_g)
 		o->gallery = o->captures >= 2 ? o->subjects / 2 : 0;
 	if (o->gallery > o->subjects) {
 		fprintf(stderr, "paso eval: --gallery %u is larger than --subjects %u\n",
-		        o->gallery, o->subjects);
+			o->gallery, o->subjects);
 		return PASO_E_USAGE;
 	}
 	if (o->gallery > 0 && o->captures < 2) {
 		fprintf(stderr,
-		        "paso eval: --gallery needs --captures 2 or more (probe = capture 1)\n");
+			"paso eval: --gallery needs --captures 2 or more (probe = capture 1)\n");
 		return PASO_E_USAGE;
 	}
 	return 0;
@@ -579,7 +579,7 @@ parse_args(int argc, char **argv, struct opts *o)
 
 static int
 write_file(const char *dir, const char *name, int (*fn)(FILE *, const struct ev_result *),
-        const struct ev_result *res, char *path, size_t pathlen)
+	const struct ev_result *res, char *path, size_t pathlen)
 {
 	FILE *f;
 	int n, bad;
@@ -606,10 +606,10 @@ eval_main(int argc, char **argv)
 {
 	static const char *names[EV_NMOD] = {"finger", "face", "iris", "fused"};
 	static const char *scores[EV_NMOD] = {
-	        "-log10 FMR of all fingers compared (Fisher combination of per-finger calibration)",
-	        "cosine similarity of int8 embeddings",
-	        "1 - normalised Hamming distance, best of 7 shifts, mean of the eyes compared",
-	        "-log10 FMR of all modalities (Fisher combination)",
+		"-log10 FMR of all fingers compared (Fisher combination of per-finger calibration)",
+		"cosine similarity of int8 embeddings",
+		"1 - normalised Hamming distance, best of 7 shifts, mean of the eyes compared",
+		"-log10 FMR of all modalities (Fisher combination)",
 	};
 	struct ev_result res;
 	struct opts o;
@@ -648,13 +648,13 @@ eval_main(int argc, char **argv)
 	res.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
 	if (o.out != NULL) {
 		if (write_file(o.out, "det.csv", eval_write_csv, &res, csv, sizeof(csv)) != 0 ||
-		        write_file(o.out, "det.svg", eval_write_svg, &res, svg, sizeof(svg)) != 0)
+			write_file(o.out, "det.svg", eval_write_svg, &res, svg, sizeof(svg)) != 0)
 			goto out;
 		res.csv_path = csv;
 		res.svg_path = svg;
 	}
 	if ((o.json ? eval_write_json(stdout, &res) : eval_write_text(stdout, &res)) != 0 ||
-	        fflush(stdout) != 0) {
+		fflush(stdout) != 0) {
 		fprintf(stderr, "paso eval: writing the report failed\n");
 		goto out;
 	}

@@ -93,7 +93,7 @@ eval_summarise(struct ev_result *r)
 		moments(&m->imp, &m->imp_mean, &m->imp_sd);
 		for (j = 0; j < EV_NFMR; j++) {
 			fill_point(m, fmr_levels[j],
-			        m->imp.n ? threshold_at(&m->imp, fmr_levels[j]) : 0, &m->at[j]);
+				m->imp.n ? threshold_at(&m->imp, fmr_levels[j]) : 0, &m->at[j]);
 			if (m->imp.n == 0)
 				m->at[j].enough = 0;
 			fill_point(m, fmr_levels[j], -log10(fmr_levels[j]), &m->policy[j]);
@@ -139,7 +139,7 @@ eval_write_csv(FILE *f, const struct ev_result *r)
 		for (i = 0; i < n; i++) {
 			eval_rates(m, thr[i], &fmr, &fnmr);
 			fprintf(f, "%s,%.9g,%.9g,%.9g,%zu,%zu\n", m->name, thr[i], fmr, fnmr,
-			        m->imp.n, m->gen.n);
+				m->imp.n, m->gen.n);
 		}
 	}
 	return ferror(f) ? -1 : 0;
@@ -184,44 +184,44 @@ eval_write_svg(FILE *f, const struct ev_result *r)
 				xmin = lf;
 		}
 	fprintf(f,
-	        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-	        "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n",
-	        SVG_W, SVG_H, SVG_W, SVG_H);
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+		"viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n",
+		SVG_W, SVG_H, SVG_W, SVG_H);
 	fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", SVG_W, SVG_H);
 	fprintf(f,
-	        "<text x=\"%d\" y=\"28\" font-size=\"15\">DET: %u subjects x %u captures, "
-	        "preset %s, seed %llu</text>\n",
-	        PL, r->subjects, r->captures, r->preset, (unsigned long long)r->seed);
+		"<text x=\"%d\" y=\"28\" font-size=\"15\">DET: %u subjects x %u captures, "
+		"preset %s, seed %llu</text>\n",
+		PL, r->subjects, r->captures, r->preset, (unsigned long long)r->seed);
 	/* grid and decade ticks */
 	for (d = (int)xmin; d <= 0; d++) {
 		double x = sx(d, xmin);
 
 		fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>\n",
-		        x, PT, x, SVG_H - PB);
+			x, PT, x, SVG_H - PB);
 		fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">1e%d</text>\n", x,
-		        SVG_H - PB + 18, d);
+			SVG_H - PB + 18, d);
 	}
 	for (d = (int)ymin; d <= 0; d++) {
 		double y = sy(d, ymin);
 
 		fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
-		        PL, y, SVG_W - PR, y);
+			PL, y, SVG_W - PR, y);
 		fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">1e%d</text>\n", PL - 8,
-		        y + 4, d);
+			y + 4, d);
 	}
 	fprintf(f,
-	        "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-	        "stroke=\"black\"/>\n",
-	        PL, PT, SVG_W - PL - PR, SVG_H - PT - PB);
+		"<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+		"stroke=\"black\"/>\n",
+		PL, PT, SVG_W - PL - PR, SVG_H - PT - PB);
 	fprintf(f,
-	        "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">false match rate (FMR, log "
-	        "scale)</text>\n",
-	        (SVG_W - PR + PL) / 2, SVG_H - 25);
+		"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">false match rate (FMR, log "
+		"scale)</text>\n",
+		(SVG_W - PR + PL) / 2, SVG_H - 25);
 	fprintf(f,
-	        "<text transform=\"translate(30 %d) rotate(-90)\" text-anchor=\"middle\">false "
-	        "non-match rate (FNMR, log scale)</text>\n",
-	        (SVG_H - PB + PT) / 2);
+		"<text transform=\"translate(30 %d) rotate(-90)\" text-anchor=\"middle\">false "
+		"non-match rate (FNMR, log scale)</text>\n",
+		(SVG_H - PB + PT) / 2);
 	for (k = 0; k < EV_NMOD; k++) {
 		const struct ev_modality *m = &r->mod[k];
 		int first = 1;
@@ -230,7 +230,7 @@ eval_write_svg(FILE *f, const struct ev_result *r)
 		if (n == 0)
 			continue;
 		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
-		        colours[k]);
+			colours[k]);
 		for (i = 0; i < n; i++) {
 			double lx, ly;
 
@@ -245,18 +245,18 @@ eval_write_svg(FILE *f, const struct ev_result *r)
 		}
 		fprintf(f, "\"/>\n");
 		fprintf(f,
-		        "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
-		        "stroke-width=\"3\"/>\n",
-		        SVG_W - PR + 15, PT + 10 + 22 * legend, SVG_W - PR + 45,
-		        PT + 10 + 22 * legend, colours[k]);
+			"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
+			"stroke-width=\"3\"/>\n",
+			SVG_W - PR + 15, PT + 10 + 22 * legend, SVG_W - PR + 45,
+			PT + 10 + 22 * legend, colours[k]);
 		fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", SVG_W - PR + 52,
-		        PT + 14 + 22 * legend, m->name);
+			PT + 14 + 22 * legend, m->name);
 		legend++;
 	}
 	fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"10\">FNMR 0 is drawn</text>\n",
-	        SVG_W - PR + 15, PT + 30 + 22 * legend);
+		SVG_W - PR + 15, PT + 30 + 22 * legend);
 	fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"10\">on the bottom edge</text>\n",
-	        SVG_W - PR + 15, PT + 43 + 22 * legend);
+		SVG_W - PR + 15, PT + 43 + 22 * legend);
 	fprintf(f, "</svg>\n");
 	return ferror(f) ? -1 : 0;
 }
@@ -280,9 +280,9 @@ json_points(FILE *f, const struct ev_point *p, int policy)
 	fprintf(f, "[");
 	for (j = 0; j < EV_NFMR; j++) {
 		fprintf(f,
-		        "%s{\"fmr\": %g, \"impostor_comparisons\": %zu, \"enough\": %s, "
-		        "\"threshold\": ",
-		        j ? ", " : "", p[j].fmr, p[j].impostors, p[j].enough ? "true" : "false");
+			"%s{\"fmr\": %g, \"impostor_comparisons\": %zu, \"enough\": %s, "
+			"\"threshold\": ",
+			j ? ", " : "", p[j].fmr, p[j].impostors, p[j].enough ? "true" : "false");
 		if (p[j].enough || policy)
 			json_num(f, p[j].threshold);
 		else
@@ -320,18 +320,18 @@ eval_write_json(FILE *f, const struct ev_result *r)
 	int k;
 
 	fprintf(f, "{\"subjects\": %u, \"captures\": %u, \"seed\": %llu, \"preset\": ", r->subjects,
-	        r->captures, (unsigned long long)r->seed);
+		r->captures, (unsigned long long)r->seed);
 	json_str(f, r->preset);
 	fprintf(f,
-	        ", \"seconds\": %.3f, \"min_impostors_above_threshold\": %d,\n \"modalities\": {",
-	        r->seconds, EV_MIN_TAIL);
+		", \"seconds\": %.3f, \"min_impostors_above_threshold\": %d,\n \"modalities\": {",
+		r->seconds, EV_MIN_TAIL);
 	for (k = 0; k < EV_NMOD; k++) {
 		const struct ev_modality *m = &r->mod[k];
 
 		fprintf(f, "%s\n  \"%s\": {\"score\": ", k ? "," : "", m->name);
 		json_str(f, m->score);
 		fprintf(f, ",\n   \"genuine\": {\"count\": %zu, \"not_compared\": %zu, \"mean\": ",
-		        m->gen.n, m->gen_missing);
+			m->gen.n, m->gen_missing);
 		json_num(f, m->gen_mean);
 		fprintf(f, ", \"sd\": ");
 		json_num(f, m->gen_sd);
@@ -348,15 +348,15 @@ eval_write_json(FILE *f, const struct ev_result *r)
 		fprintf(f, "}");
 	}
 	fprintf(f,
-	        "},\n \"iris_per_eye\": {\"comparisons\": %zu, \"hd_above_0_32\": %zu, "
-	        "\"fnmr_at_hd_0_32\": ",
-	        r->iris_eye_pairs, r->iris_eye_over_032);
+		"},\n \"iris_per_eye\": {\"comparisons\": %zu, \"hd_above_0_32\": %zu, "
+		"\"fnmr_at_hd_0_32\": ",
+		r->iris_eye_pairs, r->iris_eye_over_032);
 	json_num(f,
-	        r->iris_eye_pairs ? (double)r->iris_eye_over_032 / (double)r->iris_eye_pairs : NAN);
+		r->iris_eye_pairs ? (double)r->iris_eye_over_032 / (double)r->iris_eye_pairs : NAN);
 	fprintf(f,
-	        "},\n \"identification\": {\"gallery\": %u, \"fmr\": %g, \"mated_probes\": %zu, "
-	        "\"rank1\": ",
-	        r->gallery, r->fmr_1n, r->mated);
+		"},\n \"identification\": {\"gallery\": %u, \"fmr\": %g, \"mated_probes\": %zu, "
+		"\"rank1\": ",
+		r->gallery, r->fmr_1n, r->mated);
 	json_num(f, r->mated ? (double)r->rank1 / (double)r->mated : NAN);
 	fprintf(f, ", \"tpir\": ");
 	json_num(f, r->mated ? (double)r->tpir_hits / (double)r->mated : NAN);
@@ -384,57 +384,57 @@ eval_write_text(FILE *f, const struct ev_result *r)
 	int k, j;
 
 	fprintf(f, "paso eval: %u subjects x %u captures, preset %s, seed %llu (%.1f s)\n\n",
-	        r->subjects, r->captures, r->preset, (unsigned long long)r->seed, r->seconds);
+		r->subjects, r->captures, r->preset, (unsigned long long)r->seed, r->seconds);
 	for (k = 0; k < EV_NMOD; k++) {
 		const struct ev_modality *m = &r->mod[k];
 
 		fprintf(f, "%s: %s\n", m->name, m->score);
 		fprintf(f,
-		        "  genuine   %9zu comparisons  mean %8.4f  sd %7.4f  (%zu pairs not "
-		        "compared)\n",
-		        m->gen.n, m->gen_mean, m->gen_sd, m->gen_missing);
+			"  genuine   %9zu comparisons  mean %8.4f  sd %7.4f  (%zu pairs not "
+			"compared)\n",
+			m->gen.n, m->gen_mean, m->gen_sd, m->gen_missing);
 		fprintf(f, "  impostor  %9zu comparisons  mean %8.4f  sd %7.4f\n", m->imp.n,
-		        m->imp_mean, m->imp_sd);
+			m->imp_mean, m->imp_sd);
 		for (j = 0; j < EV_NFMR; j++) {
 			const struct ev_point *p = &m->at[j];
 
 			if (!p->enough)
 				fprintf(f,
-				        "  FMR %-6g not enough impostor comparisons (%zu; need "
-				        "%.0f)\n",
-				        p->fmr, p->impostors, EV_MIN_TAIL / p->fmr);
+					"  FMR %-6g not enough impostor comparisons (%zu; need "
+					"%.0f)\n",
+					p->fmr, p->impostors, EV_MIN_TAIL / p->fmr);
 			else
 				fprintf(f,
-				        "  FMR %-6g threshold %9.4f  FNMR %8.5f  (%zu impostors)\n",
-				        p->fmr, p->threshold, p->fnmr, p->impostors);
+					"  FMR %-6g threshold %9.4f  FNMR %8.5f  (%zu impostors)\n",
+					p->fmr, p->threshold, p->fnmr, p->impostors);
 		}
 		if (k == EV_FUSED)
 			for (j = 0; j < EV_NFMR; j++) {
 				const struct ev_point *p = &m->policy[j];
 
 				fprintf(f,
-				        "  policy FMR %-6g threshold %5.2f  FNMR %8.5f  observed "
-				        "FMR "
-				        "%.3g over %zu impostors%s\n",
-				        p->fmr, p->threshold, p->fnmr, p->fmr_obs, p->impostors,
-				        p->enough ? "" : " (too few to check)");
+					"  policy FMR %-6g threshold %5.2f  FNMR %8.5f  observed "
+					"FMR "
+					"%.3g over %zu impostors%s\n",
+					p->fmr, p->threshold, p->fnmr, p->fmr_obs, p->impostors,
+					p->enough ? "" : " (too few to check)");
 			}
 		fprintf(f, "\n");
 	}
 	if (r->iris_eye_pairs > 0)
 		fprintf(f,
-		        "iris, single eye: FNMR %.5f at HD 0.32 (%zu of %zu genuine eye "
-		        "comparisons above)\n",
-		        (double)r->iris_eye_over_032 / (double)r->iris_eye_pairs,
-		        r->iris_eye_over_032, r->iris_eye_pairs);
+			"iris, single eye: FNMR %.5f at HD 0.32 (%zu of %zu genuine eye "
+			"comparisons above)\n",
+			(double)r->iris_eye_over_032 / (double)r->iris_eye_pairs,
+			r->iris_eye_over_032, r->iris_eye_pairs);
 	if (r->mated > 0)
 		fprintf(f,
-		        "1:N over %u enrolled: rank-1 %.5f, identified at FMR %g %.5f (%zu mated "
-		        "probes); FPIR %.5f (%zu of %zu non-mated probes)\n",
-		        r->gallery, (double)r->rank1 / (double)r->mated, r->fmr_1n,
-		        (double)r->tpir_hits / (double)r->mated, r->mated,
-		        r->nonmated ? (double)r->fpir_hits / (double)r->nonmated : 0, r->fpir_hits,
-		        r->nonmated);
+			"1:N over %u enrolled: rank-1 %.5f, identified at FMR %g %.5f (%zu mated "
+			"probes); FPIR %.5f (%zu of %zu non-mated probes)\n",
+			r->gallery, (double)r->rank1 / (double)r->mated, r->fmr_1n,
+			(double)r->tpir_hits / (double)r->mated, r->mated,
+			r->nonmated ? (double)r->fpir_hits / (double)r->nonmated : 0, r->fpir_hits,
+			r->nonmated);
 	if (r->csv_path != NULL)
 		fprintf(f, "DET curves: %s, %s\n", r->csv_path, r->svg_path);
 	return ferror(f) ? -1 : 0;

@@ -10,8 +10,9 @@ static const struct {
 	int (*main)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{ "template", template_info_main, "template info FILE [--json]: describe a biometric record" },
-	{ "eval", eval_main, "eval --subjects N --captures M --seed S: accuracy of the matchers" },
+	{"template", template_info_main,
+		"template info FILE [--json]: describe a biometric record"},
+	{"eval", eval_main, "eval --subjects N --captures M --seed S: accuracy of the matchers"},
 };
 
 static void

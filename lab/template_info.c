@@ -16,13 +16,13 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: paso template info FILE [--json]\n"
-	    "  Describes an ISO/IEC 19794-2:2005 or ANSI INCITS 378-2004 finger minutiae record:\n"
-	    "  format and version, sizes, resolution and, per finger view, the finger, impression\n"
-	    "  type, quality, counts of ridge endings, bifurcations and other minutiae, and the\n"
-	    "  extended data areas. Minutiae positions are never printed.\n"
-	    "  --json  the same as one JSON object\n"
-	    "exit status: 0 described, 1 unreadable or invalid record, 2 usage error\n");
+		"usage: paso template info FILE [--json]\n"
+		"  Describes an ISO/IEC 19794-2:2005 or ANSI INCITS 378-2004 finger minutiae record:\n"
+		"  format and version, sizes, resolution and, per finger view, the finger, impression\n"
+		"  type, quality, counts of ridge endings, bifurcations and other minutiae, and the\n"
+		"  extended data areas. Minutiae positions are never printed.\n"
+		"  --json  the same as one JSON object\n"
+		"exit status: 0 described, 1 unreadable or invalid record, 2 usage error\n");
 }
 
 /* Reads FILE whole; returns 0 or a PASO_E_* code with d naming the problem. */
@@ -52,8 +52,8 @@ read_file(const char *path, uint8_t **bufp, size_t *lenp, struct paso_diag *d)
 	}
 	if (len > MAX_RECORD_BYTES) {
 		r = paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-		    "%s: larger than %u bytes, more than any finger minutiae record", path,
-		    MAX_RECORD_BYTES);
+			"%s: larger than %u bytes, more than any finger minutiae record", path,
+			MAX_RECORD_BYTES);
 		goto out;
 	}
 	*bufp = buf;
@@ -132,41 +132,43 @@ print_text(FILE *o, const char *path, const struct fmr_record *rec, size_t len)
 	fprintf(o, "\n");
 	if (rec->format == FMR_ANSI_2004)
 		fprintf(o, "  product: vendor 0x%04x, type 0x%04x\n", rec->vendor_id,
-		    rec->product_type);
+			rec->product_type);
 	fprintf(o, "  capture device: id 0x%03x%s, %s\n", rec->device_id,
-	    rec->device_id == 0 ? " (not reported)" : "",
-	    rec->certified ? "certified" : "not certified");
+		rec->device_id == 0 ? " (not reported)" : "",
+		rec->certified ? "certified" : "not certified");
 	fprintf(o, "  image: %u x %u pixels, %u x %u pixels/cm (%.0f x %.0f dpi)\n", rec->width,
-	    rec->height, rec->xres, rec->yres, rec->xres * 2.54, rec->yres * 2.54);
+		rec->height, rec->xres, rec->yres, rec->xres * 2.54, rec->yres * 2.54);
 	fprintf(o, "  finger views: %u\n", rec->n_views);
 	for (i = 0; i < rec->n_views; i++) {
 		const struct fmr_view *v = &rec->views[i];
 		unsigned c[3];
 
 		count_types(v, c);
-		fprintf(o, "  view %d: %s (position %u), view number %u, %s (impression %u), "
-			   "quality %u\n",
-		    i + 1, fmr_finger_name(v->finger_pos), v->finger_pos, v->view_no,
-		    fmr_impression_name(v->impression), v->impression, v->quality);
+		fprintf(o,
+			"  view %d: %s (position %u), view number %u, %s (impression %u), "
+			"quality %u\n",
+			i + 1, fmr_finger_name(v->finger_pos), v->finger_pos, v->view_no,
+			fmr_impression_name(v->impression), v->impression, v->quality);
 		fprintf(o, "    %u minutiae: %u ridge endings, %u bifurcations, %u other\n",
-		    v->n_minutiae, c[FMR_TYPE_ENDING], c[FMR_TYPE_BIFURCATION], c[FMR_TYPE_OTHER]);
+			v->n_minutiae, c[FMR_TYPE_ENDING], c[FMR_TYPE_BIFURCATION],
+			c[FMR_TYPE_OTHER]);
 		if (v->n_ext == 0) {
 			fprintf(o, "    extended data: none\n");
 			continue;
 		}
 		fprintf(o, "    extended data: %u bytes in %u area%s\n", v->ext_len, v->n_ext,
-		    v->n_ext == 1 ? "" : "s");
+			v->n_ext == 1 ? "" : "s");
 		for (j = 0; j < v->n_ext; j++) {
 			const struct fmr_ext_area *a = &v->ext[j];
 
 			fprintf(o, "      type 0x%04x (%s), %u bytes", a->type, area_name(a->type),
-			    a->len);
+				a->len);
 			if (a->type == 0x0001) {
 				unsigned method, n, extra;
 
 				ridge_counts(a, &method, &n, &extra);
 				fprintf(o, ": extraction method %u, %u ridge count%s", method, n,
-				    n == 1 ? "" : "s");
+					n == 1 ? "" : "s");
 				if (extra)
 					fprintf(o, " (+%u trailing bytes)", extra);
 			}
@@ -183,36 +185,40 @@ print_json(FILE *o, const char *path, const struct fmr_record *rec, size_t len)
 	fprintf(o, "{\"file\": ");
 	json_string(o, path);
 	fprintf(o, ", \"format\": \"%s\", \"bytes\": %zu, \"record_length\": %u", format_name(rec),
-	    len, rec->length);
+		len, rec->length);
 	if (rec->format == FMR_ANSI_2004)
 		fprintf(o, ", \"vendor_id\": %u, \"product_type\": %u", rec->vendor_id,
-		    rec->product_type);
-	fprintf(o, ", \"device_id\": %u, \"certified\": %s, \"width\": %u, \"height\": %u, "
-		   "\"xres\": %u, \"yres\": %u, \"views\": [",
-	    rec->device_id, rec->certified ? "true" : "false", rec->width, rec->height,
-	    rec->xres, rec->yres);
+			rec->product_type);
+	fprintf(o,
+		", \"device_id\": %u, \"certified\": %s, \"width\": %u, \"height\": %u, "
+		"\"xres\": %u, \"yres\": %u, \"views\": [",
+		rec->device_id, rec->certified ? "true" : "false", rec->width, rec->height,
+		rec->xres, rec->yres);
 	for (i = 0; i < rec->n_views; i++) {
 		const struct fmr_view *v = &rec->views[i];
 		unsigned c[3];
 
 		count_types(v, c);
-		fprintf(o, "%s{\"finger_position\": %u, \"finger\": \"%s\", \"view\": %u, "
-			   "\"impression\": %u, \"impression_name\": \"%s\", \"quality\": %u, "
-			   "\"minutiae\": %u, \"endings\": %u, \"bifurcations\": %u, \"other\": %u, "
-			   "\"extended_data_bytes\": %u, \"extended_areas\": [",
-		    i ? ", " : "", v->finger_pos, fmr_finger_name(v->finger_pos), v->view_no,
-		    v->impression, fmr_impression_name(v->impression), v->quality, v->n_minutiae,
-		    c[FMR_TYPE_ENDING], c[FMR_TYPE_BIFURCATION], c[FMR_TYPE_OTHER], v->ext_len);
+		fprintf(o,
+			"%s{\"finger_position\": %u, \"finger\": \"%s\", \"view\": %u, "
+			"\"impression\": %u, \"impression_name\": \"%s\", \"quality\": %u, "
+			"\"minutiae\": %u, \"endings\": %u, \"bifurcations\": %u, \"other\": %u, "
+			"\"extended_data_bytes\": %u, \"extended_areas\": [",
+			i ? ", " : "", v->finger_pos, fmr_finger_name(v->finger_pos), v->view_no,
+			v->impression, fmr_impression_name(v->impression), v->quality,
+			v->n_minutiae, c[FMR_TYPE_ENDING], c[FMR_TYPE_BIFURCATION],
+			c[FMR_TYPE_OTHER], v->ext_len);
 		for (j = 0; j < v->n_ext; j++) {
 			const struct fmr_ext_area *a = &v->ext[j];
 
-			fprintf(o, "%s{\"type\": %u, \"type_name\": \"%s\", \"bytes\": %u", j ? ", " : "",
-			    a->type, area_name(a->type), a->len);
+			fprintf(o, "%s{\"type\": %u, \"type_name\": \"%s\", \"bytes\": %u",
+				j ? ", " : "", a->type, area_name(a->type), a->len);
 			if (a->type == 0x0001) {
 				unsigned method, n, extra;
 
 				ridge_counts(a, &method, &n, &extra);
-				fprintf(o, ", \"ridge_count_method\": %u, \"ridge_counts\": %u", method, n);
+				fprintf(o, ", \"ridge_count_method\": %u, \"ridge_counts\": %u",
+					method, n);
 			}
 			fprintf(o, "}");
 		}
@@ -226,7 +232,7 @@ template_info_main(int argc, char **argv)
 {
 	const char *path = NULL;
 	struct fmr_record rec;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int i, json = 0, r;
@@ -238,7 +244,7 @@ template_info_main(int argc, char **argv)
 	}
 	if (argc < 2 || strcmp(argv[1], "info") != 0) {
 		fprintf(stderr, "paso template: expected the subcommand 'info'%s%s%s\n",
-		    argc >= 2 ? ", got '" : "", argc >= 2 ? argv[1] : "", argc >= 2 ? "'" : "");
+			argc >= 2 ? ", got '" : "", argc >= 2 ? argv[1] : "", argc >= 2 ? "'" : "");
 		usage(stderr);
 		return 2;
 	}
@@ -254,7 +260,7 @@ template_info_main(int argc, char **argv)
 			return 2;
 		} else if (path != NULL) {
 			fprintf(stderr, "paso template info: one FILE only ('%s' and '%s')\n", path,
-			    argv[i]);
+				argv[i]);
 			return 2;
 		} else {
 			path = argv[i];
@@ -267,12 +273,12 @@ template_info_main(int argc, char **argv)
 	}
 	if ((r = read_file(path, &buf, &len, &d)) != 0) {
 		fprintf(stderr, "paso template info: %s: %s\n", paso_errname(r),
-		    d.msg[0] ? d.msg : paso_strerror(r));
+			d.msg[0] ? d.msg : paso_strerror(r));
 		goto out;
 	}
 	if ((r = iso19794_read(buf, len, &rec, &d)) != 0) {
 		fprintf(stderr, "paso template info: %s: %s: %s\n", path, paso_errname(r),
-		    d.msg[0] ? d.msg : paso_strerror(r));
+			d.msg[0] ? d.msg : paso_strerror(r));
 		goto out;
 	}
 	if (json)

@@ -24,8 +24,8 @@ open_excl(const char *path, int mode, FILE **fp, struct paso_diag *d)
 	*fp = NULL;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
-		return paso_diag_set(d, errno == EEXIST ? PASO_E_EXISTS : PASO_E_IO, "%s: %s",
-			path, strerror(errno));
+		return paso_diag_set(d, errno == EEXIST ? PASO_E_EXISTS : PASO_E_IO, "%s: %s", path,
+			strerror(errno));
 	if ((*fp = fdopen(fd, "w")) == NULL) {
 		close(fd);
 		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
@@ -34,8 +34,7 @@ open_excl(const char *path, int mode, FILE **fp, struct paso_diag *d)
 }
 
 static int
-write_pair(EVP_PKEY *key, X509 *x, const char *cert_path, const char *key_path,
-	struct paso_diag *d)
+write_pair(EVP_PKEY *key, X509 *x, const char *cert_path, const char *key_path, struct paso_diag *d)
 {
 	FILE *kf = NULL, *cf = NULL;
 	int r;
@@ -49,7 +48,7 @@ write_pair(EVP_PKEY *key, X509 *x, const char *cert_path, const char *key_path,
 	}
 	r = 0;
 	if (PEM_write_PrivateKey(kf, key, NULL, NULL, 0, NULL, NULL) != 1 ||
-	    PEM_write_X509(cf, x) != 1)
+		PEM_write_X509(cf, x) != 1)
 		r = paso_diag_set(d, PASO_E_IO, "writing %s", cert_path);
 	if (fsync(fileno(kf)) != 0 || fsync(fileno(cf)) != 0)
 		r = paso_diag_set(d, PASO_E_IO, "fsync %s: %s", cert_path, strerror(errno));
@@ -89,14 +88,15 @@ new_cert(EVP_PKEY *pub, const char *cn)
 		goto fail;
 	serial[0] &= 0x7f;
 	if ((bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
-	    (ai = BN_to_ASN1_INTEGER(bn, NULL)) == NULL || X509_set_version(x, 2) != 1 ||
-	    X509_set_serialNumber(x, ai) != 1 || X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(x), 60L * 60 * 24 * PKI_DAYS) == NULL ||
-	    X509_set_pubkey(x, pub) != 1 ||
-	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "O", MBSTRING_ASC,
-		    (const unsigned char *)"Paso", -1, -1, 0) != 1 ||
-	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
-		    (const unsigned char *)cn, -1, -1, 0) != 1)
+		(ai = BN_to_ASN1_INTEGER(bn, NULL)) == NULL || X509_set_version(x, 2) != 1 ||
+		X509_set_serialNumber(x, ai) != 1 ||
+		X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
+		X509_gmtime_adj(X509_getm_notAfter(x), 60L * 60 * 24 * PKI_DAYS) == NULL ||
+		X509_set_pubkey(x, pub) != 1 ||
+		X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "O", MBSTRING_ASC,
+			(const unsigned char *)"Paso", -1, -1, 0) != 1 ||
+		X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+			(const unsigned char *)cn, -1, -1, 0) != 1)
 		goto fail;
 	BN_free(bn);
 	ASN1_INTEGER_free(ai);
@@ -130,11 +130,11 @@ pki_create_ca(const char *cert_path, const char *key_path, const char *cn, struc
 		goto out;
 	}
 	if ((x = new_cert(key, cn)) == NULL ||
-	    X509_set_issuer_name(x, X509_get_subject_name(x)) != 1 ||
-	    add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") != 0 ||
-	    add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") != 0 ||
-	    add_ext(x, x, NID_subject_key_identifier, "hash") != 0 ||
-	    X509_sign(x, key, NULL) <= 0) {
+		X509_set_issuer_name(x, X509_get_subject_name(x)) != 1 ||
+		add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") != 0 ||
+		add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") != 0 ||
+		add_ext(x, x, NID_subject_key_identifier, "hash") != 0 ||
+		X509_sign(x, key, NULL) <= 0) {
 		r = ossl_fail(d, "CA certificate");
 		goto out;
 	}
@@ -184,12 +184,12 @@ pki_issue(const char *ca_cert, const char *ca_key, const char *cn, int server,
 	}
 	(void)snprintf(san, sizeof(san), "DNS:%s", cn);
 	if ((x = new_cert(key, cn)) == NULL ||
-	    X509_set_issuer_name(x, X509_get_subject_name(ca)) != 1 ||
-	    add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
-	    add_ext(x, ca, NID_key_usage, "critical,digitalSignature") != 0 ||
-	    add_ext(x, ca, NID_ext_key_usage, server ? "serverAuth" : "clientAuth") != 0 ||
-	    (server && add_ext(x, ca, NID_subject_alt_name, san) != 0) ||
-	    X509_sign(x, cakey, NULL) <= 0) {
+		X509_set_issuer_name(x, X509_get_subject_name(ca)) != 1 ||
+		add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
+		add_ext(x, ca, NID_key_usage, "critical,digitalSignature") != 0 ||
+		add_ext(x, ca, NID_ext_key_usage, server ? "serverAuth" : "clientAuth") != 0 ||
+		(server && add_ext(x, ca, NID_subject_alt_name, san) != 0) ||
+		X509_sign(x, cakey, NULL) <= 0) {
 		r = ossl_fail(d, "certificate");
 		goto out;
 	}

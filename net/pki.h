@@ -10,8 +10,7 @@
  * (created exclusively: PASO_E_EXISTS if it is there), the certificate 0644.
  * Returns 0, PASO_E_EXISTS, PASO_E_IO or PASO_E_CERT, with d naming the file.
  */
-int pki_create_ca(const char *cert_path, const char *key_path, const char *cn,
-	struct paso_diag *d);
+int pki_create_ca(const char *cert_path, const char *key_path, const char *cn, struct paso_diag *d);
 
 /*
  * Issues an Ed25519 certificate for cn signed by the CA. server != 0 makes a TLS server

@@ -61,7 +61,7 @@ ctx_common(const char *cert, const char *key, const char *ca, int server, struct
 		goto out;
 	}
 	if (!SSL_CTX_set_min_proto_version(ctx->ssl, TLS1_3_VERSION) ||
-	    !SSL_CTX_set_max_proto_version(ctx->ssl, TLS1_3_VERSION)) {
+		!SSL_CTX_set_max_proto_version(ctx->ssl, TLS1_3_VERSION)) {
 		r = ossl_diag(d, PASO_E_TLS, "TLS 1.3 only");
 		goto out;
 	}
@@ -145,13 +145,14 @@ tls_listen(const char *host, uint16_t port, int *fdp, uint16_t *boundp, struct p
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	(void)snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
 	if ((r = getaddrinfo(host, portstr, &hints, &res)) != 0)
-		return paso_diag_set(d, PASO_E_IO, "listen address '%s': %s", host, gai_strerror(r));
+		return paso_diag_set(
+			d, PASO_E_IO, "listen address '%s': %s", host, gai_strerror(r));
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-		r = paso_diag_set(d, PASO_E_IO, "listen on %s:%u: %s", host, (unsigned)port,
-			strerror(errno));
+		bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0 ||
+		getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		r = paso_diag_set(
+			d, PASO_E_IO, "listen on %s:%u: %s", host, (unsigned)port, strerror(errno));
 		goto out;
 	}
 	*boundp = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
@@ -194,8 +195,8 @@ peer_name(struct tls_conn *c, struct paso_diag *d)
 		return paso_diag_set(d, PASO_E_CERT, "peer certificate not verified: %s",
 			X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
 	}
-	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, c->peer,
-		sizeof(c->peer));
+	n = X509_NAME_get_text_by_NID(
+		X509_get_subject_name(x), NID_commonName, c->peer, sizeof(c->peer));
 	X509_free(x);
 	if (n <= 0 || (size_t)n >= sizeof(c->peer))
 		return paso_diag_set(d, PASO_E_CERT, "peer certificate has no usable common name");
@@ -217,8 +218,7 @@ handshake_error(struct tls_conn *c, int ret, const char *what, struct paso_diag 
 }
 
 int
-tls_accept(struct tls_ctx *ctx, int fd, int timeout_ms, struct tls_conn **out,
-	struct paso_diag *d)
+tls_accept(struct tls_ctx *ctx, int fd, int timeout_ms, struct tls_conn **out, struct paso_diag *d)
 {
 	struct tls_conn *c = NULL;
 	int r, ret;
@@ -299,7 +299,7 @@ tls_connect(struct tls_ctx *ctx, const char *host, uint16_t port, int timeout_ms
 	c->fd = fd;
 	c->timeout_ms = timeout_ms;
 	if ((c->ssl = SSL_new(ctx->ssl)) == NULL || SSL_set_fd(c->ssl, fd) != 1 ||
-	    SSL_set1_host(c->ssl, ctx->expect_name) != 1) {
+		SSL_set1_host(c->ssl, ctx->expect_name) != 1) {
 		r = ossl_diag(d, PASO_E_TLS, "SSL_new");
 		goto out;
 	}
@@ -375,8 +375,8 @@ read_full(struct tls_conn *c, uint8_t *buf, size_t len, size_t *gotp)
 }
 
 int
-tls_read_frame(struct tls_conn *c, uint32_t max, uint8_t **payloadp, uint32_t *lenp,
-	struct paso_diag *d)
+tls_read_frame(
+	struct tls_conn *c, uint32_t max, uint8_t **payloadp, uint32_t *lenp, struct paso_diag *d)
 {
 	uint8_t hdr[FRAME_HEADER_BYTES], *buf = NULL;
 	uint32_t len;

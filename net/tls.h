@@ -36,8 +36,8 @@ int tls_listen(const char *host, uint16_t port, int *fdp, uint16_t *boundp, stru
  * handshake and every later read/write (0 = none). Caller owns *out (tls_conn_free).
  * Returns 0, PASO_E_IO, PASO_E_TLS or PASO_E_CERT (peer certificate refused).
  */
-int tls_accept(struct tls_ctx *ctx, int fd, int timeout_ms, struct tls_conn **out,
-	struct paso_diag *d);
+int tls_accept(
+	struct tls_ctx *ctx, int fd, int timeout_ms, struct tls_conn **out, struct paso_diag *d);
 int tls_connect(struct tls_ctx *ctx, const char *host, uint16_t port, int timeout_ms,
 	struct tls_conn **out, struct paso_diag *d);
 void tls_conn_free(struct tls_conn *c);

@@ -9,8 +9,8 @@ const char *
 paso_strerror(int code)
 {
 	switch (code) {
-#define PASO_ERR_STR(name, value, msg)                                                         \
-	case (value):                                                                          \
+#define PASO_ERR_STR(name, value, msg)                                                             \
+	case (value):                                                                              \
 		return msg;
 		PASO_ERRORS(PASO_ERR_STR)
 #undef PASO_ERR_STR
@@ -22,8 +22,8 @@ const char *
 paso_errname(int code)
 {
 	switch (code) {
-#define PASO_ERR_NAME(name, value, msg)                                                        \
-	case (value):                                                                          \
+#define PASO_ERR_NAME(name, value, msg)                                                            \
+	case (value):                                                                              \
 		return #name;
 		PASO_ERRORS(PASO_ERR_NAME)
 #undef PASO_ERR_NAME

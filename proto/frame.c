@@ -7,8 +7,8 @@
 #include "be.h"
 
 int
-frame_header(const uint8_t hdr[FRAME_HEADER_BYTES], uint32_t max, uint32_t *lenp,
-	struct paso_diag *d)
+frame_header(
+	const uint8_t hdr[FRAME_HEADER_BYTES], uint32_t max, uint32_t *lenp, struct paso_diag *d)
 {
 	uint32_t len;
 
@@ -31,8 +31,8 @@ frame_decode(const uint8_t *payload, size_t len, Paso__Envelope **envp, struct p
 	*envp = NULL;
 	env = paso__envelope__unpack(NULL, len, payload);
 	if (env == NULL)
-		return paso_diag_set(d, PASO_E_DECODE,
-			"%zu-byte frame is not a valid protobuf Envelope", len);
+		return paso_diag_set(
+			d, PASO_E_DECODE, "%zu-byte frame is not a valid protobuf Envelope", len);
 	switch (env->body_case) {
 	case PASO__ENVELOPE__BODY_ENROLL:
 	case PASO__ENVELOPE__BODY_CROSSING:
@@ -41,8 +41,8 @@ frame_decode(const uint8_t *payload, size_t len, Paso__Envelope **envp, struct p
 	case PASO__ENVELOPE__BODY_ERROR:
 		break;
 	default:
-		paso_diag_set(d, PASO_E_UNKNOWN_MESSAGE,
-			"Envelope body %d is missing or unknown", (int)env->body_case);
+		paso_diag_set(d, PASO_E_UNKNOWN_MESSAGE, "Envelope body %d is missing or unknown",
+			(int)env->body_case);
 		paso__envelope__free_unpacked(env, NULL);
 		return PASO_E_UNKNOWN_MESSAGE;
 	}

@@ -59,8 +59,8 @@ act_audit(struct hub *h, Paso__AuditEntry *e, uint64_t *indexp)
 }
 
 int
-act_audit_event(struct hub *h, Paso__Action action, int code, const char *purpose,
-	const char *detail)
+act_audit_event(
+	struct hub *h, Paso__Action action, int code, const char *purpose, const char *detail)
 {
 	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
 	uint64_t idx;
@@ -169,7 +169,7 @@ replay(struct hub *h, struct request *r, const uint8_t *stored, size_t len)
 	int rc;
 
 	if ((old = paso__envelope__unpack(NULL, len, stored)) == NULL ||
-	    old->body_case != PASO__ENVELOPE__BODY_ACK) {
+		old->body_case != PASO__ENVELOPE__BODY_ACK) {
 		if (old != NULL)
 			paso__envelope__free_unpacked(old, NULL);
 		return PASO_E_CORRUPT;
@@ -182,7 +182,8 @@ replay(struct hub *h, struct request *r, const uint8_t *stored, size_t len)
 
 		old->ack->replayed = 1;
 		rc = frame_reply(r, old);
-		old->kiosk_id = kiosk_id; /* frame_reply points it at r->kiosk; free_unpacked owns this */
+		old->kiosk_id =
+			kiosk_id; /* frame_reply points it at r->kiosk; free_unpacked owns this */
 		h->replayed++;
 	}
 	paso__envelope__free_unpacked(old, NULL);
@@ -297,8 +298,8 @@ act_enroll(struct hub *h, struct vault_txn *t, struct request *r, struct pending
 	if (rc != PASO_E_NOT_FOUND)
 		return rc;
 	if (policy_dedup(h->policy) && gallery_size(h->gallery) > 0) {
-		if ((rc = gallery_identify_tmpl(h->gallery, r->probe, per_comparison_fmr(h), &hit,
-			     &found)) != 0)
+		if ((rc = gallery_identify_tmpl(
+			     h->gallery, r->probe, per_comparison_fmr(h), &hit, &found)) != 0)
 			return rc;
 		if (found) {
 			vault_pseudonym(h->vault, hit.id, cand);
@@ -337,8 +338,8 @@ act_enroll(struct hub *h, struct vault_txn *t, struct request *r, struct pending
 	if ((rc = pack_record(&rec, &buf, &len)) != 0)
 		return rc;
 	/* The key epoch is the expiry day: shredding that day's KEK erases the whole cohort. */
-	rc = vault_subject_create(t, en->card_number, (uint32_t)(rec.expires_at / SECONDS_PER_DAY),
-		buf, len, id);
+	rc = vault_subject_create(
+		t, en->card_number, (uint32_t)(rec.expires_at / SECONDS_PER_DAY), buf, len, id);
 	wipe_free(buf, len);
 	if (rc == PASO_E_CARD_ENROLLED)
 		return refuse(h, r, rc, "enroll.card_number: already enrolled", "enrolment", NULL);
@@ -350,7 +351,8 @@ act_enroll(struct hub *h, struct vault_txn *t, struct request *r, struct pending
 	e.subject.len = sizeof(pseud);
 	e.crossing_point = en->crossing_point;
 	e.category = en->category;
-	e.policy_rule = policy_store_at_hub(h->policy) ? "store.location: hub" : "store.location: card";
+	e.policy_rule =
+		policy_store_at_hub(h->policy) ? "store.location: hub" : "store.location: card";
 	if ((rc = act_audit(h, &e, &idx)) != 0)
 		return rc;
 	h->counts[COUNT_SUBJECTS]++;
@@ -430,7 +432,7 @@ verify(struct hub *h, const uint8_t id[VAULT_ID_BYTES], struct request *r, struc
 		return 1;
 	*rulep = "match.verify_fmr (staged: all modalities)";
 	if ((rc = match_template_add_finger(r->probe, &r->sample, NULL)) != 0 ||
-	    (rc = gallery_verify(h->gallery, id, r->probe, sc)) != 0)
+		(rc = gallery_verify(h->gallery, id, r->probe, sc)) != 0)
 		return rc;
 	return match_decide(sc, fmr / 2);
 }
@@ -467,8 +469,8 @@ act_crossing(struct hub *h, struct vault_txn *t, struct request *r)
 			"verification", pseud);
 	} else if (sc.modalities == 0) {
 		return refuse(h, r, PASO_E_FIELD_RANGE,
-			"crossing.capture: no modality in common with the enrolment", "verification",
-			pseud);
+			"crossing.capture: no modality in common with the enrolment",
+			"verification", pseud);
 	} else {
 		scores_to_pb(&sc, decided_match ? PASO__DECISION__MATCH : PASO__DECISION__NO_MATCH,
 			fmr, &mr);
@@ -499,12 +501,12 @@ act_identify(struct hub *h, struct vault_txn *t, struct request *r)
 	int rc, found = 0;
 
 	memset(&hit, 0, sizeof(hit));
-	if ((rc = gallery_identify_tmpl(h->gallery, r->probe, per_comparison_fmr(h), &hit,
-		     &found)) != 0)
-		return refuse(h, r, rc, "identify.capture: cannot be searched", "identification",
-			NULL);
-	scores_to_pb(&hit.scores, found ? PASO__DECISION__IDENTIFIED : PASO__DECISION__NOT_IDENTIFIED,
-		fmr, &mr);
+	if ((rc = gallery_identify_tmpl(
+		     h->gallery, r->probe, per_comparison_fmr(h), &hit, &found)) != 0)
+		return refuse(
+			h, r, rc, "identify.capture: cannot be searched", "identification", NULL);
+	scores_to_pb(&hit.scores,
+		found ? PASO__DECISION__IDENTIFIED : PASO__DECISION__NOT_IDENTIFIED, fmr, &mr);
 	entry_for(r, &e, PASO__ACTION__IDENTIFY, "identification");
 	if (found) {
 		vault_pseudonym(h->vault, hit.id, pseud);

@@ -21,10 +21,10 @@
 #include "policy.h"
 #include "vault.h"
 
-#define SET_PATH(field, fmt, ...)                                                              \
-	do {                                                                                   \
-		int n_ = snprintf(p->field, sizeof(p->field), fmt, __VA_ARGS__);               \
-		if (n_ < 0 || (size_t)n_ >= sizeof(p->field))                                  \
+#define SET_PATH(field, fmt, ...)                                                                  \
+	do {                                                                                       \
+		int n_ = snprintf(p->field, sizeof(p->field), fmt, __VA_ARGS__);                   \
+		if (n_ < 0 || (size_t)n_ >= sizeof(p->field))                                      \
 			return paso_diag_set(d, PASO_E_INVALID_ARG, "path too long: %s", dir);     \
 	} while (0)
 
@@ -55,7 +55,7 @@ deploy_name_ok(const char *name, size_t max)
 	for (i = 0; i < n; i++) {
 		char c = name[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			c == '.' || c == '_' || c == '-'))
+			    c == '.' || c == '_' || c == '-'))
 			return 0;
 	}
 	return 1;
@@ -119,7 +119,9 @@ dir_empty_or_absent(const char *dir, struct paso_diag *d)
 	int r = 0;
 
 	if ((dp = opendir(dir)) == NULL)
-		return errno == ENOENT ? 0 : paso_diag_set(d, PASO_E_IO, "%s: %s", dir, strerror(errno));
+		return errno == ENOENT
+			       ? 0
+			       : paso_diag_set(d, PASO_E_IO, "%s: %s", dir, strerror(errno));
 	while ((de = readdir(dp)) != NULL)
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
 			r = paso_diag_set(d, PASO_E_EXISTS,
@@ -173,7 +175,7 @@ deploy_audit_offline(const struct deploy_paths *p, struct vault *v, const uint8_
 	}
 	/* The same order as the hub's commit loop: log durable, then the store records its size. */
 	if (r == 0 && (r = auditlog_sync(log)) == 0 &&
-	    (r = vault_meta_put(t, "audit_size", auditlog_size(log))) == 0) {
+		(r = vault_meta_put(t, "audit_size", auditlog_size(log))) == 0) {
 		r = vault_commit(t);
 		t = NULL;
 		if (r == 0)
@@ -197,14 +199,15 @@ init_audit(const struct deploy_paths *p, const struct policy *pol, const char *n
 	struct keyring *kr = NULL;
 	struct vault *v = NULL;
 	char det[4][256];
-	const char *details[4] = { det[0], det[1], det[2], det[3] };
-	const Paso__Action actions[4] = { PASO__ACTION__KEY_CREATE, PASO__ACTION__KEY_CREATE,
-		PASO__ACTION__KEY_CREATE, PASO__ACTION__POLICY_LOAD };
+	const char *details[4] = {det[0], det[1], det[2], det[3]};
+	const Paso__Action actions[4] = {PASO__ACTION__KEY_CREATE, PASO__ACTION__KEY_CREATE,
+		PASO__ACTION__KEY_CREATE, PASO__ACTION__POLICY_LOAD};
 	int r;
 
 	if ((r = deploy_load_signer(p, &s, d)) != 0)
 		return r;
-	(void)snprintf(det[0], sizeof(det[0]), "deployment '%s' created: CA, hub certificate", name);
+	(void)snprintf(
+		det[0], sizeof(det[0]), "deployment '%s' created: CA, hub certificate", name);
 	(void)snprintf(det[1], sizeof(det[1]),
 		"keyring created: key-encryption keys per retention epoch, pseudonym key, card-index key");
 	(void)snprintf(det[2], sizeof(det[2]), "audit signing key %s+%08x (Ed25519)",
@@ -212,8 +215,8 @@ init_audit(const struct deploy_paths *p, const struct policy *pol, const char *n
 	(void)snprintf(det[3], sizeof(det[3]), "policy '%.64s' installed", policy_name(pol));
 	checkpoint_signer_free(s);
 	if ((r = keyring_open(p->keys, &kr, d)) == 0 && (r = vault_open(p->root, kr, &v, d)) == 0)
-		r = deploy_audit_offline(p, v, policy_digest(pol), "deployment", actions, details, 4,
-			d);
+		r = deploy_audit_offline(
+			p, v, policy_digest(pol), "deployment", actions, details, 4, d);
 	vault_close(v);
 	keyring_close(kr);
 	return r;
@@ -252,7 +255,7 @@ deploy_init(const char *dir, const char *name, const char *policy_file, struct p
 		goto out;
 	{
 		char sub[DEPLOY_PATH_MAX + 8];
-		const char *subs[] = { "ca", "hub", "kiosks", "audit" };
+		const char *subs[] = {"ca", "hub", "kiosks", "audit"};
 		size_t i;
 
 		for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
@@ -266,15 +269,16 @@ deploy_init(const char *dir, const char *name, const char *policy_file, struct p
 		goto out;
 	}
 	if ((r = pki_create_ca(p.ca_cert, p.ca_key, cacn, d)) != 0 ||
-	    (r = pki_issue(p.ca_cert, p.ca_key, DEPLOY_HUB_NAME, 1, p.hub_cert, p.hub_key, d)) != 0)
+		(r = pki_issue(
+			 p.ca_cert, p.ca_key, DEPLOY_HUB_NAME, 1, p.hub_cert, p.hub_key, d)) != 0)
 		goto out;
 	if ((r = checkpoint_keygen(origin, &skey, &vkey)) != 0) {
 		paso_diag_set(d, r, "audit key: %s", paso_strerror(r));
 		goto out;
 	}
 	if ((r = write_file(p.audit_skey, skey, strlen(skey), 0600, d)) != 0 ||
-	    (r = write_file(p.audit_vkey, vkey, strlen(vkey), 0644, d)) != 0 ||
-	    (r = write_file(p.policy, ptext, plen, 0644, d)) != 0)
+		(r = write_file(p.audit_vkey, vkey, strlen(vkey), 0644, d)) != 0 ||
+		(r = write_file(p.policy, ptext, plen, 0644, d)) != 0)
 		goto out;
 	r = init_audit(&p, pol, name, d);
 out:
@@ -294,7 +298,8 @@ deploy_issue_kiosk(const char *dir, const char *kiosk, struct paso_diag *d)
 
 	if (!deploy_name_ok(kiosk, 64))
 		return paso_diag_set(d, PASO_E_INVALID_ARG,
-			"kiosk name '%.80s': 1..64 of [A-Za-z0-9._-], not starting with '.'", kiosk);
+			"kiosk name '%.80s': 1..64 of [A-Za-z0-9._-], not starting with '.'",
+			kiosk);
 	if (strcmp(kiosk, DEPLOY_HUB_NAME) == 0)
 		return paso_diag_set(d, PASO_E_INVALID_ARG, "kiosk name '%s' is reserved", kiosk);
 	if ((r = deploy_paths(dir, &p, d)) != 0)
@@ -322,8 +327,8 @@ deploy_kiosk_known(const struct deploy_paths *p, const char *cn)
 }
 
 int
-deploy_load_signer(const struct deploy_paths *p, struct checkpoint_signer **out,
-	struct paso_diag *d)
+deploy_load_signer(
+	const struct deploy_paths *p, struct checkpoint_signer **out, struct paso_diag *d)
 {
 	char *text = NULL;
 	size_t len = 0;

@@ -48,8 +48,8 @@ int deploy_issue_kiosk(const char *dir, const char *kiosk, struct paso_diag *d);
 int deploy_kiosk_known(const struct deploy_paths *p, const char *cn);
 
 /* Loads the audit signing key. Caller owns *out. 0, PASO_E_IO, PASO_E_CHECKPOINT_FORMAT. */
-int deploy_load_signer(const struct deploy_paths *p, struct checkpoint_signer **out,
-	struct paso_diag *d);
+int deploy_load_signer(
+	const struct deploy_paths *p, struct checkpoint_signer **out, struct paso_diag *d);
 
 /*
  * Appends n hub events (actions[i] with details[i], the same purpose) to the deployment's audit

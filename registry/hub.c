@@ -18,10 +18,10 @@
 
 #define META_AUDIT_SIZE "audit_size"
 
-const char *const hub_count_keys[COUNT_N] = { "count.subjects", "count.crossings",
+const char *const hub_count_keys[COUNT_N] = {"count.subjects", "count.crossings",
 	"count.identifications", "count.with_finger", "count.with_face", "count.with_iris",
 	"count.regional_visitor", "count.border_worker", "count.migrant_in_transit",
-	"count.detainee" };
+	"count.detainee"};
 
 uint64_t
 hub_now(const struct hub *h)
@@ -76,14 +76,15 @@ load_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t
 	struct hub *h = arg;
 	Paso__SubjectRecord *sr;
 	struct bio_sample s;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	int r = 0;
 
 	memset(&s, 0, sizeof(s));
 	if ((sr = paso__subject_record__unpack(NULL, len, rec)) == NULL)
 		return PASO_E_CORRUPT;
-	if (sr->templates != NULL && (sr->templates->finger_record.len > 0 ||
-					      sr->templates->face != NULL || sr->templates->n_iris > 0))
+	if (sr->templates != NULL &&
+		(sr->templates->finger_record.len > 0 || sr->templates->face != NULL ||
+			sr->templates->n_iris > 0))
 		r = sample_from_pb(sr->templates, &s, &d);
 	if (r == 0)
 		r = hub_add_subject(h, id, &s, NULL);
@@ -131,7 +132,7 @@ make_durable(struct hub *h, struct vault_txn *t)
 	size_t i;
 
 	if ((r = auditlog_sync(h->log)) != 0 ||
-	    (r = vault_meta_put(t, META_AUDIT_SIZE, auditlog_size(h->log))) != 0)
+		(r = vault_meta_put(t, META_AUDIT_SIZE, auditlog_size(h->log))) != 0)
 		goto fail;
 	for (i = 0; i < COUNT_N; i++)
 		if ((r = vault_meta_put(t, hub_count_keys[i], h->counts[i])) != 0)
@@ -305,7 +306,7 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 {
 	struct request *list;
 	pthread_t acc;
-	void *args[2] = { h, (void *)stop };
+	void *args[2] = {h, (void *)stop};
 	unsigned conns;
 	int r, done = 0;
 
@@ -413,10 +414,10 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 		goto out;
 	(void)snprintf(h->dir, sizeof(h->dir), "%s", cfg->dir);
 	if ((r = keyring_open(p.keys, &h->kr, d)) != 0 ||
-	    (r = vault_open(cfg->dir, h->kr, &h->vault, d)) != 0 ||
-	    (r = policy_load_file(p.policy, &h->policy, d)) != 0 ||
-	    (r = auditlog_open(p.audit, &h->log, d)) != 0 ||
-	    (r = deploy_load_signer(&p, &h->signer, d)) != 0)
+		(r = vault_open(cfg->dir, h->kr, &h->vault, d)) != 0 ||
+		(r = policy_load_file(p.policy, &h->policy, d)) != 0 ||
+		(r = auditlog_open(p.audit, &h->log, d)) != 0 ||
+		(r = deploy_load_signer(&p, &h->signer, d)) != 0)
 		goto out;
 	if (d->code != 0) /* auditlog_open recovered a torn tail: say so */
 		hub_logf(h, "%s", d->msg);
@@ -427,14 +428,14 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 		goto out;
 	}
 	if ((r = vault_begin(h->vault, 1, &t)) != 0 ||
-	    (r = vault_subject_foreach(t, load_one, h)) != 0) {
+		(r = vault_subject_foreach(t, load_one, h)) != 0) {
 		paso_diag_set(d, r, "loading subjects from the store: %s", paso_strerror(r));
 		goto out;
 	}
 	vault_abort(t);
 	t = NULL;
 	if ((r = tls_ctx_new_server(p.hub_cert, p.hub_key, p.ca_cert, &h->tls, d)) != 0 ||
-	    (r = tls_listen(h->cfg.host, h->cfg.port, &h->listen_fd, &h->port, d)) != 0)
+		(r = tls_listen(h->cfg.host, h->cfg.port, &h->listen_fd, &h->port, d)) != 0)
 		goto out;
 	hex_encode(policy_digest(h->policy), 32, hexd);
 	(void)snprintf(msg, sizeof(msg), "policy '%.64s' sha256 %s", policy_name(h->policy), hexd);
@@ -449,7 +450,7 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	(void)snprintf(msg, sizeof(msg), "listening on %.64s:%u with %zu subjects loaded",
 		h->cfg.host, (unsigned)h->port, gallery_size(h->gallery));
 	if ((r = act_audit_event(h, PASO__ACTION__HUB_START, 0, "operation", msg)) != 0 ||
-	    (r = commit_events(h)) != 0) {
+		(r = commit_events(h)) != 0) {
 		paso_diag_set(d, r, "audit log: %s", paso_strerror(r));
 		goto out;
 	}

@@ -12,14 +12,14 @@
 struct hub;
 
 struct hub_config {
-	const char *dir;        /* deployment directory made by deploy_init */
-	const char *host;       /* listen address; default "127.0.0.1" */
-	uint16_t port;          /* 0 = ephemeral */
-	uint32_t max_frame;     /* default FRAME_DEFAULT_MAX */
-	unsigned batch_max;     /* most requests in one commit group; default 512 */
-	int io_timeout_ms;      /* per read/write on a connection; default 30000 */
-	unsigned max_conns;     /* concurrent connections; default 256 */
-	FILE *log;              /* where the hub logs one line per event; NULL = stderr */
+	const char *dir;    /* deployment directory made by deploy_init */
+	const char *host;   /* listen address; default "127.0.0.1" */
+	uint16_t port;      /* 0 = ephemeral */
+	uint32_t max_frame; /* default FRAME_DEFAULT_MAX */
+	unsigned batch_max; /* most requests in one commit group; default 512 */
+	int io_timeout_ms;  /* per read/write on a connection; default 30000 */
+	unsigned max_conns; /* concurrent connections; default 256 */
+	FILE *log;          /* where the hub logs one line per event; NULL = stderr */
 };
 
 /*

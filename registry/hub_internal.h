@@ -23,15 +23,16 @@ struct conn;
 /* One kiosk message on its way through the commit loop. Owned by its connection. */
 struct request {
 	struct conn *conn;
-	char kiosk[128];            /* certificate CN */
-	uint8_t digest[32];         /* SHA-256 of the frame payload */
+	char kiosk[128];    /* certificate CN */
+	uint8_t digest[32]; /* SHA-256 of the frame payload */
 	int has_digest;
-	Paso__Envelope *env;        /* NULL when the frame could not be decoded */
-	struct bio_sample sample;   /* validated capture, when env passed ingest */
-	struct match_template *probe; /* built on the connection's thread: matching cost is parallel */
-	struct paso_diag err;       /* err.code != 0: refuse with this */
+	Paso__Envelope *env;      /* NULL when the frame could not be decoded */
+	struct bio_sample sample; /* validated capture, when env passed ingest */
+	struct match_template
+		*probe;       /* built on the connection's thread: matching cost is parallel */
+	struct paso_diag err; /* err.code != 0: refuse with this */
 	/* Filled by the commit loop: */
-	uint8_t *reply;             /* framed Envelope (Ack or Error) */
+	uint8_t *reply; /* framed Envelope (Ack or Error) */
 	size_t reply_len;
 	int done;
 	struct request *next;
@@ -42,9 +43,17 @@ struct request {
  * `paso-hub stats` reports without opening any sealed record.
  */
 enum hub_count {
-	COUNT_SUBJECTS, COUNT_CROSSINGS, COUNT_IDENTIFICATIONS, COUNT_WITH_FINGER, COUNT_WITH_FACE,
-	COUNT_WITH_IRIS, COUNT_CAT_REGIONAL_VISITOR, COUNT_CAT_BORDER_WORKER,
-	COUNT_CAT_MIGRANT_IN_TRANSIT, COUNT_CAT_DETAINEE, COUNT_N
+	COUNT_SUBJECTS,
+	COUNT_CROSSINGS,
+	COUNT_IDENTIFICATIONS,
+	COUNT_WITH_FINGER,
+	COUNT_WITH_FACE,
+	COUNT_WITH_IRIS,
+	COUNT_CAT_REGIONAL_VISITOR,
+	COUNT_CAT_BORDER_WORKER,
+	COUNT_CAT_MIGRANT_IN_TRANSIT,
+	COUNT_CAT_DETAINEE,
+	COUNT_N
 };
 extern const char *const hub_count_keys[COUNT_N];
 
@@ -59,18 +68,18 @@ struct hub {
 	struct tls_ctx *tls;
 	int listen_fd;
 	uint16_t port;
-	struct gallery *gallery;   /* every enrolled subject's templates, decrypted at start */
+	struct gallery *gallery; /* every enrolled subject's templates, decrypted at start */
 
 	pthread_mutex_t mu;
-	pthread_cond_t work_cv;     /* requests queued */
-	pthread_cond_t done_cv;     /* a commit group finished */
+	pthread_cond_t work_cv; /* requests queued */
+	pthread_cond_t done_cv; /* a commit group finished */
 	struct request *head, *tail;
 	unsigned nconns;
 	int stopping;
 
 	uint64_t accepted, refused, replayed, groups;
-	uint64_t counts[COUNT_N];   /* committed values plus this group's changes */
-	double last_checkpoint;     /* monotonic seconds */
+	uint64_t counts[COUNT_N]; /* committed values plus this group's changes */
+	double last_checkpoint;   /* monotonic seconds */
 };
 
 /* hub.c */
@@ -94,12 +103,13 @@ struct pending_add {
 /* hub.c: puts a subject's templates in the gallery; takes ownership of t (NULL: built from s). */
 int hub_add_subject(struct hub *h, const uint8_t id[VAULT_ID_BYTES], const struct bio_sample *s,
 	struct match_template *t);
-int act_request(struct hub *h, struct vault_txn *t, struct request *r, struct pending_add **pending);
+int act_request(
+	struct hub *h, struct vault_txn *t, struct request *r, struct pending_add **pending);
 /* Appends an audit entry; sets *indexp. */
 int act_audit(struct hub *h, Paso__AuditEntry *e, uint64_t *indexp);
 /* Builds and appends an entry for a hub-level event (start, stop, recovery, key, policy). */
-int act_audit_event(struct hub *h, Paso__Action action, int code, const char *purpose,
-	const char *detail);
+int act_audit_event(
+	struct hub *h, Paso__Action action, int code, const char *purpose, const char *detail);
 /* Frames an Error reply for r. */
 int act_error_reply(struct request *r, int code, const char *msg, uint64_t audit_index);
 

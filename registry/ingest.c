@@ -42,8 +42,8 @@ check_card(const char *s, const char *field, struct paso_diag *d)
 }
 
 static int
-check_capture(const Paso__Capture *c, const char *field, struct bio_sample *sample,
-	struct paso_diag *d)
+check_capture(
+	const Paso__Capture *c, const char *field, struct bio_sample *sample, struct paso_diag *d)
 {
 	if (c == NULL)
 		return paso_diag_set(d, PASO_E_MISSING_FIELD, "%s: required", field);
@@ -71,8 +71,8 @@ ingest_capture(const Paso__Envelope *env)
 }
 
 int
-ingest_check(const Paso__Envelope *env, const char *peer, struct bio_sample *sample,
-	struct paso_diag *d)
+ingest_check(
+	const Paso__Envelope *env, const char *peer, struct bio_sample *sample, struct paso_diag *d)
 {
 	const Paso__Enroll *e;
 	const Paso__Crossing *c;
@@ -90,11 +90,11 @@ ingest_check(const Paso__Envelope *env, const char *peer, struct bio_sample *sam
 	case PASO__ENVELOPE__BODY_ENROLL:
 		e = env->enroll;
 		if (e->category < PASO__CATEGORY__REGIONAL_VISITOR ||
-		    e->category > PASO__CATEGORY__DETAINEE)
+			e->category > PASO__CATEGORY__DETAINEE)
 			return paso_diag_set(d, PASO_E_FIELD_RANGE,
 				"enroll.category: %d, expected 1..4", (int)e->category);
 		if ((r = check_card(e->card_number, "enroll.card_number", d)) != 0 ||
-		    (r = check_text(e->crossing_point, "enroll.crossing_point", d)) != 0)
+			(r = check_text(e->crossing_point, "enroll.crossing_point", d)) != 0)
 			return r;
 		return check_capture(e->capture, "enroll.capture", sample, d);
 	case PASO__ENVELOPE__BODY_CROSSING:
@@ -104,12 +104,12 @@ ingest_check(const Paso__Envelope *env, const char *peer, struct bio_sample *sam
 				"crossing.direction: %d, expected 1 (entry) or 2 (exit)",
 				(int)c->direction);
 		if ((r = check_card(c->card_number, "crossing.card_number", d)) != 0 ||
-		    (r = check_text(c->crossing_point, "crossing.crossing_point", d)) != 0)
+			(r = check_text(c->crossing_point, "crossing.crossing_point", d)) != 0)
 			return r;
 		return check_capture(c->capture, "crossing.capture", sample, d);
 	case PASO__ENVELOPE__BODY_IDENTIFY:
 		if ((r = check_text(env->identify->crossing_point, "identify.crossing_point", d)) !=
-		    0)
+			0)
 			return r;
 		return check_capture(env->identify->capture, "identify.capture", sample, d);
 	case PASO__ENVELOPE__BODY_ACK:
@@ -118,7 +118,7 @@ ingest_check(const Paso__Envelope *env, const char *peer, struct bio_sample *sam
 			"a kiosk may send Enroll, Crossing or Identify, not %s",
 			env->body_case == PASO__ENVELOPE__BODY_ACK ? "Ack" : "Error");
 	default:
-		return paso_diag_set(d, PASO_E_UNKNOWN_MESSAGE, "unknown body %d",
-			(int)env->body_case);
+		return paso_diag_set(
+			d, PASO_E_UNKNOWN_MESSAGE, "unknown body %d", (int)env->body_case);
 	}
 }

@@ -19,7 +19,7 @@
 #define KEY_BYTES 32
 #define KEY_FILE_BYTES 68 /* magic 8, kind 1, pad 3, epoch 4, gen 4, key 32, check 16 */
 #define KEY_CHECK_OFF 52
-static const uint8_t key_magic[8] = { 'P', 'A', 'S', 'O', 'K', 'E', 'Y', 1 };
+static const uint8_t key_magic[8] = {'P', 'A', 'S', 'O', 'K', 'E', 'Y', 1};
 
 enum key_kind { KIND_KEK = 1, KIND_PSEUDONYM = 2, KIND_CARDINDEX = 3 };
 
@@ -46,8 +46,6 @@ struct keyring {
 	size_t capslots;
 	size_t nlive;
 };
-
-
 
 void
 keyring_kek_id_str(uint32_t epoch, uint32_t gen, char buf[KEYRING_KEYID_STRLEN])
@@ -369,7 +367,7 @@ meta_kill(struct keyring *kr, size_t i)
 static int
 kek_destroy_file(int dirfd, uint32_t epoch, uint32_t gen)
 {
-	uint8_t zeros[KEY_FILE_BYTES] = { 0 };
+	uint8_t zeros[KEY_FILE_BYTES] = {0};
 	char name[64], tomb[64];
 	int fd, r = PASO_E_IO;
 
@@ -505,9 +503,9 @@ keyring_open(const char *keydir, struct keyring **out, struct paso_diag *d)
 		goto out;
 	}
 	if ((r = key_file_read(
-			kr->dirfd, PSEUDONYM_FILE, KIND_PSEUDONYM, 0, 0, kr->pseudonym_key, d)) != 0 ||
+		     kr->dirfd, PSEUDONYM_FILE, KIND_PSEUDONYM, 0, 0, kr->pseudonym_key, d)) != 0 ||
 		(r = key_file_read(kr->dirfd, CARDINDEX_FILE, KIND_CARDINDEX, 0, 0,
-				kr->cardindex_key, d)) != 0)
+			 kr->cardindex_key, d)) != 0)
 		goto out;
 	if ((r = load_keks(kr, d)) != 0)
 		goto out;
@@ -626,8 +624,8 @@ keyring_unwrap(struct keyring *kr, const uint8_t subject_id[KEYRING_SUBJECT_BYTE
 		goto out;
 	}
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(dk, NULL, NULL, wrapped + 33,
-			KEYRING_DK_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES, ad, sizeof(ad),
-			wrapped + 9, kr->arena + (size_t)kr->meta[i].slot * KEY_BYTES) != 0) {
+		    KEYRING_DK_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES, ad, sizeof(ad),
+		    wrapped + 9, kr->arena + (size_t)kr->meta[i].slot * KEY_BYTES) != 0) {
 		sodium_memzero(dk, KEYRING_DK_BYTES);
 		r = PASO_E_CRYPTO;
 		goto out;

@@ -84,7 +84,7 @@ parse_u32(const char *s, unsigned long lo, unsigned long hi, uint32_t *out)
 static int
 cmd_init(int argc, char **argv)
 {
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	const char *dir = NULL, *name = "inm", *policy = NULL;
 	int i, r;
 
@@ -114,7 +114,7 @@ cmd_init(int argc, char **argv)
 static int
 cmd_issue(int argc, char **argv)
 {
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	const char *dir = NULL, *kiosk = NULL;
 	int i, r;
 
@@ -139,7 +139,7 @@ static int
 cmd_serve(int argc, char **argv)
 {
 	struct hub_config cfg;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	struct hub *h = NULL;
 	struct sigaction sa;
 	const char *portfile = NULL;
@@ -153,14 +153,15 @@ cmd_serve(int argc, char **argv)
 			cfg.host = argv[++i];
 		else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
 			if (parse_u32(argv[++i], 0, 65535, &v) != 0)
-				return usage_error("serve", "--port: not a port 0..65535: '%s'", argv[i]);
+				return usage_error(
+					"serve", "--port: not a port 0..65535: '%s'", argv[i]);
 			cfg.port = (uint16_t)v;
 		} else if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc)
 			portfile = argv[++i];
 		else if (strcmp(argv[i], "--max-frame") == 0 && i + 1 < argc) {
 			if (parse_u32(argv[++i], 1024, 64u << 20, &cfg.max_frame) != 0)
-				return usage_error("serve", "--max-frame: 1024..67108864 bytes: '%s'",
-					argv[i]);
+				return usage_error("serve",
+					"--max-frame: 1024..67108864 bytes: '%s'", argv[i]);
 		} else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
 			if (parse_u32(argv[++i], 1, 65536, &v) != 0)
 				return usage_error("serve", "--batch: 1..65536: '%s'", argv[i]);
@@ -183,7 +184,7 @@ cmd_serve(int argc, char **argv)
 		char tmp[4200];
 		(void)snprintf(tmp, sizeof(tmp), "%s.tmp", portfile);
 		if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%u\n", hub_port(h)) < 0 ||
-		    fclose(f) != 0 || rename(tmp, portfile) != 0) {
+			fclose(f) != 0 || rename(tmp, portfile) != 0) {
 			fprintf(stderr, "paso-hub serve: cannot write %s: %s\n", portfile,
 				strerror(errno));
 			hub_close(h);
@@ -249,11 +250,12 @@ count_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_
 static int
 read_counters(struct vault_txn *t, struct count *c, uint64_t *idents)
 {
-	const char *keys[] = { "count.subjects", "count.crossings", "count.with_finger",
-		"count.with_face", "count.with_iris", "count.regional_visitor", "count.border_worker",
-		"count.migrant_in_transit", "count.detainee", "count.identifications" };
-	uint64_t *dst[] = { &c->subjects, &c->crossings, &c->with_finger, &c->with_face,
-		&c->with_iris, &c->by_cat[1], &c->by_cat[2], &c->by_cat[3], &c->by_cat[4], idents };
+	const char *keys[] = {"count.subjects", "count.crossings", "count.with_finger",
+		"count.with_face", "count.with_iris", "count.regional_visitor",
+		"count.border_worker", "count.migrant_in_transit", "count.detainee",
+		"count.identifications"};
+	uint64_t *dst[] = {&c->subjects, &c->crossings, &c->with_finger, &c->with_face,
+		&c->with_iris, &c->by_cat[1], &c->by_cat[2], &c->by_cat[3], &c->by_cat[4], idents};
 	size_t i;
 	int r;
 
@@ -271,7 +273,7 @@ read_counters(struct vault_txn *t, struct count *c, uint64_t *idents)
 static int
 cmd_stats(int argc, char **argv)
 {
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	struct deploy_paths p;
 	struct keyring *kr = NULL;
 	struct policy *pol = NULL;
@@ -298,15 +300,15 @@ cmd_stats(int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	memset(&rc, 0, sizeof(rc));
 	if ((r = deploy_paths(dir, &p, &d)) != 0 || (r = keyring_open(p.keys, &kr, &d)) != 0 ||
-	    (r = vault_open(dir, kr, &v, &d)) != 0)
+		(r = vault_open(dir, kr, &v, &d)) != 0)
 		goto out;
 	if ((r = vault_begin(v, 1, &t)) != 0 || (r = vault_stats(t, &vs)) != 0 ||
-	    (r = read_counters(t, &c, &idents)) != 0)
+		(r = read_counters(t, &c, &idents)) != 0)
 		goto out;
 	if (recount) {
 		const Paso__Action act = PASO__ACTION__RECORD_READ;
 		char detail[160];
-		const char *details[1] = { detail };
+		const char *details[1] = {detail};
 
 		rc.t = t;
 		if ((r = vault_subject_foreach(t, count_one, &rc)) != 0)
@@ -318,12 +320,13 @@ cmd_stats(int argc, char **argv)
 			"recount: opened all %llu sealed subject records to count them",
 			(unsigned long long)rc.subjects);
 		if ((r = policy_load_file(p.policy, &pol, &d)) != 0 ||
-		    (r = deploy_audit_offline(&p, v, policy_digest(pol), "statistics", &act, details, 1,
-			     &d)) != 0)
+			(r = deploy_audit_offline(&p, v, policy_digest(pol), "statistics", &act,
+				 details, 1, &d)) != 0)
 			goto out;
 		if (rc.subjects != c.subjects || rc.crossings != c.crossings ||
-		    rc.with_finger != c.with_finger || rc.with_face != c.with_face ||
-		    rc.with_iris != c.with_iris || memcmp(rc.by_cat, c.by_cat, sizeof(c.by_cat)) != 0) {
+			rc.with_finger != c.with_finger || rc.with_face != c.with_face ||
+			rc.with_iris != c.with_iris ||
+			memcmp(rc.by_cat, c.by_cat, sizeof(c.by_cat)) != 0) {
 			r = paso_diag_set(&d, PASO_E_CORRUPT,
 				"counters disagree with the records: %llu/%llu subjects, %llu/%llu "
 				"crossings (counted/recorded)",
@@ -333,23 +336,25 @@ cmd_stats(int argc, char **argv)
 		}
 	}
 	if (json)
-		printf("{\"subjects\":%" PRIu64 ",\"crossings\":%" PRIu64 ",\"identifications\":%" PRIu64
-		       ",\"messages_seen\":%" PRIu64 ",\"with_finger\":%" PRIu64 ",\"with_face\":%" PRIu64
+		printf("{\"subjects\":%" PRIu64 ",\"crossings\":%" PRIu64
+		       ",\"identifications\":%" PRIu64 ",\"messages_seen\":%" PRIu64
+		       ",\"with_finger\":%" PRIu64 ",\"with_face\":%" PRIu64
 		       ",\"with_iris\":%" PRIu64 ",\"regional_visitor\":%" PRIu64
 		       ",\"border_worker\":%" PRIu64 ",\"migrant_in_transit\":%" PRIu64
 		       ",\"detainee\":%" PRIu64 ",\"store_bytes\":%" PRIu64 ",\"recounted\":%s}\n",
-			c.subjects, c.crossings, idents, vs.seen, c.with_finger, c.with_face, c.with_iris,
-			c.by_cat[1], c.by_cat[2], c.by_cat[3], c.by_cat[4], vs.map_used,
-			recount ? "true" : "false");
+			c.subjects, c.crossings, idents, vs.seen, c.with_finger, c.with_face,
+			c.with_iris, c.by_cat[1], c.by_cat[2], c.by_cat[3], c.by_cat[4],
+			vs.map_used, recount ? "true" : "false");
 	else
-		printf("subjects %" PRIu64 " (regional visitors %" PRIu64 ", border workers %" PRIu64
-		       ", migrants in transit %" PRIu64 ", detainees %" PRIu64 ")\n"
+		printf("subjects %" PRIu64 " (regional visitors %" PRIu64
+		       ", border workers %" PRIu64 ", migrants in transit %" PRIu64
+		       ", detainees %" PRIu64 ")\n"
 		       "templates kept: finger %" PRIu64 ", face %" PRIu64 ", iris %" PRIu64 "\n"
-		       "crossings %" PRIu64 ", identifications %" PRIu64 ", kiosk messages answered %" PRIu64
-		       "\nstore in use: %" PRIu64 " bytes%s\n",
-			c.subjects, c.by_cat[1], c.by_cat[2], c.by_cat[3], c.by_cat[4], c.with_finger,
-			c.with_face, c.with_iris, c.crossings, idents, vs.seen, vs.map_used,
-			recount ? " (recounted from the sealed records)" : "");
+		       "crossings %" PRIu64 ", identifications %" PRIu64
+		       ", kiosk messages answered %" PRIu64 "\nstore in use: %" PRIu64 " bytes%s\n",
+			c.subjects, c.by_cat[1], c.by_cat[2], c.by_cat[3], c.by_cat[4],
+			c.with_finger, c.with_face, c.with_iris, c.crossings, idents, vs.seen,
+			vs.map_used, recount ? " (recounted from the sealed records)" : "");
 out:
 	vault_abort(t);
 	vault_close(v);
@@ -361,7 +366,7 @@ out:
 static int
 cmd_policy(int argc, char **argv)
 {
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	struct policy *p = NULL;
 	char *text = NULL;
 	int r;

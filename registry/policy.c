@@ -37,8 +37,8 @@ struct pkey {
 	const char *want;                        /* T_STR: what valid() accepts, for messages */
 };
 
-static const char *const location_words[] = { "hub", "card", NULL };
-static const char *const what_words[] = { "hit_no_hit", "templates", "records", NULL };
+static const char *const location_words[] = {"hub", "card", NULL};
+static const char *const what_words[] = {"hit_no_hit", "templates", "records", NULL};
 /* Index = proto enum Category value; 0 (unspecified) is not a word. */
 static const char *const category_words[] = {
 	"", "regional_visitor", "border_worker", "migrant_in_transit", "detainee", NULL};
@@ -49,22 +49,31 @@ static int valid_text(const char *s, size_t len);
 /* clang-format off: the tables read best as one row per key. */
 #define IDENT_WANT "1..64 characters of A-Z a-z 0-9 . _ -"
 #define S(f) offsetof(struct policy_settings, f)
-#define DAYS(k, def, f) { k, T_UINT, 1, 36500, "1..36500", def, S(f), NULL, NULL, NULL }
-#define FMR(k, def, f) { k, T_REAL, 1e-9, 1e-1, "1e-9..1e-1", def, S(f), NULL, NULL, NULL }
-#define BOOL(k, def, f) { k, T_BOOL, 0, 1, NULL, def, S(f), NULL, NULL, NULL }
+#define DAYS(k, def, f)                                                                            \
+	{                                                                                          \
+		k, T_UINT, 1, 36500, "1..36500", def, S(f), NULL, NULL, NULL                       \
+	}
+#define FMR(k, def, f)                                                                             \
+	{                                                                                          \
+		k, T_REAL, 1e-9, 1e-1, "1e-9..1e-1", def, S(f), NULL, NULL, NULL                   \
+	}
+#define BOOL(k, def, f)                                                                            \
+	{                                                                                          \
+		k, T_BOOL, 0, 1, NULL, def, S(f), NULL, NULL, NULL                                 \
+	}
 
 /* The policy file. Keep sections contiguous: the dump groups keys by their first word. */
 static const struct pkey policy_keys[] = {
-	{ "name", T_STR, 1, 64, NULL, NULL, S(name), NULL, valid_ident, IDENT_WANT },
-	{ "description", T_STR, 0, 1024, NULL, "\"\"", S(description), NULL, valid_text,
-		"at most 1024 characters, no control characters" },
+	{"name", T_STR, 1, 64, NULL, NULL, S(name), NULL, valid_ident, IDENT_WANT},
+	{"description", T_STR, 0, 1024, NULL, "\"\"", S(description), NULL, valid_text,
+		"at most 1024 characters, no control characters"},
 	BOOL("capture.finger", "true", capture[POLICY_FINGER]),
 	BOOL("capture.face", "true", capture[POLICY_FACE]),
 	BOOL("capture.iris", "true", capture[POLICY_IRIS]),
 	BOOL("store.finger", "false", store[POLICY_FINGER]),
 	BOOL("store.face", "false", store[POLICY_FACE]),
 	BOOL("store.iris", "false", store[POLICY_IRIS]),
-	{ "store.location", T_ENUM, 0, 0, NULL, "hub", S(location), location_words, NULL, NULL },
+	{"store.location", T_ENUM, 0, 0, NULL, "hub", S(location), location_words, NULL, NULL},
 	DAYS("retention_days.enrolment", "1095", retention_days[POLICY_REC_ENROLMENT]),
 	DAYS("retention_days.crossing", "1095", retention_days[POLICY_REC_CROSSING]),
 	DAYS("retention_days.identification", "90", retention_days[POLICY_REC_IDENTIFICATION]),
@@ -73,7 +82,7 @@ static const struct pkey policy_keys[] = {
 	FMR("match.identify_fmr", "1e-6", identify_fmr),
 	BOOL("match.dedup", "false", dedup),
 	BOOL("match.verify_staged", "true", verify_staged),
-	{ "sharing", T_RULES, 0, POLICY_MAX_RULES, NULL, "[]", 0, NULL, NULL, NULL },
+	{"sharing", T_RULES, 0, POLICY_MAX_RULES, NULL, "[]", 0, NULL, NULL, NULL},
 };
 #define NKEYS (sizeof(policy_keys) / sizeof(policy_keys[0]))
 #undef S
@@ -81,12 +90,12 @@ static const struct pkey policy_keys[] = {
 #define R(f) offsetof(struct policy_share_rule, f)
 /* One rule of the sharing list; every key is required. */
 static const struct pkey rule_keys[] = {
-	{ "partner", T_STR, 1, 64, NULL, NULL, R(partner), NULL, valid_ident, IDENT_WANT },
-	{ "what", T_ENUM, 0, 0, NULL, NULL, R(what), what_words, NULL, NULL },
-	{ "categories", T_CATS, 0, 0, NULL, NULL, R(categories), NULL, NULL, NULL },
-	{ "purpose", T_STR, 1, 256, NULL, NULL, R(purpose), NULL, valid_text,
-		"1..256 characters, no control characters" },
-	{ "retention_days", T_UINT, 1, 36500, "1..36500", NULL, R(retention_days), NULL, NULL, NULL },
+	{"partner", T_STR, 1, 64, NULL, NULL, R(partner), NULL, valid_ident, IDENT_WANT},
+	{"what", T_ENUM, 0, 0, NULL, NULL, R(what), what_words, NULL, NULL},
+	{"categories", T_CATS, 0, 0, NULL, NULL, R(categories), NULL, NULL, NULL},
+	{"purpose", T_STR, 1, 256, NULL, NULL, R(purpose), NULL, valid_text,
+		"1..256 characters, no control characters"},
+	{"retention_days", T_UINT, 1, 36500, "1..36500", NULL, R(retention_days), NULL, NULL, NULL},
 };
 #define NRULEKEYS (sizeof(rule_keys) / sizeof(rule_keys[0]))
 #undef R
@@ -119,7 +128,7 @@ valid_ident(const char *s, size_t len)
 		char c = s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-				c == '.' || c == '_' || c == '-'))
+			    c == '.' || c == '_' || c == '-'))
 			return 0;
 	}
 	return 1;
@@ -517,7 +526,7 @@ parse_rules(struct pctx *c, struct policy *p, yaml_node_t *seq)
 			0)
 			return r;
 		if ((r = fill_defaults(
-				c, rule_keys, NRULEKEYS, disp, node_line(rn), &p->rules[i], set)) != 0)
+			     c, rule_keys, NRULEKEYS, disp, node_line(rn), &p->rules[i], set)) != 0)
 			return r;
 	}
 	return 0;
@@ -617,7 +626,7 @@ policy_parse(
 	yaml_parser_t parser;
 	yaml_document_t doc, extra;
 	struct policy *p = NULL;
-	struct pctx c = { name, &doc, d };
+	struct pctx c = {name, &doc, d};
 	yaml_node_t *root;
 	int r, have_doc = 0;
 
@@ -799,7 +808,7 @@ policy_identify_fmr(const struct policy *p)
 const char *
 policy_modality_name(enum policy_modality m)
 {
-	static const char *const names[] = { "finger", "face", "iris" };
+	static const char *const names[] = {"finger", "face", "iris"};
 
 	return (unsigned)m < POLICY_NMODALITIES ? names[m] : "?";
 }
@@ -807,7 +816,7 @@ policy_modality_name(enum policy_modality m)
 const char *
 policy_record_kind_name(enum policy_record_kind k)
 {
-	static const char *const names[] = { "enrolment", "crossing", "identification", "rejected" };
+	static const char *const names[] = {"enrolment", "crossing", "identification", "rejected"};
 
 	return (unsigned)k < POLICY_NRECORD_KINDS ? names[k] : "?";
 }
@@ -958,7 +967,7 @@ dump_rules(struct sbuf *sb, const struct policy *p)
 int
 policy_dump(const struct policy *p, char **textp)
 {
-	struct sbuf sb = { NULL, 0, 0, 0 };
+	struct sbuf sb = {NULL, 0, 0, 0};
 	char hex[2 * crypto_hash_sha256_BYTES + 1];
 	const char *dot, *prev = NULL;
 	size_t i, j, plen = 0;
@@ -967,7 +976,7 @@ policy_dump(const struct policy *p, char **textp)
 	sodium_bin2hex(hex, sizeof(hex), p->digest, sizeof(p->digest));
 	sb_printf(&sb, "# Paso policy %s, read from %s (sha256 %s).\n", p->s.name, p->source, hex);
 	sb_printf(&sb, "# Effective values; keys the file leaves unset are commented out "
-			"with (default).\n");
+		       "with (default).\n");
 	for (i = 0; i < NKEYS; i++) {
 		const struct pkey *k = &policy_keys[i];
 
@@ -991,7 +1000,7 @@ policy_dump(const struct policy *p, char **textp)
 			prev = k->key;
 			plen = (size_t)(dot - k->key);
 			for (j = i; j < NKEYS && strncmp(policy_keys[j].key, prev, plen) == 0 &&
-					policy_keys[j].key[plen] == '.';
+				    policy_keys[j].key[plen] == '.';
 				j++)
 				any |= p->set[j];
 			sb_printf(&sb, "%s%.*s:%s\n", any ? "" : "# ", (int)plen, prev,

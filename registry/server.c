@@ -21,9 +21,9 @@
 struct conn {
 	struct hub *h;
 	struct tls_conn *tls;
-	int efd;                      /* the commit loop wakes us when a group is done */
+	int efd; /* the commit loop wakes us when a group is done */
 	struct request *inflight[CONN_MAX_INFLIGHT];
-	unsigned head, count;         /* ring of requests in submission order */
+	unsigned head, count; /* ring of requests in submission order */
 };
 
 static void
@@ -250,7 +250,7 @@ conn_thread(void *arg)
 	struct hub *h = a->h;
 	struct deploy_paths p;
 	struct conn c;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	int rc;
 
 	memset(&c, 0, sizeof(c));
@@ -306,7 +306,7 @@ server_accept_loop(struct hub *h, volatile sig_atomic_t *stop)
 		h->nconns++;
 		pthread_mutex_unlock(&h->mu);
 		if ((a = malloc(sizeof(*a))) == NULL ||
-		    (a->h = h, a->fd = fd, pthread_create(&th, &attr, conn_thread, a)) != 0) {
+			(a->h = h, a->fd = fd, pthread_create(&th, &attr, conn_thread, a)) != 0) {
 			free(a);
 			close(fd);
 			pthread_mutex_lock(&h->mu);

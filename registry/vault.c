@@ -60,17 +60,13 @@ mdb_to_paso(struct vault *v, int rc)
 	}
 }
 
-
-
-
-
 static int
 open_dbs(struct vault *v, struct paso_diag *d)
 {
-	static const char *names[] = { "subjects", "dks", "cards", "byepoch", "seen", "meta",
-		"events" };
-	MDB_dbi *dbis[] = { &v->subjects, &v->dks, &v->cards, &v->byepoch, &v->seen, &v->meta,
-		&v->events };
+	static const char *names[] = {
+		"subjects", "dks", "cards", "byepoch", "seen", "meta", "events"};
+	MDB_dbi *dbis[] = {
+		&v->subjects, &v->dks, &v->cards, &v->byepoch, &v->seen, &v->meta, &v->events};
 	MDB_txn *txn = NULL;
 	size_t i;
 	int rc;
@@ -296,7 +292,7 @@ vault_seen_put(struct vault_txn *t, const char *kiosk, uint64_t seq,
 	k.mv_data = kb;
 	val.mv_size = VAULT_DIGEST_BYTES + replylen;
 	if ((r = mdb_to_paso(t->v,
-			mdb_put(t->txn, t->v->seen, &k, &val, MDB_NOOVERWRITE | MDB_RESERVE))) != 0)
+		     mdb_put(t->txn, t->v->seen, &k, &val, MDB_NOOVERWRITE | MDB_RESERVE))) != 0)
 		return r;
 	memcpy(val.mv_data, digest, VAULT_DIGEST_BYTES);
 	if (replylen > 0)
@@ -407,7 +403,7 @@ rec_put(struct vault_txn *t, const uint8_t dk[KEYRING_DK_BYTES], const uint8_t i
 	k.mv_size = VAULT_ID_BYTES;
 	val.mv_size = REC_HDR + len + REC_TAG;
 	if ((r = mdb_to_paso(
-			t->v, mdb_put(t->txn, t->v->subjects, &k, &val, flags | MDB_RESERVE))) != 0)
+		     t->v, mdb_put(t->txn, t->v->subjects, &k, &val, flags | MDB_RESERVE))) != 0)
 		return r;
 	rec_seal(dk, id, epoch, rec, len, val.mv_data);
 	return 0;
@@ -465,7 +461,7 @@ int
 vault_subject_create(struct vault_txn *t, const char *card, uint32_t epoch, const uint8_t *rec,
 	size_t len, uint8_t subject_id[VAULT_ID_BYTES])
 {
-	uint8_t ch[KEYRING_HASH_BYTES] = { 0 }, id[VAULT_ID_BYTES], dk[KEYRING_DK_BYTES];
+	uint8_t ch[KEYRING_HASH_BYTES] = {0}, id[VAULT_ID_BYTES], dk[KEYRING_DK_BYTES];
 	uint8_t ek[4 + VAULT_ID_BYTES];
 	MDB_val k, val;
 	int r, tries;
@@ -500,7 +496,7 @@ vault_subject_create(struct vault_txn *t, const char *card, uint32_t epoch, cons
 		val.mv_data = id;
 		val.mv_size = sizeof(id);
 		if ((r = mdb_to_paso(
-				t->v, mdb_put(t->txn, t->v->cards, &k, &val, MDB_NOOVERWRITE))) != 0)
+			     t->v, mdb_put(t->txn, t->v->cards, &k, &val, MDB_NOOVERWRITE))) != 0)
 			goto out;
 	}
 	epoch_key(ek, epoch, id);
@@ -539,7 +535,7 @@ rec_open(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], const MDB_val *s
 	}
 	rec_ad(ad, id, s);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-			rec, NULL, NULL, s + REC_HDR, len + REC_TAG, ad, sizeof(ad), s + 5, dk) != 0) {
+		    rec, NULL, NULL, s + REC_HDR, len + REC_TAG, ad, sizeof(ad), s + 5, dk) != 0) {
 		r = PASO_E_CRYPTO;
 		goto out;
 	}
@@ -707,8 +703,8 @@ vault_event_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], c
 	k.mv_data = key;
 	k.mv_size = sizeof(key);
 	val.mv_size = REC_HDR + len + REC_TAG;
-	if ((r = mdb_to_paso(t->v, mdb_put(t->txn, t->v->events, &k, &val,
-				       MDB_NOOVERWRITE | MDB_RESERVE))) != 0)
+	if ((r = mdb_to_paso(t->v,
+		     mdb_put(t->txn, t->v->events, &k, &val, MDB_NOOVERWRITE | MDB_RESERVE))) != 0)
 		goto out;
 	out = val.mv_data;
 	out[0] = REC_VERSION;
@@ -862,7 +858,7 @@ vault_subject_erase(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES
 static int
 epoch_members(struct vault_txn *t, uint32_t epoch, uint8_t **idsp, size_t *np)
 {
-	uint8_t ek[4 + VAULT_ID_BYTES] = { 0 }, *ids = NULL, *nids;
+	uint8_t ek[4 + VAULT_ID_BYTES] = {0}, *ids = NULL, *nids;
 	MDB_cursor *c = NULL;
 	MDB_val k, val;
 	size_t n = 0, cap = 0;

@@ -168,8 +168,8 @@ int vault_subject_foreach(struct vault_txn *t,
  * subject; changes nothing), PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO, PASO_E_CORRUPT, PASO_E_STORAGE,
  * PASO_E_MAP_FULL, PASO_E_INVALID_ARG.
  */
-int vault_event_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], const uint8_t *ev,
-	size_t len, uint64_t *nop);
+int vault_event_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
+	const uint8_t *ev, size_t len, uint64_t *nop);
 
 /*
  * Calls cb for each event of a subject in order, decrypted (borrowed: wiped after cb returns).

@@ -79,7 +79,7 @@ rm_rf(const char *dir)
 /* One run of durable appends: batches, fdatasync per batch, a signed checkpoint each second. */
 static double
 run_appends(const struct opts *o, const char *dir, const struct checkpoint_signer *s, unsigned *ncp,
-        double *maxgap)
+	double *maxgap)
 {
 	struct auditlog *log = NULL;
 	struct paso_diag d = {0};
@@ -145,7 +145,7 @@ run_baseline(const struct opts *o, const char *path)
 			buf[k * ENTRY_BYTES] ^= h[0]; /* keep the hash live */
 		}
 		if (write(fd, buf, o->batch * ENTRY_BYTES) != (ssize_t)(o->batch * ENTRY_BYTES) ||
-		        fdatasync(fd) != 0)
+			fdatasync(fd) != 0)
 			die("baseline write", PASO_E_IO);
 	} while (now() - t0 < o->seconds);
 	t = now() - t0;
@@ -191,7 +191,7 @@ usage(void)
 	      "10000000)\n"
 	      "  beside single-core SHA-256 throughput. Logs are written under PARENT (default "
 	      "/tmp).\n",
-	        stderr);
+		stderr);
 	exit(2);
 }
 
@@ -229,18 +229,18 @@ main(int argc, char **argv)
 	if (sodium_init() < 0 || o.batch == 0 || o.large == 0 || o.seconds <= 0)
 		usage();
 	if (checkpoint_keygen("bench.paso/log", &skey, &vkey) != 0 ||
-	        checkpoint_signer_from_text(skey, &s) != 0 ||
-	        checkpoint_verifier_from_vkey(vkey, &v) != 0)
+		checkpoint_signer_from_text(skey, &s) != 0 ||
+		checkpoint_verifier_from_vkey(vkey, &v) != 0)
 		die("keygen", PASO_E_INTERNAL);
 	if (snprintf(dir, sizeof(dir), "%s/paso-bench-audit-%d", o.base, (int)getpid()) >=
-	                (int)sizeof(dir) ||
-	        snprintf(path, sizeof(path), "%s.baseline", dir) >= (int)sizeof(path))
+			(int)sizeof(dir) ||
+		snprintf(path, sizeof(path), "%s.baseline", dir) >= (int)sizeof(path))
 		usage();
 
 	printf("== durable appends: %d-byte entries, batches of %zu, fdatasync per batch, "
 	       "checkpoint each second"
 	       " (%d runs of %.1f s, in %s)\n",
-	        ENTRY_BYTES, o.batch, RUNS, o.seconds, o.base);
+		ENTRY_BYTES, o.batch, RUNS, o.seconds, o.base);
 	for (k = 0; k < RUNS; k++) {
 		ap[k] = run_appends(&o, dir, s, &ncp, &gap);
 		totcp += ncp;
@@ -248,7 +248,7 @@ main(int argc, char **argv)
 			maxgap = gap;
 		base[k] = run_baseline(&o, path);
 		printf("   run %d: audit log %.0f appends/s, baseline %.0f entries/s\n", k + 1,
-		        ap[k], base[k]);
+			ap[k], base[k]);
 	}
 	rm_rf(dir);
 	{
@@ -257,7 +257,7 @@ main(int argc, char **argv)
 		printf("durable appends/s (median): audit log %.0f, baseline %.0f, ratio %.2f; %u "
 		       "checkpoints signed,"
 		       " longest gap %.2f s\n",
-		        ma, mb, ma / mb, totcp, maxgap);
+			ma, mb, ma / mb, totcp, maxgap);
 	}
 
 	printf("== large log: %" PRIu64 " entries of %d bytes\n", o.large, ENTRY_BYTES);
@@ -279,7 +279,7 @@ main(int argc, char **argv)
 		die("auditlog_checkpoint", r);
 	t = now() - t0;
 	printf("built in %.1f s (%.0f appends/s, checkpoint every 1,000,000)\n", t,
-	        (double)o.large / t);
+		(double)o.large / t);
 	auditlog_close(log);
 	if ((r = auditlog_open(dir, &log, &d)) != 0)
 		die("auditlog_open (reopen)", r);
@@ -298,8 +298,8 @@ main(int argc, char **argv)
 			die("auditlog_inclusion", r);
 		if (i % 1000 == 0) { /* spot-check outside the timing */
 			if (auditlog_leaf_hash(log, idx, leaf) != 0 ||
-			        merkle_verify_inclusion(
-			                leaf, idx, size, (const uint8_t(*)[32])p, np, root) != 0)
+				merkle_verify_inclusion(
+					leaf, idx, size, (const uint8_t(*)[32])p, np, root) != 0)
 				die("proof check", PASO_E_PROOF_INVALID);
 		}
 	}
@@ -309,7 +309,7 @@ main(int argc, char **argv)
 		printf("inclusion proof (random entry, size %" PRIu64 ", %" PRIu64
 		       " samples, warm): median %.1f us, p99 %.1f us,"
 		       " %zu hashes\n",
-		        size, samples, med * 1e6, p99 * 1e6, np);
+			size, samples, med * 1e6, p99 * 1e6, np);
 	}
 	free(lat);
 	auditlog_close(log);
@@ -324,11 +324,11 @@ main(int argc, char **argv)
 	t = now() - t0;
 	vtp = (double)rep.bytes_hashed / t;
 	printf("full verify: %" PRIu64 " entries in %.1f s = %.0f MB/s of entries; single-core "
-	                               "SHA-256 (libsodium) %.0f MB/s"
+	       "SHA-256 (libsodium) %.0f MB/s"
 	       " on 513-byte messages, %.0f MB/s on 1 MiB; verify/SHA-256 = %.0f%% (vs 1 MiB: "
 	       "%.0f%%)\n",
-	        rep.entries, t, vtp / 1e6, sha512 / 1e6, shabig / 1e6, 100 * vtp / sha512,
-	        100 * vtp / shabig);
+		rep.entries, t, vtp / 1e6, sha512 / 1e6, shabig / 1e6, 100 * vtp / sha512,
+		100 * vtp / shabig);
 	if (!o.keep)
 		rm_rf(dir);
 	else

@@ -63,7 +63,7 @@ static enum capture_preset probe_preset = PRESET_GOOD;
 /* A pool of real good-preset captures (face, irises; fingers dropped unless keep_fingers). */
 static struct bio_sample *
 capture_pool(uint32_t first, uint32_t n, uint32_t capture_no, int keep_fingers,
-        enum capture_preset preset)
+	enum capture_preset preset)
 {
 	struct bio_sample *s = calloc(n, sizeof(*s));
 	uint32_t i;
@@ -91,7 +91,7 @@ capture_pool(uint32_t first, uint32_t n, uint32_t capture_no, int keep_fingers,
  */
 static void
 filler_iris(const struct bio_sample *pool, uint32_t npool, uint64_t i, int eye, uint8_t *code,
-        uint8_t *mask)
+	uint8_t *mask)
 {
 	const struct bio_sample *s = &pool[(i * 2654435761u + (uint64_t)eye * 97) % npool];
 	int v = (int)((i / npool + (uint64_t)eye * 3) % 16), k,
@@ -161,12 +161,12 @@ bench_iris(const struct bio_sample *pool, uint32_t npool)
 
 	for (i = 0; i < n; i++)
 		filler_iris(pool, npool, i, 0, g + i * 2 * BIO_IRIS_BYTES,
-		        g + i * 2 * BIO_IRIS_BYTES + BIO_IRIS_BYTES);
+			g + i * 2 * BIO_IRIS_BYTES + BIO_IRIS_BYTES);
 	iris_probe_init(p, pool[0].iris[0].code, pool[0].iris[0].mask);
 	printf("iris: one comparison = one probe against one stored code+mask over all %d shifts "
 	       "(-%d..+%d positions of 2.8125 deg), masked and normalised;\n"
 	       "      gallery of %zu records (%.0f MiB), one thread, median of %d runs\n",
-	        IRIS_NSHIFT, IRIS_SHIFT_MAX, IRIS_SHIFT_MAX, n, n * 512.0 / (1 << 20), REPS);
+		IRIS_NSHIFT, IRIS_SHIFT_MAX, IRIS_SHIFT_MAX, n, n * 512.0 / (1 << 20), REPS);
 	for (k = 0; k < sizeof(impls) / sizeof(impls[0]); k++) {
 		double m;
 
@@ -185,7 +185,7 @@ bench_iris(const struct bio_sample *pool, uint32_t npool)
 			base = m;
 		printf("  %-7s %6.2f M comparisons/s (%5.1f M shift-comparisons/s)  x%.1f vs the "
 		       "fastest\n",
-		        impls[k], n / m / 1e6, n * IRIS_NSHIFT / m / 1e6, m / base);
+			impls[k], n / m / 1e6, n * IRIS_NSHIFT / m / 1e6, m / base);
 	}
 	/* back to the widest kernel, as the automatic choice makes it */
 	for (k = 0; k < sizeof(impls) / sizeof(impls[0]); k++)
@@ -247,7 +247,7 @@ face_job(void *arg)
 		return NULL;
 	}
 	face_scan(j->probe, j->g + j->lo * BIO_FACE_DIM, j->inv + j->lo, j->hi - j->lo,
-	        j->out + j->lo);
+		j->out + j->lo);
 	j->best = -2;
 	for (i = j->lo; i < j->hi; i++)
 		if (j->out[i] > j->best)
@@ -309,10 +309,10 @@ bench_face(uint32_t nfill)
 	}
 	stream = median(ts, REPS);
 	printf("\nface 1:N: %zu int8 templates (%.0f MiB), 2 threads, median over 16 probes\n", n,
-	        n * 512.0 / (1 << 20));
+		n * 512.0 / (1 << 20));
 	printf("  memory bound: streaming the same %.0f MiB once takes %.2f ms (%.1f GB/s), "
 	       "median of %d\n",
-	        n * 512.0 / (1 << 20), stream * 1e3, n * 512.0 / stream / 1e9, REPS);
+		n * 512.0 / (1 << 20), stream * 1e3, n * 512.0 / stream / 1e9, REPS);
 	for (k = 0; k < sizeof(impls) / sizeof(impls[0]); k++) {
 		if (face_set_impl(impls[k]) != 0) {
 			printf("  %-10s not supported by this CPU\n", impls[k]);
@@ -332,7 +332,7 @@ bench_face(uint32_t nfill)
 		}
 		m = median(t, 16);
 		printf("  %-10s %6.2f ms per probe (%.2f x the streaming time; %.0f M cosines/s)\n",
-		        impls[k], m * 1e3, m / stream, n / m / 1e6);
+			impls[k], m * 1e3, m / stream, n / m / 1e6);
 		if (strcmp(impls[k], "scalar") == 0)
 			break;
 	}
@@ -368,7 +368,7 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh)
 	printf("\ndedup: gallery of %u cheap fillers (face + 2 irises, no fingers) + %u people "
 	       "enrolled with all modalities (good preset);\n       probe = their second capture, "
 	       "%s preset, decision at FMR %.2g per comparison (FPIR 1e-3), 2 threads\n",
-	        nfill, nreal, capture_preset_name(probe_preset), fmr);
+		nfill, nreal, capture_preset_name(probe_preset), fmr);
 	t0 = now();
 	ipool = capture_pool(nreal + 1000, npool, 0, 0, PRESET_GOOD);
 	real = capture_pool(0, nreal + nreal / 4, 0, 1, PRESET_GOOD);
@@ -434,14 +434,14 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh)
 	t0 = median(t, nreal); /* sorts t */
 	printf("  time per enrolment check: median %.1f ms, max %.1f ms (%.1f entries compared in "
 	       "full on average)\n",
-	        t0 * 1e3, t[nreal - 1] * 1e3, (double)confirmed / nreal);
+		t0 * 1e3, t[nreal - 1] * 1e3, (double)confirmed / nreal);
 	printf("  hit rate, candidate search: %u/%u = %.4f\n", hits, nreal, (double)hits / nreal);
 	printf("  hit rate on the first %u probes: candidate search %u, exhaustive %u -> loss %.2f "
 	       "percentage points\n",
-	        nexh, hits_sub, exh_hits, 100.0 * ((double)exh_hits - hits_sub) / nexh);
+		nexh, hits_sub, exh_hits, 100.0 * ((double)exh_hits - hits_sub) / nexh);
 	printf("  (the exhaustive search compares every entry in full: it cannot find more than "
 	       "all %u,\n   so a candidate search hit rate of 1 means no loss on every probe)\n",
-	        nreal);
+		nreal);
 	printf("  %u never-enrolled people: %u false duplicates\n", nreal / 4, nonmated_fp);
 	gallery_free(g);
 	free(t);
@@ -493,9 +493,9 @@ main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--preset") == 0 && i + 1 < argc) {
 			if (capture_preset_parse(argv[++i], &probe_preset) != 0) {
 				fprintf(stderr,
-				        "bench_bio: --preset: '%s' is not good, poor or "
-				        "detention\n",
-				        argv[i]);
+					"bench_bio: --preset: '%s' is not good, poor or "
+					"detention\n",
+					argv[i]);
 				return 2;
 			}
 		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
@@ -514,7 +514,7 @@ main(int argc, char **argv)
 	if (sodium_init() < 0 || population_new(7, 10000000, &pop) != 0)
 		return 1;
 	printf("kernels chosen at run time: iris %s, face %s\n\n", iris_impl_name(),
-	        face_impl_name());
+		face_impl_name());
 	pool = capture_pool(5000000, 2048, 0, 0, PRESET_GOOD);
 	face_pool_init();
 	if (!*only || strcmp(only, "iris") == 0)

@@ -17,14 +17,14 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: bench_finger [--speed] [--accuracy] [--calibrate] [--subjects N] [--seed S]\n"
-	    "                    [--preset good|poor|detention]\n"
-	    "  --speed      template builds and single-view comparisons per second on one core\n"
-	    "               (default)\n"
-	    "  --accuracy   genuine (capture 1 vs 2, same finger) and impostor (different people,\n"
-	    "               same finger position) scores; FNMR at FMR 1e-2..1e-5\n"
-	    "  --calibrate  impostor score quantiles as a C table for finger_match.c\n"
-	    "  --subjects N people (default 200); impostor comparisons = 10 N (N - 1) / 2\n");
+		"usage: bench_finger [--speed] [--accuracy] [--calibrate] [--subjects N] [--seed S]\n"
+		"                    [--preset good|poor|detention]\n"
+		"  --speed      template builds and single-view comparisons per second on one core\n"
+		"               (default)\n"
+		"  --accuracy   genuine (capture 1 vs 2, same finger) and impostor (different people,\n"
+		"               same finger position) scores; FNMR at FMR 1e-2..1e-5\n"
+		"  --calibrate  impostor score quantiles as a C table for finger_match.c\n"
+		"  --subjects N people (default 200); impostor comparisons = 10 N (N - 1) / 2\n");
 }
 
 /* Decimal in [lo, hi], or -1 (callers reject it). */
@@ -159,7 +159,7 @@ main(int argc, char **argv)
 	}
 	if (n < 0 || seed == UINT32_MAX || sodium_init() < 0) {
 		fprintf(stderr, "bench_finger: --subjects must be 2..100000, --seed 0..%u\n",
-		    UINT32_MAX - 1);
+			UINT32_MAX - 1);
 		return 2;
 	}
 	a = calloc((size_t)n, sizeof(*a));
@@ -173,7 +173,7 @@ main(int argc, char **argv)
 		rec[i] = synth(seed, (uint32_t)(i / 2), 1 + (uint32_t)(i % 2), nz, &len[i]);
 	t1 = now();
 	printf("preset %s, %d subjects x 10 fingers x 2 captures: records synthesised in %.2f s\n",
-	    preset, n, t1 - t0);
+		preset, n, t1 - t0);
 	t0 = now();
 	for (i = 0; i < n; i++) {
 		a[i] = make(rec[2 * i], len[2 * i]);
@@ -182,11 +182,11 @@ main(int argc, char **argv)
 	}
 	t1 = now();
 	printf("templates built in %.2f s (%ld views, %.0f views/s)\n", t1 - t0, n_views,
-	    n_views / (t1 - t0));
+		n_views / (t1 - t0));
 
 	if (mode == 0) {
 		/* impostor pairs (the bulk of any 1:N search) and genuine pairs, 2 s each */
-		static const char *const kind[2] = { "impostor", "genuine" };
+		static const char *const kind[2] = {"impostor", "genuine"};
 		volatile double sink = 0;
 		long built = 0;
 		int g;
@@ -203,7 +203,7 @@ main(int argc, char **argv)
 			t1 = now();
 		} while (t1 - t0 < 2.0);
 		printf("template build: %ld views in %.2f s = %.0f views per second on one core\n",
-		    built, t1 - t0, built / (t1 - t0));
+			built, t1 - t0, built / (t1 - t0));
 
 		for (g = 0; g < 2; g++) {
 			long cmp = 0;
@@ -211,26 +211,29 @@ main(int argc, char **argv)
 			t0 = now();
 			do {
 				for (i = 0; i < n; i++) {
-					int v = (int)(cmp % 10), va = v < finger_template_n_views(a[i]) ? v : 0;
+					int v = (int)(cmp % 10),
+					    va = v < finger_template_n_views(a[i]) ? v : 0;
 					int pos = finger_template_view_pos(a[i], va);
 
 					j = g ? i : (i + 1 + (int)(cmp % (n - 1))) % n;
 					if (!g && j == i)
 						j = (i + 1) % n;
-					sink += finger_match_views(a[i], va, b[j], view_of(b[j], pos));
+					sink += finger_match_views(
+						a[i], va, b[j], view_of(b[j], pos));
 					cmp++;
 				}
 				t1 = now();
 			} while (t1 - t0 < 2.0);
 			printf("single-view %s comparisons: %ld in %.2f s = %.0f per second on one core\n",
-			    kind[g], cmp, t1 - t0, cmp / (t1 - t0));
+				kind[g], cmp, t1 - t0, cmp / (t1 - t0));
 		}
 		(void)sink;
 	} else {
 		size_t ng = 0, ni = 0, cap_i = (size_t)n * (n - 1) / 2 * 10;
-		double *gen = malloc(sizeof(double) * 10 * n), *imp = malloc(sizeof(double) * cap_i);
+		double *gen = malloc(sizeof(double) * 10 * n),
+		       *imp = malloc(sizeof(double) * cap_i);
 		double gs = 0, is = 0, is2 = 0;
-		static const double fmrs[] = { 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6 };
+		static const double fmrs[] = {1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6};
 		int pos, nfail = 0;
 
 		if (gen == NULL || imp == NULL)
@@ -265,20 +268,21 @@ main(int argc, char **argv)
 		qsort(imp, ni, sizeof(double), cmp_double);
 		printf("%zu genuine, %zu impostor comparisons in %.1f s (%zu finger pairs missing: "
 		       "failure to capture)\n",
-		    ng, ni, t1 - t0, (size_t)nfail);
+			ng, ni, t1 - t0, (size_t)nfail);
 		printf("genuine mean %.4f median %.4f; impostor mean %.4f sd %.4f max %.4f\n",
-		    gs / ng, gen[ng / 2], is / ni, sqrt(is2 / ni - (is / ni) * (is / ni)),
-		    imp[ni - 1]);
+			gs / ng, gen[ng / 2], is / ni, sqrt(is2 / ni - (is / ni) * (is / ni)),
+			imp[ni - 1]);
 		if (mode == 2)
 			printf("/* bench_finger --calibrate --subjects %d --seed %u --preset %s: %zu "
 			       "impostor comparisons */\n",
-			    n, seed, preset, ni);
+				n, seed, preset, ni);
 		for (i = 0; i < (int)(sizeof(fmrs) / sizeof(fmrs[0])); i++) {
 			double k = fmrs[i] * ni, thr, fnmr;
 			size_t idx, below = 0;
 
 			if (k < 1.0) {
-				printf("FMR %.0e: needs more than %zu impostor comparisons\n", fmrs[i], ni);
+				printf("FMR %.0e: needs more than %zu impostor comparisons\n",
+					fmrs[i], ni);
 				continue;
 			}
 			/* threshold: the score exceeded by a share fmr of the impostors */
@@ -289,10 +293,10 @@ main(int argc, char **argv)
 			fnmr = (double)below / ng;
 			if (mode == 2)
 				printf("\t{ %.0e, %.4f }, /* %zu impostors above; FNMR %.4f */\n",
-				    fmrs[i], thr, (size_t)k, fnmr);
+					fmrs[i], thr, (size_t)k, fnmr);
 			else
 				printf("FMR %.0e (%zu impostors above): threshold %.4f FNMR %.4f\n",
-				    fmrs[i], (size_t)k, thr, fnmr);
+					fmrs[i], (size_t)k, thr, fnmr);
 		}
 		free(gen);
 		free(imp);

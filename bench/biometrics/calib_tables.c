@@ -67,20 +67,20 @@ work(void *arg)
 					if (sb->iris[f].eye != sa->iris[e].eye)
 						continue;
 					h = iris_compare(
-					        pr, sb->iris[f].code, sb->iris[f].mask, NULL, NULL);
+						pr, sb->iris[f].code, sb->iris[f].mask, NULL, NULL);
 					if (h >= 0) {
 						bump(j->iris_h, IRIS_BINS, 0, 1, 1 - h);
 						j->iris_n++;
 					}
 					if (b < a + 50) {
 						h = iris_compare_noshift(sa->iris[e].code,
-						        sa->iris[e].mask, sb->iris[f].code,
-						        sb->iris[f].mask, NULL);
+							sa->iris[e].mask, sb->iris[f].code,
+							sb->iris[f].mask, NULL);
 						j->ism += h;
 						j->iss += h * h;
 						j->ic++;
 						h = iris_compare_noshift(sa->iris[e].code, ones,
-						        sb->iris[f].code, ones, NULL);
+							sb->iris[f].code, ones, NULL);
 						j->inm += h;
 						j->ins += h * h;
 						j->uc++;
@@ -92,7 +92,7 @@ work(void *arg)
 			for (b = a + 1; b < j->n; b++)
 				if (j->s[b].has_face) {
 					bump(j->face_h, FACE_BINS, -1, 1,
-					        face_cosine_q(&j->fq[a], &j->fq[b]));
+						face_cosine_q(&j->fq[a], &j->fq[b]));
 					j->face_n++;
 				}
 		}
@@ -173,7 +173,7 @@ main(int argc, char **argv)
 
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || argc != 3)) {
 		fprintf(stderr,
-		        "usage: calib_tables [FACE_IRIS_PEOPLE FINGER_PEOPLE] > match_calib.h\n");
+			"usage: calib_tables [FACE_IRIS_PEOPLE FINGER_PEOPLE] > match_calib.h\n");
 		return argc == 2 ? 0 : 2;
 	}
 	if (argc == 3) {
@@ -199,8 +199,8 @@ main(int argc, char **argv)
 		if (s[i].has_face && face_quantize(s[i].face, &fq[i], NULL) != 0)
 			return 1;
 		if (i < nf && s[i].finger_len > 0 &&
-		        finger_template_from_record(
-		                s[i].finger_record, s[i].finger_len, &ft[i], NULL) != 0)
+			finger_template_from_record(
+				s[i].finger_record, s[i].finger_len, &ft[i], NULL) != 0)
 			return 1;
 		free(s[i].finger_record);
 		s[i].finger_record = NULL;
@@ -247,15 +247,15 @@ main(int argc, char **argv)
 	       "Generated: */\n"
 	       "/*   build/bin/calib_tables %u %u > biometrics/match_calib.h */\n"
 	       "#ifndef PASO_MATCH_CALIB_H\n#define PASO_MATCH_CALIB_H\n\n",
-	        n, nf);
+		n, nf);
 	printf("/*\n * Population seed 20240601, one good-preset capture per person, kernels: iris "
 	       "%s,"
 	       " face %s.\n",
-	        iris_impl_name(), face_impl_name());
+		iris_impl_name(), face_impl_name());
 	m = ism / (double)ic;
 	sd = sqrt(iss / (double)ic - m * m);
 	printf(" * Iris masked, no shift, HDnorm: mean %.4f sd %.4f over %llu.\n", m, sd,
-	        (unsigned long long)ic);
+		(unsigned long long)ic);
 	{
 		double s1 = 0, s2 = 0, x;
 
@@ -267,7 +267,7 @@ main(int argc, char **argv)
 		m = s1 / (double)in;
 		printf(" * Iris best of %d shifts, HDnorm: mean %.4f sd %.4f over %llu "
 		       "comparisons.\n",
-		        IRIS_NSHIFT, m, sqrt(s2 / (double)in - m * m), (unsigned long long)in);
+			IRIS_NSHIFT, m, sqrt(s2 / (double)in - m * m), (unsigned long long)in);
 		s1 = s2 = 0;
 		for (k = 0; k < FACE_BINS; k++) {
 			x = -1 + 2.0 * k / FACE_BINS;
@@ -276,9 +276,9 @@ main(int argc, char **argv)
 		}
 		m = s1 / (double)fn;
 		printf(" * Face int8 cosine: mean %.4f sd %.4f over %llu comparisons.\n", m,
-		        sqrt(s2 / (double)fn - m * m), (unsigned long long)fn);
+			sqrt(s2 / (double)fn - m * m), (unsigned long long)fn);
 		printf(" * Finger positions compared: %llu (finger_match per-position scores).\n",
-		        (unsigned long long)gn);
+			(unsigned long long)gn);
 	}
 	printf(" */\n\nstruct calib_point {\n\tdouble score; /* increasing */\n"
 	       "\tdouble ev;    /* -log10 of the impostor share scoring at least score */\n};\n\n");

@@ -42,15 +42,15 @@ struct sender {
 	const char *hubdir, *name;
 	uint16_t port;
 	struct frames *f;
-	size_t from, to;  /* this kiosk's slice */
+	size_t from, to; /* this kiosk's slice */
 	unsigned window;
 	int rc;
 	uint64_t refused;
 };
 
-static const char *const kiosks[] = { "kiosk-ciudad-hidalgo", "kiosk-talisman",
+static const char *const kiosks[] = {"kiosk-ciudad-hidalgo", "kiosk-talisman",
 	"kiosk-ciudad-cuauhtemoc", "kiosk-el-ceibo", "station-siglo-xxi", "kiosk-6", "kiosk-7",
-	"kiosk-8" };
+	"kiosk-8"};
 
 static double
 now_s(void)
@@ -105,7 +105,7 @@ make_frames(struct population *pop, uint32_t people, uint32_t crossings, unsigne
 
 		memset(&s, 0, sizeof(s));
 		if ((r = population_person(pop, p, &pi)) != 0 ||
-		    (r = capture_take(pop, p, i < people ? 0 : 1 + i, PRESET_GOOD, &s)) != 0)
+			(r = capture_take(pop, p, i < people ? 0 : 1 + i, PRESET_GOOD, &s)) != 0)
 			return r;
 		if (i >= people && (r = kiosk_two_fingers(&s)) != 0)
 			return r;
@@ -150,7 +150,7 @@ send_slice(void *arg)
 	struct sender *s = arg;
 	struct tls_ctx *ctx = NULL;
 	struct tls_conn *c = NULL;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	char cert[1024], key[1024], ca[1024];
 	Paso__Envelope *env;
 	uint8_t *p;
@@ -161,7 +161,7 @@ send_slice(void *arg)
 	(void)snprintf(key, sizeof(key), "%s/kiosks/%s.key", s->hubdir, s->name);
 	(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", s->hubdir);
 	if ((s->rc = tls_ctx_new_client(cert, key, ca, "paso-hub", &ctx, &d)) != 0 ||
-	    (s->rc = tls_connect(ctx, "127.0.0.1", s->port, 60000, &c, &d)) != 0) {
+		(s->rc = tls_connect(ctx, "127.0.0.1", s->port, 60000, &c, &d)) != 0) {
 		fprintf(stderr, "bench_ingest: %s: %s\n", s->name, d.msg);
 		goto out;
 	}
@@ -198,8 +198,8 @@ send_all(const char *hubdir, uint16_t port, struct frames *f, unsigned nk, unsig
 	unsigned k;
 
 	for (k = 0; k < nk; k++) {
-		s[k] = (struct sender){ hubdir, kiosks[k], port, f, f->n * k / nk, f->n * (k + 1) / nk,
-			window, 0, 0 };
+		s[k] = (struct sender){hubdir, kiosks[k], port, f, f->n * k / nk,
+			f->n * (k + 1) / nk, window, 0, 0};
 		pthread_create(&th[k], NULL, send_slice, &s[k]);
 	}
 	for (k = 0; k < nk; k++) {
@@ -253,8 +253,8 @@ static pid_t
 start_hub(const char *hubdir, const char *bindir, const char *portfile, uint16_t *port)
 {
 	char prog[1024], *txt = NULL, log[1200];
-	const char *argv[] = { "paso-hub", "serve", hubdir, "--port", "0", "--port-file", portfile,
-		NULL };
+	const char *argv[] = {
+		"paso-hub", "serve", hubdir, "--port", "0", "--port-file", portfile, NULL};
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int i;
@@ -297,10 +297,10 @@ main(int argc, char **argv)
 	unsigned people = 2000, crossings = 6000, nk = 5, runs = 3, window = 32, r, k;
 	const char *bindir = "build/bin", *base = "/var/tmp";
 	double te[16], tc[16], tb[16], tbe[16];
-	struct frames enrol = { 0 }, cross = { 0 };
+	struct frames enrol = {0}, cross = {0};
 	struct population *pop = NULL;
 	char root[1024], hubdir[1100], portfile[1100], rawdir[1100], rawdir2[1100], cmd[2400];
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	uint64_t refused = 0;
 	uint16_t port = 0;
 	pid_t hub;
@@ -339,9 +339,10 @@ main(int argc, char **argv)
 		}
 		errno = 0;
 		v = strtoul(argv[++i], &end, 10);
-		if (errno || *end || v == 0 || v > 10000000 ||
-		    (dst == &nk && v > 5) || (dst == &runs && v > 16) || (dst == &window && v > 64)) {
-			fprintf(stderr, "bench_ingest: %s: out of range: '%s'\n", argv[i - 1], argv[i]);
+		if (errno || *end || v == 0 || v > 10000000 || (dst == &nk && v > 5) ||
+			(dst == &runs && v > 16) || (dst == &window && v > 64)) {
+			fprintf(stderr, "bench_ingest: %s: out of range: '%s'\n", argv[i - 1],
+				argv[i]);
 			return 2;
 		}
 		*dst = (unsigned)v;
@@ -352,14 +353,15 @@ main(int argc, char **argv)
 	printf("bench_ingest: %u people, %u crossings, %u kiosks, window %u, %u runs\n", people,
 		crossings, nk, window, runs);
 	if (population_new(42, people, &pop) != 0 ||
-	    make_frames(pop, people, crossings, nk, &enrol, &cross) != 0) {
+		make_frames(pop, people, crossings, nk, &enrol, &cross) != 0) {
 		fprintf(stderr, "bench_ingest: cannot make the traffic\n");
 		return 1;
 	}
 	printf("  frames: enrolment %.0f bytes, crossing %.0f bytes on average\n",
 		(double)enrol.bytes / enrol.n, (double)cross.bytes / cross.n);
 	for (r = 0; r < runs; r++) {
-		(void)snprintf(root, sizeof(root), "%s/paso-bench-ingest-%d-%u", base, (int)getpid(), r);
+		(void)snprintf(
+			root, sizeof(root), "%s/paso-bench-ingest-%d-%u", base, (int)getpid(), r);
 		(void)snprintf(hubdir, sizeof(hubdir), "%s/hub", root);
 		(void)snprintf(portfile, sizeof(portfile), "%s/port", root);
 		(void)snprintf(rawdir, sizeof(rawdir), "%s/raw", root);
@@ -375,7 +377,8 @@ main(int argc, char **argv)
 				return 1;
 			}
 		if ((hub = start_hub(hubdir, bindir, portfile, &port)) < 0) {
-			fprintf(stderr, "bench_ingest: paso-hub did not start (see %s.log)\n", portfile);
+			fprintf(stderr, "bench_ingest: paso-hub did not start (see %s.log)\n",
+				portfile);
 			return 1;
 		}
 		te[r] = send_all(hubdir, port, &enrol, nk, window, &refused);
@@ -384,8 +387,8 @@ main(int argc, char **argv)
 		waitpid(hub, NULL, 0);
 		tbe[r] = raw_lmdb(rawdir, &enrol, 64);
 		tb[r] = raw_lmdb(rawdir2, &cross, 64);
-		printf("  run %u: enrol %.0f/s, crossings %.0f/s | raw LMDB %.0f/s, %.0f/s\n", r + 1,
-			enrol.n / te[r], cross.n / tc[r], enrol.n / tbe[r], cross.n / tb[r]);
+		printf("  run %u: enrol %.0f/s, crossings %.0f/s | raw LMDB %.0f/s, %.0f/s\n",
+			r + 1, enrol.n / te[r], cross.n / tc[r], enrol.n / tbe[r], cross.n / tb[r]);
 		(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 		if (system(cmd) != 0)
 			fprintf(stderr, "bench_ingest: could not remove %s\n", root);
@@ -395,8 +398,8 @@ main(int argc, char **argv)
 		double be = enrol.n / median(tbe, (int)runs), bc = cross.n / median(tb, (int)runs);
 
 		printf("median over %u runs (durable, TLS, %u kiosks):\n", runs, nk);
-		printf("  enrolments: %8.0f/s   raw LMDB same records: %8.0f/s   ratio %.3f\n", e, be,
-			e / be);
+		printf("  enrolments: %8.0f/s   raw LMDB same records: %8.0f/s   ratio %.3f\n", e,
+			be, e / be);
 		printf("  crossings:  %8.0f/s   raw LMDB same records: %8.0f/s   ratio %.3f (target >= 0.25)\n",
 			c, bc, c / bc);
 		if (refused)

@@ -155,7 +155,7 @@ out:
 static int
 crossing(struct vault_txn *t, unsigned long i, const char *card)
 {
-	uint8_t id[VAULT_ID_BYTES], digest[32] = { 0 }, reply[64] = { 0 }, *rec = NULL;
+	uint8_t id[VAULT_ID_BYTES], digest[32] = {0}, reply[64] = {0}, *rec = NULL;
 	size_t len = 0;
 	int r;
 
@@ -176,7 +176,7 @@ crossing(struct vault_txn *t, unsigned long i, const char *card)
 static int
 run_vault(const struct opts *o, const char *dir, const uint8_t *rec, double *rate, double *xrate)
 {
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	struct keyring *kr = NULL;
 	struct vault *v = NULL;
 	struct vault_txn *t = NULL;
@@ -264,15 +264,15 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "records", required_argument, NULL, 'n' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "size", required_argument, NULL, 's' },
-		{ "runs", required_argument, NULL, 'r' },
-		{ "dir", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"records", required_argument, NULL, 'n'},
+		{"batch", required_argument, NULL, 'b'},
+		{"size", required_argument, NULL, 's'},
+		{"runs", required_argument, NULL, 'r'},
+		{"dir", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	struct opts o = { 4096, 64, 6144, 5, NULL };
+	struct opts o = {4096, 64, 6144, 5, NULL};
 	double raw[MAX_RUNS], vlt[MAX_RUNS], xing[MAX_RUNS];
 	char root[PATH_MAX], sub[PATH_MAX + 32];
 	uint8_t *buf = NULL;
@@ -326,7 +326,7 @@ main(int argc, char **argv)
 	randombytes_buf(buf, o.size + SEAL_OVERHEAD);
 
 	printf("bench_store: %lu records of %lu B (sealed %lu B), %lu per durable transaction, "
-		"%lu runs, in %s\n",
+	       "%lu runs, in %s\n",
 		o.records, o.size, o.size + SEAL_OVERHEAD, o.batch, o.runs, root);
 	/* Interleave the two so that drift in the disk's state hits both alike. */
 	for (i = 0; i < o.runs; i++) {
@@ -343,7 +343,8 @@ main(int argc, char **argv)
 	print_row("vault_subject_create", &o, vlt, o.size + SEAL_OVERHEAD);
 	print_row("crossing (get+update)", &o, xing, o.size + SEAL_OVERHEAD);
 	printf("ratio to raw puts (medians): create %.2f, crossing %.2f\n",
-		median(vlt, o.runs) / median(raw, o.runs), median(xing, o.runs) / median(raw, o.runs));
+		median(vlt, o.runs) / median(raw, o.runs),
+		median(xing, o.runs) / median(raw, o.runs));
 	rc = 0;
 out:
 	free(buf);

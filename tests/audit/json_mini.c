@@ -142,7 +142,7 @@ parse_string(struct jp *j, char **out, size_t *lenp)
 			j->p += 4;
 			if (cp >= 0xd800 && cp < 0xdc00) {
 				if (j->end - j->p < 7 || j->p[1] != '\\' || j->p[2] != 'u' ||
-				        hex4(j->p + 3, &lo) != 0)
+					hex4(j->p + 3, &lo) != 0)
 					goto bad;
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 				j->p += 6;
@@ -316,7 +316,7 @@ json_read_file(const char *path)
 	if (f == NULL)
 		return NULL;
 	if (fseek(f, 0, SEEK_END) == 0 && (sz = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	        (b = malloc((size_t)sz + 1)) != NULL && fread(b, 1, (size_t)sz, f) == (size_t)sz)
+		(b = malloc((size_t)sz + 1)) != NULL && fread(b, 1, (size_t)sz, f) == (size_t)sz)
 		v = json_parse(b, (size_t)sz);
 	free(b);
 	fclose(f);

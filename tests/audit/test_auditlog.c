@@ -28,7 +28,7 @@ static char tmp[256];
 
 /* snprintf that fails the test on truncation. */
 static void xsnprintf(char *out, size_t cap, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 static void
 xsnprintf(char *out, size_t cap, const char *fmt, ...)
@@ -55,9 +55,9 @@ setup(void **state)
 	if (mkdtemp(tmp) == NULL)
 		return -1;
 	if (checkpoint_keygen("paso.test/hub", &log_skey, &log_vkey) != 0 ||
-	        checkpoint_keygen("paso.test/hub", &evil_skey, &evil_vkey) != 0 ||
-	        checkpoint_signer_from_text(log_skey, &signer) != 0 ||
-	        checkpoint_signer_from_text(evil_skey, &evil) != 0)
+		checkpoint_keygen("paso.test/hub", &evil_skey, &evil_vkey) != 0 ||
+		checkpoint_signer_from_text(log_skey, &signer) != 0 ||
+		checkpoint_signer_from_text(evil_skey, &evil) != 0)
 		return -1;
 	return 0;
 }
@@ -99,10 +99,10 @@ make_entry(uint64_t i, const char *salt, uint8_t *buf, size_t cap)
 	size_t n;
 
 	crypto_generichash(subject, sizeof(subject), (const uint8_t *)&i, sizeof(i),
-	        (const uint8_t *)salt, strlen(salt));
+		(const uint8_t *)salt, strlen(salt));
 	crypto_hash_sha256(digest, subject, sizeof(subject));
 	xsnprintf(detail, sizeof(detail), "%s entry %llu%.*s", salt, (unsigned long long)i,
-	        (int)(i % 7), "xxxxxxx");
+		(int)(i % 7), "xxxxxxx");
 	e.time = 1700000000 + i;
 	e.actor = i % 3 ? "kiosk-ciudad-hidalgo-1" : "kiosk-talisman-2";
 	e.action = i % 2 ? PASO__ACTION__CROSSING : PASO__ACTION__ENROLL;
@@ -289,7 +289,7 @@ test_append_reopen(void **state)
 		merkle_leaf_hash(big, l, leaves[i]);
 	}
 	assert_int_equal(
-	        auditlog_append(log, big, AUDITLOG_MAX_ENTRY + 1, NULL), PASO_E_INVALID_ARG);
+		auditlog_append(log, big, AUDITLOG_MAX_ENTRY + 1, NULL), PASO_E_INVALID_ARG);
 	assert_int_equal(auditlog_sync(log), 0);
 	assert_int_equal(merkle_root((const uint8_t(*)[H])leaves, n, want), 0);
 	assert_int_equal(auditlog_root(log, n, root), 0);
@@ -332,7 +332,7 @@ test_proofs_match_merkle(void **state)
 	struct auditlog *log = NULL;
 	struct paso_diag d = {0};
 	uint8_t(*leaves)[H], p[MERKLE_MAX_PROOF][H], q[MERKLE_MAX_PROOF][H], buf[512], root[H],
-	        want[H];
+		want[H];
 	char dir[256];
 	const uint64_t n = 777;
 	uint64_t i, size, m;
@@ -351,7 +351,7 @@ test_proofs_match_merkle(void **state)
 	append_n(log, 0, 500, "proofs");
 	assert_int_equal(auditlog_checkpoint(log, signer), 0);
 	append_n(log, 500, n,
-	        "proofs"); /* buffered, not flushed: proofs must read the buffers too */
+		"proofs"); /* buffered, not flushed: proofs must read the buffers too */
 	for (pass = 0; pass < 3; pass++) {
 		if (pass == 1) { /* reopened for writing: hashes from disk and rebuilt after the
 			            checkpoint */
@@ -368,31 +368,31 @@ test_proofs_match_merkle(void **state)
 			assert_memory_equal(root, want, H);
 			for (i = 0; i < size; i += (size < 70 ? 1 : 13)) {
 				assert_int_equal(
-				        auditlog_inclusion(log, i, size, p, MERKLE_MAX_PROOF, &np),
-				        0);
+					auditlog_inclusion(log, i, size, p, MERKLE_MAX_PROOF, &np),
+					0);
 				assert_int_equal(merkle_inclusion_proof((const uint8_t(*)[H])leaves,
-				                         size, i, q, MERKLE_MAX_PROOF, &nq),
-				        0);
+							 size, i, q, MERKLE_MAX_PROOF, &nq),
+					0);
 				assert_int_equal(np, nq);
 				assert_memory_equal(p, q, np * H);
 				assert_int_equal(merkle_verify_inclusion(leaves[i], i, size,
-				                         (const uint8_t(*)[H])p, np, root),
-				        0);
+							 (const uint8_t(*)[H])p, np, root),
+					0);
 			}
 			for (m = 1; m <= size; m += (size < 70 ? 1 : 29)) {
 				assert_int_equal(auditlog_consistency(
-				                         log, m, size, p, MERKLE_MAX_PROOF, &np),
-				        0);
+							 log, m, size, p, MERKLE_MAX_PROOF, &np),
+					0);
 				assert_int_equal(
-				        merkle_consistency_proof((const uint8_t(*)[H])leaves, size,
-				                m, q, MERKLE_MAX_PROOF, &nq),
-				        0);
+					merkle_consistency_proof((const uint8_t(*)[H])leaves, size,
+						m, q, MERKLE_MAX_PROOF, &nq),
+					0);
 				assert_int_equal(np, nq);
 				assert_memory_equal(p, q, np * H);
 			}
 		}
 		assert_int_equal(auditlog_inclusion(log, 0, n + 1, p, MERKLE_MAX_PROOF, &np),
-		        PASO_E_INVALID_ARG);
+			PASO_E_INVALID_ARG);
 		assert_int_equal(auditlog_leaf_hash(log, 123, root), 0);
 		assert_memory_equal(root, leaves[123], H);
 	}
@@ -560,7 +560,7 @@ test_cli_verify_prove_show(void **state)
 	/* verify: deployment dir or audit dir, default key or --key */
 	assert_int_equal(run(&out, &err, AUDIT " verify '%s'", dir), 0);
 	xsnprintf(want, sizeof(want),
-	        "audit log OK: 200 entries, root %s, checkpoint signed by paso.test/hub\n", hx);
+		"audit log OK: 200 entries, root %s, checkpoint signed by paso.test/hub\n", hx);
 	assert_string_equal(out, want);
 	free(out);
 	free(err);
@@ -592,15 +592,15 @@ test_cli_verify_prove_show(void **state)
 	hex_encode(leaf, H, want);
 	hex_encode(root, H, hx);
 	assert_int_equal(
-	        run(NULL, NULL,
-	                AUDIT " prove '%s' --index 77 | " AUDIT " check-inclusion %s 77 200 %s",
-	                dir, want, hx),
-	        0);
+		run(NULL, NULL,
+			AUDIT " prove '%s' --index 77 | " AUDIT " check-inclusion %s 77 200 %s",
+			dir, want, hx),
+		0);
 	assert_int_equal(
-	        run(NULL, &err,
-	                AUDIT " prove '%s' --index 77 | " AUDIT " check-inclusion %s 78 200 %s",
-	                dir, want, hx),
-	        1);
+		run(NULL, &err,
+			AUDIT " prove '%s' --index 77 | " AUDIT " check-inclusion %s 78 200 %s",
+			dir, want, hx),
+		1);
 	assert_non_null(strstr(err, "proof invalid"));
 	free(err);
 	assert_int_equal(run(NULL, &err, AUDIT " prove '%s' --index 200", dir), 2);
@@ -626,7 +626,7 @@ test_cli_verify_prove_show(void **state)
 	/* stdin tools agree with the library */
 	assert_int_equal(run(&out, &err, "printf '\\n00\\n10\\n' | " AUDIT " root"), 0);
 	assert_string_equal(out,
-	        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77\n"); /* RFC 6962
+		"aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77\n"); /* RFC 6962
 	                                                                                  root of 3
 	                                                                                */
 	free(out);
@@ -647,7 +647,7 @@ frame_off(const uint8_t *b, uint64_t i)
 
 	while (i-- > 0)
 		off += 8 + (((uint64_t)b[off] << 24) | ((uint64_t)b[off + 1] << 16) |
-		                   ((uint64_t)b[off + 2] << 8) | b[off + 3]);
+				   ((uint64_t)b[off + 2] << 8) | b[off + 3]);
 	return off;
 }
 
@@ -693,7 +693,7 @@ test_tamper_flipped_bytes(void **state)
 			rc = run(&out, &err, AUDIT " verify '%s' --key '%s'", dir, log_vkey);
 			if (rc != 1)
 				fail_msg("flipped byte %llu of %s not detected (rc %d): %s",
-				        (unsigned long long)off, files[f], rc, out);
+					(unsigned long long)off, files[f], rc, out);
 			free(out);
 			free(err);
 		}
@@ -765,17 +765,17 @@ witness(const char *state, const char *dir, uint64_t old, char **err)
 
 	if (old == 0)
 		return run(NULL, err,
-		        AUDIT " checkpoint '%s' > '%s/cp.txt' && " AUDIT
-		              " witness '%s' --log-key '%s' --checkpoint '%s/cp.txt' --name "
-		              "witness.test/w1 --time 1700000000",
-		        dir, tmp, state, log_vkey, tmp);
+			AUDIT " checkpoint '%s' > '%s/cp.txt' && " AUDIT
+			      " witness '%s' --log-key '%s' --checkpoint '%s/cp.txt' --name "
+			      "witness.test/w1 --time 1700000000",
+			dir, tmp, state, log_vkey, tmp);
 	(void)cp;
 	return run(NULL, err,
-	        AUDIT " checkpoint '%s' > '%s/cp.txt' && " AUDIT
-	              " prove '%s' --consistency %llu > '%s/proof.txt' && " AUDIT
-	              " witness '%s' --log-key '%s' --checkpoint '%s/cp.txt' --proof "
-	              "'%s/proof.txt' --time 1700000001",
-	        dir, tmp, dir, (unsigned long long)old, tmp, state, log_vkey, tmp, tmp);
+		AUDIT " checkpoint '%s' > '%s/cp.txt' && " AUDIT
+		      " prove '%s' --consistency %llu > '%s/proof.txt' && " AUDIT
+		      " witness '%s' --log-key '%s' --checkpoint '%s/cp.txt' --proof "
+		      "'%s/proof.txt' --time 1700000001",
+		dir, tmp, dir, (unsigned long long)old, tmp, state, log_vkey, tmp, tmp);
 }
 
 static void
@@ -786,7 +786,7 @@ copy_dir(const char *from, const char *to)
 
 static void
 grow(const char *dir, uint64_t from, uint64_t to, const char *salt,
-        const struct checkpoint_signer *s)
+	const struct checkpoint_signer *s)
 {
 	struct auditlog *log = NULL;
 	struct paso_diag d = {0};
@@ -807,7 +807,7 @@ test_witness_rollback_split_view(void **state)
 	struct checkpoint_note *n = NULL;
 	struct paso_diag d = {0};
 	char dir[256], old30[256], fork[256], fork50[256], ws[256], path[512],
-	        *err = NULL, *out = NULL, *wvk, *cos;
+		*err = NULL, *out = NULL, *wvk, *cos;
 	size_t len;
 	uint64_t ts;
 
@@ -827,7 +827,7 @@ test_witness_rollback_split_view(void **state)
 	assert_int_equal(witness(ws, dir, 30, &err), 0); /* consistent growth */
 	free(err);
 	xsnprintf(
-	        path, sizeof(path), "%s/log-%08x.checkpoint", ws, checkpoint_signer_keyid(signer));
+		path, sizeof(path), "%s/log-%08x.checkpoint", ws, checkpoint_signer_keyid(signer));
 	cos = (char *)read_all(path, &len);
 	xsnprintf(path, sizeof(path), "%s/witness.vkey", ws);
 	wvk = (char *)read_all(path, &len);
@@ -848,15 +848,15 @@ test_witness_rollback_split_view(void **state)
 	assert_non_null(strstr(err, "rollback"));
 	free(err);
 	assert_int_equal(run(&out, &err, AUDIT " verify '%s' --key '%s' --known '%s'", old30,
-	                         log_vkey, path),
-	        1);
+				 log_vkey, path),
+		1);
 	assert_non_null(strstr(err, "rollback"));
 	assert_non_null(strstr(err, "[ROLLBACK]"));
 	free(out);
 	free(err);
 	assert_int_equal(
-	        run(NULL, NULL, AUDIT " verify '%s' --key '%s' --known '%s'", dir, log_vkey, path),
-	        0);
+		run(NULL, NULL, AUDIT " verify '%s' --key '%s' --known '%s'", dir, log_vkey, path),
+		0);
 
 	/* Split view: a fork signed with the real key, grown past 50 with other entries. */
 	grow(fork, 30, 60, "fork", signer);
@@ -865,8 +865,8 @@ test_witness_rollback_split_view(void **state)
 	assert_non_null(strstr(err, "[SPLIT_VIEW]"));
 	free(err);
 	assert_int_equal(
-	        run(&out, &err, AUDIT " verify '%s' --key '%s' --known '%s'", fork, log_vkey, path),
-	        1);
+		run(&out, &err, AUDIT " verify '%s' --key '%s' --known '%s'", fork, log_vkey, path),
+		1);
 	assert_non_null(strstr(err, "split view"));
 	free(out);
 	free(err);
@@ -905,7 +905,7 @@ test_resigned_with_other_key(void **state)
 	assert_int_equal(truncate(path, (off_t)frame_off(b, 30)), 0);
 	free(b);
 	assert_int_equal(
-	        run(NULL, NULL, "rm -f '%s/checkpoint' '%s/hashes' '%s/offsets'", a, a, a), 0);
+		run(NULL, NULL, "rm -f '%s/checkpoint' '%s/hashes' '%s/offsets'", a, a, a), 0);
 	assert_int_equal(auditlog_open(a, &log, &d), 0);
 	assert_int_equal(auditlog_size(log), 30);
 	assert_int_equal(auditlog_checkpoint(log, evil), 0);
@@ -931,16 +931,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_append_reopen),
-	        cmocka_unit_test(test_proofs_match_merkle),
-	        cmocka_unit_test(test_torn_tail),
-	        cmocka_unit_test(test_rebuild_derived),
-	        cmocka_unit_test(test_truncate),
-	        cmocka_unit_test(test_cli_verify_prove_show),
-	        cmocka_unit_test(test_tamper_flipped_bytes),
-	        cmocka_unit_test(test_tamper_delete_swap),
-	        cmocka_unit_test(test_witness_rollback_split_view),
-	        cmocka_unit_test(test_resigned_with_other_key),
+		cmocka_unit_test(test_append_reopen),
+		cmocka_unit_test(test_proofs_match_merkle),
+		cmocka_unit_test(test_torn_tail),
+		cmocka_unit_test(test_rebuild_derived),
+		cmocka_unit_test(test_truncate),
+		cmocka_unit_test(test_cli_verify_prove_show),
+		cmocka_unit_test(test_tamper_flipped_bytes),
+		cmocka_unit_test(test_tamper_delete_swap),
+		cmocka_unit_test(test_witness_rollback_split_view),
+		cmocka_unit_test(test_resigned_with_other_key),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

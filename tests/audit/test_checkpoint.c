@@ -39,7 +39,7 @@ teardown(void **state)
 
 static int
 verify_text(
-        const char *note, const struct checkpoint_verifier *v, uint64_t *ts, struct paso_diag *d)
+	const char *note, const struct checkpoint_verifier *v, uint64_t *ts, struct paso_diag *d)
 {
 	struct checkpoint_note *n = NULL;
 	int r;
@@ -62,7 +62,7 @@ test_public_examples(void **state)
 	for (i = 0; i < list->n; i++) {
 		const struct jv *e = json_at(list, i), *expect = json_get(e, "expect");
 		const char *vkey = json_str(json_get(e, "vkey")),
-		           *note = json_str(json_get(e, "note"));
+			   *note = json_str(json_get(e, "note"));
 		struct checkpoint_verifier *v = NULL;
 		struct paso_diag d = {0};
 		struct checkpoint cp;
@@ -87,7 +87,7 @@ test_public_examples(void **state)
 		(void)snprintf(idhex, sizeof(idhex), "%08x", checkpoint_verifier_keyid(v));
 		assert_string_equal(idhex, json_str(json_get(expect, "key_id_hex")));
 		assert_int_equal(
-		        checkpoint_verifier_type(v), json_u64(json_get(expect, "sig_type")));
+			checkpoint_verifier_type(v), json_u64(json_get(expect, "sig_type")));
 		assert_int_equal(verify_text(note, v, &ts, &d), 0);
 		if (json_get(expect, "timestamp_ms") != NULL)
 			assert_int_equal(ts, json_u64(json_get(expect, "timestamp_ms")));
@@ -135,7 +135,7 @@ test_unknown_signer(void **state)
 	assert_int_equal(checkpoint_keygen("sum.golang.org", &skey, &vkey), 0);
 	assert_int_equal(checkpoint_verifier_parse(vkey, &v, &d), 0);
 	assert_int_equal(
-	        verify_text(json_str(json_get(e, "note")), v, NULL, &d), PASO_E_AUDIT_SIGNATURE);
+		verify_text(json_str(json_get(e, "note")), v, NULL, &d), PASO_E_AUDIT_SIGNATURE);
 	assert_non_null(strstr(d.msg, "no signature by key sum.golang.org+"));
 	assert_non_null(strstr(d.msg, "signed by: sum.golang.org+033de0ae"));
 	checkpoint_verifier_free(v);
@@ -182,7 +182,7 @@ test_keygen_roundtrip(void **state)
 	assert_int_equal(checkpoint_keygen("paso.example/hub", &skey2, &vkeyo), 0);
 	assert_int_equal(checkpoint_verifier_parse(vkeyo, &other, &d), 0);
 	assert_int_equal(
-	        checkpoint_open(note, strlen(note), other, &cp, &d), PASO_E_AUDIT_SIGNATURE);
+		checkpoint_open(note, strlen(note), other, &cp, &d), PASO_E_AUDIT_SIGNATURE);
 
 	/* A trailing newline on key files is accepted. */
 	{
@@ -209,7 +209,7 @@ test_keygen_roundtrip(void **state)
 		checkpoint_verifier_free(other);
 		other = NULL;
 		assert_int_equal(
-		        checkpoint_verifier_parse(b, &other, &d), PASO_E_CHECKPOINT_FORMAT);
+			checkpoint_verifier_parse(b, &other, &d), PASO_E_CHECKPOINT_FORMAT);
 		assert_non_null(strstr(d.msg, "does not match the key"));
 		free(b);
 	}
@@ -238,9 +238,9 @@ test_bad_names(void **state)
 	assert_int_equal(checkpoint_keygen("a+b", &s, &v), PASO_E_INVALID_ARG);
 	assert_int_equal(checkpoint_keygen("a\nb", &s, &v), PASO_E_INVALID_ARG);
 	assert_int_equal(checkpoint_keygen("a\xe2\x80\x83"
-	                                   "b",
-	                         &s, &v),
-	        PASO_E_INVALID_ARG); /* em space */
+					   "b",
+				 &s, &v),
+		PASO_E_INVALID_ARG); /* em space */
 	assert_null(s);
 	assert_null(v);
 }
@@ -287,13 +287,13 @@ test_cosignature(void **state)
 		const char *b64k = strchr(wvk, '+') + 10; /* name "+" 8 hex digits "+" */
 
 		assert_int_equal(sodium_base642bin(raw, sizeof(raw), b64k, strlen(b64k), NULL,
-		                         &rawlen, NULL, sodium_base64_VARIANT_ORIGINAL),
-		        0);
+					 &rawlen, NULL, sodium_base64_VARIANT_ORIGINAL),
+			0);
 	}
 	assert_int_equal(raw[0], 0x04);
 	memcpy(pk, raw + 1, 32);
 	assert_int_equal(
-	        crypto_sign_verify_detached(n->sigs[1].sig + 8, (const uint8_t *)msg, mlen, pk), 0);
+		crypto_sign_verify_detached(n->sigs[1].sig + 8, (const uint8_t *)msg, mlen, pk), 0);
 	checkpoint_note_free(n);
 
 	/* A cosignature does not carry over to another checkpoint text. */
@@ -307,7 +307,7 @@ test_cosignature(void **state)
 	free(note);
 	assert_int_equal(checkpoint_sign(w, 7, root, &note), PASO_E_INVALID_ARG);
 	assert_int_equal(
-	        checkpoint_cosign(log, cos, strlen(cos), 1, &note, &d), PASO_E_INVALID_ARG);
+		checkpoint_cosign(log, cos, strlen(cos), 1, &note, &d), PASO_E_INVALID_ARG);
 	{
 		char vk[256], b64[64];
 
@@ -325,7 +325,7 @@ test_cosignature(void **state)
 			crypto_hash_sha256_update(&st, pk, 32);
 			crypto_hash_sha256_final(&st, h);
 			(void)snprintf(vk, sizeof(vk), "witness.example/w1+%02x%02x%02x%02x+%s",
-			        h[0], h[1], h[2], h[3], b64);
+				h[0], h[1], h[2], h[3], b64);
 		}
 		assert_int_equal(checkpoint_verifier_parse(vk, &wv_as_log, &d), 0);
 		assert_int_equal(verify_text(cos, wv_as_log, NULL, &d), PASO_E_AUDIT_SIGNATURE);
@@ -351,7 +351,7 @@ expect_note_error(const char *note, const char *needle)
 	struct paso_diag d = {0};
 
 	assert_int_equal(
-	        checkpoint_note_parse(note, strlen(note), &n, &d), PASO_E_CHECKPOINT_FORMAT);
+		checkpoint_note_parse(note, strlen(note), &n, &d), PASO_E_CHECKPOINT_FORMAT);
 	assert_null(n);
 	if (strstr(d.msg, needle) == NULL)
 		fail_msg("note error '%s' does not mention '%s'", d.msg, needle);
@@ -364,7 +364,7 @@ expect_text_error(const char *text, const char *needle)
 	struct paso_diag d = {0};
 
 	assert_int_equal(
-	        checkpoint_parse_text(text, strlen(text), &cp, &d), PASO_E_CHECKPOINT_FORMAT);
+		checkpoint_parse_text(text, strlen(text), &cp, &d), PASO_E_CHECKPOINT_FORMAT);
 	if (strstr(d.msg, needle) == NULL)
 		fail_msg("checkpoint error '%s' does not mention '%s'", d.msg, needle);
 }
@@ -373,8 +373,8 @@ static void
 test_malformed(void **state)
 {
 	static const char sig[] = "\xe2\x80\x94 k "
-	                          "Az3grsLX85Gz+s1SiTbgkuqxgItqFq7gsMUEyVnrsa9LM7Us9S+"
-	                          "1xbFIGu95949rj4nPRYfvimWEPWL+o3GeoWwOoAw=\n";
+				  "Az3grsLX85Gz+s1SiTbgkuqxgItqFq7gsMUEyVnrsa9LM7Us9S+"
+				  "1xbFIGu95949rj4nPRYfvimWEPWL+o3GeoWwOoAw=\n";
 	struct checkpoint_verifier *v = NULL;
 	struct paso_diag d = {0};
 	char buf[8192];
@@ -390,7 +390,7 @@ test_malformed(void **state)
 	expect_note_error("te\x01xt\n\n\xe2\x80\x94 k AAAAAAAA\n", "control character");
 	expect_note_error("te\xc3xt\n\n\xe2\x80\x94 k AAAAAAAA\n", "invalid UTF-8");
 	expect_note_error(
-	        "te\xc0\xafxt\n\n\xe2\x80\x94 k AAAAAAAA\n", "invalid UTF-8"); /* overlong '/' */
+		"te\xc0\xafxt\n\n\xe2\x80\x94 k AAAAAAAA\n", "invalid UTF-8"); /* overlong '/' */
 	/* 101 signatures */
 	off = (size_t)snprintf(buf, sizeof(buf), "t\n\n");
 	for (i = 0; i < 101 && off + sizeof(sig) < sizeof(buf); i++)
@@ -399,20 +399,20 @@ test_malformed(void **state)
 		expect_note_error(buf, "more than 100");
 
 	expect_text_error(
-	        "o\n012\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "leading zeros");
+		"o\n012\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "leading zeros");
 	expect_text_error("o\n18446744073709551616\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
-	        "tree size");
+		"tree size");
 	expect_text_error("o\n12\nAAAA\n", "32 bytes");
 	expect_text_error("o\n12\n", "needs origin");
 	expect_text_error("\n12\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "empty");
 	expect_text_error("o\n12\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\next\n", "empty");
 
 	assert_int_equal(
-	        checkpoint_verifier_parse("name+0000000+AQ==", &v, &d), PASO_E_CHECKPOINT_FORMAT);
+		checkpoint_verifier_parse("name+0000000+AQ==", &v, &d), PASO_E_CHECKPOINT_FORMAT);
 	assert_int_equal(checkpoint_verifier_parse("name", &v, &d), PASO_E_CHECKPOINT_FORMAT);
 	/* An ECDSA witness key (type 0x02) is understood as a format but not supported. */
 	assert_int_equal(checkpoint_verifier_parse("w+01020304+AjBZMBMGByqGSM49", &v, &d),
-	        PASO_E_CHECKPOINT_FORMAT);
+		PASO_E_CHECKPOINT_FORMAT);
 	assert_non_null(strstr(d.msg, "unsupported signature type 0x02"));
 	assert_null(v);
 }
@@ -421,12 +421,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_public_examples),
-	        cmocka_unit_test(test_unknown_signer),
-	        cmocka_unit_test(test_keygen_roundtrip),
-	        cmocka_unit_test(test_bad_names),
-	        cmocka_unit_test(test_cosignature),
-	        cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_public_examples),
+		cmocka_unit_test(test_unknown_signer),
+		cmocka_unit_test(test_keygen_roundtrip),
+		cmocka_unit_test(test_bad_names),
+		cmocka_unit_test(test_cosignature),
+		cmocka_unit_test(test_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -122,17 +122,17 @@ test_hasher_kats(void **state)
 			merkle_empty_root(out);
 		} else if (strcmp(kind, "leaf") == 0) {
 			assert_int_equal(
-			        hex_decode(json_str(json_get(e, "input_hex")), a, sizeof(a), &an),
-			        0);
+				hex_decode(json_str(json_get(e, "input_hex")), a, sizeof(a), &an),
+				0);
 			merkle_leaf_hash(a, an, out);
 		} else {
 			assert_string_equal(kind, "node");
 			assert_int_equal(
-			        hex_decode(json_str(json_get(e, "left_hex")), a, sizeof(a), &an),
-			        0);
+				hex_decode(json_str(json_get(e, "left_hex")), a, sizeof(a), &an),
+				0);
 			assert_int_equal(
-			        hex_decode(json_str(json_get(e, "right_hex")), b, sizeof(b), &bn),
-			        0);
+				hex_decode(json_str(json_get(e, "right_hex")), b, sizeof(b), &bn),
+				0);
 			merkle_hash_children(a, an, b, bn, out);
 			if (an == H && bn == H) {
 				uint8_t fast[H];
@@ -172,8 +172,8 @@ test_roots(void **state)
 		const struct jv *e = json_at(br, i);
 
 		assert_int_equal(
-		        merkle_root((const uint8_t(*)[H])l256, json_u64(json_get(e, "size")), out),
-		        0);
+			merkle_root((const uint8_t(*)[H])l256, json_u64(json_get(e, "size")), out),
+			0);
 		assert_hex32(json_str(json_get(e, "root_hex")), out);
 	}
 }
@@ -188,13 +188,13 @@ check_inclusion_list(const struct jv *arr, const uint8_t (*leaves)[H], uint64_t 
 	for (i = 0; i < arr->n; i++) {
 		const struct jv *e = json_at(arr, i);
 		uint64_t index = json_u64(json_get(e, "index")),
-		         size = json_u64(json_get(e, "size"));
+			 size = json_u64(json_get(e, "size"));
 
 		assert_true(size <= nleaves);
 		assert_int_equal(dec_list(json_get(e, "path_hex"), &want, &nwant), 0);
 		assert_int_equal(
-		        merkle_inclusion_proof(leaves, size, index, path, MERKLE_MAX_PROOF, &np),
-		        0);
+			merkle_inclusion_proof(leaves, size, index, path, MERKLE_MAX_PROOF, &np),
+			0);
 		assert_int_equal(np, nwant);
 		for (j = 0; j < np; j++)
 			assert_memory_equal(path[j], want[j], H);
@@ -202,14 +202,14 @@ check_inclusion_list(const struct jv *arr, const uint8_t (*leaves)[H], uint64_t 
 		assert_int_equal(dec32(json_str(json_get(e, "leaf_hash_hex")), leaf), 0);
 		assert_memory_equal(leaf, leaves[index], H);
 		assert_int_equal(merkle_verify_inclusion(
-		                         leaf, index, size, (const uint8_t(*)[H])want, nwant, root),
-		        0);
+					 leaf, index, size, (const uint8_t(*)[H])want, nwant, root),
+			0);
 		/* Any flipped bit in the path must be caught. */
 		for (j = 0; j < nwant; j++) {
 			want[j][j % H] ^= 0x01;
 			assert_int_equal(merkle_verify_inclusion(leaf, index, size,
-			                         (const uint8_t(*)[H])want, nwant, root),
-			        PASO_E_PROOF_INVALID);
+						 (const uint8_t(*)[H])want, nwant, root),
+				PASO_E_PROOF_INVALID);
 			want[j][j % H] ^= 0x01;
 		}
 		free(want);
@@ -229,7 +229,7 @@ test_inclusion_vectors(void **state)
 	n += check_inclusion_list(json_get(vec, "inclusion"), (const uint8_t(*)[H])l8, 8);
 	n += check_inclusion_list(json_get(derived, "inclusion_all_8"), (const uint8_t(*)[H])l8, 8);
 	n += check_inclusion_list(json_get(json_get(derived, "byte_tree"), "inclusion"),
-	        (const uint8_t(*)[H])l256, 256);
+		(const uint8_t(*)[H])l256, 256);
 	assert_int_equal(n, 5 + 36 + 8);
 }
 
@@ -246,26 +246,26 @@ check_consistency_list(const struct jv *arr, const uint8_t (*leaves)[H], uint64_
 		assert_true(s2 <= nleaves);
 		assert_int_equal(dec_list(json_get(e, "proof_hex"), &want, &nwant), 0);
 		assert_int_equal(
-		        merkle_consistency_proof(leaves, s2, s1, proof, MERKLE_MAX_PROOF, &np), 0);
+			merkle_consistency_proof(leaves, s2, s1, proof, MERKLE_MAX_PROOF, &np), 0);
 		assert_int_equal(np, nwant);
 		for (j = 0; j < np; j++)
 			assert_memory_equal(proof[j], want[j], H);
 		assert_int_equal(dec32(json_str(json_get(e, "root1_hex")), r1), 0);
 		assert_int_equal(dec32(json_str(json_get(e, "root2_hex")), r2), 0);
 		assert_int_equal(
-		        merkle_verify_consistency(s1, s2, r1, r2, (const uint8_t(*)[H])want, nwant),
-		        0);
+			merkle_verify_consistency(s1, s2, r1, r2, (const uint8_t(*)[H])want, nwant),
+			0);
 		for (j = 0; j < nwant; j++) {
 			want[j][31] ^= 0x80;
 			assert_int_equal(merkle_verify_consistency(
-			                         s1, s2, r1, r2, (const uint8_t(*)[H])want, nwant),
-			        PASO_E_PROOF_INVALID);
+						 s1, s2, r1, r2, (const uint8_t(*)[H])want, nwant),
+				PASO_E_PROOF_INVALID);
 			want[j][31] ^= 0x80;
 		}
 		if (s1 != s2) /* swapped roots never verify */
 			assert_int_equal(merkle_verify_consistency(
-			                         s1, s2, r2, r1, (const uint8_t(*)[H])want, nwant),
-			        PASO_E_PROOF_INVALID);
+						 s1, s2, r2, r1, (const uint8_t(*)[H])want, nwant),
+				PASO_E_PROOF_INVALID);
 		free(want);
 	}
 	return arr->n;
@@ -282,9 +282,9 @@ test_consistency_vectors(void **state)
 	byte_leaves(l256);
 	n += check_consistency_list(json_get(vec, "consistency"), (const uint8_t(*)[H])l8, 8);
 	n += check_consistency_list(
-	        json_get(derived, "consistency_all_8"), (const uint8_t(*)[H])l8, 8);
+		json_get(derived, "consistency_all_8"), (const uint8_t(*)[H])l8, 8);
 	n += check_consistency_list(json_get(json_get(derived, "byte_tree"), "consistency"),
-	        (const uint8_t(*)[H])l256, 256);
+		(const uint8_t(*)[H])l256, 256);
 	assert_int_equal(n, 5 + 36 + 8);
 }
 
@@ -310,16 +310,16 @@ test_large_tree_inclusion(void **state)
 	assert_int_equal(np, 22);
 	assert_int_equal(dec32(json_str(json_get(e, "root_hex")), root), 0);
 	assert_int_equal(
-	        merkle_verify_inclusion(leaf, index, size, (const uint8_t(*)[H])path, np, root), 0);
+		merkle_verify_inclusion(leaf, index, size, (const uint8_t(*)[H])path, np, root), 0);
 	assert_int_equal(
-	        merkle_verify_inclusion(leaf, index + 1, size, (const uint8_t(*)[H])path, np, root),
-	        PASO_E_PROOF_INVALID);
+		merkle_verify_inclusion(leaf, index + 1, size, (const uint8_t(*)[H])path, np, root),
+		PASO_E_PROOF_INVALID);
 	assert_int_equal(
-	        merkle_verify_inclusion(leaf, index, size / 2, (const uint8_t(*)[H])path, np, root),
-	        PASO_E_PROOF_INVALID);
+		merkle_verify_inclusion(leaf, index, size / 2, (const uint8_t(*)[H])path, np, root),
+		PASO_E_PROOF_INVALID);
 	assert_int_equal(
-	        merkle_verify_inclusion(leaf, index, size, (const uint8_t(*)[H])path, np - 1, root),
-	        PASO_E_PROOF_INVALID);
+		merkle_verify_inclusion(leaf, index, size, (const uint8_t(*)[H])path, np - 1, root),
+		PASO_E_PROOF_INVALID);
 	free(path);
 }
 
@@ -335,7 +335,7 @@ test_probes(void **state)
 {
 	const struct jv *probes = json_get(vec, "probes");
 	const struct jv *inc = json_get(probes, "inclusion"),
-	                *con = json_get(probes, "consistency");
+			*con = json_get(probes, "consistency");
 	uint8_t a[H], b[H], (*path)[H];
 	size_t i, np, rejected = 0, accepted = 0, refused_valid = 0;
 	int ok;
@@ -350,14 +350,14 @@ test_probes(void **state)
 		     dec_list(json_get(e, "path_hex"), &path, &np) == 0;
 		if (ok) {
 			ok = merkle_verify_inclusion(a, json_u64(json_get(e, "index")),
-			             json_u64(json_get(e, "size")), (const uint8_t(*)[H])path, np,
-			             b) == 0;
+				     json_u64(json_get(e, "size")), (const uint8_t(*)[H])path, np,
+				     b) == 0;
 			free(path);
 		}
 		if (ok != valid)
 			fail_msg("inclusion probe %s (%s): expected %s",
-			        json_str(json_get(e, "file")), json_str(json_get(e, "desc")),
-			        valid ? "valid" : "invalid");
+				json_str(json_get(e, "file")), json_str(json_get(e, "desc")),
+				valid ? "valid" : "invalid");
 		ok ? accepted++ : rejected++;
 	}
 	for (i = 0; i < con->n; i++) {
@@ -367,23 +367,23 @@ test_probes(void **state)
 		int decoded;
 
 		decoded = dec32(json_str(json_get(e, "root1_hex")), a) == 0 &&
-		          dec32(json_str(json_get(e, "root2_hex")), b) == 0 &&
-		          dec_list(json_get(e, "proof_hex"), &path, &np) == 0;
+			  dec32(json_str(json_get(e, "root2_hex")), b) == 0 &&
+			  dec_list(json_get(e, "proof_hex"), &path, &np) == 0;
 		ok = 0;
 		if (decoded) {
 			ok = merkle_verify_consistency(json_u64(json_get(e, "size1")),
-			             json_u64(json_get(e, "size2")), a, b,
-			             (const uint8_t(*)[H])path, np) == 0;
+				     json_u64(json_get(e, "size2")), a, b,
+				     (const uint8_t(*)[H])path, np) == 0;
 			free(path);
 		}
 		if (valid && !decoded &&
-		        strcmp(desc, "sizes are equal (one) and proof is empty") == 0) {
+			strcmp(desc, "sizes are equal (one) and proof is empty") == 0) {
 			refused_valid++;
 			continue;
 		}
 		if (ok != valid)
 			fail_msg("consistency probe %s (%s): expected %s",
-			        json_str(json_get(e, "file")), desc, valid ? "valid" : "invalid");
+				json_str(json_get(e, "file")), desc, valid ? "valid" : "invalid");
 		ok ? accepted++ : rejected++;
 	}
 	assert_int_equal(rejected, 184); /* every must-reject probe */
@@ -482,34 +482,34 @@ test_against_reference(void **state)
 		assert_memory_equal(root, old, H);
 		for (m = 0; m < n; m++) {
 			assert_int_equal(merkle_inclusion_proof((const uint8_t(*)[H])l, n, m, p,
-			                         MERKLE_MAX_PROOF, &np),
-			        0);
+						 MERKLE_MAX_PROOF, &np),
+				0);
 			nq = ref_path(m, (const uint8_t(*)[H])l, n, q);
 			assert_int_equal(np, nq);
 			assert_memory_equal(p, q, np * H);
 			assert_int_equal(merkle_verify_inclusion(
-			                         l[m], m, n, (const uint8_t(*)[H])p, np, root),
-			        0);
+						 l[m], m, n, (const uint8_t(*)[H])p, np, root),
+				0);
 			if (n > 1) /* the same proof for the wrong leaf or index must fail */
 				assert_int_equal(merkle_verify_inclusion(l[(m + 1) % n], m, n,
-				                         (const uint8_t(*)[H])p, np, root),
-				        PASO_E_PROOF_INVALID);
+							 (const uint8_t(*)[H])p, np, root),
+					PASO_E_PROOF_INVALID);
 		}
 		for (m = 1; m <= n; m++) {
 			assert_int_equal(merkle_consistency_proof((const uint8_t(*)[H])l, n, m, p,
-			                         MERKLE_MAX_PROOF, &np),
-			        0);
+						 MERKLE_MAX_PROOF, &np),
+				0);
 			nq = m == n ? 0 : ref_subproof(m, (const uint8_t(*)[H])l, n, 1, q);
 			assert_int_equal(np, nq);
 			assert_memory_equal(p, q, np * H);
 			ref_mth((const uint8_t(*)[H])l, m, old);
 			assert_int_equal(merkle_verify_consistency(
-			                         m, n, old, root, (const uint8_t(*)[H])p, np),
-			        0);
+						 m, n, old, root, (const uint8_t(*)[H])p, np),
+				0);
 			if (m < n && m > 1) /* claiming a different old size must fail */
 				assert_int_equal(merkle_verify_consistency(m - 1, n, old, root,
-				                         (const uint8_t(*)[H])p, np),
-				        PASO_E_PROOF_INVALID);
+							 (const uint8_t(*)[H])p, np),
+					PASO_E_PROOF_INVALID);
 		}
 	}
 }
@@ -522,39 +522,39 @@ test_bad_arguments(void **state)
 
 	(void)state;
 	assert_int_equal(
-	        merkle_inclusion_proof((const uint8_t(*)[H])l, 4, 4, p, MERKLE_MAX_PROOF, &np),
-	        PASO_E_INVALID_ARG);
+		merkle_inclusion_proof((const uint8_t(*)[H])l, 4, 4, p, MERKLE_MAX_PROOF, &np),
+		PASO_E_INVALID_ARG);
 	assert_int_equal(np, 0);
 	assert_int_equal(merkle_inclusion_proof((const uint8_t(*)[H])l, 4, 0, p, 1, &np),
-	        PASO_E_INVALID_ARG);
+		PASO_E_INVALID_ARG);
 	assert_int_equal(
-	        merkle_consistency_proof((const uint8_t(*)[H])l, 4, 0, p, MERKLE_MAX_PROOF, &np),
-	        PASO_E_INVALID_ARG);
+		merkle_consistency_proof((const uint8_t(*)[H])l, 4, 0, p, MERKLE_MAX_PROOF, &np),
+		PASO_E_INVALID_ARG);
 	assert_int_equal(
-	        merkle_consistency_proof((const uint8_t(*)[H])l, 4, 5, p, MERKLE_MAX_PROOF, &np),
-	        PASO_E_INVALID_ARG);
+		merkle_consistency_proof((const uint8_t(*)[H])l, 4, 5, p, MERKLE_MAX_PROOF, &np),
+		PASO_E_INVALID_ARG);
 	assert_int_equal(merkle_root((const uint8_t(*)[H])l, 0, root), 0);
 	assert_hex32("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", root);
 	/* Index at or past the size, and size 0, are never valid. */
 	assert_int_equal(merkle_verify_inclusion(l[0], 0, 0, NULL, 0, root), PASO_E_PROOF_INVALID);
 	assert_int_equal(merkle_verify_inclusion(l[0], UINT64_MAX, UINT64_MAX, NULL, 0, l[0]),
-	        PASO_E_PROOF_INVALID);
+		PASO_E_PROOF_INVALID);
 	assert_int_equal(
-	        merkle_verify_consistency(0, 0, root, root, NULL, 0), PASO_E_PROOF_INVALID);
+		merkle_verify_consistency(0, 0, root, root, NULL, 0), PASO_E_PROOF_INVALID);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_hasher_kats),
-	        cmocka_unit_test(test_roots),
-	        cmocka_unit_test(test_inclusion_vectors),
-	        cmocka_unit_test(test_consistency_vectors),
-	        cmocka_unit_test(test_large_tree_inclusion),
-	        cmocka_unit_test(test_probes),
-	        cmocka_unit_test(test_against_reference),
-	        cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_hasher_kats),
+		cmocka_unit_test(test_roots),
+		cmocka_unit_test(test_inclusion_vectors),
+		cmocka_unit_test(test_consistency_vectors),
+		cmocka_unit_test(test_large_tree_inclusion),
+		cmocka_unit_test(test_probes),
+		cmocka_unit_test(test_against_reference),
+		cmocka_unit_test(test_bad_arguments),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -152,10 +152,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_quantize_scale),
-	        cmocka_unit_test(test_cosine_int8_close_to_float),
-	        cmocka_unit_test(test_rejects_bad_values),
-	        cmocka_unit_test(test_kernels_and_scan_agree),
+		cmocka_unit_test(test_quantize_scale),
+		cmocka_unit_test(test_cosine_int8_close_to_float),
+		cmocka_unit_test(test_rejects_bad_values),
+		cmocka_unit_test(test_kernels_and_scan_agree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,7 +42,7 @@ static struct finger_template *
 templ(const uint8_t *rec, size_t len)
 {
 	struct finger_template *t = NULL;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 
 	if (finger_template_from_record(rec, len, &t, &d) != 0)
 		fail_msg("template: %s", d.msg);
@@ -99,9 +99,9 @@ cmp_double(const void *a, const void *b)
 static void
 test_genuine_beats_impostor(void **state)
 {
-	const struct finger_noise *presets[3] = { &finger_noise_good, &finger_noise_poor,
-		&finger_noise_detention };
-	static const char *const names[3] = { "good", "poor", "detention" };
+	const struct finger_noise *presets[3] = {
+		&finger_noise_good, &finger_noise_poor, &finger_noise_detention};
+	static const char *const names[3] = {"good", "poor", "detention"};
 	enum { N = 24 };
 	int k;
 
@@ -128,9 +128,10 @@ test_genuine_beats_impostor(void **state)
 		}
 		qsort(gen, N, sizeof(double), cmp_double);
 		qsort(imp, (size_t)ni, sizeof(double), cmp_double);
-		print_message("%s: genuine median %.3f, impostor median %.3f max %.3f; %d/%d genuine "
-			      "above the FMR 1e-3 threshold %.3f\n",
-		    names[k], gen[N / 2], imp[ni / 2], imp[ni - 1], above, N, thr);
+		print_message(
+			"%s: genuine median %.3f, impostor median %.3f max %.3f; %d/%d genuine "
+			"above the FMR 1e-3 threshold %.3f\n",
+			names[k], gen[N / 2], imp[ni / 2], imp[ni - 1], above, N, thr);
 		/* the median genuine pair beats 99 % of the impostor pairs, the best one beats all */
 		assert_true(gen[N / 2] > imp[ni * 99 / 100]);
 		assert_true(gen[N - 1] > imp[ni - 1]);
@@ -150,7 +151,7 @@ static uint8_t *
 rotate(const uint8_t *rec, size_t len, double deg, double dx, double dy, size_t *olenp)
 {
 	struct fmr_record r;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	uint8_t *out = NULL;
 	double a = deg * M_PI / 180.0, c = cos(a), s = sin(a);
 	int v, i;
@@ -186,13 +187,16 @@ test_rotation_translation(void **state)
 		uint8_t *r1 = record(300 + (unsigned)p, 1, &finger_noise_good, RIGHT_INDEX, &l1);
 		uint8_t *r2 = record(300 + (unsigned)p, 2, &finger_noise_good, RIGHT_INDEX, &l2);
 		uint8_t *rr = rotate(r1, l1, 30.0, 40.0, -40.0, &lr);
-		struct finger_template *t1 = templ(r1, l1), *t2 = templ(r2, l2), *tr = templ(rr, lr);
-		double base = finger_match_views(t2, 0, t1, 0), turned = finger_match_views(t2, 0, tr, 0);
+		struct finger_template *t1 = templ(r1, l1), *t2 = templ(r2, l2),
+				       *tr = templ(rr, lr);
+		double base = finger_match_views(t2, 0, t1, 0),
+		       turned = finger_match_views(t2, 0, tr, 0);
 		double self = finger_match_views(t1, 0, tr, 0);
 
-		print_message("person %d: genuine %.3f, with one side turned 30 deg and moved 40 px "
-			      "%.3f; record vs itself turned %.3f\n",
-		    p, base, turned, self);
+		print_message(
+			"person %d: genuine %.3f, with one side turned 30 deg and moved 40 px "
+			"%.3f; record vs itself turned %.3f\n",
+			p, base, turned, self);
 		assert_true(fabs(turned - base) < 0.05 + 0.1 * base);
 		/* pixel rounding flips a few cylinder bits, and nothing else changes */
 		assert_true(self > 0.75 && self > base);
@@ -241,18 +245,18 @@ test_finger_match_positions(void **state)
 static void
 test_bad_records(void **state)
 {
-	static const uint8_t v2011[12] = { 'F', 'M', 'R', 0, '0', '3', '0', 0, 0, 0, 1, 0x8d };
+	static const uint8_t v2011[12] = {'F', 'M', 'R', 0, '0', '3', '0', 0, 0, 0, 1, 0x8d};
 	struct finger_template *t = (struct finger_template *)&t;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 
 	(void)state;
-	assert_int_equal(finger_template_from_record(v2011, sizeof(v2011), &t, &d),
-	    PASO_E_TEMPLATE_VERSION);
+	assert_int_equal(
+		finger_template_from_record(v2011, sizeof(v2011), &t, &d), PASO_E_TEMPLATE_VERSION);
 	assert_null(t);
 	assert_non_null(strstr(d.msg, "'030'"));
 	assert_int_equal(finger_template_from_record(v2011, 3, &t, &d), PASO_E_TEMPLATE_TRUNCATED);
 	assert_int_equal(finger_template_from_record((const uint8_t *)"FMX", 3, &t, &d),
-	    PASO_E_TEMPLATE_FORMAT);
+		PASO_E_TEMPLATE_FORMAT);
 	finger_template_free(NULL);
 }
 
@@ -290,10 +294,10 @@ ref_clip(double v)
 static uint8_t *
 ref_record(int c, int impression, size_t *lenp)
 {
-	static const int counts[14] = { 0, 1, 2, 3, 4, 7, 15, 25, 35, 45, 60, 80, 120, 255 };
+	static const int counts[14] = {0, 1, 2, 3, 4, 7, 15, 25, 35, 45, 60, 80, 120, 255};
 	struct fmr_minutia base[255], m[2][255 + 32];
 	struct fmr_record r;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	uint8_t *out = NULL;
 	uint64_t s = 0x5eed0000ull + (uint64_t)c, s2 = 0xabcd0000ull + (uint64_t)c;
 	int v, i, n, k;
@@ -305,7 +309,8 @@ ref_record(int c, int impression, size_t *lenp)
 	r.yres = c % 5 == 3 ? 118 : 197;
 	r.n_views = 2;
 	for (v = 0; v < 2; v++) {
-		double rot = (ref_unif(&s2) - 0.5) * 40.0 * M_PI / 180.0, co = cos(rot), si = sin(rot);
+		double rot = (ref_unif(&s2) - 0.5) * 40.0 * M_PI / 180.0, co = cos(rot),
+		       si = sin(rot);
 		double tx = (ref_unif(&s2) - 0.5) * 60.0, ty = (ref_unif(&s2) - 0.5) * 60.0;
 
 		n = v == 0 ? counts[c % 14] : 20 + (int)(ref_unif(&s) * 50);
@@ -313,10 +318,10 @@ ref_record(int c, int impression, size_t *lenp)
 			double x, y, a;
 			int ang;
 
-			if (i > 0 && ref_unif(&s) < 0.1) {         /* the same place, another direction */
+			if (i > 0 && ref_unif(&s) < 0.1) { /* the same place, another direction */
 				x = base[i - 1].x;
 				y = base[i - 1].y;
-			} else if (i > 0 && ref_unif(&s) < 0.1) {  /* a few pixels away */
+			} else if (i > 0 && ref_unif(&s) < 0.1) { /* a few pixels away */
 				x = base[i - 1].x + (ref_unif(&s) - 0.5) * 6;
 				y = base[i - 1].y + (ref_unif(&s) - 0.5) * 6;
 			} else {
@@ -334,20 +339,22 @@ ref_record(int c, int impression, size_t *lenp)
 			base[i].type = (uint8_t)(1 + (ref_rand(&s) & 1));
 			base[i].quality = 60;
 			if (impression == 2 && ref_unif(&s2) < 0.1)
-				continue;                           /* lost in the second impression */
+				continue; /* lost in the second impression */
 			m[v][k] = base[i];
 			if (impression == 2) {
 				x = base[i].x - 400.0;
 				y = base[i].y - 400.0;
 				a = ang + rot * 128 / M_PI + (ref_unif(&s2) - 0.5) * 6;
-				m[v][k].x = ref_clip(400 + co * x + si * y + tx + (ref_unif(&s2) - 0.5) * 4);
-				m[v][k].y = ref_clip(400 - si * x + co * y + ty + (ref_unif(&s2) - 0.5) * 4);
+				m[v][k].x = ref_clip(
+					400 + co * x + si * y + tx + (ref_unif(&s2) - 0.5) * 4);
+				m[v][k].y = ref_clip(
+					400 - si * x + co * y + ty + (ref_unif(&s2) - 0.5) * 4);
 				m[v][k].angle = (uint8_t)((lround(a) % 256 + 256) % 256);
 			}
 			k++;
 		}
 		for (i = 0; impression == 2 && i < n / 10 && k < 255; i++, k++) {
-			m[v][k] = base[0];                          /* spurious */
+			m[v][k] = base[0]; /* spurious */
 			m[v][k].x = ref_clip(250 + ref_unif(&s2) * 300);
 			m[v][k].y = ref_clip(220 + ref_unif(&s2) * 360);
 			m[v][k].angle = (uint8_t)(ref_rand(&s2) & 0xff);
@@ -368,34 +375,34 @@ ref_record(int c, int impression, size_t *lenp)
  * fast builder must reproduce every cylinder bit, hence these scores to rounding.
  */
 static const double ref_scores[REF_CASES][3] = {
-	{ 0, 0.48244666195042374, 0 },
-	{ 0, 0.58141035152575149, 0 },
-	{ 0, 0.61857552541034078, 0 },
-	{ 0, 0.60531110538971289, 0 },
-	{ 0, 0.56320900862296208, 0 },
-	{ 0, 0.60500238396222694, 0 },
-	{ 0.65968826982809647, 0.65259080736099317, 0.0030275187378713698 },
-	{ 0.67537092539779153, 0.55883582493528372, 0.026033601806276025 },
-	{ 0.64691851237399756, 0.55482880815138313, 0.018870980888518313 },
-	{ 0.59854631359021582, 0.31004891822144953, 0.043945427184724106 },
-	{ 0.53586602693637952, 0.57740832821409105, 0.062883639180217193 },
-	{ 0.5880638498769124, 0.58227743343650606, 0.033692251371515235 },
-	{ 0.61136377622206406, 0.61143235292350495, 0.038826841073830963 },
-	{ 0.52344427696062812, 0.63606927967660942, 0 },
-	{ 0, 0.61901765347173321, 0 },
-	{ 0, 0.63690590218415788, 0 },
-	{ 0, 0.60341147790595073, 0 },
-	{ 0, 0.69692307623328609, 0 },
-	{ 0, 0.61601613043337045, 0 },
-	{ 0.14416373147852135, 0.5790227955940398, 0.033958039467180123 },
-	{ 0.60709020944493142, 0.50481306996097619, 0.012464081025804418 },
-	{ 0.61214638814267919, 0.56716574675762665, 0.024386558205828919 },
-	{ 0.66045649037371068, 0.59938179414293291, 0.049415558884424879 },
-	{ 0.56934545349586141, 0.71829012832525407, 0.016536613165911793 },
-	{ 0.61846994952181567, 0.54240118392770464, 0.03067483595643674 },
-	{ 0.64789372075356966, 0.59713998208263985, 0.085222650881446524 },
-	{ 0.61115107432092552, 0.5982638062432909, 0.039119466055174884 },
-	{ 0.62557447417770373, 0.59988659880850681, 0 },
+	{0, 0.48244666195042374, 0},
+	{0, 0.58141035152575149, 0},
+	{0, 0.61857552541034078, 0},
+	{0, 0.60531110538971289, 0},
+	{0, 0.56320900862296208, 0},
+	{0, 0.60500238396222694, 0},
+	{0.65968826982809647, 0.65259080736099317, 0.0030275187378713698},
+	{0.67537092539779153, 0.55883582493528372, 0.026033601806276025},
+	{0.64691851237399756, 0.55482880815138313, 0.018870980888518313},
+	{0.59854631359021582, 0.31004891822144953, 0.043945427184724106},
+	{0.53586602693637952, 0.57740832821409105, 0.062883639180217193},
+	{0.5880638498769124, 0.58227743343650606, 0.033692251371515235},
+	{0.61136377622206406, 0.61143235292350495, 0.038826841073830963},
+	{0.52344427696062812, 0.63606927967660942, 0},
+	{0, 0.61901765347173321, 0},
+	{0, 0.63690590218415788, 0},
+	{0, 0.60341147790595073, 0},
+	{0, 0.69692307623328609, 0},
+	{0, 0.61601613043337045, 0},
+	{0.14416373147852135, 0.5790227955940398, 0.033958039467180123},
+	{0.60709020944493142, 0.50481306996097619, 0.012464081025804418},
+	{0.61214638814267919, 0.56716574675762665, 0.024386558205828919},
+	{0.66045649037371068, 0.59938179414293291, 0.049415558884424879},
+	{0.56934545349586141, 0.71829012832525407, 0.016536613165911793},
+	{0.61846994952181567, 0.54240118392770464, 0.03067483595643674},
+	{0.64789372075356966, 0.59713998208263985, 0.085222650881446524},
+	{0.61115107432092552, 0.5982638062432909, 0.039119466055174884},
+	{0.62557447417770373, 0.59988659880850681, 0},
 };
 
 static void
@@ -432,7 +439,7 @@ test_reference_scores(void **state)
 		for (k = 0; k < 3; k++) {
 			if (fabs(s[k] - ref_scores[c][k]) > 1e-9)
 				fail_msg("case %d score %d: %.17g, reference %.17g", c, k, s[k],
-				    ref_scores[c][k]);
+					ref_scores[c][k]);
 			n_genuine += k < 2 && s[k] > 0.3;
 		}
 	}
@@ -458,7 +465,7 @@ static int
 build_thread(void *arg)
 {
 	struct build_job *j = arg;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 
 	j->r = finger_template_from_record(j->rec, j->len, &j->t, &d);
 	return 0;
@@ -490,7 +497,7 @@ test_concurrent_builds(void **state)
 		assert_true(finger_match_views(job[k].t, 0, t2, 0) == ref_scores[13][0]);
 		assert_true(finger_match_views(job[k].t, 1, t2, 1) == ref_scores[13][1]);
 		assert_true(finger_match_views(job[k].t, 0, job[0].t, 0) ==
-		    finger_match_views(job[0].t, 0, job[k].t, 0));
+			    finger_match_views(job[0].t, 0, job[k].t, 0));
 	}
 	for (k = 0; k < N_THREADS; k++)
 		finger_template_free(job[k].t);

@@ -30,9 +30,12 @@ test_deterministic(void **state)
 
 	(void)state;
 	seed_of(7, s);
-	assert_int_equal(finger_synth_record(s, 1, &finger_noise_good, FINGER_MASK_ALL, &r1, &l1), 0);
-	assert_int_equal(finger_synth_record(s, 1, &finger_noise_good, FINGER_MASK_ALL, &r2, &l2), 0);
-	assert_int_equal(finger_synth_record(s, 2, &finger_noise_good, FINGER_MASK_ALL, &r3, &l3), 0);
+	assert_int_equal(
+		finger_synth_record(s, 1, &finger_noise_good, FINGER_MASK_ALL, &r1, &l1), 0);
+	assert_int_equal(
+		finger_synth_record(s, 1, &finger_noise_good, FINGER_MASK_ALL, &r2, &l2), 0);
+	assert_int_equal(
+		finger_synth_record(s, 2, &finger_noise_good, FINGER_MASK_ALL, &r3, &l3), 0);
 	assert_non_null(r1);
 	assert_int_equal(l1, l2);
 	assert_memory_equal(r1, r2, l1);
@@ -84,13 +87,13 @@ test_masks_and_failures(void **state)
 	assert_int_equal(finger_synth_record(s, 5, &never_fail, 0, &r, &l), 0);
 	assert_null(r);
 	/* bad arguments */
-	assert_int_equal(finger_synth_record(s, 5, &never_fail, 1u << 10, &r, &l),
-	    PASO_E_INVALID_ARG);
+	assert_int_equal(
+		finger_synth_record(s, 5, &never_fail, 1u << 10, &r, &l), PASO_E_INVALID_ARG);
 	bad.miss_rate = 1.5;
-	assert_int_equal(finger_synth_record(s, 5, &bad, FINGER_MASK_ALL, &r, &l),
-	    PASO_E_INVALID_ARG);
-	assert_int_equal(finger_synth_record(s, 5, NULL, FINGER_MASK_ALL, &r, &l),
-	    PASO_E_INVALID_ARG);
+	assert_int_equal(
+		finger_synth_record(s, 5, &bad, FINGER_MASK_ALL, &r, &l), PASO_E_INVALID_ARG);
+	assert_int_equal(
+		finger_synth_record(s, 5, NULL, FINGER_MASK_ALL, &r, &l), PASO_E_INVALID_ARG);
 }
 
 struct stats {
@@ -131,9 +134,11 @@ gather(const struct finger_noise *nz, unsigned people, struct stats *st)
 				st->endings += fv->m[i].type == FMR_TYPE_ENDING;
 				st->bifurcations += fv->m[i].type == FMR_TYPE_BIFURCATION;
 				for (j = i + 1; j < fv->n_minutiae; j++) {
-					double dx = fv->m[i].x - fv->m[j].x, dy = fv->m[i].y - fv->m[j].y;
+					double dx = fv->m[i].x - fv->m[j].x,
+					       dy = fv->m[i].y - fv->m[j].y;
 					double d = sqrt(dx * dx + dy * dy);
-					double da = (fv->m[i].angle - fv->m[j].angle) * (2 * M_PI / 256);
+					double da = (fv->m[i].angle - fv->m[j].angle) *
+						    (2 * M_PI / 256);
 
 					st->pairs++;
 					st->close_pairs += d < 6.0;
@@ -162,7 +167,7 @@ test_statistics_good(void **state)
 	sd = sqrt(st.sum2 / st.n - mean * mean);
 	share = st.endings / (st.endings + st.bifurcations);
 	print_message("good: %.0f views, minutiae %.1f +/- %.1f, endings %.3f, flow %.2f\n", st.n,
-	    mean, sd, share, st.flow_sum / st.flow_n);
+		mean, sd, share, st.flow_sum / st.flow_n);
 	/* docs/biometrics.md: about 35 +/- 12 minutiae per plain impression, 60:40 */
 	assert_true(mean > 31.0 && mean < 39.0);
 	assert_true(sd > 8.0 && sd < 16.0);

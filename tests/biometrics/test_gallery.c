@@ -260,7 +260,7 @@ test_parallel_scan_over_many(void **state)
 	}
 	for (i = 0; i < NE; i += 5) {
 		assert_int_equal(
-		        gallery_identify_ex(g, &probe[i], 1e-6, NULL, &hit, &found, &st), 0);
+			gallery_identify_ex(g, &probe[i], 1e-6, NULL, &hit, &found, &st), 0);
 		make_id(i, id);
 		assert_int_equal(found, 1);
 		assert_memory_equal(hit.id, id, 16);
@@ -276,11 +276,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_finds_right_person_and_not_strangers),
-	        cmocka_unit_test(test_template_entry_points),
-	        cmocka_unit_test(test_partial_probes),
-	        cmocka_unit_test(test_add_remove),
-	        cmocka_unit_test(test_parallel_scan_over_many),
+		cmocka_unit_test(test_finds_right_person_and_not_strangers),
+		cmocka_unit_test(test_template_entry_points),
+		cmocka_unit_test(test_partial_probes),
+		cmocka_unit_test(test_add_remove),
+		cmocka_unit_test(test_parallel_scan_over_many),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -52,10 +52,10 @@ test_rotate_matches_bitwise_reference(void **state)
 			for (t = 0; t < IRIS_ANGLES; t++)
 				for (c = 0; c < 2; c++) {
 					int src = ring * 256 +
-					          2 * ((t + shift + IRIS_ANGLES) % IRIS_ANGLES) + c;
+						  2 * ((t + shift + IRIS_ANGLES) % IRIS_ANGLES) + c;
 
 					assert_int_equal(get_bit(out, ring * 256 + 2 * t + c),
-					        get_bit(in, src));
+						get_bit(in, src));
 				}
 		iris_rotate(out, -shift, back);
 		assert_memory_equal(back, in, BIO_IRIS_BYTES);
@@ -125,7 +125,7 @@ test_masks_respected(void **state)
 	assert_int_equal(n, 1536);
 	assert_true(fabs(after - iris_hd_norm(154, 1536)) < 1e-12);
 	assert_true(
-	        fabs(iris_hd_norm(154, 1536) - (0.5 - (0.5 - 154.0 / 1536) * sqrt(0.75))) < 1e-12);
+		fabs(iris_hd_norm(154, 1536) - (0.5 - (0.5 - 154.0 / 1536) * sqrt(0.75))) < 1e-12);
 	/* too few bits visible in both: not compared */
 	memset(mask, 0, sizeof(mask));
 	mask[0] = 0xff;
@@ -151,7 +151,7 @@ test_kernels_agree(void **state)
 	static const char *impls[] = {"scalar", "avx2", "avx512"};
 	enum { N = 64 };
 	uint8_t *g = aligned_alloc(64, N * 2 * BIO_IRIS_BYTES), pc[BIO_IRIS_BYTES],
-	        pm[BIO_IRIS_BYTES];
+		pm[BIO_IRIS_BYTES];
 	struct iris_probe *p = aligned_alloc(64, sizeof(*p));
 	float ref[N], out[N];
 	size_t k;
@@ -192,11 +192,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_rotate_matches_bitwise_reference),
-	        cmocka_unit_test(test_rotation_invariance),
-	        cmocka_unit_test(test_masks_respected),
-	        cmocka_unit_test(test_hd_norm),
-	        cmocka_unit_test(test_kernels_agree),
+		cmocka_unit_test(test_rotate_matches_bitwise_reference),
+		cmocka_unit_test(test_rotation_invariance),
+		cmocka_unit_test(test_masks_respected),
+		cmocka_unit_test(test_hd_norm),
+		cmocka_unit_test(test_kernels_agree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -100,9 +100,9 @@ next_key(struct jcur *j, char *key, size_t keylen, char *val, size_t vallen)
 static unsigned
 position_code(const char *name)
 {
-	static const char *const names[] = { "UNKNOWN", "RIGHT_THUMB", "RIGHT_INDEX",
-		"RIGHT_MIDDLE", "RIGHT_RING", "RIGHT_LITTLE", "LEFT_THUMB", "LEFT_INDEX",
-		"LEFT_MIDDLE", "LEFT_RING", "LEFT_LITTLE" };
+	static const char *const names[] = {"UNKNOWN", "RIGHT_THUMB", "RIGHT_INDEX", "RIGHT_MIDDLE",
+		"RIGHT_RING", "RIGHT_LITTLE", "LEFT_THUMB", "LEFT_INDEX", "LEFT_MIDDLE",
+		"LEFT_RING", "LEFT_LITTLE"};
 	unsigned i;
 
 	for (i = 0; i < 11; i++)
@@ -117,7 +117,7 @@ check_against_json(const struct fmr_record *rec, const char *json_path)
 {
 	size_t len;
 	char *json = (char *)slurp(json_path, &len);
-	struct jcur j = { json };
+	struct jcur j = {json};
 	char key[64], val[128];
 	int view = -1, mi = -1, in_minutiae = 0, checked = 0;
 	const struct fmr_view *v = NULL;
@@ -159,13 +159,15 @@ check_against_json(const struct fmr_record *rec, const char *json_path)
 		} else if (strcmp(key, "minutiae") == 0) {
 			in_minutiae = 1;
 		} else if (strcmp(key, "type") == 0 && in_minutiae &&
-		    (strcmp(val, "ENDING") == 0 || strcmp(val, "BIFURCATION") == 0 ||
-			strcmp(val, "OTHER") == 0)) {
+			   (strcmp(val, "ENDING") == 0 || strcmp(val, "BIFURCATION") == 0 ||
+				   strcmp(val, "OTHER") == 0)) {
 			mi++;
 			assert_true(mi < v->n_minutiae);
 			m = &v->m[mi];
-			assert_int_equal(m->type, strcmp(val, "ENDING") == 0 ? FMR_TYPE_ENDING :
-			    strcmp(val, "BIFURCATION") == 0 ? FMR_TYPE_BIFURCATION : FMR_TYPE_OTHER);
+			assert_int_equal(m->type, strcmp(val, "ENDING") == 0 ? FMR_TYPE_ENDING
+						  : strcmp(val, "BIFURCATION") == 0
+							  ? FMR_TYPE_BIFURCATION
+							  : FMR_TYPE_OTHER);
 			checked++;
 		} else if (strcmp(key, "positionX") == 0) {
 			assert_int_equal(m->x, n);
@@ -201,10 +203,10 @@ test_iso_sample(void **state)
 {
 	size_t len;
 	uint8_t *buf = slurp(SAMPLES "fingerprintio/iso19794p2v2005-sample.dat", &len);
-	static const uint8_t ext[6] = { 0x01, 0x44, 0xbc, 0x36, 0x21, 0x43 };
+	static const uint8_t ext[6] = {0x01, 0x44, 0xbc, 0x36, 0x21, 0x43};
 	struct fmr_record rec;
-	struct paso_diag d = { 0 };
-	unsigned c[2][3] = { { 0 } };
+	struct paso_diag d = {0};
+	unsigned c[2][3] = {{0}};
 	int v, i;
 
 	(void)state;
@@ -258,7 +260,7 @@ test_iso_roundtrip(void **state)
 	size_t len, olen = 0;
 	uint8_t *buf = slurp(SAMPLES "fingerprintio/iso19794p2v2005-sample.dat", &len), *out = NULL;
 	struct fmr_record rec;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 
 	(void)state;
 	assert_int_equal(iso19794_read(buf, len, &rec, &d), 0);
@@ -276,7 +278,7 @@ test_ansi2004_sample(void **state)
 	size_t len, olen = 0;
 	uint8_t *buf = slurp(SAMPLES "fingerprintio/ansi378v2004-sample.dat", &len), *out = NULL;
 	struct fmr_record rec, iso;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	int v, i;
 
 	(void)state;
@@ -321,9 +323,9 @@ test_other_versions(void **state)
 	static const struct {
 		const char *file, *needle;
 	} cases[] = {
-		{ "fingerprintio/ansi378v2009-sample.dat", "'030'" },
-		{ "fingerprintio/ansi378v2009am1-sample.dat", "'035'" },
-		{ "fingerprintio/iso19794p2v2011-sample.dat", "19794-2:2011" },
+		{"fingerprintio/ansi378v2009-sample.dat", "'030'"},
+		{"fingerprintio/ansi378v2009am1-sample.dat", "'035'"},
+		{"fingerprintio/iso19794p2v2011-sample.dat", "19794-2:2011"},
 	};
 	size_t i;
 
@@ -333,7 +335,7 @@ test_other_versions(void **state)
 		size_t len;
 		uint8_t *buf;
 		struct fmr_record rec;
-		struct paso_diag d = { 0 };
+		struct paso_diag d = {0};
 
 		snprintf(path, sizeof(path), "%s%s", SAMPLES, cases[i].file);
 		buf = slurp(path, &len);
@@ -350,8 +352,8 @@ test_other_versions(void **state)
 static void
 test_openafis_truncated(void **state)
 {
-	static const char *const files[] = { "101_1_truncate_1_byte.iso",
-		"101_1_truncate_2_bytes.iso", "101_1_truncate_3_bytes.iso" };
+	static const char *const files[] = {"101_1_truncate_1_byte.iso",
+		"101_1_truncate_2_bytes.iso", "101_1_truncate_3_bytes.iso"};
 	int i;
 
 	(void)state;
@@ -360,7 +362,7 @@ test_openafis_truncated(void **state)
 		size_t len;
 		uint8_t *buf;
 		struct fmr_record rec;
-		struct paso_diag d = { 0 };
+		struct paso_diag d = {0};
 
 		snprintf(path, sizeof(path), "%sopenafis-invalid/%s", SAMPLES, files[i]);
 		buf = slurp(path, &len);
@@ -377,8 +379,8 @@ test_openafis_truncated(void **state)
 static void
 test_every_truncation(void **state)
 {
-	static const char *const files[] = { "fingerprintio/iso19794p2v2005-sample.dat",
-		"fingerprintio/ansi378v2004-sample.dat" };
+	static const char *const files[] = {"fingerprintio/iso19794p2v2005-sample.dat",
+		"fingerprintio/ansi378v2004-sample.dat"};
 	int f;
 
 	(void)state;
@@ -391,7 +393,7 @@ test_every_truncation(void **state)
 		buf = slurp(path, &len);
 		for (n = 0; n < len; n++) {
 			struct fmr_record rec;
-			struct paso_diag d = { 0 };
+			struct paso_diag d = {0};
 			int r = read_copy(buf, n, &rec, &d);
 
 			/*
@@ -402,7 +404,8 @@ test_every_truncation(void **state)
 				assert_int_equal(r, PASO_E_TEMPLATE_FORMAT);
 			} else {
 				if (r != PASO_E_TEMPLATE_TRUNCATED)
-					fail_msg("%s cut to %zu bytes: got %d (%s)", files[f], n, r, d.msg);
+					fail_msg("%s cut to %zu bytes: got %d (%s)", files[f], n, r,
+						d.msg);
 			}
 			assert_true(d.msg[0] != '\0');
 			fmr_record_free(&rec);
@@ -415,7 +418,7 @@ test_every_truncation(void **state)
 static void
 test_every_corruption(void **state)
 {
-	static const uint8_t flips[] = { 0x01, 0x02, 0x10, 0x40, 0x80, 0xff };
+	static const uint8_t flips[] = {0x01, 0x02, 0x10, 0x40, 0x80, 0xff};
 	size_t len, i, f, accepted = 0, rejected = 0;
 	uint8_t *buf = slurp(SAMPLES "fingerprintio/iso19794p2v2005-sample.dat", &len);
 	uint8_t *mod = malloc(len);
@@ -425,7 +428,7 @@ test_every_corruption(void **state)
 	for (i = 0; i < len; i++) {
 		for (f = 0; f < sizeof(flips); f++) {
 			struct fmr_record rec;
-			struct paso_diag d = { 0 };
+			struct paso_diag d = {0};
 			uint8_t *out = NULL;
 			size_t olen = 0;
 			int r;
@@ -443,8 +446,9 @@ test_every_corruption(void **state)
 			} else {
 				rejected++;
 				if (r != PASO_E_TEMPLATE_FORMAT && r != PASO_E_TEMPLATE_VERSION &&
-				    r != PASO_E_TEMPLATE_TRUNCATED)
-					fail_msg("byte %zu ^ 0x%02x: unexpected code %d", i, flips[f], r);
+					r != PASO_E_TEMPLATE_TRUNCATED)
+					fail_msg("byte %zu ^ 0x%02x: unexpected code %d", i,
+						flips[f], r);
 				assert_true(d.msg[0] != '\0');
 			}
 			free(out);
@@ -462,7 +466,7 @@ static void
 expect_bad(const uint8_t *buf, size_t len, int code, const char *needle)
 {
 	struct fmr_record rec;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	int r = read_copy(buf, len, &rec, &d);
 
 	if (r != code || strstr(d.msg, needle) == NULL)
@@ -476,7 +480,7 @@ test_named_errors(void **state)
 	size_t len;
 	uint8_t *buf = slurp(SAMPLES "fingerprintio/iso19794p2v2005-sample.dat", &len);
 	uint8_t *mod = malloc(len + 1);
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 
 	(void)state;
 	assert_non_null(mod);
@@ -509,7 +513,7 @@ test_named_errors(void **state)
 	memcpy(mod, buf, len);
 	mod[len] = 0;
 	expect_bad(mod, len + 1, PASO_E_TEMPLATE_FORMAT,
-	    "record length 340 in header but 341 bytes given (trailing data)");
+		"record length 340 in header but 341 bytes given (trailing data)");
 	/* 11 views */
 	memcpy(mod, buf, len);
 	mod[22] = 11;
@@ -526,10 +530,10 @@ test_named_errors(void **state)
 static void
 test_writer_checks(void **state)
 {
-	struct fmr_minutia m[2] = { { 10, 20, FMR_TYPE_ENDING, 7, 50 },
-		{ 300, 20, FMR_TYPE_BIFURCATION, 200, 60 } };
+	struct fmr_minutia m[2] = {
+		{10, 20, FMR_TYPE_ENDING, 7, 50}, {300, 20, FMR_TYPE_BIFURCATION, 200, 60}};
 	struct fmr_record rec;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	uint8_t *out = NULL;
 	size_t olen = 0;
 

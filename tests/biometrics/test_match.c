@@ -178,7 +178,7 @@ test_fisher_combination(void **state)
 	assert_true(match_fisher(0, 4) == 0);
 	/* strong evidence: no overflow; -log10 of e^-x x^12 / 12! with x = 300 ln 10 */
 	assert_true(fabs(match_fisher(300, 13) -
-	                    (300 - (12 * log(300 * M_LN10) - lgamma(13)) / M_LN10)) < 0.01);
+			    (300 - (12 * log(300 * M_LN10) - lgamma(13)) / M_LN10)) < 0.01);
 }
 
 static void
@@ -201,12 +201,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_genuine_above_impostor_every_preset),
-	        cmocka_unit_test(test_staged_template),
-	        cmocka_unit_test(test_missing_modalities),
-	        cmocka_unit_test(test_decisions_in_fmr_terms),
-	        cmocka_unit_test(test_fisher_combination),
-	        cmocka_unit_test(test_calibration_tables),
+		cmocka_unit_test(test_genuine_above_impostor_every_preset),
+		cmocka_unit_test(test_staged_template),
+		cmocka_unit_test(test_missing_modalities),
+		cmocka_unit_test(test_decisions_in_fmr_terms),
+		cmocka_unit_test(test_fisher_combination),
+		cmocka_unit_test(test_calibration_tables),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

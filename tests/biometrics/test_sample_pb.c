@@ -225,11 +225,11 @@ test_each_bad_field_refused(void **state)
 
 	(void)state;
 	expect_refusal(m_face_short, PASO_E_FIELD_RANGE,
-	        "capture.face.embedding: 511 values, expected 512");
+		"capture.face.embedding: 511 values, expected 512");
 	expect_refusal(m_face_nan, PASO_E_FIELD_RANGE, "capture.face.embedding[300]");
 	expect_refusal(m_face_norm, PASO_E_FIELD_RANGE, "L2 norm 2");
 	expect_refusal(
-	        m_code_short, PASO_E_FIELD_RANGE, "capture.iris[1].code: 255 bytes, expected 256");
+		m_code_short, PASO_E_FIELD_RANGE, "capture.iris[1].code: 255 bytes, expected 256");
 	expect_refusal(m_mask_long, PASO_E_FIELD_RANGE, "capture.iris[0].mask: 257 bytes");
 	expect_refusal(m_code_missing, PASO_E_MISSING_FIELD, "capture.iris[0].code: missing");
 	expect_refusal(m_eye_missing, PASO_E_MISSING_FIELD, "capture.iris[1].eye: missing");
@@ -246,8 +246,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_roundtrip_through_bytes),
-	        cmocka_unit_test(test_each_bad_field_refused),
+		cmocka_unit_test(test_roundtrip_through_bytes),
+		cmocka_unit_test(test_each_bad_field_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

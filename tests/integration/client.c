@@ -19,7 +19,7 @@ c_connect(const char *hubdir, const char *name, uint16_t port, int *rc)
 {
 	struct tls_ctx *ctx = NULL;
 	struct tls_conn *c = NULL;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	char cert[1024], key[1024], ca[1024];
 
 	(void)snprintf(cert, sizeof(cert), "%s/kiosks/%s.crt", hubdir, name);
@@ -35,8 +35,8 @@ c_connect(const char *hubdir, const char *name, uint16_t port, int *rc)
 int
 c_send_payload(struct tls_conn *c, const uint8_t *payload, size_t len)
 {
-	uint8_t hdr[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-		(uint8_t)len };
+	uint8_t hdr[4] = {
+		(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
 	int r;
 
 	if ((r = tls_write_all(c, hdr, 4)) != 0)
@@ -88,8 +88,8 @@ c_make_enroll(Paso__Envelope *env, const char *kiosk, uint64_t seq, uint32_t per
 }
 
 void
-c_make_enroll_capture(Paso__Envelope *env, const char *kiosk, uint64_t seq, uint32_t person,
-	uint32_t capture_no)
+c_make_enroll_capture(
+	Paso__Envelope *env, const char *kiosk, uint64_t seq, uint32_t person, uint32_t capture_no)
 {
 	struct enroll_parts *p = calloc(1, sizeof(*p));
 	struct population *pop = NULL;

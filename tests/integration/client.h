@@ -20,8 +20,8 @@ Paso__Envelope *c_recv(struct tls_conn *c);
 /* Fills a valid Enroll for synthetic person `person` (seed 5) into env; free with c_free_enroll. */
 void c_make_enroll(Paso__Envelope *env, const char *kiosk, uint64_t seq, uint32_t person);
 /* The same with another capture of that person (capture_no > 0 gives fresh noise). */
-void c_make_enroll_capture(Paso__Envelope *env, const char *kiosk, uint64_t seq, uint32_t person,
-	uint32_t capture_no);
+void c_make_enroll_capture(
+	Paso__Envelope *env, const char *kiosk, uint64_t seq, uint32_t person, uint32_t capture_no);
 void c_free_enroll(Paso__Envelope *env);
 
 #endif

@@ -19,8 +19,8 @@
 
 extern char **environ;
 
-static const char *const kiosk_names[] = { "kiosk-ciudad-hidalgo", "kiosk-talisman",
-	"kiosk-ciudad-cuauhtemoc", "kiosk-el-ceibo", "station-siglo-xxi" };
+static const char *const kiosk_names[] = {"kiosk-ciudad-hidalgo", "kiosk-talisman",
+	"kiosk-ciudad-cuauhtemoc", "kiosk-el-ceibo", "station-siglo-xxi"};
 
 static void
 bin_path(char *out, size_t n, const char *prog)
@@ -68,7 +68,7 @@ h_read_file(const char *path, size_t *lenp)
 	if (f == NULL)
 		return NULL;
 	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)n + 1)) != NULL) {
+		(buf = malloc((size_t)n + 1)) != NULL) {
 		if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
 			free(buf);
 			buf = NULL;
@@ -111,11 +111,11 @@ h_deploy(struct deployment *dep, const char *policy)
 	(void)snprintf(dep->work, sizeof(dep->work), "%s/kiosks-work", tmpl);
 	(void)snprintf(dep->log, sizeof(dep->log), "%s/hub.log", tmpl);
 	if (policy != NULL) {
-		const char *argv[] = { "paso-hub", "init", dep->hub, "--name", "test", "--policy",
-			policy, NULL };
+		const char *argv[] = {
+			"paso-hub", "init", dep->hub, "--name", "test", "--policy", policy, NULL};
 		st = h_run(&out, argv);
 	} else {
-		const char *argv[] = { "paso-hub", "init", dep->hub, "--name", "test", NULL };
+		const char *argv[] = {"paso-hub", "init", dep->hub, "--name", "test", NULL};
 		st = h_run(&out, argv);
 	}
 	if (st != 0)
@@ -123,7 +123,8 @@ h_deploy(struct deployment *dep, const char *policy)
 	free(out);
 	assert_int_equal(st, 0);
 	for (i = 0; i < sizeof(kiosk_names) / sizeof(kiosk_names[0]); i++) {
-		const char *argv[] = { "paso-hub", "issue", dep->hub, "--kiosk", kiosk_names[i], NULL };
+		const char *argv[] = {
+			"paso-hub", "issue", dep->hub, "--kiosk", kiosk_names[i], NULL};
 		assert_int_equal(h_run(NULL, argv), 0);
 	}
 }
@@ -138,8 +139,8 @@ h_hub_start(struct deployment *dep, uint16_t port)
 	unlink(portfile);
 	(void)snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
 	{
-		const char *argv[] = { "paso-hub", "serve", dep->hub, "--host", "127.0.0.1", "--port",
-			portstr, "--port-file", portfile, NULL };
+		const char *argv[] = {"paso-hub", "serve", dep->hub, "--host", "127.0.0.1",
+			"--port", portstr, "--port-file", portfile, NULL};
 		dep->hub_pid = h_spawn(dep->log, argv);
 	}
 	for (i = 0; i < 3000; i++) {
@@ -176,7 +177,7 @@ void
 h_cleanup(struct deployment *dep)
 {
 	char *out = NULL;
-	const char *argv[] = { "rm", "-rf", dep->dir, NULL };
+	const char *argv[] = {"rm", "-rf", dep->dir, NULL};
 	pid_t pid;
 
 	if (dep->hub_pid > 0)

@@ -8,10 +8,10 @@
 #include <sys/types.h>
 
 struct deployment {
-	char dir[512];      /* temporary root: hub in dir/hub, kiosks in dir/kiosks-work */
-	char hub[600];      /* the hub's deployment directory */
-	char work[600];     /* the kiosks' working directory */
-	char log[600];      /* the hub's log file */
+	char dir[512];  /* temporary root: hub in dir/hub, kiosks in dir/kiosks-work */
+	char hub[600];  /* the hub's deployment directory */
+	char work[600]; /* the kiosks' working directory */
+	char log[600];  /* the hub's log file */
 	pid_t hub_pid;
 	uint16_t port;
 };

@@ -34,16 +34,17 @@ test_kill_during_load(void **state)
 	(void)snprintf(hubaddr, sizeof(hubaddr), "127.0.0.1:%u", (unsigned)port);
 	(void)snprintf(kout, sizeof(kout), "%s/kiosk.json", dep.dir);
 	{
-		const char *argv[] = { "paso-kiosk", "run", "--deployment", dep.hub, "--hub", hubaddr,
-			"--people", "500", "--crossings", "3000", "--identify", "0", "--seed", "21",
-			"--workdir", dep.work, "--give-up", "90", "--json", NULL };
+		const char *argv[] = {"paso-kiosk", "run", "--deployment", dep.hub, "--hub",
+			hubaddr, "--people", "500", "--crossings", "3000", "--identify", "0",
+			"--seed", "21", "--workdir", dep.work, "--give-up", "90", "--json", NULL};
 		kiosk = h_spawn(kout, argv);
 	}
 	/* Kill the hub twice while the kiosks are sending, restarting it each time. */
 	while (kills < 2) {
 		usleep(kills == 0 ? 800000 : 1200000);
 		if (waitpid(kiosk, &st, WNOHANG) == kiosk)
-			fail_msg("kiosks finished before the hub could be killed; enlarge the load");
+			fail_msg(
+				"kiosks finished before the hub could be killed; enlarge the load");
 		assert_int_equal(h_hub_stop(&dep, SIGKILL), -1);
 		kills++;
 		usleep(300000); /* the kiosks see the hub gone and retry with backoff */
@@ -61,7 +62,7 @@ test_kill_during_load(void **state)
 		h_json_num(kjson, "queued"));
 	assert_true(h_json_num(kjson, "reconnects") >= 1);
 	{
-		const char *argv[] = { "paso-hub", "stats", dep.hub, "--json", "--recount", NULL };
+		const char *argv[] = {"paso-hub", "stats", dep.hub, "--json", "--recount", NULL};
 		assert_int_equal(h_run(&stats, argv), 0);
 	}
 	fprintf(stderr, "stats: %s\n", stats);
@@ -72,7 +73,7 @@ test_kill_during_load(void **state)
 		h_json_num(kjson, "genuine") + h_json_num(kjson, "impostor"));
 	assert_int_equal(h_json_num(stats, "messages_seen"), h_json_num(kjson, "acked"));
 	{
-		const char *argv[] = { "paso-audit", "verify", dep.hub, NULL };
+		const char *argv[] = {"paso-audit", "verify", dep.hub, NULL};
 		st = h_run(&out, argv);
 		fprintf(stderr, "verify: %s\n", out);
 		assert_int_equal(st, 0);
@@ -80,7 +81,7 @@ test_kill_during_load(void **state)
 	free(out);
 	/* Each start opened the sealed records to load the gallery, and each start says so. */
 	{
-		const char *argv[] = { "paso-audit", "show", dep.hub, "--json", NULL };
+		const char *argv[] = {"paso-audit", "show", dep.hub, "--json", NULL};
 		assert_int_equal(h_run(&out, argv), 0);
 		assert_true(h_count(out, "opened ") >= 3);
 		assert_true(h_count(out, "RECORD_READ") >= 4); /* three starts and the recount */

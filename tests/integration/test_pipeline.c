@@ -43,19 +43,20 @@ setup(void **state)
 	h_hub_start(&run.dep, 0);
 	(void)snprintf(hubaddr, sizeof(hubaddr), "127.0.0.1:%u", (unsigned)run.dep.port);
 	{
-		const char *argv[] = { "paso-kiosk", "run", "--deployment", run.dep.hub, "--hub",
-			hubaddr, "--people", PEOPLE, "--crossings", CROSSINGS, "--identify", IDENTIFY,
-			"--impostor-rate", "0.02", "--seed", "11", "--workdir", run.dep.work, "--json",
-			NULL };
+		const char *argv[] = {"paso-kiosk", "run", "--deployment", run.dep.hub, "--hub",
+			hubaddr, "--people", PEOPLE, "--crossings", CROSSINGS, "--identify",
+			IDENTIFY, "--impostor-rate", "0.02", "--seed", "11", "--workdir",
+			run.dep.work, "--json", NULL};
 		run.kiosk_status = h_run(&run.kiosk_json, argv);
 	}
 	run.stop_status = h_hub_stop(&run.dep, SIGTERM);
 	{
-		const char *argv[] = { "paso-hub", "stats", run.dep.hub, "--json", "--recount", NULL };
+		const char *argv[] = {
+			"paso-hub", "stats", run.dep.hub, "--json", "--recount", NULL};
 		assert_int_equal(h_run(&run.stats_json, argv), 0);
 	}
 	{
-		const char *argv[] = { "paso-audit", "verify", run.dep.hub, NULL };
+		const char *argv[] = {"paso-audit", "verify", run.dep.hub, NULL};
 		run.verify_status = h_run(&run.verify_out, argv);
 	}
 	free(out);
@@ -102,15 +103,15 @@ test_store_counts(void **state)
 {
 	struct run *run = *state;
 	long long enrolled = h_json_num(run->kiosk_json, "enrolled");
-	long long crossings = h_json_num(run->kiosk_json, "genuine") +
-			      h_json_num(run->kiosk_json, "impostor");
+	long long crossings =
+		h_json_num(run->kiosk_json, "genuine") + h_json_num(run->kiosk_json, "impostor");
 
 	assert_true(crossings >= 4900);
 	assert_true(enrolled >= 980);
 	assert_int_equal(h_json_num(run->stats_json, "subjects"), enrolled);
 	assert_int_equal(h_json_num(run->stats_json, "crossings"), crossings);
-	assert_int_equal(h_json_num(run->stats_json, "messages_seen"),
-		h_json_num(run->kiosk_json, "acked"));
+	assert_int_equal(
+		h_json_num(run->stats_json, "messages_seen"), h_json_num(run->kiosk_json, "acked"));
 	assert_int_equal(h_json_num(run->stats_json, "identifications"),
 		h_json_num(run->kiosk_json, "identify_enrolled") +
 			h_json_num(run->kiosk_json, "unenrolled_probes"));

@@ -24,10 +24,10 @@ run_kiosks(struct deployment *dep, const char *kiosks, const char *capture, cons
 	const char *crossings)
 {
 	char hubaddr[64], *out = NULL;
-	const char *argv[] = { "paso-kiosk", "run", "--deployment", dep->hub, "--hub", hubaddr,
+	const char *argv[] = {"paso-kiosk", "run", "--deployment", dep->hub, "--hub", hubaddr,
 		"--people", people, "--crossings", crossings, "--identify", "0", "--impostor-rate",
 		"0.05", "--seed", "3", "--workdir", dep->work, "--kiosks", kiosks, "--capture",
-		capture, "--json", NULL };
+		capture, "--json", NULL};
 
 	(void)snprintf(hubaddr, sizeof(hubaddr), "127.0.0.1:%u", (unsigned)dep->port);
 	assert_int_equal(h_run(&out, argv), 0);
@@ -39,7 +39,7 @@ static char *
 stats(struct deployment *dep)
 {
 	char *out = NULL;
-	const char *argv[] = { "paso-hub", "stats", dep->hub, "--json", "--recount", NULL };
+	const char *argv[] = {"paso-hub", "stats", dep->hub, "--json", "--recount", NULL};
 
 	assert_int_equal(h_run(&out, argv), 0);
 	fprintf(stderr, "stats: %s", out);
@@ -75,7 +75,7 @@ test_minimal_keeps_fingers_only(void **state)
 	assert_int_equal(h_json_num(s, "with_iris"), 0);
 	free(s);
 	{
-		const char *argv[] = { "paso-audit", "show", dep.hub, "--json", NULL };
+		const char *argv[] = {"paso-audit", "show", dep.hub, "--json", NULL};
 		assert_int_equal(h_run(&audit, argv), 0);
 		assert_true(h_count(audit, "POLICY_DENIED") + h_count(audit, "-32") > 0);
 		assert_true(h_count(audit, "capture.face") > 0);
@@ -107,7 +107,7 @@ test_card_only_keeps_no_template(void **state)
 	assert_int_equal(h_json_num(s, "with_face"), 0);
 	free(s);
 	{
-		const char *argv[] = { "paso-audit", "show", dep.hub, "--json", NULL };
+		const char *argv[] = {"paso-audit", "show", dep.hub, "--json", NULL};
 		assert_int_equal(h_run(&audit, argv), 0);
 		assert_true(h_count(audit, "store.location: card") >= 400);
 	}

@@ -35,7 +35,8 @@ setup(void **state)
 	(void)state;
 	h_deploy(&dep, NULL);
 	{
-		const char *argv[] = { "paso-hub", "issue", dep.hub, "--kiosk", "kiosk-stolen", NULL };
+		const char *argv[] = {
+			"paso-hub", "issue", dep.hub, "--kiosk", "kiosk-stolen", NULL};
 		assert_int_equal(h_run(NULL, argv), 0);
 	}
 	/* The stolen kiosk's certificate is still signed by the CA, but the deployment revoked it. */
@@ -77,8 +78,8 @@ expect_error(struct tls_conn *c, const Paso__Envelope *env, int code)
 	if (a->body_case != PASO__ENVELOPE__BODY_ERROR)
 		fail_msg("expected Error %s, got body %d", paso_errname(code), (int)a->body_case);
 	if (a->error->code != code)
-		fail_msg("expected %s, got %s: %s", paso_errname(code), paso_errname(a->error->code),
-			a->error->message);
+		fail_msg("expected %s, got %s: %s", paso_errname(code),
+			paso_errname(a->error->code), a->error->message);
 	(void)snprintf(msg, sizeof(msg), "%s", a->error->message);
 	assert_true(a->error->audit_index > 0);
 	paso__envelope__free_unpacked(a, NULL);
@@ -145,7 +146,8 @@ test_certificate_from_another_ca(void **state)
 	/* The other deployment's kiosk talks to our hub with our CA as its trust anchor. */
 	{
 		char cmd[2048];
-		(void)snprintf(cmd, sizeof(cmd), "cp %s/ca/ca.crt %s/ca/ca.crt", dep.hub, other.hub);
+		(void)snprintf(
+			cmd, sizeof(cmd), "cp %s/ca/ca.crt %s/ca/ca.crt", dep.hub, other.hub);
 		assert_int_equal(system(cmd), 0);
 	}
 	c = c_connect(other.hub, K, dep.port, &rc);
@@ -187,7 +189,7 @@ static void
 test_malformed_messages_on_one_connection(void **state)
 {
 	struct tls_conn *c = connect_ok();
-	const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f };
+	const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0x0f};
 	Paso__Envelope env, bare = PASO__ENVELOPE__INIT, *a;
 	Paso__Ack ack = PASO__ACK__INIT;
 	Paso__IrisCode *iris;
@@ -357,7 +359,7 @@ static void
 test_oversized_length_prefix(void **state)
 {
 	struct tls_conn *c = connect_ok();
-	const uint8_t hdr[4] = { 0x7f, 0xff, 0xff, 0xff };
+	const uint8_t hdr[4] = {0x7f, 0xff, 0xff, 0xff};
 	Paso__Envelope *a;
 
 	(void)state;
@@ -377,20 +379,20 @@ static void
 test_truncated_frame(void **state)
 {
 	struct tls_conn *c = connect_ok();
-	const uint8_t part[] = { 0, 0, 0, 100, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+	const uint8_t part[] = {0, 0, 0, 100, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 
 	(void)state;
 	{
-	Paso__Envelope *a;
+		Paso__Envelope *a;
 
-	assert_int_equal(tls_write_all(c, part, sizeof(part)), 0);
-	tls_conn_shutdown(c);
-	/* The hub still answers on its half of the connection, then closes it. */
-	assert_non_null(a = c_recv(c));
-	assert_int_equal(a->error->code, PASO_E_FRAME_TRUNCATED);
-	assert_non_null(strstr(a->error->message, "10 of 100"));
-	paso__envelope__free_unpacked(a, NULL);
-	assert_null(c_recv(c));
+		assert_int_equal(tls_write_all(c, part, sizeof(part)), 0);
+		tls_conn_shutdown(c);
+		/* The hub still answers on its half of the connection, then closes it. */
+		assert_non_null(a = c_recv(c));
+		assert_int_equal(a->error->code, PASO_E_FRAME_TRUNCATED);
+		assert_non_null(strstr(a->error->message, "10 of 100"));
+		paso__envelope__free_unpacked(a, NULL);
+		assert_null(c_recv(c));
 	}
 	tls_conn_free(c);
 	assert_still_serving(109);
@@ -405,12 +407,12 @@ test_audit_and_store_after_attacks(void **state)
 	(void)state;
 	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
 	{
-		const char *argv[] = { "paso-audit", "verify", dep.hub, NULL };
+		const char *argv[] = {"paso-audit", "verify", dep.hub, NULL};
 		assert_int_equal(h_run(&out, argv), 0);
 		free(out);
 	}
 	{
-		const char *argv[] = { "paso-audit", "show", dep.hub, "--json", NULL };
+		const char *argv[] = {"paso-audit", "show", dep.hub, "--json", NULL};
 		assert_int_equal(h_run(&out, argv), 0);
 		assert_true(h_count(out, "REJECT") >= 16);
 		assert_true(h_count(out, "FRAME_TRUNCATED") + h_count(out, "-10") >= 1);
@@ -419,7 +421,7 @@ test_audit_and_store_after_attacks(void **state)
 		free(out);
 	}
 	{
-		const char *argv[] = { "paso-hub", "stats", dep.hub, "--json", "--recount", NULL };
+		const char *argv[] = {"paso-hub", "stats", dep.hub, "--json", "--recount", NULL};
 		assert_int_equal(h_run(&out, argv), 0);
 		/* persons 100, 102, 104, 105, 106, 108, 109, 110: the eight valid enrolments */
 		assert_int_equal(h_json_num(out, "subjects"), 8);

@@ -58,7 +58,7 @@ test_order_durability_remove(void **state)
 {
 	struct outbox *ob = NULL;
 	struct outbox_item *it = NULL;
-	uint64_t n, gone[2] = { 1, 3 };
+	uint64_t n, gone[2] = {1, 3};
 	size_t k;
 
 	(void)state;

@@ -38,10 +38,10 @@ test_deterministic_and_never_identical(void **state)
 	/* the next capture of the same person differs in every modality */
 	assert_int_equal(capture_take(p1, 5, 3, PRESET_POOR, &s3), 0);
 	assert_true(s3.finger_len != s1.finger_len ||
-	            memcmp(s3.finger_record, s1.finger_record, s1.finger_len) != 0);
+		    memcmp(s3.finger_record, s1.finger_record, s1.finger_len) != 0);
 	assert_true(memcmp(s3.face, s1.face, sizeof(s1.face)) != 0);
 	assert_true(
-	        s3.n_iris == 0 || memcmp(s3.iris[0].code, s1.iris[0].code, BIO_IRIS_BYTES) != 0);
+		s3.n_iris == 0 || memcmp(s3.iris[0].code, s1.iris[0].code, BIO_IRIS_BYTES) != 0);
 	bio_sample_clear(&s1);
 	bio_sample_clear(&s2);
 	bio_sample_clear(&s3);
@@ -144,7 +144,7 @@ test_iris_generator_statistics(void **state)
 	m = s1 / n;
 	sd = sqrt(s2 / n - m * m);
 	print_message("iris impostor HD mean %.4f sd %.4f dof %.0f over %ld\n", m, sd,
-	        m * (1 - m) / (sd * sd), n);
+		m * (1 - m) / (sd * sd), n);
 	assert_true(fabs(m - 0.499) <= 0.003);
 	assert_true(fabs(sd - 0.032) <= 0.002);
 	population_bio_wipe(bio);
@@ -156,7 +156,7 @@ test_iris_generator_statistics(void **state)
 /* Mean best-shift genuine HD and mean genuine face cosine of n people under a preset. */
 static void
 genuine_stats(struct population *p, enum capture_preset preset, int n, double *hd, double *cos,
-        int *face_fail)
+	int *face_fail)
 {
 	struct iris_probe *pr = aligned_alloc(64, sizeof(*pr));
 	double sh = 0, sc = 0;
@@ -209,7 +209,7 @@ test_capture_presets(void **state)
 	genuine_stats(p, PRESET_GOOD, 200, &hd_good, &cos_good, &ff_good);
 	genuine_stats(p, PRESET_POOR, 200, &hd_poor, &cos_poor, &ff_poor);
 	print_message("good: iris HDnorm %.3f face %.3f fails %d; poor: %.3f %.3f fails %d\n",
-	        hd_good, cos_good, ff_good, hd_poor, cos_poor, ff_poor);
+		hd_good, cos_good, ff_good, hd_poor, cos_poor, ff_poor);
 	/* good kiosk: about 10% bit errors (HDnorm ~0.15 over the bits left by eyelids), a
 	 * modern face model's genuine cosine about 0.7; a poor kiosk is worse in both */
 	assert_true(hd_good > 0.10 && hd_good < 0.20);
@@ -264,11 +264,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_deterministic_and_never_identical),
-	        cmocka_unit_test(test_cards_and_categories),
-	        cmocka_unit_test(test_iris_generator_statistics),
-	        cmocka_unit_test(test_capture_presets),
-	        cmocka_unit_test(test_face_generator_statistics),
+		cmocka_unit_test(test_deterministic_and_never_identical),
+		cmocka_unit_test(test_cards_and_categories),
+		cmocka_unit_test(test_iris_generator_statistics),
+		cmocka_unit_test(test_capture_presets),
+		cmocka_unit_test(test_face_generator_statistics),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,7 +22,7 @@ run(const char *args)
 	int n, st;
 
 	n = snprintf(cmd, sizeof(cmd), "'%s/paso' eval %s >'%s/out.txt' 2>'%s/err.txt'",
-	        PASO_BIN_DIR, args, dir, dir);
+		PASO_BIN_DIR, args, dir, dir);
 	if (n < 0 || (size_t)n >= sizeof(cmd))
 		return -1;
 	st = system(cmd);
@@ -94,7 +94,7 @@ csv_row(const char *csv, const char *modality, double t, double *fmr, double *fn
 		size_t ni, ng;
 
 		if (sscanf(line, "%31[^,],%lf,%lf,%lf,%zu,%zu", name, &th, &a, &b, &ni, &ng) == 6 &&
-		        strcmp(name, modality) == 0 && fabs(th - t) <= 1e-8 * fmax(1, fabs(t))) {
+			strcmp(name, modality) == 0 && fabs(th - t) <= 1e-8 * fmax(1, fabs(t))) {
 			*fmr = a;
 			*fnmr = b;
 			*imp = ni;
@@ -118,8 +118,8 @@ test_tiny_population_json_csv_svg(void **state)
 
 	(void)state;
 	snprintf(args, sizeof(args),
-	        "--subjects 30 --captures 2 --seed 5 --finger-impostors 1200 --json --out '%s/o'",
-	        dir);
+		"--subjects 30 --captures 2 --seed 5 --finger-impostors 1200 --json --out '%s/o'",
+		dir);
 	assert_int_equal(run(args), 0);
 	json = slurp("out.txt");
 	csv = slurp("o/det.csv");
@@ -161,7 +161,7 @@ test_tiny_population_json_csv_svg(void **state)
 	assert_true(checked >= 3);
 	/* the tiny run cannot back FMR 1e-6: it says so instead of inventing a number */
 	assert_non_null(strstr(json, "{\"fmr\": 1e-06, \"impostor_comparisons\": 1200, "
-	                             "\"enough\": false, \"threshold\": null"));
+				     "\"enough\": false, \"threshold\": null"));
 	/* a well-formed SVG document with log axes and one curve per modality */
 	assert_true(strncmp(svg, "<?xml", 5) == 0);
 	assert_non_null(strstr(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
@@ -192,8 +192,8 @@ test_text_report_and_usage_errors(void **state)
 
 	(void)state;
 	assert_int_equal(run("--subjects 12 --captures 2 --seed 1 --preset detention "
-	                     "--finger-impostors 50"),
-	        0);
+			     "--finger-impostors 50"),
+		0);
 	out = slurp("out.txt");
 	assert_non_null(out);
 	assert_non_null(strstr(out, "preset detention"));
@@ -222,8 +222,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_tiny_population_json_csv_svg),
-	        cmocka_unit_test(test_text_report_and_usage_errors),
+		cmocka_unit_test(test_tiny_population_json_csv_svg),
+		cmocka_unit_test(test_text_report_and_usage_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

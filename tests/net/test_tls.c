@@ -29,7 +29,7 @@ static int
 setup(void **state)
 {
 	char ca[128], cak[128], c[128], k[128];
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 
 	(void)state;
 	(void)snprintf(dir, sizeof(dir), "/tmp/paso-tls-XXXXXX");
@@ -66,7 +66,7 @@ static void
 test_keys_are_private_and_exclusive(void **state)
 {
 	char ca[128], cak[128], k[128];
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	struct stat st;
 
 	(void)state;
@@ -99,7 +99,7 @@ serve_one(void *arg)
 {
 	struct server *s = arg;
 	struct tls_conn *c = NULL;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	uint8_t *p = NULL;
 	int fd = accept(s->lfd, NULL, NULL);
 
@@ -116,16 +116,15 @@ serve_one(void *arg)
 
 /* Connects as client cert/key; returns the client's and the server's results. */
 static void
-handshake(const char *cert, const char *key, const char *expect, int *client_rc,
-	struct server *s)
+handshake(const char *cert, const char *key, const char *expect, int *client_rc, struct server *s)
 {
 	char ca[128], hc[128], hk[128], cc[128], ck[128];
 	struct tls_ctx *cctx = NULL;
 	struct tls_conn *c = NULL;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	pthread_t th;
 	uint16_t port;
-	const uint8_t frame[] = { 0, 0, 0, 3, 'a', 'b', 'c' };
+	const uint8_t frame[] = {0, 0, 0, 3, 'a', 'b', 'c'};
 
 	path(ca, sizeof(ca), "ca.crt");
 	path(hc, sizeof(hc), "hub.crt");

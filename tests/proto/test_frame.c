@@ -43,8 +43,8 @@ test_roundtrip(void **state)
 static void
 test_oversize_prefix(void **state)
 {
-	const uint8_t hdr[4] = { 0xff, 0xff, 0xff, 0xf0 };
-	struct paso_diag d = { 0 };
+	const uint8_t hdr[4] = {0xff, 0xff, 0xff, 0xf0};
+	struct paso_diag d = {0};
 	uint32_t plen = 99;
 
 	(void)state;
@@ -57,12 +57,12 @@ test_oversize_prefix(void **state)
 static void
 test_garbage_and_empty(void **state)
 {
-	const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01 };
-	const uint8_t zero[4] = { 0, 0, 0, 0 };
+	const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x01};
+	const uint8_t zero[4] = {0, 0, 0, 0};
 	/* field 1 (kiosk_id) only: decodes, but has no body */
-	const uint8_t nobody[] = { 0x0a, 0x01, 'k' };
+	const uint8_t nobody[] = {0x0a, 0x01, 'k'};
 	Paso__Envelope *out = NULL;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	uint32_t plen;
 
 	(void)state;
@@ -96,9 +96,9 @@ test_readme_lists_every_code(void **state)
 	n = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
 	text[n] = '\0';
-#define PASO_CHECK_ROW(name, value, msg)                                                      \
-	(void)snprintf(row, sizeof(row), "| `%s` | %d |", #name, value);                      \
-	if (strstr(text, row) == NULL)                                                        \
+#define PASO_CHECK_ROW(name, value, msg)                                                           \
+	(void)snprintf(row, sizeof(row), "| `%s` | %d |", #name, value);                           \
+	if (strstr(text, row) == NULL)                                                             \
 		fail_msg("proto/README.md lacks the row for %s (%d)", #name, value);
 	PASO_ERRORS(PASO_CHECK_ROW)
 #undef PASO_CHECK_ROW

@@ -63,7 +63,7 @@ static void
 expect(struct fixture *f, const char *peer, int code, const char *needle)
 {
 	struct bio_sample out;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	int r = ingest_check(&f->env, peer, &out, &d);
 
 	bio_sample_clear(&out);
@@ -78,7 +78,7 @@ test_valid_crossing_decodes(void **state)
 {
 	struct fixture *f = *state;
 	struct bio_sample out;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 
 	assert_int_equal(ingest_check(&f->env, "kiosk-el-ceibo", &out, &d), 0);
 	assert_int_equal(out.has_face, f->s.has_face);
@@ -105,7 +105,8 @@ test_each_field(void **state)
 	f->cr.card_number = "TVR-\xc3\xa9";
 	expect(f, "kiosk-el-ceibo", PASO_E_FIELD_RANGE, "non-ASCII");
 	f->cr.card_number = "TVR-0000000001";
-	f->cr.crossing_point = "an extremely long crossing point name that goes on past sixty-four bytes";
+	f->cr.crossing_point =
+		"an extremely long crossing point name that goes on past sixty-four bytes";
 	expect(f, "kiosk-el-ceibo", PASO_E_FIELD_RANGE, "crossing.crossing_point");
 	f->cr.crossing_point = "El Ceibo";
 	f->cap.capture_time = 0;

@@ -94,8 +94,8 @@ test_create_open_modes(void **state)
 {
 	struct fx *f = *state;
 	struct keyring *kr = NULL;
-	struct paso_diag d = { 0 };
-	uint8_t id[16] = { 1 }, dk[32], w[KEYRING_WRAPPED_BYTES];
+	struct paso_diag d = {0};
+	uint8_t id[16] = {1}, dk[32], w[KEYRING_WRAPPED_BYTES];
 	struct dirent *de;
 	DIR *dir;
 	int n = 0;
@@ -132,7 +132,7 @@ test_open_refuses_loose_modes_and_corruption(void **state)
 {
 	struct fx *f = *state;
 	struct keyring *kr = NULL;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	char path[256];
 	uint8_t b;
 	int fd;
@@ -163,7 +163,7 @@ test_wrap_unwrap_bound_to_subject_and_kek(void **state)
 {
 	struct fx *f = *state;
 	struct keyring *kr = NULL;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	uint8_t a[16], b[16], dk[32], out[32], w[KEYRING_WRAPPED_BYTES], w2[KEYRING_WRAPPED_BYTES];
 	uint32_t e, g;
 
@@ -216,9 +216,9 @@ test_pseudonym_and_card_index(void **state)
 {
 	struct fx *f = *state;
 	struct keyring *kr = NULL, *kr2 = NULL;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	char keys2[128];
-	uint8_t id[16] = { 0 }, p1[32], p2[32], c1[32], c2[32], c3[32];
+	uint8_t id[16] = {0}, p1[32], p2[32], c1[32], c2[32], c3[32];
 
 	assert_int_equal(keyring_create(f->keys), 0);
 	assert_int_equal(keyring_open(f->keys, &kr, &d), 0);
@@ -250,8 +250,8 @@ test_rotate_and_shred(void **state)
 {
 	struct fx *f = *state;
 	struct keyring *kr = NULL;
-	struct paso_diag d = { 0 };
-	uint8_t id[16] = { 9 }, dk[32], out[32], w0[KEYRING_WRAPPED_BYTES], w1[KEYRING_WRAPPED_BYTES];
+	struct paso_diag d = {0};
+	uint8_t id[16] = {9}, dk[32], out[32], w0[KEYRING_WRAPPED_BYTES], w1[KEYRING_WRAPPED_BYTES];
 	uint8_t wother[KEYRING_WRAPPED_BYTES];
 	char name[KEYRING_KEYID_STRLEN];
 	uint32_t gen;
@@ -300,8 +300,8 @@ test_open_finishes_interrupted_shred(void **state)
 {
 	struct fx *f = *state;
 	struct keyring *kr = NULL;
-	struct paso_diag d = { 0 };
-	uint8_t id[16] = { 5 }, dk[32] = { 1 }, out[32], w[KEYRING_WRAPPED_BYTES];
+	struct paso_diag d = {0};
+	uint8_t id[16] = {5}, dk[32] = {1}, out[32], w[KEYRING_WRAPPED_BYTES];
 	char path[256];
 	int fd;
 

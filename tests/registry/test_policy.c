@@ -17,11 +17,11 @@
 
 #define PRESETS PASO_TEST_DATA "/../../policies/"
 
-static const char *const all_keys[] = { "name", "description", "capture.finger", "capture.face",
+static const char *const all_keys[] = {"name", "description", "capture.finger", "capture.face",
 	"capture.iris", "store.finger", "store.face", "store.iris", "store.location",
 	"retention_days.enrolment", "retention_days.crossing", "retention_days.identification",
 	"retention_days.rejected", "match.verify_fmr", "match.identify_fmr", "match.dedup",
-	"sharing" };
+	"sharing"};
 
 static char *
 slurp(const char *path, size_t *lenp)
@@ -73,7 +73,7 @@ assert_same_settings(const struct policy *a, const struct policy *b)
 static void
 assert_round_trip(const struct policy *p)
 {
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	struct policy *q = NULL;
 	char *t1 = NULL, *t2 = NULL;
 
@@ -92,7 +92,7 @@ assert_round_trip(const struct policy *p)
 static struct policy *
 load_preset(const char *name)
 {
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	struct policy *p = NULL;
 	char path[512];
 
@@ -169,7 +169,7 @@ static void
 test_defaults_are_unset_and_dumped_as_such(void **state)
 {
 	const char *src = "name: sparse\nmatch:\n  dedup: false\n";
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	struct policy *p = NULL;
 	char *text = NULL;
 
@@ -200,14 +200,14 @@ test_strings_round_trip(void **state)
 {
 	const char *src = "name: quotes\n"
 			  "description: \"Talism\xc3\xa1n \\\"bridge\\\"\\n\\tsecond line\"\n";
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	struct policy *p = NULL;
 
 	(void)state;
 	if (policy_parse(src, strlen(src), "q.yaml", &p, &d) != 0)
 		fail_msg("%s", d.msg);
-	assert_string_equal(policy_settings(p)->description,
-		"Talism\xc3\xa1n \"bridge\"\n\tsecond line");
+	assert_string_equal(
+		policy_settings(p)->description, "Talism\xc3\xa1n \"bridge\"\n\tsecond line");
 	assert_round_trip(p);
 	policy_free(p);
 }
@@ -222,89 +222,89 @@ static const char base[] = "name: x\n";
 
 static const struct bad bads[] = {
 	/* values out of range */
-	{ "retention_days:\n  crossing: 99999\n", PASO_E_POLICY_RANGE,
-		"policies/x.yaml:3: retention_days.crossing out of range 1..36500: '99999'" },
-	{ "retention_days:\n  rejected: 0\n", PASO_E_POLICY_RANGE,
-		"policies/x.yaml:3: retention_days.rejected out of range 1..36500: '0'" },
-	{ "retention_days:\n  rejected: -3\n", PASO_E_POLICY_RANGE,
-		"policies/x.yaml:3: retention_days.rejected out of range 1..36500: '-3'" },
-	{ "match:\n  verify_fmr: 0.5\n", PASO_E_POLICY_RANGE,
-		"policies/x.yaml:3: match.verify_fmr out of range 1e-9..1e-1: '0.5'" },
-	{ "store:\n  location: moon\n", PASO_E_POLICY_RANGE,
-		"policies/x.yaml:3: store.location expects one of hub, card: 'moon'" },
-	{ "description: \"bell\\a\"\n", PASO_E_POLICY_RANGE,
+	{"retention_days:\n  crossing: 99999\n", PASO_E_POLICY_RANGE,
+		"policies/x.yaml:3: retention_days.crossing out of range 1..36500: '99999'"},
+	{"retention_days:\n  rejected: 0\n", PASO_E_POLICY_RANGE,
+		"policies/x.yaml:3: retention_days.rejected out of range 1..36500: '0'"},
+	{"retention_days:\n  rejected: -3\n", PASO_E_POLICY_RANGE,
+		"policies/x.yaml:3: retention_days.rejected out of range 1..36500: '-3'"},
+	{"match:\n  verify_fmr: 0.5\n", PASO_E_POLICY_RANGE,
+		"policies/x.yaml:3: match.verify_fmr out of range 1e-9..1e-1: '0.5'"},
+	{"store:\n  location: moon\n", PASO_E_POLICY_RANGE,
+		"policies/x.yaml:3: store.location expects one of hub, card: 'moon'"},
+	{"description: \"bell\\a\"\n", PASO_E_POLICY_RANGE,
 		"policies/x.yaml:2: description must be at most 1024 characters, no control "
-		"characters: 'bell?'" },
+		"characters: 'bell?'"},
 	/* unknown keys */
-	{ "capture:\n  fingr: true\n", PASO_E_POLICY_UNKNOWN_KEY,
-		"policies/x.yaml:3: unknown key 'capture.fingr'" },
-	{ "colour: red\n", PASO_E_POLICY_UNKNOWN_KEY, "policies/x.yaml:2: unknown key 'colour'" },
-	{ "capture.finger: true\n", PASO_E_POLICY_UNKNOWN_KEY,
-		"policies/x.yaml:2: unknown key 'capture.finger'" },
+	{"capture:\n  fingr: true\n", PASO_E_POLICY_UNKNOWN_KEY,
+		"policies/x.yaml:3: unknown key 'capture.fingr'"},
+	{"colour: red\n", PASO_E_POLICY_UNKNOWN_KEY, "policies/x.yaml:2: unknown key 'colour'"},
+	{"capture.finger: true\n", PASO_E_POLICY_UNKNOWN_KEY,
+		"policies/x.yaml:2: unknown key 'capture.finger'"},
 	/* duplicates */
-	{ "store:\n  face: true\n  face: false\n", PASO_E_POLICY_SYNTAX,
-		"policies/x.yaml:4: duplicate key 'store.face' (first at line 3)" },
-	{ "name: y\n", PASO_E_POLICY_SYNTAX,
-		"policies/x.yaml:2: duplicate key 'name' (first at line 1)" },
+	{"store:\n  face: true\n  face: false\n", PASO_E_POLICY_SYNTAX,
+		"policies/x.yaml:4: duplicate key 'store.face' (first at line 3)"},
+	{"name: y\n", PASO_E_POLICY_SYNTAX,
+		"policies/x.yaml:2: duplicate key 'name' (first at line 1)"},
 	/* wrong types */
-	{ "capture:\n  iris: maybe\n", PASO_E_POLICY_TYPE,
-		"policies/x.yaml:3: capture.iris expects true or false: 'maybe'" },
-	{ "capture:\n  iris: yes\n", PASO_E_POLICY_TYPE,
-		"policies/x.yaml:3: capture.iris expects true or false: 'yes'" },
-	{ "capture:\n  iris: \"true\"\n", PASO_E_POLICY_TYPE,
-		"policies/x.yaml:3: capture.iris expects true or false (unquoted): 'true'" },
-	{ "retention_days:\n  enrolment: ten\n", PASO_E_POLICY_TYPE,
+	{"capture:\n  iris: maybe\n", PASO_E_POLICY_TYPE,
+		"policies/x.yaml:3: capture.iris expects true or false: 'maybe'"},
+	{"capture:\n  iris: yes\n", PASO_E_POLICY_TYPE,
+		"policies/x.yaml:3: capture.iris expects true or false: 'yes'"},
+	{"capture:\n  iris: \"true\"\n", PASO_E_POLICY_TYPE,
+		"policies/x.yaml:3: capture.iris expects true or false (unquoted): 'true'"},
+	{"retention_days:\n  enrolment: ten\n", PASO_E_POLICY_TYPE,
 		"policies/x.yaml:3: retention_days.enrolment expects a whole number of days: "
-		"'ten'" },
-	{ "retention_days:\n  enrolment: 1.5\n", PASO_E_POLICY_TYPE,
+		"'ten'"},
+	{"retention_days:\n  enrolment: 1.5\n", PASO_E_POLICY_TYPE,
 		"policies/x.yaml:3: retention_days.enrolment expects a whole number of days: "
-		"'1.5'" },
-	{ "match:\n  identify_fmr: often\n", PASO_E_POLICY_TYPE,
-		"policies/x.yaml:3: match.identify_fmr expects a number: 'often'" },
-	{ "match: 3\n", PASO_E_POLICY_TYPE,
-		"policies/x.yaml:2: match expects a mapping of keys, not a value" },
-	{ "capture:\n  face: [true]\n", PASO_E_POLICY_TYPE,
-		"policies/x.yaml:3: capture.face expects true or false, not a list" },
-	{ "sharing: dhs\n", PASO_E_POLICY_TYPE,
-		"policies/x.yaml:2: sharing expects a list of rules" },
+		"'1.5'"},
+	{"match:\n  identify_fmr: often\n", PASO_E_POLICY_TYPE,
+		"policies/x.yaml:3: match.identify_fmr expects a number: 'often'"},
+	{"match: 3\n", PASO_E_POLICY_TYPE,
+		"policies/x.yaml:2: match expects a mapping of keys, not a value"},
+	{"capture:\n  face: [true]\n", PASO_E_POLICY_TYPE,
+		"policies/x.yaml:3: capture.face expects true or false, not a list"},
+	{"sharing: dhs\n", PASO_E_POLICY_TYPE,
+		"policies/x.yaml:2: sharing expects a list of rules"},
 	/* sharing rules */
-	{ "sharing:\n  - partner: dhs\n    what: bulk\n", PASO_E_POLICY_RANGE,
+	{"sharing:\n  - partner: dhs\n    what: bulk\n", PASO_E_POLICY_RANGE,
 		"policies/x.yaml:4: sharing[0].what expects one of hit_no_hit, templates, records: "
-		"'bulk'" },
-	{ "sharing:\n  - partnr: dhs\n", PASO_E_POLICY_UNKNOWN_KEY,
-		"policies/x.yaml:3: unknown key 'sharing[0].partnr'" },
-	{ "store: {finger: true}\nsharing:\n  - {partner: a, what: records, categories: all, "
-		"purpose: p, retention_days: 1}\n  - {partner: b, what: records, categories: all}\n",
+		"'bulk'"},
+	{"sharing:\n  - partnr: dhs\n", PASO_E_POLICY_UNKNOWN_KEY,
+		"policies/x.yaml:3: unknown key 'sharing[0].partnr'"},
+	{"store: {finger: true}\nsharing:\n  - {partner: a, what: records, categories: all, "
+	 "purpose: p, retention_days: 1}\n  - {partner: b, what: records, categories: all}\n",
 		PASO_E_POLICY_MISSING,
-		"policies/x.yaml:5: missing required key 'sharing[1].purpose'" },
-	{ "sharing:\n  - partner: dhs\n    categories: [detainee, tourist]\n", PASO_E_POLICY_RANGE,
+		"policies/x.yaml:5: missing required key 'sharing[1].purpose'"},
+	{"sharing:\n  - partner: dhs\n    categories: [detainee, tourist]\n", PASO_E_POLICY_RANGE,
 		"policies/x.yaml:4: sharing[0].categories expects regional_visitor, border_worker, "
-		"migrant_in_transit, detainee or all: 'tourist'" },
-	{ "sharing:\n  - partner: dhs\n    categories: [detainee, detainee]\n", PASO_E_POLICY_SYNTAX,
-		"policies/x.yaml:4: sharing[0].categories lists a category twice: 'detainee'" },
-	{ "sharing:\n  - partner: d h s\n", PASO_E_POLICY_RANGE,
+		"migrant_in_transit, detainee or all: 'tourist'"},
+	{"sharing:\n  - partner: dhs\n    categories: [detainee, detainee]\n", PASO_E_POLICY_SYNTAX,
+		"policies/x.yaml:4: sharing[0].categories lists a category twice: 'detainee'"},
+	{"sharing:\n  - partner: d h s\n", PASO_E_POLICY_RANGE,
 		"policies/x.yaml:3: sharing[0].partner must be 1..64 characters of A-Z a-z 0-9 "
-		". _ -: 'd h s'" },
-	{ "sharing:\n  - dhs\n", PASO_E_POLICY_TYPE,
-		"policies/x.yaml:3: sharing[0] expects a mapping of rule keys, not a value" },
+		". _ -: 'd h s'"},
+	{"sharing:\n  - dhs\n", PASO_E_POLICY_TYPE,
+		"policies/x.yaml:3: sharing[0] expects a mapping of rule keys, not a value"},
 	/* settings that contradict each other */
-	{ "capture:\n  iris: false\nstore:\n  iris: true\n", PASO_E_POLICY_CONFLICT,
+	{"capture:\n  iris: false\nstore:\n  iris: true\n", PASO_E_POLICY_CONFLICT,
 		"policies/x.yaml:5: store.iris is true but capture.iris is false: nothing to "
-		"store" },
-	{ "capture: {finger: false, face: false, iris: false}\n", PASO_E_POLICY_CONFLICT,
-		"policies/x.yaml:2: capture: at least one modality must be true" },
-	{ "store: {face: true, location: card}\nmatch: {dedup: true}\n", PASO_E_POLICY_CONFLICT,
+		"store"},
+	{"capture: {finger: false, face: false, iris: false}\n", PASO_E_POLICY_CONFLICT,
+		"policies/x.yaml:2: capture: at least one modality must be true"},
+	{"store: {face: true, location: card}\nmatch: {dedup: true}\n", PASO_E_POLICY_CONFLICT,
 		"policies/x.yaml:3: match.dedup needs templates at the hub (store.location hub "
-		"and a stored modality)" },
-	{ "store: {face: true, location: card}\nsharing:\n  - {partner: a, what: templates, "
-		"categories: all, purpose: p, retention_days: 1}\n",
+		"and a stored modality)"},
+	{"store: {face: true, location: card}\nsharing:\n  - {partner: a, what: templates, "
+	 "categories: all, purpose: p, retention_days: 1}\n",
 		PASO_E_POLICY_CONFLICT,
 		"policies/x.yaml:4: sharing[0] shares templates but the hub keeps none "
-		"(store.location card or nothing stored)" },
+		"(store.location card or nothing stored)"},
 	/* YAML itself */
-	{ "capture: [unclosed\n", PASO_E_POLICY_SYNTAX, NULL },
-	{ "---\nb: 1\n---\nc: 2\n", PASO_E_POLICY_SYNTAX,
-		"policies/x.yaml:2: a policy file holds one YAML document" },
+	{"capture: [unclosed\n", PASO_E_POLICY_SYNTAX, NULL},
+	{"---\nb: 1\n---\nc: 2\n", PASO_E_POLICY_SYNTAX,
+		"policies/x.yaml:2: a policy file holds one YAML document"},
 };
 
 static void
@@ -335,7 +335,7 @@ test_error_messages(void **state)
 static void
 test_syntax_empty_missing(void **state)
 {
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	struct policy *p = NULL;
 	const char *s;
 

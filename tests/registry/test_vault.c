@@ -53,7 +53,7 @@ rm_tree(const char *dir)
 static int
 fx_open(struct fx *f)
 {
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 
 	if (keyring_open(f->keys, &f->kr, &d) != 0)
 		return -1;
@@ -101,8 +101,8 @@ teardown(void **state)
 static void
 known_record(uint8_t *buf, size_t len, uint8_t seed)
 {
-	uint8_t key[crypto_stream_chacha20_KEYBYTES] = { seed };
-	uint8_t nonce[crypto_stream_chacha20_NONCEBYTES] = { 0 };
+	uint8_t key[crypto_stream_chacha20_KEYBYTES] = {seed};
+	uint8_t nonce[crypto_stream_chacha20_NONCEBYTES] = {0};
 
 	crypto_stream_chacha20(buf, len, nonce, key);
 	memcpy(buf, "SYNTHETIC-TEMPLATE", 18);
@@ -537,7 +537,8 @@ test_events(void **state)
 	assert_int_equal(vault_event_add(t, a, (const uint8_t *)"exit Talisman", 13, &no), 0);
 	assert_int_equal(no, 2);
 	memset(nobody, 0x42, sizeof(nobody));
-	assert_int_equal(vault_event_add(t, nobody, (const uint8_t *)"x", 1, &no), PASO_E_NOT_FOUND);
+	assert_int_equal(
+		vault_event_add(t, nobody, (const uint8_t *)"x", 1, &no), PASO_E_NOT_FOUND);
 	assert_int_equal(vault_commit(t), 0);
 
 	assert_int_equal(vault_begin(f->v, 1, &t), 0);
@@ -591,7 +592,7 @@ static int
 get_from_copy(
 	const char *root, const uint8_t *copy, size_t len, const char *keydir, const uint8_t id[16])
 {
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	struct keyring *kr = NULL;
 	struct vault *v = NULL;
 	struct vault_txn *t = NULL;
@@ -625,7 +626,7 @@ test_shredded_epoch_unrecoverable(void **state)
 	struct fx *f = *state;
 	struct vault_txn *t = NULL;
 	struct keyring *kr = NULL;
-	struct paso_diag d = { 0 };
+	struct paso_diag d = {0};
 	uint8_t a[16], b[16], c[16], wb[6144], wc[6144], *pre, *post;
 	size_t prelen, postlen, survivors = 99;
 	uint32_t epoch;
@@ -697,8 +698,8 @@ static void
 test_map_grows_when_full(void **state)
 {
 	struct fx *f = *state;
-	struct vault_options opt = { 256 << 10, 2 << 20 };
-	struct paso_diag d = { 0 };
+	struct vault_options opt = {256 << 10, 2 << 20};
+	struct paso_diag d = {0};
 	struct vault_txn *t = NULL;
 	struct vault_stats st;
 	uint8_t rec[6144], id[16];
