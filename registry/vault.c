@@ -368,27 +368,66 @@ vault_card_lookup(struct vault_txn *t, const char *card, uint8_t subject_id[VAUL
 	return 0;
 }
 
-static void
-rec_ad(uint8_t ad[30], const uint8_t id[VAULT_ID_BYTES], const uint8_t hdr[5])
+/*
+ * Every sealed row (a record or an event): version(1) || epoch BE(4) || nonce(24) || ciphertext
+ * and tag, under the subject's data key, AD = label(9) || the row's key || the 5 header bytes,
+ * so a row moved under another key, or its epoch edited, fails to open.
+ */
+#define ROW_LABEL 9
+#define ROW_AD_MAX (ROW_LABEL + VAULT_ID_BYTES + 8 + 5)
+
+static size_t
+row_ad(uint8_t ad[ROW_AD_MAX], const char label[ROW_LABEL], const uint8_t *rowkey, size_t klen,
+	const uint8_t hdr[5])
 {
-	memcpy(ad, "paso-rec1", 9);
-	memcpy(ad + 9, id, VAULT_ID_BYTES);
-	memcpy(ad + 25, hdr, 5);
+	memcpy(ad, label, ROW_LABEL);
+	memcpy(ad + ROW_LABEL, rowkey, klen);
+	memcpy(ad + ROW_LABEL + klen, hdr, 5);
+	return ROW_LABEL + klen + 5;
 }
 
-/* Seals rec into out (REC_HDR + len + REC_TAG bytes): header, fresh nonce, ciphertext. */
+/* Seals in into out (REC_HDR + len + REC_TAG bytes): header, fresh nonce, ciphertext. */
 static void
-rec_seal(const uint8_t dk[KEYRING_DK_BYTES], const uint8_t id[VAULT_ID_BYTES], uint32_t epoch,
-	const uint8_t *rec, size_t len, uint8_t *out)
+row_seal(const uint8_t dk[KEYRING_DK_BYTES], const char label[ROW_LABEL], const uint8_t *rowkey,
+	size_t klen, uint32_t epoch, const uint8_t *in, size_t len, uint8_t *out)
 {
-	uint8_t ad[30];
+	uint8_t ad[ROW_AD_MAX];
+	size_t adlen;
 
 	out[0] = REC_VERSION;
 	be32_put(out + 1, epoch);
 	randombytes_buf(out + 5, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-	rec_ad(ad, id, out);
+	adlen = row_ad(ad, label, rowkey, klen, out);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(
-		out + REC_HDR, NULL, rec, len, ad, sizeof(ad), NULL, out + 5, dk);
+		out + REC_HDR, NULL, in, len, ad, adlen, NULL, out + 5, dk);
+}
+
+/* Opens a sealed row into a new buffer (caller frees with vault_free_record). */
+static int
+row_open(const uint8_t dk[KEYRING_DK_BYTES], const char label[ROW_LABEL], const uint8_t *rowkey,
+	size_t klen, const MDB_val *sealed, uint8_t **outp, size_t *lenp)
+{
+	const uint8_t *s = sealed->mv_data;
+	uint8_t ad[ROW_AD_MAX], *out;
+	size_t len, adlen;
+
+	*outp = NULL;
+	*lenp = 0;
+	if (sealed->mv_size < REC_HDR + REC_TAG || s[0] != REC_VERSION)
+		return PASO_E_CORRUPT;
+	len = sealed->mv_size - REC_HDR - REC_TAG;
+	/* malloc(0) may return NULL; always ask for at least one byte. */
+	if ((out = malloc(len ? len : 1)) == NULL)
+		return PASO_E_NOMEM;
+	adlen = row_ad(ad, label, rowkey, klen, s);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+		    out, NULL, NULL, s + REC_HDR, len + REC_TAG, ad, adlen, s + 5, dk) != 0) {
+		vault_free_record(out, len);
+		return PASO_E_CRYPTO;
+	}
+	*outp = out;
+	*lenp = len;
+	return 0;
 }
 
 /* Puts a sealed record straight into the map (MDB_RESERVE saves one copy of the bytes). */
@@ -405,7 +444,7 @@ rec_put(struct vault_txn *t, const uint8_t dk[KEYRING_DK_BYTES], const uint8_t i
 	if ((r = mdb_to_paso(
 		     t->v, mdb_put(t->txn, t->v->subjects, &k, &val, flags | MDB_RESERVE))) != 0)
 		return r;
-	rec_seal(dk, id, epoch, rec, len, val.mv_data);
+	row_seal(dk, "paso-rec1", id, VAULT_ID_BYTES, epoch, rec, len, val.mv_data);
 	return 0;
 }
 
@@ -518,35 +557,15 @@ static int
 rec_open(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], const MDB_val *sealed,
 	uint8_t **recp, size_t *lenp)
 {
-	uint8_t dk[KEYRING_DK_BYTES], ad[30], *rec = NULL;
+	uint8_t dk[KEYRING_DK_BYTES];
 	const uint8_t *s = sealed->mv_data;
-	size_t len = 0;
 	int r;
 
 	if (sealed->mv_size < REC_HDR + REC_TAG || s[0] != REC_VERSION)
 		return PASO_E_CORRUPT;
-	if ((r = dk_get(t, id, dk, NULL)) != 0)
-		goto out;
-	len = sealed->mv_size - REC_HDR - REC_TAG;
-	/* malloc(0) may return NULL; always ask for at least one byte. */
-	if ((rec = malloc(len ? len : 1)) == NULL) {
-		r = PASO_E_NOMEM;
-		goto out;
-	}
-	rec_ad(ad, id, s);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    rec, NULL, NULL, s + REC_HDR, len + REC_TAG, ad, sizeof(ad), s + 5, dk) != 0) {
-		r = PASO_E_CRYPTO;
-		goto out;
-	}
-	*recp = rec;
-	*lenp = len;
-	rec = NULL;
-	r = 0;
-out:
+	if ((r = dk_get(t, id, dk, NULL)) == 0)
+		r = row_open(dk, "paso-rec1", id, VAULT_ID_BYTES, sealed, recp, lenp);
 	sodium_memzero(dk, sizeof(dk));
-	if (rec != NULL)
-		vault_free_record(rec, len);
 	return r;
 }
 
@@ -646,14 +665,6 @@ out:
 
 #define EVKEY_BYTES (VAULT_ID_BYTES + 8)
 
-static void
-ev_ad(uint8_t ad[38], const uint8_t key[EVKEY_BYTES], const uint8_t hdr[5])
-{
-	memcpy(ad, "paso-evt1", 9);
-	memcpy(ad + 9, key, EVKEY_BYTES);
-	memcpy(ad + 33, hdr, 5);
-}
-
 /* The number the next event of id gets: one past its last, 1 for its first. */
 static int
 ev_next(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], uint64_t *nop)
@@ -686,7 +697,7 @@ int
 vault_event_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], const uint8_t *ev,
 	size_t len, uint64_t *nop)
 {
-	uint8_t dk[KEYRING_DK_BYTES], key[EVKEY_BYTES], ad[38], *out;
+	uint8_t dk[KEYRING_DK_BYTES], key[EVKEY_BYTES];
 	MDB_val k, val;
 	uint32_t epoch;
 	uint64_t no;
@@ -706,13 +717,7 @@ vault_event_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], c
 	if ((r = mdb_to_paso(t->v,
 		     mdb_put(t->txn, t->v->events, &k, &val, MDB_NOOVERWRITE | MDB_RESERVE))) != 0)
 		goto out;
-	out = val.mv_data;
-	out[0] = REC_VERSION;
-	be32_put(out + 1, epoch);
-	randombytes_buf(out + 5, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-	ev_ad(ad, key, out);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(
-		out + REC_HDR, NULL, ev, len, ad, sizeof(ad), NULL, out + 5, dk);
+	row_seal(dk, "paso-evt1", key, sizeof(key), epoch, ev, len, val.mv_data);
 	if (nop != NULL)
 		*nop = no;
 out:
@@ -724,8 +729,7 @@ int
 vault_event_foreach(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
 	int (*cb)(void *arg, uint64_t no, const uint8_t *ev, size_t len), void *arg)
 {
-	uint8_t dk[KEYRING_DK_BYTES], key[EVKEY_BYTES], ad[38], *ev = NULL;
-	const uint8_t *sv;
+	uint8_t dk[KEYRING_DK_BYTES], key[EVKEY_BYTES], *ev = NULL;
 	MDB_cursor *c = NULL;
 	MDB_val k, val;
 	size_t len = 0;
@@ -741,35 +745,19 @@ vault_event_foreach(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES
 		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
 		if (k.mv_size != EVKEY_BYTES || memcmp(k.mv_data, subject_id, VAULT_ID_BYTES) != 0)
 			break;
-		sv = val.mv_data;
-		if (val.mv_size < REC_HDR + REC_TAG || sv[0] != REC_VERSION) {
-			r = PASO_E_CORRUPT;
-			goto out;
-		}
+		/* One unwrap of the data key serves the whole history. */
 		if (!have_dk && (r = dk_get(t, subject_id, dk, NULL)) != 0)
 			goto out;
 		have_dk = 1;
-		len = val.mv_size - REC_HDR - REC_TAG;
-		if ((ev = malloc(len ? len : 1)) == NULL) {
-			r = PASO_E_NOMEM;
+		if ((r = row_open(dk, "paso-evt1", k.mv_data, EVKEY_BYTES, &val, &ev, &len)) != 0)
 			goto out;
-		}
-		ev_ad(ad, k.mv_data, sv);
-		if (crypto_aead_xchacha20poly1305_ietf_decrypt(ev, NULL, NULL, sv + REC_HDR,
-			    len + REC_TAG, ad, sizeof(ad), sv + 5, dk) != 0) {
-			r = PASO_E_CRYPTO;
-			goto out;
-		}
 		r = cb(arg, be64_get((const uint8_t *)k.mv_data + VAULT_ID_BYTES), ev, len);
 		vault_free_record(ev, len);
-		ev = NULL;
 		if (r != 0)
 			goto out;
 	}
 	r = rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(t->v, rc);
 out:
-	if (ev != NULL)
-		vault_free_record(ev, len);
 	sodium_memzero(dk, sizeof(dk));
 	mdb_cursor_close(c);
 	return r;
