@@ -313,6 +313,31 @@ deploy_issue_kiosk(const char *dir, const char *kiosk, struct paso_diag *d)
 }
 
 int
+deploy_revoke_kiosk(const char *dir, const char *kiosk, struct paso_diag *d)
+{
+	struct deploy_paths p;
+	char path[DEPLOY_PATH_MAX + 80];
+	int r, fd;
+
+	if (!deploy_name_ok(kiosk, 64))
+		return paso_diag_set(d, PASO_E_INVALID_ARG,
+			"kiosk name '%.80s': 1..64 of [A-Za-z0-9._-], not starting with '.'",
+			kiosk);
+	if ((r = deploy_paths(dir, &p, d)) != 0)
+		return r;
+	(void)snprintf(path, sizeof(path), "%s/%s.crt", p.kiosks, kiosk);
+	if (access(path, F_OK) != 0)
+		return paso_diag_set(d, PASO_E_NOT_FOUND, "%s: no such kiosk certificate", path);
+	(void)snprintf(path, sizeof(path), "%s/%s.revoked", p.kiosks, kiosk);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
+		return paso_diag_set(d, errno == EEXIST ? PASO_E_EXISTS : PASO_E_IO, "%s: %s", path,
+			errno == EEXIST ? "already revoked" : strerror(errno));
+	r = fsync(fd) == 0 ? 0 : paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+	close(fd);
+	return r;
+}
+
+int
 deploy_kiosk_known(const struct deploy_paths *p, const char *cn)
 {
 	char path[DEPLOY_PATH_MAX + 80];

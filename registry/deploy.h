@@ -44,6 +44,13 @@ int deploy_init(const char *dir, const char *name, const char *policy_file, stru
 /* Issues a kiosk certificate NAME (1..64 of [A-Za-z0-9._-]). 0, PASO_E_EXISTS, PASO_E_INVALID_ARG. */
 int deploy_issue_kiosk(const char *dir, const char *kiosk, struct paso_diag *d);
 
+/*
+ * Revokes kiosk NAME: writes DIR/kiosks/NAME.revoked. The hub refuses the kiosk from its next
+ * connection and records the revocation in its audit log (within seconds, or at its next start).
+ * 0, PASO_E_NOT_FOUND (never issued), PASO_E_EXISTS (already revoked), PASO_E_INVALID_ARG.
+ */
+int deploy_revoke_kiosk(const char *dir, const char *kiosk, struct paso_diag *d);
+
 /* 0 if cn is a kiosk this deployment issued and has not revoked, else PASO_E_UNKNOWN_KIOSK. */
 int deploy_kiosk_known(const struct deploy_paths *p, const char *cn);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The hub's lifecycle and its commit loop: durability first, in groups, then the answers. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -301,6 +302,79 @@ commit_events(struct hub *h)
 	return auditlog_checkpoint(h->log, h->signer);
 }
 
+/*
+ * Kiosk certificates are issued and revoked offline (`paso-hub issue`, `revoke`), while the log has
+ * one writer, the hub. At each start the hub compares DIR/kiosks/ with what its store recorded
+ * ("kiosk.NAME": 1 issued, 2 revoked) and logs each change as KEY_CREATE or KEY_REVOKE, naming the
+ * certificate by the SHA-256 of its file.
+ */
+static int
+audit_kiosk_changes(struct hub *h, const struct deploy_paths *p, struct paso_diag *d)
+{
+	struct vault_txn *t = NULL;
+	struct dirent *de;
+	DIR *dp;
+	char key[96], path[DEPLOY_PATH_MAX + 80], msg[300], hexd[65], name[72];
+	uint8_t buf[8192], dg[32];
+	uint64_t was, now;
+	size_t n, changes = 0;
+	FILE *f;
+	int r = 0;
+
+	if ((dp = opendir(p->kiosks)) == NULL)
+		return paso_diag_set(d, PASO_E_IO, "%s: %s", p->kiosks, strerror(errno));
+	if ((r = vault_begin(h->vault, 0, &t)) != 0)
+		goto out;
+	while ((de = readdir(dp)) != NULL) {
+		n = strlen(de->d_name);
+		if (n < 5 || n - 4 >= sizeof(name) || strcmp(de->d_name + n - 4, ".crt") != 0)
+			continue;
+		memcpy(name, de->d_name, n - 4);
+		name[n - 4] = '\0';
+		if (!deploy_name_ok(name, 64))
+			continue;
+		now = deploy_kiosk_known(p, name) == 0 ? 1 : 2;
+		(void)snprintf(key, sizeof(key), "kiosk.%s", name);
+		if ((r = vault_meta_get(t, key, &was)) == PASO_E_NOT_FOUND)
+			was = 0, r = 0;
+		if (r != 0)
+			goto out;
+		if (was == now)
+			continue;
+		(void)snprintf(path, sizeof(path), "%s/%s", p->kiosks, de->d_name);
+		memset(dg, 0, sizeof(dg));
+		if ((f = fopen(path, "rb")) != NULL) {
+			n = fread(buf, 1, sizeof(buf), f);
+			fclose(f);
+			crypto_hash_sha256(dg, buf, n);
+		}
+		hex_encode(dg, sizeof(dg), hexd);
+		(void)snprintf(msg, sizeof(msg),
+			"kiosk certificate '%s' %s (certificate file sha256 %s)", name,
+			now == 1 ? "issued" : "revoked", hexd);
+		if ((r = act_audit_event(h,
+			     now == 1 ? PASO__ACTION__KEY_CREATE : PASO__ACTION__KEY_REVOKE, 0,
+			     "operation", msg)) != 0 ||
+			(r = vault_meta_put(t, key, now)) != 0)
+			goto out;
+		changes++;
+	}
+	if (changes == 0) {
+		vault_abort(t);
+		t = NULL;
+		r = 0;
+		goto out;
+	}
+	r = make_durable(h, t);
+	t = NULL;
+out:
+	vault_abort(t);
+	closedir(dp);
+	if (r != 0 && d->code == 0)
+		paso_diag_set(d, r, "recording kiosk certificates: %s", paso_strerror(r));
+	return r;
+}
+
 int
 hub_run(struct hub *h, volatile sig_atomic_t *stop)
 {
@@ -320,7 +394,17 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 			(void)commit_group(h, list);
 			continue;
 		}
-		maybe_checkpoint(h, 1); /* idle: whatever the last groups appended gets signed */
+		/* Idle: record kiosk certificates issued or revoked meanwhile, then sign. */
+		if (mono_now() - h->last_kiosk_scan >= 5.0) {
+			struct deploy_paths p;
+			struct paso_diag kd = {0};
+
+			h->last_kiosk_scan = mono_now();
+			if (deploy_paths(h->dir, &p, &kd) == 0 &&
+				audit_kiosk_changes(h, &p, &kd) != 0)
+				hub_logf(h, "%s", kd.msg);
+		}
+		maybe_checkpoint(h, 1);
 		if (*stop) {
 			pthread_mutex_lock(&h->mu);
 			h->stopping = 1;
@@ -421,7 +505,7 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 		goto out;
 	if (d->code != 0) /* auditlog_open recovered a torn tail: say so */
 		hub_logf(h, "%s", d->msg);
-	if ((r = recover(h, d)) != 0)
+	if ((r = recover(h, d)) != 0 || (r = audit_kiosk_changes(h, &p, d)) != 0)
 		goto out;
 	if ((r = gallery_new(2, &h->gallery)) != 0) {
 		paso_diag_set(d, r, "gallery: %s", paso_strerror(r));

@@ -80,6 +80,7 @@ struct hub {
 	uint64_t accepted, refused, replayed, groups;
 	uint64_t counts[COUNT_N]; /* committed values plus this group's changes */
 	double last_checkpoint;   /* monotonic seconds */
+	double last_kiosk_scan;   /* monotonic seconds */
 };
 
 /* hub.c */

@@ -34,6 +34,7 @@ usage(FILE *f)
 		"usage: paso-hub COMMAND ...\n"
 		"  init DIR [--name NAME] [--policy FILE]   create a deployment (CA, keys, store, audit log)\n"
 		"  issue DIR --kiosk NAME                   issue a kiosk certificate into DIR/kiosks/\n"
+		"  revoke DIR --kiosk NAME                  refuse that kiosk from now on\n"
 		"  serve DIR [--host ADDR] [--port N] [--port-file F] [--max-frame BYTES] [--batch N]\n"
 		"                                           serve kiosks (TLS 1.3, client certificates)\n"
 		"  stats DIR [--json] [--recount]           what the store holds, from its counters; --recount\n"
@@ -130,8 +131,34 @@ cmd_issue(int argc, char **argv)
 		return usage_error("issue", "%s", "needs DIR and --kiosk NAME");
 	if ((r = deploy_issue_kiosk(dir, kiosk, &d)) != 0)
 		return fail("issue", &d, r);
-	printf("kiosk '%s': certificate %s/kiosks/%s.crt, key %s/kiosks/%s.key (0600)\n", kiosk,
-		dir, kiosk, dir, kiosk);
+	printf("kiosk '%s': certificate %s/kiosks/%s.crt, key %s/kiosks/%s.key (0600); the hub "
+	       "records the issue in its audit log\n",
+		kiosk, dir, kiosk, dir, kiosk);
+	return 0;
+}
+
+static int
+cmd_revoke(int argc, char **argv)
+{
+	struct paso_diag d = {0};
+	const char *dir = NULL, *kiosk = NULL;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--kiosk") == 0 && i + 1 < argc)
+			kiosk = argv[++i];
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else
+			return usage_error("revoke", "unexpected argument '%s'", argv[i]);
+	}
+	if (dir == NULL || kiosk == NULL)
+		return usage_error("revoke", "%s", "needs DIR and --kiosk NAME");
+	if ((r = deploy_revoke_kiosk(dir, kiosk, &d)) != 0)
+		return fail("revoke", &d, r);
+	printf("kiosk '%s' revoked: the hub refuses it from its next connection and records the "
+	       "revocation in its audit log\n",
+		kiosk);
 	return 0;
 }
 
@@ -403,6 +430,8 @@ main(int argc, char **argv)
 		return cmd_issue(argc - 1, argv + 1);
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "revoke") == 0)
+		return cmd_revoke(argc - 1, argv + 1);
 	if (strcmp(argv[1], "stats") == 0)
 		return cmd_stats(argc - 1, argv + 1);
 	if (strcmp(argv[1], "policy") == 0)

@@ -29,9 +29,6 @@ static uint64_t next_seq = 1;
 static int
 setup(void **state)
 {
-	char path[1024];
-	FILE *f;
-
 	(void)state;
 	h_deploy(&dep, NULL);
 	{
@@ -40,9 +37,21 @@ setup(void **state)
 		assert_int_equal(h_run(NULL, argv), 0);
 	}
 	/* The stolen kiosk's certificate is still signed by the CA, but the deployment revoked it. */
-	(void)snprintf(path, sizeof(path), "%s/kiosks/kiosk-stolen.revoked", dep.hub);
-	assert_non_null(f = fopen(path, "w"));
-	fclose(f);
+	{
+		const char *argv[] = {
+			"paso-hub", "revoke", dep.hub, "--kiosk", "kiosk-stolen", NULL};
+		const char *never[] = {
+			"paso-hub", "revoke", dep.hub, "--kiosk", "kiosk-never", NULL};
+		char *out = NULL;
+
+		assert_int_equal(h_run(NULL, argv), 0);
+		assert_int_equal(h_run(&out, argv), 1); /* already revoked */
+		assert_non_null(strstr(out, "already revoked"));
+		free(out);
+		assert_int_equal(h_run(&out, never), 1);
+		assert_non_null(strstr(out, "no such kiosk certificate"));
+		free(out);
+	}
 	h_hub_start(&dep, 0);
 	return 0;
 }
@@ -398,6 +407,38 @@ test_truncated_frame(void **state)
 	assert_still_serving(109);
 }
 
+/* Revoking a kiosk while the hub serves: refused at its next connection, recorded in seconds. */
+static void
+test_revoke_while_serving(void **state)
+{
+	const char *argv[] = {"paso-hub", "revoke", dep.hub, "--kiosk", "kiosk-el-ceibo", NULL};
+	const char *show[] = {"paso-audit", "show", dep.hub, NULL};
+	struct tls_conn *c;
+	Paso__Envelope env, *a;
+	char *out = NULL;
+	int rc, i, recorded = 0;
+
+	(void)state;
+	assert_int_equal(h_run(NULL, argv), 0);
+	assert_non_null(c = c_connect(dep.hub, "kiosk-el-ceibo", dep.port, &rc));
+	c_make_enroll(&env, "kiosk-el-ceibo", 1, 111);
+	(void)c_send(c, &env);
+	assert_non_null(a = c_recv(c));
+	assert_int_equal(a->body_case, PASO__ENVELOPE__BODY_ERROR);
+	assert_int_equal(a->error->code, PASO_E_UNKNOWN_KIOSK);
+	paso__envelope__free_unpacked(a, NULL);
+	c_free_enroll(&env);
+	tls_conn_free(c);
+	/* The running hub notices when idle (every 5 s) and logs the revocation itself. */
+	for (i = 0; i < 40 && !recorded; i++) {
+		usleep(250000);
+		assert_int_equal(h_run(&out, show), 0);
+		recorded = strstr(out, "kiosk certificate 'kiosk-el-ceibo' revoked") != NULL;
+		free(out);
+	}
+	assert_true(recorded);
+}
+
 /* Everything above is in the audit log, which still verifies; the store holds only valid ones. */
 static void
 test_audit_and_store_after_attacks(void **state)
@@ -418,6 +459,10 @@ test_audit_and_store_after_attacks(void **state)
 		assert_true(h_count(out, "FRAME_TRUNCATED") + h_count(out, "-10") >= 1);
 		assert_true(h_count(out, "UNKNOWN_KIOSK") + h_count(out, "-18") >= 1);
 		assert_true(h_count(out, "DUPLICATE") + h_count(out, "-31") >= 1);
+		/* Certificates issued and revoked offline were recorded by the hub. */
+		assert_true(h_count(out, "KEY_REVOKE") >= 1);
+		assert_non_null(strstr(out, "kiosk certificate 'kiosk-stolen' revoked"));
+		assert_non_null(strstr(out, "kiosk certificate 'kiosk-talisman' issued"));
 		free(out);
 	}
 	{
@@ -442,6 +487,7 @@ main(void)
 		cmocka_unit_test(test_duplicate_enrolment_new_card),
 		cmocka_unit_test(test_oversized_length_prefix),
 		cmocka_unit_test(test_truncated_frame),
+		cmocka_unit_test(test_revoke_while_serving),
 		cmocka_unit_test(test_audit_and_store_after_attacks),
 	};
 	/* The hub may close a refused connection before the client's write lands: that must be
