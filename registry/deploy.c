@@ -111,6 +111,29 @@ make_dir(const char *path, struct paso_diag *d)
 	return 0;
 }
 
+/* mkdir -p: the deployment may be created several levels below an existing directory. */
+static int
+make_dirs(const char *path, struct paso_diag *d)
+{
+	char buf[DEPLOY_PATH_MAX];
+	size_t i, n = strlen(path);
+	int r;
+
+	if (n >= sizeof(buf))
+		return paso_diag_set(d, PASO_E_INVALID_ARG, "path too long: %s", path);
+	memcpy(buf, path, n + 1);
+	for (i = 1; i < n; i++) {
+		if (buf[i] != '/')
+			continue;
+		buf[i] = '\0';
+		r = make_dir(buf, d);
+		buf[i] = '/';
+		if (r != 0)
+			return r;
+	}
+	return make_dir(buf, d);
+}
+
 static int
 dir_empty_or_absent(const char *dir, struct paso_diag *d)
 {
@@ -251,7 +274,7 @@ deploy_init(const char *dir, const char *name, const char *policy_file, struct p
 		goto out;
 	(void)snprintf(cacn, sizeof(cacn), "Paso CA %s", name);
 	(void)snprintf(origin, sizeof(origin), "paso/%s", name);
-	if ((r = make_dir(dir, d)) != 0)
+	if ((r = make_dirs(dir, d)) != 0)
 		goto out;
 	{
 		char sub[DEPLOY_PATH_MAX + 8];
