@@ -113,11 +113,13 @@ cmd_init(int argc, char **argv)
 	return 0;
 }
 
+/* issue and revoke: DIR --kiosk NAME, then the deployment call. */
 static int
-cmd_issue(int argc, char **argv)
+cmd_kiosk(int argc, char **argv, int (*act)(const char *, const char *, struct paso_diag *),
+	const char *done)
 {
 	struct paso_diag d = {0};
-	const char *dir = NULL, *kiosk = NULL;
+	const char *cmd = argv[0], *dir = NULL, *kiosk = NULL;
 	int i, r;
 
 	for (i = 1; i < argc; i++) {
@@ -126,40 +128,13 @@ cmd_issue(int argc, char **argv)
 		else if (argv[i][0] != '-' && dir == NULL)
 			dir = argv[i];
 		else
-			return usage_error("issue", "unexpected argument '%s'", argv[i]);
+			return usage_error(cmd, "unexpected argument '%s'", argv[i]);
 	}
 	if (dir == NULL || kiosk == NULL)
-		return usage_error("issue", "%s", "needs DIR and --kiosk NAME");
-	if ((r = deploy_issue_kiosk(dir, kiosk, &d)) != 0)
-		return fail("issue", &d, r);
-	printf("kiosk '%s': certificate %s/kiosks/%s.crt, key %s/kiosks/%s.key (0600); the hub "
-	       "records the issue in its audit log\n",
-		kiosk, dir, kiosk, dir, kiosk);
-	return 0;
-}
-
-static int
-cmd_revoke(int argc, char **argv)
-{
-	struct paso_diag d = {0};
-	const char *dir = NULL, *kiosk = NULL;
-	int i, r;
-
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--kiosk") == 0 && i + 1 < argc)
-			kiosk = argv[++i];
-		else if (argv[i][0] != '-' && dir == NULL)
-			dir = argv[i];
-		else
-			return usage_error("revoke", "unexpected argument '%s'", argv[i]);
-	}
-	if (dir == NULL || kiosk == NULL)
-		return usage_error("revoke", "%s", "needs DIR and --kiosk NAME");
-	if ((r = deploy_revoke_kiosk(dir, kiosk, &d)) != 0)
-		return fail("revoke", &d, r);
-	printf("kiosk '%s' revoked: the hub refuses it from its next connection and records the "
-	       "revocation in its audit log\n",
-		kiosk);
+		return usage_error(cmd, "%s", "needs DIR and --kiosk NAME");
+	if ((r = act(dir, kiosk, &d)) != 0)
+		return fail(cmd, &d, r);
+	printf("kiosk '%s' %s\n", kiosk, done);
 	return 0;
 }
 
@@ -428,11 +403,15 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "init") == 0)
 		return cmd_init(argc - 1, argv + 1);
 	if (strcmp(argv[1], "issue") == 0)
-		return cmd_issue(argc - 1, argv + 1);
+		return cmd_kiosk(argc - 1, argv + 1, deploy_issue_kiosk,
+			"issued: certificate and key (0600) in DIR/kiosks/; the hub records the issue "
+			"in its audit log");
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "revoke") == 0)
-		return cmd_revoke(argc - 1, argv + 1);
+		return cmd_kiosk(argc - 1, argv + 1, deploy_revoke_kiosk,
+			"revoked: the hub refuses it from its next connection and records the "
+			"revocation in its audit log");
 	if (strcmp(argv[1], "stats") == 0)
 		return cmd_stats(argc - 1, argv + 1);
 	if (strcmp(argv[1], "policy") == 0)
