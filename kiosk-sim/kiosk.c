@@ -41,6 +41,7 @@ struct kiosk {
 	struct tag *tags;
 	size_t ntags, captags;
 	struct kiosk_stats st;
+	uint64_t resync_after; /* a SEQ_CONFLICT said the hub holds numbers up to this one */
 	void (*enrolled_cb)(void *, uint32_t, const uint8_t *);
 	void *enrolled_arg;
 };
@@ -320,6 +321,12 @@ tally(struct kiosk *k, const Paso__Envelope *env, uint64_t *seqp)
 		code = env->error->code;
 		if (transient(code)) {
 			settled = 0;
+		} else if (code == PASO_E_SEQ_CONFLICT && env->error->last_seq >= seq) {
+			/* This kiosk's numbers were used before (a lost outbox): keep the message,
+			 * renumber after the hub's last and send it again. */
+			settled = 0;
+			if (env->error->last_seq > k->resync_after)
+				k->resync_after = env->error->last_seq;
 		} else {
 			k->st.refused++;
 			if (code < 0 && -code < 70)
@@ -430,6 +437,59 @@ send_window(struct kiosk *k, struct outbox_item *items, size_t n, size_t *settle
 	return r;
 }
 
+/* Re-serializes a queued Envelope under its new sequence number, carrying its tally tag along. */
+static int
+renumbered(void *arg, uint64_t old_seq, uint64_t new_seq, const uint8_t *in, size_t len,
+	uint8_t **outp, size_t *outlenp)
+{
+	struct kiosk *k = arg;
+	struct tag t = {0, 0, 0, {0}};
+	Paso__Envelope *env;
+	uint8_t *buf;
+	size_t n;
+	int r;
+
+	*outp = NULL;
+	if ((env = paso__envelope__unpack(NULL, len, in)) == NULL)
+		return PASO_E_CORRUPT;
+	env->seq = new_seq;
+	n = paso__envelope__get_packed_size(env);
+	if ((buf = malloc(n)) == NULL) {
+		paso__envelope__free_unpacked(env, NULL);
+		return PASO_E_NOMEM;
+	}
+	(void)paso__envelope__pack(env, buf);
+	paso__envelope__free_unpacked(env, NULL);
+	pthread_mutex_lock(&k->mu);
+	if (k->ntags > 0 && old_seq >= k->base_seq && old_seq - k->base_seq < k->ntags)
+		t = k->tags[old_seq - k->base_seq];
+	pthread_mutex_unlock(&k->mu);
+	if ((r = remember(k, new_seq, &t)) != 0) {
+		free(buf);
+		return r;
+	}
+	pthread_mutex_lock(&k->mu);
+	k->st.queued--; /* the same message, not a new one */
+	pthread_mutex_unlock(&k->mu);
+	*outp = buf;
+	*outlenp = n;
+	return 0;
+}
+
+static int
+resync(struct kiosk *k)
+{
+	size_t n = 0;
+	int r;
+
+	r = outbox_renumber(k->ob, k->resync_after, renumbered, k, &n);
+	pthread_mutex_lock(&k->mu);
+	k->st.resyncs++;
+	k->resync_after = 0;
+	pthread_mutex_unlock(&k->mu);
+	return r;
+}
+
 int
 kiosk_drain(struct kiosk *k, pthread_mutex_t *mu, const int *producing, struct paso_diag *d)
 {
@@ -472,6 +532,9 @@ kiosk_drain(struct kiosk *k, pthread_mutex_t *mu, const int *producing, struct p
 		}
 		r = send_window(k, items, n, &settled);
 		outbox_items_free(items, n);
+		if (r == 0 && k->resync_after != 0 && (r = resync(k)) != 0)
+			return paso_diag_set(d, r, "kiosk %s: renumbering the outbox: %s", k->name,
+				paso_strerror(r));
 		if (settled > 0)
 			last_progress = now_s();
 		if (r == PASO_E_UNKNOWN_KIOSK || r == PASO_E_CERT)

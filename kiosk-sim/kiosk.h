@@ -26,6 +26,7 @@ struct kiosk_config {
 /* What happened to the messages this kiosk sent, tallied from the hub's answers. */
 struct kiosk_stats {
 	uint64_t queued, acked, replayed, refused, resent, reconnects;
+	uint64_t resyncs; /* outbox renumbered after the hub's last seq (a lost outbox) */
 	uint64_t verified, not_verified;      /* crossings: MATCH / NO_MATCH */
 	uint64_t genuine, genuine_verified;   /* crossings with the card holder's own capture */
 	uint64_t impostor, impostor_verified; /* crossings with someone else's capture */

@@ -298,6 +298,72 @@ outbox_remove(struct outbox *ob, const uint64_t *seqs, size_t n)
 }
 
 int
+outbox_renumber(struct outbox *ob, uint64_t after,
+	int (*rewrite)(void *arg, uint64_t old_seq, uint64_t new_seq, const uint8_t *in, size_t len,
+		uint8_t **outp, size_t *outlenp),
+	void *arg, size_t *np)
+{
+	struct outbox_item *items = NULL;
+	struct outbox_txn *t = NULL;
+	uint8_t kb[8], *out = NULL;
+	MDB_val k = {8, kb};
+	uint64_t seq, last, count;
+	size_t n = 0, i, outlen = 0;
+	int r;
+
+	*np = 0;
+	/* Everything waiting, oldest first. An entry a producer adds meanwhile keeps its number;
+	 * if that collides too, the next SEQ_CONFLICT renumbers it. */
+	if ((r = outbox_count(ob, &count)) != 0 ||
+		(r = outbox_peek(ob, (size_t)count, &items, &n)) != 0)
+		return r;
+	if ((r = outbox_begin(ob, &t)) != 0)
+		goto out;
+	if ((r = outbox_next_seq(t, &seq)) != 0)
+		goto out;
+	last = seq > after + 1 ? seq : after + 1;
+	for (i = 0; i < n; i++) {
+		be64_put(kb, items[i].seq);
+		if ((r = mdb_del(t->txn, ob->queue, &k, NULL)) != 0 && r != MDB_NOTFOUND) {
+			r = lmdb_err(r);
+			goto out;
+		}
+		if ((r = rewrite(arg, items[i].seq, last + i, items[i].data, items[i].len, &out,
+			     &outlen)) != 0 ||
+			(r = outbox_put(t, last + i, out, outlen)) != 0)
+			goto out;
+		sodium_memzero(out, outlen);
+		free(out);
+		out = NULL;
+	}
+	/* The next capture is numbered after the renumbered ones. */
+	{
+		MDB_val mk = {9, "next_seq"}, mv;
+		uint8_t buf[8];
+
+		be64_put(buf, last + n);
+		mv.mv_size = 8;
+		mv.mv_data = buf;
+		if ((r = mdb_put(t->txn, ob->meta, &mk, &mv, 0)) != 0) {
+			r = lmdb_err(r);
+			goto out;
+		}
+	}
+	r = outbox_commit(t);
+	t = NULL;
+	if (r == 0)
+		*np = n;
+out:
+	if (out != NULL) {
+		sodium_memzero(out, outlen);
+		free(out);
+	}
+	outbox_abort(t);
+	outbox_items_free(items, n);
+	return r;
+}
+
+int
 outbox_count(struct outbox *ob, uint64_t *np)
 {
 	MDB_txn *txn;

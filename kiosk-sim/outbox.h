@@ -48,6 +48,18 @@ void outbox_items_free(struct outbox_item *items, size_t n);
 /* Removes the entries whose seq are listed (answered by the hub), durably. Missing ones are fine. */
 int outbox_remove(struct outbox *ob, const uint64_t *seqs, size_t n);
 
+/*
+ * Gives every waiting entry a new sequence number, in order, starting after both `after` and
+ * any number used so far: for a kiosk that lost its outbox and learns from the hub (SEQ_CONFLICT)
+ * which numbers it had already used. rewrite re-serializes an entry for its new number (caller of
+ * rewrite owns *outp). One durable transaction. Returns 0 and *np (entries renumbered), or a
+ * storage, crypto or rewrite error (nothing changed).
+ */
+int outbox_renumber(struct outbox *ob, uint64_t after,
+	int (*rewrite)(void *arg, uint64_t old_seq, uint64_t new_seq, const uint8_t *in, size_t len,
+		uint8_t **outp, size_t *outlenp),
+	void *arg, size_t *np);
+
 /* Entries waiting. */
 int outbox_count(struct outbox *ob, uint64_t *np);
 

@@ -332,6 +332,7 @@ sum_stats(struct runner *run, struct kiosk_stats *tot)
 		tot->refused += s.refused;
 		tot->resent += s.resent;
 		tot->reconnects += s.reconnects;
+		tot->resyncs += s.resyncs;
 		tot->verified += s.verified;
 		tot->not_verified += s.not_verified;
 		tot->genuine += s.genuine;
@@ -385,7 +386,7 @@ print_summary(struct runner *run, uint64_t seed, double t_enrol, double t_cross,
 	if (json) {
 		printf("{\"seed\":%" PRIu64 ",\"people\":%u,\"enrolled\":%" PRIu64
 		       ",\"queued\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"refused\":%" PRIu64
-		       ",\"replayed\":%" PRIu64 ",\"reconnects\":%" PRIu64
+		       ",\"replayed\":%" PRIu64 ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64
 		       ",\"capture_failures\":%" PRIu64 ",\"enrol_messages\":%" PRIu64
 		       ",\"enrol_seconds\":%.3f,\"crossing_messages\":%" PRIu64
 		       ",\"crossing_seconds\":%.3f,\"genuine\":%" PRIu64
@@ -394,10 +395,11 @@ print_summary(struct runner *run, uint64_t seed, double t_enrol, double t_cross,
 		       ",\"identified_right\":%" PRIu64 ",\"unenrolled_probes\":%" PRIu64
 		       ",\"unenrolled_identified\":%" PRIu64 ",\"duplicates\":%" PRIu64 "}\n",
 			seed, run->people, enrolled, tot.queued, tot.acked, tot.refused,
-			tot.replayed, tot.reconnects, fails, n_enrol, t_enrol, n_cross, t_cross,
-			tot.genuine, tot.genuine_verified, tot.impostor, tot.impostor_verified,
-			tot.identified + tot.not_identified, tot.identified_right,
-			tot.unenrolled_probes, tot.unenrolled_identified, tot.duplicates);
+			tot.replayed, tot.reconnects, tot.resyncs, fails, n_enrol, t_enrol, n_cross,
+			t_cross, tot.genuine, tot.genuine_verified, tot.impostor,
+			tot.impostor_verified, tot.identified + tot.not_identified,
+			tot.identified_right, tot.unenrolled_probes, tot.unenrolled_identified,
+			tot.duplicates);
 		return;
 	}
 	printf("paso-kiosk: %zu kiosks, %u synthetic people, seed %" PRIu64 "\n", run->nk,
@@ -419,6 +421,10 @@ print_summary(struct runner *run, uint64_t seed, double t_enrol, double t_cross,
 	       " resends acknowledged again, %" PRIu64 " reconnects, %" PRIu64
 	       " failures to capture\n",
 		tot.queued, tot.acked, tot.refused, tot.replayed, tot.reconnects, fails);
+	if (tot.resyncs)
+		printf("  outbox renumbered %" PRIu64 " times after the hub's last sequence number "
+		       "(a kiosk that lost its outbox)\n",
+			tot.resyncs);
 	for (c = 1; c < 70; c++)
 		if (tot.refused_by_code[c])
 			printf("  refused %s: %" PRIu64 "\n", paso_errname(-(int)c),

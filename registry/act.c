@@ -32,6 +32,7 @@ act_error_reply(struct request *r, int code, const char *msg, uint64_t audit_ind
 	err.code = code;
 	err.message = (char *)msg;
 	err.audit_index = audit_index;
+	err.last_seq = code == PASO_E_SEQ_CONFLICT ? r->last_seq : 0;
 	env.body_case = PASO__ENVELOPE__BODY_ERROR;
 	env.error = &err;
 	return frame_reply(r, &env);
@@ -539,10 +540,12 @@ act_request(struct hub *h, struct vault_txn *t, struct request *r, struct pendin
 	if (rc == 0) {
 		if (sodium_memcmp(digest, r->digest, sizeof(digest)) == 0)
 			rc = replay(h, r, stored, slen);
-		else {
+		else if ((rc = vault_seen_last(t, r->kiosk, &r->last_seq)) == 0) {
 			(void)snprintf(msg, sizeof(msg),
-				"seq %llu was already used by kiosk '%.64s' for a different message",
-				(unsigned long long)r->env->seq, r->kiosk);
+				"seq %llu was already used by kiosk '%.64s' for a different message; "
+				"the last seq held is %llu",
+				(unsigned long long)r->env->seq, r->kiosk,
+				(unsigned long long)r->last_seq);
 			rc = refuse(h, r, PASO_E_SEQ_CONFLICT, msg, "idempotency", NULL);
 		}
 		free(stored);

@@ -31,6 +31,7 @@ struct request {
 	struct match_template
 		*probe;       /* built on the connection's thread: matching cost is parallel */
 	struct paso_diag err; /* err.code != 0: refuse with this */
+	uint64_t last_seq;    /* for SEQ_CONFLICT: highest seq held from this kiosk */
 	/* Filled by the commit loop: */
 	uint8_t *reply; /* framed Envelope (Ack or Error) */
 	size_t reply_len;

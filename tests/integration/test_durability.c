@@ -93,11 +93,56 @@ test_kill_during_load(void **state)
 	h_cleanup(&dep);
 }
 
+/* A kiosk whose disk is replaced restarts its numbers at 1: it learns the hub's last number
+ * from SEQ_CONFLICT, renumbers its outbox after it, and nothing is lost or refused. */
+static void
+test_kiosk_loses_its_outbox(void **state)
+{
+	struct deployment dep;
+	char hubaddr[64], work2[700], *first = NULL, *second = NULL, *stats = NULL;
+
+	(void)state;
+	h_deploy(&dep, NULL);
+	h_hub_start(&dep, 0);
+	(void)snprintf(hubaddr, sizeof(hubaddr), "127.0.0.1:%u", (unsigned)dep.port);
+	(void)snprintf(work2, sizeof(work2), "%s/new-disk", dep.dir);
+	{
+		const char *argv[] = {"paso-kiosk", "run", "--deployment", dep.hub, "--hub",
+			hubaddr, "--people", "60", "--crossings", "120", "--identify", "0",
+			"--seed", "31", "--workdir", dep.work, "--json", NULL};
+		assert_int_equal(h_run(&first, argv), 0);
+	}
+	{
+		const char *argv[] = {"paso-kiosk", "run", "--deployment", dep.hub, "--hub",
+			hubaddr, "--people", "60", "--crossings", "120", "--identify", "0",
+			"--seed", "32", "--workdir", work2, "--json", NULL};
+		assert_int_equal(h_run(&second, argv), 0);
+	}
+	fprintf(stderr, "first: %ssecond: %s", first, second);
+	assert_int_equal(h_json_num(second, "refused"), 0);
+	assert_int_equal(h_json_num(second, "acked"), h_json_num(second, "queued"));
+	assert_true(h_json_num(second, "resyncs") >= 1);
+	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
+	{
+		const char *argv[] = {"paso-hub", "stats", dep.hub, "--json", "--recount", NULL};
+		assert_int_equal(h_run(&stats, argv), 0);
+	}
+	assert_int_equal(h_json_num(stats, "messages_seen"),
+		h_json_num(first, "acked") + h_json_num(second, "acked"));
+	assert_int_equal(h_json_num(stats, "subjects"),
+		h_json_num(first, "enrolled") + h_json_num(second, "enrolled"));
+	free(first);
+	free(second);
+	free(stats);
+	h_cleanup(&dep);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kill_during_load),
+		cmocka_unit_test(test_kiosk_loses_its_outbox),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
