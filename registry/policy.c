@@ -844,7 +844,8 @@ static void __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *sb, con
 		return;
 	for (;;) {
 		va_start(ap, fmt);
-		n = vsnprintf(sb->b + sb->len, sb->cap - sb->len, fmt, ap);
+		/* b is NULL until the first growth: NULL + 0 is undefined, so pass NULL itself. */
+		n = vsnprintf(sb->b != NULL ? sb->b + sb->len : NULL, sb->cap - sb->len, fmt, ap);
 		va_end(ap);
 		if (n < 0) {
 			sb->err = PASO_E_INTERNAL;
