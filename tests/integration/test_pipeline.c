@@ -265,6 +265,46 @@ test_no_template_bytes_on_disk(void **state)
 	population_free(pop);
 }
 
+/* One flipped byte in the real hub's audit log, on a copy: the outsider's verifier names it. */
+static void
+test_tampered_copy_of_the_log_is_caught(void **state)
+{
+	struct run *run = *state;
+	char copy[700], cmd[2048], entries[800], key[800], *out = NULL;
+	size_t len = 0;
+	char *buf;
+	FILE *f;
+	int st;
+
+	(void)snprintf(copy, sizeof(copy), "%s/audit-copy", run->dep.dir);
+	(void)snprintf(cmd, sizeof(cmd), "cp -r '%s/audit' '%s'", run->dep.hub, copy);
+	assert_int_equal(system(cmd), 0);
+	(void)snprintf(entries, sizeof(entries), "%s/entries", copy);
+	assert_non_null(buf = h_read_file(entries, &len));
+	assert_true(len > 100000);
+	buf[len / 2] ^= 0x01; /* somewhere in the middle of the log */
+	assert_non_null(f = fopen(entries, "r+b"));
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	fclose(f);
+	free(buf);
+	/* The outsider brings the key from elsewhere: here, the hub's published log.vkey. */
+	(void)snprintf(key, sizeof(key), "%s/audit/log.vkey", run->dep.hub);
+	{
+		const char *argv[] = {"paso-audit", "verify", copy, "--key", key, NULL};
+		st = h_run(&out, argv);
+	}
+	fprintf(stderr, "tampered: %s", out);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(out, "entry "));
+	free(out);
+	/* The original is untouched and still verifies. */
+	{
+		const char *argv[] = {"paso-audit", "verify", run->dep.hub, NULL};
+		assert_int_equal(h_run(&out, argv), 0);
+		free(out);
+	}
+}
+
 int
 main(void)
 {
@@ -275,6 +315,7 @@ main(void)
 		cmocka_unit_test(test_identification),
 		cmocka_unit_test(test_audit_verifies),
 		cmocka_unit_test(test_no_template_bytes_on_disk),
+		cmocka_unit_test(test_tampered_copy_of_the_log_is_caught),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
