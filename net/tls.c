@@ -27,7 +27,6 @@ struct tls_ctx {
 struct tls_conn {
 	SSL *ssl;
 	int fd;
-	int timeout_ms;
 	char peer[128];
 };
 
@@ -217,8 +216,10 @@ handshake_error(struct tls_conn *c, int ret, const char *what, struct paso_diag 
 	return ossl_diag(d, PASO_E_TLS, what);
 }
 
-int
-tls_accept(struct tls_ctx *ctx, int fd, int timeout_ms, struct tls_conn **out, struct paso_diag *d)
+/* The handshake on a connected socket (owned from here on, in all cases), either side. */
+static int
+handshake(struct tls_ctx *ctx, int fd, int timeout_ms, int server, struct tls_conn **out,
+	struct paso_diag *d)
 {
 	struct tls_conn *c = NULL;
 	int r, ret;
@@ -229,14 +230,14 @@ tls_accept(struct tls_ctx *ctx, int fd, int timeout_ms, struct tls_conn **out, s
 		return PASO_E_NOMEM;
 	}
 	c->fd = fd;
-	c->timeout_ms = timeout_ms;
 	set_timeouts(fd, timeout_ms);
-	if ((c->ssl = SSL_new(ctx->ssl)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+	if ((c->ssl = SSL_new(ctx->ssl)) == NULL || SSL_set_fd(c->ssl, fd) != 1 ||
+		(!server && SSL_set1_host(c->ssl, ctx->expect_name) != 1)) {
 		r = ossl_diag(d, PASO_E_TLS, "SSL_new");
 		goto out;
 	}
-	if ((ret = SSL_accept(c->ssl)) != 1) {
-		r = handshake_error(c, ret, "handshake", d);
+	if ((ret = server ? SSL_accept(c->ssl) : SSL_connect(c->ssl)) != 1) {
+		r = handshake_error(c, ret, server ? "handshake" : "handshake with hub", d);
 		goto out;
 	}
 	if ((r = peer_name(c, d)) != 0)
@@ -247,6 +248,12 @@ tls_accept(struct tls_ctx *ctx, int fd, int timeout_ms, struct tls_conn **out, s
 out:
 	tls_conn_free(c);
 	return r;
+}
+
+int
+tls_accept(struct tls_ctx *ctx, int fd, int timeout_ms, struct tls_conn **out, struct paso_diag *d)
+{
+	return handshake(ctx, fd, timeout_ms, 1, out, d);
 }
 
 static int
@@ -286,35 +293,12 @@ int
 tls_connect(struct tls_ctx *ctx, const char *host, uint16_t port, int timeout_ms,
 	struct tls_conn **out, struct paso_diag *d)
 {
-	struct tls_conn *c = NULL;
-	int r, ret, fd;
+	int r, fd;
 
 	*out = NULL;
 	if ((r = connect_tcp(host, port, timeout_ms, &fd, d)) != 0)
 		return r;
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd);
-		return PASO_E_NOMEM;
-	}
-	c->fd = fd;
-	c->timeout_ms = timeout_ms;
-	if ((c->ssl = SSL_new(ctx->ssl)) == NULL || SSL_set_fd(c->ssl, fd) != 1 ||
-		SSL_set1_host(c->ssl, ctx->expect_name) != 1) {
-		r = ossl_diag(d, PASO_E_TLS, "SSL_new");
-		goto out;
-	}
-	if ((ret = SSL_connect(c->ssl)) != 1) {
-		r = handshake_error(c, ret, "handshake with hub", d);
-		goto out;
-	}
-	if ((r = peer_name(c, d)) != 0)
-		goto out;
-	*out = c;
-	c = NULL;
-	r = 0;
-out:
-	tls_conn_free(c);
-	return r;
+	return handshake(ctx, fd, timeout_ms, 0, out, d);
 }
 
 void

@@ -106,7 +106,6 @@ finish(struct hub *h, struct request *list)
 		r->done = 1;
 		conn_wake(r->conn);
 	}
-	pthread_cond_broadcast(&h->done_cv);
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -235,16 +234,6 @@ hub_submit(struct hub *h, struct request *r)
 		h->head = r;
 	h->tail = r;
 	pthread_cond_signal(&h->work_cv);
-	pthread_mutex_unlock(&h->mu);
-}
-
-void
-hub_submit_wait(struct hub *h, struct request *r)
-{
-	hub_submit(h, r);
-	pthread_mutex_lock(&h->mu);
-	while (!r->done)
-		pthread_cond_wait(&h->done_cv, &h->mu);
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -493,7 +482,6 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 		h->cfg.max_conns = 256;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->work_cv, NULL);
-	pthread_cond_init(&h->done_cv, NULL);
 	if ((r = deploy_paths(cfg->dir, &p, d)) != 0)
 		goto out;
 	(void)snprintf(h->dir, sizeof(h->dir), "%s", cfg->dir);
@@ -569,6 +557,5 @@ hub_close(struct hub *h)
 	keyring_close(h->kr);
 	pthread_mutex_destroy(&h->mu);
 	pthread_cond_destroy(&h->work_cv);
-	pthread_cond_destroy(&h->done_cv);
 	free(h);
 }

@@ -73,7 +73,6 @@ struct hub {
 
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv; /* requests queued */
-	pthread_cond_t done_cv; /* a commit group finished */
 	struct request *head, *tail;
 	unsigned nconns;
 	int stopping;
@@ -87,9 +86,7 @@ struct hub {
 /* hub.c */
 uint64_t hub_now(const struct hub *h);
 void hub_logf(struct hub *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Queues r for the commit loop and waits until it is answered. */
-void hub_submit_wait(struct hub *h, struct request *r);
-/* Submits without waiting; hub_wait(h, r) later. Used for pipelined connections. */
+/* Queues r for the commit loop; the connection is woken (conn_wake) when it is answered. */
 void hub_submit(struct hub *h, struct request *r);
 
 /*

@@ -24,6 +24,7 @@ struct conn {
 	int efd; /* the commit loop wakes us when a group is done */
 	struct request *inflight[CONN_MAX_INFLIGHT];
 	unsigned head, count; /* ring of requests in submission order */
+	int write_failed;     /* the peer is gone: answers are only freed from now on */
 };
 
 static void
@@ -82,13 +83,14 @@ conn_wake(struct conn *c)
 		(void)!write(c->efd, &one, sizeof(one));
 }
 
-/* Writes the answers that are ready, in order. Returns 0 or a write error. */
+/* Writes the answers that are ready, in order (frees them unwritten once the peer is gone).
+ * Returns 0, or PASO_E_PEER_CLOSED after a failed write. */
 static int
 flush_done(struct conn *c)
 {
 	struct hub *h = c->h;
 	struct request *r;
-	int rc = 0, done;
+	int done;
 
 	while (c->count > 0) {
 		r = c->inflight[c->head];
@@ -97,13 +99,14 @@ flush_done(struct conn *c)
 		pthread_mutex_unlock(&h->mu);
 		if (!done)
 			break;
-		if (rc == 0 && r->reply != NULL)
-			rc = tls_write_all(c->tls, r->reply, r->reply_len);
+		if (!c->write_failed && r->reply != NULL &&
+			tls_write_all(c->tls, r->reply, r->reply_len) != 0)
+			c->write_failed = 1;
 		request_free(r);
 		c->head = (c->head + 1) % CONN_MAX_INFLIGHT;
 		c->count--;
 	}
-	return rc;
+	return c->write_failed ? PASO_E_PEER_CLOSED : 0;
 }
 
 static void
@@ -121,29 +124,15 @@ drain(struct conn *c)
 	struct pollfd pf;
 	uint64_t v;
 
-	while (c->count > 0) {
+	for (;;) {
+		(void)flush_done(c);
+		if (c->count == 0)
+			return;
 		pf.fd = c->efd;
 		pf.events = POLLIN;
 		(void)poll(&pf, 1, 200);
 		if (pf.revents & POLLIN)
 			(void)!read(c->efd, &v, sizeof(v));
-		if (flush_done(c) != 0) {
-			/* The peer is gone; answers still get freed as they complete. */
-			while (c->count > 0) {
-				(void)poll(&pf, 1, 200);
-				if (pf.revents & POLLIN)
-					(void)!read(c->efd, &v, sizeof(v));
-				struct request *r = c->inflight[c->head];
-				pthread_mutex_lock(&c->h->mu);
-				int done = r->done;
-				pthread_mutex_unlock(&c->h->mu);
-				if (!done)
-					continue;
-				request_free(r);
-				c->head = (c->head + 1) % CONN_MAX_INFLIGHT;
-				c->count--;
-			}
-		}
 	}
 }
 

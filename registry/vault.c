@@ -665,6 +665,31 @@ out:
 
 #define EVKEY_BYTES (VAULT_ID_BYTES + 8)
 
+/* Opens a cursor on the events and puts it on id's first event (rc MDB_NOTFOUND: none at all). */
+static int
+ev_first(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], MDB_cursor **cp, MDB_val *k,
+	MDB_val *val)
+{
+	uint8_t key[EVKEY_BYTES];
+	int rc;
+
+	memcpy(key, id, VAULT_ID_BYTES);
+	memset(key + VAULT_ID_BYTES, 0, 8);
+	k->mv_data = key;
+	k->mv_size = sizeof(key);
+	if ((rc = mdb_cursor_open(t->txn, t->v->events, cp)) != 0)
+		return rc;
+	/* MDB_SET_RANGE returns the map's copy of the key: key[] is not used after this. */
+	return mdb_cursor_get(*cp, k, val, MDB_SET_RANGE);
+}
+
+/* 1 while the cursor's row is one of id's events. */
+static int
+ev_of(const MDB_val *k, const uint8_t id[VAULT_ID_BYTES])
+{
+	return k->mv_size == EVKEY_BYTES && memcmp(k->mv_data, id, VAULT_ID_BYTES) == 0;
+}
+
 /* The number the next event of id gets: one past its last, 1 for its first. */
 static int
 ev_next(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], uint64_t *nop)
@@ -729,22 +754,14 @@ int
 vault_event_foreach(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
 	int (*cb)(void *arg, uint64_t no, const uint8_t *ev, size_t len), void *arg)
 {
-	uint8_t dk[KEYRING_DK_BYTES], key[EVKEY_BYTES], *ev = NULL;
+	uint8_t dk[KEYRING_DK_BYTES], *ev = NULL;
 	MDB_cursor *c = NULL;
 	MDB_val k, val;
 	size_t len = 0;
 	int rc, r, have_dk = 0;
 
-	memcpy(key, subject_id, VAULT_ID_BYTES);
-	memset(key + VAULT_ID_BYTES, 0, 8);
-	k.mv_data = key;
-	k.mv_size = sizeof(key);
-	if ((rc = mdb_cursor_open(t->txn, t->v->events, &c)) != 0)
-		return mdb_to_paso(t->v, rc);
-	for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;
+	for (rc = ev_first(t, subject_id, &c, &k, &val); rc == 0 && ev_of(&k, subject_id);
 		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
-		if (k.mv_size != EVKEY_BYTES || memcmp(k.mv_data, subject_id, VAULT_ID_BYTES) != 0)
-			break;
 		/* One unwrap of the data key serves the whole history. */
 		if (!have_dk && (r = dk_get(t, subject_id, dk, NULL)) != 0)
 			goto out;
@@ -759,7 +776,8 @@ vault_event_foreach(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES
 	r = rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(t->v, rc);
 out:
 	sodium_memzero(dk, sizeof(dk));
-	mdb_cursor_close(c);
+	if (c != NULL)
+		mdb_cursor_close(c);
 	return r;
 }
 
@@ -767,25 +785,17 @@ out:
 static int
 ev_erase(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES])
 {
-	uint8_t key[EVKEY_BYTES];
 	MDB_cursor *c = NULL;
 	MDB_val k, val;
 	int rc;
 
-	memcpy(key, id, VAULT_ID_BYTES);
-	memset(key + VAULT_ID_BYTES, 0, 8);
-	k.mv_data = key;
-	k.mv_size = sizeof(key);
-	if ((rc = mdb_cursor_open(t->txn, t->v->events, &c)) != 0)
-		return mdb_to_paso(t->v, rc);
-	for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;
-		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
-		if (k.mv_size != EVKEY_BYTES || memcmp(k.mv_data, id, VAULT_ID_BYTES) != 0)
-			break;
+	/* After mdb_cursor_del, MDB_NEXT yields the row that followed the deleted one. */
+	for (rc = ev_first(t, id, &c, &k, &val); rc == 0 && ev_of(&k, id);
+		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT))
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			break;
-	}
-	mdb_cursor_close(c);
+	if (c != NULL)
+		mdb_cursor_close(c);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(t->v, rc);
 }
 

@@ -15,8 +15,8 @@
 static void
 test_iso_sample_in_words(void **state)
 {
-	const char *argv[] = { "paso", "template", "info", SAMPLE("iso19794p2v2005-sample.dat"),
-		NULL };
+	const char *argv[] = {
+		"paso", "template", "info", SAMPLE("iso19794p2v2005-sample.dat"), NULL};
 	char *out = NULL;
 
 	(void)state;
@@ -33,8 +33,8 @@ test_iso_sample_in_words(void **state)
 static void
 test_json(void **state)
 {
-	const char *argv[] = { "paso", "template", "info", SAMPLE("iso19794p2v2005-sample.dat"),
-		"--json", NULL };
+	const char *argv[] = {
+		"paso", "template", "info", SAMPLE("iso19794p2v2005-sample.dat"), "--json", NULL};
 	char *out = NULL;
 
 	(void)state;
@@ -48,10 +48,10 @@ test_json(void **state)
 static void
 test_refusals_name_the_problem(void **state)
 {
-	const char *v2011[] = { "paso", "template", "info", SAMPLE("iso19794p2v2011-sample.dat"),
-		NULL };
-	const char *missing[] = { "paso", "template", "info", "/nonexistent/record.dat", NULL };
-	const char *usage[] = { "paso", "template", "info", NULL };
+	const char *v2011[] = {
+		"paso", "template", "info", SAMPLE("iso19794p2v2011-sample.dat"), NULL};
+	const char *missing[] = {"paso", "template", "info", "/nonexistent/record.dat", NULL};
+	const char *usage[] = {"paso", "template", "info", NULL};
 	char *out = NULL;
 
 	(void)state;
