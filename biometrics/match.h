@@ -9,9 +9,9 @@
 #include "sample.h"
 
 /* Bits of match_scores.modalities. */
-#define MATCH_FINGER 1u
-#define MATCH_FACE 2u
-#define MATCH_IRIS 4u
+#define MATCH_FINGER BIO_FINGER
+#define MATCH_FACE BIO_FACE
+#define MATCH_IRIS BIO_IRIS
 
 /*
  * Scores of one comparison; fields of a modality not compared are 0 (see modalities).

@@ -16,3 +16,28 @@ bio_sample_clear(struct bio_sample *s)
 	}
 	sodium_memzero(s, sizeof(*s));
 }
+
+int
+bio_sample_keep(struct bio_sample *s, unsigned keep)
+{
+	int removed = 0;
+
+	if (!(keep & BIO_FINGER) && s->finger_record != NULL) {
+		sodium_memzero(s->finger_record, s->finger_len);
+		free(s->finger_record);
+		s->finger_record = NULL;
+		s->finger_len = 0;
+		removed = 1;
+	}
+	if (!(keep & BIO_FACE) && s->has_face) {
+		sodium_memzero(s->face, sizeof(s->face));
+		s->has_face = 0;
+		removed = 1;
+	}
+	if (!(keep & BIO_IRIS) && s->n_iris > 0) {
+		sodium_memzero(s->iris, sizeof(s->iris));
+		s->n_iris = 0;
+		removed = 1;
+	}
+	return removed;
+}

@@ -33,6 +33,17 @@ struct bio_sample {
 	struct bio_iris iris[2];
 };
 
+/* Modalities, as bits (the same values as match.h's MATCH_*). */
+#define BIO_FINGER 1u
+#define BIO_FACE 2u
+#define BIO_IRIS 4u
+
+/*
+ * Keeps only the modalities in the BIO_* mask: the others are wiped and removed (a kiosk that
+ * must not capture them, a hub that must not keep them). Returns 1 if anything was removed.
+ */
+int bio_sample_keep(struct bio_sample *s, unsigned keep);
+
 /* Wipes the sample and frees finger_record; the struct can be reused. Accepts NULL. */
 void bio_sample_clear(struct bio_sample *s);
 

@@ -57,13 +57,9 @@ struct kiosk_run {
 	uint64_t capture_failures;
 };
 
-#define CAP_FINGER 1u
-#define CAP_FACE 2u
-#define CAP_IRIS 4u
-
 struct runner {
 	struct population *pop;
-	unsigned capture; /* CAP_* the kiosks are configured to capture */
+	unsigned capture; /* BIO_* the kiosks are configured to capture */
 	uint32_t people;
 	struct kiosk_run kr[NSITES];
 	size_t nk;
@@ -129,11 +125,11 @@ parse_capture(const char *list, unsigned *out)
 		end = strchr(p, ',');
 		n = end != NULL ? (size_t)(end - p) : strlen(p);
 		if (n == 6 && strncmp(p, "finger", 6) == 0)
-			*out |= CAP_FINGER;
+			*out |= BIO_FINGER;
 		else if (n == 4 && strncmp(p, "face", 4) == 0)
-			*out |= CAP_FACE;
+			*out |= BIO_FACE;
 		else if (n == 4 && strncmp(p, "iris", 4) == 0)
-			*out |= CAP_IRIS;
+			*out |= BIO_IRIS;
 		else
 			return -1;
 		p += n + (end != NULL);
@@ -185,16 +181,7 @@ capture(struct runner *run, const struct kiosk_run *kr, const struct job *j, str
 		if (j->kind != KIOSK_ENROL && (r = kiosk_two_fingers(s)) != 0)
 			return r;
 		/* What this deployment's kiosks are configured not to capture is never taken. */
-		if (!(run->capture & CAP_FINGER) && s->finger_record != NULL) {
-			sodium_memzero(s->finger_record, s->finger_len);
-			free(s->finger_record);
-			s->finger_record = NULL;
-			s->finger_len = 0;
-		}
-		if (!(run->capture & CAP_FACE))
-			s->has_face = 0;
-		if (!(run->capture & CAP_IRIS))
-			s->n_iris = 0;
+		(void)bio_sample_keep(s, run->capture);
 		if (s->finger_record != NULL || s->has_face || s->n_iris > 0)
 			return 0;
 		bio_sample_clear(s);
@@ -458,7 +445,7 @@ cmd_run(int argc, char **argv)
 	uint32_t *count = NULL;
 	size_t i, site_of_cross[NSITES], ncross_sites = 0, station = NSITES;
 	int json = 0, r = 0, a;
-	unsigned capture = CAP_FINGER | CAP_FACE | CAP_IRIS;
+	unsigned capture = BIO_FINGER | BIO_FACE | BIO_IRIS;
 
 	for (a = 1; a < argc; a++) {
 		const char *o = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;

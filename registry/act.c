@@ -231,26 +231,10 @@ static int
 strip_unkept(const struct hub *h, struct bio_sample *s)
 {
 	const struct policy *p = h->policy;
-	int stripped = 0;
 
-	if (s->finger_record != NULL && !policy_store_allowed(p, POLICY_FINGER)) {
-		sodium_memzero(s->finger_record, s->finger_len);
-		free(s->finger_record);
-		s->finger_record = NULL;
-		s->finger_len = 0;
-		stripped = 1;
-	}
-	if (s->has_face && !policy_store_allowed(p, POLICY_FACE)) {
-		sodium_memzero(s->face, sizeof(s->face));
-		s->has_face = 0;
-		stripped = 1;
-	}
-	if (s->n_iris > 0 && !policy_store_allowed(p, POLICY_IRIS)) {
-		sodium_memzero(s->iris, sizeof(s->iris));
-		s->n_iris = 0;
-		stripped = 1;
-	}
-	return stripped;
+	return bio_sample_keep(s, (policy_store_allowed(p, POLICY_FINGER) ? BIO_FINGER : 0) |
+					  (policy_store_allowed(p, POLICY_FACE) ? BIO_FACE : 0) |
+					  (policy_store_allowed(p, POLICY_IRIS) ? BIO_IRIS : 0));
 }
 
 static int
@@ -262,15 +246,6 @@ pack_record(const Paso__SubjectRecord *rec, uint8_t **outp, size_t *lenp)
 		return PASO_E_NOMEM;
 	*lenp = paso__subject_record__pack(rec, *outp);
 	return 0;
-}
-
-static void
-wipe_free(uint8_t *p, size_t n)
-{
-	if (p == NULL)
-		return;
-	sodium_memzero(p, n);
-	free(p);
 }
 
 static int
@@ -341,7 +316,7 @@ act_enroll(struct hub *h, struct vault_txn *t, struct request *r, struct pending
 	/* The key epoch is the expiry day: shredding that day's KEK erases the whole cohort. */
 	rc = vault_subject_create(
 		t, en->card_number, (uint32_t)(rec.expires_at / SECONDS_PER_DAY), buf, len, id);
-	wipe_free(buf, len);
+	vault_free_record(buf, len);
 	if (rc == PASO_E_CARD_ENROLLED)
 		return refuse(h, r, rc, "enroll.card_number: already enrolled", "enrolment", NULL);
 	if (rc != 0)
