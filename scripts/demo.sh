@@ -53,9 +53,9 @@ echo "== 4. What the audit log proves (checked by paso-audit, which shares no co
 $B/paso-audit verify "$D/hub" --key "$D/hub/audit/log.vkey" | sed 's/^/  /'
 echo "  latest signed checkpoint (C2SP tlog-checkpoint):"
 $B/paso-audit checkpoint "$D/hub" | sed 's/^/    /'
-echo "  inclusion proof that entry 10 is in that tree:"
-$B/paso-audit prove "$D/hub" --index 10 2>&1 | sed 's/^/    /'
-echo "  entry 10 itself (people appear only as keyed pseudonyms):"
-$B/paso-audit show "$D/hub" --from 10 --to 10 | sed 's/^/    /'
+echo "  inclusion proof that entry 20 is in that tree:"
+$B/paso-audit prove "$D/hub" --index 20 2>&1 | sed 's/^/    /'
+echo "  entry 20 itself, an enrolment (people appear only as keyed pseudonyms):"
+$B/paso-audit show "$D/hub" --from 20 --to 20 | sed 's/^/    /'
 echo
 echo "done: the deployment is in $D/hub, the hub's log in $D/hub.log"
