@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "capture.h"
+#include "instant.h"
 #include "kiosk.h"
 #include "paso.pb-c.h"
 #include "population.h"
@@ -32,6 +33,8 @@ static const struct site sites[] = {
 	{"station-siglo-xxi", "Siglo XXI, Tapachula", PRESET_DETENTION, 1},
 };
 #define NSITES (sizeof(sites) / sizeof(sites[0]))
+/* A run's captures span this many seconds from --start (well inside the hub's +-24 h). */
+#define KIOSK_TIMELINE_S (6u * 3600u)
 
 struct job {
 	uint8_t kind;    /* enum kiosk_kind */
@@ -90,6 +93,8 @@ usage(FILE *f)
 		"  --identify N        identification requests at the detention station (default 100)\n"
 		"  --impostor-rate R   share of crossings made with someone else's card (default 0.02)\n"
 		"  --seed S            population and traffic seed (default 1)\n"
+		"  --start INSTANT     capture timeline start, e.g. 2027-01-01T00:00:00Z (default:\n"
+		"                      now); captures span 6 hours from it, reproducible from the seed\n"
 		"  --kiosks A,B,...    which kiosks run (default all five)\n"
 		"  --workdir DIR       kiosks' own data: sealed outboxes (default ./paso-kiosks)\n"
 		"  --capture LIST      modalities the kiosks capture: finger,face,iris (default all)\n"
@@ -441,7 +446,7 @@ cmd_run(int argc, char **argv)
 	uint64_t people = 1000, crossings = 5000, identify = 100, seed = 1, window = 32,
 		 giveup = 120, v, st;
 	double impostor_rate = 0.02, t_enrol = 0, t_cross = 0;
-	uint64_t base_time = (uint64_t)time(NULL), n_enrol, n_cross = 0;
+	uint64_t base_time = (uint64_t)time(NULL), n_enrol, n_cross = 0, span;
 	uint32_t *count = NULL;
 	size_t i, site_of_cross[NSITES], ncross_sites = 0, station = NSITES;
 	int json = 0, r = 0, a;
@@ -458,7 +463,12 @@ cmd_run(int argc, char **argv)
 			return 2;
 		}
 		a++;
-		if (strcmp(o, "--deployment") == 0)
+		if (strcmp(o, "--start") == 0) {
+			if (instant_parse(val, &base_time, &d) != 0) {
+				fprintf(stderr, "paso-kiosk run: --start: %s\n", d.msg);
+				return 2;
+			}
+		} else if (strcmp(o, "--deployment") == 0)
 			deploy = val;
 		else if (strcmp(o, "--hub") == 0)
 			hub = val;
@@ -581,9 +591,16 @@ cmd_run(int argc, char **argv)
 		fprintf(stderr, "paso-kiosk run: --kiosks: no known kiosk in '%s'\n", kiosks);
 		return 2;
 	}
+	/*
+	 * The timeline: message k of the run is captured at start + k * KIOSK_TIMELINE_S / total,
+	 * from the seed and --start alone (reproducible), and all within a few hours, inside the
+	 * hub's capture window around its own clock.
+	 */
+	span = people + crossings + identify;
 	/* Phase 1: enrolment. Detainees at the station, everyone else at a crossing. */
 	for (i = 0; i < people; i++) {
-		struct job j = {KIOSK_ENROL, (uint32_t)i, (uint32_t)i, 0, 0, base_time + i};
+		struct job j = {KIOSK_ENROL, (uint32_t)i, (uint32_t)i, 0, 0,
+			base_time + (uint64_t)i * KIOSK_TIMELINE_S / span};
 		size_t s;
 
 		if ((r = population_person(run.pop, (uint32_t)i, &pi)) != 0)
@@ -623,7 +640,7 @@ cmd_run(int argc, char **argv)
 		}
 		j.capture_no = 1 + count[p]++;
 		j.direction = (count[p] % 2) ? PASO__DIRECTION__ENTRY : PASO__DIRECTION__EXIT;
-		j.when = base_time + 86400 + i * 7;
+		j.when = base_time + (people + i) * KIOSK_TIMELINE_S / span;
 		if (add_job(&run.kr[site_of_cross[p % ncross_sites]], &j) != 0)
 			return 1;
 		n_cross++;
@@ -638,7 +655,7 @@ cmd_run(int argc, char **argv)
 		j.source = p;
 		j.capture_no = 500000 + (uint32_t)i;
 		j.direction = 0;
-		j.when = base_time + 2 * 86400 + i;
+		j.when = base_time + (people + crossings + i) * KIOSK_TIMELINE_S / span;
 		if (add_job(&run.kr[station], &j) != 0)
 			return 1;
 		n_cross++;

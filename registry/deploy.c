@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "auditlog.h"
+#include "ledger.h"
 #include "keyring.h"
 #include "paso.pb-c.h"
 #include "pki.h"
@@ -155,60 +156,79 @@ dir_empty_or_absent(const char *dir, struct paso_diag *d)
 	return r;
 }
 
+/*
+ * The time offline acts are stamped with: the wall clock, unless the deployment's hub runs on a
+ * simulated clock, whose latest recorded time is then the deployment's "now".
+ */
+static uint64_t
+offline_now(struct vault *v, const struct ledger *l)
+{
+	struct vault_txn *t = NULL;
+	uint64_t sim = 0;
+
+	if (vault_begin(v, 1, &t) == 0) {
+		if (vault_meta_get(t, "clock.simulated", &sim) != 0)
+			sim = 0;
+		vault_abort(t);
+	}
+	return sim == 1 && ledger_time(l) > 0 ? ledger_time(l) : (uint64_t)time(NULL);
+}
+
 int
 deploy_audit_offline(const struct deploy_paths *p, struct vault *v, const uint8_t digest[32],
 	const char *purpose, const Paso__Action *actions, const char *const *details, size_t n,
 	struct paso_diag *d)
 {
 	struct checkpoint_signer *s = NULL;
-	struct auditlog *log = NULL;
-	struct vault_txn *t = NULL;
+	struct ledger *l = NULL;
+	struct ledger_txn *t = NULL;
 	Paso__AuditEntry e;
-	uint8_t buf[1024];
-	uint64_t idx, committed = 0;
-	size_t i, len;
+	uint64_t idx, recovered = 0, now;
+	char msg[200];
+	size_t i;
 	int r;
 
-	if ((r = deploy_load_signer(p, &s, d)) != 0 || (r = auditlog_open(p->audit, &log, d)) != 0)
+	if ((r = deploy_load_signer(p, &s, d)) != 0 ||
+		(r = ledger_open(p->audit, v, NULL, 0, &recovered, &l, d)) != 0)
 		goto out;
-	if ((r = vault_begin(v, 0, &t)) != 0)
+	d->code = 0;
+	now = offline_now(v, l);
+	if ((r = ledger_begin(l, &t)) != 0)
 		goto out;
-	if ((r = vault_meta_get(t, "audit_size", &committed)) == PASO_E_NOT_FOUND)
-		committed = 0, r = 0;
-	if (r == 0 && committed != auditlog_size(log))
-		r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-			"audit log has %llu entries, the store committed %llu: start the hub once to "
-			"recover first",
-			(unsigned long long)auditlog_size(log), (unsigned long long)committed);
-	for (i = 0; r == 0 && i < n; i++) {
-		paso__audit_entry__init(&e);
-		e.time = (uint64_t)time(NULL);
-		e.actor = "hub";
+	ledger_note_time(t, now);
+	paso__audit_entry__init(&e);
+	e.time = now;
+	e.actor = "hub";
+	e.policy_digest.data = (uint8_t *)digest;
+	e.policy_digest.len = 32;
+	if (recovered > 0) {
+		/* The ledger cut back entries of a transaction that never committed: say so. */
+		(void)snprintf(msg, sizeof(msg),
+			"unclean stop: cut back %llu audit entries of an uncommitted group (never "
+			"answered)",
+			(unsigned long long)recovered);
+		e.action = PASO__ACTION__RECOVERY;
+		e.purpose = "operation";
+		e.detail = msg;
+		if ((r = ledger_append(t, &e, &idx)) != 0)
+			goto out;
+	}
+	for (i = 0; i < n; i++) {
 		e.action = actions[i];
 		e.purpose = (char *)purpose;
 		e.detail = (char *)details[i];
-		e.policy_digest.data = (uint8_t *)digest;
-		e.policy_digest.len = 32;
-		if ((len = paso__audit_entry__get_packed_size(&e)) > sizeof(buf))
-			r = PASO_E_INTERNAL;
-		else {
-			(void)paso__audit_entry__pack(&e, buf);
-			r = auditlog_append(log, buf, len, &idx);
-		}
+		if ((r = ledger_append(t, &e, &idx)) != 0)
+			goto out;
 	}
-	/* The same order as the hub's commit loop: log durable, then the store records its size. */
-	if (r == 0 && (r = auditlog_sync(log)) == 0 &&
-		(r = vault_meta_put(t, "audit_size", auditlog_size(log))) == 0) {
-		r = vault_commit(t);
-		t = NULL;
-		if (r == 0)
-			r = auditlog_checkpoint(log, s);
-	}
+	r = ledger_commit(t);
+	t = NULL;
+	if (r == 0)
+		r = ledger_checkpoint(l, s);
 out:
-	vault_abort(t);
+	ledger_abort(t);
 	if (r != 0 && d->code == 0)
 		paso_diag_set(d, r, "%s: audit log: %s", p->audit, paso_strerror(r));
-	auditlog_close(log);
+	ledger_close(l);
 	checkpoint_signer_free(s);
 	return r;
 }

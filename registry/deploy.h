@@ -61,9 +61,11 @@ int deploy_load_signer(
 /*
  * Appends n hub events (actions[i] with details[i], the same purpose) to the deployment's audit
  * log while no hub is serving (the log's writer lock refuses otherwise), the way the hub does:
- * entries fsync'd, the store's recorded audit size updated, a checkpoint signed. v is the
- * deployment's open vault. Refuses (PASO_E_AUDIT_CORRUPT) when the log and the store disagree:
- * the hub's recovery must run first. Returns 0 or the first error, d naming it.
+ * through the ledger (entries and the store's record of them commit together), then a checkpoint.
+ * v is the deployment's open vault. Entries of a transaction that never committed are cut back
+ * first and a RECOVERY entry says so; a log shorter than the store recorded is refused
+ * (PASO_E_AUDIT_CORRUPT). Entries are stamped with the wall clock, or with the deployment's
+ * latest recorded time when its hub runs on a simulated clock. Returns 0 or the first error.
  */
 int deploy_audit_offline(const struct deploy_paths *p, struct vault *v, const uint8_t digest[32],
 	const char *purpose, const Paso__Action *actions, const char *const *details, size_t n,

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "clock.h"
 #include "errors.h"
 
 struct hub;
@@ -20,12 +21,19 @@ struct hub_config {
 	int io_timeout_ms;  /* per read/write on a connection; default 30000 */
 	unsigned max_conns; /* concurrent connections; default 256 */
 	FILE *log;          /* where the hub logs one line per event; NULL = stderr */
+	/* The hub's clock: real unless clock.simulated. With clock_resume, a simulated clock
+	 * starts where the deployment's recorded time stands. */
+	struct paso_clock clock;
+	int clock_resume;
+	uint64_t capture_window; /* seconds a kiosk capture_time may differ; 0 = 24 h */
 };
 
 /*
- * Opens a deployment: keys, store, policy, audit log; recovers after an unclean stop (cuts the
- * audit log back to what the store committed and logs a RECOVERY entry), loads the in-memory
- * gallery, logs HUB_START and binds the listener. Caller owns *out (hub_close).
+ * Opens a deployment: keys, store, policy, audit log (through the ledger, which recovers after
+ * an unclean stop: a RECOVERY entry says what was cut back), TLS and the listener, then logs
+ * the policy, the read of every sealed record (durably, before the first is opened), loads
+ * the gallery and logs HUB_START. A simulated clock may not start before the time the
+ * deployment last recorded (PASO_E_FIELD_RANGE). Caller owns *out (hub_close).
  * Returns 0 or the first error, with d naming the file or step.
  */
 int hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d);
@@ -33,9 +41,14 @@ int hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d
 /* The port the hub listens on (useful with port 0). */
 uint16_t hub_port(const struct hub *h);
 
+/* The path of the hub's control socket (DIR/control.sock). */
+const char *hub_control_path(const struct hub *h);
+
 /*
- * Serves until *stop becomes non-zero (set it from a signal handler). Returns 0 after a clean
- * stop (every accepted message answered, HUB_STOP logged and checkpointed) or an error.
+ * Serves until *stop becomes non-zero (set it from a signal handler): the flag is checked on
+ * every iteration of the commit loop, under load too. Then it stops accepting, answers what
+ * the connections already sent, logs HUB_STOP and signs a checkpoint. Returns 0 after a clean
+ * stop or an error.
  */
 int hub_run(struct hub *h, volatile sig_atomic_t *stop);
 

@@ -10,8 +10,10 @@
 
 #include <sodium.h>
 
+#include "control.h"
 #include "deploy.h"
 #include "frame.h"
+#include "instant.h"
 #include "hub.h"
 #include "keyring.h"
 #include "paso.pb-c.h"
@@ -36,7 +38,12 @@ usage(FILE *f)
 		"  issue DIR --kiosk NAME                   issue a kiosk certificate into DIR/kiosks/\n"
 		"  revoke DIR --kiosk NAME                  refuse that kiosk from now on\n"
 		"  serve DIR [--host ADDR] [--port N] [--port-file F] [--max-frame BYTES] [--batch N]\n"
-		"                                           serve kiosks (TLS 1.3, client certificates)\n"
+		"        [--clock real|sim|sim:INSTANT] [--capture-window DURATION]\n"
+		"                                           serve kiosks (TLS 1.3, client certificates);\n"
+		"                                           a simulated clock moves only by `clock`\n"
+		"  clock DIR [--advance DURATION | --set INSTANT]\n"
+		"                                           show or move a running hub's simulated clock\n"
+		"                                           (e.g. --advance 400d, --set 2028-06-01T00:00:00Z)\n"
 		"  stats DIR [--json] [--recount]           what the store holds, from its counters; --recount\n"
 		"                                           opens every sealed record to check them (audited;\n"
 		"                                           the hub must be stopped)\n"
@@ -169,6 +176,14 @@ cmd_serve(int argc, char **argv)
 			if (parse_u32(argv[++i], 1, 65536, &v) != 0)
 				return usage_error("serve", "--batch: 1..65536: '%s'", argv[i]);
 			cfg.batch_max = v;
+		} else if (strcmp(argv[i], "--clock") == 0 && i + 1 < argc) {
+			if (clock_parse_spec(argv[++i], &cfg.clock, &cfg.clock_resume, &d) != 0)
+				return usage_error("serve", "%s", d.msg);
+		} else if (strcmp(argv[i], "--capture-window") == 0 && i + 1 < argc) {
+			if (duration_parse(argv[++i], &cfg.capture_window, &d) != 0 ||
+				cfg.capture_window == 0)
+				return usage_error("serve", "--capture-window: %s",
+					d.code ? d.msg : "must be longer than 0s");
 		} else if (argv[i][0] != '-' && cfg.dir == NULL)
 			cfg.dir = argv[i];
 		else
@@ -313,19 +328,23 @@ cmd_stats(int argc, char **argv)
 		char detail[160];
 		const char *details[1] = {detail};
 
-		rc.t = t;
-		if ((r = vault_subject_foreach(t, count_one, &rc)) != 0)
-			goto out;
-		rc.t = NULL;
+		/* The read is logged durably before the first record is opened: a read that
+		 * cannot be logged does not happen. */
 		vault_abort(t);
 		t = NULL;
 		(void)snprintf(detail, sizeof(detail),
-			"recount: opened all %llu sealed subject records to count them",
-			(unsigned long long)rc.subjects);
+			"recount: opening all %llu sealed subject records to count them",
+			(unsigned long long)c.subjects);
 		if ((r = policy_load_file(p.policy, &pol, &d)) != 0 ||
 			(r = deploy_audit_offline(&p, v, policy_digest(pol), "statistics", &act,
 				 details, 1, &d)) != 0)
 			goto out;
+		if ((r = vault_begin(v, 1, &t)) != 0)
+			goto out;
+		rc.t = t;
+		if ((r = vault_subject_foreach(t, count_one, &rc)) != 0)
+			goto out;
+		rc.t = NULL;
 		if (rc.subjects != c.subjects || rc.crossings != c.crossings ||
 			rc.with_finger != c.with_finger || rc.with_face != c.with_face ||
 			rc.with_iris != c.with_iris ||
@@ -364,6 +383,52 @@ out:
 	keyring_close(kr);
 	policy_free(pol);
 	return r != 0 ? fail("stats", &d, r) : 0;
+}
+
+/* clock: asks a running hub (its control socket in DIR) for its time, or moves it. */
+static int
+cmd_clock(int argc, char **argv)
+{
+	struct paso_diag d = {0};
+	const char *dir = NULL, *advance = NULL, *set = NULL;
+	char line[96], reply[700], path[DEPLOY_PATH_MAX + 16];
+	uint64_t v;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--advance") == 0 && i + 1 < argc)
+			advance = argv[++i];
+		else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc)
+			set = argv[++i];
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else
+			return usage_error("clock", "unexpected argument '%s'", argv[i]);
+	}
+	if (dir == NULL)
+		return usage_error("clock", "%s", "missing DIR");
+	if (advance != NULL && set != NULL)
+		return usage_error("clock", "%s", "--advance and --set exclude each other");
+	if (advance != NULL) {
+		if (duration_parse(advance, &v, &d) != 0)
+			return usage_error("clock", "--advance: %s", d.msg);
+		(void)snprintf(line, sizeof(line), "clock advance %llu", (unsigned long long)v);
+	} else if (set != NULL) {
+		if (instant_parse(set, &v, &d) != 0)
+			return usage_error("clock", "--set: %s", d.msg);
+		(void)snprintf(line, sizeof(line), "clock set %llu", (unsigned long long)v);
+	} else
+		(void)snprintf(line, sizeof(line), "clock");
+	(void)snprintf(path, sizeof(path), "%s/control.sock", dir);
+	if ((r = control_request(path, line, reply, sizeof(reply), &d)) != 0)
+		return fail("clock", &d, r);
+	/* "ok SECONDS INSTANT WHAT": print the instant and what happened. */
+	{
+		const char *p = strchr(reply + 3, ' ');
+
+		printf("%s\n", p != NULL ? p + 1 : reply);
+	}
+	return 0;
 }
 
 static int
@@ -416,6 +481,8 @@ main(int argc, char **argv)
 		return cmd_stats(argc - 1, argv + 1);
 	if (strcmp(argv[1], "policy") == 0)
 		return cmd_policy(argc - 1, argv + 1);
+	if (strcmp(argv[1], "clock") == 0)
+		return cmd_clock(argc - 1, argv + 1);
 	fprintf(stderr, "paso-hub: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

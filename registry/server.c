@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Kiosk connections: one thread each, reading frames, validating, pipelining into the commit loop. */
+/* Kiosk connections: one thread each, reading frames and pipelining them into the commit loop. */
+#include "server.h"
+
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -11,76 +14,66 @@
 #include <sodium.h>
 
 #include "deploy.h"
-#include "frame.h"
-#include "hub_internal.h"
-#include "ingest.h"
 
 /* Requests one connection may have in the commit loop at once: bounds memory per kiosk. */
 #define CONN_MAX_INFLIGHT 64
 
+struct server {
+	struct server_config cfg;
+	int listen_fd;
+	uint16_t port;
+	pthread_t acc;
+	int started;
+	pthread_mutex_t mu;
+	unsigned nconns;
+	int stopping;
+};
+
 struct conn {
-	struct hub *h;
+	struct server *s;
 	struct tls_conn *tls;
 	int efd; /* the commit loop wakes us when a group is done */
-	struct request *inflight[CONN_MAX_INFLIGHT];
+	struct loop_item *inflight[CONN_MAX_INFLIGHT];
 	unsigned head, count; /* ring of requests in submission order */
 	int write_failed;     /* the peer is gone: answers are only freed from now on */
 };
 
 static void
-request_free(struct request *r)
+item_free(struct loop_item *it)
 {
-	if (r == NULL)
+	if (it == NULL)
 		return;
-	if (r->env != NULL)
-		paso__envelope__free_unpacked(r->env, NULL);
-	bio_sample_clear(&r->sample);
-	match_template_free(r->probe);
-	free(r->reply);
-	free(r);
+	decide_msg_clear(&it->msg);
+	free(it);
 }
 
-/* Builds a request from one frame (or from a read error), validating what can be validated. */
-static struct request *
-request_from(struct conn *c, const uint8_t *payload, uint32_t len, const struct paso_diag *readerr)
+/* Called by the loop with its lock held once an item is answered. */
+static void
+conn_wake(void *arg)
 {
-	struct request *r;
-	int rc;
-
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return NULL;
-	r->conn = c;
-	(void)snprintf(r->kiosk, sizeof(r->kiosk), "%s", tls_conn_peer(c->tls));
-	if (readerr != NULL) {
-		r->err = *readerr;
-		return r;
-	}
-	crypto_hash_sha256(r->digest, payload, len);
-	r->has_digest = 1;
-	if ((rc = frame_decode(payload, len, &r->env, &r->err)) != 0)
-		return r;
-	/* A failed check leaves its code and message in r->err: the commit loop refuses it. */
-	if (ingest_check(r->env, r->kiosk, &r->sample, &r->err) != 0)
-		return r;
-	/* Template extraction is the costly part of matching; do it here, on this connection's
-	 * thread, so the single commit loop only compares. Staged verification of a crossing
-	 * starts with face and iris: its finger template is built only if they do not decide. */
-	(void)match_template_new_ex(&r->sample,
-		r->env->body_case == PASO__ENVELOPE__BODY_CROSSING &&
-				policy_verify_staged(c->h->policy)
-			? MATCH_FACE | MATCH_IRIS
-			: MATCH_FINGER | MATCH_FACE | MATCH_IRIS,
-		&r->probe, &r->err);
-	return r;
-}
-
-void
-conn_wake(struct conn *c)
-{
+	struct conn *c = arg;
 	uint64_t one = 1;
 
-	if (c != NULL && c->efd >= 0)
+	if (c->efd >= 0)
 		(void)!write(c->efd, &one, sizeof(one));
+}
+
+/* A message from one frame (or from a read error), prepared on this thread. */
+static struct loop_item *
+item_from(struct conn *c, const uint8_t *payload, uint32_t len, const struct paso_diag *readerr)
+{
+	struct loop_item *it;
+
+	if ((it = calloc(1, sizeof(*it))) == NULL)
+		return NULL;
+	if (decide_prepare(c->s->cfg.dc, tls_conn_peer(c->tls), payload, len, readerr,
+		    &it->msg) != 0) {
+		item_free(it);
+		return NULL;
+	}
+	it->wake = conn_wake;
+	it->wake_arg = c;
+	return it;
 }
 
 /* Writes the answers that are ready, in order (frees them unwritten once the peer is gone).
@@ -88,21 +81,16 @@ conn_wake(struct conn *c)
 static int
 flush_done(struct conn *c)
 {
-	struct hub *h = c->h;
-	struct request *r;
-	int done;
+	struct loop_item *it;
 
 	while (c->count > 0) {
-		r = c->inflight[c->head];
-		pthread_mutex_lock(&h->mu);
-		done = r->done;
-		pthread_mutex_unlock(&h->mu);
-		if (!done)
+		it = c->inflight[c->head];
+		if (!loop_item_done(c->s->cfg.loop, it))
 			break;
-		if (!c->write_failed && r->reply != NULL &&
-			tls_write_all(c->tls, r->reply, r->reply_len) != 0)
+		if (!c->write_failed && it->msg.reply != NULL &&
+			tls_write_all(c->tls, it->msg.reply, it->msg.reply_len) != 0)
 			c->write_failed = 1;
-		request_free(r);
+		item_free(it);
 		c->head = (c->head + 1) % CONN_MAX_INFLIGHT;
 		c->count--;
 	}
@@ -110,14 +98,14 @@ flush_done(struct conn *c)
 }
 
 static void
-submit(struct conn *c, struct request *r)
+submit(struct conn *c, struct loop_item *it)
 {
-	c->inflight[(c->head + c->count) % CONN_MAX_INFLIGHT] = r;
+	c->inflight[(c->head + c->count) % CONN_MAX_INFLIGHT] = it;
 	c->count++;
-	hub_submit(c->h, r);
+	loop_submit(c->s->cfg.loop, it);
 }
 
-/* Waits (bounded) until the commit loop has answered everything this connection submitted. */
+/* Waits until the commit loop has answered everything this connection submitted. */
 static void
 drain(struct conn *c)
 {
@@ -137,32 +125,31 @@ drain(struct conn *c)
 }
 
 static int
-stopping(struct hub *h)
+stopping(struct server *s)
 {
-	int s;
+	int st;
 
-	pthread_mutex_lock(&h->mu);
-	s = h->stopping;
-	pthread_mutex_unlock(&h->mu);
-	return s;
+	pthread_mutex_lock(&s->mu);
+	st = s->stopping;
+	pthread_mutex_unlock(&s->mu);
+	return st;
 }
 
 static void
 serve_conn(struct conn *c)
 {
-	struct hub *h = c->h;
+	struct server *s = c->s;
+	const struct hublog *log = s->cfg.log;
 	struct pollfd pf[2];
 	struct paso_diag d;
-	struct request *r;
+	struct loop_item *it;
 	uint8_t *payload;
 	uint32_t len;
 	uint64_t v;
-	int rc, closing = 0;
+	int rc;
 
-	while (!closing) {
-		if (flush_done(c) != 0)
-			break;
-		if (stopping(h))
+	for (;;) {
+		if (flush_done(c) != 0 || stopping(s))
 			break;
 		pf[0].fd = c->efd;
 		pf[0].events = POLLIN;
@@ -178,33 +165,32 @@ serve_conn(struct conn *c)
 				continue;
 		}
 		memset(&d, 0, sizeof(d));
-		rc = tls_read_frame(c->tls, h->cfg.max_frame, &payload, &len, &d);
+		rc = tls_read_frame(c->tls, s->cfg.max_frame, &payload, &len, &d);
 		if (rc == PASO_E_PEER_CLOSED)
 			break;
 		if (rc == PASO_E_NOMEM || rc == PASO_E_TLS) {
-			hub_logf(h, "kiosk %s: %s; closing", tls_conn_peer(c->tls), d.msg);
+			hublog_printf(log, "kiosk %s: %s; closing", tls_conn_peer(c->tls), d.msg);
 			break;
 		}
 		if (rc != 0) {
 			/* Truncated, oversized or timed out: the stream cannot be resynchronised. */
 			if (rc == PASO_E_TIMEOUT)
 				d.code = rc = PASO_E_FRAME_TRUNCATED;
-			hub_logf(h, "kiosk %s: %s (%s); closing after the answer",
+			hublog_printf(log, "kiosk %s: %s (%s); closing after the answer",
 				tls_conn_peer(c->tls), paso_errname(rc), d.msg);
-			if ((r = request_from(c, NULL, 0, &d)) != NULL)
-				submit(c, r);
-			closing = 1;
+			if ((it = item_from(c, NULL, 0, &d)) != NULL)
+				submit(c, it);
 			break;
 		}
-		r = request_from(c, payload, len, NULL);
+		it = item_from(c, payload, len, NULL);
 		sodium_memzero(payload, len);
 		free(payload);
-		if (r == NULL)
+		if (it == NULL)
 			break;
-		if (r->err.code != 0)
-			hub_logf(h, "kiosk %s: refused %s: %s", r->kiosk, paso_errname(r->err.code),
-				r->err.msg);
-		submit(c, r);
+		if (it->msg.err.code != 0)
+			hublog_printf(log, "kiosk %s: refused %s: %s", it->msg.kiosk,
+				paso_errname(it->msg.err.code), it->msg.err.msg);
+		submit(c, it);
 	}
 	drain(c);
 	tls_conn_shutdown(c->tls);
@@ -214,21 +200,21 @@ serve_conn(struct conn *c)
 static void
 refuse_unknown(struct conn *c)
 {
-	struct request *r;
+	struct loop_item *it;
 	struct paso_diag d;
 
 	paso_diag_set(&d, PASO_E_UNKNOWN_KIOSK, "kiosk '%.64s' is not registered or was revoked",
 		tls_conn_peer(c->tls));
-	hub_logf(c->h, "%s", d.msg);
-	if ((r = request_from(c, NULL, 0, &d)) == NULL)
+	hublog_printf(c->s->cfg.log, "%s", d.msg);
+	if ((it = item_from(c, NULL, 0, &d)) == NULL)
 		return;
-	submit(c, r);
+	submit(c, it);
 	drain(c);
 	tls_conn_shutdown(c->tls);
 }
 
 struct accepted {
-	struct hub *h;
+	struct server *s;
 	int fd;
 };
 
@@ -236,24 +222,25 @@ static void *
 conn_thread(void *arg)
 {
 	struct accepted *a = arg;
-	struct hub *h = a->h;
+	struct server *s = a->s;
 	struct deploy_paths p;
 	struct conn c;
 	struct paso_diag d = {0};
 	int rc;
 
 	memset(&c, 0, sizeof(c));
-	c.h = h;
+	c.s = s;
 	c.efd = -1;
-	rc = tls_accept(h->tls, a->fd, h->cfg.io_timeout_ms, &c.tls, &d);
+	rc = tls_accept(s->cfg.tls, a->fd, s->cfg.io_timeout_ms, &c.tls, &d);
 	free(a);
 	if (rc != 0) {
-		hub_logf(h, "connection refused: %s: %s", paso_errname(rc), d.msg);
+		hublog_printf(s->cfg.log, "connection refused: %s: %s", paso_errname(rc), d.msg);
 		goto out;
 	}
 	if ((c.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 		goto out;
-	if (deploy_paths(h->dir, &p, &d) != 0 || deploy_kiosk_known(&p, tls_conn_peer(c.tls)) != 0)
+	if (deploy_paths(s->cfg.deploy_dir, &p, &d) != 0 ||
+		deploy_kiosk_known(&p, tls_conn_peer(c.tls)) != 0)
 		refuse_unknown(&c);
 	else
 		serve_conn(&c);
@@ -261,15 +248,16 @@ out:
 	tls_conn_free(c.tls);
 	if (c.efd >= 0)
 		close(c.efd);
-	pthread_mutex_lock(&h->mu);
-	h->nconns--;
-	pthread_mutex_unlock(&h->mu);
+	pthread_mutex_lock(&s->mu);
+	s->nconns--;
+	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
-int
-server_accept_loop(struct hub *h, volatile sig_atomic_t *stop)
+static void *
+accept_thread(void *arg)
 {
+	struct server *s = arg;
 	struct pollfd pf;
 	struct accepted *a;
 	pthread_attr_t attr;
@@ -278,31 +266,110 @@ server_accept_loop(struct hub *h, volatile sig_atomic_t *stop)
 
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	while (!*stop) {
-		pf.fd = h->listen_fd;
+	while (!stopping(s)) {
+		pf.fd = s->listen_fd;
 		pf.events = POLLIN;
-		if (poll(&pf, 1, 200) <= 0)
+		if (poll(&pf, 1, 100) <= 0)
 			continue;
-		if ((fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		if ((fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 			continue;
-		pthread_mutex_lock(&h->mu);
-		if (h->nconns >= h->cfg.max_conns) {
-			pthread_mutex_unlock(&h->mu);
-			hub_logf(h, "connection refused: %u connections already", h->cfg.max_conns);
+		pthread_mutex_lock(&s->mu);
+		/* Counted here, under the lock that server_stop takes: no connection starts
+		 * after the stop has been decided. */
+		if (s->stopping || s->nconns >= s->cfg.max_conns) {
+			int full = !s->stopping;
+
+			pthread_mutex_unlock(&s->mu);
+			if (full)
+				hublog_printf(s->cfg.log, "connection refused: %u connections already",
+					s->cfg.max_conns);
 			close(fd);
 			continue;
 		}
-		h->nconns++;
-		pthread_mutex_unlock(&h->mu);
+		s->nconns++;
+		pthread_mutex_unlock(&s->mu);
 		if ((a = malloc(sizeof(*a))) == NULL ||
-			(a->h = h, a->fd = fd, pthread_create(&th, &attr, conn_thread, a)) != 0) {
+			(a->s = s, a->fd = fd, pthread_create(&th, &attr, conn_thread, a)) != 0) {
 			free(a);
 			close(fd);
-			pthread_mutex_lock(&h->mu);
-			h->nconns--;
-			pthread_mutex_unlock(&h->mu);
+			pthread_mutex_lock(&s->mu);
+			s->nconns--;
+			pthread_mutex_unlock(&s->mu);
 		}
 	}
 	pthread_attr_destroy(&attr);
+	return NULL;
+}
+
+int
+server_open(const struct server_config *cfg, struct server **out, struct paso_diag *d)
+{
+	struct server *s;
+	int r;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return PASO_E_NOMEM;
+	s->cfg = *cfg;
+	s->listen_fd = -1;
+	pthread_mutex_init(&s->mu, NULL);
+	if ((r = tls_listen(cfg->host, cfg->port, &s->listen_fd, &s->port, d)) != 0) {
+		server_close(s);
+		return r;
+	}
+	*out = s;
 	return 0;
+}
+
+uint16_t
+server_port(const struct server *s)
+{
+	return s->port;
+}
+
+int
+server_start(struct server *s)
+{
+	if (pthread_create(&s->acc, NULL, accept_thread, s) != 0)
+		return PASO_E_INTERNAL;
+	s->started = 1;
+	return 0;
+}
+
+void
+server_stop(struct server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->stopping = 1;
+	pthread_mutex_unlock(&s->mu);
+	if (s->started) {
+		pthread_join(s->acc, NULL);
+		s->started = 0;
+	}
+	if (s->listen_fd >= 0) {
+		close(s->listen_fd);
+		s->listen_fd = -1;
+	}
+}
+
+unsigned
+server_conns(struct server *s)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&s->mu);
+	n = s->nconns;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+void
+server_close(struct server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
 }

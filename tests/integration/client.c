@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "capture.h"
@@ -102,7 +103,7 @@ c_make_enroll_capture(
 	paso__enroll__init(&p->en);
 	paso__capture__init(&p->cap);
 	assert_int_equal(sample_to_pb(&p->s, &p->cap), 0);
-	p->cap.capture_time = 1790000000;
+	p->cap.capture_time = (uint64_t)time(NULL); /* what a kiosk on the wall clock claims */
 	p->en.capture = &p->cap;
 	p->en.category = p->pi.category;
 	p->en.card_number = p->pi.card;

@@ -83,7 +83,7 @@ test_kill_during_load(void **state)
 	{
 		const char *argv[] = {"paso-audit", "show", dep.hub, "--json", NULL};
 		assert_int_equal(h_run(&out, argv), 0);
-		assert_true(h_count(out, "opened ") >= 3);
+		assert_true(h_count(out, "opening ") >= 3);
 		assert_true(h_count(out, "RECORD_READ") >= 4); /* three starts and the recount */
 		assert_true(h_count(out, "HUB_START") >= 3);
 	}

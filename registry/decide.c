@@ -1,0 +1,711 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The decision layer: one message, the policy and the store in; verdict, entry, changes out. */
+#include "decide.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "frame.h"
+#include "ingest.h"
+#include "instant.h"
+#include "sample_pb.h"
+
+#define SECONDS_PER_DAY 86400u
+
+const char *const decide_count_keys[COUNT_N] = {"count.subjects", "count.crossings",
+	"count.identifications", "count.with_finger", "count.with_face", "count.with_iris",
+	"count.regional_visitor", "count.border_worker", "count.migrant_in_transit",
+	"count.detainee"};
+
+/* A subject added to the gallery by an open transaction. */
+struct decide_added {
+	uint8_t id[VAULT_ID_BYTES];
+	struct decide_added *next;
+};
+
+/* One decision in progress: what it reads and where it writes. */
+struct act {
+	struct decide_ctx *dc;
+	struct ledger_txn *lt;
+	struct vault_txn *t; /* ledger_store(lt) */
+	uint64_t now;        /* the hub clock, once per transaction */
+	struct decide_msg *m;
+	struct decide_undo *undo;
+};
+
+/* --- preparing a message (any thread) -------------------------------------------------------- */
+
+int
+decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *payload,
+	size_t len, const struct paso_diag *transport_err, struct decide_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	(void)snprintf(m->kiosk, sizeof(m->kiosk), "%s", kiosk);
+	if (transport_err != NULL) {
+		m->err = *transport_err;
+		return 0;
+	}
+	crypto_hash_sha256(m->digest, payload, len);
+	m->has_digest = 1;
+	if (frame_decode(payload, len, &m->env, &m->err) != 0)
+		return 0;
+	/* A failed check leaves its code and message in m->err: decide_message refuses it. */
+	if (ingest_check(m->env, m->kiosk, &m->sample, &m->err) != 0)
+		return 0;
+	/* Template extraction is the costly part of matching; it runs here, in parallel, so the
+	 * single commit loop only compares. Staged verification of a crossing starts with face
+	 * and iris: its finger template is built only if they do not decide. */
+	(void)match_template_new_ex(&m->sample,
+		m->env->body_case == PASO__ENVELOPE__BODY_CROSSING &&
+				policy_verify_staged(dc->policy)
+			? MATCH_FACE | MATCH_IRIS
+			: MATCH_FINGER | MATCH_FACE | MATCH_IRIS,
+		&m->probe, &m->err);
+	return 0;
+}
+
+void
+decide_msg_clear(struct decide_msg *m)
+{
+	if (m->env != NULL)
+		paso__envelope__free_unpacked(m->env, NULL);
+	bio_sample_clear(&m->sample);
+	match_template_free(m->probe);
+	free(m->reply);
+	memset(m, 0, sizeof(*m));
+}
+
+/* --- replies ----------------------------------------------------------------------------------- */
+
+static int
+frame_reply(struct decide_msg *m, Paso__Envelope *env)
+{
+	env->kiosk_id = m->kiosk;
+	env->seq = m->env != NULL ? m->env->seq : 0;
+	free(m->reply);
+	m->reply = NULL;
+	return frame_encode(env, FRAME_DEFAULT_MAX, &m->reply, &m->reply_len);
+}
+
+int
+decide_error_reply(struct decide_msg *m, int code, const char *msg, uint64_t audit_index)
+{
+	Paso__Envelope env = PASO__ENVELOPE__INIT;
+	Paso__Error err = PASO__ERROR__INIT;
+
+	err.seq = m->env != NULL ? m->env->seq : 0;
+	err.code = code;
+	err.message = (char *)msg;
+	err.audit_index = audit_index;
+	err.last_seq = code == PASO_E_SEQ_CONFLICT ? m->last_seq : 0;
+	env.body_case = PASO__ENVELOPE__BODY_ERROR;
+	env.error = &err;
+	return frame_reply(m, &env);
+}
+
+/* --- audit entries ----------------------------------------------------------------------------- */
+
+/* Stamps e with the hub's time and policy and appends it to the transaction. */
+static int
+audit(const struct decide_ctx *dc, struct ledger_txn *lt, uint64_t now, Paso__AuditEntry *e,
+	uint64_t *indexp)
+{
+	e->policy_digest.data = (uint8_t *)policy_digest(dc->policy);
+	e->policy_digest.len = 32;
+	e->time = now;
+	return ledger_append(lt, e, indexp);
+}
+
+int
+decide_event(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
+	Paso__Action action, int code, const char *purpose, const char *detail)
+{
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	uint64_t idx;
+
+	e.actor = "hub";
+	e.action = action;
+	e.code = code;
+	e.detail = (char *)detail;
+	e.purpose = (char *)purpose;
+	return audit(dc, t, now, &e, &idx);
+}
+
+/* Fills the parts of an audit entry every kiosk message shares. */
+static void
+entry_for(const struct decide_msg *m, Paso__AuditEntry *e, Paso__Action action,
+	const char *purpose)
+{
+	e->actor = (char *)m->kiosk;
+	e->action = action;
+	e->purpose = (char *)purpose;
+	if (m->has_digest) {
+		e->payload_digest.data = (uint8_t *)m->digest;
+		e->payload_digest.len = sizeof(m->digest);
+	}
+	if (m->env != NULL)
+		e->kiosk_seq = m->env->seq;
+}
+
+/*
+ * The policy's identification rate is per search (the chance a stranger is flagged at all), so
+ * each comparison in a gallery of n must be n times stricter.
+ */
+static double
+per_comparison_fmr(const struct decide_ctx *dc)
+{
+	size_t n = gallery_size(dc->gallery);
+
+	return policy_identify_fmr(dc->policy) / (double)(n > 0 ? n : 1);
+}
+
+/* Refuses the message: one REJECT entry naming the code and reason, and an Error reply. */
+static int
+refuse(struct act *a, int code, const char *msg, const char *rule, const uint8_t *subject)
+{
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	uint64_t idx;
+	int rc;
+
+	entry_for(a->m, &e, PASO__ACTION__REJECT, "validation");
+	e.code = code;
+	e.detail = (char *)msg;
+	e.policy_rule = (char *)rule;
+	if (subject != NULL) {
+		e.subject.data = (uint8_t *)subject;
+		e.subject.len = 32;
+	}
+	if ((rc = audit(a->dc, a->lt, a->now, &e, &idx)) != 0)
+		return rc;
+	a->dc->refused++;
+	return decide_error_reply(a->m, code, msg, idx);
+}
+
+static void
+scores_to_pb(const struct match_scores *s, int decision, double fmr, Paso__MatchResult *mr)
+{
+	mr->decision = decision;
+	mr->finger_score = isfinite(s->finger) ? s->finger : 0;
+	mr->face_score = isfinite(s->face) ? s->face : 0;
+	mr->iris_score = isfinite(s->iris) ? s->iris : 0;
+	mr->fused_score = isfinite(s->fused) ? s->fused : 0;
+	mr->threshold_fmr = fmr;
+}
+
+/* Acknowledges the message and remembers the reply under (kiosk, seq) for resends. */
+static int
+accept_reply(struct act *a, const uint8_t *subject, Paso__MatchResult *match, uint64_t idx)
+{
+	Paso__Envelope env = PASO__ENVELOPE__INIT;
+	Paso__Ack ack = PASO__ACK__INIT;
+	struct decide_msg *m = a->m;
+	int rc;
+
+	ack.seq = m->env->seq;
+	if (subject != NULL) {
+		ack.subject.data = (uint8_t *)subject;
+		ack.subject.len = 32;
+	}
+	ack.match = match;
+	ack.audit_index = idx;
+	env.body_case = PASO__ENVELOPE__BODY_ACK;
+	env.ack = &ack;
+	if ((rc = frame_reply(m, &env)) != 0)
+		return rc;
+	a->dc->accepted++;
+	return vault_seen_put(a->t, m->kiosk, m->env->seq, m->digest,
+		m->reply + FRAME_HEADER_BYTES, m->reply_len - FRAME_HEADER_BYTES);
+}
+
+/* A resend of a message already answered: the same answer again, flagged, audited, not stored. */
+static int
+replay(struct act *a, const uint8_t *stored, size_t len)
+{
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	Paso__Envelope *old;
+	uint64_t idx;
+	int rc;
+
+	if ((old = paso__envelope__unpack(NULL, len, stored)) == NULL ||
+		old->body_case != PASO__ENVELOPE__BODY_ACK) {
+		if (old != NULL)
+			paso__envelope__free_unpacked(old, NULL);
+		return PASO_E_CORRUPT;
+	}
+	entry_for(a->m, &e, PASO__ACTION__REPLAYED, "idempotent resend");
+	e.subject = old->ack->subject;
+	e.detail = "resent message acknowledged again; stored once";
+	if ((rc = audit(a->dc, a->lt, a->now, &e, &idx)) == 0) {
+		char *kiosk_id = old->kiosk_id;
+
+		old->ack->replayed = 1;
+		rc = frame_reply(a->m, old);
+		old->kiosk_id = kiosk_id; /* frame_reply pointed it at m->kiosk */
+		a->dc->replayed++;
+	}
+	paso__envelope__free_unpacked(old, NULL);
+	return rc;
+}
+
+/* --- policy ------------------------------------------------------------------------------------ */
+
+/* Which modalities the kiosk sent that the policy does not let it capture; NULL if none. */
+static const char *
+capture_denied(const struct policy *p, const struct bio_sample *s)
+{
+	if (s->finger_record != NULL && !policy_capture_allowed(p, POLICY_FINGER))
+		return "capture.finger";
+	if (s->has_face && !policy_capture_allowed(p, POLICY_FACE))
+		return "capture.face";
+	if (s->n_iris > 0 && !policy_capture_allowed(p, POLICY_IRIS))
+		return "capture.iris";
+	return NULL;
+}
+
+/* The templates the policy lets the hub keep: a copy of the capture with the rest removed. */
+static void
+kept_templates(const struct policy *p, const Paso__Capture *in, Paso__Capture *out)
+{
+	int at_hub = policy_store_at_hub(p);
+
+	*out = *in;
+	if (!at_hub || !policy_store_allowed(p, POLICY_FINGER)) {
+		out->finger_record.data = NULL;
+		out->finger_record.len = 0;
+	}
+	if (!at_hub || !policy_store_allowed(p, POLICY_FACE))
+		out->face = NULL;
+	if (!at_hub || !policy_store_allowed(p, POLICY_IRIS)) {
+		out->iris = NULL;
+		out->n_iris = 0;
+	}
+}
+
+/* Removes from s what the policy does not let the hub keep; returns 1 if anything went. */
+static int
+strip_unkept(const struct policy *p, struct bio_sample *s)
+{
+	return bio_sample_keep(s, (policy_store_allowed(p, POLICY_FINGER) ? BIO_FINGER : 0) |
+					  (policy_store_allowed(p, POLICY_FACE) ? BIO_FACE : 0) |
+					  (policy_store_allowed(p, POLICY_IRIS) ? BIO_IRIS : 0));
+}
+
+/*
+ * The kiosk's capture_time is what the kiosk claims; the hub's clock decides everything else.
+ * A claim further than the window from the hub's time is refused: a kiosk with a wrong or
+ * hostile clock must not look as if it captured people at another time.
+ */
+static int
+capture_time_check(struct act *a, const char **fieldp, char *msg, size_t cap)
+{
+	static const char *const names[] = {"enroll", "crossing", "identify"};
+	const Paso__Capture *c = ingest_capture(a->m->env);
+	uint64_t w = a->dc->capture_window ? a->dc->capture_window : DECIDE_CAPTURE_WINDOW_DEFAULT;
+	uint64_t t, off;
+	char ct[INSTANT_TEXT_BYTES], ht[INSTANT_TEXT_BYTES];
+	int body = a->m->env->body_case;
+	const char *name;
+
+	if (c == NULL)
+		return 0;
+	t = c->capture_time;
+	off = t > a->now ? t - a->now : a->now - t;
+	if (off <= w)
+		return 0;
+	name = body == PASO__ENVELOPE__BODY_ENROLL     ? names[0]
+	       : body == PASO__ENVELOPE__BODY_CROSSING ? names[1]
+						       : names[2];
+	*fieldp = "capture_window";
+	(void)snprintf(msg, cap,
+		"%s.capture.capture_time %s (%llu) is %llu s %s the hub's time %s; the window is "
+		"+-%llu s",
+		name, t <= INSTANT_MAX ? instant_format(t, ct) : "(past 9999)",
+		(unsigned long long)t, (unsigned long long)off, t > a->now ? "after" : "before",
+		instant_format(a->now, ht), (unsigned long long)w);
+	return 1;
+}
+
+/* --- the acts ---------------------------------------------------------------------------------- */
+
+static int
+pack_record(const Paso__SubjectRecord *rec, uint8_t **outp, size_t *lenp)
+{
+	size_t n = paso__subject_record__get_packed_size(rec);
+
+	if ((*outp = malloc(n ? n : 1)) == NULL)
+		return PASO_E_NOMEM;
+	*lenp = paso__subject_record__pack(rec, *outp);
+	return 0;
+}
+
+int
+decide_gallery_add(struct gallery *g, const uint8_t id[VAULT_ID_BYTES],
+	const struct bio_sample *s, struct match_template *t)
+{
+	if (s->finger_record == NULL && !s->has_face && s->n_iris == 0) {
+		match_template_free(t);
+		return 0;
+	}
+	if (t != NULL)
+		return gallery_add_tmpl(g, id, t);
+	return gallery_add(g, id, s);
+}
+
+/* Refuses an enrolment of someone already enrolled under another card (1:N deduplication). */
+static int
+refuse_duplicate(struct act *a, const struct gallery_hit *hit)
+{
+	const Paso__Enroll *en = a->m->env->enroll;
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	Paso__MatchResult mr = PASO__MATCH_RESULT__INIT;
+	uint8_t cand[32];
+	uint64_t idx;
+	char msg[160];
+	int rc;
+
+	vault_pseudonym(a->dc->vault, hit->id, cand);
+	scores_to_pb(&hit->scores, PASO__DECISION__DUPLICATE_FOUND,
+		policy_identify_fmr(a->dc->policy), &mr);
+	mr.candidate.data = cand;
+	mr.candidate.len = sizeof(cand);
+	entry_for(a->m, &e, PASO__ACTION__REJECT, "enrolment deduplication");
+	e.code = PASO_E_DUPLICATE;
+	e.subject.data = cand;
+	e.subject.len = sizeof(cand);
+	e.match = &mr;
+	e.policy_rule = "match.dedup";
+	e.crossing_point = en->crossing_point;
+	e.category = en->category;
+	(void)snprintf(msg, sizeof(msg),
+		"enroll: person already enrolled under another card (fused score %.3f)",
+		hit->scores.fused);
+	e.detail = msg;
+	if ((rc = audit(a->dc, a->lt, a->now, &e, &idx)) != 0)
+		return rc;
+	a->dc->refused++;
+	return decide_error_reply(a->m, PASO_E_DUPLICATE, msg, idx);
+}
+
+/* Puts a new subject's kept templates in the gallery and lists it for undo. */
+static int
+gallery_enter(struct act *a, const uint8_t id[VAULT_ID_BYTES])
+{
+	struct decide_msg *m = a->m;
+	struct match_template *tm = NULL;
+	struct decide_added *ad;
+	int rc;
+
+	/* Memory holds what the store holds: a restart must not change any decision. */
+	if (!strip_unkept(a->dc->policy, &m->sample)) {
+		tm = m->probe;
+		m->probe = NULL;
+	}
+	if ((ad = calloc(1, sizeof(*ad))) == NULL) {
+		match_template_free(tm);
+		return PASO_E_NOMEM;
+	}
+	if ((rc = decide_gallery_add(a->dc->gallery, id, &m->sample, tm)) != 0) {
+		free(ad);
+		return rc;
+	}
+	memcpy(ad->id, id, VAULT_ID_BYTES);
+	ad->next = a->undo->added;
+	a->undo->added = ad;
+	return 0;
+}
+
+static int
+act_enroll(struct act *a)
+{
+	const struct decide_ctx *dc = a->dc;
+	const Paso__Enroll *en = a->m->env->enroll;
+	Paso__SubjectRecord rec = PASO__SUBJECT_RECORD__INIT;
+	Paso__Capture kept;
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	struct gallery_hit hit;
+	uint8_t id[VAULT_ID_BYTES], pseud[32], *buf = NULL;
+	size_t len = 0;
+	uint64_t idx, expires;
+	uint32_t days = policy_retention_days(dc->policy, POLICY_REC_ENROLMENT);
+	int rc, found = 0;
+
+	rc = vault_card_lookup(a->t, en->card_number, id);
+	if (rc == 0) {
+		vault_pseudonym(dc->vault, id, pseud);
+		return refuse(a, PASO_E_CARD_ENROLLED, "enroll.card_number: already enrolled",
+			"enrolment", pseud);
+	}
+	if (rc != PASO_E_NOT_FOUND)
+		return rc;
+	if (policy_dedup(dc->policy) && gallery_size(dc->gallery) > 0) {
+		if ((rc = gallery_identify_tmpl(
+			     dc->gallery, a->m->probe, per_comparison_fmr(dc), &hit, &found)) != 0)
+			return rc;
+		if (found)
+			return refuse_duplicate(a, &hit);
+	}
+	/* Retention runs on the hub's clock from acceptance, never on the kiosk's claim. */
+	if (instant_add(a->now, (uint64_t)days * SECONDS_PER_DAY, &expires) != 0)
+		return refuse(a, PASO_E_FIELD_RANGE,
+			"enroll: retention_days.enrolment from the hub's time passes 9999-12-31",
+			"retention_days.enrolment", NULL);
+	kept_templates(dc->policy, en->capture, &kept);
+	rec.category = en->category;
+	rec.card_number = en->card_number;
+	rec.templates = &kept;
+	rec.enrolled_at = a->now;
+	rec.captured_at = en->capture->capture_time;
+	rec.enrolled_point = en->crossing_point;
+	rec.enrolled_by = a->m->kiosk;
+	rec.expires_at = expires;
+	rec.policy_digest.data = (uint8_t *)policy_digest(dc->policy);
+	rec.policy_digest.len = 32;
+	if ((rc = pack_record(&rec, &buf, &len)) != 0)
+		return rc;
+	/* The key epoch is the expiry day: shredding that day's KEK erases the whole cohort. */
+	rc = vault_subject_create(
+		a->t, en->card_number, (uint32_t)(expires / SECONDS_PER_DAY), buf, len, id);
+	vault_free_record(buf, len);
+	if (rc == PASO_E_CARD_ENROLLED)
+		return refuse(a, rc, "enroll.card_number: already enrolled", "enrolment", NULL);
+	if (rc != 0)
+		return rc;
+	vault_pseudonym(dc->vault, id, pseud);
+	entry_for(a->m, &e, PASO__ACTION__ENROLL, "enrolment");
+	e.subject.data = pseud;
+	e.subject.len = sizeof(pseud);
+	e.crossing_point = en->crossing_point;
+	e.category = en->category;
+	e.policy_rule =
+		policy_store_at_hub(dc->policy) ? "store.location: hub" : "store.location: card";
+	if ((rc = audit(dc, a->lt, a->now, &e, &idx)) != 0)
+		return rc;
+	ledger_count(a->lt, COUNT_SUBJECTS, 1);
+	ledger_count(a->lt, COUNT_CAT_REGIONAL_VISITOR + en->category - 1, 1);
+	ledger_count(a->lt, COUNT_WITH_FINGER, kept.finger_record.len > 0);
+	ledger_count(a->lt, COUNT_WITH_FACE, kept.face != NULL);
+	ledger_count(a->lt, COUNT_WITH_IRIS, kept.n_iris > 0);
+	if (policy_store_at_hub(dc->policy) && (rc = gallery_enter(a, id)) != 0)
+		return rc;
+	return accept_reply(a, pseud, NULL, idx);
+}
+
+/* Appends a crossing event to the subject's sealed history (its own row, the subject's key). */
+static int
+record_crossing(struct act *a, const uint8_t id[VAULT_ID_BYTES], Paso__MatchResult *mr)
+{
+	const Paso__Crossing *c = a->m->env->crossing;
+	Paso__CrossingEvent ev = PASO__CROSSING_EVENT__INIT;
+	uint8_t buf[1024];
+	size_t n;
+
+	ev.time = a->now;
+	ev.capture_time = c->capture->capture_time;
+	ev.direction = c->direction;
+	ev.crossing_point = c->crossing_point;
+	ev.match = mr;
+	ev.kiosk_id = a->m->kiosk;
+	ev.kiosk_seq = a->m->env->seq;
+	if ((n = paso__crossing_event__get_packed_size(&ev)) > sizeof(buf))
+		return PASO_E_INTERNAL; /* bounded: every text field is at most 64 bytes */
+	(void)paso__crossing_event__pack(&ev, buf);
+	return vault_event_add(a->t, id, buf, n, NULL);
+}
+
+/*
+ * 1:1 verification of the capture against subject id, by policy. Staged: face and iris decide
+ * alone at half the policy's FMR when they can; otherwise the finger template is built and
+ * every modality decides at the other half (union bound: the FMR stays within the policy's).
+ * Sets *sc and *rulep; returns 1 for a match, 0 for none, or PASO_E_NOT_FOUND (no templates
+ * at the hub) or another error.
+ */
+static int
+verify(struct act *a, const uint8_t id[VAULT_ID_BYTES], struct match_scores *sc,
+	const char **rulep)
+{
+	const struct decide_ctx *dc = a->dc;
+	struct decide_msg *m = a->m;
+	double fmr = policy_verify_fmr(dc->policy);
+	int rc;
+
+	if (!policy_verify_staged(dc->policy)) {
+		*rulep = "match.verify_fmr";
+		if ((rc = gallery_verify(dc->gallery, id, m->probe, sc)) != 0)
+			return rc;
+		return match_decide(sc, fmr);
+	}
+	*rulep = "match.verify_fmr (staged: face and iris)";
+	if ((rc = gallery_verify(dc->gallery, id, m->probe, sc)) != 0)
+		return rc;
+	if (sc->modalities != 0 && match_decide(sc, fmr / 2))
+		return 1;
+	*rulep = "match.verify_fmr (staged: all modalities)";
+	if ((rc = match_template_add_finger(m->probe, &m->sample, NULL)) != 0 ||
+		(rc = gallery_verify(dc->gallery, id, m->probe, sc)) != 0)
+		return rc;
+	return match_decide(sc, fmr / 2);
+}
+
+static int
+act_crossing(struct act *a)
+{
+	const struct decide_ctx *dc = a->dc;
+	const Paso__Crossing *c = a->m->env->crossing;
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	Paso__MatchResult mr = PASO__MATCH_RESULT__INIT;
+	struct match_scores sc;
+	uint8_t id[VAULT_ID_BYTES], pseud[32];
+	double fmr = policy_verify_fmr(dc->policy);
+	const char *rule = "match.verify_fmr";
+	uint64_t idx;
+	int rc, decided_match;
+
+	if ((rc = vault_card_lookup(a->t, c->card_number, id)) == PASO_E_NOT_FOUND)
+		return refuse(a, PASO_E_NOT_ENROLLED, "crossing.card_number: not enrolled",
+			"verification", NULL);
+	if (rc != 0)
+		return rc;
+	vault_pseudonym(dc->vault, id, pseud);
+	rc = verify(a, id, &sc, &rule);
+	decided_match = rc == 1;
+	if (rc == 1)
+		rc = 0;
+	if (rc == PASO_E_NOT_FOUND) {
+		/* Templates live on the card under this policy: the hub cannot compare. */
+		mr.decision = PASO__DECISION__DECISION_NONE;
+		rule = "store.location: card";
+	} else if (rc != 0) {
+		return refuse(a, rc, "crossing.capture: its finger record cannot be compared",
+			"verification", pseud);
+	} else if (sc.modalities == 0) {
+		return refuse(a, PASO_E_FIELD_RANGE,
+			"crossing.capture: no modality in common with the enrolment", "verification",
+			pseud);
+	} else {
+		scores_to_pb(&sc, decided_match ? PASO__DECISION__MATCH : PASO__DECISION__NO_MATCH,
+			fmr, &mr);
+	}
+	if ((rc = record_crossing(a, id, &mr)) != 0)
+		return rc;
+	entry_for(a->m, &e, PASO__ACTION__CROSSING, "verification");
+	e.subject.data = pseud;
+	e.subject.len = sizeof(pseud);
+	e.match = &mr;
+	e.crossing_point = c->crossing_point;
+	e.policy_rule = (char *)rule;
+	if ((rc = audit(dc, a->lt, a->now, &e, &idx)) != 0)
+		return rc;
+	ledger_count(a->lt, COUNT_CROSSINGS, 1);
+	return accept_reply(a, pseud, &mr, idx);
+}
+
+static int
+act_identify(struct act *a)
+{
+	const struct decide_ctx *dc = a->dc;
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	Paso__MatchResult mr = PASO__MATCH_RESULT__INIT;
+	struct gallery_hit hit;
+	uint8_t pseud[32];
+	double fmr = policy_identify_fmr(dc->policy);
+	uint64_t idx;
+	int rc, found = 0;
+
+	memset(&hit, 0, sizeof(hit));
+	if ((rc = gallery_identify_tmpl(
+		     dc->gallery, a->m->probe, per_comparison_fmr(dc), &hit, &found)) != 0)
+		return refuse(a, rc, "identify.capture: cannot be searched", "identification", NULL);
+	scores_to_pb(&hit.scores,
+		found ? PASO__DECISION__IDENTIFIED : PASO__DECISION__NOT_IDENTIFIED, fmr, &mr);
+	entry_for(a->m, &e, PASO__ACTION__IDENTIFY, "identification");
+	if (found) {
+		vault_pseudonym(dc->vault, hit.id, pseud);
+		mr.candidate.data = pseud;
+		mr.candidate.len = sizeof(pseud);
+		e.subject.data = pseud;
+		e.subject.len = sizeof(pseud);
+	}
+	e.match = &mr;
+	e.crossing_point = a->m->env->identify->crossing_point;
+	e.policy_rule = "match.identify_fmr";
+	if ((rc = audit(dc, a->lt, a->now, &e, &idx)) != 0)
+		return rc;
+	ledger_count(a->lt, COUNT_IDENTIFICATIONS, 1);
+	return accept_reply(a, found ? pseud : NULL, &mr, idx);
+}
+
+/* A (kiosk, seq) already answered: the same answer for the same bytes, else SEQ_CONFLICT. */
+static int
+resend(struct act *a, const uint8_t digest[32], const uint8_t *stored, size_t slen)
+{
+	struct decide_msg *m = a->m;
+	char msg[200];
+	int rc;
+
+	if (sodium_memcmp(digest, m->digest, 32) == 0)
+		return replay(a, stored, slen);
+	if ((rc = vault_seen_last(a->t, m->kiosk, &m->last_seq)) != 0)
+		return rc;
+	(void)snprintf(msg, sizeof(msg),
+		"seq %llu was already used by kiosk '%.64s' for a different message; the last seq "
+		"held is %llu",
+		(unsigned long long)m->env->seq, m->kiosk, (unsigned long long)m->last_seq);
+	return refuse(a, PASO_E_SEQ_CONFLICT, msg, "idempotency", NULL);
+}
+
+int
+decide_message(struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
+	struct decide_msg *m, struct decide_undo *undo)
+{
+	struct act a = {dc, t, ledger_store(t), now, m, undo};
+	uint8_t digest[32], *stored = NULL;
+	size_t slen = 0;
+	const char *denied, *field = NULL;
+	char msg[300];
+	int rc;
+
+	if (m->err.code != 0)
+		return refuse(&a, m->err.code, m->err.msg, "validation", NULL);
+	rc = vault_seen_get(a.t, m->kiosk, m->env->seq, digest, &stored, &slen);
+	if (rc == 0) {
+		rc = resend(&a, digest, stored, slen);
+		free(stored);
+		return rc;
+	}
+	if (rc != PASO_E_NOT_FOUND)
+		return rc;
+	if ((denied = capture_denied(dc->policy, &m->sample)) != NULL) {
+		(void)snprintf(msg, sizeof(msg), "%s: not allowed by policy '%.64s'", denied,
+			policy_name(dc->policy));
+		return refuse(&a, PASO_E_POLICY_DENIED, msg, denied, NULL);
+	}
+	if (capture_time_check(&a, &field, msg, sizeof(msg)))
+		return refuse(&a, PASO_E_FIELD_RANGE, msg, field, NULL);
+	switch (m->env->body_case) {
+	case PASO__ENVELOPE__BODY_ENROLL:
+		return act_enroll(&a);
+	case PASO__ENVELOPE__BODY_CROSSING:
+		return act_crossing(&a);
+	case PASO__ENVELOPE__BODY_IDENTIFY:
+		return act_identify(&a);
+	default:
+		return refuse(&a, PASO_E_UNKNOWN_MESSAGE, "unknown body", "validation", NULL);
+	}
+}
+
+void
+decide_undo(struct decide_ctx *dc, struct decide_undo *undo, int rollback)
+{
+	struct decide_added *p, *next;
+
+	for (p = undo->added; p != NULL; p = next) {
+		next = p->next;
+		if (rollback)
+			(void)gallery_remove(dc->gallery, p->id);
+		free(p);
+	}
+	undo->added = NULL;
+}

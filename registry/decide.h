@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Decisions: what a message means under a policy, apart from how it arrived. */
+#ifndef PASO_DECIDE_H
+#define PASO_DECIDE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+#include "gallery.h"
+#include "ledger.h"
+#include "match.h"
+#include "paso.pb-c.h"
+#include "policy.h"
+#include "sample.h"
+#include "vault.h"
+
+/*
+ * The decision layer is the one place a kiosk message is judged. In: the policy, the gallery,
+ * the store view of a ledger transaction, the hub clock's time, and a prepared message. Out: a
+ * verdict (the framed Ack or Error), its audit entry and its store changes, both staged in the
+ * ledger transaction. It knows nothing of sockets or threads: the TLS server, a partner link,
+ * a retention sweep and a simulation driver call it the same way.
+ */
+
+/* Counters the hub keeps in the ledger (names in decide_count_keys). */
+enum decide_count {
+	COUNT_SUBJECTS,
+	COUNT_CROSSINGS,
+	COUNT_IDENTIFICATIONS,
+	COUNT_WITH_FINGER,
+	COUNT_WITH_FACE,
+	COUNT_WITH_IRIS,
+	COUNT_CAT_REGIONAL_VISITOR,
+	COUNT_CAT_BORDER_WORKER,
+	COUNT_CAT_MIGRANT_IN_TRANSIT,
+	COUNT_CAT_DETAINEE,
+	COUNT_N
+};
+extern const char *const decide_count_keys[COUNT_N];
+
+/* Default window around the hub's time for a kiosk's capture_time: +-24 h. */
+#define DECIDE_CAPTURE_WINDOW_DEFAULT (24u * 3600u)
+
+/* What decisions read. Borrowed pointers; the caller keeps them alive. */
+struct decide_ctx {
+	const struct policy *policy;
+	struct gallery *gallery;   /* enrolments add to it at once; decide_undo takes them out */
+	struct vault *vault;       /* for pseudonyms */
+	uint64_t capture_window;   /* seconds; 0 = DECIDE_CAPTURE_WINDOW_DEFAULT */
+	uint64_t accepted, refused, replayed; /* outcomes since start (not durable) */
+};
+
+/* One kiosk message on its way to a decision. */
+struct decide_msg {
+	char kiosk[128];          /* who sent it: the certificate CN */
+	uint8_t digest[32];       /* SHA-256 of the frame payload */
+	int has_digest;
+	Paso__Envelope *env;      /* NULL when the frame could not be decoded */
+	struct bio_sample sample; /* validated capture, when env passed ingest */
+	struct match_template *probe; /* built by decide_prepare, off the commit loop */
+	struct paso_diag err;     /* err.code != 0: refuse with this */
+	uint64_t last_seq;        /* SEQ_CONFLICT: highest seq held from this kiosk */
+	uint8_t *reply;           /* out: framed Envelope (Ack or Error), owned by the message */
+	size_t reply_len;
+};
+
+/* Subjects a transaction added to the gallery: taken out again if it does not commit. */
+struct decide_undo {
+	struct decide_added *added;
+};
+
+/*
+ * Prepares a message from a frame payload (len bytes, borrowed) sent by kiosk: digest, decode,
+ * validation and template extraction, the costly parts, so they run on any thread in parallel
+ * (thread-safe: reads dc->policy only). A frame that fails leaves its code in m->err for
+ * decide_message to refuse and audit. payload NULL with err set records a transport error.
+ * Returns 0, or PASO_E_NOMEM (m is then unusable: decide_msg_clear it).
+ */
+int decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *payload,
+	size_t len, const struct paso_diag *transport_err, struct decide_msg *m);
+
+/* Frees what m holds and zeroes it. */
+void decide_msg_clear(struct decide_msg *m);
+
+/*
+ * Decides m at time now inside ledger transaction t: refuses, replays or accepts it, appends
+ * its audit entry, stages its store changes and sets m->reply. Enrolled subjects enter the
+ * gallery at once (a later message of the same transaction must find them) and are listed in
+ * undo. Returns 0 (the verdict is in m->reply, refusals included), or a storage or audit error
+ * that fails the whole transaction: the caller aborts t and calls decide_undo(undo, 1).
+ */
+int decide_message(struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
+	struct decide_msg *m, struct decide_undo *undo);
+
+/* Ends an undo list; with rollback != 0 takes its subjects out of the gallery again. */
+void decide_undo(struct decide_ctx *dc, struct decide_undo *undo, int rollback);
+
+/*
+ * Appends a hub-level event (start, stop, recovery, key, policy, clock) at time now under the
+ * policy in force. detail is free text: never biometric data, card numbers or keys.
+ * Returns ledger_append's errors.
+ */
+int decide_event(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
+	Paso__Action action, int code, const char *purpose, const char *detail);
+
+/*
+ * Sets m->reply to an Error with code and msg (a transient refusal of a message that no
+ * transaction could record, e.g. when storage fails). Returns 0 or PASO_E_NOMEM.
+ */
+int decide_error_reply(struct decide_msg *m, int code, const char *msg, uint64_t audit_index);
+
+/*
+ * Adds an enrolled subject's templates (from its record) to the gallery: a subject whose
+ * templates the policy keeps on the card has none. Takes ownership of t (NULL: built from s).
+ */
+int decide_gallery_add(struct gallery *g, const uint8_t id[VAULT_ID_BYTES],
+	const struct bio_sample *s, struct match_template *t);
+
+#endif

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The commit loop: durability first, in groups, then the answers; timers on every iteration. */
+#include "loop.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LOOP_MAX_TIMERS 16
+
+struct loop_timer {
+	double interval, last;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+struct loop {
+	struct loop_config cfg;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* work queued */
+	struct loop_item *head, *tail;
+	struct loop_timer timers[LOOP_MAX_TIMERS];
+	size_t ntimers;
+	double last_checkpoint;
+	uint64_t groups;
+};
+
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+loop_new(const struct loop_config *cfg, struct loop **out)
+{
+	struct loop *l;
+
+	*out = NULL;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return PASO_E_NOMEM;
+	l->cfg = *cfg;
+	if (l->cfg.batch_max == 0)
+		l->cfg.batch_max = 512;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, NULL);
+	l->last_checkpoint = mono_now();
+	*out = l;
+	return 0;
+}
+
+void
+loop_free(struct loop *l)
+{
+	if (l == NULL)
+		return;
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->cv);
+	free(l);
+}
+
+void
+loop_submit(struct loop *l, struct loop_item *it)
+{
+	pthread_mutex_lock(&l->mu);
+	it->next = NULL;
+	it->done = 0;
+	if (l->tail != NULL)
+		l->tail->next = it;
+	else
+		l->head = it;
+	l->tail = it;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+int
+loop_item_done(struct loop *l, struct loop_item *it)
+{
+	int d;
+
+	pthread_mutex_lock(&l->mu);
+	d = it->done;
+	pthread_mutex_unlock(&l->mu);
+	return d;
+}
+
+int
+loop_add_timer(struct loop *l, double interval_s, void (*fn)(void *arg), void *arg)
+{
+	if (l->ntimers == LOOP_MAX_TIMERS)
+		return PASO_E_NOMEM;
+	l->timers[l->ntimers].interval = interval_s;
+	l->timers[l->ntimers].last = mono_now();
+	l->timers[l->ntimers].fn = fn;
+	l->timers[l->ntimers].arg = arg;
+	l->ntimers++;
+	return 0;
+}
+
+uint64_t
+loop_groups(const struct loop *l)
+{
+	return l->groups;
+}
+
+static void
+finish(struct loop *l, struct loop_item *list)
+{
+	struct loop_item *it, *next;
+
+	pthread_mutex_lock(&l->mu);
+	for (it = list; it != NULL; it = next) {
+		next = it->next; /* the submitter may free it once done is seen */
+		it->done = 1;
+		if (it->wake != NULL)
+			it->wake(it->wake_arg);
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+/*
+ * Takes the next group: up to batch_max messages, stopping before a task, or one task alone.
+ * Waits at most wait_ms for the first item.
+ */
+static struct loop_item *
+take_group(struct loop *l, int wait_ms)
+{
+	struct loop_item *list = NULL, *last = NULL;
+	struct timespec ts;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&l->mu);
+	if (l->head == NULL && wait_ms > 0) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)wait_ms * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		(void)pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+	}
+	while (l->head != NULL && n < l->cfg.batch_max) {
+		if (n > 0 && (l->head->task != NULL || last->task != NULL))
+			break;
+		if (last == NULL)
+			list = l->head;
+		last = l->head;
+		l->head = l->head->next;
+		n++;
+	}
+	if (l->head == NULL)
+		l->tail = NULL;
+	if (last != NULL)
+		last->next = NULL;
+	pthread_mutex_unlock(&l->mu);
+	return list;
+}
+
+/*
+ * One group of messages in one ledger transaction at one instant. On failure nothing of the
+ * group stays (the ledger rolls back the store and cuts the audit log back, the gallery loses
+ * the group's enrolments) and every message gets a transient error: the kiosks keep them and
+ * resend.
+ */
+static int
+commit_group(struct loop *l, struct loop_item *list)
+{
+	struct ledger_txn *t = NULL;
+	struct decide_undo undo = {0};
+	struct loop_item *it;
+	uint64_t now = clock_now(l->cfg.clock), n = 0;
+	int rc;
+
+	if ((rc = ledger_begin(l->cfg.ledger, &t)) != 0)
+		goto fail;
+	ledger_note_time(t, now);
+	for (it = list; it != NULL; it = it->next, n++)
+		if ((rc = decide_message(l->cfg.dc, t, now, &it->msg, &undo)) != 0)
+			goto fail;
+	rc = ledger_commit(t);
+	t = NULL;
+	if (rc != 0)
+		goto fail;
+	decide_undo(l->cfg.dc, &undo, 0);
+	l->groups++;
+	finish(l, list); /* durable now: answer first, then sign (a checkpoint is for outsiders) */
+	return 0;
+fail:
+	ledger_abort(t);
+	decide_undo(l->cfg.dc, &undo, 1);
+	hublog_printf(l->cfg.log, "commit group of %llu messages failed: %s; refusing it",
+		(unsigned long long)n, paso_strerror(rc));
+	for (it = list; it != NULL; it = it->next) {
+		it->msg.err.code = 0;
+		(void)decide_error_reply(&it->msg, rc, "hub storage error; resend later", 0);
+	}
+	finish(l, list);
+	return rc;
+}
+
+/* A task alone in its own transaction; its outcome goes back to whoever queued it. */
+static void
+run_task(struct loop *l, struct loop_item *it)
+{
+	struct ledger_txn *t = NULL;
+	int rc;
+
+	it->task_out[0] = '\0';
+	if ((rc = ledger_begin(l->cfg.ledger, &t)) == 0) {
+		ledger_note_time(t, clock_now(l->cfg.clock));
+		rc = it->task(it->task_arg, t, clock_now(l->cfg.clock), it->task_out,
+			sizeof(it->task_out));
+		if (rc == 0)
+			rc = ledger_commit(t);
+		else
+			ledger_abort(t);
+		if (rc == 0 && it->after_commit != NULL)
+			it->after_commit(it->task_arg);
+	}
+	it->task_rc = rc;
+	finish(l, it);
+}
+
+int
+loop_checkpoint(struct loop *l)
+{
+	int r;
+
+	if ((r = ledger_checkpoint(l->cfg.ledger, l->cfg.signer)) != 0)
+		hublog_printf(l->cfg.log,
+			"checkpoint failed: %s (entries are durable; the next one retries)",
+			paso_strerror(r));
+	else
+		l->last_checkpoint = mono_now();
+	return r;
+}
+
+int
+loop_step(struct loop *l, int wait_ms)
+{
+	struct loop_item *list = take_group(l, wait_ms);
+	double now;
+	size_t i;
+	int idle;
+
+	if (list != NULL && list->task != NULL)
+		run_task(l, list);
+	else if (list != NULL)
+		(void)commit_group(l, list);
+	now = mono_now();
+	for (i = 0; i < l->ntimers; i++)
+		if (now - l->timers[i].last >= l->timers[i].interval) {
+			l->timers[i].last = now;
+			l->timers[i].fn(l->timers[i].arg);
+		}
+	pthread_mutex_lock(&l->mu);
+	idle = l->head == NULL;
+	pthread_mutex_unlock(&l->mu);
+	/* Under load, signing (and its fsyncs) after every group would halve the groups per
+	 * second: sign when idle or once a second. Nothing new: ledger_checkpoint does nothing. */
+	if (idle || now - l->last_checkpoint >= 1.0)
+		(void)loop_checkpoint(l);
+	return idle;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The commit loop: messages decided in groups, made durable through the ledger, then answered. */
+#ifndef PASO_LOOP_H
+#define PASO_LOOP_H
+
+#include <stdint.h>
+
+#include "checkpoint.h"
+#include "clock.h"
+#include "decide.h"
+#include "hublog.h"
+#include "ledger.h"
+
+/*
+ * One thread runs the loop: it takes up to batch_max queued messages, decides each in one
+ * ledger transaction at one instant of the hub's clock, commits (audit entries fsync'd, then
+ * the store), and only then releases the answers. Between groups, on every iteration, it runs
+ * its timers (checkpoints, the kiosk-certificate scan, and whatever the hub registers) and
+ * tasks queued by other threads (control commands), each in its own transaction.
+ */
+struct loop;
+
+/* A unit of work for the loop. Owned by the submitter until the loop marks it done. */
+struct loop_item {
+	/* A kiosk message (task == NULL) ... */
+	struct decide_msg msg;
+	/* ... or a task run alone in its own transaction at the hub's time; its return value
+	 * lands in task_rc. It may leave text for the requester in task_out. */
+	int (*task)(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap);
+	void *task_arg;
+	int task_rc;
+	char task_out[512];
+	/* Runs on the loop's thread after the task's transaction committed (may be NULL). */
+	void (*after_commit)(void *arg);
+	/* Completion: done is set and wake(wake_arg) called with the loop's lock held. */
+	void (*wake)(void *wake_arg);
+	void *wake_arg;
+	int done;
+	struct loop_item *next;
+};
+
+struct loop_config {
+	struct ledger *ledger;                  /* borrowed */
+	struct decide_ctx *dc;                  /* borrowed */
+	struct paso_clock *clock;               /* borrowed */
+	const struct checkpoint_signer *signer; /* borrowed */
+	const struct hublog *log;               /* borrowed */
+	unsigned batch_max;                     /* most messages in one group; 0 = 512 */
+};
+
+/* Caller owns *out (loop_free). Returns 0 or PASO_E_NOMEM. */
+int loop_new(const struct loop_config *cfg, struct loop **out);
+void loop_free(struct loop *l);
+
+/* Queues it for the loop (any thread). */
+void loop_submit(struct loop *l, struct loop_item *it);
+
+/* Whether it is done (any thread; takes the loop's lock). */
+int loop_item_done(struct loop *l, struct loop_item *it);
+
+/*
+ * Registers a timer: fn(arg, now) runs on the loop's thread every interval_s seconds, under
+ * load or not. It writes through its own ledger transactions. Returns 0 or PASO_E_NOMEM.
+ */
+int loop_add_timer(struct loop *l, double interval_s, void (*fn)(void *arg), void *arg);
+
+/*
+ * One iteration: waits at most wait_ms for work, commits one group or runs one task, then
+ * runs the timers that are due and signs a checkpoint when idle or a second has passed.
+ * Returns 1 if the queue was empty at the end, else 0.
+ */
+int loop_step(struct loop *l, int wait_ms);
+
+/* Statistics for the stop line. */
+uint64_t loop_groups(const struct loop *l);
+
+/* Signs a checkpoint now (when anything is new). Returns ledger_checkpoint's errors. */
+int loop_checkpoint(struct loop *l);
+
+#endif
