@@ -132,17 +132,27 @@ h_deploy(struct deployment *dep, const char *policy)
 void
 h_hub_start(struct deployment *dep, uint16_t port)
 {
+	h_hub_start_ex(dep, port, NULL);
+}
+
+void
+h_hub_start_ex(struct deployment *dep, uint16_t port, const char *const *extra)
+{
 	char portfile[700], portstr[16], *txt;
+	const char *argv[32] = {"paso-hub", "serve", dep->hub, "--host", "127.0.0.1", "--port",
+		NULL, "--port-file", NULL};
+	size_t n = 9;
 	int i;
 
 	(void)snprintf(portfile, sizeof(portfile), "%s/port", dep->dir);
 	unlink(portfile);
 	(void)snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
-	{
-		const char *argv[] = {"paso-hub", "serve", dep->hub, "--host", "127.0.0.1",
-			"--port", portstr, "--port-file", portfile, NULL};
-		dep->hub_pid = h_spawn(dep->log, argv);
-	}
+	argv[6] = portstr;
+	argv[8] = portfile;
+	for (i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	dep->hub_pid = h_spawn(dep->log, argv);
 	for (i = 0; i < 3000; i++) {
 		if ((txt = h_read_file(portfile, NULL)) != NULL) {
 			dep->port = (uint16_t)strtoul(txt, NULL, 10);

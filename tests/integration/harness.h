@@ -20,6 +20,8 @@ struct deployment {
 void h_deploy(struct deployment *dep, const char *policy);
 /* Starts paso-hub serve on 127.0.0.1 (port 0 = ephemeral, else that port) and waits for it. */
 void h_hub_start(struct deployment *dep, uint16_t port);
+/* The same with extra arguments to serve (NULL-terminated list, e.g. "--clock", "sim:..."). */
+void h_hub_start_ex(struct deployment *dep, uint16_t port, const char *const *extra);
 /* Stops the hub with sig (SIGTERM: clean; SIGKILL: crash) and reaps it; returns its exit status. */
 int h_hub_stop(struct deployment *dep, int sig);
 /* Removes the temporary tree. */
