@@ -21,6 +21,11 @@
 
 struct gallery {
 	unsigned threads;
+	/* Readers (identify, verify) share it; add and remove take it alone. Writers are
+	 * preferred so a stream of searches cannot starve the commit loop's additions. */
+	pthread_rwlock_t lock;
+	uint64_t next_seq; /* sequence of the latest addition */
+	uint64_t *seq;     /* cap: when each entry was added */
 	size_t n, cap;
 	uint8_t (*ids)[16];
 	struct finger_template **finger;
@@ -45,6 +50,18 @@ gallery_new(unsigned threads, struct gallery **out)
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return PASO_E_NOMEM;
 	g->threads = threads == 0 ? 1 : threads;
+	{
+		pthread_rwlockattr_t a;
+
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		if (pthread_rwlock_init(&g->lock, &a) != 0) {
+			pthread_rwlockattr_destroy(&a);
+			free(g);
+			return PASO_E_NOMEM;
+		}
+		pthread_rwlockattr_destroy(&a);
+	}
 	*out = g;
 	return 0;
 }
@@ -63,12 +80,14 @@ gallery_free(struct gallery *g)
 	if (g->iris != NULL)
 		sodium_memzero(g->iris, g->cap * ENTRY_IRIS);
 	free(g->ids);
+	free(g->seq);
 	free(g->finger);
 	free(g->face);
 	free(g->face_inv);
 	free(g->iris);
 	free(g->iris_ok);
 	free(g->slots);
+	pthread_rwlock_destroy(&g->lock);
 	sodium_memzero(g, sizeof(*g));
 	free(g);
 }
@@ -76,7 +95,25 @@ gallery_free(struct gallery *g)
 size_t
 gallery_size(const struct gallery *g)
 {
-	return g->n;
+	return __atomic_load_n(&g->n, __ATOMIC_ACQUIRE);
+}
+
+uint64_t
+gallery_seq(const struct gallery *g)
+{
+	return __atomic_load_n(&g->next_seq, __ATOMIC_ACQUIRE);
+}
+
+static void
+rdlock(const struct gallery *g)
+{
+	pthread_rwlock_rdlock((pthread_rwlock_t *)&g->lock);
+}
+
+static void
+unlock(const struct gallery *g)
+{
+	pthread_rwlock_unlock((pthread_rwlock_t *)&g->lock);
 }
 
 static size_t
@@ -130,8 +167,9 @@ grow_aligned(void *old, size_t old_bytes, size_t new_bytes)
 	return p;
 }
 
-int
-gallery_reserve(struct gallery *g, size_t n)
+/* Grows the arrays to n entries; call with the write lock held. */
+static int
+reserve_locked(struct gallery *g, size_t n)
 {
 	void *p;
 	size_t ns;
@@ -143,6 +181,9 @@ gallery_reserve(struct gallery *g, size_t n)
 	if ((p = realloc(g->ids, n * 16)) == NULL)
 		return PASO_E_NOMEM;
 	g->ids = p;
+	if ((p = realloc(g->seq, n * sizeof(*g->seq))) == NULL)
+		return PASO_E_NOMEM;
+	g->seq = p;
 	if ((p = realloc(g->finger, n * sizeof(*g->finger))) == NULL)
 		return PASO_E_NOMEM;
 	g->finger = p;
@@ -173,6 +214,17 @@ gallery_reserve(struct gallery *g, size_t n)
 }
 
 int
+gallery_reserve(struct gallery *g, size_t n)
+{
+	int r;
+
+	pthread_rwlock_wrlock(&g->lock);
+	r = reserve_locked(g, n);
+	pthread_rwlock_unlock(&g->lock);
+	return r;
+}
+
+int
 gallery_add_diag(
 	struct gallery *g, const uint8_t id[16], const struct bio_sample *s, struct paso_diag *d)
 {
@@ -184,10 +236,6 @@ gallery_add_diag(
 	memset(&fq, 0, sizeof(fq));
 	if (s->finger_len == 0 && !s->has_face && s->n_iris == 0) {
 		r = paso_diag_set(d, PASO_E_INVALID_ARG, "sample has no modality");
-		goto out;
-	}
-	if (g->nslots > 0 && g->slots[slot_find(g, id)] != 0) {
-		r = PASO_E_EXISTS;
 		goto out;
 	}
 	if (s->n_iris < 0 || s->n_iris > 2) {
@@ -209,10 +257,16 @@ gallery_add_diag(
 	if (s->finger_record != NULL && s->finger_len > 0 &&
 		(r = finger_template_from_record(s->finger_record, s->finger_len, &ft, d)) != 0)
 		goto out;
-	if (g->n == g->cap && (r = gallery_reserve(g, g->cap < 64 ? 64 : g->cap * 2)) != 0)
-		goto out;
-	i = g->n++;
+	pthread_rwlock_wrlock(&g->lock);
+	if (g->nslots > 0 && g->slots[slot_find(g, id)] != 0) {
+		r = PASO_E_EXISTS;
+		goto unlock;
+	}
+	if (g->n == g->cap && (r = reserve_locked(g, g->cap < 64 ? 64 : g->cap * 2)) != 0)
+		goto unlock;
+	i = g->n;
 	memcpy(g->ids[i], id, 16);
+	g->seq[i] = ++g->next_seq;
 	g->finger[i] = ft;
 	ft = NULL;
 	memcpy(g->face + i * BIO_FACE_DIM, fq.q, BIO_FACE_DIM);
@@ -228,8 +282,11 @@ gallery_add_diag(
 		memcpy(dst + BIO_IRIS_BYTES, s->iris[k].mask, BIO_IRIS_BYTES);
 		g->iris_ok[2 * i + e] = 1;
 	}
+	__atomic_store_n(&g->n, i + 1, __ATOMIC_RELEASE);
 	g->slots[slot_find(g, id)] = (uint32_t)(i + 1);
 	r = 0;
+unlock:
+	pthread_rwlock_unlock(&g->lock);
 out:
 	sodium_memzero(&fq, sizeof(fq));
 	finger_template_free(ft);
@@ -254,14 +311,16 @@ gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template 
 		r = PASO_E_INVALID_ARG;
 		goto out;
 	}
+	pthread_rwlock_wrlock(&g->lock);
 	if (g->nslots > 0 && g->slots[slot_find(g, id)] != 0) {
 		r = PASO_E_EXISTS;
-		goto out;
+		goto unlock;
 	}
-	if (g->n == g->cap && (r = gallery_reserve(g, g->cap < 64 ? 64 : g->cap * 2)) != 0)
-		goto out;
-	i = g->n++;
+	if (g->n == g->cap && (r = reserve_locked(g, g->cap < 64 ? 64 : g->cap * 2)) != 0)
+		goto unlock;
+	i = g->n;
 	memcpy(g->ids[i], id, 16);
+	g->seq[i] = ++g->next_seq;
 	memset(g->face + i * BIO_FACE_DIM, 0, BIO_FACE_DIM);
 	g->face_inv[i] = 0;
 	if (v.face_q != NULL) {
@@ -275,8 +334,11 @@ gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template 
 			memcpy(g->iris + i * ENTRY_IRIS + e * IRIS_REC, v.iris[e], IRIS_REC);
 	}
 	g->finger[i] = match_template_take_finger(t);
+	__atomic_store_n(&g->n, i + 1, __ATOMIC_RELEASE);
 	g->slots[slot_find(g, id)] = (uint32_t)(i + 1);
 	r = 0;
+unlock:
+	pthread_rwlock_unlock(&g->lock);
 out:
 	match_template_free(t);
 	return r;
@@ -290,12 +352,97 @@ gallery_verify(const struct gallery *g, const uint8_t id[16], const struct match
 	size_t s;
 
 	memset(out, 0, sizeof(*out));
-	if (g->nslots == 0 || g->slots[s = slot_find(g, id)] == 0)
+	rdlock(g);
+	if (g->nslots == 0 || g->slots[s = slot_find(g, id)] == 0) {
+		unlock(g);
 		return PASO_E_NOT_FOUND;
+	}
 	entry_view(g, g->slots[s] - 1, &a);
 	match_template_view(probe, &b);
 	match_verify_views(&a, &b, out);
+	unlock(g);
 	return 0;
+}
+
+int
+gallery_move_all(struct gallery *dst, struct gallery *src)
+{
+	size_t i, k;
+	int r = 0;
+
+	if (src->n == 0)
+		return 0;
+	pthread_rwlock_wrlock(&dst->lock);
+	if (dst->n + src->n > dst->cap &&
+		(r = reserve_locked(dst, dst->n + src->n > 2 * dst->cap ? dst->n + src->n
+									: 2 * dst->cap)) != 0)
+		goto out;
+	for (k = 0; k < src->n; k++) {
+		if (dst->nslots > 0 && dst->slots[slot_find(dst, src->ids[k])] != 0)
+			continue; /* already there: keep dst's */
+		i = dst->n;
+		memcpy(dst->ids[i], src->ids[k], 16);
+		dst->seq[i] = ++dst->next_seq;
+		dst->finger[i] = src->finger[k];
+		src->finger[k] = NULL;
+		memcpy(dst->face + i * BIO_FACE_DIM, src->face + k * BIO_FACE_DIM, BIO_FACE_DIM);
+		dst->face_inv[i] = src->face_inv[k];
+		memcpy(dst->iris + i * ENTRY_IRIS, src->iris + k * ENTRY_IRIS, ENTRY_IRIS);
+		dst->iris_ok[2 * i] = src->iris_ok[2 * k];
+		dst->iris_ok[2 * i + 1] = src->iris_ok[2 * k + 1];
+		__atomic_store_n(&dst->n, i + 1, __ATOMIC_RELEASE);
+		dst->slots[slot_find(dst, src->ids[k])] = (uint32_t)(i + 1);
+	}
+out:
+	pthread_rwlock_unlock(&dst->lock);
+	if (r == 0)
+		gallery_clear(src);
+	return r;
+}
+
+void
+gallery_clear(struct gallery *g)
+{
+	size_t i;
+
+	pthread_rwlock_wrlock(&g->lock);
+	for (i = 0; i < g->n; i++) {
+		finger_template_free(g->finger[i]);
+		g->finger[i] = NULL;
+	}
+	if (g->n > 0) {
+		sodium_memzero(g->face, g->n * BIO_FACE_DIM);
+		sodium_memzero(g->iris, g->n * ENTRY_IRIS);
+		sodium_memzero(g->ids, g->n * 16);
+	}
+	if (g->nslots > 0)
+		memset(g->slots, 0, g->nslots * sizeof(*g->slots));
+	__atomic_store_n(&g->n, 0, __ATOMIC_RELEASE);
+	pthread_rwlock_unlock(&g->lock);
+}
+
+/*
+ * Empties slot s of the linear-probing table by shifting later members of its cluster back
+ * (no tombstones), so lookups stay correct and removal stays O(1) on average.
+ */
+static void
+slot_delete(struct gallery *g, size_t s)
+{
+	size_t mask = g->nslots - 1, j = s, home;
+
+	g->slots[s] = 0;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (g->slots[j] == 0)
+			return;
+		home = id_hash(g->ids[g->slots[j] - 1]) & mask;
+		/* move j back into the hole unless its home lies cyclically in (s, j] */
+		if ((j > s && (home <= s || home > j)) || (j < s && home <= s && home > j)) {
+			g->slots[s] = g->slots[j];
+			g->slots[j] = 0;
+			s = j;
+		}
+	}
 }
 
 int
@@ -303,13 +450,20 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 {
 	size_t s, last, i;
 
-	if (g->nslots == 0 || g->slots[s = slot_find(g, id)] == 0)
+	pthread_rwlock_wrlock(&g->lock);
+	if (g->nslots == 0 || g->slots[s = slot_find(g, id)] == 0) {
+		pthread_rwlock_unlock(&g->lock);
 		return PASO_E_NOT_FOUND;
+	}
 	i = g->slots[s] - 1;
 	last = g->n - 1;
+	slot_delete(g, s);
 	finger_template_free(g->finger[i]);
 	if (i != last) {
+		/* the last entry moves into i: its slot now points there */
+		g->slots[slot_find(g, g->ids[last])] = (uint32_t)(i + 1);
 		memcpy(g->ids[i], g->ids[last], 16);
+		g->seq[i] = g->seq[last];
 		g->finger[i] = g->finger[last];
 		memcpy(g->face + i * BIO_FACE_DIM, g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
 		g->face_inv[i] = g->face_inv[last];
@@ -317,12 +471,12 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 		g->iris_ok[2 * i] = g->iris_ok[2 * last];
 		g->iris_ok[2 * i + 1] = g->iris_ok[2 * last + 1];
 	}
+	g->finger[last] = NULL;
 	sodium_memzero(g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
 	sodium_memzero(g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
 	sodium_memzero(g->ids[last], 16);
-	g->n--;
-	/* indices moved: rebuilding the table is O(n) but keeps deletion trivially correct */
-	rehash(g);
+	__atomic_store_n(&g->n, last, __ATOMIC_RELEASE);
+	pthread_rwlock_unlock(&g->lock);
 	return 0;
 }
 
@@ -652,8 +806,11 @@ gallery_identify_ex(struct gallery *g, const struct bio_sample *probe, double fm
 
 	memset(best, 0, sizeof(*best));
 	*found = 0;
-	if ((r = probe_init(&p, probe)) == 0)
+	if ((r = probe_init(&p, probe)) == 0) {
+		rdlock(g);
 		r = identify(g, &p, fmr, opts, best, found, stats);
+		unlock(g);
+	}
 	probe_free(&p);
 	return r;
 }
@@ -668,9 +825,108 @@ gallery_identify_tmpl(struct gallery *g, const struct match_template *probe, dou
 	memset(&p, 0, sizeof(p));
 	memset(best, 0, sizeof(*best));
 	*found = 0;
-	if ((r = probe_init_tmpl(&p, probe)) == 0)
+	if ((r = probe_init_tmpl(&p, probe)) == 0) {
+		rdlock(g);
 		r = identify(g, &p, fmr, NULL, best, found, NULL);
+		unlock(g);
+	}
 	probe_free(&p); /* p.tmpl is NULL: the caller keeps its template */
+	return r;
+}
+
+/*
+ * The two stages of a search over chosen entries only: face and iris evidence for each, the
+ * best GALLERY_CANDIDATES (and every entry with nothing fast in common) compared in full.
+ */
+static void
+scan_some(struct worker *w, const size_t *idx, size_t n)
+{
+	const struct probe *p = w->p;
+	struct gallery *g = w->g;
+	int fast = p->has_face || p->iris[0] != NULL || p->iris[1] != NULL;
+	float fs, is[2];
+	size_t j, i;
+	int e;
+
+	for (j = 0; j < n; j++) {
+		double ev = 0;
+		int common = 0;
+
+		i = idx[j];
+		if (!fast) {
+			confirm(w, i);
+			continue;
+		}
+		if (p->has_face && g->face_inv[i] != 0) {
+			face_scan(&p->face, g->face + i * BIO_FACE_DIM, g->face_inv + i, 1, &fs);
+			ev += match_face_ev(fs);
+			common = 1;
+		}
+		for (e = 0; e < 2; e++)
+			if (p->iris[e] != NULL && g->iris_ok[2 * i + e]) {
+				iris_scan(p->iris[e], g->iris + i * ENTRY_IRIS + e * IRIS_REC,
+					ENTRY_IRIS, 1, &is[e]);
+				if (is[e] >= 0) {
+					ev += match_iris_ev(is[e]);
+					common = 1;
+				}
+			}
+		if (common)
+			keep(w, ev, i);
+		else
+			confirm(w, i);
+		w->scanned++;
+	}
+}
+
+int
+gallery_identify_since_tmpl(struct gallery *g, const struct match_template *probe, double fmr,
+	uint64_t after, struct gallery_hit *best, int *found)
+{
+	struct worker *w = NULL;
+	struct probe p;
+	size_t i, n = 0, *idx = NULL;
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	memset(best, 0, sizeof(*best));
+	*found = 0;
+	if ((r = probe_init_tmpl(&p, probe)) != 0)
+		goto out;
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	w->g = g;
+	w->p = &p;
+	/* A person enrolled moments ago ranks at the top by face and iris: fewer full
+	 * comparisons than a whole-gallery search keeps this cheap for the caller's loop. */
+	w->k = GALLERY_SINCE_CANDIDATES;
+	rdlock(g);
+	/* Additions since a search are few: find them, then search them as identify does. */
+	if (g->next_seq > after && (idx = malloc(g->n * sizeof(*idx) + 1)) == NULL) {
+		unlock(g);
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	for (i = 0; idx != NULL && i < g->n; i++)
+		if (g->seq[i] > after)
+			idx[n++] = i;
+	scan_some(w, idx, n);
+	confirm_all(g, w, w->cand, w->ncand);
+	unlock(g);
+	if (w->have_best) {
+		*best = w->best;
+		*found = match_decide(&best->scores, fmr);
+	}
+	r = 0;
+out:
+	free(idx);
+	probe_free(&p);
+	if (w != NULL) {
+		sodium_memzero(w, sizeof(*w));
+		free(w);
+	}
 	return r;
 }
 

@@ -11,11 +11,14 @@
 #include "sample.h"
 
 /*
- * Thread-safety: a gallery is not internally locked. gallery_add, gallery_remove and
- * gallery_identify must not run concurrently with each other on one gallery (the hub calls them
- * all from one thread); gallery_identify itself spreads its scan over the gallery's worker
- * threads and returns when they are done. The gallery holds biometric data in memory only; it
- * is wiped on free and never written anywhere.
+ * Thread-safety: a gallery has a readers-writer lock. Searches and comparisons (identify,
+ * verify) run concurrently from any number of threads; gallery_add, gallery_remove and
+ * gallery_reserve take the gallery alone, and waiting writers are preferred, so a stream of
+ * searches cannot starve additions. gallery_identify spreads its scan over the gallery's
+ * worker threads and returns when they are done. Every addition gets a sequence number
+ * (gallery_seq), so a caller can search once off its critical path and later compare only what
+ * was added since (gallery_identify_since_tmpl). The gallery holds biometric data in memory only;
+ * it is wiped on free and never written anywhere.
  */
 struct gallery;
 
@@ -50,10 +53,22 @@ int gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_templ
 int gallery_verify(const struct gallery *g, const uint8_t id[16],
 	const struct match_template *probe, struct match_scores *out);
 
+/*
+ * Moves every entry of src into dst (taking dst's write lock once, however many entries) and
+ * empties src; an id dst already holds keeps dst's entry. 0 or PASO_E_NOMEM (src unchanged).
+ */
+int gallery_move_all(struct gallery *dst, struct gallery *src);
+
+/* Removes and wipes every entry. */
+void gallery_clear(struct gallery *g);
+
 /* Removes and wipes the entry of id. 0 or PASO_E_NOT_FOUND. */
 int gallery_remove(struct gallery *g, const uint8_t id[16]);
 
 size_t gallery_size(const struct gallery *g);
+
+/* Sequence number of the latest addition (0 before any); grows by one per addition. */
+uint64_t gallery_seq(const struct gallery *g);
 
 struct gallery_hit {
 	uint8_t id[16];
@@ -78,6 +93,15 @@ int gallery_identify(struct gallery *g, const struct bio_sample *probe, double f
 /* As gallery_identify, for a probe template built beforehand (borrowed). */
 int gallery_identify_tmpl(struct gallery *g, const struct match_template *probe, double fmr,
 	struct gallery_hit *best, int *found);
+
+/*
+ * As gallery_identify_tmpl over only the entries added after sequence number after (from
+ * gallery_seq before an earlier search): what that search could not see. Face and iris rank
+ * them; the best GALLERY_SINCE_CANDIDATES are compared in full.
+ */
+#define GALLERY_SINCE_CANDIDATES 8
+int gallery_identify_since_tmpl(struct gallery *g, const struct match_template *probe,
+	double fmr, uint64_t after, struct gallery_hit *best, int *found);
 
 #define GALLERY_CANDIDATES 32
 

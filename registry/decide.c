@@ -36,6 +36,8 @@ struct act {
 	struct decide_undo *undo;
 };
 
+static double per_comparison_fmr(const struct decide_ctx *dc);
+
 /* --- preparing a message (any thread) -------------------------------------------------------- */
 
 int
@@ -58,12 +60,22 @@ decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *pa
 	/* Template extraction is the costly part of matching; it runs here, in parallel, so the
 	 * single commit loop only compares. Staged verification of a crossing starts with face
 	 * and iris: its finger template is built only if they do not decide. */
-	(void)match_template_new_ex(&m->sample,
-		m->env->body_case == PASO__ENVELOPE__BODY_CROSSING &&
-				policy_verify_staged(dc->policy)
-			? MATCH_FACE | MATCH_IRIS
-			: MATCH_FINGER | MATCH_FACE | MATCH_IRIS,
-		&m->probe, &m->err);
+	if (match_template_new_ex(&m->sample,
+		    m->env->body_case == PASO__ENVELOPE__BODY_CROSSING &&
+				    policy_verify_staged(dc->policy)
+			    ? MATCH_FACE | MATCH_IRIS
+			    : MATCH_FINGER | MATCH_FACE | MATCH_IRIS,
+		    &m->probe, &m->err) != 0)
+		return 0;
+	/* Deduplication is the costly part of an enrolment (1:N over everyone): done here, it
+	 * never holds up the commit loop, and the loop compares only what was added since. */
+	if (m->env->body_case == PASO__ENVELOPE__BODY_ENROLL && policy_dedup(dc->policy) &&
+		dc->gallery != NULL) {
+		m->dedup_seq = gallery_seq(dc->gallery);
+		if (gallery_identify_tmpl(dc->gallery, m->probe, per_comparison_fmr(dc),
+			    &m->dedup_hit, &m->dedup_found) == 0)
+			m->dedup_done = 1;
+	}
 	return 0;
 }
 
@@ -157,7 +169,7 @@ entry_for(const struct decide_msg *m, Paso__AuditEntry *e, Paso__Action action,
 static double
 per_comparison_fmr(const struct decide_ctx *dc)
 {
-	size_t n = gallery_size(dc->gallery);
+	size_t n = gallery_size(dc->gallery) + (dc->recent != NULL ? gallery_size(dc->recent) : 0);
 
 	return policy_identify_fmr(dc->policy) / (double)(n > 0 ? n : 1);
 }
@@ -354,6 +366,53 @@ decide_gallery_add(struct gallery *g, const uint8_t id[VAULT_ID_BYTES],
 	return gallery_add(g, id, s);
 }
 
+/* 1:1 against subject id, wherever it is: this transaction's enrolments, then the gallery. */
+static int
+verify_any(const struct decide_ctx *dc, const uint8_t id[VAULT_ID_BYTES],
+	const struct match_template *probe, struct match_scores *sc)
+{
+	int rc = PASO_E_NOT_FOUND;
+
+	if (dc->recent != NULL)
+		rc = gallery_verify(dc->recent, id, probe, sc);
+	if (rc == PASO_E_NOT_FOUND)
+		rc = gallery_verify(dc->gallery, id, probe, sc);
+	return rc;
+}
+
+/* Keeps in *best the better of two search results. */
+static void
+merge_hit(struct gallery_hit *best, int *found, const struct gallery_hit *h, int f)
+{
+	if (h->scores.modalities == 0)
+		return;
+	if (best->scores.modalities == 0 || (f && !*found) ||
+		(f == *found && h->scores.fused > best->scores.fused)) {
+		*best = *h;
+		*found = f;
+	}
+}
+
+/* 1:N over the gallery (entries after seq `after` only, when since) and this transaction's. */
+static int
+identify_any(const struct decide_ctx *dc, const struct match_template *probe, double fmr,
+	int since, uint64_t after, struct gallery_hit *best, int *found)
+{
+	struct gallery_hit h;
+	int f = 0, rc;
+
+	memset(best, 0, sizeof(*best));
+	*found = 0;
+	rc = since ? gallery_identify_since_tmpl(dc->gallery, probe, fmr, after, best, found)
+		   : gallery_identify_tmpl(dc->gallery, probe, fmr, best, found);
+	if (rc != 0 || dc->recent == NULL || gallery_size(dc->recent) == 0)
+		return rc;
+	if ((rc = gallery_identify_tmpl(dc->recent, probe, fmr, &h, &f)) != 0)
+		return rc;
+	merge_hit(best, found, &h, f);
+	return 0;
+}
+
 /* Refuses an enrolment of someone already enrolled under another card (1:N deduplication). */
 static int
 refuse_duplicate(struct act *a, const struct gallery_hit *hit)
@@ -407,7 +466,8 @@ gallery_enter(struct act *a, const uint8_t id[VAULT_ID_BYTES])
 		match_template_free(tm);
 		return PASO_E_NOMEM;
 	}
-	if ((rc = decide_gallery_add(a->dc->gallery, id, &m->sample, tm)) != 0) {
+	if ((rc = decide_gallery_add(a->dc->recent != NULL ? a->dc->recent : a->dc->gallery, id,
+		     &m->sample, tm)) != 0) {
 		free(ad);
 		return rc;
 	}
@@ -440,9 +500,23 @@ act_enroll(struct act *a)
 	}
 	if (rc != PASO_E_NOT_FOUND)
 		return rc;
-	if (policy_dedup(dc->policy) && gallery_size(dc->gallery) > 0) {
-		if ((rc = gallery_identify_tmpl(
-			     dc->gallery, a->m->probe, per_comparison_fmr(dc), &hit, &found)) != 0)
+	if (policy_dedup(dc->policy) &&
+		gallery_size(dc->gallery) + (dc->recent ? gallery_size(dc->recent) : 0) > 0) {
+		struct match_scores sc;
+		const struct decide_msg *m = a->m;
+
+		/* The search made in decide_prepare stands if its candidate is still held; what
+		 * was added since (earlier messages of this group included) is compared here, so
+		 * two enrolments of one person in flight at once are still caught. */
+		if (m->dedup_done && (!m->dedup_found ||
+					     verify_any(dc, m->dedup_hit.id, m->probe, &sc) == 0)) {
+			if (m->dedup_found)
+				return refuse_duplicate(a, &m->dedup_hit);
+			rc = identify_any(dc, m->probe, per_comparison_fmr(dc), 1, m->dedup_seq,
+				&hit, &found);
+		} else
+			rc = identify_any(dc, m->probe, per_comparison_fmr(dc), 0, 0, &hit, &found);
+		if (rc != 0)
 			return rc;
 		if (found)
 			return refuse_duplicate(a, &hit);
@@ -533,18 +607,18 @@ verify(struct act *a, const uint8_t id[VAULT_ID_BYTES], struct match_scores *sc,
 
 	if (!policy_verify_staged(dc->policy)) {
 		*rulep = "match.verify_fmr";
-		if ((rc = gallery_verify(dc->gallery, id, m->probe, sc)) != 0)
+		if ((rc = verify_any(dc, id, m->probe, sc)) != 0)
 			return rc;
 		return match_decide(sc, fmr);
 	}
 	*rulep = "match.verify_fmr (staged: face and iris)";
-	if ((rc = gallery_verify(dc->gallery, id, m->probe, sc)) != 0)
+	if ((rc = verify_any(dc, id, m->probe, sc)) != 0)
 		return rc;
 	if (sc->modalities != 0 && match_decide(sc, fmr / 2))
 		return 1;
 	*rulep = "match.verify_fmr (staged: all modalities)";
 	if ((rc = match_template_add_finger(m->probe, &m->sample, NULL)) != 0 ||
-		(rc = gallery_verify(dc->gallery, id, m->probe, sc)) != 0)
+		(rc = verify_any(dc, id, m->probe, sc)) != 0)
 		return rc;
 	return match_decide(sc, fmr / 2);
 }
@@ -615,8 +689,7 @@ act_identify(struct act *a)
 	int rc, found = 0;
 
 	memset(&hit, 0, sizeof(hit));
-	if ((rc = gallery_identify_tmpl(
-		     dc->gallery, a->m->probe, per_comparison_fmr(dc), &hit, &found)) != 0)
+	if ((rc = identify_any(dc, a->m->probe, per_comparison_fmr(dc), 0, 0, &hit, &found)) != 0)
 		return refuse(a, rc, "identify.capture: cannot be searched", "identification", NULL);
 	scores_to_pb(&hit.scores,
 		found ? PASO__DECISION__IDENTIFIED : PASO__DECISION__NOT_IDENTIFIED, fmr, &mr);
@@ -703,9 +776,15 @@ decide_undo(struct decide_ctx *dc, struct decide_undo *undo, int rollback)
 
 	for (p = undo->added; p != NULL; p = next) {
 		next = p->next;
-		if (rollback)
+		if (rollback && dc->recent == NULL)
 			(void)gallery_remove(dc->gallery, p->id);
 		free(p);
 	}
 	undo->added = NULL;
+	if (dc->recent == NULL)
+		return;
+	if (rollback)
+		gallery_clear(dc->recent);
+	else
+		(void)gallery_move_all(dc->gallery, dc->recent); /* NOMEM: they stay in recent */
 }

@@ -45,7 +45,11 @@ extern const char *const decide_count_keys[COUNT_N];
 /* What decisions read. Borrowed pointers; the caller keeps them alive. */
 struct decide_ctx {
 	const struct policy *policy;
-	struct gallery *gallery;   /* enrolments add to it at once; decide_undo takes them out */
+	struct gallery *gallery;   /* everyone enrolled; searched concurrently by decide_prepare */
+	/* Enrolments of the open transaction (may be NULL: they then go straight into gallery).
+	 * Searched with the gallery by every decision, moved into it by decide_undo at commit,
+	 * under one write lock per transaction, so the loop waits for searches once per group. */
+	struct gallery *recent;
 	struct vault *vault;       /* for pseudonyms */
 	uint64_t capture_window;   /* seconds; 0 = DECIDE_CAPTURE_WINDOW_DEFAULT */
 	uint64_t accepted, refused, replayed; /* outcomes since start (not durable) */
@@ -61,6 +65,11 @@ struct decide_msg {
 	struct match_template *probe; /* built by decide_prepare, off the commit loop */
 	struct paso_diag err;     /* err.code != 0: refuse with this */
 	uint64_t last_seq;        /* SEQ_CONFLICT: highest seq held from this kiosk */
+	/* Enrolment deduplication done by decide_prepare, off the commit loop: the search saw
+	 * the gallery up to dedup_seq; decide_message compares only what was added since. */
+	int dedup_done, dedup_found;
+	uint64_t dedup_seq;
+	struct gallery_hit dedup_hit;
 	uint8_t *reply;           /* out: framed Envelope (Ack or Error), owned by the message */
 	size_t reply_len;
 };
@@ -72,10 +81,11 @@ struct decide_undo {
 
 /*
  * Prepares a message from a frame payload (len bytes, borrowed) sent by kiosk: digest, decode,
- * validation and template extraction, the costly parts, so they run on any thread in parallel
- * (thread-safe: reads dc->policy only). A frame that fails leaves its code in m->err for
- * decide_message to refuse and audit. payload NULL with err set records a transport error.
- * Returns 0, or PASO_E_NOMEM (m is then unusable: decide_msg_clear it).
+ * validation, template extraction and, for an enrolment under a deduplicating policy, the 1:N
+ * search of the gallery: the costly parts, so they run on any thread in parallel (thread-safe:
+ * reads the policy, searches the gallery under its read lock). A frame that fails leaves its
+ * code in m->err for decide_message to refuse and audit. payload NULL with err set records a
+ * transport error. Returns 0, or PASO_E_NOMEM (m is then unusable: decide_msg_clear it).
  */
 int decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *payload,
 	size_t len, const struct paso_diag *transport_err, struct decide_msg *m);
@@ -93,7 +103,10 @@ void decide_msg_clear(struct decide_msg *m);
 int decide_message(struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 	struct decide_msg *m, struct decide_undo *undo);
 
-/* Ends an undo list; with rollback != 0 takes its subjects out of the gallery again. */
+/*
+ * Ends a transaction's gallery changes: with rollback != 0 its enrolments leave the gallery
+ * (or recent) again; otherwise recent's enrolments move into the gallery.
+ */
 void decide_undo(struct decide_ctx *dc, struct decide_undo *undo, int rollback);
 
 /*

@@ -38,7 +38,7 @@ struct hub {
 	struct ledger *ledger;
 	struct checkpoint_signer *signer;
 	struct tls_ctx *tls;
-	struct gallery *gallery;
+	struct gallery *gallery, *recent;
 	struct decide_ctx dc;
 	struct server *server;
 	struct loop *loop;
@@ -319,12 +319,13 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	d->code = 0;
 	if ((r = start_clock(h, d)) != 0)
 		goto out;
-	if ((r = gallery_new(2, &h->gallery)) != 0) {
+	if ((r = gallery_new(2, &h->gallery)) != 0 || (r = gallery_new(1, &h->recent)) != 0) {
 		paso_diag_set(d, r, "gallery: %s", paso_strerror(r));
 		goto out;
 	}
 	h->dc.policy = h->policy;
 	h->dc.gallery = h->gallery;
+	h->dc.recent = h->recent;
 	h->dc.vault = h->vault;
 	h->dc.capture_window = cfg->capture_window;
 	if ((r = log_start(h, recovered, d)) != 0)
@@ -432,6 +433,7 @@ hub_close(struct hub *h)
 	loop_free(h->loop);
 	tls_ctx_free(h->tls);
 	gallery_free(h->gallery);
+	gallery_free(h->recent);
 	checkpoint_signer_free(h->signer);
 	ledger_close(h->ledger);
 	policy_free(h->policy);

@@ -267,7 +267,7 @@ struct direct {
 	struct vault *v;
 	struct policy *pol;
 	struct ledger *l;
-	struct gallery *g;
+	struct gallery *g, *recent;
 	struct decide_ctx dc;
 };
 
@@ -283,10 +283,11 @@ direct_open(const char *hubdir, struct direct *x, struct paso_diag *d)
 		(r = vault_open(hubdir, x->kr, &x->v, d)) != 0 ||
 		(r = policy_load_file(p.policy, &x->pol, d)) != 0 ||
 		(r = ledger_open(p.audit, x->v, decide_count_keys, COUNT_N, &rec, &x->l, d)) != 0 ||
-		(r = gallery_new(2, &x->g)) != 0)
+		(r = gallery_new(2, &x->g)) != 0 || (r = gallery_new(1, &x->recent)) != 0)
 		return r;
 	x->dc.policy = x->pol;
 	x->dc.gallery = x->g;
+	x->dc.recent = x->recent;
 	x->dc.vault = x->v;
 	return 0;
 }
@@ -295,6 +296,7 @@ static void
 direct_close(struct direct *x)
 {
 	gallery_free(x->g);
+	gallery_free(x->recent);
 	ledger_close(x->l);
 	policy_free(x->pol);
 	vault_close(x->v);

@@ -210,6 +210,57 @@ test_hub_clock_decides(void **state)
 	h_cleanup(&dep);
 }
 
+/*
+ * Deduplication runs off the commit loop, on the connection's thread; two enrolments of one
+ * person in flight at once (pipelined, under two cards) are still caught by the loop's check
+ * of what was added since the search.
+ */
+static void
+test_duplicates_in_flight(void **state)
+{
+	struct deployment dep;
+	struct tls_conn *c;
+	Paso__Envelope env, *a, *b;
+	uint64_t now = (uint64_t)time(NULL);
+	char other[] = "MX-SECOND-CARD-7";
+	int rc, round;
+
+	(void)state;
+	h_deploy(&dep, NULL);
+	h_hub_start(&dep, 0);
+	assert_non_null(c = c_connect(dep.hub, "kiosk-ciudad-hidalgo", dep.port, &rc));
+	/* Someone enrolled before, so the gallery is not empty. */
+	a = enrol_at(c, 1, 3, now);
+	assert_non_null(a);
+	assert_int_equal(a->body_case, PASO__ENVELOPE__BODY_ACK);
+	paso__envelope__free_unpacked(a, NULL);
+	for (round = 0; round < 3; round++) {
+		uint32_t person = 10 + (uint32_t)round;
+
+		c_make_enroll_capture(&env, "kiosk-ciudad-hidalgo", 2 + 2 * (uint64_t)round, person, 0);
+		env.enroll->capture->capture_time = now;
+		assert_int_equal(c_send(c, &env), 0);
+		c_free_enroll(&env);
+		c_make_enroll_capture(&env, "kiosk-ciudad-hidalgo", 3 + 2 * (uint64_t)round, person, 1);
+		env.enroll->capture->capture_time = now;
+		other[strlen(other) - 1] = (char)('0' + round);
+		env.enroll->card_number = other;
+		assert_int_equal(c_send(c, &env), 0);
+		c_free_enroll(&env);
+		assert_non_null(a = c_recv(c));
+		assert_non_null(b = c_recv(c));
+		assert_int_equal(a->body_case, PASO__ENVELOPE__BODY_ACK);
+		assert_int_equal(b->body_case, PASO__ENVELOPE__BODY_ERROR);
+		assert_int_equal(b->error->code, PASO_E_DUPLICATE);
+		paso__envelope__free_unpacked(a, NULL);
+		paso__envelope__free_unpacked(b, NULL);
+	}
+	tls_conn_shutdown(c);
+	tls_conn_free(c);
+	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
+	h_cleanup(&dep);
+}
+
 /* Polls the audit log until it holds needle; returns the seconds it took, or -1. */
 static double
 wait_for_entry(const struct deployment *dep, const char *needle, double limit)
@@ -257,8 +308,22 @@ test_under_load(void **state)
 			"--seed", "41", "--workdir", dep.work, "--give-up", "60", "--json", NULL};
 		kiosk = h_spawn(kout, argv);
 	}
-	/* Steady pipelined crossing load from several kiosks. */
-	sleep(3);
+	/* Steady pipelined crossing load from several kiosks: once everyone is enrolled. */
+	t0 = mono();
+	for (;;) {
+		const char *argv[] = {"paso-hub", "stats", dep.hub, "--json", NULL};
+
+		(void)h_run(&stats, argv);
+		st = (int)h_json_num(stats, "subjects");
+		free(stats);
+		stats = NULL;
+		if (st >= 200)
+			break;
+		if (mono() - t0 > 300)
+			fail_msg("enrolment did not finish in 300 s");
+		usleep(200000);
+	}
+	sleep(1);
 	if (waitpid(kiosk, &st, WNOHANG) == kiosk)
 		fail_msg("kiosks finished before the load test could run; enlarge the load");
 	/* A revocation under load is logged within 2 s. */
@@ -311,6 +376,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hub_clock_decides),
+		cmocka_unit_test(test_duplicates_in_flight),
 		cmocka_unit_test(test_under_load),
 	};
 
