@@ -15,8 +15,11 @@ if [ "${PASO_BENCH_QUICK:-0}" = 1 ]; then
 else
   LARGE=10000000; GALLERY=1000000; PEOPLE=2000; CROSSINGS=6000; RUNS=3
 fi
-echo "### ingest through the hub (issue: the spine)"
-$B/bench_ingest --people $PEOPLE --crossings $CROSSINGS --runs $RUNS --bin $B --dir "$DIR"
+echo "### ingest through the hub, and the decision layer without a server"
+for K in 5 16 64; do
+  $B/bench_ingest --people $PEOPLE --crossings $((CROSSINGS * (K > 5 ? 2 : 1))) --kiosks $K \
+    --runs $RUNS --bin $B --dir "$DIR"
+done
 echo; echo "### sealed store against raw LMDB"
 $B/bench_store --runs 5 --dir "$DIR"
 echo; echo "### audit log"
