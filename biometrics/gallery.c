@@ -29,6 +29,9 @@ struct gallery {
 	size_t n, cap;
 	uint8_t (*ids)[16];
 	struct finger_template **finger;
+	uint8_t *finger_ext; /* cap: 1 = the entry has fingers, kept outside (the loader's) */
+	gallery_finger_loader loader; /* NULL: finger templates stay in memory */
+	void *loader_arg;
 	int8_t *face;     /* cap x BIO_FACE_DIM, 64-byte aligned */
 	float *face_inv;  /* 0: no face */
 	uint8_t *iris;    /* cap x ENTRY_IRIS, 64-byte aligned; absent eyes are all zeros */
@@ -38,6 +41,8 @@ struct gallery {
 };
 
 static void entry_view(const struct gallery *g, size_t i, struct match_view *v);
+static void compare_entry(const struct gallery *g, size_t i, struct match_view *a,
+	const struct match_view *b, struct match_scores *sc);
 
 int
 gallery_new(unsigned threads, struct gallery **out)
@@ -82,6 +87,7 @@ gallery_free(struct gallery *g)
 	free(g->ids);
 	free(g->seq);
 	free(g->finger);
+	free(g->finger_ext);
 	free(g->face);
 	free(g->face_inv);
 	free(g->iris);
@@ -96,6 +102,28 @@ size_t
 gallery_size(const struct gallery *g)
 {
 	return __atomic_load_n(&g->n, __ATOMIC_ACQUIRE);
+}
+
+void
+gallery_set_finger_loader(struct gallery *g, gallery_finger_loader fn, void *arg)
+{
+	pthread_rwlock_wrlock(&g->lock);
+	g->loader = fn;
+	g->loader_arg = arg;
+	pthread_rwlock_unlock(&g->lock);
+}
+
+/* Stores entry i's finger template, or only that it has one when a loader keeps them. */
+static void
+set_finger(struct gallery *g, size_t i, struct finger_template *ft)
+{
+	g->finger_ext[i] = 0;
+	if (ft != NULL && g->loader != NULL) {
+		finger_template_free(ft);
+		ft = NULL;
+		g->finger_ext[i] = 1;
+	}
+	g->finger[i] = ft;
 }
 
 uint64_t
@@ -187,6 +215,9 @@ reserve_locked(struct gallery *g, size_t n)
 	if ((p = realloc(g->finger, n * sizeof(*g->finger))) == NULL)
 		return PASO_E_NOMEM;
 	g->finger = p;
+	if ((p = realloc(g->finger_ext, n)) == NULL)
+		return PASO_E_NOMEM;
+	g->finger_ext = p;
 	if ((p = realloc(g->face_inv, n * sizeof(float))) == NULL)
 		return PASO_E_NOMEM;
 	g->face_inv = p;
@@ -254,7 +285,8 @@ gallery_add_diag(
 	}
 	if (s->has_face && (r = face_quantize(s->face, &fq, d)) != 0)
 		goto out;
-	if (s->finger_record != NULL && s->finger_len > 0 &&
+	/* With fingers kept outside, none is built here: only that the entry has them. */
+	if (s->finger_record != NULL && s->finger_len > 0 && g->loader == NULL &&
 		(r = finger_template_from_record(s->finger_record, s->finger_len, &ft, d)) != 0)
 		goto out;
 	pthread_rwlock_wrlock(&g->lock);
@@ -267,8 +299,10 @@ gallery_add_diag(
 	i = g->n;
 	memcpy(g->ids[i], id, 16);
 	g->seq[i] = ++g->next_seq;
-	g->finger[i] = ft;
+	set_finger(g, i, ft);
 	ft = NULL;
+	if (g->loader != NULL && s->finger_record != NULL && s->finger_len > 0)
+		g->finger_ext[i] = 1;
 	memcpy(g->face + i * BIO_FACE_DIM, fq.q, BIO_FACE_DIM);
 	g->face_inv[i] = s->has_face ? fq.inv_norm : 0;
 	memset(g->iris + i * ENTRY_IRIS, 0, ENTRY_IRIS);
@@ -333,7 +367,7 @@ gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template 
 		if (v.iris[e] != NULL)
 			memcpy(g->iris + i * ENTRY_IRIS + e * IRIS_REC, v.iris[e], IRIS_REC);
 	}
-	g->finger[i] = match_template_take_finger(t);
+	set_finger(g, i, match_template_take_finger(t));
 	__atomic_store_n(&g->n, i + 1, __ATOMIC_RELEASE);
 	g->slots[slot_find(g, id)] = (uint32_t)(i + 1);
 	r = 0;
@@ -359,7 +393,7 @@ gallery_verify(const struct gallery *g, const uint8_t id[16], const struct match
 	}
 	entry_view(g, g->slots[s] - 1, &a);
 	match_template_view(probe, &b);
-	match_verify_views(&a, &b, out);
+	compare_entry(g, g->slots[s] - 1, &a, &b, out);
 	unlock(g);
 	return 0;
 }
@@ -383,8 +417,13 @@ gallery_move_all(struct gallery *dst, struct gallery *src)
 		i = dst->n;
 		memcpy(dst->ids[i], src->ids[k], 16);
 		dst->seq[i] = ++dst->next_seq;
-		dst->finger[i] = src->finger[k];
-		src->finger[k] = NULL;
+		if (src->finger[k] != NULL) {
+			set_finger(dst, i, src->finger[k]);
+			src->finger[k] = NULL;
+		} else {
+			dst->finger[i] = NULL;
+			dst->finger_ext[i] = src->finger_ext[k];
+		}
 		memcpy(dst->face + i * BIO_FACE_DIM, src->face + k * BIO_FACE_DIM, BIO_FACE_DIM);
 		dst->face_inv[i] = src->face_inv[k];
 		memcpy(dst->iris + i * ENTRY_IRIS, src->iris + k * ENTRY_IRIS, ENTRY_IRIS);
@@ -465,6 +504,7 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 		memcpy(g->ids[i], g->ids[last], 16);
 		g->seq[i] = g->seq[last];
 		g->finger[i] = g->finger[last];
+		g->finger_ext[i] = g->finger_ext[last];
 		memcpy(g->face + i * BIO_FACE_DIM, g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
 		g->face_inv[i] = g->face_inv[last];
 		memcpy(g->iris + i * ENTRY_IRIS, g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
@@ -534,6 +574,23 @@ better(const struct match_scores *hit, const struct match_scores *cur)
 	       cur->finger_ev + cur->face_ev + cur->iris_ev;
 }
 
+/*
+ * Compares views a (an entry's) and b in full. An entry whose fingers are kept outside has them
+ * loaded for this comparison only (when the probe has fingers to compare), then wiped.
+ */
+static void
+compare_entry(const struct gallery *g, size_t i, struct match_view *a, const struct match_view *b,
+	struct match_scores *sc)
+{
+	struct finger_template *ft = NULL;
+
+	if (a->finger == NULL && g->finger_ext[i] && g->loader != NULL && b->finger != NULL &&
+		g->loader(g->loader_arg, g->ids[i], &ft) == 0)
+		a->finger = ft;
+	match_verify_views(a, b, sc);
+	finger_template_free(ft);
+}
+
 static void
 confirm(struct worker *w, size_t i)
 {
@@ -541,7 +598,7 @@ confirm(struct worker *w, size_t i)
 	struct match_scores sc;
 
 	entry_view(w->g, i, &v);
-	match_verify_views(&v, &w->p->view, &sc);
+	compare_entry(w->g, i, &v, &w->p->view, &sc);
 	w->confirmed++;
 	if (sc.modalities == 0)
 		return;

@@ -26,6 +26,20 @@ struct gallery;
 int gallery_new(unsigned threads, struct gallery **out);
 void gallery_free(struct gallery *g);
 
+/*
+ * Where finger templates live when not in memory: fills *out (caller frees) with the finger
+ * template of entry id, or returns an error (the comparison then goes on without fingers).
+ * Called from search and compare threads at once: it must be thread-safe.
+ */
+typedef int (*gallery_finger_loader)(void *arg, const uint8_t id[16], struct finger_template **out);
+
+/*
+ * With a loader set, entries added from then on keep no finger template in memory (only that
+ * they have one): ~1.6 KB per person instead of ~60 KB. Full comparisons load an entry's
+ * fingers through fn when the probe has fingers. Call before adding entries.
+ */
+void gallery_set_finger_loader(struct gallery *g, gallery_finger_loader fn, void *arg);
+
 /* Pre-sizes for n entries (optional). 0 or PASO_E_NOMEM. */
 int gallery_reserve(struct gallery *g, size_t n);
 

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,8 @@ struct hub {
 	struct server *server;
 	struct loop *loop;
 	struct control *control;
+	atomic_ullong finger_reads;  /* records opened for their fingers since start */
+	unsigned long long reads_logged;
 };
 
 /* --- kiosk certificates ----------------------------------------------------------------------- */
@@ -161,6 +164,76 @@ load_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t
 	bio_sample_clear(&s);
 	paso__subject_record__free_unpacked(sr, NULL);
 	return r;
+}
+
+/*
+ * The gallery's finger loader when fingers stay in the store: opens the subject's sealed record
+ * in a read transaction of its own (any thread) and builds its finger template. Each opening is
+ * counted; the read_timer logs them.
+ */
+static int
+load_finger(void *arg, const uint8_t id[16], struct finger_template **out)
+{
+	struct hub *h = arg;
+	struct vault_txn *t = NULL;
+	Paso__SubjectRecord *sr = NULL;
+	uint8_t *rec = NULL;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	if ((r = vault_begin(h->vault, 1, &t)) != 0)
+		return r;
+	r = vault_subject_get(t, id, &rec, &len);
+	vault_abort(t);
+	if (r != 0)
+		return r;
+	atomic_fetch_add(&h->finger_reads, 1);
+	if ((sr = paso__subject_record__unpack(NULL, len, rec)) == NULL)
+		r = PASO_E_CORRUPT;
+	else if (sr->templates == NULL || sr->templates->finger_record.len == 0)
+		r = PASO_E_NOT_FOUND;
+	else
+		r = finger_template_from_record(sr->templates->finger_record.data,
+			sr->templates->finger_record.len, out, NULL);
+	if (sr != NULL) {
+		if (sr->templates != NULL && sr->templates->finger_record.data != NULL)
+			sodium_memzero(sr->templates->finger_record.data,
+				sr->templates->finger_record.len);
+		paso__subject_record__free_unpacked(sr, NULL);
+	}
+	vault_free_record(rec, len);
+	return r;
+}
+
+/* Timer: the records opened for their fingers since the last entry, as one RECORD_READ. */
+static void
+read_timer(void *arg)
+{
+	struct hub *h = arg;
+	struct ledger_txn *t = NULL;
+	unsigned long long n = atomic_load(&h->finger_reads), d = n - h->reads_logged;
+	uint64_t now = clock_now(&h->cfg.clock);
+	char msg[160];
+	int r;
+
+	if (d == 0)
+		return;
+	(void)snprintf(msg, sizeof(msg),
+		"opened %llu sealed subject records to compare the fingers of match candidates",
+		d);
+	if ((r = ledger_begin(h->ledger, &t)) == 0) {
+		ledger_note_time(t, now);
+		if ((r = decide_event(&h->dc, t, now, PASO__ACTION__RECORD_READ, 0, "matching",
+			     msg)) == 0)
+			r = ledger_commit(t);
+		else
+			ledger_abort(t);
+	}
+	if (r == 0)
+		h->reads_logged = n;
+	else
+		hublog_printf(&h->log, "logging record reads: %s", paso_strerror(r));
 }
 
 /* --- open -------------------------------------------------------------------------------------- */
@@ -323,6 +396,8 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 		paso_diag_set(d, r, "gallery: %s", paso_strerror(r));
 		goto out;
 	}
+	if (cfg->fingers_in_store)
+		gallery_set_finger_loader(h->gallery, load_finger, h);
 	h->dc.policy = h->policy;
 	h->dc.gallery = h->gallery;
 	h->dc.recent = h->recent;
@@ -340,7 +415,8 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	struct loop_config lc = {h->ledger, &h->dc, &h->cfg.clock, h->signer, &h->log,
 		h->cfg.batch_max};
 	if ((r = loop_new(&lc, &h->loop)) != 0 ||
-		(r = loop_add_timer(h->loop, 1.0, kiosk_timer, h)) != 0)
+		(r = loop_add_timer(h->loop, 1.0, kiosk_timer, h)) != 0 ||
+		(r = loop_add_timer(h->loop, 1.0, read_timer, h)) != 0)
 		goto out;
 	memset(&sc, 0, sizeof(sc));
 	sc.host = h->cfg.host;
@@ -415,6 +491,7 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 	}
 	control_close(h->control);
 	h->control = NULL;
+	read_timer(h); /* the last reads before the stop entry */
 	r = log_event(h, PASO__ACTION__HUB_STOP, "clean stop");
 	hublog_printf(&h->log,
 		"stopped: %llu accepted, %llu refused, %llu resends in %llu commit groups",

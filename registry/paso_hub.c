@@ -39,8 +39,11 @@ usage(FILE *f)
 		"  revoke DIR --kiosk NAME                  refuse that kiosk from now on\n"
 		"  serve DIR [--host ADDR] [--port N] [--port-file F] [--max-frame BYTES] [--batch N]\n"
 		"        [--clock real|sim|sim:INSTANT] [--capture-window DURATION]\n"
+		"        [--fingers memory|store]\n"
 		"                                           serve kiosks (TLS 1.3, client certificates);\n"
-		"                                           a simulated clock moves only by `clock`\n"
+		"                                           a simulated clock moves only by `clock`;\n"
+		"                                           --fingers store keeps finger templates\n"
+		"                                           sealed, opened per comparison (audited)\n"
 		"  clock DIR [--advance DURATION | --set INSTANT]\n"
 		"                                           show or move a running hub's simulated clock\n"
 		"                                           (e.g. --advance 400d, --set 2028-06-01T00:00:00Z)\n"
@@ -179,6 +182,15 @@ cmd_serve(int argc, char **argv)
 		} else if (strcmp(argv[i], "--clock") == 0 && i + 1 < argc) {
 			if (clock_parse_spec(argv[++i], &cfg.clock, &cfg.clock_resume, &d) != 0)
 				return usage_error("serve", "%s", d.msg);
+		} else if (strcmp(argv[i], "--fingers") == 0 && i + 1 < argc) {
+			i++;
+			if (strcmp(argv[i], "memory") == 0)
+				cfg.fingers_in_store = 0;
+			else if (strcmp(argv[i], "store") == 0)
+				cfg.fingers_in_store = 1;
+			else
+				return usage_error("serve", "--fingers: memory or store: '%s'",
+					argv[i]);
 		} else if (strcmp(argv[i], "--capture-window") == 0 && i + 1 < argc) {
 			if (duration_parse(argv[++i], &cfg.capture_window, &d) != 0 ||
 				cfg.capture_window == 0)

@@ -122,7 +122,9 @@ vault_open_opts(const char *deploydir, struct keyring *kr, const struct vault_op
 			d, mdb_to_paso(v, rc), "store: mdb_env_create: %s", mdb_strerror(rc));
 		goto out;
 	}
+	/* Readers: every connection thread may read a record (fingers kept in the store) at once. */
 	if ((rc = mdb_env_set_maxdbs(v->env, 8)) != 0 ||
+		(rc = mdb_env_set_maxreaders(v->env, 1024)) != 0 ||
 		(rc = mdb_env_set_mapsize(v->env, v->map_size)) != 0) {
 		r = paso_diag_set(d, mdb_to_paso(v, rc), "store: %s", mdb_strerror(rc));
 		goto out;

@@ -261,6 +261,72 @@ test_duplicates_in_flight(void **state)
 	h_cleanup(&dep);
 }
 
+/* Runs a finger-only population through a hub started with extra; returns the kiosk's JSON. */
+static char *
+finger_run(const char *const *extra, char **auditp)
+{
+	struct deployment dep;
+	char hubaddr[64], *out = NULL;
+	int st;
+
+	h_deploy(&dep, NULL);
+	h_hub_start_ex(&dep, 0, extra);
+	(void)snprintf(hubaddr, sizeof(hubaddr), "127.0.0.1:%u", (unsigned)dep.port);
+	{
+		const char *argv[] = {"paso-kiosk", "run", "--deployment", dep.hub, "--hub",
+			hubaddr, "--people", "60", "--crossings", "150", "--identify", "20",
+			"--impostor-rate", "0.1", "--capture", "finger", "--seed", "51",
+			"--workdir", dep.work, "--json", NULL};
+		st = h_run(&out, argv);
+		fprintf(stderr, "kiosk: %s\n", out);
+		assert_int_equal(st, 0);
+	}
+	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
+	{
+		const char *argv[] = {"paso-audit", "show", dep.hub, "--json", NULL};
+		assert_int_equal(h_run(auditp, argv), 0);
+	}
+	{
+		const char *argv[] = {"paso-audit", "verify", dep.hub, NULL};
+		assert_int_equal(h_run(NULL, argv), 0);
+	}
+	h_cleanup(&dep);
+	return out;
+}
+
+/*
+ * Fingers kept in the sealed store (serve --fingers store) change where templates live, not
+ * what is decided: the same finger-only traffic gets the same verifications, identifications
+ * and refusals as with fingers in memory, and every record opened for its fingers is logged.
+ */
+static void
+test_fingers_in_store(void **state)
+{
+	const char *const mem[] = {"--fingers", "memory", NULL};
+	const char *const sto[] = {"--fingers", "store", NULL};
+	const char *keys[] = {"acked", "refused", "genuine", "genuine_verified", "impostor",
+		"impostor_verified", "identified_right", "unenrolled_identified", "duplicates"};
+	char *a, *b, *la = NULL, *lb = NULL;
+	size_t i;
+
+	(void)state;
+	a = finger_run(mem, &la);
+	b = finger_run(sto, &lb);
+	assert_true(h_json_num(a, "genuine") > 100);
+	assert_true(h_json_num(a, "genuine_verified") > 100);
+	assert_int_equal(h_json_num(a, "impostor_verified"), 0);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (h_json_num(a, keys[i]) != h_json_num(b, keys[i]))
+			fail_msg("%s: %lld with fingers in memory, %lld in the store", keys[i],
+				h_json_num(a, keys[i]), h_json_num(b, keys[i]));
+	assert_int_equal(h_count(la, "to compare the fingers of match candidates"), 0);
+	assert_true(h_count(lb, "to compare the fingers of match candidates") >= 1);
+	free(a);
+	free(b);
+	free(la);
+	free(lb);
+}
+
 /* Polls the audit log until it holds needle; returns the seconds it took, or -1. */
 static double
 wait_for_entry(const struct deployment *dep, const char *needle, double limit)
@@ -377,6 +443,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hub_clock_decides),
 		cmocka_unit_test(test_duplicates_in_flight),
+		cmocka_unit_test(test_fingers_in_store),
 		cmocka_unit_test(test_under_load),
 	};
 
