@@ -15,6 +15,7 @@
 #include "finger_match.h"
 #include "finger_synth.h"
 #include "iso19794.h"
+#include "match.h"
 
 static void
 seed_of(unsigned p, uint8_t s[32])
@@ -508,6 +509,142 @@ test_concurrent_builds(void **state)
 	free(r2);
 }
 
+/* The record of person p, capture c, with every view's finger position replaced by pos. */
+static struct finger_template *
+capture_at(unsigned p, uint32_t c, uint32_t mask, uint8_t pos)
+{
+	struct fmr_record rec;
+	struct paso_diag d = {0};
+	struct finger_template *t;
+	uint8_t *r, *out = NULL;
+	size_t len, olen = 0;
+	int i;
+
+	r = record(p, c, &finger_noise_good, mask, &len);
+	assert_int_equal(iso19794_read(r, len, &rec, &d), 0);
+	for (i = 0; i < rec.n_views; i++)
+		rec.views[i].finger_pos = pos;
+	assert_int_equal(iso19794_write(&rec, &out, &olen, &d), 0);
+	t = templ(out, olen);
+	fmr_record_free(&rec);
+	free(r);
+	free(out);
+	return t;
+}
+
+/* Position 0 ("unknown finger", what real records mostly say) is compared, not skipped. */
+static void
+test_unknown_position(void **state)
+{
+	struct finger_template *a0 = capture_at(500, 1, RIGHT_INDEX, 0);
+	struct finger_template *b0 = capture_at(500, 2, RIGHT_INDEX, 0);
+	struct finger_template *b2 = capture(500, 2, &finger_noise_good, RIGHT_INDEX);
+	struct finger_template *ball = capture(500, 2, &finger_noise_good, FINGER_MASK_ALL);
+	struct finger_template *c0 = capture_at(501, 2, RIGHT_INDEX, 0);
+	struct finger_scores sc;
+	struct match_view va, vb;
+	struct match_scores ms;
+	double g;
+
+	(void)state;
+	assert_int_equal(finger_template_view_pos(a0, 0), 0);
+	/* unknown against unknown: one comparison, the genuine score */
+	assert_int_equal(finger_match(a0, b0, &sc), 1);
+	g = finger_match_views(a0, 0, b0, 0);
+	assert_true(g > finger_threshold_for_fmr(1e-4));
+	assert_true(sc.unknown == g && sc.best == g && sc.n_unknown_pairs == 1);
+	/* unknown against a known position: compared too */
+	assert_int_equal(finger_match(a0, b2, &sc), 1);
+	assert_true(sc.unknown == finger_match_views(a0, 0, b2, 0));
+	/* unknown against ten fingers: ten tries, the best counts, its evidence pays for them */
+	assert_int_equal(finger_match(a0, ball, &sc), 1);
+	assert_int_equal(sc.n_unknown_pairs, 10);
+	assert_true(sc.unknown >= finger_match_views(a0, 0, ball, 1));
+	assert_true(match_finger_ev_best_of(sc.unknown, 10) <
+		    match_finger_ev(sc.unknown) - 0.9);
+	/* the 1:1 comparison the hub makes gets finger evidence */
+	memset(&va, 0, sizeof(va));
+	memset(&vb, 0, sizeof(vb));
+	va.finger = a0;
+	vb.finger = b0;
+	match_verify_views(&va, &vb, &ms);
+	assert_true(ms.modalities == MATCH_FINGER && ms.n_finger == 1);
+	assert_true(ms.finger_ev > 4 && match_decide(&ms, 1e-4));
+	vb.finger = c0;
+	match_verify_views(&va, &vb, &ms);
+	assert_true(ms.modalities == MATCH_FINGER && !match_decide(&ms, 1e-4));
+	finger_template_free(a0);
+	finger_template_free(b0);
+	finger_template_free(b2);
+	finger_template_free(ball);
+	finger_template_free(c0);
+}
+
+/* Swapping probe and reference gives exactly the same score (noisy captures, many pairs). */
+static void
+test_symmetric(void **state)
+{
+	enum { N = 16 };
+	struct finger_template *t[N];
+	int i, j, n_diff = 0;
+
+	(void)state;
+	for (i = 0; i < N; i++)
+		t[i] = capture(600 + (unsigned)i / 2, 1 + (uint32_t)i % 2, &finger_noise_detention,
+			RIGHT_INDEX);
+	for (i = 0; i < N; i++)
+		for (j = 0; j < N; j++) {
+			double ab = finger_match_views(t[i], 0, t[j], 0);
+			double ba = finger_match_views(t[j], 0, t[i], 0);
+
+			n_diff += ab != ba;
+		}
+	assert_int_equal(n_diff, 0);
+	for (i = 0; i < N; i++)
+		finger_template_free(t[i]);
+}
+
+/* A record with few minutiae (close enough to have usable local structures) matches itself 1. */
+static void
+test_small_view_self(void **state)
+{
+	static const uint16_t xy[][2] = {{200, 200}, {230, 215}, {215, 245}, {250, 250},
+		{190, 260}, {240, 185}, {265, 220}, {225, 280}};
+	struct fmr_minutia m[8];
+	struct fmr_record rec;
+	struct paso_diag d = {0};
+	struct finger_template *t;
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	int n, i;
+
+	(void)state;
+	for (n = 6; n <= 8; n++) {
+		memset(&rec, 0, sizeof(rec));
+		rec.format = FMR_ISO_2005;
+		rec.width = rec.height = 500;
+		rec.xres = rec.yres = 197;
+		rec.n_views = 1;
+		rec.views[0].finger_pos = 2;
+		rec.views[0].n_minutiae = (uint16_t)n;
+		rec.views[0].m = m;
+		for (i = 0; i < n; i++) {
+			m[i].x = xy[i][0];
+			m[i].y = xy[i][1];
+			m[i].type = FMR_TYPE_ENDING;
+			m[i].angle = (uint8_t)(40 + 9 * i);
+			m[i].quality = 60;
+		}
+		assert_int_equal(iso19794_write(&rec, &out, &olen, &d), 0);
+		t = templ(out, olen);
+		if (fabs(finger_match_views(t, 0, t, 0) - 1.0) > 1e-9)
+			fail_msg("%d minutiae: self score %.4f", n, finger_match_views(t, 0, t, 0));
+		finger_template_free(t);
+		free(out);
+		out = NULL;
+	}
+}
+
 static void
 test_threshold_table(void **state)
 {
@@ -539,6 +676,9 @@ main(void)
 		cmocka_unit_test(test_rotation_translation),
 		cmocka_unit_test(test_finger_match_positions),
 		cmocka_unit_test(test_bad_records),
+		cmocka_unit_test(test_unknown_position),
+		cmocka_unit_test(test_symmetric),
+		cmocka_unit_test(test_small_view_self),
 		cmocka_unit_test(test_threshold_table),
 	};
 
