@@ -619,7 +619,7 @@ eval_main(int argc, char **argv)
 
 	memset(&res, 0, sizeof(res));
 	for (k = 1; k < argc; k++)
-		if (strcmp(argv[k], "--records") == 0)
+		if (strcmp(argv[k], "--records") == 0 || strcmp(argv[k], "--synthetic") == 0)
 			return eval_records_main(argc, argv);
 	if ((r = parse_args(argc, argv, &o)) != 0)
 		return r == 1 ? 0 : 2;

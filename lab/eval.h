@@ -48,7 +48,7 @@ struct ev_result {
 	size_t iris_eye_pairs, iris_eye_over_032; /* per-eye genuine comparisons, HD > 0.32 */
 	size_t mated, rank1, tpir_hits, nonmated, fpir_hits;
 	double seconds;
-	int records;               /* 1: real records (`paso eval --records`), not a population */
+	int records; /* 1: real records (--records), 2: synthetic fingers (--synthetic), 0: people */
 	size_t n_records;          /* records read */
 	uint32_t n_sets;           /* record sets (impostor pairs stay within one) */
 	const char *csv_path, *svg_path; /* NULL when not written */

@@ -9,9 +9,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <sodium.h>
+
+#include "capture.h"
 #include "errors.h"
 #include "eval.h"
 #include "finger_match.h"
+#include "finger_synth.h"
 #include "match.h"
 
 #define MAX_RECORD_BYTES (1024u * 1024u) /* far above 10 views x 255 minutiae */
@@ -320,8 +324,11 @@ load_templates(struct recs *rs, struct paso_diag *d)
 		uint8_t *buf = NULL;
 		size_t len = 0;
 		struct paso_diag d2;
-		int k = snprintf(path, sizeof(path), "%s/%s", rs->set_dir[x->set], x->name);
+		int k;
 
+		if (x->t != NULL)
+			continue;
+		k = snprintf(path, sizeof(path), "%s/%s", rs->set_dir[x->set], x->name);
 		if (k < 0 || (size_t)k >= sizeof(path))
 			return paso_diag_set(d, PASO_E_INVALID_ARG, "%s: path too long", x->name);
 		memset(&d2, 0, sizeof(d2));
@@ -332,6 +339,54 @@ load_templates(struct recs *rs, struct paso_diag *d)
 		free(buf);
 	}
 	return r;
+}
+
+/*
+ * The same shape from the synthetic finger model: n right index fingers of different synthetic
+ * people x m impressions, the preset's noise (failures to capture left out), one set.
+ */
+static int
+add_synthetic(struct recs *rs, uint32_t n, uint32_t m, uint64_t seed, const struct finger_noise *nz,
+	struct paso_diag *d)
+{
+	struct finger_noise noise = *nz;
+	char name[64], id[32];
+	uint32_t p, c;
+	int r;
+
+	noise.fail_rate = 0;
+	if ((rs->set_dir[0] = strdup("(synthetic)")) == NULL)
+		return PASO_E_NOMEM;
+	rs->n_sets = 1;
+	for (p = 0; p < n; p++) {
+		uint8_t ps[32], in[12];
+
+		memcpy(in, &seed, 8);
+		memcpy(in + 8, &p, 4);
+		crypto_generichash(ps, sizeof(ps), in, sizeof(in), (const uint8_t *)"paso eval fingers", 17);
+		for (c = 1; c <= m; c++) {
+			uint8_t *rec = NULL;
+			size_t len = 0;
+			struct paso_diag d2;
+
+			snprintf(id, sizeof(id), "%u", p + 1);
+			snprintf(name, sizeof(name), "%u_%u", p + 1, c);
+			if ((r = finger_synth_record(ps, c, &noise, 1u << 1, &rec, &len)) != 0)
+				return r;
+			if ((r = add_rec(rs, 0, name, id, d)) != 0) {
+				free(rec);
+				return r;
+			}
+			memset(&d2, 0, sizeof(d2));
+			r = finger_template_from_record(rec, len, &rs->r[rs->n - 1].t, &d2);
+			sodium_memzero(rec, len);
+			free(rec);
+			if (r != 0)
+				return paso_diag_set(d, r, "synthetic finger %s: %s", name, d2.msg);
+		}
+		sodium_memzero(ps, sizeof(ps));
+	}
+	return 0;
 }
 
 static int
@@ -411,7 +466,11 @@ usage(FILE *f)
 		"                  the one --records DIR)\n"
 		"  --out DIR       also write DIR/det.csv and DIR/det.svg (DET curve)\n"
 		"  --json          print the results as JSON instead of text\n"
-		"  --scores FILE   write every comparison's scores as CSV (no template data)\n");
+		"  --scores FILE   write every comparison's scores as CSV (no template data)\n"
+		"or:    paso eval --synthetic N [--impressions M] [--seed S] [--preset P] [...]\n"
+		"The same report for N synthetic fingers (right index of N synthetic people) x M\n"
+		"impressions (default 8, as FVC), capture noise of preset P (default good), so real\n"
+		"and synthetic behaviour can be compared.\n");
 }
 
 int
@@ -425,6 +484,9 @@ eval_records_main(int argc, char **argv)
 	char csv[4096], svg[4096];
 	FILE *scores = NULL;
 	int n_dirs = 0, json = 0, i, k, r, ret = 2;
+	unsigned long n_synth = 0, n_imp = 8;
+	unsigned long long seed = 1;
+	enum capture_preset preset = PRESET_GOOD;
 
 	memset(&res, 0, sizeof(res));
 	memset(&rs, 0, sizeof(rs));
@@ -449,6 +511,35 @@ eval_records_main(int argc, char **argv)
 			dirs[n_dirs++] = val;
 		} else if (strcmp(a, "--ids") == 0) {
 			ids = val;
+		} else if (strcmp(a, "--synthetic") == 0 || strcmp(a, "--impressions") == 0 ||
+			   strcmp(a, "--seed") == 0) {
+			char *end;
+			unsigned long long v;
+			unsigned long long hi = strcmp(a, "--seed") == 0       ? UINT64_MAX
+						: strcmp(a, "--synthetic") == 0 ? 100000
+										: 100;
+
+			errno = 0;
+			v = strtoull(val, &end, 10);
+			if (errno != 0 || *end != '\0' || val[0] == '-' || v > hi ||
+				(v < 2 && strcmp(a, "--seed") != 0)) {
+				fprintf(stderr, "paso eval: %s: '%s' is not a whole number in %s..%llu\n",
+					a, val, strcmp(a, "--seed") == 0 ? "0" : "2", hi);
+				return 2;
+			}
+			if (strcmp(a, "--synthetic") == 0)
+				n_synth = (unsigned long)v;
+			else if (strcmp(a, "--impressions") == 0)
+				n_imp = (unsigned long)v;
+			else
+				seed = v;
+		} else if (strcmp(a, "--preset") == 0) {
+			if (capture_preset_parse(val, &preset) != 0) {
+				fprintf(stderr,
+					"paso eval: --preset: '%s' is not good, poor or detention\n",
+					val);
+				return 2;
+			}
 		} else if (strcmp(a, "--out") == 0) {
 			out = val;
 		} else if (strcmp(a, "--scores") == 0) {
@@ -459,8 +550,13 @@ eval_records_main(int argc, char **argv)
 		}
 		i++;
 	}
-	if (n_dirs == 0) {
-		fprintf(stderr, "paso eval: --records DIR is required\n");
+	if ((n_dirs == 0) == (n_synth == 0)) {
+		fprintf(stderr, "paso eval: give --records DIR or --synthetic N (not both)\n");
+		return 2;
+	}
+	if (n_synth > 0 && (uint64_t)n_synth * n_imp > MAX_RECORDS) {
+		fprintf(stderr, "paso eval: --synthetic %lu x --impressions %lu is more than %d records\n",
+			n_synth, n_imp, MAX_RECORDS);
 		return 2;
 	}
 	if (ids != NULL && n_dirs != 1) {
@@ -469,11 +565,18 @@ eval_records_main(int argc, char **argv)
 	}
 	ret = 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "paso eval: libsodium failed to initialise\n");
+		goto out;
+	}
 	for (i = 0; i < n_dirs; i++) {
 		r = ids != NULL ? add_csv_set(&rs, dirs[i], ids, &d) : add_records_dir(&rs, dirs[i], &d);
 		if (r != 0)
 			goto fail;
 	}
+	if (n_synth > 0 && (r = add_synthetic(&rs, (uint32_t)n_synth, (uint32_t)n_imp, seed,
+				    preset == PRESET_POOR ? &finger_noise_poor : preset == PRESET_DETENTION ? &finger_noise_detention : &finger_noise_good, &d)) != 0)
+		goto fail;
 	if (rs.n < 2) {
 		fprintf(stderr, "paso eval: --records: %zu records found, need at least 2\n", rs.n);
 		goto out;
@@ -499,10 +602,11 @@ eval_records_main(int argc, char **argv)
 	res.mod[EV_IRIS].score = "not in finger records";
 	res.mod[EV_FUSED].name = "evidence";
 	res.mod[EV_FUSED].score = "-log10 FMR the policy reads (finger evidence, Fisher combination)";
-	res.records = 1;
+	res.records = n_synth > 0 ? 2 : 1;
 	res.n_records = rs.n;
 	res.n_sets = (uint32_t)rs.n_sets;
-	res.preset = "real records";
+	res.preset = n_synth > 0 ? capture_preset_name(preset) : "real records";
+	res.seed = seed;
 	if ((r = compare_all(&rs, &res, scores)) != 0)
 		goto fail;
 	if (scores != NULL) {

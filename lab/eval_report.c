@@ -227,9 +227,9 @@ eval_write_svg(FILE *f, const struct ev_result *r)
 	fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", SVG_W, SVG_H);
 	if (r->records)
 		fprintf(f,
-			"<text x=\"%d\" y=\"28\" font-size=\"15\">DET: %zu real finger records "
+			"<text x=\"%d\" y=\"28\" font-size=\"15\">DET: %zu %s finger records "
 			"in %u sets</text>\n",
-			PL, r->n_records, r->n_sets);
+			PL, r->n_records, r->records == 2 ? "synthetic" : "real", r->n_sets);
 	else
 		fprintf(f,
 			"<text x=\"%d\" y=\"28\" font-size=\"15\">DET: %u subjects x %u "
@@ -369,8 +369,8 @@ eval_write_json(FILE *f, const struct ev_result *r)
 	int k;
 
 	if (r->records)
-		fprintf(f, "{\"records\": %zu, \"sets\": %u, \"preset\": ", r->n_records,
-			r->n_sets);
+		fprintf(f, "{\"records\": %zu, \"sets\": %u, \"synthetic\": %s, \"preset\": ",
+			r->n_records, r->n_sets, r->records == 2 ? "true" : "false");
 	else
 		fprintf(f, "{\"subjects\": %u, \"captures\": %u, \"seed\": %llu, \"preset\": ",
 			r->subjects, r->captures, (unsigned long long)r->seed);
@@ -440,7 +440,12 @@ eval_write_text(FILE *f, const struct ev_result *r)
 {
 	int k, j;
 
-	if (r->records)
+	if (r->records == 2)
+		fprintf(f,
+			"paso eval: %zu synthetic finger records (right index, preset %s, seed %llu) "
+			"(%.1f s)\n\n",
+			r->n_records, r->preset, (unsigned long long)r->seed, r->seconds);
+	else if (r->records)
 		fprintf(f, "paso eval: %zu real finger records in %u sets (%.1f s)\n\n",
 			r->n_records, r->n_sets, r->seconds);
 	else
