@@ -471,7 +471,15 @@ eval_write_text(FILE *f, const struct ev_result *r)
 		for (j = 0; j < EV_NFMR; j++) {
 			const struct ev_point *p = &m->at[j];
 
-			if (!p->enough)
+			if (!p->enough && p->fmr * (double)p->impostors >= 1 && m->gen.n > 0)
+				/* real sets are small: the figure, said to rest on few impostors */
+				fprintf(f,
+					"  FMR %-6g threshold %9.4f  FNMR %8.5f  (%zu of %zu genuine "
+					"below; %zu impostors: only %.0f may lie above, indicative)\n",
+					p->fmr, p->threshold, p->fnmr,
+					(size_t)llround(p->fnmr * (double)m->gen.n), m->gen.n,
+					p->impostors, floor(p->fmr * (double)p->impostors));
+			else if (!p->enough)
 				fprintf(f,
 					"  FMR %-6g not enough impostor comparisons (%zu; need "
 					"%.0f)\n",

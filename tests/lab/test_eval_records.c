@@ -205,7 +205,8 @@ test_records_counts_and_files(void **state)
 	json = slurp("out.txt");
 	assert_non_null(strstr(json, "40 real finger records in 2 sets"));
 	assert_non_null(strstr(json, "  EER "));
-	assert_non_null(strstr(json, "FMR 0.01   not enough impostor comparisons (320; need 1000)"));
+	assert_non_null(strstr(json, "320 impostors: only 3 may lie above, indicative)"));
+	assert_non_null(strstr(json, "FMR 0.001  not enough impostor comparisons (320; need 10000)"));
 	assert_non_null(strstr(json, " of 320 impostors)"));
 	assert_non_null(strstr(json, "policy FMR 0.0001"));
 	free(json);
