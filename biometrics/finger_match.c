@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "finger_calib.h"
 #include "iso19794.h"
 
 /*
@@ -29,7 +30,8 @@
  *    from the anchor (skin distortion), the alignment is re-fitted on the pairs (least squares)
  *    and pairing repeated. Score = m_w^2 / (n_a * n_b), m_w the similarity-weighted pair count
  *    (a pair weighs 0.5 + 0.5 local similarity) and n_a, n_b the weights the minutiae of each
- *    view inside the other's overlap could bring, floored at OVERLAP_MIN.
+ *    view inside the other's overlap could bring, floored at OVERLAP_MIN (or the whole view's
+ *    weight, when smaller).
  *    A view matched with itself scores 1.
  */
 
@@ -1123,6 +1125,18 @@ overlap(const struct fview *a, const struct fview *b, const struct xform *x, dou
 	}
 }
 
+/* The most a view's minutiae can weigh in pairs (as overlap counts them). */
+static double
+view_weight(const struct fview *v)
+{
+	double w = 0;
+	int i;
+
+	for (i = 0; i < v->n; i++)
+		w += v->valid[i] ? 1.0 : 0.5;
+	return w;
+}
+
 static double
 view_score(const struct fview *a, const struct fview *b)
 {
@@ -1133,10 +1147,17 @@ view_score(const struct fview *a, const struct fview *b)
 	struct xform done[N_ANCHORS];
 	float s_small[SMALL_VIEW * SMALL_VIEW];
 	int p_small[2 * SMALL_VIEW];
-	double best = 0.0;
+	double best = 0.0, floor_a, floor_b;
 
 	if (a->n < 2 || b->n < 2)
 		return 0.0;
+	/*
+	 * Few minutiae in the overlap make a weak match: the weights are floored at OVERLAP_MIN,
+	 * but never above what the whole view can bring, so a small view still matches itself
+	 * with 1.
+	 */
+	floor_a = view_weight(a) < OVERLAP_MIN ? view_weight(a) : OVERLAP_MIN;
+	floor_b = view_weight(b) < OVERLAP_MIN ? view_weight(b) : OVERLAP_MIN;
 	if (a->n <= SMALL_VIEW && b->n <= SMALL_VIEW) {
 		s = s_small;
 		pa = p_small;
@@ -1200,10 +1221,10 @@ view_score(const struct fview *a, const struct fview *b)
 			na = mw;
 		if (nb < mw)
 			nb = mw;
-		if (na < OVERLAP_MIN)
-			na = OVERLAP_MIN;
-		if (nb < OVERLAP_MIN)
-			nb = OVERLAP_MIN;
+		if (na < floor_a)
+			na = floor_a;
+		if (nb < floor_b)
+			nb = floor_b;
 		sc = mw * mw / (na * nb);
 		if (sc > best)
 			best = sc;
@@ -1217,12 +1238,37 @@ out:
 	return best > 1.0 ? 1.0 : best;
 }
 
+/*
+ * A total order on views by content, so that a pair is always scored in the same direction:
+ * the greedy pairing and the re-fit depend on which view is mapped onto which, and the score
+ * must not depend on which side is the probe.
+ */
+static int
+view_order(const struct fview *a, const struct fview *b)
+{
+	int c;
+
+	if (a->n != b->n)
+		return a->n < b->n ? -1 : 1;
+	if (a->n == 0)
+		return 0;
+	/* x, y and th are contiguous (build_view): one comparison covers the minutiae */
+	c = memcmp(a->x, b->x, sizeof(float) * 3 * (size_t)a->n);
+	return (c > 0) - (c < 0);
+}
+
+static double
+view_score_sym(const struct fview *a, const struct fview *b)
+{
+	return view_order(a, b) <= 0 ? view_score(a, b) : view_score(b, a);
+}
+
 double
 finger_match_views(const struct finger_template *a, int ai, const struct finger_template *b, int bi)
 {
 	if (a == NULL || b == NULL || ai < 0 || bi < 0 || ai >= a->n_views || bi >= b->n_views)
 		return 0.0;
-	return view_score(&a->v[ai], &b->v[bi]);
+	return view_score_sym(&a->v[ai], &b->v[bi]);
 }
 
 int
@@ -1233,6 +1279,8 @@ finger_match(
 
 	out->n_compared = 0;
 	out->best = out->sum = 0.0;
+	out->unknown = -1.0;
+	out->n_unknown_pairs = 0;
 	for (i = 0; i < FINGER_MAX_VIEWS; i++)
 		out->score[i] = -1.0;
 	if (a == NULL || b == NULL)
@@ -1240,19 +1288,32 @@ finger_match(
 	for (i = 0; i < a->n_views; i++) {
 		int p = a->v[i].pos;
 
-		if (p < 1 || p > FINGER_MAX_VIEWS)
+		if (p < 0 || p > FINGER_MAX_VIEWS)
 			continue;
 		for (j = 0; j < b->n_views; j++) {
+			int q = b->v[j].pos;
 			double sc;
 
-			if (b->v[j].pos != p)
+			if (q < 0 || q > FINGER_MAX_VIEWS || (p != q && p != 0 && q != 0))
 				continue;
-			sc = view_score(&a->v[i], &b->v[j]);
+			sc = view_score_sym(&a->v[i], &b->v[j]);
+			if (p == 0 || q == 0) {
+				/* an unknown position may be any finger: one comparison among several */
+				out->n_unknown_pairs++;
+				if (sc > out->unknown)
+					out->unknown = sc;
+				continue;
+			}
 			if (out->score[p - 1] < 0)
 				out->n_compared++;
 			if (sc > out->score[p - 1])
 				out->score[p - 1] = sc;
 		}
+	}
+	if (out->n_unknown_pairs > 0) {
+		out->n_compared++;
+		out->sum += out->unknown;
+		out->best = out->unknown;
 	}
 	for (i = 0; i < FINGER_MAX_VIEWS; i++) {
 		if (out->score[i] < 0)
@@ -1265,66 +1326,59 @@ finger_match(
 }
 
 /*
- * Single-finger threshold <-> false-match-rate table, measured on synthetic impostors (different
- * people, same finger position, capture 1 against capture 2, good preset) by
- *   bench_finger --calibrate --subjects 600 --seed 1 --preset good
- * 1,760,126 impostor comparisons: 176 above the 1e-4 threshold, 17 above 1e-5; the 1e-6 entry
- * (1 impostor above 0.3389) is extrapolated from the log-linear tail between 1e-4 and 1e-5.
- * FNMR of the same run (5,874 genuine pairs): 0.48 % at 1e-2, 0.82 % at 1e-3, 1.29 % at 1e-4,
- * 2.9 % at 1e-5. A held-out run (--seed 2 --subjects 200) gives 0.2208 at 1e-4.
- * Re-run and replace whenever the matcher or the generator changes.
+ * Single-finger score <-> false-match rate: finger_calib.h, fitted to real impostor scores (it
+ * says how). Between its points, ev is linear in the score; beyond the last, its last slope
+ * continues (the fitted tail is log-linear).
  */
-static const struct {
-	double fmr, threshold;
-} fmr_table[] = {
-	{1e-1, 0.0883},
-	{1e-2, 0.1364},
-	{1e-3, 0.1829},
-	{1e-4, 0.2253},
-	{1e-5, 0.2795},
-	{1e-6, 0.3337},
-};
-#define N_FMR (sizeof(fmr_table) / sizeof(fmr_table[0]))
+#define N_CALIB (sizeof(finger_calib) / sizeof(finger_calib[0]))
+
+double
+finger_evidence(double score)
+{
+	size_t lo = 0, hi = N_CALIB - 1, mid;
+	double f;
+
+	if (!(score > finger_calib[0].score))
+		return 0;
+	if (score >= finger_calib[N_CALIB - 1].score) {
+		f = (finger_calib[N_CALIB - 1].ev - finger_calib[N_CALIB - 2].ev) /
+		    (finger_calib[N_CALIB - 1].score - finger_calib[N_CALIB - 2].score);
+		return finger_calib[N_CALIB - 1].ev + f * (score - finger_calib[N_CALIB - 1].score);
+	}
+	while (hi - lo > 1) {
+		mid = (lo + hi) / 2;
+		if (finger_calib[mid].score <= score)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	f = (score - finger_calib[lo].score) / (finger_calib[hi].score - finger_calib[lo].score);
+	return finger_calib[lo].ev + f * (finger_calib[hi].ev - finger_calib[lo].ev);
+}
 
 double
 finger_threshold_for_fmr(double fmr)
 {
-	double lf;
+	double ev = fmr > 0 ? -log10(fmr) : INFINITY, f;
 	size_t i;
 
-	if (!(fmr < fmr_table[0].fmr))
-		return fmr_table[0].threshold;
-	if (fmr <= fmr_table[N_FMR - 1].fmr)
-		return fmr_table[N_FMR - 1].threshold;
-	lf = log10(fmr);
-	for (i = 0; i + 1 < N_FMR; i++) {
-		double l0 = log10(fmr_table[i].fmr), l1 = log10(fmr_table[i + 1].fmr);
-
-		if (lf <= l0 && lf >= l1)
-			return fmr_table[i].threshold +
-			       (lf - l0) / (l1 - l0) *
-				       (fmr_table[i + 1].threshold - fmr_table[i].threshold);
-	}
-	return fmr_table[N_FMR - 1].threshold;
+	if (ev <= finger_calib[0].ev)
+		return finger_calib[0].score;
+	for (i = 0; i + 1 < N_CALIB; i++)
+		if (ev <= finger_calib[i + 1].ev) {
+			f = (ev - finger_calib[i].ev) / (finger_calib[i + 1].ev - finger_calib[i].ev);
+			return finger_calib[i].score +
+			       f * (finger_calib[i + 1].score - finger_calib[i].score);
+		}
+	f = (finger_calib[N_CALIB - 1].score - finger_calib[N_CALIB - 2].score) /
+	    (finger_calib[N_CALIB - 1].ev - finger_calib[N_CALIB - 2].ev);
+	return finger_calib[N_CALIB - 1].score + f * (ev - finger_calib[N_CALIB - 1].ev);
 }
 
 double
 finger_fmr_for_score(double score)
 {
-	size_t i;
+	double ev = finger_evidence(score);
 
-	if (score <= fmr_table[0].threshold)
-		return fmr_table[0].fmr;
-	if (score >= fmr_table[N_FMR - 1].threshold)
-		return fmr_table[N_FMR - 1].fmr;
-	for (i = 0; i + 1 < N_FMR; i++) {
-		double t0 = fmr_table[i].threshold, t1 = fmr_table[i + 1].threshold;
-
-		if (score >= t0 && score <= t1) {
-			double l0 = log10(fmr_table[i].fmr), l1 = log10(fmr_table[i + 1].fmr);
-
-			return pow(10.0, l0 + (score - t0) / (t1 - t0) * (l1 - l0));
-		}
-	}
-	return fmr_table[N_FMR - 1].fmr;
+	return ev > finger_calib[0].ev ? pow(10.0, -ev) : pow(10.0, -finger_calib[0].ev);
 }

@@ -13,12 +13,20 @@
 /* Parsed record with precomputed local structures for each view. Opaque; immutable once built. */
 struct finger_template;
 
-/* Scores of finger_match; every score is in [0, 1], 1 = same impression. */
+/*
+ * Scores of finger_match; every score is in [0, 1], 1 = same impression. Views of a known
+ * position (1..10) are compared with the other template's views of the same position. A view
+ * of unknown position (0, common in real records) may be any finger: it is compared with every
+ * view of the other template, and all such pairs form one more comparison, "unknown", whose
+ * score is their best (evidence from it must allow for n_unknown_pairs tries: match.c does).
+ */
 struct finger_scores {
-	int n_compared;                 /* finger positions present in both templates */
-	double best;                    /* highest per-position score; 0 when n_compared == 0 */
-	double sum;                     /* sum of the per-position scores */
+	int n_compared;                 /* known positions compared, + 1 when unknown >= 0 */
+	double best;                    /* highest score; 0 when n_compared == 0 */
+	double sum;                     /* sum of the per-position scores and unknown */
 	double score[FINGER_MAX_VIEWS]; /* by ISO position - 1; -1.0 when not compared */
+	double unknown;                 /* best pair involving a position-0 view; -1.0 if none */
+	int n_unknown_pairs;            /* view pairs behind unknown */
 };
 
 /*
@@ -39,28 +47,32 @@ int finger_template_view_pos(const struct finger_template *t, int i);
 
 /*
  * Similarity in [0, 1] of view ai of a and view bi of b, whatever their finger positions.
- * Symmetric up to rounding; a view compared with itself scores 1 (0 for a view with fewer
- * than 2 minutiae). Out-of-range indices give 0. Pure and thread-safe.
+ * Exactly symmetric (the pair is always scored in one direction, fixed by the views' content);
+ * a view compared with itself scores 1 when it has at least one usable local structure (0 for
+ * a view with fewer than 2 minutiae). Out-of-range indices give 0. Pure and thread-safe.
  */
 double finger_match_views(
 	const struct finger_template *a, int ai, const struct finger_template *b, int bi);
 
 /*
- * Compares the views of each finger position present in both templates (views of an unknown
- * position 0 are not compared; several views of one position: the best pair counts).
- * Fills *out; returns n_compared (0..10). Pure and thread-safe.
+ * Compares the views of each finger position present in both templates (several views of one
+ * position: the best pair counts) and views of unknown position 0 with every view of the other
+ * template (struct finger_scores says how). Fills *out; returns n_compared (0..11). Symmetric.
+ * Pure and thread-safe.
  */
 int finger_match(const struct finger_template *a, const struct finger_template *b,
 	struct finger_scores *out);
 
 /*
- * Single-finger score threshold whose false-match rate is fmr (1e-1 .. 1e-6), interpolated in
- * log(fmr) in a table measured on synthetic impostors (finger_match.c says how). fmr outside the
- * table is clamped to its ends.
+ * Calibration of one finger comparison (finger_calib.h, fitted to real impostor scores with a
+ * margin; docs/biometrics.md "Finger calibration"): finger_evidence is -log10 of the estimated
+ * false-match rate of a score (0 at and below the table's first score; beyond its last point
+ * the fitted log-linear tail continues, so every FMR has a threshold); finger_threshold_for_fmr
+ * the score at which it reaches fmr (fmr above the table's first point gives its first score);
+ * finger_fmr_for_score = 10^-evidence, at most the table's first FMR. Pure.
  */
+double finger_evidence(double score);
 double finger_threshold_for_fmr(double fmr);
-
-/* The inverse: estimated single-finger false-match rate of a score (clamped to the table). */
 double finger_fmr_for_score(double score);
 
 #endif

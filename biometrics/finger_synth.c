@@ -53,6 +53,17 @@ const struct finger_noise finger_noise_detention = {
 #define RIDGE_PERIOD 9.5 /* pixels at 500 dpi (about 0.48 mm) */
 #define DENSITY 0.000625 /* true minutiae per square pixel of pad (calibrated, see docs) */
 #define ENDING_SHARE 0.62
+/*
+ * Impression-to-impression variation, fitted to real plain impressions (docs/biometrics.md
+ * "Fingers": FVC2002 DB1/DB2 genuine scores): the share of the pad in contact, and lognormal
+ * factors on the extraction errors and the distortion of each impression.
+ */
+#define CONTACT_MIN 0.70
+#define CONTACT_SPAN 0.30
+#define IMPRESSION_SD 0.6
+#define DISTORTION_SD 0.5
+#define MISS_MAX 0.7
+#define SPURIOUS_MAX 1.0
 
 enum pattern { ARCH, TENTED_ARCH, LEFT_LOOP, RIGHT_LOOP, WHORL };
 
@@ -350,6 +361,7 @@ capture(const uint8_t seed[32], unsigned pos, uint32_t capture_no, const struct 
 {
 	struct rng r;
 	double cx, cy, sx, sy, rot, tx, ty, dist_dir, dist_twist, qual, jit;
+	double bad, miss, spur, distortion;
 	double cs, sn;
 	int i, n = 0, n_true = 0, failed = 0;
 	unsigned n_spur = 0, k = 0;
@@ -360,14 +372,22 @@ capture(const uint8_t seed[32], unsigned pos, uint32_t capture_no, const struct 
 	/* Contact ellipse: where the pad touches (placement) and how much (pressure). */
 	cx = 0.6 * nz->trans_sd_px * gauss(&r);
 	cy = 0.9 * nz->trans_sd_px * gauss(&r);
-	sx = f->ax * (0.80 + 0.12 * uni(&r));
-	sy = f->ay * (0.80 + 0.12 * uni(&r));
+	sx = f->ax * (CONTACT_MIN + CONTACT_SPAN * uni(&r));
+	sy = f->ay * (CONTACT_MIN + CONTACT_SPAN * uni(&r));
 	rot = nz->rot_sd_deg * M_PI / 180.0 * gauss(&r);
 	tx = nz->trans_sd_px * gauss(&r);
 	ty = nz->trans_sd_px * gauss(&r);
 	dist_dir = 2 * M_PI * uni(&r);
 	dist_twist = 1.5 * gauss(&r);
 	qual = nz->quality_mean + 8 * gauss(&r);
+	/*
+	 * One impression's skin and pressure (dry, wet, pressed hard or lightly): the extractor's
+	 * missed and spurious rates and the distortion vary from one impression to the next.
+	 */
+	bad = exp(IMPRESSION_SD * gauss(&r));
+	miss = fmin(MISS_MAX, nz->miss_rate * bad);
+	spur = fmin(SPURIOUS_MAX, nz->spurious_rate * bad);
+	distortion = nz->distortion * exp(DISTORTION_SD * gauss(&r));
 	jit = 1.2 + 1.5 * (1.0 - nz->quality_mean / 100.0);
 	cs = cos(rot);
 	sn = sin(rot);
@@ -388,7 +408,7 @@ capture(const uint8_t seed[32], unsigned pos, uint32_t capture_no, const struct 
 				continue;
 			n_true++;
 			/* missed more often near the contact border (mean factor 1 over the ellipse) */
-			if (uni(&r) < nz->miss_rate * (0.6 + 0.8 * rho2))
+			if (uni(&r) < miss * (0.6 + 0.8 * rho2))
 				continue;
 			th = f->m[i].th + 0.07 * gauss(&r);
 			type = f->m[i].type;
@@ -399,7 +419,7 @@ capture(const uint8_t seed[32], unsigned pos, uint32_t capture_no, const struct 
 		} else {
 			/* spurious minutiae, drawn once the true ones are known */
 			if (i == f->n) {
-				n_spur = poisson(&r, nz->spurious_rate * n_true);
+				n_spur = poisson(&r, spur * n_true);
 				k = 0;
 			}
 			if (k >= n_spur)
@@ -415,7 +435,7 @@ capture(const uint8_t seed[32], unsigned pos, uint32_t capture_no, const struct 
 			type = uni(&r) < 0.5 ? FMR_TYPE_ENDING : FMR_TYPE_BIFURCATION;
 		}
 		/* plastic distortion: none at the centre of contact, nz->distortion at its border */
-		mag = nz->distortion * rho2;
+		mag = distortion * rho2;
 		ang = dist_dir + dist_twist * ((x - cx) / sx + (y - cy) / sy);
 		dx = mag * cos(ang) + jit * gauss(&r);
 		dy = mag * sin(ang) + jit * gauss(&r);

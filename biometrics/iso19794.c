@@ -130,13 +130,59 @@ be16(const uint8_t *p)
 	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
 }
 
-/* Extended data block of one view: areas that exactly fill ext_len bytes. */
+/*
+ * Whether the areas of the block [start, stop) tile it exactly when each area's length field
+ * counts hdr extra bytes (ISO: 4, the data only; ANSI: 0, header included). Counts them in *n.
+ * On failure, fills d and returns the error for the first area that does not fit.
+ */
+static int
+tile_ext(const struct cur *c, size_t start, size_t stop, int vi, unsigned ext_len, size_t hdr,
+	uint16_t *n, struct paso_diag *d)
+{
+	size_t o;
+
+	*n = 0;
+	for (o = start; o < stop; (*n)++) {
+		size_t alen, total;
+
+		if (stop - o < 4)
+			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
+				"view %d: extended data area at byte %zu needs a 4-byte header but only %zu "
+				"bytes of the %u-byte block remain",
+				vi + 1, o, stop - o, ext_len);
+		if (be16(c->p + o) == 0)
+			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
+				"view %d: extended data area at byte %zu has the reserved type 0x0000",
+				vi + 1, o);
+		alen = be16(c->p + o + 2);
+		if (hdr == 0 && alen < 4)
+			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
+				"view %d: extended data area at byte %zu has length %zu, less than its "
+				"4-byte header",
+				vi + 1, o, alen);
+		total = alen + hdr;
+		if (total > stop - o)
+			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
+				"view %d: extended data area at byte %zu (type 0x%04x) needs %zu bytes but "
+				"its %u-byte block has %zu left",
+				vi + 1, o, be16(c->p + o), total, ext_len, stop - o);
+		o += total;
+	}
+	return 0;
+}
+
+/*
+ * Extended data block of one view: areas that exactly fill ext_len bytes. An ISO area's length
+ * counts its data only; ANSI 378-2004 counts the 4-byte area header too. Some ISO writers
+ * (e.g. SourceAFIS) count the header as ANSI does: when the ISO reading does not tile the block
+ * and the ANSI one does, that reading is taken and the view marked (FMR_TOL_EXT_HEADER).
+ */
 static int
 read_ext(struct cur *c, int vi, struct fmr_view *v, int ansi, struct paso_diag *d)
 {
 	size_t start, stop, o;
 	uint16_t n = 0, i;
-	int r;
+	int r, counted = ansi;
 
 	if ((r = cur_need(c, 2, "extended data length", d)) != 0)
 		return r;
@@ -147,37 +193,13 @@ read_ext(struct cur *c, int vi, struct fmr_view *v, int ansi, struct paso_diag *
 	if ((r = cur_need(c, v->ext_len, "extended data block", d)) != 0)
 		return r;
 	stop = start + v->ext_len;
-	/* First pass: count the areas and check that they tile the block. */
-	for (o = start; o < stop; n++) {
-		size_t alen, total;
-
-		if (stop - o < 4)
-			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-				"view %d: extended data area at byte %zu needs a 4-byte header but only %zu "
-				"bytes of the %u-byte block remain",
-				vi + 1, o, stop - o, v->ext_len);
-		if (be16(c->p + o) == 0)
-			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-				"view %d: extended data area at byte %zu has the reserved type 0x0000",
-				vi + 1, o);
-		alen = be16(c->p + o + 2);
-		if (ansi) {
-			/* ANSI 378-2004 counts the 4-byte area header in the area length. */
-			if (alen < 4)
-				return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-					"view %d: extended data area at byte %zu has length %zu, less than its "
-					"4-byte header",
-					vi + 1, o, alen);
-			total = alen;
-		} else {
-			total = alen + 4;
-		}
-		if (total > stop - o)
-			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-				"view %d: extended data area at byte %zu (type 0x%04x) needs %zu bytes but "
-				"its %u-byte block has %zu left",
-				vi + 1, o, be16(c->p + o), total, v->ext_len, stop - o);
-		o += total;
+	if ((r = tile_ext(c, start, stop, vi, v->ext_len, ansi ? 0 : 4, &n, d)) != 0) {
+		if (ansi || tile_ext(c, start, stop, vi, v->ext_len, 0, &n, NULL) != 0)
+			return r; /* the error of the standard reading */
+		if (d != NULL)
+			memset(d, 0, sizeof(*d));
+		counted = 1;
+		v->tolerated |= FMR_TOL_EXT_HEADER;
 	}
 	if ((v->ext = calloc(n, sizeof(*v->ext))) == NULL)
 		return PASO_E_NOMEM;
@@ -187,7 +209,7 @@ read_ext(struct cur *c, int vi, struct fmr_view *v, int ansi, struct paso_diag *
 		size_t alen = be16(c->p + o + 2);
 
 		a->type = be16(c->p + o);
-		a->len = (uint16_t)(ansi ? alen - 4 : alen);
+		a->len = (uint16_t)(counted ? alen - 4 : alen);
 		if (a->len > 0) {
 			if ((a->data = malloc(a->len)) == NULL)
 				return PASO_E_NOMEM;
@@ -304,6 +326,17 @@ looks_ansi(const uint8_t *buf, size_t len)
 }
 
 static int
+all_zero(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
+static int
 read_header(
 	struct cur *c, const uint8_t *buf, size_t len, struct fmr_record *rec, struct paso_diag *d)
 {
@@ -374,10 +407,12 @@ read_header(
 	 */
 	if (ansi && lenf_bytes == 2 && (size_t)rec->length + 2 == len)
 		c->end = len;
-	else if (rec->length < len)
+	else if (rec->length < len && !all_zero(buf + rec->length, len - rec->length))
 		return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
 			"record length %u in header but %zu bytes given (trailing data)",
 			rec->length, len);
+	else if (rec->length < len)
+		rec->tolerated |= FMR_TOL_PADDING; /* zero padding after the record */
 	c->off = 8 + lenf_bytes;
 	if (ansi) {
 		rec->vendor_id = be16(buf + c->off);
@@ -431,8 +466,11 @@ iso19794_read(const uint8_t *buf, size_t len, struct fmr_record *rec, struct pas
 			rec->n_views = (uint8_t)(i + 1);
 			return r;
 		}
+		rec->tolerated |= rec->views[i].tolerated;
 	}
-	if (c.off != c.end)
+	if (c.off < c.end && all_zero(buf + c.off, c.end - c.off))
+		rec->tolerated |= FMR_TOL_PADDING; /* zero padding inside the record length */
+	else if (c.off != c.end)
 		return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
 			"the %u finger views end at byte %zu but the record length is %zu (trailing bytes)",
 			rec->n_views, c.off, c.end);
@@ -620,9 +658,25 @@ iso19794_validate(const uint8_t *buf, size_t len, struct paso_diag *d)
 		r = paso_diag_set(d, PASO_E_TEMPLATE_FORMAT, "record has no finger view");
 		goto out;
 	}
+	if (rec.tolerated & FMR_TOL_PADDING) {
+		r = paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
+			"zero padding after the finger views (record length %u, %zu bytes given): the "
+			"hub accepts exact records",
+			rec.length, len);
+		goto out;
+	}
 	for (i = 0; i < rec.n_views; i++) {
 		unsigned bit = 1u << rec.views[i].finger_pos;
 
+		if (rec.views[i].tolerated & FMR_TOL_EXT_HEADER) {
+			r = paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
+				"view %d: extended data area lengths count their 4-byte headers (not "
+				"ISO/IEC 19794-2:2005): the hub accepts exact records",
+				i + 1);
+			goto out;
+		}
+		if (rec.views[i].finger_pos == 0)
+			continue; /* unknown: may be any finger, several may be given */
 		if (seen & bit) {
 			r = paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
 				"view %d: finger position %u (%s) appears twice", i + 1,

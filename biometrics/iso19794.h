@@ -45,7 +45,12 @@ struct fmr_view {
 	uint16_t ext_len;      /* extended data block length as written (0 = none) */
 	uint16_t n_ext;
 	struct fmr_ext_area *ext; /* n_ext areas, owned by the record */
+	unsigned tolerated;       /* FMR_TOL_* bits: what the reader forgave in this view */
 };
+
+/* Departures from the standard that iso19794_read forgives (docs/biometrics.md says why). */
+#define FMR_TOL_EXT_HEADER 1u /* ISO extended-data area lengths counting their 4-byte header */
+#define FMR_TOL_PADDING 2u    /* zero bytes after the views, inside or past the record length */
 
 struct fmr_record {
 	int format;             /* enum fmr_format */
@@ -58,6 +63,7 @@ struct fmr_record {
 	uint16_t xres, yres;    /* pixels per centimetre (197 = 500 dpi) */
 	uint8_t n_views;        /* 0..FMR_MAX_VIEWS */
 	struct fmr_view views[FMR_MAX_VIEWS];
+	unsigned tolerated; /* FMR_TOL_* bits of the record and all its views */
 };
 
 /*
@@ -69,6 +75,10 @@ struct fmr_record {
  * version, lengths, reserved bits, finger positions, impression types, qualities, minutia types,
  * coordinates inside the image, extended data areas that fill their block (ANSI angles above
  * 179 are taken modulo 360 degrees, as the ANSI standard's worked example needs).
+ * Tolerated, and flagged in rec->tolerated (the writer then writes the standard form): ISO
+ * extended data areas whose lengths count their 4-byte header, when only that reading fills
+ * the block; zero bytes after the last view, up to the record length or past it to len.
+ * Any non-zero byte there is still trailing data.
  * Returns 0, PASO_E_TEMPLATE_FORMAT (malformed), PASO_E_TEMPLATE_VERSION (another version,
  * named in d) or PASO_E_TEMPLATE_TRUNCATED; d (may be NULL) names the problem and its byte
  * offset. Pure; d never holds template bytes other than header fields.
@@ -87,8 +97,10 @@ int iso19794_write(const struct fmr_record *rec, uint8_t **outp, size_t *lenp, s
 
 /*
  * What the hub accepts in an Enroll, Crossing or Identify: an ISO/IEC 19794-2:2005 record that
- * iso19794_read accepts, with 1..10 views, each known finger position at most once, at most
- * 255 minutiae per view. Returns 0 or a PASO_E_TEMPLATE_* code with d naming the problem.
+ * iso19794_read accepts without tolerating anything (no padding, standard extended-data
+ * lengths), with 1..10 views, each known finger position at most once (unknown position 0 any
+ * number of times), at most 255 minutiae per view. Returns 0 or a PASO_E_TEMPLATE_* code with
+ * d naming the problem.
  */
 int iso19794_validate(const uint8_t *buf, size_t len, struct paso_diag *d)
 	__attribute__((warn_unused_result));

@@ -160,10 +160,21 @@ match_iris_ev(double hd)
 double
 match_finger_ev(double score)
 {
-	/* Our own table of finger_match's per-position scores, so fusion does not depend on how
-	 * far finger_match.c's threshold table reaches; no extrapolation: finger score tails are
-	 * not known to be Gaussian, so evidence stops at the last measured point. */
-	return table_ev(finger_calib, sizeof(finger_calib) / sizeof(finger_calib[0]), score, 0);
+	/* finger_match.c's own table, fitted to real impostors (finger_calib.h) */
+	return finger_evidence(score);
+}
+
+double
+match_finger_ev_best_of(double score, int k)
+{
+	double ev = match_finger_ev(score), f;
+
+	if (k <= 1 || ev <= 0)
+		return ev;
+	/* the best of k impostor comparisons reaches FMR f with probability 1 - (1 - f)^k */
+	f = pow(10.0, -ev);
+	f = -expm1((double)k * log1p(-f));
+	return f >= 1 ? 0 : -log10(f);
 }
 
 double
@@ -201,6 +212,8 @@ match_verify_views(const struct match_view *a, const struct match_view *b, struc
 		for (i = 0; i < FINGER_MAX_VIEWS; i++)
 			if (fs.score[i] >= 0)
 				sum += match_finger_ev(fs.score[i]);
+		if (fs.n_unknown_pairs > 0)
+			sum += match_finger_ev_best_of(fs.unknown, fs.n_unknown_pairs);
 		out->finger = fs.best;
 		out->n_finger = fs.n_compared;
 		out->finger_ev = match_fisher(sum, fs.n_compared);

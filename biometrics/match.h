@@ -102,12 +102,18 @@ void match_verify_views(
 /*
  * Calibration: estimated false-match rate (as -log10) of one face cosine, one iris normalised
  * Hamming distance (best of the shifts) and one finger position score. 0 means no evidence.
- * Tables in match_calib.h, made by the command written at its top
- * (bench/biometrics/calib_tables.c).
+ * Face and iris tables in match_calib.h, made by the command written at its top
+ * (bench/biometrics/calib_tables.c); the finger table is finger_calib.h (finger_evidence).
  */
 double match_face_ev(double cosine);
 double match_iris_ev(double hd);
 double match_finger_ev(double score);
+
+/*
+ * Evidence of the best of k finger comparisons scoring score (views of unknown position tried
+ * against every view of the other side): -log10(1 - (1 - f)^k), f the single-comparison FMR.
+ */
+double match_finger_ev_best_of(double score, int k);
 
 /*
  * Fisher's combination: -log10 of the probability that k independent uniform false-match rates

@@ -9,7 +9,7 @@
  * Iris masked, no shift, HDnorm: mean 0.4992 sd 0.0309 over 1432365.
  * Iris best of 7 shifts, HDnorm: mean 0.4846 sd 0.0286 over 219588042 comparisons.
  * Face int8 cosine: mean 0.0000 sd 0.0642 over 111131686 comparisons.
- * Finger positions compared: 1222168 (finger_match per-position scores).
+ * Finger positions compared: 1222168 (synthetic; the finger table is biometrics/finger_calib.h).
  */
 
 struct calib_point {
@@ -79,29 +79,6 @@ static const struct calib_point iris_calib[] = {
 	{ 0.66112, 6.751 },
 	{ 0.66562, 7.019 },
 	{ 0.66830, 7.262 },
-};
-
-static const struct calib_point finger_calib[] = {
-	{ 0.04681, 0.250 },
-	{ 0.06194, 0.500 },
-	{ 0.07721, 0.750 },
-	{ 0.08885, 1.000 },
-	{ 0.10223, 1.250 },
-	{ 0.11422, 1.500 },
-	{ 0.12384, 1.750 },
-	{ 0.13654, 2.000 },
-	{ 0.14944, 2.250 },
-	{ 0.16045, 2.501 },
-	{ 0.16989, 2.750 },
-	{ 0.18347, 3.000 },
-	{ 0.19685, 3.250 },
-	{ 0.20885, 3.501 },
-	{ 0.21671, 3.751 },
-	{ 0.22625, 4.001 },
-	{ 0.23933, 4.255 },
-	{ 0.25345, 4.507 },
-	{ 0.26411, 4.765 },
-	{ 0.27196, 5.008 },
 };
 
 #endif

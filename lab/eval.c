@@ -577,8 +577,8 @@ parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static int
-write_file(const char *dir, const char *name, int (*fn)(FILE *, const struct ev_result *),
+int
+eval_write_file(const char *dir, const char *name, int (*fn)(FILE *, const struct ev_result *),
 	const struct ev_result *res, char *path, size_t pathlen)
 {
 	FILE *f;
@@ -618,6 +618,9 @@ eval_main(int argc, char **argv)
 	int r, k, ret = 1;
 
 	memset(&res, 0, sizeof(res));
+	for (k = 1; k < argc; k++)
+		if (strcmp(argv[k], "--records") == 0 || strcmp(argv[k], "--synthetic") == 0)
+			return eval_records_main(argc, argv);
 	if ((r = parse_args(argc, argv, &o)) != 0)
 		return r == 1 ? 0 : 2;
 	if (sodium_init() < 0) {
@@ -647,8 +650,8 @@ eval_main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
 	if (o.out != NULL) {
-		if (write_file(o.out, "det.csv", eval_write_csv, &res, csv, sizeof(csv)) != 0 ||
-			write_file(o.out, "det.svg", eval_write_svg, &res, svg, sizeof(svg)) != 0)
+		if (eval_write_file(o.out, "det.csv", eval_write_csv, &res, csv, sizeof(csv)) != 0 ||
+			eval_write_file(o.out, "det.svg", eval_write_svg, &res, svg, sizeof(svg)) != 0)
 			goto out;
 		res.csv_path = csv;
 		res.svg_path = svg;

@@ -33,6 +33,8 @@ struct ev_modality {
 	size_t gen_missing; /* genuine pairs where the modality was not compared */
 	double gen_mean, gen_sd, imp_mean, imp_sd;
 	struct ev_point at[EV_NFMR];
+	double eer;           /* equal error rate: mean of FMR and FNMR where they cross */
+	double eer_threshold; /* the threshold there */
 	/* the policy's view for fused: threshold -log10(fmr) from the calibration tables */
 	struct ev_point policy[EV_NFMR];
 };
@@ -46,6 +48,9 @@ struct ev_result {
 	size_t iris_eye_pairs, iris_eye_over_032; /* per-eye genuine comparisons, HD > 0.32 */
 	size_t mated, rank1, tpir_hits, nonmated, fpir_hits;
 	double seconds;
+	int records; /* 1: real records (--records), 2: synthetic fingers (--synthetic), 0: people */
+	size_t n_records;          /* records read */
+	uint32_t n_sets;           /* record sets (impostor pairs stay within one) */
 	const char *csv_path, *svg_path; /* NULL when not written */
 };
 
@@ -54,6 +59,13 @@ void eval_summarise(struct ev_result *r);
 
 /* FMR and FNMR of modality m at threshold t (scores >= t match). */
 void eval_rates(const struct ev_modality *m, double t, double *fmr, double *fnmr);
+
+/* Writes DIR/name with fn; path receives it. 0, or -1 with the error printed. */
+int eval_write_file(const char *dir, const char *name, int (*fn)(FILE *, const struct ev_result *),
+	const struct ev_result *res, char *path, size_t pathlen);
+
+/* `paso eval --records DIR ...` (lab/eval_records.c). */
+int eval_records_main(int argc, char **argv);
 
 /* Writers: 0 or -1 on a write error (errno set). */
 int eval_write_csv(FILE *f, const struct ev_result *r);

@@ -79,6 +79,41 @@ fill_point(const struct ev_modality *m, double fmr, double t, struct ev_point *p
 	eval_rates(m, t, &p->fmr_obs, &p->fnmr);
 }
 
+/*
+ * Equal error rate: thresholds are walked upwards through every score of both sorted lists;
+ * where |FMR - FNMR| is smallest, EER = their mean.
+ */
+static void
+equal_error(struct ev_modality *m)
+{
+	size_t ig = 0, ii = 0, ng = m->gen.n, ni = m->imp.n;
+	double best = INFINITY;
+
+	m->eer = NAN;
+	m->eer_threshold = NAN;
+	if (ng == 0 || ni == 0)
+		return;
+	for (;;) {
+		/* threshold t: the smallest score not yet passed; scores < t are below it */
+		double t = ig < ng && (ii >= ni || m->gen.v[ig] <= m->imp.v[ii]) ? m->gen.v[ig]
+		           : ii < ni                                            ? m->imp.v[ii]
+		                                                                : INFINITY;
+		double fnmr = (double)ig / (double)ng, fmr = (double)(ni - ii) / (double)ni;
+
+		if (fabs(fmr - fnmr) < best) {
+			best = fabs(fmr - fnmr);
+			m->eer = (fmr + fnmr) / 2;
+			m->eer_threshold = t;
+		}
+		if (!isfinite(t))
+			break;
+		while (ig < ng && m->gen.v[ig] <= t)
+			ig++;
+		while (ii < ni && m->imp.v[ii] <= t)
+			ii++;
+	}
+}
+
 void
 eval_summarise(struct ev_result *r)
 {
@@ -91,6 +126,7 @@ eval_summarise(struct ev_result *r)
 		qsort(m->imp.v, m->imp.n, sizeof(double), cmp_double);
 		moments(&m->gen, &m->gen_mean, &m->gen_sd);
 		moments(&m->imp, &m->imp_mean, &m->imp_sd);
+		equal_error(m);
 		for (j = 0; j < EV_NFMR; j++) {
 			fill_point(m, fmr_levels[j],
 				m->imp.n ? threshold_at(&m->imp, fmr_levels[j]) : 0, &m->at[j]);
@@ -189,10 +225,16 @@ eval_write_svg(FILE *f, const struct ev_result *r)
 		"viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n",
 		SVG_W, SVG_H, SVG_W, SVG_H);
 	fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", SVG_W, SVG_H);
-	fprintf(f,
-		"<text x=\"%d\" y=\"28\" font-size=\"15\">DET: %u subjects x %u captures, "
-		"preset %s, seed %llu</text>\n",
-		PL, r->subjects, r->captures, r->preset, (unsigned long long)r->seed);
+	if (r->records)
+		fprintf(f,
+			"<text x=\"%d\" y=\"28\" font-size=\"15\">DET: %zu %s finger records "
+			"in %u sets</text>\n",
+			PL, r->n_records, r->records == 2 ? "synthetic" : "real", r->n_sets);
+	else
+		fprintf(f,
+			"<text x=\"%d\" y=\"28\" font-size=\"15\">DET: %u subjects x %u "
+			"captures, preset %s, seed %llu</text>\n",
+			PL, r->subjects, r->captures, r->preset, (unsigned long long)r->seed);
 	/* grid and decade ticks */
 	for (d = (int)xmin; d <= 0; d++) {
 		double x = sx(d, xmin);
@@ -261,6 +303,13 @@ eval_write_svg(FILE *f, const struct ev_result *r)
 	return ferror(f) ? -1 : 0;
 }
 
+/* Modalities whose score is -log10 FMR, so that the policy's thresholds apply to it. */
+static int
+has_policy(const struct ev_result *r, int k)
+{
+	return k == EV_FUSED || (k == EV_FINGER && !r->records);
+}
+
 /* ---- JSON ---- */
 
 static void
@@ -319,8 +368,12 @@ eval_write_json(FILE *f, const struct ev_result *r)
 {
 	int k;
 
-	fprintf(f, "{\"subjects\": %u, \"captures\": %u, \"seed\": %llu, \"preset\": ", r->subjects,
-		r->captures, (unsigned long long)r->seed);
+	if (r->records)
+		fprintf(f, "{\"records\": %zu, \"sets\": %u, \"synthetic\": %s, \"preset\": ",
+			r->n_records, r->n_sets, r->records == 2 ? "true" : "false");
+	else
+		fprintf(f, "{\"subjects\": %u, \"captures\": %u, \"seed\": %llu, \"preset\": ",
+			r->subjects, r->captures, (unsigned long long)r->seed);
 	json_str(f, r->preset);
 	fprintf(f,
 		", \"seconds\": %.3f, \"min_impostors_above_threshold\": %d,\n \"modalities\": {",
@@ -339,9 +392,13 @@ eval_write_json(FILE *f, const struct ev_result *r)
 		json_num(f, m->imp_mean);
 		fprintf(f, ", \"sd\": ");
 		json_num(f, m->imp_sd);
-		fprintf(f, "},\n   \"fnmr_at_fmr\": ");
+		fprintf(f, "},\n   \"eer\": ");
+		json_num(f, m->eer);
+		fprintf(f, ", \"eer_threshold\": ");
+		json_num(f, m->eer_threshold);
+		fprintf(f, ",\n   \"fnmr_at_fmr\": ");
 		json_points(f, m->at, 0);
-		if (k == EV_FUSED) {
+		if (has_policy(r, k)) {
 			fprintf(f, ",\n   \"policy_threshold\": ");
 			json_points(f, m->policy, 1);
 		}
@@ -383,10 +440,24 @@ eval_write_text(FILE *f, const struct ev_result *r)
 {
 	int k, j;
 
-	fprintf(f, "paso eval: %u subjects x %u captures, preset %s, seed %llu (%.1f s)\n\n",
-		r->subjects, r->captures, r->preset, (unsigned long long)r->seed, r->seconds);
+	if (r->records == 2)
+		fprintf(f,
+			"paso eval: %zu synthetic finger records (right index, preset %s, seed %llu) "
+			"(%.1f s)\n\n",
+			r->n_records, r->preset, (unsigned long long)r->seed, r->seconds);
+	else if (r->records)
+		fprintf(f, "paso eval: %zu real finger records in %u sets (%.1f s)\n\n",
+			r->n_records, r->n_sets, r->seconds);
+	else
+		fprintf(f,
+			"paso eval: %u subjects x %u captures, preset %s, seed %llu (%.1f s)\n\n",
+			r->subjects, r->captures, r->preset, (unsigned long long)r->seed,
+			r->seconds);
 	for (k = 0; k < EV_NMOD; k++) {
 		const struct ev_modality *m = &r->mod[k];
+
+		if (r->records && m->gen.n == 0 && m->imp.n == 0)
+			continue;
 
 		fprintf(f, "%s: %s\n", m->name, m->score);
 		fprintf(f,
@@ -395,29 +466,42 @@ eval_write_text(FILE *f, const struct ev_result *r)
 			m->gen.n, m->gen_mean, m->gen_sd, m->gen_missing);
 		fprintf(f, "  impostor  %9zu comparisons  mean %8.4f  sd %7.4f\n", m->imp.n,
 			m->imp_mean, m->imp_sd);
+		if (isfinite(m->eer))
+			fprintf(f, "  EER %.5f at threshold %.4f\n", m->eer, m->eer_threshold);
 		for (j = 0; j < EV_NFMR; j++) {
 			const struct ev_point *p = &m->at[j];
 
-			if (!p->enough)
+			if (!p->enough && p->fmr * (double)p->impostors >= 1 && m->gen.n > 0)
+				/* real sets are small: the figure, said to rest on few impostors */
+				fprintf(f,
+					"  FMR %-6g threshold %9.4f  FNMR %8.5f  (%zu of %zu genuine "
+					"below; %zu impostors: only %.0f may lie above, indicative)\n",
+					p->fmr, p->threshold, p->fnmr,
+					(size_t)llround(p->fnmr * (double)m->gen.n), m->gen.n,
+					p->impostors, floor(p->fmr * (double)p->impostors));
+			else if (!p->enough)
 				fprintf(f,
 					"  FMR %-6g not enough impostor comparisons (%zu; need "
 					"%.0f)\n",
 					p->fmr, p->impostors, EV_MIN_TAIL / p->fmr);
 			else
 				fprintf(f,
-					"  FMR %-6g threshold %9.4f  FNMR %8.5f  (%zu impostors)\n",
-					p->fmr, p->threshold, p->fnmr, p->impostors);
+					"  FMR %-6g threshold %9.4f  FNMR %8.5f  (%zu of %zu genuine "
+					"below; %zu impostors)\n",
+					p->fmr, p->threshold, p->fnmr,
+					(size_t)llround(p->fnmr * (double)m->gen.n), m->gen.n,
+					p->impostors);
 		}
-		if (k == EV_FUSED)
+		if (has_policy(r, k))
 			for (j = 0; j < EV_NFMR; j++) {
 				const struct ev_point *p = &m->policy[j];
 
 				fprintf(f,
 					"  policy FMR %-6g threshold %5.2f  FNMR %8.5f  observed "
-					"FMR "
-					"%.3g over %zu impostors%s\n",
-					p->fmr, p->threshold, p->fnmr, p->fmr_obs, p->impostors,
-					p->enough ? "" : " (too few to check)");
+					"FMR %.3g (%zu of %zu impostors)%s\n",
+					p->fmr, p->threshold, p->fnmr, p->fmr_obs,
+					(size_t)llround(p->fmr_obs * (double)p->impostors),
+					p->impostors, p->enough ? "" : " (too few to check)");
 			}
 		fprintf(f, "\n");
 	}

@@ -12,7 +12,8 @@ static const struct {
 } commands[] = {
 	{"template", template_info_main,
 		"template info FILE [--json]: describe a biometric record"},
-	{"eval", eval_main, "eval --subjects N --captures M --seed S: accuracy of the matchers"},
+	{"eval", eval_main,
+		"eval --subjects N --captures M --seed S | --records DIR: accuracy of the matchers"},
 };
 
 static void

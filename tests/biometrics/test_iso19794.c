@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "errors.h"
+#include "finger_match.h"
 #include "iso19794.h"
 
 #define SAMPLES PASO_TEST_DATA "/biometric-samples/"
@@ -438,7 +439,10 @@ test_every_corruption(void **state)
 			r = iso19794_read(mod, len, &rec, &d);
 			if (r == 0) {
 				accepted++;
-				if (rec.format == FMR_ISO_2005) {
+				if (rec.tolerated != 0) {
+					/* forgiven, never written back as is, refused by the hub */
+					assert_int_not_equal(iso19794_validate(mod, len, &d), 0);
+				} else if (rec.format == FMR_ISO_2005) {
 					assert_int_equal(iso19794_write(&rec, &out, &olen, &d), 0);
 					assert_int_equal(olen, len);
 					assert_memory_equal(out, mod, len);
@@ -504,14 +508,14 @@ test_named_errors(void **state)
 	memcpy(mod, buf, len);
 	mod[11] = 0x53;
 	expect_bad(mod, len - 1, PASO_E_TEMPLATE_TRUNCATED, "header length 339, 339 bytes given");
-	/* a byte inside the record length after the views */
+	/* a non-zero byte inside the record length after the views (zeros are padding) */
 	memcpy(mod, buf, len);
-	mod[len] = 0;
+	mod[len] = 0x5a;
 	mod[11] = 0x55;
 	expect_bad(mod, len + 1, PASO_E_TEMPLATE_FORMAT, "views end at byte 340");
-	/* bytes given after the record (found by fuzz_iso19794) */
+	/* non-zero bytes given after the record (found by fuzz_iso19794) */
 	memcpy(mod, buf, len);
-	mod[len] = 0;
+	mod[len] = 0x01;
 	expect_bad(mod, len + 1, PASO_E_TEMPLATE_FORMAT,
 		"record length 340 in header but 341 bytes given (trailing data)");
 	/* 11 views */
@@ -564,6 +568,82 @@ test_writer_checks(void **state)
 	free(out);
 }
 
+/*
+ * What a tolerant reader forgives: zero padding after the record (inside its length or past it)
+ * and ISO extended-data areas whose length counts their own 4-byte header (SourceAFIS writes
+ * them so). The same content is read; the hub's validation still refuses both, by name.
+ */
+static void
+test_tolerated(void **state)
+{
+	size_t len, ext_at = 24 + 4 + 27 * 6 + 2 + 4 + 22 * 6;
+	uint8_t *buf = slurp(SAMPLES "fingerprintio/iso19794p2v2005-sample.dat", &len);
+	uint8_t *mod = calloc(1, len + 16);
+	struct fmr_record ref, rec;
+	struct paso_diag d = {0};
+
+	(void)state;
+	assert_non_null(mod);
+	assert_int_equal(iso19794_read(buf, len, &ref, &d), 0);
+	assert_int_equal(ref.tolerated, 0);
+	assert_int_equal(iso19794_validate(buf, len, &d), 0);
+	/* view B's extended block: length 10, one area type 0x0221 of 6 data bytes */
+	assert_int_equal(buf[ext_at], 0);
+	assert_int_equal(buf[ext_at + 1], 10);
+	assert_int_equal(buf[ext_at + 2], 0x02);
+	assert_int_equal(buf[ext_at + 5], 6);
+
+	/* 7 zero bytes past the record length */
+	memcpy(mod, buf, len);
+	assert_int_equal(iso19794_read(mod, len + 7, &rec, &d), 0);
+	assert_int_equal(rec.tolerated, FMR_TOL_PADDING);
+	assert_int_equal(rec.n_views, 2);
+	assert_int_equal(rec.views[1].n_minutiae, 22);
+	fmr_record_free(&rec);
+	assert_int_equal(iso19794_validate(mod, len + 7, &d), PASO_E_TEMPLATE_FORMAT);
+	assert_non_null(strstr(d.msg, "zero padding"));
+	/* 4 zero bytes inside the record length (length 344) */
+	mod[11] = (uint8_t)(len + 4);
+	assert_int_equal(iso19794_read(mod, len + 4, &rec, &d), 0);
+	assert_int_equal(rec.tolerated, FMR_TOL_PADDING);
+	fmr_record_free(&rec);
+	/* a finger template is built from a padded record */
+	{
+		struct finger_template *t = NULL;
+
+		assert_int_equal(finger_template_from_record(mod, len + 4, &t, &d), 0);
+		assert_int_equal(finger_template_n_views(t), 2);
+		finger_template_free(t);
+	}
+
+	/* the area length counts its header: 10 instead of 6 */
+	memcpy(mod, buf, len);
+	mod[ext_at + 5] = 10;
+	assert_int_equal(iso19794_read(mod, len, &rec, &d), 0);
+	assert_int_equal(rec.tolerated, FMR_TOL_EXT_HEADER);
+	assert_int_equal(rec.views[1].tolerated, FMR_TOL_EXT_HEADER);
+	assert_int_equal(rec.views[1].n_ext, 1);
+	assert_int_equal(rec.views[1].ext[0].type, ref.views[1].ext[0].type);
+	assert_int_equal(rec.views[1].ext[0].len, 6);
+	assert_memory_equal(rec.views[1].ext[0].data, ref.views[1].ext[0].data, 6);
+	fmr_record_free(&rec);
+	assert_int_equal(iso19794_validate(mod, len, &d), PASO_E_TEMPLATE_FORMAT);
+	assert_non_null(strstr(d.msg, "view 2: extended data area lengths count their 4-byte"));
+	/* neither reading fits: the standard reading's error is named */
+	mod[ext_at + 5] = 8;
+	expect_bad(mod, len, PASO_E_TEMPLATE_FORMAT,
+		"view 2: extended data area at byte 330 (type 0x0221) needs 12 bytes");
+
+	/* both at once, and position 0 given twice: the hub names the first problem */
+	memcpy(mod, buf, len);
+	mod[24] = 0;
+	mod[24 + 4 + 27 * 6 + 2] = 0;
+	assert_int_equal(iso19794_validate(mod, len, &d), 0); /* unknown may repeat */
+	fmr_record_free(&ref);
+	free(mod);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -577,6 +657,7 @@ main(void)
 		cmocka_unit_test(test_every_corruption),
 		cmocka_unit_test(test_named_errors),
 		cmocka_unit_test(test_writer_checks),
+		cmocka_unit_test(test_tolerated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

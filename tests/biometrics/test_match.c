@@ -12,6 +12,7 @@
 
 #include "capture.h"
 #include "errors.h"
+#include "finger_synth.h"
 #include "match.h"
 #include "population.h"
 
@@ -197,6 +198,49 @@ test_calibration_tables(void **state)
 	assert_true(match_finger_ev(1) > 3);
 }
 
+/*
+ * One finger alone can meet any FMR a policy may set (1e-9 .. 1e-1): its evidence used to stop
+ * at 5.008, so a finger-only policy at 1e-6 silently refused every genuine traveller.
+ */
+static void
+test_finger_only_strict_policy(void **state)
+{
+	uint8_t seed[32];
+	struct bio_sample a, b;
+	struct match_scores sc;
+	int i, passed = 0;
+
+	(void)state;
+	for (i = 0; i < 12; i++) {
+		memset(seed, 0, sizeof(seed));
+		seed[0] = (uint8_t)(i + 1);
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		assert_int_equal(finger_synth_record(seed, 1, &finger_noise_good, 1u << 1,
+					 &a.finger_record, &a.finger_len),
+			0);
+		assert_int_equal(finger_synth_record(seed, 2, &finger_noise_good, 1u << 1,
+					 &b.finger_record, &b.finger_len),
+			0);
+		if (a.finger_record == NULL || b.finger_record == NULL) {
+			bio_sample_clear(&a);
+			bio_sample_clear(&b);
+			continue; /* failed to capture */
+		}
+		/* the same capture twice: as strong as finger evidence gets */
+		assert_int_equal(match_verify(&a, &a, &sc), 0);
+		assert_true(sc.modalities == MATCH_FINGER && sc.n_finger == 1);
+		assert_true(match_decide(&sc, 1e-6));
+		assert_true(match_decide(&sc, 1e-9));
+		/* two captures of one finger: most clear 1e-6 */
+		assert_int_equal(match_verify(&a, &b, &sc), 0);
+		passed += match_decide(&sc, 1e-6);
+		bio_sample_clear(&a);
+		bio_sample_clear(&b);
+	}
+	assert_true(passed >= 6);
+}
+
 int
 main(void)
 {
@@ -207,6 +251,7 @@ main(void)
 		cmocka_unit_test(test_decisions_in_fmr_terms),
 		cmocka_unit_test(test_fisher_combination),
 		cmocka_unit_test(test_calibration_tables),
+		cmocka_unit_test(test_finger_only_strict_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
