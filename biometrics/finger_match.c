@@ -1382,3 +1382,29 @@ finger_fmr_for_score(double score)
 
 	return ev > finger_calib[0].ev ? pow(10.0, -ev) : pow(10.0, -finger_calib[0].ev);
 }
+
+_Static_assert(WORDS <= FINGER_CYL_WORDS, "cylinder bits do not fit the accessor");
+
+int
+finger_template_view_minutiae(const struct finger_template *t, int i)
+{
+	return t != NULL && i >= 0 && i < t->n_views ? t->v[i].n : 0;
+}
+
+int
+finger_template_cylinder(const struct finger_template *t, int i, int m,
+	uint64_t value[FINGER_CYL_WORDS], uint64_t mask[FINGER_CYL_WORDS])
+{
+	const struct fview *v;
+
+	memset(value, 0, FINGER_CYL_WORDS * sizeof(uint64_t));
+	memset(mask, 0, FINGER_CYL_WORDS * sizeof(uint64_t));
+	if (t == NULL || i < 0 || i >= t->n_views || m < 0 || m >= t->v[i].n)
+		return 0;
+	v = &t->v[i];
+	if (!v->valid[m])
+		return 0;
+	memcpy(value, v->cyl[m].v, sizeof(v->cyl[m].v));
+	memcpy(mask, v->cyl[m].m, sizeof(v->cyl[m].m));
+	return 1;
+}

@@ -75,4 +75,14 @@ double finger_evidence(double score);
 double finger_threshold_for_fmr(double fmr);
 double finger_fmr_for_score(double score);
 
+/*
+ * For template protection (protect.c): the MCC cylinder of minutia m of view i as value and
+ * validity bits (FINGER_CYL_WORDS words, the rest zero). Returns 1 when the cylinder is usable,
+ * 0 when it is not (too few valid cells or neighbours) or an index is out of range. Pure.
+ */
+#define FINGER_CYL_WORDS 6
+int finger_template_view_minutiae(const struct finger_template *t, int i);
+int finger_template_cylinder(const struct finger_template *t, int i, int m,
+	uint64_t value[FINGER_CYL_WORDS], uint64_t mask[FINGER_CYL_WORDS]);
+
 #endif

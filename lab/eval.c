@@ -618,9 +618,12 @@ eval_main(int argc, char **argv)
 	int r, k, ret = 1;
 
 	memset(&res, 0, sizeof(res));
-	for (k = 1; k < argc; k++)
+	for (k = 1; k < argc; k++) {
 		if (strcmp(argv[k], "--records") == 0 || strcmp(argv[k], "--synthetic") == 0)
 			return eval_records_main(argc, argv);
+		if (strcmp(argv[k], "--protect") == 0)
+			return eval_protect_main(argc, argv);
+	}
 	if ((r = parse_args(argc, argv, &o)) != 0)
 		return r == 1 ? 0 : 2;
 	if (sodium_init() < 0) {

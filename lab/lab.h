@@ -5,5 +5,6 @@
 
 int template_info_main(int argc, char **argv);
 int eval_main(int argc, char **argv);
+int eval_protect_main(int argc, char **argv); /* eval --protect */
 
 #endif
