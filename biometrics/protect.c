@@ -16,6 +16,7 @@
 
 struct protect_key {
 	int c[PROTECT_FACE_M], e[PROTECT_FACE_M];
+	uint16_t fperm[BIO_FACE_DIM];
 	uint8_t perm[PROTECT_IRIS_BLOCKS][256];
 	uint64_t row[PROTECT_FINGER_BITS][FINGER_CYL_WORDS]; /* bit set = +1 */
 };
@@ -95,6 +96,24 @@ protect_key_new(const uint8_t key[PROTECT_KEY_BYTES], struct protect_key **out)
 		k->e[i] = k->e[j];
 		k->e[j] = t;
 	}
+	/* face: the element permutation (Fisher-Yates on 16-bit draws) */
+	key_stream(key, "paso.protect.face.perm", buf, sizeof(buf));
+	pos = 0;
+	for (i = 0; i < BIO_FACE_DIM; i++)
+		k->fperm[i] = (uint16_t)i;
+	for (i = BIO_FACE_DIM - 1; i > 0; i--) {
+		unsigned lim = 65536 - 65536 % (unsigned)(i + 1), x;
+		uint16_t t;
+
+		do {
+			x = (unsigned)buf[pos] << 8 | buf[pos + 1];
+			pos += 2;
+		} while (x >= lim && pos + 2 <= sizeof(buf));
+		j = (int)(x % (unsigned)(i + 1));
+		t = k->fperm[i];
+		k->fperm[i] = k->fperm[j];
+		k->fperm[j] = t;
+	}
 	/* iris: one permutation of the 256 Bloom-filter bits per block (Fisher-Yates) */
 	for (b = 0; b < PROTECT_IRIS_BLOCKS; b++) {
 		char label[32];
@@ -134,16 +153,16 @@ protect_key_free(struct protect_key *k)
 /* ---- face ---- */
 
 /*
- * Why a gain: the embedding is unit-norm, so its elements are about 1/sqrt(512) and every power
- * above 1 would vanish next to the linear term, leaving a scaled copy of the embedding. At gain
- * 8 the elements are about 0.35 and the squares and cubes weigh in, so the mapping is no longer
- * a linear one that a holder of the key could solve, while the fifth powers do not yet dominate
- * the cosine with their heavy tails (the accuracy cost measured in docs/biometrics.md).
+ * PolyProtect as published works on consecutive elements, so two keys whose exponent 1 (or 2, ...)
+ * sits at the same place in the window map the same elements the same way, and their
+ * references link: about one key pair in five. The keyed permutation of the elements first
+ * makes the windows of two keys hold different elements, which removes that linkage at no cost
+ * in accuracy (the cosine is invariant under a permutation of the elements).
  */
 int
 protect_face(const struct protect_key *k, const float v[BIO_FACE_DIM], float out[PROTECT_FACE_DIM])
 {
-	double ss = 0, g;
+	double ss = 0, g, x[BIO_FACE_DIM];
 	int i, j;
 
 	for (i = 0; i < BIO_FACE_DIM; i++) {
@@ -153,21 +172,24 @@ protect_face(const struct protect_key *k, const float v[BIO_FACE_DIM], float out
 	}
 	if (ss == 0)
 		return PASO_E_FIELD_RANGE;
-	g = PROTECT_FACE_GAIN / sqrt(ss);
+	g = 1 / sqrt(ss);
+	for (i = 0; i < BIO_FACE_DIM; i++)
+		x[i] = v[k->fperm[i]] * g;
 	for (j = 0; j < PROTECT_FACE_DIM; j++) {
-		const float *w = v + j * (PROTECT_FACE_M - PROTECT_FACE_OVERLAP);
+		const double *w = x + j * (PROTECT_FACE_M - PROTECT_FACE_OVERLAP);
 		double p = 0;
 
 		for (i = 0; i < PROTECT_FACE_M; i++) {
-			double x = w[i] * g, t = x;
+			double t = w[i];
 			int e;
 
 			for (e = 1; e < k->e[i]; e++)
-				t *= x;
+				t *= w[i];
 			p += k->c[i] * t;
 		}
 		out[j] = (float)p;
 	}
+	sodium_memzero(x, sizeof(x));
 	return 0;
 }
 
@@ -199,10 +221,12 @@ protect_face_compare(const float a[PROTECT_FACE_DIM], const float b[PROTECT_FACE
 }
 
 void
-protect_face_params(const struct protect_key *k, int c[PROTECT_FACE_M], int e[PROTECT_FACE_M])
+protect_face_params(const struct protect_key *k, int c[PROTECT_FACE_M], int e[PROTECT_FACE_M],
+	uint16_t perm[BIO_FACE_DIM])
 {
 	memcpy(c, k->c, sizeof(k->c));
 	memcpy(e, k->e, sizeof(k->e));
+	memcpy(perm, k->fperm, sizeof(k->fperm));
 }
 
 /* ---- iris ---- */

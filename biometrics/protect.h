@@ -39,18 +39,17 @@ void protect_key_free(struct protect_key *k);
 
 /* ---- face: PolyProtect (Hahn and Marcel 2022) ---- */
 
-#ifndef PROTECT_FACE_M
 #define PROTECT_FACE_M 5       /* coefficients and exponents per window */
 #define PROTECT_FACE_OVERLAP 4 /* elements shared by consecutive windows */
-#endif
 #define PROTECT_FACE_DIM \
 	((BIO_FACE_DIM - PROTECT_FACE_M) / (PROTECT_FACE_M - PROTECT_FACE_OVERLAP) + 1)
 
 /*
  * Maps an embedding (any norm) to its protected form: out[j] is sum_i c_i * x_{j+i}^e_i over a
- * window of PROTECT_FACE_M elements of x = PROTECT_FACE_GAIN * v / |v|, with the key's nonzero
- * integer coefficients c in -50..50 and exponents e a permutation of 1..PROTECT_FACE_M.
- * Returns 0 or PASO_E_FIELD_RANGE (a value not finite, or all zero).
+ * window of PROTECT_FACE_M elements of x, x_k = v_{pi(k)} / |v| for the key's permutation pi of
+ * the 512 elements, with the key's nonzero integer coefficients c in -50..50 and exponents e a
+ * permutation of 1..PROTECT_FACE_M. Returns 0 or PASO_E_FIELD_RANGE (a value not finite, or all
+ * zero).
  */
 int protect_face(const struct protect_key *k, const float v[BIO_FACE_DIM],
 	float out[PROTECT_FACE_DIM]);
@@ -61,13 +60,10 @@ int protect_face_q(const struct protect_key *k, const float v[BIO_FACE_DIM], str
 /* Cosine of two protected faces (0 if either is zero). Pure. */
 double protect_face_compare(const float a[PROTECT_FACE_DIM], const float b[PROTECT_FACE_DIM]);
 
-/* The key's coefficients and exponents (evaluation of attacks by someone who holds the key). */
-void protect_face_params(const struct protect_key *k, int c[PROTECT_FACE_M], int e[PROTECT_FACE_M]);
-
-/* The gain applied to the unit-norm embedding before the polynomial (see protect.c). */
-#ifndef PROTECT_FACE_GAIN
-#define PROTECT_FACE_GAIN 8.0
-#endif
+/* The key's coefficients, exponents and element permutation (evaluation of attacks by someone
+ * who holds the key). */
+void protect_face_params(const struct protect_key *k, int c[PROTECT_FACE_M], int e[PROTECT_FACE_M],
+	uint16_t perm[BIO_FACE_DIM]);
 
 /* ---- iris: Bloom filters of iris-code columns (Rathgeb et al. 2013, 2014) ---- */
 

@@ -26,8 +26,10 @@
  *           biometrics under their own key (PolyProtect's "normal" scenario);
  *   stolen  every template under one key, the attacker holds it: the "stolen key" scenario,
  *           which is also how a deployment with one key per system runs.
- * Unlinkability: the same captures protected under two system keys A and B, mated = one
- * person's two captures, non-mated = two people's (Gomez-Barrero et al. 2018).
+ * Unlinkability (Gomez-Barrero et al. 2018): every person has two keys; mated = one person's
+ * two captures, one under each of their keys; non-mated = two people's captures, each under
+ * that person's first and second key respectively. So the figure averages over key pairs, as
+ * between two deployments whose keys were drawn independently.
  */
 enum { SYS_RAW, SYS_OWN, SYS_STOLEN, SYS_N };
 enum { M_FACE, M_IRIS, M_FINGER, M_N };
@@ -61,14 +63,16 @@ struct ctx {
 	const struct opts *o;
 	struct bio_sample *s;
 	uint32_t ns;
-	struct protect_key *ka, *kb, **kown;
-	/* face */
-	float (*fa)[PROTECT_FACE_DIM], (*fb)[PROTECT_FACE_DIM], (*fo)[PROTECT_FACE_DIM];
-	/* iris: [sample][eye slot] */
-	struct protect_iris (*ia)[2], (*ib)[2], (*io)[2];
-	/* finger */
+	/* system keys A and B; each person's own first and second key */
+	struct protect_key *ka, *kb, **kown, **kown2;
+	/* face under A, B, own, own second */
+	float (*fa)[PROTECT_FACE_DIM], (*fb)[PROTECT_FACE_DIM], (*fo)[PROTECT_FACE_DIM],
+		(*fo2)[PROTECT_FACE_DIM];
+	/* iris: [sample][eye slot], under A, own, own second */
+	struct protect_iris (*ia)[2], (*io)[2], (*io2)[2];
+	/* finger: raw, and under A, own, own second */
 	struct finger_template **ft;
-	struct protect_finger *pa, *pb, *po;
+	struct protect_finger *pa, *po, *po2;
 	struct modres m[M_N];
 };
 
@@ -248,16 +252,20 @@ prepare(struct ctx *c, struct population *pop)
 		derive_key(c->o->seed, "paso.eval.own", i, key);
 		if ((r = protect_key_new(key, &c->kown[i])) != 0)
 			goto out;
+		derive_key(c->o->seed, "paso.eval.own2", i, key);
+		if ((r = protect_key_new(key, &c->kown2[i])) != 0)
+			goto out;
 	}
 	for (i = 0; i < c->ns; i++) {
 		struct bio_sample *s = &c->s[i];
-		const struct protect_key *ko = c->kown[i / m];
+		const struct protect_key *ko = c->kown[i / m], *ko2 = c->kown2[i / m];
 
 		if ((r = capture_take(pop, i / m, i % m, c->o->preset, s)) != 0)
 			goto out;
 		if (s->has_face && ((r = protect_face(c->ka, s->face, c->fa[i])) != 0 ||
 					   (r = protect_face(c->kb, s->face, c->fb[i])) != 0 ||
-					   (r = protect_face(ko, s->face, c->fo[i])) != 0))
+					   (r = protect_face(ko, s->face, c->fo[i])) != 0 ||
+					   (r = protect_face(ko2, s->face, c->fo2[i])) != 0))
 			goto out;
 		for (e = BIO_EYE_RIGHT; e <= BIO_EYE_LEFT; e++) {
 			const struct bio_iris *ir = eye_of(s, e);
@@ -265,7 +273,7 @@ prepare(struct ctx *c, struct population *pop)
 			if (ir == NULL)
 				continue;
 			if ((r = protect_iris(c->ka, ir, &c->ia[i][e - 1])) != 0 ||
-				(r = protect_iris(c->kb, ir, &c->ib[i][e - 1])) != 0 ||
+				(r = protect_iris(ko2, ir, &c->io2[i][e - 1])) != 0 ||
 				(r = protect_iris(ko, ir, &c->io[i][e - 1])) != 0)
 				goto out;
 		}
@@ -274,7 +282,7 @@ prepare(struct ctx *c, struct population *pop)
 				     s->finger_record, s->finger_len, &c->ft[i], NULL)) != 0 ||
 				(r = protect_finger(c->ka, s->finger_record, s->finger_len, &c->pa[i],
 					 NULL)) != 0 ||
-				(r = protect_finger(c->kb, s->finger_record, s->finger_len, &c->pb[i],
+				(r = protect_finger(ko2, s->finger_record, s->finger_len, &c->po2[i],
 					 NULL)) != 0 ||
 				(r = protect_finger(ko, s->finger_record, s->finger_len, &c->po[i],
 					 NULL)) != 0)
@@ -315,12 +323,12 @@ compare_all(struct ctx *c)
 				y = subj * m + j;
 				if (i == j)
 					continue;
-				/* mated across keys A and B, both orders */
-				r = push_ok(&f->mated, face_prot(c, c->fa, x, c->fb, y));
+				/* mated across the person's two keys, both orders */
+				r = push_ok(&f->mated, face_prot(c, c->fo, x, c->fo2, y));
 				if (r == 0)
-					r = push_ok(&ir->mated, iris_prot(c->ia, x, c->ib, y));
+					r = push_ok(&ir->mated, iris_prot(c->io, x, c->io2, y));
 				if (r == 0)
-					r = finger_prot_push(&c->pa[x], &c->pb[y], &fi->mated);
+					r = finger_prot_push(&c->po[x], &c->po2[y], &fi->mated);
 				if (r != 0 || j < i)
 					continue;
 				r = push_ok(&f->gen[SYS_RAW], face_raw(c, x, y));
@@ -360,13 +368,13 @@ compare_all(struct ctx *c)
 		if (r == 0)
 			r = push_ok(&f->imp[SYS_STOLEN], face_prot(c, c->fa, x, c->fa, y));
 		if (r == 0)
-			r = push_ok(&f->nonmated, face_prot(c, c->fa, x, c->fb, y));
+			r = push_ok(&f->nonmated, face_prot(c, c->fo, x, c->fo2, y));
 		if (r == 0)
 			r = push_ok(&ir->imp[SYS_OWN], iris_prot(c->io, x, c->io, y));
 		if (r == 0)
 			r = push_ok(&ir->imp[SYS_STOLEN], iris_prot(c->ia, x, c->ia, y));
 		if (r == 0)
-			r = push_ok(&ir->nonmated, iris_prot(c->ia, x, c->ib, y));
+			r = push_ok(&ir->nonmated, iris_prot(c->io, x, c->io2, y));
 		if (r == 0 && k < c->o->impostors / 4) /* the raw iris matcher shifts: 7x the work */
 			r = push_ok(&ir->imp[SYS_RAW], iris_raw(c, x, y, pr));
 		if (r == 0 && k < 200000) {
@@ -381,7 +389,7 @@ compare_all(struct ctx *c)
 			if (r == 0)
 				r = finger_prot_push(&c->pa[x], &c->pa[y], &fi->imp[SYS_STOLEN]);
 			if (r == 0)
-				r = finger_prot_push(&c->pa[x], &c->pb[y], &fi->nonmated);
+				r = finger_prot_push(&c->po[x], &c->po2[y], &fi->nonmated);
 		}
 	}
 	/* finger linkage baseline: raw scores of the mated pairs and of some non-mated ones */
@@ -412,19 +420,20 @@ face_invert(const struct protect_key *k, const float p[PROTECT_FACE_DIM], uint64
 	int c[PROTECT_FACE_M], e[PROTECT_FACE_M], it, i, j, rs;
 	double x[BIO_FACE_DIM], g[BIO_FACE_DIM], m1[BIO_FACE_DIM], m2[BIO_FACE_DIM];
 	double best = INFINITY;
+	uint16_t perm[BIO_FACE_DIM];
 
-	protect_face_params(k, c, e);
+	protect_face_params(k, c, e, perm);
 	for (rs = 0; rs < 4; rs++) {
 		double loss = 0;
 
 		for (i = 0; i < BIO_FACE_DIM; i++) {
 			uint64_t h = mix(seed ^ mix((uint64_t)rs << 32 | (uint64_t)i));
 
-			x[i] = ((double)(h >> 11) * 0x1.0p-53 - 0.5) * 0.5;
+			x[i] = ((double)(h >> 11) * 0x1.0p-53 - 0.5) * 0.1;
 			m1[i] = m2[i] = 0;
 		}
 		for (it = 1; it <= 1500; it++) {
-			double lr = 0.02, b1 = 0.9, b2 = 0.999;
+			double lr = 0.002, b1 = 0.9, b2 = 0.999;
 
 			memset(g, 0, sizeof(g));
 			loss = 0;
@@ -450,7 +459,7 @@ face_invert(const struct protect_key *k, const float p[PROTECT_FACE_DIM], uint64
 		if (loss < best) {
 			best = loss;
 			for (i = 0; i < BIO_FACE_DIM; i++)
-				out[i] = (float)x[i];
+				out[perm[i]] = (float)x[i]; /* undo the element permutation */
 		}
 	}
 }
@@ -674,7 +683,7 @@ print_text(FILE *f, const struct ctx *c, double seconds)
 		}
 		fprintf(f,
 			"  unlinkability D<->sys: unprotected %.3f (mated %zu, non-mated %zu); "
-			"protected keys A vs B %.3f (mated %zu, non-mated %zu)\n",
+			"protected, two keys %.3f (mated %zu, non-mated %zu)\n",
 			m->dsys_raw, m->mated_raw.n, m->nonmated_raw.n, m->dsys, m->mated.n,
 			m->nonmated.n);
 		fprintf(f, "  irreversibility (attacker holds the key): %zu reconstructions, %s: %.3f",
@@ -828,19 +837,21 @@ eval_protect_main(int argc, char **argv)
 	}
 	c.s = calloc(c.ns, sizeof(*c.s));
 	c.kown = calloc(o.subjects, sizeof(*c.kown));
+	c.kown2 = calloc(o.subjects, sizeof(*c.kown2));
+	c.fo2 = calloc(c.ns, sizeof(*c.fo2));
+	c.io2 = calloc(c.ns, sizeof(*c.io2));
+	c.po2 = calloc(c.ns, sizeof(*c.po2));
 	c.fa = calloc(c.ns, sizeof(*c.fa));
 	c.fb = calloc(c.ns, sizeof(*c.fb));
 	c.fo = calloc(c.ns, sizeof(*c.fo));
 	c.ia = calloc(c.ns, sizeof(*c.ia));
-	c.ib = calloc(c.ns, sizeof(*c.ib));
 	c.io = calloc(c.ns, sizeof(*c.io));
 	c.ft = calloc(c.ns, sizeof(*c.ft));
 	c.pa = calloc(c.ns, sizeof(*c.pa));
-	c.pb = calloc(c.ns, sizeof(*c.pb));
 	c.po = calloc(c.ns, sizeof(*c.po));
-	if (c.s == NULL || c.kown == NULL || c.fa == NULL || c.fb == NULL || c.fo == NULL ||
-		c.ia == NULL || c.ib == NULL || c.io == NULL || c.ft == NULL || c.pa == NULL ||
-		c.pb == NULL || c.po == NULL) {
+	if (c.s == NULL || c.kown == NULL || c.kown2 == NULL || c.fa == NULL || c.fb == NULL ||
+		c.fo == NULL || c.fo2 == NULL || c.ia == NULL || c.io == NULL || c.io2 == NULL ||
+		c.ft == NULL || c.pa == NULL || c.po == NULL || c.po2 == NULL) {
 		r = PASO_E_NOMEM;
 		goto fail;
 	}
@@ -880,6 +891,8 @@ out:
 	}
 	for (i = 0; c.kown != NULL && i < o.subjects; i++)
 		protect_key_free(c.kown[i]);
+	for (i = 0; c.kown2 != NULL && i < o.subjects; i++)
+		protect_key_free(c.kown2[i]);
 	protect_key_free(c.ka);
 	protect_key_free(c.kb);
 	/* protected forms are personal data too */
@@ -888,17 +901,21 @@ out:
 		sodium_memzero(c.fb, c.ns * sizeof(*c.fb));
 		sodium_memzero(c.fo, c.ns * sizeof(*c.fo));
 	}
+	if (c.fo2 != NULL)
+		sodium_memzero(c.fo2, c.ns * sizeof(*c.fo2));
 	free(c.s);
 	free(c.kown);
+	free(c.kown2);
+	free(c.fo2);
+	free(c.io2);
+	free(c.po2);
 	free(c.fa);
 	free(c.fb);
 	free(c.fo);
 	free(c.ia);
-	free(c.ib);
 	free(c.io);
 	free(c.ft);
 	free(c.pa);
-	free(c.pb);
 	free(c.po);
 	population_free(pop);
 	return ret;

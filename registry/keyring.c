@@ -731,3 +731,43 @@ keyring_card_index(
 	sodium_memzero(&st, sizeof(st));
 	return 0;
 }
+
+int
+keyring_protect_key(struct keyring *kr, uint32_t gen, const char *context,
+	uint8_t key[KEYRING_PROTECT_KEY_BYTES], uint32_t *genp)
+{
+	crypto_generichash_state st;
+	long idx = -1;
+	size_t i;
+	int found, r;
+
+	sodium_memzero(key, KEYRING_PROTECT_KEY_BYTES);
+	if (context == NULL || context[0] == '\0')
+		return PASO_E_INVALID_ARG;
+	pthread_mutex_lock(&kr->lock);
+	if (gen == KEYRING_PROTECT_CURRENT) {
+		if ((idx = current_locked(kr, KEYRING_PROTECT_EPOCH)) < 0 &&
+			(r = create_locked(kr, KEYRING_PROTECT_EPOCH, &idx)) != 0)
+			goto out;
+	} else {
+		i = meta_find(kr, KEYRING_PROTECT_EPOCH, gen, &found);
+		if (found && kr->meta[i].slot >= 0)
+			idx = (long)i;
+	}
+	if (idx < 0) {
+		r = PASO_E_KEY_NOT_FOUND;
+		goto out;
+	}
+	crypto_generichash_init(&st, kr->arena + (size_t)kr->meta[idx].slot * KEY_BYTES, KEY_BYTES,
+		KEYRING_PROTECT_KEY_BYTES);
+	crypto_generichash_update(&st, (const uint8_t *)"paso-protect-v1", 15);
+	crypto_generichash_update(&st, (const uint8_t *)context, strlen(context));
+	crypto_generichash_final(&st, key, KEYRING_PROTECT_KEY_BYTES);
+	sodium_memzero(&st, sizeof(st));
+	if (genp != NULL)
+		*genp = kr->meta[idx].gen;
+	r = 0;
+out:
+	pthread_mutex_unlock(&kr->lock);
+	return r;
+}

@@ -113,4 +113,21 @@ int keyring_pseudonym(struct keyring *kr, const uint8_t subject_id[KEYRING_SUBJE
 int keyring_card_index(
 	struct keyring *kr, const char *card, size_t len, uint8_t out[KEYRING_HASH_BYTES]);
 
+/*
+ * Template protection keys (biometrics/protect.h). Generation G of the deployment's protection
+ * key is the KEK of the reserved epoch KEYRING_PROTECT_EPOCH, so renewal is
+ * keyring_rotate_epoch(kr, KEYRING_PROTECT_EPOCH, &gen) and destroying the keys of references
+ * that have all been renewed is keyring_shred_epoch(kr, KEYRING_PROTECT_EPOCH, gen, NULL).
+ * keyring_protect_key derives the 32-byte key of one use from generation gen (or the current
+ * one, created durably on first use, for KEYRING_PROTECT_CURRENT) and a context naming the
+ * holder ("hub", "partner:NAME"): each partner gets references of its own, unlinkable to the
+ * hub's. Sets *genp (may be NULL) to the generation used. Returns 0, PASO_E_KEY_NOT_FOUND (gen
+ * destroyed or never made), PASO_E_INVALID_ARG (empty context), PASO_E_IO, PASO_E_NOMEM.
+ */
+#define KEYRING_PROTECT_EPOCH 0xfffffffeu
+#define KEYRING_PROTECT_CURRENT UINT32_MAX
+#define KEYRING_PROTECT_KEY_BYTES 32
+int keyring_protect_key(struct keyring *kr, uint32_t gen, const char *context,
+	uint8_t key[KEYRING_PROTECT_KEY_BYTES], uint32_t *genp);
+
 #endif

@@ -38,6 +38,10 @@ struct pkey {
 };
 
 static const char *const location_words[] = {"hub", "card", NULL};
+/* Template protection per modality (biometrics/protect.h); index 0 is always "none". */
+static const char *const protect_finger_words[] = {"none", "pmcc", NULL};
+static const char *const protect_face_words[] = {"none", "polyprotect", NULL};
+static const char *const protect_iris_words[] = {"none", "bloom", NULL};
 static const char *const what_words[] = {"hit_no_hit", "templates", "records", NULL};
 /* Index = proto enum Category value; 0 (unspecified) is not a word. */
 static const char *const category_words[] = {
@@ -74,6 +78,9 @@ static const struct pkey policy_keys[] = {
 	BOOL("store.face", "false", store[POLICY_FACE]),
 	BOOL("store.iris", "false", store[POLICY_IRIS]),
 	{"store.location", T_ENUM, 0, 0, NULL, "hub", S(location), location_words, NULL, NULL},
+	{"protect.finger", T_ENUM, 0, 0, NULL, "none", S(protect[POLICY_FINGER]), protect_finger_words, NULL, NULL},
+	{"protect.face", T_ENUM, 0, 0, NULL, "none", S(protect[POLICY_FACE]), protect_face_words, NULL, NULL},
+	{"protect.iris", T_ENUM, 0, 0, NULL, "none", S(protect[POLICY_IRIS]), protect_iris_words, NULL, NULL},
 	DAYS("retention_days.enrolment", "1095", retention_days[POLICY_REC_ENROLMENT]),
 	DAYS("retention_days.crossing", "1095", retention_days[POLICY_REC_CROSSING]),
 	DAYS("retention_days.identification", "90", retention_days[POLICY_REC_IDENTIFICATION]),
@@ -570,6 +577,14 @@ check_conflicts(struct pctx *c, const struct policy *p)
 		if (s->store[m] && !s->capture[m])
 			return fail(c, PASO_E_POLICY_CONFLICT, blame(p, ks, kc),
 				"%s is true but %s is false: nothing to store", ks, kc);
+		/* Refused until the hub and the card path store protected references: a policy
+		 * asking for protection must never be met by raw templates at rest. */
+		(void)snprintf(kc, sizeof(kc), "protect.%s", policy_modality_name(m));
+		if (s->store[m] && s->protect[m] != 0)
+			return fail(c, PASO_E_POLICY_CONFLICT, blame(p, kc, ks),
+				"%s is set and %s is true, but stored references cannot be protected "
+				"yet (only `paso eval --protect` uses the schemes)",
+				kc, ks);
 	}
 	if (!any)
 		return fail(c, PASO_E_POLICY_CONFLICT, blame(p, "capture.finger", NULL),
@@ -779,6 +794,12 @@ uint32_t
 policy_retention_days(const struct policy *p, enum policy_record_kind k)
 {
 	return (unsigned)k < POLICY_NRECORD_KINDS ? p->s.retention_days[k] : 0;
+}
+
+int
+policy_protect(const struct policy *p, enum policy_modality m)
+{
+	return (unsigned)m < POLICY_NMODALITIES ? p->s.protect[m] : 0;
 }
 
 int

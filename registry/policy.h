@@ -64,6 +64,7 @@ struct policy_settings {
 	bool capture[POLICY_NMODALITIES]; /* what a kiosk may send */
 	bool store[POLICY_NMODALITIES];   /* what is kept (at the hub, or on the card) */
 	enum policy_location location;    /* where templates live */
+	int protect[POLICY_NMODALITIES];  /* 0 none, 1 the modality's scheme (policies/README.md) */
 	uint32_t retention_days[POLICY_NRECORD_KINDS];
 	double verify_fmr;   /* target false match rate of 1:1 verification */
 	double identify_fmr; /* target false match rate of 1:N identification */
@@ -104,6 +105,8 @@ int policy_store_allowed(const struct policy *p, enum policy_modality m);   /* 1
 int policy_store_at_hub(const struct policy *p); /* 1: store.location hub, 0: card */
 uint32_t policy_retention_days(const struct policy *p, enum policy_record_kind k);
 int policy_dedup(const struct policy *p);
+/* 0: references of m are stored raw; 1: under the modality's protection scheme. */
+int policy_protect(const struct policy *p, enum policy_modality m);
 int policy_verify_staged(const struct policy *p);
 double policy_verify_fmr(const struct policy *p);
 double policy_identify_fmr(const struct policy *p);

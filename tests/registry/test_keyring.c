@@ -320,6 +320,49 @@ test_open_finishes_interrupted_shred(void **state)
 	keyring_close(kr);
 }
 
+/* Template protection keys: durable, per holder, renewed by rotation and destroyed by shredding. */
+static void
+test_protect_keys(void **state)
+{
+	struct fx *f = *state;
+	struct keyring *kr = NULL;
+	struct paso_diag d = {0};
+	uint8_t hub0[32], hub0b[32], partner0[32], hub1[32], again[32];
+	uint32_t gen = 99;
+	size_t n;
+
+	assert_int_equal(keyring_create(f->keys), 0);
+	assert_int_equal(keyring_open(f->keys, &kr, &d), 0);
+	assert_int_equal(keyring_protect_key(kr, 0, "hub", again, NULL), PASO_E_KEY_NOT_FOUND);
+	assert_int_equal(keyring_protect_key(kr, KEYRING_PROTECT_CURRENT, "hub", hub0, &gen), 0);
+	assert_int_equal(gen, 0);
+	assert_true(file_exists(f->keys, "kek-fffffffe-00000000.key"));
+	assert_int_equal(keyring_protect_key(kr, KEYRING_PROTECT_CURRENT, "", again, NULL),
+		PASO_E_INVALID_ARG);
+	/* a partner's key differs from the hub's */
+	assert_int_equal(keyring_protect_key(kr, 0, "partner:agency-b", partner0, NULL), 0);
+	assert_memory_not_equal(hub0, partner0, 32);
+	keyring_close(kr);
+
+	/* the same key after reopening; renewal gives a new one and keeps the old until shredded */
+	kr = NULL;
+	assert_int_equal(keyring_open(f->keys, &kr, &d), 0);
+	assert_int_equal(keyring_protect_key(kr, KEYRING_PROTECT_CURRENT, "hub", hub0b, &gen), 0);
+	assert_memory_equal(hub0, hub0b, 32);
+	assert_int_equal(keyring_rotate_epoch(kr, KEYRING_PROTECT_EPOCH, &gen), 0);
+	assert_int_equal(gen, 1);
+	assert_int_equal(keyring_protect_key(kr, KEYRING_PROTECT_CURRENT, "hub", hub1, &gen), 0);
+	assert_int_equal(gen, 1);
+	assert_memory_not_equal(hub0, hub1, 32);
+	assert_int_equal(keyring_protect_key(kr, 0, "hub", again, NULL), 0);
+	assert_memory_equal(again, hub0, 32);
+	assert_int_equal(keyring_shred_epoch(kr, KEYRING_PROTECT_EPOCH, 1, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(keyring_protect_key(kr, 0, "hub", again, NULL), PASO_E_KEY_NOT_FOUND);
+	assert_false(file_exists(f->keys, "kek-fffffffe-00000000.key"));
+	keyring_close(kr);
+}
+
 int
 main(void)
 {
@@ -333,6 +376,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rotate_and_shred, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_open_finishes_interrupted_shred, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_protect_keys, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

@@ -182,6 +182,7 @@ test_defaults_are_unset_and_dumped_as_such(void **state)
 	assert_true(policy_verify_fmr(p) == 1e-4);
 	assert_true(policy_capture_allowed(p, POLICY_IRIS));
 	assert_false(policy_store_allowed(p, POLICY_IRIS));
+	assert_int_equal(policy_protect(p, POLICY_FACE), 0);
 	assert_string_equal(policy_settings(p)->description, "");
 	assert_int_equal(policy_dump(p, &text), 0);
 	assert_non_null(strstr(text, "\nname: \"sparse\"\n"));
@@ -287,6 +288,12 @@ static const struct bad bads[] = {
 		". _ -: 'd h s'"},
 	{"sharing:\n  - dhs\n", PASO_E_POLICY_TYPE,
 		"policies/x.yaml:3: sharing[0] expects a mapping of rule keys, not a value"},
+	/* template protection */
+	{"protect:\n  face: cancelable\n", PASO_E_POLICY_RANGE,
+		"policies/x.yaml:3: protect.face expects one of none, polyprotect: 'cancelable'"},
+	{"store: {face: true}\nprotect: {face: polyprotect}\n", PASO_E_POLICY_CONFLICT,
+		"policies/x.yaml:3: protect.face is set and store.face is true, but stored "
+		"references cannot be protected yet (only `paso eval --protect` uses the schemes)"},
 	/* settings that contradict each other */
 	{"capture:\n  iris: false\nstore:\n  iris: true\n", PASO_E_POLICY_CONFLICT,
 		"policies/x.yaml:5: store.iris is true but capture.iris is false: nothing to "
