@@ -442,3 +442,5 @@ protect_finger_row(const struct protect_key *k, int r, uint64_t row[6])
 	if (r >= 0 && r < PROTECT_FINGER_BITS)
 		memcpy(row, k->row[r], sizeof(k->row[r]));
 }
+
+_Static_assert(PROTECT_FINGER_BITS % 64 == 0, "protected cylinders are whole words");

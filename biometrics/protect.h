@@ -105,7 +105,7 @@ unsigned protect_iris_index(const struct protect_key *k, int block, unsigned wor
  * are not kept. A view is compared with Local Similarity Sort (MCC's LSS) over Hamming
  * similarities, each cylinder counted once (the best partner of each probe cylinder).
  */
-#define PROTECT_FINGER_BITS 128
+#define PROTECT_FINGER_BITS 256
 #define PROTECT_FINGER_WORDS (PROTECT_FINGER_BITS / 64)
 #define PROTECT_FINGER_MAX_CYL 255
 

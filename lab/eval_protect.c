@@ -813,7 +813,7 @@ eval_protect_main(int argc, char **argv)
 	static const char *names[M_N] = {"face", "iris", "finger"};
 	static const char *schemes[M_N] = {"PolyProtect m=5 overlap=4, cosine",
 		"Bloom filters W=32 of 8-bit column words, keyed permutation",
-		"protected MCC, 64-bit keyed projection per cylinder, LSS"};
+		"protected MCC, 256-bit keyed projection per cylinder, LSS"};
 	struct population *pop = NULL;
 	struct timespec t0, t1;
 	struct opts o;
