@@ -343,18 +343,14 @@ protect_cylinder(const struct protect_key *k, const uint64_t value[FINGER_CYL_WO
 	}
 }
 
-int
-protect_finger(const struct protect_key *k, const uint8_t *rec, size_t len,
-	struct protect_finger *out, struct paso_diag *d)
+void
+protect_finger_tmpl(
+	const struct protect_key *k, const struct finger_template *t, struct protect_finger *out)
 {
-	struct finger_template *t = NULL;
 	uint64_t value[FINGER_CYL_WORDS], mask[FINGER_CYL_WORDS];
-	int r, i, m, nv;
+	int i, m, nv = finger_template_n_views(t);
 
 	memset(out, 0, sizeof(*out));
-	if ((r = finger_template_from_record(rec, len, &t, d)) != 0)
-		goto out;
-	nv = finger_template_n_views(t);
 	if (nv > 10)
 		nv = 10;
 	for (i = 0; i < nv; i++) {
@@ -367,12 +363,23 @@ protect_finger(const struct protect_key *k, const uint8_t *rec, size_t len,
 				protect_cylinder(k, value, mask, v->c[v->n++]);
 	}
 	out->n_views = nv;
-	r = 0;
-out:
 	sodium_memzero(value, sizeof(value));
 	sodium_memzero(mask, sizeof(mask));
+}
+
+int
+protect_finger(const struct protect_key *k, const uint8_t *rec, size_t len,
+	struct protect_finger *out, struct paso_diag *d)
+{
+	struct finger_template *t = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = finger_template_from_record(rec, len, &t, d)) != 0)
+		return r;
+	protect_finger_tmpl(k, t, out);
 	finger_template_free(t);
-	return r;
+	return 0;
 }
 
 /*

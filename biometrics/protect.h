@@ -127,6 +127,11 @@ struct protect_finger {
 int protect_finger(const struct protect_key *k, const uint8_t *rec, size_t len,
 	struct protect_finger *out, struct paso_diag *d);
 
+/* The same from a template already built from the record (borrowed; not kept). */
+struct finger_template;
+void protect_finger_tmpl(
+	const struct protect_key *k, const struct finger_template *t, struct protect_finger *out);
+
 /* LSS similarity of two protected views, in [0, 1] (0 if either has fewer than 2). Pure. */
 double protect_finger_compare(
 	const struct protect_finger_view *a, const struct protect_finger_view *b);

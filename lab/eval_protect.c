@@ -279,14 +279,11 @@ prepare(struct ctx *c, struct population *pop)
 		}
 		if (s->finger_record != NULL) {
 			if ((r = finger_template_from_record(
-				     s->finger_record, s->finger_len, &c->ft[i], NULL)) != 0 ||
-				(r = protect_finger(c->ka, s->finger_record, s->finger_len, &c->pa[i],
-					 NULL)) != 0 ||
-				(r = protect_finger(ko2, s->finger_record, s->finger_len, &c->po2[i],
-					 NULL)) != 0 ||
-				(r = protect_finger(ko, s->finger_record, s->finger_len, &c->po[i],
-					 NULL)) != 0)
+				     s->finger_record, s->finger_len, &c->ft[i], NULL)) != 0)
 				goto out;
+			protect_finger_tmpl(c->ka, c->ft[i], &c->pa[i]);
+			protect_finger_tmpl(ko, c->ft[i], &c->po[i]);
+			protect_finger_tmpl(ko2, c->ft[i], &c->po2[i]);
 		}
 	}
 out:

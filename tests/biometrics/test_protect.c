@@ -94,10 +94,16 @@ setup(void **state)
 				if (ir != NULL && protect_iris(F->k[k], ir, &F->iris[k][i][e]) != 0)
 					return -1;
 			}
-			if (F->s[i].finger_record != NULL &&
-				protect_finger(F->k[k], F->s[i].finger_record, F->s[i].finger_len,
-					&F->finger[k][i], NULL) != 0)
+		}
+		if (F->s[i].finger_record != NULL) {
+			struct finger_template *t = NULL;
+
+			if (finger_template_from_record(
+				    F->s[i].finger_record, F->s[i].finger_len, &t, NULL) != 0)
 				return -1;
+			for (k = 0; k < NKEYS; k++)
+				protect_finger_tmpl(F->k[k], t, &F->finger[k][i]);
+			finger_template_free(t);
 		}
 	}
 	population_free(pop);
@@ -359,6 +365,19 @@ test_keys_deterministic_and_distinct(void **state)
 	assert_memory_equal(a, F->face[KA][i], sizeof(a));
 	assert_int_equal(protect_face(k2, s->face, b), 0);
 	assert_memory_not_equal(a, b, sizeof(a));
+	/* the record path agrees with the template path of the fixture */
+	{
+		struct protect_finger *pf = calloc(1, sizeof(*pf));
+
+		assert_non_null(pf);
+		for (i = 0; F->s[i].finger_record == NULL; i++)
+			;
+		assert_int_equal(protect_finger(k1, F->s[i].finger_record, F->s[i].finger_len, pf,
+					 NULL),
+			0);
+		assert_memory_equal(pf, &F->finger[KA][i], sizeof(*pf));
+		free(pf);
+	}
 	protect_key_free(k1);
 	protect_key_free(k2);
 }
