@@ -28,3 +28,5 @@ echo; echo "### fingerprint matcher"
 $B/bench_finger --speed --subjects 50
 echo; echo "### iris, face and 1:N"
 $B/bench_bio --gallery $GALLERY
+echo; echo "### 1:N over protected faces (PolyProtect) beside the unprotected search"
+$B/bench_protect --gallery $GALLERY --runs $RUNS
