@@ -218,12 +218,48 @@ test_text_report_and_usage_errors(void **state)
 	free(out);
 }
 
+/* `paso eval --protect`: every modality reported, references under two keys link less than raw
+ * templates do, and bad options are named. */
+static void
+test_protect_report(void **state)
+{
+	char *out, *err, *p;
+	double raw, prot;
+
+	(void)state;
+	assert_int_equal(run("--protect --subjects 40 --captures 2 --seed 4 --attacks 2 "
+			     "--impostors 20000 --finger-impostors 300"),
+		0);
+	out = slurp("out.txt");
+	assert_non_null(out);
+	assert_non_null(strstr(out, "face (PolyProtect"));
+	assert_non_null(strstr(out, "iris (Bloom filters"));
+	assert_non_null(strstr(out, "finger (protected MCC"));
+	assert_non_null(p = strstr(out, "unlinkability D<->sys: unprotected "));
+	assert_int_equal(sscanf(p, "unlinkability D<->sys: unprotected %lf", &raw), 1);
+	assert_non_null(p = strstr(p, "protected, two keys "));
+	assert_int_equal(sscanf(p, "protected, two keys %lf", &prot), 1);
+	assert_true(raw > 0.9);
+	assert_true(prot < raw / 2);
+	assert_non_null(strstr(out, "irreversibility (attacker holds the key): 2 reconstructions"));
+	free(out);
+	assert_int_equal(run("--protect --subjects 10 --captures 1 --seed 1"), 2);
+	err = slurp("err.txt");
+	assert_non_null(strstr(err, "--captures: '1'"));
+	free(err);
+	assert_int_equal(run("--protect --subjects 10 --captures 2 --seed 1 --gallery 3"), 2);
+	err = slurp("err.txt");
+	assert_non_null(strstr(err, "unknown option '--gallery'"));
+	free(err);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tiny_population_json_csv_svg),
 		cmocka_unit_test(test_text_report_and_usage_errors),
+		cmocka_unit_test(test_protect_report),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
