@@ -439,6 +439,8 @@ usage(FILE *f)
 		"genuine and impostor score statistics, FNMR at FMR 1e-2..1e-6 with the impostor\n"
 		"comparisons behind each figure, and 1:N identification over a gallery of G "
 		"people.\n"
+		"  --protect             protected templates, unprotected beside them "
+		"(paso eval --protect --help)\n"
 		"  --out DIR             also write DIR/det.csv and DIR/det.svg (DET curves)\n"
 		"  --json                print the results as JSON instead of text\n"
 		"  --gallery G           gallery size for 1:N (default N/2; 0 = skip; needs M >= "

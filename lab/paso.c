@@ -13,7 +13,8 @@ static const struct {
 	{"template", template_info_main,
 		"template info FILE [--json]: describe a biometric record"},
 	{"eval", eval_main,
-		"eval --subjects N --captures M --seed S | --records DIR: accuracy of the matchers"},
+		"eval --subjects N --captures M --seed S [--protect] | --records DIR: accuracy of the "
+		"matchers (--protect: of protected templates)"},
 };
 
 static void
