@@ -13,6 +13,12 @@ static const struct {
 	{"template", template_info_main,
 		"template info FILE [--json]: describe a biometric record"},
 	{"eval", eval_main, "eval --subjects N --captures M --seed S: accuracy of the matchers"},
+	{"scenario", scenario_main,
+		"scenario run SCENARIO --policy FILE --out DIR: a workload through real hubs, "
+		"measured"},
+	{"compare", compare_main,
+		"compare SCENARIO POLICY... --out DIR: the same workload under each policy, one "
+		"report"},
 };
 
 static void

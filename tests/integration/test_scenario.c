@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* paso compare / scenario run: one planned workload through real hubs under two policies. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define SRC PASO_TEST_DATA "/../.."
+#define SMALL SRC "/scenarios/small.yaml"
+
+static char tmp[256];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	(void)snprintf(tmp, sizeof(tmp), "/tmp/paso-scenario-XXXXXX");
+	return mkdtemp(tmp) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	const char *argv[] = {"/bin/rm", "-rf", tmp, NULL};
+	char cmd[300];
+
+	(void)state;
+	(void)argv;
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The object of one policy in summary.json (from its "policy" key up to the next). */
+static char *
+policy_part(const char *json, const char *name)
+{
+	char key[96], *start, *end, *copy;
+
+	(void)snprintf(key, sizeof(key), "{\"policy\":\"%s\"", name);
+	start = strstr(json, key);
+	assert_non_null(start);
+	end = strstr(start + 1, "{\"policy\":");
+	copy = strndup(start, end ? (size_t)(end - start) : strlen(start));
+	assert_non_null(copy);
+	return copy;
+}
+
+static void
+test_compare_two_policies(void **state)
+{
+	char out[400], path[500], *sum, *html, *as, *card, *csv, *log = NULL;
+	long long dups, genuine;
+
+	(void)state;
+	(void)snprintf(out, sizeof(out), "%s/cmp", tmp);
+	{
+		const char *argv[] = {"paso", "compare", SMALL, SRC "/policies/as-deployed.yaml",
+			SRC "/policies/card-only.yaml", "--out", out, "--quiet", NULL};
+		assert_int_equal(h_run(&log, argv), 0);
+	}
+	assert_non_null(strstr(log, "report.html"));
+	free(log);
+	(void)snprintf(path, sizeof(path), "%s/summary.json", out);
+	sum = h_read_file(path, NULL);
+	assert_non_null(sum);
+	as = policy_part(sum, "as-deployed");
+	card = policy_part(sum, "card-only");
+	/* The ground truth joined every message the kiosks sent to an audit entry. */
+	assert_int_equal(h_json_num(as, "truth_without_audit_entry"), 0);
+	assert_int_equal(h_json_num(card, "truth_without_audit_entry"), 0);
+	/* The same traffic: as many genuine crossings, duplicates and probes under both. */
+	genuine = h_json_num(as, "genuine");
+	assert_true(genuine > 100);
+	assert_int_equal(h_json_num(card, "genuine"), genuine);
+	dups = h_json_num(as, "duplicates");
+	assert_true(dups > 0);
+	assert_int_equal(h_json_num(card, "duplicates"), dups);
+	/* With every template at the hub and 1:N dedup, second cards are caught; with templates
+	 * on the card the hub cannot compare anything, so none is and crossings go undecided. */
+	assert_int_equal(h_json_num(as, "duplicates_caught"), dups);
+	assert_int_equal(h_json_num(card, "duplicates_missed"), dups);
+	assert_int_equal(h_json_num(card, "genuine_undecided"), genuine);
+	assert_int_equal(h_json_num(as, "genuine_match") + h_json_num(as, "false_non_match"),
+		genuine);
+	/* What is held: faces at the hub under as-deployed, none under card-only. */
+	assert_true(h_json_num(as, "with_face") > 50);
+	assert_int_equal(h_json_num(card, "with_face"), 0);
+	assert_int_equal(h_json_num(card, "with_finger"), 0);
+	assert_true(h_json_num(card, "subjects") > h_json_num(as, "subjects"));
+	/* The page stands alone: inline SVG, no script, nothing fetched. */
+	(void)snprintf(path, sizeof(path), "%s/report.html", out);
+	html = h_read_file(path, NULL);
+	assert_non_null(html);
+	assert_true(h_count(html, "<svg") >= 8);
+	assert_null(strstr(html, "<script"));
+	assert_null(strstr(html, "src="));
+	assert_null(strstr(html, "href="));
+	assert_non_null(strstr(html, "A breach of the hub on day 14"));
+	assert_non_null(strstr(html, "backed by"));
+	(void)snprintf(path, sizeof(path), "%s/dataflow-as-deployed.dot", out);
+	csv = h_read_file(path, NULL);
+	assert_non_null(csv);
+	assert_non_null(strstr(csv, "\"dhs\""));
+	free(csv);
+	(void)snprintf(path, sizeof(path), "%s/held.csv", out);
+	csv = h_read_file(path, NULL);
+	assert_non_null(csv);
+	assert_int_equal(h_count(csv, "\nas-deployed,"), 4); /* 28 days in 7-day periods */
+	free(csv);
+	/* Every kiosk's revocation on day 21 is in the audit log, checked by the outsider. */
+	{
+		char hub[500];
+		const char *argv[] = {"paso-audit", "show", hub, NULL};
+		(void)snprintf(hub, sizeof(hub), "%s/as-deployed/hub", out);
+		assert_int_equal(h_run(&log, argv), 0);
+		assert_non_null(strstr(log, "KEY_REVOKE"));
+		free(log);
+	}
+	/* The same scenario planned again by `scenario run` is byte for byte the same workload. */
+	{
+		char out2[400], *a, *b;
+		(void)snprintf(out2, sizeof(out2), "%s/one", tmp);
+		const char *argv[] = {"paso", "scenario", "run", SMALL, "--policy",
+			SRC "/policies/minimal.yaml", "--out", out2, "--quiet", NULL};
+		assert_int_equal(h_run(&log, argv), 0);
+		free(log);
+		(void)snprintf(path, sizeof(path), "%s/workload/workload.txt", out);
+		a = h_read_file(path, NULL);
+		(void)snprintf(path, sizeof(path), "%s/workload/workload.txt", out2);
+		b = h_read_file(path, NULL);
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_string_equal(a, b);
+		free(a);
+		free(b);
+		/* A second run into the same folder is refused, and changes nothing. */
+		assert_int_equal(h_run(&log, argv), 1);
+		assert_non_null(strstr(log, "already holds a run"));
+		free(log);
+	}
+	free(as);
+	free(card);
+	free(sum);
+	free(html);
+}
+
+static void
+bad_scenario(const char *text, const char *expect)
+{
+	char path[400], out[400], *log = NULL;
+	const char *argv[] = {"paso", "compare", path, SRC "/policies/minimal.yaml", "--out", out,
+		NULL};
+	FILE *f;
+	struct stat st;
+
+	(void)snprintf(path, sizeof(path), "%s/bad.yaml", tmp);
+	(void)snprintf(out, sizeof(out), "%s/never", tmp);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(h_run(&log, argv), 2);
+	if (strstr(log, expect) == NULL)
+		fail_msg("expected '%s' in: %s", expect, log);
+	assert_non_null(strstr(log, "bad.yaml:"));
+	assert_int_not_equal(stat(out, &st), 0); /* nothing created */
+	free(log);
+}
+
+static void
+test_bad_scenarios(void **state)
+{
+	(void)state;
+	bad_scenario("name: x\ndays: 10\npopulation:\n  people: 5\n  colour: red\n",
+		"bad.yaml:5: unknown key 'population.colour'");
+	bad_scenario("name: x\ndays: 0\npopulation:\n  people: 5\n",
+		"bad.yaml:2: days out of range 1..3650: '0'");
+	bad_scenario("name: x\ndays: 10\npopulation:\n  people: 5\nimpostor_rate: lots\n",
+		"bad.yaml:5: impostor_rate expects a number: 'lots'");
+	bad_scenario("name: x\ndays: 10\npopulation:\n  people: 5\n  mix:\n    detainee: 0.9\n",
+		"population.mix: the four category shares sum to 1.8, not 1");
+	bad_scenario("name: x\ndays: 10\npopulation:\n  people: 5\nevents:\n  - day: 12\n"
+		     "    kind: breach_hub\n",
+		"bad.yaml:6: events.day 12 is not before the scenario's end (days: 10)");
+	bad_scenario("name: x\ndays: 10\npopulation:\n  people: 5\nevents:\n  - day: 2\n"
+		     "    kind: flood\n",
+		"bad.yaml:7: events.kind expects one of");
+	bad_scenario("name: x\ndays: 10\n", "bad.yaml:1: required key missing: 'population.people'");
+	bad_scenario("name: [x\n", "bad.yaml:");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_scenarios),
+		cmocka_unit_test(test_compare_two_policies),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
