@@ -7,5 +7,6 @@ int template_info_main(int argc, char **argv);
 int eval_main(int argc, char **argv);
 int scenario_main(int argc, char **argv);
 int compare_main(int argc, char **argv);
+int stats_main(int argc, char **argv);
 
 #endif

@@ -19,6 +19,8 @@ static const struct {
 	{"compare", compare_main,
 		"compare SCENARIO POLICY... --out DIR: the same workload under each policy, one "
 		"report"},
+	{"stats", stats_main,
+		"stats DEPLOYMENT --publish --epsilon E --budget B: differentially private counts"},
 };
 
 static void

@@ -53,6 +53,8 @@ policy_part(const char *json, const char *name)
 	return copy;
 }
 
+static void publish_checks(const char *out);
+
 static void
 test_compare_two_policies(void **state)
 {
@@ -146,10 +148,62 @@ test_compare_two_policies(void **state)
 		assert_non_null(strstr(log, "already holds a run"));
 		free(log);
 	}
+	publish_checks(out);
 	free(as);
 	free(card);
 	free(sum);
 	free(html);
+}
+
+/* paso stats --publish on the run's deployment: releases are logged, the budget holds. */
+static void
+publish_checks(const char *out)
+{
+	char hub[500], *log = NULL;
+	const char *first[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/2", NULL};
+	const char *rel1[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/2", "--budget", "1",
+		"--json", NULL};
+	const char *other[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/2", "--budget",
+		"2", NULL};
+	const char *rel2[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/2", NULL};
+	const char *over[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/10", NULL};
+	const char *bad[] = {"paso", "stats", hub, "--publish", "--epsilon", "0.5", NULL};
+	const char *show[] = {"paso-audit", "show", hub, NULL};
+	const char *verify[] = {"paso-audit", "verify", hub, NULL};
+
+	(void)snprintf(hub, sizeof(hub), "%s/as-deployed/hub", out);
+	assert_int_equal(h_run(&log, bad), 2);
+	assert_non_null(strstr(log, "--epsilon: N or N/D"));
+	free(log);
+	assert_int_equal(h_run(&log, first), 2);
+	assert_non_null(strstr(log, "the first release must fix"));
+	free(log);
+	assert_int_equal(h_run(&log, rel1), 0);
+	assert_non_null(strstr(log, "\"epsilon\":\"1/2\",\"budget\":\"1\""));
+	/* Suppressed cells carry no number; published ones are at least 10. */
+	assert_null(strstr(log, "\"count\":-"));
+	for (int dgt = 0; dgt <= 9; dgt++) {
+		char pat[16];
+		(void)snprintf(pat, sizeof(pat), "\"count\":%d}", dgt);
+		assert_null(strstr(log, pat));
+	}
+	assert_non_null(strstr(log, "\"key\":\"regional_visitor\""));
+	free(log);
+	assert_int_equal(h_run(&log, other), 1);
+	assert_non_null(strstr(log, "budget was fixed at 1"));
+	free(log);
+	assert_int_equal(h_run(&log, rel2), 0);
+	assert_non_null(strstr(log, "spent 1 after it"));
+	free(log);
+	assert_int_equal(h_run(&log, over), 1);
+	assert_non_null(strstr(log, "privacy budget exceeded"));
+	free(log);
+	assert_int_equal(h_run(&log, show), 0);
+	assert_int_equal(h_count(log, "action=SHARE"), 2); /* the refused one left no entry */
+	assert_int_equal(h_count(log, "release: epsilon=1/2 budget=1"), 2);
+	free(log);
+	assert_int_equal(h_run(&log, verify), 0);
+	free(log);
 }
 
 static void
