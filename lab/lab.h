@@ -8,5 +8,6 @@ int eval_main(int argc, char **argv);
 int scenario_main(int argc, char **argv);
 int compare_main(int argc, char **argv);
 int stats_main(int argc, char **argv);
+int trace_main(int argc, char **argv);
 
 #endif

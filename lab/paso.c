@@ -21,6 +21,9 @@ static const struct {
 		"report"},
 	{"stats", stats_main,
 		"stats DEPLOYMENT --publish --epsilon E --budget B: differentially private counts"},
+	{"trace", trace_main,
+		"trace DEPLOYMENT --card N [--json] [--html FILE]: every act about one person, "
+		"with proofs"},
 };
 
 static void

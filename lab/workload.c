@@ -345,6 +345,23 @@ workload_plan(const struct scenario *s, const char *dir, struct workload_info *o
 		rc = paso_diag_set(d, PASO_E_IO, "%s: write failed", path);
 		goto out;
 	}
+	/* The synthetic travellers' cards, so a researcher can trace one (paso trace --card). */
+	(void)snprintf(path, sizeof(path), "%s/people.csv", dir);
+	if ((f = fopen(path, "w")) == NULL) {
+		rc = paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	fprintf(f, "person,category,card,enrolment_order\n");
+	for (i = 0; i < s->people; i++) {
+		struct person_info pi;
+		if (population_person(st.pop, st.travellers[i], &pi) == 0)
+			fprintf(f, "%u,%s,%s,%u\n", st.travellers[i],
+				population_category_name(pi.category), pi.card, i);
+	}
+	if (fclose(f) != 0) {
+		rc = paso_diag_set(d, PASO_E_IO, "%s: write failed", path);
+		goto out;
+	}
 	rc = 0;
 out:
 	free(p.l);

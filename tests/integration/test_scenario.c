@@ -54,6 +54,7 @@ policy_part(const char *json, const char *name)
 }
 
 static void publish_checks(const char *out);
+static void trace_checks(const char *out);
 
 static void
 test_compare_two_policies(void **state)
@@ -149,6 +150,7 @@ test_compare_two_policies(void **state)
 		free(log);
 	}
 	publish_checks(out);
+	trace_checks(out);
 	free(as);
 	free(card);
 	free(sum);
@@ -203,6 +205,66 @@ publish_checks(const char *out)
 	assert_int_equal(h_count(log, "release: epsilon=1/2 budget=1"), 2);
 	free(log);
 	assert_int_equal(h_run(&log, verify), 0);
+	free(log);
+}
+
+/* paso trace: one traveller's acts, each proved against the signed checkpoint. */
+static void
+trace_checks(const char *out)
+{
+	char hub[500], path[500], card[40], html[500], *people, *log = NULL, *page, *p;
+	const char *tr[] = {"paso", "trace", hub, "--card", card, "--html", html, NULL};
+	const char *js[] = {"paso", "trace", hub, "--card", card, "--json", NULL};
+	const char *none[] = {"paso", "trace", hub, "--card", "TVR-0000000000", NULL};
+	const char *show[] = {"paso-audit", "show", hub, NULL};
+	long long lookup;
+
+	(void)snprintf(hub, sizeof(hub), "%s/as-deployed/hub", out);
+	(void)snprintf(html, sizeof(html), "%s/trace.html", out);
+	(void)snprintf(path, sizeof(path), "%s/workload/people.csv", out);
+	people = h_read_file(path, NULL);
+	assert_non_null(people);
+	/* The first traveller to enrol: "person,category,card,order\nP,CAT,CARD,0". */
+	p = strchr(people, '\n');
+	assert_non_null(p);
+	p = strchr(strchr(p + 1, ',') + 1, ',') + 1;
+	(void)snprintf(card, sizeof(card), "%.*s", (int)strcspn(p, ","), p);
+	free(people);
+	assert_int_equal(h_run(&log, tr), 0);
+	assert_non_null(strstr(log, "ENROLL by"));
+	assert_true(h_count(log, ": verified") >= 2);
+	assert_null(strstr(log, "DOES NOT VERIFY"));
+	assert_null(strstr(log, card)); /* the card itself is never printed */
+	free(log);
+	assert_int_equal(h_run(&log, js), 0);
+	assert_non_null(strstr(log, "\"found\":true"));
+	assert_null(strstr(log, "\"verified\":false"));
+	lookup = h_json_num(log, "lookup_entry");
+	assert_true(lookup > 0);
+	/* Any act's proof checks with the outsider's tool. */
+	{
+		char idx[24];
+		const char *prove[] = {"paso-audit", "prove", hub, "--index", idx, NULL};
+		(void)snprintf(idx, sizeof(idx), "%lld", lookup);
+		free(log);
+		assert_int_equal(h_run(&log, prove), 0);
+	}
+	free(log);
+	page = h_read_file(html, NULL);
+	assert_non_null(page);
+	assert_non_null(strstr(page, "Lo que el registro hizo con sus datos"));
+	assert_non_null(strstr(page, "What the registry did with your data"));
+	assert_null(strstr(page, "<script"));
+	assert_null(strstr(page, card));
+	free(page);
+	/* A card nobody holds: refused, and the lookup is still on the record. */
+	assert_int_equal(h_run(&log, none), 1);
+	assert_non_null(strstr(log, "no one is enrolled with that card"));
+	free(log);
+	assert_int_equal(h_run(&log, show), 0);
+	assert_int_equal(h_count(log, "purpose=subject access request"), 3);
+	assert_null(strstr(log, card));
+	assert_null(strstr(log, "TVR-0000000000"));
 	free(log);
 }
 
