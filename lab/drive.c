@@ -23,6 +23,8 @@
 
 extern char **environ;
 
+#define HUB_STOP_WAIT_S 300
+
 struct drive {
 	char bin[PATH_MAX]; /* where paso-hub and paso-kiosk are: beside this program */
 	const struct scenario *s;
@@ -271,10 +273,22 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 out:
 	t0 = now_s();
 	if (hubpid > 0) {
+		/* A clean stop finishes what the hub holds in hand; a hub still busy after
+		 * HUB_STOP_WAIT_S (a backlog of slow 1:N searches) is killed and the run fails. */
 		kill(hubpid, SIGTERM);
-		while (waitpid(hubpid, &st, 0) < 0 && errno == EINTR)
-			;
-		if (rc == 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+		for (i = 0; i < HUB_STOP_WAIT_S * 10; i++) {
+			if (waitpid(hubpid, &st, WNOHANG) == hubpid)
+				break;
+			usleep(100000);
+		}
+		if (i == HUB_STOP_WAIT_S * 10) {
+			fprintf(stderr, "paso: paso-hub did not stop within %d s; killed\n",
+				HUB_STOP_WAIT_S);
+			kill(hubpid, SIGKILL);
+			while (waitpid(hubpid, &st, 0) < 0 && errno == EINTR)
+				;
+			rc = -1;
+		} else if (rc == 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
 			fprintf(stderr, "paso: paso-hub serve did not stop cleanly; see %s\n", log);
 			rc = -1;
 		}
