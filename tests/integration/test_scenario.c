@@ -151,6 +151,27 @@ test_compare_two_policies(void **state)
 	}
 	publish_checks(out);
 	trace_checks(out);
+	/* A plan line paso-kiosk cannot read is named with its file and line, and nothing sent. */
+	{
+		char hub[500], plan[500], *klog = NULL;
+		const char *argv[] = {"paso-kiosk", "run", "--deployment", hub, "--hub",
+			"127.0.0.1:9", "--people", "10", "--plan", plan, "--workdir", out, NULL};
+		FILE *f;
+		(void)snprintf(hub, sizeof(hub), "%s/card-only/hub", out);
+		(void)snprintf(plan, sizeof(plan), "%s/bad.plan", tmp);
+		assert_non_null(f = fopen(plan, "w"));
+		fputs("enrol kiosk-talisman 1 1 0 0 5\nteleport kiosk-talisman 1 1 0 0 5\n", f);
+		fclose(f);
+		assert_int_equal(h_run(&klog, argv), 2);
+		assert_non_null(strstr(klog, "bad.plan:2: KIND not one of"));
+		free(klog);
+		assert_non_null(f = fopen(plan, "w"));
+		fputs("cross kiosk-talisman 10 1 0 0 5\n", f);
+		fclose(f);
+		assert_int_equal(h_run(&klog, argv), 2);
+		assert_non_null(strstr(klog, "bad.plan:1: person 10 or source 1 not below --people 10"));
+		free(klog);
+	}
 	free(as);
 	free(card);
 	free(sum);
