@@ -41,6 +41,22 @@ esc(FILE *f, const char *s)
 	}
 }
 
+/* 1234567 as "1,234,567" for people to read (CSV and JSON keep plain digits). */
+static const char *
+num(uint64_t v, char buf[32])
+{
+	char tmp[32];
+	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v), i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = tmp[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 static double
 pct(uint64_t a, uint64_t b)
 {
@@ -95,9 +111,10 @@ line_chart(FILE *f, const struct scenario *s, const struct measures *m, size_t n
 	fprintf(f, "<line x1='%.0f' y1='%.0f' x2='%.0f' y2='%.0f' stroke='#888'/>", L, T, L, H - B);
 	for (i = 0; i <= 4; i++) {
 		double y = H - B - (H - B - T) * (double)i / 4;
-		fprintf(f, "<text x='%.0f' y='%.1f' font-size='10' text-anchor='end'>%" PRIu64
+		char nb[32];
+		fprintf(f, "<text x='%.0f' y='%.1f' font-size='10' text-anchor='end'>%s"
 			   "</text><line x1='%.0f' y1='%.1f' x2='%.0f' y2='%.1f' stroke='#eee'/>",
-			L - 4, y + 3, maxv * i / 4, L + 1, y, W - R, y);
+			L - 4, y + 3, num(maxv * i / 4, nb), L + 1, y, W - R, y);
 	}
 	fprintf(f, "<text x='%.0f' y='%.0f' font-size='10'>day 0</text>", L, H - B + 14);
 	fprintf(f, "<text x='%.0f' y='%.0f' font-size='10' text-anchor='end'>day %u</text>",
@@ -200,12 +217,42 @@ exposure_chart(FILE *f, const struct scenario *s, const struct measures *m, size
 		day, day / s->period_days);
 }
 
+/* "27375 days (75 years)": retention as people say it. */
+static void
+days_text(uint32_t days, char *buf, size_t cap)
+{
+	if (days >= 365 && days % 365 == 0)
+		(void)snprintf(buf, cap, "%u days (%u years)", days, days / 365);
+	else if (days >= 365)
+		(void)snprintf(buf, cap, "%u days (%.1f years)", days, days / 365.0);
+	else
+		(void)snprintf(buf, cap, "%u days", days);
+}
+
+static void
+categories_text(uint32_t cats, char *buf, size_t cap)
+{
+	static const char *const names[] = {"", "visitors", "workers", "migrants", "detainees"};
+	size_t off = 0;
+	int c;
+
+	if (cats == POLICY_CAT_ALL) {
+		(void)snprintf(buf, cap, "everyone");
+		return;
+	}
+	buf[0] = '\0';
+	for (c = 1; c <= 4 && off < cap; c++)
+		if (cats & (1u << c))
+			off += (size_t)snprintf(buf + off, cap - off, "%s%s", off ? ", " : "",
+				names[c]);
+}
+
 /* Who holds what under a policy, as boxes and arrows (also written as DOT). */
 static void
 flow_svg(FILE *f, const struct policy *p)
 {
 	const struct policy_settings *ps = policy_settings(p);
-	const double W = 640, rowh = 44;
+	const double W = 640, rowh = 56;
 	double H = 130 + rowh * (double)(ps->nsharing ? ps->nsharing : 0);
 	char kept[64] = "";
 	size_t i;
@@ -225,8 +272,8 @@ flow_svg(FILE *f, const struct policy *p)
 		   "<text x='85' y='72' font-size='10' text-anchor='middle'>capture: %s%s%s</text>",
 		ps->capture[0] ? "finger " : "", ps->capture[1] ? "face " : "",
 		ps->capture[2] ? "iris" : "");
-	fprintf(f, "<line x1='160' y1='60' x2='240' y2='60' stroke='#555' marker-end='url(#a)'/>");
-	fprintf(f, "<rect x='240' y='20' width='200' height='80' rx='6' fill='#fee' stroke='#955'/>"
+	fprintf(f, "<line x1='160' y1='60' x2='225' y2='60' stroke='#555' marker-end='url(#a)'/>");
+	fprintf(f, "<rect x='225' y='20' width='230' height='80' rx='6' fill='#fee' stroke='#955'/>"
 		   "<text x='340' y='42' font-size='12' text-anchor='middle'>hub (sealed store)</text>"
 		   "<text x='340' y='60' font-size='10' text-anchor='middle'>");
 	if (ps->location == POLICY_LOCATION_CARD)
@@ -235,11 +282,15 @@ flow_svg(FILE *f, const struct policy *p)
 		esc(f, kept), fprintf(f, " templates");
 	else
 		fprintf(f, "no templates");
-	fprintf(f, "</text><text x='340' y='76' font-size='10' text-anchor='middle'>records %u "
-		   "days, crossings %u days</text><text x='340' y='92' font-size='10' "
-		   "text-anchor='middle'>dedup %s</text>",
-		ps->retention_days[POLICY_REC_ENROLMENT], ps->retention_days[POLICY_REC_CROSSING],
-		ps->dedup ? "on" : "off");
+	{
+		char r1[48], r2[48];
+		days_text(ps->retention_days[POLICY_REC_ENROLMENT], r1, sizeof(r1));
+		days_text(ps->retention_days[POLICY_REC_CROSSING], r2, sizeof(r2));
+		fprintf(f, "</text><text x='340' y='76' font-size='9' text-anchor='middle'>records "
+			   "%s, crossings %s</text><text x='340' y='92' font-size='10' "
+			   "text-anchor='middle'>1:N de-duplication %s</text>",
+			r1, r2, ps->dedup ? "on" : "off");
+	}
 	if (ps->location == POLICY_LOCATION_CARD)
 		fprintf(f, "<rect x='10' y='100' width='150' height='24' rx='6' fill='#efe' "
 			   "stroke='#575'/><text x='85' y='116' font-size='10' "
@@ -247,17 +298,30 @@ flow_svg(FILE *f, const struct policy *p)
 	for (i = 0; i < ps->nsharing; i++) {
 		const struct policy_share_rule *r = &ps->sharing[i];
 		double y = 120 + rowh * (double)i;
-		fprintf(f, "<line x1='440' y1='60' x2='470' y2='%.0f' stroke='#555' "
+		char keep[48], cats[80];
+		fprintf(f, "<line x1='455' y1='60' x2='470' y2='%.0f' stroke='#555' "
 			   "marker-end='url(#a)'/>",
-			y + 16);
-		fprintf(f, "<rect x='470' y='%.0f' width='165' height='36' rx='6' fill='#ffe' "
+			y + 22);
+		fprintf(f, "<rect x='470' y='%.0f' width='165' height='48' rx='6' fill='#ffe' "
 			   "stroke='#995'/><text x='552' y='%.0f' font-size='11' "
 			   "text-anchor='middle'>",
-			y, y + 15);
+			y, y + 14);
 		esc(f, r->partner);
-		fprintf(f, ": %s</text><text x='552' y='%.0f' font-size='9' text-anchor='middle'>kept "
-			   "%u days</text>",
-			policy_share_what_name(r->what), y + 29, r->retention_days);
+		days_text(r->retention_days, keep, sizeof(keep));
+		categories_text(r->categories, cats, sizeof(cats));
+		fprintf(f, ": %s</text><text x='552' y='%.0f' font-size='9' text-anchor='middle'>%s; "
+			   "kept %s</text><text x='552' y='%.0f' font-size='8' text-anchor='middle'>",
+			policy_share_what_name(r->what), y + 27, cats, keep, y + 40);
+		{
+			char purpose[48];
+			size_t pl = strlen(r->purpose);
+			(void)snprintf(purpose, sizeof(purpose), "%.40s%s", r->purpose,
+				pl > 40 ? "..." : "");
+			esc(f, purpose);
+		}
+		fprintf(f, "<title>");
+		esc(f, r->purpose);
+		fprintf(f, "</title></text>");
 	}
 	if (ps->nsharing == 0)
 		fprintf(f, "<text x='470' y='64' font-size='11'>no partner</text>");
@@ -309,6 +373,75 @@ write_dot(const char *dir, const struct measures *mm, const struct policy *p, st
 	if (fclose(f) != 0)
 		return paso_diag_set(d, PASO_E_IO, "%s: write failed", path);
 	return 0;
+}
+
+static uint64_t
+shares_total(const struct measures *m)
+{
+	uint64_t t = 0;
+	size_t i;
+
+	for (i = 0; i < m->nshares; i++)
+		t += m->shares[i].n;
+	return t;
+}
+
+/* The first table a reader sees: one column per policy, the figures that matter to people. */
+static void
+glance(FILE *f, const struct scenario *s, const struct measures *m, size_t n)
+{
+	char b1[32];
+	size_t i, r;
+	int breach = -1;
+
+	for (r = 0; r < s->nevents; r++)
+		if (s->events[r].kind == SCENARIO_BREACH_HUB && breach < 0)
+			breach = (int)s->events[r].day;
+	fprintf(f, "<h2>At a glance</h2>\n<table><tr><th></th>");
+	for (i = 0; i < n; i++) {
+		fprintf(f, "<th>");
+		esc(f, m[i].policy);
+		fprintf(f, "</th>");
+	}
+	fprintf(f, "</tr>\n");
+#define ROW(label, expr)                                                                           \
+	do {                                                                                       \
+		fprintf(f, "<tr><td>%s</td>", label);                                             \
+		for (i = 0; i < n; i++) {                                                          \
+			const struct measures *x = &m[i];                                          \
+			const struct held_point *h = x->nheld ? &x->held[x->nheld - 1] : NULL;     \
+			(void)h;                                                                   \
+			fprintf(f, "<td class='n'>%s</td>", expr);                                \
+		}                                                                                  \
+		fprintf(f, "</tr>\n");                                                             \
+	} while (0)
+	ROW("people the hub holds a record of, at the end", num(h ? h->subjects : 0, b1));
+	ROW("&nbsp;&nbsp;with their fingerprints", num(h ? h->finger : 0, b1));
+	ROW("&nbsp;&nbsp;with their face", num(h ? h->face : 0, b1));
+	ROW("&nbsp;&nbsp;with their irises", num(h ? h->iris : 0, b1));
+	if (breach >= 0) {
+		fprintf(f, "<tr><td>faces exposed by a breach of the hub on day %d</td>", breach);
+		for (i = 0; i < n; i++) {
+			const struct held_point *h = at_day(&m[i], s, (uint32_t)breach);
+			fprintf(f, "<td class='n'>%s</td>", num(h ? h->face : 0, b1));
+		}
+		fprintf(f, "</tr>\n");
+	}
+	ROW("travellers wrongly stopped at a crossing",
+		num(x->genuine_nonmatch + x->genuine_refused, b1));
+	ROW("crossings the hub could not check", num(x->genuine_undecided, b1));
+	ROW("wrongful hits (wrong person identified, wrongly refused as a duplicate, "
+	    "someone else's card accepted)",
+		num(x->ident_wrong + x->probe_hits + x->enrol_wrong_dup + x->dups_wrong_candidate +
+				x->impostor_match,
+			b1));
+	ROW("enrolled detainees the station could not identify", num(x->ident_missed, b1));
+	ROW("second enrolments under a new card not caught", num(x->dups_missed, b1));
+	ROW("disclosures to partners (<code>SHARE</code> entries)",
+		num(shares_total(x), b1));
+	ROW("audit entries anyone can check", num(x->audit_entries, b1));
+#undef ROW
+	fprintf(f, "</table><p class='src'>Details and the entries behind each figure below.</p>\n");
 }
 
 struct drow {
@@ -534,6 +667,7 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 	struct policy *pol = NULL;
 	char path[4200], st[INSTANT_TEXT_BYTES];
 	FILE *f = NULL;
+	char nb[32];
 	size_t i, r, p;
 	int rc, any;
 
@@ -562,6 +696,7 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 		   "Every figure below is read after the run from the hub's audit log and store; "
 		   "each says which entries back it. No real person's data is used.</p>\n",
 		s->people, s->days, instant_format(s->start, st), s->seed, w->messages, w->digest);
+	glance(f, s, m, n);
 	fprintf(f, "<h2>What the hub holds over time</h2>\n");
 	legend(f, m, n);
 	for (i = 0; i < 5; i++)
@@ -627,11 +762,12 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 		fprintf(f, "<tr><td>%s</td>", drows[r].what);
 		for (i = 0; i < n; i++) {
 			uint64_t a = drows[r].num(&m[i]), b = drows[r].den(&m[i]);
+			char na[32], nb2[32];
 			if (b)
-				fprintf(f, "<td class='n'>%" PRIu64 " of %" PRIu64 " (%.2f%%)</td>", a, b,
+				fprintf(f, "<td class='n'>%s of %s (%.2f%%)</td>", num(a, na), num(b, nb2),
 					pct(a, b));
 			else
-				fprintf(f, "<td class='n'>%" PRIu64 "</td>", a);
+				fprintf(f, "<td class='n'>%s</td>", num(a, na));
 		}
 		fprintf(f, "<td class='src'>%s</td></tr>\n", drows[r].backing);
 	}
@@ -649,18 +785,18 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 	}
 	fprintf(f, "<th>backed by</th></tr>\n<tr><td>kiosk messages answered</td>");
 	for (i = 0; i < n; i++)
-		fprintf(f, "<td class='n'>%" PRIu64 "</td>", m[i].kiosk_messages);
+		fprintf(f, "<td class='n'>%s</td>", num(m[i].kiosk_messages, nb));
 	fprintf(f, "<td class='src'>audit entries with a kiosk actor and sequence number</td></tr>"
 		   "<tr><td>audit entries</td>");
 	for (i = 0; i < n; i++)
-		fprintf(f, "<td class='n'>%" PRIu64 "</td>", m[i].audit_entries);
+		fprintf(f, "<td class='n'>%s</td>", num(m[i].audit_entries, nb));
 	fprintf(f, "<td class='src'>the audit log's size</td></tr><tr><td>audit log bytes</td>");
 	for (i = 0; i < n; i++)
-		fprintf(f, "<td class='n'>%" PRIu64 "</td>", m[i].audit_bytes);
+		fprintf(f, "<td class='n'>%s</td>", num(m[i].audit_bytes, nb));
 	fprintf(f, "<td class='src'>size of <code>hub/audit/entries</code></td></tr><tr><td>store "
 		   "bytes in use</td>");
 	for (i = 0; i < n; i++)
-		fprintf(f, "<td class='n'>%" PRIu64 "</td>", m[i].store_bytes);
+		fprintf(f, "<td class='n'>%s</td>", num(m[i].store_bytes, nb));
 	fprintf(f, "<td class='src'><code>store_bytes</code> of the last stats snapshot</td></tr>");
 	for (p = 0; p < PHASE_N; p++) {
 		fprintf(f, "<tr><td>seconds: %s</td>", run_phase_names[p]);
