@@ -501,8 +501,8 @@ load_plan(const char *path, struct runner *run, uint64_t base, struct plan_job *
 				lineno, sizeof(line) - 2);
 			goto out;
 		}
-		if (sscanf(p, "%15s %79s %llu %llu %llu %llu %llu %n", kind, kname, &person, &source,
-			    &capno, &dir, &off, &n) != 7 ||
+		if (sscanf(p, "%15s %79s %llu %llu %llu %llu %llu %n", kind, kname, &person,
+			    &source, &capno, &dir, &off, &n) != 7 ||
 			p[n] != '\0') {
 			line[strcspn(line, "\n")] = '\0';
 			fprintf(stderr,
@@ -525,8 +525,8 @@ load_plan(const char *path, struct runner *run, uint64_t base, struct plan_job *
 			if (strcmp(kname, run->kr[k].site->name) == 0)
 				break;
 		if (k == run->nk) {
-			fprintf(stderr, "paso-kiosk run: %s:%u: kiosk not running here: '%s'\n", path,
-				lineno, kname);
+			fprintf(stderr, "paso-kiosk run: %s:%u: kiosk not running here: '%s'\n",
+				path, lineno, kname);
 			goto out;
 		}
 		if (person >= run->people || source >= run->people) {
@@ -540,7 +540,8 @@ load_plan(const char *path, struct runner *run, uint64_t base, struct plan_job *
 			fprintf(stderr,
 				"paso-kiosk run: %s:%u: CAPTURE_NO 0..%u, DIRECTION 0..2, OFFSET_S "
 				"0..%u: '%llu %llu %llu'\n",
-				path, lineno, UINT32_MAX / 2, KIOSK_TIMELINE_S - 1, capno, dir, off);
+				path, lineno, UINT32_MAX / 2, KIOSK_TIMELINE_S - 1, capno, dir,
+				off);
 			goto out;
 		}
 		j.kind = (uint8_t)ki;

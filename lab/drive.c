@@ -57,7 +57,8 @@ find_bin(struct drive *dv)
 	return 0;
 }
 
-/* Starts bin/prog with argv (argv[0] is prog), stdout and stderr appended to log. */
+/* Starts bin/prog with argv (argv[0] is prog), stdout and stderr appended to log. Returns 0 or
+ * an errno value (posix_spawn's). */
 static int
 spawn(const struct drive *dv, char *const argv[], const char *log, pid_t *pidp)
 {
@@ -82,8 +83,8 @@ run(const struct drive *dv, char *const argv[], const char *log)
 	pid_t pid;
 	int st;
 
-	if (spawn(dv, argv, log, &pid) != 0) {
-		fprintf(stderr, "paso: cannot start %s/%s: %s\n", dv->bin, argv[0], strerror(errno));
+	if ((st = spawn(dv, argv, log, &pid)) != 0) {
+		fprintf(stderr, "paso: cannot start %s/%s: %s\n", dv->bin, argv[0], strerror(st));
 		return -1;
 	}
 	while (waitpid(pid, &st, 0) < 0)
@@ -128,7 +129,8 @@ policy_name_of(const char *path, char name[65], char capture[32])
 		return r;
 	}
 	(void)snprintf(name, 65, "%s", policy_name(p));
-	(void)snprintf(capture, 32, "%s%s%s", policy_capture_allowed(p, POLICY_FINGER) ? "finger," : "",
+	(void)snprintf(capture, 32, "%s%s%s",
+		policy_capture_allowed(p, POLICY_FINGER) ? "finger," : "",
 		policy_capture_allowed(p, POLICY_FACE) ? "face," : "",
 		policy_capture_allowed(p, POLICY_IRIS) ? "iris," : "");
 	if (capture[0] != '\0')
@@ -169,7 +171,8 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 	}
 	if (access(hub, F_OK) == 0) {
 		fprintf(stderr,
-			"paso: %s already holds a run: choose another --out DIR or remove it\n", dir);
+			"paso: %s already holds a run: choose another --out DIR or remove it\n",
+			dir);
 		return -1;
 	}
 	if (mkdirs(dir) != 0 || mkdirs(snap) != 0) {
@@ -178,8 +181,8 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 	}
 	t0 = now_s();
 	{
-		char *a[] = {"paso-hub", "init", hub, "--name", "sim", "--policy", (char *)policy,
-			NULL};
+		char *a[] = {
+			"paso-hub", "init", hub, "--name", "sim", "--policy", (char *)policy, NULL};
 		if (run(dv, a, log) != 0)
 			return -1;
 	}
@@ -192,8 +195,8 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 	{
 		char *a[] = {"paso-hub", "serve", hub, "--port", "0", "--port-file", portf,
 			"--clock", clk, NULL};
-		if (spawn(dv, a, log, &hubpid) != 0) {
-			fprintf(stderr, "paso: cannot start paso-hub: %s\n", strerror(errno));
+		if ((st = spawn(dv, a, log, &hubpid)) != 0) {
+			fprintf(stderr, "paso: cannot start paso-hub: %s\n", strerror(st));
 			return -1;
 		}
 	}
@@ -230,7 +233,8 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 			const struct scenario_event *ev = &s->events[i];
 			if (ev->kind == SCENARIO_REVOKE_KIOSK && ev->day >= day &&
 				ev->day < day + s->period_days) {
-				char *a[] = {"paso-hub", "revoke", hub, "--kiosk", ev->target, NULL};
+				char *a[] = {
+					"paso-hub", "revoke", hub, "--kiosk", ev->target, NULL};
 				if (run(dv, a, log) != 0)
 					goto out;
 			}
@@ -239,9 +243,9 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 		(void)instant_format(s->start + (uint64_t)day * 86400u, when);
 		{
 			char *a[] = {"paso-kiosk", "run", "--deployment", hub, "--hub", hostport,
-				"--people", people, "--seed", seed, "--plan", plan, "--truth", truth,
-				"--start", when, "--workdir", kw, "--give-up", "60", "--json",
-				"--capture", m->capture, NULL};
+				"--people", people, "--seed", seed, "--plan", plan, "--truth",
+				truth, "--start", when, "--workdir", kw, "--give-up", "60",
+				"--json", "--capture", m->capture, NULL};
 			if (run(dv, a, klog) != 0)
 				goto out;
 		}
@@ -309,12 +313,13 @@ out:
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: paso scenario run SCENARIO --policy FILE --out DIR [--quiet]\n"
-		   "       paso compare SCENARIO POLICY... --out DIR [--quiet]\n"
-		   "  runs the scenario's workload (planned once from its seed) through a fresh\n"
-		   "  deployment per policy: real paso-hub on loopback with a simulated clock, real\n"
-		   "  paso-kiosk runs, one per period; then measures it from the audit logs and\n"
-		   "  stores and writes DIR/report.html, DIR/*.csv, DIR/summary.json\n");
+	fprintf(f,
+		"usage: paso scenario run SCENARIO --policy FILE --out DIR [--quiet]\n"
+		"       paso compare SCENARIO POLICY... --out DIR [--quiet]\n"
+		"  runs the scenario's workload (planned once from its seed) through a fresh\n"
+		"  deployment per policy: real paso-hub on loopback with a simulated clock, real\n"
+		"  paso-kiosk runs, one per period; then measures it from the audit logs and\n"
+		"  stores and writes DIR/report.html, DIR/*.csv, DIR/summary.json\n");
 }
 
 /* Shared by both commands: policies[0..n) under one workload. */
@@ -351,8 +356,8 @@ drive(const char *scenario, const char *const *policies, size_t n, const char *o
 			goto out;
 		for (j = 0; j < i; j++)
 			if (strcmp(m[i].policy, m[j].policy) == 0) {
-				fprintf(stderr, "paso: %s and %s are both named '%s'\n", policies[j],
-					policies[i], m[i].policy);
+				fprintf(stderr, "paso: %s and %s are both named '%s'\n",
+					policies[j], policies[i], m[i].policy);
 				goto out;
 			}
 	}
@@ -452,14 +457,16 @@ compare_main(int argc, char **argv)
 		else if (argv[i][0] != '-' && np < 16)
 			pol[np++] = argv[i];
 		else {
-			fprintf(stderr, "paso compare: unexpected argument '%s' (at most 16 policies)\n",
+			fprintf(stderr,
+				"paso compare: unexpected argument '%s' (at most 16 policies)\n",
 				argv[i]);
 			usage(stderr);
 			return 2;
 		}
 	}
 	if (scen == NULL || np == 0 || out == NULL) {
-		fprintf(stderr, "paso compare: needs SCENARIO, one or more POLICY files and --out DIR\n");
+		fprintf(stderr,
+			"paso compare: needs SCENARIO, one or more POLICY files and --out DIR\n");
 		usage(stderr);
 		return 2;
 	}

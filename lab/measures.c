@@ -13,8 +13,8 @@
 #include "report.h"
 #include "workload.h"
 
-const char *const run_phase_names[PHASE_N] = {"plan", "setup", "traffic", "snapshots", "stop",
-	"measure"};
+const char *const run_phase_names[PHASE_N] = {
+	"plan", "setup", "traffic", "snapshots", "stop", "measure"};
 
 enum { K_ENROL = 1, K_CROSS, K_IMPOSTOR, K_IDENTIFY, K_PROBE };
 static const char *const kind_words[] = {"", "enrol", "cross", "impostor", "identify", "probe"};
@@ -35,7 +35,7 @@ struct idmap {
 		uint8_t p[32];
 		uint32_t who;
 		uint8_t used;
-	} *slot;
+	} * slot;
 	size_t cap, n;
 };
 
@@ -116,8 +116,8 @@ load_truth(const char *path, struct truthtab *tt, struct measures *m, struct pas
 		lineno++;
 		if ((k = kiosk_index(kname)) < 0 || seq > 100000000ULL) {
 			fclose(f);
-			return paso_diag_set(d, PASO_E_CORRUPT, "%s:%u: unknown kiosk or seq: '%s %llu'",
-				path, lineno, kname, seq);
+			return paso_diag_set(d, PASO_E_CORRUPT,
+				"%s:%u: unknown kiosk or seq: '%s %llu'", path, lineno, kname, seq);
 		}
 		for (kk = 1; kk <= K_PROBE; kk++)
 			if (strcmp(kind, kind_words[kk]) == 0)
@@ -180,8 +180,8 @@ load_snapshots(const struct scenario *s, struct measures *m, struct paso_diag *d
 		fclose(f);
 		text[n] = '\0';
 		if (strstr(text, "\"subjects\":") == NULL)
-			return paso_diag_set(d, PASO_E_CORRUPT, "%s: not paso-hub stats --json output",
-				path);
+			return paso_diag_set(
+				d, PASO_E_CORRUPT, "%s: not paso-hub stats --json output", path);
 		h->day = (p + 1) * s->period_days > s->days ? s->days : (p + 1) * s->period_days;
 		h->subjects = json_u64(text, "subjects");
 		h->finger = json_u64(text, "with_finger");
@@ -204,8 +204,8 @@ count_share(struct measures *m, const Paso__AuditEntry *e)
 
 	for (i = 0; i < m->nshares; i++)
 		if (strcmp(m->shares[i].recipient, e->recipient) == 0 &&
-			strncmp(m->shares[i].purpose, e->purpose, sizeof(m->shares[i].purpose) - 1) ==
-				0) {
+			strncmp(m->shares[i].purpose, e->purpose,
+				sizeof(m->shares[i].purpose) - 1) == 0) {
 			m->shares[i].n++;
 			return;
 		}
@@ -332,8 +332,8 @@ measures_compute(const struct scenario *s, struct measures *m, struct paso_diag 
 		if ((r = auditlog_entry(log, i, &buf, &len)) != 0)
 			goto out;
 		if ((e = paso__audit_entry__unpack(NULL, len, buf)) == NULL) {
-			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT, "%s: entry %" PRIu64
-				" does not decode", path, i);
+			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+				"%s: entry %" PRIu64 " does not decode", path, i);
 			goto out;
 		}
 		free(buf);

@@ -137,7 +137,7 @@ struct clip {
 	struct {
 		uint8_t p[32];
 		uint32_t n;
-	} *slot;
+	} * slot;
 	size_t cap, used;
 };
 
@@ -176,14 +176,14 @@ struct census {
 	uint64_t releases, entries;
 };
 
-static const char *const points[] = {"Ciudad Hidalgo", "Talismán", "Ciudad Cuauhtémoc",
-	"El Ceibo", "Siglo XXI, Tapachula"};
+static const char *const points[] = {
+	"Ciudad Hidalgo", "Talismán", "Ciudad Cuauhtémoc", "El Ceibo", "Siglo XXI, Tapachula"};
 
 static int
 read_log(const char *auditdir, uint64_t max_cross, struct census *c, struct paso_diag *d)
 {
-	static const char *const cats[] = {"regional_visitor", "border_worker",
-		"migrant_in_transit", "detainee"};
+	static const char *const cats[] = {
+		"regional_visitor", "border_worker", "migrant_in_transit", "detainee"};
 	struct auditlog *log = NULL;
 	struct clip clip = {NULL, 0, 0};
 	Paso__AuditEntry *e = NULL;
@@ -204,8 +204,8 @@ read_log(const char *auditdir, uint64_t max_cross, struct census *c, struct paso
 		if ((r = auditlog_entry(log, i, &buf, &len)) != 0)
 			goto out;
 		if ((e = paso__audit_entry__unpack(NULL, len, buf)) == NULL) {
-			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT, "%s: entry %" PRIu64 " does not decode",
-				auditdir, i);
+			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+				"%s: entry %" PRIu64 " does not decode", auditdir, i);
 			goto out;
 		}
 		free(buf);
@@ -247,7 +247,8 @@ read_log(const char *auditdir, uint64_t max_cross, struct census *c, struct paso
 				qparse(es, &eps) != 0 || qparse(bs, &bud) != 0 ||
 				qadd(c->spent, eps, &c->spent) != 0) {
 				r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-					"%s: entry %" PRIu64 " records a release I cannot read: '%s'",
+					"%s: entry %" PRIu64
+					" records a release I cannot read: '%s'",
 					auditdir, i, e->detail);
 				goto out;
 			}
@@ -302,14 +303,15 @@ cmp_cell(const void *a, const void *b)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: paso stats DEPLOYMENT --publish --epsilon E --budget B [--suppress-below K]\n"
-		   "                  [--max-crossings C] [--json]\n"
-		   "  publishes enrolments by category, crossings by crossing point and by month with\n"
-		   "  discrete Laplace noise (integer-exact); E and B are N or N/D (e.g. 1/2). Each\n"
-		   "  table gets E/3; one person adds at most C crossings (default 10). Noisy counts\n"
-		   "  below K (default 10) are suppressed. The release is recorded in the audit log\n"
-		   "  first (the hub must be stopped); the first release fixes the budget B, and no\n"
-		   "  release may take the total past it.\n");
+	fprintf(f,
+		"usage: paso stats DEPLOYMENT --publish --epsilon E --budget B [--suppress-below K]\n"
+		"                  [--max-crossings C] [--json]\n"
+		"  publishes enrolments by category, crossings by crossing point and by month with\n"
+		"  discrete Laplace noise (integer-exact); E and B are N or N/D (e.g. 1/2). Each\n"
+		"  table gets E/3; one person adds at most C crossings (default 10). Noisy counts\n"
+		"  below K (default 10) are suppressed. The release is recorded in the audit log\n"
+		"  first (the hub must be stopped); the first release fixes the budget B, and no\n"
+		"  release may take the total past it.\n");
 }
 
 int
@@ -340,7 +342,8 @@ stats_main(int argc, char **argv)
 			json = 1;
 		else if (strcmp(o, "--epsilon") == 0 && val != NULL) {
 			if (qparse(val, &eps) != 0) {
-				fprintf(stderr, "paso stats: --epsilon: N or N/D, 1..1048576 each: '%s'\n",
+				fprintf(stderr,
+					"paso stats: --epsilon: N or N/D, 1..1048576 each: '%s'\n",
 					val);
 				return 2;
 			}
@@ -348,20 +351,23 @@ stats_main(int argc, char **argv)
 			i++;
 		} else if (strcmp(o, "--budget") == 0 && val != NULL) {
 			if (qparse(val, &budget) != 0) {
-				fprintf(stderr, "paso stats: --budget: N or N/D, 1..1048576 each: '%s'\n",
+				fprintf(stderr,
+					"paso stats: --budget: N or N/D, 1..1048576 each: '%s'\n",
 					val);
 				return 2;
 			}
 			have_budget = 1;
 			i++;
-		} else if ((strcmp(o, "--suppress-below") == 0 || strcmp(o, "--max-crossings") == 0) &&
+		} else if ((strcmp(o, "--suppress-below") == 0 ||
+				   strcmp(o, "--max-crossings") == 0) &&
 			   val != NULL) {
 			unsigned long long x;
 			errno = 0;
 			x = strtoull(val, &end, 10);
 			if (val[0] < '0' || val[0] > '9' || errno || *end || x > 1000000 ||
 				(x == 0 && o[2] == 'm')) {
-				fprintf(stderr, "paso stats: %s: a whole number %s..1000000: '%s'\n", o,
+				fprintf(stderr,
+					"paso stats: %s: a whole number %s..1000000: '%s'\n", o,
 					o[2] == 'm' ? "1" : "0", val);
 				return 2;
 			}
@@ -394,7 +400,8 @@ stats_main(int argc, char **argv)
 	if (c->have_budget && have_budget && qcmp(budget, c->budget) != 0) {
 		qfmt(c->budget, bs, sizeof(bs));
 		r = paso_diag_set(&d, PASO_E_POLICY_DENIED,
-			"--budget: this deployment's budget was fixed at %s by its first release", bs);
+			"--budget: this deployment's budget was fixed at %s by its first release",
+			bs);
 		goto out;
 	}
 	if (!c->have_budget && !have_budget) {
@@ -425,8 +432,8 @@ stats_main(int argc, char **argv)
 		es, bs, ls, cmax, kmin);
 	if ((r = keyring_open(p.keys, &kr, &d)) != 0 || (r = vault_open(dir, kr, &v, &d)) != 0 ||
 		(r = policy_load_file(p.policy, &pol, &d)) != 0 ||
-		(r = deploy_audit_offline(&p, v, policy_digest(pol), RELEASE_PURPOSE, &act, details,
-			 1, &d)) != 0)
+		(r = deploy_audit_offline(
+			 &p, v, policy_digest(pol), RELEASE_PURPOSE, &act, details, 1, &d)) != 0)
 		goto out;
 	{
 		struct auditlog *log = NULL;
@@ -451,15 +458,16 @@ stats_main(int argc, char **argv)
 		       "\"max_crossings_per_person\":%llu,\"tables\":[",
 			dir, c->entries, es, bs, ls, kmin, cmax);
 		for (t = 0; t < NTABLES; t++) {
-			printf("%s{\"title\":\"%s\",\"sensitivity\":%" PRIu64 ",\"cells\":[", t ? "," : "",
-				c->t[t].title, c->t[t].sensitivity);
+			printf("%s{\"title\":\"%s\",\"sensitivity\":%" PRIu64 ",\"cells\":[",
+				t ? "," : "", c->t[t].title, c->t[t].sensitivity);
 			for (k = 0; k < c->t[t].n; k++) {
 				if (c->t[t].cells[k].noisy < (int64_t)kmin)
 					printf("%s{\"key\":\"%s\",\"count\":null,\"suppressed\":true}",
 						k ? "," : "", c->t[t].cells[k].key);
 				else
-					printf("%s{\"key\":\"%s\",\"count\":%" PRId64 "}", k ? "," : "",
-						c->t[t].cells[k].key, c->t[t].cells[k].noisy);
+					printf("%s{\"key\":\"%s\",\"count\":%" PRId64 "}",
+						k ? "," : "", c->t[t].cells[k].key,
+						c->t[t].cells[k].noisy);
 			}
 			printf("]}");
 		}

@@ -10,8 +10,8 @@
 #include "policy.h"
 #include "report.h"
 
-static const char *const colors[] = {"#1b6ca8", "#d1495b", "#2e8b57", "#edae49", "#6a4c93",
-	"#00798c", "#8d6346", "#444444"};
+static const char *const colors[] = {
+	"#1b6ca8", "#d1495b", "#2e8b57", "#edae49", "#6a4c93", "#00798c", "#8d6346", "#444444"};
 #define NCOLORS (sizeof(colors) / sizeof(colors[0]))
 
 /* Text into HTML, SVG or DOT: the few characters that matter are escaped. */
@@ -82,10 +82,11 @@ series(const struct held_point *h, int which)
 }
 
 static const char *const series_title[] = {"People whose records the hub holds",
-	"People whose fingerprint templates the hub holds", "People whose face templates the hub holds",
-	"People whose iris templates the hub holds", "Bytes the hub's store uses"};
-static const char *const series_key[] = {"subjects", "with_finger", "with_face", "with_iris",
-	"store_bytes"};
+	"People whose fingerprint templates the hub holds",
+	"People whose face templates the hub holds", "People whose iris templates the hub holds",
+	"Bytes the hub's store uses"};
+static const char *const series_key[] = {
+	"subjects", "with_finger", "with_face", "with_iris", "store_bytes"};
 
 /* A line chart: one line per policy over the run's days. */
 static void
@@ -99,42 +100,48 @@ line_chart(FILE *f, const struct scenario *s, const struct measures *m, size_t n
 		for (p = 0; p < m[i].nheld; p++)
 			if ((v = series(&m[i].held[p], which)) > maxv)
 				maxv = v;
-	fprintf(f, "<figure><svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' "
-		   "role='img' aria-label='",
+	fprintf(f,
+		"<figure><svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' "
+		"role='img' aria-label='",
 		W, H);
 	esc(f, series_title[which]);
 	fprintf(f, "'><text x='%.0f' y='16' font-size='13' font-weight='bold'>", L);
 	esc(f, series_title[which]);
 	fprintf(f, "</text>");
-	fprintf(f, "<line x1='%.0f' y1='%.0f' x2='%.0f' y2='%.0f' stroke='#888'/>", L, H - B,
-		W - R, H - B);
+	fprintf(f, "<line x1='%.0f' y1='%.0f' x2='%.0f' y2='%.0f' stroke='#888'/>", L, H - B, W - R,
+		H - B);
 	fprintf(f, "<line x1='%.0f' y1='%.0f' x2='%.0f' y2='%.0f' stroke='#888'/>", L, T, L, H - B);
 	for (i = 0; i <= 4; i++) {
 		double y = H - B - (H - B - T) * (double)i / 4;
 		char nb[32];
-		fprintf(f, "<text x='%.0f' y='%.1f' font-size='10' text-anchor='end'>%s"
-			   "</text><line x1='%.0f' y1='%.1f' x2='%.0f' y2='%.1f' stroke='#eee'/>",
+		fprintf(f,
+			"<text x='%.0f' y='%.1f' font-size='10' text-anchor='end'>%s"
+			"</text><line x1='%.0f' y1='%.1f' x2='%.0f' y2='%.1f' stroke='#eee'/>",
 			L - 4, y + 3, num(maxv * i / 4, nb), L + 1, y, W - R, y);
 	}
 	fprintf(f, "<text x='%.0f' y='%.0f' font-size='10'>day 0</text>", L, H - B + 14);
-	fprintf(f, "<text x='%.0f' y='%.0f' font-size='10' text-anchor='end'>day %u</text>",
-		W - R, H - B + 14, s->days);
-	fprintf(f, "<text x='%.0f' y='%.0f' font-size='10' text-anchor='middle'>simulated "
-		   "days</text>",
+	fprintf(f, "<text x='%.0f' y='%.0f' font-size='10' text-anchor='end'>day %u</text>", W - R,
+		H - B + 14, s->days);
+	fprintf(f,
+		"<text x='%.0f' y='%.0f' font-size='10' text-anchor='middle'>simulated "
+		"days</text>",
 		(L + W - R) / 2, H - 4);
 	for (i = 0; i < n; i++) {
-		fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='2' "
-			   "stroke-dasharray='%s' points='%.1f,%.1f",
+		fprintf(f,
+			"<polyline fill='none' stroke='%s' stroke-width='2' "
+			"stroke-dasharray='%s' points='%.1f,%.1f",
 			colors[i % NCOLORS], i % 2 ? "6 3" : "none", L, H - B);
 		for (p = 0; p < m[i].nheld; p++) {
 			double x = L + (W - R - L) * (double)m[i].held[p].day / s->days;
-			double y = H - B - (H - B - T) * (double)series(&m[i].held[p], which) / maxv;
+			double y =
+				H - B - (H - B - T) * (double)series(&m[i].held[p], which) / maxv;
 			fprintf(f, " %.1f,%.1f", x, y);
 		}
 		fprintf(f, "'/>");
 	}
-	fprintf(f, "</svg><figcaption>From <code>paso-hub stats --json</code> after each period "
-		   "(<code>%s</code>).</figcaption></figure>\n",
+	fprintf(f,
+		"</svg><figcaption>From <code>paso-hub stats --json</code> after each period "
+		"(<code>%s</code>).</figcaption></figure>\n",
 		series_key[which]);
 }
 
@@ -145,8 +152,9 @@ legend(FILE *f, const struct measures *m, size_t n)
 
 	fprintf(f, "<p class='legend'>");
 	for (i = 0; i < n; i++) {
-		fprintf(f, "<span><svg width='28' height='10'><line x1='0' y1='5' x2='28' y2='5' "
-			   "stroke='%s' stroke-width='3' stroke-dasharray='%s'/></svg> ",
+		fprintf(f,
+			"<span><svg width='28' height='10'><line x1='0' y1='5' x2='28' y2='5' "
+			"stroke='%s' stroke-width='3' stroke-dasharray='%s'/></svg> ",
 			colors[i % NCOLORS], i % 2 ? "6 3" : "none");
 		esc(f, m[i].policy);
 		fprintf(f, "</span> ");
@@ -185,11 +193,13 @@ exposure_chart(FILE *f, const struct scenario *s, const struct measures *m, size
 			if (v[i][j] > maxv)
 				maxv = v[i][j];
 	}
-	fprintf(f, "<figure><svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' "
-		   "role='img' aria-label='breach of the hub on day %u'>",
+	fprintf(f,
+		"<figure><svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' "
+		"role='img' aria-label='breach of the hub on day %u'>",
 		W, H, day);
-	fprintf(f, "<text x='%.0f' y='16' font-size='13' font-weight='bold'>A breach of the hub on "
-		   "day %u: people exposed</text>",
+	fprintf(f,
+		"<text x='%.0f' y='16' font-size='13' font-weight='bold'>A breach of the hub on "
+		"day %u: people exposed</text>",
 		L, day);
 	fprintf(f, "<line x1='%.0f' y1='%.0f' x2='%.0f' y2='%.0f' stroke='#888'/>", L, H - B,
 		W - 10, H - B);
@@ -199,21 +209,25 @@ exposure_chart(FILE *f, const struct scenario *s, const struct measures *m, size
 		double gx = L + gw * (double)j;
 		for (i = 0; i < n && i < 16; i++) {
 			double h = (H - B - T) * (double)v[i][j] / maxv;
-			fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s'><title>",
-				gx + bw * (double)i + bw / 2, H - B - h, bw * 0.9, h, colors[i % NCOLORS]);
+			fprintf(f,
+				"<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s'><title>",
+				gx + bw * (double)i + bw / 2, H - B - h, bw * 0.9, h,
+				colors[i % NCOLORS]);
 			esc(f, m[i].policy);
 			fprintf(f, ": %" PRIu64 " %s</title></rect>", v[i][j], what[j]);
-			fprintf(f, "<text x='%.1f' y='%.1f' font-size='9' text-anchor='middle'>%" PRIu64
-				   "</text>",
+			fprintf(f,
+				"<text x='%.1f' y='%.1f' font-size='9' text-anchor='middle'>%" PRIu64
+				"</text>",
 				gx + bw * (double)i + bw, H - B - h - 2, v[i][j]);
 		}
 		fprintf(f, "<text x='%.1f' y='%.0f' font-size='11' text-anchor='middle'>%s</text>",
 			gx + gw / 2, H - B + 14, what[j]);
 	}
-	fprintf(f, "</svg><figcaption>From the store snapshot at the end of the period containing day "
-		   "%u (<code>stats/period-%04u.json</code>): everyone the hub holds a record of, "
-		   "and whose templates of each kind it holds in its sealed store. The public audit "
-		   "log names people only by keyed pseudonyms.</figcaption></figure>\n",
+	fprintf(f,
+		"</svg><figcaption>From the store snapshot at the end of the period containing day "
+		"%u (<code>stats/period-%04u.json</code>): everyone the hub holds a record of, "
+		"and whose templates of each kind it holds in its sealed store. The public audit "
+		"log names people only by keyed pseudonyms.</figcaption></figure>\n",
 		day, day / s->period_days);
 }
 
@@ -243,8 +257,8 @@ categories_text(uint32_t cats, char *buf, size_t cap)
 	buf[0] = '\0';
 	for (c = 1; c <= 4 && off < cap; c++)
 		if (cats & (1u << c))
-			off += (size_t)snprintf(buf + off, cap - off, "%s%s", off ? ", " : "",
-				names[c]);
+			off += (size_t)snprintf(
+				buf + off, cap - off, "%s%s", off ? ", " : "", names[c]);
 }
 
 /* Who holds what under a policy, as boxes and arrows (also written as DOT). */
@@ -262,20 +276,24 @@ flow_svg(FILE *f, const struct policy *p)
 		if (ps->store[m])
 			(void)snprintf(kept + strlen(kept), sizeof(kept) - strlen(kept), "%s%s",
 				kept[0] ? ", " : "", policy_modality_name((enum policy_modality)m));
-	fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' role='img' "
-		   "aria-label='data flow'>",
+	fprintf(f,
+		"<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' role='img' "
+		"aria-label='data flow'>",
 		W, H);
-	fprintf(f, "<defs><marker id='a' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='7' "
-		   "markerHeight='7' orient='auto'><path d='M0,0L10,5L0,10z' fill='#555'/></marker></defs>");
-	fprintf(f, "<rect x='10' y='30' width='150' height='60' rx='6' fill='#eef' stroke='#557'/>"
-		   "<text x='85' y='55' font-size='12' text-anchor='middle'>kiosks (5)</text>"
-		   "<text x='85' y='72' font-size='10' text-anchor='middle'>capture: %s%s%s</text>",
+	fprintf(f,
+		"<defs><marker id='a' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='7' "
+		"markerHeight='7' orient='auto'><path d='M0,0L10,5L0,10z' fill='#555'/></marker></defs>");
+	fprintf(f,
+		"<rect x='10' y='30' width='150' height='60' rx='6' fill='#eef' stroke='#557'/>"
+		"<text x='85' y='55' font-size='12' text-anchor='middle'>kiosks (5)</text>"
+		"<text x='85' y='72' font-size='10' text-anchor='middle'>capture: %s%s%s</text>",
 		ps->capture[0] ? "finger " : "", ps->capture[1] ? "face " : "",
 		ps->capture[2] ? "iris" : "");
 	fprintf(f, "<line x1='160' y1='60' x2='225' y2='60' stroke='#555' marker-end='url(#a)'/>");
-	fprintf(f, "<rect x='225' y='20' width='230' height='80' rx='6' fill='#fee' stroke='#955'/>"
-		   "<text x='340' y='42' font-size='12' text-anchor='middle'>hub (sealed store)</text>"
-		   "<text x='340' y='60' font-size='10' text-anchor='middle'>");
+	fprintf(f,
+		"<rect x='225' y='20' width='230' height='80' rx='6' fill='#fee' stroke='#955'/>"
+		"<text x='340' y='42' font-size='12' text-anchor='middle'>hub (sealed store)</text>"
+		"<text x='340' y='60' font-size='10' text-anchor='middle'>");
 	if (ps->location == POLICY_LOCATION_CARD)
 		fprintf(f, "templates on the card, not here");
 	else if (kept[0])
@@ -286,9 +304,10 @@ flow_svg(FILE *f, const struct policy *p)
 		char r1[48], r2[48];
 		days_text(ps->retention_days[POLICY_REC_ENROLMENT], r1, sizeof(r1));
 		days_text(ps->retention_days[POLICY_REC_CROSSING], r2, sizeof(r2));
-		fprintf(f, "</text><text x='340' y='76' font-size='9' text-anchor='middle'>records "
-			   "%s, crossings %s</text><text x='340' y='92' font-size='10' "
-			   "text-anchor='middle'>1:N de-duplication %s</text>",
+		fprintf(f,
+			"</text><text x='340' y='76' font-size='9' text-anchor='middle'>records "
+			"%s, crossings %s</text><text x='340' y='92' font-size='10' "
+			"text-anchor='middle'>1:N de-duplication %s</text>",
 			r1, r2, ps->dedup ? "on" : "off");
 	}
 	if (ps->location == POLICY_LOCATION_CARD)
@@ -299,18 +318,21 @@ flow_svg(FILE *f, const struct policy *p)
 		const struct policy_share_rule *r = &ps->sharing[i];
 		double y = 120 + rowh * (double)i;
 		char keep[48], cats[80];
-		fprintf(f, "<line x1='455' y1='60' x2='470' y2='%.0f' stroke='#555' "
-			   "marker-end='url(#a)'/>",
+		fprintf(f,
+			"<line x1='455' y1='60' x2='470' y2='%.0f' stroke='#555' "
+			"marker-end='url(#a)'/>",
 			y + 22);
-		fprintf(f, "<rect x='470' y='%.0f' width='165' height='48' rx='6' fill='#ffe' "
-			   "stroke='#995'/><text x='552' y='%.0f' font-size='11' "
-			   "text-anchor='middle'>",
+		fprintf(f,
+			"<rect x='470' y='%.0f' width='165' height='48' rx='6' fill='#ffe' "
+			"stroke='#995'/><text x='552' y='%.0f' font-size='11' "
+			"text-anchor='middle'>",
 			y, y + 14);
 		esc(f, r->partner);
 		days_text(r->retention_days, keep, sizeof(keep));
 		categories_text(r->categories, cats, sizeof(cats));
-		fprintf(f, ": %s</text><text x='552' y='%.0f' font-size='9' text-anchor='middle'>%s; "
-			   "kept %s</text><text x='552' y='%.0f' font-size='8' text-anchor='middle'>",
+		fprintf(f,
+			": %s</text><text x='552' y='%.0f' font-size='9' text-anchor='middle'>%s; "
+			"kept %s</text><text x='552' y='%.0f' font-size='8' text-anchor='middle'>",
 			policy_share_what_name(r->what), y + 27, cats, keep, y + 40);
 		{
 			char purpose[48];
@@ -340,9 +362,10 @@ write_dot(const char *dir, const struct measures *mm, const struct policy *p, st
 	(void)snprintf(path, sizeof(path), "%s/dataflow-%s.dot", dir, mm->policy);
 	if ((f = fopen(path, "w")) == NULL)
 		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
-	fprintf(f, "// Who holds what under policy '%s' (generated from %s by paso).\n",
-		mm->policy, mm->policy_path);
-	fprintf(f, "digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n", mm->policy);
+	fprintf(f, "// Who holds what under policy '%s' (generated from %s by paso).\n", mm->policy,
+		mm->policy_path);
+	fprintf(f, "digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n",
+		mm->policy);
 	fprintf(f, "  kiosks [label=\"kiosks\\ncapture:");
 	for (m = 0; m < POLICY_NMODALITIES; m++)
 		if (ps->capture[m])
@@ -406,12 +429,12 @@ glance(FILE *f, const struct scenario *s, const struct measures *m, size_t n)
 	fprintf(f, "</tr>\n");
 #define ROW(label, expr)                                                                           \
 	do {                                                                                       \
-		fprintf(f, "<tr><td>%s</td>", label);                                             \
+		fprintf(f, "<tr><td>%s</td>", label);                                              \
 		for (i = 0; i < n; i++) {                                                          \
 			const struct measures *x = &m[i];                                          \
 			const struct held_point *h = x->nheld ? &x->held[x->nheld - 1] : NULL;     \
 			(void)h;                                                                   \
-			fprintf(f, "<td class='n'>%s</td>", expr);                                \
+			fprintf(f, "<td class='n'>%s</td>", expr);                                 \
 		}                                                                                  \
 		fprintf(f, "</tr>\n");                                                             \
 	} while (0)
@@ -437,11 +460,11 @@ glance(FILE *f, const struct scenario *s, const struct measures *m, size_t n)
 			b1));
 	ROW("enrolled detainees the station could not identify", num(x->ident_missed, b1));
 	ROW("second enrolments under a new card not caught", num(x->dups_missed, b1));
-	ROW("disclosures to partners (<code>SHARE</code> entries)",
-		num(shares_total(x), b1));
+	ROW("disclosures to partners (<code>SHARE</code> entries)", num(shares_total(x), b1));
 	ROW("audit entries anyone can check", num(x->audit_entries, b1));
 #undef ROW
-	fprintf(f, "</table><p class='src'>Details and the entries behind each figure below.</p>\n");
+	fprintf(f,
+		"</table><p class='src'>Details and the entries behind each figure below.</p>\n");
 }
 
 struct drow {
@@ -496,7 +519,8 @@ static const struct drow drows[] = {
 		"IDENTIFY entries whose candidate pseudonym enrolled another body", idn_wrong, idn},
 	{"Enrolled detainees not found", "IDENTIFY entries with NOT_IDENTIFIED", idn_missed, idn},
 	{"Never-enrolled people matched to someone (wrongful hit)",
-		"IDENTIFY entries with IDENTIFIED, for probes of people never enrolled", prb_hit, prb},
+		"IDENTIFY entries with IDENTIFIED, for probes of people never enrolled", prb_hit,
+		prb},
 	{"New people refused enrolment as a 'duplicate' (wrongful hit)",
 		"REJECT entries with code DUPLICATE for a first enrolment", enr_dup, enr},
 	{"Duplicate enrolments missed (same person, second card, enrolled again)",
@@ -550,14 +574,15 @@ write_csvs(const char *dir, const struct scenario *s, const struct measures *m, 
 	fprintf(f, "policy,recipient,purpose,disclosures\n");
 	for (i = 0; i < n; i++)
 		for (r = 0; r < m[i].nshares; r++)
-			fprintf(f, "%s,%s,\"%s\",%" PRIu64 "\n", m[i].policy, m[i].shares[r].recipient,
-				m[i].shares[r].purpose, m[i].shares[r].n);
+			fprintf(f, "%s,%s,\"%s\",%" PRIu64 "\n", m[i].policy,
+				m[i].shares[r].recipient, m[i].shares[r].purpose, m[i].shares[r].n);
 	if (fclose(f) != 0)
 		goto fail;
 	(void)snprintf(path, sizeof(path), "%s/exposure.csv", dir);
 	if ((f = fopen(path, "w")) == NULL)
 		goto fail;
-	fprintf(f, "policy,party,breach_day,records,fingerprints,faces,irises,pseudonyms_in_audit_log\n");
+	fprintf(f,
+		"policy,party,breach_day,records,fingerprints,faces,irises,pseudonyms_in_audit_log\n");
 	for (r = 0; r < s->nevents; r++) {
 		if (s->events[r].kind != SCENARIO_BREACH_HUB)
 			continue;
@@ -565,9 +590,11 @@ write_csvs(const char *dir, const struct scenario *s, const struct measures *m, 
 			const struct held_point *h = at_day(&m[i], s, s->events[r].day);
 			if (h == NULL)
 				continue;
-			fprintf(f, "%s,hub,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n",
-				m[i].policy, s->events[r].day, h->subjects, h->finger, h->face, h->iris,
-				h->audit_people);
+			fprintf(f,
+				"%s,hub,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+				"\n",
+				m[i].policy, s->events[r].day, h->subjects, h->finger, h->face,
+				h->iris, h->audit_people);
 		}
 	}
 	if (fclose(f) != 0)
@@ -581,7 +608,8 @@ write_csvs(const char *dir, const struct scenario *s, const struct measures *m, 
 	fprintf(f, "\n");
 	for (i = 0; i < n; i++) {
 		fprintf(f, "%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64, m[i].policy,
-			m[i].kiosk_messages, m[i].audit_entries, m[i].audit_bytes, m[i].store_bytes);
+			m[i].kiosk_messages, m[i].audit_entries, m[i].audit_bytes,
+			m[i].store_bytes);
 		for (p = 0; p < PHASE_N; p++)
 			fprintf(f, ",%.3f", m[i].seconds[p]);
 		fprintf(f, "\n");
@@ -604,53 +632,58 @@ write_json(const char *dir, const struct scenario *s, const struct workload_info
 	(void)snprintf(path, sizeof(path), "%s/summary.json", dir);
 	if ((f = fopen(path, "w")) == NULL)
 		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
-	fprintf(f, "{\"scenario\":\"%s\",\"seed\":%" PRIu64 ",\"start\":\"%s\",\"days\":%u,"
-		   "\"period_days\":%u,\"workload\":{\"sha256\":\"%s\",\"population\":%u,"
-		   "\"messages\":%" PRIu64 ",\"enrolments\":%" PRIu64 ",\"duplicates\":%" PRIu64
-		   ",\"crossings\":%" PRIu64 ",\"impostors\":%" PRIu64
-		   ",\"identifications\":%" PRIu64 ",\"probes\":%" PRIu64
-		   ",\"partner_queries_planned\":%" PRIu64 "},\"policies\":[",
+	fprintf(f,
+		"{\"scenario\":\"%s\",\"seed\":%" PRIu64 ",\"start\":\"%s\",\"days\":%u,"
+		"\"period_days\":%u,\"workload\":{\"sha256\":\"%s\",\"population\":%u,"
+		"\"messages\":%" PRIu64 ",\"enrolments\":%" PRIu64 ",\"duplicates\":%" PRIu64
+		",\"crossings\":%" PRIu64 ",\"impostors\":%" PRIu64 ",\"identifications\":%" PRIu64
+		",\"probes\":%" PRIu64 ",\"partner_queries_planned\":%" PRIu64 "},\"policies\":[",
 		s->name, s->seed, instant_format(s->start, st), s->days, s->period_days, w->digest,
-		w->population, w->messages, w->enrolments, w->duplicates, w->crossings, w->impostors,
-		w->identifications, w->probes, w->partner_queries);
+		w->population, w->messages, w->enrolments, w->duplicates, w->crossings,
+		w->impostors, w->identifications, w->probes, w->partner_queries);
 	for (i = 0; i < n; i++) {
 		const struct measures *x = &m[i];
 		const struct held_point *last = x->nheld ? &x->held[x->nheld - 1] : NULL;
-		fprintf(f, "%s{\"policy\":\"%s\",\"held_at_end\":{\"subjects\":%" PRIu64
-			   ",\"with_finger\":%" PRIu64 ",\"with_face\":%" PRIu64
-			   ",\"with_iris\":%" PRIu64 ",\"audit_people\":%" PRIu64 "},\"decisions\":{",
+		fprintf(f,
+			"%s{\"policy\":\"%s\",\"held_at_end\":{\"subjects\":%" PRIu64
+			",\"with_finger\":%" PRIu64 ",\"with_face\":%" PRIu64
+			",\"with_iris\":%" PRIu64 ",\"audit_people\":%" PRIu64 "},\"decisions\":{",
 			i ? "," : "", x->policy, last ? last->subjects : 0, last ? last->finger : 0,
-			last ? last->face : 0, last ? last->iris : 0, last ? last->audit_people : 0);
-		fprintf(f, "\"genuine\":%" PRIu64 ",\"genuine_match\":%" PRIu64
-			   ",\"false_non_match\":%" PRIu64 ",\"genuine_refused\":%" PRIu64
-			   ",\"genuine_undecided\":%" PRIu64 ",\"impostor\":%" PRIu64
-			   ",\"false_match\":%" PRIu64 ",\"impostor_undecided\":%" PRIu64
-			   ",\"identify\":%" PRIu64 ",\"identify_right\":%" PRIu64
-			   ",\"identify_wrong\":%" PRIu64 ",\"identify_missed\":%" PRIu64
-			   ",\"probes\":%" PRIu64 ",\"probe_hits\":%" PRIu64 ",\"enrol\":%" PRIu64
-			   ",\"enrol_wrongly_duplicate\":%" PRIu64 ",\"duplicates\":%" PRIu64
-			   ",\"duplicates_caught\":%" PRIu64 ",\"duplicates_missed\":%" PRIu64
-			   ",\"capture_failures\":%" PRIu64 ",\"truth_without_audit_entry\":%" PRIu64
-			   "},\"sharing\":[",
+			last ? last->face : 0, last ? last->iris : 0,
+			last ? last->audit_people : 0);
+		fprintf(f,
+			"\"genuine\":%" PRIu64 ",\"genuine_match\":%" PRIu64
+			",\"false_non_match\":%" PRIu64 ",\"genuine_refused\":%" PRIu64
+			",\"genuine_undecided\":%" PRIu64 ",\"impostor\":%" PRIu64
+			",\"false_match\":%" PRIu64 ",\"impostor_undecided\":%" PRIu64
+			",\"identify\":%" PRIu64 ",\"identify_right\":%" PRIu64
+			",\"identify_wrong\":%" PRIu64 ",\"identify_missed\":%" PRIu64
+			",\"probes\":%" PRIu64 ",\"probe_hits\":%" PRIu64 ",\"enrol\":%" PRIu64
+			",\"enrol_wrongly_duplicate\":%" PRIu64 ",\"duplicates\":%" PRIu64
+			",\"duplicates_caught\":%" PRIu64 ",\"duplicates_missed\":%" PRIu64
+			",\"capture_failures\":%" PRIu64 ",\"truth_without_audit_entry\":%" PRIu64
+			"},\"sharing\":[",
 			x->genuine, x->genuine_match, x->genuine_nonmatch, x->genuine_refused,
 			x->genuine_undecided, x->impostor, x->impostor_match, x->impostor_undecided,
 			x->ident, x->ident_right, x->ident_wrong, x->ident_missed, x->probes,
 			x->probe_hits, x->enrol, x->enrol_wrong_dup, x->dups, x->dups_caught,
 			x->dups_missed, x->capture_failures, x->truth_unmatched);
 		for (r = 0; r < x->nshares; r++)
-			fprintf(f, "%s{\"recipient\":\"%s\",\"disclosures\":%" PRIu64 "}", r ? "," : "",
-				x->shares[r].recipient, x->shares[r].n);
-		fprintf(f, "],\"erasures\":%" PRIu64 ",\"cost\":{\"kiosk_messages\":%" PRIu64
-			   ",\"audit_entries\":%" PRIu64 ",\"audit_bytes\":%" PRIu64
-			   ",\"store_bytes\":%" PRIu64,
-			x->deletes, x->kiosk_messages, x->audit_entries, x->audit_bytes, x->store_bytes);
+			fprintf(f, "%s{\"recipient\":\"%s\",\"disclosures\":%" PRIu64 "}",
+				r ? "," : "", x->shares[r].recipient, x->shares[r].n);
+		fprintf(f,
+			"],\"erasures\":%" PRIu64 ",\"cost\":{\"kiosk_messages\":%" PRIu64
+			",\"audit_entries\":%" PRIu64 ",\"audit_bytes\":%" PRIu64
+			",\"store_bytes\":%" PRIu64,
+			x->deletes, x->kiosk_messages, x->audit_entries, x->audit_bytes,
+			x->store_bytes);
 		for (p = 0; p < PHASE_N; p++)
 			fprintf(f, ",\"seconds_%s\":%.3f", run_phase_names[p], x->seconds[p]);
 		fprintf(f, "},\"held\":[");
 		for (p = 0; p < x->nheld; p++)
-			fprintf(f, "%s[%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", p ? "," : "",
-				x->held[p].day, x->held[p].subjects, x->held[p].finger,
-				x->held[p].face, x->held[p].iris);
+			fprintf(f, "%s[%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]",
+				p ? "," : "", x->held[p].day, x->held[p].subjects,
+				x->held[p].finger, x->held[p].face, x->held[p].iris);
 		fprintf(f, "]}");
 	}
 	fprintf(f, "],\"held_columns\":[\"day\",\"subjects\",\"with_finger\",\"with_face\","
@@ -678,23 +711,25 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
 	fprintf(f, "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>Paso: ");
 	esc(f, s->name);
-	fprintf(f, " under %zu polic%s</title><style>body{font-family:sans-serif;max-width:1000px;"
-		   "margin:2em auto;padding:0 1em;color:#222}figure{display:inline-block;margin:.5em}"
-		   "figcaption{font-size:.8em;color:#555;max-width:460px}table{border-collapse:"
-		   "collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;font-size:.9em;"
-		   "vertical-align:top}td.n{text-align:right}.legend span{margin-right:1.5em}"
-		   ".src{font-size:.75em;color:#666}code{font-size:.9em}</style></head><body>\n",
+	fprintf(f,
+		" under %zu polic%s</title><style>body{font-family:sans-serif;max-width:1000px;"
+		"margin:2em auto;padding:0 1em;color:#222}figure{display:inline-block;margin:.5em}"
+		"figcaption{font-size:.8em;color:#555;max-width:460px}table{border-collapse:"
+		"collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;font-size:.9em;"
+		"vertical-align:top}td.n{text-align:right}.legend span{margin-right:1.5em}"
+		".src{font-size:.75em;color:#666}code{font-size:.9em}</style></head><body>\n",
 		n, n == 1 ? "y" : "ies");
 	fprintf(f, "<h1>The same border traffic under %zu polic%s</h1>\n", n, n == 1 ? "y" : "ies");
 	fprintf(f, "<p>Scenario <b>");
 	esc(f, s->name);
 	fprintf(f, "</b>: ");
 	esc(f, s->description);
-	fprintf(f, " %u synthetic travellers enrol over %u simulated days from %s (seed %" PRIu64
-		   "); %" PRIu64 " kiosk messages were planned once and sent, byte for byte the "
-		   "same, to a fresh hub under each policy (workload SHA-256 <code>%.16s…</code>). "
-		   "Every figure below is read after the run from the hub's audit log and store; "
-		   "each says which entries back it. No real person's data is used.</p>\n",
+	fprintf(f,
+		" %u synthetic travellers enrol over %u simulated days from %s (seed %" PRIu64
+		"); %" PRIu64 " kiosk messages were planned once and sent, byte for byte the "
+		"same, to a fresh hub under each policy (workload SHA-256 <code>%.16s…</code>). "
+		"Every figure below is read after the run from the hub's audit log and store; "
+		"each says which entries back it. No real person's data is used.</p>\n",
 		s->people, s->days, instant_format(s->start, st), s->seed, w->messages, w->digest);
 	glance(f, s, m, n);
 	fprintf(f, "<h2>What the hub holds over time</h2>\n");
@@ -718,8 +753,9 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 		} else if (s->events[r].kind == SCENARIO_BREACH_PARTNER) {
 			fprintf(f, "<p>Breach of partner <b>");
 			esc(f, s->events[r].target);
-			fprintf(f, "</b> on day %u: not measured, this deployment has no partner "
-				   "party yet.</p>\n",
+			fprintf(f,
+				"</b> on day %u: not measured, this deployment has no partner "
+				"party yet.</p>\n",
 				s->events[r].day);
 			any = 1;
 		}
@@ -731,8 +767,9 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 	for (i = 0; i < n; i++)
 		for (r = 0; r < m[i].nshares; r++) {
 			if (!any)
-				fprintf(f, "<table><tr><th>policy</th><th>recipient</th><th>purpose</th>"
-					   "<th>disclosures</th></tr>\n");
+				fprintf(f,
+					"<table><tr><th>policy</th><th>recipient</th><th>purpose</th>"
+					"<th>disclosures</th></tr>\n");
 			any = 1;
 			fprintf(f, "<tr><td>");
 			esc(f, m[i].policy);
@@ -745,10 +782,11 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 	if (any)
 		fprintf(f, "</table><p class='src'>From <code>SHARE</code> entries.</p>\n");
 	else
-		fprintf(f, "<p>No <code>SHARE</code> entry in any hub's audit log: nothing was "
-			   "disclosed in these runs (%" PRIu64 " partner queries were planned, but no "
-			   "partner party takes part in them yet). The policies' sharing rules are in "
-			   "the data-flow diagrams below.</p>\n",
+		fprintf(f,
+			"<p>No <code>SHARE</code> entry in any hub's audit log: nothing was "
+			"disclosed in these runs (%" PRIu64 " partner queries were planned, but no "
+			"partner party takes part in them yet). The policies' sharing rules are in "
+			"the data-flow diagrams below.</p>\n",
 			w->partner_queries);
 	fprintf(f, "<h2>Decisions and what they cost people</h2>\n<table><tr><th>what happened "
 		   "(ground truth from the simulation)</th>");
@@ -764,8 +802,8 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 			uint64_t a = drows[r].num(&m[i]), b = drows[r].den(&m[i]);
 			char na[32], nb2[32];
 			if (b)
-				fprintf(f, "<td class='n'>%s of %s (%.2f%%)</td>", num(a, na), num(b, nb2),
-					pct(a, b));
+				fprintf(f, "<td class='n'>%s of %s (%.2f%%)</td>", num(a, na),
+					num(b, nb2), pct(a, b));
 			else
 				fprintf(f, "<td class='n'>%s</td>", num(a, na));
 		}
@@ -831,11 +869,12 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 			return rc;
 		}
 	}
-	fprintf(f, "<p class='src'>Figures for your own tools: <code>held.csv</code>, "
-		   "<code>decisions.csv</code>, <code>exposure.csv</code>, <code>sharing.csv</code>, "
-		   "<code>cost.csv</code>, <code>summary.json</code>. Each policy's deployment, audit "
-		   "log and truth file are kept in its own folder; check a log with "
-		   "<code>paso-audit verify DIR/POLICY/hub</code>.</p>\n</body></html>\n");
+	fprintf(f,
+		"<p class='src'>Figures for your own tools: <code>held.csv</code>, "
+		"<code>decisions.csv</code>, <code>exposure.csv</code>, <code>sharing.csv</code>, "
+		"<code>cost.csv</code>, <code>summary.json</code>. Each policy's deployment, audit "
+		"log and truth file are kept in its own folder; check a log with "
+		"<code>paso-audit verify DIR/POLICY/hub</code>.</p>\n</body></html>\n");
 	if (fclose(f) != 0)
 		return paso_diag_set(d, PASO_E_IO, "%s: write failed", path);
 	return 0;

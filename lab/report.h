@@ -26,21 +26,27 @@ struct share_count {
 	uint64_t n;
 };
 
-enum run_phase { PHASE_PLAN, PHASE_SETUP, PHASE_TRAFFIC, PHASE_SNAPSHOT, PHASE_STOP,
-	PHASE_MEASURE, PHASE_N };
+enum run_phase {
+	PHASE_PLAN,
+	PHASE_SETUP,
+	PHASE_TRAFFIC,
+	PHASE_SNAPSHOT,
+	PHASE_STOP,
+	PHASE_MEASURE,
+	PHASE_N
+};
 extern const char *const run_phase_names[PHASE_N];
 
 struct measures {
-	char policy[65];    /* the policy's name */
-	char rundir[4096];  /* DIR/POLICY: hub/, stats/, truth.txt */
+	char policy[65];   /* the policy's name */
+	char rundir[4096]; /* DIR/POLICY: hub/, stats/, truth.txt */
 	char policy_path[4096];
-	char capture[32];   /* what its kiosks capture: the policy's capture.* keys */
+	char capture[32];        /* what its kiosks capture: the policy's capture.* keys */
 	struct held_point *held; /* one per period */
 	size_t nheld;
 	/* Decisions against the ground truth, from CROSSING, IDENTIFY, ENROLL and REJECT entries. */
 	uint64_t genuine, genuine_match, genuine_nonmatch, genuine_undecided, genuine_refused;
-	uint64_t impostor, impostor_match, impostor_nonmatch, impostor_undecided,
-		impostor_refused;
+	uint64_t impostor, impostor_match, impostor_nonmatch, impostor_undecided, impostor_refused;
 	uint64_t ident, ident_right, ident_wrong, ident_missed;
 	uint64_t probes, probe_hits;
 	uint64_t enrol, enrol_ok, enrol_wrong_dup, enrol_refused;

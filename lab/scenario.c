@@ -34,8 +34,14 @@ struct skey {
 
 /* clang-format off: one row per key. */
 #define O(f) offsetof(struct scenario, f)
-#define SHARE(k, def, f) {k, T_REAL, 0, 1, "0..1", def, O(f)}
-#define RATE(k, def, f) {k, T_REAL, 0, 1000, "0..1000", def, O(f)}
+#define SHARE(k, def, f)                                                                           \
+	{                                                                                          \
+		k, T_REAL, 0, 1, "0..1", def, O(f)                                                 \
+	}
+#define RATE(k, def, f)                                                                            \
+	{                                                                                          \
+		k, T_REAL, 0, 1000, "0..1000", def, O(f)                                           \
+	}
 static const struct skey scenario_keys[] = {
 	{"name", T_STR, 1, 64, "1..64 characters", NULL, O(name)},
 	{"description", T_STR, 0, 1024, "0..1024 characters", "\"\"", O(description)},
@@ -65,8 +71,8 @@ static const struct skey scenario_keys[] = {
 };
 #define NKEYS (sizeof(scenario_keys) / sizeof(scenario_keys[0]))
 #undef O
-static const char *const event_words[] = {"breach_hub", "breach_partner", "policy_change",
-	"revoke_kiosk", NULL};
+static const char *const event_words[] = {
+	"breach_hub", "breach_partner", "policy_change", "revoke_kiosk", NULL};
 /* clang-format on */
 
 struct sctx {
@@ -151,7 +157,7 @@ set_scalar(struct sctx *c, const struct skey *k, const char *text, int plain, un
 	case T_U64:
 		errno = 0;
 		u = plain && len > 0 && text[0] >= '0' && text[0] <= '9' ? strtoull(text, &end, 10)
-									  : 0;
+									 : 0;
 		if (!plain || len == 0 || text[0] < '0' || text[0] > '9' || errno != 0 ||
 			*end != '\0')
 			return fail(c, line, "%s expects a whole number: '%s'", k->key,
@@ -213,7 +219,8 @@ parse_event(struct sctx *c, yaml_node_t *n)
 	ev->line = node_line(n);
 	c->s->nevents++; /* owned from here on, so scenario_free frees its target */
 	if (n->type != YAML_MAPPING_NODE)
-		return fail(c, node_line(n), "events: each event is a mapping of day, kind, target");
+		return fail(
+			c, node_line(n), "events: each event is a mapping of day, kind, target");
 	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
 		yaml_node_t *kn = yaml_document_get_node(c->doc, pr->key);
 		yaml_node_t *vn = yaml_document_get_node(c->doc, pr->value);
@@ -221,15 +228,16 @@ parse_event(struct sctx *c, yaml_node_t *n)
 
 		if (kn == NULL || vn == NULL || kn->type != YAML_SCALAR_NODE ||
 			vn->type != YAML_SCALAR_NODE)
-			return fail(c, node_line(n), "events: day, kind and target are plain values");
+			return fail(
+				c, node_line(n), "events: day, kind and target are plain values");
 		key = (const char *)kn->data.scalar.value;
 		val = (const char *)vn->data.scalar.value;
 		if (strcmp(key, "day") == 0) {
 			errno = 0;
 			u = val[0] >= '0' && val[0] <= '9' ? strtoull(val, &end, 10) : 0;
 			if (val[0] < '0' || val[0] > '9' || errno != 0 || *end != '\0' || u > 3650)
-				return fail(c, node_line(vn), "events.day out of range 0..3650: '%s'",
-					shown(val, vb));
+				return fail(c, node_line(vn),
+					"events.day out of range 0..3650: '%s'", shown(val, vb));
 			ev->day = (uint32_t)u;
 			have_day = 1;
 		} else if (strcmp(key, "kind") == 0) {
@@ -246,7 +254,8 @@ parse_event(struct sctx *c, yaml_node_t *n)
 		} else if (strcmp(key, "target") == 0) {
 			if (strlen(val) < 1 || strlen(val) > 256 || !printable(val))
 				return fail(c, node_line(vn),
-					"events.target must be 1..256 characters: '%s'", shown(val, vb));
+					"events.target must be 1..256 characters: '%s'",
+					shown(val, vb));
 			free(ev->target);
 			if ((ev->target = strdup(val)) == NULL)
 				return PASO_E_NOMEM;
@@ -373,8 +382,8 @@ cross_checks(struct sctx *c)
 }
 
 int
-scenario_parse(const char *buf, size_t len, const char *name, struct scenario **out,
-	struct paso_diag *d)
+scenario_parse(
+	const char *buf, size_t len, const char *name, struct scenario **out, struct paso_diag *d)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
@@ -407,8 +416,7 @@ scenario_parse(const char *buf, size_t len, const char *name, struct scenario **
 		r = fail(&c, root ? node_line(root) : 1, "a scenario is a mapping of keys");
 		goto out;
 	}
-	if ((r = walk(&c, root, "")) != 0 || (r = defaults(&c)) != 0 ||
-		(r = cross_checks(&c)) != 0)
+	if ((r = walk(&c, root, "")) != 0 || (r = defaults(&c)) != 0 || (r = cross_checks(&c)) != 0)
 		goto out;
 	*out = s;
 	s = NULL;

@@ -55,8 +55,8 @@ struct scenario {
  * ("scenarios/x.yaml:12: days out of range 1..3650: '0'"). Pure. Caller owns *out
  * (scenario_free). Returns 0, PASO_E_INVALID_ARG or PASO_E_NOMEM.
  */
-int scenario_parse(const char *buf, size_t len, const char *name, struct scenario **out,
-	struct paso_diag *d);
+int scenario_parse(
+	const char *buf, size_t len, const char *name, struct scenario **out, struct paso_diag *d);
 
 /* Reads path (at most SCENARIO_MAX_BYTES) and parses it. Adds PASO_E_IO, PASO_E_NOT_FOUND. */
 int scenario_load_file(const char *path, struct scenario **out, struct paso_diag *d);

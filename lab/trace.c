@@ -72,8 +72,8 @@ action_word(Paso__Action a, int es)
 static const char *
 action_name(Paso__Action a)
 {
-	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&paso__action__descriptor,
-		(int)a);
+	const ProtobufCEnumValue *v =
+		protobuf_c_enum_descriptor_get_value(&paso__action__descriptor, (int)a);
 
 	return v != NULL ? v->name : "?";
 }
@@ -85,8 +85,8 @@ decision_name(const Paso__AuditEntry *e)
 
 	if (e->match == NULL)
 		return "";
-	v = protobuf_c_enum_descriptor_get_value(&paso__decision__descriptor,
-		(int)e->match->decision);
+	v = protobuf_c_enum_descriptor_get_value(
+		&paso__decision__descriptor, (int)e->match->decision);
 	return v != NULL ? v->name : "";
 }
 
@@ -101,8 +101,8 @@ about(const Paso__AuditEntry *e, const uint8_t p[32])
 
 /* The latest checkpoint, verified with the log's key: the size and root every proof targets. */
 static int
-load_checkpoint(struct auditlog *log, const struct deploy_paths *p, struct trace *t,
-	struct paso_diag *d)
+load_checkpoint(
+	struct auditlog *log, const struct deploy_paths *p, struct trace *t, struct paso_diag *d)
 {
 	struct checkpoint_verifier *v = NULL;
 	struct checkpoint_note *note = NULL;
@@ -150,8 +150,8 @@ scan(const struct deploy_paths *p, struct trace *t, struct paso_diag *d)
 		if ((r = auditlog_entry(log, i, &buf, &len)) != 0)
 			goto out;
 		if ((e = paso__audit_entry__unpack(NULL, len, buf)) == NULL) {
-			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT, "%s: entry %" PRIu64
-				" does not decode", p->audit, i);
+			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+				"%s: entry %" PRIu64 " does not decode", p->audit, i);
 			goto out;
 		}
 		free(buf);
@@ -173,8 +173,8 @@ scan(const struct deploy_paths *p, struct trace *t, struct paso_diag *d)
 			a->e = e;
 			e = NULL;
 			if ((r = auditlog_leaf_hash(log, i, a->leaf)) != 0 ||
-				(r = auditlog_inclusion(log, i, t->cp.size, a->path, MERKLE_MAX_PROOF,
-					 &a->npath)) != 0)
+				(r = auditlog_inclusion(log, i, t->cp.size, a->path,
+					 MERKLE_MAX_PROOF, &a->npath)) != 0)
 				goto out;
 			a->verified = merkle_verify_inclusion(a->leaf, i, t->cp.size,
 					      (const uint8_t(*)[MERKLE_HASH_BYTES])a->path,
@@ -227,7 +227,8 @@ print_text(const struct trace *t, const char *dir)
 		       "lookup is itself entry %" PRIu64 ")\n",
 			t->pseud_hex, t->lookup_index);
 	else
-		printf("  no one is enrolled with that card here (the lookup is entry %" PRIu64 ")\n",
+		printf("  no one is enrolled with that card here (the lookup is entry %" PRIu64
+		       ")\n",
 			t->lookup_index);
 	printf("  against the signed checkpoint of %s: size %" PRIu64 "\n", t->cp.origin,
 		t->cp.size);
@@ -238,8 +239,9 @@ print_text(const struct trace *t, const char *dir)
 		const Paso__AuditEntry *e = a->e;
 
 		hex(a->leaf, 32, h);
-		printf("#%" PRIu64 " %s %s by %s, purpose '%s'", a->index, instant_format(e->time, inst),
-			action_name(e->action), e->actor, e->purpose);
+		printf("#%" PRIu64 " %s %s by %s, purpose '%s'", a->index,
+			instant_format(e->time, inst), action_name(e->action), e->actor,
+			e->purpose);
 		if (e->policy_rule[0])
 			printf(", rule '%s'", e->policy_rule);
 		if (e->recipient[0])
@@ -272,13 +274,15 @@ print_json(const struct trace *t, const char *dir)
 		const Paso__AuditEntry *e = a->e;
 
 		hex(a->leaf, 32, h);
-		printf("%s{\"index\":%" PRIu64 ",\"time\":\"%s\",\"action\":\"%s\",\"actor\":\"%s\","
+		printf("%s{\"index\":%" PRIu64
+		       ",\"time\":\"%s\",\"action\":\"%s\",\"actor\":\"%s\","
 		       "\"purpose\":\"%s\",\"policy_rule\":\"%s\",\"recipient\":\"%s\","
 		       "\"crossing_point\":\"%s\",\"decision\":\"%s\",\"code\":%d,\"leaf_hash\":\"%s\","
 		       "\"verified\":%s,\"proof\":[",
-			i ? "," : "", a->index, instant_format(e->time, inst), action_name(e->action),
-			e->actor, e->purpose, e->policy_rule, e->recipient, e->crossing_point,
-			decision_name(e), e->code, h, a->verified ? "true" : "false");
+			i ? "," : "", a->index, instant_format(e->time, inst),
+			action_name(e->action), e->actor, e->purpose, e->policy_rule, e->recipient,
+			e->crossing_point, decision_name(e), e->code, h,
+			a->verified ? "true" : "false");
 		for (k = 0; k < a->npath; k++) {
 			hex(a->path[k], 32, h);
 			printf("%s\"%s\"", k ? "," : "", h);
@@ -298,42 +302,50 @@ write_html(const struct trace *t, const char *dir, const char *path, struct paso
 
 	if (f == NULL)
 		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
-	fprintf(f, "<!DOCTYPE html>\n<html lang='es'><head><meta charset='utf-8'><title>Sus datos en "
-		   "el registro / Your data in the registry</title><style>body{font-family:sans-serif;"
-		   "max-width:900px;margin:2em auto;padding:0 1em}table{border-collapse:collapse}"
-		   "td,th{border:1px solid #ccc;padding:.3em .5em;font-size:.9em;vertical-align:top}"
-		   "code{font-size:.8em;word-break:break-all}.ok{color:#1a7f37}.bad{color:#b00}"
-		   "</style></head><body>\n");
+	fprintf(f,
+		"<!DOCTYPE html>\n<html lang='es'><head><meta charset='utf-8'><title>Sus datos en "
+		"el registro / Your data in the registry</title><style>body{font-family:sans-serif;"
+		"max-width:900px;margin:2em auto;padding:0 1em}table{border-collapse:collapse}"
+		"td,th{border:1px solid #ccc;padding:.3em .5em;font-size:.9em;vertical-align:top}"
+		"code{font-size:.8em;word-break:break-all}.ok{color:#1a7f37}.bad{color:#b00}"
+		"</style></head><body>\n");
 	for (es = 1; es >= 0; es--) {
 		fprintf(f, "<section lang='%s'><h1>%s</h1>\n", es ? "es" : "en",
-			es ? "Lo que el registro hizo con sus datos" : "What the registry did with your data");
+			es ? "Lo que el registro hizo con sus datos"
+			   : "What the registry did with your data");
 		fprintf(f, "<p>%s <code>", es ? "Registro:" : "Registry:");
 		html_esc(f, t->cp.origin);
 		fprintf(f, "</code>. ");
 		if (t->found)
-			fprintf(f, es ? "En el registro público usted aparece solo con este seudónimo: "
-				      "<code>%s</code>. "
-				      : "In the public log you appear only as this pseudonym: "
-					"<code>%s</code>. ",
+			fprintf(f,
+				es ? "En el registro público usted aparece solo con este seudónimo: "
+				     "<code>%s</code>. "
+				   : "In the public log you appear only as this pseudonym: "
+				     "<code>%s</code>. ",
 				t->pseud_hex);
 		else
 			fprintf(f, es ? "Nadie está inscrito con esa tarjeta. "
 				      : "No one is enrolled with that card. ");
-		fprintf(f, es ? "Calcular ese seudónimo a partir de su tarjeta quedó registrado como "
-			      "el acto número %" PRIu64 ".</p>\n"
-			      : "Computing that pseudonym from your card was itself recorded as act "
-				"number %" PRIu64 ".</p>\n",
+		fprintf(f,
+			es ? "Calcular ese seudónimo a partir de su tarjeta quedó registrado como "
+			     "el acto número %" PRIu64 ".</p>\n"
+			   : "Computing that pseudonym from your card was itself recorded as act "
+			     "number %" PRIu64 ".</p>\n",
 			t->lookup_index);
-		fprintf(f, "<table><tr><th>#</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th>"
-			   "<th>%s</th></tr>\n",
-			es ? "fecha (UTC)" : "date (UTC)", es ? "acto" : "act", es ? "quién" : "who",
-			es ? "para qué / regla" : "purpose / rule", es ? "prueba" : "proof");
+		fprintf(f,
+			"<table><tr><th>#</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th>"
+			"<th>%s</th></tr>\n",
+			es ? "fecha (UTC)" : "date (UTC)", es ? "acto" : "act",
+			es ? "quién" : "who", es ? "para qué / regla" : "purpose / rule",
+			es ? "prueba" : "proof");
 		for (i = 0; i < t->n; i++) {
 			const Paso__AuditEntry *e = t->acts[i].e;
-			fprintf(f, "<tr><td>%" PRIu64 "</td><td>%s</td><td>%s<br><small>%s %s</small>"
-				   "</td><td>",
+			fprintf(f,
+				"<tr><td>%" PRIu64 "</td><td>%s</td><td>%s<br><small>%s %s</small>"
+				"</td><td>",
 				t->acts[i].index, instant_format(e->time, inst),
-				action_word(e->action, es), action_name(e->action), decision_name(e));
+				action_word(e->action, es), action_name(e->action),
+				decision_name(e));
 			html_esc(f, e->actor);
 			if (e->crossing_point[0]) {
 				fprintf(f, "<br><small>");
@@ -355,14 +367,15 @@ write_html(const struct trace *t, const char *dir, const char *path, struct paso
 		}
 		fprintf(f, "</table>\n");
 		hex(t->cp.root, 32, h);
-		fprintf(f, es ? "<p>Cada acto está en un registro público firmado (tamaño %" PRIu64
-			      ", raíz <code>%s</code>). Cualquier persona puede comprobarlo sin confiar "
-			      "en el registro: <code>paso-audit prove %s --index N --size %" PRIu64
-			      "</code> con la clave pública del registro.</p></section>\n"
-			      : "<p>Every act is in a signed public log (size %" PRIu64
-				", root <code>%s</code>). Anyone can check it without trusting the "
-				"registry: <code>paso-audit prove %s --index N --size %" PRIu64
-				"</code> with the registry's public key.</p></section>\n",
+		fprintf(f,
+			es ? "<p>Cada acto está en un registro público firmado (tamaño %" PRIu64
+			     ", raíz <code>%s</code>). Cualquier persona puede comprobarlo sin confiar "
+			     "en el registro: <code>paso-audit prove %s --index N --size %" PRIu64
+			     "</code> con la clave pública del registro.</p></section>\n"
+			   : "<p>Every act is in a signed public log (size %" PRIu64
+			     ", root <code>%s</code>). Anyone can check it without trusting the "
+			     "registry: <code>paso-audit prove %s --index N --size %" PRIu64
+			     "</code> with the registry's public key.</p></section>\n",
 			t->cp.size, h, dir, t->cp.size);
 		if (es)
 			fprintf(f, "<hr>\n");
@@ -378,11 +391,12 @@ write_html(const struct trace *t, const char *dir, const char *path, struct paso
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: paso trace DEPLOYMENT --card N [--json] [--html FILE]\n"
-		   "  lists every act about the person holding card N in the deployment's audit log,\n"
-		   "  each with its inclusion proof against the latest signed checkpoint. Computing the\n"
-		   "  person's pseudonym from the card is itself logged first (the hub must be\n"
-		   "  stopped). --html writes a page in Spanish and English to hand to the person.\n");
+	fprintf(f,
+		"usage: paso trace DEPLOYMENT --card N [--json] [--html FILE]\n"
+		"  lists every act about the person holding card N in the deployment's audit log,\n"
+		"  each with its inclusion proof against the latest signed checkpoint. Computing the\n"
+		"  person's pseudonym from the card is itself logged first (the hub must be\n"
+		"  stopped). --html writes a page in Spanish and English to hand to the person.\n");
 }
 
 int
@@ -434,8 +448,8 @@ trace_main(int argc, char **argv)
 		(r = policy_load_file(p.policy, &pol, &d)) != 0)
 		goto out;
 	/* The lookup is logged durably before the card index is read. */
-	if ((r = deploy_audit_offline(&p, v, policy_digest(pol), LOOKUP_PURPOSE, &act, details, 1,
-		     &d)) != 0) {
+	if ((r = deploy_audit_offline(
+		     &p, v, policy_digest(pol), LOOKUP_PURPOSE, &act, details, 1, &d)) != 0) {
 		if (r == PASO_E_EXISTS)
 			(void)paso_diag_set(&d, r,
 				"%s: the hub is serving; stop it first (the lookup must be logged, "

@@ -106,8 +106,7 @@ crossing_kiosk(const struct state *st, uint32_t i)
 }
 
 static int
-write_plan(const char *path, const struct plan *p, crypto_hash_sha256_state *h,
-	struct paso_diag *d)
+write_plan(const char *path, const struct plan *p, crypto_hash_sha256_state *h, struct paso_diag *d)
 {
 	FILE *f = fopen(path, "w");
 	char buf[160];
@@ -133,8 +132,8 @@ write_plan(const char *path, const struct plan *p, crypto_hash_sha256_state *h,
 
 /* Picks travellers to the scenario's category mix, and spare indices, from the population. */
 static int
-choose_people(struct state *st, uint64_t strangers_needed, uint64_t spares_needed,
-	struct paso_diag *d)
+choose_people(
+	struct state *st, uint64_t strangers_needed, uint64_t spares_needed, struct paso_diag *d)
 {
 	const struct scenario *s = st->s;
 	uint32_t want[SCENARIO_NCAT], got[SCENARIO_NCAT] = {0}, n = 0, i, c, limit;
@@ -201,8 +200,8 @@ choose_people(struct state *st, uint64_t strangers_needed, uint64_t spares_neede
 }
 
 int
-workload_plan(const struct scenario *s, const char *dir, struct workload_info *out,
-	struct paso_diag *d)
+workload_plan(
+	const struct scenario *s, const char *dir, struct workload_info *out, struct paso_diag *d)
 {
 	struct state st;
 	struct plan p = {0};
@@ -222,7 +221,8 @@ workload_plan(const struct scenario *s, const char *dir, struct workload_info *o
 	st.s = s;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return paso_diag_set(d, PASO_E_IO, "%s: %s", dir, strerror(errno));
-	strangers_needed = (uint64_t)(s->identify_per_day * (1 - s->identify_enrolled) * s->days) + 2;
+	strangers_needed =
+		(uint64_t)(s->identify_per_day * (1 - s->identify_enrolled) * s->days) + 2;
 	spares_needed = (uint64_t)(s->duplicate_rate * s->people) + 2;
 	if ((rc = choose_people(&st, strangers_needed, spares_needed, d)) != 0)
 		goto out;
@@ -230,7 +230,8 @@ workload_plan(const struct scenario *s, const char *dir, struct workload_info *o
 		first = s->people;
 	crypto_hash_sha256_init(&h);
 	for (per = 0; per < periods; per++) {
-		uint32_t day = per * s->period_days, len = s->period_days, target, before = enrolled;
+		uint32_t day = per * s->period_days, len = s->period_days, target,
+			 before = enrolled;
 		double ndup;
 
 		if (day + len > s->days)
@@ -246,7 +247,7 @@ workload_plan(const struct scenario *s, const char *dir, struct workload_info *o
 		/* Enrolment growth: the initial share at once, the rest evenly over the run. */
 		target = periods <= 1 ? s->people
 				      : first + (uint32_t)((uint64_t)(s->people - first) * per /
-						  (periods - 1));
+							   (periods - 1));
 		for (; enrolled < target; enrolled++) {
 			uint32_t who = st.travellers[enrolled];
 			int kk = st.cat[enrolled] == CAT_DETAINEE && !st.revoked[STATION]

@@ -10,9 +10,9 @@
 
 /* What a planned workload holds (also written to DIR/workload.txt). */
 struct workload_info {
-	uint32_t population;     /* paso-kiosk --people: the synthetic population's size */
-	uint32_t periods;        /* DIR/period-NNNN.plan, one per period */
-	uint64_t messages;       /* planned messages, all periods */
+	uint32_t population; /* paso-kiosk --people: the synthetic population's size */
+	uint32_t periods;    /* DIR/period-NNNN.plan, one per period */
+	uint64_t messages;   /* planned messages, all periods */
 	uint64_t enrolments, duplicates, crossings, impostors, identifications, probes;
 	uint64_t partner_queries; /* planned; sent only once partners exist (see the report) */
 	char digest[65];          /* SHA-256 (hex) over every plan file, in order */
@@ -24,8 +24,8 @@ struct workload_info {
  * scenario gives byte-identical files. Kiosks revoked by an event get no traffic from that
  * day on. Returns 0, PASO_E_IO, PASO_E_NOMEM or PASO_E_INVALID_ARG (d says why).
  */
-int workload_plan(const struct scenario *s, const char *dir, struct workload_info *out,
-	struct paso_diag *d);
+int workload_plan(
+	const struct scenario *s, const char *dir, struct workload_info *out, struct paso_diag *d);
 
 /* The kiosk names, in the order paso-kiosk runs them; the last is the detention station. */
 #define WORKLOAD_NKIOSKS 5

@@ -91,8 +91,8 @@ test_compare_two_policies(void **state)
 	assert_int_equal(h_json_num(as, "duplicates_caught"), dups);
 	assert_int_equal(h_json_num(card, "duplicates_missed"), dups);
 	assert_int_equal(h_json_num(card, "genuine_undecided"), genuine);
-	assert_int_equal(h_json_num(as, "genuine_match") + h_json_num(as, "false_non_match"),
-		genuine);
+	assert_int_equal(
+		h_json_num(as, "genuine_match") + h_json_num(as, "false_non_match"), genuine);
 	/* What is held: faces at the hub under as-deployed, none under card-only. */
 	assert_true(h_json_num(as, "with_face") > 50);
 	assert_int_equal(h_json_num(card, "with_face"), 0);
@@ -169,7 +169,8 @@ test_compare_two_policies(void **state)
 		fputs("cross kiosk-talisman 10 1 0 0 5\n", f);
 		fclose(f);
 		assert_int_equal(h_run(&klog, argv), 2);
-		assert_non_null(strstr(klog, "bad.plan:1: person 10 or source 1 not below --people 10"));
+		assert_non_null(
+			strstr(klog, "bad.plan:1: person 10 or source 1 not below --people 10"));
 		free(klog);
 	}
 	free(as);
@@ -184,10 +185,10 @@ publish_checks(const char *out)
 {
 	char hub[500], *log = NULL;
 	const char *first[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/2", NULL};
-	const char *rel1[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/2", "--budget", "1",
-		"--json", NULL};
-	const char *other[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/2", "--budget",
-		"2", NULL};
+	const char *rel1[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/2", "--budget",
+		"1", "--json", NULL};
+	const char *other[] = {
+		"paso", "stats", hub, "--publish", "--epsilon", "1/2", "--budget", "2", NULL};
 	const char *rel2[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/2", NULL};
 	const char *over[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/10", NULL};
 	const char *bad[] = {"paso", "stats", hub, "--publish", "--epsilon", "0.5", NULL};
@@ -293,8 +294,8 @@ static void
 bad_scenario(const char *text, const char *expect)
 {
 	char path[400], out[400], *log = NULL;
-	const char *argv[] = {"paso", "compare", path, SRC "/policies/minimal.yaml", "--out", out,
-		NULL};
+	const char *argv[] = {
+		"paso", "compare", path, SRC "/policies/minimal.yaml", "--out", out, NULL};
 	FILE *f;
 	struct stat st;
 
@@ -329,7 +330,8 @@ test_bad_scenarios(void **state)
 	bad_scenario("name: x\ndays: 10\npopulation:\n  people: 5\nevents:\n  - day: 2\n"
 		     "    kind: flood\n",
 		"bad.yaml:7: events.kind expects one of");
-	bad_scenario("name: x\ndays: 10\n", "bad.yaml:1: required key missing: 'population.people'");
+	bad_scenario(
+		"name: x\ndays: 10\n", "bad.yaml:1: required key missing: 'population.people'");
 	bad_scenario("name: [x\n", "bad.yaml:");
 }
 
