@@ -42,6 +42,7 @@ struct kiosk {
 	size_t ntags, captags;
 	struct kiosk_stats st;
 	uint64_t resync_after; /* a SEQ_CONFLICT said the hub holds numbers up to this one */
+	uint64_t last_queued;  /* seq of the latest message queued (producer's) */
 	void (*enrolled_cb)(void *, uint32_t, const uint8_t *);
 	void *enrolled_arg;
 };
@@ -192,6 +193,7 @@ enqueue(struct kiosk *k, Paso__Envelope *env, const struct tag *t)
 		goto fail;
 	if ((r = remember(k, seq, t)) != 0)
 		goto fail;
+	k->last_queued = seq;
 	if (++k->in_txn >= KIOSK_BATCH)
 		return kiosk_flush(k);
 	return 0;
@@ -596,4 +598,10 @@ kiosk_two_fingers(struct bio_sample *s)
 out:
 	fmr_record_free(&rec);
 	return r;
+}
+
+uint64_t
+kiosk_last_seq(const struct kiosk *k)
+{
+	return k->last_queued;
 }

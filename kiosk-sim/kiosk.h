@@ -70,6 +70,13 @@ int kiosk_enqueue_identify(struct kiosk *k, const struct bio_sample *s, uint64_t
  */
 int kiosk_two_fingers(struct bio_sample *s);
 
+/*
+ * The sequence number of the latest message queued by the producer (0 before any). The hub
+ * records it as kiosk_seq in the message's audit entry, so a simulation can join its ground
+ * truth to the hub's decisions. Producer thread only.
+ */
+uint64_t kiosk_last_seq(const struct kiosk *k);
+
 /* Makes everything queued so far durable (one fsync). */
 int kiosk_flush(struct kiosk *k);
 

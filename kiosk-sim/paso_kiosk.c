@@ -69,7 +69,22 @@ struct runner {
 	pthread_mutex_t mu;
 	uint8_t (*pseud)[32]; /* pseudonym per enrolled person */
 	uint8_t *enrolled;
+	FILE *truth; /* --truth: who really stood at the kiosk, per message (under mu) */
 };
+
+static const char *const kind_words[] = {"", "enrol", "cross", "impostor", "identify", "probe"};
+
+/* The simulation's ground truth for one job: which message it became (seq 0: none sent). */
+static void
+write_truth(struct runner *run, const struct kiosk_run *kr, const struct job *j, uint64_t seq)
+{
+	if (run->truth == NULL)
+		return;
+	pthread_mutex_lock(&run->mu);
+	fprintf(run->truth, "%s %" PRIu64 " %s %u %u\n", kr->site->name, seq, kind_words[j->kind],
+		j->person, j->source);
+	pthread_mutex_unlock(&run->mu);
+}
 
 static double
 now_s(void)
@@ -101,6 +116,12 @@ usage(FILE *f)
 		"  --window N          frames in flight per kiosk (default 32)\n"
 		"  --give-up SECONDS   stop retrying an unreachable hub after this (default 120)\n"
 		"  --json              print the summary as JSON\n"
+		"  --plan FILE         send exactly the messages FILE lists instead of --crossings and\n"
+		"                      --identify (--people is then the population's size); one per line:\n"
+		"                      KIND KIOSK PERSON SOURCE CAPTURE_NO DIRECTION OFFSET_S, KIND one of\n"
+		"                      enrol cross impostor identify probe; enrolments are sent first\n"
+		"  --truth FILE        append who really stood at each kiosk: KIOSK SEQ KIND PERSON SOURCE\n"
+		"                      (SEQ 0: nothing sent, the capture failed)\n"
 		"kiosks: kiosk-ciudad-hidalgo kiosk-talisman kiosk-ciudad-cuauhtemoc kiosk-el-ceibo\n"
 		"        station-siglo-xxi (detention centre)\n");
 }
@@ -215,6 +236,7 @@ producer(void *arg)
 		if ((r = capture(run, kr, j, &s)) != 0) {
 			if (r == 1) { /* failure to capture: the traveller is sent to a desk */
 				kr->capture_failures++;
+				write_truth(run, kr, j, 0);
 				r = 0;
 			}
 			continue;
@@ -240,6 +262,8 @@ producer(void *arg)
 			r = kiosk_enqueue_identify(kr->k, &s, j->when, j->person, expect);
 			break;
 		}
+		if (r == 0)
+			write_truth(run, kr, j, kiosk_last_seq(kr->k));
 		bio_sample_clear(&s);
 	}
 	if (r == 0)
@@ -434,6 +458,130 @@ print_summary(struct runner *run, uint64_t seed, double t_enrol, double t_cross,
 		tot.unenrolled_identified, tot.unenrolled_probes, tot.duplicates);
 }
 
+struct plan_job {
+	size_t kr; /* index into run->kr */
+	struct job j;
+};
+
+/*
+ * Reads a --plan file: one message per line (KIND KIOSK PERSON SOURCE CAPTURE_NO DIRECTION
+ * OFFSET_S), '#' comments and blank lines skipped. Enrolments go to their kiosks' job lists at
+ * once; the rest into *laterp (caller frees), sent after every enrolment is answered. Prints
+ * the first bad line (file:line: what, quoting the value) and returns -1.
+ */
+static int
+load_plan(const char *path, struct runner *run, uint64_t base, struct plan_job **laterp,
+	size_t *nlaterp)
+{
+	FILE *f = fopen(path, "r");
+	char line[512], kind[16], kname[80];
+	unsigned long long person, source, capno, dir, off;
+	struct plan_job *later = NULL, *nl;
+	size_t nlater = 0, cap = 0, k;
+	unsigned lineno = 0;
+	int n, ki, rc = -1;
+
+	*laterp = NULL;
+	*nlaterp = 0;
+	if (f == NULL) {
+		fprintf(stderr, "paso-kiosk run: --plan: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		struct job j;
+		char *p = line;
+
+		lineno++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '#' || *p == '\n' || *p == '\0')
+			continue;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			fprintf(stderr, "paso-kiosk run: %s:%u: line longer than %zu bytes\n", path,
+				lineno, sizeof(line) - 2);
+			goto out;
+		}
+		if (sscanf(p, "%15s %79s %llu %llu %llu %llu %llu %n", kind, kname, &person,
+			    &source, &capno, &dir, &off, &n) != 7 ||
+			p[n] != '\0') {
+			line[strcspn(line, "\n")] = '\0';
+			fprintf(stderr,
+				"paso-kiosk run: %s:%u: not KIND KIOSK PERSON SOURCE CAPTURE_NO "
+				"DIRECTION OFFSET_S: '%s'\n",
+				path, lineno, line);
+			goto out;
+		}
+		for (ki = 1; ki <= KIOSK_PROBE_UNKNOWN; ki++)
+			if (strcmp(kind, kind_words[ki]) == 0)
+				break;
+		if (ki > KIOSK_PROBE_UNKNOWN) {
+			fprintf(stderr,
+				"paso-kiosk run: %s:%u: KIND not one of enrol cross impostor identify "
+				"probe: '%s'\n",
+				path, lineno, kind);
+			goto out;
+		}
+		for (k = 0; k < run->nk; k++)
+			if (strcmp(kname, run->kr[k].site->name) == 0)
+				break;
+		if (k == run->nk) {
+			fprintf(stderr, "paso-kiosk run: %s:%u: kiosk not running here: '%s'\n",
+				path, lineno, kname);
+			goto out;
+		}
+		if (person >= run->people || source >= run->people) {
+			fprintf(stderr,
+				"paso-kiosk run: %s:%u: person %llu or source %llu not below --people "
+				"%u\n",
+				path, lineno, person, source, run->people);
+			goto out;
+		}
+		if (capno > UINT32_MAX / 2 || dir > 2 || off >= KIOSK_TIMELINE_S) {
+			fprintf(stderr,
+				"paso-kiosk run: %s:%u: CAPTURE_NO 0..%u, DIRECTION 0..2, OFFSET_S "
+				"0..%u: '%llu %llu %llu'\n",
+				path, lineno, UINT32_MAX / 2, KIOSK_TIMELINE_S - 1, capno, dir,
+				off);
+			goto out;
+		}
+		j.kind = (uint8_t)ki;
+		j.person = (uint32_t)person;
+		j.source = (uint32_t)source;
+		j.capture_no = (uint32_t)capno;
+		j.direction = (uint8_t)dir;
+		j.when = base + off;
+		if (ki == KIOSK_ENROL) {
+			if (add_job(&run->kr[k], &j) != 0)
+				goto nomem;
+			continue;
+		}
+		if (nlater == cap) {
+			cap = cap ? cap * 2 : 256;
+			if ((nl = realloc(later, cap * sizeof(*nl))) == NULL)
+				goto nomem;
+			later = nl;
+		}
+		later[nlater].kr = k;
+		later[nlater].j = j;
+		nlater++;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "paso-kiosk run: --plan: %s: read error\n", path);
+		goto out;
+	}
+	*laterp = later;
+	*nlaterp = nlater;
+	later = NULL;
+	rc = 0;
+	goto out;
+nomem:
+	fprintf(stderr, "paso-kiosk run: --plan: %s\n", paso_strerror(PASO_E_NOMEM));
+out:
+	free(later);
+	fclose(f);
+	return rc;
+}
+
 static int
 cmd_run(int argc, char **argv)
 {
@@ -442,6 +590,9 @@ cmd_run(int argc, char **argv)
 	struct paso_diag d = {0};
 	struct person_info pi;
 	const char *deploy = NULL, *hub = NULL, *kiosks = NULL, *workdir = "paso-kiosks";
+	const char *plan = NULL, *truth = NULL;
+	struct plan_job *later = NULL;
+	size_t nlater = 0;
 	char host[256], cert[4200], key[4200], ca[4200], wd[4200], *colon, *end;
 	uint64_t people = 1000, crossings = 5000, identify = 100, seed = 1, window = 32,
 		 giveup = 120, v, st;
@@ -470,6 +621,10 @@ cmd_run(int argc, char **argv)
 			}
 		} else if (strcmp(o, "--deployment") == 0)
 			deploy = val;
+		else if (strcmp(o, "--plan") == 0)
+			plan = val;
+		else if (strcmp(o, "--truth") == 0)
+			truth = val;
 		else if (strcmp(o, "--hub") == 0)
 			hub = val;
 		else if (strcmp(o, "--kiosks") == 0)
@@ -539,6 +694,8 @@ cmd_run(int argc, char **argv)
 	pthread_mutex_init(&run.mu, NULL);
 	run.people = (uint32_t)people;
 	/* People past --people are never enrolled: the station's probes of strangers. */
+	if (plan != NULL)
+		identify = crossings = 0; /* the plan says what is sent */
 	if ((r = population_new(seed, (uint32_t)(people + identify), &run.pop)) != 0 ||
 		(run.pseud = calloc(people, 32)) == NULL ||
 		(run.enrolled = calloc(people, 1)) == NULL ||
@@ -590,6 +747,24 @@ cmd_run(int argc, char **argv)
 	if (run.nk == 0) {
 		fprintf(stderr, "paso-kiosk run: --kiosks: no known kiosk in '%s'\n", kiosks);
 		return 2;
+	}
+	if (truth != NULL && (run.truth = fopen(truth, "a")) == NULL) {
+		fprintf(stderr, "paso-kiosk run: --truth: %s: %s\n", truth, strerror(errno));
+		return 1;
+	}
+	if (plan != NULL) {
+		if (load_plan(plan, &run, base_time, &later, &nlater) != 0)
+			return 2;
+		for (n_enrol = 0, i = 0; i < run.nk; i++)
+			n_enrol += run.kr[i].njobs;
+		if ((r = run_phase(&run, "enrolment", &t_enrol)) != 0)
+			goto done;
+		for (i = 0; i < nlater; i++)
+			if (add_job(&run.kr[later[i].kr], &later[i].j) != 0)
+				return 1;
+		n_cross = nlater;
+		r = run_phase(&run, "crossings", &t_cross);
+		goto done;
 	}
 	/*
 	 * The timeline: message k of the run is captured at start + k * KIOSK_TIMELINE_S / total,
@@ -668,6 +843,11 @@ done:
 		free(run.kr[i].jobs);
 	}
 	population_free(run.pop);
+	free(later);
+	if (run.truth != NULL && fclose(run.truth) != 0 && r == 0) {
+		fprintf(stderr, "paso-kiosk run: --truth: %s: %s\n", truth, strerror(errno));
+		r = PASO_E_IO;
+	}
 	free(run.pseud);
 	free(run.enrolled);
 	free(count);

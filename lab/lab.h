@@ -6,5 +6,9 @@
 int template_info_main(int argc, char **argv);
 int eval_main(int argc, char **argv);
 int eval_protect_main(int argc, char **argv); /* eval --protect */
+int scenario_main(int argc, char **argv);
+int compare_main(int argc, char **argv);
+int stats_main(int argc, char **argv);
+int trace_main(int argc, char **argv);
 
 #endif

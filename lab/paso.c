@@ -15,6 +15,17 @@ static const struct {
 	{"eval", eval_main,
 		"eval --subjects N --captures M --seed S [--protect] | --records DIR: accuracy of the "
 		"matchers (--protect: of protected templates)"},
+	{"scenario", scenario_main,
+		"scenario run SCENARIO --policy FILE --out DIR: a workload through real hubs, "
+		"measured"},
+	{"compare", compare_main,
+		"compare SCENARIO POLICY... --out DIR: the same workload under each policy, one "
+		"report"},
+	{"stats", stats_main,
+		"stats DEPLOYMENT --publish --epsilon E --budget B: differentially private counts"},
+	{"trace", trace_main,
+		"trace DEPLOYMENT --card N [--json] [--html FILE]: every act about one person, "
+		"with proofs"},
 };
 
 static void

@@ -11,9 +11,9 @@ cmake --build build -j"$(nproc)" >/dev/null
 B=build/bin
 DIR=${PASO_BENCH_DIR:-/var/tmp}
 if [ "${PASO_BENCH_QUICK:-0}" = 1 ]; then
-  LARGE=1000000; GALLERY=100000; PEOPLE=500; CROSSINGS=2000; RUNS=1
+  LARGE=1000000; GALLERY=100000; PEOPLE=500; CROSSINGS=2000; RUNS=1; TRAVELLERS=500
 else
-  LARGE=10000000; GALLERY=1000000; PEOPLE=2000; CROSSINGS=6000; RUNS=3
+  LARGE=10000000; GALLERY=1000000; PEOPLE=2000; CROSSINGS=6000; RUNS=3; TRAVELLERS=20000
 fi
 echo "### ingest through the hub, and the decision layer without a server"
 for K in 5 16 64; do
@@ -30,3 +30,5 @@ echo; echo "### iris, face and 1:N"
 $B/bench_bio --gallery $GALLERY
 echo; echo "### 1:N over protected faces (PolyProtect) beside the unprotected search"
 $B/bench_protect --gallery $GALLERY --runs $RUNS
+echo; echo "### the researcher's bench: southern-border scenario per policy and phase"
+PASO_BENCH_DIR="$DIR" bench/lab/bench_scenario.sh $TRAVELLERS $RUNS

@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* paso scenario run / paso compare: drive real hubs and kiosks through a planned workload. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "instant.h"
+#include "lab.h"
+#include "policy.h"
+#include "report.h"
+#include "scenario.h"
+#include "workload.h"
+
+extern char **environ;
+
+#define HUB_STOP_WAIT_S 300
+
+struct drive {
+	char bin[PATH_MAX]; /* where paso-hub and paso-kiosk are: beside this program */
+	const struct scenario *s;
+	const struct workload_info *w;
+	const char *wldir;
+	int quiet;
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+find_bin(struct drive *dv)
+{
+	ssize_t n = readlink("/proc/self/exe", dv->bin, sizeof(dv->bin) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -1;
+	dv->bin[n] = '\0';
+	if ((slash = strrchr(dv->bin, '/')) == NULL)
+		return -1;
+	*slash = '\0';
+	return 0;
+}
+
+/* Starts bin/prog with argv (argv[0] is prog), stdout and stderr appended to log. Returns 0 or
+ * an errno value (posix_spawn's). */
+static int
+spawn(const struct drive *dv, char *const argv[], const char *log, pid_t *pidp)
+{
+	posix_spawn_file_actions_t fa;
+	char path[PATH_MAX + 64];
+	int r;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", dv->bin, argv[0]);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	r = posix_spawn(pidp, path, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	return r;
+}
+
+/* Runs a program to its end; 0 if it exited 0. On failure prints its log's tail's hint. */
+static int
+run(const struct drive *dv, char *const argv[], const char *log)
+{
+	pid_t pid;
+	int st;
+
+	if ((st = spawn(dv, argv, log, &pid)) != 0) {
+		fprintf(stderr, "paso: cannot start %s/%s: %s\n", dv->bin, argv[0], strerror(st));
+		return -1;
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "paso: %s %s failed (exit %d); see %s\n", argv[0], argv[1],
+			WIFEXITED(st) ? WEXITSTATUS(st) : -1, log);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+mkdirs(const char *dir)
+{
+	char tmp[PATH_MAX], *p;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s", dir) >= sizeof(tmp))
+		return -1;
+	for (p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* A policy's name, for directory names and the report (the file's own `name`), and the
+ * modalities its kiosks are configured to capture (paso-kiosk --capture). */
+static int
+policy_name_of(const char *path, char name[65], char capture[32])
+{
+	struct paso_diag d = {0};
+	struct policy *p = NULL;
+	int r;
+
+	if ((r = policy_load_file(path, &p, &d)) != 0) {
+		fprintf(stderr, "paso: error %s (%d): %s\n", paso_errname(r), r, d.msg);
+		return r;
+	}
+	(void)snprintf(name, 65, "%s", policy_name(p));
+	(void)snprintf(capture, 32, "%s%s%s",
+		policy_capture_allowed(p, POLICY_FINGER) ? "finger," : "",
+		policy_capture_allowed(p, POLICY_FACE) ? "face," : "",
+		policy_capture_allowed(p, POLICY_IRIS) ? "iris," : "");
+	if (capture[0] != '\0')
+		capture[strlen(capture) - 1] = '\0';
+	policy_free(p);
+	return 0;
+}
+
+/* One policy through the whole workload: a fresh deployment, its hub on a simulated clock.
+ * Not inlined: dir's length is checked here, which the compiler cannot see through. */
+static int __attribute__((noinline))
+run_policy(const struct drive *dv, const char *policy, const char *dir, struct measures *m)
+{
+	const struct scenario *s = dv->s;
+	char hub[PATH_MAX + 16], log[PATH_MAX + 16], klog[PATH_MAX + 16], portf[PATH_MAX + 16];
+	char kw[PATH_MAX + 16], truth[PATH_MAX + 16], plan[PATH_MAX + 32], snap[PATH_MAX + 16];
+	char clk[96], start[INSTANT_TEXT_BYTES];
+	char people[16], seed[24], hostport[32], adv[24], when[INSTANT_TEXT_BYTES];
+	struct paso_diag d = {0};
+	pid_t hubpid = -1;
+	uint32_t per, i;
+	double t0;
+	int rc = -1, st, k;
+	FILE *f;
+
+	(void)snprintf(m->rundir, sizeof(m->rundir), "%s", dir);
+	(void)snprintf(m->policy_path, sizeof(m->policy_path), "%s", policy);
+	(void)snprintf(hub, sizeof(hub), "%s/hub", dir);
+	(void)snprintf(log, sizeof(log), "%s/hub.log", dir);
+	(void)snprintf(klog, sizeof(klog), "%s/kiosks.log", dir);
+	(void)snprintf(portf, sizeof(portf), "%s/port", dir);
+	(void)snprintf(kw, sizeof(kw), "%s/kiosks", dir);
+	(void)snprintf(truth, sizeof(truth), "%s/truth.txt", dir);
+	(void)snprintf(snap, sizeof(snap), "%s/stats", dir);
+	if (strlen(dir) > PATH_MAX - 64) {
+		fprintf(stderr, "paso: --out path too long: '%s'\n", dir);
+		return -1;
+	}
+	if (access(hub, F_OK) == 0) {
+		fprintf(stderr,
+			"paso: %s already holds a run: choose another --out DIR or remove it\n",
+			dir);
+		return -1;
+	}
+	if (mkdirs(dir) != 0 || mkdirs(snap) != 0) {
+		fprintf(stderr, "paso: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	t0 = now_s();
+	{
+		char *a[] = {
+			"paso-hub", "init", hub, "--name", "sim", "--policy", (char *)policy, NULL};
+		if (run(dv, a, log) != 0)
+			return -1;
+	}
+	for (k = 0; k < WORKLOAD_NKIOSKS; k++) {
+		char *a[] = {"paso-hub", "issue", hub, "--kiosk", (char *)workload_kiosks[k], NULL};
+		if (run(dv, a, log) != 0)
+			return -1;
+	}
+	(void)snprintf(clk, sizeof(clk), "sim:%s", instant_format(s->start, start));
+	{
+		char *a[] = {"paso-hub", "serve", hub, "--port", "0", "--port-file", portf,
+			"--clock", clk, NULL};
+		if ((st = spawn(dv, a, log, &hubpid)) != 0) {
+			fprintf(stderr, "paso: cannot start paso-hub: %s\n", strerror(st));
+			return -1;
+		}
+	}
+	for (i = 0; i < 600; i++) {
+		unsigned port = 0;
+		if ((f = fopen(portf, "r")) != NULL) {
+			int got = fscanf(f, "%u", &port);
+			fclose(f);
+			if (got == 1 && port > 0) {
+				(void)snprintf(hostport, sizeof(hostport), "127.0.0.1:%u", port);
+				break;
+			}
+		}
+		if (waitpid(hubpid, &st, WNOHANG) == hubpid) {
+			hubpid = -1;
+			fprintf(stderr, "paso: paso-hub serve stopped at start; see %s\n", log);
+			return -1;
+		}
+		usleep(20000);
+	}
+	if (i == 600) {
+		fprintf(stderr, "paso: paso-hub did not start listening; see %s\n", log);
+		goto out;
+	}
+	m->seconds[PHASE_SETUP] = now_s() - t0;
+	(void)snprintf(people, sizeof(people), "%u", dv->w->population);
+	(void)snprintf(seed, sizeof(seed), "%" PRIu64, s->seed);
+	(void)snprintf(adv, sizeof(adv), "%ud", s->period_days);
+	for (per = 0; per < dv->w->periods; per++) {
+		uint32_t day = per * s->period_days;
+
+		t0 = now_s();
+		for (i = 0; i < s->nevents; i++) {
+			const struct scenario_event *ev = &s->events[i];
+			if (ev->kind == SCENARIO_REVOKE_KIOSK && ev->day >= day &&
+				ev->day < day + s->period_days) {
+				char *a[] = {
+					"paso-hub", "revoke", hub, "--kiosk", ev->target, NULL};
+				if (run(dv, a, log) != 0)
+					goto out;
+			}
+		}
+		(void)snprintf(plan, sizeof(plan), "%s/period-%04u.plan", dv->wldir, per);
+		(void)instant_format(s->start + (uint64_t)day * 86400u, when);
+		{
+			char *a[] = {"paso-kiosk", "run", "--deployment", hub, "--hub", hostport,
+				"--people", people, "--seed", seed, "--plan", plan, "--truth",
+				truth, "--start", when, "--workdir", kw, "--give-up", "60",
+				"--json", "--capture", m->capture, NULL};
+			if (run(dv, a, klog) != 0)
+				goto out;
+		}
+		m->seconds[PHASE_TRAFFIC] += now_s() - t0;
+		t0 = now_s();
+		{
+			char out[PATH_MAX + 64];
+			char *a[] = {"paso-hub", "stats", hub, "--json", NULL};
+			(void)snprintf(out, sizeof(out), "%s/period-%04u.json", snap, per);
+			(void)unlink(out);
+			if (run(dv, a, out) != 0)
+				goto out;
+		}
+		if (per + 1 < dv->w->periods) {
+			char *a[] = {"paso-hub", "clock", hub, "--advance", adv, NULL};
+			if (run(dv, a, log) != 0)
+				goto out;
+		}
+		m->seconds[PHASE_SNAPSHOT] += now_s() - t0;
+		if (!dv->quiet) {
+			fprintf(stderr, "\r  %s: day %u of %u", m->policy, day + s->period_days,
+				s->days);
+			fflush(stderr);
+		}
+	}
+	if (!dv->quiet)
+		fputc('\n', stderr);
+	rc = 0;
+out:
+	t0 = now_s();
+	if (hubpid > 0) {
+		/* A clean stop finishes what the hub holds in hand; a hub still busy after
+		 * HUB_STOP_WAIT_S (a backlog of slow 1:N searches) is killed and the run fails. */
+		kill(hubpid, SIGTERM);
+		for (i = 0; i < HUB_STOP_WAIT_S * 10; i++) {
+			if (waitpid(hubpid, &st, WNOHANG) == hubpid)
+				break;
+			usleep(100000);
+		}
+		if (i == HUB_STOP_WAIT_S * 10) {
+			fprintf(stderr, "paso: paso-hub did not stop within %d s; killed\n",
+				HUB_STOP_WAIT_S);
+			kill(hubpid, SIGKILL);
+			while (waitpid(hubpid, &st, 0) < 0 && errno == EINTR)
+				;
+			rc = -1;
+		} else if (rc == 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+			fprintf(stderr, "paso: paso-hub serve did not stop cleanly; see %s\n", log);
+			rc = -1;
+		}
+	}
+	m->seconds[PHASE_STOP] = now_s() - t0;
+	if (rc != 0)
+		return rc;
+	t0 = now_s();
+	if ((rc = measures_compute(s, m, &d)) != 0) {
+		fprintf(stderr, "paso: measuring %s: error %s (%d): %s\n", dir, paso_errname(rc),
+			rc, d.msg);
+		return -1;
+	}
+	m->seconds[PHASE_MEASURE] = now_s() - t0;
+	return 0;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: paso scenario run SCENARIO --policy FILE --out DIR [--quiet]\n"
+		"       paso compare SCENARIO POLICY... --out DIR [--quiet]\n"
+		"  runs the scenario's workload (planned once from its seed) through a fresh\n"
+		"  deployment per policy: real paso-hub on loopback with a simulated clock, real\n"
+		"  paso-kiosk runs, one per period; then measures it from the audit logs and\n"
+		"  stores and writes DIR/report.html, DIR/*.csv, DIR/summary.json\n");
+}
+
+/* Shared by both commands: policies[0..n) under one workload. */
+static int
+drive(const char *scenario, const char *const *policies, size_t n, const char *out, int quiet)
+{
+	struct paso_diag d = {0};
+	struct scenario *s = NULL;
+	struct workload_info w;
+	struct measures *m = NULL;
+	struct drive dv;
+	char wldir[PATH_MAX + 16], pdir[PATH_MAX + 80];
+	double t0;
+	size_t i, j;
+	int r, rc = 1;
+
+	memset(&dv, 0, sizeof(dv));
+	if ((r = scenario_load_file(scenario, &s, &d)) != 0) {
+		fprintf(stderr, "paso: error %s (%d): %s\n", paso_errname(r), r, d.msg);
+		return r == PASO_E_INVALID_ARG || r == PASO_E_NOT_FOUND ? 2 : 1;
+	}
+	for (i = 0; i < s->nevents; i++)
+		if (s->events[i].kind == SCENARIO_POLICY_CHANGE) {
+			fprintf(stderr,
+				"paso: %s:%u: policy_change events are not supported yet: the hub "
+				"loads its policy once at start\n",
+				scenario, s->events[i].line);
+			goto out;
+		}
+	if ((m = calloc(n, sizeof(*m))) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (policy_name_of(policies[i], m[i].policy, m[i].capture) != 0)
+			goto out;
+		for (j = 0; j < i; j++)
+			if (strcmp(m[i].policy, m[j].policy) == 0) {
+				fprintf(stderr, "paso: %s and %s are both named '%s'\n",
+					policies[j], policies[i], m[i].policy);
+				goto out;
+			}
+	}
+	if (mkdirs(out) != 0) {
+		fprintf(stderr, "paso: %s: %s\n", out, strerror(errno));
+		goto out;
+	}
+	if (find_bin(&dv) != 0) {
+		fprintf(stderr, "paso: cannot find my own directory\n");
+		goto out;
+	}
+	(void)snprintf(wldir, sizeof(wldir), "%s/workload", out);
+	t0 = now_s();
+	if ((r = workload_plan(s, wldir, &w, &d)) != 0) {
+		fprintf(stderr, "paso: error %s (%d): %s\n", paso_errname(r), r, d.msg);
+		goto out;
+	}
+	dv.s = s;
+	dv.w = &w;
+	dv.wldir = wldir;
+	dv.quiet = quiet;
+	if (!quiet)
+		fprintf(stderr,
+			"paso: scenario '%s': %u days, %u periods, %" PRIu64
+			" planned messages (workload %.16s...)\n",
+			s->name, s->days, w.periods, w.messages, w.digest);
+	t0 = now_s() - t0;
+	for (i = 0; i < n; i++) {
+		m[i].seconds[PHASE_PLAN] = t0;
+		(void)snprintf(pdir, sizeof(pdir), "%s/%s", out, m[i].policy);
+		if (run_policy(&dv, policies[i], pdir, &m[i]) != 0)
+			goto out;
+	}
+	if ((r = report_write(out, s, &w, m, n, &d)) != 0) {
+		fprintf(stderr, "paso: error %s (%d): %s\n", paso_errname(r), r, d.msg);
+		goto out;
+	}
+	printf("report: %s/report.html (open it in a browser; figures also in %s/summary.json "
+	       "and %s/*.csv)\n",
+		out, out, out);
+	rc = 0;
+out:
+	for (i = 0; m != NULL && i < n; i++)
+		measures_clear(&m[i]);
+	free(m);
+	scenario_free(s);
+	return rc;
+}
+
+int
+scenario_main(int argc, char **argv)
+{
+	const char *scen = NULL, *policy = NULL, *out = NULL;
+	int i, quiet = 0;
+
+	if (argc < 2 || strcmp(argv[1], "run") != 0) {
+		usage(stderr);
+		return 2;
+	}
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
+			policy = argv[++i];
+		else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (strcmp(argv[i], "--quiet") == 0)
+			quiet = 1;
+		else if (argv[i][0] != '-' && scen == NULL)
+			scen = argv[i];
+		else {
+			fprintf(stderr, "paso scenario run: unexpected argument '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (scen == NULL || policy == NULL || out == NULL) {
+		fprintf(stderr, "paso scenario run: needs SCENARIO, --policy FILE and --out DIR\n");
+		usage(stderr);
+		return 2;
+	}
+	return drive(scen, &policy, 1, out, quiet);
+}
+
+int
+compare_main(int argc, char **argv)
+{
+	const char *scen = NULL, *out = NULL, *pol[16];
+	size_t np = 0;
+	int i, quiet = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (strcmp(argv[i], "--quiet") == 0)
+			quiet = 1;
+		else if (argv[i][0] != '-' && scen == NULL)
+			scen = argv[i];
+		else if (argv[i][0] != '-' && np < 16)
+			pol[np++] = argv[i];
+		else {
+			fprintf(stderr,
+				"paso compare: unexpected argument '%s' (at most 16 policies)\n",
+				argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (scen == NULL || np == 0 || out == NULL) {
+		fprintf(stderr,
+			"paso compare: needs SCENARIO, one or more POLICY files and --out DIR\n");
+		usage(stderr);
+		return 2;
+	}
+	return drive(scen, pol, np, out, quiet);
+}

@@ -1,0 +1,503 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* paso trace: every act about one person in a deployment's audit log, each with its inclusion
+ * proof against the latest signed checkpoint; text, JSON, or a page to hand to the person. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "auditlog.h"
+#include "checkpoint.h"
+#include "deploy.h"
+#include "instant.h"
+#include "keyring.h"
+#include "lab.h"
+#include "merkle.h"
+#include "paso.pb-c.h"
+#include "policy.h"
+#include "vault.h"
+
+#define LOOKUP_PURPOSE "subject access request"
+
+struct act {
+	uint64_t index;
+	Paso__AuditEntry *e;
+	uint8_t leaf[MERKLE_HASH_BYTES];
+	uint8_t path[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES];
+	size_t npath;
+	int verified;
+};
+
+struct trace {
+	uint8_t pseud[32];
+	char pseud_hex[65];
+	int found;
+	uint64_t lookup_index; /* the audited lookup that computed the pseudonym */
+	struct checkpoint cp;
+	char *note;
+	struct act *acts;
+	size_t n, cap;
+	uint64_t scanned;
+};
+
+/* Words for an action, in Spanish and English. */
+static const struct {
+	Paso__Action a;
+	const char *es, *en;
+} words[] = {
+	{PASO__ACTION__ENROLL, "inscripción en el registro", "enrolment in the registry"},
+	{PASO__ACTION__CROSSING, "cruce: verificación de identidad", "crossing: identity check"},
+	{PASO__ACTION__IDENTIFY, "identificación (búsqueda 1:N)", "identification (1:N search)"},
+	{PASO__ACTION__REJECT, "solicitud rechazada", "request refused"},
+	{PASO__ACTION__RECORD_READ, "lectura de su registro", "your record was read"},
+	{PASO__ACTION__SHARE, "entrega a otra institución", "shared with another party"},
+	{PASO__ACTION__DELETE, "borrado", "erased"},
+	{PASO__ACTION__REPLAYED, "reenvío de la misma solicitud", "the same request sent again"},
+};
+
+static const char *
+action_word(Paso__Action a, int es)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (words[i].a == a)
+			return es ? words[i].es : words[i].en;
+	return es ? "otro acto" : "other act";
+}
+
+static const char *
+action_name(Paso__Action a)
+{
+	const ProtobufCEnumValue *v =
+		protobuf_c_enum_descriptor_get_value(&paso__action__descriptor, (int)a);
+
+	return v != NULL ? v->name : "?";
+}
+
+static const char *
+decision_name(const Paso__AuditEntry *e)
+{
+	const ProtobufCEnumValue *v;
+
+	if (e->match == NULL)
+		return "";
+	v = protobuf_c_enum_descriptor_get_value(
+		&paso__decision__descriptor, (int)e->match->decision);
+	return v != NULL ? v->name : "";
+}
+
+static int
+about(const Paso__AuditEntry *e, const uint8_t p[32])
+{
+	if (e->subject.len == 32 && sodium_memcmp(e->subject.data, p, 32) == 0)
+		return 1;
+	return e->match != NULL && e->match->candidate.len == 32 &&
+	       sodium_memcmp(e->match->candidate.data, p, 32) == 0;
+}
+
+/* The latest checkpoint, verified with the log's key: the size and root every proof targets. */
+static int
+load_checkpoint(
+	struct auditlog *log, const struct deploy_paths *p, struct trace *t, struct paso_diag *d)
+{
+	struct checkpoint_verifier *v = NULL;
+	struct checkpoint_note *note = NULL;
+	char vk[1024];
+	size_t len;
+	FILE *f;
+	int r;
+
+	if ((f = fopen(p->audit_vkey, "r")) == NULL)
+		return paso_diag_set(d, PASO_E_IO, "%s: %s", p->audit_vkey, strerror(errno));
+	len = fread(vk, 1, sizeof(vk) - 1, f);
+	fclose(f);
+	vk[len] = '\0';
+	vk[strcspn(vk, "\n")] = '\0';
+	if ((r = checkpoint_verifier_from_vkey(vk, &v)) != 0) {
+		paso_diag_set(d, r, "%s: not a log key", p->audit_vkey);
+		goto out;
+	}
+	if ((r = auditlog_latest_checkpoint(log, &t->note, &len)) != 0 ||
+		(r = checkpoint_note_parse(t->note, len, &note, d)) != 0 ||
+		(r = checkpoint_note_verify(note, v, NULL, d)) != 0 ||
+		(r = checkpoint_parse_text(note->text, note->text_len, &t->cp, d)) != 0)
+		goto out;
+out:
+	checkpoint_note_free(note);
+	checkpoint_verifier_free(v);
+	return r;
+}
+
+static int
+scan(const struct deploy_paths *p, struct trace *t, struct paso_diag *d)
+{
+	struct auditlog *log = NULL;
+	Paso__AuditEntry *e = NULL;
+	uint8_t *buf = NULL;
+	uint64_t i;
+	size_t len;
+	int r;
+
+	if ((r = auditlog_open_readonly(p->audit, &log, d)) != 0 ||
+		(r = load_checkpoint(log, p, t, d)) != 0)
+		goto out;
+	t->scanned = t->cp.size;
+	for (i = 0; i < t->cp.size; i++) {
+		if ((r = auditlog_entry(log, i, &buf, &len)) != 0)
+			goto out;
+		if ((e = paso__audit_entry__unpack(NULL, len, buf)) == NULL) {
+			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+				"%s: entry %" PRIu64 " does not decode", p->audit, i);
+			goto out;
+		}
+		free(buf);
+		buf = NULL;
+		if (i == t->lookup_index || (t->found && about(e, t->pseud))) {
+			struct act *a;
+			if (t->n == t->cap) {
+				size_t cap = t->cap ? t->cap * 2 : 64;
+				if ((a = realloc(t->acts, cap * sizeof(*a))) == NULL) {
+					r = PASO_E_NOMEM;
+					goto out;
+				}
+				t->acts = a;
+				t->cap = cap;
+			}
+			a = &t->acts[t->n++];
+			memset(a, 0, sizeof(*a));
+			a->index = i;
+			a->e = e;
+			e = NULL;
+			if ((r = auditlog_leaf_hash(log, i, a->leaf)) != 0 ||
+				(r = auditlog_inclusion(log, i, t->cp.size, a->path,
+					 MERKLE_MAX_PROOF, &a->npath)) != 0)
+				goto out;
+			a->verified = merkle_verify_inclusion(a->leaf, i, t->cp.size,
+					      (const uint8_t(*)[MERKLE_HASH_BYTES])a->path,
+					      a->npath, t->cp.root) == 0;
+			continue;
+		}
+		paso__audit_entry__free_unpacked(e, NULL);
+		e = NULL;
+	}
+	r = 0;
+out:
+	if (e != NULL)
+		paso__audit_entry__free_unpacked(e, NULL);
+	free(buf);
+	auditlog_close(log);
+	return r;
+}
+
+static void
+hex(const uint8_t *b, size_t n, char *out)
+{
+	sodium_bin2hex(out, 2 * n + 1, b, n);
+}
+
+static void
+html_esc(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		if (*s == '<')
+			fputs("&lt;", f);
+		else if (*s == '>')
+			fputs("&gt;", f);
+		else if (*s == '&')
+			fputs("&amp;", f);
+		else if (*s == '"')
+			fputs("&quot;", f);
+		else
+			fputc(*s, f);
+}
+
+static void
+print_text(const struct trace *t, const char *dir)
+{
+	char inst[INSTANT_TEXT_BYTES], h[65];
+	size_t i;
+
+	printf("trace of one person in %s\n", dir);
+	if (t->found)
+		printf("  pseudonym %s (computed from the card under the deployment's key; that "
+		       "lookup is itself entry %" PRIu64 ")\n",
+			t->pseud_hex, t->lookup_index);
+	else
+		printf("  no one is enrolled with that card here (the lookup is entry %" PRIu64
+		       ")\n",
+			t->lookup_index);
+	printf("  against the signed checkpoint of %s: size %" PRIu64 "\n", t->cp.origin,
+		t->cp.size);
+	printf("  %zu acts; check any with: paso-audit prove %s --index N --size %" PRIu64 "\n",
+		t->n, dir, t->cp.size);
+	for (i = 0; i < t->n; i++) {
+		const struct act *a = &t->acts[i];
+		const Paso__AuditEntry *e = a->e;
+
+		hex(a->leaf, 32, h);
+		printf("#%" PRIu64 " %s %s by %s, purpose '%s'", a->index,
+			instant_format(e->time, inst), action_name(e->action), e->actor,
+			e->purpose);
+		if (e->policy_rule[0])
+			printf(", rule '%s'", e->policy_rule);
+		if (e->recipient[0])
+			printf(", to %s", e->recipient);
+		if (e->crossing_point[0])
+			printf(", at %s", e->crossing_point);
+		if (e->match != NULL)
+			printf(", decision %s", decision_name(e));
+		if (e->code != 0)
+			printf(", code %s", paso_errname(e->code));
+		printf("\n    inclusion proof: %zu hashes, leaf %s: %s\n", a->npath, h,
+			a->verified ? "verified" : "DOES NOT VERIFY");
+	}
+}
+
+static void
+print_json(const struct trace *t, const char *dir)
+{
+	char inst[INSTANT_TEXT_BYTES], h[65];
+	size_t i, k;
+
+	printf("{\"deployment\":\"%s\",\"found\":%s,\"pseudonym\":\"%s\",\"lookup_entry\":%" PRIu64
+	       ",\"checkpoint\":{\"origin\":\"%s\",\"size\":%" PRIu64 ",\"root\":\"",
+		dir, t->found ? "true" : "false", t->found ? t->pseud_hex : "", t->lookup_index,
+		t->cp.origin, t->cp.size);
+	hex(t->cp.root, 32, h);
+	printf("%s\"},\"acts\":[", h);
+	for (i = 0; i < t->n; i++) {
+		const struct act *a = &t->acts[i];
+		const Paso__AuditEntry *e = a->e;
+
+		hex(a->leaf, 32, h);
+		printf("%s{\"index\":%" PRIu64
+		       ",\"time\":\"%s\",\"action\":\"%s\",\"actor\":\"%s\","
+		       "\"purpose\":\"%s\",\"policy_rule\":\"%s\",\"recipient\":\"%s\","
+		       "\"crossing_point\":\"%s\",\"decision\":\"%s\",\"code\":%d,\"leaf_hash\":\"%s\","
+		       "\"verified\":%s,\"proof\":[",
+			i ? "," : "", a->index, instant_format(e->time, inst),
+			action_name(e->action), e->actor, e->purpose, e->policy_rule, e->recipient,
+			e->crossing_point, decision_name(e), e->code, h,
+			a->verified ? "true" : "false");
+		for (k = 0; k < a->npath; k++) {
+			hex(a->path[k], 32, h);
+			printf("%s\"%s\"", k ? "," : "", h);
+		}
+		printf("]}");
+	}
+	printf("]}\n");
+}
+
+static int
+write_html(const struct trace *t, const char *dir, const char *path, struct paso_diag *d)
+{
+	char inst[INSTANT_TEXT_BYTES], h[65];
+	FILE *f = fopen(path, "w");
+	size_t i;
+	int es;
+
+	if (f == NULL)
+		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+	fprintf(f,
+		"<!DOCTYPE html>\n<html lang='es'><head><meta charset='utf-8'><title>Sus datos en "
+		"el registro / Your data in the registry</title><style>body{font-family:sans-serif;"
+		"max-width:900px;margin:2em auto;padding:0 1em}table{border-collapse:collapse}"
+		"td,th{border:1px solid #ccc;padding:.3em .5em;font-size:.9em;vertical-align:top}"
+		"code{font-size:.8em;word-break:break-all}.ok{color:#1a7f37}.bad{color:#b00}"
+		"</style></head><body>\n");
+	for (es = 1; es >= 0; es--) {
+		fprintf(f, "<section lang='%s'><h1>%s</h1>\n", es ? "es" : "en",
+			es ? "Lo que el registro hizo con sus datos"
+			   : "What the registry did with your data");
+		fprintf(f, "<p>%s <code>", es ? "Registro:" : "Registry:");
+		html_esc(f, t->cp.origin);
+		fprintf(f, "</code>. ");
+		if (t->found)
+			fprintf(f,
+				es ? "En el registro público usted aparece solo con este seudónimo: "
+				     "<code>%s</code>. "
+				   : "In the public log you appear only as this pseudonym: "
+				     "<code>%s</code>. ",
+				t->pseud_hex);
+		else
+			fprintf(f, es ? "Nadie está inscrito con esa tarjeta. "
+				      : "No one is enrolled with that card. ");
+		fprintf(f,
+			es ? "Calcular ese seudónimo a partir de su tarjeta quedó registrado como "
+			     "el acto número %" PRIu64 ".</p>\n"
+			   : "Computing that pseudonym from your card was itself recorded as act "
+			     "number %" PRIu64 ".</p>\n",
+			t->lookup_index);
+		fprintf(f,
+			"<table><tr><th>#</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th>"
+			"<th>%s</th></tr>\n",
+			es ? "fecha (UTC)" : "date (UTC)", es ? "acto" : "act",
+			es ? "quién" : "who", es ? "para qué / regla" : "purpose / rule",
+			es ? "prueba" : "proof");
+		for (i = 0; i < t->n; i++) {
+			const Paso__AuditEntry *e = t->acts[i].e;
+			fprintf(f,
+				"<tr><td>%" PRIu64 "</td><td>%s</td><td>%s<br><small>%s %s</small>"
+				"</td><td>",
+				t->acts[i].index, instant_format(e->time, inst),
+				action_word(e->action, es), action_name(e->action),
+				decision_name(e));
+			html_esc(f, e->actor);
+			if (e->crossing_point[0]) {
+				fprintf(f, "<br><small>");
+				html_esc(f, e->crossing_point);
+				fprintf(f, "</small>");
+			}
+			if (e->recipient[0]) {
+				fprintf(f, "<br>%s ", es ? "a:" : "to:");
+				html_esc(f, e->recipient);
+			}
+			fprintf(f, "</td><td>");
+			html_esc(f, e->purpose);
+			fprintf(f, "<br><small>");
+			html_esc(f, e->policy_rule);
+			fprintf(f, "</small></td><td class='%s'>%s</td></tr>\n",
+				t->acts[i].verified ? "ok" : "bad",
+				t->acts[i].verified ? (es ? "incluido ✓" : "included ✓")
+						    : (es ? "NO verifica" : "does NOT verify"));
+		}
+		fprintf(f, "</table>\n");
+		hex(t->cp.root, 32, h);
+		fprintf(f,
+			es ? "<p>Cada acto está en un registro público firmado (tamaño %" PRIu64
+			     ", raíz <code>%s</code>). Cualquier persona puede comprobarlo sin confiar "
+			     "en el registro: <code>paso-audit prove %s --index N --size %" PRIu64
+			     "</code> con la clave pública del registro.</p></section>\n"
+			   : "<p>Every act is in a signed public log (size %" PRIu64
+			     ", root <code>%s</code>). Anyone can check it without trusting the "
+			     "registry: <code>paso-audit prove %s --index N --size %" PRIu64
+			     "</code> with the registry's public key.</p></section>\n",
+			t->cp.size, h, dir, t->cp.size);
+		if (es)
+			fprintf(f, "<hr>\n");
+	}
+	fprintf(f, "<details><summary>Signed checkpoint / punto de control firmado</summary><pre>");
+	html_esc(f, t->note);
+	fprintf(f, "</pre></details></body></html>\n");
+	if (fclose(f) != 0)
+		return paso_diag_set(d, PASO_E_IO, "%s: write failed", path);
+	return 0;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: paso trace DEPLOYMENT --card N [--json] [--html FILE]\n"
+		"  lists every act about the person holding card N in the deployment's audit log,\n"
+		"  each with its inclusion proof against the latest signed checkpoint. Computing the\n"
+		"  person's pseudonym from the card is itself logged first (the hub must be\n"
+		"  stopped). --html writes a page in Spanish and English to hand to the person.\n");
+}
+
+int
+trace_main(int argc, char **argv)
+{
+	struct paso_diag d = {0};
+	struct deploy_paths p;
+	struct keyring *kr = NULL;
+	struct vault *v = NULL;
+	struct vault_txn *tx = NULL;
+	struct policy *pol = NULL;
+	struct auditlog *log = NULL;
+	struct trace t;
+	const char *dir = NULL, *card = NULL, *html = NULL;
+	const Paso__Action act = PASO__ACTION__RECORD_READ;
+	const char *details[1] = {"card index looked up to compute one subject's pseudonym, at "
+				  "that subject's request (paso trace); the card is not recorded"};
+	uint8_t id[VAULT_ID_BYTES];
+	int i, r, json = 0;
+	size_t k;
+
+	memset(&t, 0, sizeof(t));
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--card") == 0 && i + 1 < argc)
+			card = argv[++i];
+		else if (strcmp(argv[i], "--html") == 0 && i + 1 < argc)
+			html = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else {
+			fprintf(stderr, "paso trace: unexpected argument '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (dir == NULL || card == NULL) {
+		fprintf(stderr, "paso trace: needs DEPLOYMENT and --card N\n");
+		usage(stderr);
+		return 2;
+	}
+	if (strlen(card) < 1 || strlen(card) > 64) {
+		fprintf(stderr, "paso trace: --card: 1..64 characters\n");
+		return 2;
+	}
+	if ((r = deploy_paths(dir, &p, &d)) != 0 || (r = keyring_open(p.keys, &kr, &d)) != 0 ||
+		(r = vault_open(dir, kr, &v, &d)) != 0 ||
+		(r = policy_load_file(p.policy, &pol, &d)) != 0)
+		goto out;
+	/* The lookup is logged durably before the card index is read. */
+	if ((r = deploy_audit_offline(
+		     &p, v, policy_digest(pol), LOOKUP_PURPOSE, &act, details, 1, &d)) != 0) {
+		if (r == PASO_E_EXISTS)
+			(void)paso_diag_set(&d, r,
+				"%s: the hub is serving; stop it first (the lookup must be logged, "
+				"and only one writer may hold the log)",
+				dir);
+		goto out;
+	}
+	if ((r = auditlog_open_readonly(p.audit, &log, &d)) != 0)
+		goto out;
+	t.lookup_index = auditlog_size(log) - 1;
+	auditlog_close(log);
+	log = NULL;
+	if ((r = vault_begin(v, 1, &tx)) != 0)
+		goto out;
+	r = vault_card_lookup(tx, card, id);
+	if (r == 0) {
+		t.found = 1;
+		vault_pseudonym(v, id, t.pseud);
+		hex(t.pseud, 32, t.pseud_hex);
+	} else if (r != PASO_E_NOT_FOUND)
+		goto out;
+	sodium_memzero(id, sizeof(id));
+	vault_abort(tx);
+	tx = NULL;
+	if ((r = scan(&p, &t, &d)) != 0)
+		goto out;
+	if (html != NULL && (r = write_html(&t, dir, html, &d)) != 0)
+		goto out;
+	if (json)
+		print_json(&t, dir);
+	else
+		print_text(&t, dir);
+	r = t.found ? 0 : PASO_E_NOT_FOUND;
+	if (!t.found)
+		(void)paso_diag_set(&d, r, "no one is enrolled with that card in %s", dir);
+out:
+	for (k = 0; k < t.n; k++)
+		paso__audit_entry__free_unpacked(t.acts[k].e, NULL);
+	free(t.acts);
+	free(t.note);
+	vault_abort(tx);
+	vault_close(v);
+	keyring_close(kr);
+	policy_free(pol);
+	if (r != 0) {
+		fprintf(stderr, "paso trace: error %s (%d): %s\n", paso_errname(r), r,
+			d.msg[0] ? d.msg : paso_strerror(r));
+		return 1;
+	}
+	return 0;
+}

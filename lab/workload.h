@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A scenario's traffic, planned once from its seed: the same files drive every policy's run. */
+#ifndef PASO_WORKLOAD_H
+#define PASO_WORKLOAD_H
+
+#include <stdint.h>
+
+#include "errors.h"
+#include "scenario.h"
+
+/* What a planned workload holds (also written to DIR/workload.txt). */
+struct workload_info {
+	uint32_t population; /* paso-kiosk --people: the synthetic population's size */
+	uint32_t periods;    /* DIR/period-NNNN.plan, one per period */
+	uint64_t messages;   /* planned messages, all periods */
+	uint64_t enrolments, duplicates, crossings, impostors, identifications, probes;
+	uint64_t partner_queries; /* planned; sent only once partners exist (see the report) */
+	char digest[65];          /* SHA-256 (hex) over every plan file, in order */
+};
+
+/*
+ * Plans scenario s into directory dir (created): one paso-kiosk --plan file per period, each
+ * line a message with who really stands at the kiosk. Deterministic in s alone: the same
+ * scenario gives byte-identical files. Kiosks revoked by an event get no traffic from that
+ * day on. Returns 0, PASO_E_IO, PASO_E_NOMEM or PASO_E_INVALID_ARG (d says why).
+ */
+int workload_plan(
+	const struct scenario *s, const char *dir, struct workload_info *out, struct paso_diag *d);
+
+/* The kiosk names, in the order paso-kiosk runs them; the last is the detention station. */
+#define WORKLOAD_NKIOSKS 5
+extern const char *const workload_kiosks[WORKLOAD_NKIOSKS];
+
+#endif

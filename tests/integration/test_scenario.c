@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* paso compare / scenario run: one planned workload through real hubs under two policies. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define SRC PASO_TEST_DATA "/../.."
+#define SMALL SRC "/scenarios/small.yaml"
+
+static char tmp[256];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	(void)snprintf(tmp, sizeof(tmp), "/tmp/paso-scenario-XXXXXX");
+	return mkdtemp(tmp) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	const char *argv[] = {"/bin/rm", "-rf", tmp, NULL};
+	char cmd[300];
+
+	(void)state;
+	(void)argv;
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The object of one policy in summary.json (from its "policy" key up to the next). */
+static char *
+policy_part(const char *json, const char *name)
+{
+	char key[96], *start, *end, *copy;
+
+	(void)snprintf(key, sizeof(key), "{\"policy\":\"%s\"", name);
+	start = strstr(json, key);
+	assert_non_null(start);
+	end = strstr(start + 1, "{\"policy\":");
+	copy = strndup(start, end ? (size_t)(end - start) : strlen(start));
+	assert_non_null(copy);
+	return copy;
+}
+
+static void publish_checks(const char *out);
+static void trace_checks(const char *out);
+
+static void
+test_compare_two_policies(void **state)
+{
+	char out[400], path[500], *sum, *html, *as, *card, *csv, *log = NULL;
+	long long dups, genuine;
+
+	(void)state;
+	(void)snprintf(out, sizeof(out), "%s/cmp", tmp);
+	{
+		const char *argv[] = {"paso", "compare", SMALL, SRC "/policies/as-deployed.yaml",
+			SRC "/policies/card-only.yaml", "--out", out, "--quiet", NULL};
+		assert_int_equal(h_run(&log, argv), 0);
+	}
+	assert_non_null(strstr(log, "report.html"));
+	free(log);
+	(void)snprintf(path, sizeof(path), "%s/summary.json", out);
+	sum = h_read_file(path, NULL);
+	assert_non_null(sum);
+	as = policy_part(sum, "as-deployed");
+	card = policy_part(sum, "card-only");
+	/* The ground truth joined every message the kiosks sent to an audit entry. */
+	assert_int_equal(h_json_num(as, "truth_without_audit_entry"), 0);
+	assert_int_equal(h_json_num(card, "truth_without_audit_entry"), 0);
+	/* The same traffic: as many genuine crossings, duplicates and probes under both. */
+	genuine = h_json_num(as, "genuine");
+	assert_true(genuine > 100);
+	assert_int_equal(h_json_num(card, "genuine"), genuine);
+	dups = h_json_num(as, "duplicates");
+	assert_true(dups > 0);
+	assert_int_equal(h_json_num(card, "duplicates"), dups);
+	/* With every template at the hub and 1:N dedup, second cards are caught; with templates
+	 * on the card the hub cannot compare anything, so none is and crossings go undecided. */
+	assert_int_equal(h_json_num(as, "duplicates_caught"), dups);
+	assert_int_equal(h_json_num(card, "duplicates_missed"), dups);
+	assert_int_equal(h_json_num(card, "genuine_undecided"), genuine);
+	assert_int_equal(
+		h_json_num(as, "genuine_match") + h_json_num(as, "false_non_match"), genuine);
+	/* What is held: faces at the hub under as-deployed, none under card-only. */
+	assert_true(h_json_num(as, "with_face") > 50);
+	assert_int_equal(h_json_num(card, "with_face"), 0);
+	assert_int_equal(h_json_num(card, "with_finger"), 0);
+	assert_true(h_json_num(card, "subjects") > h_json_num(as, "subjects"));
+	/* The page stands alone: inline SVG, no script, nothing fetched. */
+	(void)snprintf(path, sizeof(path), "%s/report.html", out);
+	html = h_read_file(path, NULL);
+	assert_non_null(html);
+	assert_true(h_count(html, "<svg") >= 8);
+	assert_null(strstr(html, "<script"));
+	assert_null(strstr(html, "src="));
+	assert_null(strstr(html, "href="));
+	assert_non_null(strstr(html, "A breach of the hub on day 14"));
+	assert_non_null(strstr(html, "backed by"));
+	(void)snprintf(path, sizeof(path), "%s/dataflow-as-deployed.dot", out);
+	csv = h_read_file(path, NULL);
+	assert_non_null(csv);
+	assert_non_null(strstr(csv, "\"dhs\""));
+	free(csv);
+	(void)snprintf(path, sizeof(path), "%s/held.csv", out);
+	csv = h_read_file(path, NULL);
+	assert_non_null(csv);
+	assert_int_equal(h_count(csv, "\nas-deployed,"), 4); /* 28 days in 7-day periods */
+	free(csv);
+	/* Every kiosk's revocation on day 21 is in the audit log, checked by the outsider. */
+	{
+		char hub[500];
+		const char *argv[] = {"paso-audit", "show", hub, NULL};
+		(void)snprintf(hub, sizeof(hub), "%s/as-deployed/hub", out);
+		assert_int_equal(h_run(&log, argv), 0);
+		assert_non_null(strstr(log, "KEY_REVOKE"));
+		free(log);
+	}
+	/* The same scenario planned again by `scenario run` is byte for byte the same workload. */
+	{
+		char out2[400], *a, *b;
+		(void)snprintf(out2, sizeof(out2), "%s/one", tmp);
+		const char *argv[] = {"paso", "scenario", "run", SMALL, "--policy",
+			SRC "/policies/minimal.yaml", "--out", out2, "--quiet", NULL};
+		assert_int_equal(h_run(&log, argv), 0);
+		free(log);
+		(void)snprintf(path, sizeof(path), "%s/workload/workload.txt", out);
+		a = h_read_file(path, NULL);
+		(void)snprintf(path, sizeof(path), "%s/workload/workload.txt", out2);
+		b = h_read_file(path, NULL);
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_string_equal(a, b);
+		free(a);
+		free(b);
+		/* A second run into the same folder is refused, and changes nothing. */
+		assert_int_equal(h_run(&log, argv), 1);
+		assert_non_null(strstr(log, "already holds a run"));
+		free(log);
+	}
+	publish_checks(out);
+	trace_checks(out);
+	/* A plan line paso-kiosk cannot read is named with its file and line, and nothing sent. */
+	{
+		char hub[500], plan[500], *klog = NULL;
+		const char *argv[] = {"paso-kiosk", "run", "--deployment", hub, "--hub",
+			"127.0.0.1:9", "--people", "10", "--plan", plan, "--workdir", out, NULL};
+		FILE *f;
+		(void)snprintf(hub, sizeof(hub), "%s/card-only/hub", out);
+		(void)snprintf(plan, sizeof(plan), "%s/bad.plan", tmp);
+		assert_non_null(f = fopen(plan, "w"));
+		fputs("enrol kiosk-talisman 1 1 0 0 5\nteleport kiosk-talisman 1 1 0 0 5\n", f);
+		fclose(f);
+		assert_int_equal(h_run(&klog, argv), 2);
+		assert_non_null(strstr(klog, "bad.plan:2: KIND not one of"));
+		free(klog);
+		assert_non_null(f = fopen(plan, "w"));
+		fputs("cross kiosk-talisman 10 1 0 0 5\n", f);
+		fclose(f);
+		assert_int_equal(h_run(&klog, argv), 2);
+		assert_non_null(
+			strstr(klog, "bad.plan:1: person 10 or source 1 not below --people 10"));
+		free(klog);
+	}
+	free(as);
+	free(card);
+	free(sum);
+	free(html);
+}
+
+/* paso stats --publish on the run's deployment: releases are logged, the budget holds. */
+static void
+publish_checks(const char *out)
+{
+	char hub[500], *log = NULL;
+	const char *first[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/2", NULL};
+	const char *rel1[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/2", "--budget",
+		"1", "--json", NULL};
+	const char *other[] = {
+		"paso", "stats", hub, "--publish", "--epsilon", "1/2", "--budget", "2", NULL};
+	const char *rel2[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/2", NULL};
+	const char *over[] = {"paso", "stats", hub, "--publish", "--epsilon", "1/10", NULL};
+	const char *bad[] = {"paso", "stats", hub, "--publish", "--epsilon", "0.5", NULL};
+	const char *show[] = {"paso-audit", "show", hub, NULL};
+	const char *verify[] = {"paso-audit", "verify", hub, NULL};
+
+	(void)snprintf(hub, sizeof(hub), "%s/as-deployed/hub", out);
+	assert_int_equal(h_run(&log, bad), 2);
+	assert_non_null(strstr(log, "--epsilon: N or N/D"));
+	free(log);
+	assert_int_equal(h_run(&log, first), 2);
+	assert_non_null(strstr(log, "the first release must fix"));
+	free(log);
+	assert_int_equal(h_run(&log, rel1), 0);
+	assert_non_null(strstr(log, "\"epsilon\":\"1/2\",\"budget\":\"1\""));
+	/* Suppressed cells carry no number; published ones are at least 10. */
+	assert_null(strstr(log, "\"count\":-"));
+	for (int dgt = 0; dgt <= 9; dgt++) {
+		char pat[16];
+		(void)snprintf(pat, sizeof(pat), "\"count\":%d}", dgt);
+		assert_null(strstr(log, pat));
+	}
+	assert_non_null(strstr(log, "\"key\":\"regional_visitor\""));
+	free(log);
+	assert_int_equal(h_run(&log, other), 1);
+	assert_non_null(strstr(log, "budget was fixed at 1"));
+	free(log);
+	assert_int_equal(h_run(&log, rel2), 0);
+	assert_non_null(strstr(log, "spent 1 after it"));
+	free(log);
+	assert_int_equal(h_run(&log, over), 1);
+	assert_non_null(strstr(log, "privacy budget exceeded"));
+	free(log);
+	assert_int_equal(h_run(&log, show), 0);
+	assert_int_equal(h_count(log, "action=SHARE"), 2); /* the refused one left no entry */
+	assert_int_equal(h_count(log, "release: epsilon=1/2 budget=1"), 2);
+	free(log);
+	assert_int_equal(h_run(&log, verify), 0);
+	free(log);
+}
+
+/* paso trace: one traveller's acts, each proved against the signed checkpoint. */
+static void
+trace_checks(const char *out)
+{
+	char hub[500], path[500], card[40], html[500], *people, *log = NULL, *page, *p;
+	const char *tr[] = {"paso", "trace", hub, "--card", card, "--html", html, NULL};
+	const char *js[] = {"paso", "trace", hub, "--card", card, "--json", NULL};
+	const char *none[] = {"paso", "trace", hub, "--card", "TVR-0000000000", NULL};
+	const char *show[] = {"paso-audit", "show", hub, NULL};
+	long long lookup;
+
+	(void)snprintf(hub, sizeof(hub), "%s/as-deployed/hub", out);
+	(void)snprintf(html, sizeof(html), "%s/trace.html", out);
+	(void)snprintf(path, sizeof(path), "%s/workload/people.csv", out);
+	people = h_read_file(path, NULL);
+	assert_non_null(people);
+	/* The first traveller to enrol: "person,category,card,order\nP,CAT,CARD,0". */
+	p = strchr(people, '\n');
+	assert_non_null(p);
+	p = strchr(strchr(p + 1, ',') + 1, ',') + 1;
+	(void)snprintf(card, sizeof(card), "%.*s", (int)strcspn(p, ","), p);
+	free(people);
+	assert_int_equal(h_run(&log, tr), 0);
+	assert_non_null(strstr(log, "ENROLL by"));
+	assert_true(h_count(log, ": verified") >= 2);
+	assert_null(strstr(log, "DOES NOT VERIFY"));
+	assert_null(strstr(log, card)); /* the card itself is never printed */
+	free(log);
+	assert_int_equal(h_run(&log, js), 0);
+	assert_non_null(strstr(log, "\"found\":true"));
+	assert_null(strstr(log, "\"verified\":false"));
+	lookup = h_json_num(log, "lookup_entry");
+	assert_true(lookup > 0);
+	/* Any act's proof checks with the outsider's tool. */
+	{
+		char idx[24];
+		const char *prove[] = {"paso-audit", "prove", hub, "--index", idx, NULL};
+		(void)snprintf(idx, sizeof(idx), "%lld", lookup);
+		free(log);
+		assert_int_equal(h_run(&log, prove), 0);
+	}
+	free(log);
+	page = h_read_file(html, NULL);
+	assert_non_null(page);
+	assert_non_null(strstr(page, "Lo que el registro hizo con sus datos"));
+	assert_non_null(strstr(page, "What the registry did with your data"));
+	assert_null(strstr(page, "<script"));
+	assert_null(strstr(page, card));
+	free(page);
+	/* A card nobody holds: refused, and the lookup is still on the record. */
+	assert_int_equal(h_run(&log, none), 1);
+	assert_non_null(strstr(log, "no one is enrolled with that card"));
+	free(log);
+	assert_int_equal(h_run(&log, show), 0);
+	assert_int_equal(h_count(log, "purpose=subject access request"), 3);
+	assert_null(strstr(log, card));
+	assert_null(strstr(log, "TVR-0000000000"));
+	free(log);
+}
+
+static void
+bad_scenario(const char *text, const char *expect)
+{
+	char path[400], out[400], *log = NULL;
+	const char *argv[] = {
+		"paso", "compare", path, SRC "/policies/minimal.yaml", "--out", out, NULL};
+	FILE *f;
+	struct stat st;
+
+	(void)snprintf(path, sizeof(path), "%s/bad.yaml", tmp);
+	(void)snprintf(out, sizeof(out), "%s/never", tmp);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(h_run(&log, argv), 2);
+	if (strstr(log, expect) == NULL)
+		fail_msg("expected '%s' in: %s", expect, log);
+	assert_non_null(strstr(log, "bad.yaml:"));
+	assert_int_not_equal(stat(out, &st), 0); /* nothing created */
+	free(log);
+}
+
+static void
+test_bad_scenarios(void **state)
+{
+	(void)state;
+	bad_scenario("name: x\ndays: 10\npopulation:\n  people: 5\n  colour: red\n",
+		"bad.yaml:5: unknown key 'population.colour'");
+	bad_scenario("name: x\ndays: 0\npopulation:\n  people: 5\n",
+		"bad.yaml:2: days out of range 1..3650: '0'");
+	bad_scenario("name: x\ndays: 10\npopulation:\n  people: 5\nimpostor_rate: lots\n",
+		"bad.yaml:5: impostor_rate expects a number: 'lots'");
+	bad_scenario("name: x\ndays: 10\npopulation:\n  people: 5\n  mix:\n    detainee: 0.9\n",
+		"population.mix: the four category shares sum to 1.8, not 1");
+	bad_scenario("name: x\ndays: 10\npopulation:\n  people: 5\nevents:\n  - day: 12\n"
+		     "    kind: breach_hub\n",
+		"bad.yaml:6: events.day 12 is not before the scenario's end (days: 10)");
+	bad_scenario("name: x\ndays: 10\npopulation:\n  people: 5\nevents:\n  - day: 2\n"
+		     "    kind: flood\n",
+		"bad.yaml:7: events.kind expects one of");
+	bad_scenario(
+		"name: x\ndays: 10\n", "bad.yaml:1: required key missing: 'population.people'");
+	bad_scenario("name: [x\n", "bad.yaml:");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_scenarios),
+		cmocka_unit_test(test_compare_two_policies),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
