@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "auditlog.h"
+#include "logread.h"
 #include "checkpoint.h"
 #include "errors.h"
 #include "hex.h"
@@ -422,7 +422,7 @@ static int
 cmd_verify(int argc, char **argv)
 {
 	struct checkpoint_verifier *v = NULL;
-	struct auditlog_report rep;
+	struct logread_report rep;
 	struct checkpoint known, *kp = NULL;
 	struct paso_diag d = {0};
 	const char *key = NULL, *known_path = NULL;
@@ -464,7 +464,7 @@ cmd_verify(int argc, char **argv)
 		}
 		kp = &known;
 	}
-	r = auditlog_verify(dir, v, kp, &rep, &d);
+	r = logread_verify(dir, v, kp, &rep, &d);
 	if (r != 0) {
 		fprintf(stderr, "paso-audit: verify %s: FAILED: %s [%s]\n", dir, d.msg,
 			paso_errname(r));
@@ -512,25 +512,25 @@ cmd_checkpoint(int argc, char **argv)
 
 /* Opens DIR read-only and finds the latest checkpoint's size. */
 static int
-open_for_reading(const char *arg, struct auditlog **log, uint64_t *cp_size)
+open_for_reading(const char *arg, struct logread **log, uint64_t *cp_size)
 {
 	struct paso_diag d = {0};
 	char dir[4096];
 	int r;
 
 	resolve_auditdir(arg, dir, sizeof(dir));
-	if ((r = auditlog_open_readonly(dir, log, &d)) != 0)
+	if ((r = logread_open(dir, log, &d)) != 0)
 		return fail(r, "open", &d);
 	if (d.code == PASO_E_AUDIT_TORN)
 		fprintf(stderr, "note: %s\n", d.msg);
-	*cp_size = auditlog_checkpoint_size(*log);
+	*cp_size = logread_checkpoint_size(*log);
 	return 0;
 }
 
 static int
 cmd_prove(int argc, char **argv)
 {
-	struct auditlog *log = NULL;
+	struct logread *log = NULL;
 	uint8_t path[MERKLE_MAX_PROOF][H], leaf[H], root[H], old[H];
 	char hl[2 * H + 1], hr[2 * H + 1];
 	uint64_t index = 0, size = 0, oldsz = 0, cps;
@@ -561,10 +561,10 @@ cmd_prove(int argc, char **argv)
 		return rc;
 	if (!have_size)
 		size = cps;
-	if (size > auditlog_size(log)) {
+	if (size > logread_size(log)) {
 		fprintf(stderr,
 			"paso-audit: size %" PRIu64 " but the log holds %" PRIu64 " entries\n",
-			size, auditlog_size(log));
+			size, logread_size(log));
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -577,9 +577,9 @@ cmd_prove(int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto out;
 		}
-		if ((r = auditlog_inclusion(log, index, size, path, MERKLE_MAX_PROOF, &np)) != 0 ||
-			(r = auditlog_leaf_hash(log, index, leaf)) != 0 ||
-			(r = auditlog_root(log, size, root)) != 0) {
+		if ((r = logread_inclusion(log, index, size, path, MERKLE_MAX_PROOF, &np)) != 0 ||
+			(r = logread_leaf_hash(log, index, leaf)) != 0 ||
+			(r = logread_root(log, size, root)) != 0) {
 			rc = fail(r, "prove", NULL);
 			goto out;
 		}
@@ -596,10 +596,10 @@ cmd_prove(int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto out;
 		}
-		if ((r = auditlog_consistency(log, oldsz, size, path, MERKLE_MAX_PROOF, &np)) !=
+		if ((r = logread_consistency(log, oldsz, size, path, MERKLE_MAX_PROOF, &np)) !=
 				0 ||
-			(r = auditlog_root(log, oldsz, old)) != 0 ||
-			(r = auditlog_root(log, size, root)) != 0) {
+			(r = logread_root(log, oldsz, old)) != 0 ||
+			(r = logread_root(log, size, root)) != 0) {
 			rc = fail(r, "prove", NULL);
 			goto out;
 		}
@@ -614,7 +614,7 @@ cmd_prove(int argc, char **argv)
 		print_hash(stdout, path[k]);
 	rc = 0;
 out:
-	auditlog_close(log);
+	logread_close(log);
 	return rc;
 }
 
@@ -757,7 +757,7 @@ show_entry(uint64_t index, const Paso__AuditEntry *e, int json)
 static int
 cmd_show(int argc, char **argv)
 {
-	struct auditlog *log = NULL;
+	struct logread *log = NULL;
 	Paso__AuditEntry *e;
 	uint8_t *buf = NULL;
 	uint64_t from = 0, to = UINT64_MAX, i, cps;
@@ -780,10 +780,10 @@ cmd_show(int argc, char **argv)
 	}
 	if ((rc = open_for_reading(argv[0], &log, &cps)) != 0)
 		return rc;
-	if (to >= auditlog_size(log))
-		to = auditlog_size(log) == 0 ? 0 : auditlog_size(log) - 1;
-	for (i = from; i <= to && i < auditlog_size(log); i++) {
-		if ((r = auditlog_entry(log, i, &buf, &len)) != 0) {
+	if (to >= logread_size(log))
+		to = logread_size(log) == 0 ? 0 : logread_size(log) - 1;
+	for (i = from; i <= to && i < logread_size(log); i++) {
+		if ((r = logread_entry(log, i, &buf, &len)) != 0) {
 			fprintf(stderr, "paso-audit: entry %" PRIu64 ": %s [%s]\n", i,
 				paso_strerror(r), paso_errname(r));
 			bad = 1;
@@ -802,7 +802,7 @@ cmd_show(int argc, char **argv)
 		free(buf);
 		buf = NULL;
 	}
-	auditlog_close(log);
+	logread_close(log);
 	return bad ? EXIT_BAD : 0;
 }
 

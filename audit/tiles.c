@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Writes the audit log as C2SP tlog-tiles beside it, atomically, as the tree grows. */
+#include "tiles.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "checkpoint.h"
+
+#define PATH_MAX_LEN 160
+
+struct tiles {
+	char *dir;
+	int dfd;
+	uint64_t done;      /* tiles written for this size */
+	uint64_t published; /* size of TILESDIR/checkpoint */
+	int checked;        /* the published checkpoint was compared with the log */
+	/* The right-edge entry bundle being filled, kept so each sync appends instead of rereading. */
+	uint64_t bundle_index;
+	unsigned bundle_w;
+	uint8_t *bundle;
+	size_t bundle_len, bundle_cap;
+};
+
+int
+tiles_path(char *buf, size_t cap, int level, uint64_t index, unsigned width)
+{
+	char digits[32], *p = buf;
+	size_t nd, i, left = cap;
+	int k;
+
+	if (level < TILES_ENTRIES_LEVEL || level > 63 || width == 0 || width > TILES_WIDTH)
+		return PASO_E_INVALID_ARG;
+	if (level == TILES_ENTRIES_LEVEL)
+		k = snprintf(p, left, "tile/entries/");
+	else
+		k = snprintf(p, left, "tile/%d/", level);
+	if (k < 0 || (size_t)k >= left)
+		return PASO_E_INVALID_ARG;
+	p += k;
+	left -= (size_t)k;
+	/* Pad to a multiple of three digits, then emit "xDDD/" groups and a final "DDD". */
+	k = snprintf(digits, sizeof(digits), "%" PRIu64, index);
+	nd = (size_t)k;
+	nd = (nd + 2) / 3 * 3;
+	k = snprintf(digits, sizeof(digits), "%0*" PRIu64, (int)nd, index);
+	for (i = 0; i < nd; i += 3) {
+		k = snprintf(p, left, "%s%.3s%s", i + 3 < nd ? "x" : "", digits + i,
+			i + 3 < nd ? "/" : "");
+		if (k < 0 || (size_t)k >= left)
+			return PASO_E_INVALID_ARG;
+		p += k;
+		left -= (size_t)k;
+	}
+	if (width < TILES_WIDTH) {
+		k = snprintf(p, left, ".p/%u", width);
+		if (k < 0 || (size_t)k >= left)
+			return PASO_E_INVALID_ARG;
+	}
+	return 0;
+}
+
+/* mkdir -p of every parent of path (relative to dfd). */
+static int
+make_parents(int dfd, const char *path)
+{
+	char tmp[PATH_MAX_LEN];
+	char *s;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return PASO_E_INVALID_ARG;
+	for (s = strchr(tmp, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdirat(dfd, tmp, 0755) != 0 && errno != EEXIST)
+			return PASO_E_IO;
+		*s = '/';
+	}
+	return 0;
+}
+
+static int
+write_all(int fd, const uint8_t *p, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return PASO_E_IO;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Writes path atomically (temporary name, rename). Durability is left to tiles_publish: a tile
+ * lost in a crash is rewritten from the log, and no published checkpoint needs it before then.
+ */
+static int
+put_file(int dfd, const char *path, const uint8_t *p, size_t len, int durable)
+{
+	char tmp[PATH_MAX_LEN + 8];
+	int fd, r;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return PASO_E_INVALID_ARG;
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT) {
+		if ((r = make_parents(dfd, path)) != 0)
+			return r;
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	}
+	if (fd < 0)
+		return PASO_E_IO;
+	r = write_all(fd, p, len);
+	if (r == 0 && durable && fsync(fd) != 0)
+		r = PASO_E_IO;
+	if (close(fd) != 0 && r == 0)
+		r = PASO_E_IO;
+	if (r == 0 && renameat(dfd, tmp, dfd, path) != 0)
+		r = PASO_E_IO;
+	if (r != 0)
+		(void)unlinkat(dfd, tmp, 0);
+	return r;
+}
+
+/* fsyncs path and its parent directory. */
+static int
+sync_file(int dfd, const char *path)
+{
+	char parent[PATH_MAX_LEN];
+	char *s;
+	int fd, r = 0;
+
+	if ((fd = openat(dfd, path, O_RDONLY | O_CLOEXEC)) < 0)
+		return PASO_E_IO;
+	if (fsync(fd) != 0)
+		r = PASO_E_IO;
+	close(fd);
+	if (r != 0)
+		return r;
+	(void)snprintf(parent, sizeof(parent), "%s", path);
+	if ((s = strrchr(parent, '/')) == NULL)
+		return 0;
+	*s = '\0';
+	if ((fd = openat(dfd, parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return PASO_E_IO;
+	if (fsync(fd) != 0)
+		r = PASO_E_IO;
+	close(fd);
+	return r;
+}
+
+static int
+read_published(struct tiles *t, char **notep, size_t *lenp, struct checkpoint *cp,
+	struct paso_diag *d)
+{
+	struct checkpoint_note *note = NULL;
+	struct stat st;
+	char *b = NULL;
+	ssize_t g;
+	int fd, r;
+
+	*notep = NULL;
+	*lenp = 0;
+	if ((fd = openat(t->dfd, "checkpoint", O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? PASO_E_NOT_FOUND
+				       : paso_diag_set(d, PASO_E_IO, "%s/checkpoint: %s", t->dir,
+						 strerror(errno));
+	r = PASO_E_IO;
+	if (fstat(fd, &st) != 0 || st.st_size > CHECKPOINT_MAX_NOTE)
+		goto out;
+	if ((b = malloc((size_t)st.st_size + 1)) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	g = read(fd, b, (size_t)st.st_size);
+	if (g != st.st_size)
+		goto out;
+	b[g] = '\0';
+	if ((r = checkpoint_note_parse(b, (size_t)g, &note, d)) != 0 ||
+		(r = checkpoint_parse_text(note->text, note->text_len, cp, d)) != 0) {
+		r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+			"%s/checkpoint is not a checkpoint: %s", t->dir, d ? d->msg : "");
+		goto out;
+	}
+	*notep = b;
+	*lenp = (size_t)g;
+	b = NULL;
+	r = 0;
+out:
+	if (r == PASO_E_IO)
+		paso_diag_set(d, r, "%s/checkpoint: cannot read it", t->dir);
+	checkpoint_note_free(note);
+	free(b);
+	close(fd);
+	return r;
+}
+
+int
+tiles_open(const char *tilesdir, struct tiles **out, struct paso_diag *d)
+{
+	struct tiles *t = NULL;
+	struct checkpoint cp;
+	char *note = NULL;
+	size_t len;
+	int r;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL || (t->dir = strdup(tilesdir)) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	t->dfd = -1;
+	if (mkdir(tilesdir, 0755) != 0 && errno != EEXIST) {
+		r = paso_diag_set(d, PASO_E_IO, "%s: cannot create: %s", tilesdir, strerror(errno));
+		goto out;
+	}
+	if ((t->dfd = open(tilesdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = paso_diag_set(d, PASO_E_IO, "%s: %s", tilesdir, strerror(errno));
+		goto out;
+	}
+	r = read_published(t, &note, &len, &cp, d);
+	if (r == PASO_E_NOT_FOUND)
+		cp.size = 0;
+	else if (r != 0)
+		goto out;
+	t->done = t->published = cp.size;
+	t->checked = cp.size == 0;
+	*out = t;
+	t = NULL;
+	r = 0;
+out:
+	free(note);
+	tiles_close(t);
+	return r;
+}
+
+void
+tiles_close(struct tiles *t)
+{
+	if (t == NULL)
+		return;
+	if (t->dfd >= 0)
+		close(t->dfd);
+	free(t->bundle);
+	free(t->dir);
+	free(t);
+}
+
+uint64_t
+tiles_size(const struct tiles *t)
+{
+	return t->done;
+}
+
+/* Width of tile index k at a level holding count hashes (0 if the tile does not exist yet). */
+static unsigned
+width_at(uint64_t count, uint64_t k)
+{
+	uint64_t first = k * TILES_WIDTH;
+
+	if (count <= first)
+		return 0;
+	return count - first >= TILES_WIDTH ? TILES_WIDTH : (unsigned)(count - first);
+}
+
+static int
+write_hash_tile(struct tiles *t, struct auditlog *log, unsigned level, uint64_t k, unsigned w,
+	int durable, struct paso_diag *d)
+{
+	uint8_t hashes[TILES_WIDTH][MERKLE_HASH_BYTES];
+	char path[PATH_MAX_LEN];
+	unsigned j;
+	int r;
+
+	if ((r = tiles_path(path, sizeof(path), (int)level, k, w)) != 0)
+		return r;
+	for (j = 0; j < w; j++)
+		if ((r = auditlog_node(log, 8 * level, k * TILES_WIDTH + j, hashes[j])) != 0)
+			return paso_diag_set(d, r == PASO_E_NOT_FOUND ? PASO_E_INTERNAL : r,
+				"audit log: cannot read node %u/%" PRIu64 " for %s", 8 * level,
+				k * TILES_WIDTH + j, path);
+	if ((r = put_file(t->dfd, path, (const uint8_t *)hashes, (size_t)w * MERKLE_HASH_BYTES,
+		     durable)) != 0)
+		return paso_diag_set(d, r, "%s/%s: cannot write: %s", t->dir, path, strerror(errno));
+	return 0;
+}
+
+static int
+bundle_add(struct tiles *t, const uint8_t *e, size_t len)
+{
+	size_t cap;
+	uint8_t *p;
+
+	if (t->bundle_cap - t->bundle_len < len + 2) {
+		cap = t->bundle_cap ? t->bundle_cap : 16384;
+		while (cap - t->bundle_len < len + 2)
+			cap *= 2;
+		if ((p = realloc(t->bundle, cap)) == NULL)
+			return PASO_E_NOMEM;
+		t->bundle = p;
+		t->bundle_cap = cap;
+	}
+	t->bundle[t->bundle_len] = (uint8_t)(len >> 8);
+	t->bundle[t->bundle_len + 1] = (uint8_t)len;
+	memcpy(t->bundle + t->bundle_len + 2, e, len);
+	t->bundle_len += len + 2;
+	return 0;
+}
+
+static int
+write_bundle(struct tiles *t, struct auditlog *log, uint64_t k, unsigned w, int durable,
+	struct paso_diag *d)
+{
+	char path[PATH_MAX_LEN];
+	uint8_t *e = NULL;
+	size_t len;
+	uint64_t i;
+	int r;
+
+	if ((r = tiles_path(path, sizeof(path), TILES_ENTRIES_LEVEL, k, w)) != 0)
+		return r;
+	if (t->bundle_index != k || t->bundle_w > w) {
+		t->bundle_index = k;
+		t->bundle_w = 0;
+		t->bundle_len = 0;
+	}
+	for (; t->bundle_w < w; t->bundle_w++) {
+		i = k * TILES_WIDTH + t->bundle_w;
+		if ((r = auditlog_entry(log, i, &e, &len)) != 0)
+			return paso_diag_set(d, r, "audit log: cannot read entry %" PRIu64 ": %s", i,
+				paso_strerror(r));
+		if (len > 0xffff) {
+			free(e);
+			return paso_diag_set(d, PASO_E_INVALID_ARG,
+				"entry %" PRIu64 ": %zu bytes do not fit an entry bundle", i, len);
+		}
+		r = bundle_add(t, e, len);
+		free(e);
+		if (r != 0)
+			return r;
+	}
+	if ((r = put_file(t->dfd, path, t->bundle, t->bundle_len, durable)) != 0)
+		return paso_diag_set(d, r, "%s/%s: cannot write: %s", t->dir, path, strerror(errno));
+	return 0;
+}
+
+/* Writes every tile whose width at size n is larger than at size old (old <= n). */
+static int
+write_grown(struct tiles *t, struct auditlog *log, uint64_t old, uint64_t n, struct paso_diag *d)
+{
+	uint64_t k, c_old, c_new;
+	unsigned level, w;
+	int r;
+
+	for (k = old / TILES_WIDTH; n > 0 && k <= (n - 1) / TILES_WIDTH; k++) {
+		w = width_at(n, k);
+		if (w > width_at(old, k) && (r = write_bundle(t, log, k, w, 0, d)) != 0)
+			return r;
+	}
+	for (level = 0; level < 8; level++) {
+		c_old = old >> (8 * level);
+		c_new = n >> (8 * level);
+		if (c_new == c_old)
+			break;
+		for (k = c_old / TILES_WIDTH; k <= (c_new - 1) / TILES_WIDTH; k++) {
+			w = width_at(c_new, k);
+			if (w > width_at(c_old, k) &&
+				(r = write_hash_tile(t, log, level, k, w, 0, d)) != 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Writes the partial tiles at the right edge of the tree of size n. */
+static int
+write_edge(struct tiles *t, struct auditlog *log, uint64_t n, struct paso_diag *d)
+{
+	uint64_t c;
+	unsigned level;
+	int r;
+
+	if (n % TILES_WIDTH != 0 &&
+		(r = write_bundle(t, log, n / TILES_WIDTH, n % TILES_WIDTH, 0, d)) != 0)
+		return r;
+	for (level = 0; level < 8 && (c = n >> (8 * level)) > 0; level++)
+		if (c % TILES_WIDTH != 0 &&
+			(r = write_hash_tile(t, log, level, c / TILES_WIDTH, c % TILES_WIDTH, 0, d)) != 0)
+			return r;
+	return 0;
+}
+
+/* The published checkpoint must be a state of this log: same root at its size. */
+static int
+check_published(struct tiles *t, struct auditlog *log, struct paso_diag *d)
+{
+	struct checkpoint cp;
+	uint8_t root[MERKLE_HASH_BYTES];
+	char *note = NULL;
+	size_t len;
+	int r;
+
+	if ((r = read_published(t, &note, &len, &cp, d)) != 0)
+		return r == PASO_E_NOT_FOUND ? 0 : r;
+	free(note);
+	if (cp.size > auditlog_size(log))
+		return paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+			"%s/checkpoint covers %" PRIu64 " entries but the audit log has only %" PRIu64,
+			t->dir, cp.size, auditlog_size(log));
+	if ((r = auditlog_root(log, cp.size, root)) != 0)
+		return paso_diag_set(d, r, "audit log: cannot compute the root of %" PRIu64, cp.size);
+	if (sodium_memcmp(root, cp.root, MERKLE_HASH_BYTES) != 0)
+		return paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+			"%s/checkpoint is not a state of this audit log (root at size %" PRIu64
+			" differs)",
+			t->dir, cp.size);
+	t->checked = 1;
+	return 0;
+}
+
+int
+tiles_sync(struct tiles *t, struct auditlog *log, struct paso_diag *d)
+{
+	uint64_t n = auditlog_size(log);
+	int r;
+
+	if (!t->checked && (r = check_published(t, log, d)) != 0)
+		return r;
+	if (n < t->done) {
+		/* The log was cut back (an uncommitted tail): rewrite from what is published. */
+		if (n < t->published)
+			return paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+				"the audit log has %" PRIu64 " entries, fewer than the %" PRIu64
+				" published in %s/checkpoint",
+				n, t->published, t->dir);
+		t->done = t->published;
+		t->bundle_w = 0;
+		t->bundle_len = 0;
+	}
+	if (n == t->done)
+		return 0;
+	if ((r = write_grown(t, log, t->done, n, d)) != 0)
+		return r;
+	t->done = n;
+	return 0;
+}
+
+/* fsyncs every tile of the tree of size n written since size p was published. */
+static int
+sync_needed(struct tiles *t, uint64_t p, uint64_t n, struct paso_diag *d)
+{
+	char path[PATH_MAX_LEN];
+	uint64_t k, c_old, c_new;
+	unsigned level, w;
+	int r;
+
+	for (k = p / TILES_WIDTH; n > 0 && k <= (n - 1) / TILES_WIDTH; k++) {
+		w = width_at(n, k);
+		if (w > width_at(p, k)) {
+			if ((r = tiles_path(path, sizeof(path), TILES_ENTRIES_LEVEL, k, w)) != 0 ||
+				(r = sync_file(t->dfd, path)) != 0)
+				return paso_diag_set(d, PASO_E_IO, "%s/%s: cannot fsync", t->dir, path);
+		}
+	}
+	for (level = 0; level < 8; level++) {
+		c_old = p >> (8 * level);
+		c_new = n >> (8 * level);
+		if (c_new == c_old)
+			break;
+		for (k = c_old / TILES_WIDTH; k <= (c_new - 1) / TILES_WIDTH; k++) {
+			w = width_at(c_new, k);
+			if (w <= width_at(c_old, k))
+				continue;
+			if ((r = tiles_path(path, sizeof(path), (int)level, k, w)) != 0 ||
+				(r = sync_file(t->dfd, path)) != 0)
+				return paso_diag_set(d, PASO_E_IO, "%s/%s: cannot fsync", t->dir, path);
+		}
+	}
+	return 0;
+}
+
+int
+tiles_publish(struct tiles *t, struct auditlog *log, const char *note, size_t len,
+	struct paso_diag *d)
+{
+	struct checkpoint_note *parsed = NULL;
+	struct checkpoint cp;
+	uint8_t root[MERKLE_HASH_BYTES];
+	int r;
+
+	if ((r = checkpoint_note_parse(note, len, &parsed, d)) != 0 ||
+		(r = checkpoint_parse_text(parsed->text, parsed->text_len, &cp, d)) != 0)
+		goto out;
+	if (cp.size > auditlog_size(log)) {
+		r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+			"checkpoint of %" PRIu64 " entries, the audit log has %" PRIu64, cp.size,
+			auditlog_size(log));
+		goto out;
+	}
+	if (cp.size < t->published) {
+		r = paso_diag_set(d, PASO_E_ROLLBACK,
+			"checkpoint of %" PRIu64 " entries, %s/checkpoint already has %" PRIu64,
+			cp.size, t->dir, t->published);
+		goto out;
+	}
+	if ((r = auditlog_root(log, cp.size, root)) != 0)
+		goto out;
+	if (sodium_memcmp(root, cp.root, MERKLE_HASH_BYTES) != 0) {
+		r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+			"the checkpoint's root is not the audit log's at size %" PRIu64, cp.size);
+		goto out;
+	}
+	if ((r = tiles_sync(t, log, d)) != 0)
+		goto out;
+	/* The tiles may have run past the checkpoint: its own right edge is written again (the
+	 * same bytes if it was written before) so that every tile its tree needs exists. */
+	if (cp.size < t->done && (r = write_edge(t, log, cp.size, d)) != 0)
+		goto out;
+	if ((r = sync_needed(t, t->published, cp.size, d)) != 0)
+		goto out;
+	if ((r = put_file(t->dfd, "checkpoint", (const uint8_t *)note, len, 1)) != 0 ||
+		fsync(t->dfd) != 0) {
+		r = paso_diag_set(d, PASO_E_IO, "%s/checkpoint: cannot write: %s", t->dir,
+			strerror(errno));
+		goto out;
+	}
+	t->published = cp.size;
+	r = 0;
+out:
+	checkpoint_note_free(parsed);
+	return r;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The audit log published as C2SP tlog-tiles: checkpoint, hash tiles and entry bundles. */
+#ifndef PASO_TILES_H
+#define PASO_TILES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auditlog.h"
+#include "errors.h"
+
+/*
+ * Layout of a tiles directory (TILESDIR, by default DEPLOYMENT/audit/tiles; c2sp.org/tlog-tiles):
+ *   checkpoint                   the latest published signed checkpoint (and cosignatures)
+ *   tile/<L>/<N>                 a full hash tile: 256 hashes of 32 bytes, those of the perfect
+ *                                subtrees of 256^L leaves numbered 256N..256N+255
+ *   tile/<L>/<N>.p/<W>           the same with only the first W (1..255) hashes
+ *   tile/entries/<N>[.p/<W>]     entry bundle: for each entry, u16 big-endian length || bytes
+ * <N> is written in groups of three digits, all but the last prefixed "x": 1234067 is
+ * x001/x234/067. Every file is written to a temporary name and renamed; the checkpoint is
+ * replaced only after every tile it needs is fsync'd, so a reader never sees a checkpoint whose
+ * tiles are missing, even after a crash.
+ *
+ * Caveats: one writer per directory (the hub); not thread-safe; entries must be at most 65,535
+ * bytes (the bundle's length prefix), which AUDITLOG_MAX_ENTRY guarantees.
+ */
+#define TILES_WIDTH 256
+#define TILES_ENTRIES_LEVEL (-1) /* the level argument naming entry bundles */
+
+struct tiles;
+
+/*
+ * Writes the path of a tile relative to TILESDIR ("tile/0/x001/234.p/7", "tile/entries/5")
+ * into buf. level is 0..63 or TILES_ENTRIES_LEVEL; width 256 is a full tile, 1..255 a partial
+ * one. Returns 0 or PASO_E_INVALID_ARG (bad level or width, buf too small).
+ */
+int tiles_path(char *buf, size_t cap, int level, uint64_t index, unsigned width);
+
+/*
+ * Opens (creating it 0755 if absent) a tiles directory for writing. The size already published
+ * is read from TILESDIR/checkpoint (0 if none): tiles after it are rewritten by the next
+ * tiles_sync. Caller owns *out (tiles_close). Returns 0, PASO_E_IO or PASO_E_NOMEM; d names
+ * the file.
+ */
+int tiles_open(const char *tilesdir, struct tiles **out, struct paso_diag *d);
+
+/* Frees t; accepts NULL. Writes nothing. */
+void tiles_close(struct tiles *t);
+
+/* The tree size the tiles currently describe. */
+uint64_t tiles_size(const struct tiles *t);
+
+/*
+ * Brings the tiles up to auditlog_size(log): writes every hash tile and entry bundle that grew
+ * (partial tiles for the new right edge, full ones completed), not fsync'd. Call it after each
+ * durable commit (auditlog_sync). The first call checks that the published checkpoint is a
+ * state of this log. Returns 0, PASO_E_AUDIT_CORRUPT (the tiles describe another or a longer
+ * log), PASO_E_IO or PASO_E_NOMEM; d names the file.
+ */
+int tiles_sync(struct tiles *t, struct auditlog *log, struct paso_diag *d);
+
+/*
+ * Publishes the signed checkpoint note (len bytes, borrowed, e.g. from
+ * auditlog_latest_checkpoint, possibly cosigned): brings the tiles to its size if needed,
+ * fsyncs every tile the checkpoint's tree needs that was written since the last publication,
+ * then replaces TILESDIR/checkpoint durably. The note's size must be at most
+ * auditlog_size(log) and its root that of the log at that size. Returns 0,
+ * PASO_E_CHECKPOINT_FORMAT, PASO_E_AUDIT_CORRUPT (root differs from the log's), PASO_E_ROLLBACK
+ * (smaller than the published one), PASO_E_IO or PASO_E_NOMEM.
+ */
+int tiles_publish(struct tiles *t, struct auditlog *log, const char *note, size_t len,
+	struct paso_diag *d);
+
+#endif
