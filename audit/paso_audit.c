@@ -18,6 +18,7 @@
 #include "hex.h"
 #include "merkle.h"
 #include "paso.pb-c.h"
+#include "paso_audit_cmds.h"
 
 #define H MERKLE_HASH_BYTES
 #define EXIT_BAD 1   /* verification failed, proof invalid, witness refused */
@@ -81,10 +82,26 @@ static const char usage_text[] =
 	"      The first checkpoint seen of a log is trusted as is. --time sets the cosignature "
 	"time.\n"
 	"\n"
+	"Published logs (c2sp.org/tlog-tiles; BASE is a tiles directory or http://HOST:PORT/PREFIX/):\n"
+	"  tiles-verify BASE --key VKEY|FILE\n"
+	"      fetch every entry bundle and hash tile, recompute each tile from the level below and\n"
+	"      the root from the entries, and check it against the signed checkpoint\n"
+	"  tiles-prove BASE --key VKEY|FILE --index I [--json]\n"
+	"      fetch entry I and only the tiles its inclusion proof needs; verify it against the\n"
+	"      signed checkpoint; print the entry (decoded) and the number of files fetched\n"
+	"  follow BASE --key VKEY|FILE --state DIR\n"
+	"      verify what was added since the checkpoint remembered in DIR (created on first use)\n"
+	"      and remember the new one; refuse a rollback or a log that does not extend it\n"
+	"  serve DIR --listen HOST:PORT\n"
+	"      serve DIR read-only over plain HTTP (for tests and loopback; any web server will do)\n"
+	"  witness-serve STATE --log-key VKEY|FILE [--log-key ...] --listen HOST:PORT [--name N]\n"
+	"      answer c2sp.org/tlog-witness add-checkpoint requests for these logs, with the state\n"
+	"      and key of 'witness STATE'; prints the port, logs each decision on stderr\n"
+	"\n"
 	"Exit status: 0 success, 1 a check failed (reason on stderr), 2 usage or input error.\n";
 
 /* Prints "paso-audit: MSG" (and 'ARG' when not NULL) and returns the usage exit status. */
-static int
+int
 usage(const char *msg, const char *arg)
 {
 	if (msg != NULL) {
@@ -98,7 +115,7 @@ usage(const char *msg, const char *arg)
 	return EXIT_USAGE;
 }
 
-static int
+int
 fail(int code, const char *what, const struct paso_diag *d)
 {
 	fprintf(stderr, "paso-audit: %s: %s [%s]\n", what,
@@ -106,7 +123,7 @@ fail(int code, const char *what, const struct paso_diag *d)
 	return EXIT_BAD;
 }
 
-static int
+int
 parse_u64(const char *s, uint64_t *v)
 {
 	unsigned long long x;
@@ -352,7 +369,7 @@ resolve_auditdir(const char *dir, char *out, size_t cap)
 }
 
 /* Reads a whole (small) file; NULL on failure. */
-static char *
+char *
 slurp(const char *path, size_t max, size_t *lenp)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -390,7 +407,7 @@ slurp(const char *path, size_t max, size_t *lenp)
 }
 
 /* --key value: a vkey text, or a file holding one. */
-static int
+int
 load_verifier(const char *arg, struct checkpoint_verifier **v)
 {
 	struct paso_diag d = {0};
@@ -661,7 +678,7 @@ enum_name(const ProtobufCEnumDescriptor *desc, int value)
 	return v != NULL ? v->name : "UNKNOWN";
 }
 
-static void
+void
 show_entry(uint64_t index, const Paso__AuditEntry *e, int json)
 {
 	char when[32] = "";
@@ -1050,5 +1067,15 @@ main(int argc, char **argv)
 		return cmd_show(argc, argv);
 	if (strcmp(cmd, "witness") == 0)
 		return cmd_witness(argc, argv);
+	if (strcmp(cmd, "tiles-verify") == 0)
+		return cmd_tiles_verify(argc, argv);
+	if (strcmp(cmd, "tiles-prove") == 0)
+		return cmd_tiles_prove(argc, argv);
+	if (strcmp(cmd, "follow") == 0)
+		return cmd_follow(argc, argv);
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(argc, argv);
+	if (strcmp(cmd, "witness-serve") == 0)
+		return cmd_witness_serve(argc, argv);
 	return usage("unknown command", cmd);
 }

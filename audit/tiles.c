@@ -30,44 +30,6 @@ struct tiles {
 	size_t bundle_len, bundle_cap;
 };
 
-int
-tiles_path(char *buf, size_t cap, int level, uint64_t index, unsigned width)
-{
-	char digits[32], *p = buf;
-	size_t nd, i, left = cap;
-	int k;
-
-	if (level < TILES_ENTRIES_LEVEL || level > 63 || width == 0 || width > TILES_WIDTH)
-		return PASO_E_INVALID_ARG;
-	if (level == TILES_ENTRIES_LEVEL)
-		k = snprintf(p, left, "tile/entries/");
-	else
-		k = snprintf(p, left, "tile/%d/", level);
-	if (k < 0 || (size_t)k >= left)
-		return PASO_E_INVALID_ARG;
-	p += k;
-	left -= (size_t)k;
-	/* Pad to a multiple of three digits, then emit "xDDD/" groups and a final "DDD". */
-	k = snprintf(digits, sizeof(digits), "%" PRIu64, index);
-	nd = (size_t)k;
-	nd = (nd + 2) / 3 * 3;
-	k = snprintf(digits, sizeof(digits), "%0*" PRIu64, (int)nd, index);
-	for (i = 0; i < nd; i += 3) {
-		k = snprintf(p, left, "%s%.3s%s", i + 3 < nd ? "x" : "", digits + i,
-			i + 3 < nd ? "/" : "");
-		if (k < 0 || (size_t)k >= left)
-			return PASO_E_INVALID_ARG;
-		p += k;
-		left -= (size_t)k;
-	}
-	if (width < TILES_WIDTH) {
-		k = snprintf(p, left, ".p/%u", width);
-		if (k < 0 || (size_t)k >= left)
-			return PASO_E_INVALID_ARG;
-	}
-	return 0;
-}
-
 /* mkdir -p of every parent of path (relative to dfd). */
 static int
 make_parents(int dfd, const char *path)
@@ -135,9 +97,9 @@ put_file(int dfd, const char *path, const uint8_t *p, size_t len, int durable)
 	return r;
 }
 
-/* fsyncs path and its parent directory. */
+/* fsyncs path, and its parent directory unless it is *last_dir (then updated). */
 static int
-sync_file(int dfd, const char *path)
+sync_file(int dfd, const char *path, char last_dir[PATH_MAX_LEN])
 {
 	char parent[PATH_MAX_LEN];
 	char *s;
@@ -154,11 +116,15 @@ sync_file(int dfd, const char *path)
 	if ((s = strrchr(parent, '/')) == NULL)
 		return 0;
 	*s = '\0';
+	if (strcmp(parent, last_dir) == 0)
+		return 0;
 	if ((fd = openat(dfd, parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return PASO_E_IO;
 	if (fsync(fd) != 0)
 		r = PASO_E_IO;
 	close(fd);
+	if (r == 0)
+		memcpy(last_dir, parent, PATH_MAX_LEN);
 	return r;
 }
 
@@ -285,7 +251,7 @@ write_hash_tile(struct tiles *t, struct auditlog *log, unsigned level, uint64_t 
 	unsigned j;
 	int r;
 
-	if ((r = tiles_path(path, sizeof(path), (int)level, k, w)) != 0)
+	if ((r = tilepath_format(path, sizeof(path), (int)level, k, w)) != 0)
 		return r;
 	for (j = 0; j < w; j++)
 		if ((r = auditlog_node(log, 8 * level, k * TILES_WIDTH + j, hashes[j])) != 0)
@@ -330,7 +296,7 @@ write_bundle(struct tiles *t, struct auditlog *log, uint64_t k, unsigned w, int 
 	uint64_t i;
 	int r;
 
-	if ((r = tiles_path(path, sizeof(path), TILES_ENTRIES_LEVEL, k, w)) != 0)
+	if ((r = tilepath_format(path, sizeof(path), TILES_ENTRIES_LEVEL, k, w)) != 0)
 		return r;
 	if (t->bundle_index != k || t->bundle_w > w) {
 		t->bundle_index = k;
@@ -462,7 +428,7 @@ tiles_sync(struct tiles *t, struct auditlog *log, struct paso_diag *d)
 static int
 sync_needed(struct tiles *t, uint64_t p, uint64_t n, struct paso_diag *d)
 {
-	char path[PATH_MAX_LEN];
+	char path[PATH_MAX_LEN], last_dir[PATH_MAX_LEN] = "";
 	uint64_t k, c_old, c_new;
 	unsigned level, w;
 	int r;
@@ -470,8 +436,8 @@ sync_needed(struct tiles *t, uint64_t p, uint64_t n, struct paso_diag *d)
 	for (k = p / TILES_WIDTH; n > 0 && k <= (n - 1) / TILES_WIDTH; k++) {
 		w = width_at(n, k);
 		if (w > width_at(p, k)) {
-			if ((r = tiles_path(path, sizeof(path), TILES_ENTRIES_LEVEL, k, w)) != 0 ||
-				(r = sync_file(t->dfd, path)) != 0)
+			if ((r = tilepath_format(path, sizeof(path), TILES_ENTRIES_LEVEL, k, w)) != 0 ||
+				(r = sync_file(t->dfd, path, last_dir)) != 0)
 				return paso_diag_set(d, PASO_E_IO, "%s/%s: cannot fsync", t->dir, path);
 		}
 	}
@@ -484,8 +450,8 @@ sync_needed(struct tiles *t, uint64_t p, uint64_t n, struct paso_diag *d)
 			w = width_at(c_new, k);
 			if (w <= width_at(c_old, k))
 				continue;
-			if ((r = tiles_path(path, sizeof(path), (int)level, k, w)) != 0 ||
-				(r = sync_file(t->dfd, path)) != 0)
+			if ((r = tilepath_format(path, sizeof(path), (int)level, k, w)) != 0 ||
+				(r = sync_file(t->dfd, path, last_dir)) != 0)
 				return paso_diag_set(d, PASO_E_IO, "%s/%s: cannot fsync", t->dir, path);
 		}
 	}

@@ -8,6 +8,7 @@
 
 #include "auditlog.h"
 #include "errors.h"
+#include "tilepath.h"
 
 /*
  * Layout of a tiles directory (TILESDIR, by default DEPLOYMENT/audit/tiles; c2sp.org/tlog-tiles):
@@ -24,17 +25,10 @@
  * Caveats: one writer per directory (the hub); not thread-safe; entries must be at most 65,535
  * bytes (the bundle's length prefix), which AUDITLOG_MAX_ENTRY guarantees.
  */
-#define TILES_WIDTH 256
-#define TILES_ENTRIES_LEVEL (-1) /* the level argument naming entry bundles */
+#define TILES_WIDTH TILEPATH_WIDTH
+#define TILES_ENTRIES_LEVEL TILEPATH_ENTRIES
 
 struct tiles;
-
-/*
- * Writes the path of a tile relative to TILESDIR ("tile/0/x001/234.p/7", "tile/entries/5")
- * into buf. level is 0..63 or TILES_ENTRIES_LEVEL; width 256 is a full tile, 1..255 a partial
- * one. Returns 0 or PASO_E_INVALID_ARG (bad level or width, buf too small).
- */
-int tiles_path(char *buf, size_t cap, int level, uint64_t index, unsigned width);
 
 /*
  * Opens (creating it 0755 if absent) a tiles directory for writing. The size already published

@@ -14,18 +14,18 @@
 #include <sodium.h>
 
 #include "httpmini.h"
-#include "tiles.h"
+#include "tilepath.h"
 
 #define CACHE_SLOTS 64
-#define TILE_BYTES (TILES_WIDTH * MERKLE_HASH_BYTES)
-#define BUNDLE_MAX ((size_t)TILES_WIDTH * (2 + 65535))
+#define TILE_BYTES (TILEPATH_WIDTH * MERKLE_HASH_BYTES)
+#define BUNDLE_MAX ((size_t)TILEPATH_WIDTH * (2 + 65535))
 #define FETCH_TIMEOUT_MS 10000
 
 struct cached_tile {
 	int used;
 	unsigned level, width;
 	uint64_t index;
-	uint8_t h[TILES_WIDTH][MERKLE_HASH_BYTES];
+	uint8_t h[TILEPATH_WIDTH][MERKLE_HASH_BYTES];
 };
 
 struct tlogclient {
@@ -190,11 +190,11 @@ tlogclient_checkpoint(struct tlogclient *c, struct checkpoint *cp, char **notep,
 static unsigned
 width_at(uint64_t count, uint64_t k)
 {
-	uint64_t first = k * TILES_WIDTH;
+	uint64_t first = k * TILEPATH_WIDTH;
 
 	if (count <= first)
 		return 0;
-	return count - first >= TILES_WIDTH ? TILES_WIDTH : (unsigned)(count - first);
+	return count - first >= TILEPATH_WIDTH ? TILEPATH_WIDTH : (unsigned)(count - first);
 }
 
 /* The hash tile (level, k) as published for a tree of size leaves, from the cache or fetched. */
@@ -220,7 +220,7 @@ get_tile(struct tlogclient *c, unsigned level, uint64_t k, uint64_t size,
 			return 0;
 		}
 	}
-	if ((r = tiles_path(path, sizeof(path), (int)level, k, w)) != 0)
+	if ((r = tilepath_format(path, sizeof(path), (int)level, k, w)) != 0)
 		return r;
 	if ((r = fetch(c, path, TILE_BYTES, &b, &len, d)) != 0)
 		return r;
@@ -246,7 +246,7 @@ get_tile(struct tlogclient *c, unsigned level, uint64_t k, uint64_t size,
 static void
 fold(const uint8_t (*h)[MERKLE_HASH_BYTES], size_t n, uint8_t out[MERKLE_HASH_BYTES])
 {
-	uint8_t tmp[TILES_WIDTH][MERKLE_HASH_BYTES];
+	uint8_t tmp[TILEPATH_WIDTH][MERKLE_HASH_BYTES];
 	size_t i;
 
 	memcpy(tmp, h, n * MERKLE_HASH_BYTES);
@@ -272,9 +272,9 @@ tile_node(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_BYT
 	uint64_t first = index << sub;
 	int r;
 
-	if ((r = get_tile(n->c, tl, first / TILES_WIDTH, n->size, &t, n->d)) != 0)
+	if ((r = get_tile(n->c, tl, first / TILEPATH_WIDTH, n->size, &t, n->d)) != 0)
 		return r;
-	fold((const uint8_t(*)[MERKLE_HASH_BYTES])t->h[first % TILES_WIDTH], (size_t)1 << sub,
+	fold((const uint8_t(*)[MERKLE_HASH_BYTES])t->h[first % TILEPATH_WIDTH], (size_t)1 << sub,
 		out);
 	return 0;
 }
@@ -309,14 +309,14 @@ get_bundle(struct tlogclient *c, uint64_t k, unsigned w, uint8_t **bp, size_t *o
 	int r;
 
 	*bp = NULL;
-	if ((r = tiles_path(path, sizeof(path), TILES_ENTRIES_LEVEL, k, w)) != 0 ||
+	if ((r = tilepath_format(path, sizeof(path), TILEPATH_ENTRIES, k, w)) != 0 ||
 		(r = fetch(c, path, BUNDLE_MAX, &b, &len, d)) != 0)
 		return r;
 	if (parse_bundle(b, len, w, offs, lens) != 0) {
 		free(b);
 		return paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
 			"%s: not a bundle of %u entries (entries %" PRIu64 "..%" PRIu64 ")", path, w,
-			k * TILES_WIDTH, k * TILES_WIDTH + w - 1);
+			k * TILEPATH_WIDTH, k * TILEPATH_WIDTH + w - 1);
 	}
 	*bp = b;
 	return 0;
@@ -326,10 +326,10 @@ int
 tlogclient_entry(struct tlogclient *c, uint64_t size, uint64_t index, uint8_t **ep,
 	size_t *lenp, struct paso_diag *d)
 {
-	size_t offs[TILES_WIDTH], lens[TILES_WIDTH];
+	size_t offs[TILEPATH_WIDTH], lens[TILEPATH_WIDTH];
 	uint8_t *b = NULL, *e;
-	uint64_t k = index / TILES_WIDTH;
-	unsigned i = (unsigned)(index % TILES_WIDTH);
+	uint64_t k = index / TILEPATH_WIDTH;
+	unsigned i = (unsigned)(index % TILEPATH_WIDTH);
 	int r;
 
 	*ep = NULL;
@@ -419,7 +419,7 @@ tlogclient_check_consistency(struct tlogclient *c, uint64_t old_size,
 
 /* Per-level accumulator for the full recomputation: the hashes of the current tile. */
 struct level_acc {
-	uint8_t h[TILES_WIDTH][MERKLE_HASH_BYTES];
+	uint8_t h[TILEPATH_WIDTH][MERKLE_HASH_BYTES];
 	unsigned n;
 	uint64_t k;
 };
@@ -439,13 +439,13 @@ compare_tile(struct tlogclient *c, unsigned level, struct level_acc *a, uint64_t
 	rep->tiles++;
 	for (j = 0; j < a->n; j++)
 		if (sodium_memcmp(t->h[j], a->h[j], MERKLE_HASH_BYTES) != 0) {
-			(void)tiles_path(path, sizeof(path), (int)level, a->k, a->n);
+			(void)tilepath_format(path, sizeof(path), (int)level, a->k, a->n);
 			if (level == 0)
-				rep->bad_index = a->k * TILES_WIDTH + j;
+				rep->bad_index = a->k * TILEPATH_WIDTH + j;
 			return paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
 				"%s: hash %u (%s %" PRIu64 ") differs from the one recomputed from "
 				"%s",
-				path, j, level == 0 ? "entry" : "subtree", a->k * TILES_WIDTH + j,
+				path, j, level == 0 ? "entry" : "subtree", a->k * TILEPATH_WIDTH + j,
 				level == 0 ? "the entry bundle" : "the level below");
 		}
 	return 0;
@@ -461,11 +461,11 @@ acc_push(struct tlogclient *c, struct level_acc *acc, unsigned level, const uint
 	int r;
 
 	memcpy(a->h[a->n++], h, MERKLE_HASH_BYTES);
-	if (a->n < TILES_WIDTH)
+	if (a->n < TILEPATH_WIDTH)
 		return 0;
 	if ((r = compare_tile(c, level, a, size, rep, d)) != 0)
 		return r;
-	fold((const uint8_t(*)[MERKLE_HASH_BYTES])a->h, TILES_WIDTH, up);
+	fold((const uint8_t(*)[MERKLE_HASH_BYTES])a->h, TILEPATH_WIDTH, up);
 	a->n = 0;
 	a->k++;
 	if (level + 1 < 8)
@@ -478,7 +478,7 @@ tlogclient_verify_range(struct tlogclient *c, const struct checkpoint *cp,
 	struct merkle_frontier *f, int check_tiles, struct tlogclient_report *rep,
 	struct paso_diag *d)
 {
-	size_t offs[TILES_WIDTH], lens[TILES_WIDTH];
+	size_t offs[TILEPATH_WIDTH], lens[TILEPATH_WIDTH];
 	struct level_acc *acc = NULL;
 	uint8_t leaf[MERKLE_HASH_BYTES], root[MERKLE_HASH_BYTES], *b = NULL;
 	uint64_t i, k;
@@ -494,11 +494,11 @@ tlogclient_verify_range(struct tlogclient *c, const struct checkpoint *cp,
 	if (check_tiles && (f->size != 0 || (acc = calloc(8, sizeof(*acc))) == NULL))
 		return f->size != 0 ? PASO_E_INVALID_ARG : PASO_E_NOMEM;
 	for (i = f->size; i < cp->size;) {
-		k = i / TILES_WIDTH;
+		k = i / TILEPATH_WIDTH;
 		w = width_at(cp->size, k);
 		if ((r = get_bundle(c, k, w, &b, offs, lens, d)) != 0)
 			goto out;
-		for (j = (unsigned)(i % TILES_WIDTH); j < w; j++, i++) {
+		for (j = (unsigned)(i % TILEPATH_WIDTH); j < w; j++, i++) {
 			merkle_leaf_hash(b + offs[j], lens[j], leaf);
 			rep->entries++;
 			if ((r = merkle_frontier_push(f, leaf, NULL, NULL)) != 0)
