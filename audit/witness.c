@@ -331,6 +331,11 @@ decide(struct witness *w, const uint8_t *body, size_t len, uint64_t now, char **
 				"split view: size %" PRIu64 " was cosigned with another root", latest);
 			goto out;
 		}
+		if (np != 0) {
+			r = paso_diag_set(d, PASO_E_PROOF_INVALID,
+				"a proof between equal sizes must be empty");
+			goto out;
+		}
 	} else if (latest > 0 &&
 		   merkle_verify_consistency(latest, cp->size, old.root, cp->root,
 			   (const uint8_t(*)[MERKLE_HASH_BYTES])proof, np) != 0) {
