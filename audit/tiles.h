@@ -18,9 +18,10 @@
  *   tile/<L>/<N>.p/<W>           the same with only the first W (1..255) hashes
  *   tile/entries/<N>[.p/<W>]     entry bundle: for each entry, u16 big-endian length || bytes
  * <N> is written in groups of three digits, all but the last prefixed "x": 1234067 is
- * x001/x234/067. Every file is written to a temporary name and renamed; the checkpoint is
- * replaced only after every tile it needs is fsync'd, so a reader never sees a checkpoint whose
- * tiles are missing, even after a crash.
+ * x001/x234/067. Every file is written to a temporary name and renamed. Full tiles are written
+ * as the tree grows (in batches of 16,384 entries); partial tiles only for a size that is
+ * published. The checkpoint is replaced only after every tile it needs is on disk (syncfs), so
+ * a reader never sees a checkpoint whose tiles are missing, even after a crash.
  *
  * Caveats: one writer per directory (the hub); not thread-safe; entries must be at most 65,535
  * bytes (the bundle's length prefix), which AUDITLOG_MAX_ENTRY guarantees.
@@ -41,13 +42,13 @@ int tiles_open(const char *tilesdir, struct tiles **out, struct paso_diag *d);
 /* Frees t; accepts NULL. Writes nothing. */
 void tiles_close(struct tiles *t);
 
-/* The tree size the tiles currently describe. */
+/* The tree size up to which tiles were last written (by tiles_sync or tiles_publish). */
 uint64_t tiles_size(const struct tiles *t);
 
 /*
- * Brings the tiles up to auditlog_size(log): writes every hash tile and entry bundle that grew
- * (partial tiles for the new right edge, full ones completed), not fsync'd. Call it after each
- * durable commit (auditlog_sync). The first call checks that the published checkpoint is a
+ * Brings the tiles towards auditlog_size(log): once 16,384 entries are pending, writes the full
+ * hash tiles and entry bundles they complete (not fsync'd; partial tiles wait for
+ * tiles_publish). Call it after each durable commit (auditlog_sync). The first call checks that the published checkpoint is a
  * state of this log. Returns 0, PASO_E_AUDIT_CORRUPT (the tiles describe another or a longer
  * log), PASO_E_IO or PASO_E_NOMEM; d names the file.
  */
@@ -55,9 +56,9 @@ int tiles_sync(struct tiles *t, struct auditlog *log, struct paso_diag *d);
 
 /*
  * Publishes the signed checkpoint note (len bytes, borrowed, e.g. from
- * auditlog_latest_checkpoint, possibly cosigned): brings the tiles to its size if needed,
- * fsyncs every tile the checkpoint's tree needs that was written since the last publication,
- * then replaces TILESDIR/checkpoint durably. The note's size must be at most
+ * auditlog_latest_checkpoint, possibly cosigned): writes the full tiles up to its size and the
+ * partial tiles of its right edge, syncs the file system (syncfs), then replaces
+ * TILESDIR/checkpoint durably. Call it after each auditlog_checkpoint. The note's size must be at most
  * auditlog_size(log) and its root that of the log at that size. Returns 0,
  * PASO_E_CHECKPOINT_FORMAT, PASO_E_AUDIT_CORRUPT (root differs from the log's), PASO_E_ROLLBACK
  * (smaller than the published one), PASO_E_IO or PASO_E_NOMEM.
