@@ -944,6 +944,20 @@ cmd_witness(int argc, char **argv)
 	rc = EXIT_BAD;
 	(void)snprintf(statefile, sizeof(statefile), "%s/log-%08x.checkpoint", argv[0],
 		checkpoint_verifier_keyid(lv));
+	{
+		char journal[4300];
+
+		(void)snprintf(journal, sizeof(journal), "%s/log-%08x.journal", argv[0],
+			checkpoint_verifier_keyid(lv));
+		if (access(journal, F_OK) == 0) {
+			fprintf(stderr,
+				"paso-audit: witness: %s is the state of a witness-serve: ask that "
+				"server (add-checkpoint), so that both never disagree\n",
+				journal);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+	}
 	if ((oldnote = slurp(statefile, CHECKPOINT_MAX_NOTE, &olen)) != NULL) {
 		if ((r = checkpoint_open(oldnote, olen, lv, &old, &d)) != 0) {
 			fprintf(stderr, "paso-audit: %s: stored state does not verify: %s\n",

@@ -16,10 +16,15 @@
 #include <sodium.h>
 
 #define MAX_LOGS 16
+#define JOURNAL_COMPACT (1u << 20) /* rewrite a journal holding more than this many bytes */
 #define B64_32 45 /* base64 of 32 bytes with padding, plus NUL */
 
 struct witness_log {
 	struct checkpoint_verifier *v;
+	int loaded;
+	int jfd;             /* the journal, open for appending once loaded */
+	uint64_t jsize;      /* its length */
+	struct checkpoint latest; /* the latest cosigned checkpoint (size 0: none) */
 };
 
 struct witness {
@@ -149,8 +154,11 @@ witness_close(struct witness *w)
 
 	if (w == NULL)
 		return;
-	for (i = 0; i < w->nlogs; i++)
+	for (i = 0; i < w->nlogs; i++) {
 		checkpoint_verifier_free(w->logs[i].v);
+		if (w->logs[i].loaded && w->logs[i].jfd >= 0)
+			close(w->logs[i].jfd);
+	}
 	checkpoint_signer_free(w->signer);
 	pthread_mutex_destroy(&w->mu);
 	free(w->vkey);
@@ -257,12 +265,184 @@ parse_request(const uint8_t *body, size_t len, uint64_t *old,
 	return 0;
 }
 
+/*
+ * The state of one log is a journal, log-KEYID.journal: records of u32 big-endian length ||
+ * cosigned note || BLAKE2b-256 of both, appended and fdatasync'd before the cosignature is
+ * answered (one flush per request, where write-rename-fsync took three). The last complete
+ * record whose digest matches is the state; a torn last record (a crash mid-append) is ignored.
+ * A journal that grows past JOURNAL_COMPACT is rewritten with its last record only.
+ */
 static int
-state_name(const struct checkpoint_verifier *v, char *buf, size_t cap)
+journal_name(const struct checkpoint_verifier *v, const char *ext, char *buf, size_t cap)
 {
-	return snprintf(buf, cap, "log-%08x.checkpoint", checkpoint_verifier_keyid(v)) >= (int)cap
+	return snprintf(buf, cap, "log-%08x.%s", checkpoint_verifier_keyid(v), ext) >= (int)cap
 		       ? PASO_E_INTERNAL
 		       : 0;
+}
+
+static void
+record_digest(const uint8_t *rec, size_t len, uint8_t out[32])
+{
+	crypto_generichash(out, 32, rec, len, NULL, 0);
+}
+
+/* Builds one journal record for note (caller frees). */
+static uint8_t *
+record_make(const char *note, size_t len, size_t *rlenp)
+{
+	uint8_t *r = malloc(4 + len + 32);
+
+	if (r == NULL)
+		return NULL;
+	r[0] = (uint8_t)(len >> 24);
+	r[1] = (uint8_t)(len >> 16);
+	r[2] = (uint8_t)(len >> 8);
+	r[3] = (uint8_t)len;
+	memcpy(r + 4, note, len);
+	record_digest(r, 4 + len, r + 4 + len);
+	*rlenp = 4 + len + 32;
+	return r;
+}
+
+static int
+write_fd_all(int fd, const uint8_t *p, size_t len)
+{
+	ssize_t k;
+
+	while (len > 0) {
+		k = write(fd, p, len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return PASO_E_IO;
+		p += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Replaces the journal by one holding only rec, durably, and reopens it for appending. */
+static int
+journal_rewrite(struct witness *w, struct witness_log *l, const uint8_t *rec, size_t rlen)
+{
+	char jn[64], path[4200];
+	int r;
+
+	if ((r = journal_name(l->v, "journal", jn, sizeof(jn))) != 0 ||
+		(r = write_durable(w->dir, jn, (const char *)rec, rlen, 0600)) != 0)
+		return r;
+	if (l->jfd >= 0)
+		close(l->jfd);
+	(void)snprintf(path, sizeof(path), "%s/%s", w->dir, jn);
+	if ((l->jfd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) < 0)
+		return PASO_E_IO;
+	l->jsize = rlen;
+	return 0;
+}
+
+/* Loads the latest state of log l: its journal, or once the file of `paso-audit witness`. */
+static int
+journal_load(struct witness *w, struct witness_log *l, struct paso_diag *d)
+{
+	char jn[64], cn[64], *buf = NULL, *legacy = NULL;
+	const uint8_t *p;
+	uint8_t dig[32], *rec = NULL;
+	size_t len, off = 0, nl, rlen;
+	uint32_t k;
+	int r;
+
+	l->jfd = -1;
+	memset(&l->latest, 0, sizeof(l->latest));
+	if ((r = journal_name(l->v, "journal", jn, sizeof(jn))) != 0 ||
+		(r = journal_name(l->v, "checkpoint", cn, sizeof(cn))) != 0)
+		return r;
+	r = read_file(w->dir, jn, 64u * 1024u * 1024u, &buf, &len);
+	if (r == PASO_E_NOT_FOUND) {
+		/* A state left by the one-shot `paso-audit witness`: carried over once. */
+		r = read_file(w->dir, cn, CHECKPOINT_MAX_NOTE, &legacy, &nl);
+		if (r == 0) {
+			if (checkpoint_open(legacy, nl, l->v, &l->latest, d) != 0) {
+				free(legacy);
+				return paso_diag_set(d, PASO_E_IO, "%s/%s: stored state does not verify",
+					w->dir, cn);
+			}
+			rec = record_make(legacy, nl, &rlen);
+			free(legacy);
+			if (rec == NULL)
+				return PASO_E_NOMEM;
+		} else if (r != PASO_E_NOT_FOUND) {
+			return paso_diag_set(d, r, "%s/%s: unreadable", w->dir, cn);
+		} else if ((rec = record_make("", 0, &rlen)) == NULL) {
+			return PASO_E_NOMEM;
+		}
+		r = journal_rewrite(w, l, rec, rlen);
+		free(rec);
+		if (r != 0)
+			return paso_diag_set(d, r, "%s/%s: cannot create", w->dir, jn);
+		l->loaded = 1;
+		return 0;
+	}
+	if (r != 0)
+		return paso_diag_set(d, r, "%s/%s: unreadable", w->dir, jn);
+	/* The last intact record wins. */
+	p = (const uint8_t *)buf;
+	while (len - off >= 4 + 32) {
+		k = ((uint32_t)p[off] << 24) | ((uint32_t)p[off + 1] << 16) |
+		    ((uint32_t)p[off + 2] << 8) | p[off + 3];
+		if (k > CHECKPOINT_MAX_NOTE || len - off - 4 - 32 < k)
+			break;
+		record_digest(p + off, 4 + k, dig);
+		if (sodium_memcmp(dig, p + off + 4 + k, 32) != 0)
+			break;
+		if (k > 0 && checkpoint_open((const char *)p + off + 4, k, l->v, &l->latest, d) != 0) {
+			free(buf);
+			return paso_diag_set(d, PASO_E_IO,
+				"%s/%s: a stored checkpoint does not verify (byte %zu)", w->dir, jn,
+				off);
+		}
+		off += 4 + k + 32;
+	}
+	free(buf);
+	if (off == 0)
+		return paso_diag_set(d, PASO_E_IO, "%s/%s: no intact record", w->dir, jn);
+	{
+		char path[4200];
+
+		(void)snprintf(path, sizeof(path), "%s/%s", w->dir, jn);
+		/* A torn tail is cut so that the next record follows an intact one. */
+		if (truncate(path, (off_t)off) != 0 ||
+			(l->jfd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) < 0)
+			return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+	}
+	l->jsize = off;
+	l->loaded = 1;
+	return 0;
+}
+
+/* Appends the cosigned note to the journal, durably; updates the cached state. */
+static int
+journal_append(struct witness *w, struct witness_log *l, const char *note, size_t len,
+	const struct checkpoint *cp)
+{
+	uint8_t *rec;
+	size_t rlen;
+	int r;
+
+	if ((rec = record_make(note, len, &rlen)) == NULL)
+		return PASO_E_NOMEM;
+	if (l->jsize + rlen > JOURNAL_COMPACT) {
+		r = journal_rewrite(w, l, rec, rlen);
+	} else {
+		r = write_fd_all(l->jfd, rec, rlen);
+		if (r == 0 && fdatasync(l->jfd) != 0)
+			r = PASO_E_IO;
+		if (r == 0)
+			l->jsize += rlen;
+	}
+	free(rec);
+	if (r == 0)
+		l->latest = *cp;
+	return r;
 }
 
 static int
@@ -271,12 +451,12 @@ decide(struct witness *w, const uint8_t *body, size_t len, uint64_t now, char **
 {
 	uint8_t proof[WITNESS_MAX_PROOF][MERKLE_HASH_BYTES];
 	struct checkpoint_note *note = NULL;
-	struct checkpoint_verifier *v = NULL;
-	struct checkpoint old;
+	struct witness_log *l = NULL;
+	const struct checkpoint *old;
 	const char *nb;
-	char sname[64], *stored = NULL, *cos = NULL, *line;
-	size_t np = 0, off = 0, nlen, slen, i;
-	uint64_t old_size = 0, latest = 0;
+	char *cos = NULL, *line;
+	size_t np = 0, off = 0, nlen, i;
+	uint64_t old_size = 0, latest;
 	int r;
 
 	if ((r = parse_request(body, len, &old_size, proof, &np, &off, d)) != 0)
@@ -286,34 +466,24 @@ decide(struct witness *w, const uint8_t *body, size_t len, uint64_t now, char **
 	if ((r = checkpoint_note_parse(nb, nlen, &note, d)) != 0 ||
 		(r = checkpoint_parse_text(note->text, note->text_len, cp, d)) != 0)
 		goto out;
-	for (i = 0; i < w->nlogs && v == NULL; i++)
+	for (i = 0; i < w->nlogs && l == NULL; i++)
 		if (strcmp(checkpoint_verifier_name(w->logs[i].v), cp->origin) == 0)
-			v = w->logs[i].v;
-	if (v == NULL) {
+			l = &w->logs[i];
+	if (l == NULL) {
 		r = paso_diag_set(d, PASO_E_NOT_FOUND, "unknown log '%s'", cp->origin);
 		goto out;
 	}
-	if ((r = checkpoint_note_verify(note, v, NULL, d)) != 0)
+	if ((r = checkpoint_note_verify(note, l->v, NULL, d)) != 0)
 		goto out;
 	if (old_size > cp->size) {
 		r = paso_diag_set(d, PASO_E_INVALID_ARG,
 			"old size %" PRIu64 " is above the checkpoint's %" PRIu64, old_size, cp->size);
 		goto out;
 	}
-	if ((r = state_name(v, sname, sizeof(sname))) != 0)
+	if (!l->loaded && (r = journal_load(w, l, d)) != 0)
 		goto out;
-	r = read_file(w->dir, sname, CHECKPOINT_MAX_NOTE, &stored, &slen);
-	if (r == 0) {
-		if ((r = checkpoint_open(stored, slen, v, &old, d)) != 0) {
-			r = paso_diag_set(d, PASO_E_IO, "%s/%s: stored state does not verify", w->dir,
-				sname);
-			goto out;
-		}
-		latest = old.size;
-	} else if (r != PASO_E_NOT_FOUND) {
-		r = paso_diag_set(d, r, "%s/%s: unreadable", w->dir, sname);
-		goto out;
-	}
+	old = &l->latest;
+	latest = old->size;
 	if (old_size != latest) {
 		*known_size = latest;
 		r = paso_diag_set(d, PASO_E_EXISTS,
@@ -326,7 +496,7 @@ decide(struct witness *w, const uint8_t *body, size_t len, uint64_t now, char **
 		goto out;
 	}
 	if (latest > 0 && cp->size == latest) {
-		if (sodium_memcmp(cp->root, old.root, MERKLE_HASH_BYTES) != 0) {
+		if (sodium_memcmp(cp->root, old->root, MERKLE_HASH_BYTES) != 0) {
 			r = paso_diag_set(d, PASO_E_SPLIT_VIEW,
 				"split view: size %" PRIu64 " was cosigned with another root", latest);
 			goto out;
@@ -337,7 +507,7 @@ decide(struct witness *w, const uint8_t *body, size_t len, uint64_t now, char **
 			goto out;
 		}
 	} else if (latest > 0 &&
-		   merkle_verify_consistency(latest, cp->size, old.root, cp->root,
+		   merkle_verify_consistency(latest, cp->size, old->root, cp->root,
 			   (const uint8_t(*)[MERKLE_HASH_BYTES])proof, np) != 0) {
 		r = paso_diag_set(d, PASO_E_PROOF_INVALID,
 			"the proof does not show that size %" PRIu64 " extends size %" PRIu64
@@ -351,8 +521,8 @@ decide(struct witness *w, const uint8_t *body, size_t len, uint64_t now, char **
 		r = PASO_E_INTERNAL;
 		goto out;
 	}
-	if ((r = write_durable(w->dir, sname, cos, strlen(cos), 0644)) != 0) {
-		r = paso_diag_set(d, r, "%s/%s: cannot save the state", w->dir, sname);
+	if ((r = journal_append(w, l, cos, strlen(cos), cp)) != 0) {
+		r = paso_diag_set(d, r, "%s: cannot save the state of %s", w->dir, cp->origin);
 		goto out;
 	}
 	if ((line = strdup(cos + nlen)) == NULL) {
@@ -363,7 +533,6 @@ decide(struct witness *w, const uint8_t *body, size_t len, uint64_t now, char **
 	r = 0;
 out:
 	checkpoint_note_free(note);
-	free(stored);
 	free(cos);
 	return r;
 }

@@ -15,8 +15,11 @@
  * State directory (STATE), shared with `paso-audit witness`:
  *   witness.key             the witness's cosignature/v1 signing key (0600), created on first use
  *   witness.vkey            its verifier key, to publish
- *   log-KEYID.checkpoint    the latest checkpoint cosigned for the log key KEYID (8 hex digits),
- *                           written durably before the cosignature is answered
+ *   log-KEYID.journal       the checkpoints cosigned for the log key KEYID (8 hex digits):
+ *                           records u32 length || note || BLAKE2b-256, appended and fdatasync'd
+ *                           before the cosignature is answered; the last intact one is the state
+ *   log-KEYID.checkpoint    the state of the one-shot `paso-audit witness`, carried into the
+ *                           journal on first use (that command refuses a STATE with a journal)
  * Requests (c2sp.org/tlog-witness, POST <prefix>/add-checkpoint):
  *   "old " decimal-size "\n" (base64 proof hash "\n")* "\n" signed-checkpoint
  * Answers: 200 with the cosignature line; 400 malformed, or old size above the checkpoint's;

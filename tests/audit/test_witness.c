@@ -153,7 +153,7 @@ test_cosigns_then_follows_with_proofs(void **state)
 	free(cos);
 	auditlog_close(log);
 	/* The witness remembered it durably. */
-	(void)snprintf(path, sizeof(path), "%s/log-*.checkpoint", wstate);
+	(void)snprintf(path, sizeof(path), "%s/log-*.journal", wstate);
 	assert_int_equal(run("test -s %s", path), 0);
 
 	/* The log grows: the client sends a consistency proof from 1000. */
@@ -393,6 +393,46 @@ test_witness_serve_cli(void **state)
 		2);
 }
 
+static void
+test_state_survives_restart_and_torn_journal(void **state)
+{
+	struct witness *w2 = NULL;
+	struct auditlog *log = NULL;
+	struct paso_diag d = {0};
+	char dir[400], *note = NULL, *body = NULL, *cos = NULL;
+	size_t len, blen;
+	uint64_t known = 0;
+
+	(void)state;
+	(void)snprintf(dir, sizeof(dir), "%s/w3", tmp);
+	assert_int_equal(auditlog_open(log_a, &log, &d), 0);
+	assert_int_equal(auditlog_latest_checkpoint(log, &note, &len), 0);
+	assert_int_equal(witness_format_request(0, NULL, 0, note, len, &body, &blen), 0);
+	assert_int_equal(witness_open(dir, "w3.example/w", &w2, &d), 0);
+	assert_int_equal(witness_add_log(w2, log_vkey, &d), 0);
+	assert_int_equal(witness_add_checkpoint(w2, (uint8_t *)body, blen, 1, &cos, &known, &d), 0);
+	free(cos);
+	witness_close(w2);
+	/* Restarted: it remembers, and a torn record at the end changes nothing. */
+	assert_int_equal(run("printf '\\000\\000\\001\\000garbage' >> %s/log-*.journal", dir),
+		0);
+	assert_int_equal(witness_open(dir, "w3.example/w", &w2, &d), 0);
+	assert_int_equal(witness_add_log(w2, log_vkey, &d), 0);
+	assert_int_equal(witness_add_checkpoint(w2, (uint8_t *)body, blen, 2, &cos, &known, &d),
+		PASO_E_EXISTS);
+	assert_int_equal(known, auditlog_size(log));
+	witness_close(w2);
+	/* The one-shot command refuses a STATE that a server keeps. */
+	assert_int_equal(run("echo '%s' > %s/k.vkey && %s/paso-audit witness %s --log-key "
+			     "%s/k.vkey --checkpoint %s/a/checkpoint 2>%s/err.txt",
+				 log_vkey, tmp, PASO_BIN_DIR, dir, tmp, tmp, tmp),
+		2);
+	assert_int_equal(run("grep -q 'witness-serve' %s/err.txt", tmp), 0);
+	free(body);
+	free(note);
+	auditlog_close(log);
+}
+
 int
 main(void)
 {
@@ -401,6 +441,7 @@ main(void)
 		cmocka_unit_test(test_split_view_refused_and_state_kept),
 		cmocka_unit_test(test_status_codes),
 		cmocka_unit_test(test_witness_serve_cli),
+		cmocka_unit_test(test_state_survives_restart_and_torn_journal),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
