@@ -948,3 +948,10 @@ auditlog_consistency(struct auditlog *log, uint64_t old_size, uint64_t new_size,
 		return PASO_E_INVALID_ARG;
 	return merkle_consistency_nodes(get_node, log, old_size, new_size, proof, cap, n);
 }
+
+int
+auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
+	const struct checkpoint *known, struct logread_report *rep, struct paso_diag *d)
+{
+	return logread_verify(auditdir, v, known, rep, d);
+}

@@ -8,6 +8,7 @@
 
 #include "checkpoint.h"
 #include "errors.h"
+#include "logread.h"
 #include "merkle.h"
 
 /*
@@ -123,5 +124,14 @@ int auditlog_inclusion(struct auditlog *log, uint64_t index, uint64_t size,
 /* Consistency proof from old_size to new_size (0 < old_size <= new_size <= auditlog_size). */
 int auditlog_consistency(struct auditlog *log, uint64_t old_size, uint64_t new_size,
 	uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *n);
+
+/*
+ * The outsider's full check of a log directory lives in logread.c (logread_verify), which
+ * paso-audit links without this file. The hub's own callers may keep these names for it.
+ */
+#define auditlog_report logread_report
+int auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
+	const struct checkpoint *known, struct logread_report *rep, struct paso_diag *d)
+	__attribute__((warn_unused_result));
 
 #endif
