@@ -20,8 +20,9 @@
  * <N> is written in groups of three digits, all but the last prefixed "x": 1234067 is
  * x001/x234/067. Every file is written to a temporary name and renamed. Full tiles are written
  * as the tree grows (in batches of 16,384 entries); partial tiles only for a size that is
- * published. The checkpoint is replaced only after every tile it needs is on disk (syncfs), so
- * a reader never sees a checkpoint whose tiles are missing, even after a crash.
+ * published. The checkpoint is replaced only after every tile written since the last one is
+ * fdatasync'd (with their directories), so a reader never sees a checkpoint whose tiles are
+ * missing, even after a crash.
  *
  * Caveats: one writer per directory (the hub); not thread-safe; entries must be at most 65,535
  * bytes (the bundle's length prefix), which AUDITLOG_MAX_ENTRY guarantees.
@@ -45,6 +46,9 @@ void tiles_close(struct tiles *t);
 /* The tree size up to which tiles were last written (by tiles_sync or tiles_publish). */
 uint64_t tiles_size(const struct tiles *t);
 
+/* The tree size of TILESDIR/checkpoint (0 if none yet). */
+uint64_t tiles_published(const struct tiles *t);
+
 /*
  * Brings the tiles towards auditlog_size(log): once 16,384 entries are pending, writes the full
  * hash tiles and entry bundles they complete (not fsync'd; partial tiles wait for
@@ -57,7 +61,8 @@ int tiles_sync(struct tiles *t, struct auditlog *log, struct paso_diag *d);
 /*
  * Publishes the signed checkpoint note (len bytes, borrowed, e.g. from
  * auditlog_latest_checkpoint, possibly cosigned): writes the full tiles up to its size and the
- * partial tiles of its right edge, syncs the file system (syncfs), then replaces
+ * partial tiles of its right edge, makes every tile written since the last publication durable
+ * (writeback started for all, then fdatasync each, then their directories), then replaces
  * TILESDIR/checkpoint durably. Call it after each auditlog_checkpoint. The note's size must be at most
  * auditlog_size(log) and its root that of the log at that size. Returns 0,
  * PASO_E_CHECKPOINT_FORMAT, PASO_E_AUDIT_CORRUPT (root differs from the log's), PASO_E_ROLLBACK
