@@ -99,6 +99,15 @@ int auditlog_latest_checkpoint(struct auditlog *log, char **notep, size_t *lenp)
  */
 int auditlog_entry(struct auditlog *log, uint64_t index, uint8_t **bufp, size_t *lenp);
 
+/*
+ * Entries [first, first + count) as a tlog-tiles entry bundle: each entry as u16 big-endian
+ * length || bytes, in one read of the entries file (frame checks are not recomputed: the leaf
+ * hashes in the tiles come from the stored tree). Caller frees *bufp. Returns 0,
+ * PASO_E_NOT_FOUND (past the end), PASO_E_AUDIT_CORRUPT (framing), PASO_E_IO or PASO_E_NOMEM.
+ */
+int auditlog_bundle(
+	struct auditlog *log, uint64_t first, uint64_t count, uint8_t **bufp, size_t *lenp);
+
 /* The stored leaf hash of entry index. Returns 0, PASO_E_NOT_FOUND or PASO_E_IO. */
 int auditlog_leaf_hash(struct auditlog *log, uint64_t index, uint8_t out[MERKLE_HASH_BYTES]);
 

@@ -17,12 +17,17 @@
 
 #define PATH_MAX_LEN 160
 #define TILES_BATCH 16384 /* entries between two tiles_sync writes, unless published */
+#define TILES_DURABLE_EVERY 60 /* publications between two flushes of the tiles to disk */
+#define DURABLE_FILE ".durable" /* the size up to which every tile is known to be on disk */
 
 struct tiles {
 	char *dir;
 	int dfd;
 	uint64_t done;      /* tiles written for this size */
 	uint64_t published; /* size of TILESDIR/checkpoint */
+	uint64_t durable;   /* every tile of the tree of this size is on disk (DURABLE_FILE) */
+	unsigned since;     /* publications since the tiles were last flushed */
+	int repair;         /* tiles after durable may have been lost in a crash: rewrite them */
 	int checked;        /* the published checkpoint was compared with the log */
 	/* The right-edge entry bundle being filled, kept so each sync appends instead of rereading. */
 	uint64_t bundle_index;
@@ -221,6 +226,46 @@ out:
 	return r;
 }
 
+/* The size in DURABLE_FILE, 0 if there is none. */
+static int
+read_durable(struct tiles *t, uint64_t *out)
+{
+	char b[32], *end;
+	ssize_t g;
+	int fd;
+
+	*out = 0;
+	if ((fd = openat(t->dfd, DURABLE_FILE, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : PASO_E_IO;
+	g = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	if (g <= 0)
+		return 0; /* empty after a crash: assume nothing is durable */
+	b[g] = '\0';
+	*out = strtoull(b, &end, 10);
+	if (*end != '\n')
+		*out = 0;
+	return 0;
+}
+
+/* Flushes every pending tile, then records size as durable. */
+static int
+make_durable(struct tiles *t, uint64_t size, struct paso_diag *d)
+{
+	char b[32];
+	int r;
+
+	if ((r = pending_sync(t, d)) != 0)
+		return r;
+	(void)snprintf(b, sizeof(b), "%" PRIu64 "\n", size);
+	if ((r = put_file(t->dfd, DURABLE_FILE, (const uint8_t *)b, strlen(b), 1)) != 0 ||
+		fsync(t->dfd) != 0)
+		return paso_diag_set(d, PASO_E_IO, "%s/%s: cannot write", t->dir, DURABLE_FILE);
+	t->durable = size;
+	t->since = 0;
+	return 0;
+}
+
 int
 tiles_open(const char *tilesdir, struct tiles **out, struct paso_diag *d)
 {
@@ -251,6 +296,18 @@ tiles_open(const char *tilesdir, struct tiles **out, struct paso_diag *d)
 		goto out;
 	t->done = t->published = cp.size;
 	t->checked = cp.size == 0;
+	/* Tiles written after the last flush may have been lost with a crash (a file renamed
+	 * into place before its data reached the disk): they are rewritten by the first sync. */
+	if ((r = read_durable(t, &t->durable)) != 0) {
+		r = paso_diag_set(d, r, "%s/%s: unreadable", tilesdir, DURABLE_FILE);
+		goto out;
+	}
+	if (t->durable > t->published)
+		t->durable = t->published;
+	if (t->durable < t->published) {
+		t->done = t->durable;
+		t->repair = 1;
+	}
 	*out = t;
 	t = NULL;
 	r = 0;
@@ -320,24 +377,22 @@ write_hash_tile(struct tiles *t, struct auditlog *log, unsigned level, uint64_t 
 }
 
 static int
-bundle_add(struct tiles *t, const uint8_t *e, size_t len)
+bundle_append(struct tiles *t, const uint8_t *p, size_t len)
 {
 	size_t cap;
-	uint8_t *p;
+	uint8_t *nb;
 
-	if (t->bundle_cap - t->bundle_len < len + 2) {
+	if (t->bundle_cap - t->bundle_len < len) {
 		cap = t->bundle_cap ? t->bundle_cap : 16384;
-		while (cap - t->bundle_len < len + 2)
+		while (cap - t->bundle_len < len)
 			cap *= 2;
-		if ((p = realloc(t->bundle, cap)) == NULL)
+		if ((nb = realloc(t->bundle, cap)) == NULL)
 			return PASO_E_NOMEM;
-		t->bundle = p;
+		t->bundle = nb;
 		t->bundle_cap = cap;
 	}
-	t->bundle[t->bundle_len] = (uint8_t)(len >> 8);
-	t->bundle[t->bundle_len + 1] = (uint8_t)len;
-	memcpy(t->bundle + t->bundle_len + 2, e, len);
-	t->bundle_len += len + 2;
+	memcpy(t->bundle + t->bundle_len, p, len);
+	t->bundle_len += len;
 	return 0;
 }
 
@@ -346,8 +401,6 @@ write_bundle(struct tiles *t, struct auditlog *log, uint64_t k, unsigned w, int 
 	struct paso_diag *d)
 {
 	char path[PATH_MAX_LEN];
-	uint8_t *e = NULL;
-	size_t len;
 	uint64_t i;
 	int r;
 
@@ -358,20 +411,19 @@ write_bundle(struct tiles *t, struct auditlog *log, uint64_t k, unsigned w, int 
 		t->bundle_w = 0;
 		t->bundle_len = 0;
 	}
-	for (; t->bundle_w < w; t->bundle_w++) {
+	if (t->bundle_w < w) {
+		uint8_t *more = NULL;
+		size_t mlen;
+
 		i = k * TILES_WIDTH + t->bundle_w;
-		if ((r = auditlog_entry(log, i, &e, &len)) != 0)
-			return paso_diag_set(d, r, "audit log: cannot read entry %" PRIu64 ": %s", i,
-				paso_strerror(r));
-		if (len > 0xffff) {
-			free(e);
-			return paso_diag_set(d, PASO_E_INVALID_ARG,
-				"entry %" PRIu64 ": %zu bytes do not fit an entry bundle", i, len);
-		}
-		r = bundle_add(t, e, len);
-		free(e);
+		if ((r = auditlog_bundle(log, i, w - t->bundle_w, &more, &mlen)) != 0)
+			return paso_diag_set(d, r, "audit log: cannot read entries %" PRIu64 "..%" PRIu64
+				": %s", i, k * TILES_WIDTH + w - 1, paso_strerror(r));
+		r = bundle_append(t, more, mlen);
+		free(more);
 		if (r != 0)
 			return r;
+		t->bundle_w = w;
 	}
 	if ((r = put_file(t->dfd, path, t->bundle, t->bundle_len, durable)) != 0 ||
 		(r = pending_add(t, path)) != 0)
@@ -468,9 +520,19 @@ tiles_sync(struct tiles *t, struct auditlog *log, struct paso_diag *d)
 				"the audit log has %" PRIu64 " entries, fewer than the %" PRIu64
 				" published in %s/checkpoint",
 				n, t->published, t->dir);
-		t->done = t->published;
+		t->done = t->published < t->durable ? t->published : t->durable;
 		t->bundle_w = 0;
 		t->bundle_len = 0;
+	}
+	if (t->repair) {
+		/* After a crash: every tile from the last flushed size, and the published edge. */
+		if ((r = write_full(t, log, t->done, n, d)) != 0 ||
+			(r = write_edge(t, log, t->published, d)) != 0 ||
+			(r = make_durable(t, t->published, d)) != 0)
+			return r;
+		t->done = n;
+		t->repair = 0;
+		return 0;
 	}
 	/* Full tiles are written in batches: each one made between two fdatasyncs of the log
 	 * would be flushed by them (ext4's ordered data), slowing every commit group. */
@@ -520,8 +582,14 @@ tiles_publish(struct tiles *t, struct auditlog *log, const char *note, size_t le
 	}
 	if ((r = write_edge(t, log, cp.size, d)) != 0)
 		goto out;
-	/* Every tile the checkpoint needs is on disk before the checkpoint is. */
-	if ((r = pending_sync(t, d)) != 0)
+	/*
+	 * Flushing every tile before every checkpoint cost more than the tiles themselves (one
+	 * fdatasync per file). They are flushed every TILES_DURABLE_EVERY publications and the
+	 * size recorded; after a crash tiles_sync rewrites everything after it before the hub
+	 * serves again. Until then, a reader may find a tile of the newest checkpoint missing.
+	 */
+	if ((++t->since >= TILES_DURABLE_EVERY || t->npending > 4096) &&
+		(r = make_durable(t, cp.size, d)) != 0)
 		goto out;
 	if ((r = put_file(t->dfd, "checkpoint", (const uint8_t *)note, len, 1)) != 0 ||
 		fsync(t->dfd) != 0) {

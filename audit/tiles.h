@@ -20,9 +20,11 @@
  * <N> is written in groups of three digits, all but the last prefixed "x": 1234067 is
  * x001/x234/067. Every file is written to a temporary name and renamed. Full tiles are written
  * as the tree grows (in batches of 16,384 entries); partial tiles only for a size that is
- * published. The checkpoint is replaced only after every tile written since the last one is
- * fdatasync'd (with their directories), so a reader never sees a checkpoint whose tiles are
- * missing, even after a crash.
+ * published. Tiles are flushed to disk every 60 publications (writeback started for all,
+ * then fdatasync each and their directories) and the flushed size recorded in TILESDIR/.durable;
+ * after a crash, the first tiles_sync rewrites every tile after that size, so the published
+ * checkpoint has all its tiles again before the hub serves. (Flushing before every checkpoint
+ * cost more than writing the tiles.)
  *
  * Caveats: one writer per directory (the hub); not thread-safe; entries must be at most 65,535
  * bytes (the bundle's length prefix), which AUDITLOG_MAX_ENTRY guarantees.
@@ -34,8 +36,8 @@ struct tiles;
 
 /*
  * Opens (creating it 0755 if absent) a tiles directory for writing. The size already published
- * is read from TILESDIR/checkpoint (0 if none): tiles after it are rewritten by the next
- * tiles_sync. Caller owns *out (tiles_close). Returns 0, PASO_E_IO or PASO_E_NOMEM; d names
+ * is read from TILESDIR/checkpoint (0 if none), the flushed size from TILESDIR/.durable: tiles
+ * after the flushed size are rewritten by the next tiles_sync. Caller owns *out (tiles_close). Returns 0, PASO_E_IO or PASO_E_NOMEM; d names
  * the file.
  */
 int tiles_open(const char *tilesdir, struct tiles **out, struct paso_diag *d);
@@ -61,8 +63,7 @@ int tiles_sync(struct tiles *t, struct auditlog *log, struct paso_diag *d);
 /*
  * Publishes the signed checkpoint note (len bytes, borrowed, e.g. from
  * auditlog_latest_checkpoint, possibly cosigned): writes the full tiles up to its size and the
- * partial tiles of its right edge, makes every tile written since the last publication durable
- * (writeback started for all, then fdatasync each, then their directories), then replaces
+ * partial tiles of its right edge, flushes the tiles every 60 publications, then replaces
  * TILESDIR/checkpoint durably. Call it after each auditlog_checkpoint. The note's size must be at most
  * auditlog_size(log) and its root that of the log at that size. Returns 0,
  * PASO_E_CHECKPOINT_FORMAT, PASO_E_AUDIT_CORRUPT (root differs from the log's), PASO_E_ROLLBACK

@@ -450,15 +450,27 @@ test_tiles_recover_and_refuse_another_log(void **state)
 	xsnprintf(a, sizeof(a), "%s/rec", tmp);
 	xsnprintf(t, sizeof(t), "%s/rec/tiles", tmp);
 	assert_int_equal(fixture_grow(a, t, signer, 3000, 3, NULL, 0, NULL), 0);
-	/* A crash lost every tile written after the checkpoint: they are rewritten. */
-	assert_int_equal(run("rm -rf '%s/tile/0' '%s/tile/entries/011.p'", t, t), 0);
+	/* A crash lost every tile written since the last flush (here: all of them, as no
+	 * flush happened yet): the next start rewrites them before anything else. */
+	assert_int_equal(run("rm -rf '%s/tile/0' '%s/tile/entries'", t, t), 0);
 	assert_int_equal(fixture_grow(a, t, signer, 500, 3, NULL, 0, NULL), 0);
 	assert_int_equal(tlogclient_open(t, verifier, &c, &d), 0);
 	assert_int_equal(tlogclient_checkpoint(c, &cp, NULL, NULL, &d), 0);
 	assert_int_equal(cp.size, 3500);
 	merkle_frontier_init(&f);
-	/* Level 0 tiles before the old checkpoint were deleted too: the full check names one. */
+	assert_int_equal(tlogclient_verify_range(c, &cp, &f, 1, &rep, &d), 0);
+	assert_int_equal(rep.entries, 3500);
+	tlogclient_close(c);
+	/* The repair recorded 3000 as flushed: a tile below it is not rewritten (nothing but
+	 * damage can remove it), and the full check names it. */
+	assert_int_equal(run("grep -qx 3000 '%s/.durable'", t), 0);
+	assert_int_equal(run("rm '%s/tile/0/000'", t), 0);
+	assert_int_equal(fixture_grow(a, t, signer, 10, 3, NULL, 0, NULL), 0);
+	assert_int_equal(tlogclient_open(t, verifier, &c, &d), 0);
+	assert_int_equal(tlogclient_checkpoint(c, &cp, NULL, NULL, &d), 0);
+	merkle_frontier_init(&f);
 	assert_int_equal(tlogclient_verify_range(c, &cp, &f, 1, &rep, &d), PASO_E_NOT_FOUND);
+	assert_non_null(strstr(d.msg, "tile/0/000"));
 	tlogclient_close(c);
 	/* Tiles of another log are refused, not overwritten. */
 	xsnprintf(cmd, sizeof(cmd), "%s/rec2", tmp);
