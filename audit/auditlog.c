@@ -522,7 +522,7 @@ static int
 recover(struct auditlog *log, struct paso_diag *d)
 {
 	struct frame_reader fr = {0};
-	const uint8_t *data, *check;
+	const uint8_t *data = NULL, *check = NULL;
 	uint8_t leaf[MERKLE_HASH_BYTES], hdr[FRAME_HDR];
 	uint64_t esize = fd_size(log->efd), osize = fd_size(log->ofd) / 8,
 		 hsize = fd_size(log->hfd) / 32;
@@ -902,11 +902,76 @@ auditlog_entry(struct auditlog *log, uint64_t index, uint8_t **bufp, size_t *len
 }
 
 int
+auditlog_bundle(struct auditlog *log, uint64_t first, uint64_t count, uint8_t **bufp, size_t *lenp)
+{
+	uint8_t *raw = NULL, *out = NULL;
+	uint64_t off0, end;
+	size_t rawlen, p = 0, q = 0;
+	uint64_t i;
+	uint32_t len;
+	int r;
+
+	*bufp = NULL;
+	*lenp = 0;
+	if (count == 0 || first >= log->n || count > log->n - first)
+		return PASO_E_NOT_FOUND;
+	if ((r = read_offset(log, first, &off0)) != 0)
+		return r;
+	if (first + count < log->n) {
+		if ((r = read_offset(log, first + count, &end)) != 0)
+			return r;
+	} else {
+		end = log->e_end;
+	}
+	if (end < off0 + count * FRAME_HDR || end - off0 > (uint64_t)count * (FRAME_HDR + 65535))
+		return PASO_E_AUDIT_CORRUPT;
+	rawlen = (size_t)(end - off0);
+	if ((raw = malloc(rawlen)) == NULL || (out = malloc(rawlen)) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	if ((r = read_entry_bytes(log, off0, raw, rawlen)) != 0)
+		goto out;
+	for (i = 0; i < count; i++) {
+		if (rawlen - p < FRAME_HDR || (len = be32_get(raw + p)) > 65535 ||
+			rawlen - p - FRAME_HDR < len) {
+			r = PASO_E_AUDIT_CORRUPT;
+			goto out;
+		}
+		out[q] = (uint8_t)(len >> 8);
+		out[q + 1] = (uint8_t)len;
+		memcpy(out + q + 2, raw + p + FRAME_HDR, len);
+		q += 2 + len;
+		p += FRAME_HDR + len;
+	}
+	if (p != rawlen) {
+		r = PASO_E_AUDIT_CORRUPT;
+		goto out;
+	}
+	*bufp = out;
+	*lenp = q;
+	out = NULL;
+	r = 0;
+out:
+	free(raw);
+	free(out);
+	return r;
+}
+
+int
 auditlog_leaf_hash(struct auditlog *log, uint64_t index, uint8_t out[MERKLE_HASH_BYTES])
 {
 	if (index >= log->n)
 		return PASO_E_NOT_FOUND;
 	return get_node(log, 0, index, out);
+}
+
+int
+auditlog_node(struct auditlog *log, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_BYTES])
+{
+	if (level > 63 || index > (UINT64_MAX >> level) - 1 || ((index + 1) << level) > log->n)
+		return PASO_E_NOT_FOUND;
+	return get_node(log, level, index, out);
 }
 
 int
@@ -941,297 +1006,9 @@ auditlog_consistency(struct auditlog *log, uint64_t old_size, uint64_t new_size,
 	return merkle_consistency_nodes(get_node, log, old_size, new_size, proof, cap, n);
 }
 
-/* ---- the outsider's verification ---- */
-
-/* A sequential reader of a derived file (offsets or hashes); a missing file reads as empty. */
-struct seq_reader {
-	int fd;
-	uint64_t size, pos;
-	uint8_t *buf;
-	size_t off, len;
-};
-
-static int
-seq_init(struct seq_reader *s, int dfd, const char *name)
-{
-	memset(s, 0, sizeof(*s));
-	s->fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-	s->size = fd_size(s->fd);
-	if ((s->buf = malloc(READ_CHUNK)) == NULL)
-		return PASO_E_NOMEM;
-	return 0;
-}
-
-static void
-seq_free(struct seq_reader *s)
-{
-	if (s->fd >= 0)
-		close(s->fd);
-	free(s->buf);
-}
-
-/* 1 and n bytes in out, 0 at end of file, or PASO_E_IO. */
-static int
-seq_next(struct seq_reader *s, uint8_t *out, size_t n)
-{
-	size_t get;
-
-	if (s->len - s->off < n) {
-		memmove(s->buf, s->buf + s->off, s->len - s->off);
-		s->len -= s->off;
-		s->off = 0;
-		get = READ_CHUNK - s->len;
-		if (get > s->size - s->pos)
-			get = (size_t)(s->size - s->pos);
-		if (get > 0) {
-			if (pread_all(s->fd, s->buf + s->len, get, s->pos) != 0)
-				return PASO_E_IO;
-			s->pos += get;
-			s->len += get;
-			(void)posix_fadvise(
-				s->fd, (off_t)s->pos, (off_t)(2 * READ_CHUNK), POSIX_FADV_WILLNEED);
-		}
-		if (s->len < n)
-			return 0;
-	}
-	memcpy(out, s->buf + s->off, n);
-	s->off += n;
-	return 1;
-}
-
-struct verify_ctx {
-	struct seq_reader hashes;
-	int bad; /* 0, or 1 when a stored node differed */
-	int io;
-	unsigned bad_level;
-	uint64_t bad_index;
-	int missing;
-};
-
-static void
-on_node_compare(void *ctx, unsigned level, uint64_t index, const uint8_t hash[MERKLE_HASH_BYTES])
-{
-	struct verify_ctx *v = ctx;
-	uint8_t stored[MERKLE_HASH_BYTES];
-	int r;
-
-	if (v->bad || v->io)
-		return;
-	r = seq_next(&v->hashes, stored, MERKLE_HASH_BYTES);
-	if (r < 0) {
-		v->io = 1;
-		return;
-	}
-	if (r == 0 || sodium_memcmp(stored, hash, MERKLE_HASH_BYTES) != 0) {
-		v->bad = 1;
-		v->missing = r == 0;
-		v->bad_level = level;
-		v->bad_index = index;
-	}
-}
-
-static void
-hex32(const uint8_t h[MERKLE_HASH_BYTES], char out[2 * MERKLE_HASH_BYTES + 1])
-{
-	static const char digits[] = "0123456789abcdef";
-	int i;
-
-	for (i = 0; i < MERKLE_HASH_BYTES; i++) {
-		out[2 * i] = digits[h[i] >> 4];
-		out[2 * i + 1] = digits[h[i] & 0xf];
-	}
-	out[2 * MERKLE_HASH_BYTES] = '\0';
-}
-
 int
 auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
-	const struct checkpoint *known, struct auditlog_report *rep, struct paso_diag *d)
+	const struct checkpoint *known, struct logread_report *rep, struct paso_diag *d)
 {
-	struct frame_reader fr = {0};
-	struct seq_reader offs = {.fd = -1};
-	struct verify_ctx vc = {.hashes = {.fd = -1}};
-	struct merkle_frontier f;
-	struct checkpoint cp;
-	const uint8_t *data, *check;
-	uint8_t leaf[MERKLE_HASH_BYTES], root[MERKLE_HASH_BYTES], ob[8];
-	char *note = NULL, hx[2 * MERKLE_HASH_BYTES + 1], hy[2 * MERKLE_HASH_BYTES + 1];
-	uint64_t i = 0, foff = 0, n;
-	size_t notelen;
-	uint32_t len;
-	int dfd = -1, efd = -1, r, fr_r, k;
-
-	memset(rep, 0, sizeof(*rep));
-	rep->bad_index = UINT64_MAX;
-	if ((dfd = open(auditdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		r = paso_diag_set(
-			d, PASO_E_NOT_FOUND, "%s: not a directory: %s", auditdir, strerror(errno));
-		goto out;
-	}
-	if ((r = read_small_file(dfd, "checkpoint", CHECKPOINT_MAX_NOTE, &note, &notelen)) != 0) {
-		paso_diag_set(d, r, "%s/checkpoint: %s", auditdir,
-			r == PASO_E_NOT_FOUND ? "missing: the log has never been checkpointed"
-					      : "unreadable");
-		goto out;
-	}
-	if ((r = checkpoint_open(note, notelen, v, &cp, d)) != 0) {
-		char inner[sizeof(d->msg)];
-
-		if (d != NULL) {
-			memcpy(inner, d->msg, sizeof(inner));
-			paso_diag_set(d, r, "%s/checkpoint: %s", auditdir, inner);
-		}
-		goto out;
-	}
-	n = cp.size;
-	rep->checkpoint_size = n;
-	(void)snprintf(rep->signer, sizeof(rep->signer), "%s", checkpoint_verifier_name(v));
-	if (known != NULL) {
-		if (strcmp(known->origin, cp.origin) != 0) {
-			r = paso_diag_set(d, PASO_E_INVALID_ARG,
-				"the known checkpoint is of log '%s', this log is '%s'",
-				known->origin, cp.origin);
-			goto out;
-		}
-		if (known->size > n) {
-			r = paso_diag_set(d, PASO_E_ROLLBACK,
-				"rollback: the log's checkpoint has %" PRIu64
-				" entries, a checkpoint seen before had %" PRIu64,
-				n, known->size);
-			goto out;
-		}
-	}
-	if ((efd = openat(dfd, "entries", O_RDONLY | O_CLOEXEC)) < 0) {
-		r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT, "%s/entries: missing", auditdir);
-		goto out;
-	}
-	if ((r = fr_init(&fr, efd, 0, fd_size(efd))) != 0 ||
-		(r = seq_init(&offs, dfd, "offsets")) != 0 ||
-		(r = seq_init(&vc.hashes, dfd, "hashes")) != 0)
-		goto out;
-	merkle_frontier_init(&f);
-	if (n == 0) {
-		merkle_empty_root(root);
-		if (sodium_memcmp(root, cp.root, MERKLE_HASH_BYTES) != 0) {
-			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-				"checkpoint of size 0 has a root that is not the empty root");
-			goto out;
-		}
-		memcpy(rep->root, root, MERKLE_HASH_BYTES);
-	}
-	for (i = 0;; i++) {
-		fr_r = fr_next(&fr, &data, &len, &check, &foff);
-		if (fr_r == FR_OK) {
-			merkle_leaf_hash(data, len, leaf);
-			rep->bytes_hashed += len;
-		}
-		if (fr_r == FR_OK && memcmp(leaf, check, 4) != 0)
-			fr_r = FR_SHORT;
-		if (fr_r < FR_TOOBIG) {
-			r = paso_diag_set(d, PASO_E_IO, "%s/entries: read error", auditdir);
-			goto out;
-		}
-		if (fr_r != FR_OK) {
-			if (i < n) {
-				rep->bad_index = i;
-				r = fr_r == FR_END
-					    ? paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-						      "entry %" PRIu64
-						      ": missing: the checkpoint covers %" PRIu64
-						      " entries but the entries file ends after "
-						      "%" PRIu64 " (deleted or truncated)",
-						      i, n, i)
-					    : paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-						      "entry %" PRIu64 " (byte %" PRIu64
-						      " of entries): frame damaged (%s)",
-						      i, foff,
-						      fr_r == FR_TOOBIG
-							      ? "impossible length"
-							      : "check bytes do not match the "
-								"content, or cut short");
-				goto out;
-			}
-			rep->torn_bytes = fr.file_end - foff;
-			break;
-		}
-		rep->entries = i + 1;
-		if (i >= n)
-			continue; /* appended after the checkpoint: framing checked, nothing to
-			             compare */
-		k = seq_next(&offs, ob, 8);
-		if (k < 0) {
-			r = PASO_E_IO;
-			goto out;
-		}
-		if (k == 0 || be64_get(ob) != foff) {
-			rep->bad_index = i;
-			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-				"entry %" PRIu64 ": offsets file %s (entry is at byte %" PRIu64 ")",
-				i, k == 0 ? "ends before it" : "records a different position",
-				foff);
-			goto out;
-		}
-		(void)merkle_frontier_push(&f, leaf, on_node_compare, &vc);
-		if (vc.io) {
-			r = paso_diag_set(d, PASO_E_IO, "%s/hashes: read error", auditdir);
-			goto out;
-		}
-		if (vc.bad) {
-			if (vc.bad_level == 0) {
-				rep->bad_index = i;
-				r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT, "entry %" PRIu64 ": %s",
-					i,
-					vc.missing ? "hashes file ends before its leaf hash"
-						   : "content does not match its recorded leaf "
-						     "hash (entry modified, deleted, inserted or "
-						     "reordered, or the hashes file damaged)");
-			} else {
-				r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-					"hashes file: node at level %u covering entries %" PRIu64
-					"..%" PRIu64 " %s",
-					vc.bad_level, vc.bad_index << vc.bad_level,
-					((vc.bad_index + 1) << vc.bad_level) - 1,
-					vc.missing ? "is missing"
-						   : "differs from the one recomputed from the "
-						     "entries");
-			}
-			goto out;
-		}
-		if (known != NULL && known->size == i + 1) {
-			merkle_frontier_root(&f, root);
-			if (sodium_memcmp(root, known->root, MERKLE_HASH_BYTES) != 0) {
-				hex32(root, hx);
-				hex32(known->root, hy);
-				r = paso_diag_set(d, PASO_E_SPLIT_VIEW,
-					"split view: the first %" PRIu64
-					" entries hash to %s, a checkpoint seen before says %s",
-					known->size, hx, hy);
-				goto out;
-			}
-		}
-		if (i + 1 == n) {
-			merkle_frontier_root(&f, root);
-			memcpy(rep->root, root, MERKLE_HASH_BYTES);
-			if (sodium_memcmp(root, cp.root, MERKLE_HASH_BYTES) != 0) {
-				hex32(root, hx);
-				hex32(cp.root, hy);
-				r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-					"the first %" PRIu64
-					" entries hash to %s but the signed checkpoint says %s "
-					"(entries and hash file rewritten consistently?)",
-					n, hx, hy);
-				goto out;
-			}
-		}
-	}
-	r = 0;
-out:
-	fr_free(&fr);
-	seq_free(&offs);
-	seq_free(&vc.hashes);
-	if (efd >= 0)
-		close(efd);
-	if (dfd >= 0)
-		close(dfd);
-	free(note);
-	return r;
+	return logread_verify(auditdir, v, known, rep, d);
 }

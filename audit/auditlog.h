@@ -8,6 +8,7 @@
 
 #include "checkpoint.h"
 #include "errors.h"
+#include "logread.h"
 #include "merkle.h"
 
 /*
@@ -29,7 +30,8 @@
  *   on open. Acknowledge nothing before auditlog_sync returns 0.
  * - After an I/O error the handle refuses further writes (PASO_E_IO); close and reopen it.
  */
-#define AUDITLOG_MAX_ENTRY (64u * 1024u)
+/* 65,535: an entry must fit the u16 length prefix of a tlog-tiles entry bundle (tiles.h). */
+#define AUDITLOG_MAX_ENTRY 65535u
 
 struct auditlog;
 
@@ -97,8 +99,25 @@ int auditlog_latest_checkpoint(struct auditlog *log, char **notep, size_t *lenp)
  */
 int auditlog_entry(struct auditlog *log, uint64_t index, uint8_t **bufp, size_t *lenp);
 
+/*
+ * Entries [first, first + count) as a tlog-tiles entry bundle: each entry as u16 big-endian
+ * length || bytes, in one read of the entries file (frame checks are not recomputed: the leaf
+ * hashes in the tiles come from the stored tree). Caller frees *bufp. Returns 0,
+ * PASO_E_NOT_FOUND (past the end), PASO_E_AUDIT_CORRUPT (framing), PASO_E_IO or PASO_E_NOMEM.
+ */
+int auditlog_bundle(
+	struct auditlog *log, uint64_t first, uint64_t count, uint8_t **bufp, size_t *lenp);
+
 /* The stored leaf hash of entry index. Returns 0, PASO_E_NOT_FOUND or PASO_E_IO. */
 int auditlog_leaf_hash(struct auditlog *log, uint64_t index, uint8_t out[MERKLE_HASH_BYTES]);
+
+/*
+ * The stored hash of the perfect subtree of 2^level leaves starting at leaf index << level
+ * (level 0: a leaf hash). Returns 0, PASO_E_NOT_FOUND (the subtree is not complete within
+ * auditlog_size, or level > 63) or PASO_E_IO.
+ */
+int auditlog_node(
+	struct auditlog *log, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_BYTES]);
 
 /* Root of the first size entries (size <= auditlog_size), from O(log size) stored hashes. */
 int auditlog_root(struct auditlog *log, uint64_t size, uint8_t root[MERKLE_HASH_BYTES]);
@@ -115,29 +134,13 @@ int auditlog_inclusion(struct auditlog *log, uint64_t index, uint64_t size,
 int auditlog_consistency(struct auditlog *log, uint64_t old_size, uint64_t new_size,
 	uint8_t (*proof)[MERKLE_HASH_BYTES], size_t cap, size_t *n);
 
-/* What auditlog_verify found. */
-struct auditlog_report {
-	uint64_t entries;                /* complete entries in the entries file */
-	uint64_t checkpoint_size;        /* tree size of the verified checkpoint */
-	uint8_t root[MERKLE_HASH_BYTES]; /* its root, recomputed from the entries */
-	char signer[256];                /* name of the key that signed it */
-	uint64_t bad_index;    /* first bad entry when the code names one, else UINT64_MAX */
-	uint64_t torn_bytes;   /* bytes of an incomplete tail after the last entry (warning) */
-	uint64_t bytes_hashed; /* entry bytes read and hashed */
-};
-
 /*
- * The outsider's check of a whole log directory, trusting nothing in it but the checkpoint's
- * signature by v: reads entries, offsets and hashes sequentially, recomputes every leaf and node,
- * compares each with the stored copy and the root with the checkpoint. known, if not NULL, is a
- * checkpoint (already verified by the caller) seen earlier, e.g. one a witness cosigned: the log
- * must not be older than it and must contain it. Writes nothing. Returns 0, or the first problem:
- * PASO_E_AUDIT_SIGNATURE (checkpoint not signed by v), PASO_E_CHECKPOINT_FORMAT, PASO_E_NOT_FOUND
- * (no checkpoint), PASO_E_AUDIT_CORRUPT (rep->bad_index names the entry when one is to blame),
- * PASO_E_ROLLBACK, PASO_E_SPLIT_VIEW, PASO_E_IO or PASO_E_NOMEM; d says what and where.
+ * The outsider's full check of a log directory lives in logread.c (logread_verify), which
+ * paso-audit links without this file. The hub's own callers may keep these names for it.
  */
+#define auditlog_report logread_report
 int auditlog_verify(const char *auditdir, const struct checkpoint_verifier *v,
-	const struct checkpoint *known, struct auditlog_report *rep, struct paso_diag *d)
+	const struct checkpoint *known, struct logread_report *rep, struct paso_diag *d)
 	__attribute__((warn_unused_result));
 
 #endif

@@ -12,12 +12,13 @@
 
 #include <sodium.h>
 
-#include "auditlog.h"
+#include "logread.h"
 #include "checkpoint.h"
 #include "errors.h"
 #include "hex.h"
 #include "merkle.h"
 #include "paso.pb-c.h"
+#include "paso_audit_cmds.h"
 
 #define H MERKLE_HASH_BYTES
 #define EXIT_BAD 1   /* verification failed, proof invalid, witness refused */
@@ -81,10 +82,26 @@ static const char usage_text[] =
 	"      The first checkpoint seen of a log is trusted as is. --time sets the cosignature "
 	"time.\n"
 	"\n"
+	"Published logs (c2sp.org/tlog-tiles; BASE is a tiles directory or http://HOST:PORT/PREFIX/):\n"
+	"  tiles-verify BASE --key VKEY|FILE\n"
+	"      fetch every entry bundle and hash tile, recompute each tile from the level below and\n"
+	"      the root from the entries, and check it against the signed checkpoint\n"
+	"  tiles-prove BASE --key VKEY|FILE --index I [--json]\n"
+	"      fetch entry I and only the tiles its inclusion proof needs; verify it against the\n"
+	"      signed checkpoint; print the entry (decoded) and the number of files fetched\n"
+	"  follow BASE --key VKEY|FILE --state DIR\n"
+	"      verify what was added since the checkpoint remembered in DIR (created on first use)\n"
+	"      and remember the new one; refuse a rollback or a log that does not extend it\n"
+	"  serve DIR --listen HOST:PORT\n"
+	"      serve DIR read-only over plain HTTP (for tests and loopback; any web server will do)\n"
+	"  witness-serve STATE --log-key VKEY|FILE [--log-key ...] --listen HOST:PORT [--name N]\n"
+	"      answer c2sp.org/tlog-witness add-checkpoint requests for these logs, with the state\n"
+	"      and key of 'witness STATE'; prints the port, logs each decision on stderr\n"
+	"\n"
 	"Exit status: 0 success, 1 a check failed (reason on stderr), 2 usage or input error.\n";
 
 /* Prints "paso-audit: MSG" (and 'ARG' when not NULL) and returns the usage exit status. */
-static int
+int
 usage(const char *msg, const char *arg)
 {
 	if (msg != NULL) {
@@ -98,7 +115,7 @@ usage(const char *msg, const char *arg)
 	return EXIT_USAGE;
 }
 
-static int
+int
 fail(int code, const char *what, const struct paso_diag *d)
 {
 	fprintf(stderr, "paso-audit: %s: %s [%s]\n", what,
@@ -106,7 +123,7 @@ fail(int code, const char *what, const struct paso_diag *d)
 	return EXIT_BAD;
 }
 
-static int
+int
 parse_u64(const char *s, uint64_t *v)
 {
 	unsigned long long x;
@@ -352,7 +369,7 @@ resolve_auditdir(const char *dir, char *out, size_t cap)
 }
 
 /* Reads a whole (small) file; NULL on failure. */
-static char *
+char *
 slurp(const char *path, size_t max, size_t *lenp)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -390,7 +407,7 @@ slurp(const char *path, size_t max, size_t *lenp)
 }
 
 /* --key value: a vkey text, or a file holding one. */
-static int
+int
 load_verifier(const char *arg, struct checkpoint_verifier **v)
 {
 	struct paso_diag d = {0};
@@ -422,7 +439,7 @@ static int
 cmd_verify(int argc, char **argv)
 {
 	struct checkpoint_verifier *v = NULL;
-	struct auditlog_report rep;
+	struct logread_report rep;
 	struct checkpoint known, *kp = NULL;
 	struct paso_diag d = {0};
 	const char *key = NULL, *known_path = NULL;
@@ -464,7 +481,7 @@ cmd_verify(int argc, char **argv)
 		}
 		kp = &known;
 	}
-	r = auditlog_verify(dir, v, kp, &rep, &d);
+	r = logread_verify(dir, v, kp, &rep, &d);
 	if (r != 0) {
 		fprintf(stderr, "paso-audit: verify %s: FAILED: %s [%s]\n", dir, d.msg,
 			paso_errname(r));
@@ -512,25 +529,25 @@ cmd_checkpoint(int argc, char **argv)
 
 /* Opens DIR read-only and finds the latest checkpoint's size. */
 static int
-open_for_reading(const char *arg, struct auditlog **log, uint64_t *cp_size)
+open_for_reading(const char *arg, struct logread **log, uint64_t *cp_size)
 {
 	struct paso_diag d = {0};
 	char dir[4096];
 	int r;
 
 	resolve_auditdir(arg, dir, sizeof(dir));
-	if ((r = auditlog_open_readonly(dir, log, &d)) != 0)
+	if ((r = logread_open(dir, log, &d)) != 0)
 		return fail(r, "open", &d);
 	if (d.code == PASO_E_AUDIT_TORN)
 		fprintf(stderr, "note: %s\n", d.msg);
-	*cp_size = auditlog_checkpoint_size(*log);
+	*cp_size = logread_checkpoint_size(*log);
 	return 0;
 }
 
 static int
 cmd_prove(int argc, char **argv)
 {
-	struct auditlog *log = NULL;
+	struct logread *log = NULL;
 	uint8_t path[MERKLE_MAX_PROOF][H], leaf[H], root[H], old[H];
 	char hl[2 * H + 1], hr[2 * H + 1];
 	uint64_t index = 0, size = 0, oldsz = 0, cps;
@@ -561,10 +578,10 @@ cmd_prove(int argc, char **argv)
 		return rc;
 	if (!have_size)
 		size = cps;
-	if (size > auditlog_size(log)) {
+	if (size > logread_size(log)) {
 		fprintf(stderr,
 			"paso-audit: size %" PRIu64 " but the log holds %" PRIu64 " entries\n",
-			size, auditlog_size(log));
+			size, logread_size(log));
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -577,9 +594,9 @@ cmd_prove(int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto out;
 		}
-		if ((r = auditlog_inclusion(log, index, size, path, MERKLE_MAX_PROOF, &np)) != 0 ||
-			(r = auditlog_leaf_hash(log, index, leaf)) != 0 ||
-			(r = auditlog_root(log, size, root)) != 0) {
+		if ((r = logread_inclusion(log, index, size, path, MERKLE_MAX_PROOF, &np)) != 0 ||
+			(r = logread_leaf_hash(log, index, leaf)) != 0 ||
+			(r = logread_root(log, size, root)) != 0) {
 			rc = fail(r, "prove", NULL);
 			goto out;
 		}
@@ -596,10 +613,10 @@ cmd_prove(int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto out;
 		}
-		if ((r = auditlog_consistency(log, oldsz, size, path, MERKLE_MAX_PROOF, &np)) !=
+		if ((r = logread_consistency(log, oldsz, size, path, MERKLE_MAX_PROOF, &np)) !=
 				0 ||
-			(r = auditlog_root(log, oldsz, old)) != 0 ||
-			(r = auditlog_root(log, size, root)) != 0) {
+			(r = logread_root(log, oldsz, old)) != 0 ||
+			(r = logread_root(log, size, root)) != 0) {
 			rc = fail(r, "prove", NULL);
 			goto out;
 		}
@@ -614,7 +631,7 @@ cmd_prove(int argc, char **argv)
 		print_hash(stdout, path[k]);
 	rc = 0;
 out:
-	auditlog_close(log);
+	logread_close(log);
 	return rc;
 }
 
@@ -661,7 +678,7 @@ enum_name(const ProtobufCEnumDescriptor *desc, int value)
 	return v != NULL ? v->name : "UNKNOWN";
 }
 
-static void
+void
 show_entry(uint64_t index, const Paso__AuditEntry *e, int json)
 {
 	char when[32] = "";
@@ -757,7 +774,7 @@ show_entry(uint64_t index, const Paso__AuditEntry *e, int json)
 static int
 cmd_show(int argc, char **argv)
 {
-	struct auditlog *log = NULL;
+	struct logread *log = NULL;
 	Paso__AuditEntry *e;
 	uint8_t *buf = NULL;
 	uint64_t from = 0, to = UINT64_MAX, i, cps;
@@ -780,10 +797,10 @@ cmd_show(int argc, char **argv)
 	}
 	if ((rc = open_for_reading(argv[0], &log, &cps)) != 0)
 		return rc;
-	if (to >= auditlog_size(log))
-		to = auditlog_size(log) == 0 ? 0 : auditlog_size(log) - 1;
-	for (i = from; i <= to && i < auditlog_size(log); i++) {
-		if ((r = auditlog_entry(log, i, &buf, &len)) != 0) {
+	if (to >= logread_size(log))
+		to = logread_size(log) == 0 ? 0 : logread_size(log) - 1;
+	for (i = from; i <= to && i < logread_size(log); i++) {
+		if ((r = logread_entry(log, i, &buf, &len)) != 0) {
 			fprintf(stderr, "paso-audit: entry %" PRIu64 ": %s [%s]\n", i,
 				paso_strerror(r), paso_errname(r));
 			bad = 1;
@@ -802,7 +819,7 @@ cmd_show(int argc, char **argv)
 		free(buf);
 		buf = NULL;
 	}
-	auditlog_close(log);
+	logread_close(log);
 	return bad ? EXIT_BAD : 0;
 }
 
@@ -927,6 +944,20 @@ cmd_witness(int argc, char **argv)
 	rc = EXIT_BAD;
 	(void)snprintf(statefile, sizeof(statefile), "%s/log-%08x.checkpoint", argv[0],
 		checkpoint_verifier_keyid(lv));
+	{
+		char journal[4300];
+
+		(void)snprintf(journal, sizeof(journal), "%s/log-%08x.journal", argv[0],
+			checkpoint_verifier_keyid(lv));
+		if (access(journal, F_OK) == 0) {
+			fprintf(stderr,
+				"paso-audit: witness: %s is the state of a witness-serve: ask that "
+				"server (add-checkpoint), so that both never disagree\n",
+				journal);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+	}
 	if ((oldnote = slurp(statefile, CHECKPOINT_MAX_NOTE, &olen)) != NULL) {
 		if ((r = checkpoint_open(oldnote, olen, lv, &old, &d)) != 0) {
 			fprintf(stderr, "paso-audit: %s: stored state does not verify: %s\n",
@@ -1050,5 +1081,15 @@ main(int argc, char **argv)
 		return cmd_show(argc, argv);
 	if (strcmp(cmd, "witness") == 0)
 		return cmd_witness(argc, argv);
+	if (strcmp(cmd, "tiles-verify") == 0)
+		return cmd_tiles_verify(argc, argv);
+	if (strcmp(cmd, "tiles-prove") == 0)
+		return cmd_tiles_prove(argc, argv);
+	if (strcmp(cmd, "follow") == 0)
+		return cmd_follow(argc, argv);
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(argc, argv);
+	if (strcmp(cmd, "witness-serve") == 0)
+		return cmd_witness_serve(argc, argv);
 	return usage("unknown command", cmd);
 }

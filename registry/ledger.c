@@ -2,8 +2,12 @@
 /* The ledger: one path by which audit entries and store changes become durable together. */
 #include "ledger.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "auditcheck.h"
+#include "tiles.h"
 
 #define LEDGER_META_AUDIT_SIZE "audit_size"
 #define LEDGER_META_TIME "clock.high"
@@ -11,6 +15,10 @@
 
 struct ledger {
 	struct auditlog *log;
+	struct tiles *tiles;     /* the log published as tlog-tiles in AUDITDIR/tiles */
+	uint64_t published;      /* size of the checkpoint last published there */
+	int tiles_err;           /* the last tiles_sync failure, reported by ledger_checkpoint */
+	struct paso_diag tiles_diag;
 	struct vault *vault;
 	const char *const *keys;
 	size_t nkeys;
@@ -72,6 +80,15 @@ ledger_open(const char *auditdir, struct vault *v, const char *const *keys, size
 	l->vault = v;
 	l->keys = keys;
 	l->nkeys = n;
+	/* Damage is refused before recovery could cut it as a torn write or sign over it. */
+	{
+		struct auditcheck_report rep;
+
+		r = auditcheck_tail(auditdir, AUDITCHECK_WINDOW, &rep, d);
+		if (r != 0 && r != PASO_E_NOT_FOUND)
+			goto out;
+		d->code = 0;
+	}
 	if ((r = auditlog_open(auditdir, &l->log, &torn)) != 0) {
 		*d = torn;
 		goto out;
@@ -94,6 +111,18 @@ ledger_open(const char *auditdir, struct vault *v, const char *const *keys, size
 		}
 		*recoveredp = have - committed;
 	}
+	{
+		char tdir[4096];
+
+		if (snprintf(tdir, sizeof(tdir), "%s/tiles", auditdir) >= (int)sizeof(tdir)) {
+			r = paso_diag_set(d, PASO_E_INVALID_ARG, "%s: path too long", auditdir);
+			goto out;
+		}
+		if ((r = tiles_open(tdir, &l->tiles, d)) != 0 ||
+			(r = tiles_sync(l->tiles, l->log, d)) != 0)
+			goto out;
+		l->published = tiles_published(l->tiles);
+	}
 	*d = torn; /* a repaired torn tail is reported with success */
 	*out = l;
 	l = NULL;
@@ -109,6 +138,7 @@ ledger_close(struct ledger *l)
 	if (l == NULL)
 		return;
 	ledger_abort(l->open);
+	tiles_close(l->tiles);
 	auditlog_close(l->log);
 	free(l);
 }
@@ -271,6 +301,10 @@ ledger_commit(struct ledger_txn *t)
 	memcpy(l->counts, t->counts, sizeof(l->counts));
 	l->time = t->time;
 	txn_free(t);
+	/* The tiles are derived and published at the next checkpoint: a failure here loses
+	 * nothing committed, and is reported by ledger_checkpoint. */
+	if ((r = tiles_sync(l->tiles, l->log, &l->tiles_diag)) != 0)
+		l->tiles_err = r;
 	return 0;
 fail:
 	vault_abort(t->store);
@@ -294,9 +328,29 @@ ledger_abort(struct ledger_txn *t)
 int
 ledger_checkpoint(struct ledger *l, const struct checkpoint_signer *s)
 {
+	char *note = NULL;
+	size_t len;
+	int r;
+
 	if (l->open != NULL)
 		return PASO_E_INVALID_ARG;
-	return auditlog_checkpoint(l->log, s);
+	if ((r = auditlog_checkpoint(l->log, s)) != 0)
+		return r;
+	if (l->tiles_err != 0) {
+		r = l->tiles_err;
+		l->tiles_err = 0;
+		return r;
+	}
+	if (auditlog_checkpoint_size(l->log) == l->published)
+		return 0;
+	/* Publish the signed checkpoint in AUDITDIR/tiles with every tile it needs. */
+	if ((r = auditlog_latest_checkpoint(l->log, &note, &len)) != 0)
+		return r;
+	r = tiles_publish(l->tiles, l->log, note, len, &l->tiles_diag);
+	free(note);
+	if (r == 0)
+		l->published = auditlog_checkpoint_size(l->log);
+	return r;
 }
 
 void

@@ -35,6 +35,11 @@ struct ledger_txn;
  * counted in *recoveredp (the caller logs a RECOVERY entry saying so). An audit log shorter
  * than the store's record refuses to open (PASO_E_AUDIT_CORRUPT: entries were lost). A torn
  * tail repaired by the audit log sets d->code = PASO_E_AUDIT_TORN with return 0: log it.
+ * Before anything is opened, auditcheck_tail checks the tail since the last checkpoint and the
+ * index files: damage refuses the open (PASO_E_AUDIT_CORRUPT, d names the file and the entry)
+ * instead of being cut as a torn write or signed over. The log is also published as C2SP
+ * tlog-tiles in auditdir/tiles (tiles.h): full tiles as commits add entries, the rest and the
+ * checkpoint at each ledger_checkpoint.
  * Caller owns *out. Returns 0, PASO_E_AUDIT_CORRUPT, PASO_E_EXISTS (the log has a writer),
  * PASO_E_IO, PASO_E_STORAGE, PASO_E_NOMEM; d names the file.
  */

@@ -24,6 +24,8 @@ echo; echo "### sealed store against raw LMDB"
 $B/bench_store --runs 5 --dir "$DIR"
 echo; echo "### audit log"
 $B/bench_audit --large $LARGE --dir "$DIR"
+echo; echo "### audit log as tlog-tiles, proofs from tiles, tlog-witness endpoint"
+$B/bench_tlog --large $LARGE --runs 5 --dir "$DIR"
 echo; echo "### fingerprint matcher"
 $B/bench_finger --speed --subjects 50
 echo; echo "### iris, face and 1:N"

@@ -3,7 +3,8 @@
 # Installs the Debian 12 packages Paso needs, only those that are missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libssl-dev openssl libsodium-dev liblmdb-dev lmdb-utils
-      libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libyaml-dev)
+      libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libyaml-dev
+      golang-go golang-golang-x-mod-dev)  # Go: only for the x/mod tlog interop test
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "auditlog.h"
+#include "logread.h"
 #include "checkpoint.h"
 #include "merkle.h"
 
@@ -202,7 +203,7 @@ main(int argc, char **argv)
 	struct checkpoint_signer *s = NULL;
 	struct checkpoint_verifier *v = NULL;
 	struct auditlog *log = NULL;
-	struct auditlog_report rep;
+	struct logread_report rep;
 	struct paso_diag d = {0};
 	char *skey = NULL, *vkey = NULL, dir[512], path[600];
 	double ap[RUNS], base[RUNS], gap, maxgap = 0, t0, t, *lat, sha512, shabig, vtp;
@@ -317,9 +318,9 @@ main(int argc, char **argv)
 	sha512 = sha_throughput(ENTRY_BYTES + 1);
 	shabig = sha_throughput(1 << 20);
 	t0 = now();
-	if ((r = auditlog_verify(dir, v, NULL, &rep, &d)) != 0) {
+	if ((r = logread_verify(dir, v, NULL, &rep, &d)) != 0) {
 		fprintf(stderr, "verify: %s\n", d.msg);
-		die("auditlog_verify", r);
+		die("logread_verify", r);
 	}
 	t = now() - t0;
 	vtp = (double)rep.bytes_hashed / t;

@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* bench_tlog: tlog-tiles upkeep against the bare audit log, proofs from tiles on a large log,
+ * and the tlog-witness endpoint against a do-nothing HTTP handler, each in the same run. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "auditlog.h"
+#include "checkpoint.h"
+#include "httpmini.h"
+#include "merkle.h"
+#include "tiles.h"
+#include "tlogclient.h"
+#include "witclient.h"
+#include "witness.h"
+
+#define ENTRY_BYTES 256
+
+struct opts {
+	uint64_t large;
+	double seconds;
+	size_t batch;
+	int runs;
+	int proofs;
+	int requests;
+	const char *dir;
+};
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts v; median, and the value at quantile q. */
+static double
+quant(double *v, size_t n, double q)
+{
+	size_t i;
+
+	qsort(v, n, sizeof(*v), cmp_double);
+	i = (size_t)(q * (double)n);
+	if ((double)i < q * (double)n)
+		i++;
+	return v[i == 0 ? 0 : (i > n ? n - 1 : i - 1)];
+}
+
+static double
+median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void
+die(const char *what, int r, const struct paso_diag *d)
+{
+	fprintf(stderr, "bench_tlog: %s: %s %s\n", what, paso_errname(r), d ? d->msg : "");
+	exit(1);
+}
+
+static void
+fill_entry(uint8_t *e, size_t len, uint64_t i)
+{
+	memset(e, (int)(i * 131), len);
+	memcpy(e, &i, sizeof(i));
+}
+
+/* One run: durable batches, a signed checkpoint each second; with_tiles adds their upkeep. */
+static double
+append_run(const struct opts *o, const struct checkpoint_signer *s, int with_tiles, int run)
+{
+	char dir[512], tdir[600], cmd[1300], *note = NULL;
+	struct auditlog *log = NULL;
+	struct tiles *t = NULL;
+	struct paso_diag d = {0};
+	uint8_t e[ENTRY_BYTES];
+	double t0, last_cp;
+	uint64_t i = 0;
+	size_t k, nl;
+	int r;
+
+	(void)snprintf(dir, sizeof(dir), "%s/bench-tlog-append-%d-%d", o->dir, with_tiles, run);
+	(void)snprintf(tdir, sizeof(tdir), "%s/tiles", dir);
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		die("rm", PASO_E_IO, NULL);
+	if ((r = auditlog_open(dir, &log, &d)) != 0)
+		die("auditlog_open", r, &d);
+	if (with_tiles && (r = tiles_open(tdir, &t, &d)) != 0)
+		die("tiles_open", r, &d);
+	t0 = last_cp = now();
+	do {
+		for (k = 0; k < o->batch; k++, i++) {
+			fill_entry(e, sizeof(e), i);
+			if ((r = auditlog_append(log, e, sizeof(e), NULL)) != 0)
+				die("append", r, NULL);
+		}
+		if ((r = auditlog_sync(log)) != 0)
+			die("sync", r, NULL);
+		if (with_tiles && (r = tiles_sync(t, log, &d)) != 0)
+			die("tiles_sync", r, &d);
+		if (now() - last_cp >= 1.0) {
+			if ((r = auditlog_checkpoint(log, s)) != 0)
+				die("checkpoint", r, NULL);
+			if (with_tiles) {
+				if ((r = auditlog_latest_checkpoint(log, &note, &nl)) != 0 ||
+					(r = tiles_publish(t, log, note, nl, &d)) != 0)
+					die("tiles_publish", r, &d);
+				free(note);
+			}
+			last_cp = now();
+		}
+	} while (now() - t0 < o->seconds);
+	t0 = now() - t0;
+	tiles_close(t);
+	auditlog_close(log);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench_tlog: %s failed\n", cmd);
+	return (double)i / t0;
+}
+
+static void
+bench_append(const struct opts *o, const struct checkpoint_signer *s)
+{
+	double plain[32], tiled[32], ratio[32];
+	int i;
+
+	for (i = 0; i < o->runs; i++) {
+		/* Alternate, so that drift in the machine's load hits both sides alike. */
+		plain[i] = append_run(o, s, 0, i);
+		tiled[i] = append_run(o, s, 1, i);
+		ratio[i] = tiled[i] / plain[i];
+	}
+	printf("append, batches of %zu x %d-byte entries, fdatasync per batch, checkpoint each "
+	       "second, %d runs of %.0f s each:\n",
+		o->batch, ENTRY_BYTES, o->runs, o->seconds);
+	printf("  baseline (audit log, no tiles): median %.0f entries/s\n", median(plain, (size_t)o->runs));
+	printf("  with tlog-tiles upkeep:         median %.0f entries/s\n", median(tiled, (size_t)o->runs));
+	printf("  ratio tiles/baseline: median %.3f, range %.3f..%.3f (target >= 0.8)\n",
+		median(ratio, (size_t)o->runs), quant(ratio, (size_t)o->runs, 0),
+		quant(ratio, (size_t)o->runs, 1));
+}
+
+/* Builds (or reuses) the large log with its tiles. */
+static void
+build_large(const struct opts *o, const struct checkpoint_signer *s, char *dir, size_t cap)
+{
+	char tdir[600], *note = NULL;
+	struct auditlog *log = NULL;
+	struct tiles *t = NULL;
+	struct paso_diag d = {0};
+	uint8_t e[64];
+	uint64_t i;
+	size_t nl;
+	double t0 = now();
+	int r;
+
+	(void)snprintf(dir, cap, "%s/bench-tlog-large-%" PRIu64, o->dir, o->large);
+	(void)snprintf(tdir, sizeof(tdir), "%s/tiles", dir);
+	if ((r = auditlog_open(dir, &log, &d)) != 0)
+		die("auditlog_open", r, &d);
+	if ((r = tiles_open(tdir, &t, &d)) != 0)
+		die("tiles_open", r, &d);
+	if (auditlog_size(log) == o->large && tiles_size(t) == o->large) {
+		tiles_close(t);
+		auditlog_close(log);
+		printf("  (reusing %s)\n", dir);
+		return;
+	}
+	for (i = auditlog_size(log); i < o->large; i++) {
+		fill_entry(e, sizeof(e), i);
+		if ((r = auditlog_append(log, e, sizeof(e), NULL)) != 0)
+			die("append", r, NULL);
+		if ((i + 1) % 1000000 == 0 || i + 1 == o->large) {
+			if ((r = auditlog_sync(log)) != 0 || (r = tiles_sync(t, log, &d)) != 0)
+				die("build", r, &d);
+		}
+	}
+	if ((r = auditlog_checkpoint(log, s)) != 0 ||
+		(r = auditlog_latest_checkpoint(log, &note, &nl)) != 0 ||
+		(r = tiles_publish(t, log, note, nl, &d)) != 0)
+		die("publish", r, &d);
+	free(note);
+	tiles_close(t);
+	auditlog_close(log);
+	printf("  (built %" PRIu64 " entries of 64 bytes with tiles in %.0f s: %s)\n", o->large,
+		now() - t0, dir);
+}
+
+/* ceil(log256 n) + 1, in integers. */
+static int
+levels_bound(uint64_t n)
+{
+	int k = 0;
+	uint64_t p = 1;
+
+	while (p < n && k < 8) {
+		p = k < 7 ? p * 256 : UINT64_MAX;
+		k++;
+	}
+	return k + 1;
+}
+
+static void
+proof_series(const char *label, const char *base, const struct checkpoint_verifier *v,
+	int n, int keep_cache)
+{
+	struct tlogclient *c = NULL;
+	struct checkpoint cp;
+	struct paso_diag d = {0};
+	double *ms = calloc((size_t)n, sizeof(double)), *files = calloc((size_t)n, sizeof(double));
+	double t0;
+	uint64_t idx, state = 42;
+	int i, r;
+
+	if ((r = tlogclient_open(base, v, &c, &d)) != 0)
+		die("tlogclient_open", r, &d);
+	t0 = now();
+	if ((r = tlogclient_checkpoint(c, &cp, NULL, NULL, &d)) != 0)
+		die("checkpoint", r, &d);
+	t0 = now() - t0;
+	for (i = 0; i < n; i++) {
+		state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+		idx = (state >> 11) % cp.size;
+		if (!keep_cache)
+			tlogclient_drop_cache(c);
+		tlogclient_reset_fetches(c);
+		ms[i] = now();
+		if ((r = tlogclient_prove_entry(c, &cp, idx, NULL, NULL, &d)) != 0)
+			die("prove", r, &d);
+		ms[i] = (now() - ms[i]) * 1e3;
+		files[i] = (double)tlogclient_fetches(c);
+	}
+	printf("  %-34s median %.3f ms, p99 %.3f ms, max %.3f ms; files read per proof: median "
+	       "%.0f, max %.0f (checkpoint fetch+verify %.3f ms)\n",
+		label, median(ms, (size_t)n), quant(ms, (size_t)n, 0.99), quant(ms, (size_t)n, 1),
+		median(files, (size_t)n), quant(files, (size_t)n, 1), t0 * 1e3);
+	free(ms);
+	free(files);
+	tlogclient_close(c);
+}
+
+static void
+bench_proofs(const struct opts *o, const struct checkpoint_signer *s,
+	const struct checkpoint_verifier *v)
+{
+	struct httpmini_server *srv = NULL;
+	struct auditlog *log = NULL;
+	struct paso_diag d = {0};
+	uint8_t path[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES], leaf[32], root[32];
+	char dir[512], tdir[600], url[64];
+	double *ms = calloc((size_t)o->proofs, sizeof(double));
+	uint64_t state = 42, idx;
+	size_t np;
+	int i, r;
+
+	printf("inclusion proofs of random entries of a %" PRIu64 "-entry log (bound: ceil(log256 "
+	       "n)+1 = %d tiles):\n",
+		o->large, levels_bound(o->large));
+	build_large(o, s, dir, sizeof(dir));
+	(void)snprintf(tdir, sizeof(tdir), "%s/tiles", dir);
+	/* Baseline: the same proof from the hub's own hashes file, no tiles, no fetching. */
+	if ((r = auditlog_open_readonly(dir, &log, &d)) != 0)
+		die("open", r, &d);
+	if ((r = auditlog_root(log, o->large, root)) != 0)
+		die("root", r, NULL);
+	for (i = 0; i < o->proofs; i++) {
+		state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+		idx = (state >> 11) % o->large;
+		ms[i] = now();
+		if ((r = auditlog_inclusion(log, idx, o->large, path, MERKLE_MAX_PROOF, &np)) != 0 ||
+			(r = auditlog_leaf_hash(log, idx, leaf)) != 0 ||
+			merkle_verify_inclusion(leaf, idx, o->large, (const uint8_t(*)[32])path, np,
+				root) != 0)
+			die("baseline proof", r, NULL);
+		ms[i] = (now() - ms[i]) * 1e3;
+	}
+	auditlog_close(log);
+	printf("  %-34s median %.3f ms, p99 %.3f ms\n", "baseline: local hashes file",
+		median(ms, (size_t)o->proofs), quant(ms, (size_t)o->proofs, 0.99));
+	free(ms);
+	proof_series("tiles directory, nothing cached:", tdir, v, o->proofs, 0);
+	if ((r = httpmini_server_start("127.0.0.1", "0", 0, 10000, httpmini_static_handler, tdir,
+		     &srv, &d)) != 0)
+		die("server", r, &d);
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/", httpmini_server_port(srv));
+	proof_series("HTTP loopback, nothing cached:", url, v, o->proofs, 0);
+	proof_series("HTTP loopback, tile cache kept:", url, v, o->proofs, 1);
+	httpmini_server_stop(srv);
+}
+
+static void
+null_handler(void *ctx, const char *method, const char *path, const uint8_t *body, size_t len,
+	struct httpmini_reply *reply)
+{
+	(void)ctx;
+	(void)method;
+	(void)path;
+	(void)body;
+	(void)len;
+	reply->status = 200;
+	reply->content_type = "text/plain";
+	reply->body = strdup("ok\n");
+	reply->len = 3;
+}
+
+/* Sends each request body in turn; per-request latencies into ms. */
+static double
+post_series(unsigned port, char **bodies, size_t *lens, int n, int want, double *ms)
+{
+	struct httpmini_response resp;
+	struct httpmini_url u;
+	struct paso_diag d = {0};
+	char url[64];
+	double t0 = now();
+	int i, r;
+
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
+	(void)httpmini_parse_url(url, &u, &d);
+	for (i = 0; i < n; i++) {
+		ms[i] = now();
+		if ((r = httpmini_request(&u, "POST", "/add-checkpoint", "text/plain",
+			     (const uint8_t *)bodies[i], lens[i], 65536, 10000, &resp, &d)) != 0)
+			die("post", r, &d);
+		if (resp.status != want) {
+			fprintf(stderr, "bench_tlog: request %d: HTTP %d: %s\n", i, resp.status,
+				(char *)resp.body);
+			exit(1);
+		}
+		free(resp.body);
+		ms[i] = (now() - ms[i]) * 1e3;
+	}
+	return (double)n / (now() - t0);
+}
+
+static void
+bench_witness(const struct opts *o, const struct checkpoint_signer *s, const char *vkey)
+{
+	struct httpmini_server *srv = NULL, *nul = NULL;
+	struct witness *w = NULL;
+	struct auditlog *log = NULL;
+	struct paso_diag d = {0};
+	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES], root[32], e[64];
+	char dir[512], wdir[600], cmd[1300], **bodies, *note;
+	size_t *lens, np;
+	double *ms = calloc((size_t)o->requests, sizeof(double)), rate, nrate, rates[32],
+						     nrates[32], p99[32], ratio[32];
+	uint64_t i, size;
+	int k, run, r;
+
+	(void)snprintf(dir, sizeof(dir), "%s/bench-tlog-witness", o->dir);
+	(void)snprintf(wdir, sizeof(wdir), "%s/witness", dir);
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench_tlog: %s failed\n", cmd);
+	if ((r = auditlog_open(dir, &log, &d)) != 0)
+		die("open", r, &d);
+	for (i = 0; i < (uint64_t)o->requests * 10; i++) {
+		fill_entry(e, sizeof(e), i);
+		(void)auditlog_append(log, e, sizeof(e), NULL);
+	}
+	(void)auditlog_sync(log);
+	bodies = calloc((size_t)o->requests * (size_t)o->runs, sizeof(char *));
+	lens = calloc((size_t)o->requests * (size_t)o->runs, sizeof(size_t));
+	/* Checkpoints growing by 10 entries per request (runs after the first continue the log). */
+	for (k = 0; k < o->requests * o->runs; k++) {
+		size = (uint64_t)k + 1;
+		(void)auditlog_root(log, size, root);
+		if ((r = checkpoint_sign(s, size, root, &note)) != 0)
+			die("sign", r, NULL);
+		np = 0;
+		if (k > 0 && (r = auditlog_consistency(log, size - 1, size, proof, MERKLE_MAX_PROOF,
+				      &np)) != 0)
+			die("consistency", r, NULL);
+		if ((r = witness_format_request(k > 0 ? size - 1 : 0, (const uint8_t(*)[32])proof, np,
+			     note, strlen(note), &bodies[k], &lens[k])) != 0)
+			die("format", r, NULL);
+		free(note);
+	}
+	if ((r = witness_open(wdir, "bench.example/witness", &w, &d)) != 0 ||
+		(r = witness_add_log(w, vkey, &d)) != 0)
+		die("witness", r, &d);
+	if ((r = httpmini_server_start("127.0.0.1", "0", WITNESS_MAX_BODY, 5000,
+		     witness_http_handler, w, &srv, &d)) != 0 ||
+		(r = httpmini_server_start("127.0.0.1", "0", WITNESS_MAX_BODY, 5000, null_handler,
+			 NULL, &nul, &d)) != 0)
+		die("server", r, &d);
+	for (run = 0; run < o->runs; run++) {
+		nrate = post_series(httpmini_server_port(nul), bodies + run * o->requests,
+			lens + run * o->requests, o->requests, 200, ms);
+		rate = post_series(httpmini_server_port(srv), bodies + run * o->requests,
+			lens + run * o->requests, o->requests, 200, ms);
+		p99[run] = quant(ms, (size_t)o->requests, 0.99);
+		rates[run] = rate;
+		nrates[run] = nrate;
+		ratio[run] = rate / nrate;
+	}
+	printf("witness add-checkpoint over loopback HTTP, one client, %d requests x %d runs, each "
+	       "a new checkpoint with its consistency proof, state fsync'd before each answer:\n",
+		o->requests, o->runs);
+	printf("  baseline (same requests to a do-nothing handler): median %.0f req/s\n",
+		median(nrates, (size_t)o->runs));
+	printf("  witness: median %.0f req/s (range %.0f..%.0f), p99 latency median %.2f ms "
+	       "(range %.2f..%.2f) (targets >= 100 req/s, p99 <= 1000 ms)\n",
+		median(rates, (size_t)o->runs), quant(rates, (size_t)o->runs, 0),
+		quant(rates, (size_t)o->runs, 1), median(p99, (size_t)o->runs),
+		quant(p99, (size_t)o->runs, 0), quant(p99, (size_t)o->runs, 1));
+	printf("  ratio witness/baseline: median %.3f\n", median(ratio, (size_t)o->runs));
+	httpmini_server_stop(srv);
+	httpmini_server_stop(nul);
+	witness_close(w);
+	auditlog_close(log);
+	for (k = 0; k < o->requests * o->runs; k++)
+		free(bodies[k]);
+	free(bodies);
+	free(lens);
+	free(ms);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench_tlog: %s failed\n", cmd);
+}
+
+static void
+usage(void)
+{
+	fputs("usage: bench_tlog [--large N] [--seconds S] [--batch B] [--runs R] [--proofs P]\n"
+	      "                  [--requests K] [--dir PARENT] [--only append|proofs|witness]\n",
+		stderr);
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = {.large = 10000000, .seconds = 3, .batch = 100, .runs = 5, .proofs = 1000,
+		.requests = 1000, .dir = "/var/tmp"};
+	struct checkpoint_signer *s = NULL;
+	struct checkpoint_verifier *v = NULL;
+	const char *only = NULL;
+	char *sk = NULL, *vk = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (i + 1 >= argc)
+			usage();
+		if (strcmp(argv[i], "--large") == 0)
+			o.large = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--seconds") == 0)
+			o.seconds = strtod(argv[++i], NULL);
+		else if (strcmp(argv[i], "--batch") == 0)
+			o.batch = strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--runs") == 0)
+			o.runs = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--proofs") == 0)
+			o.proofs = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--requests") == 0)
+			o.requests = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--dir") == 0)
+			o.dir = argv[++i];
+		else if (strcmp(argv[i], "--only") == 0)
+			only = argv[++i];
+		else
+			usage();
+	}
+	if (o.large < 2 || o.batch < 1 || o.runs < 1 || o.runs > 32 || o.proofs < 1 ||
+		o.requests < 1 || o.seconds <= 0)
+		usage();
+	if (sodium_init() < 0 || checkpoint_keygen("bench.example/log", &sk, &vk) != 0 ||
+		checkpoint_signer_from_text(sk, &s) != 0 ||
+		checkpoint_verifier_from_vkey(vk, &v) != 0)
+		die("keys", PASO_E_INTERNAL, NULL);
+	if (only == NULL || strcmp(only, "append") == 0)
+		bench_append(&o, s);
+	if (only == NULL || strcmp(only, "witness") == 0)
+		bench_witness(&o, s, vk);
+	if (only == NULL || strcmp(only, "proofs") == 0) {
+		/* The large log signs with its own key: reused between runs, so keep it stable. */
+		char kp[600];
+		FILE *f;
+
+		(void)snprintf(kp, sizeof(kp), "%s/bench-tlog-large.key", o.dir);
+		if ((f = fopen(kp, "r")) != NULL) {
+			char buf[512];
+
+			if (fgets(buf, sizeof(buf), f) != NULL) {
+				checkpoint_signer_free(s);
+				checkpoint_verifier_free(v);
+				free(vk);
+				vk = NULL;
+				if (checkpoint_signer_from_text(buf, &s) != 0 ||
+					checkpoint_signer_vkey(s, &vk) != 0 ||
+					checkpoint_verifier_from_vkey(vk, &v) != 0)
+					die("stored key", PASO_E_INTERNAL, NULL);
+			}
+			fclose(f);
+		} else if ((f = fopen(kp, "w")) != NULL) {
+			fputs(sk, f);
+			fclose(f);
+		}
+		bench_proofs(&o, s, v);
+	}
+	checkpoint_signer_free(s);
+	checkpoint_verifier_free(v);
+	checkpoint_text_free(sk);
+	free(vk);
+	return 0;
+}
