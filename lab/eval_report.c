@@ -410,15 +410,23 @@ eval_write_json(FILE *f, const struct ev_result *r)
 		r->iris_eye_pairs, r->iris_eye_over_032);
 	json_num(f,
 		r->iris_eye_pairs ? (double)r->iris_eye_over_032 / (double)r->iris_eye_pairs : NAN);
-	fprintf(f,
-		"},\n \"identification\": {\"gallery\": %u, \"fmr\": %g, \"mated_probes\": %zu, "
-		"\"rank1\": ",
-		r->gallery, r->fmr_1n, r->mated);
-	json_num(f, r->mated ? (double)r->rank1 / (double)r->mated : NAN);
-	fprintf(f, ", \"tpir\": ");
-	json_num(f, r->mated ? (double)r->tpir_hits / (double)r->mated : NAN);
-	fprintf(f, ", \"non_mated_probes\": %zu, \"fpir\": ", r->nonmated);
-	json_num(f, r->nonmated ? (double)r->fpir_hits / (double)r->nonmated : NAN);
+	if (r->records) {
+		/* rank-1 only: each identity's first record enrolled, the others probe (per set) */
+		fprintf(f, "},\n \"identification\": {\"mated_probes\": %zu, \"rank1_hits\": %zu, "
+			   "\"rank1\": ",
+			r->mated, r->rank1);
+		json_num(f, r->mated ? (double)r->rank1 / (double)r->mated : NAN);
+	} else {
+		fprintf(f,
+			"},\n \"identification\": {\"gallery\": %u, \"fmr\": %g, "
+			"\"mated_probes\": %zu, \"rank1\": ",
+			r->gallery, r->fmr_1n, r->mated);
+		json_num(f, r->mated ? (double)r->rank1 / (double)r->mated : NAN);
+		fprintf(f, ", \"tpir\": ");
+		json_num(f, r->mated ? (double)r->tpir_hits / (double)r->mated : NAN);
+		fprintf(f, ", \"non_mated_probes\": %zu, \"fpir\": ", r->nonmated);
+		json_num(f, r->nonmated ? (double)r->fpir_hits / (double)r->nonmated : NAN);
+	}
 	fprintf(f, "},\n \"files\": {\"det_csv\": ");
 	if (r->csv_path != NULL)
 		json_str(f, r->csv_path);
@@ -511,7 +519,12 @@ eval_write_text(FILE *f, const struct ev_result *r)
 			"comparisons above)\n",
 			(double)r->iris_eye_over_032 / (double)r->iris_eye_pairs,
 			r->iris_eye_over_032, r->iris_eye_pairs);
-	if (r->mated > 0)
+	if (r->records && r->mated > 0)
+		fprintf(f,
+			"rank-1 identification: %.5f (%zu of %zu probes; each identity's first record "
+			"enrolled, per set)\n",
+			(double)r->rank1 / (double)r->mated, r->rank1, r->mated);
+	else if (r->mated > 0)
 		fprintf(f,
 			"1:N over %u enrolled: rank-1 %.5f, identified at FMR %g %.5f (%zu mated "
 			"probes); FPIR %.5f (%zu of %zu non-mated probes)\n",

@@ -183,6 +183,9 @@ test_records_counts_and_files(void **state)
 		    3 * json_num(strstr(fing, "\"impostor\""), "mean"));
 	/* the policy's thresholds are checked on the evidence, with counts */
 	assert_non_null(strstr(ev, "\"policy_threshold\""));
+	/* rank-1: per set, each finger's first impression enrolled, the other 3 probe */
+	assert_true(json_num(json, "mated_probes") == 2 * FINGERS * (IMPRESSIONS - 1));
+	assert_true(json_num(json, "rank1") >= 0.9);
 	scores = slurp("s.csv");
 	assert_non_null(scores);
 	assert_true(strncmp(scores, "set,a,b,genuine,score,evidence\n", 31) == 0);
@@ -209,6 +212,7 @@ test_records_counts_and_files(void **state)
 	assert_non_null(strstr(json, "FMR 0.001  not enough impostor comparisons (320; need 10000)"));
 	assert_non_null(strstr(json, " of 320 impostors)"));
 	assert_non_null(strstr(json, "policy FMR 0.0001"));
+	assert_non_null(strstr(json, "of 30 probes; each identity's first record enrolled"));
 	free(json);
 }
 
