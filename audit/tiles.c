@@ -263,6 +263,8 @@ make_durable(struct tiles *t, uint64_t size, struct paso_diag *d)
 		return paso_diag_set(d, PASO_E_IO, "%s/%s: cannot write", t->dir, DURABLE_FILE);
 	t->durable = size;
 	t->since = 0;
+	if (size >= t->published)
+		t->repair = 0;
 	return 0;
 }
 
@@ -588,7 +590,7 @@ tiles_publish(struct tiles *t, struct auditlog *log, const char *note, size_t le
 	 * size recorded; after a crash tiles_sync rewrites everything after it before the hub
 	 * serves again. Until then, a reader may find a tile of the newest checkpoint missing.
 	 */
-	if ((++t->since >= TILES_DURABLE_EVERY || t->npending > 4096) &&
+	if ((t->repair || ++t->since >= TILES_DURABLE_EVERY || t->npending > 4096) &&
 		(r = make_durable(t, cp.size, d)) != 0)
 		goto out;
 	if ((r = put_file(t->dfd, "checkpoint", (const uint8_t *)note, len, 1)) != 0 ||
