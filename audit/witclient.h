@@ -31,4 +31,17 @@ struct witclient {
 int witclient_cosign(struct witclient *w, struct auditlog *log, const char *note, size_t len,
 	char **cosigned, struct paso_diag *d);
 
+/*
+ * The two halves of witclient_cosign, for a caller that keeps network waits out of the thread
+ * owning the log: witclient_request builds the body (consistency proof from w->known_size, read
+ * from log: call it where the log is used; caller frees *bodyp); witclient_send posts it (any
+ * thread, one per witclient at a time) and returns as witclient_cosign, except that a "409
+ * text/x.tlog.size" answer returns PASO_E_EXISTS with *retry_size set: set w->known_size to it
+ * and build the request again.
+ */
+int witclient_request(const struct witclient *w, struct auditlog *log, const char *note, size_t len,
+	char **bodyp, size_t *blenp, struct paso_diag *d);
+int witclient_send(struct witclient *w, const char *note, size_t len, const char *body, size_t blen,
+	char **cosigned, uint64_t *retry_size, struct paso_diag *d);
+
 #endif

@@ -221,6 +221,37 @@ post(const char *path, const char *body, struct httpmini_response *resp)
 	return resp->status;
 }
 
+/* The halves a hub uses to keep the network out of its commit loop. */
+static void
+test_request_and_send_apart(void **state)
+{
+	struct witclient wc = {.timeout_ms = 5000};
+	struct auditlog *log = NULL;
+	struct paso_diag d = {0};
+	char *note = NULL, *body = NULL, *cos = NULL;
+	size_t len, blen;
+	uint64_t retry = 0;
+
+	(void)state;
+	(void)snprintf(wc.url, sizeof(wc.url), "%s", url);
+	wc.key = wkey;
+	grow(log_a, 5, 1, signer, &log, &note, &len);
+	assert_int_equal(witclient_request(&wc, log, note, len, &body, &blen, &d), 0);
+	assert_int_equal(witclient_send(&wc, note, len, body, blen, &cos, &retry, &d), PASO_E_EXISTS);
+	assert_null(cos);
+	assert_int_equal(retry, 1887);
+	free(body);
+	wc.known_size = retry;
+	assert_int_equal(witclient_request(&wc, log, note, len, &body, &blen, &d), 0);
+	assert_int_equal(witclient_send(&wc, note, len, body, blen, &cos, &retry, &d), 0);
+	assert_int_equal(wc.known_size, 1892);
+	assert_non_null(strstr(cos, "\n\xe2\x80\x94 partner.example/witness "));
+	free(body);
+	free(cos);
+	free(note);
+	auditlog_close(log);
+}
+
 static void
 test_status_codes(void **state)
 {
@@ -442,6 +473,7 @@ main(void)
 		cmocka_unit_test(test_status_codes),
 		cmocka_unit_test(test_witness_serve_cli),
 		cmocka_unit_test(test_state_survives_restart_and_torn_journal),
+		cmocka_unit_test(test_request_and_send_apart), /* last: it grows the log */
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
