@@ -72,7 +72,7 @@ setup(void **state)
 	if (!have_go)
 		return 0;
 	/* Offline, from the Debian package's sources only. */
-	if (run("cd '%s/audit/go/tlogcheck' && GO111MODULE=off GOPATH=" GOPATH_DIR
+	if (run("cd '%s/audit/go/tlogcheck' && GOENV=off GO111MODULE=off GOPATH=" GOPATH_DIR
 		" GOPROXY=off GOFLAGS= GOCACHE='%s' go build -o '%s' . ",
 		    PASO_TEST_SRC, PASO_GO_CACHE, tool) != 0)
 		return -1;

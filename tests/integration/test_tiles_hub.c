@@ -120,7 +120,7 @@ test_hub_publishes_tiles(void **state)
 	/* Go's x/mod/sumdb/tlog and note verify the real hub's tiles, when installed. */
 	if (sh("command -v go >/dev/null && test -d /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog") ==
 		0) {
-		assert_int_equal(sh("cd '%s/audit/go/tlogcheck' && GO111MODULE=off "
+		assert_int_equal(sh("cd '%s/audit/go/tlogcheck' && GOENV=off GO111MODULE=off "
 				    "GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= GOCACHE='%s' go build "
 				    "-o '%s/tlogcheck' . && '%s/tlogcheck' '%s' '%s' 1>&2",
 					 PASO_TEST_SRC, PASO_GO_CACHE, dep.dir, dep.dir, tiles, vkey),
