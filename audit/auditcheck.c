@@ -73,8 +73,7 @@ size_of(int fd)
 	return fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
 }
 
-static int
-damage(struct ck *c, const char *file, uint64_t index, const char *fmt, ...)
+static int damage(struct ck *c, const char *file, uint64_t index, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Records damage in file (at entry index, or UINT64_MAX) and returns PASO_E_AUDIT_CORRUPT. */
@@ -97,7 +96,8 @@ get_stored(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_BY
 {
 	struct ck *c = ctx;
 
-	return pread_full(c->hfd, out, MERKLE_HASH_BYTES, node_pos(level, index) * MERKLE_HASH_BYTES);
+	return pread_full(
+		c->hfd, out, MERKLE_HASH_BYTES, node_pos(level, index) * MERKLE_HASH_BYTES);
 }
 
 static int
@@ -236,10 +236,12 @@ check_covered(struct ck *c, uint64_t n, const uint8_t root[MERKLE_HASH_BYTES], u
 	}
 	free(ob);
 	if ((r = merkle_root_nodes(get_stored, c, n, got)) != 0)
-		return r == PASO_E_AUDIT_CORRUPT ? damage(c, "hashes", UINT64_MAX, "short read") : r;
+		return r == PASO_E_AUDIT_CORRUPT ? damage(c, "hashes", UINT64_MAX, "short read")
+						 : r;
 	if (sodium_memcmp(got, root, MERKLE_HASH_BYTES) != 0)
 		return damage(c, "hashes", UINT64_MAX,
-			"the stored tree of %" PRIu64 " entries does not give the checkpoint's root",
+			"the stored tree of %" PRIu64
+			" entries does not give the checkpoint's root",
 			n);
 	/* The window: entries re-hashed, framing and every stored node over them compared. */
 	first = n > window ? n - window : 0;
@@ -252,8 +254,8 @@ check_covered(struct ck *c, uint64_t n, const uint8_t root[MERKLE_HASH_BYTES], u
 		if (r < 0)
 			return r;
 		if (r != FRAME_OK)
-			return damage(c, "entries", i,
-				"entry %" PRIu64 " (byte %" PRIu64 "): %s", i, off,
+			return damage(c, "entries", i, "entry %" PRIu64 " (byte %" PRIu64 "): %s",
+				i, off,
 				r == FRAME_SHORT ? "runs past the end of the file"
 						 : "its bytes do not match its check (modified)");
 		c->rep->entries_checked++;
@@ -298,8 +300,8 @@ check_tail(struct ck *c, uint64_t n)
 		if ((r = read_frame(c, off, leaf, &len)) < 0)
 			return r;
 		if (r != FRAME_OK)
-			return damage(c, "entries", n - 1, "entry %" PRIu64 " (byte %" PRIu64 ") damaged",
-				n - 1, off);
+			return damage(c, "entries", n - 1,
+				"entry %" PRIu64 " (byte %" PRIu64 ") damaged", n - 1, off);
 		off += FRAME_HDR + len;
 	}
 	while (off < c->esize) {
@@ -333,11 +335,11 @@ check_tail(struct ck *c, uint64_t n)
 }
 
 int
-auditcheck_tail(const char *auditdir, uint64_t window, struct auditcheck_report *rep,
-	struct paso_diag *d)
+auditcheck_tail(
+	const char *auditdir, uint64_t window, struct auditcheck_report *rep, struct paso_diag *d)
 {
-	struct ck c = {.dir = auditdir, .dfd = -1, .efd = -1, .ofd = -1, .hfd = -1, .rep = rep,
-		.d = d};
+	struct ck c = {
+		.dir = auditdir, .dfd = -1, .efd = -1, .ofd = -1, .hfd = -1, .rep = rep, .d = d};
 	struct checkpoint_note *note = NULL;
 	struct checkpoint cp = {0};
 	char *text = NULL;
@@ -348,8 +350,8 @@ auditcheck_tail(const char *auditdir, uint64_t window, struct auditcheck_report 
 	rep->bad_index = UINT64_MAX;
 	if ((c.dfd = open(auditdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 		(c.efd = openat(c.dfd, "entries", O_RDONLY | O_CLOEXEC)) < 0) {
-		r = paso_diag_set(d, errno == ENOENT ? PASO_E_NOT_FOUND : PASO_E_IO, "%s/entries: %s",
-			auditdir, strerror(errno));
+		r = paso_diag_set(d, errno == ENOENT ? PASO_E_NOT_FOUND : PASO_E_IO,
+			"%s/entries: %s", auditdir, strerror(errno));
 		goto out;
 	}
 	c.ofd = openat(c.dfd, "offsets", O_RDONLY | O_CLOEXEC);

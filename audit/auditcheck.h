@@ -12,9 +12,9 @@ struct auditcheck_report {
 	uint64_t checkpoint_size; /* entries the checkpoint covers */
 	uint64_t entries_checked; /* entries re-read and re-hashed (window + tail) */
 	uint64_t tail_entries;    /* complete entries after the checkpoint */
-	uint64_t torn_bytes;      /* an incomplete last frame (a crash mid-write: recovery cuts it) */
-	uint64_t bad_index;       /* the damaged entry, UINT64_MAX when none or not one entry */
-	char bad_file[16];        /* "entries", "offsets", "hashes" or "checkpoint"; "" if none */
+	uint64_t torn_bytes; /* an incomplete last frame (a crash mid-write: recovery cuts it) */
+	uint64_t bad_index;  /* the damaged entry, UINT64_MAX when none or not one entry */
+	char bad_file[16];   /* "entries", "offsets", "hashes" or "checkpoint"; "" if none */
 };
 
 #define AUDITCHECK_WINDOW 65536u /* entries before the checkpoint re-read by default */

@@ -76,7 +76,8 @@ httpmini_parse_url(const char *url, struct httpmini_url *u, struct paso_diag *d)
 		u->prefix[pl + 1] = '\0';
 	}
 	if (strchr(u->prefix, '?') != NULL || strchr(u->prefix, ' ') != NULL)
-		return paso_diag_set(d, PASO_E_INVALID_ARG, "'%s': query or space in the path", url);
+		return paso_diag_set(
+			d, PASO_E_INVALID_ARG, "'%s': query or space in the path", url);
 	return 0;
 }
 
@@ -224,7 +225,8 @@ connect_to(const struct httpmini_url *u, int64_t deadline, int *fdp, struct paso
 	}
 	freeaddrinfo(res);
 	if (r != 0)
-		return paso_diag_set(d, PASO_E_IO, "http://%s:%s/: cannot connect", u->host, u->port);
+		return paso_diag_set(
+			d, PASO_E_IO, "http://%s:%s/: cannot connect", u->host, u->port);
 	*fdp = fd;
 	return 0;
 }
@@ -317,8 +319,8 @@ httpmini_request(const struct httpmini_url *u, const char *method, const char *p
 		blen += (size_t)g;
 	}
 	if (blen > max || (cl >= 0 && blen != (size_t)cl)) {
-		r = paso_diag_set(d, PASO_E_IO, "http://%s:%s%s: body length wrong", u->host,
-			u->port, path);
+		r = paso_diag_set(
+			d, PASO_E_IO, "http://%s:%s%s: body length wrong", u->host, u->port, path);
 		goto out;
 	}
 	b[blen] = '\0';
@@ -350,17 +352,28 @@ static const char *
 reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 413: return "Content Too Large";
-	case 422: return "Unprocessable Entity";
-	case 500: return "Internal Server Error";
-	default: return "Status";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Content Too Large";
+	case 422:
+		return "Unprocessable Entity";
+	case 500:
+		return "Internal Server Error";
+	default:
+		return "Status";
 	}
 }
 
@@ -510,8 +523,8 @@ httpmini_server_start(const char *host, const char *port, size_t max_body, int t
 	if (s->lfd < 0 || setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 		bind(s->lfd, res->ai_addr, res->ai_addrlen) != 0 || listen(s->lfd, 128) != 0 ||
 		getsockname(s->lfd, (struct sockaddr *)&ss, &sl) != 0) {
-		r = paso_diag_set(d, PASO_E_IO, "%s:%s: cannot listen: %s", host, port,
-			strerror(errno));
+		r = paso_diag_set(
+			d, PASO_E_IO, "%s:%s: cannot listen: %s", host, port, strerror(errno));
 		goto out;
 	}
 	s->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)

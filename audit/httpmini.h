@@ -76,7 +76,7 @@ void httpmini_server_stop(struct httpmini_server *s);
  * A handler serving the files under a directory (ctx: the directory path, borrowed) for GET,
  * as a plain static web server would: 404 for missing files or paths with "..", 405 otherwise.
  */
-void httpmini_static_handler(void *ctx, const char *method, const char *path,
-	const uint8_t *body, size_t len, struct httpmini_reply *reply);
+void httpmini_static_handler(void *ctx, const char *method, const char *path, const uint8_t *body,
+	size_t len, struct httpmini_reply *reply);
 
 #endif

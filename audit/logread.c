@@ -182,7 +182,6 @@ fr_next(struct frame_reader *r, const uint8_t **data, uint32_t *len, const uint8
 	return FR_OK;
 }
 
-
 /* ---- the read-only reader ---- */
 
 struct logread {
@@ -230,16 +229,16 @@ logread_open(const char *auditdir, struct logread **out, struct paso_diag *d)
 	lr->ofd = openat(lr->dfd, "offsets", O_RDONLY | O_CLOEXEC);
 	lr->hfd = openat(lr->dfd, "hashes", O_RDONLY | O_CLOEXEC);
 	if (lr->efd < 0 || lr->ofd < 0 || lr->hfd < 0) {
-		r = paso_diag_set(d, PASO_E_NOT_FOUND, "%s: entries, offsets or hashes missing",
-			auditdir);
+		r = paso_diag_set(
+			d, PASO_E_NOT_FOUND, "%s: entries, offsets or hashes missing", auditdir);
 		goto out;
 	}
 	r = read_small_file(lr->dfd, "checkpoint", CHECKPOINT_MAX_NOTE, &text, &len);
 	if (r == 0) {
 		if ((r = checkpoint_note_parse(text, len, &note, d)) != 0 ||
 			(r = checkpoint_parse_text(note->text, note->text_len, &cp, d)) != 0) {
-			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT, "%s/checkpoint is not a checkpoint",
-				auditdir);
+			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
+				"%s/checkpoint is not a checkpoint", auditdir);
 			goto out;
 		}
 		lr->cp_size = cp.size;
@@ -303,8 +302,8 @@ get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_BYTE
 {
 	struct logread *lr = ctx;
 
-	return pread_all(lr->hfd, out, MERKLE_HASH_BYTES, node_pos(level, index) * MERKLE_HASH_BYTES) ==
-			       0
+	return pread_all(lr->hfd, out, MERKLE_HASH_BYTES,
+		       node_pos(level, index) * MERKLE_HASH_BYTES) == 0
 		       ? 0
 		       : PASO_E_IO;
 }

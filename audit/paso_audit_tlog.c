@@ -34,8 +34,7 @@ struct opts {
 };
 
 static int
-parse_opts(const char *cmd, int argc, char **argv, int want_index, int want_state,
-	struct opts *o)
+parse_opts(const char *cmd, int argc, char **argv, int want_index, int want_state, struct opts *o)
 {
 	int i;
 
@@ -58,8 +57,8 @@ parse_opts(const char *cmd, int argc, char **argv, int want_index, int want_stat
 			return usage("unknown or incomplete option", argv[i]);
 	}
 	if (o->key == NULL)
-		return usage("--key (the log's public key, obtained out of band) is required for",
-			cmd);
+		return usage(
+			"--key (the log's public key, obtained out of band) is required for", cmd);
 	if (want_index && !o->have_index)
 		return usage("--index is required for", cmd);
 	if (want_state && o->state == NULL)
@@ -273,7 +272,8 @@ cmd_follow(int argc, char **argv)
 			fprintf(stderr,
 				"paso-audit: %s: the remembered state is damaged or of another log "
 				"key (%s); move it away to start over\n",
-				o.state, r != 0 ? d.msg : "frontier does not give the checkpoint's root");
+				o.state,
+				r != 0 ? d.msg : "frontier does not give the checkpoint's root");
 			rc = PASO_AUDIT_EXIT_USAGE;
 			goto out;
 		}
@@ -399,8 +399,8 @@ cmd_serve(int argc, char **argv)
 	if (split_listen(argv[2], host, sizeof(host), port, sizeof(port)) != 0)
 		return usage("serve: --listen wants HOST:PORT, not", argv[2]);
 	block_signals();
-	if ((r = httpmini_server_start(host, port, 0, 10000, httpmini_static_handler, argv[0], &s,
-		     &d)) != 0)
+	if ((r = httpmini_server_start(
+		     host, port, 0, 10000, httpmini_static_handler, argv[0], &s, &d)) != 0)
 		return fail(r, "serve", &d);
 	printf("serving %s on http://%s%s%s:%u/\n", argv[0], strchr(host, ':') ? "[" : "", host,
 		strchr(host, ':') ? "]" : "", httpmini_server_port(s));
@@ -418,7 +418,9 @@ log_decision(void *ctx, const char *origin, uint64_t size, int code, const char 
 		fprintf(stderr, "paso-audit: witness: cosigned %s at %" PRIu64 " entries\n", origin,
 			size);
 	else
-		fprintf(stderr, "paso-audit: witness: refused %s at %" PRIu64 " entries: HTTP %d: %s [%s]\n",
+		fprintf(stderr,
+			"paso-audit: witness: refused %s at %" PRIu64
+			" entries: HTTP %d: %s [%s]\n",
 			origin[0] ? origin : "(unparsed)", size, witness_http_status(code), msg,
 			paso_errname(code));
 }
@@ -435,7 +437,8 @@ cmd_witness_serve(int argc, char **argv)
 	int i, r, rc = PASO_AUDIT_EXIT_USAGE, nlogs = 0;
 
 	if (argc < 1 || argv[0][0] == '-')
-		return usage("usage: witness-serve STATE --log-key VKEY|FILE --listen HOST:PORT", NULL);
+		return usage(
+			"usage: witness-serve STATE --log-key VKEY|FILE --listen HOST:PORT", NULL);
 	for (i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
 			return usage("witness-serve: this option needs a value:", argv[i]);
@@ -478,8 +481,8 @@ cmd_witness_serve(int argc, char **argv)
 	}
 	witness_set_observer(w, log_decision, NULL);
 	block_signals();
-	if ((r = httpmini_server_start(host, port, WITNESS_MAX_BODY, 5000, witness_http_handler, w,
-		     &s, &d)) != 0) {
+	if ((r = httpmini_server_start(
+		     host, port, WITNESS_MAX_BODY, 5000, witness_http_handler, w, &s, &d)) != 0) {
 		rc = fail(r, "witness-serve", &d);
 		goto out;
 	}

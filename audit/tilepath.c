@@ -44,4 +44,3 @@ tilepath_format(char *buf, size_t cap, int level, uint64_t index, unsigned width
 	}
 	return 0;
 }
-

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TILEPATH_WIDTH 256   /* hashes in a full tile, entries in a full bundle */
+#define TILEPATH_WIDTH 256    /* hashes in a full tile, entries in a full bundle */
 #define TILEPATH_ENTRIES (-1) /* the level argument naming entry bundles */
 
 /*

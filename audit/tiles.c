@@ -16,8 +16,8 @@
 #include "checkpoint.h"
 
 #define PATH_MAX_LEN 160
-#define TILES_BATCH 16384 /* entries between two tiles_sync writes, unless published */
-#define TILES_DURABLE_EVERY 60 /* publications between two flushes of the tiles to disk */
+#define TILES_BATCH 16384       /* entries between two tiles_sync writes, unless published */
+#define TILES_DURABLE_EVERY 60  /* publications between two flushes of the tiles to disk */
 #define DURABLE_FILE ".durable" /* the size up to which every tile is known to be on disk */
 
 struct tiles {
@@ -73,8 +73,8 @@ pending_sync(struct tiles *t, struct paso_diag *d)
 
 	for (i = 0; i < t->npending; i++) {
 		if ((fd = openat(t->dfd, t->pending[i], O_RDONLY | O_CLOEXEC)) < 0)
-			return paso_diag_set(d, PASO_E_IO, "%s/%s: %s", t->dir, t->pending[i],
-				strerror(errno));
+			return paso_diag_set(
+				d, PASO_E_IO, "%s/%s: %s", t->dir, t->pending[i], strerror(errno));
 		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 		close(fd);
 	}
@@ -181,8 +181,8 @@ put_file(int dfd, const char *path, const uint8_t *p, size_t len, int durable)
 }
 
 static int
-read_published(struct tiles *t, char **notep, size_t *lenp, struct checkpoint *cp,
-	struct paso_diag *d)
+read_published(
+	struct tiles *t, char **notep, size_t *lenp, struct checkpoint *cp, struct paso_diag *d)
 {
 	struct checkpoint_note *note = NULL;
 	struct stat st;
@@ -209,8 +209,8 @@ read_published(struct tiles *t, char **notep, size_t *lenp, struct checkpoint *c
 	b[g] = '\0';
 	if ((r = checkpoint_note_parse(b, (size_t)g, &note, d)) != 0 ||
 		(r = checkpoint_parse_text(note->text, note->text_len, cp, d)) != 0) {
-		r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-			"%s/checkpoint is not a checkpoint: %s", t->dir, d ? d->msg : "");
+		r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT, "%s/checkpoint is not a checkpoint: %s",
+			t->dir, d ? d->msg : "");
 		goto out;
 	}
 	*notep = b;
@@ -374,7 +374,8 @@ write_hash_tile(struct tiles *t, struct auditlog *log, unsigned level, uint64_t 
 	if ((r = put_file(t->dfd, path, (const uint8_t *)hashes, (size_t)w * MERKLE_HASH_BYTES,
 		     durable)) != 0 ||
 		(r = pending_add(t, path)) != 0)
-		return paso_diag_set(d, r, "%s/%s: cannot write: %s", t->dir, path, strerror(errno));
+		return paso_diag_set(
+			d, r, "%s/%s: cannot write: %s", t->dir, path, strerror(errno));
 	return 0;
 }
 
@@ -419,8 +420,9 @@ write_bundle(struct tiles *t, struct auditlog *log, uint64_t k, unsigned w, int 
 
 		i = k * TILES_WIDTH + t->bundle_w;
 		if ((r = auditlog_bundle(log, i, w - t->bundle_w, &more, &mlen)) != 0)
-			return paso_diag_set(d, r, "audit log: cannot read entries %" PRIu64 "..%" PRIu64
-				": %s", i, k * TILES_WIDTH + w - 1, paso_strerror(r));
+			return paso_diag_set(d, r,
+				"audit log: cannot read entries %" PRIu64 "..%" PRIu64 ": %s", i,
+				k * TILES_WIDTH + w - 1, paso_strerror(r));
 		r = bundle_append(t, more, mlen);
 		free(more);
 		if (r != 0)
@@ -429,7 +431,8 @@ write_bundle(struct tiles *t, struct auditlog *log, uint64_t k, unsigned w, int 
 	}
 	if ((r = put_file(t->dfd, path, t->bundle, t->bundle_len, durable)) != 0 ||
 		(r = pending_add(t, path)) != 0)
-		return paso_diag_set(d, r, "%s/%s: cannot write: %s", t->dir, path, strerror(errno));
+		return paso_diag_set(
+			d, r, "%s/%s: cannot write: %s", t->dir, path, strerror(errno));
 	return 0;
 }
 
@@ -473,8 +476,8 @@ write_edge(struct tiles *t, struct auditlog *log, uint64_t n, struct paso_diag *
 		(r = write_bundle(t, log, n / TILES_WIDTH, n % TILES_WIDTH, 0, d)) != 0)
 		return r;
 	for (level = 0; level < 8 && (c = n >> (8 * level)) > 0; level++)
-		if (c % TILES_WIDTH != 0 &&
-			(r = write_hash_tile(t, log, level, c / TILES_WIDTH, c % TILES_WIDTH, 0, d)) != 0)
+		if (c % TILES_WIDTH != 0 && (r = write_hash_tile(t, log, level, c / TILES_WIDTH,
+						     c % TILES_WIDTH, 0, d)) != 0)
 			return r;
 	return 0;
 }
@@ -494,10 +497,12 @@ check_published(struct tiles *t, struct auditlog *log, struct paso_diag *d)
 	free(note);
 	if (cp.size > auditlog_size(log))
 		return paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-			"%s/checkpoint covers %" PRIu64 " entries but the audit log has only %" PRIu64,
+			"%s/checkpoint covers %" PRIu64
+			" entries but the audit log has only %" PRIu64,
 			t->dir, cp.size, auditlog_size(log));
 	if ((r = auditlog_root(log, cp.size, root)) != 0)
-		return paso_diag_set(d, r, "audit log: cannot compute the root of %" PRIu64, cp.size);
+		return paso_diag_set(
+			d, r, "audit log: cannot compute the root of %" PRIu64, cp.size);
 	if (sodium_memcmp(root, cp.root, MERKLE_HASH_BYTES) != 0)
 		return paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
 			"%s/checkpoint is not a state of this audit log (root at size %" PRIu64
@@ -547,8 +552,8 @@ tiles_sync(struct tiles *t, struct auditlog *log, struct paso_diag *d)
 }
 
 int
-tiles_publish(struct tiles *t, struct auditlog *log, const char *note, size_t len,
-	struct paso_diag *d)
+tiles_publish(
+	struct tiles *t, struct auditlog *log, const char *note, size_t len, struct paso_diag *d)
 {
 	struct checkpoint_note *parsed = NULL;
 	struct checkpoint cp;
@@ -595,8 +600,8 @@ tiles_publish(struct tiles *t, struct auditlog *log, const char *note, size_t le
 		goto out;
 	if ((r = put_file(t->dfd, "checkpoint", (const uint8_t *)note, len, 1)) != 0 ||
 		fsync(t->dfd) != 0) {
-		r = paso_diag_set(d, PASO_E_IO, "%s/checkpoint: cannot write: %s", t->dir,
-			strerror(errno));
+		r = paso_diag_set(
+			d, PASO_E_IO, "%s/checkpoint: cannot write: %s", t->dir, strerror(errno));
 		goto out;
 	}
 	t->published = cp.size;

@@ -69,7 +69,7 @@ int tiles_sync(struct tiles *t, struct auditlog *log, struct paso_diag *d);
  * PASO_E_CHECKPOINT_FORMAT, PASO_E_AUDIT_CORRUPT (root differs from the log's), PASO_E_ROLLBACK
  * (smaller than the published one), PASO_E_IO or PASO_E_NOMEM.
  */
-int tiles_publish(struct tiles *t, struct auditlog *log, const char *note, size_t len,
-	struct paso_diag *d);
+int tiles_publish(
+	struct tiles *t, struct auditlog *log, const char *note, size_t len, struct paso_diag *d);
 
 #endif

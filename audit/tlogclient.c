@@ -29,7 +29,7 @@ struct cached_tile {
 };
 
 struct tlogclient {
-	char *dir;            /* a directory base, or NULL */
+	char *dir;               /* a directory base, or NULL */
 	struct httpmini_url url; /* an http base */
 	const struct checkpoint_verifier *v;
 	uint64_t fetches;
@@ -199,8 +199,8 @@ width_at(uint64_t count, uint64_t k)
 
 /* The hash tile (level, k) as published for a tree of size leaves, from the cache or fetched. */
 static int
-get_tile(struct tlogclient *c, unsigned level, uint64_t k, uint64_t size,
-	struct cached_tile **tp, struct paso_diag *d)
+get_tile(struct tlogclient *c, unsigned level, uint64_t k, uint64_t size, struct cached_tile **tp,
+	struct paso_diag *d)
 {
 	struct cached_tile *t;
 	char path[160];
@@ -300,8 +300,8 @@ parse_bundle(const uint8_t *b, size_t len, unsigned w, size_t *offs, size_t *len
 }
 
 static int
-get_bundle(struct tlogclient *c, uint64_t k, unsigned w, uint8_t **bp, size_t *offs,
-	size_t *lens, struct paso_diag *d)
+get_bundle(struct tlogclient *c, uint64_t k, unsigned w, uint8_t **bp, size_t *offs, size_t *lens,
+	struct paso_diag *d)
 {
 	char path[160];
 	uint8_t *b = NULL;
@@ -315,16 +315,16 @@ get_bundle(struct tlogclient *c, uint64_t k, unsigned w, uint8_t **bp, size_t *o
 	if (parse_bundle(b, len, w, offs, lens) != 0) {
 		free(b);
 		return paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-			"%s: not a bundle of %u entries (entries %" PRIu64 "..%" PRIu64 ")", path, w,
-			k * TILEPATH_WIDTH, k * TILEPATH_WIDTH + w - 1);
+			"%s: not a bundle of %u entries (entries %" PRIu64 "..%" PRIu64 ")", path,
+			w, k * TILEPATH_WIDTH, k * TILEPATH_WIDTH + w - 1);
 	}
 	*bp = b;
 	return 0;
 }
 
 int
-tlogclient_entry(struct tlogclient *c, uint64_t size, uint64_t index, uint8_t **ep,
-	size_t *lenp, struct paso_diag *d)
+tlogclient_entry(struct tlogclient *c, uint64_t size, uint64_t index, uint8_t **ep, size_t *lenp,
+	struct paso_diag *d)
 {
 	size_t offs[TILEPATH_WIDTH], lens[TILEPATH_WIDTH];
 	uint8_t *b = NULL, *e;
@@ -364,17 +364,19 @@ tlogclient_prove_entry(struct tlogclient *c, const struct checkpoint *cp, uint64
 		*lenp = 0;
 	if (index >= cp->size)
 		return paso_diag_set(d, PASO_E_INVALID_ARG,
-			"entry %" PRIu64 " is not in a log of %" PRIu64 " entries", index, cp->size);
+			"entry %" PRIu64 " is not in a log of %" PRIu64 " entries", index,
+			cp->size);
 	if ((r = tlogclient_entry(c, cp->size, index, &e, &len, d)) != 0)
 		return r;
 	merkle_leaf_hash(e, len, leaf);
-	if ((r = merkle_inclusion_nodes(tile_node, &n, index, cp->size, path, MERKLE_MAX_PROOF,
-		     &np)) != 0)
+	if ((r = merkle_inclusion_nodes(
+		     tile_node, &n, index, cp->size, path, MERKLE_MAX_PROOF, &np)) != 0)
 		goto out;
-	if (merkle_verify_inclusion(leaf, index, cp->size, (const uint8_t(*)[32])path, np,
-		    cp->root) != 0) {
+	if (merkle_verify_inclusion(
+		    leaf, index, cp->size, (const uint8_t(*)[32])path, np, cp->root) != 0) {
 		r = paso_diag_set(d, PASO_E_PROOF_INVALID,
-			"entry %" PRIu64 ": its bundle and the tiles do not lead to the signed root "
+			"entry %" PRIu64
+			": its bundle and the tiles do not lead to the signed root "
 			"of %" PRIu64 " entries",
 			index, cp->size);
 		goto out;
@@ -405,14 +407,14 @@ tlogclient_check_consistency(struct tlogclient *c, uint64_t old_size,
 			cp->size, old_size);
 	if (old_size == 0)
 		return 0;
-	if ((r = merkle_consistency_nodes(tile_node, &n, old_size, cp->size, proof,
-		     MERKLE_MAX_PROOF, &np)) != 0)
+	if ((r = merkle_consistency_nodes(
+		     tile_node, &n, old_size, cp->size, proof, MERKLE_MAX_PROOF, &np)) != 0)
 		return r;
-	if (merkle_verify_consistency(old_size, cp->size, old_root, cp->root,
-		    (const uint8_t(*)[32])proof, np) != 0)
+	if (merkle_verify_consistency(
+		    old_size, cp->size, old_root, cp->root, (const uint8_t(*)[32])proof, np) != 0)
 		return paso_diag_set(d, PASO_E_SPLIT_VIEW,
-			"split view: the log of %" PRIu64 " entries does not extend the one of %" PRIu64
-			" seen before",
+			"split view: the log of %" PRIu64
+			" entries does not extend the one of %" PRIu64 " seen before",
 			cp->size, old_size);
 	return 0;
 }
@@ -445,7 +447,8 @@ compare_tile(struct tlogclient *c, unsigned level, struct level_acc *a, uint64_t
 			return paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
 				"%s: hash %u (%s %" PRIu64 ") differs from the one recomputed from "
 				"%s",
-				path, j, level == 0 ? "entry" : "subtree", a->k * TILEPATH_WIDTH + j,
+				path, j, level == 0 ? "entry" : "subtree",
+				a->k * TILEPATH_WIDTH + j,
 				level == 0 ? "the entry bundle" : "the level below");
 		}
 	return 0;
@@ -489,7 +492,8 @@ tlogclient_verify_range(struct tlogclient *c, const struct checkpoint *cp,
 	rep->bad_index = UINT64_MAX;
 	if (f->size > cp->size)
 		return paso_diag_set(d, PASO_E_ROLLBACK,
-			"rollback: the log has %" PRIu64 " entries, %" PRIu64 " were verified before",
+			"rollback: the log has %" PRIu64 " entries, %" PRIu64
+			" were verified before",
 			cp->size, f->size);
 	if (check_tiles && (f->size != 0 || (acc = calloc(8, sizeof(*acc))) == NULL))
 		return f->size != 0 ? PASO_E_INVALID_ARG : PASO_E_NOMEM;
@@ -511,7 +515,8 @@ tlogclient_verify_range(struct tlogclient *c, const struct checkpoint *cp,
 	}
 	/* The partial tiles at the right edge. */
 	for (level = 0; acc != NULL && level < 8; level++)
-		if (acc[level].n > 0 && (r = compare_tile(c, level, &acc[level], cp->size, rep, d)) != 0)
+		if (acc[level].n > 0 &&
+			(r = compare_tile(c, level, &acc[level], cp->size, rep, d)) != 0)
 			goto out;
 	merkle_frontier_root(f, root);
 	if (sodium_memcmp(root, cp->root, MERKLE_HASH_BYTES) != 0) {

@@ -24,8 +24,8 @@ struct tlogclient;
  * v (borrowed for the client's life) is the log's verifier key. Caller owns *out. Returns 0,
  * PASO_E_INVALID_ARG (bad URL) or PASO_E_NOMEM.
  */
-int tlogclient_open(const char *base, const struct checkpoint_verifier *v,
-	struct tlogclient **out, struct paso_diag *d);
+int tlogclient_open(const char *base, const struct checkpoint_verifier *v, struct tlogclient **out,
+	struct paso_diag *d);
 void tlogclient_close(struct tlogclient *c);
 
 /* Fetches (one HTTP GET or file read) and counts; also used for the checkpoint. */
@@ -72,9 +72,9 @@ int tlogclient_check_consistency(struct tlogclient *c, uint64_t old_size,
 
 /* Progress of tlogclient_verify_range. */
 struct tlogclient_report {
-	uint64_t entries;      /* entries fetched and hashed */
-	uint64_t tiles;        /* hash tiles fetched and recomputed */
-	uint64_t bad_index;    /* the first bad entry when one is to blame, else UINT64_MAX */
+	uint64_t entries;   /* entries fetched and hashed */
+	uint64_t tiles;     /* hash tiles fetched and recomputed */
+	uint64_t bad_index; /* the first bad entry when one is to blame, else UINT64_MAX */
 };
 
 /*

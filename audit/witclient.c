@@ -39,15 +39,15 @@ witclient_request(const struct witclient *w, struct auditlog *log, const char *n
 		return r;
 	if (w->known_size > size)
 		return paso_diag_set(d, PASO_E_ROLLBACK,
-			"witness %s cosigned %" PRIu64 " entries, this checkpoint has %" PRIu64, w->url,
-			w->known_size, size);
+			"witness %s cosigned %" PRIu64 " entries, this checkpoint has %" PRIu64,
+			w->url, w->known_size, size);
 	if (w->known_size > 0 && w->known_size < size &&
-		(r = auditlog_consistency(log, w->known_size, size, proof, MERKLE_MAX_PROOF, &np)) !=
-			0)
-		return paso_diag_set(d, r, "cannot build a consistency proof from %" PRIu64,
-			w->known_size);
-	return witness_format_request(
-		w->known_size, (const uint8_t(*)[MERKLE_HASH_BYTES])proof, np, note, len, bodyp, blenp);
+		(r = auditlog_consistency(
+			 log, w->known_size, size, proof, MERKLE_MAX_PROOF, &np)) != 0)
+		return paso_diag_set(
+			d, r, "cannot build a consistency proof from %" PRIu64, w->known_size);
+	return witness_format_request(w->known_size, (const uint8_t(*)[MERKLE_HASH_BYTES])proof, np,
+		note, len, bodyp, blenp);
 }
 
 static int
@@ -80,23 +80,24 @@ witclient_send(struct witclient *w, const char *note, size_t len, const char *bo
 
 	*cosigned = NULL;
 	*retry_size = 0;
-	if ((r = httpmini_parse_url(w->url, &u, d)) != 0 || (r = note_size(note, len, &size, d)) != 0)
+	if ((r = httpmini_parse_url(w->url, &u, d)) != 0 ||
+		(r = note_size(note, len, &size, d)) != 0)
 		return r;
 	(void)snprintf(path, sizeof(path), "%sadd-checkpoint", u.prefix);
-	if ((r = httpmini_request(&u, "POST", path, "text/plain", (const uint8_t *)body, blen, 65536,
-		     w->timeout_ms > 0 ? w->timeout_ms : 5000, &resp, d)) != 0)
+	if ((r = httpmini_request(&u, "POST", path, "text/plain", (const uint8_t *)body, blen,
+		     65536, w->timeout_ms > 0 ? w->timeout_ms : 5000, &resp, d)) != 0)
 		return r;
 	if (resp.status == 409 && strcmp(resp.content_type, "text/x.tlog.size") == 0 &&
 		parse_size((const char *)resp.body, resp.len, retry_size) == 0) {
 		r = paso_diag_set(d, PASO_E_EXISTS,
-			"witness %s last cosigned %" PRIu64 " entries: ask again from there", w->url,
-			*retry_size);
+			"witness %s last cosigned %" PRIu64 " entries: ask again from there",
+			w->url, *retry_size);
 		goto out;
 	}
 	if (resp.status != 200) {
 		r = resp.status == 422 || resp.status == 409 ? PASO_E_SPLIT_VIEW
-		    : resp.status == 400			   ? PASO_E_ROLLBACK
-								   : PASO_E_IO;
+		    : resp.status == 400                     ? PASO_E_ROLLBACK
+							     : PASO_E_IO;
 		paso_diag_set(d, r,
 			"witness %s refused the checkpoint of %" PRIu64 " entries: HTTP %d: %.200s",
 			w->url, size, resp.status, resp.body ? (const char *)resp.body : "");

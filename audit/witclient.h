@@ -14,7 +14,7 @@
 struct witclient {
 	char url[512];                   /* "http://127.0.0.1:PORT/" (prefix + "add-checkpoint") */
 	struct checkpoint_verifier *key; /* borrowed: the witness's cosignature/v1 key */
-	uint64_t known_size;             /* the size this witness last cosigned, as far as we know */
+	uint64_t known_size; /* the size this witness last cosigned, as far as we know */
 	int timeout_ms;
 };
 

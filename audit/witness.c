@@ -17,13 +17,13 @@
 
 #define MAX_LOGS 16
 #define JOURNAL_COMPACT (1u << 20) /* rewrite a journal holding more than this many bytes */
-#define B64_32 45 /* base64 of 32 bytes with padding, plus NUL */
+#define B64_32 45                  /* base64 of 32 bytes with padding, plus NUL */
 
 struct witness_log {
 	struct checkpoint_verifier *v;
 	int loaded;
-	int jfd;             /* the journal, open for appending once loaded */
-	uint64_t jsize;      /* its length */
+	int jfd;                  /* the journal, open for appending once loaded */
+	uint64_t jsize;           /* its length */
 	struct checkpoint latest; /* the latest cosigned checkpoint (size 0: none) */
 };
 
@@ -123,7 +123,8 @@ witness_open(const char *statedir, const char *name, struct witness **out, struc
 			goto out;
 		}
 		if ((r = write_durable(statedir, "witness.key", skey, strlen(skey), 0600)) != 0 ||
-			(r = write_durable(statedir, "witness.vkey", vkey, strlen(vkey), 0644)) != 0) {
+			(r = write_durable(statedir, "witness.vkey", vkey, strlen(vkey), 0644)) !=
+				0) {
 			r = paso_diag_set(d, r, "%s: cannot write the witness key", statedir);
 			goto out;
 		}
@@ -221,8 +222,8 @@ parse_dec(const char *s, size_t len, uint64_t *out)
 
 /* Parses the request head: old size and proof; *note_off is where the checkpoint begins. */
 static int
-parse_request(const uint8_t *body, size_t len, uint64_t *old,
-	uint8_t (*proof)[MERKLE_HASH_BYTES], size_t *np, size_t *note_off, struct paso_diag *d)
+parse_request(const uint8_t *body, size_t len, uint64_t *old, uint8_t (*proof)[MERKLE_HASH_BYTES],
+	size_t *np, size_t *note_off, struct paso_diag *d)
 {
 	const char *b = (const char *)body, *e;
 	char line[B64_32 + 4], canon[B64_32];
@@ -230,14 +231,15 @@ parse_request(const uint8_t *body, size_t len, uint64_t *old,
 
 	*np = 0;
 	if (len < 6 || memcmp(b, "old ", 4) != 0 || (e = memchr(b, '\n', len)) == NULL)
-		return paso_diag_set(d, PASO_E_INVALID_ARG, "request does not start with 'old SIZE'");
+		return paso_diag_set(
+			d, PASO_E_INVALID_ARG, "request does not start with 'old SIZE'");
 	if (parse_dec(b + 4, (size_t)(e - b - 4), old) != 0)
 		return paso_diag_set(d, PASO_E_INVALID_ARG, "old size is not a canonical decimal");
 	p = (size_t)(e - b) + 1;
 	for (;;) {
 		if (p >= len || (e = memchr(b + p, '\n', len - p)) == NULL)
-			return paso_diag_set(d, PASO_E_INVALID_ARG,
-				"no blank line before the checkpoint");
+			return paso_diag_set(
+				d, PASO_E_INVALID_ARG, "no blank line before the checkpoint");
 		ll = (size_t)(e - (b + p));
 		if (ll == 0) {
 			p++;
@@ -247,14 +249,15 @@ parse_request(const uint8_t *body, size_t len, uint64_t *old,
 			return paso_diag_set(d, PASO_E_INVALID_ARG, "more than %d proof lines",
 				WITNESS_MAX_PROOF);
 		if (ll >= sizeof(line))
-			return paso_diag_set(d, PASO_E_INVALID_ARG, "proof line %zu too long", *np + 1);
+			return paso_diag_set(
+				d, PASO_E_INVALID_ARG, "proof line %zu too long", *np + 1);
 		memcpy(line, b + p, ll);
 		line[ll] = '\0';
 		if (sodium_base642bin(proof[*np], MERKLE_HASH_BYTES, line, ll, NULL, &got, NULL,
 			    sodium_base64_VARIANT_ORIGINAL) != 0 ||
 			got != MERKLE_HASH_BYTES ||
-			strcmp(sodium_bin2base64(canon, sizeof(canon), proof[*np], MERKLE_HASH_BYTES,
-				       sodium_base64_VARIANT_ORIGINAL),
+			strcmp(sodium_bin2base64(canon, sizeof(canon), proof[*np],
+				       MERKLE_HASH_BYTES, sodium_base64_VARIANT_ORIGINAL),
 				line) != 0)
 			return paso_diag_set(d, PASO_E_INVALID_ARG,
 				"proof line %zu is not the base64 of 32 bytes", *np + 1);
@@ -363,8 +366,8 @@ journal_load(struct witness *w, struct witness_log *l, struct paso_diag *d)
 		if (r == 0) {
 			if (checkpoint_open(legacy, nl, l->v, &l->latest, d) != 0) {
 				free(legacy);
-				return paso_diag_set(d, PASO_E_IO, "%s/%s: stored state does not verify",
-					w->dir, cn);
+				return paso_diag_set(d, PASO_E_IO,
+					"%s/%s: stored state does not verify", w->dir, cn);
 			}
 			rec = record_make(legacy, nl, &rlen);
 			free(legacy);
@@ -394,7 +397,8 @@ journal_load(struct witness *w, struct witness_log *l, struct paso_diag *d)
 		record_digest(p + off, 4 + k, dig);
 		if (sodium_memcmp(dig, p + off + 4 + k, 32) != 0)
 			break;
-		if (k > 0 && checkpoint_open((const char *)p + off + 4, k, l->v, &l->latest, d) != 0) {
+		if (k > 0 &&
+			checkpoint_open((const char *)p + off + 4, k, l->v, &l->latest, d) != 0) {
 			free(buf);
 			return paso_diag_set(d, PASO_E_IO,
 				"%s/%s: a stored checkpoint does not verify (byte %zu)", w->dir, jn,
@@ -477,7 +481,8 @@ decide(struct witness *w, const uint8_t *body, size_t len, uint64_t now, char **
 		goto out;
 	if (old_size > cp->size) {
 		r = paso_diag_set(d, PASO_E_INVALID_ARG,
-			"old size %" PRIu64 " is above the checkpoint's %" PRIu64, old_size, cp->size);
+			"old size %" PRIu64 " is above the checkpoint's %" PRIu64, old_size,
+			cp->size);
 		goto out;
 	}
 	if (!l->loaded && (r = journal_load(w, l, d)) != 0)
@@ -498,7 +503,8 @@ decide(struct witness *w, const uint8_t *body, size_t len, uint64_t now, char **
 	if (latest > 0 && cp->size == latest) {
 		if (sodium_memcmp(cp->root, old->root, MERKLE_HASH_BYTES) != 0) {
 			r = paso_diag_set(d, PASO_E_SPLIT_VIEW,
-				"split view: size %" PRIu64 " was cosigned with another root", latest);
+				"split view: size %" PRIu64 " was cosigned with another root",
+				latest);
 			goto out;
 		}
 		if (np != 0) {
@@ -506,9 +512,8 @@ decide(struct witness *w, const uint8_t *body, size_t len, uint64_t now, char **
 				"a proof between equal sizes must be empty");
 			goto out;
 		}
-	} else if (latest > 0 &&
-		   merkle_verify_consistency(latest, cp->size, old->root, cp->root,
-			   (const uint8_t(*)[MERKLE_HASH_BYTES])proof, np) != 0) {
+	} else if (latest > 0 && merkle_verify_consistency(latest, cp->size, old->root, cp->root,
+					 (const uint8_t(*)[MERKLE_HASH_BYTES])proof, np) != 0) {
 		r = paso_diag_set(d, PASO_E_PROOF_INVALID,
 			"the proof does not show that size %" PRIu64 " extends size %" PRIu64
 			" cosigned before",
@@ -565,15 +570,22 @@ int
 witness_http_status(int code)
 {
 	switch (code) {
-	case 0: return 200;
+	case 0:
+		return 200;
 	case PASO_E_INVALID_ARG:
-	case PASO_E_CHECKPOINT_FORMAT: return 400;
-	case PASO_E_AUDIT_SIGNATURE: return 403;
-	case PASO_E_NOT_FOUND: return 404;
+	case PASO_E_CHECKPOINT_FORMAT:
+		return 400;
+	case PASO_E_AUDIT_SIGNATURE:
+		return 403;
+	case PASO_E_NOT_FOUND:
+		return 404;
 	case PASO_E_EXISTS:
-	case PASO_E_SPLIT_VIEW: return 409;
-	case PASO_E_PROOF_INVALID: return 422;
-	default: return 500;
+	case PASO_E_SPLIT_VIEW:
+		return 409;
+	case PASO_E_PROOF_INVALID:
+		return 422;
+	default:
+		return 500;
 	}
 }
 
@@ -639,8 +651,8 @@ witness_format_request(uint64_t old_size, const uint8_t (*proof)[MERKLE_HASH_BYT
 	k = snprintf(b, cap, "old %" PRIu64 "\n", old_size);
 	p = b + k;
 	for (i = 0; i < np; i++) {
-		sodium_bin2base64(p, B64_32, proof[i], MERKLE_HASH_BYTES,
-			sodium_base64_VARIANT_ORIGINAL);
+		sodium_bin2base64(
+			p, B64_32, proof[i], MERKLE_HASH_BYTES, sodium_base64_VARIANT_ORIGINAL);
 		p += strlen(p);
 		*p++ = '\n';
 	}

@@ -34,16 +34,15 @@
 struct witness;
 
 /* What a decision was, for the owner's log: called with the witness mutex held. */
-typedef void (*witness_observer)(void *ctx, const char *origin, uint64_t size, int code,
-	const char *msg);
+typedef void (*witness_observer)(
+	void *ctx, const char *origin, uint64_t size, int code, const char *msg);
 
 /*
  * Opens STATE (created 0700 with a new key named name if it has none). Caller owns *out
  * (witness_close). Returns 0, PASO_E_INVALID_ARG (bad name), PASO_E_CHECKPOINT_FORMAT (the
  * key file is not a witness key), PASO_E_IO or PASO_E_NOMEM; d names the file.
  */
-int witness_open(const char *statedir, const char *name, struct witness **out,
-	struct paso_diag *d);
+int witness_open(const char *statedir, const char *name, struct witness **out, struct paso_diag *d);
 void witness_close(struct witness *w);
 /* The witness's verifier key text (borrowed). */
 const char *witness_vkey(const struct witness *w);
@@ -74,7 +73,7 @@ void witness_http_handler(void *ctx, const char *method, const char *path, const
  * Formats a request body: "old N", the proof in base64, a blank line, the note. Caller frees
  * *bodyp. Returns 0, PASO_E_INVALID_ARG (more than WITNESS_MAX_PROOF hashes) or PASO_E_NOMEM.
  */
-int witness_format_request(uint64_t old_size, const uint8_t (*proof)[MERKLE_HASH_BYTES],
-	size_t np, const char *note, size_t len, char **bodyp, size_t *body_len);
+int witness_format_request(uint64_t old_size, const uint8_t (*proof)[MERKLE_HASH_BYTES], size_t np,
+	const char *note, size_t len, char **bodyp, size_t *body_len);
 
 #endif

@@ -153,8 +153,10 @@ bench_append(const struct opts *o, const struct checkpoint_signer *s)
 	printf("append, batches of %zu x %d-byte entries, fdatasync per batch, checkpoint each "
 	       "second, %d runs of %.0f s each:\n",
 		o->batch, ENTRY_BYTES, o->runs, o->seconds);
-	printf("  baseline (audit log, no tiles): median %.0f entries/s\n", median(plain, (size_t)o->runs));
-	printf("  with tlog-tiles upkeep:         median %.0f entries/s\n", median(tiled, (size_t)o->runs));
+	printf("  baseline (audit log, no tiles): median %.0f entries/s\n",
+		median(plain, (size_t)o->runs));
+	printf("  with tlog-tiles upkeep:         median %.0f entries/s\n",
+		median(tiled, (size_t)o->runs));
 	printf("  ratio tiles/baseline: median %.3f, range %.3f..%.3f (target >= 0.8)\n",
 		median(ratio, (size_t)o->runs), quant(ratio, (size_t)o->runs, 0),
 		quant(ratio, (size_t)o->runs, 1));
@@ -221,8 +223,8 @@ levels_bound(uint64_t n)
 }
 
 static void
-proof_series(const char *label, const char *base, const struct checkpoint_verifier *v,
-	int n, int keep_cache)
+proof_series(const char *label, const char *base, const struct checkpoint_verifier *v, int n,
+	int keep_cache)
 {
 	struct tlogclient *c = NULL;
 	struct checkpoint cp;
@@ -287,10 +289,11 @@ bench_proofs(const struct opts *o, const struct checkpoint_signer *s,
 		state = state * 6364136223846793005ULL + 1442695040888963407ULL;
 		idx = (state >> 11) % o->large;
 		ms[i] = now();
-		if ((r = auditlog_inclusion(log, idx, o->large, path, MERKLE_MAX_PROOF, &np)) != 0 ||
+		if ((r = auditlog_inclusion(log, idx, o->large, path, MERKLE_MAX_PROOF, &np)) !=
+				0 ||
 			(r = auditlog_leaf_hash(log, idx, leaf)) != 0 ||
-			merkle_verify_inclusion(leaf, idx, o->large, (const uint8_t(*)[32])path, np,
-				root) != 0)
+			merkle_verify_inclusion(
+				leaf, idx, o->large, (const uint8_t(*)[32])path, np, root) != 0)
 			die("baseline proof", r, NULL);
 		ms[i] = (now() - ms[i]) * 1e3;
 	}
@@ -299,8 +302,8 @@ bench_proofs(const struct opts *o, const struct checkpoint_signer *s,
 		median(ms, (size_t)o->proofs), quant(ms, (size_t)o->proofs, 0.99));
 	free(ms);
 	proof_series("tiles directory, nothing cached:", tdir, v, o->proofs, 0);
-	if ((r = httpmini_server_start("127.0.0.1", "0", 0, 10000, httpmini_static_handler, tdir,
-		     &srv, &d)) != 0)
+	if ((r = httpmini_server_start(
+		     "127.0.0.1", "0", 0, 10000, httpmini_static_handler, tdir, &srv, &d)) != 0)
 		die("server", r, &d);
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/", httpmini_server_port(srv));
 	proof_series("HTTP loopback, nothing cached:", url, v, o->proofs, 0);
@@ -363,7 +366,7 @@ bench_witness(const struct opts *o, const struct checkpoint_signer *s, const cha
 	char dir[512], wdir[600], cmd[1300], **bodies, *note;
 	size_t *lens, np;
 	double *ms = calloc((size_t)o->requests, sizeof(double)), rate, nrate, rates[32],
-						     nrates[32], p99[32], ratio[32];
+	       nrates[32], p99[32], ratio[32];
 	uint64_t i, size;
 	int k, run, r;
 
@@ -388,11 +391,11 @@ bench_witness(const struct opts *o, const struct checkpoint_signer *s, const cha
 		if ((r = checkpoint_sign(s, size, root, &note)) != 0)
 			die("sign", r, NULL);
 		np = 0;
-		if (k > 0 && (r = auditlog_consistency(log, size - 1, size, proof, MERKLE_MAX_PROOF,
-				      &np)) != 0)
+		if (k > 0 && (r = auditlog_consistency(
+				      log, size - 1, size, proof, MERKLE_MAX_PROOF, &np)) != 0)
 			die("consistency", r, NULL);
-		if ((r = witness_format_request(k > 0 ? size - 1 : 0, (const uint8_t(*)[32])proof, np,
-			     note, strlen(note), &bodies[k], &lens[k])) != 0)
+		if ((r = witness_format_request(k > 0 ? size - 1 : 0, (const uint8_t(*)[32])proof,
+			     np, note, strlen(note), &bodies[k], &lens[k])) != 0)
 			die("format", r, NULL);
 		free(note);
 	}
@@ -450,8 +453,13 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-	struct opts o = {.large = 10000000, .seconds = 3, .batch = 100, .runs = 5, .proofs = 1000,
-		.requests = 1000, .dir = "/var/tmp"};
+	struct opts o = {.large = 10000000,
+		.seconds = 3,
+		.batch = 100,
+		.runs = 5,
+		.proofs = 1000,
+		.requests = 1000,
+		.dir = "/var/tmp"};
 	struct checkpoint_signer *s = NULL;
 	struct checkpoint_verifier *v = NULL;
 	const char *only = NULL;

@@ -20,7 +20,7 @@
 #include "checkpoint.h"
 #include "tlog_fixture.h"
 
-#define N_CP 5000u /* entries under the checkpoint */
+#define N_CP 5000u  /* entries under the checkpoint */
 #define N_TAIL 100u /* synced entries after it */
 
 static char tmp[256], pristine[300], work[300];

@@ -48,8 +48,7 @@ xsnprintf(char *out, size_t cap, const char *fmt, ...)
 	assert_true(n >= 0 && (size_t)n < cap);
 }
 
-static int
-run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Runs a shell command; returns its exit status. */
 static int
@@ -257,14 +256,15 @@ test_client_proves_every_entry_from_few_tiles(void **state)
 	assert_int_equal(auditlog_open_readonly(auditdir, &log, &d), 0);
 	for (k = 0; k < npublished; k++) {
 		assert_int_equal(auditlog_root(log, published[k], old_root), 0);
-		assert_int_equal(tlogclient_check_consistency(c, published[k], old_root, &cp, &d), 0);
+		assert_int_equal(
+			tlogclient_check_consistency(c, published[k], old_root, &cp, &d), 0);
 		old_root[0] ^= 1;
 		assert_int_equal(tlogclient_check_consistency(c, published[k], old_root, &cp, &d),
 			PASO_E_SPLIT_VIEW);
 	}
 	auditlog_close(log);
-	assert_int_equal(tlogclient_prove_entry(c, &cp, N_ENTRIES, NULL, NULL, &d),
-		PASO_E_INVALID_ARG);
+	assert_int_equal(
+		tlogclient_prove_entry(c, &cp, N_ENTRIES, NULL, NULL, &d), PASO_E_INVALID_ARG);
 	tlogclient_close(c);
 }
 
@@ -298,10 +298,10 @@ test_client_over_http(void **state)
 	assert_non_null(strstr(d.msg, "404"));
 	tlogclient_close(c);
 	httpmini_server_stop(s);
-	assert_int_equal(tlogclient_open("https://example.org/", verifier, &c, &d),
-		PASO_E_INVALID_ARG);
-	assert_int_equal(tlogclient_open("http://127.0.0.1:x/", verifier, &c, &d),
-		PASO_E_INVALID_ARG);
+	assert_int_equal(
+		tlogclient_open("https://example.org/", verifier, &c, &d), PASO_E_INVALID_ARG);
+	assert_int_equal(
+		tlogclient_open("http://127.0.0.1:x/", verifier, &c, &d), PASO_E_INVALID_ARG);
 }
 
 /* The forgery x/mod 0.7.0's TileHashReader accepts: an entry and its leaf hash both rewritten. */
@@ -351,8 +351,8 @@ test_forged_entry_and_tile_are_named(void **state)
 	assert_int_equal(tlogclient_prove_entry(c, &cp, 300, NULL, NULL, &d), 0);
 	tlogclient_close(c);
 	/* The CLI says the same and exits 1. */
-	assert_int_equal(run("%s/paso-audit tiles-verify '%s' --key '%s' 2>%s/err.txt", PASO_BIN_DIR,
-				 copy, vkeyfile, tmp),
+	assert_int_equal(run("%s/paso-audit tiles-verify '%s' --key '%s' 2>%s/err.txt",
+				 PASO_BIN_DIR, copy, vkeyfile, tmp),
 		1);
 	assert_int_equal(run("grep -q 'tile/1/000: hash 0' %s/err.txt", tmp), 0);
 	/* A truncated tile is named by its path. */
@@ -379,8 +379,8 @@ test_cli_prove_and_follow(void **state)
 				 PASO_BIN_DIR, tilesdir, vkeyfile, tmp, tmp),
 		0);
 	assert_int_equal(run("grep -q '^#4242 .*test entry 4242 of run 1' %s/out.txt", tmp), 0);
-	assert_int_equal(run("grep -q 'entry 4242 is in the log of 70000 entries' %s/err.txt", tmp),
-		0);
+	assert_int_equal(
+		run("grep -q 'entry 4242 is in the log of 70000 entries' %s/err.txt", tmp), 0);
 	/* Usage errors exit 2 and say what is missing. */
 	assert_int_equal(run("%s/paso-audit tiles-prove '%s' --index 1 2>%s/err.txt", PASO_BIN_DIR,
 				 tilesdir, tmp),
@@ -477,7 +477,8 @@ test_tiles_recover_and_refuse_another_log(void **state)
 	tlogclient_close(c);
 	/* Tiles of another log are refused, not overwritten. */
 	xsnprintf(cmd, sizeof(cmd), "%s/rec2", tmp);
-	assert_int_equal(fixture_grow(cmd, t, signer, 4000, 4, NULL, 0, NULL), PASO_E_AUDIT_CORRUPT);
+	assert_int_equal(
+		fixture_grow(cmd, t, signer, 4000, 4, NULL, 0, NULL), PASO_E_AUDIT_CORRUPT);
 	assert_int_equal(auditlog_open(cmd, &log, &d), 0);
 	assert_int_equal(tiles_open(t, &tl, &d), 0);
 	assert_int_equal(tiles_sync(tl, log, &d), PASO_E_AUDIT_CORRUPT);

@@ -95,9 +95,10 @@ static void
 skip_without_go(void)
 {
 	if (!have_go) {
-		fprintf(stderr, "SKIPPED: Go or golang.org/x/mod is not installed (Debian 12: apt-get "
-				"install golang-go golang-golang-x-mod-dev); the x/mod interop check "
-				"did not run\n");
+		fprintf(stderr,
+			"SKIPPED: Go or golang.org/x/mod is not installed (Debian 12: apt-get "
+			"install golang-go golang-golang-x-mod-dev); the x/mod interop check "
+			"did not run\n");
 		skip();
 	}
 }

@@ -214,9 +214,9 @@ post(const char *path, const char *body, struct httpmini_response *resp)
 	struct paso_diag d = {0};
 
 	assert_int_equal(httpmini_parse_url(url, &u, &d), 0);
-	assert_int_equal(httpmini_request(&u, body ? "POST" : "GET", path, "text/plain",
-				 (const uint8_t *)body, body ? strlen(body) : 0, 65536, 5000, resp,
-				 &d),
+	assert_int_equal(
+		httpmini_request(&u, body ? "POST" : "GET", path, "text/plain",
+			(const uint8_t *)body, body ? strlen(body) : 0, 65536, 5000, resp, &d),
 		0);
 	return resp->status;
 }
@@ -237,7 +237,8 @@ test_request_and_send_apart(void **state)
 	wc.key = wkey;
 	grow(log_a, 5, 1, signer, &log, &note, &len);
 	assert_int_equal(witclient_request(&wc, log, note, len, &body, &blen, &d), 0);
-	assert_int_equal(witclient_send(&wc, note, len, body, blen, &cos, &retry, &d), PASO_E_EXISTS);
+	assert_int_equal(
+		witclient_send(&wc, note, len, body, blen, &cos, &retry, &d), PASO_E_EXISTS);
 	assert_null(cos);
 	assert_int_equal(retry, 1887);
 	free(body);
@@ -285,9 +286,8 @@ test_status_codes(void **state)
 	free(body);
 	/* Same size, other root, signed by the log key: 409 (split view). */
 	assert_int_equal(checkpoint_sign(signer, 1887, root, &forged), 0);
-	assert_int_equal(witness_format_request(1887, NULL, 0, forged, strlen(forged), &body,
-				 &blen),
-		0);
+	assert_int_equal(
+		witness_format_request(1887, NULL, 0, forged, strlen(forged), &body, &blen), 0);
 	assert_int_equal(post("/add-checkpoint", body, &r), 409);
 	assert_non_null(strstr((char *)r.body, "SPLIT_VIEW"));
 	free(r.body);
@@ -295,8 +295,8 @@ test_status_codes(void **state)
 	free(forged);
 	/* Signed by another key of the same name: 403. */
 	assert_int_equal(checkpoint_sign(evil, 1887, root, &other), 0);
-	assert_int_equal(witness_format_request(1887, NULL, 0, other, strlen(other), &body, &blen),
-		0);
+	assert_int_equal(
+		witness_format_request(1887, NULL, 0, other, strlen(other), &body, &blen), 0);
 	assert_int_equal(post("/add-checkpoint", body, &r), 403);
 	free(r.body);
 	free(body);
@@ -309,9 +309,8 @@ test_status_codes(void **state)
 		assert_int_equal(checkpoint_keygen("elsewhere.example/log", &sk, &vk), 0);
 		assert_int_equal(checkpoint_signer_from_text(sk, &s2), 0);
 		assert_int_equal(checkpoint_sign(s2, 3, root, &other), 0);
-		assert_int_equal(witness_format_request(0, NULL, 0, other, strlen(other), &body,
-					 &blen),
-			0);
+		assert_int_equal(
+			witness_format_request(0, NULL, 0, other, strlen(other), &body, &blen), 0);
 		assert_int_equal(post("/add-checkpoint", body, &r), 404);
 		free(r.body);
 		free(body);
@@ -411,8 +410,8 @@ test_witness_serve_cli(void **state)
 	auditlog_close(log);
 	checkpoint_verifier_free(k2);
 	assert_int_equal(kill(pid, SIGTERM), 0);
-	assert_int_equal(run("sleep 0.2; grep -q 'cosigned paso.test/hub at 1887' %s/ws.err", tmp),
-		0);
+	assert_int_equal(
+		run("sleep 0.2; grep -q 'cosigned paso.test/hub at 1887' %s/ws.err", tmp), 0);
 	/* Bad command lines exit 2 with a reason. */
 	assert_int_equal(run("%s/paso-audit witness-serve %s --listen 127.0.0.1:0 2>%s/ws.err",
 				 PASO_BIN_DIR, st2, tmp),
@@ -445,8 +444,7 @@ test_state_survives_restart_and_torn_journal(void **state)
 	free(cos);
 	witness_close(w2);
 	/* Restarted: it remembers, and a torn record at the end changes nothing. */
-	assert_int_equal(run("printf '\\000\\000\\001\\000garbage' >> %s/log-*.journal", dir),
-		0);
+	assert_int_equal(run("printf '\\000\\000\\001\\000garbage' >> %s/log-*.journal", dir), 0);
 	assert_int_equal(witness_open(dir, "w3.example/w", &w2, &d), 0);
 	assert_int_equal(witness_add_log(w2, log_vkey, &d), 0);
 	assert_int_equal(witness_add_checkpoint(w2, (uint8_t *)body, blen, 2, &cos, &known, &d),
@@ -470,8 +468,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cosigns_then_follows_with_proofs),
 		cmocka_unit_test(test_split_view_refused_and_state_kept),
-		cmocka_unit_test(test_status_codes),
-		cmocka_unit_test(test_witness_serve_cli),
+		cmocka_unit_test(test_status_codes), cmocka_unit_test(test_witness_serve_cli),
 		cmocka_unit_test(test_state_survives_restart_and_torn_journal),
 		cmocka_unit_test(test_request_and_send_apart), /* last: it grows the log */
 	};

@@ -16,8 +16,8 @@ fixture_entry(uint64_t i, unsigned seed, size_t *lenp)
 	uint8_t *b;
 
 	(void)snprintf(actor, sizeof(actor), "kiosk-%02u", (unsigned)(i % 7));
-	(void)snprintf(detail, sizeof(detail), "test entry %llu of run %u",
-		(unsigned long long)i, seed);
+	(void)snprintf(
+		detail, sizeof(detail), "test entry %llu of run %u", (unsigned long long)i, seed);
 	e.time = 1764460800u + i;
 	e.actor = actor;
 	e.action = (Paso__Action)(1 + i % 3);

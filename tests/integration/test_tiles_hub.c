@@ -16,8 +16,7 @@
 
 #include "harness.h"
 
-static int
-sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int
 sh(const char *fmt, ...)
@@ -46,8 +45,8 @@ test_hub_publishes_tiles(void **state)
 	(void)snprintf(hubaddr, sizeof(hubaddr), "127.0.0.1:%u", (unsigned)dep.port);
 	{
 		const char *argv[] = {"paso-kiosk", "run", "--deployment", dep.hub, "--hub",
-			hubaddr, "--people", "30", "--crossings", "300", "--identify", "0", "--seed",
-			"5", "--workdir", dep.work, "--json", NULL};
+			hubaddr, "--people", "30", "--crossings", "300", "--identify", "0",
+			"--seed", "5", "--workdir", dep.work, "--json", NULL};
 		assert_int_equal(h_run(NULL, argv), 0);
 	}
 	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
@@ -84,7 +83,8 @@ test_hub_publishes_tiles(void **state)
 	}
 	/* Served by a plain static server: one entry proved from the few tiles it needs. */
 	{
-		const char *argv[] = {"paso-audit", "serve", tiles, "--listen", "127.0.0.1:0", NULL};
+		const char *argv[] = {
+			"paso-audit", "serve", tiles, "--listen", "127.0.0.1:0", NULL};
 		char outfile[800], url[128], idx[32], *txt = NULL, *u;
 		pid_t pid;
 		int i;
@@ -120,10 +120,11 @@ test_hub_publishes_tiles(void **state)
 	/* Go's x/mod/sumdb/tlog and note verify the real hub's tiles, when installed. */
 	if (sh("command -v go >/dev/null && test -d /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog") ==
 		0) {
-		assert_int_equal(sh("cd '%s/audit/go/tlogcheck' && GOENV=off GO111MODULE=off "
-				    "GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= GOCACHE='%s' go build "
-				    "-o '%s/tlogcheck' . && '%s/tlogcheck' '%s' '%s' 1>&2",
-					 PASO_TEST_SRC, PASO_GO_CACHE, dep.dir, dep.dir, tiles, vkey),
+		assert_int_equal(
+			sh("cd '%s/audit/go/tlogcheck' && GOENV=off GO111MODULE=off "
+			   "GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= GOCACHE='%s' go build "
+			   "-o '%s/tlogcheck' . && '%s/tlogcheck' '%s' '%s' 1>&2",
+				PASO_TEST_SRC, PASO_GO_CACHE, dep.dir, dep.dir, tiles, vkey),
 			0);
 	} else {
 		fprintf(stderr, "SKIPPED part: Go or golang.org/x/mod not installed\n");
@@ -135,8 +136,8 @@ test_hub_publishes_tiles(void **state)
 				 dep.hub),
 		0);
 	{
-		const char *argv[] = {"paso-hub", "serve", dep.hub, "--host", "127.0.0.1", "--port",
-			"0", NULL};
+		const char *argv[] = {
+			"paso-hub", "serve", dep.hub, "--host", "127.0.0.1", "--port", "0", NULL};
 
 		assert_int_not_equal(h_run(&out, argv), 0);
 		fprintf(stderr, "%s", out);
