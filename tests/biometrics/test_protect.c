@@ -313,8 +313,9 @@ test_renewal_retires_old_reference(void **state)
 		print_message("%s: %d people, match before %d, after renewal %d, old reference %d\n",
 			names[m], n, before_ok, new_ok, old_ok);
 		assert_true(n > NSUBJ / 2);
-		assert_true(before_ok >= n * 9 / 10);
-		assert_true(new_ok >= n * 9 / 10);
+		/* fingers alone lose more at FMR 1e-3 under protection (docs/biometrics.md) */
+		assert_true(before_ok >= n * (m == 2 ? 85 : 95) / 100);
+		assert_true(new_ok >= n * (m == 2 ? 85 : 95) / 100);
 		assert_true(old_ok <= n / 50);
 	}
 }
@@ -322,9 +323,9 @@ test_renewal_retires_old_reference(void **state)
 static void
 test_accuracy_within_measured_bounds(void **state)
 {
-	/* EER with one system key (the deployment's mode, and the stolen-key case): bounds
-	 * from `paso eval --protect` (docs/biometrics.md) with headroom for this small set */
-	static const double bound[3] = {0.01, 0.01, 0.03};
+	/* EER with one system key (the deployment's mode, and the stolen-key case) on this
+	 * fixture: measured 0, 0 and 2.2 % (thumbs only); bounds with headroom for a small set */
+	static const double bound[3] = {0.005, 0.005, 0.035};
 	int m;
 
 	(void)state;
