@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "instant.h"
+#include "retention.h"
 
 #define CONTROL_LINE_MAX 256
 #define CONTROL_IO_MS 5000
@@ -53,8 +54,8 @@ clock_task_run(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t 
 	}
 	(void)snprintf(detail, sizeof(detail), "simulated clock moved from %s to %s",
 		instant_format(now, a), instant_format(k->target, b));
-	if ((r = decide_event(k->c->cfg.dc, t, now, PASO__ACTION__CLOCK_SET, 0, "operation",
-		     detail)) != 0)
+	if ((r = decide_event(
+		     k->c->cfg.dc, t, now, PASO__ACTION__CLOCK_SET, 0, "operation", detail)) != 0)
 		return r;
 	(void)snprintf(out, cap, "%s", detail);
 	return 0;
@@ -168,13 +169,15 @@ handle(struct control *c, const char *line, char *ans, size_t cap)
 		int adv = line[6] == 'a';
 
 		if (parse_seconds(line + (adv ? 14 : 10), &v) != 0) {
-			(void)snprintf(ans, cap, "error %d INVALID_ARG: '%.60s': not a number of seconds\n",
+			(void)snprintf(ans, cap,
+				"error %d INVALID_ARG: '%.60s': not a number of seconds\n",
 				PASO_E_INVALID_ARG, line);
 			return;
 		}
 		now = clock_now(c->cfg.clock);
 		if (adv && v > INSTANT_MAX - now) {
-			(void)snprintf(ans, cap, "error %d FIELD_RANGE: advancing passes 9999-12-31\n",
+			(void)snprintf(ans, cap,
+				"error %d FIELD_RANGE: advancing passes 9999-12-31\n",
 				PASO_E_FIELD_RANGE);
 			return;
 		}
@@ -184,11 +187,31 @@ handle(struct control *c, const char *line, char *ans, size_t cap)
 			return;
 		}
 		now = clock_now(c->cfg.clock);
-		(void)snprintf(ans, cap, "ok %" PRIu64 " %s %s\n", now, instant_format(now, ts), msg);
+		(void)snprintf(
+			ans, cap, "ok %" PRIu64 " %s %s\n", now, instant_format(now, ts), msg);
+		return;
+	}
+	if (strcmp(line, "sweep dry-run") == 0) {
+		struct retention_due due;
+		struct vault_txn *t = NULL;
+
+		/* A read transaction beside the loop's writes: it sees the last commit. */
+		now = clock_now(c->cfg.clock);
+		if ((r = vault_begin(c->cfg.dc->vault, 1, &t)) == 0)
+			r = retention_due(t, c->cfg.kr, now, &due);
+		vault_abort(t);
+		if (r != 0) {
+			(void)snprintf(ans, cap, "error %d %s: reading the store: %s\n", r,
+				paso_errname(r), paso_strerror(r));
+			return;
+		}
+		retention_due_text(&due, now, msg, sizeof(msg));
+		(void)snprintf(ans, cap, "ok %s\n", msg);
 		return;
 	}
 	(void)snprintf(ans, cap,
-		"error %d INVALID_ARG: unknown command '%.60s' (clock, clock set S, clock advance S)\n",
+		"error %d INVALID_ARG: unknown command '%.60s' (clock, clock set S, clock advance S, "
+		"sweep dry-run)\n",
 		PASO_E_INVALID_ARG, line);
 }
 
@@ -201,14 +224,15 @@ serve_one(struct control *c, int fd)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
 		(cred.uid != geteuid() && cred.uid != 0)) {
-		hublog_printf(c->cfg.log, "control: refused a request from uid %ld",
-			(long)cred.uid);
+		hublog_printf(
+			c->cfg.log, "control: refused a request from uid %ld", (long)cred.uid);
 		return;
 	}
 	if (read_line(fd, line, sizeof(line)) != 0)
 		return;
 	handle(c, line, ans, sizeof(ans));
-	if (strncmp(ans, "ok", 2) == 0 && strcmp(line, "clock") != 0)
+	if (strncmp(ans, "ok", 2) == 0 && strcmp(line, "clock") != 0 &&
+		strcmp(line, "sweep dry-run") != 0)
 		hublog_printf(c->cfg.log, "control: %s", ans + 3);
 	(void)!write(fd, ans, strlen(ans));
 }
@@ -305,8 +329,7 @@ control_close(struct control *c)
 }
 
 int
-control_request(const char *path, const char *line, char *reply, size_t cap,
-	struct paso_diag *d)
+control_request(const char *path, const char *line, char *reply, size_t cap, struct paso_diag *d)
 {
 	struct sockaddr_un sa;
 	char buf[1024];
@@ -320,8 +343,9 @@ control_request(const char *path, const char *line, char *reply, size_t cap,
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 		connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		r = paso_diag_set(d, PASO_E_IO, "%s: no hub answers (%s); is paso-hub serve running?",
-			path, strerror(errno));
+		r = paso_diag_set(d, PASO_E_IO,
+			"%s: no hub answers (%s); is paso-hub serve running?", path,
+			strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return r;

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "decide.h"
 #include "hublog.h"
+#include "keyring.h"
 #include "loop.h"
 
 /*
@@ -17,17 +18,19 @@
  *   "clock"                 -> "ok NOW INSTANT"
  *   "clock set SECONDS"     -> moves a simulated clock to SECONDS (audited as CLOCK_SET)
  *   "clock advance SECONDS" -> moves it forward by SECONDS (audited as CLOCK_SET)
+ *   "sweep dry-run"         -> "ok TEXT": what a retention sweep would erase now (read only)
  * Errors: "error CODE NAME: message". Commands that change state run on the commit loop, in
  * their own ledger transaction, between groups of kiosk messages.
  */
 struct control;
 
 struct control_config {
-	const char *path;          /* socket path */
-	struct loop *loop;         /* borrowed */
-	struct paso_clock *clock;  /* borrowed */
+	const char *path;            /* socket path */
+	struct loop *loop;           /* borrowed */
+	struct paso_clock *clock;    /* borrowed */
 	const struct decide_ctx *dc; /* borrowed: policy for audit entries */
-	const struct hublog *log;  /* borrowed */
+	const struct hublog *log;    /* borrowed */
+	struct keyring *kr;          /* borrowed: for what a sweep would destroy */
 };
 
 /* Binds (replacing a stale socket file) and starts serving. 0, PASO_E_IO, PASO_E_INTERNAL. */
@@ -47,7 +50,7 @@ void control_close(struct control *c);
  * for an "ok" answer, the answer's code for an "error" answer, or PASO_E_IO when no hub
  * answers (d says so, naming the path).
  */
-int control_request(const char *path, const char *line, char *reply, size_t cap,
-	struct paso_diag *d);
+int control_request(
+	const char *path, const char *line, char *reply, size_t cap, struct paso_diag *d);
 
 #endif

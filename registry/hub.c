@@ -21,6 +21,7 @@
 #include "ledger.h"
 #include "loop.h"
 #include "policy.h"
+#include "retention.h"
 #include "sample_pb.h"
 #include "server.h"
 #include "tls.h"
@@ -57,8 +58,7 @@ struct hub {
  * the certificate by the SHA-256 of its file. Sets *changes.
  */
 static int
-scan_kiosks(struct hub *h, struct ledger_txn *t, uint64_t now, size_t *changes,
-	struct paso_diag *d)
+scan_kiosks(struct hub *h, struct ledger_txn *t, uint64_t now, size_t *changes, struct paso_diag *d)
 {
 	const struct deploy_paths *p = &h->paths;
 	struct vault_txn *vt = ledger_store(t);
@@ -116,7 +116,7 @@ scan_kiosks(struct hub *h, struct ledger_txn *t, uint64_t now, size_t *changes,
 }
 
 /* Timer: certificates issued or revoked while serving are logged within a second. */
-static void
+static int
 kiosk_timer(void *arg)
 {
 	struct hub *h = arg;
@@ -128,17 +128,111 @@ kiosk_timer(void *arg)
 
 	if ((r = ledger_begin(h->ledger, &t)) != 0) {
 		hublog_printf(&h->log, "kiosk certificate scan: %s", paso_strerror(r));
-		return;
+		return 0;
 	}
 	ledger_note_time(t, now);
 	if ((r = scan_kiosks(h, t, now, &changes, &d)) != 0 || changes == 0) {
 		ledger_abort(t);
 		if (r != 0)
 			hublog_printf(&h->log, "%s", d.msg);
-		return;
+		return 0;
 	}
 	if ((r = ledger_commit(t)) != 0)
 		hublog_printf(&h->log, "recording kiosk certificates: %s", paso_strerror(r));
+	return 0;
+}
+
+/* Appends one hub event in its own transaction (the loop or the caller signs a checkpoint). */
+static int
+append_event(struct hub *h, Paso__Action action, const char *detail)
+{
+	struct ledger_txn *t = NULL;
+	uint64_t now = clock_now(&h->cfg.clock);
+	int r;
+
+	if ((r = ledger_begin(h->ledger, &t)) != 0)
+		return r;
+	ledger_note_time(t, now);
+	if ((r = decide_event(&h->dc, t, now, action, 0, "retention", detail)) != 0) {
+		ledger_abort(t);
+		return r;
+	}
+	return ledger_commit(t);
+}
+
+/* --- retention --------------------------------------------------------------------------------- */
+
+/*
+ * One bounded retention sweep on the hub's clock, then the key destruction it made possible
+ * (see retention.h for why each step is crash-safe). Returns 1 when more subjects are due,
+ * else 0; errors are logged and retried on the next tick.
+ */
+static int
+sweep_once(struct hub *h)
+{
+	struct ledger_txn *t = NULL;
+	struct retention_step st;
+	uint64_t now = clock_now(&h->cfg.clock);
+	size_t shredded = 0;
+	uint32_t first = 0, last = 0;
+	char msg[400], a[INSTANT_TEXT_BYTES], b[INSTANT_TEXT_BYTES];
+	int r, more = 0;
+
+	memset(&st, 0, sizeof(st));
+	if ((r = ledger_begin(h->ledger, &t)) != 0)
+		goto fail;
+	ledger_note_time(t, now);
+	if ((r = retention_sweep(&h->dc, t, now, h->cfg.sweep_batch, &st)) != 0) {
+		ledger_abort(t);
+		goto fail;
+	}
+	if (st.subjects == 0) {
+		ledger_abort(t);
+	} else {
+		r = ledger_commit(t);
+		if (r != 0)
+			goto fail;
+		retention_forget(h->gallery, &st);
+		hublog_printf(&h->log,
+			"retention: erased %llu enrolments and %llu crossings of key epochs %u..%u "
+			"(audit entry %llu)%s",
+			(unsigned long long)st.subjects, (unsigned long long)st.events,
+			st.first_epoch, st.last_epoch, (unsigned long long)st.audit_index,
+			st.more ? "; more are due" : "");
+		if (h->cfg.test_crash_after_sweep)
+			raise(SIGKILL); /* the worst moment: rows gone, keys not yet destroyed */
+	}
+	more = st.more;
+	retention_step_clear(&st);
+	r = retention_shred(h->vault, h->kr, now, &shredded, &first, &last);
+	if (shredded > 0) {
+		instant_format((uint64_t)first * 86400u, a);
+		instant_format((uint64_t)last * 86400u, b);
+		a[10] = b[10] = '\0';
+		(void)snprintf(msg, sizeof(msg),
+			"retention: destroyed the key-encryption keys of %zu expired day(s) %s..%s "
+			"(key epochs %u..%u); nothing erased from them can be decrypted from any "
+			"copy of the store any more",
+			shredded, a, b, first, last);
+		hublog_printf(&h->log, "%s", msg);
+		if (append_event(h, PASO__ACTION__KEY_REVOKE, msg) != 0)
+			hublog_printf(
+				&h->log, "retention: the key destruction could not be audited");
+	}
+	if (r != 0)
+		goto fail;
+	return more;
+fail:
+	retention_step_clear(&st);
+	hublog_printf(
+		&h->log, "retention sweep failed: %s (retried in a second)", paso_strerror(r));
+	return 0;
+}
+
+static int
+sweep_timer(void *arg)
+{
+	return sweep_once(arg);
 }
 
 /* --- the gallery ------------------------------------------------------------------------------- */
@@ -207,7 +301,7 @@ load_finger(void *arg, const uint8_t id[16], struct finger_template **out)
 }
 
 /* Timer: the records opened for their fingers since the last entry, as one RECORD_READ. */
-static void
+static int
 read_timer(void *arg)
 {
 	struct hub *h = arg;
@@ -218,7 +312,7 @@ read_timer(void *arg)
 	int r;
 
 	if (d == 0)
-		return;
+		return 0;
 	(void)snprintf(msg, sizeof(msg),
 		"opened %llu sealed subject records to compare the fingers of match candidates",
 		d);
@@ -234,6 +328,7 @@ read_timer(void *arg)
 		h->reads_logged = n;
 	else
 		hublog_printf(&h->log, "logging record reads: %s", paso_strerror(r));
+	return 0;
 }
 
 /* --- open -------------------------------------------------------------------------------------- */
@@ -286,16 +381,15 @@ log_start(struct hub *h, uint64_t recovered, struct paso_diag *d)
 			"answered)",
 			(unsigned long long)recovered);
 		hublog_printf(&h->log, "%s", msg);
-		if ((r = decide_event(&h->dc, t, now, PASO__ACTION__RECOVERY, 0, "operation",
-			     msg)) != 0)
+		if ((r = decide_event(
+			     &h->dc, t, now, PASO__ACTION__RECOVERY, 0, "operation", msg)) != 0)
 			goto fail;
 	}
 	if ((r = scan_kiosks(h, t, now, &changes, d)) != 0)
 		goto fail;
 	hex_encode(policy_digest(h->policy), 32, hexd);
 	(void)snprintf(msg, sizeof(msg), "policy '%.64s' sha256 %s", policy_name(h->policy), hexd);
-	if ((r = decide_event(&h->dc, t, now, PASO__ACTION__POLICY_LOAD, 0, "operation", msg)) !=
-		0)
+	if ((r = decide_event(&h->dc, t, now, PASO__ACTION__POLICY_LOAD, 0, "operation", msg)) != 0)
 		goto fail;
 	if (h->cfg.clock.simulated) {
 		(void)snprintf(msg, sizeof(msg), "hub clock: simulated, starting at %s",
@@ -381,8 +475,8 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	if ((r = keyring_open(h->paths.keys, &h->kr, d)) != 0 ||
 		(r = policy_load_file(h->paths.policy, &h->policy, d)) != 0 ||
 		(r = deploy_load_signer(&h->paths, &h->signer, d)) != 0 ||
-		(r = tls_ctx_new_server(h->paths.hub_cert, h->paths.hub_key, h->paths.ca_cert,
-			 &h->tls, d)) != 0 ||
+		(r = tls_ctx_new_server(
+			 h->paths.hub_cert, h->paths.hub_key, h->paths.ca_cert, &h->tls, d)) != 0 ||
 		(r = vault_open(cfg->dir, h->kr, &h->vault, d)) != 0 ||
 		(r = ledger_open(h->paths.audit, h->vault, decide_count_keys, COUNT_N, &recovered,
 			 &h->ledger, d)) != 0)
@@ -405,6 +499,10 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	h->dc.capture_window = cfg->capture_window;
 	if ((r = log_start(h, recovered, d)) != 0)
 		goto out;
+	/* What expired while the hub was down goes before the gallery loads, and a sweep a
+	 * crash interrupted finishes (its key destruction is redone). */
+	while (sweep_once(h) > 0)
+		;
 	if ((r = vault_begin(h->vault, 1, &t)) != 0 ||
 		(r = vault_subject_foreach(t, load_one, h)) != 0) {
 		paso_diag_set(d, r, "loading subjects from the store: %s", paso_strerror(r));
@@ -412,11 +510,12 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	}
 	vault_abort(t);
 	t = NULL;
-	struct loop_config lc = {h->ledger, &h->dc, &h->cfg.clock, h->signer, &h->log,
-		h->cfg.batch_max};
+	struct loop_config lc = {
+		h->ledger, &h->dc, &h->cfg.clock, h->signer, &h->log, h->cfg.batch_max};
 	if ((r = loop_new(&lc, &h->loop)) != 0 ||
 		(r = loop_add_timer(h->loop, 1.0, kiosk_timer, h)) != 0 ||
-		(r = loop_add_timer(h->loop, 1.0, read_timer, h)) != 0)
+		(r = loop_add_timer(h->loop, 1.0, read_timer, h)) != 0 ||
+		(r = loop_add_timer(h->loop, 1.0, sweep_timer, h)) != 0)
 		goto out;
 	memset(&sc, 0, sizeof(sc));
 	sc.host = h->cfg.host;
@@ -463,7 +562,8 @@ hub_control_path(const struct hub *h)
 int
 hub_run(struct hub *h, volatile sig_atomic_t *stop)
 {
-	struct control_config cc = {h->control_path, h->loop, &h->cfg.clock, &h->dc, &h->log};
+	struct control_config cc = {
+		h->control_path, h->loop, &h->cfg.clock, &h->dc, &h->log, h->kr};
 	struct paso_diag d = {0};
 	int r, idle, stopping = 0;
 
@@ -485,8 +585,7 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 			server_stop(h->server);
 			control_stop(h->control);
 		}
-		if (stopping && idle && server_conns(h->server) == 0 &&
-			control_stopped(h->control))
+		if (stopping && idle && server_conns(h->server) == 0 && control_stopped(h->control))
 			break;
 	}
 	control_close(h->control);

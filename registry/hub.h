@@ -4,6 +4,7 @@
 #define PASO_HUB_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -29,6 +30,10 @@ struct hub_config {
 	/* 1: finger templates stay in the sealed store and are opened for each full comparison
 	 * (an audited read), ~1.6 KB per person in memory instead of ~60 KB; 0: in memory. */
 	int fingers_in_store;
+	size_t sweep_batch;      /* subjects erased per retention transaction; 0 = default */
+	/* Test hook: SIGKILL itself right after a sweep's erasure commits, before its keys are
+	 * destroyed (the worst moment for a crash). Never set outside tests. */
+	int test_crash_after_sweep;
 };
 
 /*

@@ -691,6 +691,24 @@ keyring_epoch_current(struct keyring *kr, uint32_t epoch, uint32_t *genp)
 }
 
 size_t
+keyring_live_epochs(struct keyring *kr, uint32_t below, uint32_t *epochs, size_t max)
+{
+	size_t i, n = 0;
+
+	pthread_mutex_lock(&kr->lock);
+	/* meta is sorted by (epoch, gen): the epochs come out in order, each once. */
+	for (i = 0; i < kr->nmeta && kr->meta[i].epoch < below && n < max; i++) {
+		if (kr->meta[i].slot < 0)
+			continue;
+		if (n > 0 && epochs[n - 1] == kr->meta[i].epoch)
+			continue;
+		epochs[n++] = kr->meta[i].epoch;
+	}
+	pthread_mutex_unlock(&kr->lock);
+	return n;
+}
+
+size_t
 keyring_kek_count(struct keyring *kr)
 {
 	size_t n;

@@ -96,6 +96,12 @@ int keyring_shred_epoch(struct keyring *kr, uint32_t epoch, uint32_t keep_gen, s
 /* Current generation of epoch: 0 and *genp, or PASO_E_NOT_FOUND if the epoch has no live KEK. */
 int keyring_epoch_current(struct keyring *kr, uint32_t epoch, uint32_t *genp);
 
+/*
+ * Writes into epochs (max entries, caller's) the epochs below `below` that still have a live
+ * KEK, in order, each once; returns how many (at most max).
+ */
+size_t keyring_live_epochs(struct keyring *kr, uint32_t below, uint32_t *epochs, size_t max);
+
 /* Number of live KEKs (all epochs and generations). */
 size_t keyring_kek_count(struct keyring *kr);
 

@@ -11,7 +11,7 @@
 
 struct loop_timer {
 	double interval, last;
-	void (*fn)(void *arg);
+	int (*fn)(void *arg);
 	void *arg;
 };
 
@@ -24,6 +24,7 @@ struct loop {
 	size_t ntimers;
 	double last_checkpoint;
 	uint64_t groups;
+	int hurry; /* a timer has more to do: do not wait for messages */
 };
 
 static double
@@ -90,7 +91,7 @@ loop_item_done(struct loop *l, struct loop_item *it)
 }
 
 int
-loop_add_timer(struct loop *l, double interval_s, void (*fn)(void *arg), void *arg)
+loop_add_timer(struct loop *l, double interval_s, int (*fn)(void *arg), void *arg)
 {
 	if (l->ntimers == LOOP_MAX_TIMERS)
 		return PASO_E_NOMEM;
@@ -241,10 +242,12 @@ loop_checkpoint(struct loop *l)
 int
 loop_step(struct loop *l, int wait_ms)
 {
-	struct loop_item *list = take_group(l, wait_ms);
+	struct loop_item *list = take_group(l, l->hurry ? 0 : wait_ms);
 	double now;
 	size_t i;
 	int idle;
+
+	l->hurry = 0;
 
 	if (list != NULL && list->task != NULL)
 		run_task(l, list);
@@ -254,7 +257,12 @@ loop_step(struct loop *l, int wait_ms)
 	for (i = 0; i < l->ntimers; i++)
 		if (now - l->timers[i].last >= l->timers[i].interval) {
 			l->timers[i].last = now;
-			l->timers[i].fn(l->timers[i].arg);
+			/* More to do (a sweep's next batch): again on the next iteration, after
+			 * the next group of messages, so ingest keeps answering meanwhile. */
+			if (l->timers[i].fn(l->timers[i].arg) > 0) {
+				l->timers[i].last = now - l->timers[i].interval;
+				l->hurry = 1;
+			}
 		}
 	pthread_mutex_lock(&l->mu);
 	idle = l->head == NULL;

@@ -59,10 +59,12 @@ void loop_submit(struct loop *l, struct loop_item *it);
 int loop_item_done(struct loop *l, struct loop_item *it);
 
 /*
- * Registers a timer: fn(arg, now) runs on the loop's thread every interval_s seconds, under
- * load or not. It writes through its own ledger transactions. Returns 0 or PASO_E_NOMEM.
+ * Registers a timer: fn(arg) runs on the loop's thread every interval_s seconds, under load or
+ * not. It writes through its own ledger transactions. A return > 0 means it has more to do in
+ * bounded steps (a retention sweep): it runs again on the next iteration, after at most one
+ * group of messages, and the loop does not sleep meanwhile. Returns 0 or PASO_E_NOMEM.
  */
-int loop_add_timer(struct loop *l, double interval_s, void (*fn)(void *arg), void *arg);
+int loop_add_timer(struct loop *l, double interval_s, int (*fn)(void *arg), void *arg);
 
 /*
  * One iteration: waits at most wait_ms for work, commits one group or runs one task, then

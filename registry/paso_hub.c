@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -18,6 +19,7 @@
 #include "keyring.h"
 #include "paso.pb-c.h"
 #include "policy.h"
+#include "retention.h"
 #include "vault.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -47,9 +49,11 @@ usage(FILE *f)
 		"  clock DIR [--advance DURATION | --set INSTANT]\n"
 		"                                           show or move a running hub's simulated clock\n"
 		"                                           (e.g. --advance 400d, --set 2028-06-01T00:00:00Z)\n"
-		"  stats DIR [--json] [--recount]           what the store holds, from its counters; --recount\n"
-		"                                           opens every sealed record to check them (audited;\n"
-		"                                           the hub must be stopped)\n"
+		"  stats DIR [--json] [--recount]           what the store holds, from its counters, and by\n"
+		"                                           expiry year; --recount opens every sealed record\n"
+		"                                           to check them (audited; the hub must be stopped)\n"
+		"  sweep DIR --dry-run                      what the retention sweep would erase now (asks\n"
+		"                                           the running hub, else reads the store offline)\n"
 		"  policy FILE                              validate a policy file and print its effective values\n");
 }
 
@@ -203,6 +207,8 @@ cmd_serve(int argc, char **argv)
 	}
 	if (cfg.dir == NULL)
 		return usage_error("serve", "%s", "missing DIR");
+	/* Test hook for the crash-in-a-sweep test (see hub.h); no policy depends on it. */
+	cfg.test_crash_after_sweep = getenv("PASO_HUB_TEST_CRASH_AFTER_SWEEP") != NULL;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -295,6 +301,26 @@ read_counters(struct vault_txn *t, struct count *c, uint64_t *idents)
 	return 0;
 }
 
+struct years {
+	unsigned year[64];
+	uint64_t n[64];
+	size_t count, more; /* more: years past the 64 shown */
+};
+
+static int
+year_add(void *arg, unsigned year, uint64_t n)
+{
+	struct years *y = arg;
+
+	if (y->count == 64) {
+		y->more++;
+		return 0;
+	}
+	y->year[y->count] = year;
+	y->n[y->count++] = n;
+	return 0;
+}
+
 /*
  * stats: what the store holds, from the counters kept in the same transactions as the records.
  * --recount opens every sealed record to count again (an audited read of every record, so it
@@ -311,8 +337,10 @@ cmd_stats(int argc, char **argv)
 	struct vault_txn *t = NULL;
 	struct vault_stats vs;
 	struct count c, rc;
+	struct years y;
 	uint64_t idents = 0;
 	const char *dir = NULL;
+	size_t k;
 	int i, r, json = 0, recount = 0;
 
 	for (i = 1; i < argc; i++) {
@@ -329,11 +357,13 @@ cmd_stats(int argc, char **argv)
 		return usage_error("stats", "%s", "missing DIR");
 	memset(&c, 0, sizeof(c));
 	memset(&rc, 0, sizeof(rc));
+	memset(&y, 0, sizeof(y));
 	if ((r = deploy_paths(dir, &p, &d)) != 0 || (r = keyring_open(p.keys, &kr, &d)) != 0 ||
 		(r = vault_open(dir, kr, &v, &d)) != 0)
 		goto out;
 	if ((r = vault_begin(v, 1, &t)) != 0 || (r = vault_stats(t, &vs)) != 0 ||
-		(r = read_counters(t, &c, &idents)) != 0)
+		(r = read_counters(t, &c, &idents)) != 0 ||
+		(r = retention_by_year(t, year_add, &y)) != 0)
 		goto out;
 	if (recount) {
 		const Paso__Action act = PASO__ACTION__RECORD_READ;
@@ -375,7 +405,8 @@ cmd_stats(int argc, char **argv)
 		       ",\"with_finger\":%" PRIu64 ",\"with_face\":%" PRIu64
 		       ",\"with_iris\":%" PRIu64 ",\"regional_visitor\":%" PRIu64
 		       ",\"border_worker\":%" PRIu64 ",\"migrant_in_transit\":%" PRIu64
-		       ",\"detainee\":%" PRIu64 ",\"store_bytes\":%" PRIu64 ",\"recounted\":%s}\n",
+		       ",\"detainee\":%" PRIu64 ",\"store_bytes\":%" PRIu64 ",\"recounted\":%s,"
+		       "\"enrolments_by_expiry_year\":{",
 			c.subjects, c.crossings, idents, vs.seen, c.with_finger, c.with_face,
 			c.with_iris, c.by_cat[1], c.by_cat[2], c.by_cat[3], c.by_cat[4],
 			vs.map_used, recount ? "true" : "false");
@@ -389,6 +420,19 @@ cmd_stats(int argc, char **argv)
 			c.subjects, c.by_cat[1], c.by_cat[2], c.by_cat[3], c.by_cat[4],
 			c.with_finger, c.with_face, c.with_iris, c.crossings, idents, vs.seen,
 			vs.map_used, recount ? " (recounted from the sealed records)" : "");
+	/* From the epoch index: each enrolment's key epoch is its expiry day. */
+	if (!json)
+		printf("enrolments by expiry year (erased the day after they expire):%s",
+			y.count == 0 ? " none\n" : "\n");
+	for (k = 0; k < y.count; k++)
+		if (json)
+			printf("%s\"%u\":%" PRIu64, k ? "," : "", y.year[k], y.n[k]);
+		else
+			printf("  %u  %" PRIu64 "\n", y.year[k], y.n[k]);
+	if (json)
+		printf("}}\n");
+	else if (y.more > 0)
+		printf("  (%zu later years not shown)\n", y.more);
 out:
 	vault_abort(t);
 	vault_close(v);
@@ -443,6 +487,68 @@ cmd_clock(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * sweep --dry-run: what the hub's retention sweep would erase now. Asks the running hub (its
+ * clock, its last commit); with none serving, reads the store offline at the deployment's time
+ * (the wall clock, or the latest time a simulated clock recorded). Changes nothing.
+ */
+static int
+cmd_sweep(int argc, char **argv)
+{
+	struct paso_diag d = {0};
+	struct deploy_paths p;
+	struct keyring *kr = NULL;
+	struct vault *v = NULL;
+	struct vault_txn *t = NULL;
+	struct retention_due due;
+	const char *dir = NULL;
+	char reply[700], path[DEPLOY_PATH_MAX + 16], text[600];
+	uint64_t now, sim = 0, high = 0;
+	int i, r, dry = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--dry-run") == 0)
+			dry = 1;
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else
+			return usage_error("sweep", "unexpected argument '%s'", argv[i]);
+	}
+	if (dir == NULL)
+		return usage_error("sweep", "%s", "missing DIR");
+	if (!dry)
+		return usage_error("sweep", "%s",
+			"only --dry-run: the hub sweeps on its own clock every second while serving, "
+			"and at start");
+	(void)snprintf(path, sizeof(path), "%s/control.sock", dir);
+	r = control_request(path, "sweep dry-run", reply, sizeof(reply), &d);
+	if (r == 0) {
+		printf("%s (asked the running hub)\n", reply + 3);
+		return 0;
+	}
+	if (r != PASO_E_IO || strstr(d.msg, "no hub answers") == NULL)
+		return fail("sweep", &d, r);
+	d.code = 0;
+	d.msg[0] = '\0';
+	if ((r = deploy_paths(dir, &p, &d)) != 0 || (r = keyring_open(p.keys, &kr, &d)) != 0 ||
+		(r = vault_open(dir, kr, &v, &d)) != 0 || (r = vault_begin(v, 1, &t)) != 0)
+		goto out;
+	if (vault_meta_get(t, "clock.simulated", &sim) != 0)
+		sim = 0;
+	if (vault_meta_get(t, "clock.high", &high) != 0)
+		high = 0;
+	now = sim == 1 && high > 0 ? high : (uint64_t)time(NULL);
+	if ((r = retention_due(t, kr, now, &due)) != 0)
+		goto out;
+	retention_due_text(&due, now, text, sizeof(text));
+	printf("%s (read offline; no hub is serving)\n", text);
+out:
+	vault_abort(t);
+	vault_close(v);
+	keyring_close(kr);
+	return r != 0 ? fail("sweep", &d, r) : 0;
+}
+
 static int
 cmd_policy(int argc, char **argv)
 {
@@ -495,6 +601,8 @@ main(int argc, char **argv)
 		return cmd_policy(argc - 1, argv + 1);
 	if (strcmp(argv[1], "clock") == 0)
 		return cmd_clock(argc - 1, argv + 1);
+	if (strcmp(argv[1], "sweep") == 0)
+		return cmd_sweep(argc - 1, argv + 1);
 	fprintf(stderr, "paso-hub: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

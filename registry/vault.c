@@ -783,9 +783,9 @@ out:
 	return r;
 }
 
-/* Deletes every event row of id (used by erase). */
+/* Deletes every event row of id (used by erase); adds their number to *np. */
 static int
-ev_erase(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES])
+ev_erase(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], uint64_t *np)
 {
 	MDB_cursor *c = NULL;
 	MDB_val k, val;
@@ -793,9 +793,11 @@ ev_erase(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES])
 
 	/* After mdb_cursor_del, MDB_NEXT yields the row that followed the deleted one. */
 	for (rc = ev_first(t, id, &c, &k, &val); rc == 0 && ev_of(&k, id);
-		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT))
+		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			break;
+		(*np)++;
+	}
 	if (c != NULL)
 		mdb_cursor_close(c);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(t->v, rc);
@@ -812,14 +814,34 @@ del_row(struct vault_txn *t, MDB_dbi dbi, const void *key, size_t klen)
 }
 
 int
-vault_subject_erase(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES])
+vault_event_count(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint64_t *np)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	int rc;
+
+	*np = 0;
+	for (rc = ev_first(t, subject_id, &c, &k, &val); rc == 0 && ev_of(&k, subject_id);
+		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT))
+		(*np)++;
+	if (c != NULL)
+		mdb_cursor_close(c);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(t->v, rc);
+}
+
+int
+vault_subject_erase(
+	struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint64_t *eventsp)
 {
 	static const uint8_t nocard[KEYRING_HASH_BYTES];
 	uint8_t ch[KEYRING_HASH_BYTES], ek[4 + VAULT_ID_BYTES], id[VAULT_ID_BYTES];
 	MDB_val k, val;
+	uint64_t nev = 0;
 	uint32_t epoch;
 	int r;
 
+	if (eventsp != NULL)
+		*eventsp = 0;
 	if (t->readonly)
 		return PASO_E_INVALID_ARG;
 	/* Copy the id: the caller's buffer might point into the map. */
@@ -833,9 +855,12 @@ vault_subject_erase(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES
 	if (val.mv_size != DKROW_BYTES)
 		return PASO_E_CORRUPT;
 	memcpy(ch, (const uint8_t *)val.mv_data + KEYRING_WRAPPED_BYTES, sizeof(ch));
-	if ((r = ev_erase(t, id)) != 0 || (r = del_row(t, t->v->subjects, id, sizeof(id))) != 0 ||
+	if ((r = ev_erase(t, id, &nev)) != 0 ||
+		(r = del_row(t, t->v->subjects, id, sizeof(id))) != 0 ||
 		(r = del_row(t, t->v->dks, id, sizeof(id))) != 0)
 		return r;
+	if (eventsp != NULL)
+		*eventsp = nev;
 	if (sodium_memcmp(ch, nocard, sizeof(ch)) != 0) {
 		k.mv_data = ch;
 		k.mv_size = sizeof(ch);
@@ -898,6 +923,99 @@ out:
 	free(ids);
 	mdb_cursor_close(c);
 	return r;
+}
+
+int
+vault_epoch_due(
+	struct vault_txn *t, uint32_t below, size_t max, uint8_t *ids, uint32_t *epochs, size_t *np)
+{
+	uint8_t ek[4 + VAULT_ID_BYTES] = {0};
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	size_t n = 0;
+	int rc;
+
+	*np = 0;
+	k.mv_data = ek;
+	k.mv_size = sizeof(ek);
+	if ((rc = mdb_cursor_open(t->txn, t->v->byepoch, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	/* Big-endian epochs: the index is in expiry order, the due rows come first. */
+	for (rc = mdb_cursor_get(c, &k, &val, MDB_FIRST); rc == 0 && n < max;
+		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+		if (k.mv_size != sizeof(ek)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (be32_get(k.mv_data) >= below)
+			break;
+		epochs[n] = be32_get(k.mv_data);
+		memcpy(ids + n * VAULT_ID_BYTES, (const uint8_t *)k.mv_data + 4, VAULT_ID_BYTES);
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mdb_to_paso(t->v, rc);
+	*np = n;
+	return 0;
+}
+
+int
+vault_epoch_foreach(
+	struct vault_txn *t, int (*cb)(void *arg, uint32_t epoch, uint64_t n), void *arg)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	uint64_t n = 0;
+	uint32_t cur = 0, e;
+	int rc, r = 0;
+
+	if ((rc = mdb_cursor_open(t->txn, t->v->byepoch, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	for (rc = mdb_cursor_get(c, &k, &val, MDB_FIRST); rc == 0;
+		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+		if (k.mv_size != 4 + VAULT_ID_BYTES) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		e = be32_get(k.mv_data);
+		if (n > 0 && e != cur) {
+			if ((r = cb(arg, cur, n)) != 0)
+				goto out;
+			n = 0;
+		}
+		cur = e;
+		n++;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		r = mdb_to_paso(t->v, rc);
+		goto out;
+	}
+	r = n > 0 ? cb(arg, cur, n) : 0;
+out:
+	mdb_cursor_close(c);
+	return r;
+}
+
+int
+vault_epoch_held(struct vault_txn *t, uint32_t epoch, int *heldp)
+{
+	uint8_t ek[4 + VAULT_ID_BYTES] = {0};
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	int rc;
+
+	*heldp = 0;
+	be32_put(ek, epoch);
+	k.mv_data = ek;
+	k.mv_size = sizeof(ek);
+	if ((rc = mdb_cursor_open(t->txn, t->v->byepoch, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE);
+	if (rc == 0 && k.mv_size == sizeof(ek) && be32_get(k.mv_data) == epoch)
+		*heldp = 1;
+	mdb_cursor_close(c);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(t->v, rc);
 }
 
 int

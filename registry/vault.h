@@ -179,12 +179,37 @@ int vault_event_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES
 int vault_event_foreach(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
 	int (*cb)(void *arg, uint64_t no, const uint8_t *ev, size_t len), void *arg);
 
+/* Number of a subject's event rows, counted without opening them. 0 or PASO_E_STORAGE. */
+int vault_event_count(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint64_t *np);
+
 /*
- * Deletes a subject's rows (record, events, wrapped key, card index, epoch index). The bytes may
- * survive in freed pages until vault_shred_epoch destroys the epoch's KEK. Returns 0,
- * PASO_E_NOT_FOUND (changes nothing), PASO_E_CORRUPT, PASO_E_STORAGE.
+ * Deletes a subject's rows (record, events, wrapped key, card index, epoch index) and sets
+ * *eventsp (may be NULL) to the event rows deleted. The bytes may survive in freed pages until
+ * vault_shred_epoch destroys the epoch's KEK. Returns 0, PASO_E_NOT_FOUND (changes nothing),
+ * PASO_E_CORRUPT, PASO_E_STORAGE.
  */
-int vault_subject_erase(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES]);
+int vault_subject_erase(
+	struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint64_t *eventsp);
+
+/*
+ * The first (at most max) subjects of the epoch index whose epoch is below `below`, in epoch
+ * order, without opening any record: ids into ids (max * VAULT_ID_BYTES, caller's), their
+ * epochs into epochs (max, caller's), the number into *np. Returns 0, PASO_E_CORRUPT,
+ * PASO_E_STORAGE.
+ */
+int vault_epoch_due(struct vault_txn *t, uint32_t below, size_t max, uint8_t *ids, uint32_t *epochs,
+	size_t *np);
+
+/*
+ * Calls cb once per epoch holding subjects, in epoch order, with their number (from the epoch
+ * index; no record is opened). A non-zero return from cb stops the walk and is returned.
+ * Returns 0, PASO_E_CORRUPT, PASO_E_STORAGE.
+ */
+int vault_epoch_foreach(
+	struct vault_txn *t, int (*cb)(void *arg, uint32_t epoch, uint64_t n), void *arg);
+
+/* Sets *heldp to 1 if any subject is indexed under epoch, else 0. 0 or PASO_E_STORAGE. */
+int vault_epoch_held(struct vault_txn *t, uint32_t epoch, int *heldp);
 
 /*
  * Crypto-shreds an epoch: in its own write transaction (call with no write transaction open),

@@ -400,7 +400,7 @@ test_no_plaintext_on_disk(void **state)
 	assert_int_equal(vault_subject_update(t, a, rec2, sizeof(rec2)), 0);
 	assert_int_equal(vault_commit(t), 0);
 	assert_int_equal(vault_begin(f->v, 0, &t), 0);
-	assert_int_equal(vault_subject_erase(t, a), 0);
+	assert_int_equal(vault_subject_erase(t, a, NULL), 0);
 	assert_int_equal(vault_commit(t), 0);
 	fx_close(f);
 
@@ -486,8 +486,8 @@ test_erase(void **state)
 
 	(void)create_one(f, "GT-ERASE", 5, 1, a);
 	assert_int_equal(vault_begin(f->v, 0, &t), 0);
-	assert_int_equal(vault_subject_erase(t, a), 0);
-	assert_int_equal(vault_subject_erase(t, a), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_subject_erase(t, a, NULL), 0);
+	assert_int_equal(vault_subject_erase(t, a, NULL), PASO_E_NOT_FOUND);
 	assert_int_equal(vault_card_lookup(t, "GT-ERASE", x), PASO_E_NOT_FOUND);
 	assert_int_equal(vault_commit(t), 0);
 	assert_int_equal(get_code(f, a), PASO_E_NOT_FOUND);
@@ -560,7 +560,7 @@ test_events(void **state)
 
 	/* Erasing a subject takes its history; the other subject keeps its own. */
 	assert_int_equal(vault_begin(f->v, 0, &t), 0);
-	assert_int_equal(vault_subject_erase(t, a), 0);
+	assert_int_equal(vault_subject_erase(t, a, NULL), 0);
 	memset(&seen, 0, sizeof(seen));
 	assert_int_equal(vault_event_foreach(t, a, collect_event, &seen), 0);
 	assert_int_equal(seen.n, 0);
@@ -641,7 +641,7 @@ test_shredded_epoch_unrecoverable(void **state)
 	assert_int_equal(get_from_copy(f->root, pre, prelen, f->keys, a), 0);
 
 	assert_int_equal(vault_begin(f->v, 0, &t), 0);
-	assert_int_equal(vault_subject_erase(t, a), 0);
+	assert_int_equal(vault_subject_erase(t, a, NULL), 0);
 	assert_int_equal(vault_commit(t), 0);
 	/* Deleting alone is not erasing: the copy still opens A. */
 	assert_int_equal(get_from_copy(f->root, pre, prelen, f->keys, a), 0);
@@ -686,7 +686,7 @@ test_shredded_epoch_unrecoverable(void **state)
 	assert_int_equal(survivors, 1);
 	assert_record(f, b, wb, sizeof(wb));
 	assert_int_equal(vault_begin(f->v, 0, &t), 0);
-	assert_int_equal(vault_subject_erase(t, b), 0);
+	assert_int_equal(vault_subject_erase(t, b, NULL), 0);
 	assert_int_equal(vault_commit(t), 0);
 	assert_int_equal(vault_shred_epoch(f->v, 5, &survivors), 0);
 	assert_int_equal(survivors, 0);

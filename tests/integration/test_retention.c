@@ -1,0 +1,584 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Retention from outside, the forensic way: a real hub on a simulated clock enrols people under
+ * a 30-day policy; a raw copy of data.mdb (and every key file) is taken before the expiry day;
+ * the clock is moved past it; then, with that old copy and every key file left afterwards,
+ * nothing of an expired person decrypts while a person not yet expired still does, their card
+ * maps to nothing in the store, no card number or template byte of theirs is anywhere in the
+ * deployment in the clear, the erasure happened on the right day, and the audit log verifies.
+ * A hub killed (SIGKILL) between a sweep's erasure and its key destruction finishes the job at
+ * its next start.
+ */
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+
+#include "client.h"
+#include "harness.h"
+#include "keyring.h"
+#include "population.h"
+#include "vault.h"
+
+#define T2027 1798761600ull /* 2027-01-01T00:00:00Z */
+#define DAY 86400ull
+#define KIOSK "kiosk-ciudad-hidalgo"
+
+static const char policy_text[] = "name: retention-test\n"
+				  "store:\n"
+				  "  finger: true\n"
+				  "  face: true\n"
+				  "  iris: true\n"
+				  "  location: hub\n"
+				  "retention_days:\n"
+				  "  enrolment: 30\n"
+				  "  crossing: 30\n"
+				  "match:\n"
+				  "  dedup: true\n";
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+write_file(const char *path, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+copy_file(const char *from, const char *to)
+{
+	size_t len = 0;
+	char *buf = h_read_file(from, &len);
+
+	assert_non_null(buf);
+	write_file(to, buf, len);
+	chmod(to, 0600);
+	free(buf);
+}
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void
+deploy(struct deployment *dep)
+{
+	char pol[] = "/tmp/paso-retention-policy-XXXXXX";
+	int fd = mkstemp(pol);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, policy_text, sizeof(policy_text) - 1),
+		(ssize_t)(sizeof(policy_text) - 1));
+	close(fd);
+	h_deploy(dep, pol);
+	unlink(pol);
+}
+
+static const char *
+card_of(uint32_t person, char buf[VAULT_CARD_MAX + 1])
+{
+	struct population *pop = NULL;
+	struct person_info pi;
+
+	assert_int_equal(population_new(5, person + 1, &pop), 0);
+	assert_int_equal(population_person(pop, person, &pi), 0);
+	(void)snprintf(buf, VAULT_CARD_MAX + 1, "%s", pi.card);
+	population_free(pop);
+	return buf;
+}
+
+/* Sends a message and returns the answer (caller frees). */
+static Paso__Envelope *
+roundtrip(struct tls_conn *c, const Paso__Envelope *env)
+{
+	assert_int_equal(c_send(c, env), 0);
+	return c_recv(c);
+}
+
+static void
+expect_body(Paso__Envelope *a, int body, int code)
+{
+	assert_non_null(a);
+	if ((int)a->body_case != body)
+		fail_msg("answer %d (code %d: %s), wanted %d", a->body_case,
+			a->body_case == PASO__ENVELOPE__BODY_ERROR ? a->error->code : 0,
+			a->body_case == PASO__ENVELOPE__BODY_ERROR ? a->error->message : "", body);
+	if (body == PASO__ENVELOPE__BODY_ERROR)
+		assert_int_equal(a->error->code, code);
+	paso__envelope__free_unpacked(a, NULL);
+}
+
+static void
+enrol(struct tls_conn *c, uint64_t seq, uint32_t person, uint32_t capture, uint64_t t, int body,
+	int code)
+{
+	Paso__Envelope env;
+
+	c_make_enroll_capture(&env, KIOSK, seq, person, capture);
+	env.enroll->capture->capture_time = t;
+	expect_body(roundtrip(c, &env), body, code);
+	c_free_enroll(&env);
+}
+
+static void
+cross(struct tls_conn *c, uint64_t seq, uint32_t person, uint64_t t, int body, int code)
+{
+	Paso__Envelope src, x = PASO__ENVELOPE__INIT;
+	Paso__Crossing cr = PASO__CROSSING__INIT;
+
+	c_make_enroll_capture(&src, KIOSK, seq, person, 7);
+	src.enroll->capture->capture_time = t;
+	x.kiosk_id = KIOSK;
+	x.seq = seq;
+	x.body_case = PASO__ENVELOPE__BODY_CROSSING;
+	x.crossing = &cr;
+	cr.card_number = src.enroll->card_number;
+	cr.capture = src.enroll->capture;
+	cr.direction = PASO__DIRECTION__ENTRY;
+	cr.crossing_point = "Ciudad Hidalgo";
+	expect_body(roundtrip(c, &x), body, code);
+	c_free_enroll(&src);
+}
+
+static void
+advance(const struct deployment *dep, const char *by)
+{
+	const char *argv[] = {"paso-hub", "clock", dep->hub, "--advance", by, NULL};
+
+	assert_int_equal(h_run(NULL, argv), 0);
+}
+
+static long long
+subjects_held(const struct deployment *dep, char **jsonp)
+{
+	const char *argv[] = {"paso-hub", "stats", dep->hub, "--json", NULL};
+	char *out = NULL;
+	long long n;
+
+	assert_int_equal(h_run(&out, argv), 0);
+	n = h_json_num(out, "subjects");
+	if (jsonp != NULL)
+		*jsonp = out;
+	else
+		free(out);
+	return n;
+}
+
+static char *
+run_out(const char *const argv[], int want)
+{
+	char *out = NULL;
+	int st = h_run(&out, argv);
+
+	if (st != want)
+		fail_msg("%s %s: status %d, wanted %d: %s", argv[0], argv[1], st, want,
+			out ? out : "");
+	return out;
+}
+
+/* What opening a person's record from the store in dir with the keys in keydir gives. */
+struct opened {
+	int lookup; /* vault_card_lookup */
+	int get;    /* vault_subject_get (when looked up) */
+	int events; /* vault_event_foreach */
+	uint8_t id[VAULT_ID_BYTES];
+	char card[VAULT_CARD_MAX + 1]; /* from the record, when it opened */
+};
+
+static int
+count_cb(void *arg, uint64_t no, const uint8_t *ev, size_t len)
+{
+	(void)no;
+	(void)ev;
+	(void)len;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void
+open_person(const char *dir, const char *keydir, uint32_t person, struct opened *o)
+{
+	struct keyring *kr = NULL;
+	struct vault *v = NULL;
+	struct vault_txn *t = NULL;
+	struct paso_diag d = {0};
+	char card[VAULT_CARD_MAX + 1];
+	uint8_t *rec = NULL;
+	size_t len = 0;
+	int n = 0;
+
+	memset(o, 0, sizeof(*o));
+	assert_int_equal(keyring_open(keydir, &kr, &d), 0);
+	assert_int_equal(vault_open(dir, kr, &v, &d), 0);
+	assert_int_equal(vault_begin(v, 1, &t), 0);
+	o->lookup = vault_card_lookup(t, card_of(person, card), o->id);
+	o->get = o->events = PASO_E_NOT_FOUND;
+	if (o->lookup == 0) {
+		o->get = vault_subject_get(t, o->id, &rec, &len);
+		if (o->get == 0) {
+			Paso__SubjectRecord *sr = paso__subject_record__unpack(NULL, len, rec);
+
+			assert_non_null(sr);
+			(void)snprintf(o->card, sizeof(o->card), "%s", sr->card_number);
+			paso__subject_record__free_unpacked(sr, NULL);
+		}
+		vault_free_record(rec, len);
+		o->events = vault_event_foreach(t, o->id, count_cb, &n);
+	}
+	vault_abort(t);
+	vault_close(v);
+	keyring_close(kr);
+}
+
+/* Looks for needle (len bytes) in every regular file under a tree. */
+static const uint8_t *scan_needle;
+static size_t scan_len;
+static char scan_hit[1024];
+
+static int
+scan_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	size_t len = 0;
+	char *buf;
+
+	(void)ftw;
+	if (flag != FTW_F || !S_ISREG(st->st_mode))
+		return 0;
+	if ((buf = h_read_file(path, &len)) == NULL)
+		return 0;
+	if (memmem(buf, len, scan_needle, scan_len) != NULL)
+		(void)snprintf(scan_hit, sizeof(scan_hit), "%s", path);
+	free(buf);
+	return 0;
+}
+
+static int
+found_in_tree(const char *root, const void *needle, size_t len)
+{
+	scan_needle = needle;
+	scan_len = len;
+	scan_hit[0] = '\0';
+	assert_int_equal(nftw(root, scan_one, 16, FTW_PHYS), 0);
+	if (scan_hit[0] != '\0')
+		fprintf(stderr, "found in %s\n", scan_hit);
+	return scan_hit[0] != '\0';
+}
+
+static int
+kek_files(const char *keydir, uint32_t epoch, const char *suffix)
+{
+	char cmd[1024];
+	FILE *p;
+	int n = 0;
+
+	(void)snprintf(
+		cmd, sizeof(cmd), "ls %s | grep -c '^kek-%08x-.*\\.%s$'", keydir, epoch, suffix);
+	assert_non_null(p = popen(cmd, "r"));
+	if (fscanf(p, "%d", &n) != 1)
+		n = 0;
+	pclose(p);
+	return n;
+}
+
+/* Waits (up to limit seconds) until the store holds want subjects; returns seconds or -1. */
+static double
+wait_subjects(const struct deployment *dep, long long want, double limit)
+{
+	double t0 = mono();
+
+	while (mono() - t0 < limit) {
+		if (subjects_held(dep, NULL) == want)
+			return mono() - t0;
+		usleep(100000);
+	}
+	return -1;
+}
+
+static void
+test_forensic(void **state)
+{
+	struct deployment dep;
+	const char *const sim[] = {"--clock", "sim:2027-01-01T00:00:00Z", NULL};
+	const uint32_t expiry_epoch = (uint32_t)(T2027 / DAY) + 30;
+	char pre[700], prekeys[700], forensic[700], keys[700], card[VAULT_CARD_MAX + 1];
+	char *out = NULL;
+	uint8_t finger[32];
+	struct opened o;
+	struct tls_conn *c;
+	uint64_t seq = 1;
+	double took;
+	int rc;
+	uint32_t p;
+
+	(void)state;
+	deploy(&dep);
+	(void)snprintf(keys, sizeof(keys), "%s/keys", dep.hub);
+	h_hub_start_ex(&dep, 0, sim);
+	assert_non_null(c = c_connect(dep.hub, KIOSK, dep.port, &rc));
+	/* Persons 0..2 enrolled on day 0 (expire on day 30); person 0 also crosses. */
+	for (p = 0; p < 3; p++)
+		enrol(c, seq++, p, 0, T2027, PASO__ENVELOPE__BODY_ACK, 0);
+	cross(c, seq++, 0, T2027, PASO__ENVELOPE__BODY_ACK, 0);
+	/* Person 3 enrolled on day 10 (expires on day 40): the survivor. */
+	advance(&dep, "10d");
+	enrol(c, seq++, 3, 0, T2027 + 10 * DAY, PASO__ENVELOPE__BODY_ACK, 0);
+	assert_int_equal(subjects_held(&dep, &out), 4);
+	assert_int_equal(h_json_num(out, "2027"), 4);
+	assert_int_equal(h_json_num(out, "crossings"), 1);
+	free(out);
+	{
+		const char *argv[] = {"paso-hub", "sweep", dep.hub, "--dry-run", NULL};
+		out = run_out(argv, 0);
+		assert_non_null(strstr(out, "nothing is due"));
+		assert_non_null(strstr(out, "asked the running hub"));
+		free(out);
+	}
+	/* Everything an intruder could copy before the expiry day: the raw store and the keys. */
+	(void)snprintf(pre, sizeof(pre), "%s/pre-data.mdb", dep.dir);
+	(void)snprintf(prekeys, sizeof(prekeys), "%s/pre-keys", dep.dir);
+	{
+		char from[800];
+
+		(void)snprintf(from, sizeof(from), "%s/store/data.mdb", dep.hub);
+		copy_file(from, pre);
+		sh("cp -a '%s' '%s'", keys, prekeys);
+	}
+	assert_true(kek_files(keys, expiry_epoch, "key") >= 1);
+
+	/* The expiry day itself: nothing is erased early, not even in its last second. */
+	advance(&dep, "20d");
+	sleep(2);
+	assert_int_equal(subjects_held(&dep, NULL), 4);
+	advance(&dep, "86399s");
+	sleep(2);
+	assert_int_equal(subjects_held(&dep, NULL), 4);
+	cross(c, seq++, 1, T2027 + 31 * DAY - 1, PASO__ENVELOPE__BODY_ACK, 0);
+	/* The day after: erased within seconds, by the sweep on the hub's clock. */
+	advance(&dep, "1s");
+	took = wait_subjects(&dep, 1, 10.0);
+	fprintf(stderr, "expired subjects erased %.2f s after the day changed\n", took);
+	assert_true(took >= 0);
+	assert_int_equal(subjects_held(&dep, &out), 1);
+	assert_int_equal(h_json_num(out, "crossings"), 0);
+	assert_int_equal(h_json_num(out, "2027"), 1);
+	free(out);
+	{
+		const char *argv[] = {"paso-hub", "sweep", dep.hub, "--dry-run", NULL};
+		out = run_out(argv, 0);
+		assert_non_null(strstr(out, "nothing is due"));
+		assert_non_null(strstr(out, "0 expired day(s)"));
+		free(out);
+	}
+	/* Their cards map to nothing: a crossing is refused, and the same person can enrol anew
+	 * (neither the card index nor 1:N deduplication remembers them). */
+	cross(c, seq++, 0, T2027 + 31 * DAY, PASO__ENVELOPE__BODY_ERROR, PASO_E_NOT_ENROLLED);
+	enrol(c, seq++, 1, 3, T2027 + 31 * DAY, PASO__ENVELOPE__BODY_ACK, 0);
+	/* The survivor is intact. */
+	cross(c, seq++, 3, T2027 + 31 * DAY, PASO__ENVELOPE__BODY_ACK, 0);
+	tls_conn_shutdown(c);
+	tls_conn_free(c);
+	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
+
+	/* The audit log says what was erased, how many, which day, under which rule. */
+	{
+		const char *argv[] = {"paso-audit", "show", dep.hub, "--json", NULL};
+		out = run_out(argv, 0);
+		assert_int_equal(h_count(out, "\"DELETE\""), 1);
+		assert_int_equal(h_count(out, "retention_days.enrolment"), 1);
+		assert_non_null(strstr(out, "erased 3 enrolments"));
+		assert_non_null(strstr(out, "their 2 crossings"));
+		assert_non_null(strstr(out, "2027-01-31..2027-01-31"));
+		assert_non_null(strstr(out, "destroyed the key-encryption keys of 1 expired day"));
+		free(out);
+	}
+	{
+		const char *argv[] = {"paso-audit", "verify", dep.hub, NULL};
+		out = run_out(argv, 0);
+		free(out);
+	}
+	/* The day's KEK is gone, a tombstone in its place. */
+	assert_int_equal(kek_files(keys, expiry_epoch, "key"), 0);
+	assert_true(kek_files(keys, expiry_epoch, "shredded") >= 1);
+
+	/* The forensic copy: the pre-expiry data.mdb with every key file there is now. */
+	(void)snprintf(forensic, sizeof(forensic), "%s/forensic", dep.dir);
+	sh("mkdir -p '%s/store'", forensic);
+	{
+		char to[800];
+
+		(void)snprintf(to, sizeof(to), "%s/store/data.mdb", forensic);
+		copy_file(pre, to);
+	}
+	/* Control: with the keys as they were, the old copy opens person 0's record. */
+	open_person(forensic, prekeys, 0, &o);
+	assert_int_equal(o.lookup, 0);
+	assert_int_equal(o.get, 0);
+	assert_int_equal(o.events, 0);
+	assert_string_equal(o.card, card_of(0, card));
+	for (p = 0; p < 3; p++) {
+		open_person(forensic, keys, p, &o);
+		/* The old copy still holds the index row (see threat-model.md), but nothing
+		 * behind it opens: the key that wrapped the data key is destroyed. */
+		assert_int_equal(o.lookup, 0);
+		assert_int_equal(o.get, PASO_E_KEY_NOT_FOUND);
+		if (p == 0)
+			assert_int_equal(o.events, PASO_E_KEY_NOT_FOUND);
+	}
+	/* Positive control: the person not yet expired opens from the same old copy. */
+	open_person(forensic, keys, 3, &o);
+	assert_int_equal(o.get, 0);
+	assert_string_equal(o.card, card_of(3, card));
+
+	/* The store as it is: their cards map to nothing (person 1 only to the new enrolment). */
+	open_person(dep.hub, keys, 0, &o);
+	assert_int_equal(o.lookup, PASO_E_NOT_FOUND);
+	open_person(dep.hub, keys, 2, &o);
+	assert_int_equal(o.lookup, PASO_E_NOT_FOUND);
+	{
+		struct opened old;
+
+		open_person(forensic, prekeys, 1, &old);
+		open_person(dep.hub, keys, 1, &o);
+		assert_int_equal(o.get, 0);
+		assert_memory_not_equal(o.id, old.id, VAULT_ID_BYTES);
+	}
+	/* No card number and no template byte of theirs in the clear, anywhere in the
+	 * deployment (store, keys, audit log, policy, logs) or in the old copy. */
+	{
+		Paso__Envelope env;
+
+		c_make_enroll_capture(&env, KIOSK, 1, 0, 0);
+		assert_true(env.enroll->capture->finger_record.len > 64);
+		memcpy(finger, env.enroll->capture->finger_record.data + 32, sizeof(finger));
+		c_free_enroll(&env);
+	}
+	for (p = 0; p < 3; p++) {
+		card_of(p, card);
+		assert_false(found_in_tree(dep.dir, card, strlen(card)));
+	}
+	assert_false(found_in_tree(dep.dir, finger, sizeof(finger)));
+	h_cleanup(&dep);
+}
+
+static void
+test_crash_mid_sweep(void **state)
+{
+	struct deployment dep;
+	const char *const sim[] = {"--clock", "sim:2027-01-01T00:00:00Z", NULL};
+	const char *const resume[] = {"--clock", "sim", NULL};
+	const uint32_t expiry_epoch = (uint32_t)(T2027 / DAY) + 30;
+	char keys[700], pre[700], forensic[700];
+	char *out = NULL;
+	struct opened o;
+	struct tls_conn *c;
+	double t0;
+	int rc, st = 0;
+	uint32_t p;
+
+	(void)state;
+	deploy(&dep);
+	(void)snprintf(keys, sizeof(keys), "%s/keys", dep.hub);
+	setenv("PASO_HUB_TEST_CRASH_AFTER_SWEEP", "1", 1);
+	h_hub_start_ex(&dep, 0, sim);
+	unsetenv("PASO_HUB_TEST_CRASH_AFTER_SWEEP");
+	assert_non_null(c = c_connect(dep.hub, KIOSK, dep.port, &rc));
+	for (p = 0; p < 2; p++)
+		enrol(c, p + 1, p, 0, T2027, PASO__ENVELOPE__BODY_ACK, 0);
+	tls_conn_free(c);
+	(void)snprintf(pre, sizeof(pre), "%s/pre-data.mdb", dep.dir);
+	{
+		char from[800];
+
+		(void)snprintf(from, sizeof(from), "%s/store/data.mdb", dep.hub);
+		copy_file(from, pre);
+	}
+	/* Past the expiry day: the sweep erases, commits, and the hub dies at once. */
+	advance(&dep, "31d");
+	for (t0 = mono(); mono() - t0 < 10.0; usleep(50000))
+		if (waitpid(dep.hub_pid, &st, WNOHANG) == dep.hub_pid)
+			break;
+	assert_true(mono() - t0 < 10.0);
+	dep.hub_pid = 0;
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	/* Half done: the rows are gone, the day's key is not yet destroyed. */
+	assert_int_equal(subjects_held(&dep, NULL), 0);
+	assert_true(kek_files(keys, expiry_epoch, "key") >= 1);
+	/* The next start finishes the job before serving. */
+	h_hub_start_ex(&dep, 0, resume);
+	assert_int_equal(kek_files(keys, expiry_epoch, "key"), 0);
+	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
+	{
+		const char *argv[] = {"paso-audit", "show", dep.hub, "--json", NULL};
+		out = run_out(argv, 0);
+		assert_int_equal(h_count(out, "\"DELETE\""), 1);
+		assert_non_null(strstr(out, "erased 2 enrolments"));
+		assert_non_null(strstr(out, "destroyed the key-encryption keys of 1 expired day"));
+		free(out);
+	}
+	{
+		const char *argv[] = {"paso-audit", "verify", dep.hub, NULL};
+		out = run_out(argv, 0);
+		free(out);
+	}
+	(void)snprintf(forensic, sizeof(forensic), "%s/forensic", dep.dir);
+	sh("mkdir -p '%s/store'", forensic);
+	{
+		char to[800];
+
+		(void)snprintf(to, sizeof(to), "%s/store/data.mdb", forensic);
+		copy_file(pre, to);
+	}
+	for (p = 0; p < 2; p++) {
+		open_person(forensic, keys, p, &o);
+		assert_int_equal(o.lookup, 0);
+		assert_int_equal(o.get, PASO_E_KEY_NOT_FOUND);
+	}
+	h_cleanup(&dep);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_forensic),
+		cmocka_unit_test(test_crash_mid_sweep),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
