@@ -11,9 +11,9 @@ cmake --build build -j"$(nproc)" >/dev/null
 B=build/bin
 DIR=${PASO_BENCH_DIR:-/var/tmp}
 if [ "${PASO_BENCH_QUICK:-0}" = 1 ]; then
-  LARGE=1000000; GALLERY=100000; PEOPLE=500; CROSSINGS=2000; RUNS=1; TRAVELLERS=500
+  LARGE=1000000; GALLERY=100000; PEOPLE=500; CROSSINGS=2000; RUNS=1; TRAVELLERS=500; SWEEP=20000
 else
-  LARGE=10000000; GALLERY=1000000; PEOPLE=2000; CROSSINGS=6000; RUNS=3; TRAVELLERS=20000
+  LARGE=10000000; GALLERY=1000000; PEOPLE=2000; CROSSINGS=6000; RUNS=3; TRAVELLERS=20000; SWEEP=200000
 fi
 echo "### ingest through the hub, and the decision layer without a server"
 for K in 5 16 64; do
@@ -22,6 +22,8 @@ for K in 5 16 64; do
 done
 echo; echo "### sealed store against raw LMDB"
 $B/bench_store --runs 5 --dir "$DIR"
+echo; echo "### retention sweep against raw LMDB deletes"
+$B/bench_sweep --records $SWEEP --runs $RUNS --dir "$DIR"
 echo; echo "### audit log"
 $B/bench_audit --large $LARGE --dir "$DIR"
 echo; echo "### audit log as tlog-tiles, proofs from tiles, tlog-witness endpoint"
