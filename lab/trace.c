@@ -223,7 +223,8 @@ print_text(const struct trace *t, const char *dir)
 
 	printf("trace of one person in %s\n", dir);
 	if (t->found)
-		printf("  pseudonym %s (computed from the card under the deployment's key; that "
+		printf("  pseudonym %s (computed from the card under the deployment's keys and the "
+		       "person's data key; that "
 		       "lookup is itself entry %" PRIu64 ")\n",
 			t->pseud_hex, t->lookup_index);
 	else
@@ -467,7 +468,8 @@ trace_main(int argc, char **argv)
 	r = vault_card_lookup(tx, card, id);
 	if (r == 0) {
 		t.found = 1;
-		vault_pseudonym(v, id, t.pseud);
+		if ((r = vault_pseudonym(tx, id, t.pseud)) != 0)
+			goto out;
 		hex(t.pseud, 32, t.pseud_hex);
 	} else if (r != PASO_E_NOT_FOUND)
 		goto out;

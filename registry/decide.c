@@ -427,7 +427,8 @@ refuse_duplicate(struct act *a, const struct gallery_hit *hit)
 	char msg[160];
 	int rc;
 
-	vault_pseudonym(a->dc->vault, hit->id, cand);
+	if ((rc = vault_pseudonym(a->t, hit->id, cand)) != 0)
+		return rc;
 	scores_to_pb(&hit->scores, PASO__DECISION__DUPLICATE_FOUND,
 		policy_identify_fmr(a->dc->policy), &mr);
 	mr.candidate.data = cand;
@@ -496,7 +497,8 @@ act_enroll(struct act *a)
 
 	rc = vault_card_lookup(a->t, en->card_number, id);
 	if (rc == 0) {
-		vault_pseudonym(dc->vault, id, pseud);
+		if ((rc = vault_pseudonym(a->t, id, pseud)) != 0)
+			return rc;
 		return refuse(a, PASO_E_CARD_ENROLLED, "enroll.card_number: already enrolled",
 			"enrolment", pseud);
 	}
@@ -549,7 +551,8 @@ act_enroll(struct act *a)
 		return refuse(a, rc, "enroll.card_number: already enrolled", "enrolment", NULL);
 	if (rc != 0)
 		return rc;
-	vault_pseudonym(dc->vault, id, pseud);
+	if ((rc = vault_pseudonym(a->t, id, pseud)) != 0)
+		return rc;
 	entry_for(a->m, &e, PASO__ACTION__ENROLL, "enrolment");
 	e.subject.data = pseud;
 	e.subject.len = sizeof(pseud);
@@ -644,7 +647,8 @@ act_crossing(struct act *a)
 			"verification", NULL);
 	if (rc != 0)
 		return rc;
-	vault_pseudonym(dc->vault, id, pseud);
+	if ((rc = vault_pseudonym(a->t, id, pseud)) != 0)
+		return rc;
 	rc = verify(a, id, &sc, &rule);
 	decided_match = rc == 1;
 	if (rc == 1)
@@ -697,7 +701,8 @@ act_identify(struct act *a)
 		found ? PASO__DECISION__IDENTIFIED : PASO__DECISION__NOT_IDENTIFIED, fmr, &mr);
 	entry_for(a->m, &e, PASO__ACTION__IDENTIFY, "identification");
 	if (found) {
-		vault_pseudonym(dc->vault, hit.id, pseud);
+		if ((rc = vault_pseudonym(a->t, hit.id, pseud)) != 0)
+			return rc;
 		mr.candidate.data = pseud;
 		mr.candidate.len = sizeof(pseud);
 		e.subject.data = pseud;

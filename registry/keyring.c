@@ -388,7 +388,8 @@ kek_destroy_file(int dirfd, uint32_t epoch, uint32_t gen)
 		return errno == ENOENT ? 0 : PASO_E_IO;
 	if (pwrite(fd, zeros, sizeof(zeros), 0) != (ssize_t)sizeof(zeros) || fsync(fd) != 0)
 		goto out;
-	if (unlinkat(dirfd, name, 0) != 0)
+	/* ENOENT: another process opening the keyring finished this shred first (load_keks). */
+	if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT)
 		goto out;
 	r = 0;
 out:
@@ -414,7 +415,21 @@ keyring_close(struct keyring *kr)
 	free(kr);
 }
 
-/* Loads KEKs and tombstones; finishes any shred a crash interrupted (tombstone + key file). */
+/* 1 if the tombstone of (epoch, gen) exists now. */
+static int
+tombstoned(int dirfd, uint32_t epoch, uint32_t gen)
+{
+	char tomb[64];
+
+	kek_file_name(epoch, gen, "shredded", tomb, sizeof(tomb));
+	return faccessat(dirfd, tomb, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/*
+ * Loads KEKs and tombstones; finishes any shred a crash interrupted (tombstone + key file). A
+ * running hub may shred while another process opens the keyring (a KEK file zeroed or gone
+ * between readdir and read): a key file whose tombstone exists by then is skipped.
+ */
 static int
 load_keks(struct keyring *kr, struct paso_diag *d)
 {
@@ -449,7 +464,14 @@ load_keks(struct keyring *kr, struct paso_diag *d)
 			}
 			continue;
 		}
-		if ((r = key_file_read(kr->dirfd, de->d_name, KIND_KEK, epoch, gen, key, d)) != 0)
+		r = key_file_read(kr->dirfd, de->d_name, KIND_KEK, epoch, gen, key, d);
+		if (r != 0 && tombstoned(kr->dirfd, epoch, gen)) {
+			/* Shredded by the hub while we listed the directory: gone, not corrupt. */
+			d->code = 0;
+			d->msg[0] = '\0';
+			continue;
+		}
+		if (r != 0)
 			goto out;
 		r = meta_insert(kr, epoch, gen, key);
 		sodium_memzero(key, sizeof(key));
@@ -721,16 +743,22 @@ keyring_kek_count(struct keyring *kr)
 
 int
 keyring_pseudonym(struct keyring *kr, const uint8_t subject_id[KEYRING_SUBJECT_BYTES],
-	uint8_t out[KEYRING_HASH_BYTES])
+	const uint8_t dk[KEYRING_DK_BYTES], uint8_t out[KEYRING_HASH_BYTES])
 {
 	crypto_generichash_state st;
+	uint8_t bound[KEYRING_HASH_BYTES];
 
+	/* What only the data key can give: once it is shredded, nobody can recompute this. */
+	crypto_generichash(bound, sizeof(bound), (const uint8_t *)"paso-pseudonym-dk", 17, dk,
+		KEYRING_DK_BYTES);
 	/* The keys are read-only after open, so no lock is needed. */
 	crypto_generichash_init(&st, kr->pseudonym_key, KEY_BYTES, KEYRING_HASH_BYTES);
-	crypto_generichash_update(&st, (const uint8_t *)"paso-pseudonym-v1", 17);
+	crypto_generichash_update(&st, (const uint8_t *)"paso-pseudonym-v2", 17);
 	crypto_generichash_update(&st, subject_id, KEYRING_SUBJECT_BYTES);
+	crypto_generichash_update(&st, bound, sizeof(bound));
 	crypto_generichash_final(&st, out, KEYRING_HASH_BYTES);
 	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(bound, sizeof(bound));
 	return 0;
 }
 

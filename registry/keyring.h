@@ -108,9 +108,14 @@ size_t keyring_kek_count(struct keyring *kr);
 /* Formats a KEK id as "kek:EEEEEEEE.GGGGGGGG" into buf (KEYRING_KEYID_STRLEN bytes). */
 void keyring_kek_id_str(uint32_t epoch, uint32_t gen, char buf[KEYRING_KEYID_STRLEN]);
 
-/* Keyed BLAKE2b pseudonym of a subject id for the audit log (stable for a deployment). */
+/*
+ * Pseudonym of a subject for the audit log: keyed BLAKE2b under the pseudonym key of the subject
+ * id and of a hash of the subject's data key dk. Stable for the subject's life (a rewrap keeps
+ * its DK), and bound to the DK, so once the subject is erased and its epoch shredded nobody,
+ * the hub included, can recompute it from an old copy of the store and every key left.
+ */
 int keyring_pseudonym(struct keyring *kr, const uint8_t subject_id[KEYRING_SUBJECT_BYTES],
-	uint8_t out[KEYRING_HASH_BYTES]);
+	const uint8_t dk[KEYRING_DK_BYTES], uint8_t out[KEYRING_HASH_BYTES]);
 
 /*
  * Keyed BLAKE2b of a card number (len bytes): the card index key. The card number itself is

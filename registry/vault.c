@@ -1063,9 +1063,15 @@ out:
 }
 
 int
-vault_pseudonym(struct vault *v, const uint8_t subject_id[VAULT_ID_BYTES], uint8_t out[32])
+vault_pseudonym(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint8_t out[32])
 {
-	return keyring_pseudonym(v->kr, subject_id, out);
+	uint8_t dk[KEYRING_DK_BYTES];
+	int r;
+
+	if ((r = dk_get(t, subject_id, dk, NULL)) == 0)
+		r = keyring_pseudonym(t->v->kr, subject_id, dk, out);
+	sodium_memzero(dk, sizeof(dk));
+	return r;
 }
 
 static int

@@ -221,8 +221,13 @@ int vault_epoch_held(struct vault_txn *t, uint32_t epoch, int *heldp);
  */
 int vault_shred_epoch(struct vault *v, uint32_t epoch, size_t *survivorsp);
 
-/* Keyed pseudonym of a subject id for audit entries (32 bytes). Returns 0. */
-int vault_pseudonym(struct vault *v, const uint8_t subject_id[VAULT_ID_BYTES], uint8_t out[32]);
+/*
+ * Pseudonym of a subject for audit entries and acknowledgements (32 bytes): keyed by the
+ * deployment's pseudonym key and bound to the subject's data key (keyring_pseudonym), so it
+ * cannot be recomputed once the subject is erased and its epoch shredded. Returns 0,
+ * PASO_E_CORRUPT (no key row: not held), PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO, PASO_E_STORAGE.
+ */
+int vault_pseudonym(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint8_t out[32]);
 
 /* Meta counters: u64 under a NUL-terminated key of 1..255 bytes. PASO_E_NOT_FOUND on get. */
 int vault_meta_get(struct vault_txn *t, const char *key, uint64_t *val);

@@ -141,16 +141,31 @@ expect_body(Paso__Envelope *a, int body, int code)
 	paso__envelope__free_unpacked(a, NULL);
 }
 
+/* Enrols; with pseud, keeps the pseudonym the hub acknowledged with. */
+static void
+enrol_p(struct tls_conn *c, uint64_t seq, uint32_t person, uint32_t capture, uint64_t t, int body,
+	int code, uint8_t pseud[32])
+{
+	Paso__Envelope env, *a;
+
+	c_make_enroll_capture(&env, KIOSK, seq, person, capture);
+	env.enroll->capture->capture_time = t;
+	a = roundtrip(c, &env);
+	if (pseud != NULL) {
+		assert_non_null(a);
+		assert_int_equal(a->body_case, PASO__ENVELOPE__BODY_ACK);
+		assert_int_equal(a->ack->subject.len, 32);
+		memcpy(pseud, a->ack->subject.data, 32);
+	}
+	expect_body(a, body, code);
+	c_free_enroll(&env);
+}
+
 static void
 enrol(struct tls_conn *c, uint64_t seq, uint32_t person, uint32_t capture, uint64_t t, int body,
 	int code)
 {
-	Paso__Envelope env;
-
-	c_make_enroll_capture(&env, KIOSK, seq, person, capture);
-	env.enroll->capture->capture_time = t;
-	expect_body(roundtrip(c, &env), body, code);
-	c_free_enroll(&env);
+	enrol_p(c, seq, person, capture, t, body, code, NULL);
 }
 
 static void
@@ -188,7 +203,8 @@ subjects_held(const struct deployment *dep, char **jsonp)
 	char *out = NULL;
 	long long n;
 
-	assert_int_equal(h_run(&out, argv), 0);
+	if (h_run(&out, argv) != 0)
+		fail_msg("paso-hub stats: %s", out ? out : "");
 	n = h_json_num(out, "subjects");
 	if (jsonp != NULL)
 		*jsonp = out;
@@ -211,9 +227,11 @@ run_out(const char *const argv[], int want)
 
 /* What opening a person's record from the store in dir with the keys in keydir gives. */
 struct opened {
-	int lookup; /* vault_card_lookup */
-	int get;    /* vault_subject_get (when looked up) */
-	int events; /* vault_event_foreach */
+	int lookup;   /* vault_card_lookup */
+	int get;      /* vault_subject_get (when looked up) */
+	int events;   /* vault_event_foreach */
+	int pseud_rc; /* vault_pseudonym */
+	uint8_t pseud[32];
 	uint8_t id[VAULT_ID_BYTES];
 	char card[VAULT_CARD_MAX + 1]; /* from the record, when it opened */
 };
@@ -257,6 +275,7 @@ open_person(const char *dir, const char *keydir, uint32_t person, struct opened 
 		}
 		vault_free_record(rec, len);
 		o->events = vault_event_foreach(t, o->id, count_cb, &n);
+		o->pseud_rc = vault_pseudonym(t, o->id, o->pseud);
 	}
 	vault_abort(t);
 	vault_close(v);
@@ -335,7 +354,7 @@ test_forensic(void **state)
 	const uint32_t expiry_epoch = (uint32_t)(T2027 / DAY) + 30;
 	char pre[700], prekeys[700], forensic[700], keys[700], card[VAULT_CARD_MAX + 1];
 	char *out = NULL;
-	uint8_t finger[32];
+	uint8_t finger[32], pseud0[32];
 	struct opened o;
 	struct tls_conn *c;
 	uint64_t seq = 1;
@@ -349,7 +368,8 @@ test_forensic(void **state)
 	h_hub_start_ex(&dep, 0, sim);
 	assert_non_null(c = c_connect(dep.hub, KIOSK, dep.port, &rc));
 	/* Persons 0..2 enrolled on day 0 (expire on day 30); person 0 also crosses. */
-	for (p = 0; p < 3; p++)
+	enrol_p(c, seq++, 0, 0, T2027, PASO__ENVELOPE__BODY_ACK, 0, pseud0);
+	for (p = 1; p < 3; p++)
 		enrol(c, seq++, p, 0, T2027, PASO__ENVELOPE__BODY_ACK, 0);
 	cross(c, seq++, 0, T2027, PASO__ENVELOPE__BODY_ACK, 0);
 	/* Person 3 enrolled on day 10 (expires on day 40): the survivor. */
@@ -448,6 +468,8 @@ test_forensic(void **state)
 	assert_int_equal(o.get, 0);
 	assert_int_equal(o.events, 0);
 	assert_string_equal(o.card, card_of(0, card));
+	assert_int_equal(o.pseud_rc, 0);
+	assert_memory_equal(o.pseud, pseud0, 32);
 	for (p = 0; p < 3; p++) {
 		open_person(forensic, keys, p, &o);
 		/* The old copy still holds the index row (see threat-model.md), but nothing
@@ -456,6 +478,15 @@ test_forensic(void **state)
 		assert_int_equal(o.get, PASO_E_KEY_NOT_FOUND);
 		if (p == 0)
 			assert_int_equal(o.events, PASO_E_KEY_NOT_FOUND);
+		/* Nor can anyone recompute their pseudonym: the log's entries about them (still
+		 * there, the log stays complete) no longer tie to a card. */
+		assert_int_equal(o.pseud_rc, PASO_E_KEY_NOT_FOUND);
+	}
+	{
+		char audit[700];
+
+		(void)snprintf(audit, sizeof(audit), "%s/audit", dep.hub);
+		assert_true(found_in_tree(audit, pseud0, sizeof(pseud0)));
 	}
 	/* Positive control: the person not yet expired opens from the same old copy. */
 	open_person(forensic, keys, 3, &o);

@@ -218,13 +218,16 @@ test_pseudonym_and_card_index(void **state)
 	struct keyring *kr = NULL, *kr2 = NULL;
 	struct paso_diag d = {0};
 	char keys2[128];
-	uint8_t id[16] = {0}, p1[32], p2[32], c1[32], c2[32], c3[32];
+	uint8_t id[16] = {0}, p1[32], p2[32], c1[32], c2[32], c3[32], dk[32] = {1}, dk2[32] = {2};
 
 	assert_int_equal(keyring_create(f->keys), 0);
 	assert_int_equal(keyring_open(f->keys, &kr, &d), 0);
-	assert_int_equal(keyring_pseudonym(kr, id, p1), 0);
-	assert_int_equal(keyring_pseudonym(kr, id, p2), 0);
+	assert_int_equal(keyring_pseudonym(kr, id, dk, p1), 0);
+	assert_int_equal(keyring_pseudonym(kr, id, dk, p2), 0);
 	assert_memory_equal(p1, p2, 32);
+	/* Bound to the data key: without it (shredded) the pseudonym cannot be recomputed. */
+	assert_int_equal(keyring_pseudonym(kr, id, dk2, p2), 0);
+	assert_memory_not_equal(p1, p2, 32);
 	assert_int_equal(keyring_card_index(kr, "GT-0001", 7, c1), 0);
 	assert_int_equal(keyring_card_index(kr, "GT-0002", 7, c2), 0);
 	assert_memory_not_equal(c1, c2, 32);
@@ -237,7 +240,7 @@ test_pseudonym_and_card_index(void **state)
 	(void)snprintf(keys2, sizeof(keys2), "%s/keys2", f->root);
 	assert_int_equal(keyring_create(keys2), 0);
 	assert_int_equal(keyring_open(keys2, &kr2, &d), 0);
-	assert_int_equal(keyring_pseudonym(kr2, id, p2), 0);
+	assert_int_equal(keyring_pseudonym(kr2, id, dk, p2), 0);
 	assert_memory_not_equal(p1, p2, 32);
 	assert_int_equal(keyring_card_index(kr2, "GT-0001", 7, c2), 0);
 	assert_memory_not_equal(c1, c2, 32);

@@ -315,7 +315,9 @@ test_survives_reopen_and_abort(void **state)
 	memcpy(want, create_one(f, "GT-BW-1", 10, 3, a), sizeof(want));
 	(void)create_one(f, "GT-BW-2", 10, 4, b);
 	(void)create_one(f, NULL, 11, 5, c);
-	assert_int_equal(vault_pseudonym(f->v, a, pa), 0);
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	assert_int_equal(vault_pseudonym(t, a, pa), 0);
+	vault_abort(t);
 	assert_int_equal(vault_begin(f->v, 0, &t), 0);
 	assert_int_equal(vault_meta_put(t, "audit_size", 12345), 0);
 	assert_int_equal(vault_commit(t), 0);
@@ -328,7 +330,9 @@ test_survives_reopen_and_abort(void **state)
 	fx_close(f);
 	assert_int_equal(fx_open(f), 0);
 	assert_record(f, a, want, sizeof(want));
-	assert_int_equal(vault_pseudonym(f->v, a, pa2), 0);
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	assert_int_equal(vault_pseudonym(t, a, pa2), 0);
+	vault_abort(t);
 	assert_memory_equal(pa, pa2, 32);
 	assert_int_equal(vault_begin(f->v, 1, &t), 0);
 	assert_int_equal(vault_meta_get(t, "audit_size", &val), 0);
