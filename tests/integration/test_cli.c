@@ -75,6 +75,22 @@ test_bad_arguments_are_named(void **state)
 		const char *a[] = {"paso-audit", "verify", "/nonexistent", NULL};
 		expect(2, "/nonexistent", a);
 	}
+	{
+		const char *a[] = {"paso-hub", "sweep", dep.hub, NULL};
+		expect(2, "only --dry-run", a);
+	}
+	{
+		const char *a[] = {"paso-hub", "sweep", dep.hub, "--dry-run", "--now", NULL};
+		expect(2, "'--now'", a);
+	}
+	{
+		const char *a[] = {"paso-hub", "sweep", "/nonexistent", "--dry-run", NULL};
+		expect(1, "/nonexistent", a);
+	}
+	{
+		const char *a[] = {"paso-hub", "sweep", dep.hub, "--dry-run", NULL};
+		expect(0, "nothing is due", a);
+	}
 	/* None of that touched the deployment: its log still verifies, unchanged. */
 	{
 		const char *a[] = {"paso-audit", "verify", dep.hub, NULL};
