@@ -34,9 +34,14 @@ retention_step_clear(struct retention_step *st)
 	memset(st, 0, sizeof(*st));
 }
 
-/* Takes one record's category and kept templates off the counters. */
+/*
+ * Takes one record's category and kept templates off the counters. A record that does not open
+ * (its key gone, tampered, malformed) is still erased: retention must not stall on it; *unread
+ * counts it, and the DELETE entry says so.
+ */
 static int
-uncount(struct ledger_txn *t, struct vault_txn *vt, const uint8_t id[VAULT_ID_BYTES])
+uncount(struct ledger_txn *t, struct vault_txn *vt, const uint8_t id[VAULT_ID_BYTES],
+	uint64_t *unread)
 {
 	Paso__SubjectRecord *sr;
 	uint8_t *rec = NULL;
@@ -45,14 +50,18 @@ uncount(struct ledger_txn *t, struct vault_txn *vt, const uint8_t id[VAULT_ID_BY
 
 	ledger_count(t, COUNT_SUBJECTS, -1);
 	r = vault_subject_get(vt, id, &rec, &len);
-	if (r == PASO_E_KEY_NOT_FOUND)
-		return 0; /* its key is already gone: nothing more to take off */
+	if (r == PASO_E_KEY_NOT_FOUND || r == PASO_E_CRYPTO || r == PASO_E_CORRUPT) {
+		(*unread)++;
+		return 0;
+	}
 	if (r != 0)
 		return r;
 	sr = paso__subject_record__unpack(NULL, len, rec);
 	vault_free_record(rec, len);
-	if (sr == NULL)
-		return PASO_E_CORRUPT;
+	if (sr == NULL) {
+		(*unread)++;
+		return 0;
+	}
 	if (sr->category >= 1 && sr->category <= 4)
 		ledger_count(t, COUNT_CAT_REGIONAL_VISITOR + (size_t)sr->category - 1, -1);
 	if (sr->templates != NULL) {
@@ -73,9 +82,9 @@ retention_sweep(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 	struct vault_txn *vt = ledger_store(t);
 	uint8_t *ids = NULL;
 	uint32_t *epochs = NULL;
-	uint64_t nev;
+	uint64_t nev, unread = 0;
 	size_t n = 0, i;
-	char detail[512], a[INSTANT_TEXT_BYTES], b[INSTANT_TEXT_BYTES];
+	char detail[600], note[120], a[INSTANT_TEXT_BYTES], b[INSTANT_TEXT_BYTES];
 	int r;
 
 	memset(st, 0, sizeof(*st));
@@ -94,7 +103,7 @@ retention_sweep(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 		n = max;
 	}
 	for (i = 0; i < n; i++) {
-		if ((r = uncount(t, vt, ids + i * VAULT_ID_BYTES)) != 0 ||
+		if ((r = uncount(t, vt, ids + i * VAULT_ID_BYTES, &unread)) != 0 ||
 			(r = vault_subject_erase(vt, ids + i * VAULT_ID_BYTES, &nev)) != 0)
 			goto out;
 		ledger_count(t, COUNT_CROSSINGS, -(int64_t)nev);
@@ -109,14 +118,21 @@ retention_sweep(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 	}
 	st->first_epoch = epochs[0];
 	st->last_epoch = epochs[n - 1];
+	note[0] = '\0';
+	if (unread > 0)
+		(void)snprintf(note, sizeof(note),
+			"; %llu of them could not be opened (key gone, tampered or malformed) and "
+			"were erased unread",
+			(unsigned long long)unread);
 	(void)snprintf(detail, sizeof(detail),
 		"retention sweep: erased %llu enrolments (sealed record, templates, card index, "
 		"wrapped key) and their %llu crossings, of %zu expiry days %s..%s (key epochs "
 		"%u..%u); each record was opened once to update the counters; the days' "
-		"key-encryption keys are destroyed next%s",
+		"key-encryption keys are destroyed next%s%s",
 		(unsigned long long)n, (unsigned long long)st->events, st->epochs,
 		day_text(st->first_epoch, a), day_text(st->last_epoch, b), st->first_epoch,
-		st->last_epoch, st->more ? "; more are due and follow in the next sweep" : "");
+		st->last_epoch, note,
+		st->more ? "; more are due and follow in the next sweep" : "");
 	e.actor = "hub";
 	e.action = PASO__ACTION__DELETE;
 	e.purpose = "retention";
