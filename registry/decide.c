@@ -209,6 +209,35 @@ scores_to_pb(const struct match_scores *s, int decision, double fmr, Paso__Match
 	mr->threshold_fmr = fmr;
 }
 
+/*
+ * The day the resend memory of an accepted message expires: the hub's time plus the retention of
+ * its kind (an enrolment's acknowledgement lives as long as the enrolment, a crossing's as long
+ * as a crossing record, an identification's as long as an identification). The acknowledgement
+ * holds the subject's pseudonym and the scores, so it must not outlive what it describes.
+ */
+static uint32_t
+seen_expiry_day(const struct act *a, enum policy_record_kind *kind)
+{
+	uint64_t until;
+
+	switch (a->m->env->body_case) {
+	case PASO__ENVELOPE__BODY_ENROLL:
+		*kind = POLICY_REC_ENROLMENT;
+		break;
+	case PASO__ENVELOPE__BODY_CROSSING:
+		*kind = POLICY_REC_CROSSING;
+		break;
+	default:
+		*kind = POLICY_REC_IDENTIFICATION;
+		break;
+	}
+	if (instant_add(a->now,
+		    (uint64_t)policy_retention_days(a->dc->policy, *kind) * SECONDS_PER_DAY,
+		    &until) != 0)
+		return UINT32_MAX;
+	return (uint32_t)(until / SECONDS_PER_DAY);
+}
+
 /* Acknowledges the message and remembers the reply under (kiosk, seq) for resends. */
 static int
 accept_reply(struct act *a, const uint8_t *subject, Paso__MatchResult *match, uint64_t idx)
@@ -216,6 +245,8 @@ accept_reply(struct act *a, const uint8_t *subject, Paso__MatchResult *match, ui
 	Paso__Envelope env = PASO__ENVELOPE__INIT;
 	Paso__Ack ack = PASO__ACK__INIT;
 	struct decide_msg *m = a->m;
+	enum policy_record_kind kind;
+	uint32_t day;
 	int rc;
 
 	ack.seq = m->env->seq;
@@ -230,8 +261,9 @@ accept_reply(struct act *a, const uint8_t *subject, Paso__MatchResult *match, ui
 	if ((rc = frame_reply(m, &env)) != 0)
 		return rc;
 	a->dc->accepted++;
-	return vault_seen_put(a->t, m->kiosk, m->env->seq, m->digest,
-		m->reply + FRAME_HEADER_BYTES, m->reply_len - FRAME_HEADER_BYTES);
+	day = seen_expiry_day(a, &kind);
+	return vault_seen_put_until(a->t, m->kiosk, m->env->seq, m->digest,
+		m->reply + FRAME_HEADER_BYTES, m->reply_len - FRAME_HEADER_BYTES, day, (uint8_t)kind);
 }
 
 /* A resend of a message already answered: the same answer again, flagged, audited, not stored. */

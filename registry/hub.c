@@ -186,21 +186,27 @@ sweep_once(struct hub *h)
 		ledger_abort(t);
 		goto fail;
 	}
-	if (st.subjects == 0) {
+	if (st.subjects == 0 && st.seen_total == 0) {
 		ledger_abort(t);
 	} else {
 		r = ledger_commit(t);
 		if (r != 0)
 			goto fail;
 		retention_forget(h->gallery, &st);
-		hublog_printf(&h->log,
-			"retention: erased %llu enrolments and %llu crossings of key epochs %u..%u "
-			"(audit entry %llu)%s",
-			(unsigned long long)st.subjects, (unsigned long long)st.events,
-			st.first_epoch, st.last_epoch, (unsigned long long)st.audit_index,
-			st.more ? "; more are due" : "");
-		if (h->cfg.test_crash_after_sweep)
-			raise(SIGKILL); /* the worst moment: rows gone, keys not yet destroyed */
+		if (st.seen_total > 0)
+			hublog_printf(&h->log,
+				"retention: deleted %llu acknowledgements kept for resends",
+				(unsigned long long)st.seen_total);
+		if (st.subjects > 0) {
+			hublog_printf(&h->log,
+				"retention: erased %llu enrolments and %llu crossings of key epochs "
+				"%u..%u (audit entry %llu)%s",
+				(unsigned long long)st.subjects, (unsigned long long)st.events,
+				st.first_epoch, st.last_epoch, (unsigned long long)st.audit_index,
+				st.more ? "; more are due" : "");
+			if (h->cfg.test_crash_after_sweep)
+				raise(SIGKILL); /* the worst moment: rows gone, keys not yet destroyed */
+		}
 	}
 	more = st.more;
 	retention_step_clear(&st);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "instant.h"
+#include "policy.h"
 
 #define SECONDS_PER_DAY 86400u
 
@@ -74,11 +75,67 @@ uncount(struct ledger_txn *t, struct vault_txn *vt, const uint8_t id[VAULT_ID_BY
 	return 0;
 }
 
+/* A DELETE entry of the sweep at now, under rule, saying detail. */
+static int
+delete_entry(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now, const char *rule,
+	const char *detail, uint64_t *indexp)
+{
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+
+	e.actor = "hub";
+	e.action = PASO__ACTION__DELETE;
+	e.purpose = "retention";
+	e.policy_rule = (char *)rule;
+	e.detail = (char *)detail;
+	e.policy_digest.data = (uint8_t *)policy_digest(dc->policy);
+	e.policy_digest.len = 32;
+	e.time = now;
+	return ledger_append(t, &e, indexp);
+}
+
+/*
+ * The resend memory whose day is past (at most budget rows): deleted, one DELETE entry per
+ * record kind. Deleting is not erasing, but the pseudonyms these rows hold are bound to data
+ * keys that the enrolments' erasure destroys.
+ */
+static int
+sweep_seen(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now, size_t budget,
+	struct retention_step *st)
+{
+	uint32_t first = 0, last = 0;
+	char detail[400], rule[64], a[INSTANT_TEXT_BYTES], b[INSTANT_TEXT_BYTES];
+	uint64_t idx;
+	size_t n = 0, k;
+	int more = 0, r;
+
+	if (budget == 0)
+		return 0; /* st->more is already set: the next step continues */
+	if ((r = vault_seen_expire(ledger_store(t), retention_today(now), budget, st->seen, &first,
+		     &last, &n, &more)) != 0)
+		return r;
+	st->seen_total = n;
+	st->more |= more;
+	for (k = 0; k < VAULT_SEEN_KINDS; k++) {
+		if (st->seen[k] == 0)
+			continue;
+		(void)snprintf(rule, sizeof(rule), "retention_days.%s",
+			policy_record_kind_name((enum policy_record_kind)k));
+		(void)snprintf(detail, sizeof(detail),
+			"retention sweep: deleted %llu acknowledgements of %s messages kept for "
+			"resends (kiosk, sequence number, pseudonym, scores), due on days %s..%s",
+			(unsigned long long)st->seen[k],
+			policy_record_kind_name((enum policy_record_kind)k), day_text(first, a),
+			day_text(last, b));
+		if ((r = delete_entry(dc, t, now, rule, detail, &idx)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 int
 retention_sweep(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now, size_t max,
 	struct retention_step *st)
 {
-	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
 	struct vault_txn *vt = ledger_store(t);
 	uint8_t *ids = NULL;
 	uint32_t *epochs = NULL;
@@ -112,6 +169,8 @@ retention_sweep(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 			st->epochs++;
 	}
 	st->subjects = n;
+	if ((r = sweep_seen(dc, t, now, max - n, st)) != 0)
+		goto out;
 	if (n == 0) {
 		r = 0;
 		goto out;
@@ -133,15 +192,7 @@ retention_sweep(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 		day_text(st->first_epoch, a), day_text(st->last_epoch, b), st->first_epoch,
 		st->last_epoch, note,
 		st->more ? "; more are due and follow in the next sweep" : "");
-	e.actor = "hub";
-	e.action = PASO__ACTION__DELETE;
-	e.purpose = "retention";
-	e.policy_rule = RETENTION_RULE_ENROLMENT;
-	e.detail = detail;
-	e.policy_digest.data = (uint8_t *)policy_digest(dc->policy);
-	e.policy_digest.len = 32;
-	e.time = now;
-	if ((r = ledger_append(t, &e, &st->audit_index)) != 0)
+	if ((r = delete_entry(dc, t, now, RETENTION_RULE_ENROLMENT, detail, &st->audit_index)) != 0)
 		goto out;
 	st->ids = ids;
 	ids = NULL;
@@ -247,6 +298,8 @@ retention_due(struct vault_txn *t, struct keyring *kr, uint64_t now, struct rete
 			out->events += nev;
 		}
 	}
+	if ((r = vault_seen_due(t, w.today, out->seen)) != 0)
+		goto out;
 	free(eps);
 	eps = NULL;
 	if ((cap = keyring_kek_count(kr)) > 0) {
@@ -266,22 +319,28 @@ out:
 void
 retention_due_text(const struct retention_due *d, uint64_t now, char *buf, size_t cap)
 {
-	char ts[INSTANT_TEXT_BYTES], a[INSTANT_TEXT_BYTES], b[INSTANT_TEXT_BYTES];
+	char ts[INSTANT_TEXT_BYTES], a[INSTANT_TEXT_BYTES], b[INSTANT_TEXT_BYTES], seen[160];
 
+	(void)snprintf(seen, sizeof(seen),
+		"; resend memory due: %llu enrolment, %llu crossing, %llu identification "
+		"acknowledgements",
+		(unsigned long long)d->seen[POLICY_REC_ENROLMENT],
+		(unsigned long long)d->seen[POLICY_REC_CROSSING],
+		(unsigned long long)d->seen[POLICY_REC_IDENTIFICATION]);
 	if (d->subjects == 0) {
 		(void)snprintf(buf, cap,
 			"at %s (hub clock): nothing is due under %s; %zu expired day(s) still "
-			"have key-encryption keys to destroy",
-			instant_format(now, ts), RETENTION_RULE_ENROLMENT, d->keys);
+			"have key-encryption keys to destroy%s",
+			instant_format(now, ts), RETENTION_RULE_ENROLMENT, d->keys, seen);
 		return;
 	}
 	(void)snprintf(buf, cap,
 		"at %s (hub clock): would erase %llu enrolments and their %llu crossings of %zu "
 		"expiry days %s..%s under %s, and destroy the key-encryption keys of %zu expired "
-		"day(s)",
+		"day(s)%s",
 		instant_format(now, ts), (unsigned long long)d->subjects,
 		(unsigned long long)d->events, d->epochs, day_text(d->first_epoch, a),
-		day_text(d->last_epoch, b), RETENTION_RULE_ENROLMENT, d->keys);
+		day_text(d->last_epoch, b), RETENTION_RULE_ENROLMENT, d->keys, seen);
 }
 
 struct year_walk {

@@ -24,6 +24,8 @@
  *     appends one DELETE entry saying how many, which epochs, under which rule. The rows and the
  *     entry commit together or not at all.
  *  2. retention_forget, after that commit: takes the erased subjects out of the gallery.
+ *     In the same transaction it deletes the resend memory (`seen` rows: acknowledgements with
+ *     pseudonyms and scores) whose day is past, one DELETE entry per record kind.
  *  3. retention_shred, with no write transaction open: destroys the KEKs of every due epoch
  *     that no subject uses any more (vault_shred_epoch). It looks at the keyring, not at what
  *     step 1 did, so a run after a crash between 1 and 3 finishes the job (it is idempotent).
@@ -42,6 +44,8 @@ struct retention_step {
 	uint8_t *ids;                     /* subjects erased (subjects * VAULT_ID_BYTES), owned */
 	int more;                         /* due subjects remain after this step */
 	uint64_t audit_index;             /* of the DELETE entry */
+	uint64_t seen[VAULT_SEEN_KINDS];  /* resend rows deleted, by policy record kind */
+	uint64_t seen_total;
 };
 
 /* What is due at a time, read without opening a record. */
@@ -50,6 +54,7 @@ struct retention_due {
 	uint32_t first_epoch, last_epoch; /* valid when subjects > 0 */
 	size_t epochs;                    /* distinct epochs with subjects due */
 	size_t keys;                      /* due epochs whose KEKs are still live */
+	uint64_t seen[VAULT_SEEN_KINDS];  /* resend rows due, by policy record kind */
 };
 
 /* The hub's day at time now: due epochs are those below it. */

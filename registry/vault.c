@@ -23,7 +23,7 @@
 
 struct vault {
 	MDB_env *env;
-	MDB_dbi subjects, dks, cards, byepoch, seen, meta, events;
+	MDB_dbi subjects, dks, cards, byepoch, seen, meta, events, seenexp;
 	struct keyring *kr;
 	size_t map_size, map_max;
 	atomic_int ntxn;
@@ -64,9 +64,9 @@ static int
 open_dbs(struct vault *v, struct paso_diag *d)
 {
 	static const char *names[] = {
-		"subjects", "dks", "cards", "byepoch", "seen", "meta", "events"};
-	MDB_dbi *dbis[] = {
-		&v->subjects, &v->dks, &v->cards, &v->byepoch, &v->seen, &v->meta, &v->events};
+		"subjects", "dks", "cards", "byepoch", "seen", "meta", "events", "seenexp"};
+	MDB_dbi *dbis[] = {&v->subjects, &v->dks, &v->cards, &v->byepoch, &v->seen, &v->meta,
+		&v->events, &v->seenexp};
 	MDB_txn *txn = NULL;
 	size_t i;
 	int rc;
@@ -123,7 +123,7 @@ vault_open_opts(const char *deploydir, struct keyring *kr, const struct vault_op
 		goto out;
 	}
 	/* Readers: every connection thread may read a record (fingers kept in the store) at once. */
-	if ((rc = mdb_env_set_maxdbs(v->env, 8)) != 0 ||
+	if ((rc = mdb_env_set_maxdbs(v->env, 12)) != 0 ||
 		(rc = mdb_env_set_maxreaders(v->env, 1024)) != 0 ||
 		(rc = mdb_env_set_mapsize(v->env, v->map_size)) != 0) {
 		r = paso_diag_set(d, mdb_to_paso(v, rc), "store: %s", mdb_strerror(rc));
@@ -300,6 +300,99 @@ vault_seen_put(struct vault_txn *t, const char *kiosk, uint64_t seq,
 	if (replylen > 0)
 		memcpy((uint8_t *)val.mv_data + VAULT_DIGEST_BYTES, reply, replylen);
 	return 0;
+}
+
+int
+vault_seen_put_until(struct vault_txn *t, const char *kiosk, uint64_t seq,
+	const uint8_t digest[VAULT_DIGEST_BYTES], const uint8_t *reply, size_t replylen,
+	uint32_t day, uint8_t kind)
+{
+	uint8_t kb[5 + SEENKEY_MAX];
+	MDB_val k, val;
+	size_t klen;
+	int r;
+
+	if ((r = seen_key(kiosk, seq, kb + 5, &klen)) != 0)
+		return r;
+	if ((r = vault_seen_put(t, kiosk, seq, digest, reply, replylen)) != 0)
+		return r;
+	be32_put(kb, day);
+	kb[4] = kind;
+	k.mv_data = kb;
+	k.mv_size = 5 + klen;
+	val.mv_data = NULL;
+	val.mv_size = 0;
+	return mdb_to_paso(t->v, mdb_put(t->txn, t->v->seenexp, &k, &val, 0));
+}
+
+int
+vault_seen_expire(struct vault_txn *t, uint32_t below, size_t max, uint64_t counts[VAULT_SEEN_KINDS],
+	uint32_t *firstp, uint32_t *lastp, size_t *np, int *morep)
+{
+	uint8_t skey[SEENKEY_MAX];
+	MDB_cursor *c = NULL;
+	MDB_val k, val, sk;
+	size_t n = 0;
+	uint32_t day;
+	int rc, r = 0;
+
+	*np = 0;
+	*morep = 0;
+	if ((rc = mdb_cursor_open(t->txn, t->v->seenexp, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	/* Every pass deletes its row or stops: after mdb_cursor_del, MDB_NEXT yields the row that
+	 * followed the deleted one (as in ev_erase). */
+	for (rc = mdb_cursor_get(c, &k, &val, MDB_FIRST); rc == 0;
+		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+		if (k.mv_size < 5 + 10 || k.mv_size > 5 + SEENKEY_MAX) {
+			r = PASO_E_CORRUPT;
+			goto out;
+		}
+		if ((day = be32_get(k.mv_data)) >= below)
+			break;
+		if (n == max) {
+			*morep = 1;
+			break;
+		}
+		if (n == 0)
+			*firstp = day;
+		*lastp = day;
+		counts[((const uint8_t *)k.mv_data)[4] % VAULT_SEEN_KINDS]++;
+		memcpy(skey, (const uint8_t *)k.mv_data + 5, k.mv_size - 5);
+		sk.mv_data = skey;
+		sk.mv_size = k.mv_size - 5;
+		rc = mdb_del(t->txn, t->v->seen, &sk, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		n++;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		r = mdb_to_paso(t->v, rc);
+	*np = n;
+out:
+	mdb_cursor_close(c);
+	return r;
+}
+
+int
+vault_seen_due(struct vault_txn *t, uint32_t below, uint64_t counts[VAULT_SEEN_KINDS])
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	int rc;
+
+	if ((rc = mdb_cursor_open(t->txn, t->v->seenexp, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	for (rc = mdb_cursor_get(c, &k, &val, MDB_FIRST); rc == 0;
+		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+		if (k.mv_size < 5 || be32_get(k.mv_data) >= below)
+			break;
+		counts[((const uint8_t *)k.mv_data)[4] % VAULT_SEEN_KINDS]++;
+	}
+	mdb_cursor_close(c);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(t->v, rc);
 }
 
 int

@@ -36,6 +36,8 @@
  *   cards     card index key (32)    -> subject id (16)
  *   byepoch   epoch BE(4) || id (16) -> empty; finds the survivors of an epoch to rewrap
  *   seen      kiosk id || 0 || seq BE(8) -> payload digest (32) || reply bytes
+ *   seenexp   day BE(4) || kind(1) || seen key -> empty; when a seen row expires (rows put
+ *                                       with vault_seen_put_until only)
  *   meta      string key             -> u64 BE(8)
  *   events    subject id || no BE(8) -> version(1) || epoch BE(4) || nonce(24) || ciphertext+tag
  *                                       under the subject's DK, AD = "paso-evt1" || key || header;
@@ -112,6 +114,27 @@ int vault_seen_get(struct vault_txn *t, const char *kiosk, uint64_t seq,
  */
 int vault_seen_put(struct vault_txn *t, const char *kiosk, uint64_t seq,
 	const uint8_t digest[VAULT_DIGEST_BYTES], const uint8_t *reply, size_t replylen);
+
+/*
+ * As vault_seen_put, and indexes the row to expire on day (days since the Unix epoch) under kind
+ * (0..VAULT_SEEN_KINDS-1, the caller's label, e.g. a policy record kind). Same returns.
+ */
+#define VAULT_SEEN_KINDS 4
+int vault_seen_put_until(struct vault_txn *t, const char *kiosk, uint64_t seq,
+	const uint8_t digest[VAULT_DIGEST_BYTES], const uint8_t *reply, size_t replylen,
+	uint32_t day, uint8_t kind);
+
+/*
+ * Deletes (in expiry order) at most max resend rows indexed to expire on a day below `below`,
+ * with their index rows; adds each to counts[kind], sets *firstp and *lastp to the first and
+ * last day deleted (when *np > 0), *np to the number, *morep to 1 if more are due. Deleting is
+ * not erasing: the bytes may survive in freed pages. Returns 0, PASO_E_CORRUPT, PASO_E_STORAGE.
+ */
+int vault_seen_expire(struct vault_txn *t, uint32_t below, size_t max,
+	uint64_t counts[VAULT_SEEN_KINDS], uint32_t *firstp, uint32_t *lastp, size_t *np, int *morep);
+
+/* Adds to counts[kind] the resend rows due (day below `below`). 0, PASO_E_STORAGE. */
+int vault_seen_due(struct vault_txn *t, uint32_t below, uint64_t counts[VAULT_SEEN_KINDS]);
 
 /* Highest seq recorded for kiosk: 0 and *seqp, or PASO_E_NOT_FOUND, PASO_E_STORAGE. */
 int vault_seen_last(struct vault_txn *t, const char *kiosk, uint64_t *seqp);

@@ -414,6 +414,9 @@ test_forensic(void **state)
 	assert_int_equal(subjects_held(&dep, &out), 1);
 	assert_int_equal(h_json_num(out, "crossings"), 0);
 	assert_int_equal(h_json_num(out, "2027"), 1);
+	/* The resend memory of what expired went too (3 enrolments and a crossing of day 0);
+	 * person 3's enrolment and person 1's late crossing are remembered until their days. */
+	assert_int_equal(h_json_num(out, "messages_seen"), 2);
 	free(out);
 	{
 		const char *argv[] = {"paso-hub", "sweep", dep.hub, "--dry-run", NULL};
@@ -436,8 +439,12 @@ test_forensic(void **state)
 	{
 		const char *argv[] = {"paso-audit", "show", dep.hub, "--json", NULL};
 		out = run_out(argv, 0);
-		assert_int_equal(h_count(out, "\"DELETE\""), 1);
-		assert_int_equal(h_count(out, "retention_days.enrolment"), 1);
+		/* One for the enrolments, one per kind of acknowledgement. */
+		assert_int_equal(h_count(out, "\"DELETE\""), 3);
+		assert_int_equal(h_count(out, "retention_days.enrolment"), 2);
+		assert_int_equal(h_count(out, "retention_days.crossing"), 1);
+		assert_non_null(strstr(out, "deleted 3 acknowledgements of enrolment messages"));
+		assert_non_null(strstr(out, "deleted 1 acknowledgements of crossing messages"));
 		assert_non_null(strstr(out, "erased 3 enrolments"));
 		assert_non_null(strstr(out, "their 2 crossings"));
 		assert_non_null(strstr(out, "2027-01-31..2027-01-31"));
@@ -574,7 +581,7 @@ test_crash_mid_sweep(void **state)
 	{
 		const char *argv[] = {"paso-audit", "show", dep.hub, "--json", NULL};
 		out = run_out(argv, 0);
-		assert_int_equal(h_count(out, "\"DELETE\""), 1);
+		assert_int_equal(h_count(out, "\"DELETE\""), 2);
 		assert_non_null(strstr(out, "erased 2 enrolments"));
 		assert_non_null(strstr(out, "destroyed the key-encryption keys of 1 expired day"));
 		free(out);

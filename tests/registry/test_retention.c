@@ -143,7 +143,7 @@ sweep(struct fx *f, uint64_t now, size_t max, struct retention_step *st)
 
 	assert_int_equal(ledger_begin(f->l, &t), 0);
 	assert_int_equal(retention_sweep(&f->dc, t, now, max, st), 0);
-	if (st->subjects == 0)
+	if (st->subjects == 0 && st->seen_total == 0)
 		ledger_abort(t);
 	else
 		assert_int_equal(ledger_commit(t), 0);
@@ -322,6 +322,58 @@ test_unreadable_is_still_erased(void **state)
 	retention_step_clear(&st);
 }
 
+/* The resend memory expires with the retention of its kind, in bounded steps. */
+static void
+test_seen_rows_expire(void **state)
+{
+	struct fx *f = *state;
+	struct retention_step st;
+	struct retention_due d;
+	uint8_t dg[32] = {0}, *reply = NULL;
+	size_t len = 0;
+	uint64_t before;
+	struct vault_txn *vt;
+	struct ledger_txn *t = NULL;
+
+	assert_int_equal(ledger_begin(f->l, &t), 0);
+	vt = ledger_store(t);
+	assert_int_equal(vault_seen_put_until(vt, "k", 1, dg, (const uint8_t *)"A", 1, 100,
+				 POLICY_REC_ENROLMENT),
+		0);
+	assert_int_equal(vault_seen_put_until(
+				 vt, "k", 2, dg, (const uint8_t *)"B", 1, 100, POLICY_REC_CROSSING),
+		0);
+	assert_int_equal(vault_seen_put_until(
+				 vt, "k", 3, dg, (const uint8_t *)"C", 1, 100, POLICY_REC_CROSSING),
+		0);
+	assert_int_equal(vault_seen_put_until(vt, "k", 4, dg, (const uint8_t *)"D", 1, 150,
+				 POLICY_REC_IDENTIFICATION),
+		0);
+	assert_int_equal(ledger_commit(t), 0);
+	due(f, 100 * DAY + DAY - 1, &d);
+	assert_int_equal(d.seen[POLICY_REC_CROSSING], 0);
+	due(f, 101 * DAY, &d);
+	assert_int_equal(d.seen[POLICY_REC_ENROLMENT], 1);
+	assert_int_equal(d.seen[POLICY_REC_CROSSING], 2);
+	assert_int_equal(d.seen[POLICY_REC_IDENTIFICATION], 0);
+	before = ledger_size(f->l);
+	sweep(f, 101 * DAY, 2, &st);
+	assert_int_equal(st.seen_total, 2);
+	assert_true(st.more);
+	retention_step_clear(&st);
+	sweep(f, 101 * DAY, 2, &st);
+	assert_int_equal(st.seen_total, 1);
+	assert_false(st.more);
+	retention_step_clear(&st);
+	/* One entry per kind per step: enrolment + crossing, then crossing. */
+	assert_int_equal(ledger_size(f->l), before + 3);
+	assert_int_equal(vault_begin(f->v, 1, &vt), 0);
+	assert_int_equal(vault_seen_get(vt, "k", 2, dg, &reply, &len), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_seen_get(vt, "k", 4, dg, &reply, &len), 0);
+	free(reply);
+	vault_abort(vt);
+}
+
 struct years {
 	unsigned year[8];
 	uint64_t n[8];
@@ -367,6 +419,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bounded_steps_and_shredding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_is_still_erased, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seen_rows_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_by_year, setup, teardown),
 	};
 
