@@ -34,7 +34,6 @@ struct control {
 struct clock_task {
 	struct control *c;
 	uint64_t target;
-	int efd; /* woken when done */
 };
 
 static int
@@ -78,38 +77,47 @@ task_wake(void *arg)
 	(void)!write(*(int *)arg, &one, sizeof(one));
 }
 
+/* Runs task on the loop in its own transaction and waits for it; msg gets its text. */
+static int
+run_on_loop(struct control *c, int (*task)(void *, struct ledger_txn *, uint64_t, char *, size_t),
+	void (*after_commit)(void *), void *arg, char *msg, size_t cap)
+{
+	struct loop_item *it;
+	struct pollfd pf;
+	uint64_t v;
+	int efd, r;
+
+	if ((it = calloc(1, sizeof(*it))) == NULL)
+		return PASO_E_NOMEM;
+	if ((efd = eventfd(0, EFD_CLOEXEC)) < 0) {
+		free(it);
+		return PASO_E_IO;
+	}
+	it->task = task;
+	it->task_arg = arg;
+	it->after_commit = after_commit;
+	it->wake = task_wake;
+	it->wake_arg = &efd;
+	loop_submit(c->cfg.loop, it);
+	pf.fd = efd;
+	pf.events = POLLIN;
+	while (!loop_item_done(c->cfg.loop, it))
+		if (poll(&pf, 1, 1000) > 0)
+			(void)!read(efd, &v, sizeof(v));
+	r = it->task_rc;
+	(void)snprintf(msg, cap, "%s", it->task_out[0] ? it->task_out : paso_strerror(r));
+	close(efd);
+	free(it);
+	return r;
+}
+
 /* Runs a clock move on the loop and waits for it. */
 static int
 move_clock(struct control *c, uint64_t target, char *msg, size_t cap)
 {
-	struct clock_task k = {c, target, -1};
-	struct loop_item *it;
-	struct pollfd pf;
-	uint64_t v;
-	int r;
+	struct clock_task k = {c, target};
 
-	if ((it = calloc(1, sizeof(*it))) == NULL)
-		return PASO_E_NOMEM;
-	if ((k.efd = eventfd(0, EFD_CLOEXEC)) < 0) {
-		free(it);
-		return PASO_E_IO;
-	}
-	it->task = clock_task_run;
-	it->task_arg = &k;
-	it->after_commit = clock_task_commit;
-	it->wake = task_wake;
-	it->wake_arg = &k.efd;
-	loop_submit(c->cfg.loop, it);
-	pf.fd = k.efd;
-	pf.events = POLLIN;
-	while (!loop_item_done(c->cfg.loop, it))
-		if (poll(&pf, 1, 1000) > 0)
-			(void)!read(k.efd, &v, sizeof(v));
-	r = it->task_rc;
-	(void)snprintf(msg, cap, "%s", it->task_out[0] ? it->task_out : paso_strerror(r));
-	close(k.efd);
-	free(it);
-	return r;
+	return run_on_loop(c, clock_task_run, clock_task_commit, &k, msg, cap);
 }
 
 /* Reads one line (bounded in size and time). */
@@ -191,6 +199,20 @@ handle(struct control *c, const char *line, char *ans, size_t cap)
 			ans, cap, "ok %" PRIu64 " %s %s\n", now, instant_format(now, ts), msg);
 		return;
 	}
+	if (strcmp(line, "policy reload") == 0) {
+		if (c->cfg.reload_task == NULL) {
+			(void)snprintf(ans, cap, "error %d INVALID_ARG: this hub cannot reload\n",
+				PASO_E_INVALID_ARG);
+			return;
+		}
+		r = run_on_loop(c, c->cfg.reload_task, c->cfg.reload_commit, c->cfg.reload_arg, msg,
+			sizeof(msg));
+		if (r != 0)
+			(void)snprintf(ans, cap, "error %d %s: %s\n", r, paso_errname(r), msg);
+		else
+			(void)snprintf(ans, cap, "ok %s\n", msg);
+		return;
+	}
 	if (strcmp(line, "sweep dry-run") == 0) {
 		struct retention_due due;
 		struct vault_txn *t = NULL;
@@ -211,7 +233,7 @@ handle(struct control *c, const char *line, char *ans, size_t cap)
 	}
 	(void)snprintf(ans, cap,
 		"error %d INVALID_ARG: unknown command '%.60s' (clock, clock set S, clock advance S, "
-		"sweep dry-run)\n",
+		"sweep dry-run, policy reload)\n",
 		PASO_E_INVALID_ARG, line);
 }
 

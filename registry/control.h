@@ -19,6 +19,8 @@
  *   "clock set SECONDS"     -> moves a simulated clock to SECONDS (audited as CLOCK_SET)
  *   "clock advance SECONDS" -> moves it forward by SECONDS (audited as CLOCK_SET)
  *   "sweep dry-run"         -> "ok TEXT": what a retention sweep would erase now (read only)
+ *   "policy reload"         -> reads DIR/policy.yaml again; in force for messages decided
+ *                              from then on (audited as POLICY_LOAD); a bad file changes nothing
  * Errors: "error CODE NAME: message". Commands that change state run on the commit loop, in
  * their own ledger transaction, between groups of kiosk messages.
  */
@@ -31,6 +33,10 @@ struct control_config {
 	const struct decide_ctx *dc; /* borrowed: policy for audit entries */
 	const struct hublog *log;    /* borrowed */
 	struct keyring *kr;          /* borrowed: for what a sweep would destroy */
+	/* "policy reload": a loop task and its after-commit step (hub.c), or NULL. */
+	int (*reload_task)(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap);
+	void (*reload_commit)(void *arg);
+	void *reload_arg;
 };
 
 /* Binds (replacing a stale socket file) and starts serving. 0, PASO_E_IO, PASO_E_INTERNAL. */

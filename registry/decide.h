@@ -44,7 +44,10 @@ extern const char *const decide_count_keys[COUNT_N];
 
 /* What decisions read. Borrowed pointers; the caller keeps them alive. */
 struct decide_ctx {
-	const struct policy *policy;
+	/* The policy in force: replaced only on the loop's thread (a reload), between groups;
+	 * read by decide_prepare on any thread, hence atomic. The replaced one stays alive (the
+	 * hub keeps it until it closes): a message prepared under it may still be in flight. */
+	const struct policy *_Atomic policy;
 	struct gallery *gallery;   /* everyone enrolled; searched concurrently by decide_prepare */
 	/* Enrolments of the open transaction (may be NULL: they then go straight into gallery).
 	 * Searched with the gallery by every decision, moved into it by decide_undo at commit,

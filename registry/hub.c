@@ -36,7 +36,10 @@ struct hub {
 	struct hublog log;
 	struct keyring *kr;
 	struct vault *vault;
-	struct policy *policy;
+	struct policy *policy;   /* in force (also dc.policy) */
+	struct policy *pending;  /* loaded by a reload, in force once its entry commits */
+	struct policy **retired; /* replaced by reloads; kept until close (messages in flight) */
+	size_t nretired;
 	struct ledger *ledger;
 	struct checkpoint_signer *signer;
 	struct tls_ctx *tls;
@@ -563,13 +566,100 @@ hub_control_path(const struct hub *h)
 	return h->control_path;
 }
 
+/* --- policy reload ----------------------------------------------------------------------------- */
+
+/*
+ * A reload, as a loop task: reads DIR/policy.yaml again and logs POLICY_LOAD in t. The new
+ * policy is in force only after that entry commits (reload_commit). A file that does not parse
+ * or validate changes nothing: the answer names the file, line and value.
+ */
+static int
+reload_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
+{
+	struct hub *h = arg;
+	struct policy *p = NULL;
+	struct paso_diag d = {0};
+	char msg[400], hexn[65], hexo[65];
+	int r;
+
+	policy_free(h->pending);
+	h->pending = NULL;
+	if ((r = policy_load_file(h->paths.policy, &p, &d)) != 0) {
+		(void)snprintf(out, cap, "%s; policy '%s' stays in force", d.msg,
+			policy_name(h->policy));
+		return r;
+	}
+	hex_encode(policy_digest(p), 32, hexn);
+	hex_encode(policy_digest(h->policy), 32, hexo);
+	(void)snprintf(msg, sizeof(msg),
+		"policy '%.64s' sha256 %s reloaded, replacing '%.64s' sha256 %.16s...; "
+		"retention_days.enrolment %u (was %u) applies to enrolments accepted from now on, "
+		"those held keep their expiry day",
+		policy_name(p), hexn, policy_name(h->policy), hexo,
+		policy_retention_days(p, POLICY_REC_ENROLMENT),
+		policy_retention_days(h->policy, POLICY_REC_ENROLMENT));
+	if ((r = decide_event(&h->dc, t, now, PASO__ACTION__POLICY_LOAD, 0, "operation", msg)) !=
+		0) {
+		policy_free(p);
+		return r;
+	}
+	h->pending = p;
+	(void)snprintf(out, cap, "%s", msg);
+	return 0;
+}
+
+/* After the reload's entry committed: the new policy is in force from the next message on. */
+static void
+reload_commit(void *arg)
+{
+	struct hub *h = arg;
+	struct policy **nr;
+
+	if (h->pending == NULL)
+		return;
+	/* The replaced policy stays alive: a message prepared under it may still be in flight.
+	 * Without room to keep it, it is leaked rather than freed under a reader. */
+	if ((nr = realloc(h->retired, (h->nretired + 1) * sizeof(*nr))) != NULL) {
+		h->retired = nr;
+		h->retired[h->nretired++] = h->policy;
+	}
+	h->policy = h->pending;
+	h->pending = NULL;
+	h->dc.policy = h->policy;
+	hublog_printf(&h->log, "policy '%s' in force (reloaded)", policy_name(h->policy));
+}
+
+/* A reload asked by SIGHUP, run on the loop's thread between groups. */
+static void
+reload_now(struct hub *h)
+{
+	struct ledger_txn *t = NULL;
+	uint64_t now = clock_now(&h->cfg.clock);
+	char out[512];
+	int r;
+
+	out[0] = '\0';
+	if ((r = ledger_begin(h->ledger, &t)) == 0) {
+		ledger_note_time(t, now);
+		if ((r = reload_task(h, t, now, out, sizeof(out))) == 0)
+			r = ledger_commit(t);
+		else
+			ledger_abort(t);
+		if (r == 0)
+			reload_commit(h);
+	}
+	if (r != 0)
+		hublog_printf(&h->log, "policy reload (SIGHUP) failed: %s",
+			out[0] ? out : paso_strerror(r));
+}
+
 /* --- serve ------------------------------------------------------------------------------------ */
 
 int
 hub_run(struct hub *h, volatile sig_atomic_t *stop)
 {
-	struct control_config cc = {
-		h->control_path, h->loop, &h->cfg.clock, &h->dc, &h->log, h->kr};
+	struct control_config cc = {h->control_path, h->loop, &h->cfg.clock, &h->dc, &h->log,
+		h->kr, reload_task, reload_commit, h};
 	struct paso_diag d = {0};
 	int r, idle, stopping = 0;
 
@@ -584,6 +674,10 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 		h->cfg.clock.simulated ? "simulated" : "real");
 	for (;;) {
 		idle = loop_step(h->loop, 200);
+		if (h->cfg.reload != NULL && *h->cfg.reload && !stopping) {
+			*h->cfg.reload = 0;
+			reload_now(h);
+		}
 		if (*stop && !stopping) {
 			/* Checked on every iteration, under load too: stop accepting, let every
 			 * connection answer what it sent, then stop. */
@@ -619,6 +713,10 @@ hub_close(struct hub *h)
 	checkpoint_signer_free(h->signer);
 	ledger_close(h->ledger);
 	policy_free(h->policy);
+	policy_free(h->pending);
+	while (h->nretired > 0)
+		policy_free(h->retired[--h->nretired]);
+	free(h->retired);
 	vault_close(h->vault);
 	keyring_close(h->kr);
 	free(h);

@@ -30,6 +30,8 @@ struct hub_config {
 	/* 1: finger templates stay in the sealed store and are opened for each full comparison
 	 * (an audited read), ~1.6 KB per person in memory instead of ~60 KB; 0: in memory. */
 	int fingers_in_store;
+	/* Set (from a SIGHUP handler) to reload DIR/policy.yaml; the hub clears it. May be NULL. */
+	volatile sig_atomic_t *reload;
 	size_t sweep_batch;      /* subjects erased per retention transaction; 0 = default */
 	/* Test hook: SIGKILL itself right after a sweep's erasure commits, before its keys are
 	 * destroyed (the worst moment for a crash). Never set outside tests. */

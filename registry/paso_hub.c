@@ -22,13 +22,15 @@
 #include "retention.h"
 #include "vault.h"
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, reload_flag;
 
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	stop_flag = 1;
+	if (sig == SIGHUP)
+		reload_flag = 1;
+	else
+		stop_flag = 1;
 }
 
 static void
@@ -54,6 +56,8 @@ usage(FILE *f)
 		"                                           to check them (audited; the hub must be stopped)\n"
 		"  sweep DIR --dry-run                      what the retention sweep would erase now (asks\n"
 		"                                           the running hub, else reads the store offline)\n"
+		"  reload DIR                               the running hub reads DIR/policy.yaml again\n"
+		"                                           (also on SIGHUP; audited; a bad file changes nothing)\n"
 		"  policy FILE                              validate a policy file and print its effective values\n");
 }
 
@@ -213,6 +217,8 @@ cmd_serve(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	cfg.reload = &reload_flag;
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = hub_open(&cfg, &h, &d)) != 0)
 		return fail("serve", &d, r);
@@ -549,6 +555,23 @@ out:
 	return r != 0 ? fail("sweep", &d, r) : 0;
 }
 
+/* reload: the running hub reads DIR/policy.yaml again (also on SIGHUP). */
+static int
+cmd_reload(int argc, char **argv)
+{
+	struct paso_diag d = {0};
+	char reply[700], path[DEPLOY_PATH_MAX + 16];
+	int r;
+
+	if (argc != 2 || argv[1][0] == '-')
+		return usage_error("reload", "%s", "needs exactly DIR");
+	(void)snprintf(path, sizeof(path), "%s/control.sock", argv[1]);
+	if ((r = control_request(path, "policy reload", reply, sizeof(reply), &d)) != 0)
+		return fail("reload", &d, r);
+	printf("%s\n", reply + 3);
+	return 0;
+}
+
 static int
 cmd_policy(int argc, char **argv)
 {
@@ -603,6 +626,8 @@ main(int argc, char **argv)
 		return cmd_clock(argc - 1, argv + 1);
 	if (strcmp(argv[1], "sweep") == 0)
 		return cmd_sweep(argc - 1, argv + 1);
+	if (strcmp(argv[1], "reload") == 0)
+		return cmd_reload(argc - 1, argv + 1);
 	fprintf(stderr, "paso-hub: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

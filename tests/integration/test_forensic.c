@@ -607,12 +607,97 @@ test_crash_mid_sweep(void **state)
 	h_cleanup(&dep);
 }
 
+static void
+write_policy(const struct deployment *dep, const char *name, unsigned days, const char *extra)
+{
+	char path[700], text[1024];
+	int n;
+
+	(void)snprintf(path, sizeof(path), "%s/policy.yaml", dep->hub);
+	n = snprintf(text, sizeof(text),
+		"name: %s\nstore:\n  finger: true\n  face: true\n  iris: true\n  location: hub\n"
+		"retention_days:\n  enrolment: %u\nmatch:\n  dedup: true\n%s",
+		name, days, extra);
+	write_file(path, text, (size_t)n);
+}
+
+/* A reloaded policy (control command or SIGHUP) governs enrolments from then on; a bad file
+ * changes nothing; each reload is audited. */
+static void
+test_policy_reload(void **state)
+{
+	struct deployment dep;
+	const char *const sim[] = {"--clock", "sim:2027-01-01T00:00:00Z", NULL};
+	char *out = NULL;
+	struct tls_conn *c;
+	double t0;
+	int rc;
+
+	(void)state;
+	deploy(&dep);
+	h_hub_start_ex(&dep, 0, sim);
+	assert_non_null(c = c_connect(dep.hub, KIOSK, dep.port, &rc));
+	enrol(c, 1, 0, 0, T2027, PASO__ENVELOPE__BODY_ACK, 0); /* 30 days */
+	write_policy(&dep, "retention-10d", 10, "");
+	{
+		const char *argv[] = {"paso-hub", "reload", dep.hub, NULL};
+		out = run_out(argv, 0);
+		assert_non_null(strstr(out, "retention_days.enrolment 10 (was 30)"));
+		free(out);
+	}
+	enrol(c, 2, 1, 0, T2027, PASO__ENVELOPE__BODY_ACK, 0); /* 10 days */
+	/* A bad file: named, refused, the policy in force stays. */
+	write_policy(&dep, "retention-bad", 3, "bogus: 1\n");
+	{
+		const char *argv[] = {"paso-hub", "reload", dep.hub, NULL};
+		out = run_out(argv, 1);
+		assert_non_null(strstr(out, "policy.yaml:"));
+		assert_non_null(strstr(out, "'bogus'"));
+		assert_non_null(strstr(out, "'retention-10d' stays in force"));
+		free(out);
+	}
+	advance(&dep, "11d");
+	assert_true(wait_subjects(&dep, 1, 10.0) >= 0); /* person 1 went, person 0 stays */
+	/* SIGHUP reloads too. */
+	write_policy(&dep, "retention-5d", 5, "");
+	kill(dep.hub_pid, SIGHUP);
+	for (t0 = mono(); mono() - t0 < 10.0; usleep(100000)) {
+		const char *argv[] = {"paso-audit", "show", dep.hub, "--json", NULL};
+		out = run_out(argv, 0);
+		rc = h_count(out, "'retention-5d' sha256") > 0;
+		free(out);
+		if (rc)
+			break;
+	}
+	assert_true(mono() - t0 < 10.0);
+	enrol(c, 3, 2, 0, T2027 + 11 * DAY, PASO__ENVELOPE__BODY_ACK, 0); /* 5 days */
+	assert_int_equal(subjects_held(&dep, NULL), 2);
+	advance(&dep, "6d");
+	assert_true(wait_subjects(&dep, 1, 10.0) >= 0); /* person 2 went, person 0 stays */
+	tls_conn_free(c);
+	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
+	{
+		const char *argv[] = {"paso-audit", "show", dep.hub, "--json", NULL};
+		out = run_out(argv, 0);
+		assert_int_equal(h_count(out, "reloaded, replacing"), 2);
+		assert_int_equal(h_count(out, "retention-bad"), 0);
+		free(out);
+	}
+	{
+		const char *argv[] = {"paso-audit", "verify", dep.hub, NULL};
+		out = run_out(argv, 0);
+		free(out);
+	}
+	h_cleanup(&dep);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forensic),
 		cmocka_unit_test(test_crash_mid_sweep),
+		cmocka_unit_test(test_policy_reload),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
