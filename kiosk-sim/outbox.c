@@ -3,6 +3,8 @@
 #include "be.h"
 #include "outbox.h"
 
+#include "durable.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -52,16 +54,8 @@ load_key(const char *dir, uint8_t *key, struct paso_diag *d)
 	(void)snprintf(path, sizeof(path), "%s/outbox.key", dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
 		crypto_aead_xchacha20poly1305_ietf_keygen(key);
-		if (write(fd, key, 32) != 32 || fsync(fd) != 0) {
-			close(fd);
-			return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
-		}
-		close(fd);
-		return 0;
+		return durable_write(path, key, 32, 0600, DURABLE_NEW, d);
 	}
 	if (fd < 0)
 		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));

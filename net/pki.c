@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Certificate issuance with OpenSSL 3: Ed25519 keys, private keys written 0600 exclusively. */
+/* Certificate issuance with OpenSSL 3: Ed25519 keys, private keys written 0600 exclusively and durably. */
 #include "pki.h"
 
+#include "durable.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,47 +18,64 @@
 #define PKI_DAYS 825
 
 static int
-open_excl(const char *path, int mode, FILE **fp, struct paso_diag *d)
+ossl_fail(struct paso_diag *d, const char *what)
 {
-	int fd;
+	char buf[256];
 
-	*fp = NULL;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0)
-		return paso_diag_set(d, errno == EEXIST ? PASO_E_EXISTS : PASO_E_IO, "%s: %s", path,
-			strerror(errno));
-	if ((*fp = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+	ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+	ERR_clear_error();
+	return paso_diag_set(d, PASO_E_CERT, "%s: %s", what, buf);
+}
+
+/* PEM-encodes key (secure heap) or certificate into *bufp; the caller wipes and frees it. */
+static int
+pem_encode(EVP_PKEY *key, X509 *x, char **bufp, size_t *lenp)
+{
+	BIO *b = key != NULL ? BIO_new(BIO_s_secmem()) : BIO_new(BIO_s_mem());
+	char *data = NULL;
+	long n;
+	int ok;
+
+	*bufp = NULL;
+	*lenp = 0;
+	if (b == NULL)
+		return PASO_E_NOMEM;
+	ok = key != NULL ? PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL)
+			 : PEM_write_bio_X509(b, x);
+	if (ok != 1 || (n = BIO_get_mem_data(b, &data)) <= 0 ||
+		(*bufp = OPENSSL_secure_malloc((size_t)n)) == NULL) {
+		BIO_free(b);
+		return PASO_E_CERT;
 	}
+	memcpy(*bufp, data, (size_t)n);
+	*lenp = (size_t)n;
+	OPENSSL_cleanse(data, (size_t)n);
+	BIO_free(b);
 	return 0;
 }
 
+/* Key first, then certificate, each written whole and durable; a certificate never lacks its key. */
 static int
 write_pair(EVP_PKEY *key, X509 *x, const char *cert_path, const char *key_path, struct paso_diag *d)
 {
-	FILE *kf = NULL, *cf = NULL;
+	char *kpem = NULL, *cpem = NULL;
+	size_t klen = 0, clen = 0;
 	int r;
 
-	if ((r = open_excl(key_path, 0600, &kf, d)) != 0)
-		return r;
-	if ((r = open_excl(cert_path, 0644, &cf, d)) != 0) {
-		fclose(kf);
-		unlink(key_path);
-		return r;
+	if ((r = pem_encode(key, NULL, &kpem, &klen)) != 0 ||
+		(r = pem_encode(NULL, x, &cpem, &clen)) != 0) {
+		r = ossl_fail(d, "PEM encoding");
+		goto out;
 	}
-	r = 0;
-	if (PEM_write_PrivateKey(kf, key, NULL, NULL, 0, NULL, NULL) != 1 ||
-		PEM_write_X509(cf, x) != 1)
-		r = paso_diag_set(d, PASO_E_IO, "writing %s", cert_path);
-	if (fsync(fileno(kf)) != 0 || fsync(fileno(cf)) != 0)
-		r = paso_diag_set(d, PASO_E_IO, "fsync %s: %s", cert_path, strerror(errno));
-	if (fclose(kf) != 0 || fclose(cf) != 0)
-		r = paso_diag_set(d, PASO_E_IO, "closing %s", cert_path);
-	if (r != 0) {
-		unlink(key_path);
-		unlink(cert_path);
+	if ((r = durable_write(key_path, kpem, klen, 0600, DURABLE_NEW, d)) != 0)
+		goto out;
+	if ((r = durable_write(cert_path, cpem, clen, 0644, DURABLE_NEW, d)) != 0) {
+		(void)unlink(key_path);
+		goto out;
 	}
+out:
+	OPENSSL_secure_clear_free(kpem, klen);
+	OPENSSL_secure_clear_free(cpem, clen);
 	return r;
 }
 
@@ -106,16 +124,6 @@ fail:
 	ASN1_INTEGER_free(ai);
 	X509_free(x);
 	return NULL;
-}
-
-static int
-ossl_fail(struct paso_diag *d, const char *what)
-{
-	char buf[256];
-
-	ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
-	ERR_clear_error();
-	return paso_diag_set(d, PASO_E_CERT, "%s: %s", what, buf);
 }
 
 int

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "auditlog.h"
+#include "durable.h"
 #include "ledger.h"
 #include "keyring.h"
 #include "paso.pb-c.h"
@@ -65,17 +66,7 @@ deploy_name_ok(const char *name, size_t max)
 static int
 write_file(const char *path, const void *buf, size_t len, int mode, struct paso_diag *d)
 {
-	int fd, r = 0;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0)
-		return paso_diag_set(d, errno == EEXIST ? PASO_E_EXISTS : PASO_E_IO, "%s: %s", path,
-			strerror(errno));
-	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) != 0)
-		r = paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
-	if (close(fd) != 0 && r == 0)
-		r = paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
-	return r;
+	return durable_write(path, buf, len, mode, DURABLE_NEW, d);
 }
 
 static int
@@ -360,7 +351,7 @@ deploy_revoke_kiosk(const char *dir, const char *kiosk, struct paso_diag *d)
 {
 	struct deploy_paths p;
 	char path[DEPLOY_PATH_MAX + 80];
-	int r, fd;
+	int r;
 
 	if (!deploy_name_ok(kiosk, 64))
 		return paso_diag_set(d, PASO_E_INVALID_ARG,
@@ -372,11 +363,8 @@ deploy_revoke_kiosk(const char *dir, const char *kiosk, struct paso_diag *d)
 	if (access(path, F_OK) != 0)
 		return paso_diag_set(d, PASO_E_NOT_FOUND, "%s: no such kiosk certificate", path);
 	(void)snprintf(path, sizeof(path), "%s/%s.revoked", p.kiosks, kiosk);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
-		return paso_diag_set(d, errno == EEXIST ? PASO_E_EXISTS : PASO_E_IO, "%s: %s", path,
-			errno == EEXIST ? "already revoked" : strerror(errno));
-	r = fsync(fd) == 0 ? 0 : paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
-	close(fd);
+	if ((r = durable_write(path, "", 0, 0644, DURABLE_NEW, d)) == PASO_E_EXISTS)
+		paso_diag_set(d, r, "%s: already revoked", path);
 	return r;
 }
 

@@ -2,6 +2,7 @@
 /* Key files under DEPLOYMENT/keys/: epoch KEKs (wrap, rotate, shred), pseudonym and card-index
  * keys. */
 #include "be.h"
+#include "durable.h"
 #include "keyring.h"
 
 #include <dirent.h>
@@ -117,49 +118,6 @@ fsync_dir(int dirfd)
 	return fsync(dirfd) == 0 ? 0 : PASO_E_IO;
 }
 
-/*
- * Writes name durably and never over an existing file: temp file, fsync, link (fails if the
- * name exists), unlink temp, fsync the directory.
- */
-static int
-file_write_new(int dirfd, const char *name, const uint8_t *buf, size_t len)
-{
-	char tmp[128];
-	int fd = -1, r = PASO_E_IO;
-	size_t off = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
-		return PASO_E_INTERNAL;
-	(void)unlinkat(dirfd, tmp, 0);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto out;
-	while (off < len) {
-		ssize_t n = write(fd, buf + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto out;
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0)
-		goto out;
-	if (linkat(dirfd, tmp, dirfd, name, 0) != 0) {
-		r = errno == EEXIST ? PASO_E_EXISTS : PASO_E_IO;
-		goto out;
-	}
-	r = 0;
-out:
-	if (fd >= 0) {
-		(void)close(fd);
-		(void)unlinkat(dirfd, tmp, 0);
-	}
-	if (r == 0)
-		r = fsync_dir(dirfd);
-	return r;
-}
-
 static int
 key_file_write(int dirfd, const char *name, enum key_kind kind, uint32_t epoch, uint32_t gen,
 	const uint8_t key[KEY_BYTES])
@@ -168,7 +126,7 @@ key_file_write(int dirfd, const char *name, enum key_kind kind, uint32_t epoch, 
 	int r;
 
 	key_file_encode(buf, kind, epoch, gen, key);
-	r = file_write_new(dirfd, name, buf, sizeof(buf));
+	r = durable_writeat(dirfd, name, buf, sizeof(buf), 0600, DURABLE_NEW, NULL, NULL);
 	sodium_memzero(buf, sizeof(buf));
 	return r;
 }
@@ -373,16 +331,10 @@ kek_destroy_file(int dirfd, uint32_t epoch, uint32_t gen)
 
 	kek_file_name(epoch, gen, "key", name, sizeof(name));
 	kek_file_name(epoch, gen, "shredded", tomb, sizeof(tomb));
-	fd = openat(dirfd, tomb, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return PASO_E_IO;
-	if (fsync(fd) != 0) {
-		(void)close(fd);
-		return PASO_E_IO;
-	}
-	(void)close(fd);
-	if (fsync_dir(dirfd) != 0)
-		return PASO_E_IO;
+	/* Replace: a crash may have left the tombstone of an interrupted shred. */
+	if ((r = durable_writeat(dirfd, tomb, "", 0, 0600, DURABLE_REPLACE, NULL, NULL)) != 0)
+		return r;
+	r = PASO_E_IO;
 	fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : PASO_E_IO;

@@ -13,6 +13,7 @@
 
 #include "control.h"
 #include "deploy.h"
+#include "durable.h"
 #include "frame.h"
 #include "instant.h"
 #include "hub.h"
@@ -165,7 +166,6 @@ cmd_serve(int argc, char **argv)
 	struct sigaction sa;
 	const char *portfile = NULL;
 	uint32_t v;
-	FILE *f;
 	int i, r;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -223,14 +223,12 @@ cmd_serve(int argc, char **argv)
 	if ((r = hub_open(&cfg, &h, &d)) != 0)
 		return fail("serve", &d, r);
 	if (portfile != NULL) {
-		char tmp[4200];
-		(void)snprintf(tmp, sizeof(tmp), "%s.tmp", portfile);
-		if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%u\n", hub_port(h)) < 0 ||
-			fclose(f) != 0 || rename(tmp, portfile) != 0) {
-			fprintf(stderr, "paso-hub serve: cannot write %s: %s\n", portfile,
-				strerror(errno));
+		char port[16];
+		int n = snprintf(port, sizeof(port), "%u\n", hub_port(h));
+
+		if ((r = durable_write(portfile, port, (size_t)n, 0644, DURABLE_REPLACE, &d)) != 0) {
 			hub_close(h);
-			return 1;
+			return fail("serve", &d, r);
 		}
 	}
 	printf("paso-hub listening on %s:%u\n", cfg.host ? cfg.host : "127.0.0.1", hub_port(h));
