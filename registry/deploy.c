@@ -41,7 +41,8 @@ deploy_paths(const char *dir, struct deploy_paths *p, struct paso_diag *d)
 	SET_PATH(kiosks, "%s/kiosks", dir);
 	SET_PATH(keys, "%s/keys", dir);
 	SET_PATH(audit, "%s/audit", dir);
-	SET_PATH(audit_skey, "%s/keys/audit.skey", dir);
+	SET_PATH(signer, "%s/signer", dir);
+	SET_PATH(audit_skey, "%s/signer/audit.skey", dir);
 	SET_PATH(audit_vkey, "%s/audit/log.vkey", dir);
 	SET_PATH(policy, "%s/policy.yaml", dir);
 	return 0;
@@ -289,7 +290,7 @@ deploy_init(const char *dir, const char *name, const char *policy_file, struct p
 		goto out;
 	{
 		char sub[DEPLOY_PATH_MAX + 8];
-		const char *subs[] = {"ca", "hub", "kiosks", "audit"};
+		const char *subs[] = {"ca", "hub", "kiosks", "audit", "signer"};
 		size_t i;
 
 		for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
@@ -382,22 +383,74 @@ deploy_kiosk_known(const struct deploy_paths *p, const char *cn)
 	return access(path, F_OK) == 0 ? 0 : PASO_E_UNKNOWN_KIOSK;
 }
 
+/*
+ * The signing key's own reader, deliberately not the keyring's: it opens DIR/signer only, and
+ * refuses a key or directory others can read, so a slip in one custody does not widen the other.
+ */
 int
 deploy_load_signer(
 	const struct deploy_paths *p, struct checkpoint_signer **out, struct paso_diag *d)
 {
-	char *text = NULL;
+	char old[DEPLOY_PATH_MAX + 16], *text = NULL;
+	struct stat st;
+	ssize_t n;
 	size_t len = 0;
-	int r;
+	int fd = -1, r;
 
 	*out = NULL;
-	if ((r = read_file(p->audit_skey, 4096, &text, &len, d)) != 0)
-		return r;
+	if (stat(p->signer, &st) != 0) {
+		(void)snprintf(old, sizeof(old), "%s/audit.skey", p->keys);
+		if (errno == ENOENT && access(old, F_OK) == 0)
+			return paso_diag_set(d, PASO_E_NOT_FOUND,
+				"%s: the audit signing key is kept apart from the record keys now: "
+				"mkdir -m 700 %s && mv %s %s",
+				p->signer, p->signer, old, p->audit_skey);
+		return paso_diag_set(d, PASO_E_NOT_FOUND, "%s: %s (is %s a deployment?)", p->signer,
+			strerror(errno), p->root);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return paso_diag_set(d, PASO_E_IO, "%s: not a directory", p->signer);
+	if ((st.st_mode & 077) != 0)
+		return paso_diag_set(d, PASO_E_IO, "%s: permissions %04o are too open, want 0700",
+			p->signer, (unsigned)(st.st_mode & 07777));
+	if ((fd = open(p->audit_skey, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return paso_diag_set(d, errno == ENOENT ? PASO_E_NOT_FOUND : PASO_E_IO, "%s: %s",
+			p->audit_skey, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+		r = paso_diag_set(d, PASO_E_IO,
+			"%s: not a regular file with permissions 0600 (found %04o)", p->audit_skey,
+			(unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if ((text = sodium_malloc(DEPLOY_SKEY_MAX + 1)) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	while (len <= DEPLOY_SKEY_MAX) {
+		n = read(fd, text + len, DEPLOY_SKEY_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = paso_diag_set(d, PASO_E_IO, "%s: %s", p->audit_skey, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > DEPLOY_SKEY_MAX) {
+		r = paso_diag_set(d, PASO_E_CHECKPOINT_FORMAT, "%s: larger than %d bytes: not a "
+			"signing key", p->audit_skey, DEPLOY_SKEY_MAX);
+		goto out;
+	}
+	text[len] = '\0';
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		text[--len] = '\0';
 	if ((r = checkpoint_signer_from_text(text, out)) != 0)
-		paso_diag_set(d, r, "%s: not a signing key", p->audit_skey);
-	sodium_memzero(text, len);
-	free(text);
+		paso_diag_set(d, r, "%s: damaged or not a signing key", p->audit_skey);
+out:
+	if (fd >= 0)
+		(void)close(fd);
+	sodium_free(text); /* sodium_free wipes */
 	return r;
 }

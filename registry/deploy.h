@@ -14,7 +14,8 @@
  * DIR/ca/ca.crt, ca.key          the deployment's CA (key 0600)
  * DIR/hub/hub.crt, hub.key       the hub's TLS server certificate, CN and DNS name "paso-hub"
  * DIR/kiosks/NAME.crt, NAME.key  issued kiosk client certificates; NAME.revoked refuses NAME
- * DIR/keys/                      keyring (KEKs, pseudonym and card-index keys), audit.skey
+ * DIR/keys/                      keyring (KEKs, pseudonym and card-index keys), 0700
+ * DIR/signer/audit.skey          the audit log's signing key, kept apart from keys/ (0700, 0600)
  * DIR/store/                     LMDB store (sealed records)
  * DIR/audit/                     audit log, log.vkey (public), checkpoint
  * DIR/policy.yaml                the policy in force
@@ -24,6 +25,7 @@ struct deploy_paths {
 	char ca_cert[DEPLOY_PATH_MAX], ca_key[DEPLOY_PATH_MAX];
 	char hub_cert[DEPLOY_PATH_MAX], hub_key[DEPLOY_PATH_MAX];
 	char kiosks[DEPLOY_PATH_MAX], keys[DEPLOY_PATH_MAX], audit[DEPLOY_PATH_MAX];
+	char signer[DEPLOY_PATH_MAX];
 	char audit_skey[DEPLOY_PATH_MAX], audit_vkey[DEPLOY_PATH_MAX], policy[DEPLOY_PATH_MAX];
 };
 
@@ -54,7 +56,14 @@ int deploy_revoke_kiosk(const char *dir, const char *kiosk, struct paso_diag *d)
 /* 0 if cn is a kiosk this deployment issued and has not revoked, else PASO_E_UNKNOWN_KIOSK. */
 int deploy_kiosk_known(const struct deploy_paths *p, const char *cn);
 
-/* Loads the audit signing key. Caller owns *out. 0, PASO_E_IO, PASO_E_CHECKPOINT_FORMAT. */
+#define DEPLOY_SKEY_MAX 4096
+
+/*
+ * Loads the audit signing key from DIR/signer/audit.skey through its own reader (never the
+ * keyring's): the directory must be 0700 and the file 0600, not a symlink. A deployment whose
+ * key still sits in keys/ is told how to move it. Caller owns *out. 0, PASO_E_NOT_FOUND,
+ * PASO_E_IO, PASO_E_NOMEM, PASO_E_CHECKPOINT_FORMAT, d naming the file.
+ */
 int deploy_load_signer(
 	const struct deploy_paths *p, struct checkpoint_signer **out, struct paso_diag *d);
 

@@ -4,8 +4,12 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -99,11 +103,81 @@ test_bad_arguments_are_named(void **state)
 	h_cleanup(&dep);
 }
 
+/*
+ * Key custody: the audit signing key lives in DIR/signer (0700, the key 0600), never among the
+ * record keys in DIR/keys, and the hub refuses to start when its custody is loosened or the key
+ * sits in keys/ again (saying how to move it). Every refusal names the file and changes nothing.
+ */
+static void
+test_signing_key_kept_apart(void **state)
+{
+	struct deployment dep;
+	char signer[700], skey[720], oldkey[720], *text, *other;
+	struct dirent *de;
+	struct stat st;
+	DIR *dp;
+
+	(void)state;
+	h_deploy(&dep, NULL);
+	(void)snprintf(signer, sizeof(signer), "%s/signer", dep.hub);
+	(void)snprintf(skey, sizeof(skey), "%s/audit.skey", signer);
+	(void)snprintf(oldkey, sizeof(oldkey), "%s/keys/audit.skey", dep.hub);
+	assert_int_equal(stat(signer, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(skey, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(access(oldkey, F_OK), -1);
+	/* No file among the record keys holds the signing key. */
+	assert_non_null(text = h_read_file(skey, NULL));
+	{
+		char keys[700], path[1000];
+
+		(void)snprintf(keys, sizeof(keys), "%s/keys", dep.hub);
+		assert_non_null(dp = opendir(keys));
+		while ((de = readdir(dp)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			(void)snprintf(path, sizeof(path), "%s/%s", keys, de->d_name);
+			other = h_read_file(path, NULL);
+			assert_non_null(other);
+			assert_null(strstr(other, text));
+			free(other);
+		}
+		closedir(dp);
+	}
+	free(text);
+	{
+		const char *a[] = {"paso-hub", "serve", dep.hub, "--port", "0", NULL};
+
+		assert_int_equal(chmod(skey, 0640), 0);
+		expect(1, "audit.skey: not a regular file with permissions 0600 (found 0640)", a);
+		assert_int_equal(chmod(skey, 0600), 0);
+		assert_int_equal(chmod(signer, 0750), 0);
+		expect(1, "signer: permissions 0750 are too open, want 0700", a);
+		assert_int_equal(chmod(signer, 0700), 0);
+		/* The old layout: the key beside the record keys. */
+		assert_int_equal(rename(skey, oldkey), 0);
+		assert_int_equal(rmdir(signer), 0);
+		expect(1, "kept apart from the record keys", a);
+		assert_int_equal(mkdir(signer, 0700), 0);
+		assert_int_equal(rename(oldkey, skey), 0);
+	}
+	/* Moved back, the deployment serves and its log verifies. */
+	h_hub_start(&dep, 0);
+	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
+	{
+		const char *a[] = {"paso-audit", "verify", dep.hub, NULL};
+		expect(0, "audit log OK", a);
+	}
+	h_cleanup(&dep);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_arguments_are_named),
+		cmocka_unit_test(test_signing_key_kept_apart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
