@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -16,6 +17,7 @@
 #include "instant.h"
 #include "kiosk.h"
 #include "paso.pb-c.h"
+#include "pki.h"
 #include "population.h"
 
 struct site {
@@ -23,6 +25,11 @@ struct site {
 	enum capture_preset preset;
 	int detention;
 };
+
+/* A kiosk of a fleet beyond the five named sites: a crossing kiosk with good capture. */
+#define FLEET_POINT "fleet"
+#define FLEET_MAX 1024
+#define KIOSK_NAME_MAX 64
 
 /* The crossings of context: four official ports with Guatemala and the Siglo XXI centre. */
 static const struct site sites[] = {
@@ -64,7 +71,9 @@ struct runner {
 	struct population *pop;
 	unsigned capture; /* BIO_* the kiosks are configured to capture */
 	uint32_t people;
-	struct kiosk_run kr[NSITES];
+	struct kiosk_run *kr; /* nk of them */
+	struct site *site;    /* nk of them; names owned by names */
+	char (*names)[KIOSK_NAME_MAX + 1];
 	size_t nk;
 	pthread_mutex_t mu;
 	uint8_t (*pseud)[32]; /* pseudonym per enrolled person */
@@ -103,14 +112,17 @@ usage(FILE *f)
 		"  enrols a synthetic population at the border kiosks, then sends their crossings\n"
 		"  and the detention station's identification requests, and prints what happened.\n"
 		"options:\n"
-		"  --people N          people to enrol (default 1000)\n"
+		"  --people N          people to enrol (default 1000); 0 only drains the outboxes\n"
 		"  --crossings N       repeat crossings after enrolment (default 5000)\n"
 		"  --identify N        identification requests at the detention station (default 100)\n"
 		"  --impostor-rate R   share of crossings made with someone else's card (default 0.02)\n"
 		"  --seed S            population and traffic seed (default 1)\n"
 		"  --start INSTANT     capture timeline start, e.g. 2027-01-01T00:00:00Z (default:\n"
 		"                      now); captures span 6 hours from it, reproducible from the seed\n"
-		"  --kiosks A,B,...    which kiosks run (default all five)\n"
+		"  --kiosks A,B,...    which kiosks run (default all five); a name that is not one\n"
+		"                      of the five is a crossing kiosk with its own certificate\n"
+		"  --fleet N           also run N crossing kiosks fleet-0001..fleet-N (1..1024),\n"
+		"                      issuing the certificates that are missing (needs ca/ca.key)\n"
 		"  --workdir DIR       kiosks' own data: sealed outboxes (default ./paso-kiosks)\n"
 		"  --capture LIST      modalities the kiosks capture: finger,face,iris (default all)\n"
 		"  --window N          frames in flight per kiosk (default 32)\n"
@@ -298,19 +310,45 @@ sender(void *arg)
 static int
 run_phase(struct runner *run, const char *label, double *secondsp)
 {
-	pthread_t prod[NSITES], send[NSITES];
+	pthread_t *prod, *send;
 	double t0 = now_s();
+	uint8_t *started;
 	size_t i;
 	int rc = 0;
 
-	for (i = 0; i < run->nk; i++) {
-		run->kr[i].producing = 1;
-		pthread_create(&prod[i], NULL, producer, &run->kr[i]);
-		pthread_create(&send[i], NULL, sender, &run->kr[i]);
+	prod = calloc(run->nk, sizeof(*prod));
+	send = calloc(run->nk, sizeof(*send));
+	started = calloc(run->nk, 1);
+	if (prod == NULL || send == NULL || started == NULL) {
+		free(prod);
+		free(send);
+		free(started);
+		fprintf(stderr, "paso-kiosk: %s: %s\n", label, paso_strerror(PASO_E_NOMEM));
+		return PASO_E_NOMEM;
 	}
 	for (i = 0; i < run->nk; i++) {
-		pthread_join(prod[i], NULL);
-		pthread_join(send[i], NULL);
+		run->kr[i].producing = 1;
+		/* A fleet of hundreds may meet a thread limit: that kiosk fails, named. */
+		if (pthread_create(&prod[i], NULL, producer, &run->kr[i]) != 0) {
+			run->kr[i].rc = PASO_E_NOMEM;
+			(void)snprintf(run->kr[i].err, sizeof(run->kr[i].err),
+				"kiosk %s: cannot start a thread", run->kr[i].site->name);
+			continue;
+		}
+		if (pthread_create(&send[i], NULL, sender, &run->kr[i]) != 0) {
+			pthread_join(prod[i], NULL);
+			run->kr[i].rc = PASO_E_NOMEM;
+			(void)snprintf(run->kr[i].err, sizeof(run->kr[i].err),
+				"kiosk %s: cannot start a thread", run->kr[i].site->name);
+			continue;
+		}
+		started[i] = 1;
+	}
+	for (i = 0; i < run->nk; i++) {
+		if (started[i]) {
+			pthread_join(prod[i], NULL);
+			pthread_join(send[i], NULL);
+		}
 		if (run->kr[i].rc != 0) {
 			fprintf(stderr, "paso-kiosk: %s: %s\n", label, run->kr[i].err);
 			if (rc == 0)
@@ -318,6 +356,9 @@ run_phase(struct runner *run, const char *label, double *secondsp)
 		}
 		run->kr[i].njobs = 0;
 	}
+	free(prod);
+	free(send);
+	free(started);
 	*secondsp = now_s() - t0;
 	return rc;
 }
@@ -582,6 +623,127 @@ out:
 	return rc;
 }
 
+/* 1 if name is 1..64 of [A-Za-z0-9._-] not starting with '.', as the deployment issues them. */
+static int
+kiosk_name_ok(const char *name, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > KIOSK_NAME_MAX || name[0] == '.')
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			    c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Adds kiosk name (n bytes) to the plan: a known site keeps its crossing point and preset. */
+static int
+plan_add(struct runner *run, size_t cap, const char *name, size_t n)
+{
+	struct site *st;
+	size_t i;
+
+	if (!kiosk_name_ok(name, n)) {
+		fprintf(stderr,
+			"paso-kiosk run: --kiosks: kiosk name '%.*s': 1..64 of [A-Za-z0-9._-], not "
+			"starting with '.'\n",
+			(int)(n > 80 ? 80 : n), name);
+		return 2;
+	}
+	for (i = 0; i < run->nk; i++)
+		if (strlen(run->names[i]) == n && memcmp(run->names[i], name, n) == 0) {
+			fprintf(stderr, "paso-kiosk run: kiosk '%.*s' is listed twice\n", (int)n,
+				name);
+			return 2;
+		}
+	if (run->nk == cap) {
+		fprintf(stderr, "paso-kiosk run: more than %zu kiosks\n", cap);
+		return 2;
+	}
+	memcpy(run->names[run->nk], name, n);
+	run->names[run->nk][n] = '\0';
+	st = &run->site[run->nk];
+	*st = (struct site){run->names[run->nk], FLEET_POINT, PRESET_GOOD, 0};
+	for (i = 0; i < NSITES; i++)
+		if (strcmp(sites[i].name, run->names[run->nk]) == 0) {
+			*st = sites[i];
+			st->name = run->names[run->nk];
+		}
+	run->nk++;
+	return 0;
+}
+
+/*
+ * The kiosks this run drives: the five sites by default, else those --kiosks names, plus
+ * --fleet N numbered crossing kiosks. Returns 0, 2 (usage, printed) or 1 (printed).
+ */
+static int
+plan_kiosks(struct runner *run, const char *list, uint64_t fleet)
+{
+	size_t cap = NSITES + FLEET_MAX + 64, i;
+	const char *p, *end;
+	char name[32];
+	int r;
+
+	run->site = calloc(cap, sizeof(*run->site));
+	run->names = calloc(cap, sizeof(*run->names));
+	if (run->site == NULL || run->names == NULL) {
+		fprintf(stderr, "paso-kiosk run: %s\n", paso_strerror(PASO_E_NOMEM));
+		return 1;
+	}
+	if (list == NULL && fleet == 0)
+		for (i = 0; i < NSITES; i++)
+			if ((r = plan_add(run, cap, sites[i].name, strlen(sites[i].name))) != 0)
+				return r;
+	for (p = list; p != NULL && *p != '\0'; p = end != NULL ? end + 1 : p + strlen(p)) {
+		end = strchr(p, ',');
+		if ((r = plan_add(run, cap, p, end != NULL ? (size_t)(end - p) : strlen(p))) != 0)
+			return r;
+	}
+	for (i = 1; i <= fleet; i++) {
+		int n = snprintf(name, sizeof(name), "fleet-%04zu", i);
+
+		if ((r = plan_add(run, cap, name, (size_t)n)) != 0)
+			return r;
+	}
+	if (run->nk == 0) {
+		fprintf(stderr, "paso-kiosk run: --kiosks: no kiosk named in '%s'\n", list);
+		return 2;
+	}
+	return 0;
+}
+
+/* A fleet kiosk without a certificate gets one from the deployment's CA; others must have one. */
+static int
+ensure_cert(const char *deploy, const char *name, int may_issue, const char *cert,
+	const char *key)
+{
+	struct paso_diag d = {0};
+	char ca[4200], cakey[4200];
+
+	if (access(cert, F_OK) == 0)
+		return 0;
+	if (!may_issue) {
+		fprintf(stderr,
+			"paso-kiosk run: kiosk %s: no certificate %s (issue one with paso-hub issue "
+			"%s --kiosk %s)\n",
+			name, cert, deploy, name);
+		return 1;
+	}
+	(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", deploy);
+	(void)snprintf(cakey, sizeof(cakey), "%s/ca/ca.key", deploy);
+	if (pki_issue(ca, cakey, name, 0, cert, key, &d) != 0) {
+		fprintf(stderr, "paso-kiosk run: kiosk %s: issuing its certificate: %s\n", name,
+			d.msg);
+		return 1;
+	}
+	return 0;
+}
+
 static int
 cmd_run(int argc, char **argv)
 {
@@ -595,11 +757,11 @@ cmd_run(int argc, char **argv)
 	size_t nlater = 0;
 	char host[256], cert[4200], key[4200], ca[4200], wd[4200], *colon, *end;
 	uint64_t people = 1000, crossings = 5000, identify = 100, seed = 1, window = 32,
-		 giveup = 120, v, st;
+		 giveup = 120, fleet = 0, v, st;
 	double impostor_rate = 0.02, t_enrol = 0, t_cross = 0;
 	uint64_t base_time = (uint64_t)time(NULL), n_enrol, n_cross = 0, span;
 	uint32_t *count = NULL;
-	size_t i, site_of_cross[NSITES], ncross_sites = 0, station = NSITES;
+	size_t i, *site_of_cross = NULL, ncross_sites = 0, station = SIZE_MAX;
 	int json = 0, r = 0, a;
 	unsigned capture = BIO_FINGER | BIO_FACE | BIO_IRIS;
 
@@ -651,7 +813,9 @@ cmd_run(int argc, char **argv)
 		} else {
 			uint64_t lo = 0, hi = 10000000, *dst;
 			if (strcmp(o, "--people") == 0)
-				dst = &people, lo = 1;
+				dst = &people;
+			else if (strcmp(o, "--fleet") == 0)
+				dst = &fleet, lo = 1, hi = FLEET_MAX;
 			else if (strcmp(o, "--crossings") == 0)
 				dst = &crossings;
 			else if (strcmp(o, "--identify") == 0)
@@ -690,16 +854,24 @@ cmd_run(int argc, char **argv)
 	}
 	*colon = '\0';
 	memset(&run, 0, sizeof(run));
+	if ((r = plan_kiosks(&run, kiosks, fleet)) != 0)
+		return r;
+	/* Draining only: no new travellers, so nobody to identify either. */
+	if (people == 0)
+		crossings = 0, identify = 0;
 	run.capture = capture;
 	pthread_mutex_init(&run.mu, NULL);
 	run.people = (uint32_t)people;
 	/* People past --people are never enrolled: the station's probes of strangers. */
 	if (plan != NULL)
 		identify = crossings = 0; /* the plan says what is sent */
-	if ((r = population_new(seed, (uint32_t)(people + identify), &run.pop)) != 0 ||
-		(run.pseud = calloc(people, 32)) == NULL ||
-		(run.enrolled = calloc(people, 1)) == NULL ||
-		(count = calloc(people, sizeof(*count))) == NULL) {
+	if ((people + identify > 0 &&
+		    (r = population_new(seed, (uint32_t)(people + identify), &run.pop)) != 0) ||
+		(run.pseud = calloc(people + 1, 32)) == NULL ||
+		(run.enrolled = calloc(people + 1, 1)) == NULL ||
+		(count = calloc(people + 1, sizeof(*count))) == NULL ||
+		(run.kr = calloc(run.nk, sizeof(*run.kr))) == NULL ||
+		(site_of_cross = calloc(run.nk, sizeof(*site_of_cross))) == NULL) {
 		fprintf(stderr, "paso-kiosk run: %s\n", paso_strerror(r ? r : PASO_E_NOMEM));
 		return 1;
 	}
@@ -707,21 +879,19 @@ cmd_run(int argc, char **argv)
 		fprintf(stderr, "paso-kiosk run: %s: %s\n", workdir, strerror(errno));
 		return 1;
 	}
-	for (i = 0; i < NSITES; i++) {
-		if (kiosks != NULL) {
-			const char *p = strstr(kiosks, sites[i].name);
-			size_t n = strlen(sites[i].name);
-			if (p == NULL || (p != kiosks && p[-1] != ',') ||
-				(p[n] != ',' && p[n] != '\0'))
-				continue;
-		}
+	(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", deploy);
+	for (i = 0; i < run.nk; i++) {
+		const struct site *site = &run.site[i];
+
 		memset(&cfg, 0, sizeof(cfg));
-		(void)snprintf(cert, sizeof(cert), "%s/kiosks/%s.crt", deploy, sites[i].name);
-		(void)snprintf(key, sizeof(key), "%s/kiosks/%s.key", deploy, sites[i].name);
-		(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", deploy);
-		(void)snprintf(wd, sizeof(wd), "%s/%s", workdir, sites[i].name);
-		cfg.name = sites[i].name;
-		cfg.point = sites[i].point;
+		(void)snprintf(cert, sizeof(cert), "%s/kiosks/%s.crt", deploy, site->name);
+		(void)snprintf(key, sizeof(key), "%s/kiosks/%s.key", deploy, site->name);
+		(void)snprintf(wd, sizeof(wd), "%s/%s", workdir, site->name);
+		if (ensure_cert(deploy, site->name, strncmp(site->name, "fleet-", 6) == 0, cert,
+			    key) != 0)
+			return 1;
+		cfg.name = site->name;
+		cfg.point = site->point;
 		cfg.cert = cert;
 		cfg.key = key;
 		cfg.ca = ca;
@@ -730,23 +900,18 @@ cmd_run(int argc, char **argv)
 		cfg.workdir = wd;
 		cfg.window = (unsigned)window;
 		cfg.give_up_s = (int)giveup;
-		run.kr[run.nk].run = &run;
-		run.kr[run.nk].site = &sites[i];
-		pthread_mutex_init(&run.kr[run.nk].mu, NULL);
-		if ((r = kiosk_open(&cfg, &run.kr[run.nk].k, &d)) != 0) {
-			fprintf(stderr, "paso-kiosk run: %s: %s\n", sites[i].name, d.msg);
+		run.kr[i].run = &run;
+		run.kr[i].site = site;
+		pthread_mutex_init(&run.kr[i].mu, NULL);
+		if ((r = kiosk_open(&cfg, &run.kr[i].k, &d)) != 0) {
+			fprintf(stderr, "paso-kiosk run: %s: %s\n", site->name, d.msg);
 			return 1;
 		}
-		kiosk_on_enrolled(run.kr[run.nk].k, on_enrolled, &run);
-		if (sites[i].detention)
-			station = run.nk;
+		kiosk_on_enrolled(run.kr[i].k, on_enrolled, &run);
+		if (site->detention && station == SIZE_MAX)
+			station = i;
 		else
-			site_of_cross[ncross_sites++] = run.nk;
-		run.nk++;
-	}
-	if (run.nk == 0) {
-		fprintf(stderr, "paso-kiosk run: --kiosks: no known kiosk in '%s'\n", kiosks);
-		return 2;
+			site_of_cross[ncross_sites++] = i;
 	}
 	if (truth != NULL && (run.truth = fopen(truth, "a")) == NULL) {
 		fprintf(stderr, "paso-kiosk run: --truth: %s: %s\n", truth, strerror(errno));
@@ -780,8 +945,8 @@ cmd_run(int argc, char **argv)
 
 		if ((r = population_person(run.pop, (uint32_t)i, &pi)) != 0)
 			return 1;
-		if ((pi.category == CAT_DETAINEE && station < NSITES) || ncross_sites == 0)
-			s = station < NSITES ? station : 0;
+		if ((pi.category == CAT_DETAINEE && station != SIZE_MAX) || ncross_sites == 0)
+			s = station != SIZE_MAX ? station : 0;
 		else
 			s = site_of_cross[i % ncross_sites];
 		if (add_job(&run.kr[s], &j) != 0)
@@ -820,7 +985,7 @@ cmd_run(int argc, char **argv)
 			return 1;
 		n_cross++;
 	}
-	for (i = 0; i < identify && station < NSITES; i++) {
+	for (i = 0; i < identify && station != SIZE_MAX; i++) {
 		struct job j;
 		/* Half are enrolled people seen again; half were never enrolled. */
 		uint32_t p = (i % 2 == 0) ? (uint32_t)(rnd(&st) % people) : (uint32_t)(people + i);
@@ -843,6 +1008,10 @@ done:
 		free(run.kr[i].jobs);
 	}
 	population_free(run.pop);
+	free(run.kr);
+	free(run.site);
+	free(run.names);
+	free(site_of_cross);
 	free(later);
 	if (run.truth != NULL && fclose(run.truth) != 0 && r == 0) {
 		fprintf(stderr, "paso-kiosk run: --truth: %s: %s\n", truth, strerror(errno));
