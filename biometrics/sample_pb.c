@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "iso19794.h"
 
 /* The sub-messages sample_to_pb points c at; face first so c->face finds the block. */
@@ -174,6 +176,8 @@ sample_pb_release(Paso__Capture *c)
 	else if (c->iris != NULL)
 		b = (struct pb_block *)(void *)((uint8_t *)c->iris -
 						offsetof(struct pb_block, iris_ptrs));
+	if (b != NULL)
+		sodium_memzero(b, sizeof(*b));
 	free(b);
 	c->face = NULL;
 	c->iris = NULL;

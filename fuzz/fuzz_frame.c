@@ -30,7 +30,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)frame_encode(env, FRAME_DEFAULT_MAX, &out, &olen);
 			free(out);
 			out = NULL;
-			paso__envelope__free_unpacked(env, NULL);
+			frame_free(env);
 			env = NULL;
 		} else if (env != NULL) {
 			abort();

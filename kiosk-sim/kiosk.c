@@ -414,7 +414,7 @@ send_window(struct kiosk *k, struct outbox_item *items, size_t n, size_t *settle
 		if ((r = tls_read_frame(k->conn, FRAME_DEFAULT_MAX, &payload, &len, &d)) != 0)
 			break;
 		r = frame_decode(payload, len, &env, &d);
-		free(payload);
+		frame_wipe_free(payload);
 		payload = NULL;
 		if (r != 0)
 			break;
@@ -426,7 +426,7 @@ send_window(struct kiosk *k, struct outbox_item *items, size_t n, size_t *settle
 			if (env->body_case == PASO__ENVELOPE__BODY_ERROR && env->error->seq == 0)
 				r = env->error->code;
 		}
-		paso__envelope__free_unpacked(env, NULL);
+		frame_free(env);
 		env = NULL;
 	}
 	if (nd > 0) {
@@ -452,22 +452,22 @@ renumbered(void *arg, uint64_t old_seq, uint64_t new_seq, const uint8_t *in, siz
 	int r;
 
 	*outp = NULL;
-	if ((env = paso__envelope__unpack(NULL, len, in)) == NULL)
+	if ((env = paso__envelope__unpack(frame_allocator(), len, in)) == NULL)
 		return PASO_E_CORRUPT;
 	env->seq = new_seq;
 	n = paso__envelope__get_packed_size(env);
 	if ((buf = malloc(n)) == NULL) {
-		paso__envelope__free_unpacked(env, NULL);
+		frame_free(env);
 		return PASO_E_NOMEM;
 	}
 	(void)paso__envelope__pack(env, buf);
-	paso__envelope__free_unpacked(env, NULL);
+	frame_free(env);
 	pthread_mutex_lock(&k->mu);
 	if (k->ntags > 0 && old_seq >= k->base_seq && old_seq - k->base_seq < k->ntags)
 		t = k->tags[old_seq - k->base_seq];
 	pthread_mutex_unlock(&k->mu);
 	if ((r = remember(k, new_seq, &t)) != 0) {
-		free(buf);
+		frame_wipe_free(buf);
 		return r;
 	}
 	pthread_mutex_lock(&k->mu);

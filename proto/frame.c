@@ -2,9 +2,54 @@
 /* Length-prefixed protobuf framing; pure functions over buffers so fuzzers can drive them. */
 #include "frame.h"
 
+#include <malloc.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "be.h"
+
+/*
+ * Blocks come straight from malloc, so a message freed with protobuf-c's default allocator by
+ * mistake is still freed correctly (only not wiped); malloc_usable_size covers the whole block,
+ * including any slack past what protobuf-c asked for.
+ */
+static void *
+wipe_alloc(void *data, size_t size)
+{
+	(void)data;
+	return malloc(size ? size : 1);
+}
+
+static void
+wipe_free(void *data, void *p)
+{
+	(void)data;
+	frame_wipe_free(p);
+}
+
+static ProtobufCAllocator wiping_allocator = {wipe_alloc, wipe_free, NULL};
+
+ProtobufCAllocator *
+frame_allocator(void)
+{
+	return &wiping_allocator;
+}
+
+void
+frame_wipe_free(void *p)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+void
+frame_free(Paso__Envelope *env)
+{
+	if (env != NULL)
+		paso__envelope__free_unpacked(env, &wiping_allocator);
+}
 
 int
 frame_header(
@@ -29,7 +74,7 @@ frame_decode(const uint8_t *payload, size_t len, Paso__Envelope **envp, struct p
 	Paso__Envelope *env;
 
 	*envp = NULL;
-	env = paso__envelope__unpack(NULL, len, payload);
+	env = paso__envelope__unpack(&wiping_allocator, len, payload);
 	if (env == NULL)
 		return paso_diag_set(
 			d, PASO_E_DECODE, "%zu-byte frame is not a valid protobuf Envelope", len);
@@ -43,7 +88,7 @@ frame_decode(const uint8_t *payload, size_t len, Paso__Envelope **envp, struct p
 	default:
 		paso_diag_set(d, PASO_E_UNKNOWN_MESSAGE, "Envelope body %d is missing or unknown",
 			(int)env->body_case);
-		paso__envelope__free_unpacked(env, NULL);
+		frame_free(env);
 		return PASO_E_UNKNOWN_MESSAGE;
 	}
 	*envp = env;

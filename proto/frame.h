@@ -21,8 +21,23 @@ int frame_header(const uint8_t hdr[FRAME_HEADER_BYTES], uint32_t max, uint32_t *
 	struct paso_diag *d) __attribute__((warn_unused_result));
 
 /*
- * Decodes one Envelope from payload (without its length prefix). Caller owns *envp and frees
- * it with paso__envelope__free_unpacked(*envp, NULL). Returns 0, PASO_E_DECODE (not protobuf)
+ * The allocator for every unpack of a message that can hold biometric data or a card number
+ * (Envelope, SubjectRecord): blocks come from malloc and are wiped whole before they are freed.
+ * Free such a message with the same allocator (frame_free for an Envelope); freeing it with
+ * the default (NULL) allocator is safe but does not wipe. The allocator is stateless: any
+ * thread may use it.
+ */
+ProtobufCAllocator *frame_allocator(void);
+
+/* Wipes a malloc'd block (its whole usable size) and frees it. NULL is fine. */
+void frame_wipe_free(void *p);
+
+/* Frees an Envelope decoded by frame_decode (or unpacked with frame_allocator), wiping it. */
+void frame_free(Paso__Envelope *env);
+
+/*
+ * Decodes one Envelope from payload (without its length prefix) with frame_allocator. Caller
+ * owns *envp and frees it with frame_free. Returns 0, PASO_E_DECODE (not protobuf)
  * or PASO_E_UNKNOWN_MESSAGE (no body or a body this build does not know). Checks only the
  * encoding; field-level validation belongs to registry/ingest.
  */

@@ -254,10 +254,10 @@ count_event(void *arg, uint64_t no, const uint8_t *ev, size_t len)
 	Paso__CrossingEvent *e;
 
 	(void)no;
-	if ((e = paso__crossing_event__unpack(NULL, len, ev)) == NULL)
+	if ((e = paso__crossing_event__unpack(frame_allocator(), len, ev)) == NULL)
 		return PASO_E_CORRUPT;
 	c->crossings++;
-	paso__crossing_event__free_unpacked(e, NULL);
+	paso__crossing_event__free_unpacked(e, frame_allocator());
 	return 0;
 }
 
@@ -268,11 +268,11 @@ count_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_
 	Paso__SubjectRecord *sr;
 	int r;
 
-	if ((sr = paso__subject_record__unpack(NULL, len, rec)) == NULL)
+	if ((sr = paso__subject_record__unpack(frame_allocator(), len, rec)) == NULL)
 		return PASO_E_CORRUPT;
 	c->subjects++;
 	if ((r = vault_event_foreach(c->t, id, count_event, c)) != 0) {
-		paso__subject_record__free_unpacked(sr, NULL);
+		paso__subject_record__free_unpacked(sr, frame_allocator());
 		return r;
 	}
 	if (sr->category >= 1 && sr->category <= 4)
@@ -282,7 +282,7 @@ count_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_
 		c->with_face += sr->templates->face != NULL;
 		c->with_iris += sr->templates->n_iris > 0;
 	}
-	paso__subject_record__free_unpacked(sr, NULL);
+	paso__subject_record__free_unpacked(sr, frame_allocator());
 	return 0;
 }
 
