@@ -274,16 +274,16 @@ read_view(struct cur *c, const struct fmr_record *rec, int vi, struct fmr_view *
 				vi + 1, i + 1, mo + 2);
 		if (m->x >= rec->width || m->y >= rec->height)
 			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-				"view %d minutia %u at byte %zu: (x=%u, y=%u) outside the %ux%u image",
-				vi + 1, i + 1, mo, m->x, m->y, rec->width, rec->height);
+				"view %d minutia %u at byte %zu: position outside the %ux%u image",
+				vi + 1, i + 1, mo, rec->width, rec->height);
 		/*
 		 * ANSI 378-2004 angles are 0..179 (2-degree units), but the standard's own worked
 		 * example holds 213 and 249: angles are taken modulo 360 degrees instead.
 		 */
 		if (m->quality > 100)
 			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
-				"view %d minutia %u at byte %zu: quality %u is not 0..100", vi + 1,
-				i + 1, mo + 5, m->quality);
+				"view %d minutia %u at byte %zu: quality is not 0..100", vi + 1,
+				i + 1, mo + 5);
 	}
 	return read_ext(c, vi, v, rec->format == FMR_ANSI_2004, d);
 }
@@ -551,10 +551,9 @@ check_for_write(const struct fmr_record *rec, size_t *sizep, struct paso_diag *d
 			if (m->type > 2 || m->x >= rec->width || m->y >= rec->height ||
 				m->x > 0x3fff || m->y > 0x3fff || m->quality > 100)
 				return paso_diag_set(d, PASO_E_INVALID_ARG,
-					"view %d minutia %d: type %u, (x=%u, y=%u) or quality %u out of range "
-					"for a %ux%u image",
-					i + 1, j + 1, m->type, m->x, m->y, m->quality, rec->width,
-					rec->height);
+					"view %d minutia %d: type, position or quality out of range for a "
+					"%ux%u image",
+					i + 1, j + 1, rec->width, rec->height);
 		}
 		for (j = 0; j < v->n_ext; j++) {
 			if (v->ext[j].type == 0 || (v->ext[j].len > 0 && v->ext[j].data == NULL))

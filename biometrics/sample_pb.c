@@ -83,8 +83,9 @@ sample_from_pb(const Paso__Capture *c, struct bio_sample *out, struct paso_diag 
 			out->face[k] = v;
 		}
 		if (fabs(sqrt(ss) - 1) > 1e-3) {
+			/* The norm is computed from the template: it is not quoted. */
 			r = paso_diag_set(d, PASO_E_FIELD_RANGE,
-				"capture.face.embedding: L2 norm %.4g, expected 1", sqrt(ss));
+				"capture.face.embedding: L2 norm is not 1 (within 0.001)");
 			goto out;
 		}
 		out->has_face = 1;

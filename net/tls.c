@@ -185,6 +185,7 @@ static int
 peer_name(struct tls_conn *c, struct paso_diag *d)
 {
 	X509 *x = SSL_get1_peer_certificate(c->ssl);
+	size_t i;
 	int n;
 
 	if (x == NULL)
@@ -199,6 +200,18 @@ peer_name(struct tls_conn *c, struct paso_diag *d)
 	X509_free(x);
 	if (n <= 0 || (size_t)n >= sizeof(c->peer))
 		return paso_diag_set(d, PASO_E_CERT, "peer certificate has no usable common name");
+	/* The name is logged and compared as text: nothing but a kiosk name's characters. */
+	for (i = 0; i < (size_t)n; i++)
+		if (!((c->peer[i] >= 'a' && c->peer[i] <= 'z') ||
+			    (c->peer[i] >= 'A' && c->peer[i] <= 'Z') ||
+			    (c->peer[i] >= '0' && c->peer[i] <= '9') || c->peer[i] == '.' ||
+			    c->peer[i] == '_' || c->peer[i] == '-')) {
+			c->peer[0] = '\0';
+			return paso_diag_set(d, PASO_E_CERT,
+				"peer certificate common name has a byte outside [A-Za-z0-9._-] at "
+				"position %zu",
+				i);
+		}
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *
 paso_strerror(int code)
@@ -29,6 +30,41 @@ paso_errname(int code)
 #undef PASO_ERR_NAME
 	}
 	return "UNKNOWN";
+}
+
+char *
+paso_escape(char *out, size_t cap, const char *in, size_t max)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	if (cap == 0)
+		return out;
+	for (i = 0; in != NULL && i < max && in[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+			if (o + 1 >= cap)
+				break;
+			out[o++] = (char)c;
+		} else {
+			if (o + 4 >= cap)
+				break;
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	/* Cut short: say so, so a reader never takes a prefix for the whole. */
+	if ((in != NULL && i < max && in[i] != '\0') && cap >= 4) {
+		while (o + 4 > cap)
+			o--;
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
 }
 
 int

@@ -81,6 +81,14 @@ struct paso_diag {
 	char msg[512];
 };
 
+/*
+ * Copies at most max bytes of the NUL-terminated string in (from a client, a file, anything not
+ * ours) into out (cap bytes, always terminated) so that it is safe in a log line or a message:
+ * printable ASCII stays, every other byte and the backslash and quote become \xNN; a cut-short
+ * result ends in "...". Returns out. Never quote template content, even escaped.
+ */
+char *paso_escape(char *out, size_t cap, const char *in, size_t max);
+
 /* Sets d->code and formats d->msg (truncating safely); returns code. d may be NULL. */
 int paso_diag_set(struct paso_diag *d, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

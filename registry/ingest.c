@@ -81,9 +81,15 @@ ingest_check(
 	memset(sample, 0, sizeof(*sample));
 	if (env->kiosk_id == NULL || env->kiosk_id[0] == '\0')
 		return paso_diag_set(d, PASO_E_MISSING_FIELD, "kiosk_id: required");
-	if (strcmp(env->kiosk_id, peer) != 0)
+	if (strcmp(env->kiosk_id, peer) != 0) {
+		char said[4 * 64 + 4], cert[4 * 64 + 4];
+
+		/* The kiosk_id is the client's word: escaped, it can forge no log line. */
 		return paso_diag_set(d, PASO_E_KIOSK_MISMATCH,
-			"kiosk_id '%.64s' does not match certificate '%.64s'", env->kiosk_id, peer);
+			"kiosk_id '%s' does not match certificate '%s'",
+			paso_escape(said, sizeof(said), env->kiosk_id, 64),
+			paso_escape(cert, sizeof(cert), peer, 64));
+	}
 	if (env->seq == 0)
 		return paso_diag_set(d, PASO_E_SEQ_INVALID, "seq: must be 1 or more");
 	switch (env->body_case) {

@@ -227,7 +227,7 @@ test_each_bad_field_refused(void **state)
 	expect_refusal(m_face_short, PASO_E_FIELD_RANGE,
 		"capture.face.embedding: 511 values, expected 512");
 	expect_refusal(m_face_nan, PASO_E_FIELD_RANGE, "capture.face.embedding[300]");
-	expect_refusal(m_face_norm, PASO_E_FIELD_RANGE, "L2 norm 2");
+	expect_refusal(m_face_norm, PASO_E_FIELD_RANGE, "L2 norm is not 1");
 	expect_refusal(
 		m_code_short, PASO_E_FIELD_RANGE, "capture.iris[1].code: 255 bytes, expected 256");
 	expect_refusal(m_mask_long, PASO_E_FIELD_RANGE, "capture.iris[0].mask: 257 bytes");

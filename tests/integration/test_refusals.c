@@ -288,6 +288,56 @@ test_malformed_messages_on_one_connection(void **state)
 	tls_conn_free(c);
 }
 
+/*
+ * Log injection: the hub's log (captured in a file, as a log sink) escapes every byte a client
+ * sent, so a kiosk_id holding a newline forges no line, and a malformed template's refusal quotes
+ * no minutia coordinate. Fails if either is logged raw.
+ */
+static void
+test_log_injection(void **state)
+{
+	struct tls_conn *c = connect_ok();
+	Paso__Envelope env;
+	char *log, *line, *end;
+	uint8_t *rec;
+	size_t saved;
+	const char *m;
+
+	(void)state;
+	c_make_enroll(&env, K, next_seq++, 111);
+	env.kiosk_id = K "\nFORGED paso-hub: every kiosk revoked\x1b[2J";
+	m = expect_error(c, &env, PASO_E_KIOSK_MISMATCH);
+	assert_null(strchr(m, '\n'));
+	assert_non_null(strstr(m, "\\x0aFORGED"));
+	env.kiosk_id = K;
+	/* First minutia of view 1 (byte 28) moved to x = 4321, outside the image. */
+	rec = env.enroll->capture->finger_record.data;
+	saved = (size_t)rec[28] << 8 | rec[29];
+	rec[28] = (uint8_t)((rec[28] & 0xc0) | (4321 >> 8));
+	rec[29] = 4321 & 0xff;
+	m = expect_error(c, &env, PASO_E_TEMPLATE_FORMAT);
+	assert_non_null(strstr(m, "position outside"));
+	assert_null(strstr(m, "4321"));
+	rec[28] = (uint8_t)(saved >> 8);
+	rec[29] = (uint8_t)saved;
+	c_free_enroll(&env);
+	tls_conn_free(c);
+	/* The hub wrote its log lines for both refusals by now (before answering). */
+	assert_non_null(log = h_read_file(dep.log, NULL));
+	assert_null(strstr(log, "\nFORGED"));
+	assert_null(strchr(log, 0x1b));
+	assert_non_null(strstr(log, "\\x0aFORGED"));
+	for (line = log; line != NULL && *line != '\0'; line = end != NULL ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		if (end != NULL)
+			*end = '\0';
+		if (strstr(line, "minutia") != NULL && strstr(line, "4321") != NULL)
+			fail_msg("a minutia coordinate reached the log: %s", line);
+	}
+	free(log);
+	assert_still_serving(112);
+}
+
 static void
 test_resend_and_sequence_reuse(void **state)
 {
@@ -455,7 +505,7 @@ test_audit_and_store_after_attacks(void **state)
 	{
 		const char *argv[] = {"paso-audit", "show", dep.hub, "--json", NULL};
 		assert_int_equal(h_run(&out, argv), 0);
-		assert_true(h_count(out, "REJECT") >= 16);
+		assert_true(h_count(out, "REJECT") >= 18);
 		assert_true(h_count(out, "FRAME_TRUNCATED") + h_count(out, "-10") >= 1);
 		assert_true(h_count(out, "UNKNOWN_KIOSK") + h_count(out, "-18") >= 1);
 		assert_true(h_count(out, "DUPLICATE") + h_count(out, "-31") >= 1);
@@ -468,8 +518,8 @@ test_audit_and_store_after_attacks(void **state)
 	{
 		const char *argv[] = {"paso-hub", "stats", dep.hub, "--json", "--recount", NULL};
 		assert_int_equal(h_run(&out, argv), 0);
-		/* persons 100, 102, 104, 105, 106, 108, 109, 110: the eight valid enrolments */
-		assert_int_equal(h_json_num(out, "subjects"), 8);
+		/* persons 100, 102, 104, 105, 106, 108, 109, 110, 112: the valid enrolments */
+		assert_int_equal(h_json_num(out, "subjects"), 9);
 		free(out);
 	}
 	h_hub_start(&dep, 0);
@@ -483,6 +533,7 @@ main(void)
 		cmocka_unit_test(test_certificate_from_another_ca),
 		cmocka_unit_test(test_revoked_kiosk),
 		cmocka_unit_test(test_malformed_messages_on_one_connection),
+		cmocka_unit_test(test_log_injection),
 		cmocka_unit_test(test_resend_and_sequence_reuse),
 		cmocka_unit_test(test_duplicate_enrolment_new_card),
 		cmocka_unit_test(test_oversized_length_prefix),
