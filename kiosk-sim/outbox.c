@@ -209,6 +209,32 @@ outbox_items_free(struct outbox_item *items, size_t n)
 	free(items);
 }
 
+/*
+ * Opens one queued row (key k, value v, as LMDB holds them) into it: the key is the 8-byte
+ * sequence number and the AD, the value nonce || ciphertext || tag. Pure, so the fuzzer drives
+ * it. 0, PASO_E_CORRUPT (wrong shape), PASO_E_CRYPTO (does not open), PASO_E_NOMEM.
+ */
+static int
+item_open(const uint8_t *key, const MDB_val *k, const MDB_val *v, struct outbox_item *it)
+{
+	it->data = NULL;
+	it->len = 0;
+	if (k->mv_size != 8 || v->mv_size < NONCE + TAG)
+		return PASO_E_CORRUPT;
+	it->seq = be64_get(k->mv_data);
+	it->len = v->mv_size - NONCE - TAG;
+	if ((it->data = malloc(it->len ? it->len : 1)) == NULL)
+		return PASO_E_NOMEM;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(it->data, NULL, NULL,
+		    (const uint8_t *)v->mv_data + NONCE, v->mv_size - NONCE, k->mv_data, 8,
+		    v->mv_data, key) != 0) {
+		free(it->data);
+		it->data = NULL;
+		return PASO_E_CRYPTO;
+	}
+	return 0;
+}
+
 int
 outbox_peek(struct outbox *ob, size_t max, struct outbox_item **itemsp, size_t *np)
 {
@@ -231,24 +257,8 @@ outbox_peek(struct outbox *ob, size_t max, struct outbox_item **itemsp, size_t *
 	}
 	while (n < max && (rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
-		if (k.mv_size != 8 || v.mv_size < NONCE + TAG) {
-			r = PASO_E_CORRUPT;
+		if ((r = item_open(ob->key, &k, &v, &items[n])) != 0)
 			goto out;
-		}
-		items[n].seq = be64_get(k.mv_data);
-		items[n].len = v.mv_size - NONCE - TAG;
-		if ((items[n].data = malloc(items[n].len ? items[n].len : 1)) == NULL) {
-			r = PASO_E_NOMEM;
-			goto out;
-		}
-		if (crypto_aead_xchacha20poly1305_ietf_decrypt(items[n].data, NULL, NULL,
-			    (const uint8_t *)v.mv_data + NONCE, v.mv_size - NONCE, k.mv_data, 8,
-			    v.mv_data, ob->key) != 0) {
-			free(items[n].data);
-			items[n].data = NULL;
-			r = PASO_E_CRYPTO;
-			goto out;
-		}
 		n++;
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)

@@ -131,11 +131,37 @@ key_file_write(int dirfd, const char *name, enum key_kind kind, uint32_t epoch, 
 	return r;
 }
 
+/*
+ * Checks the bytes of key file name (n of them, as read) and copies its key out: pure, so the
+ * fuzzer drives it directly. 0 or PASO_E_CORRUPT naming the file and what is wrong with it.
+ */
+static int
+key_file_decode(const uint8_t *buf, size_t n, const char *name, enum key_kind kind,
+	uint32_t epoch, uint32_t gen, uint8_t key[KEY_BYTES], struct paso_diag *d)
+{
+	uint8_t check[16];
+
+	if (n != KEY_FILE_BYTES)
+		return paso_diag_set(d, PASO_E_CORRUPT, "keys/%s: damaged: size %zu, want %d", name,
+			n, KEY_FILE_BYTES);
+	crypto_generichash(check, sizeof(check), buf, KEY_CHECK_OFF, NULL, 0);
+	if (sodium_memcmp(buf, key_magic, sizeof(key_magic)) != 0)
+		return paso_diag_set(d, PASO_E_CORRUPT, "keys/%s: damaged: not a Paso key file", name);
+	if (sodium_memcmp(check, buf + KEY_CHECK_OFF, sizeof(check)) != 0)
+		return paso_diag_set(d, PASO_E_CORRUPT, "keys/%s: damaged: checksum mismatch", name);
+	if (buf[8] != kind || be32_get(buf + 12) != epoch || be32_get(buf + 16) != gen)
+		return paso_diag_set(d, PASO_E_CORRUPT,
+			"keys/%s: damaged: its header names another key (kind %u, %08x.%08x)", name,
+			(unsigned)buf[8], be32_get(buf + 12), be32_get(buf + 16));
+	memcpy(key, buf + 20, KEY_BYTES);
+	return 0;
+}
+
 static int
 key_file_read(int dirfd, const char *name, enum key_kind kind, uint32_t epoch, uint32_t gen,
 	uint8_t key[KEY_BYTES], struct paso_diag *d)
 {
-	uint8_t buf[KEY_FILE_BYTES + 1], check[16];
+	uint8_t buf[KEY_FILE_BYTES + 1];
 	struct stat st;
 	ssize_t n;
 	int fd, r;
@@ -157,20 +183,11 @@ key_file_read(int dirfd, const char *name, enum key_kind kind, uint32_t epoch, u
 	do
 		n = read(fd, buf, sizeof(buf));
 	while (n < 0 && errno == EINTR);
-	if (n != KEY_FILE_BYTES) {
-		r = paso_diag_set(
-			d, PASO_E_CORRUPT, "keys/%s: size %zd, want %d", name, n, KEY_FILE_BYTES);
+	if (n < 0) {
+		r = paso_diag_set(d, PASO_E_IO, "keys/%s: %s", name, strerror(errno));
 		goto out;
 	}
-	crypto_generichash(check, sizeof(check), buf, KEY_CHECK_OFF, NULL, 0);
-	if (sodium_memcmp(buf, key_magic, sizeof(key_magic)) != 0 ||
-		sodium_memcmp(check, buf + KEY_CHECK_OFF, sizeof(check)) != 0 || buf[8] != kind ||
-		be32_get(buf + 12) != epoch || be32_get(buf + 16) != gen) {
-		r = paso_diag_set(d, PASO_E_CORRUPT, "keys/%s: corrupt key file", name);
-		goto out;
-	}
-	memcpy(key, buf + 20, KEY_BYTES);
-	r = 0;
+	r = key_file_decode(buf, (size_t)n, name, kind, epoch, gen, key, d);
 out:
 	sodium_memzero(buf, sizeof(buf));
 	(void)close(fd);
