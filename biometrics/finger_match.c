@@ -495,7 +495,11 @@ tab_init(void)
 	for (j = 0; j < 7 * GD_N; j++) {
 		double dth = -M_PI + (j + 0.5) * (2 * M_PI / (7 * GD_N));
 		v4sf g[2], t = {0}, wt[4];
-		int n = tab_pos(gd_pos(dth, 0.0), GD_N, &t[2]);
+		float tf;
+		/* clang refuses the address of a vector lane: go through a float */
+		int n = tab_pos(gd_pos(dth, 0.0), GD_N, &tf);
+
+		t[2] = tf;
 
 		hermite_w(t, wt);
 		gd_lanes(n, wt[0][2], wt[1][2], wt[2][2], wt[3][2], g);
@@ -506,7 +510,10 @@ tab_init(void)
 	for (j = 0; j < 7 * GL_N; j++) {
 		double f = (j + 0.5) / (7 * GL_N);
 		v4sf g, t = {0}, wt[4];
-		int n = tab_pos(f * GL_N, GL_N, &t[0]);
+		float tf;
+		int n = tab_pos(f * GL_N, GL_N, &tf);
+
+		t[0] = tf;
 
 		hermite_w(t, wt);
 		g = gauss_lanes(n, wt[0][0], wt[1][0], wt[2][0], wt[3][0]);
@@ -608,15 +615,20 @@ add_neighbour(const struct fview *v, int i, int t, double cs, double sn, struct 
 	unsigned rows;
 	float *row, *rowt;
 	v4sf ga, gb, g[2], gk[ND], du2, dw2, dd, gs, ft = {0}, wt[4];
+	float fu, fw, fg;
 	v4si band[4] = {{0}}, any = {0};
 
 	/* u, w: the neighbour in cell units of the cylinder's frame; window rows a0 .. a0 + 3 */
 	if (a0 < -3 || a0 > NS - 1 || b0 < -3 || b0 > NS - 1)
 		return 0;
 	/* one set of Hermite weights per lane: u, w, direction */
-	ju = tab_pos((u - (a0 + 1)) * GL_N, GL_N, &ft[0]);
-	jw = tab_pos((w - (b0 + 1)) * GL_N, GL_N, &ft[1]);
-	jg = tab_pos(gd_pos(v->th[i], v->th[t]), GD_N, &ft[2]);
+	/* through floats: clang refuses the address of a vector lane */
+	ju = tab_pos((u - (a0 + 1)) * GL_N, GL_N, &fu);
+	jw = tab_pos((w - (b0 + 1)) * GL_N, GL_N, &fw);
+	jg = tab_pos(gd_pos(v->th[i], v->th[t]), GD_N, &fg);
+	ft[0] = fu;
+	ft[1] = fw;
+	ft[2] = fg;
 	hermite_w(ft, wt);
 	ga = gauss_lanes(ju, wt[0][0], wt[1][0], wt[2][0], wt[3][0]);
 	gb = gauss_lanes(jw, wt[0][1], wt[1][1], wt[2][1], wt[3][1]);

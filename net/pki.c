@@ -210,6 +210,70 @@ out:
 	return r;
 }
 
+static int
+read_pem_cert(const char *path, X509 **xp, struct paso_diag *d)
+{
+	FILE *f;
+
+	*xp = NULL;
+	if ((f = fopen(path, "r")) == NULL)
+		return paso_diag_set(d, PASO_E_CERT, "%s: %s", path, strerror(errno));
+	*xp = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (*xp == NULL) {
+		ERR_clear_error();
+		return paso_diag_set(d, PASO_E_CERT, "%s: damaged: not a PEM certificate", path);
+	}
+	return 0;
+}
+
+int
+pki_check_pair(const char *ca_cert, const char *cert_path, const char *key_path,
+	struct paso_diag *d)
+{
+	EVP_PKEY *key = NULL, *capub = NULL;
+	X509 *ca = NULL, *x = NULL;
+	FILE *f = NULL;
+	int r;
+
+	if ((r = read_pem_cert(ca_cert, &ca, d)) != 0 ||
+		(r = read_pem_cert(cert_path, &x, d)) != 0)
+		goto out;
+	if ((capub = X509_get_pubkey(ca)) == NULL || X509_verify(x, capub) != 1) {
+		r = paso_diag_set(d, PASO_E_CERT,
+			"%s: damaged or foreign: its signature does not verify under %s", cert_path,
+			ca_cert);
+		goto out;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
+		r = paso_diag_set(d, PASO_E_CERT, "%s: expired", cert_path);
+		goto out;
+	}
+	if ((f = fopen(key_path, "r")) == NULL) {
+		r = paso_diag_set(d, PASO_E_CERT, "%s: %s", key_path, strerror(errno));
+		goto out;
+	}
+	key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	if (key == NULL) {
+		r = paso_diag_set(d, PASO_E_CERT, "%s: damaged: not a PEM private key", key_path);
+		goto out;
+	}
+	if (X509_check_private_key(x, key) != 1) {
+		r = paso_diag_set(d, PASO_E_CERT, "%s: does not belong to %s", key_path, cert_path);
+		goto out;
+	}
+	r = 0;
+out:
+	ERR_clear_error();
+	if (f != NULL)
+		fclose(f);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(capub);
+	X509_free(x);
+	X509_free(ca);
+	return r;
+}
+
 int
 pki_cert_cn(const char *path, char *out, size_t outlen, struct paso_diag *d)
 {

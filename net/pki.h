@@ -20,6 +20,14 @@ int pki_create_ca(const char *cert_path, const char *key_path, const char *cn, s
 int pki_issue(const char *ca_cert, const char *ca_key, const char *cn, int server,
 	const char *cert_path, const char *key_path, struct paso_diag *d);
 
+/*
+ * Checks a certificate and its key before anything relies on them: both parse, the certificate
+ * is signed by the CA in ca_cert and not expired, the key belongs to it. Returns 0 or
+ * PASO_E_CERT with d naming the file and saying whether it is damaged, foreign or expired.
+ */
+int pki_check_pair(const char *ca_cert, const char *cert_path, const char *key_path,
+	struct paso_diag *d);
+
 /* Copies the common name of the PEM certificate at path into out. 0, PASO_E_CERT. */
 int pki_cert_cn(const char *path, char *out, size_t outlen, struct paso_diag *d);
 

@@ -383,6 +383,20 @@ deploy_kiosk_known(const struct deploy_paths *p, const char *cn)
 	return access(path, F_OK) == 0 ? 0 : PASO_E_UNKNOWN_KIOSK;
 }
 
+int
+deploy_check(const struct deploy_paths *p, struct paso_diag *d)
+{
+	struct checkpoint_signer *s = NULL;
+	int r;
+
+	if ((r = pki_check_pair(p->ca_cert, p->hub_cert, p->hub_key, d)) != 0)
+		return r;
+	if ((r = deploy_load_signer(p, &s, d)) != 0)
+		return r;
+	checkpoint_signer_free(s);
+	return 0;
+}
+
 /*
  * The signing key's own reader, deliberately not the keyring's: it opens DIR/signer only, and
  * refuses a key or directory others can read, so a slip in one custody does not widen the other.

@@ -80,6 +80,13 @@ int deploy_audit_offline(const struct deploy_paths *p, struct vault *v, const ui
 	const char *purpose, const Paso__Action *actions, const char *const *details, size_t n,
 	struct paso_diag *d);
 
+/*
+ * Checks what a hub needs before it opens any record: the CA and hub certificates parse, the
+ * hub's is signed by the CA and matches its key, the audit signing key loads. 0, PASO_E_CERT or
+ * the signer's error, d naming the file and the damage.
+ */
+int deploy_check(const struct deploy_paths *p, struct paso_diag *d);
+
 /* 1 if name is 1..max bytes of [A-Za-z0-9._-] and does not start with '.', else 0. */
 int deploy_name_ok(const char *name, size_t max);
 

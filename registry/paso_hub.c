@@ -220,6 +220,14 @@ cmd_serve(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	cfg.reload = &reload_flag;
 	signal(SIGPIPE, SIG_IGN);
+	/* Certificates and the signing key first: a damaged one is named before any record is
+	 * opened (and before the opening is audited). */
+	{
+		struct deploy_paths p;
+
+		if ((r = deploy_paths(cfg.dir, &p, &d)) != 0 || (r = deploy_check(&p, &d)) != 0)
+			return fail("serve", &d, r);
+	}
 	if ((r = hub_open(&cfg, &h, &d)) != 0)
 		return fail("serve", &d, r);
 	if (portfile != NULL) {

@@ -2,6 +2,7 @@
 /* The sealed subject store on LMDB: seal/open records, card index, resend memory, epoch shredding.
  */
 #include "be.h"
+#include "frame.h"
 #include "vault.h"
 
 #include <errno.h>
@@ -61,7 +62,10 @@ mdb_to_paso(struct vault *v, int rc)
 }
 
 static int
-open_dbs(struct vault *v, struct paso_diag *d)
+open_damage(int rc, const char *path, struct paso_diag *d);
+
+static int
+open_dbs(struct vault *v, const char *path, struct paso_diag *d)
 {
 	static const char *names[] = {
 		"subjects", "dks", "cards", "byepoch", "seen", "meta", "events", "seenexp"};
@@ -72,11 +76,15 @@ open_dbs(struct vault *v, struct paso_diag *d)
 	int rc;
 
 	if ((rc = mdb_txn_begin(v->env, NULL, 0, &txn)) != 0)
-		return paso_diag_set(
-			d, mdb_to_paso(v, rc), "store: mdb_txn_begin: %s", mdb_strerror(rc));
+		return open_damage(rc, path, d) != 0
+			       ? PASO_E_CORRUPT
+			       : paso_diag_set(d, mdb_to_paso(v, rc), "store: mdb_txn_begin: %s",
+					 mdb_strerror(rc));
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if ((rc = mdb_dbi_open(txn, names[i], MDB_CREATE, dbis[i])) != 0) {
 			mdb_txn_abort(txn);
+			if (open_damage(rc, path, d) != 0)
+				return PASO_E_CORRUPT;
 			return paso_diag_set(d, mdb_to_paso(v, rc), "store: database %s: %s",
 				names[i], mdb_strerror(rc));
 		}
@@ -85,6 +93,163 @@ open_dbs(struct vault *v, struct paso_diag *d)
 		return paso_diag_set(
 			d, mdb_to_paso(v, rc), "store: mdb_txn_commit: %s", mdb_strerror(rc));
 	return 0;
+}
+
+/* --- damage: every row's shape, checked at open, before any record is opened ---------------- */
+
+static void
+hex_key(const MDB_val *k, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	const uint8_t *p = k->mv_data;
+	size_t i, o = 0;
+
+	for (i = 0; i < k->mv_size && o + 3 < cap; i++) {
+		out[o++] = hex[p[i] >> 4];
+		out[o++] = hex[p[i] & 15];
+	}
+	out[o] = '\0';
+}
+
+/* Names a damaged row: table, key and what is wrong. Always PASO_E_CORRUPT. */
+static int
+row_damage(const char *path, const char *table, const MDB_val *k, const char *what,
+	struct paso_diag *d)
+{
+	char kh[2 * 40 + 1];
+
+	hex_key(k, kh, sizeof(kh));
+	return paso_diag_set(d, PASO_E_CORRUPT,
+		"%s/data.mdb: damaged: table %s, row %s%s: %s", path, table, kh,
+		k->mv_size > 40 ? "..." : "", what);
+}
+
+/* A seen row's key is a kiosk name, a 0 byte and a sequence number; its answer an Envelope. */
+static int
+check_seen(const char *path, const MDB_val *k, const MDB_val *v, struct paso_diag *d)
+{
+	const uint8_t *kb = k->mv_data;
+	Paso__Envelope *env;
+	char kiosk[4 * 64 + 4];
+	size_t n, i;
+
+	if (k->mv_size < 10 || k->mv_size > SEENKEY_MAX || kb[k->mv_size - 9] != 0)
+		return row_damage(path, "seen", k, "key is not kiosk id, 0, sequence number", d);
+	n = k->mv_size - 9;
+	for (i = 0; i < n; i++)
+		if (kb[i] < 0x21 || kb[i] > 0x7e)
+			return row_damage(path, "seen", k, "kiosk id holds a byte no kiosk name has",
+				d);
+	if (v->mv_size < VAULT_DIGEST_BYTES)
+		return row_damage(path, "seen", k, "shorter than its payload digest", d);
+	env = paso__envelope__unpack(frame_allocator(), v->mv_size - VAULT_DIGEST_BYTES,
+		(const uint8_t *)v->mv_data + VAULT_DIGEST_BYTES);
+	if (env == NULL || (env->body_case != PASO__ENVELOPE__BODY_ACK &&
+				   env->body_case != PASO__ENVELOPE__BODY_ERROR)) {
+		if (env != NULL)
+			frame_free(env);
+		(void)snprintf(kiosk, sizeof(kiosk), "%.*s", (int)n, (const char *)kb);
+		return paso_diag_set(d, PASO_E_CORRUPT,
+			"%s/data.mdb: damaged: table seen, kiosk '%s' seq %llu: the stored answer is "
+			"not an Ack or Error",
+			path, kiosk, (unsigned long long)be64_get(kb + n + 1));
+	}
+	frame_free(env);
+	return 0;
+}
+
+static int
+check_row(const char *path, MDB_dbi which, const struct vault *v, const MDB_val *k,
+	const MDB_val *val, struct paso_diag *d)
+{
+	const uint8_t *p = val->mv_data;
+	uint32_t epoch, gen;
+
+	if (which == v->subjects || which == v->events) {
+		const char *table = which == v->subjects ? "subjects" : "events";
+
+		if (k->mv_size != (which == v->subjects ? VAULT_ID_BYTES : VAULT_ID_BYTES + 8))
+			return row_damage(path, table, k, "key has the wrong length", d);
+		if (val->mv_size < REC_HDR + REC_TAG || p[0] != REC_VERSION)
+			return row_damage(path, table, k, "not a sealed row (length or version)", d);
+	} else if (which == v->dks) {
+		if (k->mv_size != VAULT_ID_BYTES || val->mv_size != DKROW_BYTES)
+			return row_damage(path, "dks", k, "key or wrapped key has the wrong length",
+				d);
+		if (keyring_wrapped_kek(p, &epoch, &gen) != 0)
+			return row_damage(path, "dks", k, "wrapped key has an unknown version", d);
+	} else if (which == v->cards) {
+		if (k->mv_size != KEYRING_HASH_BYTES || val->mv_size != VAULT_ID_BYTES)
+			return row_damage(path, "cards", k, "key or subject id has the wrong length",
+				d);
+	} else if (which == v->byepoch) {
+		if (k->mv_size != 4 + VAULT_ID_BYTES || val->mv_size != 0)
+			return row_damage(path, "byepoch", k, "not epoch and subject id", d);
+	} else if (which == v->meta) {
+		if (k->mv_size == 0 || k->mv_size > 64 || val->mv_size != 8)
+			return row_damage(path, "meta", k, "not a counter", d);
+	} else if (which == v->seen)
+		return check_seen(path, k, val, d);
+	return 0;
+}
+
+int
+vault_check(struct vault *v, const char *path, struct paso_diag *d)
+{
+	const MDB_dbi dbis[] = {
+		v->subjects, v->dks, v->cards, v->byepoch, v->seen, v->meta, v->events};
+	MDB_cursor *c = NULL;
+	MDB_txn *txn = NULL;
+	MDB_val k, val;
+	size_t i;
+	int rc, r = 0;
+
+	if ((rc = mdb_txn_begin(v->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return paso_diag_set(d, mdb_to_paso(v, rc), "%s/data.mdb: %s", path,
+			mdb_strerror(rc));
+	for (i = 0; r == 0 && i < sizeof(dbis) / sizeof(dbis[0]); i++) {
+		if ((rc = mdb_cursor_open(txn, dbis[i], &c)) != 0)
+			break;
+		for (rc = mdb_cursor_get(c, &k, &val, MDB_FIRST); rc == 0 && r == 0;
+			rc = mdb_cursor_get(c, &k, &val, MDB_NEXT))
+			r = check_row(path, dbis[i], v, &k, &val, d);
+		mdb_cursor_close(c);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+		if (rc != 0)
+			break;
+	}
+	mdb_txn_abort(txn);
+	if (r == 0 && rc != 0)
+		r = paso_diag_set(d, PASO_E_CORRUPT, "%s/data.mdb: damaged: %s", path,
+			mdb_strerror(rc));
+	return r;
+}
+
+/* LMDB's answers that mean the file itself is damaged (at open, before any row is read). */
+static int
+open_damage(int rc, const char *path, struct paso_diag *d)
+{
+	switch (rc) {
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_MAP_RESIZED:
+	case EINVAL:
+		return paso_diag_set(d, PASO_E_CORRUPT,
+			"%s/data.mdb: damaged: %s (its meta pages or the pages they point to are "
+			"corrupt; restore the store from a backup)",
+			path, mdb_strerror(rc));
+	case ENOMEM:
+		/* A damaged meta page asking for an impossible map is the usual cause. */
+		return paso_diag_set(d, PASO_E_CORRUPT,
+			"%s/data.mdb: damaged: its meta page describes a map that cannot be mapped "
+			"(%s); restore the store from a backup, unless memory is really exhausted",
+			path, mdb_strerror(rc));
+	default:
+		return 0;
+	}
 }
 
 int
@@ -131,8 +296,9 @@ vault_open_opts(const char *deploydir, struct keyring *kr, const struct vault_op
 	}
 	/* MDB_NOTLS: read transactions are not tied to the thread that began them. */
 	if ((rc = mdb_env_open(v->env, path, MDB_NOTLS, 0600)) != 0) {
-		r = paso_diag_set(
-			d, mdb_to_paso(v, rc), "%s: mdb_env_open: %s", path, mdb_strerror(rc));
+		if ((r = open_damage(rc, path, d)) == 0)
+			r = paso_diag_set(d, mdb_to_paso(v, rc), "%s: mdb_env_open: %s", path,
+				mdb_strerror(rc));
 		goto out;
 	}
 	/* Clear reader slots left by a process that was killed. */
@@ -141,7 +307,7 @@ vault_open_opts(const char *deploydir, struct keyring *kr, const struct vault_op
 		v->map_size = info.me_mapsize;
 	if (v->map_max < v->map_size)
 		v->map_max = v->map_size;
-	if ((r = open_dbs(v, d)) != 0)
+	if ((r = open_dbs(v, path, d)) != 0 || (r = vault_check(v, path, d)) != 0)
 		goto out;
 	*out = v;
 	v = NULL;
@@ -658,8 +824,11 @@ rec_open(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], const MDB_val *s
 
 	if (sealed->mv_size < REC_HDR + REC_TAG || s[0] != REC_VERSION)
 		return PASO_E_CORRUPT;
-	if ((r = dk_get(t, id, dk, NULL)) == 0)
-		r = row_open(dk, "paso-rec1", id, VAULT_ID_BYTES, sealed, recp, lenp);
+	/* The data key opened but the record does not: the row itself is damaged (or forged). */
+	if ((r = dk_get(t, id, dk, NULL)) == 0 &&
+		(r = row_open(dk, "paso-rec1", id, VAULT_ID_BYTES, sealed, recp, lenp)) ==
+			PASO_E_CRYPTO)
+		r = PASO_E_CORRUPT;
 	sodium_memzero(dk, sizeof(dk));
 	return r;
 }

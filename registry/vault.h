@@ -69,9 +69,18 @@ struct vault_stats {
 };
 
 /*
+ * Checks every row of every table for its shape (key and value lengths, sealed-row headers,
+ * wrapped-key versions, seen rows' kiosk ids and stored answers) without opening any sealed
+ * row. path names the store in messages. vault_open runs it. 0, or PASO_E_CORRUPT with d
+ * naming the file, table and row (key in hex, or kiosk and seq) and saying it is damage.
+ */
+int vault_check(struct vault *v, const char *path, struct paso_diag *d);
+
+/*
  * Opens (creating if needed) the store in deploydir/store/ (dir 0700, files 0600). kr is
  * borrowed and must outlive the vault. Caller owns *out. Returns 0, PASO_E_STORAGE (d says
- * which LMDB call failed), PASO_E_IO, PASO_E_NOMEM.
+ * which LMDB call failed), PASO_E_CORRUPT (a damaged file or row: d names it, see vault_check),
+ * PASO_E_IO, PASO_E_NOMEM.
  */
 int vault_open(const char *deploydir, struct keyring *kr, struct vault **out, struct paso_diag *d);
 /* As vault_open, with options (NULL = defaults). */

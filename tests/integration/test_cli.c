@@ -172,12 +172,56 @@ test_signing_key_kept_apart(void **state)
 	h_cleanup(&dep);
 }
 
+/*
+ * A damaged hub certificate is named before any sealed record is opened: serve refuses, and the
+ * audit log gains no RECORD_READ entry (the hub's start opens every record and logs that first).
+ */
+static void
+test_damaged_certificate_named_first(void **state)
+{
+	struct deployment dep;
+	char crt[700], *pem, *out = NULL;
+	size_t len, before;
+	FILE *f;
+
+	(void)state;
+	h_deploy(&dep, NULL);
+	h_hub_start(&dep, 0);
+	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
+	{
+		const char *a[] = {"paso-audit", "show", dep.hub, "--json", NULL};
+		assert_int_equal(h_run(&out, a), 0);
+		before = h_count(out, "RECORD_READ");
+		free(out);
+	}
+	assert_true(before >= 1);
+	(void)snprintf(crt, sizeof(crt), "%s/hub/hub.crt", dep.hub);
+	assert_non_null(pem = h_read_file(crt, &len));
+	pem[len / 2] = pem[len / 2] == 'A' ? 'B' : 'A'; /* one base64 character of the body */
+	assert_non_null(f = fopen(crt, "wb"));
+	assert_int_equal(fwrite(pem, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	free(pem);
+	{
+		const char *a[] = {"paso-hub", "serve", dep.hub, "--port", "0", NULL};
+		expect(1, "hub.crt: damaged", a);
+	}
+	{
+		const char *a[] = {"paso-audit", "show", dep.hub, "--json", NULL};
+		assert_int_equal(h_run(&out, a), 0);
+		assert_int_equal(h_count(out, "RECORD_READ"), before);
+		free(out);
+	}
+	h_cleanup(&dep);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_arguments_are_named),
 		cmocka_unit_test(test_signing_key_kept_apart),
+		cmocka_unit_test(test_damaged_certificate_named_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

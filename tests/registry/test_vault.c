@@ -426,7 +426,8 @@ test_no_plaintext_on_disk(void **state)
 
 /* Edits a sealed row behind the vault's back, as someone with the disk could. */
 static void
-tamper(struct fx *f, const uint8_t id[16], const uint8_t *copy_from, size_t flip_at, size_t cut)
+tamper_only(
+	struct fx *f, const uint8_t id[16], const uint8_t *copy_from, size_t flip_at, size_t cut)
 {
 	char path[128];
 	MDB_env *env;
@@ -458,6 +459,12 @@ tamper(struct fx *f, const uint8_t id[16], const uint8_t *copy_from, size_t flip
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 	free(buf);
+}
+
+static void
+tamper(struct fx *f, const uint8_t id[16], const uint8_t *copy_from, size_t flip_at, size_t cut)
+{
+	tamper_only(f, id, copy_from, flip_at, cut);
 	assert_int_equal(fx_open(f), 0);
 }
 
@@ -471,14 +478,29 @@ test_corrupted_ciphertext(void **state)
 	(void)create_one(f, "GT-2", 1, 2, b);
 	(void)create_one(f, "GT-3", 1, 3, c);
 	(void)create_one(f, "GT-4", 1, 4, d);
+	/* The data key opens but the record does not: damage, named as such. */
 	tamper(f, a, NULL, 500, 0); /* one ciphertext bit */
-	assert_int_equal(get_code(f, a), PASO_E_CRYPTO);
+	assert_int_equal(get_code(f, a), PASO_E_CORRUPT);
 	tamper(f, b, a, (size_t)-1, 0); /* another subject's sealed record moved here */
-	assert_int_equal(get_code(f, b), PASO_E_CRYPTO);
+	assert_int_equal(get_code(f, b), PASO_E_CORRUPT);
 	tamper(f, c, NULL, 2, 0); /* the epoch in the header (bound in the AD) */
-	assert_int_equal(get_code(f, c), PASO_E_CRYPTO);
-	tamper(f, d, NULL, (size_t)-1, 6150); /* truncated below header + tag */
-	assert_int_equal(get_code(f, d), PASO_E_CORRUPT);
+	assert_int_equal(get_code(f, c), PASO_E_CORRUPT);
+	/* Truncated below header + tag: the store refuses to open, naming the row, before any
+	 * record is opened. */
+	tamper_only(f, d, NULL, (size_t)-1, 6150);
+	{
+		struct paso_diag dg = {0};
+		char hex[33];
+		size_t i;
+
+		for (i = 0; i < 16; i++)
+			(void)snprintf(hex + 2 * i, 3, "%02x", d[i]);
+		assert_int_equal(keyring_open(f->keys, &f->kr, &dg), 0);
+		assert_int_equal(vault_open(f->root, f->kr, &f->v, &dg), PASO_E_CORRUPT);
+		assert_null(f->v);
+		assert_non_null(strstr(dg.msg, "data.mdb: damaged: table subjects, row "));
+		assert_non_null(strstr(dg.msg, hex));
+	}
 }
 
 static void
@@ -756,11 +778,105 @@ test_map_grows_when_full(void **state)
 	assert_int_equal(st.subjects % 16, 0); /* whole groups only */
 }
 
+/* Writes n bytes at off of both LMDB meta pages (pages 0 and 1 of 4096 bytes). */
+static void
+poke_meta(struct fx *f, size_t off, const uint8_t *bytes, size_t n)
+{
+	char path[128];
+	FILE *fp;
+	int page;
+
+	(void)snprintf(path, sizeof(path), "%s/store/data.mdb", f->root);
+	assert_non_null(fp = fopen(path, "r+b"));
+	for (page = 0; page < 2; page++) {
+		assert_int_equal(fseek(fp, page * 4096L + (long)off, SEEK_SET), 0);
+		assert_int_equal(fwrite(bytes, 1, n, fp), n);
+	}
+	assert_int_equal(fclose(fp), 0);
+}
+
+static int
+open_code(struct fx *f, struct paso_diag *dg)
+{
+	int r;
+
+	if ((r = keyring_open(f->keys, &f->kr, dg)) != 0)
+		return r;
+	return vault_open(f->root, f->kr, &f->v, dg);
+}
+
+/*
+ * Damage is named as damage, with the file and the row, before any record is opened: a seen row
+ * whose stored answer is not an Ack or Error, then meta pages that are not LMDB's or that ask
+ * for an impossible map (LMDB says ENOMEM, which used to come out as "out of memory").
+ */
+static void
+test_damage_named(void **state)
+{
+	struct fx *f = *state;
+	struct vault_txn *t = NULL;
+	uint8_t digest[32] = {0}, junk[40];
+	struct paso_diag dg = {0};
+	char path[128];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
+
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_seen_put(t, "kiosk-talisman", 5, digest, (const uint8_t *)"\x08\x05", 2), 0);
+	assert_int_equal(vault_commit(t), 0);
+	fx_close(f);
+	/* behind the vault's back: the stored answer replaced by bytes that decode as nothing */
+	(void)snprintf(path, sizeof(path), "%s/store", f->root);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "seen", 0, &dbi), 0);
+	k.mv_data = "kiosk-talisman\0\0\0\0\0\0\0\0\5";
+	k.mv_size = 15 + 8;
+	memset(junk, 0xff, sizeof(junk));
+	v.mv_data = junk;
+	v.mv_size = sizeof(junk);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(open_code(f, &dg), PASO_E_CORRUPT);
+	assert_non_null(strstr(dg.msg, "data.mdb: damaged: table seen, kiosk 'kiosk-talisman' seq 5"));
+	keyring_close(f->kr);
+	f->kr = NULL;
+
+	poke_meta(f, 16, (const uint8_t *)"\0\0\0\0", 4); /* the magic */
+	assert_int_equal(open_code(f, &dg), PASO_E_CORRUPT);
+	assert_non_null(strstr(dg.msg, "data.mdb: damaged: MDB_INVALID"));
+	keyring_close(f->kr);
+	f->kr = NULL;
+}
+
+static void
+test_damage_meta_map(void **state)
+{
+	struct fx *f = *state;
+	struct paso_diag dg = {0};
+	const uint8_t huge[8] = {0, 0, 0, 0, 0, 0, 0x80, 0x7f};
+
+	fx_close(f);
+	poke_meta(f, 136, huge, sizeof(huge)); /* the last page number */
+	assert_int_equal(open_code(f, &dg), PASO_E_CORRUPT);
+	assert_non_null(strstr(dg.msg, "data.mdb: damaged"));
+	assert_null(strstr(dg.msg, "NOMEM"));
+	keyring_close(f->kr);
+	f->kr = NULL;
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_get_update_cards, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damage_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damage_meta_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seen_idempotency, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_reopen_and_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_plaintext_on_disk, setup, teardown),
