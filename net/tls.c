@@ -64,6 +64,13 @@ ctx_common(const char *cert, const char *key, const char *ca, int server, struct
 		r = ossl_diag(d, PASO_E_TLS, "TLS 1.3 only");
 		goto out;
 	}
+	/*
+	 * A stream that ends without close_notify is an ordinary end of input for framing: the
+	 * reader reports FRAME_TRUNCATED (or a close between frames) and the hub can still answer
+	 * on its half, instead of OpenSSL failing the connection with a decode-error alert.
+	 * Truncation attacks do not apply: every message is length-prefixed.
+	 */
+	SSL_CTX_set_options(ctx->ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	if (SSL_CTX_use_certificate_chain_file(ctx->ssl, cert) != 1) {
 		r = ossl_diag(d, PASO_E_CERT, cert);
 		goto out;
@@ -390,7 +397,8 @@ tls_read_frame(
 	}
 	if ((r = frame_header(hdr, max, &len, d)) != 0)
 		return r;
-	if ((buf = malloc(len)) == NULL)
+	/* len may be 0 (an empty Envelope): still a buffer, so the caller's free is uniform. */
+	if ((buf = malloc(len ? len : 1)) == NULL)
 		return PASO_E_NOMEM;
 	if ((r = read_full(c, buf, len, &got)) != 0) {
 		free(buf);

@@ -62,8 +62,6 @@ frame_header(
 	if (len > max)
 		return paso_diag_set(d, PASO_E_FRAME_TOO_LARGE,
 			"frame length %u exceeds the maximum %u", len, max);
-	if (len == 0)
-		return paso_diag_set(d, PASO_E_DECODE, "frame length 0: empty Envelope");
 	*lenp = len;
 	return 0;
 }
@@ -93,6 +91,19 @@ frame_decode(const uint8_t *payload, size_t len, Paso__Envelope **envp, struct p
 	}
 	*envp = env;
 	return 0;
+}
+
+uint64_t
+frame_peek_seq(const uint8_t *payload, size_t len)
+{
+	Paso__Envelope *env;
+	uint64_t seq;
+
+	if ((env = paso__envelope__unpack(&wiping_allocator, len, payload)) == NULL)
+		return 0;
+	seq = env->seq;
+	frame_free(env);
+	return seq;
 }
 
 int

@@ -14,8 +14,9 @@
 
 /*
  * Reads the length prefix in hdr and checks it against max before anything is allocated.
- * Returns 0 and sets *lenp, or PASO_E_FRAME_TOO_LARGE (length > max) or PASO_E_DECODE
- * (length 0: an Envelope always has a body). Pure; d may be NULL.
+ * Returns 0 and sets *lenp (0 is a valid length: an empty Envelope, which frame_decode
+ * refuses as UNKNOWN_MESSAGE without ending the stream), or PASO_E_FRAME_TOO_LARGE
+ * (length > max). Pure; d may be NULL.
  */
 int frame_header(const uint8_t hdr[FRAME_HEADER_BYTES], uint32_t max, uint32_t *lenp,
 	struct paso_diag *d) __attribute__((warn_unused_result));
@@ -43,6 +44,12 @@ void frame_free(Paso__Envelope *env);
  */
 int frame_decode(const uint8_t *payload, size_t len, Paso__Envelope **envp, struct paso_diag *d)
 	__attribute__((warn_unused_result));
+
+/*
+ * The seq of an Envelope whose body is missing or unknown (frame_decode refused it), so the
+ * refusal can echo it; 0 when the bytes are not an Envelope at all. Pure.
+ */
+uint64_t frame_peek_seq(const uint8_t *payload, size_t len);
 
 /*
  * Serializes env with its length prefix into a new buffer. Caller owns *outp (free()).

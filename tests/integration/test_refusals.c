@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -457,6 +458,50 @@ test_truncated_frame(void **state)
 	assert_still_serving(109);
 }
 
+/* A stream that ends inside a frame without a TLS close_notify is FRAME_TRUNCATED, answered. */
+static void
+test_truncated_without_close_notify(void **state)
+{
+	struct tls_conn *c = connect_ok();
+	const uint8_t part[] = {0, 0, 0, 100, 1, 2, 3, 4, 5, 6, 7};
+	Paso__Envelope *a;
+
+	(void)state;
+	assert_int_equal(tls_write_all(c, part, sizeof(part)), 0);
+	/* TCP half-close, no TLS alert: what a crashed or cut-off client leaves */
+	assert_int_equal(shutdown(tls_conn_fd(c), SHUT_WR), 0);
+	assert_non_null(a = c_recv(c));
+	assert_int_equal(a->body_case, PASO__ENVELOPE__BODY_ERROR);
+	assert_int_equal(a->error->code, PASO_E_FRAME_TRUNCATED);
+	assert_non_null(strstr(a->error->message, "7 of 100"));
+	paso__envelope__free_unpacked(a, NULL);
+	tls_conn_free(c);
+	assert_still_serving(113);
+}
+
+/* A zero-length frame is an empty Envelope: refused, and the connection keeps serving. */
+static void
+test_zero_length_frame(void **state)
+{
+	struct tls_conn *c = connect_ok();
+	const uint8_t zero[4] = {0, 0, 0, 0};
+	Paso__Envelope env, *a;
+
+	(void)state;
+	assert_int_equal(tls_write_all(c, zero, sizeof(zero)), 0);
+	assert_non_null(a = c_recv(c));
+	assert_int_equal(a->body_case, PASO__ENVELOPE__BODY_ERROR);
+	assert_int_equal(a->error->code, PASO_E_UNKNOWN_MESSAGE);
+	paso__envelope__free_unpacked(a, NULL);
+	c_make_enroll(&env, K, next_seq++, 114);
+	assert_int_equal(c_send(c, &env), 0);
+	assert_non_null(a = c_recv(c));
+	assert_int_equal(a->body_case, PASO__ENVELOPE__BODY_ACK);
+	paso__envelope__free_unpacked(a, NULL);
+	c_free_enroll(&env);
+	tls_conn_free(c);
+}
+
 /* Revoking a kiosk while the hub serves: refused at its next connection, recorded in seconds. */
 static void
 test_revoke_while_serving(void **state)
@@ -518,8 +563,8 @@ test_audit_and_store_after_attacks(void **state)
 	{
 		const char *argv[] = {"paso-hub", "stats", dep.hub, "--json", "--recount", NULL};
 		assert_int_equal(h_run(&out, argv), 0);
-		/* persons 100, 102, 104, 105, 106, 108, 109, 110, 112: the valid enrolments */
-		assert_int_equal(h_json_num(out, "subjects"), 9);
+		/* persons 100, 102, 104-106, 108-110, 112-114: the valid enrolments */
+		assert_int_equal(h_json_num(out, "subjects"), 11);
 		free(out);
 	}
 	h_hub_start(&dep, 0);
@@ -538,6 +583,8 @@ main(void)
 		cmocka_unit_test(test_duplicate_enrolment_new_card),
 		cmocka_unit_test(test_oversized_length_prefix),
 		cmocka_unit_test(test_truncated_frame),
+		cmocka_unit_test(test_truncated_without_close_notify),
+		cmocka_unit_test(test_zero_length_frame),
 		cmocka_unit_test(test_revoke_while_serving),
 		cmocka_unit_test(test_audit_and_store_after_attacks),
 	};

@@ -68,9 +68,21 @@ test_garbage_and_empty(void **state)
 	(void)state;
 	assert_int_equal(frame_decode(garbage, sizeof(garbage), &out, &d), PASO_E_DECODE);
 	assert_null(out);
-	assert_int_equal(frame_header(zero, FRAME_DEFAULT_MAX, &plen, &d), PASO_E_DECODE);
+	/* A zero-length frame is a frame: an empty Envelope, refused for its missing body. */
+	plen = 99;
+	assert_int_equal(frame_header(zero, FRAME_DEFAULT_MAX, &plen, &d), 0);
+	assert_int_equal(plen, 0);
+	assert_int_equal(frame_decode(zero, 0, &out, &d), PASO_E_UNKNOWN_MESSAGE);
+	assert_null(out);
 	assert_int_equal(frame_decode(nobody, sizeof(nobody), &out, &d), PASO_E_UNKNOWN_MESSAGE);
 	assert_null(out);
+	/* ...whose seq a refusal can still echo */
+	{
+		const uint8_t seq_only[] = {0x0a, 0x01, 'k', 0x10, 0x2a, 0xfa, 0x3f, 0x00};
+
+		assert_int_equal(frame_peek_seq(seq_only, 5), 42);
+		assert_int_equal(frame_peek_seq(garbage, sizeof(garbage)), 0);
+	}
 }
 
 static void
