@@ -54,8 +54,12 @@ decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *pa
 	/* OpenSSL's SHA-256 uses the CPU's SHA extensions where libsodium's does not. */
 	(void)SHA256(payload, len, m->digest);
 	m->has_digest = 1;
-	if (frame_decode(payload, len, &m->env, &m->err) != 0)
+	if (frame_decode(payload, len, &m->env, &m->err) != 0) {
+		/* An Envelope without a known body still had a seq: the refusal echoes it. */
+		m->seq = frame_peek_seq(payload, len);
 		return 0;
+	}
+	m->seq = m->env->seq;
 	/* A failed check leaves its code and message in m->err: decide_message refuses it. */
 	if (ingest_check(m->env, m->kiosk, &m->sample, &m->err) != 0)
 		return 0;
@@ -84,8 +88,7 @@ decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *pa
 void
 decide_msg_clear(struct decide_msg *m)
 {
-	if (m->env != NULL)
-		paso__envelope__free_unpacked(m->env, NULL);
+	frame_free(m->env); /* wipes the decoded capture and card number */
 	bio_sample_clear(&m->sample);
 	match_template_free(m->probe);
 	free(m->reply);
@@ -98,7 +101,7 @@ static int
 frame_reply(struct decide_msg *m, Paso__Envelope *env)
 {
 	env->kiosk_id = m->kiosk;
-	env->seq = m->env != NULL ? m->env->seq : 0;
+	env->seq = m->env != NULL ? m->env->seq : m->seq;
 	free(m->reply);
 	m->reply = NULL;
 	return frame_encode(env, FRAME_DEFAULT_MAX, &m->reply, &m->reply_len);
@@ -110,7 +113,7 @@ decide_error_reply(struct decide_msg *m, int code, const char *msg, uint64_t aud
 	Paso__Envelope env = PASO__ENVELOPE__INIT;
 	Paso__Error err = PASO__ERROR__INIT;
 
-	err.seq = m->env != NULL ? m->env->seq : 0;
+	err.seq = m->env != NULL ? m->env->seq : m->seq;
 	err.code = code;
 	err.message = (char *)msg;
 	err.audit_index = audit_index;
@@ -275,10 +278,9 @@ replay(struct act *a, const uint8_t *stored, size_t len)
 	uint64_t idx;
 	int rc;
 
-	if ((old = paso__envelope__unpack(NULL, len, stored)) == NULL ||
+	if ((old = paso__envelope__unpack(frame_allocator(), len, stored)) == NULL ||
 		old->body_case != PASO__ENVELOPE__BODY_ACK) {
-		if (old != NULL)
-			paso__envelope__free_unpacked(old, NULL);
+		frame_free(old);
 		return PASO_E_CORRUPT;
 	}
 	entry_for(a->m, &e, PASO__ACTION__REPLAYED, "idempotent resend");
@@ -292,7 +294,7 @@ replay(struct act *a, const uint8_t *stored, size_t len)
 		old->kiosk_id = kiosk_id; /* frame_reply pointed it at m->kiosk */
 		a->dc->replayed++;
 	}
-	paso__envelope__free_unpacked(old, NULL);
+	frame_free(old);
 	return rc;
 }
 

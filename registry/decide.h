@@ -64,6 +64,7 @@ struct decide_msg {
 	uint8_t digest[32];       /* SHA-256 of the frame payload */
 	int has_digest;
 	Paso__Envelope *env;      /* NULL when the frame could not be decoded */
+	uint64_t seq;             /* the sender's seq, echoed even when env is NULL (no body) */
 	struct bio_sample sample; /* validated capture, when env passed ingest */
 	struct match_template *probe; /* built by decide_prepare, off the commit loop */
 	struct paso_diag err;     /* err.code != 0: refuse with this */

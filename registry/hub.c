@@ -256,7 +256,7 @@ load_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t
 	int r = 0;
 
 	memset(&s, 0, sizeof(s));
-	if ((sr = paso__subject_record__unpack(NULL, len, rec)) == NULL)
+	if ((sr = paso__subject_record__unpack(frame_allocator(), len, rec)) == NULL)
 		return PASO_E_CORRUPT;
 	if (sr->templates != NULL &&
 		(sr->templates->finger_record.len > 0 || sr->templates->face != NULL ||
@@ -265,7 +265,7 @@ load_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t
 	if (r == 0)
 		r = decide_gallery_add(h->gallery, id, &s, NULL);
 	bio_sample_clear(&s);
-	paso__subject_record__free_unpacked(sr, NULL);
+	paso__subject_record__free_unpacked(sr, frame_allocator());
 	return r;
 }
 

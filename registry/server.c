@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "deploy.h"
+#include "frame.h"
 
 /* Requests one connection may have in the commit loop at once: bounds memory per kiosk. */
 #define CONN_MAX_INFLIGHT 64
@@ -183,8 +184,7 @@ serve_conn(struct conn *c)
 			break;
 		}
 		it = item_from(c, payload, len, NULL);
-		sodium_memzero(payload, len);
-		free(payload);
+		frame_wipe_free(payload); /* the raw capture bytes */
 		if (it == NULL)
 			break;
 		if (it->msg.err.code != 0)

@@ -92,6 +92,9 @@ expect_error(struct tls_conn *c, const Paso__Envelope *env, int code)
 			paso_errname(a->error->code), a->error->message);
 	(void)snprintf(msg, sizeof(msg), "%s", a->error->message);
 	assert_true(a->error->audit_index > 0);
+	/* every refusal echoes the message's seq, even for an Envelope without a body */
+	assert_int_equal(a->seq, env->seq);
+	assert_int_equal(a->error->seq, env->seq);
 	paso__envelope__free_unpacked(a, NULL);
 	return msg;
 }
@@ -217,6 +220,27 @@ test_malformed_messages_on_one_connection(void **state)
 	bare.kiosk_id = K;
 	bare.seq = next_seq++;
 	m = expect_error(c, &bare, PASO_E_UNKNOWN_MESSAGE);
+	/* Only a field this schema does not know, beside kiosk_id and seq: its seq is echoed. */
+	{
+		uint8_t unk[32];
+		size_t n = 0;
+
+		unk[n++] = 0x0a;
+		unk[n++] = (uint8_t)strlen(K);
+		memcpy(unk + n, K, strlen(K));
+		n += strlen(K);
+		unk[n++] = 0x10; /* seq = 77 */
+		unk[n++] = 77;
+		unk[n++] = 0x98; /* field 99, varint */
+		unk[n++] = 0x06;
+		unk[n++] = 0x01;
+		assert_int_equal(c_send_payload(c, unk, n), 0);
+		assert_non_null(a = c_recv(c));
+		assert_int_equal(a->body_case, PASO__ENVELOPE__BODY_ERROR);
+		assert_int_equal(a->error->code, PASO_E_UNKNOWN_MESSAGE);
+		assert_int_equal(a->seq, 77);
+		paso__envelope__free_unpacked(a, NULL);
+	}
 	/* A kiosk sending an Ack. */
 	bare.body_case = PASO__ENVELOPE__BODY_ACK;
 	bare.ack = &ack;
