@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -27,8 +28,20 @@ struct tls_ctx {
 struct tls_conn {
 	SSL *ssl;
 	int fd;
+	int timeout_ms;       /* per read/write */
+	uint64_t deadline_ms; /* CLOCK_MONOTONIC ms; 0 = none (tls_conn_set_deadline) */
+	int deadline_for_ms;  /* what the deadline allowed, for the message */
 	char peer[128];
 };
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static int
 ossl_diag(struct paso_diag *d, int code, const char *what)
@@ -155,7 +168,7 @@ tls_listen(const char *host, uint16_t port, int *fdp, uint16_t *boundp, struct p
 			d, PASO_E_IO, "listen address '%s': %s", host, gai_strerror(r));
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-		bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0 ||
+		bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0 ||
 		getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
 		r = paso_diag_set(
 			d, PASO_E_IO, "listen on %s:%u: %s", host, (unsigned)port, strerror(errno));
@@ -250,6 +263,7 @@ handshake(struct tls_ctx *ctx, int fd, int timeout_ms, int server, struct tls_co
 		return PASO_E_NOMEM;
 	}
 	c->fd = fd;
+	c->timeout_ms = timeout_ms;
 	set_timeouts(fd, timeout_ms);
 	if ((c->ssl = SSL_new(ctx->ssl)) == NULL || SSL_set_fd(c->ssl, fd) != 1 ||
 		(!server && SSL_set1_host(c->ssl, ctx->expect_name) != 1)) {
@@ -274,6 +288,67 @@ int
 tls_accept(struct tls_ctx *ctx, int fd, int timeout_ms, struct tls_conn **out, struct paso_diag *d)
 {
 	return handshake(ctx, fd, timeout_ms, 1, out, d);
+}
+
+int
+tls_accept_begin(struct tls_ctx *ctx, int fd, struct tls_conn **out, struct paso_diag *d)
+{
+	struct tls_conn *c = NULL;
+	int fl;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return PASO_E_NOMEM;
+	}
+	c->fd = fd;
+	set_timeouts(fd, 0);
+	if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+		(c->ssl = SSL_new(ctx->ssl)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+		tls_conn_free(c);
+		return ossl_diag(d, PASO_E_TLS, "SSL_new");
+	}
+	SSL_set_accept_state(c->ssl);
+	*out = c;
+	return 0;
+}
+
+int
+tls_accept_step(struct tls_conn *c, short *eventsp, struct paso_diag *d)
+{
+	int ret, e;
+
+	*eventsp = 0;
+	if ((ret = SSL_do_handshake(c->ssl)) == 1)
+		return peer_name(c, d);
+	e = SSL_get_error(c->ssl, ret);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		ERR_clear_error();
+		*eventsp = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		return 1;
+	}
+	return handshake_error(c, ret, "handshake", d);
+}
+
+int
+tls_conn_set_blocking(struct tls_conn *c, int timeout_ms)
+{
+	int fl;
+
+	if ((fl = fcntl(c->fd, F_GETFL)) < 0 || fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+		return PASO_E_IO;
+	c->timeout_ms = timeout_ms;
+	set_timeouts(c->fd, timeout_ms);
+	return 0;
+}
+
+void
+tls_conn_set_deadline(struct tls_conn *c, int ms)
+{
+	c->deadline_ms = ms > 0 ? mono_ms() + (uint64_t)ms : 0;
+	c->deadline_for_ms = ms;
+	if (ms <= 0)
+		set_timeouts(c->fd, c->timeout_ms);
 }
 
 static int
@@ -359,6 +434,17 @@ read_full(struct tls_conn *c, uint8_t *buf, size_t len, size_t *gotp)
 
 	*gotp = 0;
 	while (got < len) {
+		/* An absolute deadline: each read may wait only for what is left of it. */
+		if (c->deadline_ms != 0) {
+			uint64_t now = mono_ms();
+			int left;
+
+			if (now >= c->deadline_ms)
+				return PASO_E_TIMEOUT;
+			left = (int)(c->deadline_ms - now);
+			set_timeouts(c->fd,
+				c->timeout_ms > 0 && c->timeout_ms < left ? c->timeout_ms : left);
+		}
 		if (SSL_read_ex(c->ssl, buf + got, len - got, &n) == 1) {
 			got += n;
 			*gotp = got;
@@ -393,6 +479,10 @@ tls_read_frame(
 		if (got > 0 && (r == PASO_E_PEER_CLOSED || r == PASO_E_TLS))
 			return paso_diag_set(d, PASO_E_FRAME_TRUNCATED,
 				"stream ended after %zu of 4 length-prefix bytes", got);
+		if (r == PASO_E_TIMEOUT)
+			return paso_diag_set(d, r,
+				"frame not complete within %d ms, %zu of 4 length-prefix bytes: timed out",
+				c->deadline_ms != 0 ? c->deadline_for_ms : c->timeout_ms, got);
 		return paso_diag_set(d, r, "reading frame header: %s", paso_strerror(r));
 	}
 	if ((r = frame_header(hdr, max, &len, d)) != 0)
@@ -405,6 +495,10 @@ tls_read_frame(
 		if (r == PASO_E_PEER_CLOSED || r == PASO_E_TLS)
 			return paso_diag_set(d, PASO_E_FRAME_TRUNCATED,
 				"stream ended after %zu of %u payload bytes", got, len);
+		if (r == PASO_E_TIMEOUT)
+			return paso_diag_set(d, r,
+				"frame not complete within %d ms, %zu of %u payload bytes: timed out",
+				c->deadline_ms != 0 ? c->deadline_for_ms : c->timeout_ms, got, len);
 		return paso_diag_set(d, r, "reading frame payload: %s", paso_strerror(r));
 	}
 	*payloadp = buf;

@@ -42,6 +42,24 @@ int tls_connect(struct tls_ctx *ctx, const char *host, uint16_t port, int timeou
 	struct tls_conn **out, struct paso_diag *d);
 void tls_conn_free(struct tls_conn *c);
 
+/*
+ * The server handshake without blocking, for one thread driving many sockets with poll():
+ * tls_accept_begin takes fd (owned from here on, in all cases) and makes it non-blocking;
+ * tls_accept_step advances the handshake and returns 1 with *eventsp (POLLIN or POLLOUT) to
+ * wait for, 0 when done (the peer's certificate verified and named), or PASO_E_TLS or
+ * PASO_E_CERT. No deadline of its own: the caller keeps the clock. Then
+ * tls_conn_set_blocking hands the connection to a thread with timeout_ms per read/write.
+ */
+int tls_accept_begin(struct tls_ctx *ctx, int fd, struct tls_conn **out, struct paso_diag *d);
+int tls_accept_step(struct tls_conn *c, short *eventsp, struct paso_diag *d);
+int tls_conn_set_blocking(struct tls_conn *c, int timeout_ms);
+
+/*
+ * An absolute deadline, ms from now (0 clears it), for the reads of tls_read_frame: a frame
+ * whose first byte has arrived must be complete by then (PASO_E_TIMEOUT, "timed out").
+ */
+void tls_conn_set_deadline(struct tls_conn *c, int ms);
+
 /* The socket, for poll(); and whether TLS holds decrypted bytes not yet read (poll won't see them). */
 int tls_conn_fd(const struct tls_conn *c);
 int tls_conn_has_pending(const struct tls_conn *c);

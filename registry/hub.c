@@ -532,6 +532,11 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	sc.max_frame = h->cfg.max_frame;
 	sc.io_timeout_ms = h->cfg.io_timeout_ms;
 	sc.max_conns = h->cfg.max_conns;
+	sc.handshake_ms = h->cfg.handshake_ms;
+	sc.max_unauth = h->cfg.max_unauth;
+	sc.max_per_kiosk = h->cfg.max_per_kiosk;
+	sc.frame_ms = h->cfg.frame_ms;
+	sc.idle_ms = h->cfg.idle_ms;
 	sc.deploy_dir = cfg->dir;
 	sc.tls = h->tls;
 	sc.loop = h->loop;

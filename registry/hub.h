@@ -20,7 +20,13 @@ struct hub_config {
 	uint32_t max_frame; /* default FRAME_DEFAULT_MAX */
 	unsigned batch_max; /* most requests in one commit group; default 512 */
 	int io_timeout_ms;  /* per read/write on a connection; default 30000 */
-	unsigned max_conns; /* concurrent connections; default 256 */
+	unsigned max_conns; /* concurrent authenticated connections; default 256 */
+	/* Connection handling, 0 = default (registry/server.h says which and what each does). */
+	int handshake_ms;
+	unsigned max_unauth;
+	unsigned max_per_kiosk;
+	int frame_ms;
+	int idle_ms;
 	FILE *log;          /* where the hub logs one line per event; NULL = stderr */
 	/* The hub's clock: real unless clock.simulated. With clock_resume, a simulated clock
 	 * starts where the deployment's recorded time stands. */

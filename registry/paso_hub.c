@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -45,6 +46,10 @@ usage(FILE *f)
 		"  serve DIR [--host ADDR] [--port N] [--port-file F] [--max-frame BYTES] [--batch N]\n"
 		"        [--clock real|sim|sim:INSTANT] [--capture-window DURATION]\n"
 		"        [--fingers memory|store]\n"
+		"        [--handshake-timeout MS] [--frame-timeout MS] [--idle-timeout MS]\n"
+		"        [--max-unauth N] [--max-per-kiosk N] [--max-kiosks N]\n"
+		"                                           connection limits (defaults 10000, 10000,\n"
+		"                                           300000 ms; 1024, 8, 256)\n"
 		"                                           serve kiosks (TLS 1.3, client certificates);\n"
 		"                                           a simulated clock moves only by `clock`;\n"
 		"                                           --fingers store keeps finger templates\n"
@@ -169,6 +174,15 @@ cmd_serve(int argc, char **argv)
 	int i, r;
 
 	memset(&cfg, 0, sizeof(cfg));
+	/* Handshakes cost a descriptor each: as many as the hard limit allows. */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--host") == 0 && i + 1 < argc)
 			cfg.host = argv[++i];
@@ -183,6 +197,30 @@ cmd_serve(int argc, char **argv)
 			if (parse_u32(argv[++i], 1024, 64u << 20, &cfg.max_frame) != 0)
 				return usage_error("serve",
 					"--max-frame: 1024..67108864 bytes: '%s'", argv[i]);
+		} else if (strcmp(argv[i], "--handshake-timeout") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 100, 600000, &v) != 0)
+				return usage_error("serve",
+					"--handshake-timeout: 100..600000 ms: '%s'", argv[i]);
+			cfg.handshake_ms = (int)v;
+		} else if (strcmp(argv[i], "--frame-timeout") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 100, 600000, &v) != 0)
+				return usage_error(
+					"serve", "--frame-timeout: 100..600000 ms: '%s'", argv[i]);
+			cfg.frame_ms = (int)v;
+		} else if (strcmp(argv[i], "--idle-timeout") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 100, 86400000, &v) != 0)
+				return usage_error(
+					"serve", "--idle-timeout: 100..86400000 ms: '%s'", argv[i]);
+			cfg.idle_ms = (int)v;
+		} else if (strcmp(argv[i], "--max-unauth") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 4, 65536, &cfg.max_unauth) != 0)
+				return usage_error("serve", "--max-unauth: 4..65536: '%s'", argv[i]);
+		} else if (strcmp(argv[i], "--max-per-kiosk") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 1, 4096, &cfg.max_per_kiosk) != 0)
+				return usage_error("serve", "--max-per-kiosk: 1..4096: '%s'", argv[i]);
+		} else if (strcmp(argv[i], "--max-kiosks") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 1, 65536, &cfg.max_conns) != 0)
+				return usage_error("serve", "--max-kiosks: 1..65536: '%s'", argv[i]);
 		} else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
 			if (parse_u32(argv[++i], 1, 65536, &v) != 0)
 				return usage_error("serve", "--batch: 1..65536: '%s'", argv[i]);

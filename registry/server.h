@@ -17,7 +17,15 @@ struct server_config {
 	uint16_t port;            /* 0 = ephemeral */
 	uint32_t max_frame;       /* bytes */
 	int io_timeout_ms;        /* per read/write */
-	unsigned max_conns;       /* concurrent connections */
+	unsigned max_conns;       /* concurrent authenticated connections (the kiosk limit) */
+	/* Connection handling (0 = the default in parentheses); each logs "timed out" or
+	 * "refused" when it fires, at most one summary line a second for the gate's counts. */
+	int handshake_ms;         /* whole TLS handshake, from accept (10000) */
+	unsigned max_unauth;      /* connections still in the handshake (1024); random early drop
+				     from 3/4 of it: 30 % there, rising to 100 % when full */
+	unsigned max_per_kiosk;   /* authenticated connections per certificate name (8) */
+	int frame_ms;             /* a frame, from its first byte to its last (10000) */
+	int idle_ms;              /* no frame and nothing in flight on a connection (300000) */
 	const char *deploy_dir;   /* for the kiosk registry (DIR/kiosks/) */
 	struct tls_ctx *tls;      /* borrowed */
 	struct loop *loop;        /* borrowed: where messages go */
