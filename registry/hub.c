@@ -292,19 +292,16 @@ load_finger(void *arg, const uint8_t id[16], struct finger_template **out)
 	if (r != 0)
 		return r;
 	atomic_fetch_add(&h->finger_reads, 1);
-	if ((sr = paso__subject_record__unpack(NULL, len, rec)) == NULL)
+	if ((sr = paso__subject_record__unpack(frame_allocator(), len, rec)) == NULL)
 		r = PASO_E_CORRUPT;
 	else if (sr->templates == NULL || sr->templates->finger_record.len == 0)
 		r = PASO_E_NOT_FOUND;
 	else
 		r = finger_template_from_record(sr->templates->finger_record.data,
 			sr->templates->finger_record.len, out, NULL);
-	if (sr != NULL) {
-		if (sr->templates != NULL && sr->templates->finger_record.data != NULL)
-			sodium_memzero(sr->templates->finger_record.data,
-				sr->templates->finger_record.len);
-		paso__subject_record__free_unpacked(sr, NULL);
-	}
+	/* The wiping allocator wipes the record's card number and templates as it frees them. */
+	if (sr != NULL)
+		paso__subject_record__free_unpacked(sr, frame_allocator());
 	vault_free_record(rec, len);
 	return r;
 }
