@@ -69,9 +69,11 @@ const char *tls_conn_peer(const struct tls_conn *c);
 
 /*
  * Reads one frame: checks the length prefix against max before allocating, then reads the
- * payload. Caller owns *payloadp (free()). Returns 0; PASO_E_PEER_CLOSED on a clean close
- * before a header; PASO_E_FRAME_TRUNCATED when the stream ends inside a frame;
- * PASO_E_FRAME_TOO_LARGE, PASO_E_DECODE (zero length), PASO_E_TIMEOUT, PASO_E_TLS.
+ * payload (length 0 is a frame: *lenp 0, a 1-byte buffer). Caller owns *payloadp (free(), or
+ * frame_wipe_free when it may hold biometrics). Returns 0; PASO_E_PEER_CLOSED on a close before
+ * a header; PASO_E_FRAME_TRUNCATED when the stream ends inside a frame, with or without a TLS
+ * close_notify; PASO_E_FRAME_TOO_LARGE, PASO_E_TIMEOUT ("timed out", naming the deadline),
+ * PASO_E_TLS.
  */
 int tls_read_frame(struct tls_conn *c, uint32_t max, uint8_t **payloadp, uint32_t *lenp,
 	struct paso_diag *d) __attribute__((warn_unused_result));
