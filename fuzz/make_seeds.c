@@ -38,7 +38,8 @@ put(const char *target, const char *name, const uint8_t *pre, size_t plen, const
 	(void)snprintf(path, sizeof(path), "%s/%s/seed-%s", outdir, target, name);
 	if ((f = fopen(path, "wb")) == NULL)
 		return -1;
-	if ((plen > 0 && fwrite(pre, 1, plen, f) != plen) || (len > 0 && fwrite(buf, 1, len, f) != len)) {
+	if ((plen > 0 && fwrite(pre, 1, plen, f) != plen) ||
+		(len > 0 && fwrite(buf, 1, len, f) != len)) {
 		fclose(f);
 		return -1;
 	}

@@ -53,7 +53,8 @@ durable_writeat(int dirfd, const char *name, const void *buf, size_t len, int mo
 	/* A temporary left by a crash holds nothing acknowledged: it is never linked in. */
 	if (unlinkat(dirfd, tmp, 0) != 0 && errno != ENOENT) {
 		e = errno;
-		return paso_diag_set(d, errno_code(e), "%s: removing %s: %s", what, tmp, strerror(e));
+		return paso_diag_set(
+			d, errno_code(e), "%s: removing %s: %s", what, tmp, strerror(e));
 	}
 	if (how == DURABLE_NEW && faccessat(dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return paso_diag_set(d, PASO_E_EXISTS, "%s: %s", what, strerror(EEXIST));
@@ -102,8 +103,8 @@ durable_writeat(int dirfd, const char *name, const void *buf, size_t len, int mo
 	}
 	if (fsync(dirfd) != 0) {
 		e = errno;
-		r = paso_diag_set(d, errno_code(e), "%s: fsync of its directory: %s", what,
-			strerror(e));
+		r = paso_diag_set(
+			d, errno_code(e), "%s: fsync of its directory: %s", what, strerror(e));
 		goto out;
 	}
 	r = 0;

@@ -245,8 +245,10 @@ test_flood(void **state)
 		fail_msg("PASO_FLOOD=slowloris,silent, at most %d,%d", SLOWLORIS, SILENT);
 	h_deploy(&dep, NULL);
 	{
-		const char *a1[] = {"paso-hub", "issue", dep.hub, "--kiosk", "kiosk-stolen-a", NULL};
-		const char *a2[] = {"paso-hub", "issue", dep.hub, "--kiosk", "kiosk-stolen-b", NULL};
+		const char *a1[] = {
+			"paso-hub", "issue", dep.hub, "--kiosk", "kiosk-stolen-a", NULL};
+		const char *a2[] = {
+			"paso-hub", "issue", dep.hub, "--kiosk", "kiosk-stolen-b", NULL};
 		assert_int_equal(h_run(NULL, a1), 0);
 		assert_int_equal(h_run(NULL, a2), 0);
 	}
@@ -343,7 +345,8 @@ test_idle_closed(void **state)
 	assert_true(mono() - t0 >= 0.9 && mono() - t0 < 3);
 	tls_conn_free(c);
 	assert_non_null(log = h_read_file(dep.log, NULL));
-	assert_non_null(strstr(log, "kiosk kiosk-talisman: no frame for 1000 ms: timed out; closing"));
+	assert_non_null(
+		strstr(log, "kiosk kiosk-talisman: no frame for 1000 ms: timed out; closing"));
 	free(log);
 	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
 	h_cleanup(&dep);

@@ -166,8 +166,8 @@ test_bad_names(void **state)
 	assert_true(dfd >= 0);
 	assert_int_equal(durable_writeat(dfd, "a/b", "x", 1, 0600, DURABLE_NEW, NULL, &d),
 		PASO_E_INVALID_ARG);
-	assert_int_equal(durable_writeat(dfd, "", "x", 1, 0600, DURABLE_NEW, NULL, &d),
-		PASO_E_INVALID_ARG);
+	assert_int_equal(
+		durable_writeat(dfd, "", "x", 1, 0600, DURABLE_NEW, NULL, &d), PASO_E_INVALID_ARG);
 	close(dfd);
 	(void)snprintf(path, sizeof(path), "%s/missing/dir/file", dir);
 	assert_int_equal(durable_write(path, "x", 1, 0600, DURABLE_NEW, &d), PASO_E_IO);

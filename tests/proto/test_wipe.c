@@ -20,8 +20,8 @@
 
 void __libc_free(void *p);
 
-static const uint8_t marker[16] = {0xa5, 0x5a, 0xc3, 0x3c, 0x96, 0x69, 0xf0, 0x0f, 'M', 'I',
-	'N', 'U', 'T', 'I', 'A', 'E'};
+static const uint8_t marker[16] = {
+	0xa5, 0x5a, 0xc3, 0x3c, 0x96, 0x69, 0xf0, 0x0f, 'M', 'I', 'N', 'U', 'T', 'I', 'A', 'E'};
 static const char card[] = "CARD-7391-UNWIPED";
 static int watching;
 static size_t freed_with_secret;
