@@ -118,7 +118,7 @@ mkdirs(const char *dir)
 /* A policy's name, for directory names and the report (the file's own `name`), and the
  * modalities its kiosks are configured to capture (paso-kiosk --capture). */
 static int
-policy_name_of(const char *path, char name[65], char capture[32])
+policy_name_of(const char *path, char name[65], char capture[32], uint32_t *retention)
 {
 	struct paso_diag d = {0};
 	struct policy *p = NULL;
@@ -129,6 +129,7 @@ policy_name_of(const char *path, char name[65], char capture[32])
 		return r;
 	}
 	(void)snprintf(name, 65, "%s", policy_name(p));
+	*retention = policy_retention_days(p, POLICY_REC_ENROLMENT);
 	(void)snprintf(capture, 32, "%s%s%s",
 		policy_capture_allowed(p, POLICY_FINGER) ? "finger," : "",
 		policy_capture_allowed(p, POLICY_FACE) ? "face," : "",
@@ -352,7 +353,8 @@ drive(const char *scenario, const char *const *policies, size_t n, const char *o
 	if ((m = calloc(n, sizeof(*m))) == NULL)
 		goto out;
 	for (i = 0; i < n; i++) {
-		if (policy_name_of(policies[i], m[i].policy, m[i].capture) != 0)
+		if (policy_name_of(policies[i], m[i].policy, m[i].capture, &m[i].retention_days) !=
+			0)
 			goto out;
 		for (j = 0; j < i; j++)
 			if (strcmp(m[i].policy, m[j].policy) == 0) {

@@ -461,6 +461,15 @@ glance(FILE *f, const struct scenario *s, const struct measures *m, size_t n)
 	ROW("enrolled detainees the station could not identify", num(x->ident_missed, b1));
 	ROW("second enrolments under a new card not caught", num(x->dups_missed, b1));
 	ROW("disclosures to partners (<code>SHARE</code> entries)", num(shares_total(x), b1));
+	fprintf(f, "<tr><td>records kept, by the policy (the first enrolled expire on)</td>");
+	for (i = 0; i < n; i++) {
+		char keep[48];
+		days_text(m[i].retention_days, keep, sizeof(keep));
+		fprintf(f, "<td class='n'>%s<br><small>day %s%s</small></td>", keep,
+			num(m[i].retention_days, b1),
+			m[i].retention_days >= s->days ? ", after this run" : "");
+	}
+	fprintf(f, "</tr>\n");
 	ROW("audit entries anyone can check", num(x->audit_entries, b1));
 #undef ROW
 	fprintf(f,

@@ -42,6 +42,7 @@ struct measures {
 	char rundir[4096]; /* DIR/POLICY: hub/, stats/, truth.txt */
 	char policy_path[4096];
 	char capture[32];        /* what its kiosks capture: the policy's capture.* keys */
+	uint32_t retention_days; /* the policy's retention_days.enrolment */
 	struct held_point *held; /* one per period */
 	size_t nheld;
 	/* Decisions against the ground truth, from CROSSING, IDENTIFY, ENROLL and REJECT entries. */
