@@ -18,6 +18,7 @@
 #include "merkle.h"
 #include "paso.pb-c.h"
 #include "policy.h"
+#include "traceindex.h"
 #include "vault.h"
 
 #define LOOKUP_PURPOSE "subject access request"
@@ -132,63 +133,131 @@ out:
 	return r;
 }
 
+/* Adds entry i (taking ownership of e) with its inclusion proof against the checkpoint. */
 static int
-scan(const struct deploy_paths *p, struct trace *t, struct paso_diag *d)
+add_act(struct auditlog *log, struct trace *t, uint64_t i, Paso__AuditEntry *e)
 {
-	struct auditlog *log = NULL;
-	Paso__AuditEntry *e = NULL;
+	struct act *a;
+	int r;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		if ((a = realloc(t->acts, cap * sizeof(*a))) == NULL) {
+			paso__audit_entry__free_unpacked(e, NULL);
+			return PASO_E_NOMEM;
+		}
+		t->acts = a;
+		t->cap = cap;
+	}
+	a = &t->acts[t->n++];
+	memset(a, 0, sizeof(*a));
+	a->index = i;
+	a->e = e;
+	if ((r = auditlog_leaf_hash(log, i, a->leaf)) != 0 ||
+		(r = auditlog_inclusion(
+			 log, i, t->cp.size, a->path, MERKLE_MAX_PROOF, &a->npath)) != 0)
+		return r;
+	a->verified =
+		merkle_verify_inclusion(a->leaf, i, t->cp.size,
+			(const uint8_t(*)[MERKLE_HASH_BYTES])a->path, a->npath, t->cp.root) == 0;
+	return 0;
+}
+
+static int
+read_entry(struct auditlog *log, const char *where, uint64_t i, Paso__AuditEntry **ep,
+	struct paso_diag *d)
+{
 	uint8_t *buf = NULL;
-	uint64_t i;
 	size_t len;
 	int r;
+
+	*ep = NULL;
+	if ((r = auditlog_entry(log, i, &buf, &len)) != 0)
+		return r;
+	*ep = paso__audit_entry__unpack(NULL, len, buf);
+	free(buf);
+	if (*ep == NULL)
+		return paso_diag_set(
+			d, PASO_E_AUDIT_CORRUPT, "%s: entry %" PRIu64 " does not decode", where, i);
+	return 0;
+}
+
+/*
+ * Finds the acts: with an index (idxdir), brought up to the checkpoint first, only the
+ * person's entries are read; without one, every entry up to the checkpoint is.
+ */
+static int
+scan(const struct deploy_paths *p, const char *idxdir, struct trace *t, struct paso_diag *d)
+{
+	struct auditlog *log = NULL;
+	struct traceindex *ix = NULL;
+	Paso__AuditEntry *e = NULL;
+	uint64_t i, *list = NULL;
+	size_t n = 0, k;
+	int r, lookup_done = 0;
 
 	if ((r = auditlog_open_readonly(p->audit, &log, d)) != 0 ||
 		(r = load_checkpoint(log, p, t, d)) != 0)
 		goto out;
-	t->scanned = t->cp.size;
-	for (i = 0; i < t->cp.size; i++) {
-		if ((r = auditlog_entry(log, i, &buf, &len)) != 0)
-			goto out;
-		if ((e = paso__audit_entry__unpack(NULL, len, buf)) == NULL) {
-			r = paso_diag_set(d, PASO_E_AUDIT_CORRUPT,
-				"%s: entry %" PRIu64 " does not decode", p->audit, i);
-			goto out;
-		}
-		free(buf);
-		buf = NULL;
-		if (i == t->lookup_index || (t->found && about(e, t->pseud))) {
-			struct act *a;
-			if (t->n == t->cap) {
-				size_t cap = t->cap ? t->cap * 2 : 64;
-				if ((a = realloc(t->acts, cap * sizeof(*a))) == NULL) {
-					r = PASO_E_NOMEM;
-					goto out;
-				}
-				t->acts = a;
-				t->cap = cap;
-			}
-			a = &t->acts[t->n++];
-			memset(a, 0, sizeof(*a));
-			a->index = i;
-			a->e = e;
-			e = NULL;
-			if ((r = auditlog_leaf_hash(log, i, a->leaf)) != 0 ||
-				(r = auditlog_inclusion(log, i, t->cp.size, a->path,
-					 MERKLE_MAX_PROOF, &a->npath)) != 0)
+	if (idxdir == NULL) {
+		t->scanned = t->cp.size;
+		for (i = 0; i < t->cp.size; i++) {
+			if ((r = read_entry(log, p->audit, i, &e, d)) != 0)
 				goto out;
-			a->verified = merkle_verify_inclusion(a->leaf, i, t->cp.size,
-					      (const uint8_t(*)[MERKLE_HASH_BYTES])a->path,
-					      a->npath, t->cp.root) == 0;
-			continue;
+			if (i == t->lookup_index || (t->found && about(e, t->pseud))) {
+				r = add_act(log, t, i, e);
+				e = NULL;
+				if (r != 0)
+					goto out;
+				continue;
+			}
+			paso__audit_entry__free_unpacked(e, NULL);
+			e = NULL;
 		}
-		paso__audit_entry__free_unpacked(e, NULL);
+		r = 0;
+		goto out;
+	}
+	if ((r = traceindex_open(idxdir, &ix, d)) != 0 ||
+		(r = traceindex_update(ix, log, t->cp.size, &t->scanned, d)) != 0)
+		goto out;
+	if (t->found && (r = traceindex_lookup(ix, t->pseud, t->cp.size, &list, &n)) != 0)
+		goto out;
+	for (k = 0; k <= n; k++) {
+		/* The lookup entry has no subject: merge it in at its place. */
+		if (!lookup_done && (k == n || list[k] > t->lookup_index)) {
+			lookup_done = 1;
+			if (t->lookup_index < t->cp.size) {
+				if ((r = read_entry(log, p->audit, t->lookup_index, &e, d)) != 0)
+					goto out;
+				r = add_act(log, t, t->lookup_index, e);
+				e = NULL;
+				if (r != 0)
+					goto out;
+			}
+		}
+		if (k == n)
+			break;
+		if ((r = read_entry(log, p->audit, list[k], &e, d)) != 0)
+			goto out;
+		if (!about(e, t->pseud)) {
+			r = paso_diag_set(d, PASO_E_CORRUPT,
+				"%s: the trace index names entry %" PRIu64
+				", which is not about this "
+				"person; delete the index or run with --no-index",
+				idxdir, list[k]);
+			goto out;
+		}
+		r = add_act(log, t, list[k], e);
 		e = NULL;
+		if (r != 0)
+			goto out;
 	}
 	r = 0;
 out:
 	if (e != NULL)
 		paso__audit_entry__free_unpacked(e, NULL);
-	free(buf);
+	free(list);
+	traceindex_close(ix);
 	auditlog_close(log);
 	return r;
 }
@@ -393,11 +462,15 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: paso trace DEPLOYMENT --card N [--json] [--html FILE]\n"
+		"usage: paso trace DEPLOYMENT --card N [--json] [--html FILE] [--index DIR | "
+		"--no-index]\n"
 		"  lists every act about the person holding card N in the deployment's audit log,\n"
 		"  each with its inclusion proof against the latest signed checkpoint. Computing the\n"
 		"  person's pseudonym from the card is itself logged first (the hub must be\n"
-		"  stopped). --html writes a page in Spanish and English to hand to the person.\n");
+		"  stopped). --html writes a page in Spanish and English to hand to the person.\n"
+		"  An index from pseudonyms to entries (default DEPLOYMENT/trace-index; derived from\n"
+		"  the public log and brought up to date first) spares reading the whole log each\n"
+		"  time; --no-index reads every entry instead.\n");
 }
 
 int
@@ -411,12 +484,13 @@ trace_main(int argc, char **argv)
 	struct policy *pol = NULL;
 	struct auditlog *log = NULL;
 	struct trace t;
-	const char *dir = NULL, *card = NULL, *html = NULL;
+	const char *dir = NULL, *card = NULL, *html = NULL, *idxdir = NULL;
+	char idxbuf[DEPLOY_PATH_MAX + 16];
 	const Paso__Action act = PASO__ACTION__RECORD_READ;
 	const char *details[1] = {"card index looked up to compute one subject's pseudonym, at "
 				  "that subject's request (paso trace); the card is not recorded"};
 	uint8_t id[VAULT_ID_BYTES];
-	int i, r, json = 0;
+	int i, r, json = 0, noindex = 0;
 	size_t k;
 
 	memset(&t, 0, sizeof(t));
@@ -427,6 +501,10 @@ trace_main(int argc, char **argv)
 			html = argv[++i];
 		else if (strcmp(argv[i], "--json") == 0)
 			json = 1;
+		else if (strcmp(argv[i], "--no-index") == 0)
+			noindex = 1;
+		else if (strcmp(argv[i], "--index") == 0 && i + 1 < argc)
+			idxdir = argv[++i];
 		else if (argv[i][0] != '-' && dir == NULL)
 			dir = argv[i];
 		else {
@@ -476,7 +554,11 @@ trace_main(int argc, char **argv)
 	sodium_memzero(id, sizeof(id));
 	vault_abort(tx);
 	tx = NULL;
-	if ((r = scan(&p, &t, &d)) != 0)
+	if (!noindex && idxdir == NULL) {
+		(void)snprintf(idxbuf, sizeof(idxbuf), "%s/trace-index", p.root);
+		idxdir = idxbuf;
+	}
+	if ((r = scan(&p, noindex ? NULL : idxdir, &t, &d)) != 0)
 		goto out;
 	if (html != NULL && (r = write_html(&t, dir, html, &d)) != 0)
 		goto out;

@@ -36,3 +36,5 @@ echo; echo "### 1:N over protected faces (PolyProtect) beside the unprotected se
 $B/bench_protect --gallery $GALLERY --runs $RUNS
 echo; echo "### the researcher's bench: southern-border scenario per policy and phase"
 PASO_BENCH_DIR="$DIR" bench/lab/bench_scenario.sh $TRAVELLERS $RUNS
+echo; echo "### paso trace: one person's acts through the trace index, against reading the whole log"
+$B/bench_trace --entries $LARGE --dir "$DIR"
