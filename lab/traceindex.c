@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <lmdb.h>
+#include <sodium.h>
 
 #include "paso.pb-c.h"
 
@@ -103,7 +104,7 @@ int
 traceindex_update(struct traceindex *ix, struct auditlog *log, uint64_t size, uint64_t *addedp,
 	struct paso_diag *d)
 {
-	static const char upto_key[] = "indexed";
+	static const char upto_key[] = "indexed", tip_key[] = "tip";
 	MDB_val k = {sizeof(upto_key) - 1, (void *)upto_key}, v;
 	MDB_txn *t = NULL;
 	Paso__AuditEntry *e = NULL;
@@ -120,6 +121,22 @@ traceindex_update(struct traceindex *ix, struct auditlog *log, uint64_t size, ui
 		from = get_be64(v.mv_data);
 	else if (rc != MDB_NOTFOUND && rc != 0)
 		goto lmdb;
+	/* The index must be of this log: the leaf hash of the last entry it covers is kept and
+	 * compared, so an index of another log, or of a log cut back and rewritten, is refused. */
+	if (from > 0) {
+		MDB_val tk = {sizeof(tip_key) - 1, (void *)tip_key}, tv;
+		uint8_t leaf[MERKLE_HASH_BYTES];
+
+		if (from > size)
+			goto foreign;
+		if ((rc = mdb_get(t, ix->meta, &tk, &tv)) != 0 && rc != MDB_NOTFOUND)
+			goto lmdb;
+		if ((r = auditlog_leaf_hash(log, from - 1, leaf)) != 0)
+			goto out;
+		if (rc == MDB_NOTFOUND || tv.mv_size != sizeof(leaf) ||
+			sodium_memcmp(tv.mv_data, leaf, sizeof(leaf)) != 0)
+			goto foreign;
+	}
 	for (i = from; i < size; i++) {
 		if ((r = auditlog_entry(log, i, &buf, &len)) != 0)
 			goto out;
@@ -138,10 +155,17 @@ traceindex_update(struct traceindex *ix, struct auditlog *log, uint64_t size, ui
 		paso__audit_entry__free_unpacked(e, NULL);
 		e = NULL;
 		if ((i + 1) % COMMIT_EVERY == 0 || i + 1 == size) {
+			MDB_val tk = {sizeof(tip_key) - 1, (void *)tip_key};
+			uint8_t leaf[MERKLE_HASH_BYTES];
+			MDB_val tv = {sizeof(leaf), leaf};
+
+			if ((r = auditlog_leaf_hash(log, i, leaf)) != 0)
+				goto out;
 			put_be64(ub, i + 1);
 			v.mv_size = 8;
 			v.mv_data = ub;
-			if ((rc = mdb_put(t, ix->meta, &k, &v, 0)) != 0)
+			if ((rc = mdb_put(t, ix->meta, &k, &v, 0)) != 0 ||
+				(rc = mdb_put(t, ix->meta, &tk, &tv, 0)) != 0)
 				goto lmdb;
 			rc = mdb_txn_commit(t);
 			t = NULL;
@@ -152,6 +176,12 @@ traceindex_update(struct traceindex *ix, struct auditlog *log, uint64_t size, ui
 	if (addedp != NULL)
 		*addedp = size > from ? size - from : 0;
 	r = 0;
+	goto out;
+foreign:
+	r = paso_diag_set(d, PASO_E_CORRUPT,
+		"trace index covers %" PRIu64 " entries that are not this log's (%" PRIu64
+		" entries): it belongs to another log, or the log was rewritten; delete it",
+		from, size);
 	goto out;
 lmdb:
 	r = rc == MDB_MAP_FULL ? PASO_E_MAP_FULL : PASO_E_STORAGE;

@@ -26,9 +26,11 @@ void traceindex_close(struct traceindex *ix);
 
 /*
  * Indexes entries [indexed, size) of log (borrowed, open read-only): each entry's subject and
- * match candidate. Commits every 65,536 entries, so an interrupted update resumes. *addedp (may
- * be NULL) gets the number of entries read. Returns 0, PASO_E_AUDIT_CORRUPT (an entry does not
- * decode; d names it), PASO_E_STORAGE, PASO_E_NOMEM, or the log's read errors.
+ * match candidate. Commits every 65,536 entries, so an interrupted update resumes. The leaf hash
+ * of the last entry covered is kept: an index of another log, or of a log cut back and
+ * rewritten, is refused (PASO_E_CORRUPT) rather than trusted. *addedp (may be NULL) gets the
+ * number of entries read. Returns 0, PASO_E_CORRUPT, PASO_E_AUDIT_CORRUPT (an entry does not
+ * decode; d names it), PASO_E_STORAGE, PASO_E_MAP_FULL, PASO_E_NOMEM, or the log's read errors.
  */
 int traceindex_update(struct traceindex *ix, struct auditlog *log, uint64_t size, uint64_t *addedp,
 	struct paso_diag *d);

@@ -304,6 +304,19 @@ trace_checks(const char *out)
 	assert_null(strstr(log, card));
 	assert_null(strstr(log, "TVR-0000000000"));
 	free(log);
+	/* Another deployment's index is refused, not trusted. */
+	{
+		char other[500], oix[600];
+		const char *mk[] = {"paso", "trace", other, "--card", card, NULL};
+		const char *wrong[] = {"paso", "trace", hub, "--card", card, "--index", oix, NULL};
+		(void)snprintf(other, sizeof(other), "%s/card-only/hub", out);
+		(void)snprintf(oix, sizeof(oix), "%s/trace-index", other);
+		assert_int_equal(h_run(&log, mk), 0);
+		free(log);
+		assert_int_equal(h_run(&log, wrong), 1);
+		assert_non_null(strstr(log, "belongs to another log"));
+		free(log);
+	}
 }
 
 static void
