@@ -59,6 +59,26 @@ static const struct {
 	{PASO__ACTION__REPLAYED, "reenvío de la misma solicitud", "the same request sent again"},
 };
 
+/* What a decision meant for the person, in Spanish and English. */
+static const char *
+decision_word(Paso__Decision dec, int es)
+{
+	switch (dec) {
+	case PASO__DECISION__MATCH:
+		return es ? "coincidió, pudo pasar" : "matched, could pass";
+	case PASO__DECISION__NO_MATCH:
+		return es ? "no coincidió, enviado a revisión" : "did not match, sent to a desk";
+	case PASO__DECISION__IDENTIFIED:
+		return es ? "identificado" : "identified";
+	case PASO__DECISION__NOT_IDENTIFIED:
+		return es ? "no identificado" : "not identified";
+	case PASO__DECISION__DUPLICATE_FOUND:
+		return es ? "ya inscrito con otra tarjeta" : "already enrolled under another card";
+	default:
+		return es ? "sin comparación en el registro" : "not compared by the registry";
+	}
+}
+
 static const char *
 action_word(Paso__Action a, int es)
 {
@@ -411,11 +431,13 @@ write_html(const struct trace *t, const char *dir, const char *path, struct paso
 		for (i = 0; i < t->n; i++) {
 			const Paso__AuditEntry *e = t->acts[i].e;
 			fprintf(f,
-				"<tr><td>%" PRIu64 "</td><td>%s</td><td>%s<br><small>%s %s</small>"
+				"<tr><td>%" PRIu64
+				"</td><td>%s</td><td>%s%s%s<br><small>%s %s</small>"
 				"</td><td>",
 				t->acts[i].index, instant_format(e->time, inst),
-				action_word(e->action, es), action_name(e->action),
-				decision_name(e));
+				action_word(e->action, es), e->match ? ": " : "",
+				e->match ? decision_word(e->match->decision, es) : "",
+				action_name(e->action), decision_name(e));
 			html_esc(f, e->actor);
 			if (e->crossing_point[0]) {
 				fprintf(f, "<br><small>");

@@ -179,8 +179,10 @@ traceindex_update(struct traceindex *ix, struct auditlog *log, uint64_t size, ui
 	goto out;
 foreign:
 	r = paso_diag_set(d, PASO_E_CORRUPT,
-		"trace index covers %" PRIu64 " entries that are not this log's (%" PRIu64
-		" entries): it belongs to another log, or the log was rewritten; delete it",
+		"trace index does not match this log (it covers %" PRIu64
+		" entries; the log has %" PRIu64
+		"): it was built from another log, or the log was rewritten; delete it and the next "
+		"trace rebuilds it",
 		from, size);
 	goto out;
 lmdb:

@@ -314,7 +314,7 @@ trace_checks(const char *out)
 		assert_int_equal(h_run(&log, mk), 0);
 		free(log);
 		assert_int_equal(h_run(&log, wrong), 1);
-		assert_non_null(strstr(log, "belongs to another log"));
+		assert_non_null(strstr(log, "trace index does not match this log"));
 		free(log);
 	}
 }
