@@ -268,14 +268,16 @@ flow_svg(FILE *f, const struct policy *p)
 	const struct policy_settings *ps = policy_settings(p);
 	const double W = 640, rowh = 56;
 	double H = 130 + rowh * (double)(ps->nsharing ? ps->nsharing : 0);
-	char kept[64] = "";
+	char kept[96] = "";
 	size_t i;
 	int m;
 
+	/* A protected reference (policy protect.*) is named as such: it is not the raw template. */
 	for (m = 0; m < POLICY_NMODALITIES; m++)
 		if (ps->store[m])
-			(void)snprintf(kept + strlen(kept), sizeof(kept) - strlen(kept), "%s%s",
-				kept[0] ? ", " : "", policy_modality_name((enum policy_modality)m));
+			(void)snprintf(kept + strlen(kept), sizeof(kept) - strlen(kept), "%s%s%s",
+				kept[0] ? ", " : "", policy_modality_name((enum policy_modality)m),
+				policy_protect(p, (enum policy_modality)m) ? " (protected)" : "");
 	fprintf(f,
 		"<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' role='img' "
 		"aria-label='data flow'>",
@@ -376,7 +378,9 @@ write_dot(const char *dir, const struct measures *mm, const struct policy *p, st
 	else
 		for (m = 0; m < POLICY_NMODALITIES; m++)
 			if (ps->store[m])
-				fprintf(f, "%s ", policy_modality_name((enum policy_modality)m));
+				fprintf(f, "%s%s ", policy_modality_name((enum policy_modality)m),
+					policy_protect(p, (enum policy_modality)m) ? " (protected)"
+										   : "");
 	fprintf(f, "\\nrecords %u d, crossings %u d\"];\n  kiosks -> hub [label=\"TLS 1.3\"];\n",
 		ps->retention_days[POLICY_REC_ENROLMENT], ps->retention_days[POLICY_REC_CROSSING]);
 	if (ps->location == POLICY_LOCATION_CARD)
