@@ -197,6 +197,24 @@ load_snapshots(const struct scenario *s, struct measures *m, struct paso_diag *d
 	return 0;
 }
 
+/*
+ * People a DELETE entry erased: one per entry naming a subject, or the count a retention sweep
+ * states ("retention sweep: erased N enrolments ..."), which erases a whole expiry day at once
+ * and names no one.
+ */
+static void
+count_erased(const Paso__AuditEntry *e, uint64_t *period, uint64_t *total)
+{
+	unsigned long long n = 0;
+
+	if (e->subject.len == 32)
+		n = 1;
+	else if (sscanf(e->detail, "retention sweep: erased %llu enrolments", &n) != 1)
+		n = 0;
+	*period += n;
+	*total += n;
+}
+
 static void
 count_share(struct measures *m, const Paso__AuditEntry *e)
 {
@@ -343,8 +361,8 @@ measures_compute(const struct scenario *s, struct measures *m, struct paso_diag 
 			p = m->nheld ? m->nheld - 1 : 0;
 		if (e->action == PASO__ACTION__ENROLL)
 			enrolled[p]++;
-		else if (e->action == PASO__ACTION__DELETE && e->subject.len == 32)
-			deleted[p]++, m->deletes++;
+		else if (e->action == PASO__ACTION__DELETE)
+			count_erased(e, &deleted[p], &m->deletes);
 		else if (e->action == PASO__ACTION__SHARE)
 			count_share(m, e);
 		if (e->kiosk_seq > 0 && e->action != PASO__ACTION__REPLAYED &&

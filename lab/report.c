@@ -749,14 +749,16 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 	legend(f, m, n);
 	for (i = 0; i < 5; i++)
 		line_chart(f, s, m, n, (int)i);
-	fprintf(f, "<p>Erasures (<code>DELETE</code> entries):");
+	fprintf(f, "<p>People erased (<code>DELETE</code> entries):");
 	for (i = 0; i < n; i++) {
 		fprintf(f, " ");
 		esc(f, m[i].policy);
 		fprintf(f, " %" PRIu64 ";", m[i].deletes);
 	}
-	fprintf(f, " a hub on this version keeps what it enrolled until retention sweeps exist, "
-		   "so the lines only rise.</p>\n");
+	fprintf(f,
+		" the hub erases a record when the policy's retention has passed on its own "
+		"clock (see 'records kept' above); a sweep's <code>DELETE</code> entry states how "
+		"many enrolments it erased.</p>\n");
 	fprintf(f, "<h2>Exposure if a party is breached</h2>\n");
 	any = 0;
 	for (r = 0; r < s->nevents; r++) {

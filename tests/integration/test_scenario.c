@@ -319,6 +319,43 @@ trace_checks(const char *out)
 	}
 }
 
+/* Retention inside a run: a 7-day policy erases the first week's people, the lines fall. */
+static void
+test_retention_in_a_run(void **state)
+{
+	char pol[400], out[400], path[500], *log = NULL, *sum, *held;
+	const char *argv[] = {
+		"paso", "scenario", "run", SMALL, "--policy", pol, "--out", out, "--quiet", NULL};
+	FILE *f;
+
+	(void)state;
+	(void)snprintf(pol, sizeof(pol), "%s/week.yaml", tmp);
+	(void)snprintf(out, sizeof(out), "%s/week", tmp);
+	assert_non_null(f = fopen(pol, "w"));
+	fputs("name: one-week\nstore:\n  finger: true\n  face: true\n  iris: true\n"
+	      "retention_days:\n  enrolment: 7\n  crossing: 7\n  identification: 7\n"
+	      "  rejected: 7\nmatch:\n  dedup: true\n",
+		f);
+	fclose(f);
+	assert_int_equal(h_run(&log, argv), 0);
+	free(log);
+	(void)snprintf(path, sizeof(path), "%s/summary.json", out);
+	sum = h_read_file(path, NULL);
+	assert_non_null(sum);
+	/* Erasures come from the sweeps' DELETE entries, and fewer people are held at the end
+	 * than ever enrolled. */
+	assert_true(h_json_num(sum, "erasures") > 0);
+	assert_true(h_json_num(sum, "subjects") < h_json_num(sum, "enrol"));
+	/* Travellers whose records were erased are refused at the crossing (NOT_ENROLLED). */
+	assert_true(h_json_num(sum, "genuine_refused") > 0);
+	(void)snprintf(path, sizeof(path), "%s/held.csv", out);
+	held = h_read_file(path, NULL);
+	assert_non_null(held);
+	assert_non_null(strstr(held, "one-week,"));
+	free(held);
+	free(sum);
+}
+
 static void
 bad_scenario(const char *text, const char *expect)
 {
@@ -370,6 +407,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_scenarios),
 		cmocka_unit_test(test_compare_two_policies),
+		cmocka_unit_test(test_retention_in_a_run),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
