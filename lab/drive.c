@@ -140,6 +140,41 @@ policy_name_of(const char *path, char name[65], char capture[32], uint32_t *rete
 	return 0;
 }
 
+/* Copies a policy file over DEPLOYMENT/policy.yaml (temporary file, then rename). */
+static int
+install_policy(const char *src, const char *hub)
+{
+	char dst[PATH_MAX + 32], tmp[PATH_MAX + 48], buf[8192];
+	FILE *in = NULL, *out = NULL;
+	size_t n;
+	int rc = -1;
+
+	(void)snprintf(dst, sizeof(dst), "%s/policy.yaml", hub);
+	(void)snprintf(tmp, sizeof(tmp), "%s/policy.yaml.new", hub);
+	if ((in = fopen(src, "rb")) == NULL || (out = fopen(tmp, "wb")) == NULL)
+		goto out;
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			goto out;
+	if (ferror(in))
+		goto out;
+	if (fclose(out) != 0) {
+		out = NULL;
+		goto out;
+	}
+	out = NULL;
+	rc = rename(tmp, dst);
+out:
+	if (rc != 0)
+		fprintf(stderr, "paso: cannot install policy %s into %s: %s\n", src, hub,
+			strerror(errno));
+	if (in != NULL)
+		fclose(in);
+	if (out != NULL)
+		fclose(out);
+	return rc;
+}
+
 /*
  * The hub sweeps expired records on its own clock about once a second. After the clock moves,
  * wait until it has erased what the move made due (`paso-hub sweep --dry-run` says "nothing is
@@ -272,6 +307,17 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 				if (run(dv, a, log) != 0)
 					goto out;
 			}
+			if (ev->kind == SCENARIO_POLICY_CHANGE && ev->day >= day &&
+				ev->day < day + s->period_days) {
+				char *a[] = {"paso-hub", "reload", hub, NULL};
+				char name[65];
+				uint32_t days;
+				/* The deployment's policy file is replaced, the hub reloads it (an
+				 * audited POLICY_LOAD) and its kiosks capture what it allows. */
+				if (install_policy(ev->target, hub) != 0 || run(dv, a, log) != 0 ||
+					policy_name_of(ev->target, name, m->capture, &days) != 0)
+					goto out;
+			}
 		}
 		(void)snprintf(plan, sizeof(plan), "%s/period-%04u.plan", dv->wldir, per);
 		(void)instant_format(s->start + (uint64_t)day * 86400u, when);
@@ -377,11 +423,16 @@ drive(const char *scenario, const char *const *policies, size_t n, const char *o
 	}
 	for (i = 0; i < s->nevents; i++)
 		if (s->events[i].kind == SCENARIO_POLICY_CHANGE) {
-			fprintf(stderr,
-				"paso: %s:%u: policy_change events are not supported yet: the hub "
-				"loads its policy once at start\n",
-				scenario, s->events[i].line);
-			goto out;
+			char name[65], cap[32];
+			uint32_t days;
+			/* The target must be a valid policy before any hub starts. */
+			if (policy_name_of(s->events[i].target, name, cap, &days) != 0) {
+				fprintf(stderr,
+					"paso: %s:%u: policy_change target '%s' is not a valid "
+					"policy\n",
+					scenario, s->events[i].line, s->events[i].target);
+				goto out;
+			}
 		}
 	if ((m = calloc(n, sizeof(*m))) == NULL)
 		goto out;

@@ -356,6 +356,75 @@ test_retention_in_a_run(void **state)
 	free(sum);
 }
 
+/* A policy change mid-run: the hub reloads it (POLICY_LOAD) and keeps no new templates. */
+static void
+test_policy_change(void **state)
+{
+	char scen[400], out[400], path[500], hub[500], *log = NULL, *held, *text;
+	const char *argv[] = {"paso", "scenario", "run", scen, "--policy",
+		SRC "/policies/as-deployed.yaml", "--out", out, "--quiet", NULL};
+	const char *show[] = {"paso-audit", "show", hub, NULL};
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	(void)snprintf(scen, sizeof(scen), "%s/change.yaml", tmp);
+	(void)snprintf(out, sizeof(out), "%s/change", tmp);
+	(void)snprintf(hub, sizeof(hub), "%s/as-deployed/hub", out);
+	text = h_read_file(SMALL, &n);
+	assert_non_null(text);
+	assert_non_null(f = fopen(scen, "w"));
+	fputs(text, f);
+	fprintf(f, "  - day: 14\n    kind: policy_change\n    target: %s\n",
+		SRC "/policies/card-only.yaml");
+	fclose(f);
+	free(text);
+	assert_int_equal(h_run(&log, argv), 0);
+	free(log);
+	assert_int_equal(h_run(&log, show), 0);
+	assert_non_null(strstr(log, "action=POLICY_LOAD"));
+	assert_non_null(strstr(log, "policy 'card-only'"));
+	free(log);
+	(void)snprintf(path, sizeof(path), "%s/held.csv", out);
+	held = h_read_file(path, NULL);
+	assert_non_null(held);
+	/* Faces held stop growing once the card-only policy is in force; people do not. */
+	{
+		unsigned day, subj, fing, face, iris, face14 = 0, subj14 = 0, face28 = 0,
+						      subj28 = 0;
+		const char *p = held;
+		while ((p = strstr(p, "\nas-deployed,")) != NULL) {
+			p++;
+			if (sscanf(p, "as-deployed,%u,%u,%u,%u,%u", &day, &subj, &fing, &face,
+				    &iris) != 5)
+				fail_msg("bad held.csv row");
+			if (day == 14)
+				face14 = face, subj14 = subj;
+			if (day == 28)
+				face28 = face, subj28 = subj;
+		}
+		assert_true(face14 > 0);
+		assert_int_equal(face28, face14);
+		assert_true(subj28 > subj14);
+	}
+	free(held);
+	/* A target that is not a policy is refused before any hub starts. */
+	{
+		char out2[400];
+		const char *argv2[] = {"paso", "scenario", "run", scen, "--policy",
+			SRC "/policies/minimal.yaml", "--out", out2, "--quiet", NULL};
+		struct stat sb;
+		(void)snprintf(out2, sizeof(out2), "%s/change2", tmp);
+		assert_non_null(f = fopen(scen, "a"));
+		fputs("  - day: 20\n    kind: policy_change\n    target: /nonexistent.yaml\n", f);
+		fclose(f);
+		assert_int_not_equal(h_run(&log, argv2), 0);
+		assert_non_null(strstr(log, "policy_change target '/nonexistent.yaml'"));
+		free(log);
+		assert_int_not_equal(stat(out2, &sb), 0);
+	}
+}
+
 static void
 bad_scenario(const char *text, const char *expect)
 {
@@ -408,6 +477,7 @@ main(void)
 		cmocka_unit_test(test_bad_scenarios),
 		cmocka_unit_test(test_compare_two_policies),
 		cmocka_unit_test(test_retention_in_a_run),
+		cmocka_unit_test(test_policy_change),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
