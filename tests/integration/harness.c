@@ -129,6 +129,42 @@ h_deploy(struct deployment *dep, const char *policy)
 	}
 }
 
+/*
+ * Hubs still running when the test program exits (a failed assertion skips the test's own
+ * stop) are killed, so a failing test leaves no server behind.
+ */
+#define MAX_TRACKED 64
+static pid_t tracked[MAX_TRACKED];
+
+static void
+kill_tracked(void)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_TRACKED; i++)
+		if (tracked[i] > 0) {
+			kill(tracked[i], SIGKILL);
+			(void)waitpid(tracked[i], NULL, 0);
+		}
+}
+
+static void
+track_hub(pid_t pid, int on)
+{
+	static int registered;
+	size_t i;
+
+	if (!registered) {
+		atexit(kill_tracked);
+		registered = 1;
+	}
+	for (i = 0; i < MAX_TRACKED; i++)
+		if (on ? tracked[i] == 0 : tracked[i] == pid) {
+			tracked[i] = on ? pid : 0;
+			return;
+		}
+}
+
 void
 h_hub_start(struct deployment *dep, uint16_t port)
 {
@@ -153,6 +189,7 @@ h_hub_start_ex(struct deployment *dep, uint16_t port, const char *const *extra)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
 	dep->hub_pid = h_spawn(dep->log, argv);
+	track_hub(dep->hub_pid, 1);
 	for (i = 0; i < 3000; i++) {
 		if ((txt = h_read_file(portfile, NULL)) != NULL) {
 			dep->port = (uint16_t)strtoul(txt, NULL, 10);
@@ -179,6 +216,7 @@ h_hub_stop(struct deployment *dep, int sig)
 		return -1;
 	kill(dep->hub_pid, sig);
 	st = h_wait(dep->hub_pid);
+	track_hub(dep->hub_pid, 0);
 	dep->hub_pid = 0;
 	return st;
 }
