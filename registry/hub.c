@@ -20,10 +20,13 @@
 #include "keyring.h"
 #include "ledger.h"
 #include "loop.h"
+#include "partner.h"
+#include "peer.h"
 #include "policy.h"
 #include "retention.h"
 #include "sample_pb.h"
 #include "server.h"
+#include "share.h"
 #include "tls.h"
 #include "vault.h"
 
@@ -50,6 +53,8 @@ struct hub {
 	struct control *control;
 	atomic_ullong finger_reads;  /* records opened for their fingers since start */
 	unsigned long long reads_logged;
+	struct share *share;     /* national hub with pinned partners */
+	struct partner *partner; /* partner deployment */
 };
 
 /* --- kiosk certificates ----------------------------------------------------------------------- */
@@ -444,6 +449,27 @@ log_event(struct hub *h, Paso__Action action, const char *detail)
 	return ledger_checkpoint(h->ledger, h->signer);
 }
 
+/* The link to other deployments: the partner port or the receive port (registry/peer.h). */
+static int
+open_peer_link(struct hub *h, struct paso_diag *d)
+{
+	enum peer_role role;
+	int r;
+
+	if ((r = peer_role(h->cfg.dir, &role, d)) != 0)
+		return r;
+	if (role == PEER_ROLE_NATIONAL) {
+		struct share_config sc = {h->cfg.dir, h->cfg.host, h->cfg.peer_port, 5000, h->loop,
+			&h->dc, h->ledger, &h->cfg.clock, &h->log, 0};
+
+		return share_open(&sc, &h->share, d);
+	}
+	struct partner_config pc = {h->cfg.dir, h->cfg.host, h->cfg.peer_port,
+		h->cfg.io_timeout_ms, h->loop, &h->dc, &h->log};
+
+	return partner_open(&pc, &h->partner, d);
+}
+
 int
 hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 {
@@ -541,6 +567,8 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	sc.log = &h->log;
 	if ((r = server_open(&sc, &h->server, d)) != 0)
 		goto out;
+	if ((r = open_peer_link(h, d)) != 0)
+		goto out;
 	(void)snprintf(msg, sizeof(msg), "listening on %.64s:%u with %zu subjects loaded",
 		h->cfg.host, (unsigned)server_port(h->server), gallery_size(h->gallery));
 	if ((r = log_event(h, PASO__ACTION__HUB_START, msg)) != 0) {
@@ -560,6 +588,12 @@ uint16_t
 hub_port(const struct hub *h)
 {
 	return server_port(h->server);
+}
+
+uint16_t
+hub_peer_port(const struct hub *h)
+{
+	return h->share != NULL ? share_port(h->share) : partner_port(h->partner);
 }
 
 const char *
@@ -671,6 +705,8 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 	}
 	if ((r = server_start(h->server)) != 0)
 		return r;
+	if ((r = share_start(h->share)) != 0 || (r = partner_start(h->partner)) != 0)
+		return r;
 	hublog_printf(&h->log, "serving on %s:%u (policy '%s', %s clock)", h->cfg.host,
 		(unsigned)server_port(h->server), policy_name(h->policy),
 		h->cfg.clock.simulated ? "simulated" : "real");
@@ -686,8 +722,12 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 			stopping = 1;
 			server_stop(h->server);
 			control_stop(h->control);
+			share_stop(h->share);
+			partner_stop(h->partner);
 		}
-		if (stopping && idle && server_conns(h->server) == 0 && control_stopped(h->control))
+		if (stopping && idle && server_conns(h->server) == 0 &&
+			control_stopped(h->control) && share_idle(h->share) &&
+			partner_idle(h->partner))
 			break;
 	}
 	control_close(h->control);
@@ -707,6 +747,8 @@ hub_close(struct hub *h)
 	if (h == NULL)
 		return;
 	control_close(h->control);
+	share_close(h->share);
+	partner_close(h->partner);
 	server_close(h->server);
 	loop_free(h->loop);
 	tls_ctx_free(h->tls);

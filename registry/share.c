@@ -1,0 +1,882 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The national hub's side of sharing: hit/no-hit answers, the bulk outbox and its sender. */
+#include "share.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "be.h"
+#include "frame.h"
+#include "hex.h"
+#include "ingest.h"
+#include "peer.h"
+#include "sample_pb.h"
+#include "tls.h"
+#include "vault.h"
+
+#define SECONDS_PER_DAY 86400u
+#define SHARE_BATCH_MAX 64
+#define SHARE_FRAME_MAX (8u * 1024u * 1024u)
+#define OUTBOX_VAL_BYTES (2 + VAULT_ID_BYTES + 1)
+
+struct share {
+	struct share_config cfg;
+	struct peer_listener *pl;
+	pthread_t sender;
+	int sender_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stopping;
+	int sender_done; /* the sender thread has returned (it may wait on the loop until then) */
+};
+
+void
+share_partner_pseudonym(const uint8_t hp[32], const char *partner, const char *dom, uint8_t out[32])
+{
+	crypto_generichash_state st;
+
+	/* Keyed by the hub's pseudonym (itself keyed by a key only the hub holds): a partner
+	 * cannot compute another partner's value, nor the hub's. */
+	crypto_generichash_init(&st, hp, 32, 32);
+	crypto_generichash_update(&st, (const uint8_t *)"paso-partner-", 13);
+	crypto_generichash_update(&st, (const uint8_t *)dom, strlen(dom));
+	crypto_generichash_update(&st, (const uint8_t *)"\0", 1);
+	crypto_generichash_update(&st, (const uint8_t *)partner, strlen(partner));
+	crypto_generichash_final(&st, out, 32);
+}
+
+/* --- hit/no-hit queries ---------------------------------------------------------------------- */
+
+/* One query on its way through the loop. */
+struct query {
+	struct share *s;
+	const char *partner;
+	Paso__Envelope *env; /* decoded, may be NULL */
+	uint8_t digest[32];
+	struct paso_diag err; /* validation failure, refused in the task */
+	struct bio_sample sample;
+	struct match_template *probe;
+	/* out */
+	uint8_t *reply;
+	size_t reply_len;
+};
+
+static int
+reply_env(struct query *q, Paso__Envelope *env)
+{
+	env->kiosk_id = (char *)q->partner;
+	env->seq = q->env != NULL ? q->env->seq : 0;
+	free(q->reply);
+	q->reply = NULL;
+	return frame_encode(env, FRAME_DEFAULT_MAX, &q->reply, &q->reply_len);
+}
+
+static int
+reply_error(struct query *q, int code, const char *msg, uint64_t idx)
+{
+	Paso__Envelope env = PASO__ENVELOPE__INIT;
+	Paso__Error err = PASO__ERROR__INIT;
+
+	err.seq = q->env != NULL ? q->env->seq : 0;
+	err.code = code;
+	err.message = (char *)msg;
+	err.audit_index = idx;
+	env.body_case = PASO__ENVELOPE__BODY_ERROR;
+	env.error = &err;
+	return reply_env(q, &env);
+}
+
+static void
+entry_init(struct query *q, Paso__AuditEntry *e, uint64_t now)
+{
+	const struct policy *p = q->s->cfg.dc->policy;
+
+	e->time = now;
+	e->actor = (char *)q->partner;
+	e->action = PASO__ACTION__QUERY;
+	e->recipient = (char *)q->partner;
+	e->policy_digest.data = (uint8_t *)policy_digest(p);
+	e->policy_digest.len = 32;
+	e->payload_digest.data = q->digest;
+	e->payload_digest.len = 32;
+	if (q->env != NULL) {
+		e->kiosk_seq = q->env->seq;
+		if (q->env->body_case == PASO__ENVELOPE__BODY_QUERY &&
+			q->env->query->purpose != NULL && q->env->query->purpose[0] != '\0' &&
+			strlen(q->env->query->purpose) <= 256)
+			e->purpose = q->env->query->purpose;
+	}
+	if (e->purpose == NULL)
+		e->purpose = "hit/no-hit query";
+}
+
+/* A refused query: its QUERY entry carries the code, the answer is an Error. */
+static int
+query_refuse(struct query *q, struct ledger_txn *t, uint64_t now, int code, const char *msg,
+	const char *rule)
+{
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	uint64_t idx;
+	int r;
+
+	entry_init(q, &e, now);
+	e.code = code;
+	e.detail = (char *)msg;
+	e.policy_rule = (char *)rule;
+	if ((r = ledger_append(t, &e, &idx)) != 0)
+		return r;
+	hublog_printf(q->s->cfg.log, "partner %s: query refused: %s: %s", q->partner,
+		paso_errname(code), msg);
+	return reply_error(q, code, msg, idx);
+}
+
+/* Which rule lets this partner ask for this purpose; -1 with *known set when none. */
+static int
+find_rule(const struct policy *p, const char *partner, const char *purpose, int *known)
+{
+	const struct policy_settings *ps = policy_settings(p);
+	size_t i;
+
+	*known = 0;
+	for (i = 0; i < ps->nsharing; i++) {
+		if (strcmp(ps->sharing[i].partner, partner) != 0)
+			continue;
+		*known = 1;
+		if (ps->sharing[i].what == POLICY_SHARE_HIT_NO_HIT && purpose != NULL &&
+			strcmp(ps->sharing[i].purpose, purpose) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+static int
+query_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
+{
+	struct query *q = arg;
+	struct decide_ctx *dc = q->s->cfg.dc;
+	const struct policy_settings *ps = policy_settings(dc->policy);
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	Paso__MatchResult mr = PASO__MATCH_RESULT__INIT;
+	Paso__Envelope env = PASO__ENVELOPE__INIT;
+	Paso__QueryAnswer qa = PASO__QUERY_ANSWER__INIT;
+	struct gallery_hit hit;
+	uint8_t hp[32], token[32];
+	char msg[300], key[128], rule[32], tokhex[65];
+	const char *purpose = NULL;
+	uint64_t used = 0, idx, day = now / SECONDS_PER_DAY;
+	size_t n;
+	double fmr;
+	int r, ri, known, found = 0;
+
+	(void)out;
+	(void)cap;
+	if (q->env != NULL && q->env->body_case == PASO__ENVELOPE__BODY_QUERY)
+		purpose = q->env->query->purpose;
+	ri = find_rule(dc->policy, q->partner, purpose, &known);
+	if (!known) {
+		(void)snprintf(msg, sizeof(msg),
+			"partner '%s' has no sharing rule in policy '%.64s'", q->partner,
+			policy_name(dc->policy));
+		return query_refuse(q, t, now, PASO_E_UNKNOWN_PARTNER, msg, "sharing");
+	}
+	if (q->err.code != 0)
+		return query_refuse(q, t, now, q->err.code, q->err.msg, "validation");
+	if (ri < 0) {
+		(void)snprintf(msg, sizeof(msg),
+			"query.purpose '%.100s': no hit_no_hit rule of partner '%s' allows it",
+			purpose != NULL ? purpose : "", q->partner);
+		return query_refuse(q, t, now, PASO_E_PURPOSE_DENIED, msg, "sharing");
+	}
+	(void)snprintf(rule, sizeof(rule), "sharing[%d]", ri);
+	(void)snprintf(
+		key, sizeof(key), "query.%s.%d.%llu", q->partner, ri, (unsigned long long)day);
+	if ((r = vault_meta_get(ledger_store(t), key, &used)) != 0 && r != PASO_E_NOT_FOUND)
+		return r;
+	if (used >= ps->sharing[ri].daily_budget) {
+		(void)snprintf(msg, sizeof(msg),
+			"partner '%s' spent today's budget of %u queries under %s", q->partner,
+			(unsigned)ps->sharing[ri].daily_budget, rule);
+		return query_refuse(q, t, now, PASO_E_BUDGET_EXCEEDED, msg, rule);
+	}
+	if ((r = vault_meta_put(ledger_store(t), key, used + 1)) != 0)
+		return r;
+	memset(&hit, 0, sizeof(hit));
+	n = gallery_size(dc->gallery);
+	fmr = policy_identify_fmr(dc->policy) / (double)(n > 0 ? n : 1);
+	if (n > 0 && (r = gallery_identify_tmpl(dc->gallery, q->probe, fmr, &hit, &found)) != 0)
+		return query_refuse(q, t, now, r, "query.probe: cannot be searched", rule);
+	entry_init(q, &e, now);
+	e.policy_rule = rule;
+	mr.decision = found ? PASO__DECISION__IDENTIFIED : PASO__DECISION__NOT_IDENTIFIED;
+	mr.fused_score = isfinite(hit.scores.fused) ? hit.scores.fused : 0;
+	mr.threshold_fmr = policy_identify_fmr(dc->policy);
+	e.match = &mr;
+	if (found) {
+		vault_pseudonym(dc->vault, hit.id, hp);
+		share_partner_pseudonym(hp, q->partner, "case", token);
+		hex_encode(token, sizeof(token), tokhex);
+		e.subject.data = hp;
+		e.subject.len = 32;
+		(void)snprintf(msg, sizeof(msg), "hit: case token %s (query %llu of %u today)",
+			tokhex, (unsigned long long)used + 1,
+			(unsigned)ps->sharing[ri].daily_budget);
+	} else
+		(void)snprintf(msg, sizeof(msg), "no hit (query %llu of %u today)",
+			(unsigned long long)used + 1, (unsigned)ps->sharing[ri].daily_budget);
+	e.detail = msg;
+	if ((r = ledger_append(t, &e, &idx)) != 0)
+		return r;
+	qa.hit = found;
+	if (found) {
+		qa.case_token.data = token;
+		qa.case_token.len = sizeof(token);
+	}
+	qa.audit_index = idx;
+	env.body_case = PASO__ENVELOPE__BODY_QUERY_ANSWER;
+	env.query_answer = &qa;
+	hublog_printf(q->s->cfg.log, "partner %s: query answered: %s", q->partner,
+		found ? "hit" : "no hit");
+	return reply_env(q, &env);
+}
+
+/* Validates a query off the loop: the probe is checked exactly as a kiosk's capture is. */
+static void
+query_prepare(struct query *q, const uint8_t *payload, size_t len)
+{
+	Paso__Envelope wrap = PASO__ENVELOPE__INIT;
+	Paso__Identify id = PASO__IDENTIFY__INIT;
+	const char *pre = "identify.capture";
+
+	crypto_hash_sha256(q->digest, payload, len);
+	if (frame_decode(payload, len, &q->env, &q->err) != 0)
+		return;
+	if (q->env->body_case != PASO__ENVELOPE__BODY_QUERY) {
+		paso_diag_set(&q->err, PASO_E_UNKNOWN_MESSAGE,
+			"a partner may send Query on this port, nothing else");
+		return;
+	}
+	if (q->env->query->purpose == NULL || q->env->query->purpose[0] == '\0') {
+		paso_diag_set(&q->err, PASO_E_MISSING_FIELD, "query.purpose: required");
+		return;
+	}
+	if (q->env->query->probe == NULL) {
+		paso_diag_set(&q->err, PASO_E_MISSING_FIELD, "query.probe: required");
+		return;
+	}
+	wrap.kiosk_id = q->env->kiosk_id;
+	wrap.seq = q->env->seq;
+	wrap.body_case = PASO__ENVELOPE__BODY_IDENTIFY;
+	wrap.identify = &id;
+	id.capture = q->env->query->probe;
+	id.crossing_point = "partner query";
+	if (ingest_check(&wrap, q->partner, &q->sample, &q->err) != 0) {
+		/* Name the field as the partner sent it. */
+		if (strncmp(q->err.msg, pre, strlen(pre)) == 0) {
+			char m[sizeof(q->err.msg)];
+
+			(void)snprintf(m, sizeof(m), "query.probe%s", q->err.msg + strlen(pre));
+			memcpy(q->err.msg, m, sizeof(m));
+		}
+		return;
+	}
+	(void)match_template_new(&q->sample, &q->probe, &q->err);
+}
+
+static void
+query_clear(struct query *q)
+{
+	if (q->env != NULL)
+		paso__envelope__free_unpacked(q->env, NULL);
+	bio_sample_clear(&q->sample);
+	match_template_free(q->probe);
+	free(q->reply);
+	memset(q, 0, sizeof(*q));
+}
+
+static void
+serve_partner(void *arg, struct tls_conn *c, const char *peer)
+{
+	struct share *s = arg;
+	struct query q;
+	struct paso_diag d = {0};
+	uint8_t *payload;
+	uint32_t len;
+	int rc;
+
+	for (;;) {
+		rc = tls_read_frame(c, FRAME_DEFAULT_MAX, &payload, &len, &d);
+		if (rc == PASO_E_PEER_CLOSED)
+			break;
+		if (rc != 0) {
+			hublog_printf(s->cfg.log, "partner %s: %s (%s); closing", peer,
+				paso_errname(rc), d.msg);
+			break;
+		}
+		memset(&q, 0, sizeof(q));
+		q.s = s;
+		q.partner = peer;
+		query_prepare(&q, payload, len);
+		sodium_memzero(payload, len);
+		free(payload);
+		rc = peer_loop_task(s->cfg.loop, query_task, &q, NULL);
+		if (rc != 0 && q.reply == NULL)
+			(void)reply_error(&q, rc, "hub storage error; ask again later", 0);
+		if (q.reply == NULL || tls_write_all(c, q.reply, q.reply_len) != 0) {
+			query_clear(&q);
+			break;
+		}
+		query_clear(&q);
+	}
+}
+
+/* --- the bulk outbox ------------------------------------------------------------------------ */
+
+/* partner || 0 || seq BE(8) */
+static size_t
+outbox_key(uint8_t *k, const char *partner, uint64_t seq)
+{
+	size_t n = strlen(partner);
+
+	memcpy(k, partner, n);
+	k[n] = 0;
+	be64_put(k + n + 1, seq);
+	return n + 9;
+}
+
+int
+share_enqueue(const struct policy *p, struct ledger_txn *t, const uint8_t id[16], int category)
+{
+	const struct policy_settings *ps = policy_settings(p);
+	struct vault_txn *vt = ledger_store(t);
+	uint8_t k[PEER_NAME_MAX + 9], v[OUTBOX_VAL_BYTES];
+	char mk[96];
+	uint64_t next;
+	size_t i, kl;
+	int r;
+
+	for (i = 0; i < ps->nsharing; i++) {
+		const struct policy_share_rule *ru = &ps->sharing[i];
+
+		if (ru->what == POLICY_SHARE_HIT_NO_HIT || category < 1 || category > 4 ||
+			!(ru->categories & (1u << category)))
+			continue;
+		(void)snprintf(mk, sizeof(mk), "share.next.%s", ru->partner);
+		if ((r = vault_meta_get(vt, mk, &next)) == PASO_E_NOT_FOUND)
+			next = 1, r = 0;
+		if (r != 0)
+			return r;
+		kl = outbox_key(k, ru->partner, next);
+		v[0] = (uint8_t)(i >> 8);
+		v[1] = (uint8_t)i;
+		memcpy(v + 2, id, VAULT_ID_BYTES);
+		v[2 + VAULT_ID_BYTES] = (uint8_t)category;
+		if ((r = vault_outbox_put(vt, k, kl, v, sizeof(v))) != 0 ||
+			(r = vault_meta_put(vt, mk, next + 1)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* One outbox row taken for sending. */
+struct row {
+	uint64_t seq;
+	unsigned rule;
+	uint8_t id[VAULT_ID_BYTES];
+	int category;
+	int gone; /* the subject was erased before it could be sent */
+};
+
+struct batch {
+	const char *partner;
+	size_t plen;
+	struct row rows[SHARE_BATCH_MAX];
+	size_t n;
+};
+
+static int
+take_row(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
+{
+	struct batch *b = arg;
+	struct row *rw;
+
+	if (klen != b->plen + 9 || vlen != OUTBOX_VAL_BYTES || b->n >= SHARE_BATCH_MAX)
+		return PASO_E_CORRUPT;
+	rw = &b->rows[b->n++];
+	memset(rw, 0, sizeof(*rw));
+	rw->seq = be64_get(k + b->plen + 1);
+	rw->rule = ((unsigned)v[0] << 8) | v[1];
+	memcpy(rw->id, v + 2, VAULT_ID_BYTES);
+	rw->category = v[2 + VAULT_ID_BYTES];
+	return 0;
+}
+
+/* The SHARE entries of an acknowledged batch, and the rows' removal, in one transaction. */
+struct ack_task {
+	struct share *s;
+	struct batch *b;
+	uint64_t through;
+	size_t shared;
+};
+
+static int
+ack_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
+{
+	struct ack_task *a = arg;
+	struct decide_ctx *dc = a->s->cfg.dc;
+	const struct policy_settings *ps = policy_settings(dc->policy);
+	uint8_t k[PEER_NAME_MAX + 9], hp[32], pp[32];
+	char rule[32], detail[300], pphex[65];
+	uint64_t idx;
+	size_t i, kl;
+	int r;
+
+	(void)out;
+	(void)cap;
+	a->shared = 0;
+	for (i = 0; i < a->b->n; i++) {
+		const struct row *rw = &a->b->rows[i];
+		const struct policy_share_rule *ru;
+		Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+
+		if (rw->seq > a->through)
+			break;
+		kl = outbox_key(k, a->b->partner, rw->seq);
+		if ((r = vault_outbox_del(ledger_store(t), k, kl)) != 0)
+			return r;
+		if (rw->gone || rw->rule >= ps->nsharing)
+			continue;
+		ru = &ps->sharing[rw->rule];
+		vault_pseudonym(dc->vault, rw->id, hp);
+		share_partner_pseudonym(hp, a->b->partner, "share", pp);
+		hex_encode(pp, sizeof(pp), pphex);
+		(void)snprintf(rule, sizeof(rule), "sharing[%u]", rw->rule);
+		(void)snprintf(detail, sizeof(detail), "shared %s as %s (share_seq %llu)",
+			ru->what == POLICY_SHARE_TEMPLATES ? "templates" : "record", pphex,
+			(unsigned long long)rw->seq);
+		e.time = now;
+		e.actor = "hub";
+		e.action = PASO__ACTION__SHARE;
+		e.subject.data = hp;
+		e.subject.len = 32;
+		e.purpose = ru->purpose;
+		e.policy_rule = rule;
+		e.recipient = (char *)a->b->partner;
+		e.category = rw->category;
+		e.detail = detail;
+		e.policy_digest.data = (uint8_t *)policy_digest(dc->policy);
+		e.policy_digest.len = 32;
+		if ((r = ledger_append(t, &e, &idx)) != 0)
+			return r;
+		a->shared++;
+	}
+	return 0;
+}
+
+/* Builds the batch's frame: each row's record read from the sealed store at send time. */
+static int
+build_batch(struct share *s, struct batch *b, uint8_t **framep, size_t *lenp)
+{
+	const struct policy_settings *ps = policy_settings(s->cfg.dc->policy);
+	struct vault_txn *vt = NULL;
+	Paso__Envelope env = PASO__ENVELOPE__INIT;
+	Paso__ShareBatch sb = PASO__SHARE_BATCH__INIT;
+	Paso__SharedRecord recs[SHARE_BATCH_MAX], *rp[SHARE_BATCH_MAX];
+	Paso__SubjectRecord *sr[SHARE_BATCH_MAX];
+	uint8_t pp[SHARE_BATCH_MAX][32], hp[32], *buf;
+	char rules[SHARE_BATCH_MAX][32];
+	size_t i, len, m = 0;
+	int r;
+
+	memset(sr, 0, sizeof(sr));
+	*framep = NULL;
+	if ((r = vault_begin(s->cfg.dc->vault, 1, &vt)) != 0)
+		return r;
+	for (i = 0; i < b->n; i++) {
+		struct row *rw = &b->rows[i];
+		const struct policy_share_rule *ru;
+
+		if (rw->rule >= ps->nsharing ||
+			strcmp(ps->sharing[rw->rule].partner, b->partner) != 0 ||
+			ps->sharing[rw->rule].what == POLICY_SHARE_HIT_NO_HIT) {
+			rw->gone = 1; /* the rule is no longer in force: nothing more is sent */
+			continue;
+		}
+		ru = &ps->sharing[rw->rule];
+		r = vault_subject_get(vt, rw->id, &buf, &len);
+		if (r == PASO_E_NOT_FOUND || r == PASO_E_KEY_NOT_FOUND) {
+			rw->gone = 1;
+			continue;
+		}
+		if (r != 0)
+			goto out;
+		sr[i] = paso__subject_record__unpack(NULL, len, buf);
+		vault_free_record(buf, len);
+		if (sr[i] == NULL) {
+			r = PASO_E_CORRUPT;
+			goto out;
+		}
+		paso__shared_record__init(&recs[m]);
+		vault_pseudonym(s->cfg.dc->vault, rw->id, hp);
+		share_partner_pseudonym(hp, b->partner, "share", pp[m]);
+		(void)snprintf(rules[m], sizeof(rules[m]), "sharing[%u]", rw->rule);
+		recs[m].share_seq = rw->seq;
+		recs[m].subject.data = pp[m];
+		recs[m].subject.len = 32;
+		recs[m].rule = rules[m];
+		recs[m].purpose = ru->purpose;
+		recs[m].category = sr[i]->category;
+		recs[m].enrolled_at = sr[i]->enrolled_at;
+		recs[m].enrolled_point = sr[i]->enrolled_point;
+		recs[m].retention_days = ru->retention_days;
+		if (ru->what == POLICY_SHARE_TEMPLATES)
+			recs[m].templates = sr[i]->templates;
+		rp[m] = &recs[m];
+		m++;
+	}
+	sb.n_records = m;
+	sb.records = rp;
+	env.kiosk_id = "hub";
+	env.seq = b->n > 0 ? b->rows[b->n - 1].seq : 0;
+	env.body_case = PASO__ENVELOPE__BODY_SHARE_BATCH;
+	env.share_batch = &sb;
+	r = frame_encode(&env, SHARE_FRAME_MAX, framep, lenp);
+out:
+	for (i = 0; i < b->n; i++)
+		if (sr[i] != NULL)
+			paso__subject_record__free_unpacked(sr[i], NULL);
+	vault_abort(vt);
+	return r;
+}
+
+static int
+sender_stopping(struct share *s)
+{
+	int st;
+
+	pthread_mutex_lock(&s->mu);
+	st = s->stopping;
+	pthread_mutex_unlock(&s->mu);
+	return st;
+}
+
+static void
+sender_sleep(struct share *s, double secs)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)secs;
+	ts.tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->mu);
+	if (!s->stopping)
+		(void)pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* One partner's link: connection kept open across batches, dropped on any error. */
+struct link {
+	char partner[PEER_NAME_MAX + 1];
+	struct tls_ctx *ctx;
+	struct tls_conn *conn;
+	char host[128];
+	uint16_t port;
+	double backoff;
+	int said_down;
+};
+
+/* Where a partner receives: DIR/peers/NAME.addr holds "HOST:PORT" (written by the operator). */
+static int
+link_addr(struct share *s, struct link *ln, struct paso_diag *d)
+{
+	char path[DEPLOY_PATH_MAX + 96], buf[160], *colon, *end;
+	unsigned long port;
+	FILE *f;
+
+	(void)snprintf(path, sizeof(path), "%s/peers/%s.addr", s->cfg.dir, ln->partner);
+	if ((f = fopen(path, "r")) == NULL)
+		return paso_diag_set(d, PASO_E_NOT_FOUND, "%s: %s", path, strerror(errno));
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if ((colon = strrchr(buf, ':')) == NULL || colon == buf)
+		return paso_diag_set(
+			d, PASO_E_INVALID_ARG, "%s: expected HOST:PORT, not '%.60s'", path, buf);
+	*colon = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || port == 0 || port > 65535)
+		return paso_diag_set(
+			d, PASO_E_INVALID_ARG, "%s: bad port '%.20s'", path, colon + 1);
+	(void)snprintf(ln->host, sizeof(ln->host), "%s", buf);
+	ln->port = (uint16_t)port;
+	return 0;
+}
+
+/* Sends one batch to one partner and records what it acknowledged. 1 if anything moved. */
+static int
+link_step(struct share *s, struct link *ln, struct paso_diag *d)
+{
+	struct batch *b = NULL;
+	struct vault_txn *vt = NULL;
+	struct ack_task at;
+	struct peer_files pf;
+	Paso__Envelope *ans = NULL;
+	uint8_t prefix[PEER_NAME_MAX + 1], *frame = NULL, *payload = NULL;
+	size_t flen = 0;
+	uint32_t plen;
+	int r;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return PASO_E_NOMEM;
+	b->partner = ln->partner;
+	b->plen = strlen(ln->partner);
+	memcpy(prefix, ln->partner, b->plen);
+	prefix[b->plen] = 0;
+	if ((r = vault_begin(s->cfg.dc->vault, 1, &vt)) != 0)
+		goto out;
+	r = vault_outbox_scan(vt, prefix, b->plen + 1, SHARE_BATCH_MAX, take_row, b);
+	vault_abort(vt);
+	vt = NULL;
+	if (r != 0 || b->n == 0)
+		goto out;
+	if (ln->conn == NULL) {
+		if ((r = link_addr(s, ln, d)) != 0 ||
+			(r = peer_files(s->cfg.dir, ln->partner, &pf, d)) != 0)
+			goto out;
+		if (ln->ctx == NULL && (r = tls_ctx_new_client(pf.cert, pf.key, pf.ca,
+						DEPLOY_HUB_NAME, &ln->ctx, d)) != 0)
+			goto out;
+		if ((r = tls_connect(
+			     ln->ctx, ln->host, ln->port, s->cfg.io_timeout_ms, &ln->conn, d)) != 0)
+			goto out;
+	}
+	if ((r = build_batch(s, b, &frame, &flen)) != 0) {
+		paso_diag_set(d, r, "reading the outbox rows' records: %s", paso_strerror(r));
+		goto out;
+	}
+	if ((r = tls_write_all(ln->conn, frame, flen)) != 0 ||
+		(r = tls_read_frame(ln->conn, FRAME_DEFAULT_MAX, &payload, &plen, d)) != 0) {
+		if (d->code == 0)
+			paso_diag_set(
+				d, r, "link to %s:%u: %s", ln->host, ln->port, paso_strerror(r));
+		goto out;
+	}
+	if ((r = frame_decode(payload, plen, &ans, d)) != 0)
+		goto out;
+	if (ans->body_case == PASO__ENVELOPE__BODY_ERROR) {
+		r = paso_diag_set(d, ans->error->code, "partner refused the batch: %s",
+			ans->error->message ? ans->error->message : "");
+		goto out;
+	}
+	if (ans->body_case != PASO__ENVELOPE__BODY_SHARE_ACK) {
+		r = paso_diag_set(d, PASO_E_UNKNOWN_MESSAGE, "partner answered with body %d",
+			(int)ans->body_case);
+		goto out;
+	}
+	at = (struct ack_task){s, b, ans->share_ack->through, 0};
+	if ((r = peer_loop_task(s->cfg.loop, ack_task, &at, NULL)) != 0) {
+		paso_diag_set(d, r, "recording shares: %s", paso_strerror(r));
+		goto out;
+	}
+	r = at.through >= b->rows[0].seq ? 1 : 0;
+out:
+	if (r < 0 && ln->conn != NULL) {
+		tls_conn_free(ln->conn);
+		ln->conn = NULL;
+	}
+	if (ans != NULL)
+		paso__envelope__free_unpacked(ans, NULL);
+	if (frame != NULL) {
+		sodium_memzero(frame, flen);
+		free(frame);
+	}
+	free(payload);
+	free(b);
+	return r;
+}
+
+/* Bulk partners: those named by a templates or records rule and pinned. */
+static size_t
+bulk_partners(struct share *s, struct link *links, size_t cap)
+{
+	const struct policy_settings *ps = policy_settings(s->cfg.dc->policy);
+	struct peer_files pf;
+	struct paso_diag d;
+	size_t i, j, n = 0;
+
+	for (i = 0; i < ps->nsharing && n < cap; i++) {
+		if (ps->sharing[i].what == POLICY_SHARE_HIT_NO_HIT)
+			continue;
+		for (j = 0; j < n; j++)
+			if (strcmp(links[j].partner, ps->sharing[i].partner) == 0)
+				break;
+		if (j < n || peer_files(s->cfg.dir, ps->sharing[i].partner, &pf, &d) != 0)
+			continue;
+		memset(&links[n], 0, sizeof(links[n]));
+		(void)snprintf(
+			links[n].partner, sizeof(links[n].partner), "%s", ps->sharing[i].partner);
+		links[n].backoff = 0.1;
+		n++;
+	}
+	return n;
+}
+
+static void *
+sender_thread(void *arg)
+{
+	struct share *s = arg;
+	struct link links[POLICY_MAX_RULES];
+	struct paso_diag d;
+	size_t i, n = bulk_partners(s, links, POLICY_MAX_RULES);
+	double wait;
+	int r, moved;
+
+	while (!sender_stopping(s)) {
+		moved = 0;
+		wait = 0.2;
+		for (i = 0; i < n && !sender_stopping(s); i++) {
+			memset(&d, 0, sizeof(d));
+			r = link_step(s, &links[i], &d);
+			if (r > 0) {
+				moved = 1;
+				links[i].backoff = 0.1;
+				if (links[i].said_down)
+					hublog_printf(s->cfg.log, "partner %s: sharing resumed",
+						links[i].partner);
+				links[i].said_down = 0;
+			} else if (r < 0) {
+				if (!links[i].said_down)
+					hublog_printf(s->cfg.log,
+						"partner %s: sharing paused (%s: %s); retrying with "
+						"backoff",
+						links[i].partner, paso_errname(r), d.msg);
+				links[i].said_down = 1;
+				if (links[i].backoff < wait || wait == 0.2)
+					wait = links[i].backoff;
+				links[i].backoff *= 2;
+				if (links[i].backoff > s->cfg.retry_max_s)
+					links[i].backoff = s->cfg.retry_max_s;
+			}
+		}
+		if (!moved)
+			sender_sleep(s, wait);
+	}
+	for (i = 0; i < n; i++) {
+		if (links[i].conn != NULL) {
+			tls_conn_shutdown(links[i].conn);
+			tls_conn_free(links[i].conn);
+		}
+		tls_ctx_free(links[i].ctx);
+	}
+	pthread_mutex_lock(&s->mu);
+	s->sender_done = 1;
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* --- lifecycle ------------------------------------------------------------------------------ */
+
+int
+share_open(const struct share_config *cfg, struct share **out, struct paso_diag *d)
+{
+	struct peer_listener_config lc;
+	struct share *s;
+	int r;
+
+	*out = NULL;
+	if (peer_count(cfg->dir, NULL) == 0)
+		return 0;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return PASO_E_NOMEM;
+	s->cfg = *cfg;
+	if (s->cfg.retry_max_s <= 0)
+		s->cfg.retry_max_s = 5.0;
+	if (s->cfg.io_timeout_ms == 0)
+		s->cfg.io_timeout_ms = 30000;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	memset(&lc, 0, sizeof(lc));
+	lc.dir = cfg->dir;
+	lc.host = cfg->host;
+	lc.port = cfg->port;
+	lc.io_timeout_ms = s->cfg.io_timeout_ms;
+	lc.log = cfg->log;
+	lc.what = "partner port";
+	lc.serve = serve_partner;
+	lc.arg = s;
+	if ((r = peer_listen(&lc, &s->pl, d)) != 0) {
+		share_close(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+uint16_t
+share_port(const struct share *s)
+{
+	return s != NULL ? peer_listener_port(s->pl) : 0;
+}
+
+int
+share_start(struct share *s)
+{
+	if (s == NULL)
+		return 0;
+	if (peer_listener_start(s->pl) != 0)
+		return PASO_E_INTERNAL;
+	if (pthread_create(&s->sender, NULL, sender_thread, s) != 0)
+		return PASO_E_INTERNAL;
+	s->sender_started = 1;
+	return 0;
+}
+
+void
+share_stop(struct share *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	peer_listener_stop(s->pl);
+}
+
+int
+share_idle(struct share *s)
+{
+	int done;
+
+	if (s == NULL)
+		return 1;
+	pthread_mutex_lock(&s->mu);
+	done = !s->sender_started || s->sender_done;
+	pthread_mutex_unlock(&s->mu);
+	return done && peer_listener_conns(s->pl) == 0;
+}
+
+void
+share_close(struct share *s)
+{
+	if (s == NULL)
+		return;
+	share_stop(s);
+	if (s->sender_started)
+		pthread_join(s->sender, NULL);
+	peer_listener_close(s->pl);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
