@@ -23,7 +23,8 @@
 #define SECONDS_PER_DAY 86400u
 #define SHARE_BATCH_MAX 64
 #define SHARE_FRAME_MAX (8u * 1024u * 1024u)
-#define OUTBOX_VAL_BYTES (2 + VAULT_ID_BYTES + 1)
+#define RULE_ID_BYTES 8
+#define OUTBOX_VAL_BYTES (RULE_ID_BYTES + VAULT_ID_BYTES + 1)
 
 struct share {
 	struct share_config cfg;
@@ -155,6 +156,57 @@ find_rule(const struct policy *p, const char *partner, const char *purpose, int 
 	return -1;
 }
 
+/*
+ * Many queries that find nobody look like a partner trawling the registry rather than asking
+ * about cases: once a day per rule, when at least FISHING_MIN queries were answered and
+ * FISHING_PCT percent or more found no hit, one FLAG entry says so (the answers go on).
+ */
+#define FISHING_MIN 20
+#define FISHING_PCT 90
+
+static int
+watch_fishing(struct query *q, struct ledger_txn *t, uint64_t now, int ri, uint64_t answered)
+{
+	struct vault_txn *vt = ledger_store(t);
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	uint64_t day = now / SECONDS_PER_DAY, misses = 0, flagged = 0, idx;
+	char key[128], fkey[128], msg[200], rule[32];
+	int r;
+
+	(void)snprintf(key, sizeof(key), "query.%s.%d.%llu.nohit", q->partner, ri,
+		(unsigned long long)day);
+	(void)snprintf(fkey, sizeof(fkey), "query.%s.%d.%llu.flagged", q->partner, ri,
+		(unsigned long long)day);
+	if ((r = vault_meta_get(vt, key, &misses)) != 0 && r != PASO_E_NOT_FOUND)
+		return r;
+	misses++;
+	if ((r = vault_meta_put(vt, key, misses)) != 0)
+		return r;
+	if (answered < FISHING_MIN || misses * 100 < answered * FISHING_PCT)
+		return 0;
+	if ((r = vault_meta_get(vt, fkey, &flagged)) != 0 && r != PASO_E_NOT_FOUND)
+		return r;
+	if (flagged)
+		return 0;
+	(void)snprintf(rule, sizeof(rule), "sharing[%d]", ri);
+	(void)snprintf(msg, sizeof(msg),
+		"partner '%s' looks like fishing: %llu of %llu queries today found no hit", q->partner,
+		(unsigned long long)misses, (unsigned long long)answered);
+	e.time = now;
+	e.actor = "hub";
+	e.action = PASO__ACTION__FLAG;
+	e.recipient = (char *)q->partner;
+	e.purpose = "hit/no-hit oversight";
+	e.policy_rule = rule;
+	e.detail = msg;
+	e.policy_digest.data = (uint8_t *)policy_digest(q->s->cfg.dc->policy);
+	e.policy_digest.len = 32;
+	hublog_printf(q->s->cfg.log, "%s", msg);
+	if ((r = ledger_append(t, &e, &idx)) != 0)
+		return r;
+	return vault_meta_put(vt, fkey, 1);
+}
+
 static int
 query_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 {
@@ -231,6 +283,8 @@ query_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 			(unsigned long long)used + 1, (unsigned)ps->sharing[ri].daily_budget);
 	e.detail = msg;
 	if ((r = ledger_append(t, &e, &idx)) != 0)
+		return r;
+	if (!found && (r = watch_fishing(q, t, now, ri, used + 1)) != 0)
 		return r;
 	qa.hit = found;
 	if (found) {
@@ -337,6 +391,44 @@ serve_partner(void *arg, struct tls_conn *c, const char *peer)
 
 /* --- the bulk outbox ------------------------------------------------------------------------ */
 
+/*
+ * A rule's identity in outbox rows: a hash of everything it says, so a row queued under a rule
+ * is sent only while that same rule is in force (an edited or removed rule withdraws it).
+ */
+static void
+rule_id(const struct policy_share_rule *ru, uint8_t out[RULE_ID_BYTES])
+{
+	crypto_generichash_state st;
+	uint8_t b[12];
+
+	be32_put(b, (uint32_t)ru->what);
+	be32_put(b + 4, ru->categories);
+	be32_put(b + 8, ru->retention_days);
+	crypto_generichash_init(&st, NULL, 0, RULE_ID_BYTES);
+	crypto_generichash_update(&st, (const uint8_t *)ru->partner, strlen(ru->partner) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)ru->purpose, strlen(ru->purpose) + 1);
+	crypto_generichash_update(&st, b, sizeof(b));
+	crypto_generichash_final(&st, out, RULE_ID_BYTES);
+}
+
+/* The index of the rule in force with this identity, or -1. */
+static int
+rule_find(const struct policy *p, const uint8_t id[RULE_ID_BYTES])
+{
+	const struct policy_settings *ps = policy_settings(p);
+	uint8_t h[RULE_ID_BYTES];
+	size_t i;
+
+	for (i = 0; i < ps->nsharing; i++) {
+		if (ps->sharing[i].what == POLICY_SHARE_HIT_NO_HIT)
+			continue;
+		rule_id(&ps->sharing[i], h);
+		if (memcmp(h, id, RULE_ID_BYTES) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
 /* partner || 0 || seq BE(8) */
 static size_t
 outbox_key(uint8_t *k, const char *partner, uint64_t seq)
@@ -372,10 +464,9 @@ share_enqueue(const struct policy *p, struct ledger_txn *t, const uint8_t id[16]
 		if (r != 0)
 			return r;
 		kl = outbox_key(k, ru->partner, next);
-		v[0] = (uint8_t)(i >> 8);
-		v[1] = (uint8_t)i;
-		memcpy(v + 2, id, VAULT_ID_BYTES);
-		v[2 + VAULT_ID_BYTES] = (uint8_t)category;
+		rule_id(ru, v);
+		memcpy(v + RULE_ID_BYTES, id, VAULT_ID_BYTES);
+		v[RULE_ID_BYTES + VAULT_ID_BYTES] = (uint8_t)category;
 		if ((r = vault_outbox_put(vt, k, kl, v, sizeof(v))) != 0 ||
 			(r = vault_meta_put(vt, mk, next + 1)) != 0)
 			return r;
@@ -386,13 +477,15 @@ share_enqueue(const struct policy *p, struct ledger_txn *t, const uint8_t id[16]
 /* One outbox row taken for sending. */
 struct row {
 	uint64_t seq;
-	unsigned rule;
+	unsigned rule; /* index in the policy in force */
 	uint8_t id[VAULT_ID_BYTES];
 	int category;
-	int gone; /* the subject was erased before it could be sent */
+	int gone;      /* the subject was erased before it could be sent */
+	int withdrawn; /* its rule is no longer in force */
 };
 
 struct batch {
+	const struct policy *policy;
 	const char *partner;
 	size_t plen;
 	struct row rows[SHARE_BATCH_MAX];
@@ -404,15 +497,19 @@ take_row(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen
 {
 	struct batch *b = arg;
 	struct row *rw;
+	int ri;
 
 	if (klen != b->plen + 9 || vlen != OUTBOX_VAL_BYTES || b->n >= SHARE_BATCH_MAX)
 		return PASO_E_CORRUPT;
 	rw = &b->rows[b->n++];
 	memset(rw, 0, sizeof(*rw));
 	rw->seq = be64_get(k + b->plen + 1);
-	rw->rule = ((unsigned)v[0] << 8) | v[1];
-	memcpy(rw->id, v + 2, VAULT_ID_BYTES);
-	rw->category = v[2 + VAULT_ID_BYTES];
+	memcpy(rw->id, v + RULE_ID_BYTES, VAULT_ID_BYTES);
+	rw->category = v[RULE_ID_BYTES + VAULT_ID_BYTES];
+	if ((ri = rule_find(b->policy, v)) < 0)
+		rw->withdrawn = 1;
+	else
+		rw->rule = (unsigned)ri;
 	return 0;
 }
 
@@ -449,10 +546,32 @@ ack_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 		kl = outbox_key(k, a->b->partner, rw->seq);
 		if ((r = vault_outbox_del(ledger_store(t), k, kl)) != 0)
 			return r;
-		if (rw->gone || rw->rule >= ps->nsharing)
+		vault_pseudonym(dc->vault, rw->id, hp);
+		if (rw->withdrawn) {
+			/* Revoked or edited rule: the queued share is withdrawn, and says so. */
+			(void)snprintf(detail, sizeof(detail),
+				"queued share (share_seq %llu) withdrawn: its rule is no longer in "
+				"policy '%.64s'",
+				(unsigned long long)rw->seq, policy_name(dc->policy));
+			e.time = now;
+			e.actor = "hub";
+			e.action = PASO__ACTION__REJECT;
+			e.code = PASO_E_POLICY_DENIED;
+			e.subject.data = hp;
+			e.subject.len = 32;
+			e.purpose = "sharing";
+			e.recipient = (char *)a->b->partner;
+			e.category = rw->category;
+			e.detail = detail;
+			e.policy_digest.data = (uint8_t *)policy_digest(dc->policy);
+			e.policy_digest.len = 32;
+			if ((r = ledger_append(t, &e, &idx)) != 0)
+				return r;
+			continue;
+		}
+		if (rw->gone)
 			continue;
 		ru = &ps->sharing[rw->rule];
-		vault_pseudonym(dc->vault, rw->id, hp);
 		share_partner_pseudonym(hp, a->b->partner, "share", pp);
 		hex_encode(pp, sizeof(pp), pphex);
 		(void)snprintf(rule, sizeof(rule), "sharing[%u]", rw->rule);
@@ -501,12 +620,8 @@ build_batch(struct share *s, struct batch *b, uint8_t **framep, size_t *lenp)
 		struct row *rw = &b->rows[i];
 		const struct policy_share_rule *ru;
 
-		if (rw->rule >= ps->nsharing ||
-			strcmp(ps->sharing[rw->rule].partner, b->partner) != 0 ||
-			ps->sharing[rw->rule].what == POLICY_SHARE_HIT_NO_HIT) {
-			rw->gone = 1; /* the rule is no longer in force: nothing more is sent */
-			continue;
-		}
+		if (rw->withdrawn)
+			continue; /* the rule is no longer in force: nothing more is sent */
 		ru = &ps->sharing[rw->rule];
 		r = vault_subject_get(vt, rw->id, &buf, &len);
 		if (r == PASO_E_NOT_FOUND || r == PASO_E_KEY_NOT_FOUND) {
@@ -639,6 +754,7 @@ link_step(struct share *s, struct link *ln, struct paso_diag *d)
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return PASO_E_NOMEM;
+	b->policy = s->cfg.dc->policy;
 	b->partner = ln->partner;
 	b->plen = strlen(ln->partner);
 	memcpy(prefix, ln->partner, b->plen);

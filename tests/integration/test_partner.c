@@ -68,9 +68,17 @@ run_out(char **out, const char *const argv[])
 	return st;
 }
 
+static void pair_setup_with(struct pair *p, const char *national_policy);
+
 /* The national hub (policy with rules for dhs) and the partner, CA files exchanged. */
 static void
 pair_setup(struct pair *p)
+{
+	pair_setup_with(p, national_yaml);
+}
+
+static void
+pair_setup_with(struct pair *p, const char *national_policy)
 {
 	char tmpl[] = "/tmp/paso-partner-XXXXXX", ca[800], *out = NULL;
 
@@ -79,7 +87,7 @@ pair_setup(struct pair *p)
 	assert_non_null(mkdtemp(tmpl));
 	(void)snprintf(p->natpolicy, sizeof(p->natpolicy), "%s/national.yaml", tmpl);
 	(void)snprintf(p->parpolicy, sizeof(p->parpolicy), "%s/partner.yaml", tmpl);
-	write_text(p->natpolicy, national_yaml);
+	write_text(p->natpolicy, national_policy);
 	write_text(p->parpolicy, partner_yaml);
 	h_deploy(&p->nat, p->natpolicy);
 	(void)snprintf(p->par.dir, sizeof(p->par.dir), "%s", tmpl);
@@ -834,6 +842,80 @@ test_partner_resend_stored_once(void **state)
 	pair_cleanup(&p);
 }
 
+/* A partner whose queries nearly all miss is flagged once a day; the answers go on. */
+static void
+test_fishing_flagged(void **state)
+{
+	static const char yaml[] = "name: national-fishing\n"
+				   "store:\n  finger: true\n  face: true\n  iris: true\n"
+				   "sharing:\n"
+				   "  - partner: dhs\n    what: hit_no_hit\n    categories: all\n"
+				   "    purpose: " PURPOSE "\n    retention_days: 30\n"
+				   "    daily_budget: 100\n";
+	struct pair p;
+	char miss[800], *out = NULL, *log;
+	int i;
+
+	(void)state;
+	pair_setup_with(&p, yaml);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 2);
+	make_probe(&p, 300, "miss.cap", miss, sizeof(miss));
+	for (i = 0; i < 22; i++) {
+		assert_int_equal(query(&p, PURPOSE, miss, &out), 3);
+		free(out);
+	}
+	h_hub_stop(&p.nat, SIGTERM);
+	log = show(p.nat.hub);
+	assert_int_equal(h_count(log, "\"action\":\"FLAG\""), 1);
+	assert_non_null(strstr(log, "partner 'dhs' looks like fishing: 20 of 20 queries today"));
+	assert_int_equal(h_count(log, "\"action\":\"QUERY\""), 22);
+	free(log);
+	pair_cleanup(&p);
+}
+
+/* Removing a bulk rule withdraws what it queued: audited, never sent. */
+static void
+test_revoked_rule_withdraws_queued_shares(void **state)
+{
+	static const char templates_only[] =
+		"name: national-revoked\n"
+		"store:\n  finger: true\n  face: true\n  iris: true\n"
+		"sharing:\n"
+		"  - partner: dhs\n    what: templates\n    categories: all\n"
+		"    purpose: bulk screening\n    retention_days: 3650\n";
+	struct pair p;
+	char path[800], *logn, *logp;
+
+	(void)state;
+	pair_setup(&p);
+	/* The partner is down: six rows wait in the outbox (three people, two rules). */
+	p.par_peer = start(&p.par, 0);
+	h_hub_stop(&p.par, SIGTERM);
+	tell_national(&p);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 3);
+	h_hub_stop(&p.nat, SIGTERM);
+	/* The records rule goes; the templates rule stays. */
+	(void)snprintf(path, sizeof(path), "%s/policy.yaml", p.nat.hub);
+	write_text(path, templates_only);
+	p.par_peer = start(&p.par, p.par_peer);
+	start(&p.nat, 0);
+	wait_shares(&p, 3);
+	usleep(300000);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	logn = show(p.nat.hub);
+	logp = show(p.par.hub);
+	assert_int_equal(h_count(logn, "\"action\":\"SHARE\""), 3);
+	assert_int_equal(h_count(logn, "withdrawn: its rule is no longer in policy"), 3);
+	assert_int_equal(h_count(logp, "\"action\":\"RECEIVE\""), 3);
+	assert_int_equal(h_count(logp, "received record"), 0);
+	free(logn);
+	free(logp);
+	pair_cleanup(&p);
+}
+
 int
 main(void)
 {
@@ -844,6 +926,8 @@ main(void)
 		cmocka_unit_test(test_query_from_partner_without_rules),
 		cmocka_unit_test(test_bulk_shares_counted_on_both_sides),
 		cmocka_unit_test(test_partner_resend_stored_once),
+		cmocka_unit_test(test_fishing_flagged),
+		cmocka_unit_test(test_revoked_rule_withdraws_queued_shares),
 		cmocka_unit_test(test_kill9_either_side_exactly_once),
 	};
 
