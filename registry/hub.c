@@ -464,8 +464,9 @@ open_peer_link(struct hub *h, struct paso_diag *d)
 
 		return share_open(&sc, &h->share, d);
 	}
-	struct partner_config pc = {h->cfg.dir, h->cfg.host, h->cfg.peer_port,
-		h->cfg.io_timeout_ms, h->loop, &h->dc, &h->log};
+	/* Peer links idle between batches: a short timeout lets a stop finish soon. */
+	struct partner_config pc = {h->cfg.dir, h->cfg.host, h->cfg.peer_port, 5000, h->loop,
+		&h->dc, &h->log};
 
 	return partner_open(&pc, &h->partner, d);
 }

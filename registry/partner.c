@@ -16,7 +16,7 @@
 #include "vault.h"
 
 #define SECONDS_PER_DAY 86400u
-#define RECV_FRAME_MAX (8u * 1024u * 1024u)
+#define RECV_FRAME_MAX (16u * 1024u * 1024u)
 
 struct partner {
 	struct partner_config cfg;

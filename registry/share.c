@@ -21,8 +21,8 @@
 #include "vault.h"
 
 #define SECONDS_PER_DAY 86400u
-#define SHARE_BATCH_MAX 64
-#define SHARE_FRAME_MAX (8u * 1024u * 1024u)
+#define SHARE_BATCH_MAX 512 /* records per batch: one durable transaction on each side */
+#define SHARE_FRAME_MAX (16u * 1024u * 1024u)
 #define RULE_ID_BYTES 8
 #define OUTBOX_VAL_BYTES (RULE_ID_BYTES + VAULT_ID_BYTES + 1)
 
@@ -764,6 +764,12 @@ link_step(struct share *s, struct link *ln, struct paso_diag *d)
 	r = vault_outbox_scan(vt, prefix, b->plen + 1, SHARE_BATCH_MAX, take_row, b);
 	vault_abort(vt);
 	vt = NULL;
+	if (r == 0 && b->n == 0 && ln->conn != NULL) {
+		/* Nothing to send: close the link rather than let the partner time it out. */
+		tls_conn_shutdown(ln->conn);
+		tls_conn_free(ln->conn);
+		ln->conn = NULL;
+	}
 	if (r != 0 || b->n == 0)
 		goto out;
 	if (ln->conn == NULL) {
