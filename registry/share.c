@@ -63,6 +63,11 @@ struct query {
 	struct paso_diag err; /* validation failure, refused in the task */
 	struct bio_sample sample;
 	struct match_template *probe;
+	/* The 1:N search, done on the connection's thread before the loop sees the query (the
+	 * gallery is built for concurrent searches), only for a partner and purpose a rule allows. */
+	int searched, found;
+	struct gallery_hit hit;
+	int search_rc;
 	/* out */
 	uint8_t *reply;
 	size_t reply_len;
@@ -190,8 +195,8 @@ watch_fishing(struct query *q, struct ledger_txn *t, uint64_t now, int ri, uint6
 		return 0;
 	(void)snprintf(rule, sizeof(rule), "sharing[%d]", ri);
 	(void)snprintf(msg, sizeof(msg),
-		"partner '%s' looks like fishing: %llu of %llu queries today found no hit", q->partner,
-		(unsigned long long)misses, (unsigned long long)answered);
+		"partner '%s' looks like fishing: %llu of %llu queries today found no hit",
+		q->partner, (unsigned long long)misses, (unsigned long long)answered);
 	e.time = now;
 	e.actor = "hub";
 	e.action = PASO__ACTION__FLAG;
@@ -205,6 +210,21 @@ watch_fishing(struct query *q, struct ledger_txn *t, uint64_t now, int ri, uint6
 	if ((r = ledger_append(t, &e, &idx)) != 0)
 		return r;
 	return vault_meta_put(vt, fkey, 1);
+}
+
+/* 1:N over everyone enrolled, at the policy's per-search rate split over the gallery. */
+static void
+search(struct query *q)
+{
+	struct decide_ctx *dc = q->s->cfg.dc;
+	size_t n = gallery_size(dc->gallery);
+	double fmr = policy_identify_fmr(dc->policy) / (double)(n > 0 ? n : 1);
+
+	memset(&q->hit, 0, sizeof(q->hit));
+	q->found = 0;
+	q->search_rc =
+		n > 0 ? gallery_identify_tmpl(dc->gallery, q->probe, fmr, &q->hit, &q->found) : 0;
+	q->searched = 1;
 }
 
 static int
@@ -222,8 +242,6 @@ query_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 	char msg[300], key[128], rule[32], tokhex[65];
 	const char *purpose = NULL;
 	uint64_t used = 0, idx, day = now / SECONDS_PER_DAY;
-	size_t n;
-	double fmr;
 	int r, ri, known, found = 0;
 
 	(void)out;
@@ -258,11 +276,13 @@ query_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 	}
 	if ((r = vault_meta_put(ledger_store(t), key, used + 1)) != 0)
 		return r;
-	memset(&hit, 0, sizeof(hit));
-	n = gallery_size(dc->gallery);
-	fmr = policy_identify_fmr(dc->policy) / (double)(n > 0 ? n : 1);
-	if (n > 0 && (r = gallery_identify_tmpl(dc->gallery, q->probe, fmr, &hit, &found)) != 0)
-		return query_refuse(q, t, now, r, "query.probe: cannot be searched", rule);
+	if (!q->searched)
+		search(q);
+	if (q->search_rc != 0)
+		return query_refuse(
+			q, t, now, q->search_rc, "query.probe: cannot be searched", rule);
+	hit = q->hit;
+	found = q->found;
 	entry_init(q, &e, now);
 	e.policy_rule = rule;
 	mr.decision = found ? PASO__DECISION__IDENTIFIED : PASO__DECISION__NOT_IDENTIFIED;
@@ -339,7 +359,15 @@ query_prepare(struct query *q, const uint8_t *payload, size_t len)
 		}
 		return;
 	}
-	(void)match_template_new(&q->sample, &q->probe, &q->err);
+	if (match_template_new(&q->sample, &q->probe, &q->err) != 0)
+		return;
+	{
+		int known;
+
+		if (find_rule(q->s->cfg.dc->policy, q->partner, q->env->query->purpose, &known) >=
+			0)
+			search(q);
+	}
 }
 
 static void
