@@ -579,8 +579,17 @@ test_bulk_shares_counted_on_both_sides(void **state)
 	enrol(&p, 0, 25);
 	/* Two bulk rules: one SHARE and one RECEIVE per record per rule. */
 	wait_shares(&p, 50);
+	/* A query while the partner's hub serves: its hub writes the partner's QUERY entry. */
+	{
+		char probe[800];
+
+		make_probe(&p, 4, "p4.cap", probe, sizeof(probe));
+		assert_int_equal(query(&p, PURPOSE, probe, &out), 0);
+		free(out);
+	}
 	h_hub_stop(&p.nat, SIGTERM);
 	h_hub_stop(&p.par, SIGTERM);
+	assert_int_equal(count_in(p.par.hub, "): hit, case token"), 1);
 	{
 		const char *argv[] = {"paso-hub", "stats", p.par.hub, "--json", "--recount", NULL};
 		assert_int_equal(run_out(&out, argv), 0);
