@@ -459,6 +459,14 @@ open_peer_link(struct hub *h, struct paso_diag *d)
 	if ((r = peer_role(h->cfg.dir, &role, d)) != 0)
 		return r;
 	if (role == PEER_ROLE_NATIONAL) {
+		size_t queued = 0;
+
+		if ((r = share_backfill(h->policy, h->ledger, h->vault, clock_now(&h->cfg.clock),
+			     &queued, d)) != 0)
+			return r;
+		if (queued > 0)
+			hublog_printf(&h->log, "sharing: %zu existing records queued for new rules",
+				queued);
 		struct share_config sc = {h->cfg.dir, h->cfg.host, h->cfg.peer_port, 5000, h->loop,
 			&h->dc, h->ledger, &h->cfg.clock, &h->log, 0};
 

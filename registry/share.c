@@ -469,37 +469,206 @@ outbox_key(uint8_t *k, const char *partner, uint64_t seq)
 	return n + 9;
 }
 
+/* One outbox row for subject id under rule ru, numbered after the partner's last. */
+static int
+enqueue_one(struct vault_txn *vt, const struct policy_share_rule *ru, const uint8_t id[16],
+	int category)
+{
+	uint8_t k[PEER_NAME_MAX + 9], v[OUTBOX_VAL_BYTES];
+	char mk[96];
+	uint64_t next;
+	size_t kl;
+	int r;
+
+	(void)snprintf(mk, sizeof(mk), "share.next.%s", ru->partner);
+	if ((r = vault_meta_get(vt, mk, &next)) == PASO_E_NOT_FOUND)
+		next = 1, r = 0;
+	if (r != 0)
+		return r;
+	kl = outbox_key(k, ru->partner, next);
+	rule_id(ru, v);
+	memcpy(v + RULE_ID_BYTES, id, VAULT_ID_BYTES);
+	v[RULE_ID_BYTES + VAULT_ID_BYTES] = (uint8_t)category;
+	if ((r = vault_outbox_put(vt, k, kl, v, sizeof(v))) != 0)
+		return r;
+	return vault_meta_put(vt, mk, next + 1);
+}
+
+static int
+covers(const struct policy_share_rule *ru, int category)
+{
+	return ru->what != POLICY_SHARE_HIT_NO_HIT && category >= 1 && category <= 4 &&
+	       (ru->categories & (1u << category)) != 0;
+}
+
 int
 share_enqueue(const struct policy *p, struct ledger_txn *t, const uint8_t id[16], int category)
 {
 	const struct policy_settings *ps = policy_settings(p);
-	struct vault_txn *vt = ledger_store(t);
-	uint8_t k[PEER_NAME_MAX + 9], v[OUTBOX_VAL_BYTES];
-	char mk[96];
-	uint64_t next;
-	size_t i, kl;
+	size_t i;
 	int r;
 
-	for (i = 0; i < ps->nsharing; i++) {
-		const struct policy_share_rule *ru = &ps->sharing[i];
-
-		if (ru->what == POLICY_SHARE_HIT_NO_HIT || category < 1 || category > 4 ||
-			!(ru->categories & (1u << category)))
-			continue;
-		(void)snprintf(mk, sizeof(mk), "share.next.%s", ru->partner);
-		if ((r = vault_meta_get(vt, mk, &next)) == PASO_E_NOT_FOUND)
-			next = 1, r = 0;
-		if (r != 0)
+	for (i = 0; i < ps->nsharing; i++)
+		if (covers(&ps->sharing[i], category) &&
+			(r = enqueue_one(ledger_store(t), &ps->sharing[i], id, category)) != 0)
 			return r;
-		kl = outbox_key(k, ru->partner, next);
-		rule_id(ru, v);
-		memcpy(v + RULE_ID_BYTES, id, VAULT_ID_BYTES);
-		v[RULE_ID_BYTES + VAULT_ID_BYTES] = (uint8_t)category;
-		if ((r = vault_outbox_put(vt, k, kl, v, sizeof(v))) != 0 ||
-			(r = vault_meta_put(vt, mk, next + 1)) != 0)
-			return r;
-	}
 	return 0;
+}
+
+/* --- rules that appear: what already exists is shared too ------------------------------------ */
+
+struct subj {
+	uint8_t id[VAULT_ID_BYTES];
+	int category;
+};
+
+struct subjects {
+	struct subj *v;
+	size_t n, cap;
+};
+
+static int
+collect_subject(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t len)
+{
+	struct subjects *ss = arg;
+	Paso__SubjectRecord *sr;
+	struct subj *nv;
+
+	if ((sr = paso__subject_record__unpack(NULL, len, rec)) == NULL)
+		return PASO_E_CORRUPT;
+	if (ss->n == ss->cap) {
+		ss->cap = ss->cap ? ss->cap * 2 : 1024;
+		if ((nv = realloc(ss->v, ss->cap * sizeof(*nv))) == NULL) {
+			paso__subject_record__free_unpacked(sr, NULL);
+			return PASO_E_NOMEM;
+		}
+		ss->v = nv;
+	}
+	memcpy(ss->v[ss->n].id, id, VAULT_ID_BYTES);
+	ss->v[ss->n].category = sr->category;
+	ss->n++;
+	paso__subject_record__free_unpacked(sr, NULL);
+	return 0;
+}
+
+/* "share.rule.HEX": set once a bulk rule has been in force (its backfill queued). */
+static void
+rule_key(const struct policy_share_rule *ru, char key[48])
+{
+	uint8_t id[RULE_ID_BYTES];
+	char hx[2 * RULE_ID_BYTES + 1];
+
+	rule_id(ru, id);
+	hex_encode(id, sizeof(id), hx);
+	(void)snprintf(key, 48, "share.rule.%s", hx);
+}
+
+int
+share_backfill(const struct policy *p, struct ledger *l, struct vault *v, uint64_t now,
+	size_t *queuedp, struct paso_diag *d)
+{
+	const struct policy_settings *ps = policy_settings(p);
+	struct ledger_txn *t = NULL;
+	struct vault_txn *rt = NULL;
+	struct subjects ss = {NULL, 0, 0};
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	unsigned char fresh[POLICY_MAX_RULES];
+	char key[48], msg[300];
+	uint64_t was, idx, count = 0;
+	size_t i, j, nfresh = 0;
+	int r;
+
+	*queuedp = 0;
+	memset(fresh, 0, sizeof(fresh));
+	if ((r = vault_begin(v, 1, &rt)) != 0)
+		goto out;
+	for (i = 0; i < ps->nsharing && i < POLICY_MAX_RULES; i++) {
+		if (ps->sharing[i].what == POLICY_SHARE_HIT_NO_HIT)
+			continue;
+		rule_key(&ps->sharing[i], key);
+		if ((r = vault_meta_get(rt, key, &was)) == PASO_E_NOT_FOUND)
+			fresh[i] = 1, nfresh++, r = 0;
+		if (r != 0)
+			goto out;
+	}
+	(void)vault_meta_get(rt, decide_count_keys[COUNT_SUBJECTS], &count);
+	vault_abort(rt);
+	rt = NULL;
+	if (nfresh == 0)
+		goto out;
+	e.time = now;
+	e.actor = "hub";
+	e.policy_digest.data = (uint8_t *)policy_digest(p);
+	e.policy_digest.len = 32;
+	if (count > 0) {
+		/* The read is logged, durably, before the first record is opened. */
+		(void)snprintf(msg, sizeof(msg),
+			"opening %llu sealed subject records to queue them for %zu sharing rule(s) new "
+			"in force",
+			(unsigned long long)count, nfresh);
+		e.action = PASO__ACTION__RECORD_READ;
+		e.purpose = "sharing";
+		e.detail = msg;
+		if ((r = ledger_begin(l, &t)) != 0)
+			goto out;
+		ledger_note_time(t, now);
+		if ((r = ledger_append(t, &e, &idx)) != 0)
+			goto out;
+		r = ledger_commit(t);
+		t = NULL;
+		if (r != 0)
+			goto out;
+		if ((r = vault_begin(v, 1, &rt)) != 0 ||
+			(r = vault_subject_foreach(rt, collect_subject, &ss)) != 0)
+			goto out;
+		vault_abort(rt);
+		rt = NULL;
+	}
+	if ((r = ledger_begin(l, &t)) != 0)
+		goto out;
+	ledger_note_time(t, now);
+	for (i = 0; i < ps->nsharing && i < POLICY_MAX_RULES; i++) {
+		size_t n = 0;
+
+		if (!fresh[i])
+			continue;
+		for (j = 0; j < ss.n; j++) {
+			if (!covers(&ps->sharing[i], ss.v[j].category))
+				continue;
+			if ((r = enqueue_one(ledger_store(t), &ps->sharing[i], ss.v[j].id,
+				     ss.v[j].category)) != 0)
+				goto out;
+			n++;
+		}
+		rule_key(&ps->sharing[i], key);
+		if ((r = vault_meta_put(ledger_store(t), key, 1)) != 0)
+			goto out;
+		if (n == 0)
+			continue; /* nothing to say: the policy's own POLICY_LOAD names the rule */
+		(void)snprintf(msg, sizeof(msg),
+			"sharing[%zu] (%s to '%s') in force: %zu existing subjects queued", i,
+			policy_share_what_name(ps->sharing[i].what), ps->sharing[i].partner, n);
+		e.action = PASO__ACTION__POLICY_LOAD;
+		e.purpose = ps->sharing[i].purpose;
+		e.recipient = ps->sharing[i].partner;
+		e.detail = msg;
+		if ((r = ledger_append(t, &e, &idx)) != 0)
+			goto out;
+		*queuedp += n;
+	}
+	r = ledger_commit(t);
+	t = NULL;
+out:
+	ledger_abort(t);
+	vault_abort(rt);
+	if (ss.v != NULL) {
+		sodium_memzero(ss.v, ss.cap * sizeof(*ss.v));
+		free(ss.v);
+	}
+	if (r != 0 && d->code == 0)
+		paso_diag_set(d, r, "queueing existing records for new sharing rules: %s",
+			paso_strerror(r));
+	return r;
 }
 
 /* One outbox row taken for sending. */

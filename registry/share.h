@@ -72,6 +72,16 @@ void share_close(struct share *s);
 int share_enqueue(const struct policy *p, struct ledger_txn *t, const uint8_t id[16], int category);
 
 /*
+ * At start, before the loop runs: for each bulk rule not in force before (its identity, a hash
+ * of everything it says, unknown to the store), queues every existing subject it covers, in one
+ * transaction with one POLICY_LOAD entry per rule that queued any ("N existing subjects queued"); when there are
+ * subjects, a RECORD_READ entry is made durable before the first record is opened. Sets
+ * *queuedp. Returns 0 or a storage, audit or decryption error (d says so).
+ */
+int share_backfill(const struct policy *p, struct ledger *l, struct vault *v, uint64_t now,
+	size_t *queuedp, struct paso_diag *d);
+
+/*
  * The per-partner pseudonym of a subject (hub pseudonym hp) for partner, in domain dom
  * ("case" for case tokens, "share" for bulk shares). Deterministic; 32 bytes.
  */

@@ -925,6 +925,44 @@ test_revoked_rule_withdraws_queued_shares(void **state)
 	pair_cleanup(&p);
 }
 
+/* A bulk rule that appears shares what already exists, once. */
+static void
+test_new_rule_shares_existing_records(void **state)
+{
+	static const char no_bulk[] = "name: national-before\n"
+				      "store:\n  finger: true\n  face: true\n  iris: true\n";
+	struct pair p;
+	char path[800], *logn;
+
+	(void)state;
+	pair_setup_with(&p, no_bulk);
+	p.par_peer = start(&p.par, 0);
+	tell_national(&p);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 4);
+	h_hub_stop(&p.nat, SIGTERM);
+	/* The policy now shares templates and records with dhs. */
+	(void)snprintf(path, sizeof(path), "%s/policy.yaml", p.nat.hub);
+	write_text(path, national_yaml);
+	start(&p.nat, 0);
+	wait_shares(&p, 8);
+	enrol(&p, 4, 5);
+	wait_shares(&p, 10);
+	h_hub_stop(&p.nat, SIGTERM);
+	/* Another start queues nothing again. */
+	start(&p.nat, 0);
+	usleep(500000);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	logn = show(p.nat.hub);
+	assert_int_equal(h_count(logn, "\"action\":\"SHARE\""), 10);
+	assert_int_equal(h_count(logn, "in force: 4 existing subjects queued"), 2);
+	assert_non_null(strstr(logn, "opening 4 sealed subject records to queue them"));
+	free(logn);
+	assert_int_equal(count_in(p.par.hub, "\"action\":\"RECEIVE\""), 10);
+	pair_cleanup(&p);
+}
+
 int
 main(void)
 {
@@ -937,6 +975,7 @@ main(void)
 		cmocka_unit_test(test_partner_resend_stored_once),
 		cmocka_unit_test(test_fishing_flagged),
 		cmocka_unit_test(test_revoked_rule_withdraws_queued_shares),
+		cmocka_unit_test(test_new_rule_shares_existing_records),
 		cmocka_unit_test(test_kill9_either_side_exactly_once),
 	};
 
