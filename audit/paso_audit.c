@@ -98,6 +98,7 @@ static const char usage_text[] =
 	"  witness-serve STATE --log-key VKEY|FILE [--log-key ...] --listen HOST:PORT [--name N]\n"
 	"      answer c2sp.org/tlog-witness add-checkpoint requests for these logs, with the state\n"
 	"      and key of 'witness STATE'; prints the port, logs each decision on stderr\n"
+	"\n"
 	"Sharing between two deployments:\n"
 	"  shares NATIONAL_DIR PARTNER_DIR [--national-key VKEY|FILE] [--partner-key VKEY|FILE]\n"
 	"      verify both logs, then check that every SHARE the national hub logged to the\n"
