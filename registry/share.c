@@ -212,19 +212,34 @@ watch_fishing(struct query *q, struct ledger_txn *t, uint64_t now, int ri, uint6
 	return vault_meta_put(vt, fkey, 1);
 }
 
-/* 1:N over everyone enrolled, at the policy's per-search rate split over the gallery. */
+/*
+ * 1:N over everyone enrolled, staged as verification is: face and iris first, at half the
+ * policy's per-search rate split over the gallery; the costly finger template is built and
+ * every modality searched, at the other half, only when they found nobody. By the union bound
+ * the chance a stranger is answered "hit" stays within the policy's identify_fmr.
+ */
 static void
 search(struct query *q)
 {
 	struct decide_ctx *dc = q->s->cfg.dc;
 	size_t n = gallery_size(dc->gallery);
-	double fmr = policy_identify_fmr(dc->policy) / (double)(n > 0 ? n : 1);
+	double fmr = policy_identify_fmr(dc->policy) / 2 / (double)(n > 0 ? n : 1);
 
 	memset(&q->hit, 0, sizeof(q->hit));
 	q->found = 0;
-	q->search_rc =
-		n > 0 ? gallery_identify_tmpl(dc->gallery, q->probe, fmr, &q->hit, &q->found) : 0;
 	q->searched = 1;
+	q->search_rc = 0;
+	if (n == 0)
+		return;
+	if (q->sample.has_face || q->sample.n_iris > 0) {
+		q->search_rc =
+			gallery_identify_tmpl(dc->gallery, q->probe, fmr, &q->hit, &q->found);
+		if (q->search_rc != 0 || q->found || q->sample.finger_record == NULL)
+			return;
+	}
+	if ((q->search_rc = match_template_add_finger(q->probe, &q->sample, &q->err)) != 0)
+		return;
+	q->search_rc = gallery_identify_tmpl(dc->gallery, q->probe, fmr, &q->hit, &q->found);
 }
 
 static int
@@ -359,7 +374,7 @@ query_prepare(struct query *q, const uint8_t *payload, size_t len)
 		}
 		return;
 	}
-	if (match_template_new(&q->sample, &q->probe, &q->err) != 0)
+	if (match_template_new_ex(&q->sample, MATCH_FACE | MATCH_IRIS, &q->probe, &q->err) != 0)
 		return;
 	{
 		int known;
