@@ -33,6 +33,32 @@ extern char **environ;
 
 static const char *bin = "build/bin";
 
+/* Hubs this run started and its scratch directory: stopped and removed on every exit,
+ * failures included. */
+static pid_t hubs[2];
+static char scratch[600];
+
+static void
+stop_hubs(void)
+{
+	size_t i;
+
+	for (i = 0; i < 2; i++)
+		if (hubs[i] > 0) {
+			kill(hubs[i], SIGTERM);
+			(void)waitpid(hubs[i], NULL, 0);
+			hubs[i] = 0;
+		}
+	if (scratch[0] != '\0') {
+		const char *a[] = {"rm", "-rf", scratch, NULL};
+		pid_t pid;
+
+		if (posix_spawnp(&pid, "rm", NULL, NULL, (char *const *)a, environ) == 0)
+			(void)waitpid(pid, NULL, 0);
+		scratch[0] = '\0';
+	}
+}
+
 static double
 now_s(void)
 {
@@ -281,6 +307,7 @@ one_run(const char *base, uint32_t people, uint32_t crossings, int q, struct res
 		fprintf(stderr, "bench_share: mkdtemp in %s: %s\n", base, strerror(errno));
 		exit(1);
 	}
+	(void)snprintf(scratch, sizeof(scratch), "%s", dir);
 	(void)snprintf(nat, sizeof(nat), "%s/nat", dir);
 	(void)snprintf(par, sizeof(par), "%s/dhs", dir);
 	(void)snprintf(np, sizeof(np), "%s/nat.yaml", dir);
@@ -339,7 +366,7 @@ one_run(const char *base, uint32_t people, uint32_t crossings, int q, struct res
 	{
 		const char *a[] = {"paso-hub", "serve", nat, "--port", "0", "--port-file", nport,
 			"--peer-port", "0", "--peer-port-file", npport, NULL};
-		nh = spawn(nlog, a);
+		nh = hubs[0] = spawn(nlog, a);
 	}
 	(void)snprintf(hub, sizeof(hub), "127.0.0.1:%u", (unsigned)port_from(nport));
 	(void)snprintf(ps, sizeof(ps), "%u", people);
@@ -363,7 +390,7 @@ one_run(const char *base, uint32_t people, uint32_t crossings, int q, struct res
 		(void)snprintf(pstr, sizeof(pstr), "%s", strchr(addr, ':') + 1);
 		pstr[strcspn(pstr, "\n")] = '\0';
 		t0 = now_s();
-		ph = spawn(plog, a);
+		ph = hubs[1] = spawn(plog, a);
 	}
 	/* Timed from the first record the partner holds (the sender may be in its backoff when the
 	 * partner comes up) to the last; records already there at the first look are left out. */
@@ -413,6 +440,7 @@ one_run(const char *base, uint32_t people, uint32_t crossings, int q, struct res
 	kill(ph, SIGTERM);
 	wait_pid(nh);
 	wait_pid(ph);
+	hubs[0] = hubs[1] = 0;
 	/* The baseline, with both hubs stopped: the hub's own crossing ingest. */
 	res->cross_rate = hub_crossing_rate(base, people, crossings, out);
 	res->ratio = res->share_rate / res->cross_rate;
@@ -425,6 +453,7 @@ one_run(const char *base, uint32_t people, uint32_t crossings, int q, struct res
 
 		if (posix_spawnp(&pid, "rm", NULL, NULL, (char *const *)a, environ) == 0)
 			wait_pid(pid);
+		scratch[0] = '\0';
 	}
 }
 
@@ -446,6 +475,7 @@ main(int argc, char **argv)
 	int i;
 
 	signal(SIGPIPE, SIG_IGN);
+	atexit(stop_hubs);
 	if (sodium_init() < 0)
 		return 1;
 	for (i = 1; i < argc; i++) {
