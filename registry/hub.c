@@ -653,6 +653,24 @@ reload_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap
 	return 0;
 }
 
+/* A bulk rule new with the reloaded policy shares what already exists (registry/share.h). */
+static void
+reload_sharing(struct hub *h)
+{
+	struct paso_diag d = {0};
+	enum peer_role role;
+	size_t queued = 0;
+
+	if (peer_role(h->cfg.dir, &role, &d) != 0 || role != PEER_ROLE_NATIONAL)
+		return;
+	if (share_backfill(h->policy, h->ledger, h->vault, clock_now(&h->cfg.clock), &queued,
+		    &d) != 0)
+		hublog_printf(&h->log, "sharing after reload: %s", d.msg);
+	else if (queued > 0)
+		hublog_printf(&h->log, "sharing: %zu existing records queued for new rules",
+			queued);
+}
+
 /* After the reload's entry committed: the new policy is in force from the next message on. */
 static void
 reload_commit(void *arg)
@@ -672,6 +690,7 @@ reload_commit(void *arg)
 	h->pending = NULL;
 	h->dc.policy = h->policy;
 	hublog_printf(&h->log, "policy '%s' in force (reloaded)", policy_name(h->policy));
+	reload_sharing(h);
 }
 
 /* A reload asked by SIGHUP, run on the loop's thread between groups. */

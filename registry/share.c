@@ -305,7 +305,14 @@ query_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 	mr.threshold_fmr = policy_identify_fmr(dc->policy);
 	e.match = &mr;
 	if (found) {
-		vault_pseudonym(dc->vault, hit.id, hp);
+		/* Erased between the search and now: nobody to answer about. */
+		r = vault_pseudonym(ledger_store(t), hit.id, hp);
+		if (r == PASO_E_CORRUPT || r == PASO_E_KEY_NOT_FOUND || r == PASO_E_NOT_FOUND)
+			found = 0, r = 0;
+		if (r != 0)
+			return r;
+	}
+	if (found) {
 		share_partner_pseudonym(hp, q->partner, "case", token);
 		hex_encode(token, sizeof(token), tokhex);
 		e.subject.data = hp;
@@ -689,7 +696,9 @@ out:
 /* One outbox row taken for sending. */
 struct row {
 	uint64_t seq;
-	unsigned rule; /* index in the policy in force */
+	unsigned rule; /* index in the policy in force when the row was taken */
+	const struct policy_share_rule *ru; /* that rule (replaced policies stay alive) */
+	uint8_t pp[32];                     /* the per-partner pseudonym sent, once built */
 	uint8_t id[VAULT_ID_BYTES];
 	int category;
 	int gone;      /* the subject was erased before it could be sent */
@@ -720,8 +729,10 @@ take_row(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen
 	rw->category = v[RULE_ID_BYTES + VAULT_ID_BYTES];
 	if ((ri = rule_find(b->policy, v)) < 0)
 		rw->withdrawn = 1;
-	else
+	else {
 		rw->rule = (unsigned)ri;
+		rw->ru = &policy_settings(b->policy)->sharing[ri];
+	}
 	return 0;
 }
 
@@ -738,12 +749,11 @@ ack_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 {
 	struct ack_task *a = arg;
 	struct decide_ctx *dc = a->s->cfg.dc;
-	const struct policy_settings *ps = policy_settings(dc->policy);
-	uint8_t k[PEER_NAME_MAX + 9], hp[32], pp[32];
+	uint8_t k[PEER_NAME_MAX + 9], hp[32];
 	char rule[32], detail[300], pphex[65];
 	uint64_t idx;
 	size_t i, kl;
-	int r;
+	int r, has_hp;
 
 	(void)out;
 	(void)cap;
@@ -758,7 +768,15 @@ ack_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 		kl = outbox_key(k, a->b->partner, rw->seq);
 		if ((r = vault_outbox_del(ledger_store(t), k, kl)) != 0)
 			return r;
-		vault_pseudonym(dc->vault, rw->id, hp);
+		/* The retention sweep may have erased the subject since it was sent: the SHARE
+		 * entry then has no hub pseudonym (it cannot be recomputed), only the partner's. */
+		memset(hp, 0, sizeof(hp));
+		r = vault_pseudonym(ledger_store(t), rw->id, hp);
+		if (r != 0 && r != PASO_E_CORRUPT && r != PASO_E_KEY_NOT_FOUND &&
+			r != PASO_E_NOT_FOUND)
+			return r;
+		has_hp = r == 0;
+		r = 0;
 		if (rw->withdrawn) {
 			/* Revoked or edited rule: the queued share is withdrawn, and says so. */
 			(void)snprintf(detail, sizeof(detail),
@@ -770,7 +788,7 @@ ack_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 			e.action = PASO__ACTION__REJECT;
 			e.code = PASO_E_POLICY_DENIED;
 			e.subject.data = hp;
-			e.subject.len = 32;
+			e.subject.len = has_hp ? 32 : 0;
 			e.purpose = "sharing";
 			e.recipient = (char *)a->b->partner;
 			e.category = rw->category;
@@ -783,9 +801,8 @@ ack_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 		}
 		if (rw->gone)
 			continue;
-		ru = &ps->sharing[rw->rule];
-		share_partner_pseudonym(hp, a->b->partner, "share", pp);
-		hex_encode(pp, sizeof(pp), pphex);
+		ru = rw->ru;
+		hex_encode(rw->pp, sizeof(rw->pp), pphex);
 		(void)snprintf(rule, sizeof(rule), "sharing[%u]", rw->rule);
 		(void)snprintf(detail, sizeof(detail), "shared %s as %s (share_seq %llu)",
 			ru->what == POLICY_SHARE_TEMPLATES ? "templates" : "record", pphex,
@@ -794,7 +811,7 @@ ack_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 		e.actor = "hub";
 		e.action = PASO__ACTION__SHARE;
 		e.subject.data = hp;
-		e.subject.len = 32;
+		e.subject.len = has_hp ? 32 : 0;
 		e.purpose = ru->purpose;
 		e.policy_rule = rule;
 		e.recipient = (char *)a->b->partner;
@@ -813,7 +830,6 @@ ack_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 static int
 build_batch(struct share *s, struct batch *b, uint8_t **framep, size_t *lenp)
 {
-	const struct policy_settings *ps = policy_settings(s->cfg.dc->policy);
 	struct vault_txn *vt = NULL;
 	Paso__Envelope env = PASO__ENVELOPE__INIT;
 	Paso__ShareBatch sb = PASO__SHARE_BATCH__INIT;
@@ -834,7 +850,7 @@ build_batch(struct share *s, struct batch *b, uint8_t **framep, size_t *lenp)
 
 		if (rw->withdrawn)
 			continue; /* the rule is no longer in force: nothing more is sent */
-		ru = &ps->sharing[rw->rule];
+		ru = rw->ru;
 		r = vault_subject_get(vt, rw->id, &buf, &len);
 		if (r == PASO_E_NOT_FOUND || r == PASO_E_KEY_NOT_FOUND) {
 			rw->gone = 1;
@@ -849,8 +865,10 @@ build_batch(struct share *s, struct batch *b, uint8_t **framep, size_t *lenp)
 			goto out;
 		}
 		paso__shared_record__init(&recs[m]);
-		vault_pseudonym(s->cfg.dc->vault, rw->id, hp);
+		if ((r = vault_pseudonym(vt, rw->id, hp)) != 0)
+			goto out;
 		share_partner_pseudonym(hp, b->partner, "share", pp[m]);
+		memcpy(rw->pp, pp[m], 32);
 		(void)snprintf(rules[m], sizeof(rules[m]), "sharing[%u]", rw->rule);
 		recs[m].share_seq = rw->seq;
 		recs[m].subject.data = pp[m];
@@ -984,6 +1002,19 @@ link_step(struct share *s, struct link *ln, struct paso_diag *d)
 	}
 	if (r != 0 || b->n == 0)
 		goto out;
+	{
+		size_t i, live = 0;
+
+		for (i = 0; i < b->n; i++)
+			live += !b->rows[i].withdrawn;
+		if (live == 0) {
+			/* Every row lost its rule: withdrawn here, nothing goes to the partner. */
+			at = (struct ack_task){s, b, b->rows[b->n - 1].seq, 0};
+			if ((r = peer_loop_task(s->cfg.loop, ack_task, &at, NULL)) == 0)
+				r = 1;
+			goto out;
+		}
+	}
 	if (ln->conn == NULL) {
 		if ((r = link_addr(s, ln, d)) != 0 ||
 			(r = peer_files(s->cfg.dir, ln->partner, &pf, d)) != 0)
@@ -1040,14 +1071,18 @@ out:
 	return r;
 }
 
-/* Bulk partners: those named by a templates or records rule and pinned. */
+/*
+ * Adds the partners named by a templates or records rule of the policy in force, and pinned,
+ * to links[0..n) (a reload may name new ones; partners whose rules went keep their link so
+ * their withdrawn rows are cleared). Returns the new count.
+ */
 static size_t
-bulk_partners(struct share *s, struct link *links, size_t cap)
+bulk_partners(struct share *s, const struct policy *p, struct link *links, size_t n, size_t cap)
 {
-	const struct policy_settings *ps = policy_settings(s->cfg.dc->policy);
+	const struct policy_settings *ps = policy_settings(p);
 	struct peer_files pf;
 	struct paso_diag d;
-	size_t i, j, n = 0;
+	size_t i, j;
 
 	for (i = 0; i < ps->nsharing && n < cap; i++) {
 		if (ps->sharing[i].what == POLICY_SHARE_HIT_NO_HIT)
@@ -1072,11 +1107,17 @@ sender_thread(void *arg)
 	struct share *s = arg;
 	struct link links[POLICY_MAX_RULES];
 	struct paso_diag d;
-	size_t i, n = bulk_partners(s, links, POLICY_MAX_RULES);
+	const struct policy *seen = NULL;
+	size_t i, n = 0;
 	double wait;
 	int r, moved;
 
 	while (!sender_stopping(s)) {
+		/* A reload swaps the policy (the old one stays alive until the hub closes). */
+		if (s->cfg.dc->policy != seen) {
+			seen = s->cfg.dc->policy;
+			n = bulk_partners(s, seen, links, n, POLICY_MAX_RULES);
+		}
 		moved = 0;
 		wait = 0.2;
 		for (i = 0; i < n && !sender_stopping(s); i++) {

@@ -963,6 +963,63 @@ test_new_rule_shares_existing_records(void **state)
 	pair_cleanup(&p);
 }
 
+/* A reload without a restart: a removed rule withdraws at once, a new one shares what exists. */
+static void
+test_reload_revokes_and_adds_rules(void **state)
+{
+	static const char templates_only[] =
+		"name: national-reloaded\n"
+		"store:\n  finger: true\n  face: true\n  iris: true\n"
+		"sharing:\n"
+		"  - partner: dhs\n    what: templates\n    categories: all\n"
+		"    purpose: bulk screening\n    retention_days: 3650\n";
+	static const char records_again[] =
+		"name: national-reloaded-2\n"
+		"store:\n  finger: true\n  face: true\n  iris: true\n"
+		"sharing:\n"
+		"  - partner: dhs\n    what: records\n    categories: [detainee, border_worker, "
+		"regional_visitor, migrant_in_transit]\n"
+		"    purpose: bulk screening, second look\n    retention_days: 3650\n";
+	struct pair p;
+	char path[800], *out = NULL, *logn;
+	const char *argv[] = {"paso-hub", "reload", p.nat.hub, NULL};
+
+	(void)state;
+	pair_setup(&p);
+	argv[2] = p.nat.hub;
+	p.par_peer = start(&p.par, 0);
+	h_hub_stop(&p.par, SIGTERM);
+	tell_national(&p);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 3);
+	(void)snprintf(path, sizeof(path), "%s/policy.yaml", p.nat.hub);
+	write_text(path, templates_only);
+	assert_int_equal(run_out(&out, argv), 0);
+	free(out);
+	p.par_peer = start(&p.par, p.par_peer);
+	wait_shares(&p, 3);
+	/* A new records rule (another purpose): the three already enrolled are shared under it. */
+	write_text(path, records_again);
+	assert_int_equal(run_out(&out, argv), 0);
+	free(out);
+	wait_shares(&p, 6);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	logn = show(p.nat.hub);
+	assert_int_equal(h_count(logn, "withdrawn: its rule is no longer in policy"), 3);
+	assert_int_equal(h_count(logn, "in force: 3 existing subjects queued"), 1);
+	/* Three SHARE entries under the new rule, and the POLICY_LOAD entry that queued them. */
+	assert_int_equal(h_count(logn, "\"purpose\":\"bulk screening, second look\""), 4);
+	free(logn);
+	{
+		const char *a[] = {"paso-audit", "shares", p.nat.hub, p.par.hub, NULL};
+		assert_int_equal(run_out(&out, a), 0);
+		assert_non_null(strstr(out, "6 matched one to one"));
+		free(out);
+	}
+	pair_cleanup(&p);
+}
+
 int
 main(void)
 {
@@ -976,6 +1033,7 @@ main(void)
 		cmocka_unit_test(test_fishing_flagged),
 		cmocka_unit_test(test_revoked_rule_withdraws_queued_shares),
 		cmocka_unit_test(test_new_rule_shares_existing_records),
+		cmocka_unit_test(test_reload_revokes_and_adds_rules),
 		cmocka_unit_test(test_kill9_either_side_exactly_once),
 	};
 
