@@ -134,12 +134,14 @@ read_port(const char *path)
 	return port;
 }
 
-/* Starts a hub with its peer port (fixed when port != 0, so a restarted partner is found). */
+/* Starts a hub with its peer port (fixed when port != 0, so a restarted partner is found)
+ * and clock (NULL: real). */
 static uint16_t
-start(struct deployment *dep, uint16_t peer_port)
+start_clock(struct deployment *dep, uint16_t peer_port, const char *clock)
 {
 	char pf[800], ps[16];
-	const char *extra[] = {"--peer-port", ps, "--peer-port-file", pf, NULL};
+	const char *extra[] = {"--peer-port", ps, "--peer-port-file", pf,
+		clock != NULL ? "--clock" : NULL, clock, NULL};
 
 	(void)snprintf(pf, sizeof(pf), "%s/%s.peerport", dep->dir,
 		strstr(dep->hub, "/dhs") ? "dhs" : "hub");
@@ -147,6 +149,12 @@ start(struct deployment *dep, uint16_t peer_port)
 	unlink(pf);
 	h_hub_start_ex(dep, 0, extra);
 	return read_port(pf);
+}
+
+static uint16_t
+start(struct deployment *dep, uint16_t peer_port)
+{
+	return start_clock(dep, peer_port, NULL);
 }
 
 /* The partner's receive port in the national deployment's peers/dhs.addr. */
@@ -1020,6 +1028,58 @@ test_reload_revokes_and_adds_rules(void **state)
 	pair_cleanup(&p);
 }
 
+/* What a partner receives follows the partner's own retention, on the partner's clock. */
+static void
+test_partner_retention_erases_received(void **state)
+{
+	struct pair p;
+	char *out = NULL, *logp;
+	int i;
+
+	(void)state;
+	pair_setup(&p);
+	p.par_peer = start_clock(&p.par, 0, "sim:2027-01-01T00:00:00Z");
+	tell_national(&p);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 3);
+	wait_shares(&p, 6);
+	{ /* kept 365 days (the partner's policy; the rule allows 3650) */
+		const char *a[] = {"paso-hub", "clock", p.par.hub, "--advance", "300d", NULL};
+		assert_int_equal(run_out(&out, a), 0);
+		free(out);
+	}
+	usleep(1500000);
+	{
+		const char *a[] = {"paso-hub", "stats", p.par.hub, "--json", NULL};
+		assert_int_equal(run_out(&out, a), 0);
+		assert_int_equal(h_json_num(out, "subjects"), 6);
+		free(out);
+	}
+	{
+		const char *a[] = {"paso-hub", "clock", p.par.hub, "--advance", "70d", NULL};
+		assert_int_equal(run_out(&out, a), 0);
+		free(out);
+	}
+	for (i = 0; i < 100; i++) {
+		const char *a[] = {"paso-hub", "stats", p.par.hub, "--json", NULL};
+		long long n;
+
+		assert_int_equal(run_out(&out, a), 0);
+		n = h_json_num(out, "subjects");
+		free(out);
+		if (n == 0)
+			break;
+		usleep(100000);
+	}
+	assert_true(i < 100);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	logp = show(p.par.hub);
+	assert_true(h_count(logp, "\"action\":\"DELETE\"") >= 1);
+	free(logp);
+	pair_cleanup(&p);
+}
+
 int
 main(void)
 {
@@ -1034,6 +1094,7 @@ main(void)
 		cmocka_unit_test(test_revoked_rule_withdraws_queued_shares),
 		cmocka_unit_test(test_new_rule_shares_existing_records),
 		cmocka_unit_test(test_reload_revokes_and_adds_rules),
+		cmocka_unit_test(test_partner_retention_erases_received),
 		cmocka_unit_test(test_kill9_either_side_exactly_once),
 	};
 
