@@ -18,13 +18,13 @@
  *
  *   DIR/role                  "partner" for a partner deployment; absent for the national hub
  *   DIR/peers/PEER.ca.crt     the peer's CA, pinned (only it may vouch for PEER)
- *   DIR/peers/PEER.crt, .key  our client certificate for links to PEER: CN "peer:OURNAME",
+ *   DIR/peers/PEER.crt, .key  our client certificate for links to PEER: CN ".peer.OURNAME",
  *                             signed by our own CA (key 0600)
  *   DIR/peers/bundle.pem      every pinned CA: what our peer listener trusts
  *
  * Peer links never share a listener or a CA with kiosks: kiosks talk to the kiosk port, which
  * trusts only our CA; peers talk to the peer port, which trusts only pinned peer CAs. A peer's
- * certificate names "peer:NAME" (':' is never in a kiosk name, so no kiosk certificate can pass
+ * certificate names ".peer.NAME" (a kiosk name never starts with '.', so no kiosk certificate can pass
  * as a peer, and no peer certificate as a kiosk), and NAME's certificate must be signed by the
  * CA pinned for NAME. Both sides present hub/hub.crt (CN "paso-hub") as servers.
  */
@@ -32,7 +32,7 @@
 enum peer_role { PEER_ROLE_NATIONAL, PEER_ROLE_PARTNER };
 
 #define PEER_NAME_MAX 64
-#define PEER_CN_PREFIX "peer:"
+#define PEER_CN_PREFIX ".peer."
 
 /* The deployment's role (DIR/role). 0, PASO_E_IO, PASO_E_CORRUPT (unknown word, quoted). */
 int peer_role(const char *dir, enum peer_role *rolep, struct paso_diag *d);
@@ -62,7 +62,7 @@ int peer_files(const char *dir, const char *name, struct peer_files *pf, struct 
 size_t peer_count(const char *dir, char onep[PEER_NAME_MAX + 1]);
 
 /*
- * Which peer a verified connection to our peer listener is: its CN must be "peer:NAME" for a
+ * Which peer a verified connection to our peer listener is: its CN must be ".peer.NAME" for a
  * NAME we pinned, and its certificate must be signed by NAME's pinned CA. Sets name.
  * 0 or PASO_E_UNKNOWN_PARTNER (d says which check failed).
  */

@@ -414,12 +414,12 @@ test_certificates_never_cross_roles(void **state)
 	assert_int_equal(talks(kc, kk, natca, p.nat.port), 1);
 	/* The partner's certificate cannot act as a kiosk. */
 	assert_int_equal(talks(pc, pk, natca, p.nat.port), 0);
-	/* The national hub's own peer certificate (signed by its CA, CN peer:test) is no kiosk. */
+	/* The national hub's own peer certificate (signed by its CA, CN .peer.test) is no kiosk. */
 	assert_int_equal(talks(nc, nk, natca, p.nat.port), 0);
 	/* A kiosk certificate cannot act as a partner on the partner port. */
 	assert_int_equal(talks(kc, kk, natca, p.nat_peer), 0);
 	/* Nor as the national hub on the partner's receive port, although the partner trusts the
-	 * national CA: the name must be peer:test. */
+	 * national CA: the name must be .peer.test. */
 	assert_int_equal(talks(kc, kk, parca, p.par_peer), 0);
 	h_hub_stop(&p.nat, SIGTERM);
 	h_hub_stop(&p.par, SIGTERM);
@@ -429,7 +429,7 @@ test_certificates_never_cross_roles(void **state)
 	free(log);
 	log = h_read_file(p.nat.log, NULL);
 	assert_non_null(log);
-	assert_non_null(strstr(log, "kiosk 'peer:test' is not registered"));
+	assert_non_null(strstr(log, "kiosk '.peer.test' is not registered"));
 	assert_non_null(strstr(log, "partner port: connection refused"));
 	free(log);
 	pair_cleanup(&p);
