@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* paso-kiosk: the kiosks of the southern border, enrolling a synthetic population and its crossings. */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -109,6 +111,10 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: paso-kiosk run --deployment DIR --hub HOST:PORT [options]\n"
+		"       paso-kiosk probe --person N --out FILE [--seed S] [--capture-no K]\n"
+		"         [--preset good|poor|detention]\n"
+		"  probe: writes one synthetic capture of person N (a packed Capture, the probe file\n"
+		"  of `paso-hub query`); a file of biometric data: keep it 0600 and delete it after\n"
 		"  enrols a synthetic population at the border kiosks, then sends their crossings\n"
 		"  and the detention station's identification requests, and prints what happened.\n"
 		"options:\n"
@@ -1023,6 +1029,92 @@ done:
 	return r == 0 ? 0 : 1;
 }
 
+#include "sample_pb.h"
+
+/* probe: one capture of a synthetic person, written 0600 for `paso-hub query --probe`. */
+static int
+cmd_probe(int argc, char **argv)
+{
+	struct population *pop = NULL;
+	struct bio_sample s;
+	Paso__Capture c = PASO__CAPTURE__INIT;
+	enum capture_preset preset = PRESET_GOOD;
+	uint64_t seed = 1, person = UINT64_MAX, capno = 1000;
+	const char *out = NULL;
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	FILE *f = NULL;
+	int i, fd, r = 1;
+
+	memset(&s, 0, sizeof(s));
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--person") == 0 && i + 1 < argc) {
+			if (parse_u64(argv[++i], 0, 100000000, &person) != 0)
+				goto bad;
+		} else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+			if (parse_u64(argv[++i], 0, UINT64_MAX, &seed) != 0)
+				goto bad;
+		} else if (strcmp(argv[i], "--capture-no") == 0 && i + 1 < argc) {
+			if (parse_u64(argv[++i], 1, UINT32_MAX, &capno) != 0)
+				goto bad;
+		} else if (strcmp(argv[i], "--preset") == 0 && i + 1 < argc) {
+			if (capture_preset_parse(argv[++i], &preset) != 0)
+				goto bad;
+		} else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else
+			goto bad;
+	}
+	if (person == UINT64_MAX || out == NULL) {
+		fprintf(stderr, "paso-kiosk probe: needs --person N and --out FILE\n");
+		return 2;
+	}
+	if (population_new(seed, (uint32_t)person + 1, &pop) != 0 ||
+		capture_take(pop, (uint32_t)person, (uint32_t)capno, preset, &s) != 0 ||
+		sample_to_pb(&s, &c) != 0) {
+		fprintf(stderr, "paso-kiosk probe: cannot capture person %llu\n",
+			(unsigned long long)person);
+		goto out;
+	}
+	c.capture_time = (uint64_t)time(NULL);
+	c.preset = (char *)capture_preset_name(preset);
+	n = paso__capture__get_packed_size(&c);
+	if ((buf = malloc(n ? n : 1)) == NULL)
+		goto out;
+	(void)paso__capture__pack(&c, buf);
+	if ((fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
+		(f = fdopen(fd, "wb")) == NULL) {
+		fprintf(stderr, "paso-kiosk probe: %s: %s\n", out, strerror(errno));
+		goto out;
+	}
+	if (fwrite(buf, 1, n, f) != n || fclose(f) != 0) {
+		f = NULL;
+		fprintf(stderr, "paso-kiosk probe: %s: %s\n", out, strerror(errno));
+		unlink(out);
+		goto out;
+	}
+	f = NULL;
+	printf("probe of person %llu (seed %llu, capture %llu) written to %s\n",
+		(unsigned long long)person, (unsigned long long)seed, (unsigned long long)capno,
+		out);
+	r = 0;
+out:
+	if (f != NULL)
+		fclose(f);
+	if (buf != NULL) {
+		sodium_memzero(buf, n);
+		free(buf);
+	}
+	sample_pb_release(&c);
+	bio_sample_clear(&s);
+	population_free(pop);
+	return r;
+bad:
+	fprintf(stderr, "paso-kiosk probe: bad argument '%s'\n", argv[i]);
+	usage(stderr);
+	return 2;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1039,6 +1131,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "probe") == 0)
+		return cmd_probe(argc - 1, argv + 1);
 	fprintf(stderr, "paso-kiosk: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

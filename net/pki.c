@@ -293,3 +293,27 @@ pki_cert_cn(const char *path, char *out, size_t outlen, struct paso_diag *d)
 		return paso_diag_set(d, PASO_E_CERT, "%s: no usable common name", path);
 	return 0;
 }
+
+int
+pki_cert_is_ca(const char *path, struct paso_diag *d)
+{
+	FILE *f;
+	X509 *x = NULL;
+	int r;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL) {
+		ERR_clear_error();
+		return paso_diag_set(d, PASO_E_CERT, "%s: not a PEM certificate", path);
+	}
+	/* X509_check_ca: 1 for a CA with basicConstraints CA:TRUE (and keyCertSign if present). */
+	r = X509_check_ca(x) == 1 && X509_check_issued(x, x) == X509_V_OK
+		    ? 0
+		    : paso_diag_set(d, PASO_E_CERT,
+			      "%s: not a self-signed CA certificate (a deployment's ca/ca.crt)", path);
+	X509_free(x);
+	return r;
+}

@@ -31,4 +31,10 @@ int pki_check_pair(const char *ca_cert, const char *cert_path, const char *key_p
 /* Copies the common name of the PEM certificate at path into out. 0, PASO_E_CERT. */
 int pki_cert_cn(const char *path, char *out, size_t outlen, struct paso_diag *d);
 
+/*
+ * 0 if the PEM file at path holds a self-signed CA certificate (basicConstraints CA:TRUE), as
+ * a deployment's ca/ca.crt does; PASO_E_CERT (d says why) or PASO_E_IO otherwise.
+ */
+int pki_cert_is_ca(const char *path, struct paso_diag *d);
+
 #endif

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -536,4 +538,30 @@ tls_conn_shutdown(struct tls_conn *c)
 	(void)SSL_shutdown(c->ssl);
 	ERR_clear_error();
 	(void)shutdown(c->fd, SHUT_WR);
+}
+
+int
+tls_conn_peer_issued_by(const struct tls_conn *c, const char *ca_path)
+{
+	X509 *peer = NULL, *ca = NULL;
+	EVP_PKEY *pub = NULL;
+	FILE *f;
+	int ok = 0;
+
+	if ((f = fopen(ca_path, "r")) == NULL)
+		return 0;
+	ca = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (ca == NULL || (peer = SSL_get1_peer_certificate(c->ssl)) == NULL)
+		goto out;
+	/* Both the issuer name and the signature: a CA with a copied name cannot pass. */
+	if (X509_check_issued(ca, peer) == X509_V_OK && (pub = X509_get_pubkey(ca)) != NULL &&
+		X509_verify(peer, pub) == 1)
+		ok = 1;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(pub);
+	X509_free(peer);
+	X509_free(ca);
+	return ok;
 }

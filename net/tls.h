@@ -68,6 +68,14 @@ int tls_conn_has_pending(const struct tls_conn *c);
 const char *tls_conn_peer(const struct tls_conn *c);
 
 /*
+ * 1 if the peer's verified certificate was signed by the CA certificate in the PEM file
+ * ca_path, else 0 (also when the file cannot be read). For a listener that trusts several
+ * CAs: the name a peer claims must come from the CA pinned for that name.
+ */
+int tls_conn_peer_issued_by(const struct tls_conn *c, const char *ca_path)
+	__attribute__((warn_unused_result));
+
+/*
  * Reads one frame: checks the length prefix against max before allocating, then reads the
  * payload (length 0 is a frame: *lenp 0, a 1-byte buffer). Caller owns *payloadp (free(), or
  * frame_wipe_free when it may hold biometrics). Returns 0; PASO_E_PEER_CLOSED on a close before

@@ -18,7 +18,7 @@
 #include "instant.h"
 #include "retention.h"
 
-#define CONTROL_LINE_MAX 256
+#define CONTROL_LINE_MAX 1024
 #define CONTROL_IO_MS 5000
 
 struct control {
@@ -159,6 +159,65 @@ parse_seconds(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* A partner's own record of a hit/no-hit query it sent (`paso-hub query`), while it serves. */
+struct note_task {
+	struct control *c;
+	int code;
+	const char *detail;
+};
+
+static int
+note_task_run(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
+{
+	struct note_task *k = arg;
+
+	(void)snprintf(out, cap, "recorded");
+	return decide_event(k->c->cfg.dc, t, now, PASO__ACTION__QUERY, k->code,
+		"hit/no-hit query", k->detail);
+}
+
+static int
+note_query(struct control *c, const char *args, char *msg, size_t cap)
+{
+	struct note_task k = {c, 0, NULL};
+	struct loop_item *it;
+	struct pollfd pf;
+	char *end;
+	long code;
+	uint64_t v;
+	int efd, r;
+
+	errno = 0;
+	code = strtol(args, &end, 10);
+	if (errno != 0 || end == args || *end != ' ' || code > 0 || code < -1000) {
+		(void)snprintf(msg, cap, "query-note: expected CODE DETAIL");
+		return PASO_E_INVALID_ARG;
+	}
+	k.code = (int)code;
+	k.detail = end + 1;
+	if ((it = calloc(1, sizeof(*it))) == NULL)
+		return PASO_E_NOMEM;
+	if ((efd = eventfd(0, EFD_CLOEXEC)) < 0) {
+		free(it);
+		return PASO_E_IO;
+	}
+	it->task = note_task_run;
+	it->task_arg = &k;
+	it->wake = task_wake;
+	it->wake_arg = &efd;
+	loop_submit(c->cfg.loop, it);
+	pf.fd = efd;
+	pf.events = POLLIN;
+	while (!loop_item_done(c->cfg.loop, it))
+		if (poll(&pf, 1, 1000) > 0)
+			(void)!read(efd, &v, sizeof(v));
+	r = it->task_rc;
+	(void)snprintf(msg, cap, "%s", it->task_out[0] ? it->task_out : paso_strerror(r));
+	close(efd);
+	free(it);
+	return r;
+}
+
 /* Answers one request line into ans. */
 static void
 handle(struct control *c, const char *line, char *ans, size_t cap)
@@ -229,6 +288,14 @@ handle(struct control *c, const char *line, char *ans, size_t cap)
 		}
 		retention_due_text(&due, now, msg, sizeof(msg));
 		(void)snprintf(ans, cap, "ok %s\n", msg);
+		return;
+	}
+	if (strncmp(line, "query-note ", 11) == 0) {
+		r = note_query(c, line + 11, msg, sizeof(msg));
+		if (r != 0)
+			(void)snprintf(ans, cap, "error %d %s: %s\n", r, paso_errname(r), msg);
+		else
+			(void)snprintf(ans, cap, "ok 0 - %s\n", msg);
 		return;
 	}
 	(void)snprintf(ans, cap,

@@ -13,6 +13,7 @@
 #include "ingest.h"
 #include "instant.h"
 #include "sample_pb.h"
+#include "share.h"
 
 #define SECONDS_PER_DAY 86400u
 
@@ -601,6 +602,9 @@ act_enroll(struct act *a)
 	ledger_count(a->lt, COUNT_WITH_FINGER, kept.finger_record.len > 0);
 	ledger_count(a->lt, COUNT_WITH_FACE, kept.face != NULL);
 	ledger_count(a->lt, COUNT_WITH_IRIS, kept.n_iris > 0);
+	/* Bulk sharing rules: outbox rows in this same transaction (registry/share.h). */
+	if ((rc = share_enqueue(dc->policy, a->lt, id, en->category)) != 0)
+		return rc;
 	if (policy_store_at_hub(dc->policy) && (rc = gallery_enter(a, id)) != 0)
 		return rc;
 	return accept_reply(a, pseud, NULL, idx);

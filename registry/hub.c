@@ -20,10 +20,13 @@
 #include "keyring.h"
 #include "ledger.h"
 #include "loop.h"
+#include "partner.h"
+#include "peer.h"
 #include "policy.h"
 #include "retention.h"
 #include "sample_pb.h"
 #include "server.h"
+#include "share.h"
 #include "tls.h"
 #include "vault.h"
 
@@ -50,6 +53,8 @@ struct hub {
 	struct control *control;
 	atomic_ullong finger_reads;  /* records opened for their fingers since start */
 	unsigned long long reads_logged;
+	struct share *share;     /* national hub with pinned partners */
+	struct partner *partner; /* partner deployment */
 };
 
 /* --- kiosk certificates ----------------------------------------------------------------------- */
@@ -444,6 +449,36 @@ log_event(struct hub *h, Paso__Action action, const char *detail)
 	return ledger_checkpoint(h->ledger, h->signer);
 }
 
+/* The link to other deployments: the partner port or the receive port (registry/peer.h). */
+static int
+open_peer_link(struct hub *h, struct paso_diag *d)
+{
+	enum peer_role role;
+	int r;
+
+	if ((r = peer_role(h->cfg.dir, &role, d)) != 0)
+		return r;
+	if (role == PEER_ROLE_NATIONAL) {
+		size_t queued = 0;
+
+		if ((r = share_backfill(h->policy, h->ledger, h->vault, clock_now(&h->cfg.clock),
+			     &queued, d)) != 0)
+			return r;
+		if (queued > 0)
+			hublog_printf(&h->log, "sharing: %zu existing records queued for new rules",
+				queued);
+		struct share_config sc = {h->cfg.dir, h->cfg.host, h->cfg.peer_port, 5000, h->loop,
+			&h->dc, h->ledger, &h->cfg.clock, &h->log, 0};
+
+		return share_open(&sc, &h->share, d);
+	}
+	/* Peer links idle between batches: a short timeout lets a stop finish soon. */
+	struct partner_config pc = {h->cfg.dir, h->cfg.host, h->cfg.peer_port, 5000, h->loop,
+		&h->dc, &h->log};
+
+	return partner_open(&pc, &h->partner, d);
+}
+
 int
 hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 {
@@ -541,6 +576,8 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	sc.log = &h->log;
 	if ((r = server_open(&sc, &h->server, d)) != 0)
 		goto out;
+	if ((r = open_peer_link(h, d)) != 0)
+		goto out;
 	(void)snprintf(msg, sizeof(msg), "listening on %.64s:%u with %zu subjects loaded",
 		h->cfg.host, (unsigned)server_port(h->server), gallery_size(h->gallery));
 	if ((r = log_event(h, PASO__ACTION__HUB_START, msg)) != 0) {
@@ -560,6 +597,12 @@ uint16_t
 hub_port(const struct hub *h)
 {
 	return server_port(h->server);
+}
+
+uint16_t
+hub_peer_port(const struct hub *h)
+{
+	return h->share != NULL ? share_port(h->share) : partner_port(h->partner);
 }
 
 const char *
@@ -610,6 +653,24 @@ reload_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap
 	return 0;
 }
 
+/* A bulk rule new with the reloaded policy shares what already exists (registry/share.h). */
+static void
+reload_sharing(struct hub *h)
+{
+	struct paso_diag d = {0};
+	enum peer_role role;
+	size_t queued = 0;
+
+	if (peer_role(h->cfg.dir, &role, &d) != 0 || role != PEER_ROLE_NATIONAL)
+		return;
+	if (share_backfill(h->policy, h->ledger, h->vault, clock_now(&h->cfg.clock), &queued,
+		    &d) != 0)
+		hublog_printf(&h->log, "sharing after reload: %s", d.msg);
+	else if (queued > 0)
+		hublog_printf(&h->log, "sharing: %zu existing records queued for new rules",
+			queued);
+}
+
 /* After the reload's entry committed: the new policy is in force from the next message on. */
 static void
 reload_commit(void *arg)
@@ -629,6 +690,7 @@ reload_commit(void *arg)
 	h->pending = NULL;
 	h->dc.policy = h->policy;
 	hublog_printf(&h->log, "policy '%s' in force (reloaded)", policy_name(h->policy));
+	reload_sharing(h);
 }
 
 /* A reload asked by SIGHUP, run on the loop's thread between groups. */
@@ -671,6 +733,8 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 	}
 	if ((r = server_start(h->server)) != 0)
 		return r;
+	if ((r = share_start(h->share)) != 0 || (r = partner_start(h->partner)) != 0)
+		return r;
 	hublog_printf(&h->log, "serving on %s:%u (policy '%s', %s clock)", h->cfg.host,
 		(unsigned)server_port(h->server), policy_name(h->policy),
 		h->cfg.clock.simulated ? "simulated" : "real");
@@ -686,13 +750,20 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 			stopping = 1;
 			server_stop(h->server);
 			control_stop(h->control);
+			share_stop(h->share);
+			partner_stop(h->partner);
 		}
-		if (stopping && idle && server_conns(h->server) == 0 && control_stopped(h->control))
+		if (stopping && idle && server_conns(h->server) == 0 &&
+			control_stopped(h->control) && share_idle(h->share) &&
+			partner_idle(h->partner))
 			break;
 	}
 	control_close(h->control);
 	h->control = NULL;
 	read_timer(h); /* the last reads before the stop entry */
+	/* Certificates issued or revoked since the last scan are recorded before the stop, not
+	 * at the next start (a revocation must not wait for the timer's next second). */
+	kiosk_timer(h);
 	r = log_event(h, PASO__ACTION__HUB_STOP, "clean stop");
 	hublog_printf(&h->log,
 		"stopped: %llu accepted, %llu refused, %llu resends in %llu commit groups",
@@ -707,6 +778,8 @@ hub_close(struct hub *h)
 	if (h == NULL)
 		return;
 	control_close(h->control);
+	share_close(h->share);
+	partner_close(h->partner);
 	server_close(h->server);
 	loop_free(h->loop);
 	tls_ctx_free(h->tls);

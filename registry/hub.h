@@ -42,6 +42,7 @@ struct hub_config {
 	/* Test hook: SIGKILL itself right after a sweep's erasure commits, before its keys are
 	 * destroyed (the worst moment for a crash). Never set outside tests. */
 	int test_crash_after_sweep;
+	uint16_t peer_port;      /* partner port (national) or receive port (partner); 0 = ephemeral */
 };
 
 /*
@@ -56,6 +57,10 @@ int hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d
 
 /* The port the hub listens on (useful with port 0). */
 uint16_t hub_port(const struct hub *h);
+
+/* The peer port (partner port of a national hub with pinned partners, receive port of a
+ * partner); 0 when the deployment has no peer link. */
+uint16_t hub_peer_port(const struct hub *h);
 
 /* The path of the hub's control socket (DIR/control.sock). */
 const char *hub_control_path(const struct hub *h);

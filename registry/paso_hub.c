@@ -20,6 +20,12 @@
 #include "hub.h"
 #include "keyring.h"
 #include "paso.pb-c.h"
+#include "peer.h"
+#include "pki.h"
+#include "tls.h"
+#include "hex.h"
+#include "sample_pb.h"
+#include <time.h>
 #include "policy.h"
 #include "retention.h"
 #include "vault.h"
@@ -40,7 +46,14 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: paso-hub COMMAND ...\n"
-		"  init DIR [--name NAME] [--policy FILE]   create a deployment (CA, keys, store, audit log)\n"
+		"  init DIR [--name NAME] [--policy FILE] [--role national|partner]\n"
+		"                                           create a deployment (CA, keys, store, audit log);\n"
+		"                                           a partner is a receiving agency with its own keys\n"
+		"  partner add DIR --name PEER --ca FILE    trust deployment PEER (its ca/ca.crt, exchanged at\n"
+		"                                           setup) and issue our certificate for links to it\n"
+		"  query DIR --hub HOST:PORT --purpose P --probe FILE [--peer NAME]\n"
+		"                                           (partner) ask the national hub: hit or no hit?\n"
+		"                                           exit 0 hit, 3 no hit, 4 refused, 1 error, 2 usage\n"
 		"  issue DIR --kiosk NAME                   issue a kiosk certificate into DIR/kiosks/\n"
 		"  revoke DIR --kiosk NAME                  refuse that kiosk from now on\n"
 		"  serve DIR [--host ADDR] [--port N] [--port-file F] [--max-frame BYTES] [--batch N]\n"
@@ -50,6 +63,7 @@ usage(FILE *f)
 		"        [--max-unauth N] [--max-per-kiosk N] [--max-kiosks N]\n"
 		"                                           connection limits (defaults 10000, 10000,\n"
 		"                                           300000 ms; 1024, 8, 256)\n"
+		"        [--peer-port N] [--peer-port-file F]\n"
 		"                                           serve kiosks (TLS 1.3, client certificates);\n"
 		"                                           a simulated clock moves only by `clock`;\n"
 		"                                           --fingers store keeps finger templates\n"
@@ -111,11 +125,20 @@ cmd_init(int argc, char **argv)
 {
 	struct paso_diag d = {0};
 	const char *dir = NULL, *name = "inm", *policy = NULL;
+	enum peer_role role = PEER_ROLE_NATIONAL;
 	int i, r;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
 			name = argv[++i];
+		else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc) {
+			i++;
+			if (strcmp(argv[i], "partner") == 0)
+				role = PEER_ROLE_PARTNER;
+			else if (strcmp(argv[i], "national") != 0)
+				return usage_error("init", "--role: 'national' or 'partner', not '%s'",
+					argv[i]);
+		}
 		else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
 			policy = argv[++i];
 		else if (argv[i][0] != '-' && dir == NULL)
@@ -127,13 +150,16 @@ cmd_init(int argc, char **argv)
 		return usage_error("init", "%s", "missing DIR");
 	if ((r = deploy_init(dir, name, policy, &d)) != 0)
 		return fail("init", &d, r);
-	printf("deployment '%s' created in %s\n"
+	if (role == PEER_ROLE_PARTNER && (r = peer_set_role(dir, role, &d)) != 0)
+		return fail("init", &d, r);
+	printf("%s deployment '%s' created in %s\n"
 	       "  CA and hub certificate: %s/ca, %s/hub (private keys 0600)\n"
 	       "  keyring: %s/keys (pseudonym and card-index keys now, key-encryption keys one per\n"
 	       "           expiry day as records need them; 0600)\n"
 	       "  audit log: %s/audit (public key %s/audit/log.vkey)\n"
 	       "  policy: %s/policy.yaml\n",
-		name, dir, dir, dir, dir, dir, dir, dir);
+		role == PEER_ROLE_PARTNER ? "partner" : "national", name, dir, dir, dir, dir, dir, dir,
+		dir);
 	return 0;
 }
 
@@ -162,6 +188,25 @@ cmd_kiosk(int argc, char **argv, int (*act)(const char *, const char *, struct p
 	return 0;
 }
 
+/* Writes "PORT\n" to path atomically. 0 or -1 (errno set). */
+static int
+write_port_file(const char *path, unsigned port)
+{
+	char tmp[4200];
+	FILE *f;
+
+	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -1;
+	if (fprintf(f, "%u\n", port) < 0) {
+		fclose(f);
+		return -1;
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return -1;
+	return 0;
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -169,7 +214,7 @@ cmd_serve(int argc, char **argv)
 	struct paso_diag d = {0};
 	struct hub *h = NULL;
 	struct sigaction sa;
-	const char *portfile = NULL;
+	const char *portfile = NULL, *peerportfile = NULL;
 	uint32_t v;
 	int i, r;
 
@@ -193,6 +238,13 @@ cmd_serve(int argc, char **argv)
 			cfg.port = (uint16_t)v;
 		} else if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc)
 			portfile = argv[++i];
+		else if (strcmp(argv[i], "--peer-port") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 0, 65535, &v) != 0)
+				return usage_error(
+					"serve", "--peer-port: not a port 0..65535: '%s'", argv[i]);
+			cfg.peer_port = (uint16_t)v;
+		} else if (strcmp(argv[i], "--peer-port-file") == 0 && i + 1 < argc)
+			peerportfile = argv[++i];
 		else if (strcmp(argv[i], "--max-frame") == 0 && i + 1 < argc) {
 			if (parse_u32(argv[++i], 1024, 64u << 20, &cfg.max_frame) != 0)
 				return usage_error("serve",
@@ -277,6 +329,15 @@ cmd_serve(int argc, char **argv)
 			return fail("serve", &d, r);
 		}
 	}
+	if (peerportfile != NULL && write_port_file(peerportfile, hub_peer_port(h)) != 0) {
+		fprintf(stderr, "paso-hub serve: cannot write %s: %s\n", peerportfile,
+			strerror(errno));
+		hub_close(h);
+		return 1;
+	}
+	if (hub_peer_port(h) != 0)
+		printf("paso-hub peer link on %s:%u\n", cfg.host ? cfg.host : "127.0.0.1",
+			hub_peer_port(h));
 	printf("paso-hub listening on %s:%u\n", cfg.host ? cfg.host : "127.0.0.1", hub_port(h));
 	fflush(stdout);
 	r = hub_run(h, &stop_flag);
@@ -635,6 +696,236 @@ cmd_policy(int argc, char **argv)
 	return r != 0 ? fail("policy", &d, r) : 0;
 }
 
+/* partner add DIR --name PEER --ca FILE */
+static int
+cmd_partner(int argc, char **argv)
+{
+	struct paso_diag d = {0};
+	const char *dir = NULL, *name = NULL, *ca = NULL;
+	int i, r;
+
+	if (argc < 2 || strcmp(argv[1], "add") != 0)
+		return usage_error("partner", "%s", "expected: partner add DIR --name PEER --ca FILE");
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+			name = argv[++i];
+		else if (strcmp(argv[i], "--ca") == 0 && i + 1 < argc)
+			ca = argv[++i];
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else
+			return usage_error("partner", "unexpected argument '%s'", argv[i]);
+	}
+	if (dir == NULL || name == NULL || ca == NULL)
+		return usage_error("partner", "%s", "partner add needs DIR, --name PEER and --ca FILE");
+	if ((r = peer_add(dir, name, ca, &d)) != 0)
+		return fail("partner add", &d, r);
+	printf("peer '%s' trusted: CA pinned in %s/peers/%s.ca.crt, our certificate for it in "
+	       "%s/peers/%s.crt (key 0600); recorded in the audit log\n",
+		name, dir, name, dir, name);
+	return 0;
+}
+
+#define PROBE_MAX (1u << 20)
+
+/* Reads a probe file: one packed Capture (paso-kiosk probe writes them). */
+static int
+read_probe(const char *path, Paso__Capture **out, struct paso_diag *d)
+{
+	uint8_t *buf;
+	size_t n;
+	FILE *f;
+
+	*out = NULL;
+	if ((f = fopen(path, "rb")) == NULL)
+		return paso_diag_set(d, PASO_E_IO, "--probe %s: %s", path, strerror(errno));
+	if ((buf = malloc(PROBE_MAX + 1)) == NULL) {
+		fclose(f);
+		return PASO_E_NOMEM;
+	}
+	n = fread(buf, 1, PROBE_MAX + 1, f);
+	fclose(f);
+	if (n == 0 || n > PROBE_MAX) {
+		free(buf);
+		return paso_diag_set(d, PASO_E_INVALID_ARG, "--probe %s: %s", path,
+			n == 0 ? "empty" : "larger than 1 MiB");
+	}
+	*out = paso__capture__unpack(NULL, n, buf);
+	sodium_memzero(buf, n);
+	free(buf);
+	if (*out == NULL)
+		return paso_diag_set(d, PASO_E_DECODE, "--probe %s: not a Capture (make one with "
+			"paso-kiosk probe)", path);
+	return 0;
+}
+
+/* Records the query in the partner's own log: offline, or through its running hub. */
+static int
+note_query(const char *dir, const char *purpose, int code, const char *detail,
+	struct paso_diag *d)
+{
+	const Paso__Action act = PASO__ACTION__QUERY;
+	struct deploy_paths p;
+	struct keyring *kr = NULL;
+	struct vault *v = NULL;
+	struct policy *pol = NULL;
+	char line[1024], reply[700], path[DEPLOY_PATH_MAX + 16];
+	int r;
+
+	(void)code;
+	if ((r = deploy_paths(dir, &p, d)) != 0 || (r = policy_load_file(p.policy, &pol, d)) != 0 ||
+		(r = keyring_open(p.keys, &kr, d)) != 0)
+		goto out;
+	r = vault_open(dir, kr, &v, d);
+	if (r == 0)
+		r = deploy_audit_offline(&p, v, policy_digest(pol), purpose, &act, &detail, 1, d);
+	if (r == PASO_E_EXISTS) {
+		/* The partner's hub is serving and holds the log: it writes the entry. */
+		(void)snprintf(line, sizeof(line), "query-note %d %s", code, detail);
+		(void)snprintf(path, sizeof(path), "%s/control.sock", dir);
+		d->code = 0;
+		r = control_request(path, line, reply, sizeof(reply), d);
+	}
+out:
+	vault_close(v);
+	keyring_close(kr);
+	policy_free(pol);
+	return r;
+}
+
+/*
+ * query: a partner asks the national hub whether a probe is enrolled. Exit 0 hit, 3 no hit,
+ * 4 refused by the hub (code printed), 1 any other error, 2 usage.
+ */
+static int
+cmd_query(int argc, char **argv)
+{
+	struct paso_diag d = {0};
+	const char *dir = NULL, *hub = NULL, *purpose = NULL, *probe = NULL, *peer = NULL;
+	char host[256], peerbuf[PEER_NAME_MAX + 1], self[PEER_NAME_MAX + 1], detail[900], tok[65];
+	char *colon;
+	struct peer_files pf;
+	struct tls_ctx *ctx = NULL;
+	struct tls_conn *c = NULL;
+	Paso__Capture *cap = NULL;
+	Paso__Envelope env = PASO__ENVELOPE__INIT, *ans = NULL;
+	Paso__Query q = PASO__QUERY__INIT;
+	enum peer_role role;
+	uint8_t *frame = NULL, *payload = NULL;
+	size_t flen = 0;
+	uint32_t plen, port;
+	int i, r, rc = 1, code = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--hub") == 0 && i + 1 < argc)
+			hub = argv[++i];
+		else if (strcmp(argv[i], "--purpose") == 0 && i + 1 < argc)
+			purpose = argv[++i];
+		else if (strcmp(argv[i], "--probe") == 0 && i + 1 < argc)
+			probe = argv[++i];
+		else if (strcmp(argv[i], "--peer") == 0 && i + 1 < argc)
+			peer = argv[++i];
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else
+			return usage_error("query", "unexpected argument '%s'", argv[i]);
+	}
+	if (dir == NULL || hub == NULL || purpose == NULL || probe == NULL)
+		return usage_error("query", "%s", "needs DIR, --hub HOST:PORT, --purpose P and --probe FILE");
+	if (strlen(purpose) == 0 || strlen(purpose) > 256)
+		return usage_error("query", "--purpose: 1..256 characters");
+	if (snprintf(host, sizeof(host), "%s", hub) >= (int)sizeof(host) ||
+		(colon = strrchr(host, ':')) == NULL || colon == host ||
+		parse_u32(colon + 1, 1, 65535, &port) != 0)
+		return usage_error("query", "--hub: expected HOST:PORT, not '%s'", hub);
+	*colon = '\0';
+	if ((r = peer_role(dir, &role, &d)) != 0)
+		return fail("query", &d, r);
+	if (role != PEER_ROLE_PARTNER) {
+		paso_diag_set(&d, PASO_E_INVALID_ARG, "%s is not a partner deployment (init --role partner)", dir);
+		return fail("query", &d, PASO_E_INVALID_ARG);
+	}
+	if (peer == NULL) {
+		if (peer_count(dir, peerbuf) != 1) {
+			paso_diag_set(&d, PASO_E_UNKNOWN_PARTNER,
+				"%s trusts %zu peers; name the national hub with --peer", dir,
+				peer_count(dir, NULL));
+			return fail("query", &d, PASO_E_UNKNOWN_PARTNER);
+		}
+		peer = peerbuf;
+	}
+	if ((r = peer_files(dir, peer, &pf, &d)) != 0 || (r = read_probe(probe, &cap, &d)) != 0)
+		return fail("query", &d, r);
+	q.purpose = (char *)purpose;
+	q.probe = cap;
+	env.kiosk_id = self;
+	if ((r = peer_self_name(dir, self, sizeof(self), &d)) != 0)
+		goto out;
+	env.seq = (uint64_t)time(NULL);
+	env.body_case = PASO__ENVELOPE__BODY_QUERY;
+	env.query = &q;
+	if ((r = tls_ctx_new_client(pf.cert, pf.key, pf.ca, DEPLOY_HUB_NAME, &ctx, &d)) != 0 ||
+		(r = tls_connect(ctx, host, (uint16_t)port, 10000, &c, &d)) != 0 ||
+		(r = frame_encode(&env, FRAME_DEFAULT_MAX, &frame, &flen)) != 0 ||
+		(r = tls_write_all(c, frame, flen)) != 0 ||
+		(r = tls_read_frame(c, FRAME_DEFAULT_MAX, &payload, &plen, &d)) != 0 ||
+		(r = frame_decode(payload, plen, &ans, &d)) != 0) {
+		if (d.code == 0)
+			paso_diag_set(&d, r, "%s: %s", hub, paso_strerror(r));
+		goto out;
+	}
+	if (ans->body_case == PASO__ENVELOPE__BODY_QUERY_ANSWER && ans->query_answer->hit &&
+		ans->query_answer->case_token.len == 32) {
+		hex_encode(ans->query_answer->case_token.data, 32, tok);
+		printf("hit: case token %s (national audit entry %llu)\n", tok,
+			(unsigned long long)ans->query_answer->audit_index);
+		(void)snprintf(detail, sizeof(detail),
+			"query to '%s' (purpose '%s'): hit, case token %s, their entry %llu", peer,
+			purpose, tok, (unsigned long long)ans->query_answer->audit_index);
+		rc = 0;
+	} else if (ans->body_case == PASO__ENVELOPE__BODY_QUERY_ANSWER) {
+		printf("no hit (national audit entry %llu)\n",
+			(unsigned long long)ans->query_answer->audit_index);
+		(void)snprintf(detail, sizeof(detail),
+			"query to '%s' (purpose '%s'): no hit, their entry %llu", peer, purpose,
+			(unsigned long long)ans->query_answer->audit_index);
+		rc = 3;
+	} else if (ans->body_case == PASO__ENVELOPE__BODY_ERROR) {
+		code = ans->error->code;
+		printf("refused: %s (%d): %s (national audit entry %llu)\n", paso_errname(code),
+			code, ans->error->message ? ans->error->message : "",
+			(unsigned long long)ans->error->audit_index);
+		(void)snprintf(detail, sizeof(detail),
+			"query to '%s' (purpose '%s'): refused %s, their entry %llu", peer, purpose,
+			paso_errname(code), (unsigned long long)ans->error->audit_index);
+		rc = 4;
+	} else {
+		r = paso_diag_set(&d, PASO_E_UNKNOWN_MESSAGE, "%s answered with body %d", hub,
+			(int)ans->body_case);
+		goto out;
+	}
+	fflush(stdout);
+	if ((r = note_query(dir, purpose, code, detail, &d)) != 0) {
+		rc = 1;
+		goto out;
+	}
+	r = 0;
+out:
+	if (ans != NULL)
+		paso__envelope__free_unpacked(ans, NULL);
+	if (cap != NULL)
+		paso__capture__free_unpacked(cap, NULL);
+	free(frame);
+	free(payload);
+	if (c != NULL)
+		tls_conn_shutdown(c);
+	tls_conn_free(c);
+	tls_ctx_free(ctx);
+	if (r != 0)
+		return fail("query", &d, r), 1;
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -672,6 +963,10 @@ main(int argc, char **argv)
 		return cmd_sweep(argc - 1, argv + 1);
 	if (strcmp(argv[1], "reload") == 0)
 		return cmd_reload(argc - 1, argv + 1);
+	if (strcmp(argv[1], "partner") == 0)
+		return cmd_partner(argc - 1, argv + 1);
+	if (strcmp(argv[1], "query") == 0)
+		return cmd_query(argc - 1, argv + 1);
 	fprintf(stderr, "paso-hub: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

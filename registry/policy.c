@@ -95,7 +95,7 @@ static const struct pkey policy_keys[] = {
 #undef S
 
 #define R(f) offsetof(struct policy_share_rule, f)
-/* One rule of the sharing list; every key is required. */
+/* One rule of the sharing list; every key but daily_budget is required. */
 static const struct pkey rule_keys[] = {
 	{"partner", T_STR, 1, 64, NULL, NULL, R(partner), NULL, valid_ident, IDENT_WANT},
 	{"what", T_ENUM, 0, 0, NULL, NULL, R(what), what_words, NULL, NULL},
@@ -103,6 +103,7 @@ static const struct pkey rule_keys[] = {
 	{"purpose", T_STR, 1, 256, NULL, NULL, R(purpose), NULL, valid_text,
 		"1..256 characters, no control characters"},
 	{"retention_days", T_UINT, 1, 36500, "1..36500", NULL, R(retention_days), NULL, NULL, NULL},
+	{"daily_budget", T_UINT, 1, 10000000, "1..10000000", "1000", R(daily_budget), NULL, NULL, NULL},
 };
 #define NRULEKEYS (sizeof(rule_keys) / sizeof(rule_keys[0]))
 #undef R

@@ -54,6 +54,7 @@ struct policy_share_rule {
 	uint32_t categories;     /* POLICY_CAT_* bits, never 0 */
 	char *purpose;           /* 1..256 characters, recorded in audit entries */
 	uint32_t retention_days; /* how long the partner may keep what it receives */
+	uint32_t daily_budget;   /* hit_no_hit: queries a day (hub clock) under this rule */
 	unsigned line;           /* line of the rule in the file, for messages */
 };
 

@@ -25,6 +25,7 @@
 struct vault {
 	MDB_env *env;
 	MDB_dbi subjects, dks, cards, byepoch, seen, meta, events, seenexp;
+	MDB_dbi outbox; /* share outbox rows (registry/share.c) */
 	struct keyring *kr;
 	size_t map_size, map_max;
 	atomic_int ntxn;
@@ -68,9 +69,9 @@ static int
 open_dbs(struct vault *v, const char *path, struct paso_diag *d)
 {
 	static const char *names[] = {
-		"subjects", "dks", "cards", "byepoch", "seen", "meta", "events", "seenexp"};
+		"subjects", "dks", "cards", "byepoch", "seen", "meta", "events", "seenexp", "outbox"};
 	MDB_dbi *dbis[] = {&v->subjects, &v->dks, &v->cards, &v->byepoch, &v->seen, &v->meta,
-		&v->events, &v->seenexp};
+		&v->events, &v->seenexp, &v->outbox};
 	MDB_txn *txn = NULL;
 	size_t i;
 	int rc;
@@ -288,7 +289,7 @@ vault_open_opts(const char *deploydir, struct keyring *kr, const struct vault_op
 		goto out;
 	}
 	/* Readers: every connection thread may read a record (fingers kept in the store) at once. */
-	if ((rc = mdb_env_set_maxdbs(v->env, 12)) != 0 ||
+	if ((rc = mdb_env_set_maxdbs(v->env, 16)) != 0 ||
 		(rc = mdb_env_set_maxreaders(v->env, 1024)) != 0 ||
 		(rc = mdb_env_set_mapsize(v->env, v->map_size)) != 0) {
 		r = paso_diag_set(d, mdb_to_paso(v, rc), "store: %s", mdb_strerror(rc));
@@ -1413,4 +1414,50 @@ vault_free_record(uint8_t *rec, size_t len)
 		return;
 	sodium_memzero(rec, len);
 	free(rec);
+}
+
+/* --- the share outbox ----------------------------------------------------------------------- */
+
+int
+vault_outbox_put(
+	struct vault_txn *t, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+
+	if (klen == 0 || klen > VAULT_OUTBOX_KEY_MAX)
+		return PASO_E_INVALID_ARG;
+	return mdb_to_paso(t->v, mdb_put(t->txn, t->v->outbox, &k, &v, 0));
+}
+
+int
+vault_outbox_del(struct vault_txn *t, const void *key, size_t klen)
+{
+	if (klen == 0 || klen > VAULT_OUTBOX_KEY_MAX)
+		return PASO_E_INVALID_ARG;
+	return del_row(t, t->v->outbox, key, klen);
+}
+
+int
+vault_outbox_scan(struct vault_txn *t, const void *prefix, size_t plen, size_t max,
+	int (*cb)(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen),
+	void *arg)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k = {plen, (void *)prefix}, v;
+	size_t n = 0;
+	int rc, r = 0;
+
+	if ((rc = mdb_cursor_open(t->txn, t->v->outbox, &cur)) != 0)
+		return mdb_to_paso(t->v, rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && n < max && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+		if ((r = cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size)) != 0)
+			break;
+		n++;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		r = mdb_to_paso(t->v, rc);
+	mdb_cursor_close(cur);
+	return r;
 }

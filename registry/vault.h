@@ -271,4 +271,19 @@ int vault_stats(struct vault_txn *t, struct vault_stats *out);
 /* Wipes and frees a record returned by vault_subject_get. Accepts NULL. */
 void vault_free_record(uint8_t *rec, size_t len);
 
+/*
+ * The share outbox (named database "outbox"): opaque keys of 1..VAULT_OUTBOX_KEY_MAX bytes to
+ * opaque values, written in the caller's transaction; registry/share.c decides the layout and
+ * keeps no biometric byte in it. put replaces; del returns PASO_E_NOT_FOUND for a missing row.
+ * scan calls cb for up to max rows whose key starts with prefix, in key order (rows borrowed
+ * until cb returns); a non-zero return from cb stops the scan and is returned.
+ */
+#define VAULT_OUTBOX_KEY_MAX 256
+int vault_outbox_put(
+	struct vault_txn *t, const void *key, size_t klen, const void *val, size_t vlen);
+int vault_outbox_del(struct vault_txn *t, const void *key, size_t klen);
+int vault_outbox_scan(struct vault_txn *t, const void *prefix, size_t plen, size_t max,
+	int (*cb)(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen),
+	void *arg);
+
 #endif

@@ -20,6 +20,8 @@ for K in 5 16 64; do
   $B/bench_ingest --people $PEOPLE --crossings $((CROSSINGS * (K > 5 ? 2 : 1))) --kiosks $K \
     --runs $RUNS --bin $B --dir "$DIR"
 done
+echo; echo "### sharing with a partner: bulk throughput against crossing ingest, hit/no-hit latency"
+$B/bench_share --people $PEOPLE --crossings $CROSSINGS --runs $RUNS --bin $B --dir "$DIR"
 echo; echo "### sealed store against raw LMDB"
 $B/bench_store --runs 5 --dir "$DIR"
 echo; echo "### retention sweep against raw LMDB deletes"

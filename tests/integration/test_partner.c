@@ -1,0 +1,1104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Two real deployments on loopback: a national hub and a partner agency, each with its own CA,
+ * keys, store, policy and audit log. Trust set up by exchanging CA files (and refused when
+ * wrong), certificates that never cross roles, hit/no-hit queries with their refusals, bulk
+ * shares counted on both sides, exactly once across kill -9 of either side, and no template
+ * byte in the clear anywhere.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "client.h"
+#include "errors.h"
+#include "harness.h"
+
+#define K "kiosk-ciudad-hidalgo"
+#define PURPOSE "immigration case check"
+
+struct pair {
+	struct deployment nat; /* the national hub (kiosks issued) */
+	struct deployment par; /* the partner "dhs" */
+	char natpolicy[700], parpolicy[700];
+	uint16_t nat_peer, par_peer;
+	uint64_t seq;
+};
+
+static void
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static const char national_yaml[] = "name: national-test\n"
+				    "store:\n  finger: true\n  face: true\n  iris: true\n"
+				    "sharing:\n"
+				    "  - partner: dhs\n    what: hit_no_hit\n    categories: all\n"
+				    "    purpose: " PURPOSE "\n    retention_days: 30\n"
+				    "    daily_budget: 4\n"
+				    "  - partner: dhs\n    what: templates\n    categories: all\n"
+				    "    purpose: bulk screening\n    retention_days: 3650\n"
+				    "  - partner: dhs\n    what: records\n    categories: all\n"
+				    "    purpose: bulk screening\n    retention_days: 3650\n";
+
+static const char partner_yaml[] = "name: partner-dhs\n"
+				   "store:\n  finger: true\n  face: true\n  iris: true\n"
+				   "retention_days:\n  enrolment: 365\n";
+
+static int
+run_out(char **out, const char *const argv[])
+{
+	int st = h_run(out, argv);
+
+	if (*out == NULL)
+		*out = strdup("");
+	return st;
+}
+
+static void pair_setup_with(struct pair *p, const char *national_policy);
+
+/* The national hub (policy with rules for dhs) and the partner, CA files exchanged. */
+static void
+pair_setup(struct pair *p)
+{
+	pair_setup_with(p, national_yaml);
+}
+
+static void
+pair_setup_with(struct pair *p, const char *national_policy)
+{
+	char tmpl[] = "/tmp/paso-partner-XXXXXX", ca[800], *out = NULL;
+
+	memset(p, 0, sizeof(*p));
+	p->seq = 1;
+	assert_non_null(mkdtemp(tmpl));
+	(void)snprintf(p->natpolicy, sizeof(p->natpolicy), "%s/national.yaml", tmpl);
+	(void)snprintf(p->parpolicy, sizeof(p->parpolicy), "%s/partner.yaml", tmpl);
+	write_text(p->natpolicy, national_policy);
+	write_text(p->parpolicy, partner_yaml);
+	h_deploy(&p->nat, p->natpolicy);
+	(void)snprintf(p->par.dir, sizeof(p->par.dir), "%s", tmpl);
+	(void)snprintf(p->par.hub, sizeof(p->par.hub), "%s/dhs", tmpl);
+	(void)snprintf(p->par.log, sizeof(p->par.log), "%s/dhs.log", tmpl);
+	{
+		const char *argv[] = {"paso-hub", "init", p->par.hub, "--name", "dhs", "--role",
+			"partner", "--policy", p->parpolicy, NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		assert_non_null(strstr(out, "partner deployment 'dhs'"));
+		free(out);
+	}
+	(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", p->par.hub);
+	{
+		const char *argv[] = {"paso-hub", "partner", "add", p->nat.hub, "--name", "dhs",
+			"--ca", ca, NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		free(out);
+	}
+	(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", p->nat.hub);
+	{
+		const char *argv[] = {"paso-hub", "partner", "add", p->par.hub, "--name", "test",
+			"--ca", ca, NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		free(out);
+	}
+}
+
+static uint16_t
+read_port(const char *path)
+{
+	char *txt;
+	uint16_t port = 0;
+	int i;
+
+	for (i = 0; i < 500 && port == 0; i++) {
+		if ((txt = h_read_file(path, NULL)) != NULL) {
+			port = (uint16_t)strtoul(txt, NULL, 10);
+			free(txt);
+		} else
+			usleep(10000);
+	}
+	assert_true(port != 0);
+	return port;
+}
+
+/* Starts a hub with its peer port (fixed when port != 0, so a restarted partner is found)
+ * and clock (NULL: real). */
+static uint16_t
+start_clock(struct deployment *dep, uint16_t peer_port, const char *clock)
+{
+	char pf[800], ps[16];
+	const char *extra[] = {"--peer-port", ps, "--peer-port-file", pf,
+		clock != NULL ? "--clock" : NULL, clock, NULL};
+
+	(void)snprintf(pf, sizeof(pf), "%s/%s.peerport", dep->dir,
+		strstr(dep->hub, "/dhs") ? "dhs" : "hub");
+	(void)snprintf(ps, sizeof(ps), "%u", (unsigned)peer_port);
+	unlink(pf);
+	h_hub_start_ex(dep, 0, extra);
+	return read_port(pf);
+}
+
+static uint16_t
+start(struct deployment *dep, uint16_t peer_port)
+{
+	return start_clock(dep, peer_port, NULL);
+}
+
+/* The partner's receive port in the national deployment's peers/dhs.addr. */
+static void
+tell_national(struct pair *p)
+{
+	char path[800], addr[64];
+
+	(void)snprintf(path, sizeof(path), "%s/peers/dhs.addr", p->nat.hub);
+	(void)snprintf(addr, sizeof(addr), "127.0.0.1:%u\n", (unsigned)p->par_peer);
+	write_text(path, addr);
+}
+
+static void
+pair_cleanup(struct pair *p)
+{
+	if (p->par.hub_pid > 0)
+		h_hub_stop(&p->par, SIGKILL);
+	h_cleanup(&p->nat); /* the partner lives in its own temporary tree */
+	if (getenv("PASO_KEEP") == NULL && p->par.dir[0] != '\0') {
+		const char *argv[] = {"rm", "-rf", p->par.dir, NULL};
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			execvp("rm", (char *const *)argv);
+			_exit(127);
+		}
+		(void)h_wait(pid);
+	}
+}
+
+/* Enrols persons [from, to) of the synthetic population at the national hub. */
+static void
+enrol(struct pair *p, uint32_t from, uint32_t to)
+{
+	struct tls_conn *c;
+	Paso__Envelope env, *ans;
+	uint32_t i;
+	int rc;
+
+	c = c_connect(p->nat.hub, K, p->nat.port, &rc);
+	assert_non_null(c);
+	for (i = from; i < to; i++) {
+		c_make_enroll(&env, K, p->seq++, i);
+		assert_int_equal(c_send(c, &env), 0);
+		c_free_enroll(&env);
+		ans = c_recv(c);
+		assert_non_null(ans);
+		assert_int_equal(ans->body_case, PASO__ENVELOPE__BODY_ACK);
+		paso__envelope__free_unpacked(ans, NULL);
+	}
+	tls_conn_free(c);
+}
+
+/* `paso-audit show DIR --json` */
+static char *
+show(const char *dir)
+{
+	char *out = NULL;
+	const char *argv[] = {"paso-audit", "show", dir, "--json", NULL};
+
+	assert_int_equal(run_out(&out, argv), 0);
+	return out;
+}
+
+static size_t
+count_in(const char *dir, const char *needle)
+{
+	char *out = show(dir);
+	size_t n = h_count(out, needle);
+
+	free(out);
+	return n;
+}
+
+/* Waits until the partner's log holds want RECEIVE entries and the national log want SHARE. */
+static void
+wait_shares(struct pair *p, size_t want)
+{
+	size_t s = 0, r = 0;
+	int i;
+
+	for (i = 0; i < 600; i++) {
+		s = count_in(p->nat.hub, "\"action\":\"SHARE\"");
+		r = count_in(p->par.hub, "\"action\":\"RECEIVE\"");
+		if (s >= want && r >= want)
+			break;
+		usleep(100000);
+	}
+	if (s != want || r != want)
+		fprintf(stderr, "SHARE %zu, RECEIVE %zu, expected %zu each\n", s, r, want);
+	assert_int_equal(s, want);
+	assert_int_equal(r, want);
+}
+
+static int
+query(struct pair *p, const char *purpose, const char *probe, char **out)
+{
+	char hub[64];
+	const char *argv[] = {"paso-hub", "query", p->par.hub, "--hub", hub, "--purpose", purpose,
+		"--probe", probe, NULL};
+
+	(void)snprintf(hub, sizeof(hub), "127.0.0.1:%u", (unsigned)p->nat_peer);
+	return run_out(out, argv);
+}
+
+static void
+make_probe(struct pair *p, uint32_t person, const char *name, char *path, size_t cap)
+{
+	char ps[16], *out = NULL;
+	const char *argv[] = {
+		"paso-kiosk", "probe", "--seed", "5", "--person", ps, "--out", path, NULL};
+
+	(void)snprintf(path, cap, "%s/%s", p->par.dir, name);
+	(void)snprintf(ps, sizeof(ps), "%u", person);
+	assert_int_equal(run_out(&out, argv), 0);
+	free(out);
+}
+
+/* Whether any file under dir holds the len bytes at needle (a template in the clear). */
+static int
+bytes_on_disk(const char *dir, const uint8_t *needle, size_t len)
+{
+	char cmd[1200], line[1200];
+	FILE *ls;
+	int found = 0;
+
+	(void)snprintf(cmd, sizeof(cmd), "find '%s' -type f", dir);
+	assert_non_null(ls = popen(cmd, "r"));
+	while (!found && fgets(line, sizeof(line), ls) != NULL) {
+		size_t n = 0, i;
+		char *buf;
+
+		line[strcspn(line, "\n")] = '\0';
+		if ((buf = h_read_file(line, &n)) == NULL)
+			continue;
+		for (i = 0; i + len <= n && !found; i++)
+			if (memcmp(buf + i, needle, len) == 0) {
+				fprintf(stderr, "template bytes in the clear in %s\n", line);
+				found = 1;
+			}
+		free(buf);
+	}
+	pclose(ls);
+	return found;
+}
+
+/* --- trust ------------------------------------------------------------------------------------ */
+
+static void
+test_trust_setup_refused_when_wrong(void **state)
+{
+	struct pair p;
+	char ca[800], own[800], hubcrt[800], path[800], *out = NULL;
+
+	(void)state;
+	pair_setup(&p);
+	(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", p.par.hub);
+	(void)snprintf(own, sizeof(own), "%s/ca/ca.crt", p.nat.hub);
+	(void)snprintf(hubcrt, sizeof(hubcrt), "%s/hub/hub.crt", p.par.hub);
+	{ /* the partner's CA under another name */
+		const char *argv[] = {
+			"paso-hub", "partner", "add", p.nat.hub, "--name", "cbp", "--ca", ca, NULL};
+		assert_int_equal(run_out(&out, argv), 1);
+		assert_non_null(strstr(out, "CERT"));
+		assert_non_null(strstr(out, "is the CA of deployment 'dhs', not of 'cbp'"));
+		free(out);
+	}
+	{ /* our own CA as a peer's */
+		const char *argv[] = {"paso-hub", "partner", "add", p.nat.hub, "--name", "test2",
+			"--ca", own, NULL};
+		assert_int_equal(run_out(&out, argv), 1);
+		assert_non_null(strstr(out, "own CA"));
+		free(out);
+	}
+	{ /* a leaf certificate, not a CA */
+		const char *argv[] = {"paso-hub", "partner", "add", p.nat.hub, "--name", "dhs2",
+			"--ca", hubcrt, NULL};
+		assert_int_equal(run_out(&out, argv), 1);
+		assert_non_null(strstr(out, "not a self-signed CA"));
+		free(out);
+	}
+	{ /* twice */
+		const char *argv[] = {
+			"paso-hub", "partner", "add", p.nat.hub, "--name", "dhs", "--ca", ca, NULL};
+		assert_int_equal(run_out(&out, argv), 1);
+		assert_non_null(strstr(out, "EXISTS"));
+		free(out);
+	}
+	{ /* a bad name, and missing arguments */
+		const char *argv[] = {"paso-hub", "partner", "add", p.nat.hub, "--name", "../x",
+			"--ca", ca, NULL};
+		const char *argv2[] = {
+			"paso-hub", "partner", "add", p.nat.hub, "--name", "x", NULL};
+		assert_int_equal(run_out(&out, argv), 1);
+		assert_non_null(strstr(out, "--name '../x'"));
+		free(out);
+		assert_int_equal(run_out(&out, argv2), 2);
+		free(out);
+	}
+	/* Nothing of the refused adds is trusted. */
+	(void)snprintf(path, sizeof(path), "%s/peers/cbp.ca.crt", p.nat.hub);
+	assert_int_not_equal(access(path, F_OK), 0);
+	(void)snprintf(path, sizeof(path), "%s/peers/test2.ca.crt", p.nat.hub);
+	assert_int_not_equal(access(path, F_OK), 0);
+	/* The accepted add is in the national log. */
+	assert_int_equal(count_in(p.nat.hub, "peer 'dhs' trusted"), 1);
+	assert_int_equal(count_in(p.par.hub, "peer 'test' trusted"), 1);
+	pair_cleanup(&p);
+}
+
+/* Connects with cert/key, trusting ca; 1 if an enrolment is acknowledged, else 0. */
+static int
+talks(const char *cert, const char *key, const char *ca, uint16_t port)
+{
+	struct tls_ctx *ctx = NULL;
+	struct tls_conn *c = NULL;
+	struct paso_diag d = {0};
+	Paso__Envelope env, *ans = NULL;
+	int ok = 0;
+
+	if (tls_ctx_new_client(cert, key, ca, "paso-hub", &ctx, &d) != 0)
+		return 0;
+	if (tls_connect(ctx, "127.0.0.1", port, 5000, &c, &d) == 0) {
+		c_make_enroll(&env, K, 999, 1);
+		if (c_send(c, &env) == 0 && (ans = c_recv(c)) != NULL) {
+			ok = ans->body_case == PASO__ENVELOPE__BODY_ACK;
+			paso__envelope__free_unpacked(ans, NULL);
+		}
+		c_free_enroll(&env);
+	}
+	tls_conn_free(c);
+	tls_ctx_free(ctx);
+	return ok;
+}
+
+static void
+test_certificates_never_cross_roles(void **state)
+{
+	struct pair p;
+	char pc[800], pk[800], natca[800], parca[800], kc[800], kk[800], nc[800], nk[800];
+	char *log;
+
+	(void)state;
+	pair_setup(&p);
+	p.par_peer = start(&p.par, 0);
+	p.nat_peer = start(&p.nat, 0);
+	(void)snprintf(pc, sizeof(pc), "%s/peers/test.crt", p.par.hub); /* partner's peer cert */
+	(void)snprintf(pk, sizeof(pk), "%s/peers/test.key", p.par.hub);
+	(void)snprintf(natca, sizeof(natca), "%s/ca/ca.crt", p.nat.hub);
+	(void)snprintf(parca, sizeof(parca), "%s/ca/ca.crt", p.par.hub);
+	(void)snprintf(kc, sizeof(kc), "%s/kiosks/" K ".crt", p.nat.hub);
+	(void)snprintf(kk, sizeof(kk), "%s/kiosks/" K ".key", p.nat.hub);
+	(void)snprintf(nc, sizeof(nc), "%s/peers/dhs.crt", p.nat.hub); /* national's peer cert */
+	(void)snprintf(nk, sizeof(nk), "%s/peers/dhs.key", p.nat.hub);
+	/* A kiosk on its own port is served (the control case). */
+	assert_int_equal(talks(kc, kk, natca, p.nat.port), 1);
+	/* The partner's certificate cannot act as a kiosk. */
+	assert_int_equal(talks(pc, pk, natca, p.nat.port), 0);
+	/* The national hub's own peer certificate (signed by its CA, CN .peer.test) is no kiosk. */
+	assert_int_equal(talks(nc, nk, natca, p.nat.port), 0);
+	/* A kiosk certificate cannot act as a partner on the partner port. */
+	assert_int_equal(talks(kc, kk, natca, p.nat_peer), 0);
+	/* Nor as the national hub on the partner's receive port, although the partner trusts the
+	 * national CA: the name must be .peer.test. */
+	assert_int_equal(talks(kc, kk, parca, p.par_peer), 0);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	log = h_read_file(p.par.log, NULL);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "is not a peer certificate"));
+	free(log);
+	log = h_read_file(p.nat.log, NULL);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "kiosk '.peer.test' is not registered"));
+	assert_non_null(strstr(log, "partner port: connection refused"));
+	free(log);
+	pair_cleanup(&p);
+}
+
+/* --- hit/no-hit -------------------------------------------------------------------------------- */
+
+static void
+test_hit_no_hit(void **state)
+{
+	struct pair p;
+	char hit[800], miss[800], bad[800], *out = NULL, *logn, *logp;
+	Paso__Capture *cap;
+	size_t n = 0;
+	char *raw;
+
+	(void)state;
+	pair_setup(&p);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 6);
+	make_probe(&p, 2, "hit.cap", hit, sizeof(hit));
+	make_probe(&p, 400, "miss.cap", miss, sizeof(miss));
+	/* Enrolled person: hit with a 64-hex-digit case token, exit 0. */
+	assert_int_equal(query(&p, PURPOSE, hit, &out), 0);
+	assert_non_null(strstr(out, "hit: case token "));
+	free(out);
+	/* Never enrolled: no hit, exit 3. */
+	assert_int_equal(query(&p, PURPOSE, miss, &out), 3);
+	assert_non_null(strstr(out, "no hit"));
+	free(out);
+	/* A purpose the policy does not allow: refused, exit 4, and not counted in the budget. */
+	assert_int_equal(query(&p, "general curiosity", miss, &out), 4);
+	assert_non_null(strstr(out, "PURPOSE_DENIED (-71)"));
+	free(out);
+	/* A probe that is not a capture: refused locally, exit 1, the hub never hears of it. */
+	(void)snprintf(bad, sizeof(bad), "%s/bad.cap", p.par.dir);
+	write_text(bad, "this is not a capture");
+	assert_int_equal(query(&p, PURPOSE, bad, &out), 1);
+	assert_non_null(strstr(out, "DECODE"));
+	free(out);
+	/* Budget of 4 a day: two more answered, then BUDGET_EXCEEDED. */
+	assert_int_equal(query(&p, PURPOSE, hit, &out), 0);
+	free(out);
+	assert_int_equal(query(&p, PURPOSE, miss, &out), 3);
+	free(out);
+	assert_int_equal(query(&p, PURPOSE, hit, &out), 4);
+	assert_non_null(strstr(out, "BUDGET_EXCEEDED (-72)"));
+	free(out);
+	h_hub_stop(&p.nat, SIGTERM);
+	/* National log: six QUERY entries (the bad probe never arrived), codes as answered. */
+	logn = show(p.nat.hub);
+	assert_int_equal(h_count(logn, "\"action\":\"QUERY\""), 6);
+	assert_int_equal(h_count(logn, "\"code_name\":\"PURPOSE_DENIED\""), 1);
+	assert_int_equal(h_count(logn, "\"code_name\":\"BUDGET_EXCEEDED\""), 1);
+	assert_int_equal(h_count(logn, "\"detail\":\"hit: case token"), 2);
+	assert_int_equal(h_count(logn, "\"detail\":\"no hit"), 2);
+	/* The partner keeps its own record of each query it sent and its answer class. */
+	logp = show(p.par.hub);
+	assert_int_equal(h_count(logp, "\"action\":\"QUERY\""), 6);
+	assert_int_equal(h_count(logp, "): hit, case token"), 2);
+	assert_int_equal(h_count(logp, "): no hit"), 2);
+	assert_int_equal(h_count(logp, "refused PURPOSE_DENIED"), 1);
+	free(logn);
+	free(logp);
+	/* The probe is never stored: its iris code is nowhere in the national deployment. */
+	raw = h_read_file(hit, &n);
+	assert_non_null(raw);
+	cap = paso__capture__unpack(NULL, n, (const uint8_t *)raw);
+	assert_non_null(cap);
+	assert_true(cap->n_iris > 0);
+	assert_int_equal(bytes_on_disk(p.nat.hub, cap->iris[0]->code.data, 64), 0);
+	paso__capture__free_unpacked(cap, NULL);
+	free(raw);
+	{ /* the store holds the six enrolled, nobody else */
+		const char *argv[] = {"paso-hub", "stats", p.nat.hub, "--json", NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		assert_int_equal(h_json_num(out, "subjects"), 6);
+		free(out);
+	}
+	pair_cleanup(&p);
+}
+
+static void
+test_query_from_partner_without_rules(void **state)
+{
+	struct pair p;
+	char cbp[700], ca[800], natca[800], probe[800], hub[64], *out = NULL;
+
+	(void)state;
+	pair_setup(&p);
+	/* A second partner, trusted at setup, but no sharing rule names it. */
+	(void)snprintf(cbp, sizeof(cbp), "%s/cbp", p.par.dir);
+	{
+		const char *argv[] = {
+			"paso-hub", "init", cbp, "--name", "cbp", "--role", "partner", NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		free(out);
+	}
+	(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", cbp);
+	(void)snprintf(natca, sizeof(natca), "%s/ca/ca.crt", p.nat.hub);
+	{
+		const char *a1[] = {
+			"paso-hub", "partner", "add", p.nat.hub, "--name", "cbp", "--ca", ca, NULL};
+		const char *a2[] = {
+			"paso-hub", "partner", "add", cbp, "--name", "test", "--ca", natca, NULL};
+		assert_int_equal(run_out(&out, a1), 0);
+		free(out);
+		assert_int_equal(run_out(&out, a2), 0);
+		free(out);
+	}
+	p.nat_peer = start(&p.nat, 0);
+	make_probe(&p, 1, "p.cap", probe, sizeof(probe));
+	(void)snprintf(hub, sizeof(hub), "127.0.0.1:%u", (unsigned)p.nat_peer);
+	{
+		const char *argv[] = {"paso-hub", "query", cbp, "--hub", hub, "--purpose", PURPOSE,
+			"--probe", probe, NULL};
+		assert_int_equal(run_out(&out, argv), 4);
+		assert_non_null(strstr(out, "UNKNOWN_PARTNER (-70)"));
+		free(out);
+	}
+	{ /* the national deployment is no partner: it cannot send queries */
+		const char *argv[] = {"paso-hub", "query", p.nat.hub, "--hub", hub, "--purpose",
+			PURPOSE, "--probe", probe, NULL};
+		assert_int_equal(run_out(&out, argv), 1);
+		assert_non_null(strstr(out, "not a partner deployment"));
+		free(out);
+	}
+	{ /* bad --hub */
+		const char *argv[] = {"paso-hub", "query", cbp, "--hub", "127.0.0.1", "--purpose",
+			PURPOSE, "--probe", probe, NULL};
+		assert_int_equal(run_out(&out, argv), 2);
+		assert_non_null(strstr(out, "--hub: expected HOST:PORT"));
+		free(out);
+	}
+	h_hub_stop(&p.nat, SIGTERM);
+	assert_int_equal(count_in(p.nat.hub, "\"code_name\":\"UNKNOWN_PARTNER\""), 1);
+	pair_cleanup(&p);
+}
+
+/* --- bulk shares ------------------------------------------------------------------------------ */
+
+static void
+test_bulk_shares_counted_on_both_sides(void **state)
+{
+	struct pair p;
+	Paso__Envelope env;
+	char *out = NULL, *logn, *logp, *at, pseud[65];
+	size_t i;
+
+	(void)state;
+	pair_setup(&p);
+	p.par_peer = start(&p.par, 0);
+	tell_national(&p);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 25);
+	/* Two bulk rules: one SHARE and one RECEIVE per record per rule. */
+	wait_shares(&p, 50);
+	/* A query while the partner's hub serves: its hub writes the partner's QUERY entry. */
+	{
+		char probe[800];
+
+		make_probe(&p, 4, "p4.cap", probe, sizeof(probe));
+		assert_int_equal(query(&p, PURPOSE, probe, &out), 0);
+		free(out);
+	}
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	assert_int_equal(count_in(p.par.hub, "): hit, case token"), 1);
+	{
+		const char *argv[] = {"paso-hub", "stats", p.par.hub, "--json", "--recount", NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		assert_int_equal(h_json_num(out, "subjects"), 50);
+		assert_int_equal(
+			h_json_num(out, "with_iris"), 25); /* templates only under one rule */
+		free(out);
+	}
+	logn = show(p.nat.hub);
+	logp = show(p.par.hub);
+	assert_int_equal(h_count(logn, "\"policy_rule\":\"sharing[1]\""), 25);
+	assert_int_equal(h_count(logn, "\"policy_rule\":\"sharing[2]\""), 25);
+	assert_int_equal(h_count(logp, "\"action\":\"RECEIVE\",\"actor\":\"test\""), 50);
+	/* Every pseudonym the national log says it shared is the subject of a RECEIVE entry, and
+	 * none is the national hub's own pseudonym of the person. */
+	for (at = logn, i = 0; (at = strstr(at, "\"detail\":\"shared ")) != NULL; i++) {
+		char needle[100];
+
+		at = strstr(at, " as ") + 4;
+		memcpy(pseud, at, 64);
+		pseud[64] = '\0';
+		(void)snprintf(needle, sizeof(needle), "\"subject\":\"%s\"", pseud);
+		assert_int_equal(h_count(logp, needle), 2);
+		assert_int_equal(h_count(logn, needle), 0);
+	}
+	assert_int_equal(i, 50);
+	free(logn);
+	free(logp);
+	/* No template byte in the clear: not in the national store (outbox included), nor in the
+	 * partner's store, nor in either log. */
+	for (i = 0; i < 25; i += 6) {
+		c_make_enroll(&env, K, 1, (uint32_t)i);
+		assert_true(env.enroll->capture->n_iris > 0);
+		assert_int_equal(
+			bytes_on_disk(p.nat.hub, env.enroll->capture->iris[0]->code.data, 64), 0);
+		assert_int_equal(
+			bytes_on_disk(p.par.hub, env.enroll->capture->iris[0]->code.data, 64), 0);
+		c_free_enroll(&env);
+	}
+	{ /* every SHARE has its RECEIVE and back, each proven in its signed log */
+		const char *argv[] = {"paso-audit", "shares", p.nat.hub, p.par.hub, NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		assert_non_null(strstr(out, "shares from 'test' to 'dhs': 50 SHARE entries, 50 "
+					    "RECEIVE entries, 50 matched one to one"));
+		free(out);
+	}
+	{ /* both logs verify */
+		const char *a1[] = {"paso-audit", "verify", p.nat.hub, NULL};
+		const char *a2[] = {"paso-audit", "verify", p.par.hub, NULL};
+		assert_int_equal(run_out(&out, a1), 0);
+		free(out);
+		assert_int_equal(run_out(&out, a2), 0);
+		free(out);
+	}
+	pair_cleanup(&p);
+}
+
+/* share_seq values in the partner's RECEIVE entries: each of 1..n exactly once. */
+static void
+assert_exactly_once(const char *dir, size_t n)
+{
+	char *log = show(dir), needle[64];
+	size_t s;
+
+	for (s = 1; s <= n; s++) {
+		(void)snprintf(needle, sizeof(needle), "(share_seq %zu) from", s);
+		if (h_count(log, needle) != 1)
+			fprintf(stderr, "share_seq %zu received %zu times\n", s,
+				h_count(log, needle));
+		assert_int_equal(h_count(log, needle), 1);
+	}
+	free(log);
+}
+
+static size_t
+received_lines(const char *log)
+{
+	char *txt = h_read_file(log, NULL);
+	size_t n = txt ? h_count(txt, "received ") : 0;
+
+	free(txt);
+	return n;
+}
+
+/* Polls the partner's hub log until one more batch arrived (mid-stream), or 10 s. */
+static void
+wait_one_more_batch(const char *log)
+{
+	size_t was = received_lines(log);
+	int i;
+
+	for (i = 0; i < 1000 && received_lines(log) <= was; i++)
+		usleep(10000);
+}
+
+static void
+test_kill9_either_side_exactly_once(void **state)
+{
+	struct pair p;
+	char kiosks[800], hub[64], *out = NULL;
+	const uint32_t people = 150;
+
+	(void)state;
+	pair_setup(&p);
+	p.par_peer = start(&p.par, 0);
+	tell_national(&p);
+	p.nat_peer = start(&p.nat, 0);
+	(void)snprintf(kiosks, sizeof(kiosks), "%s/kw", p.nat.dir);
+	(void)snprintf(hub, sizeof(hub), "127.0.0.1:%u", (unsigned)p.nat.port);
+	{
+		const char *argv[] = {"paso-kiosk", "run", "--deployment", p.nat.hub, "--hub", hub,
+			"--people", "150", "--crossings", "0", "--identify", "0", "--seed", "7",
+			"--workdir", kiosks, NULL};
+		pid_t kp = h_spawn(p.nat.log, argv);
+
+		/* The partner dies mid-stream, then comes back on the same port. */
+		wait_one_more_batch(p.par.log);
+		assert_true(h_hub_stop(&p.par, SIGKILL) != 0);
+		usleep(300000);
+		p.par_peer = start(&p.par, p.par_peer);
+		/* Then the national hub dies mid-stream (kiosks resend what it never acked). */
+		wait_one_more_batch(p.par.log);
+		assert_true(h_hub_stop(&p.nat, SIGKILL) != 0);
+		{
+			char pf[800], ps[16];
+			const char *extra[] = {"--peer-port-file", pf, NULL};
+
+			(void)snprintf(pf, sizeof(pf), "%s/hub.peerport", p.nat.dir);
+			(void)ps;
+			/* The kiosks retry the same port. */
+			h_hub_start_ex(&p.nat, p.nat.port, extra);
+		}
+		assert_int_equal(h_wait(kp), 0);
+	}
+	{
+		const char *argv[] = {"paso-hub", "stats", p.nat.hub, "--json", NULL};
+		long long subjects;
+
+		h_hub_stop(&p.nat, SIGTERM);
+		assert_int_equal(run_out(&out, argv), 0);
+		subjects = h_json_num(out, "subjects");
+		free(out);
+		assert_true(subjects > 100 && subjects <= people);
+		start(&p.nat, 0);
+		wait_shares(&p, (size_t)subjects * 2);
+		h_hub_stop(&p.nat, SIGTERM);
+		h_hub_stop(&p.par, SIGTERM);
+		assert_exactly_once(p.par.hub, (size_t)subjects * 2);
+		{
+			const char *a3[] = {"paso-audit", "shares", p.nat.hub, p.par.hub, NULL};
+			char want[96];
+
+			(void)snprintf(want, sizeof(want), "%lld matched one to one", subjects * 2);
+			assert_int_equal(run_out(&out, a3), 0);
+			assert_non_null(strstr(out, want));
+			free(out);
+		}
+		{
+			const char *a2[] = {
+				"paso-hub", "stats", p.par.hub, "--json", "--recount", NULL};
+			assert_int_equal(run_out(&out, a2), 0);
+			assert_int_equal(h_json_num(out, "subjects"), subjects * 2);
+			free(out);
+		}
+	}
+	pair_cleanup(&p);
+}
+
+/* Sends one ShareBatch to the partner as the national hub would; returns the answer. */
+static Paso__Envelope *
+send_batch(struct pair *p, const uint64_t *seqs, size_t n, size_t subject_len)
+{
+	struct tls_ctx *ctx = NULL;
+	struct tls_conn *c = NULL;
+	struct paso_diag d = {0};
+	char cert[800], key[800], ca[800];
+	Paso__Envelope env = PASO__ENVELOPE__INIT, *ans;
+	Paso__ShareBatch b = PASO__SHARE_BATCH__INIT;
+	Paso__SharedRecord r[8], *rp[8];
+	uint8_t subj[8][32];
+	size_t i;
+
+	(void)snprintf(cert, sizeof(cert), "%s/peers/dhs.crt", p->nat.hub);
+	(void)snprintf(key, sizeof(key), "%s/peers/dhs.key", p->nat.hub);
+	(void)snprintf(ca, sizeof(ca), "%s/peers/dhs.ca.crt", p->nat.hub);
+	assert_int_equal(tls_ctx_new_client(cert, key, ca, "paso-hub", &ctx, &d), 0);
+	assert_int_equal(tls_connect(ctx, "127.0.0.1", p->par_peer, 5000, &c, &d), 0);
+	for (i = 0; i < n; i++) {
+		paso__shared_record__init(&r[i]);
+		memset(subj[i], (int)seqs[i], 32);
+		r[i].share_seq = seqs[i];
+		r[i].subject.data = subj[i];
+		r[i].subject.len = subject_len;
+		r[i].rule = "sharing[2]";
+		r[i].purpose = "bulk screening";
+		r[i].category = PASO__CATEGORY__DETAINEE;
+		r[i].enrolled_at = 1790000000;
+		r[i].enrolled_point = "test";
+		r[i].retention_days = 10;
+		rp[i] = &r[i];
+	}
+	b.n_records = n;
+	b.records = rp;
+	env.kiosk_id = "hub";
+	env.seq = seqs[n - 1];
+	env.body_case = PASO__ENVELOPE__BODY_SHARE_BATCH;
+	env.share_batch = &b;
+	assert_int_equal(c_send(c, &env), 0);
+	ans = c_recv(c);
+	assert_non_null(ans);
+	tls_conn_free(c);
+	tls_ctx_free(ctx);
+	return ans;
+}
+
+/* A sender that never heard the acknowledgement resends: acknowledged, stored once. */
+static void
+test_partner_resend_stored_once(void **state)
+{
+	struct pair p;
+	const uint64_t first[] = {1, 2, 3}, again[] = {2, 3, 4}, bad[] = {5};
+	Paso__Envelope *ans;
+	char *out = NULL;
+
+	(void)state;
+	pair_setup(&p);
+	p.par_peer = start(&p.par, 0);
+	ans = send_batch(&p, first, 3, 32);
+	assert_int_equal(ans->body_case, PASO__ENVELOPE__BODY_SHARE_ACK);
+	assert_int_equal(ans->share_ack->through, 3);
+	paso__envelope__free_unpacked(ans, NULL);
+	ans = send_batch(&p, again, 3, 32);
+	assert_int_equal(ans->body_case, PASO__ENVELOPE__BODY_SHARE_ACK);
+	assert_int_equal(ans->share_ack->through, 4);
+	paso__envelope__free_unpacked(ans, NULL);
+	/* A malformed record: refused with its code, nothing stored, the port keeps serving. */
+	ans = send_batch(&p, bad, 1, 31);
+	assert_int_equal(ans->body_case, PASO__ENVELOPE__BODY_ERROR);
+	assert_int_equal(ans->error->code, PASO_E_FIELD_RANGE);
+	assert_non_null(strstr(ans->error->message, "records[0].subject: 31 bytes"));
+	paso__envelope__free_unpacked(ans, NULL);
+	h_hub_stop(&p.par, SIGTERM);
+	assert_int_equal(count_in(p.par.hub, "\"action\":\"RECEIVE\""), 4);
+	assert_int_equal(count_in(p.par.hub, "\"code_name\":\"FIELD_RANGE\""), 1);
+	{ /* four RECEIVE entries the national log never shared: the cross-log check fails */
+		const char *argv[] = {"paso-audit", "shares", p.nat.hub, p.par.hub, NULL};
+		assert_int_equal(run_out(&out, argv), 1);
+		assert_non_null(strstr(out, "has no SHARE in"));
+		assert_non_null(strstr(out, "0 SHARE entries, 4 RECEIVE entries, 0 matched"));
+		free(out);
+	}
+	{
+		const char *argv[] = {"paso-hub", "stats", p.par.hub, "--json", "--recount", NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		assert_int_equal(h_json_num(out, "subjects"), 4);
+		assert_int_equal(h_json_num(out, "detainee"), 4);
+		free(out);
+	}
+	pair_cleanup(&p);
+}
+
+/* A partner whose queries nearly all miss is flagged once a day; the answers go on. */
+static void
+test_fishing_flagged(void **state)
+{
+	static const char yaml[] = "name: national-fishing\n"
+				   "store:\n  finger: true\n  face: true\n  iris: true\n"
+				   "sharing:\n"
+				   "  - partner: dhs\n    what: hit_no_hit\n    categories: all\n"
+				   "    purpose: " PURPOSE "\n    retention_days: 30\n"
+				   "    daily_budget: 100\n";
+	struct pair p;
+	char miss[800], *out = NULL, *log;
+	int i;
+
+	(void)state;
+	pair_setup_with(&p, yaml);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 2);
+	make_probe(&p, 300, "miss.cap", miss, sizeof(miss));
+	for (i = 0; i < 22; i++) {
+		assert_int_equal(query(&p, PURPOSE, miss, &out), 3);
+		free(out);
+	}
+	h_hub_stop(&p.nat, SIGTERM);
+	log = show(p.nat.hub);
+	assert_int_equal(h_count(log, "\"action\":\"FLAG\""), 1);
+	assert_non_null(strstr(log, "partner 'dhs' looks like fishing: 20 of 20 queries today"));
+	assert_int_equal(h_count(log, "\"action\":\"QUERY\""), 22);
+	free(log);
+	pair_cleanup(&p);
+}
+
+/* Removing a bulk rule withdraws what it queued: audited, never sent. */
+static void
+test_revoked_rule_withdraws_queued_shares(void **state)
+{
+	static const char templates_only[] =
+		"name: national-revoked\n"
+		"store:\n  finger: true\n  face: true\n  iris: true\n"
+		"sharing:\n"
+		"  - partner: dhs\n    what: templates\n    categories: all\n"
+		"    purpose: bulk screening\n    retention_days: 3650\n";
+	struct pair p;
+	char path[800], *logn, *logp;
+
+	(void)state;
+	pair_setup(&p);
+	/* The partner is down: six rows wait in the outbox (three people, two rules). */
+	p.par_peer = start(&p.par, 0);
+	h_hub_stop(&p.par, SIGTERM);
+	tell_national(&p);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 3);
+	h_hub_stop(&p.nat, SIGTERM);
+	/* The records rule goes; the templates rule stays. */
+	(void)snprintf(path, sizeof(path), "%s/policy.yaml", p.nat.hub);
+	write_text(path, templates_only);
+	p.par_peer = start(&p.par, p.par_peer);
+	start(&p.nat, 0);
+	wait_shares(&p, 3);
+	usleep(300000);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	logn = show(p.nat.hub);
+	logp = show(p.par.hub);
+	assert_int_equal(h_count(logn, "\"action\":\"SHARE\""), 3);
+	assert_int_equal(h_count(logn, "withdrawn: its rule is no longer in policy"), 3);
+	assert_int_equal(h_count(logp, "\"action\":\"RECEIVE\""), 3);
+	assert_int_equal(h_count(logp, "received record"), 0);
+	free(logn);
+	free(logp);
+	pair_cleanup(&p);
+}
+
+/* A bulk rule that appears shares what already exists, once. */
+static void
+test_new_rule_shares_existing_records(void **state)
+{
+	static const char no_bulk[] = "name: national-before\n"
+				      "store:\n  finger: true\n  face: true\n  iris: true\n";
+	struct pair p;
+	char path[800], *logn;
+
+	(void)state;
+	pair_setup_with(&p, no_bulk);
+	p.par_peer = start(&p.par, 0);
+	tell_national(&p);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 4);
+	h_hub_stop(&p.nat, SIGTERM);
+	/* The policy now shares templates and records with dhs. */
+	(void)snprintf(path, sizeof(path), "%s/policy.yaml", p.nat.hub);
+	write_text(path, national_yaml);
+	start(&p.nat, 0);
+	wait_shares(&p, 8);
+	enrol(&p, 4, 5);
+	wait_shares(&p, 10);
+	h_hub_stop(&p.nat, SIGTERM);
+	/* Another start queues nothing again. */
+	start(&p.nat, 0);
+	usleep(500000);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	logn = show(p.nat.hub);
+	assert_int_equal(h_count(logn, "\"action\":\"SHARE\""), 10);
+	assert_int_equal(h_count(logn, "in force: 4 existing subjects queued"), 2);
+	assert_non_null(strstr(logn, "opening 4 sealed subject records to queue them"));
+	free(logn);
+	assert_int_equal(count_in(p.par.hub, "\"action\":\"RECEIVE\""), 10);
+	pair_cleanup(&p);
+}
+
+/* A reload without a restart: a removed rule withdraws at once, a new one shares what exists. */
+static void
+test_reload_revokes_and_adds_rules(void **state)
+{
+	static const char templates_only[] =
+		"name: national-reloaded\n"
+		"store:\n  finger: true\n  face: true\n  iris: true\n"
+		"sharing:\n"
+		"  - partner: dhs\n    what: templates\n    categories: all\n"
+		"    purpose: bulk screening\n    retention_days: 3650\n";
+	static const char records_again[] =
+		"name: national-reloaded-2\n"
+		"store:\n  finger: true\n  face: true\n  iris: true\n"
+		"sharing:\n"
+		"  - partner: dhs\n    what: records\n    categories: [detainee, border_worker, "
+		"regional_visitor, migrant_in_transit]\n"
+		"    purpose: bulk screening, second look\n    retention_days: 3650\n";
+	struct pair p;
+	char path[800], *out = NULL, *logn;
+	const char *argv[] = {"paso-hub", "reload", p.nat.hub, NULL};
+
+	(void)state;
+	pair_setup(&p);
+	argv[2] = p.nat.hub;
+	p.par_peer = start(&p.par, 0);
+	h_hub_stop(&p.par, SIGTERM);
+	tell_national(&p);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 3);
+	(void)snprintf(path, sizeof(path), "%s/policy.yaml", p.nat.hub);
+	write_text(path, templates_only);
+	assert_int_equal(run_out(&out, argv), 0);
+	free(out);
+	p.par_peer = start(&p.par, p.par_peer);
+	wait_shares(&p, 3);
+	/* A new records rule (another purpose): the three already enrolled are shared under it. */
+	write_text(path, records_again);
+	assert_int_equal(run_out(&out, argv), 0);
+	free(out);
+	wait_shares(&p, 6);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	logn = show(p.nat.hub);
+	assert_int_equal(h_count(logn, "withdrawn: its rule is no longer in policy"), 3);
+	assert_int_equal(h_count(logn, "in force: 3 existing subjects queued"), 1);
+	/* Three SHARE entries under the new rule, and the POLICY_LOAD entry that queued them. */
+	assert_int_equal(h_count(logn, "\"purpose\":\"bulk screening, second look\""), 4);
+	free(logn);
+	{
+		const char *a[] = {"paso-audit", "shares", p.nat.hub, p.par.hub, NULL};
+		assert_int_equal(run_out(&out, a), 0);
+		assert_non_null(strstr(out, "6 matched one to one"));
+		free(out);
+	}
+	pair_cleanup(&p);
+}
+
+/* What a partner receives follows the partner's own retention, on the partner's clock. */
+static void
+test_partner_retention_erases_received(void **state)
+{
+	struct pair p;
+	char *out = NULL, *logp;
+	int i;
+
+	(void)state;
+	pair_setup(&p);
+	p.par_peer = start_clock(&p.par, 0, "sim:2027-01-01T00:00:00Z");
+	tell_national(&p);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 3);
+	wait_shares(&p, 6);
+	{ /* kept 365 days (the partner's policy; the rule allows 3650) */
+		const char *a[] = {"paso-hub", "clock", p.par.hub, "--advance", "300d", NULL};
+		assert_int_equal(run_out(&out, a), 0);
+		free(out);
+	}
+	usleep(1500000);
+	{
+		const char *a[] = {"paso-hub", "stats", p.par.hub, "--json", NULL};
+		assert_int_equal(run_out(&out, a), 0);
+		assert_int_equal(h_json_num(out, "subjects"), 6);
+		free(out);
+	}
+	{
+		const char *a[] = {"paso-hub", "clock", p.par.hub, "--advance", "70d", NULL};
+		assert_int_equal(run_out(&out, a), 0);
+		free(out);
+	}
+	for (i = 0; i < 100; i++) {
+		const char *a[] = {"paso-hub", "stats", p.par.hub, "--json", NULL};
+		long long n;
+
+		assert_int_equal(run_out(&out, a), 0);
+		n = h_json_num(out, "subjects");
+		free(out);
+		if (n == 0)
+			break;
+		usleep(100000);
+	}
+	assert_true(i < 100);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	logp = show(p.par.hub);
+	assert_true(h_count(logp, "\"action\":\"DELETE\"") >= 1);
+	free(logp);
+	pair_cleanup(&p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_trust_setup_refused_when_wrong),
+		cmocka_unit_test(test_certificates_never_cross_roles),
+		cmocka_unit_test(test_hit_no_hit),
+		cmocka_unit_test(test_query_from_partner_without_rules),
+		cmocka_unit_test(test_bulk_shares_counted_on_both_sides),
+		cmocka_unit_test(test_partner_resend_stored_once),
+		cmocka_unit_test(test_fishing_flagged),
+		cmocka_unit_test(test_revoked_rule_withdraws_queued_shares),
+		cmocka_unit_test(test_new_rule_shares_existing_records),
+		cmocka_unit_test(test_reload_revokes_and_adds_rules),
+		cmocka_unit_test(test_partner_retention_erases_received),
+		cmocka_unit_test(test_kill9_either_side_exactly_once),
+	};
+
+	/* A refused handshake closes the socket under our writes: an error, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
