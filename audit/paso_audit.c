@@ -621,8 +621,7 @@ cmd_prove(int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto out;
 		}
-		if ((r = logread_consistency(log, oldsz, size, path, MERKLE_MAX_PROOF, &np)) !=
-				0 ||
+		if ((r = logread_consistency(log, oldsz, size, path, MERKLE_MAX_PROOF, &np)) != 0 ||
 			(r = logread_root(log, oldsz, old)) != 0 ||
 			(r = logread_root(log, size, root)) != 0) {
 			rc = fail(r, "prove", NULL);

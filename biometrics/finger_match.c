@@ -1378,7 +1378,8 @@ finger_threshold_for_fmr(double fmr)
 		return finger_calib[0].score;
 	for (i = 0; i + 1 < N_CALIB; i++)
 		if (ev <= finger_calib[i + 1].ev) {
-			f = (ev - finger_calib[i].ev) / (finger_calib[i + 1].ev - finger_calib[i].ev);
+			f = (ev - finger_calib[i].ev) /
+			    (finger_calib[i + 1].ev - finger_calib[i].ev);
 			return finger_calib[i].score +
 			       f * (finger_calib[i + 1].score - finger_calib[i].score);
 		}

@@ -408,8 +408,8 @@ gallery_move_all(struct gallery *dst, struct gallery *src)
 		return 0;
 	pthread_rwlock_wrlock(&dst->lock);
 	if (dst->n + src->n > dst->cap &&
-		(r = reserve_locked(dst, dst->n + src->n > 2 * dst->cap ? dst->n + src->n
-									: 2 * dst->cap)) != 0)
+		(r = reserve_locked(dst,
+			 dst->n + src->n > 2 * dst->cap ? dst->n + src->n : 2 * dst->cap)) != 0)
 		goto out;
 	for (k = 0; k < src->n; k++) {
 		if (dst->nslots > 0 && dst->slots[slot_find(dst, src->ids[k])] != 0)

@@ -114,8 +114,8 @@ int gallery_identify_tmpl(struct gallery *g, const struct match_template *probe,
  * them; the best GALLERY_SINCE_CANDIDATES are compared in full.
  */
 #define GALLERY_SINCE_CANDIDATES 8
-int gallery_identify_since_tmpl(struct gallery *g, const struct match_template *probe,
-	double fmr, uint64_t after, struct gallery_hit *best, int *found);
+int gallery_identify_since_tmpl(struct gallery *g, const struct match_template *probe, double fmr,
+	uint64_t after, struct gallery_hit *best, int *found);
 
 #define GALLERY_CANDIDATES 32
 

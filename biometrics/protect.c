@@ -45,8 +45,8 @@ key_stream(const uint8_t key[PROTECT_KEY_BYTES], const char *label, uint8_t *buf
 	static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
 	uint8_t sub[crypto_stream_chacha20_KEYBYTES];
 
-	crypto_generichash(sub, sizeof(sub), (const uint8_t *)label, strlen(label), key,
-		PROTECT_KEY_BYTES);
+	crypto_generichash(
+		sub, sizeof(sub), (const uint8_t *)label, strlen(label), key, PROTECT_KEY_BYTES);
 	crypto_stream_chacha20(buf, len, nonce, sub);
 	sodium_memzero(sub, sizeof(sub));
 }
@@ -252,8 +252,10 @@ protect_iris(const struct protect_key *k, const struct bio_iris *in, struct prot
 			unsigned word = 0, valid = 1, idx;
 
 			for (q = 0; q < 8; q++) {
-				const uint8_t *crow = in->code + (band * 4 + q / 2) * IRIS_ROW_BYTES;
-				const uint8_t *mrow = in->mask + (band * 4 + q / 2) * IRIS_ROW_BYTES;
+				const uint8_t *crow =
+					in->code + (band * 4 + q / 2) * IRIS_ROW_BYTES;
+				const uint8_t *mrow =
+					in->mask + (band * 4 + q / 2) * IRIS_ROW_BYTES;
 				int bit = 2 * t + (q & 1);
 
 				word |= (unsigned)bit_at(crow, bit) << q;
@@ -294,7 +296,8 @@ protect_iris_compare(const struct protect_iris *a, const struct protect_iris *b)
 	for (blk = 0; blk < PROTECT_IRIS_BLOCKS; blk++) {
 		int x = 0, ha, hb;
 
-		if (a->words[blk] < PROTECT_IRIS_MIN_WORDS || b->words[blk] < PROTECT_IRIS_MIN_WORDS)
+		if (a->words[blk] < PROTECT_IRIS_MIN_WORDS ||
+			b->words[blk] < PROTECT_IRIS_MIN_WORDS)
 			continue;
 		for (i = 0; i < 32; i++)
 			x += __builtin_popcount((unsigned)(a->bf[blk][i] ^ b->bf[blk][i]));

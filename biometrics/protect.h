@@ -41,7 +41,7 @@ void protect_key_free(struct protect_key *k);
 
 #define PROTECT_FACE_M 5       /* coefficients and exponents per window */
 #define PROTECT_FACE_OVERLAP 4 /* elements shared by consecutive windows */
-#define PROTECT_FACE_DIM \
+#define PROTECT_FACE_DIM                                                                           \
 	((BIO_FACE_DIM - PROTECT_FACE_M) / (PROTECT_FACE_M - PROTECT_FACE_OVERLAP) + 1)
 
 /*
@@ -51,8 +51,8 @@ void protect_key_free(struct protect_key *k);
  * permutation of 1..PROTECT_FACE_M. Returns 0 or PASO_E_FIELD_RANGE (a value not finite, or all
  * zero).
  */
-int protect_face(const struct protect_key *k, const float v[BIO_FACE_DIM],
-	float out[PROTECT_FACE_DIM]);
+int protect_face(
+	const struct protect_key *k, const float v[BIO_FACE_DIM], float out[PROTECT_FACE_DIM]);
 
 /* As protect_face, quantised for the int8 kernels (face_cosine_q, face_scan): zero padded. */
 int protect_face_q(const struct protect_key *k, const float v[BIO_FACE_DIM], struct face_q *out);
@@ -79,8 +79,8 @@ void protect_face_params(const struct protect_key *k, int c[PROTECT_FACE_M], int
 #define PROTECT_IRIS_MIN_WORDS 8 /* valid columns a block needs to be compared */
 
 struct protect_iris {
-	uint8_t eye;                          /* enum bio_eye */
-	uint8_t words[PROTECT_IRIS_BLOCKS];   /* valid columns per block (0 = empty) */
+	uint8_t eye;                         /* enum bio_eye */
+	uint8_t words[PROTECT_IRIS_BLOCKS];  /* valid columns per block (0 = empty) */
 	uint8_t bf[PROTECT_IRIS_BLOCKS][32]; /* 256-bit filters */
 };
 
@@ -110,8 +110,8 @@ unsigned protect_iris_index(const struct protect_key *k, int block, unsigned wor
 #define PROTECT_FINGER_MAX_CYL 255
 
 struct protect_finger_view {
-	uint8_t pos;  /* ISO finger position, 0 unknown */
-	uint16_t n;   /* protected cylinders */
+	uint8_t pos; /* ISO finger position, 0 unknown */
+	uint16_t n;  /* protected cylinders */
 	uint64_t c[PROTECT_FINGER_MAX_CYL][PROTECT_FINGER_WORDS];
 };
 

@@ -130,7 +130,7 @@ int
 main(int argc, char **argv)
 {
 	unsigned long n = 1000000, np = 16, runs = 3;
-	float (*pool)[BIO_FACE_DIM];
+	float(*pool)[BIO_FACE_DIM];
 	struct population *pop = NULL;
 	struct protect_key *key = NULL;
 	uint8_t kbytes[PROTECT_KEY_BYTES];
@@ -191,7 +191,8 @@ main(int argc, char **argv)
 	tenrol = 0;
 	for (i = 0; i < n; i++) {
 		float v[BIO_FACE_DIM];
-		const float *x = pool[i % FACE_POOL], *y = pool[(i / FACE_POOL * 7919 + i * 31 + 1) % FACE_POOL];
+		const float *x = pool[i % FACE_POOL],
+			    *y = pool[(i / FACE_POOL * 7919 + i * 31 + 1) % FACE_POOL];
 		double ss = 0, t;
 		int d;
 
@@ -281,7 +282,8 @@ main(int argc, char **argv)
 		traw[nt / 2] * 1e3, traw[0] * 1e3, traw[nt - 1] * 1e3);
 	printf("  PolyProtect (transform + search): median %6.2f ms per probe (range %.2f..%.2f); "
 	       "%.2f x unprotected\n",
-		tprot[nt / 2] * 1e3, tprot[0] * 1e3, tprot[nt - 1] * 1e3, tprot[nt / 2] / traw[nt / 2]);
+		tprot[nt / 2] * 1e3, tprot[0] * 1e3, tprot[nt - 1] * 1e3,
+		tprot[nt / 2] / traw[nt / 2]);
 	printf("  of which the probe's transform: median %.3f ms\n", ttr[nt / 2] * 1e3);
 	printf("  enrolment transform: %.2f us per reference\n", tenrol / (double)n * 1e6);
 	printf("  mate found at rank 1: unprotected %zu/%lu, protected %zu/%lu\n", hits_raw, np,

@@ -153,9 +153,10 @@ main(int argc, char **argv)
 
 		errno = 0;
 		v = strtol(p, &end, 10);
-		if (errno != 0 || end == p || v < 0 || v >= MAX_SETS || (*end != ',' && *end != '\0')) {
-			fprintf(stderr, "finger_calib: --sets: '%s' is not a list of 0..%d\n", set_arg,
-				MAX_SETS - 1);
+		if (errno != 0 || end == p || v < 0 || v >= MAX_SETS ||
+			(*end != ',' && *end != '\0')) {
+			fprintf(stderr, "finger_calib: --sets: '%s' is not a list of 0..%d\n",
+				set_arg, MAX_SETS - 1);
 			return 2;
 		}
 		want[v] = 1;
@@ -193,8 +194,8 @@ main(int argc, char **argv)
 			struct set *st = &sets[id[set]];
 
 			if (st->n == st->cap) {
-				double *q = realloc(st->v, (st->cap = st->cap ? 2 * st->cap : 4096) *
-								   sizeof(double));
+				double *q = realloc(st->v,
+					(st->cap = st->cap ? 2 * st->cap : 4096) * sizeof(double));
 
 				if (q == NULL) {
 					fclose(f);
@@ -215,11 +216,11 @@ main(int argc, char **argv)
 	for (k = 0; k < ns; k++) {
 		qsort(sets[k].v, sets[k].n, sizeof(double), cmp_double);
 		if (fit(&sets[k]) != 0) {
-			fprintf(stderr, "finger_calib: set %d: too few impostor scores to fit\n", k);
+			fprintf(stderr, "finger_calib: set %d: too few impostor scores to fit\n",
+				k);
 			return 1;
 		}
-		printf("; %zu impostors, log10 FMR = %.3f %.3f s", sets[k].n, sets[k].a,
-			sets[k].b);
+		printf("; %zu impostors, log10 FMR = %.3f %.3f s", sets[k].n, sets[k].a, sets[k].b);
 	}
 	printf(" */\n");
 	for (ev = EV_STEP, s = 0; ev <= EV_MAX + 1e-9; ev += EV_STEP) {

@@ -134,7 +134,8 @@ make_frames(struct population *pop, uint32_t people, uint32_t crossings, unsigne
 		return PASO_E_NOMEM;
 	for (i = 0; i < people + crossings; i++) {
 		uint32_t p = i < people ? i : (i - people) % people;
-		unsigned k = i < people ? slice_of(i, people, nk) : slice_of(i - people, crossings, nk);
+		unsigned k =
+			i < people ? slice_of(i, people, nk) : slice_of(i - people, crossings, nk);
 		struct frames *f = i < people ? enrol : cross;
 
 		memset(&s, 0, sizeof(s));
@@ -346,8 +347,8 @@ decide_direct(struct direct *x, const struct frames *f, unsigned batch, uint64_t
 	for (i = 0; i < f->n; i = end) {
 		end = i + batch < f->n ? i + batch : f->n;
 		for (j = i; j < end; j++)
-			if (decide_prepare(&x->dc, kiosks[f->kiosk[j]], f->buf[j] + 4, f->len[j] - 4,
-				    NULL, &m[j - i]) != 0)
+			if (decide_prepare(&x->dc, kiosks[f->kiosk[j]], f->buf[j] + 4,
+				    f->len[j] - 4, NULL, &m[j - i]) != 0)
 				return -1;
 		if (ledger_begin(x->l, &t) != 0)
 			return -1;
@@ -398,8 +399,8 @@ hub_group_size(const char *portfile)
 		return best;
 	while (fgets(line, sizeof(line), f) != NULL)
 		if ((x = strstr(line, "stopped: ")) != NULL &&
-			sscanf(x, "stopped: %llu accepted, %llu refused, %llu resends in %llu", &a, &rf,
-				&p, &g) == 4 &&
+			sscanf(x, "stopped: %llu accepted, %llu refused, %llu resends in %llu", &a,
+				&rf, &p, &g) == 4 &&
 			g > 0)
 			best = (unsigned)((a + rf + p + g / 2) / g);
 	fclose(f);
@@ -444,8 +445,9 @@ start_hub(const char *hubdir, const char *bindir, const char *portfile, uint16_t
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bench_ingest [--people N] [--crossings N] [--kiosks K<=64] [--runs R]\n"
-			"                    [--window W] [--bin DIR] [--dir DIR]\n");
+	fprintf(stderr,
+		"usage: bench_ingest [--people N] [--crossings N] [--kiosks K<=64] [--runs R]\n"
+		"                    [--window W] [--bin DIR] [--dir DIR]\n");
 }
 
 int
