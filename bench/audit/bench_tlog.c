@@ -450,6 +450,23 @@ usage(void)
 	exit(2);
 }
 
+/* A whole number lo..hi, or the usage message (strtoull with end and range checks). */
+static uint64_t
+number(const char *opt, const char *s, uint64_t lo, uint64_t hi)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
+		fprintf(stderr, "bench_tlog: %s: a whole number %llu..%llu: '%s'\n", opt,
+			(unsigned long long)lo, (unsigned long long)hi, s);
+		usage();
+	}
+	return v;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -470,17 +487,17 @@ main(int argc, char **argv)
 		if (i + 1 >= argc)
 			usage();
 		if (strcmp(argv[i], "--large") == 0)
-			o.large = strtoull(argv[++i], NULL, 10);
+			o.large = number(argv[i], argv[i + 1], 1, 1000000000), i++;
 		else if (strcmp(argv[i], "--seconds") == 0)
 			o.seconds = strtod(argv[++i], NULL);
 		else if (strcmp(argv[i], "--batch") == 0)
-			o.batch = strtoul(argv[++i], NULL, 10);
+			o.batch = number(argv[i], argv[i + 1], 1, 1000000), i++;
 		else if (strcmp(argv[i], "--runs") == 0)
-			o.runs = atoi(argv[++i]);
+			o.runs = (int)number(argv[i], argv[i + 1], 1, 100), i++;
 		else if (strcmp(argv[i], "--proofs") == 0)
-			o.proofs = atoi(argv[++i]);
+			o.proofs = (int)number(argv[i], argv[i + 1], 1, 10000000), i++;
 		else if (strcmp(argv[i], "--requests") == 0)
-			o.requests = atoi(argv[++i]);
+			o.requests = (int)number(argv[i], argv[i + 1], 1, 10000000), i++;
 		else if (strcmp(argv[i], "--dir") == 0)
 			o.dir = argv[++i];
 		else if (strcmp(argv[i], "--only") == 0)

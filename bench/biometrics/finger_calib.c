@@ -183,8 +183,8 @@ main(int argc, char **argv)
 		}
 		if (k < 6 || strcmp(c[0], "set") == 0)
 			continue;
-		set = atoi(c[0]); /* our own file, written by paso eval */
-		gen = atoi(c[3]);
+		set = (int)strtol(c[0], NULL, 10); /* our own file, written by paso eval */
+		gen = (int)strtol(c[3], NULL, 10);
 		score = strtod(c[4], NULL);
 		if (set < 0 || set >= MAX_SETS || !want[set] || gen != 0)
 			continue;

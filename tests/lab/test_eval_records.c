@@ -162,8 +162,8 @@ test_records_counts_and_files(void **state)
 	double gen = 2 * FINGERS * 6, imp = 2 * (190 - FINGERS * 6);
 
 	(void)state;
-	snprintf(args, sizeof(args), "--records '%s' --json --out '%s/det' --scores '%s/s.csv'", dir,
-		dir, dir);
+	snprintf(args, sizeof(args), "--records '%s' --json --out '%s/det' --scores '%s/s.csv'",
+		dir, dir, dir);
 	/* dir holds A/, B/ and nothing else yet: one set per subdirectory */
 	assert_int_equal(run(args), 0);
 	json = slurp("out.txt");
@@ -209,7 +209,8 @@ test_records_counts_and_files(void **state)
 	assert_non_null(strstr(json, "40 real finger records in 2 sets"));
 	assert_non_null(strstr(json, "  EER "));
 	assert_non_null(strstr(json, "320 impostors: only 3 may lie above, indicative)"));
-	assert_non_null(strstr(json, "FMR 0.001  not enough impostor comparisons (320; need 10000)"));
+	assert_non_null(
+		strstr(json, "FMR 0.001  not enough impostor comparisons (320; need 10000)"));
 	assert_non_null(strstr(json, " of 320 impostors)"));
 	assert_non_null(strstr(json, "policy FMR 0.0001"));
 	assert_non_null(strstr(json, "of 30 probes; each identity's first record enrolled"));
@@ -266,14 +267,16 @@ test_records_refusals(void **state)
 	out = slurp("out.txt");
 	assert_true(out[0] == '\0');
 	free(out);
-	assert_int_equal(mkdir(strcat(strcpy(args, dir), "/C"), 0755), 0);
+	snprintf(args, sizeof(args), "%s/C", dir);
+	assert_int_equal(mkdir(args, 0755), 0);
 	put("C/finger-one.iso", junk, sizeof(junk));
 	snprintf(args, sizeof(args), "--records '%s/C'", dir);
 	assert_int_equal(run(args), 1);
 	err = slurp("err.txt");
 	assert_non_null(strstr(err, "C/finger-one.iso: not named FINGER_IMPRESSION.ext"));
 	free(err);
-	assert_int_equal(unlink(strcat(strcpy(args, dir), "/C/finger-one.iso")), 0);
+	snprintf(args, sizeof(args), "%s/C/finger-one.iso", dir);
+	assert_int_equal(unlink(args), 0);
 	put("C/1_1.iso", junk, sizeof(junk));
 	put("C/1_2.iso", junk, sizeof(junk));
 	snprintf(args, sizeof(args), "--records '%s/C'", dir);
