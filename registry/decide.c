@@ -43,8 +43,8 @@ static double per_comparison_fmr(const struct decide_ctx *dc);
 /* --- preparing a message (any thread) -------------------------------------------------------- */
 
 int
-decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *payload,
-	size_t len, const struct paso_diag *transport_err, struct decide_msg *m)
+decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *payload, size_t len,
+	const struct paso_diag *transport_err, struct decide_msg *m)
 {
 	memset(m, 0, sizeof(*m));
 	(void)snprintf(m->kiosk, sizeof(m->kiosk), "%s", kiosk);
@@ -138,8 +138,8 @@ audit(const struct decide_ctx *dc, struct ledger_txn *lt, uint64_t now, Paso__Au
 }
 
 int
-decide_event(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
-	Paso__Action action, int code, const char *purpose, const char *detail)
+decide_event(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now, Paso__Action action,
+	int code, const char *purpose, const char *detail)
 {
 	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
 	uint64_t idx;
@@ -154,8 +154,7 @@ decide_event(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 
 /* Fills the parts of an audit entry every kiosk message shares. */
 static void
-entry_for(const struct decide_msg *m, Paso__AuditEntry *e, Paso__Action action,
-	const char *purpose)
+entry_for(const struct decide_msg *m, Paso__AuditEntry *e, Paso__Action action, const char *purpose)
 {
 	e->actor = (char *)m->kiosk;
 	e->action = action;
@@ -168,6 +167,13 @@ entry_for(const struct decide_msg *m, Paso__AuditEntry *e, Paso__Action action,
 		e->kiosk_seq = m->env->seq;
 }
 
+/* People enrolled: the gallery and this transaction's enrolments. */
+static size_t
+held(const struct decide_ctx *dc)
+{
+	return gallery_size(dc->gallery) + (dc->recent != NULL ? gallery_size(dc->recent) : 0);
+}
+
 /*
  * The policy's identification rate is per search (the chance a stranger is flagged at all), so
  * each comparison in a gallery of n must be n times stricter.
@@ -175,7 +181,7 @@ entry_for(const struct decide_msg *m, Paso__AuditEntry *e, Paso__Action action,
 static double
 per_comparison_fmr(const struct decide_ctx *dc)
 {
-	size_t n = gallery_size(dc->gallery) + (dc->recent != NULL ? gallery_size(dc->recent) : 0);
+	size_t n = held(dc);
 
 	return policy_identify_fmr(dc->policy) / (double)(n > 0 ? n : 1);
 }
@@ -267,7 +273,8 @@ accept_reply(struct act *a, const uint8_t *subject, Paso__MatchResult *match, ui
 	a->dc->accepted++;
 	day = seen_expiry_day(a, &kind);
 	return vault_seen_put_until(a->t, m->kiosk, m->env->seq, m->digest,
-		m->reply + FRAME_HEADER_BYTES, m->reply_len - FRAME_HEADER_BYTES, day, (uint8_t)kind);
+		m->reply + FRAME_HEADER_BYTES, m->reply_len - FRAME_HEADER_BYTES, day,
+		(uint8_t)kind);
 }
 
 /* A resend of a message already answered: the same answer again, flagged, audited, not stored. */
@@ -391,8 +398,8 @@ pack_record(const Paso__SubjectRecord *rec, uint8_t **outp, size_t *lenp)
 }
 
 int
-decide_gallery_add(struct gallery *g, const uint8_t id[VAULT_ID_BYTES],
-	const struct bio_sample *s, struct match_template *t)
+decide_gallery_add(struct gallery *g, const uint8_t id[VAULT_ID_BYTES], const struct bio_sample *s,
+	struct match_template *t)
 {
 	if (s->finger_record == NULL && !s->has_face && s->n_iris == 0) {
 		match_template_free(t);
@@ -432,8 +439,8 @@ merge_hit(struct gallery_hit *best, int *found, const struct gallery_hit *h, int
 
 /* 1:N over the gallery (entries after seq `after` only, when since) and this transaction's. */
 static int
-identify_any(const struct decide_ctx *dc, const struct match_template *probe, double fmr,
-	int since, uint64_t after, struct gallery_hit *best, int *found)
+identify_any(const struct decide_ctx *dc, const struct match_template *probe, double fmr, int since,
+	uint64_t after, struct gallery_hit *best, int *found)
 {
 	struct gallery_hit h;
 	int f = 0, rc;
@@ -539,16 +546,15 @@ act_enroll(struct act *a)
 	}
 	if (rc != PASO_E_NOT_FOUND)
 		return rc;
-	if (policy_dedup(dc->policy) &&
-		gallery_size(dc->gallery) + (dc->recent ? gallery_size(dc->recent) : 0) > 0) {
+	if (policy_dedup(dc->policy) && held(dc) > 0) {
 		struct match_scores sc;
 		const struct decide_msg *m = a->m;
 
 		/* The search made in decide_prepare stands if its candidate is still held; what
 		 * was added since (earlier messages of this group included) is compared here, so
 		 * two enrolments of one person in flight at once are still caught. */
-		if (m->dedup_done && (!m->dedup_found ||
-					     verify_any(dc, m->dedup_hit.id, m->probe, &sc) == 0)) {
+		if (m->dedup_done &&
+			(!m->dedup_found || verify_any(dc, m->dedup_hit.id, m->probe, &sc) == 0)) {
 			if (m->dedup_found)
 				return refuse_duplicate(a, &m->dedup_hit);
 			rc = identify_any(dc, m->probe, per_comparison_fmr(dc), 1, m->dedup_seq,
@@ -640,8 +646,7 @@ record_crossing(struct act *a, const uint8_t id[VAULT_ID_BYTES], Paso__MatchResu
  * at the hub) or another error.
  */
 static int
-verify(struct act *a, const uint8_t id[VAULT_ID_BYTES], struct match_scores *sc,
-	const char **rulep)
+verify(struct act *a, const uint8_t id[VAULT_ID_BYTES], struct match_scores *sc, const char **rulep)
 {
 	const struct decide_ctx *dc = a->dc;
 	struct decide_msg *m = a->m;
@@ -700,8 +705,8 @@ act_crossing(struct act *a)
 			"verification", pseud);
 	} else if (sc.modalities == 0) {
 		return refuse(a, PASO_E_FIELD_RANGE,
-			"crossing.capture: no modality in common with the enrolment", "verification",
-			pseud);
+			"crossing.capture: no modality in common with the enrolment",
+			"verification", pseud);
 	} else {
 		scores_to_pb(&sc, decided_match ? PASO__DECISION__MATCH : PASO__DECISION__NO_MATCH,
 			fmr, &mr);
@@ -734,7 +739,8 @@ act_identify(struct act *a)
 
 	memset(&hit, 0, sizeof(hit));
 	if ((rc = identify_any(dc, a->m->probe, per_comparison_fmr(dc), 0, 0, &hit, &found)) != 0)
-		return refuse(a, rc, "identify.capture: cannot be searched", "identification", NULL);
+		return refuse(
+			a, rc, "identify.capture: cannot be searched", "identification", NULL);
 	scores_to_pb(&hit.scores,
 		found ? PASO__DECISION__IDENTIFIED : PASO__DECISION__NOT_IDENTIFIED, fmr, &mr);
 	entry_for(a->m, &e, PASO__ACTION__IDENTIFY, "identification");
@@ -775,8 +781,8 @@ resend(struct act *a, const uint8_t digest[32], const uint8_t *stored, size_t sl
 }
 
 int
-decide_message(struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
-	struct decide_msg *m, struct decide_undo *undo)
+decide_message(struct decide_ctx *dc, struct ledger_txn *t, uint64_t now, struct decide_msg *m,
+	struct decide_undo *undo)
 {
 	struct act a = {dc, t, ledger_store(t), now, m, undo};
 	uint8_t digest[32], *stored = NULL;

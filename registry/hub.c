@@ -51,7 +51,7 @@ struct hub {
 	struct server *server;
 	struct loop *loop;
 	struct control *control;
-	atomic_ullong finger_reads;  /* records opened for their fingers since start */
+	atomic_ullong finger_reads; /* records opened for their fingers since start */
 	unsigned long long reads_logged;
 	struct share *share;     /* national hub with pinned partners */
 	struct partner *partner; /* partner deployment */
@@ -274,6 +274,35 @@ load_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t
 	return r;
 }
 
+/* Appends one hub event (action, purpose, detail) in its own ledger transaction. */
+static int
+record_event(struct hub *h, Paso__Action action, const char *purpose, const char *detail)
+{
+	struct ledger_txn *t = NULL;
+	uint64_t now = clock_now(&h->cfg.clock);
+	int r;
+
+	if ((r = ledger_begin(h->ledger, &t)) != 0)
+		return r;
+	ledger_note_time(t, now);
+	if ((r = decide_event(&h->dc, t, now, action, 0, purpose, detail)) != 0) {
+		ledger_abort(t);
+		return r;
+	}
+	return ledger_commit(t);
+}
+
+/* Appends one hub event and signs a checkpoint. */
+static int
+log_event(struct hub *h, Paso__Action action, const char *detail)
+{
+	int r;
+
+	if ((r = record_event(h, action, "operation", detail)) != 0)
+		return r;
+	return ledger_checkpoint(h->ledger, h->signer);
+}
+
 /*
  * The gallery's finger loader when fingers stay in the store: opens the subject's sealed record
  * in a read transaction of its own (any thread) and builds its finger template. Each opening is
@@ -316,26 +345,15 @@ static int
 read_timer(void *arg)
 {
 	struct hub *h = arg;
-	struct ledger_txn *t = NULL;
 	unsigned long long n = atomic_load(&h->finger_reads), d = n - h->reads_logged;
-	uint64_t now = clock_now(&h->cfg.clock);
 	char msg[160];
 	int r;
 
 	if (d == 0)
 		return 0;
 	(void)snprintf(msg, sizeof(msg),
-		"opened %llu sealed subject records to compare the fingers of match candidates",
-		d);
-	if ((r = ledger_begin(h->ledger, &t)) == 0) {
-		ledger_note_time(t, now);
-		if ((r = decide_event(&h->dc, t, now, PASO__ACTION__RECORD_READ, 0, "matching",
-			     msg)) == 0)
-			r = ledger_commit(t);
-		else
-			ledger_abort(t);
-	}
-	if (r == 0)
+		"opened %llu sealed subject records to compare the fingers of match candidates", d);
+	if ((r = record_event(h, PASO__ACTION__RECORD_READ, "matching", msg)) == 0)
 		h->reads_logged = n;
 	else
 		hublog_printf(&h->log, "logging record reads: %s", paso_strerror(r));
@@ -429,26 +447,6 @@ fail:
 	return r;
 }
 
-/* Appends one hub event in its own transaction and signs a checkpoint. */
-static int
-log_event(struct hub *h, Paso__Action action, const char *detail)
-{
-	struct ledger_txn *t = NULL;
-	uint64_t now = clock_now(&h->cfg.clock);
-	int r;
-
-	if ((r = ledger_begin(h->ledger, &t)) != 0)
-		return r;
-	ledger_note_time(t, now);
-	if ((r = decide_event(&h->dc, t, now, action, 0, "operation", detail)) != 0) {
-		ledger_abort(t);
-		return r;
-	}
-	if ((r = ledger_commit(t)) != 0)
-		return r;
-	return ledger_checkpoint(h->ledger, h->signer);
-}
-
 /* The link to other deployments: the partner port or the receive port (registry/peer.h). */
 static int
 open_peer_link(struct hub *h, struct paso_diag *d)
@@ -473,8 +471,8 @@ open_peer_link(struct hub *h, struct paso_diag *d)
 		return share_open(&sc, &h->share, d);
 	}
 	/* Peer links idle between batches: a short timeout lets a stop finish soon. */
-	struct partner_config pc = {h->cfg.dir, h->cfg.host, h->cfg.peer_port, 5000, h->loop,
-		&h->dc, &h->log};
+	struct partner_config pc = {
+		h->cfg.dir, h->cfg.host, h->cfg.peer_port, 5000, h->loop, &h->dc, &h->log};
 
 	return partner_open(&pc, &h->partner, d);
 }
@@ -630,8 +628,8 @@ reload_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap
 	policy_free(h->pending);
 	h->pending = NULL;
 	if ((r = policy_load_file(h->paths.policy, &p, &d)) != 0) {
-		(void)snprintf(out, cap, "%s; policy '%s' stays in force", d.msg,
-			policy_name(h->policy));
+		(void)snprintf(
+			out, cap, "%s; policy '%s' stays in force", d.msg, policy_name(h->policy));
 		return r;
 	}
 	hex_encode(policy_digest(p), 32, hexn);
@@ -663,12 +661,12 @@ reload_sharing(struct hub *h)
 
 	if (peer_role(h->cfg.dir, &role, &d) != 0 || role != PEER_ROLE_NATIONAL)
 		return;
-	if (share_backfill(h->policy, h->ledger, h->vault, clock_now(&h->cfg.clock), &queued,
-		    &d) != 0)
+	if (share_backfill(h->policy, h->ledger, h->vault, clock_now(&h->cfg.clock), &queued, &d) !=
+		0)
 		hublog_printf(&h->log, "sharing after reload: %s", d.msg);
 	else if (queued > 0)
-		hublog_printf(&h->log, "sharing: %zu existing records queued for new rules",
-			queued);
+		hublog_printf(
+			&h->log, "sharing: %zu existing records queued for new rules", queued);
 }
 
 /* After the reload's entry committed: the new policy is in force from the next message on. */
@@ -722,8 +720,8 @@ reload_now(struct hub *h)
 int
 hub_run(struct hub *h, volatile sig_atomic_t *stop)
 {
-	struct control_config cc = {h->control_path, h->loop, &h->cfg.clock, &h->dc, &h->log,
-		h->kr, reload_task, reload_commit, h};
+	struct control_config cc = {h->control_path, h->loop, &h->cfg.clock, &h->dc, &h->log, h->kr,
+		reload_task, reload_commit, h};
 	struct paso_diag d = {0};
 	int r, idle, stopping = 0;
 
