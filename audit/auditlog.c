@@ -89,7 +89,9 @@ pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
 		w = pwrite(fd, p, len, (off_t)off);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
+		if (w < 0)
+			return paso_errno_io(errno);
+		if (w == 0)
 			return PASO_E_IO;
 		p += w;
 		len -= (size_t)w;
@@ -172,16 +174,18 @@ write_file_atomic(int dfd, const char *name, const char *data, size_t len)
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
 		return PASO_E_INTERNAL;
 	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		return PASO_E_IO;
+		return paso_errno_io(errno);
 	r = pwrite_all(fd, (const uint8_t *)data, len, 0);
 	if (r == 0 && fsync(fd) != 0)
-		r = PASO_E_IO;
+		r = paso_errno_io(errno);
 	if (close(fd) != 0 && r == 0)
-		r = PASO_E_IO;
+		r = paso_errno_io(errno);
 	if (r == 0 && renameat(dfd, tmp, dfd, name) != 0)
-		r = PASO_E_IO;
+		r = paso_errno_io(errno);
+	if (r != 0)
+		(void)unlinkat(dfd, tmp, 0); /* on a full disk, free what the attempt took */
 	if (r == 0 && fsync(dfd) != 0)
-		r = PASO_E_IO;
+		r = paso_errno_io(errno);
 	return r;
 }
 
@@ -446,7 +450,14 @@ flush(struct auditlog *log)
 		(r = pwrite_all(log->ofd, log->ob.p, log->ob.len, log->o_disk * 8)) != 0 ||
 		(r = pwrite_all(
 			 log->hfd, log->hb.p, log->hb.len, log->h_disk * MERKLE_HASH_BYTES)) != 0) {
-		log->broken = 1;
+		/*
+		 * A full disk passes: the buffers are kept and nothing counted as written, so
+		 * auditlog_truncate can cut back (the bytes that did land past e_disk, o_disk
+		 * and h_disk are cut there) or a later flush rewrites them in place. Any other
+		 * failure leaves the files in an unknown state: refuse everything until reopened.
+		 */
+		if (r != PASO_E_STORE_FULL)
+			log->broken = 1;
 		return r;
 	}
 	log->e_disk += log->eb.len;
@@ -777,8 +788,11 @@ auditlog_sync(struct auditlog *log)
 	if ((r = flush(log)) != 0)
 		return r;
 	if (fdatasync(log->efd) != 0) {
-		log->broken = 1;
-		return PASO_E_IO;
+		/* ENOSPC from fdatasync (delayed allocation): the caller cuts back, which drops the
+		 * pages that could not be written; the entries before them were synced earlier. */
+		if ((r = paso_errno_io(errno)) != PASO_E_STORE_FULL)
+			log->broken = 1;
+		return r;
 	}
 	return 0;
 }
@@ -805,21 +819,36 @@ auditlog_truncate(struct auditlog *log, uint64_t size)
 		return PASO_E_INVALID_ARG;
 	if (log->have_cp && size < log->cp_size)
 		return PASO_E_ROLLBACK;
+	if (log->broken)
+		return PASO_E_IO;
 	if (size == log->n)
 		return 0;
-	if ((r = flush(log)) != 0)
-		return r;
+	/*
+	 * No flush first: after a failed write (a full disk) the buffers hold what never reached
+	 * the files, and writing it now would only fail again. Entries still buffered are dropped
+	 * from the buffers; the files are cut to what was written before them (or to size), which
+	 * also removes any part of a failed write that did land.
+	 */
 	if ((r = read_offset(log, size, &off)) != 0)
 		return r;
-	if (ftruncate(log->efd, (off_t)off) != 0 || ftruncate(log->ofd, (off_t)(size * 8)) != 0 ||
-		ftruncate(log->hfd, (off_t)(nodes_for(size) * MERKLE_HASH_BYTES)) != 0 ||
+	if (size >= log->o_disk) {
+		log->eb.len = (size_t)(off - log->e_disk);
+		log->ob.len = (size_t)(size - log->o_disk) * 8;
+		log->hb.len = (size_t)(nodes_for(size) - log->h_disk) * MERKLE_HASH_BYTES;
+	} else {
+		log->eb.len = log->ob.len = log->hb.len = 0;
+		log->e_disk = off;
+		log->o_disk = size;
+		log->h_disk = nodes_for(size);
+	}
+	if (ftruncate(log->efd, (off_t)log->e_disk) != 0 ||
+		ftruncate(log->ofd, (off_t)(log->o_disk * 8)) != 0 ||
+		ftruncate(log->hfd, (off_t)(log->h_disk * MERKLE_HASH_BYTES)) != 0 ||
 		fdatasync(log->efd) != 0 || fdatasync(log->ofd) != 0 || fdatasync(log->hfd) != 0) {
 		log->broken = 1;
 		return PASO_E_IO;
 	}
-	log->e_disk = log->e_end = off;
-	log->o_disk = size;
-	log->h_disk = nodes_for(size);
+	log->e_end = off;
 	log->n = size;
 	if ((r = frontier_load(log, size)) != 0) {
 		log->broken = 1;
@@ -843,8 +872,9 @@ auditlog_checkpoint(struct auditlog *log, const struct checkpoint_signer *s)
 	if ((r = flush(log)) != 0)
 		return r;
 	if (fdatasync(log->efd) != 0 || fdatasync(log->ofd) != 0 || fdatasync(log->hfd) != 0) {
-		log->broken = 1;
-		return PASO_E_IO;
+		if ((r = paso_errno_io(errno)) != PASO_E_STORE_FULL)
+			log->broken = 1;
+		return r;
 	}
 	merkle_frontier_root(&log->f, root);
 	if ((r = checkpoint_sign(s, log->n, root, &note)) != 0)

@@ -28,7 +28,10 @@
  * - Durability: appends are buffered. auditlog_sync makes them durable (fdatasync of entries);
  *   offsets and hashes are made durable at each checkpoint and recomputed from entries after it
  *   on open. Acknowledge nothing before auditlog_sync returns 0.
- * - After an I/O error the handle refuses further writes (PASO_E_IO); close and reopen it.
+ * - A full disk or quota (ENOSPC, EDQUOT) is not an I/O error: appends, syncs and checkpoints
+ *   fail with PASO_E_STORE_FULL and keep nothing half-written once the caller cuts back with
+ *   auditlog_truncate; the handle serves again when space returns. After any other I/O error,
+ *   or a cut-back that failed, the handle refuses further writes (PASO_E_IO): reopen it.
  */
 /* 65,535: an entry must fit the u16 length prefix of a tlog-tiles entry bundle (tiles.h). */
 #define AUDITLOG_MAX_ENTRY 65535u
@@ -63,7 +66,10 @@ void auditlog_close(struct auditlog *log);
  */
 int auditlog_append(struct auditlog *log, const uint8_t *entry, size_t len, uint64_t *indexp);
 
-/* Makes every entry appended so far durable (write + fdatasync). Returns 0 or PASO_E_IO. */
+/*
+ * Makes every entry appended so far durable (write + fdatasync). Returns 0, PASO_E_STORE_FULL
+ * (cut back with auditlog_truncate, retry once space returns) or PASO_E_IO.
+ */
 int auditlog_sync(struct auditlog *log);
 
 /* Number of entries (appended, durable or not). */
@@ -73,10 +79,11 @@ uint64_t auditlog_size(const struct auditlog *log);
 uint64_t auditlog_checkpoint_size(const struct auditlog *log);
 
 /*
- * Cuts the log back to size entries (used by crash recovery: entries appended whose store
- * transaction never committed). Durable when it returns. Returns 0, PASO_E_ROLLBACK (size is
- * below the latest checkpoint's: a signed state is never withdrawn), PASO_E_INVALID_ARG (size >
- * auditlog_size) or PASO_E_IO.
+ * Cuts the log back to size entries (crash recovery, and a transaction rolled back, e.g. after
+ * PASO_E_STORE_FULL): entries still buffered are dropped and the files cut, without writing
+ * anything first. Durable when it returns. Returns 0, PASO_E_ROLLBACK (size is below the latest
+ * checkpoint's: a signed state is never withdrawn), PASO_E_INVALID_ARG (size > auditlog_size) or
+ * PASO_E_IO (the cut failed: the handle refuses every write from then on).
  */
 int auditlog_truncate(struct auditlog *log, uint64_t size);
 

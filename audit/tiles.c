@@ -84,8 +84,8 @@ pending_sync(struct tiles *t, struct paso_diag *d)
 	for (i = 0; i < t->npending && r == 0; i++) {
 		if ((fd = openat(t->dfd, t->pending[i], O_RDONLY | O_CLOEXEC)) < 0 ||
 			fdatasync(fd) != 0)
-			r = paso_diag_set(d, PASO_E_IO, "%s/%s: cannot fsync: %s", t->dir,
-				t->pending[i], strerror(errno));
+			r = paso_diag_set(d, paso_errno_io(errno), "%s/%s: cannot fsync: %s",
+				t->dir, t->pending[i], strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		(void)snprintf(dir, sizeof(dir), "%s", t->pending[i]);
@@ -140,7 +140,9 @@ write_all(int fd, const uint8_t *p, size_t len)
 		w = write(fd, p, len);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
+		if (w < 0)
+			return paso_errno_io(errno);
+		if (w == 0)
 			return PASO_E_IO;
 		p += w;
 		len -= (size_t)w;
@@ -167,14 +169,14 @@ put_file(int dfd, const char *path, const uint8_t *p, size_t len, int durable)
 		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	}
 	if (fd < 0)
-		return PASO_E_IO;
+		return paso_errno_io(errno);
 	r = write_all(fd, p, len);
 	if (r == 0 && durable && fsync(fd) != 0)
-		r = PASO_E_IO;
+		r = paso_errno_io(errno);
 	if (close(fd) != 0 && r == 0)
-		r = PASO_E_IO;
+		r = paso_errno_io(errno);
 	if (r == 0 && renameat(dfd, tmp, dfd, path) != 0)
-		r = PASO_E_IO;
+		r = paso_errno_io(errno);
 	if (r != 0)
 		(void)unlinkat(dfd, tmp, 0);
 	return r;
@@ -260,7 +262,8 @@ make_durable(struct tiles *t, uint64_t size, struct paso_diag *d)
 	(void)snprintf(b, sizeof(b), "%" PRIu64 "\n", size);
 	if ((r = put_file(t->dfd, DURABLE_FILE, (const uint8_t *)b, strlen(b), 1)) != 0 ||
 		fsync(t->dfd) != 0)
-		return paso_diag_set(d, PASO_E_IO, "%s/%s: cannot write", t->dir, DURABLE_FILE);
+		return paso_diag_set(d, r == PASO_E_STORE_FULL ? r : PASO_E_IO,
+			"%s/%s: cannot write", t->dir, DURABLE_FILE);
 	t->durable = size;
 	t->since = 0;
 	if (size >= t->published)
@@ -600,8 +603,8 @@ tiles_publish(
 		goto out;
 	if ((r = put_file(t->dfd, "checkpoint", (const uint8_t *)note, len, 1)) != 0 ||
 		fsync(t->dfd) != 0) {
-		r = paso_diag_set(
-			d, PASO_E_IO, "%s/checkpoint: cannot write: %s", t->dir, strerror(errno));
+		r = paso_diag_set(d, r == PASO_E_STORE_FULL ? r : PASO_E_IO,
+			"%s/checkpoint: cannot write: %s", t->dir, strerror(errno));
 		goto out;
 	}
 	t->published = cp.size;

@@ -42,6 +42,7 @@ struct kiosk {
 	size_t ntags, captags;
 	struct kiosk_stats st;
 	uint64_t resync_after; /* a SEQ_CONFLICT said the hub holds numbers up to this one */
+	int full;              /* the last window had answers "storage full": pause, then resend */
 	uint64_t last_queued;  /* seq of the latest message queued (producer's) */
 	void (*enrolled_cb)(void *, uint32_t, const uint8_t *);
 	void *enrolled_arg;
@@ -295,8 +296,9 @@ kiosk_enqueue_identify(struct kiosk *k, const struct bio_sample *s, uint64_t whe
 static int
 transient(int code)
 {
-	return code == PASO_E_STORAGE || code == PASO_E_MAP_FULL || code == PASO_E_SHUTTING_DOWN ||
-	       code == PASO_E_INTERNAL || code == PASO_E_NOMEM || code == PASO_E_IO;
+	return code == PASO_E_STORAGE || code == PASO_E_MAP_FULL || code == PASO_E_STORE_FULL ||
+	       code == PASO_E_SHUTTING_DOWN || code == PASO_E_INTERNAL || code == PASO_E_NOMEM ||
+	       code == PASO_E_IO;
 }
 
 /* Tallies one answer. Returns 1 if the message is settled (remove it from the outbox). */
@@ -323,6 +325,10 @@ tally(struct kiosk *k, const Paso__Envelope *env, uint64_t *seqp)
 		code = env->error->code;
 		if (transient(code)) {
 			settled = 0;
+			if (code == PASO_E_STORE_FULL || code == PASO_E_MAP_FULL) {
+				k->st.store_full++;
+				k->full = 1;
+			}
 		} else if (code == PASO_E_SEQ_CONFLICT && env->error->last_seq >= seq) {
 			/* This kiosk's numbers were used before (a lost outbox): keep the message,
 			 * renumber after the hub's last and send it again. */
@@ -497,7 +503,8 @@ kiosk_drain(struct kiosk *k, pthread_mutex_t *mu, const int *producing, struct p
 {
 	struct outbox_item *items = NULL;
 	double start = now_s(), last_progress = start;
-	unsigned backoff = 50;
+	unsigned backoff = 50, full_backoff = 100;
+	int probing = 0; /* the hub said its storage is full: send one message until it takes it */
 	size_t n = 0, settled;
 	int r, more;
 
@@ -518,7 +525,7 @@ kiosk_drain(struct kiosk *k, pthread_mutex_t *mu, const int *producing, struct p
 			}
 			backoff = 50;
 		}
-		if ((r = outbox_peek(k->ob, k->cfg.window, &items, &n)) != 0)
+		if ((r = outbox_peek(k->ob, probing ? 1 : k->cfg.window, &items, &n)) != 0)
 			return paso_diag_set(
 				d, r, "kiosk %s: outbox: %s", k->name, paso_strerror(r));
 		if (n == 0) {
@@ -539,6 +546,21 @@ kiosk_drain(struct kiosk *k, pthread_mutex_t *mu, const int *producing, struct p
 				paso_strerror(r));
 		if (settled > 0)
 			last_progress = now_s();
+		pthread_mutex_lock(&k->mu);
+		more = k->full;
+		k->full = 0;
+		pthread_mutex_unlock(&k->mu);
+		if (more) {
+			/* The hub kept nothing of those: resending at once would only be refused
+			 * again, so wait, longer each time, as for an unreachable hub, and send
+			 * one message as a probe until one is taken. */
+			probing = 1;
+			sleep_ms(full_backoff);
+			full_backoff = full_backoff * 2 > 2000 ? 2000 : full_backoff * 2;
+		} else if (settled > 0) {
+			probing = 0;
+			full_backoff = 100;
+		}
 		if (r == PASO_E_UNKNOWN_KIOSK || r == PASO_E_CERT)
 			return paso_diag_set(d, r, "kiosk %s: refused by the hub: %s", k->name,
 				paso_strerror(r));

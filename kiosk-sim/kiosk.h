@@ -26,7 +26,8 @@ struct kiosk_config {
 /* What happened to the messages this kiosk sent, tallied from the hub's answers. */
 struct kiosk_stats {
 	uint64_t queued, acked, replayed, refused, resent, reconnects;
-	uint64_t resyncs; /* outbox renumbered after the hub's last seq (a lost outbox) */
+	uint64_t resyncs;    /* outbox renumbered after the hub's last seq (a lost outbox) */
+	uint64_t store_full; /* answers "the hub's storage is full": kept, resent after a pause */
 	uint64_t verified, not_verified;      /* crossings: MATCH / NO_MATCH */
 	uint64_t genuine, genuine_verified;   /* crossings with the card holder's own capture */
 	uint64_t impostor, impostor_verified; /* crossings with someone else's capture */
@@ -82,7 +83,9 @@ int kiosk_flush(struct kiosk *k);
 
 /*
  * Sends the outbox to the hub until it is empty and *producing is 0 (the producer may still be
- * adding). Reconnects with exponential backoff while the hub is unreachable; gives up after
+ * adding). Reconnects with exponential backoff while the hub is unreachable, and pauses the
+ * same way (100 ms doubling to 2 s) while the hub answers that its storage is full (STORE_FULL,
+ * MAP_FULL) instead of resending at once; gives up after
  * give_up_s seconds without progress (PASO_E_TIMEOUT; the outbox keeps what is left).
  * *producing is read under mu.
  */

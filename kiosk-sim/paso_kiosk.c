@@ -396,6 +396,7 @@ sum_stats(struct runner *run, struct kiosk_stats *tot)
 		tot->resent += s.resent;
 		tot->reconnects += s.reconnects;
 		tot->resyncs += s.resyncs;
+		tot->store_full += s.store_full;
 		tot->verified += s.verified;
 		tot->not_verified += s.not_verified;
 		tot->genuine += s.genuine;
@@ -456,13 +457,14 @@ print_summary(struct runner *run, uint64_t seed, double t_enrol, double t_cross,
 		       ",\"genuine_verified\":%" PRIu64 ",\"impostor\":%" PRIu64
 		       ",\"impostor_verified\":%" PRIu64 ",\"identify_enrolled\":%" PRIu64
 		       ",\"identified_right\":%" PRIu64 ",\"unenrolled_probes\":%" PRIu64
-		       ",\"unenrolled_identified\":%" PRIu64 ",\"duplicates\":%" PRIu64 "}\n",
+		       ",\"unenrolled_identified\":%" PRIu64 ",\"duplicates\":%" PRIu64
+		       ",\"store_full\":%" PRIu64 "}\n",
 			seed, run->people, enrolled, tot.queued, tot.acked, tot.refused,
 			tot.replayed, tot.reconnects, tot.resyncs, fails, n_enrol, t_enrol, n_cross,
 			t_cross, tot.genuine, tot.genuine_verified, tot.impostor,
 			tot.impostor_verified, tot.identified + tot.not_identified,
 			tot.identified_right, tot.unenrolled_probes, tot.unenrolled_identified,
-			tot.duplicates);
+			tot.duplicates, tot.store_full);
 		return;
 	}
 	printf("paso-kiosk: %zu kiosks, %u synthetic people, seed %" PRIu64 "\n", run->nk,
@@ -484,6 +486,10 @@ print_summary(struct runner *run, uint64_t seed, double t_enrol, double t_cross,
 	       " resends acknowledged again, %" PRIu64 " reconnects, %" PRIu64
 	       " failures to capture\n",
 		tot.queued, tot.acked, tot.refused, tot.replayed, tot.reconnects, fails);
+	if (tot.store_full)
+		printf("  %" PRIu64 " answers said the hub's storage was full; those messages were "
+		       "kept and resent after a pause\n",
+			tot.store_full);
 	if (tot.resyncs)
 		printf("  outbox renumbered %" PRIu64 " times after the hub's last sequence number "
 		       "(a kiosk that lost its outbox)\n",

@@ -13,7 +13,9 @@
 static int
 errno_code(int e)
 {
-	if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+	if (e == ENOSPC || e == EDQUOT)
+		return PASO_E_STORE_FULL;
+	if (e == EFBIG)
 		return PASO_E_MAP_FULL;
 	return e == EEXIST ? PASO_E_EXISTS : PASO_E_IO;
 }

@@ -19,7 +19,7 @@ enum durable_mode {
  * (DURABLE_REPLACE) into place, then the directory fsync'd. Every return is checked. On any
  * failure the temporary file is removed and no file is left under name (DURABLE_NEW) or the old
  * one is left whole (DURABLE_REPLACE). buf is borrowed; the caller wipes it if it is secret.
- * Returns 0, PASO_E_EXISTS, PASO_E_MAP_FULL (ENOSPC, EDQUOT, EFBIG), PASO_E_IO or
+ * Returns 0, PASO_E_EXISTS, PASO_E_STORE_FULL (ENOSPC, EDQUOT), PASO_E_MAP_FULL (EFBIG), PASO_E_IO or
  * PASO_E_INVALID_ARG, with d naming label (what to call the file in messages; name if NULL).
  */
 int durable_writeat(int dirfd, const char *name, const void *buf, size_t len, int mode,

@@ -2,6 +2,7 @@
 /* The project-wide error table's text, and diagnostics that name the bad input. */
 #include "errors.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +66,12 @@ paso_escape(char *out, size_t cap, const char *in, size_t max)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+int
+paso_errno_io(int e)
+{
+	return e == ENOSPC || e == EDQUOT ? PASO_E_STORE_FULL : PASO_E_IO;
 }
 
 int

@@ -46,6 +46,7 @@
 	X(STORAGE, -42, "storage error")                                                           \
 	X(MAP_FULL, -43, "storage is full")                                                        \
 	X(CORRUPT, -44, "stored data is corrupt")                                                  \
+	X(STORE_FULL, -45, "the hub's disk is full; retry later")                                  \
 	X(TLS, -50, "TLS error")                                                                   \
 	X(CERT, -51, "certificate refused")                                                        \
 	X(PEER_CLOSED, -52, "peer closed the connection")                                          \
@@ -91,6 +92,12 @@ struct paso_diag {
  * result ends in "...". Returns out. Never quote template content, even escaped.
  */
 char *paso_escape(char *out, size_t cap, const char *in, size_t max);
+
+/*
+ * The code for a failed system call's errno: PASO_E_STORE_FULL for a full disk or quota
+ * (ENOSPC, EDQUOT), a condition that passes once space is freed; PASO_E_IO otherwise.
+ */
+int paso_errno_io(int e);
 
 /* Sets d->code and formats d->msg (truncating safely); returns code. d may be NULL. */
 int paso_diag_set(struct paso_diag *d, int code, const char *fmt, ...)

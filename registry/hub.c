@@ -135,7 +135,8 @@ kiosk_timer(void *arg)
 	int r;
 
 	if ((r = ledger_begin(h->ledger, &t)) != 0) {
-		hublog_printf(&h->log, "kiosk certificate scan: %s", paso_strerror(r));
+		if (!loop_storage_full(h->loop, r) && loop_fatal(h->loop) == NULL)
+			hublog_printf(&h->log, "kiosk certificate scan: %s", paso_strerror(r));
 		return 0;
 	}
 	ledger_note_time(t, now);
@@ -145,7 +146,7 @@ kiosk_timer(void *arg)
 			hublog_printf(&h->log, "%s", d.msg);
 		return 0;
 	}
-	if ((r = ledger_commit(t)) != 0)
+	if ((r = ledger_commit(t)) != 0 && !loop_storage_full(h->loop, r))
 		hublog_printf(&h->log, "recording kiosk certificates: %s", paso_strerror(r));
 	return 0;
 }
@@ -238,8 +239,9 @@ sweep_once(struct hub *h)
 	return more;
 fail:
 	retention_step_clear(&st);
-	hublog_printf(
-		&h->log, "retention sweep failed: %s (retried in a second)", paso_strerror(r));
+	if (!loop_storage_full(h->loop, r) && loop_fatal(h->loop) == NULL)
+		hublog_printf(&h->log, "retention sweep failed: %s (retried in a second)",
+			paso_strerror(r));
 	return 0;
 }
 
@@ -355,7 +357,7 @@ read_timer(void *arg)
 		"opened %llu sealed subject records to compare the fingers of match candidates", d);
 	if ((r = record_event(h, PASO__ACTION__RECORD_READ, "matching", msg)) == 0)
 		h->reads_logged = n;
-	else
+	else if (!loop_storage_full(h->loop, r) && loop_fatal(h->loop) == NULL)
 		hublog_printf(&h->log, "logging record reads: %s", paso_strerror(r));
 	return 0;
 }
@@ -723,7 +725,7 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 	struct control_config cc = {h->control_path, h->loop, &h->cfg.clock, &h->dc, &h->log, h->kr,
 		reload_task, reload_commit, h};
 	struct paso_diag d = {0};
-	int r, idle, stopping = 0;
+	int r, idle, stopping = 0, fatal = 0;
 
 	if ((r = control_open(&cc, &h->control, &d)) != 0) {
 		hublog_printf(&h->log, "%s", d.msg);
@@ -742,7 +744,9 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 			*h->cfg.reload = 0;
 			reload_now(h);
 		}
-		if (*stop && !stopping) {
+		if (loop_fatal(h->loop) != NULL && !fatal)
+			fatal = 1; /* logged by the loop; stop as if asked */
+		if ((*stop || fatal) && !stopping) {
 			/* Checked on every iteration, under load too: stop accepting, let every
 			 * connection answer what it sent, then stop. */
 			stopping = 1;
@@ -762,6 +766,11 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 	/* Certificates issued or revoked since the last scan are recorded before the stop, not
 	 * at the next start (a revocation must not wait for the timer's next second). */
 	kiosk_timer(h);
+	if (fatal) {
+		hublog_printf(
+			&h->log, "stopped after a fatal storage error: %s", loop_fatal(h->loop));
+		return PASO_E_IO;
+	}
 	r = log_event(h, PASO__ACTION__HUB_STOP, "clean stop");
 	hublog_printf(&h->log,
 		"stopped: %llu accepted, %llu refused, %llu resends in %llu commit groups",

@@ -26,6 +26,7 @@ struct ledger {
 	uint64_t time;           /* latest hub time committed */
 	struct ledger_txn *open; /* the one open transaction, or NULL */
 	int broken;              /* a rollback could not cut the audit log back */
+	char fatal[200];         /* why, for the one log line that stops the hub */
 	enum ledger_fault fault;
 	int fault_code;
 };
@@ -141,6 +142,12 @@ ledger_close(struct ledger *l)
 	tiles_close(l->tiles);
 	auditlog_close(l->log);
 	free(l);
+}
+
+const char *
+ledger_fatal(const struct ledger *l)
+{
+	return l->broken ? l->fatal : NULL;
 }
 
 struct auditlog *
@@ -261,10 +268,17 @@ static void
 rollback_audit(struct ledger_txn *t)
 {
 	struct ledger *l = t->l;
+	uint64_t had = auditlog_size(l->log);
+	int r;
 
-	if (auditlog_size(l->log) > t->audit_before &&
-		auditlog_truncate(l->log, t->audit_before) != 0)
+	if (had > t->audit_before && (r = auditlog_truncate(l->log, t->audit_before)) != 0) {
 		l->broken = 1;
+		(void)snprintf(l->fatal, sizeof(l->fatal),
+			"the audit log could not be cut back from %llu to its last committed %llu "
+			"entries (%s)",
+			(unsigned long long)had, (unsigned long long)t->audit_before,
+			paso_strerror(r));
+	}
 }
 
 static void

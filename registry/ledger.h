@@ -49,6 +49,13 @@ int ledger_open(const char *auditdir, struct vault *v, const char *const *keys, 
 /* Closes the audit log (an open transaction is rolled back first). Accepts NULL. */
 void ledger_close(struct ledger *l);
 
+/*
+ * NULL, or why the ledger refuses every transaction until reopened: a rollback could not cut
+ * the audit log back (borrowed text naming the sizes and the error). A full disk is not such a
+ * case: its transactions fail with PASO_E_STORE_FULL, are rolled back, and the next may succeed.
+ */
+const char *ledger_fatal(const struct ledger *l);
+
 /* The audit log, for reads and proofs (borrowed). Never append to it directly. */
 struct auditlog *ledger_auditlog(struct ledger *l);
 
@@ -96,7 +103,8 @@ uint64_t ledger_txn_entries(const struct ledger_txn *t);
 /*
  * Makes t durable: audit entries fsync'd, then the store transaction (recording the audit size
  * and counters) committed. On any failure both are rolled back (the audit log cut back to its
- * size at ledger_begin) and the error returned; t is freed either way. Returns 0, PASO_E_IO,
+ * size at ledger_begin, nothing half-written left) and the error returned; t is freed either
+ * way. Returns 0, PASO_E_STORE_FULL (the disk is full: retry once space returns), PASO_E_IO,
  * PASO_E_STORAGE, PASO_E_MAP_FULL.
  */
 int ledger_commit(struct ledger_txn *t);

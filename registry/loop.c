@@ -8,6 +8,9 @@
 #include <time.h>
 
 #define LOOP_MAX_TIMERS 16
+#define FULL_BACKOFF_MIN_MS 50u
+#define FULL_BACKOFF_MAX_MS 1000u
+#define FULL_QUIET_S 2.0 /* an episode is over after this long without a write finding no space */
 
 struct loop_timer {
 	double interval, last;
@@ -25,6 +28,19 @@ struct loop {
 	double last_checkpoint;
 	uint64_t groups;
 	int hurry; /* a timer has more to do: do not wait for messages */
+	/*
+	 * A full-storage episode: from the first write that found the disk (or the store map)
+	 * full until FULL_QUIET_S pass without another. Near the limit small groups still fit
+	 * while large ones do not: the episode spans that flapping, logged once each way.
+	 */
+	struct {
+		int on;        /* the last write found no space: back off */
+		int announced; /* the episode's start was logged, its end not yet */
+		double since, last_fail, ok_at, retry_at;
+		unsigned backoff_ms;
+		uint64_t refused;
+	} full;
+	int fatal_logged;
 };
 
 static double
@@ -109,6 +125,82 @@ loop_groups(const struct loop *l)
 	return l->groups;
 }
 
+static int
+is_full(int rc)
+{
+	return rc == PASO_E_STORE_FULL || rc == PASO_E_MAP_FULL;
+}
+
+/* A write found no space: the episode starts (logged once) or its backoff grows. */
+static void
+full_failed(struct loop *l, int rc, int probe)
+{
+	double now = mono_now();
+
+	if (!l->full.announced) {
+		l->full.announced = 1;
+		l->full.since = now;
+		l->full.refused = 0;
+		l->full.backoff_ms = FULL_BACKOFF_MIN_MS;
+		hublog_printf(l->cfg.log,
+			"storage full: %s; kiosk messages are refused with %s (retry later) and "
+			"nothing is kept of them; writes are retried every %u..%u ms until space "
+			"returns",
+			paso_strerror(rc), paso_errname(PASO_E_STORE_FULL), FULL_BACKOFF_MIN_MS,
+			FULL_BACKOFF_MAX_MS);
+	} else if (probe) {
+		l->full.backoff_ms = l->full.backoff_ms * 2 > FULL_BACKOFF_MAX_MS
+					     ? FULL_BACKOFF_MAX_MS
+					     : l->full.backoff_ms * 2;
+	}
+	l->full.on = 1;
+	l->full.last_fail = now;
+	l->full.retry_at = now + l->full.backoff_ms / 1000.0;
+}
+
+/* A commit succeeded: an episode in course ends (logged once, with what it cost). */
+static void
+full_passed(struct loop *l)
+{
+	if (!l->full.on)
+		return;
+	l->full.on = 0;
+	l->full.ok_at = mono_now();
+}
+
+/* The episode is over once nothing found the storage full for FULL_QUIET_S: say so once. */
+static void
+full_check_over(struct loop *l, double now)
+{
+	if (!l->full.announced || l->full.on || now - l->full.last_fail < FULL_QUIET_S)
+		return;
+	l->full.announced = 0;
+	hublog_printf(l->cfg.log,
+		"storage available again: writes found it full for %.1f s (first refusal to the "
+		"first commit after the last); %llu kiosk messages were refused with %s meanwhile, "
+		"kept by their kiosks to be resent",
+		l->full.ok_at - l->full.since, (unsigned long long)l->full.refused,
+		paso_errname(PASO_E_STORE_FULL));
+}
+
+int
+loop_storage_full(struct loop *l, int rc)
+{
+	if (!is_full(rc))
+		return 0;
+	if (!l->full.on)
+		full_failed(l, rc, 0);
+	else
+		l->full.last_fail = mono_now();
+	return 1;
+}
+
+const char *
+loop_fatal(const struct loop *l)
+{
+	return ledger_fatal(l->cfg.ledger);
+}
+
 static void
 finish(struct loop *l, struct loop_item *list)
 {
@@ -161,6 +253,24 @@ take_group(struct loop *l, int wait_ms)
 }
 
 /*
+ * Answers a group with STORE_FULL without touching the disk: during an episode, between two
+ * tries, and for the group whose try found no space (its transaction is rolled back).
+ */
+static void
+refuse_full(struct loop *l, struct loop_item *list, uint64_t n)
+{
+	struct loop_item *it;
+
+	for (it = list; it != NULL; it = it->next) {
+		it->msg.err.code = 0;
+		(void)decide_error_reply(&it->msg, PASO_E_STORE_FULL,
+			"the hub's disk is full; nothing of this message was kept: retry later", 0);
+	}
+	l->full.refused += n;
+	finish(l, list);
+}
+
+/*
  * One group of messages in one ledger transaction at one instant. On failure nothing of the
  * group stays (the ledger rolls back the store and cuts the audit log back, the gallery loses
  * the group's enrolments) and every message gets a transient error: the kiosks keep them and
@@ -187,13 +297,22 @@ commit_group(struct loop *l, struct loop_item *list)
 		goto fail;
 	decide_undo(l->cfg.dc, &undo, 0);
 	l->groups++;
+	full_passed(l);
 	finish(l, list); /* durable now: answer first, then sign (a checkpoint is for outsiders) */
 	return 0;
 fail:
 	ledger_abort(t);
 	decide_undo(l->cfg.dc, &undo, 1);
-	hublog_printf(l->cfg.log, "commit group of %llu messages failed: %s; refusing it",
-		(unsigned long long)n, paso_strerror(rc));
+	for (it = list, n = 0; it != NULL; it = it->next)
+		n++;
+	if (is_full(rc)) {
+		full_failed(l, rc, 1);
+		refuse_full(l, list, n);
+		return rc;
+	}
+	if (ledger_fatal(l->cfg.ledger) == NULL)
+		hublog_printf(l->cfg.log, "commit group of %llu messages failed: %s; refusing it",
+			(unsigned long long)n, paso_strerror(rc));
 	for (it = list; it != NULL; it = it->next) {
 		it->msg.err.code = 0;
 		(void)decide_error_reply(&it->msg, rc, "hub storage error; resend later", 0);
@@ -220,6 +339,10 @@ run_task(struct loop *l, struct loop_item *it)
 			ledger_abort(t);
 		if (rc == 0 && it->after_commit != NULL)
 			it->after_commit(it->task_arg);
+		if (rc == 0)
+			full_passed(l);
+		else
+			(void)loop_storage_full(l, rc);
 	}
 	it->task_rc = rc;
 	finish(l, it);
@@ -230,7 +353,7 @@ loop_checkpoint(struct loop *l)
 {
 	int r;
 
-	if ((r = ledger_checkpoint(l->cfg.ledger, l->cfg.signer)) != 0)
+	if ((r = ledger_checkpoint(l->cfg.ledger, l->cfg.signer)) != 0 && !loop_storage_full(l, r))
 		hublog_printf(l->cfg.log,
 			"checkpoint failed: %s (entries are durable; the next one retries)",
 			paso_strerror(r));
@@ -242,17 +365,33 @@ loop_checkpoint(struct loop *l)
 int
 loop_step(struct loop *l, int wait_ms)
 {
-	struct loop_item *list = take_group(l, l->hurry ? 0 : wait_ms);
+	struct loop_item *list = take_group(l, l->hurry ? 0 : wait_ms), *it;
 	double now;
+	uint64_t n = 0;
 	size_t i;
-	int idle;
+	int idle, waiting;
 
 	l->hurry = 0;
 
-	if (list != NULL && list->task != NULL)
+	/* During a full-storage episode only one group per backoff interval tries to write: the
+	 * others are refused at once, so neither the hub nor its kiosks spin on the full disk. */
+	waiting = l->full.on && mono_now() < l->full.retry_at;
+	if (list != NULL && list->task != NULL) {
 		run_task(l, list);
-	else if (list != NULL)
+	} else if (list != NULL && waiting) {
+		for (it = list; it != NULL; it = it->next)
+			n++;
+		refuse_full(l, list, n);
+	} else if (list != NULL) {
 		(void)commit_group(l, list);
+	}
+	if (ledger_fatal(l->cfg.ledger) != NULL && !l->fatal_logged) {
+		l->fatal_logged = 1;
+		hublog_printf(l->cfg.log,
+			"fatal: %s; nothing more can be written safely: the hub stops (restart it to "
+			"recover the log)",
+			ledger_fatal(l->cfg.ledger));
+	}
 	now = mono_now();
 	for (i = 0; i < l->ntimers; i++)
 		if (now - l->timers[i].last >= l->timers[i].interval) {
@@ -269,7 +408,8 @@ loop_step(struct loop *l, int wait_ms)
 	pthread_mutex_unlock(&l->mu);
 	/* Under load, signing (and its fsyncs) after every group would halve the groups per
 	 * second: sign when idle or once a second. Nothing new: ledger_checkpoint does nothing. */
-	if (idle || now - l->last_checkpoint >= 1.0)
+	if ((idle || now - l->last_checkpoint >= 1.0) && !(l->full.on && now < l->full.retry_at))
 		(void)loop_checkpoint(l);
+	full_check_over(l, mono_now());
 	return idle;
 }

@@ -73,6 +73,21 @@ int loop_add_timer(struct loop *l, double interval_s, int (*fn)(void *arg), void
  */
 int loop_step(struct loop *l, int wait_ms);
 
+/*
+ * Whether rc means the storage is full (PASO_E_STORE_FULL, PASO_E_MAP_FULL). If so, a
+ * full-storage episode starts (logged once by the loop) unless one is on, and the caller logs
+ * nothing itself; returns 1. Otherwise returns 0. For timers that write (loop thread only).
+ * During an episode the loop answers kiosk messages with PASO_E_STORE_FULL, tries a real
+ * commit once per backoff (50 ms doubling to 1 s) and logs once when a commit succeeds again.
+ */
+int loop_storage_full(struct loop *l, int rc);
+
+/*
+ * NULL, or why nothing more may be written (ledger_fatal: the audit log could not be cut back
+ * after a failed write). The loop logs it once; the hub should stop.
+ */
+const char *loop_fatal(const struct loop *l);
+
 /* Statistics for the stop line. */
 uint64_t loop_groups(const struct loop *l);
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <lmdb.h>
 #include <sodium.h>
@@ -21,6 +22,7 @@
 #define REC_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define DKROW_BYTES (KEYRING_WRAPPED_BYTES + KEYRING_HASH_BYTES)
 #define SEENKEY_MAX (VAULT_KIOSK_MAX + 1 + 8)
+#define VAULT_FULL_BELOW ((uint64_t)1 << 20) /* free bytes under which an EIO is a full disk */
 
 struct vault {
 	MDB_env *env;
@@ -57,6 +59,9 @@ mdb_to_paso(struct vault *v, int rc)
 		return PASO_E_CORRUPT;
 	case ENOMEM:
 		return PASO_E_NOMEM;
+	case ENOSPC: /* a page write or the sync found the disk (or quota) full: passes */
+	case EDQUOT:
+		return PASO_E_STORE_FULL;
 	default:
 		return PASO_E_STORAGE;
 	}
@@ -380,6 +385,22 @@ vault_begin(struct vault *v, int readonly, struct vault_txn **out)
 	return 0;
 }
 
+/*
+ * LMDB reports a short page write as EIO, which is what a full disk gives it. When the store's
+ * file system has (almost) nothing left, call it a full disk: that passes once space returns,
+ * where an I/O error does not.
+ */
+static int
+store_disk_full(struct vault *v)
+{
+	struct statvfs sv;
+	mdb_filehandle_t fd;
+
+	if (mdb_env_get_fd(v->env, &fd) != 0 || fstatvfs(fd, &sv) != 0)
+		return 0;
+	return (uint64_t)sv.f_bavail * sv.f_frsize < VAULT_FULL_BELOW;
+}
+
 int
 vault_commit(struct vault_txn *t)
 {
@@ -389,6 +410,8 @@ vault_commit(struct vault_txn *t)
 	rc = mdb_txn_commit(t->txn);
 	atomic_fetch_sub(&v->ntxn, 1);
 	free(t);
+	if (rc == EIO && store_disk_full(v))
+		return PASO_E_STORE_FULL;
 	return mdb_to_paso(v, rc);
 }
 

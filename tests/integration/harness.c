@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -97,19 +98,47 @@ h_run(char **outp, const char *const argv[])
 	return st;
 }
 
-void
-h_deploy(struct deployment *dep, const char *policy)
+/* Mount points a test made: unmounted at exit if the test's own cleanup was skipped. */
+#define MAX_MOUNTS 8
+static char mounts[MAX_MOUNTS][600];
+
+static void
+umount_tracked(void)
 {
-	char tmpl[] = "/tmp/paso-test-XXXXXX", *out = NULL;
+	size_t i;
+
+	for (i = 0; i < MAX_MOUNTS; i++)
+		if (mounts[i][0] != '\0') {
+			if (umount(mounts[i]) != 0)
+				(void)umount2(mounts[i], MNT_DETACH);
+			mounts[i][0] = '\0';
+		}
+}
+
+static void
+track_mount(const char *dir, int on)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_MOUNTS; i++)
+		if (on ? mounts[i][0] == '\0' : strcmp(mounts[i], dir) == 0) {
+			if (on)
+				(void)snprintf(mounts[i], sizeof(mounts[i]), "%s", dir);
+			else
+				mounts[i][0] = '\0';
+			return;
+		}
+}
+
+static void at_exit_once(void);
+
+static void
+deploy_at(struct deployment *dep, const char *policy)
+{
+	char *out = NULL;
 	size_t i;
 	int st;
 
-	memset(dep, 0, sizeof(*dep));
-	assert_non_null(mkdtemp(tmpl));
-	(void)snprintf(dep->dir, sizeof(dep->dir), "%s", tmpl);
-	(void)snprintf(dep->hub, sizeof(dep->hub), "%s/hub", tmpl);
-	(void)snprintf(dep->work, sizeof(dep->work), "%s/kiosks-work", tmpl);
-	(void)snprintf(dep->log, sizeof(dep->log), "%s/hub.log", tmpl);
 	if (policy != NULL) {
 		const char *argv[] = {
 			"paso-hub", "init", dep->hub, "--name", "test", "--policy", policy, NULL};
@@ -129,6 +158,59 @@ h_deploy(struct deployment *dep, const char *policy)
 	}
 }
 
+static void
+paths_for(struct deployment *dep, const char *tmpl)
+{
+	memset(dep, 0, sizeof(*dep));
+	(void)snprintf(dep->dir, sizeof(dep->dir), "%s", tmpl);
+	(void)snprintf(dep->hub, sizeof(dep->hub), "%s/hub", tmpl);
+	(void)snprintf(dep->work, sizeof(dep->work), "%s/kiosks-work", tmpl);
+	(void)snprintf(dep->log, sizeof(dep->log), "%s/hub.log", tmpl);
+}
+
+void
+h_deploy(struct deployment *dep, const char *policy)
+{
+	char tmpl[] = "/tmp/paso-test-XXXXXX";
+
+	assert_non_null(mkdtemp(tmpl));
+	paths_for(dep, tmpl);
+	deploy_at(dep, policy);
+}
+
+int
+h_deploy_tmpfs(struct deployment *dep, unsigned long size_kb)
+{
+	char tmpl[] = "/tmp/paso-test-XXXXXX", opts[64];
+	int e;
+
+	assert_non_null(mkdtemp(tmpl));
+	paths_for(dep, tmpl);
+	assert_int_equal(mkdir(dep->hub, 0700), 0);
+	at_exit_once();
+	(void)snprintf(opts, sizeof(opts), "size=%luk,mode=0700", size_kb);
+	if (mount("tmpfs", dep->hub, "tmpfs", 0, opts) != 0) {
+		e = errno;
+		h_cleanup(dep);
+		return e;
+	}
+	dep->tmpfs = 1;
+	track_mount(dep->hub, 1);
+	deploy_at(dep, NULL);
+	return 0;
+}
+
+int
+h_tmpfs_resize(struct deployment *dep, unsigned long size_kb)
+{
+	char opts[64];
+
+	(void)snprintf(opts, sizeof(opts), "size=%luk", size_kb);
+	if (!dep->tmpfs)
+		return EINVAL;
+	return mount("tmpfs", dep->hub, "tmpfs", MS_REMOUNT, opts) == 0 ? 0 : errno;
+}
+
 /*
  * Hubs still running when the test program exits (a failed assertion skips the test's own
  * stop) are killed, so a failing test leaves no server behind.
@@ -146,23 +228,43 @@ kill_tracked(void)
 			kill(tracked[i], SIGKILL);
 			(void)waitpid(tracked[i], NULL, 0);
 		}
+	umount_tracked(); /* after the processes that could hold the mount busy */
 }
 
 static void
-track_hub(pid_t pid, int on)
+at_exit_once(void)
 {
 	static int registered;
-	size_t i;
 
 	if (!registered) {
 		atexit(kill_tracked);
 		registered = 1;
 	}
+}
+
+static void
+track_hub(pid_t pid, int on)
+{
+	size_t i;
+
+	at_exit_once();
 	for (i = 0; i < MAX_TRACKED; i++)
 		if (on ? tracked[i] == 0 : tracked[i] == pid) {
 			tracked[i] = on ? pid : 0;
 			return;
 		}
+}
+
+void
+h_track_pid(pid_t pid)
+{
+	track_hub(pid, 1);
+}
+
+void
+h_untrack_pid(pid_t pid)
+{
+	track_hub(pid, 0);
 }
 
 void
@@ -230,6 +332,13 @@ h_cleanup(struct deployment *dep)
 
 	if (dep->hub_pid > 0)
 		h_hub_stop(dep, SIGKILL);
+	if (dep->tmpfs) {
+		/* Unmounted whatever PASO_KEEP says: a kept tmpfs would hold memory. */
+		if (umount(dep->hub) != 0)
+			(void)umount2(dep->hub, MNT_DETACH);
+		track_mount(dep->hub, 0);
+		dep->tmpfs = 0;
+	}
 	if (getenv("PASO_KEEP") != NULL || dep->dir[0] == '\0')
 		return;
 	if (posix_spawnp(&pid, "rm", NULL, NULL, (char *const *)argv, environ) == 0)

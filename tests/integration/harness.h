@@ -14,10 +14,23 @@ struct deployment {
 	char log[600];  /* the hub's log file */
 	pid_t hub_pid;
 	uint16_t port;
+	int tmpfs; /* dep->hub is a tmpfs mount of the test's (unmounted by h_cleanup) */
 };
 
 /* Creates a temporary deployment with the five kiosks issued. policy may be NULL. Asserts. */
 void h_deploy(struct deployment *dep, const char *policy);
+/*
+ * The same with the hub's deployment directory on a tmpfs of size_kb KiB mounted for the test.
+ * Returns 0, or the errno of a mount(2) that was refused (EPERM without root: skip the test).
+ * The mount is undone by h_cleanup, or at exit if a failed assertion skipped that.
+ */
+int h_deploy_tmpfs(struct deployment *dep, unsigned long size_kb);
+/* Resizes the tmpfs of dep (mount -o remount,size=). Returns 0 or errno. */
+int h_tmpfs_resize(struct deployment *dep, unsigned long size_kb);
+/* Kills pid (SIGKILL) at exit unless h_untrack_pid was called: for helpers a test spawns. */
+void h_track_pid(pid_t pid);
+void h_untrack_pid(pid_t pid);
+
 /* Starts paso-hub serve on 127.0.0.1 (port 0 = ephemeral, else that port) and waits for it. */
 void h_hub_start(struct deployment *dep, uint16_t port);
 /* The same with extra arguments to serve (NULL-terminated list, e.g. "--clock", "sim:..."). */
