@@ -164,6 +164,40 @@ check_seen(const char *path, const MDB_val *k, const MDB_val *v, struct paso_dia
 	return 0;
 }
 
+/*
+ * A seenexp row's key is the day its acknowledgement expires (u32 big-endian), the kind of
+ * record it acknowledges (0..VAULT_SEEN_KINDS-1), then the seen row's key; its value is empty.
+ * A damaged one would make the sweep delete the wrong row, stop at it, or never expire one.
+ */
+static int
+check_seenexp(const char *path, const MDB_val *k, const MDB_val *v, struct paso_diag *d)
+{
+	const uint8_t *kb = k->mv_data;
+	char kiosk[4 * 64 + 4];
+	size_t n, i;
+
+	if (k->mv_size < 5 + 10 || k->mv_size > 5 + SEENKEY_MAX)
+		return row_damage(path, "seenexp", k,
+			"key is not expiry day, kind and an acknowledgement's key (wrong length)", d);
+	n = k->mv_size - 5 - 9;
+	(void)snprintf(kiosk, sizeof(kiosk), "%.*s", (int)n, (const char *)kb + 5);
+	for (i = 0; i < n; i++)
+		if (kb[5 + i] < 0x21 || kb[5 + i] > 0x7e)
+			return row_damage(path, "seenexp", k,
+				"the acknowledgement's kiosk id holds a byte no kiosk name has", d);
+	if (kb[5 + n] != 0)
+		return row_damage(path, "seenexp", k,
+			"the acknowledgement's key is not kiosk id, 0, sequence number", d);
+	if (kb[4] >= VAULT_SEEN_KINDS || v->mv_size != 0)
+		return paso_diag_set(d, PASO_E_CORRUPT,
+			"%s/data.mdb: damaged: table seenexp, kiosk '%s' seq %llu (expiring on day "
+			"%lu): %s",
+			path, kiosk, (unsigned long long)be64_get(kb + 5 + n + 1),
+			(unsigned long)be32_get(kb),
+			kb[4] >= VAULT_SEEN_KINDS ? "unknown record kind" : "value is not empty");
+	return 0;
+}
+
 static int
 check_row(const char *path, MDB_dbi which, const struct vault *v, const MDB_val *k,
 	const MDB_val *val, struct paso_diag *d)
@@ -194,8 +228,11 @@ check_row(const char *path, MDB_dbi which, const struct vault *v, const MDB_val 
 	} else if (which == v->meta) {
 		if (k->mv_size == 0 || k->mv_size > 64 || val->mv_size != 8)
 			return row_damage(path, "meta", k, "not a counter", d);
-	} else if (which == v->seen)
+	} else if (which == v->seen) {
 		return check_seen(path, k, val, d);
+	} else if (which == v->seenexp) {
+		return check_seenexp(path, k, val, d);
+	}
 	return 0;
 }
 
@@ -203,7 +240,7 @@ int
 vault_check(struct vault *v, const char *path, struct paso_diag *d)
 {
 	const MDB_dbi dbis[] = {
-		v->subjects, v->dks, v->cards, v->byepoch, v->seen, v->meta, v->events};
+		v->subjects, v->dks, v->cards, v->byepoch, v->seen, v->meta, v->events, v->seenexp};
 	MDB_cursor *c = NULL;
 	MDB_txn *txn = NULL;
 	MDB_val k, val;

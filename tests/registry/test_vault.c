@@ -20,6 +20,7 @@
 
 #include "errors.h"
 #include "keyring.h"
+#include "paso.pb-c.h"
 #include "vault.h"
 
 struct fx {
@@ -854,6 +855,83 @@ test_damage_named(void **state)
 	f->kr = NULL;
 }
 
+/* Writes key -> val into table `name` of the closed fixture's store, behind the vault's back. */
+static void
+poke_row(struct fx *f, const char *name, const void *key, size_t klen, const void *val,
+	size_t vlen)
+{
+	char path[128];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
+
+	(void)snprintf(path, sizeof(path), "%s/store", f->root);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, name, 0, &dbi), 0);
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)val;
+	v.mv_size = vlen;
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* The resend memory's expiry index is shape-checked at open like every other table. */
+static void
+test_damage_seenexp_named(void **state)
+{
+	struct fx *f = *state;
+	struct vault_txn *t = NULL;
+	uint8_t digest[32] = {0}, key[5 + 14 + 1 + 8], reply[64];
+	Paso__Envelope env = PASO__ENVELOPE__INIT;
+	Paso__Ack ack = PASO__ACK__INIT;
+	struct paso_diag dg = {0};
+	size_t rlen;
+
+	ack.seq = 5;
+	env.seq = 5;
+	env.body_case = PASO__ENVELOPE__BODY_ACK;
+	env.ack = &ack;
+	assert_true(paso__envelope__get_packed_size(&env) <= sizeof(reply));
+	rlen = paso__envelope__pack(&env, reply);
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(
+		vault_seen_put_until(t, "kiosk-talisman", 5, digest, reply, rlen, 20000, 1), 0);
+	assert_int_equal(vault_commit(t), 0);
+	fx_close(f);
+	if (open_code(f, &dg) != 0) /* a well-formed row passes */
+		fail_msg("%s", dg.msg);
+	fx_close(f);
+
+	/* The row as written: day 20000, kind 1, "kiosk-talisman" 0 seq 5. */
+	key[0] = 0, key[1] = 0, key[2] = 0x4e, key[3] = 0x20, key[4] = 1;
+	memcpy(key + 5, "kiosk-talisman\0\0\0\0\0\0\0\0\5", 14 + 1 + 8);
+	poke_row(f, "seenexp", key, sizeof(key), "x", 1); /* a value where none belongs */
+	assert_int_equal(open_code(f, &dg), PASO_E_CORRUPT);
+	assert_non_null(strstr(dg.msg, "data.mdb: damaged: table seenexp, kiosk 'kiosk-talisman' "
+				       "seq 5 (expiring on day 20000): value is not empty"));
+	fx_close(f);
+
+	poke_row(f, "seenexp", key, sizeof(key), "", 0); /* whole again */
+	key[4] = 9;                                      /* a kind no policy has */
+	poke_row(f, "seenexp", key, sizeof(key), "", 0);
+	assert_int_equal(open_code(f, &dg), PASO_E_CORRUPT);
+	assert_non_null(strstr(dg.msg, "table seenexp, kiosk 'kiosk-talisman' seq 5"));
+	assert_non_null(strstr(dg.msg, "unknown record kind"));
+	fx_close(f);
+
+	poke_row(f, "seenexp", "\0\0\x4e", 3, "", 0); /* a key cut short */
+	assert_int_equal(open_code(f, &dg), PASO_E_CORRUPT);
+	assert_non_null(strstr(dg.msg, "data.mdb: damaged: table seenexp, row 00004e: key is not "
+				       "expiry day, kind and an acknowledgement's key"));
+	fx_close(f);
+}
+
 static void
 test_damage_meta_map(void **state)
 {
@@ -877,6 +955,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_create_get_update_cards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damage_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damage_meta_map, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damage_seenexp_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seen_idempotency, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_reopen_and_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_plaintext_on_disk, setup, teardown),
