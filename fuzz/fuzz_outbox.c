@@ -17,7 +17,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t key[32] = {7, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
 		17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
-	struct outbox_item it = {0, NULL, 0};
+	struct outbox_item it = {0, NULL, 0, 0};
 	Paso__Envelope *env = NULL;
 	uint8_t kb[8], *sealed = NULL;
 	MDB_val k, v;

@@ -166,9 +166,9 @@ remember(struct kiosk *k, uint64_t seq, const struct tag *t)
 	return 0;
 }
 
-/* Packs env (seq filled in here) and puts it into the producer's open outbox batch. */
+/* Packs env (seq filled in here; captured at when) and puts it into the producer's open outbox batch. */
 static int
-enqueue(struct kiosk *k, Paso__Envelope *env, const struct tag *t)
+enqueue(struct kiosk *k, Paso__Envelope *env, const struct tag *t, uint64_t when)
 {
 	uint8_t *buf = NULL;
 	uint64_t seq;
@@ -187,7 +187,7 @@ enqueue(struct kiosk *k, Paso__Envelope *env, const struct tag *t)
 		goto fail;
 	}
 	(void)paso__envelope__pack(env, buf);
-	r = outbox_put(k->txn, seq, buf, n);
+	r = outbox_put_at(k->txn, seq, buf, n, when); /* when: for the purge (outbox.h) */
 	sodium_memzero(buf, n);
 	free(buf);
 	if (r != 0)
@@ -237,7 +237,7 @@ kiosk_enqueue_enroll(struct kiosk *k, const struct bio_sample *s, int category, 
 	en.crossing_point = k->point;
 	env.body_case = PASO__ENVELOPE__BODY_ENROLL;
 	env.enroll = &en;
-	r = enqueue(k, &env, &t);
+	r = enqueue(k, &env, &t, when);
 	sample_pb_release(&cap);
 	return r;
 }
@@ -261,7 +261,7 @@ kiosk_enqueue_crossing(struct kiosk *k, const struct bio_sample *s, const char *
 	c.crossing_point = k->point;
 	env.body_case = PASO__ENVELOPE__BODY_CROSSING;
 	env.crossing = &c;
-	r = enqueue(k, &env, &t);
+	r = enqueue(k, &env, &t, when);
 	sample_pb_release(&cap);
 	return r;
 }
@@ -287,7 +287,7 @@ kiosk_enqueue_identify(struct kiosk *k, const struct bio_sample *s, uint64_t whe
 	id.crossing_point = k->point;
 	env.body_case = PASO__ENVELOPE__BODY_IDENTIFY;
 	env.identify = &id;
-	r = enqueue(k, &env, &t);
+	r = enqueue(k, &env, &t, when);
 	sample_pb_release(&cap);
 	return r;
 }

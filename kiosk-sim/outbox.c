@@ -22,9 +22,15 @@
 
 struct outbox {
 	MDB_env *env;
-	MDB_dbi queue, meta;
-	uint8_t *key; /* sodium_malloc'd */
+	MDB_dbi queue, meta, when; /* when: seq -> capture time (kiosk clock), for the purge */
+	uint8_t *key;              /* sodium_malloc'd */
+	char *dir;
 };
+
+#define META_PURGE_LAST "purge.last"
+#define META_PURGE_KEEP "purge.keep"
+
+static int finish_rotation(struct outbox *ob, struct paso_diag *d);
 
 struct outbox_txn {
 	struct outbox *ob;
@@ -82,6 +88,10 @@ outbox_open(const char *dir, struct outbox **out, struct paso_diag *d)
 		r = PASO_E_NOMEM;
 		goto out;
 	}
+	if ((ob->dir = strdup(dir)) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
 	if ((r = load_key(dir, ob->key, d)) != 0)
 		goto out;
 	if ((rc = mdb_env_create(&ob->env)) != 0 || (rc = mdb_env_set_maxdbs(ob->env, 4)) != 0 ||
@@ -93,12 +103,15 @@ outbox_open(const char *dir, struct outbox **out, struct paso_diag *d)
 	if ((rc = mdb_txn_begin(ob->env, NULL, 0, &txn)) != 0 ||
 		(rc = mdb_dbi_open(txn, "queue", MDB_CREATE, &ob->queue)) != 0 ||
 		(rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ob->meta)) != 0 ||
+		(rc = mdb_dbi_open(txn, "when", MDB_CREATE, &ob->when)) != 0 ||
 		(rc = mdb_txn_commit(txn)) != 0) {
 		if (txn != NULL)
 			mdb_txn_abort(txn);
 		r = paso_diag_set(d, PASO_E_STORAGE, "%s: %s", dir, mdb_strerror(rc));
 		goto out;
 	}
+	if ((r = finish_rotation(ob, d)) != 0)
+		goto out;
 	*out = ob;
 	ob = NULL;
 	r = 0;
@@ -115,6 +128,7 @@ outbox_close(struct outbox *ob)
 	if (ob->env != NULL)
 		mdb_env_close(ob->env);
 	sodium_free(ob->key);
+	free(ob->dir);
 	free(ob);
 }
 
@@ -156,24 +170,37 @@ outbox_next_seq(struct outbox_txn *t, uint64_t *seqp)
 	return (rc = mdb_put(t->txn, t->ob->meta, &k, &v, 0)) == 0 ? 0 : lmdb_err(rc);
 }
 
-int
-outbox_put(struct outbox_txn *t, uint64_t seq, const uint8_t *data, size_t len)
+/* Seals data into the reserved value p (NONCE + len + TAG bytes) under key, seq as the AD. */
+static void
+seal(const uint8_t *key, const uint8_t kb[8], const uint8_t *data, size_t len, uint8_t *p)
 {
-	uint8_t kb[8];
-	MDB_val k = {8, kb}, v;
-	uint8_t *p;
+	randombytes_buf(p, NONCE);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(p + NONCE, NULL, data, len, kb, 8, NULL, p, key);
+}
+
+int
+outbox_put_at(struct outbox_txn *t, uint64_t seq, const uint8_t *data, size_t len, uint64_t when)
+{
+	uint8_t kb[8], wb[8];
+	MDB_val k = {8, kb}, v, w = {8, wb};
 	int rc;
 
 	be64_put(kb, seq);
+	be64_put(wb, when);
 	v.mv_size = NONCE + len + TAG;
 	/* MDB_RESERVE: seal straight into the page, no plaintext copy on the heap. */
 	if ((rc = mdb_put(t->txn, t->ob->queue, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE)) != 0)
 		return lmdb_err(rc);
-	p = v.mv_data;
-	randombytes_buf(p, NONCE);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(
-		p + NONCE, NULL, data, len, kb, sizeof(kb), NULL, p, t->ob->key);
+	seal(t->ob->key, kb, data, len, v.mv_data);
+	if ((rc = mdb_put(t->txn, t->ob->when, &k, &w, 0)) != 0)
+		return lmdb_err(rc);
 	return 0;
+}
+
+int
+outbox_put(struct outbox_txn *t, uint64_t seq, const uint8_t *data, size_t len)
+{
+	return outbox_put_at(t, seq, data, len, 0);
 }
 
 int
@@ -256,9 +283,13 @@ outbox_peek(struct outbox *ob, size_t max, struct outbox_item **itemsp, size_t *
 		goto out;
 	}
 	while (n < max && (rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+		MDB_val w;
+
 		op = MDB_NEXT;
 		if ((r = item_open(ob->key, &k, &v, &items[n])) != 0)
 			goto out;
+		if (mdb_get(txn, ob->when, &k, &w) == 0 && w.mv_size == 8)
+			items[n].when = be64_get(w.mv_data);
 		n++;
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -293,6 +324,8 @@ outbox_remove(struct outbox *ob, const uint64_t *seqs, size_t n)
 	for (i = 0; i < n; i++) {
 		be64_put(kb, seqs[i]);
 		rc = mdb_del(txn, ob->queue, &k, NULL);
+		if (rc == 0 || rc == MDB_NOTFOUND)
+			rc = mdb_del(txn, ob->when, &k, NULL);
 		if (rc != 0 && rc != MDB_NOTFOUND) {
 			mdb_txn_abort(txn);
 			return lmdb_err(rc);
@@ -332,9 +365,13 @@ outbox_renumber(struct outbox *ob, uint64_t after,
 			r = lmdb_err(r);
 			goto out;
 		}
+		if ((r = mdb_del(t->txn, ob->when, &k, NULL)) != 0 && r != MDB_NOTFOUND) {
+			r = lmdb_err(r);
+			goto out;
+		}
 		if ((r = rewrite(arg, items[i].seq, last + i, items[i].data, items[i].len, &out,
 			     &outlen)) != 0 ||
-			(r = outbox_put(t, last + i, out, outlen)) != 0)
+			(r = outbox_put_at(t, last + i, out, outlen, items[i].when)) != 0)
 			goto out;
 		sodium_memzero(out, outlen);
 		free(out);
@@ -383,4 +420,280 @@ outbox_count(struct outbox *ob, uint64_t *np)
 		return lmdb_err(rc);
 	*np = st.ms_entries;
 	return 0;
+}
+
+/* ---- purge: captures past the kiosk's limit are erased by rotating the outbox key ---- */
+
+static int
+read_key_file(const char *path, uint8_t *key)
+{
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return errno == ENOENT ? PASO_E_NOT_FOUND : PASO_E_IO;
+	n = read(fd, key, 32);
+	close(fd);
+	return n == 32 ? 0 : PASO_E_CORRUPT;
+}
+
+/*
+ * Overwrites the key file in place and syncs it: on a file system that rewrites blocks in place
+ * (ext4, xfs, tmpfs) the old key's bytes are gone, where a rename would only free their block.
+ */
+static int
+overwrite_key(const char *path, const uint8_t *key)
+{
+	int fd, r = 0;
+
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return paso_errno_io(errno);
+	if (pwrite(fd, key, 32, 0) != 32 || fsync(fd) != 0)
+		r = paso_errno_io(errno);
+	if (close(fd) != 0 && r == 0)
+		r = PASO_E_IO;
+	return r;
+}
+
+static void
+sync_dir(const char *dir)
+{
+	int fd;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+/* 1 if the first queued row opens under key, 0 if not, -1 if the queue is empty. */
+static int
+first_row_opens(struct outbox *ob, const uint8_t *key)
+{
+	struct outbox_item it = {0, NULL, 0, 0};
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc, res = 0;
+
+	if (mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn) != 0)
+		return 0;
+	if (mdb_cursor_open(txn, ob->queue, &cur) == 0) {
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		if (rc == MDB_NOTFOUND)
+			res = -1;
+		else if (rc == 0 && item_open(key, &k, &v, &it) == 0)
+			res = 1;
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	if (it.data != NULL) {
+		sodium_memzero(it.data, it.len);
+		free(it.data);
+	}
+	return res;
+}
+
+/*
+ * A purge that erases writes the new key to outbox.key.next, commits the queue re-sealed under it,
+ * then overwrites outbox.key with it and removes outbox.key.next. At open, an interrupted one is
+ * finished (the queue is under the new key, or empty) or undone (still under the old key).
+ */
+static int
+finish_rotation(struct outbox *ob, struct paso_diag *d)
+{
+	char cur[4200], next[4200];
+	uint8_t *nk = NULL;
+	int r, old;
+
+	(void)snprintf(cur, sizeof(cur), "%s/outbox.key", ob->dir);
+	(void)snprintf(next, sizeof(next), "%s/outbox.key.next", ob->dir);
+	if ((nk = sodium_malloc(32)) == NULL)
+		return PASO_E_NOMEM;
+	if ((r = read_key_file(next, nk)) == PASO_E_NOT_FOUND) {
+		r = 0;
+		goto out;
+	}
+	if (r != 0) {
+		r = paso_diag_set(d, r, "%s: unreadable (%s)", next, paso_strerror(r));
+		goto out;
+	}
+	if ((old = first_row_opens(ob, ob->key)) == 1) {
+		/* The re-sealed queue never committed: the old key stays, the purge runs again. */
+		if (unlink(next) != 0) {
+			r = paso_diag_set(d, PASO_E_IO, "%s: %s", next, strerror(errno));
+			goto out;
+		}
+	} else {
+		if (old == 0 && first_row_opens(ob, nk) != 1) {
+			r = paso_diag_set(d, PASO_E_CRYPTO,
+				"%s: the queue opens under neither outbox.key nor outbox.key.next",
+				ob->dir);
+			goto out;
+		}
+		if ((r = overwrite_key(cur, nk)) != 0 || unlink(next) != 0) {
+			r = paso_diag_set(d, r ? r : PASO_E_IO, "%s: finishing a key rotation: %s",
+				ob->dir, strerror(errno));
+			goto out;
+		}
+		memcpy(ob->key, nk, 32);
+	}
+	sync_dir(ob->dir);
+	r = 0;
+out:
+	sodium_free(nk);
+	return r;
+}
+
+static int
+meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t x)
+{
+	MDB_val k = {strlen(name), (void *)name}, v;
+	uint8_t b[8];
+	int rc;
+
+	be64_put(b, x);
+	v.mv_size = 8;
+	v.mv_data = b;
+	return (rc = mdb_put(txn, dbi, &k, &v, 0)) == 0 ? 0 : lmdb_err(rc);
+}
+
+/* Captured at or before now - keep_s; a capture whose time is unknown (0) counts as expired. */
+static int
+expired(uint64_t when, uint64_t now, uint64_t keep_s)
+{
+	return when == 0 || (now >= keep_s && when <= now - keep_s);
+}
+
+int
+outbox_purge(struct outbox *ob, uint64_t now, uint64_t keep_s, size_t *purgedp, size_t *keptp,
+	struct paso_diag *d)
+{
+	struct outbox_item *items = NULL;
+	MDB_txn *txn = NULL;
+	char cur[4200], next[4200];
+	uint8_t *nk = NULL, kb[8], wb[8];
+	uint64_t count;
+	size_t n = 0, i, gone = 0;
+	int rc, r;
+
+	*purgedp = *keptp = 0;
+	(void)snprintf(cur, sizeof(cur), "%s/outbox.key", ob->dir);
+	(void)snprintf(next, sizeof(next), "%s/outbox.key.next", ob->dir);
+	if ((r = outbox_count(ob, &count)) != 0 ||
+		(r = outbox_peek(ob, (size_t)count, &items, &n)) != 0) {
+		r = paso_diag_set(d, r, "%s: reading the queue: %s", ob->dir, paso_strerror(r));
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		gone += expired(items[i].when, now, keep_s);
+	if (gone > 0) {
+		/* The new key is durable before anything is sealed under it. */
+		if ((nk = sodium_malloc(32)) == NULL) {
+			r = PASO_E_NOMEM;
+			goto out;
+		}
+		crypto_aead_xchacha20poly1305_ietf_keygen(nk);
+		if ((r = durable_write(next, nk, 32, 0600, DURABLE_REPLACE, d)) != 0)
+			goto out;
+	}
+	if ((rc = mdb_txn_begin(ob->env, NULL, 0, &txn)) != 0) {
+		r = lmdb_err(rc);
+		goto fail;
+	}
+	if (gone > 0) {
+		/* The whole queue again: survivors sealed under the new key, the rest left out. */
+		if ((rc = mdb_drop(txn, ob->queue, 0)) != 0 ||
+			(rc = mdb_drop(txn, ob->when, 0)) != 0) {
+			r = lmdb_err(rc);
+			goto fail;
+		}
+		for (i = 0; i < n; i++) {
+			MDB_val k = {8, kb}, v, w = {8, wb};
+
+			if (expired(items[i].when, now, keep_s))
+				continue;
+			be64_put(kb, items[i].seq);
+			be64_put(wb, items[i].when);
+			v.mv_size = NONCE + items[i].len + TAG;
+			if ((rc = mdb_put(txn, ob->queue, &k, &v, MDB_RESERVE)) != 0 ||
+				(seal(nk, kb, items[i].data, items[i].len, v.mv_data),
+					(rc = mdb_put(txn, ob->when, &k, &w, 0)) != 0)) {
+				r = lmdb_err(rc);
+				goto fail;
+			}
+		}
+	}
+	if ((r = meta_put_u64(txn, ob->meta, META_PURGE_LAST, now)) != 0 ||
+		(r = meta_put_u64(txn, ob->meta, META_PURGE_KEEP, keep_s)) != 0)
+		goto fail;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		r = lmdb_err(rc);
+		goto fail;
+	}
+	if (gone > 0) {
+		/* Committed: the old key is the only way into what was purged. Destroy it. */
+		if ((r = overwrite_key(cur, nk)) != 0 || unlink(next) != 0) {
+			r = paso_diag_set(d, r ? r : PASO_E_IO,
+				"%s: destroying the old outbox key: %s (finished at the next open)",
+				ob->dir, strerror(errno));
+			goto out;
+		}
+		memcpy(ob->key, nk, 32);
+		sync_dir(ob->dir);
+	}
+	*purgedp = gone;
+	*keptp = n - gone;
+	r = 0;
+	goto out;
+fail:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (nk != NULL)
+		(void)unlink(next); /* never used: the queue is still under the old key */
+	if (d != NULL && d->code == 0)
+		paso_diag_set(d, r, "%s: purge: %s", ob->dir, paso_strerror(r));
+out:
+	sodium_free(nk);
+	outbox_items_free(items, n);
+	return r;
+}
+
+int
+outbox_purge_mark(struct outbox *ob, uint64_t now, uint64_t keep_s)
+{
+	MDB_txn *txn;
+	int rc, r;
+
+	if ((rc = mdb_txn_begin(ob->env, NULL, 0, &txn)) != 0)
+		return lmdb_err(rc);
+	if ((r = meta_put_u64(txn, ob->meta, META_PURGE_LAST, now)) != 0 ||
+		(r = meta_put_u64(txn, ob->meta, META_PURGE_KEEP, keep_s)) != 0) {
+		mdb_txn_abort(txn);
+		return r;
+	}
+	return (rc = mdb_txn_commit(txn)) == 0 ? 0 : lmdb_err(rc);
+}
+
+int
+outbox_purge_status(struct outbox *ob, uint64_t *lastp, uint64_t *keepp)
+{
+	MDB_val kl = {strlen(META_PURGE_LAST), META_PURGE_LAST},
+		kk = {strlen(META_PURGE_KEEP), META_PURGE_KEEP}, v;
+	MDB_txn *txn;
+	int rc, r = 0;
+
+	*lastp = *keepp = 0;
+	if ((rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return lmdb_err(rc);
+	if ((rc = mdb_get(txn, ob->meta, &kl, &v)) != 0 || v.mv_size != 8)
+		r = rc == MDB_NOTFOUND ? PASO_E_NOT_FOUND : PASO_E_CORRUPT;
+	else
+		*lastp = be64_get(v.mv_data);
+	if (r == 0 && mdb_get(txn, ob->meta, &kk, &v) == 0 && v.mv_size == 8)
+		*keepp = be64_get(v.mv_data);
+	mdb_txn_abort(txn);
+	return r;
 }

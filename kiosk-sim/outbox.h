@@ -13,7 +13,8 @@
  * never use an outbox after fork(). Entries hold biometric captures, so each is sealed with
  * XChaCha20-Poly1305 under the kiosk's outbox key (DIR/outbox.key, 0600) with the sequence
  * number as associated data: a stolen kiosk disk without that key yields no template, and a
- * deleted entry's freed page holds only ciphertext.
+ * deleted entry's freed page holds only ciphertext (readable while that key lives: outbox_purge
+ * replaces it, which is what erases).
  */
 
 struct outbox;
@@ -23,6 +24,7 @@ struct outbox_item {
 	uint64_t seq;
 	uint8_t *data; /* serialized Envelope (no length prefix); owned by the item */
 	size_t len;
+	uint64_t when; /* capture time on the kiosk's clock (0: unknown) */
 };
 
 /* Opens or creates the outbox in dir (0700). Caller owns *out. 0, PASO_E_IO, PASO_E_STORAGE. */
@@ -35,6 +37,9 @@ int outbox_begin(struct outbox *ob, struct outbox_txn **out);
 int outbox_next_seq(struct outbox_txn *t, uint64_t *seqp);
 /* Seals and stores data under seq. 0, PASO_E_EXISTS, PASO_E_STORAGE, PASO_E_MAP_FULL. */
 int outbox_put(struct outbox_txn *t, uint64_t seq, const uint8_t *data, size_t len);
+/* The same, recording when (seconds, the kiosk's clock) it was captured, for outbox_purge. */
+int outbox_put_at(
+	struct outbox_txn *t, uint64_t seq, const uint8_t *data, size_t len, uint64_t when);
 int outbox_commit(struct outbox_txn *t);
 void outbox_abort(struct outbox_txn *t);
 
@@ -62,5 +67,25 @@ int outbox_renumber(struct outbox *ob, uint64_t after,
 
 /* Entries waiting. */
 int outbox_count(struct outbox *ob, uint64_t *np);
+
+/*
+ * Erases every entry captured at or before now - keep_s (seconds on the kiosk's clock; an entry
+ * of unknown time counts as expired), acknowledged or not, and records the purge (now, keep_s).
+ * Erasure, not deletion: when anything expired, a new outbox key is made (durably, as
+ * outbox.key.next), the survivors are re-sealed under it in one transaction, then the old key is
+ * overwritten in place and outbox.key.next removed; the purged entries' ciphertext left in free
+ * pages (and in any copy of the store) no longer opens with any key on the kiosk. A crash midway
+ * is finished or undone by the next outbox_open. Not concurrent with any other use of ob.
+ * Sets *purgedp and *keptp. Returns 0, PASO_E_STORAGE, PASO_E_CRYPTO, PASO_E_IO,
+ * PASO_E_STORE_FULL, PASO_E_NOMEM; d says which file.
+ */
+int outbox_purge(struct outbox *ob, uint64_t now, uint64_t keep_s, size_t *purgedp, size_t *keptp,
+	struct paso_diag *d);
+
+/* Records a purge at now with limit keep_s without erasing (a new outbox starts its clock). */
+int outbox_purge_mark(struct outbox *ob, uint64_t now, uint64_t keep_s);
+
+/* When the last purge ran and its limit: 0, PASO_E_NOT_FOUND (never), PASO_E_STORAGE. */
+int outbox_purge_status(struct outbox *ob, uint64_t *lastp, uint64_t *keepp);
 
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* paso-kiosk: the kiosks of the southern border, enrolling a synthetic population and its crossings. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "capture.h"
 #include "instant.h"
 #include "kiosk.h"
+#include "outbox.h"
 #include "paso.pb-c.h"
 #include "pki.h"
 #include "population.h"
@@ -44,6 +46,9 @@ static const struct site sites[] = {
 #define NSITES (sizeof(sites) / sizeof(sites[0]))
 /* A run's captures span this many seconds from --start (well inside the hub's +-24 h). */
 #define KIOSK_TIMELINE_S (6u * 3600u)
+#define KEEP_HOURS_DEFAULT 72u /* a capture never acknowledged is erased after this */
+#define KEEP_HOURS_MAX 8760u
+#define PURGE_DEADLINE_S (24u * 3600u) /* the purge must have run this recently (or keep) */
 
 struct job {
 	uint8_t kind;    /* enum kiosk_kind */
@@ -111,6 +116,12 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: paso-kiosk run --deployment DIR --hub HOST:PORT [options]\n"
+		"       paso-kiosk purge [--workdir DIR] [--kiosks A,B,...] [--keep-hours N]\n"
+		"         [--clock INSTANT]\n"
+		"  purge: erases every capture older than the kiosk's limit (default 72 h, kept in\n"
+		"  the kiosk's state; --keep-hours 1..8760 changes it), acknowledged or not, by\n"
+		"  replacing the outbox key; run it at least daily: a kiosk whose purge has not run\n"
+		"  within 24 h (or its limit, if shorter) refuses to capture\n"
 		"       paso-kiosk probe --person N --out FILE [--seed S] [--capture-no K]\n"
 		"         [--preset good|poor|detention]\n"
 		"  probe: writes one synthetic capture of person N (a packed Capture, the probe file\n"
@@ -140,6 +151,9 @@ usage(FILE *f)
 		"                      enrol cross impostor identify probe; enrolments are sent first\n"
 		"  --truth FILE        append who really stood at each kiosk: KIOSK SEQ KIND PERSON SOURCE\n"
 		"                      (SEQ 0: nothing sent, the capture failed)\n"
+		"  --clock INSTANT     what the kiosks' clock reads (default: the system clock), for\n"
+		"                      captures (--start defaults to it) and the purge deadline\n"
+		"  --keep-hours N      the kiosks' purge limit (1..8760; default 72, or as stored)\n"
 		"kiosks: kiosk-ciudad-hidalgo kiosk-talisman kiosk-ciudad-cuauhtemoc kiosk-el-ceibo\n"
 		"        station-siglo-xxi (detention centre)\n");
 }
@@ -756,6 +770,181 @@ ensure_cert(const char *deploy, const char *name, int may_issue, const char *cer
 	return 0;
 }
 
+/*
+ * The kiosk's purge state (outbox.h): a new outbox starts its purge clock now; keep_h (0: as
+ * stored, or the default) replaces the stored limit. When capturing, a purge older than the
+ * deadline refuses: writes why into err and returns 1. Returns 0, or -1 with err set.
+ */
+static int
+purge_gate(const char *wd, const char *name, uint64_t now, uint64_t keep_h, int capturing,
+	char *err, size_t cap)
+{
+	struct outbox *ob = NULL;
+	struct paso_diag d = {0};
+	char at[INSTANT_TEXT_BYTES];
+	uint64_t last = 0, keep = 0, deadline;
+	int r, rc = 0;
+
+	if ((r = outbox_open(wd, &ob, &d)) != 0) {
+		(void)snprintf(err, cap, "kiosk %s: %s", name, d.msg);
+		return -1;
+	}
+	r = outbox_purge_status(ob, &last, &keep);
+	if (r == PASO_E_NOT_FOUND) {
+		last = now;
+		keep = 0;
+		r = 0;
+	}
+	if (r == 0 && (keep_h != 0 || keep == 0)) {
+		keep = (keep_h ? keep_h : KEEP_HOURS_DEFAULT) * 3600u;
+		r = outbox_purge_mark(ob, last, keep);
+	}
+	if (r != 0) {
+		(void)snprintf(
+			err, cap, "kiosk %s: %s: purge state: %s", name, wd, paso_strerror(r));
+		rc = -1;
+		goto out;
+	}
+	deadline = keep < PURGE_DEADLINE_S ? keep : PURGE_DEADLINE_S;
+	if (capturing && now > last && now - last > deadline) {
+		(void)snprintf(err, cap,
+			"kiosk %s refuses to capture: its purge of captures older than %llu h last "
+			"ran at %s, %.1f h ago, and must run at least every %.0f h; run `paso-kiosk "
+			"purge` on its work directory first (nothing was captured)",
+			name, (unsigned long long)(keep / 3600), instant_format(last, at),
+			(double)(now - last) / 3600.0, (double)deadline / 3600.0);
+		rc = 1;
+	}
+out:
+	outbox_close(ob);
+	return rc;
+}
+
+static int
+parse_clock(const char *cmd, const char *val, uint64_t *out)
+{
+	struct paso_diag d = {0};
+
+	if (instant_parse(val, out, &d) != 0) {
+		fprintf(stderr, "paso-kiosk %s: --clock: %s\n", cmd, d.msg);
+		return 2;
+	}
+	return 0;
+}
+
+/* purge: every kiosk's outbox in the work directory (or those named), on the kiosk's clock. */
+static int
+cmd_purge(int argc, char **argv)
+{
+	const char *workdir = "paso-kiosks", *kiosks = NULL;
+	char wd[4200], probe[4300], names[8192], at[INSTANT_TEXT_BYTES], at2[INSTANT_TEXT_BYTES];
+	char *name, *next;
+	uint64_t now = (uint64_t)time(NULL), keep_h = 0, last, keep;
+	struct dirent *de;
+	struct stat st;
+	DIR *dp;
+	size_t purged, kept, done = 0, len = 0;
+	int a, r, fails = 0;
+
+	for (a = 1; a < argc; a++) {
+		const char *o = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
+
+		if (val == NULL) {
+			fprintf(stderr, "paso-kiosk purge: %s needs a value\n", o);
+			return 2;
+		}
+		a++;
+		if (strcmp(o, "--workdir") == 0)
+			workdir = val;
+		else if (strcmp(o, "--kiosks") == 0)
+			kiosks = val;
+		else if (strcmp(o, "--clock") == 0) {
+			if (parse_clock("purge", val, &now) != 0)
+				return 2;
+		} else if (strcmp(o, "--keep-hours") == 0) {
+			if (parse_u64(val, 1, KEEP_HOURS_MAX, &keep_h) != 0) {
+				fprintf(stderr,
+					"paso-kiosk purge: --keep-hours: a whole number 1..%u: '%s'\n",
+					KEEP_HOURS_MAX, val);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "paso-kiosk purge: unknown option '%s'\n", o);
+			usage(stderr);
+			return 2;
+		}
+	}
+	names[0] = '\0';
+	if (kiosks != NULL) {
+		if (snprintf(names, sizeof(names), "%s", kiosks) >= (int)sizeof(names)) {
+			fprintf(stderr, "paso-kiosk purge: --kiosks: list too long\n");
+			return 2;
+		}
+	} else {
+		/* Every kiosk that has an outbox here. */
+		if ((dp = opendir(workdir)) == NULL) {
+			fprintf(stderr, "paso-kiosk purge: %s: %s\n", workdir, strerror(errno));
+			return 1;
+		}
+		while ((de = readdir(dp)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			(void)snprintf(probe, sizeof(probe), "%s/%s/data.mdb", workdir, de->d_name);
+			if (stat(probe, &st) != 0)
+				continue;
+			r = snprintf(names + len, sizeof(names) - len, "%s%s", len ? "," : "",
+				de->d_name);
+			if (r < 0 || (size_t)r >= sizeof(names) - len)
+				break;
+			len += (size_t)r;
+		}
+		closedir(dp);
+	}
+	for (name = names; name != NULL && *name != '\0'; name = next) {
+		struct outbox *ob = NULL;
+		struct paso_diag d = {0};
+
+		if ((next = strchr(name, ',')) != NULL)
+			*next++ = '\0';
+
+		if (!kiosk_name_ok(name, strlen(name))) {
+			fprintf(stderr, "paso-kiosk purge: not a kiosk name: '%s'\n", name);
+			return 2;
+		}
+		(void)snprintf(wd, sizeof(wd), "%s/%s", workdir, name);
+		(void)snprintf(probe, sizeof(probe), "%s/data.mdb", wd);
+		if (stat(probe, &st) != 0) {
+			fprintf(stderr, "paso-kiosk purge: kiosk %s: no outbox in %s\n", name, wd);
+			fails++;
+			continue;
+		}
+		if ((r = outbox_open(wd, &ob, &d)) == 0) {
+			keep = 0;
+			if (keep_h == 0 && outbox_purge_status(ob, &last, &keep) != 0)
+				keep = 0;
+			if (keep == 0)
+				keep = (keep_h ? keep_h : KEEP_HOURS_DEFAULT) * 3600u;
+			r = outbox_purge(ob, now, keep, &purged, &kept, &d);
+		}
+		outbox_close(ob);
+		if (r != 0) {
+			fprintf(stderr, "paso-kiosk purge: kiosk %s: %s\n", name, d.msg);
+			fails++;
+			continue;
+		}
+		printf("kiosk %s: erased %zu captures taken before %s (older than %llu h), %zu "
+		       "kept; purge recorded at %s\n",
+			name, purged, instant_format(now >= keep ? now - keep : 0, at),
+			(unsigned long long)(keep / 3600), kept, instant_format(now, at2));
+		done++;
+	}
+	if (done == 0 && fails == 0) {
+		fprintf(stderr, "paso-kiosk purge: no kiosk outbox in %s\n", workdir);
+		return 1;
+	}
+	return fails ? 1 : 0;
+}
+
 static int
 cmd_run(int argc, char **argv)
 {
@@ -771,7 +960,9 @@ cmd_run(int argc, char **argv)
 	uint64_t people = 1000, crossings = 5000, identify = 100, seed = 1, window = 32,
 		 giveup = 120, fleet = 0, v, st;
 	double impostor_rate = 0.02, t_enrol = 0, t_cross = 0;
-	uint64_t base_time = (uint64_t)time(NULL), n_enrol, n_cross = 0, span;
+	uint64_t base_time = 0, n_enrol, n_cross = 0, span, clock_now = (uint64_t)time(NULL);
+	uint64_t keep_h = 0;
+	char err[4800];
 	uint32_t *count = NULL;
 	size_t i, *site_of_cross = NULL, ncross_sites = 0, station = SIZE_MAX;
 	int json = 0, r = 0, a;
@@ -791,6 +982,16 @@ cmd_run(int argc, char **argv)
 		if (strcmp(o, "--start") == 0) {
 			if (instant_parse(val, &base_time, &d) != 0) {
 				fprintf(stderr, "paso-kiosk run: --start: %s\n", d.msg);
+				return 2;
+			}
+		} else if (strcmp(o, "--clock") == 0) {
+			if (parse_clock("run", val, &clock_now) != 0)
+				return 2;
+		} else if (strcmp(o, "--keep-hours") == 0) {
+			if (parse_u64(val, 1, KEEP_HOURS_MAX, &keep_h) != 0) {
+				fprintf(stderr,
+					"paso-kiosk run: --keep-hours: a whole number 1..%u: '%s'\n",
+					KEEP_HOURS_MAX, val);
 				return 2;
 			}
 		} else if (strcmp(o, "--deployment") == 0)
@@ -853,6 +1054,8 @@ cmd_run(int argc, char **argv)
 			*dst = v;
 		}
 	}
+	if (base_time == 0)
+		base_time = clock_now; /* captures on the kiosks' clock */
 	if (deploy == NULL || hub == NULL) {
 		fprintf(stderr,
 			"paso-kiosk run: --deployment DIR and --hub HOST:PORT are required\n");
@@ -902,6 +1105,12 @@ cmd_run(int argc, char **argv)
 		if (ensure_cert(deploy, site->name, strncmp(site->name, "fleet-", 6) == 0, cert,
 			    key) != 0)
 			return 1;
+		/* Like a registration client whose deletion job has not run: no new capture. */
+		if ((r = purge_gate(wd, site->name, clock_now, keep_h, people > 0, err,
+			     sizeof(err))) != 0) {
+			fprintf(stderr, "paso-kiosk run: %s\n", err);
+			return 1;
+		}
 		cfg.name = site->name;
 		cfg.point = site->point;
 		cfg.cert = cert;
@@ -1139,6 +1348,8 @@ main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "probe") == 0)
 		return cmd_probe(argc - 1, argv + 1);
+	if (strcmp(argv[1], "purge") == 0)
+		return cmd_purge(argc - 1, argv + 1);
 	fprintf(stderr, "paso-kiosk: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;
