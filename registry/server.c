@@ -51,7 +51,7 @@ struct per_kiosk {
 
 /* What the gates refused or timed out since the last summary line (under server.gmu). */
 struct gate_counts {
-	uint64_t timed_out, dropped, full, failed, per_kiosk, kiosks_full, suppressed;
+	uint64_t timed_out, dropped, evicted, full, failed, per_kiosk, kiosks_full, suppressed;
 	uint64_t since;      /* ms of the last summary */
 	unsigned lines;      /* single lines logged this second */
 };
@@ -375,47 +375,78 @@ gate_summary(struct server *s, uint64_t now)
 	memset(&s->gc, 0, sizeof(s->gc));
 	s->gc.since = now;
 	pthread_mutex_unlock(&s->gmu);
-	if (g.timed_out || g.dropped || g.full || g.failed || g.per_kiosk || g.kiosks_full ||
-		g.suppressed)
+	if (g.timed_out || g.dropped || g.evicted || g.full || g.failed || g.per_kiosk ||
+		g.kiosks_full || g.suppressed)
 		hublog_printf(s->cfg.log,
 			"connections in the last %.1f s: %llu handshakes timed out (limit %d ms), "
-			"%llu dropped early and %llu refused (unauthenticated limit %u), %llu "
-			"handshakes failed, %llu over the per-kiosk limit %u, %llu over the kiosk "
-			"limit %u; %llu lines not shown",
+			"%llu dropped early, %llu silent ones dropped for newcomers and %llu refused "
+			"(unauthenticated limit %u), %llu handshakes failed, %llu over the "
+			"per-kiosk limit %u, %llu over the kiosk limit %u; %llu lines not shown",
 			(double)(now - g.since) / 1000, (unsigned long long)g.timed_out,
 			s->cfg.handshake_ms, (unsigned long long)g.dropped,
-			(unsigned long long)g.full, s->cfg.max_unauth, (unsigned long long)g.failed,
+			(unsigned long long)g.evicted, (unsigned long long)g.full, s->cfg.max_unauth,
+			(unsigned long long)g.failed,
 			(unsigned long long)g.per_kiosk, s->cfg.max_per_kiosk,
 			(unsigned long long)g.kiosks_full, s->cfg.max_conns,
 			(unsigned long long)g.suppressed);
 }
 
+/* Ends a pending connection: its TLS state if it has one, else the bare socket. */
+static void
+pending_drop(struct pending *p)
+{
+	if (p->tls != NULL)
+		tls_conn_free(p->tls);
+	else if (p->fd >= 0)
+		close(p->fd);
+	p->tls = NULL;
+	p->fd = -1;
+}
+
+/* The socket that has waited longest without sending a byte, or -1 (none is silent). */
+static int
+oldest_silent(const struct gate *g)
+{
+	unsigned i;
+	int best = -1;
+
+	for (i = 0; i < g->npend; i++)
+		if (g->pend[i].tls == NULL && g->pend[i].fd >= 0 &&
+			(best < 0 || g->pend[i].deadline < g->pend[best].deadline))
+			best = (int)i;
+	return best;
+}
+
 /*
- * A new socket: refused when this gate's handshake table is full, dropped at random when it is
- * filling (OpenSSH's MaxStartups: from 3/4 full, 30 % rising to 100 %), else its handshake
- * begins.
+ * A new socket. From 3/4 of this gate's share of the handshake table on, a random early drop
+ * (OpenSSH's MaxStartups: 30 %, rising to 100 % when full), and when the table is full, take
+ * the socket that has waited longest without sending a byte, not the newcomer: a kiosk sends
+ * its ClientHello at once, so idle sockets cannot keep it out. Only when every slot holds a
+ * socket that has spoken is the newcomer refused (or dropped early).
  */
 static void
 gate_admit(struct gate *g, int fd, uint64_t now)
 {
 	struct server *s = g->s;
 	unsigned begin = g->cap - g->cap / 4;
+	int victim;
 
-	if (g->npend >= g->cap) {
-		gate_count(s, &s->gc.full);
-		close(fd);
-		return;
-	}
 	if (g->npend >= begin) {
-		uint32_t p = 30 + 70 * (g->npend - begin) / (g->cap - begin);
+		/* a share of 3 or less has no room between 3/4 and full: drop at 100 % */
+		uint32_t p = g->cap > begin ? 30 + 70 * (g->npend - begin) / (g->cap - begin) : 100;
 
-		if (randombytes_uniform(100) < p) {
-			gate_count(s, &s->gc.dropped);
-			close(fd);
-			return;
+		if (randombytes_uniform(100) < p || g->npend >= g->cap) {
+			if ((victim = oldest_silent(g)) >= 0) {
+				gate_count(s, g->npend >= g->cap ? &s->gc.evicted : &s->gc.dropped);
+				pending_drop(&g->pend[victim]);
+				g->pend[victim] = g->pend[--g->npend];
+			} else {
+				gate_count(s, g->npend >= g->cap ? &s->gc.full : &s->gc.dropped);
+				close(fd);
+				return;
+			}
 		}
 	}
-	/* A socket that never speaks costs a descriptor and this slot: no TLS state yet. */
 	g->pend[g->npend].fd = fd;
 	g->pend[g->npend].tls = NULL;
 	g->pend[g->npend].deadline = now + (uint64_t)s->cfg.handshake_ms;
@@ -514,18 +545,6 @@ refuse:
 		g->nheld++;
 	} else
 		tls_conn_free(tls);
-}
-
-/* Ends a pending connection: its TLS state if it has one, else the bare socket. */
-static void
-pending_drop(struct pending *p)
-{
-	if (p->tls != NULL)
-		tls_conn_free(p->tls);
-	else if (p->fd >= 0)
-		close(p->fd);
-	p->tls = NULL;
-	p->fd = -1;
 }
 
 static void

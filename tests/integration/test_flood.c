@@ -325,7 +325,7 @@ static void
 test_flood(void **state)
 {
 	const char *const limits[] = {"--handshake-timeout", "5000", "--frame-timeout", "3000",
-		"--idle-timeout", "4000", "--max-unauth", "2048", NULL};
+		"--idle-timeout", "4000", NULL};
 	struct attack k = {0};
 	pthread_t att_th;
 	double worst = 0, t, t_end, base = 0, bound;
@@ -439,8 +439,10 @@ test_flood(void **state)
 	/* what fired, said as such */
 	assert_non_null(log = h_read_file(dep.log, NULL));
 	assert_non_null(strstr(log, "handshakes timed out"));
-	assert_non_null(strstr(log, "connections on this certificate already"));
-	assert_non_null(strstr(log, "frame not complete within 3000 ms"));
+	if (nslow > 8 || nsilent > 8)
+		assert_non_null(strstr(log, "connections on this certificate already"));
+	if (nslow > 0)
+		assert_non_null(strstr(log, "frame not complete within 3000 ms"));
 	assert_null(strstr(log, "Resource temporarily unavailable"));
 	free(log);
 	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
@@ -479,11 +481,56 @@ test_idle_closed(void **state)
 	h_cleanup(&dep);
 }
 
+/*
+ * A full handshake table makes room for a newcomer by dropping the socket that has waited
+ * longest without a byte: 40 idle sockets against a table of 4 cannot keep a kiosk out.
+ * Without it the kiosk's connection would be refused until the idle ones time out (30 s here).
+ */
+static void
+test_idle_sockets_make_room(void **state)
+{
+	const char *const limits[] = {"--max-unauth", "4", "--handshake-timeout", "30000", NULL};
+	struct sockaddr_in sa;
+	int fds[40], i, rc;
+	struct tls_conn *c;
+	double t0;
+	char *log;
+
+	(void)state;
+	h_deploy(&dep, NULL);
+	h_hub_start_ex(&dep, 0, limits);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(dep.port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < 40; i++) {
+		assert_true((fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	usleep(300000); /* the hub has taken them all from its listener */
+	t0 = mono();
+	c = c_connect(dep.hub, "kiosk-talisman", dep.port, &rc);
+	fprintf(stderr, "kiosk connected in %.3f s past 40 idle sockets (table of 4): %s\n",
+		mono() - t0, paso_errname(rc));
+	assert_non_null(c);
+	assert_true(mono() - t0 < 5);
+	tls_conn_free(c);
+	for (i = 0; i < 40; i++)
+		close(fds[i]);
+	sleep(1); /* the next summary line */
+	assert_non_null(log = h_read_file(dep.log, NULL));
+	assert_non_null(strstr(log, "silent ones dropped for newcomers"));
+	free(log);
+	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
+	h_cleanup(&dep);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_idle_closed),
+		cmocka_unit_test(test_idle_sockets_make_room),
 		cmocka_unit_test(test_flood),
 	};
 	struct rlimit rl;
