@@ -410,6 +410,17 @@ tls_conn_free(struct tls_conn *c)
 }
 
 int
+tls_conn_take_fd(struct tls_conn *c)
+{
+	int fd = c->fd;
+
+	c->fd = -1;
+	SSL_free(c->ssl);
+	free(c);
+	return fd;
+}
+
+int
 tls_conn_fd(const struct tls_conn *c)
 {
 	return c->fd;

@@ -41,6 +41,11 @@ int tls_accept(
 int tls_connect(struct tls_ctx *ctx, const char *host, uint16_t port, int timeout_ms,
 	struct tls_conn **out, struct paso_diag *d);
 void tls_conn_free(struct tls_conn *c);
+/*
+ * Frees c's TLS state without a close_notify and hands its socket to the caller (who closes
+ * it). For a connection refused and held open: the socket costs a descriptor, no TLS memory.
+ */
+int tls_conn_take_fd(struct tls_conn *c);
 
 /*
  * The server handshake without blocking, for one thread driving many sockets with poll():

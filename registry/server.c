@@ -22,11 +22,18 @@
 /* Requests one connection may have in the commit loop at once: bounds memory per kiosk. */
 #define CONN_MAX_INFLIGHT 64
 /*
- * A connection refused after its handshake (over a kiosk limit) is held this long before it is
- * closed: a client reopening at once would otherwise make the hub run handshakes in a loop,
- * and a stolen certificate would buy that CPU.
+ * A connection refused after its handshake (over a kiosk limit) is held about this long, silent,
+ * before its socket is closed: a client that reopens when the hub closes would otherwise make
+ * the hub run handshakes in a loop, and a stolen certificate would buy that CPU. Only the
+ * socket is held (its TLS state is freed at once), so holding costs a descriptor.
  */
 #define REFUSE_HOLD_MS 5000
+/*
+ * Threads that accept and run handshakes, sharing the listener: each drives its share of the
+ * handshake table with poll(). Two, so a flood of handshakes has both cores of a small hub and
+ * a legitimate kiosk's handshake waits behind half the queue.
+ */
+#define GATE_THREADS 2
 
 /* A connection still in its handshake: owned by the gate thread alone. */
 struct pending {
@@ -42,32 +49,45 @@ struct per_kiosk {
 	unsigned n;
 };
 
-/* What the gate refused or timed out since its last summary line. */
+/* What the gates refused or timed out since the last summary line (under server.gmu). */
 struct gate_counts {
-	uint64_t timed_out, dropped, full, failed, per_kiosk, kiosks_full, suppressed;
+	uint64_t timed_out, dropped, evicted, full, failed, per_kiosk, kiosks_full, suppressed;
 	uint64_t since;      /* ms of the last summary */
 	unsigned lines;      /* single lines logged this second */
+};
+
+/* A socket refused after its handshake, closed at its deadline. */
+struct held {
+	int fd;
+	uint64_t deadline;
+};
+
+/* One gate thread's own state: nothing here is shared with another thread. */
+struct gate {
+	struct server *s;
+	pthread_t th;
+	int started;
+	unsigned cap;         /* its share of max_unauth */
+	struct pending *pend; /* in handshake */
+	unsigned npend;
+	struct pollfd *pfds;
+	struct held *held;
+	unsigned nheld;
+	uint64_t listen_pause; /* out of descriptors: leave the listener until then */
 };
 
 struct server {
 	struct server_config cfg;
 	int listen_fd;
 	uint16_t port;
-	pthread_t acc;
-	int started;
 	pthread_mutex_t mu;
 	unsigned nconns; /* authenticated, each on its own thread */
 	struct per_kiosk *per;
 	unsigned nper, capper;
 	int stopping;
-	/* the gate thread's own */
-	struct pending *pend;
-	unsigned npend;
-	struct pollfd *pfds;
-	struct pending *held; /* refused after the handshake, closed at their deadline */
-	unsigned nheld;
+	struct gate gates[GATE_THREADS];
+	pthread_mutex_t gmu; /* the counts below */
 	struct gate_counts gc;
-	uint64_t listen_pause; /* out of descriptors: leave the listener until then */
 };
 
 static uint64_t
@@ -314,79 +334,131 @@ out:
 	return NULL;
 }
 
+/* Counts one event of the gates' (any gate thread). */
+static void
+gate_count(struct server *s, uint64_t *what)
+{
+	pthread_mutex_lock(&s->gmu);
+	(*what)++;
+	pthread_mutex_unlock(&s->gmu);
+}
+
 /* One line now, or counted into the next summary when lines come faster than 10 a second. */
 static void
 gate_log(struct server *s, const char *what, const char *detail)
 {
-	if (s->gc.lines >= 10) {
+	int show;
+
+	pthread_mutex_lock(&s->gmu);
+	if ((show = s->gc.lines < 10))
+		s->gc.lines++;
+	else
 		s->gc.suppressed++;
-		return;
-	}
-	s->gc.lines++;
-	hublog_printf(s->cfg.log, "connection refused: %s%s%s", what, detail ? ": " : "",
-		detail ? detail : "");
+	pthread_mutex_unlock(&s->gmu);
+	if (show)
+		hublog_printf(s->cfg.log, "connection refused: %s%s%s", what,
+			detail ? ": " : "", detail ? detail : "");
 }
 
-/* At most once a second: what the gate dropped, refused or timed out, as counts. */
+/* At most once a second: what the gates dropped, refused or timed out, as counts. */
 static void
 gate_summary(struct server *s, uint64_t now)
 {
-	struct gate_counts *g = &s->gc;
+	struct gate_counts g;
 
-	if (now - g->since < 1000)
+	pthread_mutex_lock(&s->gmu);
+	if (now - s->gc.since < 1000) {
+		pthread_mutex_unlock(&s->gmu);
 		return;
-	if (g->timed_out || g->dropped || g->full || g->failed || g->per_kiosk ||
-		g->kiosks_full || g->suppressed)
+	}
+	g = s->gc;
+	memset(&s->gc, 0, sizeof(s->gc));
+	s->gc.since = now;
+	pthread_mutex_unlock(&s->gmu);
+	if (g.timed_out || g.dropped || g.evicted || g.full || g.failed || g.per_kiosk ||
+		g.kiosks_full || g.suppressed)
 		hublog_printf(s->cfg.log,
 			"connections in the last %.1f s: %llu handshakes timed out (limit %d ms), "
-			"%llu dropped early and %llu refused (unauthenticated limit %u), %llu "
-			"handshakes failed, %llu over the per-kiosk limit %u, %llu over the kiosk "
-			"limit %u; %llu lines not shown",
-			(double)(now - g->since) / 1000, (unsigned long long)g->timed_out,
-			s->cfg.handshake_ms, (unsigned long long)g->dropped,
-			(unsigned long long)g->full, s->cfg.max_unauth,
-			(unsigned long long)g->failed, (unsigned long long)g->per_kiosk,
-			s->cfg.max_per_kiosk, (unsigned long long)g->kiosks_full, s->cfg.max_conns,
-			(unsigned long long)g->suppressed);
-	memset(g, 0, sizeof(*g));
-	g->since = now;
+			"%llu dropped early, %llu silent ones dropped for newcomers and %llu refused "
+			"(unauthenticated limit %u), %llu handshakes failed, %llu over the "
+			"per-kiosk limit %u, %llu over the kiosk limit %u; %llu lines not shown",
+			(double)(now - g.since) / 1000, (unsigned long long)g.timed_out,
+			s->cfg.handshake_ms, (unsigned long long)g.dropped,
+			(unsigned long long)g.evicted, (unsigned long long)g.full, s->cfg.max_unauth,
+			(unsigned long long)g.failed,
+			(unsigned long long)g.per_kiosk, s->cfg.max_per_kiosk,
+			(unsigned long long)g.kiosks_full, s->cfg.max_conns,
+			(unsigned long long)g.suppressed);
+}
+
+/* Ends a pending connection: its TLS state if it has one, else the bare socket. */
+static void
+pending_drop(struct pending *p)
+{
+	if (p->tls != NULL)
+		tls_conn_free(p->tls);
+	else if (p->fd >= 0)
+		close(p->fd);
+	p->tls = NULL;
+	p->fd = -1;
+}
+
+/* The socket that has waited longest without sending a byte, or -1 (none is silent). */
+static int
+oldest_silent(const struct gate *g)
+{
+	unsigned i;
+	int best = -1;
+
+	for (i = 0; i < g->npend; i++)
+		if (g->pend[i].tls == NULL && g->pend[i].fd >= 0 &&
+			(best < 0 || g->pend[i].deadline < g->pend[best].deadline))
+			best = (int)i;
+	return best;
 }
 
 /*
- * A new socket: refused when the handshake table is full, dropped at random when it is filling
- * (OpenSSH's MaxStartups: from 3/4 full, 30 % rising to 100 %), else its handshake begins.
+ * A new socket. From 3/4 of this gate's share of the handshake table on, a random early drop
+ * (OpenSSH's MaxStartups: 30 %, rising to 100 % when full), and when the table is full, take
+ * the socket that has waited longest without sending a byte, not the newcomer: a kiosk sends
+ * its ClientHello at once, so idle sockets cannot keep it out. Only when every slot holds a
+ * socket that has spoken is the newcomer refused (or dropped early).
  */
 static void
-gate_admit(struct server *s, int fd, uint64_t now)
+gate_admit(struct gate *g, int fd, uint64_t now)
 {
-	unsigned begin = s->cfg.max_unauth - s->cfg.max_unauth / 4;
+	struct server *s = g->s;
+	unsigned begin = g->cap - g->cap / 4;
+	int victim;
 
-	if (s->npend >= s->cfg.max_unauth) {
-		s->gc.full++;
-		close(fd);
-		return;
-	}
-	if (s->npend >= begin) {
-		uint32_t p = 30 + 70 * (s->npend - begin) / (s->cfg.max_unauth - begin);
+	if (g->npend >= begin) {
+		/* a share of 3 or less has no room between 3/4 and full: drop at 100 % */
+		uint32_t p = g->cap > begin ? 30 + 70 * (g->npend - begin) / (g->cap - begin) : 100;
 
-		if (randombytes_uniform(100) < p) {
-			s->gc.dropped++;
-			close(fd);
-			return;
+		if (randombytes_uniform(100) < p || g->npend >= g->cap) {
+			if ((victim = oldest_silent(g)) >= 0) {
+				gate_count(s, g->npend >= g->cap ? &s->gc.evicted : &s->gc.dropped);
+				pending_drop(&g->pend[victim]);
+				g->pend[victim] = g->pend[--g->npend];
+			} else {
+				gate_count(s, g->npend >= g->cap ? &s->gc.full : &s->gc.dropped);
+				close(fd);
+				return;
+			}
 		}
 	}
-	/* A socket that never speaks costs a descriptor and this slot: no TLS state yet. */
-	s->pend[s->npend].fd = fd;
-	s->pend[s->npend].tls = NULL;
-	s->pend[s->npend].deadline = now + (uint64_t)s->cfg.handshake_ms;
-	s->pend[s->npend].events = POLLIN;
-	s->npend++;
+	g->pend[g->npend].fd = fd;
+	g->pend[g->npend].tls = NULL;
+	g->pend[g->npend].deadline = now + (uint64_t)s->cfg.handshake_ms;
+	g->pend[g->npend].events = POLLIN;
+	g->npend++;
 }
 
 /* A finished handshake: counted against the kiosk limits, then a thread of its own. */
 static void
-gate_promote(struct server *s, struct tls_conn *tls)
+gate_promote(struct gate *g, struct tls_conn *tls)
 {
+	struct server *s = g->s;
 	const char *name = tls_conn_peer(tls);
 	struct conn *c = NULL;
 	pthread_attr_t attr;
@@ -411,7 +483,7 @@ gate_promote(struct server *s, struct tls_conn *tls)
 	}
 	if (s->nconns >= s->cfg.max_conns) {
 		pthread_mutex_unlock(&s->mu);
-		s->gc.kiosks_full++;
+		gate_count(s, &s->gc.kiosks_full);
 		(void)snprintf(why, sizeof(why), "%u kiosk connections already", s->cfg.max_conns);
 		gate_log(s, name, why);
 		goto refuse;
@@ -420,7 +492,7 @@ gate_promote(struct server *s, struct tls_conn *tls)
 		;
 	if (i < s->nper && s->per[i].n >= s->cfg.max_per_kiosk) {
 		pthread_mutex_unlock(&s->mu);
-		s->gc.per_kiosk++;
+		gate_count(s, &s->gc.per_kiosk);
 		(void)snprintf(why, sizeof(why), "%u connections on this certificate already",
 			s->cfg.max_per_kiosk);
 		gate_log(s, name, why);
@@ -459,52 +531,46 @@ gate_promote(struct server *s, struct tls_conn *tls)
 	pthread_attr_destroy(&attr);
 	return;
 refuse:
-	/* The client sees its connection closed shortly after the handshake, and retries. */
-	tls_conn_shutdown(tls);
+	/*
+	 * Held silent, then closed: a client that reopens when the hub closes comes back only
+	 * after the hold. Only the socket is kept. When the hold table is full it is closed now.
+	 */
 	free(c);
-	if (s->nheld < s->cfg.max_unauth) {
-		s->held[s->nheld].tls = tls;
-		s->held[s->nheld].deadline = mono_ms() + REFUSE_HOLD_MS;
-		s->nheld++;
+	if (g->nheld < g->cap) {
+		g->held[g->nheld].fd = tls_conn_take_fd(tls);
+		/* Spread over half to one and a half holds: refusals that came in one burst
+		 * do not all come back in one burst. */
+		g->held[g->nheld].deadline = mono_ms() + REFUSE_HOLD_MS / 2 +
+			randombytes_uniform(REFUSE_HOLD_MS);
+		g->nheld++;
 	} else
 		tls_conn_free(tls);
 }
 
-/*
- * The gate: one thread accepts and drives every handshake with poll(), so a socket that never
- * speaks costs a descriptor and a slot in a table, not a thread; only authenticated kiosks get
- * threads of their own.
- */
-/* Ends a pending connection: its TLS state if it has one, else the bare socket. */
 static void
-pending_drop(struct pending *p)
-{
-	if (p->tls != NULL)
-		tls_conn_free(p->tls);
-	else if (p->fd >= 0)
-		close(p->fd);
-	p->tls = NULL;
-	p->fd = -1;
-}
-
-static void
-pending_compact(struct server *s)
+pending_compact(struct gate *g)
 {
 	unsigned i, keep;
 
-	for (i = keep = 0; i < s->npend; i++)
-		if (s->pend[i].fd >= 0)
-			s->pend[keep++] = s->pend[i];
-	s->npend = keep;
+	for (i = keep = 0; i < g->npend; i++)
+		if (g->pend[i].fd >= 0)
+			g->pend[keep++] = g->pend[i];
+	g->npend = keep;
 }
 
 /* Most sockets taken from the listener per turn, so handshakes in progress keep moving. */
-#define GATE_ACCEPT_BURST 256
+#define GATE_ACCEPT_BURST 64
 
+/*
+ * A gate: accepts from the shared listener and drives its handshakes with poll(), so a socket
+ * that never speaks costs a descriptor and a slot in a table, not a thread; only authenticated
+ * kiosks get threads of their own.
+ */
 static void *
-accept_thread(void *arg)
+gate_thread(void *arg)
 {
-	struct server *s = arg;
+	struct gate *g = arg;
+	struct server *s = g->s;
 	struct pending *p;
 	struct paso_diag d;
 	uint64_t now, next;
@@ -512,45 +578,44 @@ accept_thread(void *arg)
 	short ev;
 	int fd, timeout, rc;
 
-	s->gc.since = mono_ms();
 	while (!stopping(s)) {
 		now = mono_ms();
 		next = now + 100;
-		for (i = 0; i < s->npend; i++) {
-			if (s->pend[i].deadline <= now) {
-				s->gc.timed_out++;
-				pending_drop(&s->pend[i]);
-			} else if (s->pend[i].deadline < next)
-				next = s->pend[i].deadline;
+		for (i = 0; i < g->npend; i++) {
+			if (g->pend[i].deadline <= now) {
+				gate_count(s, &s->gc.timed_out);
+				pending_drop(&g->pend[i]);
+			} else if (g->pend[i].deadline < next)
+				next = g->pend[i].deadline;
 		}
-		pending_compact(s);
-		for (i = keep = 0; i < s->nheld; i++) {
-			if (s->held[i].deadline <= now)
-				tls_conn_free(s->held[i].tls);
+		pending_compact(g);
+		for (i = keep = 0; i < g->nheld; i++) {
+			if (g->held[i].deadline <= now)
+				close(g->held[i].fd);
 			else {
-				if (s->held[i].deadline < next)
-					next = s->held[i].deadline;
-				s->held[keep++] = s->held[i];
+				if (g->held[i].deadline < next)
+					next = g->held[i].deadline;
+				g->held[keep++] = g->held[i];
 			}
 		}
-		s->nheld = keep;
+		g->nheld = keep;
 		/* Out of descriptors, the listener stays readable: pause it rather than spin. */
-		s->pfds[0].fd = now >= s->listen_pause ? s->listen_fd : -1;
-		s->pfds[0].events = POLLIN;
-		s->pfds[0].revents = 0;
-		for (i = 0; i < s->npend; i++) {
-			s->pfds[i + 1].fd = s->pend[i].fd;
-			s->pfds[i + 1].events = s->pend[i].events;
-			s->pfds[i + 1].revents = 0;
+		g->pfds[0].fd = now >= g->listen_pause ? s->listen_fd : -1;
+		g->pfds[0].events = POLLIN;
+		g->pfds[0].revents = 0;
+		for (i = 0; i < g->npend; i++) {
+			g->pfds[i + 1].fd = g->pend[i].fd;
+			g->pfds[i + 1].events = g->pend[i].events;
+			g->pfds[i + 1].revents = 0;
 		}
-		n = s->npend;
+		n = g->npend;
 		timeout = next > now ? (int)(next - now) : 0;
-		if (poll(s->pfds, n + 1, timeout) < 0 && errno != EINTR)
+		if (poll(g->pfds, n + 1, timeout) < 0 && errno != EINTR)
 			break;
 		now = mono_ms();
 		for (i = 0; i < n; i++) {
-			p = &s->pend[i];
-			if (s->pfds[i + 1].revents == 0)
+			p = &g->pend[i];
+			if (g->pfds[i + 1].revents == 0)
 				continue;
 			memset(&d, 0, sizeof(d));
 			/* First bytes: only now does the socket get TLS state. */
@@ -558,7 +623,7 @@ accept_thread(void *arg)
 				rc = tls_accept_begin(s->cfg.tls, p->fd, &p->tls, &d);
 				if (rc != 0) {
 					p->fd = -1; /* closed by tls_accept_begin */
-					s->gc.failed++;
+					gate_count(s, &s->gc.failed);
 					continue;
 				}
 			}
@@ -567,39 +632,41 @@ accept_thread(void *arg)
 				continue;
 			}
 			if (rc == 0)
-				gate_promote(s, p->tls);
+				gate_promote(g, p->tls);
 			else {
-				s->gc.failed++;
+				gate_count(s, &s->gc.failed);
 				gate_log(s, paso_errname(rc), d.msg);
 				tls_conn_free(p->tls);
 			}
 			p->tls = NULL;
 			p->fd = -1;
 		}
-		pending_compact(s);
-		if (s->pfds[0].revents & POLLIN) {
+		pending_compact(g);
+		if (g->pfds[0].revents & POLLIN) {
 			for (burst = 0; burst < GATE_ACCEPT_BURST; burst++) {
 				if ((fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 					break;
-				gate_admit(s, fd, now);
+				gate_admit(g, fd, now);
 			}
 			if (burst < GATE_ACCEPT_BURST &&
 				(errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 					errno == ENOMEM)) {
-				s->gc.full++;
-				s->listen_pause = now + 100;
+				gate_count(s, &s->gc.full);
+				g->listen_pause = now + 100;
 			}
 		}
+		pthread_mutex_lock(&s->gmu);
 		if (now - s->gc.since >= 1000)
 			s->gc.lines = 0;
+		pthread_mutex_unlock(&s->gmu);
 		gate_summary(s, now);
 	}
-	for (i = 0; i < s->npend; i++)
-		pending_drop(&s->pend[i]);
-	s->npend = 0;
-	for (i = 0; i < s->nheld; i++)
-		tls_conn_free(s->held[i].tls);
-	s->nheld = 0;
+	for (i = 0; i < g->npend; i++)
+		pending_drop(&g->pend[i]);
+	g->npend = 0;
+	for (i = 0; i < g->nheld; i++)
+		close(g->held[i].fd);
+	g->nheld = 0;
 	return NULL;
 }
 
@@ -607,6 +674,7 @@ int
 server_open(const struct server_config *cfg, struct server **out, struct paso_diag *d)
 {
 	struct server *s;
+	unsigned i;
 	int r;
 
 	*out = NULL;
@@ -615,6 +683,7 @@ server_open(const struct server_config *cfg, struct server **out, struct paso_di
 	s->cfg = *cfg;
 	s->listen_fd = -1;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->gmu, NULL);
 	if (s->cfg.handshake_ms <= 0)
 		s->cfg.handshake_ms = 10000;
 	if (s->cfg.max_unauth == 0)
@@ -627,11 +696,19 @@ server_open(const struct server_config *cfg, struct server **out, struct paso_di
 		s->cfg.frame_ms = 10000;
 	if (s->cfg.idle_ms <= 0)
 		s->cfg.idle_ms = 300000;
-	if ((s->pend = calloc(s->cfg.max_unauth, sizeof(*s->pend))) == NULL ||
-		(s->pfds = calloc(s->cfg.max_unauth + 1, sizeof(*s->pfds))) == NULL ||
-		(s->held = calloc(s->cfg.max_unauth, sizeof(*s->held))) == NULL) {
-		server_close(s);
-		return PASO_E_NOMEM;
+	for (i = 0; i < GATE_THREADS; i++) {
+		struct gate *g = &s->gates[i];
+
+		g->s = s;
+		/* max_unauth split between the gates (at least 4, so at least 2 each) */
+		g->cap = s->cfg.max_unauth / GATE_THREADS +
+			(i < s->cfg.max_unauth % GATE_THREADS);
+		if ((g->pend = calloc(g->cap, sizeof(*g->pend))) == NULL ||
+			(g->pfds = calloc(g->cap + 1, sizeof(*g->pfds))) == NULL ||
+			(g->held = calloc(g->cap, sizeof(*g->held))) == NULL) {
+			server_close(s);
+			return PASO_E_NOMEM;
+		}
 	}
 	if ((r = tls_listen(cfg->host, cfg->port, &s->listen_fd, &s->port, d)) != 0) {
 		server_close(s);
@@ -655,22 +732,32 @@ server_port(const struct server *s)
 int
 server_start(struct server *s)
 {
-	if (pthread_create(&s->acc, NULL, accept_thread, s) != 0)
-		return PASO_E_INTERNAL;
-	s->started = 1;
+	unsigned i;
+
+	s->gc.since = mono_ms();
+	for (i = 0; i < GATE_THREADS; i++) {
+		if (pthread_create(&s->gates[i].th, NULL, gate_thread, &s->gates[i]) != 0) {
+			server_stop(s);
+			return PASO_E_INTERNAL;
+		}
+		s->gates[i].started = 1;
+	}
 	return 0;
 }
 
 void
 server_stop(struct server *s)
 {
+	unsigned i;
+
 	pthread_mutex_lock(&s->mu);
 	s->stopping = 1;
 	pthread_mutex_unlock(&s->mu);
-	if (s->started) {
-		pthread_join(s->acc, NULL);
-		s->started = 0;
-	}
+	for (i = 0; i < GATE_THREADS; i++)
+		if (s->gates[i].started) {
+			pthread_join(s->gates[i].th, NULL);
+			s->gates[i].started = 0;
+		}
 	if (s->listen_fd >= 0) {
 		close(s->listen_fd);
 		s->listen_fd = -1;
@@ -691,14 +778,19 @@ server_conns(struct server *s)
 void
 server_close(struct server *s)
 {
+	unsigned i;
+
 	if (s == NULL)
 		return;
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->gmu);
 	free(s->per);
-	free(s->pend);
-	free(s->pfds);
-	free(s->held);
+	for (i = 0; i < GATE_THREADS; i++) {
+		free(s->gates[i].pend);
+		free(s->gates[i].pfds);
+		free(s->gates[i].held);
+	}
 	free(s);
 }

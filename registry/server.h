@@ -21,8 +21,10 @@ struct server_config {
 	/* Connection handling (0 = the default in parentheses); each logs "timed out" or
 	 * "refused" when it fires, at most one summary line a second for the gate's counts. */
 	int handshake_ms;         /* whole TLS handshake, from accept (10000) */
-	unsigned max_unauth;      /* connections still in the handshake (1024); random early drop
-				     from 3/4 of it: 30 % there, rising to 100 % when full */
+	unsigned max_unauth;      /* connections still in the handshake (1024), split between the
+				     gate threads; from 3/4 of a share a random early drop (30 %
+				     rising to 100 % when full) of the socket silent longest, or
+				     else the newcomer; when full, the silent one makes room */
 	unsigned max_per_kiosk;   /* authenticated connections per certificate name (8) */
 	int frame_ms;             /* a frame, from its first byte to its last (10000) */
 	int idle_ms;              /* no frame and nothing in flight on a connection (300000) */

@@ -35,3 +35,13 @@ audit_entries() {
 }
 
 say() { printf '%s\n' "$*"; }
+
+# The attacker's client (tests/integration/paso_attack.c): paso-attack CMD --kiosk NAME [...]
+# against this deployment's hub. Exits non-zero when an answer is not the promised refusal.
+attack() {
+  [ -x "$B/paso-attack" ] || { echo "scenario: $B/paso-attack missing: build the tests" >&2; exit 2; }
+  local cmd=$1
+  shift
+  "$B/paso-attack" "$cmd" --deployment "$D" --port "$port" "$@"
+}
+

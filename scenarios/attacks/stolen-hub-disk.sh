@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The hub's disk is stolen. Without keys/ the store is ciphertext: no card number, no template.
-# With keys/ everything live is readable: say so. Controls: sealed records (T7), key custody (T16).
+# With keys/ everything live is readable: say so. Controls: sealed records (T7), key custody (T20).
 . "$(dirname "$0")/lib.sh"
 deploy kiosk-talisman
 start_hub

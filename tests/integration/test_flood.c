@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A hub under a connection flood: 1,000 idle TCP sockets that never speak TLS, slowloris
- * connections (a frame header, then a byte a second) and silent TLS connections on stolen
- * certificates (12 and 24 by default, 100 and 256 with PASO_FLOOD=100,256), the attacker
- * reopening whatever the hub drops. Meanwhile a real kiosk on its own certificate, retrying a
- * refused connection as paso-kiosk does, is answered every round (under 1 s with
- * PASO_FLOOD_STRICT=1; within 30 s otherwise, i.e. never locked out, on a starved machine), and
- * the hub's peak memory stays bounded. The hub's log says "timed out" for each deadline that
- * fired, and "refused" for each limit.
+ * A hub under the full connection flood: 1,000 idle TCP sockets that never speak TLS, 100
+ * slowloris connections (a frame header, then a byte a second) and 256 silent TLS connections
+ * on one stolen certificate, the attacker reopening whatever the hub drops (PASO_FLOOD=S,N for
+ * a smaller one). The attacker is one poll-driven thread, as one on other machines would cost
+ * the hub's machine nothing. Meanwhile a real kiosk on its own certificate, retrying a refused
+ * connection as paso-kiosk does, is answered in under 1 s every round, and the hub's peak memory
+ * stays bounded. The hub's log says "timed out" for each deadline that fired, and "refused" for
+ * each limit.
  */
 #include <errno.h>
 #include <poll.h>
@@ -24,6 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -42,6 +45,7 @@
 static struct deployment dep;
 static atomic_int stop_attack;
 static atomic_uint tls_open, idle_open;
+static double last_connect; /* the last round's connect and handshake, seconds */
 
 static double
 mono(void)
@@ -52,116 +56,212 @@ mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int
-tcp_connect(uint16_t port)
-{
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+/*
+ * The attacker: one thread driving every socket with poll(), non-blocking TCP and non-blocking
+ * OpenSSL clients, as an attacker on other machines would: it costs this machine one core at
+ * most, not a thread per connection. Whatever the hub closes is opened again 50 ms later.
+ */
+enum att_kind { ATT_IDLE, ATT_SLOW, ATT_SILENT };
+enum att_state { ATT_DOWN, ATT_CONNECTING, ATT_HANDSHAKE, ATT_UP };
 
-	if (fd < 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* 1,000 sockets that never send a byte; any the hub closes is opened again. */
-static void *
-idle_flood(void *arg)
-{
-	static struct pollfd pf[IDLE_SOCKETS];
-	char b;
-	int i;
-
-	(void)arg;
-	for (i = 0; i < IDLE_SOCKETS; i++) {
-		pf[i].fd = tcp_connect(dep.port);
-		pf[i].events = POLLIN;
-	}
-	while (!atomic_load(&stop_attack)) {
-		unsigned open = 0;
-
-		(void)poll(pf, IDLE_SOCKETS, 100);
-		for (i = 0; i < IDLE_SOCKETS; i++) {
-			if (pf[i].fd >= 0 && (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
-				recv(pf[i].fd, &b, 1, MSG_DONTWAIT) <= 0) {
-				close(pf[i].fd);
-				pf[i].fd = -1;
-			}
-			if (pf[i].fd < 0)
-				pf[i].fd = tcp_connect(dep.port);
-			pf[i].revents = 0;
-			open += pf[i].fd >= 0;
-		}
-		atomic_store(&idle_open, open);
-	}
-	for (i = 0; i < IDLE_SOCKETS; i++)
-		if (pf[i].fd >= 0)
-			close(pf[i].fd);
-	return NULL;
-}
-
-/* Waits until the hub closes c (or the attack stops), the byte-a-second writer for slowloris. */
-static void
-hold(struct tls_conn *c, int slowloris)
-{
-	const uint8_t hdr[4] = {0, 0, 0, 200};
-	struct pollfd pf;
-	char b;
-	int sent = 0;
-
-	pf.fd = tls_conn_fd(c);
-	pf.events = POLLIN;
-	if (slowloris && tls_write_all(c, hdr, sizeof(hdr)) != 0)
-		return;
-	while (!atomic_load(&stop_attack)) {
-		if (poll(&pf, 1, 1000) > 0 && recv(pf.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
-			return;
-		if (slowloris && tls_write_all(c, (const uint8_t *)"x", 1) != 0)
-			return;
-		sent++;
-	}
-	(void)sent;
-}
-
-struct tls_attacker {
-	const char *name;
-	int slowloris;
+struct att {
+	enum att_kind kind;
+	enum att_state state;
+	int fd;
+	SSL *ssl;
+	short want;    /* what the handshake waits for */
+	double next;   /* ATT_DOWN: reopen then; ATT_UP slowloris: next byte then */
+	int sent_hdr;
 };
 
-static void *
-tls_flood(void *arg)
-{
-	const struct tls_attacker *a = arg;
-	struct tls_ctx *ctx = NULL;
-	struct tls_conn *c = NULL;
-	struct paso_diag d = {0};
-	char cert[1024], key[1024], ca[1024];
+struct attack {
+	SSL_CTX *slow_ctx, *silent_ctx;
+	struct att *a;
+	struct pollfd *pf;
+	unsigned n;
+};
 
-	(void)snprintf(cert, sizeof(cert), "%s/kiosks/%s.crt", dep.hub, a->name);
-	(void)snprintf(key, sizeof(key), "%s/kiosks/%s.key", dep.hub, a->name);
+static SSL_CTX *
+attacker_ctx(const char *name)
+{
+	char cert[1024], key[1024], ca[1024];
+	SSL_CTX *ctx;
+
+	(void)snprintf(cert, sizeof(cert), "%s/kiosks/%s.crt", dep.hub, name);
+	(void)snprintf(key, sizeof(key), "%s/kiosks/%s.key", dep.hub, name);
 	(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", dep.hub);
-	if (tls_ctx_new_client(cert, key, ca, "paso-hub", &ctx, &d) != 0)
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		return NULL;
-	while (!atomic_load(&stop_attack)) {
-		if (tls_connect(ctx, "127.0.0.1", dep.port, 5000, &c, &d) != 0) {
-			usleep(50000);
-			continue;
-		}
-		atomic_fetch_add(&tls_open, 1);
-		hold(c, a->slowloris);
-		atomic_fetch_sub(&tls_open, 1);
-		tls_conn_free(c);
-		c = NULL;
-		usleep(50000); /* reopen what was dropped */
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+		SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+		SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
 	}
-	tls_ctx_free(ctx);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	return ctx;
+}
+
+static void
+att_down(struct att *a, double now)
+{
+	if (a->ssl != NULL)
+		SSL_free(a->ssl);
+	if (a->fd >= 0)
+		close(a->fd);
+	a->ssl = NULL;
+	a->fd = -1;
+	a->state = ATT_DOWN;
+	a->next = now + 0.05;
+	a->sent_hdr = 0;
+}
+
+static void
+att_open(struct attack *k, struct att *a, double now)
+{
+	struct sockaddr_in sa;
+
+	if ((a->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
+		a->next = now + 0.05;
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(dep.port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(a->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno != EINPROGRESS) {
+		att_down(a, now);
+		return;
+	}
+	a->state = ATT_CONNECTING;
+	if (a->kind == ATT_IDLE)
+		return;
+	a->ssl = SSL_new(a->kind == ATT_SLOW ? k->slow_ctx : k->silent_ctx);
+	if (a->ssl == NULL || SSL_set_fd(a->ssl, a->fd) != 1 ||
+		SSL_set1_host(a->ssl, "paso-hub") != 1)
+		att_down(a, now);
+}
+
+/* Moves one socket on after poll() said it is ready (or its timer came). */
+static void
+att_step(struct att *a, short revents, double now)
+{
+	const uint8_t hdr[4] = {0, 0, 0, 200};
+	uint8_t buf[512];
+	int r, e, soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	if (a->state == ATT_CONNECTING) {
+		if (!(revents & (POLLOUT | POLLERR | POLLHUP)))
+			return;
+		if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
+			att_down(a, now);
+			return;
+		}
+		if (a->kind == ATT_IDLE) {
+			a->state = ATT_UP;
+			return;
+		}
+		a->state = ATT_HANDSHAKE;
+		revents = POLLIN | POLLOUT;
+	}
+	if (a->state == ATT_HANDSHAKE) {
+		if ((r = SSL_connect(a->ssl)) == 1) {
+			a->state = ATT_UP;
+			a->next = now;
+		} else {
+			e = SSL_get_error(a->ssl, r);
+			ERR_clear_error();
+			if (e == SSL_ERROR_WANT_READ)
+				a->want = POLLIN;
+			else if (e == SSL_ERROR_WANT_WRITE)
+				a->want = POLLOUT;
+			else
+				att_down(a, now);
+			return;
+		}
+	}
+	if (a->state != ATT_UP)
+		return;
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (a->kind == ATT_IDLE) {
+			if (recv(a->fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0) {
+				att_down(a, now);
+				return;
+			}
+		} else {
+			/* Anything from the hub here is its close_notify (or an error): reopen. */
+			r = SSL_read(a->ssl, buf, sizeof(buf));
+			e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(a->ssl, r);
+			ERR_clear_error();
+			if (e != SSL_ERROR_NONE && e != SSL_ERROR_WANT_READ) {
+				att_down(a, now);
+				return;
+			}
+		}
+	}
+	/* Slowloris: a frame header announcing 200 bytes, then one byte a second. */
+	if (a->kind == ATT_SLOW && now >= a->next) {
+		r = a->sent_hdr ? SSL_write(a->ssl, "x", 1) : SSL_write(a->ssl, hdr, sizeof(hdr));
+		ERR_clear_error();
+		if (r <= 0) {
+			att_down(a, now);
+			return;
+		}
+		a->sent_hdr = 1;
+		a->next = now + 1.0;
+	}
+}
+
+static void *
+attacker(void *arg)
+{
+	struct attack *k = arg;
+	unsigned i, idle, tls;
+	double now, wake;
+	int timeout;
+
+	for (i = 0; i < k->n; i++)
+		att_open(k, &k->a[i], mono());
+	while (!atomic_load(&stop_attack)) {
+		now = mono();
+		wake = now + 0.1;
+		for (i = 0; i < k->n; i++) {
+			struct att *a = &k->a[i];
+
+			k->pf[i].fd = a->fd;
+			k->pf[i].revents = 0;
+			k->pf[i].events = a->state == ATT_CONNECTING ? POLLOUT
+				: a->state == ATT_HANDSHAKE	    ? a->want
+								    : POLLIN;
+			if ((a->state == ATT_DOWN || (a->kind == ATT_SLOW && a->state == ATT_UP)) &&
+				a->next < wake)
+				wake = a->next;
+		}
+		timeout = wake > now ? (int)((wake - now) * 1000) + 1 : 0;
+		(void)poll(k->pf, k->n, timeout);
+		now = mono();
+		idle = tls = 0;
+		for (i = 0; i < k->n; i++) {
+			struct att *a = &k->a[i];
+
+			if (a->state == ATT_DOWN) {
+				if (now >= a->next)
+					att_open(k, a, now);
+			} else if (k->pf[i].revents != 0 ||
+				   (a->kind == ATT_SLOW && a->state == ATT_UP))
+				att_step(a, k->pf[i].revents, now);
+			if (a->state == ATT_UP) {
+				idle += a->kind == ATT_IDLE;
+				tls += a->kind != ATT_IDLE;
+			}
+		}
+		atomic_store(&idle_open, idle);
+		atomic_store(&tls_open, tls);
+	}
+	for (i = 0; i < k->n; i++)
+		att_down(&k->a[i], 0);
 	return NULL;
 }
 
@@ -183,6 +283,7 @@ real_kiosk_round(uint32_t person, uint64_t seq)
 		usleep((useconds_t)(backoff * 1e6));
 		backoff = backoff * 2 > 0.4 ? 0.4 : backoff * 2;
 	}
+	last_connect = mono() - t0;
 	c_make_enroll(&env, "kiosk-ciudad-hidalgo", seq, person);
 	if (c_send(c, &env) == 0)
 		a = c_recv(c);
@@ -224,20 +325,20 @@ static void
 test_flood(void **state)
 {
 	const char *const limits[] = {"--handshake-timeout", "5000", "--frame-timeout", "3000",
-		"--idle-timeout", "4000", "--max-unauth", "2048", NULL};
-	struct tls_attacker slow = {"kiosk-stolen-b", 1}, silent = {"kiosk-stolen-a", 0};
-	pthread_t idle_th, th[SLOWLORIS + SILENT];
+		"--idle-timeout", "4000", NULL};
+	struct attack k = {0};
+	pthread_t att_th;
 	double worst = 0, t, t_end, base = 0, bound;
 	long hwm0, hwm;
 	char *log;
-	int i, n = 0, nslow = 12, nsilent = 24;
+	unsigned j;
+	int i, n = 0, nslow = SLOWLORIS, nsilent = SILENT;
 
 	(void)state;
 	/*
-	 * By default 12 slowloris and 24 silent connections (both past the per-certificate limit
-	 * of 8, so every control fires) beside the 1,000 idle sockets: the test's own attacker
-	 * threads share the machine with the hub. PASO_FLOOD=100,256 runs the full flood the
-	 * issue describes (PASO_FLOOD=slowloris,silent in general).
+	 * The full flood by default: 1,000 idle sockets, 100 slowloris connections and 256 silent
+	 * ones on one stolen certificate (both past the per-certificate limit of 8, so every
+	 * control fires). PASO_FLOOD=slowloris,silent runs a smaller one.
 	 */
 	if (getenv("PASO_FLOOD") != NULL &&
 		(sscanf(getenv("PASO_FLOOD"), "%d,%d", &nslow, &nsilent) != 2 || nslow < 0 ||
@@ -260,11 +361,18 @@ test_flood(void **state)
 	}
 	fprintf(stderr, "before the attack: answered in at most %.3f s\n", base);
 	hwm0 = hub_rss_kb("VmHWM:");
-	assert_int_equal(pthread_create(&idle_th, NULL, idle_flood, NULL), 0);
-	for (i = 0; i < nslow; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, tls_flood, &slow), 0);
-	for (i = 0; i < nsilent; i++)
-		assert_int_equal(pthread_create(&th[nslow + i], NULL, tls_flood, &silent), 0);
+	assert_non_null(k.slow_ctx = attacker_ctx("kiosk-stolen-b"));
+	assert_non_null(k.silent_ctx = attacker_ctx("kiosk-stolen-a"));
+	k.n = IDLE_SOCKETS + (unsigned)nslow + (unsigned)nsilent;
+	assert_non_null(k.a = calloc(k.n, sizeof(*k.a)));
+	assert_non_null(k.pf = calloc(k.n, sizeof(*k.pf)));
+	for (j = 0; j < k.n; j++) {
+		k.a[j].fd = -1;
+		k.a[j].kind = j < IDLE_SOCKETS		       ? ATT_IDLE
+			: j < IDLE_SOCKETS + (unsigned)nslow ? ATT_SLOW
+							     : ATT_SILENT;
+	}
+	assert_int_equal(pthread_create(&att_th, NULL, attacker, &k), 0);
 	sleep(2);
 	/* 12 s of attack: the handshake, frame and idle deadlines all fire at least once */
 	t_end = mono() + 12;
@@ -274,8 +382,10 @@ test_flood(void **state)
 		n++;
 		if (t > worst)
 			worst = t;
-		fprintf(stderr, "round %d: answered in %.3f s (idle sockets %u, TLS %u)\n", n, t,
-			atomic_load(&idle_open), atomic_load(&tls_open));
+		fprintf(stderr,
+			"round %d: answered in %.3f s (connected in %.3f s; attacker's idle sockets "
+			"%u, TLS %u)\n",
+			n, t, last_connect, atomic_load(&idle_open), atomic_load(&tls_open));
 		usleep(300000);
 	}
 	/* Under a starved machine the deadlines may fire late: wait up to 30 s for each. */
@@ -284,15 +394,15 @@ test_flood(void **state)
 			"connections on this certificate already",
 			"frame not complete within 3000 ms"};
 		double until = mono() + 30;
-		size_t k;
+		size_t w;
 
-		for (k = 0; k < sizeof(want) / sizeof(want[0]); k++)
+		for (w = 0; w < sizeof(want) / sizeof(want[0]); w++)
 			while (mono() < until) {
 				int seen;
 
 				if ((log = h_read_file(dep.log, NULL)) == NULL)
 					break;
-				seen = strstr(log, want[k]) != NULL;
+				seen = strstr(log, want[w]) != NULL;
 				free(log);
 				if (seen)
 					break;
@@ -310,31 +420,29 @@ test_flood(void **state)
 		fprintf(stderr, "hub log (end):\n%s\n", len > 3000 ? log + len - 3000 : log);
 		free(log);
 	}
-	pthread_join(idle_th, NULL);
-	for (i = 0; i < nslow + nsilent; i++)
-		pthread_join(th[i], NULL);
+	pthread_join(att_th, NULL);
+	SSL_CTX_free(k.slow_ctx);
+	SSL_CTX_free(k.silent_ctx);
+	free(k.a);
+	free(k.pf);
 	assert_true(n >= 3);
 	/*
-	 * Under 1 s, as the issue asks; on a machine so loaded that a kiosk already needs more
-	 * than 0.1 s without any attack, within 10 times that. A hub that lets the flood lock
-	 * kiosks out fails either way (a refused kiosk takes 10 s and more).
+	 * Under 1 s every round, as the issue asks; only on a machine so loaded that a kiosk
+	 * already needs more than 0.1 s without any attack, within 10 times that. A hub that lets
+	 * the flood lock kiosks out fails either way (a refused kiosk takes seconds and more).
 	 */
 	bound = base * 10 > 1.0 ? base * 10 : 1.0;
-	/*
-	 * On a shared machine whose other work starves this one (load averages of 30 to 70 on 2
-	 * cores were seen), handshakes queue behind the attacker's: without PASO_FLOOD_STRICT the
-	 * test asserts only that the kiosk is never locked out (answered within 30 s each time).
-	 */
-	if (getenv("PASO_FLOOD_STRICT") == NULL)
-		bound = 30;
 	fprintf(stderr, "worst %.3f s against a bound of %.3f s\n", worst, bound);
 	assert_true(worst < bound);
-	assert_true(hwm > 0 && hwm < 512 * 1024);
+	/* 2,048 handshakes in progress at most, refused sockets held without TLS state */
+	assert_true(hwm > 0 && hwm < 64 * 1024);
 	/* what fired, said as such */
 	assert_non_null(log = h_read_file(dep.log, NULL));
 	assert_non_null(strstr(log, "handshakes timed out"));
-	assert_non_null(strstr(log, "connections on this certificate already"));
-	assert_non_null(strstr(log, "frame not complete within 3000 ms"));
+	if (nslow > 8 || nsilent > 8)
+		assert_non_null(strstr(log, "connections on this certificate already"));
+	if (nslow > 0)
+		assert_non_null(strstr(log, "frame not complete within 3000 ms"));
 	assert_null(strstr(log, "Resource temporarily unavailable"));
 	free(log);
 	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
@@ -373,11 +481,56 @@ test_idle_closed(void **state)
 	h_cleanup(&dep);
 }
 
+/*
+ * A full handshake table makes room for a newcomer by dropping the socket that has waited
+ * longest without a byte: 40 idle sockets against a table of 4 cannot keep a kiosk out.
+ * Without it the kiosk's connection would be refused until the idle ones time out (30 s here).
+ */
+static void
+test_idle_sockets_make_room(void **state)
+{
+	const char *const limits[] = {"--max-unauth", "4", "--handshake-timeout", "30000", NULL};
+	struct sockaddr_in sa;
+	int fds[40], i, rc;
+	struct tls_conn *c;
+	double t0;
+	char *log;
+
+	(void)state;
+	h_deploy(&dep, NULL);
+	h_hub_start_ex(&dep, 0, limits);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(dep.port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < 40; i++) {
+		assert_true((fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	usleep(300000); /* the hub has taken them all from its listener */
+	t0 = mono();
+	c = c_connect(dep.hub, "kiosk-talisman", dep.port, &rc);
+	fprintf(stderr, "kiosk connected in %.3f s past 40 idle sockets (table of 4): %s\n",
+		mono() - t0, paso_errname(rc));
+	assert_non_null(c);
+	assert_true(mono() - t0 < 5);
+	tls_conn_free(c);
+	for (i = 0; i < 40; i++)
+		close(fds[i]);
+	sleep(1); /* the next summary line */
+	assert_non_null(log = h_read_file(dep.log, NULL));
+	assert_non_null(strstr(log, "silent ones dropped for newcomers"));
+	free(log);
+	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
+	h_cleanup(&dep);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_idle_closed),
+		cmocka_unit_test(test_idle_sockets_make_room),
 		cmocka_unit_test(test_flood),
 	};
 	struct rlimit rl;
