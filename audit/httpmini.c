@@ -231,49 +231,35 @@ connect_to(const struct httpmini_url *u, int64_t deadline, int *fdp, struct paso
 	return 0;
 }
 
-int
-httpmini_request(const struct httpmini_url *u, const char *method, const char *path,
-	const char *content_type, const uint8_t *body, size_t len, size_t max, int timeout_ms,
+/*
+ * Reads one response from fd (the request sent): status line, head, a body of at most max bytes
+ * framed by Content-Length or by the end of the stream. what names the server in d.
+ */
+static int
+read_response(int fd, size_t max, int64_t deadline, const char *what,
 	struct httpmini_response *resp, struct paso_diag *d)
 {
-	int64_t deadline = now_ms() + timeout_ms;
-	char head[HEAD_MAX + 1], req[1024];
+	char head[HEAD_MAX + 1];
 	uint8_t *b = NULL, *nb;
 	size_t got = 0, hl, blen, bcap;
 	long long cl;
 	ssize_t g;
-	int fd = -1, k, r, status;
+	int r, status;
 
-	memset(resp, 0, sizeof(*resp));
-	if ((r = connect_to(u, deadline, &fd, d)) != 0)
-		goto out;
-	k = snprintf(req, sizeof(req),
-		"%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: paso\r\nConnection: close\r\n"
-		"%s%s%sContent-Length: %zu\r\n\r\n",
-		method, path, u->host, u->port, content_type ? "Content-Type: " : "",
-		content_type ? content_type : "", content_type ? "\r\n" : "", len);
-	if (k < 0 || (size_t)k >= sizeof(req)) {
-		r = paso_diag_set(d, PASO_E_INVALID_ARG, "request path too long: %s", path);
-		goto out;
-	}
-	if ((r = send_all(fd, req, (size_t)k, deadline)) != 0 ||
-		(len > 0 && (r = send_all(fd, body, len, deadline)) != 0) ||
-		(r = read_head(fd, head, sizeof(head), &got, &hl, deadline)) != 0) {
-		paso_diag_set(d, r, "http://%s:%s%s: %s", u->host, u->port, path,
+	if ((r = read_head(fd, head, sizeof(head), &got, &hl, deadline)) != 0) {
+		paso_diag_set(d, r, "%s: %s", what,
 			r == PASO_E_TIMEOUT ? "timed out" : "no valid answer");
 		goto out;
 	}
 	if (sscanf(head, "HTTP/1.%*1[01] %3d", &status) != 1 || status < 100 || status > 599) {
-		r = paso_diag_set(d, PASO_E_IO, "http://%s:%s%s: malformed status line", u->host,
-			u->port, path);
+		r = paso_diag_set(d, PASO_E_IO, "%s: malformed status line", what);
 		goto out;
 	}
 	head[hl - 2] = '\0';
 	(void)header_get(head, "Content-Type", resp->content_type, sizeof(resp->content_type));
 	cl = content_length(head);
 	if (cl == -2 || (cl >= 0 && (size_t)cl > max)) {
-		r = paso_diag_set(d, cl == -2 ? PASO_E_IO : PASO_E_FRAME_TOO_LARGE,
-			"http://%s:%s%s: %s", u->host, u->port, path,
+		r = paso_diag_set(d, cl == -2 ? PASO_E_IO : PASO_E_FRAME_TOO_LARGE, "%s: %s", what,
 			cl == -2 ? "malformed Content-Length" : "answer larger than expected");
 		goto out;
 	}
@@ -290,8 +276,7 @@ httpmini_request(const struct httpmini_url *u, const char *method, const char *p
 		if (blen + 1 >= bcap) {
 			if (bcap > max + 1) {
 				r = paso_diag_set(d, PASO_E_FRAME_TOO_LARGE,
-					"http://%s:%s%s: answer larger than expected", u->host,
-					u->port, path);
+					"%s: answer larger than expected", what);
 				goto out;
 			}
 			if ((nb = realloc(b, bcap * 2)) == NULL) {
@@ -302,8 +287,7 @@ httpmini_request(const struct httpmini_url *u, const char *method, const char *p
 			bcap *= 2;
 		}
 		if ((r = wait_fd(fd, POLLIN, deadline)) != 0) {
-			paso_diag_set(d, r, "http://%s:%s%s: timed out reading the body", u->host,
-				u->port, path);
+			paso_diag_set(d, r, "%s: timed out reading the body", what);
 			goto out;
 		}
 		g = recv(fd, b + blen, bcap - 1 - blen, 0);
@@ -312,15 +296,13 @@ httpmini_request(const struct httpmini_url *u, const char *method, const char *p
 		if (g == 0 && cl < 0)
 			break;
 		if (g <= 0) {
-			r = paso_diag_set(d, PASO_E_IO, "http://%s:%s%s: body cut short", u->host,
-				u->port, path);
+			r = paso_diag_set(d, PASO_E_IO, "%s: body cut short", what);
 			goto out;
 		}
 		blen += (size_t)g;
 	}
 	if (blen > max || (cl >= 0 && blen != (size_t)cl)) {
-		r = paso_diag_set(
-			d, PASO_E_IO, "http://%s:%s%s: body length wrong", u->host, u->port, path);
+		r = paso_diag_set(d, PASO_E_IO, "%s: body length wrong", what);
 		goto out;
 	}
 	b[blen] = '\0';
@@ -331,6 +313,39 @@ httpmini_request(const struct httpmini_url *u, const char *method, const char *p
 	r = 0;
 out:
 	free(b);
+	return r;
+}
+
+int
+httpmini_request(const struct httpmini_url *u, const char *method, const char *path,
+	const char *content_type, const uint8_t *body, size_t len, size_t max, int timeout_ms,
+	struct httpmini_response *resp, struct paso_diag *d)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	char req[1024], what[600];
+	int fd = -1, k, r;
+
+	memset(resp, 0, sizeof(*resp));
+	if ((r = connect_to(u, deadline, &fd, d)) != 0)
+		goto out;
+	k = snprintf(req, sizeof(req),
+		"%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: paso\r\nConnection: close\r\n"
+		"%s%s%sContent-Length: %zu\r\n\r\n",
+		method, path, u->host, u->port, content_type ? "Content-Type: " : "",
+		content_type ? content_type : "", content_type ? "\r\n" : "", len);
+	if (k < 0 || (size_t)k >= sizeof(req)) {
+		r = paso_diag_set(d, PASO_E_INVALID_ARG, "request path too long: %s", path);
+		goto out;
+	}
+	if ((r = send_all(fd, req, (size_t)k, deadline)) != 0 ||
+		(len > 0 && (r = send_all(fd, body, len, deadline)) != 0)) {
+		paso_diag_set(d, r, "http://%s:%s%s: %s", u->host, u->port, path,
+			r == PASO_E_TIMEOUT ? "timed out" : "cannot send");
+		goto out;
+	}
+	(void)snprintf(what, sizeof(what), "http://%s:%s%s", u->host, u->port, path);
+	r = read_response(fd, max, deadline, what, resp, d);
+out:
 	if (fd >= 0)
 		close(fd);
 	return r;

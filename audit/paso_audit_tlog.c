@@ -27,8 +27,12 @@
 #define FRONTIER_MAGIC "paso-frontier-v1\n"
 
 /* Parses BASE --key K [--index I] [--state DIR] [--json]; any option not wanted is refused. */
+#define MAX_WITNESS_KEYS 8
+
 struct opts {
 	const char *base, *key, *state;
+	const char *witness[MAX_WITNESS_KEYS]; /* cosignatures the checkpoint must carry */
+	size_t nwitness;
 	uint64_t index;
 	int have_index, json;
 };
@@ -53,7 +57,11 @@ parse_opts(const char *cmd, int argc, char **argv, int want_index, int want_stat
 			o->json = 1;
 		else if (want_state && strcmp(argv[i], "--state") == 0 && i + 1 < argc)
 			o->state = argv[++i];
-		else
+		else if (strcmp(argv[i], "--witness") == 0 && i + 1 < argc) {
+			if (o->nwitness == MAX_WITNESS_KEYS)
+				return usage("at most 8 --witness keys, not more:", argv[i + 1]);
+			o->witness[o->nwitness++] = argv[++i];
+		} else
 			return usage("unknown or incomplete option", argv[i]);
 	}
 	if (o->key == NULL)
@@ -84,6 +92,43 @@ open_client(const struct opts *o, struct checkpoint_verifier **v, struct tlogcli
 	return 0;
 }
 
+/* Each --witness key must have cosigned the checkpoint note: prints who and when. */
+static int
+check_cosigned(const struct opts *o, const char *note, size_t len)
+{
+	struct checkpoint_verifier *w = NULL;
+	struct checkpoint_note *n = NULL;
+	struct paso_diag d = {0};
+	uint64_t ts = 0;
+	size_t i;
+	int r, rc = 0;
+
+	if (o->nwitness == 0)
+		return 0;
+	if ((r = checkpoint_note_parse(note, len, &n, &d)) != 0)
+		return fail(r, "checkpoint", &d);
+	for (i = 0; i < o->nwitness && rc == 0; i++) {
+		if ((rc = load_verifier(o->witness[i], &w)) != 0)
+			break;
+		if (checkpoint_verifier_type(w) != CHECKPOINT_SIG_COSIGNATURE_V1) {
+			rc = usage("--witness wants a witness (cosignature/v1) key, not",
+				o->witness[i]);
+		} else if ((r = checkpoint_note_verify(n, w, &ts, &d)) != 0) {
+			fprintf(stderr,
+				"paso-audit: checkpoint is not cosigned by witness %s: %s [%s]\n",
+				checkpoint_verifier_name(w), d.msg, paso_errname(r));
+			rc = PASO_AUDIT_EXIT_BAD;
+		} else {
+			printf("cosigned by witness %s at %" PRIu64 " (Unix time)\n",
+				checkpoint_verifier_name(w), ts);
+		}
+		checkpoint_verifier_free(w);
+		w = NULL;
+	}
+	checkpoint_note_free(n);
+	return rc;
+}
+
 int
 cmd_tiles_verify(int argc, char **argv)
 {
@@ -93,7 +138,8 @@ cmd_tiles_verify(int argc, char **argv)
 	struct merkle_frontier f;
 	struct checkpoint cp;
 	struct paso_diag d = {0};
-	char hx[2 * H + 1];
+	char hx[2 * H + 1], *note = NULL;
+	size_t nlen = 0;
 	struct opts o;
 	int r, rc;
 
@@ -102,10 +148,13 @@ cmd_tiles_verify(int argc, char **argv)
 	if ((rc = open_client(&o, &v, &c)) != 0)
 		return rc;
 	rc = PASO_AUDIT_EXIT_BAD;
-	if ((r = tlogclient_checkpoint(c, &cp, NULL, NULL, &d)) != 0) {
+	if ((r = tlogclient_checkpoint(c, &cp, &note, &nlen, &d)) != 0) {
 		rc = fail(r, "checkpoint", &d);
 		goto out;
 	}
+	if ((rc = check_cosigned(&o, note, nlen)) != 0)
+		goto out;
+	rc = PASO_AUDIT_EXIT_BAD;
 	merkle_frontier_init(&f);
 	if ((r = tlogclient_verify_range(c, &cp, &f, 1, &rep, &d)) != 0) {
 		fprintf(stderr, "paso-audit: tiles-verify %s: FAILED: %s [%s]\n", o.base, d.msg,
@@ -118,6 +167,7 @@ cmd_tiles_verify(int argc, char **argv)
 		cp.size, rep.tiles, hx, checkpoint_verifier_name(v));
 	rc = 0;
 out:
+	free(note);
 	tlogclient_close(c);
 	checkpoint_verifier_free(v);
 	return rc;

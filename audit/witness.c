@@ -343,15 +343,46 @@ journal_rewrite(struct witness *w, struct witness_log *l, const uint8_t *rec, si
 	return 0;
 }
 
+/*
+ * Reads the journal's records (len bytes): *offp is where the intact records end, latest the
+ * checkpoint of the last one (unchanged if none holds one). Pure, for the fuzz target. Returns
+ * 0, or PASO_E_AUDIT_SIGNATURE when an intact record holds a checkpoint that does not verify
+ * with v (*offp is that record's offset).
+ */
+static int
+journal_scan(const uint8_t *p, size_t len, const struct checkpoint_verifier *v,
+	struct checkpoint *latest, size_t *offp, struct paso_diag *d)
+{
+	uint8_t dig[32];
+	size_t off = 0;
+	uint32_t k;
+
+	*offp = 0;
+	while (len - off >= 4 + 32) {
+		k = ((uint32_t)p[off] << 24) | ((uint32_t)p[off + 1] << 16) |
+		    ((uint32_t)p[off + 2] << 8) | p[off + 3];
+		if (k > CHECKPOINT_MAX_NOTE || len - off - 4 - 32 < k)
+			break;
+		record_digest(p + off, 4 + k, dig);
+		if (sodium_memcmp(dig, p + off + 4 + k, 32) != 0)
+			break;
+		if (k > 0 && checkpoint_open((const char *)p + off + 4, k, v, latest, d) != 0) {
+			*offp = off;
+			return PASO_E_AUDIT_SIGNATURE;
+		}
+		off += 4 + k + 32;
+	}
+	*offp = off;
+	return 0;
+}
+
 /* Loads the latest state of log l: its journal, or once the file of `paso-audit witness`. */
 static int
 journal_load(struct witness *w, struct witness_log *l, struct paso_diag *d)
 {
 	char jn[64], cn[64], *buf = NULL, *legacy = NULL;
-	const uint8_t *p;
-	uint8_t dig[32], *rec = NULL;
+	uint8_t *rec = NULL;
 	size_t len, off = 0, nl, rlen;
-	uint32_t k;
 	int r;
 
 	l->jfd = -1;
@@ -387,26 +418,11 @@ journal_load(struct witness *w, struct witness_log *l, struct paso_diag *d)
 	}
 	if (r != 0)
 		return paso_diag_set(d, r, "%s/%s: unreadable", w->dir, jn);
-	/* The last intact record wins. */
-	p = (const uint8_t *)buf;
-	while (len - off >= 4 + 32) {
-		k = ((uint32_t)p[off] << 24) | ((uint32_t)p[off + 1] << 16) |
-		    ((uint32_t)p[off + 2] << 8) | p[off + 3];
-		if (k > CHECKPOINT_MAX_NOTE || len - off - 4 - 32 < k)
-			break;
-		record_digest(p + off, 4 + k, dig);
-		if (sodium_memcmp(dig, p + off + 4 + k, 32) != 0)
-			break;
-		if (k > 0 &&
-			checkpoint_open((const char *)p + off + 4, k, l->v, &l->latest, d) != 0) {
-			free(buf);
-			return paso_diag_set(d, PASO_E_IO,
-				"%s/%s: a stored checkpoint does not verify (byte %zu)", w->dir, jn,
-				off);
-		}
-		off += 4 + k + 32;
-	}
+	r = journal_scan((const uint8_t *)buf, len, l->v, &l->latest, &off, d);
 	free(buf);
+	if (r != 0)
+		return paso_diag_set(d, PASO_E_IO,
+			"%s/%s: a stored checkpoint does not verify (byte %zu)", w->dir, jn, off);
 	if (off == 0)
 		return paso_diag_set(d, PASO_E_IO, "%s/%s: no intact record", w->dir, jn);
 	{

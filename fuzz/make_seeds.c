@@ -15,13 +15,16 @@
 #include <dirent.h>
 #include <sodium.h>
 
+#include "auditlog.h"
 #include "capture.h"
 #include "checkpoint.h"
 #include "frame.h"
+#include "fuzz_keys.h"
 #include "keyring.h"
 #include "population.h"
 #include "sample.h"
 #include "sample_pb.h"
+#include "witness.h"
 
 static const char *outdir;
 
@@ -207,6 +210,162 @@ keyfiles(const char *keydir)
 	return r;
 }
 
+/* Reads a whole small file; caller frees. */
+static uint8_t *
+slurp(const char *dir, const char *name, size_t *lenp)
+{
+	char path[4096];
+	uint8_t *b;
+	FILE *f;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "rb")) == NULL || (b = malloc(1u << 20)) == NULL)
+		exit(1);
+	*lenp = fread(b, 1, 1u << 20, f);
+	fclose(f);
+	return b;
+}
+
+static void
+be32_put(uint8_t *p, size_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Seeds of the published-log targets: real logs signed with the fuzz key, requests, bundles. */
+static int
+tlog_seeds(const char *keydir)
+{
+	static const uint8_t m0 = 0, m1 = 1, m2 = 2;
+	static const uint64_t sizes[] = {5, 300};
+	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES], entry[64], *f[4], *pk, dig[32], w;
+	struct checkpoint_signer *s = NULL;
+	struct auditlog *log = NULL;
+	struct paso_diag d = {0};
+	char dir[4096], name[64], *note = NULL, *body = NULL, *wsk = NULL, *wvk = NULL, *txt;
+	size_t fl[4], len, blen, np, k, i, j;
+	uint64_t e;
+	int r = 0;
+
+	if (checkpoint_signer_from_text(FUZZ_LOG_SKEY, &s) != 0)
+		return -1;
+	for (k = 0; k < 2 && r == 0; k++) {
+		(void)snprintf(
+			dir, sizeof(dir), "%s/audit-%llu", keydir, (unsigned long long)sizes[k]);
+		if (mkdir(dir, 0700) != 0 || auditlog_open(dir, &log, &d) != 0)
+			return -1;
+		for (e = 0; e < sizes[k]; e++) {
+			for (i = 0; i < sizeof(entry); i++)
+				entry[i] = (uint8_t)(e * 7 + i);
+			if (auditlog_append(log, entry, 1 + e % sizeof(entry), NULL) != 0)
+				return -1;
+		}
+		if (auditlog_sync(log) != 0 || auditlog_checkpoint(log, s) != 0 ||
+			auditlog_latest_checkpoint(log, &note, &len) != 0)
+			return -1;
+		/* fuzz_logread: the directory packed as three lengths and four files */
+		f[0] = slurp(dir, "entries", &fl[0]);
+		f[1] = slurp(dir, "offsets", &fl[1]);
+		f[2] = slurp(dir, "hashes", &fl[2]);
+		f[3] = slurp(dir, "checkpoint", &fl[3]);
+		if ((pk = malloc(12 + fl[0] + fl[1] + fl[2] + fl[3])) == NULL)
+			return -1;
+		for (i = 0, blen = 12; i < 4; i++) {
+			if (i < 3)
+				be32_put(pk + 4 * i, fl[i]);
+			memcpy(pk + blen, f[i], fl[i]);
+			blen += fl[i];
+			free(f[i]);
+		}
+		(void)snprintf(name, sizeof(name), "log-%llu", (unsigned long long)sizes[k]);
+		r |= put("fuzz_logread", name, NULL, 0, pk, blen);
+		/* fuzz_bundle: the first tile's bundle, width min(size, 256) */
+		for (e = 0, blen = 0; e < sizes[k] && e < 256; e++) {
+			j = 1 + e % sizeof(entry);
+			pk[blen] = (uint8_t)(j >> 8);
+			pk[blen + 1] = (uint8_t)j;
+			for (i = 0; i < j; i++)
+				pk[blen + 2 + i] = (uint8_t)(e * 7 + i);
+			blen += 2 + j;
+		}
+		w = (uint8_t)(e - 1);
+		(void)snprintf(name, sizeof(name), "bundle-%llu", (unsigned long long)e);
+		r |= put("fuzz_bundle", name, &w, 1, pk, blen);
+		free(pk);
+		/* fuzz_witness: a request from 0 (parser and decision), the journal record */
+		if (witness_format_request(0, NULL, 0, note, len, &body, &blen) != 0)
+			return -1;
+		(void)snprintf(name, sizeof(name), "request-0-%llu", (unsigned long long)sizes[k]);
+		r |= put("fuzz_witness", name, &m0, 1, (const uint8_t *)body, blen);
+		(void)snprintf(name, sizeof(name), "decide-0-%llu", (unsigned long long)sizes[k]);
+		r |= put("fuzz_witness", name, &m2, 1, (const uint8_t *)body, blen);
+		free(body);
+		if ((pk = malloc(4 + len + 32)) == NULL)
+			return -1;
+		be32_put(pk, len);
+		memcpy(pk + 4, note, len);
+		crypto_generichash(dig, 32, pk, 4 + len, NULL, 0);
+		memcpy(pk + 4 + len, dig, 32);
+		(void)snprintf(name, sizeof(name), "journal-%llu", (unsigned long long)sizes[k]);
+		r |= put("fuzz_witness", name, &m1, 1, pk, 4 + len + 32);
+		free(pk);
+		if (k == 1) {
+			if (auditlog_consistency(log, 5, 300, proof, MERKLE_MAX_PROOF, &np) != 0 ||
+				witness_format_request(5,
+					(const uint8_t(*)[MERKLE_HASH_BYTES])proof, np, note, len,
+					&body, &blen) != 0)
+				return -1;
+			r |= put("fuzz_witness", "request-5-300", &m0, 1, (const uint8_t *)body,
+				blen);
+			r |= put("fuzz_witness", "decide-5-300", &m2, 1, (const uint8_t *)body,
+				blen);
+			free(body);
+		}
+		free(note);
+		note = NULL;
+		auditlog_close(log);
+		log = NULL;
+	}
+	checkpoint_signer_free(s);
+	/* fuzz_cosign: a witnesses file */
+	if (checkpoint_witness_keygen("paso-witness/seed", &wsk, &wvk) != 0 ||
+		(txt = malloc(2048)) == NULL)
+		return -1;
+	len = (size_t)snprintf(txt, 2048,
+		"# witnesses of this hub\ndhs http://127.0.0.1:7402/ %s\n\nw.2 http://[::1]:80/w/ %s\n",
+		wvk, wvk);
+	r |= put("fuzz_cosign", "witnesses", NULL, 0, (const uint8_t *)txt, len);
+	free(txt);
+	checkpoint_text_free(wsk);
+	checkpoint_text_free(wvk);
+	/* fuzz_httpmini: a request, answers, URLs */
+	{
+		static const char *const req =
+			"POST /add-checkpoint HTTP/1.1\r\nHost: 127.0.0.1:7402\r\nContent-Type: "
+			"text/plain\r\nContent-Length: 7\r\n\r\nold 0\n\n";
+		static const char *const ok = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; "
+					      "charset=utf-8\r\nContent-Length: 3\r\n\r\nok\n";
+		static const char *const size409 =
+			"HTTP/1.1 409 Conflict\r\nContent-Type: "
+			"text/x.tlog.size\r\nContent-Length: 4\r\n\r\n300\n";
+		static const char *const noclen = "HTTP/1.0 200 OK\r\n\r\ntile bytes until the end";
+		static const char *const url = "http://127.0.0.1:7402/prefix/";
+
+		r |= put("fuzz_httpmini", "request", &m0, 1, (const uint8_t *)req, strlen(req));
+		r |= put("fuzz_httpmini", "get", &m0, 1,
+			(const uint8_t *)"GET /tile/0/000?x HTTP/1.1\r\n\r\n", 31);
+		r |= put("fuzz_httpmini", "ok", &m1, 1, (const uint8_t *)ok, strlen(ok));
+		r |= put("fuzz_httpmini", "409", &m1, 1, (const uint8_t *)size409, strlen(size409));
+		r |= put(
+			"fuzz_httpmini", "noclen", &m1, 1, (const uint8_t *)noclen, strlen(noclen));
+		r |= put("fuzz_httpmini", "url", &m2, 1, (const uint8_t *)url, strlen(url));
+	}
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -226,6 +385,8 @@ main(int argc, char **argv)
 			r = messages(pop, i, kind);
 	if (r == 0)
 		r = keyfiles(argv[2]);
+	if (r == 0)
+		r = tlog_seeds(argv[2]);
 	population_free(pop);
 	if (r != 0)
 		fprintf(stderr, "make_seeds: failed (%d)\n", r);

@@ -4,17 +4,23 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "control.h"
+#include "cosign.h"
 #include "decide.h"
 #include "deploy.h"
 #include "frame.h"
 #include "hex.h"
+#include "httpmini.h"
 #include "hublog.h"
 #include "instant.h"
 #include "keyring.h"
@@ -29,8 +35,25 @@
 #include "share.h"
 #include "tls.h"
 #include "vault.h"
+#include "witness.h"
 
 #define META_CLOCK_SIMULATED "clock.simulated"
+#define WITSEEN_MAX 16
+#define WITPENDING_MAX 64
+#define WITSUMMARY_S 3600.0
+
+/* What this hub, as a witness, saw of one log since it started (for its audit log). */
+struct witseen {
+	char origin[256];
+	uint64_t cosigned, summarized, latest;
+	int announced; /* the first cosignature since start is recorded */
+	int episode;   /* the refusal code under way (recorded once), 0 none */
+};
+
+struct witpending {
+	int code;
+	char detail[600];
+};
 
 struct hub {
 	struct hub_config cfg;
@@ -55,6 +78,19 @@ struct hub {
 	unsigned long long reads_logged;
 	struct share *share;     /* national hub with pinned partners */
 	struct partner *partner; /* partner deployment */
+	struct cosign *cosign;   /* the witnesses DIR/witnesses names (registry/cosign.h) */
+	int stopping;            /* the stop entry is written: witness events go to the hub's log only */
+	/* Serving as a witness (cfg.witness_host): the decisions, recorded by witness_timer. */
+	struct witness *witness;
+	struct httpmini_server *witsrv;
+	pthread_mutex_t witmu;
+	int witmu_init;
+	struct witseen seen[WITSEEN_MAX];
+	size_t nseen;
+	struct witpending witq[WITPENDING_MAX];
+	size_t nwitq;
+	unsigned long long witdropped;
+	double witsummary;
 };
 
 /* --- kiosk certificates ----------------------------------------------------------------------- */
@@ -276,9 +312,10 @@ load_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t
 	return r;
 }
 
-/* Appends one hub event (action, purpose, detail) in its own ledger transaction. */
+/* Appends one hub event (action, code, purpose, detail) in its own ledger transaction. */
 static int
-record_event(struct hub *h, Paso__Action action, const char *purpose, const char *detail)
+record_event_code(
+	struct hub *h, Paso__Action action, int code, const char *purpose, const char *detail)
 {
 	struct ledger_txn *t = NULL;
 	uint64_t now = clock_now(&h->cfg.clock);
@@ -287,11 +324,17 @@ record_event(struct hub *h, Paso__Action action, const char *purpose, const char
 	if ((r = ledger_begin(h->ledger, &t)) != 0)
 		return r;
 	ledger_note_time(t, now);
-	if ((r = decide_event(&h->dc, t, now, action, 0, purpose, detail)) != 0) {
+	if ((r = decide_event(&h->dc, t, now, action, code, purpose, detail)) != 0) {
 		ledger_abort(t);
 		return r;
 	}
 	return ledger_commit(t);
+}
+
+static int
+record_event(struct hub *h, Paso__Action action, const char *purpose, const char *detail)
+{
+	return record_event_code(h, action, 0, purpose, detail);
 }
 
 /* Appends one hub event and signs a checkpoint. */
@@ -360,6 +403,234 @@ read_timer(void *arg)
 	else if (!loop_storage_full(h->loop, r) && loop_fatal(h->loop) == NULL)
 		hublog_printf(&h->log, "logging record reads: %s", paso_strerror(r));
 	return 0;
+}
+
+/* --- witnesses ------------------------------------------------------------------------------- */
+
+/*
+ * Timer: the witnesses of DIR/witnesses get each new checkpoint (registry/cosign.h); what they
+ * cosigned is published in the tiles; a refusal is logged once per episode and recorded in the
+ * audit log, so that the refusal is in the refused log itself.
+ */
+static int
+cosign_timer(void *arg)
+{
+	struct hub *h = arg;
+	struct cosign_event ev[COSIGN_MAX_WITNESSES + 1];
+	struct paso_diag d = {0};
+	char *note = NULL;
+	size_t len = 0, nev = 0, i;
+	int r;
+
+	if ((r = cosign_step(h->cosign, ledger_auditlog(h->ledger), &note, &len, ev,
+		     sizeof(ev) / sizeof(ev[0]), &nev)) != 0)
+		hublog_printf(&h->log, "witnesses: %s", paso_strerror(r));
+	if (note != NULL) {
+		if ((r = ledger_publish(h->ledger, note, len, &d)) != 0)
+			hublog_printf(&h->log, "publishing the cosigned checkpoint: %s",
+				d.msg[0] ? d.msg : paso_strerror(r));
+		free(note);
+	}
+	for (i = 0; i < nev; i++) {
+		hublog_printf(&h->log, "%s", ev[i].msg);
+		if (ev[i].audit && !h->stopping &&
+			(r = record_event_code(h, PASO__ACTION__WITNESS, ev[i].code, "witnessing",
+				 ev[i].msg)) != 0)
+			hublog_printf(&h->log, "recording a witness refusal: %s", paso_strerror(r));
+	}
+	return 0;
+}
+
+/* After the stop entry: its checkpoint goes to the witnesses too, for 3 s at most. */
+static void
+cosign_finish(struct hub *h)
+{
+	int i;
+
+	for (i = 0; i < 60 && cosign_count(h->cosign) > 0; i++) {
+		(void)cosign_timer(h);
+		if (cosign_idle(h->cosign, ledger_auditlog(h->ledger)))
+			break;
+		usleep(50000);
+	}
+}
+
+/* Copies what a peer sent into detail text: printable ASCII only. */
+static void
+printable_copy(char *dst, size_t cap, const char *src)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < cap && src[i] != '\0'; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || (unsigned char)src[i] > 0x7e ? '?' : src[i];
+	dst[i] = '\0';
+}
+
+static void
+witness_pending(struct hub *h, int code, const char *detail)
+{
+	if (h->nwitq == WITPENDING_MAX) {
+		h->witdropped++;
+		return;
+	}
+	h->witq[h->nwitq].code = code;
+	(void)snprintf(h->witq[h->nwitq].detail, sizeof(h->witq[0].detail), "%s", detail);
+	h->nwitq++;
+}
+
+/*
+ * A decision of this hub's witness (on its HTTP thread). Recorded in the audit log: the first
+ * cosignature of each log since start, each refusal episode (until that log is cosigned again),
+ * and every hour (and at stop) how many checkpoints of each log were cosigned. Not one entry per
+ * cosignature: two hubs witnessing each other would then make each other's logs grow forever
+ * (an entry, a checkpoint, a cosignature, an entry...). Each cosigned checkpoint is in the
+ * witness's journal (DIR/witness/log-KEYID.journal) anyway.
+ */
+static void
+witness_observed(void *ctx, const char *origin, uint64_t size, int code, const char *msg)
+{
+	struct hub *h = ctx;
+	struct witseen *s = NULL;
+	char o[128], m[300], detail[600];
+	size_t i;
+
+	if (code == PASO_E_EXISTS) /* "ask again from SIZE": the protocol, not a refusal */
+		return;
+	printable_copy(o, sizeof(o), origin != NULL && origin[0] ? origin : "(unparsed)");
+	printable_copy(m, sizeof(m), msg != NULL ? msg : "");
+	pthread_mutex_lock(&h->witmu);
+	for (i = 0; i < h->nseen; i++)
+		if (strcmp(h->seen[i].origin, o) == 0)
+			s = &h->seen[i];
+	if (s == NULL && h->nseen < WITSEEN_MAX) {
+		s = &h->seen[h->nseen++];
+		memset(s, 0, sizeof(*s));
+		(void)snprintf(s->origin, sizeof(s->origin), "%s", o);
+	}
+	if (s == NULL) {
+		h->witdropped++;
+	} else if (code == 0) {
+		s->cosigned++;
+		s->latest = size;
+		s->episode = 0;
+		if (!s->announced) {
+			s->announced = 1;
+			(void)snprintf(detail, sizeof(detail),
+				"as a witness, cosigned the checkpoint of log '%s' at %llu entries",
+				o, (unsigned long long)size);
+			witness_pending(h, 0, detail);
+		}
+	} else if (code != s->episode) {
+		s->episode = code;
+		(void)snprintf(detail, sizeof(detail),
+			"as a witness, refused the checkpoint of log '%s' at %llu entries (HTTP %d): %s",
+			o, (unsigned long long)size, witness_http_status(code), m);
+		witness_pending(h, code, detail);
+	}
+	pthread_mutex_unlock(&h->witmu);
+}
+
+/* Timer: records the witness decisions queued by witness_observed; summaries hourly or now. */
+static int
+witness_record(struct hub *h, int summarize)
+{
+	struct witpending *p = NULL;
+	size_t n, i;
+	double now;
+	int r = 0;
+
+	if (h->witness == NULL)
+		return 0;
+	if ((p = malloc(sizeof(h->witq))) == NULL)
+		return PASO_E_NOMEM;
+	now = (double)time(NULL);
+	if (h->witsummary == 0)
+		h->witsummary = now;
+	pthread_mutex_lock(&h->witmu);
+	n = h->nwitq;
+	memcpy(p, h->witq, n * sizeof(*p));
+	h->nwitq = 0;
+	if (summarize || now - h->witsummary >= WITSUMMARY_S) {
+		h->witsummary = now;
+		for (i = 0; i < h->nseen && n < WITPENDING_MAX; i++) {
+			struct witseen *s = &h->seen[i];
+
+			if (s->cosigned == s->summarized)
+				continue;
+			(void)snprintf(p[n].detail, sizeof(p[n].detail),
+				"as a witness, cosigned %llu checkpoints of log '%s' since the last "
+				"count, the latest at %llu entries",
+				(unsigned long long)(s->cosigned - s->summarized), s->origin,
+				(unsigned long long)s->latest);
+			p[n++].code = 0;
+			s->summarized = s->cosigned;
+		}
+	}
+	pthread_mutex_unlock(&h->witmu);
+	for (i = 0; i < n && r == 0; i++) {
+		hublog_printf(&h->log, "%s", p[i].detail);
+		r = record_event_code(
+			h, PASO__ACTION__WITNESS, p[i].code, "witnessing", p[i].detail);
+	}
+	if (r != 0)
+		hublog_printf(&h->log, "recording witness decisions: %s", paso_strerror(r));
+	free(p);
+	return r;
+}
+
+static int
+witness_timer(void *arg)
+{
+	(void)witness_record(arg, 0);
+	return 0;
+}
+
+/* Serving as a witness: DIR/witness holds the key and state, DIR/witness/logs the log keys. */
+static int
+open_witness(struct hub *h, struct paso_diag *d)
+{
+	char dir[DEPLOY_PATH_MAX + 16], path[DEPLOY_PATH_MAX + 32], self[PEER_NAME_MAX + 1];
+	char name[PEER_NAME_MAX + 32], line[1024];
+	size_t lineno = 0, nlogs = 0, n;
+	FILE *f;
+	int r;
+
+	(void)snprintf(dir, sizeof(dir), "%s/witness", h->cfg.dir);
+	(void)snprintf(path, sizeof(path), "%s/logs", dir);
+	if ((r = peer_self_name(h->cfg.dir, self, sizeof(self), d)) != 0)
+		return r;
+	(void)snprintf(name, sizeof(name), "paso-witness/%s", self);
+	if ((r = witness_open(dir, name, &h->witness, d)) != 0)
+		return r;
+	if ((f = fopen(path, "r")) == NULL)
+		return paso_diag_set(d, PASO_E_INVALID_ARG,
+			"--witness-listen: %s: %s (name the logs to witness with `paso-hub witness "
+			"log`)",
+			path, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		n = strlen(line);
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		if ((r = witness_add_log(h->witness, line, d)) != 0) {
+			fclose(f);
+			return paso_diag_set(d, r, "%s:%zu: not a log key: '%.80s'", path, lineno, line);
+		}
+		nlogs++;
+	}
+	fclose(f);
+	if (nlogs == 0)
+		return paso_diag_set(d, PASO_E_INVALID_ARG,
+			"--witness-listen: %s names no log (add one with `paso-hub witness log`)", path);
+	if (pthread_mutex_init(&h->witmu, NULL) != 0)
+		return PASO_E_INTERNAL;
+	h->witmu_init = 1;
+	witness_set_observer(h->witness, witness_observed, h);
+	return httpmini_server_start(h->cfg.witness_host,
+		h->cfg.witness_port != NULL ? h->cfg.witness_port : "0", WITNESS_MAX_BODY, 5000,
+		witness_http_handler, h->witness, &h->witsrv, d);
 }
 
 /* --- open -------------------------------------------------------------------------------------- */
@@ -556,7 +827,13 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	if ((r = loop_new(&lc, &h->loop)) != 0 ||
 		(r = loop_add_timer(h->loop, 1.0, kiosk_timer, h)) != 0 ||
 		(r = loop_add_timer(h->loop, 1.0, read_timer, h)) != 0 ||
-		(r = loop_add_timer(h->loop, 1.0, sweep_timer, h)) != 0)
+		(r = loop_add_timer(h->loop, 1.0, sweep_timer, h)) != 0 ||
+		(r = loop_add_timer(h->loop, 0.2, cosign_timer, h)) != 0 ||
+		(r = loop_add_timer(h->loop, 1.0, witness_timer, h)) != 0)
+		goto out;
+	if ((r = cosign_open(cfg->dir, &h->cosign, d)) != 0)
+		goto out;
+	if (cfg->witness_host != NULL && (r = open_witness(h, d)) != 0)
 		goto out;
 	memset(&sc, 0, sizeof(sc));
 	sc.host = h->cfg.host;
@@ -597,6 +874,12 @@ uint16_t
 hub_port(const struct hub *h)
 {
 	return server_port(h->server);
+}
+
+uint16_t
+hub_witness_port(const struct hub *h)
+{
+	return h->witsrv != NULL ? (uint16_t)httpmini_server_port(h->witsrv) : 0;
 }
 
 uint16_t
@@ -771,7 +1054,14 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 			&h->log, "stopped after a fatal storage error: %s", loop_fatal(h->loop));
 		return PASO_E_IO;
 	}
+	/* The witness stops answering first: its last decisions are recorded before the stop. */
+	httpmini_server_stop(h->witsrv);
+	h->witsrv = NULL;
+	(void)witness_record(h, 1);
+	(void)cosign_timer(h);
 	r = log_event(h, PASO__ACTION__HUB_STOP, "clean stop");
+	h->stopping = 1;
+	cosign_finish(h);
 	hublog_printf(&h->log,
 		"stopped: %llu accepted, %llu refused, %llu resends in %llu commit groups",
 		(unsigned long long)h->dc.accepted, (unsigned long long)h->dc.refused,
@@ -785,6 +1075,11 @@ hub_close(struct hub *h)
 	if (h == NULL)
 		return;
 	control_close(h->control);
+	httpmini_server_stop(h->witsrv);
+	witness_close(h->witness);
+	if (h->witmu_init)
+		pthread_mutex_destroy(&h->witmu);
+	cosign_close(h->cosign);
 	share_close(h->share);
 	partner_close(h->partner);
 	server_close(h->server);

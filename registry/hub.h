@@ -44,6 +44,10 @@ struct hub_config {
 	 * destroyed (the worst moment for a crash). Never set outside tests. */
 	int test_crash_after_sweep;
 	uint16_t peer_port;      /* partner port (national) or receive port (partner); 0 = ephemeral */
+	/* Serve as a tlog-witness (plain HTTP add-checkpoint) on witness_host:witness_port for the
+	 * logs whose keys DIR/witness/logs lists; NULL host: not a witness. Port "0": ephemeral. */
+	const char *witness_host;
+	const char *witness_port;
 };
 
 /*
@@ -62,6 +66,9 @@ uint16_t hub_port(const struct hub *h);
 /* The peer port (partner port of a national hub with pinned partners, receive port of a
  * partner); 0 when the deployment has no peer link. */
 uint16_t hub_peer_port(const struct hub *h);
+
+/* The witness port (witness_host set), else 0. */
+uint16_t hub_witness_port(const struct hub *h);
 
 /* The path of the hub's control socket (DIR/control.sock). */
 const char *hub_control_path(const struct hub *h);

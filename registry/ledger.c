@@ -367,6 +367,18 @@ ledger_checkpoint(struct ledger *l, const struct checkpoint_signer *s)
 	return r;
 }
 
+int
+ledger_publish(struct ledger *l, const char *note, size_t len, struct paso_diag *d)
+{
+	int r = tiles_publish(l->tiles, l->log, note, len, d);
+
+	if (r == PASO_E_ROLLBACK) { /* a newer checkpoint is published already */
+		d->code = 0;
+		return 0;
+	}
+	return r;
+}
+
 void
 ledger_inject_fault(struct ledger *l, enum ledger_fault step, int code)
 {

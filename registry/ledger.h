@@ -119,6 +119,14 @@ void ledger_abort(struct ledger_txn *t);
  */
 int ledger_checkpoint(struct ledger *l, const struct checkpoint_signer *s);
 
+/*
+ * Publishes note (a checkpoint this ledger signed, e.g. with witness cosignatures added) in
+ * AUDITDIR/tiles in place of the one published at its size. A note smaller than the one
+ * published now is superseded and ignored (0). Returns 0 or tiles_publish's errors (d says why:
+ * PASO_E_AUDIT_CORRUPT when its root is not this log's).
+ */
+int ledger_publish(struct ledger *l, const char *note, size_t len, struct paso_diag *d);
+
 /* Test hooks: where an injected fault strikes, once, as a failing disk would. */
 enum ledger_fault {
 	LEDGER_FAULT_NONE,

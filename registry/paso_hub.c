@@ -8,11 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <sodium.h>
 
+#include "checkpoint.h"
 #include "control.h"
+#include "cosign.h"
 #include "deploy.h"
 #include "durable.h"
 #include "frame.h"
@@ -29,6 +32,7 @@
 #include "policy.h"
 #include "retention.h"
 #include "vault.h"
+#include "witness.h"
 
 static volatile sig_atomic_t stop_flag, reload_flag;
 
@@ -54,6 +58,11 @@ usage(FILE *f)
 		"  query DIR --hub HOST:PORT --purpose P --probe FILE [--peer NAME]\n"
 		"                                           (partner) ask the national hub: hit or no hit?\n"
 		"                                           exit 0 hit, 3 no hit, 4 refused, 1 error, 2 usage\n"
+		"  witness key DIR                          print this hub's witness key (created once)\n"
+		"  witness log DIR --vkey FILE|KEY          witness that log (its audit/log.vkey)\n"
+		"  witness add DIR --name N --url URL --vkey FILE|KEY\n"
+		"                                           send each checkpoint to witness N and\n"
+		"                                           publish its cosignature (DIR/witnesses)\n"
 		"  issue DIR --kiosk NAME                   issue a kiosk certificate into DIR/kiosks/\n"
 		"  revoke DIR --kiosk NAME                  refuse that kiosk from now on\n"
 		"  serve DIR [--host ADDR] [--port N] [--port-file F] [--max-frame BYTES] [--batch N]\n"
@@ -64,6 +73,9 @@ usage(FILE *f)
 		"                                           connection limits (defaults 10000, 10000,\n"
 		"                                           300000 ms; 1024, 8, 256)\n"
 		"        [--peer-port N] [--peer-port-file F]\n"
+		"        [--witness-listen HOST:PORT] [--witness-port-file F]\n"
+		"                                           also answer tlog-witness add-checkpoint\n"
+		"                                           for the logs DIR/witness/logs names\n"
 		"                                           serve kiosks (TLS 1.3, client certificates);\n"
 		"                                           a simulated clock moves only by `clock`;\n"
 		"                                           --fingers store keeps finger templates\n"
@@ -214,7 +226,8 @@ cmd_serve(int argc, char **argv)
 	struct paso_diag d = {0};
 	struct hub *h = NULL;
 	struct sigaction sa;
-	const char *portfile = NULL, *peerportfile = NULL;
+	const char *portfile = NULL, *peerportfile = NULL, *witportfile = NULL;
+	char whost[256], wport[8];
 	uint32_t v;
 	int i, r;
 
@@ -245,6 +258,20 @@ cmd_serve(int argc, char **argv)
 			cfg.peer_port = (uint16_t)v;
 		} else if (strcmp(argv[i], "--peer-port-file") == 0 && i + 1 < argc)
 			peerportfile = argv[++i];
+		else if (strcmp(argv[i], "--witness-listen") == 0 && i + 1 < argc) {
+			const char *a = argv[++i], *c = strrchr(a, ':');
+
+			if (c == NULL || c == a || (size_t)(c - a) >= sizeof(whost) ||
+				parse_u32(c + 1, 0, 65535, &v) != 0)
+				return usage_error("serve",
+					"--witness-listen: expected HOST:PORT (port 0..65535): '%s'", a);
+			memcpy(whost, a, (size_t)(c - a));
+			whost[c - a] = '\0';
+			(void)snprintf(wport, sizeof(wport), "%u", (unsigned)v);
+			cfg.witness_host = whost;
+			cfg.witness_port = wport;
+		} else if (strcmp(argv[i], "--witness-port-file") == 0 && i + 1 < argc)
+			witportfile = argv[++i];
 		else if (strcmp(argv[i], "--max-frame") == 0 && i + 1 < argc) {
 			if (parse_u32(argv[++i], 1024, 64u << 20, &cfg.max_frame) != 0)
 				return usage_error("serve",
@@ -335,6 +362,15 @@ cmd_serve(int argc, char **argv)
 		hub_close(h);
 		return 1;
 	}
+	if (witportfile != NULL && write_port_file(witportfile, hub_witness_port(h)) != 0) {
+		fprintf(stderr, "paso-hub serve: cannot write %s: %s\n", witportfile,
+			strerror(errno));
+		hub_close(h);
+		return 1;
+	}
+	if (hub_witness_port(h) != 0)
+		printf("paso-hub witness on http://%s:%u/ (add-checkpoint)\n", cfg.witness_host,
+			hub_witness_port(h));
 	if (hub_peer_port(h) != 0)
 		printf("paso-hub peer link on %s:%u\n", cfg.host ? cfg.host : "127.0.0.1",
 			hub_peer_port(h));
@@ -696,6 +732,158 @@ cmd_policy(int argc, char **argv)
 	return r != 0 ? fail("policy", &d, r) : 0;
 }
 
+/* Reads a key given as a file name or as the key text itself (trailing newline cut). */
+static int
+key_arg(const char *arg, char *out, size_t cap, struct paso_diag *d)
+{
+	FILE *f = fopen(arg, "r");
+	size_t n;
+
+	if (f == NULL) {
+		if (strlen(arg) >= cap)
+			return paso_diag_set(d, PASO_E_INVALID_ARG, "--vkey: too long: '%.60s...'", arg);
+		(void)snprintf(out, cap, "%s", arg);
+		return 0;
+	}
+	n = fread(out, 1, cap - 1, f);
+	fclose(f);
+	out[n] = '\0';
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+		out[--n] = '\0';
+	if (n == 0 || strchr(out, '\n') != NULL)
+		return paso_diag_set(d, PASO_E_INVALID_ARG, "--vkey %s: not one key line", arg);
+	return 0;
+}
+
+/* Appends line to path after checking the whole file with check (NULL: none); 0644, durable. */
+static int
+append_line(const char *path, const char *line,
+	int (*check)(const char *text, size_t len, const char *label, struct paso_diag *d),
+	struct paso_diag *d)
+{
+	char *buf = NULL;
+	size_t n = 0, cap = 64u * 1024u;
+	FILE *f;
+	int r;
+
+	if ((buf = malloc(cap + 1)) == NULL)
+		return PASO_E_NOMEM;
+	if ((f = fopen(path, "r")) != NULL) {
+		n = fread(buf, 1, cap, f);
+		fclose(f);
+	} else if (errno != ENOENT) {
+		free(buf);
+		return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+	}
+	if (n > 0 && buf[n - 1] != '\n')
+		buf[n++] = '\n';
+	if (n + strlen(line) + 1 > cap) {
+		free(buf);
+		return paso_diag_set(d, PASO_E_INVALID_ARG, "%s: too large", path);
+	}
+	n += (size_t)snprintf(buf + n, cap + 1 - n, "%s\n", line);
+	r = check != NULL ? check(buf, n, path, d) : 0;
+	if (r == 0)
+		r = durable_write(path, buf, n, 0644, DURABLE_REPLACE, d);
+	free(buf);
+	return r;
+}
+
+static int
+check_witnesses(const char *text, size_t len, const char *label, struct paso_diag *d)
+{
+	struct cosign_witness w[COSIGN_MAX_WITNESSES];
+	size_t n;
+
+	return cosign_parse(text, len, label, w, COSIGN_MAX_WITNESSES, &n, d);
+}
+
+/*
+ * witness key DIR | witness log DIR --vkey K | witness add DIR --name N --url U --vkey K:
+ * this hub's witness key; the logs it witnesses; the witnesses it asks (registry/cosign.h).
+ */
+static int
+cmd_witness(int argc, char **argv)
+{
+	struct paso_diag d = {0};
+	struct checkpoint_verifier *v = NULL;
+	struct witness *w = NULL;
+	const char *sub, *dir = NULL, *name = NULL, *url = NULL, *vkey = NULL;
+	char key[600], line[1200], path[DEPLOY_PATH_MAX + 32], self[PEER_NAME_MAX + 1];
+	char wname[PEER_NAME_MAX + 32];
+	int i, r;
+
+	if (argc < 2)
+		return usage_error("witness", "%s", "expected: witness key|log|add DIR ...");
+	sub = argv[1];
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+			name = argv[++i];
+		else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc)
+			url = argv[++i];
+		else if (strcmp(argv[i], "--vkey") == 0 && i + 1 < argc)
+			vkey = argv[++i];
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else
+			return usage_error("witness", "unexpected argument '%s'", argv[i]);
+	}
+	if (dir == NULL)
+		return usage_error("witness", "%s", "missing DIR");
+	if (strcmp(sub, "key") == 0) {
+		if (name != NULL || url != NULL || vkey != NULL)
+			return usage_error("witness", "%s", "witness key takes only DIR");
+		(void)snprintf(path, sizeof(path), "%s/witness", dir);
+		if ((r = peer_self_name(dir, self, sizeof(self), &d)) != 0)
+			return fail("witness key", &d, r);
+		(void)snprintf(wname, sizeof(wname), "paso-witness/%s", self);
+		if ((r = witness_open(path, wname, &w, &d)) != 0)
+			return fail("witness key", &d, r);
+		printf("%s\n", witness_vkey(w));
+		witness_close(w);
+		return 0;
+	}
+	if (strcmp(sub, "log") == 0) {
+		if (vkey == NULL || name != NULL || url != NULL)
+			return usage_error("witness", "%s", "witness log needs DIR and --vkey KEY");
+		if ((r = key_arg(vkey, key, sizeof(key), &d)) != 0 ||
+			(r = checkpoint_verifier_parse(key, &v, &d)) != 0)
+			return fail("witness log", &d, r);
+		r = checkpoint_verifier_type(v) == CHECKPOINT_SIG_ED25519;
+		checkpoint_verifier_free(v);
+		if (!r) {
+			paso_diag_set(&d, PASO_E_INVALID_ARG, "--vkey: '%.80s' is not a log key", key);
+			return fail("witness log", &d, PASO_E_INVALID_ARG);
+		}
+		(void)snprintf(path, sizeof(path), "%s/witness", dir);
+		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+			paso_diag_set(&d, PASO_E_IO, "%s: %s", path, strerror(errno));
+			return fail("witness log", &d, PASO_E_IO);
+		}
+		(void)snprintf(path, sizeof(path), "%s/witness/logs", dir);
+		if ((r = append_line(path, key, NULL, &d)) != 0)
+			return fail("witness log", &d, r);
+		printf("witnessing log '%s' (from the next `serve --witness-listen`)\n", key);
+		return 0;
+	}
+	if (strcmp(sub, "add") == 0) {
+		if (name == NULL || url == NULL || vkey == NULL)
+			return usage_error(
+				"witness", "%s", "witness add needs DIR, --name, --url and --vkey");
+		if ((r = key_arg(vkey, key, sizeof(key), &d)) != 0)
+			return fail("witness add", &d, r);
+		(void)snprintf(line, sizeof(line), "%s %s %s", name, url, key);
+		(void)snprintf(path, sizeof(path), "%s/witnesses", dir);
+		if ((r = append_line(path, line, check_witnesses, &d)) != 0)
+			return fail("witness add", &d, r);
+		printf("witness '%s' at %s will cosign this log's checkpoints (a running hub reads "
+		       "%s at once)\n",
+			name, url, path);
+		return 0;
+	}
+	return usage_error("witness", "unknown subcommand '%s' (key, log or add)", sub);
+}
+
 /* partner add DIR --name PEER --ca FILE */
 static int
 cmd_partner(int argc, char **argv)
@@ -965,6 +1153,8 @@ main(int argc, char **argv)
 		return cmd_reload(argc - 1, argv + 1);
 	if (strcmp(argv[1], "partner") == 0)
 		return cmd_partner(argc - 1, argv + 1);
+	if (strcmp(argv[1], "witness") == 0)
+		return cmd_witness(argc - 1, argv + 1);
 	if (strcmp(argv[1], "query") == 0)
 		return cmd_query(argc - 1, argv + 1);
 	fprintf(stderr, "paso-hub: unknown command '%s'\n", argv[1]);
