@@ -148,6 +148,19 @@ kill_tracked(void)
 		}
 }
 
+void
+h_kill_hubs(void)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_TRACKED; i++)
+		if (tracked[i] > 0) {
+			kill(tracked[i], SIGKILL);
+			(void)waitpid(tracked[i], NULL, 0);
+			tracked[i] = 0;
+		}
+}
+
 static void
 track_hub(pid_t pid, int on)
 {

@@ -70,6 +70,42 @@ run_out(char **out, const char *const argv[])
 
 static void pair_setup_with(struct pair *p, const char *national_policy);
 
+/* The temporary trees of the pair under test, for the teardown after a failed assertion. */
+static char live_trees[2][512];
+
+static void
+remove_tree(const char *dir)
+{
+	const char *argv[] = {"rm", "-rf", dir, NULL};
+	pid_t pid;
+
+	if (getenv("PASO_KEEP") != NULL || dir[0] == '\0')
+		return;
+	if ((pid = fork()) == 0) {
+		execvp("rm", (char *const *)argv);
+		_exit(127);
+	}
+	(void)h_wait(pid);
+}
+
+/*
+ * Runs after every test, passed or failed: a failed assertion jumps past the test's own stops
+ * and cleanup, so its hubs are killed here (the harness tracks them) and its trees removed.
+ */
+static int
+teardown_pair(void **state)
+{
+	size_t i;
+
+	(void)state;
+	h_kill_hubs();
+	for (i = 0; i < 2; i++) {
+		remove_tree(live_trees[i]);
+		live_trees[i][0] = '\0';
+	}
+	return 0;
+}
+
 /* The national hub (policy with rules for dhs) and the partner, CA files exchanged. */
 static void
 pair_setup(struct pair *p)
@@ -87,9 +123,11 @@ pair_setup_with(struct pair *p, const char *national_policy)
 	assert_non_null(mkdtemp(tmpl));
 	(void)snprintf(p->natpolicy, sizeof(p->natpolicy), "%s/national.yaml", tmpl);
 	(void)snprintf(p->parpolicy, sizeof(p->parpolicy), "%s/partner.yaml", tmpl);
+	(void)snprintf(live_trees[0], sizeof(live_trees[0]), "%s", tmpl);
 	write_text(p->natpolicy, national_policy);
 	write_text(p->parpolicy, partner_yaml);
 	h_deploy(&p->nat, p->natpolicy);
+	(void)snprintf(live_trees[1], sizeof(live_trees[1]), "%s", p->nat.dir);
 	(void)snprintf(p->par.dir, sizeof(p->par.dir), "%s", tmpl);
 	(void)snprintf(p->par.hub, sizeof(p->par.hub), "%s/dhs", tmpl);
 	(void)snprintf(p->par.log, sizeof(p->par.log), "%s/dhs.log", tmpl);
@@ -174,16 +212,8 @@ pair_cleanup(struct pair *p)
 	if (p->par.hub_pid > 0)
 		h_hub_stop(&p->par, SIGKILL);
 	h_cleanup(&p->nat); /* the partner lives in its own temporary tree */
-	if (getenv("PASO_KEEP") == NULL && p->par.dir[0] != '\0') {
-		const char *argv[] = {"rm", "-rf", p->par.dir, NULL};
-		pid_t pid = fork();
-
-		if (pid == 0) {
-			execvp("rm", (char *const *)argv);
-			_exit(127);
-		}
-		(void)h_wait(pid);
-	}
+	remove_tree(p->par.dir);
+	live_trees[0][0] = live_trees[1][0] = '\0';
 }
 
 /* Enrols persons [from, to) of the synthetic population at the national hub. */
@@ -1080,25 +1110,212 @@ test_partner_retention_erases_received(void **state)
 	pair_cleanup(&p);
 }
 
+/* --- releases: the second step after a hit ---------------------------------------------------- */
+
+#define RELEASE_PURPOSE "case file transfer"
+
+/* A hit's case token is valid 60 minutes for 2 releases; a release hands over the enrolment
+ * time and the face template only. No bulk rule: every SHARE below is a release. */
+static const char release_yaml[] = "name: national-release\n"
+				   "store:\n  finger: true\n  face: true\n  iris: true\n"
+				   "sharing:\n"
+				   "  - partner: dhs\n    what: hit_no_hit\n    categories: all\n"
+				   "    purpose: " PURPOSE "\n    retention_days: 30\n"
+				   "    valid_for_minutes: 60\n    transactions_allowed: 2\n"
+				   "  - partner: dhs\n    what: release\n    categories: all\n"
+				   "    purpose: " RELEASE_PURPOSE "\n    retention_days: 30\n"
+				   "    attributes: [enrolled_at, face]\n";
+
+/* Asserts needle is in out, showing out when it is not. */
+static void
+expect_in(const char *out, const char *needle)
+{
+	if (strstr(out, needle) == NULL)
+		fprintf(stderr, "expected '%s' in:\n%s\n", needle, out);
+	assert_non_null(strstr(out, needle));
+}
+
+static int
+release(struct pair *p, const char *token, const char *purpose, char **out)
+{
+	char hub[64];
+	const char *argv[] = {"paso-hub", "release", p->par.hub, "--hub", hub, "--case", token,
+		"--purpose", purpose, NULL};
+
+	(void)snprintf(hub, sizeof(hub), "127.0.0.1:%u", (unsigned)p->nat_peer);
+	return run_out(out, argv);
+}
+
+/* Queries person's probe; asserts a hit and copies its case token (64 hex digits). */
+static void
+hit_token(struct pair *p, uint32_t person, char token[65])
+{
+	static unsigned n;
+	char probe[800], name[32], *out = NULL, *at;
+
+	(void)snprintf(name, sizeof(name), "hit%u-%u.cap", (unsigned)person, n++);
+	make_probe(p, person, name, probe, sizeof(probe));
+	assert_int_equal(query(p, PURPOSE, probe, &out), 0);
+	assert_non_null(at = strstr(out, "hit: case token "));
+	memcpy(token, at + 16, 64);
+	token[64] = '\0';
+	free(out);
+}
+
+static void
+advance(struct deployment *dep, const char *by)
+{
+	char *out = NULL;
+	const char *a[] = {"paso-hub", "clock", dep->hub, "--advance", by, NULL};
+
+	assert_int_equal(run_out(&out, a), 0);
+	free(out);
+}
+
+static void
+test_release_after_hit(void **state)
+{
+	struct pair p;
+	Paso__Envelope env;
+	char t1[65], t2[65], t3[65], *out = NULL, *logn, *logp;
+	int i;
+
+	(void)state;
+	pair_setup_with(&p, release_yaml);
+	p.par_peer = start(&p.par, 0);
+	tell_national(&p);
+	p.nat_peer = start_clock(&p.nat, 0, "sim");
+	enrol(&p, 0, 6);
+	hit_token(&p, 2, t1);
+	hit_token(&p, 2, t3);
+	/* A fresh token per hit: two hits on one person are not linkable by their tokens. */
+	assert_string_not_equal(t1, t3);
+	/* A purpose no release rule lists: refused, exit 4, nothing sent. */
+	assert_int_equal(release(&p, t1, "general curiosity", &out), 4);
+	expect_in(out, "PURPOSE_DENIED (-71)");
+	free(out);
+	/* A token this hub never issued (well formed): CASE_UNKNOWN. */
+	assert_int_equal(release(&p,
+				 "00000000000000010000000000000000000000000000000000000000000000"
+				 "00",
+				 RELEASE_PURPOSE, &out),
+		4);
+	expect_in(out, "CASE_UNKNOWN (-73)");
+	free(out);
+	/* The right case number with a wrong secret is no better. */
+	{
+		char forged[65];
+
+		memcpy(forged, t1, 65);
+		forged[63] = forged[63] == '0' ? '1' : '0';
+		assert_int_equal(release(&p, forged, RELEASE_PURPOSE, &out), 4);
+		expect_in(out, "CASE_UNKNOWN (-73)");
+		free(out);
+	}
+	/* Not a token at all: a usage error, the hub never hears of it. */
+	assert_int_equal(release(&p, "xyz", RELEASE_PURPOSE, &out), 2);
+	expect_in(out, "--case: expected the 64 hex digits");
+	free(out);
+	/* The right purpose: accepted, exit 0, the record follows on the share link. */
+	assert_int_equal(release(&p, t1, RELEASE_PURPOSE, &out), 0);
+	expect_in(out, "released: share_seq 1, 1 release(s) left");
+	free(out);
+	wait_shares(&p, 1);
+	/* transactions_allowed 2: one more release on the case, then CASE_USED_UP. */
+	assert_int_equal(release(&p, t1, RELEASE_PURPOSE, &out), 0);
+	expect_in(out, "0 release(s) left");
+	free(out);
+	wait_shares(&p, 2);
+	assert_int_equal(release(&p, t1, RELEASE_PURPOSE, &out), 4);
+	expect_in(out, "CASE_USED_UP (-75)");
+	free(out);
+	/* valid_for_minutes 60: a token is refused once the national hub's clock passed it. */
+	hit_token(&p, 4, t2);
+	advance(&p.nat, "61m");
+	assert_int_equal(release(&p, t2, RELEASE_PURPOSE, &out), 4);
+	expect_in(out, "CASE_EXPIRED (-74)");
+	free(out);
+	/* An expired token is forgotten: asked again, it is unknown. */
+	assert_int_equal(release(&p, t2, RELEASE_PURPOSE, &out), 4);
+	expect_in(out, "CASE_UNKNOWN (-73)");
+	free(out);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	/* National: RELEASE entries, accepted and refused with their codes; two SHARE. */
+	logn = show(p.nat.hub);
+	assert_int_equal(h_count(logn, "\"action\":\"RELEASE\""), 8);
+	assert_int_equal(h_count(logn, "\"action\":\"SHARE\""), 2);
+	assert_int_equal(h_count(logn, "\"code_name\":\"PURPOSE_DENIED\""), 1);
+	assert_int_equal(h_count(logn, "\"code_name\":\"CASE_UNKNOWN\""), 3);
+	assert_int_equal(h_count(logn, "\"code_name\":\"CASE_USED_UP\""), 1);
+	assert_int_equal(h_count(logn, "\"code_name\":\"CASE_EXPIRED\""), 1);
+	assert_int_equal(h_count(logn, "\"detail\":\"release on case "), 2);
+	assert_int_equal(h_count(logn, "\"detail\":\"released category, enrolled_at, face as "), 2);
+	assert_int_equal(h_count(logn, "\"purpose\":\"" RELEASE_PURPOSE "\""), 2 + 7);
+	/* Partner: its own RELEASE entry per request it sent (through its running hub), and one
+	 * RECEIVE per record released. */
+	logp = show(p.par.hub);
+	assert_int_equal(h_count(logp, "\"action\":\"RELEASE\""), 8);
+	assert_int_equal(h_count(logp, "\"action\":\"RECEIVE\""), 2);
+	assert_int_equal(h_count(logp, ": accepted, share_seq"), 2);
+	assert_int_equal(h_count(logp, "refused CASE_EXPIRED"), 1);
+	free(logn);
+	free(logp);
+	{ /* every SHARE has its RECEIVE and back */
+		const char *argv[] = {"paso-audit", "shares", p.nat.hub, p.par.hub, NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		expect_in(out, "2 SHARE entries, 2 RECEIVE entries, 2 matched");
+		free(out);
+	}
+	{ /* the partner holds the two released records, with the face template only */
+		const char *argv[] = {"paso-hub", "stats", p.par.hub, "--json", "--recount", NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		assert_int_equal(h_json_num(out, "subjects"), 2);
+		assert_int_equal(h_json_num(out, "with_face"), 2);
+		assert_int_equal(h_json_num(out, "with_iris"), 0);
+		assert_int_equal(h_json_num(out, "with_finger"), 0);
+		free(out);
+	}
+	/* No template byte in the clear on either disk: person 2's iris code and face embedding. */
+	c_make_enroll(&env, K, 1, 2);
+	assert_true(env.enroll->capture->n_iris > 0);
+	assert_non_null(env.enroll->capture->face);
+	for (i = 0; i < 2; i++) {
+		const char *dir = i == 0 ? p.nat.hub : p.par.hub;
+
+		assert_int_equal(
+			bytes_on_disk(dir, env.enroll->capture->iris[0]->code.data, 64), 0);
+		assert_int_equal(
+			bytes_on_disk(dir, (const uint8_t *)env.enroll->capture->face->embedding,
+				16 * sizeof(float)),
+			0);
+	}
+	c_free_enroll(&env);
+	pair_cleanup(&p);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_trust_setup_refused_when_wrong),
-		cmocka_unit_test(test_certificates_never_cross_roles),
-		cmocka_unit_test(test_hit_no_hit),
-		cmocka_unit_test(test_query_from_partner_without_rules),
-		cmocka_unit_test(test_bulk_shares_counted_on_both_sides),
-		cmocka_unit_test(test_partner_resend_stored_once),
-		cmocka_unit_test(test_fishing_flagged),
-		cmocka_unit_test(test_revoked_rule_withdraws_queued_shares),
-		cmocka_unit_test(test_new_rule_shares_existing_records),
-		cmocka_unit_test(test_reload_revokes_and_adds_rules),
-		cmocka_unit_test(test_partner_retention_erases_received),
-		cmocka_unit_test(test_kill9_either_side_exactly_once),
+		cmocka_unit_test_teardown(test_trust_setup_refused_when_wrong, teardown_pair),
+		cmocka_unit_test_teardown(test_certificates_never_cross_roles, teardown_pair),
+		cmocka_unit_test_teardown(test_hit_no_hit, teardown_pair),
+		cmocka_unit_test_teardown(test_query_from_partner_without_rules, teardown_pair),
+		cmocka_unit_test_teardown(test_bulk_shares_counted_on_both_sides, teardown_pair),
+		cmocka_unit_test_teardown(test_partner_resend_stored_once, teardown_pair),
+		cmocka_unit_test_teardown(test_fishing_flagged, teardown_pair),
+		cmocka_unit_test_teardown(test_revoked_rule_withdraws_queued_shares, teardown_pair),
+		cmocka_unit_test_teardown(test_new_rule_shares_existing_records, teardown_pair),
+		cmocka_unit_test_teardown(test_reload_revokes_and_adds_rules, teardown_pair),
+		cmocka_unit_test_teardown(test_partner_retention_erases_received, teardown_pair),
+		cmocka_unit_test_teardown(test_kill9_either_side_exactly_once, teardown_pair),
+		cmocka_unit_test_teardown(test_release_after_hit, teardown_pair),
 	};
 
 	/* A refused handshake closes the socket under our writes: an error, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
+	if (getenv("PASO_TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("PASO_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
