@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -21,6 +22,7 @@
 #include "client.h"
 #include "errors.h"
 #include "harness.h"
+#include "population.h"
 
 #define K "kiosk-ciudad-hidalgo"
 #define PURPOSE "immigration case check"
@@ -28,7 +30,7 @@
 struct pair {
 	struct deployment nat; /* the national hub (kiosks issued) */
 	struct deployment par; /* the partner "dhs" */
-	char natpolicy[700], parpolicy[700];
+	char natpolicy[1500], parpolicy[700];
 	uint16_t nat_peer, par_peer;
 	uint64_t seq;
 };
@@ -1294,6 +1296,285 @@ test_release_after_hit(void **state)
 	pair_cleanup(&p);
 }
 
+/* The category of person i of the population enrol() uses. */
+static int
+category_of(uint32_t i)
+{
+	struct population *pop = NULL;
+	struct person_info pi;
+
+	assert_int_equal(population_new(5, i + 1, &pop), 0);
+	assert_int_equal(population_person(pop, i, &pi), 0);
+	population_free(pop);
+	return pi.category;
+}
+
+static size_t
+subjects_of(struct deployment *dep)
+{
+	char *out = NULL;
+	const char *a[] = {"paso-hub", "stats", dep->hub, "--json", NULL};
+	long long n;
+
+	assert_int_equal(run_out(&out, a), 0);
+	n = h_json_num(out, "subjects");
+	free(out);
+	return (size_t)n;
+}
+
+/*
+ * A rule's daily_budget, the partner's totals across purposes (queries and releases), a
+ * category the rule does not cover, a person erased between the hit and the release, and a
+ * release rule without template attributes: templates never leave.
+ */
+static void
+test_release_budgets_totals_and_erasure(void **state)
+{
+	struct pair p;
+	char yaml[1400], ta[65], ta2[65], tb[65], miss[800], *out = NULL, *logn;
+	uint32_t a = 0, b = 1;
+	int i;
+
+	(void)state;
+	while (category_of(b) == category_of(a))
+		b++;
+	(void)snprintf(yaml, sizeof(yaml),
+		"name: national-budgets\n"
+		"store:\n  finger: true\n  face: true\n  iris: true\n"
+		"retention_days:\n  enrolment: 1\n"
+		"sharing:\n"
+		"  - {partner: dhs, what: hit_no_hit, categories: all, purpose: " PURPOSE ", "
+		"retention_days: 30, valid_for_minutes: 10080, transactions_allowed: 5}\n"
+		"  - {partner: dhs, what: hit_no_hit, categories: all, purpose: second look, "
+		"retention_days: 30, valid_for_minutes: 10080, transactions_allowed: 5}\n"
+		"  - {partner: dhs, what: release, categories: [%s], purpose: " RELEASE_PURPOSE ", "
+		"retention_days: 30, daily_budget: 1}\n"
+		"  - {partner: dhs, what: release, categories: all, purpose: court order, "
+		"retention_days: 30, attributes: [enrolled_point]}\n"
+		"partners:\n  - {name: dhs, daily_queries: 4, daily_releases: 2}\n",
+		population_category_name(category_of(a)));
+	pair_setup_with(&p, yaml);
+	p.par_peer = start(&p.par, 0);
+	tell_national(&p);
+	p.nat_peer = start_clock(&p.nat, 0, "sim");
+	enrol(&p, 0, b + 1);
+	/* Four queries a day for dhs, every purpose together; the fifth is refused. */
+	hit_token(&p, a, ta);
+	hit_token(&p, b, tb);
+	make_probe(&p, 500, "miss500.cap", miss, sizeof(miss));
+	assert_int_equal(query(&p, "second look", miss, &out), 3);
+	free(out);
+	{
+		char probe[800];
+
+		make_probe(&p, a, "a-second.cap", probe, sizeof(probe));
+		assert_int_equal(query(&p, "second look", probe, &out), 0);
+		memcpy(ta2, strstr(out, "hit: case token ") + 16, 64);
+		ta2[64] = '\0';
+		free(out);
+		assert_int_equal(query(&p, PURPOSE, probe, &out), 4);
+		expect_in(out, "BUDGET_EXCEEDED (-72)");
+		expect_in(out, "today's total of 4 queries (every purpose together)");
+		free(out);
+	}
+	/* The release rule covers a's category only. */
+	assert_int_equal(release(&p, tb, RELEASE_PURPOSE, &out), 4);
+	expect_in(out, "POLICY_DENIED (-32)");
+	free(out);
+	assert_int_equal(release(&p, ta, RELEASE_PURPOSE, &out), 0);
+	free(out);
+	/* The rule's own budget: one a day. */
+	assert_int_equal(release(&p, ta2, RELEASE_PURPOSE, &out), 4);
+	expect_in(out, "BUDGET_EXCEEDED (-72)");
+	expect_in(out, "today's budget of 1 releases under sharing[2]");
+	free(out);
+	/* Another purpose, another rule: allowed, and the partner's second release today. */
+	assert_int_equal(release(&p, ta2, "court order", &out), 0);
+	free(out);
+	/* The partner's total across purposes: two a day. */
+	assert_int_equal(release(&p, tb, "court order", &out), 4);
+	expect_in(out, "today's total of 2 releases (every purpose together");
+	free(out);
+	wait_shares(&p, 2);
+	/* Three days on, the retention sweep erased everyone (one day's retention); b's token is
+	 * still valid (a week), but there is nobody left to release. */
+	advance(&p.nat, "3d");
+	for (i = 0; i < 100 && subjects_of(&p.nat) != 0; i++)
+		usleep(100000);
+	assert_int_equal(subjects_of(&p.nat), 0);
+	assert_int_equal(release(&p, tb, "court order", &out), 4);
+	expect_in(out, "SUBJECT_ERASED (-76)");
+	free(out);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	logn = show(p.nat.hub);
+	assert_int_equal(h_count(logn, "\"action\":\"RELEASE\""), 6);
+	assert_int_equal(h_count(logn, "\"code_name\":\"BUDGET_EXCEEDED\""), 3);
+	assert_int_equal(h_count(logn, "\"code_name\":\"SUBJECT_ERASED\""), 1);
+	assert_int_equal(h_count(logn, "\"code_name\":\"POLICY_DENIED\""), 1);
+	assert_int_equal(h_count(logn, "\"detail\":\"released category, enrolled_at, "
+				       "enrolled_point as "),
+		1);
+	assert_int_equal(h_count(logn, "\"detail\":\"released category, enrolled_point as "), 1);
+	free(logn);
+	{ /* the two released records, no template among them */
+		const char *argv[] = {"paso-hub", "stats", p.par.hub, "--json", "--recount", NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		assert_int_equal(h_json_num(out, "subjects"), 2);
+		assert_int_equal(h_json_num(out, "with_face"), 0);
+		assert_int_equal(h_json_num(out, "with_iris"), 0);
+		assert_int_equal(h_json_num(out, "with_finger"), 0);
+		free(out);
+	}
+	{
+		const char *argv[] = {"paso-audit", "shares", p.nat.hub, p.par.hub, NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		expect_in(out, "2 SHARE entries, 2 RECEIVE entries, 2 matched");
+		free(out);
+	}
+	pair_cleanup(&p);
+}
+
+/* The 64-hex-digit values after "subject":" in a log, newline-separated. */
+static char *
+subjects_in(const char *log)
+{
+	size_t n = h_count(log, "\"subject\":\""), k = 0;
+	char *v = calloc(n + 1, 65);
+	const char *at = log;
+
+	assert_non_null(v);
+	while ((at = strstr(at, "\"subject\":\"")) != NULL) {
+		at += 11;
+		memcpy(v + k * 65, at, 64);
+		v[k * 65 + 64] = '\n';
+		k++;
+	}
+	return v;
+}
+
+/*
+ * A person shared with two partners: the identifiers each receives (pseudonyms in RECEIVE
+ * entries, case tokens) have nothing in common, and none is the national hub's own.
+ */
+static void
+test_two_partners_cannot_link(void **state)
+{
+	static const char two_yaml[] =
+		"name: national-two\n"
+		"store:\n  finger: true\n  face: true\n  iris: true\n"
+		"sharing:\n"
+		"  - {partner: dhs, what: records, categories: all, purpose: bulk screening, "
+		"retention_days: 30}\n"
+		"  - {partner: cbp, what: records, categories: all, purpose: bulk screening, "
+		"retention_days: 30}\n"
+		"  - {partner: dhs, what: hit_no_hit, categories: all, purpose: " PURPOSE ", "
+		"retention_days: 30}\n"
+		"  - {partner: cbp, what: hit_no_hit, categories: all, purpose: " PURPOSE ", "
+		"retention_days: 30}\n";
+	struct pair p;
+	struct deployment cbp;
+	char ca[800], natca[800], path[800], addr[64], hub[64], probe[800], *out = NULL;
+	char *logn, *logd, *logc, *sd, *sc, *sn, tokd[65], tokc[65], *line;
+	size_t i;
+
+	(void)state;
+	pair_setup_with(&p, two_yaml);
+	memset(&cbp, 0, sizeof(cbp));
+	assert_true(snprintf(cbp.dir, sizeof(cbp.dir), "%.480s/cbpwork", p.par.dir) <
+		    (int)sizeof(cbp.dir));
+	(void)snprintf(cbp.hub, sizeof(cbp.hub), "%s/cbp", p.par.dir);
+	(void)snprintf(cbp.log, sizeof(cbp.log), "%s/cbp.log", p.par.dir);
+	assert_int_equal(mkdir(cbp.dir, 0700), 0);
+	{
+		const char *argv[] = {"paso-hub", "init", cbp.hub, "--name", "cbp", "--role",
+			"partner", "--policy", p.parpolicy, NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		free(out);
+	}
+	(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", cbp.hub);
+	(void)snprintf(natca, sizeof(natca), "%s/ca/ca.crt", p.nat.hub);
+	{
+		const char *a1[] = {
+			"paso-hub", "partner", "add", p.nat.hub, "--name", "cbp", "--ca", ca, NULL};
+		const char *a2[] = {"paso-hub", "partner", "add", cbp.hub, "--name", "test", "--ca",
+			natca, NULL};
+		assert_int_equal(run_out(&out, a1), 0);
+		free(out);
+		assert_int_equal(run_out(&out, a2), 0);
+		free(out);
+	}
+	p.par_peer = start(&p.par, 0);
+	tell_national(&p);
+	(void)snprintf(path, sizeof(path), "%s/peers/cbp.addr", p.nat.hub);
+	(void)snprintf(addr, sizeof(addr), "127.0.0.1:%u\n", (unsigned)start(&cbp, 0));
+	write_text(path, addr);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 4);
+	/* 4 to each partner: 8 SHARE entries, 4 RECEIVE on each side. */
+	for (i = 0; i < 300 && (count_in(p.nat.hub, "\"action\":\"SHARE\"") < 8 ||
+				       count_in(p.par.hub, "\"action\":\"RECEIVE\"") < 4 ||
+				       count_in(cbp.hub, "\"action\":\"RECEIVE\"") < 4);
+		i++)
+		usleep(100000);
+	assert_int_equal(count_in(p.nat.hub, "\"action\":\"SHARE\""), 8);
+	/* One person's hit, asked by each partner: two case tokens, unrelated. */
+	make_probe(&p, 1, "two.cap", probe, sizeof(probe));
+	assert_int_equal(query(&p, PURPOSE, probe, &out), 0);
+	memcpy(tokd, strstr(out, "hit: case token ") + 16, 64);
+	tokd[64] = '\0';
+	free(out);
+	(void)snprintf(hub, sizeof(hub), "127.0.0.1:%u", (unsigned)p.nat_peer);
+	{
+		const char *argv[] = {"paso-hub", "query", cbp.hub, "--hub", hub, "--purpose",
+			PURPOSE, "--probe", probe, NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		memcpy(tokc, strstr(out, "hit: case token ") + 16, 64);
+		tokc[64] = '\0';
+		free(out);
+	}
+	assert_string_not_equal(tokd, tokc);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	h_hub_stop(&cbp, SIGTERM);
+	logn = show(p.nat.hub);
+	logd = show(p.par.hub);
+	logc = show(cbp.hub);
+	assert_int_equal(h_count(logd, "\"action\":\"RECEIVE\""), 4);
+	assert_int_equal(h_count(logc, "\"action\":\"RECEIVE\""), 4);
+	sd = subjects_in(logd);
+	sc = subjects_in(logc);
+	sn = subjects_in(logn);
+	/* No pseudonym one partner holds appears in the other's log, nor in the national log
+	 * as the hub's own (the national log names them only in SHARE details). */
+	for (line = sd; *line != '\0'; line += 65) {
+		char needle[65];
+
+		memcpy(needle, line, 64);
+		needle[64] = '\0';
+		assert_int_equal(h_count(logc, needle), 0);
+		assert_null(strstr(sn, needle));
+	}
+	for (line = sc; *line != '\0'; line += 65) {
+		char needle[65];
+
+		memcpy(needle, line, 64);
+		needle[64] = '\0';
+		assert_int_equal(h_count(logd, needle), 0);
+		assert_null(strstr(sn, needle));
+	}
+	/* Nor does either partner's log hold the other's case token. */
+	assert_int_equal(h_count(logd, tokc), 0);
+	assert_int_equal(h_count(logc, tokd), 0);
+	free(sd);
+	free(sc);
+	free(sn);
+	free(logn);
+	free(logd);
+	free(logc);
+	pair_cleanup(&p);
+}
+
 int
 main(void)
 {
@@ -1311,6 +1592,8 @@ main(void)
 		cmocka_unit_test_teardown(test_partner_retention_erases_received, teardown_pair),
 		cmocka_unit_test_teardown(test_kill9_either_side_exactly_once, teardown_pair),
 		cmocka_unit_test_teardown(test_release_after_hit, teardown_pair),
+		cmocka_unit_test_teardown(test_release_budgets_totals_and_erasure, teardown_pair),
+		cmocka_unit_test_teardown(test_two_partners_cannot_link, teardown_pair),
 	};
 
 	/* A refused handshake closes the socket under our writes: an error, not a signal. */
