@@ -1296,6 +1296,62 @@ test_release_after_hit(void **state)
 	pair_cleanup(&p);
 }
 
+/*
+ * A release rule withdrawn by a policy reload while its release waits in the outbox (the
+ * partner is down): the queued record never leaves (REJECT, no SHARE), and the next release
+ * request under it is refused.
+ */
+static void
+test_reload_withdraws_queued_release(void **state)
+{
+	static const char hit_only[] =
+		"name: national-release-revoked\n"
+		"store:\n  finger: true\n  face: true\n  iris: true\n"
+		"sharing:\n"
+		"  - partner: dhs\n    what: hit_no_hit\n    categories: all\n"
+		"    purpose: " PURPOSE "\n    retention_days: 30\n"
+		"    transactions_allowed: 2\n";
+	struct pair p;
+	char t[65], path[800], *out = NULL, *logn;
+	const char *argv[] = {"paso-hub", "reload", NULL, NULL};
+	int i;
+
+	(void)state;
+	pair_setup_with(&p, release_yaml);
+	argv[2] = p.nat.hub;
+	p.par_peer = start(&p.par, 0);
+	h_hub_stop(&p.par, SIGTERM); /* its port is known, nobody answers there */
+	tell_national(&p);
+	p.nat_peer = start_clock(&p.nat, 0, "sim");
+	enrol(&p, 0, 3);
+	hit_token(&p, 1, t);
+	/* Accepted and queued; the partner, stopped, notes its request offline. */
+	assert_int_equal(release(&p, t, RELEASE_PURPOSE, &out), 0);
+	expect_in(out, "released: share_seq 1");
+	free(out);
+	(void)snprintf(path, sizeof(path), "%s/policy.yaml", p.nat.hub);
+	write_text(path, hit_only);
+	assert_int_equal(run_out(&out, argv), 0);
+	free(out);
+	for (i = 0; i < 100 && count_in(p.nat.hub, "withdrawn: its rule is no longer") == 0; i++)
+		usleep(100000);
+	assert_int_equal(release(&p, t, RELEASE_PURPOSE, &out), 4);
+	expect_in(out, "PURPOSE_DENIED (-71)");
+	free(out);
+	p.par_peer = start(&p.par, p.par_peer);
+	usleep(500000);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	logn = show(p.nat.hub);
+	assert_int_equal(h_count(logn, "withdrawn: its rule is no longer in policy"), 1);
+	assert_int_equal(h_count(logn, "\"action\":\"SHARE\""), 0);
+	assert_int_equal(h_count(logn, "\"action\":\"RELEASE\""), 2);
+	free(logn);
+	assert_int_equal(count_in(p.par.hub, "\"action\":\"RECEIVE\""), 0);
+	assert_int_equal(count_in(p.par.hub, "\"action\":\"RELEASE\""), 2);
+	pair_cleanup(&p);
+}
+
 /* The category of person i of the population enrol() uses. */
 static int
 category_of(uint32_t i)
@@ -1594,6 +1650,7 @@ main(void)
 		cmocka_unit_test_teardown(test_release_after_hit, teardown_pair),
 		cmocka_unit_test_teardown(test_release_budgets_totals_and_erasure, teardown_pair),
 		cmocka_unit_test_teardown(test_two_partners_cannot_link, teardown_pair),
+		cmocka_unit_test_teardown(test_reload_withdraws_queued_release, teardown_pair),
 	};
 
 	/* A refused handshake closes the socket under our writes: an error, not a signal. */
