@@ -193,6 +193,16 @@ case_key(uint8_t *k, const char *partner, uint64_t no)
 	return n + 10;
 }
 
+/*
+ * How logs name a case: "#N", its number. The token's secret is never logged on this side: an
+ * audit log may be read widely, and only the partner that received the token can present it.
+ */
+static void
+case_label(const uint8_t token[SHARE_CASE_BYTES], char out[24])
+{
+	(void)snprintf(out, 24, "#%llu", (unsigned long long)be64_get(token));
+}
+
 struct case_row {
 	uint8_t id[VAULT_ID_BYTES];
 	uint64_t expires;
@@ -494,7 +504,7 @@ query_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 		if ((r = case_issue(ledger_store(t), q->partner, &ps->sharing[ri], hit.id, now,
 			     token, &expires)) != 0)
 			return r;
-		hex_encode(token, sizeof(token), tokhex);
+		case_label(token, tokhex);
 		e.subject.data = hp;
 		e.subject.len = 32;
 		(void)snprintf(msg, sizeof(msg),
@@ -689,7 +699,7 @@ release_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t ca
 	if (q->err.code != 0)
 		return release_refuse(q, t, now, q->err.code, q->err.msg, "validation", NULL);
 	token = q->env->release->case_token.data;
-	hex_encode(token, SHARE_CASE_BYTES, tokhex);
+	case_label(token, tokhex);
 	if (ri < 0) {
 		(void)snprintf(msg, sizeof(msg),
 			"release.purpose '%.100s': no release rule of partner '%s' allows it (case %s)",
@@ -707,8 +717,8 @@ release_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t ca
 		sodium_memcmp(c.secret, token + 8, CASE_SECRET_BYTES) != 0) {
 		sodium_memzero(&c, sizeof(c));
 		(void)snprintf(msg, sizeof(msg),
-			"release.case_token %s: not a case this hub issued to '%s' (or forgotten "
-			"since it expired)",
+			"release.case_token (case %s): not a case this hub issued to '%s' (or "
+			"forgotten since it expired)",
 			tokhex, q->partner);
 		return release_refuse(q, t, now, PASO_E_CASE_UNKNOWN, msg, rule, NULL);
 	}
@@ -1327,7 +1337,7 @@ ack_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 		hex_encode(rw->pp, sizeof(rw->pp), pphex);
 		(void)snprintf(rule, sizeof(rule), "sharing[%u]", rw->rule);
 		if (rw->released) {
-			hex_encode(rw->token, sizeof(rw->token), tokhex);
+			case_label(rw->token, tokhex);
 			attrs_text(ru->attributes, attrs, sizeof(attrs));
 			(void)snprintf(detail, sizeof(detail),
 				"released %s as %s (share_seq %llu) on case %s", attrs, pphex,

@@ -1261,6 +1261,12 @@ test_release_after_hit(void **state)
 	assert_int_equal(h_count(logp, "\"action\":\"RECEIVE\""), 2);
 	assert_int_equal(h_count(logp, ": accepted, share_seq"), 2);
 	assert_int_equal(h_count(logp, "refused CASE_EXPIRED"), 1);
+	/* The token is the partner's to present: its own log keeps it, the national log names the
+	 * case by number only, never its secret. */
+	assert_true(h_count(logp, t1) > 0);
+	assert_int_equal(h_count(logn, t1), 0);
+	assert_int_equal(h_count(logn, t1 + 16), 0);
+	assert_int_equal(h_count(logn, "on case #1 accepted"), 2);
 	free(logn);
 	free(logp);
 	{ /* every SHARE has its RECEIVE and back */
