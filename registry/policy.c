@@ -574,12 +574,13 @@ fill_defaults(struct pctx *c, const struct pkey *tab, size_t ntab, const char *d
 	return 0;
 }
 
-/* Which optional rule keys mean something for a kind of rule (the others are refused). */
+/*
+ * Which optional rule keys mean something for a kind of rule (the others are refused).
+ * daily_budget is accepted everywhere, as before release rules: bulk rules leave it unused.
+ */
 static int
 rule_applies(const char *key, enum policy_share_what w)
 {
-	if (strcmp(key, "daily_budget") == 0)
-		return w != POLICY_SHARE_TEMPLATES && w != POLICY_SHARE_RECORDS ? 1 : 2;
 	if (strcmp(key, "valid_for_minutes") == 0 || strcmp(key, "transactions_allowed") == 0)
 		return w == POLICY_SHARE_HIT_NO_HIT;
 	if (strcmp(key, "attributes") == 0)
@@ -1164,7 +1165,7 @@ dump_rules(struct sbuf *sb, const struct policy *p)
 	for (i = 0; i < p->s.nsharing; i++)
 		for (j = 0; j < NRULEKEYS; j++) {
 			/* Keys that mean nothing for this kind of rule would not read back. */
-			if (rule_applies(rule_keys[j].key, p->rules[i].what) != 1)
+			if (!rule_applies(rule_keys[j].key, p->rules[i].what))
 				continue;
 			sb_printf(sb, "  %s %s: ", j == 0 ? "-" : " ", rule_keys[j].key);
 			sb_value(sb, &rule_keys[j], &p->rules[i]);
