@@ -63,7 +63,11 @@
 	X(AUDIT_TORN, -66, "torn audit log tail")                                              \
 	X(UNKNOWN_PARTNER, -70, "unknown partner")                                                 \
 	X(PURPOSE_DENIED, -71, "purpose not allowed for this partner")                             \
-	X(BUDGET_EXCEEDED, -72, "partner query budget exhausted")
+	X(BUDGET_EXCEEDED, -72, "partner query budget exhausted")                                  \
+	X(CASE_UNKNOWN, -73, "unknown case token")                                                 \
+	X(CASE_EXPIRED, -74, "case token expired")                                                 \
+	X(CASE_USED_UP, -75, "case token has no releases left")                                    \
+	X(SUBJECT_ERASED, -76, "subject erased")
 
 enum paso_err {
 #define PASO_ERR_ENUM(name, value, msg) PASO_E_##name = (value),

@@ -86,6 +86,8 @@ frame_decode(const uint8_t *payload, size_t len, Paso__Envelope **envp, struct p
 	case PASO__ENVELOPE__BODY_QUERY_ANSWER:
 	case PASO__ENVELOPE__BODY_SHARE_BATCH:
 	case PASO__ENVELOPE__BODY_SHARE_ACK:
+	case PASO__ENVELOPE__BODY_RELEASE:
+	case PASO__ENVELOPE__BODY_RELEASE_ANSWER:
 		break;
 	default:
 		paso_diag_set(d, PASO_E_UNKNOWN_MESSAGE, "Envelope body %d is missing or unknown",

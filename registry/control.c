@@ -164,6 +164,7 @@ struct note_task {
 	struct control *c;
 	int code;
 	const char *detail;
+	int release; /* a release request (`paso-hub release`), not a query */
 };
 
 static int
@@ -172,14 +173,15 @@ note_task_run(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t c
 	struct note_task *k = arg;
 
 	(void)snprintf(out, cap, "recorded");
-	return decide_event(k->c->cfg.dc, t, now, PASO__ACTION__QUERY, k->code,
-		"hit/no-hit query", k->detail);
+	return decide_event(k->c->cfg.dc, t, now,
+		k->release ? PASO__ACTION__RELEASE : PASO__ACTION__QUERY, k->code,
+		k->release ? "release request" : "hit/no-hit query", k->detail);
 }
 
 static int
-note_query(struct control *c, const char *args, char *msg, size_t cap)
+note_query(struct control *c, const char *args, int release, char *msg, size_t cap)
 {
-	struct note_task k = {c, 0, NULL};
+	struct note_task k = {c, 0, NULL, release};
 	struct loop_item *it;
 	struct pollfd pf;
 	char *end;
@@ -190,7 +192,7 @@ note_query(struct control *c, const char *args, char *msg, size_t cap)
 	errno = 0;
 	code = strtol(args, &end, 10);
 	if (errno != 0 || end == args || *end != ' ' || code > 0 || code < -1000) {
-		(void)snprintf(msg, cap, "query-note: expected CODE DETAIL");
+		(void)snprintf(msg, cap, "%s-note: expected CODE DETAIL", release ? "release" : "query");
 		return PASO_E_INVALID_ARG;
 	}
 	k.code = (int)code;
@@ -290,8 +292,10 @@ handle(struct control *c, const char *line, char *ans, size_t cap)
 		(void)snprintf(ans, cap, "ok %s\n", msg);
 		return;
 	}
-	if (strncmp(line, "query-note ", 11) == 0) {
-		r = note_query(c, line + 11, msg, sizeof(msg));
+	if (strncmp(line, "query-note ", 11) == 0 || strncmp(line, "release-note ", 13) == 0) {
+		int rel = line[0] == 'r';
+
+		r = note_query(c, line + (rel ? 13 : 11), rel, msg, sizeof(msg));
 		if (r != 0)
 			(void)snprintf(ans, cap, "error %d %s: %s\n", r, paso_errname(r), msg);
 		else

@@ -21,6 +21,9 @@
  *   "sweep dry-run"         -> "ok TEXT": what a retention sweep would erase now (read only)
  *   "policy reload"         -> reads DIR/policy.yaml again; in force for messages decided
  *                              from then on (audited as POLICY_LOAD); a bad file changes nothing
+ *   "query-note CODE DETAIL", "release-note CODE DETAIL"
+ *                           -> a partner's own QUERY or RELEASE entry for a request it sent
+ *                              (`paso-hub query`, `paso-hub release`)
  * Errors: "error CODE NAME: message". Commands that change state run on the commit loop, in
  * their own ledger transaction, between groups of kiosk messages.
  */

@@ -93,11 +93,13 @@ recv_validate(struct recv *rv)
 				r->subject.len);
 			return;
 		}
+		/* enrolled_point may be absent: a release rule's attributes can leave it out. */
 		if (!text_ok(r->rule, 64) || !text_ok(r->purpose, 256) ||
-			!text_ok(r->enrolled_point, 64)) {
+			(r->enrolled_point != NULL && r->enrolled_point[0] != '\0' &&
+				!text_ok(r->enrolled_point, 64))) {
 			paso_diag_set(&rv->err, PASO_E_FIELD_RANGE,
-				"share_batch.records[%zu]: rule, purpose and enrolled_point must be "
-				"1..64/256/64 printable characters",
+				"share_batch.records[%zu]: rule and purpose must be 1..64/256 "
+				"printable characters, enrolled_point 0..64",
 				i);
 			return;
 		}

@@ -63,6 +63,10 @@ usage(FILE *f)
 		"  witness add DIR --name N --url URL --vkey FILE|KEY\n"
 		"                                           send each checkpoint to witness N and\n"
 		"                                           publish its cosignature (DIR/witnesses)\n"
+		"  release DIR --hub HOST:PORT --case TOKEN --purpose P [--peer NAME]\n"
+		"                                           (partner) after a hit, ask for the record behind\n"
+		"                                           the case token; it arrives on the share link\n"
+		"                                           exit 0 accepted, 4 refused, 1 error, 2 usage\n"
 		"  issue DIR --kiosk NAME                   issue a kiosk certificate into DIR/kiosks/\n"
 		"  revoke DIR --kiosk NAME                  refuse that kiosk from now on\n"
 		"  serve DIR [--host ADDR] [--port N] [--port-file F] [--max-frame BYTES] [--batch N]\n"
@@ -947,12 +951,12 @@ read_probe(const char *path, Paso__Capture **out, struct paso_diag *d)
 	return 0;
 }
 
-/* Records the query in the partner's own log: offline, or through its running hub. */
+/* Records the query (or release) in the partner's own log: offline, or through its running hub. */
 static int
-note_query(const char *dir, const char *purpose, int code, const char *detail,
+note_query(const char *dir, const char *purpose, int code, const char *detail, int release,
 	struct paso_diag *d)
 {
-	const Paso__Action act = PASO__ACTION__QUERY;
+	const Paso__Action act = release ? PASO__ACTION__RELEASE : PASO__ACTION__QUERY;
 	struct deploy_paths p;
 	struct keyring *kr = NULL;
 	struct vault *v = NULL;
@@ -969,7 +973,8 @@ note_query(const char *dir, const char *purpose, int code, const char *detail,
 		r = deploy_audit_offline(&p, v, policy_digest(pol), purpose, &act, &detail, 1, d);
 	if (r == PASO_E_EXISTS) {
 		/* The partner's hub is serving and holds the log: it writes the entry. */
-		(void)snprintf(line, sizeof(line), "query-note %d %s", code, detail);
+		(void)snprintf(line, sizeof(line), "%s-note %d %s", release ? "release" : "query",
+			code, detail);
 		(void)snprintf(path, sizeof(path), "%s/control.sock", dir);
 		d->code = 0;
 		r = control_request(path, line, reply, sizeof(reply), d);
@@ -1093,7 +1098,7 @@ cmd_query(int argc, char **argv)
 		goto out;
 	}
 	fflush(stdout);
-	if ((r = note_query(dir, purpose, code, detail, &d)) != 0) {
+	if ((r = note_query(dir, purpose, code, detail, 0, &d)) != 0) {
 		rc = 1;
 		goto out;
 	}
@@ -1111,6 +1116,144 @@ out:
 	tls_ctx_free(ctx);
 	if (r != 0)
 		return fail("query", &d, r), 1;
+	return rc;
+}
+
+/*
+ * release: after a hit, a partner asks the national hub to release the record behind a case
+ * token for a purpose. Exit 0 accepted (the record follows on the share link), 4 refused by
+ * the hub (code printed), 1 any other error, 2 usage.
+ */
+static int
+cmd_release(int argc, char **argv)
+{
+	struct paso_diag d = {0};
+	const char *dir = NULL, *hub = NULL, *purpose = NULL, *cse = NULL, *peer = NULL;
+	char host[256], peerbuf[PEER_NAME_MAX + 1], self[PEER_NAME_MAX + 1], detail[900];
+	char *colon;
+	struct peer_files pf;
+	struct tls_ctx *ctx = NULL;
+	struct tls_conn *c = NULL;
+	Paso__Envelope env = PASO__ENVELOPE__INIT, *ans = NULL;
+	Paso__Release rl = PASO__RELEASE__INIT;
+	enum peer_role role;
+	uint8_t token[32], *frame = NULL, *payload = NULL;
+	size_t flen = 0, i2;
+	uint32_t plen, port;
+	int i, r, rc = 1, code = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--hub") == 0 && i + 1 < argc)
+			hub = argv[++i];
+		else if (strcmp(argv[i], "--purpose") == 0 && i + 1 < argc)
+			purpose = argv[++i];
+		else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc)
+			cse = argv[++i];
+		else if (strcmp(argv[i], "--peer") == 0 && i + 1 < argc)
+			peer = argv[++i];
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else
+			return usage_error("release", "unexpected argument '%s'", argv[i]);
+	}
+	if (dir == NULL || hub == NULL || purpose == NULL || cse == NULL)
+		return usage_error("release", "%s",
+			"needs DIR, --hub HOST:PORT, --case TOKEN and --purpose P");
+	if (strlen(purpose) == 0 || strlen(purpose) > 256)
+		return usage_error("release", "--purpose: 1..256 characters");
+	for (i2 = 0; i2 < strlen(purpose); i2++)
+		if ((unsigned char)purpose[i2] < 0x20 || purpose[i2] == 0x7f)
+			return usage_error("release", "--purpose: no control characters");
+	if (strlen(cse) != 64 || hex_decode(cse, token, sizeof(token), &i2) != 0)
+		return usage_error("release",
+			"--case: expected the 64 hex digits of a case token (from `paso-hub "
+			"query`), not '%.80s'",
+			cse);
+	if (snprintf(host, sizeof(host), "%s", hub) >= (int)sizeof(host) ||
+		(colon = strrchr(host, ':')) == NULL || colon == host ||
+		parse_u32(colon + 1, 1, 65535, &port) != 0)
+		return usage_error("release", "--hub: expected HOST:PORT, not '%s'", hub);
+	*colon = '\0';
+	if ((r = peer_role(dir, &role, &d)) != 0)
+		return fail("release", &d, r);
+	if (role != PEER_ROLE_PARTNER) {
+		paso_diag_set(&d, PASO_E_INVALID_ARG,
+			"%s is not a partner deployment (init --role partner)", dir);
+		return fail("release", &d, PASO_E_INVALID_ARG);
+	}
+	if (peer == NULL) {
+		if (peer_count(dir, peerbuf) != 1) {
+			paso_diag_set(&d, PASO_E_UNKNOWN_PARTNER,
+				"%s trusts %zu peers; name the national hub with --peer", dir,
+				peer_count(dir, NULL));
+			return fail("release", &d, PASO_E_UNKNOWN_PARTNER);
+		}
+		peer = peerbuf;
+	}
+	if ((r = peer_files(dir, peer, &pf, &d)) != 0 ||
+		(r = peer_self_name(dir, self, sizeof(self), &d)) != 0)
+		return fail("release", &d, r);
+	rl.case_token.data = token;
+	rl.case_token.len = sizeof(token);
+	rl.purpose = (char *)purpose;
+	env.kiosk_id = self;
+	env.seq = (uint64_t)time(NULL);
+	env.body_case = PASO__ENVELOPE__BODY_RELEASE;
+	env.release = &rl;
+	if ((r = tls_ctx_new_client(pf.cert, pf.key, pf.ca, DEPLOY_HUB_NAME, &ctx, &d)) != 0 ||
+		(r = tls_connect(ctx, host, (uint16_t)port, 10000, &c, &d)) != 0 ||
+		(r = frame_encode(&env, FRAME_DEFAULT_MAX, &frame, &flen)) != 0 ||
+		(r = tls_write_all(c, frame, flen)) != 0 ||
+		(r = tls_read_frame(c, FRAME_DEFAULT_MAX, &payload, &plen, &d)) != 0 ||
+		(r = frame_decode(payload, plen, &ans, &d)) != 0) {
+		if (d.code == 0)
+			paso_diag_set(&d, r, "%s: %s", hub, paso_strerror(r));
+		goto out;
+	}
+	if (ans->body_case == PASO__ENVELOPE__BODY_RELEASE_ANSWER) {
+		printf("released: share_seq %llu, %u release(s) left on the case (national audit "
+		       "entry %llu); the record arrives on the share link\n",
+			(unsigned long long)ans->release_answer->share_seq,
+			(unsigned)ans->release_answer->uses_left,
+			(unsigned long long)ans->release_answer->audit_index);
+		(void)snprintf(detail, sizeof(detail),
+			"release to '%s' (purpose '%s') on case %s: accepted, share_seq %llu, their "
+			"entry %llu",
+			peer, purpose, cse, (unsigned long long)ans->release_answer->share_seq,
+			(unsigned long long)ans->release_answer->audit_index);
+		rc = 0;
+	} else if (ans->body_case == PASO__ENVELOPE__BODY_ERROR) {
+		code = ans->error->code;
+		printf("refused: %s (%d): %s (national audit entry %llu)\n", paso_errname(code),
+			code, ans->error->message ? ans->error->message : "",
+			(unsigned long long)ans->error->audit_index);
+		(void)snprintf(detail, sizeof(detail),
+			"release to '%s' (purpose '%s') on case %s: refused %s, their entry %llu", peer,
+			purpose, cse, paso_errname(code), (unsigned long long)ans->error->audit_index);
+		rc = 4;
+	} else {
+		r = paso_diag_set(&d, PASO_E_UNKNOWN_MESSAGE, "%s answered with body %d", hub,
+			(int)ans->body_case);
+		goto out;
+	}
+	fflush(stdout);
+	if ((r = note_query(dir, purpose, code, detail, 1, &d)) != 0) {
+		rc = 1;
+		goto out;
+	}
+	r = 0;
+out:
+	if (ans != NULL)
+		paso__envelope__free_unpacked(ans, NULL);
+	free(frame);
+	free(payload);
+	if (c != NULL)
+		tls_conn_shutdown(c);
+	tls_conn_free(c);
+	tls_ctx_free(ctx);
+	sodium_memzero(token, sizeof(token));
+	if (r != 0)
+		return fail("release", &d, r), 1;
 	return rc;
 }
 
@@ -1157,6 +1300,8 @@ main(int argc, char **argv)
 		return cmd_witness(argc - 1, argv + 1);
 	if (strcmp(argv[1], "query") == 0)
 		return cmd_query(argc - 1, argv + 1);
+	if (strcmp(argv[1], "release") == 0)
+		return cmd_release(argc - 1, argv + 1);
 	fprintf(stderr, "paso-hub: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

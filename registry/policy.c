@@ -23,6 +23,8 @@ enum ptype {
 	T_ENUM,  /* int: index into words */
 	T_CATS,  /* uint32_t POLICY_CAT_* bits: "all" or a list of category words */
 	T_RULES, /* the sharing rules: a list of mappings, parsed with rule_keys */
+	T_ATTRS, /* uint32_t POLICY_ATTR_* bits: a list of attribute words */
+	T_LIMITS, /* the partners list: a list of mappings, parsed with limit_keys */
 };
 
 struct pkey {
@@ -42,7 +44,11 @@ static const char *const location_words[] = {"hub", "card", NULL};
 static const char *const protect_finger_words[] = {"none", "pmcc", NULL};
 static const char *const protect_face_words[] = {"none", "polyprotect", NULL};
 static const char *const protect_iris_words[] = {"none", "bloom", NULL};
-static const char *const what_words[] = {"hit_no_hit", "templates", "records", NULL};
+static const char *const what_words[] = {"hit_no_hit", "templates", "records", "release", NULL};
+/* Index i is bit 1u << i of POLICY_ATTR_*. */
+static const char *const attr_words[] = {
+	"enrolled_at", "enrolled_point", "finger", "face", "iris", NULL};
+#define ATTR_DEFAULT (POLICY_ATTR_ENROLLED_AT | POLICY_ATTR_ENROLLED_POINT)
 /* Index = proto enum Category value; 0 (unspecified) is not a word. */
 static const char *const category_words[] = {
 	"", "regional_visitor", "border_worker", "migrant_in_transit", "detainee", NULL};
@@ -90,12 +96,14 @@ static const struct pkey policy_keys[] = {
 	BOOL("match.dedup", "false", dedup),
 	BOOL("match.verify_staged", "true", verify_staged),
 	{"sharing", T_RULES, 0, POLICY_MAX_RULES, NULL, "[]", 0, NULL, NULL, NULL},
+	{"partners", T_LIMITS, 0, POLICY_MAX_RULES, NULL, "[]", 0, NULL, NULL, NULL},
 };
 #define NKEYS (sizeof(policy_keys) / sizeof(policy_keys[0]))
 #undef S
 
 #define R(f) offsetof(struct policy_share_rule, f)
-/* One rule of the sharing list; every key but daily_budget is required. */
+/* One rule of the sharing list; the keys with a default are optional, and apply to some kinds
+ * only (rule_applies). */
 static const struct pkey rule_keys[] = {
 	{"partner", T_STR, 1, 64, NULL, NULL, R(partner), NULL, valid_ident, IDENT_WANT},
 	{"what", T_ENUM, 0, 0, NULL, NULL, R(what), what_words, NULL, NULL},
@@ -104,14 +112,28 @@ static const struct pkey rule_keys[] = {
 		"1..256 characters, no control characters"},
 	{"retention_days", T_UINT, 1, 36500, "1..36500", NULL, R(retention_days), NULL, NULL, NULL},
 	{"daily_budget", T_UINT, 1, 10000000, "1..10000000", "1000", R(daily_budget), NULL, NULL, NULL},
+	{"valid_for_minutes", T_UINT, 1, 5256000, "1..5256000", "1440", R(valid_for_minutes), NULL, NULL, NULL},
+	{"transactions_allowed", T_UINT, 1, 1000000, "1..1000000", "1", R(transactions_allowed), NULL, NULL, NULL},
+	{"attributes", T_ATTRS, 0, 0, NULL, "[enrolled_at, enrolled_point]", R(attributes), attr_words, NULL, NULL},
 };
 #define NRULEKEYS (sizeof(rule_keys) / sizeof(rule_keys[0]))
 #undef R
+
+#define L(f) offsetof(struct policy_partner_limit, f)
+/* One entry of the partners list: totals a day across every rule and purpose of a partner. */
+static const struct pkey limit_keys[] = {
+	{"name", T_STR, 1, 64, NULL, NULL, L(name), NULL, valid_ident, IDENT_WANT},
+	{"daily_queries", T_UINT, 1, 10000000, "1..10000000", "10000000", L(daily_queries), NULL, NULL, NULL},
+	{"daily_releases", T_UINT, 1, 10000000, "1..10000000", "10000000", L(daily_releases), NULL, NULL, NULL},
+};
+#define NLIMITKEYS (sizeof(limit_keys) / sizeof(limit_keys[0]))
+#undef L
 /* clang-format on */
 
 struct policy {
 	struct policy_settings s;
 	struct policy_share_rule *rules;
+	struct policy_partner_limit *limits;
 	unsigned char set[NKEYS];
 	unsigned line[NKEYS]; /* where each set key was, for cross-field messages */
 	uint8_t digest[crypto_hash_sha256_BYTES];
@@ -216,7 +238,7 @@ type_want(const struct pkey *k, char *buf, size_t cap)
 	case T_BOOL:
 		return "true or false";
 	case T_UINT:
-		return "a whole number of days";
+		return strstr(k->key, "days") != NULL ? "a whole number of days" : "a whole number";
 	case T_REAL:
 		return "a number";
 	case T_STR:
@@ -224,7 +246,10 @@ type_want(const struct pkey *k, char *buf, size_t cap)
 	case T_CATS:
 		return "all or a list of categories";
 	case T_RULES:
+	case T_LIMITS:
 		return "a list of rules";
+	case T_ATTRS:
+		return "a list of enrolled_at, enrolled_point, finger, face, iris";
 	case T_ENUM:
 		break;
 	}
@@ -311,6 +336,8 @@ set_scalar(struct pctx *c, const struct pkey *k, const char *disp, const char *t
 		return fail(c, PASO_E_POLICY_TYPE, line,
 			"%s expects all or a list of categories: '%s'", disp, shown(text, len, vb));
 	case T_RULES:
+	case T_ATTRS:
+	case T_LIMITS:
 		break;
 	}
 	return fail(c, PASO_E_POLICY_TYPE, line, "%s expects %s: '%s'", disp,
@@ -356,7 +383,43 @@ set_categories(struct pctx *c, const char *disp, yaml_node_t *n, uint32_t *out)
 	return 0;
 }
 
+/* attributes: a list (maybe empty) of attr_words, each at most once. */
+static int
+set_attrs(struct pctx *c, const char *disp, yaml_node_t *n, uint32_t *out)
+{
+	yaml_node_item_t *it;
+	uint32_t bits = 0, bit;
+	char vb[96];
+	size_t i, len;
+
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		yaml_node_t *v = yaml_document_get_node(c->doc, *it);
+		const char *text;
+
+		if (v == NULL || v->type != YAML_SCALAR_NODE)
+			return fail(c, PASO_E_POLICY_TYPE, v ? node_line(v) : node_line(n),
+				"%s expects attribute words, not %s", disp,
+				v ? kind_name(v) : "nothing");
+		text = (const char *)v->data.scalar.value;
+		len = v->data.scalar.length;
+		for (i = 0, bit = 0; attr_words[i] != NULL; i++)
+			if (strlen(attr_words[i]) == len && memcmp(attr_words[i], text, len) == 0)
+				bit = 1u << i;
+		if (bit == 0)
+			return fail(c, PASO_E_POLICY_RANGE, node_line(v),
+				"%s expects enrolled_at, enrolled_point, finger, face or iris: '%s'",
+				disp, shown(text, len, vb));
+		if (bits & bit)
+			return fail(c, PASO_E_POLICY_SYNTAX, node_line(v),
+				"%s lists an attribute twice: '%s'", disp, shown(text, len, vb));
+		bits |= bit;
+	}
+	*out = bits;
+	return 0;
+}
+
 static int parse_rules(struct pctx *c, struct policy *p, yaml_node_t *n);
+static int parse_limits(struct pctx *c, struct policy *p, yaml_node_t *n);
 
 /* Sets one key from its value node: scalars through set_scalar, the two list-valued kinds. */
 static int
@@ -367,11 +430,17 @@ set_node(struct pctx *c, struct policy *p, const struct pkey *k, const char *dis
 
 	if (k->type == T_CATS && v->type == YAML_SEQUENCE_NODE)
 		return set_categories(c, disp, v, (uint32_t *)((char *)base + k->off));
-	if (k->type == T_RULES) {
+	if (k->type == T_RULES || k->type == T_LIMITS) {
 		if (v->type != YAML_SEQUENCE_NODE)
 			return fail(c, PASO_E_POLICY_TYPE, node_line(v),
 				"%s expects a list of rules", disp);
-		return parse_rules(c, p, v);
+		return k->type == T_RULES ? parse_rules(c, p, v) : parse_limits(c, p, v);
+	}
+	if (k->type == T_ATTRS) {
+		if (v->type != YAML_SEQUENCE_NODE)
+			return fail(c, PASO_E_POLICY_TYPE, node_line(v), "%s expects %s, not %s",
+				disp, type_want(k, wb, sizeof(wb)), kind_name(v));
+		return set_attrs(c, disp, v, (uint32_t *)((char *)base + k->off));
 	}
 	if (v->type != YAML_SCALAR_NODE)
 		return fail(c, PASO_E_POLICY_TYPE, node_line(v), "%s expects %s, not %s", disp,
@@ -488,14 +557,69 @@ fill_defaults(struct pctx *c, const struct pkey *tab, size_t ntab, const char *d
 		if (tab[i].def == NULL)
 			return fail(
 				c, PASO_E_POLICY_MISSING, line, "missing required key '%s'", name);
-		if (tab[i].type == T_RULES)
+		if (tab[i].type == T_RULES || tab[i].type == T_LIMITS)
 			continue; /* "[]": no rules */
+		if (tab[i].type == T_ATTRS) {
+			*(uint32_t *)((char *)base + tab[i].off) = ATTR_DEFAULT;
+			continue;
+		}
 		if (tab[i].type == T_STR && strcmp(tab[i].def, "\"\"") == 0)
 			r = set_scalar(c, &tab[i], name, "", 0, 0, line, base);
 		else
 			r = set_scalar(
 				c, &tab[i], name, tab[i].def, strlen(tab[i].def), 1, line, base);
 		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Which optional rule keys mean something for a kind of rule (the others are refused).
+ * daily_budget is accepted everywhere, as before release rules: bulk rules leave it unused.
+ */
+static int
+rule_applies(const char *key, enum policy_share_what w)
+{
+	if (strcmp(key, "valid_for_minutes") == 0 || strcmp(key, "transactions_allowed") == 0)
+		return w == POLICY_SHARE_HIT_NO_HIT;
+	if (strcmp(key, "attributes") == 0)
+		return w == POLICY_SHARE_RELEASE;
+	return 1;
+}
+
+static int
+parse_limits(struct pctx *c, struct policy *p, yaml_node_t *seq)
+{
+	size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start), i;
+	unsigned char set[NLIMITKEYS];
+	char disp[32];
+	int r;
+
+	if (n > POLICY_MAX_RULES)
+		return fail(c, PASO_E_POLICY_RANGE, node_line(seq),
+			"partners has %zu entries, at most %d allowed", n, POLICY_MAX_RULES);
+	if (n == 0)
+		return 0;
+	if ((p->limits = calloc(n, sizeof(*p->limits))) == NULL)
+		return PASO_E_NOMEM;
+	p->s.partners = p->limits;
+	for (i = 0; i < n; i++) {
+		yaml_node_t *rn = yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
+
+		p->s.npartners = i + 1;
+		(void)snprintf(disp, sizeof(disp), "partners[%zu]", i);
+		if (rn == NULL || rn->type != YAML_MAPPING_NODE)
+			return fail(c, PASO_E_POLICY_TYPE, rn ? node_line(rn) : node_line(seq),
+				"%s expects a mapping of keys, not %s", disp,
+				rn ? kind_name(rn) : "nothing");
+		p->limits[i].line = node_line(rn);
+		memset(set, 0, sizeof(set));
+		(void)snprintf(disp, sizeof(disp), "partners[%zu].", i);
+		if ((r = walk(c, p, rn, limit_keys, NLIMITKEYS, disp, "", &p->limits[i], set,
+			     NULL)) != 0 ||
+			(r = fill_defaults(c, limit_keys, NLIMITKEYS, disp, node_line(rn),
+				 &p->limits[i], set)) != 0)
 			return r;
 	}
 	return 0;
@@ -519,6 +643,8 @@ parse_rules(struct pctx *c, struct policy *p, yaml_node_t *seq)
 	p->s.sharing = p->rules;
 	for (i = 0; i < n; i++) {
 		yaml_node_t *rn = yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
+		unsigned kl[NRULEKEYS];
+		size_t j;
 
 		/* Count first so policy_free sees every partly filled rule. */
 		p->s.nsharing = i + 1;
@@ -530,12 +656,17 @@ parse_rules(struct pctx *c, struct policy *p, yaml_node_t *seq)
 		p->rules[i].line = node_line(rn);
 		memset(set, 0, sizeof(set));
 		(void)snprintf(disp, sizeof(disp), "sharing[%zu].", i);
-		if ((r = walk(c, p, rn, rule_keys, NRULEKEYS, disp, "", &p->rules[i], set, NULL)) !=
+		if ((r = walk(c, p, rn, rule_keys, NRULEKEYS, disp, "", &p->rules[i], set, kl)) !=
 			0)
 			return r;
 		if ((r = fill_defaults(
 			     c, rule_keys, NRULEKEYS, disp, node_line(rn), &p->rules[i], set)) != 0)
 			return r;
+		for (j = 0; j < NRULEKEYS; j++)
+			if (set[j] && !rule_applies(rule_keys[j].key, p->rules[i].what))
+				return fail(c, PASO_E_POLICY_CONFLICT, kl[j],
+					"%s%s does not apply to a %s rule", disp, rule_keys[j].key,
+					what_words[p->rules[i].what]);
 	}
 	return 0;
 }
@@ -594,13 +725,40 @@ check_conflicts(struct pctx *c, const struct policy *p)
 		return fail(c, PASO_E_POLICY_CONFLICT, blame(p, "match.dedup", NULL),
 			"match.dedup needs templates at the hub (store.location hub and a stored "
 			"modality)");
-	for (i = 0; i < s->nsharing; i++)
+	for (i = 0; i < s->nsharing; i++) {
 		if (s->sharing[i].what == POLICY_SHARE_TEMPLATES &&
 			(s->location != POLICY_LOCATION_HUB || !stored))
 			return fail(c, PASO_E_POLICY_CONFLICT, s->sharing[i].line,
 				"sharing[%zu] shares templates but the hub keeps none "
 				"(store.location card or nothing stored)",
 				i);
+		if (s->sharing[i].what != POLICY_SHARE_RELEASE)
+			continue;
+		for (m = 0; m < POLICY_NMODALITIES; m++)
+			if ((s->sharing[i].attributes & (POLICY_ATTR_FINGER << m)) &&
+				(!s->store[m] || s->location != POLICY_LOCATION_HUB))
+				return fail(c, PASO_E_POLICY_CONFLICT, s->sharing[i].line,
+					"sharing[%zu].attributes lists %s but the hub keeps no %s "
+					"templates (store.%s false or store.location card)",
+					i, policy_modality_name(m), policy_modality_name(m),
+					policy_modality_name(m));
+	}
+	for (i = 0; i < s->npartners; i++) {
+		size_t j;
+
+		for (j = 0; j < i; j++)
+			if (strcmp(s->partners[j].name, s->partners[i].name) == 0)
+				return fail(c, PASO_E_POLICY_CONFLICT, s->partners[i].line,
+					"partners[%zu].name '%s' is listed twice (first at line %u)",
+					i, s->partners[i].name, s->partners[j].line);
+		for (j = 0; j < s->nsharing; j++)
+			if (strcmp(s->sharing[j].partner, s->partners[i].name) == 0)
+				break;
+		if (j == s->nsharing)
+			return fail(c, PASO_E_POLICY_CONFLICT, s->partners[i].line,
+				"partners[%zu].name '%s' is named by no sharing rule", i,
+				s->partners[i].name);
+	}
 	return 0;
 }
 
@@ -616,6 +774,9 @@ policy_free(struct policy *p)
 		free(p->rules[i].purpose);
 	}
 	free(p->rules);
+	for (i = 0; i < p->s.npartners; i++)
+		free(p->limits[i].name);
+	free(p->limits);
 	free(p->s.name);
 	free(p->s.description);
 	free(p->source);
@@ -846,7 +1007,18 @@ policy_record_kind_name(enum policy_record_kind k)
 const char *
 policy_share_what_name(enum policy_share_what w)
 {
-	return (unsigned)w < 3 ? what_words[w] : "?";
+	return (unsigned)w < 4 ? what_words[w] : "?";
+}
+
+const struct policy_partner_limit *
+policy_partner_limit(const struct policy *p, const char *partner)
+{
+	size_t i;
+
+	for (i = 0; i < p->s.npartners; i++)
+		if (strcmp(p->s.partners[i].name, partner) == 0)
+			return &p->s.partners[i];
+	return NULL;
 }
 
 /* --- the dump ------------------------------------------------------------------------------ */
@@ -963,7 +1135,18 @@ sb_value(struct sbuf *sb, const struct pkey *k, const void *base)
 			}
 		sb_printf(sb, "]");
 		break;
+	case T_ATTRS:
+		bits = *(const uint32_t *)field;
+		sb_printf(sb, "[");
+		for (i = 0; k->words[i] != NULL; i++)
+			if (bits & (1u << i)) {
+				sb_printf(sb, "%s%s", first ? "" : ", ", k->words[i]);
+				first = 0;
+			}
+		sb_printf(sb, "]");
+		break;
 	case T_RULES:
+	case T_LIMITS:
 		break;
 	}
 }
@@ -971,18 +1154,40 @@ sb_value(struct sbuf *sb, const struct pkey *k, const void *base)
 static void
 dump_rules(struct sbuf *sb, const struct policy *p)
 {
-	size_t i, j;
+	size_t i, j, ks = key_index("sharing");
 
 	if (p->s.nsharing == 0) {
-		sb_printf(sb, "%ssharing: []%s\n", p->set[NKEYS - 1] ? "" : "# ",
-			p->set[NKEYS - 1] ? "" : " (default: no sharing)");
+		sb_printf(sb, "%ssharing: []%s\n", p->set[ks] ? "" : "# ",
+			p->set[ks] ? "" : " (default: no sharing)");
 		return;
 	}
 	sb_printf(sb, "sharing:\n");
 	for (i = 0; i < p->s.nsharing; i++)
 		for (j = 0; j < NRULEKEYS; j++) {
+			/* Keys that mean nothing for this kind of rule would not read back. */
+			if (!rule_applies(rule_keys[j].key, p->rules[i].what))
+				continue;
 			sb_printf(sb, "  %s %s: ", j == 0 ? "-" : " ", rule_keys[j].key);
 			sb_value(sb, &rule_keys[j], &p->rules[i]);
+			sb_printf(sb, "\n");
+		}
+}
+
+static void
+dump_limits(struct sbuf *sb, const struct policy *p)
+{
+	size_t i, j, kp = key_index("partners");
+
+	if (p->s.npartners == 0) {
+		sb_printf(sb, "%spartners: []%s\n", p->set[kp] ? "" : "# ",
+			p->set[kp] ? "" : " (default: no totals beyond each rule's budget)");
+		return;
+	}
+	sb_printf(sb, "partners:\n");
+	for (i = 0; i < p->s.npartners; i++)
+		for (j = 0; j < NLIMITKEYS; j++) {
+			sb_printf(sb, "  %s %s: ", j == 0 ? "-" : " ", limit_keys[j].key);
+			sb_value(sb, &limit_keys[j], &p->limits[i]);
 			sb_printf(sb, "\n");
 		}
 }
@@ -1005,6 +1210,10 @@ policy_dump(const struct policy *p, char **textp)
 
 		if (k->type == T_RULES) {
 			dump_rules(&sb, p);
+			continue;
+		}
+		if (k->type == T_LIMITS) {
+			dump_limits(&sb, p);
 			continue;
 		}
 		dot = strchr(k->key, '.');

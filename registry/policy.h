@@ -38,8 +38,19 @@ enum policy_location { POLICY_LOCATION_HUB, POLICY_LOCATION_CARD };
 enum policy_share_what {
 	POLICY_SHARE_HIT_NO_HIT, /* the partner asks, the hub answers hit or no hit */
 	POLICY_SHARE_TEMPLATES,  /* bulk copies of biometric templates */
-	POLICY_SHARE_RECORDS     /* bulk copies of enrolment and crossing records, no templates */
+	POLICY_SHARE_RECORDS,    /* bulk copies of enrolment and crossing records, no templates */
+	POLICY_SHARE_RELEASE     /* after a hit, the record behind a case token, on request */
 };
+
+/* What a release rule hands over (attributes): bits of these. */
+enum policy_attr {
+	POLICY_ATTR_ENROLLED_AT = 1u << 0,
+	POLICY_ATTR_ENROLLED_POINT = 1u << 1,
+	POLICY_ATTR_FINGER = 1u << 2, /* templates of each modality: only when listed */
+	POLICY_ATTR_FACE = 1u << 3,
+	POLICY_ATTR_IRIS = 1u << 4,
+};
+#define POLICY_ATTR_TEMPLATES (POLICY_ATTR_FINGER | POLICY_ATTR_FACE | POLICY_ATTR_IRIS)
 
 /* Category bits: 1u << value of proto's enum Category. */
 #define POLICY_CAT_REGIONAL_VISITOR (1u << 1)
@@ -54,8 +65,19 @@ struct policy_share_rule {
 	uint32_t categories;     /* POLICY_CAT_* bits, never 0 */
 	char *purpose;           /* 1..256 characters, recorded in audit entries */
 	uint32_t retention_days; /* how long the partner may keep what it receives */
-	uint32_t daily_budget;   /* hit_no_hit: queries a day (hub clock) under this rule */
-	unsigned line;           /* line of the rule in the file, for messages */
+	uint32_t daily_budget; /* hit_no_hit, release: requests a day (hub clock) under this rule */
+	uint32_t valid_for_minutes;    /* hit_no_hit: how long a case token it issues is valid */
+	uint32_t transactions_allowed; /* hit_no_hit: releases one case token allows */
+	uint32_t attributes;           /* release: POLICY_ATTR_* bits it hands over */
+	unsigned line;                 /* line of the rule in the file, for messages */
+};
+
+/* A partner's totals a day across its rules and purposes (the `partners` list). */
+struct policy_partner_limit {
+	char *name;              /* a partner some sharing rule names */
+	uint32_t daily_queries;  /* hit/no-hit queries a day, every purpose together */
+	uint32_t daily_releases; /* releases a day, every purpose together */
+	unsigned line;
 };
 
 /* Effective values (set in the file or defaulted). Read-only; owned by the struct policy. */
@@ -73,6 +95,8 @@ struct policy_settings {
 	bool verify_staged;  /* 1:1 decides on face and iris first, fingers only when they do not */
 	const struct policy_share_rule *sharing;
 	size_t nsharing;
+	const struct policy_partner_limit *partners;
+	size_t npartners;
 };
 
 struct policy;
@@ -127,6 +151,10 @@ int policy_dump(const struct policy *p, char **textp);
 const char *policy_modality_name(enum policy_modality m);
 const char *policy_record_kind_name(enum policy_record_kind k);
 const char *policy_share_what_name(enum policy_share_what w);
+
+/* The `partners` entry naming partner, or NULL (no totals beyond its rules' budgets). */
+const struct policy_partner_limit *policy_partner_limit(
+	const struct policy *p, const char *partner);
 
 /* policies/as-deployed.yaml, embedded at build time (NUL-terminated; length without the NUL). */
 extern const char policy_default_yaml[];

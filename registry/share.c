@@ -15,6 +15,7 @@
 #include "frame.h"
 #include "hex.h"
 #include "ingest.h"
+#include "instant.h"
 #include "peer.h"
 #include "sample_pb.h"
 #include "tls.h"
@@ -25,6 +26,21 @@
 #define SHARE_FRAME_MAX (16u * 1024u * 1024u)
 #define RULE_ID_BYTES 8
 #define OUTBOX_VAL_BYTES (RULE_ID_BYTES + VAULT_ID_BYTES + 1)
+/* A released record's row also names the case token it was released on. */
+#define OUTBOX_REL_BYTES (OUTBOX_VAL_BYTES + SHARE_CASE_BYTES)
+
+/*
+ * Case rows live in the outbox database beside the queued shares, under a first byte no
+ * partner name can start with: 0x01 | partner | 0 | case number BE(8) ->
+ * version(1) | subject id(16) | expires_at BE(8) | uses left BE(4) | secret(24).
+ * The case token handed to the partner is case number BE(8) || secret(24): the hub finds the
+ * row from the partner's own name and the number, and the secret proves the token was issued.
+ */
+#define CASE_PREFIX 0x01
+#define CASE_SECRET_BYTES 24
+#define CASE_VAL_BYTES (1 + VAULT_ID_BYTES + 8 + 4 + CASE_SECRET_BYTES)
+#define CASE_KEY_MAX (PEER_NAME_MAX + 10)
+#define CASE_SWEEP_MAX 32
 
 struct share {
 	struct share_config cfg;
@@ -34,6 +50,7 @@ struct share {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stopping;
+	int wake;        /* a release was queued: send now */
 	int sender_done; /* the sender thread has returned (it may wait on the loop until then) */
 };
 
@@ -68,6 +85,7 @@ struct query {
 	int searched, found;
 	struct gallery_hit hit;
 	int search_rc;
+	int is_release; /* a Release, not a Query */
 	/* out */
 	uint8_t *reply;
 	size_t reply_len;
@@ -161,6 +179,161 @@ find_rule(const struct policy *p, const char *partner, const char *purpose, int 
 	return -1;
 }
 
+/* --- case tokens ------------------------------------------------------------------------------ */
+
+static size_t
+case_key(uint8_t *k, const char *partner, uint64_t no)
+{
+	size_t n = strlen(partner);
+
+	k[0] = CASE_PREFIX;
+	memcpy(k + 1, partner, n);
+	k[n + 1] = 0;
+	be64_put(k + n + 2, no);
+	return n + 10;
+}
+
+/*
+ * How logs name a case: "#N", its number. The token's secret is never logged on this side: an
+ * audit log may be read widely, and only the partner that received the token can present it.
+ */
+static void
+case_label(const uint8_t token[SHARE_CASE_BYTES], char out[24])
+{
+	(void)snprintf(out, 24, "#%llu", (unsigned long long)be64_get(token));
+}
+
+struct case_row {
+	uint8_t id[VAULT_ID_BYTES];
+	uint64_t expires;
+	uint32_t uses;
+	uint8_t secret[CASE_SECRET_BYTES];
+};
+
+static void
+case_pack(const struct case_row *c, uint8_t v[CASE_VAL_BYTES])
+{
+	v[0] = 1;
+	memcpy(v + 1, c->id, VAULT_ID_BYTES);
+	be64_put(v + 1 + VAULT_ID_BYTES, c->expires);
+	be32_put(v + 9 + VAULT_ID_BYTES, c->uses);
+	memcpy(v + 13 + VAULT_ID_BYTES, c->secret, CASE_SECRET_BYTES);
+}
+
+static int
+case_unpack(const uint8_t *v, size_t len, struct case_row *c)
+{
+	if (len != CASE_VAL_BYTES || v[0] != 1)
+		return PASO_E_CORRUPT;
+	memcpy(c->id, v + 1, VAULT_ID_BYTES);
+	c->expires = be64_get(v + 1 + VAULT_ID_BYTES);
+	c->uses = be32_get(v + 9 + VAULT_ID_BYTES);
+	memcpy(c->secret, v + 13 + VAULT_ID_BYTES, CASE_SECRET_BYTES);
+	return 0;
+}
+
+struct case_lookup {
+	uint8_t v[CASE_VAL_BYTES];
+	size_t n;
+};
+
+/* Copies the one row a lookup scan finds (the key is exact, so at most one). */
+static int
+case_copy(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
+{
+	struct case_lookup *cl = arg;
+
+	(void)k;
+	(void)klen;
+	cl->n = vlen;
+	if (vlen == CASE_VAL_BYTES)
+		memcpy(cl->v, v, vlen);
+	return 0;
+}
+
+/* Expired case rows at the front of a partner's (issue order): their keys, to delete. */
+struct case_sweep {
+	uint64_t now;
+	uint8_t keys[CASE_SWEEP_MAX][CASE_KEY_MAX];
+	size_t lens[CASE_SWEEP_MAX], n;
+};
+
+static int
+case_expired_row(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
+{
+	struct case_sweep *cs = arg;
+	struct case_row c;
+
+	if (klen > CASE_KEY_MAX || cs->n >= CASE_SWEEP_MAX || case_unpack(v, vlen, &c) != 0 ||
+		c.expires > cs->now)
+		return 1; /* stop: the rest are younger (or unreadable: left for a person) */
+	memcpy(cs->keys[cs->n], k, klen);
+	cs->lens[cs->n++] = klen;
+	sodium_memzero(&c, sizeof(c));
+	return 0;
+}
+
+/* Forgets a partner's expired case tokens, a few at a time, oldest first. */
+static int
+case_sweep(struct vault_txn *vt, const char *partner, uint64_t now)
+{
+	struct case_sweep cs;
+	uint8_t prefix[PEER_NAME_MAX + 2];
+	size_t n = strlen(partner), i;
+	int r;
+
+	cs.now = now;
+	cs.n = 0;
+	prefix[0] = CASE_PREFIX;
+	memcpy(prefix + 1, partner, n);
+	prefix[n + 1] = 0;
+	r = vault_outbox_scan(vt, prefix, n + 2, CASE_SWEEP_MAX, case_expired_row, &cs);
+	if (r < 0)
+		return r;
+	for (i = 0; i < cs.n; i++)
+		if ((r = vault_outbox_del(vt, cs.keys[i], cs.lens[i])) != 0)
+			return r;
+	return 0;
+}
+
+/* Issues a case token for subject id to partner under hit_no_hit rule ru. */
+static int
+case_issue(struct vault_txn *vt, const char *partner, const struct policy_share_rule *ru,
+	const uint8_t id[VAULT_ID_BYTES], uint64_t now, uint8_t token[SHARE_CASE_BYTES],
+	uint64_t *expiresp)
+{
+	struct case_row c;
+	uint8_t k[CASE_KEY_MAX], v[CASE_VAL_BYTES];
+	char mk[96];
+	uint64_t no;
+	size_t kl;
+	int r;
+
+	if ((r = case_sweep(vt, partner, now)) != 0)
+		return r;
+	(void)snprintf(mk, sizeof(mk), "case.next.%s", partner);
+	if ((r = vault_meta_get(vt, mk, &no)) == PASO_E_NOT_FOUND)
+		no = 1, r = 0;
+	if (r != 0)
+		return r;
+	memcpy(c.id, id, VAULT_ID_BYTES);
+	if (instant_add(now, (uint64_t)ru->valid_for_minutes * 60u, &c.expires) != 0)
+		c.expires = INSTANT_MAX;
+	c.uses = ru->transactions_allowed;
+	randombytes_buf(c.secret, sizeof(c.secret));
+	case_pack(&c, v);
+	kl = case_key(k, partner, no);
+	be64_put(token, no);
+	memcpy(token + 8, c.secret, CASE_SECRET_BYTES);
+	*expiresp = c.expires;
+	r = vault_outbox_put(vt, k, kl, v, sizeof(v));
+	sodium_memzero(&c, sizeof(c));
+	sodium_memzero(v, sizeof(v));
+	if (r != 0)
+		return r;
+	return vault_meta_put(vt, mk, no + 1);
+}
+
 /*
  * Many queries that find nobody look like a partner trawling the registry rather than asking
  * about cases: once a day per rule, when at least FISHING_MIN queries were answered and
@@ -252,11 +425,12 @@ query_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 	Paso__MatchResult mr = PASO__MATCH_RESULT__INIT;
 	Paso__Envelope env = PASO__ENVELOPE__INIT;
 	Paso__QueryAnswer qa = PASO__QUERY_ANSWER__INIT;
+	const struct policy_partner_limit *pl;
 	struct gallery_hit hit;
-	uint8_t hp[32], token[32];
-	char msg[300], key[128], rule[32], tokhex[65];
+	uint8_t hp[32], token[SHARE_CASE_BYTES];
+	char msg[400], key[128], tkey[128], rule[32], tokhex[65], until[INSTANT_TEXT_BYTES];
 	const char *purpose = NULL;
-	uint64_t used = 0, idx, day = now / SECONDS_PER_DAY;
+	uint64_t used = 0, total = 0, idx, expires = 0, day = now / SECONDS_PER_DAY;
 	int r, ri, known, found = 0;
 
 	(void)out;
@@ -289,7 +463,20 @@ query_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 			(unsigned)ps->sharing[ri].daily_budget, rule);
 		return query_refuse(q, t, now, PASO_E_BUDGET_EXCEEDED, msg, rule);
 	}
-	if ((r = vault_meta_put(ledger_store(t), key, used + 1)) != 0)
+	/* Every purpose together: the partner's own total a day, when the policy sets one. */
+	(void)snprintf(
+		tkey, sizeof(tkey), "query.%s.all.%llu", q->partner, (unsigned long long)day);
+	if ((r = vault_meta_get(ledger_store(t), tkey, &total)) != 0 && r != PASO_E_NOT_FOUND)
+		return r;
+	if ((pl = policy_partner_limit(dc->policy, q->partner)) != NULL &&
+		total >= pl->daily_queries) {
+		(void)snprintf(msg, sizeof(msg),
+			"partner '%s' spent today's total of %u queries (every purpose together)",
+			q->partner, (unsigned)pl->daily_queries);
+		return query_refuse(q, t, now, PASO_E_BUDGET_EXCEEDED, msg, "partners");
+	}
+	if ((r = vault_meta_put(ledger_store(t), key, used + 1)) != 0 ||
+		(r = vault_meta_put(ledger_store(t), tkey, total + 1)) != 0)
 		return r;
 	if (!q->searched)
 		search(q);
@@ -313,13 +500,19 @@ query_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 			return r;
 	}
 	if (found) {
-		share_partner_pseudonym(hp, q->partner, "case", token);
-		hex_encode(token, sizeof(token), tokhex);
+		/* A fresh token per hit: two hits on one person cannot be linked by the partner. */
+		if ((r = case_issue(ledger_store(t), q->partner, &ps->sharing[ri], hit.id, now,
+			     token, &expires)) != 0)
+			return r;
+		case_label(token, tokhex);
 		e.subject.data = hp;
 		e.subject.len = 32;
-		(void)snprintf(msg, sizeof(msg), "hit: case token %s (query %llu of %u today)",
-			tokhex, (unsigned long long)used + 1,
-			(unsigned)ps->sharing[ri].daily_budget);
+		(void)snprintf(msg, sizeof(msg),
+			"hit: case token %s, valid until %s for %u release(s) (query %llu of %u "
+			"today)",
+			tokhex, instant_format(expires, until),
+			(unsigned)ps->sharing[ri].transactions_allowed,
+			(unsigned long long)used + 1, (unsigned)ps->sharing[ri].daily_budget);
 	} else
 		(void)snprintf(msg, sizeof(msg), "no hit (query %llu of %u today)",
 			(unsigned long long)used + 1, (unsigned)ps->sharing[ri].daily_budget);
@@ -341,6 +534,303 @@ query_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 	return reply_env(q, &env);
 }
 
+/* --- releases: the second step after a hit ----------------------------------------------------- */
+
+static int
+printable(const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > max)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static void
+release_check(struct query *q)
+{
+	const Paso__Release *rl = q->env->release;
+
+	q->is_release = 1;
+	if (rl->case_token.len != SHARE_CASE_BYTES) {
+		paso_diag_set(&q->err,
+			rl->case_token.len == 0 ? PASO_E_MISSING_FIELD : PASO_E_FIELD_RANGE,
+			"release.case_token: %zu bytes, expected %d", rl->case_token.len,
+			SHARE_CASE_BYTES);
+		return;
+	}
+	if (!printable(rl->purpose, 256))
+		paso_diag_set(&q->err,
+			rl->purpose == NULL || rl->purpose[0] == '\0' ? PASO_E_MISSING_FIELD
+								      : PASO_E_FIELD_RANGE,
+			"release.purpose: 1..256 printable characters required");
+}
+
+static const char *
+release_purpose(const struct query *q)
+{
+	const Paso__Release *rl =
+		q->env != NULL && q->env->body_case == PASO__ENVELOPE__BODY_RELEASE
+			? q->env->release
+			: NULL;
+
+	return rl != NULL && printable(rl->purpose, 256) ? rl->purpose : NULL;
+}
+
+/* Which release rule lets this partner ask for this purpose; -1 with *known set when none. */
+static int
+find_release_rule(const struct policy *p, const char *partner, const char *purpose, int *known)
+{
+	const struct policy_settings *ps = policy_settings(p);
+	size_t i;
+
+	*known = 0;
+	for (i = 0; i < ps->nsharing; i++) {
+		if (strcmp(ps->sharing[i].partner, partner) != 0)
+			continue;
+		*known = 1;
+		if (ps->sharing[i].what == POLICY_SHARE_RELEASE && purpose != NULL &&
+			strcmp(ps->sharing[i].purpose, purpose) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+static void
+release_entry(struct query *q, Paso__AuditEntry *e, uint64_t now)
+{
+	const char *purpose = release_purpose(q);
+
+	e->time = now;
+	e->actor = (char *)q->partner;
+	e->action = PASO__ACTION__RELEASE;
+	e->recipient = (char *)q->partner;
+	e->policy_digest.data = (uint8_t *)policy_digest(q->s->cfg.dc->policy);
+	e->policy_digest.len = 32;
+	e->payload_digest.data = q->digest;
+	e->payload_digest.len = 32;
+	e->kiosk_seq = q->env != NULL ? q->env->seq : 0;
+	e->purpose = purpose != NULL ? (char *)purpose : "release";
+}
+
+/* A refused release: its RELEASE entry carries the code, the answer is an Error. */
+static int
+release_refuse(struct query *q, struct ledger_txn *t, uint64_t now, int code, const char *msg,
+	const char *rule, const uint8_t *hp)
+{
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	uint64_t idx;
+	int r;
+
+	release_entry(q, &e, now);
+	e.code = code;
+	e.detail = (char *)msg;
+	e.policy_rule = (char *)rule;
+	if (hp != NULL) {
+		e.subject.data = (uint8_t *)hp;
+		e.subject.len = 32;
+	}
+	if ((r = ledger_append(t, &e, &idx)) != 0)
+		return r;
+	hublog_printf(q->s->cfg.log, "partner %s: release refused: %s: %s", q->partner,
+		paso_errname(code), msg);
+	return reply_error(q, code, msg, idx);
+}
+
+static int enqueue_one(struct vault_txn *vt, const struct policy_share_rule *ru,
+	const uint8_t id[16], int category, const uint8_t *token, uint64_t *seqp);
+
+static void
+attrs_text(uint32_t a, char *buf, size_t cap)
+{
+	static const char *const names[] = {
+		"enrolled_at", "enrolled_point", "finger", "face", "iris"};
+	size_t i, off = 0;
+
+	off = (size_t)snprintf(buf, cap, "category");
+	for (i = 0; i < 5 && off < cap; i++)
+		if (a & (1u << i))
+			off += (size_t)snprintf(buf + off, cap - off, ", %s", names[i]);
+}
+
+/*
+ * Checks, in this order: the partner is named by a rule, the request is well formed, a release
+ * rule of the partner has the purpose, the case token is one this hub issued to this partner,
+ * unexpired and not used up, the rule's and the partner's budgets for the day, the subject is
+ * still held and in a category the rule covers. Then one outbox row (the sender delivers it,
+ * SHARE on the partner's acknowledgement), one RELEASE entry, and the answer.
+ */
+static int
+release_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
+{
+	struct query *q = arg;
+	struct decide_ctx *dc = q->s->cfg.dc;
+	const struct policy_settings *ps = policy_settings(dc->policy);
+	struct vault_txn *vt = ledger_store(t);
+	const struct policy_share_rule *ru;
+	const struct policy_partner_limit *pl;
+	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
+	Paso__Envelope env = PASO__ENVELOPE__INIT;
+	Paso__ReleaseAnswer ra = PASO__RELEASE_ANSWER__INIT;
+	Paso__SubjectRecord *sr = NULL;
+	struct case_row c;
+	const uint8_t *token;
+	uint8_t k[CASE_KEY_MAX], v[CASE_VAL_BYTES], hp[32], pp[32], *buf = NULL;
+	char msg[600], rule[32], key[128], tkey[128], tokhex[65], pphex[65], attrs[80];
+	const char *purpose = release_purpose(q);
+	struct case_lookup cl;
+	uint64_t used = 0, total = 0, seq = 0, idx, day = now / SECONDS_PER_DAY;
+	size_t kl, len;
+	int r, ri, known, category;
+
+	(void)out;
+	(void)cap;
+	memset(&c, 0, sizeof(c));
+	ri = find_release_rule(dc->policy, q->partner, purpose, &known);
+	if (!known) {
+		(void)snprintf(msg, sizeof(msg),
+			"partner '%s' has no sharing rule in policy '%.64s'", q->partner,
+			policy_name(dc->policy));
+		return release_refuse(q, t, now, PASO_E_UNKNOWN_PARTNER, msg, "sharing", NULL);
+	}
+	if (q->err.code != 0)
+		return release_refuse(q, t, now, q->err.code, q->err.msg, "validation", NULL);
+	token = q->env->release->case_token.data;
+	case_label(token, tokhex);
+	if (ri < 0) {
+		(void)snprintf(msg, sizeof(msg),
+			"release.purpose '%.100s': no release rule of partner '%s' allows it (case %s)",
+			purpose, q->partner, tokhex);
+		return release_refuse(q, t, now, PASO_E_PURPOSE_DENIED, msg, "sharing", NULL);
+	}
+	ru = &ps->sharing[ri];
+	(void)snprintf(rule, sizeof(rule), "sharing[%d]", ri);
+	/* The token: a row under this partner's own name, and the secret it was issued with. */
+	kl = case_key(k, q->partner, be64_get(token));
+	cl.n = 0;
+	if ((r = vault_outbox_scan(vt, k, kl, 1, case_copy, &cl)) != 0)
+		return r;
+	if (cl.n != CASE_VAL_BYTES || case_unpack(cl.v, cl.n, &c) != 0 ||
+		sodium_memcmp(c.secret, token + 8, CASE_SECRET_BYTES) != 0) {
+		sodium_memzero(&c, sizeof(c));
+		(void)snprintf(msg, sizeof(msg),
+			"release.case_token (case %s): not a case this hub issued to '%s' (or "
+			"forgotten since it expired)",
+			tokhex, q->partner);
+		return release_refuse(q, t, now, PASO_E_CASE_UNKNOWN, msg, rule, NULL);
+	}
+	if (now >= c.expires) {
+		char until[INSTANT_TEXT_BYTES];
+
+		(void)snprintf(msg, sizeof(msg), "case %s expired at %s", tokhex,
+			instant_format(c.expires, until));
+		r = vault_outbox_del(vt, k, kl);
+		sodium_memzero(&c, sizeof(c));
+		if (r != 0)
+			return r;
+		return release_refuse(q, t, now, PASO_E_CASE_EXPIRED, msg, rule, NULL);
+	}
+	if (c.uses == 0) {
+		sodium_memzero(&c, sizeof(c));
+		(void)snprintf(msg, sizeof(msg),
+			"case %s has no releases left (its hit_no_hit rule allowed the number it "
+			"had)",
+			tokhex);
+		return release_refuse(q, t, now, PASO_E_CASE_USED_UP, msg, rule, NULL);
+	}
+	(void)snprintf(
+		key, sizeof(key), "release.%s.%d.%llu", q->partner, ri, (unsigned long long)day);
+	(void)snprintf(
+		tkey, sizeof(tkey), "release.%s.all.%llu", q->partner, (unsigned long long)day);
+	if (((r = vault_meta_get(vt, key, &used)) != 0 && r != PASO_E_NOT_FOUND) ||
+		((r = vault_meta_get(vt, tkey, &total)) != 0 && r != PASO_E_NOT_FOUND))
+		goto out;
+	if (used >= ru->daily_budget) {
+		(void)snprintf(msg, sizeof(msg),
+			"partner '%s' spent today's budget of %u releases under %s (case %s)",
+			q->partner, (unsigned)ru->daily_budget, rule, tokhex);
+		r = release_refuse(q, t, now, PASO_E_BUDGET_EXCEEDED, msg, rule, NULL);
+		goto out;
+	}
+	if ((pl = policy_partner_limit(dc->policy, q->partner)) != NULL &&
+		total >= pl->daily_releases) {
+		(void)snprintf(msg, sizeof(msg),
+			"partner '%s' spent today's total of %u releases (every purpose together; "
+			"case %s)",
+			q->partner, (unsigned)pl->daily_releases, tokhex);
+		r = release_refuse(q, t, now, PASO_E_BUDGET_EXCEEDED, msg, "partners", NULL);
+		goto out;
+	}
+	/* Erased since the hit (retention): nothing to release, and the case is forgotten. */
+	r = vault_pseudonym(vt, c.id, hp);
+	if (r == 0)
+		r = vault_subject_get(vt, c.id, &buf, &len);
+	if (r == PASO_E_CORRUPT || r == PASO_E_KEY_NOT_FOUND || r == PASO_E_NOT_FOUND) {
+		(void)snprintf(
+			msg, sizeof(msg), "case %s: the subject was erased since the hit", tokhex);
+		if ((r = vault_outbox_del(vt, k, kl)) != 0)
+			goto out;
+		r = release_refuse(q, t, now, PASO_E_SUBJECT_ERASED, msg, rule, NULL);
+		goto out;
+	}
+	if (r != 0)
+		goto out;
+	sr = paso__subject_record__unpack(NULL, len, buf);
+	vault_free_record(buf, len);
+	if (sr == NULL) {
+		r = PASO_E_CORRUPT;
+		goto out;
+	}
+	category = sr->category;
+	paso__subject_record__free_unpacked(sr, NULL);
+	if (category < 1 || category > 4 || (ru->categories & (1u << category)) == 0) {
+		(void)snprintf(msg, sizeof(msg),
+			"case %s: %s covers none of the subject's category (%d)", tokhex, rule,
+			category);
+		r = release_refuse(q, t, now, PASO_E_POLICY_DENIED, msg, rule, hp);
+		goto out;
+	}
+	c.uses--;
+	case_pack(&c, v);
+	if ((r = vault_outbox_put(vt, k, kl, v, sizeof(v))) != 0 ||
+		(r = vault_meta_put(vt, key, used + 1)) != 0 ||
+		(r = vault_meta_put(vt, tkey, total + 1)) != 0 ||
+		(r = enqueue_one(vt, ru, c.id, category, token, &seq)) != 0)
+		goto out;
+	share_partner_pseudonym(hp, q->partner, "share", pp);
+	hex_encode(pp, sizeof(pp), pphex);
+	attrs_text(ru->attributes, attrs, sizeof(attrs));
+	(void)snprintf(msg, sizeof(msg),
+		"release on case %s accepted: %s queued as %s (share_seq %llu); %u release(s) "
+		"left on the case; %llu of %u today under %s",
+		tokhex, attrs, pphex, (unsigned long long)seq, (unsigned)c.uses,
+		(unsigned long long)used + 1, (unsigned)ru->daily_budget, rule);
+	release_entry(q, &e, now);
+	e.subject.data = hp;
+	e.subject.len = 32;
+	e.policy_rule = rule;
+	e.category = category;
+	e.detail = msg;
+	if ((r = ledger_append(t, &e, &idx)) != 0)
+		goto out;
+	ra.share_seq = seq;
+	ra.uses_left = c.uses;
+	ra.audit_index = idx;
+	env.body_case = PASO__ENVELOPE__BODY_RELEASE_ANSWER;
+	env.release_answer = &ra;
+	hublog_printf(q->s->cfg.log, "partner %s: release accepted under %s (share_seq %llu)",
+		q->partner, rule, (unsigned long long)seq);
+	r = reply_env(q, &env);
+out:
+	sodium_memzero(&c, sizeof(c));
+	sodium_memzero(v, sizeof(v));
+	sodium_memzero(&cl, sizeof(cl));
+	return r;
+}
+
 /* Validates a query off the loop: the probe is checked exactly as a kiosk's capture is. */
 static void
 query_prepare(struct query *q, const uint8_t *payload, size_t len)
@@ -352,9 +842,13 @@ query_prepare(struct query *q, const uint8_t *payload, size_t len)
 	crypto_hash_sha256(q->digest, payload, len);
 	if (frame_decode(payload, len, &q->env, &q->err) != 0)
 		return;
+	if (q->env->body_case == PASO__ENVELOPE__BODY_RELEASE) {
+		release_check(q);
+		return;
+	}
 	if (q->env->body_case != PASO__ENVELOPE__BODY_QUERY) {
 		paso_diag_set(&q->err, PASO_E_UNKNOWN_MESSAGE,
-			"a partner may send Query on this port, nothing else");
+			"a partner may send Query or Release on this port, nothing else");
 		return;
 	}
 	if (q->env->query->purpose == NULL || q->env->query->purpose[0] == '\0') {
@@ -403,6 +897,18 @@ query_clear(struct query *q)
 	memset(q, 0, sizeof(*q));
 }
 
+/* After a release's commit: the sender need not wait for its next round. */
+static void
+sender_wake(void *arg)
+{
+	struct query *q = arg;
+
+	pthread_mutex_lock(&q->s->mu);
+	q->s->wake = 1;
+	pthread_cond_broadcast(&q->s->cv);
+	pthread_mutex_unlock(&q->s->mu);
+}
+
 static void
 serve_partner(void *arg, struct tls_conn *c, const char *peer)
 {
@@ -428,7 +934,10 @@ serve_partner(void *arg, struct tls_conn *c, const char *peer)
 		query_prepare(&q, payload, len);
 		sodium_memzero(payload, len);
 		free(payload);
-		rc = peer_loop_task(s->cfg.loop, query_task, &q, NULL);
+		if (q.is_release)
+			rc = peer_loop_task(s->cfg.loop, release_task, &q, sender_wake);
+		else
+			rc = peer_loop_task(s->cfg.loop, query_task, &q, NULL);
 		if (rc != 0 && q.reply == NULL)
 			(void)reply_error(&q, rc, "hub storage error; ask again later", 0);
 		if (q.reply == NULL || tls_write_all(c, q.reply, q.reply_len) != 0) {
@@ -458,6 +967,11 @@ rule_id(const struct policy_share_rule *ru, uint8_t out[RULE_ID_BYTES])
 	crypto_generichash_update(&st, (const uint8_t *)ru->partner, strlen(ru->partner) + 1);
 	crypto_generichash_update(&st, (const uint8_t *)ru->purpose, strlen(ru->purpose) + 1);
 	crypto_generichash_update(&st, b, sizeof(b));
+	if (ru->what == POLICY_SHARE_RELEASE) {
+		/* Only for release rules, so the identity of existing bulk rules is unchanged. */
+		be32_put(b, ru->attributes);
+		crypto_generichash_update(&st, b, 4);
+	}
 	crypto_generichash_final(&st, out, RULE_ID_BYTES);
 }
 
@@ -491,12 +1005,16 @@ outbox_key(uint8_t *k, const char *partner, uint64_t seq)
 	return n + 9;
 }
 
-/* One outbox row for subject id under rule ru, numbered after the partner's last. */
+/*
+ * One outbox row for subject id under rule ru, numbered after the partner's last (bulk shares
+ * and releases share the numbering, so each share_seq names one record sent). token: the case
+ * a release is on, or NULL.
+ */
 static int
 enqueue_one(struct vault_txn *vt, const struct policy_share_rule *ru, const uint8_t id[16],
-	int category)
+	int category, const uint8_t *token, uint64_t *seqp)
 {
-	uint8_t k[PEER_NAME_MAX + 9], v[OUTBOX_VAL_BYTES];
+	uint8_t k[PEER_NAME_MAX + 9], v[OUTBOX_REL_BYTES];
 	char mk[96];
 	uint64_t next;
 	size_t kl;
@@ -511,16 +1029,21 @@ enqueue_one(struct vault_txn *vt, const struct policy_share_rule *ru, const uint
 	rule_id(ru, v);
 	memcpy(v + RULE_ID_BYTES, id, VAULT_ID_BYTES);
 	v[RULE_ID_BYTES + VAULT_ID_BYTES] = (uint8_t)category;
-	if ((r = vault_outbox_put(vt, k, kl, v, sizeof(v))) != 0)
+	if (token != NULL)
+		memcpy(v + OUTBOX_VAL_BYTES, token, SHARE_CASE_BYTES);
+	if ((r = vault_outbox_put(
+		     vt, k, kl, v, token != NULL ? OUTBOX_REL_BYTES : OUTBOX_VAL_BYTES)) != 0)
 		return r;
+	if (seqp != NULL)
+		*seqp = next;
 	return vault_meta_put(vt, mk, next + 1);
 }
 
 static int
 covers(const struct policy_share_rule *ru, int category)
 {
-	return ru->what != POLICY_SHARE_HIT_NO_HIT && category >= 1 && category <= 4 &&
-	       (ru->categories & (1u << category)) != 0;
+	return (ru->what == POLICY_SHARE_TEMPLATES || ru->what == POLICY_SHARE_RECORDS) &&
+	       category >= 1 && category <= 4 && (ru->categories & (1u << category)) != 0;
 }
 
 int
@@ -532,7 +1055,8 @@ share_enqueue(const struct policy *p, struct ledger_txn *t, const uint8_t id[16]
 
 	for (i = 0; i < ps->nsharing; i++)
 		if (covers(&ps->sharing[i], category) &&
-			(r = enqueue_one(ledger_store(t), &ps->sharing[i], id, category)) != 0)
+			(r = enqueue_one(
+				 ledger_store(t), &ps->sharing[i], id, category, NULL, NULL)) != 0)
 			return r;
 	return 0;
 }
@@ -605,7 +1129,8 @@ share_backfill(const struct policy *p, struct ledger *l, struct vault *v, uint64
 	if ((r = vault_begin(v, 1, &rt)) != 0)
 		goto out;
 	for (i = 0; i < ps->nsharing && i < POLICY_MAX_RULES; i++) {
-		if (ps->sharing[i].what == POLICY_SHARE_HIT_NO_HIT)
+		if (ps->sharing[i].what != POLICY_SHARE_TEMPLATES &&
+			ps->sharing[i].what != POLICY_SHARE_RECORDS)
 			continue;
 		rule_key(&ps->sharing[i], key);
 		if ((r = vault_meta_get(rt, key, &was)) == PASO_E_NOT_FOUND)
@@ -658,7 +1183,7 @@ share_backfill(const struct policy *p, struct ledger *l, struct vault *v, uint64
 			if (!covers(&ps->sharing[i], ss.v[j].category))
 				continue;
 			if ((r = enqueue_one(ledger_store(t), &ps->sharing[i], ss.v[j].id,
-				     ss.v[j].category)) != 0)
+				     ss.v[j].category, NULL, NULL)) != 0)
 				goto out;
 			n++;
 		}
@@ -703,6 +1228,8 @@ struct row {
 	int category;
 	int gone;      /* the subject was erased before it could be sent */
 	int withdrawn; /* its rule is no longer in force */
+	int released;  /* a release on case token */
+	uint8_t token[SHARE_CASE_BYTES];
 };
 
 struct batch {
@@ -720,10 +1247,15 @@ take_row(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen
 	struct row *rw;
 	int ri;
 
-	if (klen != b->plen + 9 || vlen != OUTBOX_VAL_BYTES || b->n >= SHARE_BATCH_MAX)
+	if (klen != b->plen + 9 || (vlen != OUTBOX_VAL_BYTES && vlen != OUTBOX_REL_BYTES) ||
+		b->n >= SHARE_BATCH_MAX)
 		return PASO_E_CORRUPT;
 	rw = &b->rows[b->n++];
 	memset(rw, 0, sizeof(*rw));
+	if (vlen == OUTBOX_REL_BYTES) {
+		rw->released = 1;
+		memcpy(rw->token, v + OUTBOX_VAL_BYTES, SHARE_CASE_BYTES);
+	}
 	rw->seq = be64_get(k + b->plen + 1);
 	memcpy(rw->id, v + RULE_ID_BYTES, VAULT_ID_BYTES);
 	rw->category = v[RULE_ID_BYTES + VAULT_ID_BYTES];
@@ -750,7 +1282,7 @@ ack_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 	struct ack_task *a = arg;
 	struct decide_ctx *dc = a->s->cfg.dc;
 	uint8_t k[PEER_NAME_MAX + 9], hp[32];
-	char rule[32], detail[300], pphex[65];
+	char rule[32], detail[400], pphex[65], tokhex[65], attrs[80];
 	uint64_t idx;
 	size_t i, kl;
 	int r, has_hp;
@@ -804,9 +1336,16 @@ ack_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 		ru = rw->ru;
 		hex_encode(rw->pp, sizeof(rw->pp), pphex);
 		(void)snprintf(rule, sizeof(rule), "sharing[%u]", rw->rule);
-		(void)snprintf(detail, sizeof(detail), "shared %s as %s (share_seq %llu)",
-			ru->what == POLICY_SHARE_TEMPLATES ? "templates" : "record", pphex,
-			(unsigned long long)rw->seq);
+		if (rw->released) {
+			case_label(rw->token, tokhex);
+			attrs_text(ru->attributes, attrs, sizeof(attrs));
+			(void)snprintf(detail, sizeof(detail),
+				"released %s as %s (share_seq %llu) on case %s", attrs, pphex,
+				(unsigned long long)rw->seq, tokhex);
+		} else
+			(void)snprintf(detail, sizeof(detail), "shared %s as %s (share_seq %llu)",
+				ru->what == POLICY_SHARE_TEMPLATES ? "templates" : "record", pphex,
+				(unsigned long long)rw->seq);
 		e.time = now;
 		e.actor = "hub";
 		e.action = PASO__ACTION__SHARE;
@@ -826,6 +1365,24 @@ ack_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 	return 0;
 }
 
+/* A shallow copy of in with only the modalities attrs lists; 0 when none of them is there. */
+static int
+filter_templates(const Paso__Capture *in, uint32_t attrs, Paso__Capture *out)
+{
+	paso__capture__init(out);
+	out->capture_time = in->capture_time;
+	out->preset = in->preset;
+	if ((attrs & POLICY_ATTR_FINGER) && in->finger_record.len > 0)
+		out->finger_record = in->finger_record;
+	if ((attrs & POLICY_ATTR_FACE) && in->face != NULL)
+		out->face = in->face;
+	if ((attrs & POLICY_ATTR_IRIS) && in->n_iris > 0) {
+		out->n_iris = in->n_iris;
+		out->iris = in->iris;
+	}
+	return out->finger_record.len > 0 || out->face != NULL || out->n_iris > 0;
+}
+
 /* Builds the batch's frame: each row's record read from the sealed store at send time. */
 static int
 build_batch(struct share *s, struct batch *b, uint8_t **framep, size_t *lenp)
@@ -835,6 +1392,7 @@ build_batch(struct share *s, struct batch *b, uint8_t **framep, size_t *lenp)
 	Paso__ShareBatch sb = PASO__SHARE_BATCH__INIT;
 	Paso__SharedRecord recs[SHARE_BATCH_MAX], *rp[SHARE_BATCH_MAX];
 	Paso__SubjectRecord *sr[SHARE_BATCH_MAX];
+	Paso__Capture *filtered = NULL; /* releases' templates: only the modalities listed */
 	uint8_t pp[SHARE_BATCH_MAX][32], hp[32], *buf;
 	char rules[SHARE_BATCH_MAX][32];
 	size_t i, len, m = 0;
@@ -881,6 +1439,23 @@ build_batch(struct share *s, struct batch *b, uint8_t **framep, size_t *lenp)
 		recs[m].retention_days = ru->retention_days;
 		if (ru->what == POLICY_SHARE_TEMPLATES)
 			recs[m].templates = sr[i]->templates;
+		if (ru->what == POLICY_SHARE_RELEASE) {
+			/* The rule's attributes, nothing else: category always (whom it covers). */
+			if (!(ru->attributes & POLICY_ATTR_ENROLLED_AT))
+				recs[m].enrolled_at = 0;
+			if (!(ru->attributes & POLICY_ATTR_ENROLLED_POINT))
+				recs[m].enrolled_point = NULL;
+			if ((ru->attributes & POLICY_ATTR_TEMPLATES) && sr[i]->templates != NULL) {
+				if (filtered == NULL && (filtered = calloc(SHARE_BATCH_MAX,
+								 sizeof(*filtered))) == NULL) {
+					r = PASO_E_NOMEM;
+					goto out;
+				}
+				if (filter_templates(
+					    sr[i]->templates, ru->attributes, &filtered[m]))
+					recs[m].templates = &filtered[m];
+			}
+		}
 		rp[m] = &recs[m];
 		m++;
 	}
@@ -892,6 +1467,7 @@ build_batch(struct share *s, struct batch *b, uint8_t **framep, size_t *lenp)
 	env.share_batch = &sb;
 	r = frame_encode(&env, SHARE_FRAME_MAX, framep, lenp);
 out:
+	free(filtered); /* shallow copies: the bytes belong to sr[] */
 	for (i = 0; i < b->n; i++)
 		if (sr[i] != NULL)
 			paso__subject_record__free_unpacked(sr[i], NULL);
@@ -923,8 +1499,9 @@ sender_sleep(struct share *s, double secs)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&s->mu);
-	if (!s->stopping)
+	if (!s->stopping && !s->wake)
 		(void)pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+	s->wake = 0;
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -25,9 +25,24 @@
  *    rows in order to the partner, and on the partner's durable acknowledgement one loop task
  *    removes them and appends one SHARE entry each. The outbox holds subject ids and rule
  *    numbers only, never a template: the sender reads the sealed record when it sends.
- * Case tokens and shared subjects carry per-partner pseudonyms: keyed by the hub's pseudonym
- * of the subject and the partner's name, so two partners cannot link what they receive.
+ *  - release: after a hit, the partner sends Release{case_token, purpose}. The token must be
+ *    one this hub issued to that same partner (a row per hit: the subject, an expiry of the
+ *    hit_no_hit rule's valid_for_minutes, a use count of its transactions_allowed, a random
+ *    secret), unexpired and not used up; a release rule of the partner must list the purpose
+ *    and cover the subject's category; the rule's daily_budget and the partner's
+ *    partners[].daily_releases must not be spent; the subject must still be held. Then one
+ *    outbox row (delivered by the sender like a bulk share, with only the rule's attributes;
+ *    SHARE on the partner's acknowledgement) and one RELEASE entry; the answer is
+ *    ReleaseAnswer{share_seq, uses_left}. Refusals are RELEASE entries with their code:
+ *    PASO_E_UNKNOWN_PARTNER, a validation code, PASO_E_PURPOSE_DENIED, PASO_E_CASE_UNKNOWN,
+ *    PASO_E_CASE_EXPIRED, PASO_E_CASE_USED_UP, PASO_E_BUDGET_EXCEEDED, PASO_E_SUBJECT_ERASED,
+ *    PASO_E_POLICY_DENIED (category not covered).
+ * Shared subjects carry per-partner pseudonyms: keyed by the hub's pseudonym of the subject
+ * and the partner's name, so two partners cannot link what they receive. Case tokens are
+ * random per hit, so not even one partner can link two hits on one person.
  */
+
+#define SHARE_CASE_BYTES 32
 
 struct share;
 

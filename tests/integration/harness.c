@@ -231,6 +231,19 @@ kill_tracked(void)
 	umount_tracked(); /* after the processes that could hold the mount busy */
 }
 
+void
+h_kill_hubs(void)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_TRACKED; i++)
+		if (tracked[i] > 0) {
+			kill(tracked[i], SIGKILL);
+			(void)waitpid(tracked[i], NULL, 0);
+			tracked[i] = 0;
+		}
+}
+
 static void
 at_exit_once(void)
 {

@@ -37,6 +37,11 @@ void h_hub_start(struct deployment *dep, uint16_t port);
 void h_hub_start_ex(struct deployment *dep, uint16_t port, const char *const *extra);
 /* Stops the hub with sig (SIGTERM: clean; SIGKILL: crash) and reaps it; returns its exit status. */
 int h_hub_stop(struct deployment *dep, int sig);
+/*
+ * Kills (SIGKILL) and reaps every hub started and not yet stopped: what happens at exit, for a
+ * test's teardown to call when a failed assertion skipped the test's own stops.
+ */
+void h_kill_hubs(void);
 /* Removes the temporary tree. */
 void h_cleanup(struct deployment *dep);
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -21,6 +22,7 @@
 #include "client.h"
 #include "errors.h"
 #include "harness.h"
+#include "population.h"
 
 #define K "kiosk-ciudad-hidalgo"
 #define PURPOSE "immigration case check"
@@ -28,7 +30,7 @@
 struct pair {
 	struct deployment nat; /* the national hub (kiosks issued) */
 	struct deployment par; /* the partner "dhs" */
-	char natpolicy[700], parpolicy[700];
+	char natpolicy[1500], parpolicy[700];
 	uint16_t nat_peer, par_peer;
 	uint64_t seq;
 };
@@ -70,6 +72,42 @@ run_out(char **out, const char *const argv[])
 
 static void pair_setup_with(struct pair *p, const char *national_policy);
 
+/* The temporary trees of the pair under test, for the teardown after a failed assertion. */
+static char live_trees[2][512];
+
+static void
+remove_tree(const char *dir)
+{
+	const char *argv[] = {"rm", "-rf", dir, NULL};
+	pid_t pid;
+
+	if (getenv("PASO_KEEP") != NULL || dir[0] == '\0')
+		return;
+	if ((pid = fork()) == 0) {
+		execvp("rm", (char *const *)argv);
+		_exit(127);
+	}
+	(void)h_wait(pid);
+}
+
+/*
+ * Runs after every test, passed or failed: a failed assertion jumps past the test's own stops
+ * and cleanup, so its hubs are killed here (the harness tracks them) and its trees removed.
+ */
+static int
+teardown_pair(void **state)
+{
+	size_t i;
+
+	(void)state;
+	h_kill_hubs();
+	for (i = 0; i < 2; i++) {
+		remove_tree(live_trees[i]);
+		live_trees[i][0] = '\0';
+	}
+	return 0;
+}
+
 /* The national hub (policy with rules for dhs) and the partner, CA files exchanged. */
 static void
 pair_setup(struct pair *p)
@@ -87,9 +125,11 @@ pair_setup_with(struct pair *p, const char *national_policy)
 	assert_non_null(mkdtemp(tmpl));
 	(void)snprintf(p->natpolicy, sizeof(p->natpolicy), "%s/national.yaml", tmpl);
 	(void)snprintf(p->parpolicy, sizeof(p->parpolicy), "%s/partner.yaml", tmpl);
+	(void)snprintf(live_trees[0], sizeof(live_trees[0]), "%s", tmpl);
 	write_text(p->natpolicy, national_policy);
 	write_text(p->parpolicy, partner_yaml);
 	h_deploy(&p->nat, p->natpolicy);
+	(void)snprintf(live_trees[1], sizeof(live_trees[1]), "%s", p->nat.dir);
 	(void)snprintf(p->par.dir, sizeof(p->par.dir), "%s", tmpl);
 	(void)snprintf(p->par.hub, sizeof(p->par.hub), "%s/dhs", tmpl);
 	(void)snprintf(p->par.log, sizeof(p->par.log), "%s/dhs.log", tmpl);
@@ -174,16 +214,8 @@ pair_cleanup(struct pair *p)
 	if (p->par.hub_pid > 0)
 		h_hub_stop(&p->par, SIGKILL);
 	h_cleanup(&p->nat); /* the partner lives in its own temporary tree */
-	if (getenv("PASO_KEEP") == NULL && p->par.dir[0] != '\0') {
-		const char *argv[] = {"rm", "-rf", p->par.dir, NULL};
-		pid_t pid = fork();
-
-		if (pid == 0) {
-			execvp("rm", (char *const *)argv);
-			_exit(127);
-		}
-		(void)h_wait(pid);
-	}
+	remove_tree(p->par.dir);
+	live_trees[0][0] = live_trees[1][0] = '\0';
 }
 
 /* Enrols persons [from, to) of the synthetic population at the national hub. */
@@ -1080,25 +1112,556 @@ test_partner_retention_erases_received(void **state)
 	pair_cleanup(&p);
 }
 
+/* --- releases: the second step after a hit ---------------------------------------------------- */
+
+#define RELEASE_PURPOSE "case file transfer"
+
+/* A hit's case token is valid 60 minutes for 2 releases; a release hands over the enrolment
+ * time and the face template only. No bulk rule: every SHARE below is a release. */
+static const char release_yaml[] = "name: national-release\n"
+				   "store:\n  finger: true\n  face: true\n  iris: true\n"
+				   "sharing:\n"
+				   "  - partner: dhs\n    what: hit_no_hit\n    categories: all\n"
+				   "    purpose: " PURPOSE "\n    retention_days: 30\n"
+				   "    valid_for_minutes: 60\n    transactions_allowed: 2\n"
+				   "  - partner: dhs\n    what: release\n    categories: all\n"
+				   "    purpose: " RELEASE_PURPOSE "\n    retention_days: 30\n"
+				   "    attributes: [enrolled_at, face]\n";
+
+/* Asserts needle is in out, showing out when it is not. */
+static void
+expect_in(const char *out, const char *needle)
+{
+	if (strstr(out, needle) == NULL)
+		fprintf(stderr, "expected '%s' in:\n%s\n", needle, out);
+	assert_non_null(strstr(out, needle));
+}
+
+static int
+release(struct pair *p, const char *token, const char *purpose, char **out)
+{
+	char hub[64];
+	const char *argv[] = {"paso-hub", "release", p->par.hub, "--hub", hub, "--case", token,
+		"--purpose", purpose, NULL};
+
+	(void)snprintf(hub, sizeof(hub), "127.0.0.1:%u", (unsigned)p->nat_peer);
+	return run_out(out, argv);
+}
+
+/* Queries person's probe; asserts a hit and copies its case token (64 hex digits). */
+static void
+hit_token(struct pair *p, uint32_t person, char token[65])
+{
+	static unsigned n;
+	char probe[800], name[32], *out = NULL, *at;
+
+	(void)snprintf(name, sizeof(name), "hit%u-%u.cap", (unsigned)person, n++);
+	make_probe(p, person, name, probe, sizeof(probe));
+	assert_int_equal(query(p, PURPOSE, probe, &out), 0);
+	assert_non_null(at = strstr(out, "hit: case token "));
+	memcpy(token, at + 16, 64);
+	token[64] = '\0';
+	free(out);
+}
+
+static void
+advance(struct deployment *dep, const char *by)
+{
+	char *out = NULL;
+	const char *a[] = {"paso-hub", "clock", dep->hub, "--advance", by, NULL};
+
+	assert_int_equal(run_out(&out, a), 0);
+	free(out);
+}
+
+static void
+test_release_after_hit(void **state)
+{
+	struct pair p;
+	Paso__Envelope env;
+	char t1[65], t2[65], t3[65], *out = NULL, *logn, *logp;
+	int i;
+
+	(void)state;
+	pair_setup_with(&p, release_yaml);
+	p.par_peer = start(&p.par, 0);
+	tell_national(&p);
+	p.nat_peer = start_clock(&p.nat, 0, "sim");
+	enrol(&p, 0, 6);
+	hit_token(&p, 2, t1);
+	hit_token(&p, 2, t3);
+	/* A fresh token per hit: two hits on one person are not linkable by their tokens. */
+	assert_string_not_equal(t1, t3);
+	/* A purpose no release rule lists: refused, exit 4, nothing sent. */
+	assert_int_equal(release(&p, t1, "general curiosity", &out), 4);
+	expect_in(out, "PURPOSE_DENIED (-71)");
+	free(out);
+	/* A token this hub never issued (well formed): CASE_UNKNOWN. */
+	assert_int_equal(release(&p,
+				 "00000000000000010000000000000000000000000000000000000000000000"
+				 "00",
+				 RELEASE_PURPOSE, &out),
+		4);
+	expect_in(out, "CASE_UNKNOWN (-73)");
+	free(out);
+	/* The right case number with a wrong secret is no better. */
+	{
+		char forged[65];
+
+		memcpy(forged, t1, 65);
+		forged[63] = forged[63] == '0' ? '1' : '0';
+		assert_int_equal(release(&p, forged, RELEASE_PURPOSE, &out), 4);
+		expect_in(out, "CASE_UNKNOWN (-73)");
+		free(out);
+	}
+	/* Not a token at all: a usage error, the hub never hears of it. */
+	assert_int_equal(release(&p, "xyz", RELEASE_PURPOSE, &out), 2);
+	expect_in(out, "--case: expected the 64 hex digits");
+	free(out);
+	/* The right purpose: accepted, exit 0, the record follows on the share link. */
+	assert_int_equal(release(&p, t1, RELEASE_PURPOSE, &out), 0);
+	expect_in(out, "released: share_seq 1, 1 release(s) left");
+	free(out);
+	wait_shares(&p, 1);
+	/* transactions_allowed 2: one more release on the case, then CASE_USED_UP. */
+	assert_int_equal(release(&p, t1, RELEASE_PURPOSE, &out), 0);
+	expect_in(out, "0 release(s) left");
+	free(out);
+	wait_shares(&p, 2);
+	assert_int_equal(release(&p, t1, RELEASE_PURPOSE, &out), 4);
+	expect_in(out, "CASE_USED_UP (-75)");
+	free(out);
+	/* valid_for_minutes 60: a token is refused once the national hub's clock passed it. */
+	hit_token(&p, 4, t2);
+	advance(&p.nat, "61m");
+	assert_int_equal(release(&p, t2, RELEASE_PURPOSE, &out), 4);
+	expect_in(out, "CASE_EXPIRED (-74)");
+	free(out);
+	/* An expired token is forgotten: asked again, it is unknown. */
+	assert_int_equal(release(&p, t2, RELEASE_PURPOSE, &out), 4);
+	expect_in(out, "CASE_UNKNOWN (-73)");
+	free(out);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	/* National: RELEASE entries, accepted and refused with their codes; two SHARE. */
+	logn = show(p.nat.hub);
+	assert_int_equal(h_count(logn, "\"action\":\"RELEASE\""), 8);
+	assert_int_equal(h_count(logn, "\"action\":\"SHARE\""), 2);
+	assert_int_equal(h_count(logn, "\"code_name\":\"PURPOSE_DENIED\""), 1);
+	assert_int_equal(h_count(logn, "\"code_name\":\"CASE_UNKNOWN\""), 3);
+	assert_int_equal(h_count(logn, "\"code_name\":\"CASE_USED_UP\""), 1);
+	assert_int_equal(h_count(logn, "\"code_name\":\"CASE_EXPIRED\""), 1);
+	assert_int_equal(h_count(logn, "\"detail\":\"release on case "), 2);
+	assert_int_equal(h_count(logn, "\"detail\":\"released category, enrolled_at, face as "), 2);
+	assert_int_equal(h_count(logn, "\"purpose\":\"" RELEASE_PURPOSE "\""), 2 + 7);
+	/* Partner: its own RELEASE entry per request it sent (through its running hub), and one
+	 * RECEIVE per record released. */
+	logp = show(p.par.hub);
+	assert_int_equal(h_count(logp, "\"action\":\"RELEASE\""), 8);
+	assert_int_equal(h_count(logp, "\"action\":\"RECEIVE\""), 2);
+	assert_int_equal(h_count(logp, ": accepted, share_seq"), 2);
+	assert_int_equal(h_count(logp, "refused CASE_EXPIRED"), 1);
+	/* The token is the partner's to present: its own log keeps it, the national log names the
+	 * case by number only, never its secret. */
+	assert_true(h_count(logp, t1) > 0);
+	assert_int_equal(h_count(logn, t1), 0);
+	assert_int_equal(h_count(logn, t1 + 16), 0);
+	assert_int_equal(h_count(logn, "on case #1 accepted"), 2);
+	free(logn);
+	free(logp);
+	{ /* every SHARE has its RECEIVE and back */
+		const char *argv[] = {"paso-audit", "shares", p.nat.hub, p.par.hub, NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		expect_in(out, "2 SHARE entries, 2 RECEIVE entries, 2 matched");
+		free(out);
+	}
+	{ /* the partner holds the two released records, with the face template only */
+		const char *argv[] = {"paso-hub", "stats", p.par.hub, "--json", "--recount", NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		assert_int_equal(h_json_num(out, "subjects"), 2);
+		assert_int_equal(h_json_num(out, "with_face"), 2);
+		assert_int_equal(h_json_num(out, "with_iris"), 0);
+		assert_int_equal(h_json_num(out, "with_finger"), 0);
+		free(out);
+	}
+	/* No template byte in the clear on either disk: person 2's iris code and face embedding. */
+	c_make_enroll(&env, K, 1, 2);
+	assert_true(env.enroll->capture->n_iris > 0);
+	assert_non_null(env.enroll->capture->face);
+	for (i = 0; i < 2; i++) {
+		const char *dir = i == 0 ? p.nat.hub : p.par.hub;
+
+		assert_int_equal(
+			bytes_on_disk(dir, env.enroll->capture->iris[0]->code.data, 64), 0);
+		assert_int_equal(
+			bytes_on_disk(dir, (const uint8_t *)env.enroll->capture->face->embedding,
+				16 * sizeof(float)),
+			0);
+	}
+	c_free_enroll(&env);
+	pair_cleanup(&p);
+}
+
+/*
+ * A release rule withdrawn by a policy reload while its release waits in the outbox (the
+ * partner is down): the queued record never leaves (REJECT, no SHARE), and the next release
+ * request under it is refused.
+ */
+static void
+test_reload_withdraws_queued_release(void **state)
+{
+	static const char hit_only[] =
+		"name: national-release-revoked\n"
+		"store:\n  finger: true\n  face: true\n  iris: true\n"
+		"sharing:\n"
+		"  - partner: dhs\n    what: hit_no_hit\n    categories: all\n"
+		"    purpose: " PURPOSE "\n    retention_days: 30\n"
+		"    transactions_allowed: 2\n";
+	struct pair p;
+	char t[65], path[800], *out = NULL, *logn;
+	const char *argv[] = {"paso-hub", "reload", NULL, NULL};
+	int i;
+
+	(void)state;
+	pair_setup_with(&p, release_yaml);
+	argv[2] = p.nat.hub;
+	p.par_peer = start(&p.par, 0);
+	h_hub_stop(&p.par, SIGTERM); /* its port is known, nobody answers there */
+	tell_national(&p);
+	p.nat_peer = start_clock(&p.nat, 0, "sim");
+	enrol(&p, 0, 3);
+	hit_token(&p, 1, t);
+	/* Accepted and queued; the partner, stopped, notes its request offline. */
+	assert_int_equal(release(&p, t, RELEASE_PURPOSE, &out), 0);
+	expect_in(out, "released: share_seq 1");
+	free(out);
+	(void)snprintf(path, sizeof(path), "%s/policy.yaml", p.nat.hub);
+	write_text(path, hit_only);
+	assert_int_equal(run_out(&out, argv), 0);
+	free(out);
+	for (i = 0; i < 100 && count_in(p.nat.hub, "withdrawn: its rule is no longer") == 0; i++)
+		usleep(100000);
+	assert_int_equal(release(&p, t, RELEASE_PURPOSE, &out), 4);
+	expect_in(out, "PURPOSE_DENIED (-71)");
+	free(out);
+	p.par_peer = start(&p.par, p.par_peer);
+	usleep(500000);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	logn = show(p.nat.hub);
+	assert_int_equal(h_count(logn, "withdrawn: its rule is no longer in policy"), 1);
+	assert_int_equal(h_count(logn, "\"action\":\"SHARE\""), 0);
+	assert_int_equal(h_count(logn, "\"action\":\"RELEASE\""), 2);
+	free(logn);
+	assert_int_equal(count_in(p.par.hub, "\"action\":\"RECEIVE\""), 0);
+	assert_int_equal(count_in(p.par.hub, "\"action\":\"RELEASE\""), 2);
+	pair_cleanup(&p);
+}
+
+/* The category of person i of the population enrol() uses. */
+static int
+category_of(uint32_t i)
+{
+	struct population *pop = NULL;
+	struct person_info pi;
+
+	assert_int_equal(population_new(5, i + 1, &pop), 0);
+	assert_int_equal(population_person(pop, i, &pi), 0);
+	population_free(pop);
+	return pi.category;
+}
+
+static size_t
+subjects_of(struct deployment *dep)
+{
+	char *out = NULL;
+	const char *a[] = {"paso-hub", "stats", dep->hub, "--json", NULL};
+	long long n;
+
+	assert_int_equal(run_out(&out, a), 0);
+	n = h_json_num(out, "subjects");
+	free(out);
+	return (size_t)n;
+}
+
+/*
+ * A rule's daily_budget, the partner's totals across purposes (queries and releases), a
+ * category the rule does not cover, a person erased between the hit and the release, and a
+ * release rule without template attributes: templates never leave.
+ */
+static void
+test_release_budgets_totals_and_erasure(void **state)
+{
+	struct pair p;
+	char yaml[1400], ta[65], ta2[65], tb[65], miss[800], *out = NULL, *logn;
+	uint32_t a = 0, b = 1;
+	int i;
+
+	(void)state;
+	while (category_of(b) == category_of(a))
+		b++;
+	(void)snprintf(yaml, sizeof(yaml),
+		"name: national-budgets\n"
+		"store:\n  finger: true\n  face: true\n  iris: true\n"
+		"retention_days:\n  enrolment: 1\n"
+		"sharing:\n"
+		"  - {partner: dhs, what: hit_no_hit, categories: all, purpose: " PURPOSE ", "
+		"retention_days: 30, valid_for_minutes: 10080, transactions_allowed: 5}\n"
+		"  - {partner: dhs, what: hit_no_hit, categories: all, purpose: second look, "
+		"retention_days: 30, valid_for_minutes: 10080, transactions_allowed: 5}\n"
+		"  - {partner: dhs, what: release, categories: [%s], purpose: " RELEASE_PURPOSE ", "
+		"retention_days: 30, daily_budget: 1}\n"
+		"  - {partner: dhs, what: release, categories: all, purpose: court order, "
+		"retention_days: 30, attributes: [enrolled_point]}\n"
+		"partners:\n  - {name: dhs, daily_queries: 4, daily_releases: 2}\n",
+		population_category_name(category_of(a)));
+	pair_setup_with(&p, yaml);
+	p.par_peer = start(&p.par, 0);
+	tell_national(&p);
+	p.nat_peer = start_clock(&p.nat, 0, "sim");
+	enrol(&p, 0, b + 1);
+	/* Four queries a day for dhs, every purpose together; the fifth is refused. */
+	hit_token(&p, a, ta);
+	hit_token(&p, b, tb);
+	make_probe(&p, 500, "miss500.cap", miss, sizeof(miss));
+	assert_int_equal(query(&p, "second look", miss, &out), 3);
+	free(out);
+	{
+		char probe[800];
+
+		make_probe(&p, a, "a-second.cap", probe, sizeof(probe));
+		assert_int_equal(query(&p, "second look", probe, &out), 0);
+		memcpy(ta2, strstr(out, "hit: case token ") + 16, 64);
+		ta2[64] = '\0';
+		free(out);
+		assert_int_equal(query(&p, PURPOSE, probe, &out), 4);
+		expect_in(out, "BUDGET_EXCEEDED (-72)");
+		expect_in(out, "today's total of 4 queries (every purpose together)");
+		free(out);
+	}
+	/* The release rule covers a's category only. */
+	assert_int_equal(release(&p, tb, RELEASE_PURPOSE, &out), 4);
+	expect_in(out, "POLICY_DENIED (-32)");
+	free(out);
+	assert_int_equal(release(&p, ta, RELEASE_PURPOSE, &out), 0);
+	free(out);
+	/* The rule's own budget: one a day. */
+	assert_int_equal(release(&p, ta2, RELEASE_PURPOSE, &out), 4);
+	expect_in(out, "BUDGET_EXCEEDED (-72)");
+	expect_in(out, "today's budget of 1 releases under sharing[2]");
+	free(out);
+	/* Another purpose, another rule: allowed, and the partner's second release today. */
+	assert_int_equal(release(&p, ta2, "court order", &out), 0);
+	free(out);
+	/* The partner's total across purposes: two a day. */
+	assert_int_equal(release(&p, tb, "court order", &out), 4);
+	expect_in(out, "today's total of 2 releases (every purpose together");
+	free(out);
+	wait_shares(&p, 2);
+	/* Three days on, the retention sweep erased everyone (one day's retention); b's token is
+	 * still valid (a week), but there is nobody left to release. */
+	advance(&p.nat, "3d");
+	for (i = 0; i < 100 && subjects_of(&p.nat) != 0; i++)
+		usleep(100000);
+	assert_int_equal(subjects_of(&p.nat), 0);
+	assert_int_equal(release(&p, tb, "court order", &out), 4);
+	expect_in(out, "SUBJECT_ERASED (-76)");
+	free(out);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	logn = show(p.nat.hub);
+	assert_int_equal(h_count(logn, "\"action\":\"RELEASE\""), 6);
+	assert_int_equal(h_count(logn, "\"code_name\":\"BUDGET_EXCEEDED\""), 3);
+	assert_int_equal(h_count(logn, "\"code_name\":\"SUBJECT_ERASED\""), 1);
+	assert_int_equal(h_count(logn, "\"code_name\":\"POLICY_DENIED\""), 1);
+	assert_int_equal(h_count(logn, "\"detail\":\"released category, enrolled_at, "
+				       "enrolled_point as "),
+		1);
+	assert_int_equal(h_count(logn, "\"detail\":\"released category, enrolled_point as "), 1);
+	free(logn);
+	{ /* the two released records, no template among them */
+		const char *argv[] = {"paso-hub", "stats", p.par.hub, "--json", "--recount", NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		assert_int_equal(h_json_num(out, "subjects"), 2);
+		assert_int_equal(h_json_num(out, "with_face"), 0);
+		assert_int_equal(h_json_num(out, "with_iris"), 0);
+		assert_int_equal(h_json_num(out, "with_finger"), 0);
+		free(out);
+	}
+	{
+		const char *argv[] = {"paso-audit", "shares", p.nat.hub, p.par.hub, NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		expect_in(out, "2 SHARE entries, 2 RECEIVE entries, 2 matched");
+		free(out);
+	}
+	pair_cleanup(&p);
+}
+
+/* The 64-hex-digit values after "subject":" in a log, newline-separated. */
+static char *
+subjects_in(const char *log)
+{
+	size_t n = h_count(log, "\"subject\":\""), k = 0;
+	char *v = calloc(n + 1, 65);
+	const char *at = log;
+
+	assert_non_null(v);
+	while ((at = strstr(at, "\"subject\":\"")) != NULL) {
+		at += 11;
+		memcpy(v + k * 65, at, 64);
+		v[k * 65 + 64] = '\n';
+		k++;
+	}
+	return v;
+}
+
+/*
+ * A person shared with two partners: the identifiers each receives (pseudonyms in RECEIVE
+ * entries, case tokens) have nothing in common, and none is the national hub's own.
+ */
+static void
+test_two_partners_cannot_link(void **state)
+{
+	static const char two_yaml[] =
+		"name: national-two\n"
+		"store:\n  finger: true\n  face: true\n  iris: true\n"
+		"sharing:\n"
+		"  - {partner: dhs, what: records, categories: all, purpose: bulk screening, "
+		"retention_days: 30}\n"
+		"  - {partner: cbp, what: records, categories: all, purpose: bulk screening, "
+		"retention_days: 30}\n"
+		"  - {partner: dhs, what: hit_no_hit, categories: all, purpose: " PURPOSE ", "
+		"retention_days: 30}\n"
+		"  - {partner: cbp, what: hit_no_hit, categories: all, purpose: " PURPOSE ", "
+		"retention_days: 30}\n";
+	struct pair p;
+	struct deployment cbp;
+	char ca[800], natca[800], path[800], addr[64], hub[64], probe[800], *out = NULL;
+	char *logn, *logd, *logc, *sd, *sc, *sn, tokd[65], tokc[65], *line;
+	size_t i;
+
+	(void)state;
+	pair_setup_with(&p, two_yaml);
+	memset(&cbp, 0, sizeof(cbp));
+	assert_true(snprintf(cbp.dir, sizeof(cbp.dir), "%.480s/cbpwork", p.par.dir) <
+		    (int)sizeof(cbp.dir));
+	(void)snprintf(cbp.hub, sizeof(cbp.hub), "%s/cbp", p.par.dir);
+	(void)snprintf(cbp.log, sizeof(cbp.log), "%s/cbp.log", p.par.dir);
+	assert_int_equal(mkdir(cbp.dir, 0700), 0);
+	{
+		const char *argv[] = {"paso-hub", "init", cbp.hub, "--name", "cbp", "--role",
+			"partner", "--policy", p.parpolicy, NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		free(out);
+	}
+	(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", cbp.hub);
+	(void)snprintf(natca, sizeof(natca), "%s/ca/ca.crt", p.nat.hub);
+	{
+		const char *a1[] = {
+			"paso-hub", "partner", "add", p.nat.hub, "--name", "cbp", "--ca", ca, NULL};
+		const char *a2[] = {"paso-hub", "partner", "add", cbp.hub, "--name", "test", "--ca",
+			natca, NULL};
+		assert_int_equal(run_out(&out, a1), 0);
+		free(out);
+		assert_int_equal(run_out(&out, a2), 0);
+		free(out);
+	}
+	p.par_peer = start(&p.par, 0);
+	tell_national(&p);
+	(void)snprintf(path, sizeof(path), "%s/peers/cbp.addr", p.nat.hub);
+	(void)snprintf(addr, sizeof(addr), "127.0.0.1:%u\n", (unsigned)start(&cbp, 0));
+	write_text(path, addr);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 4);
+	/* 4 to each partner: 8 SHARE entries, 4 RECEIVE on each side. */
+	for (i = 0; i < 300 && (count_in(p.nat.hub, "\"action\":\"SHARE\"") < 8 ||
+				       count_in(p.par.hub, "\"action\":\"RECEIVE\"") < 4 ||
+				       count_in(cbp.hub, "\"action\":\"RECEIVE\"") < 4);
+		i++)
+		usleep(100000);
+	assert_int_equal(count_in(p.nat.hub, "\"action\":\"SHARE\""), 8);
+	/* One person's hit, asked by each partner: two case tokens, unrelated. */
+	make_probe(&p, 1, "two.cap", probe, sizeof(probe));
+	assert_int_equal(query(&p, PURPOSE, probe, &out), 0);
+	memcpy(tokd, strstr(out, "hit: case token ") + 16, 64);
+	tokd[64] = '\0';
+	free(out);
+	(void)snprintf(hub, sizeof(hub), "127.0.0.1:%u", (unsigned)p.nat_peer);
+	{
+		const char *argv[] = {"paso-hub", "query", cbp.hub, "--hub", hub, "--purpose",
+			PURPOSE, "--probe", probe, NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		memcpy(tokc, strstr(out, "hit: case token ") + 16, 64);
+		tokc[64] = '\0';
+		free(out);
+	}
+	assert_string_not_equal(tokd, tokc);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	h_hub_stop(&cbp, SIGTERM);
+	logn = show(p.nat.hub);
+	logd = show(p.par.hub);
+	logc = show(cbp.hub);
+	assert_int_equal(h_count(logd, "\"action\":\"RECEIVE\""), 4);
+	assert_int_equal(h_count(logc, "\"action\":\"RECEIVE\""), 4);
+	sd = subjects_in(logd);
+	sc = subjects_in(logc);
+	sn = subjects_in(logn);
+	/* No pseudonym one partner holds appears in the other's log, nor in the national log
+	 * as the hub's own (the national log names them only in SHARE details). */
+	for (line = sd; *line != '\0'; line += 65) {
+		char needle[65];
+
+		memcpy(needle, line, 64);
+		needle[64] = '\0';
+		assert_int_equal(h_count(logc, needle), 0);
+		assert_null(strstr(sn, needle));
+	}
+	for (line = sc; *line != '\0'; line += 65) {
+		char needle[65];
+
+		memcpy(needle, line, 64);
+		needle[64] = '\0';
+		assert_int_equal(h_count(logd, needle), 0);
+		assert_null(strstr(sn, needle));
+	}
+	/* Nor does either partner's log hold the other's case token. */
+	assert_int_equal(h_count(logd, tokc), 0);
+	assert_int_equal(h_count(logc, tokd), 0);
+	free(sd);
+	free(sc);
+	free(sn);
+	free(logn);
+	free(logd);
+	free(logc);
+	pair_cleanup(&p);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_trust_setup_refused_when_wrong),
-		cmocka_unit_test(test_certificates_never_cross_roles),
-		cmocka_unit_test(test_hit_no_hit),
-		cmocka_unit_test(test_query_from_partner_without_rules),
-		cmocka_unit_test(test_bulk_shares_counted_on_both_sides),
-		cmocka_unit_test(test_partner_resend_stored_once),
-		cmocka_unit_test(test_fishing_flagged),
-		cmocka_unit_test(test_revoked_rule_withdraws_queued_shares),
-		cmocka_unit_test(test_new_rule_shares_existing_records),
-		cmocka_unit_test(test_reload_revokes_and_adds_rules),
-		cmocka_unit_test(test_partner_retention_erases_received),
-		cmocka_unit_test(test_kill9_either_side_exactly_once),
+		cmocka_unit_test_teardown(test_trust_setup_refused_when_wrong, teardown_pair),
+		cmocka_unit_test_teardown(test_certificates_never_cross_roles, teardown_pair),
+		cmocka_unit_test_teardown(test_hit_no_hit, teardown_pair),
+		cmocka_unit_test_teardown(test_query_from_partner_without_rules, teardown_pair),
+		cmocka_unit_test_teardown(test_bulk_shares_counted_on_both_sides, teardown_pair),
+		cmocka_unit_test_teardown(test_partner_resend_stored_once, teardown_pair),
+		cmocka_unit_test_teardown(test_fishing_flagged, teardown_pair),
+		cmocka_unit_test_teardown(test_revoked_rule_withdraws_queued_shares, teardown_pair),
+		cmocka_unit_test_teardown(test_new_rule_shares_existing_records, teardown_pair),
+		cmocka_unit_test_teardown(test_reload_revokes_and_adds_rules, teardown_pair),
+		cmocka_unit_test_teardown(test_partner_retention_erases_received, teardown_pair),
+		cmocka_unit_test_teardown(test_kill9_either_side_exactly_once, teardown_pair),
+		cmocka_unit_test_teardown(test_release_after_hit, teardown_pair),
+		cmocka_unit_test_teardown(test_release_budgets_totals_and_erasure, teardown_pair),
+		cmocka_unit_test_teardown(test_two_partners_cannot_link, teardown_pair),
+		cmocka_unit_test_teardown(test_reload_withdraws_queued_release, teardown_pair),
 	};
 
 	/* A refused handshake closes the socket under our writes: an error, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
+	if (getenv("PASO_TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("PASO_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,6 +64,17 @@ assert_same_settings(const struct policy *a, const struct policy *b)
 		assert_int_equal(x->sharing[i].categories, y->sharing[i].categories);
 		assert_string_equal(x->sharing[i].purpose, y->sharing[i].purpose);
 		assert_int_equal(x->sharing[i].retention_days, y->sharing[i].retention_days);
+		assert_int_equal(x->sharing[i].daily_budget, y->sharing[i].daily_budget);
+		assert_int_equal(x->sharing[i].valid_for_minutes, y->sharing[i].valid_for_minutes);
+		assert_int_equal(
+			x->sharing[i].transactions_allowed, y->sharing[i].transactions_allowed);
+		assert_int_equal(x->sharing[i].attributes, y->sharing[i].attributes);
+	}
+	assert_int_equal(x->npartners, y->npartners);
+	for (i = 0; i < x->npartners; i++) {
+		assert_string_equal(x->partners[i].name, y->partners[i].name);
+		assert_int_equal(x->partners[i].daily_queries, y->partners[i].daily_queries);
+		assert_int_equal(x->partners[i].daily_releases, y->partners[i].daily_releases);
 	}
 	for (i = 0; i < sizeof(all_keys) / sizeof(all_keys[0]); i++)
 		assert_int_equal(policy_is_set(a, all_keys[i]), policy_is_set(b, all_keys[i]));
@@ -196,6 +207,57 @@ test_defaults_are_unset_and_dumped_as_such(void **state)
 	policy_free(p);
 }
 
+/* Release rules, case token limits and partner totals: parsed, defaulted, dumped, read back. */
+static void
+test_release_rules_and_partner_totals(void **state)
+{
+	const char *src =
+		"name: rel\nstore: {face: true}\n"
+		"sharing:\n"
+		"  - {partner: dhs, what: hit_no_hit, categories: all, purpose: q, "
+		"retention_days: 1, valid_for_minutes: 30, transactions_allowed: 3}\n"
+		"  - {partner: dhs, what: release, categories: [detainee], purpose: r, "
+		"retention_days: 7, daily_budget: 5, attributes: [enrolled_point, face]}\n"
+		"  - {partner: cbp, what: release, categories: all, purpose: r2, "
+		"retention_days: 7}\n"
+		"  - {partner: cbp, what: hit_no_hit, categories: all, purpose: q2, "
+		"retention_days: 7}\n"
+		"partners:\n  - {name: dhs, daily_releases: 2}\n";
+	const struct policy_settings *s;
+	const struct policy_partner_limit *pl;
+	struct paso_diag d = {0};
+	struct policy *p = NULL;
+	char *text = NULL;
+
+	(void)state;
+	if (policy_parse(src, strlen(src), "rel.yaml", &p, &d) != 0)
+		fail_msg("%s", d.msg);
+	s = policy_settings(p);
+	assert_int_equal(s->nsharing, 4);
+	assert_int_equal(s->sharing[0].valid_for_minutes, 30);
+	assert_int_equal(s->sharing[0].transactions_allowed, 3);
+	assert_int_equal(s->sharing[1].what, POLICY_SHARE_RELEASE);
+	assert_int_equal(s->sharing[1].attributes, POLICY_ATTR_ENROLLED_POINT | POLICY_ATTR_FACE);
+	assert_int_equal(s->sharing[1].daily_budget, 5);
+	/* Defaults: enrolment time and place, no template; a day; one release. */
+	assert_int_equal(
+		s->sharing[2].attributes, POLICY_ATTR_ENROLLED_AT | POLICY_ATTR_ENROLLED_POINT);
+	assert_int_equal(s->sharing[3].valid_for_minutes, 1440);
+	assert_int_equal(s->sharing[3].transactions_allowed, 1);
+	assert_non_null(pl = policy_partner_limit(p, "dhs"));
+	assert_int_equal(pl->daily_releases, 2);
+	assert_int_equal(pl->daily_queries, 10000000);
+	assert_null(policy_partner_limit(p, "cbp"));
+	assert_string_equal(policy_share_what_name(POLICY_SHARE_RELEASE), "release");
+	assert_int_equal(policy_dump(p, &text), 0);
+	assert_non_null(strstr(text, "    attributes: [enrolled_point, face]\n"));
+	assert_non_null(strstr(text, "    valid_for_minutes: 30\n"));
+	assert_non_null(strstr(text, "partners:\n  - name: \"dhs\"\n"));
+	free(text);
+	assert_round_trip(p);
+	policy_free(p);
+}
+
 static void
 test_strings_round_trip(void **state)
 {
@@ -270,8 +332,60 @@ static const struct bad bads[] = {
 		"policies/x.yaml:2: sharing expects a list of rules"},
 	/* sharing rules */
 	{"sharing:\n  - partner: dhs\n    what: bulk\n", PASO_E_POLICY_RANGE,
-		"policies/x.yaml:4: sharing[0].what expects one of hit_no_hit, templates, records: "
-		"'bulk'"},
+		"policies/x.yaml:4: sharing[0].what expects one of hit_no_hit, templates, records, "
+		"release: 'bulk'"},
+	/* release rules, case token limits, partner totals */
+	{"sharing:\n  - {partner: a, what: release, categories: all, purpose: p, "
+	 "retention_days: 1, attributes: [enrolled_at, retina]}\n",
+		PASO_E_POLICY_RANGE,
+		"policies/x.yaml:3: sharing[0].attributes expects enrolled_at, enrolled_point, "
+		"finger, face or iris: 'retina'"},
+	{"sharing:\n  - {partner: a, what: release, categories: all, purpose: p, "
+	 "retention_days: 1, attributes: face}\n",
+		PASO_E_POLICY_TYPE,
+		"policies/x.yaml:3: sharing[0].attributes expects a list of enrolled_at, "
+		"enrolled_point, finger, face, iris, not a value"},
+	{"sharing:\n  - {partner: a, what: release, categories: all, purpose: p, "
+	 "retention_days: 1, attributes: [face, face]}\n",
+		PASO_E_POLICY_SYNTAX,
+		"policies/x.yaml:3: sharing[0].attributes lists an attribute twice: 'face'"},
+	{"sharing:\n  - {partner: a, what: release, categories: all, purpose: p, "
+	 "retention_days: 1, attributes: [iris]}\n",
+		PASO_E_POLICY_CONFLICT,
+		"policies/x.yaml:3: sharing[0].attributes lists iris but the hub keeps no iris "
+		"templates (store.iris false or store.location card)"},
+	{"sharing:\n  - partner: a\n    what: records\n    categories: all\n    purpose: p\n"
+	 "    retention_days: 1\n    attributes: [enrolled_at]\n",
+		PASO_E_POLICY_CONFLICT,
+		"policies/x.yaml:8: sharing[0].attributes does not apply to a records rule"},
+	{"sharing:\n  - partner: a\n    what: release\n    categories: all\n    purpose: p\n"
+	 "    retention_days: 1\n    valid_for_minutes: 5\n",
+		PASO_E_POLICY_CONFLICT,
+		"policies/x.yaml:8: sharing[0].valid_for_minutes does not apply to a release rule"},
+	{"sharing:\n  - {partner: a, what: hit_no_hit, categories: all, purpose: p, "
+	 "retention_days: 1, valid_for_minutes: 0}\n",
+		PASO_E_POLICY_RANGE,
+		"policies/x.yaml:3: sharing[0].valid_for_minutes out of range 1..5256000: '0'"},
+	{"sharing:\n  - {partner: a, what: hit_no_hit, categories: all, purpose: p, "
+	 "retention_days: 1, transactions_allowed: lots}\n",
+		PASO_E_POLICY_TYPE,
+		"policies/x.yaml:3: sharing[0].transactions_allowed expects a whole number: 'lots'"},
+	{"sharing:\n  - {partner: a, what: hit_no_hit, categories: all, purpose: p, "
+	 "retention_days: 1}\npartners:\n  - {name: b, daily_queries: 5}\n",
+		PASO_E_POLICY_CONFLICT,
+		"policies/x.yaml:5: partners[0].name 'b' is named by no sharing rule"},
+	{"sharing:\n  - {partner: a, what: hit_no_hit, categories: all, purpose: p, "
+	 "retention_days: 1}\npartners:\n  - {name: a}\n  - {name: a}\n",
+		PASO_E_POLICY_CONFLICT,
+		"policies/x.yaml:6: partners[1].name 'a' is listed twice (first at line 5)"},
+	{"sharing:\n  - {partner: a, what: hit_no_hit, categories: all, purpose: p, "
+	 "retention_days: 1}\npartners:\n  - {name: a, daily_releases: 0}\n",
+		PASO_E_POLICY_RANGE,
+		"policies/x.yaml:5: partners[0].daily_releases out of range 1..10000000: '0'"},
+	{"partners:\n  - {name: a, daily_quota: 3}\n", PASO_E_POLICY_UNKNOWN_KEY,
+		"policies/x.yaml:3: unknown key 'partners[0].daily_quota'"},
+	{"partners: a\n", PASO_E_POLICY_TYPE,
+		"policies/x.yaml:2: partners expects a list of rules"},
 	{"sharing:\n  - partnr: dhs\n", PASO_E_POLICY_UNKNOWN_KEY,
 		"policies/x.yaml:3: unknown key 'sharing[0].partnr'"},
 	{"store: {finger: true}\nsharing:\n  - {partner: a, what: records, categories: all, "
@@ -381,6 +495,7 @@ main(void)
 		cmocka_unit_test(test_minimal_and_card_only),
 		cmocka_unit_test(test_defaults_are_unset_and_dumped_as_such),
 		cmocka_unit_test(test_strings_round_trip),
+		cmocka_unit_test(test_release_rules_and_partner_totals),
 		cmocka_unit_test(test_error_messages),
 		cmocka_unit_test(test_syntax_empty_missing),
 	};
