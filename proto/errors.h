@@ -7,9 +7,7 @@
 
 /*
  * X(name, value, message). Values are negative and stable: they travel in Error.code and
- * AuditEntry.code, so never renumber one; add new codes with new values. SHUTTING_DOWN is never
- * sent on the wire (a stopping hub closes its connections; proto/README.md): callbacks use it to
- * stop an iteration.
+ * AuditEntry.code, so never renumber one; add new codes with new values.
  */
 #define PASO_ERRORS(X)                                                                             \
 	X(OK, 0, "success")                                                                        \

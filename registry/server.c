@@ -206,6 +206,62 @@ stopping(struct server *s)
 	return st;
 }
 
+/*
+ * The hub is stopping and this connection has answered everything it read: frames that arrived
+ * meanwhile (already in TLS's buffer or the socket) are answered SHUTTING_DOWN, with their seq,
+ * without reaching the commit loop: nothing of them is kept, and the kiosk resends them once a
+ * hub serves again instead of waiting on a connection about to close. A frame counts as arrived
+ * if it starts within 50 ms of the last (what the peer's send buffer still held when ours was
+ * full); at most one window of frames and one second in all. Returns how many were answered so.
+ */
+static unsigned
+refuse_arrived(struct conn *c)
+{
+	struct server *s = c->s;
+	Paso__Envelope env = PASO__ENVELOPE__INIT;
+	Paso__Error err = PASO__ERROR__INIT;
+	struct pollfd pf;
+	struct paso_diag d;
+	uint8_t *payload = NULL, *reply = NULL;
+	uint64_t until = mono_ms() + 1000;
+	uint32_t len;
+	size_t rlen;
+	unsigned n;
+
+	for (n = 0; n < CONN_MAX_INFLIGHT && !c->write_failed && mono_ms() < until; n++) {
+		if (!tls_conn_has_pending(c->tls)) {
+			pf.fd = tls_conn_fd(c->tls);
+			pf.events = POLLIN;
+			pf.revents = 0;
+			if (poll(&pf, 1, 50) <= 0 || !(pf.revents & POLLIN))
+				break;
+		}
+		memset(&d, 0, sizeof(d));
+		tls_conn_set_deadline(c->tls, s->cfg.frame_ms < 1000 ? s->cfg.frame_ms : 1000);
+		if (tls_read_frame(c->tls, s->cfg.max_frame, &payload, &len, &d) != 0) {
+			tls_conn_set_deadline(c->tls, 0);
+			break;
+		}
+		tls_conn_set_deadline(c->tls, 0);
+		err.seq = env.seq = frame_peek_seq(payload, len);
+		frame_wipe_free(payload);
+		payload = NULL;
+		err.code = PASO_E_SHUTTING_DOWN;
+		err.message = "the hub is stopping: nothing of this message was kept; resend it "
+			      "once a hub serves again";
+		env.kiosk_id = (char *)tls_conn_peer(c->tls);
+		env.body_case = PASO__ENVELOPE__BODY_ERROR;
+		env.error = &err;
+		if (frame_encode(&env, FRAME_DEFAULT_MAX, &reply, &rlen) != 0)
+			break;
+		if (tls_write_all(c->tls, reply, rlen) != 0)
+			c->write_failed = 1;
+		free(reply);
+		reply = NULL;
+	}
+	return n;
+}
+
 static void
 serve_conn(struct conn *c)
 {
@@ -217,11 +273,16 @@ serve_conn(struct conn *c)
 	uint8_t *payload;
 	uint32_t len;
 	uint64_t v, last = mono_ms();
-	int rc;
+	unsigned refused;
+	int rc, stop = 0;
 
 	for (;;) {
-		if (flush_done(c) != 0 || stopping(s))
+		if (flush_done(c) != 0)
 			break;
+		if (stopping(s)) {
+			stop = 1;
+			break;
+		}
 		/* Idle: no frame and nothing in flight for idle_ms. */
 		if (c->count == 0 && mono_ms() - last >= (uint64_t)s->cfg.idle_ms) {
 			hublog_printf(log, "kiosk %s: no frame for %d ms: timed out; closing",
@@ -273,6 +334,11 @@ serve_conn(struct conn *c)
 		submit(c, it);
 	}
 	drain(c);
+	if (stop && !c->write_failed && (refused = refuse_arrived(c)) > 0)
+		hublog_printf(log,
+			"kiosk %s: %u messages that arrived while the hub stops: refused "
+			"with SHUTTING_DOWN (not kept)",
+			tls_conn_peer(c->tls), refused);
 	tls_conn_shutdown(c->tls);
 }
 

@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "client.h"
+#include "errors.h"
 #include "harness.h"
 
 static void
@@ -137,12 +139,99 @@ test_kiosk_loses_its_outbox(void **state)
 	h_cleanup(&dep);
 }
 
+/*
+ * Messages that arrive while the hub stops get SHUTTING_DOWN with their seq, and nothing of them
+ * is kept: a kiosk pipelines a window of enrolments, the hub is told to stop before it has read
+ * them all; every message is answered (an Ack, or SHUTTING_DOWN for the rest, in order), and after
+ * a restart the refused ones are new to the hub.
+ */
+#define PIPELINED 72
+
+static void
+test_stop_answers_shutting_down(void **state)
+{
+	struct deployment dep;
+	Paso__Envelope env, *a;
+	struct tls_conn *c;
+	uint64_t i, seq, base, acked = 0, refused = 0, first_refused = 0, here;
+	char *stats = NULL, *log;
+	int rc, attempt;
+
+	(void)state;
+	h_deploy(&dep, NULL);
+	/* A fast hub may answer all before it sees the signal: then again, up to three times. */
+	for (attempt = 0; attempt < 3 && refused == 0; attempt++) {
+		h_hub_start(&dep, 0);
+		assert_non_null(c = c_connect(dep.hub, "kiosk-el-ceibo", dep.port, &rc));
+		base = (uint64_t)attempt * PIPELINED;
+		for (i = 1; i <= PIPELINED; i++) {
+			c_make_enroll(&env, "kiosk-el-ceibo", base + i, (uint32_t)(200 + base + i));
+			assert_int_equal(c_send(c, &env), 0);
+			c_free_enroll(&env);
+		}
+		kill(dep.hub_pid, SIGTERM); /* 64 in flight at most: the last ones wait unread */
+		for (here = 0, i = 1; i <= PIPELINED; i++) {
+			seq = base + i;
+			if ((a = c_recv(c)) == NULL)
+				fail_msg("answer to seq %llu missing: the hub closed without it",
+					(unsigned long long)seq);
+			if (a->body_case == PASO__ENVELOPE__BODY_ACK) {
+				assert_int_equal(a->ack->seq, seq);
+				assert_int_equal(here, 0); /* answers come in order */
+				acked++;
+			} else {
+				assert_int_equal(a->body_case, PASO__ENVELOPE__BODY_ERROR);
+				assert_int_equal(a->error->code, PASO_E_SHUTTING_DOWN);
+				assert_int_equal(a->error->seq, seq);
+				assert_int_equal(a->seq, seq);
+				assert_non_null(strstr(
+					a->error->message, "nothing of this message was kept"));
+				if (here++ == 0)
+					first_refused = seq;
+			}
+			paso__envelope__free_unpacked(a, NULL);
+		}
+		assert_null(c_recv(c)); /* then the connection closes */
+		tls_conn_free(c);
+		refused += here;
+		fprintf(stderr, "attempt %d: %llu acknowledged, %llu refused with SHUTTING_DOWN\n",
+			attempt + 1, (unsigned long long)(PIPELINED - here),
+			(unsigned long long)here);
+		assert_int_equal(
+			h_hub_stop(&dep, 0), 0); /* signal 0: wait for the stop under way */
+	}
+	assert_true(refused >= 1);
+	log = h_read_file(dep.log, NULL);
+	assert_non_null(strstr(log, "refused with SHUTTING_DOWN (not kept)"));
+	free(log);
+	{
+		const char *argv[] = {"paso-hub", "stats", dep.hub, "--json", NULL};
+		assert_int_equal(h_run(&stats, argv), 0);
+	}
+	assert_int_equal(h_json_num(stats, "messages_seen"), (long long)acked);
+	free(stats);
+	/* Resent to a hub that serves again, a refused message is new: acknowledged, not replayed. */
+	h_hub_start(&dep, 0);
+	assert_non_null(c = c_connect(dep.hub, "kiosk-el-ceibo", dep.port, &rc));
+	c_make_enroll(&env, "kiosk-el-ceibo", first_refused, (uint32_t)(200 + first_refused));
+	assert_int_equal(c_send(c, &env), 0);
+	c_free_enroll(&env);
+	assert_non_null(a = c_recv(c));
+	assert_int_equal(a->body_case, PASO__ENVELOPE__BODY_ACK);
+	assert_false(a->ack->replayed);
+	paso__envelope__free_unpacked(a, NULL);
+	tls_conn_free(c);
+	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
+	h_cleanup(&dep);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kill_during_load),
 		cmocka_unit_test(test_kiosk_loses_its_outbox),
+		cmocka_unit_test(test_stop_answers_shutting_down),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
