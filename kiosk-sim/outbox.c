@@ -495,7 +495,7 @@ first_row_opens(struct outbox *ob, const uint8_t *key)
 }
 
 /*
- * A purge that erases writes the new key to outbox.key.next, commits the queue re-sealed under it,
+ * A purge writes the new key to outbox.key.next, commits the queue re-sealed under it,
  * then overwrites outbox.key with it and removes outbox.key.next. At open, an interrupted one is
  * finished (the queue is under the new key, or empty) or undone (still under the old key).
  */
@@ -587,21 +587,23 @@ outbox_purge(struct outbox *ob, uint64_t now, uint64_t keep_s, size_t *purgedp, 
 	}
 	for (i = 0; i < n; i++)
 		gone += expired(items[i].when, now, keep_s);
-	if (gone > 0) {
-		/* The new key is durable before anything is sealed under it. */
-		if ((nk = sodium_malloc(32)) == NULL) {
-			r = PASO_E_NOMEM;
-			goto out;
-		}
-		crypto_aead_xchacha20poly1305_ietf_keygen(nk);
-		if ((r = durable_write(next, nk, 32, 0600, DURABLE_REPLACE, d)) != 0)
-			goto out;
+	/*
+	 * Every purge replaces the key, expired entries or not: entries deleted since the last one
+	 * (acknowledged by the hub) left their ciphertext in free pages, readable with the old key.
+	 * The new key is durable before anything is sealed under it.
+	 */
+	if ((nk = sodium_malloc(32)) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
 	}
+	crypto_aead_xchacha20poly1305_ietf_keygen(nk);
+	if ((r = durable_write(next, nk, 32, 0600, DURABLE_REPLACE, d)) != 0)
+		goto out;
 	if ((rc = mdb_txn_begin(ob->env, NULL, 0, &txn)) != 0) {
 		r = lmdb_err(rc);
 		goto fail;
 	}
-	if (gone > 0) {
+	{
 		/* The whole queue again: survivors sealed under the new key, the rest left out. */
 		if ((rc = mdb_drop(txn, ob->queue, 0)) != 0 ||
 			(rc = mdb_drop(txn, ob->when, 0)) != 0) {
@@ -633,7 +635,7 @@ outbox_purge(struct outbox *ob, uint64_t now, uint64_t keep_s, size_t *purgedp, 
 		r = lmdb_err(rc);
 		goto fail;
 	}
-	if (gone > 0) {
+	{
 		/* Committed: the old key is the only way into what was purged. Destroy it. */
 		if ((r = overwrite_key(cur, nk)) != 0 || unlink(next) != 0) {
 			r = paso_diag_set(d, r ? r : PASO_E_IO,

@@ -71,10 +71,10 @@ int outbox_count(struct outbox *ob, uint64_t *np);
 /*
  * Erases every entry captured at or before now - keep_s (seconds on the kiosk's clock; an entry
  * of unknown time counts as expired), acknowledged or not, and records the purge (now, keep_s).
- * Erasure, not deletion: when anything expired, a new outbox key is made (durably, as
- * outbox.key.next), the survivors are re-sealed under it in one transaction, then the old key is
- * overwritten in place and outbox.key.next removed; the purged entries' ciphertext left in free
- * pages (and in any copy of the store) no longer opens with any key on the kiosk. A crash midway
+ * Erasure, not deletion: a new outbox key is made (durably, as outbox.key.next), the survivors
+ * are re-sealed under it in one transaction, then the old key is overwritten in place and
+ * outbox.key.next removed; what was purged, and what outbox_remove deleted since the last purge,
+ * no longer opens with any key on the kiosk, from free pages or any copy of the store. A crash midway
  * is finished or undone by the next outbox_open. Not concurrent with any other use of ob.
  * Sets *purgedp and *keptp. Returns 0, PASO_E_STORAGE, PASO_E_CRYPTO, PASO_E_IO,
  * PASO_E_STORE_FULL, PASO_E_NOMEM; d says which file.

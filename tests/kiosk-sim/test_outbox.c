@@ -138,12 +138,67 @@ test_sealed_and_tamper_evident(void **state)
 	outbox_close(ob);
 }
 
+/*
+ * An entry removed when the hub acknowledged it is only deleted: its ciphertext stays in a free
+ * page (here: a copy of the store taken before), readable with the outbox key. The next purge,
+ * even with nothing expired, replaces that key: the copy no longer opens; the live entry does.
+ */
+static void
+test_purge_erases_removed(void **state)
+{
+	struct outbox *ob = NULL;
+	struct outbox_item *it = NULL;
+	struct outbox_txn *t;
+	uint64_t gone[1] = {1};
+	size_t k = 0, purged = 9, kept = 9;
+	char cmd[512], copy[80], obd[80];
+	struct paso_diag d = {0};
+
+	(void)state;
+	(void)snprintf(copy, sizeof(copy), "%s/copy", dir);
+	(void)snprintf(obd, sizeof(obd), "%s/purge", dir);
+	assert_int_equal(outbox_open(obd, &ob, NULL), 0);
+	assert_int_equal(outbox_begin(ob, &t), 0);
+	assert_int_equal(outbox_put_at(t, 1, (const uint8_t *)"acked", 5, 5000), 0);
+	assert_int_equal(outbox_put_at(t, 2, (const uint8_t *)"young", 5, 5000), 0);
+	assert_int_equal(outbox_commit(t), 0);
+	outbox_close(ob);
+	(void)snprintf(cmd, sizeof(cmd), "mkdir '%s' && cp '%s/data.mdb' '%s/outbox.key' '%s/'",
+		copy, obd, obd, copy);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(outbox_open(copy, &ob, NULL), 0); /* control: the old key opens it */
+	assert_int_equal(outbox_peek(ob, 10, &it, &k), 0);
+	assert_int_equal(k, 2);
+	outbox_items_free(it, k);
+	outbox_close(ob);
+
+	assert_int_equal(outbox_open(obd, &ob, NULL), 0);
+	assert_int_equal(outbox_remove(ob, gone, 1), 0); /* the hub acknowledged seq 1 */
+	assert_int_equal(outbox_purge(ob, 6000, 3600, &purged, &kept, &d), 0);
+	assert_int_equal(purged, 0); /* nothing is past the limit yet */
+	assert_int_equal(kept, 1);
+	assert_int_equal(outbox_peek(ob, 10, &it, &k), 0);
+	assert_int_equal(k, 1);
+	assert_int_equal(it[0].seq, 2);
+	assert_int_equal(it[0].when, 5000);
+	assert_memory_equal(it[0].data, "young", 5);
+	outbox_items_free(it, k);
+	outbox_close(ob);
+
+	(void)snprintf(cmd, sizeof(cmd), "cp '%s/outbox.key' '%s/'", obd, copy);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(outbox_open(copy, &ob, NULL), 0);
+	assert_int_equal(outbox_peek(ob, 10, &it, &k), PASO_E_CRYPTO);
+	outbox_close(ob);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_order_durability_remove),
 		cmocka_unit_test(test_sealed_and_tamper_evident),
+		cmocka_unit_test(test_purge_erases_removed),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
