@@ -246,7 +246,9 @@ handshake_error(struct tls_conn *c, int ret, const char *what, struct paso_diag 
 	if (vr != X509_V_OK)
 		return paso_diag_set(d, PASO_E_CERT, "%s: certificate refused: %s", what,
 			X509_verify_cert_error_string(vr));
-	if (e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))
+	/* a blocking socket's timeout: see read_full */
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
+		(e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK)))
 		return paso_diag_set(d, PASO_E_TIMEOUT, "%s: timed out", what);
 	return ossl_diag(d, PASO_E_TLS, what);
 }
@@ -467,7 +469,10 @@ read_full(struct tls_conn *c, uint8_t *buf, size_t len, size_t *gotp)
 		ERR_clear_error();
 		if (e == SSL_ERROR_ZERO_RETURN)
 			return PASO_E_PEER_CLOSED;
-		if (e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))
+		/* A blocking socket whose SO_RCVTIMEO expired: the BIO marks EAGAIN as "retry",
+		 * so OpenSSL says WANT_READ (or, in some paths, SYSCALL with errno EAGAIN). */
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
+			(e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK)))
 			return PASO_E_TIMEOUT;
 		/* An EOF without close_notify is still the peer going away. */
 		if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_SSL)
@@ -529,7 +534,9 @@ tls_write_all(struct tls_conn *c, const uint8_t *buf, size_t len)
 		if (SSL_write_ex(c->ssl, buf, len, &n) != 1) {
 			e = SSL_get_error(c->ssl, 0);
 			ERR_clear_error();
-			if (e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))
+			/* SO_SNDTIMEO expired (see read_full) */
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
+				(e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK)))
 				return PASO_E_TIMEOUT;
 			if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL)
 				return PASO_E_PEER_CLOSED;

@@ -93,6 +93,8 @@ struct server {
 	char peer[128];
 	uint8_t got[16];
 	uint32_t gotlen;
+	int deadline_ms; /* a frame deadline for the read, 0 = none */
+	char msg[512];   /* the read's diagnostic */
 };
 
 static void *
@@ -107,7 +109,11 @@ serve_one(void *arg)
 	if ((s->rc = tls_accept(s->ctx, fd, 5000, &c, &d)) != 0)
 		return NULL;
 	(void)snprintf(s->peer, sizeof(s->peer), "%s", tls_conn_peer(c));
-	if ((s->rc = tls_read_frame(c, 1024, &p, &s->gotlen, &d)) == 0) {
+	if (s->deadline_ms > 0)
+		tls_conn_set_deadline(c, s->deadline_ms);
+	s->rc = tls_read_frame(c, 1024, &p, &s->gotlen, &d);
+	(void)snprintf(s->msg, sizeof(s->msg), "%s", d.msg);
+	if (s->rc == 0) {
 		memcpy(s->got, p, s->gotlen < 16 ? s->gotlen : 16);
 		free(p);
 	}
@@ -115,9 +121,13 @@ serve_one(void *arg)
 	return NULL;
 }
 
-/* Connects as client cert/key; returns the client's and the server's results. */
+/*
+ * Connects as client cert/key; returns the client's and the server's results. With stall_ms,
+ * the client sends only the first 5 bytes of its frame, then waits that long before closing.
+ */
 static void
-handshake(const char *cert, const char *key, const char *expect, int *client_rc, struct server *s)
+handshake_ex(const char *cert, const char *key, const char *expect, int deadline_ms, int stall_ms,
+	int *client_rc, struct server *s)
 {
 	char ca[128], hc[128], hk[128], cc[128], ck[128];
 	struct tls_ctx *cctx = NULL;
@@ -133,13 +143,16 @@ handshake(const char *cert, const char *key, const char *expect, int *client_rc,
 	path(cc, sizeof(cc), cert);
 	path(ck, sizeof(ck), key);
 	memset(s, 0, sizeof(*s));
+	s->deadline_ms = deadline_ms;
 	assert_int_equal(tls_ctx_new_server(hc, hk, ca, &s->ctx, &d), 0);
 	assert_int_equal(tls_listen("127.0.0.1", 0, &s->lfd, &port, &d), 0);
 	pthread_create(&th, NULL, serve_one, s);
 	assert_int_equal(tls_ctx_new_client(cc, ck, ca, expect, &cctx, &d), 0);
 	*client_rc = tls_connect(cctx, "127.0.0.1", port, 5000, &c, &d);
 	if (*client_rc == 0) {
-		(void)tls_write_all(c, frame, sizeof(frame));
+		(void)tls_write_all(c, frame, stall_ms > 0 ? 5 : sizeof(frame));
+		if (stall_ms > 0)
+			usleep((useconds_t)stall_ms * 1000);
 		tls_conn_shutdown(c);
 	}
 	pthread_join(th, NULL);
@@ -147,6 +160,30 @@ handshake(const char *cert, const char *key, const char *expect, int *client_rc,
 	tls_ctx_free(cctx);
 	tls_ctx_free(s->ctx);
 	close(s->lfd);
+}
+
+static void
+handshake(const char *cert, const char *key, const char *expect, int *client_rc, struct server *s)
+{
+	handshake_ex(cert, key, expect, 0, 0, client_rc, s);
+}
+
+/*
+ * A frame that stops arriving: the reader's deadline expires while it waits in SSL_read, and the
+ * answer is "timed out", not a stream that ended (OpenSSL reports the socket timeout as
+ * WANT_READ on a blocking socket).
+ */
+static void
+test_frame_deadline_times_out(void **state)
+{
+	struct server s;
+	int rc;
+
+	(void)state;
+	handshake_ex("k1.crt", "k1.key", "paso-hub", 300, 1500, &rc, &s);
+	assert_int_equal(rc, 0);
+	assert_int_equal(s.rc, PASO_E_TIMEOUT);
+	assert_non_null(strstr(s.msg, "frame not complete within 300 ms, 1 of 3 payload bytes"));
 }
 
 static void
@@ -196,6 +233,7 @@ main(void)
 		cmocka_unit_test(test_mutual_tls_and_a_frame),
 		cmocka_unit_test(test_client_from_other_ca_refused),
 		cmocka_unit_test(test_client_checks_hub_name),
+		cmocka_unit_test(test_frame_deadline_times_out),
 	};
 	/* The hub may close a refused connection before the client's write lands: that must be
 	 * an error the test sees, not a signal that kills it. */
