@@ -369,8 +369,18 @@ main(int argc, char **argv)
 		100 * vtpc / shabigc);
 	if (!o.keep)
 		rm_rf(dir);
-	else
+	else {
+		/* With its public key beside it, so `paso-audit verify DIR` can be profiled. */
+		char kp[600];
+		FILE *kf;
+
+		if (snprintf(kp, sizeof(kp), "%s/log.vkey", dir) < (int)sizeof(kp) &&
+			(kf = fopen(kp, "w")) != NULL) {
+			fprintf(kf, "%s\n", vkey);
+			fclose(kf);
+		}
 		printf("kept %s\n", dir);
+	}
 	checkpoint_signer_free(s);
 	checkpoint_verifier_free(v);
 	checkpoint_text_free(skey);
