@@ -105,7 +105,9 @@ fr_init(struct frame_reader *r, int fd, uint64_t start, uint64_t file_end)
 	r->fd = fd;
 	r->base = start;
 	r->file_end = file_end;
-	r->cap = READ_CHUNK + FRAME_HDR + MAX_ENTRY;
+	/* No bigger than the file: a small log is not read through a 4 MiB buffer. */
+	r->cap = (file_end - start < READ_CHUNK ? (size_t)(file_end - start) : READ_CHUNK) +
+		 FRAME_HDR + MAX_ENTRY;
 	if ((r->buf = malloc(r->cap)) == NULL)
 		return PASO_E_NOMEM;
 	(void)posix_fadvise(fd, (off_t)start, 0, POSIX_FADV_SEQUENTIAL);
@@ -386,7 +388,7 @@ struct seq_reader {
 	int fd;
 	uint64_t size, pos;
 	uint8_t *buf;
-	size_t off, len;
+	size_t cap, off, len;
 };
 
 static int
@@ -395,7 +397,8 @@ seq_init(struct seq_reader *s, int dfd, const char *name)
 	memset(s, 0, sizeof(*s));
 	s->fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
 	s->size = fd_size(s->fd);
-	if ((s->buf = malloc(READ_CHUNK)) == NULL)
+	s->cap = s->size < READ_CHUNK ? (size_t)s->size + 64 : READ_CHUNK; /* >= any read's n */
+	if ((s->buf = malloc(s->cap)) == NULL)
 		return PASO_E_NOMEM;
 	return 0;
 }
@@ -418,7 +421,7 @@ seq_next(struct seq_reader *s, uint8_t *out, size_t n)
 		memmove(s->buf, s->buf + s->off, s->len - s->off);
 		s->len -= s->off;
 		s->off = 0;
-		get = READ_CHUNK - s->len;
+		get = s->cap - s->len;
 		if (get > s->size - s->pos)
 			get = (size_t)(s->size - s->pos);
 		if (get > 0) {

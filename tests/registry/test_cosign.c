@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -231,12 +235,88 @@ test_cosign_and_refuse_a_fork(void **state)
 	}
 }
 
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A witness that takes the connection and never answers: the steps do not wait for it. */
+static void
+test_a_silent_witness_does_not_hold_the_loop(void **state)
+{
+	char tmpl[] = "/tmp/paso-test-cosign-XXXXXX", path[600], *skey = NULL, *vkey = NULL,
+	     *note = NULL;
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	struct checkpoint_signer *s = NULL;
+	struct auditlog *log = NULL;
+	struct cosign *c = NULL;
+	struct cosign_event ev[4];
+	struct paso_diag d = {0};
+	double t0, t, longest = 0;
+	size_t nev = 0, len;
+	FILE *f;
+	int lfd, i;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	assert_true((lfd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 8), 0); /* connections wait in the backlog, unanswered */
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	(void)snprintf(path, sizeof(path), "%s/witnesses", tmpl);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "mute http://127.0.0.1:%u/ %s\n", (unsigned)ntohs(sa.sin_port), wvkey);
+	fclose(f);
+	assert_int_equal(checkpoint_keygen("paso/test", &skey, &vkey), 0);
+	assert_int_equal(checkpoint_signer_from_text(skey, &s), 0);
+	(void)snprintf(path, sizeof(path), "%s/audit", tmpl);
+	log = make_log(path, s, 3, 0);
+	assert_int_equal(cosign_open(tmpl, &c, &d), 0);
+	t0 = mono();
+	for (i = 0; i < 1000 && nev == 0; i++) {
+		t = mono();
+		assert_int_equal(cosign_step(c, log, &note, &len, ev, 4, &nev), 0);
+		if (mono() - t > longest)
+			longest = mono() - t;
+		assert_null(note);
+		usleep(10000);
+	}
+	/* Reported after the 2 s timeout, as unreachable (not a refusal: no audit entry). */
+	assert_int_equal(nev, 1);
+	assert_int_equal(ev[0].code, PASO_E_TIMEOUT);
+	assert_int_equal(ev[0].audit, 0);
+	assert_non_null(strstr(ev[0].msg, "witness mute did not answer"));
+	assert_true(mono() - t0 >= 1.9);
+	assert_true(longest < 0.5); /* no step waited for the witness */
+	cosign_close(c);
+	auditlog_close(log);
+	checkpoint_signer_free(s);
+	checkpoint_text_free(skey);
+	free(vkey);
+	close(lfd);
+	{
+		char cmd[700];
+
+		(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_cosign_and_refuse_a_fork),
+		cmocka_unit_test(test_a_silent_witness_does_not_hold_the_loop),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
