@@ -57,6 +57,10 @@ static const struct {
 	{PASO__ACTION__SHARE, "entrega a otra institución", "shared with another party"},
 	{PASO__ACTION__DELETE, "borrado", "erased"},
 	{PASO__ACTION__REPLAYED, "reenvío de la misma solicitud", "the same request sent again"},
+	{PASO__ACTION__QUERY, "consulta de otra institución: coincidencia",
+		"another party's query found you"},
+	{PASO__ACTION__RELEASE, "otra institución pidió su registro tras la coincidencia",
+		"another party asked for your record after a hit"},
 };
 
 /* What a decision meant for the person, in Spanish and English. */

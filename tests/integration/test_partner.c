@@ -1299,6 +1299,30 @@ test_release_after_hit(void **state)
 			0);
 	}
 	c_free_enroll(&env);
+	{ /* the person's own trace lists the queries that found them and the releases */
+		struct population *pop = NULL;
+		struct person_info pi;
+		char html[800], *page;
+		const char *argv[] = {
+			"paso", "trace", p.nat.hub, "--card", pi.card, "--html", html, NULL};
+
+		assert_int_equal(population_new(5, 3, &pop), 0);
+		assert_int_equal(population_person(pop, 2, &pi), 0);
+		population_free(pop);
+		(void)snprintf(html, sizeof(html), "%s/trace.html", p.par.dir);
+		assert_int_equal(run_out(&out, argv), 0);
+		/* two accepted; the used-up one was refused before the person was looked up */
+		assert_int_equal(h_count(out, " RELEASE by dhs, purpose '" RELEASE_PURPOSE "'"), 2);
+		assert_int_equal(h_count(out, " QUERY by dhs, "), 2);
+		free(out);
+		assert_non_null(page = h_read_file(html, NULL));
+		assert_int_equal(
+			h_count(page, "another party asked for your record after a hit"), 2);
+		assert_int_equal(h_count(page, "another party&#39;s query found you") +
+					 h_count(page, "another party's query found you"),
+			2);
+		free(page);
+	}
 	pair_cleanup(&p);
 }
 
