@@ -238,6 +238,7 @@ sweep_once(struct hub *h)
 		if (r != 0)
 			goto fail;
 		retention_forget(h->gallery, &st);
+		retention_forget(h->recent, &st); /* enrolments not yet moved (decide_undo) */
 		if (st.seen_total > 0)
 			hublog_printf(&h->log,
 				"retention: deleted %llu acknowledgements kept for resends",
@@ -285,6 +286,16 @@ static int
 sweep_timer(void *arg)
 {
 	return sweep_once(arg);
+}
+
+/* Timer: enrolments a busy gallery left waiting in recent join it (decide_undo). */
+static int
+settle_timer(void *arg)
+{
+	struct hub *h = arg;
+
+	decide_settle(&h->dc);
+	return 0;
 }
 
 /* --- the gallery ------------------------------------------------------------------------------- */
@@ -899,7 +910,8 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 		(r = loop_add_timer(h->loop, 1.0, read_timer, h)) != 0 ||
 		(r = loop_add_timer(h->loop, 1.0, sweep_timer, h)) != 0 ||
 		(r = loop_add_timer(h->loop, 0.2, cosign_timer, h)) != 0 ||
-		(r = loop_add_timer(h->loop, 1.0, witness_timer, h)) != 0)
+		(r = loop_add_timer(h->loop, 1.0, witness_timer, h)) != 0 ||
+		(r = loop_add_timer(h->loop, 1.0, settle_timer, h)) != 0)
 		goto out;
 	if ((r = cosign_open(cfg->dir, &h->cosign, d)) != 0)
 		goto out;
