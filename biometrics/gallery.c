@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sodium.h>
 
 #include "errors.h"
@@ -18,6 +19,7 @@
 #define BLOCK 512                     /* entries scored per step of a worker */
 #define MAX_CAND 256                  /* candidates kept per worker, at most */
 #define PARALLEL_MIN 8192             /* smaller galleries are scanned by the caller's thread */
+#define PASS_HOLD_MS 50               /* longest a pass waits for a pending move */
 
 struct gallery {
 	unsigned threads;
@@ -38,6 +40,23 @@ struct gallery {
 	uint8_t *iris_ok; /* cap x 2 */
 	uint32_t *slots;  /* open addressing: entry index + 1, 0 = empty */
 	size_t nslots;    /* power of two, > 2 * cap */
+	/* Searches asked while a pass runs wait here and go together in the next one. */
+	pthread_mutex_t pass_mu;
+	pthread_cond_t pass_cv;
+	struct pending *queue; /* waiting searches, newest first */
+	int pass_busy;
+	int move_wanted; /* gallery_move_all_try found the gallery busy: hold new passes back */
+};
+
+struct probe;
+/* A search waiting for a pass (gallery_identify_tmpl). */
+struct pending {
+	const struct probe *p;
+	double fmr;
+	struct gallery_hit *best;
+	int *found;
+	int r, done;
+	struct pending *next;
 };
 
 static void entry_view(const struct gallery *g, size_t i, struct match_view *v);
@@ -67,6 +86,17 @@ gallery_new(unsigned threads, struct gallery **out)
 		}
 		pthread_rwlockattr_destroy(&a);
 	}
+	if (pthread_mutex_init(&g->pass_mu, NULL) != 0) {
+		pthread_rwlock_destroy(&g->lock);
+		free(g);
+		return PASO_E_NOMEM;
+	}
+	if (pthread_cond_init(&g->pass_cv, NULL) != 0) {
+		pthread_mutex_destroy(&g->pass_mu);
+		pthread_rwlock_destroy(&g->lock);
+		free(g);
+		return PASO_E_NOMEM;
+	}
 	*out = g;
 	return 0;
 }
@@ -94,6 +124,8 @@ gallery_free(struct gallery *g)
 	free(g->iris_ok);
 	free(g->slots);
 	pthread_rwlock_destroy(&g->lock);
+	pthread_cond_destroy(&g->pass_cv);
+	pthread_mutex_destroy(&g->pass_mu);
 	sodium_memzero(g, sizeof(*g));
 	free(g);
 }
@@ -398,19 +430,17 @@ gallery_verify(const struct gallery *g, const uint8_t id[16], const struct match
 	return 0;
 }
 
-int
-gallery_move_all(struct gallery *dst, struct gallery *src)
+/* Moves src's entries into dst; call with dst's write lock held. 0 or PASO_E_NOMEM. */
+static int
+move_locked(struct gallery *dst, struct gallery *src)
 {
 	size_t i, k;
-	int r = 0;
+	int r;
 
-	if (src->n == 0)
-		return 0;
-	pthread_rwlock_wrlock(&dst->lock);
 	if (dst->n + src->n > dst->cap &&
 		(r = reserve_locked(dst,
 			 dst->n + src->n > 2 * dst->cap ? dst->n + src->n : 2 * dst->cap)) != 0)
-		goto out;
+		return r;
 	for (k = 0; k < src->n; k++) {
 		if (dst->nslots > 0 && dst->slots[slot_find(dst, src->ids[k])] != 0)
 			continue; /* already there: keep dst's */
@@ -432,11 +462,48 @@ gallery_move_all(struct gallery *dst, struct gallery *src)
 		__atomic_store_n(&dst->n, i + 1, __ATOMIC_RELEASE);
 		dst->slots[slot_find(dst, src->ids[k])] = (uint32_t)(i + 1);
 	}
-out:
+	return 0;
+}
+
+int
+gallery_move_all(struct gallery *dst, struct gallery *src)
+{
+	int r;
+
+	if (src->n == 0)
+		return 0;
+	pthread_rwlock_wrlock(&dst->lock);
+	r = move_locked(dst, src);
 	pthread_rwlock_unlock(&dst->lock);
 	if (r == 0)
 		gallery_clear(src);
 	return r;
+}
+
+int
+gallery_move_all_try(struct gallery *dst, struct gallery *src)
+{
+	int r;
+
+	if (src->n == 0)
+		return 1;
+	if (pthread_rwlock_trywrlock(&dst->lock) != 0) {
+		/* A search is running: ask the next pass to wait so the next try gets in. */
+		pthread_mutex_lock(&dst->pass_mu);
+		dst->move_wanted = 1;
+		pthread_mutex_unlock(&dst->pass_mu);
+		return 0;
+	}
+	r = move_locked(dst, src);
+	pthread_rwlock_unlock(&dst->lock);
+	pthread_mutex_lock(&dst->pass_mu);
+	dst->move_wanted = 0;
+	pthread_cond_broadcast(&dst->pass_cv);
+	pthread_mutex_unlock(&dst->pass_mu);
+	if (r != 0)
+		return r;
+	gallery_clear(src);
+	return 1;
 }
 
 void
@@ -540,6 +607,8 @@ struct worker {
 	size_t lo, hi;
 	size_t k; /* candidates kept */
 	int exhaustive;
+	float gate_cos; /* > -1: irises compared only where the face cosine reaches it */
+	double gate_ev; /* the face evidence of gate_cos */
 	struct cand cand[MAX_CAND];
 	size_t ncand;
 	struct gallery_hit best; /* best full comparison made by this worker */
@@ -579,12 +648,12 @@ better(const struct match_scores *hit, const struct match_scores *cur)
  * loaded for this comparison only (when the probe has fingers to compare), then wiped.
  */
 static void
-compare_entry(const struct gallery *g, size_t i, struct match_view *a, const struct match_view *b,
-	struct match_scores *sc)
+compare_entry_load(const struct gallery *g, size_t i, struct match_view *a,
+	const struct match_view *b, struct match_scores *sc, int load)
 {
 	struct finger_template *ft = NULL;
 
-	if (a->finger == NULL && g->finger_ext[i] && g->loader != NULL && b->finger != NULL &&
+	if (load && a->finger == NULL && g->finger_ext[i] && g->loader != NULL && b->finger != NULL &&
 		g->loader(g->loader_arg, g->ids[i], &ft) == 0)
 		a->finger = ft;
 	match_verify_views(a, b, sc);
@@ -592,13 +661,26 @@ compare_entry(const struct gallery *g, size_t i, struct match_view *a, const str
 }
 
 static void
-confirm(struct worker *w, size_t i)
+compare_entry(const struct gallery *g, size_t i, struct match_view *a, const struct match_view *b,
+	struct match_scores *sc)
+{
+	compare_entry_load(g, i, a, b, sc, 1);
+}
+
+/*
+ * Full comparison of entry i; rank is its place among the candidates (0 = most face and iris
+ * evidence). Fingers kept in the store are opened for the GALLERY_FINGER_LOADS best candidates
+ * only: each opening decrypts a record and builds a template (~1 ms), and a mate is among the
+ * first by face and iris; the others are compared by face and iris alone.
+ */
+static void
+confirm_ranked(struct worker *w, size_t i, size_t rank)
 {
 	struct match_view v;
 	struct match_scores sc;
 
 	entry_view(w->g, i, &v);
-	compare_entry(w->g, i, &v, &w->p->view, &sc);
+	compare_entry_load(w->g, i, &v, &w->p->view, &sc, rank < GALLERY_FINGER_LOADS);
 	w->confirmed++;
 	if (sc.modalities == 0)
 		return;
@@ -607,6 +689,12 @@ confirm(struct worker *w, size_t i)
 		w->best.scores = sc;
 		w->have_best = 1;
 	}
+}
+
+static void
+confirm(struct worker *w, size_t i)
+{
+	confirm_ranked(w, i, 0);
 }
 
 struct confirm_job {
@@ -622,7 +710,7 @@ confirm_every_other(void *arg)
 	size_t i;
 
 	for (i = j->start; i < j->n; i += 2)
-		confirm(j->w, j->c[i].idx);
+		confirm_ranked(j->w, j->c[i].idx, i);
 	return NULL;
 }
 
@@ -641,7 +729,7 @@ confirm_all(struct gallery *g, struct worker *w, const struct cand *c, size_t n)
 
 	if (g->threads < 2 || n < 4 || (other = calloc(1, sizeof(*other))) == NULL) {
 		for (i = 0; i < n; i++)
-			confirm(w, c[i].idx);
+			confirm_ranked(w, c[i].idx, i);
 		return;
 	}
 	other->g = w->g;
@@ -680,22 +768,98 @@ keep(struct worker *w, double ev, size_t idx)
 	w->cand[j].idx = idx;
 }
 
-static void *
-scan(void *arg)
+/*
+ * Face first, irises where the face allows: the face cosine of every entry of the block, then
+ * the irises (the costly part: 7 shifts of 2048 bits per eye) only of entries whose face reaches
+ * the gate or that have no face. An entry below the gate keeps its face evidence alone; once w
+ * holds k candidates above the gate, such an entry can no longer enter and is skipped.
+ */
+static void
+scan_block_gated(struct worker *w, size_t b, size_t m)
 {
-	struct worker *w = arg;
+	const struct probe *p = w->p;
+	struct gallery *g = w->g;
+	size_t j, i;
+	float is;
+	int e;
+
+	face_scan(&p->face, g->face + b * BIO_FACE_DIM, g->face_inv + b, m, w->fbuf);
+	for (j = 0; j < m; j++) {
+		double ev = 0;
+		int common = 0, pass = 1;
+
+		i = b + j;
+		if (g->face_inv[i] != 0) {
+			if (w->fbuf[j] < w->gate_cos) {
+				if (w->ncand == w->k && w->cand[w->k - 1].ev >= w->gate_ev)
+					continue;
+				pass = 0;
+			}
+			ev += match_face_ev(w->fbuf[j]);
+			common = 1;
+		}
+		for (e = 0; pass && e < 2; e++)
+			if (p->iris[e] != NULL && g->iris_ok[2 * i + e]) {
+				iris_scan(p->iris[e], g->iris + i * ENTRY_IRIS + e * IRIS_REC,
+					ENTRY_IRIS, 1, &is);
+				if (is >= 0) {
+					ev += match_iris_ev(is);
+					common = 1;
+				}
+			}
+		if (common)
+			keep(w, ev, i);
+		else
+			confirm(w, i); /* nothing fast in common: fingers decide */
+	}
+	w->scanned += m;
+}
+
+static void
+scan_block(struct worker *w, size_t b, size_t m);
+
+/*
+ * One pass over entries [w[0].lo, w[0].hi) for np probes at once (w[q] is probe q's worker):
+ * each block of entries is scored for every probe while it is in cache, so the gallery's
+ * memory is read once for all of them.
+ */
+struct pass {
+	struct worker *w;
+	size_t np;
+};
+
+static void *
+scan_pass(void *arg)
+{
+	struct pass *ps = arg;
+	size_t b, m, q, lo = ps->w[0].lo, hi = ps->w[0].hi;
+
+	for (b = lo; b < hi; b += m) {
+		m = hi - b < BLOCK ? hi - b : BLOCK;
+		for (q = 0; q < ps->np; q++)
+			scan_block(&ps->w[q], b, m);
+	}
+	return NULL;
+}
+
+static void
+scan_block(struct worker *w, size_t b, size_t m)
+{
 	const struct probe *p = w->p;
 	struct gallery *g = w->g;
 	int fast = p->has_face || p->iris[0] != NULL || p->iris[1] != NULL;
-	size_t b, m, j;
+	size_t j;
 	int e;
 
-	for (b = w->lo; b < w->hi; b += m) {
-		m = w->hi - b < BLOCK ? w->hi - b : BLOCK;
+	{
+		if (!w->exhaustive && p->has_face && w->gate_cos > -1) {
+			scan_block_gated(w, b, m);
+			return;
+		}
 		if (w->exhaustive || !fast) {
 			for (j = 0; j < m; j++)
 				confirm(w, b + j);
-			continue;
+			return;
 		}
 		if (p->has_face)
 			face_scan(
@@ -724,7 +888,6 @@ scan(void *arg)
 		}
 		w->scanned += m;
 	}
-	return NULL;
 }
 
 static void
@@ -774,83 +937,215 @@ probe_init(struct probe *p, const struct bio_sample *s)
 	return probe_init_tmpl(p, p->tmpl);
 }
 
-/* The scan and confirmation for a prepared probe p (owned by the caller). */
+/*
+ * The face cosine whose evidence is ev (match_face_ev is monotone: bisection), for the gate of
+ * a large gallery's scan.
+ */
+static float
+face_gate_cos(double ev)
+{
+	double lo = -1, hi = 1, mid;
+	int i;
+
+	for (i = 0; i < 40; i++) {
+		mid = (lo + hi) / 2;
+		if (match_face_ev(mid) < ev)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (float)lo;
+}
+
+/*
+ * The scan and confirmation for np prepared probes pp[q] (owned by the caller) in one pass over
+ * the gallery: best[q], found[q], and stats (summed over the probes; may be NULL).
+ */
 static int
-identify(struct gallery *g, const struct probe *pp, double fmr, const struct gallery_opts *opts,
-	struct gallery_hit *best, int *found, struct gallery_stats *stats)
+identify_many(struct gallery *g, const struct probe *const *pp, const double *fmr, size_t np,
+	const struct gallery_opts *opts, struct gallery_hit *best, int *found,
+	struct gallery_stats *stats)
 {
 	struct worker *w = NULL;
 	struct cand *all = NULL;
+	struct pass ps[64];
 	pthread_t tid[64];
 	unsigned nt = 0, t, started = 0;
-	size_t k, nall = 0, i, j;
+	size_t k, nall, i, j, q, lo, hi;
+	double gate_ev;
+	float gate_cos = -2;
 	int r;
 
-	memset(best, 0, sizeof(*best));
-	*found = 0;
+	for (q = 0; q < np; q++) {
+		memset(&best[q], 0, sizeof(best[q]));
+		found[q] = 0;
+	}
 	if (stats != NULL)
 		memset(stats, 0, sizeof(*stats));
-	if (g->n == 0) {
+	if (g->n == 0 || np == 0) {
 		r = 0;
 		goto out;
 	}
 	k = opts != NULL && opts->candidates != 0 ? opts->candidates : GALLERY_CANDIDATES;
 	if (k > MAX_CAND)
 		k = MAX_CAND;
+	/* A large gallery is scanned face first (gallery.h: GALLERY_GATE_MIN). */
+	gate_ev = opts != NULL && opts->gate_face_ev != 0 ? opts->gate_face_ev : GALLERY_GATE_EV;
+	if (g->n >= GALLERY_GATE_MIN && gate_ev > 0)
+		gate_cos = face_gate_cos(gate_ev);
 	nt = g->n >= PARALLEL_MIN ? g->threads : 1;
-	if ((w = calloc(nt, sizeof(*w))) == NULL || (all = calloc(nt * k, sizeof(*all))) == NULL) {
+	if ((w = calloc(nt * np, sizeof(*w))) == NULL || (all = calloc(nt * k, sizeof(*all))) == NULL) {
 		r = PASO_E_NOMEM;
 		goto out;
 	}
 	for (t = 0; t < nt; t++) {
-		w[t].g = g;
-		w[t].p = pp;
 		/* block-aligned split keeps SIMD rows on their 64-byte alignment */
-		w[t].lo = (g->n * t / nt) / 64 * 64;
-		w[t].hi = t + 1 == nt ? g->n : (g->n * (t + 1) / nt) / 64 * 64;
-		w[t].k = k;
-		w[t].exhaustive = opts != NULL && opts->exhaustive;
+		lo = (g->n * t / nt) / 64 * 64;
+		hi = t + 1 == nt ? g->n : (g->n * (t + 1) / nt) / 64 * 64;
+		for (q = 0; q < np; q++) {
+			struct worker *x = &w[t * np + q];
+
+			x->g = g;
+			x->p = pp[q];
+			x->lo = lo;
+			x->hi = hi;
+			x->k = k;
+			x->exhaustive = opts != NULL && opts->exhaustive;
+			x->gate_cos = gate_cos;
+			x->gate_ev = gate_ev;
+		}
+		ps[t].w = &w[t * np];
+		ps[t].np = np;
 	}
 	for (t = 1; t < nt; t++) {
-		if (pthread_create(&tid[t], NULL, scan, &w[t]) != 0)
+		if (pthread_create(&tid[t], NULL, scan_pass, &ps[t]) != 0)
 			break;
 		started = t;
 	}
-	scan(&w[0]);
+	scan_pass(&ps[0]);
 	for (t = 1; t <= started; t++)
 		pthread_join(tid[t], NULL);
 	for (t = started + 1; t < nt; t++)
-		scan(&w[t]); /* thread creation failed: do its share here */
-	/* the best candidates of all workers, then each compared in full */
-	for (t = 0; t < nt; t++)
-		for (i = 0; i < w[t].ncand; i++)
-			all[nall++] = w[t].cand[i];
-	for (i = 1; i < nall; i++)
-		for (j = i; j > 0 && all[j - 1].ev < all[j].ev; j--) {
-			struct cand c = all[j];
+		scan_pass(&ps[t]); /* thread creation failed: do its share here */
+	for (q = 0; q < np; q++) {
+		/* the best candidates of all workers, then each compared in full */
+		nall = 0;
+		for (t = 0; t < nt; t++)
+			for (i = 0; i < w[t * np + q].ncand; i++)
+				all[nall++] = w[t * np + q].cand[i];
+		for (i = 1; i < nall; i++)
+			for (j = i; j > 0 && all[j - 1].ev < all[j].ev; j--) {
+				struct cand c = all[j];
 
-			all[j] = all[j - 1];
-			all[j - 1] = c;
+				all[j] = all[j - 1];
+				all[j - 1] = c;
+			}
+		confirm_all(g, &w[q], all, nall < k ? nall : k);
+		for (t = 0; t < nt; t++) {
+			const struct worker *x = &w[t * np + q];
+
+			if (stats != NULL) {
+				stats->scanned += x->scanned;
+				stats->confirmed += x->confirmed;
+			}
+			if (x->have_best && (!best[q].scores.modalities ||
+						    better(&x->best.scores, &best[q].scores)))
+				best[q] = x->best;
 		}
-	confirm_all(g, &w[0], all, nall < k ? nall : k);
-	for (t = 0; t < nt; t++) {
-		if (stats != NULL) {
-			stats->scanned += w[t].scanned;
-			stats->confirmed += w[t].confirmed;
-		}
-		if (w[t].have_best &&
-			(!best->scores.modalities || better(&w[t].best.scores, &best->scores)))
-			*best = w[t].best;
+		found[q] = match_decide(&best[q].scores, fmr[q]);
 	}
-	*found = match_decide(&best->scores, fmr);
 	r = 0;
 out:
 	free(all);
 	if (w != NULL) {
-		sodium_memzero(w, nt * sizeof(*w));
+		sodium_memzero(w, nt * np * sizeof(*w));
 		free(w);
 	}
 	return r;
+}
+
+static int
+identify(struct gallery *g, const struct probe *pp, double fmr, const struct gallery_opts *opts,
+	struct gallery_hit *best, int *found, struct gallery_stats *stats)
+{
+	return identify_many(g, &pp, &fmr, 1, opts, best, found, stats);
+}
+
+/*
+ * A search through the pass queue (gallery_identify_batched): if no pass is running this caller runs one for every search
+ * waiting (up to GALLERY_PASS_MAX), else it waits for a pass that takes it. Under a stream of
+ * concurrent searches (enrolments deduplicated on many connection threads) the gallery is then
+ * read once per pass instead of once per search; a lone search runs at once, alone.
+ */
+static int
+identify_queued(struct gallery *g, const struct probe *pp, double fmr, struct gallery_hit *best,
+	int *found)
+{
+	struct pending me = {pp, fmr, best, found, 0, 0, NULL}, *take[GALLERY_PASS_MAX], **pq;
+	const struct probe *probes[GALLERY_PASS_MAX];
+	struct gallery_hit hits[GALLERY_PASS_MAX];
+	double fmrs[GALLERY_PASS_MAX];
+	int founds[GALLERY_PASS_MAX];
+	size_t n, q, len;
+	int r, held_back = 0;
+
+	pthread_mutex_lock(&g->pass_mu);
+	me.next = g->queue;
+	g->queue = &me;
+	while (!me.done) {
+		if (g->pass_busy) {
+			pthread_cond_wait(&g->pass_cv, &g->pass_mu);
+			continue;
+		}
+		/* A move waits for the gallery (gallery_move_all_try): let it in first, for a
+		 * while at most (it is retried on its own schedule). */
+		if (g->move_wanted && !held_back) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += PASS_HOLD_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			held_back = 1;
+			while (g->move_wanted && !g->pass_busy &&
+				pthread_cond_timedwait(&g->pass_cv, &g->pass_mu, &ts) == 0)
+				;
+			continue;
+		}
+		/* Run a pass for the oldest waiting searches (the queue is newest first). */
+		g->pass_busy = 1;
+		for (len = 0, pq = &g->queue; *pq != NULL; pq = &(*pq)->next)
+			len++;
+		n = len < GALLERY_PASS_MAX ? len : GALLERY_PASS_MAX;
+		for (q = 0, pq = &g->queue; q < len - n; q++)
+			pq = &(*pq)->next; /* newer than the n oldest: left for the next pass */
+		for (q = 0; *pq != NULL; q++) {
+			take[q] = *pq;
+			*pq = (*pq)->next;
+		}
+		pthread_mutex_unlock(&g->pass_mu);
+		for (q = 0; q < n; q++) {
+			probes[q] = take[q]->p;
+			fmrs[q] = take[q]->fmr;
+		}
+		rdlock(g);
+		r = identify_many(g, probes, fmrs, n, NULL, hits, founds, NULL);
+		unlock(g);
+		pthread_mutex_lock(&g->pass_mu);
+		for (q = 0; q < n; q++) {
+			*take[q]->best = hits[q];
+			*take[q]->found = founds[q];
+			take[q]->r = r;
+			take[q]->done = 1;
+		}
+		g->pass_busy = 0;
+		pthread_cond_broadcast(&g->pass_cv);
+	}
+	pthread_mutex_unlock(&g->pass_mu);
+	sodium_memzero(hits, sizeof(hits));
+	return me.r;
 }
 
 int
@@ -887,6 +1182,22 @@ gallery_identify_tmpl(struct gallery *g, const struct match_template *probe, dou
 		r = identify(g, &p, fmr, NULL, best, found, NULL);
 		unlock(g);
 	}
+	probe_free(&p); /* p.tmpl is NULL: the caller keeps its template */
+	return r;
+}
+
+int
+gallery_identify_batched(struct gallery *g, const struct match_template *probe, double fmr,
+	struct gallery_hit *best, int *found)
+{
+	struct probe p;
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	memset(best, 0, sizeof(*best));
+	*found = 0;
+	if ((r = probe_init_tmpl(&p, probe)) == 0)
+		r = identify_queued(g, &p, fmr, best, found);
 	probe_free(&p); /* p.tmpl is NULL: the caller keeps its template */
 	return r;
 }

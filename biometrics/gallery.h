@@ -41,6 +41,13 @@ typedef int (*gallery_finger_loader)(void *arg, const uint8_t id[16], struct fin
  */
 void gallery_set_finger_loader(struct gallery *g, gallery_finger_loader fn, void *arg);
 
+/*
+ * With a loader set, a search opens the fingers of its GALLERY_FINGER_LOADS best candidates by
+ * face and iris only (an entry with nothing fast in common with the probe is always compared
+ * by fingers); gallery_verify always opens them.
+ */
+#define GALLERY_FINGER_LOADS 4
+
 /* Pre-sizes for n entries (optional). 0 or PASO_E_NOMEM. */
 int gallery_reserve(struct gallery *g, size_t n);
 
@@ -73,6 +80,14 @@ int gallery_verify(const struct gallery *g, const uint8_t id[16],
  * empties src; an id dst already holds keeps dst's entry. 0 or PASO_E_NOMEM (src unchanged).
  */
 int gallery_move_all(struct gallery *dst, struct gallery *src);
+
+/*
+ * As gallery_move_all without waiting: if a search holds dst, moves nothing and returns 0, and
+ * the next pass of gallery_identify_batched waits a little (50 ms at most) for the next try;
+ * 1 when src was moved (or empty), or PASO_E_NOMEM (src unchanged). The commit loop moves a
+ * group's enrolments this way so that it never waits behind deduplication searches.
+ */
+int gallery_move_all_try(struct gallery *dst, struct gallery *src);
 
 /* Removes and wipes every entry. */
 void gallery_clear(struct gallery *g);
@@ -110,6 +125,17 @@ int gallery_identify_tmpl(struct gallery *g, const struct match_template *probe,
 	struct gallery_hit *best, int *found);
 
 /*
+ * As gallery_identify_tmpl, for many threads searching at once (enrolment deduplication on the
+ * connection threads): a search that arrives while another's pass over the gallery runs waits
+ * and goes with every other waiting search (at most GALLERY_PASS_MAX) in the next pass, so the
+ * gallery is read once per pass, not once per search; a lone search runs at once. Results are
+ * those of gallery_identify_tmpl. Same returns.
+ */
+#define GALLERY_PASS_MAX 32
+int gallery_identify_batched(struct gallery *g, const struct match_template *probe, double fmr,
+	struct gallery_hit *best, int *found);
+
+/*
  * As gallery_identify_tmpl over only the entries added after sequence number after (from
  * gallery_seq before an earlier search): what that search could not see. Face and iris rank
  * them; the best GALLERY_SINCE_CANDIDATES are compared in full.
@@ -120,10 +146,23 @@ int gallery_identify_since_tmpl(struct gallery *g, const struct match_template *
 
 #define GALLERY_CANDIDATES 32
 
+/*
+ * A gallery of GALLERY_GATE_MIN entries or more is scanned face first: an entry's irises are
+ * compared only where its face cosine has at least GALLERY_GATE_EV evidence (a face
+ * false-match rate of 1e-2: 1% of strangers), or where either side has no face. The irises
+ * cost about ten times the face, so the scan costs about a tenth; a mate whose face falls
+ * below the gate keeps its face evidence only. bench_bio measures the loss against the
+ * exhaustive search.
+ */
+#define GALLERY_GATE_MIN 8192
+#define GALLERY_GATE_EV 2.0
+
+
 /* Options and counters of gallery_identify_ex (benchmarks, evaluation). */
 struct gallery_opts {
 	size_t candidates; /* 0 = GALLERY_CANDIDATES */
 	int exhaustive;    /* 1: compare every entry in full (the reference for hit-rate loss) */
+	double gate_face_ev; /* 0 = GALLERY_GATE_EV; < 0: no gate (every iris compared) */
 };
 struct gallery_stats {
 	size_t scanned;   /* entries scored by the fast search */

@@ -79,7 +79,7 @@ decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *pa
 	if (m->env->body_case == PASO__ENVELOPE__BODY_ENROLL && policy_dedup(dc->policy) &&
 		dc->gallery != NULL) {
 		m->dedup_seq = gallery_seq(dc->gallery);
-		if (gallery_identify_tmpl(dc->gallery, m->probe, per_comparison_fmr(dc),
+		if (gallery_identify_batched(dc->gallery, m->probe, per_comparison_fmr(dc),
 			    &m->dedup_hit, &m->dedup_found) == 0)
 			m->dedup_done = 1;
 	}
@@ -135,6 +135,13 @@ audit(const struct decide_ctx *dc, struct ledger_txn *lt, uint64_t now, Paso__Au
 	e->policy_digest.len = 32;
 	e->time = now;
 	return ledger_append(lt, e, indexp);
+}
+
+void
+decide_settle(struct decide_ctx *dc)
+{
+	if (dc->recent != NULL && gallery_size(dc->recent) > 0)
+		(void)gallery_move_all_try(dc->gallery, dc->recent);
 }
 
 int
@@ -827,15 +834,19 @@ decide_undo(struct decide_ctx *dc, struct decide_undo *undo, int rollback)
 
 	for (p = undo->added; p != NULL; p = next) {
 		next = p->next;
-		if (rollback && dc->recent == NULL)
-			(void)gallery_remove(dc->gallery, p->id);
+		if (rollback)
+			(void)gallery_remove(
+				dc->recent != NULL ? dc->recent : dc->gallery, p->id);
 		free(p);
 	}
 	undo->added = NULL;
-	if (dc->recent == NULL)
+	if (dc->recent == NULL || rollback)
 		return;
-	if (rollback)
-		gallery_clear(dc->recent);
+	/* Committed enrolments join the gallery when no search holds it; until then they wait
+	 * in recent, which every decision searches too (the loop never waits for a search). A
+	 * recent grown past DECIDE_RECENT_MAX is moved waiting. NOMEM: they stay in recent. */
+	if (gallery_size(dc->recent) >= DECIDE_RECENT_MAX)
+		(void)gallery_move_all(dc->gallery, dc->recent);
 	else
-		(void)gallery_move_all(dc->gallery, dc->recent); /* NOMEM: they stay in recent */
+		(void)gallery_move_all_try(dc->gallery, dc->recent);
 }

@@ -49,9 +49,11 @@ struct decide_ctx {
 	 * hub keeps it until it closes): a message prepared under it may still be in flight. */
 	const struct policy *_Atomic policy;
 	struct gallery *gallery;   /* everyone enrolled; searched concurrently by decide_prepare */
-	/* Enrolments of the open transaction (may be NULL: they then go straight into gallery).
-	 * Searched with the gallery by every decision, moved into it by decide_undo at commit,
-	 * under one write lock per transaction, so the loop waits for searches once per group. */
+	/* Enrolments of the open transaction and committed ones not yet in gallery (may be
+	 * NULL: they then go straight into gallery). Searched with the gallery by every
+	 * decision; decide_undo moves them in at commit when no search holds the gallery
+	 * (gallery_move_all_try), so the loop does not wait for searches; the hub retries each
+	 * second (decide_settle). */
 	struct gallery *recent;
 	struct vault *vault;       /* for pseudonyms */
 	uint64_t capture_window;   /* seconds; 0 = DECIDE_CAPTURE_WINDOW_DEFAULT */
@@ -109,9 +111,17 @@ int decide_message(struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 
 /*
  * Ends a transaction's gallery changes: with rollback != 0 its enrolments leave the gallery
- * (or recent) again; otherwise recent's enrolments move into the gallery.
+ * (or recent) again; otherwise recent's enrolments move into the gallery if no search holds
+ * it, or wait in recent (moved waiting once DECIDE_RECENT_MAX are there).
  */
+#define DECIDE_RECENT_MAX 4096
 void decide_undo(struct decide_ctx *dc, struct decide_undo *undo, int rollback);
+
+/*
+ * Moves committed enrolments still waiting in recent into the gallery if no search holds it.
+ * Call on the thread that calls decide_message, between transactions (a loop timer).
+ */
+void decide_settle(struct decide_ctx *dc);
 
 /*
  * Appends a hub-level event (start, stop, recovery, key, policy, clock) at time now under the

@@ -238,6 +238,7 @@ sweep_once(struct hub *h)
 		if (r != 0)
 			goto fail;
 		retention_forget(h->gallery, &st);
+		retention_forget(h->recent, &st); /* enrolments not yet moved (decide_undo) */
 		if (st.seen_total > 0)
 			hublog_printf(&h->log,
 				"retention: deleted %llu acknowledgements kept for resends",
@@ -287,6 +288,16 @@ sweep_timer(void *arg)
 	return sweep_once(arg);
 }
 
+/* Timer: enrolments a busy gallery left waiting in recent join it (decide_undo). */
+static int
+settle_timer(void *arg)
+{
+	struct hub *h = arg;
+
+	decide_settle(&h->dc);
+	return 0;
+}
+
 /* --- the gallery ------------------------------------------------------------------------------- */
 
 static int
@@ -310,6 +321,80 @@ load_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t
 	bio_sample_clear(&s);
 	paso__subject_record__free_unpacked(sr, frame_allocator());
 	return r;
+}
+
+/*
+ * The gallery load, in parallel: subject ids are uniformly random, so their first byte splits
+ * the store into LOAD_PARTS parts of about equal size. Each thread opens its own read
+ * transaction and claims parts until none is left; decryption, decoding and template building
+ * run concurrently, and only the insertion takes the gallery's lock.
+ */
+#define LOAD_PARTS 256
+#define LOAD_THREADS_MAX 16
+
+struct load {
+	struct hub *h;
+	atomic_uint next; /* next part to claim */
+	atomic_int err;   /* first error, 0 if none */
+};
+
+static void *
+load_worker(void *arg)
+{
+	struct load *ld = arg;
+	struct vault_txn *t = NULL;
+	uint8_t lo[VAULT_ID_BYTES], hi[VAULT_ID_BYTES];
+	unsigned p;
+	int r, zero = 0;
+
+	if ((r = vault_begin(ld->h->vault, 1, &t)) != 0)
+		goto out;
+	while (atomic_load(&ld->err) == 0 && (p = atomic_fetch_add(&ld->next, 1)) < LOAD_PARTS) {
+		memset(lo, 0, sizeof(lo));
+		memset(hi, 0, sizeof(hi));
+		lo[0] = (uint8_t)p;
+		hi[0] = (uint8_t)(p + 1);
+		if ((r = vault_subject_foreach_range(
+			     t, lo, p + 1 < LOAD_PARTS ? hi : NULL, load_one, ld->h)) != 0)
+			goto out;
+	}
+out:
+	if (r != 0)
+		(void)atomic_compare_exchange_strong(&ld->err, &zero, r);
+	vault_abort(t);
+	return NULL;
+}
+
+/* Loads every subject's templates into the gallery on the machine's cores. */
+static int
+load_gallery(struct hub *h)
+{
+	struct load ld;
+	pthread_t tid[LOAD_THREADS_MAX];
+	uint64_t n = ledger_counter(h->ledger, COUNT_SUBJECTS);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned nt = cpus < 1 ? 1 : cpus > LOAD_THREADS_MAX ? LOAD_THREADS_MAX : (unsigned)cpus;
+	unsigned i, started = 0;
+	int r;
+
+	/* Sized once for everyone (and some room for enrolments): growth by doubling while
+	 * loading would hold two copies of the arrays at once. */
+	if (n > 0 && (r = gallery_reserve(h->gallery, n + n / 16 + 1024)) != 0)
+		return r;
+	ld.h = h;
+	atomic_init(&ld.next, 0);
+	atomic_init(&ld.err, 0);
+	for (i = 1; i < nt; i++) {
+		if (pthread_create(&tid[i], NULL, load_worker, &ld) != 0)
+			break;
+		started = i;
+	}
+	load_worker(&ld); /* this thread too; with no thread started it does every part */
+	for (i = 1; i <= started; i++)
+		pthread_join(tid[i], NULL);
+	/* The walk mapped the whole store into this process: let those pages go. */
+	vault_release_pages(h->vault);
+	return atomic_load(&ld.err);
 }
 
 /* Appends one hub event (action, code, purpose, detail) in its own ledger transaction. */
@@ -754,7 +839,6 @@ int
 hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 {
 	struct hub *h = NULL;
-	struct vault_txn *t = NULL;
 	struct server_config sc;
 	uint64_t recovered = 0;
 	char msg[200];
@@ -815,13 +899,10 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	 * crash interrupted finishes (its key destruction is redone). */
 	while (sweep_once(h) > 0)
 		;
-	if ((r = vault_begin(h->vault, 1, &t)) != 0 ||
-		(r = vault_subject_foreach(t, load_one, h)) != 0) {
+	if ((r = load_gallery(h)) != 0) {
 		paso_diag_set(d, r, "loading subjects from the store: %s", paso_strerror(r));
 		goto out;
 	}
-	vault_abort(t);
-	t = NULL;
 	struct loop_config lc = {
 		h->ledger, &h->dc, &h->cfg.clock, h->signer, &h->log, h->cfg.batch_max};
 	if ((r = loop_new(&lc, &h->loop)) != 0 ||
@@ -829,7 +910,8 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 		(r = loop_add_timer(h->loop, 1.0, read_timer, h)) != 0 ||
 		(r = loop_add_timer(h->loop, 1.0, sweep_timer, h)) != 0 ||
 		(r = loop_add_timer(h->loop, 0.2, cosign_timer, h)) != 0 ||
-		(r = loop_add_timer(h->loop, 1.0, witness_timer, h)) != 0)
+		(r = loop_add_timer(h->loop, 1.0, witness_timer, h)) != 0 ||
+		(r = loop_add_timer(h->loop, 1.0, settle_timer, h)) != 0)
 		goto out;
 	if ((r = cosign_open(cfg->dir, &h->cosign, d)) != 0)
 		goto out;
@@ -865,7 +947,6 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	h = NULL;
 	r = 0;
 out:
-	vault_abort(t);
 	hub_close(h);
 	return r;
 }

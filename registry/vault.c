@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -263,6 +264,8 @@ vault_check(struct vault *v, const char *path, struct paso_diag *d)
 			break;
 	}
 	mdb_txn_abort(txn);
+	/* The walk mapped every page of the store: a large store must not stay resident. */
+	vault_release_pages(v);
 	if (r == 0 && rc != 0)
 		r = paso_diag_set(d, PASO_E_CORRUPT, "%s/data.mdb: damaged: %s", path,
 			mdb_strerror(rc));
@@ -984,6 +987,67 @@ vault_subject_foreach(struct vault_txn *t,
 out:
 	mdb_cursor_close(c);
 	return r;
+}
+
+int
+vault_subject_foreach_range(struct vault_txn *t, const uint8_t lo[VAULT_ID_BYTES],
+	const uint8_t hi[VAULT_ID_BYTES],
+	int (*cb)(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t len),
+	void *arg)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	uint8_t *rec;
+	size_t len;
+	int rc, r;
+
+	if ((rc = mdb_cursor_open(t->txn, t->v->subjects, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	k.mv_data = (void *)lo;
+	k.mv_size = VAULT_ID_BYTES;
+	/* MDB_SET_RANGE: the first key at or after lo (k then points into the map). */
+	for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;
+		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+		if (k.mv_size != VAULT_ID_BYTES) {
+			r = PASO_E_CORRUPT;
+			goto out;
+		}
+		if (hi != NULL && memcmp(k.mv_data, hi, VAULT_ID_BYTES) >= 0)
+			break;
+		if ((r = rec_open(t, k.mv_data, &val, &rec, &len)) != 0)
+			goto out;
+		r = cb(arg, k.mv_data, rec, len);
+		vault_free_record(rec, len);
+		if (r != 0)
+			goto out;
+	}
+	r = rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(t->v, rc);
+out:
+	mdb_cursor_close(c);
+	return r;
+}
+
+void
+vault_release_pages(struct vault *v)
+{
+	struct stat st;
+	unsigned long lo, hi, ino;
+	char line[512];
+	mdb_filehandle_t fd;
+	FILE *f;
+
+	/* LMDB does not say where it mapped the file (me_mapaddr is set only for MDB_FIXEDMAP):
+	 * find the mapping of data.mdb's inode. The map is read-only and shared (no
+	 * MDB_WRITEMAP), so dropping this process's pages only unmaps them; the next read maps
+	 * them again from the page cache or the file. */
+	if (mdb_env_get_fd(v->env, &fd) != 0 || fstat(fd, &st) != 0 ||
+		(f = fopen("/proc/self/maps", "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &lo, &hi, &ino) == 3 &&
+			ino == (unsigned long)st.st_ino && hi > lo)
+			(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	fclose(f);
 }
 
 /* --- events: small sealed rows under the subject's data key, id || number ------------------ */

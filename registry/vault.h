@@ -194,6 +194,21 @@ int vault_subject_foreach(struct vault_txn *t,
 	void *arg);
 
 /*
+ * As vault_subject_foreach over the subjects whose id is in [lo, hi) only (hi NULL: to the end),
+ * so several threads, each with its own read transaction, can walk one store in parts.
+ */
+int vault_subject_foreach_range(struct vault_txn *t, const uint8_t lo[VAULT_ID_BYTES],
+	const uint8_t hi[VAULT_ID_BYTES],
+	int (*cb)(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t len),
+	void *arg);
+
+/*
+ * Drops the store's pages from this process's resident memory (they stay in the page cache;
+ * the next read maps them again), e.g. after a walk over every record. Any thread, any time.
+ */
+void vault_release_pages(struct vault *v);
+
+/*
  * Appends an event (opaque bytes, e.g. a crossing) to a subject's history, sealed under the
  * subject's data key and epoch like its record, so erasing the subject erases its history.
  * Sets *nop (may be NULL) to its number (1, 2, ...). Returns 0, PASO_E_NOT_FOUND (no such

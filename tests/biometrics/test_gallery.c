@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <pthread.h>
 #include <cmocka.h>
 
 #include "capture.h"
 #include "errors.h"
 #include "gallery.h"
+#include "match.h"
 #include "population.h"
 
 #define NE 24 /* people enrolled */
@@ -156,7 +158,7 @@ test_partial_probes(void **state)
 	struct gallery *g = enrolled_gallery(1);
 	struct gallery_hit hit;
 	struct bio_sample p;
-	struct gallery_opts ex = {0, 1};
+	struct gallery_opts ex = {0, 1, 0};
 	uint8_t id[16];
 	int found;
 
@@ -272,6 +274,94 @@ test_parallel_scan_over_many(void **state)
 	gallery_free(g);
 }
 
+struct searcher {
+	struct gallery *g;
+	struct match_template **t;
+	struct gallery_hit hit[NE + NS];
+	int found[NE + NS], start;
+};
+
+static void *
+search_every_third(void *arg)
+{
+	struct searcher *s = arg;
+	int i;
+
+	for (i = s->start; i < NE + NS; i += 3)
+		if (gallery_identify_batched(s->g, s->t[i], 1e-6, &s->hit[i], &s->found[i]) != 0)
+			s->found[i] = -1;
+	return NULL;
+}
+
+/*
+ * Searches from many threads at once go together in passes over the gallery: each gets the
+ * answer it would get alone. And the face gate of a large gallery decides as the full scan of
+ * every iris does on these probes (detention-preset captures, the hardest preset).
+ */
+static void
+test_batched_and_gated_searches_agree(void **state)
+{
+	struct gallery *g = NULL;
+	struct gallery_hit hit;
+	struct gallery_opts nogate = {0, 0, -1};
+	struct match_template *t[NE + NS];
+	static struct searcher sr[3];
+	pthread_t th[3];
+	struct bio_sample f;
+	uint8_t id[16], seed[32];
+	uint32_t i;
+	double ss;
+	int found, k;
+
+	(void)state;
+	assert_int_equal(gallery_new(2, &g), 0);
+	memset(&f, 0, sizeof(f));
+	f.has_face = 1;
+	for (i = 0; i < GALLERY_GATE_MIN; i++) {
+		memset(seed, 0, sizeof(seed));
+		memcpy(seed, &i, sizeof(i));
+		population_face_vector(seed, f.face);
+		ss = 0;
+		for (k = 0; k < BIO_FACE_DIM; k++)
+			ss += (double)f.face[k] * f.face[k];
+		for (k = 0; k < BIO_FACE_DIM; k++)
+			f.face[k] = (float)(f.face[k] / sqrt(ss));
+		make_id(100000 + i, id);
+		assert_int_equal(gallery_add(g, id, &f), 0);
+	}
+	for (i = 0; i < NE; i++) {
+		make_id(i, id);
+		assert_int_equal(gallery_add(g, id, &enrol[i]), 0);
+	}
+	for (i = 0; i < NE + NS; i++)
+		assert_int_equal(match_template_new(&probe[i], &t[i], NULL), 0);
+	for (k = 0; k < 3; k++) {
+		memset(&sr[k], 0, sizeof(sr[k]));
+		sr[k].g = g;
+		sr[k].t = t;
+		sr[k].start = k;
+		assert_int_equal(pthread_create(&th[k], NULL, search_every_third, &sr[k]), 0);
+	}
+	for (k = 0; k < 3; k++)
+		pthread_join(th[k], NULL);
+	for (i = 0; i < NE + NS; i++) {
+		const struct searcher *s = &sr[i % 3];
+
+		assert_int_equal(gallery_identify_tmpl(g, t[i], 1e-6, &hit, &found), 0);
+		assert_int_equal(s->found[i], found);
+		assert_memory_equal(s->hit[i].id, hit.id, 16);
+		assert_true(s->hit[i].scores.fused == hit.scores.fused);
+		assert_int_equal(gallery_identify_ex(g, &probe[i], 1e-6, &nogate, &hit, &k, NULL), 0);
+		assert_int_equal(k, found);
+		if (found) {
+			make_id(i, id);
+			assert_memory_equal(hit.id, id, 16);
+		}
+		match_template_free(t[i]);
+	}
+	gallery_free(g);
+}
+
 int
 main(void)
 {
@@ -281,6 +371,7 @@ main(void)
 		cmocka_unit_test(test_partial_probes),
 		cmocka_unit_test(test_add_remove),
 		cmocka_unit_test(test_parallel_scan_over_many),
+		cmocka_unit_test(test_batched_and_gated_searches_agree),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

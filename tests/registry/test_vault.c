@@ -351,6 +351,81 @@ test_survives_reopen_and_abort(void **state)
 	vault_abort(t);
 }
 
+struct range_seen {
+	uint8_t ids[64][16];
+	int n;
+	const uint8_t *lo, *hi;
+	int outside; /* ids given outside [lo, hi) */
+};
+
+static int
+collect_range(void *arg, const uint8_t id[16], const uint8_t *rec, size_t len)
+{
+	struct range_seen *rs = arg;
+
+	(void)rec;
+	(void)len;
+	if (memcmp(id, rs->lo, 16) < 0 || (rs->hi != NULL && memcmp(id, rs->hi, 16) >= 0))
+		rs->outside++;
+	if (rs->n < 64)
+		memcpy(rs->ids[rs->n], id, 16);
+	rs->n++;
+	return 0;
+}
+
+/* Walks in parts (the hub's parallel load): every subject exactly once, each in its own part. */
+static void
+test_foreach_range_parts(void **state)
+{
+	struct fx *f = *state;
+	struct vault_txn *t = NULL;
+	struct range_seen rs;
+	uint8_t ids[40][16], lo[16], hi[16];
+	int i, j, p, total = 0, found;
+	char card[16];
+
+	for (i = 0; i < 40; i++) {
+		(void)snprintf(card, sizeof(card), "GT-RNG-%d", i);
+		(void)create_one(f, card, 10, (uint8_t)i, ids[i]);
+	}
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	/* Four parts by the first byte of the id: [0,64) [64,128) [128,192) [192,end). */
+	for (p = 0; p < 4; p++) {
+		memset(lo, 0, 16);
+		memset(hi, 0, 16);
+		lo[0] = (uint8_t)(p * 64);
+		hi[0] = (uint8_t)((p + 1) * 64);
+		memset(&rs, 0, sizeof(rs));
+		rs.lo = lo;
+		rs.hi = p < 3 ? hi : NULL;
+		assert_int_equal(vault_subject_foreach_range(t, lo, rs.hi, collect_range, &rs), 0);
+		assert_int_equal(rs.outside, 0);
+		for (j = 0; j < rs.n; j++) {
+			for (found = 0, i = 0; i < 40; i++)
+				found += memcmp(rs.ids[j], ids[i], 16) == 0;
+			assert_int_equal(found, 1);
+		}
+		total += rs.n;
+	}
+	assert_int_equal(total, 40);
+	/* An empty range walks nothing. */
+	memset(lo, 0xff, 16);
+	memset(&rs, 0, sizeof(rs));
+	rs.lo = lo;
+	assert_int_equal(vault_subject_foreach_range(t, lo, NULL, collect_range, &rs), 0);
+	assert_int_equal(rs.n, 0);
+	vault_abort(t);
+	/* Dropping the store's pages changes nothing a read sees. */
+	vault_release_pages(f->v);
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	memset(lo, 0, 16);
+	memset(&rs, 0, sizeof(rs));
+	rs.lo = lo;
+	assert_int_equal(vault_subject_foreach_range(t, lo, NULL, collect_range, &rs), 0);
+	assert_int_equal(rs.n, 40);
+	vault_abort(t);
+}
+
 /* True if any 16-byte piece of needle occurs in hay. */
 static int
 leaks(const uint8_t *hay, size_t hlen, const uint8_t *needle, size_t nlen)
@@ -958,6 +1033,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_damage_seenexp_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seen_idempotency, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_reopen_and_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreach_range_parts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_plaintext_on_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupted_ciphertext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
