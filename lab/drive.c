@@ -321,11 +321,14 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 		}
 		(void)snprintf(plan, sizeof(plan), "%s/period-%04u.plan", dv->wldir, per);
 		(void)instant_format(s->start + (uint64_t)day * 86400u, when);
+		/* --window 64: what the hub takes in flight per connection. A kiosk waits for a
+		 * whole window's answers before the next, so the default 32 costs twice the round
+		 * trips (one period of southern-border: 25.8 s -> 16.2 s). */
 		{
 			char *a[] = {"paso-kiosk", "run", "--deployment", hub, "--hub", hostport,
 				"--people", people, "--seed", seed, "--plan", plan, "--truth",
 				truth, "--start", when, "--workdir", kw, "--give-up", "60",
-				"--json", "--capture", m->capture, NULL};
+				"--json", "--capture", m->capture, "--window", "64", NULL};
 			if (run(dv, a, klog) != 0)
 				goto out;
 		}
