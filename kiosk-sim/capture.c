@@ -197,7 +197,7 @@ capture_take_bio_some(const struct person_bio *bio, const uint8_t person_seed[32
 	}
 	ret = 0;
 	if (!(want & BIO_IRIS))
-		goto out; /* the irises are the stream's last draws */
+		goto out;                               /* the irises are the stream's last draws */
 	rot = (int)lrint(m->rot_sd * synth_normal(&r)); /* both eyes turn with the head */
 	for (e = 0; e < 2; e++) {
 		struct bio_iris *ir = &out->iris[out->n_iris];
@@ -220,8 +220,8 @@ int
 capture_take(const struct population *p, uint32_t person, uint32_t capture_no,
 	enum capture_preset preset, struct bio_sample *out)
 {
-	return capture_take_some(
-		p, person, capture_no, preset, BIO_FINGER | BIO_FACE | BIO_IRIS, FINGER_MASK_ALL, out);
+	return capture_take_some(p, person, capture_no, preset, BIO_FINGER | BIO_FACE | BIO_IRIS,
+		FINGER_MASK_ALL, out);
 }
 
 int

@@ -257,8 +257,8 @@ capture_once(struct runner *run, const struct job *j, enum capture_preset preset
 	int r;
 
 	if (j->kind != KIOSK_ENROL) {
-		if ((r = capture_take_some(run->pop, j->source, capture_no, preset, run->capture,
-			     two, s)) != 0)
+		if ((r = capture_take_some(
+			     run->pop, j->source, capture_no, preset, run->capture, two, s)) != 0)
 			return r;
 		if (!(run->capture & BIO_FINGER) || finger_views(s) == 2)
 			return kiosk_two_fingers(s);
@@ -278,8 +278,8 @@ capture(struct runner *run, const struct kiosk_run *kr, const struct job *j, str
 	int r;
 
 	for (attempt = 0; attempt < 3; attempt++) {
-		if ((r = capture_once(run, j, kr->site->preset, j->capture_no + attempt * 1000003u,
-			     s)) != 0)
+		if ((r = capture_once(
+			     run, j, kr->site->preset, j->capture_no + attempt * 1000003u, s)) != 0)
 			return r;
 		/* What this deployment's kiosks are configured not to capture is never taken. */
 		(void)bio_sample_keep(s, run->capture);
@@ -788,8 +788,7 @@ plan_kiosks(struct runner *run, const char *list, uint64_t fleet)
 
 /* A fleet kiosk without a certificate gets one from the deployment's CA; others must have one. */
 static int
-ensure_cert(const char *deploy, const char *name, int may_issue, const char *cert,
-	const char *key)
+ensure_cert(const char *deploy, const char *name, int may_issue, const char *cert, const char *key)
 {
 	struct paso_diag d = {0};
 	char ca[4200], cakey[4200];

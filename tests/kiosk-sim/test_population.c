@@ -315,14 +315,17 @@ test_partial_capture_is_the_same_capture(void **state)
 			bio_sample_clear(&part);
 			/* Two fingers only: the same impressions of those two fingers. */
 			assert_int_equal(
-				capture_take_some(p, i * 111, capno, preset, wants[w], two, &part), 0);
+				capture_take_some(p, i * 111, capno, preset, wants[w], two, &part),
+				0);
 			if (full.finger_record != NULL && part.finger_record != NULL) {
 				memset(&rf, 0, sizeof(rf));
 				memset(&rp, 0, sizeof(rp));
-				assert_int_equal(
-					iso19794_read(full.finger_record, full.finger_len, &rf, NULL), 0);
-				assert_int_equal(
-					iso19794_read(part.finger_record, part.finger_len, &rp, NULL), 0);
+				assert_int_equal(iso19794_read(full.finger_record, full.finger_len,
+							 &rf, NULL),
+					0);
+				assert_int_equal(iso19794_read(part.finger_record, part.finger_len,
+							 &rp, NULL),
+					0);
 				assert_true(rp.n_views <= 2);
 				for (k = 0; k < rp.n_views; k++) {
 					const struct fmr_view *a = &rp.views[k];
