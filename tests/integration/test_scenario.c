@@ -319,6 +319,67 @@ trace_checks(const char *out)
 	}
 }
 
+/*
+ * Trace and erasure (docs/lab.md): the first week's people are erased by the end of the run.
+ * Their card maps to nothing and trace says so; the acts logged under their pseudonym before
+ * the erasure are listed again from the public log alone (--pseudonym), each proved.
+ */
+static void
+erasure_trace_checks(const char *out)
+{
+	char hub[500], path[500], card[40], pseud[65], *people, *log = NULL, *p, *acts = NULL;
+	const char *bycard[] = {"paso", "trace", hub, "--card", card, "--json", NULL};
+	const char *bypseud[] = {"paso", "trace", hub, "--pseudonym", pseud, "--json", NULL};
+	const char *show[] = {"paso-audit", "show", hub, "--json", NULL};
+	const char *bad[] = {"paso", "trace", hub, "--pseudonym", "f20e", NULL};
+	const char *both[] = {"paso", "trace", hub, "--card", "X", "--pseudonym", pseud, NULL};
+
+	(void)snprintf(hub, sizeof(hub), "%s/one-week/hub", out);
+	(void)snprintf(path, sizeof(path), "%s/workload/people.csv", out);
+	people = h_read_file(path, NULL);
+	assert_non_null(people);
+	/* The first traveller to enrol (day 0): erased by a 7-day policy within the run. */
+	p = strchr(people, '\n');
+	assert_non_null(p);
+	p = strchr(strchr(p + 1, ',') + 1, ',') + 1;
+	(void)snprintf(card, sizeof(card), "%.*s", (int)strcspn(p, ","), p);
+	free(people);
+	assert_int_equal(h_run(&log, bycard), 1);
+	assert_non_null(strstr(log, "\"found\":false"));
+	assert_non_null(strstr(log, "its record was erased"));
+	assert_non_null(strstr(log, "--pseudonym"));
+	assert_null(strstr(log, card));
+	free(log);
+	/* The pseudonym of a day-0 enrolment, as the person's earlier trace would have shown it. */
+	assert_int_equal(h_run(&log, show), 0);
+	p = strstr(log, "\"action\":\"ENROLL\"");
+	assert_non_null(p);
+	p = strstr(p, "\"subject\":\"");
+	assert_non_null(p);
+	(void)snprintf(pseud, sizeof(pseud), "%.64s", p + 11);
+	free(log);
+	assert_int_equal(h_run(&acts, bypseud), 0);
+	assert_non_null(strstr(acts, "\"given_pseudonym\":true"));
+	assert_non_null(strstr(acts, "\"lookup_entry\":-1"));
+	assert_int_equal(h_count(acts, "\"action\":\"ENROLL\""), 1);
+	assert_null(strstr(acts, "\"verified\":false"));
+	assert_null(strstr(acts, "RECORD_READ")); /* nothing was looked up, nothing logged */
+	/* Reproducible: the public log alone gives the same acts again, with or without index. */
+	{
+		const char *full[] = {
+			"paso", "trace", hub, "--pseudonym", pseud, "--json", "--no-index", NULL};
+		assert_int_equal(h_run(&log, full), 0);
+		assert_int_equal(h_count(log, "\"index\":"), h_count(acts, "\"index\":"));
+		free(log);
+	}
+	free(acts);
+	assert_int_equal(h_run(&log, bad), 2);
+	assert_non_null(strstr(log, "--pseudonym: 64 hexadecimal digits: 'f20e'"));
+	free(log);
+	assert_int_equal(h_run(&log, both), 2);
+	free(log);
+}
+
 /* Retention inside a run: a 7-day policy erases the first week's people, the lines fall. */
 static void
 test_retention_in_a_run(void **state)
@@ -354,6 +415,7 @@ test_retention_in_a_run(void **state)
 	assert_non_null(strstr(held, "one-week,"));
 	free(held);
 	free(sum);
+	erasure_trace_checks(out);
 }
 
 /* A policy change mid-run: the hub reloads it (POLICY_LOAD) and keeps no new templates. */
