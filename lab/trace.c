@@ -25,16 +25,16 @@
 #define NO_LOOKUP UINT64_MAX
 
 /* What a card that maps to nothing means, for the person (docs/lab.md "Trace and erasure"). */
-#define ERASED_TEXT                                                                          \
-	"either the card was never enrolled or its record was erased. Erasure deletes the "    \
-	"card's index entry and destroys the record's key, so the card can no longer be linked " \
-	"to the pseudonym it had; that is the unlinkability erasure promises. The acts logged "  \
-	"before the erasure stay in the public log under that pseudonym: a trace kept from "     \
-	"before lists it, and `paso trace DEPLOYMENT --pseudonym HEX` lists them again from the " \
+#define ERASED_TEXT                                                                                \
+	"either the card was never enrolled or its record was erased. Erasure deletes the "        \
+	"card's index entry and destroys the record's key, so the card can no longer be linked "   \
+	"to the pseudonym it had; that is the unlinkability erasure promises. The acts logged "    \
+	"before the erasure stay in the public log under that pseudonym: a trace kept from "       \
+	"before lists it, and `paso trace DEPLOYMENT --pseudonym HEX` lists them again from the "  \
 	"public log alone"
-#define ERASED_TEXT_ES                                                                         \
+#define ERASED_TEXT_ES                                                                               \
 	"o la tarjeta nunca se inscribió o su registro fue borrado. El borrado elimina la tarjeta " \
-	"del índice y destruye la clave del registro: la tarjeta ya no puede vincularse con su "   \
+	"del índice y destruye la clave del registro: la tarjeta ya no puede vincularse con su "    \
 	"seudónimo. Los actos anteriores al borrado siguen en el registro público con ese "        \
 	"seudónimo; una traza guardada de antes lo indica"
 
@@ -439,14 +439,16 @@ write_html(const struct trace *t, const char *dir, const char *path, struct paso
 				     "<code>%s</code>. ",
 				t->pseud_hex);
 		else
-			fprintf(f, es ? "Nadie está inscrito con esa tarjeta: %s. "
-				      : "No one is enrolled with that card: %s. ",
+			fprintf(f,
+				es ? "Nadie está inscrito con esa tarjeta: %s. "
+				   : "No one is enrolled with that card: %s. ",
 				es ? ERASED_TEXT_ES : ERASED_TEXT);
 		if (t->given)
-			fprintf(f, es ? "Esta traza se leyó solo del registro público, a partir del "
-					"seudónimo.</p>\n"
-				      : "This trace was read from the public log alone, from the "
-					"pseudonym.</p>\n");
+			fprintf(f,
+				es ? "Esta traza se leyó solo del registro público, a partir del "
+				     "seudónimo.</p>\n"
+				   : "This trace was read from the public log alone, from the "
+				     "pseudonym.</p>\n");
 		else
 			fprintf(f,
 				es ? "Calcular ese seudónimo a partir de su tarjeta quedó registrado "
@@ -574,7 +576,8 @@ trace_main(int argc, char **argv)
 		}
 	}
 	if (dir == NULL || (card == NULL) == (pseud == NULL)) {
-		fprintf(stderr, "paso trace: needs DEPLOYMENT and one of --card N, --pseudonym HEX\n");
+		fprintf(stderr,
+			"paso trace: needs DEPLOYMENT and one of --card N, --pseudonym HEX\n");
 		usage(stderr);
 		return 2;
 	}
@@ -586,7 +589,8 @@ trace_main(int argc, char **argv)
 		size_t bin = 0;
 
 		if (strlen(pseud) != 64 ||
-			sodium_hex2bin(t.pseud, sizeof(t.pseud), pseud, 64, NULL, &bin, NULL) != 0 ||
+			sodium_hex2bin(t.pseud, sizeof(t.pseud), pseud, 64, NULL, &bin, NULL) !=
+				0 ||
 			bin != 32) {
 			fprintf(stderr, "paso trace: --pseudonym: 64 hexadecimal digits: '%s'\n",
 				pseud);

@@ -98,6 +98,20 @@ test_compare_two_policies(void **state)
 	assert_int_equal(h_json_num(card, "with_face"), 0);
 	assert_int_equal(h_json_num(card, "with_finger"), 0);
 	assert_true(h_json_num(card, "subjects") > h_json_num(as, "subjects"));
+	/* Partners: as-deployed shares in bulk with dhs, which ran beside the hub and now holds
+	 * copies with faces; it has no hit/no-hit rule, so every planned query was refused.
+	 * card-only shares with no one: no partner took part. */
+	{
+		const char *pa = strstr(as, "\"partners\":[{\"partner\":\"dhs\"");
+		assert_non_null(pa);
+		assert_true(h_json_num(pa, "records") > 50);
+		assert_true(h_json_num(pa, "with_face") > 50);
+		assert_int_equal(
+			h_json_num(pa, "sent"), h_json_num(sum, "partner_queries_planned"));
+		assert_int_equal(h_json_num(pa, "refused"), h_json_num(pa, "sent"));
+		assert_int_equal(h_json_num(pa, "hits"), 0);
+		assert_non_null(strstr(card, "\"partners\":[]"));
+	}
 	/* The page stands alone: inline SVG, no script, nothing fetched. */
 	(void)snprintf(path, sizeof(path), "%s/report.html", out);
 	html = h_read_file(path, NULL);
@@ -107,6 +121,8 @@ test_compare_two_policies(void **state)
 	assert_null(strstr(html, "src="));
 	assert_null(strstr(html, "href="));
 	assert_non_null(strstr(html, "A breach of the hub on day 14"));
+	assert_non_null(strstr(html, "Breach of partner <b>dhs</b> on day 21"));
+	assert_null(strstr(html, "not measured"));
 	assert_non_null(strstr(html, "backed by"));
 	(void)snprintf(path, sizeof(path), "%s/dataflow-as-deployed.dot", out);
 	csv = h_read_file(path, NULL);
@@ -144,6 +160,26 @@ test_compare_two_policies(void **state)
 		assert_string_equal(a, b);
 		free(a);
 		free(b);
+		/* minimal answers the partner's queries hit / no hit (its rule names the
+		 * scenario's purpose): every query answered, none a hit about someone never
+		 * enrolled, and the partner holds nothing (no bulk rule). */
+		(void)snprintf(path, sizeof(path), "%s/summary.json", out2);
+		a = h_read_file(path, NULL);
+		assert_non_null(a);
+		b = strstr(a, "\"partners\":[{\"partner\":\"dhs\"");
+		assert_non_null(b);
+		assert_int_equal(h_json_num(b, "sent"), h_json_num(a, "partner_queries_planned"));
+		assert_true(h_json_num(b, "hits") > 0);
+		assert_true(h_json_num(b, "no_hits") > 0);
+		assert_int_equal(h_json_num(b, "refused"), 0);
+		assert_int_equal(h_json_num(b, "wrongful_hits"), 0);
+		assert_int_equal(h_json_num(b, "records"), 0);
+		free(a);
+		(void)snprintf(path, sizeof(path), "%s/minimal/queries.txt", out2);
+		a = h_read_file(path, NULL);
+		assert_non_null(a);
+		assert_int_equal(h_count(a, "\n"), 8);
+		free(a);
 		/* A second run into the same folder is refused, and changes nothing. */
 		assert_int_equal(h_run(&log, argv), 1);
 		assert_non_null(strstr(log, "already holds a run"));
@@ -223,7 +259,8 @@ publish_checks(const char *out)
 	assert_non_null(strstr(log, "privacy budget exceeded"));
 	free(log);
 	assert_int_equal(h_run(&log, show), 0);
-	assert_int_equal(h_count(log, "action=SHARE"), 2); /* the refused one left no entry */
+	/* the refused release left no entry (the bulk shares to dhs are SHARE entries too) */
+	assert_int_equal(h_count(log, "purpose=published statistics"), 2);
 	assert_int_equal(h_count(log, "release: epsilon=1/2 budget=1"), 2);
 	free(log);
 	assert_int_equal(h_run(&log, verify), 0);
