@@ -132,6 +132,7 @@ take_iris(struct synth_rng *r, const struct preset_model *m, const float field[B
 	sodium_memzero(ns, sizeof(ns));
 }
 
+/* With face NULL only the draws are made (the stream stays where a full capture leaves it). */
 static void
 take_face(struct synth_rng *r, const struct preset_model *m, const struct person_bio *bio,
 	float face[BIO_FACE_DIM])
@@ -146,6 +147,10 @@ take_face(struct synth_rng *r, const struct preset_model *m, const struct person
 	s = sqrt(s2);
 	for (k = 0; k < 32; k++)
 		ns[k] = (uint8_t)synth_u64(r);
+	if (face == NULL) {
+		sodium_memzero(ns, sizeof(ns));
+		return;
+	}
 	population_face_vector(ns, n);
 	for (k = 0; k < BIO_FACE_DIM; k++) {
 		face[k] = (float)(bio->face_id[k] + s * n[k]);
@@ -162,22 +167,37 @@ int
 capture_take_bio(const struct person_bio *bio, const uint8_t person_seed[32], uint32_t capture_no,
 	enum capture_preset preset, struct bio_sample *out)
 {
+	return capture_take_bio_some(bio, person_seed, capture_no, preset,
+		BIO_FINGER | BIO_FACE | BIO_IRIS, FINGER_MASK_ALL, out);
+}
+
+int
+capture_take_bio_some(const struct person_bio *bio, const uint8_t person_seed[32],
+	uint32_t capture_no, enum capture_preset preset, unsigned want, uint32_t fingers,
+	struct bio_sample *out)
+{
 	const struct preset_model *m;
 	struct synth_rng r;
 	int e, rot, ret;
 
 	memset(out, 0, sizeof(*out));
-	if ((unsigned)preset >= NPRESET)
+	if ((unsigned)preset >= NPRESET || (fingers & ~FINGER_MASK_ALL) != 0)
 		return PASO_E_INVALID_ARG;
 	m = &presets[preset];
 	synth_rng_init(&r, person_seed, "capture", capture_no, (uint64_t)preset);
-	if ((ret = finger_synth_record(person_seed, capture_no, m->finger, bio->finger_mask,
-		     &out->finger_record, &out->finger_len)) != 0)
+	/* Each finger has its own stream: a subset is the same impressions of those fingers. */
+	if ((want & BIO_FINGER) &&
+		(ret = finger_synth_record(person_seed, capture_no, m->finger,
+			 bio->finger_mask & fingers, &out->finger_record, &out->finger_len)) != 0)
 		goto out;
+	/* The face's draws are made even when it is not wanted: the irises come after them. */
 	if (synth_uniform(&r) >= m->face_fail) {
-		take_face(&r, m, bio, out->face);
-		out->has_face = 1;
+		take_face(&r, m, bio, (want & BIO_FACE) ? out->face : NULL);
+		out->has_face = (want & BIO_FACE) != 0;
 	}
+	ret = 0;
+	if (!(want & BIO_IRIS))
+		goto out;                               /* the irises are the stream's last draws */
 	rot = (int)lrint(m->rot_sd * synth_normal(&r)); /* both eyes turn with the head */
 	for (e = 0; e < 2; e++) {
 		struct bio_iris *ir = &out->iris[out->n_iris];
@@ -200,6 +220,14 @@ int
 capture_take(const struct population *p, uint32_t person, uint32_t capture_no,
 	enum capture_preset preset, struct bio_sample *out)
 {
+	return capture_take_some(p, person, capture_no, preset, BIO_FINGER | BIO_FACE | BIO_IRIS,
+		FINGER_MASK_ALL, out);
+}
+
+int
+capture_take_some(const struct population *p, uint32_t person, uint32_t capture_no,
+	enum capture_preset preset, unsigned want, uint32_t fingers, struct bio_sample *out)
+{
 	struct person_bio *bio = NULL;
 	struct person_info info;
 	int ret;
@@ -209,9 +237,9 @@ capture_take(const struct population *p, uint32_t person, uint32_t capture_no,
 		return PASO_E_NOMEM;
 	if ((ret = population_person(p, person, &info)) != 0)
 		goto out;
-	if ((ret = population_bio(p, person, bio)) != 0)
+	if ((ret = population_bio_some(p, person, want, bio)) != 0)
 		goto out;
-	ret = capture_take_bio(bio, info.seed, capture_no, preset, out);
+	ret = capture_take_bio_some(bio, info.seed, capture_no, preset, want, fingers, out);
 out:
 	sodium_memzero(&info, sizeof(info));
 	population_bio_wipe(bio);

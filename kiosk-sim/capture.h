@@ -34,4 +34,17 @@ int capture_take(const struct population *p, uint32_t person, uint32_t capture_n
 int capture_take_bio(const struct person_bio *bio, const uint8_t person_seed[32],
 	uint32_t capture_no, enum capture_preset preset, struct bio_sample *out);
 
+/*
+ * capture_take (and _bio) producing only the modalities in want (BIO_*) and only the fingers in
+ * fingers (bit i = ISO position i+1, FINGER_MASK_ALL for all): what is produced is bit for bit
+ * what capture_take gives for it, without the cost of the rest (a kiosk configured not to capture
+ * irises, a crossing that sends two fingers). bio needs the traits of want (population_bio_some).
+ * Returns 0, PASO_E_INVALID_ARG (preset, fingers) or PASO_E_NOMEM. Thread-safe.
+ */
+int capture_take_some(const struct population *p, uint32_t person, uint32_t capture_no,
+	enum capture_preset preset, unsigned want, uint32_t fingers, struct bio_sample *out);
+int capture_take_bio_some(const struct person_bio *bio, const uint8_t person_seed[32],
+	uint32_t capture_no, enum capture_preset preset, unsigned want, uint32_t fingers,
+	struct bio_sample *out);
+
 #endif

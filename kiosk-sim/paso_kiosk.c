@@ -17,7 +17,9 @@
 #include <sodium.h>
 
 #include "capture.h"
+#include "finger_synth.h"
 #include "instant.h"
+#include "iso19794.h"
 #include "kiosk.h"
 #include "outbox.h"
 #include "paso.pb-c.h"
@@ -224,6 +226,50 @@ on_enrolled(void *arg, uint32_t person, const uint8_t *subject)
 	pthread_mutex_unlock(&run->mu);
 }
 
+/* Finger views in s's record (0 without one). */
+static int
+finger_views(const struct bio_sample *s)
+{
+	struct fmr_record rec;
+	int n;
+
+	if (s->finger_record == NULL)
+		return 0;
+	memset(&rec, 0, sizeof(rec));
+	if (iso19794_read(s->finger_record, s->finger_len, &rec, NULL) != 0)
+		return 0;
+	n = rec.n_views;
+	fmr_record_free(&rec);
+	return n;
+}
+
+/*
+ * One capture of what the kiosks are configured to take. Only that is synthesised, and a
+ * crossing or identification first synthesises only the two fingers kiosk_two_fingers keeps
+ * (ISO positions 2 and 7); when either is missing it takes all ten and lets kiosk_two_fingers
+ * choose, so the message is the same bytes either way (tests/kiosk-sim/test_population.c).
+ */
+static int
+capture_once(struct runner *run, const struct job *j, enum capture_preset preset,
+	uint32_t capture_no, struct bio_sample *s)
+{
+	const uint32_t two = (1u << 1) | (1u << 6);
+	int r;
+
+	if (j->kind != KIOSK_ENROL) {
+		if ((r = capture_take_some(
+			     run->pop, j->source, capture_no, preset, run->capture, two, s)) != 0)
+			return r;
+		if (!(run->capture & BIO_FINGER) || finger_views(s) == 2)
+			return kiosk_two_fingers(s);
+		bio_sample_clear(s);
+	}
+	if ((r = capture_take_some(run->pop, j->source, capture_no, preset, run->capture,
+		     FINGER_MASK_ALL, s)) != 0)
+		return r;
+	return j->kind != KIOSK_ENROL ? kiosk_two_fingers(s) : 0;
+}
+
 /* A capture that may fail to produce any modality: the kiosk tries again, at most three times. */
 static int
 capture(struct runner *run, const struct kiosk_run *kr, const struct job *j, struct bio_sample *s)
@@ -232,11 +278,8 @@ capture(struct runner *run, const struct kiosk_run *kr, const struct job *j, str
 	int r;
 
 	for (attempt = 0; attempt < 3; attempt++) {
-		r = capture_take(run->pop, j->source, j->capture_no + attempt * 1000003u,
-			kr->site->preset, s);
-		if (r != 0)
-			return r;
-		if (j->kind != KIOSK_ENROL && (r = kiosk_two_fingers(s)) != 0)
+		if ((r = capture_once(
+			     run, j, kr->site->preset, j->capture_no + attempt * 1000003u, s)) != 0)
 			return r;
 		/* What this deployment's kiosks are configured not to capture is never taken. */
 		(void)bio_sample_keep(s, run->capture);
@@ -745,8 +788,7 @@ plan_kiosks(struct runner *run, const char *list, uint64_t fleet)
 
 /* A fleet kiosk without a certificate gets one from the deployment's CA; others must have one. */
 static int
-ensure_cert(const char *deploy, const char *name, int may_issue, const char *cert,
-	const char *key)
+ensure_cert(const char *deploy, const char *name, int may_issue, const char *cert, const char *key)
 {
 	struct paso_diag d = {0};
 	char ca[4200], cakey[4200];

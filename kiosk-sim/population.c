@@ -36,6 +36,7 @@ struct population {
 	uint8_t key[32];   /* every person's seed derives from it */
 	uint64_t card_mul; /* card body = index * card_mul + card_add mod 1e9: a bijection */
 	uint64_t card_add;
+	float *iris_common; /* the structure every iris shares: derived once, not per person */
 };
 
 static const struct {
@@ -78,6 +79,7 @@ int
 population_new(uint64_t seed, uint32_t n, struct population **out)
 {
 	static const uint8_t domain[32] = "paso population v1";
+	static const uint8_t common_seed[32] = "paso iris common structure v1";
 	struct population *p;
 	struct synth_rng r;
 	uint8_t buf[8];
@@ -88,6 +90,11 @@ population_new(uint64_t seed, uint32_t n, struct population **out)
 		return PASO_E_INVALID_ARG;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return PASO_E_NOMEM;
+	if ((p->iris_common = malloc(sizeof(float) * BIO_IRIS_BITS)) == NULL) {
+		free(p);
+		return PASO_E_NOMEM;
+	}
+	population_iris_field(common_seed, p->iris_common);
 	p->seed = seed;
 	p->n = n;
 	for (i = 0; i < 8; i++)
@@ -108,6 +115,7 @@ population_free(struct population *p)
 {
 	if (p == NULL)
 		return;
+	free(p->iris_common);
 	sodium_memzero(p, sizeof(*p));
 	free(p);
 }
@@ -203,7 +211,7 @@ smooth_field(struct synth_rng *r, float field[BIO_IRIS_BITS])
 {
 	static double wa[2 * KA + 1], wr[2 * PAD_R + 1], la, lr;
 	static int init; /* idempotent: racing threads write identical values */
-	double white[ROWS][ANG], tmp[ROWS][ANG];
+	double white[ROWS][ANG + 2 * KA], tmp[ROWS][ANG];
 	int c, row, t, k;
 
 	if (!__atomic_load_n(&init, __ATOMIC_ACQUIRE)) {
@@ -212,15 +220,23 @@ smooth_field(struct synth_rng *r, float field[BIO_IRIS_BITS])
 		__atomic_store_n(&init, 1, __ATOMIC_RELEASE);
 	}
 	for (c = 0; c < 2; c++) {
-		for (row = 0; row < ROWS; row++)
+		/* Each row is stored with KA wrapped values on either side, so the circular
+		 * convolution needs no modulo (same terms, same order: the same bits). */
+		for (row = 0; row < ROWS; row++) {
 			for (t = 0; t < ANG; t++)
-				white[row][t] = synth_normal(r);
+				white[row][KA + t] = synth_normal(r);
+			for (k = 0; k < KA; k++) {
+				white[row][k] = white[row][ANG + k];
+				white[row][KA + ANG + k] = white[row][KA + k];
+			}
+		}
 		for (row = 0; row < ROWS; row++)
 			for (t = 0; t < ANG; t++) {
+				const double *w = &white[row][t];
 				double s = 0;
 
-				for (k = -KA; k <= KA; k++)
-					s += wa[k + KA] * white[row][(t + k + ANG) % ANG];
+				for (k = 0; k <= 2 * KA; k++)
+					s += wa[k] * w[k];
 				tmp[row][t] = s;
 			}
 		for (row = 0; row < 8; row++)
@@ -287,21 +303,25 @@ population_face_vector(const uint8_t rng_seed[32], float v[BIO_FACE_DIM])
 int
 population_bio(const struct population *p, uint32_t i, struct person_bio *out)
 {
-	static const uint8_t common_seed[32] = "paso iris common structure v1";
+	return population_bio_some(p, i, BIO_FINGER | BIO_FACE | BIO_IRIS, out);
+}
+
+int
+population_bio_some(const struct population *p, uint32_t i, unsigned want, struct person_bio *out)
+{
+	const float *common = p->iris_common;
 	struct person_info info;
 	struct synth_rng r;
-	float *common = NULL;
 	double a = sqrt(1 - IRIS_COMMON), b = sqrt(IRIS_COMMON);
 	int e, k, ret;
 
 	memset(out, 0, sizeof(*out));
 	if ((ret = population_person(p, i, &info)) != 0)
 		return ret;
-	if ((common = malloc(sizeof(float) * BIO_IRIS_BITS)) == NULL)
-		return PASO_E_NOMEM;
-	population_iris_field(common_seed, common);
+	/* Every trait has its own stream, so leaving one out changes none of the others. */
 	synth_rng_init(&r, info.seed, "traits", 0, 0);
-	population_face_vector(info.seed, out->face_id);
+	if (want & BIO_FACE)
+		population_face_vector(info.seed, out->face_id);
 	out->face_var = (float)exp(0.35 * synth_normal(&r));
 	for (e = 0; e < 2; e++) {
 		uint8_t es[32];
@@ -309,9 +329,12 @@ population_bio(const struct population *p, uint32_t i, struct person_bio *out)
 		synth_rng_init(&r, info.seed, "eye", (uint64_t)e, 0);
 		for (k = 0; k < 32; k++)
 			es[k] = (uint8_t)synth_u64(&r);
-		population_iris_field(es, out->iris_field[e]);
-		for (k = 0; k < BIO_IRIS_BITS; k++)
-			out->iris_field[e][k] = (float)(a * out->iris_field[e][k] + b * common[k]);
+		if (want & BIO_IRIS) {
+			population_iris_field(es, out->iris_field[e]);
+			for (k = 0; k < BIO_IRIS_BITS; k++)
+				out->iris_field[e][k] =
+					(float)(a * out->iris_field[e][k] + b * common[k]);
+		}
 		out->iris_var[e] = (float)exp(0.3 * synth_normal(&r));
 		/* unilateral blindness or an eye too damaged to image: about 0.3% of eyes */
 		out->eye_ok[e] = synth_uniform(&r) >= 0.003;
@@ -323,7 +346,6 @@ population_bio(const struct population *p, uint32_t i, struct person_bio *out)
 		if (synth_uniform(&r) >= 0.0015) /* missing or amputated finger */
 			out->finger_mask |= 1u << k;
 	sodium_memzero(&info, sizeof(info));
-	free(common);
 	return 0;
 }
 

@@ -65,8 +65,15 @@ struct person_bio {
 	uint32_t finger_mask;
 };
 
-/* Derives person i's traits. Returns 0 or PASO_E_INVALID_ARG. Thread-safe. */
+/* Derives person i's traits. Returns 0, PASO_E_INVALID_ARG or PASO_E_NOMEM. Thread-safe. */
 int population_bio(const struct population *p, uint32_t i, struct person_bio *out);
+/*
+ * The same, deriving only the costly traits of the modalities in want (BIO_FACE: face_id,
+ * BIO_IRIS: iris_field; the others are left zero). Every trait has its own stream, so what is
+ * derived equals population_bio's bit for bit. Returns 0 or PASO_E_INVALID_ARG. Thread-safe.
+ */
+int population_bio_some(
+	const struct population *p, uint32_t i, unsigned want, struct person_bio *out);
 void population_bio_wipe(struct person_bio *b);
 
 /*

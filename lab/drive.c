@@ -24,6 +24,14 @@
 extern char **environ;
 
 #define HUB_STOP_WAIT_S 300
+#define RUN_MAX_PARTNERS 4
+
+/* A partner agency taking part in one policy's run. */
+struct run_partner {
+	char name[65];
+	char dir[PATH_MAX + 80], log[PATH_MAX + 80];
+	pid_t pid;
+};
 
 struct drive {
 	char bin[PATH_MAX]; /* where paso-hub and paso-kiosk are: beside this program */
@@ -208,6 +216,219 @@ await_sweep(const struct drive *dv, const char *hub, const char *dir)
 	return -1;
 }
 
+/* The partners a policy shares with (its sharing rules' partner names, each once). */
+static size_t
+policy_partners(const char *path, char names[][65], size_t max)
+{
+	const struct policy_settings *ps;
+	struct paso_diag d = {0};
+	struct policy *p = NULL;
+	size_t i, j, n = 0;
+
+	if (policy_load_file(path, &p, &d) != 0)
+		return 0;
+	ps = policy_settings(p);
+	for (i = 0; i < ps->nsharing && n < max; i++) {
+		for (j = 0; j < n; j++)
+			if (strcmp(names[j], ps->sharing[i].partner) == 0)
+				break;
+		if (j == n)
+			(void)snprintf(names[n++], 65, "%s", ps->sharing[i].partner);
+	}
+	policy_free(p);
+	return n;
+}
+
+/* Waits for a port file (a hub's --port-file / --peer-port-file); 0 if the hub stopped. */
+static unsigned
+await_port(const char *portf, pid_t pid)
+{
+	unsigned port = 0;
+	int i, st;
+	FILE *f;
+
+	for (i = 0; i < 600; i++) {
+		if ((f = fopen(portf, "r")) != NULL) {
+			int got = fscanf(f, "%u", &port);
+			fclose(f);
+			if (got == 1 && port > 0)
+				return port;
+		}
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return 0;
+		usleep(20000);
+	}
+	return 0;
+}
+
+/*
+ * A partner agency beside the hub: its own deployment (init --role partner, the default partner
+ * policy), trust exchanged both ways (partner add), serving its peer port on the same simulated
+ * clock; the hub learns where it receives (peers/NAME.addr) and pushes bulk shares by itself.
+ */
+static int
+partner_start(const struct drive *dv, struct run_partner *pt, const char *hub, const char *dir,
+	const char *clk)
+{
+	char ca[PATH_MAX + 32], portf[PATH_MAX + 32], addr[PATH_MAX + 128];
+	unsigned port;
+	FILE *f;
+	int st;
+
+	(void)snprintf(pt->dir, sizeof(pt->dir), "%.4000s/partner-%.64s", dir, pt->name);
+	(void)snprintf(pt->log, sizeof(pt->log), "%.4000s/partner-%.64s.log", dir, pt->name);
+	{
+		char *a[] = {
+			"paso-hub", "init", pt->dir, "--name", pt->name, "--role", "partner", NULL};
+		if (run(dv, a, pt->log) != 0)
+			return -1;
+	}
+	(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", pt->dir);
+	{
+		char *a[] = {"paso-hub", "partner", "add", (char *)hub, "--name", pt->name, "--ca",
+			ca, NULL};
+		if (run(dv, a, pt->log) != 0)
+			return -1;
+	}
+	(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", hub);
+	{
+		char *a[] = {
+			"paso-hub", "partner", "add", pt->dir, "--name", "sim", "--ca", ca, NULL};
+		if (run(dv, a, pt->log) != 0)
+			return -1;
+	}
+	(void)snprintf(portf, sizeof(portf), "%s/peer-port", pt->dir);
+	{
+		char *a[] = {"paso-hub", "serve", pt->dir, "--port", "0", "--peer-port", "0",
+			"--peer-port-file", portf, "--clock", (char *)clk, NULL};
+		if ((st = spawn(dv, a, pt->log, &pt->pid)) != 0) {
+			fprintf(stderr, "paso: cannot start partner %s: %s\n", pt->name,
+				strerror(st));
+			return -1;
+		}
+	}
+	if ((port = await_port(portf, pt->pid)) == 0) {
+		fprintf(stderr, "paso: partner %s did not start listening; see %s\n", pt->name,
+			pt->log);
+		return -1;
+	}
+	(void)snprintf(addr, sizeof(addr), "%s/peers/%.64s.addr", hub, pt->name);
+	if ((f = fopen(addr, "w")) == NULL || fprintf(f, "127.0.0.1:%u\n", port) < 0 ||
+		fclose(f) != 0) {
+		fprintf(stderr, "paso: %s: %s\n", addr, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Stops a partner's hub (SIGTERM, then at most HUB_STOP_WAIT_S). 0 if it stopped cleanly. */
+static int
+stop_hub(pid_t pid, const char *what)
+{
+	int i, st = 0;
+
+	if (pid <= 0)
+		return 0;
+	kill(pid, SIGTERM);
+	for (i = 0; i < HUB_STOP_WAIT_S * 10; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+		usleep(100000);
+	}
+	fprintf(stderr, "paso: %s did not stop within %d s; killed\n", what, HUB_STOP_WAIT_S);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return -1;
+}
+
+/*
+ * The period's partner queries (workload period-NNNN.queries), each a probe of the person
+ * (paso-kiosk probe, detention preset) sent by the partner with `paso-hub query`. Each answer
+ * is appended to DIR/queries.txt: DAY PERSON ENROLLED RESULT CATEGORY (RESULT 0 hit, 3 no
+ * hit, 4 refused).
+ * The probe file is biometric data: 0600, deleted after each query.
+ */
+static int
+send_queries(const struct drive *dv, const struct run_partner *pt, const char *dir,
+	const char *natpeer, uint32_t per, uint32_t day)
+{
+	char qpath[PATH_MAX + 48], probe[PATH_MAX + 32], out[PATH_MAX + 32], log[PATH_MAX + 32];
+	char person[16], capno[24], seed[24], line[128];
+	unsigned long who, in, cat;
+	unsigned long long cn;
+	FILE *q, *o;
+	pid_t pid;
+	int st, rc = 0;
+
+	(void)snprintf(qpath, sizeof(qpath), "%s/period-%04u.queries", dv->wldir, per);
+	(void)snprintf(probe, sizeof(probe), "%s/probe.cap", dir);
+	(void)snprintf(out, sizeof(out), "%s/queries.txt", dir);
+	(void)snprintf(log, sizeof(log), "%s/queries.log", dir);
+	(void)snprintf(seed, sizeof(seed), "%" PRIu64, dv->s->seed);
+	if ((q = fopen(qpath, "r")) == NULL)
+		return 0; /* a workload planned without queries */
+	if ((o = fopen(out, "a")) == NULL) {
+		fclose(q);
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), q) != NULL) {
+		if (sscanf(line, "%lu %llu %lu %lu", &who, &cn, &in, &cat) != 4) {
+			fprintf(stderr, "paso: %s: bad line '%s'\n", qpath, line);
+			rc = -1;
+			break;
+		}
+		(void)snprintf(person, sizeof(person), "%lu", who);
+		(void)snprintf(capno, sizeof(capno), "%llu", cn);
+		(void)unlink(probe);
+		{
+			char *a[] = {"paso-kiosk", "probe", "--person", person, "--seed", seed,
+				"--capture-no", capno, "--preset", "detention", "--out", probe,
+				NULL};
+			if (run(dv, a, log) != 0) {
+				rc = -1;
+				break;
+			}
+		}
+		{
+			char *a[] = {"paso-hub", "query", (char *)pt->dir, "--hub", (char *)natpeer,
+				"--purpose", dv->s->partner_purpose, "--probe", probe, NULL};
+			if ((st = spawn(dv, a, log, &pid)) != 0) {
+				rc = -1;
+				break;
+			}
+			while (waitpid(pid, &st, 0) < 0)
+				if (errno != EINTR) {
+					rc = -1;
+					break;
+				}
+			st = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+			if (st != 0 && st != 3 && st != 4) {
+				fprintf(stderr, "paso: paso-hub query failed (exit %d); see %s\n",
+					st, log);
+				rc = -1;
+				break;
+			}
+		}
+		fprintf(o, "%u %lu %lu %d %lu\n", day, who, in, st, cat);
+	}
+	(void)unlink(probe);
+	fclose(q);
+	if (fclose(o) != 0)
+		rc = -1;
+	return rc;
+}
+
+/* `paso-hub stats DIR --json` into out. */
+static int
+snapshot(const struct drive *dv, const char *hub, const char *out)
+{
+	char *a[] = {"paso-hub", "stats", (char *)hub, "--json", NULL};
+
+	(void)unlink(out);
+	return run(dv, a, out);
+}
+
 /* One policy through the whole workload: a fresh deployment, its hub on a simulated clock.
  * Not inlined: dir's length is checked here, which the compiler cannot see through. */
 static int __attribute__((noinline))
@@ -218,8 +439,11 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 	char kw[PATH_MAX + 16], truth[PATH_MAX + 16], plan[PATH_MAX + 32], snap[PATH_MAX + 16];
 	char clk[96], start[INSTANT_TEXT_BYTES];
 	char people[16], seed[24], hostport[32], adv[24], when[INSTANT_TEXT_BYTES];
+	char names[RUN_MAX_PARTNERS][65], peerf[PATH_MAX + 16], natpeer[32];
+	struct run_partner pts[RUN_MAX_PARTNERS];
 	struct paso_diag d = {0};
 	pid_t hubpid = -1;
+	size_t npt = 0, j;
 	uint32_t per, i;
 	double t0;
 	int rc = -1, st, k;
@@ -261,9 +485,24 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 			return -1;
 	}
 	(void)snprintf(clk, sizeof(clk), "sim:%s", instant_format(s->start, start));
+	(void)snprintf(peerf, sizeof(peerf), "%s/peer-port", dir);
+	memset(pts, 0, sizeof(pts));
+	m->npartners = policy_partners(policy, names, RUN_MAX_PARTNERS);
+	for (j = 0; j < m->npartners; j++)
+		(void)snprintf(m->partners[j], sizeof(m->partners[j]), "%.64s", names[j]);
+	/* Partners first: the hub opens its peer port only for peers it trusts at start. */
+	for (npt = 0; npt < m->npartners; npt++) {
+		(void)snprintf(pts[npt].name, sizeof(pts[npt].name), "%.64s", names[npt]);
+		if (partner_start(dv, &pts[npt], hub, dir, clk) != 0) {
+			npt++;
+			goto out;
+		}
+	}
 	{
+		/* With partners, the hub also serves its peer port (their hit/no-hit queries). */
 		char *a[] = {"paso-hub", "serve", hub, "--port", "0", "--port-file", portf,
-			"--clock", clk, NULL};
+			"--clock", clk, m->npartners ? "--peer-port" : NULL, "0",
+			"--peer-port-file", peerf, NULL};
 		if ((st = spawn(dv, a, log, &hubpid)) != 0) {
 			fprintf(stderr, "paso: cannot start paso-hub: %s\n", strerror(st));
 			return -1;
@@ -289,6 +528,15 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 	if (i == 600) {
 		fprintf(stderr, "paso: paso-hub did not start listening; see %s\n", log);
 		goto out;
+	}
+	if (m->npartners > 0) {
+		unsigned pp = await_port(peerf, hubpid);
+
+		if (pp == 0) {
+			fprintf(stderr, "paso: paso-hub did not open its peer port; see %s\n", log);
+			goto out;
+		}
+		(void)snprintf(natpeer, sizeof(natpeer), "127.0.0.1:%u", pp);
 	}
 	m->seconds[PHASE_SETUP] = now_s() - t0;
 	(void)snprintf(people, sizeof(people), "%u", dv->w->population);
@@ -321,28 +569,47 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 		}
 		(void)snprintf(plan, sizeof(plan), "%s/period-%04u.plan", dv->wldir, per);
 		(void)instant_format(s->start + (uint64_t)day * 86400u, when);
+		/* --window 64: what the hub takes in flight per connection. A kiosk waits for a
+		 * whole window's answers before the next, so the default 32 costs twice the round
+		 * trips (one period of southern-border: 25.8 s -> 16.2 s). */
 		{
 			char *a[] = {"paso-kiosk", "run", "--deployment", hub, "--hub", hostport,
 				"--people", people, "--seed", seed, "--plan", plan, "--truth",
-				truth, "--start", when, "--workdir", kw, "--give-up", "60",
-				"--json", "--capture", m->capture, NULL};
+				truth, "--start", when, "--workdir", kw, "--give-up", "600",
+				"--json", "--capture", m->capture, "--window", "64", NULL};
 			if (run(dv, a, klog) != 0)
 				goto out;
 		}
 		m->seconds[PHASE_TRAFFIC] += now_s() - t0;
+		/* The scenario's partner queries come from the first partner. */
+		t0 = now_s();
+		if (npt > 0 && send_queries(dv, &pts[0], dir, natpeer, per, day) != 0)
+			goto out;
+		m->seconds[PHASE_QUERIES] += now_s() - t0;
 		t0 = now_s();
 		{
-			char out[PATH_MAX + 64];
-			char *a[] = {"paso-hub", "stats", hub, "--json", NULL};
+			char out[PATH_MAX + 160];
 			(void)snprintf(out, sizeof(out), "%s/period-%04u.json", snap, per);
-			(void)unlink(out);
-			if (run(dv, a, out) != 0)
+			if (snapshot(dv, hub, out) != 0)
 				goto out;
+			for (j = 0; j < npt; j++) {
+				(void)snprintf(out, sizeof(out),
+					"%s/partner-%.64s-period-%04u.json", snap, pts[j].name,
+					per);
+				if (snapshot(dv, pts[j].dir, out) != 0)
+					goto out;
+			}
 		}
 		if (per + 1 < dv->w->periods) {
 			char *a[] = {"paso-hub", "clock", hub, "--advance", adv, NULL};
 			if (run(dv, a, log) != 0 || await_sweep(dv, hub, dir) != 0)
 				goto out;
+			for (j = 0; j < npt; j++) {
+				char *b[] = {
+					"paso-hub", "clock", pts[j].dir, "--advance", adv, NULL};
+				if (run(dv, b, pts[j].log) != 0)
+					goto out;
+			}
 		}
 		m->seconds[PHASE_SNAPSHOT] += now_s() - t0;
 		if (!dv->quiet) {
@@ -356,6 +623,9 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 	rc = 0;
 out:
 	t0 = now_s();
+	for (j = 0; j < npt; j++)
+		if (stop_hub(pts[j].pid, "a partner's paso-hub") != 0)
+			rc = -1;
 	if (hubpid > 0) {
 		/* A clean stop finishes what the hub holds in hand; a hub still busy after
 		 * HUB_STOP_WAIT_S (a backlog of slow 1:N searches) is killed and the run fails. */

@@ -10,11 +10,12 @@
 
 #include "auditlog.h"
 #include "paso.pb-c.h"
+#include "policy.h"
 #include "report.h"
 #include "workload.h"
 
 const char *const run_phase_names[PHASE_N] = {
-	"plan", "setup", "traffic", "snapshots", "stop", "measure"};
+	"plan", "setup", "traffic", "snapshots", "stop", "measure", "queries"};
 
 enum { K_ENROL = 1, K_CROSS, K_IMPOSTOR, K_IDENTIFY, K_PROBE };
 static const char *const kind_words[] = {"", "enrol", "cross", "impostor", "identify", "probe"};
@@ -218,10 +219,17 @@ count_erased(const Paso__AuditEntry *e, uint64_t *period, uint64_t *total)
 static void
 count_share(struct measures *m, const Paso__AuditEntry *e)
 {
+	/* The mode is in the entry's detail: "shared templates ...", "shared record ...";
+	 * published statistics say "release: ...". */
+	const char *mode = strncmp(e->detail, "shared templates", 16) == 0 ? "templates"
+			   : strncmp(e->detail, "shared record", 13) == 0  ? "records"
+			   : strncmp(e->detail, "release:", 8) == 0        ? "statistics"
+									   : "other";
 	size_t i;
 
 	for (i = 0; i < m->nshares; i++)
 		if (strcmp(m->shares[i].recipient, e->recipient) == 0 &&
+			strcmp(m->shares[i].mode, mode) == 0 &&
 			strncmp(m->shares[i].purpose, e->purpose,
 				sizeof(m->shares[i].purpose) - 1) == 0) {
 			m->shares[i].n++;
@@ -231,6 +239,7 @@ count_share(struct measures *m, const Paso__AuditEntry *e)
 		return;
 	(void)snprintf(m->shares[i].recipient, sizeof(m->shares[i].recipient), "%s", e->recipient);
 	(void)snprintf(m->shares[i].purpose, sizeof(m->shares[i].purpose), "%s", e->purpose);
+	(void)snprintf(m->shares[i].mode, sizeof(m->shares[i].mode), "%s", mode);
 	m->shares[i].n = 1;
 	m->nshares++;
 }
@@ -312,6 +321,90 @@ judge(struct measures *m, struct idmap *ids, const Paso__AuditEntry *e, struct t
 	return 0;
 }
 
+/*
+ * The partners' side: their stats snapshots (stats/partner-NAME-period-NNNN.json: what each
+ * holds over time) and the queries the first one sent (queries.txt), judged against the truth
+ * the planner wrote with them.
+ */
+static int
+load_partners(const struct scenario *s, struct measures *m, struct paso_diag *d)
+{
+	uint32_t periods = (s->days + s->period_days - 1) / s->period_days, p;
+	char path[4400], text[2048];
+	unsigned long day, who, in, cat;
+	uint32_t cats = 0;
+	int res;
+	size_t k, n;
+	FILE *f;
+
+	if (m->npartners == 0)
+		return 0;
+	if ((m->partner_held = calloc(m->npartners * periods, sizeof(*m->partner_held))) == NULL)
+		return PASO_E_NOMEM;
+	for (k = 0; k < m->npartners; k++)
+		for (p = 0; p < periods; p++) {
+			struct held_point *h = &m->partner_held[k * periods + p];
+
+			(void)snprintf(path, sizeof(path), "%s/stats/partner-%s-period-%04u.json",
+				m->rundir, m->partners[k], p);
+			if ((f = fopen(path, "r")) == NULL)
+				return paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+			n = fread(text, 1, sizeof(text) - 1, f);
+			fclose(f);
+			text[n] = '\0';
+			if (strstr(text, "\"subjects\":") == NULL)
+				return paso_diag_set(d, PASO_E_CORRUPT,
+					"%s: not paso-hub stats --json output", path);
+			h->day = (p + 1) * s->period_days > s->days ? s->days
+								    : (p + 1) * s->period_days;
+			h->subjects = json_u64(text, "subjects");
+			h->finger = json_u64(text, "with_finger");
+			h->face = json_u64(text, "with_face");
+			h->iris = json_u64(text, "with_iris");
+			h->store_bytes = json_u64(text, "store_bytes");
+			h->crossings = json_u64(text, "crossings");
+		}
+	/* The categories the policy lets the partner ask about for this purpose. */
+	{
+		struct paso_diag pd = {0};
+		struct policy *pol = NULL;
+		const struct policy_settings *ps;
+
+		if (policy_load_file(m->policy_path, &pol, &pd) != 0)
+			return paso_diag_set(d, PASO_E_INVALID_ARG, "%s", pd.msg);
+		ps = policy_settings(pol);
+		for (k = 0; k < ps->nsharing; k++)
+			if (ps->sharing[k].what == POLICY_SHARE_HIT_NO_HIT &&
+				strcmp(ps->sharing[k].partner, m->partners[0]) == 0 &&
+				s->partner_purpose != NULL &&
+				strcmp(ps->sharing[k].purpose, s->partner_purpose) == 0)
+				cats |= ps->sharing[k].categories;
+		policy_free(pol);
+	}
+	(void)snprintf(path, sizeof(path), "%s/queries.txt", m->rundir);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0; /* no query was planned */
+	while (fgets(text, sizeof(text), f) != NULL) {
+		if (sscanf(text, "%lu %lu %lu %d %lu", &day, &who, &in, &res, &cat) != 5) {
+			fclose(f);
+			return paso_diag_set(d, PASO_E_CORRUPT, "%s: bad line '%s'", path, text);
+		}
+		m->queries++;
+		if (res == 0) {
+			m->query_hits++;
+			m->query_wrongful_hits += in == 0;
+			/* A hit about someone the rule does not cover discloses their enrolment. */
+			m->query_hits_outside_rule += cat > 31 || !(cats & (1u << cat));
+		} else if (res == 3) {
+			m->query_nohits++;
+			m->query_missed += in != 0;
+		} else
+			m->query_refused++;
+	}
+	fclose(f);
+	return 0;
+}
+
 int
 measures_compute(const struct scenario *s, struct measures *m, struct paso_diag *d)
 {
@@ -328,7 +421,7 @@ measures_compute(const struct scenario *s, struct measures *m, struct paso_diag 
 	int r, k;
 
 	memset(&tt, 0, sizeof(tt));
-	if ((r = load_snapshots(s, m, d)) != 0)
+	if ((r = load_snapshots(s, m, d)) != 0 || (r = load_partners(s, m, d)) != 0)
 		goto out;
 	(void)snprintf(path, sizeof(path), "%s/truth.txt", m->rundir);
 	if ((r = load_truth(path, &tt, m, d)) != 0)
@@ -402,5 +495,7 @@ measures_clear(struct measures *m)
 {
 	free(m->held);
 	m->held = NULL;
+	free(m->partner_held);
+	m->partner_held = NULL;
 	m->nheld = 0;
 }

@@ -173,6 +173,20 @@ at_day(const struct measures *m, const struct scenario *s, uint32_t day)
 	return &m->held[p < m->nheld ? p : m->nheld - 1];
 }
 
+/* What partner name holds on day (its stats snapshot of that period), or NULL. */
+static const struct held_point *
+partner_at_day(const struct measures *m, const struct scenario *s, const char *name, uint32_t day)
+{
+	size_t k, p = day / s->period_days;
+
+	if (m->nheld == 0 || m->partner_held == NULL)
+		return NULL;
+	for (k = 0; k < m->npartners; k++)
+		if (strcmp(m->partners[k], name) == 0)
+			return &m->partner_held[k * m->nheld + (p < m->nheld ? p : m->nheld - 1)];
+	return NULL;
+}
+
 /* Grouped bars: for one breach of the hub, what each policy leaves exposed. */
 static void
 exposure_chart(FILE *f, const struct scenario *s, const struct measures *m, size_t n, uint32_t day)
@@ -465,6 +479,12 @@ glance(FILE *f, const struct scenario *s, const struct measures *m, size_t n)
 	ROW("enrolled detainees the station could not identify", num(x->ident_missed, b1));
 	ROW("second enrolments under a new card not caught", num(x->dups_missed, b1));
 	ROW("disclosures to partners (<code>SHARE</code> entries)", num(shares_total(x), b1));
+	ROW("records a partner holds, at the end",
+		num(x->npartners && x->partner_held && x->nheld
+				? x->partner_held[x->nheld - 1].subjects
+				: 0,
+			b1));
+	ROW("partner queries answered with a hit (of those sent)", num(x->query_hits, b1));
 	fprintf(f, "<tr><td>records kept, by the policy (the first enrolled expire on)</td>");
 	for (i = 0; i < n; i++) {
 		char keep[48];
@@ -584,11 +604,43 @@ write_csvs(const char *dir, const struct scenario *s, const struct measures *m, 
 	(void)snprintf(path, sizeof(path), "%s/sharing.csv", dir);
 	if ((f = fopen(path, "w")) == NULL)
 		goto fail;
-	fprintf(f, "policy,recipient,purpose,disclosures\n");
+	fprintf(f, "policy,recipient,mode,purpose,disclosures\n");
 	for (i = 0; i < n; i++)
 		for (r = 0; r < m[i].nshares; r++)
-			fprintf(f, "%s,%s,\"%s\",%" PRIu64 "\n", m[i].policy,
-				m[i].shares[r].recipient, m[i].shares[r].purpose, m[i].shares[r].n);
+			fprintf(f, "%s,%s,%s,\"%s\",%" PRIu64 "\n", m[i].policy,
+				m[i].shares[r].recipient, m[i].shares[r].mode,
+				m[i].shares[r].purpose, m[i].shares[r].n);
+	if (fclose(f) != 0)
+		goto fail;
+	(void)snprintf(path, sizeof(path), "%s/partner_held.csv", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		goto fail;
+	fprintf(f, "policy,partner,day,records,with_finger,with_face,with_iris,store_bytes\n");
+	for (i = 0; i < n; i++)
+		for (r = 0; r < m[i].npartners && m[i].partner_held != NULL; r++)
+			for (p = 0; p < m[i].nheld; p++) {
+				const struct held_point *h = &m[i].partner_held[r * m[i].nheld + p];
+				fprintf(f,
+					"%s,%s,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+					",%" PRIu64 "\n",
+					m[i].policy, m[i].partners[r], h->day, h->subjects,
+					h->finger, h->face, h->iris, h->store_bytes);
+			}
+	if (fclose(f) != 0)
+		goto fail;
+	(void)snprintf(path, sizeof(path), "%s/queries.csv", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		goto fail;
+	fprintf(f, "policy,partner,queries,hits,no_hits,refused,wrongful_hits,missed,"
+		   "hits_outside_rule_categories\n");
+	for (i = 0; i < n; i++)
+		if (m[i].npartners > 0)
+			fprintf(f,
+				"%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+				",%" PRIu64 ",%" PRIu64 "\n",
+				m[i].policy, m[i].partners[0], m[i].queries, m[i].query_hits,
+				m[i].query_nohits, m[i].query_refused, m[i].query_wrongful_hits,
+				m[i].query_missed, m[i].query_hits_outside_rule);
 	if (fclose(f) != 0)
 		goto fail;
 	(void)snprintf(path, sizeof(path), "%s/exposure.csv", dir);
@@ -608,6 +660,21 @@ write_csvs(const char *dir, const struct scenario *s, const struct measures *m, 
 				"\n",
 				m[i].policy, s->events[r].day, h->subjects, h->finger, h->face,
 				h->iris, h->audit_people);
+		}
+	}
+	/* A partner's breach: what its own store holds that day (it keeps no audit pseudonyms
+	 * of the hub's, so that column is empty). */
+	for (r = 0; r < s->nevents; r++) {
+		if (s->events[r].kind != SCENARIO_BREACH_PARTNER)
+			continue;
+		for (i = 0; i < n; i++) {
+			const struct held_point *h =
+				partner_at_day(&m[i], s, s->events[r].target, s->events[r].day);
+			if (h == NULL)
+				continue;
+			fprintf(f, "%s,%s,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",\n",
+				m[i].policy, s->events[r].target, s->events[r].day, h->subjects,
+				h->finger, h->face, h->iris);
 		}
 	}
 	if (fclose(f) != 0)
@@ -682,8 +749,34 @@ write_json(const char *dir, const struct scenario *s, const struct workload_info
 			x->probe_hits, x->enrol, x->enrol_wrong_dup, x->dups, x->dups_caught,
 			x->dups_missed, x->capture_failures, x->truth_unmatched);
 		for (r = 0; r < x->nshares; r++)
-			fprintf(f, "%s{\"recipient\":\"%s\",\"disclosures\":%" PRIu64 "}",
-				r ? "," : "", x->shares[r].recipient, x->shares[r].n);
+			fprintf(f,
+				"%s{\"recipient\":\"%s\",\"mode\":\"%s\",\"disclosures\":%" PRIu64
+				"}",
+				r ? "," : "", x->shares[r].recipient, x->shares[r].mode,
+				x->shares[r].n);
+		fprintf(f, "],\"partners\":[");
+		for (r = 0; r < x->npartners; r++) {
+			const struct held_point *ph =
+				x->partner_held && x->nheld
+					? &x->partner_held[r * x->nheld + x->nheld - 1]
+					: NULL;
+			fprintf(f,
+				"%s{\"partner\":\"%s\",\"held_at_end\":{\"records\":%" PRIu64
+				",\"with_finger\":%" PRIu64 ",\"with_face\":%" PRIu64
+				",\"with_iris\":%" PRIu64 "}",
+				r ? "," : "", x->partners[r], ph ? ph->subjects : 0,
+				ph ? ph->finger : 0, ph ? ph->face : 0, ph ? ph->iris : 0);
+			if (r == 0)
+				fprintf(f,
+					",\"queries\":{\"sent\":%" PRIu64 ",\"hits\":%" PRIu64
+					",\"no_hits\":%" PRIu64 ",\"refused\":%" PRIu64
+					",\"wrongful_hits\":%" PRIu64 ",\"missed\":%" PRIu64
+					",\"hits_outside_rule_categories\":%" PRIu64 "}",
+					x->queries, x->query_hits, x->query_nohits,
+					x->query_refused, x->query_wrongful_hits, x->query_missed,
+					x->query_hits_outside_rule);
+			fprintf(f, "}");
+		}
 		fprintf(f,
 			"],\"erasures\":%" PRIu64 ",\"cost\":{\"kiosk_messages\":%" PRIu64
 			",\"audit_entries\":%" PRIu64 ",\"audit_bytes\":%" PRIu64
@@ -768,10 +861,29 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 		} else if (s->events[r].kind == SCENARIO_BREACH_PARTNER) {
 			fprintf(f, "<p>Breach of partner <b>");
 			esc(f, s->events[r].target);
-			fprintf(f,
-				"</b> on day %u: not measured, this deployment has no partner "
-				"party yet.</p>\n",
+			fprintf(f, "</b> on day %u: what its own store holds that day.</p>\n",
 				s->events[r].day);
+			fprintf(f, "<table><tr><th>policy</th><th>records</th><th>fingerprints</th>"
+				   "<th>faces</th><th>irises</th></tr>\n");
+			for (i = 0; i < n; i++) {
+				const struct held_point *h = partner_at_day(
+					&m[i], s, s->events[r].target, s->events[r].day);
+				char b1[32], b2[32], b3[32], b4[32];
+				fprintf(f, "<tr><td>");
+				esc(f, m[i].policy);
+				if (h == NULL)
+					fprintf(f, "</td><td colspan='4'>shares nothing with this "
+						   "partner: nothing held there</td></tr>\n");
+				else
+					fprintf(f,
+						"</td><td class='n'>%s</td><td class='n'>%s</td>"
+						"<td class='n'>%s</td><td class='n'>%s</td></tr>\n",
+						num(h->subjects, b1), num(h->finger, b2),
+						num(h->face, b3), num(h->iris, b4));
+			}
+			fprintf(f, "</table><p class='src'>From the partner's own "
+				   "<code>paso-hub stats --json</code> after that period "
+				   "(<code>partner_held.csv</code>).</p>\n");
 			any = 1;
 		}
 	}
@@ -783,14 +895,14 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 		for (r = 0; r < m[i].nshares; r++) {
 			if (!any)
 				fprintf(f,
-					"<table><tr><th>policy</th><th>recipient</th><th>purpose</th>"
-					"<th>disclosures</th></tr>\n");
+					"<table><tr><th>policy</th><th>recipient</th><th>mode</th>"
+					"<th>purpose</th><th>disclosures</th></tr>\n");
 			any = 1;
 			fprintf(f, "<tr><td>");
 			esc(f, m[i].policy);
 			fprintf(f, "</td><td>");
 			esc(f, m[i].shares[r].recipient);
-			fprintf(f, "</td><td>");
+			fprintf(f, "</td><td>%s</td><td>", m[i].shares[r].mode);
 			esc(f, m[i].shares[r].purpose);
 			fprintf(f, "</td><td class='n'>%" PRIu64 "</td></tr>\n", m[i].shares[r].n);
 		}
@@ -799,10 +911,48 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 	else
 		fprintf(f,
 			"<p>No <code>SHARE</code> entry in any hub's audit log: nothing was "
-			"disclosed in these runs (%" PRIu64 " partner queries were planned, but no "
-			"partner party takes part in them yet). The policies' sharing rules are in "
-			"the data-flow diagrams below.</p>\n",
+			"disclosed in these runs. The policies' sharing rules are in the data-flow "
+			"diagrams below.</p>\n");
+	fprintf(f, "<h2>Partner queries (hit / no hit)</h2>\n");
+	any = 0;
+	for (i = 0; i < n; i++) {
+		char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], b7[32];
+		if (m[i].npartners == 0)
+			continue;
+		if (!any)
+			fprintf(f,
+				"<table><tr><th>policy</th><th>partner</th><th>sent</th>"
+				"<th>hit</th><th>no hit</th><th>refused</th><th>wrongful hits "
+				"(probe of someone not enrolled)</th><th>no hit for someone "
+				"enrolled</th><th>hits about people the rule's categories do not "
+				"cover</th></tr>\n");
+		any = 1;
+		fprintf(f, "<tr><td>");
+		esc(f, m[i].policy);
+		fprintf(f, "</td><td>");
+		esc(f, m[i].partners[0]);
+		fprintf(f,
+			"</td><td class='n'>%s</td><td class='n'>%s</td><td class='n'>%s</td>"
+			"<td class='n'>%s</td><td class='n'>%s</td><td class='n'>%s</td>"
+			"<td class='n'>%s</td></tr>\n",
+			num(m[i].queries, b1), num(m[i].query_hits, b2), num(m[i].query_nohits, b3),
+			num(m[i].query_refused, b4), num(m[i].query_wrongful_hits, b5),
+			num(m[i].query_missed, b6), num(m[i].query_hits_outside_rule, b7));
+	}
+	if (any)
+		fprintf(f, "</table><p class='src'>The scenario's queries (purpose '");
+	else
+		fprintf(f,
+			"<p>No policy shares with a partner, so no partner asked (%" PRIu64
+			" queries planned; purpose '",
 			w->partner_queries);
+	esc(f, s->partner_purpose ? s->partner_purpose : "");
+	fprintf(f,
+		"'), sent by the partner with <code>paso-hub query</code> and answered by "
+		"the hub under the policy's <code>hit_no_hit</code> rules (a purpose no rule "
+		"names is refused); judged against the planner's truth "
+		"(<code>queries.txt</code>, <code>queries.csv</code>).%s\n",
+		any ? "</p>" : ")</p>");
 	fprintf(f, "<h2>Decisions and what they cost people</h2>\n<table><tr><th>what happened "
 		   "(ground truth from the simulation)</th>");
 	for (i = 0; i < n; i++) {
@@ -883,10 +1033,34 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 			fclose(f);
 			return rc;
 		}
+		/* A policy_change replaces the policy mid-run: its flow from that day on. */
+		for (r = 0; r < s->nevents; r++) {
+			struct paso_diag cd = {0};
+			if (s->events[r].kind != SCENARIO_POLICY_CHANGE)
+				continue;
+			if ((rc = policy_load_file(s->events[r].target, &pol, &cd)) != 0) {
+				fclose(f);
+				*d = cd;
+				return rc;
+			}
+			fprintf(f, "<h4>From day %u: ", s->events[r].day);
+			esc(f, policy_settings(pol)->name);
+			fprintf(f, " (policy_change)</h4><p>");
+			esc(f, policy_settings(pol)->description);
+			fprintf(f, "</p>");
+			flow_svg(f, pol);
+			fprintf(f, "<p class='src'>Generated from <code>");
+			esc(f, s->events[r].target);
+			fprintf(f, "</code>, which the hub reloaded on day %u.</p>\n",
+				s->events[r].day);
+			policy_free(pol);
+			pol = NULL;
+		}
 	}
 	fprintf(f,
 		"<p class='src'>Figures for your own tools: <code>held.csv</code>, "
 		"<code>decisions.csv</code>, <code>exposure.csv</code>, <code>sharing.csv</code>, "
+		"<code>partner_held.csv</code>, <code>queries.csv</code>, "
 		"<code>cost.csv</code>, <code>summary.json</code>. Each policy's deployment, audit "
 		"log and truth file are kept in its own folder; check a log with "
 		"<code>paso-audit verify DIR/POLICY/hub</code>.</p>\n</body></html>\n");

@@ -19,10 +19,11 @@ struct held_point {
 
 #define REPORT_MAX_PARTIES 16
 
-/* Disclosures to one partner for one purpose (SHARE entries). */
+/* Disclosures to one partner for one purpose in one mode (SHARE entries). */
 struct share_count {
 	char recipient[65];
 	char purpose[129];
+	char mode[16]; /* templates, records, statistics (published), other */
 	uint64_t n;
 };
 
@@ -33,6 +34,7 @@ enum run_phase {
 	PHASE_SNAPSHOT,
 	PHASE_STOP,
 	PHASE_MEASURE,
+	PHASE_QUERIES, /* the partner's hit/no-hit queries (last: cost.csv's columns stay put) */
 	PHASE_N
 };
 extern const char *const run_phase_names[PHASE_N];
@@ -58,6 +60,15 @@ struct measures {
 	struct share_count shares[REPORT_MAX_PARTIES];
 	size_t nshares;
 	uint64_t deletes;
+	/* Partners (a policy's sharing rules): their own stats snapshots, and the queries sent
+	 * (DIR/queries.txt) judged against the planned truth. */
+	char partners[4][65];
+	size_t npartners;
+	struct held_point *partner_held; /* nheld per partner, partner k at [k * nheld] */
+	uint64_t queries, query_hits, query_nohits, query_refused;
+	uint64_t query_wrongful_hits;     /* hits on a probe of someone not enrolled */
+	uint64_t query_missed;            /* no hit on a probe of someone enrolled */
+	uint64_t query_hits_outside_rule; /* hits about people the hit_no_hit rule does not cover */
 	/* Cost. */
 	uint64_t kiosk_messages; /* audit entries whose actor is a kiosk */
 	uint64_t audit_entries, audit_bytes, store_bytes;

@@ -22,6 +22,21 @@
 #include "vault.h"
 
 #define LOOKUP_PURPOSE "subject access request"
+#define NO_LOOKUP UINT64_MAX
+
+/* What a card that maps to nothing means, for the person (docs/lab.md "Trace and erasure"). */
+#define ERASED_TEXT                                                                                \
+	"either the card was never enrolled or its record was erased. Erasure deletes the "        \
+	"card's index entry and destroys the record's key, so the card can no longer be linked "   \
+	"to the pseudonym it had; that is the unlinkability erasure promises. The acts logged "    \
+	"before the erasure stay in the public log under that pseudonym: a trace kept from "       \
+	"before lists it, and `paso trace DEPLOYMENT --pseudonym HEX` lists them again from the "  \
+	"public log alone"
+#define ERASED_TEXT_ES                                                                               \
+	"o la tarjeta nunca se inscribió o su registro fue borrado. El borrado elimina la tarjeta " \
+	"del índice y destruye la clave del registro: la tarjeta ya no puede vincularse con su "    \
+	"seudónimo. Los actos anteriores al borrado siguen en el registro público con ese "        \
+	"seudónimo; una traza guardada de antes lo indica"
 
 struct act {
 	uint64_t index;
@@ -36,7 +51,8 @@ struct trace {
 	uint8_t pseud[32];
 	char pseud_hex[65];
 	int found;
-	uint64_t lookup_index; /* the audited lookup that computed the pseudonym */
+	int given;             /* --pseudonym: no card, no lookup, the public log only */
+	uint64_t lookup_index; /* the audited lookup that computed the pseudonym (given: none) */
 	struct checkpoint cp;
 	char *note;
 	struct act *acts;
@@ -315,15 +331,19 @@ print_text(const struct trace *t, const char *dir)
 	size_t i;
 
 	printf("trace of one person in %s\n", dir);
-	if (t->found)
+	if (t->given)
+		printf("  pseudonym %s (given: read from the public log only; no card was looked "
+		       "up and nothing was logged)\n",
+			t->pseud_hex);
+	else if (t->found)
 		printf("  pseudonym %s (computed from the card under the deployment's keys and the "
 		       "person's data key; that "
 		       "lookup is itself entry %" PRIu64 ")\n",
 			t->pseud_hex, t->lookup_index);
 	else
 		printf("  no one is enrolled with that card here (the lookup is entry %" PRIu64
-		       ")\n",
-			t->lookup_index);
+		       "): %s\n",
+			t->lookup_index, ERASED_TEXT);
 	printf("  against the signed checkpoint of %s: size %" PRIu64 "\n", t->cp.origin,
 		t->cp.size);
 	printf("  %zu acts; check any with: paso-audit prove %s --index N --size %" PRIu64 "\n",
@@ -357,10 +377,15 @@ print_json(const struct trace *t, const char *dir)
 	char inst[INSTANT_TEXT_BYTES], h[65];
 	size_t i, k;
 
-	printf("{\"deployment\":\"%s\",\"found\":%s,\"pseudonym\":\"%s\",\"lookup_entry\":%" PRIu64
-	       ",\"checkpoint\":{\"origin\":\"%s\",\"size\":%" PRIu64 ",\"root\":\"",
-		dir, t->found ? "true" : "false", t->found ? t->pseud_hex : "", t->lookup_index,
-		t->cp.origin, t->cp.size);
+	printf("{\"deployment\":\"%s\",\"found\":%s,\"given_pseudonym\":%s,\"pseudonym\":\"%s\","
+	       "\"lookup_entry\":%" PRId64 ",",
+		dir, t->found ? "true" : "false", t->given ? "true" : "false",
+		t->found ? t->pseud_hex : "",
+		t->lookup_index == NO_LOOKUP ? (int64_t)-1 : (int64_t)t->lookup_index);
+	if (!t->found)
+		printf("\"note\":\"%s\",", ERASED_TEXT);
+	printf("\"checkpoint\":{\"origin\":\"%s\",\"size\":%" PRIu64 ",\"root\":\"", t->cp.origin,
+		t->cp.size);
 	hex(t->cp.root, 32, h);
 	printf("%s\"},\"acts\":[", h);
 	for (i = 0; i < t->n; i++) {
@@ -418,14 +443,23 @@ write_html(const struct trace *t, const char *dir, const char *path, struct paso
 				     "<code>%s</code>. ",
 				t->pseud_hex);
 		else
-			fprintf(f, es ? "Nadie está inscrito con esa tarjeta. "
-				      : "No one is enrolled with that card. ");
-		fprintf(f,
-			es ? "Calcular ese seudónimo a partir de su tarjeta quedó registrado como "
-			     "el acto número %" PRIu64 ".</p>\n"
-			   : "Computing that pseudonym from your card was itself recorded as act "
-			     "number %" PRIu64 ".</p>\n",
-			t->lookup_index);
+			fprintf(f,
+				es ? "Nadie está inscrito con esa tarjeta: %s. "
+				   : "No one is enrolled with that card: %s. ",
+				es ? ERASED_TEXT_ES : ERASED_TEXT);
+		if (t->given)
+			fprintf(f,
+				es ? "Esta traza se leyó solo del registro público, a partir del "
+				     "seudónimo.</p>\n"
+				   : "This trace was read from the public log alone, from the "
+				     "pseudonym.</p>\n");
+		else
+			fprintf(f,
+				es ? "Calcular ese seudónimo a partir de su tarjeta quedó registrado "
+				     "como el acto número %" PRIu64 ".</p>\n"
+				   : "Computing that pseudonym from your card was itself recorded as "
+				     "act number %" PRIu64 ".</p>\n",
+				t->lookup_index);
 		fprintf(f,
 			"<table><tr><th>#</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th>"
 			"<th>%s</th></tr>\n",
@@ -490,13 +524,17 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: paso trace DEPLOYMENT --card N [--json] [--html FILE] [--index DIR | "
 		"--no-index]\n"
+		"       paso trace DEPLOYMENT --pseudonym HEX [same options]\n"
 		"  lists every act about the person holding card N in the deployment's audit log,\n"
 		"  each with its inclusion proof against the latest signed checkpoint. Computing the\n"
 		"  person's pseudonym from the card is itself logged first (the hub must be\n"
 		"  stopped). --html writes a page in Spanish and English to hand to the person.\n"
 		"  An index from pseudonyms to entries (default DEPLOYMENT/trace-index; derived from\n"
 		"  the public log and brought up to date first) spares reading the whole log each\n"
-		"  time; --no-index reads every entry instead.\n");
+		"  time; --no-index reads every entry instead.\n"
+		"  --pseudonym HEX (64 hex digits, from an earlier trace) lists the same acts from\n"
+		"  the public log alone: it needs no card, reads no key and logs nothing, so it\n"
+		"  works after the person's record (and the card's link to it) was erased.\n");
 }
 
 int
@@ -510,7 +548,7 @@ trace_main(int argc, char **argv)
 	struct policy *pol = NULL;
 	struct auditlog *log = NULL;
 	struct trace t;
-	const char *dir = NULL, *card = NULL, *html = NULL, *idxdir = NULL;
+	const char *dir = NULL, *card = NULL, *html = NULL, *idxdir = NULL, *pseud = NULL;
 	char idxbuf[DEPLOY_PATH_MAX + 16];
 	const Paso__Action act = PASO__ACTION__RECORD_READ;
 	const char *details[1] = {"card index looked up to compute one subject's pseudonym, at "
@@ -523,6 +561,8 @@ trace_main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--card") == 0 && i + 1 < argc)
 			card = argv[++i];
+		else if (strcmp(argv[i], "--pseudonym") == 0 && i + 1 < argc)
+			pseud = argv[++i];
 		else if (strcmp(argv[i], "--html") == 0 && i + 1 < argc)
 			html = argv[++i];
 		else if (strcmp(argv[i], "--json") == 0)
@@ -539,14 +579,33 @@ trace_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (dir == NULL || card == NULL) {
-		fprintf(stderr, "paso trace: needs DEPLOYMENT and --card N\n");
+	if (dir == NULL || (card == NULL) == (pseud == NULL)) {
+		fprintf(stderr,
+			"paso trace: needs DEPLOYMENT and one of --card N, --pseudonym HEX\n");
 		usage(stderr);
 		return 2;
 	}
-	if (strlen(card) < 1 || strlen(card) > 64) {
+	if (card != NULL && (strlen(card) < 1 || strlen(card) > 64)) {
 		fprintf(stderr, "paso trace: --card: 1..64 characters\n");
 		return 2;
+	}
+	if (pseud != NULL) {
+		size_t bin = 0;
+
+		if (strlen(pseud) != 64 ||
+			sodium_hex2bin(t.pseud, sizeof(t.pseud), pseud, 64, NULL, &bin, NULL) !=
+				0 ||
+			bin != 32) {
+			fprintf(stderr, "paso trace: --pseudonym: 64 hexadecimal digits: '%s'\n",
+				pseud);
+			return 2;
+		}
+		if ((r = deploy_paths(dir, &p, &d)) != 0)
+			goto out;
+		t.found = t.given = 1;
+		t.lookup_index = NO_LOOKUP;
+		hex(t.pseud, 32, t.pseud_hex);
+		goto scan;
 	}
 	if ((r = deploy_paths(dir, &p, &d)) != 0 || (r = keyring_open(p.keys, &kr, &d)) != 0 ||
 		(r = vault_open(dir, kr, &v, &d)) != 0 ||
@@ -580,6 +639,7 @@ trace_main(int argc, char **argv)
 	sodium_memzero(id, sizeof(id));
 	vault_abort(tx);
 	tx = NULL;
+scan:
 	if (!noindex && idxdir == NULL) {
 		(void)snprintf(idxbuf, sizeof(idxbuf), "%s/trace-index", p.root);
 		idxdir = idxbuf;
@@ -592,9 +652,17 @@ trace_main(int argc, char **argv)
 		print_json(&t, dir);
 	else
 		print_text(&t, dir);
+	if (t.given && t.n == 0) {
+		r = paso_diag_set(&d, PASO_E_NOT_FOUND, "no entry of %s's log names pseudonym %s",
+			dir, t.pseud_hex);
+		goto out;
+	}
 	r = t.found ? 0 : PASO_E_NOT_FOUND;
 	if (!t.found)
-		(void)paso_diag_set(&d, r, "no one is enrolled with that card in %s", dir);
+		(void)paso_diag_set(&d, r,
+			"no one is enrolled with that card in %s: never enrolled, or erased "
+			"(erasure unlinks the card from its pseudonym)",
+			dir);
 out:
 	for (k = 0; k < t.n; k++)
 		paso__audit_entry__free_unpacked(t.acts[k].e, NULL);

@@ -206,12 +206,14 @@ workload_plan(
 	struct state st;
 	struct plan p = {0};
 	struct rng r = {s->seed ^ 0x747261666669ULL};
+	struct rng rq = {s->seed ^ 0x7175657279ULL}; /* partner queries: their own stream */
 	crypto_hash_sha256_state h;
 	uint8_t dg[32];
 	char path[4200];
 	uint32_t periods = (s->days + s->period_days - 1) / s->period_days, per, enrolled = 0;
 	uint32_t first = (uint32_t)(s->initial_share * s->people + 0.5), i, k;
 	double dup_carry = 0, ident_carry = 0;
+	uint64_t query_no = 0;
 	uint64_t strangers_needed, spares_needed;
 	FILE *f;
 	int rc;
@@ -319,7 +321,44 @@ workload_plan(
 			if ((rc = push(&p, &l)) != 0)
 				goto out;
 		}
-		out->partner_queries += (uint64_t)(s->partner_per_day * len + 0.5);
+		/* Partner queries (hit/no-hit), in their own file and stream so the kiosks' plans
+		 * are the same with or without them: PERSON CAPTURE_NO ENROLLED CATEGORY. */
+		{
+			uint64_t nq = (uint64_t)(s->partner_per_day * len + 0.5), q;
+
+			(void)snprintf(path, sizeof(path), "%s/period-%04u.queries", dir, per);
+			if ((f = fopen(path, "w")) == NULL) {
+				rc = paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
+				goto out;
+			}
+			for (q = 0; q < nq; q++) {
+				uint32_t who;
+				int in = enrolled > 0 && unit(&rq) < s->partner_enrolled;
+
+				if (in)
+					who = st.travellers[below(&rq, enrolled)];
+				else if (enrolled < s->people)
+					who = st.travellers[enrolled +
+							    below(&rq, s->people - enrolled)];
+				else if (st.nstrangers > 0)
+					who = st.strangers[below(&rq, st.nstrangers)];
+				else
+					continue;
+				struct person_info pi;
+
+				if ((rc = population_person(st.pop, who, &pi)) != 0) {
+					fclose(f);
+					goto out;
+				}
+				fprintf(f, "%u %" PRIu64 " %d %d\n", who,
+					WORKLOAD_QUERY_CAPNO + query_no++, in, pi.category);
+			}
+			if (fclose(f) != 0) {
+				rc = paso_diag_set(d, PASO_E_IO, "%s: write failed", path);
+				goto out;
+			}
+			out->partner_queries += nq;
+		}
 		(void)snprintf(path, sizeof(path), "%s/period-%04u.plan", dir, per);
 		if ((rc = write_plan(path, &p, &h, d)) != 0)
 			goto out;

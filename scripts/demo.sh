@@ -75,6 +75,11 @@ for p in as-deployed minimal card-only; do
     END { printf "    %-12s %s duplicates caught; %d of %d genuine crossings decided\n", p, c, n - u, n }' \
     "$D/compare/decisions.csv"
 done
+echo "  what partner dhs holds at the end, and how the hub answered its hit/no-hit queries:"
+for p in as-deployed minimal card-only; do
+  awk -F, -v p="$p" '$1 == p { last = $0 } END { split(last, f, ","); printf "    %-12s dhs holds %s records (faces of %s); ", p, f[4] + 0, f[6] + 0 }' "$D/compare/partner_held.csv"
+  awk -F, -v p="$p" '$1 == p { q = $3; h = $4; r = $6 } END { if (q == "") print "no partner"; else printf "%s queries: %s hits, %s refused\n", q, h, r }' "$D/compare/queries.csv"
+done
 
 echo
 echo "done: the deployment is in $D/hub, the hub's log in $D/hub.log"

@@ -98,6 +98,20 @@ test_compare_two_policies(void **state)
 	assert_int_equal(h_json_num(card, "with_face"), 0);
 	assert_int_equal(h_json_num(card, "with_finger"), 0);
 	assert_true(h_json_num(card, "subjects") > h_json_num(as, "subjects"));
+	/* Partners: as-deployed shares in bulk with dhs, which ran beside the hub and now holds
+	 * copies with faces; it has no hit/no-hit rule, so every planned query was refused.
+	 * card-only shares with no one: no partner took part. */
+	{
+		const char *pa = strstr(as, "\"partners\":[{\"partner\":\"dhs\"");
+		assert_non_null(pa);
+		assert_true(h_json_num(pa, "records") > 50);
+		assert_true(h_json_num(pa, "with_face") > 50);
+		assert_int_equal(
+			h_json_num(pa, "sent"), h_json_num(sum, "partner_queries_planned"));
+		assert_int_equal(h_json_num(pa, "refused"), h_json_num(pa, "sent"));
+		assert_int_equal(h_json_num(pa, "hits"), 0);
+		assert_non_null(strstr(card, "\"partners\":[]"));
+	}
 	/* The page stands alone: inline SVG, no script, nothing fetched. */
 	(void)snprintf(path, sizeof(path), "%s/report.html", out);
 	html = h_read_file(path, NULL);
@@ -107,6 +121,8 @@ test_compare_two_policies(void **state)
 	assert_null(strstr(html, "src="));
 	assert_null(strstr(html, "href="));
 	assert_non_null(strstr(html, "A breach of the hub on day 14"));
+	assert_non_null(strstr(html, "Breach of partner <b>dhs</b> on day 21"));
+	assert_null(strstr(html, "not measured"));
 	assert_non_null(strstr(html, "backed by"));
 	(void)snprintf(path, sizeof(path), "%s/dataflow-as-deployed.dot", out);
 	csv = h_read_file(path, NULL);
@@ -144,6 +160,26 @@ test_compare_two_policies(void **state)
 		assert_string_equal(a, b);
 		free(a);
 		free(b);
+		/* minimal answers the partner's queries hit / no hit (its rule names the
+		 * scenario's purpose): every query answered, none a hit about someone never
+		 * enrolled, and the partner holds nothing (no bulk rule). */
+		(void)snprintf(path, sizeof(path), "%s/summary.json", out2);
+		a = h_read_file(path, NULL);
+		assert_non_null(a);
+		b = strstr(a, "\"partners\":[{\"partner\":\"dhs\"");
+		assert_non_null(b);
+		assert_int_equal(h_json_num(b, "sent"), h_json_num(a, "partner_queries_planned"));
+		assert_true(h_json_num(b, "hits") > 0);
+		assert_true(h_json_num(b, "no_hits") > 0);
+		assert_int_equal(h_json_num(b, "refused"), 0);
+		assert_int_equal(h_json_num(b, "wrongful_hits"), 0);
+		assert_int_equal(h_json_num(b, "records"), 0);
+		free(a);
+		(void)snprintf(path, sizeof(path), "%s/minimal/queries.txt", out2);
+		a = h_read_file(path, NULL);
+		assert_non_null(a);
+		assert_int_equal(h_count(a, "\n"), 8);
+		free(a);
 		/* A second run into the same folder is refused, and changes nothing. */
 		assert_int_equal(h_run(&log, argv), 1);
 		assert_non_null(strstr(log, "already holds a run"));
@@ -223,7 +259,8 @@ publish_checks(const char *out)
 	assert_non_null(strstr(log, "privacy budget exceeded"));
 	free(log);
 	assert_int_equal(h_run(&log, show), 0);
-	assert_int_equal(h_count(log, "action=SHARE"), 2); /* the refused one left no entry */
+	/* the refused release left no entry (the bulk shares to dhs are SHARE entries too) */
+	assert_int_equal(h_count(log, "purpose=published statistics"), 2);
 	assert_int_equal(h_count(log, "release: epsilon=1/2 budget=1"), 2);
 	free(log);
 	assert_int_equal(h_run(&log, verify), 0);
@@ -319,6 +356,67 @@ trace_checks(const char *out)
 	}
 }
 
+/*
+ * Trace and erasure (docs/lab.md): the first week's people are erased by the end of the run.
+ * Their card maps to nothing and trace says so; the acts logged under their pseudonym before
+ * the erasure are listed again from the public log alone (--pseudonym), each proved.
+ */
+static void
+erasure_trace_checks(const char *out)
+{
+	char hub[500], path[500], card[40], pseud[65], *people, *log = NULL, *p, *acts = NULL;
+	const char *bycard[] = {"paso", "trace", hub, "--card", card, "--json", NULL};
+	const char *bypseud[] = {"paso", "trace", hub, "--pseudonym", pseud, "--json", NULL};
+	const char *show[] = {"paso-audit", "show", hub, "--json", NULL};
+	const char *bad[] = {"paso", "trace", hub, "--pseudonym", "f20e", NULL};
+	const char *both[] = {"paso", "trace", hub, "--card", "X", "--pseudonym", pseud, NULL};
+
+	(void)snprintf(hub, sizeof(hub), "%s/one-week/hub", out);
+	(void)snprintf(path, sizeof(path), "%s/workload/people.csv", out);
+	people = h_read_file(path, NULL);
+	assert_non_null(people);
+	/* The first traveller to enrol (day 0): erased by a 7-day policy within the run. */
+	p = strchr(people, '\n');
+	assert_non_null(p);
+	p = strchr(strchr(p + 1, ',') + 1, ',') + 1;
+	(void)snprintf(card, sizeof(card), "%.*s", (int)strcspn(p, ","), p);
+	free(people);
+	assert_int_equal(h_run(&log, bycard), 1);
+	assert_non_null(strstr(log, "\"found\":false"));
+	assert_non_null(strstr(log, "its record was erased"));
+	assert_non_null(strstr(log, "--pseudonym"));
+	assert_null(strstr(log, card));
+	free(log);
+	/* The pseudonym of a day-0 enrolment, as the person's earlier trace would have shown it. */
+	assert_int_equal(h_run(&log, show), 0);
+	p = strstr(log, "\"action\":\"ENROLL\"");
+	assert_non_null(p);
+	p = strstr(p, "\"subject\":\"");
+	assert_non_null(p);
+	(void)snprintf(pseud, sizeof(pseud), "%.64s", p + 11);
+	free(log);
+	assert_int_equal(h_run(&acts, bypseud), 0);
+	assert_non_null(strstr(acts, "\"given_pseudonym\":true"));
+	assert_non_null(strstr(acts, "\"lookup_entry\":-1"));
+	assert_int_equal(h_count(acts, "\"action\":\"ENROLL\""), 1);
+	assert_null(strstr(acts, "\"verified\":false"));
+	assert_null(strstr(acts, "RECORD_READ")); /* nothing was looked up, nothing logged */
+	/* Reproducible: the public log alone gives the same acts again, with or without index. */
+	{
+		const char *full[] = {
+			"paso", "trace", hub, "--pseudonym", pseud, "--json", "--no-index", NULL};
+		assert_int_equal(h_run(&log, full), 0);
+		assert_int_equal(h_count(log, "\"index\":"), h_count(acts, "\"index\":"));
+		free(log);
+	}
+	free(acts);
+	assert_int_equal(h_run(&log, bad), 2);
+	assert_non_null(strstr(log, "--pseudonym: 64 hexadecimal digits: 'f20e'"));
+	free(log);
+	assert_int_equal(h_run(&log, both), 2);
+	free(log);
+}
+
 /* Retention inside a run: a 7-day policy erases the first week's people, the lines fall. */
 static void
 test_retention_in_a_run(void **state)
@@ -354,6 +452,7 @@ test_retention_in_a_run(void **state)
 	assert_non_null(strstr(held, "one-week,"));
 	free(held);
 	free(sum);
+	erasure_trace_checks(out);
 }
 
 /* A policy change mid-run: the hub reloads it (POLICY_LOAD) and keeps no new templates. */

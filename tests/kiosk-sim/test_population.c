@@ -12,7 +12,9 @@
 #include "capture.h"
 #include "errors.h"
 #include "face.h"
+#include "finger_synth.h"
 #include "iris.h"
+#include "iso19794.h"
 #include "population.h"
 
 static void
@@ -260,6 +262,95 @@ test_face_generator_statistics(void **state)
 	population_free(p);
 }
 
+/* The view of finger pos in a record, or NULL. */
+static const struct fmr_view *
+view_of(const struct fmr_record *rec, unsigned pos)
+{
+	int i;
+
+	for (i = 0; i < rec->n_views; i++)
+		if (rec->views[i].finger_pos == pos)
+			return &rec->views[i];
+	return NULL;
+}
+
+/*
+ * The kiosk simulator synthesises only what a kiosk sends (capture_take_some): what it produces
+ * must be what a full capture holds, bit for bit, or a policy that captures less would be
+ * measured on other captures than one that captures more.
+ */
+static void
+test_partial_capture_is_the_same_capture(void **state)
+{
+	static const unsigned wants[] = {BIO_FINGER, BIO_FINGER | BIO_FACE, BIO_FACE | BIO_IRIS,
+		BIO_IRIS, BIO_FINGER | BIO_FACE | BIO_IRIS};
+	const uint32_t two = (1u << 1) | (1u << 6);
+	struct population *p = NULL;
+	struct bio_sample full, part;
+	struct fmr_record rf, rp;
+	size_t w;
+	uint32_t i;
+	int k, checked_views = 0;
+
+	(void)state;
+	assert_int_equal(population_new(2013, 5000, &p), 0);
+	for (i = 0; i < 40; i++)
+		for (w = 0; w < sizeof(wants) / sizeof(wants[0]); w++) {
+			enum capture_preset preset = (enum capture_preset)(i % 3);
+			uint32_t capno = 1 + i * 7;
+
+			assert_int_equal(capture_take(p, i * 111, capno, preset, &full), 0);
+			(void)bio_sample_keep(&full, wants[w]);
+			assert_int_equal(capture_take_some(p, i * 111, capno, preset, wants[w],
+						 FINGER_MASK_ALL, &part),
+				0);
+			assert_int_equal(part.finger_len, full.finger_len);
+			if (full.finger_len > 0)
+				assert_memory_equal(
+					part.finger_record, full.finger_record, full.finger_len);
+			assert_int_equal(part.has_face, full.has_face);
+			assert_memory_equal(part.face, full.face, sizeof(full.face));
+			assert_int_equal(part.n_iris, full.n_iris);
+			assert_memory_equal(part.iris, full.iris, sizeof(full.iris));
+			bio_sample_clear(&part);
+			/* Two fingers only: the same impressions of those two fingers. */
+			assert_int_equal(
+				capture_take_some(p, i * 111, capno, preset, wants[w], two, &part),
+				0);
+			if (full.finger_record != NULL && part.finger_record != NULL) {
+				memset(&rf, 0, sizeof(rf));
+				memset(&rp, 0, sizeof(rp));
+				assert_int_equal(iso19794_read(full.finger_record, full.finger_len,
+							 &rf, NULL),
+					0);
+				assert_int_equal(iso19794_read(part.finger_record, part.finger_len,
+							 &rp, NULL),
+					0);
+				assert_true(rp.n_views <= 2);
+				for (k = 0; k < rp.n_views; k++) {
+					const struct fmr_view *a = &rp.views[k];
+					const struct fmr_view *b = view_of(&rf, a->finger_pos);
+
+					assert_true(a->finger_pos == 2 || a->finger_pos == 7);
+					assert_non_null(b);
+					assert_int_equal(a->n_minutiae, b->n_minutiae);
+					assert_int_equal(a->quality, b->quality);
+					assert_memory_equal(
+						a->m, b->m, sizeof(*a->m) * a->n_minutiae);
+					checked_views++;
+				}
+				fmr_record_free(&rf);
+				fmr_record_free(&rp);
+			}
+			bio_sample_clear(&part);
+			bio_sample_clear(&full);
+		}
+	assert_true(checked_views > 100);
+	assert_int_equal(capture_take_some(p, 1, 1, PRESET_GOOD, BIO_FINGER, 1u << 10, &part),
+		PASO_E_INVALID_ARG);
+	population_free(p);
+}
+
 int
 main(void)
 {
@@ -269,6 +360,7 @@ main(void)
 		cmocka_unit_test(test_iris_generator_statistics),
 		cmocka_unit_test(test_capture_presets),
 		cmocka_unit_test(test_face_generator_statistics),
+		cmocka_unit_test(test_partial_capture_is_the_same_capture),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
