@@ -281,7 +281,7 @@ handle(struct control *c, const char *line, char *ans, size_t cap)
 		/* A read transaction beside the loop's writes: it sees the last commit. */
 		now = clock_now(c->cfg.clock);
 		if ((r = vault_begin(c->cfg.dc->vault, 1, &t)) == 0)
-			r = retention_due(t, c->cfg.kr, now, &due);
+			r = retention_due(t, c->cfg.kr, c->cfg.dc->policy, now, &due);
 		vault_abort(t);
 		if (r != 0) {
 			(void)snprintf(ans, cap, "error %d %s: reading the store: %s\n", r,

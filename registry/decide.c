@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 #include <sodium.h>
 
+#include "be.h"
 #include "frame.h"
 #include "ingest.h"
 #include "instant.h"
@@ -193,6 +194,28 @@ per_comparison_fmr(const struct decide_ctx *dc)
 	return policy_identify_fmr(dc->policy) / (double)(n > 0 ? n : 1);
 }
 
+/* The hub's day at a->now: the creation day of the records an act makes (key epochs). */
+static uint32_t
+today(const struct act *a)
+{
+	return (uint32_t)(a->now / SECONDS_PER_DAY);
+}
+
+/*
+ * What the hub keeps about a refused message: its Error answer (kiosk, seq, code, reason,
+ * audit index), sealed under the key epoch of refusals made today and keyed by the audit
+ * index, so it goes after retention_days.rejected (registry/retention.h).
+ */
+static int
+keep_refusal(struct act *a, uint64_t idx)
+{
+	uint8_t key[8];
+
+	be64_put(key, idx);
+	return vault_kept_put(a->t, VAULT_EPOCH(POLICY_REC_REJECTED, today(a)), key, sizeof(key),
+		a->m->reply + FRAME_HEADER_BYTES, a->m->reply_len - FRAME_HEADER_BYTES);
+}
+
 /* Refuses the message: one REJECT entry naming the code and reason, and an Error reply. */
 static int
 refuse(struct act *a, int code, const char *msg, const char *rule, const uint8_t *subject)
@@ -212,7 +235,9 @@ refuse(struct act *a, int code, const char *msg, const char *rule, const uint8_t
 	if ((rc = audit(a->dc, a->lt, a->now, &e, &idx)) != 0)
 		return rc;
 	a->dc->refused++;
-	return decide_error_reply(a->m, code, msg, idx);
+	if ((rc = decide_error_reply(a->m, code, msg, idx)) != 0)
+		return rc;
+	return keep_refusal(a, idx);
 }
 
 static void
@@ -227,32 +252,22 @@ scores_to_pb(const struct match_scores *s, int decision, double fmr, Paso__Match
 }
 
 /*
- * The day the resend memory of an accepted message expires: the hub's time plus the retention of
- * its kind (an enrolment's acknowledgement lives as long as the enrolment, a crossing's as long
- * as a crossing record, an identification's as long as an identification). The acknowledgement
- * holds the subject's pseudonym and the scores, so it must not outlive what it describes.
+ * The record kind of an accepted message's acknowledgement: an enrolment's lives as long as
+ * the enrolment, a crossing's as long as a crossing record, an identification's (its result) as
+ * long as an identification. The acknowledgement holds the subject's pseudonym and the scores,
+ * so it must not outlive what it describes: it is sealed under that kind's key epoch of today.
  */
-static uint32_t
-seen_expiry_day(const struct act *a, enum policy_record_kind *kind)
+static enum policy_record_kind
+ack_kind(const struct act *a)
 {
-	uint64_t until;
-
 	switch (a->m->env->body_case) {
 	case PASO__ENVELOPE__BODY_ENROLL:
-		*kind = POLICY_REC_ENROLMENT;
-		break;
+		return POLICY_REC_ENROLMENT;
 	case PASO__ENVELOPE__BODY_CROSSING:
-		*kind = POLICY_REC_CROSSING;
-		break;
+		return POLICY_REC_CROSSING;
 	default:
-		*kind = POLICY_REC_IDENTIFICATION;
-		break;
+		return POLICY_REC_IDENTIFICATION;
 	}
-	if (instant_add(a->now,
-		    (uint64_t)policy_retention_days(a->dc->policy, *kind) * SECONDS_PER_DAY,
-		    &until) != 0)
-		return UINT32_MAX;
-	return (uint32_t)(until / SECONDS_PER_DAY);
 }
 
 /* Acknowledges the message and remembers the reply under (kiosk, seq) for resends. */
@@ -262,8 +277,6 @@ accept_reply(struct act *a, const uint8_t *subject, Paso__MatchResult *match, ui
 	Paso__Envelope env = PASO__ENVELOPE__INIT;
 	Paso__Ack ack = PASO__ACK__INIT;
 	struct decide_msg *m = a->m;
-	enum policy_record_kind kind;
-	uint32_t day;
 	int rc;
 
 	ack.seq = m->env->seq;
@@ -278,10 +291,9 @@ accept_reply(struct act *a, const uint8_t *subject, Paso__MatchResult *match, ui
 	if ((rc = frame_reply(m, &env)) != 0)
 		return rc;
 	a->dc->accepted++;
-	day = seen_expiry_day(a, &kind);
-	return vault_seen_put_until(a->t, m->kiosk, m->env->seq, m->digest,
-		m->reply + FRAME_HEADER_BYTES, m->reply_len - FRAME_HEADER_BYTES, day,
-		(uint8_t)kind);
+	return vault_seen_put_sealed(a->t, m->kiosk, m->env->seq, m->digest,
+		m->reply + FRAME_HEADER_BYTES, m->reply_len - FRAME_HEADER_BYTES,
+		VAULT_EPOCH(ack_kind(a), today(a)));
 }
 
 /* A resend of a message already answered: the same answer again, flagged, audited, not stored. */
@@ -497,7 +509,9 @@ refuse_duplicate(struct act *a, const struct gallery_hit *hit)
 	if ((rc = audit(a->dc, a->lt, a->now, &e, &idx)) != 0)
 		return rc;
 	a->dc->refused++;
-	return decide_error_reply(a->m, PASO_E_DUPLICATE, msg, idx);
+	if ((rc = decide_error_reply(a->m, PASO_E_DUPLICATE, msg, idx)) != 0)
+		return rc;
+	return keep_refusal(a, idx);
 }
 
 /* Puts a new subject's kept templates in the gallery and lists it for undo. */
@@ -591,9 +605,11 @@ act_enroll(struct act *a)
 	rec.policy_digest.len = 32;
 	if ((rc = pack_record(&rec, &buf, &len)) != 0)
 		return rc;
-	/* The key epoch is the expiry day: shredding that day's KEK erases the whole cohort. */
-	rc = vault_subject_create(
-		a->t, en->card_number, (uint32_t)(expires / SECONDS_PER_DAY), buf, len, id);
+	/* The key epoch is (enrolment, today): the sweep erases the day's cohort when
+	 * retention_days.enrolment IN FORCE then has passed, and shreds the day's KEK;
+	 * expires_at says when that would be under the policy of the enrolment. */
+	rc = vault_subject_create(a->t, en->card_number,
+		VAULT_EPOCH(POLICY_REC_ENROLMENT, today(a)), buf, len, id);
 	vault_free_record(buf, len);
 	if (rc == PASO_E_CARD_ENROLLED)
 		return refuse(a, rc, "enroll.card_number: already enrolled", "enrolment", NULL);
@@ -623,7 +639,10 @@ act_enroll(struct act *a)
 	return accept_reply(a, pseud, NULL, idx);
 }
 
-/* Appends a crossing event to the subject's sealed history (its own row, the subject's key). */
+/*
+ * Keeps a crossing event as a record of its own, sealed under the key epoch of crossings made
+ * today: it expires after retention_days.crossing, apart from the subject's enrolment.
+ */
 static int
 record_crossing(struct act *a, const uint8_t id[VAULT_ID_BYTES], Paso__MatchResult *mr)
 {
@@ -642,7 +661,7 @@ record_crossing(struct act *a, const uint8_t id[VAULT_ID_BYTES], Paso__MatchResu
 	if ((n = paso__crossing_event__get_packed_size(&ev)) > sizeof(buf))
 		return PASO_E_INTERNAL; /* bounded: every text field is at most 64 bytes */
 	(void)paso__crossing_event__pack(&ev, buf);
-	return vault_event_add(a->t, id, buf, n, NULL);
+	return vault_crossing_add(a->t, id, VAULT_EPOCH(POLICY_REC_CROSSING, today(a)), buf, n);
 }
 
 /*

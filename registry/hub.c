@@ -231,7 +231,7 @@ sweep_once(struct hub *h)
 		ledger_abort(t);
 		goto fail;
 	}
-	if (st.subjects == 0 && st.seen_total == 0) {
+	if (st.records == 0) {
 		ledger_abort(t);
 	} else {
 		r = ledger_commit(t);
@@ -239,10 +239,17 @@ sweep_once(struct hub *h)
 			goto fail;
 		retention_forget(h->gallery, &st);
 		retention_forget(h->recent, &st); /* enrolments not yet moved (decide_undo) */
-		if (st.seen_total > 0)
+		if (st.records > st.subjects + st.events)
 			hublog_printf(&h->log,
-				"retention: deleted %llu acknowledgements kept for resends",
-				(unsigned long long)st.seen_total);
+				"retention: erased %llu crossing records, %llu records of refused "
+				"messages and %llu acknowledgements kept for resends (%llu audit "
+				"entries in all)%s",
+				(unsigned long long)st.kept[POLICY_REC_CROSSING],
+				(unsigned long long)st.kept[POLICY_REC_REJECTED],
+				(unsigned long long)st.seen_total, (unsigned long long)st.entries,
+				st.more ? "; more are due" : "");
+		if (st.records > 0 && h->cfg.test_crash_after_sweep)
+			raise(SIGKILL); /* the worst moment: rows gone, keys not yet destroyed */
 		if (st.subjects > 0) {
 			hublog_printf(&h->log,
 				"retention: erased %llu enrolments and %llu crossings of key epochs "
@@ -250,22 +257,20 @@ sweep_once(struct hub *h)
 				(unsigned long long)st.subjects, (unsigned long long)st.events,
 				st.first_epoch, st.last_epoch, (unsigned long long)st.audit_index,
 				st.more ? "; more are due" : "");
-			if (h->cfg.test_crash_after_sweep)
-				raise(SIGKILL); /* the worst moment: rows gone, keys not yet destroyed */
 		}
 	}
 	more = st.more;
 	retention_step_clear(&st);
-	r = retention_shred(h->vault, h->kr, now, &shredded, &first, &last);
+	r = retention_shred(h->vault, h->kr, h->policy, now, &shredded, &first, &last);
 	if (shredded > 0) {
-		instant_format((uint64_t)first * 86400u, a);
-		instant_format((uint64_t)last * 86400u, b);
+		instant_format((uint64_t)VAULT_EPOCH_DAY(first) * 86400u, a);
+		instant_format((uint64_t)VAULT_EPOCH_DAY(last) * 86400u, b);
 		a[10] = b[10] = '\0';
 		(void)snprintf(msg, sizeof(msg),
-			"retention: destroyed the key-encryption keys of %zu expired day(s) %s..%s "
-			"(key epochs %u..%u); nothing erased from them can be decrypted from any "
+			"retention: destroyed the key-encryption keys of %zu expired key epoch(s) "
+			"%u..%u (days %s..%s); nothing erased from them can be decrypted from any "
 			"copy of the store any more",
-			shredded, a, b, first, last);
+			shredded, first, last, a, b);
 		hublog_printf(&h->log, "%s", msg);
 		if (append_event(h, PASO__ACTION__KEY_REVOKE, msg) != 0)
 			hublog_printf(
@@ -988,7 +993,7 @@ reload_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap
 	struct hub *h = arg;
 	struct policy *p = NULL;
 	struct paso_diag d = {0};
-	char msg[400], hexn[65], hexo[65];
+	char msg[700], hexn[65], hexo[65];
 	int r;
 
 	policy_free(h->pending);
@@ -1002,11 +1007,18 @@ reload_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap
 	hex_encode(policy_digest(h->policy), 32, hexo);
 	(void)snprintf(msg, sizeof(msg),
 		"policy '%.64s' sha256 %s reloaded, replacing '%.64s' sha256 %.16s...; "
-		"retention_days.enrolment %u (was %u) applies to enrolments accepted from now on, "
-		"those held keep their expiry day",
+		"retention_days.enrolment %u (was %u), .crossing %u (was %u), .identification %u "
+		"(was %u), .rejected %u (was %u): from the next sweep on they apply to every "
+		"record held, by the day it was made",
 		policy_name(p), hexn, policy_name(h->policy), hexo,
 		policy_retention_days(p, POLICY_REC_ENROLMENT),
-		policy_retention_days(h->policy, POLICY_REC_ENROLMENT));
+		policy_retention_days(h->policy, POLICY_REC_ENROLMENT),
+		policy_retention_days(p, POLICY_REC_CROSSING),
+		policy_retention_days(h->policy, POLICY_REC_CROSSING),
+		policy_retention_days(p, POLICY_REC_IDENTIFICATION),
+		policy_retention_days(h->policy, POLICY_REC_IDENTIFICATION),
+		policy_retention_days(p, POLICY_REC_REJECTED),
+		policy_retention_days(h->policy, POLICY_REC_REJECTED));
 	if ((r = decide_event(&h->dc, t, now, PASO__ACTION__POLICY_LOAD, 0, "operation", msg)) !=
 		0) {
 		policy_free(p);

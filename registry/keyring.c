@@ -585,6 +585,72 @@ out:
 	return r;
 }
 
+#define SEAL_VERSION 2
+#define SEAL_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+
+int
+keyring_seal(struct keyring *kr, uint32_t epoch, const uint8_t *ad, size_t adlen,
+	const uint8_t *in, size_t len, uint8_t *out)
+{
+	uint8_t full[8 + KEYRING_SEAL_AD_MAX + 8];
+	const struct kek_meta *m;
+	long idx;
+	int r;
+
+	if (adlen > KEYRING_SEAL_AD_MAX)
+		return PASO_E_INVALID_ARG;
+	pthread_mutex_lock(&kr->lock);
+	if ((idx = current_locked(kr, epoch)) < 0 && (r = create_locked(kr, epoch, &idx)) != 0)
+		goto out;
+	m = &kr->meta[idx];
+	out[0] = SEAL_VERSION;
+	be32_put(out + 1, m->epoch);
+	be32_put(out + 5, m->gen);
+	randombytes_buf(out + 9, SEAL_NONCE);
+	memcpy(full, "paso-sl1", 8);
+	memcpy(full + 8, ad, adlen);
+	memcpy(full + 8 + adlen, out + 1, 8);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 9 + SEAL_NONCE, NULL, in, len, full,
+		16 + adlen, NULL, out + 9, kr->arena + (size_t)m->slot * KEY_BYTES);
+	r = 0;
+out:
+	pthread_mutex_unlock(&kr->lock);
+	return r;
+}
+
+int
+keyring_unseal(struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_t *in,
+	size_t inlen, uint8_t *out)
+{
+	uint8_t full[8 + KEYRING_SEAL_AD_MAX + 8];
+	size_t i;
+	int found, r;
+
+	if (inlen < KEYRING_SEAL_OVERHEAD || in[0] != SEAL_VERSION)
+		return PASO_E_CORRUPT;
+	if (adlen > KEYRING_SEAL_AD_MAX)
+		return PASO_E_INVALID_ARG;
+	memcpy(full, "paso-sl1", 8);
+	memcpy(full + 8, ad, adlen);
+	memcpy(full + 8 + adlen, in + 1, 8);
+	pthread_mutex_lock(&kr->lock);
+	i = meta_find(kr, be32_get(in + 1), be32_get(in + 5), &found);
+	if (!found || kr->meta[i].slot < 0) {
+		r = PASO_E_KEY_NOT_FOUND;
+		goto out;
+	}
+	r = crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, in + 9 + SEAL_NONCE,
+		    inlen - 9 - SEAL_NONCE, full, 16 + adlen, in + 9,
+		    kr->arena + (size_t)kr->meta[i].slot * KEY_BYTES) == 0
+		? 0
+		: PASO_E_CRYPTO;
+out:
+	pthread_mutex_unlock(&kr->lock);
+	if (r != 0 && inlen > KEYRING_SEAL_OVERHEAD)
+		sodium_memzero(out, inlen - KEYRING_SEAL_OVERHEAD);
+	return r;
+}
+
 int
 keyring_wrapped_kek(const uint8_t wrapped[KEYRING_WRAPPED_BYTES], uint32_t *epoch, uint32_t *gen)
 {
@@ -663,6 +729,83 @@ out:
 	pthread_mutex_unlock(&kr->lock);
 	if (countp != NULL)
 		*countp = n;
+	return r;
+}
+
+int
+keyring_shred_epochs(struct keyring *kr, const uint32_t *epochs, size_t n, size_t *countp)
+{
+	uint8_t zeros[KEY_FILE_BYTES] = {0};
+	struct kek_meta *doomed = NULL;
+	char name[64];
+	size_t i, k, m = 0;
+	int found, fd, r = 0;
+
+	if (countp != NULL)
+		*countp = 0;
+	pthread_mutex_lock(&kr->lock);
+	for (k = 0; k < n; k++)
+		for (i = meta_find(kr, epochs[k], 0, &found);
+			i < kr->nmeta && kr->meta[i].epoch == epochs[k]; i++)
+			m += kr->meta[i].slot >= 0;
+	if (m == 0)
+		goto out;
+	if ((doomed = calloc(m, sizeof(*doomed))) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	m = 0;
+	/* Wipe memory first: even if a file step fails, this process forgets the keys. */
+	for (k = 0; k < n; k++)
+		for (i = meta_find(kr, epochs[k], 0, &found);
+			i < kr->nmeta && kr->meta[i].epoch == epochs[k]; i++)
+			if (kr->meta[i].slot >= 0) {
+				doomed[m++] = kr->meta[i];
+				meta_kill(kr, i);
+			}
+	/* 1. Tombstones (empty: only their names need to be durable), so no id is reused. */
+	for (i = 0; i < m; i++) {
+		kek_file_name(doomed[i].epoch, doomed[i].gen, "shredded", name, sizeof(name));
+		fd = openat(kr->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+		if (fd < 0) {
+			r = PASO_E_IO;
+			goto out;
+		}
+		(void)close(fd);
+	}
+	if ((r = fsync_dir(kr->dirfd)) != 0)
+		goto out;
+	/* 2. The key bytes overwritten and synced (best effort on copy-on-write storage). */
+	for (i = 0; i < m; i++) {
+		kek_file_name(doomed[i].epoch, doomed[i].gen, "key", name, sizeof(name));
+		if ((fd = openat(kr->dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			if (errno == ENOENT)
+				continue; /* another process finished this one (load_keks) */
+			r = PASO_E_IO;
+			goto out;
+		}
+		if (pwrite(fd, zeros, sizeof(zeros), 0) != (ssize_t)sizeof(zeros) ||
+			fdatasync(fd) != 0)
+			r = PASO_E_IO;
+		(void)close(fd);
+		if (r != 0)
+			goto out;
+	}
+	/* 3. The names removed, then the directory synced once. */
+	for (i = 0; i < m; i++) {
+		kek_file_name(doomed[i].epoch, doomed[i].gen, "key", name, sizeof(name));
+		if (unlinkat(kr->dirfd, name, 0) != 0 && errno != ENOENT) {
+			r = PASO_E_IO;
+			goto out;
+		}
+	}
+	r = fsync_dir(kr->dirfd);
+	if (r == 0 && countp != NULL)
+		*countp = m;
+out:
+	pthread_mutex_unlock(&kr->lock);
+	free(doomed);
 	return r;
 }
 

@@ -72,6 +72,24 @@ int keyring_unwrap(struct keyring *kr, const uint8_t subject_id[KEYRING_SUBJECT_
 	const uint8_t wrapped[KEYRING_WRAPPED_BYTES], uint8_t dk[KEYRING_DK_BYTES])
 	__attribute__((warn_unused_result));
 
+/*
+ * Sealing straight under an epoch's KEK, for records that live and die with the epoch as a whole
+ * (crossings, identifications, refusals, resend memory: every row of a (kind, creation day)
+ * epoch expires together, so none ever needs a rewrap). keyring_seal writes
+ * KEYRING_SEAL_OVERHEAD + len bytes to out: version(1) || kek id(8) || nonce(24) || ct || tag,
+ * under the current KEK of epoch (created durably if needed), AD = ad (at most
+ * KEYRING_SEAL_AD_MAX bytes, the caller's row key) || kek id. keyring_unseal opens in (inlen
+ * bytes) into out (inlen - KEYRING_SEAL_OVERHEAD bytes). Returns 0, PASO_E_IO, PASO_E_NOMEM,
+ * PASO_E_INVALID_ARG (ad too long); unseal: PASO_E_KEY_NOT_FOUND (its KEK was destroyed),
+ * PASO_E_CRYPTO (tampered or moved), PASO_E_CORRUPT (too short or unknown version).
+ */
+#define KEYRING_SEAL_OVERHEAD (1 + 8 + 24 + 16)
+#define KEYRING_SEAL_AD_MAX 300
+int keyring_seal(struct keyring *kr, uint32_t epoch, const uint8_t *ad, size_t adlen,
+	const uint8_t *in, size_t len, uint8_t *out);
+int keyring_unseal(struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_t *in,
+	size_t inlen, uint8_t *out) __attribute__((warn_unused_result));
+
 /* Reads the epoch and generation named by a wrapped key (public header bytes). PASO_E_CORRUPT. */
 int keyring_wrapped_kek(
 	const uint8_t wrapped[KEYRING_WRAPPED_BYTES], uint32_t *epoch, uint32_t *gen);
@@ -92,6 +110,16 @@ int keyring_rotate_epoch(struct keyring *kr, uint32_t epoch, uint32_t *genp);
  */
 #define KEYRING_SHRED_ALL UINT32_MAX
 int keyring_shred_epoch(struct keyring *kr, uint32_t epoch, uint32_t keep_gen, size_t *countp);
+
+/*
+ * Destroys every KEK generation of each of the n epochs (a retention sweep's emptied epochs) in
+ * three durable phases rather than one file at a time: all tombstones, then the directory
+ * fsync'd; every key file overwritten with zeros and fdatasync'd; every name removed, then the
+ * directory fsync'd. Same guarantees as keyring_shred_epoch with KEYRING_SHRED_ALL, n + 2 syncs
+ * instead of about 4n. Sets *countp (may be NULL) to the KEKs destroyed. Returns 0, PASO_E_IO,
+ * PASO_E_NOMEM.
+ */
+int keyring_shred_epochs(struct keyring *kr, const uint32_t *epochs, size_t n, size_t *countp);
 
 /* Current generation of epoch: 0 and *genp, or PASO_E_NOT_FOUND if the epoch has no live KEK. */
 int keyring_epoch_current(struct keyring *kr, uint32_t epoch, uint32_t *genp);

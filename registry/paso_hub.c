@@ -409,19 +409,33 @@ count_event(void *arg, uint64_t no, const uint8_t *ev, size_t len)
 }
 
 static int
+count_kept_crossing(void *arg, uint32_t epoch, const uint8_t *rest, size_t restlen,
+	const uint8_t *ev, size_t len)
+{
+	(void)epoch;
+	(void)rest;
+	(void)restlen;
+	return count_event(arg, 0, ev, len);
+}
+
+static int
 count_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t len)
 {
 	struct count *c = arg;
 	Paso__SubjectRecord *sr;
+	uint64_t n;
 	int r;
 
 	if ((sr = paso__subject_record__unpack(frame_allocator(), len, rec)) == NULL)
 		return PASO_E_CORRUPT;
 	c->subjects++;
-	if ((r = vault_event_foreach(c->t, id, count_event, c)) != 0) {
+	/* Crossings sealed with the subject (older stores); those kept under their own epochs
+	 * are counted apart, since they outlive their subject's erasure. */
+	if ((r = vault_event_count(c->t, id, &n)) != 0) {
 		paso__subject_record__free_unpacked(sr, frame_allocator());
 		return r;
 	}
+	c->crossings += n;
 	if (sr->category >= 1 && sr->category <= 4)
 		c->by_cat[sr->category]++;
 	if (sr->templates != NULL) {
@@ -480,7 +494,7 @@ year_add(void *arg, unsigned year, uint64_t n)
 static int
 cmd_stats(int argc, char **argv)
 {
-	struct paso_diag d = {0};
+	struct paso_diag d = {0}, pd = {0};
 	struct deploy_paths p;
 	struct keyring *kr = NULL;
 	struct policy *pol = NULL;
@@ -509,12 +523,20 @@ cmd_stats(int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	memset(&rc, 0, sizeof(rc));
 	memset(&y, 0, sizeof(y));
-	if ((r = deploy_paths(dir, &p, &d)) != 0 || (r = keyring_open(p.keys, &kr, &d)) != 0 ||
-		(r = vault_open(dir, kr, &v, &d)) != 0)
+	if ((r = deploy_paths(dir, &p, &d)) != 0)
+		goto out;
+	/* Expiry years follow the policy in force; a file that does not load (a running hub
+	 * keeps its last good one) leaves them unknown, the rest of the statistics stand. */
+	if (policy_load_file(p.policy, &pol, &pd) != 0 && recount) {
+		d = pd;
+		r = pd.code;
+		goto out;
+	}
+	if ((r = keyring_open(p.keys, &kr, &d)) != 0 || (r = vault_open(dir, kr, &v, &d)) != 0)
 		goto out;
 	if ((r = vault_begin(v, 1, &t)) != 0 || (r = vault_stats(t, &vs)) != 0 ||
 		(r = read_counters(t, &c, &idents)) != 0 ||
-		(r = retention_by_year(t, year_add, &y)) != 0)
+		(pol != NULL && (r = retention_by_year(t, pol, year_add, &y)) != 0))
 		goto out;
 	if (recount) {
 		const Paso__Action act = PASO__ACTION__RECORD_READ;
@@ -528,14 +550,16 @@ cmd_stats(int argc, char **argv)
 		(void)snprintf(detail, sizeof(detail),
 			"recount: opening all %llu sealed subject records to count them",
 			(unsigned long long)c.subjects);
-		if ((r = policy_load_file(p.policy, &pol, &d)) != 0 ||
-			(r = deploy_audit_offline(&p, v, policy_digest(pol), "statistics", &act,
-				 details, 1, &d)) != 0)
+		if ((r = deploy_audit_offline(&p, v, policy_digest(pol), "statistics", &act, details,
+			     1, &d)) != 0)
 			goto out;
 		if ((r = vault_begin(v, 1, &t)) != 0)
 			goto out;
 		rc.t = t;
-		if ((r = vault_subject_foreach(t, count_one, &rc)) != 0)
+		if ((r = vault_subject_foreach(t, count_one, &rc)) != 0 ||
+			(r = vault_kept_foreach(t, VAULT_EPOCH(POLICY_REC_CROSSING, 0),
+				 VAULT_EPOCH(POLICY_REC_CROSSING, VAULT_EPOCH_DAY_MASK) + 1,
+				 count_kept_crossing, &rc)) != 0)
 			goto out;
 		rc.t = NULL;
 		if (rc.subjects != c.subjects || rc.crossings != c.crossings ||
@@ -553,12 +577,13 @@ cmd_stats(int argc, char **argv)
 	if (json)
 		printf("{\"subjects\":%" PRIu64 ",\"crossings\":%" PRIu64
 		       ",\"identifications\":%" PRIu64 ",\"messages_seen\":%" PRIu64
+		       ",\"kept_records\":%" PRIu64
 		       ",\"with_finger\":%" PRIu64 ",\"with_face\":%" PRIu64
 		       ",\"with_iris\":%" PRIu64 ",\"regional_visitor\":%" PRIu64
 		       ",\"border_worker\":%" PRIu64 ",\"migrant_in_transit\":%" PRIu64
 		       ",\"detainee\":%" PRIu64 ",\"store_bytes\":%" PRIu64 ",\"recounted\":%s,"
 		       "\"enrolments_by_expiry_year\":{",
-			c.subjects, c.crossings, idents, vs.seen, c.with_finger, c.with_face,
+			c.subjects, c.crossings, idents, vs.seen, vs.kept, c.with_finger, c.with_face,
 			c.with_iris, c.by_cat[1], c.by_cat[2], c.by_cat[3], c.by_cat[4],
 			vs.map_used, recount ? "true" : "false");
 	else
@@ -571,8 +596,11 @@ cmd_stats(int argc, char **argv)
 			c.subjects, c.by_cat[1], c.by_cat[2], c.by_cat[3], c.by_cat[4],
 			c.with_finger, c.with_face, c.with_iris, c.crossings, idents, vs.seen,
 			vs.map_used, recount ? " (recounted from the sealed records)" : "");
-	/* From the epoch index: each enrolment's key epoch is its expiry day. */
-	if (!json)
+	/* From the epoch index: each enrolment's epoch is its day of enrolment (or, stored
+	 * before per-kind epochs, its expiry day); expiry under the policy in force. */
+	if (!json && pol == NULL)
+		printf("enrolments by expiry year: not shown (%s)\n", pd.msg);
+	else if (!json)
 		printf("enrolments by expiry year (erased the day after they expire):%s",
 			y.count == 0 ? " none\n" : "\n");
 	for (k = 0; k < y.count; k++)
@@ -652,8 +680,9 @@ cmd_sweep(int argc, char **argv)
 	struct vault *v = NULL;
 	struct vault_txn *t = NULL;
 	struct retention_due due;
+	struct policy *pol = NULL;
 	const char *dir = NULL;
-	char reply[700], path[DEPLOY_PATH_MAX + 16], text[600];
+	char reply[900], path[DEPLOY_PATH_MAX + 16], text[800];
 	uint64_t now, sim = 0, high = 0;
 	int i, r, dry = 0;
 
@@ -681,22 +710,24 @@ cmd_sweep(int argc, char **argv)
 		return fail("sweep", &d, r);
 	d.code = 0;
 	d.msg[0] = '\0';
-	if ((r = deploy_paths(dir, &p, &d)) != 0 || (r = keyring_open(p.keys, &kr, &d)) != 0 ||
-		(r = vault_open(dir, kr, &v, &d)) != 0 || (r = vault_begin(v, 1, &t)) != 0)
+	if ((r = deploy_paths(dir, &p, &d)) != 0 || (r = policy_load_file(p.policy, &pol, &d)) != 0 ||
+		(r = keyring_open(p.keys, &kr, &d)) != 0 || (r = vault_open(dir, kr, &v, &d)) != 0 ||
+		(r = vault_begin(v, 1, &t)) != 0)
 		goto out;
 	if (vault_meta_get(t, "clock.simulated", &sim) != 0)
 		sim = 0;
 	if (vault_meta_get(t, "clock.high", &high) != 0)
 		high = 0;
 	now = sim == 1 && high > 0 ? high : (uint64_t)time(NULL);
-	if ((r = retention_due(t, kr, now, &due)) != 0)
+	if ((r = retention_due(t, kr, pol, now, &due)) != 0)
 		goto out;
 	retention_due_text(&due, now, text, sizeof(text));
-	printf("%s (read offline; no hub is serving)\n", text);
+	printf("%s (read offline under policy '%s'; no hub is serving)\n", text, policy_name(pol));
 out:
 	vault_abort(t);
 	vault_close(v);
 	keyring_close(kr);
+	policy_free(pol);
 	return r != 0 ? fail("sweep", &d, r) : 0;
 }
 

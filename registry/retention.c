@@ -26,6 +26,20 @@ day_text(uint32_t epoch, char buf[INSTANT_TEXT_BYTES])
 	return buf;
 }
 
+/* An epoch as a day: "YYYY-MM-DD" (expiry day) or "enrolled YYYY-MM-DD" (enrolment epoch). */
+static const char *
+epoch_text(uint32_t epoch, char buf[INSTANT_TEXT_BYTES])
+{
+	char d[INSTANT_TEXT_BYTES];
+
+	if (!VAULT_EPOCH_IS_KINDED(epoch))
+		return day_text(epoch, buf);
+	day_text(VAULT_EPOCH_DAY(epoch), d);
+	memcpy(buf, "enrolled ", 9);
+	memcpy(buf + 9, d, 11); /* "YYYY-MM-DD" and its NUL */
+	return buf;
+}
+
 void
 retention_step_clear(struct retention_step *st)
 {
@@ -93,15 +107,37 @@ delete_entry(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now, co
 	return ledger_append(t, &e, indexp);
 }
 
+/* The first creation day of kind k NOT due at now under pol: days below it are due. */
+static uint32_t
+cut_day(const struct policy *pol, enum policy_record_kind k, uint64_t now)
+{
+	uint32_t today = retention_today(now), days = policy_retention_days(pol, k);
+
+	return today > days ? today - days : 0;
+}
+
+int
+retention_epoch_due(const struct policy *pol, uint32_t epoch, uint64_t now)
+{
+	if (epoch < VAULT_EPOCH_KINDED)
+		return epoch < retention_today(now);
+	if (!VAULT_EPOCH_IS_KINDED(epoch) || VAULT_EPOCH_KIND(epoch) >= POLICY_NRECORD_KINDS)
+		return 0;
+	return VAULT_EPOCH_DAY(epoch) <
+	       cut_day(pol, (enum policy_record_kind)VAULT_EPOCH_KIND(epoch), now);
+}
+
 /*
- * The resend memory whose day is past (at most budget rows): deleted, one DELETE entry per
- * record kind. Deleting is not erasing, but the pseudonyms these rows hold are bound to data
- * keys that the enrolments' erasure destroys.
+ * The resend memory indexed by expiry day (rows written before per-kind epochs) whose day is
+ * past (at most budget rows): deleted, one DELETE entry per record kind. Deleting is not
+ * erasing, but the pseudonyms these rows hold are bound to data keys that the enrolments'
+ * erasure destroys.
  */
 static int
 sweep_seen(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now, size_t budget,
 	struct retention_step *st)
 {
+	uint64_t counts[VAULT_SEEN_KINDS] = {0};
 	uint32_t first = 0, last = 0;
 	char detail[400], rule[64], a[INSTANT_TEXT_BYTES], b[INSTANT_TEXT_BYTES];
 	uint64_t idx;
@@ -110,25 +146,99 @@ sweep_seen(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now, size
 
 	if (budget == 0)
 		return 0; /* st->more is already set: the next step continues */
-	if ((r = vault_seen_expire(ledger_store(t), retention_today(now), budget, st->seen, &first,
+	if ((r = vault_seen_expire(ledger_store(t), retention_today(now), budget, counts, &first,
 		     &last, &n, &more)) != 0)
 		return r;
-	st->seen_total = n;
+	st->seen_total += n;
+	st->records += n;
 	st->more |= more;
 	for (k = 0; k < VAULT_SEEN_KINDS; k++) {
-		if (st->seen[k] == 0)
+		if (counts[k] == 0)
 			continue;
+		st->seen[k] += counts[k];
 		(void)snprintf(rule, sizeof(rule), "retention_days.%s",
 			policy_record_kind_name((enum policy_record_kind)k));
 		(void)snprintf(detail, sizeof(detail),
 			"retention sweep: deleted %llu acknowledgements of %s messages kept for "
-			"resends (kiosk, sequence number, pseudonym, scores), due on days %s..%s",
-			(unsigned long long)st->seen[k],
+			"resends (kiosk, sequence number, pseudonym, scores), due on days %s..%s "
+			"(expiry fixed when they were written)",
+			(unsigned long long)counts[k],
 			policy_record_kind_name((enum policy_record_kind)k), day_text(first, a),
 			day_text(last, b));
 		if ((r = delete_entry(dc, t, now, rule, detail, &idx)) != 0)
 			return r;
+		st->entries++;
 	}
+	return 0;
+}
+
+/* "N key epochs a..b" of the erased part of one kind, into buf. */
+static void
+epochs_text(const struct vault_erased *e, char *buf, size_t cap)
+{
+	char a[INSTANT_TEXT_BYTES], b[INSTANT_TEXT_BYTES];
+
+	if (e->rows == 0) {
+		buf[0] = '\0';
+		return;
+	}
+	(void)snprintf(buf, cap, "created on %zu day(s) %s..%s (key epochs %u..%u)", e->epochs,
+		day_text(VAULT_EPOCH_DAY(e->first), a), day_text(VAULT_EPOCH_DAY(e->last), b),
+		e->first, e->last);
+}
+
+/*
+ * Kind k's kept rows (crossings, refusals) and sealed resend rows due at now, at most *budget:
+ * erased, one DELETE entry for the kind when any.
+ */
+static int
+sweep_kind(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
+	enum policy_record_kind k, size_t *budget, struct retention_step *st)
+{
+	static const char *const what[POLICY_NRECORD_KINDS] = {"", "crossing records",
+		"identification records", "records of refused messages (kiosk, sequence number, "
+					  "code, reason, audit index)"};
+	struct vault_erased rows = {0}, acks = {0};
+	uint32_t from = VAULT_EPOCH(k, 0), below = VAULT_EPOCH(k, cut_day(dc->policy, k, now));
+	char detail[700], rule[64], e1[160], e2[160];
+	uint64_t idx;
+	int r;
+
+	if (below <= from)
+		return 0;
+	if (*budget > 0 &&
+		(r = vault_kept_erase(ledger_store(t), from, below, *budget, &rows)) != 0)
+		return r;
+	*budget -= rows.rows;
+	if (*budget > 0 &&
+		(r = vault_seenexp_erase(ledger_store(t), from, below, *budget, &acks)) != 0)
+		return r;
+	*budget -= acks.rows;
+	st->more |= rows.more | acks.more;
+	if (*budget == 0)
+		st->more = 1; /* cannot tell without looking: the next step will */
+	if (rows.rows + acks.rows == 0)
+		return 0;
+	st->kept[k] += rows.rows;
+	st->seen[k] += acks.rows;
+	st->seen_total += acks.rows;
+	st->records += rows.rows + acks.rows;
+	if (k == POLICY_REC_CROSSING)
+		ledger_count(t, COUNT_CROSSINGS, -(int64_t)rows.rows);
+	epochs_text(&rows, e1, sizeof(e1));
+	epochs_text(&acks, e2, sizeof(e2));
+	(void)snprintf(rule, sizeof(rule), "retention_days.%s", policy_record_kind_name(k));
+	(void)snprintf(detail, sizeof(detail),
+		"retention sweep: erased %llu %s%s%s and %llu acknowledgements of %s messages kept "
+		"for resends%s%s; kept %u days under the policy in force; the epochs' "
+		"key-encryption keys are destroyed next%s",
+		(unsigned long long)rows.rows, what[k],
+		rows.rows ? " " : "", e1, (unsigned long long)acks.rows, policy_record_kind_name(k),
+		acks.rows ? " " : "", e2, policy_retention_days(dc->policy, k),
+		st->more ? "; more are due and follow in the next sweep" : "");
+	if ((r = delete_entry(dc, t, now, rule, detail, &idx)) != 0)
+		return r;
+	st->entries++;
 	return 0;
 }
 
@@ -138,11 +248,16 @@ retention_sweep(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 {
 	struct vault_txn *vt = ledger_store(t);
 	uint8_t *ids = NULL;
-	uint32_t *epochs = NULL;
+	uint32_t *epochs = NULL, today = retention_today(now);
+	uint32_t below_legacy = today < VAULT_EPOCH_KINDED ? today : VAULT_EPOCH_KINDED;
+	uint32_t kfrom = VAULT_EPOCH(POLICY_REC_ENROLMENT, 0);
+	uint32_t kbelow = VAULT_EPOCH(
+		POLICY_REC_ENROLMENT, cut_day(dc->policy, POLICY_REC_ENROLMENT, now));
+	struct vault_erased acks = {0};
 	uint64_t nev, unread = 0;
-	size_t n = 0, i;
-	char detail[600], note[120], a[INSTANT_TEXT_BYTES], b[INSTANT_TEXT_BYTES];
-	int r;
+	size_t n = 0, m = 0, i, budget, legacy = 0;
+	char detail[900], note[120], a[INSTANT_TEXT_BYTES], b[INSTANT_TEXT_BYTES], days[200];
+	int r, k;
 
 	memset(st, 0, sizeof(*st));
 	if (max == 0)
@@ -153,11 +268,21 @@ retention_sweep(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 		r = PASO_E_NOMEM;
 		goto out;
 	}
-	if ((r = vault_epoch_due(vt, retention_today(now), max + 1, ids, epochs, &n)) != 0)
+	/* Enrolments: expiry-day epochs first (older stores, partners), then (enrolment, day). */
+	if ((r = vault_epoch_due(vt, below_legacy, max + 1, ids, epochs, &n)) != 0)
 		goto out;
+	legacy = n;
+	if (n < max + 1) {
+		if ((r = vault_epoch_due_range(vt, kfrom, kbelow, max + 1 - n,
+			     ids + n * VAULT_ID_BYTES, epochs + n, &m)) != 0)
+			goto out;
+		n += m;
+	}
 	if (n > max) {
 		st->more = 1;
 		n = max;
+		if (legacy > n)
+			legacy = n;
 	}
 	for (i = 0; i < n; i++) {
 		if ((r = uncount(t, vt, ids + i * VAULT_ID_BYTES, &unread)) != 0 ||
@@ -169,33 +294,80 @@ retention_sweep(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 			st->epochs++;
 	}
 	st->subjects = n;
-	if ((r = sweep_seen(dc, t, now, max - n, st)) != 0)
+	st->records = n + st->events;
+	/* What is left of the step, in rows of the contiguous ranges below (RETENTION_ROW_WEIGHT
+	 * of them cost about what one enrolment's erasure costs). */
+	budget = (max - n) * RETENTION_ROW_WEIGHT;
+	/* The acknowledgements of enrolment messages go under the same entry. */
+	if (budget > 0 && (r = vault_seenexp_erase(vt, kfrom, kbelow, budget, &acks)) != 0)
 		goto out;
-	if (n == 0) {
-		r = 0;
-		goto out;
+	budget -= acks.rows;
+	st->more |= acks.more;
+	st->seen[POLICY_REC_ENROLMENT] += acks.rows;
+	st->seen_total += acks.rows;
+	st->records += acks.rows;
+	if (budget == 0)
+		st->more = 1; /* the kinds below wait for the next step */
+	if (n == 0 && acks.rows > 0) {
+		epochs_text(&acks, days, sizeof(days));
+		(void)snprintf(detail, sizeof(detail),
+			"retention sweep: erased 0 enrolments and %llu acknowledgements of enrolment "
+			"messages kept for resends %s; kept %u days under the policy in force; the "
+			"epochs' key-encryption keys are destroyed next%s",
+			(unsigned long long)acks.rows, days,
+			policy_retention_days(dc->policy, POLICY_REC_ENROLMENT),
+			st->more ? "; more are due and follow in the next sweep" : "");
+		if ((r = delete_entry(dc, t, now, RETENTION_RULE_ENROLMENT, detail,
+			     &st->audit_index)) != 0)
+			goto out;
+		st->entries++;
 	}
-	st->first_epoch = epochs[0];
-	st->last_epoch = epochs[n - 1];
-	note[0] = '\0';
-	if (unread > 0)
-		(void)snprintf(note, sizeof(note),
-			"; %llu of them could not be opened (key gone, tampered or malformed) and "
-			"were erased unread",
-			(unsigned long long)unread);
-	(void)snprintf(detail, sizeof(detail),
-		"retention sweep: erased %llu enrolments (sealed record, templates, card index, "
-		"wrapped key) and their %llu crossings, of %zu expiry days %s..%s (key epochs "
-		"%u..%u); each record was opened once to update the counters; the days' "
-		"key-encryption keys are destroyed next%s%s",
-		(unsigned long long)n, (unsigned long long)st->events, st->epochs,
-		day_text(st->first_epoch, a), day_text(st->last_epoch, b), st->first_epoch,
-		st->last_epoch, note,
-		st->more ? "; more are due and follow in the next sweep" : "");
-	if ((r = delete_entry(dc, t, now, RETENTION_RULE_ENROLMENT, detail, &st->audit_index)) != 0)
+	if (n > 0) {
+		st->first_epoch = epochs[0];
+		st->last_epoch = epochs[n - 1];
+		note[0] = '\0';
+		if (unread > 0)
+			(void)snprintf(note, sizeof(note),
+				"; %llu of them could not be opened (key gone, tampered or "
+				"malformed) and were erased unread",
+				(unsigned long long)unread);
+		days[0] = '\0';
+		if (legacy > 0)
+			(void)snprintf(days, sizeof(days),
+				"%zu with their expiry day fixed at enrolment (%s..%s)", legacy,
+				day_text(epochs[0], a), day_text(epochs[legacy - 1], b));
+		if (n > legacy)
+			(void)snprintf(days + strlen(days), sizeof(days) - strlen(days),
+				"%s%zu enrolled on days %s..%s and kept %u days under the policy "
+				"in force",
+				legacy > 0 ? ", " : "", n - legacy,
+				day_text(VAULT_EPOCH_DAY(epochs[legacy]), a),
+				day_text(VAULT_EPOCH_DAY(epochs[n - 1]), b),
+				policy_retention_days(dc->policy, POLICY_REC_ENROLMENT));
+		(void)snprintf(detail, sizeof(detail),
+			"retention sweep: erased %llu enrolments (sealed record, templates, card "
+			"index, wrapped key) and the %llu crossings sealed with them: %s; %zu key "
+			"epochs %u..%u; each record was opened once to update the counters; and "
+			"%llu acknowledgements of enrolment messages kept for resends; the epochs' "
+			"key-encryption keys are destroyed next%s%s",
+			(unsigned long long)n, (unsigned long long)st->events, days, st->epochs,
+			st->first_epoch, st->last_epoch, (unsigned long long)acks.rows, note,
+			st->more ? "; more are due and follow in the next sweep" : "");
+		if ((r = delete_entry(dc, t, now, RETENTION_RULE_ENROLMENT, detail,
+			     &st->audit_index)) != 0)
+			goto out;
+		st->entries++;
+	}
+	/* Then every kind's kept rows and resend memory, in the budget left. */
+	for (k = POLICY_REC_CROSSING; k < POLICY_NRECORD_KINDS && budget > 0; k++)
+		if ((r = sweep_kind(dc, t, now, (enum policy_record_kind)k, &budget, st)) != 0)
+			goto out;
+	if ((r = sweep_seen(dc, t, now, budget / RETENTION_ROW_WEIGHT, st)) != 0)
 		goto out;
-	st->ids = ids;
-	ids = NULL;
+	if (n > 0) {
+		st->ids = ids;
+		ids = NULL;
+	}
 	r = 0;
 out:
 	free(ids);
@@ -216,12 +388,12 @@ retention_forget(struct gallery *g, const struct retention_step *st)
 }
 
 int
-retention_shred(struct vault *v, struct keyring *kr, uint64_t now, size_t *shreddedp,
-	uint32_t *firstp, uint32_t *lastp)
+retention_shred(struct vault *v, struct keyring *kr, const struct policy *pol, uint64_t now,
+	size_t *shreddedp, uint32_t *firstp, uint32_t *lastp)
 {
 	struct vault_txn *t = NULL;
 	uint32_t *eps = NULL;
-	size_t cap = keyring_kek_count(kr), n, i;
+	size_t cap = keyring_kek_count(kr), n, i, m = 0;
 	int held, r = 0;
 
 	*shreddedp = 0;
@@ -229,30 +401,37 @@ retention_shred(struct vault *v, struct keyring *kr, uint64_t now, size_t *shred
 		return 0;
 	if ((eps = malloc(cap * sizeof(*eps))) == NULL)
 		return PASO_E_NOMEM;
-	n = keyring_live_epochs(kr, retention_today(now), eps, cap);
+	/* Every live epoch of a day or a (kind, day): not the template protection keys above. */
+	n = keyring_live_epochs(kr, VAULT_EPOCH(15, VAULT_EPOCH_DAY_MASK) + 1, eps, cap);
+	/* The due epochs that hold nothing any more, kept in place in eps[0..m). */
+	if ((r = vault_begin(v, 1, &t)) != 0)
+		goto out;
 	for (i = 0; i < n; i++) {
-		if ((r = vault_begin(v, 1, &t)) != 0)
+		if (!retention_epoch_due(pol, eps[i], now))
+			continue;
+		if ((r = vault_epoch_held(t, eps[i], &held)) != 0)
 			break;
-		r = vault_epoch_held(t, eps[i], &held);
-		vault_abort(t);
-		t = NULL;
-		if (r != 0)
-			break;
-		if (held)
-			continue; /* a step still has subjects of it to erase */
-		if ((r = vault_shred_epoch(v, eps[i], NULL)) != 0)
-			break;
-		if (*shreddedp == 0)
-			*firstp = eps[i];
-		*lastp = eps[i];
-		(*shreddedp)++;
+		if (!held) /* else a step still has records of it to erase */
+			eps[m++] = eps[i];
 	}
+	vault_abort(t);
+	if (r != 0 || m == 0)
+		goto out;
+	/* All at once: a day's sweep empties one epoch per kind, a backlog many. */
+	if ((r = vault_shred_empty(v, eps, m, shreddedp)) != 0)
+		goto out;
+	if (*shreddedp > 0) {
+		*firstp = eps[0];
+		*lastp = eps[m - 1];
+	}
+out:
 	free(eps);
 	return r;
 }
 
 struct due_walk {
-	uint32_t today;
+	const struct policy *pol;
+	uint64_t now;
 	struct retention_due *d;
 };
 
@@ -261,8 +440,8 @@ due_epoch(void *arg, uint32_t epoch, uint64_t n)
 {
 	struct due_walk *w = arg;
 
-	if (epoch >= w->today)
-		return 1; /* in order: nothing later is due */
+	if (!retention_epoch_due(w->pol, epoch, w->now))
+		return 0;
 	if (w->d->subjects == 0)
 		w->d->first_epoch = epoch;
 	w->d->last_epoch = epoch;
@@ -272,34 +451,60 @@ due_epoch(void *arg, uint32_t epoch, uint64_t n)
 }
 
 int
-retention_due(struct vault_txn *t, struct keyring *kr, uint64_t now, struct retention_due *out)
+retention_due(struct vault_txn *t, struct keyring *kr, const struct policy *pol, uint64_t now,
+	struct retention_due *out)
 {
-	struct due_walk w = {retention_today(now), out};
+	struct due_walk w = {pol, now, out};
 	uint8_t *ids = NULL;
-	uint32_t *eps = NULL;
-	uint64_t nev;
-	size_t n = 0, i, cap;
+	uint32_t *eps = NULL, today = retention_today(now), from, below;
+	uint64_t nev, c;
+	size_t n = 0, i, cap, k;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = vault_epoch_foreach(t, due_epoch, &w)) != 0 && r != 1)
+	if ((r = vault_epoch_foreach(t, due_epoch, &w)) != 0)
 		return r;
-	if (out->subjects > 0) {
-		if ((ids = malloc(out->subjects * VAULT_ID_BYTES)) == NULL ||
-			(eps = malloc(out->subjects * sizeof(*eps))) == NULL) {
+	/* Crossings sealed with the subjects (older stores) go with them. */
+	if ((cap = (size_t)out->subjects) > 0) {
+		if ((ids = malloc(cap * VAULT_ID_BYTES)) == NULL ||
+			(eps = malloc(cap * sizeof(*eps))) == NULL) {
 			r = PASO_E_NOMEM;
 			goto out;
 		}
-		if ((r = vault_epoch_due(t, w.today, out->subjects, ids, eps, &n)) != 0)
+		if ((r = vault_epoch_due(t, today < VAULT_EPOCH_KINDED ? today : VAULT_EPOCH_KINDED,
+			     cap, ids, eps, &n)) != 0)
 			goto out;
+		if (n < cap) {
+			size_t m = 0;
+
+			if ((r = vault_epoch_due_range(t, VAULT_EPOCH(POLICY_REC_ENROLMENT, 0),
+				     VAULT_EPOCH(POLICY_REC_ENROLMENT,
+					     cut_day(pol, POLICY_REC_ENROLMENT, now)),
+				     cap - n, ids + n * VAULT_ID_BYTES, eps + n, &m)) != 0)
+				goto out;
+			n += m;
+		}
 		for (i = 0; i < n; i++) {
 			if ((r = vault_event_count(t, ids + i * VAULT_ID_BYTES, &nev)) != 0)
 				goto out;
 			out->events += nev;
 		}
 	}
-	if ((r = vault_seen_due(t, w.today, out->seen)) != 0)
+	if ((r = vault_seen_due(t, today, out->seen)) != 0)
 		goto out;
+	for (k = 0; k < POLICY_NRECORD_KINDS; k++) {
+		from = VAULT_EPOCH(k, 0);
+		below = VAULT_EPOCH(k, cut_day(pol, (enum policy_record_kind)k, now));
+		if (below <= from)
+			continue;
+		if ((r = vault_kept_count(t, from, below, &c)) != 0)
+			goto out;
+		out->kept[k] += c;
+		if ((r = vault_seenexp_count(t, from, below, &c)) != 0)
+			goto out;
+		if (k < VAULT_SEEN_KINDS)
+			out->seen[k] += c;
+	}
 	free(eps);
 	eps = NULL;
 	if ((cap = keyring_kek_count(kr)) > 0) {
@@ -307,7 +512,9 @@ retention_due(struct vault_txn *t, struct keyring *kr, uint64_t now, struct rete
 			r = PASO_E_NOMEM;
 			goto out;
 		}
-		out->keys = keyring_live_epochs(kr, w.today, eps, cap);
+		n = keyring_live_epochs(kr, VAULT_EPOCH(15, VAULT_EPOCH_DAY_MASK) + 1, eps, cap);
+		for (i = 0; i < n; i++)
+			out->keys += (size_t)retention_epoch_due(pol, eps[i], now);
 	}
 	r = 0;
 out:
@@ -319,35 +526,43 @@ out:
 void
 retention_due_text(const struct retention_due *d, uint64_t now, char *buf, size_t cap)
 {
-	char ts[INSTANT_TEXT_BYTES], a[INSTANT_TEXT_BYTES], b[INSTANT_TEXT_BYTES], seen[160];
+	char ts[INSTANT_TEXT_BYTES], a[INSTANT_TEXT_BYTES], b[INSTANT_TEXT_BYTES], rest[300];
 
-	(void)snprintf(seen, sizeof(seen),
-		"; resend memory due: %llu enrolment, %llu crossing, %llu identification "
-		"acknowledgements",
+	(void)snprintf(rest, sizeof(rest),
+		"; %llu crossing records and %llu records of refused messages due; resend memory "
+		"due: %llu enrolment, %llu crossing, %llu identification acknowledgements",
+		(unsigned long long)d->kept[POLICY_REC_CROSSING],
+		(unsigned long long)d->kept[POLICY_REC_REJECTED],
 		(unsigned long long)d->seen[POLICY_REC_ENROLMENT],
 		(unsigned long long)d->seen[POLICY_REC_CROSSING],
 		(unsigned long long)d->seen[POLICY_REC_IDENTIFICATION]);
-	if (d->subjects == 0) {
+	if (d->subjects == 0 && d->kept[POLICY_REC_CROSSING] + d->kept[POLICY_REC_REJECTED] +
+					d->seen[POLICY_REC_ENROLMENT] + d->seen[POLICY_REC_CROSSING] +
+					d->seen[POLICY_REC_IDENTIFICATION] ==
+				0) {
 		(void)snprintf(buf, cap,
-			"at %s (hub clock): nothing is due under %s; %zu expired day(s) still "
-			"have key-encryption keys to destroy%s",
-			instant_format(now, ts), RETENTION_RULE_ENROLMENT, d->keys, seen);
+			"at %s (hub clock): nothing is due under the policy in force; %zu expired "
+			"key epoch(s) still have key-encryption keys to destroy",
+			instant_format(now, ts), d->keys);
+		return;
+	}
+	if (d->subjects == 0) {
+		(void)snprintf(buf, cap, "at %s (hub clock): no enrolment is due under %s%s",
+			instant_format(now, ts), RETENTION_RULE_ENROLMENT, rest);
 		return;
 	}
 	(void)snprintf(buf, cap,
-		"at %s (hub clock): would erase %llu enrolments and their %llu crossings of %zu "
-		"expiry days %s..%s under %s, and destroy the key-encryption keys of %zu expired "
-		"day(s)%s",
+		"at %s (hub clock): would erase %llu enrolments and the %llu crossings sealed with "
+		"them, of %zu key epochs (%s..%s) under %s, and destroy the key-encryption keys of "
+		"%zu expired key epoch(s)%s",
 		instant_format(now, ts), (unsigned long long)d->subjects,
-		(unsigned long long)d->events, d->epochs, day_text(d->first_epoch, a),
-		day_text(d->last_epoch, b), RETENTION_RULE_ENROLMENT, d->keys, seen);
+		(unsigned long long)d->events, d->epochs, epoch_text(d->first_epoch, a),
+		epoch_text(d->last_epoch, b), RETENTION_RULE_ENROLMENT, d->keys, rest);
 }
 
 struct year_walk {
-	int (*cb)(void *arg, unsigned year, uint64_t n);
-	void *arg;
-	unsigned year;
-	uint64_t n;
+	const struct policy *pol;
+	uint64_t *n; /* per year 0..9999 */
 };
 
 static int
@@ -355,29 +570,33 @@ year_epoch(void *arg, uint32_t epoch, uint64_t n)
 {
 	struct year_walk *w = arg;
 	char ts[INSTANT_TEXT_BYTES];
+	uint64_t day = epoch;
 	unsigned y;
-	int r;
 
-	instant_format((uint64_t)epoch * SECONDS_PER_DAY, ts);
+	if (VAULT_EPOCH_IS_KINDED(epoch))
+		day = (uint64_t)VAULT_EPOCH_DAY(epoch) +
+		      policy_retention_days(w->pol, POLICY_REC_ENROLMENT);
+	instant_format(day * SECONDS_PER_DAY, ts);
 	y = (unsigned)(ts[0] - '0') * 1000 + (unsigned)(ts[1] - '0') * 100 +
 	    (unsigned)(ts[2] - '0') * 10 + (unsigned)(ts[3] - '0');
-	if (w->n > 0 && y != w->year) {
-		if ((r = w->cb(w->arg, w->year, w->n)) != 0)
-			return r;
-		w->n = 0;
-	}
-	w->year = y;
-	w->n += n;
+	w->n[y % 10000] += n;
 	return 0;
 }
 
 int
-retention_by_year(struct vault_txn *t, int (*cb)(void *arg, unsigned year, uint64_t n), void *arg)
+retention_by_year(struct vault_txn *t, const struct policy *pol,
+	int (*cb)(void *arg, unsigned year, uint64_t n), void *arg)
 {
-	struct year_walk w = {cb, arg, 0, 0};
+	struct year_walk w = {pol, NULL};
+	unsigned y;
 	int r;
 
-	if ((r = vault_epoch_foreach(t, year_epoch, &w)) != 0)
-		return r;
-	return w.n > 0 ? cb(arg, w.year, w.n) : 0;
+	if ((w.n = calloc(10000, sizeof(*w.n))) == NULL)
+		return PASO_E_NOMEM;
+	if ((r = vault_epoch_foreach(t, year_epoch, &w)) == 0)
+		for (y = 0; y < 10000 && r == 0; y++)
+			if (w.n[y] > 0)
+				r = cb(arg, y, w.n[y]);
+	free(w.n);
+	return r;
 }

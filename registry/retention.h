@@ -10,29 +10,40 @@
 #include "gallery.h"
 #include "keyring.h"
 #include "ledger.h"
+#include "policy.h"
 #include "vault.h"
 
 /*
- * An enrolment's key epoch is its expiry day (days since the Unix epoch, hub clock; see
- * decide.c). Epoch E is due once the hub's day is past it: at hub time now when
- * E < retention_today(now). So a subject is erased no earlier than its expires_at and at most
- * one day after it, without any record being opened to find it.
+ * Every record kind K (the policy's: enrolment, crossing, identification, rejected) is kept under
+ * key epochs of (K, creation day) (VAULT_EPOCH, vault.h): enrolments (record, templates, wrapped
+ * data key), crossings and refusals (kept rows), and the resend memory of acknowledged messages
+ * (sealed under the epoch of the message's kind). Epoch (K, d) is due once
+ * d + retention_days.K < the hub's day, with retention_days.K read from the policy IN FORCE at
+ * the sweep: so nothing goes before creation + retention (no day early), nothing stays more than
+ * a day past it, and a policy reloaded with a shorter retention reaches records already held,
+ * without resealing anything. Epochs below VAULT_EPOCH_KINDED are expiry days (enrolments
+ * stored before per-kind epochs, partners' records), due once the hub's day is past them.
  *
  * Erasure runs in three steps, each crash-safe:
- *  1. retention_sweep, inside one ledger transaction: erases at most max due subjects (record,
- *     events, wrapped key, card index, epoch index), takes them off the ledger's counters and
- *     appends one DELETE entry saying how many, which epochs, under which rule. The rows and the
- *     entry commit together or not at all.
+ *  1. retention_sweep, inside one ledger transaction: erases at most max due records (all kinds
+ *     together), takes them off the ledger's counters and appends one DELETE entry per kind that
+ *     had any (how many, which epochs and days, the retention in force, rule retention_days.K,
+ *     the policy digest in force). The rows and the entries commit together or not at all.
  *  2. retention_forget, after that commit: takes the erased subjects out of the gallery.
- *     In the same transaction it deletes the resend memory (`seen` rows: acknowledgements with
- *     pseudonyms and scores) whose day is past, one DELETE entry per record kind.
  *  3. retention_shred, with no write transaction open: destroys the KEKs of every due epoch
- *     that no subject uses any more (vault_shred_epoch). It looks at the keyring, not at what
+ *     that holds nothing any more (vault_shred_epoch). It looks at the keyring, not at what
  *     step 1 did, so a run after a crash between 1 and 3 finishes the job (it is idempotent).
  * Not thread-safe: the commit loop's, or one offline command's.
  */
 
-#define RETENTION_BATCH_DEFAULT 2048 /* subjects erased per transaction by the hub */
+#define RETENTION_BATCH_DEFAULT 2048 /* enrolments erased per transaction by the hub */
+/*
+ * Kept rows and resend rows of (kind, day) epochs are erased as contiguous key ranges (a cursor
+ * deleting in key order touches each page once), enrolments one by one (an AEAD open for the
+ * counters, four B-tree deletes in four tables): a step's budget of max enrolments is worth
+ * max * RETENTION_ROW_WEIGHT rows of the former. Measured with bench_sweep (docs: the note).
+ */
+#define RETENTION_ROW_WEIGHT 8
 #define RETENTION_RULE_ENROLMENT "retention_days.enrolment"
 
 /* One bounded sweep's outcome. */
@@ -46,6 +57,9 @@ struct retention_step {
 	uint64_t audit_index;             /* of the DELETE entry */
 	uint64_t seen[VAULT_SEEN_KINDS];  /* resend rows deleted, by policy record kind */
 	uint64_t seen_total;
+	uint64_t kept[POLICY_NRECORD_KINDS]; /* kept rows erased (crossings, refusals), by kind */
+	uint64_t records;                    /* everything erased: subjects + kept + seen */
+	uint64_t entries;                    /* DELETE entries appended */
 };
 
 /* What is due at a time, read without opening a record. */
@@ -55,17 +69,20 @@ struct retention_due {
 	size_t epochs;                    /* distinct epochs with subjects due */
 	size_t keys;                      /* due epochs whose KEKs are still live */
 	uint64_t seen[VAULT_SEEN_KINDS];  /* resend rows due, by policy record kind */
+	uint64_t kept[POLICY_NRECORD_KINDS]; /* kept rows due (crossings, refusals), by kind */
 };
 
 /* The hub's day at time now: due epochs are those below it. */
 uint32_t retention_today(uint64_t now);
 
 /*
- * One bounded sweep at hub time now in ledger transaction t: erases the first max due
- * subjects (opening each record once to take its category and templates off the counters),
- * appends one DELETE entry (actor "hub", purpose "retention", rule retention_days.enrolment)
- * when anything was erased, and fills *st (retention_step_clear it). dc is borrowed (policy
- * for the entry, counters). Returns 0 or a storage/audit error: the caller aborts t.
+ * One bounded sweep at hub time now in ledger transaction t under the policy in force
+ * (dc->policy): erases at most max due enrolments, or in what they leave of max, up to
+ * RETENTION_ROW_WEIGHT rows per enrolment not erased (expiry-day resend rows: one each), enrolments first (opening each record once to
+ * take its category and templates off the counters), then each kind's kept rows and resend
+ * rows, appends one DELETE entry per kind (actor "hub", purpose "retention", rule
+ * retention_days.KIND) that had any, and fills *st (retention_step_clear it). dc is borrowed.
+ * Returns 0 or a storage/audit error: the caller aborts t.
  */
 int retention_sweep(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now, size_t max,
 	struct retention_step *st);
@@ -77,20 +94,24 @@ void retention_step_clear(struct retention_step *st);
 void retention_forget(struct gallery *g, const struct retention_step *st);
 
 /*
- * Destroys the KEKs of every epoch below retention_today(now) that no subject is indexed under
- * any more (vault_shred_epoch: needs no write transaction open on v). Sets *shreddedp to the
- * epochs shredded, and *firstp and *lastp to the lowest and highest of them (when any). Returns 0 or
+ * Destroys the KEKs of every epoch due at now under policy pol (borrowed) that holds nothing any
+ * more (vault_shred_epoch: needs no write transaction open on v). Sets *shreddedp to the epochs
+ * shredded, and *firstp and *lastp to the lowest and highest of them (when any). Returns 0 or
  * vault_shred_epoch's errors (what was destroyed before the error stays destroyed).
  */
-int retention_shred(struct vault *v, struct keyring *kr, uint64_t now, size_t *shreddedp,
-	uint32_t *firstp, uint32_t *lastp);
+int retention_shred(struct vault *v, struct keyring *kr, const struct policy *pol, uint64_t now,
+	size_t *shreddedp, uint32_t *firstp, uint32_t *lastp);
+
+/* 1 if epoch is due at now under pol (see above), else 0. */
+int retention_epoch_due(const struct policy *pol, uint32_t epoch, uint64_t now);
 
 /*
- * What a sweep at now would erase (subjects, their crossings, epochs) and the KEKs it would
- * destroy, through read (or write) transaction t. Opens no record. Returns 0, PASO_E_STORAGE,
- * PASO_E_CORRUPT, PASO_E_NOMEM.
+ * What a sweep at now under pol would erase (subjects, their crossings, epochs, kept rows,
+ * resend rows) and the KEKs it would destroy, through read (or write) transaction t. Opens no
+ * record. Returns 0, PASO_E_STORAGE, PASO_E_CORRUPT, PASO_E_NOMEM.
  */
-int retention_due(struct vault_txn *t, struct keyring *kr, uint64_t now, struct retention_due *out);
+int retention_due(struct vault_txn *t, struct keyring *kr, const struct policy *pol, uint64_t now,
+	struct retention_due *out);
 
 /*
  * One line describing d at now ("at INSTANT: would erase ..."), into buf (cap bytes).
@@ -98,10 +119,10 @@ int retention_due(struct vault_txn *t, struct keyring *kr, uint64_t now, struct 
 void retention_due_text(const struct retention_due *d, uint64_t now, char *buf, size_t cap);
 
 /*
- * Subjects held per expiry year (from the epoch index): cb(arg, year, n) in year order.
- * Returns 0, cb's non-zero return, or vault_epoch_foreach's errors.
+ * Subjects held per expiry year under pol (from the epoch index): cb(arg, year, n) in year
+ * order. Returns 0, cb's non-zero return, or vault_epoch_foreach's errors.
  */
-int retention_by_year(
-	struct vault_txn *t, int (*cb)(void *arg, unsigned year, uint64_t n), void *arg);
+int retention_by_year(struct vault_txn *t, const struct policy *pol,
+	int (*cb)(void *arg, unsigned year, uint64_t n), void *arg);
 
 #endif

@@ -29,6 +29,7 @@ struct vault {
 	MDB_env *env;
 	MDB_dbi subjects, dks, cards, byepoch, seen, meta, events, seenexp;
 	MDB_dbi outbox; /* share outbox rows (registry/share.c) */
+	MDB_dbi kept;   /* records of (kind, creation day) epochs, sealed under the epoch's KEK */
 	struct keyring *kr;
 	size_t map_size, map_max;
 	atomic_int ntxn;
@@ -75,9 +76,9 @@ static int
 open_dbs(struct vault *v, const char *path, struct paso_diag *d)
 {
 	static const char *names[] = {
-		"subjects", "dks", "cards", "byepoch", "seen", "meta", "events", "seenexp", "outbox"};
+		"subjects", "dks", "cards", "byepoch", "seen", "meta", "events", "seenexp", "outbox", "kept"};
 	MDB_dbi *dbis[] = {&v->subjects, &v->dks, &v->cards, &v->byepoch, &v->seen, &v->meta,
-		&v->events, &v->seenexp, &v->outbox};
+		&v->events, &v->seenexp, &v->outbox, &v->kept};
 	MDB_txn *txn = NULL;
 	size_t i;
 	int rc;
@@ -149,6 +150,10 @@ check_seen(const char *path, const MDB_val *k, const MDB_val *v, struct paso_dia
 				d);
 	if (v->mv_size < VAULT_DIGEST_BYTES)
 		return row_damage(path, "seen", k, "shorter than its payload digest", d);
+	if (v->mv_size > VAULT_DIGEST_BYTES && ((const uint8_t *)v->mv_data)[VAULT_DIGEST_BYTES] == 0)
+		return v->mv_size < VAULT_DIGEST_BYTES + 1 + KEYRING_SEAL_OVERHEAD
+			       ? row_damage(path, "seen", k, "sealed answer too short", d)
+			       : 0;
 	env = paso__envelope__unpack(frame_allocator(), v->mv_size - VAULT_DIGEST_BYTES,
 		(const uint8_t *)v->mv_data + VAULT_DIGEST_BYTES);
 	if (env == NULL || (env->body_case != PASO__ENVELOPE__BODY_ACK &&
@@ -175,27 +180,30 @@ check_seenexp(const char *path, const MDB_val *k, const MDB_val *v, struct paso_
 {
 	const uint8_t *kb = k->mv_data;
 	char kiosk[4 * 64 + 4];
-	size_t n, i;
+	size_t n, i, o;
+	unsigned kind;
 
-	if (k->mv_size < 5 + 10 || k->mv_size > 5 + SEENKEY_MAX)
+	/* Two layouts: expiry day || kind || key, or (since per-kind epochs) epoch || key. */
+	o = k->mv_size >= 4 && VAULT_EPOCH_IS_KINDED(be32_get(kb)) ? 4 : 5;
+	if (k->mv_size < o + 10 || k->mv_size > o + SEENKEY_MAX)
 		return row_damage(path, "seenexp", k,
 			"key is not expiry day, kind and an acknowledgement's key (wrong length)", d);
-	n = k->mv_size - 5 - 9;
-	(void)snprintf(kiosk, sizeof(kiosk), "%.*s", (int)n, (const char *)kb + 5);
+	n = k->mv_size - o - 9;
+	(void)snprintf(kiosk, sizeof(kiosk), "%.*s", (int)n, (const char *)kb + o);
 	for (i = 0; i < n; i++)
-		if (kb[5 + i] < 0x21 || kb[5 + i] > 0x7e)
+		if (kb[o + i] < 0x21 || kb[o + i] > 0x7e)
 			return row_damage(path, "seenexp", k,
 				"the acknowledgement's kiosk id holds a byte no kiosk name has", d);
-	if (kb[5 + n] != 0)
+	if (kb[o + n] != 0)
 		return row_damage(path, "seenexp", k,
 			"the acknowledgement's key is not kiosk id, 0, sequence number", d);
-	if (kb[4] >= VAULT_SEEN_KINDS || v->mv_size != 0)
+	kind = o == 4 ? VAULT_EPOCH_KIND(be32_get(kb)) : kb[4];
+	if (kind >= VAULT_SEEN_KINDS || v->mv_size != 0)
 		return paso_diag_set(d, PASO_E_CORRUPT,
-			"%s/data.mdb: damaged: table seenexp, kiosk '%s' seq %llu (expiring on day "
-			"%lu): %s",
-			path, kiosk, (unsigned long long)be64_get(kb + 5 + n + 1),
-			(unsigned long)be32_get(kb),
-			kb[4] >= VAULT_SEEN_KINDS ? "unknown record kind" : "value is not empty");
+			"%s/data.mdb: damaged: table seenexp, kiosk '%s' seq %llu (%s %lu): %s",
+			path, kiosk, (unsigned long long)be64_get(kb + o + n + 1),
+			o == 4 ? "key epoch" : "expiring on day", (unsigned long)be32_get(kb),
+			kind >= VAULT_SEEN_KINDS ? "unknown record kind" : "value is not empty");
 	return 0;
 }
 
@@ -233,6 +241,12 @@ check_row(const char *path, MDB_dbi which, const struct vault *v, const MDB_val 
 		return check_seen(path, k, val, d);
 	} else if (which == v->seenexp) {
 		return check_seenexp(path, k, val, d);
+	} else if (which == v->kept) {
+		if (k->mv_size < 5 || k->mv_size > 4 + VAULT_KEPT_REST_MAX ||
+			!VAULT_EPOCH_IS_KINDED(be32_get(k->mv_data)))
+			return row_damage(path, "kept", k, "key is not a kind epoch and a reference", d);
+		if (val->mv_size < KEYRING_SEAL_OVERHEAD)
+			return row_damage(path, "kept", k, "not a sealed row (too short)", d);
 	}
 	return 0;
 }
@@ -241,7 +255,8 @@ int
 vault_check(struct vault *v, const char *path, struct paso_diag *d)
 {
 	const MDB_dbi dbis[] = {
-		v->subjects, v->dks, v->cards, v->byepoch, v->seen, v->meta, v->events, v->seenexp};
+		v->subjects, v->dks, v->cards, v->byepoch, v->seen, v->meta, v->events, v->seenexp,
+		v->kept};
 	MDB_cursor *c = NULL;
 	MDB_txn *txn = NULL;
 	MDB_val k, val;
@@ -498,7 +513,20 @@ vault_seen_get(struct vault_txn *t, const char *kiosk, uint64_t seq,
 	if (val.mv_size < VAULT_DIGEST_BYTES)
 		return PASO_E_CORRUPT;
 	rlen = val.mv_size - VAULT_DIGEST_BYTES;
-	if (rlen > 0) {
+	if (rlen > 0 && ((const uint8_t *)val.mv_data)[VAULT_DIGEST_BYTES] == 0) {
+		/* Sealed under its epoch (vault_seen_put_sealed): AD is the row's key. */
+		if (rlen < 1 + KEYRING_SEAL_OVERHEAD)
+			return PASO_E_CORRUPT;
+		rlen -= 1 + KEYRING_SEAL_OVERHEAD;
+		if ((reply = malloc(rlen ? rlen : 1)) == NULL)
+			return PASO_E_NOMEM;
+		if ((r = keyring_unseal(t->v->kr, kb, k.mv_size,
+			     (const uint8_t *)val.mv_data + VAULT_DIGEST_BYTES + 1,
+			     rlen + KEYRING_SEAL_OVERHEAD, reply)) != 0) {
+			free(reply);
+			return r;
+		}
+	} else if (rlen > 0) {
 		if ((reply = malloc(rlen)) == NULL)
 			return PASO_E_NOMEM;
 		memcpy(reply, (const uint8_t *)val.mv_data + VAULT_DIGEST_BYTES, rlen);
@@ -553,6 +581,258 @@ vault_seen_put_until(struct vault_txn *t, const char *kiosk, uint64_t seq,
 	val.mv_data = NULL;
 	val.mv_size = 0;
 	return mdb_to_paso(t->v, mdb_put(t->txn, t->v->seenexp, &k, &val, 0));
+}
+
+int
+vault_seen_put_sealed(struct vault_txn *t, const char *kiosk, uint64_t seq,
+	const uint8_t digest[VAULT_DIGEST_BYTES], const uint8_t *reply, size_t replylen,
+	uint32_t epoch)
+{
+	uint8_t kb[4 + SEENKEY_MAX];
+	MDB_val k, val;
+	size_t klen;
+	int r;
+
+	if (t->readonly || !VAULT_EPOCH_IS_KINDED(epoch) || replylen > VAULT_RECORD_MAX ||
+		(replylen > 0 && reply == NULL))
+		return PASO_E_INVALID_ARG;
+	if ((r = seen_key(kiosk, seq, kb + 4, &klen)) != 0)
+		return r;
+	k.mv_data = kb + 4;
+	k.mv_size = klen;
+	val.mv_size = VAULT_DIGEST_BYTES + 1 + KEYRING_SEAL_OVERHEAD + replylen;
+	if ((r = mdb_to_paso(t->v,
+		     mdb_put(t->txn, t->v->seen, &k, &val, MDB_NOOVERWRITE | MDB_RESERVE))) != 0)
+		return r;
+	memcpy(val.mv_data, digest, VAULT_DIGEST_BYTES);
+	((uint8_t *)val.mv_data)[VAULT_DIGEST_BYTES] = 0;
+	if ((r = keyring_seal(t->v->kr, epoch, kb + 4, klen, reply, replylen,
+		     (uint8_t *)val.mv_data + VAULT_DIGEST_BYTES + 1)) != 0)
+		return r;
+	be32_put(kb, epoch);
+	k.mv_data = kb;
+	k.mv_size = 4 + klen;
+	val.mv_data = NULL;
+	val.mv_size = 0;
+	return mdb_to_paso(t->v, mdb_put(t->txn, t->v->seenexp, &k, &val, 0));
+}
+
+/* Notes one erased row of epoch e in *out. */
+static void
+erased_add(struct vault_erased *out, uint32_t e)
+{
+	if (out->rows == 0 || e != out->last)
+		out->epochs++;
+	if (out->rows == 0 || e < out->first)
+		out->first = e;
+	out->last = e;
+	out->rows++;
+}
+
+/*
+ * Walks the rows of dbi whose key starts with an epoch in [from, below): cb on each (del != 0:
+ * the row is deleted after cb), at most max; sets *morep when rows of the range remain.
+ */
+static int
+range_walk(struct vault_txn *t, MDB_dbi dbi, uint32_t from, uint32_t below, size_t max, int del,
+	int (*cb)(void *arg, const MDB_val *k, const MDB_val *v), void *arg, int *morep)
+{
+	uint8_t probe[4];
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	size_t n = 0;
+	int rc, r = 0;
+
+	if (morep != NULL)
+		*morep = 0;
+	if (from >= below)
+		return 0;
+	be32_put(probe, from);
+	k.mv_data = probe;
+	k.mv_size = sizeof(probe);
+	if ((rc = mdb_cursor_open(t->txn, dbi, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	/* After mdb_cursor_del, MDB_NEXT yields the row that followed the deleted one. */
+	for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;) {
+		if (k.mv_size < 4) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (be32_get(k.mv_data) >= below)
+			break;
+		if (n == max) {
+			if (morep != NULL)
+				*morep = 1;
+			break;
+		}
+		if ((r = cb(arg, &k, &val)) != 0)
+			break;
+		n++;
+		if (del && (rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (r != 0)
+		return r;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(t->v, rc);
+}
+
+struct erase_walk {
+	struct vault_txn *t;
+	struct vault_erased *out;
+	int seen; /* also delete the seen row named by the index row */
+};
+
+static int
+erase_cb(void *arg, const MDB_val *k, const MDB_val *v)
+{
+	struct erase_walk *w = arg;
+	MDB_val sk;
+	int rc;
+
+	(void)v;
+	erased_add(w->out, be32_get(k->mv_data));
+	if (!w->seen)
+		return 0;
+	sk.mv_data = (uint8_t *)k->mv_data + 4;
+	sk.mv_size = k->mv_size - 4;
+	rc = mdb_del(w->t->txn, w->t->v->seen, &sk, NULL);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(w->t->v, rc);
+}
+
+static int
+count_cb(void *arg, const MDB_val *k, const MDB_val *v)
+{
+	(void)k;
+	(void)v;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+int
+vault_seenexp_erase(
+	struct vault_txn *t, uint32_t from, uint32_t below, size_t max, struct vault_erased *out)
+{
+	struct erase_walk w = {t, out, 1};
+	int more = 0, r;
+
+	if (t->readonly)
+		return PASO_E_INVALID_ARG;
+	if (from < VAULT_EPOCH_KINDED)
+		from = VAULT_EPOCH_KINDED; /* below: the day || kind rows of vault_seen_expire */
+	r = range_walk(t, t->v->seenexp, from, below, max, 1, erase_cb, &w, &more);
+	out->more |= more;
+	return r;
+}
+
+int
+vault_seenexp_count(struct vault_txn *t, uint32_t from, uint32_t below, uint64_t *np)
+{
+	*np = 0;
+	if (from < VAULT_EPOCH_KINDED)
+		from = VAULT_EPOCH_KINDED;
+	return range_walk(t, t->v->seenexp, from, below, SIZE_MAX, 0, count_cb, np, NULL);
+}
+
+/* Counts at most max kept rows of one epoch. */
+static int
+vault_kept_count_upto(struct vault_txn *t, uint32_t epoch, size_t max, uint64_t *np)
+{
+	*np = 0;
+	return range_walk(t, t->v->kept, epoch, epoch + 1, max, 0, count_cb, np, NULL);
+}
+
+/* Counts at most max sealed resend rows of one epoch. */
+static int
+seenexp_count_upto(struct vault_txn *t, uint32_t epoch, size_t max, uint64_t *np)
+{
+	*np = 0;
+	return range_walk(t, t->v->seenexp, epoch, epoch + 1, max, 0, count_cb, np, NULL);
+}
+
+int
+vault_kept_put(struct vault_txn *t, uint32_t epoch, const uint8_t *rest, size_t restlen,
+	const uint8_t *data, size_t len)
+{
+	uint8_t key[4 + VAULT_KEPT_REST_MAX];
+	MDB_val k, val;
+	int r;
+
+	if (t->readonly || !VAULT_EPOCH_IS_KINDED(epoch) || restlen == 0 ||
+		restlen > VAULT_KEPT_REST_MAX || len > VAULT_RECORD_MAX || (len > 0 && data == NULL))
+		return PASO_E_INVALID_ARG;
+	be32_put(key, epoch);
+	memcpy(key + 4, rest, restlen);
+	k.mv_data = key;
+	k.mv_size = 4 + restlen;
+	val.mv_size = KEYRING_SEAL_OVERHEAD + len;
+	if ((r = mdb_to_paso(t->v,
+		     mdb_put(t->txn, t->v->kept, &k, &val, MDB_NOOVERWRITE | MDB_RESERVE))) != 0)
+		return r;
+	return keyring_seal(t->v->kr, epoch, key, 4 + restlen, data, len, val.mv_data);
+}
+
+struct kept_walk {
+	struct vault_txn *t;
+	int (*cb)(void *arg, uint32_t epoch, const uint8_t *rest, size_t restlen,
+		const uint8_t *data, size_t len);
+	void *arg;
+	const uint8_t *prefix; /* rows whose rest starts with it (crossings of one subject) */
+	size_t plen;
+};
+
+static int
+kept_cb(void *arg, const MDB_val *k, const MDB_val *v)
+{
+	struct kept_walk *w = arg;
+	uint8_t *out;
+	size_t len;
+	int r;
+
+	if (v->mv_size < KEYRING_SEAL_OVERHEAD)
+		return PASO_E_CORRUPT;
+	len = v->mv_size - KEYRING_SEAL_OVERHEAD;
+	if ((out = malloc(len ? len : 1)) == NULL)
+		return PASO_E_NOMEM;
+	if ((r = keyring_unseal(w->t->v->kr, k->mv_data, k->mv_size, v->mv_data, v->mv_size,
+		     out)) == 0)
+		r = w->cb(w->arg, be32_get(k->mv_data), (const uint8_t *)k->mv_data + 4,
+			k->mv_size - 4, out, len);
+	vault_free_record(out, len);
+	return r;
+}
+
+int
+vault_kept_foreach(struct vault_txn *t, uint32_t from, uint32_t below,
+	int (*cb)(void *arg, uint32_t epoch, const uint8_t *rest, size_t restlen, const uint8_t *data,
+		size_t len),
+	void *arg)
+{
+	struct kept_walk w = {t, cb, arg, NULL, 0};
+
+	return range_walk(t, t->v->kept, from, below, SIZE_MAX, 0, kept_cb, &w, NULL);
+}
+
+int
+vault_kept_erase(
+	struct vault_txn *t, uint32_t from, uint32_t below, size_t max, struct vault_erased *out)
+{
+	struct erase_walk w = {t, out, 0};
+	int more = 0, r;
+
+	if (t->readonly)
+		return PASO_E_INVALID_ARG;
+	r = range_walk(t, t->v->kept, from, below, max, 1, erase_cb, &w, &more);
+	out->more |= more;
+	return r;
+}
+
+int
+vault_kept_count(struct vault_txn *t, uint32_t from, uint32_t below, uint64_t *np)
+{
+	*np = 0;
+	return range_walk(t, t->v->kept, from, below, SIZE_MAX, 0, count_cb, np, NULL);
 }
 
 int
@@ -1139,13 +1419,136 @@ out:
 	return r;
 }
 
+/* --- crossings kept under their own epochs: epoch || ref(16) || no BE(8) ------------------- */
+
+#define XREF_BYTES 16
+#define XKEY_BYTES (4 + XREF_BYTES + 8)
+#define XKIND_FROM VAULT_EPOCH(VAULT_KIND_CROSSING, 0)
+#define XKIND_END (VAULT_EPOCH(VAULT_KIND_CROSSING, VAULT_EPOCH_DAY_MASK) + 1)
+
+/*
+ * The reference of a subject's crossings: keyed by its data key, so it cannot be recomputed
+ * from a card number once the subject's epoch is shredded, and says nothing about its id.
+ */
+static int
+xref_of(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], uint8_t ref[XREF_BYTES])
+{
+	uint8_t dk[KEYRING_DK_BYTES], in[10 + VAULT_ID_BYTES];
+	int r;
+
+	if ((r = dk_get(t, id, dk, NULL)) != 0)
+		goto out;
+	memcpy(in, "paso-xref1", 10);
+	memcpy(in + 10, id, VAULT_ID_BYTES);
+	r = crypto_generichash(ref, XREF_BYTES, in, sizeof(in), dk, sizeof(dk)) == 0
+		    ? 0
+		    : PASO_E_INTERNAL;
+out:
+	sodium_memzero(dk, sizeof(dk));
+	return r;
+}
+
+int
+vault_crossing_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
+	uint32_t epoch, const uint8_t *ev, size_t len)
+{
+	uint8_t key[XKEY_BYTES];
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	uint64_t no = 1;
+	int rc, r;
+
+	if (t->readonly || !VAULT_EPOCH_IS_KINDED(epoch) ||
+		VAULT_EPOCH_KIND(epoch) != VAULT_KIND_CROSSING)
+		return PASO_E_INVALID_ARG;
+	if ((r = xref_of(t, subject_id, key + 4)) != 0)
+		return r == PASO_E_CORRUPT && rec_get(t, subject_id, &val) == PASO_E_NOT_FOUND
+			       ? PASO_E_NOT_FOUND
+			       : r;
+	be32_put(key, epoch);
+	memset(key + 4 + XREF_BYTES, 0xff, 8);
+	k.mv_data = key;
+	k.mv_size = sizeof(key);
+	if ((rc = mdb_cursor_open(t->txn, t->v->kept, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE);
+	rc = rc == 0 ? mdb_cursor_get(c, &k, &val, MDB_PREV) : mdb_cursor_get(c, &k, &val, MDB_LAST);
+	if (rc == 0 && k.mv_size == XKEY_BYTES && memcmp(k.mv_data, key, 4 + XREF_BYTES) == 0)
+		no = be64_get((const uint8_t *)k.mv_data + 4 + XREF_BYTES) + 1;
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		r = mdb_to_paso(t->v, rc);
+	mdb_cursor_close(c);
+	if (r != 0)
+		return r;
+	be64_put(key + 4 + XREF_BYTES, no);
+	return vault_kept_put(t, epoch, key + 4, XREF_BYTES + 8, ev, len);
+}
+
+/* Calls cb for each kept crossing of ref, oldest epoch first, numbering from *nop + 1. */
+static int
+crossings_of(struct vault_txn *t, const uint8_t ref[XREF_BYTES],
+	int (*cb)(void *arg, uint64_t no, const uint8_t *ev, size_t len), void *arg, uint64_t *nop)
+{
+	uint8_t probe[XKEY_BYTES] = {0}, *out;
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	uint32_t e = XKIND_FROM;
+	size_t len;
+	int rc, r = 0;
+
+	if ((rc = mdb_cursor_open(t->txn, t->v->kept, &c)) != 0)
+		return mdb_to_paso(t->v, rc);
+	/* One seek per epoch holding crossings: jump to this subject's rows in each. */
+	while (e < XKIND_END) {
+		be32_put(probe, e);
+		memcpy(probe + 4, ref, XREF_BYTES);
+		memset(probe + 4 + XREF_BYTES, 0, 8);
+		k.mv_data = probe;
+		k.mv_size = sizeof(probe);
+		for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;
+			rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+			if (k.mv_size != XKEY_BYTES || be32_get(k.mv_data) != e ||
+				memcmp((const uint8_t *)k.mv_data + 4, ref, XREF_BYTES) != 0)
+				break;
+			if (val.mv_size < KEYRING_SEAL_OVERHEAD) {
+				r = PASO_E_CORRUPT;
+				goto out;
+			}
+			len = val.mv_size - KEYRING_SEAL_OVERHEAD;
+			if ((out = malloc(len ? len : 1)) == NULL) {
+				r = PASO_E_NOMEM;
+				goto out;
+			}
+			if ((r = keyring_unseal(t->v->kr, k.mv_data, k.mv_size, val.mv_data,
+				     val.mv_size, out)) == 0)
+				r = cb(arg, ++*nop, out, len);
+			vault_free_record(out, len);
+			if (r != 0)
+				goto out;
+		}
+		if (rc != 0) {
+			if (rc != MDB_NOTFOUND)
+				r = mdb_to_paso(t->v, rc);
+			goto out;
+		}
+		if (k.mv_size < 4 || be32_get(k.mv_data) >= XKIND_END)
+			break;
+		/* The next epoch that holds any row at all. */
+		e = be32_get(k.mv_data) > e ? be32_get(k.mv_data) : e + 1;
+	}
+out:
+	mdb_cursor_close(c);
+	return r;
+}
+
 int
 vault_event_foreach(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
 	int (*cb)(void *arg, uint64_t no, const uint8_t *ev, size_t len), void *arg)
 {
-	uint8_t dk[KEYRING_DK_BYTES], *ev = NULL;
+	uint8_t dk[KEYRING_DK_BYTES], ref[XREF_BYTES], *ev = NULL;
 	MDB_cursor *c = NULL;
 	MDB_val k, val;
+	uint64_t last = 0;
 	size_t len = 0;
 	int rc, r, have_dk = 0;
 
@@ -1157,12 +1560,22 @@ vault_event_foreach(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES
 		have_dk = 1;
 		if ((r = row_open(dk, "paso-evt1", k.mv_data, EVKEY_BYTES, &val, &ev, &len)) != 0)
 			goto out;
-		r = cb(arg, be64_get((const uint8_t *)k.mv_data + VAULT_ID_BYTES), ev, len);
+		last = be64_get((const uint8_t *)k.mv_data + VAULT_ID_BYTES);
+		r = cb(arg, last, ev, len);
 		vault_free_record(ev, len);
 		if (r != 0)
 			goto out;
 	}
-	r = rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(t->v, rc);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		r = mdb_to_paso(t->v, rc);
+		goto out;
+	}
+	/* Then the crossings kept under their own epochs. */
+	r = xref_of(t, subject_id, ref);
+	if (r == PASO_E_CORRUPT && rec_get(t, subject_id, &val) == PASO_E_NOT_FOUND)
+		r = 0; /* no such subject: no history */
+	else if (r == 0)
+		r = crossings_of(t, ref, cb, arg, &last);
 out:
 	sodium_memzero(dk, sizeof(dk));
 	if (c != NULL)
@@ -1316,6 +1729,13 @@ int
 vault_epoch_due(
 	struct vault_txn *t, uint32_t below, size_t max, uint8_t *ids, uint32_t *epochs, size_t *np)
 {
+	return vault_epoch_due_range(t, 0, below, max, ids, epochs, np);
+}
+
+int
+vault_epoch_due_range(struct vault_txn *t, uint32_t from, uint32_t below, size_t max,
+	uint8_t *ids, uint32_t *epochs, size_t *np)
+{
 	uint8_t ek[4 + VAULT_ID_BYTES] = {0};
 	MDB_cursor *c = NULL;
 	MDB_val k, val;
@@ -1323,12 +1743,15 @@ vault_epoch_due(
 	int rc;
 
 	*np = 0;
+	if (from >= below)
+		return 0;
+	be32_put(ek, from);
 	k.mv_data = ek;
 	k.mv_size = sizeof(ek);
 	if ((rc = mdb_cursor_open(t->txn, t->v->byepoch, &c)) != 0)
 		return mdb_to_paso(t->v, rc);
-	/* Big-endian epochs: the index is in expiry order, the due rows come first. */
-	for (rc = mdb_cursor_get(c, &k, &val, MDB_FIRST); rc == 0 && n < max;
+	/* Big-endian epochs: the index is in epoch order, the due rows of the range come first. */
+	for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0 && n < max;
 		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
 		if (k.mv_size != sizeof(ek)) {
 			rc = MDB_CORRUPTED;
@@ -1390,6 +1813,7 @@ vault_epoch_held(struct vault_txn *t, uint32_t epoch, int *heldp)
 	uint8_t ek[4 + VAULT_ID_BYTES] = {0};
 	MDB_cursor *c = NULL;
 	MDB_val k, val;
+	uint64_t n = 0;
 	int rc;
 
 	*heldp = 0;
@@ -1402,7 +1826,16 @@ vault_epoch_held(struct vault_txn *t, uint32_t epoch, int *heldp)
 	if (rc == 0 && k.mv_size == sizeof(ek) && be32_get(k.mv_data) == epoch)
 		*heldp = 1;
 	mdb_cursor_close(c);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(t->v, rc);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mdb_to_paso(t->v, rc);
+	if (*heldp || !VAULT_EPOCH_IS_KINDED(epoch) || epoch == UINT32_MAX)
+		return 0;
+	/* A kind epoch also holds kept rows and sealed resend rows. */
+	if ((rc = vault_kept_count_upto(t, epoch, 1, &n)) != 0 ||
+		(n == 0 && (rc = seenexp_count_upto(t, epoch, 1, &n)) != 0))
+		return rc;
+	*heldp = n > 0;
+	return 0;
 }
 
 int
@@ -1446,6 +1879,38 @@ out:
 	sodium_memzero(dk, sizeof(dk));
 	vault_abort(t);
 	free(ids);
+	return r;
+}
+
+int
+vault_shred_empty(struct vault *v, const uint32_t *epochs, size_t n, size_t *shreddedp)
+{
+	struct vault_txn *t = NULL;
+	uint32_t *empty = NULL;
+	uint8_t *ids = NULL;
+	size_t i, m = 0, members;
+	int r;
+
+	*shreddedp = 0;
+	if (n == 0)
+		return 0;
+	if ((empty = malloc(n * sizeof(*empty))) == NULL)
+		return PASO_E_NOMEM;
+	if ((r = vault_begin(v, 0, &t)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if ((r = epoch_members(t, epochs[i], &ids, &members)) != 0)
+			goto out;
+		free(ids);
+		ids = NULL;
+		if (members == 0)
+			empty[m++] = epochs[i];
+	}
+	if ((r = keyring_shred_epochs(v->kr, empty, m, NULL)) == 0)
+		*shreddedp = m;
+out:
+	vault_abort(t);
+	free(empty);
 	return r;
 }
 
@@ -1524,6 +1989,9 @@ vault_stats(struct vault_txn *t, struct vault_stats *out)
 	if ((rc = mdb_stat(t->txn, t->v->events, &st)) != 0)
 		return mdb_to_paso(t->v, rc);
 	out->events = st.ms_entries;
+	if ((rc = mdb_stat(t->txn, t->v->kept, &st)) != 0)
+		return mdb_to_paso(t->v, rc);
+	out->kept = st.ms_entries;
 	if ((rc = mdb_env_info(t->v->env, &info)) != 0 || (rc = mdb_env_stat(t->v->env, &st)) != 0)
 		return mdb_to_paso(t->v, rc);
 	out->map_size = info.me_mapsize;

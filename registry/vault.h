@@ -37,12 +37,35 @@
  *   byepoch   epoch BE(4) || id (16) -> empty; finds the survivors of an epoch to rewrap
  *   seen      kiosk id || 0 || seq BE(8) -> payload digest (32) || reply bytes
  *   seenexp   day BE(4) || kind(1) || seen key -> empty; when a seen row expires (rows put
- *                                       with vault_seen_put_until only)
+ *                                       with vault_seen_put_until only), or
+ *             epoch BE(4) || seen key -> empty, for rows put with vault_seen_put_sealed, whose
+ *                                       answer is digest || 0 || keyring_seal'd under the epoch
  *   meta      string key             -> u64 BE(8)
+ *   kept      epoch BE(4) || rest    -> keyring_seal'd bytes under that epoch's KEK, AD = the key:
+ *                                       records of a (kind, creation day) epoch (crossings:
+ *                                       rest = subject ref(16) || no BE(8), the ref a hash keyed
+ *                                       by the subject's DK; refusals: rest = audit index BE(8))
  *   events    subject id || no BE(8) -> version(1) || epoch BE(4) || nonce(24) || ciphertext+tag
  *                                       under the subject's DK, AD = "paso-evt1" || key || header;
  *                                       one row per event (a crossing), numbered from 1
  */
+
+/*
+ * Key epochs. An epoch from VAULT_EPOCH_KINDED up names a record kind (0..15: the policy's record
+ * kinds) and a creation day (days since the Unix epoch, hub clock): every row of it was made that
+ * day and it expires as a whole, when the retention in force for its kind says, so no row of it
+ * is ever rewrapped and a shorter policy reaches rows already held. An epoch below
+ * VAULT_EPOCH_KINDED is an expiry day (enrolments stored before per-kind epochs, partners'
+ * records): it expires when the hub's day passes it.
+ */
+#define VAULT_EPOCH_KINDED 0x40000000u
+#define VAULT_EPOCH_DAY_MASK 0x3fffffu /* 4,194,303 days: past 9999-12-31 */
+#define VAULT_EPOCH(kind, day)                                                                  \
+	(VAULT_EPOCH_KINDED | ((uint32_t)(kind) & 15u) << 22 | ((uint32_t)(day) & VAULT_EPOCH_DAY_MASK))
+#define VAULT_KIND_CROSSING 1 /* POLICY_REC_CROSSING */
+#define VAULT_EPOCH_KIND(e) (((uint32_t)(e) >> 22) & 15u)
+#define VAULT_EPOCH_DAY(e) ((uint32_t)(e) & VAULT_EPOCH_DAY_MASK)
+#define VAULT_EPOCH_IS_KINDED(e) ((uint32_t)(e) >= VAULT_EPOCH_KINDED && (uint32_t)(e) < 0x44000000u)
 
 #define VAULT_ID_BYTES KEYRING_SUBJECT_BYTES
 #define VAULT_DIGEST_BYTES 32
@@ -64,6 +87,7 @@ struct vault_stats {
 	uint64_t cards;
 	uint64_t seen;
 	uint64_t events;
+	uint64_t kept; /* records of kind epochs (crossings, refusals) */
 	uint64_t map_size; /* current map size in bytes */
 	uint64_t map_used; /* bytes of the map in use (last page number * page size) */
 };
@@ -145,6 +169,76 @@ int vault_seen_expire(struct vault_txn *t, uint32_t below, size_t max,
 /* Adds to counts[kind] the resend rows due (day below `below`). 0, PASO_E_STORAGE. */
 int vault_seen_due(struct vault_txn *t, uint32_t below, uint64_t counts[VAULT_SEEN_KINDS]);
 
+/*
+ * As vault_seen_put, with the answer sealed under the KEK of epoch (a VAULT_EPOCH) and the row
+ * indexed under it, so it expires with its epoch and shredding the epoch erases it from every
+ * copy. vault_seen_get opens it. Same returns, and PASO_E_IO (key file).
+ */
+int vault_seen_put_sealed(struct vault_txn *t, const char *kiosk, uint64_t seq,
+	const uint8_t digest[VAULT_DIGEST_BYTES], const uint8_t *reply, size_t replylen,
+	uint32_t epoch);
+
+/* What one bounded erasure of epoch rows did (vault_kept_erase, vault_seenexp_erase). */
+struct vault_erased {
+	uint64_t rows;
+	uint32_t first, last; /* lowest and highest epoch touched (valid when rows > 0) */
+	size_t epochs;        /* distinct epochs touched */
+	int more;             /* rows of the range remain */
+};
+
+/*
+ * Deletes, in key order, at most max sealed resend rows indexed under an epoch in [from, below)
+ * (vault_seen_put_sealed), with their index rows; adds to *out. 0, PASO_E_STORAGE.
+ */
+int vault_seenexp_erase(
+	struct vault_txn *t, uint32_t from, uint32_t below, size_t max, struct vault_erased *out);
+
+/* Counts the sealed resend rows indexed under an epoch in [from, below). 0, PASO_E_STORAGE. */
+int vault_seenexp_count(struct vault_txn *t, uint32_t from, uint32_t below, uint64_t *np);
+
+/*
+ * Keeps a record of epoch (a VAULT_EPOCH) under key epoch || rest (1..32 bytes), sealed under
+ * the epoch's KEK (keyring_seal, AD = the key). data (len bytes, at most VAULT_RECORD_MAX) is
+ * borrowed. Returns 0, PASO_E_EXISTS (changes nothing), PASO_E_INVALID_ARG, PASO_E_IO,
+ * PASO_E_STORAGE, PASO_E_MAP_FULL.
+ */
+#define VAULT_KEPT_REST_MAX 32
+int vault_kept_put(struct vault_txn *t, uint32_t epoch, const uint8_t *rest, size_t restlen,
+	const uint8_t *data, size_t len);
+
+/*
+ * Calls cb for each kept row of an epoch in [from, below), in key order, opened (borrowed:
+ * wiped after cb returns). A non-zero return from cb stops the walk and is returned. Returns 0,
+ * PASO_E_KEY_NOT_FOUND (its epoch was shredded), PASO_E_CRYPTO, PASO_E_CORRUPT, PASO_E_STORAGE,
+ * PASO_E_NOMEM.
+ */
+int vault_kept_foreach(struct vault_txn *t, uint32_t from, uint32_t below,
+	int (*cb)(void *arg, uint32_t epoch, const uint8_t *rest, size_t restlen, const uint8_t *data,
+		size_t len),
+	void *arg);
+
+/*
+ * Deletes at most max kept rows of epochs in [from, below), in key order (each page touched
+ * once: the rows of an epoch are contiguous); adds to *out. Deleting is not erasing: the epoch's
+ * KEK must be destroyed next (vault_shred_epoch). 0, PASO_E_STORAGE.
+ */
+int vault_kept_erase(
+	struct vault_txn *t, uint32_t from, uint32_t below, size_t max, struct vault_erased *out);
+
+/* Counts the kept rows of epochs in [from, below), opening none. 0, PASO_E_STORAGE. */
+int vault_kept_count(struct vault_txn *t, uint32_t from, uint32_t below, uint64_t *np);
+
+/*
+ * Appends a crossing of a subject as a kept row of epoch (a VAULT_EPOCH of the crossing kind),
+ * sealed under that epoch's KEK, not the subject's: it expires on its own schedule, and survives
+ * the subject's erasure unlinkable to the card (its key holds a reference keyed by the subject's
+ * data key, not the subject id). vault_event_foreach and vault_event_count see it. Returns 0,
+ * PASO_E_NOT_FOUND (no such subject; changes nothing), PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO,
+ * PASO_E_CORRUPT, PASO_E_IO, PASO_E_STORAGE, PASO_E_MAP_FULL, PASO_E_INVALID_ARG.
+ */
+int vault_crossing_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
+	uint32_t epoch, const uint8_t *ev, size_t len);
+
 /* Highest seq recorded for kiosk: 0 and *seqp, or PASO_E_NOT_FOUND, PASO_E_STORAGE. */
 int vault_seen_last(struct vault_txn *t, const char *kiosk, uint64_t *seqp);
 
@@ -219,14 +313,19 @@ int vault_event_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES
 	const uint8_t *ev, size_t len, uint64_t *nop);
 
 /*
- * Calls cb for each event of a subject in order, decrypted (borrowed: wiped after cb returns).
+ * Calls cb for each event of a subject in order, decrypted (borrowed: wiped after cb returns):
+ * first the rows sealed under its data key (vault_event_add), then its crossings kept under
+ * their own epochs (vault_crossing_add), oldest epoch first, numbered on after the former.
  * A non-zero return from cb stops the walk and is returned. Returns 0 (also for no events),
  * PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO (tampered row), PASO_E_CORRUPT, PASO_E_STORAGE.
  */
 int vault_event_foreach(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
 	int (*cb)(void *arg, uint64_t no, const uint8_t *ev, size_t len), void *arg);
 
-/* Number of a subject's event rows, counted without opening them. 0 or PASO_E_STORAGE. */
+/*
+ * Number of a subject's event rows under its data key (vault_event_add: those its erasure takes
+ * with it), counted without opening them. 0 or PASO_E_STORAGE.
+ */
 int vault_event_count(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint64_t *np);
 
 /*
@@ -255,7 +354,16 @@ int vault_epoch_due(struct vault_txn *t, uint32_t below, size_t max, uint8_t *id
 int vault_epoch_foreach(
 	struct vault_txn *t, int (*cb)(void *arg, uint32_t epoch, uint64_t n), void *arg);
 
-/* Sets *heldp to 1 if any subject is indexed under epoch, else 0. 0 or PASO_E_STORAGE. */
+/*
+ * As vault_epoch_due for the subjects indexed under an epoch in [from, below).
+ */
+int vault_epoch_due_range(struct vault_txn *t, uint32_t from, uint32_t below, size_t max,
+	uint8_t *ids, uint32_t *epochs, size_t *np);
+
+/*
+ * Sets *heldp to 1 if any subject, kept row or sealed resend row is indexed under epoch, else 0.
+ * 0 or PASO_E_STORAGE.
+ */
 int vault_epoch_held(struct vault_txn *t, uint32_t epoch, int *heldp);
 
 /*
@@ -267,6 +375,15 @@ int vault_epoch_held(struct vault_txn *t, uint32_t epoch, int *heldp);
  * Returns 0, PASO_E_STORAGE, PASO_E_MAP_FULL, PASO_E_IO, PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO.
  */
 int vault_shred_epoch(struct vault *v, uint32_t epoch, size_t *survivorsp);
+
+/*
+ * Crypto-shreds n epochs that hold no subject (a retention sweep's emptied epochs) at once:
+ * holding a write transaction (so no wrap under them can commit meanwhile), checks each holds
+ * no subject (one that does is skipped: shred it with vault_shred_epoch), then destroys their
+ * KEKs with keyring_shred_epochs. Sets *shreddedp to the epochs whose KEKs went. Returns 0,
+ * PASO_E_STORAGE, PASO_E_IO, PASO_E_NOMEM.
+ */
+int vault_shred_empty(struct vault *v, const uint32_t *epochs, size_t n, size_t *shreddedp);
 
 /*
  * Pseudonym of a subject for audit entries and acknowledgements (32 bytes): keyed by the

@@ -11,9 +11,9 @@ cmake --build build -j"$(nproc)" >/dev/null
 B=build/bin
 DIR=${PASO_BENCH_DIR:-/var/tmp}
 if [ "${PASO_BENCH_QUICK:-0}" = 1 ]; then
-  LARGE=1000000; GALLERY=100000; PEOPLE=500; CROSSINGS=2000; RUNS=1; TRAVELLERS=500; SWEEP=20000
+  LARGE=1000000; GALLERY=100000; PEOPLE=500; CROSSINGS=2000; RUNS=1; TRAVELLERS=500; SWEEP=20000; SWEEPX=100000
 else
-  LARGE=10000000; GALLERY=1000000; PEOPLE=2000; CROSSINGS=6000; RUNS=3; TRAVELLERS=20000; SWEEP=200000
+  LARGE=10000000; GALLERY=1000000; PEOPLE=2000; CROSSINGS=6000; RUNS=3; TRAVELLERS=20000; SWEEP=200000; SWEEPX=1000000
 fi
 echo "### ingest through the hub, and the decision layer without a server"
 for K in 5 16 64; do
@@ -25,7 +25,10 @@ $B/bench_share --people $PEOPLE --crossings $CROSSINGS --runs $RUNS --bin $B --d
 echo; echo "### sealed store against raw LMDB"
 $B/bench_store --runs 5 --dir "$DIR"
 echo; echo "### retention sweep against raw LMDB deletes"
-$B/bench_sweep --records $SWEEP --runs $RUNS --dir "$DIR"
+$B/bench_sweep --kind crossing --records $SWEEPX --runs $RUNS --dir "$DIR"
+$B/bench_sweep --kind enrolment --records $SWEEP --runs $RUNS --dir "$DIR"
+echo; echo "### crossing answer times through TLS while the hub sweeps a backlog, against none"
+$B/bench_sweep_load --records $SWEEPX --runs $RUNS --bin $B --dir "$DIR"
 echo; echo "### audit log"
 $B/bench_audit --large $LARGE --dir "$DIR"
 echo; echo "### audit log as tlog-tiles, proofs from tiles, tlog-witness endpoint"

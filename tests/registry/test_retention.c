@@ -155,7 +155,7 @@ due(struct fx *f, uint64_t now, struct retention_due *d)
 	struct vault_txn *t = NULL;
 
 	assert_int_equal(vault_begin(f->v, 1, &t), 0);
-	assert_int_equal(retention_due(t, f->kr, now, d), 0);
+	assert_int_equal(retention_due(t, f->kr, f->pol, now, d), 0);
 	vault_abort(t);
 }
 
@@ -234,7 +234,7 @@ test_bounded_steps_and_shredding(void **state)
 	events = st.events;
 	retention_step_clear(&st);
 	/* Day 100 is empty now, day 101 still holds two: only day 100's key goes. */
-	assert_int_equal(retention_shred(f->v, f->kr, 102 * DAY, &shredded, &first, &last), 0);
+	assert_int_equal(retention_shred(f->v, f->kr, f->pol, 102 * DAY, &shredded, &first, &last), 0);
 	assert_int_equal(shredded, 1);
 	assert_int_equal(first, 100);
 	assert_int_equal(keyring_epoch_current(f->kr, 100, &gen), PASO_E_NOT_FOUND);
@@ -248,11 +248,11 @@ test_bounded_steps_and_shredding(void **state)
 	assert_false(st.more);
 	assert_int_equal(events + st.events, 3);
 	retention_step_clear(&st);
-	assert_int_equal(retention_shred(f->v, f->kr, 102 * DAY, &shredded, &first, &last), 0);
+	assert_int_equal(retention_shred(f->v, f->kr, f->pol, 102 * DAY, &shredded, &first, &last), 0);
 	assert_int_equal(shredded, 1);
 	assert_int_equal(first, 101);
 	/* Idempotent: a second run finds nothing to destroy. */
-	assert_int_equal(retention_shred(f->v, f->kr, 102 * DAY, &shredded, &first, &last), 0);
+	assert_int_equal(retention_shred(f->v, f->kr, f->pol, 102 * DAY, &shredded, &first, &last), 0);
 	assert_int_equal(shredded, 0);
 	/* Counters follow: two subjects (categories 1 and 2 of i = 8, 9), no crossings. */
 	assert_int_equal(ledger_counter(f->l, COUNT_SUBJECTS), 2);
@@ -288,7 +288,7 @@ test_delete_entry(void **state)
 	assert_int_equal(e->time, 20900 * DAY);
 	assert_int_equal(e->subject.len, 0);
 	assert_non_null(strstr(e->detail, "erased 1 enrolments"));
-	assert_non_null(strstr(e->detail, "their 2 crossings"));
+	assert_non_null(strstr(e->detail, "the 2 crossings sealed with them"));
 	assert_non_null(strstr(e->detail, "2027-01-01..2027-01-01"));
 	assert_null(memmem(raw, len, "TVR-SECRET-CARD", 15));
 	paso__audit_entry__free_unpacked(e, NULL);
@@ -402,7 +402,7 @@ test_by_year(void **state)
 	enrol(f, 21183, 1, "B", 0, id); /* 2027-12-31 */
 	enrol(f, 21184, 1, "C", 0, id); /* 2028-01-01 */
 	assert_int_equal(vault_begin(f->v, 1, &t), 0);
-	assert_int_equal(retention_by_year(t, year_cb, &y), 0);
+	assert_int_equal(retention_by_year(t, f->pol, year_cb, &y), 0);
 	vault_abort(t);
 	assert_int_equal(y.count, 2);
 	assert_int_equal(y.year[0], 2027);
