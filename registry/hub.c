@@ -1096,12 +1096,12 @@ reload_now(struct hub *h)
 /* --- serve ------------------------------------------------------------------------------------ */
 
 int
-hub_run(struct hub *h, volatile sig_atomic_t *stop)
+hub_start(struct hub *h)
 {
 	struct control_config cc = {h->control_path, h->loop, &h->cfg.clock, &h->dc, &h->log, h->kr,
 		reload_task, reload_commit, h};
 	struct paso_diag d = {0};
-	int r, idle, stopping = 0, fatal = 0;
+	int r;
 
 	if ((r = control_open(&cc, &h->control, &d)) != 0) {
 		hublog_printf(&h->log, "%s", d.msg);
@@ -1114,6 +1114,14 @@ hub_run(struct hub *h, volatile sig_atomic_t *stop)
 	hublog_printf(&h->log, "serving on %s:%u (policy '%s', %s clock)", h->cfg.host,
 		(unsigned)server_port(h->server), policy_name(h->policy),
 		h->cfg.clock.simulated ? "simulated" : "real");
+	return 0;
+}
+
+int
+hub_run(struct hub *h, volatile sig_atomic_t *stop)
+{
+	int r, idle, stopping = 0, fatal = 0;
+
 	for (;;) {
 		idle = loop_step(h->loop, 200);
 		if (h->cfg.reload != NULL && *h->cfg.reload && !stopping) {

@@ -74,7 +74,13 @@ uint16_t hub_witness_port(const struct hub *h);
 const char *hub_control_path(const struct hub *h);
 
 /*
- * Serves until *stop becomes non-zero (set it from a signal handler): the flag is checked on
+ * Opens the control socket and starts accepting kiosks and peers. Call it before telling anyone
+ * the hub is up (port files): once it returns, control commands reach the hub.
+ */
+int hub_start(struct hub *h);
+
+/*
+ * After hub_start: serves until *stop becomes non-zero (set it from a signal handler): the flag is checked on
  * every iteration of the commit loop, under load too. Then it stops accepting, answers what
  * the connections already sent, logs HUB_STOP and signs a checkpoint. Returns 0 after a clean
  * stop or an error.

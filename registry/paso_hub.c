@@ -351,6 +351,12 @@ cmd_serve(int argc, char **argv)
 	}
 	if ((r = hub_open(&cfg, &h, &d)) != 0)
 		return fail("serve", &d, r);
+	/* Serving before the port files say so: whoever waits for them can use the control socket. */
+	if ((r = hub_start(h)) != 0) {
+		hub_close(h);
+		d.msg[0] = '\0';
+		return fail("serve", &d, r);
+	}
 	if (portfile != NULL) {
 		char port[16];
 		int n = snprintf(port, sizeof(port), "%u\n", hub_port(h));
