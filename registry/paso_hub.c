@@ -979,7 +979,7 @@ read_probe(const char *path, Paso__Capture **out, struct paso_diag *d)
 		return paso_diag_set(d, PASO_E_INVALID_ARG, "--probe %s: %s", path,
 			n == 0 ? "empty" : "larger than 1 MiB");
 	}
-	*out = paso__capture__unpack(NULL, n, buf);
+	*out = paso__capture__unpack(frame_allocator(), n, buf);
 	sodium_memzero(buf, n);
 	free(buf);
 	if (*out == NULL)
@@ -1144,7 +1144,7 @@ out:
 	if (ans != NULL)
 		paso__envelope__free_unpacked(ans, NULL);
 	if (cap != NULL)
-		paso__capture__free_unpacked(cap, NULL);
+		paso__capture__free_unpacked(cap, frame_allocator());
 	free(frame);
 	free(payload);
 	if (c != NULL)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame.h"
 #include "instant.h"
 #include "policy.h"
 
@@ -71,7 +72,7 @@ uncount(struct ledger_txn *t, struct vault_txn *vt, const uint8_t id[VAULT_ID_BY
 	}
 	if (r != 0)
 		return r;
-	sr = paso__subject_record__unpack(NULL, len, rec);
+	sr = paso__subject_record__unpack(frame_allocator(), len, rec);
 	vault_free_record(rec, len);
 	if (sr == NULL) {
 		(*unread)++;
@@ -85,7 +86,7 @@ uncount(struct ledger_txn *t, struct vault_txn *vt, const uint8_t id[VAULT_ID_BY
 		ledger_count(t, COUNT_WITH_FACE, -(int64_t)(sr->templates->face != NULL));
 		ledger_count(t, COUNT_WITH_IRIS, -(int64_t)(sr->templates->n_iris > 0));
 	}
-	paso__subject_record__free_unpacked(sr, NULL);
+	paso__subject_record__free_unpacked(sr, frame_allocator());
 	return 0;
 }
 
@@ -196,8 +197,9 @@ sweep_kind(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 	enum policy_record_kind k, size_t *budget, struct retention_step *st)
 {
 	static const char *const what[POLICY_NRECORD_KINDS] = {"", "crossing records",
-		"identification records", "records of refused messages (kiosk, sequence number, "
-					  "code, reason, audit index)"};
+		"identification records",
+		"records of refused messages (kiosk, sequence number, "
+		"code, reason, audit index)"};
 	struct vault_erased rows = {0}, acks = {0};
 	uint32_t from = VAULT_EPOCH(k, 0), below = VAULT_EPOCH(k, cut_day(dc->policy, k, now));
 	char detail[700], rule[64], e1[160], e2[160];
@@ -232,9 +234,9 @@ sweep_kind(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 		"retention sweep: erased %llu %s%s%s and %llu acknowledgements of %s messages kept "
 		"for resends%s%s; kept %u days under the policy in force; the epochs' "
 		"key-encryption keys are destroyed next%s",
-		(unsigned long long)rows.rows, what[k],
-		rows.rows ? " " : "", e1, (unsigned long long)acks.rows, policy_record_kind_name(k),
-		acks.rows ? " " : "", e2, policy_retention_days(dc->policy, k),
+		(unsigned long long)rows.rows, what[k], rows.rows ? " " : "", e1,
+		(unsigned long long)acks.rows, policy_record_kind_name(k), acks.rows ? " " : "", e2,
+		policy_retention_days(dc->policy, k),
 		st->more ? "; more are due and follow in the next sweep" : "");
 	if ((r = delete_entry(dc, t, now, rule, detail, &idx)) != 0)
 		return r;
@@ -251,8 +253,8 @@ retention_sweep(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 	uint32_t *epochs = NULL, today = retention_today(now);
 	uint32_t below_legacy = today < VAULT_EPOCH_KINDED ? today : VAULT_EPOCH_KINDED;
 	uint32_t kfrom = VAULT_EPOCH(POLICY_REC_ENROLMENT, 0);
-	uint32_t kbelow = VAULT_EPOCH(
-		POLICY_REC_ENROLMENT, cut_day(dc->policy, POLICY_REC_ENROLMENT, now));
+	uint32_t kbelow =
+		VAULT_EPOCH(POLICY_REC_ENROLMENT, cut_day(dc->policy, POLICY_REC_ENROLMENT, now));
 	struct vault_erased acks = {0};
 	uint64_t nev, unread = 0;
 	size_t n = 0, m = 0, i, budget, legacy = 0;
@@ -317,8 +319,8 @@ retention_sweep(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 			(unsigned long long)acks.rows, days,
 			policy_retention_days(dc->policy, POLICY_REC_ENROLMENT),
 			st->more ? "; more are due and follow in the next sweep" : "");
-		if ((r = delete_entry(dc, t, now, RETENTION_RULE_ENROLMENT, detail,
-			     &st->audit_index)) != 0)
+		if ((r = delete_entry(
+			     dc, t, now, RETENTION_RULE_ENROLMENT, detail, &st->audit_index)) != 0)
 			goto out;
 		st->entries++;
 	}
@@ -353,8 +355,8 @@ retention_sweep(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
 			(unsigned long long)n, (unsigned long long)st->events, days, st->epochs,
 			st->first_epoch, st->last_epoch, (unsigned long long)acks.rows, note,
 			st->more ? "; more are due and follow in the next sweep" : "");
-		if ((r = delete_entry(dc, t, now, RETENTION_RULE_ENROLMENT, detail,
-			     &st->audit_index)) != 0)
+		if ((r = delete_entry(
+			     dc, t, now, RETENTION_RULE_ENROLMENT, detail, &st->audit_index)) != 0)
 			goto out;
 		st->entries++;
 	}
@@ -537,9 +539,10 @@ retention_due_text(const struct retention_due *d, uint64_t now, char *buf, size_
 		(unsigned long long)d->seen[POLICY_REC_CROSSING],
 		(unsigned long long)d->seen[POLICY_REC_IDENTIFICATION]);
 	if (d->subjects == 0 && d->kept[POLICY_REC_CROSSING] + d->kept[POLICY_REC_REJECTED] +
-					d->seen[POLICY_REC_ENROLMENT] + d->seen[POLICY_REC_CROSSING] +
-					d->seen[POLICY_REC_IDENTIFICATION] ==
-				0) {
+						d->seen[POLICY_REC_ENROLMENT] +
+						d->seen[POLICY_REC_CROSSING] +
+						d->seen[POLICY_REC_IDENTIFICATION] ==
+					0) {
 		(void)snprintf(buf, cap,
 			"at %s (hub clock): nothing is due under the policy in force; %zu expired "
 			"key epoch(s) still have key-encryption keys to destroy",

@@ -296,6 +296,27 @@ case_sweep(struct vault_txn *vt, const char *partner, uint64_t now)
 	return 0;
 }
 
+/* The category of subject id (its sealed record opened and wiped); CORRUPT, KEY_NOT_FOUND or
+ * NOT_FOUND when it is erased or unreadable. */
+static int
+subject_category(struct vault_txn *vt, const uint8_t id[VAULT_ID_BYTES], int *category)
+{
+	Paso__SubjectRecord *sr;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((r = vault_subject_get(vt, id, &buf, &len)) != 0)
+		return r;
+	sr = paso__subject_record__unpack(frame_allocator(), len, buf);
+	vault_free_record(buf, len);
+	if (sr == NULL)
+		return PASO_E_CORRUPT;
+	*category = sr->category;
+	paso__subject_record__free_unpacked(sr, frame_allocator());
+	return 0;
+}
+
 /* Issues a case token for subject id to partner under hit_no_hit rule ru. */
 static int
 case_issue(struct vault_txn *vt, const char *partner, const struct policy_share_rule *ru,
@@ -431,7 +452,7 @@ query_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 	char msg[400], key[128], tkey[128], rule[32], tokhex[65], until[INSTANT_TEXT_BYTES];
 	const char *purpose = NULL;
 	uint64_t used = 0, total = 0, idx, expires = 0, day = now / SECONDS_PER_DAY;
-	int r, ri, known, found = 0;
+	int r, ri, known, found = 0, outside = 0, category = 0;
 
 	(void)out;
 	(void)cap;
@@ -487,18 +508,25 @@ query_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 	found = q->found;
 	entry_init(q, &e, now);
 	e.policy_rule = rule;
-	mr.decision = found ? PASO__DECISION__IDENTIFIED : PASO__DECISION__NOT_IDENTIFIED;
 	mr.fused_score = isfinite(hit.scores.fused) ? hit.scores.fused : 0;
 	mr.threshold_fmr = policy_identify_fmr(dc->policy);
 	e.match = &mr;
 	if (found) {
 		/* Erased between the search and now: nobody to answer about. */
 		r = vault_pseudonym(ledger_store(t), hit.id, hp);
+		if (r == 0)
+			r = subject_category(ledger_store(t), hit.id, &category);
 		if (r == PASO_E_CORRUPT || r == PASO_E_KEY_NOT_FOUND || r == PASO_E_NOT_FOUND)
 			found = 0, r = 0;
 		if (r != 0)
 			return r;
+		/* A hit on someone the rule does not cover is none of the partner's business: "no
+		 * hit", as if the person were not enrolled (the answer is itself a disclosure). */
+		if (found && (category < 1 || category > 4 ||
+				     (ps->sharing[ri].categories & (1u << category)) == 0))
+			found = 0, outside = 1;
 	}
+	mr.decision = found ? PASO__DECISION__IDENTIFIED : PASO__DECISION__NOT_IDENTIFIED;
 	if (found) {
 		/* A fresh token per hit: two hits on one person cannot be linked by the partner. */
 		if ((r = case_issue(ledger_store(t), q->partner, &ps->sharing[ri], hit.id, now,
@@ -514,7 +542,8 @@ query_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 			(unsigned)ps->sharing[ri].transactions_allowed,
 			(unsigned long long)used + 1, (unsigned)ps->sharing[ri].daily_budget);
 	} else
-		(void)snprintf(msg, sizeof(msg), "no hit (query %llu of %u today)",
+		(void)snprintf(msg, sizeof(msg), "no hit%s (query %llu of %u today)",
+			outside ? ": the match is outside the rule's categories" : "",
 			(unsigned long long)used + 1, (unsigned)ps->sharing[ri].daily_budget);
 	e.detail = msg;
 	if ((r = ledger_append(t, &e, &idx)) != 0)
@@ -675,15 +704,14 @@ release_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t ca
 	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
 	Paso__Envelope env = PASO__ENVELOPE__INIT;
 	Paso__ReleaseAnswer ra = PASO__RELEASE_ANSWER__INIT;
-	Paso__SubjectRecord *sr = NULL;
 	struct case_row c;
 	const uint8_t *token;
-	uint8_t k[CASE_KEY_MAX], v[CASE_VAL_BYTES], hp[32], pp[32], *buf = NULL;
+	uint8_t k[CASE_KEY_MAX], v[CASE_VAL_BYTES], hp[32], pp[32];
 	char msg[600], rule[32], key[128], tkey[128], tokhex[65], pphex[65], attrs[80];
 	const char *purpose = release_purpose(q);
 	struct case_lookup cl;
 	uint64_t used = 0, total = 0, seq = 0, idx, day = now / SECONDS_PER_DAY;
-	size_t kl, len;
+	size_t kl;
 	int r, ri, known, category;
 
 	(void)out;
@@ -767,7 +795,7 @@ release_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t ca
 	/* Erased since the hit (retention): nothing to release, and the case is forgotten. */
 	r = vault_pseudonym(vt, c.id, hp);
 	if (r == 0)
-		r = vault_subject_get(vt, c.id, &buf, &len);
+		r = subject_category(vt, c.id, &category);
 	if (r == PASO_E_CORRUPT || r == PASO_E_KEY_NOT_FOUND || r == PASO_E_NOT_FOUND) {
 		(void)snprintf(
 			msg, sizeof(msg), "case %s: the subject was erased since the hit", tokhex);
@@ -778,14 +806,6 @@ release_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t ca
 	}
 	if (r != 0)
 		goto out;
-	sr = paso__subject_record__unpack(NULL, len, buf);
-	vault_free_record(buf, len);
-	if (sr == NULL) {
-		r = PASO_E_CORRUPT;
-		goto out;
-	}
-	category = sr->category;
-	paso__subject_record__free_unpacked(sr, NULL);
 	if (category < 1 || category > 4 || (ru->categories & (1u << category)) == 0) {
 		(void)snprintf(msg, sizeof(msg),
 			"case %s: %s covers none of the subject's category (%d)", tokhex, rule,
@@ -1080,12 +1100,12 @@ collect_subject(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec,
 	Paso__SubjectRecord *sr;
 	struct subj *nv;
 
-	if ((sr = paso__subject_record__unpack(NULL, len, rec)) == NULL)
+	if ((sr = paso__subject_record__unpack(frame_allocator(), len, rec)) == NULL)
 		return PASO_E_CORRUPT;
 	if (ss->n == ss->cap) {
 		ss->cap = ss->cap ? ss->cap * 2 : 1024;
 		if ((nv = realloc(ss->v, ss->cap * sizeof(*nv))) == NULL) {
-			paso__subject_record__free_unpacked(sr, NULL);
+			paso__subject_record__free_unpacked(sr, frame_allocator());
 			return PASO_E_NOMEM;
 		}
 		ss->v = nv;
@@ -1093,7 +1113,7 @@ collect_subject(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec,
 	memcpy(ss->v[ss->n].id, id, VAULT_ID_BYTES);
 	ss->v[ss->n].category = sr->category;
 	ss->n++;
-	paso__subject_record__free_unpacked(sr, NULL);
+	paso__subject_record__free_unpacked(sr, frame_allocator());
 	return 0;
 }
 
@@ -1416,7 +1436,7 @@ build_batch(struct share *s, struct batch *b, uint8_t **framep, size_t *lenp)
 		}
 		if (r != 0)
 			goto out;
-		sr[i] = paso__subject_record__unpack(NULL, len, buf);
+		sr[i] = paso__subject_record__unpack(frame_allocator(), len, buf);
 		vault_free_record(buf, len);
 		if (sr[i] == NULL) {
 			r = PASO_E_CORRUPT;
@@ -1470,7 +1490,7 @@ out:
 	free(filtered); /* shallow copies: the bytes belong to sr[] */
 	for (i = 0; i < b->n; i++)
 		if (sr[i] != NULL)
-			paso__subject_record__free_unpacked(sr[i], NULL);
+			paso__subject_record__free_unpacked(sr[i], frame_allocator());
 	vault_abort(vt);
 	return r;
 }

@@ -1395,6 +1395,48 @@ category_of(uint32_t i)
 	return pi.category;
 }
 
+/* A hit on someone outside the rule's categories is answered "no hit": the answer itself would
+ * tell the partner that person is enrolled. */
+static void
+test_hit_outside_rule_categories(void **state)
+{
+	struct pair p;
+	char yaml[600], in[800], outside[800], *out = NULL, *logn;
+	uint32_t a = 0, b = 1;
+
+	(void)state;
+	while (category_of(b) == category_of(a))
+		b++;
+	(void)snprintf(yaml, sizeof(yaml),
+		"name: national-categories\n"
+		"store:\n  finger: true\n  face: true\n  iris: true\n"
+		"sharing:\n"
+		"  - {partner: dhs, what: hit_no_hit, categories: [%s], purpose: " PURPOSE ", "
+		"retention_days: 30}\n",
+		population_category_name(category_of(a)));
+	pair_setup_with(&p, yaml);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, b + 1);
+	make_probe(&p, a, "in.cap", in, sizeof(in));
+	make_probe(&p, b, "outside.cap", outside, sizeof(outside));
+	assert_int_equal(query(&p, PURPOSE, in, &out), 0);
+	assert_non_null(strstr(out, "hit: case token "));
+	free(out);
+	/* Enrolled, found, but not the partner's business: exit 3 like a stranger. */
+	assert_int_equal(query(&p, PURPOSE, outside, &out), 3);
+	assert_non_null(strstr(out, "no hit"));
+	assert_null(strstr(out, "case token"));
+	free(out);
+	h_hub_stop(&p.nat, SIGTERM);
+	logn = show(p.nat.hub);
+	assert_int_equal(h_count(logn, "\"detail\":\"hit: case token"), 1);
+	assert_int_equal(
+		h_count(logn, "\"detail\":\"no hit: the match is outside the rule's categories"),
+		1);
+	free(logn);
+	pair_cleanup(&p);
+}
+
 static size_t
 subjects_of(struct deployment *dep)
 {
@@ -1677,6 +1719,7 @@ main(void)
 		cmocka_unit_test_teardown(test_reload_revokes_and_adds_rules, teardown_pair),
 		cmocka_unit_test_teardown(test_partner_retention_erases_received, teardown_pair),
 		cmocka_unit_test_teardown(test_kill9_either_side_exactly_once, teardown_pair),
+		cmocka_unit_test_teardown(test_hit_outside_rule_categories, teardown_pair),
 		cmocka_unit_test_teardown(test_release_after_hit, teardown_pair),
 		cmocka_unit_test_teardown(test_release_budgets_totals_and_erasure, teardown_pair),
 		cmocka_unit_test_teardown(test_two_partners_cannot_link, teardown_pair),
