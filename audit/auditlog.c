@@ -17,6 +17,8 @@
 
 #include <sodium.h>
 
+#include "durable.h"
+
 #define FRAME_HDR 8                      /* u32 length || 4-byte check */
 #define FLUSH_BYTES (4u * 1024u * 1024u) /* write buffered entries once this much is pending */
 #define READ_CHUNK (4u * 1024u * 1024u)  /* sequential reads during recovery and verify */
@@ -162,31 +164,6 @@ read_small_file(int dfd, const char *name, size_t max, char **outp, size_t *lenp
 	*outp = b;
 	*lenp = (size_t)sz;
 	return 0;
-}
-
-/* Writes name durably and atomically: temporary file, fsync, rename, fsync of the directory. */
-static int
-write_file_atomic(int dfd, const char *name, const char *data, size_t len)
-{
-	char tmp[64];
-	int fd, r;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
-		return PASO_E_INTERNAL;
-	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		return paso_errno_io(errno);
-	r = pwrite_all(fd, (const uint8_t *)data, len, 0);
-	if (r == 0 && fsync(fd) != 0)
-		r = paso_errno_io(errno);
-	if (close(fd) != 0 && r == 0)
-		r = paso_errno_io(errno);
-	if (r == 0 && renameat(dfd, tmp, dfd, name) != 0)
-		r = paso_errno_io(errno);
-	if (r != 0)
-		(void)unlinkat(dfd, tmp, 0); /* on a full disk, free what the attempt took */
-	if (r == 0 && fsync(dfd) != 0)
-		r = paso_errno_io(errno);
-	return r;
 }
 
 /* ---- sequential framed reader (recovery and verify) ---- */
@@ -861,6 +838,7 @@ int
 auditlog_checkpoint(struct auditlog *log, const struct checkpoint_signer *s)
 {
 	uint8_t root[MERKLE_HASH_BYTES];
+	struct paso_diag d = {0};
 	char *note = NULL;
 	int r;
 
@@ -879,7 +857,8 @@ auditlog_checkpoint(struct auditlog *log, const struct checkpoint_signer *s)
 	merkle_frontier_root(&log->f, root);
 	if ((r = checkpoint_sign(s, log->n, root, &note)) != 0)
 		return r;
-	r = write_file_atomic(log->dfd, "checkpoint", note, strlen(note));
+	r = durable_writeat(
+		log->dfd, "checkpoint", note, strlen(note), 0644, DURABLE_REPLACE, NULL, &d);
 	free(note);
 	if (r != 0)
 		return r;

@@ -14,6 +14,7 @@
 
 #include "logread.h"
 #include "checkpoint.h"
+#include "durable.h"
 #include "errors.h"
 #include "hex.h"
 #include "sharecheck.h"
@@ -836,16 +837,9 @@ cmd_show(int argc, char **argv)
 static int
 write_file(const char *path, const char *data, size_t len, mode_t mode)
 {
-	char tmp[4300];
-	int fd, ok;
+	struct paso_diag d = {0};
 
-	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0)
-		return -1;
-	ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
-	if (close(fd) != 0 || !ok || rename(tmp, path) != 0)
-		return -1;
-	return 0;
+	return durable_write(path, data, len, (int)mode, DURABLE_REPLACE, &d) == 0 ? 0 : -1;
 }
 
 static int

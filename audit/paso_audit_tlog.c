@@ -15,6 +15,7 @@
 
 #include "be.h"
 #include "checkpoint.h"
+#include "durable.h"
 #include "errors.h"
 #include "hex.h"
 #include "httpmini.h"
@@ -222,21 +223,12 @@ out:
 static int
 save_file(const char *dir, const char *name, const void *data, size_t len)
 {
-	char path[4200], tmp[4300];
-	int fd, ok, dfd;
+	char path[4200];
+	struct paso_diag d = {0};
 
-	(void)snprintf(path, sizeof(path), "%s/%s", dir, name);
-	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
 		return -1;
-	ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
-	if (close(fd) != 0 || !ok || rename(tmp, path) != 0)
-		return -1;
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	return durable_write(path, data, len, 0644, DURABLE_REPLACE, &d) == 0 ? 0 : -1;
 }
 
 static int

@@ -15,6 +15,8 @@
 
 #include <sodium.h>
 
+#include "durable.h"
+
 #define MAX_LOGS 16
 #define JOURNAL_COMPACT (1u << 20) /* rewrite a journal holding more than this many bytes */
 #define B64_32 45                  /* base64 of 32 bytes with padding, plus NUL */
@@ -41,29 +43,12 @@ struct witness {
 static int
 write_durable(const char *dir, const char *name, const char *data, size_t len, mode_t mode)
 {
-	char path[4200], tmp[4300];
-	int fd, r = 0, dfd;
+	char path[4200];
+	struct paso_diag d = {0};
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
-		snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
 		return PASO_E_INVALID_ARG;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0)
-		return PASO_E_IO;
-	if (write(fd, data, len) != (ssize_t)len || fsync(fd) != 0)
-		r = PASO_E_IO;
-	if (close(fd) != 0 && r == 0)
-		r = PASO_E_IO;
-	if (r == 0 && rename(tmp, path) != 0)
-		r = PASO_E_IO;
-	if (r == 0) {
-		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) != 0)
-			r = PASO_E_IO;
-		if (dfd >= 0)
-			close(dfd);
-	}
-	if (r != 0)
-		(void)unlink(tmp);
-	return r;
+	return durable_write(path, data, len, (int)mode, DURABLE_REPLACE, &d);
 }
 
 static int

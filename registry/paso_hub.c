@@ -152,10 +152,9 @@ cmd_init(int argc, char **argv)
 			if (strcmp(argv[i], "partner") == 0)
 				role = PEER_ROLE_PARTNER;
 			else if (strcmp(argv[i], "national") != 0)
-				return usage_error("init", "--role: 'national' or 'partner', not '%s'",
-					argv[i]);
-		}
-		else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
+				return usage_error("init",
+					"--role: 'national' or 'partner', not '%s'", argv[i]);
+		} else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
 			policy = argv[++i];
 		else if (argv[i][0] != '-' && dir == NULL)
 			dir = argv[i];
@@ -174,8 +173,8 @@ cmd_init(int argc, char **argv)
 	       "           expiry day as records need them; 0600)\n"
 	       "  audit log: %s/audit (public key %s/audit/log.vkey)\n"
 	       "  policy: %s/policy.yaml\n",
-		role == PEER_ROLE_PARTNER ? "partner" : "national", name, dir, dir, dir, dir, dir, dir,
-		dir);
+		role == PEER_ROLE_PARTNER ? "partner" : "national", name, dir, dir, dir, dir, dir,
+		dir, dir);
 	return 0;
 }
 
@@ -204,23 +203,14 @@ cmd_kiosk(int argc, char **argv, int (*act)(const char *, const char *, struct p
 	return 0;
 }
 
-/* Writes "PORT\n" to path atomically. 0 or -1 (errno set). */
+/* Writes "PORT\n" to path durably and atomically. 0 or a PASO_E_* code with d set. */
 static int
-write_port_file(const char *path, unsigned port)
+write_port_file(const char *path, unsigned port, struct paso_diag *d)
 {
-	char tmp[4200];
-	FILE *f;
+	char text[16];
+	int n = snprintf(text, sizeof(text), "%u\n", port);
 
-	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((f = fopen(tmp, "w")) == NULL)
-		return -1;
-	if (fprintf(f, "%u\n", port) < 0) {
-		fclose(f);
-		return -1;
-	}
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		return -1;
-	return 0;
+	return durable_write(path, text, (size_t)n, 0644, DURABLE_REPLACE, d);
 }
 
 static int
@@ -268,7 +258,8 @@ cmd_serve(int argc, char **argv)
 			if (c == NULL || c == a || (size_t)(c - a) >= sizeof(whost) ||
 				parse_u32(c + 1, 0, 65535, &v) != 0)
 				return usage_error("serve",
-					"--witness-listen: expected HOST:PORT (port 0..65535): '%s'", a);
+					"--witness-listen: expected HOST:PORT (port 0..65535): '%s'",
+					a);
 			memcpy(whost, a, (size_t)(c - a));
 			whost[c - a] = '\0';
 			(void)snprintf(wport, sizeof(wport), "%u", (unsigned)v);
@@ -297,13 +288,16 @@ cmd_serve(int argc, char **argv)
 			cfg.idle_ms = (int)v;
 		} else if (strcmp(argv[i], "--max-unauth") == 0 && i + 1 < argc) {
 			if (parse_u32(argv[++i], 4, 65536, &cfg.max_unauth) != 0)
-				return usage_error("serve", "--max-unauth: 4..65536: '%s'", argv[i]);
+				return usage_error(
+					"serve", "--max-unauth: 4..65536: '%s'", argv[i]);
 		} else if (strcmp(argv[i], "--max-per-kiosk") == 0 && i + 1 < argc) {
 			if (parse_u32(argv[++i], 1, 4096, &cfg.max_per_kiosk) != 0)
-				return usage_error("serve", "--max-per-kiosk: 1..4096: '%s'", argv[i]);
+				return usage_error(
+					"serve", "--max-per-kiosk: 1..4096: '%s'", argv[i]);
 		} else if (strcmp(argv[i], "--max-kiosks") == 0 && i + 1 < argc) {
 			if (parse_u32(argv[++i], 1, 65536, &cfg.max_conns) != 0)
-				return usage_error("serve", "--max-kiosks: 1..65536: '%s'", argv[i]);
+				return usage_error(
+					"serve", "--max-kiosks: 1..65536: '%s'", argv[i]);
 		} else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
 			if (parse_u32(argv[++i], 1, 65536, &v) != 0)
 				return usage_error("serve", "--batch: 1..65536: '%s'", argv[i]);
@@ -318,8 +312,8 @@ cmd_serve(int argc, char **argv)
 			else if (strcmp(argv[i], "store") == 0)
 				cfg.fingers_in_store = 1;
 			else
-				return usage_error("serve", "--fingers: memory or store: '%s'",
-					argv[i]);
+				return usage_error(
+					"serve", "--fingers: memory or store: '%s'", argv[i]);
 		} else if (strcmp(argv[i], "--capture-window") == 0 && i + 1 < argc) {
 			if (duration_parse(argv[++i], &cfg.capture_window, &d) != 0 ||
 				cfg.capture_window == 0)
@@ -357,26 +351,19 @@ cmd_serve(int argc, char **argv)
 		d.msg[0] = '\0';
 		return fail("serve", &d, r);
 	}
-	if (portfile != NULL) {
-		char port[16];
-		int n = snprintf(port, sizeof(port), "%u\n", hub_port(h));
-
-		if ((r = durable_write(portfile, port, (size_t)n, 0644, DURABLE_REPLACE, &d)) != 0) {
-			hub_close(h);
-			return fail("serve", &d, r);
-		}
-	}
-	if (peerportfile != NULL && write_port_file(peerportfile, hub_peer_port(h)) != 0) {
-		fprintf(stderr, "paso-hub serve: cannot write %s: %s\n", peerportfile,
-			strerror(errno));
+	if (portfile != NULL && (r = write_port_file(portfile, hub_port(h), &d)) != 0) {
 		hub_close(h);
-		return 1;
+		return fail("serve", &d, r);
 	}
-	if (witportfile != NULL && write_port_file(witportfile, hub_witness_port(h)) != 0) {
-		fprintf(stderr, "paso-hub serve: cannot write %s: %s\n", witportfile,
-			strerror(errno));
+	if (peerportfile != NULL &&
+		(r = write_port_file(peerportfile, hub_peer_port(h), &d)) != 0) {
 		hub_close(h);
-		return 1;
+		return fail("serve", &d, r);
+	}
+	if (witportfile != NULL &&
+		(r = write_port_file(witportfile, hub_witness_port(h), &d)) != 0) {
+		hub_close(h);
+		return fail("serve", &d, r);
 	}
 	if (hub_witness_port(h) != 0)
 		printf("paso-hub witness on http://%s:%u/ (add-checkpoint)\n", cfg.witness_host,
@@ -556,8 +543,8 @@ cmd_stats(int argc, char **argv)
 		(void)snprintf(detail, sizeof(detail),
 			"recount: opening all %llu sealed subject records to count them",
 			(unsigned long long)c.subjects);
-		if ((r = deploy_audit_offline(&p, v, policy_digest(pol), "statistics", &act, details,
-			     1, &d)) != 0)
+		if ((r = deploy_audit_offline(
+			     &p, v, policy_digest(pol), "statistics", &act, details, 1, &d)) != 0)
 			goto out;
 		if ((r = vault_begin(v, 1, &t)) != 0)
 			goto out;
@@ -583,15 +570,15 @@ cmd_stats(int argc, char **argv)
 	if (json)
 		printf("{\"subjects\":%" PRIu64 ",\"crossings\":%" PRIu64
 		       ",\"identifications\":%" PRIu64 ",\"messages_seen\":%" PRIu64
-		       ",\"kept_records\":%" PRIu64
-		       ",\"with_finger\":%" PRIu64 ",\"with_face\":%" PRIu64
-		       ",\"with_iris\":%" PRIu64 ",\"regional_visitor\":%" PRIu64
-		       ",\"border_worker\":%" PRIu64 ",\"migrant_in_transit\":%" PRIu64
-		       ",\"detainee\":%" PRIu64 ",\"store_bytes\":%" PRIu64 ",\"recounted\":%s,"
+		       ",\"kept_records\":%" PRIu64 ",\"with_finger\":%" PRIu64
+		       ",\"with_face\":%" PRIu64 ",\"with_iris\":%" PRIu64
+		       ",\"regional_visitor\":%" PRIu64 ",\"border_worker\":%" PRIu64
+		       ",\"migrant_in_transit\":%" PRIu64 ",\"detainee\":%" PRIu64
+		       ",\"store_bytes\":%" PRIu64 ",\"recounted\":%s,"
 		       "\"enrolments_by_expiry_year\":{",
-			c.subjects, c.crossings, idents, vs.seen, vs.kept, c.with_finger, c.with_face,
-			c.with_iris, c.by_cat[1], c.by_cat[2], c.by_cat[3], c.by_cat[4],
-			vs.map_used, recount ? "true" : "false");
+			c.subjects, c.crossings, idents, vs.seen, vs.kept, c.with_finger,
+			c.with_face, c.with_iris, c.by_cat[1], c.by_cat[2], c.by_cat[3],
+			c.by_cat[4], vs.map_used, recount ? "true" : "false");
 	else
 		printf("subjects %" PRIu64 " (regional visitors %" PRIu64
 		       ", border workers %" PRIu64 ", migrants in transit %" PRIu64
@@ -716,9 +703,10 @@ cmd_sweep(int argc, char **argv)
 		return fail("sweep", &d, r);
 	d.code = 0;
 	d.msg[0] = '\0';
-	if ((r = deploy_paths(dir, &p, &d)) != 0 || (r = policy_load_file(p.policy, &pol, &d)) != 0 ||
-		(r = keyring_open(p.keys, &kr, &d)) != 0 || (r = vault_open(dir, kr, &v, &d)) != 0 ||
-		(r = vault_begin(v, 1, &t)) != 0)
+	if ((r = deploy_paths(dir, &p, &d)) != 0 ||
+		(r = policy_load_file(p.policy, &pol, &d)) != 0 ||
+		(r = keyring_open(p.keys, &kr, &d)) != 0 ||
+		(r = vault_open(dir, kr, &v, &d)) != 0 || (r = vault_begin(v, 1, &t)) != 0)
 		goto out;
 	if (vault_meta_get(t, "clock.simulated", &sim) != 0)
 		sim = 0;
@@ -782,7 +770,8 @@ key_arg(const char *arg, char *out, size_t cap, struct paso_diag *d)
 
 	if (f == NULL) {
 		if (strlen(arg) >= cap)
-			return paso_diag_set(d, PASO_E_INVALID_ARG, "--vkey: too long: '%.60s...'", arg);
+			return paso_diag_set(
+				d, PASO_E_INVALID_ARG, "--vkey: too long: '%.60s...'", arg);
 		(void)snprintf(out, cap, "%s", arg);
 		return 0;
 	}
@@ -893,7 +882,8 @@ cmd_witness(int argc, char **argv)
 		r = checkpoint_verifier_type(v) == CHECKPOINT_SIG_ED25519;
 		checkpoint_verifier_free(v);
 		if (!r) {
-			paso_diag_set(&d, PASO_E_INVALID_ARG, "--vkey: '%.80s' is not a log key", key);
+			paso_diag_set(
+				&d, PASO_E_INVALID_ARG, "--vkey: '%.80s' is not a log key", key);
 			return fail("witness log", &d, PASO_E_INVALID_ARG);
 		}
 		(void)snprintf(path, sizeof(path), "%s/witness", dir);
@@ -934,7 +924,8 @@ cmd_partner(int argc, char **argv)
 	int i, r;
 
 	if (argc < 2 || strcmp(argv[1], "add") != 0)
-		return usage_error("partner", "%s", "expected: partner add DIR --name PEER --ca FILE");
+		return usage_error(
+			"partner", "%s", "expected: partner add DIR --name PEER --ca FILE");
 	for (i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
 			name = argv[++i];
@@ -946,7 +937,8 @@ cmd_partner(int argc, char **argv)
 			return usage_error("partner", "unexpected argument '%s'", argv[i]);
 	}
 	if (dir == NULL || name == NULL || ca == NULL)
-		return usage_error("partner", "%s", "partner add needs DIR, --name PEER and --ca FILE");
+		return usage_error(
+			"partner", "%s", "partner add needs DIR, --name PEER and --ca FILE");
 	if ((r = peer_add(dir, name, ca, &d)) != 0)
 		return fail("partner add", &d, r);
 	printf("peer '%s' trusted: CA pinned in %s/peers/%s.ca.crt, our certificate for it in "
@@ -983,8 +975,10 @@ read_probe(const char *path, Paso__Capture **out, struct paso_diag *d)
 	sodium_memzero(buf, n);
 	free(buf);
 	if (*out == NULL)
-		return paso_diag_set(d, PASO_E_DECODE, "--probe %s: not a Capture (make one with "
-			"paso-kiosk probe)", path);
+		return paso_diag_set(d, PASO_E_DECODE,
+			"--probe %s: not a Capture (make one with "
+			"paso-kiosk probe)",
+			path);
 	return 0;
 }
 
@@ -1061,7 +1055,8 @@ cmd_query(int argc, char **argv)
 			return usage_error("query", "unexpected argument '%s'", argv[i]);
 	}
 	if (dir == NULL || hub == NULL || purpose == NULL || probe == NULL)
-		return usage_error("query", "%s", "needs DIR, --hub HOST:PORT, --purpose P and --probe FILE");
+		return usage_error(
+			"query", "%s", "needs DIR, --hub HOST:PORT, --purpose P and --probe FILE");
 	if (strlen(purpose) == 0 || strlen(purpose) > 256)
 		return usage_error("query", "--purpose: 1..256 characters");
 	if (snprintf(host, sizeof(host), "%s", hub) >= (int)sizeof(host) ||
@@ -1072,7 +1067,8 @@ cmd_query(int argc, char **argv)
 	if ((r = peer_role(dir, &role, &d)) != 0)
 		return fail("query", &d, r);
 	if (role != PEER_ROLE_PARTNER) {
-		paso_diag_set(&d, PASO_E_INVALID_ARG, "%s is not a partner deployment (init --role partner)", dir);
+		paso_diag_set(&d, PASO_E_INVALID_ARG,
+			"%s is not a partner deployment (init --role partner)", dir);
 		return fail("query", &d, PASO_E_INVALID_ARG);
 	}
 	if (peer == NULL) {
@@ -1265,8 +1261,9 @@ cmd_release(int argc, char **argv)
 			code, ans->error->message ? ans->error->message : "",
 			(unsigned long long)ans->error->audit_index);
 		(void)snprintf(detail, sizeof(detail),
-			"release to '%s' (purpose '%s') on case %s: refused %s, their entry %llu", peer,
-			purpose, cse, paso_errname(code), (unsigned long long)ans->error->audit_index);
+			"release to '%s' (purpose '%s') on case %s: refused %s, their entry %llu",
+			peer, purpose, cse, paso_errname(code),
+			(unsigned long long)ans->error->audit_index);
 		rc = 4;
 	} else {
 		r = paso_diag_set(&d, PASO_E_UNKNOWN_MESSAGE, "%s answered with body %d", hub,

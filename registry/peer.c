@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "durable.h"
 #include "hex.h"
 #include "keyring.h"
 #include "pki.h"
@@ -51,27 +52,11 @@ slurp(const char *path, uint8_t **bufp, size_t *lenp, struct paso_diag *d)
 	return 0;
 }
 
-/* Writes path atomically (temporary file, fsync, rename). */
+/* Writes path through the durable helper: a new file (excl) or an atomic replacement. */
 static int
 put_file(const char *path, const void *buf, size_t len, int mode, int excl, struct paso_diag *d)
 {
-	char tmp[DEPLOY_PATH_MAX + 128];
-	int fd, r = 0;
-
-	if (excl && access(path, F_OK) == 0)
-		return paso_diag_set(d, PASO_E_EXISTS, "%s: already exists", path);
-	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0)
-		return paso_diag_set(d, PASO_E_IO, "%s: %s", tmp, strerror(errno));
-	if ((len > 0 && write(fd, buf, len) != (ssize_t)len) || fsync(fd) != 0)
-		r = paso_diag_set(d, PASO_E_IO, "%s: %s", tmp, strerror(errno));
-	if (close(fd) != 0 && r == 0)
-		r = paso_diag_set(d, PASO_E_IO, "%s: %s", tmp, strerror(errno));
-	if (r == 0 && rename(tmp, path) != 0)
-		r = paso_diag_set(d, PASO_E_IO, "%s: %s", path, strerror(errno));
-	if (r != 0)
-		unlink(tmp);
-	return r;
+	return durable_write(path, buf, len, mode, excl ? DURABLE_NEW : DURABLE_REPLACE, d);
 }
 
 int
