@@ -77,12 +77,13 @@ uint32_t retention_today(uint64_t now);
 
 /*
  * One bounded sweep at hub time now in ledger transaction t under the policy in force
- * (dc->policy): erases at most max due enrolments, or in what they leave of max, up to
- * RETENTION_ROW_WEIGHT rows per enrolment not erased (expiry-day resend rows: one each), enrolments first (opening each record once to
- * take its category and templates off the counters), then each kind's kept rows and resend
- * rows, appends one DELETE entry per kind (actor "hub", purpose "retention", rule
- * retention_days.KIND) that had any, and fills *st (retention_step_clear it). dc is borrowed.
- * Returns 0 or a storage/audit error: the caller aborts t.
+ * (dc->policy): erases due enrolments first, at most max (opening each record once to take its
+ * category and templates off the counters), then, in what they leave of max, each kind's kept
+ * rows and resend rows, RETENTION_ROW_WEIGHT per enrolment not erased (resend rows of older
+ * stores, indexed by expiry day: one each); appends one DELETE entry per kind that had any
+ * (actor "hub", purpose "retention", rule retention_days.KIND) and fills *st
+ * (retention_step_clear it). dc is borrowed. Returns 0 or a storage/audit error: the caller
+ * aborts t.
  */
 int retention_sweep(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now, size_t max,
 	struct retention_step *st);

@@ -352,7 +352,8 @@ xkey(const struct opts *o, unsigned long i, uint8_t key[XROW_KEY])
 }
 
 /* Raw LMDB: the same crossing rows (same keys, same sealed sizes), deleted in key order through
- * a cursor, B per durable transaction: what the sweep does minus what Paso adds. */
+ * a cursor, as many per durable transaction as the sweep erases (B * RETENTION_ROW_WEIGHT):
+ * what the sweep does minus what Paso adds. */
 static int
 run_raw_crossings(const struct opts *o, const char *dir, double *rate, double *crate)
 {
@@ -395,7 +396,7 @@ run_raw_crossings(const struct opts *o, const char *dir, double *rate, double *c
 		if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
 			(rc = mdb_cursor_open(txn, kept, &c)) != 0)
 			goto out;
-		for (j = 0; j < o->batch && i < o->records; j++, i++) {
+		for (j = 0; j < o->batch * RETENTION_ROW_WEIGHT && i < o->records; j++, i++) {
 			if ((rc = mdb_cursor_get(c, &k, &v, j == 0 ? MDB_FIRST : MDB_NEXT)) != 0 ||
 				(rc = mdb_cursor_del(c, 0)) != 0)
 				goto out;
@@ -623,8 +624,9 @@ main(int argc, char **argv)
 	qsort(swc, o.runs, sizeof(double), cmp_double);
 	if (o.crossings)
 		printf("erasing %lu expired crossing records of %d people over %lu days, %lu per "
-		       "durable transaction, %lu runs\n",
-			o.records, XSUBJECTS, o.days, o.batch, o.runs);
+		       "durable transaction (a batch of %lu enrolments' worth), %lu runs\n",
+			o.records, XSUBJECTS, o.days, o.batch * RETENTION_ROW_WEIGHT, o.batch,
+			o.runs);
 	else
 		printf("erasing %lu expired subjects over %lu days, %lu per durable transaction, "
 		       "%lu template bytes each, %lu runs\n",
