@@ -53,6 +53,6 @@ if [ "${PASO_BENCH_NATIONAL:-0}" = 1 ]; then
   $B/bench_restart --dir "$FX" --empty "$EMPTY" --runs 3 --bin $B
   for S in 1 2 3; do
     $B/bench_national --dir "$FX" --people "$N" --enrol 320 --kiosks 8 --crossings 100 \
-      --first $((N + 1000 * (RANDOM % 8000) + 400 * S)) --salt $((RANDOM % 900 + S)) --bin $B
+      --first $((N + 1000 * (RANDOM % 7000) + 400 * S)) --salt $((RANDOM % 900 + S)) --bin $B
   done
 fi
