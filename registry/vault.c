@@ -326,6 +326,7 @@ vault_open_opts(const char *deploydir, struct keyring *kr, const struct vault_op
 	struct vault *v = NULL;
 	char path[PATH_MAX];
 	MDB_envinfo info;
+	MDB_stat est;
 	int rc, r, dead;
 
 	*out = NULL;
@@ -368,6 +369,17 @@ vault_open_opts(const char *deploydir, struct keyring *kr, const struct vault_op
 		v->map_size = info.me_mapsize;
 	if (v->map_max < v->map_size)
 		v->map_max = v->map_size;
+	/* A store filling more than half its map gets room now, while no transaction can be
+	 * open: a busy hub has read transactions open almost always, so vault_begin may find
+	 * no moment to grow, and every write would fail with MAP_FULL. */
+	if (mdb_env_info(v->env, &info) == 0 && mdb_env_stat(v->env, &est) == 0 &&
+		((uint64_t)info.me_last_pgno + 1) * est.ms_psize > v->map_size / 2 &&
+		v->map_size < v->map_max) {
+		size_t nsize = v->map_size > v->map_max / 2 ? v->map_max : v->map_size * 2;
+
+		if (mdb_env_set_mapsize(v->env, nsize) == 0)
+			v->map_size = nsize;
+	}
 	if ((r = open_dbs(v, path, d)) != 0 || (r = vault_check(v, path, d)) != 0)
 		goto out;
 	*out = v;

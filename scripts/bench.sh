@@ -43,3 +43,16 @@ echo; echo "### the researcher's bench: southern-border scenario per policy and 
 PASO_BENCH_DIR="$DIR" bench/lab/bench_scenario.sh $TRAVELLERS $RUNS
 echo; echo "### paso trace: one person's acts through the trace index, against reading the whole log"
 $B/bench_trace --entries $LARGE --dir "$DIR"
+# National size (issue 11): an hour to build the fixture on two cores, so only when asked:
+# PASO_BENCH_NATIONAL=1 (people: PASO_BENCH_PEOPLE, default 1000000; kept in $DIR/paso-national).
+if [ "${PASO_BENCH_NATIONAL:-0}" = 1 ]; then
+  N=${PASO_BENCH_PEOPLE:-1000000}; FX="$DIR/paso-national-$N"; EMPTY="$DIR/paso-national-empty"
+  echo; echo "### national size: fixture of $N, restart, enrolment with dedup and crossings"
+  [ -d "$FX" ] || $B/bench_fixture --dir "$FX" --people "$N"
+  [ -d "$EMPTY" ] || $B/paso-hub init "$EMPTY" >/dev/null
+  $B/bench_restart --dir "$FX" --empty "$EMPTY" --runs 3 --bin $B
+  for S in 1 2 3; do
+    $B/bench_national --dir "$FX" --people "$N" --enrol 320 --kiosks 8 --crossings 100 \
+      --first $((N + 1000 * (RANDOM % 7000) + 400 * S)) --salt $((RANDOM % 900 + S)) --bin $B
+  done
+fi

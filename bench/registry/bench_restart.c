@@ -26,6 +26,7 @@
 
 struct mem {
 	long rss, hwm, anon, file; /* kB */
+	double cpu;                /* user + system seconds of the process so far */
 };
 
 static double
@@ -77,6 +78,21 @@ read_mem(pid_t pid, struct mem *m)
 	m->hwm = status_kb(buf, "VmHWM:");
 	m->anon = status_kb(buf, "RssAnon:");
 	m->file = status_kb(buf, "RssFile:");
+	/* utime and stime: fields 14 and 15 of /proc/PID/stat, after the ')' of the name */
+	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	m->cpu = 0;
+	if ((f = fopen(path, "r")) != NULL) {
+		char *p;
+		unsigned long ut, st;
+
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		if ((p = strrchr(buf, ')')) != NULL &&
+			sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+				&st) == 2)
+			m->cpu = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	}
 	return 0;
 }
 
@@ -244,8 +260,8 @@ main(int argc, char **argv)
 	const char *dir = NULL, *empty = NULL, *bin = "build/bin", *fingers = "store";
 	unsigned long runs = 3, threads;
 	double tb[MAX_RUNS], th[MAX_RUNS], ratio[MAX_RUNS], rss[MAX_RUNS], hwm[MAX_RUNS],
-		anon[MAX_RUNS], file[MAX_RUNS], base_s;
-	struct mem base = {0, 0, 0, 0}, m;
+		anon[MAX_RUNS], file[MAX_RUNS], cpu[MAX_RUNS], base_s;
+	struct mem base = {0, 0, 0, 0, 0}, m;
 	uint64_t rows = 0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	pid_t pid;
@@ -303,19 +319,21 @@ main(int argc, char **argv)
 			stop_hub(pid) != 0)
 			return 1;
 		ratio[i] = tb[i] / th[i];
+		cpu[i] = m.cpu;
 		rss[i] = (double)(m.rss - base.rss) * 1024.0 / (double)rows;
 		hwm[i] = (double)(m.hwm - base.hwm) * 1024.0 / (double)rows;
 		anon[i] = (double)(m.anon - base.anon) * 1024.0 / (double)rows;
 		file[i] = (double)(m.file - base.file) * 1024.0 / (double)rows;
-		printf("run %d: raw walk %.2f s, hub %.2f s to serving; VmRSS %ld kB, VmHWM %ld kB, "
-		       "anonymous %ld kB, file %ld kB\n",
-			i + 1, tb[i], th[i], m.rss, m.hwm, m.anon, m.file);
+		printf("run %d: raw walk %.2f s, hub %.2f s to serving (%.2f CPU s); VmRSS %ld kB, "
+		       "VmHWM %ld kB, anonymous %ld kB, file %ld kB\n",
+			i + 1, tb[i], th[i], m.cpu, m.rss, m.hwm, m.anon, m.file);
 		fflush(stdout);
 	}
 	printf("%llu subjects, --fingers %s, %lu load threads:\n", (unsigned long long)rows,
 		fingers, threads);
 	summary("raw LMDB walk of the sealed rows", tb, (int)runs, "s");
 	summary("hub restart to serving", th, (int)runs, "s");
+	summary("hub CPU seconds (user + system) to serving", cpu, (int)runs, "s");
 	summary("ratio raw walk / hub restart", ratio, (int)runs, " ");
 	summary("VmRSS per subject beyond the base", rss, (int)runs, "B");
 	summary("VmHWM per subject beyond the base", hwm, (int)runs, "B");

@@ -426,6 +426,54 @@ test_foreach_range_parts(void **state)
 	vault_abort(t);
 }
 
+/* A store filling more than half its map is given room when opened (no transaction open). */
+static void
+test_open_grows_a_nearly_full_map(void **state)
+{
+	struct fx *f = *state;
+	struct vault_options opt = {256 << 10, 2 << 20};
+	struct paso_diag d = {0};
+	struct vault_txn *t = NULL;
+	struct vault_stats st, st2;
+	uint8_t rec[6144], id[16];
+	int i, r;
+
+	known_record(rec, sizeof(rec), 2);
+	vault_close(f->v);
+	f->v = NULL;
+	rm_tree(f->root);
+	(void)mkdir(f->root, 0700);
+	keyring_close(f->kr);
+	f->kr = NULL;
+	assert_int_equal(keyring_create(f->keys), 0);
+	assert_int_equal(keyring_open(f->keys, &f->kr, &d), 0);
+	assert_int_equal(vault_open_opts(f->root, f->kr, &opt, &f->v, &d), 0);
+	/* records until more than half of the map is used, one commit each */
+	for (i = 0; i < 64; i++) {
+		assert_int_equal(vault_begin(f->v, 0, &t), 0);
+		r = vault_subject_create(t, NULL, 1, rec, sizeof(rec), id);
+		if (r == 0)
+			r = vault_commit(t);
+		else
+			vault_abort(t);
+		assert_true(r == 0 || r == PASO_E_MAP_FULL);
+		assert_int_equal(vault_begin(f->v, 1, &t), 0);
+		assert_int_equal(vault_stats(t, &st), 0);
+		vault_abort(t);
+		if (st.map_used > st.map_size / 2)
+			break;
+	}
+	assert_true(st.map_used > st.map_size / 2);
+	vault_close(f->v);
+	f->v = NULL;
+	assert_int_equal(vault_open_opts(f->root, f->kr, &opt, &f->v, &d), 0);
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	assert_int_equal(vault_stats(t, &st2), 0);
+	vault_abort(t);
+	assert_true(st2.map_size >= 2 * st.map_size || st2.map_size == (2 << 20));
+	assert_true(st2.map_used <= st2.map_size / 2);
+}
+
 /* True if any 16-byte piece of needle occurs in hay. */
 static int
 leaks(const uint8_t *hay, size_t hlen, const uint8_t *needle, size_t nlen)
@@ -1040,6 +1088,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shredded_epoch_unrecoverable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_grows_when_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_grows_a_nearly_full_map, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
