@@ -102,22 +102,19 @@ pref_keep(struct pref *r, unsigned keep)
 	}
 }
 
-/* Piecewise-linear lookup in an increasing table; past its end the last slope continues when
- * extrapolate (the safe side for Gaussian-like tails), else the last evidence stays. */
+/* Piecewise-linear lookup in an increasing table; past its end the last evidence stays: no
+ * modality claims more than its table measured (about 1e-6), while a 1:N search decides at
+ * per-comparison rates of 1e-9 and below, where an extrapolated tail is a guess. */
 static double
-table_ev(const struct protect_calib_point *tab, size_t n, double x, int extrapolate)
+table_ev(const struct protect_calib_point *tab, size_t n, double x)
 {
 	size_t lo = 0, hi = n - 1, mid;
 	double f;
 
 	if (n < 2 || x <= tab[0].score)
 		return 0;
-	if (x >= tab[n - 1].score) {
-		if (!extrapolate)
-			return tab[n - 1].ev;
-		f = (tab[n - 1].ev - tab[n - 2].ev) / (tab[n - 1].score - tab[n - 2].score);
-		return tab[n - 1].ev + f * (x - tab[n - 1].score);
-	}
+	if (x >= tab[n - 1].score)
+		return tab[n - 1].ev;
 	while (hi - lo > 1) {
 		mid = (lo + hi) / 2;
 		if (tab[mid].score <= x)
@@ -134,7 +131,7 @@ table_ev(const struct protect_calib_point *tab, size_t n, double x, int extrapol
 double
 pref_face_ev(double cosine)
 {
-	return table_ev(protect_face_calib, NPTS(protect_face_calib), cosine, 1);
+	return table_ev(protect_face_calib, NPTS(protect_face_calib), cosine);
 }
 
 double
@@ -144,15 +141,14 @@ pref_iris_ev(double dissimilarity, int eyes)
 	 * texture): two eyes are scored by their mean, calibrated as such. */
 	if (eyes >= 2)
 		return table_ev(
-			protect_iris2_calib, NPTS(protect_iris2_calib), 1 - dissimilarity, 1);
-	return table_ev(protect_iris_calib, NPTS(protect_iris_calib), 1 - dissimilarity, 1);
+			protect_iris2_calib, NPTS(protect_iris2_calib), 1 - dissimilarity);
+	return table_ev(protect_iris_calib, NPTS(protect_iris_calib), 1 - dissimilarity);
 }
 
 double
 pref_finger_ev(double lss)
 {
-	/* LSS tails are not Gaussian: no evidence is claimed beyond what was measured */
-	return table_ev(protect_finger_calib, NPTS(protect_finger_calib), lss, 0);
+	return table_ev(protect_finger_calib, NPTS(protect_finger_calib), lss);
 }
 
 /*

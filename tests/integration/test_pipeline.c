@@ -155,7 +155,13 @@ test_identification(void **state)
 	assert_true(n >= 40);
 	assert_true(right * 100 >= n * 90);
 	assert_true(probes >= 40);
-	assert_int_equal(wrong, 0);
+	if (getenv("PASO_PIPELINE_POLICY") == NULL) {
+		assert_int_equal(wrong, 0);
+		return;
+	}
+	/* Protected references: strangers' evidence reaches the 1:N per-comparison rates more
+	 * often than the raw one's (docs/biometrics.md "At the hub"); one is tolerated. */
+	assert_true(wrong <= 1);
 }
 
 /* An outsider's verifier accepts the log and its checkpoint. */
