@@ -19,6 +19,7 @@
 #include "iris.h"
 #include "lab.h"
 #include "match.h"
+#include "pgallery.h"
 #include "population.h"
 
 #define MAX_THREADS 16
@@ -33,6 +34,7 @@ struct opts {
 	unsigned threads;
 	uint64_t max_impostors, finger_impostors;
 	double fmr_1n;
+	int hub_protect; /* --hub-protect: references and probes protected as the hub keeps them */
 };
 
 /* Everything the workers share; each worker writes only its own struct part. */
@@ -41,11 +43,13 @@ struct ctx {
 	struct population *pop;
 	struct bio_sample *s; /* subjects x captures, subject-major */
 	struct match_template **t;
-	uint32_t ns;         /* number of samples */
-	uint64_t fast_pairs; /* impostor pairs for face and iris */
-	int fast_all;        /* 1: every cross-subject pair; 0: fast_pairs random pairs */
-	uint64_t full_pairs; /* impostor pairs compared in full (fingers, fused) */
-	int err;             /* first error of any worker */
+	struct pref **pr;        /* --hub-protect: the protected forms, instead of t */
+	struct protect_key *key; /* --hub-protect: the one key of the system */
+	uint32_t ns;             /* number of samples */
+	uint64_t fast_pairs;     /* impostor pairs for face and iris */
+	int fast_all;            /* 1: every cross-subject pair; 0: fast_pairs random pairs */
+	uint64_t full_pairs;     /* impostor pairs compared in full (fingers, fused) */
+	int err;                 /* first error of any worker */
 };
 
 struct part {
@@ -192,6 +196,31 @@ fast_pair(struct part *p, const struct match_view *vx, struct iris_probe *const 
 	return r;
 }
 
+/* --hub-protect: face and iris of one impostor pair in the protected domain. */
+static int
+fast_pair_prot(struct part *p, const struct pref *x, const struct pref *y)
+{
+	struct match_scores sc;
+	struct pref a, b;
+	int r = 0;
+
+	if (x->has_face && y->has_face)
+		r = push(&p->imp[EV_FACE], face_cosine_q(&x->face, &y->face));
+	if (r != 0)
+		return r;
+	/* the irises alone: shallow copies without face and finger forms */
+	a = *x;
+	b = *y;
+	a.finger = b.finger = NULL;
+	a.has_face = b.has_face = 0;
+	(void)pref_compare(&a, &b, &sc);
+	sodium_memzero(&a, sizeof(a));
+	sodium_memzero(&b, sizeof(b));
+	if (sc.modalities & MATCH_IRIS)
+		r = push(&p->imp[EV_IRIS], sc.iris);
+	return r;
+}
+
 static int
 prepare_probe(const struct match_view *v, struct iris_probe *buf, struct iris_probe *pr[2])
 {
@@ -221,6 +250,28 @@ compare_worker(void *arg)
 
 	if (buf == NULL) {
 		p->err = PASO_E_NOMEM;
+		return NULL;
+	}
+	if (c->pr != NULL) {
+		/* --hub-protect: every comparison between protected forms, as the hub makes it */
+		for (subj = p->id; subj < c->o->subjects && r == 0; subj += p->nt)
+			for (i = 0; i < m && r == 0; i++)
+				for (j = i + 1; j < m && r == 0; j++) {
+					(void)pref_compare(
+						c->pr[subj * m + i], c->pr[subj * m + j], &sc);
+					r = record_full(p, &sc, 1);
+				}
+		for (k = p->id; k < c->full_pairs && r == 0; k += p->nt) {
+			random_pair(c, 1, k, &x, &y);
+			(void)pref_compare(c->pr[x], c->pr[y], &sc);
+			r = record_full(p, &sc, 0);
+		}
+		for (k = p->id; k < c->fast_pairs && r == 0; k += p->nt) {
+			random_pair(c, 2, k, &x, &y);
+			r = fast_pair_prot(p, c->pr[x], c->pr[y]);
+		}
+		free(buf);
+		p->err = r;
 		return NULL;
 	}
 	/* genuine: every pair of one subject's captures */
@@ -281,7 +332,11 @@ capture_worker(void *arg)
 	for (i = p->id; i < c->ns && r == 0; i += p->nt) {
 		if ((r = capture_take(c->pop, i / m, i % m, c->o->preset, &c->s[i])) != 0)
 			break;
-		r = match_template_new(&c->s[i], &c->t[i], NULL);
+		if (c->pr != NULL)
+			r = pref_new(c->key, 1, &c->s[i], BIO_FINGER | BIO_FACE | BIO_IRIS,
+				&c->pr[i], NULL);
+		else
+			r = match_template_new(&c->s[i], &c->t[i], NULL);
 	}
 	p->err = r;
 	return NULL;
@@ -317,6 +372,52 @@ subject_id(uint32_t subject, uint8_t id[16])
 	memcpy(id, &subject, sizeof(subject));
 }
 
+/* --hub-protect: the same 1:N over protected references (pgallery), as the hub searches. */
+static int
+identify_prot(struct ctx *c, struct ev_result *res)
+{
+	struct pgallery *g = NULL;
+	struct match_scores best;
+	struct pref *r0 = NULL;
+	uint32_t m = c->o->captures, i, mate;
+	uint8_t id[16], bid[16];
+	int r, found;
+
+	if ((r = pgallery_new(&g)) != 0)
+		return r;
+	for (i = 0; i < c->o->gallery; i++) {
+		if (pref_modalities(c->pr[i * m]) == 0)
+			continue; /* nothing captured at all: cannot be enrolled */
+		subject_id(i, id);
+		if ((r = pref_new(c->key, 1, &c->s[i * m], BIO_FINGER | BIO_FACE | BIO_IRIS, &r0,
+			     NULL)) != 0 ||
+			(r = pgallery_put(g, id, r0, 0, NULL)) != 0)
+			goto out;
+	}
+	for (i = 0; i < c->o->subjects; i++) {
+		const struct pref *probe = c->pr[i * m + 1];
+
+		if ((r = pgallery_identify(g, &probe, 1, c->o->fmr_1n, bid, &best, &found)) != 0)
+			goto out;
+		memcpy(&mate, bid, sizeof(mate));
+		if (i < c->o->gallery) {
+			res->mated++;
+			if (best.modalities != 0 && mate == i)
+				res->rank1++;
+			if (found && mate == i)
+				res->tpir_hits++;
+		} else {
+			res->nonmated++;
+			if (found)
+				res->fpir_hits++;
+		}
+	}
+	r = 0;
+out:
+	pgallery_free(g);
+	return r;
+}
+
 /* 1:N: the first `gallery` subjects' capture 0 enrolled; their capture 1 and the others probe. */
 static int
 identify(struct ctx *c, struct ev_result *res)
@@ -329,6 +430,8 @@ identify(struct ctx *c, struct ev_result *res)
 
 	if (c->o->gallery == 0 || m < 2)
 		return 0;
+	if (c->pr != NULL)
+		return identify_prot(c, res);
 	if ((r = gallery_new(c->o->threads, &g)) != 0)
 		return r;
 	for (i = 0; i < c->o->gallery; i++) {
@@ -385,6 +488,21 @@ evaluate(const struct opts *o, struct ev_result *res)
 		r = PASO_E_NOMEM;
 		goto out;
 	}
+	if (o->hub_protect) {
+		uint8_t key[PROTECT_KEY_BYTES];
+
+		/* one key for the whole system, from the seed: reproducible */
+		crypto_generichash(key, sizeof(key), (const uint8_t *)&o->seed, sizeof(o->seed),
+			(const uint8_t *)"paso.eval.hub-protect", 21);
+		r = protect_key_new(key, &c.key);
+		sodium_memzero(key, sizeof(key));
+		if (r != 0)
+			goto out;
+		if ((c.pr = calloc(c.ns, sizeof(*c.pr))) == NULL) {
+			r = PASO_E_NOMEM;
+			goto out;
+		}
+	}
 	total = (uint64_t)c.ns * (c.ns - 1) / 2 -
 		(uint64_t)o->subjects * o->captures * (o->captures - 1) / 2;
 	c.fast_all = total <= o->max_impostors;
@@ -418,6 +536,10 @@ out:
 		}
 	for (i = 0; c.t != NULL && i < c.ns; i++)
 		match_template_free(c.t[i]);
+	for (i = 0; c.pr != NULL && i < c.ns; i++)
+		pref_free(c.pr[i]);
+	free(c.pr);
+	protect_key_free(c.key);
 	for (i = 0; c.s != NULL && i < c.ns; i++)
 		bio_sample_clear(&c.s[i]);
 	free(c.t);
@@ -441,6 +563,8 @@ usage(FILE *f)
 		"people.\n"
 		"  --protect             protected templates, unprotected beside them "
 		"(paso eval --protect --help)\n"
+		"  --hub-protect         every reference and probe protected under one key and compared\n"
+		"                        as a hub under a protection policy does (policies/protected.yaml)\n"
 		"  --out DIR             also write DIR/det.csv and DIR/det.svg (DET curves)\n"
 		"  --json                print the results as JSON instead of text\n"
 		"  --gallery G           gallery size for 1:N (default N/2; 0 = skip; needs M >= "
@@ -493,6 +617,9 @@ parse_args(int argc, char **argv, struct opts *o)
 			return 1;
 		} else if (strcmp(a, "--json") == 0) {
 			o->json = 1;
+			continue;
+		} else if (strcmp(a, "--hub-protect") == 0) {
+			o->hub_protect = 1;
 			continue;
 		} else if (strcmp(a, "--subjects") == 0) {
 			if (parse_u64(a, val, 2, 1000000, &v) != 0)

@@ -274,6 +274,19 @@ handle(struct control *c, const char *line, char *ans, size_t cap)
 			(void)snprintf(ans, cap, "ok %s\n", msg);
 		return;
 	}
+	if (strcmp(line, "protect renew") == 0) {
+		if (c->cfg.renew_task == NULL) {
+			(void)snprintf(ans, cap, "error %d INVALID_ARG: this hub cannot renew\n",
+				PASO_E_INVALID_ARG);
+			return;
+		}
+		r = run_on_loop(c, c->cfg.renew_task, NULL, c->cfg.reload_arg, msg, sizeof(msg));
+		if (r != 0)
+			(void)snprintf(ans, cap, "error %d %s: %s\n", r, paso_errname(r), msg);
+		else
+			(void)snprintf(ans, cap, "ok %s\n", msg);
+		return;
+	}
 	if (strcmp(line, "sweep dry-run") == 0) {
 		struct retention_due due;
 		struct vault_txn *t = NULL;
@@ -304,7 +317,7 @@ handle(struct control *c, const char *line, char *ans, size_t cap)
 	}
 	(void)snprintf(ans, cap,
 		"error %d INVALID_ARG: unknown command '%.60s' (clock, clock set S, clock advance S, "
-		"sweep dry-run, policy reload)\n",
+		"sweep dry-run, policy reload, protect renew)\n",
 		PASO_E_INVALID_ARG, line);
 }
 

@@ -24,6 +24,8 @@
  *   "query-note CODE DETAIL", "release-note CODE DETAIL"
  *                           -> a partner's own QUERY or RELEASE entry for a request it sent
  *                              (`paso-hub query`, `paso-hub release`)
+ *   "protect renew"         -> a new generation of the hub's template protection key (audited
+ *                              as KEY_CREATE); references are renewed at each next crossing
  * Errors: "error CODE NAME: message". Commands that change state run on the commit loop, in
  * their own ledger transaction, between groups of kiosk messages.
  */
@@ -40,6 +42,8 @@ struct control_config {
 	int (*reload_task)(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap);
 	void (*reload_commit)(void *arg);
 	void *reload_arg;
+	/* "protect renew": a loop task (hub.c, arg reload_arg), or NULL. */
+	int (*renew_task)(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap);
 };
 
 /* Binds (replacing a stale socket file) and starts serving. 0, PASO_E_IO, PASO_E_INTERNAL. */

@@ -26,6 +26,8 @@ const char *const decide_count_keys[COUNT_N] = {"count.subjects", "count.crossin
 /* A subject added to the gallery by an open transaction. */
 struct decide_added {
 	uint8_t id[VAULT_ID_BYTES];
+	int prot;         /* in the protected gallery */
+	struct pref *old; /* a renewal: the reference it replaced (put back on rollback) */
 	struct decide_added *next;
 };
 
@@ -40,6 +42,13 @@ struct act {
 };
 
 static double per_comparison_fmr(const struct decide_ctx *dc);
+
+/* The modalities the hub keeps protected under the policy in force (0: raw or none). */
+static unsigned
+protected_mask(const struct decide_ctx *dc)
+{
+	return protref_policy_mask(dc->policy);
+}
 
 /* --- preparing a message (any thread) -------------------------------------------------------- */
 
@@ -65,6 +74,21 @@ decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *pa
 	/* A failed check leaves its code and message in m->err: decide_message refuses it. */
 	if (ingest_check(m->env, m->kiosk, &m->sample, &m->err) != 0)
 		return 0;
+	/* Under protection the raw template is never built: the capture is protected here, off
+	 * the commit loop, and every comparison is made in the protected domain. */
+	if (protected_mask(dc) != 0) {
+		int rc;
+
+		if (dc->pkeys == NULL)
+			paso_diag_set(&m->err, PASO_E_POLICY_DENIED,
+				"protect: this hub holds no protection keys");
+		else if ((rc = protref_protect(dc->pkeys, KEYRING_PROTECT_CURRENT, &m->sample,
+				  protected_mask(dc), &m->pprobe, &m->err)) != 0 &&
+			 m->err.code == 0)
+			paso_diag_set(
+				&m->err, rc, "capture: cannot be protected: %s", paso_strerror(rc));
+		return 0;
+	}
 	/* Template extraction is the costly part of matching; it runs here, in parallel, so the
 	 * single commit loop only compares. Staged verification of a crossing starts with face
 	 * and iris: its finger template is built only if they do not decide. */
@@ -93,6 +117,7 @@ decide_msg_clear(struct decide_msg *m)
 	frame_free(m->env); /* wipes the decoded capture and card number */
 	bio_sample_clear(&m->sample);
 	match_template_free(m->probe);
+	pref_free(m->pprobe);
 	free(m->reply);
 	memset(m, 0, sizeof(*m));
 }
@@ -179,7 +204,8 @@ entry_for(const struct decide_msg *m, Paso__AuditEntry *e, Paso__Action action, 
 static size_t
 held(const struct decide_ctx *dc)
 {
-	return gallery_size(dc->gallery) + (dc->recent != NULL ? gallery_size(dc->recent) : 0);
+	return gallery_size(dc->gallery) + (dc->recent != NULL ? gallery_size(dc->recent) : 0) +
+	       (dc->pgallery != NULL ? pgallery_size(dc->pgallery) : 0);
 }
 
 /*
@@ -345,8 +371,20 @@ static void
 kept_templates(const struct policy *p, const Paso__Capture *in, Paso__Capture *out)
 {
 	int at_hub = policy_store_at_hub(p);
+	unsigned prot = protref_policy_mask(p);
 
 	*out = *in;
+	/* Protected modalities are sealed only in their protected form (protected_templates). */
+	if (prot & BIO_FINGER) {
+		out->finger_record.data = NULL;
+		out->finger_record.len = 0;
+	}
+	if (prot & BIO_FACE)
+		out->face = NULL;
+	if (prot & BIO_IRIS) {
+		out->iris = NULL;
+		out->n_iris = 0;
+	}
 	if (!at_hub || !policy_store_allowed(p, POLICY_FINGER)) {
 		out->finger_record.data = NULL;
 		out->finger_record.len = 0;
@@ -476,6 +514,162 @@ identify_any(const struct decide_ctx *dc, const struct match_template *probe, do
 	return 0;
 }
 
+/* --- protected references (registry/protref.h) ----------------------------------------------- */
+
+/* The probe under generation gen: m->pprobe when it is of that one, else made now into *tmp. */
+static int
+pprobe_for(struct act *a, uint32_t gen, const struct pref **outp, struct pref **tmp)
+{
+	*tmp = NULL;
+	*outp = NULL;
+	if (a->m->pprobe->gen == gen) {
+		*outp = a->m->pprobe;
+		return 0;
+	}
+	/* a reference not yet renewed: the capture protected under its generation too */
+	if (protref_protect(a->dc->pkeys, gen, &a->m->sample, protected_mask(a->dc), tmp, NULL) !=
+		0)
+		return PASO_E_KEY_NOT_FOUND;
+	*outp = *tmp;
+	return 0;
+}
+
+#define DECIDE_MAX_GENS 8
+int
+decide_identify_protected(const struct decide_ctx *dc, const struct bio_sample *s,
+	const struct pref *cur, double fmr, struct gallery_hit *best, int *found)
+{
+	uint32_t gens[DECIDE_MAX_GENS];
+	const struct pref *probes[DECIDE_MAX_GENS];
+	struct pref *tmp[DECIDE_MAX_GENS];
+	size_t ng = pgallery_gens(dc->pgallery, gens, DECIDE_MAX_GENS), np = 0, i;
+	int rc;
+
+	memset(best, 0, sizeof(*best));
+	*found = 0;
+	for (i = 0; i < ng; i++) {
+		tmp[i] = NULL;
+		if (cur != NULL && cur->gen == gens[i]) {
+			probes[np++] = cur;
+			continue;
+		}
+		/* a generation whose key cannot be had is skipped: its references cannot match */
+		if (protref_protect(dc->pkeys, gens[i], s, protected_mask(dc), &tmp[i], NULL) == 0)
+			probes[np++] = tmp[i];
+	}
+	rc = pgallery_identify(dc->pgallery, probes, np, fmr, best->id, &best->scores, found);
+	for (i = 0; i < ng; i++)
+		pref_free(tmp[i]);
+	return rc;
+}
+
+/* 1:N over the protected references: the probe under every generation held. */
+static int
+pidentify(struct act *a, double fmr, struct gallery_hit *best, int *found)
+{
+	return decide_identify_protected(a->dc, &a->m->sample, a->m->pprobe, fmr, best, found);
+}
+
+/*
+ * 1:1 against subject id's protected reference (generation *gen). Returns 1 for a match at the
+ * policy's verification FMR, 0 for none, PASO_E_NOT_FOUND (no reference) or another error.
+ */
+static int
+pverify(struct act *a, const uint8_t id[VAULT_ID_BYTES], struct match_scores *sc, uint32_t *gen)
+{
+	const struct pref *p;
+	struct pref *tmp = NULL;
+	int rc;
+
+	memset(sc, 0, sizeof(*sc));
+	if ((rc = pgallery_gen(a->dc->pgallery, id, gen)) != 0)
+		return rc;
+	if ((rc = pprobe_for(a, *gen, &p, &tmp)) == 0 &&
+		(rc = pgallery_verify(a->dc->pgallery, id, p, sc)) == 0)
+		rc = match_decide(sc, policy_verify_fmr(a->dc->policy));
+	pref_free(tmp);
+	return rc;
+}
+
+/* Lists a protected-gallery change of this transaction for decide_undo (old: replaced). */
+static int
+undo_add(struct act *a, const uint8_t id[VAULT_ID_BYTES], struct pref *old)
+{
+	struct decide_added *ad;
+
+	if ((ad = calloc(1, sizeof(*ad))) == NULL)
+		return PASO_E_NOMEM;
+	memcpy(ad->id, id, VAULT_ID_BYTES);
+	ad->prot = 1;
+	ad->old = old;
+	ad->next = a->undo->added;
+	a->undo->added = ad;
+	return 0;
+}
+
+/*
+ * Renewal: subject id matched a reference under generation old_gen, older than the current
+ * one. The crossing's capture, protected under the current generation, replaces it, in the
+ * sealed record and in the gallery, when it holds every modality the reference held. Sets
+ * *renewed. The old generation's key is destroyed once no reference uses it (hub.c).
+ */
+static int
+prenew(struct act *a, const uint8_t id[VAULT_ID_BYTES], uint32_t old_gen, int *renewed)
+{
+	struct decide_msg *m = a->m;
+	Paso__SubjectRecord *sr = NULL;
+	Paso__ProtectedTemplates *was;
+	struct protref_pb pb;
+	struct pref *old = NULL;
+	uint8_t *rec = NULL, *buf = NULL;
+	size_t len = 0, blen = 0;
+	unsigned mods;
+	int rc;
+
+	*renewed = 0;
+	memset(&pb, 0, sizeof(pb));
+	if (m->pprobe == NULL || m->pprobe->gen <= old_gen ||
+		pgallery_modalities(a->dc->pgallery, id, &mods) != 0 ||
+		(pref_modalities(m->pprobe) & mods) != mods)
+		return 0;
+	if ((rc = vault_subject_get(a->t, id, &rec, &len)) != 0)
+		goto out;
+	if ((sr = paso__subject_record__unpack(frame_allocator(), len, rec)) == NULL) {
+		rc = PASO_E_CORRUPT;
+		goto out;
+	}
+	if ((rc = protref_to_pb(m->pprobe, &pb)) != 0)
+		goto out;
+	was = sr->protected_templates;
+	sr->protected_templates = &pb.pt;
+	rc = pack_record(sr, &buf, &blen);
+	sr->protected_templates = was;
+	if (rc != 0 || (rc = vault_subject_update(a->t, id, buf, blen)) != 0)
+		goto out;
+	if ((rc = pgallery_put(a->dc->pgallery, id, m->pprobe, 1, &old)) != 0) {
+		m->pprobe = NULL;
+		goto out;
+	}
+	m->pprobe = NULL;
+	if ((rc = undo_add(a, id, old)) != 0) {
+		/* nothing to put back with: the transaction fails and the gallery keeps the new
+		 * reference of a record that was not changed; better to drop it */
+		(void)pgallery_remove(a->dc->pgallery, id);
+		pref_free(old);
+		goto out;
+	}
+	*renewed = 1;
+out:
+	if (buf != NULL)
+		vault_free_record(buf, blen);
+	if (sr != NULL)
+		paso__subject_record__free_unpacked(sr, frame_allocator());
+	if (rec != NULL)
+		vault_free_record(rec, len);
+	protref_pb_clear(&pb);
+	return rc;
+}
+
 /* Refuses an enrolment of someone already enrolled under another card (1:N deduplication). */
 static int
 refuse_duplicate(struct act *a, const struct gallery_hit *hit)
@@ -523,6 +717,15 @@ gallery_enter(struct act *a, const uint8_t id[VAULT_ID_BYTES])
 	struct decide_added *ad;
 	int rc;
 
+	if (m->pprobe != NULL) {
+		if (pref_modalities(m->pprobe) == 0)
+			return 0; /* nothing kept: as a subject whose templates stay on the card */
+		rc = pgallery_put(a->dc->pgallery, id, m->pprobe, 0, NULL);
+		m->pprobe = NULL;
+		if (rc != 0)
+			return rc;
+		return undo_add(a, id, NULL);
+	}
 	/* Memory holds what the store holds: a restart must not change any decision. */
 	if (!strip_unkept(a->dc->policy, &m->sample)) {
 		tm = m->probe;
@@ -552,6 +755,8 @@ act_enroll(struct act *a)
 	Paso__Capture kept;
 	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
 	struct gallery_hit hit;
+	struct protref_pb pb;
+	unsigned kept_mods;
 	uint8_t id[VAULT_ID_BYTES], pseud[32], *buf = NULL;
 	size_t len = 0;
 	uint64_t idx, expires;
@@ -567,7 +772,12 @@ act_enroll(struct act *a)
 	}
 	if (rc != PASO_E_NOT_FOUND)
 		return rc;
-	if (policy_dedup(dc->policy) && held(dc) > 0) {
+	if (policy_dedup(dc->policy) && held(dc) > 0 && a->m->pprobe != NULL) {
+		if ((rc = pidentify(a, per_comparison_fmr(dc), &hit, &found)) != 0)
+			return rc;
+		if (found)
+			return refuse_duplicate(a, &hit);
+	} else if (policy_dedup(dc->policy) && held(dc) > 0) {
 		struct match_scores sc;
 		const struct decide_msg *m = a->m;
 
@@ -603,7 +813,19 @@ act_enroll(struct act *a)
 	rec.expires_at = expires;
 	rec.policy_digest.data = (uint8_t *)policy_digest(dc->policy);
 	rec.policy_digest.len = 32;
-	if ((rc = pack_record(&rec, &buf, &len)) != 0)
+	memset(&pb, 0, sizeof(pb));
+	kept_mods = (kept.finger_record.len > 0 ? BIO_FINGER : 0) |
+		    (kept.face != NULL ? BIO_FACE : 0) | (kept.n_iris > 0 ? BIO_IRIS : 0);
+	if (a->m->pprobe != NULL && pref_modalities(a->m->pprobe) != 0) {
+		/* only the protected form is sealed; the raw capture is wiped with the message */
+		if ((rc = protref_to_pb(a->m->pprobe, &pb)) != 0)
+			return rc;
+		rec.protected_templates = &pb.pt;
+		kept_mods |= pref_modalities(a->m->pprobe);
+	}
+	rc = pack_record(&rec, &buf, &len);
+	protref_pb_clear(&pb);
+	if (rc != 0)
 		return rc;
 	/* The key epoch is (enrolment, today): the sweep erases the day's cohort when
 	 * retention_days.enrolment IN FORCE then has passed, and shreds the day's KEK;
@@ -628,9 +850,9 @@ act_enroll(struct act *a)
 		return rc;
 	ledger_count(a->lt, COUNT_SUBJECTS, 1);
 	ledger_count(a->lt, COUNT_CAT_REGIONAL_VISITOR + en->category - 1, 1);
-	ledger_count(a->lt, COUNT_WITH_FINGER, kept.finger_record.len > 0);
-	ledger_count(a->lt, COUNT_WITH_FACE, kept.face != NULL);
-	ledger_count(a->lt, COUNT_WITH_IRIS, kept.n_iris > 0);
+	ledger_count(a->lt, COUNT_WITH_FINGER, (kept_mods & BIO_FINGER) != 0);
+	ledger_count(a->lt, COUNT_WITH_FACE, (kept_mods & BIO_FACE) != 0);
+	ledger_count(a->lt, COUNT_WITH_IRIS, (kept_mods & BIO_IRIS) != 0);
 	/* Bulk sharing rules: outbox rows in this same transaction (registry/share.h). */
 	if ((rc = share_enqueue(dc->policy, a->lt, id, en->category)) != 0)
 		return rc;
@@ -672,13 +894,18 @@ record_crossing(struct act *a, const uint8_t id[VAULT_ID_BYTES], Paso__MatchResu
  * at the hub) or another error.
  */
 static int
-verify(struct act *a, const uint8_t id[VAULT_ID_BYTES], struct match_scores *sc, const char **rulep)
+verify(struct act *a, const uint8_t id[VAULT_ID_BYTES], struct match_scores *sc, const char **rulep,
+	uint32_t *genp)
 {
 	const struct decide_ctx *dc = a->dc;
 	struct decide_msg *m = a->m;
 	double fmr = policy_verify_fmr(dc->policy);
 	int rc;
 
+	if (m->pprobe != NULL) {
+		*rulep = "match.verify_fmr (protected references)";
+		return pverify(a, id, sc, genp);
+	}
 	if (!policy_verify_staged(dc->policy)) {
 		*rulep = "match.verify_fmr";
 		if ((rc = verify_any(dc, id, m->probe, sc)) != 0)
@@ -709,8 +936,11 @@ act_crossing(struct act *a)
 	double fmr = policy_verify_fmr(dc->policy);
 	const char *rule = "match.verify_fmr";
 	uint64_t idx;
-	int rc, decided_match;
+	uint32_t gen = 0;
+	char detail[200];
+	int rc, decided_match, renewed = 0;
 
+	detail[0] = '\0';
 	if ((rc = vault_card_lookup(a->t, c->card_number, id)) == PASO_E_NOT_FOUND)
 		return refuse(a, PASO_E_NOT_ENROLLED, "crossing.card_number: not enrolled",
 			"verification", NULL);
@@ -718,14 +948,31 @@ act_crossing(struct act *a)
 		return rc;
 	if ((rc = vault_pseudonym(a->t, id, pseud)) != 0)
 		return rc;
-	rc = verify(a, id, &sc, &rule);
+	rc = verify(a, id, &sc, &rule, &gen);
 	decided_match = rc == 1;
+	if (rc == 1 && a->m->pprobe != NULL && gen < a->m->pprobe->gen) {
+		uint32_t cur = a->m->pprobe->gen;
+
+		if ((rc = prenew(a, id, gen, &renewed)) != 0)
+			return rc;
+		rc = 1;
+		if (renewed)
+			(void)snprintf(detail, sizeof(detail),
+				"protected reference renewed from this capture: key generation "
+				"%u replaces %u",
+				cur, gen);
+	}
 	if (rc == 1)
 		rc = 0;
 	if (rc == PASO_E_NOT_FOUND) {
 		/* Templates live on the card under this policy: the hub cannot compare. */
 		mr.decision = PASO__DECISION__DECISION_NONE;
 		rule = "store.location: card";
+	} else if (rc == PASO_E_KEY_NOT_FOUND) {
+		return refuse(a, rc,
+			"crossing: the enrolment's protected reference is under a destroyed key "
+			"generation and cannot be compared",
+			"protect", pseud);
 	} else if (rc != 0) {
 		return refuse(a, rc, "crossing.capture: its finger record cannot be compared",
 			"verification", pseud);
@@ -745,6 +992,8 @@ act_crossing(struct act *a)
 	e.match = &mr;
 	e.crossing_point = c->crossing_point;
 	e.policy_rule = (char *)rule;
+	if (renewed)
+		e.detail = detail;
 	if ((rc = audit(dc, a->lt, a->now, &e, &idx)) != 0)
 		return rc;
 	ledger_count(a->lt, COUNT_CROSSINGS, 1);
@@ -764,7 +1013,11 @@ act_identify(struct act *a)
 	int rc, found = 0;
 
 	memset(&hit, 0, sizeof(hit));
-	if ((rc = identify_any(dc, a->m->probe, per_comparison_fmr(dc), 0, 0, &hit, &found)) != 0)
+	if (a->m->pprobe != NULL)
+		rc = pidentify(a, per_comparison_fmr(dc), &hit, &found);
+	else
+		rc = identify_any(dc, a->m->probe, per_comparison_fmr(dc), 0, 0, &hit, &found);
+	if (rc != 0)
 		return refuse(
 			a, rc, "identify.capture: cannot be searched", "identification", NULL);
 	scores_to_pb(&hit.scores,
@@ -819,6 +1072,11 @@ decide_message(struct decide_ctx *dc, struct ledger_txn *t, uint64_t now, struct
 
 	if (m->err.code != 0)
 		return refuse(&a, m->err.code, m->err.msg, "validation", NULL);
+	if ((protected_mask(dc) != 0) != (m->pprobe != NULL))
+		/* prepared under a policy a reload replaced: never decided in the wrong domain */
+		return refuse(&a, PASO_E_POLICY_DENIED,
+			"capture: prepared under the policy a reload replaced; send it again",
+			"protect", NULL);
 	rc = vault_seen_get(a.t, m->kiosk, m->env->seq, digest, &stored, &slen);
 	if (rc == 0) {
 		rc = resend(&a, digest, stored, slen);
@@ -853,6 +1111,16 @@ decide_undo(struct decide_ctx *dc, struct decide_undo *undo, int rollback)
 
 	for (p = undo->added; p != NULL; p = next) {
 		next = p->next;
+		if (p->prot) {
+			if (rollback && p->old != NULL)
+				(void)pgallery_put(dc->pgallery, p->id, p->old, 1, NULL);
+			else if (rollback)
+				(void)pgallery_remove(dc->pgallery, p->id);
+			else
+				pref_free(p->old);
+			free(p);
+			continue;
+		}
 		if (rollback)
 			(void)gallery_remove(
 				dc->recent != NULL ? dc->recent : dc->gallery, p->id);

@@ -11,7 +11,9 @@
 #include "ledger.h"
 #include "match.h"
 #include "paso.pb-c.h"
+#include "pgallery.h"
 #include "policy.h"
+#include "protref.h"
 #include "sample.h"
 #include "vault.h"
 
@@ -56,6 +58,11 @@ struct decide_ctx {
 	 * second (decide_settle). */
 	struct gallery *recent;
 	struct vault *vault;       /* for pseudonyms */
+	/* Protected references (policy protect.X, registry/protref.h): under such a policy the
+	 * hub keeps and searches only these; gallery and recent stay empty of new subjects.
+	 * NULL: no protection possible (then a protection policy refuses every capture). */
+	struct pgallery *pgallery;
+	struct protref_keys *pkeys;
 	uint64_t capture_window;   /* seconds; 0 = DECIDE_CAPTURE_WINDOW_DEFAULT */
 	uint64_t accepted, refused, replayed; /* outcomes since start (not durable) */
 };
@@ -69,6 +76,9 @@ struct decide_msg {
 	uint64_t seq;             /* the sender's seq, echoed even when env is NULL (no body) */
 	struct bio_sample sample; /* validated capture, when env passed ingest */
 	struct match_template *probe; /* built by decide_prepare, off the commit loop */
+	/* Under protection: the capture protected under the current generation (decide_prepare),
+	 * instead of probe. */
+	struct pref *pprobe;
 	struct paso_diag err;     /* err.code != 0: refuse with this */
 	uint64_t last_seq;        /* SEQ_CONFLICT: highest seq held from this kiosk */
 	/* Enrolment deduplication done by decide_prepare, off the commit loop: the search saw
@@ -136,6 +146,14 @@ int decide_event(const struct decide_ctx *dc, struct ledger_txn *t, uint64_t now
  * transaction could record, e.g. when storage fails). Returns 0 or PASO_E_NOMEM.
  */
 int decide_error_reply(struct decide_msg *m, int code, const char *msg, uint64_t audit_index);
+
+/*
+ * 1:N of capture s over the protected references (policy protect.X): s is protected under
+ * every key generation held (cur, when not NULL, is s already protected under one of them) and
+ * searched at per-comparison FMR fmr. Thread-safe. 0, PASO_E_NOMEM.
+ */
+int decide_identify_protected(const struct decide_ctx *dc, const struct bio_sample *s,
+	const struct pref *cur, double fmr, struct gallery_hit *best, int *found);
 
 /*
  * Adds an enrolled subject's templates (from its record) to the gallery: a subject whose

@@ -29,6 +29,7 @@
 #include "partner.h"
 #include "peer.h"
 #include "policy.h"
+#include "protref.h"
 #include "retention.h"
 #include "sample_pb.h"
 #include "server.h"
@@ -70,6 +71,9 @@ struct hub {
 	struct checkpoint_signer *signer;
 	struct tls_ctx *tls;
 	struct gallery *gallery, *recent;
+	struct pgallery *pgallery; /* protected references (registry/protref.h) */
+	struct protref_keys *pkeys;
+	uint32_t pkeys_clean; /* protection generation below which keys are known destroyed */
 	struct decide_ctx dc;
 	struct server *server;
 	struct loop *loop;
@@ -239,6 +243,8 @@ sweep_once(struct hub *h)
 			goto fail;
 		retention_forget(h->gallery, &st);
 		retention_forget(h->recent, &st); /* enrolments not yet moved (decide_undo) */
+		for (uint64_t i = 0; i < st.subjects; i++)
+			(void)pgallery_remove(h->pgallery, st.ids + i * VAULT_ID_BYTES);
 		if (st.records > st.subjects + st.events)
 			hublog_printf(&h->log,
 				"retention: erased %llu crossing records, %llu records of refused "
@@ -317,7 +323,17 @@ load_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t
 	memset(&s, 0, sizeof(s));
 	if ((sr = paso__subject_record__unpack(frame_allocator(), len, rec)) == NULL)
 		return PASO_E_CORRUPT;
-	if (sr->templates != NULL &&
+	if (sr->protected_templates != NULL) {
+		struct pref *pr = NULL;
+
+		/* a protected reference: its generation's key is loaded when first compared */
+		if ((r = protref_from_pb(sr->protected_templates, &pr, &d)) == 0 &&
+			pref_modalities(pr) != 0)
+			r = pgallery_put(h->pgallery, id, pr, 0, NULL);
+		else
+			pref_free(pr);
+	}
+	if (r == 0 && sr->templates != NULL &&
 		(sr->templates->finger_record.len > 0 || sr->templates->face != NULL ||
 			sr->templates->n_iris > 0))
 		r = sample_from_pb(sr->templates, &s, &d);
@@ -469,6 +485,37 @@ load_finger(void *arg, const uint8_t id[16], struct finger_template **out)
 		r = finger_template_from_record(sr->templates->finger_record.data,
 			sr->templates->finger_record.len, out, NULL);
 	/* The wiping allocator wipes the record's card number and templates as it frees them. */
+	if (sr != NULL)
+		paso__subject_record__free_unpacked(sr, frame_allocator());
+	vault_free_record(rec, len);
+	return r;
+}
+
+/* As load_finger, for a protected reference: its protected finger form. */
+static int
+load_pfinger(void *arg, const uint8_t id[16], struct protect_finger **out)
+{
+	struct hub *h = arg;
+	struct vault_txn *t = NULL;
+	Paso__SubjectRecord *sr = NULL;
+	uint8_t *rec = NULL;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	if ((r = vault_begin(h->vault, 1, &t)) != 0)
+		return r;
+	r = vault_subject_get(t, id, &rec, &len);
+	vault_abort(t);
+	if (r != 0)
+		return r;
+	atomic_fetch_add(&h->finger_reads, 1);
+	if ((sr = paso__subject_record__unpack(frame_allocator(), len, rec)) == NULL)
+		r = PASO_E_CORRUPT;
+	else if (sr->protected_templates == NULL || sr->protected_templates->n_finger == 0)
+		r = PASO_E_NOT_FOUND;
+	else
+		r = protref_finger_from_pb(sr->protected_templates, out, NULL);
 	if (sr != NULL)
 		paso__subject_record__free_unpacked(sr, frame_allocator());
 	vault_free_record(rec, len);
@@ -723,6 +770,80 @@ open_witness(struct hub *h, struct paso_diag *d)
 		witness_http_handler, h->witness, &h->witsrv, d);
 }
 
+/* --- template protection keys ------------------------------------------------------------------ */
+
+/*
+ * "protect renew", as a loop task: a new generation of the hub's protection key becomes
+ * current (durable before the entry), audited as KEY_CREATE in t. References under older
+ * generations keep matching; each is replaced by the person's next matching crossing
+ * (decide.c prenew), and protect_timer destroys the old keys when none is left.
+ */
+static int
+renew_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
+{
+	struct hub *h = arg;
+	uint32_t gen = 0, old = 0;
+	size_t n;
+	char msg[300];
+	int r;
+
+	if (protref_policy_mask(h->policy) == 0) {
+		(void)snprintf(out, cap,
+			"protect renew: policy '%s' keeps no protected references (set protect.X "
+			"for a stored modality)",
+			policy_name(h->policy));
+		return PASO_E_POLICY_DENIED;
+	}
+	if ((r = protref_current(h->pkeys, &old)) != 0 ||
+		(r = protref_rotate(h->pkeys, &gen)) != 0) {
+		(void)snprintf(out, cap, "protect renew: %s", paso_strerror(r));
+		return r;
+	}
+	n = pgallery_count_below(h->pgallery, gen);
+	(void)snprintf(msg, sizeof(msg),
+		"template protection key generation %u created, replacing %u; %zu protected "
+		"references are renewed at each person's next crossing, then the old generation "
+		"is destroyed",
+		gen, old, n);
+	if ((r = decide_event(
+		     &h->dc, t, now, PASO__ACTION__KEY_CREATE, 0, "template protection", msg)) != 0)
+		return r;
+	(void)snprintf(out, cap, "%s", msg);
+	return 0;
+}
+
+/* Timer: protection key generations no reference uses any more are destroyed, and audited. */
+static int
+protect_timer(void *arg)
+{
+	struct hub *h = arg;
+	uint32_t cur;
+	size_t count = 0;
+	char msg[300];
+	int r;
+
+	if (protref_policy_mask(h->policy) == 0 || protref_current(h->pkeys, &cur) != 0 ||
+		cur == h->pkeys_clean || pgallery_count_below(h->pgallery, cur) != 0)
+		return 0;
+	if ((r = protref_forget_below(h->pkeys, cur, &count)) != 0) {
+		hublog_printf(&h->log, "destroying old protection keys: %s (retried in a second)",
+			paso_strerror(r));
+		return 0;
+	}
+	h->pkeys_clean = cur;
+	if (count == 0)
+		return 0;
+	(void)snprintf(msg, sizeof(msg),
+		"template protection: destroyed %zu key generation(s) below %u; every reference "
+		"has been renewed, and references made under them match nothing any more",
+		count, cur);
+	hublog_printf(&h->log, "%s", msg);
+	if (record_event(h, PASO__ACTION__KEY_REVOKE, "template protection", msg) != 0)
+		hublog_printf(&h->log, "template protection: the key destruction could not be "
+				       "audited");
+	return 0;
+}
+
 /* --- open -------------------------------------------------------------------------------------- */
 
 /* Which time a simulated clock starts from: never behind what the deployment recorded. */
@@ -891,11 +1012,20 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 		paso_diag_set(d, r, "gallery: %s", paso_strerror(r));
 		goto out;
 	}
-	if (cfg->fingers_in_store)
+	if ((r = pgallery_new(&h->pgallery)) != 0 ||
+		(r = protref_keys_new(h->kr, &h->pkeys)) != 0) {
+		paso_diag_set(d, r, "gallery: %s", paso_strerror(r));
+		goto out;
+	}
+	if (cfg->fingers_in_store) {
 		gallery_set_finger_loader(h->gallery, load_finger, h);
+		pgallery_set_finger_loader(h->pgallery, load_pfinger, h);
+	}
 	h->dc.policy = h->policy;
 	h->dc.gallery = h->gallery;
 	h->dc.recent = h->recent;
+	h->dc.pgallery = h->pgallery;
+	h->dc.pkeys = h->pkeys;
 	h->dc.vault = h->vault;
 	h->dc.capture_window = cfg->capture_window;
 	if ((r = log_start(h, recovered, d)) != 0)
@@ -908,6 +1038,21 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 		paso_diag_set(d, r, "loading subjects from the store: %s", paso_strerror(r));
 		goto out;
 	}
+	/* One domain for every comparison: references held raw are not converted (that needs
+	 * each person's fresh capture), so a policy that disagrees with what is held is refused. */
+	if (protref_policy_mask(h->policy) != 0 ? gallery_size(h->gallery) != 0
+						: pgallery_size(h->pgallery) != 0) {
+		r = paso_diag_set(d, PASO_E_POLICY_CONFLICT,
+			"policy '%s' %s template protection but the store holds %zu %s references; "
+			"switching a deployment between raw and protected references is not "
+			"supported",
+			policy_name(h->policy),
+			protref_policy_mask(h->policy) != 0 ? "asks for" : "does not ask for",
+			protref_policy_mask(h->policy) != 0 ? gallery_size(h->gallery)
+							    : pgallery_size(h->pgallery),
+			protref_policy_mask(h->policy) != 0 ? "raw" : "protected");
+		goto out;
+	}
 	struct loop_config lc = {
 		h->ledger, &h->dc, &h->cfg.clock, h->signer, &h->log, h->cfg.batch_max};
 	if ((r = loop_new(&lc, &h->loop)) != 0 ||
@@ -916,7 +1061,8 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 		(r = loop_add_timer(h->loop, 1.0, sweep_timer, h)) != 0 ||
 		(r = loop_add_timer(h->loop, 0.2, cosign_timer, h)) != 0 ||
 		(r = loop_add_timer(h->loop, 1.0, witness_timer, h)) != 0 ||
-		(r = loop_add_timer(h->loop, 1.0, settle_timer, h)) != 0)
+		(r = loop_add_timer(h->loop, 1.0, settle_timer, h)) != 0 ||
+		(r = loop_add_timer(h->loop, 1.0, protect_timer, h)) != 0)
 		goto out;
 	if ((r = cosign_open(cfg->dir, &h->cosign, d)) != 0)
 		goto out;
@@ -943,7 +1089,8 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	if ((r = open_peer_link(h, d)) != 0)
 		goto out;
 	(void)snprintf(msg, sizeof(msg), "listening on %.64s:%u with %zu subjects loaded",
-		h->cfg.host, (unsigned)server_port(h->server), gallery_size(h->gallery));
+		h->cfg.host, (unsigned)server_port(h->server),
+		gallery_size(h->gallery) + pgallery_size(h->pgallery));
 	if ((r = log_event(h, PASO__ACTION__HUB_START, msg)) != 0) {
 		paso_diag_set(d, r, "audit log: %s", paso_strerror(r));
 		goto out;
@@ -1002,6 +1149,14 @@ reload_task(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap
 		(void)snprintf(
 			out, cap, "%s; policy '%s' stays in force", d.msg, policy_name(h->policy));
 		return r;
+	}
+	if (protref_policy_mask(p) != protref_policy_mask(h->policy)) {
+		(void)snprintf(out, cap,
+			"%s/policy.yaml: protect.* differs from the policy in force: references held "
+			"are not converted between raw and protected forms; policy '%s' stays in force",
+			h->cfg.dir, policy_name(h->policy));
+		policy_free(p);
+		return PASO_E_POLICY_CONFLICT;
 	}
 	hex_encode(policy_digest(p), 32, hexn);
 	hex_encode(policy_digest(h->policy), 32, hexo);
@@ -1099,7 +1254,7 @@ int
 hub_start(struct hub *h)
 {
 	struct control_config cc = {h->control_path, h->loop, &h->cfg.clock, &h->dc, &h->log, h->kr,
-		reload_task, reload_commit, h};
+		reload_task, reload_commit, h, renew_task};
 	struct paso_diag d = {0};
 	int r;
 
@@ -1188,6 +1343,8 @@ hub_close(struct hub *h)
 	tls_ctx_free(h->tls);
 	gallery_free(h->gallery);
 	gallery_free(h->recent);
+	pgallery_free(h->pgallery);
+	protref_keys_free(h->pkeys);
 	checkpoint_signer_free(h->signer);
 	ledger_close(h->ledger);
 	policy_free(h->policy);

@@ -94,6 +94,9 @@ usage(FILE *f)
 		"                                           the running hub, else reads the store offline)\n"
 		"  reload DIR                               the running hub reads DIR/policy.yaml again\n"
 		"                                           (also on SIGHUP; audited; a bad file changes nothing)\n"
+		"  protect DIR --renew                      the running hub makes a new template protection\n"
+		"                                           key; references are renewed at each person's next\n"
+		"                                           crossing, then the old key is destroyed (audited)\n"
 		"  policy FILE                              validate a policy file and print its effective values\n");
 }
 
@@ -431,10 +434,15 @@ count_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_
 	c->crossings += n;
 	if (sr->category >= 1 && sr->category <= 4)
 		c->by_cat[sr->category]++;
-	if (sr->templates != NULL) {
-		c->with_finger += sr->templates->finger_record.len > 0;
-		c->with_face += sr->templates->face != NULL;
-		c->with_iris += sr->templates->n_iris > 0;
+	{
+		const Paso__Capture *t = sr->templates;
+		const Paso__ProtectedTemplates *p = sr->protected_templates;
+
+		/* a modality is held raw or protected, never both */
+		c->with_finger +=
+			(t != NULL && t->finger_record.len > 0) || (p != NULL && p->n_finger > 0);
+		c->with_face += (t != NULL && t->face != NULL) || (p != NULL && p->face.len > 0);
+		c->with_iris += (t != NULL && t->n_iris > 0) || (p != NULL && p->n_iris > 0);
 	}
 	paso__subject_record__free_unpacked(sr, frame_allocator());
 	return 0;
@@ -738,6 +746,23 @@ cmd_reload(int argc, char **argv)
 	(void)snprintf(path, sizeof(path), "%s/control.sock", argv[1]);
 	if ((r = control_request(path, "policy reload", reply, sizeof(reply), &d)) != 0)
 		return fail("reload", &d, r);
+	printf("%s\n", reply + 3);
+	return 0;
+}
+
+/* protect DIR --renew: a new generation of the running hub's template protection key. */
+static int
+cmd_protect(int argc, char **argv)
+{
+	struct paso_diag d = {0};
+	char reply[700], path[DEPLOY_PATH_MAX + 16];
+	int r;
+
+	if (argc != 3 || argv[1][0] == '-' || strcmp(argv[2], "--renew") != 0)
+		return usage_error("protect", "%s", "needs DIR --renew");
+	(void)snprintf(path, sizeof(path), "%s/control.sock", argv[1]);
+	if ((r = control_request(path, "protect renew", reply, sizeof(reply), &d)) != 0)
+		return fail("protect", &d, r);
 	printf("%s\n", reply + 3);
 	return 0;
 }
@@ -1332,6 +1357,8 @@ main(int argc, char **argv)
 		return cmd_partner(argc - 1, argv + 1);
 	if (strcmp(argv[1], "witness") == 0)
 		return cmd_witness(argc - 1, argv + 1);
+	if (strcmp(argv[1], "protect") == 0)
+		return cmd_protect(argc - 1, argv + 1);
 	if (strcmp(argv[1], "query") == 0)
 		return cmd_query(argc - 1, argv + 1);
 	if (strcmp(argv[1], "release") == 0)

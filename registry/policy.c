@@ -698,7 +698,7 @@ check_conflicts(struct pctx *c, const struct policy *p)
 {
 	const struct policy_settings *s = &p->s;
 	char ks[32], kc[32];
-	int m, any = 0, stored = 0;
+	int m, any = 0, stored = 0, prot_n = 0, raw_n = 0, prot_at = 0, raw_at = 0;
 	size_t i;
 
 	for (m = 0; m < POLICY_NMODALITIES; m++) {
@@ -709,14 +709,27 @@ check_conflicts(struct pctx *c, const struct policy *p)
 		if (s->store[m] && !s->capture[m])
 			return fail(c, PASO_E_POLICY_CONFLICT, blame(p, ks, kc),
 				"%s is true but %s is false: nothing to store", ks, kc);
-		/* Refused until the hub and the card path store protected references: a policy
-		 * asking for protection must never be met by raw templates at rest. */
 		(void)snprintf(kc, sizeof(kc), "protect.%s", policy_modality_name(m));
 		if (s->store[m] && s->protect[m] != 0)
-			return fail(c, PASO_E_POLICY_CONFLICT, blame(p, kc, ks),
-				"%s is set and %s is true, but stored references cannot be protected "
-				"yet (only `paso eval --protect` uses the schemes)",
-				kc, ks);
+			prot_n++, prot_at = m;
+		if (s->store[m] && s->protect[m] == 0)
+			raw_n++, raw_at = m;
+		/* The hub protects what it stores; references on the card are the card's. */
+		if (s->store[m] && s->protect[m] != 0 && s->location != POLICY_LOCATION_HUB)
+			return fail(c, PASO_E_POLICY_CONFLICT, blame(p, kc, "store.location"),
+				"%s is set but store.location is card: the hub protects only the "
+				"references it stores (store.location hub)",
+				kc);
+	}
+	/* One domain for every comparison: fusion across protected and raw references is not
+	 * calibrated, so a policy protects all stored modalities or none. */
+	if (prot_n > 0 && raw_n > 0) {
+		(void)snprintf(kc, sizeof(kc), "protect.%s", policy_modality_name(prot_at));
+		(void)snprintf(ks, sizeof(ks), "store.%s", policy_modality_name(raw_at));
+		return fail(c, PASO_E_POLICY_CONFLICT, blame(p, kc, ks),
+			"%s is set but %s is true with protect.%s none: protect every stored "
+			"modality or none",
+			kc, ks, policy_modality_name(raw_at));
 	}
 	if (!any)
 		return fail(c, PASO_E_POLICY_CONFLICT, blame(p, "capture.finger", NULL),
@@ -742,6 +755,13 @@ check_conflicts(struct pctx *c, const struct policy *p)
 					"templates (store.%s false or store.location card)",
 					i, policy_modality_name(m), policy_modality_name(m),
 					policy_modality_name(m));
+		/* Released templates would be the hub's own protected ones: not for a partner. */
+		for (m = 0; m < POLICY_NMODALITIES && prot_n > 0; m++)
+			if (s->sharing[i].attributes & (POLICY_ATTR_FINGER << m))
+				return fail(c, PASO_E_POLICY_CONFLICT, s->sharing[i].line,
+					"sharing[%zu].attributes lists %s but the hub keeps protected "
+					"references (protect.%s): releasing them is not supported yet",
+					i, policy_modality_name(m), policy_modality_name(prot_at));
 	}
 	for (i = 0; i < s->npartners; i++) {
 		size_t j;
@@ -759,6 +779,15 @@ check_conflicts(struct pctx *c, const struct policy *p)
 				"partners[%zu].name '%s' is named by no sharing rule", i,
 				s->partners[i].name);
 	}
+	/* A partner must get its own, differently keyed form, which needs the capture when it
+	 * is taken; the hub does not make those yet, and never sends its own (or raw) ones. */
+	for (i = 0; i < s->nsharing && prot_n > 0; i++)
+		if (s->sharing[i].what == POLICY_SHARE_TEMPLATES)
+			return fail(c, PASO_E_POLICY_CONFLICT, s->sharing[i].line,
+				"sharing[%zu] shares templates but the hub keeps protected references "
+				"(protect.%s): sharing them is not supported yet (share records, or "
+				"hit_no_hit)",
+				i, policy_modality_name(prot_at));
 	return 0;
 }
 

@@ -423,6 +423,14 @@ search(struct query *q)
 	q->found = 0;
 	q->searched = 1;
 	q->search_rc = 0;
+	if (protref_policy_mask(dc->policy) != 0 && dc->pgallery != NULL) {
+		/* protected references: one search in the protected domain, at the whole rate */
+		n = pgallery_size(dc->pgallery);
+		if (n > 0)
+			q->search_rc = decide_identify_protected(dc, &q->sample, NULL,
+				policy_identify_fmr(dc->policy) / (double)n, &q->hit, &q->found);
+		return;
+	}
 	if (n == 0)
 		return;
 	if (q->sample.has_face || q->sample.n_iris > 0) {

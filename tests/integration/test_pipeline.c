@@ -2,7 +2,8 @@
 /*
  * The whole pipeline with real programs: a hub on an ephemeral loopback port, five kiosks enrolling
  * 1,000 synthetic people and sending 5,000 crossings over TLS, then the store, the audit log and
- * every file on disk checked from outside.
+ * every file on disk checked from outside. PASO_PIPELINE_POLICY names another policy file to run
+ * it under (ctest's test_pipeline_protected: policies/protected.yaml, protected references).
  */
 #include <dirent.h>
 #include <signal.h>
@@ -39,7 +40,7 @@ setup(void **state)
 	char hubaddr[64], *out = NULL;
 
 	memset(&run, 0, sizeof(run));
-	h_deploy(&run.dep, NULL);
+	h_deploy(&run.dep, getenv("PASO_PIPELINE_POLICY"));
 	h_hub_start(&run.dep, 0);
 	(void)snprintf(hubaddr, sizeof(hubaddr), "127.0.0.1:%u", (unsigned)run.dep.port);
 	{
@@ -131,7 +132,14 @@ test_verification(void **state)
 	assert_true(g > 4000);
 	assert_true(im > 30);
 	assert_true(gv * 100 >= g * 97);
-	assert_int_equal(iv, 0);
+	if (getenv("PASO_PIPELINE_POLICY") == NULL) {
+		assert_int_equal(iv, 0);
+		return;
+	}
+	/* Protected references spread impostor scores wider, and each deployment draws its own
+	 * key: about 1e-4 of impostors pass at the policy's FMR 1e-4 (measured by `paso eval
+	 * --hub-protect`, docs/biometrics.md), 0.01 expected of these ~100; one is tolerated. */
+	assert_true(iv <= 1);
 }
 
 /* Detention-centre identification finds enrolled people and nobody for strangers. */
@@ -147,7 +155,13 @@ test_identification(void **state)
 	assert_true(n >= 40);
 	assert_true(right * 100 >= n * 90);
 	assert_true(probes >= 40);
-	assert_int_equal(wrong, 0);
+	if (getenv("PASO_PIPELINE_POLICY") == NULL) {
+		assert_int_equal(wrong, 0);
+		return;
+	}
+	/* Protected references: strangers' evidence reaches the 1:N per-comparison rates more
+	 * often than the raw one's (docs/biometrics.md "At the hub"); one is tolerated. */
+	assert_true(wrong <= 1);
 }
 
 /* An outsider's verifier accepts the log and its checkpoint. */

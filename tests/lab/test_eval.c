@@ -253,6 +253,43 @@ test_protect_report(void **state)
 	free(err);
 }
 
+/* The fused genuine evidence of a text report (after "fused:"). */
+static double
+fused_genuine_mean(const char *out)
+{
+	const char *p = strstr(out, "\nfused:");
+	double m = -1;
+
+	assert_non_null(p);
+	assert_non_null(p = strstr(p, "genuine"));
+	assert_non_null(p = strstr(p, "mean"));
+	assert_int_equal(sscanf(p, "mean %lf", &m), 1);
+	return m;
+}
+
+/* `paso eval --hub-protect`: the same captures compared as a protected hub compares them:
+ * everyone still found 1:N, with less evidence than the unprotected references give. */
+static void
+test_hub_protect_report(void **state)
+{
+	char *out;
+	double raw, prot;
+
+	(void)state;
+	assert_int_equal(run("--subjects 30 --captures 2 --seed 6 --finger-impostors 300"), 0);
+	out = slurp("out.txt");
+	raw = fused_genuine_mean(out);
+	free(out);
+	assert_int_equal(
+		run("--hub-protect --subjects 30 --captures 2 --seed 6 --finger-impostors 300"), 0);
+	out = slurp("out.txt");
+	prot = fused_genuine_mean(out);
+	assert_non_null(strstr(out, "1:N over 15 enrolled: rank-1 1.00000"));
+	free(out);
+	assert_true(prot > 10);
+	assert_true(prot < raw);
+}
+
 int
 main(void)
 {
@@ -260,6 +297,7 @@ main(void)
 		cmocka_unit_test(test_tiny_population_json_csv_svg),
 		cmocka_unit_test(test_text_report_and_usage_errors),
 		cmocka_unit_test(test_protect_report),
+		cmocka_unit_test(test_hub_protect_report),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

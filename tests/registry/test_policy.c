@@ -405,9 +405,13 @@ static const struct bad bads[] = {
 	/* template protection */
 	{"protect:\n  face: cancelable\n", PASO_E_POLICY_RANGE,
 		"policies/x.yaml:3: protect.face expects one of none, polyprotect: 'cancelable'"},
-	{"store: {face: true}\nprotect: {face: polyprotect}\n", PASO_E_POLICY_CONFLICT,
-		"policies/x.yaml:3: protect.face is set and store.face is true, but stored "
-		"references cannot be protected yet (only `paso eval --protect` uses the schemes)"},
+	{"store: {face: true, iris: true}\nprotect: {face: polyprotect}\n", PASO_E_POLICY_CONFLICT,
+		"policies/x.yaml:3: protect.face is set but store.iris is true with protect.iris "
+		"none: protect every stored modality or none"},
+	{"store: {face: true, location: card}\nprotect: {face: polyprotect}\n",
+		PASO_E_POLICY_CONFLICT,
+		"policies/x.yaml:3: protect.face is set but store.location is card: the hub "
+		"protects only the references it stores (store.location hub)"},
 	/* settings that contradict each other */
 	{"capture:\n  iris: false\nstore:\n  iris: true\n", PASO_E_POLICY_CONFLICT,
 		"policies/x.yaml:5: store.iris is true but capture.iris is false: nothing to "
