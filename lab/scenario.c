@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "instant.h"
+#include "population.h"
 
 enum stype {
 	T_STR,     /* char *, 1..max printable characters */
@@ -21,6 +22,7 @@ enum stype {
 	T_REAL,    /* double within [min, max] */
 	T_INSTANT, /* uint64_t from an RFC 3339 UTC instant */
 	T_EVENTS,  /* the events list */
+	T_CATS,    /* uint32_t category bits: "all", one category, or a list of them */
 };
 
 struct skey {
@@ -67,6 +69,7 @@ static const struct skey scenario_keys[] = {
 	SHARE("partner_queries.enrolled_share", "0.5", partner_enrolled),
 	{"partner_queries.purpose", T_STR, 1, 256, "1..256 characters", "\"immigration control\"",
 		O(partner_purpose)},
+	{"partner_queries.categories", T_CATS, 0, 0, NULL, "all", O(partner_categories)},
 	{"events", T_EVENTS, 0, SCENARIO_MAX_EVENTS, NULL, NULL, 0},
 };
 #define NKEYS (sizeof(scenario_keys) / sizeof(scenario_keys[0]))
@@ -142,6 +145,7 @@ set_scalar(struct sctx *c, const struct skey *k, const char *text, int plain, un
 	uint64_t t;
 	size_t len = strlen(text);
 	double x;
+	int cat;
 
 	switch (k->type) {
 	case T_STR:
@@ -186,6 +190,20 @@ set_scalar(struct sctx *c, const struct skey *k, const char *text, int plain, un
 			return fail(c, line, "%s: %s", k->key, sub.msg);
 		*(uint64_t *)field = t;
 		return 0;
+	case T_CATS:
+		if (strcmp(text, "all") == 0) {
+			*(uint32_t *)field = 0x1e;
+			return 0;
+		}
+		for (cat = 1; cat <= 4; cat++)
+			if (strcmp(text, population_category_name(cat)) == 0) {
+				*(uint32_t *)field |= 1u << cat;
+				return 0;
+			}
+		return fail(c, line,
+			"%s: unknown category '%s' (all, regional_visitor, border_worker, "
+			"migrant_in_transit, detainee)",
+			k->key, shown(text, vb));
 	case T_EVENTS:
 		break;
 	}
@@ -315,6 +333,24 @@ walk(struct sctx *c, yaml_node_t *n, const char *prefix)
 				if (ev == NULL)
 					return fail(c, node_line(vn), "events: empty item");
 				if ((r = parse_event(c, ev)) != 0)
+					return r;
+			}
+			continue;
+		}
+		if (k->type == T_CATS && vn->type == YAML_SEQUENCE_NODE) {
+			if (vn->data.sequence.items.start == vn->data.sequence.items.top)
+				return fail(c, node_line(vn), "%s: an empty list asks about no one",
+					path);
+			for (it = vn->data.sequence.items.start; it < vn->data.sequence.items.top;
+				it++) {
+				yaml_node_t *cn = yaml_document_get_node(c->doc, *it);
+
+				if (cn == NULL || cn->type != YAML_SCALAR_NODE ||
+					strcmp((const char *)cn->data.scalar.value, "all") == 0)
+					return fail(c, node_line(vn),
+						"%s expects category names in its list", path);
+				if ((r = set_scalar(c, k, (const char *)cn->data.scalar.value, 1,
+					     node_line(cn))) != 0)
 					return r;
 			}
 			continue;

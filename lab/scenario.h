@@ -44,6 +44,7 @@ struct scenario {
 	double partner_per_day;   /* partner queries (hit/no-hit), once partners exist */
 	double partner_enrolled;  /* share of partner probes that are of enrolled people */
 	char *partner_purpose;
+	uint32_t partner_categories; /* whom partners ask about: bit c set for category c (1..4) */
 	struct scenario_event events[SCENARIO_MAX_EVENTS];
 	size_t nevents;
 };

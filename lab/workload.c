@@ -332,32 +332,39 @@ workload_plan(
 				goto out;
 			}
 			for (q = 0; q < nq; q++) {
-				uint32_t who;
-				int in = enrolled > 0 && unit(&rq) < s->partner_enrolled;
-
-				if (in)
-					who = st.travellers[below(&rq, enrolled)];
-				else if (enrolled < s->people)
-					who = st.travellers[enrolled +
-							    below(&rq, s->people - enrolled)];
-				else if (st.nstrangers > 0)
-					who = st.strangers[below(&rq, st.nstrangers)];
-				else
-					continue;
+				uint32_t who = 0, tries;
+				int in = enrolled > 0 && unit(&rq) < s->partner_enrolled, found = 0;
 				struct person_info pi;
 
-				if ((rc = population_person(st.pop, who, &pi)) != 0) {
-					fclose(f);
-					goto out;
+				/* Someone of the categories partners ask about: drawn until one is
+				 * (at most 64 draws, else the query is not made). */
+				for (tries = 0; tries < 64 && !found; tries++) {
+					if (in)
+						who = st.travellers[below(&rq, enrolled)];
+					else if (enrolled < s->people)
+						who = st.travellers[enrolled +
+								    below(&rq,
+									    s->people - enrolled)];
+					else if (st.nstrangers > 0)
+						who = st.strangers[below(&rq, st.nstrangers)];
+					else
+						break;
+					if ((rc = population_person(st.pop, who, &pi)) != 0) {
+						fclose(f);
+						goto out;
+					}
+					found = (s->partner_categories & (1u << pi.category)) != 0;
 				}
+				if (!found)
+					continue;
 				fprintf(f, "%u %" PRIu64 " %d %d\n", who,
 					WORKLOAD_QUERY_CAPNO + query_no++, in, pi.category);
+				out->partner_queries++;
 			}
 			if (fclose(f) != 0) {
 				rc = paso_diag_set(d, PASO_E_IO, "%s: write failed", path);
 				goto out;
 			}
-			out->partner_queries += nq;
 		}
 		(void)snprintf(path, sizeof(path), "%s/period-%04u.plan", dir, per);
 		if ((rc = write_plan(path, &p, &h, d)) != 0)

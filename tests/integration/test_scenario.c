@@ -146,6 +146,7 @@ test_compare_two_policies(void **state)
 	/* The same scenario planned again by `scenario run` is byte for byte the same workload. */
 	{
 		char out2[400], *a, *b;
+		long long planned;
 		(void)snprintf(out2, sizeof(out2), "%s/one", tmp);
 		const char *argv[] = {"paso", "scenario", "run", SMALL, "--policy",
 			SRC "/policies/minimal.yaml", "--out", out2, "--quiet", NULL};
@@ -161,16 +162,17 @@ test_compare_two_policies(void **state)
 		free(a);
 		free(b);
 		/* minimal answers the partner's queries hit / no hit (its rule names the
-		 * scenario's purpose): every query answered, none a hit about someone never
-		 * enrolled or outside the rule's categories (detainees only: the small
-		 * scenario's probes are of other people, so "no hit" every time), and the
-		 * partner holds nothing (no bulk rule). */
+		 * scenario's purpose, and the partner asks about detainees, whom the rule
+		 * covers): every query answered, hits and no hits, none about someone never
+		 * enrolled or outside the rule's categories; the partner holds nothing (no bulk
+		 * rule). */
 		(void)snprintf(path, sizeof(path), "%s/summary.json", out2);
 		a = h_read_file(path, NULL);
 		assert_non_null(a);
 		b = strstr(a, "\"partners\":[{\"partner\":\"dhs\"");
 		assert_non_null(b);
 		assert_int_equal(h_json_num(b, "sent"), h_json_num(a, "partner_queries_planned"));
+		assert_true(h_json_num(b, "hits") > 0);
 		assert_true(h_json_num(b, "no_hits") > 0);
 		assert_int_equal(
 			h_json_num(b, "hits") + h_json_num(b, "no_hits"), h_json_num(b, "sent"));
@@ -178,11 +180,13 @@ test_compare_two_policies(void **state)
 		assert_int_equal(h_json_num(b, "refused"), 0);
 		assert_int_equal(h_json_num(b, "wrongful_hits"), 0);
 		assert_int_equal(h_json_num(b, "records"), 0);
+		planned = h_json_num(a, "partner_queries_planned");
+		assert_true(planned >= 4);
 		free(a);
 		(void)snprintf(path, sizeof(path), "%s/minimal/queries.txt", out2);
 		a = h_read_file(path, NULL);
 		assert_non_null(a);
-		assert_int_equal(h_count(a, "\n"), 8);
+		assert_int_equal(h_count(a, "\n"), planned);
 		free(a);
 		/* A second run into the same folder is refused, and changes nothing. */
 		assert_int_equal(h_run(&log, argv), 1);
