@@ -57,4 +57,6 @@ if [ "${PASO_BENCH_NATIONAL:-0}" = 1 ]; then
     $B/bench_national --dir "$FX" --people "$N" --enrol 320 --kiosks 8 --crossings 100 \
       --first $((N + 1000 * (RANDOM % 7000) + 400 * S)) --salt $((RANDOM % 900 + S)) --bin $B
   done
+  echo; echo "### hit/no-hit queries from a partner against the national fixture (baseline: nobody enrolled)"
+  PASO_BIN=$B bench/share/query_at_scale.sh "$FX" "$DIR/paso-national-queries" 100 3
 fi
