@@ -173,7 +173,7 @@ cmd_init(int argc, char **argv)
 	printf("%s deployment '%s' created in %s\n"
 	       "  CA and hub certificate: %s/ca, %s/hub (private keys 0600)\n"
 	       "  keyring: %s/keys (pseudonym and card-index keys now, key-encryption keys one per\n"
-	       "           expiry day as records need them; 0600)\n"
+	       "           kind of record and day as records need them; 0600)\n"
 	       "  audit log: %s/audit (public key %s/audit/log.vkey)\n"
 	       "  policy: %s/policy.yaml\n",
 		role == PEER_ROLE_PARTNER ? "partner" : "national", name, dir, dir, dir, dir, dir,

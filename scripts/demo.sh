@@ -45,7 +45,7 @@ echo
 echo "== 3. What the registry holds, and how it is protected"
 $B/paso-hub stats "$D/hub" | sed 's/^/  /'
 echo "  every subject record is sealed (XChaCha20-Poly1305) under its own data key;"
-echo "  data keys are wrapped by key-encryption keys, one per expiry day, in $D/hub/keys (0600);"
+echo "  data keys are wrapped by key-encryption keys, one per kind of record and day, in $D/hub/keys (0600);"
 echo "  card numbers appear only inside sealed records; the card index holds keyed hashes."
 echo "  store on disk: $(du -sh "$D/hub/store" | cut -f1)"
 
