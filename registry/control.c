@@ -67,6 +67,8 @@ clock_task_commit(void *arg)
 	struct paso_diag d;
 
 	(void)clock_set(k->c->cfg.clock, k->target, &d);
+	/* What the move made due (a retention sweep, above all) runs now, not a second later. */
+	loop_timers_due(k->c->cfg.loop);
 }
 
 static void
@@ -192,7 +194,8 @@ note_query(struct control *c, const char *args, int release, char *msg, size_t c
 	errno = 0;
 	code = strtol(args, &end, 10);
 	if (errno != 0 || end == args || *end != ' ' || code > 0 || code < -1000) {
-		(void)snprintf(msg, cap, "%s-note: expected CODE DETAIL", release ? "release" : "query");
+		(void)snprintf(
+			msg, cap, "%s-note: expected CODE DETAIL", release ? "release" : "query");
 		return PASO_E_INVALID_ARG;
 	}
 	k.code = (int)code;

@@ -106,6 +106,15 @@ loop_item_done(struct loop *l, struct loop_item *it)
 	return d;
 }
 
+void
+loop_timers_due(struct loop *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->ntimers; i++)
+		l->timers[i].last = -l->timers[i].interval;
+}
+
 int
 loop_add_timer(struct loop *l, double interval_s, int (*fn)(void *arg), void *arg)
 {

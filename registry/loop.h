@@ -67,6 +67,13 @@ int loop_item_done(struct loop *l, struct loop_item *it);
 int loop_add_timer(struct loop *l, double interval_s, int (*fn)(void *arg), void *arg);
 
 /*
+ * Makes every timer due now: they run at the end of the current iteration (loop thread only;
+ * e.g. after a simulated clock moved, so what the move made due is swept at once, not up to a
+ * second later).
+ */
+void loop_timers_due(struct loop *l);
+
+/*
  * One iteration: waits at most wait_ms for work, commits one group or runs one task, then
  * runs the timers that are due and signs a checkpoint when idle or a second has passed.
  * Returns 1 if the queue was empty at the end, else 0.
