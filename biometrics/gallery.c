@@ -653,8 +653,8 @@ compare_entry_load(const struct gallery *g, size_t i, struct match_view *a,
 {
 	struct finger_template *ft = NULL;
 
-	if (load && a->finger == NULL && g->finger_ext[i] && g->loader != NULL && b->finger != NULL &&
-		g->loader(g->loader_arg, g->ids[i], &ft) == 0)
+	if (load && a->finger == NULL && g->finger_ext[i] && g->loader != NULL &&
+		b->finger != NULL && g->loader(g->loader_arg, g->ids[i], &ft) == 0)
 		a->finger = ft;
 	match_verify_views(a, b, sc);
 	finger_template_free(ft);
@@ -815,8 +815,7 @@ scan_block_gated(struct worker *w, size_t b, size_t m)
 	w->scanned += m;
 }
 
-static void
-scan_block(struct worker *w, size_t b, size_t m);
+static void scan_block(struct worker *w, size_t b, size_t m);
 
 /*
  * One pass over entries [w[0].lo, w[0].hi) for np probes at once (w[q] is probe q's worker):
@@ -994,7 +993,8 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 	if (g->n >= GALLERY_GATE_MIN && gate_ev > 0)
 		gate_cos = face_gate_cos(gate_ev);
 	nt = g->n >= PARALLEL_MIN ? g->threads : 1;
-	if ((w = calloc(nt * np, sizeof(*w))) == NULL || (all = calloc(nt * k, sizeof(*all))) == NULL) {
+	if ((w = calloc(nt * np, sizeof(*w))) == NULL ||
+		(all = calloc(nt * k, sizeof(*all))) == NULL) {
 		r = PASO_E_NOMEM;
 		goto out;
 	}
@@ -1078,8 +1078,8 @@ identify(struct gallery *g, const struct probe *pp, double fmr, const struct gal
  * read once per pass instead of once per search; a lone search runs at once, alone.
  */
 static int
-identify_queued(struct gallery *g, const struct probe *pp, double fmr, struct gallery_hit *best,
-	int *found)
+identify_queued(
+	struct gallery *g, const struct probe *pp, double fmr, struct gallery_hit *best, int *found)
 {
 	struct pending me = {pp, fmr, best, found, 0, 0, NULL}, *take[GALLERY_PASS_MAX], **pq;
 	const struct probe *probes[GALLERY_PASS_MAX];

@@ -157,11 +157,10 @@ int gallery_identify_since_tmpl(struct gallery *g, const struct match_template *
 #define GALLERY_GATE_MIN 8192
 #define GALLERY_GATE_EV 2.0
 
-
 /* Options and counters of gallery_identify_ex (benchmarks, evaluation). */
 struct gallery_opts {
-	size_t candidates; /* 0 = GALLERY_CANDIDATES */
-	int exhaustive;    /* 1: compare every entry in full (the reference for hit-rate loss) */
+	size_t candidates;   /* 0 = GALLERY_CANDIDATES */
+	int exhaustive;      /* 1: compare every entry in full (the reference for hit-rate loss) */
 	double gate_face_ev; /* 0 = GALLERY_GATE_EV; < 0: no gate (every iris compared) */
 };
 struct gallery_stats {

@@ -140,8 +140,7 @@ pref_iris_ev(double dissimilarity, int eyes)
 	/* Both eyes of a pair are not independent (one capture's occlusion, one person's
 	 * texture): two eyes are scored by their mean, calibrated as such. */
 	if (eyes >= 2)
-		return table_ev(
-			protect_iris2_calib, NPTS(protect_iris2_calib), 1 - dissimilarity);
+		return table_ev(protect_iris2_calib, NPTS(protect_iris2_calib), 1 - dissimilarity);
 	return table_ev(protect_iris_calib, NPTS(protect_iris_calib), 1 - dissimilarity);
 }
 

@@ -782,8 +782,10 @@ eval_main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
 	if (o.out != NULL) {
-		if (eval_write_file(o.out, "det.csv", eval_write_csv, &res, csv, sizeof(csv)) != 0 ||
-			eval_write_file(o.out, "det.svg", eval_write_svg, &res, svg, sizeof(svg)) != 0)
+		if (eval_write_file(o.out, "det.csv", eval_write_csv, &res, csv, sizeof(csv)) !=
+				0 ||
+			eval_write_file(o.out, "det.svg", eval_write_svg, &res, svg, sizeof(svg)) !=
+				0)
 			goto out;
 		res.csv_path = csv;
 		res.svg_path = svg;

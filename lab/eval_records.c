@@ -205,7 +205,8 @@ add_fvc_set(struct recs *rs, const char *dir, struct paso_diag *d)
 	int r, set;
 
 	if (rs->n_sets == MAX_SETS)
-		return paso_diag_set(d, PASO_E_INVALID_ARG, "%s: more than %d record sets", dir, MAX_SETS);
+		return paso_diag_set(
+			d, PASO_E_INVALID_ARG, "%s: more than %d record sets", dir, MAX_SETS);
 	if ((r = list_dir(dir, 1, &names, &n, d)) != 0)
 		goto out;
 	if ((rs->set_dir[rs->n_sets] = strdup(dir)) == NULL) {
@@ -285,7 +286,8 @@ add_csv_set(struct recs *rs, const char *dir, const char *csv, struct paso_diag 
 		lineno++;
 		end = line + strcspn(line, "\r\n");
 		if (*end == '\0' && !feof(f)) {
-			r = paso_diag_set(d, PASO_E_INVALID_ARG, "%s:%d: line too long", csv, lineno);
+			r = paso_diag_set(
+				d, PASO_E_INVALID_ARG, "%s:%d: line too long", csv, lineno);
 			goto out;
 		}
 		*end = '\0';
@@ -363,7 +365,8 @@ add_synthetic(struct recs *rs, uint32_t n, uint32_t m, uint64_t seed, const stru
 
 		memcpy(in, &seed, 8);
 		memcpy(in + 8, &p, 4);
-		crypto_generichash(ps, sizeof(ps), in, sizeof(in), (const uint8_t *)"paso eval fingers", 17);
+		crypto_generichash(
+			ps, sizeof(ps), in, sizeof(in), (const uint8_t *)"paso eval fingers", 17);
 		for (c = 1; c <= m; c++) {
 			uint8_t *rec = NULL;
 			size_t len = 0;
@@ -472,7 +475,8 @@ rank_one(const struct recs *rs, struct ev_result *res)
 
 		/* is p the first record of its identity in its set? then it is enrolled */
 		for (j = 0; j < i && enrolled_self; j++)
-			enrolled_self = !(rs->r[j].set == p->set && strcmp(rs->r[j].id, p->id) == 0);
+			enrolled_self =
+				!(rs->r[j].set == p->set && strcmp(rs->r[j].id, p->id) == 0);
 		if (enrolled_self)
 			continue;
 		for (j = 0; j < rs->n; j++) {
@@ -483,7 +487,8 @@ rank_one(const struct recs *rs, struct ev_result *res)
 			if (e->set != p->set)
 				continue;
 			for (k = 0; k < j && first; k++)
-				first = !(rs->r[k].set == e->set && strcmp(rs->r[k].id, e->id) == 0);
+				first = !(
+					rs->r[k].set == e->set && strcmp(rs->r[k].id, e->id) == 0);
 			if (!first)
 				continue;
 			va.finger = e->t;
@@ -564,7 +569,7 @@ eval_records_main(int argc, char **argv)
 			   strcmp(a, "--seed") == 0) {
 			char *end;
 			unsigned long long v;
-			unsigned long long hi = strcmp(a, "--seed") == 0       ? UINT64_MAX
+			unsigned long long hi = strcmp(a, "--seed") == 0        ? UINT64_MAX
 						: strcmp(a, "--synthetic") == 0 ? 100000
 										: 100;
 
@@ -572,7 +577,8 @@ eval_records_main(int argc, char **argv)
 			v = strtoull(val, &end, 10);
 			if (errno != 0 || *end != '\0' || val[0] == '-' || v > hi ||
 				(v < 2 && strcmp(a, "--seed") != 0)) {
-				fprintf(stderr, "paso eval: %s: '%s' is not a whole number in %s..%llu\n",
+				fprintf(stderr,
+					"paso eval: %s: '%s' is not a whole number in %s..%llu\n",
 					a, val, strcmp(a, "--seed") == 0 ? "0" : "2", hi);
 				return 2;
 			}
@@ -604,7 +610,8 @@ eval_records_main(int argc, char **argv)
 		return 2;
 	}
 	if (n_synth > 0 && (uint64_t)n_synth * n_imp > MAX_RECORDS) {
-		fprintf(stderr, "paso eval: --synthetic %lu x --impressions %lu is more than %d records\n",
+		fprintf(stderr,
+			"paso eval: --synthetic %lu x --impressions %lu is more than %d records\n",
 			n_synth, n_imp, MAX_RECORDS);
 		return 2;
 	}
@@ -619,12 +626,16 @@ eval_records_main(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < n_dirs; i++) {
-		r = ids != NULL ? add_csv_set(&rs, dirs[i], ids, &d) : add_records_dir(&rs, dirs[i], &d);
+		r = ids != NULL ? add_csv_set(&rs, dirs[i], ids, &d)
+				: add_records_dir(&rs, dirs[i], &d);
 		if (r != 0)
 			goto fail;
 	}
 	if (n_synth > 0 && (r = add_synthetic(&rs, (uint32_t)n_synth, (uint32_t)n_imp, seed,
-				    preset == PRESET_POOR ? &finger_noise_poor : preset == PRESET_DETENTION ? &finger_noise_detention : &finger_noise_good, &d)) != 0)
+				    preset == PRESET_POOR        ? &finger_noise_poor
+				    : preset == PRESET_DETENTION ? &finger_noise_detention
+								 : &finger_noise_good,
+				    &d)) != 0)
 		goto fail;
 	if (rs.n < 2) {
 		fprintf(stderr, "paso eval: --records: %zu records found, need at least 2\n", rs.n);
@@ -638,7 +649,8 @@ eval_records_main(int argc, char **argv)
 	}
 	if (scores_path != NULL) {
 		if ((scores = fopen(scores_path, "w")) == NULL) {
-			fprintf(stderr, "paso eval: --scores %s: %s\n", scores_path, strerror(errno));
+			fprintf(stderr, "paso eval: --scores %s: %s\n", scores_path,
+				strerror(errno));
 			goto out;
 		}
 		fprintf(scores, "set,a,b,genuine,score,evidence\n");
@@ -650,7 +662,8 @@ eval_records_main(int argc, char **argv)
 	res.mod[EV_IRIS].name = "iris";
 	res.mod[EV_IRIS].score = "not in finger records";
 	res.mod[EV_FUSED].name = "evidence";
-	res.mod[EV_FUSED].score = "-log10 FMR the policy reads (finger evidence, Fisher combination)";
+	res.mod[EV_FUSED].score =
+		"-log10 FMR the policy reads (finger evidence, Fisher combination)";
 	res.records = n_synth > 0 ? 2 : 1;
 	res.n_records = rs.n;
 	res.n_sets = (uint32_t)rs.n_sets;
@@ -672,7 +685,8 @@ eval_records_main(int argc, char **argv)
 	res.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
 	if (out != NULL) {
 		if (eval_write_file(out, "det.csv", eval_write_csv, &res, csv, sizeof(csv)) != 0 ||
-			eval_write_file(out, "det.svg", eval_write_svg, &res, svg, sizeof(svg)) != 0)
+			eval_write_file(out, "det.svg", eval_write_svg, &res, svg, sizeof(svg)) !=
+				0)
 			goto out;
 		res.csv_path = csv;
 		res.svg_path = svg;

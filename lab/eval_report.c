@@ -96,8 +96,8 @@ equal_error(struct ev_modality *m)
 	for (;;) {
 		/* threshold t: the smallest score not yet passed; scores < t are below it */
 		double t = ig < ng && (ii >= ni || m->gen.v[ig] <= m->imp.v[ii]) ? m->gen.v[ig]
-		           : ii < ni                                            ? m->imp.v[ii]
-		                                                                : INFINITY;
+			   : ii < ni                                             ? m->imp.v[ii]
+										 : INFINITY;
 		double fnmr = (double)ig / (double)ng, fmr = (double)(ni - ii) / (double)ni;
 
 		if (fabs(fmr - fnmr) < best) {
@@ -412,8 +412,9 @@ eval_write_json(FILE *f, const struct ev_result *r)
 		r->iris_eye_pairs ? (double)r->iris_eye_over_032 / (double)r->iris_eye_pairs : NAN);
 	if (r->records) {
 		/* rank-1 only: each identity's first record enrolled, the others probe (per set) */
-		fprintf(f, "},\n \"identification\": {\"mated_probes\": %zu, \"rank1_hits\": %zu, "
-			   "\"rank1\": ",
+		fprintf(f,
+			"},\n \"identification\": {\"mated_probes\": %zu, \"rank1_hits\": %zu, "
+			"\"rank1\": ",
 			r->mated, r->rank1);
 		json_num(f, r->mated ? (double)r->rank1 / (double)r->mated : NAN);
 	} else {

@@ -228,16 +228,15 @@ read_pem_cert(const char *path, X509 **xp, struct paso_diag *d)
 }
 
 int
-pki_check_pair(const char *ca_cert, const char *cert_path, const char *key_path,
-	struct paso_diag *d)
+pki_check_pair(
+	const char *ca_cert, const char *cert_path, const char *key_path, struct paso_diag *d)
 {
 	EVP_PKEY *key = NULL, *capub = NULL;
 	X509 *ca = NULL, *x = NULL;
 	FILE *f = NULL;
 	int r;
 
-	if ((r = read_pem_cert(ca_cert, &ca, d)) != 0 ||
-		(r = read_pem_cert(cert_path, &x, d)) != 0)
+	if ((r = read_pem_cert(ca_cert, &ca, d)) != 0 || (r = read_pem_cert(cert_path, &x, d)) != 0)
 		goto out;
 	if ((capub = X509_get_pubkey(ca)) == NULL || X509_verify(x, capub) != 1) {
 		r = paso_diag_set(d, PASO_E_CERT,
@@ -313,7 +312,8 @@ pki_cert_is_ca(const char *path, struct paso_diag *d)
 	r = X509_check_ca(x) == 1 && X509_check_issued(x, x) == X509_V_OK
 		    ? 0
 		    : paso_diag_set(d, PASO_E_CERT,
-			      "%s: not a self-signed CA certificate (a deployment's ca/ca.crt)", path);
+			      "%s: not a self-signed CA certificate (a deployment's ca/ca.crt)",
+			      path);
 	X509_free(x);
 	return r;
 }

@@ -83,7 +83,7 @@ struct hub {
 	struct share *share;     /* national hub with pinned partners */
 	struct partner *partner; /* partner deployment */
 	struct cosign *cosign;   /* the witnesses DIR/witnesses names (registry/cosign.h) */
-	int stopping;            /* the stop entry is written: witness events go to the hub's log only */
+	int stopping; /* the stop entry is written: witness events go to the hub's log only */
 	/* Serving as a witness (cfg.witness_host): the decisions, recorded by witness_timer. */
 	struct witness *witness;
 	struct httpmini_server *witsrv;
@@ -599,7 +599,8 @@ printable_copy(char *dst, size_t cap, const char *src)
 	size_t i;
 
 	for (i = 0; i + 1 < cap && src[i] != '\0'; i++)
-		dst[i] = (unsigned char)src[i] < 0x20 || (unsigned char)src[i] > 0x7e ? '?' : src[i];
+		dst[i] =
+			(unsigned char)src[i] < 0x20 || (unsigned char)src[i] > 0x7e ? '?' : src[i];
 	dst[i] = '\0';
 }
 
@@ -753,14 +754,16 @@ open_witness(struct hub *h, struct paso_diag *d)
 			continue;
 		if ((r = witness_add_log(h->witness, line, d)) != 0) {
 			fclose(f);
-			return paso_diag_set(d, r, "%s:%zu: not a log key: '%.80s'", path, lineno, line);
+			return paso_diag_set(
+				d, r, "%s:%zu: not a log key: '%.80s'", path, lineno, line);
 		}
 		nlogs++;
 	}
 	fclose(f);
 	if (nlogs == 0)
 		return paso_diag_set(d, PASO_E_INVALID_ARG,
-			"--witness-listen: %s names no log (add one with `paso-hub witness log`)", path);
+			"--witness-listen: %s names no log (add one with `paso-hub witness log`)",
+			path);
 	if (pthread_mutex_init(&h->witmu, NULL) != 0)
 		return PASO_E_INTERNAL;
 	h->witmu_init = 1;

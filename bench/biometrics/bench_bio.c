@@ -467,7 +467,8 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh)
 			for (i = 0; i < nreal; i++) {
 				double t1 = now();
 
-				if (gallery_identify_ex(g, &probes[i], fmr, &o, &hit, &found, &st) != 0)
+				if (gallery_identify_ex(
+					    g, &probes[i], fmr, &o, &hit, &found, &st) != 0)
 					exit(1);
 				t[i] = now() - t1;
 				confirmed += st.confirmed;
@@ -500,9 +501,10 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh)
 				exit(1);
 			nonmated_fp += (uint32_t)found;
 		}
-		printf("  %s:\n", mode == 0   ? "face and iris of every entry, one search at a time"
-				 : mode == 1 ? "face first, irises past the face gate, one at a time"
-					     : "face first, concurrent searches batched per pass");
+		printf("  %s:\n", mode == 0 ? "face and iris of every entry, one search at a time"
+				  : mode == 1
+					  ? "face first, irises past the face gate, one at a time"
+					  : "face first, concurrent searches batched per pass");
 		if (mode < 2) {
 			t0 = median(t, nreal); /* sorts t */
 			printf("    per search: median %.1f ms, max %.1f ms (%.1f compared in full on "
@@ -516,7 +518,8 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh)
 		       "-> loss %.2f percentage points\n",
 			hits, nreal, (double)hits / nreal, nexh, hits_sub, exh_hits,
 			100.0 * ((double)exh_hits - hits_sub) / nexh);
-		printf("    %u never-enrolled people: %u false duplicates\n", nreal / 4, nonmated_fp);
+		printf("    %u never-enrolled people: %u false duplicates\n", nreal / 4,
+			nonmated_fp);
 	}
 	printf("  ratios: face-gated %.2fx, batched %.2fx the rate of the full face+iris scan\n",
 		rate[1] / rate[0], rate[2] / rate[0]);

@@ -103,7 +103,8 @@ make_frames(struct population *pop, const char *kiosk, int enrol, uint32_t n, ui
 	for (i = 0; i < n; i++) {
 		dup = enrol && dup_every > 0 && i % dup_every == dup_every - 1;
 		/* spread over the fixture by a large odd step */
-		p = enrol && !dup ? first + i : (uint32_t)(((uint64_t)(i + salt) * 2654435761u) % people);
+		p = enrol && !dup ? first + i
+				  : (uint32_t)(((uint64_t)(i + salt) * 2654435761u) % people);
 		memset(&s, 0, sizeof(s));
 		if ((r = population_person(pop, p, &pi)) != 0 ||
 			(r = capture_take(pop, p, 9 + salt % 64, PRESET_GOOD, &s)) != 0)

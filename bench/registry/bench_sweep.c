@@ -468,7 +468,8 @@ run_sweep_crossings(const struct opts *o, const char *dir, const struct policy *
 		goto out;
 	for (j = 0; j < XSUBJECTS; j++)
 		if ((r = vault_subject_create(ledger_store(t), NULL,
-			     VAULT_EPOCH(POLICY_REC_ENROLMENT, enrolled), ev, sizeof(ev), ids[j])) != 0)
+			     VAULT_EPOCH(POLICY_REC_ENROLMENT, enrolled), ev, sizeof(ev),
+			     ids[j])) != 0)
 			goto out;
 	if ((r = ledger_commit(t)) != 0)
 		goto out;

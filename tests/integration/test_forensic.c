@@ -314,8 +314,8 @@ kept_open(const char *dir, const char *keydir, unsigned kind, int *rows)
 	assert_int_equal(keyring_open(keydir, &kr, &d), 0);
 	assert_int_equal(vault_open(dir, kr, &v, &d), 0);
 	assert_int_equal(vault_begin(v, 1, &t), 0);
-	rc = vault_kept_foreach(t, VAULT_EPOCH(kind, 0), VAULT_EPOCH(kind, VAULT_EPOCH_DAY_MASK) + 1,
-		kept_cb, rows);
+	rc = vault_kept_foreach(t, VAULT_EPOCH(kind, 0),
+		VAULT_EPOCH(kind, VAULT_EPOCH_DAY_MASK) + 1, kept_cb, rows);
 	vault_abort(t);
 	vault_close(v);
 	keyring_close(kr);
@@ -540,7 +540,7 @@ test_forensic(void **state)
 	assert_memory_equal(o.pseud, pseud0, 32);
 	assert_int_equal(o.events, PASO_E_KEY_NOT_FOUND);
 	assert_int_equal(seen_open(a, keys, 1), 0); /* person 0's enrolment's: still held */
-	open_person(a, akeys, 0, &o); /* control: with the keys of day 0 it opens */
+	open_person(a, akeys, 0, &o);               /* control: with the keys of day 0 it opens */
 	assert_int_equal(o.events, 0);
 
 	/* Day 25: person 1 crosses. Copy B. */
@@ -637,7 +637,8 @@ test_forensic(void **state)
 			assert_int_equal(kek_files(keys, gone[i], "key"), 0);
 			assert_true(kek_files(keys, gone[i], "shredded") >= 1);
 		}
-		assert_true(kek_files(keys, VAULT_EPOCH(POLICY_REC_ENROLMENT, D0 + 10), "key") >= 1);
+		assert_true(
+			kek_files(keys, VAULT_EPOCH(POLICY_REC_ENROLMENT, D0 + 10), "key") >= 1);
 	}
 
 	/* Control: with the keys as they were, copy A opens person 0's record and pseudonym. */
