@@ -1043,6 +1043,46 @@ out:
 }
 
 /*
+ * The national hub a partner command (query, release) talks to: --hub parsed into host (256
+ * bytes) and port, dir checked to be a partner deployment, *peer chosen (as given, or the one
+ * peer dir trusts, copied into peerbuf) and its files found. Returns 0, or the command's exit
+ * status (2 usage, 1 error) after saying why.
+ */
+static int
+partner_target(const char *cmd, const char *dir, const char *hub, const char **peer,
+	char peerbuf[PEER_NAME_MAX + 1], char host[256], uint32_t *port, struct peer_files *pf)
+{
+	struct paso_diag d = {0};
+	enum peer_role role;
+	char *colon;
+	int r;
+
+	if (snprintf(host, 256, "%s", hub) >= 256 || (colon = strrchr(host, ':')) == NULL ||
+		colon == host || parse_u32(colon + 1, 1, 65535, port) != 0)
+		return usage_error(cmd, "--hub: expected HOST:PORT, not '%s'", hub);
+	*colon = '\0';
+	if ((r = peer_role(dir, &role, &d)) != 0)
+		return fail(cmd, &d, r);
+	if (role != PEER_ROLE_PARTNER) {
+		paso_diag_set(&d, PASO_E_INVALID_ARG,
+			"%s is not a partner deployment (init --role partner)", dir);
+		return fail(cmd, &d, PASO_E_INVALID_ARG);
+	}
+	if (*peer == NULL) {
+		if (peer_count(dir, peerbuf) != 1) {
+			paso_diag_set(&d, PASO_E_UNKNOWN_PARTNER,
+				"%s trusts %zu peers; name the national hub with --peer", dir,
+				peer_count(dir, NULL));
+			return fail(cmd, &d, PASO_E_UNKNOWN_PARTNER);
+		}
+		*peer = peerbuf;
+	}
+	if ((r = peer_files(dir, *peer, pf, &d)) != 0)
+		return fail(cmd, &d, r);
+	return 0;
+}
+
+/*
  * query: a partner asks the national hub whether a probe is enrolled. Exit 0 hit, 3 no hit,
  * 4 refused by the hub (code printed), 1 any other error, 2 usage.
  */
@@ -1052,14 +1092,12 @@ cmd_query(int argc, char **argv)
 	struct paso_diag d = {0};
 	const char *dir = NULL, *hub = NULL, *purpose = NULL, *probe = NULL, *peer = NULL;
 	char host[256], peerbuf[PEER_NAME_MAX + 1], self[PEER_NAME_MAX + 1], detail[900], tok[65];
-	char *colon;
 	struct peer_files pf;
 	struct tls_ctx *ctx = NULL;
 	struct tls_conn *c = NULL;
 	Paso__Capture *cap = NULL;
 	Paso__Envelope env = PASO__ENVELOPE__INIT, *ans = NULL;
 	Paso__Query q = PASO__QUERY__INIT;
-	enum peer_role role;
 	uint8_t *frame = NULL, *payload = NULL;
 	size_t flen = 0;
 	uint32_t plen, port;
@@ -1084,28 +1122,9 @@ cmd_query(int argc, char **argv)
 			"query", "%s", "needs DIR, --hub HOST:PORT, --purpose P and --probe FILE");
 	if (strlen(purpose) == 0 || strlen(purpose) > 256)
 		return usage_error("query", "--purpose: 1..256 characters");
-	if (snprintf(host, sizeof(host), "%s", hub) >= (int)sizeof(host) ||
-		(colon = strrchr(host, ':')) == NULL || colon == host ||
-		parse_u32(colon + 1, 1, 65535, &port) != 0)
-		return usage_error("query", "--hub: expected HOST:PORT, not '%s'", hub);
-	*colon = '\0';
-	if ((r = peer_role(dir, &role, &d)) != 0)
-		return fail("query", &d, r);
-	if (role != PEER_ROLE_PARTNER) {
-		paso_diag_set(&d, PASO_E_INVALID_ARG,
-			"%s is not a partner deployment (init --role partner)", dir);
-		return fail("query", &d, PASO_E_INVALID_ARG);
-	}
-	if (peer == NULL) {
-		if (peer_count(dir, peerbuf) != 1) {
-			paso_diag_set(&d, PASO_E_UNKNOWN_PARTNER,
-				"%s trusts %zu peers; name the national hub with --peer", dir,
-				peer_count(dir, NULL));
-			return fail("query", &d, PASO_E_UNKNOWN_PARTNER);
-		}
-		peer = peerbuf;
-	}
-	if ((r = peer_files(dir, peer, &pf, &d)) != 0 || (r = read_probe(probe, &cap, &d)) != 0)
+	if ((r = partner_target("query", dir, hub, &peer, peerbuf, host, &port, &pf)) != 0)
+		return r;
+	if ((r = read_probe(probe, &cap, &d)) != 0)
 		return fail("query", &d, r);
 	q.purpose = (char *)purpose;
 	q.probe = cap;
@@ -1188,13 +1207,11 @@ cmd_release(int argc, char **argv)
 	struct paso_diag d = {0};
 	const char *dir = NULL, *hub = NULL, *purpose = NULL, *cse = NULL, *peer = NULL;
 	char host[256], peerbuf[PEER_NAME_MAX + 1], self[PEER_NAME_MAX + 1], detail[900];
-	char *colon;
 	struct peer_files pf;
 	struct tls_ctx *ctx = NULL;
 	struct tls_conn *c = NULL;
 	Paso__Envelope env = PASO__ENVELOPE__INIT, *ans = NULL;
 	Paso__Release rl = PASO__RELEASE__INIT;
-	enum peer_role role;
 	uint8_t token[32], *frame = NULL, *payload = NULL;
 	size_t flen = 0, i2;
 	uint32_t plen, port;
@@ -1227,29 +1244,9 @@ cmd_release(int argc, char **argv)
 			"--case: expected the 64 hex digits of a case token (from `paso-hub "
 			"query`), not '%.80s'",
 			cse);
-	if (snprintf(host, sizeof(host), "%s", hub) >= (int)sizeof(host) ||
-		(colon = strrchr(host, ':')) == NULL || colon == host ||
-		parse_u32(colon + 1, 1, 65535, &port) != 0)
-		return usage_error("release", "--hub: expected HOST:PORT, not '%s'", hub);
-	*colon = '\0';
-	if ((r = peer_role(dir, &role, &d)) != 0)
-		return fail("release", &d, r);
-	if (role != PEER_ROLE_PARTNER) {
-		paso_diag_set(&d, PASO_E_INVALID_ARG,
-			"%s is not a partner deployment (init --role partner)", dir);
-		return fail("release", &d, PASO_E_INVALID_ARG);
-	}
-	if (peer == NULL) {
-		if (peer_count(dir, peerbuf) != 1) {
-			paso_diag_set(&d, PASO_E_UNKNOWN_PARTNER,
-				"%s trusts %zu peers; name the national hub with --peer", dir,
-				peer_count(dir, NULL));
-			return fail("release", &d, PASO_E_UNKNOWN_PARTNER);
-		}
-		peer = peerbuf;
-	}
-	if ((r = peer_files(dir, peer, &pf, &d)) != 0 ||
-		(r = peer_self_name(dir, self, sizeof(self), &d)) != 0)
+	if ((r = partner_target("release", dir, hub, &peer, peerbuf, host, &port, &pf)) != 0)
+		return r;
+	if ((r = peer_self_name(dir, self, sizeof(self), &d)) != 0)
 		return fail("release", &d, r);
 	rl.case_token.data = token;
 	rl.case_token.len = sizeof(token);
