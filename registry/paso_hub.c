@@ -1082,6 +1082,108 @@ partner_target(const char *cmd, const char *dir, const char *hub, const char **p
 	return 0;
 }
 
+/* What a partner command (query, release) was given: DIR, --hub, --purpose, --peer and one
+ * command-specific option (--probe or --case). */
+struct partner_args {
+	const char *dir, *hub, *purpose, *peer, *extra;
+};
+
+/*
+ * Parses a partner command's arguments; `extra` names its own option ("--probe", "--case")
+ * and `meta` its value ("FILE", "TOKEN").
+ * Returns 0, or exit status 2 after saying what is wrong.
+ */
+static int
+partner_parse(const char *cmd, const char *extra, const char *meta, int argc, char **argv,
+	struct partner_args *a)
+{
+	size_t k;
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--hub") == 0 && i + 1 < argc)
+			a->hub = argv[++i];
+		else if (strcmp(argv[i], "--purpose") == 0 && i + 1 < argc)
+			a->purpose = argv[++i];
+		else if (strcmp(argv[i], extra) == 0 && i + 1 < argc)
+			a->extra = argv[++i];
+		else if (strcmp(argv[i], "--peer") == 0 && i + 1 < argc)
+			a->peer = argv[++i];
+		else if (argv[i][0] != '-' && a->dir == NULL)
+			a->dir = argv[i];
+		else
+			return usage_error(cmd, "unexpected argument '%s'", argv[i]);
+	}
+	if (a->dir == NULL || a->hub == NULL || a->purpose == NULL || a->extra == NULL)
+		return usage_error(
+			cmd, "needs DIR, --hub HOST:PORT, --purpose P and %s %s", extra, meta);
+	if (strlen(a->purpose) == 0 || strlen(a->purpose) > 256)
+		return usage_error(cmd, "--purpose: 1..256 characters");
+	for (k = 0; a->purpose[k] != '\0'; k++)
+		if ((unsigned char)a->purpose[k] < 0x20 || a->purpose[k] == 0x7f)
+			return usage_error(cmd, "--purpose: no control characters");
+	return 0;
+}
+
+/*
+ * Sends env (its kiosk_id and seq are filled here) to the national hub as this partner, over
+ * one mutually authenticated TLS connection, and reads its one answer into *ans (caller frees).
+ */
+static int
+partner_exchange(const char *dir, const struct partner_args *a, const char *host, uint32_t port,
+	const struct peer_files *pf, Paso__Envelope *env, Paso__Envelope **ans, struct paso_diag *d)
+{
+	char self[PEER_NAME_MAX + 1];
+	struct tls_ctx *ctx = NULL;
+	struct tls_conn *c = NULL;
+	uint8_t *frame = NULL, *payload = NULL;
+	size_t flen = 0;
+	uint32_t plen;
+	int r;
+
+	*ans = NULL;
+	if ((r = peer_self_name(dir, self, sizeof(self), d)) != 0)
+		goto out;
+	env->kiosk_id = self;
+	env->seq = (uint64_t)time(NULL);
+	if ((r = tls_ctx_new_client(pf->cert, pf->key, pf->ca, DEPLOY_HUB_NAME, &ctx, d)) != 0 ||
+		(r = tls_connect(ctx, host, (uint16_t)port, 10000, &c, d)) != 0 ||
+		(r = frame_encode(env, FRAME_DEFAULT_MAX, &frame, &flen)) != 0 ||
+		(r = tls_write_all(c, frame, flen)) != 0 ||
+		(r = tls_read_frame(c, FRAME_DEFAULT_MAX, &payload, &plen, d)) != 0 ||
+		(r = frame_decode(payload, plen, ans, d)) != 0) {
+		if (d->code == 0)
+			paso_diag_set(d, r, "%s: %s", a->hub, paso_strerror(r));
+		goto out;
+	}
+out:
+	env->kiosk_id = NULL;
+	free(frame);
+	free(payload);
+	if (c != NULL)
+		tls_conn_shutdown(c);
+	tls_conn_free(c);
+	tls_ctx_free(ctx);
+	return r;
+}
+
+/*
+ * The national hub's refusal of a partner's request: printed, described in detail (prefix says
+ * what was asked), *code set. Returns exit status 4.
+ */
+static int
+partner_refused(const Paso__Envelope *ans, const char *prefix, char *detail, size_t dlen, int *code)
+{
+	*code = ans->error->code;
+	printf("refused: %s (%d): %s (national audit entry %llu)\n", paso_errname(*code), *code,
+		ans->error->message ? ans->error->message : "",
+		(unsigned long long)ans->error->audit_index);
+	(void)snprintf(detail, dlen, "%s: refused %s, their entry %llu", prefix,
+		paso_errname(*code), (unsigned long long)ans->error->audit_index);
+	return 4;
+}
+
 /*
  * query: a partner asks the national hub whether a probe is enrolled. Exit 0 hit, 3 no hit,
  * 4 refused by the hub (code printed), 1 any other error, 2 usage.
@@ -1090,92 +1192,51 @@ static int
 cmd_query(int argc, char **argv)
 {
 	struct paso_diag d = {0};
-	const char *dir = NULL, *hub = NULL, *purpose = NULL, *probe = NULL, *peer = NULL;
-	char host[256], peerbuf[PEER_NAME_MAX + 1], self[PEER_NAME_MAX + 1], detail[900], tok[65];
+	struct partner_args a;
+	char host[256], peerbuf[PEER_NAME_MAX + 1], detail[900], what[600], tok[65];
 	struct peer_files pf;
-	struct tls_ctx *ctx = NULL;
-	struct tls_conn *c = NULL;
 	Paso__Capture *cap = NULL;
 	Paso__Envelope env = PASO__ENVELOPE__INIT, *ans = NULL;
 	Paso__Query q = PASO__QUERY__INIT;
-	uint8_t *frame = NULL, *payload = NULL;
-	size_t flen = 0;
-	uint32_t plen, port;
-	int i, r, rc = 1, code = 0;
+	uint32_t port;
+	int r, rc = 1, code = 0;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--hub") == 0 && i + 1 < argc)
-			hub = argv[++i];
-		else if (strcmp(argv[i], "--purpose") == 0 && i + 1 < argc)
-			purpose = argv[++i];
-		else if (strcmp(argv[i], "--probe") == 0 && i + 1 < argc)
-			probe = argv[++i];
-		else if (strcmp(argv[i], "--peer") == 0 && i + 1 < argc)
-			peer = argv[++i];
-		else if (argv[i][0] != '-' && dir == NULL)
-			dir = argv[i];
-		else
-			return usage_error("query", "unexpected argument '%s'", argv[i]);
-	}
-	if (dir == NULL || hub == NULL || purpose == NULL || probe == NULL)
-		return usage_error(
-			"query", "%s", "needs DIR, --hub HOST:PORT, --purpose P and --probe FILE");
-	if (strlen(purpose) == 0 || strlen(purpose) > 256)
-		return usage_error("query", "--purpose: 1..256 characters");
-	if ((r = partner_target("query", dir, hub, &peer, peerbuf, host, &port, &pf)) != 0)
+	if ((r = partner_parse("query", "--probe", "FILE", argc, argv, &a)) != 0)
 		return r;
-	if ((r = read_probe(probe, &cap, &d)) != 0)
+	if ((r = partner_target("query", a.dir, a.hub, &a.peer, peerbuf, host, &port, &pf)) != 0)
+		return r;
+	if ((r = read_probe(a.extra, &cap, &d)) != 0)
 		return fail("query", &d, r);
-	q.purpose = (char *)purpose;
+	q.purpose = (char *)a.purpose;
 	q.probe = cap;
-	env.kiosk_id = self;
-	if ((r = peer_self_name(dir, self, sizeof(self), &d)) != 0)
-		goto out;
-	env.seq = (uint64_t)time(NULL);
 	env.body_case = PASO__ENVELOPE__BODY_QUERY;
 	env.query = &q;
-	if ((r = tls_ctx_new_client(pf.cert, pf.key, pf.ca, DEPLOY_HUB_NAME, &ctx, &d)) != 0 ||
-		(r = tls_connect(ctx, host, (uint16_t)port, 10000, &c, &d)) != 0 ||
-		(r = frame_encode(&env, FRAME_DEFAULT_MAX, &frame, &flen)) != 0 ||
-		(r = tls_write_all(c, frame, flen)) != 0 ||
-		(r = tls_read_frame(c, FRAME_DEFAULT_MAX, &payload, &plen, &d)) != 0 ||
-		(r = frame_decode(payload, plen, &ans, &d)) != 0) {
-		if (d.code == 0)
-			paso_diag_set(&d, r, "%s: %s", hub, paso_strerror(r));
+	if ((r = partner_exchange(a.dir, &a, host, port, &pf, &env, &ans, &d)) != 0)
 		goto out;
-	}
+	(void)snprintf(what, sizeof(what), "query to '%s' (purpose '%s')", a.peer, a.purpose);
 	if (ans->body_case == PASO__ENVELOPE__BODY_QUERY_ANSWER && ans->query_answer->hit &&
 		ans->query_answer->case_token.len == 32) {
 		hex_encode(ans->query_answer->case_token.data, 32, tok);
 		printf("hit: case token %s (national audit entry %llu)\n", tok,
 			(unsigned long long)ans->query_answer->audit_index);
-		(void)snprintf(detail, sizeof(detail),
-			"query to '%s' (purpose '%s'): hit, case token %s, their entry %llu", peer,
-			purpose, tok, (unsigned long long)ans->query_answer->audit_index);
+		(void)snprintf(detail, sizeof(detail), "%s: hit, case token %s, their entry %llu",
+			what, tok, (unsigned long long)ans->query_answer->audit_index);
 		rc = 0;
 	} else if (ans->body_case == PASO__ENVELOPE__BODY_QUERY_ANSWER) {
 		printf("no hit (national audit entry %llu)\n",
 			(unsigned long long)ans->query_answer->audit_index);
-		(void)snprintf(detail, sizeof(detail),
-			"query to '%s' (purpose '%s'): no hit, their entry %llu", peer, purpose,
+		(void)snprintf(detail, sizeof(detail), "%s: no hit, their entry %llu", what,
 			(unsigned long long)ans->query_answer->audit_index);
 		rc = 3;
 	} else if (ans->body_case == PASO__ENVELOPE__BODY_ERROR) {
-		code = ans->error->code;
-		printf("refused: %s (%d): %s (national audit entry %llu)\n", paso_errname(code),
-			code, ans->error->message ? ans->error->message : "",
-			(unsigned long long)ans->error->audit_index);
-		(void)snprintf(detail, sizeof(detail),
-			"query to '%s' (purpose '%s'): refused %s, their entry %llu", peer, purpose,
-			paso_errname(code), (unsigned long long)ans->error->audit_index);
-		rc = 4;
+		rc = partner_refused(ans, what, detail, sizeof(detail), &code);
 	} else {
-		r = paso_diag_set(&d, PASO_E_UNKNOWN_MESSAGE, "%s answered with body %d", hub,
+		r = paso_diag_set(&d, PASO_E_UNKNOWN_MESSAGE, "%s answered with body %d", a.hub,
 			(int)ans->body_case);
 		goto out;
 	}
 	fflush(stdout);
-	if ((r = note_query(dir, purpose, code, detail, 0, &d)) != 0) {
+	if ((r = note_query(a.dir, a.purpose, code, detail, 0, &d)) != 0) {
 		rc = 1;
 		goto out;
 	}
@@ -1185,12 +1246,6 @@ out:
 		paso__envelope__free_unpacked(ans, NULL);
 	if (cap != NULL)
 		paso__capture__free_unpacked(cap, frame_allocator());
-	free(frame);
-	free(payload);
-	if (c != NULL)
-		tls_conn_shutdown(c);
-	tls_conn_free(c);
-	tls_ctx_free(ctx);
 	if (r != 0)
 		return fail("query", &d, r), 1;
 	return rc;
@@ -1205,66 +1260,34 @@ static int
 cmd_release(int argc, char **argv)
 {
 	struct paso_diag d = {0};
-	const char *dir = NULL, *hub = NULL, *purpose = NULL, *cse = NULL, *peer = NULL;
-	char host[256], peerbuf[PEER_NAME_MAX + 1], self[PEER_NAME_MAX + 1], detail[900];
+	struct partner_args a;
+	char host[256], peerbuf[PEER_NAME_MAX + 1], detail[900], what[700];
 	struct peer_files pf;
-	struct tls_ctx *ctx = NULL;
-	struct tls_conn *c = NULL;
 	Paso__Envelope env = PASO__ENVELOPE__INIT, *ans = NULL;
 	Paso__Release rl = PASO__RELEASE__INIT;
-	uint8_t token[32], *frame = NULL, *payload = NULL;
-	size_t flen = 0, i2;
-	uint32_t plen, port;
-	int i, r, rc = 1, code = 0;
+	uint8_t token[32];
+	size_t tlen;
+	uint32_t port;
+	int r, rc = 1, code = 0;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--hub") == 0 && i + 1 < argc)
-			hub = argv[++i];
-		else if (strcmp(argv[i], "--purpose") == 0 && i + 1 < argc)
-			purpose = argv[++i];
-		else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc)
-			cse = argv[++i];
-		else if (strcmp(argv[i], "--peer") == 0 && i + 1 < argc)
-			peer = argv[++i];
-		else if (argv[i][0] != '-' && dir == NULL)
-			dir = argv[i];
-		else
-			return usage_error("release", "unexpected argument '%s'", argv[i]);
-	}
-	if (dir == NULL || hub == NULL || purpose == NULL || cse == NULL)
-		return usage_error("release", "%s",
-			"needs DIR, --hub HOST:PORT, --case TOKEN and --purpose P");
-	if (strlen(purpose) == 0 || strlen(purpose) > 256)
-		return usage_error("release", "--purpose: 1..256 characters");
-	for (i2 = 0; i2 < strlen(purpose); i2++)
-		if ((unsigned char)purpose[i2] < 0x20 || purpose[i2] == 0x7f)
-			return usage_error("release", "--purpose: no control characters");
-	if (strlen(cse) != 64 || hex_decode(cse, token, sizeof(token), &i2) != 0)
+	if ((r = partner_parse("release", "--case", "TOKEN", argc, argv, &a)) != 0)
+		return r;
+	if (strlen(a.extra) != 64 || hex_decode(a.extra, token, sizeof(token), &tlen) != 0)
 		return usage_error("release",
 			"--case: expected the 64 hex digits of a case token (from `paso-hub "
 			"query`), not '%.80s'",
-			cse);
-	if ((r = partner_target("release", dir, hub, &peer, peerbuf, host, &port, &pf)) != 0)
+			a.extra);
+	if ((r = partner_target("release", a.dir, a.hub, &a.peer, peerbuf, host, &port, &pf)) != 0)
 		return r;
-	if ((r = peer_self_name(dir, self, sizeof(self), &d)) != 0)
-		return fail("release", &d, r);
 	rl.case_token.data = token;
 	rl.case_token.len = sizeof(token);
-	rl.purpose = (char *)purpose;
-	env.kiosk_id = self;
-	env.seq = (uint64_t)time(NULL);
+	rl.purpose = (char *)a.purpose;
 	env.body_case = PASO__ENVELOPE__BODY_RELEASE;
 	env.release = &rl;
-	if ((r = tls_ctx_new_client(pf.cert, pf.key, pf.ca, DEPLOY_HUB_NAME, &ctx, &d)) != 0 ||
-		(r = tls_connect(ctx, host, (uint16_t)port, 10000, &c, &d)) != 0 ||
-		(r = frame_encode(&env, FRAME_DEFAULT_MAX, &frame, &flen)) != 0 ||
-		(r = tls_write_all(c, frame, flen)) != 0 ||
-		(r = tls_read_frame(c, FRAME_DEFAULT_MAX, &payload, &plen, &d)) != 0 ||
-		(r = frame_decode(payload, plen, &ans, &d)) != 0) {
-		if (d.code == 0)
-			paso_diag_set(&d, r, "%s: %s", hub, paso_strerror(r));
+	if ((r = partner_exchange(a.dir, &a, host, port, &pf, &env, &ans, &d)) != 0)
 		goto out;
-	}
+	(void)snprintf(what, sizeof(what), "release to '%s' (purpose '%s') on case %s", a.peer,
+		a.purpose, a.extra);
 	if (ans->body_case == PASO__ENVELOPE__BODY_RELEASE_ANSWER) {
 		printf("released: share_seq %llu, %u release(s) left on the case (national audit "
 		       "entry %llu); the record arrives on the share link\n",
@@ -1272,28 +1295,19 @@ cmd_release(int argc, char **argv)
 			(unsigned)ans->release_answer->uses_left,
 			(unsigned long long)ans->release_answer->audit_index);
 		(void)snprintf(detail, sizeof(detail),
-			"release to '%s' (purpose '%s') on case %s: accepted, share_seq %llu, their "
-			"entry %llu",
-			peer, purpose, cse, (unsigned long long)ans->release_answer->share_seq,
+			"%s: accepted, share_seq %llu, their entry %llu", what,
+			(unsigned long long)ans->release_answer->share_seq,
 			(unsigned long long)ans->release_answer->audit_index);
 		rc = 0;
 	} else if (ans->body_case == PASO__ENVELOPE__BODY_ERROR) {
-		code = ans->error->code;
-		printf("refused: %s (%d): %s (national audit entry %llu)\n", paso_errname(code),
-			code, ans->error->message ? ans->error->message : "",
-			(unsigned long long)ans->error->audit_index);
-		(void)snprintf(detail, sizeof(detail),
-			"release to '%s' (purpose '%s') on case %s: refused %s, their entry %llu",
-			peer, purpose, cse, paso_errname(code),
-			(unsigned long long)ans->error->audit_index);
-		rc = 4;
+		rc = partner_refused(ans, what, detail, sizeof(detail), &code);
 	} else {
-		r = paso_diag_set(&d, PASO_E_UNKNOWN_MESSAGE, "%s answered with body %d", hub,
+		r = paso_diag_set(&d, PASO_E_UNKNOWN_MESSAGE, "%s answered with body %d", a.hub,
 			(int)ans->body_case);
 		goto out;
 	}
 	fflush(stdout);
-	if ((r = note_query(dir, purpose, code, detail, 1, &d)) != 0) {
+	if ((r = note_query(a.dir, a.purpose, code, detail, 1, &d)) != 0) {
 		rc = 1;
 		goto out;
 	}
@@ -1301,12 +1315,6 @@ cmd_release(int argc, char **argv)
 out:
 	if (ans != NULL)
 		paso__envelope__free_unpacked(ans, NULL);
-	free(frame);
-	free(payload);
-	if (c != NULL)
-		tls_conn_shutdown(c);
-	tls_conn_free(c);
-	tls_ctx_free(ctx);
 	sodium_memzero(token, sizeof(token));
 	if (r != 0)
 		return fail("release", &d, r), 1;
