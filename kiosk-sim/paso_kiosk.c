@@ -19,6 +19,7 @@
 #include "capture.h"
 #include "finger_synth.h"
 #include "instant.h"
+#include "frame.h"
 #include "iso19794.h"
 #include "kiosk.h"
 #include "outbox.h"
@@ -124,10 +125,13 @@ usage(FILE *f)
 		"  the kiosk's state; --keep-hours 1..8760 changes it), acknowledged or not, by\n"
 		"  replacing the outbox key; run it at least daily: a kiosk whose purge has not run\n"
 		"  within 24 h (or its limit, if shorter) refuses to capture\n"
-		"       paso-kiosk probe --person N --out FILE [--seed S] [--capture-no K]\n"
-		"         [--preset good|poor|detention]\n"
+		"       paso-kiosk probe (--person N | --list FILE) --out FILE [--seed S]\n"
+		"         [--capture-no K] [--preset good|poor|detention]\n"
 		"  probe: writes one synthetic capture of person N (a packed Capture, the probe file\n"
-		"  of `paso-hub query`); a file of biometric data: keep it 0600 and delete it after\n"
+		"  of `paso-hub query --probe`), or with --list (lines PERSON CAPTURE_NO) a probe set\n"
+		"  for `paso-hub query --probes`; a file of biometric data: written 0600, delete it\n"
+		"  after use\n"
+		"  run (the default):\n"
 		"  enrols a synthetic population at the border kiosks, then sends their crossings\n"
 		"  and the detention station's identification requests, and prints what happened.\n"
 		"options:\n"
@@ -1288,27 +1292,133 @@ done:
 
 #include "sample_pb.h"
 
-/* probe: one capture of a synthetic person, written 0600 for `paso-hub query --probe`. */
+/* One probe: person's capture capno under preset, packed into a new buffer (*buf, *n). */
+static int
+probe_pack(struct population *pop, uint32_t person, uint32_t capno, enum capture_preset preset,
+	uint8_t **buf, size_t *n)
+{
+	struct bio_sample s;
+	Paso__Capture c = PASO__CAPTURE__INIT;
+	int r = -1;
+
+	memset(&s, 0, sizeof(s));
+	*buf = NULL;
+	*n = 0;
+	if (capture_take(pop, person, capno, preset, &s) != 0 || sample_to_pb(&s, &c) != 0)
+		goto out;
+	c.capture_time = (uint64_t)time(NULL);
+	c.preset = (char *)capture_preset_name(preset);
+	*n = paso__capture__get_packed_size(&c);
+	if ((*buf = malloc(*n ? *n : 1)) == NULL)
+		goto out;
+	(void)paso__capture__pack(&c, *buf);
+	r = 0;
+out:
+	sample_pb_release(&c);
+	bio_sample_clear(&s);
+	return r;
+}
+
+/* A --list file: "PERSON CAPTURE_NO" lines (at most PROBE_LIST_MAX), read whole. */
+#define PROBE_LIST_MAX 100000u
+
+static int
+probe_list_read(const char *path, uint32_t **persons, uint32_t **capnos, size_t *n)
+{
+	char line[128];
+	unsigned long long pe, cn;
+	size_t cap = 0, lineno = 0;
+	FILE *f;
+	int r = 2;
+
+	*persons = *capnos = NULL;
+	*n = 0;
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "paso-kiosk probe: --list %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char extra;
+
+		lineno++;
+		if (line[0] == '\n' || line[0] == '#')
+			continue;
+		if (sscanf(line, "%llu %llu %c", &pe, &cn, &extra) != 2 || pe > 100000000ull ||
+			cn < 1 || cn > UINT32_MAX) {
+			fprintf(stderr,
+				"paso-kiosk probe: --list %s line %zu: expected PERSON CAPTURE_NO "
+				"(person 0..100000000, capture 1..%u)\n",
+				path, lineno, UINT32_MAX);
+			goto out;
+		}
+		if (*n == PROBE_LIST_MAX) {
+			fprintf(stderr, "paso-kiosk probe: --list %s: more than %u probes\n", path,
+				PROBE_LIST_MAX);
+			goto out;
+		}
+		if (*n == cap) {
+			uint32_t *a, *b;
+
+			cap = cap ? cap * 2 : 64;
+			if ((a = realloc(*persons, cap * sizeof(**persons))) != NULL)
+				*persons = a;
+			if ((b = realloc(*capnos, cap * sizeof(**capnos))) != NULL)
+				*capnos = b;
+			if (a == NULL || b == NULL) {
+				r = 1;
+				goto out;
+			}
+		}
+		(*persons)[*n] = (uint32_t)pe;
+		(*capnos)[*n] = (uint32_t)cn;
+		(*n)++;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "paso-kiosk probe: --list %s: read error\n", path);
+		r = 1;
+		goto out;
+	}
+	if (*n == 0) {
+		fprintf(stderr, "paso-kiosk probe: --list %s: no probes listed\n", path);
+		goto out;
+	}
+	r = 0;
+out:
+	fclose(f);
+	if (r != 0) {
+		free(*persons);
+		free(*capnos);
+		*persons = *capnos = NULL;
+		*n = 0;
+	}
+	return r;
+}
+
+/*
+ * probe: synthetic captures for `paso-hub query`, written 0600 (biometric data): one packed
+ * Capture (--person), or a probe set (--list): PROBE_SET_MAGIC, then per probe a 4-byte
+ * big-endian length and a packed Capture, in the list's order.
+ */
 static int
 cmd_probe(int argc, char **argv)
 {
 	struct population *pop = NULL;
-	struct bio_sample s;
-	Paso__Capture c = PASO__CAPTURE__INIT;
 	enum capture_preset preset = PRESET_GOOD;
 	uint64_t seed = 1, person = UINT64_MAX, capno = 1000;
-	const char *out = NULL;
-	uint8_t *buf = NULL;
-	size_t n = 0;
+	uint32_t *persons = NULL, *capnos = NULL, one_p, one_c, maxp = 0;
+	const char *out = NULL, *list = NULL;
+	uint8_t *buf = NULL, hdr[4];
+	size_t n = 0, np = 1, k;
 	FILE *f = NULL;
 	int i, fd, r = 1;
 
-	memset(&s, 0, sizeof(s));
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--person") == 0 && i + 1 < argc) {
 			if (parse_u64(argv[++i], 0, 100000000, &person) != 0)
 				goto bad;
-		} else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+		} else if (strcmp(argv[i], "--list") == 0 && i + 1 < argc)
+			list = argv[++i];
+		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
 			if (parse_u64(argv[++i], 0, UINT64_MAX, &seed) != 0)
 				goto bad;
 		} else if (strcmp(argv[i], "--capture-no") == 0 && i + 1 < argc) {
@@ -1322,48 +1432,82 @@ cmd_probe(int argc, char **argv)
 		else
 			goto bad;
 	}
-	if (person == UINT64_MAX || out == NULL) {
-		fprintf(stderr, "paso-kiosk probe: needs --person N and --out FILE\n");
+	if ((person == UINT64_MAX) == (list == NULL) || out == NULL) {
+		fprintf(stderr, "paso-kiosk probe: needs --out FILE and either --person N or "
+				"--list FILE\n");
 		return 2;
 	}
-	if (population_new(seed, (uint32_t)person + 1, &pop) != 0 ||
-		capture_take(pop, (uint32_t)person, (uint32_t)capno, preset, &s) != 0 ||
-		sample_to_pb(&s, &c) != 0) {
-		fprintf(stderr, "paso-kiosk probe: cannot capture person %llu\n",
-			(unsigned long long)person);
+	if (list != NULL) {
+		if ((r = probe_list_read(list, &persons, &capnos, &np)) != 0)
+			return r;
+	} else {
+		one_p = (uint32_t)person;
+		one_c = (uint32_t)capno;
+		persons = &one_p;
+		capnos = &one_c;
+	}
+	r = 1;
+	for (k = 0; k < np; k++)
+		maxp = persons[k] > maxp ? persons[k] : maxp;
+	if (population_new(seed, maxp + 1, &pop) != 0) {
+		fprintf(stderr, "paso-kiosk probe: cannot make a population of %lu\n",
+			(unsigned long)maxp + 1);
 		goto out;
 	}
-	c.capture_time = (uint64_t)time(NULL);
-	c.preset = (char *)capture_preset_name(preset);
-	n = paso__capture__get_packed_size(&c);
-	if ((buf = malloc(n ? n : 1)) == NULL)
-		goto out;
-	(void)paso__capture__pack(&c, buf);
 	if ((fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
 		(f = fdopen(fd, "wb")) == NULL) {
 		fprintf(stderr, "paso-kiosk probe: %s: %s\n", out, strerror(errno));
 		goto out;
 	}
-	if (fwrite(buf, 1, n, f) != n || fclose(f) != 0) {
+	if (list != NULL &&
+		fwrite(PROBE_SET_MAGIC, 1, PROBE_SET_MAGIC_LEN, f) != PROBE_SET_MAGIC_LEN)
+		goto io;
+	for (k = 0; k < np; k++) {
+		if (probe_pack(pop, persons[k], capnos[k], preset, &buf, &n) != 0) {
+			fprintf(stderr, "paso-kiosk probe: cannot capture person %lu\n",
+				(unsigned long)persons[k]);
+			goto fail;
+		}
+		hdr[0] = (uint8_t)(n >> 24);
+		hdr[1] = (uint8_t)(n >> 16);
+		hdr[2] = (uint8_t)(n >> 8);
+		hdr[3] = (uint8_t)n;
+		if ((list != NULL && fwrite(hdr, 1, 4, f) != 4) || fwrite(buf, 1, n, f) != n)
+			goto io;
+		sodium_memzero(buf, n);
+		free(buf);
+		buf = NULL;
+	}
+	if (fclose(f) != 0) {
 		f = NULL;
-		fprintf(stderr, "paso-kiosk probe: %s: %s\n", out, strerror(errno));
-		unlink(out);
-		goto out;
+		goto io;
 	}
 	f = NULL;
-	printf("probe of person %llu (seed %llu, capture %llu) written to %s\n",
-		(unsigned long long)person, (unsigned long long)seed, (unsigned long long)capno,
-		out);
+	if (list != NULL)
+		printf("%zu probes (seed %llu, preset %s) written to %s\n", np,
+			(unsigned long long)seed, capture_preset_name(preset), out);
+	else
+		printf("probe of person %llu (seed %llu, capture %llu) written to %s\n",
+			(unsigned long long)person, (unsigned long long)seed,
+			(unsigned long long)capno, out);
 	r = 0;
-out:
+	goto out;
+io:
+	fprintf(stderr, "paso-kiosk probe: %s: %s\n", out, strerror(errno));
+fail:
 	if (f != NULL)
 		fclose(f);
+	f = NULL;
+	unlink(out);
+out:
 	if (buf != NULL) {
 		sodium_memzero(buf, n);
 		free(buf);
 	}
-	sample_pb_release(&c);
-	bio_sample_clear(&s);
+	if (list != NULL) {
+		free(persons);
+		free(capnos);
+	}
 	population_free(pop);
 	return r;
 bad:

@@ -343,79 +343,129 @@ stop_hub(pid_t pid, const char *what)
 }
 
 /*
- * The period's partner queries (workload period-NNNN.queries), each a probe of the person
- * (paso-kiosk probe, detention preset) sent by the partner with `paso-hub query`. Each answer
- * is appended to DIR/queries.txt: DAY PERSON ENROLLED RESULT CATEGORY (RESULT 0 hit, 3 no
- * hit, 4 refused).
- * The probe file is biometric data: 0600, deleted after each query.
+ * The period's partner queries (workload period-NNNN.queries): one probe set of the people
+ * asked about (paso-kiosk probe --list, detention preset), sent by the partner with one
+ * `paso-hub query --probes` over several links. Each answer is appended to DIR/queries.txt:
+ * DAY PERSON ENROLLED RESULT CATEGORY (RESULT 0 hit, 3 no hit, 4 refused).
+ * The probe set is biometric data: 0600, deleted after the queries.
  */
 static int
 send_queries(const struct drive *dv, const struct run_partner *pt, const char *dir,
 	const char *natpeer, uint32_t per, uint32_t day)
 {
 	char qpath[PATH_MAX + 48], probe[PATH_MAX + 32], out[PATH_MAX + 32], log[PATH_MAX + 32];
-	char person[16], capno[24], seed[24], line[128];
-	unsigned long who, in, cat;
+	char list[PATH_MAX + 32], ans[PATH_MAX + 32], seed[24], line[160];
+	unsigned long who, in, cat, *whos = NULL, *ins = NULL, *cats = NULL;
 	unsigned long long cn;
-	FILE *q, *o;
-	pid_t pid;
-	int st, rc = 0;
+	size_t n = 0, cap = 0, k;
+	FILE *q = NULL, *o = NULL, *l = NULL, *a = NULL;
+	int *res = NULL, rc = -1;
 
 	(void)snprintf(qpath, sizeof(qpath), "%s/period-%04u.queries", dv->wldir, per);
-	(void)snprintf(probe, sizeof(probe), "%s/probe.cap", dir);
+	(void)snprintf(probe, sizeof(probe), "%s/probes.set", dir);
+	(void)snprintf(list, sizeof(list), "%s/probes.list", dir);
+	(void)snprintf(ans, sizeof(ans), "%s/answers.txt", dir);
 	(void)snprintf(out, sizeof(out), "%s/queries.txt", dir);
 	(void)snprintf(log, sizeof(log), "%s/queries.log", dir);
 	(void)snprintf(seed, sizeof(seed), "%" PRIu64, dv->s->seed);
 	if ((q = fopen(qpath, "r")) == NULL)
 		return 0; /* a workload planned without queries */
-	if ((o = fopen(out, "a")) == NULL) {
-		fclose(q);
-		return -1;
-	}
-	while (rc == 0 && fgets(line, sizeof(line), q) != NULL) {
+	(void)unlink(list);
+	if ((l = fopen(list, "w")) == NULL)
+		goto out;
+	while (fgets(line, sizeof(line), q) != NULL) {
 		if (sscanf(line, "%lu %llu %lu %lu", &who, &cn, &in, &cat) != 4) {
 			fprintf(stderr, "paso: %s: bad line '%s'\n", qpath, line);
-			rc = -1;
-			break;
+			goto out;
 		}
-		(void)snprintf(person, sizeof(person), "%lu", who);
-		(void)snprintf(capno, sizeof(capno), "%llu", cn);
-		(void)unlink(probe);
-		{
-			char *a[] = {"paso-kiosk", "probe", "--person", person, "--seed", seed,
-				"--capture-no", capno, "--preset", "detention", "--out", probe,
-				NULL};
-			if (run(dv, a, log) != 0) {
-				rc = -1;
-				break;
-			}
+		if (n == cap) {
+			unsigned long *w2, *i2, *c2;
+
+			cap = cap ? cap * 2 : 64;
+			w2 = realloc(whos, cap * sizeof(*whos));
+			whos = w2 != NULL ? w2 : whos;
+			i2 = realloc(ins, cap * sizeof(*ins));
+			ins = i2 != NULL ? i2 : ins;
+			c2 = realloc(cats, cap * sizeof(*cats));
+			cats = c2 != NULL ? c2 : cats;
+			if (w2 == NULL || i2 == NULL || c2 == NULL)
+				goto out;
 		}
-		{
-			char *a[] = {"paso-hub", "query", (char *)pt->dir, "--hub", (char *)natpeer,
-				"--purpose", dv->s->partner_purpose, "--probe", probe, NULL};
-			if ((st = spawn(dv, a, log, &pid)) != 0) {
-				rc = -1;
-				break;
-			}
-			while (waitpid(pid, &st, 0) < 0)
-				if (errno != EINTR) {
-					rc = -1;
-					break;
-				}
-			st = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-			if (st != 0 && st != 3 && st != 4) {
-				fprintf(stderr, "paso: paso-hub query failed (exit %d); see %s\n",
-					st, log);
-				rc = -1;
-				break;
-			}
-		}
-		fprintf(o, "%u %lu %lu %d %lu\n", day, who, in, st, cat);
+		whos[n] = who;
+		ins[n] = in;
+		cats[n] = cat;
+		n++;
+		fprintf(l, "%lu %llu\n", who, cn);
 	}
+	if (fclose(l) != 0) {
+		l = NULL;
+		goto out;
+	}
+	l = NULL;
+	if (n == 0) {
+		rc = 0;
+		goto out;
+	}
+	if ((res = calloc(n, sizeof(*res))) == NULL)
+		goto out;
 	(void)unlink(probe);
-	fclose(q);
-	if (fclose(o) != 0)
+	(void)unlink(ans);
+	{
+		char *av[] = {"paso-kiosk", "probe", "--list", list, "--seed", seed, "--preset",
+			"detention", "--out", probe, NULL};
+		if (run(dv, av, log) != 0)
+			goto out;
+	}
+	{
+		char *av[] = {"paso-hub", "query", (char *)pt->dir, "--hub", (char *)natpeer,
+			"--purpose", dv->s->partner_purpose, "--probes", probe, "--connections",
+			"4", NULL};
+		if (run(dv, av, ans) != 0)
+			goto out;
+	}
+	/* "probe K: hit: ..." / "probe K: no hit ..." / "probe K: refused: ..." */
+	for (k = 0; k < n; k++)
+		res[k] = -1;
+	if ((a = fopen(ans, "r")) == NULL)
+		goto out;
+	while (fgets(line, sizeof(line), a) != NULL) {
+		unsigned long no;
+		char word[16];
+
+		if (sscanf(line, "probe %lu: %15[a-z]", &no, word) != 2 || no < 1 || no > n)
+			continue;
+		res[no - 1] = strcmp(word, "hit") == 0       ? 0
+			      : strcmp(word, "no") == 0      ? 3
+			      : strcmp(word, "refused") == 0 ? 4
+							     : -1;
+	}
+	if ((o = fopen(out, "a")) == NULL)
+		goto out;
+	for (k = 0; k < n; k++) {
+		if (res[k] < 0) {
+			fprintf(stderr, "paso: probe %zu of %s has no answer; see %s\n", k + 1,
+				qpath, ans);
+			goto out;
+		}
+		fprintf(o, "%u %lu %lu %d %lu\n", day, whos[k], ins[k], res[k], cats[k]);
+	}
+	rc = 0;
+out:
+	if (o != NULL && fclose(o) != 0)
 		rc = -1;
+	if (a != NULL)
+		fclose(a);
+	if (l != NULL)
+		fclose(l);
+	fclose(q);
+	(void)unlink(probe);
+	(void)unlink(list);
+	if (rc == 0)
+		(void)unlink(ans); /* case tokens; queries.txt keeps what the report needs */
+	free(whos);
+	free(ins);
+	free(cats);
+	free(res);
 	return rc;
 }
 

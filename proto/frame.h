@@ -13,6 +13,13 @@
 #define FRAME_DEFAULT_MAX (1024u * 1024u) /* 1 MiB */
 
 /*
+ * A probe set (`paso-kiosk probe --list`, read by `paso-hub query --probes`): these 8 bytes,
+ * then per probe a 4-byte big-endian length and a packed Capture. Biometric data: files are 0600.
+ */
+#define PROBE_SET_MAGIC "PASOPRB1"
+#define PROBE_SET_MAGIC_LEN 8u
+
+/*
  * Reads the length prefix in hdr and checks it against max before anything is allocated.
  * Returns 0 and sets *lenp (0 is a valid length: an empty Envelope, which frame_decode
  * refuses as UNKNOWN_MESSAGE without ending the stream), or PASO_E_FRAME_TOO_LARGE

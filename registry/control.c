@@ -19,6 +19,8 @@
 #include "retention.h"
 
 #define CONTROL_LINE_MAX 1024
+#define CONTROL_NOTES_MAX 256 /* notes in one query-notes request */
+#define CONTROL_REQ_MAX (CONTROL_LINE_MAX * (CONTROL_NOTES_MAX + 1))
 #define CONTROL_IO_MS 5000
 
 struct control {
@@ -122,6 +124,22 @@ move_clock(struct control *c, uint64_t target, char *msg, size_t cap)
 	return run_on_loop(c, clock_task_run, clock_task_commit, &k, msg, cap);
 }
 
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 /* Reads one line (bounded in size and time). */
 static int
 read_line(int fd, char *buf, size_t cap)
@@ -161,66 +179,59 @@ parse_seconds(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* A partner's own record of a hit/no-hit query it sent (`paso-hub query`), while it serves. */
+/*
+ * A partner's own record of the hit/no-hit queries (`paso-hub query`) or release requests
+ * (`paso-hub release`) it sent, while it serves: n entries in one transaction.
+ */
 struct note_task {
 	struct control *c;
-	int code;
-	const char *detail;
-	int release; /* a release request (`paso-hub release`), not a query */
+	size_t n;
+	const int *codes;
+	char *const *details;
+	int release; /* release requests, not queries */
 };
 
 static int
 note_task_run(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap)
 {
 	struct note_task *k = arg;
+	size_t i;
+	int r;
 
-	(void)snprintf(out, cap, "recorded");
-	return decide_event(k->c->cfg.dc, t, now,
-		k->release ? PASO__ACTION__RELEASE : PASO__ACTION__QUERY, k->code,
-		k->release ? "release request" : "hit/no-hit query", k->detail);
+	for (i = 0; i < k->n; i++)
+		if ((r = decide_event(k->c->cfg.dc, t, now,
+			     k->release ? PASO__ACTION__RELEASE : PASO__ACTION__QUERY, k->codes[i],
+			     k->release ? "release request" : "hit/no-hit query", k->details[i])) !=
+			0)
+			return r;
+	(void)snprintf(out, cap, "recorded %zu", k->n);
+	return 0;
 }
 
+/* Splits "CODE DETAIL" in place; 0, or -1 when it is not that. */
 static int
-note_query(struct control *c, const char *args, int release, char *msg, size_t cap)
+note_parse(char *args, int *code, char **detail)
 {
-	struct note_task k = {c, 0, NULL, release};
-	struct loop_item *it;
-	struct pollfd pf;
 	char *end;
-	long code;
-	uint64_t v;
-	int efd, r;
+	long v;
 
 	errno = 0;
-	code = strtol(args, &end, 10);
-	if (errno != 0 || end == args || *end != ' ' || code > 0 || code < -1000) {
-		(void)snprintf(
-			msg, cap, "%s-note: expected CODE DETAIL", release ? "release" : "query");
-		return PASO_E_INVALID_ARG;
-	}
-	k.code = (int)code;
-	k.detail = end + 1;
-	if ((it = calloc(1, sizeof(*it))) == NULL)
-		return PASO_E_NOMEM;
-	if ((efd = eventfd(0, EFD_CLOEXEC)) < 0) {
-		free(it);
-		return PASO_E_IO;
-	}
-	it->task = note_task_run;
-	it->task_arg = &k;
-	it->wake = task_wake;
-	it->wake_arg = &efd;
-	loop_submit(c->cfg.loop, it);
-	pf.fd = efd;
-	pf.events = POLLIN;
-	while (!loop_item_done(c->cfg.loop, it))
-		if (poll(&pf, 1, 1000) > 0)
-			(void)!read(efd, &v, sizeof(v));
-	r = it->task_rc;
-	(void)snprintf(msg, cap, "%s", it->task_out[0] ? it->task_out : paso_strerror(r));
-	close(efd);
-	free(it);
-	return r;
+	v = strtol(args, &end, 10);
+	if (errno != 0 || end == args || *end != ' ' || v > 0 || v < -1000)
+		return -1;
+	*code = (int)v;
+	*detail = end + 1;
+	return 0;
+}
+
+/* Appends the parsed notes on the loop and waits for their commit. */
+static int
+note_run(struct control *c, size_t n, const int *codes, char *const *details, int release,
+	char *msg, size_t cap)
+{
+	struct note_task k = {c, n, codes, details, release};
+
+	return run_on_loop(c, note_task_run, NULL, &k, msg, cap);
 }
 
 /* Answers one request line into ans. */
@@ -309,9 +320,15 @@ handle(struct control *c, const char *line, char *ans, size_t cap)
 		return;
 	}
 	if (strncmp(line, "query-note ", 11) == 0 || strncmp(line, "release-note ", 13) == 0) {
-		int rel = line[0] == 'r';
+		int rel = line[0] == 'r', code;
+		char *detail, *args = (char *)line + (rel ? 13 : 11);
 
-		r = note_query(c, line + (rel ? 13 : 11), rel, msg, sizeof(msg));
+		if (note_parse(args, &code, &detail) != 0) {
+			r = PASO_E_INVALID_ARG;
+			(void)snprintf(msg, sizeof(msg), "%s-note: expected CODE DETAIL",
+				rel ? "release" : "query");
+		} else
+			r = note_run(c, 1, &code, &detail, rel, msg, sizeof(msg));
 		if (r != 0)
 			(void)snprintf(ans, cap, "error %d %s: %s\n", r, paso_errname(r), msg);
 		else
@@ -324,12 +341,81 @@ handle(struct control *c, const char *line, char *ans, size_t cap)
 		PASO_E_INVALID_ARG, line);
 }
 
+/* A request's lines as they arrive, bounded in size (CONTROL_REQ_MAX) and time. */
+struct req_reader {
+	int fd;
+	char buf[CONTROL_REQ_MAX + 1];
+	size_t len, off;
+};
+
+/* The next line (NUL-terminated in place, at most CONTROL_LINE_MAX); 0, or -1. */
+static int
+req_line(struct req_reader *rr, char **line)
+{
+	struct pollfd pf = {rr->fd, POLLIN, 0};
+	char *nl;
+	ssize_t k;
+
+	for (;;) {
+		nl = memchr(rr->buf + rr->off, '\n', rr->len - rr->off);
+		if (nl != NULL) {
+			if ((size_t)(nl - (rr->buf + rr->off)) >= CONTROL_LINE_MAX)
+				return -1;
+			*nl = '\0';
+			*line = rr->buf + rr->off;
+			rr->off = (size_t)(nl - rr->buf) + 1;
+			return 0;
+		}
+		if (rr->len - rr->off >= CONTROL_LINE_MAX || rr->len == CONTROL_REQ_MAX ||
+			poll(&pf, 1, CONTROL_IO_MS) <= 0 ||
+			(k = read(rr->fd, rr->buf + rr->len, CONTROL_REQ_MAX - rr->len)) <= 0)
+			return -1;
+		rr->len += (size_t)k;
+	}
+}
+
+/*
+ * "query-notes N" (or "release-notes N") and N lines "CODE DETAIL": a partner's batch of
+ * notes, one transaction.
+ */
+static void
+handle_notes(
+	struct control *c, struct req_reader *rr, const char *args, int rel, char *ans, size_t cap)
+{
+	int codes[CONTROL_NOTES_MAX];
+	char *details[CONTROL_NOTES_MAX], msg[512], *l, *end;
+	unsigned long n;
+	size_t i;
+	int r;
+
+	errno = 0;
+	n = strtoul(args, &end, 10);
+	if (errno != 0 || end == args || *end != '\0' || n < 1 || n > CONTROL_NOTES_MAX) {
+		(void)snprintf(ans, cap, "error %d INVALID_ARG: %s-notes N: N is 1..%d\n",
+			PASO_E_INVALID_ARG, rel ? "release" : "query", CONTROL_NOTES_MAX);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (req_line(rr, &l) != 0 || note_parse(l, &codes[i], &details[i]) != 0) {
+			(void)snprintf(ans, cap,
+				"error %d INVALID_ARG: %s-notes: line %zu of %lu is not CODE DETAIL "
+				"(nothing recorded)\n",
+				PASO_E_INVALID_ARG, rel ? "release" : "query", i + 1, n);
+			return;
+		}
+	if ((r = note_run(c, n, codes, details, rel, msg, sizeof(msg))) != 0)
+		(void)snprintf(ans, cap, "error %d %s: %s\n", r, paso_errname(r), msg);
+	else
+		(void)snprintf(ans, cap, "ok 0 - %s\n", msg);
+}
+
 static void
 serve_one(struct control *c, int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	char line[CONTROL_LINE_MAX], ans[700];
+	struct req_reader *rr;
+	char ans[700], *line;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
 		(cred.uid != geteuid() && cred.uid != 0)) {
@@ -337,13 +423,24 @@ serve_one(struct control *c, int fd)
 			c->cfg.log, "control: refused a request from uid %ld", (long)cred.uid);
 		return;
 	}
-	if (read_line(fd, line, sizeof(line)) != 0)
+	if ((rr = malloc(sizeof(*rr))) == NULL)
 		return;
-	handle(c, line, ans, sizeof(ans));
+	rr->fd = fd;
+	rr->len = rr->off = 0;
+	if (req_line(rr, &line) != 0)
+		goto out;
+	if (strncmp(line, "query-notes ", 12) == 0)
+		handle_notes(c, rr, line + 12, 0, ans, sizeof(ans));
+	else if (strncmp(line, "release-notes ", 14) == 0)
+		handle_notes(c, rr, line + 14, 1, ans, sizeof(ans));
+	else
+		handle(c, line, ans, sizeof(ans));
 	if (strncmp(ans, "ok", 2) == 0 && strcmp(line, "clock") != 0 &&
 		strcmp(line, "sweep dry-run") != 0)
 		hublog_printf(c->cfg.log, "control: %s", ans + 3);
 	(void)!write(fd, ans, strlen(ans));
+out:
+	free(rr);
 }
 
 static void *
@@ -459,8 +556,7 @@ control_request(const char *path, const char *line, char *reply, size_t cap, str
 			close(fd);
 		return r;
 	}
-	(void)snprintf(buf, sizeof(buf), "%s\n", line);
-	if (write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf) ||
+	if (write_all(fd, line, strlen(line)) != 0 || write_all(fd, "\n", 1) != 0 ||
 		read_line(fd, buf, sizeof(buf)) != 0) {
 		close(fd);
 		return paso_diag_set(d, PASO_E_IO, "%s: the hub did not answer", path);

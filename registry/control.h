@@ -59,7 +59,9 @@ int control_stopped(struct control *c);
 void control_close(struct control *c);
 
 /*
- * Client side: sends line to the hub at path and copies the answer line into reply. Returns 0
+ * Client side: sends line to the hub at path and copies the answer line into reply. line is one
+ * request line, or for "query-notes N" / "release-notes N" that line and N lines "CODE DETAIL"
+ * joined by newlines (N <= 256; the entries are appended in one transaction). Returns 0
  * for an "ok" answer, the answer's code for an "error" answer, or PASO_E_IO when no hub
  * answers (d says so, naming the path).
  */

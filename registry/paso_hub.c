@@ -2,6 +2,8 @@
 /* paso-hub: create a deployment, issue kiosk certificates, serve, and report what is stored. */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,6 +60,10 @@ usage(FILE *f)
 		"  query DIR --hub HOST:PORT --purpose P --probe FILE [--peer NAME]\n"
 		"                                           (partner) ask the national hub: hit or no hit?\n"
 		"                                           exit 0 hit, 3 no hit, 4 refused, 1 error, 2 usage\n"
+		"  query DIR --hub HOST:PORT --purpose P --probes SET [--connections N] [--peer NAME]\n"
+		"                                           (partner) every probe of a set (paso-kiosk probe\n"
+		"                                           --list) over N links (default 4): a line each;\n"
+		"                                           exit 0 when all were answered, 1 otherwise\n"
 		"  witness key DIR                          print this hub's witness key (created once)\n"
 		"  witness log DIR --vkey FILE|KEY          witness that log (its audit/log.vkey)\n"
 		"  witness add DIR --name N --url URL --vkey FILE|KEY\n"
@@ -1007,39 +1013,75 @@ read_probe(const char *path, Paso__Capture **out, struct paso_diag *d)
 	return 0;
 }
 
-/* Records the query (or release) in the partner's own log: offline, or through its running hub. */
+/*
+ * Records n queries (or releases) in the partner's own log, one entry each, in one transaction
+ * per 256: offline, or through its running hub.
+ */
 static int
-note_query(const char *dir, const char *purpose, int code, const char *detail, int release,
-	struct paso_diag *d)
+note_queries(const char *dir, const char *purpose, size_t n, const int *codes, char *const *details,
+	int release, struct paso_diag *d)
 {
 	const Paso__Action act = release ? PASO__ACTION__RELEASE : PASO__ACTION__QUERY;
 	struct deploy_paths p;
 	struct keyring *kr = NULL;
 	struct vault *v = NULL;
 	struct policy *pol = NULL;
-	char line[1024], reply[700], path[DEPLOY_PATH_MAX + 16];
+	Paso__Action *acts = NULL;
+	char reply[700], path[DEPLOY_PATH_MAX + 16], *text = NULL;
+	size_t i, j, k, len, cap;
 	int r;
 
-	(void)code;
 	if ((r = deploy_paths(dir, &p, d)) != 0 || (r = policy_load_file(p.policy, &pol, d)) != 0 ||
 		(r = keyring_open(p.keys, &kr, d)) != 0)
 		goto out;
+	if ((acts = calloc(n, sizeof(*acts))) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		acts[i] = act;
 	r = vault_open(dir, kr, &v, d);
 	if (r == 0)
-		r = deploy_audit_offline(&p, v, policy_digest(pol), purpose, &act, &detail, 1, d);
-	if (r == PASO_E_EXISTS) {
-		/* The partner's hub is serving and holds the log: it writes the entry. */
-		(void)snprintf(line, sizeof(line), "%s-note %d %s", release ? "release" : "query",
-			code, detail);
-		(void)snprintf(path, sizeof(path), "%s/control.sock", dir);
-		d->code = 0;
-		r = control_request(path, line, reply, sizeof(reply), d);
+		r = deploy_audit_offline(&p, v, policy_digest(pol), purpose, acts,
+			(const char *const *)details, n, d);
+	if (r != PASO_E_EXISTS)
+		goto out;
+	/* The partner's hub is serving and holds the log: it writes the entries. */
+	d->code = 0;
+	r = 0;
+	(void)snprintf(path, sizeof(path), "%s/control.sock", dir);
+	for (i = 0; i < n && r == 0; i += k) {
+		k = n - i < 256 ? n - i : 256;
+		cap = 32;
+		for (j = 0; j < k; j++)
+			cap += strlen(details[i + j]) + 16;
+		if ((text = malloc(cap)) == NULL) {
+			r = PASO_E_NOMEM;
+			break;
+		}
+		len = (size_t)snprintf(text, cap, "%s-notes %zu", release ? "release" : "query", k);
+		for (j = 0; j < k; j++)
+			len += (size_t)snprintf(
+				text + len, cap - len, "\n%d %s", codes[i + j], details[i + j]);
+		r = control_request(path, text, reply, sizeof(reply), d);
+		free(text);
+		text = NULL;
 	}
 out:
+	free(acts);
 	vault_close(v);
 	keyring_close(kr);
 	policy_free(pol);
 	return r;
+}
+
+static int
+note_query(const char *dir, const char *purpose, int code, const char *detail, int release,
+	struct paso_diag *d)
+{
+	char *dt = (char *)detail;
+
+	return note_queries(dir, purpose, 1, &code, &dt, release, d);
 }
 
 /*
@@ -1086,6 +1128,8 @@ partner_target(const char *cmd, const char *dir, const char *hub, const char **p
  * command-specific option (--probe or --case). */
 struct partner_args {
 	const char *dir, *hub, *purpose, *peer, *extra;
+	const char *probes;   /* query --probes SET */
+	uint32_t connections; /* query --connections N (with --probes) */
 };
 
 /*
@@ -1110,11 +1154,26 @@ partner_parse(const char *cmd, const char *extra, const char *meta, int argc, ch
 			a->extra = argv[++i];
 		else if (strcmp(argv[i], "--peer") == 0 && i + 1 < argc)
 			a->peer = argv[++i];
-		else if (argv[i][0] != '-' && a->dir == NULL)
+		else if (strcmp(cmd, "query") == 0 && strcmp(argv[i], "--probes") == 0 &&
+			 i + 1 < argc)
+			a->probes = argv[++i];
+		else if (strcmp(cmd, "query") == 0 && strcmp(argv[i], "--connections") == 0 &&
+			 i + 1 < argc) {
+			if (parse_u32(argv[++i], 1, 32, &a->connections) != 0)
+				return usage_error(cmd, "--connections: 1..32, not '%s'", argv[i]);
+		} else if (argv[i][0] != '-' && a->dir == NULL)
 			a->dir = argv[i];
 		else
 			return usage_error(cmd, "unexpected argument '%s'", argv[i]);
 	}
+	if (a->probes != NULL && a->extra != NULL)
+		return usage_error(cmd, "--probe and --probes: one or the other");
+	if (a->probes != NULL)
+		a->extra = a->probes;
+	else if (a->connections != 0)
+		return usage_error(cmd, "--connections goes with --probes");
+	if (a->connections == 0)
+		a->connections = 4;
 	if (a->dir == NULL || a->hub == NULL || a->purpose == NULL || a->extra == NULL)
 		return usage_error(
 			cmd, "needs DIR, --hub HOST:PORT, --purpose P and %s %s", extra, meta);
@@ -1184,6 +1243,280 @@ partner_refused(const Paso__Envelope *ans, const char *prefix, char *detail, siz
 	return 4;
 }
 
+#define PROBE_SET_MAX 100000u
+
+/* Reads a probe set (paso-kiosk probe --list): *caps[0..*n) unpacked with frame_allocator. */
+static int
+read_probe_set(const char *path, Paso__Capture ***caps, size_t *n, struct paso_diag *d)
+{
+	uint8_t hdr[FRAME_HEADER_BYTES], magic[PROBE_SET_MAGIC_LEN], *buf = NULL;
+	Paso__Capture **v = NULL, **nv;
+	size_t cap = 0, got;
+	uint32_t len;
+	FILE *f;
+	int r = 0;
+
+	*caps = NULL;
+	*n = 0;
+	if ((f = fopen(path, "rb")) == NULL)
+		return paso_diag_set(d, PASO_E_IO, "--probes %s: %s", path, strerror(errno));
+	if (fread(magic, 1, sizeof(magic), f) != sizeof(magic) ||
+		memcmp(magic, PROBE_SET_MAGIC, PROBE_SET_MAGIC_LEN) != 0) {
+		r = paso_diag_set(d, PASO_E_DECODE,
+			"--probes %s: not a probe set (make one with paso-kiosk probe --list)",
+			path);
+		goto out;
+	}
+	if ((buf = malloc(PROBE_MAX)) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	while ((got = fread(hdr, 1, sizeof(hdr), f)) == sizeof(hdr)) {
+		len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 |
+		      hdr[3];
+		if (*n == PROBE_SET_MAX || len == 0 || len > PROBE_MAX) {
+			r = paso_diag_set(d, PASO_E_INVALID_ARG, "--probes %s: probe %zu: %s", path,
+				*n + 1,
+				*n == PROBE_SET_MAX ? "more than 100000 probes"
+						    : "length 0 or over 1 MiB");
+			goto out;
+		}
+		if (fread(buf, 1, len, f) != len) {
+			r = paso_diag_set(d, PASO_E_DECODE, "--probes %s: probe %zu is cut short",
+				path, *n + 1);
+			goto out;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				r = PASO_E_NOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		v[*n] = paso__capture__unpack(frame_allocator(), len, buf);
+		sodium_memzero(buf, len);
+		if (v[*n] == NULL) {
+			r = paso_diag_set(d, PASO_E_DECODE,
+				"--probes %s: probe %zu is not a Capture", path, *n + 1);
+			goto out;
+		}
+		(*n)++;
+	}
+	if (got != 0 || ferror(f))
+		r = paso_diag_set(
+			d, PASO_E_DECODE, "--probes %s: ends inside a probe's length", path);
+	else if (*n == 0)
+		r = paso_diag_set(d, PASO_E_INVALID_ARG, "--probes %s: holds no probe", path);
+out:
+	fclose(f);
+	free(buf);
+	if (r != 0) {
+		while (*n > 0)
+			paso__capture__free_unpacked(v[--(*n)], frame_allocator());
+		free(v);
+		v = NULL;
+	}
+	*caps = v;
+	return r;
+}
+
+/* One probe's answer in a batch. */
+struct qslot {
+	int rc;         /* 0 hit, 3 no hit, 4 refused, 1 not answered */
+	int code;       /* the refusal's code */
+	uint64_t entry; /* the national hub's audit entry */
+	char tok[65];   /* a hit's case token */
+};
+
+/* A batch of queries shared by its connections' threads. */
+struct qbatch {
+	const struct partner_args *a;
+	const char *host, *self;
+	uint32_t port;
+	struct tls_ctx *ctx;
+	Paso__Capture **caps;
+	size_t n;
+	atomic_size_t next;
+	struct qslot *slots;
+	pthread_mutex_t mu;
+	struct paso_diag err; /* the first connection's failure */
+};
+
+/* One connection: takes the next unanswered probe until none is left or the link fails. */
+static void *
+qbatch_worker(void *arg)
+{
+	struct qbatch *b = arg;
+	struct paso_diag d = {0};
+	struct tls_conn *c = NULL;
+	size_t i;
+	int r = 0;
+
+	if ((r = tls_connect(b->ctx, b->host, (uint16_t)b->port, 10000, &c, &d)) != 0)
+		goto out;
+	while (r == 0 && (i = atomic_fetch_add(&b->next, 1)) < b->n) {
+		Paso__Envelope env = PASO__ENVELOPE__INIT, *ans = NULL;
+		Paso__Query q = PASO__QUERY__INIT;
+		struct qslot *sl = &b->slots[i];
+		uint8_t *frame = NULL, *payload = NULL;
+		size_t flen = 0;
+		uint32_t plen;
+
+		q.purpose = (char *)b->a->purpose;
+		q.probe = b->caps[i];
+		env.kiosk_id = (char *)b->self;
+		env.seq = (uint64_t)i + 1;
+		env.body_case = PASO__ENVELOPE__BODY_QUERY;
+		env.query = &q;
+		if ((r = frame_encode(&env, FRAME_DEFAULT_MAX, &frame, &flen)) == 0 &&
+			(r = tls_write_all(c, frame, flen)) == 0 &&
+			(r = tls_read_frame(c, FRAME_DEFAULT_MAX, &payload, &plen, &d)) == 0)
+			r = frame_decode(payload, plen, &ans, &d);
+		if (r == 0 && ans->body_case == PASO__ENVELOPE__BODY_QUERY_ANSWER) {
+			sl->rc = ans->query_answer->hit ? 0 : 3;
+			sl->entry = ans->query_answer->audit_index;
+			if (ans->query_answer->hit && ans->query_answer->case_token.len == 32)
+				hex_encode(ans->query_answer->case_token.data, 32, sl->tok);
+			else
+				sl->rc = 3;
+		} else if (r == 0 && ans->body_case == PASO__ENVELOPE__BODY_ERROR) {
+			sl->rc = 4;
+			sl->code = ans->error->code;
+			sl->entry = ans->error->audit_index;
+		} else if (r == 0)
+			r = paso_diag_set(&d, PASO_E_UNKNOWN_MESSAGE,
+				"%s answered probe %zu with body %d", b->a->hub, i + 1,
+				(int)ans->body_case);
+		if (ans != NULL)
+			paso__envelope__free_unpacked(ans, NULL);
+		free(frame);
+		free(payload);
+	}
+out:
+	if (r != 0) {
+		pthread_mutex_lock(&b->mu);
+		if (b->err.code == 0) {
+			if (d.code == 0)
+				paso_diag_set(&d, r, "%s: %s", b->a->hub, paso_strerror(r));
+			b->err = d;
+		}
+		pthread_mutex_unlock(&b->mu);
+	}
+	if (c != NULL)
+		tls_conn_shutdown(c);
+	tls_conn_free(c);
+	return NULL;
+}
+
+/*
+ * query --probes: every probe of the set over --connections links at once (the national hub
+ * searches them side by side and commits their entries together), a line each in the set's
+ * order, and the partner's own entries in batches. Exit 0 when every probe was answered (hit,
+ * no hit or refused), 1 otherwise.
+ */
+static int
+query_batch(
+	const struct partner_args *a, const char *host, uint32_t port, const struct peer_files *pf)
+{
+	struct paso_diag d = {0};
+	struct qbatch b;
+	char self[PEER_NAME_MAX + 1], what[600], **details = NULL;
+	pthread_t th[32];
+	int *codes = NULL, started = 0, r, rc = 1, unanswered = 0;
+	size_t i;
+
+	memset(&b, 0, sizeof(b));
+	pthread_mutex_init(&b.mu, NULL);
+	if ((r = read_probe_set(a->extra, &b.caps, &b.n, &d)) != 0 ||
+		(r = peer_self_name(a->dir, self, sizeof(self), &d)) != 0 ||
+		(r = tls_ctx_new_client(pf->cert, pf->key, pf->ca, DEPLOY_HUB_NAME, &b.ctx, &d)) !=
+			0)
+		goto out;
+	b.a = a;
+	b.host = host;
+	b.port = port;
+	b.self = self;
+	atomic_init(&b.next, 0);
+	if ((b.slots = calloc(b.n, sizeof(*b.slots))) == NULL ||
+		(codes = calloc(b.n, sizeof(*codes))) == NULL ||
+		(details = calloc(b.n, sizeof(*details))) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < b.n; i++)
+		b.slots[i].rc = 1;
+	for (started = 0; started < (int)a->connections && (size_t)started < b.n; started++)
+		if (pthread_create(&th[started], NULL, qbatch_worker, &b) != 0)
+			break;
+	if (started == 0) {
+		r = PASO_E_INTERNAL;
+		goto out;
+	}
+	while (started > 0)
+		pthread_join(th[--started], NULL);
+	(void)snprintf(what, sizeof(what), "query to '%s' (purpose '%s')", a->peer, a->purpose);
+	for (i = 0; i < b.n; i++) {
+		const struct qslot *sl = &b.slots[i];
+		char line[900];
+
+		if (sl->rc == 0) {
+			printf("probe %zu: hit: case token %s (national audit entry %llu)\n", i + 1,
+				sl->tok, (unsigned long long)sl->entry);
+			(void)snprintf(line, sizeof(line),
+				"%s: hit, case token %s, their entry %llu", what, sl->tok,
+				(unsigned long long)sl->entry);
+		} else if (sl->rc == 3) {
+			printf("probe %zu: no hit (national audit entry %llu)\n", i + 1,
+				(unsigned long long)sl->entry);
+			(void)snprintf(line, sizeof(line), "%s: no hit, their entry %llu", what,
+				(unsigned long long)sl->entry);
+		} else if (sl->rc == 4) {
+			printf("probe %zu: refused: %s (%d) (national audit entry %llu)\n", i + 1,
+				paso_errname(sl->code), sl->code, (unsigned long long)sl->entry);
+			(void)snprintf(line, sizeof(line), "%s: refused %s, their entry %llu", what,
+				paso_errname(sl->code), (unsigned long long)sl->entry);
+		} else {
+			printf("probe %zu: not answered\n", i + 1);
+			unanswered++;
+			continue;
+		}
+		codes[i - (size_t)unanswered] = sl->rc == 4 ? sl->code : 0;
+		if ((details[i - (size_t)unanswered] = strdup(line)) == NULL) {
+			r = PASO_E_NOMEM;
+			goto out;
+		}
+	}
+	fflush(stdout);
+	if (b.n > (size_t)unanswered &&
+		(r = note_queries(
+			 a->dir, a->purpose, b.n - (size_t)unanswered, codes, details, 0, &d)) != 0)
+		goto out;
+	if (unanswered > 0) {
+		d = b.err;
+		if (d.code == 0)
+			paso_diag_set(&d, PASO_E_IO, "%s: no answer", a->hub);
+		fprintf(stderr, "paso-hub query: %d of %zu probes not answered: %s\n", unanswered,
+			b.n, d.msg);
+		return 1;
+	}
+	rc = 0;
+out:
+	for (i = 0; details != NULL && i < b.n; i++)
+		free(details[i]);
+	free(details);
+	free(codes);
+	free(b.slots);
+	for (i = 0; i < b.n; i++)
+		paso__capture__free_unpacked(b.caps[i], frame_allocator());
+	free(b.caps);
+	tls_ctx_free(b.ctx);
+	pthread_mutex_destroy(&b.mu);
+	if (r != 0)
+		return fail("query", &d, r), 1;
+	return rc;
+}
+
 /*
  * query: a partner asks the national hub whether a probe is enrolled. Exit 0 hit, 3 no hit,
  * 4 refused by the hub (code printed), 1 any other error, 2 usage.
@@ -1201,10 +1534,12 @@ cmd_query(int argc, char **argv)
 	uint32_t port;
 	int r, rc = 1, code = 0;
 
-	if ((r = partner_parse("query", "--probe", "FILE", argc, argv, &a)) != 0)
+	if ((r = partner_parse("query", "--probe", "FILE (or --probes SET)", argc, argv, &a)) != 0)
 		return r;
 	if ((r = partner_target("query", a.dir, a.hub, &a.peer, peerbuf, host, &port, &pf)) != 0)
 		return r;
+	if (a.probes != NULL)
+		return query_batch(&a, host, port, &pf);
 	if ((r = read_probe(a.extra, &cap, &d)) != 0)
 		return fail("query", &d, r);
 	q.purpose = (char *)a.purpose;

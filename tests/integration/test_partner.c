@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -602,6 +604,125 @@ test_query_from_partner_without_rules(void **state)
 }
 
 /* --- bulk shares ------------------------------------------------------------------------------ */
+
+/* Sends raw text to a deployment's control socket and returns its answer line. */
+static void
+control_raw(const char *dir, const char *text, char *ans, size_t cap)
+{
+	struct sockaddr_un sa;
+	ssize_t n;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	(void)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", dir);
+	assert_true((fd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	n = read(fd, ans, cap - 1);
+	assert_true(n > 0);
+	ans[n] = '\0';
+	close(fd);
+}
+
+/* A day's queries as one probe set over two links: a line each in the set's order, the
+ * budget counted across the links, the partner's own entries written by its serving hub. */
+static void
+test_query_batch(void **state)
+{
+	struct pair p;
+	char list[800], set[800], one[800], hub[64], ans[700], line[40], *out = NULL;
+	const char *argv[] = {"paso-hub", "query", NULL, "--hub", hub, "--purpose", PURPOSE,
+		"--probes", set, "--connections", "2", NULL};
+	/* persons: enrolled 2, never 400, enrolled 3, never 401, enrolled 5 */
+	const int enrolled[5] = {1, 0, 1, 0, 1};
+	int i, hits = 0, misses = 0, refused = 0;
+
+	(void)state;
+	pair_setup(&p);
+	p.par_peer = start(&p.par, 0);
+	tell_national(&p);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 6);
+	(void)snprintf(hub, sizeof(hub), "127.0.0.1:%u", (unsigned)p.nat_peer);
+	argv[2] = p.par.hub;
+	(void)snprintf(list, sizeof(list), "%s/probes.list", p.par.dir);
+	(void)snprintf(set, sizeof(set), "%s/probes.set", p.par.dir);
+	write_text(list, "2 1000\n400 1000\n3 1000\n401 1000\n5 1000\n");
+	{
+		const char *a[] = {
+			"paso-kiosk", "probe", "--seed", "5", "--list", list, "--out", set, NULL};
+		assert_int_equal(run_out(&out, a), 0);
+		assert_non_null(strstr(out, "5 probes"));
+		free(out);
+	}
+	assert_int_equal(run_out(&out, argv), 0);
+	/* Budget 4 a day: four answered, one refused, whichever reached the hub last. */
+	for (i = 0; i < 5; i++) {
+		char *at;
+
+		(void)snprintf(line, sizeof(line), "probe %d: ", i + 1);
+		assert_non_null(at = strstr(out, line));
+		at += strlen(line);
+		if (strncmp(at, "hit: case token ", 16) == 0) {
+			assert_true(enrolled[i]);
+			hits++;
+		} else if (strncmp(at, "no hit", 6) == 0) {
+			assert_false(enrolled[i]);
+			misses++;
+		} else {
+			assert_int_equal(strncmp(at, "refused: BUDGET_EXCEEDED", 24), 0);
+			refused++;
+		}
+	}
+	assert_int_equal(hits + misses, 4);
+	assert_int_equal(refused, 1);
+	free(out);
+	/* The partner's serving hub recorded all five, in one batch. */
+	assert_int_equal(count_in(p.par.hub, "\"action\":\"QUERY\""), 5);
+	assert_int_equal(count_in(p.par.hub, "refused BUDGET_EXCEEDED"), 1);
+	assert_int_equal(count_in(p.nat.hub, "\"action\":\"QUERY\""), 5);
+	/* A malformed batch of notes changes nothing. */
+	control_raw(p.par.hub, "query-notes 2\n0 fine\nnot a note\n", ans, sizeof(ans));
+	assert_non_null(strstr(ans, "line 2 of 2 is not CODE DETAIL"));
+	control_raw(p.par.hub, "query-notes 0\n", ans, sizeof(ans));
+	assert_non_null(strstr(ans, "N is 1..256"));
+	assert_int_equal(count_in(p.par.hub, "\"action\":\"QUERY\""), 5);
+	/* Bad arguments and files: refused before anything is sent. */
+	make_probe(&p, 2, "one.cap", one, sizeof(one));
+	{
+		const char *a[] = {"paso-hub", "query", p.par.hub, "--hub", hub, "--purpose",
+			PURPOSE, "--probes", one, NULL};
+		assert_int_equal(run_out(&out, a), 1);
+		assert_non_null(strstr(out, "not a probe set"));
+		free(out);
+	}
+	{
+		const char *a[] = {"paso-hub", "query", p.par.hub, "--hub", hub, "--purpose",
+			PURPOSE, "--probes", set, "--probe", one, NULL};
+		assert_int_equal(run_out(&out, a), 2);
+		assert_non_null(strstr(out, "one or the other"));
+		free(out);
+	}
+	{
+		const char *a[] = {"paso-hub", "query", p.par.hub, "--hub", hub, "--purpose",
+			PURPOSE, "--probes", set, "--connections", "0", NULL};
+		assert_int_equal(run_out(&out, a), 2);
+		assert_non_null(strstr(out, "--connections: 1..32"));
+		free(out);
+	}
+	write_text(list, "2 1000\nnot a line\n");
+	{
+		const char *a[] = {"paso-kiosk", "probe", "--list", list, "--out", one, NULL};
+		assert_int_equal(run_out(&out, a), 2);
+		assert_non_null(strstr(out, "line 2: expected PERSON CAPTURE_NO"));
+		free(out);
+	}
+	assert_int_equal(count_in(p.nat.hub, "\"action\":\"QUERY\""), 5);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	pair_cleanup(&p);
+}
 
 static void
 test_bulk_shares_counted_on_both_sides(void **state)
@@ -1710,6 +1831,7 @@ main(void)
 		cmocka_unit_test_teardown(test_trust_setup_refused_when_wrong, teardown_pair),
 		cmocka_unit_test_teardown(test_certificates_never_cross_roles, teardown_pair),
 		cmocka_unit_test_teardown(test_hit_no_hit, teardown_pair),
+		cmocka_unit_test_teardown(test_query_batch, teardown_pair),
 		cmocka_unit_test_teardown(test_query_from_partner_without_rules, teardown_pair),
 		cmocka_unit_test_teardown(test_bulk_shares_counted_on_both_sides, teardown_pair),
 		cmocka_unit_test_teardown(test_partner_resend_stored_once, teardown_pair),
