@@ -52,6 +52,7 @@ struct trace {
 	char pseud_hex[65];
 	int found;
 	int given;             /* --pseudonym: no card, no lookup, the public log only */
+	int partner;           /* a partner's log: pseudonyms from the national SHARE entries */
 	uint64_t lookup_index; /* the audited lookup that computed the pseudonym (given: none) */
 	struct checkpoint cp;
 	char *note;
@@ -77,6 +78,8 @@ static const struct {
 		"another party's query found you"},
 	{PASO__ACTION__RELEASE, "otra institución pidió su registro tras la coincidencia",
 		"another party asked for your record after a hit"},
+	{PASO__ACTION__RECEIVE, "otra institución recibió sus datos",
+		"another party received your data"},
 };
 
 /* What a decision meant for the person, in Spanish and English. */
@@ -308,6 +311,65 @@ hex(const uint8_t *b, size_t n, char *out)
 	sodium_bin2hex(out, 2 * n + 1, b, n);
 }
 
+/* The partners' pseudonyms of the person: " as HEX" in the national SHARE entries' details. */
+#define TRACE_MAX_PARTNER_PSEUDS 16
+#define TRACE_MAX_PARTNERS 8
+
+static size_t
+partner_pseudonyms(const struct trace *t, uint8_t out[][32], size_t max)
+{
+	size_t i, k, n = 0, bin;
+	const char *at;
+	uint8_t pp[32];
+
+	for (i = 0; i < t->n; i++) {
+		const Paso__AuditEntry *e = t->acts[i].e;
+
+		if (e->action != PASO__ACTION__SHARE || e->detail == NULL ||
+			(at = strstr(e->detail, " as ")) == NULL || strlen(at + 4) < 64 ||
+			sodium_hex2bin(pp, 32, at + 4, 64, NULL, &bin, NULL) != 0 || bin != 32)
+			continue;
+		for (k = 0; k < n && memcmp(out[k], pp, 32) != 0; k++)
+			;
+		if (k == n && n < max)
+			memcpy(out[n++], pp, 32);
+	}
+	return n;
+}
+
+/*
+ * The person's acts in a partner's log (pdir, its own trace index unless noindex): every entry
+ * under each pseudonym the national hub says it shared the person's data as, with proofs
+ * against the partner's own signed checkpoint.
+ */
+static int
+scan_partner(const char *pdir, int noindex, const uint8_t pps[][32], size_t npps, struct trace *pt,
+	struct paso_diag *d)
+{
+	struct deploy_paths p;
+	char idx[DEPLOY_PATH_MAX + 16];
+	size_t k;
+	int r;
+
+	memset(pt, 0, sizeof(*pt));
+	pt->found = pt->given = pt->partner = 1;
+	pt->lookup_index = NO_LOOKUP;
+	if ((r = deploy_paths(pdir, &p, d)) != 0)
+		return r;
+	(void)snprintf(idx, sizeof(idx), "%s/trace-index", p.root);
+	for (k = 0; k < npps; k++) {
+		memcpy(pt->pseud, pps[k], 32);
+		hex(pt->pseud, 32, pt->pseud_hex);
+		free(pt->note);
+		pt->note = NULL;
+		if ((r = scan(&p, noindex ? NULL : idx, pt, d)) != 0)
+			return r;
+	}
+	if (npps == 0)
+		pt->found = 0;
+	return 0;
+}
+
 static void
 html_esc(FILE *f, const char *s)
 {
@@ -330,8 +392,16 @@ print_text(const struct trace *t, const char *dir)
 	char inst[INSTANT_TEXT_BYTES], h[65];
 	size_t i;
 
-	printf("trace of one person in %s\n", dir);
-	if (t->given)
+	printf("%s %s\n", t->partner ? "at partner" : "trace of one person in", dir);
+	if (t->partner && !t->found) {
+		printf("  the national log names no share of this person's data: no pseudonym to "
+		       "look for here\n");
+		return;
+	} else if (t->partner)
+		printf("  pseudonym %s (this party's own, named in the national hub's SHARE "
+		       "entries about the person)\n",
+			t->pseud_hex);
+	else if (t->given)
 		printf("  pseudonym %s (given: read from the public log only; no card was looked "
 		       "up and nothing was logged)\n",
 			t->pseud_hex);
@@ -371,6 +441,7 @@ print_text(const struct trace *t, const char *dir)
 	}
 }
 
+/* One log's trace as a JSON object, left open after its "acts" (the caller closes it). */
 static void
 print_json(const struct trace *t, const char *dir)
 {
@@ -379,11 +450,13 @@ print_json(const struct trace *t, const char *dir)
 
 	printf("{\"deployment\":\"%s\",\"found\":%s,\"given_pseudonym\":%s,\"pseudonym\":\"%s\","
 	       "\"lookup_entry\":%" PRId64 ",",
-		dir, t->found ? "true" : "false", t->given ? "true" : "false",
+		dir, t->found ? "true" : "false", t->given && !t->partner ? "true" : "false",
 		t->found ? t->pseud_hex : "",
 		t->lookup_index == NO_LOOKUP ? (int64_t)-1 : (int64_t)t->lookup_index);
 	if (!t->found)
-		printf("\"note\":\"%s\",", ERASED_TEXT);
+		printf("\"note\":\"%s\",",
+			t->partner ? "the national log names no share of this person's data"
+				   : ERASED_TEXT);
 	printf("\"checkpoint\":{\"origin\":\"%s\",\"size\":%" PRIu64 ",\"root\":\"", t->cp.origin,
 		t->cp.size);
 	hex(t->cp.root, 32, h);
@@ -408,13 +481,56 @@ print_json(const struct trace *t, const char *dir)
 		}
 		printf("]}");
 	}
-	printf("]}\n");
+	printf("]");
+}
+
+/* One log's acts as a table, in Spanish (es) or English. */
+static void
+html_acts(FILE *f, const struct trace *t, int es)
+{
+	char inst[INSTANT_TEXT_BYTES];
+	size_t i;
+
+	fprintf(f,
+		"<table><tr><th>#</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th>"
+		"<th>%s</th></tr>\n",
+		es ? "fecha (UTC)" : "date (UTC)", es ? "acto" : "act", es ? "quién" : "who",
+		es ? "para qué / regla" : "purpose / rule", es ? "prueba" : "proof");
+	for (i = 0; i < t->n; i++) {
+		const Paso__AuditEntry *e = t->acts[i].e;
+		fprintf(f,
+			"<tr><td>%" PRIu64 "</td><td>%s</td><td>%s%s%s<br><small>%s %s</small>"
+			"</td><td>",
+			t->acts[i].index, instant_format(e->time, inst), action_word(e->action, es),
+			e->match ? ": " : "", e->match ? decision_word(e->match->decision, es) : "",
+			action_name(e->action), decision_name(e));
+		html_esc(f, e->actor);
+		if (e->crossing_point[0]) {
+			fprintf(f, "<br><small>");
+			html_esc(f, e->crossing_point);
+			fprintf(f, "</small>");
+		}
+		if (e->recipient[0]) {
+			fprintf(f, "<br>%s ", es ? "a:" : "to:");
+			html_esc(f, e->recipient);
+		}
+		fprintf(f, "</td><td>");
+		html_esc(f, e->purpose);
+		fprintf(f, "<br><small>");
+		html_esc(f, e->policy_rule);
+		fprintf(f, "</small></td><td class='%s'>%s</td></tr>\n",
+			t->acts[i].verified ? "ok" : "bad",
+			t->acts[i].verified ? (es ? "incluido ✓" : "included ✓")
+					    : (es ? "NO verifica" : "does NOT verify"));
+	}
+	fprintf(f, "</table>\n");
 }
 
 static int
-write_html(const struct trace *t, const char *dir, const char *path, struct paso_diag *d)
+write_html(const struct trace *t, const char *dir, const struct trace *pts,
+	const char *const *pdirs, size_t np, const char *path, struct paso_diag *d)
 {
-	char inst[INSTANT_TEXT_BYTES], h[65];
+	char h[65];
 	FILE *f = fopen(path, "w");
 	size_t i;
 	int es;
@@ -460,42 +576,32 @@ write_html(const struct trace *t, const char *dir, const char *path, struct paso
 				   : "Computing that pseudonym from your card was itself recorded as "
 				     "act number %" PRIu64 ".</p>\n",
 				t->lookup_index);
-		fprintf(f,
-			"<table><tr><th>#</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th>"
-			"<th>%s</th></tr>\n",
-			es ? "fecha (UTC)" : "date (UTC)", es ? "acto" : "act",
-			es ? "quién" : "who", es ? "para qué / regla" : "purpose / rule",
-			es ? "prueba" : "proof");
-		for (i = 0; i < t->n; i++) {
-			const Paso__AuditEntry *e = t->acts[i].e;
+		html_acts(f, t, es);
+		for (i = 0; i < np; i++) {
+			fprintf(f, "<h2>%s <code>",
+				es ? "En otra institución:" : "At another party:");
+			html_esc(f, pts[i].found ? pts[i].cp.origin : pdirs[i]);
+			fprintf(f, "</code></h2>\n<p>");
+			if (!pts[i].found) {
+				fprintf(f, "%s</p>\n",
+					es ? "El registro nacional no anota ninguna entrega de sus datos a "
+					     "esta institución."
+					   : "The national log names no share of your data with this "
+					     "party.");
+				continue;
+			}
 			fprintf(f,
-				"<tr><td>%" PRIu64
-				"</td><td>%s</td><td>%s%s%s<br><small>%s %s</small>"
-				"</td><td>",
-				t->acts[i].index, instant_format(e->time, inst),
-				action_word(e->action, es), e->match ? ": " : "",
-				e->match ? decision_word(e->match->decision, es) : "",
-				action_name(e->action), decision_name(e));
-			html_esc(f, e->actor);
-			if (e->crossing_point[0]) {
-				fprintf(f, "<br><small>");
-				html_esc(f, e->crossing_point);
-				fprintf(f, "</small>");
-			}
-			if (e->recipient[0]) {
-				fprintf(f, "<br>%s ", es ? "a:" : "to:");
-				html_esc(f, e->recipient);
-			}
-			fprintf(f, "</td><td>");
-			html_esc(f, e->purpose);
-			fprintf(f, "<br><small>");
-			html_esc(f, e->policy_rule);
-			fprintf(f, "</small></td><td class='%s'>%s</td></tr>\n",
-				t->acts[i].verified ? "ok" : "bad",
-				t->acts[i].verified ? (es ? "incluido ✓" : "included ✓")
-						    : (es ? "NO verifica" : "does NOT verify"));
+				es ? "Allí usted aparece con otro seudónimo, <code>%s</code>, que el "
+				     "registro nacional anotó al entregar sus datos. Cada acto se "
+				     "comprueba con el registro firmado de esa institución (tamaño "
+				     "%" PRIu64 ").</p>\n"
+				   : "There you appear under another pseudonym, <code>%s</code>, which "
+				     "the national log recorded when it shared your data. Each act is "
+				     "checked against that party's own signed log (size %" PRIu64
+				     ").</p>\n",
+				pts[i].pseud_hex, pts[i].cp.size);
+			html_acts(f, &pts[i], es);
 		}
-		fprintf(f, "</table>\n");
 		hex(t->cp.root, 32, h);
 		fprintf(f,
 			es ? "<p>Cada acto está en un registro público firmado (tamaño %" PRIu64
@@ -522,8 +628,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: paso trace DEPLOYMENT --card N [--json] [--html FILE] [--index DIR | "
-		"--no-index]\n"
+		"usage: paso trace DEPLOYMENT --card N [--partner DIR]... [--json] [--html FILE]\n"
+		"         [--index DIR | --no-index]\n"
 		"       paso trace DEPLOYMENT --pseudonym HEX [same options]\n"
 		"  lists every act about the person holding card N in the deployment's audit log,\n"
 		"  each with its inclusion proof against the latest signed checkpoint. Computing the\n"
@@ -534,7 +640,10 @@ usage(FILE *f)
 		"  time; --no-index reads every entry instead.\n"
 		"  --pseudonym HEX (64 hex digits, from an earlier trace) lists the same acts from\n"
 		"  the public log alone: it needs no card, reads no key and logs nothing, so it\n"
-		"  works after the person's record (and the card's link to it) was erased.\n");
+		"  works after the person's record (and the card's link to it) was erased.\n"
+		"  --partner DIR (a partner deployment, up to 8) follows the person there: every\n"
+		"  entry of that party's log under the pseudonyms the national SHARE entries name\n"
+		"  (\"shared ... as HEX\"), with proofs against that party's own checkpoint.\n");
 }
 
 int
@@ -553,11 +662,14 @@ trace_main(int argc, char **argv)
 	const Paso__Action act = PASO__ACTION__RECORD_READ;
 	const char *details[1] = {"card index looked up to compute one subject's pseudonym, at "
 				  "that subject's request (paso trace); the card is not recorded"};
-	uint8_t id[VAULT_ID_BYTES];
+	uint8_t id[VAULT_ID_BYTES], pps[TRACE_MAX_PARTNER_PSEUDS][32];
+	const char *pdirs[TRACE_MAX_PARTNERS];
+	struct trace pts[TRACE_MAX_PARTNERS];
 	int i, r, json = 0, noindex = 0;
-	size_t k;
+	size_t k, np = 0, npps;
 
 	memset(&t, 0, sizeof(t));
+	memset(pts, 0, sizeof(pts));
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--card") == 0 && i + 1 < argc)
 			card = argv[++i];
@@ -571,7 +683,14 @@ trace_main(int argc, char **argv)
 			noindex = 1;
 		else if (strcmp(argv[i], "--index") == 0 && i + 1 < argc)
 			idxdir = argv[++i];
-		else if (argv[i][0] != '-' && dir == NULL)
+		else if (strcmp(argv[i], "--partner") == 0 && i + 1 < argc) {
+			if (np == TRACE_MAX_PARTNERS) {
+				fprintf(stderr, "paso trace: at most %d --partner\n",
+					TRACE_MAX_PARTNERS);
+				return 2;
+			}
+			pdirs[np++] = argv[++i];
+		} else if (argv[i][0] != '-' && dir == NULL)
 			dir = argv[i];
 		else {
 			fprintf(stderr, "paso trace: unexpected argument '%s'\n", argv[i]);
@@ -646,12 +765,27 @@ scan:
 	}
 	if ((r = scan(&p, noindex ? NULL : idxdir, &t, &d)) != 0)
 		goto out;
-	if (html != NULL && (r = write_html(&t, dir, html, &d)) != 0)
+	npps = partner_pseudonyms(&t, pps, TRACE_MAX_PARTNER_PSEUDS);
+	for (k = 0; k < np; k++)
+		if ((r = scan_partner(
+			     pdirs[k], noindex, (const uint8_t(*)[32])pps, npps, &pts[k], &d)) != 0)
+			goto out;
+	if (html != NULL && (r = write_html(&t, dir, pts, pdirs, np, html, &d)) != 0)
 		goto out;
-	if (json)
+	if (json) {
 		print_json(&t, dir);
-	else
+		printf(",\"partners\":[");
+		for (k = 0; k < np; k++) {
+			printf("%s", k ? "," : "");
+			print_json(&pts[k], pdirs[k]);
+			printf("}");
+		}
+		printf("]}\n");
+	} else {
 		print_text(&t, dir);
+		for (k = 0; k < np; k++)
+			print_text(&pts[k], pdirs[k]);
+	}
 	if (t.given && t.n == 0) {
 		r = paso_diag_set(&d, PASO_E_NOT_FOUND, "no entry of %s's log names pseudonym %s",
 			dir, t.pseud_hex);
@@ -668,6 +802,12 @@ out:
 		paso__audit_entry__free_unpacked(t.acts[k].e, NULL);
 	free(t.acts);
 	free(t.note);
+	for (i = 0; i < TRACE_MAX_PARTNERS; i++) {
+		for (k = 0; k < pts[i].n; k++)
+			paso__audit_entry__free_unpacked(pts[i].acts[k].e, NULL);
+		free(pts[i].acts);
+		free(pts[i].note);
+	}
 	vault_abort(tx);
 	vault_close(v);
 	keyring_close(kr);

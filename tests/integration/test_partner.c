@@ -1424,8 +1424,10 @@ test_release_after_hit(void **state)
 		struct population *pop = NULL;
 		struct person_info pi;
 		char html[800], *page;
-		const char *argv[] = {
-			"paso", "trace", p.nat.hub, "--card", pi.card, "--html", html, NULL};
+		const char *argv[] = {"paso", "trace", p.nat.hub, "--card", pi.card, "--html", html,
+			"--partner", p.par.hub, NULL};
+		const char *jargv[] = {"paso", "trace", p.nat.hub, "--card", pi.card, "--json",
+			"--partner", p.par.hub, NULL};
 
 		assert_int_equal(population_new(5, 3, &pop), 0);
 		assert_int_equal(population_person(pop, 2, &pi), 0);
@@ -1435,8 +1437,20 @@ test_release_after_hit(void **state)
 		/* two accepted; the used-up one was refused before the person was looked up */
 		assert_int_equal(h_count(out, " RELEASE by dhs, purpose '" RELEASE_PURPOSE "'"), 2);
 		assert_int_equal(h_count(out, " QUERY by dhs, "), 2);
+		/* followed to the partner: its two RECEIVE entries under its own pseudonym of the
+		 * person, each proven against the partner's own checkpoint */
+		assert_non_null(strstr(out, "at partner "));
+		assert_int_equal(h_count(out, " RECEIVE by "), 2);
+		assert_int_equal(h_count(out, "DOES NOT VERIFY"), 0);
+		free(out);
+		assert_int_equal(run_out(&out, jargv), 0);
+		assert_non_null(strstr(out, "\"partners\":[{\"deployment\":"));
+		assert_int_equal(h_count(out, "\"action\":\"RECEIVE\""), 2);
+		assert_int_equal(h_count(out, "\"verified\":false"), 0);
 		free(out);
 		assert_non_null(page = h_read_file(html, NULL));
+		assert_int_equal(h_count(page, "another party received your data"), 2);
+		assert_int_equal(h_count(page, "otra institución recibió sus datos"), 2);
 		assert_int_equal(
 			h_count(page, "another party asked for your record after a hit"), 2);
 		assert_int_equal(h_count(page, "another party&#39;s query found you") +
