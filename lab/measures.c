@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 #include <sys/stat.h>
 
 #include "auditlog.h"
@@ -216,6 +218,80 @@ count_erased(const Paso__AuditEntry *e, uint64_t *period, uint64_t *total)
 	*total += n;
 }
 
+/* A partner pseudonym a SHARE entry names ("... as HEX"), by partner and period. */
+struct named {
+	uint8_t pp[32];
+	uint32_t partner, period;
+};
+
+static int
+named_cmp(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+	int c;
+
+	if (x->partner != y->partner)
+		return x->partner < y->partner ? -1 : 1;
+	if ((c = memcmp(x->pp, y->pp, 32)) != 0)
+		return c;
+	return x->period < y->period ? -1 : x->period > y->period;
+}
+
+/* Notes the partner pseudonym of a SHARE entry to one of m's partners. */
+static int
+note_named(const struct measures *m, const Paso__AuditEntry *e, size_t period, struct named **v,
+	size_t *n, size_t *cap)
+{
+	const char *at = strstr(e->detail, " as ");
+	size_t k, bin = 0;
+	struct named *nv;
+
+	for (k = 0; k < m->npartners && strcmp(m->partners[k], e->recipient) != 0; k++)
+		;
+	if (k == m->npartners || at == NULL || strlen(at + 4) < 64)
+		return 0;
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 1024;
+		if ((nv = realloc(*v, *cap * sizeof(**v))) == NULL)
+			return PASO_E_NOMEM;
+		*v = nv;
+	}
+	if (sodium_hex2bin((*v)[*n].pp, 32, at + 4, 64, NULL, &bin, NULL) != 0 || bin != 32)
+		return 0;
+	(*v)[*n].partner = (uint32_t)k;
+	(*v)[*n].period = (uint32_t)period;
+	(*n)++;
+	return 0;
+}
+
+/* Each partner's linkable people per period: distinct named pseudonyms so far, at most held. */
+static void
+count_linkable(struct measures *m, struct named *v, size_t n)
+{
+	uint64_t *first;
+	size_t i, k, p;
+
+	if (m->partner_held == NULL || m->nheld == 0 ||
+		(first = calloc(m->npartners * m->nheld, sizeof(*first))) == NULL)
+		return;
+	qsort(v, n, sizeof(*v), named_cmp);
+	for (i = 0; i < n; i++)
+		if (i == 0 || v[i].partner != v[i - 1].partner ||
+			memcmp(v[i].pp, v[i - 1].pp, 32) != 0)
+			first[v[i].partner * m->nheld + v[i].period]++;
+	for (k = 0; k < m->npartners; k++) {
+		uint64_t sum = 0;
+
+		for (p = 0; p < m->nheld; p++) {
+			struct held_point *h = &m->partner_held[k * m->nheld + p];
+
+			sum += first[k * m->nheld + p];
+			h->linkable = sum < h->subjects ? sum : h->subjects;
+		}
+	}
+	free(first);
+}
+
 static void
 count_share(struct measures *m, const Paso__AuditEntry *e)
 {
@@ -415,7 +491,8 @@ measures_compute(const struct scenario *s, struct measures *m, struct paso_diag 
 	uint64_t i, size, period_s = (uint64_t)s->period_days * 86400u, *enrolled = NULL,
 			  *deleted = NULL;
 	uint8_t *buf = NULL;
-	size_t len, p;
+	struct named *named = NULL;
+	size_t len, p, nnamed = 0, capnamed = 0;
 	char path[4200];
 	struct stat sb;
 	int r, k;
@@ -456,8 +533,11 @@ measures_compute(const struct scenario *s, struct measures *m, struct paso_diag 
 			enrolled[p]++;
 		else if (e->action == PASO__ACTION__DELETE)
 			count_erased(e, &deleted[p], &m->deletes);
-		else if (e->action == PASO__ACTION__SHARE)
+		else if (e->action == PASO__ACTION__SHARE) {
 			count_share(m, e);
+			if ((r = note_named(m, e, p, &named, &nnamed, &capnamed)) != 0)
+				goto out;
+		}
 		if (e->kiosk_seq > 0 && e->action != PASO__ACTION__REPLAYED &&
 			(k = kiosk_index(e->actor)) >= 0) {
 			m->kiosk_messages++;
@@ -468,6 +548,7 @@ measures_compute(const struct scenario *s, struct measures *m, struct paso_diag 
 		paso__audit_entry__free_unpacked(e, NULL);
 		e = NULL;
 	}
+	count_linkable(m, named, nnamed);
 	for (p = 0; p < m->nheld; p++) {
 		uint64_t prev = p ? m->held[p - 1].audit_people : 0;
 		m->held[p].audit_people = prev + enrolled[p] - deleted[p];
@@ -487,6 +568,7 @@ out:
 	free(ids.slot);
 	free(enrolled);
 	free(deleted);
+	free(named);
 	return r;
 }
 

@@ -615,16 +615,17 @@ write_csvs(const char *dir, const struct scenario *s, const struct measures *m, 
 	(void)snprintf(path, sizeof(path), "%s/partner_held.csv", dir);
 	if ((f = fopen(path, "w")) == NULL)
 		goto fail;
-	fprintf(f, "policy,partner,day,records,with_finger,with_face,with_iris,store_bytes\n");
+	fprintf(f, "policy,partner,day,records,with_finger,with_face,with_iris,store_bytes,"
+		   "linkable_to_national_log\n");
 	for (i = 0; i < n; i++)
 		for (r = 0; r < m[i].npartners && m[i].partner_held != NULL; r++)
 			for (p = 0; p < m[i].nheld; p++) {
 				const struct held_point *h = &m[i].partner_held[r * m[i].nheld + p];
 				fprintf(f,
 					"%s,%s,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-					",%" PRIu64 "\n",
+					",%" PRIu64 ",%" PRIu64 "\n",
 					m[i].policy, m[i].partners[r], h->day, h->subjects,
-					h->finger, h->face, h->iris, h->store_bytes);
+					h->finger, h->face, h->iris, h->store_bytes, h->linkable);
 			}
 	if (fclose(f) != 0)
 		goto fail;
@@ -646,8 +647,8 @@ write_csvs(const char *dir, const struct scenario *s, const struct measures *m, 
 	(void)snprintf(path, sizeof(path), "%s/exposure.csv", dir);
 	if ((f = fopen(path, "w")) == NULL)
 		goto fail;
-	fprintf(f,
-		"policy,party,breach_day,records,fingerprints,faces,irises,pseudonyms_in_audit_log\n");
+	fprintf(f, "policy,party,breach_day,records,fingerprints,faces,irises,pseudonyms_in_audit_"
+		   "log,linkable_to_national_log\n");
 	for (r = 0; r < s->nevents; r++) {
 		if (s->events[r].kind != SCENARIO_BREACH_HUB)
 			continue;
@@ -657,7 +658,7 @@ write_csvs(const char *dir, const struct scenario *s, const struct measures *m, 
 				continue;
 			fprintf(f,
 				"%s,hub,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-				"\n",
+				",\n",
 				m[i].policy, s->events[r].day, h->subjects, h->finger, h->face,
 				h->iris, h->audit_people);
 		}
@@ -672,9 +673,11 @@ write_csvs(const char *dir, const struct scenario *s, const struct measures *m, 
 				partner_at_day(&m[i], s, s->events[r].target, s->events[r].day);
 			if (h == NULL)
 				continue;
-			fprintf(f, "%s,%s,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",\n",
+			fprintf(f,
+				"%s,%s,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",,%" PRIu64
+				"\n",
 				m[i].policy, s->events[r].target, s->events[r].day, h->subjects,
-				h->finger, h->face, h->iris);
+				h->finger, h->face, h->iris, h->linkable);
 		}
 	}
 	if (fclose(f) != 0)
@@ -763,9 +766,11 @@ write_json(const char *dir, const struct scenario *s, const struct workload_info
 			fprintf(f,
 				"%s{\"partner\":\"%s\",\"held_at_end\":{\"records\":%" PRIu64
 				",\"with_finger\":%" PRIu64 ",\"with_face\":%" PRIu64
-				",\"with_iris\":%" PRIu64 "}",
+				",\"with_iris\":%" PRIu64 ",\"linkable_to_national_log\":%" PRIu64
+				"}",
 				r ? "," : "", x->partners[r], ph ? ph->subjects : 0,
-				ph ? ph->finger : 0, ph ? ph->face : 0, ph ? ph->iris : 0);
+				ph ? ph->finger : 0, ph ? ph->face : 0, ph ? ph->iris : 0,
+				ph ? ph->linkable : 0);
 			if (r == 0)
 				fprintf(f,
 					",\"queries\":{\"sent\":%" PRIu64 ",\"hits\":%" PRIu64
@@ -864,26 +869,36 @@ report_write(const char *dir, const struct scenario *s, const struct workload_in
 			fprintf(f, "</b> on day %u: what its own store holds that day.</p>\n",
 				s->events[r].day);
 			fprintf(f, "<table><tr><th>policy</th><th>records</th><th>fingerprints</th>"
-				   "<th>faces</th><th>irises</th></tr>\n");
+				   "<th>faces</th><th>irises</th><th>linkable to the national "
+				   "log</th></tr>\n");
 			for (i = 0; i < n; i++) {
 				const struct held_point *h = partner_at_day(
 					&m[i], s, s->events[r].target, s->events[r].day);
-				char b1[32], b2[32], b3[32], b4[32];
+				char b1[32], b2[32], b3[32], b4[32], b5[32];
 				fprintf(f, "<tr><td>");
 				esc(f, m[i].policy);
 				if (h == NULL)
-					fprintf(f, "</td><td colspan='4'>shares nothing with this "
+					fprintf(f, "</td><td colspan='5'>shares nothing with this "
 						   "partner: nothing held there</td></tr>\n");
 				else
 					fprintf(f,
 						"</td><td class='n'>%s</td><td class='n'>%s</td>"
-						"<td class='n'>%s</td><td class='n'>%s</td></tr>\n",
+						"<td class='n'>%s</td><td class='n'>%s</td>"
+						"<td class='n'>%s</td></tr>\n",
 						num(h->subjects, b1), num(h->finger, b2),
-						num(h->face, b3), num(h->iris, b4));
+						num(h->face, b3), num(h->iris, b4),
+						num(h->linkable, b5));
 			}
-			fprintf(f, "</table><p class='src'>From the partner's own "
-				   "<code>paso-hub stats --json</code> after that period "
-				   "(<code>partner_held.csv</code>).</p>\n");
+			fprintf(f,
+				"</table><p class='src'>From the partner's own "
+				"<code>paso-hub stats --json</code> after that period "
+				"(<code>partner_held.csv</code>). <i>Linkable</i>: people held there "
+				"whose pseudonym at the partner a <code>SHARE</code> entry of the "
+				"national hub's public log names beside the hub's own pseudonym of "
+				"them, so whoever holds the breached store and that log can join "
+				"each record to the person's crossings, identifications and "
+				"queries there (distinct pseudonyms named up to that period, at "
+				"most the people held).</p>\n");
 			any = 1;
 		}
 	}

@@ -15,6 +15,9 @@ struct held_point {
 	uint32_t day; /* days since the scenario's start, at the end of the period */
 	uint64_t subjects, finger, face, iris, store_bytes, crossings, identifications;
 	uint64_t audit_people; /* ENROLL entries up to then, less subjects erased (DELETE) */
+	/* At a partner: of the people it holds, how many the national hub's public log ties to
+	 * the hub's pseudonym (each SHARE names both; at most subjects). */
+	uint64_t linkable;
 };
 
 #define REPORT_MAX_PARTIES 16

@@ -106,6 +106,11 @@ test_compare_two_policies(void **state)
 		assert_non_null(pa);
 		assert_true(h_json_num(pa, "records") > 50);
 		assert_true(h_json_num(pa, "with_face") > 50);
+		/* every person the partner holds is named in the national log's SHARE entries
+		 * beside the hub's own pseudonym: all of them linkable */
+		assert_true(h_json_num(pa, "linkable_to_national_log") > 50);
+		assert_true(
+			h_json_num(pa, "linkable_to_national_log") <= h_json_num(pa, "records"));
 		assert_int_equal(
 			h_json_num(pa, "sent"), h_json_num(sum, "partner_queries_planned"));
 		assert_int_equal(h_json_num(pa, "refused"), h_json_num(pa, "sent"));
@@ -178,6 +183,7 @@ test_compare_two_policies(void **state)
 			h_json_num(b, "hits") + h_json_num(b, "no_hits"), h_json_num(b, "sent"));
 		assert_int_equal(h_json_num(b, "hits_outside_rule_categories"), 0);
 		assert_int_equal(h_json_num(b, "refused"), 0);
+		assert_int_equal(h_json_num(b, "linkable_to_national_log"), 0);
 		assert_int_equal(h_json_num(b, "wrongful_hits"), 0);
 		assert_int_equal(h_json_num(b, "records"), 0);
 		planned = h_json_num(a, "partner_queries_planned");
