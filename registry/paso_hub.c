@@ -1327,6 +1327,7 @@ struct qslot {
 	int code;       /* the refusal's code */
 	uint64_t entry; /* the national hub's audit entry */
 	char tok[65];   /* a hit's case token */
+	char msg[300];  /* a refusal's message */
 };
 
 /* A batch of queries shared by its connections' threads. */
@@ -1384,6 +1385,8 @@ qbatch_worker(void *arg)
 			sl->rc = 4;
 			sl->code = ans->error->code;
 			sl->entry = ans->error->audit_index;
+			(void)snprintf(sl->msg, sizeof(sl->msg), "%s",
+				ans->error->message ? ans->error->message : "");
 		} else if (r == 0)
 			r = paso_diag_set(&d, PASO_E_UNKNOWN_MESSAGE,
 				"%s answered probe %zu with body %d", b->a->hub, i + 1,
@@ -1410,26 +1413,28 @@ out:
 }
 
 /*
- * query --probes: every probe of the set over --connections links at once (the national hub
- * searches them side by side and commits their entries together), a line each in the set's
- * order, and the partner's own entries in batches. Exit 0 when every probe was answered (hit,
- * no hit or refused), 1 otherwise.
+ * Sends the probes caps[0..n) (taken over: freed here) over --connections links at once (the
+ * national hub searches them side by side and commits their entries together), prints a line
+ * each in order ("probe K: " before each when a set was given), and records them in the
+ * partner's own log in batches. One probe (--probe): exit 0 hit, 3 no hit, 4 refused, 1 error.
+ * A set (--probes): exit 0 when every probe was answered (hit, no hit or refused), 1 otherwise.
  */
 static int
-query_batch(
-	const struct partner_args *a, const char *host, uint32_t port, const struct peer_files *pf)
+query_send(const struct partner_args *a, const char *host, uint32_t port,
+	const struct peer_files *pf, Paso__Capture **caps, size_t n)
 {
 	struct paso_diag d = {0};
 	struct qbatch b;
-	char self[PEER_NAME_MAX + 1], what[600], **details = NULL;
+	char self[PEER_NAME_MAX + 1], what[600], pre[32], **details = NULL;
 	pthread_t th[32];
-	int *codes = NULL, started = 0, r, rc = 1, unanswered = 0;
-	size_t i;
+	int *codes = NULL, started = 0, r, rc = 1, single = a->probes == NULL;
+	size_t i, done = 0, unanswered = 0;
 
 	memset(&b, 0, sizeof(b));
 	pthread_mutex_init(&b.mu, NULL);
-	if ((r = read_probe_set(a->extra, &b.caps, &b.n, &d)) != 0 ||
-		(r = peer_self_name(a->dir, self, sizeof(self), &d)) != 0 ||
+	b.caps = caps;
+	b.n = n;
+	if ((r = peer_self_name(a->dir, self, sizeof(self), &d)) != 0 ||
 		(r = tls_ctx_new_client(pf->cert, pf->key, pf->ca, DEPLOY_HUB_NAME, &b.ctx, &d)) !=
 			0)
 		goto out;
@@ -1460,56 +1465,59 @@ query_batch(
 		const struct qslot *sl = &b.slots[i];
 		char line[900];
 
+		pre[0] = '\0';
+		if (!single)
+			(void)snprintf(pre, sizeof(pre), "probe %zu: ", i + 1);
 		if (sl->rc == 0) {
-			printf("probe %zu: hit: case token %s (national audit entry %llu)\n", i + 1,
-				sl->tok, (unsigned long long)sl->entry);
+			printf("%shit: case token %s (national audit entry %llu)\n", pre, sl->tok,
+				(unsigned long long)sl->entry);
 			(void)snprintf(line, sizeof(line),
 				"%s: hit, case token %s, their entry %llu", what, sl->tok,
 				(unsigned long long)sl->entry);
 		} else if (sl->rc == 3) {
-			printf("probe %zu: no hit (national audit entry %llu)\n", i + 1,
+			printf("%sno hit (national audit entry %llu)\n", pre,
 				(unsigned long long)sl->entry);
 			(void)snprintf(line, sizeof(line), "%s: no hit, their entry %llu", what,
 				(unsigned long long)sl->entry);
 		} else if (sl->rc == 4) {
-			printf("probe %zu: refused: %s (%d) (national audit entry %llu)\n", i + 1,
-				paso_errname(sl->code), sl->code, (unsigned long long)sl->entry);
+			printf("%srefused: %s (%d): %s (national audit entry %llu)\n", pre,
+				paso_errname(sl->code), sl->code, sl->msg,
+				(unsigned long long)sl->entry);
 			(void)snprintf(line, sizeof(line), "%s: refused %s, their entry %llu", what,
 				paso_errname(sl->code), (unsigned long long)sl->entry);
 		} else {
-			printf("probe %zu: not answered\n", i + 1);
+			if (!single)
+				printf("%snot answered\n", pre);
 			unanswered++;
 			continue;
 		}
-		codes[i - (size_t)unanswered] = sl->rc == 4 ? sl->code : 0;
-		if ((details[i - (size_t)unanswered] = strdup(line)) == NULL) {
+		codes[done] = sl->rc == 4 ? sl->code : 0;
+		if ((details[done++] = strdup(line)) == NULL) {
 			r = PASO_E_NOMEM;
 			goto out;
 		}
 	}
 	fflush(stdout);
-	if (b.n > (size_t)unanswered &&
-		(r = note_queries(
-			 a->dir, a->purpose, b.n - (size_t)unanswered, codes, details, 0, &d)) != 0)
+	if (done > 0 && (r = note_queries(a->dir, a->purpose, done, codes, details, 0, &d)) != 0)
 		goto out;
 	if (unanswered > 0) {
 		d = b.err;
-		if (d.code == 0)
-			paso_diag_set(&d, PASO_E_IO, "%s: no answer", a->hub);
-		fprintf(stderr, "paso-hub query: %d of %zu probes not answered: %s\n", unanswered,
-			b.n, d.msg);
-		return 1;
+		r = d.code != 0 ? d.code : paso_diag_set(&d, PASO_E_IO, "%s: no answer", a->hub);
+		if (!single)
+			fprintf(stderr, "paso-hub query: %zu of %zu probes not answered\n",
+				unanswered, b.n);
+		goto out;
 	}
-	rc = 0;
+	rc = single ? b.slots[0].rc : 0;
 out:
 	for (i = 0; details != NULL && i < b.n; i++)
 		free(details[i]);
 	free(details);
 	free(codes);
 	free(b.slots);
-	for (i = 0; i < b.n; i++)
-		paso__capture__free_unpacked(b.caps[i], frame_allocator());
-	free(b.caps);
+	for (i = 0; i < n; i++)
+		paso__capture__free_unpacked(caps[i], frame_allocator());
+	free(caps);
 	tls_ctx_free(b.ctx);
 	pthread_mutex_destroy(&b.mu);
 	if (r != 0)
@@ -1518,72 +1526,36 @@ out:
 }
 
 /*
- * query: a partner asks the national hub whether a probe is enrolled. Exit 0 hit, 3 no hit,
- * 4 refused by the hub (code printed), 1 any other error, 2 usage.
+ * query: a partner asks the national hub whether a probe (or each probe of a set) is enrolled.
+ * Exit codes: query_send.
  */
 static int
 cmd_query(int argc, char **argv)
 {
 	struct paso_diag d = {0};
 	struct partner_args a;
-	char host[256], peerbuf[PEER_NAME_MAX + 1], detail[900], what[600], tok[65];
+	char host[256], peerbuf[PEER_NAME_MAX + 1];
 	struct peer_files pf;
-	Paso__Capture *cap = NULL;
-	Paso__Envelope env = PASO__ENVELOPE__INIT, *ans = NULL;
-	Paso__Query q = PASO__QUERY__INIT;
+	Paso__Capture **caps = NULL;
+	size_t n = 1;
 	uint32_t port;
-	int r, rc = 1, code = 0;
+	int r;
 
 	if ((r = partner_parse("query", "--probe", "FILE (or --probes SET)", argc, argv, &a)) != 0)
 		return r;
 	if ((r = partner_target("query", a.dir, a.hub, &a.peer, peerbuf, host, &port, &pf)) != 0)
 		return r;
 	if (a.probes != NULL)
-		return query_batch(&a, host, port, &pf);
-	if ((r = read_probe(a.extra, &cap, &d)) != 0)
-		return fail("query", &d, r);
-	q.purpose = (char *)a.purpose;
-	q.probe = cap;
-	env.body_case = PASO__ENVELOPE__BODY_QUERY;
-	env.query = &q;
-	if ((r = partner_exchange(a.dir, &a, host, port, &pf, &env, &ans, &d)) != 0)
-		goto out;
-	(void)snprintf(what, sizeof(what), "query to '%s' (purpose '%s')", a.peer, a.purpose);
-	if (ans->body_case == PASO__ENVELOPE__BODY_QUERY_ANSWER && ans->query_answer->hit &&
-		ans->query_answer->case_token.len == 32) {
-		hex_encode(ans->query_answer->case_token.data, 32, tok);
-		printf("hit: case token %s (national audit entry %llu)\n", tok,
-			(unsigned long long)ans->query_answer->audit_index);
-		(void)snprintf(detail, sizeof(detail), "%s: hit, case token %s, their entry %llu",
-			what, tok, (unsigned long long)ans->query_answer->audit_index);
-		rc = 0;
-	} else if (ans->body_case == PASO__ENVELOPE__BODY_QUERY_ANSWER) {
-		printf("no hit (national audit entry %llu)\n",
-			(unsigned long long)ans->query_answer->audit_index);
-		(void)snprintf(detail, sizeof(detail), "%s: no hit, their entry %llu", what,
-			(unsigned long long)ans->query_answer->audit_index);
-		rc = 3;
-	} else if (ans->body_case == PASO__ENVELOPE__BODY_ERROR) {
-		rc = partner_refused(ans, what, detail, sizeof(detail), &code);
-	} else {
-		r = paso_diag_set(&d, PASO_E_UNKNOWN_MESSAGE, "%s answered with body %d", a.hub,
-			(int)ans->body_case);
-		goto out;
+		r = read_probe_set(a.extra, &caps, &n, &d);
+	else if ((caps = calloc(1, sizeof(*caps))) == NULL)
+		r = PASO_E_NOMEM;
+	else if ((r = read_probe(a.extra, &caps[0], &d)) != 0) {
+		free(caps);
+		caps = NULL;
 	}
-	fflush(stdout);
-	if ((r = note_query(a.dir, a.purpose, code, detail, 0, &d)) != 0) {
-		rc = 1;
-		goto out;
-	}
-	r = 0;
-out:
-	if (ans != NULL)
-		paso__envelope__free_unpacked(ans, NULL);
-	if (cap != NULL)
-		paso__capture__free_unpacked(cap, frame_allocator());
 	if (r != 0)
-		return fail("query", &d, r), 1;
-	return rc;
+		return fail("query", &d, r);
+	return query_send(&a, host, port, &pf, caps, n);
 }
 
 /*
