@@ -576,8 +576,8 @@ usage(FILE *f)
 		"(default 20000)\n");
 }
 
-static int
-parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+int
+eval_parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -622,33 +622,33 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->hub_protect = 1;
 			continue;
 		} else if (strcmp(a, "--subjects") == 0) {
-			if (parse_u64(a, val, 2, 1000000, &v) != 0)
+			if (eval_parse_u64(a, val, 2, 1000000, &v) != 0)
 				return PASO_E_USAGE;
 			o->subjects = (uint32_t)v;
 			have_n = 1;
 		} else if (strcmp(a, "--captures") == 0) {
-			if (parse_u64(a, val, 1, 100, &v) != 0)
+			if (eval_parse_u64(a, val, 1, 100, &v) != 0)
 				return PASO_E_USAGE;
 			o->captures = (uint32_t)v;
 			have_m = 1;
 		} else if (strcmp(a, "--seed") == 0) {
-			if (parse_u64(a, val, 0, UINT64_MAX, &o->seed) != 0)
+			if (eval_parse_u64(a, val, 0, UINT64_MAX, &o->seed) != 0)
 				return PASO_E_USAGE;
 			have_s = 1;
 		} else if (strcmp(a, "--gallery") == 0) {
-			if (parse_u64(a, val, 0, 1000000, &v) != 0)
+			if (eval_parse_u64(a, val, 0, 1000000, &v) != 0)
 				return PASO_E_USAGE;
 			o->gallery = (uint32_t)v;
 			have_g = 1;
 		} else if (strcmp(a, "--threads") == 0) {
-			if (parse_u64(a, val, 1, MAX_THREADS, &v) != 0)
+			if (eval_parse_u64(a, val, 1, MAX_THREADS, &v) != 0)
 				return PASO_E_USAGE;
 			o->threads = (unsigned)v;
 		} else if (strcmp(a, "--impostors") == 0) {
-			if (parse_u64(a, val, 1, 1000000000, &o->max_impostors) != 0)
+			if (eval_parse_u64(a, val, 1, 1000000000, &o->max_impostors) != 0)
 				return PASO_E_USAGE;
 		} else if (strcmp(a, "--finger-impostors") == 0) {
-			if (parse_u64(a, val, 0, 100000000, &o->finger_impostors) != 0)
+			if (eval_parse_u64(a, val, 0, 100000000, &o->finger_impostors) != 0)
 				return PASO_E_USAGE;
 		} else if (strcmp(a, "--preset") == 0) {
 			if (val == NULL || capture_preset_parse(val, &o->preset) != 0) {

@@ -49,8 +49,8 @@ struct ev_result {
 	size_t mated, rank1, tpir_hits, nonmated, fpir_hits;
 	double seconds;
 	int records; /* 1: real records (--records), 2: synthetic fingers (--synthetic), 0: people */
-	size_t n_records;          /* records read */
-	uint32_t n_sets;           /* record sets (impostor pairs stay within one) */
+	size_t n_records;                /* records read */
+	uint32_t n_sets;                 /* record sets (impostor pairs stay within one) */
 	const char *csv_path, *svg_path; /* NULL when not written */
 };
 
@@ -63,6 +63,10 @@ void eval_rates(const struct ev_modality *m, double t, double *fmr, double *fnmr
 /* Writes DIR/name with fn; path receives it. 0, or -1 with the error printed. */
 int eval_write_file(const char *dir, const char *name, int (*fn)(FILE *, const struct ev_result *),
 	const struct ev_result *res, char *path, size_t pathlen);
+
+/* A `paso eval` option's whole number in lo..hi into *out; PASO_E_USAGE (said on stderr,
+ * naming opt and the value) otherwise. */
+int eval_parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
 /* `paso eval --records DIR ...` (lab/eval_records.c). */
 int eval_records_main(int argc, char **argv);

@@ -220,8 +220,7 @@ finger_raw_push(const struct ctx *c, uint32_t x, uint32_t y, struct scores *dst)
 }
 
 static int
-finger_prot_push(const struct protect_finger *a, const struct protect_finger *b,
-	struct scores *dst)
+finger_prot_push(const struct protect_finger *a, const struct protect_finger *b, struct scores *dst)
 {
 	int i, j, r;
 
@@ -330,21 +329,27 @@ compare_all(struct ctx *c)
 					continue;
 				r = push_ok(&f->gen[SYS_RAW], face_raw(c, x, y));
 				if (r == 0)
-					r = push_ok(&f->gen[SYS_OWN], face_prot(c, c->fo, x, c->fo, y));
+					r = push_ok(
+						&f->gen[SYS_OWN], face_prot(c, c->fo, x, c->fo, y));
 				if (r == 0)
-					r = push_ok(&f->gen[SYS_STOLEN], face_prot(c, c->fa, x, c->fa, y));
+					r = push_ok(&f->gen[SYS_STOLEN],
+						face_prot(c, c->fa, x, c->fa, y));
 				if (r == 0)
 					r = push_ok(&ir->gen[SYS_RAW], iris_raw(c, x, y, pr));
 				if (r == 0)
-					r = push_ok(&ir->gen[SYS_OWN], iris_prot(c->io, x, c->io, y));
+					r = push_ok(
+						&ir->gen[SYS_OWN], iris_prot(c->io, x, c->io, y));
 				if (r == 0)
-					r = push_ok(&ir->gen[SYS_STOLEN], iris_prot(c->ia, x, c->ia, y));
+					r = push_ok(&ir->gen[SYS_STOLEN],
+						iris_prot(c->ia, x, c->ia, y));
 				if (r == 0)
 					r = finger_raw_push(c, x, y, &fi->gen[SYS_RAW]);
 				if (r == 0)
-					r = finger_prot_push(&c->po[x], &c->po[y], &fi->gen[SYS_OWN]);
+					r = finger_prot_push(
+						&c->po[x], &c->po[y], &fi->gen[SYS_OWN]);
 				if (r == 0)
-					r = finger_prot_push(&c->pa[x], &c->pa[y], &fi->gen[SYS_STOLEN]);
+					r = finger_prot_push(
+						&c->pa[x], &c->pa[y], &fi->gen[SYS_STOLEN]);
 				/* the raw linkage baseline: the same pairs unprotected */
 				if (r == 0)
 					r = push_ok(&f->mated_raw, face_raw(c, x, y));
@@ -372,7 +377,8 @@ compare_all(struct ctx *c)
 			r = push_ok(&ir->imp[SYS_STOLEN], iris_prot(c->ia, x, c->ia, y));
 		if (r == 0)
 			r = push_ok(&ir->nonmated, iris_prot(c->io, x, c->io2, y));
-		if (r == 0 && k < c->o->impostors / 4) /* the raw iris matcher shifts: 7x the work */
+		if (r == 0 &&
+			k < c->o->impostors / 4) /* the raw iris matcher shifts: 7x the work */
 			r = push_ok(&ir->imp[SYS_RAW], iris_raw(c, x, y, pr));
 		if (r == 0 && k < 200000) {
 			r = push_ok(&f->nonmated_raw, face_raw(c, x, y));
@@ -392,7 +398,8 @@ compare_all(struct ctx *c)
 	/* finger linkage baseline: raw scores of the mated pairs and of some non-mated ones */
 	for (subj = 0; subj < c->o->subjects && r == 0; subj++)
 		for (i = 0; i + 1 < m && r == 0; i++)
-			r = finger_raw_push(c, subj * m + i, subj * m + i + 1, &c->m[M_FINGER].mated_raw);
+			r = finger_raw_push(
+				c, subj * m + i, subj * m + i + 1, &c->m[M_FINGER].mated_raw);
 	for (k = 0; k < c->o->finger_impostors / 4 && r == 0; k++) {
 		random_pair(c, k, &x, &y);
 		r = finger_raw_push(c, x, y, &c->m[M_FINGER].nonmated_raw);
@@ -499,14 +506,14 @@ iris_invert(const struct protect_key *k, const struct protect_iris *p, struct bi
 				if (word >> q & 1)
 					out->code[row * IRIS_ROW_BYTES + bit / 8] |=
 						(uint8_t)(1u << (bit % 8));
-				out->mask[row * IRIS_ROW_BYTES + bit / 8] |= (uint8_t)(1u << (bit % 8));
+				out->mask[row * IRIS_ROW_BYTES + bit / 8] |=
+					(uint8_t)(1u << (bit % 8));
 			}
 		}
 	}
 }
 
-static double
-thr_at(struct scores *imp, double fmr);
+static double thr_at(struct scores *imp, double fmr);
 
 static int
 attacks(struct ctx *c)
@@ -514,7 +521,8 @@ attacks(struct ctx *c)
 	struct iris_probe *pr = aligned_alloc(64, sizeof(*pr));
 	uint32_t m = c->o->captures, subj;
 	struct modres *f = &c->m[M_FACE], *ir = &c->m[M_IRIS], *fi = &c->m[M_FINGER];
-	double t_face_raw = thr_at(&f->imp[SYS_RAW], 1e-3), t_face_b = thr_at(&f->imp[SYS_STOLEN], 1e-3);
+	double t_face_raw = thr_at(&f->imp[SYS_RAW], 1e-3),
+	       t_face_b = thr_at(&f->imp[SYS_STOLEN], 1e-3);
 	double t_iris_raw = thr_at(&ir->imp[SYS_RAW], 1e-3);
 	float rec[BIO_FACE_DIM], pb[PROTECT_FACE_DIM];
 	struct bio_iris irec;
@@ -549,7 +557,8 @@ attacks(struct ctx *c)
 			int nx = 0, ny = 0;
 
 			for (e = 0; e < 2; e++) {
-				const struct bio_iris *a = eye_of(&c->s[x], e + 1), *b = eye_of(&c->s[y], e + 1);
+				const struct bio_iris *a = eye_of(&c->s[x], e + 1),
+						      *b = eye_of(&c->s[y], e + 1);
 				double hd;
 
 				if (a == NULL || c->ia[x][e].eye == 0)
@@ -560,8 +569,8 @@ attacks(struct ctx *c)
 					sum_x += hd;
 					nx++;
 				}
-				if (b != NULL &&
-					(hd = iris_compare(pr, b->code, b->mask, NULL, NULL)) >= 0) {
+				if (b != NULL && (hd = iris_compare(
+							  pr, b->code, b->mask, NULL, NULL)) >= 0) {
 					sum_y += hd;
 					ny++;
 				}
@@ -580,7 +589,8 @@ attacks(struct ctx *c)
 			int v, mi, n, bit;
 
 			for (v = 0; v < finger_template_n_views(t) && v < c->pa[x].n_views; v++)
-				for (mi = 0, n = 0; mi < finger_template_view_minutiae(t, v); mi++) {
+				for (mi = 0, n = 0; mi < finger_template_view_minutiae(t, v);
+					mi++) {
 					size_t agree = 0, valid = 0;
 					const uint64_t *pc;
 
@@ -595,12 +605,18 @@ attacks(struct ctx *c)
 						if (!(msk[bit / 64] >> (bit % 64) & 1))
 							continue;
 						for (rr = 0; rr < PROTECT_FINGER_BITS; rr++) {
-							int sign = (rows[rr][bit / 64] >> (bit % 64) & 1) ? 1 : -1;
+							int sign =
+								(rows[rr][bit / 64] >> (bit % 64) &
+									1)
+									? 1
+									: -1;
 
-							s += (pc[rr / 64] >> (rr % 64) & 1) ? sign : -sign;
+							s += (pc[rr / 64] >> (rr % 64) & 1) ? sign
+											    : -sign;
 						}
 						valid++;
-						agree += (s > 0) == ((val[bit / 64] >> (bit % 64) & 1) != 0);
+						agree += (s > 0) ==
+							 ((val[bit / 64] >> (bit % 64) & 1) != 0);
 					}
 					if (valid > 0) {
 						fi->att_n++;
@@ -683,7 +699,8 @@ print_text(FILE *f, const struct ctx *c, double seconds)
 			"protected, two keys %.3f (mated %zu, non-mated %zu)\n",
 			m->dsys_raw, m->mated_raw.n, m->nonmated_raw.n, m->dsys, m->mated.n,
 			m->nonmated.n);
-		fprintf(f, "  irreversibility (attacker holds the key): %zu reconstructions, %s: %.3f",
+		fprintf(f,
+			"  irreversibility (attacker holds the key): %zu reconstructions, %s: %.3f",
 			m->att_n, m->att_what, m->att_close);
 		if (k == M_FACE)
 			fprintf(f,
@@ -696,8 +713,9 @@ print_text(FILE *f, const struct ctx *c, double seconds)
 		else
 			fprintf(f, " (chance 0.5)\n");
 	}
-	fprintf(f, "\n'-': fewer than %d impostor scores above the threshold; "
-		   "finger scores are per finger position.\n",
+	fprintf(f,
+		"\n'-': fewer than %d impostor scores above the threshold; "
+		"finger scores are per finger position.\n",
 		EV_MIN_TAIL);
 }
 
@@ -721,27 +739,6 @@ usage(FILE *f)
 }
 
 static int
-parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	if (s == NULL) {
-		fprintf(stderr, "paso eval: %s needs a value\n", opt);
-		return PASO_E_USAGE;
-	}
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
-		fprintf(stderr, "paso eval: %s: '%s' is not a whole number in %llu..%llu\n", opt, s,
-			(unsigned long long)lo, (unsigned long long)hi);
-		return PASO_E_USAGE;
-	}
-	*out = v;
-	return 0;
-}
-
-static int
 parse_args(int argc, char **argv, struct opts *o)
 {
 	uint64_t v;
@@ -761,27 +758,27 @@ parse_args(int argc, char **argv, struct opts *o)
 		} else if (strcmp(a, "--protect") == 0) {
 			continue;
 		} else if (strcmp(a, "--subjects") == 0) {
-			if (parse_u64(a, val, 2, 20000, &v) != 0)
+			if (eval_parse_u64(a, val, 2, 20000, &v) != 0)
 				return PASO_E_USAGE;
 			o->subjects = (uint32_t)v;
 			have_n = 1;
 		} else if (strcmp(a, "--captures") == 0) {
-			if (parse_u64(a, val, 2, 20, &v) != 0)
+			if (eval_parse_u64(a, val, 2, 20, &v) != 0)
 				return PASO_E_USAGE;
 			o->captures = (uint32_t)v;
 			have_m = 1;
 		} else if (strcmp(a, "--seed") == 0) {
-			if (parse_u64(a, val, 0, UINT64_MAX, &o->seed) != 0)
+			if (eval_parse_u64(a, val, 0, UINT64_MAX, &o->seed) != 0)
 				return PASO_E_USAGE;
 			have_s = 1;
 		} else if (strcmp(a, "--impostors") == 0) {
-			if (parse_u64(a, val, 1, 100000000, &o->impostors) != 0)
+			if (eval_parse_u64(a, val, 1, 100000000, &o->impostors) != 0)
 				return PASO_E_USAGE;
 		} else if (strcmp(a, "--finger-impostors") == 0) {
-			if (parse_u64(a, val, 0, 10000000, &o->finger_impostors) != 0)
+			if (eval_parse_u64(a, val, 0, 10000000, &o->finger_impostors) != 0)
 				return PASO_E_USAGE;
 		} else if (strcmp(a, "--attacks") == 0) {
-			if (parse_u64(a, val, 0, 20000, &v) != 0)
+			if (eval_parse_u64(a, val, 0, 20000, &v) != 0)
 				return PASO_E_USAGE;
 			o->attacks = (uint32_t)v;
 		} else if (strcmp(a, "--preset") == 0) {
