@@ -290,9 +290,11 @@ struct pgallery {
 	uint8_t *has_finger; /* reference i has a finger form (in memory or the store) */
 	int8_t *face;        /* n x BIO_FACE_DIM, 64-byte aligned, for face_scan */
 	float *inv_norm;     /* 0 = no face */
+	uint32_t *gen;       /* reference i's key generation (read by the scan without ref[i]) */
 	size_t *slot, nslot; /* open addressing: index + 1, 0 empty */
 	pgallery_finger_loader loader;
 	void *loader_arg;
+	unsigned threads; /* scan threads of a large gallery's search */
 };
 
 int
@@ -307,6 +309,7 @@ pgallery_new(struct pgallery **out)
 		free(g);
 		return PASO_E_NOMEM;
 	}
+	g->threads = 1;
 	*out = g;
 	return 0;
 }
@@ -327,6 +330,7 @@ pgallery_free(struct pgallery *g)
 	free(g->has_finger);
 	free(g->face);
 	free(g->inv_norm);
+	free(g->gen);
 	free(g->slot);
 	pthread_rwlock_destroy(&g->lock);
 	free(g);
@@ -337,6 +341,15 @@ pgallery_set_finger_loader(struct pgallery *g, pgallery_finger_loader fn, void *
 {
 	g->loader = fn;
 	g->loader_arg = arg;
+}
+
+int
+pgallery_set_threads(struct pgallery *g, unsigned threads)
+{
+	if (threads < 1 || threads > PGALLERY_MAX_THREADS)
+		return PASO_E_INVALID_ARG;
+	g->threads = threads;
+	return 0;
 }
 
 static size_t
@@ -407,6 +420,9 @@ grow(struct pgallery *g)
 	if ((p = realloc(g->inv_norm, cap * sizeof(float))) == NULL)
 		return PASO_E_NOMEM;
 	g->inv_norm = p;
+	if ((p = realloc(g->gen, cap * sizeof(uint32_t))) == NULL)
+		return PASO_E_NOMEM;
+	g->gen = p;
 	if ((face = aligned_alloc(64, cap * BIO_FACE_DIM)) == NULL)
 		return PASO_E_NOMEM;
 	if (g->face != NULL) {
@@ -425,6 +441,7 @@ static void
 place(struct pgallery *g, size_t i, struct pref *r)
 {
 	g->ref[i] = r;
+	g->gen[i] = r->gen;
 	g->has_finger[i] = r->finger != NULL;
 	if (g->loader != NULL && r->finger != NULL) {
 		finger_free(r->finger);
@@ -492,6 +509,7 @@ pgallery_remove(struct pgallery *g, const uint8_t id[16])
 	if ((size_t)at != last) {
 		memcpy(g->id[at], g->id[last], 16);
 		g->ref[at] = g->ref[last];
+		g->gen[at] = g->gen[last];
 		g->has_finger[at] = g->has_finger[last];
 		memcpy(g->face + (size_t)at * BIO_FACE_DIM, g->face + last * BIO_FACE_DIM,
 			BIO_FACE_DIM);
@@ -548,10 +566,10 @@ pgallery_gens(const struct pgallery *g, uint32_t *gens, size_t max)
 
 	pthread_rwlock_rdlock((pthread_rwlock_t *)&g->lock);
 	for (i = 0; i < g->n; i++) {
-		for (j = 0; j < n && gens[j] != g->ref[i]->gen; j++)
+		for (j = 0; j < n && gens[j] != g->gen[i]; j++)
 			;
 		if (j == n && n < max)
-			gens[n++] = g->ref[i]->gen;
+			gens[n++] = g->gen[i];
 	}
 	pthread_rwlock_unlock((pthread_rwlock_t *)&g->lock);
 	return n;
@@ -564,14 +582,19 @@ pgallery_count_below(const struct pgallery *g, uint32_t gen)
 
 	pthread_rwlock_rdlock((pthread_rwlock_t *)&g->lock);
 	for (i = 0; i < g->n; i++)
-		c += g->ref[i]->gen < gen;
+		c += g->gen[i] < gen;
 	pthread_rwlock_unlock((pthread_rwlock_t *)&g->lock);
 	return c;
 }
 
-/* Full comparison of entry i with probe p (its generation); fingers loaded when stored. */
+/*
+ * Full comparison of entry i with probe p (its generation). Fingers kept in the store are
+ * opened when load is set (each opening decrypts a record); otherwise the comparison goes on
+ * without them.
+ */
 static void
-compare_entry(const struct pgallery *g, size_t i, const struct pref *p, struct match_scores *out)
+compare_entry_load(const struct pgallery *g, size_t i, const struct pref *p, int load,
+	struct match_scores *out)
 {
 	const struct pref *r = g->ref[i];
 	struct protect_finger *f = NULL;
@@ -582,7 +605,7 @@ compare_entry(const struct pgallery *g, size_t i, const struct pref *p, struct m
 	if (p->finger != NULL && g->has_finger[i]) {
 		if (r->finger != NULL)
 			score_finger(r->finger, p->finger, out, &ev, &k);
-		else if (g->loader != NULL && g->loader(g->loader_arg, g->id[i], &f) == 0) {
+		else if (load && g->loader != NULL && g->loader(g->loader_arg, g->id[i], &f) == 0) {
 			score_finger(f, p->finger, out, &ev, &k);
 			finger_free(f);
 		}
@@ -591,6 +614,12 @@ compare_entry(const struct pgallery *g, size_t i, const struct pref *p, struct m
 		score_face(&r->face, &p->face, out, &ev, &k);
 	score_iris(r->iris, p->iris, out, &ev, &k);
 	out->fused = match_fisher(ev, k);
+}
+
+static void
+compare_entry(const struct pgallery *g, size_t i, const struct pref *p, struct match_scores *out)
+{
+	compare_entry_load(g, i, p, 1, out);
 }
 
 int
@@ -612,10 +641,203 @@ pgallery_verify(const struct pgallery *g, const uint8_t id[16], const struct pre
 	return rc;
 }
 
+/* --- 1:N --------------------------------------------------------------------------------------- */
+
+#define BLOCK 512         /* entries scored per step of a worker */
+#define MAX_CAND 256      /* candidates kept per worker, at most */
+#define PARALLEL_MIN 8192 /* smaller galleries are scanned by the caller's thread */
+
 struct cand {
 	double ev;
 	size_t i;
 };
+
+/* One thread's share [lo, hi) of a search: its best candidates and best full comparison. */
+struct pworker {
+	struct pgallery *g;
+	const struct pref *const *probes;
+	size_t np;
+	size_t lo, hi, k;
+	int exhaustive;
+	float gate_cos; /* > -1: irises compared only where the face cosine reaches it */
+	double gate_ev; /* the face evidence of gate_cos */
+	struct cand cand[MAX_CAND];
+	size_t ncand;
+	struct match_scores best;
+	uint8_t best_id[16];
+	int have_best;
+	struct pgallery_stats st;
+	float fbuf[PGALLERY_MAX_GENS][BLOCK];
+};
+
+/* Is a a better identification than b? Higher fused, then more evidence overall. */
+static int
+better(const struct match_scores *a, const struct match_scores *b)
+{
+	if (a->fused != b->fused)
+		return a->fused > b->fused;
+	return a->finger_ev + a->face_ev + a->iris_ev > b->finger_ev + b->face_ev + b->iris_ev;
+}
+
+/* Full comparison of entry i (fingers opened when load), kept in w when it is w's best. */
+static void
+confirm(struct pworker *w, size_t i, const struct pref *p, int load)
+{
+	struct pgallery *g = w->g;
+	struct match_scores sc;
+
+	compare_entry_load(g, i, p, load, &sc);
+	w->st.confirmed++;
+	w->st.finger_loads += load && g->loader != NULL && g->ref[i]->finger == NULL &&
+			      g->has_finger[i] && p->finger != NULL;
+	if (sc.modalities == 0)
+		return;
+	if (!w->have_best || better(&sc, &w->best)) {
+		w->best = sc;
+		memcpy(w->best_id, g->id[i], 16);
+		w->have_best = 1;
+	}
+}
+
+/* Keeps the k best candidates in a sorted array (k is small; most entries fail the first test). */
+static void
+keep(struct pworker *w, double ev, size_t i)
+{
+	size_t j;
+
+	if (w->ncand == w->k && ev <= w->cand[w->ncand - 1].ev)
+		return;
+	j = w->ncand < w->k ? w->ncand++ : w->ncand - 1;
+	while (j > 0 && w->cand[j - 1].ev < ev) {
+		w->cand[j] = w->cand[j - 1];
+		j--;
+	}
+	w->cand[j].ev = ev;
+	w->cand[j].i = i;
+}
+
+/* Iris evidence of two protected forms' eyes (score_iris without the scores): 1 when an eye
+ * was comparable. */
+static int
+iris_ev(const struct protect_iris a[2], const struct protect_iris b[2], double *ev)
+{
+	double ds, sum = 0;
+	int e, n = 0;
+
+	for (e = 0; e < 2; e++) {
+		if (a[e].eye == 0 || b[e].eye == 0 || (ds = iris_ds(&a[e], &b[e])) < 0)
+			continue;
+		sum += ds;
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	*ev += pref_iris_ev(sum / n, n);
+	return 1;
+}
+
+/* The probe of generation gen, as an index into w->probes, or -1. */
+static inline int
+probe_of(const struct pworker *w, uint32_t gen)
+{
+	size_t q;
+
+	for (q = 0; q < w->np; q++)
+		if (w->probes[q]->gen == gen)
+			return (int)q;
+	return -1;
+}
+
+/*
+ * Scores entries [b, b + m): the face of each (one int8 scan of the block per probe with a
+ * face), then its irises where the face reaches the gate (or either side has no face). An entry
+ * below the gate keeps its face evidence alone; once w holds k candidates above the gate, such
+ * an entry can no longer enter and is skipped. An entry with nothing fast in common with its
+ * probe is compared in full at once (fingers decide).
+ */
+static void
+scan_block(struct pworker *w, size_t b, size_t m)
+{
+	struct pgallery *g = w->g;
+	size_t j, i, q;
+
+	if (w->exhaustive) {
+		for (j = 0; j < m; j++) {
+			int pq = probe_of(w, g->gen[b + j]);
+
+			if (pq >= 0)
+				confirm(w, b + j, w->probes[pq], 1);
+		}
+		w->st.scanned += m;
+		return;
+	}
+	for (q = 0; q < w->np; q++)
+		if (w->probes[q]->has_face)
+			face_scan(&w->probes[q]->face, g->face + b * BIO_FACE_DIM, g->inv_norm + b,
+				m, w->fbuf[q]);
+	for (j = 0; j < m; j++) {
+		const struct pref *p;
+		double ev = 0;
+		int pq, common = 0, pass = 1;
+
+		i = b + j;
+		if ((pq = w->np == 1 && g->gen[i] == w->probes[0]->gen
+				    ? 0
+				    : probe_of(w, g->gen[i])) < 0)
+			continue;
+		p = w->probes[pq];
+		if (p->has_face && g->inv_norm[i] != 0) {
+			float cs = w->fbuf[pq][j];
+
+			if (cs < w->gate_cos) {
+				if (w->ncand == w->k && w->cand[w->k - 1].ev >= w->gate_ev)
+					continue;
+				pass = 0;
+			}
+			ev += pref_face_ev(cs);
+			common = 1;
+		}
+		if (pass) {
+			common |= iris_ev(g->ref[i]->iris, p->iris, &ev);
+			w->st.iris++;
+		}
+		if (common)
+			keep(w, ev, i);
+		else
+			confirm(w, i, p, 1); /* nothing fast in common: fingers decide */
+	}
+	w->st.scanned += m;
+}
+
+static void *
+scan(void *arg)
+{
+	struct pworker *w = arg;
+	size_t b, m;
+
+	for (b = w->lo; b < w->hi; b += m) {
+		m = w->hi - b < BLOCK ? w->hi - b : BLOCK;
+		scan_block(w, b, m);
+	}
+	return NULL;
+}
+
+/* The face cosine whose protected evidence is ev (pref_face_ev is monotone: bisection). */
+static float
+face_gate_cos(double ev)
+{
+	double lo = -1, hi = 1, mid;
+	int i;
+
+	for (i = 0; i < 40; i++) {
+		mid = (lo + hi) / 2;
+		if (pref_face_ev(mid) < ev)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (float)lo;
+}
 
 static int
 cand_desc(const void *a, const void *b)
@@ -626,95 +848,108 @@ cand_desc(const void *a, const void *b)
 }
 
 int
-pgallery_identify(struct pgallery *g, const struct pref *const *probes, size_t n, double fmr,
-	uint8_t best_id[16], struct match_scores *best, int *found)
+pgallery_identify_ex(struct pgallery *g, const struct pref *const *probes, size_t n, double fmr,
+	const struct pgallery_opts *opts, uint8_t best_id[16], struct match_scores *best,
+	int *found, struct pgallery_stats *stats)
 {
-	struct cand *c = NULL;
-	float *fs = NULL;
-	const struct pref **pp = NULL;
-	struct match_scores sc;
-	size_t i, j, nc = 0, nfull = 0, *full = NULL;
+	const struct pref *pp[PGALLERY_MAX_GENS];
+	struct pworker *w = NULL;
+	struct cand *all = NULL;
+	pthread_t tid[PGALLERY_MAX_THREADS];
+	size_t np = 0, k, nall = 0, i, q;
+	unsigned nt = 1, t, started = 0;
+	double gate_ev;
+	float gate_cos = -2;
 	int rc = 0;
 
 	memset(best, 0, sizeof(*best));
 	memset(best_id, 0, 16);
 	*found = 0;
+	if (stats != NULL)
+		memset(stats, 0, sizeof(*stats));
+	if (n > PGALLERY_MAX_GENS)
+		return PASO_E_INVALID_ARG;
+	for (q = 0; q < n; q++)
+		if (probes[q] != NULL)
+			pp[np++] = probes[q];
 	pthread_rwlock_rdlock(&g->lock);
-	if (g->n == 0 || n == 0)
+	if (g->n == 0 || np == 0)
 		goto out;
-	c = malloc(g->n * sizeof(*c));
-	fs = malloc(g->n * sizeof(*fs));
-	pp = malloc(g->n * sizeof(*pp));
-	full = malloc(g->n * sizeof(*full));
-	if (c == NULL || fs == NULL || pp == NULL || full == NULL) {
+	k = opts != NULL && opts->candidates != 0 ? opts->candidates : PGALLERY_CANDIDATES;
+	if (k > MAX_CAND)
+		k = MAX_CAND;
+	/* A large gallery is scanned face first (pgallery.h: PGALLERY_GATE_MIN). */
+	gate_ev = opts != NULL && opts->gate_face_ev != 0 ? opts->gate_face_ev : PGALLERY_GATE_EV;
+	if (g->n >= PGALLERY_GATE_MIN && gate_ev > 0)
+		gate_cos = face_gate_cos(gate_ev);
+	if (g->n >= PARALLEL_MIN)
+		nt = g->threads;
+	if ((w = aligned_alloc(64, nt * sizeof(*w))) == NULL ||
+		(all = malloc(nt * k * sizeof(*all))) == NULL) {
 		rc = PASO_E_NOMEM;
 		goto out;
 	}
-	for (i = 0; i < g->n; i++) {
-		pp[i] = NULL;
-		for (j = 0; j < n; j++)
-			if (probes[j] != NULL && probes[j]->gen == g->ref[i]->gen)
-				pp[i] = probes[j];
+	memset(w, 0, nt * sizeof(*w));
+	for (t = 0; t < nt; t++) {
+		w[t].g = g;
+		w[t].probes = pp;
+		w[t].np = np;
+		/* block-aligned split keeps SIMD rows on their 64-byte alignment */
+		w[t].lo = (g->n * t / nt) / 64 * 64;
+		w[t].hi = t + 1 == nt ? g->n : (g->n * (t + 1) / nt) / 64 * 64;
+		w[t].k = k;
+		w[t].exhaustive = opts != NULL && opts->exhaustive;
+		w[t].gate_cos = gate_cos;
+		w[t].gate_ev = gate_ev;
 	}
-	/* face: one int8 scan per probe generation over the flat array */
-	for (j = 0; j < n; j++) {
-		if (probes[j] == NULL || !probes[j]->has_face)
-			continue;
-		if (n == 1) {
-			face_scan(&probes[j]->face, g->face, g->inv_norm, g->n, fs);
+	for (t = 1; t < nt; t++) {
+		if (pthread_create(&tid[t], NULL, scan, &w[t]) != 0)
 			break;
-		}
-		for (i = 0; i < g->n; i++)
-			if (pp[i] == probes[j])
-				fs[i] = g->inv_norm[i] != 0 ? (float)face_cosine_q(&probes[j]->face,
-								      &g->ref[i]->face)
-							    : 0;
+		started = t;
 	}
-	for (i = 0; i < g->n; i++) {
-		const struct pref *p = pp[i], *r = g->ref[i];
-		struct match_scores fast;
-		double ev = 0;
-		int k = 0;
+	scan(&w[0]);
+	for (t = 1; t <= started; t++)
+		pthread_join(tid[t], NULL);
+	for (t = started + 1; t < nt; t++)
+		scan(&w[t]); /* thread creation failed: its share here */
+	/* the best candidates of all workers, each then compared in full; fingers kept in the
+	 * store are opened for the PGALLERY_FINGER_LOADS best only (a mate is among the first by
+	 * face and iris), the others compared by face and iris alone */
+	for (t = 0; t < nt; t++)
+		for (i = 0; i < w[t].ncand; i++)
+			all[nall++] = w[t].cand[i];
+	qsort(all, nall, sizeof(*all), cand_desc);
+	for (i = 0; i < nall && i < k; i++) {
+		int pq = probe_of(&w[0], g->gen[all[i].i]);
 
-		if (p == NULL)
-			continue;
-		memset(&fast, 0, sizeof(fast));
-		if (p->has_face && r->has_face) {
-			fast.face = fs[i];
-			ev += pref_face_ev(fast.face);
-			k++;
-		}
-		score_iris(r->iris, p->iris, &fast, &ev, &k);
-		if (k == 0)
-			full[nfull++] = i; /* nothing fast in common: compared in full */
-		else {
-			c[nc].ev = ev;
-			c[nc].i = i;
-			nc++;
-		}
+		confirm(&w[0], all[i].i, pp[pq], i < PGALLERY_FINGER_LOADS);
 	}
-	if (nc > PGALLERY_CANDIDATES) {
-		qsort(c, nc, sizeof(*c), cand_desc);
-		nc = PGALLERY_CANDIDATES;
-	}
-	for (j = 0; j < nc; j++)
-		full[nfull++] = c[j].i;
-	for (j = 0; j < nfull; j++) {
-		i = full[j];
-		compare_entry(g, i, pp[i], &sc);
-		if (sc.modalities == 0)
-			continue;
-		if (best->modalities == 0 || sc.fused > best->fused) {
-			*best = sc;
-			memcpy(best_id, g->id[i], 16);
+	for (t = 0; t < nt; t++) {
+		if (w[t].have_best && (best->modalities == 0 || better(&w[t].best, best))) {
+			*best = w[t].best;
+			memcpy(best_id, w[t].best_id, 16);
+		}
+		if (stats != NULL) {
+			stats->scanned += w[t].st.scanned;
+			stats->iris += w[t].st.iris;
+			stats->confirmed += w[t].st.confirmed;
+			stats->finger_loads += w[t].st.finger_loads;
 		}
 	}
 	*found = match_decide(best, fmr);
 out:
 	pthread_rwlock_unlock(&g->lock);
-	free(c);
-	free(fs);
-	free(pp);
-	free(full);
+	if (w != NULL) {
+		sodium_memzero(w, nt * sizeof(*w));
+		free(w);
+	}
+	free(all);
 	return rc;
+}
+
+int
+pgallery_identify(struct pgallery *g, const struct pref *const *probes, size_t n, double fmr,
+	uint8_t best_id[16], struct match_scores *best, int *found)
+{
+	return pgallery_identify_ex(g, probes, n, fmr, NULL, best_id, best, found, NULL);
 }

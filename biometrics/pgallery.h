@@ -75,6 +75,14 @@ typedef int (*pgallery_finger_loader)(void *arg, const uint8_t id[16], struct pr
 void pgallery_set_finger_loader(struct pgallery *g, pgallery_finger_loader fn, void *arg);
 
 /*
+ * Threads a search of a large gallery (PARALLEL_MIN entries, 8,192) scans with, the caller's
+ * included (1..PGALLERY_MAX_THREADS; 1 at creation). Set before searching. 0 or
+ * PASO_E_INVALID_ARG.
+ */
+#define PGALLERY_MAX_THREADS 64
+int pgallery_set_threads(struct pgallery *g, unsigned threads);
+
+/*
  * Adds r under id, taking ownership of r in every case. Replaces the entry of id when replace
  * is set (renewal), else PASO_E_EXISTS. *old (may be NULL) receives the replaced reference
  * (caller owns it), NULL if there was none. 0, PASO_E_EXISTS, PASO_E_NOMEM.
@@ -107,15 +115,43 @@ int pgallery_verify(const struct pgallery *g, const uint8_t id[16], const struct
 	struct match_scores *out);
 
 /*
- * 1:N: probes[0..n) are the probe under each generation held (an entry is compared with the
- * probe of its own generation; entries of a generation with no probe are skipped). Face and
- * iris score every entry; the PGALLERY_CANDIDATES entries with the most face+iris evidence,
- * and every entry sharing neither with the probe, are compared in full (fingers too). *best
- * gets the highest fused score; *found = 1 when it matches at per-comparison FMR fmr.
- * 0 or PASO_E_NOMEM.
+ * 1:N: probes[0..n) are the probe under each generation held, n <= PGALLERY_MAX_GENS (NULL
+ * slots are skipped; an entry is compared with the probe of its own generation; entries of a
+ * generation with no probe are skipped). Face and iris score every entry; the
+ * PGALLERY_CANDIDATES entries with the most face+iris evidence, and every entry sharing neither
+ * with the probe, are compared in full (fingers too: with a finger loader, opened for the
+ * PGALLERY_FINGER_LOADS best candidates only). *best gets the highest fused score; *found = 1
+ * when it matches at per-comparison FMR fmr. 0, PASO_E_INVALID_ARG (n) or PASO_E_NOMEM.
+ *
+ * A gallery of PGALLERY_GATE_MIN entries or more is scanned face first, as the unprotected
+ * gallery is (gallery.h): an entry's irises are compared only where its protected face cosine
+ * has PGALLERY_GATE_EV evidence (face FMR 1e-2) or either side has no face; a mate whose face
+ * falls below keeps its face evidence only. From 8,192 entries the scan is split over the
+ * gallery's threads (pgallery_set_threads). bench_pgallery measures the loss against the
+ * exhaustive search.
  */
+#define PGALLERY_MAX_GENS 8
 #define PGALLERY_CANDIDATES 32
+#define PGALLERY_FINGER_LOADS 4
+#define PGALLERY_GATE_MIN 8192
+#define PGALLERY_GATE_EV 2.0
 int pgallery_identify(struct pgallery *g, const struct pref *const *probes, size_t n, double fmr,
 	uint8_t best_id[16], struct match_scores *best, int *found);
+
+/* Options and counters of pgallery_identify_ex (benchmarks, evaluation). */
+struct pgallery_opts {
+	size_t candidates;   /* 0 = PGALLERY_CANDIDATES */
+	int exhaustive;      /* 1: every entry compared in full, fingers opened (the reference) */
+	double gate_face_ev; /* 0 = PGALLERY_GATE_EV; < 0: no gate (every iris compared) */
+};
+struct pgallery_stats {
+	size_t scanned;      /* entries the scan went over */
+	size_t iris;         /* entries whose irises were compared in the scan */
+	size_t confirmed;    /* entries compared in full */
+	size_t finger_loads; /* finger forms opened from the store */
+};
+int pgallery_identify_ex(struct pgallery *g, const struct pref *const *probes, size_t n, double fmr,
+	const struct pgallery_opts *opts, uint8_t best_id[16], struct match_scores *best,
+	int *found, struct pgallery_stats *stats);
 
 #endif

@@ -534,7 +534,7 @@ pprobe_for(struct act *a, uint32_t gen, const struct pref **outp, struct pref **
 	return 0;
 }
 
-#define DECIDE_MAX_GENS 8
+#define DECIDE_MAX_GENS PGALLERY_MAX_GENS
 int
 decide_identify_protected(const struct decide_ctx *dc, const struct bio_sample *s,
 	const struct pref *cur, double fmr, struct gallery_hit *best, int *found)

@@ -1016,6 +1016,7 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 		goto out;
 	}
 	if ((r = pgallery_new(&h->pgallery)) != 0 ||
+		(r = pgallery_set_threads(h->pgallery, 2)) != 0 ||
 		(r = protref_keys_new(h->kr, &h->pkeys)) != 0) {
 		paso_diag_set(d, r, "gallery: %s", paso_strerror(r));
 		goto out;

@@ -40,7 +40,7 @@ $B/bench_bio --gallery $GALLERY
 echo; echo "### 1:N over protected faces (PolyProtect) beside the unprotected search"
 $B/bench_protect --gallery $GALLERY --runs $RUNS
 echo; echo "### the hub's 1:N over protected references (face, iris, fingers) beside unprotected ones"
-$B/bench_pgallery --gallery $PEOPLE --probes 32
+$B/bench_pgallery --gallery $GALLERY --enrolled 100 --runs $RUNS --exhaustive 4
 echo; echo "### the researcher's bench: southern-border scenario per policy and phase"
 PASO_BENCH_DIR="$DIR" bench/lab/bench_scenario.sh $TRAVELLERS $RUNS
 echo; echo "### paso trace: one person's acts through the trace index, against reading the whole log"
