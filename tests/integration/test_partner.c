@@ -546,6 +546,47 @@ test_hit_no_hit(void **state)
 	pair_cleanup(&p);
 }
 
+/* The national hub under a protection policy: it holds only protected references, and a
+ * partner's hit/no-hit query is answered from them (the probe protected under the hub's key). */
+static const char national_protected_yaml[] =
+	"name: national-protected\n"
+	"store:\n  finger: true\n  face: true\n  iris: true\n"
+	"protect:\n  finger: pmcc\n  face: polyprotect\n  iris: bloom\n"
+	"sharing:\n"
+	"  - partner: dhs\n    what: hit_no_hit\n    categories: all\n"
+	"    purpose: " PURPOSE "\n    retention_days: 30\n";
+
+static void
+test_hit_no_hit_protected(void **state)
+{
+	struct pair p;
+	char hit[800], hit2[800], miss[800], *out = NULL, *logn;
+	uint32_t i;
+
+	(void)state;
+	pair_setup_with(&p, national_protected_yaml);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 6);
+	make_probe(&p, 2, "hit.cap", hit, sizeof(hit));
+	make_probe(&p, 5, "hit2.cap", hit2, sizeof(hit2));
+	make_probe(&p, 400, "miss.cap", miss, sizeof(miss));
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(query(&p, PURPOSE, i == 0 ? hit : hit2, &out), 0);
+		assert_non_null(strstr(out, "hit: case token "));
+		free(out);
+	}
+	assert_int_equal(query(&p, PURPOSE, miss, &out), 3);
+	assert_non_null(strstr(out, "no hit"));
+	free(out);
+	h_hub_stop(&p.nat, SIGTERM);
+	logn = show(p.nat.hub);
+	assert_int_equal(h_count(logn, "\"action\":\"QUERY\""), 3);
+	assert_int_equal(h_count(logn, "\"detail\":\"hit: case token"), 2);
+	assert_int_equal(h_count(logn, "\"detail\":\"no hit"), 1);
+	free(logn);
+	pair_cleanup(&p);
+}
+
 static void
 test_query_from_partner_without_rules(void **state)
 {
@@ -1846,6 +1887,7 @@ main(void)
 		cmocka_unit_test_teardown(test_certificates_never_cross_roles, teardown_pair),
 		cmocka_unit_test_teardown(test_hit_no_hit, teardown_pair),
 		cmocka_unit_test_teardown(test_query_batch, teardown_pair),
+		cmocka_unit_test_teardown(test_hit_no_hit_protected, teardown_pair),
 		cmocka_unit_test_teardown(test_query_from_partner_without_rules, teardown_pair),
 		cmocka_unit_test_teardown(test_bulk_shares_counted_on_both_sides, teardown_pair),
 		cmocka_unit_test_teardown(test_partner_resend_stored_once, teardown_pair),
