@@ -162,7 +162,7 @@ protect_key_free(struct protect_key *k)
 int
 protect_face(const struct protect_key *k, const float v[BIO_FACE_DIM], float out[PROTECT_FACE_DIM])
 {
-	double ss = 0, g, x[BIO_FACE_DIM];
+	double ss = 0, g, mean = 0, x[BIO_FACE_DIM], y[PROTECT_FACE_DIM];
 	int i, j;
 
 	for (i = 0; i < BIO_FACE_DIM; i++) {
@@ -187,9 +187,22 @@ protect_face(const struct protect_key *k, const float v[BIO_FACE_DIM], float out
 				t *= w[i];
 			p += k->c[i] * t;
 		}
-		out[j] = (float)p;
+		y[j] = p;
+		mean += p;
 	}
+	/*
+	 * Centred: the even powers add the same positive offset to every element of everyone's
+	 * form (x^2 averages exactly 1/512 over a unit vector), c_i/512 for the square. Where a
+	 * key's even-power coefficients outweigh its linear one, that offset dominates every
+	 * form and strangers' cosines crowd towards 1: the impostor cosine at FMR 1e-4 ranged
+	 * 0.25-0.37 over 16 random keys (1,500 people). Without the offset it is 0.22-0.23 for
+	 * every key, so one calibration table holds for each deployment's key.
+	 */
+	mean /= PROTECT_FACE_DIM;
+	for (j = 0; j < PROTECT_FACE_DIM; j++)
+		out[j] = (float)(y[j] - mean);
 	sodium_memzero(x, sizeof(x));
+	sodium_memzero(y, sizeof(y));
 	return 0;
 }
 

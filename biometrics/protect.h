@@ -48,8 +48,9 @@ void protect_key_free(struct protect_key *k);
  * Maps an embedding (any norm) to its protected form: out[j] is sum_i c_i * x_{j+i}^e_i over a
  * window of PROTECT_FACE_M elements of x, x_k = v_{pi(k)} / |v| for the key's permutation pi of
  * the 512 elements, with the key's nonzero integer coefficients c in -50..50 and exponents e a
- * permutation of 1..PROTECT_FACE_M. Returns 0 or PASO_E_FIELD_RANGE (a value not finite, or all
- * zero).
+ * permutation of 1..PROTECT_FACE_M, then centred (its mean over the PROTECT_FACE_DIM elements
+ * subtracted: the even powers' common offset would otherwise make strangers' forms alike under
+ * some keys). Returns 0 or PASO_E_FIELD_RANGE (a value not finite, or all zero).
  */
 int protect_face(
 	const struct protect_key *k, const float v[BIO_FACE_DIM], float out[PROTECT_FACE_DIM]);

@@ -24,6 +24,12 @@
 #define FACE_BINS 20000 /* cosine -1..1 */
 #define IRIS_BINS 20000 /* 1 - dissimilarity, 0..1 */
 #define FING_BINS 20000 /* LSS 0..1 */
+/*
+ * Faces are compared under FACE_KEYS keys, their scores pooled: a PolyProtect form's impostor
+ * cosines depend a little on the key, and a deployment draws its own (the iris filters'
+ * dissimilarity does not depend on the key: a permutation of each block's bits).
+ */
+#define FACE_KEYS 8
 
 struct job {
 	int t, nt;
@@ -57,11 +63,13 @@ work(void *arg)
 
 	for (a = (uint32_t)j->t; a < j->n; a += (uint32_t)j->nt) {
 		for (b = a + 1; b < j->n; b++) {
-			if (j->has_face[a] && j->has_face[b]) {
-				bump(j->face_h, FACE_BINS, -1, 1,
-					face_cosine_q(&j->fq[a], &j->fq[b]));
-				j->face_n++;
-			}
+			if (j->has_face[a] && j->has_face[b])
+				for (e = 0; e < FACE_KEYS; e++) {
+					bump(j->face_h, FACE_BINS, -1, 1,
+						face_cosine_q(&j->fq[(size_t)e * j->n + a],
+							&j->fq[(size_t)e * j->n + b]));
+					j->face_n++;
+				}
 			double sum = 0;
 			int ne = 0;
 
@@ -148,7 +156,7 @@ int
 main(int argc, char **argv)
 {
 	struct population *pop = NULL;
-	struct protect_key *k = NULL;
+	struct protect_key *k = NULL, *fk[FACE_KEYS];
 	uint8_t key[PROTECT_KEY_BYTES];
 	struct job job[2];
 	pthread_t th;
@@ -169,12 +177,17 @@ main(int argc, char **argv)
 		nf = n;
 	if (sodium_init() < 0)
 		return 1;
-	/* a fixed key: the tables describe the schemes, not one deployment's key */
-	for (i = 0; i < PROTECT_KEY_BYTES; i++)
-		key[i] = (uint8_t)(0x5a ^ (i * 29));
-	if (population_new(20240601, n, &pop) != 0 || protect_key_new(key, &k) != 0)
+	/* fixed keys: the tables describe the schemes, not one deployment's key */
+	for (t = 0; t < FACE_KEYS; t++) {
+		for (i = 0; i < PROTECT_KEY_BYTES; i++)
+			key[i] = (uint8_t)(0x5a ^ (i * 29) ^ (t * 101));
+		if (protect_key_new(key, &fk[t]) != 0)
+			return 1;
+	}
+	k = fk[0];
+	if (population_new(20240601, n, &pop) != 0)
 		return 1;
-	struct face_q *fq = aligned_alloc(64, sizeof(*fq) * n);
+	struct face_q *fq = aligned_alloc(64, sizeof(*fq) * n * FACE_KEYS);
 	int *hf = calloc(n, sizeof(*hf));
 	struct protect_iris(*ir)[2] = calloc(n, sizeof(*ir));
 	struct protect_finger **pf = calloc(n, sizeof(*pf));
@@ -190,8 +203,9 @@ main(int argc, char **argv)
 		if (capture_take(pop, i, 1000, PRESET_GOOD, &s) != 0)
 			return 1;
 		if (s.has_face) {
-			if (protect_face_q(k, s.face, &fq[i]) != 0)
-				return 1;
+			for (t = 0; t < FACE_KEYS; t++)
+				if (protect_face_q(fk[t], s.face, &fq[(size_t)t * n + i]) != 0)
+					return 1;
 			hf[i] = 1;
 		}
 		for (e = 0; e < s.n_iris; e++) {
@@ -249,14 +263,14 @@ main(int argc, char **argv)
 	       "/*   build/bin/calib_protect %u %u > biometrics/protect_calib.h */\n"
 	       "#ifndef PASO_PROTECT_CALIB_H\n#define PASO_PROTECT_CALIB_H\n\n"
 	       "/*\n * Population seed 20240601, one good-preset capture per person, one key "
-	       "for all (the hub's mode).\n"
-	       " * Face PolyProtect int8 cosine (%s kernel): %llu comparisons.\n"
+	       "for all (the hub's mode;\n * faces: the same under each of several keys).\n"
+	       " * Face PolyProtect int8 cosine (%s kernel): %llu comparisons (pairs x %d keys).\n"
 	       " * Iris 1 - Bloom-filter dissimilarity per eye: %llu comparisons; mean of both eyes: "
 	       "%llu.\n"
 	       " * Finger protected-MCC LSS per position: %llu comparisons (%u people).\n */\n\n"
 	       "struct protect_calib_point {\n\tdouble score; /* increasing */\n"
 	       "\tdouble ev;    /* -log10 of the impostor share scoring at least score */\n};\n\n",
-		n, nf, face_impl_name(), (unsigned long long)fn, (unsigned long long)in,
+		n, nf, face_impl_name(), (unsigned long long)fn, FACE_KEYS, (unsigned long long)in,
 		(unsigned long long)i2n, (unsigned long long)gn, nf);
 	table("protect_face_calib", fh, FACE_BINS, -1, 1, fn);
 	printf("\n");
@@ -266,7 +280,8 @@ main(int argc, char **argv)
 	printf("\n");
 	table("protect_finger_calib", gh, FING_BINS, 0, 1, gn);
 	printf("\n#endif\n");
-	protect_key_free(k);
+	for (t = 0; t < FACE_KEYS; t++)
+		protect_key_free(fk[t]);
 	population_free(pop);
 	return 0;
 }
