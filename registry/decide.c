@@ -52,6 +52,51 @@ protected_mask(const struct decide_ctx *dc)
 
 /* --- preparing a message (any thread) -------------------------------------------------------- */
 
+/*
+ * An enrolment under protection, for every partner a templates rule shares this category
+ * with: the capture protected under that partner's own key ("partner:NAME"), since the hub
+ * keeps no raw template to make it later. A failure refuses the enrolment (m->err).
+ */
+static void
+partner_forms(const struct decide_ctx *dc, struct decide_msg *m)
+{
+	const struct policy_settings *ps = policy_settings(dc->policy);
+	int cat = m->env->enroll->category;
+	char holder[80];
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < ps->nsharing; i++) {
+		const struct policy_share_rule *ru = &ps->sharing[i];
+
+		if (ru->what != POLICY_SHARE_TEMPLATES || cat < 1 || cat > 4 ||
+			!(ru->categories & (1u << cat)))
+			continue;
+		for (j = 0; j < m->nppart && strcmp(m->ppart_name[j], ru->partner) != 0; j++)
+			;
+		if (j < m->nppart)
+			continue; /* two rules for one partner: one form */
+		if (m->nppart == DECIDE_MAX_PARTNER_FORMS) {
+			paso_diag_set(&m->err, PASO_E_POLICY_CONFLICT,
+				"sharing: templates for more than %d partners",
+				DECIDE_MAX_PARTNER_FORMS);
+			return;
+		}
+		(void)snprintf(holder, sizeof(holder), "partner:%s", ru->partner);
+		if ((rc = protref_protect_for(dc->pkeys, holder, &m->sample, protected_mask(dc),
+			     &m->ppart[m->nppart], &m->err)) != 0) {
+			if (m->err.code == 0)
+				paso_diag_set(&m->err, rc,
+					"capture: cannot be protected for partner %s: %s",
+					ru->partner, paso_strerror(rc));
+			return;
+		}
+		(void)snprintf(
+			m->ppart_name[m->nppart], sizeof(m->ppart_name[0]), "%s", ru->partner);
+		m->nppart++;
+	}
+}
+
 int
 decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *payload, size_t len,
 	const struct paso_diag *transport_err, struct decide_msg *m)
@@ -87,6 +132,8 @@ decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *pa
 			 m->err.code == 0)
 			paso_diag_set(
 				&m->err, rc, "capture: cannot be protected: %s", paso_strerror(rc));
+		else if (rc == 0 && m->env->body_case == PASO__ENVELOPE__BODY_ENROLL)
+			partner_forms(dc, m);
 		return 0;
 	}
 	/* Template extraction is the costly part of matching; it runs here, in parallel, so the
@@ -118,6 +165,8 @@ decide_msg_clear(struct decide_msg *m)
 	bio_sample_clear(&m->sample);
 	match_template_free(m->probe);
 	pref_free(m->pprobe);
+	for (size_t i = 0; i < m->nppart; i++)
+		pref_free(m->ppart[i]);
 	free(m->reply);
 	memset(m, 0, sizeof(*m));
 }
@@ -755,10 +804,11 @@ act_enroll(struct act *a)
 	Paso__Capture kept;
 	Paso__AuditEntry e = PASO__AUDIT_ENTRY__INIT;
 	struct gallery_hit hit;
-	struct protref_pb pb;
+	struct protref_pb pb, ppb[DECIDE_MAX_PARTNER_FORMS];
+	Paso__PartnerForm pf[DECIDE_MAX_PARTNER_FORMS], *pfp[DECIDE_MAX_PARTNER_FORMS];
 	unsigned kept_mods;
 	uint8_t id[VAULT_ID_BYTES], pseud[32], *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, i;
 	uint64_t idx, expires;
 	uint32_t days = policy_retention_days(dc->policy, POLICY_REC_ENROLMENT);
 	int rc, found = 0;
@@ -823,8 +873,22 @@ act_enroll(struct act *a)
 		rec.protected_templates = &pb.pt;
 		kept_mods |= pref_modalities(a->m->pprobe);
 	}
-	rc = pack_record(&rec, &buf, &len);
+	memset(ppb, 0, sizeof(ppb));
+	rc = 0;
+	for (i = 0; i < a->m->nppart && rc == 0; i++) {
+		paso__partner_form__init(&pf[i]);
+		pf[i].partner = a->m->ppart_name[i];
+		if ((rc = protref_to_pb(a->m->ppart[i], &ppb[i])) == 0)
+			pf[i].form = &ppb[i].pt;
+		pfp[i] = &pf[i];
+	}
+	rec.n_partner_forms = a->m->nppart;
+	rec.partner_forms = pfp;
+	if (rc == 0)
+		rc = pack_record(&rec, &buf, &len);
 	protref_pb_clear(&pb);
+	for (i = 0; i < a->m->nppart; i++)
+		protref_pb_clear(&ppb[i]);
 	if (rc != 0)
 		return rc;
 	/* The key epoch is (enrolment, today): the sweep erases the day's cohort when

@@ -67,6 +67,8 @@ struct decide_ctx {
 	uint64_t accepted, refused, replayed; /* outcomes since start (not durable) */
 };
 
+#define DECIDE_MAX_PARTNER_FORMS 8
+
 /* One kiosk message on its way to a decision. */
 struct decide_msg {
 	char kiosk[128];          /* who sent it: the certificate CN */
@@ -79,8 +81,13 @@ struct decide_msg {
 	/* Under protection: the capture protected under the current generation (decide_prepare),
 	 * instead of probe. */
 	struct pref *pprobe;
-	struct paso_diag err;     /* err.code != 0: refuse with this */
-	uint64_t last_seq;        /* SEQ_CONFLICT: highest seq held from this kiosk */
+	/* An enrolment under protection with templates sharing rules: each such partner's own
+	 * form of the capture (key "partner:NAME"), made by decide_prepare. */
+	struct pref *ppart[DECIDE_MAX_PARTNER_FORMS];
+	char ppart_name[DECIDE_MAX_PARTNER_FORMS][65];
+	size_t nppart;
+	struct paso_diag err; /* err.code != 0: refuse with this */
+	uint64_t last_seq;    /* SEQ_CONFLICT: highest seq held from this kiosk */
 	/* Enrolment deduplication done by decide_prepare, off the commit loop: the search saw
 	 * the gallery up to dedup_seq; decide_message compares only what was added since. */
 	int dedup_done, dedup_found;

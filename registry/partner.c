@@ -11,6 +11,7 @@
 #include "hex.h"
 #include "instant.h"
 #include "peer.h"
+#include "protref.h"
 #include "sample_pb.h"
 #include "tls.h"
 #include "vault.h"
@@ -116,6 +117,18 @@ recv_validate(struct recv *rv)
 				return;
 			bio_sample_clear(&s);
 		}
+		if (r->protected_templates != NULL) {
+			struct pref *pr = NULL;
+			struct paso_diag d = {0};
+
+			if (protref_from_pb(r->protected_templates, &pr, &d) != 0) {
+				paso_diag_set(&rv->err, d.code != 0 ? d.code : PASO_E_CORRUPT,
+					"share_batch.records[%zu].protected_templates: %s", i,
+					d.msg);
+				return;
+			}
+			pref_free(pr);
+		}
 	}
 }
 
@@ -157,6 +170,7 @@ store_one(struct recv *rv, struct ledger_txn *t, uint64_t now, const Paso__Share
 	uint8_t id[VAULT_ID_BYTES], *buf = NULL;
 	uint32_t days = policy_retention_days(pol, POLICY_REC_ENROLMENT);
 	uint64_t expires;
+	Paso__PartnerForm pf, *pfp;
 	char detail[300], until[INSTANT_TEXT_BYTES];
 	size_t len;
 	int r, tmpl = in->templates != NULL;
@@ -177,6 +191,17 @@ store_one(struct recv *rv, struct ledger_txn *t, uint64_t now, const Paso__Share
 	rec.shared_as = in->subject;
 	rec.shared_rule = in->rule;
 	rec.share_seq = in->share_seq;
+	if (in->protected_templates != NULL) {
+		/* our own protected form, keyed for us by the sender: kept apart from references
+		 * this deployment makes (it holds no key to protect probes with it) */
+		paso__partner_form__init(&pf);
+		pf.partner = (char *)rv->peer;
+		pf.form = in->protected_templates;
+		pfp = &pf;
+		rec.n_partner_forms = 1;
+		rec.partner_forms = &pfp;
+		tmpl = 2;
+	}
 	len = paso__subject_record__get_packed_size(&rec);
 	if ((buf = malloc(len ? len : 1)) == NULL)
 		return PASO_E_NOMEM;
@@ -189,8 +214,10 @@ store_one(struct recv *rv, struct ledger_txn *t, uint64_t now, const Paso__Share
 	(void)snprintf(detail, sizeof(detail),
 		"received %s (share_seq %llu) from '%s', sealed under this deployment's keys "
 		"until %s",
-		tmpl ? "templates" : "record", (unsigned long long)in->share_seq, rv->peer,
-		instant_format(expires, until));
+		tmpl == 2 ? "protected templates"
+		: tmpl    ? "templates"
+			  : "record",
+		(unsigned long long)in->share_seq, rv->peer, instant_format(expires, until));
 	e.time = now;
 	e.actor = (char *)rv->peer;
 	e.action = PASO__ACTION__RECEIVE;
@@ -205,7 +232,7 @@ store_one(struct recv *rv, struct ledger_txn *t, uint64_t now, const Paso__Share
 		return r;
 	ledger_count(t, COUNT_SUBJECTS, 1);
 	ledger_count(t, COUNT_CAT_REGIONAL_VISITOR + in->category - 1, 1);
-	if (tmpl) {
+	if (tmpl == 1) {
 		ledger_count(t, COUNT_WITH_FINGER, in->templates->finger_record.len > 0);
 		ledger_count(t, COUNT_WITH_FACE, in->templates->face != NULL);
 		ledger_count(t, COUNT_WITH_IRIS, in->templates->n_iris > 0);

@@ -779,15 +779,6 @@ check_conflicts(struct pctx *c, const struct policy *p)
 				"partners[%zu].name '%s' is named by no sharing rule", i,
 				s->partners[i].name);
 	}
-	/* A partner must get its own, differently keyed form, which needs the capture when it
-	 * is taken; the hub does not make those yet, and never sends its own (or raw) ones. */
-	for (i = 0; i < s->nsharing && prot_n > 0; i++)
-		if (s->sharing[i].what == POLICY_SHARE_TEMPLATES)
-			return fail(c, PASO_E_POLICY_CONFLICT, s->sharing[i].line,
-				"sharing[%zu] shares templates but the hub keeps protected references "
-				"(protect.%s): sharing them is not supported yet (share records, or "
-				"hit_no_hit)",
-				i, policy_modality_name(prot_at));
 	return 0;
 }
 

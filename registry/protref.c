@@ -155,6 +155,27 @@ protref_protect(struct protref_keys *ks, uint32_t gen, const struct bio_sample *
 }
 
 int
+protref_protect_for(struct protref_keys *ks, const char *holder, const struct bio_sample *s,
+	unsigned mask, struct pref **out, struct paso_diag *d)
+{
+	uint8_t key[KEYRING_PROTECT_KEY_BYTES];
+	struct protect_key *k = NULL;
+	uint32_t gen = 0;
+	int r;
+
+	*out = NULL;
+	/* not cached: made once per enrolment and partner, off the commit loop */
+	if ((r = keyring_protect_key(ks->kr, KEYRING_PROTECT_CURRENT, holder, key, &gen)) != 0 ||
+		(r = protect_key_new(key, &k)) != 0)
+		goto out;
+	r = pref_new(k, gen, s, mask, out, d);
+out:
+	sodium_memzero(key, sizeof(key));
+	protect_key_free(k);
+	return r;
+}
+
+int
 protref_rotate(struct protref_keys *ks, uint32_t *gen)
 {
 	long idx;

@@ -44,6 +44,14 @@ int protref_protect(struct protref_keys *ks, uint32_t gen, const struct bio_samp
 	unsigned mask, struct pref **out, struct paso_diag *d);
 
 /*
+ * The same under the current generation of another holder's key (keyring_protect_key context,
+ * e.g. "partner:dhs"): a partner's own form, unlinkable to the hub's. Caller owns *out.
+ * Returns as protref_protect.
+ */
+int protref_protect_for(struct protref_keys *ks, const char *holder, const struct bio_sample *s,
+	unsigned mask, struct pref **out, struct paso_diag *d);
+
+/*
  * Renewal: a new generation becomes current (durable before return). *gen gets it.
  * References under older generations keep matching until protref_forget_below.
  */

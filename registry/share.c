@@ -1465,7 +1465,17 @@ build_batch(struct share *s, struct batch *b, uint8_t **framep, size_t *lenp)
 		recs[m].enrolled_at = sr[i]->enrolled_at;
 		recs[m].enrolled_point = sr[i]->enrolled_point;
 		recs[m].retention_days = ru->retention_days;
-		if (ru->what == POLICY_SHARE_TEMPLATES)
+		if (ru->what == POLICY_SHARE_TEMPLATES && sr[i]->protected_templates != NULL) {
+			/* a hub under protection sends the partner its own form, made at
+			 * enrolment, never the hub's; a subject enrolled before the rule has none
+			 * (the raw capture is gone), so the partner gets the record alone */
+			size_t f;
+
+			for (f = 0; f < sr[i]->n_partner_forms; f++)
+				if (sr[i]->partner_forms[f]->partner != NULL &&
+					strcmp(sr[i]->partner_forms[f]->partner, b->partner) == 0)
+					recs[m].protected_templates = sr[i]->partner_forms[f]->form;
+		} else if (ru->what == POLICY_SHARE_TEMPLATES)
 			recs[m].templates = sr[i]->templates;
 		if (ru->what == POLICY_SHARE_RELEASE) {
 			/* The rule's attributes, nothing else: category always (whom it covers). */

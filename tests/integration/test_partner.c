@@ -20,11 +20,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "client.h"
 #include "errors.h"
 #include "harness.h"
+#include "capture.h"
+#include "keyring.h"
+#include "paso.pb-c.h"
+#include "pgallery.h"
 #include "population.h"
+#include "protect_metrics.h"
+#include "protref.h"
+#include "vault.h"
 
 #define K "kiosk-ciudad-hidalgo"
 #define PURPOSE "immigration case check"
@@ -584,6 +592,220 @@ test_hit_no_hit_protected(void **state)
 	assert_int_equal(h_count(logn, "\"detail\":\"hit: case token"), 2);
 	assert_int_equal(h_count(logn, "\"detail\":\"no hit"), 1);
 	free(logn);
+	pair_cleanup(&p);
+}
+
+/* --- a partner's own protected form ---------------------------------------------------------- */
+
+static const char national_protected_templates_yaml[] =
+	"name: national-protected\n"
+	"store:\n  finger: true\n  face: true\n  iris: true\n"
+	"protect:\n  finger: pmcc\n  face: polyprotect\n  iris: bloom\n"
+	"sharing:\n"
+	"  - partner: dhs\n    what: templates\n    categories: all\n"
+	"    purpose: bulk screening\n    retention_days: 3650\n";
+
+#define PF_PEOPLE 24
+
+/* Protected forms read from a sealed store: the hub's own and one partner's, by subject. */
+struct forms {
+	const char *partner; /* which partner_forms entry */
+	struct pref *own[PF_PEOPLE + 8], *part[PF_PEOPLE + 8];
+	size_t n;
+};
+
+static int
+collect_forms(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t len)
+{
+	struct forms *f = arg;
+	Paso__SubjectRecord *sr;
+	struct paso_diag d = {0};
+	size_t i;
+
+	(void)id;
+	assert_non_null(sr = paso__subject_record__unpack(NULL, len, rec));
+	assert_true(f->n < PF_PEOPLE + 8);
+	/* no raw biometric field anywhere in the record */
+	assert_true(sr->templates == NULL ||
+		    (sr->templates->face == NULL && sr->templates->n_iris == 0 &&
+			    sr->templates->finger_record.len == 0));
+	f->own[f->n] = f->part[f->n] = NULL;
+	if (sr->protected_templates != NULL)
+		assert_int_equal(protref_from_pb(sr->protected_templates, &f->own[f->n], &d), 0);
+	for (i = 0; i < sr->n_partner_forms; i++)
+		if (strcmp(sr->partner_forms[i]->partner, f->partner) == 0)
+			assert_int_equal(
+				protref_from_pb(sr->partner_forms[i]->form, &f->part[f->n], &d), 0);
+	f->n++;
+	paso__subject_record__free_unpacked(sr, NULL);
+	return 0;
+}
+
+static void
+read_forms(const char *hub, struct forms *f, struct keyring **krp)
+{
+	struct paso_diag d = {0};
+	struct keyring *kr = NULL;
+	struct vault *v = NULL;
+	struct vault_txn *t = NULL;
+	char keys[700];
+
+	(void)snprintf(keys, sizeof(keys), "%s/keys", hub);
+	assert_int_equal(keyring_open(keys, &kr, &d), 0);
+	assert_int_equal(vault_open(hub, kr, &v, &d), 0);
+	assert_int_equal(vault_begin(v, 1, &t), 0);
+	assert_int_equal(vault_subject_foreach(t, collect_forms, f), 0);
+	vault_abort(t);
+	vault_close(v);
+	if (krp != NULL)
+		*krp = kr;
+	else
+		keyring_close(kr);
+}
+
+/* Person i's capture capture_no (the population the test client enrols from), protected
+ * under key kr's holder at generation gen. */
+static struct pref *
+protected_capture(
+	struct keyring *kr, const char *holder, uint32_t gen, uint32_t i, uint32_t capture_no)
+{
+	uint8_t key[KEYRING_PROTECT_KEY_BYTES];
+	struct population *pop = NULL;
+	struct protect_key *k = NULL;
+	struct pref *p = NULL;
+	struct bio_sample s;
+
+	assert_int_equal(keyring_protect_key(kr, gen, holder, key, NULL), 0);
+	assert_int_equal(protect_key_new(key, &k), 0);
+	sodium_memzero(key, sizeof(key));
+	assert_int_equal(population_new(5, i + 1, &pop), 0);
+	assert_int_equal(capture_take(pop, i, capture_no, PRESET_GOOD, &s), 0);
+	assert_int_equal(pref_new(k, gen, &s, BIO_FINGER | BIO_FACE | BIO_IRIS, &p, NULL), 0);
+	bio_sample_clear(&s);
+	population_free(pop);
+	protect_key_free(k);
+	return p;
+}
+
+/*
+ * Under protection, a templates rule sends the partner its own form, made at enrolment under
+ * the key "partner:dhs": the partner stores it sealed, it matches that person's next capture
+ * protected under the partner's key and nobody else's, and it cannot be linked to the hub's
+ * own reference of the person (D<->sys between the two keys on a test population).
+ */
+static void
+test_partner_gets_its_own_protected_form(void **state)
+{
+	struct pair p;
+	struct forms nat = {"dhs", {0}, {0}, 0}, par = {"test", {0}, {0}, 0};
+	struct keyring *kr = NULL;
+	struct pgallery *g = NULL;
+	uint32_t gen, i;
+	size_t found_mates = 0, k;
+	char *logp;
+
+	(void)state;
+	pair_setup_with(&p, national_protected_templates_yaml);
+	p.par_peer = start(&p.par, 0);
+	tell_national(&p);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, PF_PEOPLE);
+	wait_shares(&p, PF_PEOPLE);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	logp = show(p.par.hub);
+	assert_int_equal(h_count(logp, "received protected templates"), PF_PEOPLE);
+	free(logp);
+	/* the national store: each subject's own reference and the partner's form, both sealed */
+	read_forms(p.nat.hub, &nat, &kr);
+	assert_int_equal(nat.n, PF_PEOPLE);
+	for (k = 0; k < nat.n; k++) {
+		struct match_scores sc;
+
+		assert_non_null(nat.own[k]);
+		assert_non_null(nat.part[k]);
+		/* the same capture under the two keys: not comparable as one person's */
+		assert_int_equal(pref_compare(nat.own[k], nat.part[k], &sc), 0);
+		assert_false(match_decide(&sc, 1e-4));
+	}
+	gen = nat.part[0]->gen;
+	/* the partner's store: its own forms, sealed under its keys */
+	read_forms(p.par.hub, &par, NULL);
+	assert_int_equal(par.n, PF_PEOPLE);
+	assert_int_equal(pgallery_new(&g), 0);
+	for (k = 0; k < par.n; k++) {
+		uint8_t id[16] = {0};
+
+		assert_null(par.own[k]); /* kept apart from references of its own */
+		assert_non_null(par.part[k]);
+		memcpy(id, &k, sizeof(uint32_t));
+		assert_int_equal(pgallery_put(g, id, par.part[k], 0, NULL), 0);
+		par.part[k] = NULL;
+	}
+	/* hit/no-hit on the partner's forms: a fresh capture under the partner's key */
+	for (i = 0; i < PF_PEOPLE + 6; i++) {
+		struct pref *pr =
+			protected_capture(kr, "partner:dhs", gen, i < PF_PEOPLE ? i : 400 + i, 1);
+		const struct pref *pp = pr;
+		struct match_scores best;
+		uint8_t bid[16];
+		int found;
+
+		assert_int_equal(
+			pgallery_identify(g, &pp, 1, 1e-6 / PF_PEOPLE, bid, &best, &found), 0);
+		if (i < PF_PEOPLE)
+			found_mates += (size_t)found;
+		else
+			assert_false(found);
+		pref_free(pr);
+		/* the hub's key on the partner's forms finds nobody */
+		if (i < 4) {
+			pr = protected_capture(kr, "hub", gen, i, 1);
+			pp = pr;
+			assert_int_equal(
+				pgallery_identify(g, &pp, 1, 1e-6 / PF_PEOPLE, bid, &best, &found),
+				0);
+			assert_false(found);
+			pref_free(pr);
+		}
+	}
+	assert_int_equal(found_mates, PF_PEOPLE);
+	/* unlinkable: D<->sys of the hub's key against the partner's on a test population */
+	{
+		enum { NP = 160 };
+		struct pref *h[NP], *q[NP];
+		double *mated = calloc(NP, sizeof(double)), *non = calloc(NP * 40, sizeof(double)),
+		       d;
+		size_t nm = 0, nn = 0;
+		uint32_t j;
+
+		assert_non_null(mated);
+		assert_non_null(non);
+		for (i = 0; i < NP; i++) {
+			h[i] = protected_capture(kr, "hub", gen, 1000 + i, 2);
+			q[i] = protected_capture(kr, "partner:dhs", gen, 1000 + i, 3);
+		}
+		for (i = 0; i < NP; i++) {
+			mated[nm++] = face_cosine_q(&h[i]->face, &q[i]->face);
+			for (j = 1; j <= 40; j++)
+				non[nn++] = face_cosine_q(&h[i]->face, &q[(i + j) % NP]->face);
+		}
+		d = protect_metrics_dsys(mated, nm, non, nn, 20);
+		print_message("face D<->sys hub key vs partner key: %.3f\n", d);
+		assert_true(d >= 0 && d < 0.15);
+		for (i = 0; i < NP; i++) {
+			pref_free(h[i]);
+			pref_free(q[i]);
+		}
+		free(mated);
+		free(non);
+	}
+	for (k = 0; k < nat.n; k++) {
+		pref_free(nat.own[k]);
+		pref_free(nat.part[k]);
+	}
+	pgallery_free(g);
+	keyring_close(kr);
 	pair_cleanup(&p);
 }
 
@@ -1888,6 +2110,7 @@ main(void)
 		cmocka_unit_test_teardown(test_hit_no_hit, teardown_pair),
 		cmocka_unit_test_teardown(test_query_batch, teardown_pair),
 		cmocka_unit_test_teardown(test_hit_no_hit_protected, teardown_pair),
+		cmocka_unit_test_teardown(test_partner_gets_its_own_protected_form, teardown_pair),
 		cmocka_unit_test_teardown(test_query_from_partner_without_rules, teardown_pair),
 		cmocka_unit_test_teardown(test_bulk_shares_counted_on_both_sides, teardown_pair),
 		cmocka_unit_test_teardown(test_partner_resend_stored_once, teardown_pair),
