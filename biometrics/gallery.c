@@ -607,6 +607,8 @@ struct worker {
 	size_t lo, hi;
 	size_t k; /* candidates kept */
 	int exhaustive;
+	int fingers_always; /* gallery_opts.fingers_always */
+	double thr;     /* the fused evidence of a match at the search's fmr */
 	float gate_cos; /* > -1: irises compared only where the face cosine reaches it */
 	double gate_ev; /* the face evidence of gate_cos */
 	struct cand cand[MAX_CAND];
@@ -667,11 +669,26 @@ compare_entry(const struct gallery *g, size_t i, struct match_view *a, const str
 	compare_entry_load(g, i, a, b, sc, 1);
 }
 
+/* Keeps sc as w's best if it is (a comparison of entry i). */
+static void
+take(struct worker *w, size_t i, const struct match_scores *sc)
+{
+	w->confirmed++;
+	if (sc->modalities == 0)
+		return;
+	if (!w->have_best || better(sc, &w->best.scores)) {
+		memcpy(w->best.id, w->g->ids[i], 16);
+		w->best.scores = *sc;
+		w->have_best = 1;
+	}
+}
+
 /*
- * Full comparison of entry i; rank is its place among the candidates (0 = most face and iris
- * evidence). Fingers kept in the store are opened for the GALLERY_FINGER_LOADS best candidates
- * only: each opening decrypts a record and builds a template (~1 ms), and a mate is among the
- * first by face and iris; the others are compared by face and iris alone.
+ * Full comparison of entry i; rank is its place among the candidates left to compare by
+ * fingers (0 = most face and iris evidence). Fingers kept in the store are opened for the
+ * GALLERY_FINGER_LOADS best of them only: each opening decrypts a record and builds a
+ * template (~1 ms), and a mate is among the first by face and iris; the others are compared
+ * by face and iris alone.
  */
 static void
 confirm_ranked(struct worker *w, size_t i, size_t rank)
@@ -681,20 +698,40 @@ confirm_ranked(struct worker *w, size_t i, size_t rank)
 
 	entry_view(w->g, i, &v);
 	compare_entry_load(w->g, i, &v, &w->p->view, &sc, rank < GALLERY_FINGER_LOADS);
-	w->confirmed++;
-	if (sc.modalities == 0)
-		return;
-	if (!w->have_best || better(&sc, &w->best.scores)) {
-		memcpy(w->best.id, w->g->ids[i], 16);
-		w->best.scores = sc;
-		w->have_best = 1;
-	}
+	take(w, i, &sc);
 }
 
 static void
 confirm(struct worker *w, size_t i)
 {
 	confirm_ranked(w, i, 0);
+}
+
+/*
+ * Do face and irises decide the comparison of entry i without fingers (gallery.h:
+ * GALLERY_CLEAR_IRIS_EV)? 1 with *fast the face and iris comparison when they do, else 0 (the
+ * entry is compared in full). A comparison of fingers costs ~0.5 ms, one of face and irises a
+ * few microseconds.
+ */
+static int
+decided_without_fingers(struct worker *w, size_t i, struct match_scores *fast)
+{
+	const struct gallery *g = w->g;
+	struct match_view v;
+
+	entry_view(g, i, &v);
+	if (w->p->view.finger == NULL || (v.finger == NULL && !g->finger_ext[i]))
+		return 0; /* no fingers to compare: the full comparison is this one */
+	v.finger = NULL;
+	match_verify_views(&v, &w->p->view, fast);
+	/* A match whatever the fingers say: Fisher's combination only falls as comparisons of
+	 * no evidence are added, and fingers add at most FINGER_MAX_VIEWS + 1 of them. */
+	if (fast->modalities != 0 &&
+		match_fisher(fast->ev_sum, fast->ev_k + FINGER_MAX_VIEWS + 1) >= w->thr)
+		return 1;
+	/* Both irises as far apart as strangers' and no strong face: not this person. */
+	return fast->n_iris == 2 && fast->iris_ev < GALLERY_CLEAR_IRIS_EV &&
+	       fast->face_ev < GALLERY_CLEAR_FACE_EV;
 }
 
 struct confirm_job {
@@ -715,22 +752,36 @@ confirm_every_other(void *arg)
 }
 
 /*
- * Full comparisons (fingers included) of the n best candidates, into w. They are the costly part
- * of a search over a small gallery, so with two or more threads they are split in two: even
- * positions here, odd positions on a second thread, merged into w afterwards.
+ * Comparisons of the n best candidates, into w: by face and irises where they decide
+ * (decided_without_fingers), in full (fingers included) for the rest. Full comparisons are
+ * the costly part of a search over a small gallery, so with two or more threads and four or
+ * more of them they are split in two: even positions here, odd positions on a second thread,
+ * merged into w afterwards.
  */
 static void
 confirm_all(struct gallery *g, struct worker *w, const struct cand *c, size_t n)
 {
-	struct worker *other;
-	struct confirm_job even = {w, c, n, 0}, odd;
+	struct worker *other = NULL;
+	struct confirm_job even, odd;
+	struct match_scores sc;
+	struct cand *full = NULL;
 	pthread_t th;
-	size_t i;
+	size_t i, nf = 0;
 
+	if (!w->exhaustive && !w->fingers_always && (full = malloc(n * sizeof(*full) + 1)) != NULL) {
+		for (i = 0; i < n; i++)
+			if (decided_without_fingers(w, c[i].idx, &sc))
+				take(w, c[i].idx, &sc);
+			else
+				full[nf++] = c[i];
+		c = full;
+		n = nf;
+	}
+	even = (struct confirm_job){w, c, n, 0};
 	if (g->threads < 2 || n < 4 || (other = calloc(1, sizeof(*other))) == NULL) {
 		for (i = 0; i < n; i++)
 			confirm_ranked(w, c[i].idx, i);
-		return;
+		goto out;
 	}
 	other->g = w->g;
 	other->p = w->p;
@@ -747,8 +798,13 @@ confirm_all(struct gallery *g, struct worker *w, const struct cand *c, size_t n)
 		w->best = other->best;
 		w->have_best = 1;
 	}
-	sodium_memzero(other, sizeof(*other));
-	free(other);
+out:
+	sodium_memzero(&sc, sizeof(sc));
+	if (other != NULL) {
+		sodium_memzero(other, sizeof(*other));
+		free(other);
+	}
+	free(full);
 }
 
 /* Keeps the k best candidates in a sorted array (k is small; most entries fail the first test). */
@@ -1011,6 +1067,8 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 			x->hi = hi;
 			x->k = k;
 			x->exhaustive = opts != NULL && opts->exhaustive;
+			x->fingers_always = opts != NULL && opts->fingers_always;
+			x->thr = match_threshold(fmr[q]);
 			x->gate_cos = gate_cos;
 			x->gate_ev = gate_ev;
 		}
@@ -1270,6 +1328,7 @@ gallery_identify_since_tmpl(struct gallery *g, const struct match_template *prob
 	/* A person enrolled moments ago ranks at the top by face and iris: fewer full
 	 * comparisons than a whole-gallery search keeps this cheap for the caller's loop. */
 	w->k = GALLERY_SINCE_CANDIDATES;
+	w->thr = match_threshold(fmr);
 	rdlock(g);
 	/* Additions since a search are few: find them, then search them as identify does. */
 	if (g->next_seq > after && (idx = malloc(g->n * sizeof(*idx) + 1)) == NULL) {

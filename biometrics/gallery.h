@@ -48,6 +48,19 @@ void gallery_set_finger_loader(struct gallery *g, gallery_finger_loader fn, void
  */
 #define GALLERY_FINGER_LOADS 4
 
+/*
+ * A search compares a candidate's fingers only where face and irises leave the decision open.
+ * They close it (the candidate's result is then its face and iris comparison) when (a) face and
+ * irises alone reach the search's threshold even with the weakest fingers added (exact: the
+ * decision cannot change), or (b) both irises were compared, their combined evidence is below
+ * GALLERY_CLEAR_IRIS_EV (as far apart as strangers' usually are) and the face's is below
+ * GALLERY_CLEAR_FACE_EV. (b) is a judgement: a mate whose two irises both fail while compared
+ * is taken as a stranger; bench_bio --only dedup measures the loss against the exhaustive
+ * search (which compares everything in full) on the same probes.
+ */
+#define GALLERY_CLEAR_IRIS_EV 1.0
+#define GALLERY_CLEAR_FACE_EV 6.0
+
 /* Pre-sizes for n entries (optional). 0 or PASO_E_NOMEM. */
 int gallery_reserve(struct gallery *g, size_t n);
 
@@ -162,6 +175,7 @@ struct gallery_opts {
 	size_t candidates;   /* 0 = GALLERY_CANDIDATES */
 	int exhaustive;      /* 1: compare every entry in full (the reference for hit-rate loss) */
 	double gate_face_ev; /* 0 = GALLERY_GATE_EV; < 0: no gate (every iris compared) */
+	int fingers_always;  /* 1: every candidate's fingers compared (no GALLERY_CLEAR_* rule) */
 };
 struct gallery_stats {
 	size_t scanned;   /* entries scored by the fast search */

@@ -252,6 +252,8 @@ match_verify_views(const struct match_view *a, const struct match_view *b, struc
 		ev_all += sum;
 		k_all += out->n_iris;
 	}
+	out->ev_sum = ev_all;
+	out->ev_k = k_all;
 	out->fused = match_fisher(ev_all, k_all);
 }
 

@@ -21,13 +21,16 @@
  * fused: -log10 of the estimated false-match rate of all modalities together (Fisher's
  * combination of the per-modality false-match rates, docs/biometrics.md "Fusion"): a
  * comparison matches at FMR f exactly when fused >= -log10(f). n_finger, n_iris: finger
- * positions and eyes compared.
+ * positions and eyes compared. ev_sum, ev_k: the summed evidence and number of comparisons
+ * fused is Fisher's combination of (match_fisher(ev_sum, ev_k) == fused).
  */
 struct match_scores {
 	double finger, face, iris, fused;
 	unsigned modalities;
 	double finger_ev, face_ev, iris_ev;
 	int n_finger, n_iris;
+	double ev_sum;
+	int ev_k;
 };
 
 /*

@@ -158,7 +158,7 @@ test_partial_probes(void **state)
 	struct gallery *g = enrolled_gallery(1);
 	struct gallery_hit hit;
 	struct bio_sample p;
-	struct gallery_opts ex = {0, 1, 0};
+	struct gallery_opts ex = {0, 1, 0, 0};
 	uint8_t id[16];
 	int found;
 
@@ -303,7 +303,7 @@ test_batched_and_gated_searches_agree(void **state)
 {
 	struct gallery *g = NULL;
 	struct gallery_hit hit;
-	struct gallery_opts nogate = {0, 0, -1};
+	struct gallery_opts nogate = {0, 0, -1, 0};
 	struct match_template *t[NE + NS];
 	static struct searcher sr[3];
 	pthread_t th[3];
