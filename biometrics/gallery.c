@@ -158,6 +158,12 @@ set_finger(struct gallery *g, size_t i, struct finger_template *ft)
 	g->finger[i] = ft;
 }
 
+int
+gallery_fingers_outside(const struct gallery *g)
+{
+	return g->loader != NULL;
+}
+
 uint64_t
 gallery_seq(const struct gallery *g)
 {
@@ -370,10 +376,19 @@ gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template 
 {
 	struct match_view v;
 	size_t i;
-	int r, e;
+	int r, e, ext = 0;
 
+	/* A deferred finger part: the store holds the fingers (a loader) or they are built now. */
+	if (match_template_deferred(t)) {
+		if (g->loader != NULL) {
+			match_template_undefer(t);
+			ext = 1;
+		} else
+			(void)match_template_finger(t);
+	}
 	match_template_view(t, &v);
-	if (v.finger == NULL && v.face_q == NULL && v.iris[0] == NULL && v.iris[1] == NULL) {
+	if (v.finger == NULL && !ext && v.face_q == NULL && v.iris[0] == NULL &&
+		v.iris[1] == NULL) {
 		r = PASO_E_INVALID_ARG;
 		goto out;
 	}
@@ -400,6 +415,8 @@ gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template 
 			memcpy(g->iris + i * ENTRY_IRIS + e * IRIS_REC, v.iris[e], IRIS_REC);
 	}
 	set_finger(g, i, match_template_take_finger(t));
+	if (ext)
+		g->finger_ext[i] = 1;
 	__atomic_store_n(&g->n, i + 1, __ATOMIC_RELEASE);
 	g->slots[slot_find(g, id)] = (uint32_t)(i + 1);
 	r = 0;
@@ -590,6 +607,7 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 /* The probe, prepared once for the whole scan. */
 struct probe {
 	struct match_template *tmpl;
+	const struct match_template *src; /* the template the probe was made of (borrowed) */
 	struct match_view view;
 	struct face_q face;
 	int has_face;
@@ -693,11 +711,16 @@ take(struct worker *w, size_t i, const struct match_scores *sc)
 static void
 confirm_ranked(struct worker *w, size_t i, size_t rank)
 {
-	struct match_view v;
+	struct match_view v, pv = w->p->view;
 	struct match_scores sc;
+	int load = rank < GALLERY_FINGER_LOADS;
 
 	entry_view(w->g, i, &v);
-	compare_entry_load(w->g, i, &v, &w->p->view, &sc, rank < GALLERY_FINGER_LOADS);
+	/* a probe's deferred finger part is built by the first comparison that uses it */
+	if (pv.finger == NULL && w->p->src != NULL && match_template_deferred(w->p->src) &&
+		(v.finger != NULL || (load && w->g->finger_ext[i])))
+		pv.finger = match_template_finger(w->p->src);
+	compare_entry_load(w->g, i, &v, &pv, &sc, load);
 	take(w, i, &sc);
 }
 
@@ -720,7 +743,9 @@ decided_without_fingers(struct worker *w, size_t i, struct match_scores *fast)
 	struct match_view v;
 
 	entry_view(g, i, &v);
-	if (w->p->view.finger == NULL || (v.finger == NULL && !g->finger_ext[i]))
+	if ((w->p->view.finger == NULL &&
+		    (w->p->src == NULL || !match_template_has_finger(w->p->src))) ||
+		(v.finger == NULL && !g->finger_ext[i]))
 		return 0; /* no fingers to compare: the full comparison is this one */
 	v.finger = NULL;
 	match_verify_views(&v, &w->p->view, fast);
@@ -965,6 +990,7 @@ probe_init_tmpl(struct probe *p, const struct match_template *t)
 {
 	int e;
 
+	p->src = t;
 	match_template_view(t, &p->view);
 	if (p->view.face_q != NULL) {
 		memcpy(p->face.q, p->view.face_q, BIO_FACE_DIM);

@@ -41,6 +41,16 @@ typedef int (*gallery_finger_loader)(void *arg, const uint8_t id[16], struct fin
  */
 void gallery_set_finger_loader(struct gallery *g, gallery_finger_loader fn, void *arg);
 
+/* 1 when g keeps finger templates outside (a loader is set), else 0. */
+int gallery_fingers_outside(const struct gallery *g);
+
+/*
+ * Probes whose finger part is deferred (match_template_new_deferred): searches build it only if
+ * a comparison needs it (GALLERY_CLEAR_*); gallery_verify compares them without it unless built.
+ * gallery_add_tmpl of such a template keeps only that the entry has fingers when a loader is set
+ * (the store holds them), else builds them first.
+ */
+
 /*
  * With a loader set, a search opens the fingers of its GALLERY_FINGER_LOADS best candidates by
  * face and iris only (an entry with nothing fast in common with the probe is always compared

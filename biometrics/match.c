@@ -3,6 +3,7 @@
 #include "match.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
@@ -18,6 +19,11 @@ struct match_template {
 	int has_face;
 	int has_iris[2];
 	struct finger_template *finger;
+	/* A deferred finger part (match_template_new_deferred): built from defer on first need,
+	 * under mu; finger is then read and written atomically. */
+	const struct bio_sample *defer;
+	int has_mu;
+	pthread_mutex_t mu;
 };
 
 int
@@ -81,11 +87,79 @@ out:
 	return r;
 }
 
+int
+match_template_new_deferred(
+	const struct bio_sample *s, struct match_template **out, struct paso_diag *d)
+{
+	struct match_template *t = NULL;
+	int r;
+
+	if ((r = match_template_new_ex(s, MATCH_FACE | MATCH_IRIS, &t, d)) != 0)
+		return r;
+	if (s->finger_record != NULL && s->finger_len > 0) {
+		if (pthread_mutex_init(&t->mu, NULL) != 0) {
+			match_template_free(t);
+			return PASO_E_NOMEM;
+		}
+		t->has_mu = 1;
+		t->defer = s;
+	}
+	*out = t;
+	return 0;
+}
+
+int
+match_template_has_finger(const struct match_template *t)
+{
+	return __atomic_load_n(&t->finger, __ATOMIC_ACQUIRE) != NULL || t->defer != NULL;
+}
+
+int
+match_template_deferred(const struct match_template *t)
+{
+	return t->defer != NULL && __atomic_load_n(&t->finger, __ATOMIC_ACQUIRE) == NULL;
+}
+
+const struct finger_template *
+match_template_finger(const struct match_template *t)
+{
+	/* the deferred part is a cache of what the sample holds: building it does not change
+	 * what the template is, so a const template builds it */
+	struct match_template *m = (struct match_template *)t;
+	struct finger_template *f = __atomic_load_n(&t->finger, __ATOMIC_ACQUIRE);
+
+	if (f != NULL || t->defer == NULL)
+		return f;
+	pthread_mutex_lock(&m->mu);
+	if ((f = m->finger) == NULL && m->defer != NULL) {
+		if (m->defer->finger_record == NULL ||
+			finger_template_from_record(
+			    m->defer->finger_record, m->defer->finger_len, &f, NULL) != 0)
+			f = NULL;
+		m->defer = NULL; /* built (or failed) once: compared without fingers after */
+		__atomic_store_n(&m->finger, f, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&m->mu);
+	return f;
+}
+
+void
+match_template_undefer(struct match_template *t)
+{
+	if (t->has_mu) {
+		pthread_mutex_lock(&t->mu);
+		t->defer = NULL;
+		pthread_mutex_unlock(&t->mu);
+	}
+}
+
 void
 match_template_free(struct match_template *t)
 {
 	if (t == NULL)
 		return;
+	if (t->has_mu)
+		pthread_mutex_destroy(&t->mu);
 	finger_template_free(t->finger);
 	sodium_memzero(t, sizeof(*t));
 	free(t);
@@ -106,7 +180,7 @@ match_template_view(const struct match_template *t, struct match_view *v)
 	int e;
 
 	memset(v, 0, sizeof(*v));
-	v->finger = t->finger;
+	v->finger = __atomic_load_n(&t->finger, __ATOMIC_ACQUIRE);
 	if (t->has_face) {
 		v->face_q = t->face.q;
 		v->face_inv_norm = t->face.inv_norm;

@@ -60,6 +60,31 @@ int match_template_add_finger(
 	struct match_template *t, const struct bio_sample *s, struct paso_diag *d);
 
 /*
+ * As match_template_new_ex(s, MATCH_FACE | MATCH_IRIS), the finger part (the costly one, ~0.65
+ * ms for ten fingers) deferred: built from s the first time match_template_finger asks for it,
+ * once, whichever thread asks (a deduplication search that face and irises decide never
+ * builds it). s is borrowed: it must outlive t, or match_template_undefer must be called
+ * before it goes. match_template_view shows the finger part only once built.
+ */
+int match_template_new_deferred(
+	const struct bio_sample *s, struct match_template **out, struct paso_diag *d);
+
+/* 1 when t has a finger part, built or deferred. */
+int match_template_has_finger(const struct match_template *t);
+
+/* 1 when t's finger part is deferred and not built yet. */
+int match_template_deferred(const struct match_template *t);
+
+/*
+ * t's finger part (borrowed from t), built now if deferred; NULL when t has none or the record
+ * does not build (then never retried). Thread-safe.
+ */
+const struct finger_template *match_template_finger(const struct match_template *t);
+
+/* Forgets a deferred finger part not built yet (its sample is about to go). */
+void match_template_undefer(struct match_template *t);
+
+/*
  * Compares an enrolled sample with a probe (parses both: prefer match_verify_tmpl in loops).
  * Fills *out (all zero when no modality is present in both). Returns 0 or a match_template_new
  * error. Thread-safe.

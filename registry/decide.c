@@ -139,12 +139,20 @@ decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *pa
 	/* Template extraction is the costly part of matching; it runs here, in parallel, so the
 	 * single commit loop only compares. Staged verification of a crossing starts with face
 	 * and iris: its finger template is built only if they do not decide. */
-	if (match_template_new_ex(&m->sample,
-		    m->env->body_case == PASO__ENVELOPE__BODY_CROSSING &&
-				    policy_verify_staged(dc->policy)
-			    ? MATCH_FACE | MATCH_IRIS
-			    : MATCH_FINGER | MATCH_FACE | MATCH_IRIS,
-		    &m->probe, &m->err) != 0)
+	if (m->env->body_case == PASO__ENVELOPE__BODY_ENROLL && dc->gallery != NULL &&
+		gallery_fingers_outside(dc->gallery) &&
+		(dc->recent == NULL || gallery_fingers_outside(dc->recent))) {
+		/* The galleries keep no fingers and deduplication compares them only where face
+		 * and irises leave it open: the finger template is built only then. m->sample
+		 * outlives m->probe (decide_msg_clear; gallery_add_tmpl undefers). */
+		if (match_template_new_deferred(&m->sample, &m->probe, &m->err) != 0)
+			return 0;
+	} else if (match_template_new_ex(&m->sample,
+			   m->env->body_case == PASO__ENVELOPE__BODY_CROSSING &&
+					   policy_verify_staged(dc->policy)
+				   ? MATCH_FACE | MATCH_IRIS
+				   : MATCH_FINGER | MATCH_FACE | MATCH_IRIS,
+			   &m->probe, &m->err) != 0)
 		return 0;
 	/* Deduplication is the costly part of an enrolment (1:N over everyone): done here, it
 	 * never holds up the commit loop, and the loop compares only what was added since. */
@@ -779,7 +787,8 @@ gallery_enter(struct act *a, const uint8_t id[VAULT_ID_BYTES])
 	if (!strip_unkept(a->dc->policy, &m->sample)) {
 		tm = m->probe;
 		m->probe = NULL;
-	}
+	} else if (m->probe != NULL)
+		match_template_undefer(m->probe); /* its sample changed: never built from it now */
 	if ((ad = calloc(1, sizeof(*ad))) == NULL) {
 		match_template_free(tm);
 		return PASO_E_NOMEM;

@@ -1023,6 +1023,10 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	}
 	if (cfg->fingers_in_store) {
 		gallery_set_finger_loader(h->gallery, load_finger, h);
+		/* enrolments waiting in recent keep no fingers either: their record is committed
+		 * before any later group compares with them (a duplicate in the same group is
+		 * compared by face and irises alone) */
+		gallery_set_finger_loader(h->recent, load_finger, h);
 		pgallery_set_finger_loader(h->pgallery, load_pfinger, h);
 	}
 	h->dc.policy = h->policy;

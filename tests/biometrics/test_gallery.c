@@ -362,6 +362,113 @@ test_batched_and_gated_searches_agree(void **state)
 	gallery_free(g);
 }
 
+/* A copy of s holding only the modalities in keep (caller clears it). */
+static void
+copy_keep(const struct bio_sample *s, unsigned keep, struct bio_sample *out)
+{
+	*out = *s;
+	out->finger_record = NULL;
+	if (s->finger_record != NULL) {
+		assert_non_null(out->finger_record = malloc(s->finger_len));
+		memcpy(out->finger_record, s->finger_record, s->finger_len);
+	}
+	(void)bio_sample_keep(out, keep);
+}
+
+struct loads {
+	unsigned n;
+};
+
+/* A loader as the hub's store would be: person i's enrolment fingers, counted. */
+static int
+enrol_fingers(void *arg, const uint8_t id[16], struct finger_template **out)
+{
+	struct loads *l = arg;
+	uint32_t i;
+
+	memcpy(&i, id, sizeof(i));
+	l->n++;
+	return finger_template_from_record(enrol[i].finger_record, enrol[i].finger_len, out, NULL);
+}
+
+/*
+ * A probe whose finger template is deferred gets the decisions of one built in full; its fingers
+ * are built only when a comparison needs them (an entry with nothing but fingers); a deferred
+ * template added to a gallery keeps its fingers: built at once without a loader, opened through
+ * the loader with one.
+ */
+static void
+test_deferred_finger_templates(void **state)
+{
+	struct gallery *g = enrolled_gallery(2), *g2 = NULL, *g3 = NULL;
+	struct match_template *full = NULL, *def = NULL;
+	struct gallery_hit h1, h2;
+	struct bio_sample only_finger, no_finger;
+	struct loads loads = {0};
+	uint8_t id[16];
+	uint32_t i;
+	int f1, f2;
+
+	(void)state;
+	for (i = 0; i < NE + NS; i++) {
+		assert_int_equal(match_template_new(&probe[i], &full, NULL), 0);
+		assert_int_equal(match_template_new_deferred(&probe[i], &def, NULL), 0);
+		assert_true(match_template_has_finger(def));
+		assert_int_equal(gallery_identify_tmpl(g, full, 1e-6, &h1, &f1), 0);
+		assert_int_equal(gallery_identify_tmpl(g, def, 1e-6, &h2, &f2), 0);
+		assert_int_equal(f1, f2);
+		if (f1)
+			assert_memory_equal(h1.id, h2.id, 16);
+		assert_int_equal(f1, i < NE);
+		match_template_free(full);
+		match_template_free(def);
+	}
+	gallery_free(g);
+
+	/* person 3 enrolled with fingers only: the deferred probe's fingers are built to find it */
+	assert_int_equal(gallery_new(1, &g2), 0);
+	copy_keep(&enrol[3], BIO_FINGER, &only_finger);
+	make_id(3, id);
+	assert_int_equal(gallery_add(g2, id, &only_finger), 0);
+	bio_sample_clear(&only_finger);
+	assert_int_equal(match_template_new_deferred(&probe[3], &def, NULL), 0);
+	assert_true(match_template_deferred(def));
+	assert_int_equal(gallery_identify_tmpl(g2, def, 1e-6, &h2, &f2), 0);
+	assert_int_equal(f2, 1);
+	assert_memory_equal(h2.id, id, 16);
+	assert_false(match_template_deferred(def));
+	match_template_free(def);
+
+	/* a deferred template added without a loader: its fingers are built and kept */
+	assert_int_equal(match_template_new_deferred(&enrol[4], &def, NULL), 0);
+	make_id(4, id);
+	assert_int_equal(gallery_add_tmpl(g2, id, def), 0);
+	copy_keep(&probe[4], BIO_FINGER, &only_finger);
+	assert_int_equal(gallery_identify(g2, &only_finger, 1e-6, &h2, &f2), 0);
+	assert_int_equal(f2, 1);
+	assert_memory_equal(h2.id, id, 16);
+	gallery_free(g2);
+
+	/* with a loader: only that the entry has fingers is kept, and they are opened from it */
+	assert_int_equal(gallery_new(1, &g3), 0);
+	gallery_set_finger_loader(g3, enrol_fingers, &loads);
+	assert_int_equal(match_template_new_deferred(&enrol[4], &def, NULL), 0);
+	assert_int_equal(gallery_add_tmpl(g3, id, def), 0);
+	assert_int_equal(gallery_identify(g3, &only_finger, 1e-6, &h2, &f2), 0);
+	assert_int_equal(f2, 1);
+	assert_memory_equal(h2.id, id, 16);
+	assert_true(loads.n >= 1);
+	/* a probe face and irises decide opens no fingers (a stranger's two irises) */
+	loads.n = 0;
+	copy_keep(&probe[NE], BIO_FINGER | BIO_FACE | BIO_IRIS, &no_finger);
+	assert_int_equal(gallery_identify(g3, &no_finger, 1e-6, &h2, &f2), 0);
+	assert_int_equal(f2, 0);
+	assert_int_equal(loads.n, 0);
+	bio_sample_clear(&no_finger);
+	bio_sample_clear(&only_finger);
+	gallery_free(g3);
+}
+
 int
 main(void)
 {
@@ -372,6 +479,7 @@ main(void)
 		cmocka_unit_test(test_add_remove),
 		cmocka_unit_test(test_parallel_scan_over_many),
 		cmocka_unit_test(test_batched_and_gated_searches_agree),
+		cmocka_unit_test(test_deferred_finger_templates),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

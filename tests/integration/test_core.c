@@ -216,7 +216,7 @@ test_hub_clock_decides(void **state)
  * of what was added since the search.
  */
 static void
-test_duplicates_in_flight(void **state)
+duplicates_in_flight(const char *const *extra)
 {
 	struct deployment dep;
 	struct tls_conn *c;
@@ -225,9 +225,8 @@ test_duplicates_in_flight(void **state)
 	char other[] = "MX-SECOND-CARD-7";
 	int rc, round;
 
-	(void)state;
 	h_deploy(&dep, NULL);
-	h_hub_start(&dep, 0);
+	h_hub_start_ex(&dep, 0, extra);
 	assert_non_null(c = c_connect(dep.hub, "kiosk-ciudad-hidalgo", dep.port, &rc));
 	/* Someone enrolled before, so the gallery is not empty. */
 	a = enrol_at(c, 1, 3, now);
@@ -259,6 +258,24 @@ test_duplicates_in_flight(void **state)
 	tls_conn_free(c);
 	assert_int_equal(h_hub_stop(&dep, SIGTERM), 0);
 	h_cleanup(&dep);
+}
+
+static void
+test_duplicates_in_flight(void **state)
+{
+	(void)state;
+	duplicates_in_flight(NULL);
+}
+
+/* The same with fingers in the store: enrolments' finger templates deferred, recent without
+ * fingers in memory (face and irises catch the second enrolment). */
+static void
+test_duplicates_in_flight_fingers_in_store(void **state)
+{
+	const char *const sto[] = {"--fingers", "store", NULL};
+
+	(void)state;
+	duplicates_in_flight(sto);
 }
 
 /* Runs a finger-only population through a hub started with extra; returns the kiosk's JSON. */
@@ -443,6 +460,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hub_clock_decides),
 		cmocka_unit_test(test_duplicates_in_flight),
+		cmocka_unit_test(test_duplicates_in_flight_fingers_in_store),
 		cmocka_unit_test(test_fingers_in_store),
 		cmocka_unit_test(test_under_load),
 	};
