@@ -5,6 +5,8 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -45,6 +47,7 @@ struct gallery {
 	pthread_cond_t pass_cv;
 	struct pending *queue; /* waiting searches, newest first */
 	int pass_busy;
+	int pass_nice; /* gallery_set_pass_nice */
 	int move_wanted; /* gallery_move_all_try found the gallery busy: hold new passes back */
 };
 
@@ -162,6 +165,14 @@ int
 gallery_fingers_outside(const struct gallery *g)
 {
 	return g->loader != NULL;
+}
+
+void
+gallery_set_pass_nice(struct gallery *g, int nice)
+{
+	pthread_mutex_lock(&g->pass_mu);
+	g->pass_nice = nice < 0 ? 0 : nice > 19 ? 19 : nice;
+	pthread_mutex_unlock(&g->pass_mu);
 }
 
 uint64_t
@@ -1155,6 +1166,47 @@ identify(struct gallery *g, const struct probe *pp, double fmr, const struct gal
 	return identify_many(g, &pp, &fmr, 1, opts, best, found, stats);
 }
 
+/* One batched pass, on a thread of its own at the gallery's pass niceness (gallery.h). */
+struct pass_job {
+	struct gallery *g;
+	const struct probe *const *pp;
+	const double *fmr;
+	size_t np;
+	struct gallery_hit *best;
+	int *found;
+	int nice, r;
+};
+
+static void *
+pass_run(void *arg)
+{
+	struct pass_job *j = arg;
+
+	/* Lowering a thread's own priority needs no privilege; the scan and comparison
+	 * threads it starts inherit it. On failure the pass runs as it is. */
+	if (j->nice > 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), j->nice);
+	rdlock(j->g);
+	j->r = identify_many(j->g, j->pp, j->fmr, j->np, NULL, j->best, j->found, NULL);
+	unlock(j->g);
+	return NULL;
+}
+
+static int
+pass(struct gallery *g, const struct probe *const *pp, const double *fmr, size_t np,
+	struct gallery_hit *best, int *found, int nice)
+{
+	struct pass_job j = {g, pp, fmr, np, best, found, nice, 0};
+	pthread_t th;
+
+	if (nice <= 0 || pthread_create(&th, NULL, pass_run, &j) != 0) {
+		j.nice = 0;
+		pass_run(&j);
+	} else
+		pthread_join(th, NULL);
+	return j.r;
+}
+
 /*
  * A search through the pass queue (gallery_identify_batched): if no pass is running this caller runs one for every search
  * waiting (up to GALLERY_PASS_MAX), else it waits for a pass that takes it. Under a stream of
@@ -1171,7 +1223,7 @@ identify_queued(
 	double fmrs[GALLERY_PASS_MAX];
 	int founds[GALLERY_PASS_MAX];
 	size_t n, q, len;
-	int r, held_back = 0;
+	int r, held_back = 0, nice;
 
 	pthread_mutex_lock(&g->pass_mu);
 	me.next = g->queue;
@@ -1200,6 +1252,7 @@ identify_queued(
 		}
 		/* Run a pass for the oldest waiting searches (the queue is newest first). */
 		g->pass_busy = 1;
+		nice = g->pass_nice;
 		for (len = 0, pq = &g->queue; *pq != NULL; pq = &(*pq)->next)
 			len++;
 		n = len < GALLERY_PASS_MAX ? len : GALLERY_PASS_MAX;
@@ -1214,9 +1267,7 @@ identify_queued(
 			probes[q] = take[q]->p;
 			fmrs[q] = take[q]->fmr;
 		}
-		rdlock(g);
-		r = identify_many(g, probes, fmrs, n, NULL, hits, founds, NULL);
-		unlock(g);
+		r = pass(g, probes, fmrs, n, hits, founds, nice);
 		pthread_mutex_lock(&g->pass_mu);
 		for (q = 0; q < n; q++) {
 			*take[q]->best = hits[q];

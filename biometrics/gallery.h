@@ -155,6 +155,14 @@ int gallery_identify_tmpl(struct gallery *g, const struct match_template *probe,
  * those of gallery_identify_tmpl. Same returns.
  */
 #define GALLERY_PASS_MAX 32
+
+/*
+ * Runs gallery_identify_batched's passes on a thread of niceness nice (0..19; 0, the default:
+ * on the caller's thread), and their scan and comparison threads with it: searches that may
+ * wait (enrolment deduplication) then yield the CPU to work that must not (crossings). A
+ * thread may always lower its own priority, so this needs no privilege.
+ */
+void gallery_set_pass_nice(struct gallery *g, int nice);
 int gallery_identify_batched(struct gallery *g, const struct match_template *probe, double fmr,
 	struct gallery_hit *best, int *found);
 
