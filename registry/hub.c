@@ -42,7 +42,6 @@
 #define WITSEEN_MAX 16
 #define WITPENDING_MAX 64
 #define WITSUMMARY_S 3600.0
-#define HUB_DEDUP_NICE 19 /* deduplication passes: gallery_set_pass_nice */
 
 /* What this hub, as a witness, saw of one log since it started (for its audit log). */
 struct witseen {
@@ -1024,7 +1023,7 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	}
 	/* Deduplication passes (the only batched searches) yield to crossings: a crossing's
 	 * answer must not wait behind the scan of a national gallery. */
-	gallery_set_pass_nice(h->gallery, HUB_DEDUP_NICE);
+	gallery_set_pass_nice(h->gallery, cfg->dedup_nice);
 	if (cfg->fingers_in_store) {
 		gallery_set_finger_loader(h->gallery, load_finger, h);
 		/* enrolments waiting in recent keep no fingers either: their record is committed

@@ -37,6 +37,9 @@ struct hub_config {
 	 * (an audited read): 2.9 KB per person in memory instead of 52.1 KB, measured at 4,000
 	 * enrolled; 0: in memory. */
 	int fingers_in_store;
+	/* Niceness (1..19) of enrolment deduplication's passes, so that crossings never wait
+	 * behind them (gallery_set_pass_nice); 0: they run at the hub's own priority. */
+	int dedup_nice;
 	/* Set (from a SIGHUP handler) to reload DIR/policy.yaml; the hub clears it. May be NULL. */
 	volatile sig_atomic_t *reload;
 	size_t sweep_batch;      /* subjects erased per retention transaction; 0 = default */

@@ -77,7 +77,7 @@ usage(FILE *f)
 		"  revoke DIR --kiosk NAME                  refuse that kiosk from now on\n"
 		"  serve DIR [--host ADDR] [--port N] [--port-file F] [--max-frame BYTES] [--batch N]\n"
 		"        [--clock real|sim|sim:INSTANT] [--capture-window DURATION]\n"
-		"        [--fingers memory|store]\n"
+		"        [--fingers memory|store] [--dedup-nice N]\n"
 		"        [--handshake-timeout MS] [--frame-timeout MS] [--idle-timeout MS]\n"
 		"        [--max-unauth N] [--max-per-kiosk N] [--max-kiosks N]\n"
 		"                                           connection limits (defaults 10000, 10000,\n"
@@ -89,7 +89,9 @@ usage(FILE *f)
 		"                                           serve kiosks (TLS 1.3, client certificates);\n"
 		"                                           a simulated clock moves only by `clock`;\n"
 		"                                           --fingers store keeps finger templates\n"
-		"                                           sealed, opened per comparison (audited)\n"
+		"                                           sealed, opened per comparison (audited);\n"
+		"                                           --dedup-nice 0..19 (default 19): niceness of\n"
+		"                                           enrolment deduplication, 0 = the hub's own\n"
 		"  clock DIR [--advance DURATION | --set INSTANT]\n"
 		"                                           show or move a running hub's simulated clock\n"
 		"                                           (e.g. --advance 400d, --set 2028-06-01T00:00:00Z)\n"
@@ -235,6 +237,7 @@ cmd_serve(int argc, char **argv)
 	int i, r;
 
 	memset(&cfg, 0, sizeof(cfg));
+	cfg.dedup_nice = 19;
 	/* Handshakes cost a descriptor each: as many as the hard limit allows. */
 	{
 		struct rlimit rl;
@@ -323,6 +326,10 @@ cmd_serve(int argc, char **argv)
 			else
 				return usage_error(
 					"serve", "--fingers: memory or store: '%s'", argv[i]);
+		} else if (strcmp(argv[i], "--dedup-nice") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 0, 19, &v) != 0)
+				return usage_error("serve", "--dedup-nice: 0..19: '%s'", argv[i]);
+			cfg.dedup_nice = (int)v;
 		} else if (strcmp(argv[i], "--capture-window") == 0 && i + 1 < argc) {
 			if (duration_parse(argv[++i], &cfg.capture_window, &d) != 0 ||
 				cfg.capture_window == 0)

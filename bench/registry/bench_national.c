@@ -230,7 +230,7 @@ run(const char *bin, const char *cmd, const char *dir, const char *kiosk)
 }
 
 static pid_t
-start_hub(const char *bin, const char *dir, uint16_t *port)
+start_hub(const char *bin, const char *dir, const char *nice, uint16_t *port)
 {
 	char hub[PATH_MAX], pf[PATH_MAX];
 	unsigned long v;
@@ -246,7 +246,7 @@ start_hub(const char *bin, const char *dir, uint16_t *port)
 
 		(void)null;
 		execl(hub, hub, "serve", dir, "--port", "0", "--port-file", pf, "--fingers",
-			"store", (char *)NULL);
+			"store", nice != NULL ? "--dedup-nice" : (char *)NULL, nice, (char *)NULL);
 		_exit(127);
 	}
 	for (;;) {
@@ -306,7 +306,7 @@ arg_ul(const char *opt, const char *s, unsigned long min, unsigned long max)
 int
 main(int argc, char **argv)
 {
-	const char *dir = NULL, *bin = "build/bin";
+	const char *dir = NULL, *bin = "build/bin", *nice = NULL;
 	unsigned long enrol = 1000, crossings = 300, kiosks = 8, window = 16, dup_every = 10,
 		      first = 2000000, people = 0, salt = 1;
 	struct frames ef[MAX_KIOSKS], cf[2];
@@ -326,6 +326,7 @@ main(int argc, char **argv)
 			printf("usage: bench_national --dir DIR --people N [--enrol E] [--crossings C] "
 			       "[--kiosks K]\n"
 			       "       [--dup-every D] [--first F] [--salt S] [--bin BUILD/bin]\n"
+			       "       [--dedup-nice N (the hub's serve option)]\n"
 			       "DIR: a stopped bench_fixture deployment of N people (population seed "
 			       "7). Starts its hub\n(--fingers store); C crossings one at a time "
 			       "alone, then C more while K kiosks\nstream E enrolments (every D-th a "
@@ -334,6 +335,8 @@ main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
 			dir = argv[++i];
+		} else if (strcmp(argv[i], "--dedup-nice") == 0 && i + 1 < argc) {
+			nice = argv[++i]; /* the hub checks it */
 		} else if (strcmp(argv[i], "--bin") == 0 && i + 1 < argc) {
 			bin = argv[++i];
 		} else if (strcmp(argv[i], "--people") == 0 && i + 1 < argc) {
@@ -378,7 +381,7 @@ main(int argc, char **argv)
 			    (uint32_t)(salt * 100 + 50 + ph), &cf[ph]) != 0)
 			return 1;
 	t0 = now_s();
-	if ((hub = start_hub(bin, dir, &port)) < 0) {
+	if ((hub = start_hub(bin, dir, nice, &port)) < 0) {
 		fprintf(stderr, "bench_national: the hub did not start\n");
 		return 1;
 	}

@@ -43,6 +43,10 @@ test_bad_arguments_are_named(void **state)
 		expect(2, "'70000'", a);
 	}
 	{
+		const char *a[] = {"paso-hub", "serve", dep.hub, "--dedup-nice", "20", NULL};
+		expect(2, "--dedup-nice: 0..19: '20'", a);
+	}
+	{
 		const char *a[] = {
 			"paso-hub", "init", "/tmp/paso-never-made", "--name", "Bad Name!", NULL};
 		expect(1, "'Bad Name!'", a);
