@@ -53,8 +53,9 @@ int gallery_fingers_outside(const struct gallery *g);
 
 /*
  * With a loader set, a search opens the fingers of its GALLERY_FINGER_LOADS best candidates by
- * face and iris only (an entry with nothing fast in common with the probe is always compared
- * by fingers); gallery_verify always opens them.
+ * face and iris among those face and irises leave open (GALLERY_CLEAR_*; an entry with nothing
+ * fast in common with the probe is always compared by fingers); gallery_verify always opens
+ * them.
  */
 #define GALLERY_FINGER_LOADS 4
 
