@@ -47,7 +47,7 @@ struct gallery {
 	pthread_cond_t pass_cv;
 	struct pending *queue; /* waiting searches, newest first */
 	int pass_busy;
-	int pass_nice; /* gallery_set_pass_nice */
+	int pass_nice;   /* gallery_set_pass_nice */
 	int move_wanted; /* gallery_move_all_try found the gallery busy: hold new passes back */
 };
 
@@ -637,9 +637,9 @@ struct worker {
 	size_t k; /* candidates kept */
 	int exhaustive;
 	int fingers_always; /* gallery_opts.fingers_always */
-	double thr;     /* the fused evidence of a match at the search's fmr */
-	float gate_cos; /* > -1: irises compared only where the face cosine reaches it */
-	double gate_ev; /* the face evidence of gate_cos */
+	double thr;         /* the fused evidence of a match at the search's fmr */
+	float gate_cos;     /* > -1: irises compared only where the face cosine reaches it */
+	double gate_ev;     /* the face evidence of gate_cos */
 	struct cand cand[MAX_CAND];
 	size_t ncand;
 	struct gallery_hit best; /* best full comparison made by this worker */
@@ -804,7 +804,8 @@ confirm_all(struct gallery *g, struct worker *w, const struct cand *c, size_t n)
 	pthread_t th;
 	size_t i, nf = 0;
 
-	if (!w->exhaustive && !w->fingers_always && (full = malloc(n * sizeof(*full) + 1)) != NULL) {
+	if (!w->exhaustive && !w->fingers_always &&
+		(full = malloc(n * sizeof(*full) + 1)) != NULL) {
 		for (i = 0; i < n; i++)
 			if (decided_without_fingers(w, c[i].idx, &sc))
 				take(w, c[i].idx, &sc);

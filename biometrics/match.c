@@ -134,7 +134,7 @@ match_template_finger(const struct match_template *t)
 	if ((f = m->finger) == NULL && m->defer != NULL) {
 		if (m->defer->finger_record == NULL ||
 			finger_template_from_record(
-			    m->defer->finger_record, m->defer->finger_len, &f, NULL) != 0)
+				m->defer->finger_record, m->defer->finger_len, &f, NULL) != 0)
 			f = NULL;
 		m->defer = NULL; /* built (or failed) once: compared without fingers after */
 		__atomic_store_n(&m->finger, f, __ATOMIC_RELEASE);

@@ -508,9 +508,10 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh)
 			mode == 0   ? "face and iris of every entry, one search at a time"
 			: mode == 1 ? "face first, irises past the face gate, every candidate's "
 				      "fingers, one at a time"
-			: mode == 2 ? "face first, fingers only where face and irises leave it open, "
-				      "one at a time"
-				    : "as the last, concurrent searches batched per pass");
+			: mode == 2
+				? "face first, fingers only where face and irises leave it open, "
+				  "one at a time"
+				: "as the last, concurrent searches batched per pass");
 		if (mode < 3) {
 			t0 = median(t, nreal); /* sorts t */
 			printf("    per search: median %.1f ms, max %.1f ms (%.1f compared in full on "
