@@ -1319,6 +1319,78 @@ out:
 	return r;
 }
 
+/* Packs probes [first, first + n) of a list on several threads (capture synthesis is the cost). */
+#define PROBE_THREADS 4
+#define PROBE_CHUNK 1024u
+
+struct probe_job {
+	struct population *pop;
+	const uint32_t *persons, *capnos;
+	enum capture_preset preset;
+	uint8_t **bufs;
+	size_t *lens;
+	size_t n, stride, start;
+	int failed;
+};
+
+static void *
+probe_worker(void *arg)
+{
+	struct probe_job *j = arg;
+	size_t k;
+
+	for (k = j->start; k < j->n && !j->failed; k += j->stride)
+		if (probe_pack(j->pop, j->persons[k], j->capnos[k], j->preset, &j->bufs[k],
+			    &j->lens[k]) != 0)
+			j->failed = 1;
+	return NULL;
+}
+
+static int
+probe_pack_many(struct population *pop, const uint32_t *persons, const uint32_t *capnos,
+	enum capture_preset preset, size_t n, uint8_t **bufs, size_t *lens)
+{
+	struct probe_job jobs[PROBE_THREADS];
+	pthread_t th[PROBE_THREADS];
+	int started[PROBE_THREADS] = {0};
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t t, nt = cpus < 1 ? 1 : (size_t)cpus;
+	int failed = 0;
+
+	if (nt > PROBE_THREADS)
+		nt = PROBE_THREADS;
+	if (nt > n)
+		nt = n;
+	for (t = 0; t < nt; t++) {
+		jobs[t] = (struct probe_job){pop, persons, capnos, preset, bufs, lens, n, nt, t, 0};
+		if (t > 0 && pthread_create(&th[t], NULL, probe_worker, &jobs[t]) == 0)
+			started[t] = 1;
+	}
+	for (t = 0; t < nt; t++)
+		if (!started[t]) /* this thread's share (and any thread that could not start) */
+			(void)probe_worker(&jobs[t]);
+	for (t = 0; t < nt; t++) {
+		if (started[t])
+			pthread_join(th[t], NULL);
+		failed |= jobs[t].failed;
+	}
+	return failed ? -1 : 0;
+}
+
+/* Wipes and frees the packed probes bufs[0..n) (NULL entries skipped). */
+static void
+probe_bufs_free(uint8_t **bufs, size_t *lens, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if (bufs[k] != NULL) {
+			sodium_memzero(bufs[k], lens[k]);
+			free(bufs[k]);
+			bufs[k] = NULL;
+		}
+}
+
 /* A --list file: "PERSON CAPTURE_NO" lines (at most PROBE_LIST_MAX), read whole. */
 #define PROBE_LIST_MAX 100000u
 
@@ -1407,8 +1479,8 @@ cmd_probe(int argc, char **argv)
 	uint64_t seed = 1, person = UINT64_MAX, capno = 1000;
 	uint32_t *persons = NULL, *capnos = NULL, one_p, one_c, maxp = 0;
 	const char *out = NULL, *list = NULL;
-	uint8_t *buf = NULL, hdr[4];
-	size_t n = 0, np = 1, k;
+	uint8_t **bufs = NULL, hdr[4];
+	size_t n = 0, np = 1, k, *lens = NULL;
 	FILE *f = NULL;
 	int i, fd, r = 1;
 
@@ -1462,21 +1534,30 @@ cmd_probe(int argc, char **argv)
 	if (list != NULL &&
 		fwrite(PROBE_SET_MAGIC, 1, PROBE_SET_MAGIC_LEN, f) != PROBE_SET_MAGIC_LEN)
 		goto io;
-	for (k = 0; k < np; k++) {
-		if (probe_pack(pop, persons[k], capnos[k], preset, &buf, &n) != 0) {
-			fprintf(stderr, "paso-kiosk probe: cannot capture person %lu\n",
-				(unsigned long)persons[k]);
+	if ((bufs = calloc(PROBE_CHUNK, sizeof(*bufs))) == NULL ||
+		(lens = calloc(PROBE_CHUNK, sizeof(*lens))) == NULL)
+		goto fail;
+	for (k = 0; k < np; k += PROBE_CHUNK) {
+		size_t m = np - k < PROBE_CHUNK ? np - k : PROBE_CHUNK, q;
+
+		if (probe_pack_many(pop, persons + k, capnos + k, preset, m, bufs, lens) != 0) {
+			fprintf(stderr,
+				"paso-kiosk probe: cannot capture the persons of probes "
+				"%zu..%zu\n",
+				k + 1, k + m);
 			goto fail;
 		}
-		hdr[0] = (uint8_t)(n >> 24);
-		hdr[1] = (uint8_t)(n >> 16);
-		hdr[2] = (uint8_t)(n >> 8);
-		hdr[3] = (uint8_t)n;
-		if ((list != NULL && fwrite(hdr, 1, 4, f) != 4) || fwrite(buf, 1, n, f) != n)
-			goto io;
-		sodium_memzero(buf, n);
-		free(buf);
-		buf = NULL;
+		for (q = 0; q < m; q++) {
+			n = lens[q];
+			hdr[0] = (uint8_t)(n >> 24);
+			hdr[1] = (uint8_t)(n >> 16);
+			hdr[2] = (uint8_t)(n >> 8);
+			hdr[3] = (uint8_t)n;
+			if ((list != NULL && fwrite(hdr, 1, 4, f) != 4) ||
+				fwrite(bufs[q], 1, n, f) != n)
+				goto io;
+		}
+		probe_bufs_free(bufs, lens, m);
 	}
 	if (fclose(f) != 0) {
 		f = NULL;
@@ -1500,10 +1581,10 @@ fail:
 	f = NULL;
 	unlink(out);
 out:
-	if (buf != NULL) {
-		sodium_memzero(buf, n);
-		free(buf);
-	}
+	if (bufs != NULL)
+		probe_bufs_free(bufs, lens, PROBE_CHUNK);
+	free(bufs);
+	free(lens);
 	if (list != NULL) {
 		free(persons);
 		free(capnos);

@@ -419,7 +419,7 @@ send_queries(const struct drive *dv, const struct run_partner *pt, const char *d
 	{
 		char *av[] = {"paso-hub", "query", (char *)pt->dir, "--hub", (char *)natpeer,
 			"--purpose", dv->s->partner_purpose, "--probes", probe, "--connections",
-			"4", NULL};
+			"16", NULL};
 		if (run(dv, av, ans) != 0)
 			goto out;
 	}

@@ -887,6 +887,14 @@ query_prepare(struct query *q, const uint8_t *payload, size_t len)
 		paso_diag_set(&q->err, PASO_E_MISSING_FIELD, "query.probe: required");
 		return;
 	}
+	{
+		int known;
+
+		/* No rule lets it be answered: refused for that (query_task), and the probe's
+		 * biometrics are not even read. */
+		if (find_rule(q->s->cfg.dc->policy, q->partner, q->env->query->purpose, &known) < 0)
+			return;
+	}
 	wrap.kiosk_id = q->env->kiosk_id;
 	wrap.seq = q->env->seq;
 	wrap.body_case = PASO__ENVELOPE__BODY_IDENTIFY;
@@ -905,13 +913,7 @@ query_prepare(struct query *q, const uint8_t *payload, size_t len)
 	}
 	if (match_template_new_ex(&q->sample, MATCH_FACE | MATCH_IRIS, &q->probe, &q->err) != 0)
 		return;
-	{
-		int known;
-
-		if (find_rule(q->s->cfg.dc->policy, q->partner, q->env->query->purpose, &known) >=
-			0)
-			search(q);
-	}
+	search(q);
 }
 
 static void
