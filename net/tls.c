@@ -481,8 +481,8 @@ read_full(struct tls_conn *c, uint8_t *buf, size_t len, size_t *gotp)
 			if (now >= c->deadline_ms)
 				return PASO_E_TIMEOUT;
 			left = (int)(c->deadline_ms - now);
-			want_rcv_timeout(
-				c, c->timeout_ms > 0 && c->timeout_ms < left ? c->timeout_ms : left);
+			want_rcv_timeout(c,
+				c->timeout_ms > 0 && c->timeout_ms < left ? c->timeout_ms : left);
 		} else {
 			want_rcv_timeout(c, c->timeout_ms > 0 ? c->timeout_ms : 0);
 		}

@@ -198,8 +198,8 @@ base_batch(const struct opts *o, struct base_side *b)
  * after their files are open to after their last write; the log's final checkpoint is its own.
  */
 static void
-run_pair(const struct opts *o, const char *dir, const char *path,
-	const struct checkpoint_signer *s, struct log_side *l, struct base_side *b)
+run_pair(const struct opts *o, const char *dir, const char *path, const struct checkpoint_signer *s,
+	struct log_side *l, struct base_side *b)
 {
 	struct paso_diag d = {0};
 	char opath[640];

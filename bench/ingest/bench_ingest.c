@@ -116,7 +116,8 @@ proc_cpu(pid_t pid)
 	buf[n] = '\0';
 	/* Fields 14 and 15 (utime, stime) follow the ')' that closes the command name. */
 	if ((p = strrchr(buf, ')')) == NULL ||
-		sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) !=
+			2)
 		return 0;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -411,7 +412,8 @@ plain_conn_thread(void *arg)
 	while (full_io(c->fd, hdr, 4, 0) == 0) {
 		len = be32_get(hdr);
 		if (len > FRAME_DEFAULT_MAX || (it = calloc(1, sizeof(*it))) == NULL ||
-			(it->buf = malloc(len ? len : 1)) == NULL || full_io(c->fd, it->buf, len, 0) != 0)
+			(it->buf = malloc(len ? len : 1)) == NULL ||
+			full_io(c->fd, it->buf, len, 0) != 0)
 			break;
 		it->len = len;
 		it->fd = c->fd;
@@ -531,7 +533,8 @@ plain_send(void *arg)
 			s->rc = full_io(fd, s->f->buf[j], s->f->len[j], 1);
 		for (j = i; j < end && s->rc == 0; j++) {
 			if ((s->rc = full_io(fd, hdr, 4, 0)) != 0 || (len = be32_get(hdr)) > 4096 ||
-				(p = malloc(len ? len : 1)) == NULL || (s->rc = full_io(fd, p, len, 0)) != 0) {
+				(p = malloc(len ? len : 1)) == NULL ||
+				(s->rc = full_io(fd, p, len, 0)) != 0) {
 				s->rc = -1;
 				break;
 			}
@@ -554,8 +557,8 @@ plain_send(void *arg)
  * this whole process (kiosks and server together) in *cpup.
  */
 static double
-plain_baseline(const char *dir, const struct frames *f, unsigned nk, unsigned window,
-	double *meanp, double *cpup)
+plain_baseline(const char *dir, const struct frames *f, unsigned nk, unsigned window, double *meanp,
+	double *cpup)
 {
 	struct plain_srv s;
 	struct plain_sender snd[MAX_KIOSKS];
@@ -585,7 +588,8 @@ plain_baseline(const char *dir, const struct frames *f, unsigned nk, unsigned wi
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (frame_encode(&env, FRAME_DEFAULT_MAX, &s.ack, &s.acklen) != 0 ||
 		mdb_env_create(&s.env) != 0 || mdb_env_set_mapsize(s.env, (size_t)4 << 30) != 0 ||
-		mdb_env_open(s.env, dir, 0, 0600) != 0 || mdb_txn_begin(s.env, NULL, 0, &txn) != 0 ||
+		mdb_env_open(s.env, dir, 0, 0600) != 0 ||
+		mdb_txn_begin(s.env, NULL, 0, &txn) != 0 ||
 		mdb_dbi_open(txn, NULL, 0, &s.dbi) != 0 || mdb_txn_commit(txn) != 0 ||
 		(s.lfd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
 		bind(s.lfd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(s.lfd, 128) != 0 ||
@@ -915,7 +919,8 @@ main(int argc, char **argv)
 		tb[r] = raw_lmdb(rawdir2, &cross, batch[r]);
 		bcpu[r] = self_cpu() - kc0;
 		(void)snprintf(rawdir, sizeof(rawdir), "%s/plain", root);
-		if ((tp[r] = plain_baseline(rawdir, &cross, nk, window, &pmean[r], &pcpu[r])) <= 0) {
+		if ((tp[r] = plain_baseline(rawdir, &cross, nk, window, &pmean[r], &pcpu[r])) <=
+			0) {
 			fprintf(stderr, "bench_ingest: the plain-TCP baseline failed\n");
 			return 1;
 		}
