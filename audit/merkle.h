@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* RFC 6962 / RFC 9162 Merkle tree hashing, proofs and proof verification (SHA-256, libsodium). */
+/* RFC 6962 / RFC 9162 Merkle tree hashing, proofs and proof verification (SHA-256, OpenSSL). */
 #ifndef PASO_MERKLE_H
 #define PASO_MERKLE_H
 

@@ -33,6 +33,7 @@ struct tls_conn {
 	int timeout_ms;       /* per read/write */
 	uint64_t deadline_ms; /* CLOCK_MONOTONIC ms; 0 = none (tls_conn_set_deadline) */
 	int deadline_for_ms;  /* what the deadline allowed, for the message */
+	int rcv_ms;           /* SO_RCVTIMEO as set on fd, ms; 0 = none (blocks) */
 	char peer[128];
 };
 
@@ -269,6 +270,7 @@ handshake(struct tls_ctx *ctx, int fd, int timeout_ms, int server, struct tls_co
 	c->fd = fd;
 	c->timeout_ms = timeout_ms;
 	set_timeouts(fd, timeout_ms);
+	c->rcv_ms = timeout_ms > 0 ? timeout_ms : 0;
 	if ((c->ssl = SSL_new(ctx->ssl)) == NULL || SSL_set_fd(c->ssl, fd) != 1 ||
 		(!server && SSL_set1_host(c->ssl, ctx->expect_name) != 1)) {
 		r = ossl_diag(d, PASO_E_TLS, "SSL_new");
@@ -343,16 +345,38 @@ tls_conn_set_blocking(struct tls_conn *c, int timeout_ms)
 		return PASO_E_IO;
 	c->timeout_ms = timeout_ms;
 	set_timeouts(c->fd, timeout_ms);
+	c->rcv_ms = timeout_ms > 0 ? timeout_ms : 0;
 	return 0;
 }
 
 void
 tls_conn_set_deadline(struct tls_conn *c, int ms)
 {
+	/* No system call here: read_full sets the socket's receive timeout when it must. */
 	c->deadline_ms = ms > 0 ? mono_ms() + (uint64_t)ms : 0;
 	c->deadline_for_ms = ms;
-	if (ms <= 0)
-		set_timeouts(c->fd, c->timeout_ms);
+}
+
+/*
+ * Makes the socket's receive timeout want ms (0: none), or close enough: one that ends at most
+ * a sixteenth later is kept. A hub reads every frame under a fresh deadline of the same length,
+ * so in a steady stream the timeout set for the first frame serves all the next ones; setting
+ * it before every read cost three system calls a read, and one of them took the socket lock.
+ * Only reads move it: writes keep SO_SNDTIMEO at the connection's timeout.
+ */
+static void
+want_rcv_timeout(struct tls_conn *c, int ms)
+{
+	struct timeval tv;
+
+	if (c->rcv_ms == ms || (ms > 0 && c->rcv_ms >= ms && c->rcv_ms - ms <= ms / 16))
+		return;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0)
+		c->rcv_ms = ms;
+	else
+		c->rcv_ms = -1; /* unknown: set it again next time */
 }
 
 static int
@@ -457,8 +481,10 @@ read_full(struct tls_conn *c, uint8_t *buf, size_t len, size_t *gotp)
 			if (now >= c->deadline_ms)
 				return PASO_E_TIMEOUT;
 			left = (int)(c->deadline_ms - now);
-			set_timeouts(c->fd,
+			want_rcv_timeout(c,
 				c->timeout_ms > 0 && c->timeout_ms < left ? c->timeout_ms : left);
+		} else {
+			want_rcv_timeout(c, c->timeout_ms > 0 ? c->timeout_ms : 0);
 		}
 		if (SSL_read_ex(c->ssl, buf + got, len - got, &n) == 1) {
 			got += n;

@@ -32,7 +32,9 @@ struct loop_item {
 	char task_out[512];
 	/* Runs on the loop's thread after the task's transaction committed (may be NULL). */
 	void (*after_commit)(void *arg);
-	/* Completion: done is set and wake(wake_arg) called with the loop's lock held. */
+	/* Completion: done is set and wake(wake_arg) called with the loop's lock held; items of
+	 * one group sharing (wake, wake_arg) are all done before the lock is released and may
+	 * share one call. */
 	void (*wake)(void *wake_arg);
 	void *wake_arg;
 	int done;

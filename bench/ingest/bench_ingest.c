@@ -15,6 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,6 +26,7 @@
 
 #include <sodium.h>
 
+#include "be.h"
 #include "capture.h"
 #include "decide.h"
 #include "deploy.h"
@@ -65,6 +70,7 @@ struct sender {
 	struct frames *f;
 	size_t from, to; /* this kiosk's slice */
 	unsigned window;
+	pthread_barrier_t *ready; /* every kiosk connected: the clock starts */
 	int rc;
 	uint64_t refused;
 };
@@ -79,6 +85,41 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system) this process has used so far: the kiosk simulator's. */
+static double
+self_cpu(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* CPU seconds (user + system) process pid has used so far, from /proc; 0 if unreadable. */
+static double
+proc_cpu(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	size_t n;
+	FILE *f;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields 14 and 15 (utime, stime) follow the ')' that closes the command name. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+		sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) !=
+			2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static int
@@ -197,10 +238,12 @@ send_slice(void *arg)
 	(void)snprintf(key, sizeof(key), "%s/kiosks/%s.key", s->hubdir, s->name);
 	(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", s->hubdir);
 	if ((s->rc = tls_ctx_new_client(cert, key, ca, "paso-hub", &ctx, &d)) != 0 ||
-		(s->rc = tls_connect(ctx, "127.0.0.1", s->port, 60000, &c, &d)) != 0) {
+		(s->rc = tls_connect(ctx, "127.0.0.1", s->port, 60000, &c, &d)) != 0)
 		fprintf(stderr, "bench_ingest: %s: %s\n", s->name, d.msg);
+	/* A kiosk keeps its connection for hours: its handshake is not part of the stream. */
+	pthread_barrier_wait(s->ready);
+	if (s->rc != 0)
 		goto out;
-	}
 	for (i = s->from; i < s->to; i = end) {
 		end = i + s->window < s->to ? i + s->window : s->to;
 		for (j = i; j < end; j++)
@@ -226,27 +269,42 @@ out:
 	return NULL;
 }
 
+/*
+ * Sends f from nk kiosks, each over its own connection, and returns the seconds from the moment
+ * every kiosk is connected to the last answer. *kcpu and *hcpu get the CPU seconds this process
+ * (the kiosks) and the hub (pid hub) used over the same span.
+ */
 static double
 send_all(const char *hubdir, uint16_t port, struct frames *f, unsigned nk, unsigned window,
-	uint64_t *refused)
+	uint64_t *refused, pid_t hub, double *kcpu, double *hcpu)
 {
 	struct sender s[MAX_KIOSKS];
 	pthread_t th[MAX_KIOSKS];
-	double t0 = now_s();
+	pthread_barrier_t ready;
+	double t0, k0, h0;
 	unsigned k;
 
+	pthread_barrier_init(&ready, NULL, nk + 1);
 	for (k = 0; k < nk; k++) {
 		s[k] = (struct sender){hubdir, kiosks[k], port, f, f->n * k / nk,
-			f->n * (k + 1) / nk, window, 0, 0};
+			f->n * (k + 1) / nk, window, &ready, 0, 0};
 		pthread_create(&th[k], NULL, send_slice, &s[k]);
 	}
+	pthread_barrier_wait(&ready);
+	t0 = now_s();
+	k0 = self_cpu();
+	h0 = proc_cpu(hub);
 	for (k = 0; k < nk; k++) {
 		pthread_join(th[k], NULL);
 		*refused += s[k].refused;
 		if (s[k].rc != 0)
 			fprintf(stderr, "bench_ingest: kiosk %u: %s\n", k, paso_strerror(s[k].rc));
 	}
-	return now_s() - t0;
+	t0 = now_s() - t0;
+	*kcpu = self_cpu() - k0;
+	*hcpu = proc_cpu(hub) - h0;
+	pthread_barrier_destroy(&ready);
+	return t0;
 }
 
 /* Raw LMDB: the same records (same sizes), random 16-byte keys, batch per txn, durable. */
@@ -285,6 +343,295 @@ raw_lmdb(const char *dir, const struct frames *f, unsigned batch)
 	t0 = now_s() - t0;
 	mdb_env_close(env);
 	return t0;
+}
+
+/*
+ * The second baseline: the same kiosk threads send the same frames, window by window, over
+ * plain TCP to a server that does only what any durable ingest must: one thread per connection
+ * reading length-prefixed frames, one writer committing whatever is queued (up to 512, the
+ * hub's group limit) in one durable LMDB transaction of raw puts, then an acknowledgement
+ * (a fixed, pre-encoded Ack envelope, decoded by the kiosk as the hub's are). No TLS, no
+ * decoding, no decisions, no sealing, no audit log: what Paso adds. The kiosks' own CPU lands
+ * on the same two cores as in the hub's run, which the raw-LMDB baseline never pays.
+ */
+struct plain_item {
+	uint8_t *buf;
+	uint32_t len;
+	int fd;
+	struct plain_item *next;
+};
+
+struct plain_srv {
+	int lfd;
+	uint16_t port;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct plain_item *head, *tail;
+	int stop;
+	MDB_env *env;
+	MDB_dbi dbi;
+	uint8_t *ack;
+	size_t acklen;
+	uint64_t groups, items;
+	unsigned nconn;
+	int conn_fd[MAX_KIOSKS];
+	pthread_t conn_th[MAX_KIOSKS];
+};
+
+struct plain_conn {
+	struct plain_srv *s;
+	int fd;
+};
+
+static int
+full_io(int fd, uint8_t *p, size_t len, int wr)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = wr ? write(fd, p, len) : read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void *
+plain_conn_thread(void *arg)
+{
+	struct plain_conn *c = arg;
+	struct plain_srv *s = c->s;
+	struct plain_item *it;
+	uint8_t hdr[4];
+	uint32_t len;
+
+	while (full_io(c->fd, hdr, 4, 0) == 0) {
+		len = be32_get(hdr);
+		if (len > FRAME_DEFAULT_MAX || (it = calloc(1, sizeof(*it))) == NULL ||
+			(it->buf = malloc(len ? len : 1)) == NULL ||
+			full_io(c->fd, it->buf, len, 0) != 0)
+			break;
+		it->len = len;
+		it->fd = c->fd;
+		pthread_mutex_lock(&s->mu);
+		if (s->tail != NULL)
+			s->tail->next = it;
+		else
+			s->head = it;
+		s->tail = it;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+	}
+	free(c);
+	return NULL;
+}
+
+static void *
+plain_writer(void *arg)
+{
+	struct plain_srv *s = arg;
+	struct plain_item *list, *it, *next;
+	MDB_txn *txn;
+	MDB_val k, v;
+	uint8_t key[16];
+	unsigned n;
+
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		while (s->head == NULL && !s->stop)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->head == NULL && s->stop) {
+			pthread_mutex_unlock(&s->mu);
+			return NULL;
+		}
+		list = s->head;
+		for (n = 1, it = list; it->next != NULL && n < 512; n++)
+			it = it->next;
+		s->head = it->next;
+		if (s->head == NULL)
+			s->tail = NULL;
+		it->next = NULL;
+		pthread_mutex_unlock(&s->mu);
+		if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
+			return NULL;
+		for (it = list; it != NULL; it = it->next) {
+			randombytes_buf(key, sizeof(key));
+			k.mv_size = sizeof(key);
+			k.mv_data = key;
+			v.mv_size = it->len;
+			v.mv_data = it->buf;
+			(void)mdb_put(txn, s->dbi, &k, &v, 0);
+		}
+		if (mdb_txn_commit(txn) != 0)
+			return NULL;
+		s->groups++;
+		s->items += n;
+		for (it = list; it != NULL; it = next) {
+			next = it->next;
+			(void)full_io(it->fd, s->ack, s->acklen, 1);
+			free(it->buf);
+			free(it);
+		}
+	}
+}
+
+static void *
+plain_acceptor(void *arg)
+{
+	struct plain_srv *s = arg;
+	struct plain_conn *c;
+	int fd, one = 1;
+
+	while (s->nconn < MAX_KIOSKS && (fd = accept(s->lfd, NULL, NULL)) >= 0) {
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if ((c = malloc(sizeof(*c))) == NULL)
+			break;
+		c->s = s;
+		c->fd = fd;
+		s->conn_fd[s->nconn] = fd;
+		pthread_create(&s->conn_th[s->nconn], NULL, plain_conn_thread, c);
+		s->nconn++;
+	}
+	return NULL;
+}
+
+struct plain_sender {
+	uint16_t port;
+	const struct frames *f;
+	size_t from, to;
+	unsigned window;
+	pthread_barrier_t *ready;
+	int rc;
+};
+
+static void *
+plain_send(void *arg)
+{
+	struct plain_sender *s = arg;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(s->port)};
+	Paso__Envelope *env;
+	struct paso_diag d;
+	uint8_t hdr[4], *p = NULL;
+	uint32_t len;
+	size_t i, j, end;
+	int fd, one = 1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+		connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+		s->rc = -1;
+	else
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	pthread_barrier_wait(s->ready);
+	for (i = s->from; s->rc == 0 && i < s->to; i = end) {
+		end = i + s->window < s->to ? i + s->window : s->to;
+		for (j = i; j < end && s->rc == 0; j++)
+			s->rc = full_io(fd, s->f->buf[j], s->f->len[j], 1);
+		for (j = i; j < end && s->rc == 0; j++) {
+			if ((s->rc = full_io(fd, hdr, 4, 0)) != 0 || (len = be32_get(hdr)) > 4096 ||
+				(p = malloc(len ? len : 1)) == NULL ||
+				(s->rc = full_io(fd, p, len, 0)) != 0) {
+				s->rc = -1;
+				break;
+			}
+			/* The same decoding the kiosks do with the hub's answers. */
+			if (frame_decode(p, len, &env, &d) == 0)
+				paso__envelope__free_unpacked(env, NULL);
+			free(p);
+			p = NULL;
+		}
+	}
+	free(p);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/*
+ * Runs the plain baseline over f from nk kiosks; returns seconds from every kiosk connected to
+ * the last acknowledgement (< 0 on failure), the mean group in *meanp, and the CPU seconds of
+ * this whole process (kiosks and server together) in *cpup.
+ */
+static double
+plain_baseline(const char *dir, const struct frames *f, unsigned nk, unsigned window, double *meanp,
+	double *cpup)
+{
+	struct plain_srv s;
+	struct plain_sender snd[MAX_KIOSKS];
+	pthread_t th[MAX_KIOSKS], acc, wr;
+	pthread_barrier_t ready;
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	Paso__Envelope env = PASO__ENVELOPE__INIT;
+	Paso__Ack ack = PASO__ACK__INIT;
+	uint8_t subject[32] = {0};
+	MDB_txn *txn;
+	double t0 = -1, c0;
+	unsigned k;
+	int ok = 1;
+
+	memset(&s, 0, sizeof(s));
+	pthread_mutex_init(&s.mu, NULL);
+	pthread_cond_init(&s.cv, NULL);
+	env.kiosk_id = kiosks[0];
+	env.seq = 1;
+	env.body_case = PASO__ENVELOPE__BODY_ACK;
+	env.ack = &ack;
+	ack.seq = 1;
+	ack.subject.data = subject;
+	ack.subject.len = sizeof(subject);
+	mkdir(dir, 0700);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (frame_encode(&env, FRAME_DEFAULT_MAX, &s.ack, &s.acklen) != 0 ||
+		mdb_env_create(&s.env) != 0 || mdb_env_set_mapsize(s.env, (size_t)4 << 30) != 0 ||
+		mdb_env_open(s.env, dir, 0, 0600) != 0 ||
+		mdb_txn_begin(s.env, NULL, 0, &txn) != 0 ||
+		mdb_dbi_open(txn, NULL, 0, &s.dbi) != 0 || mdb_txn_commit(txn) != 0 ||
+		(s.lfd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+		bind(s.lfd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(s.lfd, 128) != 0 ||
+		getsockname(s.lfd, (struct sockaddr *)&a, &alen) != 0)
+		return -1;
+	s.port = ntohs(a.sin_port);
+	pthread_create(&acc, NULL, plain_acceptor, &s);
+	pthread_create(&wr, NULL, plain_writer, &s);
+	pthread_barrier_init(&ready, NULL, nk + 1);
+	for (k = 0; k < nk; k++) {
+		snd[k] = (struct plain_sender){
+			s.port, f, f->n * k / nk, f->n * (k + 1) / nk, window, &ready, 0};
+		pthread_create(&th[k], NULL, plain_send, &snd[k]);
+	}
+	pthread_barrier_wait(&ready);
+	t0 = now_s();
+	c0 = self_cpu();
+	for (k = 0; k < nk; k++) {
+		pthread_join(th[k], NULL);
+		ok &= snd[k].rc == 0;
+	}
+	t0 = now_s() - t0;
+	*cpup = self_cpu() - c0;
+	shutdown(s.lfd, SHUT_RDWR);
+	close(s.lfd);
+	pthread_join(acc, NULL);
+	for (k = 0; k < s.nconn; k++)
+		shutdown(s.conn_fd[k], SHUT_RDWR);
+	for (k = 0; k < s.nconn; k++) {
+		pthread_join(s.conn_th[k], NULL);
+		close(s.conn_fd[k]);
+	}
+	pthread_mutex_lock(&s.mu);
+	s.stop = 1;
+	pthread_cond_signal(&s.cv);
+	pthread_mutex_unlock(&s.mu);
+	pthread_join(wr, NULL);
+	*meanp = s.groups ? (double)s.items / (double)s.groups : 0;
+	mdb_env_close(s.env);
+	free(s.ack);
+	pthread_barrier_destroy(&ready);
+	return ok ? t0 : -1;
 }
 
 /* The hub's own objects around the decision layer, opened in-process on a deployment. */
@@ -456,7 +803,9 @@ main(int argc, char **argv)
 	unsigned people = 2000, crossings = 6000, nk = 5, runs = 3, window = 32, r, k;
 	const char *bindir = "build/bin", *base = "/var/tmp";
 	double te[16], tc[16], tb[16], tbe[16], tde[16], tdc[16];
-	unsigned batch[16];
+	unsigned batch[16], batch_e[16];
+	double kcpu[16], hcpu[16], bcpu[16], kc0, hc0, tp[16], pmean[16], pcpu[16], rp[16], cr[16],
+		kf[16];
 	struct frames enrol = {0}, cross = {0};
 	struct population *pop = NULL;
 	char root[1024], hubdir[1100], portfile[1100], rawdir[1100], rawdir2[1100], cmd[2400];
@@ -538,19 +887,45 @@ main(int argc, char **argv)
 				fprintf(stderr, "bench_ingest: %s\n", d.msg);
 				return 1;
 			}
+		/*
+		 * One hub session per phase, so each phase's baseline batches as the hub's commit
+		 * loop did in that phase of this very run (a mean over both would mix the
+		 * enrolments' groups into the crossings'). The restart in between loads the
+		 * gallery; it is not timed.
+		 */
+		(void)snprintf(portfile, sizeof(portfile), "%s/port-enrol", root);
 		if ((hub = start_hub(hubdir, bindir, portfile, &port)) < 0) {
 			fprintf(stderr, "bench_ingest: paso-hub did not start (see %s.log)\n",
 				portfile);
 			return 1;
 		}
-		te[r] = send_all(hubdir, port, &enrol, nk, window, &refused);
-		tc[r] = send_all(hubdir, port, &cross, nk, window, &refused);
+		te[r] = send_all(hubdir, port, &enrol, nk, window, &refused, hub, &kc0, &hc0);
 		kill(hub, SIGTERM);
 		waitpid(hub, NULL, 0);
-		/* The baseline batches as the hub's commit loop did in this very run. */
+		batch_e[r] = hub_group_size(portfile);
+		(void)snprintf(portfile, sizeof(portfile), "%s/port-cross", root);
+		if ((hub = start_hub(hubdir, bindir, portfile, &port)) < 0) {
+			fprintf(stderr, "bench_ingest: paso-hub did not start (see %s.log)\n",
+				portfile);
+			return 1;
+		}
+		/* Where the two cores went while crossings streamed: the hub, or the kiosks. */
+		tc[r] = send_all(
+			hubdir, port, &cross, nk, window, &refused, hub, &kcpu[r], &hcpu[r]);
+		kill(hub, SIGTERM);
+		waitpid(hub, NULL, 0);
 		batch[r] = hub_group_size(portfile);
-		tbe[r] = raw_lmdb(rawdir, &enrol, batch[r]);
+		kc0 = self_cpu();
 		tb[r] = raw_lmdb(rawdir2, &cross, batch[r]);
+		bcpu[r] = self_cpu() - kc0;
+		(void)snprintf(rawdir, sizeof(rawdir), "%s/plain", root);
+		if ((tp[r] = plain_baseline(rawdir, &cross, nk, window, &pmean[r], &pcpu[r])) <=
+			0) {
+			fprintf(stderr, "bench_ingest: the plain-TCP baseline failed\n");
+			return 1;
+		}
+		(void)snprintf(rawdir, sizeof(rawdir), "%s/raw", root);
+		tbe[r] = raw_lmdb(rawdir, &enrol, batch_e[r]);
 		{
 			char hub2[1200];
 			struct direct x;
@@ -569,13 +944,27 @@ main(int argc, char **argv)
 				return 1;
 			}
 		}
-		printf("  run %u: enrol %.0f/s, crossings %.0f/s | raw LMDB (batches of %u, the hub's "
-		       "mean group) %.0f/s, %.0f/s | decisions without a server %.0f/s, %.0f/s\n",
-			r + 1, enrol.n / te[r], cross.n / tc[r], batch[r], enrol.n / tbe[r],
-			cross.n / tb[r], enrol.n / tde[r], cross.n / tdc[r]);
+		printf("  run %u: enrol %.0f/s, crossings %.0f/s | raw LMDB (batches of %u and %u, the "
+		       "hub's mean groups) %.0f/s, %.0f/s | decisions without a server %.0f/s, "
+		       "%.0f/s\n",
+			r + 1, enrol.n / te[r], cross.n / tc[r], batch_e[r], batch[r],
+			enrol.n / tbe[r], cross.n / tb[r], enrol.n / tde[r], cross.n / tdc[r]);
+		printf("         crossings' CPU: hub %.2f s, kiosk simulator %.2f s (%.0f%% of the "
+		       "two; %.0f%% of 2 cores' wall time); raw LMDB %.2f s CPU in %.2f s\n",
+			hcpu[r], kcpu[r], 100 * kcpu[r] / (hcpu[r] + kcpu[r]),
+			100 * (hcpu[r] + kcpu[r]) / (2 * tc[r]), bcpu[r], tb[r]);
+		printf("         plain TCP + raw LMDB, same kiosks: %.0f/s (groups of %.0f), %.2f s CPU "
+		       "with its kiosks; hub/plain %.3f\n",
+			cross.n / tp[r], pmean[r], pcpu[r], tp[r] / tc[r]);
 		(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 		if (system(cmd) != 0)
 			fprintf(stderr, "bench_ingest: could not remove %s\n", root);
+	}
+	/* Per-run ratios first: median() sorts what it is given. */
+	for (r = 0; r < runs; r++) {
+		rp[r] = tp[r] / tc[r];
+		cr[r] = tb[r] / tc[r];
+		kf[r] = kcpu[r] / (hcpu[r] + kcpu[r]);
 	}
 	{
 		double e = enrol.n / median(te, (int)runs), c = cross.n / median(tc, (int)runs);
@@ -586,6 +975,16 @@ main(int argc, char **argv)
 			be, e / be);
 		printf("  crossings:  %8.0f/s   raw LMDB same records: %8.0f/s   ratio %.3f (target >= 0.35)\n",
 			c, bc, c / bc);
+		{
+			printf("  crossings:  %8.0f/s   plain TCP + raw LMDB, same kiosks: %8.0f/s   "
+			       "ratio %.3f\n",
+				c, cross.n / median(tp, (int)runs), median(rp, (int)runs));
+			printf("  per-run crossing ratios vs raw LMDB:");
+			for (r = 0; r < runs; r++)
+				printf(" %.3f", cr[r]);
+			printf("; the kiosks' share of the CPU used in the hub runs: median %.0f%%\n",
+				100 * median(kf, (int)runs));
+		}
 		{
 			double de = enrol.n / median(tde, (int)runs),
 			       dcr = cross.n / median(tdc, (int)runs);
