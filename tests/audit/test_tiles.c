@@ -487,6 +487,37 @@ test_tiles_recover_and_refuse_another_log(void **state)
 	auditlog_close(log);
 }
 
+/* A tile the writer thread cannot write fails the next call, naming it; the next start rewrites
+ * every tile after the last flush and the tiles verify again. */
+static void
+test_writer_failure_is_reported_and_repaired(void **state)
+{
+	char a[400], t[400];
+	struct paso_diag d = {0};
+	struct tlogclient *c = NULL;
+	struct tlogclient_report rep;
+	struct merkle_frontier f;
+	struct checkpoint cp;
+
+	(void)state;
+	xsnprintf(a, sizeof(a), "%s/wf", tmp);
+	xsnprintf(t, sizeof(t), "%s/wf/tiles", tmp);
+	assert_int_equal(fixture_grow(a, t, signer, 1000, 5, NULL, 0, NULL), 0);
+	/* A directory where the level-0 tile of entries 17,920..18,175 goes: rename fails. */
+	assert_int_equal(run("mkdir -p '%s/tile/0/070/x' '%s/tile/entries/070/x'", t, t), 0);
+	assert_int_not_equal(fixture_grow(a, t, signer, 20000, 5, NULL, 0, NULL), 0);
+	assert_int_equal(run("rm -rf '%s/tile/0/070' '%s/tile/entries/070'", t, t), 0);
+	assert_int_equal(fixture_grow(a, t, signer, 10, 5, NULL, 0, NULL), 0);
+	assert_int_equal(tlogclient_open(t, verifier, &c, &d), 0);
+	assert_int_equal(tlogclient_checkpoint(c, &cp, NULL, NULL, &d), 0);
+	assert_true(cp.size > 18176);
+	merkle_frontier_init(&f);
+	assert_int_equal(tlogclient_verify_range(c, &cp, &f, 1, &rep, &d), 0);
+	assert_int_equal(rep.entries, cp.size);
+	tlogclient_close(c);
+	(void)d;
+}
+
 int
 main(void)
 {
@@ -497,6 +528,7 @@ main(void)
 		cmocka_unit_test(test_client_over_http),
 		cmocka_unit_test(test_forged_entry_and_tile_are_named),
 		cmocka_unit_test(test_tiles_recover_and_refuse_another_log),
+		cmocka_unit_test(test_writer_failure_is_reported_and_repaired),
 		cmocka_unit_test(test_cli_prove_and_follow),
 	};
 
