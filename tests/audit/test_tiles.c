@@ -250,8 +250,10 @@ test_client_proves_every_entry_from_few_tiles(void **state)
 		if (tlogclient_fetches(c) > max_fetch)
 			max_fetch = tlogclient_fetches(c);
 	}
-	/* One bundle, and per level the tile on the entry's path plus the right edge's. */
-	assert_true(max_fetch <= 1 + 2 * 3);
+	/* The bundle (which also gives the level-0 tile), the entry's level-1 tile, and the right
+	 * edge's partial level-1 and level-0 tiles (70,000 is aligned to neither 256 nor 65,536);
+	 * or, past 65,536, tile/2/000.p/1 instead of the entry's own level-1 tile. */
+	assert_int_equal(max_fetch, 4);
 	/* Consistency with every size published on the way. */
 	assert_int_equal(auditlog_open_readonly(auditdir, &log, &d), 0);
 	for (k = 0; k < npublished; k++) {
@@ -266,6 +268,110 @@ test_client_proves_every_entry_from_few_tiles(void **state)
 	assert_int_equal(
 		tlogclient_prove_entry(c, &cp, N_ENTRIES, NULL, NULL, &d), PASO_E_INVALID_ARG);
 	tlogclient_close(c);
+}
+
+/* ceil(log256 n): the tile levels of a tree of n > 1 leaves. */
+static unsigned
+tile_levels(uint64_t n)
+{
+	unsigned l = 1;
+	uint64_t p = 256;
+
+	while (p < n) {
+		p *= 256;
+		l++;
+	}
+	return l;
+}
+
+/*
+ * At every size published on the way (aligned or not), a client holding the verified right edge
+ * (as paso-audit follow does) proves any entry from at most ceil(log256 n) reads, the bundle
+ * and one tile per level above it; without it, from at most 2 ceil(log256 n) - 1.
+ */
+static void
+test_reads_per_proof_at_every_published_size(void **state)
+{
+	static const uint64_t sizes[] = {1, 2, 3, 255, 256, 257, 511, 512, 1000, 4097, 65535, 65536,
+		65537, 65792, 65793, 70000, 100000, 131071, 131072, 131073, 131328, 150000, 196608,
+		196609};
+	struct checkpoint_verifier *v = verifier;
+	struct auditlog *log = NULL;
+	struct tlogclient *c = NULL;
+	struct tiles *t = NULL;
+	struct merkle_frontier f, none;
+	struct checkpoint cp;
+	struct paso_diag d = {0};
+	char a[400], tl[400], *note;
+	uint8_t *e;
+	uint64_t idx, rng = 7, cold, warm, max_cold = 0, max_edge = 0;
+	size_t k, j, len, nl;
+	unsigned l;
+
+	(void)state;
+	xsnprintf(a, sizeof(a), "%s/sizes", tmp);
+	xsnprintf(tl, sizeof(tl), "%s/sizes/tiles", tmp);
+	assert_int_equal(auditlog_open(a, &log, &d), 0);
+	assert_int_equal(tiles_open(tl, &t, &d), 0);
+	assert_int_equal(tlogclient_open(tl, v, &c, &d), 0);
+	merkle_frontier_init(&none);
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		while (auditlog_size(log) < sizes[k]) {
+			assert_non_null(e = fixture_entry(auditlog_size(log), 9, &len));
+			assert_int_equal(auditlog_append(log, e, len, NULL), 0);
+			free(e);
+		}
+		assert_int_equal(auditlog_sync(log), 0);
+		assert_int_equal(tiles_sync(t, log, &d), 0);
+		assert_int_equal(auditlog_checkpoint(log, signer), 0);
+		assert_int_equal(auditlog_latest_checkpoint(log, &note, &nl), 0);
+		assert_int_equal(tiles_publish(t, log, note, nl, &d), 0);
+		free(note);
+		memset(&cp, 0, sizeof(cp));
+		cp.size = sizes[k];
+		assert_int_equal(auditlog_root(log, cp.size, cp.root), 0);
+		/* The right edge as paso-audit follow remembers it. */
+		merkle_frontier_init(&f);
+		f.size = cp.size;
+		for (l = 0; l < 64; l++)
+			if ((cp.size >> l) & 1)
+				assert_int_equal(
+					auditlog_node(log, l, (cp.size >> l) - 1, f.h[l]), 0);
+		for (j = 0; j < 40; j++) {
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			idx = j == 0 ? 0 : j == 1 ? cp.size - 1 : (rng >> 11) % cp.size;
+			tlogclient_set_edge(c, &none);
+			tlogclient_drop_cache(c);
+			tlogclient_reset_fetches(c);
+			assert_int_equal(tlogclient_prove_entry(c, &cp, idx, NULL, NULL, &d), 0);
+			cold = tlogclient_fetches(c);
+			tlogclient_set_edge(c, &f);
+			tlogclient_drop_cache(c);
+			tlogclient_reset_fetches(c);
+			assert_int_equal(tlogclient_prove_entry(c, &cp, idx, NULL, NULL, &d), 0);
+			warm = tlogclient_fetches(c);
+			if (cp.size > 1) {
+				assert_true(cold <= 2 * tile_levels(cp.size) - 1);
+				assert_true(warm <= tile_levels(cp.size));
+			}
+			/* Aligned to a full top-level tile: no partial tile below the top. */
+			if (cp.size % 65536 == 0 || cp.size <= 256)
+				assert_true(cold <= tile_levels(cp.size) + 1);
+			max_cold = cold > max_cold ? cold : max_cold;
+			max_edge = warm > max_edge ? warm : max_edge;
+		}
+	}
+	assert_int_equal(max_cold, 5); /* e.g. entry 0 of 150,000: bundle, 1/000, 2/000.p/2,
+					  1/002.p/73, 0/585.p/240 */
+	assert_int_equal(max_edge, 3);
+	/* A wrong edge makes the proof fail, never pass. */
+	f.h[(unsigned)__builtin_ctzll(f.size)][0] ^= 1;
+	tlogclient_set_edge(c, &f);
+	tlogclient_drop_cache(c);
+	assert_int_equal(tlogclient_prove_entry(c, &cp, 0, NULL, NULL, &d), PASO_E_PROOF_INVALID);
+	tlogclient_close(c);
+	tiles_close(t);
+	auditlog_close(log);
 }
 
 static void
@@ -355,14 +461,19 @@ test_forged_entry_and_tile_are_named(void **state)
 				 PASO_BIN_DIR, copy, vkeyfile, tmp),
 		1);
 	assert_int_equal(run("grep -q 'tile/1/000: hash 0' %s/err.txt", tmp), 0);
-	/* A truncated tile is named by its path. */
+	/* A proof takes the entry's level-0 tile from its bundle: a truncated one is not read. */
 	xsnprintf(path, sizeof(path), "%s/tile/0/273.p/112", copy);
 	assert_int_equal(truncate(path, 100 * H), 0);
 	assert_int_equal(tlogclient_open(copy, verifier, &c, &d), 0);
 	assert_int_equal(tlogclient_checkpoint(c, &cp, NULL, NULL, &d), 0);
+	assert_int_equal(tlogclient_prove_entry(c, &cp, N_ENTRIES - 1, NULL, NULL, &d), 0);
+	/* A truncated tile the proof does read is named by its path. */
+	xsnprintf(path, sizeof(path), "%s/tile/1/001.p/17", copy);
+	assert_int_equal(truncate(path, 10 * H), 0);
+	tlogclient_drop_cache(c);
 	assert_int_equal(tlogclient_prove_entry(c, &cp, N_ENTRIES - 1, NULL, NULL, &d),
 		PASO_E_AUDIT_CORRUPT);
-	assert_non_null(strstr(d.msg, "tile/0/273.p/112"));
+	assert_non_null(strstr(d.msg, "tile/1/001.p/17"));
 	tlogclient_close(c);
 }
 
@@ -525,6 +636,7 @@ main(void)
 		cmocka_unit_test(test_path_encoding),
 		cmocka_unit_test(test_layout_is_byte_exact),
 		cmocka_unit_test(test_client_proves_every_entry_from_few_tiles),
+		cmocka_unit_test(test_reads_per_proof_at_every_published_size),
 		cmocka_unit_test(test_client_over_http),
 		cmocka_unit_test(test_forged_entry_and_tile_are_named),
 		cmocka_unit_test(test_tiles_recover_and_refuse_another_log),
