@@ -506,6 +506,23 @@ test_cli_prove_and_follow(void **state)
 				 PASO_BIN_DIR, tilesdir, vkeyfile, st, tmp),
 		0);
 	assert_int_equal(run("grep -q 'followed: 70000 new entries' %s/out.txt", tmp), 0);
+	/* Against what was followed: the bundle and the level-1 tile (the level-2 tile is not on
+	 * entry 4242's path below 65,536), no checkpoint, no edge tile. */
+	assert_int_equal(run("%s/paso-audit tiles-prove '%s' --key '%s' --index 4242 --state '%s' "
+			     ">%s/out.txt 2>%s/err.txt",
+				 PASO_BIN_DIR, tilesdir, vkeyfile, st, tmp, tmp),
+		0);
+	assert_int_equal(run("grep -q '^#4242 .*test entry 4242 of run 1' %s/out.txt", tmp), 0);
+	assert_int_equal(run("grep -q '70000 entries.*(2 files fetched, against the checkpoint and "
+			     "right edge followed)' %s/err.txt",
+				 tmp),
+		0);
+	assert_int_equal(run("%s/paso-audit tiles-prove '%s' --key '%s' --index 70000 --state '%s' "
+			     "2>%s/err.txt",
+				 PASO_BIN_DIR, tilesdir, vkeyfile, st, tmp),
+		2);
+	assert_int_equal(
+		run("grep -q 'entry 70000 is past the 70000 entries followed' %s/err.txt", tmp), 0);
 	assert_int_equal(run("cp '%s/checkpoint' '%s'", tilesdir, old_cp), 0);
 	/* A copy of the log as it is now, to fork later. */
 	assert_int_equal(run("cp -r '%s' '%s/other-audit'", auditdir, tmp), 0);
