@@ -32,8 +32,10 @@
  * serves. (Flushing before every checkpoint cost more than writing the tiles.)
  *
  * Caveats: one writer per directory (the hub); one thread calls a handle's functions (the
- * handle's writer thread only reads the log's files and writes TILESDIR); entries must be at most
- * 65,535 bytes (the bundle's length prefix), which AUDITLOG_MAX_ENTRY guarantees.
+ * handle's writer thread only reads the log's files and writes TILESDIR); the log passed to
+ * tiles_sync and tiles_publish is always the same one and stays open until tiles_close returns
+ * (the writer reads its entries file); entries must be at most 65,535 bytes (the bundle's
+ * length prefix), which AUDITLOG_MAX_ENTRY guarantees.
  */
 #define TILES_WIDTH TILEPATH_WIDTH
 #define TILES_ENTRIES_LEVEL TILEPATH_ENTRIES
