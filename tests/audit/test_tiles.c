@@ -374,6 +374,28 @@ test_reads_per_proof_at_every_published_size(void **state)
 	auditlog_close(log);
 }
 
+/* Frames (u32 length || 4-byte check || bytes) become a bundle in place; bad framing is refused. */
+static void
+test_frames_to_bundle(void **state)
+{
+	uint8_t b[64] = {0, 0, 0, 3, 9, 9, 9, 9, 'a', 'b', 'c', 0, 0, 0, 0, 8, 8, 8, 8, 0, 0, 0, 1,
+		7, 7, 7, 7, 'z'};
+	const uint8_t want[] = {0, 3, 'a', 'b', 'c', 0, 0, 0, 1, 'z'};
+	uint8_t bad[16] = {0, 0, 0, 9, 1, 2, 3, 4, 'x'};
+	uint8_t big[16] = {0, 1, 0, 0, 1, 2, 3, 4};
+	size_t used, made;
+
+	(void)state;
+	assert_int_equal(auditlog_frames_to_bundle(b, 28, 3, &used, &made), 0);
+	assert_int_equal(used, 28);
+	assert_int_equal(made, sizeof(want));
+	assert_memory_equal(b, want, sizeof(want));
+	/* A frame longer than what is left, a length over 65,535, more frames than there are. */
+	assert_int_equal(auditlog_frames_to_bundle(bad, 9, 1, &used, &made), PASO_E_AUDIT_CORRUPT);
+	assert_int_equal(auditlog_frames_to_bundle(big, 16, 1, &used, &made), PASO_E_AUDIT_CORRUPT);
+	assert_int_equal(auditlog_frames_to_bundle(bad, 3, 1, &used, &made), PASO_E_AUDIT_CORRUPT);
+}
+
 static void
 test_client_over_http(void **state)
 {
@@ -651,6 +673,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_path_encoding),
+		cmocka_unit_test(test_frames_to_bundle),
 		cmocka_unit_test(test_layout_is_byte_exact),
 		cmocka_unit_test(test_client_proves_every_entry_from_few_tiles),
 		cmocka_unit_test(test_reads_per_proof_at_every_published_size),
