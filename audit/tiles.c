@@ -18,6 +18,7 @@
 
 #define PATH_MAX_LEN 160
 #define TILES_BATCH 16384       /* entries between two tiles_sync writes, unless published */
+#define TILES_CHUNK 65536       /* at most this many entries per writer job (its memory) */
 #define TILES_DURABLE_EVERY 60  /* publications between two flushes of the tiles to disk */
 #define DURABLE_FILE ".durable" /* the size up to which every tile is known to be on disk */
 
@@ -774,6 +775,35 @@ check_published(struct tiles *t, struct auditlog *log, struct paso_diag *d)
 }
 
 /*
+ * Queues every full tile completed between sizes old and n, in jobs of at most TILES_CHUNK
+ * entries; when there is more than one, waits for each job but the last before queuing the one
+ * after the next, so a long catch-up (a restart, a repair) holds at most two jobs in memory.
+ */
+static int
+queue_full(struct tiles *t, struct auditlog *log, uint64_t old, uint64_t n, struct paso_diag *d)
+{
+	uint64_t b, seq, prev = 0;
+	struct job *j;
+	int r;
+
+	while (old < n) {
+		b = n - old > TILES_CHUNK ? old + TILES_CHUNK : n;
+		if ((j = calloc(1, sizeof(*j))) == NULL)
+			return PASO_E_NOMEM;
+		if ((r = add_full(j, log, old, b, d)) != 0) {
+			job_free(j);
+			return r;
+		}
+		enqueue(t, j, &seq);
+		if (prev != 0)
+			wait_for(t, prev);
+		prev = seq;
+		old = b;
+	}
+	return 0;
+}
+
+/*
  * Queues and waits for: every tile from the size last flushed to n, the published right edge,
  * and a flush recording the published size as durable (after a crash or a writer failure).
  */
@@ -784,10 +814,11 @@ repair(struct tiles *t, struct auditlog *log, uint64_t n, struct paso_diag *d)
 	uint64_t seq;
 	int r;
 
+	if ((r = queue_full(t, log, t->done, n, d)) != 0)
+		return r;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return PASO_E_NOMEM;
-	if ((r = add_full(j, log, t->done, n, d)) != 0 ||
-		(r = add_edge(j, log, t->published, d)) != 0) {
+	if ((r = add_edge(j, log, t->published, d)) != 0) {
 		job_free(j);
 		return r;
 	}
@@ -807,8 +838,7 @@ repair(struct tiles *t, struct auditlog *log, uint64_t n, struct paso_diag *d)
 int
 tiles_sync(struct tiles *t, struct auditlog *log, struct paso_diag *d)
 {
-	uint64_t n = auditlog_size(log), seq, durable;
-	struct job *j;
+	uint64_t n = auditlog_size(log), durable;
 	int r;
 
 	if ((r = take_error(t, d)) != 0)
@@ -831,14 +861,9 @@ tiles_sync(struct tiles *t, struct auditlog *log, struct paso_diag *d)
 	 * would be flushed by them (ext4's ordered data), slowing every commit group. */
 	if (n - t->done < TILES_BATCH)
 		return 0;
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		return PASO_E_NOMEM;
-	if ((r = add_full(j, log, t->done, n, d)) != 0) {
-		job_free(j);
-		return r;
-	}
 	/* Written by the writer thread while the caller goes on appending. */
-	enqueue(t, j, &seq);
+	if ((r = queue_full(t, log, t->done, n, d)) != 0)
+		return r;
 	t->done = n;
 	return 0;
 }
@@ -878,12 +903,12 @@ tiles_publish(
 			"the checkpoint's root is not the audit log's at size %" PRIu64, cp.size);
 		goto out;
 	}
+	if (cp.size > t->done && (r = queue_full(t, log, t->done, cp.size, d)) != 0)
+		goto out;
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		r = PASO_E_NOMEM;
 		goto out;
 	}
-	if (cp.size > t->done && (r = add_full(j, log, t->done, cp.size, d)) != 0)
-		goto out;
 	if ((r = add_edge(j, log, cp.size, d)) != 0)
 		goto out;
 	/* After a crash, the tiles of the new checkpoint are made durable before it is published:

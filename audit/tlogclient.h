@@ -63,9 +63,9 @@ int tlogclient_entry(struct tlogclient *c, uint64_t size, uint64_t index, uint8_
  * Fetches entry index and proves it is in the tree of cp (verified): builds the inclusion proof
  * from the entry's bundle (which also gives its level-0 tile), the entry's tile at each level
  * above, and the partial tiles at the tree's right edge unless tlogclient_set_edge gave that
- * edge; verifies it against cp->root. A missing partial tile is read from its full tile. *ep (caller frees, may be NULL) gets the entry. Returns 0, PASO_E_PROOF_INVALID
- * (the tiles or the entry do not match the signed root), PASO_E_INVALID_ARG (index >= size),
- * or the fetch errors.
+ * edge; verifies it against cp->root. A missing partial tile is read from its full tile. *ep
+ * (caller frees, may be NULL) gets the entry. Returns 0, PASO_E_PROOF_INVALID (the tiles or the
+ * entry do not match the signed root), PASO_E_INVALID_ARG (index >= size), or the fetch errors.
  */
 int tlogclient_prove_entry(struct tlogclient *c, const struct checkpoint *cp, uint64_t index,
 	uint8_t **ep, size_t *lenp, struct paso_diag *d) __attribute__((warn_unused_result));

@@ -294,7 +294,7 @@ test_reads_per_proof_at_every_published_size(void **state)
 {
 	static const uint64_t sizes[] = {1, 2, 3, 255, 256, 257, 511, 512, 1000, 4097, 65535, 65536,
 		65537, 65792, 65793, 70000, 100000, 131071, 131072, 131073, 131328, 150000, 196608,
-		196609};
+		196609, 340000}; /* the last in one tiles_sync: three writer jobs */
 	struct checkpoint_verifier *v = verifier;
 	struct auditlog *log = NULL;
 	struct tlogclient *c = NULL;
