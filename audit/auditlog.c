@@ -968,6 +968,59 @@ out:
 }
 
 int
+auditlog_frames_span(struct auditlog *log, uint64_t first, uint64_t count, int *fdp,
+	uint64_t *offp, size_t *lenp)
+{
+	uint64_t off0, end;
+	int r;
+
+	*fdp = -1;
+	*offp = 0;
+	*lenp = 0;
+	if (count == 0 || first >= log->n || count > log->n - first)
+		return PASO_E_NOT_FOUND;
+	if ((r = read_offset(log, first, &off0)) != 0)
+		return r;
+	if (first + count < log->n) {
+		if ((r = read_offset(log, first + count, &end)) != 0)
+			return r;
+	} else {
+		end = log->e_end;
+	}
+	if (end > log->e_disk || end < off0)
+		return PASO_E_INVALID_ARG;
+	*fdp = log->efd;
+	*offp = off0;
+	*lenp = (size_t)(end - off0);
+	return 0;
+}
+
+int
+auditlog_frames_to_bundle(
+	uint8_t *buf, size_t len, uint64_t count, size_t *consumed, size_t *produced)
+{
+	size_t p = 0, q = 0;
+	uint64_t i;
+	uint32_t n;
+
+	*consumed = *produced = 0;
+	for (i = 0; i < count; i++) {
+		if (len - p < FRAME_HDR || (n = be32_get(buf + p)) > 65535 ||
+			len - p - FRAME_HDR < n)
+			return PASO_E_AUDIT_CORRUPT;
+		/* q + 2 <= p + FRAME_HDR: the bundle never overtakes the frames it is read from. */
+		buf[q] = (uint8_t)(n >> 8);
+		buf[q + 1] = (uint8_t)n;
+		memmove(buf + q + 2, buf + p + FRAME_HDR, n);
+		q += 2 + n;
+		p += FRAME_HDR + n;
+	}
+	*consumed = p;
+	*produced = q;
+	return 0;
+}
+
+int
 auditlog_leaf_hash(struct auditlog *log, uint64_t index, uint8_t out[MERKLE_HASH_BYTES])
 {
 	if (index >= log->n)

@@ -115,6 +115,24 @@ int auditlog_entry(struct auditlog *log, uint64_t index, uint8_t **bufp, size_t 
 int auditlog_bundle(
 	struct auditlog *log, uint64_t first, uint64_t count, uint8_t **bufp, size_t *lenp);
 
+/*
+ * For a reader on another thread: the frames of entries [first, first + count) are *lenp bytes
+ * at *offp of the entries file, open as *fdp (borrowed; read it with pread only). They are there
+ * once written (auditlog_sync) and stay until auditlog_truncate cuts below them. Returns 0,
+ * PASO_E_NOT_FOUND (past the end) or PASO_E_INVALID_ARG (not all written yet: still buffered).
+ */
+int auditlog_frames_span(struct auditlog *log, uint64_t first, uint64_t count, int *fdp,
+	uint64_t *offp, size_t *lenp);
+
+/*
+ * Rewrites the first count frames of buf (len bytes, as read from the entries file) in place as
+ * a tlog-tiles entry bundle (u16 big-endian length || bytes each), from buf[0]; pure, no I/O.
+ * *consumed: frame bytes used; *produced: bundle bytes (fewer). Returns 0 or
+ * PASO_E_AUDIT_CORRUPT (a frame is cut short or longer than 65,535 bytes).
+ */
+int auditlog_frames_to_bundle(
+	uint8_t *buf, size_t len, uint64_t count, size_t *consumed, size_t *produced);
+
 /* The stored leaf hash of entry index. Returns 0, PASO_E_NOT_FOUND or PASO_E_IO. */
 int auditlog_leaf_hash(struct auditlog *log, uint64_t index, uint8_t out[MERKLE_HASH_BYTES]);
 

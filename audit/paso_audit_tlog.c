@@ -27,7 +27,8 @@
 #define H MERKLE_HASH_BYTES
 #define FRONTIER_MAGIC "paso-frontier-v1\n"
 
-/* Parses BASE --key K [--index I] [--state DIR] [--json]; any option not wanted is refused. */
+/* Parses BASE --key K [--index I] [--state DIR] [--json]; any option not wanted is refused.
+ * want_state: 0 no --state, 1 required, 2 optional. */
 #define MAX_WITNESS_KEYS 8
 
 struct opts {
@@ -70,7 +71,7 @@ parse_opts(const char *cmd, int argc, char **argv, int want_index, int want_stat
 			"--key (the log's public key, obtained out of band) is required for", cmd);
 	if (want_index && !o->have_index)
 		return usage("--index is required for", cmd);
-	if (want_state && o->state == NULL)
+	if (want_state == 1 && o->state == NULL)
 		return usage("--state DIR is required for", cmd);
 	return 0;
 }
@@ -174,11 +175,15 @@ out:
 	return rc;
 }
 
+static int load_state(const char *dir, const struct checkpoint_verifier *v, struct checkpoint *cp,
+	struct merkle_frontier *f);
+
 int
 cmd_tiles_prove(int argc, char **argv)
 {
 	struct checkpoint_verifier *v = NULL;
 	struct tlogclient *c = NULL;
+	struct merkle_frontier f;
 	struct checkpoint cp;
 	struct paso_diag d = {0};
 	Paso__AuditEntry *e;
@@ -187,12 +192,27 @@ cmd_tiles_prove(int argc, char **argv)
 	struct opts o;
 	int r, rc;
 
-	if ((rc = parse_opts("tiles-prove", argc, argv, 1, 0, &o)) != 0)
+	if ((rc = parse_opts("tiles-prove", argc, argv, 1, 2, &o)) != 0)
 		return rc;
 	if ((rc = open_client(&o, &v, &c)) != 0)
 		return rc;
+	if (o.state != NULL) {
+		/* Against the checkpoint follow verified, with its right edge: no checkpoint and
+		 * no partial tile below the top level to fetch. */
+		if ((rc = load_state(o.state, v, &cp, &f)) != 0)
+			goto out;
+		if (o.index >= cp.size) {
+			fprintf(stderr,
+				"paso-audit: entry %" PRIu64 " is past the %" PRIu64
+				" entries followed in %s: run paso-audit follow first\n",
+				o.index, cp.size, o.state);
+			rc = PASO_AUDIT_EXIT_USAGE;
+			goto out;
+		}
+		tlogclient_set_edge(c, &f);
+	}
 	rc = PASO_AUDIT_EXIT_BAD;
-	if ((r = tlogclient_checkpoint(c, &cp, NULL, NULL, &d)) != 0) {
+	if (o.state == NULL && (r = tlogclient_checkpoint(c, &cp, NULL, NULL, &d)) != 0) {
 		rc = fail(r, "checkpoint", &d);
 		goto out;
 	}
@@ -208,8 +228,10 @@ cmd_tiles_prove(int argc, char **argv)
 	}
 	fprintf(stderr,
 		"entry %" PRIu64 " is in the log of %" PRIu64 " entries signed by %s (%" PRIu64
-		" files fetched, checkpoint included)\n",
-		o.index, cp.size, checkpoint_verifier_name(v), tlogclient_fetches(c));
+		" files fetched, %s)\n",
+		o.index, cp.size, checkpoint_verifier_name(v), tlogclient_fetches(c),
+		o.state != NULL ? "against the checkpoint and right edge followed"
+				: "checkpoint included");
 	rc = 0;
 out:
 	free(entry);
@@ -282,6 +304,34 @@ load_frontier(const char *dir, const struct checkpoint *old, struct merkle_front
 	free(b);
 	merkle_frontier_root(f, root);
 	return sodium_memcmp(root, old->root, H) == 0 ? 0 : -1;
+}
+
+/* The checkpoint and right edge follow remembered in dir, checked against each other and v. */
+static int
+load_state(const char *dir, const struct checkpoint_verifier *v, struct checkpoint *cp,
+	struct merkle_frontier *f)
+{
+	struct paso_diag d = {0};
+	char path[4200], *note;
+	size_t len;
+	int r;
+
+	(void)snprintf(path, sizeof(path), "%s/checkpoint", dir);
+	if ((note = slurp(path, CHECKPOINT_MAX_NOTE, &len)) == NULL) {
+		fprintf(stderr, "paso-audit: %s: nothing followed yet (run paso-audit follow)\n",
+			dir);
+		return PASO_AUDIT_EXIT_USAGE;
+	}
+	r = checkpoint_open(note, len, v, cp, &d);
+	free(note);
+	if (r != 0 || load_frontier(dir, cp, f) != 0) {
+		fprintf(stderr,
+			"paso-audit: %s: the remembered state is damaged or of another log key "
+			"(%s); move it away to start over\n",
+			dir, r != 0 ? d.msg : "frontier does not give the checkpoint's root");
+		return PASO_AUDIT_EXIT_USAGE;
+	}
+	return 0;
 }
 
 int

@@ -35,6 +35,8 @@ struct tlogclient {
 	uint64_t fetches;
 	unsigned next_slot;
 	struct cached_tile cache[CACHE_SLOTS];
+	int have_edge;
+	struct merkle_frontier edge; /* a verified right edge (tlogclient_set_edge) */
 };
 
 int
@@ -84,6 +86,13 @@ void
 tlogclient_reset_fetches(struct tlogclient *c)
 {
 	c->fetches = 0;
+}
+
+void
+tlogclient_set_edge(struct tlogclient *c, const struct merkle_frontier *f)
+{
+	c->edge = *f;
+	c->have_edge = f->size > 0;
 }
 
 void
@@ -222,7 +231,18 @@ get_tile(struct tlogclient *c, unsigned level, uint64_t k, uint64_t size, struct
 	}
 	if ((r = tilepath_format(path, sizeof(path), (int)level, k, w)) != 0)
 		return r;
-	if ((r = fetch(c, path, TILE_BYTES, &b, &len, d)) != 0)
+	r = fetch(c, path, TILE_BYTES, &b, &len, d);
+	if (r == PASO_E_NOT_FOUND && w < TILEPATH_WIDTH) {
+		/* A log may drop a partial tile once the full one exists (c2sp.org/tlog-tiles):
+		 * its first w hashes are the same. */
+		if ((r = tilepath_format(path, sizeof(path), (int)level, k, TILEPATH_WIDTH)) != 0)
+			return r;
+		if ((r = fetch(c, path, TILE_BYTES, &b, &len, d)) != 0)
+			return r;
+		if (len == TILE_BYTES)
+			len = (size_t)w * MERKLE_HASH_BYTES;
+	}
+	if (r != 0)
 		return r;
 	if (len != (size_t)w * MERKLE_HASH_BYTES) {
 		free(b);
@@ -272,6 +292,12 @@ tile_node(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_BYT
 	uint64_t first = index << sub;
 	int r;
 
+	/* A subtree of the verified right edge of this very tree: no tile needed. */
+	if (n->c->have_edge && n->c->edge.size == n->size && level < 64 &&
+		((n->size >> level) & 1) != 0 && index == (n->size >> level) - 1) {
+		memcpy(out, n->c->edge.h[level], MERKLE_HASH_BYTES);
+		return 0;
+	}
 	if ((r = get_tile(n->c, tl, first / TILEPATH_WIDTH, n->size, &t, n->d)) != 0)
 		return r;
 	fold((const uint8_t(*)[MERKLE_HASH_BYTES])t->h[first % TILEPATH_WIDTH], (size_t)1 << sub,
@@ -349,13 +375,38 @@ tlogclient_entry(struct tlogclient *c, uint64_t size, uint64_t index, uint8_t **
 	return 0;
 }
 
+/* Puts the w hashes h into the cache as tile (level, k), replacing any copy of it. */
+static void
+cache_put(struct tlogclient *c, unsigned level, uint64_t k, unsigned w,
+	const uint8_t (*h)[MERKLE_HASH_BYTES])
+{
+	struct cached_tile *t = NULL;
+	unsigned i;
+
+	for (i = 0; i < CACHE_SLOTS && t == NULL; i++)
+		if (c->cache[i].used && c->cache[i].level == level && c->cache[i].index == k)
+			t = &c->cache[i];
+	if (t == NULL) {
+		t = &c->cache[c->next_slot];
+		c->next_slot = (c->next_slot + 1) % CACHE_SLOTS;
+	}
+	t->used = 1;
+	t->level = level;
+	t->index = k;
+	t->width = w;
+	memcpy(t->h, h, (size_t)w * MERKLE_HASH_BYTES);
+}
+
 int
 tlogclient_prove_entry(struct tlogclient *c, const struct checkpoint *cp, uint64_t index,
 	uint8_t **ep, size_t *lenp, struct paso_diag *d)
 {
-	uint8_t path[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES], leaf[MERKLE_HASH_BYTES], *e = NULL;
+	uint8_t path[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES], *b = NULL, *e = NULL;
+	uint8_t(*leaves)[MERKLE_HASH_BYTES] = NULL;
 	struct node_ctx n = {.c = c, .size = cp->size, .d = d};
-	size_t np, len;
+	size_t np, offs[TILEPATH_WIDTH], lens[TILEPATH_WIDTH];
+	uint64_t k = index / TILEPATH_WIDTH;
+	unsigned i = (unsigned)(index % TILEPATH_WIDTH), w, j;
 	int r;
 
 	if (ep != NULL)
@@ -366,14 +417,30 @@ tlogclient_prove_entry(struct tlogclient *c, const struct checkpoint *cp, uint64
 		return paso_diag_set(d, PASO_E_INVALID_ARG,
 			"entry %" PRIu64 " is not in a log of %" PRIu64 " entries", index,
 			cp->size);
-	if ((r = tlogclient_entry(c, cp->size, index, &e, &len, d)) != 0)
+	w = width_at(cp->size, k);
+	if ((r = get_bundle(c, k, w, &b, offs, lens, d)) != 0)
 		return r;
-	merkle_leaf_hash(e, len, leaf);
+	/*
+	 * The bundle holds every leaf of the entry's level-0 tile: their hashes are that tile,
+	 * so it is not fetched (one read fewer per proof). They are checked with the rest of the
+	 * path against the signed root.
+	 */
+	if ((leaves = malloc((size_t)w * MERKLE_HASH_BYTES)) == NULL ||
+		(e = malloc(lens[i] ? lens[i] : 1)) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	for (j = 0; j < w; j++)
+		merkle_leaf_hash(b + offs[j], lens[j], leaves[j]);
+	cache_put(c, 0, k, w, (const uint8_t(*)[MERKLE_HASH_BYTES])leaves);
+	memcpy(e, b + offs[i], lens[i]);
 	if ((r = merkle_inclusion_nodes(
 		     tile_node, &n, index, cp->size, path, MERKLE_MAX_PROOF, &np)) != 0)
 		goto out;
 	if (merkle_verify_inclusion(
-		    leaf, index, cp->size, (const uint8_t(*)[32])path, np, cp->root) != 0) {
+		    leaves[i], index, cp->size, (const uint8_t(*)[32])path, np, cp->root) != 0) {
+		/* The derived tile is not trusted any longer than the proof that failed. */
+		tlogclient_drop_cache(c);
 		r = paso_diag_set(d, PASO_E_PROOF_INVALID,
 			"entry %" PRIu64
 			": its bundle and the tiles do not lead to the signed root "
@@ -383,11 +450,13 @@ tlogclient_prove_entry(struct tlogclient *c, const struct checkpoint *cp, uint64
 	}
 	if (ep != NULL) {
 		*ep = e;
-		*lenp = len;
+		*lenp = lens[i];
 		e = NULL;
 	}
 	r = 0;
 out:
+	free(leaves);
+	free(b);
 	free(e);
 	return r;
 }

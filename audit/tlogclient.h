@@ -31,6 +31,14 @@ void tlogclient_close(struct tlogclient *c);
 /* Fetches (one HTTP GET or file read) and counts; also used for the checkpoint. */
 uint64_t tlogclient_fetches(const struct tlogclient *c);
 void tlogclient_reset_fetches(struct tlogclient *c);
+/*
+ * Gives the client the right edge of a tree it verified before (e.g. the frontier paso-audit
+ * follow remembers; copied): proofs against a checkpoint of exactly f->size entries take the
+ * edge's subtree hashes from it instead of fetching the partial tiles at the right edge. Only
+ * pass a frontier whose root was checked against a signed checkpoint.
+ */
+void tlogclient_set_edge(struct tlogclient *c, const struct merkle_frontier *f);
+
 /* Drops cached tiles, so the next proof fetches everything it needs again. */
 void tlogclient_drop_cache(struct tlogclient *c);
 
@@ -53,10 +61,11 @@ int tlogclient_entry(struct tlogclient *c, uint64_t size, uint64_t index, uint8_
 
 /*
  * Fetches entry index and proves it is in the tree of cp (verified): builds the inclusion proof
- * from at most one tile per level plus the tiles at the tree's right edge, verifies it against
- * cp->root. *ep (caller frees, may be NULL) gets the entry. Returns 0, PASO_E_PROOF_INVALID
- * (the tiles or the entry do not match the signed root), PASO_E_INVALID_ARG (index >= size),
- * or the fetch errors.
+ * from the entry's bundle (which also gives its level-0 tile), the entry's tile at each level
+ * above, and the partial tiles at the tree's right edge unless tlogclient_set_edge gave that
+ * edge; verifies it against cp->root. A missing partial tile is read from its full tile. *ep
+ * (caller frees, may be NULL) gets the entry. Returns 0, PASO_E_PROOF_INVALID (the tiles or the
+ * entry do not match the signed root), PASO_E_INVALID_ARG (index >= size), or the fetch errors.
  */
 int tlogclient_prove_entry(struct tlogclient *c, const struct checkpoint *cp, uint64_t index,
 	uint8_t **ep, size_t *lenp, struct paso_diag *d) __attribute__((warn_unused_result));

@@ -86,14 +86,26 @@ fill_entry(uint8_t *e, size_t len, uint64_t i)
 
 /* One run: durable batches, a signed checkpoint each second; with_tiles adds their upkeep. */
 static double
-append_run(const struct opts *o, const struct checkpoint_signer *s, int with_tiles, int run)
+cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* One run; *in_tiles: share of the wall time in tiles calls; *per_cpu: entries per CPU-second
+ * of the whole process (the tiles writer thread included, and its draining at close). */
+static double
+append_run(const struct opts *o, const struct checkpoint_signer *s, int with_tiles, int run,
+	double *in_tiles, double *per_cpu)
 {
 	char dir[512], tdir[600], cmd[1300], *note = NULL;
 	struct auditlog *log = NULL;
 	struct tiles *t = NULL;
 	struct paso_diag d = {0};
 	uint8_t e[ENTRY_BYTES];
-	double t0, last_cp;
+	double t0, last_cp, t1, spent = 0, c0;
 	uint64_t i = 0;
 	size_t k, nl;
 	int r;
@@ -107,6 +119,7 @@ append_run(const struct opts *o, const struct checkpoint_signer *s, int with_til
 		die("auditlog_open", r, &d);
 	if (with_tiles && (r = tiles_open(tdir, &t, &d)) != 0)
 		die("tiles_open", r, &d);
+	c0 = cpu_now();
 	t0 = last_cp = now();
 	do {
 		for (k = 0; k < o->batch; k++, i++) {
@@ -116,23 +129,29 @@ append_run(const struct opts *o, const struct checkpoint_signer *s, int with_til
 		}
 		if ((r = auditlog_sync(log)) != 0)
 			die("sync", r, NULL);
+		t1 = now();
 		if (with_tiles && (r = tiles_sync(t, log, &d)) != 0)
 			die("tiles_sync", r, &d);
+		spent += now() - t1;
 		if (now() - last_cp >= 1.0) {
 			if ((r = auditlog_checkpoint(log, s)) != 0)
 				die("checkpoint", r, NULL);
 			if (with_tiles) {
+				t1 = now();
 				if ((r = auditlog_latest_checkpoint(log, &note, &nl)) != 0 ||
 					(r = tiles_publish(t, log, note, nl, &d)) != 0)
 					die("tiles_publish", r, &d);
 				free(note);
+				spent += now() - t1;
 			}
 			last_cp = now();
 		}
 	} while (now() - t0 < o->seconds);
 	t0 = now() - t0;
+	*in_tiles = spent / t0;
 	tiles_close(t);
 	auditlog_close(log);
+	*per_cpu = (double)i / (cpu_now() - c0);
 	/* Kept until every run is over (bench_append removes them): removing hundreds of thousands
 	 * of tile files between runs makes the next run's file creation scan ext4's recently
 	 * deleted inodes (ext4_create -> recently_deleted was ~30 % of the profile), a cost of the
@@ -143,16 +162,17 @@ append_run(const struct opts *o, const struct checkpoint_signer *s, int with_til
 static void
 bench_append(const struct opts *o, const struct checkpoint_signer *s)
 {
-	double plain[32], tiled[32], ratio[32];
+	double plain[32], tiled[32], ratio[32], share[32], unused, cp[32], ct[32], cratio[32];
 	int i;
 
 	char cmd[700];
 
 	for (i = 0; i < o->runs; i++) {
 		/* Alternate, so that drift in the machine's load hits both sides alike. */
-		plain[i] = append_run(o, s, 0, i);
-		tiled[i] = append_run(o, s, 1, i);
+		plain[i] = append_run(o, s, 0, i, &unused, &cp[i]);
+		tiled[i] = append_run(o, s, 1, i, &share[i], &ct[i]);
 		ratio[i] = tiled[i] / plain[i];
+		cratio[i] = ct[i] / cp[i];
 	}
 	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'/bench-tlog-append-*", o->dir);
 	if (system(cmd) != 0)
@@ -164,6 +184,13 @@ bench_append(const struct opts *o, const struct checkpoint_signer *s)
 		median(plain, (size_t)o->runs));
 	printf("  with tlog-tiles upkeep:         median %.0f entries/s\n",
 		median(tiled, (size_t)o->runs));
+	printf("  appending thread's time in tiles_sync + tiles_publish: median %.1f %%\n",
+		100 * median(share, (size_t)o->runs));
+	printf("  per CPU-second of the process (writer thread included): baseline median %.0f, "
+	       "with tiles %.0f; ratio median %.3f, range %.3f..%.3f\n",
+		median(cp, (size_t)o->runs), median(ct, (size_t)o->runs),
+		median(cratio, (size_t)o->runs), quant(cratio, (size_t)o->runs, 0),
+		quant(cratio, (size_t)o->runs, 1));
 	printf("  ratio tiles/baseline: median %.3f, range %.3f..%.3f (target >= 0.8)\n",
 		median(ratio, (size_t)o->runs), quant(ratio, (size_t)o->runs, 0),
 		quant(ratio, (size_t)o->runs, 1));
@@ -229,9 +256,22 @@ levels_bound(uint64_t n)
 	return k + 1;
 }
 
+/* The right edge of the tree of size entries, as a follower verified it. */
+static void
+edge_of(struct auditlog *log, uint64_t size, struct merkle_frontier *f)
+{
+	unsigned l;
+
+	merkle_frontier_init(f);
+	f->size = size;
+	for (l = 0; l < 64; l++)
+		if (((size >> l) & 1) != 0 && auditlog_node(log, l, (size >> l) - 1, f->h[l]) != 0)
+			die("edge", PASO_E_IO, NULL);
+}
+
 static void
 proof_series(const char *label, const char *base, const struct checkpoint_verifier *v, int n,
-	int keep_cache)
+	int keep_cache, const struct merkle_frontier *edge)
 {
 	struct tlogclient *c = NULL;
 	struct checkpoint cp;
@@ -247,6 +287,8 @@ proof_series(const char *label, const char *base, const struct checkpoint_verifi
 	if ((r = tlogclient_checkpoint(c, &cp, NULL, NULL, &d)) != 0)
 		die("checkpoint", r, &d);
 	t0 = now() - t0;
+	if (edge != NULL)
+		tlogclient_set_edge(c, edge);
 	for (i = 0; i < n; i++) {
 		state = state * 6364136223846793005ULL + 1442695040888963407ULL;
 		idx = (state >> 11) % cp.size;
@@ -276,6 +318,7 @@ bench_proofs(const struct opts *o, const struct checkpoint_signer *s,
 	struct auditlog *log = NULL;
 	struct paso_diag d = {0};
 	uint8_t path[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES], leaf[32], root[32];
+	struct merkle_frontier edge;
 	char dir[512], tdir[600], url[64];
 	double *ms = calloc((size_t)o->proofs, sizeof(double));
 	uint64_t state = 42, idx;
@@ -304,18 +347,128 @@ bench_proofs(const struct opts *o, const struct checkpoint_signer *s,
 			die("baseline proof", r, NULL);
 		ms[i] = (now() - ms[i]) * 1e3;
 	}
+	edge_of(log, o->large, &edge);
 	auditlog_close(log);
 	printf("  %-34s median %.3f ms, p99 %.3f ms\n", "baseline: local hashes file",
 		median(ms, (size_t)o->proofs), quant(ms, (size_t)o->proofs, 0.99));
 	free(ms);
-	proof_series("tiles directory, nothing cached:", tdir, v, o->proofs, 0);
+	proof_series("tiles directory, nothing cached:", tdir, v, o->proofs, 0, NULL);
 	if ((r = httpmini_server_start(
 		     "127.0.0.1", "0", 0, 10000, httpmini_static_handler, tdir, &srv, &d)) != 0)
 		die("server", r, &d);
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/", httpmini_server_port(srv));
-	proof_series("HTTP loopback, nothing cached:", url, v, o->proofs, 0);
-	proof_series("HTTP loopback, tile cache kept:", url, v, o->proofs, 1);
+	proof_series("HTTP loopback, nothing cached:", url, v, o->proofs, 0, NULL);
+	proof_series("HTTP loopback, right edge followed:", url, v, o->proofs, 0, &edge);
+	proof_series("HTTP loopback, tile cache kept:", url, v, o->proofs, 1, NULL);
 	httpmini_server_stop(srv);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Files read per proof at many published sizes: multiples of 65,536, of 256 only, and neither;
+ * each with random entries, cold and with the right edge a follower keeps.
+ */
+static void
+bench_sizes(const struct opts *o, const struct checkpoint_signer *s,
+	const struct checkpoint_verifier *v)
+{
+	enum { NSIZES = 60, LEAVES = 50, TOP = 300000 };
+	const char *cls[3] = {
+		"multiple of 65,536", "multiple of 256 only", "not a multiple of 256"};
+	double cold[3][NSIZES * LEAVES], warm[3][NSIZES * LEAVES];
+	size_t nc[3] = {0}, over_cold[3] = {0}, over_warm[3] = {0}, nsz[3] = {0};
+	uint64_t sizes[NSIZES], state = 99, idx, k;
+	struct auditlog *log = NULL;
+	struct tiles *t = NULL;
+	struct tlogclient *c = NULL;
+	struct merkle_frontier edge, none;
+	struct checkpoint cp;
+	struct paso_diag d = {0};
+	char dir[512], tdir[600], cmd[1300], *note;
+	uint8_t e[64];
+	size_t i, j, nl;
+	int r, cl, bound;
+
+	for (i = 0; i < NSIZES; i++) {
+		state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+		k = 2 + (state >> 11) % (TOP - 2);
+		sizes[i] = i < 4 ? 65536 * (i + 1) : i < 24 ? k / 256 * 256 : k;
+	}
+	qsort(sizes, NSIZES, sizeof(sizes[0]), cmp_u64);
+	(void)snprintf(dir, sizeof(dir), "%s/bench-tlog-sizes", o->dir);
+	(void)snprintf(tdir, sizeof(tdir), "%s/tiles", dir);
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		die("rm", PASO_E_IO, NULL);
+	if ((r = auditlog_open(dir, &log, &d)) != 0 || (r = tiles_open(tdir, &t, &d)) != 0 ||
+		(r = tlogclient_open(tdir, v, &c, &d)) != 0)
+		die("open", r, &d);
+	merkle_frontier_init(&none);
+	for (i = 0; i < NSIZES; i++) {
+		if (i > 0 && sizes[i] == sizes[i - 1])
+			continue;
+		for (k = auditlog_size(log); k < sizes[i]; k++) {
+			fill_entry(e, sizeof(e), k);
+			if ((r = auditlog_append(log, e, sizeof(e), NULL)) != 0)
+				die("append", r, NULL);
+		}
+		if ((r = auditlog_sync(log)) != 0 || (r = tiles_sync(t, log, &d)) != 0 ||
+			(r = auditlog_checkpoint(log, s)) != 0 ||
+			(r = auditlog_latest_checkpoint(log, &note, &nl)) != 0 ||
+			(r = tiles_publish(t, log, note, nl, &d)) != 0)
+			die("publish", r, &d);
+		free(note);
+		memset(&cp, 0, sizeof(cp));
+		cp.size = sizes[i];
+		if ((r = auditlog_root(log, cp.size, cp.root)) != 0)
+			die("root", r, NULL);
+		edge_of(log, cp.size, &edge);
+		cl = cp.size % 65536 == 0 ? 0 : cp.size % 256 == 0 ? 1 : 2;
+		bound = levels_bound(cp.size);
+		nsz[cl]++;
+		for (j = 0; j < LEAVES; j++) {
+			state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+			idx = (state >> 11) % cp.size;
+			tlogclient_set_edge(c, &none);
+			tlogclient_drop_cache(c);
+			tlogclient_reset_fetches(c);
+			if ((r = tlogclient_prove_entry(c, &cp, idx, NULL, NULL, &d)) != 0)
+				die("prove", r, &d);
+			cold[cl][nc[cl]] = (double)tlogclient_fetches(c);
+			over_cold[cl] += tlogclient_fetches(c) > (uint64_t)bound;
+			tlogclient_set_edge(c, &edge);
+			tlogclient_drop_cache(c);
+			tlogclient_reset_fetches(c);
+			if ((r = tlogclient_prove_entry(c, &cp, idx, NULL, NULL, &d)) != 0)
+				die("prove", r, &d);
+			warm[cl][nc[cl]] = (double)tlogclient_fetches(c);
+			over_warm[cl] += tlogclient_fetches(c) > (uint64_t)bound;
+			nc[cl]++;
+		}
+	}
+	printf("files read per proof (bundle + tiles, checkpoint excluded) at published sizes up to "
+	       "%d, %d random entries each; bound ceil(log256 n)+1 (3 up to 65,536, then 4):\n",
+		TOP, LEAVES);
+	for (cl = 0; cl < 3; cl++)
+		if (nc[cl] > 0)
+			printf("  n %-22s (%2zu sizes): cold median %.0f max %.0f, over the bound "
+			       "%zu/%zu; right edge followed: median %.0f max %.0f, over %zu/%zu\n",
+				cls[cl], nsz[cl], median(cold[cl], nc[cl]),
+				quant(cold[cl], nc[cl], 1), over_cold[cl], nc[cl],
+				median(warm[cl], nc[cl]), quant(warm[cl], nc[cl], 1), over_warm[cl],
+				nc[cl]);
+	tlogclient_close(c);
+	tiles_close(t);
+	auditlog_close(log);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench_tlog: %s failed\n", cmd);
 }
 
 static void
@@ -452,7 +605,8 @@ static void
 usage(void)
 {
 	fputs("usage: bench_tlog [--large N] [--seconds S] [--batch B] [--runs R] [--proofs P]\n"
-	      "                  [--requests K] [--dir PARENT] [--only append|proofs|witness]\n",
+	      "                  [--requests K] [--dir PARENT]\n"
+	      "                  [--only append|proofs|sizes|witness]\n",
 		stderr);
 	exit(2);
 }
@@ -549,6 +703,8 @@ main(int argc, char **argv)
 		}
 		bench_proofs(&o, s, v);
 	}
+	if (only == NULL || strcmp(only, "sizes") == 0)
+		bench_sizes(&o, s, v);
 	checkpoint_signer_free(s);
 	checkpoint_verifier_free(v);
 	checkpoint_text_free(sk);

@@ -250,8 +250,10 @@ test_client_proves_every_entry_from_few_tiles(void **state)
 		if (tlogclient_fetches(c) > max_fetch)
 			max_fetch = tlogclient_fetches(c);
 	}
-	/* One bundle, and per level the tile on the entry's path plus the right edge's. */
-	assert_true(max_fetch <= 1 + 2 * 3);
+	/* The bundle (which also gives the level-0 tile), the entry's level-1 tile, and the right
+	 * edge's partial level-1 and level-0 tiles (70,000 is aligned to neither 256 nor 65,536);
+	 * or, past 65,536, tile/2/000.p/1 instead of the entry's own level-1 tile. */
+	assert_int_equal(max_fetch, 4);
 	/* Consistency with every size published on the way. */
 	assert_int_equal(auditlog_open_readonly(auditdir, &log, &d), 0);
 	for (k = 0; k < npublished; k++) {
@@ -266,6 +268,132 @@ test_client_proves_every_entry_from_few_tiles(void **state)
 	assert_int_equal(
 		tlogclient_prove_entry(c, &cp, N_ENTRIES, NULL, NULL, &d), PASO_E_INVALID_ARG);
 	tlogclient_close(c);
+}
+
+/* ceil(log256 n): the tile levels of a tree of n > 1 leaves. */
+static unsigned
+tile_levels(uint64_t n)
+{
+	unsigned l = 1;
+	uint64_t p = 256;
+
+	while (p < n) {
+		p *= 256;
+		l++;
+	}
+	return l;
+}
+
+/*
+ * At every size published on the way (aligned or not), a client holding the verified right edge
+ * (as paso-audit follow does) proves any entry from at most ceil(log256 n) reads, the bundle
+ * and one tile per level above it; without it, from at most 2 ceil(log256 n) - 1.
+ */
+static void
+test_reads_per_proof_at_every_published_size(void **state)
+{
+	static const uint64_t sizes[] = {1, 2, 3, 255, 256, 257, 511, 512, 1000, 4097, 65535, 65536,
+		65537, 65792, 65793, 70000, 100000, 131071, 131072, 131073, 131328, 150000, 196608,
+		196609, 340000}; /* the last in one tiles_sync: three writer jobs */
+	struct checkpoint_verifier *v = verifier;
+	struct auditlog *log = NULL;
+	struct tlogclient *c = NULL;
+	struct tiles *t = NULL;
+	struct merkle_frontier f, none;
+	struct checkpoint cp;
+	struct paso_diag d = {0};
+	char a[400], tl[400], *note;
+	uint8_t *e;
+	uint64_t idx, rng = 7, cold, warm, max_cold = 0, max_edge = 0;
+	size_t k, j, len, nl;
+	unsigned l;
+
+	(void)state;
+	xsnprintf(a, sizeof(a), "%s/sizes", tmp);
+	xsnprintf(tl, sizeof(tl), "%s/sizes/tiles", tmp);
+	assert_int_equal(auditlog_open(a, &log, &d), 0);
+	assert_int_equal(tiles_open(tl, &t, &d), 0);
+	assert_int_equal(tlogclient_open(tl, v, &c, &d), 0);
+	merkle_frontier_init(&none);
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		while (auditlog_size(log) < sizes[k]) {
+			assert_non_null(e = fixture_entry(auditlog_size(log), 9, &len));
+			assert_int_equal(auditlog_append(log, e, len, NULL), 0);
+			free(e);
+		}
+		assert_int_equal(auditlog_sync(log), 0);
+		assert_int_equal(tiles_sync(t, log, &d), 0);
+		assert_int_equal(auditlog_checkpoint(log, signer), 0);
+		assert_int_equal(auditlog_latest_checkpoint(log, &note, &nl), 0);
+		assert_int_equal(tiles_publish(t, log, note, nl, &d), 0);
+		free(note);
+		memset(&cp, 0, sizeof(cp));
+		cp.size = sizes[k];
+		assert_int_equal(auditlog_root(log, cp.size, cp.root), 0);
+		/* The right edge as paso-audit follow remembers it. */
+		merkle_frontier_init(&f);
+		f.size = cp.size;
+		for (l = 0; l < 64; l++)
+			if ((cp.size >> l) & 1)
+				assert_int_equal(
+					auditlog_node(log, l, (cp.size >> l) - 1, f.h[l]), 0);
+		for (j = 0; j < 40; j++) {
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			idx = j == 0 ? 0 : j == 1 ? cp.size - 1 : (rng >> 11) % cp.size;
+			tlogclient_set_edge(c, &none);
+			tlogclient_drop_cache(c);
+			tlogclient_reset_fetches(c);
+			assert_int_equal(tlogclient_prove_entry(c, &cp, idx, NULL, NULL, &d), 0);
+			cold = tlogclient_fetches(c);
+			tlogclient_set_edge(c, &f);
+			tlogclient_drop_cache(c);
+			tlogclient_reset_fetches(c);
+			assert_int_equal(tlogclient_prove_entry(c, &cp, idx, NULL, NULL, &d), 0);
+			warm = tlogclient_fetches(c);
+			if (cp.size > 1) {
+				assert_true(cold <= 2 * tile_levels(cp.size) - 1);
+				assert_true(warm <= tile_levels(cp.size));
+			}
+			/* Aligned to a full top-level tile: no partial tile below the top. */
+			if (cp.size % 65536 == 0 || cp.size <= 256)
+				assert_true(cold <= tile_levels(cp.size) + 1);
+			max_cold = cold > max_cold ? cold : max_cold;
+			max_edge = warm > max_edge ? warm : max_edge;
+		}
+	}
+	assert_int_equal(max_cold, 5); /* e.g. entry 0 of 150,000: bundle, 1/000, 2/000.p/2,
+					  1/002.p/73, 0/585.p/240 */
+	assert_int_equal(max_edge, 3);
+	/* A wrong edge makes the proof fail, never pass. */
+	f.h[(unsigned)__builtin_ctzll(f.size)][0] ^= 1;
+	tlogclient_set_edge(c, &f);
+	tlogclient_drop_cache(c);
+	assert_int_equal(tlogclient_prove_entry(c, &cp, 0, NULL, NULL, &d), PASO_E_PROOF_INVALID);
+	tlogclient_close(c);
+	tiles_close(t);
+	auditlog_close(log);
+}
+
+/* Frames (u32 length || 4-byte check || bytes) become a bundle in place; bad framing is refused. */
+static void
+test_frames_to_bundle(void **state)
+{
+	uint8_t b[64] = {0, 0, 0, 3, 9, 9, 9, 9, 'a', 'b', 'c', 0, 0, 0, 0, 8, 8, 8, 8, 0, 0, 0, 1,
+		7, 7, 7, 7, 'z'};
+	const uint8_t want[] = {0, 3, 'a', 'b', 'c', 0, 0, 0, 1, 'z'};
+	uint8_t bad[16] = {0, 0, 0, 9, 1, 2, 3, 4, 'x'};
+	uint8_t big[16] = {0, 1, 0, 0, 1, 2, 3, 4};
+	size_t used, made;
+
+	(void)state;
+	assert_int_equal(auditlog_frames_to_bundle(b, 28, 3, &used, &made), 0);
+	assert_int_equal(used, 28);
+	assert_int_equal(made, sizeof(want));
+	assert_memory_equal(b, want, sizeof(want));
+	/* A frame longer than what is left, a length over 65,535, more frames than there are. */
+	assert_int_equal(auditlog_frames_to_bundle(bad, 9, 1, &used, &made), PASO_E_AUDIT_CORRUPT);
+	assert_int_equal(auditlog_frames_to_bundle(big, 16, 1, &used, &made), PASO_E_AUDIT_CORRUPT);
+	assert_int_equal(auditlog_frames_to_bundle(bad, 3, 1, &used, &made), PASO_E_AUDIT_CORRUPT);
 }
 
 static void
@@ -355,14 +483,19 @@ test_forged_entry_and_tile_are_named(void **state)
 				 PASO_BIN_DIR, copy, vkeyfile, tmp),
 		1);
 	assert_int_equal(run("grep -q 'tile/1/000: hash 0' %s/err.txt", tmp), 0);
-	/* A truncated tile is named by its path. */
+	/* A proof takes the entry's level-0 tile from its bundle: a truncated one is not read. */
 	xsnprintf(path, sizeof(path), "%s/tile/0/273.p/112", copy);
 	assert_int_equal(truncate(path, 100 * H), 0);
 	assert_int_equal(tlogclient_open(copy, verifier, &c, &d), 0);
 	assert_int_equal(tlogclient_checkpoint(c, &cp, NULL, NULL, &d), 0);
+	assert_int_equal(tlogclient_prove_entry(c, &cp, N_ENTRIES - 1, NULL, NULL, &d), 0);
+	/* A truncated tile the proof does read is named by its path. */
+	xsnprintf(path, sizeof(path), "%s/tile/1/001.p/17", copy);
+	assert_int_equal(truncate(path, 10 * H), 0);
+	tlogclient_drop_cache(c);
 	assert_int_equal(tlogclient_prove_entry(c, &cp, N_ENTRIES - 1, NULL, NULL, &d),
 		PASO_E_AUDIT_CORRUPT);
-	assert_non_null(strstr(d.msg, "tile/0/273.p/112"));
+	assert_non_null(strstr(d.msg, "tile/1/001.p/17"));
 	tlogclient_close(c);
 }
 
@@ -395,6 +528,23 @@ test_cli_prove_and_follow(void **state)
 				 PASO_BIN_DIR, tilesdir, vkeyfile, st, tmp),
 		0);
 	assert_int_equal(run("grep -q 'followed: 70000 new entries' %s/out.txt", tmp), 0);
+	/* Against what was followed: the bundle and the level-1 tile (the level-2 tile is not on
+	 * entry 4242's path below 65,536), no checkpoint, no edge tile. */
+	assert_int_equal(run("%s/paso-audit tiles-prove '%s' --key '%s' --index 4242 --state '%s' "
+			     ">%s/out.txt 2>%s/err.txt",
+				 PASO_BIN_DIR, tilesdir, vkeyfile, st, tmp, tmp),
+		0);
+	assert_int_equal(run("grep -q '^#4242 .*test entry 4242 of run 1' %s/out.txt", tmp), 0);
+	assert_int_equal(run("grep -q '70000 entries.*(2 files fetched, against the checkpoint and "
+			     "right edge followed)' %s/err.txt",
+				 tmp),
+		0);
+	assert_int_equal(run("%s/paso-audit tiles-prove '%s' --key '%s' --index 70000 --state '%s' "
+			     "2>%s/err.txt",
+				 PASO_BIN_DIR, tilesdir, vkeyfile, st, tmp),
+		2);
+	assert_int_equal(
+		run("grep -q 'entry 70000 is past the 70000 entries followed' %s/err.txt", tmp), 0);
 	assert_int_equal(run("cp '%s/checkpoint' '%s'", tilesdir, old_cp), 0);
 	/* A copy of the log as it is now, to fork later. */
 	assert_int_equal(run("cp -r '%s' '%s/other-audit'", auditdir, tmp), 0);
@@ -487,16 +637,50 @@ test_tiles_recover_and_refuse_another_log(void **state)
 	auditlog_close(log);
 }
 
+/* A tile the writer thread cannot write fails the next call, naming it; the next start rewrites
+ * every tile after the last flush and the tiles verify again. */
+static void
+test_writer_failure_is_reported_and_repaired(void **state)
+{
+	char a[400], t[400];
+	struct paso_diag d = {0};
+	struct tlogclient *c = NULL;
+	struct tlogclient_report rep;
+	struct merkle_frontier f;
+	struct checkpoint cp;
+
+	(void)state;
+	xsnprintf(a, sizeof(a), "%s/wf", tmp);
+	xsnprintf(t, sizeof(t), "%s/wf/tiles", tmp);
+	assert_int_equal(fixture_grow(a, t, signer, 1000, 5, NULL, 0, NULL), 0);
+	/* A directory where the level-0 tile of entries 17,920..18,175 goes: rename fails. */
+	assert_int_equal(run("mkdir -p '%s/tile/0/070/x' '%s/tile/entries/070/x'", t, t), 0);
+	assert_int_not_equal(fixture_grow(a, t, signer, 20000, 5, NULL, 0, NULL), 0);
+	assert_int_equal(run("rm -rf '%s/tile/0/070' '%s/tile/entries/070'", t, t), 0);
+	assert_int_equal(fixture_grow(a, t, signer, 10, 5, NULL, 0, NULL), 0);
+	assert_int_equal(tlogclient_open(t, verifier, &c, &d), 0);
+	assert_int_equal(tlogclient_checkpoint(c, &cp, NULL, NULL, &d), 0);
+	assert_true(cp.size > 18176);
+	merkle_frontier_init(&f);
+	assert_int_equal(tlogclient_verify_range(c, &cp, &f, 1, &rep, &d), 0);
+	assert_int_equal(rep.entries, cp.size);
+	tlogclient_close(c);
+	(void)d;
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_path_encoding),
+		cmocka_unit_test(test_frames_to_bundle),
 		cmocka_unit_test(test_layout_is_byte_exact),
 		cmocka_unit_test(test_client_proves_every_entry_from_few_tiles),
+		cmocka_unit_test(test_reads_per_proof_at_every_published_size),
 		cmocka_unit_test(test_client_over_http),
 		cmocka_unit_test(test_forged_entry_and_tile_are_named),
 		cmocka_unit_test(test_tiles_recover_and_refuse_another_log),
+		cmocka_unit_test(test_writer_failure_is_reported_and_repaired),
 		cmocka_unit_test(test_cli_prove_and_follow),
 	};
 
