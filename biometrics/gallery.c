@@ -14,6 +14,7 @@
 
 #include "errors.h"
 #include "face.h"
+#include "findex.h"
 #include "iris.h"
 
 #define IRIS_REC (2 * BIO_IRIS_BYTES) /* code then mask */
@@ -40,8 +41,14 @@ struct gallery {
 	float *face_inv;  /* 0: no face */
 	uint8_t *iris;    /* cap x ENTRY_IRIS, 64-byte aligned; absent eyes are all zeros */
 	uint8_t *iris_ok; /* cap x 2 */
-	uint32_t *slots;  /* open addressing: entry index + 1, 0 = empty */
-	size_t nslots;    /* power of two, > 2 * cap */
+	/* Finger descriptors (findex.h), the first stage of a finger-only search: */
+	struct findex_finger *fdesc; /* cap x FINDEX_POSITIONS, 64-byte aligned */
+	uint16_t *fbits;             /* cap x FINDEX_POSITIONS: set bits, 0 = none */
+	uint8_t *fx; /* cap: 1 = has fingers the descriptors do not cover (kept outside, or of
+			unknown position): a finger-only search compares it in full */
+	struct findex_stats *fstats; /* bit frequencies of the descriptors held */
+	uint32_t *slots;             /* open addressing: entry index + 1, 0 = empty */
+	size_t nslots;               /* power of two, > 2 * cap */
 	/* Searches asked while a pass runs wait here and go together in the next one. */
 	pthread_mutex_t pass_mu;
 	pthread_cond_t pass_cv;
@@ -76,6 +83,10 @@ gallery_new(unsigned threads, struct gallery **out)
 		return PASO_E_INVALID_ARG;
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return PASO_E_NOMEM;
+	if ((g->fstats = calloc(1, sizeof(*g->fstats))) == NULL) {
+		free(g);
+		return PASO_E_NOMEM;
+	}
 	g->threads = threads == 0 ? 1 : threads;
 	{
 		pthread_rwlockattr_t a;
@@ -84,6 +95,7 @@ gallery_new(unsigned threads, struct gallery **out)
 		pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 		if (pthread_rwlock_init(&g->lock, &a) != 0) {
 			pthread_rwlockattr_destroy(&a);
+			free(g->fstats);
 			free(g);
 			return PASO_E_NOMEM;
 		}
@@ -91,12 +103,14 @@ gallery_new(unsigned threads, struct gallery **out)
 	}
 	if (pthread_mutex_init(&g->pass_mu, NULL) != 0) {
 		pthread_rwlock_destroy(&g->lock);
+		free(g->fstats);
 		free(g);
 		return PASO_E_NOMEM;
 	}
 	if (pthread_cond_init(&g->pass_cv, NULL) != 0) {
 		pthread_mutex_destroy(&g->pass_mu);
 		pthread_rwlock_destroy(&g->lock);
+		free(g->fstats);
 		free(g);
 		return PASO_E_NOMEM;
 	}
@@ -117,6 +131,14 @@ gallery_free(struct gallery *g)
 		sodium_memzero(g->face, g->cap * BIO_FACE_DIM);
 	if (g->iris != NULL)
 		sodium_memzero(g->iris, g->cap * ENTRY_IRIS);
+	if (g->fdesc != NULL)
+		sodium_memzero(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*g->fdesc));
+	free(g->fdesc);
+	free(g->fbits);
+	if (g->fstats != NULL)
+		sodium_memzero(g->fstats, sizeof(*g->fstats));
+	free(g->fstats);
+	free(g->fx);
 	free(g->ids);
 	free(g->seq);
 	free(g->finger);
@@ -173,6 +195,57 @@ gallery_set_pass_nice(struct gallery *g, int nice)
 	pthread_mutex_lock(&g->pass_mu);
 	g->pass_nice = nice < 0 ? 0 : nice > 19 ? 19 : nice;
 	pthread_mutex_unlock(&g->pass_mu);
+}
+
+/* An entry's finger descriptors, made before the write lock is taken (describing takes ~0.1 ms). */
+struct fentry {
+	struct findex_finger d[FINDEX_POSITIONS];
+	uint16_t n[FINDEX_POSITIONS];
+	uint8_t x;
+};
+
+/*
+ * Describes ft for the finger index when the gallery keeps fingers in memory; with a loader
+ * (fingers kept outside, for memory) nothing is described and a finger-only search compares
+ * the entry in full, as it did before the index. has_fingers: the entry has fingers at all.
+ */
+static void
+fentry_make(const struct gallery *g, const struct finger_template *ft, int has_fingers,
+	struct fentry *fe)
+{
+	int v;
+
+	memset(fe, 0, sizeof(*fe));
+	if (ft == NULL || g->loader != NULL) {
+		fe->x = has_fingers != 0;
+		return;
+	}
+	findex_describe(ft, fe->d, fe->n);
+	for (v = 0; v < finger_template_n_views(ft); v++)
+		if (finger_template_view_pos(ft, v) < 1 ||
+			finger_template_view_pos(ft, v) > FINDEX_POSITIONS)
+			fe->x = 1;
+}
+
+/* Stores fe as entry i's descriptors; call with the write lock held. */
+static void
+fentry_store(struct gallery *g, size_t i, const struct fentry *fe)
+{
+	memcpy(g->fdesc + i * FINDEX_POSITIONS, fe->d, sizeof(fe->d));
+	memcpy(g->fbits + i * FINDEX_POSITIONS, fe->n, sizeof(fe->n));
+	g->fx[i] = fe->x;
+	findex_stats_add(g->fstats, fe->d, fe->n, +1);
+}
+
+/* Copies entry k of src into entry i of dst (its statistics are the caller's). */
+static void
+fentry_copy(struct gallery *dst, size_t i, const struct gallery *src, size_t k)
+{
+	memcpy(dst->fdesc + i * FINDEX_POSITIONS, src->fdesc + k * FINDEX_POSITIONS,
+		FINDEX_POSITIONS * sizeof(*dst->fdesc));
+	memcpy(dst->fbits + i * FINDEX_POSITIONS, src->fbits + k * FINDEX_POSITIONS,
+		FINDEX_POSITIONS * sizeof(*dst->fbits));
+	dst->fx[i] = src->fx[k];
 }
 
 uint64_t
@@ -279,6 +352,16 @@ reserve_locked(struct gallery *g, size_t n)
 	if ((p = grow_aligned(g->iris, g->cap * ENTRY_IRIS, n * ENTRY_IRIS)) == NULL)
 		return PASO_E_NOMEM;
 	g->iris = p;
+	if ((p = grow_aligned(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*g->fdesc),
+		     n * FINDEX_POSITIONS * sizeof(*g->fdesc))) == NULL)
+		return PASO_E_NOMEM;
+	g->fdesc = p;
+	if ((p = realloc(g->fbits, n * FINDEX_POSITIONS * sizeof(*g->fbits))) == NULL)
+		return PASO_E_NOMEM;
+	g->fbits = p;
+	if ((p = realloc(g->fx, n)) == NULL)
+		return PASO_E_NOMEM;
+	g->fx = p;
 	for (ns = 16; ns <= 2 * n; ns *= 2)
 		;
 	if (ns != g->nslots) {
@@ -309,6 +392,7 @@ gallery_add_diag(
 	struct gallery *g, const uint8_t id[16], const struct bio_sample *s, struct paso_diag *d)
 {
 	struct finger_template *ft = NULL;
+	struct fentry *fe = NULL;
 	struct face_q fq;
 	size_t i;
 	int r, k, e, has_iris[2] = {0, 0};
@@ -338,6 +422,11 @@ gallery_add_diag(
 	if (s->finger_record != NULL && s->finger_len > 0 && g->loader == NULL &&
 		(r = finger_template_from_record(s->finger_record, s->finger_len, &ft, d)) != 0)
 		goto out;
+	if ((fe = malloc(sizeof(*fe))) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	fentry_make(g, ft, s->finger_record != NULL && s->finger_len > 0, fe);
 	pthread_rwlock_wrlock(&g->lock);
 	if (g->nslots > 0 && g->slots[slot_find(g, id)] != 0) {
 		r = PASO_E_EXISTS;
@@ -352,6 +441,7 @@ gallery_add_diag(
 	ft = NULL;
 	if (g->loader != NULL && s->finger_record != NULL && s->finger_len > 0)
 		g->finger_ext[i] = 1;
+	fentry_store(g, i, fe);
 	memcpy(g->face + i * BIO_FACE_DIM, fq.q, BIO_FACE_DIM);
 	g->face_inv[i] = s->has_face ? fq.inv_norm : 0;
 	memset(g->iris + i * ENTRY_IRIS, 0, ENTRY_IRIS);
@@ -372,6 +462,10 @@ unlock:
 	pthread_rwlock_unlock(&g->lock);
 out:
 	sodium_memzero(&fq, sizeof(fq));
+	if (fe != NULL) {
+		sodium_memzero(fe, sizeof(*fe));
+		free(fe);
+	}
 	finger_template_free(ft);
 	return r;
 }
@@ -385,6 +479,7 @@ gallery_add(struct gallery *g, const uint8_t id[16], const struct bio_sample *s)
 int
 gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template *t)
 {
+	struct fentry *fe = NULL;
 	struct match_view v;
 	size_t i;
 	int r, e, ext = 0;
@@ -403,6 +498,11 @@ gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template 
 		r = PASO_E_INVALID_ARG;
 		goto out;
 	}
+	if ((fe = malloc(sizeof(*fe))) == NULL) {
+		r = PASO_E_NOMEM;
+		goto out;
+	}
+	fentry_make(g, v.finger, v.finger != NULL || ext, fe);
 	pthread_rwlock_wrlock(&g->lock);
 	if (g->nslots > 0 && g->slots[slot_find(g, id)] != 0) {
 		r = PASO_E_EXISTS;
@@ -428,12 +528,17 @@ gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template 
 	set_finger(g, i, match_template_take_finger(t));
 	if (ext)
 		g->finger_ext[i] = 1;
+	fentry_store(g, i, fe);
 	__atomic_store_n(&g->n, i + 1, __ATOMIC_RELEASE);
 	g->slots[slot_find(g, id)] = (uint32_t)(i + 1);
 	r = 0;
 unlock:
 	pthread_rwlock_unlock(&g->lock);
 out:
+	if (fe != NULL) {
+		sodium_memzero(fe, sizeof(*fe));
+		free(fe);
+	}
 	match_template_free(t);
 	return r;
 }
@@ -487,6 +592,18 @@ move_locked(struct gallery *dst, struct gallery *src)
 		memcpy(dst->iris + i * ENTRY_IRIS, src->iris + k * ENTRY_IRIS, ENTRY_IRIS);
 		dst->iris_ok[2 * i] = src->iris_ok[2 * k];
 		dst->iris_ok[2 * i + 1] = src->iris_ok[2 * k + 1];
+		fentry_copy(dst, i, src, k);
+		if (dst->loader != NULL && dst->finger[i] == NULL && dst->finger_ext[i] &&
+			!src->finger_ext[k]) {
+			/* set_finger moved src's fingers outside: dst cannot describe them */
+			sodium_memzero(dst->fdesc + i * FINDEX_POSITIONS,
+				FINDEX_POSITIONS * sizeof(*dst->fdesc));
+			memset(dst->fbits + i * FINDEX_POSITIONS, 0,
+				FINDEX_POSITIONS * sizeof(*dst->fbits));
+			dst->fx[i] = 1;
+		}
+		findex_stats_add(dst->fstats, dst->fdesc + i * FINDEX_POSITIONS,
+			dst->fbits + i * FINDEX_POSITIONS, +1);
 		__atomic_store_n(&dst->n, i + 1, __ATOMIC_RELEASE);
 		dst->slots[slot_find(dst, src->ids[k])] = (uint32_t)(i + 1);
 	}
@@ -547,6 +664,9 @@ gallery_clear(struct gallery *g)
 	if (g->n > 0) {
 		sodium_memzero(g->face, g->n * BIO_FACE_DIM);
 		sodium_memzero(g->iris, g->n * ENTRY_IRIS);
+		sodium_memzero(g->fdesc, g->n * FINDEX_POSITIONS * sizeof(*g->fdesc));
+		memset(g->fbits, 0, g->n * FINDEX_POSITIONS * sizeof(*g->fbits));
+		sodium_memzero(g->fstats, sizeof(*g->fstats));
 		sodium_memzero(g->ids, g->n * 16);
 	}
 	if (g->nslots > 0)
@@ -592,6 +712,8 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 	i = g->slots[s] - 1;
 	last = g->n - 1;
 	slot_delete(g, s);
+	findex_stats_add(
+		g->fstats, g->fdesc + i * FINDEX_POSITIONS, g->fbits + i * FINDEX_POSITIONS, -1);
 	finger_template_free(g->finger[i]);
 	if (i != last) {
 		/* the last entry moves into i: its slot now points there */
@@ -605,8 +727,11 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 		memcpy(g->iris + i * ENTRY_IRIS, g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
 		g->iris_ok[2 * i] = g->iris_ok[2 * last];
 		g->iris_ok[2 * i + 1] = g->iris_ok[2 * last + 1];
+		fentry_copy(g, i, g, last);
 	}
 	g->finger[last] = NULL;
+	sodium_memzero(g->fdesc + last * FINDEX_POSITIONS, FINDEX_POSITIONS * sizeof(*g->fdesc));
+	memset(g->fbits + last * FINDEX_POSITIONS, 0, FINDEX_POSITIONS * sizeof(*g->fbits));
 	sodium_memzero(g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
 	sodium_memzero(g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
 	sodium_memzero(g->ids[last], 16);
@@ -623,6 +748,11 @@ struct probe {
 	struct face_q face;
 	int has_face;
 	struct iris_probe *iris[2]; /* NULL when the probe lacks that eye */
+	/* A finger-only probe whose views all have a known position is searched through the
+	 * finger descriptors first (fd, fn: findex_describe's). */
+	int findex;
+	struct findex_finger fd[FINDEX_POSITIONS];
+	uint16_t fn[FINDEX_POSITIONS];
 };
 
 struct cand {
@@ -638,6 +768,7 @@ struct worker {
 	int exhaustive;
 	int fingers_always; /* gallery_opts.fingers_always */
 	double thr;         /* the fused evidence of a match at the search's fmr */
+	const struct findex_query *fq; /* a finger-only probe's first stage, else NULL */
 	float gate_cos;     /* > -1: irises compared only where the face cosine reaches it */
 	double gate_ev;     /* the face evidence of gate_cos */
 	struct cand cand[MAX_CAND];
@@ -646,6 +777,7 @@ struct worker {
 	int have_best;
 	size_t scanned, confirmed;
 	float fbuf[BLOCK], ibuf[2][BLOCK];
+	uint8_t cbuf[BLOCK];
 };
 
 static void
@@ -908,6 +1040,29 @@ scan_block_gated(struct worker *w, size_t b, size_t m)
 	w->scanned += m;
 }
 
+/*
+ * A finger-only probe: the descriptors of the probe's finger positions against every entry's
+ * (findex_scan); the best w->k go on to the full comparison. An entry with fingers the
+ * descriptors do not cover is compared in full at once; one with no finger at the probe's
+ * positions has nothing a full comparison could use and is passed over.
+ */
+static void
+scan_block_findex(struct worker *w, size_t b, size_t m)
+{
+	struct gallery *g = w->g;
+	size_t j;
+
+	findex_scan(w->fq, g->fdesc + b * FINDEX_POSITIONS, g->fbits + b * FINDEX_POSITIONS, m,
+		w->fbuf, w->cbuf);
+	for (j = 0; j < m; j++) {
+		if (g->fx[b + j])
+			confirm(w, b + j);
+		else if (w->cbuf[j])
+			keep(w, w->fbuf[j], b + j);
+	}
+	w->scanned += m;
+}
+
 static void scan_block(struct worker *w, size_t b, size_t m);
 
 /*
@@ -946,6 +1101,10 @@ scan_block(struct worker *w, size_t b, size_t m)
 	{
 		if (!w->exhaustive && p->has_face && w->gate_cos > -1) {
 			scan_block_gated(w, b, m);
+			return;
+		}
+		if (!w->exhaustive && !fast && w->fq != NULL) {
+			scan_block_findex(w, b, m);
 			return;
 		}
 		if (w->exhaustive || !fast) {
@@ -996,6 +1155,22 @@ probe_free(struct probe *p)
 	sodium_memzero(p, sizeof(*p));
 }
 
+/* The finger descriptors of a finger-only probe; p->findex stays 0 when one cannot be used. */
+static void
+probe_findex(struct probe *p)
+{
+	int v, k, pos;
+
+	for (v = 0; v < finger_template_n_views(p->view.finger); v++) {
+		pos = finger_template_view_pos(p->view.finger, v);
+		if (pos < 1 || pos > FINDEX_POSITIONS)
+			return; /* may be any finger: every entry is compared in full */
+	}
+	findex_describe(p->view.finger, p->fd, p->fn);
+	for (k = 0; k < FINDEX_POSITIONS; k++)
+		p->findex |= p->fn[k] > 0;
+}
+
 /* Prepares the scan for a probe template t (borrowed: it must outlive the probe). */
 static int
 probe_init_tmpl(struct probe *p, const struct match_template *t)
@@ -1016,6 +1191,8 @@ probe_init_tmpl(struct probe *p, const struct match_template *t)
 			return PASO_E_NOMEM;
 		iris_probe_init(p->iris[e], p->view.iris[e], p->view.iris[e] + BIO_IRIS_BYTES);
 	}
+	if (p->view.finger != NULL && !p->has_face && p->iris[0] == NULL && p->iris[1] == NULL)
+		probe_findex(p);
 	return 0;
 }
 
@@ -1050,6 +1227,16 @@ face_gate_cos(double ev)
 	return (float)lo;
 }
 
+/* Candidates compared in full for probe p: the caller's choice, else by the probe's kind. */
+static size_t
+probe_k(const struct probe *p, const struct gallery_opts *opts, size_t k)
+{
+	if ((opts != NULL && opts->candidates != 0) || !p->findex ||
+		(opts != NULL && opts->exhaustive))
+		return k;
+	return GALLERY_FINGER_CANDIDATES;
+}
+
 /*
  * The scan and confirmation for np prepared probes pp[q] (owned by the caller) in one pass over
  * the gallery: best[q], found[q], and stats (summed over the probes; may be NULL).
@@ -1061,6 +1248,7 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 {
 	struct worker *w = NULL;
 	struct cand *all = NULL;
+	struct findex_query **fq = NULL;
 	struct pass ps[64];
 	pthread_t tid[64];
 	unsigned nt = 0, t, started = 0;
@@ -1088,9 +1276,20 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 		gate_cos = face_gate_cos(gate_ev);
 	nt = g->n >= PARALLEL_MIN ? g->threads : 1;
 	if ((w = calloc(nt * np, sizeof(*w))) == NULL ||
-		(all = calloc(nt * k, sizeof(*all))) == NULL) {
+		(all = calloc(nt * MAX_CAND, sizeof(*all))) == NULL ||
+		(fq = calloc(np, sizeof(*fq))) == NULL) {
 		r = PASO_E_NOMEM;
 		goto out;
+	}
+	/* A finger-only probe's descriptors, weighted by the gallery's bit frequencies. */
+	for (q = 0; q < np; q++) {
+		if (!pp[q]->findex || (opts != NULL && opts->exhaustive))
+			continue;
+		if ((fq[q] = malloc(sizeof(*fq[q]))) == NULL) {
+			r = PASO_E_NOMEM;
+			goto out;
+		}
+		findex_query_make(g->fstats, pp[q]->fd, pp[q]->fn, fq[q]);
 	}
 	for (t = 0; t < nt; t++) {
 		/* block-aligned split keeps SIMD rows on their 64-byte alignment */
@@ -1103,7 +1302,8 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 			x->p = pp[q];
 			x->lo = lo;
 			x->hi = hi;
-			x->k = k;
+			x->k = probe_k(pp[q], opts, k);
+			x->fq = fq[q];
 			x->exhaustive = opts != NULL && opts->exhaustive;
 			x->fingers_always = opts != NULL && opts->fingers_always;
 			x->thr = match_threshold(fmr[q]);
@@ -1136,7 +1336,7 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 				all[j] = all[j - 1];
 				all[j - 1] = c;
 			}
-		confirm_all(g, &w[q], all, nall < k ? nall : k);
+		confirm_all(g, &w[q], all, nall < w[q].k ? nall : w[q].k);
 		for (t = 0; t < nt; t++) {
 			const struct worker *x = &w[t * np + q];
 
@@ -1153,6 +1353,12 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 	r = 0;
 out:
 	free(all);
+	for (q = 0; fq != NULL && q < np; q++)
+		if (fq[q] != NULL) {
+			sodium_memzero(fq[q], sizeof(*fq[q]));
+			free(fq[q]);
+		}
+	free(fq);
 	if (w != NULL) {
 		sodium_memzero(w, nt * np * sizeof(*w));
 		free(w);

@@ -139,7 +139,11 @@ struct gallery_hit {
  * How: the probe's face (int8 cosine) and irises (Hamming distance with shifts) are scored against
  * every entry; the GALLERY_CANDIDATES entries with the most face+iris evidence, plus every entry
  * with no face or iris in common with the probe, are then compared in full (fingers included)
- * and fused. A probe with neither face nor iris is compared by fingers with every entry.
+ * and fused. A probe with fingers only (all of known position) is searched in two stages
+ * too: fixed-length finger descriptors (findex.h) of the probe's positions are scored against
+ * every entry's and the GALLERY_FINGER_CANDIDATES best compared in full; entries whose fingers
+ * have no descriptor (kept outside by a loader, or of unknown position) are compared in full.
+ * A finger-only probe with a view of unknown position is compared with every entry in full.
  */
 int gallery_identify(struct gallery *g, const struct bio_sample *probe, double fmr,
 	struct gallery_hit *best, int *found);
@@ -179,6 +183,12 @@ int gallery_identify_since_tmpl(struct gallery *g, const struct match_template *
 #define GALLERY_CANDIDATES 32
 
 /*
+ * Entries compared in full after the finger descriptors of a finger-only probe (chosen by
+ * bench/biometrics/bench_findex: docs/biometrics.md "Staged finger search").
+ */
+#define GALLERY_FINGER_CANDIDATES 16
+
+/*
  * A gallery of GALLERY_GATE_MIN entries or more is scanned face first: an entry's irises are
  * compared only where its face cosine has at least GALLERY_GATE_EV evidence (a face
  * false-match rate of 1e-2: 1% of strangers), or where either side has no face. The irises
@@ -191,7 +201,7 @@ int gallery_identify_since_tmpl(struct gallery *g, const struct match_template *
 
 /* Options and counters of gallery_identify_ex (benchmarks, evaluation). */
 struct gallery_opts {
-	size_t candidates;   /* 0 = GALLERY_CANDIDATES */
+	size_t candidates;   /* 0 = GALLERY_CANDIDATES (GALLERY_FINGER_CANDIDATES finger-only) */
 	int exhaustive;      /* 1: compare every entry in full (the reference for hit-rate loss) */
 	double gate_face_ev; /* 0 = GALLERY_GATE_EV; < 0: no gate (every iris compared) */
 	int fingers_always;  /* 1: every candidate's fingers compared (no GALLERY_CLEAR_* rule) */
