@@ -155,8 +155,10 @@ decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *pa
 			   &m->probe, &m->err) != 0)
 		return 0;
 	/* Deduplication is the costly part of an enrolment (1:N over everyone): done here, it
-	 * never holds up the commit loop, and the loop compares only what was added since. */
-	if (m->env->body_case == PASO__ENVELOPE__BODY_ENROLL && policy_dedup(dc->policy) &&
+	 * never holds up the commit loop, and the loop compares only what was added since. An
+	 * identification's search is the same 1:N and is done here the same way. */
+	if (((m->env->body_case == PASO__ENVELOPE__BODY_ENROLL && policy_dedup(dc->policy)) ||
+		    m->env->body_case == PASO__ENVELOPE__BODY_IDENTIFY) &&
 		dc->gallery != NULL) {
 		m->dedup_seq = gallery_seq(dc->gallery);
 		if (gallery_identify_batched(dc->gallery, m->probe, per_comparison_fmr(dc),
@@ -568,6 +570,32 @@ identify_any(const struct decide_ctx *dc, const struct match_template *probe, do
 	if ((rc = gallery_identify_tmpl(dc->recent, probe, fmr, &h, &f)) != 0)
 		return rc;
 	merge_hit(best, found, &h, f);
+	return 0;
+}
+
+/*
+ * An identification whose search decide_prepare made: its best entry, compared again now if it
+ * is still held (judged at the FMR of the gallery's size now), merged with a search of what was
+ * added since (earlier messages of this group included). Without a prepared search, or when
+ * its best has gone (erased meanwhile), the whole search is made here.
+ */
+static int
+identify_prepared(const struct decide_ctx *dc, const struct decide_msg *m,
+	struct gallery_hit *best, int *found)
+{
+	double fmr = per_comparison_fmr(dc);
+	struct gallery_hit prev;
+	int rc;
+
+	if (!m->dedup_done)
+		return identify_any(dc, m->probe, fmr, 0, 0, best, found);
+	prev = m->dedup_hit;
+	if (prev.scores.modalities != 0 && verify_any(dc, prev.id, m->probe, &prev.scores) != 0)
+		return identify_any(dc, m->probe, fmr, 0, 0, best, found);
+	if ((rc = identify_any(dc, m->probe, fmr, 1, m->dedup_seq, best, found)) != 0)
+		return rc;
+	if (prev.scores.modalities != 0)
+		merge_hit(best, found, &prev, match_decide(&prev.scores, fmr));
 	return 0;
 }
 
@@ -1089,7 +1117,7 @@ act_identify(struct act *a)
 	if (a->m->pprobe != NULL)
 		rc = pidentify(a, per_comparison_fmr(dc), &hit, &found);
 	else
-		rc = identify_any(dc, a->m->probe, per_comparison_fmr(dc), 0, 0, &hit, &found);
+		rc = identify_prepared(dc, a->m, &hit, &found);
 	if (rc != 0)
 		return refuse(
 			a, rc, "identify.capture: cannot be searched", "identification", NULL);

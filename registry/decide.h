@@ -88,8 +88,9 @@ struct decide_msg {
 	size_t nppart;
 	struct paso_diag err; /* err.code != 0: refuse with this */
 	uint64_t last_seq;    /* SEQ_CONFLICT: highest seq held from this kiosk */
-	/* Enrolment deduplication done by decide_prepare, off the commit loop: the search saw
-	 * the gallery up to dedup_seq; decide_message compares only what was added since. */
+	/* Enrolment deduplication (or an identification's search) done by decide_prepare, off
+	 * the commit loop: the search saw the gallery up to dedup_seq; decide_message compares
+	 * only what was added since. */
 	int dedup_done, dedup_found;
 	uint64_t dedup_seq;
 	struct gallery_hit dedup_hit;
