@@ -92,21 +92,19 @@ findex_describe(const struct finger_template *t, struct findex_finger out[FINDEX
 }
 
 void
-findex_stats_add(struct findex_stats *st, const struct findex_finger d[FINDEX_POSITIONS],
-	const uint16_t n[FINDEX_POSITIONS], int sign)
+findex_stats_add(
+	struct findex_stats *st, int pos, const struct findex_finger *d, unsigned n, int sign)
 {
 	uint64_t x;
-	int k, w;
+	int w;
 
-	for (k = 0; k < FINDEX_POSITIONS; k++) {
-		if (n[k] == 0)
-			continue;
-		st->fingers[k] += (uint32_t)sign;
-		st->bits[k] += (uint64_t)(int64_t)(sign * (int)n[k]);
-		for (w = 0; w < FINDEX_WORDS; w++)
-			for (x = d[k].w[w]; x != 0; x &= x - 1)
-				st->count[k][w * 64 + __builtin_ctzll(x)] += (uint32_t)sign;
-	}
+	if (n == 0 || pos < 0 || pos >= FINDEX_POSITIONS)
+		return;
+	st->fingers[pos] += (uint32_t)sign;
+	st->bits[pos] += (uint64_t)((int64_t)sign * (int64_t)n);
+	for (w = 0; w < FINDEX_WORDS; w++)
+		for (x = d->w[w]; x != 0; x &= x - 1)
+			st->count[pos][w * 64 + __builtin_ctzll(x)] += (uint32_t)sign;
 }
 
 /*
@@ -190,7 +188,7 @@ shared_scalar(const uint64_t m[FINDEX_CLASSES][FINDEX_WORDS], const uint64_t *e)
 _Static_assert(FINDEX_WORDS % 8 == 0, "the AVX-512 scan reads 8 words at a time");
 
 void
-findex_scan(const struct findex_query *q, const struct findex_finger *d, const uint16_t *n,
+findex_scan(const struct findex_query *q, const struct findex_finger *const *d, const uint16_t *n,
 	size_t m, float *score, uint8_t *common)
 {
 	size_t j;
@@ -209,10 +207,10 @@ findex_scan(const struct findex_query *q, const struct findex_finger *d, const u
 				continue;
 #if defined(__x86_64__)
 			if (wide)
-				sh = shared_avx512(q->mask[t], d[j * FINDEX_POSITIONS + k].w);
+				sh = shared_avx512(q->mask[t], d[k][j].w);
 			else
 #endif
-				sh = shared_scalar(q->mask[t], d[j * FINDEX_POSITIONS + k].w);
+				sh = shared_scalar(q->mask[t], d[k][j].w);
 			s += sh - q->expect[t] * n[j * FINDEX_POSITIONS + k] * q->inv_mean[t];
 			common[j]++;
 		}

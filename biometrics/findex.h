@@ -44,16 +44,17 @@ void findex_describe(const struct finger_template *t, struct findex_finger out[F
 
 /*
  * How often each bit is set among a gallery's descriptors, per position (the weights of a
- * query). Zero it to start; findex_stats_add with sign +1 when an entry's descriptors enter,
- * -1 when they leave. Not thread-safe: the gallery's lock guards it.
+ * query). Zero it to start; findex_stats_add (pos 0-based, d with n set bits; nothing when n is
+ * 0) with sign +1 when a descriptor enters, -1 when it leaves. Not thread-safe: the gallery's
+ * lock guards it.
  */
 struct findex_stats {
 	uint32_t count[FINDEX_POSITIONS][FINDEX_BITS];
 	uint32_t fingers[FINDEX_POSITIONS]; /* descriptors counted */
 	uint64_t bits[FINDEX_POSITIONS];    /* their set bits, summed */
 };
-void findex_stats_add(struct findex_stats *st, const struct findex_finger d[FINDEX_POSITIONS],
-	const uint16_t n[FINDEX_POSITIONS], int sign);
+void findex_stats_add(
+	struct findex_stats *st, int pos, const struct findex_finger *d, unsigned n, int sign);
 
 /* A probe's descriptors weighted against a gallery's statistics (findex_query_make). */
 struct findex_query {
@@ -74,12 +75,13 @@ void findex_query_make(const struct findex_stats *st,
 	struct findex_query *q);
 
 /*
- * The first stage over m gallery entries: for entry j (descriptors d[j * FINDEX_POSITIONS + k],
- * set-bit counts n[j * FINDEX_POSITIONS + k]) the weight of the bits it shares with the probe
- * beyond what chance gives its fill, summed over the probe's positions it has, into score[j];
- * common[j] is the number of those positions (0: nothing to compare). Pure.
+ * The first stage over m gallery entries: entry j's descriptor at position k is d[k][j] and its
+ * set bits n[j * FINDEX_POSITIONS + k] (d[k] is read only for the probe's positions). score[j]
+ * is the weight of the bits it shares with the probe beyond what chance gives its fill, summed
+ * over the probe's positions it has; common[j] the number of those positions (0: nothing to
+ * compare). Pure.
  */
-void findex_scan(const struct findex_query *q, const struct findex_finger *d, const uint16_t *n,
-	size_t m, float *score, uint8_t *common);
+void findex_scan(const struct findex_query *q, const struct findex_finger *const *d,
+	const uint16_t *n, size_t m, float *score, uint8_t *common);
 
 #endif

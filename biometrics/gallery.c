@@ -42,9 +42,11 @@ struct gallery {
 	uint8_t *iris;    /* cap x ENTRY_IRIS, 64-byte aligned; absent eyes are all zeros */
 	uint8_t *iris_ok; /* cap x 2 */
 	/* Finger descriptors (findex.h), the first stage of a finger-only search: */
-	struct findex_finger *fdesc; /* cap x FINDEX_POSITIONS, 64-byte aligned */
-	uint16_t *fbits;             /* cap x FINDEX_POSITIONS: set bits, 0 = none */
-	uint8_t *fx; /* cap: 1 = has fingers the descriptors do not cover (kept outside, or of
+	/* FINDEX_POSITIONS x cap, by position (FD): a scan reads one position's descriptors of
+	 * consecutive entries as one stream. 64-byte aligned. */
+	struct findex_finger *fdesc;
+	uint16_t *fbits; /* cap x FINDEX_POSITIONS: set bits, 0 = none */
+	uint8_t *fx;     /* cap: 1 = has fingers the descriptors do not cover (kept outside, or of
 			unknown position): a finger-only search compares it in full */
 	struct findex_stats *fstats; /* bit frequencies of the descriptors held */
 	uint32_t *slots;             /* open addressing: entry index + 1, 0 = empty */
@@ -197,6 +199,9 @@ gallery_set_pass_nice(struct gallery *g, int nice)
 	pthread_mutex_unlock(&g->pass_mu);
 }
 
+/* The descriptor of entry i at position k (0-based). */
+#define FD(g, k, i) ((g)->fdesc + (size_t)(k) * (g)->cap + (i))
+
 /* An entry's finger descriptors, made before the write lock is taken (describing takes ~0.1 ms). */
 struct fentry {
 	struct findex_finger d[FINDEX_POSITIONS];
@@ -231,18 +236,24 @@ fentry_make(const struct gallery *g, const struct finger_template *ft, int has_f
 static void
 fentry_store(struct gallery *g, size_t i, const struct fentry *fe)
 {
-	memcpy(g->fdesc + i * FINDEX_POSITIONS, fe->d, sizeof(fe->d));
+	int k;
+
+	for (k = 0; k < FINDEX_POSITIONS; k++) {
+		*FD(g, k, i) = fe->d[k];
+		findex_stats_add(g->fstats, k, &fe->d[k], fe->n[k], +1);
+	}
 	memcpy(g->fbits + i * FINDEX_POSITIONS, fe->n, sizeof(fe->n));
 	g->fx[i] = fe->x;
-	findex_stats_add(g->fstats, fe->d, fe->n, +1);
 }
 
 /* Copies entry k of src into entry i of dst (its statistics are the caller's). */
 static void
 fentry_copy(struct gallery *dst, size_t i, const struct gallery *src, size_t k)
 {
-	memcpy(dst->fdesc + i * FINDEX_POSITIONS, src->fdesc + k * FINDEX_POSITIONS,
-		FINDEX_POSITIONS * sizeof(*dst->fdesc));
+	int p;
+
+	for (p = 0; p < FINDEX_POSITIONS; p++)
+		*FD(dst, p, i) = *FD(src, p, k);
 	memcpy(dst->fbits + i * FINDEX_POSITIONS, src->fbits + k * FINDEX_POSITIONS,
 		FINDEX_POSITIONS * sizeof(*dst->fbits));
 	dst->fx[i] = src->fx[k];
@@ -317,6 +328,25 @@ grow_aligned(void *old, size_t old_bytes, size_t new_bytes)
 	return p;
 }
 
+/* The descriptors laid out for n entries a position (g->cap before); the old ones wiped. */
+static struct findex_finger *
+grow_fdesc(struct gallery *g, size_t n)
+{
+	struct findex_finger *p = aligned_alloc(64, n * FINDEX_POSITIONS * sizeof(*p));
+	int k;
+
+	if (p == NULL)
+		return NULL;
+	memset(p, 0, n * FINDEX_POSITIONS * sizeof(*p));
+	if (g->fdesc != NULL) {
+		for (k = 0; k < FINDEX_POSITIONS; k++)
+			memcpy(p + (size_t)k * n, FD(g, k, 0), g->n * sizeof(*p));
+		sodium_memzero(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*p));
+		free(g->fdesc);
+	}
+	return p;
+}
+
 /* Grows the arrays to n entries; call with the write lock held. */
 static int
 reserve_locked(struct gallery *g, size_t n)
@@ -352,8 +382,7 @@ reserve_locked(struct gallery *g, size_t n)
 	if ((p = grow_aligned(g->iris, g->cap * ENTRY_IRIS, n * ENTRY_IRIS)) == NULL)
 		return PASO_E_NOMEM;
 	g->iris = p;
-	if ((p = grow_aligned(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*g->fdesc),
-		     n * FINDEX_POSITIONS * sizeof(*g->fdesc))) == NULL)
+	if ((p = grow_fdesc(g, n)) == NULL)
 		return PASO_E_NOMEM;
 	g->fdesc = p;
 	if ((p = realloc(g->fbits, n * FINDEX_POSITIONS * sizeof(*g->fbits))) == NULL)
@@ -568,7 +597,7 @@ static int
 move_locked(struct gallery *dst, struct gallery *src)
 {
 	size_t i, k;
-	int r;
+	int r, k2;
 
 	if (dst->n + src->n > dst->cap &&
 		(r = reserve_locked(dst,
@@ -596,14 +625,15 @@ move_locked(struct gallery *dst, struct gallery *src)
 		if (dst->loader != NULL && dst->finger[i] == NULL && dst->finger_ext[i] &&
 			!src->finger_ext[k]) {
 			/* set_finger moved src's fingers outside: dst cannot describe them */
-			sodium_memzero(dst->fdesc + i * FINDEX_POSITIONS,
-				FINDEX_POSITIONS * sizeof(*dst->fdesc));
+			for (k2 = 0; k2 < FINDEX_POSITIONS; k2++)
+				sodium_memzero(FD(dst, k2, i), sizeof(*dst->fdesc));
 			memset(dst->fbits + i * FINDEX_POSITIONS, 0,
 				FINDEX_POSITIONS * sizeof(*dst->fbits));
 			dst->fx[i] = 1;
 		}
-		findex_stats_add(dst->fstats, dst->fdesc + i * FINDEX_POSITIONS,
-			dst->fbits + i * FINDEX_POSITIONS, +1);
+		for (k2 = 0; k2 < FINDEX_POSITIONS; k2++)
+			findex_stats_add(dst->fstats, k2, FD(dst, k2, i),
+				dst->fbits[i * FINDEX_POSITIONS + k2], +1);
 		__atomic_store_n(&dst->n, i + 1, __ATOMIC_RELEASE);
 		dst->slots[slot_find(dst, src->ids[k])] = (uint32_t)(i + 1);
 	}
@@ -664,7 +694,7 @@ gallery_clear(struct gallery *g)
 	if (g->n > 0) {
 		sodium_memzero(g->face, g->n * BIO_FACE_DIM);
 		sodium_memzero(g->iris, g->n * ENTRY_IRIS);
-		sodium_memzero(g->fdesc, g->n * FINDEX_POSITIONS * sizeof(*g->fdesc));
+		sodium_memzero(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*g->fdesc));
 		memset(g->fbits, 0, g->n * FINDEX_POSITIONS * sizeof(*g->fbits));
 		sodium_memzero(g->fstats, sizeof(*g->fstats));
 		sodium_memzero(g->ids, g->n * 16);
@@ -703,6 +733,7 @@ int
 gallery_remove(struct gallery *g, const uint8_t id[16])
 {
 	size_t s, last, i;
+	int k;
 
 	pthread_rwlock_wrlock(&g->lock);
 	if (g->nslots == 0 || g->slots[s = slot_find(g, id)] == 0) {
@@ -712,8 +743,8 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 	i = g->slots[s] - 1;
 	last = g->n - 1;
 	slot_delete(g, s);
-	findex_stats_add(
-		g->fstats, g->fdesc + i * FINDEX_POSITIONS, g->fbits + i * FINDEX_POSITIONS, -1);
+	for (k = 0; k < FINDEX_POSITIONS; k++)
+		findex_stats_add(g->fstats, k, FD(g, k, i), g->fbits[i * FINDEX_POSITIONS + k], -1);
 	finger_template_free(g->finger[i]);
 	if (i != last) {
 		/* the last entry moves into i: its slot now points there */
@@ -730,7 +761,8 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 		fentry_copy(g, i, g, last);
 	}
 	g->finger[last] = NULL;
-	sodium_memzero(g->fdesc + last * FINDEX_POSITIONS, FINDEX_POSITIONS * sizeof(*g->fdesc));
+	for (k = 0; k < FINDEX_POSITIONS; k++)
+		sodium_memzero(FD(g, k, last), sizeof(*g->fdesc));
 	memset(g->fbits + last * FINDEX_POSITIONS, 0, FINDEX_POSITIONS * sizeof(*g->fbits));
 	sodium_memzero(g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
 	sodium_memzero(g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
@@ -1049,11 +1081,14 @@ scan_block_gated(struct worker *w, size_t b, size_t m)
 static void
 scan_block_findex(struct worker *w, size_t b, size_t m)
 {
+	const struct findex_finger *d[FINDEX_POSITIONS];
 	struct gallery *g = w->g;
 	size_t j;
+	int k;
 
-	findex_scan(w->fq, g->fdesc + b * FINDEX_POSITIONS, g->fbits + b * FINDEX_POSITIONS, m,
-		w->fbuf, w->cbuf);
+	for (k = 0; k < FINDEX_POSITIONS; k++)
+		d[k] = FD(g, k, b);
+	findex_scan(w->fq, d, g->fbits + b * FINDEX_POSITIONS, m, w->fbuf, w->cbuf);
 	for (j = 0; j < m; j++) {
 		if (g->fx[b + j])
 			confirm(w, b + j);
