@@ -37,6 +37,12 @@ echo; echo "### fingerprint matcher"
 $B/bench_finger --speed --subjects 50
 echo; echo "### iris, face and 1:N"
 $B/bench_bio --gallery $GALLERY
+echo; echo "### finger-only 1:N in two stages (finger descriptors, then the matcher) beside the exhaustive search"
+if [ "${PASO_BENCH_QUICK:-0}" = 1 ]; then
+  $B/bench_findex --enrolled 2000 --probes 20 --strangers 20
+else
+  $B/bench_findex --enrolled 20000 --probes 40 --strangers 40 --candidates 8,16,32
+fi
 echo; echo "### 1:N over protected faces (PolyProtect) beside the unprotected search"
 $B/bench_protect --gallery $GALLERY --runs $RUNS
 echo; echo "### the hub's 1:N over protected references (face, iris, fingers) beside unprotected ones"
