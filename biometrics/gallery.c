@@ -2,6 +2,7 @@
 /* The 1:N gallery: flat int8 face and iris arrays scanned by SIMD, the best candidates fused in
  * full. */
 #include "gallery.h"
+#include "topk.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -787,23 +788,18 @@ struct probe {
 	uint16_t fn[FINDEX_POSITIONS];
 };
 
-struct cand {
-	double ev;
-	size_t idx;
-};
-
 struct worker {
 	struct gallery *g;
 	const struct probe *p;
 	size_t lo, hi;
 	size_t k; /* candidates kept */
 	int exhaustive;
-	int fingers_always; /* gallery_opts.fingers_always */
-	double thr;         /* the fused evidence of a match at the search's fmr */
+	int fingers_always;            /* gallery_opts.fingers_always */
+	double thr;                    /* the fused evidence of a match at the search's fmr */
 	const struct findex_query *fq; /* a finger-only probe's first stage, else NULL */
-	float gate_cos;     /* > -1: irises compared only where the face cosine reaches it */
-	double gate_ev;     /* the face evidence of gate_cos */
-	struct cand cand[MAX_CAND];
+	float gate_cos; /* > -1: irises compared only where the face cosine reaches it */
+	double gate_ev; /* the face evidence of gate_cos */
+	struct topk_cand cand[MAX_CAND];
 	size_t ncand;
 	struct gallery_hit best; /* best full comparison made by this worker */
 	int have_best;
@@ -936,7 +932,7 @@ decided_without_fingers(struct worker *w, size_t i, struct match_scores *fast)
 
 struct confirm_job {
 	struct worker *w;
-	const struct cand *c;
+	const struct topk_cand *c;
 	size_t n, start;
 };
 
@@ -959,12 +955,12 @@ confirm_every_other(void *arg)
  * merged into w afterwards.
  */
 static void
-confirm_all(struct gallery *g, struct worker *w, const struct cand *c, size_t n)
+confirm_all(struct gallery *g, struct worker *w, const struct topk_cand *c, size_t n)
 {
 	struct worker *other = NULL;
 	struct confirm_job even, odd;
 	struct match_scores sc;
-	struct cand *full = NULL;
+	struct topk_cand *full = NULL;
 	pthread_t th;
 	size_t i, nf = 0;
 
@@ -1008,23 +1004,6 @@ out:
 	free(full);
 }
 
-/* Keeps the k best candidates in a sorted array (k is small; most entries fail the first test). */
-static void
-keep(struct worker *w, double ev, size_t idx)
-{
-	size_t j;
-
-	if (w->ncand == w->k && ev <= w->cand[w->ncand - 1].ev)
-		return;
-	j = w->ncand < w->k ? w->ncand++ : w->ncand - 1;
-	while (j > 0 && w->cand[j - 1].ev < ev) {
-		w->cand[j] = w->cand[j - 1];
-		j--;
-	}
-	w->cand[j].ev = ev;
-	w->cand[j].idx = idx;
-}
-
 /*
  * Face first, irises where the face allows: the face cosine of every entry of the block, then
  * the irises (the costly part: 7 shifts of 2048 bits per eye) only of entries whose face reaches
@@ -1065,7 +1044,7 @@ scan_block_gated(struct worker *w, size_t b, size_t m)
 				}
 			}
 		if (common)
-			keep(w, ev, i);
+			topk_keep(w->cand, &w->ncand, w->k, ev, i);
 		else
 			confirm(w, i); /* nothing fast in common: fingers decide */
 	}
@@ -1093,7 +1072,7 @@ scan_block_findex(struct worker *w, size_t b, size_t m)
 		if (g->fx[b + j])
 			confirm(w, b + j);
 		else if (w->cbuf[j])
-			keep(w, w->fbuf[j], b + j);
+			topk_keep(w->cand, &w->ncand, w->k, w->fbuf[j], b + j);
 	}
 	w->scanned += m;
 }
@@ -1168,7 +1147,7 @@ scan_block(struct worker *w, size_t b, size_t m)
 					common = 1;
 				}
 			if (common)
-				keep(w, ev, b + j);
+				topk_keep(w->cand, &w->ncand, w->k, ev, b + j);
 			else
 				confirm(w, b + j); /* nothing fast in common: fingers decide */
 		}
@@ -1282,7 +1261,7 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 	struct gallery_stats *stats)
 {
 	struct worker *w = NULL;
-	struct cand *all = NULL;
+	struct topk_cand *all = NULL;
 	struct findex_query **fq = NULL;
 	struct pass ps[64];
 	pthread_t tid[64];
@@ -1366,7 +1345,7 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 				all[nall++] = w[t * np + q].cand[i];
 		for (i = 1; i < nall; i++)
 			for (j = i; j > 0 && all[j - 1].ev < all[j].ev; j--) {
-				struct cand c = all[j];
+				struct topk_cand c = all[j];
 
 				all[j] = all[j - 1];
 				all[j - 1] = c;
@@ -1617,7 +1596,7 @@ scan_some(struct worker *w, const size_t *idx, size_t n)
 				}
 			}
 		if (common)
-			keep(w, ev, i);
+			topk_keep(w->cand, &w->ncand, w->k, ev, i);
 		else
 			confirm(w, i);
 		w->scanned++;

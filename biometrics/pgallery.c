@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Protected references: building, 1:1 comparison with calibrated evidence, and a 1:N gallery. */
 #include "pgallery.h"
+#include "topk.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -647,11 +648,6 @@ pgallery_verify(const struct pgallery *g, const uint8_t id[16], const struct pre
 #define MAX_CAND 256      /* candidates kept per worker, at most */
 #define PARALLEL_MIN 8192 /* smaller galleries are scanned by the caller's thread */
 
-struct cand {
-	double ev;
-	size_t i;
-};
-
 /* One thread's share [lo, hi) of a search: its best candidates and best full comparison. */
 struct pworker {
 	struct pgallery *g;
@@ -661,7 +657,7 @@ struct pworker {
 	int exhaustive;
 	float gate_cos; /* > -1: irises compared only where the face cosine reaches it */
 	double gate_ev; /* the face evidence of gate_cos */
-	struct cand cand[MAX_CAND];
+	struct topk_cand cand[MAX_CAND];
 	size_t ncand;
 	struct match_scores best;
 	uint8_t best_id[16];
@@ -697,23 +693,6 @@ confirm(struct pworker *w, size_t i, const struct pref *p, int load)
 		memcpy(w->best_id, g->id[i], 16);
 		w->have_best = 1;
 	}
-}
-
-/* Keeps the k best candidates in a sorted array (k is small; most entries fail the first test). */
-static void
-keep(struct pworker *w, double ev, size_t i)
-{
-	size_t j;
-
-	if (w->ncand == w->k && ev <= w->cand[w->ncand - 1].ev)
-		return;
-	j = w->ncand < w->k ? w->ncand++ : w->ncand - 1;
-	while (j > 0 && w->cand[j - 1].ev < ev) {
-		w->cand[j] = w->cand[j - 1];
-		j--;
-	}
-	w->cand[j].ev = ev;
-	w->cand[j].i = i;
 }
 
 /* Iris evidence of two protected forms' eyes (score_iris without the scores): 1 when an eye
@@ -802,7 +781,7 @@ scan_block(struct pworker *w, size_t b, size_t m)
 			w->st.iris++;
 		}
 		if (common)
-			keep(w, ev, i);
+			topk_keep(w->cand, &w->ncand, w->k, ev, i);
 		else
 			confirm(w, i, p, 1); /* nothing fast in common: fingers decide */
 	}
@@ -842,7 +821,7 @@ face_gate_cos(double ev)
 static int
 cand_desc(const void *a, const void *b)
 {
-	double x = ((const struct cand *)a)->ev, y = ((const struct cand *)b)->ev;
+	double x = ((const struct topk_cand *)a)->ev, y = ((const struct topk_cand *)b)->ev;
 
 	return x < y ? 1 : x > y ? -1 : 0;
 }
@@ -854,7 +833,7 @@ pgallery_identify_ex(struct pgallery *g, const struct pref *const *probes, size_
 {
 	const struct pref *pp[PGALLERY_MAX_GENS];
 	struct pworker *w = NULL;
-	struct cand *all = NULL;
+	struct topk_cand *all = NULL;
 	pthread_t tid[PGALLERY_MAX_THREADS];
 	size_t np = 0, k, nall = 0, i, q;
 	unsigned nt = 1, t, started = 0;
@@ -920,9 +899,9 @@ pgallery_identify_ex(struct pgallery *g, const struct pref *const *probes, size_
 			all[nall++] = w[t].cand[i];
 	qsort(all, nall, sizeof(*all), cand_desc);
 	for (i = 0; i < nall && i < k; i++) {
-		int pq = probe_of(&w[0], g->gen[all[i].i]);
+		int pq = probe_of(&w[0], g->gen[all[i].idx]);
 
-		confirm(&w[0], all[i].i, pp[pq], i < PGALLERY_FINGER_LOADS);
+		confirm(&w[0], all[i].idx, pp[pq], i < PGALLERY_FINGER_LOADS);
 	}
 	for (t = 0; t < nt; t++) {
 		if (w[t].have_best && (best->modalities == 0 || better(&w[t].best, best))) {

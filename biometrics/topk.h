@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A 1:N search's k best candidates by evidence, kept in a small sorted array (gallery.c and
+ * pgallery.c). Pure; the caller owns the array. */
+#ifndef PASO_TOPK_H
+#define PASO_TOPK_H
+
+#include <stddef.h>
+
+struct topk_cand {
+	double ev;  /* evidence so far, higher is better */
+	size_t idx; /* the entry's index in its gallery */
+};
+
+/*
+ * Offers (ev, idx) to the k best in c[0..*n), sorted by ev descending; *n grows up to k.
+ * Most entries fail the first test, so k stays small and insertion is a short shift.
+ */
+static inline void
+topk_keep(struct topk_cand *c, size_t *n, size_t k, double ev, size_t idx)
+{
+	size_t j;
+
+	if (*n == k && ev <= c[*n - 1].ev)
+		return;
+	j = *n < k ? (*n)++ : *n - 1;
+	while (j > 0 && c[j - 1].ev < ev) {
+		c[j] = c[j - 1];
+		j--;
+	}
+	c[j].ev = ev;
+	c[j].idx = idx;
+}
+
+#endif
