@@ -216,6 +216,40 @@ await_sweep(const struct drive *dv, const char *hub, const char *dir)
 	return -1;
 }
 
+/*
+ * Waits until the hub's share outbox is empty (`paso-hub stats --json`: share_outbox), so that
+ * a period's partner snapshots hold everything its traffic shared, whatever the timing. 0, or
+ * -1 (said) when rows stay for 60 s.
+ */
+static int
+await_shares(const struct drive *dv, const char *hub, const char *dir)
+{
+	char out[PATH_MAX + 32], text[4096], *at;
+	char *a[] = {"paso-hub", "stats", (char *)hub, "--json", NULL};
+	size_t n;
+	FILE *f;
+	int i;
+
+	(void)snprintf(out, sizeof(out), "%s/outbox.json", dir);
+	for (i = 0; i < 600; i++) {
+		(void)unlink(out);
+		if (run(dv, a, out) != 0 || (f = fopen(out, "r")) == NULL)
+			return -1;
+		n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+		text[n] = '\0';
+		if ((at = strstr(text, "\"share_outbox\":")) == NULL)
+			return -1;
+		if (strtoull(at + 15, NULL, 10) == 0) {
+			(void)unlink(out);
+			return 0;
+		}
+		usleep(100000);
+	}
+	fprintf(stderr, "paso: shares from %s still queued after 60 s: %s\n", hub, text);
+	return -1;
+}
+
 /* The partners a policy shares with (its sharing rules' partner names, each once). */
 static size_t
 policy_partners(const char *path, char names[][65], size_t max)
@@ -639,6 +673,9 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 			goto out;
 		m->seconds[PHASE_QUERIES] += now_s() - t0;
 		t0 = now_s();
+		/* What the period shared has reached its partners before anyone is counted. */
+		if (npt > 0 && await_shares(dv, hub, dir) != 0)
+			goto out;
 		{
 			char out[PATH_MAX + 160];
 			(void)snprintf(out, sizeof(out), "%s/period-%04u.json", snap, per);

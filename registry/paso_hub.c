@@ -33,6 +33,7 @@
 #include <time.h>
 #include "policy.h"
 #include "retention.h"
+#include "share.h"
 #include "vault.h"
 #include "witness.h"
 
@@ -517,7 +518,7 @@ cmd_stats(int argc, char **argv)
 	struct vault_stats vs;
 	struct count c, rc;
 	struct years y;
-	uint64_t idents = 0;
+	uint64_t idents = 0, pending = 0;
 	const char *dir = NULL;
 	size_t k;
 	int i, r, json = 0, recount = 0;
@@ -549,7 +550,7 @@ cmd_stats(int argc, char **argv)
 	if ((r = keyring_open(p.keys, &kr, &d)) != 0 || (r = vault_open(dir, kr, &v, &d)) != 0)
 		goto out;
 	if ((r = vault_begin(v, 1, &t)) != 0 || (r = vault_stats(t, &vs)) != 0 ||
-		(r = read_counters(t, &c, &idents)) != 0 ||
+		(r = share_pending(t, &pending)) != 0 || (r = read_counters(t, &c, &idents)) != 0 ||
 		(pol != NULL && (r = retention_by_year(t, pol, year_add, &y)) != 0))
 		goto out;
 	if (recount) {
@@ -595,11 +596,11 @@ cmd_stats(int argc, char **argv)
 		       ",\"with_face\":%" PRIu64 ",\"with_iris\":%" PRIu64
 		       ",\"regional_visitor\":%" PRIu64 ",\"border_worker\":%" PRIu64
 		       ",\"migrant_in_transit\":%" PRIu64 ",\"detainee\":%" PRIu64
-		       ",\"store_bytes\":%" PRIu64 ",\"recounted\":%s,"
+		       ",\"store_bytes\":%" PRIu64 ",\"share_outbox\":%" PRIu64 ",\"recounted\":%s,"
 		       "\"enrolments_by_expiry_year\":{",
 			c.subjects, c.crossings, idents, vs.seen, vs.kept, c.with_finger,
 			c.with_face, c.with_iris, c.by_cat[1], c.by_cat[2], c.by_cat[3],
-			c.by_cat[4], vs.map_used, recount ? "true" : "false");
+			c.by_cat[4], vs.map_used, pending, recount ? "true" : "false");
 	else
 		printf("subjects %" PRIu64 " (regional visitors %" PRIu64
 		       ", border workers %" PRIu64 ", migrants in transit %" PRIu64
@@ -610,6 +611,8 @@ cmd_stats(int argc, char **argv)
 			c.subjects, c.by_cat[1], c.by_cat[2], c.by_cat[3], c.by_cat[4],
 			c.with_finger, c.with_face, c.with_iris, c.crossings, idents, vs.seen,
 			vs.map_used, recount ? " (recounted from the sealed records)" : "");
+	if (!json && pending > 0)
+		printf("shares waiting for partners: %" PRIu64 "\n", pending);
 	/* From the epoch index: each enrolment's epoch is its day of enrolment (or, stored
 	 * before per-kind epochs, its expiry day); expiry under the policy in force. */
 	if (!json && pol == NULL)

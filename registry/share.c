@@ -1076,6 +1076,23 @@ covers(const struct policy_share_rule *ru, int category)
 	       category >= 1 && category <= 4 && (ru->categories & (1u << category)) != 0;
 }
 
+static int
+count_pending(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
+{
+	(void)v;
+	(void)vlen;
+	if (klen > 0 && k[0] != CASE_PREFIX)
+		(*(uint64_t *)arg)++;
+	return 0;
+}
+
+int
+share_pending(struct vault_txn *t, uint64_t *n)
+{
+	*n = 0;
+	return vault_outbox_scan(t, "", 0, SIZE_MAX, count_pending, n);
+}
+
 int
 share_enqueue(const struct policy *p, struct ledger_txn *t, const uint8_t id[16], int category)
 {

@@ -97,6 +97,12 @@ int share_backfill(const struct policy *p, struct ledger *l, struct vault *v, ui
 	size_t *queuedp, struct paso_diag *d);
 
 /*
+ * How many shares and releases wait in the outbox of store transaction t for delivery (the
+ * case rows beside them are not counted). Returns 0 or a storage error.
+ */
+int share_pending(struct vault_txn *t, uint64_t *n);
+
+/*
  * The per-partner pseudonym of a subject (hub pseudonym hp) for partner, in domain dom
  * ("case" for case tokens, "share" for bulk shares). Deterministic; 32 bytes.
  */

@@ -69,14 +69,13 @@ mdb_to_paso(struct vault *v, int rc)
 	}
 }
 
-static int
-open_damage(int rc, const char *path, struct paso_diag *d);
+static int open_damage(int rc, const char *path, struct paso_diag *d);
 
 static int
 open_dbs(struct vault *v, const char *path, struct paso_diag *d)
 {
-	static const char *names[] = {
-		"subjects", "dks", "cards", "byepoch", "seen", "meta", "events", "seenexp", "outbox", "kept"};
+	static const char *names[] = {"subjects", "dks", "cards", "byepoch", "seen", "meta",
+		"events", "seenexp", "outbox", "kept"};
 	MDB_dbi *dbis[] = {&v->subjects, &v->dks, &v->cards, &v->byepoch, &v->seen, &v->meta,
 		&v->events, &v->seenexp, &v->outbox, &v->kept};
 	MDB_txn *txn = NULL;
@@ -127,9 +126,8 @@ row_damage(const char *path, const char *table, const MDB_val *k, const char *wh
 	char kh[2 * 40 + 1];
 
 	hex_key(k, kh, sizeof(kh));
-	return paso_diag_set(d, PASO_E_CORRUPT,
-		"%s/data.mdb: damaged: table %s, row %s%s: %s", path, table, kh,
-		k->mv_size > 40 ? "..." : "", what);
+	return paso_diag_set(d, PASO_E_CORRUPT, "%s/data.mdb: damaged: table %s, row %s%s: %s",
+		path, table, kh, k->mv_size > 40 ? "..." : "", what);
 }
 
 /* A seen row's key is a kiosk name, a 0 byte and a sequence number; its answer an Envelope. */
@@ -146,11 +144,12 @@ check_seen(const char *path, const MDB_val *k, const MDB_val *v, struct paso_dia
 	n = k->mv_size - 9;
 	for (i = 0; i < n; i++)
 		if (kb[i] < 0x21 || kb[i] > 0x7e)
-			return row_damage(path, "seen", k, "kiosk id holds a byte no kiosk name has",
-				d);
+			return row_damage(
+				path, "seen", k, "kiosk id holds a byte no kiosk name has", d);
 	if (v->mv_size < VAULT_DIGEST_BYTES)
 		return row_damage(path, "seen", k, "shorter than its payload digest", d);
-	if (v->mv_size > VAULT_DIGEST_BYTES && ((const uint8_t *)v->mv_data)[VAULT_DIGEST_BYTES] == 0)
+	if (v->mv_size > VAULT_DIGEST_BYTES &&
+		((const uint8_t *)v->mv_data)[VAULT_DIGEST_BYTES] == 0)
 		return v->mv_size < VAULT_DIGEST_BYTES + 1 + KEYRING_SEAL_OVERHEAD
 			       ? row_damage(path, "seen", k, "sealed answer too short", d)
 			       : 0;
@@ -187,7 +186,8 @@ check_seenexp(const char *path, const MDB_val *k, const MDB_val *v, struct paso_
 	o = k->mv_size >= 4 && VAULT_EPOCH_IS_KINDED(be32_get(kb)) ? 4 : 5;
 	if (k->mv_size < o + 10 || k->mv_size > o + SEENKEY_MAX)
 		return row_damage(path, "seenexp", k,
-			"key is not expiry day, kind and an acknowledgement's key (wrong length)", d);
+			"key is not expiry day, kind and an acknowledgement's key (wrong length)",
+			d);
 	n = k->mv_size - o - 9;
 	(void)snprintf(kiosk, sizeof(kiosk), "%.*s", (int)n, (const char *)kb + o);
 	for (i = 0; i < n; i++)
@@ -220,17 +220,18 @@ check_row(const char *path, MDB_dbi which, const struct vault *v, const MDB_val 
 		if (k->mv_size != (which == v->subjects ? VAULT_ID_BYTES : VAULT_ID_BYTES + 8))
 			return row_damage(path, table, k, "key has the wrong length", d);
 		if (val->mv_size < REC_HDR + REC_TAG || p[0] != REC_VERSION)
-			return row_damage(path, table, k, "not a sealed row (length or version)", d);
+			return row_damage(
+				path, table, k, "not a sealed row (length or version)", d);
 	} else if (which == v->dks) {
 		if (k->mv_size != VAULT_ID_BYTES || val->mv_size != DKROW_BYTES)
-			return row_damage(path, "dks", k, "key or wrapped key has the wrong length",
-				d);
+			return row_damage(
+				path, "dks", k, "key or wrapped key has the wrong length", d);
 		if (keyring_wrapped_kek(p, &epoch, &gen) != 0)
 			return row_damage(path, "dks", k, "wrapped key has an unknown version", d);
 	} else if (which == v->cards) {
 		if (k->mv_size != KEYRING_HASH_BYTES || val->mv_size != VAULT_ID_BYTES)
-			return row_damage(path, "cards", k, "key or subject id has the wrong length",
-				d);
+			return row_damage(
+				path, "cards", k, "key or subject id has the wrong length", d);
 	} else if (which == v->byepoch) {
 		if (k->mv_size != 4 + VAULT_ID_BYTES || val->mv_size != 0)
 			return row_damage(path, "byepoch", k, "not epoch and subject id", d);
@@ -244,7 +245,8 @@ check_row(const char *path, MDB_dbi which, const struct vault *v, const MDB_val 
 	} else if (which == v->kept) {
 		if (k->mv_size < 5 || k->mv_size > 4 + VAULT_KEPT_REST_MAX ||
 			!VAULT_EPOCH_IS_KINDED(be32_get(k->mv_data)))
-			return row_damage(path, "kept", k, "key is not a kind epoch and a reference", d);
+			return row_damage(
+				path, "kept", k, "key is not a kind epoch and a reference", d);
 		if (val->mv_size < KEYRING_SEAL_OVERHEAD)
 			return row_damage(path, "kept", k, "not a sealed row (too short)", d);
 	}
@@ -254,9 +256,8 @@ check_row(const char *path, MDB_dbi which, const struct vault *v, const MDB_val 
 int
 vault_check(struct vault *v, const char *path, struct paso_diag *d)
 {
-	const MDB_dbi dbis[] = {
-		v->subjects, v->dks, v->cards, v->byepoch, v->seen, v->meta, v->events, v->seenexp,
-		v->kept};
+	const MDB_dbi dbis[] = {v->subjects, v->dks, v->cards, v->byepoch, v->seen, v->meta,
+		v->events, v->seenexp, v->kept};
 	MDB_cursor *c = NULL;
 	MDB_txn *txn = NULL;
 	MDB_val k, val;
@@ -264,8 +265,8 @@ vault_check(struct vault *v, const char *path, struct paso_diag *d)
 	int rc, r = 0;
 
 	if ((rc = mdb_txn_begin(v->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return paso_diag_set(d, mdb_to_paso(v, rc), "%s/data.mdb: %s", path,
-			mdb_strerror(rc));
+		return paso_diag_set(
+			d, mdb_to_paso(v, rc), "%s/data.mdb: %s", path, mdb_strerror(rc));
 	for (i = 0; r == 0 && i < sizeof(dbis) / sizeof(dbis[0]); i++) {
 		if ((rc = mdb_cursor_open(txn, dbis[i], &c)) != 0)
 			break;
@@ -282,8 +283,8 @@ vault_check(struct vault *v, const char *path, struct paso_diag *d)
 	/* The walk mapped every page of the store: a large store must not stay resident. */
 	vault_release_pages(v);
 	if (r == 0 && rc != 0)
-		r = paso_diag_set(d, PASO_E_CORRUPT, "%s/data.mdb: damaged: %s", path,
-			mdb_strerror(rc));
+		r = paso_diag_set(
+			d, PASO_E_CORRUPT, "%s/data.mdb: damaged: %s", path, mdb_strerror(rc));
 	return r;
 }
 
@@ -772,7 +773,8 @@ vault_kept_put(struct vault_txn *t, uint32_t epoch, const uint8_t *rest, size_t 
 	int r;
 
 	if (t->readonly || !VAULT_EPOCH_IS_KINDED(epoch) || restlen == 0 ||
-		restlen > VAULT_KEPT_REST_MAX || len > VAULT_RECORD_MAX || (len > 0 && data == NULL))
+		restlen > VAULT_KEPT_REST_MAX || len > VAULT_RECORD_MAX ||
+		(len > 0 && data == NULL))
 		return PASO_E_INVALID_ARG;
 	be32_put(key, epoch);
 	memcpy(key + 4, rest, restlen);
@@ -807,8 +809,8 @@ kept_cb(void *arg, const MDB_val *k, const MDB_val *v)
 	len = v->mv_size - KEYRING_SEAL_OVERHEAD;
 	if ((out = malloc(len ? len : 1)) == NULL)
 		return PASO_E_NOMEM;
-	if ((r = keyring_unseal(w->t->v->kr, k->mv_data, k->mv_size, v->mv_data, v->mv_size,
-		     out)) == 0)
+	if ((r = keyring_unseal(
+		     w->t->v->kr, k->mv_data, k->mv_size, v->mv_data, v->mv_size, out)) == 0)
 		r = w->cb(w->arg, be32_get(k->mv_data), (const uint8_t *)k->mv_data + 4,
 			k->mv_size - 4, out, len);
 	vault_free_record(out, len);
@@ -817,8 +819,8 @@ kept_cb(void *arg, const MDB_val *k, const MDB_val *v)
 
 int
 vault_kept_foreach(struct vault_txn *t, uint32_t from, uint32_t below,
-	int (*cb)(void *arg, uint32_t epoch, const uint8_t *rest, size_t restlen, const uint8_t *data,
-		size_t len),
+	int (*cb)(void *arg, uint32_t epoch, const uint8_t *rest, size_t restlen,
+		const uint8_t *data, size_t len),
 	void *arg)
 {
 	struct kept_walk w = {t, cb, arg, NULL, 0};
@@ -848,8 +850,9 @@ vault_kept_count(struct vault_txn *t, uint32_t from, uint32_t below, uint64_t *n
 }
 
 int
-vault_seen_expire(struct vault_txn *t, uint32_t below, size_t max, uint64_t counts[VAULT_SEEN_KINDS],
-	uint32_t *firstp, uint32_t *lastp, size_t *np, int *morep)
+vault_seen_expire(struct vault_txn *t, uint32_t below, size_t max,
+	uint64_t counts[VAULT_SEEN_KINDS], uint32_t *firstp, uint32_t *lastp, size_t *np,
+	int *morep)
 {
 	uint8_t skey[SEENKEY_MAX];
 	MDB_cursor *c = NULL;
@@ -1181,9 +1184,8 @@ rec_open(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], const MDB_val *s
 	if (sealed->mv_size < REC_HDR + REC_TAG || s[0] != REC_VERSION)
 		return PASO_E_CORRUPT;
 	/* The data key opened but the record does not: the row itself is damaged (or forged). */
-	if ((r = dk_get(t, id, dk, NULL)) == 0 &&
-		(r = row_open(dk, "paso-rec1", id, VAULT_ID_BYTES, sealed, recp, lenp)) ==
-			PASO_E_CRYPTO)
+	if ((r = dk_get(t, id, dk, NULL)) == 0 && (r = row_open(dk, "paso-rec1", id, VAULT_ID_BYTES,
+							   sealed, recp, lenp)) == PASO_E_CRYPTO)
 		r = PASO_E_CORRUPT;
 	sodium_memzero(dk, sizeof(dk));
 	return r;
@@ -1461,8 +1463,8 @@ out:
 }
 
 int
-vault_crossing_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
-	uint32_t epoch, const uint8_t *ev, size_t len)
+vault_crossing_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint32_t epoch,
+	const uint8_t *ev, size_t len)
 {
 	uint8_t key[XKEY_BYTES];
 	MDB_cursor *c = NULL;
@@ -1484,7 +1486,8 @@ vault_crossing_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES]
 	if ((rc = mdb_cursor_open(t->txn, t->v->kept, &c)) != 0)
 		return mdb_to_paso(t->v, rc);
 	rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE);
-	rc = rc == 0 ? mdb_cursor_get(c, &k, &val, MDB_PREV) : mdb_cursor_get(c, &k, &val, MDB_LAST);
+	rc = rc == 0 ? mdb_cursor_get(c, &k, &val, MDB_PREV)
+		     : mdb_cursor_get(c, &k, &val, MDB_LAST);
 	if (rc == 0 && k.mv_size == XKEY_BYTES && memcmp(k.mv_data, key, 4 + XREF_BYTES) == 0)
 		no = be64_get((const uint8_t *)k.mv_data + 4 + XREF_BYTES) + 1;
 	else if (rc != 0 && rc != MDB_NOTFOUND)
@@ -1745,8 +1748,8 @@ vault_epoch_due(
 }
 
 int
-vault_epoch_due_range(struct vault_txn *t, uint32_t from, uint32_t below, size_t max,
-	uint8_t *ids, uint32_t *epochs, size_t *np)
+vault_epoch_due_range(struct vault_txn *t, uint32_t from, uint32_t below, size_t max, uint8_t *ids,
+	uint32_t *epochs, size_t *np)
 {
 	uint8_t ek[4 + VAULT_ID_BYTES] = {0};
 	MDB_cursor *c = NULL;
@@ -2023,8 +2026,7 @@ vault_free_record(uint8_t *rec, size_t len)
 /* --- the share outbox ----------------------------------------------------------------------- */
 
 int
-vault_outbox_put(
-	struct vault_txn *t, const void *key, size_t klen, const void *val, size_t vlen)
+vault_outbox_put(struct vault_txn *t, const void *key, size_t klen, const void *val, size_t vlen)
 {
 	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
 
@@ -2053,7 +2055,8 @@ vault_outbox_scan(struct vault_txn *t, const void *prefix, size_t plen, size_t m
 
 	if ((rc = mdb_cursor_open(t->txn, t->v->outbox, &cur)) != 0)
 		return mdb_to_paso(t->v, rc);
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	/* An empty prefix is every row (LMDB refuses an empty key to position at). */
+	rc = mdb_cursor_get(cur, &k, &v, plen == 0 ? MDB_FIRST : MDB_SET_RANGE);
 	while (rc == 0 && n < max && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
 		if ((r = cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size)) != 0)
 			break;

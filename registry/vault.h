@@ -60,12 +60,13 @@
  */
 #define VAULT_EPOCH_KINDED 0x40000000u
 #define VAULT_EPOCH_DAY_MASK 0x3fffffu /* 4,194,303 days: past 9999-12-31 */
-#define VAULT_EPOCH(kind, day)                                                                  \
-	(VAULT_EPOCH_KINDED | ((uint32_t)(kind) & 15u) << 22 | ((uint32_t)(day) & VAULT_EPOCH_DAY_MASK))
+#define VAULT_EPOCH(kind, day)                                                                     \
+	(VAULT_EPOCH_KINDED | ((uint32_t)(kind)&15u) << 22 | ((uint32_t)(day)&VAULT_EPOCH_DAY_MASK))
 #define VAULT_KIND_CROSSING 1 /* POLICY_REC_CROSSING */
 #define VAULT_EPOCH_KIND(e) (((uint32_t)(e) >> 22) & 15u)
-#define VAULT_EPOCH_DAY(e) ((uint32_t)(e) & VAULT_EPOCH_DAY_MASK)
-#define VAULT_EPOCH_IS_KINDED(e) ((uint32_t)(e) >= VAULT_EPOCH_KINDED && (uint32_t)(e) < 0x44000000u)
+#define VAULT_EPOCH_DAY(e) ((uint32_t)(e)&VAULT_EPOCH_DAY_MASK)
+#define VAULT_EPOCH_IS_KINDED(e)                                                                   \
+	((uint32_t)(e) >= VAULT_EPOCH_KINDED && (uint32_t)(e) < 0x44000000u)
 
 #define VAULT_ID_BYTES KEYRING_SUBJECT_BYTES
 #define VAULT_DIGEST_BYTES 32
@@ -87,7 +88,7 @@ struct vault_stats {
 	uint64_t cards;
 	uint64_t seen;
 	uint64_t events;
-	uint64_t kept; /* records of kind epochs (crossings, refusals) */
+	uint64_t kept;     /* records of kind epochs (crossings, refusals) */
 	uint64_t map_size; /* current map size in bytes */
 	uint64_t map_used; /* bytes of the map in use (last page number * page size) */
 };
@@ -164,7 +165,8 @@ int vault_seen_put_until(struct vault_txn *t, const char *kiosk, uint64_t seq,
  * not erasing: the bytes may survive in freed pages. Returns 0, PASO_E_CORRUPT, PASO_E_STORAGE.
  */
 int vault_seen_expire(struct vault_txn *t, uint32_t below, size_t max,
-	uint64_t counts[VAULT_SEEN_KINDS], uint32_t *firstp, uint32_t *lastp, size_t *np, int *morep);
+	uint64_t counts[VAULT_SEEN_KINDS], uint32_t *firstp, uint32_t *lastp, size_t *np,
+	int *morep);
 
 /* Adds to counts[kind] the resend rows due (day below `below`). 0, PASO_E_STORAGE. */
 int vault_seen_due(struct vault_txn *t, uint32_t below, uint64_t counts[VAULT_SEEN_KINDS]);
@@ -213,8 +215,8 @@ int vault_kept_put(struct vault_txn *t, uint32_t epoch, const uint8_t *rest, siz
  * PASO_E_NOMEM.
  */
 int vault_kept_foreach(struct vault_txn *t, uint32_t from, uint32_t below,
-	int (*cb)(void *arg, uint32_t epoch, const uint8_t *rest, size_t restlen, const uint8_t *data,
-		size_t len),
+	int (*cb)(void *arg, uint32_t epoch, const uint8_t *rest, size_t restlen,
+		const uint8_t *data, size_t len),
 	void *arg);
 
 /*
@@ -407,7 +409,7 @@ void vault_free_record(uint8_t *rec, size_t len);
  * The share outbox (named database "outbox"): opaque keys of 1..VAULT_OUTBOX_KEY_MAX bytes to
  * opaque values, written in the caller's transaction; registry/share.c decides the layout and
  * keeps no biometric byte in it. put replaces; del returns PASO_E_NOT_FOUND for a missing row.
- * scan calls cb for up to max rows whose key starts with prefix, in key order (rows borrowed
+ * scan calls cb for up to max rows whose key starts with prefix (plen 0: every row), in key order (rows borrowed
  * until cb returns); a non-zero return from cb stops the scan and is returned.
  */
 #define VAULT_OUTBOX_KEY_MAX 256

@@ -1329,6 +1329,13 @@ test_revoked_rule_withdraws_queued_shares(void **state)
 	p.nat_peer = start(&p.nat, 0);
 	enrol(&p, 0, 3);
 	h_hub_stop(&p.nat, SIGTERM);
+	{ /* stats says what waits for delivery (the scenario driver waits on it) */
+		char *out = NULL;
+		const char *argv[] = {"paso-hub", "stats", p.nat.hub, "--json", NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		assert_int_equal(h_json_num(out, "share_outbox"), 6);
+		free(out);
+	}
 	/* The records rule goes; the templates rule stays. */
 	(void)snprintf(path, sizeof(path), "%s/policy.yaml", p.nat.hub);
 	write_text(path, templates_only);
@@ -1346,6 +1353,13 @@ test_revoked_rule_withdraws_queued_shares(void **state)
 	assert_int_equal(h_count(logp, "received record"), 0);
 	free(logn);
 	free(logp);
+	{ /* delivered or withdrawn: nothing waits */
+		char *out = NULL;
+		const char *argv[] = {"paso-hub", "stats", p.nat.hub, "--json", NULL};
+		assert_int_equal(run_out(&out, argv), 0);
+		assert_int_equal(h_json_num(out, "share_outbox"), 0);
+		free(out);
+	}
 	pair_cleanup(&p);
 }
 
