@@ -1221,26 +1221,6 @@ probe_init(struct probe *p, const struct bio_sample *s)
 	return probe_init_tmpl(p, p->tmpl);
 }
 
-/*
- * The face cosine whose evidence is ev (match_face_ev is monotone: bisection), for the gate of
- * a large gallery's scan.
- */
-static float
-face_gate_cos(double ev)
-{
-	double lo = -1, hi = 1, mid;
-	int i;
-
-	for (i = 0; i < 40; i++) {
-		mid = (lo + hi) / 2;
-		if (match_face_ev(mid) < ev)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return (float)lo;
-}
-
 /* Candidates compared in full for probe p: the caller's choice, else by the probe's kind. */
 static size_t
 probe_k(const struct probe *p, const struct gallery_opts *opts, size_t k)
@@ -1287,7 +1267,7 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 	/* A large gallery is scanned face first (gallery.h: GALLERY_GATE_MIN). */
 	gate_ev = opts != NULL && opts->gate_face_ev != 0 ? opts->gate_face_ev : GALLERY_GATE_EV;
 	if (g->n >= GALLERY_GATE_MIN && gate_ev > 0)
-		gate_cos = face_gate_cos(gate_ev);
+		gate_cos = topk_face_gate_cos(match_face_ev, gate_ev);
 	nt = g->n >= PARALLEL_MIN ? g->threads : 1;
 	if ((w = calloc(nt * np, sizeof(*w))) == NULL ||
 		(all = calloc(nt * MAX_CAND, sizeof(*all))) == NULL ||

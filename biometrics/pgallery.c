@@ -801,23 +801,6 @@ scan(void *arg)
 	return NULL;
 }
 
-/* The face cosine whose protected evidence is ev (pref_face_ev is monotone: bisection). */
-static float
-face_gate_cos(double ev)
-{
-	double lo = -1, hi = 1, mid;
-	int i;
-
-	for (i = 0; i < 40; i++) {
-		mid = (lo + hi) / 2;
-		if (pref_face_ev(mid) < ev)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return (float)lo;
-}
-
 static int
 cand_desc(const void *a, const void *b)
 {
@@ -860,7 +843,7 @@ pgallery_identify_ex(struct pgallery *g, const struct pref *const *probes, size_
 	/* A large gallery is scanned face first (pgallery.h: PGALLERY_GATE_MIN). */
 	gate_ev = opts != NULL && opts->gate_face_ev != 0 ? opts->gate_face_ev : PGALLERY_GATE_EV;
 	if (g->n >= PGALLERY_GATE_MIN && gate_ev > 0)
-		gate_cos = face_gate_cos(gate_ev);
+		gate_cos = topk_face_gate_cos(pref_face_ev, gate_ev);
 	if (g->n >= PARALLEL_MIN)
 		nt = g->threads;
 	if ((w = aligned_alloc(64, nt * sizeof(*w))) == NULL ||

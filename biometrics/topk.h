@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A 1:N search's k best candidates by evidence, kept in a small sorted array (gallery.c and
- * pgallery.c). Pure; the caller owns the array. */
+/* What gallery.c and pgallery.c's 1:N searches share: the k best candidates by evidence, kept
+ * in a small sorted array, and the face gate's cosine. Pure; the caller owns the arrays. */
 #ifndef PASO_TOPK_H
 #define PASO_TOPK_H
 
@@ -29,6 +29,26 @@ topk_keep(struct topk_cand *c, size_t *n, size_t k, double ev, size_t idx)
 	}
 	c[j].ev = ev;
 	c[j].idx = idx;
+}
+
+/*
+ * The face cosine whose evidence is ev under a monotone calibration (ev_of: match_face_ev, or
+ * the protected forms' pref_face_ev), by bisection: the gate a large gallery's scan uses.
+ */
+static inline float
+topk_face_gate_cos(double (*ev_of)(double), double ev)
+{
+	double lo = -1, hi = 1, mid;
+	int i;
+
+	for (i = 0; i < 40; i++) {
+		mid = (lo + hi) / 2;
+		if (ev_of(mid) < ev)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (float)lo;
 }
 
 #endif
