@@ -910,66 +910,57 @@ auditlog_entry(struct auditlog *log, uint64_t index, uint8_t **bufp, size_t *len
 	return 0;
 }
 
+/* The byte range [*off0, *end) of entries [first, first + count) in the entries file. */
+static int
+frames_range(struct auditlog *log, uint64_t first, uint64_t count, uint64_t *off0, uint64_t *end)
+{
+	int r;
+
+	if (count == 0 || first >= log->n || count > log->n - first)
+		return PASO_E_NOT_FOUND;
+	if ((r = read_offset(log, first, off0)) != 0)
+		return r;
+	if (first + count < log->n)
+		return read_offset(log, first + count, end);
+	*end = log->e_end;
+	return 0;
+}
+
 int
 auditlog_bundle(struct auditlog *log, uint64_t first, uint64_t count, uint8_t **bufp, size_t *lenp)
 {
-	uint8_t *raw = NULL, *out = NULL;
+	uint8_t *raw = NULL;
 	uint64_t off0, end;
-	size_t rawlen, p = 0, q = 0;
-	uint64_t i;
-	uint32_t len;
+	size_t rawlen, used, made;
 	int r;
 
 	*bufp = NULL;
 	*lenp = 0;
-	if (count == 0 || first >= log->n || count > log->n - first)
-		return PASO_E_NOT_FOUND;
-	if ((r = read_offset(log, first, &off0)) != 0)
+	if ((r = frames_range(log, first, count, &off0, &end)) != 0)
 		return r;
-	if (first + count < log->n) {
-		if ((r = read_offset(log, first + count, &end)) != 0)
-			return r;
-	} else {
-		end = log->e_end;
-	}
 	if (end < off0 + count * FRAME_HDR || end - off0 > (uint64_t)count * (FRAME_HDR + 65535))
 		return PASO_E_AUDIT_CORRUPT;
 	rawlen = (size_t)(end - off0);
-	if ((raw = malloc(rawlen)) == NULL || (out = malloc(rawlen)) == NULL) {
-		r = PASO_E_NOMEM;
+	if ((raw = malloc(rawlen)) == NULL)
+		return PASO_E_NOMEM;
+	if ((r = read_entry_bytes(log, off0, raw, rawlen)) != 0 ||
+		(r = auditlog_frames_to_bundle(raw, rawlen, count, &used, &made)) != 0)
 		goto out;
-	}
-	if ((r = read_entry_bytes(log, off0, raw, rawlen)) != 0)
-		goto out;
-	for (i = 0; i < count; i++) {
-		if (rawlen - p < FRAME_HDR || (len = be32_get(raw + p)) > 65535 ||
-			rawlen - p - FRAME_HDR < len) {
-			r = PASO_E_AUDIT_CORRUPT;
-			goto out;
-		}
-		out[q] = (uint8_t)(len >> 8);
-		out[q + 1] = (uint8_t)len;
-		memcpy(out + q + 2, raw + p + FRAME_HDR, len);
-		q += 2 + len;
-		p += FRAME_HDR + len;
-	}
-	if (p != rawlen) {
+	if (used != rawlen) {
 		r = PASO_E_AUDIT_CORRUPT;
 		goto out;
 	}
-	*bufp = out;
-	*lenp = q;
-	out = NULL;
-	r = 0;
+	*bufp = raw;
+	*lenp = made;
+	raw = NULL;
 out:
 	free(raw);
-	free(out);
 	return r;
 }
 
 int
-auditlog_frames_span(struct auditlog *log, uint64_t first, uint64_t count, int *fdp,
-	uint64_t *offp, size_t *lenp)
+auditlog_frames_span(struct auditlog *log, uint64_t first, uint64_t count, int *fdp, uint64_t *offp,
+	size_t *lenp)
 {
 	uint64_t off0, end;
 	int r;
@@ -977,16 +968,8 @@ auditlog_frames_span(struct auditlog *log, uint64_t first, uint64_t count, int *
 	*fdp = -1;
 	*offp = 0;
 	*lenp = 0;
-	if (count == 0 || first >= log->n || count > log->n - first)
-		return PASO_E_NOT_FOUND;
-	if ((r = read_offset(log, first, &off0)) != 0)
+	if ((r = frames_range(log, first, count, &off0, &end)) != 0)
 		return r;
-	if (first + count < log->n) {
-		if ((r = read_offset(log, first + count, &end)) != 0)
-			return r;
-	} else {
-		end = log->e_end;
-	}
 	if (end > log->e_disk || end < off0)
 		return PASO_E_INVALID_ARG;
 	*fdp = log->efd;
