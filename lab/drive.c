@@ -216,6 +216,25 @@ await_sweep(const struct drive *dv, const char *hub, const char *dir)
 	return -1;
 }
 
+/* Whether the policy file at path has a rule that queues shares (bulk or release); 1 if unsure. */
+static int
+queues_shares(const char *path)
+{
+	const struct policy_settings *ps;
+	struct paso_diag d = {0};
+	struct policy *p = NULL;
+	size_t i;
+	int q = 0;
+
+	if (policy_load_file(path, &p, &d) != 0)
+		return 1;
+	ps = policy_settings(p);
+	for (i = 0; i < ps->nsharing; i++)
+		q |= ps->sharing[i].what != POLICY_SHARE_HIT_NO_HIT;
+	policy_free(p);
+	return q;
+}
+
 /*
  * Waits until the hub's share outbox is empty (`paso-hub stats --json`: share_outbox), so that
  * a period's partner snapshots hold everything its traffic shared, whatever the timing. 0, or
@@ -230,6 +249,9 @@ await_shares(const struct drive *dv, const char *hub, const char *dir)
 	FILE *f;
 	int i;
 
+	(void)snprintf(out, sizeof(out), "%s/policy.yaml", hub);
+	if (!queues_shares(out))
+		return 0; /* hit/no-hit only: nothing is ever queued */
 	(void)snprintf(out, sizeof(out), "%s/outbox.json", dir);
 	for (i = 0; i < 600; i++) {
 		(void)unlink(out);
