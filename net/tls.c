@@ -562,7 +562,8 @@ tls_write_all(struct tls_conn *c, const uint8_t *buf, size_t len)
 			ERR_clear_error();
 			/* SO_SNDTIMEO expired (see read_full) */
 			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
-				(e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK)))
+				(e == SSL_ERROR_SYSCALL &&
+					(errno == EAGAIN || errno == EWOULDBLOCK)))
 				return PASO_E_TIMEOUT;
 			if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL)
 				return PASO_E_PEER_CLOSED;

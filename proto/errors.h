@@ -58,7 +58,7 @@
 	X(CHECKPOINT_FORMAT, -63, "malformed checkpoint or key")                                   \
 	X(ROLLBACK, -64, "log rolled back")                                                        \
 	X(SPLIT_VIEW, -65, "inconsistent log views")                                               \
-	X(AUDIT_TORN, -66, "torn audit log tail")                                              \
+	X(AUDIT_TORN, -66, "torn audit log tail")                                                  \
 	X(UNKNOWN_PARTNER, -70, "unknown partner")                                                 \
 	X(PURPOSE_DENIED, -71, "purpose not allowed for this partner")                             \
 	X(BUDGET_EXCEEDED, -72, "partner query budget exhausted")                                  \

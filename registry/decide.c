@@ -580,8 +580,8 @@ identify_any(const struct decide_ctx *dc, const struct match_template *probe, do
  * its best has gone (erased meanwhile), the whole search is made here.
  */
 static int
-identify_prepared(const struct decide_ctx *dc, const struct decide_msg *m,
-	struct gallery_hit *best, int *found)
+identify_prepared(const struct decide_ctx *dc, const struct decide_msg *m, struct gallery_hit *best,
+	int *found)
 {
 	double fmr = per_comparison_fmr(dc);
 	struct gallery_hit prev;
@@ -931,8 +931,8 @@ act_enroll(struct act *a)
 	/* The key epoch is (enrolment, today): the sweep erases the day's cohort when
 	 * retention_days.enrolment IN FORCE then has passed, and shreds the day's KEK;
 	 * expires_at says when that would be under the policy of the enrolment. */
-	rc = vault_subject_create(a->t, en->card_number,
-		VAULT_EPOCH(POLICY_REC_ENROLMENT, today(a)), buf, len, id);
+	rc = vault_subject_create(
+		a->t, en->card_number, VAULT_EPOCH(POLICY_REC_ENROLMENT, today(a)), buf, len, id);
 	vault_free_record(buf, len);
 	if (rc == PASO_E_CARD_ENROLLED)
 		return refuse(a, rc, "enroll.card_number: already enrolled", "enrolment", NULL);
@@ -1223,8 +1223,7 @@ decide_undo(struct decide_ctx *dc, struct decide_undo *undo, int rollback)
 			continue;
 		}
 		if (rollback)
-			(void)gallery_remove(
-				dc->recent != NULL ? dc->recent : dc->gallery, p->id);
+			(void)gallery_remove(dc->recent != NULL ? dc->recent : dc->gallery, p->id);
 		free(p);
 	}
 	undo->added = NULL;

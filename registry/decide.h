@@ -50,20 +50,20 @@ struct decide_ctx {
 	 * read by decide_prepare on any thread, hence atomic. The replaced one stays alive (the
 	 * hub keeps it until it closes): a message prepared under it may still be in flight. */
 	const struct policy *_Atomic policy;
-	struct gallery *gallery;   /* everyone enrolled; searched concurrently by decide_prepare */
+	struct gallery *gallery; /* everyone enrolled; searched concurrently by decide_prepare */
 	/* Enrolments of the open transaction and committed ones not yet in gallery (may be
 	 * NULL: they then go straight into gallery). Searched with the gallery by every
 	 * decision; decide_undo moves them in at commit when no search holds the gallery
 	 * (gallery_move_all_try), so the loop does not wait for searches; the hub retries each
 	 * second (decide_settle). */
 	struct gallery *recent;
-	struct vault *vault;       /* for pseudonyms */
+	struct vault *vault; /* for pseudonyms */
 	/* Protected references (policy protect.X, registry/protref.h): under such a policy the
 	 * hub keeps and searches only these; gallery and recent stay empty of new subjects.
 	 * NULL: no protection possible (then a protection policy refuses every capture). */
 	struct pgallery *pgallery;
 	struct protref_keys *pkeys;
-	uint64_t capture_window;   /* seconds; 0 = DECIDE_CAPTURE_WINDOW_DEFAULT */
+	uint64_t capture_window;              /* seconds; 0 = DECIDE_CAPTURE_WINDOW_DEFAULT */
 	uint64_t accepted, refused, replayed; /* outcomes since start (not durable) */
 };
 
@@ -71,12 +71,12 @@ struct decide_ctx {
 
 /* One kiosk message on its way to a decision. */
 struct decide_msg {
-	char kiosk[128];          /* who sent it: the certificate CN */
-	uint8_t digest[32];       /* SHA-256 of the frame payload */
+	char kiosk[128];    /* who sent it: the certificate CN */
+	uint8_t digest[32]; /* SHA-256 of the frame payload */
 	int has_digest;
-	Paso__Envelope *env;      /* NULL when the frame could not be decoded */
-	uint64_t seq;             /* the sender's seq, echoed even when env is NULL (no body) */
-	struct bio_sample sample; /* validated capture, when env passed ingest */
+	Paso__Envelope *env;          /* NULL when the frame could not be decoded */
+	uint64_t seq;                 /* the sender's seq, echoed even when env is NULL (no body) */
+	struct bio_sample sample;     /* validated capture, when env passed ingest */
 	struct match_template *probe; /* built by decide_prepare, off the commit loop */
 	/* Under protection: the capture protected under the current generation (decide_prepare),
 	 * instead of probe. */
@@ -94,7 +94,7 @@ struct decide_msg {
 	int dedup_done, dedup_found;
 	uint64_t dedup_seq;
 	struct gallery_hit dedup_hit;
-	uint8_t *reply;           /* out: framed Envelope (Ack or Error), owned by the message */
+	uint8_t *reply; /* out: framed Envelope (Ack or Error), owned by the message */
 	size_t reply_len;
 };
 
@@ -124,8 +124,8 @@ void decide_msg_clear(struct decide_msg *m);
  * undo. Returns 0 (the verdict is in m->reply, refusals included), or a storage or audit error
  * that fails the whole transaction: the caller aborts t and calls decide_undo(undo, 1).
  */
-int decide_message(struct decide_ctx *dc, struct ledger_txn *t, uint64_t now,
-	struct decide_msg *m, struct decide_undo *undo);
+int decide_message(struct decide_ctx *dc, struct ledger_txn *t, uint64_t now, struct decide_msg *m,
+	struct decide_undo *undo);
 
 /*
  * Ends a transaction's gallery changes: with rollback != 0 its enrolments leave the gallery

@@ -27,7 +27,7 @@ struct hub_config {
 	unsigned max_per_kiosk;
 	int frame_ms;
 	int idle_ms;
-	FILE *log;          /* where the hub logs one line per event; NULL = stderr */
+	FILE *log; /* where the hub logs one line per event; NULL = stderr */
 	/* The hub's clock: real unless clock.simulated. With clock_resume, a simulated clock
 	 * starts where the deployment's recorded time stands. */
 	struct paso_clock clock;
@@ -42,11 +42,11 @@ struct hub_config {
 	int dedup_nice;
 	/* Set (from a SIGHUP handler) to reload DIR/policy.yaml; the hub clears it. May be NULL. */
 	volatile sig_atomic_t *reload;
-	size_t sweep_batch;      /* subjects erased per retention transaction; 0 = default */
+	size_t sweep_batch; /* subjects erased per retention transaction; 0 = default */
 	/* Test hook: SIGKILL itself right after a sweep's erasure commits, before its keys are
 	 * destroyed (the worst moment for a crash). Never set outside tests. */
 	int test_crash_after_sweep;
-	uint16_t peer_port;      /* partner port (national) or receive port (partner); 0 = ephemeral */
+	uint16_t peer_port; /* partner port (national) or receive port (partner); 0 = ephemeral */
 	/* Serve as a tlog-witness (plain HTTP add-checkpoint) on witness_host:witness_port for the
 	 * logs whose keys DIR/witness/logs lists; NULL host: not a witness. Port "0": ephemeral. */
 	const char *witness_host;

@@ -136,8 +136,8 @@ key_file_write(int dirfd, const char *name, enum key_kind kind, uint32_t epoch, 
  * fuzzer drives it directly. 0 or PASO_E_CORRUPT naming the file and what is wrong with it.
  */
 static int
-key_file_decode(const uint8_t *buf, size_t n, const char *name, enum key_kind kind,
-	uint32_t epoch, uint32_t gen, uint8_t key[KEY_BYTES], struct paso_diag *d)
+key_file_decode(const uint8_t *buf, size_t n, const char *name, enum key_kind kind, uint32_t epoch,
+	uint32_t gen, uint8_t key[KEY_BYTES], struct paso_diag *d)
 {
 	uint8_t check[16];
 
@@ -146,9 +146,11 @@ key_file_decode(const uint8_t *buf, size_t n, const char *name, enum key_kind ki
 			n, KEY_FILE_BYTES);
 	crypto_generichash(check, sizeof(check), buf, KEY_CHECK_OFF, NULL, 0);
 	if (sodium_memcmp(buf, key_magic, sizeof(key_magic)) != 0)
-		return paso_diag_set(d, PASO_E_CORRUPT, "keys/%s: damaged: not a Paso key file", name);
+		return paso_diag_set(
+			d, PASO_E_CORRUPT, "keys/%s: damaged: not a Paso key file", name);
 	if (sodium_memcmp(check, buf + KEY_CHECK_OFF, sizeof(check)) != 0)
-		return paso_diag_set(d, PASO_E_CORRUPT, "keys/%s: damaged: checksum mismatch", name);
+		return paso_diag_set(
+			d, PASO_E_CORRUPT, "keys/%s: damaged: checksum mismatch", name);
 	if (buf[8] != kind || be32_get(buf + 12) != epoch || be32_get(buf + 16) != gen)
 		return paso_diag_set(d, PASO_E_CORRUPT,
 			"keys/%s: damaged: its header names another key (kind %u, %08x.%08x)", name,
@@ -589,8 +591,8 @@ out:
 #define SEAL_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 
 int
-keyring_seal(struct keyring *kr, uint32_t epoch, const uint8_t *ad, size_t adlen,
-	const uint8_t *in, size_t len, uint8_t *out)
+keyring_seal(struct keyring *kr, uint32_t epoch, const uint8_t *ad, size_t adlen, const uint8_t *in,
+	size_t len, uint8_t *out)
 {
 	uint8_t full[8 + KEYRING_SEAL_AD_MAX + 8];
 	const struct kek_meta *m;
@@ -619,8 +621,8 @@ out:
 }
 
 int
-keyring_unseal(struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_t *in,
-	size_t inlen, uint8_t *out)
+keyring_unseal(struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_t *in, size_t inlen,
+	uint8_t *out)
 {
 	uint8_t full[8 + KEYRING_SEAL_AD_MAX + 8];
 	size_t i;
@@ -642,8 +644,8 @@ keyring_unseal(struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_
 	r = crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, in + 9 + SEAL_NONCE,
 		    inlen - 9 - SEAL_NONCE, full, 16 + adlen, in + 9,
 		    kr->arena + (size_t)kr->meta[i].slot * KEY_BYTES) == 0
-		? 0
-		: PASO_E_CRYPTO;
+		    ? 0
+		    : PASO_E_CRYPTO;
 out:
 	pthread_mutex_unlock(&kr->lock);
 	if (r != 0 && inlen > KEYRING_SEAL_OVERHEAD)

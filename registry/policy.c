@@ -16,14 +16,14 @@
 #include <yaml.h>
 
 enum ptype {
-	T_STR,   /* char *, checked by a validator */
-	T_BOOL,  /* bool: plain true or false */
-	T_UINT,  /* uint32_t within [min, max] */
-	T_REAL,  /* double within [min, max] */
-	T_ENUM,  /* int: index into words */
-	T_CATS,  /* uint32_t POLICY_CAT_* bits: "all" or a list of category words */
-	T_RULES, /* the sharing rules: a list of mappings, parsed with rule_keys */
-	T_ATTRS, /* uint32_t POLICY_ATTR_* bits: a list of attribute words */
+	T_STR,    /* char *, checked by a validator */
+	T_BOOL,   /* bool: plain true or false */
+	T_UINT,   /* uint32_t within [min, max] */
+	T_REAL,   /* double within [min, max] */
+	T_ENUM,   /* int: index into words */
+	T_CATS,   /* uint32_t POLICY_CAT_* bits: "all" or a list of category words */
+	T_RULES,  /* the sharing rules: a list of mappings, parsed with rule_keys */
+	T_ATTRS,  /* uint32_t POLICY_ATTR_* bits: a list of attribute words */
 	T_LIMITS, /* the partners list: a list of mappings, parsed with limit_keys */
 };
 
@@ -84,9 +84,12 @@ static const struct pkey policy_keys[] = {
 	BOOL("store.face", "false", store[POLICY_FACE]),
 	BOOL("store.iris", "false", store[POLICY_IRIS]),
 	{"store.location", T_ENUM, 0, 0, NULL, "hub", S(location), location_words, NULL, NULL},
-	{"protect.finger", T_ENUM, 0, 0, NULL, "none", S(protect[POLICY_FINGER]), protect_finger_words, NULL, NULL},
-	{"protect.face", T_ENUM, 0, 0, NULL, "none", S(protect[POLICY_FACE]), protect_face_words, NULL, NULL},
-	{"protect.iris", T_ENUM, 0, 0, NULL, "none", S(protect[POLICY_IRIS]), protect_iris_words, NULL, NULL},
+	{"protect.finger", T_ENUM, 0, 0, NULL, "none", S(protect[POLICY_FINGER]),
+		protect_finger_words, NULL, NULL},
+	{"protect.face", T_ENUM, 0, 0, NULL, "none", S(protect[POLICY_FACE]), protect_face_words,
+		NULL, NULL},
+	{"protect.iris", T_ENUM, 0, 0, NULL, "none", S(protect[POLICY_IRIS]), protect_iris_words,
+		NULL, NULL},
 	DAYS("retention_days.enrolment", "1095", retention_days[POLICY_REC_ENROLMENT]),
 	DAYS("retention_days.crossing", "1095", retention_days[POLICY_REC_CROSSING]),
 	DAYS("retention_days.identification", "90", retention_days[POLICY_REC_IDENTIFICATION]),
@@ -111,10 +114,14 @@ static const struct pkey rule_keys[] = {
 	{"purpose", T_STR, 1, 256, NULL, NULL, R(purpose), NULL, valid_text,
 		"1..256 characters, no control characters"},
 	{"retention_days", T_UINT, 1, 36500, "1..36500", NULL, R(retention_days), NULL, NULL, NULL},
-	{"daily_budget", T_UINT, 1, 10000000, "1..10000000", "1000", R(daily_budget), NULL, NULL, NULL},
-	{"valid_for_minutes", T_UINT, 1, 5256000, "1..5256000", "1440", R(valid_for_minutes), NULL, NULL, NULL},
-	{"transactions_allowed", T_UINT, 1, 1000000, "1..1000000", "1", R(transactions_allowed), NULL, NULL, NULL},
-	{"attributes", T_ATTRS, 0, 0, NULL, "[enrolled_at, enrolled_point]", R(attributes), attr_words, NULL, NULL},
+	{"daily_budget", T_UINT, 1, 10000000, "1..10000000", "1000", R(daily_budget), NULL, NULL,
+		NULL},
+	{"valid_for_minutes", T_UINT, 1, 5256000, "1..5256000", "1440", R(valid_for_minutes), NULL,
+		NULL, NULL},
+	{"transactions_allowed", T_UINT, 1, 1000000, "1..1000000", "1", R(transactions_allowed),
+		NULL, NULL, NULL},
+	{"attributes", T_ATTRS, 0, 0, NULL, "[enrolled_at, enrolled_point]", R(attributes),
+		attr_words, NULL, NULL},
 };
 #define NRULEKEYS (sizeof(rule_keys) / sizeof(rule_keys[0]))
 #undef R
@@ -123,8 +130,10 @@ static const struct pkey rule_keys[] = {
 /* One entry of the partners list: totals a day across every rule and purpose of a partner. */
 static const struct pkey limit_keys[] = {
 	{"name", T_STR, 1, 64, NULL, NULL, L(name), NULL, valid_ident, IDENT_WANT},
-	{"daily_queries", T_UINT, 1, 10000000, "1..10000000", "10000000", L(daily_queries), NULL, NULL, NULL},
-	{"daily_releases", T_UINT, 1, 10000000, "1..10000000", "10000000", L(daily_releases), NULL, NULL, NULL},
+	{"daily_queries", T_UINT, 1, 10000000, "1..10000000", "10000000", L(daily_queries), NULL,
+		NULL, NULL},
+	{"daily_releases", T_UINT, 1, 10000000, "1..10000000", "10000000", L(daily_releases), NULL,
+		NULL, NULL},
 };
 #define NLIMITKEYS (sizeof(limit_keys) / sizeof(limit_keys[0]))
 #undef L

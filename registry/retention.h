@@ -65,10 +65,10 @@ struct retention_step {
 /* What is due at a time, read without opening a record. */
 struct retention_due {
 	uint64_t subjects, events;
-	uint32_t first_epoch, last_epoch; /* valid when subjects > 0 */
-	size_t epochs;                    /* distinct epochs with subjects due */
-	size_t keys;                      /* due epochs whose KEKs are still live */
-	uint64_t seen[VAULT_SEEN_KINDS];  /* resend rows due, by policy record kind */
+	uint32_t first_epoch, last_epoch;    /* valid when subjects > 0 */
+	size_t epochs;                       /* distinct epochs with subjects due */
+	size_t keys;                         /* due epochs whose KEKs are still live */
+	uint64_t seen[VAULT_SEEN_KINDS];     /* resend rows due, by policy record kind */
 	uint64_t kept[POLICY_NRECORD_KINDS]; /* kept rows due (crossings, refusals), by kind */
 };
 

@@ -37,7 +37,7 @@
 
 /* A connection still in its handshake: owned by the gate thread alone. */
 struct pending {
-	int fd;               /* the socket; TLS state only once it has sent something */
+	int fd; /* the socket; TLS state only once it has sent something */
 	struct tls_conn *tls;
 	uint64_t deadline; /* CLOCK_MONOTONIC ms */
 	short events;
@@ -52,8 +52,8 @@ struct per_kiosk {
 /* What the gates refused or timed out since the last summary line (under server.gmu). */
 struct gate_counts {
 	uint64_t timed_out, dropped, evicted, full, failed, per_kiosk, kiosks_full, suppressed;
-	uint64_t since;      /* ms of the last summary */
-	unsigned lines;      /* single lines logged this second */
+	uint64_t since; /* ms of the last summary */
+	unsigned lines; /* single lines logged this second */
 };
 
 /* A socket refused after its handshake, closed at its deadline. */
@@ -137,8 +137,8 @@ item_from(struct conn *c, const uint8_t *payload, uint32_t len, const struct pas
 
 	if ((it = calloc(1, sizeof(*it))) == NULL)
 		return NULL;
-	if (decide_prepare(c->s->cfg.dc, tls_conn_peer(c->tls), payload, len, readerr,
-		    &it->msg) != 0) {
+	if (decide_prepare(c->s->cfg.dc, tls_conn_peer(c->tls), payload, len, readerr, &it->msg) !=
+		0) {
 		item_free(it);
 		return NULL;
 	}
@@ -422,8 +422,8 @@ gate_log(struct server *s, const char *what, const char *detail)
 		s->gc.suppressed++;
 	pthread_mutex_unlock(&s->gmu);
 	if (show)
-		hublog_printf(s->cfg.log, "connection refused: %s%s%s", what,
-			detail ? ": " : "", detail ? detail : "");
+		hublog_printf(s->cfg.log, "connection refused: %s%s%s", what, detail ? ": " : "",
+			detail ? detail : "");
 }
 
 /* At most once a second: what the gates dropped, refused or timed out, as counts. */
@@ -450,8 +450,8 @@ gate_summary(struct server *s, uint64_t now)
 			"per-kiosk limit %u, %llu over the kiosk limit %u; %llu lines not shown",
 			(double)(now - g.since) / 1000, (unsigned long long)g.timed_out,
 			s->cfg.handshake_ms, (unsigned long long)g.dropped,
-			(unsigned long long)g.evicted, (unsigned long long)g.full, s->cfg.max_unauth,
-			(unsigned long long)g.failed,
+			(unsigned long long)g.evicted, (unsigned long long)g.full,
+			s->cfg.max_unauth, (unsigned long long)g.failed,
 			(unsigned long long)g.per_kiosk, s->cfg.max_per_kiosk,
 			(unsigned long long)g.kiosks_full, s->cfg.max_conns,
 			(unsigned long long)g.suppressed);
@@ -606,8 +606,8 @@ refuse:
 		g->held[g->nheld].fd = tls_conn_take_fd(tls);
 		/* Spread over half to one and a half holds: refusals that came in one burst
 		 * do not all come back in one burst. */
-		g->held[g->nheld].deadline = mono_ms() + REFUSE_HOLD_MS / 2 +
-			randombytes_uniform(REFUSE_HOLD_MS);
+		g->held[g->nheld].deadline =
+			mono_ms() + REFUSE_HOLD_MS / 2 + randombytes_uniform(REFUSE_HOLD_MS);
 		g->nheld++;
 	} else
 		tls_conn_free(tls);
@@ -767,8 +767,7 @@ server_open(const struct server_config *cfg, struct server **out, struct paso_di
 
 		g->s = s;
 		/* max_unauth split between the gates (at least 4, so at least 2 each) */
-		g->cap = s->cfg.max_unauth / GATE_THREADS +
-			(i < s->cfg.max_unauth % GATE_THREADS);
+		g->cap = s->cfg.max_unauth / GATE_THREADS + (i < s->cfg.max_unauth % GATE_THREADS);
 		if ((g->pend = calloc(g->cap, sizeof(*g->pend))) == NULL ||
 			(g->pfds = calloc(g->cap + 1, sizeof(*g->pfds))) == NULL ||
 			(g->held = calloc(g->cap, sizeof(*g->held))) == NULL) {

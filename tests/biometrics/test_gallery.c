@@ -351,7 +351,8 @@ test_batched_and_gated_searches_agree(void **state)
 		assert_int_equal(s->found[i], found);
 		assert_memory_equal(s->hit[i].id, hit.id, 16);
 		assert_true(s->hit[i].scores.fused == hit.scores.fused);
-		assert_int_equal(gallery_identify_ex(g, &probe[i], 1e-6, &nogate, &hit, &k, NULL), 0);
+		assert_int_equal(
+			gallery_identify_ex(g, &probe[i], 1e-6, &nogate, &hit, &k, NULL), 0);
 		assert_int_equal(k, found);
 		if (found) {
 			make_id(i, id);
