@@ -455,36 +455,49 @@ log_event(struct hub *h, Paso__Action action, const char *detail)
 }
 
 /*
- * The gallery's finger loader when fingers stay in the store: opens the subject's sealed record
- * in a read transaction of its own (any thread) and builds its finger template. Each opening is
- * counted; the read_timer logs them.
+ * Opens a subject's sealed record for a finger loader, in a read transaction of its own (any
+ * thread), counting the opening (the read_timer logs them). The caller frees *srp with
+ * frame_allocator (which wipes the card number and templates) and *recp with vault_free_record.
  */
+static int
+open_for_fingers(struct hub *h, const uint8_t id[16], Paso__SubjectRecord **srp, uint8_t **recp,
+	size_t *lenp)
+{
+	struct vault_txn *t = NULL;
+	int r;
+
+	*srp = NULL;
+	*recp = NULL;
+	*lenp = 0;
+	if ((r = vault_begin(h->vault, 1, &t)) != 0)
+		return r;
+	r = vault_subject_get(t, id, recp, lenp);
+	vault_abort(t);
+	if (r != 0)
+		return r;
+	atomic_fetch_add(&h->finger_reads, 1);
+	if ((*srp = paso__subject_record__unpack(frame_allocator(), *lenp, *recp)) == NULL)
+		return PASO_E_CORRUPT;
+	return 0;
+}
+
+/* The gallery's finger loader when fingers stay in the store: the record's finger template. */
 static int
 load_finger(void *arg, const uint8_t id[16], struct finger_template **out)
 {
-	struct hub *h = arg;
-	struct vault_txn *t = NULL;
 	Paso__SubjectRecord *sr = NULL;
 	uint8_t *rec = NULL;
 	size_t len = 0;
 	int r;
 
 	*out = NULL;
-	if ((r = vault_begin(h->vault, 1, &t)) != 0)
-		return r;
-	r = vault_subject_get(t, id, &rec, &len);
-	vault_abort(t);
-	if (r != 0)
-		return r;
-	atomic_fetch_add(&h->finger_reads, 1);
-	if ((sr = paso__subject_record__unpack(frame_allocator(), len, rec)) == NULL)
-		r = PASO_E_CORRUPT;
-	else if (sr->templates == NULL || sr->templates->finger_record.len == 0)
-		r = PASO_E_NOT_FOUND;
-	else
-		r = finger_template_from_record(sr->templates->finger_record.data,
-			sr->templates->finger_record.len, out, NULL);
-	/* The wiping allocator wipes the record's card number and templates as it frees them. */
+	if ((r = open_for_fingers(arg, id, &sr, &rec, &len)) == 0) {
+		if (sr->templates == NULL || sr->templates->finger_record.len == 0)
+			r = PASO_E_NOT_FOUND;
+		else
+			r = finger_template_from_record(sr->templates->finger_record.data,
+				sr->templates->finger_record.len, out, NULL);
+	}
 	if (sr != NULL)
 		paso__subject_record__free_unpacked(sr, frame_allocator());
 	vault_free_record(rec, len);
@@ -495,27 +508,18 @@ load_finger(void *arg, const uint8_t id[16], struct finger_template **out)
 static int
 load_pfinger(void *arg, const uint8_t id[16], struct protect_finger **out)
 {
-	struct hub *h = arg;
-	struct vault_txn *t = NULL;
 	Paso__SubjectRecord *sr = NULL;
 	uint8_t *rec = NULL;
 	size_t len = 0;
 	int r;
 
 	*out = NULL;
-	if ((r = vault_begin(h->vault, 1, &t)) != 0)
-		return r;
-	r = vault_subject_get(t, id, &rec, &len);
-	vault_abort(t);
-	if (r != 0)
-		return r;
-	atomic_fetch_add(&h->finger_reads, 1);
-	if ((sr = paso__subject_record__unpack(frame_allocator(), len, rec)) == NULL)
-		r = PASO_E_CORRUPT;
-	else if (sr->protected_templates == NULL || sr->protected_templates->n_finger == 0)
-		r = PASO_E_NOT_FOUND;
-	else
-		r = protref_finger_from_pb(sr->protected_templates, out, NULL);
+	if ((r = open_for_fingers(arg, id, &sr, &rec, &len)) == 0) {
+		if (sr->protected_templates == NULL || sr->protected_templates->n_finger == 0)
+			r = PASO_E_NOT_FOUND;
+		else
+			r = protref_finger_from_pb(sr->protected_templates, out, NULL);
+	}
 	if (sr != NULL)
 		paso__subject_record__free_unpacked(sr, frame_allocator());
 	vault_free_record(rec, len);
