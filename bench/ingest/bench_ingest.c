@@ -39,6 +39,7 @@
 #include "population.h"
 #include "sample_pb.h"
 #include "tls.h"
+#include "../benchclock.h"
 
 extern char **environ;
 
@@ -78,15 +79,6 @@ struct sender {
 #define MAX_KIOSKS 64
 static char kiosks[MAX_KIOSKS][24]; /* bench-kiosk-00 ... */
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* CPU seconds (user + system) this process has used so far: the kiosk simulator's. */
 static double
 self_cpu(void)
@@ -120,14 +112,6 @@ proc_cpu(pid_t pid)
 			2)
 		return 0;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static double

@@ -15,15 +15,7 @@
 #include "merkle.h"
 #include "paso.pb-c.h"
 #include "traceindex.h"
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "../benchclock.h"
 
 static void
 die(const char *what, int r)

@@ -32,6 +32,7 @@
 #include "sample_pb.h"
 #include "share.h"
 #include "vault.h"
+#include "../benchclock.h"
 
 #define SECONDS_PER_DAY 86400u
 #define RING 8
@@ -64,15 +65,6 @@ struct build {
 	struct batch *slot[RING];
 	uint64_t retakes;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /*
  * One person's record as act_enroll builds it. The good preset sometimes fails a modality (as a

@@ -30,6 +30,7 @@
 #include "population.h"
 #include "sample_pb.h"
 #include "tls.h"
+#include "../benchclock.h"
 
 #define MAX_KIOSKS 32
 #define CROSS_KIOSK "national-cross"
@@ -52,23 +53,6 @@ struct sender {
 	uint64_t by_code[80];                 /* refusals by -code (0: not decodable) */
 	int rc;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static double
 pct(double *v, size_t n, double p)

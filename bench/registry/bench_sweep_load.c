@@ -37,6 +37,7 @@
 #include "sample_pb.h"
 #include "tls.h"
 #include "vault.h"
+#include "../benchclock.h"
 
 extern char **environ;
 
@@ -50,23 +51,6 @@ struct opts {
 	unsigned long records, people, quiet, runs;
 	const char *bin, *dir;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static double
 p99(double *v, size_t n)

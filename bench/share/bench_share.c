@@ -28,6 +28,7 @@
 #include "population.h"
 #include "sample_pb.h"
 #include "tls.h"
+#include "../benchclock.h"
 
 extern char **environ;
 
@@ -57,15 +58,6 @@ stop_hubs(void)
 			(void)waitpid(pid, NULL, 0);
 		scratch[0] = '\0';
 	}
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static pid_t
@@ -184,14 +176,6 @@ static const char national_yaml[] =
 	"    purpose: bulk\n    retention_days: 3650\n";
 static const char partner_yaml[] =
 	"name: bench-partner\nstore:\n  finger: true\n  face: true\n  iris: true\n";
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Sends q queries over one link and fills lat (ms); returns hits among enrolled probes. */
 static int
