@@ -23,6 +23,7 @@
 #define FLUSH_BYTES (4u * 1024u * 1024u) /* write buffered entries once this much is pending */
 #define READ_CHUNK (4u * 1024u * 1024u)  /* sequential reads during recovery and verify */
 #define MAP_MIN ((size_t)64 * 1024 * 1024)
+#define PENDING_MAX 256 /* leaves whose nodes wait to be hashed together (settle) */
 
 struct buf {
 	uint8_t *p;
@@ -39,9 +40,10 @@ struct auditlog {
 	uint8_t cp_root[MERKLE_HASH_BYTES];
 	uint64_t e_disk, e_end; /* entries bytes written / including the buffer */
 	uint64_t o_disk;        /* offsets on disk; ob holds [o_disk, n) */
-	uint64_t h_disk;        /* nodes on disk; hb holds [h_disk, nodes(n)) */
+	uint64_t h_disk;        /* nodes on disk; hb holds [h_disk, nodes(f.size)) */
 	struct buf eb, ob, hb;
-	struct merkle_frontier f;
+	struct merkle_frontier f; /* covers f.size leaves; pending holds [f.size, n) */
+	uint8_t pending[PENDING_MAX][MERKLE_HASH_BYTES];
 	uint8_t *map; /* read-only view of hashes, maplen bytes (may pass EOF) */
 	size_t maplen;
 };
@@ -295,6 +297,8 @@ ensure_map(struct auditlog *log)
 	log->maplen = len;
 }
 
+static int settle(struct auditlog *log);
+
 static int
 read_node_pos(struct auditlog *log, uint64_t pos, uint8_t out[MERKLE_HASH_BYTES])
 {
@@ -319,7 +323,12 @@ read_node_pos(struct auditlog *log, uint64_t pos, uint8_t out[MERKLE_HASH_BYTES]
 static int
 get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_BYTES])
 {
-	return read_node_pos(ctx, node_pos(level, index), out);
+	struct auditlog *log = ctx;
+	int r;
+
+	if ((r = settle(log)) != 0)
+		return r;
+	return read_node_pos(log, node_pos(level, index), out);
 }
 
 static int
@@ -363,23 +372,29 @@ read_entry_bytes(struct auditlog *log, uint64_t off, uint8_t *p, size_t len)
 	return 0;
 }
 
-/* Rebuilds the frontier of a tree of size leaves from stored nodes. */
+/*
+ * Rebuilds the frontier of a tree of size leaves from stored nodes (on disk or buffered, none
+ * pending: the caller has settled or dropped them), into a copy so that a failed read leaves the
+ * frontier as it was.
+ */
 static int
 frontier_load(struct auditlog *log, uint64_t size)
 {
+	struct merkle_frontier f;
 	uint64_t start;
 	unsigned l;
 	int r;
 
-	merkle_frontier_init(&log->f);
+	merkle_frontier_init(&f);
 	for (l = 0; l < 64; l++) {
 		if (!(size & ((uint64_t)1 << l)))
 			continue;
 		start = size & ~((((uint64_t)1) << l << 1) - 1); /* clear bits 0..l */
-		if ((r = get_node(log, l, start >> l, log->f.h[l])) != 0)
+		if ((r = read_node_pos(log, node_pos(l, start >> l), f.h[l])) != 0)
 			return r;
 	}
-	log->f.size = size;
+	f.size = size;
+	log->f = f;
 	return 0;
 }
 
@@ -392,24 +407,46 @@ on_node_buffer(void *ctx, unsigned level, uint64_t index, const uint8_t hash[MER
 
 	(void)level;
 	(void)index;
-	/* Space for the at most 65 nodes of one push was reserved before the push. */
+	/* Space for every node of one settle was reserved before it. */
 	memcpy(b->p + b->len, hash, MERKLE_HASH_BYTES);
 	b->len += MERKLE_HASH_BYTES;
 }
 
-/* Pushes one leaf: frontier, buffered nodes and offset. */
+/*
+ * Hashes the pending leaves into the tree: frontier and buffered nodes. The nodes of up to
+ * PENDING_MAX leaves are computed together, which lets the tree's node hashes run two at a time
+ * (merkle_frontier_push_many); everything that reads the frontier or the nodes settles first.
+ */
+static int
+settle(struct auditlog *log)
+{
+	size_t k = (size_t)(log->n - log->f.size);
+	int r;
+
+	if (k == 0)
+		return 0;
+	/* A leaf and its ancestors: at most 2k + 64 nodes. */
+	if ((r = buf_reserve(&log->hb, (2 * k + 64) * MERKLE_HASH_BYTES)) != 0 ||
+		(r = merkle_frontier_push_many(&log->f,
+			 (const uint8_t(*)[MERKLE_HASH_BYTES])log->pending, k, on_node_buffer,
+			 &log->hb)) != 0)
+		return r;
+	return 0;
+}
+
+/* Pushes one leaf: pending leaf hash and offset; its nodes wait for settle. */
 static int
 push_leaf(struct auditlog *log, const uint8_t leaf[MERKLE_HASH_BYTES], uint64_t frame_off)
 {
 	int r;
 
-	if ((r = buf_reserve(&log->hb, 65 * MERKLE_HASH_BYTES)) != 0 ||
-		(r = buf_reserve(&log->ob, 8)) != 0)
+	if (log->n - log->f.size == PENDING_MAX && (r = settle(log)) != 0)
+		return r;
+	if ((r = buf_reserve(&log->ob, 8)) != 0)
 		return r;
 	be64_put(log->ob.p + log->ob.len, frame_off);
 	log->ob.len += 8;
-	if ((r = merkle_frontier_push(&log->f, leaf, on_node_buffer, &log->hb)) != 0)
-		return r;
+	memcpy(log->pending[log->n - log->f.size], leaf, MERKLE_HASH_BYTES);
 	log->n++;
 	return 0;
 }
@@ -423,6 +460,8 @@ flush(struct auditlog *log)
 		return 0;
 	if (log->broken)
 		return PASO_E_IO;
+	if ((r = settle(log)) != 0)
+		return r;
 	if ((r = pwrite_all(log->efd, log->eb.p, log->eb.len, log->e_disk)) != 0 ||
 		(r = pwrite_all(log->ofd, log->ob.p, log->ob.len, log->o_disk * 8)) != 0 ||
 		(r = pwrite_all(
@@ -800,6 +839,8 @@ auditlog_truncate(struct auditlog *log, uint64_t size)
 		return PASO_E_IO;
 	if (size == log->n)
 		return 0;
+	if ((r = settle(log)) != 0)
+		return r;
 	/*
 	 * No flush first: after a failed write (a full disk) the buffers hold what never reached
 	 * the files, and writing it now would only fail again. Entries still buffered are dropped
@@ -1025,6 +1066,10 @@ auditlog_root(struct auditlog *log, uint64_t size, uint8_t root[MERKLE_HASH_BYTE
 	if (size > log->n)
 		return PASO_E_INVALID_ARG;
 	if (size == log->n) {
+		int r;
+
+		if ((r = settle(log)) != 0)
+			return r;
 		merkle_frontier_root(&log->f, root);
 		return 0;
 	}

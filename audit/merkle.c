@@ -19,6 +19,13 @@
 
 #include "errors.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+#include <pthread.h>
+#define MERKLE_HAVE_X86 1
+#endif
+
 void
 merkle_leaf_hash(const uint8_t *data, size_t len, uint8_t out[MERKLE_HASH_BYTES])
 {
@@ -46,6 +53,174 @@ merkle_node_hash(const uint8_t left[MERKLE_HASH_BYTES], const uint8_t right[MERK
 	SHA256_Init(&st);
 	SHA256_Update(&st, b, sizeof(b));
 	SHA256_Final(out, &st);
+}
+
+/*
+ * Two node hashes at once. The SHA-NI round instruction's result feeds the next round, so one
+ * message leaves most of the unit idle; two independent messages in the same loop keep it busy
+ * (measured here: ~2x the node hashes per second of one-at-a-time SHA256_*). Used where a
+ * level of the tree has many independent nodes (merkle_frontier_push_many). Where the CPU has
+ * no SHA extensions, two calls of merkle_node_hash.
+ */
+#ifdef MERKLE_HAVE_X86
+static const uint32_t sha256_k[64] = {0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b,
+	0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+	0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6,
+	0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d,
+	0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85,
+	0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585,
+	0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+	0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa,
+	0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+static const uint32_t sha256_iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f,
+	0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+
+static int sha_ni;
+static pthread_once_t sha_ni_once = PTHREAD_ONCE_INIT;
+
+static void
+sha_ni_probe(void)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1))
+		return;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return;
+	sha_ni = (b & bit_SHA) != 0;
+}
+
+/* The state in the order the round instructions want it: ABEF and CDGH. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void
+state_from_iv(__m128i *abef, __m128i *cdgh)
+{
+	__m128i dcba = _mm_loadu_si128((const __m128i *)sha256_iv);
+	__m128i hgfe = _mm_loadu_si128((const __m128i *)(sha256_iv + 4));
+	__m128i cdab = _mm_shuffle_epi32(dcba, 0xB1);
+	__m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+
+	*abef = _mm_alignr_epi8(cdab, efgh, 8);
+	*cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+}
+
+__attribute__((target("sha,sse4.1,ssse3"))) static void
+state_to_digest(__m128i abef, __m128i cdgh, uint8_t out[MERKLE_HASH_BYTES])
+{
+	const __m128i bswap = _mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3);
+	__m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+	__m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+	__m128i dcba = _mm_blend_epi16(feba, dchg, 0xF0);
+	__m128i hgfe = _mm_alignr_epi8(dchg, feba, 8);
+
+	_mm_storeu_si128((__m128i *)out, _mm_shuffle_epi8(dcba, bswap));
+	_mm_storeu_si128((__m128i *)(out + 16), _mm_shuffle_epi8(hgfe, bswap));
+}
+
+/* FIPS 180-4 compression of nblocks 64-byte blocks of two messages, side by side. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void
+compress_x2(__m128i st[4], const uint8_t *pa, const uint8_t *pb, size_t nblocks)
+{
+	const __m128i mask = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i a0 = st[0], a1 = st[1], b0 = st[2], b1 = st[3];
+	__m128i wa[4], wb[4], sa0, sa1, sb0, sb1, ma, mb, k, ta, tb;
+	int q;
+
+	while (nblocks-- > 0) {
+		sa0 = a0;
+		sa1 = a1;
+		sb0 = b0;
+		sb1 = b1;
+#pragma GCC unroll 16
+		for (q = 0; q < 16; q++) {
+			if (q < 4) {
+				wa[q] = _mm_shuffle_epi8(
+					_mm_loadu_si128((const __m128i *)(pa + 16 * q)), mask);
+				wb[q] = _mm_shuffle_epi8(
+					_mm_loadu_si128((const __m128i *)(pb + 16 * q)), mask);
+			} else {
+				/* W[q] = msg2(msg1(W[q-4], W[q-3]) + W[q-1..q-2] shifted, W[q-1]) */
+				ta = _mm_sha256msg1_epu32(wa[q & 3], wa[(q - 3) & 3]);
+				tb = _mm_sha256msg1_epu32(wb[q & 3], wb[(q - 3) & 3]);
+				ta = _mm_add_epi32(
+					ta, _mm_alignr_epi8(wa[(q - 1) & 3], wa[(q - 2) & 3], 4));
+				tb = _mm_add_epi32(
+					tb, _mm_alignr_epi8(wb[(q - 1) & 3], wb[(q - 2) & 3], 4));
+				wa[q & 3] = _mm_sha256msg2_epu32(ta, wa[(q - 1) & 3]);
+				wb[q & 3] = _mm_sha256msg2_epu32(tb, wb[(q - 1) & 3]);
+			}
+			k = _mm_loadu_si128((const __m128i *)(sha256_k + 4 * q));
+			ma = _mm_add_epi32(wa[q & 3], k);
+			mb = _mm_add_epi32(wb[q & 3], k);
+			a1 = _mm_sha256rnds2_epu32(a1, a0, ma);
+			b1 = _mm_sha256rnds2_epu32(b1, b0, mb);
+			a0 = _mm_sha256rnds2_epu32(a0, a1, _mm_shuffle_epi32(ma, 0x0E));
+			b0 = _mm_sha256rnds2_epu32(b0, b1, _mm_shuffle_epi32(mb, 0x0E));
+		}
+		a0 = _mm_add_epi32(a0, sa0);
+		a1 = _mm_add_epi32(a1, sa1);
+		b0 = _mm_add_epi32(b0, sb0);
+		b1 = _mm_add_epi32(b1, sb1);
+		pa += 64;
+		pb += 64;
+	}
+	st[0] = a0;
+	st[1] = a1;
+	st[2] = b0;
+	st[3] = b1;
+}
+
+/* 0x01 || left || right, padded to two blocks (65 bytes = 520 bits). */
+static void
+node_blocks(uint8_t b[128], const uint8_t *left, const uint8_t *right)
+{
+	memset(b, 0, 128);
+	b[0] = 0x01;
+	memcpy(b + 1, left, MERKLE_HASH_BYTES);
+	memcpy(b + 1 + MERKLE_HASH_BYTES, right, MERKLE_HASH_BYTES);
+	b[65] = 0x80;
+	b[126] = 0x02;
+	b[127] = 0x08;
+}
+
+static void
+node_hash_x2_ni(const uint8_t *l1, const uint8_t *r1, uint8_t *o1, const uint8_t *l2,
+	const uint8_t *r2, uint8_t *o2)
+{
+	uint8_t b1[128], b2[128];
+	__m128i st[4];
+
+	node_blocks(b1, l1, r1);
+	node_blocks(b2, l2, r2);
+	state_from_iv(&st[0], &st[1]);
+	st[2] = st[0];
+	st[3] = st[1];
+	compress_x2(st, b1, b2, 2);
+	state_to_digest(st[0], st[1], o1);
+	state_to_digest(st[2], st[3], o2);
+}
+#endif
+
+void
+merkle_node_hash2(const uint8_t *l1, const uint8_t *r1, uint8_t o1[MERKLE_HASH_BYTES],
+	const uint8_t *l2, const uint8_t *r2, uint8_t o2[MERKLE_HASH_BYTES])
+{
+#ifdef MERKLE_HAVE_X86
+	(void)pthread_once(&sha_ni_once, sha_ni_probe);
+	if (sha_ni) {
+		node_hash_x2_ni(l1, r1, o1, l2, r2, o2);
+		return;
+	}
+#endif
+	{
+		uint8_t t[MERKLE_HASH_BYTES];
+
+		/* o1 may be one of the second pair's inputs. */
+		merkle_node_hash(l1, r1, t);
+		merkle_node_hash(l2, r2, o2);
+		memcpy(o1, t, MERKLE_HASH_BYTES);
+	}
 }
 
 void
@@ -399,6 +574,91 @@ merkle_frontier_push(struct merkle_frontier *f, const uint8_t leaf_hash[MERKLE_H
 	}
 	memcpy(f->h[level], h, MERKLE_HASH_BYTES);
 	f->size++;
+	return 0;
+}
+
+/*
+ * One batch of at most PUSH_BATCH leaves, level by level: the new nodes of a level are
+ * independent of each other, so they are hashed two at a time. lv holds the new nodes of levels
+ * 1 and up (at most PUSH_BATCH + 64 of them); base[l] is where level l starts in it.
+ */
+#define PUSH_BATCH 256
+
+static const uint8_t *
+new_node(const uint8_t (*leaves)[MERKLE_HASH_BYTES], uint8_t (*lv)[MERKLE_HASH_BYTES],
+	const size_t *base, uint64_t n0, unsigned level, uint64_t index)
+{
+	if (level == 0)
+		return leaves[index - n0];
+	return lv[base[level] + (index - (n0 >> level))];
+}
+
+static void
+push_batch(struct merkle_frontier *f, const uint8_t (*leaves)[MERKLE_HASH_BYTES], size_t count,
+	merkle_node_cb on_node, void *ctx)
+{
+	uint8_t lv[PUSH_BATCH + 64][MERKLE_HASH_BYTES];
+	const uint8_t *left[2], *right[2];
+	uint8_t *out[2];
+	size_t base[65], used = 0, i;
+	uint64_t n0 = f->size, n = f->size + count, j, lo, hi, idx, s;
+	unsigned l, m;
+
+	for (l = 1; l < 64; l++) {
+		lo = n0 >> l;
+		hi = n >> l;
+		if (hi == lo)
+			break; /* no new node here, so none above */
+		base[l] = used;
+		m = 0;
+		for (j = lo; j < hi; j++) {
+			/* The right child is always new; the left one is new or the frontier's. */
+			right[m] = new_node(leaves, lv, base, n0, l - 1, 2 * j + 1);
+			left[m] = 2 * j >= (n0 >> (l - 1))
+					  ? new_node(leaves, lv, base, n0, l - 1, 2 * j)
+					  : f->h[l - 1];
+			out[m] = lv[used++];
+			if (++m == 2) {
+				merkle_node_hash2(
+					left[0], right[0], out[0], left[1], right[1], out[1]);
+				m = 0;
+			}
+		}
+		if (m == 1)
+			merkle_node_hash(left[0], right[0], out[0]);
+	}
+	if (on_node != NULL)
+		for (i = 0; i < count; i++) {
+			idx = n0 + i;
+			on_node(ctx, 0, idx, leaves[i]);
+			for (s = idx, l = 0; s & 1; s >>= 1) {
+				l++;
+				on_node(ctx, l, idx >> l,
+					new_node(leaves, lv, base, n0, l, idx >> l));
+			}
+		}
+	/* The frontier keeps, for each set bit l of the new size, the last node of level l. */
+	for (l = 0; l < 64 && (n >> l) != 0; l++)
+		if (((n >> l) & 1) && (n >> l) - 1 >= (n0 >> l))
+			memcpy(f->h[l], new_node(leaves, lv, base, n0, l, (n >> l) - 1),
+				MERKLE_HASH_BYTES);
+	f->size = n;
+}
+
+int
+merkle_frontier_push_many(struct merkle_frontier *f, const uint8_t (*leaves)[MERKLE_HASH_BYTES],
+	size_t count, merkle_node_cb on_node, void *ctx)
+{
+	size_t k;
+
+	if (count > UINT64_MAX - f->size)
+		return PASO_E_INVALID_ARG;
+	if (count == 1)
+		return merkle_frontier_push(f, leaves[0], on_node, ctx);
+	for (; count > 0; leaves += k, count -= k) {
+		k = count < PUSH_BATCH ? count : PUSH_BATCH;
+		push_batch(f, leaves, k, on_node, ctx);
+	}
 	return 0;
 }
 

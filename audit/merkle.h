@@ -19,6 +19,11 @@
 void merkle_leaf_hash(const uint8_t *data, size_t len, uint8_t out[MERKLE_HASH_BYTES]);
 void merkle_node_hash(const uint8_t left[MERKLE_HASH_BYTES], const uint8_t right[MERKLE_HASH_BYTES],
 	uint8_t out[MERKLE_HASH_BYTES]);
+/* Two independent node hashes, o1 = H(0x01 || l1 || r1) and o2 = H(0x01 || l2 || r2); with the
+ * CPU's SHA extensions both run at once (about twice the rate of two merkle_node_hash calls).
+ * Outputs may alias inputs. */
+void merkle_node_hash2(const uint8_t *l1, const uint8_t *r1, uint8_t o1[MERKLE_HASH_BYTES],
+	const uint8_t *l2, const uint8_t *r2, uint8_t o2[MERKLE_HASH_BYTES]);
 void merkle_hash_children(const uint8_t *left, size_t llen, const uint8_t *right, size_t rlen,
 	uint8_t out[MERKLE_HASH_BYTES]);
 void merkle_empty_root(uint8_t out[MERKLE_HASH_BYTES]);
@@ -104,6 +109,13 @@ void merkle_frontier_init(struct merkle_frontier *f);
 /* Returns 0, or PASO_E_INVALID_ARG if the frontier already holds 2^64 - 1 leaves. */
 int merkle_frontier_push(struct merkle_frontier *f, const uint8_t leaf_hash[MERKLE_HASH_BYTES],
 	merkle_node_cb on_node, void *ctx);
+/*
+ * The same as count pushes in order, with the same on_node calls in the same order, but the
+ * nodes of each level are computed together and hashed two at a time (merkle_node_hash2). An
+ * overflow of 2^64 - 1 leaves returns PASO_E_INVALID_ARG and pushes nothing.
+ */
+int merkle_frontier_push_many(struct merkle_frontier *f, const uint8_t (*leaves)[MERKLE_HASH_BYTES],
+	size_t count, merkle_node_cb on_node, void *ctx);
 void merkle_frontier_root(const struct merkle_frontier *f, uint8_t root[MERKLE_HASH_BYTES]);
 
 #endif

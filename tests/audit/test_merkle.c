@@ -514,6 +514,99 @@ test_against_reference(void **state)
 	}
 }
 
+/* Every node a push reports, in order: the audit log writes its hash file from this. */
+struct node_rec {
+	unsigned level[2048];
+	uint64_t index[2048];
+	uint8_t hash[2048][H];
+	size_t n;
+};
+
+static void
+record_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[H])
+{
+	struct node_rec *r = ctx;
+
+	assert_true(r->n < 2048);
+	r->level[r->n] = level;
+	r->index[r->n] = index;
+	memcpy(r->hash[r->n], hash, H);
+	r->n++;
+}
+
+/*
+ * Pushing leaves in batches (nodes hashed two at a time) gives the same roots and the same
+ * node reports, in the same order, as pushing them one by one, whatever the batch boundaries;
+ * and merkle_node_hash2 is two merkle_node_hash calls, also when an output is an input.
+ */
+static void
+test_push_many_matches_one_by_one(void **state)
+{
+	static const size_t starts[] = {0, 1, 2, 3, 7, 255, 256, 257, 300};
+	static const size_t counts[] = {1, 2, 3, 5, 64, 255, 256, 257, 600};
+	static struct node_rec a, b;
+	struct merkle_frontier f1, f2;
+	uint8_t(*l)[H], r1[H], r2[H], x[H], y[H];
+	size_t si, ci, i, j;
+
+	(void)state;
+	l = calloc(1000, H);
+	assert_non_null(l);
+	for (i = 0; i < 1000; i++) {
+		uint8_t b4[4] = {(uint8_t)i, (uint8_t)(i >> 8), 7, 9};
+
+		merkle_leaf_hash(b4, sizeof(b4), l[i]);
+	}
+	for (si = 0; si < sizeof(starts) / sizeof(starts[0]); si++)
+		for (ci = 0; ci < sizeof(counts) / sizeof(counts[0]); ci++) {
+			merkle_frontier_init(&f1);
+			merkle_frontier_init(&f2);
+			for (i = 0; i < starts[si]; i++) {
+				assert_int_equal(merkle_frontier_push(&f1, l[i], NULL, NULL), 0);
+				assert_int_equal(merkle_frontier_push(&f2, l[i], NULL, NULL), 0);
+			}
+			a.n = b.n = 0;
+			for (j = 0; j < counts[ci]; j++)
+				assert_int_equal(merkle_frontier_push(
+							 &f1, l[starts[si] + j], record_node, &a),
+					0);
+			assert_int_equal(merkle_frontier_push_many(
+						 &f2, l + starts[si], counts[ci], record_node, &b),
+				0);
+			merkle_frontier_root(&f1, r1);
+			merkle_frontier_root(&f2, r2);
+			assert_memory_equal(r1, r2, H);
+			assert_int_equal(a.n, b.n);
+			for (j = 0; j < a.n; j++) {
+				assert_int_equal(a.level[j], b.level[j]);
+				assert_true(a.index[j] == b.index[j]);
+				assert_memory_equal(a.hash[j], b.hash[j], H);
+			}
+			/* And the frontier keeps working after the batch. */
+			assert_int_equal(merkle_frontier_push(&f1, l[999], NULL, NULL), 0);
+			assert_int_equal(merkle_frontier_push_many(&f2, l + 999, 1, NULL, NULL), 0);
+			merkle_frontier_root(&f1, r1);
+			merkle_frontier_root(&f2, r2);
+			assert_memory_equal(r1, r2, H);
+		}
+	for (i = 0; i + 3 < 1000; i += 97) {
+		merkle_node_hash(l[i], l[i + 1], r1);
+		merkle_node_hash(l[i + 2], l[i + 3], r2);
+		merkle_node_hash2(l[i], l[i + 1], x, l[i + 2], l[i + 3], y);
+		assert_memory_equal(x, r1, H);
+		assert_memory_equal(y, r2, H);
+		memcpy(x, l[i], H);
+		memcpy(y, l[i + 3], H);
+		merkle_node_hash2(x, l[i + 1], x, l[i + 2], y, y);
+		assert_memory_equal(x, r1, H);
+		assert_memory_equal(y, r2, H);
+	}
+	f1.size = UINT64_MAX - 1;
+	assert_int_equal(merkle_frontier_push_many(&f1, l, 2, NULL, NULL), PASO_E_INVALID_ARG);
+	assert_true(f1.size == UINT64_MAX - 1);
+	free(l);
+}
+
 static void
 test_bad_arguments(void **state)
 {
@@ -554,6 +647,7 @@ main(void)
 		cmocka_unit_test(test_large_tree_inclusion),
 		cmocka_unit_test(test_probes),
 		cmocka_unit_test(test_against_reference),
+		cmocka_unit_test(test_push_many_matches_one_by_one),
 		cmocka_unit_test(test_bad_arguments),
 	};
 
