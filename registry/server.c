@@ -211,8 +211,9 @@ stopping(struct server *s)
  * meanwhile (already in TLS's buffer or the socket) are answered SHUTTING_DOWN, with their seq,
  * without reaching the commit loop: nothing of them is kept, and the kiosk resends them once a
  * hub serves again instead of waiting on a connection about to close. A frame counts as arrived
- * if it starts within 50 ms of the last (what the peer's send buffer still held when ours was
- * full); at most one window of frames and one second in all. Returns how many were answered so.
+ * if it starts within 250 ms of the last (what the peer's send buffer still held when ours was
+ * full: the kernel moves it as we read, which on a saturated machine took over 50 ms once); at
+ * most one window of frames and one second in all. Returns how many were answered so.
  */
 static unsigned
 refuse_arrived(struct conn *c)
@@ -233,7 +234,7 @@ refuse_arrived(struct conn *c)
 			pf.fd = tls_conn_fd(c->tls);
 			pf.events = POLLIN;
 			pf.revents = 0;
-			if (poll(&pf, 1, 50) <= 0 || !(pf.revents & POLLIN))
+			if (poll(&pf, 1, 250) <= 0 || !(pf.revents & POLLIN))
 				break;
 		}
 		memset(&d, 0, sizeof(d));
