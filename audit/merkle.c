@@ -200,7 +200,101 @@ node_hash_x2_ni(const uint8_t *l1, const uint8_t *r1, uint8_t *o1, const uint8_t
 	state_to_digest(st[0], st[1], o1);
 	state_to_digest(st[2], st[3], o2);
 }
+
+/*
+ * Block k of the padded leaf message 0x00 || data || 0x80 || 0... || bit length (64 bits,
+ * big-endian), of blocks_of(len) blocks: a pointer into data where the block lies inside it
+ * (every block but the first and the last one or two), else built in tmp.
+ */
+static size_t
+leaf_blocks(size_t len)
+{
+	return (len + 1 + 8) / 64 + 1;
+}
+
+static const uint8_t *
+leaf_block(const uint8_t *data, size_t len, size_t k, uint8_t tmp[64])
+{
+	uint64_t bits = ((uint64_t)len + 1) * 8;
+	size_t start = 64 * k, i, have, nblocks = leaf_blocks(len);
+
+	if (k > 0 && start + 64 <= len + 1)
+		return data + start - 1;
+	memset(tmp, 0, 64);
+	i = 0;
+	if (start == 0)
+		i = 1; /* the 0x00 prefix */
+	if (start + i <= len) {
+		have = len + 1 - (start + i);
+		if (have > 64 - i)
+			have = 64 - i;
+		memcpy(tmp + i, data + start + i - 1, have);
+		i += have;
+	}
+	if (start + i == len + 1 && i < 64)
+		tmp[i] = 0x80;
+	if (k == nblocks - 1)
+		for (i = 0; i < 8; i++)
+			tmp[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
+	return tmp;
+}
+
+static void
+leaf_hash_x2_ni(
+	const uint8_t *d1, size_t n1, uint8_t *o1, const uint8_t *d2, size_t n2, uint8_t *o2)
+{
+	uint8_t t1[64], t2[64];
+	size_t b1 = leaf_blocks(n1), b2 = leaf_blocks(n2), k;
+	const uint8_t *p1, *p2;
+	__m128i st[4], one[4];
+
+	state_from_iv(&st[0], &st[1]);
+	st[2] = st[0];
+	st[3] = st[1];
+	for (k = 0; k < b1 && k < b2; k++) {
+		p1 = leaf_block(d1, n1, k, t1);
+		p2 = leaf_block(d2, n2, k, t2);
+		compress_x2(st, p1, p2, 1);
+	}
+	/* The longer message alone: its state in both lanes (the cost of one, the unit idles). */
+	for (; k < b1 || k < b2; k++) {
+		int first = k < b1;
+
+		one[0] = one[2] = st[first ? 0 : 2];
+		one[1] = one[3] = st[first ? 1 : 3];
+		p1 = first ? leaf_block(d1, n1, k, t1) : leaf_block(d2, n2, k, t2);
+		compress_x2(one, p1, p1, 1);
+		st[first ? 0 : 2] = one[0];
+		st[first ? 1 : 3] = one[1];
+	}
+	state_to_digest(st[0], st[1], o1);
+	state_to_digest(st[2], st[3], o2);
+}
 #endif
+
+void
+merkle_leaf_hash2(const uint8_t *d1, size_t n1, uint8_t o1[MERKLE_HASH_BYTES], const uint8_t *d2,
+	size_t n2, uint8_t o2[MERKLE_HASH_BYTES])
+{
+#ifdef MERKLE_HAVE_X86
+	(void)pthread_once(&sha_ni_once, sha_ni_probe);
+	if (sha_ni) {
+		uint8_t t[MERKLE_HASH_BYTES];
+
+		/* o1 may overlap the second message. */
+		leaf_hash_x2_ni(d1, n1, t, d2, n2, o2);
+		memcpy(o1, t, MERKLE_HASH_BYTES);
+		return;
+	}
+#endif
+	{
+		uint8_t t[MERKLE_HASH_BYTES];
+
+		merkle_leaf_hash(d1, n1, t);
+		merkle_leaf_hash(d2, n2, o2);
+		memcpy(o1, t, MERKLE_HASH_BYTES);
+	}
+}
 
 void
 merkle_node_hash2(const uint8_t *l1, const uint8_t *r1, uint8_t o1[MERKLE_HASH_BYTES],

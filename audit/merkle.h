@@ -19,6 +19,10 @@
 void merkle_leaf_hash(const uint8_t *data, size_t len, uint8_t out[MERKLE_HASH_BYTES]);
 void merkle_node_hash(const uint8_t left[MERKLE_HASH_BYTES], const uint8_t right[MERKLE_HASH_BYTES],
 	uint8_t out[MERKLE_HASH_BYTES]);
+/* Two leaf hashes at once, the same as two merkle_leaf_hash calls (outputs may alias inputs);
+ * with the CPU's SHA extensions the blocks both messages have run side by side. */
+void merkle_leaf_hash2(const uint8_t *d1, size_t n1, uint8_t o1[MERKLE_HASH_BYTES],
+	const uint8_t *d2, size_t n2, uint8_t o2[MERKLE_HASH_BYTES]);
 /* Two independent node hashes, o1 = H(0x01 || l1 || r1) and o2 = H(0x01 || l2 || r2); with the
  * CPU's SHA extensions both run at once (about twice the rate of two merkle_node_hash calls).
  * Outputs may alias inputs. */

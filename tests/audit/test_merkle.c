@@ -537,7 +537,8 @@ record_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[H])
 /*
  * Pushing leaves in batches (nodes hashed two at a time) gives the same roots and the same
  * node reports, in the same order, as pushing them one by one, whatever the batch boundaries;
- * and merkle_node_hash2 is two merkle_node_hash calls, also when an output is an input.
+ * and merkle_node_hash2 and merkle_leaf_hash2 are two single hashes, also when an output is an
+ * input, and for leaves of any two lengths.
  */
 static void
 test_push_many_matches_one_by_one(void **state)
@@ -600,6 +601,26 @@ test_push_many_matches_one_by_one(void **state)
 		merkle_node_hash2(x, l[i + 1], x, l[i + 2], y, y);
 		assert_memory_equal(x, r1, H);
 		assert_memory_equal(y, r2, H);
+	}
+	/* Leaf hashes two at a time, every length from 0 to 300 against several others (the
+	 * padding moves to a second block at 55 + 1 bytes of the 0x00 prefix). */
+	{
+		static uint8_t m[1200];
+		static const size_t other[] = {0, 1, 54, 55, 56, 63, 64, 119, 512, 1100};
+
+		for (i = 0; i < sizeof(m); i++)
+			m[i] = (uint8_t)(i * 131 + 17);
+		for (i = 0; i <= 300; i++)
+			for (j = 0; j < sizeof(other) / sizeof(other[0]); j++) {
+				merkle_leaf_hash(m + 3, i, r1);
+				merkle_leaf_hash(m + 5, other[j], r2);
+				merkle_leaf_hash2(m + 3, i, x, m + 5, other[j], y);
+				assert_memory_equal(x, r1, H);
+				assert_memory_equal(y, r2, H);
+				merkle_leaf_hash2(m + 5, other[j], y, m + 3, i, x);
+				assert_memory_equal(x, r1, H);
+				assert_memory_equal(y, r2, H);
+			}
 	}
 	f1.size = UINT64_MAX - 1;
 	assert_int_equal(merkle_frontier_push_many(&f1, l, 2, NULL, NULL), PASO_E_INVALID_ARG);
