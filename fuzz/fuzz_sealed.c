@@ -50,7 +50,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (data[0] & 1) {
 		if ((sealed = malloc(REC_HDR + size - 1 + REC_TAG)) == NULL)
 			return 0;
-		row_seal(dk, "paso-rec1", id, VAULT_ID_BYTES, 3, data + 1, size - 1, sealed);
+		row_seal(NULL, dk, "paso-rec1", id, VAULT_ID_BYTES, 3, data + 1, size - 1, sealed);
 		v = (MDB_val){REC_HDR + size - 1 + REC_TAG, sealed};
 		if (row_open(dk, "paso-rec1", id, VAULT_ID_BYTES, &v, &rec, &len) != 0 ||
 			len != size - 1 || (len > 0 && memcmp(rec, data + 1, len) != 0))

@@ -4,6 +4,7 @@
 #include "be.h"
 #include "durable.h"
 #include "keyring.h"
+#include "nonce.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -46,6 +47,7 @@ struct keyring {
 	uint8_t *used;  /* capslots flags, not secret */
 	size_t capslots;
 	size_t nlive;
+	struct nonce_pool *nonces; /* every nonce the keyring and the vault seal under */
 };
 
 void
@@ -378,6 +380,7 @@ keyring_close(struct keyring *kr)
 	sodium_free(kr->pseudonym_key);
 	sodium_free(kr->cardindex_key);
 	sodium_free(kr->arena);
+	nonce_pool_free(kr->nonces);
 	free(kr->used);
 	free(kr->meta);
 	if (kr->dirfd >= 0)
@@ -491,7 +494,8 @@ keyring_open(const char *keydir, struct keyring **out, struct paso_diag *d)
 	}
 	kr->pseudonym_key = sodium_malloc(KEY_BYTES);
 	kr->cardindex_key = sodium_malloc(KEY_BYTES);
-	if (kr->pseudonym_key == NULL || kr->cardindex_key == NULL) {
+	if (kr->pseudonym_key == NULL || kr->cardindex_key == NULL ||
+		nonce_pool_new(&kr->nonces) != 0) {
 		r = PASO_E_NOMEM;
 		goto out;
 	}
@@ -577,7 +581,7 @@ keyring_wrap(struct keyring *kr, uint32_t epoch, const uint8_t subject_id[KEYRIN
 	wrapped[0] = WRAP_VERSION;
 	be32_put(wrapped + 1, m->epoch);
 	be32_put(wrapped + 5, m->gen);
-	randombytes_buf(wrapped + 9, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	nonce_pool_take(kr->nonces, wrapped + 9, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	wrap_ad(ad, subject_id, wrapped + 1);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped + 33, NULL, dk, KEYRING_DK_BYTES, ad,
 		sizeof(ad), NULL, wrapped + 9, kr->arena + (size_t)m->slot * KEY_BYTES);
@@ -589,6 +593,12 @@ out:
 
 #define SEAL_VERSION 2
 #define SEAL_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+
+void
+keyring_nonce(struct keyring *kr, uint8_t *out, size_t n)
+{
+	nonce_pool_take(kr != NULL ? kr->nonces : NULL, out, n);
+}
 
 int
 keyring_seal(struct keyring *kr, uint32_t epoch, const uint8_t *ad, size_t adlen, const uint8_t *in,
@@ -608,7 +618,7 @@ keyring_seal(struct keyring *kr, uint32_t epoch, const uint8_t *ad, size_t adlen
 	out[0] = SEAL_VERSION;
 	be32_put(out + 1, m->epoch);
 	be32_put(out + 5, m->gen);
-	randombytes_buf(out + 9, SEAL_NONCE);
+	nonce_pool_take(kr->nonces, out + 9, SEAL_NONCE);
 	memcpy(full, "paso-sl1", 8);
 	memcpy(full + 8, ad, adlen);
 	memcpy(full + 8 + adlen, out + 1, 8);

@@ -73,6 +73,13 @@ int keyring_unwrap(struct keyring *kr, const uint8_t subject_id[KEYRING_SUBJECT_
 	__attribute__((warn_unused_result));
 
 /*
+ * Fills out[0..n) with fresh random bytes for a nonce, never for a key: drawn from the
+ * keyring's pool of OS random bytes (registry/nonce.h), so sealing makes no system call each
+ * time (kr NULL: straight from the OS). Thread-safe.
+ */
+void keyring_nonce(struct keyring *kr, uint8_t *out, size_t n);
+
+/*
  * Sealing straight under an epoch's KEK, for records that live and die with the epoch as a whole
  * (crossings, identifications, refusals, resend memory: every row of a (kind, creation day)
  * epoch expires together, so none ever needs a rewrap). keyring_seal writes

@@ -1008,15 +1008,16 @@ row_ad(uint8_t ad[ROW_AD_MAX], const char label[ROW_LABEL], const uint8_t *rowke
 
 /* Seals in into out (REC_HDR + len + REC_TAG bytes): header, fresh nonce, ciphertext. */
 static void
-row_seal(const uint8_t dk[KEYRING_DK_BYTES], const char label[ROW_LABEL], const uint8_t *rowkey,
-	size_t klen, uint32_t epoch, const uint8_t *in, size_t len, uint8_t *out)
+row_seal(struct keyring *kr, const uint8_t dk[KEYRING_DK_BYTES], const char label[ROW_LABEL],
+	const uint8_t *rowkey, size_t klen, uint32_t epoch, const uint8_t *in, size_t len,
+	uint8_t *out)
 {
 	uint8_t ad[ROW_AD_MAX];
 	size_t adlen;
 
 	out[0] = REC_VERSION;
 	be32_put(out + 1, epoch);
-	randombytes_buf(out + 5, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	keyring_nonce(kr, out + 5, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	adlen = row_ad(ad, label, rowkey, klen, out);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(
 		out + REC_HDR, NULL, in, len, ad, adlen, NULL, out + 5, dk);
@@ -1064,7 +1065,7 @@ rec_put(struct vault_txn *t, const uint8_t dk[KEYRING_DK_BYTES], const uint8_t i
 	if ((r = mdb_to_paso(
 		     t->v, mdb_put(t->txn, t->v->subjects, &k, &val, flags | MDB_RESERVE))) != 0)
 		return r;
-	row_seal(dk, "paso-rec1", id, VAULT_ID_BYTES, epoch, rec, len, val.mv_data);
+	row_seal(t->v->kr, dk, "paso-rec1", id, VAULT_ID_BYTES, epoch, rec, len, val.mv_data);
 	return 0;
 }
 
@@ -1425,7 +1426,7 @@ vault_event_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], c
 	if ((r = mdb_to_paso(t->v,
 		     mdb_put(t->txn, t->v->events, &k, &val, MDB_NOOVERWRITE | MDB_RESERVE))) != 0)
 		goto out;
-	row_seal(dk, "paso-evt1", key, sizeof(key), epoch, ev, len, val.mv_data);
+	row_seal(t->v->kr, dk, "paso-evt1", key, sizeof(key), epoch, ev, len, val.mv_data);
 	if (nop != NULL)
 		*nop = no;
 out:
