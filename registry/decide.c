@@ -42,6 +42,9 @@ struct act {
 };
 
 static double per_comparison_fmr(const struct decide_ctx *dc);
+static int verify_raw(const struct decide_ctx *dc, const struct policy *pol, struct decide_msg *m,
+	const uint8_t id[VAULT_ID_BYTES], struct match_scores *sc, const char **rulep);
+static void prepare_crossing(const struct decide_ctx *dc, struct decide_msg *m);
 
 /* The modalities the hub keeps protected under the policy in force (0: raw or none). */
 static unsigned
@@ -154,6 +157,8 @@ decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *pa
 				   : MATCH_FINGER | MATCH_FACE | MATCH_IRIS,
 			   &m->probe, &m->err) != 0)
 		return 0;
+	if (m->env->body_case == PASO__ENVELOPE__BODY_CROSSING && dc->vault != NULL)
+		prepare_crossing(dc, m);
 	/* Deduplication is the costly part of an enrolment (1:N over everyone): done here, it
 	 * never holds up the commit loop, and the loop compares only what was added since. An
 	 * identification's search is the same 1:N and is done here the same way. */
@@ -967,7 +972,8 @@ act_enroll(struct act *a)
  * today: it expires after retention_days.crossing, apart from the subject's enrolment.
  */
 static int
-record_crossing(struct act *a, const uint8_t id[VAULT_ID_BYTES], Paso__MatchResult *mr)
+record_crossing(
+	struct act *a, const uint8_t id[VAULT_ID_BYTES], const uint8_t *xref, Paso__MatchResult *mr)
 {
 	const Paso__Crossing *c = a->m->env->crossing;
 	Paso__CrossingEvent ev = PASO__CROSSING_EVENT__INIT;
@@ -984,6 +990,9 @@ record_crossing(struct act *a, const uint8_t id[VAULT_ID_BYTES], Paso__MatchResu
 	if ((n = paso__crossing_event__get_packed_size(&ev)) > sizeof(buf))
 		return PASO_E_INTERNAL; /* bounded: every text field is at most 64 bytes */
 	(void)paso__crossing_event__pack(&ev, buf);
+	if (xref != NULL) /* the subject's, found held in this transaction (act_crossing) */
+		return vault_crossing_add_ref(
+			a->t, xref, VAULT_EPOCH(POLICY_REC_CROSSING, today(a)), buf, n);
 	return vault_crossing_add(a->t, id, VAULT_EPOCH(POLICY_REC_CROSSING, today(a)), buf, n);
 }
 
@@ -998,31 +1007,71 @@ static int
 verify(struct act *a, const uint8_t id[VAULT_ID_BYTES], struct match_scores *sc, const char **rulep,
 	uint32_t *genp)
 {
-	const struct decide_ctx *dc = a->dc;
-	struct decide_msg *m = a->m;
-	double fmr = policy_verify_fmr(dc->policy);
-	int rc;
-
-	if (m->pprobe != NULL) {
+	if (a->m->pprobe != NULL) {
 		*rulep = "match.verify_fmr (protected references)";
 		return pverify(a, id, sc, genp);
 	}
-	if (!policy_verify_staged(dc->policy)) {
+	return verify_raw(a->dc, a->dc->policy, a->m, id, sc, rulep);
+}
+
+/* verify without protection, under policy pol (any thread: decide_prepare calls it too). */
+static int
+verify_raw(const struct decide_ctx *dc, const struct policy *pol, struct decide_msg *m,
+	const uint8_t id[VAULT_ID_BYTES], struct match_scores *sc, const char **rulep)
+{
+	double fmr = policy_verify_fmr(pol);
+	int rc;
+
+	if (!policy_verify_staged(pol)) {
 		*rulep = "match.verify_fmr";
 		if ((rc = verify_any(dc, id, m->probe, sc)) != 0)
 			return rc;
 		return match_decide(sc, fmr);
 	}
-	*rulep = "match.verify_fmr (staged: face and iris)";
-	if ((rc = verify_any(dc, id, m->probe, sc)) != 0)
-		return rc;
-	if (sc->modalities != 0 && match_decide(sc, fmr / 2))
-		return 1;
+	/* A probe that has its finger already went through the first stage (decide_prepare,
+	 * against this same subject) without a decision. */
+	if (!match_template_has_finger(m->probe)) {
+		*rulep = "match.verify_fmr (staged: face and iris)";
+		if ((rc = verify_any(dc, id, m->probe, sc)) != 0)
+			return rc;
+		if (sc->modalities != 0 && match_decide(sc, fmr / 2))
+			return 1;
+	}
 	*rulep = "match.verify_fmr (staged: all modalities)";
 	if ((rc = match_template_add_finger(m->probe, &m->sample, NULL)) != 0 ||
 		(rc = verify_any(dc, id, m->probe, sc)) != 0)
 		return rc;
 	return match_decide(sc, fmr / 2);
+}
+
+/*
+ * A crossing's subject and verification, ahead of the commit loop: the card looked up in a read
+ * transaction (a snapshot that may be behind the loop's), the subject's pseudonym and crossing
+ * reference from one unwrap of its data key, then 1:1 against its gallery entry. Anything that
+ * fails here is left for decide_message to do (and report) in its own transaction.
+ */
+static void
+prepare_crossing(const struct decide_ctx *dc, struct decide_msg *m)
+{
+	const struct policy *pol = dc->policy;
+	struct vault_txn *t = NULL;
+	int rc;
+
+	if (vault_begin(dc->vault, 1, &t) != 0)
+		return;
+	rc = vault_card_lookup(t, m->env->crossing->card_number, m->xid);
+	if (rc == 0)
+		rc = vault_subject_refs(t, m->xid, m->xpseud, m->xref);
+	vault_abort(t);
+	if (rc != 0)
+		return;
+	m->xpolicy = pol;
+	m->xprep = 1;
+	rc = verify_raw(dc, pol, m, m->xid, &m->xscores, &m->xrule);
+	if (rc == 0 || rc == 1) {
+		m->xverify = rc;
+		m->xverified = 1;
+	}
 }
 
 static int
@@ -1039,7 +1088,7 @@ act_crossing(struct act *a)
 	uint64_t idx;
 	uint32_t gen = 0;
 	char detail[200];
-	int rc, decided_match, renewed = 0;
+	int rc, decided_match, renewed = 0, prep;
 
 	detail[0] = '\0';
 	if ((rc = vault_card_lookup(a->t, c->card_number, id)) == PASO_E_NOT_FOUND)
@@ -1047,9 +1096,20 @@ act_crossing(struct act *a)
 			"verification", NULL);
 	if (rc != 0)
 		return rc;
-	if ((rc = vault_pseudonym(a->t, id, pseud)) != 0)
+	/* What decide_prepare found stands for the subject this transaction finds, under the
+	 * policy it was found under: the same id is the same data key and gallery entry. */
+	prep = a->m->xprep && a->m->xpolicy == dc->policy &&
+	       memcmp(a->m->xid, id, VAULT_ID_BYTES) == 0;
+	if (prep)
+		memcpy(pseud, a->m->xpseud, sizeof(pseud));
+	else if ((rc = vault_pseudonym(a->t, id, pseud)) != 0)
 		return rc;
-	rc = verify(a, id, &sc, &rule, &gen);
+	if (prep && a->m->xverified) {
+		sc = a->m->xscores;
+		rule = a->m->xrule;
+		rc = a->m->xverify;
+	} else
+		rc = verify(a, id, &sc, &rule, &gen);
 	decided_match = rc == 1;
 	if (rc == 1 && a->m->pprobe != NULL && gen < a->m->pprobe->gen) {
 		uint32_t cur = a->m->pprobe->gen;
@@ -1085,7 +1145,7 @@ act_crossing(struct act *a)
 		scores_to_pb(&sc, decided_match ? PASO__DECISION__MATCH : PASO__DECISION__NO_MATCH,
 			fmr, &mr);
 	}
-	if ((rc = record_crossing(a, id, &mr)) != 0)
+	if ((rc = record_crossing(a, id, prep ? a->m->xref : NULL, &mr)) != 0)
 		return rc;
 	entry_for(a->m, &e, PASO__ACTION__CROSSING, "verification");
 	e.subject.data = pseud;

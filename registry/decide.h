@@ -94,6 +94,16 @@ struct decide_msg {
 	int dedup_done, dedup_found;
 	uint64_t dedup_seq;
 	struct gallery_hit dedup_hit;
+	/* A crossing's subject found, and its capture verified, by decide_prepare in a read
+	 * transaction, off the commit loop (xprep; xverified: xverify, xscores and xrule hold
+	 * verification's outcome, 1 or 0). decide_message uses them only if its own card lookup
+	 * finds the same subject under the same policy (xpolicy): a subject's id, data key and
+	 * gallery entry never change while it is held. Otherwise it does it all again. */
+	int xprep, xverified, xverify;
+	const struct policy *xpolicy;
+	uint8_t xid[VAULT_ID_BYTES], xpseud[32], xref[VAULT_XREF_BYTES];
+	struct match_scores xscores;
+	const char *xrule;
 	uint8_t *reply; /* out: framed Envelope (Ack or Error), owned by the message */
 	size_t reply_len;
 };
@@ -106,8 +116,9 @@ struct decide_undo {
 /*
  * Prepares a message from a frame payload (len bytes, borrowed) sent by kiosk: digest, decode,
  * validation, template extraction and, for an enrolment under a deduplicating policy, the 1:N
- * search of the gallery: the costly parts, so they run on any thread in parallel (thread-safe:
- * reads the policy, searches the gallery under its read lock). A frame that fails leaves its
+ * search of the gallery, for a crossing the lookup of its subject and the 1:1 verification
+ * (in a read transaction of dc->vault): the costly parts, so they run on any thread in
+ * parallel (thread-safe: reads the policy, searches the gallery under its read lock). A frame that fails leaves its
  * code in m->err for decide_message to refuse and audit. payload NULL with err set records a
  * transport error. Returns 0, or PASO_E_NOMEM (m is then unusable: decide_msg_clear it).
  */

@@ -1436,7 +1436,7 @@ out:
 
 /* --- crossings kept under their own epochs: epoch || ref(16) || no BE(8) ------------------- */
 
-#define XREF_BYTES 16
+#define XREF_BYTES VAULT_XREF_BYTES
 #define XKEY_BYTES (4 + XREF_BYTES + 8)
 #define XKIND_FROM VAULT_EPOCH(VAULT_KIND_CROSSING, 0)
 #define XKIND_END (VAULT_EPOCH(VAULT_KIND_CROSSING, VAULT_EPOCH_DAY_MASK) + 1)
@@ -1467,19 +1467,56 @@ int
 vault_crossing_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint32_t epoch,
 	const uint8_t *ev, size_t len)
 {
-	uint8_t key[XKEY_BYTES];
-	MDB_cursor *c = NULL;
-	MDB_val k, val;
-	uint64_t no = 1;
-	int rc, r;
+	uint8_t ref[XREF_BYTES];
+	MDB_val val;
+	int r;
 
 	if (t->readonly || !VAULT_EPOCH_IS_KINDED(epoch) ||
 		VAULT_EPOCH_KIND(epoch) != VAULT_KIND_CROSSING)
 		return PASO_E_INVALID_ARG;
-	if ((r = xref_of(t, subject_id, key + 4)) != 0)
+	if ((r = xref_of(t, subject_id, ref)) != 0)
 		return r == PASO_E_CORRUPT && rec_get(t, subject_id, &val) == PASO_E_NOT_FOUND
 			       ? PASO_E_NOT_FOUND
 			       : r;
+	return vault_crossing_add_ref(t, ref, epoch, ev, len);
+}
+
+int
+vault_subject_refs(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint8_t pseud[32],
+	uint8_t xref[VAULT_XREF_BYTES])
+{
+	uint8_t dk[KEYRING_DK_BYTES], in[10 + VAULT_ID_BYTES];
+	int r;
+
+	if ((r = dk_get(t, subject_id, dk, NULL)) != 0)
+		goto out;
+	if ((r = keyring_pseudonym(t->v->kr, subject_id, dk, pseud)) != 0)
+		goto out;
+	/* as xref_of, from the one unwrap */
+	memcpy(in, "paso-xref1", 10);
+	memcpy(in + 10, subject_id, VAULT_ID_BYTES);
+	r = crypto_generichash(xref, XREF_BYTES, in, sizeof(in), dk, sizeof(dk)) == 0
+		    ? 0
+		    : PASO_E_INTERNAL;
+out:
+	sodium_memzero(dk, sizeof(dk));
+	return r;
+}
+
+int
+vault_crossing_add_ref(struct vault_txn *t, const uint8_t xref[VAULT_XREF_BYTES], uint32_t epoch,
+	const uint8_t *ev, size_t len)
+{
+	uint8_t key[XKEY_BYTES];
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	uint64_t no = 1;
+	int rc, r = 0;
+
+	if (t->readonly || !VAULT_EPOCH_IS_KINDED(epoch) ||
+		VAULT_EPOCH_KIND(epoch) != VAULT_KIND_CROSSING)
+		return PASO_E_INVALID_ARG;
+	memcpy(key + 4, xref, XREF_BYTES);
 	be32_put(key, epoch);
 	memset(key + 4 + XREF_BYTES, 0xff, 8);
 	k.mv_data = key;

@@ -241,6 +241,26 @@ int vault_kept_count(struct vault_txn *t, uint32_t from, uint32_t below, uint64_
 int vault_crossing_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
 	uint32_t epoch, const uint8_t *ev, size_t len);
 
+/* The reference of a subject's crossings (keyed by its data key; see vault_crossing_add). */
+#define VAULT_XREF_BYTES 16
+
+/*
+ * A subject's pseudonym (as vault_pseudonym) and crossing reference, from one unwrap of its data
+ * key. Both stay what they are for as long as the subject is held (its id and data key never
+ * change), so a reader may compute them ahead of a write transaction that finds the same subject.
+ * Read-only; any thread with its own transaction. Returns vault_pseudonym's errors.
+ */
+int vault_subject_refs(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
+	uint8_t pseud[32], uint8_t xref[VAULT_XREF_BYTES]);
+
+/*
+ * As vault_crossing_add, for the subject whose reference is xref (vault_subject_refs): the caller
+ * has found in this transaction that the subject is held. Returns vault_crossing_add's errors
+ * but PASO_E_NOT_FOUND.
+ */
+int vault_crossing_add_ref(struct vault_txn *t, const uint8_t xref[VAULT_XREF_BYTES],
+	uint32_t epoch, const uint8_t *ev, size_t len);
+
 /* Highest seq recorded for kiosk: 0 and *seqp, or PASO_E_NOT_FOUND, PASO_E_STORAGE. */
 int vault_seen_last(struct vault_txn *t, const char *kiosk, uint64_t *seqp);
 
