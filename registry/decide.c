@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The decision layer: one message, the policy and the store in; verdict, entry, changes out. */
+/* SHA256_Init/Update/Final: deprecated in OpenSSL 3, kept (audit/merkle.c says why). */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "decide.h"
 
 #include <math.h>
@@ -104,14 +106,19 @@ int
 decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *payload, size_t len,
 	const struct paso_diag *transport_err, struct decide_msg *m)
 {
+	SHA256_CTX sh;
+
 	memset(m, 0, sizeof(*m));
 	(void)snprintf(m->kiosk, sizeof(m->kiosk), "%s", kiosk);
 	if (transport_err != NULL) {
 		m->err = *transport_err;
 		return 0;
 	}
-	/* OpenSSL's SHA-256 uses the CPU's SHA extensions where libsodium's does not. */
-	(void)SHA256(payload, len, m->digest);
+	/* OpenSSL's SHA-256 uses the CPU's SHA extensions where libsodium's does not; its
+	 * SHA256_* calls skip the one-shot SHA256()'s implicit fetch (audit/merkle.c). */
+	SHA256_Init(&sh);
+	SHA256_Update(&sh, payload, len);
+	SHA256_Final(m->digest, &sh);
 	m->has_digest = 1;
 	if (frame_decode(payload, len, &m->env, &m->err) != 0) {
 		/* An Envelope without a known body still had a seq: the refusal echoes it. */
@@ -1057,9 +1064,12 @@ prepare_crossing(const struct decide_ctx *dc, struct decide_msg *m)
 	struct vault_txn *t = NULL;
 	int rc;
 
+	if (vault_card_index(dc->vault, m->env->crossing->card_number, m->xcard) != 0)
+		return;
+	m->has_xcard = 1;
 	if (vault_begin(dc->vault, 1, &t) != 0)
 		return;
-	rc = vault_card_lookup(t, m->env->crossing->card_number, m->xid);
+	rc = vault_card_lookup_index(t, m->xcard, m->xid);
 	if (rc == 0)
 		rc = vault_subject_refs(t, m->xid, m->xpseud, m->xref);
 	vault_abort(t);
@@ -1091,7 +1101,9 @@ act_crossing(struct act *a)
 	int rc, decided_match, renewed = 0, prep;
 
 	detail[0] = '\0';
-	if ((rc = vault_card_lookup(a->t, c->card_number, id)) == PASO_E_NOT_FOUND)
+	rc = a->m->has_xcard ? vault_card_lookup_index(a->t, a->m->xcard, id)
+			     : vault_card_lookup(a->t, c->card_number, id);
+	if (rc == PASO_E_NOT_FOUND)
 		return refuse(a, PASO_E_NOT_ENROLLED, "crossing.card_number: not enrolled",
 			"verification", NULL);
 	if (rc != 0)

@@ -100,6 +100,8 @@ struct decide_msg {
 	 * finds the same subject under the same policy (xpolicy): a subject's id, data key and
 	 * gallery entry never change while it is held. Otherwise it does it all again. */
 	int xprep, xverified, xverify;
+	int has_xcard; /* xcard: the keyed index of the crossing's card, made off the loop */
+	uint8_t xcard[VAULT_CARD_INDEX_BYTES];
 	const struct policy *xpolicy;
 	uint8_t xid[VAULT_ID_BYTES], xpseud[32], xref[VAULT_XREF_BYTES];
 	struct match_scores xscores;

@@ -959,6 +959,8 @@ out:
 	return r;
 }
 
+_Static_assert(VAULT_CARD_INDEX_BYTES == KEYRING_HASH_BYTES, "card index size");
+
 static int
 card_hash(struct vault *v, const char *card, uint8_t out[KEYRING_HASH_BYTES])
 {
@@ -973,13 +975,28 @@ int
 vault_card_lookup(struct vault_txn *t, const char *card, uint8_t subject_id[VAULT_ID_BYTES])
 {
 	uint8_t h[KEYRING_HASH_BYTES];
-	MDB_val k, val;
 	int r;
 
 	if ((r = card_hash(t->v, card, h)) != 0)
 		return r;
-	k.mv_data = h;
-	k.mv_size = sizeof(h);
+	return vault_card_lookup_index(t, h, subject_id);
+}
+
+int
+vault_card_index(struct vault *v, const char *card, uint8_t index[VAULT_CARD_INDEX_BYTES])
+{
+	return card_hash(v, card, index);
+}
+
+int
+vault_card_lookup_index(struct vault_txn *t, const uint8_t index[VAULT_CARD_INDEX_BYTES],
+	uint8_t subject_id[VAULT_ID_BYTES])
+{
+	MDB_val k, val;
+	int r;
+
+	k.mv_data = (void *)index;
+	k.mv_size = VAULT_CARD_INDEX_BYTES;
 	if ((r = mdb_to_paso(t->v, mdb_get(t->txn, t->v->cards, &k, &val))) != 0)
 		return r;
 	if (val.mv_size != VAULT_ID_BYTES)

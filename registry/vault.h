@@ -271,6 +271,16 @@ int vault_seen_last(struct vault_txn *t, const char *kiosk, uint64_t *seqp);
 int vault_card_lookup(struct vault_txn *t, const char *card, uint8_t subject_id[VAULT_ID_BYTES]);
 
 /*
+ * The two halves of vault_card_lookup: the keyed index of a card (any thread, no transaction;
+ * the card-index key never changes while v is open), and the subject under that index.
+ * Returns as vault_card_lookup.
+ */
+#define VAULT_CARD_INDEX_BYTES 32
+int vault_card_index(struct vault *v, const char *card, uint8_t index[VAULT_CARD_INDEX_BYTES]);
+int vault_card_lookup_index(struct vault_txn *t, const uint8_t index[VAULT_CARD_INDEX_BYTES],
+	uint8_t subject_id[VAULT_ID_BYTES]);
+
+/*
  * Enrols a subject: new random id and data key, rec sealed (rec is borrowed, opaque bytes),
  * DK wrapped under epoch's current KEK (created durably if needed), card indexed. card may be
  * NULL for a subject without a card. Returns 0 and subject_id, PASO_E_CARD_ENROLLED (changes
