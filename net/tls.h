@@ -65,7 +65,8 @@ int tls_conn_set_blocking(struct tls_conn *c, int timeout_ms);
  */
 void tls_conn_set_deadline(struct tls_conn *c, int ms);
 
-/* The socket, for poll(); and whether TLS holds decrypted bytes not yet read (poll won't see them). */
+/* The socket, for poll(); and whether TLS holds bytes not yet read, decrypted or read ahead
+ * from the socket (poll won't see them): ask it before polling. */
 int tls_conn_fd(const struct tls_conn *c);
 int tls_conn_has_pending(const struct tls_conn *c);
 

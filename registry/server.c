@@ -107,6 +107,9 @@ struct conn {
 	struct loop_item *inflight[CONN_MAX_INFLIGHT];
 	unsigned head, count; /* ring of requests in submission order */
 	int write_failed;     /* the peer is gone: answers are only freed from now on */
+	/* Answers gathered for one write: at most one TLS record's worth (16 KB), ~60 Acks. */
+	uint8_t out[16384];
+	size_t nout;
 };
 
 static void
@@ -147,24 +150,46 @@ item_from(struct conn *c, const uint8_t *payload, uint32_t len, const struct pas
 	return it;
 }
 
-/* Writes the answers that are ready, in order (frees them unwritten once the peer is gone).
- * Returns 0, or PASO_E_PEER_CLOSED after a failed write. */
+/* Writes what is gathered in c->out. */
+static void
+out_flush(struct conn *c)
+{
+	if (c->nout > 0 && !c->write_failed && tls_write_all(c->tls, c->out, c->nout) != 0)
+		c->write_failed = 1;
+	c->nout = 0;
+}
+
+/* Writes the answers that are ready, in order (frees them unwritten once the peer is gone);
+ * the answers of one group go out together, in as few TLS records and writes as fit in
+ * c->out. Returns 0, or PASO_E_PEER_CLOSED after a failed write. */
 static int
 flush_done(struct conn *c)
 {
 	struct loop_item *it;
+	size_t n;
 
 	while (c->count > 0) {
 		it = c->inflight[c->head];
 		if (!loop_item_done(c->s->cfg.loop, it))
 			break;
-		if (!c->write_failed && it->msg.reply != NULL &&
-			tls_write_all(c->tls, it->msg.reply, it->msg.reply_len) != 0)
-			c->write_failed = 1;
+		n = it->msg.reply_len;
+		if (!c->write_failed && it->msg.reply != NULL) {
+			if (c->nout + n > sizeof(c->out))
+				out_flush(c);
+			if (n > sizeof(c->out)) {
+				if (!c->write_failed &&
+					tls_write_all(c->tls, it->msg.reply, n) != 0)
+					c->write_failed = 1;
+			} else {
+				memcpy(c->out + c->nout, it->msg.reply, n);
+				c->nout += n;
+			}
+		}
 		item_free(it);
 		c->head = (c->head + 1) % CONN_MAX_INFLIGHT;
 		c->count--;
 	}
+	out_flush(c);
 	return c->write_failed ? PASO_E_PEER_CLOSED : 0;
 }
 
