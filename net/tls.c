@@ -517,16 +517,16 @@ read_full(struct tls_conn *c, uint8_t *buf, size_t len, size_t *gotp)
 	return 0;
 }
 
-int
-tls_read_frame(
-	struct tls_conn *c, uint32_t max, uint8_t **payloadp, uint32_t *lenp, struct paso_diag *d)
+/* Reads a frame's payload into *bufp (of *capp bytes; a larger one replaces it if need be). */
+static int
+read_frame(struct tls_conn *c, uint32_t max, uint8_t **bufp, size_t *capp, uint32_t *lenp,
+	struct paso_diag *d)
 {
-	uint8_t hdr[FRAME_HEADER_BYTES], *buf = NULL;
+	uint8_t hdr[FRAME_HEADER_BYTES], *buf;
 	uint32_t len;
 	size_t got;
 	int r;
 
-	*payloadp = NULL;
 	*lenp = 0;
 	if ((r = read_full(c, hdr, sizeof(hdr), &got)) != 0) {
 		if (got > 0 && (r == PASO_E_PEER_CLOSED || r == PASO_E_TLS))
@@ -541,10 +541,15 @@ tls_read_frame(
 	if ((r = frame_header(hdr, max, &len, d)) != 0)
 		return r;
 	/* len may be 0 (an empty Envelope): still a buffer, so the caller's free is uniform. */
-	if ((buf = malloc(len ? len : 1)) == NULL)
-		return PASO_E_NOMEM;
-	if ((r = read_full(c, buf, len, &got)) != 0) {
-		free(buf);
+	if (*bufp == NULL || *capp < (len ? len : 1)) {
+		if ((buf = malloc(len ? len : 1)) == NULL)
+			return PASO_E_NOMEM;
+		frame_wipe_free(*bufp);
+		*bufp = buf;
+		*capp = len ? len : 1;
+	}
+	if ((r = read_full(c, *bufp, len, &got)) != 0) {
+		explicit_bzero(*bufp, got);
 		if (r == PASO_E_PEER_CLOSED || r == PASO_E_TLS)
 			return paso_diag_set(d, PASO_E_FRAME_TRUNCATED,
 				"stream ended after %zu of %u payload bytes", got, len);
@@ -554,9 +559,33 @@ tls_read_frame(
 				c->deadline_ms != 0 ? c->deadline_for_ms : c->timeout_ms, got, len);
 		return paso_diag_set(d, r, "reading frame payload: %s", paso_strerror(r));
 	}
-	*payloadp = buf;
 	*lenp = len;
 	return 0;
+}
+
+int
+tls_read_frame(
+	struct tls_conn *c, uint32_t max, uint8_t **payloadp, uint32_t *lenp, struct paso_diag *d)
+{
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	int r;
+
+	*payloadp = NULL;
+	*lenp = 0;
+	if ((r = read_frame(c, max, &buf, &cap, lenp, d)) != 0) {
+		frame_wipe_free(buf);
+		return r;
+	}
+	*payloadp = buf;
+	return 0;
+}
+
+int
+tls_read_frame_into(struct tls_conn *c, uint32_t max, uint8_t **bufp, size_t *capp, uint32_t *lenp,
+	struct paso_diag *d)
+{
+	return read_frame(c, max, bufp, capp, lenp, d);
 }
 
 int

@@ -92,6 +92,16 @@ int tls_conn_peer_issued_by(const struct tls_conn *c, const char *ca_path)
 int tls_read_frame(struct tls_conn *c, uint32_t max, uint8_t **payloadp, uint32_t *lenp,
 	struct paso_diag *d) __attribute__((warn_unused_result));
 
+/*
+ * As tls_read_frame, into a buffer the caller keeps from frame to frame (*bufp of *capp bytes,
+ * both 0 at first): it is replaced by a larger one only when a frame does not fit, the old one
+ * wiped (frame_wipe_free). A connection reading frame after frame so allocates once, not once
+ * a frame. The caller wipes the *lenp bytes it read when done with them, and frees *bufp with
+ * frame_wipe_free at the end. Same returns as tls_read_frame, and PASO_E_NOMEM.
+ */
+int tls_read_frame_into(struct tls_conn *c, uint32_t max, uint8_t **bufp, size_t *capp,
+	uint32_t *lenp, struct paso_diag *d);
+
 /* Writes all of buf. Returns 0, PASO_E_PEER_CLOSED, PASO_E_TIMEOUT or PASO_E_TLS. */
 int tls_write_all(struct tls_conn *c, const uint8_t *buf, size_t len);
 

@@ -296,7 +296,8 @@ serve_conn(struct conn *c)
 	struct pollfd pf[2];
 	struct paso_diag d;
 	struct loop_item *it;
-	uint8_t *payload;
+	uint8_t *rbuf = NULL; /* frames are read into it, one after the other */
+	size_t rcap = 0;
 	uint32_t len;
 	uint64_t v, last = mono_ms();
 	unsigned refused;
@@ -331,7 +332,7 @@ serve_conn(struct conn *c)
 		memset(&d, 0, sizeof(d));
 		/* Bytes are there: the whole frame must follow within frame_ms (slowloris). */
 		tls_conn_set_deadline(c->tls, s->cfg.frame_ms);
-		rc = tls_read_frame(c->tls, s->cfg.max_frame, &payload, &len, &d);
+		rc = tls_read_frame_into(c->tls, s->cfg.max_frame, &rbuf, &rcap, &len, &d);
 		tls_conn_set_deadline(c->tls, 0);
 		last = mono_ms();
 		if (rc == PASO_E_PEER_CLOSED)
@@ -350,8 +351,8 @@ serve_conn(struct conn *c)
 				submit(c, it);
 			break;
 		}
-		it = item_from(c, payload, len, NULL);
-		frame_wipe_free(payload); /* the raw capture bytes */
+		it = item_from(c, rbuf, len, NULL);
+		explicit_bzero(rbuf, len); /* the raw capture bytes */
 		if (it == NULL)
 			break;
 		if (it->msg.err.code != 0)
@@ -359,6 +360,7 @@ serve_conn(struct conn *c)
 				paso_errname(it->msg.err.code), it->msg.err.msg);
 		submit(c, it);
 	}
+	frame_wipe_free(rbuf);
 	drain(c);
 	if (stop && !c->write_failed && (refused = refuse_arrived(c)) > 0)
 		hublog_printf(log,
