@@ -249,7 +249,10 @@ stopping(struct server *s)
  * hub serves again instead of waiting on a connection about to close. A frame counts as arrived
  * if it starts within 250 ms of the last (what the peer's send buffer still held when ours was
  * full: the kernel moves it as we read, which on a saturated machine took over 50 ms once); at
- * most one window of frames and one second in all. Returns how many were answered so.
+ * most two windows of frames and one second in all. Two: a stop noticed before the connection
+ * has read anything leaves a whole window unread, and closing with frames unread resets the
+ * connection, which can discard answers already sent but not yet read by the peer. Returns how
+ * many were answered so.
  */
 static unsigned
 refuse_arrived(struct conn *c)
@@ -265,7 +268,7 @@ refuse_arrived(struct conn *c)
 	size_t rlen;
 	unsigned n;
 
-	for (n = 0; n < CONN_MAX_INFLIGHT && !c->write_failed && mono_ms() < until; n++) {
+	for (n = 0; n < 2 * CONN_MAX_INFLIGHT && !c->write_failed && mono_ms() < until; n++) {
 		if (!tls_conn_has_pending(c->tls)) {
 			pf.fd = tls_conn_fd(c->tls);
 			pf.events = POLLIN;
