@@ -11,6 +11,7 @@
 #define FULL_BACKOFF_MIN_MS 50u
 #define FULL_BACKOFF_MAX_MS 1000u
 #define FULL_QUIET_S 2.0 /* an episode is over after this long without a write finding no space */
+#define CHECKPOINT_IDLE_S 0.1 /* when idle, a checkpoint at most this often (loop_step) */
 
 struct loop_timer {
 	double interval, last;
@@ -26,6 +27,7 @@ struct loop {
 	struct loop_timer timers[LOOP_MAX_TIMERS];
 	size_t ntimers;
 	double last_checkpoint;
+	int unsigned_work; /* a group, task or timer ran since the last checkpoint */
 	uint64_t groups;
 	int hurry; /* a timer has more to do: do not wait for messages */
 	/*
@@ -389,24 +391,33 @@ loop_checkpoint(struct loop *l)
 {
 	int r;
 
-	if ((r = ledger_checkpoint(l->cfg.ledger, l->cfg.signer)) != 0 && !loop_storage_full(l, r))
+	if ((r = ledger_checkpoint(l->cfg.ledger, l->cfg.signer)) != 0 && !loop_storage_full(l, r)) {
 		hublog_printf(l->cfg.log,
 			"checkpoint failed: %s (entries are durable; the next one retries)",
 			paso_strerror(r));
-	else
+	} else {
 		l->last_checkpoint = mono_now();
+		l->unsigned_work = 0;
+	}
 	return r;
 }
 
 int
 loop_step(struct loop *l, int wait_ms)
 {
-	struct loop_item *list = take_group(l, l->hurry ? 0 : wait_ms), *it;
-	double now;
+	struct loop_item *list, *it;
+	double now = mono_now(), due = l->last_checkpoint + CHECKPOINT_IDLE_S;
 	uint64_t n = 0;
 	size_t i;
 	int idle, waiting;
 
+	/* A checkpoint owed when idle is signed when due, not after the full wait; during a
+	 * full-storage backoff not before the next try (waiting less would spin). */
+	if (l->full.on && due < l->full.retry_at)
+		due = l->full.retry_at;
+	if (l->unsigned_work && wait_ms > 0 && (due - now) * 1e3 < wait_ms)
+		wait_ms = due > now ? (int)((due - now) * 1e3) + 1 : 0;
+	list = take_group(l, l->hurry ? 0 : wait_ms);
 	l->hurry = 0;
 
 	/* During a full-storage episode only one group per backoff interval tries to write: the
@@ -421,6 +432,8 @@ loop_step(struct loop *l, int wait_ms)
 	} else if (list != NULL) {
 		(void)commit_group(l, list);
 	}
+	if (list != NULL)
+		l->unsigned_work = 1;
 	if (ledger_fatal(l->cfg.ledger) != NULL && !l->fatal_logged) {
 		l->fatal_logged = 1;
 		hublog_printf(l->cfg.log,
@@ -432,6 +445,7 @@ loop_step(struct loop *l, int wait_ms)
 	for (i = 0; i < l->ntimers; i++)
 		if (now - l->timers[i].last >= l->timers[i].interval) {
 			l->timers[i].last = now;
+			l->unsigned_work = 1;
 			/* More to do (a sweep's next batch): again on the next iteration, after
 			 * the next group of messages, so ingest keeps answering meanwhile. */
 			if (l->timers[i].fn(l->timers[i].arg) > 0) {
@@ -443,8 +457,14 @@ loop_step(struct loop *l, int wait_ms)
 	idle = l->head == NULL;
 	pthread_mutex_unlock(&l->mu);
 	/* Under load, signing (and its fsyncs) after every group would halve the groups per
-	 * second: sign when idle or once a second. Nothing new: ledger_checkpoint does nothing. */
-	if ((idle || now - l->last_checkpoint >= 1.0) && !(l->full.on && now < l->full.retry_at))
+	 * second: sign once a second, and when idle at most every CHECKPOINT_IDLE_S. A stream
+	 * of small groups (enrolments arriving as their deduplication ends) leaves the loop idle
+	 * after nearly every one: signing then, with the tiles and two checkpoint files each
+	 * time replaced on disk, cost more than the groups' own commits. Nothing new:
+	 * ledger_checkpoint does nothing. */
+	if ((now - l->last_checkpoint >= 1.0 ||
+		    (idle && now - l->last_checkpoint >= CHECKPOINT_IDLE_S)) &&
+		!(l->full.on && now < l->full.retry_at))
 		(void)loop_checkpoint(l);
 	full_check_over(l, mono_now());
 	return idle;

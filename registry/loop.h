@@ -77,7 +77,8 @@ void loop_timers_due(struct loop *l);
 
 /*
  * One iteration: waits at most wait_ms for work, commits one group or runs one task, then
- * runs the timers that are due and signs a checkpoint when idle or a second has passed.
+ * runs the timers that are due and signs a checkpoint when a second has passed, or when idle
+ * and 100 ms have (a checkpoint owed then shortens the wait to when it is due).
  * Returns 1 if the queue was empty at the end, else 0.
  */
 int loop_step(struct loop *l, int wait_ms);
