@@ -925,9 +925,10 @@ decided_without_fingers(struct worker *w, size_t i, struct match_scores *fast)
 	if (fast->modalities != 0 &&
 		match_fisher(fast->ev_sum, fast->ev_k + FINGER_MAX_VIEWS + 1) >= w->thr)
 		return 1;
-	/* Both irises as far apart as strangers' and no strong face: not this person. */
-	return fast->n_iris == 2 && fast->iris_ev < GALLERY_CLEAR_IRIS_EV &&
-	       fast->face_ev < GALLERY_CLEAR_FACE_EV;
+	/* Irises as far apart as strangers' and no strong face: not this person. */
+	return fast->face_ev < GALLERY_CLEAR_FACE_EV &&
+	       ((fast->n_iris == 2 && fast->iris_ev < GALLERY_CLEAR_IRIS_EV) ||
+		       (fast->n_iris == 1 && fast->iris_ev < GALLERY_CLEAR_IRIS1_EV));
 }
 
 struct confirm_job {

@@ -63,13 +63,19 @@ int gallery_fingers_outside(const struct gallery *g);
  * A search compares a candidate's fingers only where face and irises leave the decision open.
  * They close it (the candidate's result is then its face and iris comparison) when (a) face and
  * irises alone reach the search's threshold even with the weakest fingers added (exact: the
- * decision cannot change), or (b) both irises were compared, their combined evidence is below
- * GALLERY_CLEAR_IRIS_EV (as far apart as strangers' usually are) and the face's is below
- * GALLERY_CLEAR_FACE_EV. (b) is a judgement: a mate whose two irises both fail while compared
- * is taken as a stranger; bench_bio --only dedup measures the loss against the exhaustive
- * search (which compares everything in full) on the same probes.
+ * decision cannot change), or (b) the face's evidence is below GALLERY_CLEAR_FACE_EV and the
+ * irises', both compared, below GALLERY_CLEAR_IRIS_EV (or, one compared, below
+ * GALLERY_CLEAR_IRIS1_EV): no modality shows more than strangers do. The iris bounds are those
+ * a stranger exceeds about once in 130 comparisons (the evidence of one eye is -log10 of an
+ * impostor tail, so P(one eye >= x) = 10^-x and P(two eyes >= x) = 10^-x (1 + x ln 10)). A
+ * search's candidates are the best of the gallery by face and iris, so with lower bounds most
+ * of them stayed open by chance, and each opened fingers. (b) is a judgement: a mate whose
+ * compared irises all fail and whose face is weak is taken as a stranger; bench_bio --only
+ * dedup measures the loss against the exhaustive search (which compares everything in full)
+ * on the same probes.
  */
-#define GALLERY_CLEAR_IRIS_EV 1.0
+#define GALLERY_CLEAR_IRIS_EV 3.0
+#define GALLERY_CLEAR_IRIS1_EV 2.1
 #define GALLERY_CLEAR_FACE_EV 6.0
 
 /* Pre-sizes for n entries (optional). 0 or PASO_E_NOMEM. */

@@ -470,6 +470,62 @@ test_deferred_finger_templates(void **state)
 	gallery_free(g3);
 }
 
+/*
+ * With fingers in the store (a loader), a search opens a candidate's fingers only where face
+ * and irises leave the decision open: a person never enrolled, probed with both irises or with
+ * one (the other eye not captured), opens few, while every enrolled person probed the same way
+ * is still found.
+ */
+static void
+test_strangers_open_few_fingers(void **state)
+{
+	struct gallery *g = NULL;
+	struct match_template *t = NULL;
+	struct bio_sample s;
+	struct gallery_hit h;
+	struct loads loads = {0};
+	unsigned opened[2] = {0, 0}, probed[2] = {0, 0};
+	uint8_t id[16];
+	uint32_t i;
+	int f, eyes;
+
+	(void)state;
+	assert_int_equal(gallery_new(2, &g), 0);
+	gallery_set_finger_loader(g, enrol_fingers, &loads);
+	for (i = 0; i < NE; i++) {
+		assert_int_equal(match_template_new_deferred(&enrol[i], &t, NULL), 0);
+		make_id(i, id);
+		assert_int_equal(gallery_add_tmpl(g, id, t), 0); /* takes t */
+	}
+	for (eyes = 2; eyes >= 1; eyes--)
+		for (i = 0; i < NE + NS; i++) {
+			if (probe[i].n_iris < eyes)
+				continue;
+			copy_keep(&probe[i], BIO_FINGER | BIO_FACE | BIO_IRIS, &s);
+			s.n_iris = eyes; /* one eye: the second is not sent */
+			loads.n = 0;
+			assert_int_equal(match_template_new_deferred(&s, &t, NULL), 0);
+			assert_int_equal(gallery_identify_tmpl(g, t, 1e-6, &h, &f), 0);
+			assert_int_equal(f, i < NE);
+			if (f) {
+				make_id(i, id);
+				assert_memory_equal(h.id, id, 16);
+			} else {
+				opened[eyes - 1] += loads.n;
+				probed[eyes - 1]++;
+			}
+			match_template_free(t);
+			bio_sample_clear(&s);
+		}
+	/* Before, a stranger probed with one eye opened GALLERY_FINGER_LOADS (4) candidates'
+	 * fingers, every candidate being open; now at most half that, and fewer with both eyes
+	 * (here 5 openings for 6 one-eyed strangers, 0 for 5 with both eyes). */
+	assert_true(probed[0] >= 3 && probed[1] >= 3);
+	assert_true(opened[0] <= probed[0] * GALLERY_FINGER_LOADS / 2);
+	assert_true(opened[1] <= probed[1] / 2);
+	gallery_free(g);
+}
+
 int
 main(void)
 {
@@ -481,6 +537,7 @@ main(void)
 		cmocka_unit_test(test_parallel_scan_over_many),
 		cmocka_unit_test(test_batched_and_gated_searches_agree),
 		cmocka_unit_test(test_deferred_finger_templates),
+		cmocka_unit_test(test_strangers_open_few_fingers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
