@@ -1205,6 +1205,7 @@ probe_init_tmpl(struct probe *p, const struct match_template *t)
 		if ((p->iris[e] = aligned_alloc(64, sizeof(struct iris_probe))) == NULL)
 			return PASO_E_NOMEM;
 		iris_probe_init(p->iris[e], p->view.iris[e], p->view.iris[e] + BIO_IRIS_BYTES);
+		p->view.iris_probe[e] = p->iris[e]; /* every comparison of this search uses it */
 	}
 	if (p->view.finger != NULL && !p->has_face && p->iris[0] == NULL && p->iris[1] == NULL)
 		probe_findex(p);

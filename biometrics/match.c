@@ -275,7 +275,7 @@ void
 match_verify_views(const struct match_view *a, const struct match_view *b, struct match_scores *out)
 {
 	struct finger_scores fs;
-	struct iris_probe *p;
+	struct iris_probe *p = NULL;
 	_Alignas(64) uint8_t pbuf[sizeof(struct iris_probe)];
 	double ev_all = 0, sum, hd_sum = 0;
 	int k_all = 0, i, e;
@@ -303,22 +303,27 @@ match_verify_views(const struct match_view *a, const struct match_view *b, struc
 		ev_all += out->face_ev;
 		k_all++;
 	}
-	p = (struct iris_probe *)pbuf;
 	sum = 0;
 	for (e = 0; e < 2; e++) {
+		const struct iris_probe *ip = b->iris_probe[e];
 		double hd;
 
 		if (a->iris[e] == NULL || b->iris[e] == NULL)
 			continue;
-		iris_probe_init(p, b->iris[e], b->iris[e] + BIO_IRIS_BYTES);
-		hd = iris_compare(p, a->iris[e], a->iris[e] + BIO_IRIS_BYTES, NULL, NULL);
+		if (ip == NULL) {
+			p = (struct iris_probe *)pbuf;
+			iris_probe_init(p, b->iris[e], b->iris[e] + BIO_IRIS_BYTES);
+			ip = p;
+		}
+		hd = iris_compare(ip, a->iris[e], a->iris[e] + BIO_IRIS_BYTES, NULL, NULL);
 		if (hd < 0)
 			continue; /* too few bits visible in both: not compared */
 		hd_sum += hd;
 		sum += match_iris_ev(hd);
 		out->n_iris++;
 	}
-	sodium_memzero(pbuf, sizeof(pbuf));
+	if (p != NULL) /* the shifts of a probe's iris code are as private as the code */
+		sodium_memzero(pbuf, sizeof(pbuf));
 	if (out->n_iris > 0) {
 		out->iris = 1 - hd_sum / out->n_iris;
 		out->iris_ev = match_fisher(sum, out->n_iris);

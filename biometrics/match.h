@@ -110,11 +110,16 @@ double match_threshold(double fmr);
  * Every pointer may be NULL (modality absent). iris[0] is the right eye, iris[1] the left; each
  * points to a code followed by its mask (2 * BIO_IRIS_BYTES).
  */
+struct iris_probe;
 struct match_view {
 	const struct finger_template *finger;
 	const int8_t *face_q;
 	float face_inv_norm;
 	const uint8_t *iris[2];
+	/* Optional, for the probe's side only: iris[e] already prepared by iris_probe_init (its
+	 * shifts), so a search comparing one probe with many entries prepares it once. NULL
+	 * (views are zeroed first) prepares it per comparison. */
+	const struct iris_probe *iris_probe[2];
 };
 
 /* Moves the finger template out of t (caller owns it; t keeps its other modalities). */
