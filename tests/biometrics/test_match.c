@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "finger_synth.h"
 #include "match.h"
+#include "match_calib.h"
 #include "population.h"
 
 #define NP 8
@@ -241,6 +242,65 @@ test_finger_only_strict_policy(void **state)
 	assert_true(passed >= 6);
 }
 
+/* The lookup as a binary search over the table's segments, as the matcher first did it. */
+static double
+ref_ev(const struct calib_point *tab, size_t n, double x)
+{
+	size_t lo = 0, hi = n - 1, mid;
+	double f;
+
+	if (x <= tab[0].score)
+		return 0;
+	if (x >= tab[n - 1].score) {
+		f = (tab[n - 1].ev - tab[n - 2].ev) / (tab[n - 1].score - tab[n - 2].score);
+		return tab[n - 1].ev + f * (x - tab[n - 1].score);
+	}
+	while (hi - lo > 1) {
+		mid = (lo + hi) / 2;
+		if (tab[mid].score <= x)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	f = (x - tab[lo].score) / (tab[hi].score - tab[lo].score);
+	return tab[lo].ev + f * (tab[hi].ev - tab[lo].ev);
+}
+
+/*
+ * Face and iris evidence are the calibration tables' piecewise-linear curves to the bit: at
+ * every table point, just either side of it, and on a fine sweep across the whole range.
+ */
+static void
+test_evidence_lookup_exact(void **state)
+{
+	const size_t nf = sizeof(face_calib) / sizeof(face_calib[0]);
+	const size_t ni = sizeof(iris_calib) / sizeof(iris_calib[0]);
+	double x;
+	size_t i;
+	int k;
+
+	(void)state;
+	for (i = 0; i < nf; i++)
+		for (k = -1; k <= 1; k++) {
+			x = nextafter(face_calib[i].score, k < 0 ? -2.0 : 2.0);
+			if (k == 0)
+				x = face_calib[i].score;
+			assert_true(match_face_ev(x) == ref_ev(face_calib, nf, x));
+		}
+	for (i = 0; i < ni; i++)
+		for (k = -1; k <= 1; k++) {
+			x = nextafter(iris_calib[i].score, k < 0 ? -2.0 : 2.0);
+			if (k == 0)
+				x = iris_calib[i].score;
+			assert_true(match_iris_ev(1 - x) == ref_ev(iris_calib, ni, 1 - (1 - x)));
+		}
+	for (i = 0; i <= 200000; i++) {
+		x = -1 + 2.0 * (double)i / 200000;
+		assert_true(match_face_ev(x) == ref_ev(face_calib, nf, x));
+		assert_true(match_iris_ev(x) == ref_ev(iris_calib, ni, 1 - x));
+	}
+}
+
 int
 main(void)
 {
@@ -251,6 +311,7 @@ main(void)
 		cmocka_unit_test(test_decisions_in_fmr_terms),
 		cmocka_unit_test(test_fisher_combination),
 		cmocka_unit_test(test_calibration_tables),
+		cmocka_unit_test(test_evidence_lookup_exact),
 		cmocka_unit_test(test_finger_only_strict_policy),
 	};
 
