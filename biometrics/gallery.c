@@ -799,6 +799,7 @@ struct worker {
 	const struct findex_query *fq; /* a finger-only probe's first stage, else NULL */
 	float gate_cos; /* > -1: irises compared only where the face cosine reaches it */
 	double gate_ev; /* the face evidence of gate_cos */
+	float reject_cos; /* below the gate, cosines at most this cannot enter the full cand */
 	struct topk_cand cand[MAX_CAND];
 	size_t ncand;
 	struct gallery_hit best; /* best full comparison made by this worker */
@@ -1028,12 +1029,22 @@ scan_block_gated(struct worker *w, size_t b, size_t m)
 		i = b + j;
 		if (g->face_inv[i] != 0) {
 			if (w->fbuf[j] < w->gate_cos) {
-				if (w->ncand == w->k && w->cand[w->k - 1].ev >= w->gate_ev)
+				if (w->ncand == w->k && (w->cand[w->k - 1].ev >= w->gate_ev ||
+							       w->fbuf[j] <= w->reject_cos))
 					continue;
 				pass = 0;
 			}
 			ev += match_face_ev(w->fbuf[j]);
 			common = 1;
+			/* Below the gate the face is all the evidence: once the candidates are
+			 * full, one it leaves out leaves out every lower cosine too (evidence
+			 * rises with the cosine, the k-th candidate's only rises), so those are
+			 * passed over without their evidence looked up (exact). */
+			if (!pass && w->ncand == w->k && ev <= w->cand[w->k - 1].ev) {
+				if (w->fbuf[j] > w->reject_cos)
+					w->reject_cos = w->fbuf[j];
+				continue;
+			}
 		}
 		for (e = 0; pass && e < 2; e++)
 			if (p->iris[e] != NULL && g->iris_ok[2 * i + e]) {
@@ -1305,6 +1316,7 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 			x->thr = match_threshold(fmr[q]);
 			x->gate_cos = gate_cos;
 			x->gate_ev = gate_ev;
+			x->reject_cos = -2;
 		}
 		ps[t].w = &w[t * np];
 		ps[t].np = np;
