@@ -283,3 +283,96 @@ face_scan(const struct face_q *probe, const int8_t *gallery, const float *inv_no
 			out[i + j] = (float)dots[j] * probe->inv_norm * inv_norm[i + j];
 	}
 }
+
+void
+face_scan_idx(const struct face_q *probe, const int8_t *gallery, const float *inv_norm,
+	const uint32_t *idx, size_t n, float *out)
+{
+	face_kernel_fn fn = kernel();
+	int32_t ps = sum_q(probe->q), dot;
+	size_t j;
+	int k;
+
+	for (j = 0; j < n; j++) {
+		/* rows are scattered: ask for the row after next while this one is scored */
+		if (j + 2 < n)
+			for (k = 0; k < BIO_FACE_DIM / 64; k++)
+				_mm_prefetch((const char *)(gallery + (size_t)idx[j + 2] * BIO_FACE_DIM +
+							    64 * k),
+					_MM_HINT_T0);
+		fn(probe->q, ps, gallery + (size_t)idx[j] * BIO_FACE_DIM, 1, &dot);
+		out[j] = (float)dot * probe->inv_norm * inv_norm[idx[j]];
+	}
+}
+
+void
+face_sketch(const int8_t q[BIO_FACE_DIM], uint64_t out[FACE_SKETCH_WORDS])
+{
+	int k;
+
+	memset(out, 0, FACE_SKETCH_WORDS * sizeof(*out));
+	for (k = 0; k < BIO_FACE_DIM; k++)
+		if (q[k] < 0)
+			out[k / 64] |= 1ull << (k % 64);
+}
+
+static void
+sketch_scalar(const uint64_t *p, const uint64_t *rows, size_t n, uint16_t *out)
+{
+	size_t i;
+	int k, d;
+
+	for (i = 0; i < n; i++) {
+		for (d = 0, k = 0; k < FACE_SKETCH_WORDS; k++)
+			d += __builtin_popcountll(p[k] ^ rows[i * FACE_SKETCH_WORDS + k]);
+		out[i] = (uint16_t)d;
+	}
+}
+
+/*
+ * Eight rows per step: each row's xor and popcount give eight partial counts (one per word);
+ * the 8 x 8 counts are summed per row by a transposing add tree instead of eight reductions.
+ */
+__attribute__((target("avx512f,avx512vpopcntdq"))) static void
+sketch_avx512(const uint64_t *p, const uint64_t *rows, size_t n, uint16_t *out)
+{
+	const __m512i pv = _mm512_loadu_si512((const void *)p);
+	const __m512i idx1 = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+	const __m512i idx2 = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+	const __m512i idx3 = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);
+	const __m512i idx4 = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		const __m512i *r = (const __m512i *)(rows + i * FACE_SKETCH_WORDS);
+		__m512i c[8], s[4], t[2], u;
+		int k;
+
+		for (k = 0; k < 8; k++)
+			c[k] = _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_load_si512(r + k), pv));
+		/* s[k]: rows 2k and 2k+1 interleaved (even lanes row 2k) */
+		for (k = 0; k < 4; k++)
+			s[k] = _mm512_add_epi64(_mm512_unpacklo_epi64(c[2 * k], c[2 * k + 1]),
+				_mm512_unpackhi_epi64(c[2 * k], c[2 * k + 1]));
+		/* t[k]: 128-bit pairs of s[2k] and s[2k+1] folded: rows 4k..4k+3 */
+		for (k = 0; k < 2; k++)
+			t[k] = _mm512_add_epi64(_mm512_permutex2var_epi64(s[2 * k], idx1, s[2 * k + 1]),
+				_mm512_permutex2var_epi64(s[2 * k], idx2, s[2 * k + 1]));
+		u = _mm512_add_epi64(_mm512_permutex2var_epi64(t[0], idx3, t[1]),
+			_mm512_permutex2var_epi64(t[0], idx4, t[1]));
+		_mm_storeu_si128((__m128i *)(out + i), _mm512_cvtepi64_epi16(u));
+	}
+	if (i < n)
+		sketch_scalar(p, rows + i * FACE_SKETCH_WORDS, n - i, out + i);
+}
+
+void
+face_sketch_scan(
+	const uint64_t probe[FACE_SKETCH_WORDS], const uint64_t *rows, size_t n, uint16_t *out)
+{
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq"))
+		sketch_avx512(probe, rows, n, out);
+	else
+		sketch_scalar(probe, rows, n, out);
+}

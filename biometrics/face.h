@@ -43,6 +43,31 @@ int32_t face_dot(const int8_t a[BIO_FACE_DIM], const int8_t b[BIO_FACE_DIM]);
 void face_scan(const struct face_q *probe, const int8_t *gallery, const float *inv_norm, size_t n,
 	float *out);
 
+/*
+ * As face_scan for the rows listed in idx[0..n) only (gathered, prefetched): the exact rescoring
+ * of a sketch search's survivors. Writes out[j] for row idx[j]. Pure and thread-safe.
+ */
+void face_scan_idx(const struct face_q *probe, const int8_t *gallery, const float *inv_norm,
+	const uint32_t *idx, size_t n, float *out);
+
+/*
+ * Binary face sketch: bit k is set when q[k] is negative (FACE_SKETCH_WORDS words, bit k in
+ * word k / 64). The angle between two faces is about pi times the share of bits their sketches
+ * differ in, so a scan of sketches (64 bytes a face, one popcount) ranks a gallery by face at an
+ * eighth of the bytes of the int8 scan; the best are then rescored exactly (face_scan_idx).
+ * Biometric data: wipe it after use.
+ */
+#define FACE_SKETCH_WORDS (BIO_FACE_DIM / 64)
+void face_sketch(const int8_t q[BIO_FACE_DIM], uint64_t out[FACE_SKETCH_WORDS]);
+
+/*
+ * Hamming distances (0..BIO_FACE_DIM) of the probe's sketch to n sketches stored contiguously
+ * from rows (64-byte aligned), into out[i]. Pure and thread-safe; AVX-512 popcount when the CPU
+ * has it.
+ */
+void face_sketch_scan(
+	const uint64_t probe[FACE_SKETCH_WORDS], const uint64_t *rows, size_t n, uint16_t *out);
+
 /* Name of the kernel in use: "avx512vnni", "avx2" or "scalar". */
 const char *face_impl_name(void);
 

@@ -24,6 +24,7 @@
 #define MAX_CAND 256                  /* candidates kept per worker, at most */
 #define PARALLEL_MIN 8192             /* smaller galleries are scanned by the caller's thread */
 #define PASS_HOLD_MS 50               /* longest a pass waits for a pending move */
+#define FSK_BYTES (FACE_SKETCH_WORDS * 8) /* one entry's face sketch */
 
 struct gallery {
 	unsigned threads;
@@ -40,6 +41,7 @@ struct gallery {
 	void *loader_arg;
 	int8_t *face;     /* cap x BIO_FACE_DIM, 64-byte aligned */
 	float *face_inv;  /* 0: no face */
+	uint64_t *fsk;    /* cap x FACE_SKETCH_WORDS (face_sketch), 64-byte aligned; zeros: no face */
 	uint8_t *iris;    /* cap x ENTRY_IRIS, 64-byte aligned; absent eyes are all zeros */
 	uint8_t *iris_ok; /* cap x 2 */
 	/* Finger descriptors (findex.h), the first stage of a finger-only search: */
@@ -59,6 +61,7 @@ struct gallery {
 	int pass_busy;
 	int pass_nice;   /* gallery_set_pass_nice */
 	int move_wanted; /* gallery_move_all_try found the gallery busy: hold new passes back */
+	long sketch_share; /* gallery_set_sketch_share */
 };
 
 struct probe;
@@ -134,6 +137,8 @@ gallery_free(struct gallery *g)
 		sodium_memzero(g->face, g->cap * BIO_FACE_DIM);
 	if (g->iris != NULL)
 		sodium_memzero(g->iris, g->cap * ENTRY_IRIS);
+	if (g->fsk != NULL)
+		sodium_memzero(g->fsk, g->cap * FSK_BYTES);
 	if (g->fdesc != NULL)
 		sodium_memzero(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*g->fdesc));
 	free(g->fdesc);
@@ -148,6 +153,7 @@ gallery_free(struct gallery *g)
 	free(g->finger_ext);
 	free(g->face);
 	free(g->face_inv);
+	free(g->fsk);
 	free(g->iris);
 	free(g->iris_ok);
 	free(g->slots);
@@ -198,6 +204,14 @@ gallery_set_pass_nice(struct gallery *g, int nice)
 	pthread_mutex_lock(&g->pass_mu);
 	g->pass_nice = nice < 0 ? 0 : nice > 19 ? 19 : nice;
 	pthread_mutex_unlock(&g->pass_mu);
+}
+
+void
+gallery_set_sketch_share(struct gallery *g, long share)
+{
+	pthread_rwlock_wrlock(&g->lock);
+	g->sketch_share = share;
+	pthread_rwlock_unlock(&g->lock);
 }
 
 /* The descriptor of entry i at position k (0-based). */
@@ -380,6 +394,9 @@ reserve_locked(struct gallery *g, size_t n)
 	if ((p = grow_aligned(g->face, g->cap * BIO_FACE_DIM, n * BIO_FACE_DIM)) == NULL)
 		return PASO_E_NOMEM;
 	g->face = p;
+	if ((p = grow_aligned(g->fsk, g->cap * FSK_BYTES, n * FSK_BYTES)) == NULL)
+		return PASO_E_NOMEM;
+	g->fsk = p;
 	if ((p = grow_aligned(g->iris, g->cap * ENTRY_IRIS, n * ENTRY_IRIS)) == NULL)
 		return PASO_E_NOMEM;
 	g->iris = p;
@@ -474,6 +491,7 @@ gallery_add_diag(
 	fentry_store(g, i, fe);
 	memcpy(g->face + i * BIO_FACE_DIM, fq.q, BIO_FACE_DIM);
 	g->face_inv[i] = s->has_face ? fq.inv_norm : 0;
+	face_sketch(fq.q, g->fsk + i * FACE_SKETCH_WORDS);
 	memset(g->iris + i * ENTRY_IRIS, 0, ENTRY_IRIS);
 	g->iris_ok[2 * i] = g->iris_ok[2 * i + 1] = 0;
 	for (k = 0; k < s->n_iris; k++) {
@@ -549,6 +567,7 @@ gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template 
 		memcpy(g->face + i * BIO_FACE_DIM, v.face_q, BIO_FACE_DIM);
 		g->face_inv[i] = v.face_inv_norm;
 	}
+	face_sketch(g->face + i * BIO_FACE_DIM, g->fsk + i * FACE_SKETCH_WORDS);
 	memset(g->iris + i * ENTRY_IRIS, 0, ENTRY_IRIS);
 	for (e = 0; e < 2; e++) {
 		g->iris_ok[2 * i + e] = v.iris[e] != NULL;
@@ -619,6 +638,7 @@ move_locked(struct gallery *dst, struct gallery *src)
 		}
 		memcpy(dst->face + i * BIO_FACE_DIM, src->face + k * BIO_FACE_DIM, BIO_FACE_DIM);
 		dst->face_inv[i] = src->face_inv[k];
+		memcpy(dst->fsk + i * FACE_SKETCH_WORDS, src->fsk + k * FACE_SKETCH_WORDS, FSK_BYTES);
 		memcpy(dst->iris + i * ENTRY_IRIS, src->iris + k * ENTRY_IRIS, ENTRY_IRIS);
 		dst->iris_ok[2 * i] = src->iris_ok[2 * k];
 		dst->iris_ok[2 * i + 1] = src->iris_ok[2 * k + 1];
@@ -694,6 +714,7 @@ gallery_clear(struct gallery *g)
 	}
 	if (g->n > 0) {
 		sodium_memzero(g->face, g->n * BIO_FACE_DIM);
+		sodium_memzero(g->fsk, g->n * FSK_BYTES);
 		sodium_memzero(g->iris, g->n * ENTRY_IRIS);
 		sodium_memzero(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*g->fdesc));
 		memset(g->fbits, 0, g->n * FINDEX_POSITIONS * sizeof(*g->fbits));
@@ -756,6 +777,7 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 		g->finger_ext[i] = g->finger_ext[last];
 		memcpy(g->face + i * BIO_FACE_DIM, g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
 		g->face_inv[i] = g->face_inv[last];
+		memcpy(g->fsk + i * FACE_SKETCH_WORDS, g->fsk + last * FACE_SKETCH_WORDS, FSK_BYTES);
 		memcpy(g->iris + i * ENTRY_IRIS, g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
 		g->iris_ok[2 * i] = g->iris_ok[2 * last];
 		g->iris_ok[2 * i + 1] = g->iris_ok[2 * last + 1];
@@ -766,6 +788,7 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 		sodium_memzero(FD(g, k, last), sizeof(*g->fdesc));
 	memset(g->fbits + last * FINDEX_POSITIONS, 0, FINDEX_POSITIONS * sizeof(*g->fbits));
 	sodium_memzero(g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
+	sodium_memzero(g->fsk + last * FACE_SKETCH_WORDS, FSK_BYTES);
 	sodium_memzero(g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
 	sodium_memzero(g->ids[last], 16);
 	__atomic_store_n(&g->n, last, __ATOMIC_RELEASE);
@@ -779,6 +802,7 @@ struct probe {
 	const struct match_template *src; /* the template the probe was made of (borrowed) */
 	struct match_view view;
 	struct face_q face;
+	_Alignas(64) uint64_t fsk[FACE_SKETCH_WORDS]; /* the face's sketch */
 	int has_face;
 	struct iris_probe *iris[2]; /* NULL when the probe lacks that eye */
 	/* A finger-only probe whose views all have a known position is searched through the
@@ -800,6 +824,15 @@ struct worker {
 	float gate_cos; /* > -1: irises compared only where the face cosine reaches it */
 	double gate_ev; /* the face evidence of gate_cos */
 	float reject_cos; /* below the gate, cosines at most this cannot enter the full cand */
+	/* Face sketch first (GALLERY_SKETCH_MIN): entries of Hamming distance <= hthr are kept
+	 * (kidx, kham; nkeep of keepcap), shrunk to keep_n nearest whenever the buffer fills. */
+	int sketch;
+	size_t keep_n, nkeep, keepcap;
+	unsigned hthr;
+	uint32_t *kidx;
+	uint16_t *kham;
+	float *kcos;
+	uint16_t hbuf[BLOCK];
 	struct topk_cand cand[MAX_CAND];
 	size_t ncand;
 	struct gallery_hit best; /* best full comparison made by this worker */
@@ -1007,60 +1040,133 @@ out:
 }
 
 /*
- * Face first, irises where the face allows: the face cosine of every entry of the block, then
- * the irises (the costly part: 7 shifts of 2048 bits per eye) only of entries whose face reaches
- * the gate or that have no face. An entry below the gate keeps its face evidence alone; once w
- * holds k candidates above the gate, such an entry can no longer enter and is skipped.
+ * Face first, irises where the face allows: entry i of face cosine fs (has_fs 0: the entry has
+ * no face) has its irises (the costly part: 7 shifts of 2048 bits per eye) compared only if
+ * its face reaches the gate or it has no face. An entry below the gate keeps its face evidence
+ * alone; once w holds k candidates above the gate, such an entry can no longer enter and is
+ * skipped.
  */
 static void
-scan_block_gated(struct worker *w, size_t b, size_t m)
+gated_entry(struct worker *w, size_t i, int has_fs, float fs)
 {
 	const struct probe *p = w->p;
 	struct gallery *g = w->g;
-	size_t j, i;
+	double ev = 0;
+	int common = 0, pass = 1, e;
 	float is;
-	int e;
 
-	face_scan(&p->face, g->face + b * BIO_FACE_DIM, g->face_inv + b, m, w->fbuf);
-	for (j = 0; j < m; j++) {
-		double ev = 0;
-		int common = 0, pass = 1;
-
-		i = b + j;
-		if (g->face_inv[i] != 0) {
-			if (w->fbuf[j] < w->gate_cos) {
-				if (w->ncand == w->k && (w->cand[w->k - 1].ev >= w->gate_ev ||
-							       w->fbuf[j] <= w->reject_cos))
-					continue;
-				pass = 0;
-			}
-			ev += match_face_ev(w->fbuf[j]);
-			common = 1;
-			/* Below the gate the face is all the evidence: once the candidates are
-			 * full, one it leaves out leaves out every lower cosine too (evidence
-			 * rises with the cosine, the k-th candidate's only rises), so those are
-			 * passed over without their evidence looked up (exact). */
-			if (!pass && w->ncand == w->k && ev <= w->cand[w->k - 1].ev) {
-				if (w->fbuf[j] > w->reject_cos)
-					w->reject_cos = w->fbuf[j];
-				continue;
+	if (has_fs) {
+		if (fs < w->gate_cos) {
+			if (w->ncand == w->k &&
+				(w->cand[w->k - 1].ev >= w->gate_ev || fs <= w->reject_cos))
+				return;
+			pass = 0;
+		}
+		ev += match_face_ev(fs);
+		common = 1;
+		/* Below the gate the face is all the evidence: once the candidates are full, one
+		 * it leaves out leaves out every lower cosine too (evidence rises with the
+		 * cosine, the k-th candidate's only rises), so those are passed over without
+		 * their evidence looked up (exact). */
+		if (!pass && w->ncand == w->k && ev <= w->cand[w->k - 1].ev) {
+			if (fs > w->reject_cos)
+				w->reject_cos = fs;
+			return;
+		}
+	}
+	for (e = 0; pass && e < 2; e++)
+		if (p->iris[e] != NULL && g->iris_ok[2 * i + e]) {
+			iris_scan(p->iris[e], g->iris + i * ENTRY_IRIS + e * IRIS_REC, ENTRY_IRIS, 1,
+				&is);
+			if (is >= 0) {
+				ev += match_iris_ev(is);
+				common = 1;
 			}
 		}
-		for (e = 0; pass && e < 2; e++)
-			if (p->iris[e] != NULL && g->iris_ok[2 * i + e]) {
-				iris_scan(p->iris[e], g->iris + i * ENTRY_IRIS + e * IRIS_REC,
-					ENTRY_IRIS, 1, &is);
-				if (is >= 0) {
-					ev += match_iris_ev(is);
-					common = 1;
-				}
-			}
-		if (common)
-			topk_keep(w->cand, &w->ncand, w->k, ev, i);
-		else
-			confirm(w, i); /* nothing fast in common: fingers decide */
-	}
+	if (common)
+		topk_keep(w->cand, &w->ncand, w->k, ev, i);
+	else
+		confirm(w, i); /* nothing fast in common: fingers decide */
+}
+
+/* The face cosine of every entry of the block, then gated_entry for each. */
+static void
+scan_block_gated(struct worker *w, size_t b, size_t m)
+{
+	struct gallery *g = w->g;
+	size_t j;
+
+	face_scan(&w->p->face, g->face + b * BIO_FACE_DIM, g->face_inv + b, m, w->fbuf);
+	for (j = 0; j < m; j++)
+		gated_entry(w, b + j, g->face_inv[b + j] != 0, w->fbuf[j]);
 	w->scanned += m;
+}
+
+/*
+ * Keeps the want nearest of w's kept entries by sketch (ties at the cut kept while they fit):
+ * a histogram of the distances gives the cut, which later blocks are then held to.
+ */
+static void
+sketch_shrink(struct worker *w, size_t want)
+{
+	uint32_t hist[BIO_FACE_DIM + 1];
+	size_t j, n = 0, sum = 0;
+	unsigned t;
+
+	if (w->nkeep <= want)
+		return;
+	memset(hist, 0, sizeof(hist));
+	for (j = 0; j < w->nkeep; j++)
+		hist[w->kham[j]]++;
+	for (t = 0; t < BIO_FACE_DIM && sum + hist[t] < want; t++)
+		sum += hist[t];
+	/* entries tied at the cut that would fill the buffer are dropped */
+	if (t > 0 && sum + hist[t] + BLOCK > w->keepcap)
+		t--;
+	for (j = 0; j < w->nkeep; j++)
+		if (w->kham[j] <= t) {
+			w->kidx[n] = w->kidx[j];
+			w->kham[n++] = w->kham[j];
+		}
+	w->nkeep = n;
+	w->hthr = t;
+}
+
+/*
+ * The sketch stage of a block: Hamming distances to the probe's sketch, entries within the cut
+ * kept for sketch_finish; entries without a face go through the gate as before (irises).
+ */
+static void
+scan_block_sketch(struct worker *w, size_t b, size_t m)
+{
+	struct gallery *g = w->g;
+	size_t j;
+
+	face_sketch_scan(w->p->fsk, g->fsk + b * FACE_SKETCH_WORDS, m, w->hbuf);
+	for (j = 0; j < m; j++) {
+		if (g->face_inv[b + j] == 0)
+			gated_entry(w, b + j, 0, 0);
+		else if (w->hbuf[j] <= w->hthr) {
+			w->kidx[w->nkeep] = (uint32_t)(b + j);
+			w->kham[w->nkeep++] = w->hbuf[j];
+		}
+	}
+	if (w->nkeep + BLOCK > w->keepcap)
+		sketch_shrink(w, w->keep_n);
+	w->scanned += m;
+}
+
+/* The kept entries rescored by int8 cosine, then through the gate as a full scan's are. */
+static void
+sketch_finish(struct worker *w)
+{
+	struct gallery *g = w->g;
+	size_t j;
+
+	sketch_shrink(w, w->keep_n);
+	face_scan_idx(&w->p->face, g->face, g->face_inv, w->kidx, w->nkeep, w->kcos);
+	for (j = 0; j < w->nkeep; j++)
+		gated_entry(w, w->kidx[j], 1, w->kcos[j]);
 }
 
 /*
@@ -1112,6 +1218,9 @@ scan_pass(void *arg)
 		for (q = 0; q < ps->np; q++)
 			scan_block(&ps->w[q], b, m);
 	}
+	for (q = 0; q < ps->np; q++)
+		if (ps->w[q].sketch)
+			sketch_finish(&ps->w[q]);
 	return NULL;
 }
 
@@ -1125,6 +1234,10 @@ scan_block(struct worker *w, size_t b, size_t m)
 	int e;
 
 	{
+		if (w->sketch) {
+			scan_block_sketch(w, b, m);
+			return;
+		}
 		if (!w->exhaustive && p->has_face && w->gate_cos > -1) {
 			scan_block_gated(w, b, m);
 			return;
@@ -1209,6 +1322,7 @@ probe_init_tmpl(struct probe *p, const struct match_template *t)
 		memcpy(p->face.q, p->view.face_q, BIO_FACE_DIM);
 		p->face.inv_norm = p->view.face_inv_norm;
 		p->has_face = 1;
+		face_sketch(p->face.q, p->fsk);
 	}
 	for (e = 0; e < 2; e++) {
 		if (p->view.iris[e] == NULL)
@@ -1262,6 +1376,8 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 	size_t k, nall, i, j, q, lo, hi;
 	double gate_ev;
 	float gate_cos = -2;
+	long share;
+	size_t keep = 0;
 	int r;
 
 	for (q = 0; q < np; q++) {
@@ -1281,6 +1397,16 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 	gate_ev = opts != NULL && opts->gate_face_ev != 0 ? opts->gate_face_ev : GALLERY_GATE_EV;
 	if (g->n >= GALLERY_GATE_MIN && gate_ev > 0)
 		gate_cos = topk_face_gate_cos(match_face_ev, gate_ev);
+	/* ... and by face sketch first (gallery.h: GALLERY_SKETCH_MIN) */
+	share = opts != NULL && opts->sketch_share != 0 ? opts->sketch_share
+		: g->sketch_share != 0		       ? g->sketch_share
+						       : GALLERY_SKETCH_SHARE;
+	if (g->n >= GALLERY_SKETCH_MIN && gate_cos > -1 && share > 0 &&
+		(opts == NULL || !opts->exhaustive)) {
+		keep = g->n / (size_t)share;
+		if (keep < 4 * k)
+			keep = 4 * k;
+	}
 	nt = g->n >= PARALLEL_MIN ? g->threads : 1;
 	if ((w = calloc(nt * np, sizeof(*w))) == NULL ||
 		(all = calloc(nt * MAX_CAND, sizeof(*all))) == NULL ||
@@ -1317,6 +1443,19 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 			x->gate_cos = gate_cos;
 			x->gate_ev = gate_ev;
 			x->reject_cos = -2;
+			if (keep == 0 || !pp[q]->has_face)
+				continue;
+			x->sketch = 1;
+			x->keep_n = keep * (hi - lo) / g->n + 1;
+			x->keepcap = 2 * x->keep_n + BLOCK;
+			x->hthr = BIO_FACE_DIM;
+			x->kidx = malloc(x->keepcap * sizeof(*x->kidx));
+			x->kham = malloc(x->keepcap * sizeof(*x->kham));
+			x->kcos = malloc(x->keepcap * sizeof(*x->kcos));
+			if (x->kidx == NULL || x->kham == NULL || x->kcos == NULL) {
+				r = PASO_E_NOMEM;
+				goto out;
+			}
 		}
 		ps[t].w = &w[t * np];
 		ps[t].np = np;
@@ -1368,6 +1507,17 @@ out:
 		}
 	free(fq);
 	if (w != NULL) {
+		for (i = 0; i < nt * np; i++) {
+			if (w[i].kidx != NULL)
+				sodium_memzero(w[i].kidx, w[i].keepcap * sizeof(*w[i].kidx));
+			if (w[i].kham != NULL)
+				sodium_memzero(w[i].kham, w[i].keepcap * sizeof(*w[i].kham));
+			if (w[i].kcos != NULL)
+				sodium_memzero(w[i].kcos, w[i].keepcap * sizeof(*w[i].kcos));
+			free(w[i].kidx);
+			free(w[i].kham);
+			free(w[i].kcos);
+		}
 		sodium_memzero(w, nt * np * sizeof(*w));
 		free(w);
 	}
