@@ -316,63 +316,96 @@ face_sketch(const int8_t q[BIO_FACE_DIM], uint64_t out[FACE_SKETCH_WORDS])
 			out[k / 64] |= 1ull << (k % 64);
 }
 
-static void
-sketch_scalar(const uint64_t *p, const uint64_t *rows, size_t n, uint16_t *out)
+void
+face_sketch_put(uint64_t *groups, size_t i, const uint64_t sk[FACE_SKETCH_WORDS])
 {
-	size_t i;
-	int k, d;
+	uint64_t *g = groups + (i / FACE_SKETCH_GROUP) * FACE_SKETCH_GROUP * FACE_SKETCH_WORDS +
+		      i % FACE_SKETCH_GROUP;
+	int k;
 
-	for (i = 0; i < n; i++) {
-		for (d = 0, k = 0; k < FACE_SKETCH_WORDS; k++)
-			d += __builtin_popcountll(p[k] ^ rows[i * FACE_SKETCH_WORDS + k]);
-		out[i] = (uint16_t)d;
-	}
-}
-
-/*
- * Eight rows per step: each row's xor and popcount give eight partial counts (one per word);
- * the 8 x 8 counts are summed per row by a transposing add tree instead of eight reductions.
- */
-__attribute__((target("avx512f,avx512vpopcntdq"))) static void
-sketch_avx512(const uint64_t *p, const uint64_t *rows, size_t n, uint16_t *out)
-{
-	const __m512i pv = _mm512_loadu_si512((const void *)p);
-	const __m512i idx1 = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
-	const __m512i idx2 = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
-	const __m512i idx3 = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);
-	const __m512i idx4 = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
-	size_t i;
-
-	for (i = 0; i + 8 <= n; i += 8) {
-		const __m512i *r = (const __m512i *)(rows + i * FACE_SKETCH_WORDS);
-		__m512i c[8], s[4], t[2], u;
-		int k;
-
-		for (k = 0; k < 8; k++)
-			c[k] = _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_load_si512(r + k), pv));
-		/* s[k]: rows 2k and 2k+1 interleaved (even lanes row 2k) */
-		for (k = 0; k < 4; k++)
-			s[k] = _mm512_add_epi64(_mm512_unpacklo_epi64(c[2 * k], c[2 * k + 1]),
-				_mm512_unpackhi_epi64(c[2 * k], c[2 * k + 1]));
-		/* t[k]: 128-bit pairs of s[2k] and s[2k+1] folded: rows 4k..4k+3 */
-		for (k = 0; k < 2; k++)
-			t[k] = _mm512_add_epi64(_mm512_permutex2var_epi64(s[2 * k], idx1, s[2 * k + 1]),
-				_mm512_permutex2var_epi64(s[2 * k], idx2, s[2 * k + 1]));
-		u = _mm512_add_epi64(_mm512_permutex2var_epi64(t[0], idx3, t[1]),
-			_mm512_permutex2var_epi64(t[0], idx4, t[1]));
-		_mm_storeu_si128((__m128i *)(out + i), _mm512_cvtepi64_epi16(u));
-	}
-	if (i < n)
-		sketch_scalar(p, rows + i * FACE_SKETCH_WORDS, n - i, out + i);
+	for (k = 0; k < FACE_SKETCH_WORDS; k++)
+		g[k * FACE_SKETCH_GROUP] = sk[k];
 }
 
 void
-face_sketch_scan(
-	const uint64_t probe[FACE_SKETCH_WORDS], const uint64_t *rows, size_t n, uint16_t *out)
+face_sketch_get(const uint64_t *groups, size_t i, uint64_t sk[FACE_SKETCH_WORDS])
+{
+	const uint64_t *g = groups +
+			    (i / FACE_SKETCH_GROUP) * FACE_SKETCH_GROUP * FACE_SKETCH_WORDS +
+			    i % FACE_SKETCH_GROUP;
+	int k;
+
+	for (k = 0; k < FACE_SKETCH_WORDS; k++)
+		sk[k] = g[k * FACE_SKETCH_GROUP];
+}
+
+static size_t
+select_scalar(const uint64_t *p, const uint64_t *groups, size_t n, unsigned thr, uint32_t first,
+	uint32_t *idx, uint16_t *ham)
+{
+	uint64_t sk[FACE_SKETCH_WORDS];
+	size_t i, out = 0;
+	unsigned d;
+	int k;
+
+	for (i = 0; i < n; i++) {
+		face_sketch_get(groups, i, sk);
+		for (d = 0, k = 0; k < FACE_SKETCH_WORDS; k++)
+			d += (unsigned)__builtin_popcountll(p[k] ^ sk[k]);
+		if (d <= thr) {
+			idx[out] = first + (uint32_t)i;
+			ham[out++] = (uint16_t)d;
+		}
+	}
+	return out;
+}
+
+/*
+ * A group of eight faces per step: word k of the eight is one register, xored with the probe's
+ * word k broadcast, counted and added: eight distances with no reduction, then one compare.
+ */
+__attribute__((target("avx512f,avx512vpopcntdq"))) static size_t
+select_avx512(const uint64_t *p, const uint64_t *groups, size_t n, unsigned thr, uint32_t first,
+	uint32_t *idx, uint16_t *ham)
+{
+	const __m512i t = _mm512_set1_epi64((long long)thr);
+	__m512i pw[FACE_SKETCH_WORDS];
+	_Alignas(64) uint64_t d[FACE_SKETCH_GROUP];
+	size_t i, out = 0;
+	int k;
+
+	for (k = 0; k < FACE_SKETCH_WORDS; k++)
+		pw[k] = _mm512_set1_epi64((long long)p[k]);
+	for (i = 0; i + FACE_SKETCH_GROUP <= n; i += FACE_SKETCH_GROUP) {
+		const __m512i *g = (const __m512i *)(groups + i * FACE_SKETCH_WORDS);
+		__m512i s = _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_load_si512(g), pw[0]));
+		__mmask8 m;
+
+		for (k = 1; k < FACE_SKETCH_WORDS; k++)
+			s = _mm512_add_epi64(s, _mm512_popcnt_epi64(_mm512_xor_si512(
+							_mm512_load_si512(g + k), pw[k])));
+		if ((m = _mm512_cmple_epu64_mask(s, t)) == 0)
+			continue;
+		_mm512_store_si512((void *)d, s);
+		while (m != 0) {
+			k = __builtin_ctz(m);
+			m &= (__mmask8)(m - 1);
+			idx[out] = first + (uint32_t)(i + (size_t)k);
+			ham[out++] = (uint16_t)d[k];
+		}
+	}
+	if (i < n)
+		out += select_scalar(p, groups + i * FACE_SKETCH_WORDS, n - i, thr,
+			first + (uint32_t)i, idx + out, ham + out);
+	return out;
+}
+
+size_t
+face_sketch_select(const uint64_t probe[FACE_SKETCH_WORDS], const uint64_t *groups, size_t n,
+	unsigned thr, uint32_t first, uint32_t *idx, uint16_t *ham)
 {
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq"))
-		sketch_avx512(probe, rows, n, out);
-	else
-		sketch_scalar(probe, rows, n, out);
+		return select_avx512(probe, groups, n, thr, first, idx, ham);
+	return select_scalar(probe, groups, n, thr, first, idx, ham);
 }

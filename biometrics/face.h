@@ -61,12 +61,22 @@ void face_scan_idx(const struct face_q *probe, const int8_t *gallery, const floa
 void face_sketch(const int8_t q[BIO_FACE_DIM], uint64_t out[FACE_SKETCH_WORDS]);
 
 /*
- * Hamming distances (0..BIO_FACE_DIM) of the probe's sketch to n sketches stored contiguously
- * from rows (64-byte aligned), into out[i]. Pure and thread-safe; AVX-512 popcount when the CPU
- * has it.
+ * A gallery's sketches are stored in groups of FACE_SKETCH_GROUP faces, word by word (word k of
+ * face i at groups[(i / 8) * 64 + k * 8 + i % 8]) so that a scan adds the counts of eight faces
+ * in one register with no horizontal sums. face_sketch_put/get write and read face i's sketch.
  */
-void face_sketch_scan(
-	const uint64_t probe[FACE_SKETCH_WORDS], const uint64_t *rows, size_t n, uint16_t *out);
+#define FACE_SKETCH_GROUP 8
+void face_sketch_put(uint64_t *groups, size_t i, const uint64_t sk[FACE_SKETCH_WORDS]);
+void face_sketch_get(const uint64_t *groups, size_t i, uint64_t sk[FACE_SKETCH_WORDS]);
+
+/*
+ * The faces among n (groups as above, face 0 the first of a group, 64-byte aligned) whose
+ * sketch differs from the probe's in at most thr bits: their numbers plus first to idx[] and
+ * their distances to ham[] (both room for n); returns how many. Pure and thread-safe; AVX-512
+ * popcount when the CPU has it.
+ */
+size_t face_sketch_select(const uint64_t probe[FACE_SKETCH_WORDS], const uint64_t *groups,
+	size_t n, unsigned thr, uint32_t first, uint32_t *idx, uint16_t *ham);
 
 /* Name of the kernel in use: "avx512vnni", "avx2" or "scalar". */
 const char *face_impl_name(void);

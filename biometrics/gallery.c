@@ -25,6 +25,9 @@
 #define PARALLEL_MIN 8192             /* smaller galleries are scanned by the caller's thread */
 #define PASS_HOLD_MS 50               /* longest a pass waits for a pending move */
 #define FSK_BYTES (FACE_SKETCH_WORDS * 8) /* one entry's face sketch */
+#define ADDED_RING 16384 /* latest additions remembered for gallery_identify_since_tmpl */
+/* bytes of the sketches of n entries: whole groups (face.h: FACE_SKETCH_GROUP) */
+#define FSK_SIZE(n) (((n) + FACE_SKETCH_GROUP - 1) / FACE_SKETCH_GROUP * FACE_SKETCH_GROUP * FSK_BYTES)
 
 struct gallery {
 	unsigned threads;
@@ -41,7 +44,8 @@ struct gallery {
 	void *loader_arg;
 	int8_t *face;     /* cap x BIO_FACE_DIM, 64-byte aligned */
 	float *face_inv;  /* 0: no face */
-	uint64_t *fsk;    /* cap x FACE_SKETCH_WORDS (face_sketch), 64-byte aligned; zeros: no face */
+	uint64_t *fsk;    /* face sketches in groups (face.h: face_sketch_put), FSK_SIZE(cap) bytes,
+			     64-byte aligned; zeros: no face */
 	uint8_t *iris;    /* cap x ENTRY_IRIS, 64-byte aligned; absent eyes are all zeros */
 	uint8_t *iris_ok; /* cap x 2 */
 	/* Finger descriptors (findex.h), the first stage of a finger-only search: */
@@ -62,6 +66,9 @@ struct gallery {
 	int pass_nice;   /* gallery_set_pass_nice */
 	int move_wanted; /* gallery_move_all_try found the gallery busy: hold new passes back */
 	long sketch_share; /* gallery_set_sketch_share */
+	/* The ids of the latest ADDED_RING additions, by sequence number (seq % ADDED_RING): what
+	 * a search since a recent sequence number looks at instead of every entry's number. */
+	uint8_t (*added)[16];
 };
 
 struct probe;
@@ -89,7 +96,9 @@ gallery_new(unsigned threads, struct gallery **out)
 		return PASO_E_INVALID_ARG;
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return PASO_E_NOMEM;
-	if ((g->fstats = calloc(1, sizeof(*g->fstats))) == NULL) {
+	if ((g->fstats = calloc(1, sizeof(*g->fstats))) == NULL ||
+		(g->added = calloc(ADDED_RING, sizeof(*g->added))) == NULL) {
+		free(g->fstats);
 		free(g);
 		return PASO_E_NOMEM;
 	}
@@ -101,6 +110,7 @@ gallery_new(unsigned threads, struct gallery **out)
 		pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 		if (pthread_rwlock_init(&g->lock, &a) != 0) {
 			pthread_rwlockattr_destroy(&a);
+			free(g->added);
 			free(g->fstats);
 			free(g);
 			return PASO_E_NOMEM;
@@ -109,6 +119,7 @@ gallery_new(unsigned threads, struct gallery **out)
 	}
 	if (pthread_mutex_init(&g->pass_mu, NULL) != 0) {
 		pthread_rwlock_destroy(&g->lock);
+		free(g->added);
 		free(g->fstats);
 		free(g);
 		return PASO_E_NOMEM;
@@ -116,6 +127,7 @@ gallery_new(unsigned threads, struct gallery **out)
 	if (pthread_cond_init(&g->pass_cv, NULL) != 0) {
 		pthread_mutex_destroy(&g->pass_mu);
 		pthread_rwlock_destroy(&g->lock);
+		free(g->added);
 		free(g->fstats);
 		free(g);
 		return PASO_E_NOMEM;
@@ -138,7 +150,7 @@ gallery_free(struct gallery *g)
 	if (g->iris != NULL)
 		sodium_memzero(g->iris, g->cap * ENTRY_IRIS);
 	if (g->fsk != NULL)
-		sodium_memzero(g->fsk, g->cap * FSK_BYTES);
+		sodium_memzero(g->fsk, FSK_SIZE(g->cap));
 	if (g->fdesc != NULL)
 		sodium_memzero(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*g->fdesc));
 	free(g->fdesc);
@@ -157,6 +169,9 @@ gallery_free(struct gallery *g)
 	free(g->iris);
 	free(g->iris_ok);
 	free(g->slots);
+	if (g->added != NULL)
+		sodium_memzero(g->added, ADDED_RING * sizeof(*g->added));
+	free(g->added);
 	pthread_rwlock_destroy(&g->lock);
 	pthread_cond_destroy(&g->pass_cv);
 	pthread_mutex_destroy(&g->pass_mu);
@@ -394,7 +409,7 @@ reserve_locked(struct gallery *g, size_t n)
 	if ((p = grow_aligned(g->face, g->cap * BIO_FACE_DIM, n * BIO_FACE_DIM)) == NULL)
 		return PASO_E_NOMEM;
 	g->face = p;
-	if ((p = grow_aligned(g->fsk, g->cap * FSK_BYTES, n * FSK_BYTES)) == NULL)
+	if ((p = grow_aligned(g->fsk, FSK_SIZE(g->cap), FSK_SIZE(n))) == NULL)
 		return PASO_E_NOMEM;
 	g->fsk = p;
 	if ((p = grow_aligned(g->iris, g->cap * ENTRY_IRIS, n * ENTRY_IRIS)) == NULL)
@@ -441,6 +456,7 @@ gallery_add_diag(
 	struct finger_template *ft = NULL;
 	struct fentry *fe = NULL;
 	struct face_q fq;
+	uint64_t sk[FACE_SKETCH_WORDS];
 	size_t i;
 	int r, k, e, has_iris[2] = {0, 0};
 
@@ -484,6 +500,7 @@ gallery_add_diag(
 	i = g->n;
 	memcpy(g->ids[i], id, 16);
 	g->seq[i] = ++g->next_seq;
+	memcpy(g->added[g->next_seq % ADDED_RING], id, 16);
 	set_finger(g, i, ft);
 	ft = NULL;
 	if (g->loader != NULL && s->finger_record != NULL && s->finger_len > 0)
@@ -491,7 +508,8 @@ gallery_add_diag(
 	fentry_store(g, i, fe);
 	memcpy(g->face + i * BIO_FACE_DIM, fq.q, BIO_FACE_DIM);
 	g->face_inv[i] = s->has_face ? fq.inv_norm : 0;
-	face_sketch(fq.q, g->fsk + i * FACE_SKETCH_WORDS);
+	face_sketch(fq.q, sk);
+	face_sketch_put(g->fsk, i, sk);
 	memset(g->iris + i * ENTRY_IRIS, 0, ENTRY_IRIS);
 	g->iris_ok[2 * i] = g->iris_ok[2 * i + 1] = 0;
 	for (k = 0; k < s->n_iris; k++) {
@@ -529,6 +547,7 @@ gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template 
 {
 	struct fentry *fe = NULL;
 	struct match_view v;
+	uint64_t sk[FACE_SKETCH_WORDS];
 	size_t i;
 	int r, e, ext = 0;
 
@@ -561,13 +580,15 @@ gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template 
 	i = g->n;
 	memcpy(g->ids[i], id, 16);
 	g->seq[i] = ++g->next_seq;
+	memcpy(g->added[g->next_seq % ADDED_RING], id, 16);
 	memset(g->face + i * BIO_FACE_DIM, 0, BIO_FACE_DIM);
 	g->face_inv[i] = 0;
 	if (v.face_q != NULL) {
 		memcpy(g->face + i * BIO_FACE_DIM, v.face_q, BIO_FACE_DIM);
 		g->face_inv[i] = v.face_inv_norm;
 	}
-	face_sketch(g->face + i * BIO_FACE_DIM, g->fsk + i * FACE_SKETCH_WORDS);
+	face_sketch(g->face + i * BIO_FACE_DIM, sk);
+	face_sketch_put(g->fsk, i, sk);
 	memset(g->iris + i * ENTRY_IRIS, 0, ENTRY_IRIS);
 	for (e = 0; e < 2; e++) {
 		g->iris_ok[2 * i + e] = v.iris[e] != NULL;
@@ -616,6 +637,7 @@ gallery_verify(const struct gallery *g, const uint8_t id[16], const struct match
 static int
 move_locked(struct gallery *dst, struct gallery *src)
 {
+	uint64_t sk[FACE_SKETCH_WORDS];
 	size_t i, k;
 	int r, k2;
 
@@ -629,6 +651,7 @@ move_locked(struct gallery *dst, struct gallery *src)
 		i = dst->n;
 		memcpy(dst->ids[i], src->ids[k], 16);
 		dst->seq[i] = ++dst->next_seq;
+		memcpy(dst->added[dst->next_seq % ADDED_RING], src->ids[k], 16);
 		if (src->finger[k] != NULL) {
 			set_finger(dst, i, src->finger[k]);
 			src->finger[k] = NULL;
@@ -638,7 +661,8 @@ move_locked(struct gallery *dst, struct gallery *src)
 		}
 		memcpy(dst->face + i * BIO_FACE_DIM, src->face + k * BIO_FACE_DIM, BIO_FACE_DIM);
 		dst->face_inv[i] = src->face_inv[k];
-		memcpy(dst->fsk + i * FACE_SKETCH_WORDS, src->fsk + k * FACE_SKETCH_WORDS, FSK_BYTES);
+		face_sketch_get(src->fsk, k, sk);
+		face_sketch_put(dst->fsk, i, sk);
 		memcpy(dst->iris + i * ENTRY_IRIS, src->iris + k * ENTRY_IRIS, ENTRY_IRIS);
 		dst->iris_ok[2 * i] = src->iris_ok[2 * k];
 		dst->iris_ok[2 * i + 1] = src->iris_ok[2 * k + 1];
@@ -714,7 +738,7 @@ gallery_clear(struct gallery *g)
 	}
 	if (g->n > 0) {
 		sodium_memzero(g->face, g->n * BIO_FACE_DIM);
-		sodium_memzero(g->fsk, g->n * FSK_BYTES);
+		sodium_memzero(g->fsk, FSK_SIZE(g->n));
 		sodium_memzero(g->iris, g->n * ENTRY_IRIS);
 		sodium_memzero(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*g->fdesc));
 		memset(g->fbits, 0, g->n * FINDEX_POSITIONS * sizeof(*g->fbits));
@@ -754,6 +778,7 @@ slot_delete(struct gallery *g, size_t s)
 int
 gallery_remove(struct gallery *g, const uint8_t id[16])
 {
+	uint64_t sk[FACE_SKETCH_WORDS];
 	size_t s, last, i;
 	int k;
 
@@ -777,7 +802,8 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 		g->finger_ext[i] = g->finger_ext[last];
 		memcpy(g->face + i * BIO_FACE_DIM, g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
 		g->face_inv[i] = g->face_inv[last];
-		memcpy(g->fsk + i * FACE_SKETCH_WORDS, g->fsk + last * FACE_SKETCH_WORDS, FSK_BYTES);
+		face_sketch_get(g->fsk, last, sk);
+		face_sketch_put(g->fsk, i, sk);
 		memcpy(g->iris + i * ENTRY_IRIS, g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
 		g->iris_ok[2 * i] = g->iris_ok[2 * last];
 		g->iris_ok[2 * i + 1] = g->iris_ok[2 * last + 1];
@@ -788,7 +814,8 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 		sodium_memzero(FD(g, k, last), sizeof(*g->fdesc));
 	memset(g->fbits + last * FINDEX_POSITIONS, 0, FINDEX_POSITIONS * sizeof(*g->fbits));
 	sodium_memzero(g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
-	sodium_memzero(g->fsk + last * FACE_SKETCH_WORDS, FSK_BYTES);
+	memset(sk, 0, sizeof(sk));
+	face_sketch_put(g->fsk, last, sk);
 	sodium_memzero(g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
 	sodium_memzero(g->ids[last], 16);
 	__atomic_store_n(&g->n, last, __ATOMIC_RELEASE);
@@ -832,7 +859,6 @@ struct worker {
 	uint32_t *kidx;
 	uint16_t *kham;
 	float *kcos;
-	uint16_t hbuf[BLOCK];
 	struct topk_cand cand[MAX_CAND];
 	size_t ncand;
 	struct gallery_hit best; /* best full comparison made by this worker */
@@ -1123,7 +1149,8 @@ sketch_shrink(struct worker *w, size_t want)
 	/* entries tied at the cut that would fill the buffer are dropped */
 	if (t > 0 && sum + hist[t] + BLOCK > w->keepcap)
 		t--;
-	for (j = 0; j < w->nkeep; j++)
+	/* (and never more than a block's room: many faces of one sketch tie at any cut) */
+	for (j = 0; j < w->nkeep && n + BLOCK < w->keepcap; j++)
 		if (w->kham[j] <= t) {
 			w->kidx[n] = w->kidx[j];
 			w->kham[n++] = w->kham[j];
@@ -1142,15 +1169,12 @@ scan_block_sketch(struct worker *w, size_t b, size_t m)
 	struct gallery *g = w->g;
 	size_t j;
 
-	face_sketch_scan(w->p->fsk, g->fsk + b * FACE_SKETCH_WORDS, m, w->hbuf);
-	for (j = 0; j < m; j++) {
+	/* b is a multiple of 64 (scan_pass), so the block starts a group */
+	w->nkeep += face_sketch_select(w->p->fsk, g->fsk + b * FACE_SKETCH_WORDS, m, w->hthr,
+		(uint32_t)b, w->kidx + w->nkeep, w->kham + w->nkeep);
+	for (j = 0; j < m; j++)
 		if (g->face_inv[b + j] == 0)
 			gated_entry(w, b + j, 0, 0);
-		else if (w->hbuf[j] <= w->hthr) {
-			w->kidx[w->nkeep] = (uint32_t)(b + j);
-			w->kham[w->nkeep++] = w->hbuf[j];
-		}
-	}
 	if (w->nkeep + BLOCK > w->keepcap)
 		sketch_shrink(w, w->keep_n);
 	w->scanned += m;
@@ -1166,7 +1190,8 @@ sketch_finish(struct worker *w)
 	sketch_shrink(w, w->keep_n);
 	face_scan_idx(&w->p->face, g->face, g->face_inv, w->kidx, w->nkeep, w->kcos);
 	for (j = 0; j < w->nkeep; j++)
-		gated_entry(w, w->kidx[j], 1, w->kcos[j]);
+		if (g->face_inv[w->kidx[j]] != 0) /* no face: scanned with its block */
+			gated_entry(w, w->kidx[j], 1, w->kcos[j]);
 }
 
 /*
@@ -1754,7 +1779,8 @@ gallery_identify_since_tmpl(struct gallery *g, const struct match_template *prob
 	struct worker *w = NULL;
 	struct probe p;
 	size_t i, n = 0, *idx = NULL;
-	int r;
+	uint64_t sq;
+	int r, ring;
 
 	memset(&p, 0, sizeof(p));
 	memset(best, 0, sizeof(*best));
@@ -1772,15 +1798,27 @@ gallery_identify_since_tmpl(struct gallery *g, const struct match_template *prob
 	w->k = GALLERY_SINCE_CANDIDATES;
 	w->thr = match_threshold(fmr);
 	rdlock(g);
-	/* Additions since a search are few: find them, then search them as identify does. */
-	if (g->next_seq > after && (idx = malloc(g->n * sizeof(*idx) + 1)) == NULL) {
+	/* Additions since a search are few: find them, then search them as identify does. The
+	 * latest are found by id from the ring of additions (an entry removed since is not
+	 * found, or found under a later number); older ones by every entry's number. */
+	ring = g->next_seq - after <= ADDED_RING;
+	if (g->next_seq > after &&
+		(idx = malloc((ring ? g->next_seq - after : g->n) * sizeof(*idx) + 1)) == NULL) {
 		unlock(g);
 		r = PASO_E_NOMEM;
 		goto out;
 	}
-	for (i = 0; idx != NULL && i < g->n; i++)
-		if (g->seq[i] > after)
-			idx[n++] = i;
+	if (idx != NULL && ring) {
+		for (sq = after + 1; sq <= g->next_seq && g->nslots > 0; sq++) {
+			size_t sl = slot_find(g, g->added[sq % ADDED_RING]);
+
+			if (g->slots[sl] != 0 && g->seq[g->slots[sl] - 1] == sq)
+				idx[n++] = g->slots[sl] - 1;
+		}
+	} else
+		for (i = 0; idx != NULL && i < g->n; i++)
+			if (g->seq[i] > after)
+				idx[n++] = i;
 	scan_some(w, idx, n);
 	confirm_all(g, w, w->cand, w->ncand);
 	unlock(g);

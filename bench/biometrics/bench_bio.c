@@ -520,16 +520,6 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh, const char *modes, lo
 		if (mode == 2) {
 			memcpy(res2, res, nreal);
 			have2 = 1;
-		} else if (mode == 4 && have2) {
-			uint32_t lost = 0, won = 0;
-
-			for (i = 0; i < nreal; i++) {
-				lost += res2[i] && !res[i];
-				won += !res2[i] && res[i];
-			}
-			printf("    against 2 on all %u probes: %u found there missed here, %u the "
-			       "other way\n",
-				nreal, lost, won);
 		}
 		/* people never enrolled: any hit is a false duplicate */
 		for (i = nreal; i < nreal + nreal / 4; i++) {
@@ -553,6 +543,17 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh, const char *modes, lo
 			100.0 * ((double)exh_hits - hits_sub) / nexh);
 		printf("    %u never-enrolled people: %u false duplicates\n", nreal / 4,
 			nonmated_fp);
+		if (mode == 4 && have2) {
+			uint32_t lost = 0, won = 0;
+
+			for (i = 0; i < nreal; i++) {
+				lost += res2[i] && !res[i];
+				won += !res2[i] && res[i];
+			}
+			printf("    against 2 on all %u probes: %u found there missed here, %u the "
+			       "other way\n",
+				nreal, lost, won);
+		}
 	}
 	if (rate[0] > 0 && rate[1] > 0 && rate[2] > 0 && rate[3] > 0)
 		printf("  ratios: face-gated %.2fx, + fingers only where open %.2fx, batched %.2fx "

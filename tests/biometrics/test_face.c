@@ -149,23 +149,26 @@ test_kernels_and_scan_agree(void **state)
 }
 
 /*
- * The sketch's Hamming distance, by the AVX-512 kernel where the CPU has it, equals a plain
- * count of differing signs for every row (also past a multiple of eight rows), and tracks the
- * angle: a near copy of a face is much nearer by sketch than a stranger. The exact rescoring of
- * chosen rows gives the scan's cosines.
+ * The sketch selection, by the AVX-512 kernel where the CPU has it, returns exactly the faces
+ * whose signs differ from the probe's in at most thr places, with those counts (also past a
+ * whole group of eight), and tracks the angle: a near copy of a face is much nearer by sketch
+ * than a stranger. The exact rescoring of chosen rows gives the scan's cosines.
  */
 static void
-test_sketch_scan_counts_sign_differences(void **state)
+test_sketch_select_counts_sign_differences(void **state)
 {
 	enum { N = 75 };
 	static _Alignas(64) int8_t g[N * BIO_FACE_DIM];
-	static _Alignas(64) uint64_t sk[N * FACE_SKETCH_WORDS];
-	uint64_t psk[FACE_SKETCH_WORDS];
+	static _Alignas(64) uint64_t sk[(N + 7) / 8 * 8 * FACE_SKETCH_WORDS];
+	uint64_t psk[FACE_SKETCH_WORDS], one[FACE_SKETCH_WORDS], back[FACE_SKETCH_WORDS];
 	float v[BIO_FACE_DIM], w[BIO_FACE_DIM], inv[N], all[N], some[3];
+	uint32_t idx[N];
 	uint16_t ham[N];
+	int dist[N];
 	struct face_q p, q;
-	const uint32_t idx[3] = {74, 3, 40};
-	int i, k, d;
+	const uint32_t pick[3] = {74, 3, 40};
+	size_t n, j;
+	int i, k, d, thr, expect;
 
 	(void)state;
 	random_face(v);
@@ -179,20 +182,32 @@ test_sketch_scan_counts_sign_differences(void **state)
 		assert_int_equal(face_quantize(w, &q, NULL), 0);
 		memcpy(g + i * BIO_FACE_DIM, q.q, BIO_FACE_DIM);
 		inv[i] = q.inv_norm;
-		face_sketch(q.q, sk + i * FACE_SKETCH_WORDS);
-	}
-	face_sketch_scan(psk, sk, N, ham);
-	for (i = 0; i < N; i++) {
+		face_sketch(q.q, one);
+		face_sketch_put(sk, (size_t)i, one);
+		face_sketch_get(sk, (size_t)i, back);
+		assert_memory_equal(one, back, sizeof(one));
 		for (d = 0, k = 0; k < BIO_FACE_DIM; k++)
-			d += (p.q[k] < 0) != (g[i * BIO_FACE_DIM + k] < 0);
-		assert_int_equal(ham[i], d);
+			d += (p.q[k] < 0) != (q.q[k] < 0);
+		dist[i] = d;
+	}
+	for (i = 0; i < N; i++)
 		if (i != 7)
-			assert_true(ham[7] + 100 < ham[i]);
+			assert_true(dist[7] + 100 < dist[i]);
+	for (thr = 0; thr <= BIO_FACE_DIM; thr += 8) {
+		n = face_sketch_select(psk, sk, N, (unsigned)thr, 1000, idx, ham);
+		for (expect = 0, i = 0; i < N; i++)
+			expect += dist[i] <= thr;
+		assert_int_equal(n, expect);
+		for (j = 0; j < n; j++) {
+			assert_true(idx[j] >= 1000 && idx[j] < 1000 + N);
+			assert_int_equal(ham[j], dist[idx[j] - 1000]);
+			assert_true(j == 0 || idx[j] > idx[j - 1]);
+		}
 	}
 	face_scan(&p, g, inv, N, all);
-	face_scan_idx(&p, g, inv, idx, 3, some);
+	face_scan_idx(&p, g, inv, pick, 3, some);
 	for (i = 0; i < 3; i++)
-		assert_true(some[i] == all[idx[i]]);
+		assert_true(some[i] == all[pick[i]]);
 }
 
 int
@@ -203,7 +218,7 @@ main(void)
 		cmocka_unit_test(test_cosine_int8_close_to_float),
 		cmocka_unit_test(test_rejects_bad_values),
 		cmocka_unit_test(test_kernels_and_scan_agree),
-		cmocka_unit_test(test_sketch_scan_counts_sign_differences),
+		cmocka_unit_test(test_sketch_select_counts_sign_differences),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

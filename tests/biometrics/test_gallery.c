@@ -426,6 +426,68 @@ test_sketch_search_finds_whom_the_full_scan_finds(void **state)
 	gallery_free(g);
 }
 
+/*
+ * A search since a sequence number sees exactly the entries added after it: found by id among
+ * the latest additions (also one moved by a removal), and by every entry's number once more
+ * were added since than the gallery remembers.
+ */
+static void
+test_identify_since_sees_only_later_additions(void **state)
+{
+	struct gallery *g = NULL;
+	struct gallery_hit hit;
+	struct bio_sample f;
+	struct match_template *t;
+	uint8_t id[16], seed[32];
+	uint64_t after;
+	uint32_t i;
+	double ss;
+	int found, k, round;
+
+	(void)state;
+	assert_int_equal(gallery_new(1, &g), 0);
+	for (i = 0; i < NE / 2; i++) {
+		make_id(i, id);
+		assert_int_equal(gallery_add(g, id, &enrol[i]), 0);
+	}
+	after = gallery_seq(g);
+	for (i = NE / 2; i < NE; i++) {
+		make_id(i, id);
+		assert_int_equal(gallery_add(g, id, &enrol[i]), 0);
+	}
+	make_id(0, id);
+	assert_int_equal(gallery_remove(g, id), 0); /* person NE - 1 moves into its place */
+	memset(&f, 0, sizeof(f));
+	f.has_face = 1;
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < NE; i++) {
+			assert_int_equal(match_template_new(&probe[i], &t, NULL), 0);
+			assert_int_equal(
+				gallery_identify_since_tmpl(g, t, 1e-6, after, &hit, &found), 0);
+			match_template_free(t);
+			assert_int_equal(found, i >= NE / 2);
+			if (found) {
+				make_id(i, id);
+				assert_memory_equal(hit.id, id, 16);
+			}
+		}
+		/* more additions since than the ring holds: the second round scans numbers */
+		for (i = 0; round == 0 && i < 16384; i++) {
+			memset(seed, 0, sizeof(seed));
+			memcpy(seed, &i, sizeof(i));
+			seed[31] = 9;
+			population_face_vector(seed, f.face);
+			for (ss = 0, k = 0; k < BIO_FACE_DIM; k++)
+				ss += (double)f.face[k] * f.face[k];
+			for (k = 0; k < BIO_FACE_DIM; k++)
+				f.face[k] = (float)(f.face[k] / sqrt(ss));
+			make_id(200000 + i, id);
+			assert_int_equal(gallery_add(g, id, &f), 0);
+		}
+	}
+	gallery_free(g);
+}
+
 /* A copy of s holding only the modalities in keep (caller clears it). */
 static void
 copy_keep(const struct bio_sample *s, unsigned keep, struct bio_sample *out)
@@ -602,6 +664,7 @@ main(void)
 		cmocka_unit_test(test_deferred_finger_templates),
 		cmocka_unit_test(test_strangers_open_few_fingers),
 		cmocka_unit_test(test_sketch_search_finds_whom_the_full_scan_finds),
+		cmocka_unit_test(test_identify_since_sees_only_later_additions),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
