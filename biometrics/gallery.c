@@ -25,6 +25,7 @@
 #define PARALLEL_MIN 8192             /* smaller galleries are scanned by the caller's thread */
 #define PASS_HOLD_MS 50               /* longest a pass waits for a pending move */
 #define FSK_BYTES (FACE_SKETCH_WORDS * 8) /* one entry's face sketch */
+#define NOFACE_BATCH (4 * BLOCK) /* entries without a face gathered before their irises */
 #define ADDED_RING 16384 /* latest additions remembered for gallery_identify_since_tmpl */
 /* bytes of the sketches of n entries: whole groups (face.h: FACE_SKETCH_GROUP) */
 #define FSK_SIZE(n) (((n) + FACE_SKETCH_GROUP - 1) / FACE_SKETCH_GROUP * FACE_SKETCH_GROUP * FSK_BYTES)
@@ -859,6 +860,8 @@ struct worker {
 	uint32_t *kidx;
 	uint16_t *kham;
 	float *kcos;
+	uint32_t nfidx[NOFACE_BATCH]; /* entries without a face waiting (noface_flush) */
+	size_t nf;
 	struct topk_cand cand[MAX_CAND];
 	size_t ncand;
 	struct gallery_hit best; /* best full comparison made by this worker */
@@ -1159,9 +1162,41 @@ sketch_shrink(struct worker *w, size_t want)
 	w->hthr = t;
 }
 
+/* Asks for the irises of entry i the probe will compare (they are far apart in memory). */
+static void
+prefetch_iris(const struct worker *w, size_t i)
+{
+	const uint8_t *r = w->g->iris + i * ENTRY_IRIS;
+	int e, l;
+
+	for (e = 0; e < 2; e++)
+		if (w->p->iris[e] != NULL)
+			for (l = 0; l < IRIS_REC; l += 64)
+				__builtin_prefetch(r + e * IRIS_REC + l);
+}
+
 /*
- * The sketch stage of a block: Hamming distances to the probe's sketch, entries within the cut
- * kept for sketch_finish; entries without a face go through the gate as before (irises).
+ * Entries without a face waiting for their irises (w->nf of them), compared a few at a time
+ * with the next ones' irises asked for ahead: entry by entry, each would wait for memory.
+ */
+static void
+noface_flush(struct worker *w)
+{
+	size_t j;
+
+	for (j = 0; j < w->nf && j < 4; j++)
+		prefetch_iris(w, w->nfidx[j]);
+	for (j = 0; j < w->nf; j++) {
+		if (j + 4 < w->nf)
+			prefetch_iris(w, w->nfidx[j + 4]);
+		gated_entry(w, w->nfidx[j], 0, 0);
+	}
+	w->nf = 0;
+}
+
+/*
+ * The sketch stage of a block: the entries within the cut kept for sketch_finish; entries
+ * without a face go through the gate as before (irises), gathered a few blocks at a time.
  */
 static void
 scan_block_sketch(struct worker *w, size_t b, size_t m)
@@ -1174,7 +1209,9 @@ scan_block_sketch(struct worker *w, size_t b, size_t m)
 		(uint32_t)b, w->kidx + w->nkeep, w->kham + w->nkeep);
 	for (j = 0; j < m; j++)
 		if (g->face_inv[b + j] == 0)
-			gated_entry(w, b + j, 0, 0);
+			w->nfidx[w->nf++] = (uint32_t)(b + j);
+	if (w->nf + BLOCK > NOFACE_BATCH)
+		noface_flush(w);
 	if (w->nkeep + BLOCK > w->keepcap)
 		sketch_shrink(w, w->keep_n);
 	w->scanned += m;
@@ -1185,13 +1222,19 @@ static void
 sketch_finish(struct worker *w)
 {
 	struct gallery *g = w->g;
-	size_t j;
+	size_t j, ahead = 0;
 
+	noface_flush(w);
 	sketch_shrink(w, w->keep_n);
 	face_scan_idx(&w->p->face, g->face, g->face_inv, w->kidx, w->nkeep, w->kcos);
-	for (j = 0; j < w->nkeep; j++)
+	for (j = 0; j < w->nkeep; j++) {
+		/* the irises of the next few past the gate, asked for ahead */
+		for (; ahead < w->nkeep && ahead < j + 4; ahead++)
+			if (w->kcos[ahead] >= w->gate_cos)
+				prefetch_iris(w, w->kidx[ahead]);
 		if (g->face_inv[w->kidx[j]] != 0) /* no face: scanned with its block */
 			gated_entry(w, w->kidx[j], 1, w->kcos[j]);
+	}
 }
 
 /*
