@@ -1105,8 +1105,15 @@ gated_entry(struct worker *w, size_t i, int has_fs, float fs)
 	}
 	for (e = 0; pass && e < 2; e++)
 		if (p->iris[e] != NULL && g->iris_ok[2 * i + e]) {
-			iris_scan(p->iris[e], g->iris + i * ENTRY_IRIS + e * IRIS_REC, ENTRY_IRIS, 1,
-				&is);
+			const uint8_t *rec = g->iris + i * ENTRY_IRIS + e * IRIS_REC;
+
+			/* clearly another eye (iris.h: iris_quick_near): a stranger's evidence,
+			 * about none, without the full comparison */
+			if (!iris_quick_near(p->iris[e], rec, rec + BIO_IRIS_BYTES)) {
+				common = 1;
+				continue;
+			}
+			iris_scan(p->iris[e], rec, ENTRY_IRIS, 1, &is);
 			if (is >= 0) {
 				ev += match_iris_ev(is);
 				common = 1;
@@ -1162,17 +1169,21 @@ sketch_shrink(struct worker *w, size_t want)
 	w->hthr = t;
 }
 
-/* Asks for the irises of entry i the probe will compare (they are far apart in memory). */
+/*
+ * Asks for what iris_quick_near reads of entry i's irises (they are far apart in memory): the
+ * quick rings of each code and mask the probe will look at.
+ */
 static void
 prefetch_iris(const struct worker *w, size_t i)
 {
-	const uint8_t *r = w->g->iris + i * ENTRY_IRIS;
-	int e, l;
+	const uint8_t *r = w->g->iris + i * ENTRY_IRIS + IRIS_QUICK_RING * IRIS_ROW_BYTES;
+	int e;
 
 	for (e = 0; e < 2; e++)
-		if (w->p->iris[e] != NULL)
-			for (l = 0; l < IRIS_REC; l += 64)
-				__builtin_prefetch(r + e * IRIS_REC + l);
+		if (w->p->iris[e] != NULL) {
+			__builtin_prefetch(r + e * IRIS_REC);
+			__builtin_prefetch(r + e * IRIS_REC + BIO_IRIS_BYTES);
+		}
 }
 
 /*
@@ -1308,6 +1319,14 @@ scan_block(struct worker *w, size_t b, size_t m)
 		}
 		if (!w->exhaustive && p->has_face && w->gate_cos > -1) {
 			scan_block_gated(w, b, m);
+			return;
+		}
+		if (!w->exhaustive && fast && w->gate_cos > -1) {
+			/* no face to gate by: every entry through gated_entry, which looks at
+			 * the irises quickly before comparing them in full */
+			for (j = 0; j < m; j++)
+				gated_entry(w, b + j, 0, 0);
+			w->scanned += m;
 			return;
 		}
 		if (!w->exhaustive && !fast && w->fq != NULL) {
