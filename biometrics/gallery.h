@@ -199,8 +199,10 @@ int gallery_identify_since_tmpl(struct gallery *g, const struct match_template *
  * compared only where its face cosine has at least GALLERY_GATE_EV evidence (a face
  * false-match rate of 1e-2: 1% of strangers), or where either side has no face. The irises
  * cost about ten times the face, so the scan costs about a tenth; a mate whose face falls
- * below the gate keeps its face evidence only. bench_bio measures the loss against the
- * exhaustive search.
+ * below the gate keeps its face evidence only. Each iris is first looked at quickly
+ * (iris.h: iris_quick_near) and compared in full only if it may be the probe's eye. A probe
+ * without a face has every entry's irises looked at that way. bench_bio measures the loss
+ * against the exhaustive search.
  */
 #define GALLERY_GATE_MIN 8192
 #define GALLERY_GATE_EV 2.0
