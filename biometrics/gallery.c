@@ -45,6 +45,7 @@ struct gallery {
 	void *loader_arg;
 	int8_t *face;     /* cap x BIO_FACE_DIM, 64-byte aligned */
 	float *face_inv;  /* 0: no face */
+	uint64_t *noface; /* (cap + 63) / 64 words: bit i set when entry i has no face */
 	uint64_t *fsk;    /* face sketches in groups (face.h: face_sketch_put), FSK_SIZE(cap) bytes,
 			     64-byte aligned; zeros: no face */
 	uint8_t *iris;    /* cap x ENTRY_IRIS, 64-byte aligned; absent eyes are all zeros */
@@ -166,6 +167,7 @@ gallery_free(struct gallery *g)
 	free(g->finger_ext);
 	free(g->face);
 	free(g->face_inv);
+	free(g->noface);
 	free(g->fsk);
 	free(g->iris);
 	free(g->iris_ok);
@@ -193,6 +195,18 @@ gallery_set_finger_loader(struct gallery *g, gallery_finger_loader fn, void *arg
 	g->loader = fn;
 	g->loader_arg = arg;
 	pthread_rwlock_unlock(&g->lock);
+}
+
+/* Records whether entry i has a face (from face_inv[i]) in the bitmap the sketch scan reads. */
+static void
+noface_mark(struct gallery *g, size_t i)
+{
+	uint64_t bit = 1ull << (i % 64);
+
+	if (g->face_inv[i] == 0)
+		g->noface[i / 64] |= bit;
+	else
+		g->noface[i / 64] &= ~bit;
 }
 
 /* Stores entry i's finger template, or only that it has one when a loader keeps them. */
@@ -404,6 +418,9 @@ reserve_locked(struct gallery *g, size_t n)
 	if ((p = realloc(g->face_inv, n * sizeof(float))) == NULL)
 		return PASO_E_NOMEM;
 	g->face_inv = p;
+	if ((p = grow_aligned(g->noface, (g->cap + 63) / 64 * 8, (n + 63) / 64 * 8)) == NULL)
+		return PASO_E_NOMEM;
+	g->noface = p;
 	if ((p = realloc(g->iris_ok, n * 2)) == NULL)
 		return PASO_E_NOMEM;
 	g->iris_ok = p;
@@ -511,6 +528,7 @@ gallery_add_diag(
 	g->face_inv[i] = s->has_face ? fq.inv_norm : 0;
 	face_sketch(fq.q, sk);
 	face_sketch_put(g->fsk, i, sk);
+	noface_mark(g, i);
 	memset(g->iris + i * ENTRY_IRIS, 0, ENTRY_IRIS);
 	g->iris_ok[2 * i] = g->iris_ok[2 * i + 1] = 0;
 	for (k = 0; k < s->n_iris; k++) {
@@ -590,6 +608,7 @@ gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template 
 	}
 	face_sketch(g->face + i * BIO_FACE_DIM, sk);
 	face_sketch_put(g->fsk, i, sk);
+	noface_mark(g, i);
 	memset(g->iris + i * ENTRY_IRIS, 0, ENTRY_IRIS);
 	for (e = 0; e < 2; e++) {
 		g->iris_ok[2 * i + e] = v.iris[e] != NULL;
@@ -664,6 +683,7 @@ move_locked(struct gallery *dst, struct gallery *src)
 		dst->face_inv[i] = src->face_inv[k];
 		face_sketch_get(src->fsk, k, sk);
 		face_sketch_put(dst->fsk, i, sk);
+		noface_mark(dst, i);
 		memcpy(dst->iris + i * ENTRY_IRIS, src->iris + k * ENTRY_IRIS, ENTRY_IRIS);
 		dst->iris_ok[2 * i] = src->iris_ok[2 * k];
 		dst->iris_ok[2 * i + 1] = src->iris_ok[2 * k + 1];
@@ -740,6 +760,7 @@ gallery_clear(struct gallery *g)
 	if (g->n > 0) {
 		sodium_memzero(g->face, g->n * BIO_FACE_DIM);
 		sodium_memzero(g->fsk, FSK_SIZE(g->n));
+		memset(g->noface, 0, (g->n + 63) / 64 * 8);
 		sodium_memzero(g->iris, g->n * ENTRY_IRIS);
 		sodium_memzero(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*g->fdesc));
 		memset(g->fbits, 0, g->n * FINDEX_POSITIONS * sizeof(*g->fbits));
@@ -805,6 +826,7 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 		g->face_inv[i] = g->face_inv[last];
 		face_sketch_get(g->fsk, last, sk);
 		face_sketch_put(g->fsk, i, sk);
+		noface_mark(g, i);
 		memcpy(g->iris + i * ENTRY_IRIS, g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
 		g->iris_ok[2 * i] = g->iris_ok[2 * last];
 		g->iris_ok[2 * i + 1] = g->iris_ok[2 * last + 1];
@@ -817,6 +839,7 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 	sodium_memzero(g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
 	memset(sk, 0, sizeof(sk));
 	face_sketch_put(g->fsk, last, sk);
+	g->noface[last / 64] &= ~(1ull << (last % 64));
 	sodium_memzero(g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
 	sodium_memzero(g->ids[last], 16);
 	__atomic_store_n(&g->n, last, __ATOMIC_RELEASE);
@@ -1218,9 +1241,15 @@ scan_block_sketch(struct worker *w, size_t b, size_t m)
 	/* b is a multiple of 64 (scan_pass), so the block starts a group */
 	w->nkeep += face_sketch_select(w->p->fsk, g->fsk + b * FACE_SKETCH_WORDS, m, w->hthr,
 		(uint32_t)b, w->kidx + w->nkeep, w->kham + w->nkeep);
-	for (j = 0; j < m; j++)
-		if (g->face_inv[b + j] == 0)
-			w->nfidx[w->nf++] = (uint32_t)(b + j);
+	/* b and m are multiples of 64 but at the gallery's end; bits past it are clear */
+	for (j = 0; j < m; j += 64) {
+		uint64_t bits = g->noface[(b + j) / 64];
+
+		while (bits != 0) {
+			w->nfidx[w->nf++] = (uint32_t)(b + j + (size_t)__builtin_ctzll(bits));
+			bits &= bits - 1;
+		}
+	}
 	if (w->nf + BLOCK > NOFACE_BATCH)
 		noface_flush(w);
 	if (w->nkeep + BLOCK > w->keepcap)

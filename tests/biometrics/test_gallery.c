@@ -363,10 +363,13 @@ test_batched_and_gated_searches_agree(void **state)
 	gallery_free(g);
 }
 
+static void copy_keep(const struct bio_sample *s, unsigned keep, struct bio_sample *out);
+
 /*
  * A gallery past GALLERY_SKETCH_MIN is searched by face sketch first: on detention-preset probes
- * it finds whom the int8 scan of every face finds (and no one else), and an entry moved by a
- * removal keeps its own sketch (the moved person is still found).
+ * it finds whom the int8 scan of every face finds (and no one else), a person enrolled without
+ * a face included, and an entry moved by a removal keeps its own sketch (the moved person is
+ * still found).
  */
 static void
 test_sketch_search_finds_whom_the_full_scan_finds(void **state)
@@ -374,7 +377,7 @@ test_sketch_search_finds_whom_the_full_scan_finds(void **state)
 	struct gallery *g = NULL;
 	struct gallery_hit hit, full;
 	struct gallery_opts noskt = {0, 0, 0, 0, -1};
-	struct bio_sample f;
+	struct bio_sample f, nf;
 	uint8_t id[16], seed[32];
 	uint32_t i, nfound = 0;
 	double ss;
@@ -400,7 +403,12 @@ test_sketch_search_finds_whom_the_full_scan_finds(void **state)
 	}
 	for (i = 0; i < NE; i++) {
 		make_id(i, id);
-		assert_int_equal(gallery_add(g, id, &enrol[i]), 0);
+		if (i == 0) { /* enrolled without a face: found by the scan of faceless entries */
+			copy_keep(&enrol[0], BIO_IRIS | BIO_FINGER, &nf);
+			assert_int_equal(gallery_add(g, id, &nf), 0);
+			bio_sample_clear(&nf);
+		} else
+			assert_int_equal(gallery_add(g, id, &enrol[i]), 0);
 	}
 	for (i = 0; i < NE + NS; i++) {
 		assert_int_equal(gallery_identify(g, &probe[i], 1e-6, &hit, &found), 0);
