@@ -305,11 +305,26 @@ face_scan_idx(const struct face_q *probe, const int8_t *gallery, const float *in
 	}
 }
 
+/* A restart sketches every face it loads: the sign bits of 64 bytes in one instruction. */
+__attribute__((target("avx512f,avx512bw"))) static void
+sketch_avx512(const int8_t *q, uint64_t *out)
+{
+	int k;
+
+	for (k = 0; k < FACE_SKETCH_WORDS; k++)
+		out[k] = (uint64_t)_mm512_movepi8_mask(_mm512_loadu_si512((const void *)(q + 64 * k)));
+}
+
 void
 face_sketch(const int8_t q[BIO_FACE_DIM], uint64_t out[FACE_SKETCH_WORDS])
 {
 	int k;
 
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+		sketch_avx512(q, out);
+		return;
+	}
 	memset(out, 0, FACE_SKETCH_WORDS * sizeof(*out));
 	for (k = 0; k < BIO_FACE_DIM; k++)
 		if (q[k] < 0)
