@@ -247,6 +247,19 @@ gallery_set_sketch_share(struct gallery *g, long share)
 /* The descriptor of entry i at position k (0-based). */
 #define FD(g, k, i) ((g)->fdesc + (size_t)(k) * (g)->cap + (i))
 
+/*
+ * A gallery that keeps fingers outside (a loader set before it first grew) has no descriptors
+ * at all: every one would be empty, and at 5 KB an entry they were most of its memory. Reads
+ * then see an empty descriptor.
+ */
+static const struct findex_finger fd_none;
+
+static const struct findex_finger *
+fd_at(const struct gallery *g, int k, size_t i)
+{
+	return g->fdesc != NULL ? FD(g, k, i) : &fd_none;
+}
+
 /* An entry's finger descriptors, made before the write lock is taken (describing takes ~0.1 ms). */
 struct fentry {
 	struct findex_finger d[FINDEX_POSITIONS];
@@ -284,7 +297,8 @@ fentry_store(struct gallery *g, size_t i, const struct fentry *fe)
 	int k;
 
 	for (k = 0; k < FINDEX_POSITIONS; k++) {
-		*FD(g, k, i) = fe->d[k];
+		if (g->fdesc != NULL)
+			*FD(g, k, i) = fe->d[k];
 		findex_stats_add(g->fstats, k, &fe->d[k], fe->n[k], +1);
 	}
 	memcpy(g->fbits + i * FINDEX_POSITIONS, fe->n, sizeof(fe->n));
@@ -297,8 +311,8 @@ fentry_copy(struct gallery *dst, size_t i, const struct gallery *src, size_t k)
 {
 	int p;
 
-	for (p = 0; p < FINDEX_POSITIONS; p++)
-		*FD(dst, p, i) = *FD(src, p, k);
+	for (p = 0; p < FINDEX_POSITIONS && dst->fdesc != NULL; p++)
+		*FD(dst, p, i) = *fd_at(src, p, k);
 	memcpy(dst->fbits + i * FINDEX_POSITIONS, src->fbits + k * FINDEX_POSITIONS,
 		FINDEX_POSITIONS * sizeof(*dst->fbits));
 	dst->fx[i] = src->fx[k];
@@ -433,9 +447,11 @@ reserve_locked(struct gallery *g, size_t n)
 	if ((p = grow_aligned(g->iris, g->cap * ENTRY_IRIS, n * ENTRY_IRIS)) == NULL)
 		return PASO_E_NOMEM;
 	g->iris = p;
-	if ((p = grow_fdesc(g, n)) == NULL)
-		return PASO_E_NOMEM;
-	g->fdesc = p;
+	if (g->loader == NULL || g->fdesc != NULL) {
+		if ((p = grow_fdesc(g, n)) == NULL)
+			return PASO_E_NOMEM;
+		g->fdesc = p;
+	}
 	if ((p = realloc(g->fbits, n * FINDEX_POSITIONS * sizeof(*g->fbits))) == NULL)
 		return PASO_E_NOMEM;
 	g->fbits = p;
@@ -691,14 +707,14 @@ move_locked(struct gallery *dst, struct gallery *src)
 		if (dst->loader != NULL && dst->finger[i] == NULL && dst->finger_ext[i] &&
 			!src->finger_ext[k]) {
 			/* set_finger moved src's fingers outside: dst cannot describe them */
-			for (k2 = 0; k2 < FINDEX_POSITIONS; k2++)
+			for (k2 = 0; k2 < FINDEX_POSITIONS && dst->fdesc != NULL; k2++)
 				sodium_memzero(FD(dst, k2, i), sizeof(*dst->fdesc));
 			memset(dst->fbits + i * FINDEX_POSITIONS, 0,
 				FINDEX_POSITIONS * sizeof(*dst->fbits));
 			dst->fx[i] = 1;
 		}
 		for (k2 = 0; k2 < FINDEX_POSITIONS; k2++)
-			findex_stats_add(dst->fstats, k2, FD(dst, k2, i),
+			findex_stats_add(dst->fstats, k2, fd_at(dst, k2, i),
 				dst->fbits[i * FINDEX_POSITIONS + k2], +1);
 		__atomic_store_n(&dst->n, i + 1, __ATOMIC_RELEASE);
 		dst->slots[slot_find(dst, src->ids[k])] = (uint32_t)(i + 1);
@@ -762,7 +778,8 @@ gallery_clear(struct gallery *g)
 		sodium_memzero(g->fsk, FSK_SIZE(g->n));
 		memset(g->noface, 0, (g->n + 63) / 64 * 8);
 		sodium_memzero(g->iris, g->n * ENTRY_IRIS);
-		sodium_memzero(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*g->fdesc));
+		if (g->fdesc != NULL)
+			sodium_memzero(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*g->fdesc));
 		memset(g->fbits, 0, g->n * FINDEX_POSITIONS * sizeof(*g->fbits));
 		sodium_memzero(g->fstats, sizeof(*g->fstats));
 		sodium_memzero(g->ids, g->n * 16);
@@ -813,7 +830,8 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 	last = g->n - 1;
 	slot_delete(g, s);
 	for (k = 0; k < FINDEX_POSITIONS; k++)
-		findex_stats_add(g->fstats, k, FD(g, k, i), g->fbits[i * FINDEX_POSITIONS + k], -1);
+		findex_stats_add(
+			g->fstats, k, fd_at(g, k, i), g->fbits[i * FINDEX_POSITIONS + k], -1);
 	finger_template_free(g->finger[i]);
 	if (i != last) {
 		/* the last entry moves into i: its slot now points there */
@@ -833,7 +851,7 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 		fentry_copy(g, i, g, last);
 	}
 	g->finger[last] = NULL;
-	for (k = 0; k < FINDEX_POSITIONS; k++)
+	for (k = 0; k < FINDEX_POSITIONS && g->fdesc != NULL; k++)
 		sodium_memzero(FD(g, k, last), sizeof(*g->fdesc));
 	memset(g->fbits + last * FINDEX_POSITIONS, 0, FINDEX_POSITIONS * sizeof(*g->fbits));
 	sodium_memzero(g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
@@ -1291,6 +1309,13 @@ scan_block_findex(struct worker *w, size_t b, size_t m)
 	size_t j;
 	int k;
 
+	if (g->fdesc == NULL) { /* fingers kept outside: no descriptors to rank by */
+		for (j = 0; j < m; j++)
+			if (g->fx[b + j])
+				confirm(w, b + j);
+		w->scanned += m;
+		return;
+	}
 	for (k = 0; k < FINDEX_POSITIONS; k++)
 		d[k] = FD(g, k, b);
 	findex_scan(w->fq, d, g->fbits + b * FINDEX_POSITIONS, m, w->fbuf, w->cbuf);
