@@ -283,3 +283,144 @@ face_scan(const struct face_q *probe, const int8_t *gallery, const float *inv_no
 			out[i + j] = (float)dots[j] * probe->inv_norm * inv_norm[i + j];
 	}
 }
+
+void
+face_scan_idx(const struct face_q *probe, const int8_t *gallery, const float *inv_norm,
+	const uint32_t *idx, size_t n, float *out)
+{
+	face_kernel_fn fn = kernel();
+	int32_t ps = sum_q(probe->q), dot;
+	size_t j;
+	int k;
+
+	for (j = 0; j < n; j++) {
+		/* rows are scattered: ask for the row after next while this one is scored */
+		if (j + 2 < n)
+			for (k = 0; k < BIO_FACE_DIM / 64; k++)
+				_mm_prefetch((const char *)(gallery + (size_t)idx[j + 2] * BIO_FACE_DIM +
+							    64 * k),
+					_MM_HINT_T0);
+		fn(probe->q, ps, gallery + (size_t)idx[j] * BIO_FACE_DIM, 1, &dot);
+		out[j] = (float)dot * probe->inv_norm * inv_norm[idx[j]];
+	}
+}
+
+/* A restart sketches every face it loads: the sign bits of 64 bytes in one instruction. */
+__attribute__((target("avx512f,avx512bw"))) static void
+sketch_avx512(const int8_t *q, uint64_t *out)
+{
+	int k;
+
+	for (k = 0; k < FACE_SKETCH_WORDS; k++)
+		out[k] = (uint64_t)_mm512_movepi8_mask(_mm512_loadu_si512((const void *)(q + 64 * k)));
+}
+
+void
+face_sketch(const int8_t q[BIO_FACE_DIM], uint64_t out[FACE_SKETCH_WORDS])
+{
+	int k;
+
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+		sketch_avx512(q, out);
+		return;
+	}
+	memset(out, 0, FACE_SKETCH_WORDS * sizeof(*out));
+	for (k = 0; k < BIO_FACE_DIM; k++)
+		if (q[k] < 0)
+			out[k / 64] |= 1ull << (k % 64);
+}
+
+void
+face_sketch_put(uint64_t *groups, size_t i, const uint64_t sk[FACE_SKETCH_WORDS])
+{
+	uint64_t *g = groups + (i / FACE_SKETCH_GROUP) * FACE_SKETCH_GROUP * FACE_SKETCH_WORDS +
+		      i % FACE_SKETCH_GROUP;
+	int k;
+
+	for (k = 0; k < FACE_SKETCH_WORDS; k++)
+		g[k * FACE_SKETCH_GROUP] = sk[k];
+}
+
+void
+face_sketch_get(const uint64_t *groups, size_t i, uint64_t sk[FACE_SKETCH_WORDS])
+{
+	const uint64_t *g = groups +
+			    (i / FACE_SKETCH_GROUP) * FACE_SKETCH_GROUP * FACE_SKETCH_WORDS +
+			    i % FACE_SKETCH_GROUP;
+	int k;
+
+	for (k = 0; k < FACE_SKETCH_WORDS; k++)
+		sk[k] = g[k * FACE_SKETCH_GROUP];
+}
+
+static size_t
+select_scalar(const uint64_t *p, const uint64_t *groups, size_t n, unsigned thr, uint32_t first,
+	uint32_t *idx, uint16_t *ham)
+{
+	uint64_t sk[FACE_SKETCH_WORDS];
+	size_t i, out = 0;
+	unsigned d;
+	int k;
+
+	for (i = 0; i < n; i++) {
+		face_sketch_get(groups, i, sk);
+		for (d = 0, k = 0; k < FACE_SKETCH_WORDS; k++)
+			d += (unsigned)__builtin_popcountll(p[k] ^ sk[k]);
+		if (d <= thr) {
+			idx[out] = first + (uint32_t)i;
+			ham[out++] = (uint16_t)d;
+		}
+	}
+	return out;
+}
+
+/*
+ * A group of eight faces per step: word k of the eight is one register, xored with the probe's
+ * word k broadcast, counted and added: eight distances with no reduction, then one compare.
+ */
+__attribute__((target("avx512f,avx512vpopcntdq"))) static size_t
+select_avx512(const uint64_t *p, const uint64_t *groups, size_t n, unsigned thr, uint32_t first,
+	uint32_t *idx, uint16_t *ham)
+{
+	const __m512i t = _mm512_set1_epi64((long long)thr);
+	__m512i pw[FACE_SKETCH_WORDS];
+	_Alignas(64) uint64_t d[FACE_SKETCH_GROUP];
+	size_t i, out = 0;
+	int k;
+
+	for (k = 0; k < FACE_SKETCH_WORDS; k++)
+		pw[k] = _mm512_set1_epi64((long long)p[k]);
+	for (i = 0; i + FACE_SKETCH_GROUP <= n; i += FACE_SKETCH_GROUP) {
+		const __m512i *g = (const __m512i *)(groups + i * FACE_SKETCH_WORDS);
+		__m512i s = _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_load_si512(g), pw[0]));
+		__mmask8 m;
+
+		for (k = 1; k < FACE_SKETCH_WORDS; k++)
+			s = _mm512_add_epi64(s, _mm512_popcnt_epi64(_mm512_xor_si512(
+							_mm512_load_si512(g + k), pw[k])));
+		if ((m = _mm512_cmple_epu64_mask(s, t)) == 0)
+			continue;
+		_mm512_store_si512((void *)d, s);
+		while (m != 0) {
+			k = __builtin_ctz(m);
+			m &= (__mmask8)(m - 1);
+			idx[out] = first + (uint32_t)(i + (size_t)k);
+			ham[out++] = (uint16_t)d[k];
+		}
+	}
+	if (i < n)
+		out += select_scalar(p, groups + i * FACE_SKETCH_WORDS, n - i, thr,
+			first + (uint32_t)i, idx + out, ham + out);
+	return out;
+}
+
+size_t
+face_sketch_select(const uint64_t probe[FACE_SKETCH_WORDS], const uint64_t *groups, size_t n,
+	unsigned thr, uint32_t first, uint32_t *idx, uint16_t *ham)
+{
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq"))
+		return select_avx512(probe, groups, n, thr, first, idx, ham);
+	return select_scalar(probe, groups, n, thr, first, idx, ham);
+}

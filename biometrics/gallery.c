@@ -24,6 +24,11 @@
 #define MAX_CAND 256                  /* candidates kept per worker, at most */
 #define PARALLEL_MIN 8192             /* smaller galleries are scanned by the caller's thread */
 #define PASS_HOLD_MS 50               /* longest a pass waits for a pending move */
+#define FSK_BYTES (FACE_SKETCH_WORDS * 8) /* one entry's face sketch */
+#define NOFACE_BATCH (4 * BLOCK) /* entries without a face gathered before their irises */
+#define ADDED_RING 16384 /* latest additions remembered for gallery_identify_since_tmpl */
+/* bytes of the sketches of n entries: whole groups (face.h: FACE_SKETCH_GROUP) */
+#define FSK_SIZE(n) (((n) + FACE_SKETCH_GROUP - 1) / FACE_SKETCH_GROUP * FACE_SKETCH_GROUP * FSK_BYTES)
 
 struct gallery {
 	unsigned threads;
@@ -40,6 +45,9 @@ struct gallery {
 	void *loader_arg;
 	int8_t *face;     /* cap x BIO_FACE_DIM, 64-byte aligned */
 	float *face_inv;  /* 0: no face */
+	uint64_t *noface; /* (cap + 63) / 64 words: bit i set when entry i has no face */
+	uint64_t *fsk;    /* face sketches in groups (face.h: face_sketch_put), FSK_SIZE(cap) bytes,
+			     64-byte aligned; zeros: no face */
 	uint8_t *iris;    /* cap x ENTRY_IRIS, 64-byte aligned; absent eyes are all zeros */
 	uint8_t *iris_ok; /* cap x 2 */
 	/* Finger descriptors (findex.h), the first stage of a finger-only search: */
@@ -59,6 +67,10 @@ struct gallery {
 	int pass_busy;
 	int pass_nice;   /* gallery_set_pass_nice */
 	int move_wanted; /* gallery_move_all_try found the gallery busy: hold new passes back */
+	long sketch_share; /* gallery_set_sketch_share */
+	/* The ids of the latest ADDED_RING additions, by sequence number (seq % ADDED_RING): what
+	 * a search since a recent sequence number looks at instead of every entry's number. */
+	uint8_t (*added)[16];
 };
 
 struct probe;
@@ -86,7 +98,9 @@ gallery_new(unsigned threads, struct gallery **out)
 		return PASO_E_INVALID_ARG;
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return PASO_E_NOMEM;
-	if ((g->fstats = calloc(1, sizeof(*g->fstats))) == NULL) {
+	if ((g->fstats = calloc(1, sizeof(*g->fstats))) == NULL ||
+		(g->added = calloc(ADDED_RING, sizeof(*g->added))) == NULL) {
+		free(g->fstats);
 		free(g);
 		return PASO_E_NOMEM;
 	}
@@ -98,6 +112,7 @@ gallery_new(unsigned threads, struct gallery **out)
 		pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 		if (pthread_rwlock_init(&g->lock, &a) != 0) {
 			pthread_rwlockattr_destroy(&a);
+			free(g->added);
 			free(g->fstats);
 			free(g);
 			return PASO_E_NOMEM;
@@ -106,6 +121,7 @@ gallery_new(unsigned threads, struct gallery **out)
 	}
 	if (pthread_mutex_init(&g->pass_mu, NULL) != 0) {
 		pthread_rwlock_destroy(&g->lock);
+		free(g->added);
 		free(g->fstats);
 		free(g);
 		return PASO_E_NOMEM;
@@ -113,6 +129,7 @@ gallery_new(unsigned threads, struct gallery **out)
 	if (pthread_cond_init(&g->pass_cv, NULL) != 0) {
 		pthread_mutex_destroy(&g->pass_mu);
 		pthread_rwlock_destroy(&g->lock);
+		free(g->added);
 		free(g->fstats);
 		free(g);
 		return PASO_E_NOMEM;
@@ -134,6 +151,8 @@ gallery_free(struct gallery *g)
 		sodium_memzero(g->face, g->cap * BIO_FACE_DIM);
 	if (g->iris != NULL)
 		sodium_memzero(g->iris, g->cap * ENTRY_IRIS);
+	if (g->fsk != NULL)
+		sodium_memzero(g->fsk, FSK_SIZE(g->cap));
 	if (g->fdesc != NULL)
 		sodium_memzero(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*g->fdesc));
 	free(g->fdesc);
@@ -148,9 +167,14 @@ gallery_free(struct gallery *g)
 	free(g->finger_ext);
 	free(g->face);
 	free(g->face_inv);
+	free(g->noface);
+	free(g->fsk);
 	free(g->iris);
 	free(g->iris_ok);
 	free(g->slots);
+	if (g->added != NULL)
+		sodium_memzero(g->added, ADDED_RING * sizeof(*g->added));
+	free(g->added);
 	pthread_rwlock_destroy(&g->lock);
 	pthread_cond_destroy(&g->pass_cv);
 	pthread_mutex_destroy(&g->pass_mu);
@@ -171,6 +195,18 @@ gallery_set_finger_loader(struct gallery *g, gallery_finger_loader fn, void *arg
 	g->loader = fn;
 	g->loader_arg = arg;
 	pthread_rwlock_unlock(&g->lock);
+}
+
+/* Records whether entry i has a face (from face_inv[i]) in the bitmap the sketch scan reads. */
+static void
+noface_mark(struct gallery *g, size_t i)
+{
+	uint64_t bit = 1ull << (i % 64);
+
+	if (g->face_inv[i] == 0)
+		g->noface[i / 64] |= bit;
+	else
+		g->noface[i / 64] &= ~bit;
 }
 
 /* Stores entry i's finger template, or only that it has one when a loader keeps them. */
@@ -200,8 +236,29 @@ gallery_set_pass_nice(struct gallery *g, int nice)
 	pthread_mutex_unlock(&g->pass_mu);
 }
 
+void
+gallery_set_sketch_share(struct gallery *g, long share)
+{
+	pthread_rwlock_wrlock(&g->lock);
+	g->sketch_share = share;
+	pthread_rwlock_unlock(&g->lock);
+}
+
 /* The descriptor of entry i at position k (0-based). */
 #define FD(g, k, i) ((g)->fdesc + (size_t)(k) * (g)->cap + (i))
+
+/*
+ * A gallery that keeps fingers outside (a loader set before it first grew) has no descriptors
+ * at all: every one would be empty, and at 5 KB an entry they were most of its memory. Reads
+ * then see an empty descriptor.
+ */
+static const struct findex_finger fd_none;
+
+static const struct findex_finger *
+fd_at(const struct gallery *g, int k, size_t i)
+{
+	return g->fdesc != NULL ? FD(g, k, i) : &fd_none;
+}
 
 /* An entry's finger descriptors, made before the write lock is taken (describing takes ~0.1 ms). */
 struct fentry {
@@ -240,7 +297,8 @@ fentry_store(struct gallery *g, size_t i, const struct fentry *fe)
 	int k;
 
 	for (k = 0; k < FINDEX_POSITIONS; k++) {
-		*FD(g, k, i) = fe->d[k];
+		if (g->fdesc != NULL)
+			*FD(g, k, i) = fe->d[k];
 		findex_stats_add(g->fstats, k, &fe->d[k], fe->n[k], +1);
 	}
 	memcpy(g->fbits + i * FINDEX_POSITIONS, fe->n, sizeof(fe->n));
@@ -253,8 +311,8 @@ fentry_copy(struct gallery *dst, size_t i, const struct gallery *src, size_t k)
 {
 	int p;
 
-	for (p = 0; p < FINDEX_POSITIONS; p++)
-		*FD(dst, p, i) = *FD(src, p, k);
+	for (p = 0; p < FINDEX_POSITIONS && dst->fdesc != NULL; p++)
+		*FD(dst, p, i) = *fd_at(src, p, k);
 	memcpy(dst->fbits + i * FINDEX_POSITIONS, src->fbits + k * FINDEX_POSITIONS,
 		FINDEX_POSITIONS * sizeof(*dst->fbits));
 	dst->fx[i] = src->fx[k];
@@ -374,18 +432,26 @@ reserve_locked(struct gallery *g, size_t n)
 	if ((p = realloc(g->face_inv, n * sizeof(float))) == NULL)
 		return PASO_E_NOMEM;
 	g->face_inv = p;
+	if ((p = grow_aligned(g->noface, (g->cap + 63) / 64 * 8, (n + 63) / 64 * 8)) == NULL)
+		return PASO_E_NOMEM;
+	g->noface = p;
 	if ((p = realloc(g->iris_ok, n * 2)) == NULL)
 		return PASO_E_NOMEM;
 	g->iris_ok = p;
 	if ((p = grow_aligned(g->face, g->cap * BIO_FACE_DIM, n * BIO_FACE_DIM)) == NULL)
 		return PASO_E_NOMEM;
 	g->face = p;
+	if ((p = grow_aligned(g->fsk, FSK_SIZE(g->cap), FSK_SIZE(n))) == NULL)
+		return PASO_E_NOMEM;
+	g->fsk = p;
 	if ((p = grow_aligned(g->iris, g->cap * ENTRY_IRIS, n * ENTRY_IRIS)) == NULL)
 		return PASO_E_NOMEM;
 	g->iris = p;
-	if ((p = grow_fdesc(g, n)) == NULL)
-		return PASO_E_NOMEM;
-	g->fdesc = p;
+	if (g->loader == NULL || g->fdesc != NULL) {
+		if ((p = grow_fdesc(g, n)) == NULL)
+			return PASO_E_NOMEM;
+		g->fdesc = p;
+	}
 	if ((p = realloc(g->fbits, n * FINDEX_POSITIONS * sizeof(*g->fbits))) == NULL)
 		return PASO_E_NOMEM;
 	g->fbits = p;
@@ -424,6 +490,7 @@ gallery_add_diag(
 	struct finger_template *ft = NULL;
 	struct fentry *fe = NULL;
 	struct face_q fq;
+	uint64_t sk[FACE_SKETCH_WORDS];
 	size_t i;
 	int r, k, e, has_iris[2] = {0, 0};
 
@@ -467,6 +534,7 @@ gallery_add_diag(
 	i = g->n;
 	memcpy(g->ids[i], id, 16);
 	g->seq[i] = ++g->next_seq;
+	memcpy(g->added[g->next_seq % ADDED_RING], id, 16);
 	set_finger(g, i, ft);
 	ft = NULL;
 	if (g->loader != NULL && s->finger_record != NULL && s->finger_len > 0)
@@ -474,6 +542,9 @@ gallery_add_diag(
 	fentry_store(g, i, fe);
 	memcpy(g->face + i * BIO_FACE_DIM, fq.q, BIO_FACE_DIM);
 	g->face_inv[i] = s->has_face ? fq.inv_norm : 0;
+	face_sketch(fq.q, sk);
+	face_sketch_put(g->fsk, i, sk);
+	noface_mark(g, i);
 	memset(g->iris + i * ENTRY_IRIS, 0, ENTRY_IRIS);
 	g->iris_ok[2 * i] = g->iris_ok[2 * i + 1] = 0;
 	for (k = 0; k < s->n_iris; k++) {
@@ -511,6 +582,7 @@ gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template 
 {
 	struct fentry *fe = NULL;
 	struct match_view v;
+	uint64_t sk[FACE_SKETCH_WORDS];
 	size_t i;
 	int r, e, ext = 0;
 
@@ -543,12 +615,16 @@ gallery_add_tmpl(struct gallery *g, const uint8_t id[16], struct match_template 
 	i = g->n;
 	memcpy(g->ids[i], id, 16);
 	g->seq[i] = ++g->next_seq;
+	memcpy(g->added[g->next_seq % ADDED_RING], id, 16);
 	memset(g->face + i * BIO_FACE_DIM, 0, BIO_FACE_DIM);
 	g->face_inv[i] = 0;
 	if (v.face_q != NULL) {
 		memcpy(g->face + i * BIO_FACE_DIM, v.face_q, BIO_FACE_DIM);
 		g->face_inv[i] = v.face_inv_norm;
 	}
+	face_sketch(g->face + i * BIO_FACE_DIM, sk);
+	face_sketch_put(g->fsk, i, sk);
+	noface_mark(g, i);
 	memset(g->iris + i * ENTRY_IRIS, 0, ENTRY_IRIS);
 	for (e = 0; e < 2; e++) {
 		g->iris_ok[2 * i + e] = v.iris[e] != NULL;
@@ -597,6 +673,7 @@ gallery_verify(const struct gallery *g, const uint8_t id[16], const struct match
 static int
 move_locked(struct gallery *dst, struct gallery *src)
 {
+	uint64_t sk[FACE_SKETCH_WORDS];
 	size_t i, k;
 	int r, k2;
 
@@ -610,6 +687,7 @@ move_locked(struct gallery *dst, struct gallery *src)
 		i = dst->n;
 		memcpy(dst->ids[i], src->ids[k], 16);
 		dst->seq[i] = ++dst->next_seq;
+		memcpy(dst->added[dst->next_seq % ADDED_RING], src->ids[k], 16);
 		if (src->finger[k] != NULL) {
 			set_finger(dst, i, src->finger[k]);
 			src->finger[k] = NULL;
@@ -619,6 +697,9 @@ move_locked(struct gallery *dst, struct gallery *src)
 		}
 		memcpy(dst->face + i * BIO_FACE_DIM, src->face + k * BIO_FACE_DIM, BIO_FACE_DIM);
 		dst->face_inv[i] = src->face_inv[k];
+		face_sketch_get(src->fsk, k, sk);
+		face_sketch_put(dst->fsk, i, sk);
+		noface_mark(dst, i);
 		memcpy(dst->iris + i * ENTRY_IRIS, src->iris + k * ENTRY_IRIS, ENTRY_IRIS);
 		dst->iris_ok[2 * i] = src->iris_ok[2 * k];
 		dst->iris_ok[2 * i + 1] = src->iris_ok[2 * k + 1];
@@ -626,14 +707,14 @@ move_locked(struct gallery *dst, struct gallery *src)
 		if (dst->loader != NULL && dst->finger[i] == NULL && dst->finger_ext[i] &&
 			!src->finger_ext[k]) {
 			/* set_finger moved src's fingers outside: dst cannot describe them */
-			for (k2 = 0; k2 < FINDEX_POSITIONS; k2++)
+			for (k2 = 0; k2 < FINDEX_POSITIONS && dst->fdesc != NULL; k2++)
 				sodium_memzero(FD(dst, k2, i), sizeof(*dst->fdesc));
 			memset(dst->fbits + i * FINDEX_POSITIONS, 0,
 				FINDEX_POSITIONS * sizeof(*dst->fbits));
 			dst->fx[i] = 1;
 		}
 		for (k2 = 0; k2 < FINDEX_POSITIONS; k2++)
-			findex_stats_add(dst->fstats, k2, FD(dst, k2, i),
+			findex_stats_add(dst->fstats, k2, fd_at(dst, k2, i),
 				dst->fbits[i * FINDEX_POSITIONS + k2], +1);
 		__atomic_store_n(&dst->n, i + 1, __ATOMIC_RELEASE);
 		dst->slots[slot_find(dst, src->ids[k])] = (uint32_t)(i + 1);
@@ -694,8 +775,11 @@ gallery_clear(struct gallery *g)
 	}
 	if (g->n > 0) {
 		sodium_memzero(g->face, g->n * BIO_FACE_DIM);
+		sodium_memzero(g->fsk, FSK_SIZE(g->n));
+		memset(g->noface, 0, (g->n + 63) / 64 * 8);
 		sodium_memzero(g->iris, g->n * ENTRY_IRIS);
-		sodium_memzero(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*g->fdesc));
+		if (g->fdesc != NULL)
+			sodium_memzero(g->fdesc, g->cap * FINDEX_POSITIONS * sizeof(*g->fdesc));
 		memset(g->fbits, 0, g->n * FINDEX_POSITIONS * sizeof(*g->fbits));
 		sodium_memzero(g->fstats, sizeof(*g->fstats));
 		sodium_memzero(g->ids, g->n * 16);
@@ -733,6 +817,7 @@ slot_delete(struct gallery *g, size_t s)
 int
 gallery_remove(struct gallery *g, const uint8_t id[16])
 {
+	uint64_t sk[FACE_SKETCH_WORDS];
 	size_t s, last, i;
 	int k;
 
@@ -745,7 +830,8 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 	last = g->n - 1;
 	slot_delete(g, s);
 	for (k = 0; k < FINDEX_POSITIONS; k++)
-		findex_stats_add(g->fstats, k, FD(g, k, i), g->fbits[i * FINDEX_POSITIONS + k], -1);
+		findex_stats_add(
+			g->fstats, k, fd_at(g, k, i), g->fbits[i * FINDEX_POSITIONS + k], -1);
 	finger_template_free(g->finger[i]);
 	if (i != last) {
 		/* the last entry moves into i: its slot now points there */
@@ -756,16 +842,22 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 		g->finger_ext[i] = g->finger_ext[last];
 		memcpy(g->face + i * BIO_FACE_DIM, g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
 		g->face_inv[i] = g->face_inv[last];
+		face_sketch_get(g->fsk, last, sk);
+		face_sketch_put(g->fsk, i, sk);
+		noface_mark(g, i);
 		memcpy(g->iris + i * ENTRY_IRIS, g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
 		g->iris_ok[2 * i] = g->iris_ok[2 * last];
 		g->iris_ok[2 * i + 1] = g->iris_ok[2 * last + 1];
 		fentry_copy(g, i, g, last);
 	}
 	g->finger[last] = NULL;
-	for (k = 0; k < FINDEX_POSITIONS; k++)
+	for (k = 0; k < FINDEX_POSITIONS && g->fdesc != NULL; k++)
 		sodium_memzero(FD(g, k, last), sizeof(*g->fdesc));
 	memset(g->fbits + last * FINDEX_POSITIONS, 0, FINDEX_POSITIONS * sizeof(*g->fbits));
 	sodium_memzero(g->face + last * BIO_FACE_DIM, BIO_FACE_DIM);
+	memset(sk, 0, sizeof(sk));
+	face_sketch_put(g->fsk, last, sk);
+	g->noface[last / 64] &= ~(1ull << (last % 64));
 	sodium_memzero(g->iris + last * ENTRY_IRIS, ENTRY_IRIS);
 	sodium_memzero(g->ids[last], 16);
 	__atomic_store_n(&g->n, last, __ATOMIC_RELEASE);
@@ -779,6 +871,7 @@ struct probe {
 	const struct match_template *src; /* the template the probe was made of (borrowed) */
 	struct match_view view;
 	struct face_q face;
+	_Alignas(64) uint64_t fsk[FACE_SKETCH_WORDS]; /* the face's sketch */
 	int has_face;
 	struct iris_probe *iris[2]; /* NULL when the probe lacks that eye */
 	/* A finger-only probe whose views all have a known position is searched through the
@@ -800,6 +893,16 @@ struct worker {
 	float gate_cos; /* > -1: irises compared only where the face cosine reaches it */
 	double gate_ev; /* the face evidence of gate_cos */
 	float reject_cos; /* below the gate, cosines at most this cannot enter the full cand */
+	/* Face sketch first (GALLERY_SKETCH_MIN): entries of Hamming distance <= hthr are kept
+	 * (kidx, kham; nkeep of keepcap), shrunk to keep_n nearest whenever the buffer fills. */
+	int sketch;
+	size_t keep_n, nkeep, keepcap;
+	unsigned hthr;
+	uint32_t *kidx;
+	uint16_t *kham;
+	float *kcos;
+	uint32_t nfidx[NOFACE_BATCH]; /* entries without a face waiting (noface_flush) */
+	size_t nf;
 	struct topk_cand cand[MAX_CAND];
 	size_t ncand;
 	struct gallery_hit best; /* best full comparison made by this worker */
@@ -1007,60 +1110,189 @@ out:
 }
 
 /*
- * Face first, irises where the face allows: the face cosine of every entry of the block, then
- * the irises (the costly part: 7 shifts of 2048 bits per eye) only of entries whose face reaches
- * the gate or that have no face. An entry below the gate keeps its face evidence alone; once w
- * holds k candidates above the gate, such an entry can no longer enter and is skipped.
+ * Face first, irises where the face allows: entry i of face cosine fs (has_fs 0: the entry has
+ * no face) has its irises (the costly part: 7 shifts of 2048 bits per eye) compared only if
+ * its face reaches the gate or it has no face. An entry below the gate keeps its face evidence
+ * alone; once w holds k candidates above the gate, such an entry can no longer enter and is
+ * skipped.
  */
 static void
-scan_block_gated(struct worker *w, size_t b, size_t m)
+gated_entry(struct worker *w, size_t i, int has_fs, float fs)
 {
 	const struct probe *p = w->p;
 	struct gallery *g = w->g;
-	size_t j, i;
+	double ev = 0;
+	int common = 0, pass = 1, e;
 	float is;
-	int e;
 
-	face_scan(&p->face, g->face + b * BIO_FACE_DIM, g->face_inv + b, m, w->fbuf);
-	for (j = 0; j < m; j++) {
-		double ev = 0;
-		int common = 0, pass = 1;
+	if (has_fs) {
+		if (fs < w->gate_cos) {
+			if (w->ncand == w->k &&
+				(w->cand[w->k - 1].ev >= w->gate_ev || fs <= w->reject_cos))
+				return;
+			pass = 0;
+		}
+		ev += match_face_ev(fs);
+		common = 1;
+		/* Below the gate the face is all the evidence: once the candidates are full, one
+		 * it leaves out leaves out every lower cosine too (evidence rises with the
+		 * cosine, the k-th candidate's only rises), so those are passed over without
+		 * their evidence looked up (exact). */
+		if (!pass && w->ncand == w->k && ev <= w->cand[w->k - 1].ev) {
+			if (fs > w->reject_cos)
+				w->reject_cos = fs;
+			return;
+		}
+	}
+	for (e = 0; pass && e < 2; e++)
+		if (p->iris[e] != NULL && g->iris_ok[2 * i + e]) {
+			const uint8_t *rec = g->iris + i * ENTRY_IRIS + e * IRIS_REC;
 
-		i = b + j;
-		if (g->face_inv[i] != 0) {
-			if (w->fbuf[j] < w->gate_cos) {
-				if (w->ncand == w->k && (w->cand[w->k - 1].ev >= w->gate_ev ||
-							       w->fbuf[j] <= w->reject_cos))
-					continue;
-				pass = 0;
-			}
-			ev += match_face_ev(w->fbuf[j]);
-			common = 1;
-			/* Below the gate the face is all the evidence: once the candidates are
-			 * full, one it leaves out leaves out every lower cosine too (evidence
-			 * rises with the cosine, the k-th candidate's only rises), so those are
-			 * passed over without their evidence looked up (exact). */
-			if (!pass && w->ncand == w->k && ev <= w->cand[w->k - 1].ev) {
-				if (w->fbuf[j] > w->reject_cos)
-					w->reject_cos = w->fbuf[j];
+			/* clearly another eye (iris.h: iris_quick_near): a stranger's evidence,
+			 * about none, without the full comparison */
+			if (!iris_quick_near(p->iris[e], rec, rec + BIO_IRIS_BYTES)) {
+				common = 1;
 				continue;
 			}
-		}
-		for (e = 0; pass && e < 2; e++)
-			if (p->iris[e] != NULL && g->iris_ok[2 * i + e]) {
-				iris_scan(p->iris[e], g->iris + i * ENTRY_IRIS + e * IRIS_REC,
-					ENTRY_IRIS, 1, &is);
-				if (is >= 0) {
-					ev += match_iris_ev(is);
-					common = 1;
-				}
+			iris_scan(p->iris[e], rec, ENTRY_IRIS, 1, &is);
+			if (is >= 0) {
+				ev += match_iris_ev(is);
+				common = 1;
 			}
-		if (common)
-			topk_keep(w->cand, &w->ncand, w->k, ev, i);
-		else
-			confirm(w, i); /* nothing fast in common: fingers decide */
-	}
+		}
+	if (common)
+		topk_keep(w->cand, &w->ncand, w->k, ev, i);
+	else
+		confirm(w, i); /* nothing fast in common: fingers decide */
+}
+
+/* The face cosine of every entry of the block, then gated_entry for each. */
+static void
+scan_block_gated(struct worker *w, size_t b, size_t m)
+{
+	struct gallery *g = w->g;
+	size_t j;
+
+	face_scan(&w->p->face, g->face + b * BIO_FACE_DIM, g->face_inv + b, m, w->fbuf);
+	for (j = 0; j < m; j++)
+		gated_entry(w, b + j, g->face_inv[b + j] != 0, w->fbuf[j]);
 	w->scanned += m;
+}
+
+/*
+ * Keeps the want nearest of w's kept entries by sketch (ties at the cut kept while they fit):
+ * a histogram of the distances gives the cut, which later blocks are then held to.
+ */
+static void
+sketch_shrink(struct worker *w, size_t want)
+{
+	uint32_t hist[BIO_FACE_DIM + 1];
+	size_t j, n = 0, sum = 0;
+	unsigned t;
+
+	if (w->nkeep <= want)
+		return;
+	memset(hist, 0, sizeof(hist));
+	for (j = 0; j < w->nkeep; j++)
+		hist[w->kham[j]]++;
+	for (t = 0; t < BIO_FACE_DIM && sum + hist[t] < want; t++)
+		sum += hist[t];
+	/* entries tied at the cut that would fill the buffer are dropped */
+	if (t > 0 && sum + hist[t] + BLOCK > w->keepcap)
+		t--;
+	/* (and never more than a block's room: many faces of one sketch tie at any cut) */
+	for (j = 0; j < w->nkeep && n + BLOCK < w->keepcap; j++)
+		if (w->kham[j] <= t) {
+			w->kidx[n] = w->kidx[j];
+			w->kham[n++] = w->kham[j];
+		}
+	w->nkeep = n;
+	w->hthr = t;
+}
+
+/*
+ * Asks for what iris_quick_near reads of entry i's irises (they are far apart in memory): the
+ * quick rings of each code and mask the probe will look at.
+ */
+static void
+prefetch_iris(const struct worker *w, size_t i)
+{
+	const uint8_t *r = w->g->iris + i * ENTRY_IRIS + IRIS_QUICK_RING * IRIS_ROW_BYTES;
+	int e;
+
+	for (e = 0; e < 2; e++)
+		if (w->p->iris[e] != NULL) {
+			__builtin_prefetch(r + e * IRIS_REC);
+			__builtin_prefetch(r + e * IRIS_REC + BIO_IRIS_BYTES);
+		}
+}
+
+/*
+ * Entries without a face waiting for their irises (w->nf of them), compared a few at a time
+ * with the next ones' irises asked for ahead: entry by entry, each would wait for memory.
+ */
+static void
+noface_flush(struct worker *w)
+{
+	size_t j;
+
+	for (j = 0; j < w->nf && j < 4; j++)
+		prefetch_iris(w, w->nfidx[j]);
+	for (j = 0; j < w->nf; j++) {
+		if (j + 4 < w->nf)
+			prefetch_iris(w, w->nfidx[j + 4]);
+		gated_entry(w, w->nfidx[j], 0, 0);
+	}
+	w->nf = 0;
+}
+
+/*
+ * The sketch stage of a block: the entries within the cut kept for sketch_finish; entries
+ * without a face go through the gate as before (irises), gathered a few blocks at a time.
+ */
+static void
+scan_block_sketch(struct worker *w, size_t b, size_t m)
+{
+	struct gallery *g = w->g;
+	size_t j;
+
+	/* b is a multiple of 64 (scan_pass), so the block starts a group */
+	w->nkeep += face_sketch_select(w->p->fsk, g->fsk + b * FACE_SKETCH_WORDS, m, w->hthr,
+		(uint32_t)b, w->kidx + w->nkeep, w->kham + w->nkeep);
+	/* b and m are multiples of 64 but at the gallery's end; bits past it are clear */
+	for (j = 0; j < m; j += 64) {
+		uint64_t bits = g->noface[(b + j) / 64];
+
+		while (bits != 0) {
+			w->nfidx[w->nf++] = (uint32_t)(b + j + (size_t)__builtin_ctzll(bits));
+			bits &= bits - 1;
+		}
+	}
+	if (w->nf + BLOCK > NOFACE_BATCH)
+		noface_flush(w);
+	if (w->nkeep + BLOCK > w->keepcap)
+		sketch_shrink(w, w->keep_n);
+	w->scanned += m;
+}
+
+/* The kept entries rescored by int8 cosine, then through the gate as a full scan's are. */
+static void
+sketch_finish(struct worker *w)
+{
+	struct gallery *g = w->g;
+	size_t j, ahead = 0;
+
+	noface_flush(w);
+	sketch_shrink(w, w->keep_n);
+	face_scan_idx(&w->p->face, g->face, g->face_inv, w->kidx, w->nkeep, w->kcos);
+	for (j = 0; j < w->nkeep; j++) {
+		/* the irises of the next few past the gate, asked for ahead */
+		for (; ahead < w->nkeep && ahead < j + 4; ahead++)
+			if (w->kcos[ahead] >= w->gate_cos)
+				prefetch_iris(w, w->kidx[ahead]);
+		if (g->face_inv[w->kidx[j]] != 0) /* no face: scanned with its block */
+			gated_entry(w, w->kidx[j], 1, w->kcos[j]);
+	}
 }
 
 /*
@@ -1077,6 +1309,13 @@ scan_block_findex(struct worker *w, size_t b, size_t m)
 	size_t j;
 	int k;
 
+	if (g->fdesc == NULL) { /* fingers kept outside: no descriptors to rank by */
+		for (j = 0; j < m; j++)
+			if (g->fx[b + j])
+				confirm(w, b + j);
+		w->scanned += m;
+		return;
+	}
 	for (k = 0; k < FINDEX_POSITIONS; k++)
 		d[k] = FD(g, k, b);
 	findex_scan(w->fq, d, g->fbits + b * FINDEX_POSITIONS, m, w->fbuf, w->cbuf);
@@ -1112,6 +1351,9 @@ scan_pass(void *arg)
 		for (q = 0; q < ps->np; q++)
 			scan_block(&ps->w[q], b, m);
 	}
+	for (q = 0; q < ps->np; q++)
+		if (ps->w[q].sketch)
+			sketch_finish(&ps->w[q]);
 	return NULL;
 }
 
@@ -1125,8 +1367,20 @@ scan_block(struct worker *w, size_t b, size_t m)
 	int e;
 
 	{
+		if (w->sketch) {
+			scan_block_sketch(w, b, m);
+			return;
+		}
 		if (!w->exhaustive && p->has_face && w->gate_cos > -1) {
 			scan_block_gated(w, b, m);
+			return;
+		}
+		if (!w->exhaustive && fast && w->gate_cos > -1) {
+			/* no face to gate by: every entry through gated_entry, which looks at
+			 * the irises quickly before comparing them in full */
+			for (j = 0; j < m; j++)
+				gated_entry(w, b + j, 0, 0);
+			w->scanned += m;
 			return;
 		}
 		if (!w->exhaustive && !fast && w->fq != NULL) {
@@ -1209,6 +1463,7 @@ probe_init_tmpl(struct probe *p, const struct match_template *t)
 		memcpy(p->face.q, p->view.face_q, BIO_FACE_DIM);
 		p->face.inv_norm = p->view.face_inv_norm;
 		p->has_face = 1;
+		face_sketch(p->face.q, p->fsk);
 	}
 	for (e = 0; e < 2; e++) {
 		if (p->view.iris[e] == NULL)
@@ -1262,6 +1517,8 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 	size_t k, nall, i, j, q, lo, hi;
 	double gate_ev;
 	float gate_cos = -2;
+	long share;
+	size_t keep = 0;
 	int r;
 
 	for (q = 0; q < np; q++) {
@@ -1281,6 +1538,16 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 	gate_ev = opts != NULL && opts->gate_face_ev != 0 ? opts->gate_face_ev : GALLERY_GATE_EV;
 	if (g->n >= GALLERY_GATE_MIN && gate_ev > 0)
 		gate_cos = topk_face_gate_cos(match_face_ev, gate_ev);
+	/* ... and by face sketch first (gallery.h: GALLERY_SKETCH_MIN) */
+	share = opts != NULL && opts->sketch_share != 0 ? opts->sketch_share
+		: g->sketch_share != 0		       ? g->sketch_share
+						       : GALLERY_SKETCH_SHARE;
+	if (g->n >= GALLERY_SKETCH_MIN && gate_cos > -1 && share > 0 &&
+		(opts == NULL || !opts->exhaustive)) {
+		keep = g->n / (size_t)share;
+		if (keep < 4 * k)
+			keep = 4 * k;
+	}
 	nt = g->n >= PARALLEL_MIN ? g->threads : 1;
 	if ((w = calloc(nt * np, sizeof(*w))) == NULL ||
 		(all = calloc(nt * MAX_CAND, sizeof(*all))) == NULL ||
@@ -1317,6 +1584,19 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 			x->gate_cos = gate_cos;
 			x->gate_ev = gate_ev;
 			x->reject_cos = -2;
+			if (keep == 0 || !pp[q]->has_face)
+				continue;
+			x->sketch = 1;
+			x->keep_n = keep * (hi - lo) / g->n + 1;
+			x->keepcap = 2 * x->keep_n + BLOCK;
+			x->hthr = BIO_FACE_DIM;
+			x->kidx = malloc(x->keepcap * sizeof(*x->kidx));
+			x->kham = malloc(x->keepcap * sizeof(*x->kham));
+			x->kcos = malloc(x->keepcap * sizeof(*x->kcos));
+			if (x->kidx == NULL || x->kham == NULL || x->kcos == NULL) {
+				r = PASO_E_NOMEM;
+				goto out;
+			}
 		}
 		ps[t].w = &w[t * np];
 		ps[t].np = np;
@@ -1368,6 +1648,17 @@ out:
 		}
 	free(fq);
 	if (w != NULL) {
+		for (i = 0; i < nt * np; i++) {
+			if (w[i].kidx != NULL)
+				sodium_memzero(w[i].kidx, w[i].keepcap * sizeof(*w[i].kidx));
+			if (w[i].kham != NULL)
+				sodium_memzero(w[i].kham, w[i].keepcap * sizeof(*w[i].kham));
+			if (w[i].kcos != NULL)
+				sodium_memzero(w[i].kcos, w[i].keepcap * sizeof(*w[i].kcos));
+			free(w[i].kidx);
+			free(w[i].kham);
+			free(w[i].kcos);
+		}
 		sodium_memzero(w, nt * np * sizeof(*w));
 		free(w);
 	}
@@ -1604,7 +1895,8 @@ gallery_identify_since_tmpl(struct gallery *g, const struct match_template *prob
 	struct worker *w = NULL;
 	struct probe p;
 	size_t i, n = 0, *idx = NULL;
-	int r;
+	uint64_t sq;
+	int r, ring;
 
 	memset(&p, 0, sizeof(p));
 	memset(best, 0, sizeof(*best));
@@ -1622,15 +1914,27 @@ gallery_identify_since_tmpl(struct gallery *g, const struct match_template *prob
 	w->k = GALLERY_SINCE_CANDIDATES;
 	w->thr = match_threshold(fmr);
 	rdlock(g);
-	/* Additions since a search are few: find them, then search them as identify does. */
-	if (g->next_seq > after && (idx = malloc(g->n * sizeof(*idx) + 1)) == NULL) {
+	/* Additions since a search are few: find them, then search them as identify does. The
+	 * latest are found by id from the ring of additions (an entry removed since is not
+	 * found, or found under a later number); older ones by every entry's number. */
+	ring = g->next_seq - after <= ADDED_RING;
+	if (g->next_seq > after &&
+		(idx = malloc((ring ? g->next_seq - after : g->n) * sizeof(*idx) + 1)) == NULL) {
 		unlock(g);
 		r = PASO_E_NOMEM;
 		goto out;
 	}
-	for (i = 0; idx != NULL && i < g->n; i++)
-		if (g->seq[i] > after)
-			idx[n++] = i;
+	if (idx != NULL && ring) {
+		for (sq = after + 1; sq <= g->next_seq && g->nslots > 0; sq++) {
+			size_t sl = slot_find(g, g->added[sq % ADDED_RING]);
+
+			if (g->slots[sl] != 0 && g->seq[g->slots[sl] - 1] == sq)
+				idx[n++] = g->slots[sl] - 1;
+		}
+	} else
+		for (i = 0; idx != NULL && i < g->n; i++)
+			if (g->seq[i] > after)
+				idx[n++] = i;
 	scan_some(w, idx, n);
 	confirm_all(g, w, w->cand, w->ncand);
 	unlock(g);

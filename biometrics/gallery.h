@@ -199,11 +199,33 @@ int gallery_identify_since_tmpl(struct gallery *g, const struct match_template *
  * compared only where its face cosine has at least GALLERY_GATE_EV evidence (a face
  * false-match rate of 1e-2: 1% of strangers), or where either side has no face. The irises
  * cost about ten times the face, so the scan costs about a tenth; a mate whose face falls
- * below the gate keeps its face evidence only. bench_bio measures the loss against the
- * exhaustive search.
+ * below the gate keeps its face evidence only. Each iris is first looked at quickly
+ * (iris.h: iris_quick_near) and compared in full only if it may be the probe's eye. A probe
+ * without a face has every entry's irises looked at that way. bench_bio measures the loss
+ * against the exhaustive search.
  */
 #define GALLERY_GATE_MIN 8192
 #define GALLERY_GATE_EV 2.0
+
+/*
+ * A gallery of GALLERY_SKETCH_MIN entries or more is searched by face sketch first (face.h:
+ * face_sketch, 64 bytes a face against the int8 template's 512): a probe with a face keeps the
+ * entries whose sketches are nearest its own, one in GALLERY_SKETCH_SHARE of the gallery (at
+ * least 4 * GALLERY_CANDIDATES); only those are rescored by int8 cosine and go on to the face
+ * gate and the irises. Entries without a face are scanned as before. A mate is missed when its
+ * face ranks below that share of strangers by sketch; the share is of the gallery, so that
+ * chance does not grow with its size. bench_bio --only dedup measures the loss against the
+ * exhaustive search.
+ */
+#define GALLERY_SKETCH_MIN 65536
+#define GALLERY_SKETCH_SHARE 512
+
+/*
+ * The sketch share of g's searches that give none (gallery_identify_batched and the others
+ * without options): 0 = GALLERY_SKETCH_SHARE, < 0: no sketch. For benchmarks measuring the
+ * sketch against the scan of every face in the same run.
+ */
+void gallery_set_sketch_share(struct gallery *g, long share);
 
 /* Options and counters of gallery_identify_ex (benchmarks, evaluation). */
 struct gallery_opts {
@@ -211,6 +233,7 @@ struct gallery_opts {
 	int exhaustive;      /* 1: compare every entry in full (the reference for hit-rate loss) */
 	double gate_face_ev; /* 0 = GALLERY_GATE_EV; < 0: no gate (every iris compared) */
 	int fingers_always;  /* 1: every candidate's fingers compared (no GALLERY_CLEAR_* rule) */
+	long sketch_share;   /* 0 = GALLERY_SKETCH_SHARE; < 0: no sketch (int8 scan of every face) */
 };
 struct gallery_stats {
 	size_t scanned;   /* entries scored by the fast search */

@@ -334,3 +334,62 @@ iris_scan(const struct iris_probe *p, const uint8_t *base, size_t stride, size_t
 		out[i] = (float)best_of(diff, cnt, NULL, NULL);
 	}
 }
+
+/* Where the two rings iris_quick_near looks at start: 64 bytes of a code or mask. */
+#define QUICK_OFF (IRIS_QUICK_RING * IRIS_ROW_BYTES)
+
+static int
+quick_verdict(uint32_t diff, uint32_t n)
+{
+	return n < IRIS_QUICK_MIN_BITS || (double)diff < IRIS_QUICK_HD * n;
+}
+
+static int
+quick_scalar(const struct iris_probe *p, const uint8_t *gc, const uint8_t *gm)
+{
+	uint32_t d, n;
+	int s, i;
+
+	for (s = 0; s < IRIS_NSHIFT; s++) {
+		for (d = n = 0, i = 0; i < 2 * IRIS_ROW_BYTES; i += 8) {
+			uint64_t m = load64(p->mask[s] + QUICK_OFF + i) & load64(gm + QUICK_OFF + i);
+
+			d += (uint32_t)__builtin_popcountll(
+				(load64(p->code[s] + QUICK_OFF + i) ^ load64(gc + QUICK_OFF + i)) & m);
+			n += (uint32_t)__builtin_popcountll(m);
+		}
+		if (quick_verdict(d, n))
+			return 1;
+	}
+	return 0;
+}
+
+__attribute__((target("avx512f,avx512vpopcntdq"))) static int
+quick_avx512(const struct iris_probe *p, const uint8_t *gc, const uint8_t *gm)
+{
+	const __m512i c = _mm512_loadu_si512((const void *)(gc + QUICK_OFF));
+	const __m512i m = _mm512_loadu_si512((const void *)(gm + QUICK_OFF));
+	int s;
+
+	for (s = 0; s < IRIS_NSHIFT; s++) {
+		__m512i mm = _mm512_and_si512(
+			_mm512_load_si512((const void *)(p->mask[s] + QUICK_OFF)), m);
+		__m512i x = _mm512_ternarylogic_epi64(
+			_mm512_load_si512((const void *)(p->code[s] + QUICK_OFF)), c, mm, 0x28);
+
+		if (quick_verdict((uint32_t)_mm512_reduce_add_epi64(_mm512_popcnt_epi64(x)),
+			    (uint32_t)_mm512_reduce_add_epi64(_mm512_popcnt_epi64(mm))))
+			return 1;
+	}
+	return 0;
+}
+
+int
+iris_quick_near(const struct iris_probe *p, const uint8_t code[BIO_IRIS_BYTES],
+	const uint8_t mask[BIO_IRIS_BYTES])
+{
+	/* the AVX-512 look with the AVX-512 kernel (iris_set_impl picks both), else scalar */
+	if (kernel() == kernel_avx512)
+		return quick_avx512(p, code, mask);
+	return quick_scalar(p, code, mask);
+}

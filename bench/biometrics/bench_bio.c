@@ -388,19 +388,31 @@ conc_worker(void *arg)
 	}
 }
 
+#define DEDUP_MODES 6
+static const char *const dedup_mode_name[DEDUP_MODES] = {
+	"face and iris of every entry, one search at a time",
+	"face first, irises past the face gate, every candidate's fingers, one at a time",
+	"face first, fingers only where face and irises leave it open, one at a time",
+	"as the last, concurrent searches batched per pass",
+	"face sketch first (gallery.h: GALLERY_SKETCH_*), then as the third, one at a time",
+	"as the last, concurrent searches batched per pass (the hub's deduplication)",
+};
+
+/* modes: which of the DEDUP_MODES to run, as digits ("012345" = all) */
 static void
-bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh)
+bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh, const char *modes, long share)
 {
 	const uint32_t npool = 4096;
 	struct bio_sample *ipool, *real, *probes, fill;
 	struct gallery *g = NULL;
 	struct gallery_hit hit;
-	struct gallery_opts ex = {0, 1, 0, 0};
+	struct gallery_opts ex = {0, 1, 0, 0, 0};
 	struct gallery_stats st;
 	struct match_template **tmpl;
-	double *t, t0, fmr, rate[4];
+	double *t, t0, fmr, rate[DEDUP_MODES] = {0};
 	uint32_t i, exh_hits = 0;
-	uint8_t id[16], *exh, *res;
+	uint8_t id[16], *exh, *res, *res2 = NULL;
+	int have2 = 0;
 	int found, r, mode;
 
 	/* a duplicate-check policy wants few false duplicates per enrolment (FPIR), so the
@@ -440,7 +452,9 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh)
 			exit(1);
 	}
 	res = calloc(nreal, 1);
-	printf("  built in %.1f s (%zu entries)\n", now() - t0, gallery_size(g));
+	printf("  built in %.1f s (%zu entries); face sketch keeps one face in %ld\n", now() - t0,
+		gallery_size(g), share != 0 ? share : (long)GALLERY_SKETCH_SHARE);
+	res2 = calloc(nreal, 1);
 	t = calloc(nreal, sizeof(*t));
 	tmpl = calloc(nreal + nreal / 4, sizeof(*tmpl));
 	for (i = 0; i < nreal + nreal / 4; i++)
@@ -456,16 +470,21 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh)
 	}
 	printf("  exhaustive search (every entry in full) on the first %u probes: %u hits\n", nexh,
 		exh_hits);
-	for (mode = 0; mode < 4; mode++) {
+	for (mode = 0; mode < DEDUP_MODES; mode++) {
 		/* 0: no gate; 1: gated, every candidate's fingers compared (as before
 		 * GALLERY_CLEAR_*); 2: gated, fingers where face and irises leave it open; 3: 2
-		 * batched */
-		struct gallery_opts o = {0, 0, mode == 0 ? -1 : 0, mode < 2};
+		 * batched; 4: 2 after the face sketch; 5: 4 batched. 0-3 scan every face (no
+		 * sketch), the batched searches take the gallery's defaults. */
+		struct gallery_opts o = {0, 0, mode == 0 ? -1 : 0, mode < 2, mode < 4 ? -1 : share};
 		uint32_t hits = 0, hits_sub = 0, nonmated_fp = 0;
 		uint64_t confirmed = 0;
 		double wall;
 
-		if (mode < 3) {
+		if (strchr(modes, '0' + mode) == NULL)
+			continue;
+		/* the batched passes use the gallery's own settings: sketch or not, for all */
+		gallery_set_sketch_share(g, mode == 3 ? -1 : share);
+		if (mode != 3 && mode != 5) {
 			t0 = now();
 			for (i = 0; i < nreal; i++) {
 				double t1 = now();
@@ -498,21 +517,18 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh)
 			if (i < nexh)
 				hits_sub += (uint32_t)res[i];
 		}
+		if (mode == 2) {
+			memcpy(res2, res, nreal);
+			have2 = 1;
+		}
 		/* people never enrolled: any hit is a false duplicate */
 		for (i = nreal; i < nreal + nreal / 4; i++) {
 			if (gallery_identify_ex(g, &probes[i], fmr, &o, &hit, &found, NULL) != 0)
 				exit(1);
 			nonmated_fp += (uint32_t)found;
 		}
-		printf("  %s:\n",
-			mode == 0   ? "face and iris of every entry, one search at a time"
-			: mode == 1 ? "face first, irises past the face gate, every candidate's "
-				      "fingers, one at a time"
-			: mode == 2
-				? "face first, fingers only where face and irises leave it open, "
-				  "one at a time"
-				: "as the last, concurrent searches batched per pass");
-		if (mode < 3) {
+		printf("  %d. %s:\n", mode, dedup_mode_name[mode]);
+		if (mode != 3 && mode != 5) {
 			t0 = median(t, nreal); /* sorts t */
 			printf("    per search: median %.1f ms, max %.1f ms (%.1f compared in full on "
 			       "average)\n",
@@ -520,21 +536,43 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh)
 		}
 		rate[mode] = nreal / wall;
 		printf("    %.1f searches/s (%u in %.2f s, %d threads asking)\n", rate[mode], nreal,
-			wall, mode == 3 ? CONC_THREADS : 1);
+			wall, mode == 3 || mode == 5 ? CONC_THREADS : 1);
 		printf("    hit rate %u/%u = %.4f; on the first %u probes %u against exhaustive %u "
 		       "-> loss %.2f percentage points\n",
 			hits, nreal, (double)hits / nreal, nexh, hits_sub, exh_hits,
 			100.0 * ((double)exh_hits - hits_sub) / nexh);
 		printf("    %u never-enrolled people: %u false duplicates\n", nreal / 4,
 			nonmated_fp);
+		if (mode == 4 && have2) {
+			uint32_t lost = 0, won = 0;
+
+			for (i = 0; i < nreal; i++) {
+				lost += res2[i] && !res[i];
+				won += !res2[i] && res[i];
+			}
+			printf("    against 2 on all %u probes: %u found there missed here, %u the "
+			       "other way\n",
+				nreal, lost, won);
+		}
 	}
-	printf("  ratios: face-gated %.2fx, + fingers only where open %.2fx, batched %.2fx the "
-	       "rate of the full face+iris scan; fingers only where open %.2fx face-gated\n",
-		rate[1] / rate[0], rate[2] / rate[0], rate[3] / rate[0], rate[2] / rate[1]);
+	if (rate[0] > 0 && rate[1] > 0 && rate[2] > 0 && rate[3] > 0)
+		printf("  ratios: face-gated %.2fx, + fingers only where open %.2fx, batched %.2fx "
+		       "the rate of the full face+iris scan; fingers only where open %.2fx "
+		       "face-gated\n",
+			rate[1] / rate[0], rate[2] / rate[0], rate[3] / rate[0], rate[2] / rate[1]);
+	if (rate[2] > 0 && rate[4] > 0)
+		printf("  ratio: face sketch first %.2fx the rate of the face-gated scan of every "
+		       "face (one at a time)\n",
+			rate[4] / rate[2]);
+	if (rate[3] > 0 && rate[5] > 0)
+		printf("  ratio: face sketch first %.2fx the rate of the face-gated scan of every "
+		       "face (batched)\n",
+			rate[5] / rate[3]);
 	for (i = 0; i < nreal + nreal / 4; i++)
 		match_template_free(tmpl[i]);
 	free(tmpl);
 	free(exh);
+	free(res2);
 	gallery_free(g);
 	free(t);
 	free(res);
@@ -569,15 +607,19 @@ main(int argc, char **argv)
 {
 	uint32_t nfill = 1000000, nreal = 400, nexh = 20;
 	struct bio_sample *pool;
-	const char *only = "";
+	const char *only = "", *modes = "012345";
+	long share = 0;
 	int i;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0) {
 			printf("usage: bench_bio [--gallery N] [--enrolled N] [--exhaustive N] "
-			       "[--only iris|face|dedup] [--preset P]\n"
+			       "[--only iris|face|dedup] [--preset P] [--modes DIGITS]\n"
+			       "                 [--sketch-share N]\n"
 			       "Iris kernels, face 1:N and dedup over a gallery of N (default "
-			       "1000000).\n");
+			       "1000000); --modes: which dedup modes 0-5 to run (default all);\n"
+			       "--sketch-share: keep one face in N by sketch (default "
+			       "GALLERY_SKETCH_SHARE).\n");
 			return 0;
 		} else if (strcmp(argv[i], "--gallery") == 0 && i + 1 < argc) {
 			nfill = (uint32_t)arg_ul(argv[++i], "--gallery");
@@ -593,6 +635,15 @@ main(int argc, char **argv)
 			}
 		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
 			only = argv[++i];
+		} else if (strcmp(argv[i], "--sketch-share") == 0 && i + 1 < argc) {
+			share = (long)arg_ul(argv[++i], "--sketch-share");
+		} else if (strcmp(argv[i], "--modes") == 0 && i + 1 < argc) {
+			modes = argv[++i];
+			if (strspn(modes, "012345") != strlen(modes) || !*modes) {
+				fprintf(stderr, "bench_bio: --modes: '%s' is not digits 0-5\n",
+					modes);
+				return 2;
+			}
 		} else if (strcmp(argv[i], "--exhaustive") == 0 && i + 1 < argc) {
 			nexh = (uint32_t)arg_ul(argv[++i], "--exhaustive");
 		} else {
@@ -615,7 +666,7 @@ main(int argc, char **argv)
 	if (!*only || strcmp(only, "face") == 0)
 		bench_face(nfill);
 	if (!*only || strcmp(only, "dedup") == 0)
-		bench_dedup(nfill - nreal, nreal, nexh);
+		bench_dedup(nfill - nreal, nreal, nexh, modes, share);
 	for (i = 0; i < 2048; i++)
 		bio_sample_clear(&pool[i]);
 	free(pool);

@@ -256,7 +256,7 @@ main(int argc, char **argv)
 			st[kk].ms = calloc(np, sizeof(double));
 		}
 		for (q = 0; q < np; q++) {
-			struct gallery_opts eo = {0, 1, 0, 0};
+			struct gallery_opts eo = {0, 1, 0, 0, 0};
 			struct gallery_hit eh, h;
 			struct bio_sample s;
 			uint8_t mate[16];
@@ -278,7 +278,7 @@ main(int argc, char **argv)
 					(now() - t0) * 1e3, (cpu_now() - c0) * 1e3);
 			}
 			for (kk = 0; kk < (int)nk; kk++) {
-				struct gallery_opts so = {kv[kk], 0, 0, 0};
+				struct gallery_opts so = {kv[kk], 0, 0, 0, 0};
 
 				t0 = now();
 				c0 = cpu_now();

@@ -148,6 +148,68 @@ test_kernels_and_scan_agree(void **state)
 	free(g);
 }
 
+/*
+ * The sketch selection, by the AVX-512 kernel where the CPU has it, returns exactly the faces
+ * whose signs differ from the probe's in at most thr places, with those counts (also past a
+ * whole group of eight), and tracks the angle: a near copy of a face is much nearer by sketch
+ * than a stranger. The exact rescoring of chosen rows gives the scan's cosines.
+ */
+static void
+test_sketch_select_counts_sign_differences(void **state)
+{
+	enum { N = 75 };
+	static _Alignas(64) int8_t g[N * BIO_FACE_DIM];
+	static _Alignas(64) uint64_t sk[(N + 7) / 8 * 8 * FACE_SKETCH_WORDS];
+	uint64_t psk[FACE_SKETCH_WORDS], one[FACE_SKETCH_WORDS], back[FACE_SKETCH_WORDS];
+	float v[BIO_FACE_DIM], w[BIO_FACE_DIM], inv[N], all[N], some[3];
+	uint32_t idx[N];
+	uint16_t ham[N];
+	int dist[N];
+	struct face_q p, q;
+	const uint32_t pick[3] = {74, 3, 40};
+	size_t n, j;
+	int i, k, d, thr, expect;
+
+	(void)state;
+	random_face(v);
+	assert_int_equal(face_quantize(v, &p, NULL), 0);
+	face_sketch(p.q, psk);
+	for (i = 0; i < N; i++) {
+		random_face(w);
+		if (i == 7) /* a near copy of the probe */
+			for (k = 0; k < BIO_FACE_DIM; k++)
+				w[k] = v[k] + 0.3f * w[k];
+		assert_int_equal(face_quantize(w, &q, NULL), 0);
+		memcpy(g + i * BIO_FACE_DIM, q.q, BIO_FACE_DIM);
+		inv[i] = q.inv_norm;
+		face_sketch(q.q, one);
+		face_sketch_put(sk, (size_t)i, one);
+		face_sketch_get(sk, (size_t)i, back);
+		assert_memory_equal(one, back, sizeof(one));
+		for (d = 0, k = 0; k < BIO_FACE_DIM; k++)
+			d += (p.q[k] < 0) != (q.q[k] < 0);
+		dist[i] = d;
+	}
+	for (i = 0; i < N; i++)
+		if (i != 7)
+			assert_true(dist[7] + 100 < dist[i]);
+	for (thr = 0; thr <= BIO_FACE_DIM; thr += 8) {
+		n = face_sketch_select(psk, sk, N, (unsigned)thr, 1000, idx, ham);
+		for (expect = 0, i = 0; i < N; i++)
+			expect += dist[i] <= thr;
+		assert_int_equal(n, expect);
+		for (j = 0; j < n; j++) {
+			assert_true(idx[j] >= 1000 && idx[j] < 1000 + N);
+			assert_int_equal(ham[j], dist[idx[j] - 1000]);
+			assert_true(j == 0 || idx[j] > idx[j - 1]);
+		}
+	}
+	face_scan(&p, g, inv, N, all);
+	face_scan_idx(&p, g, inv, pick, 3, some);
+	for (i = 0; i < 3; i++)
+		assert_true(some[i] == all[pick[i]]);
+}
+
 int
 main(void)
 {
@@ -156,6 +218,7 @@ main(void)
 		cmocka_unit_test(test_cosine_int8_close_to_float),
 		cmocka_unit_test(test_rejects_bad_values),
 		cmocka_unit_test(test_kernels_and_scan_agree),
+		cmocka_unit_test(test_sketch_select_counts_sign_differences),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,7 +80,7 @@ two_fingers(uint32_t person, uint32_t capture_no, enum capture_preset preset, st
 static void
 test_staged_finds_whom_exhaustive_finds(void **state)
 {
-	struct gallery_opts ex = {0, 1, 0, 0};
+	struct gallery_opts ex = {0, 1, 0, 0, 0};
 	struct gallery_stats est, sst;
 	struct gallery_hit eh, sh;
 	struct bio_sample s;
@@ -138,7 +138,7 @@ test_strangers_are_not_identified(void **state)
 static int
 identifiable(uint32_t person, struct bio_sample *s)
 {
-	struct gallery_opts ex = {0, 1, 0, 0};
+	struct gallery_opts ex = {0, 1, 0, 0, 0};
 	struct gallery_hit h;
 	uint32_t c;
 	int f;

@@ -158,7 +158,7 @@ test_partial_probes(void **state)
 	struct gallery *g = enrolled_gallery(1);
 	struct gallery_hit hit;
 	struct bio_sample p;
-	struct gallery_opts ex = {0, 1, 0, 0};
+	struct gallery_opts ex = {0, 1, 0, 0, 0};
 	uint8_t id[16];
 	int found;
 
@@ -303,7 +303,7 @@ test_batched_and_gated_searches_agree(void **state)
 {
 	struct gallery *g = NULL;
 	struct gallery_hit hit;
-	struct gallery_opts nogate = {0, 0, -1, 0};
+	struct gallery_opts nogate = {0, 0, -1, 0, 0};
 	struct match_template *t[NE + NS];
 	static struct searcher sr[3];
 	pthread_t th[3];
@@ -359,6 +359,139 @@ test_batched_and_gated_searches_agree(void **state)
 			assert_memory_equal(hit.id, id, 16);
 		}
 		match_template_free(t[i]);
+	}
+	gallery_free(g);
+}
+
+static void copy_keep(const struct bio_sample *s, unsigned keep, struct bio_sample *out);
+
+/*
+ * A gallery past GALLERY_SKETCH_MIN is searched by face sketch first: on detention-preset probes
+ * it finds whom the int8 scan of every face finds (and no one else), a person enrolled without
+ * a face included, and an entry moved by a removal keeps its own sketch (the moved person is
+ * still found).
+ */
+static void
+test_sketch_search_finds_whom_the_full_scan_finds(void **state)
+{
+	struct gallery *g = NULL;
+	struct gallery_hit hit, full;
+	struct gallery_opts noskt = {0, 0, 0, 0, -1};
+	struct bio_sample f, nf;
+	uint8_t id[16], seed[32];
+	uint32_t i, nfound = 0;
+	double ss;
+	int found, found_full, k;
+
+	(void)state;
+	assert_int_equal(gallery_new(2, &g), 0);
+	assert_int_equal(gallery_reserve(g, GALLERY_SKETCH_MIN + NE), 0);
+	memset(&f, 0, sizeof(f));
+	f.has_face = 1;
+	for (i = 0; i < GALLERY_SKETCH_MIN; i++) {
+		memset(seed, 0, sizeof(seed));
+		memcpy(seed, &i, sizeof(i));
+		seed[31] = 7;
+		population_face_vector(seed, f.face);
+		ss = 0;
+		for (k = 0; k < BIO_FACE_DIM; k++)
+			ss += (double)f.face[k] * f.face[k];
+		for (k = 0; k < BIO_FACE_DIM; k++)
+			f.face[k] = (float)(f.face[k] / sqrt(ss));
+		make_id(100000 + i, id);
+		assert_int_equal(gallery_add(g, id, &f), 0);
+	}
+	for (i = 0; i < NE; i++) {
+		make_id(i, id);
+		if (i == 0) { /* enrolled without a face: found by the scan of faceless entries */
+			copy_keep(&enrol[0], BIO_IRIS | BIO_FINGER, &nf);
+			assert_int_equal(gallery_add(g, id, &nf), 0);
+			bio_sample_clear(&nf);
+		} else
+			assert_int_equal(gallery_add(g, id, &enrol[i]), 0);
+	}
+	for (i = 0; i < NE + NS; i++) {
+		assert_int_equal(gallery_identify(g, &probe[i], 1e-6, &hit, &found), 0);
+		assert_int_equal(
+			gallery_identify_ex(g, &probe[i], 1e-6, &noskt, &full, &found_full, NULL),
+			0);
+		assert_int_equal(found, found_full);
+		if (found) {
+			make_id(i, id);
+			assert_memory_equal(hit.id, id, 16);
+			nfound++;
+		}
+		assert_int_equal(found, i < NE);
+	}
+	assert_int_equal(nfound, NE);
+	/* the last entry (person NE - 1) moves into the removed filler's place */
+	make_id(100000, id);
+	assert_int_equal(gallery_remove(g, id), 0);
+	assert_int_equal(gallery_identify(g, &probe[NE - 1], 1e-6, &hit, &found), 0);
+	assert_int_equal(found, 1);
+	make_id(NE - 1, id);
+	assert_memory_equal(hit.id, id, 16);
+	gallery_free(g);
+}
+
+/*
+ * A search since a sequence number sees exactly the entries added after it: found by id among
+ * the latest additions (also one moved by a removal), and by every entry's number once more
+ * were added since than the gallery remembers.
+ */
+static void
+test_identify_since_sees_only_later_additions(void **state)
+{
+	struct gallery *g = NULL;
+	struct gallery_hit hit;
+	struct bio_sample f;
+	struct match_template *t;
+	uint8_t id[16], seed[32];
+	uint64_t after;
+	uint32_t i;
+	double ss;
+	int found, k, round;
+
+	(void)state;
+	assert_int_equal(gallery_new(1, &g), 0);
+	for (i = 0; i < NE / 2; i++) {
+		make_id(i, id);
+		assert_int_equal(gallery_add(g, id, &enrol[i]), 0);
+	}
+	after = gallery_seq(g);
+	for (i = NE / 2; i < NE; i++) {
+		make_id(i, id);
+		assert_int_equal(gallery_add(g, id, &enrol[i]), 0);
+	}
+	make_id(0, id);
+	assert_int_equal(gallery_remove(g, id), 0); /* person NE - 1 moves into its place */
+	memset(&f, 0, sizeof(f));
+	f.has_face = 1;
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < NE; i++) {
+			assert_int_equal(match_template_new(&probe[i], &t, NULL), 0);
+			assert_int_equal(
+				gallery_identify_since_tmpl(g, t, 1e-6, after, &hit, &found), 0);
+			match_template_free(t);
+			assert_int_equal(found, i >= NE / 2);
+			if (found) {
+				make_id(i, id);
+				assert_memory_equal(hit.id, id, 16);
+			}
+		}
+		/* more additions since than the ring holds: the second round scans numbers */
+		for (i = 0; round == 0 && i < 16384; i++) {
+			memset(seed, 0, sizeof(seed));
+			memcpy(seed, &i, sizeof(i));
+			seed[31] = 9;
+			population_face_vector(seed, f.face);
+			for (ss = 0, k = 0; k < BIO_FACE_DIM; k++)
+				ss += (double)f.face[k] * f.face[k];
+			for (k = 0; k < BIO_FACE_DIM; k++)
+				f.face[k] = (float)(f.face[k] / sqrt(ss));
+			make_id(200000 + i, id);
+			assert_int_equal(gallery_add(g, id, &f), 0);
+		}
 	}
 	gallery_free(g);
 }
@@ -538,6 +671,8 @@ main(void)
 		cmocka_unit_test(test_batched_and_gated_searches_agree),
 		cmocka_unit_test(test_deferred_finger_templates),
 		cmocka_unit_test(test_strangers_open_few_fingers),
+		cmocka_unit_test(test_sketch_search_finds_whom_the_full_scan_finds),
+		cmocka_unit_test(test_identify_since_sees_only_later_additions),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
@@ -188,6 +189,58 @@ test_kernels_agree(void **state)
 	free(p);
 }
 
+/*
+ * The quick look says "may be this eye" for the same eye with 15% of bits flipped and rotated by
+ * two positions, "another eye" for nearly every unrelated code, and never "another eye" for a
+ * code whose full comparison is close.
+ */
+static void
+test_quick_look(void **state)
+{
+	enum { N = 400 };
+	uint8_t pc[BIO_IRIS_BYTES], pm[BIO_IRIS_BYTES], c[BIO_IRIS_BYTES], m[BIO_IRIS_BYTES],
+		rot[BIO_IRIS_BYTES];
+	struct iris_probe *p = aligned_alloc(64, sizeof(*p));
+	char iris_best[16];
+	int i, k, near = 0, flips;
+	double hd;
+
+	(void)state;
+	snprintf(iris_best, sizeof(iris_best), "%s", iris_impl_name());
+	assert_non_null(p);
+	random_code(pc);
+	memset(pm, 0xff, sizeof(pm));
+	iris_probe_init(p, pc, pm);
+	for (i = 0; i < N; i++) {
+		/* unrelated codes, then copies with 0..45% of bits flipped */
+		if (i < N / 2)
+			random_code(c);
+		else {
+			flips = (i - N / 2) * 45 / (N / 2);
+			memcpy(c, pc, sizeof(c));
+			for (k = 0; k < BIO_IRIS_BITS; k++)
+				if ((int)(rnd8() % 100) < flips)
+					c[k / 8] ^= (uint8_t)(1u << (k % 8));
+		}
+		iris_rotate(c, 2, rot);
+		memset(m, 0xff, sizeof(m));
+		hd = iris_compare(p, rot, m, NULL, NULL);
+		if (!iris_quick_near(p, rot, m))
+			assert_true(hd > 0.3);
+		if (i < N / 2)
+			near += iris_quick_near(p, rot, m);
+		/* the scalar look agrees */
+		assert_int_equal(iris_set_impl("scalar"), 0);
+		k = iris_quick_near(p, rot, m);
+		assert_int_equal(iris_set_impl(iris_best), 0);
+		assert_int_equal(k, iris_quick_near(p, rot, m));
+		if (i >= N / 2 && flips <= 15)
+			assert_true(iris_quick_near(p, rot, m));
+	}
+	assert_true(near < N / 2 / 20);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -197,6 +250,7 @@ main(void)
 		cmocka_unit_test(test_masks_respected),
 		cmocka_unit_test(test_hd_norm),
 		cmocka_unit_test(test_kernels_agree),
+		cmocka_unit_test(test_quick_look),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
