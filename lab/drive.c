@@ -403,9 +403,9 @@ stop_hub(pid_t pid, const char *what)
  * asked about (paso-kiosk probe --list, detention preset), sent by the partner with one
  * `paso-hub query --probes` over several links. Each answer is appended to DIR/queries.txt:
  * DAY PERSON ENROLLED RESULT CATEGORY (RESULT 0 hit, 3 no hit, 4 refused).
- * The probe set depends on the workload alone, so it is synthesised while the period's traffic
- * runs (queries_start) and sent after it (queries_send). It is biometric data: 0600, deleted
- * after the queries.
+ * The probe set depends on the workload alone, so it is synthesised (queries_start) while the
+ * previous period's snapshots and clock move and this period's traffic run, and sent after the
+ * traffic (queries_wait, queries_send). It is biometric data: 0600, deleted after the queries.
  */
 struct period_queries {
 	char qpath[PATH_MAX + 48], probe[PATH_MAX + 32], list[PATH_MAX + 32];
@@ -761,9 +761,9 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 					goto out;
 			}
 		}
-		/* The scenario's partner queries come from the first partner; their probe set is
-		 * synthesised beside the traffic (its time is the traffic's). */
-		if (npt > 0 && queries_start(dv, dir, per, &pq) != 0)
+		/* The scenario's partner queries come from the first partner. Their probe set is
+		 * synthesised beside the previous period's snapshots and this one's traffic. */
+		if (npt > 0 && per == 0 && queries_start(dv, dir, per, &pq) != 0)
 			goto out;
 		(void)snprintf(plan, sizeof(plan), "%s/period-%04u.plan", dv->wldir, per);
 		(void)instant_format(s->start + (uint64_t)day * 86400u, when);
@@ -778,11 +778,14 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 			if (run(dv, a, klog) != 0)
 				goto out;
 		}
-		if (queries_wait(&pq) != 0) /* the probe set, if it is not ready yet */
-			goto out;
 		m->seconds[PHASE_TRAFFIC] += now_s() - t0;
 		t0 = now_s();
+		if (queries_wait(&pq) != 0) /* the probe set, if it is not ready yet */
+			goto out;
 		if (npt > 0 && queries_send(dv, &pts[0], dir, natpeer, day, &pq) != 0)
+			goto out;
+		if (npt > 0 && per + 1 < dv->w->periods &&
+			queries_start(dv, dir, per + 1, &pq) != 0)
 			goto out;
 		m->seconds[PHASE_QUERIES] += now_s() - t0;
 		t0 = now_s();
