@@ -106,6 +106,23 @@ run(const struct drive *dv, char *const argv[], const char *log)
 	return 0;
 }
 
+/* Waits for a program spawn started; 0 if it exited 0, else -1 (said). */
+static int
+finish(pid_t pid, const char *what)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "paso: %s failed (exit %d)\n", what,
+			WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 mkdirs(const char *dir)
 {
@@ -793,17 +810,29 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 		if (npt > 0 && await_shares(dv, hub, dir) != 0)
 			goto out;
 		{
+			/* the partners' snapshots are taken while the hub's is (read-only) */
 			char out[PATH_MAX + 160];
-			(void)snprintf(out, sizeof(out), "%s/period-%04u.json", snap, per);
-			if (snapshot(dv, hub, out) != 0)
-				goto out;
-			for (j = 0; j < npt; j++) {
+			pid_t spid[RUN_MAX_PARTNERS];
+			size_t started = 0;
+			int bad = 0;
+
+			for (j = 0; j < npt && !bad; j++, started++) {
+				char *a[] = {"paso-hub", "stats", pts[j].dir, "--json", NULL};
 				(void)snprintf(out, sizeof(out),
 					"%s/partner-%.64s-period-%04u.json", snap, pts[j].name,
 					per);
-				if (snapshot(dv, pts[j].dir, out) != 0)
-					goto out;
+				(void)unlink(out);
+				if (spawn(dv, a, out, &spid[j]) != 0)
+					bad = 1;
 			}
+			(void)snprintf(out, sizeof(out), "%s/period-%04u.json", snap, per);
+			if (!bad && snapshot(dv, hub, out) != 0)
+				bad = 1;
+			for (j = 0; j < started; j++)
+				if (finish(spid[j], "paso-hub stats of a partner") != 0)
+					bad = 1;
+			if (bad)
+				goto out;
 		}
 		if (per + 1 < dv->w->periods) {
 			char *a[] = {"paso-hub", "clock", hub, "--advance", adv, NULL};
