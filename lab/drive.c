@@ -568,7 +568,7 @@ queries_send(const struct drive *dv, const struct run_partner *pt, const char *d
 	{
 		char *av[] = {"paso-hub", "query", (char *)pt->dir, "--hub", (char *)natpeer,
 			"--purpose", dv->s->partner_purpose, "--probes", q->probe, "--connections",
-			"16", NULL};
+			"32", NULL};
 		if (run(dv, av, ans) != 0)
 			goto out;
 	}
