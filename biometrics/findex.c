@@ -43,10 +43,73 @@ hash_places(uint16_t place[FINDEX_TABLES][FINDEX_HASH_BITS])
 		}
 }
 
-static int
-bit_at(const uint64_t *w, int b)
+void
+findex_places(uint16_t place[FINDEX_TABLES][FINDEX_HASH_BITS])
 {
-	return (int)((w[b / 64] >> (b % 64)) & 1);
+	hash_places(place);
+}
+
+/* Cylinder words holding the CYL_BITS bits a place can name. */
+#define CYL_WORDS ((CYL_BITS + 63) / 64)
+
+/* 64 x 64 bit matrix transposed in place: bit j of a[i] becomes bit i of a[j]. */
+static void
+transpose64(uint64_t a[64])
+{
+	uint64_t m = 0x00000000ffffffffull, t;
+	int j, k;
+
+	for (j = 32; j != 0; j >>= 1, m ^= m << j)
+		for (k = 0; k < 64; k = ((k | j) + 1) & ~j) {
+			t = ((a[k] >> j) ^ a[k | j]) & m;
+			a[k] ^= t << j;
+			a[k | j] ^= t;
+		}
+}
+
+/*
+ * Up to 64 minutiae of a view at once, bit-sliced: row j of the value and mask matrices is
+ * minutia j's cylinder (mask rows of unusable cylinders are zero); transposed, word b holds bit
+ * b of every minutia, so each table's hash is resolved for all 64 by a tree of ANDs: one word
+ * per hash value, nonzero when some minutia has that pattern with all six places valid.
+ */
+static void
+describe_block(uint64_t val[CYL_WORDS][64], uint64_t msk[CYL_WORDS][64],
+	const uint16_t place[FINDEX_TABLES][FINDEX_HASH_BITS], struct findex_finger *out)
+{
+	uint64_t node[2 << FINDEX_HASH_BITS], v, ok;
+	int w, l, k, i, width;
+	unsigned h, p;
+
+	for (w = 0; w < CYL_WORDS; w++) {
+		transpose64(val[w]);
+		transpose64(msk[w]);
+	}
+	for (l = 0; l < FINDEX_TABLES; l++) {
+		ok = ~0ull;
+		for (k = 0; k < FINDEX_HASH_BITS; k++) {
+			p = place[l][k];
+			ok &= msk[p / 64][p % 64];
+		}
+		if (ok == 0)
+			continue;
+		/* the first place is the hash's highest bit: node i of a level has i's bits */
+		node[0] = ok;
+		for (k = 0, width = 1; k < FINDEX_HASH_BITS; k++, width *= 2) {
+			p = place[l][k];
+			v = val[p / 64][p % 64];
+			for (i = width - 1; i >= 0; i--) {
+				node[2 * i + 1] = node[i] & v;
+				node[2 * i] = node[i] & ~v;
+			}
+		}
+		for (h = 1; h < (1u << FINDEX_HASH_BITS); h++) /* pattern 0 sets nothing */
+			if (node[h] != 0) {
+				unsigned b = h + ((unsigned)l << FINDEX_HASH_BITS);
+				out->w[b / 64] |= 1ull << (b % 64);
+			}
+	}
+	sodium_memzero(node, sizeof(node));
 }
 
 void
@@ -55,8 +118,9 @@ findex_describe(const struct finger_template *t, struct findex_finger out[FINDEX
 {
 	uint16_t place[FINDEX_TABLES][FINDEX_HASH_BITS];
 	uint64_t value[FINGER_CYL_WORDS], mask[FINGER_CYL_WORDS];
-	int v, pos, m, l, k, ok;
-	unsigned h, c;
+	uint64_t val[CYL_WORDS][64], msk[CYL_WORDS][64];
+	int v, pos, m, nm, j, w;
+	unsigned c, k;
 
 	memset(out, 0, FINDEX_POSITIONS * sizeof(*out));
 	memset(n, 0, FINDEX_POSITIONS * sizeof(*n));
@@ -65,21 +129,22 @@ findex_describe(const struct finger_template *t, struct findex_finger out[FINDEX
 		pos = finger_template_view_pos(t, v);
 		if (pos < 1 || pos > FINDEX_POSITIONS)
 			continue;
-		for (m = 0; m < finger_template_view_minutiae(t, v); m++) {
-			if (!finger_template_cylinder(t, v, m, value, mask))
-				continue;
-			for (l = 0; l < FINDEX_TABLES; l++) {
-				h = 0;
-				ok = 1;
-				for (k = 0; k < FINDEX_HASH_BITS && ok; k++) {
-					ok = place[l][k] < CYL_BITS && bit_at(mask, place[l][k]);
-					h = h << 1 | (unsigned)bit_at(value, place[l][k]);
+		nm = finger_template_view_minutiae(t, v);
+		for (m = 0; m < nm; m += 64) {
+			int used = 0;
+
+			for (j = 0; j < 64; j++) {
+				int ok = m + j < nm &&
+					 finger_template_cylinder(t, v, m + j, value, mask);
+
+				for (w = 0; w < CYL_WORDS; w++) {
+					val[w][j] = ok ? value[w] : 0;
+					msk[w][j] = ok ? mask[w] : 0;
 				}
-				if (!ok || h == 0)
-					continue;
-				h += (unsigned)l << FINDEX_HASH_BITS;
-				out[pos - 1].w[h / 64] |= 1ull << (h % 64);
+				used |= ok;
 			}
+			if (used)
+				describe_block(val, msk, place, &out[pos - 1]);
 		}
 	}
 	for (pos = 0; pos < FINDEX_POSITIONS; pos++) {
@@ -89,6 +154,8 @@ findex_describe(const struct finger_template *t, struct findex_finger out[FINDEX
 	}
 	sodium_memzero(value, sizeof(value));
 	sodium_memzero(mask, sizeof(mask));
+	sodium_memzero(val, sizeof(val));
+	sodium_memzero(msk, sizeof(msk));
 }
 
 void

@@ -42,6 +42,10 @@ struct findex_finger {
 void findex_describe(const struct finger_template *t, struct findex_finger out[FINDEX_POSITIONS],
 	uint16_t n[FINDEX_POSITIONS]);
 
+/* The cylinder bit places each table's hash reads (place [l][0] is the hash's highest bit):
+ * fixed, the same in every process. For tests of findex_describe. */
+void findex_places(uint16_t place[FINDEX_TABLES][FINDEX_HASH_BITS]);
+
 /*
  * How often each bit is set among a gallery's descriptors, per position (the weights of a
  * query). Zero it to start; findex_stats_add (pos 0-based, d with n set bits; nothing when n is

@@ -877,6 +877,28 @@ int
 finger_template_from_record(
 	const uint8_t *rec, size_t len, struct finger_template **out, struct paso_diag *d)
 {
+	return finger_template_from_record_at(rec, len, FINGER_POSITIONS_ALL, out, d);
+}
+
+uint32_t
+finger_template_positions(const struct finger_template *t)
+{
+	uint32_t m = 0;
+	int i;
+
+	for (i = 0; t != NULL && i < t->n_views; i++) {
+		if (t->v[i].pos == 0)
+			return FINGER_POSITIONS_ALL;
+		if (t->v[i].pos >= 1 && t->v[i].pos <= FINGER_MAX_VIEWS)
+			m |= 1u << (t->v[i].pos - 1);
+	}
+	return m;
+}
+
+int
+finger_template_from_record_at(const uint8_t *rec, size_t len, uint32_t positions,
+	struct finger_template **out, struct paso_diag *d)
+{
 	struct finger_template *t = NULL;
 	struct fmr_record fr;
 	struct cells cl;
@@ -892,8 +914,13 @@ finger_template_from_record(
 		goto out;
 	}
 	for (i = 0; i < fr.n_views; i++) {
-		t->n_views = i + 1;
-		if ((r = build_view(&fr, &fr.views[i], &cl, &t->v[i])) != 0)
+		int p = fr.views[i].finger_pos;
+
+		/* a view no comparison with `positions` would reach is left out (finger_match
+		 * compares equal positions, and unknown ones with all) */
+		if (p >= 1 && p <= FINGER_MAX_VIEWS && !((positions >> (p - 1)) & 1))
+			continue;
+		if ((r = build_view(&fr, &fr.views[i], &cl, &t->v[t->n_views++])) != 0)
 			goto out;
 	}
 	*out = t;

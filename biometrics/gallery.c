@@ -949,7 +949,8 @@ compare_entry_load(const struct gallery *g, size_t i, struct match_view *a,
 	struct finger_template *ft = NULL;
 
 	if (load && a->finger == NULL && g->finger_ext[i] && g->loader != NULL &&
-		b->finger != NULL && g->loader(g->loader_arg, g->ids[i], &ft) == 0)
+		b->finger != NULL &&
+		g->loader(g->loader_arg, g->ids[i], finger_template_positions(b->finger), &ft) == 0)
 		a->finger = ft;
 	match_verify_views(a, b, sc);
 	finger_template_free(ft);

@@ -29,9 +29,12 @@ void gallery_free(struct gallery *g);
 /*
  * Where finger templates live when not in memory: fills *out (caller frees) with the finger
  * template of entry id, or returns an error (the comparison then goes on without fingers).
+ * positions: what the probe can be compared with (finger_template_positions); the loader may
+ * build only those views (finger_template_from_record_at), the scores are the same.
  * Called from search and compare threads at once: it must be thread-safe.
  */
-typedef int (*gallery_finger_loader)(void *arg, const uint8_t id[16], struct finger_template **out);
+typedef int (*gallery_finger_loader)(
+	void *arg, const uint8_t id[16], uint32_t positions, struct finger_template **out);
 
 /*
  * With a loader set, entries added from then on keep no finger template in memory (only that

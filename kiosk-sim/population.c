@@ -211,7 +211,7 @@ smooth_field(struct synth_rng *r, float field[BIO_IRIS_BITS])
 {
 	static double wa[2 * KA + 1], wr[2 * PAD_R + 1], la, lr;
 	static int init; /* idempotent: racing threads write identical values */
-	double white[ROWS][ANG + 2 * KA], tmp[ROWS][ANG];
+	double white[ROWS][ANG + 2 * KA], tmp[ROWS][ANG], acc[ANG];
 	int c, row, t, k;
 
 	if (!__atomic_load_n(&init, __ATOMIC_ACQUIRE)) {
@@ -230,23 +230,23 @@ smooth_field(struct synth_rng *r, float field[BIO_IRIS_BITS])
 				white[row][KA + ANG + k] = white[row][KA + k];
 			}
 		}
-		for (row = 0; row < ROWS; row++)
-			for (t = 0; t < ANG; t++) {
-				const double *w = &white[row][t];
-				double s = 0;
-
-				for (k = 0; k <= 2 * KA; k++)
-					s += wa[k] * w[k];
-				tmp[row][t] = s;
-			}
-		for (row = 0; row < 8; row++)
-			for (t = 0; t < ANG; t++) {
-				double s = 0;
-
-				for (k = -PAD_R; k <= PAD_R; k++)
-					s += wr[k + PAD_R] * tmp[row + PAD_R + k][t];
-				field[row * 256 + 2 * t + c] = (float)(s / (la * lr));
-			}
+		/* Each output's terms are added in the same order as one sum per output would add
+		 * them (k ascending, from 0), but a whole row at a time, which the compiler turns
+		 * into vector operations: the same operations on each value, so the same bits. */
+		for (row = 0; row < ROWS; row++) {
+			memset(tmp[row], 0, sizeof(tmp[row]));
+			for (k = 0; k <= 2 * KA; k++)
+				for (t = 0; t < ANG; t++)
+					tmp[row][t] += wa[k] * white[row][t + k];
+		}
+		for (row = 0; row < 8; row++) {
+			memset(acc, 0, sizeof(acc));
+			for (k = -PAD_R; k <= PAD_R; k++)
+				for (t = 0; t < ANG; t++)
+					acc[t] += wr[k + PAD_R] * tmp[row + PAD_R + k][t];
+			for (t = 0; t < ANG; t++)
+				field[row * 256 + 2 * t + c] = (float)(acc[t] / (la * lr));
+		}
 	}
 }
 

@@ -106,6 +106,23 @@ run(const struct drive *dv, char *const argv[], const char *log)
 	return 0;
 }
 
+/* Waits for a program spawn started; 0 if it exited 0, else -1 (said). */
+static int
+finish(pid_t pid, const char *what)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "paso: %s failed (exit %d)\n", what,
+			WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 mkdirs(const char *dir)
 {
@@ -403,54 +420,82 @@ stop_hub(pid_t pid, const char *what)
  * asked about (paso-kiosk probe --list, detention preset), sent by the partner with one
  * `paso-hub query --probes` over several links. Each answer is appended to DIR/queries.txt:
  * DAY PERSON ENROLLED RESULT CATEGORY (RESULT 0 hit, 3 no hit, 4 refused).
- * The probe set is biometric data: 0600, deleted after the queries.
+ * The probe set depends on the workload alone, so it is synthesised (queries_start) while the
+ * previous period's snapshots and clock move and this period's traffic run, and sent after the
+ * traffic (queries_wait, queries_send). It is biometric data: 0600, deleted after the queries.
  */
-static int
-send_queries(const struct drive *dv, const struct run_partner *pt, const char *dir,
-	const char *natpeer, uint32_t per, uint32_t day)
-{
-	char qpath[PATH_MAX + 48], probe[PATH_MAX + 32], out[PATH_MAX + 32], log[PATH_MAX + 32];
-	char list[PATH_MAX + 32], ans[PATH_MAX + 32], seed[24], line[160];
-	unsigned long who, in, cat, *whos = NULL, *ins = NULL, *cats = NULL;
-	unsigned long long cn;
-	size_t n = 0, cap = 0, k;
-	FILE *q = NULL, *o = NULL, *l = NULL, *a = NULL;
-	int *res = NULL, rc = -1;
+struct period_queries {
+	char qpath[PATH_MAX + 48], probe[PATH_MAX + 32], list[PATH_MAX + 32];
+	char log[PATH_MAX + 32];
+	unsigned long *whos, *ins, *cats;
+	size_t n;
+	pid_t synth; /* paso-kiosk probe --list, while it runs */
+};
 
-	(void)snprintf(qpath, sizeof(qpath), "%s/period-%04u.queries", dv->wldir, per);
-	(void)snprintf(probe, sizeof(probe), "%s/probes.set", dir);
-	(void)snprintf(list, sizeof(list), "%s/probes.list", dir);
-	(void)snprintf(ans, sizeof(ans), "%s/answers.txt", dir);
-	(void)snprintf(out, sizeof(out), "%s/queries.txt", dir);
-	(void)snprintf(log, sizeof(log), "%s/queries.log", dir);
+/* Wipes q's files and frees it; waits for its synthesis if still running. */
+static void
+queries_clear(struct period_queries *q)
+{
+	int st;
+
+	if (q->synth > 0)
+		while (waitpid(q->synth, &st, 0) < 0 && errno == EINTR)
+			;
+	if (q->probe[0] != '\0')
+		(void)unlink(q->probe);
+	if (q->list[0] != '\0')
+		(void)unlink(q->list);
+	free(q->whos);
+	free(q->ins);
+	free(q->cats);
+	memset(q, 0, sizeof(*q));
+}
+
+/* Reads period per's queries and starts synthesising their probe set. 0 (q->n may be 0) or
+ * -1 (said). */
+static int
+queries_start(const struct drive *dv, const char *dir, uint32_t per, struct period_queries *q)
+{
+	unsigned long who, in, cat;
+	unsigned long long cn;
+	char seed[24], line[160];
+	size_t cap = 0;
+	FILE *f = NULL, *l = NULL;
+	int rc = -1, st;
+
+	memset(q, 0, sizeof(*q));
+	(void)snprintf(q->qpath, sizeof(q->qpath), "%s/period-%04u.queries", dv->wldir, per);
+	(void)snprintf(q->probe, sizeof(q->probe), "%s/probes.set", dir);
+	(void)snprintf(q->list, sizeof(q->list), "%s/probes.list", dir);
+	(void)snprintf(q->log, sizeof(q->log), "%s/queries.log", dir);
 	(void)snprintf(seed, sizeof(seed), "%" PRIu64, dv->s->seed);
-	if ((q = fopen(qpath, "r")) == NULL)
+	if ((f = fopen(q->qpath, "r")) == NULL)
 		return 0; /* a workload planned without queries */
-	(void)unlink(list);
-	if ((l = fopen(list, "w")) == NULL)
+	(void)unlink(q->list);
+	if ((l = fopen(q->list, "w")) == NULL)
 		goto out;
-	while (fgets(line, sizeof(line), q) != NULL) {
+	while (fgets(line, sizeof(line), f) != NULL) {
 		if (sscanf(line, "%lu %llu %lu %lu", &who, &cn, &in, &cat) != 4) {
-			fprintf(stderr, "paso: %s: bad line '%s'\n", qpath, line);
+			fprintf(stderr, "paso: %s: bad line '%s'\n", q->qpath, line);
 			goto out;
 		}
-		if (n == cap) {
+		if (q->n == cap) {
 			unsigned long *w2, *i2, *c2;
 
 			cap = cap ? cap * 2 : 64;
-			w2 = realloc(whos, cap * sizeof(*whos));
-			whos = w2 != NULL ? w2 : whos;
-			i2 = realloc(ins, cap * sizeof(*ins));
-			ins = i2 != NULL ? i2 : ins;
-			c2 = realloc(cats, cap * sizeof(*cats));
-			cats = c2 != NULL ? c2 : cats;
+			w2 = realloc(q->whos, cap * sizeof(*q->whos));
+			q->whos = w2 != NULL ? w2 : q->whos;
+			i2 = realloc(q->ins, cap * sizeof(*q->ins));
+			q->ins = i2 != NULL ? i2 : q->ins;
+			c2 = realloc(q->cats, cap * sizeof(*q->cats));
+			q->cats = c2 != NULL ? c2 : q->cats;
 			if (w2 == NULL || i2 == NULL || c2 == NULL)
 				goto out;
 		}
-		whos[n] = who;
-		ins[n] = in;
-		cats[n] = cat;
-		n++;
+		q->whos[q->n] = who;
+		q->ins[q->n] = in;
+		q->cats[q->n] = cat;
+		q->n++;
 		fprintf(l, "%lu %llu\n", who, cn);
 	}
 	if (fclose(l) != 0) {
@@ -458,29 +503,77 @@ send_queries(const struct drive *dv, const struct run_partner *pt, const char *d
 		goto out;
 	}
 	l = NULL;
-	if (n == 0) {
+	if (q->n == 0) {
 		rc = 0;
 		goto out;
 	}
-	if ((res = calloc(n, sizeof(*res))) == NULL)
+	(void)unlink(q->probe);
+	{
+		char *av[] = {"paso-kiosk", "probe", "--list", q->list, "--seed", seed, "--preset",
+			"detention", "--out", q->probe, NULL};
+		if ((st = spawn(dv, av, q->log, &q->synth)) != 0) {
+			fprintf(stderr, "paso: cannot start %s/paso-kiosk: %s\n", dv->bin,
+				strerror(st));
+			q->synth = -1;
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (l != NULL)
+		fclose(l);
+	fclose(f);
+	return rc;
+}
+
+/* Waits for q's probe set to be written. 0, or -1 (said) if its synthesis failed. */
+static int
+queries_wait(struct period_queries *q)
+{
+	int st;
+
+	if (q->synth <= 0)
+		return 0;
+	while (waitpid(q->synth, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	q->synth = -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "paso: paso-kiosk probe failed (exit %d); see %s\n",
+			WIFEXITED(st) ? WEXITSTATUS(st) : -1, q->log);
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends q's probe set (queries_wait first), records the answers; then clears q. 0 or -1. */
+static int
+queries_send(const struct drive *dv, const struct run_partner *pt, const char *dir,
+	const char *natpeer, uint32_t day, struct period_queries *q)
+{
+	char out[PATH_MAX + 32], ans[PATH_MAX + 32], line[160];
+	FILE *o = NULL, *a = NULL;
+	int *res = NULL, rc = -1;
+	size_t k;
+
+	if (q->n == 0) {
+		rc = 0;
 		goto out;
-	(void)unlink(probe);
+	}
+	(void)snprintf(ans, sizeof(ans), "%s/answers.txt", dir);
+	(void)snprintf(out, sizeof(out), "%s/queries.txt", dir);
+	if ((res = calloc(q->n, sizeof(*res))) == NULL)
+		goto out;
 	(void)unlink(ans);
 	{
-		char *av[] = {"paso-kiosk", "probe", "--list", list, "--seed", seed, "--preset",
-			"detention", "--out", probe, NULL};
-		if (run(dv, av, log) != 0)
-			goto out;
-	}
-	{
 		char *av[] = {"paso-hub", "query", (char *)pt->dir, "--hub", (char *)natpeer,
-			"--purpose", dv->s->partner_purpose, "--probes", probe, "--connections",
-			"16", NULL};
+			"--purpose", dv->s->partner_purpose, "--probes", q->probe, "--connections",
+			"32", NULL};
 		if (run(dv, av, ans) != 0)
 			goto out;
 	}
 	/* "probe K: hit: ..." / "probe K: no hit ..." / "probe K: refused: ..." */
-	for (k = 0; k < n; k++)
+	for (k = 0; k < q->n; k++)
 		res[k] = -1;
 	if ((a = fopen(ans, "r")) == NULL)
 		goto out;
@@ -488,7 +581,7 @@ send_queries(const struct drive *dv, const struct run_partner *pt, const char *d
 		unsigned long no;
 		char word[16];
 
-		if (sscanf(line, "probe %lu: %15[a-z]", &no, word) != 2 || no < 1 || no > n)
+		if (sscanf(line, "probe %lu: %15[a-z]", &no, word) != 2 || no < 1 || no > q->n)
 			continue;
 		res[no - 1] = strcmp(word, "hit") == 0       ? 0
 			      : strcmp(word, "no") == 0      ? 3
@@ -497,13 +590,13 @@ send_queries(const struct drive *dv, const struct run_partner *pt, const char *d
 	}
 	if ((o = fopen(out, "a")) == NULL)
 		goto out;
-	for (k = 0; k < n; k++) {
+	for (k = 0; k < q->n; k++) {
 		if (res[k] < 0) {
 			fprintf(stderr, "paso: probe %zu of %s has no answer; see %s\n", k + 1,
-				qpath, ans);
+				q->qpath, ans);
 			goto out;
 		}
-		fprintf(o, "%u %lu %lu %d %lu\n", day, whos[k], ins[k], res[k], cats[k]);
+		fprintf(o, "%u %lu %lu %d %lu\n", day, q->whos[k], q->ins[k], res[k], q->cats[k]);
 	}
 	rc = 0;
 out:
@@ -511,17 +604,10 @@ out:
 		rc = -1;
 	if (a != NULL)
 		fclose(a);
-	if (l != NULL)
-		fclose(l);
-	fclose(q);
-	(void)unlink(probe);
-	(void)unlink(list);
-	if (rc == 0)
+	if (rc == 0 && q->n > 0)
 		(void)unlink(ans); /* case tokens; queries.txt keeps what the report needs */
-	free(whos);
-	free(ins);
-	free(cats);
 	free(res);
+	queries_clear(q);
 	return rc;
 }
 
@@ -533,6 +619,21 @@ snapshot(const struct drive *dv, const char *hub, const char *out)
 
 	(void)unlink(out);
 	return run(dv, a, out);
+}
+
+/*
+ * Where the lab's hub keeps finger templates (paso-hub serve --fingers). When the policy's
+ * kiosks capture face or irises too, fingers stay sealed in the store, as a national
+ * deployment keeps them: face and irises decide most comparisons (staged 1:1, gated
+ * deduplication), so a record is opened for its fingers only where they leave the decision
+ * open, and an enrolment's finger template is built only then. A finger-only policy compares
+ * fingers in every crossing: there they stay in memory (a record opened per crossing).
+ */
+static const char *
+fingers_mode(const struct measures *m)
+{
+	return strstr(m->capture, "face") != NULL || strstr(m->capture, "iris") != NULL ? "store"
+											: "memory";
 }
 
 /* One policy through the whole workload: a fresh deployment, its hub on a simulated clock.
@@ -547,6 +648,7 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 	char people[16], seed[24], hostport[32], adv[24], when[INSTANT_TEXT_BYTES];
 	char names[RUN_MAX_PARTNERS][65], peerf[PATH_MAX + 16], natpeer[32];
 	struct run_partner pts[RUN_MAX_PARTNERS];
+	struct period_queries pq;
 	struct paso_diag d = {0};
 	pid_t hubpid = -1;
 	size_t npt = 0, j;
@@ -593,6 +695,7 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 	(void)snprintf(clk, sizeof(clk), "sim:%s", instant_format(s->start, start));
 	(void)snprintf(peerf, sizeof(peerf), "%s/peer-port", dir);
 	memset(pts, 0, sizeof(pts));
+	memset(&pq, 0, sizeof(pq));
 	m->npartners = policy_partners(policy, names, RUN_MAX_PARTNERS);
 	for (j = 0; j < m->npartners; j++)
 		(void)snprintf(m->partners[j], sizeof(m->partners[j]), "%.64s", names[j]);
@@ -609,8 +712,8 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 		 * A run is timed as a whole and no crossing waits on a person: deduplication
 		 * runs at the hub's own priority (on a shared machine 19 yields to everyone). */
 		char *a[] = {"paso-hub", "serve", hub, "--port", "0", "--port-file", portf,
-			"--clock", clk, "--dedup-nice", "0", m->npartners ? "--peer-port" : NULL,
-			"0", "--peer-port-file", peerf, NULL};
+			"--clock", clk, "--dedup-nice", "0", "--fingers", (char *)fingers_mode(m),
+			m->npartners ? "--peer-port" : NULL, "0", "--peer-port-file", peerf, NULL};
 		if ((st = spawn(dv, a, log, &hubpid)) != 0) {
 			fprintf(stderr, "paso: cannot start paso-hub: %s\n", strerror(st));
 			return -1;
@@ -675,6 +778,10 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 					goto out;
 			}
 		}
+		/* The scenario's partner queries come from the first partner. Their probe set is
+		 * synthesised beside the previous period's snapshots and this one's traffic. */
+		if (npt > 0 && per == 0 && queries_start(dv, dir, per, &pq) != 0)
+			goto out;
 		(void)snprintf(plan, sizeof(plan), "%s/period-%04u.plan", dv->wldir, per);
 		(void)instant_format(s->start + (uint64_t)day * 86400u, when);
 		/* --window 64: what the hub takes in flight per connection. A kiosk waits for a
@@ -689,9 +796,13 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 				goto out;
 		}
 		m->seconds[PHASE_TRAFFIC] += now_s() - t0;
-		/* The scenario's partner queries come from the first partner. */
 		t0 = now_s();
-		if (npt > 0 && send_queries(dv, &pts[0], dir, natpeer, per, day) != 0)
+		if (queries_wait(&pq) != 0) /* the probe set, if it is not ready yet */
+			goto out;
+		if (npt > 0 && queries_send(dv, &pts[0], dir, natpeer, day, &pq) != 0)
+			goto out;
+		if (npt > 0 && per + 1 < dv->w->periods &&
+			queries_start(dv, dir, per + 1, &pq) != 0)
 			goto out;
 		m->seconds[PHASE_QUERIES] += now_s() - t0;
 		t0 = now_s();
@@ -699,17 +810,29 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 		if (npt > 0 && await_shares(dv, hub, dir) != 0)
 			goto out;
 		{
+			/* the partners' snapshots are taken while the hub's is (read-only) */
 			char out[PATH_MAX + 160];
-			(void)snprintf(out, sizeof(out), "%s/period-%04u.json", snap, per);
-			if (snapshot(dv, hub, out) != 0)
-				goto out;
-			for (j = 0; j < npt; j++) {
+			pid_t spid[RUN_MAX_PARTNERS];
+			size_t started = 0;
+			int bad = 0;
+
+			for (j = 0; j < npt && !bad; j++, started++) {
+				char *a[] = {"paso-hub", "stats", pts[j].dir, "--json", NULL};
 				(void)snprintf(out, sizeof(out),
 					"%s/partner-%.64s-period-%04u.json", snap, pts[j].name,
 					per);
-				if (snapshot(dv, pts[j].dir, out) != 0)
-					goto out;
+				(void)unlink(out);
+				if (spawn(dv, a, out, &spid[j]) != 0)
+					bad = 1;
 			}
+			(void)snprintf(out, sizeof(out), "%s/period-%04u.json", snap, per);
+			if (!bad && snapshot(dv, hub, out) != 0)
+				bad = 1;
+			for (j = 0; j < started; j++)
+				if (finish(spid[j], "paso-hub stats of a partner") != 0)
+					bad = 1;
+			if (bad)
+				goto out;
 		}
 		if (per + 1 < dv->w->periods) {
 			char *a[] = {"paso-hub", "clock", hub, "--advance", adv, NULL};
@@ -733,6 +856,7 @@ run_policy(const struct drive *dv, const char *policy, const char *dir, struct m
 		fputc('\n', stderr);
 	rc = 0;
 out:
+	queries_clear(&pq);
 	t0 = now_s();
 	for (j = 0; j < npt; j++)
 		if (stop_hub(pts[j].pid, "a partner's paso-hub") != 0)

@@ -481,9 +481,10 @@ open_for_fingers(struct hub *h, const uint8_t id[16], Paso__SubjectRecord **srp,
 	return 0;
 }
 
-/* The gallery's finger loader when fingers stay in the store: the record's finger template. */
+/* The gallery's finger loader when fingers stay in the store: the record's finger template, the
+ * views at the probe's positions only (gallery.h). */
 static int
-load_finger(void *arg, const uint8_t id[16], struct finger_template **out)
+load_finger(void *arg, const uint8_t id[16], uint32_t positions, struct finger_template **out)
 {
 	Paso__SubjectRecord *sr = NULL;
 	uint8_t *rec = NULL;
@@ -495,8 +496,8 @@ load_finger(void *arg, const uint8_t id[16], struct finger_template **out)
 		if (sr->templates == NULL || sr->templates->finger_record.len == 0)
 			r = PASO_E_NOT_FOUND;
 		else
-			r = finger_template_from_record(sr->templates->finger_record.data,
-				sr->templates->finger_record.len, out, NULL);
+			r = finger_template_from_record_at(sr->templates->finger_record.data,
+				sr->templates->finger_record.len, positions, out, NULL);
 	}
 	if (sr != NULL)
 		paso__subject_record__free_unpacked(sr, frame_allocator());

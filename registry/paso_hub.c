@@ -1024,8 +1024,44 @@ read_probe(const char *path, Paso__Capture **out, struct paso_diag *d)
 }
 
 /*
+ * Sends n notes to the running hub at path (control socket), 256 a request. *sent counts the
+ * notes the hub recorded. 0, or the first failing request's code (PASO_E_IO: no hub answers).
+ */
+static int
+send_notes(const char *path, size_t n, const int *codes, char *const *details, int release,
+	size_t *sent, struct paso_diag *d)
+{
+	char reply[700], *text = NULL;
+	size_t i, j, k, len, cap;
+	int r = 0;
+
+	*sent = 0;
+	for (i = 0; i < n && r == 0; i += k) {
+		k = n - i < 256 ? n - i : 256;
+		cap = 32;
+		for (j = 0; j < k; j++)
+			cap += strlen(details[i + j]) + 16;
+		if ((text = malloc(cap)) == NULL) {
+			r = PASO_E_NOMEM;
+			break;
+		}
+		len = (size_t)snprintf(text, cap, "%s-notes %zu", release ? "release" : "query", k);
+		for (j = 0; j < k; j++)
+			len += (size_t)snprintf(
+				text + len, cap - len, "\n%d %s", codes[i + j], details[i + j]);
+		if ((r = control_request(path, text, reply, sizeof(reply), d)) == 0)
+			*sent += k;
+		free(text);
+		text = NULL;
+	}
+	return r;
+}
+
+/*
  * Records n queries (or releases) in the partner's own log, one entry each, in one transaction
- * per 256: offline, or through its running hub.
+ * per 256: through its running hub, which holds the log, or offline when none answers. The hub
+ * is asked first: opening the ledger offline reads the whole log before it finds the hub's
+ * lock, and a partner's log grows with every query it makes.
  */
 static int
 note_queries(const char *dir, const char *purpose, size_t n, const int *codes, char *const *details,
@@ -1037,10 +1073,14 @@ note_queries(const char *dir, const char *purpose, size_t n, const int *codes, c
 	struct vault *v = NULL;
 	struct policy *pol = NULL;
 	Paso__Action *acts = NULL;
-	char reply[700], path[DEPLOY_PATH_MAX + 16], *text = NULL;
-	size_t i, j, k, len, cap;
+	char path[DEPLOY_PATH_MAX + 16];
+	size_t i, sent = 0;
 	int r;
 
+	(void)snprintf(path, sizeof(path), "%s/control.sock", dir);
+	if ((r = send_notes(path, n, codes, details, release, &sent, d)) == 0 || sent > 0)
+		return r; /* recorded by the hub, or partly: never written twice */
+	d->code = 0;
 	if ((r = deploy_paths(dir, &p, d)) != 0 || (r = policy_load_file(p.policy, &pol, d)) != 0 ||
 		(r = keyring_open(p.keys, &kr, d)) != 0)
 		goto out;
@@ -1056,27 +1096,10 @@ note_queries(const char *dir, const char *purpose, size_t n, const int *codes, c
 			(const char *const *)details, n, d);
 	if (r != PASO_E_EXISTS)
 		goto out;
-	/* The partner's hub is serving and holds the log: it writes the entries. */
+	/* The partner's hub is serving (it started meanwhile, or refused the notes above): it
+	 * holds the log and writes the entries. */
 	d->code = 0;
-	r = 0;
-	(void)snprintf(path, sizeof(path), "%s/control.sock", dir);
-	for (i = 0; i < n && r == 0; i += k) {
-		k = n - i < 256 ? n - i : 256;
-		cap = 32;
-		for (j = 0; j < k; j++)
-			cap += strlen(details[i + j]) + 16;
-		if ((text = malloc(cap)) == NULL) {
-			r = PASO_E_NOMEM;
-			break;
-		}
-		len = (size_t)snprintf(text, cap, "%s-notes %zu", release ? "release" : "query", k);
-		for (j = 0; j < k; j++)
-			len += (size_t)snprintf(
-				text + len, cap - len, "\n%d %s", codes[i + j], details[i + j]);
-		r = control_request(path, text, reply, sizeof(reply), d);
-		free(text);
-		text = NULL;
-	}
+	r = send_notes(path, n, codes, details, release, &sent, d);
 out:
 	free(acts);
 	vault_close(v);

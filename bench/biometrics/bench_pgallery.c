@@ -221,7 +221,7 @@ slot_of(const struct store *st, const uint8_t id[16])
 }
 
 static int
-load_raw(void *arg, const uint8_t id[16], struct finger_template **out)
+load_raw(void *arg, const uint8_t id[16], uint32_t positions, struct finger_template **out)
 {
 	struct store *st = arg;
 	uint8_t *m;
@@ -231,7 +231,7 @@ load_raw(void *arg, const uint8_t id[16], struct finger_template **out)
 	*out = NULL;
 	if ((m = unseal(st, &st->iso[slot_of(st, id)], &len)) == NULL)
 		return PASO_E_CORRUPT;
-	r = finger_template_from_record(m, len, out, NULL);
+	r = finger_template_from_record_at(m, len, positions, out, NULL);
 	sodium_memzero(m, len);
 	free(m);
 	__atomic_fetch_add(&st->opened_raw, 1, __ATOMIC_RELAXED);

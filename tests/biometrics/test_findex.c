@@ -192,6 +192,83 @@ test_removed_person_is_not_found(void **state)
 	bio_sample_clear(&s);
 }
 
+/* findex_describe as findex.h states it, one cylinder and one table at a time. */
+static void
+describe_reference(const struct finger_template *t, struct findex_finger out[FINDEX_POSITIONS])
+{
+	uint16_t place[FINDEX_TABLES][FINDEX_HASH_BITS];
+	uint64_t value[FINGER_CYL_WORDS], mask[FINGER_CYL_WORDS];
+	int v, pos, m, l, k, ok;
+	unsigned h;
+
+	memset(out, 0, FINDEX_POSITIONS * sizeof(*out));
+	findex_places(place);
+	for (v = 0; v < finger_template_n_views(t); v++) {
+		pos = finger_template_view_pos(t, v);
+		if (pos < 1 || pos > FINDEX_POSITIONS)
+			continue;
+		for (m = 0; m < finger_template_view_minutiae(t, v); m++) {
+			if (!finger_template_cylinder(t, v, m, value, mask))
+				continue;
+			for (l = 0; l < FINDEX_TABLES; l++) {
+				for (h = 0, ok = 1, k = 0; k < FINDEX_HASH_BITS; k++) {
+					unsigned p = place[l][k];
+
+					ok &= (int)(mask[p / 64] >> (p % 64)) & 1;
+					h = h << 1 | (unsigned)((value[p / 64] >> (p % 64)) & 1);
+				}
+				if (ok && h != 0) {
+					h += (unsigned)l << FINDEX_HASH_BITS;
+					out[pos - 1].w[h / 64] |= 1ull << (h % 64);
+				}
+			}
+		}
+	}
+}
+
+/*
+ * The descriptor is computed many minutiae at a time (bit-sliced); it must be the one the
+ * definition gives, bit for bit, for every preset, views of more than 64 minutiae included
+ * (a rolled impression of a poor capture has that many).
+ */
+static void
+test_describe_matches_definition(void **state)
+{
+	struct findex_finger got[FINDEX_POSITIONS], want[FINDEX_POSITIONS];
+	struct finger_template *ft;
+	struct bio_sample s;
+	uint16_t n[FINDEX_POSITIONS];
+	int k, v, views = 0, over64 = 0, nonempty = 0;
+	uint32_t i;
+	unsigned c, w;
+
+	(void)state;
+	for (i = 0; i < 60; i++) {
+		enum capture_preset pr = (enum capture_preset)(i % 3);
+
+		assert_int_equal(capture_take_some(pop, i, 7, pr, BIO_FINGER, 0x3ff, &s), 0);
+		if (s.finger_record == NULL)
+			continue;
+		assert_int_equal(
+			finger_template_from_record(s.finger_record, s.finger_len, &ft, NULL), 0);
+		findex_describe(ft, got, n);
+		describe_reference(ft, want);
+		for (k = 0; k < FINDEX_POSITIONS; k++) {
+			assert_memory_equal(&got[k], &want[k], sizeof(got[k]));
+			for (c = 0, w = 0; w < FINDEX_WORDS; w++)
+				c += (unsigned)__builtin_popcountll(want[k].w[w]);
+			assert_int_equal(n[k], c);
+			nonempty += c > 0;
+		}
+		for (v = 0; v < finger_template_n_views(ft); v++, views++)
+			over64 += finger_template_view_minutiae(ft, v) > 64;
+		finger_template_free(ft);
+		bio_sample_clear(&s);
+	}
+	assert_true(nonempty > 300);
+	print_message("%d views, %d with more than 64 minutiae\n", views, over64);
+}
+
 int
 main(void)
 {
@@ -199,6 +276,7 @@ main(void)
 		cmocka_unit_test(test_staged_finds_whom_exhaustive_finds),
 		cmocka_unit_test(test_strangers_are_not_identified),
 		cmocka_unit_test(test_removed_person_is_not_found),
+		cmocka_unit_test(test_describe_matches_definition),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -515,14 +515,100 @@ struct loads {
 
 /* A loader as the hub's store would be: person i's enrolment fingers, counted. */
 static int
-enrol_fingers(void *arg, const uint8_t id[16], struct finger_template **out)
+enrol_fingers(void *arg, const uint8_t id[16], uint32_t positions, struct finger_template **out)
 {
 	struct loads *l = arg;
 	uint32_t i;
 
 	memcpy(&i, id, sizeof(i));
 	l->n++;
-	return finger_template_from_record(enrol[i].finger_record, enrol[i].finger_len, out, NULL);
+	return finger_template_from_record_at(
+		enrol[i].finger_record, enrol[i].finger_len, positions, out, NULL);
+}
+
+/* As enrol_fingers, also noting which positions were asked for. */
+struct asked {
+	unsigned n;
+	uint32_t positions;
+};
+
+static int
+enrol_fingers_asked(
+	void *arg, const uint8_t id[16], uint32_t positions, struct finger_template **out)
+{
+	struct asked *a = arg;
+	uint32_t i;
+
+	memcpy(&i, id, sizeof(i));
+	a->n++;
+	a->positions |= positions;
+	return finger_template_from_record_at(
+		enrol[i].finger_record, enrol[i].finger_len, positions, out, NULL);
+}
+
+/*
+ * An entry opened from the store for a two-finger probe (ISO 2 and 7, as a detention station
+ * sends) is built at those positions only, and every comparison scores exactly as against the
+ * whole template kept in memory.
+ */
+static void
+test_loader_builds_probe_positions(void **state)
+{
+	const uint32_t two = (1u << 1) | (1u << 6);
+	struct gallery *mem = enrolled_gallery(1), *st = NULL;
+	struct finger_template *whole = NULL, *part = NULL;
+	struct match_template *def = NULL, *pt = NULL;
+	struct match_scores a, b;
+	struct asked asked = {0};
+	struct bio_sample p;
+	uint8_t id[16];
+	uint32_t i, j;
+
+	(void)state;
+	assert_int_equal(gallery_new(1, &st), 0);
+	gallery_set_finger_loader(st, enrol_fingers_asked, &asked);
+	for (i = 0; i < NE; i++) {
+		make_id(i, id);
+		assert_int_equal(match_template_new_deferred(&enrol[i], &def, NULL), 0);
+		assert_int_equal(gallery_add_tmpl(st, id, def), 0);
+	}
+	for (i = 0; i < NE + NS; i++) {
+		assert_int_equal(
+			capture_take_some(pop, i, 9, PRESET_POOR, BIO_FINGER | BIO_FACE, two, &p),
+			0);
+		if (p.finger_record == NULL) {
+			bio_sample_clear(&p);
+			continue;
+		}
+		assert_int_equal(match_template_new(&p, &pt, NULL), 0);
+		for (j = 0; j < NE; j++) {
+			make_id(j, id);
+			assert_int_equal(gallery_verify(mem, id, pt, &a), 0);
+			assert_int_equal(gallery_verify(st, id, pt, &b), 0);
+			assert_true(a.finger_ev == b.finger_ev);
+			assert_true(a.fused == b.fused);
+		}
+		match_template_free(pt);
+		bio_sample_clear(&p);
+	}
+	assert_true(asked.n > 0);
+	assert_int_equal(asked.positions, two);
+
+	/* directly: the part holds the two views only and scores as the whole */
+	assert_int_equal(finger_template_from_record(
+				 enrol[0].finger_record, enrol[0].finger_len, &whole, NULL),
+		0);
+	assert_int_equal(finger_template_from_record_at(
+				 enrol[0].finger_record, enrol[0].finger_len, two, &part, NULL),
+		0);
+	assert_true(finger_template_n_views(whole) > 2);
+	assert_int_equal(finger_template_n_views(part), 2);
+	assert_int_equal(finger_template_positions(part), two);
+	assert_int_equal(finger_template_positions(NULL), 0);
+	finger_template_free(whole);
+	finger_template_free(part);
+	gallery_free(mem);
+	gallery_free(st);
 }
 
 /*
@@ -673,6 +759,7 @@ main(void)
 		cmocka_unit_test(test_strangers_open_few_fingers),
 		cmocka_unit_test(test_sketch_search_finds_whom_the_full_scan_finds),
 		cmocka_unit_test(test_identify_since_sees_only_later_additions),
+		cmocka_unit_test(test_loader_builds_probe_positions),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -37,7 +37,7 @@ test_kill_during_load(void **state)
 	(void)snprintf(kout, sizeof(kout), "%s/kiosk.json", dep.dir);
 	{
 		const char *argv[] = {"paso-kiosk", "run", "--deployment", dep.hub, "--hub",
-			hubaddr, "--people", "500", "--crossings", "15000", "--identify", "0",
+			hubaddr, "--people", "1000", "--crossings", "6000", "--identify", "0",
 			"--seed", "21", "--workdir", dep.work, "--give-up", "90", "--json", NULL};
 		kiosk = h_spawn(kout, argv);
 	}
@@ -69,7 +69,7 @@ test_kill_during_load(void **state)
 	}
 	fprintf(stderr, "stats: %s\n", stats);
 	/* Stored exactly once: one subject per acknowledged enrolment, one event per crossing. */
-	assert_true(h_json_num(kjson, "enrolled") >= 490);
+	assert_true(h_json_num(kjson, "enrolled") >= 980);
 	assert_int_equal(h_json_num(stats, "subjects"), h_json_num(kjson, "enrolled"));
 	assert_int_equal(h_json_num(stats, "crossings"),
 		h_json_num(kjson, "genuine") + h_json_num(kjson, "impostor"));

@@ -16,6 +16,7 @@
 #include "iris.h"
 #include "iso19794.h"
 #include "population.h"
+#include "synth_rng.h"
 
 static void
 test_deterministic_and_never_identical(void **state)
@@ -351,6 +352,77 @@ test_partial_capture_is_the_same_capture(void **state)
 	population_free(p);
 }
 
+/*
+ * The iris field as first written: one sum per output value (angular kernel, then radial),
+ * white noise drawn row by row from the seed's "iris-field" stream, each row wrapped by the
+ * kernel's radius. population_iris_field computes it a row at a time; the bits must not move
+ * (every capture of every workload derives from them).
+ */
+static void
+iris_field_reference(const uint8_t seed[32], float field[BIO_IRIS_BITS])
+{
+	enum { KA = 8, PR = 3, ROWS = 8 + 2 * PR, ANG = 128 };
+	static double white[ROWS][ANG + 2 * KA], tmp[ROWS][ANG];
+	double wa[2 * KA + 1], wr[2 * PR + 1], la = 0, lr = 0, sum;
+	struct synth_rng r;
+	int c, row, t, k;
+
+	for (k = -KA, sum = 0; k <= KA; k++)
+		sum += wa[k + KA] = exp(-(double)(k * k) / (2 * 2.6 * 2.6));
+	for (k = 0; k <= 2 * KA; k++) {
+		wa[k] /= sum;
+		la += wa[k] * wa[k];
+	}
+	for (k = -PR, sum = 0; k <= PR; k++)
+		sum += wr[k + PR] = exp(-(double)(k * k) / (2 * 1.0 * 1.0));
+	for (k = 0; k <= 2 * PR; k++) {
+		wr[k] /= sum;
+		lr += wr[k] * wr[k];
+	}
+	la = sqrt(la);
+	lr = sqrt(lr);
+	synth_rng_init(&r, seed, "iris-field", 0, 0);
+	for (c = 0; c < 2; c++) {
+		for (row = 0; row < ROWS; row++) {
+			for (t = 0; t < ANG; t++)
+				white[row][KA + t] = synth_normal(&r);
+			for (k = 0; k < KA; k++) {
+				white[row][k] = white[row][ANG + k];
+				white[row][KA + ANG + k] = white[row][KA + k];
+			}
+		}
+		for (row = 0; row < ROWS; row++)
+			for (t = 0; t < ANG; t++) {
+				for (sum = 0, k = 0; k <= 2 * KA; k++)
+					sum += wa[k] * white[row][t + k];
+				tmp[row][t] = sum;
+			}
+		for (row = 0; row < 8; row++)
+			for (t = 0; t < ANG; t++) {
+				for (sum = 0, k = -PR; k <= PR; k++)
+					sum += wr[k + PR] * tmp[row + PR + k][t];
+				field[row * 256 + 2 * t + c] = (float)(sum / (la * lr));
+			}
+	}
+}
+
+static void
+test_iris_field_bits(void **state)
+{
+	static float got[BIO_IRIS_BITS], want[BIO_IRIS_BITS];
+	uint8_t seed[32];
+	uint32_t i;
+
+	(void)state;
+	for (i = 0; i < 200; i++) {
+		memset(seed, 0x3c, sizeof(seed));
+		memcpy(seed, &i, sizeof(i));
+		population_iris_field(seed, got);
+		iris_field_reference(seed, want);
+		assert_memory_equal(got, want, sizeof(got));
+	}
+}
+
 int
 main(void)
 {
@@ -361,6 +433,7 @@ main(void)
 		cmocka_unit_test(test_capture_presets),
 		cmocka_unit_test(test_face_generator_statistics),
 		cmocka_unit_test(test_partial_capture_is_the_same_capture),
+		cmocka_unit_test(test_iris_field_bits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
