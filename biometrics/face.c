@@ -297,8 +297,9 @@ face_scan_idx(const struct face_q *probe, const int8_t *gallery, const float *in
 		/* rows are scattered: ask for the row after next while this one is scored */
 		if (j + 2 < n)
 			for (k = 0; k < BIO_FACE_DIM / 64; k++)
-				_mm_prefetch((const char *)(gallery + (size_t)idx[j + 2] * BIO_FACE_DIM +
-							    64 * k),
+				_mm_prefetch(
+					(const char *)(gallery + (size_t)idx[j + 2] * BIO_FACE_DIM +
+						       64 * k),
 					_MM_HINT_T0);
 		fn(probe->q, ps, gallery + (size_t)idx[j] * BIO_FACE_DIM, 1, &dot);
 		out[j] = (float)dot * probe->inv_norm * inv_norm[idx[j]];
@@ -312,7 +313,8 @@ sketch_avx512(const int8_t *q, uint64_t *out)
 	int k;
 
 	for (k = 0; k < FACE_SKETCH_WORDS; k++)
-		out[k] = (uint64_t)_mm512_movepi8_mask(_mm512_loadu_si512((const void *)(q + 64 * k)));
+		out[k] = (uint64_t)_mm512_movepi8_mask(
+			_mm512_loadu_si512((const void *)(q + 64 * k)));
 }
 
 void

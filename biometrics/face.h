@@ -75,8 +75,8 @@ void face_sketch_get(const uint64_t *groups, size_t i, uint64_t sk[FACE_SKETCH_W
  * their distances to ham[] (both room for n); returns how many. Pure and thread-safe; AVX-512
  * popcount when the CPU has it.
  */
-size_t face_sketch_select(const uint64_t probe[FACE_SKETCH_WORDS], const uint64_t *groups,
-	size_t n, unsigned thr, uint32_t first, uint32_t *idx, uint16_t *ham);
+size_t face_sketch_select(const uint64_t probe[FACE_SKETCH_WORDS], const uint64_t *groups, size_t n,
+	unsigned thr, uint32_t first, uint32_t *idx, uint16_t *ham);
 
 /* Name of the kernel in use: "avx512vnni", "avx2" or "scalar". */
 const char *face_impl_name(void);

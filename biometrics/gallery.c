@@ -18,17 +18,18 @@
 #include "findex.h"
 #include "iris.h"
 
-#define IRIS_REC (2 * BIO_IRIS_BYTES) /* code then mask */
-#define ENTRY_IRIS (2 * IRIS_REC)     /* right eye then left eye */
-#define BLOCK 512                     /* entries scored per step of a worker */
-#define MAX_CAND 256                  /* candidates kept per worker, at most */
-#define PARALLEL_MIN 8192             /* smaller galleries are scanned by the caller's thread */
-#define PASS_HOLD_MS 50               /* longest a pass waits for a pending move */
+#define IRIS_REC (2 * BIO_IRIS_BYTES)     /* code then mask */
+#define ENTRY_IRIS (2 * IRIS_REC)         /* right eye then left eye */
+#define BLOCK 512                         /* entries scored per step of a worker */
+#define MAX_CAND 256                      /* candidates kept per worker, at most */
+#define PARALLEL_MIN 8192                 /* smaller galleries are scanned by the caller's thread */
+#define PASS_HOLD_MS 50                   /* longest a pass waits for a pending move */
 #define FSK_BYTES (FACE_SKETCH_WORDS * 8) /* one entry's face sketch */
-#define NOFACE_BATCH (4 * BLOCK) /* entries without a face gathered before their irises */
+#define NOFACE_BATCH (4 * BLOCK)          /* entries without a face gathered before their irises */
 #define ADDED_RING 16384 /* latest additions remembered for gallery_identify_since_tmpl */
 /* bytes of the sketches of n entries: whole groups (face.h: FACE_SKETCH_GROUP) */
-#define FSK_SIZE(n) (((n) + FACE_SKETCH_GROUP - 1) / FACE_SKETCH_GROUP * FACE_SKETCH_GROUP * FSK_BYTES)
+#define FSK_SIZE(n)                                                                                \
+	(((n) + FACE_SKETCH_GROUP - 1) / FACE_SKETCH_GROUP * FACE_SKETCH_GROUP * FSK_BYTES)
 
 struct gallery {
 	unsigned threads;
@@ -65,8 +66,8 @@ struct gallery {
 	pthread_cond_t pass_cv;
 	struct pending *queue; /* waiting searches, newest first */
 	int pass_busy;
-	int pass_nice;   /* gallery_set_pass_nice */
-	int move_wanted; /* gallery_move_all_try found the gallery busy: hold new passes back */
+	int pass_nice;     /* gallery_set_pass_nice */
+	int move_wanted;   /* gallery_move_all_try found the gallery busy: hold new passes back */
 	long sketch_share; /* gallery_set_sketch_share */
 	/* The ids of the latest ADDED_RING additions, by sequence number (seq % ADDED_RING): what
 	 * a search since a recent sequence number looks at instead of every entry's number. */
@@ -890,8 +891,8 @@ struct worker {
 	int fingers_always;            /* gallery_opts.fingers_always */
 	double thr;                    /* the fused evidence of a match at the search's fmr */
 	const struct findex_query *fq; /* a finger-only probe's first stage, else NULL */
-	float gate_cos; /* > -1: irises compared only where the face cosine reaches it */
-	double gate_ev; /* the face evidence of gate_cos */
+	float gate_cos;   /* > -1: irises compared only where the face cosine reaches it */
+	double gate_ev;   /* the face evidence of gate_cos */
 	float reject_cos; /* below the gate, cosines at most this cannot enter the full cand */
 	/* Face sketch first (GALLERY_SKETCH_MIN): entries of Hamming distance <= hthr are kept
 	 * (kidx, kham; nkeep of keepcap), shrunk to keep_n nearest whenever the buffer fills. */
@@ -1541,8 +1542,8 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 		gate_cos = topk_face_gate_cos(match_face_ev, gate_ev);
 	/* ... and by face sketch first (gallery.h: GALLERY_SKETCH_MIN) */
 	share = opts != NULL && opts->sketch_share != 0 ? opts->sketch_share
-		: g->sketch_share != 0		       ? g->sketch_share
-						       : GALLERY_SKETCH_SHARE;
+		: g->sketch_share != 0                  ? g->sketch_share
+							: GALLERY_SKETCH_SHARE;
 	if (g->n >= GALLERY_SKETCH_MIN && gate_cos > -1 && share > 0 &&
 		(opts == NULL || !opts->exhaustive)) {
 		keep = g->n / (size_t)share;

@@ -236,7 +236,7 @@ struct gallery_opts {
 	int exhaustive;      /* 1: compare every entry in full (the reference for hit-rate loss) */
 	double gate_face_ev; /* 0 = GALLERY_GATE_EV; < 0: no gate (every iris compared) */
 	int fingers_always;  /* 1: every candidate's fingers compared (no GALLERY_CLEAR_* rule) */
-	long sketch_share;   /* 0 = GALLERY_SKETCH_SHARE; < 0: no sketch (int8 scan of every face) */
+	long sketch_share; /* 0 = GALLERY_SKETCH_SHARE; < 0: no sketch (int8 scan of every face) */
 };
 struct gallery_stats {
 	size_t scanned;   /* entries scored by the fast search */

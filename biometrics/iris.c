@@ -352,10 +352,12 @@ quick_scalar(const struct iris_probe *p, const uint8_t *gc, const uint8_t *gm)
 
 	for (s = 0; s < IRIS_NSHIFT; s++) {
 		for (d = n = 0, i = 0; i < 2 * IRIS_ROW_BYTES; i += 8) {
-			uint64_t m = load64(p->mask[s] + QUICK_OFF + i) & load64(gm + QUICK_OFF + i);
+			uint64_t m =
+				load64(p->mask[s] + QUICK_OFF + i) & load64(gm + QUICK_OFF + i);
 
 			d += (uint32_t)__builtin_popcountll(
-				(load64(p->code[s] + QUICK_OFF + i) ^ load64(gc + QUICK_OFF + i)) & m);
+				(load64(p->code[s] + QUICK_OFF + i) ^ load64(gc + QUICK_OFF + i)) &
+				m);
 			n += (uint32_t)__builtin_popcountll(m);
 		}
 		if (quick_verdict(d, n))

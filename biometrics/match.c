@@ -266,16 +266,16 @@ double
 match_face_ev(double cosine)
 {
 	(void)pthread_once(&ev_index_once, ev_indexes_build);
-	return table_ev(face_calib, sizeof(face_calib) / sizeof(face_calib[0]), &face_index, cosine,
-		1);
+	return table_ev(
+		face_calib, sizeof(face_calib) / sizeof(face_calib[0]), &face_index, cosine, 1);
 }
 
 double
 match_iris_ev(double hd)
 {
 	(void)pthread_once(&ev_index_once, ev_indexes_build);
-	return table_ev(iris_calib, sizeof(iris_calib) / sizeof(iris_calib[0]), &iris_index, 1 - hd,
-		1);
+	return table_ev(
+		iris_calib, sizeof(iris_calib) / sizeof(iris_calib[0]), &iris_index, 1 - hd, 1);
 }
 
 double

@@ -391,7 +391,8 @@ loop_checkpoint(struct loop *l)
 {
 	int r;
 
-	if ((r = ledger_checkpoint(l->cfg.ledger, l->cfg.signer)) != 0 && !loop_storage_full(l, r)) {
+	if ((r = ledger_checkpoint(l->cfg.ledger, l->cfg.signer)) != 0 &&
+		!loop_storage_full(l, r)) {
 		hublog_printf(l->cfg.log,
 			"checkpoint failed: %s (entries are durable; the next one retries)",
 			paso_strerror(r));
