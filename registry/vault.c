@@ -1462,20 +1462,28 @@ out:
  * The reference of a subject's crossings: keyed by its data key, so it cannot be recomputed
  * from a card number once the subject's epoch is shredded, and says nothing about its id.
  */
+/* A subject's crossing reference from its unwrapped data key. */
+static int
+xref_from_dk(const uint8_t dk[KEYRING_DK_BYTES], const uint8_t id[VAULT_ID_BYTES],
+	uint8_t ref[XREF_BYTES])
+{
+	uint8_t in[10 + VAULT_ID_BYTES];
+
+	memcpy(in, "paso-xref1", 10);
+	memcpy(in + 10, id, VAULT_ID_BYTES);
+	return crypto_generichash(ref, XREF_BYTES, in, sizeof(in), dk, KEYRING_DK_BYTES) == 0
+		       ? 0
+		       : PASO_E_INTERNAL;
+}
+
 static int
 xref_of(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], uint8_t ref[XREF_BYTES])
 {
-	uint8_t dk[KEYRING_DK_BYTES], in[10 + VAULT_ID_BYTES];
+	uint8_t dk[KEYRING_DK_BYTES];
 	int r;
 
-	if ((r = dk_get(t, id, dk, NULL)) != 0)
-		goto out;
-	memcpy(in, "paso-xref1", 10);
-	memcpy(in + 10, id, VAULT_ID_BYTES);
-	r = crypto_generichash(ref, XREF_BYTES, in, sizeof(in), dk, sizeof(dk)) == 0
-		    ? 0
-		    : PASO_E_INTERNAL;
-out:
+	if ((r = dk_get(t, id, dk, NULL)) == 0)
+		r = xref_from_dk(dk, id, ref);
 	sodium_memzero(dk, sizeof(dk));
 	return r;
 }
@@ -1502,20 +1510,13 @@ int
 vault_subject_refs(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint8_t pseud[32],
 	uint8_t xref[VAULT_XREF_BYTES])
 {
-	uint8_t dk[KEYRING_DK_BYTES], in[10 + VAULT_ID_BYTES];
+	uint8_t dk[KEYRING_DK_BYTES];
 	int r;
 
-	if ((r = dk_get(t, subject_id, dk, NULL)) != 0)
-		goto out;
-	if ((r = keyring_pseudonym(t->v->kr, subject_id, dk, pseud)) != 0)
-		goto out;
-	/* as xref_of, from the one unwrap */
-	memcpy(in, "paso-xref1", 10);
-	memcpy(in + 10, subject_id, VAULT_ID_BYTES);
-	r = crypto_generichash(xref, XREF_BYTES, in, sizeof(in), dk, sizeof(dk)) == 0
-		    ? 0
-		    : PASO_E_INTERNAL;
-out:
+	/* The pseudonym and the crossing reference from one unwrap. */
+	if ((r = dk_get(t, subject_id, dk, NULL)) == 0 &&
+		(r = keyring_pseudonym(t->v->kr, subject_id, dk, pseud)) == 0)
+		r = xref_from_dk(dk, subject_id, xref);
 	sodium_memzero(dk, sizeof(dk));
 	return r;
 }
