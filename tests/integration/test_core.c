@@ -181,7 +181,7 @@ test_hub_clock_decides(void **state)
 	{
 		const char *argv[] = {"paso-audit", "show", dep.hub, "--json", NULL};
 		assert_int_equal(h_run(&out, argv), 0);
-		assert_true(h_count(out, "CLOCK_SET") >= 2); /* the start, the advance */
+		assert_true(h_count(out, "CLOCK_SET") >= 2);           /* the start, the advance */
 		assert_true(h_count(out, "\"time\":1798934400") >= 1); /* 2027-01-03 */
 		free(out);
 	}
@@ -236,11 +236,13 @@ duplicates_in_flight(const char *const *extra)
 	for (round = 0; round < 3; round++) {
 		uint32_t person = 10 + (uint32_t)round;
 
-		c_make_enroll_capture(&env, "kiosk-ciudad-hidalgo", 2 + 2 * (uint64_t)round, person, 0);
+		c_make_enroll_capture(
+			&env, "kiosk-ciudad-hidalgo", 2 + 2 * (uint64_t)round, person, 0);
 		env.enroll->capture->capture_time = now;
 		assert_int_equal(c_send(c, &env), 0);
 		c_free_enroll(&env);
-		c_make_enroll_capture(&env, "kiosk-ciudad-hidalgo", 3 + 2 * (uint64_t)round, person, 1);
+		c_make_enroll_capture(
+			&env, "kiosk-ciudad-hidalgo", 3 + 2 * (uint64_t)round, person, 1);
 		env.enroll->capture->capture_time = now;
 		other[strlen(other) - 1] = (char)('0' + round);
 		env.enroll->card_number = other;
@@ -411,7 +413,8 @@ test_under_load(void **state)
 		fail_msg("kiosks finished before the load test could run; enlarge the load");
 	/* A revocation under load is logged within 2 s. */
 	{
-		const char *argv[] = {"paso-hub", "revoke", dep.hub, "--kiosk", "kiosk-spare", NULL};
+		const char *argv[] = {
+			"paso-hub", "revoke", dep.hub, "--kiosk", "kiosk-spare", NULL};
 		assert_int_equal(h_run(NULL, argv), 0);
 	}
 	took = wait_for_entry(&dep, "kiosk-spare' revoked", 5.0);
