@@ -1,17 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What the benchmarks share: a monotonic clock in seconds and a comparison for sorting times. */
+/* What the benchmarks share: clocks in seconds, a comparison for sorting times, a median. */
 #ifndef PASO_BENCHCLOCK_H
 #define PASO_BENCHCLOCK_H
 
+#include <stdlib.h>
 #include <time.h>
+
+/* Seconds on a clock: CLOCK_MONOTONIC (wall), CLOCK_PROCESS_CPUTIME_ID (every thread's CPU),
+ * CLOCK_THREAD_CPUTIME_ID (this thread's CPU: what the work cost, whatever else runs). */
+static inline double
+clock_s(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static inline double
 now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return clock_s(CLOCK_MONOTONIC);
 }
 
 /* qsort comparison of doubles, ascending. */
@@ -21,6 +30,16 @@ cmp_double(const void *a, const void *b)
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* Median of n values (the mean of the middle two when n is even), sorting v in place; 0 if n is 0. */
+static inline double
+median_sort(double *v, size_t n)
+{
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 #endif

@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 #include <sodium.h>
 
+#include "../benchclock.h"
 #include "auditlog.h"
 #include "logread.h"
 #include "checkpoint.h"
@@ -30,40 +31,6 @@ struct opts {
 	const char *base; /* parent directory for the logs */
 	int keep;
 };
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* CPU time of this thread: what the work itself cost, whatever else the machine runs. */
-static double
-cpu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void
 fill_entry(uint8_t *e, uint64_t i)
@@ -222,28 +189,28 @@ run_pair(const struct opts *o, const char *dir, const char *path, const struct c
 		(b->ofd = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0)
 		die("open baseline", PASO_E_IO);
 	while (l->x.wall < o->seconds || b->x.wall < o->seconds) {
-		c0 = cpu_now();
-		t0 = now();
+		c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+		t0 = now_s();
 		do
-			log_batch(o, l, l->x.wall + now() - t0);
-		while (now() - t0 < SLICE);
-		l->x.wall += now() - t0;
-		l->x.cpu += cpu_now() - c0;
-		c0 = cpu_now();
-		t0 = now();
+			log_batch(o, l, l->x.wall + now_s() - t0);
+		while (now_s() - t0 < SLICE);
+		l->x.wall += now_s() - t0;
+		l->x.cpu += clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+		c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+		t0 = now_s();
 		do
 			base_batch(o, b);
-		while (now() - t0 < SLICE);
-		b->x.wall += now() - t0;
-		b->x.cpu += cpu_now() - c0;
+		while (now_s() - t0 < SLICE);
+		b->x.wall += now_s() - t0;
+		b->x.cpu += clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
 	}
-	c0 = cpu_now();
-	t0 = now();
+	c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+	t0 = now_s();
 	if ((r = auditlog_checkpoint(l->log, s)) != 0)
 		die("auditlog_checkpoint", r);
 	l->ncp++;
-	l->x.wall += now() - t0;
-	l->x.cpu += cpu_now() - c0;
+	l->x.wall += now_s() - t0;
+	l->x.cpu += clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
 	auditlog_close(l->log);
 	close(b->fd);
 	close(b->ofd);
@@ -263,7 +230,7 @@ sha_throughput(size_t len, double *cpu_rate)
 {
 	uint8_t *b = malloc(len), h[32];
 	uint64_t bytes = 0;
-	double t0 = now(), c0 = cpu_now(), t;
+	double t0 = now_s(), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID), t;
 	SHA256_CTX st;
 
 	if (b == NULL)
@@ -279,8 +246,8 @@ sha_throughput(size_t len, double *cpu_rate)
 			b[0] ^= h[0];
 			bytes += len;
 		}
-	} while ((t = now() - t0) < 1.0);
-	*cpu_rate = (double)bytes / (cpu_now() - c0);
+	} while ((t = now_s() - t0) < 1.0);
+	*cpu_rate = (double)bytes / (clock_s(CLOCK_THREAD_CPUTIME_ID) - c0);
 	free(b);
 	return (double)bytes / t;
 }
@@ -366,14 +333,14 @@ main(int argc, char **argv)
 	}
 	rm_rf(dir);
 	{
-		double ma = median(ap, RUNS), mb = median(base, RUNS);
+		double ma = median_sort(ap, RUNS), mb = median_sort(base, RUNS);
 
 		printf("durable appends/s (median): audit log %.0f, baseline %.0f, ratio %.2f; %u "
 		       "checkpoints signed,"
 		       " longest gap %.2f s\n",
 			ma, mb, ma / mb, totcp, maxgap);
-		ma = median(apc, RUNS);
-		mb = median(basec, RUNS);
+		ma = median_sort(apc, RUNS);
+		mb = median_sort(basec, RUNS);
 		printf("per CPU-second (median): audit log %.0f, baseline %.0f, ratio %.2f (what the "
 		       "work costs, whatever else the machine runs)\n",
 			ma, mb, ma / mb);
@@ -383,7 +350,7 @@ main(int argc, char **argv)
 	rm_rf(dir);
 	if ((r = auditlog_open(dir, &log, &d)) != 0)
 		die("auditlog_open", r);
-	t0 = now();
+	t0 = now_s();
 	for (i = 0; i < o.large; i++) {
 		fill_entry(e, i);
 		if ((r = auditlog_append(log, e, sizeof(e), NULL)) != 0)
@@ -391,12 +358,12 @@ main(int argc, char **argv)
 		if ((i + 1) % 1000000 == 0) {
 			if ((r = auditlog_checkpoint(log, s)) != 0)
 				die("auditlog_checkpoint", r);
-			fprintf(stderr, "   %" PRIu64 " entries, %.1f s\n", i + 1, now() - t0);
+			fprintf(stderr, "   %" PRIu64 " entries, %.1f s\n", i + 1, now_s() - t0);
 		}
 	}
 	if ((r = auditlog_checkpoint(log, s)) != 0)
 		die("auditlog_checkpoint", r);
-	t = now() - t0;
+	t = now_s() - t0;
 	printf("built in %.1f s (%.0f appends/s, checkpoint every 1,000,000)\n", t,
 		(double)o.large / t);
 	auditlog_close(log);
@@ -410,9 +377,9 @@ main(int argc, char **argv)
 	randombytes_stir();
 	for (i = 0; i < samples; i++) {
 		idx = randombytes_uniform((uint32_t)(size > UINT32_MAX ? UINT32_MAX : size));
-		t0 = now();
+		t0 = now_s();
 		r = auditlog_inclusion(log, idx, size, p, MERKLE_MAX_PROOF, &np);
-		lat[i] = now() - t0;
+		lat[i] = now_s() - t0;
 		if (r != 0)
 			die("auditlog_inclusion", r);
 		if (i % 1000 == 0) { /* spot-check outside the timing */
@@ -423,7 +390,7 @@ main(int argc, char **argv)
 		}
 	}
 	{
-		double med = median(lat, samples), p99 = lat[(size_t)((double)samples * 0.99)];
+		double med = median_sort(lat, samples), p99 = lat[(size_t)((double)samples * 0.99)];
 
 		printf("inclusion proof (random entry, size %" PRIu64 ", %" PRIu64
 		       " samples, warm): median %.1f us, p99 %.1f us,"
@@ -435,15 +402,15 @@ main(int argc, char **argv)
 
 	sha512 = sha_throughput(ENTRY_BYTES + 1, &sha512c);
 	shabig = sha_throughput(1 << 20, &shabigc);
-	t0 = now();
-	c0 = cpu_now();
+	t0 = now_s();
+	c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
 	if ((r = logread_verify(dir, v, NULL, &rep, &d)) != 0) {
 		fprintf(stderr, "verify: %s\n", d.msg);
 		die("logread_verify", r);
 	}
-	t = now() - t0;
+	t = now_s() - t0;
 	vtp = (double)rep.bytes_hashed / t;
-	vtpc = (double)rep.bytes_hashed / (cpu_now() - c0);
+	vtpc = (double)rep.bytes_hashed / (clock_s(CLOCK_THREAD_CPUTIME_ID) - c0);
 	/* Measured again after: on a shared machine the two sides see different loads. */
 	sha512 = (sha512 + sha_throughput(ENTRY_BYTES + 1, &t0)) / 2;
 	sha512c = (sha512c + t0) / 2;

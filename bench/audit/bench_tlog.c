@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "../benchclock.h"
 #include "auditlog.h"
 #include "checkpoint.h"
 #include "httpmini.h"
@@ -33,23 +34,6 @@ struct opts {
 	const char *dir;
 };
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Sorts v; median, and the value at quantile q. */
 static double
 quant(double *v, size_t n, double q)
@@ -61,13 +45,6 @@ quant(double *v, size_t n, double q)
 	if ((double)i < q * (double)n)
 		i++;
 	return v[i == 0 ? 0 : (i > n ? n - 1 : i - 1)];
-}
-
-static double
-median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void
@@ -120,7 +97,7 @@ append_run(const struct opts *o, const struct checkpoint_signer *s, int with_til
 	if (with_tiles && (r = tiles_open(tdir, &t, &d)) != 0)
 		die("tiles_open", r, &d);
 	c0 = cpu_now();
-	t0 = last_cp = now();
+	t0 = last_cp = now_s();
 	do {
 		for (k = 0; k < o->batch; k++, i++) {
 			fill_entry(e, sizeof(e), i);
@@ -129,25 +106,25 @@ append_run(const struct opts *o, const struct checkpoint_signer *s, int with_til
 		}
 		if ((r = auditlog_sync(log)) != 0)
 			die("sync", r, NULL);
-		t1 = now();
+		t1 = now_s();
 		if (with_tiles && (r = tiles_sync(t, log, &d)) != 0)
 			die("tiles_sync", r, &d);
-		spent += now() - t1;
-		if (now() - last_cp >= 1.0) {
+		spent += now_s() - t1;
+		if (now_s() - last_cp >= 1.0) {
 			if ((r = auditlog_checkpoint(log, s)) != 0)
 				die("checkpoint", r, NULL);
 			if (with_tiles) {
-				t1 = now();
+				t1 = now_s();
 				if ((r = auditlog_latest_checkpoint(log, &note, &nl)) != 0 ||
 					(r = tiles_publish(t, log, note, nl, &d)) != 0)
 					die("tiles_publish", r, &d);
 				free(note);
-				spent += now() - t1;
+				spent += now_s() - t1;
 			}
-			last_cp = now();
+			last_cp = now_s();
 		}
-	} while (now() - t0 < o->seconds);
-	t0 = now() - t0;
+	} while (now_s() - t0 < o->seconds);
+	t0 = now_s() - t0;
 	*in_tiles = spent / t0;
 	tiles_close(t);
 	auditlog_close(log);
@@ -181,18 +158,18 @@ bench_append(const struct opts *o, const struct checkpoint_signer *s)
 	       "second, %d runs of %.0f s each:\n",
 		o->batch, ENTRY_BYTES, o->runs, o->seconds);
 	printf("  baseline (audit log, no tiles): median %.0f entries/s\n",
-		median(plain, (size_t)o->runs));
+		median_sort(plain, (size_t)o->runs));
 	printf("  with tlog-tiles upkeep:         median %.0f entries/s\n",
-		median(tiled, (size_t)o->runs));
+		median_sort(tiled, (size_t)o->runs));
 	printf("  appending thread's time in tiles_sync + tiles_publish: median %.1f %%\n",
-		100 * median(share, (size_t)o->runs));
+		100 * median_sort(share, (size_t)o->runs));
 	printf("  per CPU-second of the process (writer thread included): baseline median %.0f, "
 	       "with tiles %.0f; ratio median %.3f, range %.3f..%.3f\n",
-		median(cp, (size_t)o->runs), median(ct, (size_t)o->runs),
-		median(cratio, (size_t)o->runs), quant(cratio, (size_t)o->runs, 0),
+		median_sort(cp, (size_t)o->runs), median_sort(ct, (size_t)o->runs),
+		median_sort(cratio, (size_t)o->runs), quant(cratio, (size_t)o->runs, 0),
 		quant(cratio, (size_t)o->runs, 1));
 	printf("  ratio tiles/baseline: median %.3f, range %.3f..%.3f (target >= 0.8)\n",
-		median(ratio, (size_t)o->runs), quant(ratio, (size_t)o->runs, 0),
+		median_sort(ratio, (size_t)o->runs), quant(ratio, (size_t)o->runs, 0),
 		quant(ratio, (size_t)o->runs, 1));
 }
 
@@ -207,7 +184,7 @@ build_large(const struct opts *o, const struct checkpoint_signer *s, char *dir, 
 	uint8_t e[64];
 	uint64_t i;
 	size_t nl;
-	double t0 = now();
+	double t0 = now_s();
 	int r;
 
 	(void)snprintf(dir, cap, "%s/bench-tlog-large-%" PRIu64, o->dir, o->large);
@@ -239,7 +216,7 @@ build_large(const struct opts *o, const struct checkpoint_signer *s, char *dir, 
 	tiles_close(t);
 	auditlog_close(log);
 	printf("  (built %" PRIu64 " entries of 64 bytes with tiles in %.0f s: %s)\n", o->large,
-		now() - t0, dir);
+		now_s() - t0, dir);
 }
 
 /* ceil(log256 n) + 1, in integers. */
@@ -283,10 +260,10 @@ proof_series(const char *label, const char *base, const struct checkpoint_verifi
 
 	if ((r = tlogclient_open(base, v, &c, &d)) != 0)
 		die("tlogclient_open", r, &d);
-	t0 = now();
+	t0 = now_s();
 	if ((r = tlogclient_checkpoint(c, &cp, NULL, NULL, &d)) != 0)
 		die("checkpoint", r, &d);
-	t0 = now() - t0;
+	t0 = now_s() - t0;
 	if (edge != NULL)
 		tlogclient_set_edge(c, edge);
 	for (i = 0; i < n; i++) {
@@ -295,16 +272,17 @@ proof_series(const char *label, const char *base, const struct checkpoint_verifi
 		if (!keep_cache)
 			tlogclient_drop_cache(c);
 		tlogclient_reset_fetches(c);
-		ms[i] = now();
+		ms[i] = now_s();
 		if ((r = tlogclient_prove_entry(c, &cp, idx, NULL, NULL, &d)) != 0)
 			die("prove", r, &d);
-		ms[i] = (now() - ms[i]) * 1e3;
+		ms[i] = (now_s() - ms[i]) * 1e3;
 		files[i] = (double)tlogclient_fetches(c);
 	}
 	printf("  %-34s median %.3f ms, p99 %.3f ms, max %.3f ms; files read per proof: median "
 	       "%.0f, max %.0f (checkpoint fetch+verify %.3f ms)\n",
-		label, median(ms, (size_t)n), quant(ms, (size_t)n, 0.99), quant(ms, (size_t)n, 1),
-		median(files, (size_t)n), quant(files, (size_t)n, 1), t0 * 1e3);
+		label, median_sort(ms, (size_t)n), quant(ms, (size_t)n, 0.99),
+		quant(ms, (size_t)n, 1), median_sort(files, (size_t)n), quant(files, (size_t)n, 1),
+		t0 * 1e3);
 	free(ms);
 	free(files);
 	tlogclient_close(c);
@@ -338,19 +316,19 @@ bench_proofs(const struct opts *o, const struct checkpoint_signer *s,
 	for (i = 0; i < o->proofs; i++) {
 		state = state * 6364136223846793005ULL + 1442695040888963407ULL;
 		idx = (state >> 11) % o->large;
-		ms[i] = now();
+		ms[i] = now_s();
 		if ((r = auditlog_inclusion(log, idx, o->large, path, MERKLE_MAX_PROOF, &np)) !=
 				0 ||
 			(r = auditlog_leaf_hash(log, idx, leaf)) != 0 ||
 			merkle_verify_inclusion(
 				leaf, idx, o->large, (const uint8_t(*)[32])path, np, root) != 0)
 			die("baseline proof", r, NULL);
-		ms[i] = (now() - ms[i]) * 1e3;
+		ms[i] = (now_s() - ms[i]) * 1e3;
 	}
 	edge_of(log, o->large, &edge);
 	auditlog_close(log);
 	printf("  %-34s median %.3f ms, p99 %.3f ms\n", "baseline: local hashes file",
-		median(ms, (size_t)o->proofs), quant(ms, (size_t)o->proofs, 0.99));
+		median_sort(ms, (size_t)o->proofs), quant(ms, (size_t)o->proofs, 0.99));
 	free(ms);
 	proof_series("tiles directory, nothing cached:", tdir, v, o->proofs, 0, NULL);
 	if ((r = httpmini_server_start(
@@ -460,10 +438,10 @@ bench_sizes(const struct opts *o, const struct checkpoint_signer *s,
 		if (nc[cl] > 0)
 			printf("  n %-22s (%2zu sizes): cold median %.0f max %.0f, over the bound "
 			       "%zu/%zu; right edge followed: median %.0f max %.0f, over %zu/%zu\n",
-				cls[cl], nsz[cl], median(cold[cl], nc[cl]),
+				cls[cl], nsz[cl], median_sort(cold[cl], nc[cl]),
 				quant(cold[cl], nc[cl], 1), over_cold[cl], nc[cl],
-				median(warm[cl], nc[cl]), quant(warm[cl], nc[cl], 1), over_warm[cl],
-				nc[cl]);
+				median_sort(warm[cl], nc[cl]), quant(warm[cl], nc[cl], 1),
+				over_warm[cl], nc[cl]);
 	tlogclient_close(c);
 	tiles_close(t);
 	auditlog_close(log);
@@ -494,13 +472,13 @@ post_series(unsigned port, char **bodies, size_t *lens, int n, int want, double 
 	struct httpmini_url u;
 	struct paso_diag d = {0};
 	char url[64];
-	double t0 = now();
+	double t0 = now_s();
 	int i, r;
 
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
 	(void)httpmini_parse_url(url, &u, &d);
 	for (i = 0; i < n; i++) {
-		ms[i] = now();
+		ms[i] = now_s();
 		if ((r = httpmini_request(&u, "POST", "/add-checkpoint", "text/plain",
 			     (const uint8_t *)bodies[i], lens[i], 65536, 10000, &resp, &d)) != 0)
 			die("post", r, &d);
@@ -510,9 +488,9 @@ post_series(unsigned port, char **bodies, size_t *lens, int n, int want, double 
 			exit(1);
 		}
 		free(resp.body);
-		ms[i] = (now() - ms[i]) * 1e3;
+		ms[i] = (now_s() - ms[i]) * 1e3;
 	}
-	return (double)n / (now() - t0);
+	return (double)n / (now_s() - t0);
 }
 
 static void
@@ -581,13 +559,13 @@ bench_witness(const struct opts *o, const struct checkpoint_signer *s, const cha
 	       "a new checkpoint with its consistency proof, state fsync'd before each answer:\n",
 		o->requests, o->runs);
 	printf("  baseline (same requests to a do-nothing handler): median %.0f req/s\n",
-		median(nrates, (size_t)o->runs));
+		median_sort(nrates, (size_t)o->runs));
 	printf("  witness: median %.0f req/s (range %.0f..%.0f), p99 latency median %.2f ms "
 	       "(range %.2f..%.2f) (targets >= 100 req/s, p99 <= 1000 ms)\n",
-		median(rates, (size_t)o->runs), quant(rates, (size_t)o->runs, 0),
-		quant(rates, (size_t)o->runs, 1), median(p99, (size_t)o->runs),
+		median_sort(rates, (size_t)o->runs), quant(rates, (size_t)o->runs, 0),
+		quant(rates, (size_t)o->runs, 1), median_sort(p99, (size_t)o->runs),
 		quant(p99, (size_t)o->runs, 0), quant(p99, (size_t)o->runs, 1));
-	printf("  ratio witness/baseline: median %.3f\n", median(ratio, (size_t)o->runs));
+	printf("  ratio witness/baseline: median %.3f\n", median_sort(ratio, (size_t)o->runs));
 	httpmini_server_stop(srv);
 	httpmini_server_stop(nul);
 	witness_close(w);

@@ -10,6 +10,7 @@
 #include <immintrin.h>
 #include <sodium.h>
 
+#include "../benchclock.h"
 #include "capture.h"
 #include "face.h"
 #include "gallery.h"
@@ -18,30 +19,6 @@
 #include "population.h"
 
 #define REPS 5
-
-static double
-now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void *
 xalloc(size_t n)
@@ -175,12 +152,12 @@ bench_iris(const struct bio_sample *pool, uint32_t npool)
 			continue;
 		}
 		for (r = 0; r < REPS; r++) {
-			double t0 = now();
+			double t0 = now_s();
 
 			iris_scan(p, g, 2 * BIO_IRIS_BYTES, n, out);
-			t[r] = now() - t0;
+			t[r] = now_s() - t0;
 		}
-		m = median(t, REPS);
+		m = median_sort(t, REPS);
 		if (base == 0)
 			base = m;
 		printf("  %-7s %6.2f M comparisons/s (%5.1f M shift-comparisons/s)  x%.1f vs the "
@@ -259,13 +236,13 @@ static double
 run2(struct face_job *j)
 {
 	pthread_t t;
-	double t0 = now();
+	double t0 = now_s();
 
 	if (pthread_create(&t, NULL, face_job, &j[1]) != 0)
 		exit(1);
 	face_job(&j[0]);
 	pthread_join(t, NULL);
-	return now() - t0;
+	return now_s() - t0;
 }
 
 static void
@@ -307,7 +284,7 @@ bench_face(uint32_t nfill)
 		j[1].se = n * BIO_FACE_DIM;
 		ts[r] = run2(j);
 	}
-	stream = median(ts, REPS);
+	stream = median_sort(ts, REPS);
 	printf("\nface 1:N: %zu int8 templates (%.0f MiB), 2 threads, median over 16 probes\n", n,
 		n * 512.0 / (1 << 20));
 	printf("  memory bound: streaming the same %.0f MiB once takes %.2f ms (%.1f GB/s), "
@@ -330,7 +307,7 @@ bench_face(uint32_t nfill)
 			}
 			t[i] = run2(j);
 		}
-		m = median(t, 16);
+		m = median_sort(t, 16);
 		printf("  %-10s %6.2f ms per probe (%.2f x the streaming time; %.0f M cosines/s)\n",
 			impls[k], m * 1e3, m / stream, n / m / 1e6);
 		if (strcmp(impls[k], "scalar") == 0)
@@ -422,7 +399,7 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh, const char *modes, lo
 	       "enrolled with all modalities (good preset);\n       probe = their second capture, "
 	       "%s preset, decision at FMR %.2g per comparison (FPIR 1e-3), 2 threads\n",
 		nfill, nreal, capture_preset_name(probe_preset), fmr);
-	t0 = now();
+	t0 = now_s();
 	ipool = capture_pool(nreal + 1000, npool, 0, 0, PRESET_GOOD);
 	real = capture_pool(0, nreal + nreal / 4, 0, 1, PRESET_GOOD);
 	probes = capture_pool(0, nreal + nreal / 4, 1, 1, probe_preset);
@@ -452,7 +429,7 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh, const char *modes, lo
 			exit(1);
 	}
 	res = calloc(nreal, 1);
-	printf("  built in %.1f s (%zu entries); face sketch keeps one face in %ld\n", now() - t0,
+	printf("  built in %.1f s (%zu entries); face sketch keeps one face in %ld\n", now_s() - t0,
 		gallery_size(g), share != 0 ? share : (long)GALLERY_SKETCH_SHARE);
 	res2 = calloc(nreal, 1);
 	t = calloc(nreal, sizeof(*t));
@@ -485,18 +462,18 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh, const char *modes, lo
 		/* the batched passes use the gallery's own settings: sketch or not, for all */
 		gallery_set_sketch_share(g, mode == 3 ? -1 : share);
 		if (mode != 3 && mode != 5) {
-			t0 = now();
+			t0 = now_s();
 			for (i = 0; i < nreal; i++) {
-				double t1 = now();
+				double t1 = now_s();
 
 				if (gallery_identify_ex(
 					    g, &probes[i], fmr, &o, &hit, &found, &st) != 0)
 					exit(1);
-				t[i] = now() - t1;
+				t[i] = now_s() - t1;
 				confirmed += st.confirmed;
 				res[i] = is_mate(&hit, found, i);
 			}
-			wall = now() - t0;
+			wall = now_s() - t0;
 		} else {
 			/* concurrent searches, as enrolments on many connection threads: the
 			 * gallery batches those that arrive while a pass runs */
@@ -504,13 +481,13 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh, const char *modes, lo
 			pthread_t th[CONC_THREADS];
 			int k;
 
-			t0 = now();
+			t0 = now_s();
 			for (k = 0; k < CONC_THREADS; k++)
 				if (pthread_create(&th[k], NULL, conc_worker, &c) != 0)
 					exit(1);
 			for (k = 0; k < CONC_THREADS; k++)
 				pthread_join(th[k], NULL);
-			wall = now() - t0;
+			wall = now_s() - t0;
 		}
 		for (i = 0; i < nreal; i++) {
 			hits += (uint32_t)res[i];
@@ -529,7 +506,7 @@ bench_dedup(uint32_t nfill, uint32_t nreal, uint32_t nexh, const char *modes, lo
 		}
 		printf("  %d. %s:\n", mode, dedup_mode_name[mode]);
 		if (mode != 3 && mode != 5) {
-			t0 = median(t, nreal); /* sorts t */
+			t0 = median_sort(t, nreal); /* sorts t */
 			printf("    per search: median %.1f ms, max %.1f ms (%.1f compared in full on "
 			       "average)\n",
 				t0 * 1e3, t[nreal - 1] * 1e3, (double)confirmed / nreal);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <sodium.h>
 
+#include "../benchclock.h"
 #include "capture.h"
 #include "gallery.h"
 #include "kiosk.h"
@@ -16,42 +17,6 @@
 
 #define MAX_K 8
 #define TWO_FINGERS ((1u << 1) | (1u << 6))
-
-static double
-now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* CPU time of every thread of the process: the machine is shared, so wall time is noisy. */
-static double
-cpu_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(double *v, size_t n)
-{
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void
 person_id(uint32_t i, uint8_t id[16])
@@ -212,7 +177,7 @@ main(int argc, char **argv)
 		gallery_new(2, &g) != 0)
 		return 1;
 	fmr = 1e-6 / (double)n; /* minimal's identify_fmr over the gallery, as the hub asks */
-	t0 = now();
+	t0 = now_s();
 	jobs[0] = (struct enrol_job){pop, g, 0, n / 2, 0};
 	jobs[1] = (struct enrol_job){pop, g, n / 2, n, 0};
 	if (pthread_create(&th, NULL, enrol_some, &jobs[1]) != 0) {
@@ -226,7 +191,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench_findex: enrolment failed\n");
 		return 1;
 	}
-	t1 = now();
+	t1 = now_s();
 	printf("gallery: %zu people with ten fingers (good preset) in %.1f s; per-comparison FMR "
 	       "%.3g (1e-6 / N)\n",
 		gallery_size(g), t1 - t0, fmr);
@@ -270,22 +235,24 @@ main(int argc, char **argv)
 			memset(&eh, 0, sizeof(eh));
 			ef = 0;
 			if (with_exh) {
-				t0 = now();
-				c0 = cpu_now();
+				t0 = now_s();
+				c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
 				if (gallery_identify_ex(g, &s, fmr, &eo, &eh, &ef, NULL) != 0)
 					return 1;
 				tally_add(&exh, &eh, ef, p < 3 ? mate : NULL, NULL, 0,
-					(now() - t0) * 1e3, (cpu_now() - c0) * 1e3);
+					(now_s() - t0) * 1e3,
+					(clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e3);
 			}
 			for (kk = 0; kk < (int)nk; kk++) {
 				struct gallery_opts so = {kv[kk], 0, 0, 0, 0};
 
-				t0 = now();
-				c0 = cpu_now();
+				t0 = now_s();
+				c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
 				if (gallery_identify_ex(g, &s, fmr, &so, &h, &f, NULL) != 0)
 					return 1;
 				tally_add(&st[kk], &h, f, p < 3 ? mate : NULL, &eh, ef,
-					(now() - t0) * 1e3, (cpu_now() - c0) * 1e3);
+					(now_s() - t0) * 1e3,
+					(clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e3);
 			}
 			bio_sample_clear(&s);
 		}
@@ -308,7 +275,8 @@ main(int argc, char **argv)
 					? 100.0 * ((double)exh.identified - (double)t->identified) /
 						  (double)t->probes
 					: 0,
-				median(t->ms, t->probes), sum / (t->probes ? (double)t->probes : 1),
+				median_sort(t->ms, t->probes),
+				sum / (t->probes ? (double)t->probes : 1),
 				t->cpu_ms / (t->probes ? (double)t->probes : 1),
 				t->cpu_ms > 0 && with_exh ? exh.cpu_ms / t->cpu_ms : 0);
 			free(t->ms);

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sodium.h>
 
+#include "../benchclock.h"
 #include "capture.h"
 #include "finger_match.h"
 #include "gallery.h"
@@ -53,15 +54,6 @@ struct store {
 	pthread_mutex_t mu;
 };
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* CPU seconds of every thread of the process: the search's cost whatever else the machine runs. */
 static double
 cpu(void)
@@ -73,14 +65,6 @@ cpu(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static double
 median(const double *v, size_t n)
 {
@@ -89,8 +73,7 @@ median(const double *v, size_t n)
 	if (c == NULL)
 		exit(1);
 	memcpy(c, v, n * sizeof(*c));
-	qsort(c, n, sizeof(*c), cmp_double);
-	m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+	m = median_sort(c, n);
 	free(c);
 	return m;
 }
@@ -419,7 +402,7 @@ main(int argc, char **argv)
 		gallery_set_finger_loader(g, load_raw, &st);
 		pgallery_set_finger_loader(pg, load_prot, &st);
 	}
-	t0 = now();
+	t0 = now_s();
 	/* pools: faces, irises, and the fillers' finger forms (real people outside the probes) */
 	face_pool = xcalloc(FACE_POOL, sizeof(*face_pool));
 	for (i = 0; i < FACE_POOL; i++) {
@@ -479,7 +462,7 @@ main(int argc, char **argv)
 	build_fillers(&bt[0]);
 	pthread_join(th, NULL);
 	fprintf(stderr, "bench_pgallery: %lu entries (%lu people) built in %.1f s\n",
-		pgallery_size(pg), enrolled, now() - t0);
+		pgallery_size(pg), enrolled, now_s() - t0);
 	/* probes: the enrolled people's next capture, then strangers; two fingers */
 	pr = xcalloc(nprobe, sizeof(*pr));
 	for (i = 0; i < nprobe; i++) {
@@ -516,26 +499,26 @@ main(int argc, char **argv)
 			int found;
 
 			c0 = cpu();
-			t0 = now();
+			t0 = now_s();
 			if ((r = gallery_identify_tmpl(g, pr[i].mt, fmr, &hit, &found)) != 0)
 				die("identify", r);
-			t_raw[o + i] = now() - t0;
+			t_raw[o + i] = now_s() - t0;
 			c_raw[o + i] = cpu() - c0;
 			h = hit_of(hit.id, found);
 			rh += i < enrolled && h == pr[i].who;
 			rf += i >= enrolled && found;
-			t0 = now();
+			t0 = now_s();
 			if ((r = pref_new(key, 1, &pr[i].s, BIO_FACE | BIO_IRIS | BIO_FINGER, &p,
 				     NULL)) != 0)
 				die("protect", r);
-			t_tr[o + i] = now() - t0;
+			t_tr[o + i] = now_s() - t0;
 			pp = p;
 			c0 = cpu();
-			t0 = now();
+			t0 = now_s();
 			if ((r = pgallery_identify_ex(
 				     pg, &pp, 1, fmr, NULL, bid, &best, &found, &ps)) != 0)
 				die("identify", r);
-			t_prot[o + i] = now() - t0;
+			t_prot[o + i] = now_s() - t0;
 			c_prot[o + i] = cpu() - c0;
 			h = hit_of(bid, found);
 			if (i < enrolled && h != pr[i].who)
@@ -600,7 +583,7 @@ main(int argc, char **argv)
 		struct pgallery_opts ex = {0, 1, 0};
 		unsigned long same = 0, eh = 0, ef = 0, gh = 0, gf = 0, nm = 0, ns = 0, miss_at = 0;
 
-		t0 = now();
+		t0 = now_s();
 		for (i = 0; i < nprobe; i++) {
 			/* half the exhaustive probes mates, half strangers (as far as there are) */
 			size_t k = i < exh - exh / 2 ? i : enrolled + (i - (exh - exh / 2));
@@ -655,8 +638,8 @@ main(int argc, char **argv)
 		       "strangers, %.1f s each:\n"
 		       "  found %lu/%lu exhaustive vs %lu/%lu face-gated; strangers identified "
 		       "%lu/%lu vs %lu/%lu; same decision and identity %lu/%lu\n",
-			nm, exh - exh / 2, ns, (now() - t0) / (double)(nm + ns), eh, nm, gh, nm, ef,
-			ns, gf, ns, same, nm + ns);
+			nm, exh - exh / 2, ns, (now_s() - t0) / (double)(nm + ns), eh, nm, gh, nm,
+			ef, ns, gf, ns, same, nm + ns);
 	}
 	printf("finger forms opened from the store: unprotected %lu, protected %lu\n",
 		st.opened_raw, st.opened_prot);
