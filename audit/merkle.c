@@ -92,6 +92,13 @@ sha_ni_probe(void)
 	sha_ni = (b & bit_SHA) != 0;
 }
 
+static int
+use_sha_ni(void)
+{
+	(void)pthread_once(&sha_ni_once, sha_ni_probe);
+	return sha_ni;
+}
+
 /* The state in the order the round instructions want it: ABEF and CDGH. */
 __attribute__((target("sha,sse4.1,ssse3"))) static void
 state_from_iv(__m128i *abef, __m128i *cdgh)
@@ -276,45 +283,38 @@ void
 merkle_leaf_hash2(const uint8_t *d1, size_t n1, uint8_t o1[MERKLE_HASH_BYTES], const uint8_t *d2,
 	size_t n2, uint8_t o2[MERKLE_HASH_BYTES])
 {
-#ifdef MERKLE_HAVE_X86
-	(void)pthread_once(&sha_ni_once, sha_ni_probe);
-	if (sha_ni) {
-		uint8_t t[MERKLE_HASH_BYTES];
+	uint8_t t[MERKLE_HASH_BYTES];
 
-		/* o1 may overlap the second message. */
+	/* o1 may overlap the second message: it is written last. */
+#ifdef MERKLE_HAVE_X86
+	if (use_sha_ni())
 		leaf_hash_x2_ni(d1, n1, t, d2, n2, o2);
-		memcpy(o1, t, MERKLE_HASH_BYTES);
-		return;
-	}
+	else
 #endif
 	{
-		uint8_t t[MERKLE_HASH_BYTES];
-
 		merkle_leaf_hash(d1, n1, t);
 		merkle_leaf_hash(d2, n2, o2);
-		memcpy(o1, t, MERKLE_HASH_BYTES);
 	}
+	memcpy(o1, t, MERKLE_HASH_BYTES);
 }
 
 void
 merkle_node_hash2(const uint8_t *l1, const uint8_t *r1, uint8_t o1[MERKLE_HASH_BYTES],
 	const uint8_t *l2, const uint8_t *r2, uint8_t o2[MERKLE_HASH_BYTES])
 {
+	uint8_t t[MERKLE_HASH_BYTES];
+
+	/* o1 may be one of the second pair's inputs: it is written last. */
 #ifdef MERKLE_HAVE_X86
-	(void)pthread_once(&sha_ni_once, sha_ni_probe);
-	if (sha_ni) {
-		node_hash_x2_ni(l1, r1, o1, l2, r2, o2);
-		return;
-	}
+	if (use_sha_ni())
+		node_hash_x2_ni(l1, r1, t, l2, r2, o2);
+	else
 #endif
 	{
-		uint8_t t[MERKLE_HASH_BYTES];
-
-		/* o1 may be one of the second pair's inputs. */
 		merkle_node_hash(l1, r1, t);
 		merkle_node_hash(l2, r2, o2);
-		memcpy(o1, t, MERKLE_HASH_BYTES);
 	}
+	memcpy(o1, t, MERKLE_HASH_BYTES);
 }
 
 void
