@@ -206,6 +206,9 @@ width_at(uint64_t count, uint64_t k)
 	return count - first >= TILEPATH_WIDTH ? TILEPATH_WIDTH : (unsigned)(count - first);
 }
 
+static struct cached_tile *cache_put(struct tlogclient *c, unsigned level, uint64_t k, unsigned w,
+	const uint8_t (*h)[MERKLE_HASH_BYTES]);
+
 /* The hash tile (level, k) as published for a tree of size leaves, from the cache or fetched. */
 static int
 get_tile(struct tlogclient *c, unsigned level, uint64_t k, uint64_t size, struct cached_tile **tp,
@@ -250,15 +253,8 @@ get_tile(struct tlogclient *c, unsigned level, uint64_t k, uint64_t size, struct
 			"%s: %zu bytes, a tile of width %u has %u", path, len, w,
 			w * MERKLE_HASH_BYTES);
 	}
-	t = &c->cache[c->next_slot];
-	c->next_slot = (c->next_slot + 1) % CACHE_SLOTS;
-	t->used = 1;
-	t->level = level;
-	t->index = k;
-	t->width = w;
-	memcpy(t->h, b, len);
+	*tp = cache_put(c, level, k, w, (const uint8_t(*)[MERKLE_HASH_BYTES])b);
 	free(b);
-	*tp = t;
 	return 0;
 }
 
@@ -376,7 +372,7 @@ tlogclient_entry(struct tlogclient *c, uint64_t size, uint64_t index, uint8_t **
 }
 
 /* Puts the w hashes h into the cache as tile (level, k), replacing any copy of it. */
-static void
+static struct cached_tile *
 cache_put(struct tlogclient *c, unsigned level, uint64_t k, unsigned w,
 	const uint8_t (*h)[MERKLE_HASH_BYTES])
 {
@@ -395,6 +391,7 @@ cache_put(struct tlogclient *c, unsigned level, uint64_t k, unsigned w,
 	t->index = k;
 	t->width = w;
 	memcpy(t->h, h, (size_t)w * MERKLE_HASH_BYTES);
+	return t;
 }
 
 int
