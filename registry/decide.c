@@ -126,6 +126,7 @@ decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *pa
 		return 0;
 	}
 	m->seq = m->env->seq;
+	m->heavy = m->env->body_case == PASO__ENVELOPE__BODY_ENROLL;
 	/* A failed check leaves its code and message in m->err: decide_message refuses it. */
 	if (ingest_check(m->env, m->kiosk, &m->sample, &m->err) != 0)
 		return 0;

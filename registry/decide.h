@@ -86,6 +86,9 @@ struct decide_msg {
 	struct pref *ppart[DECIDE_MAX_PARTNER_FORMS];
 	char ppart_name[DECIDE_MAX_PARTNER_FORMS][65];
 	size_t nppart;
+	/* An enrolment: its commit writes a subject with its sealed templates, many times what
+	 * any other message writes; the commit loop bounds how many share a group (loop.h). */
+	int heavy;
 	struct paso_diag err; /* err.code != 0: refuse with this */
 	uint64_t last_seq;    /* SEQ_CONFLICT: highest seq held from this kiosk */
 	/* Enrolment deduplication (or an identification's search) done by decide_prepare, off

@@ -1070,7 +1070,7 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 		goto out;
 	}
 	struct loop_config lc = {
-		h->ledger, &h->dc, &h->cfg.clock, h->signer, &h->log, h->cfg.batch_max};
+		h->ledger, &h->dc, &h->cfg.clock, h->signer, &h->log, h->cfg.batch_max, 0};
 	if ((r = loop_new(&lc, &h->loop)) != 0 ||
 		(r = loop_add_timer(h->loop, 1.0, kiosk_timer, h)) != 0 ||
 		(r = loop_add_timer(h->loop, 1.0, read_timer, h)) != 0 ||

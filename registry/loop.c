@@ -29,7 +29,8 @@ struct loop {
 	double last_checkpoint;
 	int unsigned_work; /* a group, task or timer ran since the last checkpoint */
 	uint64_t groups;
-	int hurry; /* a timer has more to do: do not wait for messages */
+	int hurry;                   /* a timer has more to do: do not wait for messages */
+	struct loop_compose compose; /* how the next group is made up */
 	/*
 	 * A full-storage episode: from the first write that found the disk (or the store map)
 	 * full until FULL_QUIET_S pass without another. Near the limit small groups still fit
@@ -65,6 +66,11 @@ loop_new(const struct loop_config *cfg, struct loop **out)
 	l->cfg = *cfg;
 	if (l->cfg.batch_max == 0)
 		l->cfg.batch_max = 512;
+	if (l->cfg.heavy_max == 0)
+		l->cfg.heavy_max = LOOP_HEAVY_MAX;
+	l->compose.batch_max = l->cfg.batch_max;
+	l->compose.heavy_max = l->cfg.heavy_max;
+	l->compose.light_at = -1e9;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
 	l->last_checkpoint = mono_now();
@@ -254,16 +260,112 @@ finish(struct loop *l, struct loop_item *list)
 	pthread_mutex_unlock(&l->mu);
 }
 
+/* Submitters whose earlier item stays queued, so their later ones stay too (take_group). */
+#define HELD_MAX 64
+
+struct held_set {
+	const void *who[HELD_MAX];
+	size_t n;
+	int full; /* more submitters than fit: take nothing further */
+};
+
+static const void *
+submitter(const struct loop_item *it)
+{
+	return it->wake_arg;
+}
+
+static int
+held_has(const struct held_set *h, const void *who)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (h->who[i] == who)
+			return 1;
+	return h->full;
+}
+
+static void
+held_add(struct held_set *h, const void *who)
+{
+	if (held_has(h, who))
+		return;
+	if (h->n < HELD_MAX)
+		h->who[h->n++] = who;
+	else
+		h->full = 1;
+}
+
 /*
- * Takes the next group: up to batch_max messages, stopping before a task, or one task alone.
- * Waits at most wait_ms for the first item.
+ * Whether the queue holds a message other than an enrolment that a group without enrolments
+ * could take (not behind a task, nor behind an enrolment from its own submitter).
  */
+static int
+light_takeable(const struct loop_item *head)
+{
+	struct held_set h = {.n = 0};
+	const struct loop_item *it;
+
+	for (it = head; it != NULL && it->task == NULL; it = it->next) {
+		if (it->msg.heavy)
+			held_add(&h, submitter(it));
+		else if (!held_has(&h, submitter(it)))
+			return 1;
+	}
+	return 0;
+}
+
+struct loop_item *
+loop_compose_group(
+	struct loop_compose *c, struct loop_item **head, struct loop_item **tail, double now)
+{
+	struct loop_item *list = NULL, **lastp = &list, **pp, *it, *kept = NULL;
+	struct held_set held = {.n = 0};
+	unsigned n = 0, heavy = 0, heavy_max;
+	int passed = 0;
+
+	if (*head != NULL && (*head)->task != NULL) {
+		list = *head;
+		*head = list->next;
+		list->next = NULL;
+	} else if (*head != NULL) {
+		heavy_max = !c->heavy_owed && light_takeable(*head)   ? 0
+			    : now - c->light_at < LOOP_LIGHT_RECENT_S ? c->heavy_max
+								      : c->batch_max;
+		pp = head;
+		while ((it = *pp) != NULL && it->task == NULL && n < c->batch_max) {
+			if (held_has(&held, submitter(it)) ||
+				(it->msg.heavy && heavy == heavy_max)) {
+				/* stays queued, and so does everything after it from its submitter */
+				held_add(&held, submitter(it));
+				passed |= it->msg.heavy;
+				kept = it;
+				pp = &it->next;
+				continue;
+			}
+			*pp = it->next;
+			it->next = NULL;
+			*lastp = it;
+			lastp = &it->next;
+			n++;
+			heavy += (unsigned)(it->msg.heavy != 0);
+		}
+		c->heavy_owed = heavy_max == 0 && passed;
+		if (n > heavy)
+			c->light_at = now;
+		if (it == NULL) /* scanned to the end: the last one left is the tail */
+			*tail = kept;
+	}
+	if (*head == NULL)
+		*tail = NULL;
+	return list;
+}
+
+/* Takes the next group (loop_compose_group). Waits at most wait_ms for the first item. */
 static struct loop_item *
 take_group(struct loop *l, int wait_ms)
 {
-	struct loop_item *list = NULL, *last = NULL;
+	struct loop_item *list;
 	struct timespec ts;
-	unsigned n = 0;
 
 	pthread_mutex_lock(&l->mu);
 	if (l->head == NULL && wait_ms > 0) {
@@ -273,19 +375,7 @@ take_group(struct loop *l, int wait_ms)
 		ts.tv_nsec %= 1000000000L;
 		(void)pthread_cond_timedwait(&l->cv, &l->mu, &ts);
 	}
-	while (l->head != NULL && n < l->cfg.batch_max) {
-		if (n > 0 && (l->head->task != NULL || last->task != NULL))
-			break;
-		if (last == NULL)
-			list = l->head;
-		last = l->head;
-		l->head = l->head->next;
-		n++;
-	}
-	if (l->head == NULL)
-		l->tail = NULL;
-	if (last != NULL)
-		last->next = NULL;
+	list = loop_compose_group(&l->compose, &l->head, &l->tail, mono_now());
 	pthread_mutex_unlock(&l->mu);
 	return list;
 }

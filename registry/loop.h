@@ -12,7 +12,7 @@
 #include "ledger.h"
 
 /*
- * One thread runs the loop: it takes up to batch_max queued messages, decides each in one
+ * One thread runs the loop: it takes up to batch_max queued messages (see below), decides each in one
  * ledger transaction at one instant of the hub's clock, commits (audit entries fsync'd, then
  * the store), and only then releases the answers. Between groups, on every iteration, it runs
  * its timers (checkpoints, the kiosk-certificate scan, and whatever the hub registers) and
@@ -48,7 +48,39 @@ struct loop_config {
 	const struct checkpoint_signer *signer; /* borrowed */
 	const struct hublog *log;               /* borrowed */
 	unsigned batch_max;                     /* most messages in one group; 0 = 512 */
+	unsigned heavy_max; /* most enrolments (msg.heavy) in one group; 0 = LOOP_HEAVY_MAX */
 };
+
+/*
+ * How a group is made up. An enrolment's commit writes a subject with its sealed templates;
+ * a group of many of them took several times a crossing's own commit, and every crossing that
+ * arrived meanwhile waited for all of it, then shared the next such group. So: when other
+ * messages (crossings) are queued, the next group takes them alone, ahead of the queued
+ * enrolments; the group after it takes up to heavy_max enrolments with whatever else is queued,
+ * so enrolments still move under a stream of crossings. A message never passes an earlier one
+ * from the same submitter (a kiosk's connection), and nothing passes a task.
+ */
+#define LOOP_HEAVY_MAX 4
+#define LOOP_LIGHT_RECENT_S 0.1 /* other messages this recent: enrolment groups stay small */
+
+/* What the loop keeps between groups to make them up (loop_compose_group). */
+struct loop_compose {
+	unsigned batch_max, heavy_max; /* as in loop_config, 0 not allowed */
+	int heavy_owed;  /* the last group passed queued enrolments over: the next takes some */
+	double light_at; /* when a group last took a message other than an enrolment (s) */
+};
+
+/*
+ * Takes the next group off the queue *head..*tail (items linked by next) at time now (any
+ * monotonic seconds), as described above: a task alone if one is first; else, when other
+ * messages than enrolments are queued and the last group did not pass enrolments over, those
+ * messages alone; else messages in queue order with at most heavy_max enrolments if another
+ * message was taken in the last LOOP_LIGHT_RECENT_S, batch_max otherwise. Items left keep their
+ * order; the group is in queue order. The submitter of an item is its wake_arg. The loop calls it
+ * under its lock; exposed for tests.
+ */
+struct loop_item *loop_compose_group(
+	struct loop_compose *c, struct loop_item **head, struct loop_item **tail, double now);
 
 /* Caller owns *out (loop_free). Returns 0 or PASO_E_NOMEM. */
 int loop_new(const struct loop_config *cfg, struct loop **out);
