@@ -60,7 +60,7 @@ struct loop_config {
  * so enrolments still move under a stream of crossings. A message never passes an earlier one
  * from the same submitter (a kiosk's connection), and nothing passes a task.
  */
-#define LOOP_HEAVY_MAX 4
+#define LOOP_HEAVY_MAX 16
 #define LOOP_LIGHT_RECENT_S 0.1 /* other messages this recent: enrolment groups stay small */
 
 /* What the loop keeps between groups to make them up (loop_compose_group). */
