@@ -260,7 +260,7 @@ finish(struct loop *l, struct loop_item *list)
 	pthread_mutex_unlock(&l->mu);
 }
 
-/* Submitters whose earlier item stays queued, so their later ones stay too (take_group). */
+/* Submitters whose earlier item stays queued, so their later ones stay too (loop_compose_group). */
 #define HELD_MAX 64
 
 struct held_set {
