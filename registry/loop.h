@@ -14,9 +14,9 @@
 /*
  * One thread runs the loop: it takes up to batch_max queued messages (how: below), decides
  * each in one ledger transaction at one instant of the hub's clock, commits (audit entries
- * fsync'd, then the store), and only then releases the answers. Between groups, on every iteration, it runs
- * its timers (checkpoints, the kiosk-certificate scan, and whatever the hub registers) and
- * tasks queued by other threads (control commands), each in its own transaction.
+ * fsync'd, then the store), and only then releases the answers. Between groups, on every
+ * iteration, it runs its timers (checkpoints, the kiosk-certificate scan, and whatever the hub
+ * registers) and tasks queued by other threads (control commands), each in its own transaction.
  */
 struct loop;
 
