@@ -186,36 +186,58 @@ face_set_impl(const char *name)
 	return PASO_E_NOT_FOUND;
 }
 
+/*
+ * Four values at a time with SSE2 (every crossing quantizes its probe: with a libm lrint call a
+ * value this was ~7% of the hub's user time). The values are those of lrint(v[k] / scale):
+ * |v[k] / scale| <= 127.00002, and adding then subtracting 1.5 * 2^23 rounds a float that small
+ * to the nearest integer, ties to even, as lrint does in the default rounding mode.
+ */
 int
 face_quantize(const float v[BIO_FACE_DIM], struct face_q *out, struct paso_diag *d)
 {
-	double amax = 0, ss = 0;
-	float scale;
-	int k;
+	const __m128 absmask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+	const __m128 fmax = _mm_set1_ps(0x1.fffffep127f), magic = _mm_set1_ps(0x1.8p23f);
+	const __m128 hi = _mm_set1_ps(127.0f), lo = _mm_set1_ps(-127.0f);
+	__m128 amax = _mm_setzero_ps(), a, s;
+	__m128i acc = _mm_setzero_si128(), q[4], w0, w1;
+	float m[4], scale;
+	int32_t ss[4];
+	int k, j, bad = 0;
 
 	memset(out, 0, sizeof(*out));
-	for (k = 0; k < BIO_FACE_DIM; k++) {
-		if (!isfinite(v[k]))
-			return paso_diag_set(
-				d, PASO_E_FIELD_RANGE, "face[%d] is not a finite number", k);
-		if (fabs(v[k]) > amax)
-			amax = fabs(v[k]);
+	for (k = 0; k < BIO_FACE_DIM; k += 4) {
+		a = _mm_and_ps(_mm_loadu_ps(v + k), absmask);
+		bad |= _mm_movemask_ps(_mm_cmple_ps(a, fmax)) ^ 0xf; /* NaN or infinite */
+		amax = _mm_max_ps(amax, a);
 	}
-	if (amax == 0)
+	if (bad) {
+		for (k = 0; isfinite(v[k]); k++)
+			;
+		return paso_diag_set(d, PASO_E_FIELD_RANGE, "face[%d] is not a finite number", k);
+	}
+	_mm_storeu_ps(m, amax);
+	m[0] = m[0] > m[1] ? m[0] : m[1];
+	m[2] = m[2] > m[3] ? m[2] : m[3];
+	m[0] = m[0] > m[2] ? m[0] : m[2];
+	if (m[0] == 0)
 		return paso_diag_set(d, PASO_E_FIELD_RANGE, "face embedding is all zeros");
-	scale = (float)(amax / 127.0);
-	for (k = 0; k < BIO_FACE_DIM; k++) {
-		long q = lrint(v[k] / scale);
-
-		if (q > 127)
-			q = 127;
-		if (q < -127)
-			q = -127;
-		out->q[k] = (int8_t)q;
-		ss += (double)(q * q);
+	scale = (float)((double)m[0] / 127.0);
+	s = _mm_set1_ps(scale);
+	for (k = 0; k < BIO_FACE_DIM; k += 16) {
+		for (j = 0; j < 4; j++) {
+			a = _mm_div_ps(_mm_loadu_ps(v + k + 4 * j), s);
+			a = _mm_sub_ps(_mm_add_ps(a, magic), magic);
+			q[j] = _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(a, lo), hi));
+		}
+		w0 = _mm_packs_epi32(q[0], q[1]);
+		w1 = _mm_packs_epi32(q[2], q[3]);
+		acc = _mm_add_epi32(acc, _mm_madd_epi16(w0, w0));
+		acc = _mm_add_epi32(acc, _mm_madd_epi16(w1, w1));
+		_mm_storeu_si128((__m128i *)(void *)(out->q + k), _mm_packs_epi16(w0, w1));
 	}
+	_mm_storeu_si128((__m128i *)(void *)ss, acc);
 	out->scale = scale;
-	out->inv_norm = (float)(1.0 / sqrt(ss));
+	out->inv_norm = (float)(1.0 / sqrt((double)ss[0] + ss[1] + ss[2] + ss[3]));
 	return 0;
 }
 
