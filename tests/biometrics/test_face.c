@@ -62,6 +62,40 @@ test_quantize_scale(void **state)
 	assert_true(hit127);
 }
 
+/* Quantized values are lrint(v / scale) (ties to even), and inv_norm their inverse norm: the
+ * templates enrolled before the SIMD quantizer and after it must stay comparable. */
+static void
+test_quantize_rounds_as_lrint(void **state)
+{
+	float v[BIO_FACE_DIM];
+	struct face_q q;
+	double ss;
+	long r;
+	int k, round;
+
+	(void)state;
+	for (round = 0; round < 200; round++) {
+		random_face(v);
+		if (round % 2) { /* halves of the scale: ties, or as near to them as floats get */
+			for (k = 1; k < BIO_FACE_DIM; k++) {
+				rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+				v[k] = (float)((int)(rng >> 40) % 253 - 126 + 0.5 * (k % 2)) /
+				       127.0f;
+			}
+			v[0] = 1.0f; /* the largest: the scale is 1/127 */
+		}
+		assert_int_equal(face_quantize(v, &q, NULL), 0);
+		ss = 0;
+		for (k = 0; k < BIO_FACE_DIM; k++) {
+			r = lrint(v[k] / q.scale);
+			r = r > 127 ? 127 : r < -127 ? -127 : r;
+			assert_int_equal(q.q[k], r);
+			ss += (double)(r * r);
+		}
+		assert_true(q.inv_norm == (float)(1.0 / sqrt(ss)));
+	}
+}
+
 static void
 test_cosine_int8_close_to_float(void **state)
 {
@@ -215,6 +249,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_quantize_scale),
+		cmocka_unit_test(test_quantize_rounds_as_lrint),
 		cmocka_unit_test(test_cosine_int8_close_to_float),
 		cmocka_unit_test(test_rejects_bad_values),
 		cmocka_unit_test(test_kernels_and_scan_agree),
