@@ -51,6 +51,121 @@ frame_free(Paso__Envelope *env)
 		paso__envelope__free_unpacked(env, &wiping_allocator);
 }
 
+/*
+ * The block starts at ARENA_START bytes (a crossing's Envelope takes ~4 KB) and doubles, at a
+ * reset after a message that did not fit, up to ARENA_MAX: past that the extra comes from
+ * malloc each time, so a connection of a few huge frames does not keep megabytes per message.
+ * Every allocation is 16-byte aligned, as malloc's.
+ */
+#define ARENA_START 8192u
+#define ARENA_MAX 65536u
+
+struct arena_extra {
+	struct arena_extra *next;
+	size_t size; /* bytes after this header, wiped before the block is freed */
+	max_align_t align[];
+};
+
+struct frame_arena {
+	ProtobufCAllocator pa; /* allocator_data points back here */
+	uint8_t *block;
+	size_t cap, used;
+	size_t wanted; /* what the messages since the last reset asked for in all */
+	struct arena_extra *extra;
+};
+
+static void *
+arena_alloc(void *data, size_t size)
+{
+	struct frame_arena *a = data;
+	struct arena_extra *x;
+	size_t n = (size + 15) & ~(size_t)15;
+	void *p;
+
+	if (n < size)
+		return NULL;
+	a->wanted += n;
+	if (n <= a->cap - a->used) {
+		p = a->block + a->used;
+		a->used += n;
+		return p;
+	}
+	if ((x = malloc(sizeof(*x) + n)) == NULL)
+		return NULL;
+	x->size = n;
+	x->next = a->extra;
+	a->extra = x;
+	return x->align;
+}
+
+/* Freed blocks stay where they are until the reset wipes them all. */
+static void
+arena_free_one(void *data, void *p)
+{
+	(void)data;
+	(void)p;
+}
+
+int
+frame_arena_new(struct frame_arena **out)
+{
+	struct frame_arena *a;
+
+	*out = NULL;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return PASO_E_NOMEM;
+	if ((a->block = malloc(ARENA_START)) == NULL) {
+		free(a);
+		return PASO_E_NOMEM;
+	}
+	a->cap = ARENA_START;
+	a->pa.alloc = arena_alloc;
+	a->pa.free = arena_free_one;
+	a->pa.allocator_data = a;
+	*out = a;
+	return 0;
+}
+
+void
+frame_arena_reset(struct frame_arena *a)
+{
+	struct arena_extra *x;
+	uint8_t *nb;
+	size_t ncap;
+
+	if (a == NULL)
+		return;
+	explicit_bzero(a->block, a->used);
+	while ((x = a->extra) != NULL) {
+		a->extra = x->next;
+		explicit_bzero(x->align, x->size);
+		free(x);
+	}
+	/* Grow for next time if the block was too small (it is empty and wiped: no copy). */
+	if (a->wanted > a->cap && a->cap < ARENA_MAX) {
+		for (ncap = a->cap; ncap < a->wanted && ncap < ARENA_MAX; ncap *= 2)
+			;
+		if ((nb = malloc(ncap)) != NULL) {
+			free(a->block);
+			a->block = nb;
+			a->cap = ncap;
+		}
+	}
+	a->used = 0;
+	a->wanted = 0;
+}
+
+void
+frame_arena_free(struct frame_arena *a)
+{
+	if (a == NULL)
+		return;
+	frame_arena_reset(a);
+	explicit_bzero(a->block, a->cap);
+	free(a->block);
+	free(a);
+}
+
 int
 frame_header(
 	const uint8_t hdr[FRAME_HEADER_BYTES], uint32_t max, uint32_t *lenp, struct paso_diag *d)
@@ -66,13 +181,14 @@ frame_header(
 	return 0;
 }
 
-int
-frame_decode(const uint8_t *payload, size_t len, Paso__Envelope **envp, struct paso_diag *d)
+static int
+decode_with(ProtobufCAllocator *pa, const uint8_t *payload, size_t len, Paso__Envelope **envp,
+	struct paso_diag *d)
 {
 	Paso__Envelope *env;
 
 	*envp = NULL;
-	env = paso__envelope__unpack(&wiping_allocator, len, payload);
+	env = paso__envelope__unpack(pa, len, payload);
 	if (env == NULL)
 		return paso_diag_set(
 			d, PASO_E_DECODE, "%zu-byte frame is not a valid protobuf Envelope", len);
@@ -92,11 +208,24 @@ frame_decode(const uint8_t *payload, size_t len, Paso__Envelope **envp, struct p
 	default:
 		paso_diag_set(d, PASO_E_UNKNOWN_MESSAGE, "Envelope body %d is missing or unknown",
 			(int)env->body_case);
-		frame_free(env);
+		paso__envelope__free_unpacked(env, pa);
 		return PASO_E_UNKNOWN_MESSAGE;
 	}
 	*envp = env;
 	return 0;
+}
+
+int
+frame_decode(const uint8_t *payload, size_t len, Paso__Envelope **envp, struct paso_diag *d)
+{
+	return decode_with(&wiping_allocator, payload, len, envp, d);
+}
+
+int
+frame_decode_in(struct frame_arena *a, const uint8_t *payload, size_t len, Paso__Envelope **envp,
+	struct paso_diag *d)
+{
+	return decode_with(&a->pa, payload, len, envp, d);
 }
 
 uint64_t

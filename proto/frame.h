@@ -53,6 +53,34 @@ int frame_decode(const uint8_t *payload, size_t len, Paso__Envelope **envp, stru
 	__attribute__((warn_unused_result));
 
 /*
+ * An arena for decoding one Envelope after another on one thread: frame_decode_in carves the
+ * message out of the arena's block (past the block, from malloc) instead of a malloc a field,
+ * and frame_arena_reset wipes what was handed out (only that) and keeps the block for the next
+ * message. For a connection's messages in flight, one arena each. Not thread-safe.
+ */
+struct frame_arena;
+
+/* Creates an empty arena. Caller owns *out (frame_arena_free). Returns 0 or PASO_E_NOMEM. */
+int frame_arena_new(struct frame_arena **out);
+
+/* Wipes everything the arena handed out since the last reset and frees it; NULL is fine. */
+void frame_arena_free(struct frame_arena *a);
+
+/*
+ * Wipes what the arena handed out since the last reset (the block up to its high mark, and
+ * every block it had to take from malloc, which are freed) and makes it empty again: every
+ * message decoded in it is gone. NULL is fine.
+ */
+void frame_arena_reset(struct frame_arena *a);
+
+/*
+ * As frame_decode, but the Envelope is decoded in arena a and lives until frame_arena_reset
+ * (or frame_arena_free): never frame_free it. Same returns.
+ */
+int frame_decode_in(struct frame_arena *a, const uint8_t *payload, size_t len,
+	Paso__Envelope **envp, struct paso_diag *d) __attribute__((warn_unused_result));
+
+/*
  * The seq of an Envelope whose body is missing or unknown (frame_decode refused it), so the
  * refusal can echo it; 0 when the bytes are not an Envelope at all. Pure.
  */

@@ -106,9 +106,19 @@ int
 decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *payload, size_t len,
 	const struct paso_diag *transport_err, struct decide_msg *m)
 {
+	return decide_prepare_in(dc, NULL, kiosk, payload, len, transport_err, m);
+}
+
+int
+decide_prepare_in(const struct decide_ctx *dc, struct frame_arena *arena, const char *kiosk,
+	const uint8_t *payload, size_t len, const struct paso_diag *transport_err,
+	struct decide_msg *m)
+{
 	SHA256_CTX sh;
+	int rc;
 
 	memset(m, 0, sizeof(*m));
+	m->arena = arena;
 	(void)snprintf(m->kiosk, sizeof(m->kiosk), "%s", kiosk);
 	if (transport_err != NULL) {
 		m->err = *transport_err;
@@ -120,7 +130,9 @@ decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *pa
 	SHA256_Update(&sh, payload, len);
 	SHA256_Final(m->digest, &sh);
 	m->has_digest = 1;
-	if (frame_decode(payload, len, &m->env, &m->err) != 0) {
+	rc = arena != NULL ? frame_decode_in(arena, payload, len, &m->env, &m->err)
+			   : frame_decode(payload, len, &m->env, &m->err);
+	if (rc != 0) {
 		/* An Envelope without a known body still had a seq: the refusal echoes it. */
 		m->seq = frame_peek_seq(payload, len);
 		return 0;
@@ -133,8 +145,6 @@ decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *pa
 	/* Under protection the raw template is never built: the capture is protected here, off
 	 * the commit loop, and every comparison is made in the protected domain. */
 	if (protected_mask(dc) != 0) {
-		int rc;
-
 		if (dc->pkeys == NULL)
 			paso_diag_set(&m->err, PASO_E_POLICY_DENIED,
 				"protect: this hub holds no protection keys");
@@ -184,7 +194,11 @@ decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *pa
 void
 decide_msg_clear(struct decide_msg *m)
 {
-	frame_free(m->env); /* wipes the decoded capture and card number */
+	/* Wipes the decoded capture and card number. */
+	if (m->arena != NULL)
+		frame_arena_reset(m->arena);
+	else
+		frame_free(m->env);
 	bio_sample_clear(&m->sample);
 	match_template_free(m->probe);
 	pref_free(m->pprobe);

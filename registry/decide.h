@@ -111,6 +111,7 @@ struct decide_msg {
 	const char *xrule;
 	uint8_t *reply; /* out: framed Envelope (Ack or Error), owned by the message */
 	size_t reply_len;
+	struct frame_arena *arena; /* borrowed (decide_prepare_in): env was decoded in it */
 };
 
 /* Subjects a transaction added to the gallery: taken out again if it does not commit. */
@@ -130,7 +131,16 @@ struct decide_undo {
 int decide_prepare(const struct decide_ctx *dc, const char *kiosk, const uint8_t *payload,
 	size_t len, const struct paso_diag *transport_err, struct decide_msg *m);
 
-/* Frees what m holds and zeroes it. */
+/*
+ * As decide_prepare, but the frame is decoded in arena (borrowed; it must outlive m, and hold
+ * nothing else until decide_msg_clear(m) resets it): a connection reusing one arena per message
+ * in flight allocates nothing per field. Same returns.
+ */
+int decide_prepare_in(const struct decide_ctx *dc, struct frame_arena *arena, const char *kiosk,
+	const uint8_t *payload, size_t len, const struct paso_diag *transport_err,
+	struct decide_msg *m);
+
+/* Frees what m holds (resets its arena, wiping it) and zeroes it. */
 void decide_msg_clear(struct decide_msg *m);
 
 /*
