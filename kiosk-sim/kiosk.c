@@ -402,20 +402,31 @@ send_window(struct kiosk *k, struct outbox_item *items, size_t n, size_t *settle
 {
 	uint64_t *done = NULL, seq;
 	Paso__Envelope *env = NULL;
-	uint8_t hdr[4], *payload = NULL;
+	uint8_t *out = NULL, *payload = NULL;
 	uint32_t len;
-	size_t i, nd = 0;
+	size_t i, nd = 0, olen = 0;
 	struct paso_diag d;
 	int r = 0;
 
 	*settledp = 0;
 	if ((done = calloc(n, sizeof(*done))) == NULL)
 		return PASO_E_NOMEM;
-	for (i = 0; i < n && r == 0; i++) {
-		be32_put(hdr, (uint32_t)items[i].len);
-		if ((r = tls_write_all(k->conn, hdr, 4)) == 0)
-			r = tls_write_all(k->conn, items[i].data, items[i].len);
+	/* The whole window in one write: TLS records of up to 16 KB, not two records (length,
+	 * then Envelope) a frame, each one a write here and a record to open at the hub. */
+	for (i = 0; i < n; i++)
+		olen += 4 + items[i].len;
+	if ((out = calloc(1, olen ? olen : 1)) == NULL) {
+		free(done);
+		return PASO_E_NOMEM;
 	}
+	for (i = 0, olen = 0; i < n; i++) {
+		be32_put(out + olen, (uint32_t)items[i].len);
+		memcpy(out + olen + 4, items[i].data, items[i].len);
+		olen += 4 + items[i].len;
+	}
+	r = tls_write_all(k->conn, out, olen);
+	explicit_bzero(out, olen); /* captures */
+	free(out);
 	for (i = 0; i < n && r == 0; i++) {
 		if ((r = tls_read_frame(k->conn, FRAME_DEFAULT_MAX, &payload, &len, &d)) != 0)
 			break;

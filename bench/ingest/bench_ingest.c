@@ -205,6 +205,32 @@ make_frames(struct population *pop, uint32_t people, uint32_t crossings, unsigne
 	return 0;
 }
 
+/*
+ * A kiosk with a backlog sends a window's frames in one write: frames [from, to) of f gathered
+ * in *bufp (grown as needed). The hub's kiosks (one TLS write: records of up to 16 KB) and the
+ * plain baseline's (one write) send the same bytes so. Returns the length, 0 if out of memory.
+ */
+static size_t
+gather(const struct frames *f, size_t from, size_t to, uint8_t **bufp, size_t *capp)
+{
+	uint8_t *nb;
+	size_t j, n = 0;
+
+	for (j = from; j < to; j++)
+		n += f->len[j];
+	if (n > *capp) {
+		if ((nb = realloc(*bufp, n)) == NULL)
+			return 0;
+		*bufp = nb;
+		*capp = n;
+	}
+	for (n = 0, j = from; j < to; j++) {
+		memcpy(*bufp + n, f->buf[j], f->len[j]);
+		n += f->len[j];
+	}
+	return n;
+}
+
 static void *
 send_slice(void *arg)
 {
@@ -214,9 +240,9 @@ send_slice(void *arg)
 	struct paso_diag d = {0};
 	char cert[1024], key[1024], ca[1024];
 	Paso__Envelope *env;
-	uint8_t *p;
+	uint8_t *p, *out = NULL;
 	uint32_t len;
-	size_t i, j, end;
+	size_t i, j, end, n, cap = 0;
 
 	(void)snprintf(cert, sizeof(cert), "%s/kiosks/%s.crt", s->hubdir, s->name);
 	(void)snprintf(key, sizeof(key), "%s/kiosks/%s.key", s->hubdir, s->name);
@@ -230,9 +256,12 @@ send_slice(void *arg)
 		goto out;
 	for (i = s->from; i < s->to; i = end) {
 		end = i + s->window < s->to ? i + s->window : s->to;
-		for (j = i; j < end; j++)
-			if ((s->rc = tls_write_all(c, s->f->buf[j], s->f->len[j])) != 0)
-				goto out;
+		if ((n = gather(s->f, i, end, &out, &cap)) == 0) {
+			s->rc = PASO_E_NOMEM;
+			goto out;
+		}
+		if ((s->rc = tls_write_all(c, out, n)) != 0)
+			goto out;
 		for (j = i; j < end; j++) {
 			if ((s->rc = tls_read_frame(c, FRAME_DEFAULT_MAX, &p, &len, &d)) != 0)
 				goto out;
@@ -248,6 +277,7 @@ send_slice(void *arg)
 	}
 	tls_conn_shutdown(c);
 out:
+	free(out);
 	tls_conn_free(c);
 	tls_ctx_free(ctx);
 	return NULL;
@@ -330,8 +360,8 @@ raw_lmdb(const char *dir, const struct frames *f, unsigned batch)
 }
 
 /*
- * The second baseline: the same kiosk threads send the same frames, window by window, over
- * plain TCP to a server that does only what any durable ingest must: one thread per connection
+ * The second baseline: the same kiosk threads send the same frames, window by window, each
+ * window in one write as the hub's kiosks send it (gather), over plain TCP to a server that does only what any durable ingest must: one thread per connection
  * reading length-prefixed frames, one writer committing whatever is queued (up to 512, the
  * hub's group limit) in one durable LMDB transaction of raw puts, then an acknowledgement
  * (a fixed, pre-encoded Ack envelope, decoded by the kiosk as the hub's are). No TLS, no
@@ -499,9 +529,9 @@ plain_send(void *arg)
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(s->port)};
 	Paso__Envelope *env;
 	struct paso_diag d;
-	uint8_t hdr[4], *p = NULL;
+	uint8_t hdr[4], *p = NULL, *out = NULL;
 	uint32_t len;
-	size_t i, j, end;
+	size_t i, j, end, n, cap = 0;
 	int fd, one = 1;
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -513,8 +543,8 @@ plain_send(void *arg)
 	pthread_barrier_wait(s->ready);
 	for (i = s->from; s->rc == 0 && i < s->to; i = end) {
 		end = i + s->window < s->to ? i + s->window : s->to;
-		for (j = i; j < end && s->rc == 0; j++)
-			s->rc = full_io(fd, s->f->buf[j], s->f->len[j], 1);
+		if ((n = gather(s->f, i, end, &out, &cap)) == 0 || full_io(fd, out, n, 1) != 0)
+			s->rc = -1;
 		for (j = i; j < end && s->rc == 0; j++) {
 			if ((s->rc = full_io(fd, hdr, 4, 0)) != 0 || (len = be32_get(hdr)) > 4096 ||
 				(p = malloc(len ? len : 1)) == NULL ||
@@ -530,6 +560,7 @@ plain_send(void *arg)
 		}
 	}
 	free(p);
+	free(out);
 	if (fd >= 0)
 		close(fd);
 	return NULL;
