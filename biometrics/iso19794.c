@@ -19,6 +19,7 @@ struct cur {
 	size_t off;
 	uint32_t hdr_len;
 	size_t given;
+	int check_only; /* iso19794_validate: check every field, keep no minutia or area */
 };
 
 static const char *const finger_names[] = {
@@ -201,6 +202,10 @@ read_ext(struct cur *c, int vi, struct fmr_view *v, int ansi, struct paso_diag *
 		counted = 1;
 		v->tolerated |= FMR_TOL_EXT_HEADER;
 	}
+	if (c->check_only) {
+		c->off = stop;
+		return 0;
+	}
 	if ((v->ext = calloc(n, sizeof(*v->ext))) == NULL)
 		return PASO_E_NOMEM;
 	v->n_ext = n;
@@ -225,6 +230,7 @@ static int
 read_view(struct cur *c, const struct fmr_record *rec, int vi, struct fmr_view *v,
 	struct paso_diag *d)
 {
+	struct fmr_minutia one = {0}, *m;
 	size_t vo = c->off;
 	uint8_t b;
 	unsigned i;
@@ -252,39 +258,43 @@ read_view(struct cur *c, const struct fmr_record *rec, int vi, struct fmr_view *
 			v->quality);
 	if ((r = cur_need(c, (size_t)v->n_minutiae * FMR_MINUTIA_BYTES, "minutiae", d)) != 0)
 		return r;
-	if (v->n_minutiae > 0 && (v->m = calloc(v->n_minutiae, sizeof(*v->m))) == NULL)
+	if (!c->check_only && v->n_minutiae > 0 &&
+		(v->m = calloc(v->n_minutiae, sizeof(*v->m))) == NULL)
 		return PASO_E_NOMEM;
-	for (i = 0; i < v->n_minutiae; i++) {
-		struct fmr_minutia *m = &v->m[i];
+	for (i = 0; i < v->n_minutiae && r == 0; i++) {
 		size_t mo = c->off;
 		uint16_t w0 = rd16(c), w1 = rd16(c);
 
+		m = c->check_only ? &one : &v->m[i];
 		m->type = (uint8_t)(w0 >> 14);
 		m->x = w0 & 0x3fff;
 		m->y = w1 & 0x3fff;
 		m->angle = rd8(c);
 		m->quality = rd8(c);
 		if (m->type == 3)
-			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
+			r = paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
 				"view %d minutia %u at byte %zu: minutia type 3 is reserved",
 				vi + 1, i + 1, mo);
-		if ((w1 >> 14) != 0)
-			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
+		else if ((w1 >> 14) != 0)
+			r = paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
 				"view %d minutia %u at byte %zu: reserved bits above y are not zero",
 				vi + 1, i + 1, mo + 2);
-		if (m->x >= rec->width || m->y >= rec->height)
-			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
+		else if (m->x >= rec->width || m->y >= rec->height)
+			r = paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
 				"view %d minutia %u at byte %zu: position outside the %ux%u image",
 				vi + 1, i + 1, mo, rec->width, rec->height);
 		/*
 		 * ANSI 378-2004 angles are 0..179 (2-degree units), but the standard's own worked
 		 * example holds 213 and 249: angles are taken modulo 360 degrees instead.
 		 */
-		if (m->quality > 100)
-			return paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
+		else if (m->quality > 100)
+			r = paso_diag_set(d, PASO_E_TEMPLATE_FORMAT,
 				"view %d minutia %u at byte %zu: quality is not 0..100", vi + 1,
 				i + 1, mo + 5);
 	}
+	sodium_memzero(&one, sizeof(one)); /* check_only: the last minutia read */
+	if (r != 0)
+		return r;
 	return read_ext(c, vi, v, rec->format == FMR_ANSI_2004, d);
 }
 
@@ -447,12 +457,14 @@ read_header(
 	return 0;
 }
 
-int
-iso19794_read(const uint8_t *buf, size_t len, struct fmr_record *rec, struct paso_diag *d)
+static int
+read_record(
+	const uint8_t *buf, size_t len, int check_only, struct fmr_record *rec, struct paso_diag *d)
 {
 	struct cur c = {0};
 	int i, r;
 
+	c.check_only = check_only;
 	memset(rec, 0, sizeof(*rec));
 	if (buf == NULL && len > 0)
 		return paso_diag_set(d, PASO_E_INVALID_ARG, "NULL record buffer");
@@ -475,6 +487,12 @@ iso19794_read(const uint8_t *buf, size_t len, struct fmr_record *rec, struct pas
 			"the %u finger views end at byte %zu but the record length is %zu (trailing bytes)",
 			rec->n_views, c.off, c.end);
 	return 0;
+}
+
+int
+iso19794_read(const uint8_t *buf, size_t len, struct fmr_record *rec, struct paso_diag *d)
+{
+	return read_record(buf, len, 0, rec, d);
 }
 
 void
@@ -646,7 +664,9 @@ iso19794_validate(const uint8_t *buf, size_t len, struct paso_diag *d)
 	unsigned seen = 0;
 	int i, r;
 
-	if ((r = iso19794_read(buf, len, &rec, d)) != 0)
+	/* Every field checked as iso19794_read does, without copying the minutiae out (a
+	 * crossing's record is validated here, its template built later only if needed). */
+	if ((r = read_record(buf, len, 1, &rec, d)) != 0)
 		goto out;
 	if (rec.format != FMR_ISO_2005) {
 		r = paso_diag_set(d, PASO_E_TEMPLATE_VERSION,

@@ -448,12 +448,17 @@ test_every_corruption(void **state)
 					assert_memory_equal(out, mod, len);
 				}
 			} else {
+				struct paso_diag dv = {0};
+
 				rejected++;
 				if (r != PASO_E_TEMPLATE_FORMAT && r != PASO_E_TEMPLATE_VERSION &&
 					r != PASO_E_TEMPLATE_TRUNCATED)
 					fail_msg("byte %zu ^ 0x%02x: unexpected code %d", i,
 						flips[f], r);
 				assert_true(d.msg[0] != '\0');
+				/* validate checks without keeping minutiae: the same refusal */
+				assert_int_equal(iso19794_validate(mod, len, &dv), r);
+				assert_string_equal(dv.msg, d.msg);
 			}
 			free(out);
 			fmr_record_free(&rec);
