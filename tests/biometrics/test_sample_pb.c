@@ -242,12 +242,52 @@ test_each_bad_field_refused(void **state)
 	assert_int_equal(sample_from_pb(NULL, &out, &d), PASO_E_MISSING_FIELD);
 }
 
+/* The norm check takes exactly the values the sum of squares, in order, takes: scaled faces
+ * swept across both edges of the 1e-3 tolerance (down to the last float steps) are accepted or
+ * refused as that sum decides. */
+static void
+test_face_norm_edge_as_ordered_sum(void **state)
+{
+	Paso__Capture c = PASO__CAPTURE__INIT;
+	struct bio_sample out;
+	struct paso_diag d;
+	double ss, want_scale;
+	float scaled[512], *orig;
+	int k, step, edge, accepted = 0, refused = 0;
+
+	(void)state;
+	assert_int_equal(sample_to_pb(&good, &c), 0);
+	orig = c.face->embedding;
+	for (edge = -1; edge <= 1; edge += 2)
+		for (step = -300; step <= 300; step++) {
+			want_scale = 1 + edge * 1e-3 + step * 1e-10;
+			for (k = 0; k < 512; k++)
+				scaled[k] = (float)(orig[k] * want_scale);
+			for (ss = 0, k = 0; k < 512; k++)
+				ss += (double)scaled[k] * scaled[k];
+			c.face->embedding = scaled;
+			memset(&d, 0, sizeof(d));
+			if (fabs(sqrt(ss) - 1) > 1e-3) {
+				assert_int_equal(sample_from_pb(&c, &out, &d), PASO_E_FIELD_RANGE);
+				refused++;
+			} else {
+				assert_int_equal(sample_from_pb(&c, &out, &d), 0);
+				bio_sample_clear(&out);
+				accepted++;
+			}
+		}
+	c.face->embedding = orig;
+	sample_pb_release(&c);
+	assert_true(accepted > 100 && refused > 100);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_through_bytes),
 		cmocka_unit_test(test_each_bad_field_refused),
+		cmocka_unit_test(test_face_norm_edge_as_ordered_sum),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
