@@ -327,6 +327,16 @@ loop_compose_group(
 		list = *head;
 		*head = list->next;
 		list->next = NULL;
+		/* tasks that allow it share the transaction with those queued right after them */
+		for (lastp = &list->next, n = 1;
+			list->task_group && (it = *head) != NULL && it->task != NULL &&
+			it->task_group && n < c->batch_max;
+			n++) {
+			*head = it->next;
+			it->next = NULL;
+			*lastp = it;
+			lastp = &it->next;
+		}
 	} else if (*head != NULL) {
 		heavy_max = !c->heavy_owed && light_takeable(*head)   ? 0
 			    : now - c->light_at < LOOP_LIGHT_RECENT_S ? c->heavy_max
@@ -476,6 +486,51 @@ run_task(struct loop *l, struct loop_item *it)
 	finish(l, it);
 }
 
+/*
+ * Tasks that allow it (task_group) in one transaction: one durable commit for all. When one
+ * fails, or the commit does, nothing of the group stays and each task runs again alone
+ * (run_task), with exactly the outcome it would have had ungrouped.
+ */
+static void
+run_tasks(struct loop *l, struct loop_item *list)
+{
+	struct ledger_txn *t = NULL;
+	struct loop_item *it, *next;
+	uint64_t now = clock_now(l->cfg.clock);
+	int rc;
+
+	if (list->next == NULL) {
+		run_task(l, list);
+		return;
+	}
+	if ((rc = ledger_begin(l->cfg.ledger, &t)) == 0) {
+		ledger_note_time(t, now);
+		for (it = list; it != NULL && rc == 0; it = it->next) {
+			it->task_out[0] = '\0';
+			rc = it->task(it->task_arg, t, now, it->task_out, sizeof(it->task_out));
+		}
+		if (rc == 0)
+			rc = ledger_commit(t);
+		else
+			ledger_abort(t);
+	}
+	if (rc != 0) {
+		for (it = list; it != NULL; it = next) {
+			next = it->next; /* run_task marks it done: its submitter may free it */
+			it->next = NULL;
+			run_task(l, it);
+		}
+		return;
+	}
+	for (it = list; it != NULL; it = it->next) {
+		if (it->after_commit != NULL)
+			it->after_commit(it->task_arg);
+		it->task_rc = 0;
+	}
+	full_passed(l);
+	finish(l, list);
+}
+
 int
 loop_checkpoint(struct loop *l)
 {
@@ -515,7 +570,7 @@ loop_step(struct loop *l, int wait_ms)
 	 * others are refused at once, so neither the hub nor its kiosks spin on the full disk. */
 	waiting = l->full.on && mono_now() < l->full.retry_at;
 	if (list != NULL && list->task != NULL) {
-		run_task(l, list);
+		run_tasks(l, list);
 	} else if (list != NULL && waiting) {
 		for (it = list; it != NULL; it = it->next)
 			n++;

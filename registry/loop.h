@@ -16,7 +16,8 @@
  * each in one ledger transaction at one instant of the hub's clock, commits (audit entries
  * fsync'd, then the store), and only then releases the answers. Between groups, on every
  * iteration, it runs its timers (checkpoints, the kiosk-certificate scan, and whatever the hub
- * registers) and tasks queued by other threads (control commands), each in its own transaction.
+ * registers) and tasks queued by other threads (control commands), each in its own transaction,
+ * or queued tasks that allow it (task_group) together in one.
  */
 struct loop;
 
@@ -32,6 +33,14 @@ struct loop_item {
 	char task_out[512];
 	/* Runs on the loop's thread after the task's transaction committed (may be NULL). */
 	void (*after_commit)(void *arg);
+	/*
+	 * Non-zero: the task may share one transaction (one durable commit) with the tasks queued
+	 * right after it that set this too, up to batch_max (partners' queries from many links
+	 * otherwise wait for a commit each, one after the other). Such a task must return non-zero
+	 * only when its transaction cannot go on (a storage error): the group is then rolled back
+	 * and each of its tasks run again alone, as if it had never been grouped.
+	 */
+	int task_group;
 	/* Completion: done is set and wake(wake_arg) called with the loop's lock held; items of
 	 * one group sharing (wake, wake_arg) are all done before the lock is released and may
 	 * share one call. */
@@ -72,7 +81,8 @@ struct loop_compose {
 
 /*
  * Takes the next group off the queue *head..*tail (items linked by next) at time now (any
- * monotonic seconds), as described above: a task alone if one is first; else, when other
+ * monotonic seconds), as described above: a task alone if one is first (with the tasks queued
+ * right after it when all allow it, task_group, up to batch_max); else, when other
  * messages than enrolments are queued and the last group did not pass enrolments over, those
  * messages alone; else messages in queue order with at most heavy_max enrolments if another
  * message was taken in the last LOOP_LIGHT_RECENT_S, batch_max otherwise. Items left keep their

@@ -965,10 +965,12 @@ serve_partner(void *arg, struct tls_conn *c, const char *peer)
 		sodium_memzero(payload, len);
 		free(payload);
 		if (q.is_release)
-			rc = peer_loop_task(s->cfg.loop, release_task, &q, sender_wake);
+			rc = peer_loop_task(s->cfg.loop, release_task, &q, sender_wake, 0);
 		else
-			rc = peer_loop_task(s->cfg.loop, query_task, &q, NULL);
-		if (rc != 0 && q.reply == NULL)
+			rc = peer_loop_task(s->cfg.loop, query_task, &q, NULL, 1);
+		/* An answer whose entry did not commit is never sent: a hit's token would be
+		 * in the partner's hands without a durable QUERY entry behind it. */
+		if (rc != 0)
 			(void)reply_error(&q, rc, "hub storage error; ask again later", 0);
 		if (q.reply == NULL || tls_write_all(c, q.reply, q.reply_len) != 0) {
 			query_clear(&q);
@@ -1644,7 +1646,7 @@ link_step(struct share *s, struct link *ln, struct paso_diag *d)
 		if (live == 0) {
 			/* Every row lost its rule: withdrawn here, nothing goes to the partner. */
 			at = (struct ack_task){s, b, b->rows[b->n - 1].seq, 0};
-			if ((r = peer_loop_task(s->cfg.loop, ack_task, &at, NULL)) == 0)
+			if ((r = peer_loop_task(s->cfg.loop, ack_task, &at, NULL, 0)) == 0)
 				r = 1;
 			goto out;
 		}
@@ -1684,7 +1686,7 @@ link_step(struct share *s, struct link *ln, struct paso_diag *d)
 		goto out;
 	}
 	at = (struct ack_task){s, b, ans->share_ack->through, 0};
-	if ((r = peer_loop_task(s->cfg.loop, ack_task, &at, NULL)) != 0) {
+	if ((r = peer_loop_task(s->cfg.loop, ack_task, &at, NULL, 0)) != 0) {
 		paso_diag_set(d, r, "recording shares: %s", paso_strerror(r));
 		goto out;
 	}

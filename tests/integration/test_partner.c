@@ -987,6 +987,72 @@ test_query_batch(void **state)
 	pair_cleanup(&p);
 }
 
+/*
+ * Queries from many links at once are answered together (the hub commits them in shared
+ * transactions): the day's budget is still spent one query at a time, exactly, and every query
+ * has its entry on both sides.
+ */
+static void
+test_query_links_budget_exact(void **state)
+{
+	struct pair p;
+	char list[800], set[800], hub[64], line[40], text[400], *out = NULL;
+	const char *argv[] = {"paso-hub", "query", NULL, "--hub", hub, "--purpose", PURPOSE,
+		"--probes", set, "--connections", "16", NULL};
+	int i, hits = 0, misses = 0, refused = 0;
+	size_t len = 0;
+
+	(void)state;
+	pair_setup(&p);
+	p.par_peer = start(&p.par, 0);
+	tell_national(&p);
+	p.nat_peer = start(&p.nat, 0);
+	enrol(&p, 0, 6);
+	(void)snprintf(hub, sizeof(hub), "127.0.0.1:%u", (unsigned)p.nat_peer);
+	argv[2] = p.par.hub;
+	(void)snprintf(list, sizeof(list), "%s/probes.list", p.par.dir);
+	(void)snprintf(set, sizeof(set), "%s/probes.set", p.par.dir);
+	/* even lines: enrolled people 2..5; odd lines: people never enrolled */
+	for (i = 0; i < 16; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "%d 1000\n",
+			i % 2 == 0 ? 2 + (i / 2) % 4 : 400 + i);
+	write_text(list, text);
+	{
+		const char *a[] = {
+			"paso-kiosk", "probe", "--seed", "5", "--list", list, "--out", set, NULL};
+		assert_int_equal(run_out(&out, a), 0);
+		free(out);
+	}
+	assert_int_equal(run_out(&out, argv), 0);
+	for (i = 0; i < 16; i++) {
+		char *at;
+
+		(void)snprintf(line, sizeof(line), "probe %d: ", i + 1);
+		assert_non_null(at = strstr(out, line));
+		at += strlen(line);
+		if (strncmp(at, "hit: case token ", 16) == 0) {
+			assert_true(i % 2 == 0);
+			hits++;
+		} else if (strncmp(at, "no hit", 6) == 0) {
+			assert_true(i % 2 == 1);
+			misses++;
+		} else {
+			assert_int_equal(strncmp(at, "refused: BUDGET_EXCEEDED", 24), 0);
+			refused++;
+		}
+	}
+	/* Budget 4 a day: four answered, whichever came first, the other twelve refused. */
+	assert_int_equal(hits + misses, 4);
+	assert_int_equal(refused, 12);
+	free(out);
+	assert_int_equal(count_in(p.nat.hub, "\"action\":\"QUERY\""), 16);
+	assert_int_equal(count_in(p.nat.hub, "today's budget of 4 queries"), 12);
+	assert_int_equal(count_in(p.par.hub, "\"action\":\"QUERY\""), 16);
+	h_hub_stop(&p.nat, SIGTERM);
+	h_hub_stop(&p.par, SIGTERM);
+	pair_cleanup(&p);
+}
+
 static void
 test_bulk_shares_counted_on_both_sides(void **state)
 {
@@ -2123,6 +2189,7 @@ main(void)
 		cmocka_unit_test_teardown(test_certificates_never_cross_roles, teardown_pair),
 		cmocka_unit_test_teardown(test_hit_no_hit, teardown_pair),
 		cmocka_unit_test_teardown(test_query_batch, teardown_pair),
+		cmocka_unit_test_teardown(test_query_links_budget_exact, teardown_pair),
 		cmocka_unit_test_teardown(test_hit_no_hit_protected, teardown_pair),
 		cmocka_unit_test_teardown(test_partner_gets_its_own_protected_form, teardown_pair),
 		cmocka_unit_test_teardown(test_query_from_partner_without_rules, teardown_pair),

@@ -2,8 +2,8 @@
 /*
  * Tests for how registry/loop.c makes up a group (loop_compose_group): crossings go ahead of
  * queued enrolments, enrolment groups stay small while crossings arrive, no message passes an
- * earlier one from its own kiosk connection, nothing passes a task, and enrolments still move
- * under a steady stream of crossings.
+ * earlier one from its own kiosk connection, nothing passes a task, tasks that allow it share
+ * a group, and enrolments still move under a steady stream of crossings.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +18,8 @@
 
 #define MAXQ 64
 
-/* A queue of items made from a pattern: 'E' enrolment, 'C' crossing, 'T' task; conns[i] is
+/* A queue of items made from a pattern: 'E' enrolment, 'C' crossing, 'T' task, 'Q' a task that
+ * may share its transaction (task_group: a partner's query); conns[i] is
  * item i's connection (its submitter). */
 struct q {
 	struct loop_item it[MAXQ];
@@ -44,7 +45,8 @@ q_make(struct q *q, const char *pattern, const char *conns)
 		struct loop_item *it = &q->it[i];
 
 		it->msg.heavy = pattern[i] == 'E';
-		it->task = pattern[i] == 'T' ? task_fn : NULL;
+		it->task = pattern[i] == 'T' || pattern[i] == 'Q' ? task_fn : NULL;
+		it->task_group = pattern[i] == 'Q';
 		it->msg.seq = i; /* to name it in checks */
 		it->wake_arg = &q->conn_id[conns[i] - '0'];
 		if (i > 0)
@@ -164,6 +166,28 @@ test_tasks_keep_their_place(void **state)
 	take_expect(&c, &q, 2.0, "0", "1 2");
 }
 
+/* Tasks that allow it (partners' queries) share a group with those queued right after them, up
+ * to batch_max; a task that does not, and any message, ends the group. */
+static void
+test_grouped_tasks_share_a_group(void **state)
+{
+	struct loop_compose c = compose(3, 4);
+	struct q q;
+
+	(void)state;
+	q_make(&q, "QQTQQQQCQ", "012345678");
+	take_expect(&c, &q, 1.0, "0 1", "2 3 4 5 6 7 8");
+	take_expect(&c, &q, 1.001, "2", "3 4 5 6 7 8");
+	take_expect(&c, &q, 1.002, "3 4 5", "6 7 8");
+	take_expect(&c, &q, 1.003, "6", "7 8");
+	take_expect(&c, &q, 1.004, "7", "8");
+	take_expect(&c, &q, 1.005, "8", "");
+	/* a task that does not allow it stays alone even before ones that do */
+	q_make(&q, "TQQ", "012");
+	take_expect(&c, &q, 2.0, "0", "1 2");
+	take_expect(&c, &q, 2.001, "1 2", "");
+}
+
 /* Under a steady stream of crossings, every other group still takes enrolments. */
 static void
 test_enrolments_move_under_crossings(void **state)
@@ -218,6 +242,7 @@ main(void)
 		cmocka_unit_test(test_enrolments_alone_in_large_groups),
 		cmocka_unit_test(test_own_connection_order_kept),
 		cmocka_unit_test(test_tasks_keep_their_place),
+		cmocka_unit_test(test_grouped_tasks_share_a_group),
 		cmocka_unit_test(test_enrolments_move_under_crossings),
 	};
 
