@@ -268,8 +268,7 @@ smooth_field(struct synth_rng *r, float field[BIO_IRIS_BITS])
 		/* Each row is stored with KA wrapped values on either side, so the circular
 		 * convolution needs no modulo (same terms, same order: the same bits). */
 		for (row = 0; row < ROWS; row++) {
-			for (t = 0; t < ANG; t++)
-				white[row][KA + t] = synth_normal(r);
+			synth_normals_zig(r, &white[row][KA], ANG);
 			for (k = 0; k < KA; k++) {
 				white[row][k] = white[row][ANG + k];
 				white[row][KA + ANG + k] = white[row][KA + k];

@@ -156,6 +156,64 @@ test_iris_generator_statistics(void **state)
 	population_free(p);
 }
 
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The ziggurat draws the iris fields are made of are standard normal: over 10^6 draws the
+ * largest gap between their distribution and the normal's (Kolmogorov-Smirnov) is within the
+ * 0.1 % critical value, the moments are 0, 1, 0, 3, and the tail beyond the base layer (drawn
+ * apart) holds its share. A wrong layer table or tail shows in one of these.
+ */
+static void
+test_ziggurat_is_normal(void **state)
+{
+	enum { N = 1000000 };
+	static const uint8_t seed[32] = "ziggurat test";
+	double *v = malloc(sizeof(double) * N), m1 = 0, m2 = 0, m3 = 0, m4 = 0, dmax = 0;
+	struct synth_rng r;
+	long tail = 0, far = 0;
+	int i;
+
+	(void)state;
+	assert_non_null(v);
+	synth_rng_init(&r, seed, "normal", 0, 0);
+	for (i = 0; i < N; i++) {
+		double x = synth_normal_zig(&r);
+
+		v[i] = x;
+		m1 += x;
+		m2 += x * x;
+		m3 += x * x * x;
+		m4 += x * x * x * x;
+		tail += fabs(x) > SYNTH_ZIG_R;
+		far += fabs(x) > 4.5;
+	}
+	qsort(v, N, sizeof(double), cmp_double);
+	for (i = 0; i < N; i++) {
+		double cdf = 0.5 * erfc(-v[i] / sqrt(2.0));
+
+		dmax = fmax(dmax, fmax(fabs(cdf - (double)i / N), fabs(cdf - (double)(i + 1) / N)));
+	}
+	print_message("ziggurat: KS D %.5f, mean %.4f, var %.4f, skew %.4f, kurtosis %.4f, "
+		      "beyond R %ld (expect 258), beyond 4.5 %ld (expect 6.8)\n",
+		dmax, m1 / N, m2 / N, m3 / N, m4 / N, tail, far);
+	assert_true(dmax < 1.95 / sqrt((double)N));
+	assert_true(fabs(m1 / N) < 5 / sqrt((double)N));
+	assert_true(fabs(m2 / N - 1) < 5 * sqrt(2.0 / N));
+	assert_true(fabs(m3 / N) < 5 * sqrt(15.0 / N));
+	assert_true(fabs(m4 / N - 3) < 5 * sqrt(96.0 / N));
+	/* 2 (1 - Phi(R)) = 2.58e-4: 258 expected, sd 16 */
+	assert_true(tail > 258 - 80 && tail < 258 + 80);
+	assert_true(far < 30);
+	free(v);
+}
+
 /* Mean best-shift genuine HD and mean genuine face cosine of n people under a preset. */
 static void
 genuine_stats(struct population *p, enum capture_preset preset, int n, double *hd, double *cos,
@@ -354,7 +412,7 @@ test_partial_capture_is_the_same_capture(void **state)
 
 /*
  * The iris field as first written: one sum per output value (angular kernel, then radial),
- * white noise drawn row by row from the seed's "iris-field" stream, each row wrapped by the
+ * white noise (ziggurat draws) row by row from the seed's "iris-field" stream, each row wrapped by the
  * kernel's radius. population_iris_field computes it a row at a time; the bits must not move
  * (every capture of every workload derives from them).
  */
@@ -385,7 +443,7 @@ iris_field_reference(const uint8_t seed[32], float field[BIO_IRIS_BITS])
 	for (c = 0; c < 2; c++) {
 		for (row = 0; row < ROWS; row++) {
 			for (t = 0; t < ANG; t++)
-				white[row][KA + t] = synth_normal(&r);
+				white[row][KA + t] = synth_normal_zig(&r);
 			for (k = 0; k < KA; k++) {
 				white[row][k] = white[row][ANG + k];
 				white[row][KA + ANG + k] = white[row][KA + k];
@@ -434,6 +492,7 @@ main(void)
 		cmocka_unit_test(test_face_generator_statistics),
 		cmocka_unit_test(test_partial_capture_is_the_same_capture),
 		cmocka_unit_test(test_iris_field_bits),
+		cmocka_unit_test(test_ziggurat_is_normal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
