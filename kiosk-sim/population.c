@@ -206,20 +206,12 @@ kernel(double sigma, int radius, double *w, double *l2)
 	*l2 = sqrt(s2);
 }
 
-/* Two doubles: GCC and Clang turn arithmetic on it into SSE2 (or wider) vector operations, one
- * IEEE operation per lane, so a lane computes exactly what the scalar expression would. */
-typedef double pair_d __attribute__((vector_size(16)));
+/* Four doubles: GCC and Clang turn arithmetic on it into vector operations (AVX2 where the
+ * CPU has it, pairs of SSE2 operations otherwise), one IEEE operation per lane, so a lane
+ * computes exactly what the scalar expression would; no fused multiply-add is enabled. */
+typedef double quad_d __attribute__((vector_size(32)));
 
-#define BLOCK 8 /* outputs a block keeps in registers: four pairs */
-
-static inline pair_d
-pair_load(const double *p)
-{
-	pair_d v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
+#define BLOCK 8 /* outputs a block keeps in registers: two quads */
 
 /*
  * out[t] = sum over k in [0, nk) of w[k] * in[t + k * stride], for t in [0, n), n a multiple of
@@ -227,27 +219,25 @@ pair_load(const double *p)
  * add them, but BLOCK outputs at a time held in registers (a row at a time, as before, read and
  * wrote every partial sum to memory nk times).
  */
-static void
+__attribute__((target_clones("avx2", "default"))) static void
 convolve(const double *in, size_t stride, const double *w, int nk, double *out, int n)
 {
 	int t, k;
 
 	for (t = 0; t < n; t += BLOCK) {
-		pair_d a0 = {0, 0}, a1 = {0, 0}, a2 = {0, 0}, a3 = {0, 0};
+		quad_d a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0};
 
 		for (k = 0; k < nk; k++) {
 			const double *x = in + (size_t)k * stride + t;
-			pair_d wk = {w[k], w[k]};
+			quad_d wk = {w[k], w[k], w[k], w[k]}, x0, x1;
 
-			a0 += wk * pair_load(x);
-			a1 += wk * pair_load(x + 2);
-			a2 += wk * pair_load(x + 4);
-			a3 += wk * pair_load(x + 6);
+			memcpy(&x0, x, sizeof(x0));
+			memcpy(&x1, x + 4, sizeof(x1));
+			a0 += wk * x0;
+			a1 += wk * x1;
 		}
 		memcpy(out + t, &a0, sizeof(a0));
-		memcpy(out + t + 2, &a1, sizeof(a1));
-		memcpy(out + t + 4, &a2, sizeof(a2));
-		memcpy(out + t + 6, &a3, sizeof(a3));
+		memcpy(out + t + 4, &a1, sizeof(a1));
 	}
 }
 
@@ -319,17 +309,25 @@ population_face_vector(const uint8_t rng_seed[32], float v[BIO_FACE_DIM])
 {
 	/* The "model's basis": fixed signs, the same for every population. */
 	static const uint8_t basis_seed[32] = "paso face basis v1";
+	/* Each dimension's sd and sign, the same for every vector: made once (idempotent: racing
+	 * threads write identical values), not a pow and a draw per dimension per vector. */
+	static double sd[BIO_FACE_DIM], sign[BIO_FACE_DIM];
+	static int init;
 	struct synth_rng r, b;
 	double x[BIO_FACE_DIM];
 	int k;
 
-	synth_rng_init(&r, rng_seed, "face-vector", 0, 0);
-	synth_rng_init(&b, basis_seed, "signs", 0, 0);
-	for (k = 0; k < BIO_FACE_DIM; k++) {
-		double sd = pow((double)(k + 1), -FACE_ALPHA / 2);
-
-		x[k] = sd * synth_normal(&r) * ((synth_u64(&b) & 1) ? 1.0 : -1.0);
+	if (!__atomic_load_n(&init, __ATOMIC_ACQUIRE)) {
+		synth_rng_init(&b, basis_seed, "signs", 0, 0);
+		for (k = 0; k < BIO_FACE_DIM; k++) {
+			sd[k] = pow((double)(k + 1), -FACE_ALPHA / 2);
+			sign[k] = (synth_u64(&b) & 1) ? 1.0 : -1.0;
+		}
+		__atomic_store_n(&init, 1, __ATOMIC_RELEASE);
 	}
+	synth_rng_init(&r, rng_seed, "face-vector", 0, 0);
+	for (k = 0; k < BIO_FACE_DIM; k++)
+		x[k] = sd[k] * synth_normal(&r) * sign[k];
 	/* A signed Hadamard rotation spreads the energy over every dimension, as a trained model's
 	 * embedding has no privileged axes; it keeps every cosine and helps int8 quantisation. */
 	fwht(x, BIO_FACE_DIM);
