@@ -1377,56 +1377,89 @@ struct qbatch {
 	struct paso_diag err; /* the first connection's failure */
 };
 
-/* One connection: takes the next unanswered probe until none is left or the link fails. */
+/* Probes one link may have sent and not yet had answered (the hub takes up to 64). */
+#define QUERY_WINDOW 16
+
+/* Records the answer ans to probe i in its slot. 0, or an error for an unexpected answer. */
+static int
+qbatch_record(struct qbatch *b, size_t i, const Paso__Envelope *ans, struct paso_diag *d)
+{
+	struct qslot *sl = &b->slots[i];
+
+	if (ans->body_case == PASO__ENVELOPE__BODY_QUERY_ANSWER && ans->seq == (uint64_t)i + 1) {
+		sl->rc = ans->query_answer->hit ? 0 : 3;
+		sl->entry = ans->query_answer->audit_index;
+		if (ans->query_answer->hit && ans->query_answer->case_token.len == 32)
+			hex_encode(ans->query_answer->case_token.data, 32, sl->tok);
+		else
+			sl->rc = 3;
+		return 0;
+	}
+	if (ans->body_case == PASO__ENVELOPE__BODY_ERROR &&
+		(ans->error->seq == 0 || ans->error->seq == (uint64_t)i + 1)) {
+		sl->rc = 4;
+		sl->code = ans->error->code;
+		sl->entry = ans->error->audit_index;
+		(void)snprintf(sl->msg, sizeof(sl->msg), "%s",
+			ans->error->message ? ans->error->message : "");
+		return 0;
+	}
+	return paso_diag_set(d, PASO_E_UNKNOWN_MESSAGE,
+		"%s answered probe %zu with body %d (seq %llu)", b->a->hub, i + 1,
+		(int)ans->body_case, (unsigned long long)ans->seq);
+}
+
+/*
+ * One connection: takes the next unanswered probes and keeps up to QUERY_WINDOW of them sent
+ * ahead of their answers (the hub answers a link's requests in order and commits what it has
+ * in hand together), until none is left or the link fails.
+ */
 static void *
 qbatch_worker(void *arg)
 {
 	struct qbatch *b = arg;
 	struct paso_diag d = {0};
 	struct tls_conn *c = NULL;
-	size_t i;
-	int r = 0;
+	size_t sent[QUERY_WINDOW], head = 0, nout = 0, i;
+	int r = 0, more = 1;
 
 	if ((r = tls_connect(b->ctx, b->host, (uint16_t)b->port, 10000, &c, &d)) != 0)
 		goto out;
-	while (r == 0 && (i = atomic_fetch_add(&b->next, 1)) < b->n) {
-		Paso__Envelope env = PASO__ENVELOPE__INIT, *ans = NULL;
-		Paso__Query q = PASO__QUERY__INIT;
-		struct qslot *sl = &b->slots[i];
-		uint8_t *frame = NULL, *payload = NULL;
-		size_t flen = 0;
+	while (r == 0 && (more || nout > 0)) {
+		Paso__Envelope *ans = NULL;
+		uint8_t *payload = NULL;
 		uint32_t plen;
 
-		q.purpose = (char *)b->a->purpose;
-		q.probe = b->caps[i];
-		env.kiosk_id = (char *)b->self;
-		env.seq = (uint64_t)i + 1;
-		env.body_case = PASO__ENVELOPE__BODY_QUERY;
-		env.query = &q;
-		if ((r = frame_encode(&env, FRAME_DEFAULT_MAX, &frame, &flen)) == 0 &&
-			(r = tls_write_all(c, frame, flen)) == 0 &&
-			(r = tls_read_frame(c, FRAME_DEFAULT_MAX, &payload, &plen, &d)) == 0)
-			r = frame_decode(payload, plen, &ans, &d);
-		if (r == 0 && ans->body_case == PASO__ENVELOPE__BODY_QUERY_ANSWER) {
-			sl->rc = ans->query_answer->hit ? 0 : 3;
-			sl->entry = ans->query_answer->audit_index;
-			if (ans->query_answer->hit && ans->query_answer->case_token.len == 32)
-				hex_encode(ans->query_answer->case_token.data, 32, sl->tok);
-			else
-				sl->rc = 3;
-		} else if (r == 0 && ans->body_case == PASO__ENVELOPE__BODY_ERROR) {
-			sl->rc = 4;
-			sl->code = ans->error->code;
-			sl->entry = ans->error->audit_index;
-			(void)snprintf(sl->msg, sizeof(sl->msg), "%s",
-				ans->error->message ? ans->error->message : "");
-		} else if (r == 0)
-			r = paso_diag_set(&d, PASO_E_UNKNOWN_MESSAGE,
-				"%s answered probe %zu with body %d", b->a->hub, i + 1,
-				(int)ans->body_case);
+		while (r == 0 && more && nout < QUERY_WINDOW) {
+			Paso__Envelope env = PASO__ENVELOPE__INIT;
+			Paso__Query q = PASO__QUERY__INIT;
+			uint8_t *frame = NULL;
+			size_t flen = 0;
+
+			if ((i = atomic_fetch_add(&b->next, 1)) >= b->n) {
+				more = 0;
+				break;
+			}
+			q.purpose = (char *)b->a->purpose;
+			q.probe = b->caps[i];
+			env.kiosk_id = (char *)b->self;
+			env.seq = (uint64_t)i + 1;
+			env.body_case = PASO__ENVELOPE__BODY_QUERY;
+			env.query = &q;
+			if ((r = frame_encode(&env, FRAME_DEFAULT_MAX, &frame, &flen)) == 0 &&
+				(r = tls_write_all(c, frame, flen)) == 0)
+				sent[(head + nout++) % QUERY_WINDOW] = i;
+			free(frame);
+		}
+		if (r != 0 || nout == 0)
+			break;
+		if ((r = tls_read_frame(c, FRAME_DEFAULT_MAX, &payload, &plen, &d)) == 0 &&
+			(r = frame_decode(payload, plen, &ans, &d)) == 0)
+			r = qbatch_record(b, sent[head], ans, &d);
+		head = (head + 1) % QUERY_WINDOW;
+		nout--;
 		if (ans != NULL)
 			paso__envelope__free_unpacked(ans, NULL);
-		free(frame);
 		free(payload);
 	}
 out:

@@ -4,10 +4,13 @@
 
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -939,17 +942,91 @@ sender_wake(void *arg)
 	pthread_mutex_unlock(&q->s->mu);
 }
 
+/* Requests one partner connection may have in the commit loop at once (a client's window). */
+#define PEER_MAX_INFLIGHT 64
+
+/* A request read from a partner and handed to the commit loop, answered in arrival order. */
+struct inflight {
+	struct query q;
+	struct loop_item it;
+};
+
+static void
+inflight_wake(void *arg)
+{
+	uint64_t one = 1;
+
+	(void)!write(*(int *)arg, &one, sizeof(one));
+}
+
+/*
+ * Writes the answers of the oldest requests the loop has finished, in the order they came, and
+ * frees them. Returns 0, or -1 once a write failed (the rest are still freed by the caller).
+ */
+static int
+answer_done(struct share *s, struct tls_conn *c, struct inflight **fl, size_t *head, size_t *count)
+{
+	while (*count > 0 && loop_item_done(s->cfg.loop, &fl[*head]->it)) {
+		struct inflight *f = fl[*head];
+		int rc = f->it.task_rc, bad;
+
+		/* An answer whose entry did not commit is never sent: a hit's token would be in
+		 * the partner's hands without a durable QUERY entry behind it. */
+		if (rc != 0)
+			(void)reply_error(&f->q, rc, "hub storage error; ask again later", 0);
+		bad = f->q.reply == NULL || tls_write_all(c, f->q.reply, f->q.reply_len) != 0;
+		query_clear(&f->q);
+		free(f);
+		*head = (*head + 1) % PEER_MAX_INFLIGHT;
+		(*count)--;
+		if (bad)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * One partner connection: each request is read, checked and searched here (off the loop), then
+ * handed to the commit loop without waiting for the answers before it, so a client that sends
+ * several before reading (paso-hub query's window) has them committed together; the answers go
+ * back in the order the requests came.
+ */
 static void
 serve_partner(void *arg, struct tls_conn *c, const char *peer)
 {
 	struct share *s = arg;
-	struct query q;
+	struct inflight *fl[PEER_MAX_INFLIGHT], *f;
 	struct paso_diag d = {0};
+	struct pollfd pf[2];
+	size_t head = 0, count = 0;
 	uint8_t *payload;
 	uint32_t len;
-	int rc;
+	uint64_t v;
+	int rc, efd, broken = 0;
 
+	if ((efd = eventfd(0, EFD_CLOEXEC)) < 0) {
+		hublog_printf(s->cfg.log, "partner %s: no eventfd; closing", peer);
+		return;
+	}
 	for (;;) {
+		if (answer_done(s, c, fl, &head, &count) != 0) {
+			broken = 1;
+			break;
+		}
+		/* With requests in the loop, read only what has arrived; else wait for both. */
+		if (count > 0 && (count == PEER_MAX_INFLIGHT || !tls_conn_has_pending(c))) {
+			pf[0].fd = efd;
+			pf[0].events = POLLIN;
+			pf[1].fd = tls_conn_fd(c);
+			pf[1].events = count < PEER_MAX_INFLIGHT ? POLLIN : 0;
+			pf[0].revents = pf[1].revents = 0;
+			if (poll(pf, 2, 200) < 0 && errno != EINTR)
+				break;
+			if (pf[0].revents & POLLIN)
+				(void)!read(efd, &v, sizeof(v));
+			if (!(pf[1].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+		}
 		rc = tls_read_frame(c, FRAME_DEFAULT_MAX, &payload, &len, &d);
 		if (rc == PASO_E_PEER_CLOSED)
 			break;
@@ -958,26 +1035,47 @@ serve_partner(void *arg, struct tls_conn *c, const char *peer)
 				paso_errname(rc), d.msg);
 			break;
 		}
-		memset(&q, 0, sizeof(q));
-		q.s = s;
-		q.partner = peer;
-		query_prepare(&q, payload, len);
-		sodium_memzero(payload, len);
-		free(payload);
-		if (q.is_release)
-			rc = peer_loop_task(s->cfg.loop, release_task, &q, sender_wake, 0);
-		else
-			rc = peer_loop_task(s->cfg.loop, query_task, &q, NULL, 1);
-		/* An answer whose entry did not commit is never sent: a hit's token would be
-		 * in the partner's hands without a durable QUERY entry behind it. */
-		if (rc != 0)
-			(void)reply_error(&q, rc, "hub storage error; ask again later", 0);
-		if (q.reply == NULL || tls_write_all(c, q.reply, q.reply_len) != 0) {
-			query_clear(&q);
+		if ((f = calloc(1, sizeof(*f))) == NULL) {
+			sodium_memzero(payload, len);
+			free(payload);
 			break;
 		}
-		query_clear(&q);
+		f->q.s = s;
+		f->q.partner = peer;
+		query_prepare(&f->q, payload, len);
+		sodium_memzero(payload, len);
+		free(payload);
+		f->it.task = f->q.is_release ? release_task : query_task;
+		f->it.task_arg = &f->q;
+		f->it.after_commit = f->q.is_release ? sender_wake : NULL;
+		f->it.task_group = !f->q.is_release;
+		f->it.wake = inflight_wake;
+		f->it.wake_arg = &efd;
+		fl[(head + count) % PEER_MAX_INFLIGHT] = f;
+		count++;
+		loop_submit(s->cfg.loop, &f->it);
 	}
+	/* What was handed to the loop is finished there whatever happens here: wait for it. */
+	while (count > 0) {
+		if (!broken && answer_done(s, c, fl, &head, &count) != 0)
+			broken = 1;
+		if (broken) {
+			while (count > 0 && loop_item_done(s->cfg.loop, &fl[head]->it)) {
+				query_clear(&fl[head]->q);
+				free(fl[head]);
+				head = (head + 1) % PEER_MAX_INFLIGHT;
+				count--;
+			}
+		}
+		if (count == 0)
+			break;
+		pf[0].fd = efd;
+		pf[0].events = POLLIN;
+		pf[0].revents = 0;
+		if (poll(pf, 1, 200) > 0)
+			(void)!read(efd, &v, sizeof(v));
+	}
+	close(efd);
 }
 
 /* --- the bulk outbox ------------------------------------------------------------------------ */
