@@ -209,10 +209,14 @@ static void
 count_erased(const Paso__AuditEntry *e, uint64_t *period, uint64_t *total)
 {
 	unsigned long long n = 0;
+	int end = 0;
 
+	/* The whole phrase must match: sscanf counts the number as converted even when the words
+	 * after it differ, and a sweep of crossings ("erased N crossing records") erases no one. */
 	if (e->subject.len == 32)
 		n = 1;
-	else if (sscanf(e->detail, "retention sweep: erased %llu enrolments", &n) != 1)
+	else if (sscanf(e->detail, "retention sweep: erased %llu enrolments%n", &n, &end) != 1 ||
+		 end == 0)
 		n = 0;
 	*period += n;
 	*total += n;
