@@ -90,6 +90,26 @@ test_compare_two_policies(void **state)
 	 * on the card the hub cannot compare anything, so none is and crossings go undecided. */
 	assert_int_equal(h_json_num(as, "duplicates_caught"), dups);
 	assert_int_equal(h_json_num(card, "duplicates_missed"), dups);
+	if (h_json_num(card, "genuine_undecided") != genuine) {
+		/* Seen once in a loaded suite (403 of 424: 21 crossings refused) and not since:
+		 * say which refusals they were before failing. */
+		char hub[500], *show = NULL, *at, *nl;
+		const char *argv[] = {"paso-audit", "show", hub, NULL};
+		int shown = 0;
+
+		(void)snprintf(hub, sizeof(hub), "%s/card-only/hub", out);
+		at = strstr(card, "\"decisions\"");
+		print_message("card-only %.700s\n", at != NULL ? at : card);
+		if (h_run(&show, argv) == 0 && show != NULL)
+			for (at = show; shown < 40 && (at = strstr(at, "action=REJECT")) != NULL;
+				at = nl, shown++) {
+				nl = strchr(at, '\n');
+				print_message("%.*s\n", (int)(nl ? nl - at : 300), at);
+				if (nl == NULL)
+					break;
+			}
+		free(show);
+	}
 	assert_int_equal(h_json_num(card, "genuine_undecided"), genuine);
 	assert_int_equal(
 		h_json_num(as, "genuine_match") + h_json_num(as, "false_non_match"), genuine);
