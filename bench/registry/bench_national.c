@@ -5,7 +5,10 @@
  * sent one at a time by another kiosk, first alone (the baseline) then while the enrolments
  * stream (same run, same hub). Prints the crossings' answer times (p50, p99, and their ratio),
  * the enrolment rate, and how many of the enrolments that were duplicates (a person of the
- * fixture enrolling again under a new card) the hub refused.
+ * fixture enrolling again under a new card) the hub refused. The duplicates are captured again
+ * from the population seed, so the fixture must come from a bench_fixture whose capture generator
+ * is this build's: one built before a change to the synthetic irises or faces holds other eyes or
+ * faces for its people, and its duplicates are then caught by fingers alone, or missed.
  */
 #include <errno.h>
 #include <limits.h>
@@ -316,7 +319,9 @@ main(int argc, char **argv)
 			       "7). Starts its hub\n(--fingers store); C crossings one at a time "
 			       "alone, then C more while K kiosks\nstream E enrolments (every D-th a "
 			       "fixture person under a new card; the others\npersons F.., never "
-			       "enrolled; change F or S between runs on one fixture).\n");
+			       "enrolled; change F or S between runs on one fixture). Build DIR with\nthe "
+			       "bench_fixture of this build: duplicates are captured again from the "
+			       "seed.\n");
 			return 0;
 		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
 			dir = argv[++i];
