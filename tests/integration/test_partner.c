@@ -888,18 +888,45 @@ control_raw(const char *dir, const char *text, char *ans, size_t cap)
 	close(fd);
 }
 
+/*
+ * Reads `paso-hub query`'s answer lines "probe N: ..." for probes 1..n: a hit only for a probe of
+ * an enrolled person, "no hit" only for one never enrolled, anything else refused for the budget.
+ */
+static void
+tally_answers(const char *out, int n, const int *enrolled, int *hits, int *misses, int *refused)
+{
+	char line[40];
+	const char *at;
+
+	for (int i = 0; i < n; i++) {
+		(void)snprintf(line, sizeof(line), "probe %d: ", i + 1);
+		assert_non_null(at = strstr(out, line));
+		at += strlen(line);
+		if (strncmp(at, "hit: case token ", 16) == 0) {
+			assert_true(enrolled[i]);
+			(*hits)++;
+		} else if (strncmp(at, "no hit", 6) == 0) {
+			assert_false(enrolled[i]);
+			(*misses)++;
+		} else {
+			assert_int_equal(strncmp(at, "refused: BUDGET_EXCEEDED", 24), 0);
+			(*refused)++;
+		}
+	}
+}
+
 /* A day's queries as one probe set over two links: a line each in the set's order, the
  * budget counted across the links, the partner's own entries written by its serving hub. */
 static void
 test_query_batch(void **state)
 {
 	struct pair p;
-	char list[800], set[800], one[800], hub[64], ans[700], line[40], *out = NULL;
+	char list[800], set[800], one[800], hub[64], ans[700], *out = NULL;
 	const char *argv[] = {"paso-hub", "query", NULL, "--hub", hub, "--purpose", PURPOSE,
 		"--probes", set, "--connections", "2", NULL};
 	/* persons: enrolled 2, never 400, enrolled 3, never 401, enrolled 5 */
 	const int enrolled[5] = {1, 0, 1, 0, 1};
-	int i, hits = 0, misses = 0, refused = 0;
+	int hits = 0, misses = 0, refused = 0;
 
 	(void)state;
 	pair_setup(&p);
@@ -921,23 +948,7 @@ test_query_batch(void **state)
 	}
 	assert_int_equal(run_out(&out, argv), 0);
 	/* Budget 4 a day: four answered, one refused, whichever reached the hub last. */
-	for (i = 0; i < 5; i++) {
-		char *at;
-
-		(void)snprintf(line, sizeof(line), "probe %d: ", i + 1);
-		assert_non_null(at = strstr(out, line));
-		at += strlen(line);
-		if (strncmp(at, "hit: case token ", 16) == 0) {
-			assert_true(enrolled[i]);
-			hits++;
-		} else if (strncmp(at, "no hit", 6) == 0) {
-			assert_false(enrolled[i]);
-			misses++;
-		} else {
-			assert_int_equal(strncmp(at, "refused: BUDGET_EXCEEDED", 24), 0);
-			refused++;
-		}
-	}
+	tally_answers(out, 5, enrolled, &hits, &misses, &refused);
 	assert_int_equal(hits + misses, 4);
 	assert_int_equal(refused, 1);
 	free(out);
@@ -997,10 +1008,10 @@ static void
 test_query_links_budget_exact(void **state)
 {
 	struct pair p;
-	char list[800], set[800], hub[64], line[40], text[400], *out = NULL;
+	char list[800], set[800], hub[64], text[400], *out = NULL;
 	const char *argv[] = {"paso-hub", "query", NULL, "--hub", hub, "--purpose", PURPOSE,
 		"--probes", set, "--connections", "4", NULL};
-	int i, hits = 0, misses = 0, refused = 0;
+	int i, enrolled[16], hits = 0, misses = 0, refused = 0;
 	size_t len = 0;
 
 	(void)state;
@@ -1025,23 +1036,9 @@ test_query_links_budget_exact(void **state)
 		free(out);
 	}
 	assert_int_equal(run_out(&out, argv), 0);
-	for (i = 0; i < 16; i++) {
-		char *at;
-
-		(void)snprintf(line, sizeof(line), "probe %d: ", i + 1);
-		assert_non_null(at = strstr(out, line));
-		at += strlen(line);
-		if (strncmp(at, "hit: case token ", 16) == 0) {
-			assert_true(i % 2 == 0);
-			hits++;
-		} else if (strncmp(at, "no hit", 6) == 0) {
-			assert_true(i % 2 == 1);
-			misses++;
-		} else {
-			assert_int_equal(strncmp(at, "refused: BUDGET_EXCEEDED", 24), 0);
-			refused++;
-		}
-	}
+	for (i = 0; i < 16; i++)
+		enrolled[i] = i % 2 == 0;
+	tally_answers(out, 16, enrolled, &hits, &misses, &refused);
 	/* Budget 4 a day: four answered, whichever came first, the other twelve refused. */
 	assert_int_equal(hits + misses, 4);
 	assert_int_equal(refused, 12);
