@@ -311,7 +311,7 @@ serve_peer(void *arg, struct tls_conn *c, const char *peer)
 			recv_validate(&rv);
 		sodium_memzero(payload, len);
 		free(payload);
-		rc = peer_loop_task(p->cfg.loop, recv_task, &rv, NULL, 0);
+		rc = peer_loop_task(p->cfg.loop, recv_task, &rv, NULL);
 		if (rc == 0 && (rv.stored > 0 || rv.skipped > 0))
 			hublog_printf(p->cfg.log, "peer %s: received %llu records (%llu resent)",
 				peer, (unsigned long long)rv.stored,

@@ -559,7 +559,7 @@ task_wake(void *arg)
 int
 peer_loop_task(struct loop *l,
 	int (*fn)(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap), void *arg,
-	void (*after_commit)(void *arg), int group)
+	void (*after_commit)(void *arg))
 {
 	struct loop_item *it;
 	struct pollfd pf;
@@ -575,7 +575,6 @@ peer_loop_task(struct loop *l,
 	it->task = fn;
 	it->task_arg = arg;
 	it->after_commit = after_commit;
-	it->task_group = group;
 	it->wake = task_wake;
 	it->wake_arg = &efd;
 	loop_submit(l, it);

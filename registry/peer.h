@@ -104,12 +104,10 @@ void peer_listener_close(struct peer_listener *pl);
 
 /*
  * Runs fn in its own ledger transaction on the commit loop and waits for it (from any thread
- * but the loop's). With group non-zero fn may share its transaction with other grouped tasks
- * queued beside it (loop_item.task_group: fn then returns non-zero only on a storage error).
- * Returns the task's result, or the commit's error.
+ * but the loop's). Returns the task's result, or the commit's error.
  */
 int peer_loop_task(struct loop *l,
 	int (*fn)(void *arg, struct ledger_txn *t, uint64_t now, char *out, size_t cap), void *arg,
-	void (*after_commit)(void *arg), int group);
+	void (*after_commit)(void *arg));
 
 #endif

@@ -1744,7 +1744,7 @@ link_step(struct share *s, struct link *ln, struct paso_diag *d)
 		if (live == 0) {
 			/* Every row lost its rule: withdrawn here, nothing goes to the partner. */
 			at = (struct ack_task){s, b, b->rows[b->n - 1].seq, 0};
-			if ((r = peer_loop_task(s->cfg.loop, ack_task, &at, NULL, 0)) == 0)
+			if ((r = peer_loop_task(s->cfg.loop, ack_task, &at, NULL)) == 0)
 				r = 1;
 			goto out;
 		}
@@ -1784,7 +1784,7 @@ link_step(struct share *s, struct link *ln, struct paso_diag *d)
 		goto out;
 	}
 	at = (struct ack_task){s, b, ans->share_ack->through, 0};
-	if ((r = peer_loop_task(s->cfg.loop, ack_task, &at, NULL, 0)) != 0) {
+	if ((r = peer_loop_task(s->cfg.loop, ack_task, &at, NULL)) != 0) {
 		paso_diag_set(d, r, "recording shares: %s", paso_strerror(r));
 		goto out;
 	}
