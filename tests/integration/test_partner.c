@@ -915,6 +915,29 @@ tally_answers(const char *out, int n, const int *enrolled, int *hits, int *misse
 	}
 }
 
+/*
+ * The pair serving, six people enrolled at the national hub (persons 0..5): hub (64 bytes) gets
+ * the national peer address, list and set (800 bytes each) the partner's probe list, holding
+ * lines, and the probe set paso-kiosk made from it (its output in *out; the caller frees it).
+ */
+static void
+query_pair_start(struct pair *p, char *hub, char *list, char *set, const char *lines, char **out)
+{
+	const char *a[] = {
+		"paso-kiosk", "probe", "--seed", "5", "--list", list, "--out", set, NULL};
+
+	pair_setup(p);
+	p->par_peer = start(&p->par, 0);
+	tell_national(p);
+	p->nat_peer = start(&p->nat, 0);
+	enrol(p, 0, 6);
+	(void)snprintf(hub, 64, "127.0.0.1:%u", (unsigned)p->nat_peer);
+	(void)snprintf(list, 800, "%s/probes.list", p->par.dir);
+	(void)snprintf(set, 800, "%s/probes.set", p->par.dir);
+	write_text(list, lines);
+	assert_int_equal(run_out(out, a), 0);
+}
+
 /* A day's queries as one probe set over two links: a line each in the set's order, the
  * budget counted across the links, the partner's own entries written by its serving hub. */
 static void
@@ -929,23 +952,10 @@ test_query_batch(void **state)
 	int hits = 0, misses = 0, refused = 0;
 
 	(void)state;
-	pair_setup(&p);
-	p.par_peer = start(&p.par, 0);
-	tell_national(&p);
-	p.nat_peer = start(&p.nat, 0);
-	enrol(&p, 0, 6);
-	(void)snprintf(hub, sizeof(hub), "127.0.0.1:%u", (unsigned)p.nat_peer);
+	query_pair_start(&p, hub, list, set, "2 1000\n400 1000\n3 1000\n401 1000\n5 1000\n", &out);
+	assert_non_null(strstr(out, "5 probes"));
+	free(out);
 	argv[2] = p.par.hub;
-	(void)snprintf(list, sizeof(list), "%s/probes.list", p.par.dir);
-	(void)snprintf(set, sizeof(set), "%s/probes.set", p.par.dir);
-	write_text(list, "2 1000\n400 1000\n3 1000\n401 1000\n5 1000\n");
-	{
-		const char *a[] = {
-			"paso-kiosk", "probe", "--seed", "5", "--list", list, "--out", set, NULL};
-		assert_int_equal(run_out(&out, a), 0);
-		assert_non_null(strstr(out, "5 probes"));
-		free(out);
-	}
 	assert_int_equal(run_out(&out, argv), 0);
 	/* Budget 4 a day: four answered, one refused, whichever reached the hub last. */
 	tally_answers(out, 5, enrolled, &hits, &misses, &refused);
@@ -1015,26 +1025,13 @@ test_query_links_budget_exact(void **state)
 	size_t len = 0;
 
 	(void)state;
-	pair_setup(&p);
-	p.par_peer = start(&p.par, 0);
-	tell_national(&p);
-	p.nat_peer = start(&p.nat, 0);
-	enrol(&p, 0, 6);
-	(void)snprintf(hub, sizeof(hub), "127.0.0.1:%u", (unsigned)p.nat_peer);
-	argv[2] = p.par.hub;
-	(void)snprintf(list, sizeof(list), "%s/probes.list", p.par.dir);
-	(void)snprintf(set, sizeof(set), "%s/probes.set", p.par.dir);
 	/* even lines: enrolled people 2..5; odd lines: people never enrolled */
 	for (i = 0; i < 16; i++)
 		len += (size_t)snprintf(text + len, sizeof(text) - len, "%d 1000\n",
 			i % 2 == 0 ? 2 + (i / 2) % 4 : 400 + i);
-	write_text(list, text);
-	{
-		const char *a[] = {
-			"paso-kiosk", "probe", "--seed", "5", "--list", list, "--out", set, NULL};
-		assert_int_equal(run_out(&out, a), 0);
-		free(out);
-	}
+	query_pair_start(&p, hub, list, set, text, &out);
+	free(out);
+	argv[2] = p.par.hub;
 	assert_int_equal(run_out(&out, argv), 0);
 	for (i = 0; i < 16; i++)
 		enrolled[i] = i % 2 == 0;
