@@ -227,6 +227,23 @@ test_add_remove(void **state)
 	gallery_free(g);
 }
 
+/* Filler i's unit face vector: population seed (i, tag), tag telling fillers of one test apart. */
+static void
+stranger_face(uint32_t i, uint8_t tag, float face[BIO_FACE_DIM])
+{
+	uint8_t seed[32] = {0};
+	double ss = 0;
+	int k;
+
+	memcpy(seed, &i, sizeof(i));
+	seed[31] = tag;
+	population_face_vector(seed, face);
+	for (k = 0; k < BIO_FACE_DIM; k++)
+		ss += (double)face[k] * face[k];
+	for (k = 0; k < BIO_FACE_DIM; k++)
+		face[k] = (float)(face[k] / sqrt(ss));
+}
+
 static void
 test_parallel_scan_over_many(void **state)
 {
@@ -234,10 +251,9 @@ test_parallel_scan_over_many(void **state)
 	struct gallery_hit hit;
 	struct gallery_stats st;
 	struct bio_sample f;
-	uint8_t id[16], seed[32];
+	uint8_t id[16];
 	uint32_t i;
-	double ss;
-	int found, k;
+	int found;
 
 	(void)state;
 	assert_int_equal(gallery_new(2, &g), 0);
@@ -245,14 +261,7 @@ test_parallel_scan_over_many(void **state)
 	memset(&f, 0, sizeof(f));
 	f.has_face = 1;
 	for (i = 0; i < 9000; i++) {
-		memset(seed, 0, sizeof(seed));
-		memcpy(seed, &i, sizeof(i));
-		population_face_vector(seed, f.face);
-		ss = 0;
-		for (k = 0; k < BIO_FACE_DIM; k++)
-			ss += (double)f.face[k] * f.face[k];
-		for (k = 0; k < BIO_FACE_DIM; k++)
-			f.face[k] = (float)(f.face[k] / sqrt(ss));
+		stranger_face(i, 0, f.face);
 		make_id(100000 + i, id);
 		assert_int_equal(gallery_add(g, id, &f), 0);
 	}
@@ -308,9 +317,8 @@ test_batched_and_gated_searches_agree(void **state)
 	static struct searcher sr[3];
 	pthread_t th[3];
 	struct bio_sample f;
-	uint8_t id[16], seed[32];
+	uint8_t id[16];
 	uint32_t i;
-	double ss;
 	int found, k;
 
 	(void)state;
@@ -318,14 +326,7 @@ test_batched_and_gated_searches_agree(void **state)
 	memset(&f, 0, sizeof(f));
 	f.has_face = 1;
 	for (i = 0; i < GALLERY_GATE_MIN; i++) {
-		memset(seed, 0, sizeof(seed));
-		memcpy(seed, &i, sizeof(i));
-		population_face_vector(seed, f.face);
-		ss = 0;
-		for (k = 0; k < BIO_FACE_DIM; k++)
-			ss += (double)f.face[k] * f.face[k];
-		for (k = 0; k < BIO_FACE_DIM; k++)
-			f.face[k] = (float)(f.face[k] / sqrt(ss));
+		stranger_face(i, 0, f.face);
 		make_id(100000 + i, id);
 		assert_int_equal(gallery_add(g, id, &f), 0);
 	}
@@ -378,10 +379,9 @@ test_sketch_search_finds_whom_the_full_scan_finds(void **state)
 	struct gallery_hit hit, full;
 	struct gallery_opts noskt = {0, 0, 0, 0, -1};
 	struct bio_sample f, nf;
-	uint8_t id[16], seed[32];
+	uint8_t id[16];
 	uint32_t i, nfound = 0;
-	double ss;
-	int found, found_full, k;
+	int found, found_full;
 
 	(void)state;
 	assert_int_equal(gallery_new(2, &g), 0);
@@ -389,15 +389,7 @@ test_sketch_search_finds_whom_the_full_scan_finds(void **state)
 	memset(&f, 0, sizeof(f));
 	f.has_face = 1;
 	for (i = 0; i < GALLERY_SKETCH_MIN; i++) {
-		memset(seed, 0, sizeof(seed));
-		memcpy(seed, &i, sizeof(i));
-		seed[31] = 7;
-		population_face_vector(seed, f.face);
-		ss = 0;
-		for (k = 0; k < BIO_FACE_DIM; k++)
-			ss += (double)f.face[k] * f.face[k];
-		for (k = 0; k < BIO_FACE_DIM; k++)
-			f.face[k] = (float)(f.face[k] / sqrt(ss));
+		stranger_face(i, 7, f.face);
 		make_id(100000 + i, id);
 		assert_int_equal(gallery_add(g, id, &f), 0);
 	}
@@ -446,11 +438,10 @@ test_identify_since_sees_only_later_additions(void **state)
 	struct gallery_hit hit;
 	struct bio_sample f;
 	struct match_template *t;
-	uint8_t id[16], seed[32];
+	uint8_t id[16];
 	uint64_t after;
 	uint32_t i;
-	double ss;
-	int found, k, round;
+	int found, round;
 
 	(void)state;
 	assert_int_equal(gallery_new(1, &g), 0);
@@ -481,14 +472,7 @@ test_identify_since_sees_only_later_additions(void **state)
 		}
 		/* more additions since than the ring holds: the second round scans numbers */
 		for (i = 0; round == 0 && i < 16384; i++) {
-			memset(seed, 0, sizeof(seed));
-			memcpy(seed, &i, sizeof(i));
-			seed[31] = 9;
-			population_face_vector(seed, f.face);
-			for (ss = 0, k = 0; k < BIO_FACE_DIM; k++)
-				ss += (double)f.face[k] * f.face[k];
-			for (k = 0; k < BIO_FACE_DIM; k++)
-				f.face[k] = (float)(f.face[k] / sqrt(ss));
+			stranger_face(i, 9, f.face);
 			make_id(200000 + i, id);
 			assert_int_equal(gallery_add(g, id, &f), 0);
 		}
