@@ -117,6 +117,7 @@ int gallery_move_all(struct gallery *dst, struct gallery *src);
 /*
  * As gallery_move_all without waiting: if a search holds dst, moves nothing and returns 0, and
  * the next pass of gallery_identify_batched waits a little (50 ms at most) for the next try;
+ * if a search holds src, moves nothing and returns 0 too (src is locked before dst);
  * 1 when src was moved (or empty), or PASO_E_NOMEM (src unchanged). The commit loop moves a
  * group's enrolments this way so that it never waits behind deduplication searches.
  */

@@ -227,6 +227,59 @@ test_add_remove(void **state)
 	gallery_free(g);
 }
 
+/*
+ * The commit loop's cycle: enrolments land in a small gallery (recent), move into the main one,
+ * and the small one is cleared and reused. After it once held many (its capacity stays), a
+ * clear must still leave it finding nobody it held, and finding whom it holds next.
+ */
+static void
+test_move_clear_reuse(void **state)
+{
+	struct gallery *g = NULL, *r = NULL;
+	struct gallery_hit hit;
+	uint8_t id[16];
+	uint32_t i;
+	int found;
+
+	(void)state;
+	assert_int_equal(gallery_new(1, &g), 0);
+	assert_int_equal(gallery_new(1, &r), 0);
+	for (i = 0; i < NE; i++) { /* capacity grows past what later rounds hold */
+		make_id(1000 + i, id);
+		assert_int_equal(gallery_add(r, id, &enrol[i]), 0);
+	}
+	gallery_clear(r);
+	assert_int_equal(gallery_size(r), 0);
+	assert_int_equal(gallery_identify(r, &probe[0], 1e-6, &hit, &found), 0);
+	assert_int_equal(found, 0);
+	for (i = 0; i < NE; i += 4) { /* rounds of 4: one removed (rolled back), 3 moved */
+		uint32_t j;
+
+		for (j = i; j < i + 4; j++) {
+			make_id(j, id);
+			assert_int_equal(gallery_add(r, id, &enrol[j]), 0);
+		}
+		make_id(i + 1, id);
+		assert_int_equal(gallery_remove(r, id), 0);
+		assert_int_equal(gallery_identify(r, &probe[i + 3], 1e-6, &hit, &found), 0);
+		assert_int_equal(found, 1);
+		assert_int_equal(gallery_move_all_try(g, r), 1);
+		assert_int_equal(gallery_size(r), 0);
+		assert_int_equal(gallery_identify(r, &probe[i], 1e-6, &hit, &found), 0);
+		assert_int_equal(found, 0);
+	}
+	assert_int_equal(gallery_size(g), NE / 4 * 3);
+	for (i = 0; i < NE; i++) {
+		assert_int_equal(gallery_identify(g, &probe[i], 1e-6, &hit, &found), 0);
+		assert_int_equal(found, i % 4 != 1);
+		make_id(i, id);
+		if (found)
+			assert_memory_equal(hit.id, id, 16);
+	}
+	gallery_free(r);
+	gallery_free(g);
+}
+
 /* Filler i's unit face vector: population seed (i, tag), tag telling fillers of one test apart. */
 static void
 stranger_face(uint32_t i, uint8_t tag, float face[BIO_FACE_DIM])
@@ -743,6 +796,7 @@ main(void)
 		cmocka_unit_test(test_strangers_open_few_fingers),
 		cmocka_unit_test(test_sketch_search_finds_whom_the_full_scan_finds),
 		cmocka_unit_test(test_identify_since_sees_only_later_additions),
+		cmocka_unit_test(test_move_clear_reuse),
 		cmocka_unit_test(test_loader_builds_probe_positions),
 	};
 
