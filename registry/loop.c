@@ -370,6 +370,37 @@ loop_compose_group(
 	return list;
 }
 
+struct loop_item *
+loop_compose_late(struct loop_compose *c, struct loop_item **head, struct loop_item **tail,
+	unsigned max, double now)
+{
+	struct loop_item *list = NULL, **lastp = &list, **pp = head, *it, *kept = NULL;
+	struct held_set held = {.n = 0};
+	unsigned n = 0;
+
+	while ((it = *pp) != NULL && it->task == NULL && n < max) {
+		if (it->msg.heavy || held_has(&held, submitter(it))) {
+			/* stays queued, and so does everything after it from its submitter */
+			held_add(&held, submitter(it));
+			kept = it;
+			pp = &it->next;
+			continue;
+		}
+		*pp = it->next;
+		it->next = NULL;
+		*lastp = it;
+		lastp = &it->next;
+		n++;
+	}
+	if (n > 0)
+		c->light_at = now;
+	if (it == NULL) /* scanned to the end: the last one left is the tail */
+		*tail = kept;
+	if (*head == NULL)
+		*tail = NULL;
+	return list;
+}
+
 /* Takes the next group (loop_compose_group). Waits at most wait_ms for the first item. */
 static struct loop_item *
 take_group(struct loop *l, int wait_ms)
@@ -419,16 +450,29 @@ commit_group(struct loop *l, struct loop_item *list)
 {
 	struct ledger_txn *t = NULL;
 	struct decide_undo undo = {0};
-	struct loop_item *it;
+	struct loop_item *it, *last = NULL;
 	uint64_t now = clock_now(l->cfg.clock), n = 0;
-	int rc;
+	int rc, heavy = 0;
 
 	if ((rc = ledger_begin(l->cfg.ledger, &t)) != 0)
 		goto fail;
 	ledger_note_time(t, now);
-	for (it = list; it != NULL; it = it->next, n++)
+	for (it = list; it != NULL; last = it, it = it->next, n++) {
+		heavy |= it->msg.heavy;
 		if ((rc = decide_message(l->cfg.dc, t, now, &it->msg, &undo)) != 0)
 			goto fail;
+	}
+	/* Crossings that arrived while this group's enrolments were decided share its commit
+	 * (loop_compose_late) instead of waiting for it and then for one of their own. */
+	if (heavy && n < l->cfg.batch_max) {
+		pthread_mutex_lock(&l->mu);
+		last->next = loop_compose_late(&l->compose, &l->head, &l->tail,
+			l->cfg.batch_max - (unsigned)n, mono_now());
+		pthread_mutex_unlock(&l->mu);
+		for (it = last->next; it != NULL; it = it->next, n++)
+			if ((rc = decide_message(l->cfg.dc, t, now, &it->msg, &undo)) != 0)
+				goto fail;
+	}
 	rc = ledger_commit(t);
 	t = NULL;
 	if (rc != 0)

@@ -92,6 +92,16 @@ struct loop_compose {
 struct loop_item *loop_compose_group(
 	struct loop_compose *c, struct loop_item **head, struct loop_item **tail, double now);
 
+/*
+ * What a group that holds enrolments takes, once they are decided and before it commits: the
+ * messages other than enrolments queued meanwhile (crossings), up to max, in queue order, none
+ * behind a task or behind an item from its own submitter that stays queued. They share the
+ * group's commit instead of waiting for it and then for one of their own. Same queue contract
+ * as loop_compose_group; exposed for tests.
+ */
+struct loop_item *loop_compose_late(struct loop_compose *c, struct loop_item **head,
+	struct loop_item **tail, unsigned max, double now);
+
 /* Caller owns *out (loop_free). Returns 0 or PASO_E_NOMEM. */
 int loop_new(const struct loop_config *cfg, struct loop **out);
 void loop_free(struct loop *l);

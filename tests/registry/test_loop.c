@@ -3,7 +3,8 @@
  * Tests for how registry/loop.c makes up a group (loop_compose_group): crossings go ahead of
  * queued enrolments, enrolment groups stay small while crossings arrive, no message passes an
  * earlier one from its own kiosk connection, nothing passes a task, tasks that allow it share
- * a group, and enrolments still move under a steady stream of crossings.
+ * a group, and enrolments still move under a steady stream of crossings; crossings queued
+ * while an enrolment group is decided join it (loop_compose_late).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -234,6 +235,44 @@ test_enrolments_move_under_crossings(void **state)
 	}
 }
 
+/* Takes what a deciding enrolment group adds before it commits, and checks what stays. */
+static void
+late_expect(struct loop_compose *c, struct q *q, unsigned max, const char *group, const char *left)
+{
+	struct loop_item *g = loop_compose_late(c, &q->head, &q->tail, max, 2.0), *last = NULL, *it;
+	char buf[256];
+
+	seqs(g, buf, sizeof(buf));
+	assert_string_equal(buf, group);
+	seqs(q->head, buf, sizeof(buf));
+	assert_string_equal(buf, left);
+	for (it = q->head; it != NULL; it = it->next)
+		last = it;
+	assert_ptr_equal(q->tail, last);
+}
+
+/* Crossings queued while an enrolment group was decided join it: never an enrolment, never
+ * past a task or an earlier message of their own connection that stays queued, at most max. */
+static void
+test_crossings_join_a_deciding_group(void **state)
+{
+	struct loop_compose c = compose(512, 2);
+	struct q q;
+
+	(void)state;
+	/* conn 2: E C (its crossing waits with its enrolment); a task holds what follows it */
+	q_make(&q, "CECCTC", "022304");
+	late_expect(&c, &q, 8, "0 3", "1 2 4 5");
+	assert_true(c.light_at == 2.0);
+	q_make(&q, "CCCE", "0123");
+	late_expect(&c, &q, 2, "0 1", "2 3");
+	late_expect(&c, &q, 2, "2", "3");
+	late_expect(&c, &q, 2, "", "3");
+	q_make(&q, "CC", "01");
+	late_expect(&c, &q, 8, "0 1", "");
+	assert_null(q.tail);
+}
+
 int
 main(void)
 {
@@ -244,6 +283,7 @@ main(void)
 		cmocka_unit_test(test_tasks_keep_their_place),
 		cmocka_unit_test(test_grouped_tasks_share_a_group),
 		cmocka_unit_test(test_enrolments_move_under_crossings),
+		cmocka_unit_test(test_crossings_join_a_deciding_group),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
