@@ -1517,6 +1517,69 @@ probe_k(const struct probe *p, const struct gallery_opts *opts, size_t k)
 }
 
 /*
+ * The confirmation stage of a pass: for each probe, its workers' candidates merged, the best
+ * compared in full (confirm_all), its result. Probes are independent of each other, so the
+ * gallery's threads take them in turn: a probe's result is the same whichever thread confirms it
+ * (a full comparison opens fingers from the store at about 1 ms each; one thread confirming
+ * every probe of a pass in a row left the other cores idle).
+ */
+struct confirm_stage {
+	struct gallery *g;
+	struct worker *w; /* w[t * np + q]: probe q's worker on scan part t */
+	unsigned nt;      /* scan parts */
+	size_t np;
+	const double *fmr;
+	struct gallery_hit *best;
+	int *found;
+	size_t next; /* the next probe to take (atomic) */
+};
+
+struct confirm_thread {
+	struct confirm_stage *cs;
+	struct topk_cand *all; /* nt * MAX_CAND, this thread's */
+};
+
+static void
+confirm_probe(struct confirm_stage *cs, size_t q, struct topk_cand *all)
+{
+	struct worker *w = cs->w;
+	size_t nall = 0, i, j, np = cs->np;
+	unsigned t;
+
+	/* the best candidates of all workers, then each compared in full */
+	for (t = 0; t < cs->nt; t++)
+		for (i = 0; i < w[t * np + q].ncand; i++)
+			all[nall++] = w[t * np + q].cand[i];
+	for (i = 1; i < nall; i++)
+		for (j = i; j > 0 && all[j - 1].ev < all[j].ev; j--) {
+			struct topk_cand c = all[j];
+
+			all[j] = all[j - 1];
+			all[j - 1] = c;
+		}
+	confirm_all(cs->g, &w[q], all, nall < w[q].k ? nall : w[q].k);
+	for (t = 0; t < cs->nt; t++) {
+		const struct worker *x = &w[t * np + q];
+
+		if (x->have_best && (!cs->best[q].scores.modalities ||
+					    better(&x->best.scores, &cs->best[q].scores)))
+			cs->best[q] = x->best;
+	}
+	cs->found[q] = match_decide(&cs->best[q].scores, cs->fmr[q]);
+}
+
+static void *
+confirm_probes(void *arg)
+{
+	struct confirm_thread *ct = arg;
+	size_t q;
+
+	while ((q = __atomic_fetch_add(&ct->cs->next, 1, __ATOMIC_RELAXED)) < ct->cs->np)
+		confirm_probe(ct->cs, q, ct->all);
+	return NULL;
+}
+
+/*
  * The scan and confirmation for np prepared probes pp[q] (owned by the caller) in one pass over
  * the gallery: best[q], found[q], and stats (summed over the probes; may be NULL).
  */
@@ -1528,10 +1591,12 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 	struct worker *w = NULL;
 	struct topk_cand *all = NULL;
 	struct findex_query **fq = NULL;
+	struct confirm_stage cs;
+	struct confirm_thread ct[64];
 	struct pass ps[64];
 	pthread_t tid[64];
-	unsigned nt = 0, t, started = 0;
-	size_t k, nall, i, j, q, lo, hi;
+	unsigned nt = 0, nj, ncf = 1, t, started = 0;
+	size_t k, i, q, lo, hi;
 	double gate_ev;
 	float gate_cos = -2;
 	long share;
@@ -1566,8 +1631,10 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 			keep = 4 * k;
 	}
 	nt = g->n >= PARALLEL_MIN ? g->threads : 1;
+	if (np > 1 && g->threads > 1)
+		ncf = g->threads < np ? g->threads : (unsigned)np;
 	if ((w = calloc(nt * np, sizeof(*w))) == NULL ||
-		(all = calloc(nt * MAX_CAND, sizeof(*all))) == NULL ||
+		(all = calloc((size_t)ncf * nt * MAX_CAND, sizeof(*all))) == NULL ||
 		(fq = calloc(np, sizeof(*fq))) == NULL) {
 		r = PASO_E_NOMEM;
 		goto out;
@@ -1618,7 +1685,17 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 		ps[t].w = &w[t * np];
 		ps[t].np = np;
 	}
-	for (t = 1; t < nt; t++) {
+	/* A gallery too small to split (one part) is shared out by probe instead: each probe's
+	 * scan is the same, whichever thread makes it and with whichever other probes. */
+	nj = nt;
+	if (nt == 1 && ncf > 1) {
+		nj = ncf;
+		for (t = 0; t < nj; t++) {
+			ps[t].w = &w[np * t / nj];
+			ps[t].np = np * (t + 1) / nj - np * t / nj;
+		}
+	}
+	for (t = 1; t < nj; t++) {
 		if (pthread_create(&tid[t], NULL, scan_pass, &ps[t]) != 0)
 			break;
 		started = t;
@@ -1626,34 +1703,25 @@ identify_many(struct gallery *g, const struct probe *const *pp, const double *fm
 	scan_pass(&ps[0]);
 	for (t = 1; t <= started; t++)
 		pthread_join(tid[t], NULL);
-	for (t = started + 1; t < nt; t++)
+	for (t = started + 1; t < nj; t++)
 		scan_pass(&ps[t]); /* thread creation failed: do its share here */
-	for (q = 0; q < np; q++) {
-		/* the best candidates of all workers, then each compared in full */
-		nall = 0;
-		for (t = 0; t < nt; t++)
-			for (i = 0; i < w[t * np + q].ncand; i++)
-				all[nall++] = w[t * np + q].cand[i];
-		for (i = 1; i < nall; i++)
-			for (j = i; j > 0 && all[j - 1].ev < all[j].ev; j--) {
-				struct topk_cand c = all[j];
-
-				all[j] = all[j - 1];
-				all[j - 1] = c;
-			}
-		confirm_all(g, &w[q], all, nall < w[q].k ? nall : w[q].k);
-		for (t = 0; t < nt; t++) {
-			const struct worker *x = &w[t * np + q];
-
-			if (stats != NULL) {
-				stats->scanned += x->scanned;
-				stats->confirmed += x->confirmed;
-			}
-			if (x->have_best && (!best[q].scores.modalities ||
-						    better(&x->best.scores, &best[q].scores)))
-				best[q] = x->best;
-		}
-		found[q] = match_decide(&best[q].scores, fmr[q]);
+	cs = (struct confirm_stage){g, w, nt, np, fmr, best, found, 0};
+	started = 0;
+	for (t = 0; t < ncf; t++) {
+		ct[t].cs = &cs;
+		ct[t].all = all + (size_t)t * nt * MAX_CAND;
+	}
+	for (t = 1; t < ncf; t++) {
+		if (pthread_create(&tid[t], NULL, confirm_probes, &ct[t]) != 0)
+			break;
+		started = t;
+	}
+	confirm_probes(&ct[0]); /* with no thread started it confirms every probe */
+	for (t = 1; t <= started; t++)
+		pthread_join(tid[t], NULL);
+	for (i = 0; stats != NULL && i < (size_t)nt * np; i++) {
+		stats->scanned += w[i].scanned;
+		stats->confirmed += w[i].confirmed;
 	}
 	r = 0;
 out:
