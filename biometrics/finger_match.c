@@ -944,6 +944,26 @@ finger_template_free(struct finger_template *t)
 	free(t);
 }
 
+size_t
+finger_template_bytes(const struct finger_template *t)
+{
+	size_t b = 0;
+	int i;
+
+	if (t == NULL)
+		return 0;
+	b = sizeof(*t);
+	for (i = 0; i < t->n_views; i++) {
+		const struct fview *v = &t->v[i];
+		size_t n = v->n > 0 ? (size_t)v->n : 1;
+
+		b += n * (sizeof(float) * 5 + sizeof(*v->cyl) + 1 + sizeof(int));
+		b += (size_t)v->n_hull * sizeof(float) * 5;
+		b += (size_t)(v->gw * v->gh + 1) * sizeof(int);
+	}
+	return b;
+}
+
 int
 finger_template_n_views(const struct finger_template *t)
 {

@@ -59,6 +59,9 @@ uint32_t finger_template_positions(const struct finger_template *t);
 /* Wipes and frees a template. Accepts NULL. */
 void finger_template_free(struct finger_template *t);
 
+/* The memory t holds (its struct and every view's arrays), in bytes. 0 for NULL. */
+size_t finger_template_bytes(const struct finger_template *t);
+
 /* Number of views, and the ISO finger position (1..10, 0 = unknown) of view i. */
 int finger_template_n_views(const struct finger_template *t);
 int finger_template_view_pos(const struct finger_template *t, int i);

@@ -15,6 +15,7 @@
 
 #include "errors.h"
 #include "face.h"
+#include "fcache.h"
 #include "findex.h"
 #include "iris.h"
 
@@ -44,6 +45,7 @@ struct gallery {
 	uint8_t *finger_ext; /* cap: 1 = the entry has fingers, kept outside (the loader's) */
 	gallery_finger_loader loader; /* NULL: finger templates stay in memory */
 	void *loader_arg;
+	struct fcache *fcache; /* what the loader opened, kept (gallery_set_finger_cache); or NULL */
 	int8_t *face;     /* cap x BIO_FACE_DIM, 64-byte aligned */
 	float *face_inv;  /* 0: no face */
 	uint64_t *noface; /* (cap + 63) / 64 words: bit i set when entry i has no face */
@@ -177,6 +179,7 @@ gallery_free(struct gallery *g)
 	if (g->added != NULL)
 		sodium_memzero(g->added, ADDED_RING * sizeof(*g->added));
 	free(g->added);
+	fcache_free(g->fcache);
 	pthread_rwlock_destroy(&g->lock);
 	pthread_cond_destroy(&g->pass_cv);
 	pthread_mutex_destroy(&g->pass_mu);
@@ -222,6 +225,32 @@ set_finger(struct gallery *g, size_t i, struct finger_template *ft)
 		g->finger_ext[i] = 1;
 	}
 	g->finger[i] = ft;
+}
+
+int
+gallery_set_finger_cache(struct gallery *g, size_t max_bytes)
+{
+	struct fcache *c = NULL;
+	int r;
+
+	if (max_bytes > 0 && (r = fcache_new(max_bytes, &c)) != 0)
+		return r;
+	pthread_rwlock_wrlock(&g->lock);
+	fcache_free(g->fcache); /* no comparison holds one of its entries: we hold the lock */
+	g->fcache = c;
+	pthread_rwlock_unlock(&g->lock);
+	return 0;
+}
+
+void
+gallery_finger_cache_stats(struct gallery *g, uint64_t *hits, uint64_t *misses, size_t *bytes)
+{
+	struct fcache_stats st;
+
+	fcache_stats(g->fcache, &st);
+	*hits = st.hits;
+	*misses = st.misses;
+	*bytes = st.bytes;
 }
 
 int
@@ -795,6 +824,7 @@ clear_locked(struct gallery *g)
 	}
 	if (g->nslots > 0)
 		memset(g->slots, 0, g->nslots * sizeof(*g->slots));
+	fcache_clear(g->fcache);
 	__atomic_store_n(&g->n, 0, __ATOMIC_RELEASE);
 }
 
@@ -845,6 +875,7 @@ gallery_remove(struct gallery *g, const uint8_t id[16])
 	i = g->slots[s] - 1;
 	last = g->n - 1;
 	slot_delete(g, s);
+	fcache_evict(g->fcache, id); /* erasure: the fingers opened for comparisons go too */
 	for (k = 0; k < FINDEX_POSITIONS; k++)
 		findex_stats_add(
 			g->fstats, k, fd_at(g, k, i), g->fbits[i * FINDEX_POSITIONS + k], -1);
@@ -963,13 +994,25 @@ compare_entry_load(const struct gallery *g, size_t i, struct match_view *a,
 	const struct match_view *b, struct match_scores *sc, int load)
 {
 	struct finger_template *ft = NULL;
+	struct fcache_entry *ce = NULL;
+	uint32_t pos;
 
 	if (load && a->finger == NULL && g->finger_ext[i] && g->loader != NULL &&
-		b->finger != NULL &&
-		g->loader(g->loader_arg, g->ids[i], finger_template_positions(b->finger), &ft) == 0)
-		a->finger = ft;
+		b->finger != NULL) {
+		pos = finger_template_positions(b->finger);
+		/* kept from an earlier opening (gallery_set_finger_cache), else opened now */
+		if (g->fcache != NULL && (ce = fcache_get(g->fcache, g->ids[i], pos)) != NULL)
+			a->finger = fcache_template(ce);
+		else if (g->loader(g->loader_arg, g->ids[i], pos, &ft) == 0) {
+			if (g->fcache != NULL &&
+				(ce = fcache_put(g->fcache, g->ids[i], pos, ft)) != NULL)
+				ft = NULL;
+			a->finger = ce != NULL ? fcache_template(ce) : ft;
+		}
+	}
 	match_verify_views(a, b, sc);
 	finger_template_free(ft);
+	fcache_release(g->fcache, ce);
 }
 
 static void

@@ -44,6 +44,20 @@ typedef int (*gallery_finger_loader)(
  */
 void gallery_set_finger_loader(struct gallery *g, gallery_finger_loader fn, void *arg);
 
+/*
+ * With a loader set, keeps the finger templates it opened for comparisons, at most max_bytes of
+ * them (fcache.h: least recently used out, wiped on the way out), so that a candidate or a
+ * traveller compared again is not opened and built again: the same scores (a template is reused
+ * only for probes whose positions it was built for). An entry removed (gallery_remove: erasure),
+ * cleared or moved out takes its cached fingers with it. 0 (the default) keeps none. Replaces
+ * any earlier cache (wiped). 0 or PASO_E_NOMEM.
+ */
+int gallery_set_finger_cache(struct gallery *g, size_t max_bytes);
+
+/* The cache's counts since it was set: comparisons that found an entry's fingers in it (hits)
+ * and that opened them (misses), and the bytes it holds. Zeros without a cache. */
+void gallery_finger_cache_stats(struct gallery *g, uint64_t *hits, uint64_t *misses, size_t *bytes);
+
 /* 1 when g keeps finger templates outside (a loader is set), else 0. */
 int gallery_fingers_outside(const struct gallery *g);
 

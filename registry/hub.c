@@ -80,6 +80,7 @@ struct hub {
 	struct control *control;
 	atomic_ullong finger_reads; /* records opened for their fingers since start */
 	unsigned long long reads_logged;
+	unsigned long long hits_logged; /* finger cache hits said in RECORD_READ entries */
 	struct share *share;     /* national hub with pinned partners */
 	struct partner *partner; /* partner deployment */
 	struct cosign *cosign;   /* the witnesses DIR/witnesses names (registry/cosign.h) */
@@ -532,16 +533,33 @@ static int
 read_timer(void *arg)
 {
 	struct hub *h = arg;
-	unsigned long long n = atomic_load(&h->finger_reads), d = n - h->reads_logged;
-	char msg[160];
+	unsigned long long n = atomic_load(&h->finger_reads), d = n - h->reads_logged, dh;
+	uint64_t hits = 0, misses = 0;
+	size_t bytes = 0;
+	char msg[320];
 	int r;
 
-	if (d == 0)
+	/* Comparisons that used fingers opened earlier and kept (hub_config.finger_cache_bytes)
+	 * are said too: the record was read once, its fingers were used again. */
+	gallery_finger_cache_stats(h->gallery, &hits, &misses, &bytes);
+	dh = hits - h->hits_logged;
+	if (d == 0 && dh == 0)
 		return 0;
-	(void)snprintf(msg, sizeof(msg),
-		"opened %llu sealed subject records to compare the fingers of match candidates", d);
-	if ((r = record_event(h, PASO__ACTION__RECORD_READ, "matching", msg)) == 0)
+	if (dh == 0)
+		(void)snprintf(msg, sizeof(msg),
+			"opened %llu sealed subject records to compare the fingers of match "
+			"candidates",
+			d);
+	else
+		(void)snprintf(msg, sizeof(msg),
+			"opened %llu sealed subject records to compare the fingers of match "
+			"candidates; %llu more comparisons used fingers opened earlier and held in "
+			"memory",
+			d, dh);
+	if ((r = record_event(h, PASO__ACTION__RECORD_READ, "matching", msg)) == 0) {
 		h->reads_logged = n;
+		h->hits_logged = hits;
+	}
 	else if (!loop_storage_full(h->loop, r) && loop_fatal(h->loop) == NULL)
 		hublog_printf(&h->log, "logging record reads: %s", paso_strerror(r));
 	return 0;
@@ -1031,6 +1049,11 @@ hub_open(const struct hub_config *cfg, struct hub **out, struct paso_diag *d)
 	gallery_set_pass_nice(h->gallery, cfg->dedup_nice);
 	if (cfg->fingers_in_store) {
 		gallery_set_finger_loader(h->gallery, load_finger, h);
+		if (cfg->finger_cache_bytes > 0 &&
+			(r = gallery_set_finger_cache(h->gallery, cfg->finger_cache_bytes)) != 0) {
+			paso_diag_set(d, r, "gallery: finger cache: %s", paso_strerror(r));
+			goto out;
+		}
 		/* enrolments waiting in recent keep no fingers either: their record is committed
 		 * before any later group compares with them (a duplicate in the same group is
 		 * compared by face and irises alone) */

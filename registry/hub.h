@@ -13,6 +13,11 @@
 
 struct hub;
 
+/* paso-hub serve's default finger cache (--finger-cache-mb): about 1,000 ten-finger templates
+ * or 5,000 two-finger ones. */
+#define HUB_FINGER_CACHE_MB 64
+#define HUB_FINGER_CACHE_MB_TEXT "64"
+
 struct hub_config {
 	const char *dir;    /* deployment directory made by deploy_init */
 	const char *host;   /* listen address; default "127.0.0.1" */
@@ -37,6 +42,10 @@ struct hub_config {
 	 * (an audited read): 2.9 KB per person in memory instead of 52.1 KB, measured at 4,000
 	 * enrolled; 0: in memory. */
 	int fingers_in_store;
+	/* With fingers_in_store: bytes of finger templates opened for comparisons kept in memory
+	 * (gallery_set_finger_cache), so a candidate compared again is not opened again; each is
+	 * wiped when evicted and when its subject is erased. 0: none kept. */
+	size_t finger_cache_bytes;
 	/* Niceness (1..19) of enrolment deduplication's passes, so that crossings never wait
 	 * behind them (gallery_set_pass_nice); 0: they run at the hub's own priority. */
 	int dedup_nice;

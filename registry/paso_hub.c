@@ -78,7 +78,7 @@ usage(FILE *f)
 		"  revoke DIR --kiosk NAME                  refuse that kiosk from now on\n"
 		"  serve DIR [--host ADDR] [--port N] [--port-file F] [--max-frame BYTES] [--batch N]\n"
 		"        [--clock real|sim|sim:INSTANT] [--capture-window DURATION]\n"
-		"        [--fingers memory|store] [--dedup-nice N]\n"
+		"        [--fingers memory|store] [--finger-cache-mb N] [--dedup-nice N]\n"
 		"        [--handshake-timeout MS] [--frame-timeout MS] [--idle-timeout MS]\n"
 		"        [--max-unauth N] [--max-per-kiosk N] [--max-kiosks N]\n"
 		"                                           connection limits (defaults 10000, 10000,\n"
@@ -91,6 +91,8 @@ usage(FILE *f)
 		"                                           a simulated clock moves only by `clock`;\n"
 		"                                           --fingers store keeps finger templates\n"
 		"                                           sealed, opened per comparison (audited);\n"
+		"                                           --finger-cache-mb N (default " HUB_FINGER_CACHE_MB_TEXT "): the\n"
+		"                                           opened ones kept in memory, 0 = none\n"
 		"                                           --dedup-nice 0..19 (default 19): niceness of\n"
 		"                                           enrolment deduplication, 0 = the hub's own\n"
 		"  clock DIR [--advance DURATION | --set INSTANT]\n"
@@ -239,6 +241,7 @@ cmd_serve(int argc, char **argv)
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.dedup_nice = 19;
+	cfg.finger_cache_bytes = (size_t)HUB_FINGER_CACHE_MB << 20;
 	/* Handshakes cost a descriptor each: as many as the hard limit allows. */
 	{
 		struct rlimit rl;
@@ -327,6 +330,11 @@ cmd_serve(int argc, char **argv)
 			else
 				return usage_error(
 					"serve", "--fingers: memory or store: '%s'", argv[i]);
+		} else if (strcmp(argv[i], "--finger-cache-mb") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 0, 1048576, &v) != 0)
+				return usage_error(
+					"serve", "--finger-cache-mb: 0..1048576: '%s'", argv[i]);
+			cfg.finger_cache_bytes = (size_t)v << 20;
 		} else if (strcmp(argv[i], "--dedup-nice") == 0 && i + 1 < argc) {
 			if (parse_u32(argv[++i], 0, 19, &v) != 0)
 				return usage_error("serve", "--dedup-nice: 0..19: '%s'", argv[i]);

@@ -12,6 +12,7 @@
 
 #include "capture.h"
 #include "errors.h"
+#include "fcache.h"
 #include "gallery.h"
 #include "match.h"
 #include "population.h"
@@ -782,6 +783,162 @@ test_strangers_open_few_fingers(void **state)
 	gallery_free(g);
 }
 
+/* A store-kept gallery (deferred enrolments, loader l) with a finger cache of max_bytes. */
+static struct gallery *
+cached_gallery(struct asked *l, size_t max_bytes)
+{
+	struct match_template *def = NULL;
+	struct gallery *g = NULL;
+	uint8_t id[16];
+	uint32_t i;
+
+	assert_int_equal(gallery_new(2, &g), 0);
+	gallery_set_finger_loader(g, enrol_fingers_asked, l);
+	assert_int_equal(gallery_set_finger_cache(g, max_bytes), 0);
+	for (i = 0; i < NE; i++) {
+		make_id(i, id);
+		assert_int_equal(match_template_new_deferred(&enrol[i], &def, NULL), 0);
+		assert_int_equal(gallery_add_tmpl(g, id, def), 0);
+	}
+	return g;
+}
+
+/*
+ * Fingers opened from the store are kept (gallery_set_finger_cache): a traveller verified again
+ * is not opened again and scores exactly as when opened; a template built for a two-finger probe
+ * does not serve a ten-finger one (opened again, for every position), while one built for every
+ * position serves both; an erased entry's fingers are not used again (its re-enrolment is opened
+ * afresh); the cache never holds more than its bound, least recently used out; searches find
+ * whom they found without it.
+ */
+static void
+test_finger_cache(void **state)
+{
+	const uint32_t two = (1u << 1) | (1u << 6);
+	struct gallery *mem = enrolled_gallery(1), *g, *small;
+	struct match_template *pt2 = NULL, *pt10 = NULL, *def = NULL;
+	struct match_scores a, b, c;
+	struct finger_template *ft = NULL;
+	struct fcache *fc = NULL;
+	struct fcache_entry *e1, *e2;
+	struct asked l = {0}, ls = {0};
+	struct gallery_hit h1, h2;
+	struct bio_sample p2;
+	uint64_t hits, misses;
+	size_t bytes, one;
+	uint8_t id[16];
+	uint32_t i;
+	int f1, f2;
+
+	(void)state;
+	g = cached_gallery(&l, 64u << 20);
+	make_id(5, id);
+	assert_int_equal(
+		capture_take_some(pop, 5, 9, PRESET_GOOD, BIO_FINGER | BIO_FACE, two, &p2), 0);
+	assert_non_null(p2.finger_record);
+	assert_int_equal(match_template_new(&p2, &pt2, NULL), 0);
+	assert_int_equal(match_template_new(&probe[5], &pt10, NULL), 0);
+
+	/* two fingers: opened once, then from the cache, the same scores as in memory */
+	assert_int_equal(gallery_verify(mem, id, pt2, &a), 0);
+	assert_int_equal(gallery_verify(g, id, pt2, &b), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(gallery_verify(g, id, pt2, &c), 0);
+	assert_int_equal(l.n, 1);
+	assert_true(a.fused == b.fused && b.fused == c.fused && a.finger_ev == c.finger_ev);
+	/* ten fingers: the two-finger template does not serve; opened for every position */
+	l.positions = 0;
+	assert_int_equal(gallery_verify(mem, id, pt10, &a), 0);
+	assert_int_equal(gallery_verify(g, id, pt10, &b), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.positions, finger_template_positions(match_template_finger(pt10)));
+	assert_true(a.fused == b.fused && a.finger_ev == b.finger_ev);
+	/* ... and that one serves both kinds of probe */
+	assert_int_equal(gallery_verify(g, id, pt10, &c), 0);
+	assert_int_equal(gallery_verify(mem, id, pt2, &a), 0);
+	assert_int_equal(gallery_verify(g, id, pt2, &b), 0);
+	assert_int_equal(l.n, 2);
+	assert_true(a.fused == b.fused && a.finger_ev == b.finger_ev);
+	gallery_finger_cache_stats(g, &hits, &misses, &bytes);
+	assert_int_equal(hits, 3);
+	assert_int_equal(misses, 2);
+	assert_true(bytes > 0);
+
+	/* erasure: the entry's cached fingers go with it; re-enrolled, it is opened afresh */
+	assert_int_equal(gallery_remove(g, id), 0);
+	gallery_finger_cache_stats(g, &hits, &misses, &bytes);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(match_template_new_deferred(&enrol[5], &def, NULL), 0);
+	assert_int_equal(gallery_add_tmpl(g, id, def), 0);
+	assert_int_equal(gallery_verify(g, id, pt2, &b), 0);
+	assert_int_equal(l.n, 3);
+
+	/* searches: the same answers as the gallery in memory, twice (the second from the cache) */
+	for (i = 0; i < NE + NS; i++) {
+		match_template_free(pt10);
+		assert_int_equal(match_template_new(&probe[i], &pt10, NULL), 0);
+		assert_int_equal(gallery_identify_tmpl(mem, pt10, 1e-6, &h1, &f1), 0);
+		assert_int_equal(gallery_identify_tmpl(g, pt10, 1e-6, &h2, &f2), 0);
+		assert_int_equal(f1, f2);
+		assert_true(h1.scores.fused == h2.scores.fused);
+		assert_int_equal(gallery_identify_batched(g, pt10, 1e-6, &h2, &f2), 0);
+		assert_int_equal(f1, f2);
+		assert_true(h1.scores.fused == h2.scores.fused);
+	}
+
+	/* bounded: room for about two ten-finger templates; the least recently used goes */
+	assert_int_equal(finger_template_from_record(
+				 enrol[0].finger_record, enrol[0].finger_len, &ft, NULL),
+		0);
+	one = finger_template_bytes(ft);
+	finger_template_free(ft);
+	small = cached_gallery(&ls, 2 * one + one / 2);
+	for (i = 0; i < 3; i++) {
+		match_template_free(pt10);
+		assert_int_equal(match_template_new(&probe[i], &pt10, NULL), 0);
+		make_id(i, id);
+		assert_int_equal(gallery_verify(small, id, pt10, &b), 0);
+		gallery_finger_cache_stats(small, &hits, &misses, &bytes);
+		assert_true(bytes <= 2 * one + one / 2);
+	}
+	assert_int_equal(ls.n, 3);
+	match_template_free(pt10);
+	assert_int_equal(match_template_new(&probe[2], &pt10, NULL), 0);
+	make_id(2, id);
+	assert_int_equal(gallery_verify(small, id, pt10, &b), 0); /* kept */
+	assert_int_equal(ls.n, 3);
+	match_template_free(pt10);
+	assert_int_equal(match_template_new(&probe[0], &pt10, NULL), 0);
+	make_id(0, id);
+	assert_int_equal(gallery_verify(small, id, pt10, &b), 0); /* evicted: opened again */
+	assert_int_equal(ls.n, 4);
+
+	/* an entry in use when evicted stays whole until released */
+	assert_int_equal(fcache_new(1u << 20, &fc), 0);
+	assert_int_equal(finger_template_from_record(
+				 enrol[1].finger_record, enrol[1].finger_len, &ft, NULL),
+		0);
+	make_id(1, id);
+	assert_non_null(e1 = fcache_put(fc, id, FINGER_POSITIONS_ALL, ft));
+	assert_non_null(e2 = fcache_get(fc, id, two));
+	assert_ptr_equal(fcache_template(e1), fcache_template(e2));
+	fcache_evict(fc, id);
+	assert_null(fcache_get(fc, id, two));
+	assert_int_equal(finger_template_n_views(fcache_template(e2)),
+		finger_template_n_views(fcache_template(e1)));
+	fcache_release(fc, e1);
+	assert_true(finger_template_n_views(fcache_template(e2)) > 2);
+	fcache_release(fc, e2);
+	fcache_free(fc);
+
+	match_template_free(pt2);
+	match_template_free(pt10);
+	bio_sample_clear(&p2);
+	gallery_free(mem);
+	gallery_free(g);
+	gallery_free(small);
+}
+
 int
 main(void)
 {
@@ -798,6 +955,7 @@ main(void)
 		cmocka_unit_test(test_identify_since_sees_only_later_additions),
 		cmocka_unit_test(test_move_clear_reuse),
 		cmocka_unit_test(test_loader_builds_probe_positions),
+		cmocka_unit_test(test_finger_cache),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

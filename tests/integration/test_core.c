@@ -316,7 +316,8 @@ finger_run(const char *const *extra, char **auditp)
 /*
  * Fingers kept in the sealed store (serve --fingers store) change where templates live, not
  * what is decided: the same finger-only traffic gets the same verifications, identifications
- * and refusals as with fingers in memory, and every record opened for its fingers is logged.
+ * and refusals as with fingers in memory, and every record opened for its fingers is logged,
+ * as is every comparison that used fingers kept from an earlier opening.
  */
 static void
 test_fingers_in_store(void **state)
@@ -340,6 +341,9 @@ test_fingers_in_store(void **state)
 				h_json_num(a, keys[i]), h_json_num(b, keys[i]));
 	assert_int_equal(h_count(la, "to compare the fingers of match candidates"), 0);
 	assert_true(h_count(lb, "to compare the fingers of match candidates") >= 1);
+	/* travellers crossing again were compared from fingers kept (--finger-cache-mb, default
+	 * on): the same decisions, and the log says so */
+	assert_true(h_count(lb, "used fingers opened earlier and held in memory") >= 1);
 	free(a);
 	free(b);
 	free(la);
