@@ -381,7 +381,8 @@ vault_open_opts(const char *deploydir, struct keyring *kr, const struct vault_op
 		if (mdb_env_set_mapsize(v->env, nsize) == 0)
 			v->map_size = nsize;
 	}
-	if ((r = open_dbs(v, path, d)) != 0 || (r = vault_check(v, path, d)) != 0)
+	if ((r = open_dbs(v, path, d)) != 0 ||
+		((opt == NULL || !opt->no_check) && (r = vault_check(v, path, d)) != 0))
 		goto out;
 	*out = v;
 	v = NULL;

@@ -81,6 +81,9 @@ struct vault_txn;
 struct vault_options {
 	size_t map_size;     /* initial map size in bytes; 0 = VAULT_DEFAULT_MAP_SIZE */
 	size_t map_size_max; /* growth limit on MDB_MAP_FULL; 0 = no growth beyond map_size*16 */
+	/* 1: open without vault_check's walk of every row (a reader of counters only, e.g.
+	 * paso-hub stats, which a lab run calls twice a period: the walk was most of its time) */
+	int no_check;
 };
 
 struct vault_stats {
@@ -96,8 +99,9 @@ struct vault_stats {
 /*
  * Checks every row of every table for its shape (key and value lengths, sealed-row headers,
  * wrapped-key versions, seen rows' kiosk ids and stored answers) without opening any sealed
- * row. path names the store in messages. vault_open runs it. 0, or PASO_E_CORRUPT with d
- * naming the file, table and row (key in hex, or kiosk and seq) and saying it is damage.
+ * row. path names the store in messages. vault_open runs it (unless vault_options.no_check).
+ * 0, or PASO_E_CORRUPT with d naming the file, table and row (key in hex, or kiosk and seq) and
+ * saying it is damage.
  */
 int vault_check(struct vault *v, const char *path, struct paso_diag *d);
 

@@ -259,7 +259,7 @@ main(int argc, char **argv)
 	struct vault *v = NULL;
 	struct ledger *l = NULL;
 	struct checkpoint_signer *signer = NULL;
-	struct vault_options vo = {(size_t)16 << 30, (size_t)256 << 30};
+	struct vault_options vo = {.map_size = (size_t)16 << 30, .map_size_max = (size_t)256 << 30};
 	struct population *pop = NULL;
 	pthread_t tid[64];
 	uint64_t seed = 7, threads = 0, k, recovered = 0, counts[COUNT_N] = {0};

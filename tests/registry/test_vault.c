@@ -431,7 +431,7 @@ static void
 test_open_grows_a_nearly_full_map(void **state)
 {
 	struct fx *f = *state;
-	struct vault_options opt = {256 << 10, 2 << 20};
+	struct vault_options opt = {.map_size = 256 << 10, .map_size_max = 2 << 20};
 	struct paso_diag d = {0};
 	struct vault_txn *t = NULL;
 	struct vault_stats st, st2;
@@ -848,7 +848,7 @@ static void
 test_map_grows_when_full(void **state)
 {
 	struct fx *f = *state;
-	struct vault_options opt = {256 << 10, 2 << 20};
+	struct vault_options opt = {.map_size = 256 << 10, .map_size_max = 2 << 20};
 	struct paso_diag d = {0};
 	struct vault_txn *t = NULL;
 	struct vault_stats st;
