@@ -544,8 +544,17 @@ kiosk_drain(struct kiosk *k, pthread_mutex_t *mu, const int *producing, struct p
 			more = *producing;
 			pthread_mutex_unlock(mu);
 			outbox_items_free(items, 0);
-			if (!more)
-				break;
+			if (!more) {
+				/* The producer may have queued its last messages between the peek
+				 * and its end: done only if the outbox is still empty now. */
+				if ((r = outbox_peek(k->ob, 1, &items, &n)) != 0)
+					return paso_diag_set(d, r, "kiosk %s: outbox: %s", k->name,
+						paso_strerror(r));
+				outbox_items_free(items, n);
+				if (n == 0)
+					break;
+				continue;
+			}
 			sleep_ms(5);
 			last_progress = now_s();
 			continue;
