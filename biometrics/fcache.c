@@ -15,9 +15,9 @@ struct fcache_entry {
 	struct finger_template *t;
 	size_t bytes;
 	unsigned refs;
-	int kept;                          /* in the table and the LRU list (else wiped at last release) */
-	struct fcache_entry *prev, *next;  /* LRU: head most recent */
-	struct fcache_entry *chain;        /* the table's bucket */
+	int kept; /* in the table and the LRU list (else wiped at last release) */
+	struct fcache_entry *prev, *next; /* LRU: head most recent */
+	struct fcache_entry *chain;       /* the table's bucket */
 };
 
 struct fcache {

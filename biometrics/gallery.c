@@ -45,10 +45,10 @@ struct gallery {
 	uint8_t *finger_ext; /* cap: 1 = the entry has fingers, kept outside (the loader's) */
 	gallery_finger_loader loader; /* NULL: finger templates stay in memory */
 	void *loader_arg;
-	struct fcache *fcache; /* what the loader opened, kept (gallery_set_finger_cache); or NULL */
-	int8_t *face;     /* cap x BIO_FACE_DIM, 64-byte aligned */
-	float *face_inv;  /* 0: no face */
-	uint64_t *noface; /* (cap + 63) / 64 words: bit i set when entry i has no face */
+	struct fcache *fcache; /* fingers the loader opened, kept (finger cache); or NULL */
+	int8_t *face;          /* cap x BIO_FACE_DIM, 64-byte aligned */
+	float *face_inv;       /* 0: no face */
+	uint64_t *noface;      /* (cap + 63) / 64 words: bit i set when entry i has no face */
 	uint64_t *fsk;    /* face sketches in groups (face.h: face_sketch_put), FSK_SIZE(cap) bytes,
 			     64-byte aligned; zeros: no face */
 	uint8_t *iris;    /* cap x ENTRY_IRIS, 64-byte aligned; absent eyes are all zeros */

@@ -81,9 +81,9 @@ struct hub {
 	atomic_ullong finger_reads; /* records opened for their fingers since start */
 	unsigned long long reads_logged;
 	unsigned long long hits_logged; /* finger cache hits said in RECORD_READ entries */
-	struct share *share;     /* national hub with pinned partners */
-	struct partner *partner; /* partner deployment */
-	struct cosign *cosign;   /* the witnesses DIR/witnesses names (registry/cosign.h) */
+	struct share *share;            /* national hub with pinned partners */
+	struct partner *partner;        /* partner deployment */
+	struct cosign *cosign;          /* the witnesses DIR/witnesses names (registry/cosign.h) */
 	int stopping; /* the stop entry is written: witness events go to the hub's log only */
 	/* Serving as a witness (cfg.witness_host): the decisions, recorded by witness_timer. */
 	struct witness *witness;
@@ -559,8 +559,7 @@ read_timer(void *arg)
 	if ((r = record_event(h, PASO__ACTION__RECORD_READ, "matching", msg)) == 0) {
 		h->reads_logged = n;
 		h->hits_logged = hits;
-	}
-	else if (!loop_storage_full(h->loop, r) && loop_fatal(h->loop) == NULL)
+	} else if (!loop_storage_full(h->loop, r) && loop_fatal(h->loop) == NULL)
 		hublog_printf(&h->log, "logging record reads: %s", paso_strerror(r));
 	return 0;
 }

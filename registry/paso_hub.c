@@ -91,8 +91,9 @@ usage(FILE *f)
 		"                                           a simulated clock moves only by `clock`;\n"
 		"                                           --fingers store keeps finger templates\n"
 		"                                           sealed, opened per comparison (audited);\n"
-		"                                           --finger-cache-mb N (default " HUB_FINGER_CACHE_MB_TEXT "): the\n"
-		"                                           opened ones kept in memory, 0 = none\n"
+		"                                           --finger-cache-mb N: the opened ones kept\n"
+		"                                           in memory (default " HUB_FINGER_CACHE_MB_TEXT
+		"), 0 = none\n"
 		"                                           --dedup-nice 0..19 (default 19): niceness of\n"
 		"                                           enrolment deduplication, 0 = the hub's own\n"
 		"  clock DIR [--advance DURATION | --set INSTANT]\n"

@@ -887,8 +887,8 @@ test_finger_cache(void **state)
 	}
 
 	/* bounded: room for about two ten-finger templates; the least recently used goes */
-	assert_int_equal(finger_template_from_record(
-				 enrol[0].finger_record, enrol[0].finger_len, &ft, NULL),
+	assert_int_equal(
+		finger_template_from_record(enrol[0].finger_record, enrol[0].finger_len, &ft, NULL),
 		0);
 	one = finger_template_bytes(ft);
 	finger_template_free(ft);
@@ -915,8 +915,8 @@ test_finger_cache(void **state)
 
 	/* an entry in use when evicted stays whole until released */
 	assert_int_equal(fcache_new(1u << 20, &fc), 0);
-	assert_int_equal(finger_template_from_record(
-				 enrol[1].finger_record, enrol[1].finger_len, &ft, NULL),
+	assert_int_equal(
+		finger_template_from_record(enrol[1].finger_record, enrol[1].finger_len, &ft, NULL),
 		0);
 	make_id(1, id);
 	assert_non_null(e1 = fcache_put(fc, id, FINGER_POSITIONS_ALL, ft));
