@@ -314,12 +314,50 @@ light_takeable(const struct loop_item *head)
 	return 0;
 }
 
+/*
+ * Takes queued messages in order, up to max and at most heavy_max enrolments, never past a task
+ * nor past an item from its own submitter that stays queued; sets *np (taken), *heavyp
+ * (enrolments among them) and *passedp (an enrolment stayed queued). Keeps *tail right when the
+ * scan reached the end of the queue. The taken list is the caller's.
+ */
+static struct loop_item *
+take_queued(struct loop_item **head, struct loop_item **tail, unsigned max, unsigned heavy_max,
+	unsigned *np, unsigned *heavyp, int *passedp)
+{
+	struct loop_item *list = NULL, **lastp = &list, **pp = head, *it, *kept = NULL;
+	struct held_set held = {.n = 0};
+	unsigned n = 0, heavy = 0;
+	int passed = 0;
+
+	while ((it = *pp) != NULL && it->task == NULL && n < max) {
+		if (held_has(&held, submitter(it)) || (it->msg.heavy && heavy == heavy_max)) {
+			/* stays queued, and so does everything after it from its submitter */
+			held_add(&held, submitter(it));
+			passed |= it->msg.heavy;
+			kept = it;
+			pp = &it->next;
+			continue;
+		}
+		*pp = it->next;
+		it->next = NULL;
+		*lastp = it;
+		lastp = &it->next;
+		n++;
+		heavy += (unsigned)(it->msg.heavy != 0);
+	}
+	if (it == NULL) /* scanned to the end: the last one left is the tail */
+		*tail = kept;
+	*np = n;
+	*heavyp = heavy;
+	*passedp = passed;
+	return list;
+}
+
 struct loop_item *
 loop_compose_group(
 	struct loop_compose *c, struct loop_item **head, struct loop_item **tail, double now)
 {
-	struct loop_item *list = NULL, **lastp = &list, **pp, *it, *kept = NULL;
-	struct held_set held = {.n = 0};
+	struct loop_item *list = NULL, **lastp, *it;
 	unsigned n = 0, heavy = 0, heavy_max;
 	int passed = 0;
 
@@ -341,29 +379,10 @@ loop_compose_group(
 		heavy_max = !c->heavy_owed && light_takeable(*head)   ? 0
 			    : now - c->light_at < LOOP_LIGHT_RECENT_S ? c->heavy_max
 								      : c->batch_max;
-		pp = head;
-		while ((it = *pp) != NULL && it->task == NULL && n < c->batch_max) {
-			if (held_has(&held, submitter(it)) ||
-				(it->msg.heavy && heavy == heavy_max)) {
-				/* stays queued, and so does everything after it from its submitter */
-				held_add(&held, submitter(it));
-				passed |= it->msg.heavy;
-				kept = it;
-				pp = &it->next;
-				continue;
-			}
-			*pp = it->next;
-			it->next = NULL;
-			*lastp = it;
-			lastp = &it->next;
-			n++;
-			heavy += (unsigned)(it->msg.heavy != 0);
-		}
+		list = take_queued(head, tail, c->batch_max, heavy_max, &n, &heavy, &passed);
 		c->heavy_owed = heavy_max == 0 && passed;
 		if (n > heavy)
 			c->light_at = now;
-		if (it == NULL) /* scanned to the end: the last one left is the tail */
-			*tail = kept;
 	}
 	if (*head == NULL)
 		*tail = NULL;
@@ -374,28 +393,14 @@ struct loop_item *
 loop_compose_late(struct loop_compose *c, struct loop_item **head, struct loop_item **tail,
 	unsigned max, double now)
 {
-	struct loop_item *list = NULL, **lastp = &list, **pp = head, *it, *kept = NULL;
-	struct held_set held = {.n = 0};
-	unsigned n = 0;
+	struct loop_item *list;
+	unsigned n = 0, heavy = 0;
+	int passed = 0;
 
-	while ((it = *pp) != NULL && it->task == NULL && n < max) {
-		if (it->msg.heavy || held_has(&held, submitter(it))) {
-			/* stays queued, and so does everything after it from its submitter */
-			held_add(&held, submitter(it));
-			kept = it;
-			pp = &it->next;
-			continue;
-		}
-		*pp = it->next;
-		it->next = NULL;
-		*lastp = it;
-		lastp = &it->next;
-		n++;
-	}
+	/* no enrolment: heavy_max 0 keeps every one queued */
+	list = take_queued(head, tail, max, 0, &n, &heavy, &passed);
 	if (n > 0)
 		c->light_at = now;
-	if (it == NULL) /* scanned to the end: the last one left is the tail */
-		*tail = kept;
 	if (*head == NULL)
 		*tail = NULL;
 	return list;

@@ -70,11 +70,11 @@ seqs(const struct loop_item *l, char *buf, size_t cap)
 			buf + o, cap - o, "%s%llu", o ? " " : "", (unsigned long long)l->msg.seq);
 }
 
-/* Takes a group and checks it and what stays queued (and the tail). */
+/* Checks a group taken from q, what stays queued, and that the tail is the last one left. */
 static void
-take_expect(struct loop_compose *c, struct q *q, double now, const char *group, const char *left)
+check_taken(const struct q *q, const struct loop_item *g, const char *group, const char *left)
 {
-	struct loop_item *g = loop_compose_group(c, &q->head, &q->tail, now), *last = NULL, *it;
+	const struct loop_item *last = NULL, *it;
 	char buf[256];
 
 	seqs(g, buf, sizeof(buf));
@@ -84,6 +84,13 @@ take_expect(struct loop_compose *c, struct q *q, double now, const char *group, 
 	for (it = q->head; it != NULL; it = it->next)
 		last = it;
 	assert_ptr_equal(q->tail, last);
+}
+
+/* Takes a group and checks it and what stays queued (and the tail). */
+static void
+take_expect(struct loop_compose *c, struct q *q, double now, const char *group, const char *left)
+{
+	check_taken(q, loop_compose_group(c, &q->head, &q->tail, now), group, left);
 }
 
 static struct loop_compose
@@ -239,16 +246,7 @@ test_enrolments_move_under_crossings(void **state)
 static void
 late_expect(struct loop_compose *c, struct q *q, unsigned max, const char *group, const char *left)
 {
-	struct loop_item *g = loop_compose_late(c, &q->head, &q->tail, max, 2.0), *last = NULL, *it;
-	char buf[256];
-
-	seqs(g, buf, sizeof(buf));
-	assert_string_equal(buf, group);
-	seqs(q->head, buf, sizeof(buf));
-	assert_string_equal(buf, left);
-	for (it = q->head; it != NULL; it = it->next)
-		last = it;
-	assert_ptr_equal(q->tail, last);
+	check_taken(q, loop_compose_late(c, &q->head, &q->tail, max, 2.0), group, left);
 }
 
 /* Crossings queued while an enrolment group was decided join it: never an enrolment, never
