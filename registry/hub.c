@@ -535,7 +535,7 @@ read_timer(void *arg)
 	struct hub *h = arg;
 	unsigned long long n = atomic_load(&h->finger_reads), d = n - h->reads_logged, dh;
 	uint64_t hits = 0, misses = 0;
-	size_t bytes = 0;
+	size_t bytes = 0, len;
 	char msg[320];
 	int r;
 
@@ -545,17 +545,12 @@ read_timer(void *arg)
 	dh = hits - h->hits_logged;
 	if (d == 0 && dh == 0)
 		return 0;
-	if (dh == 0)
-		(void)snprintf(msg, sizeof(msg),
-			"opened %llu sealed subject records to compare the fingers of match "
-			"candidates",
-			d);
-	else
-		(void)snprintf(msg, sizeof(msg),
-			"opened %llu sealed subject records to compare the fingers of match "
-			"candidates; %llu more comparisons used fingers opened earlier and held in "
-			"memory",
-			d, dh);
+	len = (size_t)snprintf(msg, sizeof(msg),
+		"opened %llu sealed subject records to compare the fingers of match candidates", d);
+	if (dh > 0 && len < sizeof(msg))
+		(void)snprintf(msg + len, sizeof(msg) - len,
+			"; %llu more comparisons used fingers opened earlier and held in memory",
+			dh);
 	if ((r = record_event(h, PASO__ACTION__RECORD_READ, "matching", msg)) == 0) {
 		h->reads_logged = n;
 		h->hits_logged = hits;
