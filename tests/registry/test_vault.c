@@ -948,7 +948,8 @@ test_damage_named(void **state)
 	MDB_val k, v;
 
 	assert_int_equal(vault_begin(f->v, 0, &t), 0);
-	assert_int_equal(vault_seen_put(t, "kiosk-talisman", 5, digest, (const uint8_t *)"\x08\x05", 2), 0);
+	assert_int_equal(
+		vault_seen_put(t, "kiosk-talisman", 5, digest, (const uint8_t *)"\x08\x05", 2), 0);
 	assert_int_equal(vault_commit(t), 0);
 	fx_close(f);
 	/* behind the vault's back: the stored answer replaced by bytes that decode as nothing */
@@ -967,7 +968,8 @@ test_damage_named(void **state)
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 	assert_int_equal(open_code(f, &dg), PASO_E_CORRUPT);
-	assert_non_null(strstr(dg.msg, "data.mdb: damaged: table seen, kiosk 'kiosk-talisman' seq 5"));
+	assert_non_null(
+		strstr(dg.msg, "data.mdb: damaged: table seen, kiosk 'kiosk-talisman' seq 5"));
 	keyring_close(f->kr);
 	f->kr = NULL;
 
@@ -980,8 +982,7 @@ test_damage_named(void **state)
 
 /* Writes key -> val into table `name` of the closed fixture's store, behind the vault's back. */
 static void
-poke_row(struct fx *f, const char *name, const void *key, size_t klen, const void *val,
-	size_t vlen)
+poke_row(struct fx *f, const char *name, const void *key, size_t klen, const void *val, size_t vlen)
 {
 	char path[128];
 	MDB_env *env;
