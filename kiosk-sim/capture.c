@@ -68,21 +68,50 @@ set_bit(uint8_t *b, int i, int v)
 		b[i / 8] &= (uint8_t) ~(1u << (i % 8));
 }
 
+/* The lids' shape at one angular position: what multiplies each lid's cover there. */
+struct lid_shape {
+	double up, low;
+};
+
+/*
+ * The lids' shape along the angle, the same for every capture (computed once; racing threads
+ * write identical values): the same expressions a capture used to compute per position, so
+ * each cover times its shape is the same double as before.
+ */
+static const struct lid_shape *
+lid_shapes(void)
+{
+	static struct lid_shape lid[128];
+	static int init;
+	double cu = cos(80 * M_PI / 180), cl = cos(60 * M_PI / 180);
+	int t;
+
+	if (__atomic_load_n(&init, __ATOMIC_ACQUIRE))
+		return lid;
+	for (t = 0; t < 128; t++) {
+		double th = 2 * M_PI * t / 128;
+
+		lid[t].up = fmax(0, (cos(th - M_PI / 2) - cu) / (1 - cu));
+		lid[t].low = fmax(0, (cos(th - 3 * M_PI / 2) - cl) / (1 - cl));
+	}
+	__atomic_store_n(&init, 1, __ATOMIC_RELEASE);
+	return lid;
+}
+
 /* Eyelids, lashes and a specular reflection, in the camera's frame (they do not rotate). */
 static void
 make_mask(struct synth_rng *r, const struct preset_model *m, uint8_t mask[BIO_IRIS_BYTES])
 {
+	const struct lid_shape *lid = lid_shapes();
 	double up = m->lid_up_lo + (m->lid_up_hi - m->lid_up_lo) * synth_uniform(r);
 	double low = m->lid_low_lo + (m->lid_low_hi - m->lid_low_lo) * synth_uniform(r);
-	double cu = cos(80 * M_PI / 180), cl = cos(60 * M_PI / 180);
 	int spec = (int)synth_below(r, 128), spec_w = 2 + (int)synth_below(r, 4);
 	int ring, t, c;
 
 	memset(mask, 0xff, BIO_IRIS_BYTES);
 	for (t = 0; t < 128; t++) {
-		double th = 2 * M_PI * t / 128;
-		double ku = up * fmax(0, (cos(th - M_PI / 2) - cu) / (1 - cu));
-		double kl = low * fmax(0, (cos(th - 3 * M_PI / 2) - cl) / (1 - cl));
+		double ku = up * lid[t].up;
+		double kl = low * lid[t].low;
 
 		for (ring = 0; ring < 8; ring++) {
 			int off = ring >= 8 - ku || ring >= 8 - kl;
@@ -113,16 +142,21 @@ take_iris(struct synth_rng *r, const struct preset_model *m, const float field[B
 	for (k = 0; k < 32; k++)
 		ns[k] = (uint8_t)synth_u64(r);
 	population_iris_field(ns, noise);
+	/* A byte at a time (its bits are 4 angular positions, 2 values each), kept in a register. */
 	for (ring = 0; ring < 8; ring++)
-		for (t = 0; t < 128; t++)
-			for (c = 0; c < 2; c++) {
+		for (t = 0; t < 128; t += 4) {
+			unsigned byte = 0;
+
+			for (c = 0; c < 8; c++) {
 				/* the eye turned by rot positions: the camera sees position t + rot
 				 */
-				int src = ring * 256 + 2 * ((t + rot + 128) % 128) + c;
+				int src = ring * 256 + 2 * ((t + c / 2 + rot + 128) % 128) + c % 2;
 				double v = a * field[src] + b * noise[src];
 
-				set_bit(code, ring * 256 + 2 * t + c, v > 0);
+				byte |= (unsigned)(v > 0) << c;
 			}
+			code[(ring * 256 + 2 * t) / 8] = (uint8_t)byte;
+		}
 	make_mask(r, m, mask);
 	/* what lies under the mask is eyelid and lash texture: noise, never the iris */
 	for (k = 0; k < BIO_IRIS_BYTES; k++)

@@ -187,7 +187,13 @@ synth_normals_zig(struct synth_rng *r, double *out, size_t n)
 		s3 = synth_rotl(s3, 45);
 		x = (double)(u >> 11) * 0x1.0p-53 * z->x[i];
 		if (x < z->x[i + 1]) {
-			out[k] = (u & 0x100) ? -x : x;
+			/* -x by flipping the sign bit (x >= 0, so the same bits as -x): a
+			 * branch on the sign bit would be mispredicted half the time */
+			uint64_t bits;
+
+			memcpy(&bits, &x, sizeof(bits));
+			bits ^= (u & 0x100) << 55;
+			memcpy(&out[k], &bits, sizeof(bits));
 			continue;
 		}
 		r->s[0] = s0;
