@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +61,27 @@ struct job {
 	uint32_t capture_no;
 	uint8_t direction;
 	uint64_t when;
+	size_t pre; /* its slot in runner.pre, or NO_PRE */
+};
+
+#define NO_PRE SIZE_MAX
+/*
+ * A plan's crossings and identifications are captured ahead, in memory, while the hub is still
+ * deciding the enrolments (the kiosks mostly wait then); they are queued in the outbox and
+ * sent, as before, once every enrolment is answered. PRE_THREADS threads synthesise them at
+ * the lowest priority (nice 19), so they take only what the hub and the enrolments leave idle,
+ * and stop when the crossings start (the kiosks capture the rest themselves). At most
+ * PRE_AHEAD captures wait to be queued (about 4 KB each).
+ */
+#define PRE_AHEAD 4096
+#define PRE_THREADS 2
+
+enum pre_state { PRE_FREE, PRE_BUSY, PRE_READY, PRE_TAKEN };
+
+struct pre_slot {
+	enum pre_state state;
+	int rc; /* capture()'s result */
+	struct bio_sample s;
 };
 
 struct runner;
@@ -89,6 +111,14 @@ struct runner {
 	uint8_t (*pseud)[32]; /* pseudonym per enrolled person */
 	uint8_t *enrolled;
 	FILE *truth; /* --truth: who really stood at the kiosk, per message (under mu) */
+
+	/* captures made ahead (a plan's later jobs), under pre_mu */
+	pthread_mutex_t pre_mu;
+	pthread_cond_t pre_cv;
+	struct pre_slot *pre;
+	const struct plan_job *pre_jobs; /* npre of them, the slots' jobs */
+	size_t npre, pre_next, pre_ready;
+	int pre_stop;
 };
 
 static const char *const kind_words[] = {"", "enrol", "cross", "impostor", "identify", "probe"};
@@ -294,6 +324,129 @@ capture(struct runner *run, const struct kiosk_run *kr, const struct job *j, str
 	return 1;
 }
 
+struct plan_job {
+	size_t kr; /* index into run->kr */
+	struct job j;
+};
+
+/* Synthesises the plan's later captures in order, keeping at most PRE_AHEAD of them ready. */
+static void *
+precapturer(void *arg)
+{
+	struct runner *run = arg;
+	struct bio_sample s;
+	size_t i;
+	int r;
+
+	/* Linux: a thread's own nice value; failing that, it runs at the process's */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+	pthread_mutex_lock(&run->pre_mu);
+	for (;;) {
+		while (!run->pre_stop && run->pre_next < run->npre && run->pre_ready >= PRE_AHEAD)
+			pthread_cond_wait(&run->pre_cv, &run->pre_mu);
+		if (run->pre_stop || run->pre_next >= run->npre)
+			break;
+		i = run->pre_next++;
+		if (run->pre[i].state != PRE_FREE)
+			continue; /* its kiosk got there first */
+		run->pre[i].state = PRE_BUSY;
+		pthread_mutex_unlock(&run->pre_mu);
+		memset(&s, 0, sizeof(s));
+		r = capture(run, &run->kr[run->pre_jobs[i].kr], &run->pre_jobs[i].j, &s);
+		pthread_mutex_lock(&run->pre_mu);
+		if (run->pre[i].state == PRE_TAKEN) {
+			/* its kiosk did not wait for it and captured it again */
+			bio_sample_clear(&s);
+			continue;
+		}
+		run->pre[i].rc = r;
+		run->pre[i].s = s;
+		run->pre[i].state = PRE_READY;
+		run->pre_ready++;
+		pthread_cond_broadcast(&run->pre_cv);
+	}
+	pthread_mutex_unlock(&run->pre_mu);
+	return NULL;
+}
+
+/*
+ * capture(), or the same capture made ahead by a precapturer. One still under way is captured
+ * again here rather than waited for (a precapturer at nice 19 may get no CPU for a while); the
+ * precapturer then drops its copy. Either way the same bytes.
+ */
+static int
+capture_or_take(
+	struct runner *run, const struct kiosk_run *kr, const struct job *j, struct bio_sample *s)
+{
+	struct pre_slot *slot;
+	int r;
+
+	if (j->pre == NO_PRE || run->pre == NULL)
+		return capture(run, kr, j, s);
+	slot = &run->pre[j->pre];
+	pthread_mutex_lock(&run->pre_mu);
+	if (slot->state == PRE_READY) {
+		*s = slot->s;
+		r = slot->rc;
+		memset(&slot->s, 0, sizeof(slot->s));
+		slot->state = PRE_TAKEN;
+		run->pre_ready--;
+		pthread_cond_broadcast(&run->pre_cv);
+		pthread_mutex_unlock(&run->pre_mu);
+		return r;
+	}
+	slot->state = PRE_TAKEN;
+	pthread_mutex_unlock(&run->pre_mu);
+	return capture(run, kr, j, s);
+}
+
+/* Starts the precapturers over later (borrowed until pre_end). 0, or -1 (then none run). */
+static int
+pre_start(struct runner *run, const struct plan_job *later, size_t n, pthread_t *th, size_t *nth)
+{
+	size_t i;
+
+	*nth = 0;
+	if (n == 0)
+		return 0;
+	if ((run->pre = calloc(n, sizeof(*run->pre))) == NULL)
+		return -1;
+	run->pre_jobs = later;
+	run->npre = n;
+	for (i = 0; i < PRE_THREADS; i++) {
+		if (pthread_create(&th[i], NULL, precapturer, run) != 0)
+			break; /* fewer helpers: the kiosks capture the rest themselves */
+		(*nth)++;
+	}
+	return 0;
+}
+
+/* Tells the precapturers to take no more (each finishes the one it is making). */
+static void
+pre_halt(struct runner *run)
+{
+	pthread_mutex_lock(&run->pre_mu);
+	run->pre_stop = 1;
+	pthread_cond_broadcast(&run->pre_cv);
+	pthread_mutex_unlock(&run->pre_mu);
+}
+
+/* Stops and joins the precapturers; wipes every capture never taken. */
+static void
+pre_end(struct runner *run, pthread_t *th, size_t nth)
+{
+	size_t i;
+
+	pre_halt(run);
+	for (i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < run->npre; i++)
+		bio_sample_clear(&run->pre[i].s);
+	free(run->pre);
+	run->pre = NULL;
+	run->npre = 0;
+}
+
 static void *
 producer(void *arg)
 {
@@ -312,7 +465,7 @@ producer(void *arg)
 
 		if ((r = population_person(run->pop, j->person, &pi)) != 0)
 			break;
-		if ((r = capture(run, kr, j, &s)) != 0) {
+		if ((r = capture_or_take(run, kr, j, &s)) != 0) {
 			if (r == 1) { /* failure to capture: the traveller is sent to a desk */
 				kr->capture_failures++;
 				write_truth(run, kr, j, 0);
@@ -572,11 +725,6 @@ print_summary(struct runner *run, uint64_t seed, double t_enrol, double t_cross,
 		tot.unenrolled_identified, tot.unenrolled_probes, tot.duplicates);
 }
 
-struct plan_job {
-	size_t kr; /* index into run->kr */
-	struct job j;
-};
-
 /*
  * Reads a --plan file: one message per line (KIND KIOSK PERSON SOURCE CAPTURE_NO DIRECTION
  * OFFSET_S), '#' comments and blank lines skipped. Enrolments go to their kiosks' job lists at
@@ -664,6 +812,7 @@ load_plan(const char *path, struct runner *run, uint64_t base, struct plan_job *
 		j.capture_no = (uint32_t)capno;
 		j.direction = (uint8_t)dir;
 		j.when = base + off;
+		j.pre = NO_PRE;
 		if (ki == KIOSK_ENROL) {
 			if (add_job(&run->kr[k], &j) != 0)
 				goto nomem;
@@ -677,6 +826,7 @@ load_plan(const char *path, struct runner *run, uint64_t base, struct plan_job *
 		}
 		later[nlater].kr = k;
 		later[nlater].j = j;
+		later[nlater].j.pre = nlater;
 		nlater++;
 	}
 	if (ferror(f)) {
@@ -1001,7 +1151,8 @@ cmd_run(int argc, char **argv)
 	const char *deploy = NULL, *hub = NULL, *kiosks = NULL, *workdir = "paso-kiosks";
 	const char *plan = NULL, *truth = NULL;
 	struct plan_job *later = NULL;
-	size_t nlater = 0;
+	size_t nlater = 0, npre_th = 0;
+	pthread_t pre_th[PRE_THREADS];
 	char host[256], cert[4200], key[4200], ca[4200], wd[4200], *colon, *end;
 	uint64_t people = 1000, crossings = 5000, identify = 100, seed = 1, window = 32,
 		 giveup = 120, fleet = 0, v, st;
@@ -1122,6 +1273,8 @@ cmd_run(int argc, char **argv)
 		crossings = 0, identify = 0;
 	run.capture = capture;
 	pthread_mutex_init(&run.mu, NULL);
+	pthread_mutex_init(&run.pre_mu, NULL);
+	pthread_cond_init(&run.pre_cv, NULL);
 	run.people = (uint32_t)people;
 	/* People past --people are never enrolled: the station's probes of strangers. */
 	if (plan != NULL)
@@ -1189,12 +1342,20 @@ cmd_run(int argc, char **argv)
 			return 2;
 		for (n_enrol = 0, i = 0; i < run.nk; i++)
 			n_enrol += run.kr[i].njobs;
+		if (pre_start(&run, later, nlater, pre_th, &npre_th) != 0) {
+			fprintf(stderr, "paso-kiosk run: %s\n", paso_strerror(PASO_E_NOMEM));
+			return 1;
+		}
 		if ((r = run_phase(&run, "enrolment", &t_enrol)) != 0)
 			goto done;
 		for (i = 0; i < nlater; i++)
-			if (add_job(&run.kr[later[i].kr], &later[i].j) != 0)
-				return 1;
+			if (add_job(&run.kr[later[i].kr], &later[i].j) != 0) {
+				r = PASO_E_NOMEM;
+				fprintf(stderr, "paso-kiosk run: %s\n", paso_strerror(r));
+				goto done;
+			}
 		n_cross = nlater;
+		pre_halt(&run);
 		r = run_phase(&run, "crossings", &t_cross);
 		goto done;
 	}
@@ -1207,7 +1368,7 @@ cmd_run(int argc, char **argv)
 	/* Phase 1: enrolment. Detainees at the station, everyone else at a crossing. */
 	for (i = 0; i < people; i++) {
 		struct job j = {KIOSK_ENROL, (uint32_t)i, (uint32_t)i, 0, 0,
-			base_time + (uint64_t)i * KIOSK_TIMELINE_S / span};
+			base_time + (uint64_t)i * KIOSK_TIMELINE_S / span, NO_PRE};
 		size_t s;
 
 		if ((r = population_person(run.pop, (uint32_t)i, &pi)) != 0)
@@ -1239,6 +1400,7 @@ cmd_run(int argc, char **argv)
 		j.kind = KIOSK_GENUINE;
 		j.person = p;
 		j.source = p;
+		j.pre = NO_PRE;
 		if ((double)(rnd(&st) >> 11) / 9007199254740992.0 < impostor_rate) {
 			j.kind = KIOSK_IMPOSTOR;
 			do
@@ -1260,6 +1422,7 @@ cmd_run(int argc, char **argv)
 		j.kind = p < people ? KIOSK_IDENTIFY : KIOSK_PROBE_UNKNOWN;
 		j.person = p;
 		j.source = p;
+		j.pre = NO_PRE;
 		j.capture_no = 500000 + (uint32_t)i;
 		j.direction = 0;
 		j.when = base_time + (people + crossings + i) * KIOSK_TIMELINE_S / span;
@@ -1269,6 +1432,7 @@ cmd_run(int argc, char **argv)
 	}
 	r = run_phase(&run, "crossings", &t_cross);
 done:
+	pre_end(&run, pre_th, npre_th);
 	print_summary(&run, seed, t_enrol, t_cross, n_enrol, n_cross, json);
 	for (i = 0; i < run.nk; i++) {
 		kiosk_close(run.kr[i].k);
