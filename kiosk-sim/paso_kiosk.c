@@ -156,11 +156,11 @@ usage(FILE *f)
 		"  replacing the outbox key; run it at least daily: a kiosk whose purge has not run\n"
 		"  within 24 h (or its limit, if shorter) refuses to capture\n"
 		"       paso-kiosk probe (--person N | --list FILE) --out FILE [--seed S]\n"
-		"         [--capture-no K] [--preset good|poor|detention]\n"
+		"         [--capture-no K] [--preset good|poor|detention] [--nice 0..19]\n"
 		"  probe: writes one synthetic capture of person N (a packed Capture, the probe file\n"
 		"  of `paso-hub query --probe`), or with --list (lines PERSON CAPTURE_NO) a probe set\n"
 		"  for `paso-hub query --probes`; a file of biometric data: written 0600, delete it\n"
-		"  after use\n"
+		"  after use; --nice lowers its priority (a set made beside other work)\n"
 		"  run (the default):\n"
 		"  enrols a synthetic population at the border kiosks, then sends their crossings\n"
 		"  and the detention station's identification requests, and prints what happened.\n"
@@ -1640,7 +1640,7 @@ cmd_probe(int argc, char **argv)
 {
 	struct population *pop = NULL;
 	enum capture_preset preset = PRESET_GOOD;
-	uint64_t seed = 1, person = UINT64_MAX, capno = 1000;
+	uint64_t seed = 1, person = UINT64_MAX, capno = 1000, nice = 0;
 	uint32_t *persons = NULL, *capnos = NULL, one_p, one_c, maxp = 0;
 	const char *out = NULL, *list = NULL;
 	uint8_t **bufs = NULL, hdr[4];
@@ -1663,6 +1663,9 @@ cmd_probe(int argc, char **argv)
 		} else if (strcmp(argv[i], "--preset") == 0 && i + 1 < argc) {
 			if (capture_preset_parse(argv[++i], &preset) != 0)
 				goto bad;
+		} else if (strcmp(argv[i], "--nice") == 0 && i + 1 < argc) {
+			if (parse_u64(argv[++i], 0, 19, &nice) != 0)
+				goto bad;
 		} else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
 			out = argv[++i];
 		else
@@ -1683,6 +1686,10 @@ cmd_probe(int argc, char **argv)
 		capnos = &one_c;
 	}
 	r = 1;
+	/* before the workers start: they inherit it (Linux: nice is per thread) */
+	if (nice > 0 && setpriority(PRIO_PROCESS, 0, (int)nice) != 0)
+		fprintf(stderr, "paso-kiosk probe: --nice %d: %s (kept)\n", (int)nice,
+			strerror(errno));
 	for (k = 0; k < np; k++)
 		maxp = persons[k] > maxp ? persons[k] : maxp;
 	if (population_new(seed, maxp + 1, &pop) != 0) {

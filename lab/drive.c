@@ -509,8 +509,10 @@ queries_start(const struct drive *dv, const char *dir, uint32_t per, struct peri
 	}
 	(void)unlink(q->probe);
 	{
+		/* at nice 19: it is needed only after the period's traffic, which it must not
+		 * slow */
 		char *av[] = {"paso-kiosk", "probe", "--list", q->list, "--seed", seed, "--preset",
-			"detention", "--out", q->probe, NULL};
+			"detention", "--nice", "19", "--out", q->probe, NULL};
 		if ((st = spawn(dv, av, q->log, &q->synth)) != 0) {
 			fprintf(stderr, "paso: cannot start %s/paso-kiosk: %s\n", dv->bin,
 				strerror(st));

@@ -1002,6 +1002,16 @@ test_query_batch(void **state)
 		assert_non_null(strstr(out, "line 2: expected PERSON CAPTURE_NO"));
 		free(out);
 	}
+	{
+		/* a priority out of 0..19 is named, and nothing is written */
+		const char *a[] = {
+			"paso-kiosk", "probe", "--person", "2", "--nice", "20", "--out", one, NULL};
+		(void)unlink(one);
+		assert_int_equal(run_out(&out, a), 2);
+		assert_non_null(strstr(out, "bad argument '20'"));
+		assert_int_equal(access(one, F_OK), -1);
+		free(out);
+	}
 	assert_int_equal(count_in(p.nat.hub, "\"action\":\"QUERY\""), 5);
 	h_hub_stop(&p.nat, SIGTERM);
 	h_hub_stop(&p.par, SIGTERM);
