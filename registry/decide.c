@@ -991,11 +991,12 @@ act_enroll(struct act *a)
 
 /*
  * Keeps a crossing event as a record of its own, sealed under the key epoch of crossings made
- * today: it expires after retention_days.crossing, apart from the subject's enrolment.
+ * today: it expires after retention_days.crossing, apart from the subject's enrolment. It is
+ * numbered by its audit entry's index idx (ordered, unique: no search for the subject's last).
  */
 static int
-record_crossing(
-	struct act *a, const uint8_t id[VAULT_ID_BYTES], const uint8_t *xref, Paso__MatchResult *mr)
+record_crossing(struct act *a, const uint8_t id[VAULT_ID_BYTES], const uint8_t *xref,
+	Paso__MatchResult *mr, uint64_t idx)
 {
 	const Paso__Crossing *c = a->m->env->crossing;
 	Paso__CrossingEvent ev = PASO__CROSSING_EVENT__INIT;
@@ -1014,8 +1015,9 @@ record_crossing(
 	(void)paso__crossing_event__pack(&ev, buf);
 	if (xref != NULL) /* the subject's, found held in this transaction (act_crossing) */
 		return vault_crossing_add_ref(
-			a->t, xref, VAULT_EPOCH(POLICY_REC_CROSSING, today(a)), buf, n);
-	return vault_crossing_add(a->t, id, VAULT_EPOCH(POLICY_REC_CROSSING, today(a)), buf, n);
+			a->t, xref, VAULT_EPOCH(POLICY_REC_CROSSING, today(a)), idx, buf, n);
+	return vault_crossing_add(
+		a->t, id, VAULT_EPOCH(POLICY_REC_CROSSING, today(a)), idx, buf, n);
 }
 
 /*
@@ -1172,8 +1174,6 @@ act_crossing(struct act *a)
 		scores_to_pb(&sc, decided_match ? PASO__DECISION__MATCH : PASO__DECISION__NO_MATCH,
 			fmr, &mr);
 	}
-	if ((rc = record_crossing(a, id, prep ? a->m->xref : NULL, &mr)) != 0)
-		return rc;
 	entry_for(a->m, &e, PASO__ACTION__CROSSING, "verification");
 	e.subject.data = pseud;
 	e.subject.len = sizeof(pseud);
@@ -1182,7 +1182,8 @@ act_crossing(struct act *a)
 	e.policy_rule = (char *)rule;
 	if (renewed)
 		e.detail = detail;
-	if ((rc = audit(dc, a->lt, a->now, &e, &idx)) != 0)
+	if ((rc = audit(dc, a->lt, a->now, &e, &idx)) != 0 ||
+		(rc = record_crossing(a, id, prep ? a->m->xref : NULL, &mr, idx)) != 0)
 		return rc;
 	ledger_count(a->lt, COUNT_CROSSINGS, 1);
 	return accept_reply(a, pseud, &mr, idx);

@@ -1491,7 +1491,7 @@ xref_of(struct vault_txn *t, const uint8_t id[VAULT_ID_BYTES], uint8_t ref[XREF_
 
 int
 vault_crossing_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES], uint32_t epoch,
-	const uint8_t *ev, size_t len)
+	uint64_t no, const uint8_t *ev, size_t len)
 {
 	uint8_t ref[XREF_BYTES];
 	MDB_val val;
@@ -1504,7 +1504,7 @@ vault_crossing_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES]
 		return r == PASO_E_CORRUPT && rec_get(t, subject_id, &val) == PASO_E_NOT_FOUND
 			       ? PASO_E_NOT_FOUND
 			       : r;
-	return vault_crossing_add_ref(t, ref, epoch, ev, len);
+	return vault_crossing_add_ref(t, ref, epoch, no, ev, len);
 }
 
 int
@@ -1522,35 +1522,53 @@ vault_subject_refs(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES]
 	return r;
 }
 
-int
-vault_crossing_add_ref(struct vault_txn *t, const uint8_t xref[VAULT_XREF_BYTES], uint32_t epoch,
-	const uint8_t *ev, size_t len)
+/* One past the number of ref's last crossing of epoch (key: epoch || ref || 0xff..): 1 for none. */
+static int
+crossing_next(struct vault_txn *t, uint8_t key[XKEY_BYTES], uint64_t *nop)
 {
-	uint8_t key[XKEY_BYTES];
 	MDB_cursor *c = NULL;
 	MDB_val k, val;
-	uint64_t no = 1;
 	int rc, r = 0;
 
-	if (t->readonly || !VAULT_EPOCH_IS_KINDED(epoch) ||
-		VAULT_EPOCH_KIND(epoch) != VAULT_KIND_CROSSING)
-		return PASO_E_INVALID_ARG;
-	memcpy(key + 4, xref, XREF_BYTES);
-	be32_put(key, epoch);
+	*nop = 1;
 	memset(key + 4 + XREF_BYTES, 0xff, 8);
 	k.mv_data = key;
-	k.mv_size = sizeof(key);
+	k.mv_size = XKEY_BYTES;
 	if ((rc = mdb_cursor_open(t->txn, t->v->kept, &c)) != 0)
 		return mdb_to_paso(t->v, rc);
 	rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE);
 	rc = rc == 0 ? mdb_cursor_get(c, &k, &val, MDB_PREV)
 		     : mdb_cursor_get(c, &k, &val, MDB_LAST);
 	if (rc == 0 && k.mv_size == XKEY_BYTES && memcmp(k.mv_data, key, 4 + XREF_BYTES) == 0)
-		no = be64_get((const uint8_t *)k.mv_data + 4 + XREF_BYTES) + 1;
+		*nop = be64_get((const uint8_t *)k.mv_data + 4 + XREF_BYTES) + 1;
 	else if (rc != 0 && rc != MDB_NOTFOUND)
 		r = mdb_to_paso(t->v, rc);
 	mdb_cursor_close(c);
-	if (r != 0)
+	return r;
+}
+
+int
+vault_crossing_add_ref(struct vault_txn *t, const uint8_t xref[VAULT_XREF_BYTES], uint32_t epoch,
+	uint64_t no, const uint8_t *ev, size_t len)
+{
+	uint8_t key[XKEY_BYTES];
+	int r;
+
+	if (t->readonly || !VAULT_EPOCH_IS_KINDED(epoch) ||
+		VAULT_EPOCH_KIND(epoch) != VAULT_KIND_CROSSING)
+		return PASO_E_INVALID_ARG;
+	be32_put(key, epoch);
+	memcpy(key + 4, xref, XREF_BYTES);
+	/* A number given (the hub's: the crossing's audit index, above every earlier one) needs no
+	 * search; taken already (rows numbered 1, 2, ... by an earlier hub, or by no == 0 callers,
+	 * are contiguous, so only those collide), the row goes after the subject's last. */
+	if (no != 0) {
+		be64_put(key + 4 + XREF_BYTES, no);
+		if ((r = vault_kept_put(t, epoch, key + 4, XREF_BYTES + 8, ev, len)) !=
+			PASO_E_EXISTS)
+			return r;
+	}
+	if ((r = crossing_next(t, key, &no)) != 0)
 		return r;
 	be64_put(key + 4 + XREF_BYTES, no);
 	return vault_kept_put(t, epoch, key + 4, XREF_BYTES + 8, ev, len);

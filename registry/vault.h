@@ -44,7 +44,9 @@
  *   kept      epoch BE(4) || rest    -> keyring_seal'd bytes under that epoch's KEK, AD = the key:
  *                                       records of a (kind, creation day) epoch (crossings:
  *                                       rest = subject ref(16) || no BE(8), the ref a hash keyed
- *                                       by the subject's DK; refusals: rest = audit index BE(8))
+ *                                       by the subject's DK, no the crossing's audit index (1, 2,
+ *                                       ... in stores of earlier hubs); refusals: rest = audit
+ *                                       index BE(8))
  *   events    subject id || no BE(8) -> version(1) || epoch BE(4) || nonce(24) || ciphertext+tag
  *                                       under the subject's DK, AD = "paso-evt1" || key || header;
  *                                       one row per event (a crossing), numbered from 1
@@ -236,14 +238,16 @@ int vault_kept_count(struct vault_txn *t, uint32_t from, uint32_t below, uint64_
 
 /*
  * Appends a crossing of a subject as a kept row of epoch (a VAULT_EPOCH of the crossing kind),
- * sealed under that epoch's KEK, not the subject's: it expires on its own schedule, and survives
+ * numbered no (rows of a subject and epoch sort by number: no must exceed every number the
+ * subject's earlier crossings got, e.g. the crossing's audit index), or, when no is 0 or already
+ * taken, one past the subject's last in the epoch (a search); sealed under that epoch's KEK, not the subject's: it expires on its own schedule, and survives
  * the subject's erasure unlinkable to the card (its key holds a reference keyed by the subject's
  * data key, not the subject id). vault_event_foreach and vault_event_count see it. Returns 0,
  * PASO_E_NOT_FOUND (no such subject; changes nothing), PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO,
  * PASO_E_CORRUPT, PASO_E_IO, PASO_E_STORAGE, PASO_E_MAP_FULL, PASO_E_INVALID_ARG.
  */
 int vault_crossing_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
-	uint32_t epoch, const uint8_t *ev, size_t len);
+	uint32_t epoch, uint64_t no, const uint8_t *ev, size_t len);
 
 /* The reference of a subject's crossings (keyed by its data key; see vault_crossing_add). */
 #define VAULT_XREF_BYTES 16
@@ -263,7 +267,7 @@ int vault_subject_refs(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BY
  * but PASO_E_NOT_FOUND.
  */
 int vault_crossing_add_ref(struct vault_txn *t, const uint8_t xref[VAULT_XREF_BYTES],
-	uint32_t epoch, const uint8_t *ev, size_t len);
+	uint32_t epoch, uint64_t no, const uint8_t *ev, size_t len);
 
 /* Highest seq recorded for kiosk: 0 and *seqp, or PASO_E_NOT_FOUND, PASO_E_STORAGE. */
 int vault_seen_last(struct vault_txn *t, const char *kiosk, uint64_t *seqp);

@@ -481,7 +481,7 @@ run_sweep_crossings(const struct opts *o, const char *dir, const struct policy *
 			if ((r = vault_crossing_add(ledger_store(t), ids[i / o->days % XSUBJECTS],
 				     VAULT_EPOCH(POLICY_REC_CROSSING,
 					     FIRST_DAY + (uint32_t)(i % o->days)),
-				     ev, sizeof(ev))) != 0)
+				     0, ev, sizeof(ev))) != 0)
 				goto out;
 			ledger_count(t, COUNT_CROSSINGS, 1);
 		}

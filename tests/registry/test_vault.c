@@ -722,6 +722,90 @@ test_events(void **state)
 	assert_int_equal(vault_commit(t), 0);
 }
 
+/* The numbers of the kept crossing rows of one epoch, in key order (a raw read of the map). */
+static size_t
+kept_numbers(struct fx *f, uint32_t epoch, uint64_t *out, size_t max)
+{
+	char path[128];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	size_t n = 0;
+	int rc;
+
+	fx_close(f);
+	(void)snprintf(path, sizeof(path), "%s/store", f->root);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, path, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "kept", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < max;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const uint8_t *kb = k.mv_data;
+
+		assert_int_equal(k.mv_size, 4 + VAULT_XREF_BYTES + 8);
+		if (((uint32_t)kb[0] << 24 | (uint32_t)kb[1] << 16 | (uint32_t)kb[2] << 8 |
+			    kb[3]) != epoch)
+			continue;
+		out[n] = 0;
+		for (size_t i = 0; i < 8; i++)
+			out[n] = out[n] << 8 | kb[4 + VAULT_XREF_BYTES + i];
+		n++;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	assert_int_equal(fx_open(f), 0);
+	return n;
+}
+
+/*
+ * A subject's crossings are numbered by what the caller gives (the hub: each one's audit index,
+ * with no search), or one past its last when none is given or the number is taken (rows of an
+ * earlier hub, numbered 1, 2, ...): listed in the order they were added either way.
+ */
+static void
+test_crossing_numbers(void **state)
+{
+	static const char *const text[] = {"c1", "c2", "c3", "c4", "c5", "c6"};
+	static const uint64_t want[] = {1, 2, 3, 40, 41, 42};
+	const uint32_t e = VAULT_EPOCH(VAULT_KIND_CROSSING, 20000);
+	struct fx *f = *state;
+	struct vault_txn *t = NULL;
+	struct ev_seen seen;
+	uint8_t a[16], pseud[32], ref[VAULT_XREF_BYTES];
+	uint64_t nos[8];
+	size_t i;
+
+	(void)create_one(f, "GT-XN-A", 9, 1, a);
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_subject_refs(t, a, pseud, ref), 0);
+	assert_int_equal(vault_crossing_add(t, a, e, 0, (const uint8_t *)text[0], 2), 0);
+	assert_int_equal(vault_crossing_add_ref(t, ref, e, 0, (const uint8_t *)text[1], 2), 0);
+	assert_int_equal(vault_crossing_add_ref(t, ref, e, 2, (const uint8_t *)text[2], 2), 0);
+	assert_int_equal(vault_crossing_add_ref(t, ref, e, 40, (const uint8_t *)text[3], 2), 0);
+	assert_int_equal(vault_crossing_add_ref(t, ref, e, 0, (const uint8_t *)text[4], 2), 0);
+	assert_int_equal(vault_crossing_add_ref(t, ref, e, 41, (const uint8_t *)text[5], 2), 0);
+	assert_int_equal(vault_commit(t), 0);
+
+	assert_int_equal(kept_numbers(f, e, nos, 8), 6);
+	for (i = 0; i < 6; i++)
+		assert_int_equal(nos[i], want[i]);
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(vault_event_foreach(t, a, collect_event, &seen), 0);
+	assert_int_equal(seen.n, 6);
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(seen.no[i], i + 1);
+		assert_string_equal(seen.text[i], text[i]);
+	}
+	vault_abort(t);
+}
+
 /* The attacker's tool: try every offset of a file as a wrapped key for subject id. */
 static int
 scan_unwraps(struct keyring *kr, const uint8_t *buf, size_t len, const uint8_t id[16])
@@ -1087,6 +1171,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_corrupted_ciphertext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crossing_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shredded_epoch_unrecoverable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_grows_when_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_grows_a_nearly_full_map, setup, teardown),
