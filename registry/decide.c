@@ -405,7 +405,7 @@ accept_reply(struct act *a, const uint8_t *subject, Paso__MatchResult *match, ui
 	a->dc->accepted++;
 	return vault_seen_put_sealed(a->t, m->kiosk, m->env->seq, m->digest,
 		m->reply + FRAME_HEADER_BYTES, m->reply_len - FRAME_HEADER_BYTES,
-		VAULT_EPOCH(ack_kind(a), today(a)));
+		VAULT_EPOCH(ack_kind(a), today(a)), idx);
 }
 
 /* A resend of a message already answered: the same answer again, flagged, audited, not stored. */

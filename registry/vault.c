@@ -23,6 +23,7 @@
 #define REC_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define DKROW_BYTES (KEYRING_WRAPPED_BYTES + KEYRING_HASH_BYTES)
 #define SEENKEY_MAX (VAULT_KIOSK_MAX + 1 + 8)
+#define SEENEXP_ORDERED (4 + 8)              /* seenexp: epoch || order -> seen key */
 #define VAULT_FULL_BELOW ((uint64_t)1 << 20) /* free bytes under which an EIO is a full disk */
 
 struct vault {
@@ -172,36 +173,45 @@ check_seen(const char *path, const MDB_val *k, const MDB_val *v, struct paso_dia
 /*
  * A seenexp row's key is the day its acknowledgement expires (u32 big-endian), the kind of
  * record it acknowledges (0..VAULT_SEEN_KINDS-1), then the seen row's key; its value is empty.
- * A damaged one would make the sweep delete the wrong row, stop at it, or never expire one.
+ * Since per-kind epochs: the epoch, then the seen row's key, value empty; since rows of an
+ * epoch are put in order (vault_seen_put_sealed): the epoch and an order (12 bytes), value the
+ * seen row's key. A damaged one would make the sweep delete the wrong row, stop at it, or never
+ * expire one.
  */
 static int
 check_seenexp(const char *path, const MDB_val *k, const MDB_val *v, struct paso_diag *d)
 {
-	const uint8_t *kb = k->mv_data;
+	const uint8_t *kb = k->mv_data, *sk;
 	char kiosk[4 * 64 + 4];
-	size_t n, i, o;
+	size_t n, i, o, sklen;
 	unsigned kind;
+	int ordered;
 
-	/* Two layouts: expiry day || kind || key, or (since per-kind epochs) epoch || key. */
+	/* Three layouts: expiry day || kind || key, epoch || key, epoch || order -> key. */
 	o = k->mv_size >= 4 && VAULT_EPOCH_IS_KINDED(be32_get(kb)) ? 4 : 5;
-	if (k->mv_size < o + 10 || k->mv_size > o + SEENKEY_MAX)
+	ordered = o == 4 && k->mv_size == SEENEXP_ORDERED;
+	sk = ordered ? v->mv_data : kb + o;
+	sklen = ordered ? v->mv_size : k->mv_size - (k->mv_size >= o ? o : k->mv_size);
+	if (sklen < 10 || sklen > SEENKEY_MAX)
 		return row_damage(path, "seenexp", k,
-			"key is not expiry day, kind and an acknowledgement's key (wrong length)",
+			ordered ? "value is not an acknowledgement's key (wrong length)"
+				: "key is not expiry day, kind and an acknowledgement's key (wrong "
+				  "length)",
 			d);
-	n = k->mv_size - o - 9;
-	(void)snprintf(kiosk, sizeof(kiosk), "%.*s", (int)n, (const char *)kb + o);
+	n = sklen - 9;
+	(void)snprintf(kiosk, sizeof(kiosk), "%.*s", (int)n, (const char *)sk);
 	for (i = 0; i < n; i++)
-		if (kb[o + i] < 0x21 || kb[o + i] > 0x7e)
+		if (sk[i] < 0x21 || sk[i] > 0x7e)
 			return row_damage(path, "seenexp", k,
 				"the acknowledgement's kiosk id holds a byte no kiosk name has", d);
-	if (kb[o + n] != 0)
+	if (sk[n] != 0)
 		return row_damage(path, "seenexp", k,
 			"the acknowledgement's key is not kiosk id, 0, sequence number", d);
 	kind = o == 4 ? VAULT_EPOCH_KIND(be32_get(kb)) : kb[4];
-	if (kind >= VAULT_SEEN_KINDS || v->mv_size != 0)
+	if (kind >= VAULT_SEEN_KINDS || (!ordered && v->mv_size != 0))
 		return paso_diag_set(d, PASO_E_CORRUPT,
 			"%s/data.mdb: damaged: table seenexp, kiosk '%s' seq %llu (%s %lu): %s",
-			path, kiosk, (unsigned long long)be64_get(kb + o + n + 1),
+			path, kiosk, (unsigned long long)be64_get(sk + n + 1),
 			o == 4 ? "key epoch" : "expiring on day", (unsigned long)be32_get(kb),
 			kind >= VAULT_SEEN_KINDS ? "unknown record kind" : "value is not empty");
 	return 0;
@@ -600,9 +610,9 @@ vault_seen_put_until(struct vault_txn *t, const char *kiosk, uint64_t seq,
 int
 vault_seen_put_sealed(struct vault_txn *t, const char *kiosk, uint64_t seq,
 	const uint8_t digest[VAULT_DIGEST_BYTES], const uint8_t *reply, size_t replylen,
-	uint32_t epoch)
+	uint32_t epoch, uint64_t order)
 {
-	uint8_t kb[4 + SEENKEY_MAX];
+	uint8_t kb[SEENKEY_MAX], xb[SEENEXP_ORDERED];
 	MDB_val k, val;
 	size_t klen;
 	int r;
@@ -610,9 +620,9 @@ vault_seen_put_sealed(struct vault_txn *t, const char *kiosk, uint64_t seq,
 	if (t->readonly || !VAULT_EPOCH_IS_KINDED(epoch) || replylen > VAULT_RECORD_MAX ||
 		(replylen > 0 && reply == NULL))
 		return PASO_E_INVALID_ARG;
-	if ((r = seen_key(kiosk, seq, kb + 4, &klen)) != 0)
+	if ((r = seen_key(kiosk, seq, kb, &klen)) != 0)
 		return r;
-	k.mv_data = kb + 4;
+	k.mv_data = kb;
 	k.mv_size = klen;
 	val.mv_size = VAULT_DIGEST_BYTES + 1 + KEYRING_SEAL_OVERHEAD + replylen;
 	if ((r = mdb_to_paso(t->v,
@@ -620,15 +630,18 @@ vault_seen_put_sealed(struct vault_txn *t, const char *kiosk, uint64_t seq,
 		return r;
 	memcpy(val.mv_data, digest, VAULT_DIGEST_BYTES);
 	((uint8_t *)val.mv_data)[VAULT_DIGEST_BYTES] = 0;
-	if ((r = keyring_seal(t->v->kr, epoch, kb + 4, klen, reply, replylen,
+	if ((r = keyring_seal(t->v->kr, epoch, kb, klen, reply, replylen,
 		     (uint8_t *)val.mv_data + VAULT_DIGEST_BYTES + 1)) != 0)
 		return r;
-	be32_put(kb, epoch);
-	k.mv_data = kb;
-	k.mv_size = 4 + klen;
-	val.mv_data = NULL;
-	val.mv_size = 0;
-	return mdb_to_paso(t->v, mdb_put(t->txn, t->v->seenexp, &k, &val, 0));
+	/* Indexed by epoch || order, not epoch || seen key: a group's rows of one epoch then
+	 * go to one place in seenexp (one leaf) instead of one place per kiosk. */
+	be32_put(xb, epoch);
+	be64_put(xb + 4, order);
+	k.mv_data = xb;
+	k.mv_size = sizeof(xb);
+	val.mv_data = kb;
+	val.mv_size = klen;
+	return mdb_to_paso(t->v, mdb_put(t->txn, t->v->seenexp, &k, &val, MDB_NOOVERWRITE));
 }
 
 /* Notes one erased row of epoch e in *out. */
@@ -702,15 +715,19 @@ static int
 erase_cb(void *arg, const MDB_val *k, const MDB_val *v)
 {
 	struct erase_walk *w = arg;
+	uint8_t kb[SEENKEY_MAX];
 	MDB_val sk;
 	int rc;
 
-	(void)v;
 	erased_add(w->out, be32_get(k->mv_data));
 	if (!w->seen)
 		return 0;
-	sk.mv_data = (uint8_t *)k->mv_data + 4;
-	sk.mv_size = k->mv_size - 4;
+	/* epoch || order -> seen key, or (earlier hubs) epoch || seen key -> empty */
+	sk.mv_size = v->mv_size > 0 ? v->mv_size : k->mv_size - 4;
+	if (sk.mv_size > sizeof(kb))
+		return PASO_E_CORRUPT;
+	memcpy(kb, v->mv_size > 0 ? v->mv_data : (const uint8_t *)k->mv_data + 4, sk.mv_size);
+	sk.mv_data = kb;
 	rc = mdb_del(w->t->txn, w->t->v->seen, &sk, NULL);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_paso(w->t->v, rc);
 }
@@ -870,12 +887,17 @@ vault_seen_expire(struct vault_txn *t, uint32_t below, size_t max,
 	 * followed the deleted one (as in ev_erase). */
 	for (rc = mdb_cursor_get(c, &k, &val, MDB_FIRST); rc == 0;
 		rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+		if (k.mv_size < 4) {
+			r = PASO_E_CORRUPT;
+			goto out;
+		}
+		/* The day first: the epoch rows after the day rows have other shapes. */
+		if ((day = be32_get(k.mv_data)) >= below)
+			break;
 		if (k.mv_size < 5 + 10 || k.mv_size > 5 + SEENKEY_MAX) {
 			r = PASO_E_CORRUPT;
 			goto out;
 		}
-		if ((day = be32_get(k.mv_data)) >= below)
-			break;
 		if (n == max) {
 			*morep = 1;
 			break;

@@ -38,8 +38,10 @@
  *   seen      kiosk id || 0 || seq BE(8) -> payload digest (32) || reply bytes
  *   seenexp   day BE(4) || kind(1) || seen key -> empty; when a seen row expires (rows put
  *                                       with vault_seen_put_until only), or
- *             epoch BE(4) || seen key -> empty, for rows put with vault_seen_put_sealed, whose
- *                                       answer is digest || 0 || keyring_seal'd under the epoch
+ *             epoch BE(4) || order BE(8) -> seen key, for rows put with vault_seen_put_sealed
+ *                                       (order: the answer's audit index), whose answer is
+ *                                       digest || 0 || keyring_seal'd under the epoch, or
+ *             epoch BE(4) || seen key -> empty, for such rows put by earlier hubs (read alike)
  *   meta      string key             -> u64 BE(8)
  *   kept      epoch BE(4) || rest    -> keyring_seal'd bytes under that epoch's KEK, AD = the key:
  *                                       records of a (kind, creation day) epoch (crossings:
@@ -179,12 +181,15 @@ int vault_seen_due(struct vault_txn *t, uint32_t below, uint64_t counts[VAULT_SE
 
 /*
  * As vault_seen_put, with the answer sealed under the KEK of epoch (a VAULT_EPOCH) and the row
- * indexed under it, so it expires with its epoch and shredding the epoch erases it from every
- * copy. vault_seen_get opens it. Same returns, and PASO_E_IO (key file).
+ * indexed under epoch || order, so it expires with its epoch and shredding the epoch erases it
+ * from every copy. order is unique to the row within the epoch and grows with time (the hub
+ * gives the answer's audit index): one epoch's rows are then indexed in one place, not one per
+ * kiosk. vault_seen_get opens it. Same returns (PASO_E_EXISTS also when order is taken), and
+ * PASO_E_IO (key file).
  */
 int vault_seen_put_sealed(struct vault_txn *t, const char *kiosk, uint64_t seq,
 	const uint8_t digest[VAULT_DIGEST_BYTES], const uint8_t *reply, size_t replylen,
-	uint32_t epoch);
+	uint32_t epoch, uint64_t order);
 
 /* What one bounded erasure of epoch rows did (vault_kept_erase, vault_seenexp_erase). */
 struct vault_erased {

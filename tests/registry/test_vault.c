@@ -1084,9 +1084,99 @@ poke_row(struct fx *f, const char *name, const void *key, size_t klen, const voi
 	k.mv_size = klen;
 	v.mv_data = (void *)val;
 	v.mv_size = vlen;
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	if (val != NULL)
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	else /* NULL: the row goes */
+		assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
+}
+
+static void
+seenexp_key(uint8_t key[12], uint32_t epoch, uint64_t order)
+{
+	for (int i = 0; i < 4; i++)
+		key[i] = (uint8_t)(epoch >> (24 - 8 * i));
+	for (int i = 0; i < 8; i++)
+		key[4 + i] = (uint8_t)(order >> (56 - 8 * i));
+}
+
+/*
+ * A sealed acknowledgement is indexed under its epoch and order (the hub: its audit index), so
+ * one epoch's rows sit together whatever kiosk sent them; rows an earlier hub indexed under
+ * epoch || seen key still open, count and go with their epoch; a damaged index row is named.
+ */
+static void
+test_seenexp_layouts(void **state)
+{
+	const uint32_t e = VAULT_EPOCH(VAULT_KIND_CROSSING, 20000),
+		       e2 = VAULT_EPOCH(VAULT_KIND_CROSSING, 20001);
+	struct fx *f = *state;
+	struct vault_txn *t = NULL;
+	struct vault_erased out;
+	struct paso_diag dg = {0};
+	uint8_t digest[32] = {1}, got[32], reply[64], key[12], old[4 + 16], *r = NULL;
+	Paso__Envelope env = PASO__ENVELOPE__INIT;
+	Paso__Ack ack = PASO__ACK__INIT;
+	uint64_t n = 0, counts[VAULT_SEEN_KINDS] = {0};
+	uint32_t first = 0, last = 0;
+	size_t rlen, len = 0, expired = 0;
+	int more = 0;
+
+	ack.seq = 1;
+	env.body_case = PASO__ENVELOPE__BODY_ACK;
+	env.ack = &ack;
+	rlen = paso__envelope__pack(&env, reply);
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_seen_put_sealed(t, "kiosk-a", 1, digest, reply, rlen, e, 100), 0);
+	assert_int_equal(vault_seen_put_sealed(t, "kiosk-b", 1, digest, reply, rlen, e, 101), 0);
+	assert_int_equal(vault_seen_put_sealed(t, "kiosk-a", 2, digest, reply, rlen, e2, 102), 0);
+	assert_int_equal(vault_seen_put_sealed(t, "kiosk-c", 7, digest, reply, rlen, e, 103), 0);
+	assert_int_equal(vault_seen_put_until(t, "kiosk-e", 1, digest, reply, rlen, 50, 1), 0);
+	assert_int_equal(vault_commit(t), 0);
+	assert_int_equal(vault_begin(f->v, 0, &t), 0); /* an order taken is refused */
+	assert_int_equal(
+		vault_seen_put_sealed(t, "kiosk-d", 1, digest, reply, rlen, e, 101), PASO_E_EXISTS);
+	vault_abort(t);
+
+	/* kiosk-c's row as an earlier hub indexed it: epoch || seen key -> empty. */
+	fx_close(f);
+	seenexp_key(key, e, 103);
+	poke_row(f, "seenexp", key, sizeof(key), NULL, 0);
+	seenexp_key(old, e, 0);
+	memcpy(old + 4, "kiosk-c\0\0\0\0\0\0\0\0\7", 16);
+	poke_row(f, "seenexp", old, sizeof(old), "", 0);
+	if (open_code(f, &dg) != 0) /* both layouts pass the shape check */
+		fail_msg("%s", dg.msg);
+
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	assert_int_equal(vault_seenexp_count(t, e, e + 1, &n), 0);
+	assert_int_equal(n, 3);
+	/* The day rows expire alone; the epoch rows after them are not read as day rows. */
+	assert_int_equal(vault_seen_expire(t, 60, 10, counts, &first, &last, &expired, &more), 0);
+	assert_int_equal(expired, 1);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(vault_seenexp_erase(t, e, e + 1, 10, &out), 0);
+	assert_int_equal(out.rows, 3);
+	assert_int_equal(vault_commit(t), 0);
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	assert_int_equal(vault_seen_get(t, "kiosk-a", 1, got, &r, &len), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_seen_get(t, "kiosk-b", 1, got, &r, &len), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_seen_get(t, "kiosk-c", 7, got, &r, &len), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_seen_get(t, "kiosk-e", 1, got, &r, &len), PASO_E_NOT_FOUND);
+	assert_int_equal(vault_seen_get(t, "kiosk-a", 2, got, &r, &len), 0); /* the next day's */
+	assert_int_equal(len, rlen);
+	assert_memory_equal(r, reply, rlen);
+	free(r);
+	vault_abort(t);
+
+	fx_close(f); /* an index row whose value is no acknowledgement's key */
+	seenexp_key(key, e2, 200);
+	poke_row(f, "seenexp", key, sizeof(key), "x", 1);
+	assert_int_equal(open_code(f, &dg), PASO_E_CORRUPT);
+	assert_non_null(
+		strstr(dg.msg, "data.mdb: damaged: table seenexp, row 40404e2100000000000000c8: "
+			       "value is not an acknowledgement's key"));
 }
 
 /* The resend memory's expiry index is shape-checked at open like every other table. */
@@ -1164,6 +1254,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_damage_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damage_meta_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damage_seenexp_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seenexp_layouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seen_idempotency, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_reopen_and_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreach_range_parts, setup, teardown),
