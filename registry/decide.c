@@ -991,8 +991,9 @@ act_enroll(struct act *a)
 
 /*
  * Keeps a crossing event as a record of its own, sealed under the key epoch of crossings made
- * today: it expires after retention_days.crossing, apart from the subject's enrolment. It is
- * numbered by its audit entry's index idx (ordered, unique: no search for the subject's last).
+ * today: it expires after retention_days.crossing, apart from the subject's enrolment. Its key
+ * leads with its audit entry's index idx (unique, growing): a group's crossings are appended
+ * together, and no search for the subject's last crossing is needed.
  */
 static int
 record_crossing(struct act *a, const uint8_t id[VAULT_ID_BYTES], const uint8_t *xref,

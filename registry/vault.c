@@ -1474,10 +1474,17 @@ out:
 	return r;
 }
 
-/* --- crossings kept under their own epochs: epoch || ref(16) || no BE(8) ------------------- */
+/*
+ * --- crossings kept under their own epochs: epoch || no BE(8) || ref(16) || 2 ----------------
+ * no is the crossing's audit index: a day's rows are appended in one place, so a commit group
+ * writes a few pages of them instead of one leaf per subject. Rows of earlier hubs are
+ * epoch || ref(16) || no BE(8) (no = 1, 2, ... per subject and day); both are read.
+ */
 
 #define XREF_BYTES VAULT_XREF_BYTES
-#define XKEY_BYTES (4 + XREF_BYTES + 8)
+#define XKEY_BYTES (4 + XREF_BYTES + 8)      /* earlier hubs: epoch || ref || no */
+#define XKEY2_BYTES (4 + 8 + XREF_BYTES + 1) /* epoch || no || ref || XKEY2_TAG */
+#define XKEY2_TAG 2
 #define XKIND_FROM VAULT_EPOCH(VAULT_KIND_CROSSING, 0)
 #define XKIND_END (VAULT_EPOCH(VAULT_KIND_CROSSING, VAULT_EPOCH_DAY_MASK) + 1)
 
@@ -1520,7 +1527,7 @@ vault_crossing_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES]
 	int r;
 
 	if (t->readonly || !VAULT_EPOCH_IS_KINDED(epoch) ||
-		VAULT_EPOCH_KIND(epoch) != VAULT_KIND_CROSSING)
+		VAULT_EPOCH_KIND(epoch) != VAULT_KIND_CROSSING || no == 0)
 		return PASO_E_INVALID_ARG;
 	if ((r = xref_of(t, subject_id, ref)) != 0)
 		return r == PASO_E_CORRUPT && rec_get(t, subject_id, &val) == PASO_E_NOT_FOUND
@@ -1544,73 +1551,61 @@ vault_subject_refs(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES]
 	return r;
 }
 
-/* One past the number of ref's last crossing of epoch (key: epoch || ref || 0xff..): 1 for none. */
-static int
-crossing_next(struct vault_txn *t, uint8_t key[XKEY_BYTES], uint64_t *nop)
-{
-	MDB_cursor *c = NULL;
-	MDB_val k, val;
-	int rc, r = 0;
-
-	*nop = 1;
-	memset(key + 4 + XREF_BYTES, 0xff, 8);
-	k.mv_data = key;
-	k.mv_size = XKEY_BYTES;
-	if ((rc = mdb_cursor_open(t->txn, t->v->kept, &c)) != 0)
-		return mdb_to_paso(t->v, rc);
-	rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE);
-	rc = rc == 0 ? mdb_cursor_get(c, &k, &val, MDB_PREV)
-		     : mdb_cursor_get(c, &k, &val, MDB_LAST);
-	if (rc == 0 && k.mv_size == XKEY_BYTES && memcmp(k.mv_data, key, 4 + XREF_BYTES) == 0)
-		*nop = be64_get((const uint8_t *)k.mv_data + 4 + XREF_BYTES) + 1;
-	else if (rc != 0 && rc != MDB_NOTFOUND)
-		r = mdb_to_paso(t->v, rc);
-	mdb_cursor_close(c);
-	return r;
-}
-
 int
 vault_crossing_add_ref(struct vault_txn *t, const uint8_t xref[VAULT_XREF_BYTES], uint32_t epoch,
 	uint64_t no, const uint8_t *ev, size_t len)
 {
-	uint8_t key[XKEY_BYTES];
-	int r;
+	uint8_t key[XKEY2_BYTES];
 
 	if (t->readonly || !VAULT_EPOCH_IS_KINDED(epoch) ||
-		VAULT_EPOCH_KIND(epoch) != VAULT_KIND_CROSSING)
+		VAULT_EPOCH_KIND(epoch) != VAULT_KIND_CROSSING || no == 0)
 		return PASO_E_INVALID_ARG;
 	be32_put(key, epoch);
-	memcpy(key + 4, xref, XREF_BYTES);
-	/* A number given (the hub's: the crossing's audit index, above every earlier one) needs no
-	 * search; taken already (rows numbered 1, 2, ... by an earlier hub, or by no == 0 callers,
-	 * are contiguous, so only those collide), the row goes after the subject's last. */
-	if (no != 0) {
-		be64_put(key + 4 + XREF_BYTES, no);
-		if ((r = vault_kept_put(t, epoch, key + 4, XREF_BYTES + 8, ev, len)) !=
-			PASO_E_EXISTS)
-			return r;
-	}
-	if ((r = crossing_next(t, key, &no)) != 0)
-		return r;
-	be64_put(key + 4 + XREF_BYTES, no);
-	return vault_kept_put(t, epoch, key + 4, XREF_BYTES + 8, ev, len);
+	be64_put(key + 4, no);
+	memcpy(key + 12, xref, XREF_BYTES);
+	key[XKEY2_BYTES - 1] = XKEY2_TAG;
+	return vault_kept_put(t, epoch, key + 4, XKEY2_BYTES - 4, ev, len);
 }
 
-/* Calls cb for each kept crossing of ref, oldest epoch first, numbering from *nop + 1. */
+/* Opens the kept crossing at the cursor (key k, sealed val) and hands it to cb as number ++*nop. */
+static int
+crossing_open(struct vault_txn *t, const MDB_val *k, const MDB_val *val,
+	int (*cb)(void *arg, uint64_t no, const uint8_t *ev, size_t len), void *arg, uint64_t *nop)
+{
+	uint8_t *out;
+	size_t len;
+	int r;
+
+	if (val->mv_size < KEYRING_SEAL_OVERHEAD)
+		return PASO_E_CORRUPT;
+	len = val->mv_size - KEYRING_SEAL_OVERHEAD;
+	if ((out = malloc(len ? len : 1)) == NULL)
+		return PASO_E_NOMEM;
+	if ((r = keyring_unseal(
+		     t->v->kr, k->mv_data, k->mv_size, val->mv_data, val->mv_size, out)) == 0)
+		r = cb(arg, ++*nop, out, len);
+	vault_free_record(out, len);
+	return r;
+}
+
+/*
+ * Calls cb for each kept crossing of ref, oldest epoch first, numbering from *nop + 1: in each
+ * epoch its rows of earlier hubs (one seek), then its rows numbered by audit index, found by
+ * reading every crossing row of the epoch (their keys lead with the number, not the ref).
+ */
 static int
 crossings_of(struct vault_txn *t, const uint8_t ref[XREF_BYTES],
 	int (*cb)(void *arg, uint64_t no, const uint8_t *ev, size_t len), void *arg, uint64_t *nop)
 {
-	uint8_t probe[XKEY_BYTES] = {0}, *out;
+	uint8_t probe[XKEY_BYTES] = {0};
 	MDB_cursor *c = NULL;
 	MDB_val k, val;
 	uint32_t e = XKIND_FROM;
-	size_t len;
 	int rc, r = 0;
 
 	if ((rc = mdb_cursor_open(t->txn, t->v->kept, &c)) != 0)
 		return mdb_to_paso(t->v, rc);
-	/* One seek per epoch holding crossings: jump to this subject's rows in each. */
+	/* One pass per epoch holding crossings. */
 	while (e < XKIND_END) {
 		be32_put(probe, e);
 		memcpy(probe + 4, ref, XREF_BYTES);
@@ -1619,23 +1614,28 @@ crossings_of(struct vault_txn *t, const uint8_t ref[XREF_BYTES],
 		k.mv_size = sizeof(probe);
 		for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;
 			rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
-			if (k.mv_size != XKEY_BYTES || be32_get(k.mv_data) != e ||
+			if (k.mv_size < 4 + XREF_BYTES || be32_get(k.mv_data) != e ||
 				memcmp((const uint8_t *)k.mv_data + 4, ref, XREF_BYTES) != 0)
 				break;
-			if (val.mv_size < KEYRING_SEAL_OVERHEAD) {
-				r = PASO_E_CORRUPT;
+			if (k.mv_size == XKEY_BYTES &&
+				(r = crossing_open(t, &k, &val, cb, arg, nop)) != 0)
 				goto out;
-			}
-			len = val.mv_size - KEYRING_SEAL_OVERHEAD;
-			if ((out = malloc(len ? len : 1)) == NULL) {
-				r = PASO_E_NOMEM;
-				goto out;
-			}
-			if ((r = keyring_unseal(t->v->kr, k.mv_data, k.mv_size, val.mv_data,
-				     val.mv_size, out)) == 0)
-				r = cb(arg, ++*nop, out, len);
-			vault_free_record(out, len);
-			if (r != 0)
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			r = mdb_to_paso(t->v, rc);
+			goto out;
+		}
+		k.mv_data = probe;
+		k.mv_size = 4;
+		for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;
+			rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+			const uint8_t *kb = k.mv_data;
+
+			if (k.mv_size < 4 || be32_get(kb) != e)
+				break;
+			if (k.mv_size == XKEY2_BYTES && kb[XKEY2_BYTES - 1] == XKEY2_TAG &&
+				memcmp(kb + 12, ref, XREF_BYTES) == 0 &&
+				(r = crossing_open(t, &k, &val, cb, arg, nop)) != 0)
 				goto out;
 		}
 		if (rc != 0) {

@@ -45,10 +45,11 @@
  *   meta      string key             -> u64 BE(8)
  *   kept      epoch BE(4) || rest    -> keyring_seal'd bytes under that epoch's KEK, AD = the key:
  *                                       records of a (kind, creation day) epoch (crossings:
- *                                       rest = subject ref(16) || no BE(8), the ref a hash keyed
- *                                       by the subject's DK, no the crossing's audit index (1, 2,
- *                                       ... in stores of earlier hubs); refusals: rest = audit
- *                                       index BE(8))
+ *                                       rest = no BE(8) || subject ref(16) || 2, no the
+ *                                       crossing's audit index, the ref a hash keyed by the
+ *                                       subject's DK; earlier hubs: rest = subject ref(16) ||
+ *                                       no BE(8), no = 1, 2, ... a subject and day; refusals:
+ *                                       rest = audit index BE(8))
  *   events    subject id || no BE(8) -> version(1) || epoch BE(4) || nonce(24) || ciphertext+tag
  *                                       under the subject's DK, AD = "paso-evt1" || key || header;
  *                                       one row per event (a crossing), numbered from 1
@@ -243,13 +244,15 @@ int vault_kept_count(struct vault_txn *t, uint32_t from, uint32_t below, uint64_
 
 /*
  * Appends a crossing of a subject as a kept row of epoch (a VAULT_EPOCH of the crossing kind),
- * numbered no (rows of a subject and epoch sort by number: no must exceed every number the
- * subject's earlier crossings got, e.g. the crossing's audit index), or, when no is 0 or already
- * taken, one past the subject's last in the epoch (a search); sealed under that epoch's KEK, not the subject's: it expires on its own schedule, and survives
+ * numbered no (not 0; unique in the epoch, growing with time: the hub gives the crossing's
+ * audit index), keyed by that number first so that a day's crossings are appended in one place
+ * of the map, not one per subject (a commit group then dirties a few pages of them, not one
+ * leaf per crossing); sealed under that epoch's KEK, not the subject's: it expires on its own schedule, and survives
  * the subject's erasure unlinkable to the card (its key holds a reference keyed by the subject's
  * data key, not the subject id). vault_event_foreach and vault_event_count see it. Returns 0,
  * PASO_E_NOT_FOUND (no such subject; changes nothing), PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO,
- * PASO_E_CORRUPT, PASO_E_IO, PASO_E_STORAGE, PASO_E_MAP_FULL, PASO_E_INVALID_ARG.
+ * PASO_E_CORRUPT, PASO_E_IO, PASO_E_STORAGE, PASO_E_MAP_FULL, PASO_E_INVALID_ARG, PASO_E_EXISTS
+ * (no taken; changes nothing).
  */
 int vault_crossing_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
 	uint32_t epoch, uint64_t no, const uint8_t *ev, size_t len);
@@ -361,7 +364,8 @@ int vault_event_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES
  * Calls cb for each event of a subject in order, decrypted (borrowed: wiped after cb returns):
  * first the rows sealed under its data key (vault_event_add), then its crossings kept under
  * their own epochs (vault_crossing_add), oldest epoch first, numbered on after the former.
- * A non-zero return from cb stops the walk and is returned. Returns 0 (also for no events),
+ * It reads every crossing row kept (their keys lead with their number): a look at one subject
+ * for an inquiry, not for traffic. A non-zero return from cb stops the walk and is returned. Returns 0 (also for no events),
  * PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO (tampered row), PASO_E_CORRUPT, PASO_E_STORAGE.
  */
 int vault_event_foreach(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],

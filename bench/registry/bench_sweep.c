@@ -41,7 +41,7 @@ struct opts {
 	int crossings; /* --kind crossing */
 };
 
-#define XROW_KEY (4 + 16 + 8) /* epoch || subject ref || number, as vault_crossing_add */
+#define XROW_KEY (4 + 16 + 8) /* epoch || subject ref || number (earlier hubs' crossing rows) */
 #define XROW_BYTES 160        /* a packed crossing event, about */
 #define XSUBJECTS 1000        /* people the crossings are spread over */
 
@@ -481,7 +481,7 @@ run_sweep_crossings(const struct opts *o, const char *dir, const struct policy *
 			if ((r = vault_crossing_add(ledger_store(t), ids[i / o->days % XSUBJECTS],
 				     VAULT_EPOCH(POLICY_REC_CROSSING,
 					     FIRST_DAY + (uint32_t)(i % o->days)),
-				     0, ev, sizeof(ev))) != 0)
+				     (uint64_t)i + 1, ev, sizeof(ev))) != 0)
 				goto out;
 			ledger_count(t, COUNT_CROSSINGS, 1);
 		}

@@ -130,8 +130,8 @@ build_fixture(
 			goto out;
 		for (j = 0; j < 10000 && i < n; j++, i++) {
 			if ((r = vault_crossing_add(ledger_store(t), ids[i % FIXTURE_PEOPLE],
-				     VAULT_EPOCH(POLICY_REC_CROSSING, day), 0, ev, sizeof(ev))) !=
-				0)
+				     VAULT_EPOCH(POLICY_REC_CROSSING, day), (uint64_t)i + 1, ev,
+				     sizeof(ev))) != 0)
 				goto out;
 			ledger_count(t, COUNT_CROSSINGS, 1);
 		}

@@ -722,7 +722,7 @@ test_events(void **state)
 	assert_int_equal(vault_commit(t), 0);
 }
 
-/* The numbers of the kept crossing rows of one epoch, in key order (a raw read of the map). */
+/* The numbers of the kept crossing rows of one epoch keyed number first, in key order (raw). */
 static size_t
 kept_numbers(struct fx *f, uint32_t epoch, uint64_t *out, size_t max)
 {
@@ -747,13 +747,13 @@ kept_numbers(struct fx *f, uint32_t epoch, uint64_t *out, size_t max)
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		const uint8_t *kb = k.mv_data;
 
-		assert_int_equal(k.mv_size, 4 + VAULT_XREF_BYTES + 8);
-		if (((uint32_t)kb[0] << 24 | (uint32_t)kb[1] << 16 | (uint32_t)kb[2] << 8 |
-			    kb[3]) != epoch)
+		if (k.mv_size != 4 + 8 + VAULT_XREF_BYTES + 1 ||
+			((uint32_t)kb[0] << 24 | (uint32_t)kb[1] << 16 | (uint32_t)kb[2] << 8 |
+				kb[3]) != epoch)
 			continue;
 		out[n] = 0;
 		for (size_t i = 0; i < 8; i++)
-			out[n] = out[n] << 8 | kb[4 + VAULT_XREF_BYTES + i];
+			out[n] = out[n] << 8 | kb[4 + i];
 		n++;
 	}
 	mdb_cursor_close(c);
@@ -764,45 +764,63 @@ kept_numbers(struct fx *f, uint32_t epoch, uint64_t *out, size_t max)
 }
 
 /*
- * A subject's crossings are numbered by what the caller gives (the hub: each one's audit index,
- * with no search), or one past its last when none is given or the number is taken (rows of an
- * earlier hub, numbered 1, 2, ...): listed in the order they were added either way.
+ * A subject's crossings are keyed by their number (the hub: each one's audit index) before the
+ * subject's reference, so a day's rows sit together; rows an earlier hub keyed reference first
+ * (numbered 1, 2, ...) are still listed, before the day's newer ones, and each subject gets
+ * only its own.
  */
 static void
 test_crossing_numbers(void **state)
 {
-	static const char *const text[] = {"c1", "c2", "c3", "c4", "c5", "c6"};
-	static const uint64_t want[] = {1, 2, 3, 40, 41, 42};
-	const uint32_t e = VAULT_EPOCH(VAULT_KIND_CROSSING, 20000);
+	static const char *const text[] = {"c1", "c2", "c3", "c4", "c5"};
+	static const uint64_t want[] = {39, 40, 41};
+	const uint32_t e = VAULT_EPOCH(VAULT_KIND_CROSSING, 20000),
+		       e2 = VAULT_EPOCH(VAULT_KIND_CROSSING, 20001);
 	struct fx *f = *state;
 	struct vault_txn *t = NULL;
 	struct ev_seen seen;
-	uint8_t a[16], pseud[32], ref[VAULT_XREF_BYTES];
+	uint8_t a[16], b[16], pseud[32], ref[VAULT_XREF_BYTES], refb[VAULT_XREF_BYTES],
+		old[VAULT_XREF_BYTES + 8] = {0};
 	uint64_t nos[8];
 	size_t i;
 
 	(void)create_one(f, "GT-XN-A", 9, 1, a);
+	(void)create_one(f, "GT-XN-B", 9, 2, b);
 	assert_int_equal(vault_begin(f->v, 0, &t), 0);
 	assert_int_equal(vault_subject_refs(t, a, pseud, ref), 0);
-	assert_int_equal(vault_crossing_add(t, a, e, 0, (const uint8_t *)text[0], 2), 0);
-	assert_int_equal(vault_crossing_add_ref(t, ref, e, 0, (const uint8_t *)text[1], 2), 0);
-	assert_int_equal(vault_crossing_add_ref(t, ref, e, 2, (const uint8_t *)text[2], 2), 0);
-	assert_int_equal(vault_crossing_add_ref(t, ref, e, 40, (const uint8_t *)text[3], 2), 0);
-	assert_int_equal(vault_crossing_add_ref(t, ref, e, 0, (const uint8_t *)text[4], 2), 0);
-	assert_int_equal(vault_crossing_add_ref(t, ref, e, 41, (const uint8_t *)text[5], 2), 0);
+	assert_int_equal(vault_subject_refs(t, b, pseud, refb), 0);
+	/* Two rows as an earlier hub kept them: epoch || ref || 1, 2. */
+	memcpy(old, ref, VAULT_XREF_BYTES);
+	for (i = 0; i < 2; i++) {
+		old[sizeof(old) - 1] = (uint8_t)(i + 1);
+		assert_int_equal(
+			vault_kept_put(t, e, old, sizeof(old), (const uint8_t *)text[i], 2), 0);
+	}
+	assert_int_equal(vault_crossing_add_ref(t, refb, e, 39, (const uint8_t *)"b1", 2), 0);
+	assert_int_equal(vault_crossing_add(t, a, e, 40, (const uint8_t *)text[2], 2), 0);
+	assert_int_equal(vault_crossing_add_ref(t, ref, e, 41, (const uint8_t *)text[3], 2), 0);
+	assert_int_equal(vault_crossing_add_ref(t, ref, e2, 50, (const uint8_t *)text[4], 2), 0);
+	assert_int_equal(
+		vault_crossing_add_ref(t, ref, e, 41, (const uint8_t *)"xx", 2), PASO_E_EXISTS);
+	assert_int_equal(
+		vault_crossing_add_ref(t, ref, e, 0, (const uint8_t *)"xx", 2), PASO_E_INVALID_ARG);
 	assert_int_equal(vault_commit(t), 0);
 
-	assert_int_equal(kept_numbers(f, e, nos, 8), 6);
-	for (i = 0; i < 6; i++)
+	assert_int_equal(kept_numbers(f, e, nos, 8), 3);
+	for (i = 0; i < 3; i++)
 		assert_int_equal(nos[i], want[i]);
 	assert_int_equal(vault_begin(f->v, 1, &t), 0);
 	memset(&seen, 0, sizeof(seen));
 	assert_int_equal(vault_event_foreach(t, a, collect_event, &seen), 0);
-	assert_int_equal(seen.n, 6);
-	for (i = 0; i < 6; i++) {
+	assert_int_equal(seen.n, 5);
+	for (i = 0; i < 5; i++) {
 		assert_int_equal(seen.no[i], i + 1);
 		assert_string_equal(seen.text[i], text[i]);
 	}
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(vault_event_foreach(t, b, collect_event, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.text[0], "b1");
 	vault_abort(t);
 }
 
