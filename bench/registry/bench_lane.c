@@ -31,6 +31,8 @@
  *     crossing's in the log: answering earlier would leave, after a crash, a later entry
  *     committed and an earlier one not). Pessimistic: here the enrolment lane is always
  *     committing, where the hub's would spend part of its time deciding.
+ * --rate paces the enrolment groups at the hub's enrolment rate (its deduplication sets it, not
+ * the disk); by default they go back to back, the most the disk can take.
  * Baseline (same run, same files): the crossings with no enrolment going on. Rounds
  * alternate alone and beside; the ratio is p99 beside / p99 alone over all rounds.
  */
@@ -40,7 +42,7 @@
 #define BENCH_MAX_ROUNDS 20
 
 struct opts {
-	unsigned long crossings, rounds, subjects, record;
+	unsigned long crossings, rounds, subjects, record, rate;
 	const char *dir;
 };
 
@@ -72,6 +74,16 @@ now_s(void)
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* For pthread_cond_timedwait, which waits against CLOCK_REALTIME. */
+static double
+wall_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
@@ -248,19 +260,34 @@ static void *
 writer(void *arg)
 {
 	struct bench *b = arg;
+	struct timespec until;
 	uint64_t seq = 0;
+	double next = 0, w; /* --rate: when the next group may start (CLOCK_REALTIME, s) */
 	int rc = 0, cross, heavy;
 
 	for (;;) {
 		pthread_mutex_lock(&b->mu);
-		while (!b->stop && !b->heavy_on && !(b->pending && !b->lanes))
-			pthread_cond_wait(&b->cv, &b->mu);
+		for (;;) {
+			if (b->stop || (b->pending && !b->lanes))
+				break;
+			if (b->heavy_on && (b->o.rate == 0 || wall_s() >= next))
+				break;
+			if (!b->heavy_on || b->o.rate == 0) {
+				pthread_cond_wait(&b->cv, &b->mu);
+				continue;
+			}
+			/* paced: wait for the next group's turn, or a crossing (one writer) */
+			w = next;
+			until.tv_sec = (time_t)w;
+			until.tv_nsec = (long)((w - (double)until.tv_sec) * 1e9);
+			(void)pthread_cond_timedwait(&b->cv, &b->mu, &until);
+		}
 		if (b->stop) {
 			pthread_mutex_unlock(&b->mu);
 			break;
 		}
 		cross = b->pending && !b->lanes;
-		heavy = b->heavy_on;
+		heavy = b->heavy_on && (b->o.rate == 0 || wall_s() >= next);
 		pthread_mutex_unlock(&b->mu);
 		if (cross) {
 			rc = crossing(b, &b->heavy);
@@ -270,6 +297,16 @@ writer(void *arg)
 			pthread_cond_broadcast(&b->cv);
 			pthread_mutex_unlock(&b->mu);
 		} else if (heavy) {
+			/* --rate: enrolments a second, as the hub's loop would commit them (its
+			 * deduplication, not the disk, sets that pace) */
+			if (b->o.rate > 0) {
+				double gap = (double)BENCH_GROUP / (double)b->o.rate;
+
+				/* no catching up after a pause (between phases) */
+				if (next == 0 || wall_s() - next > gap)
+					next = wall_s();
+				next += gap;
+			}
 			if ((rc = heavy_group(b, &seq)) != 0)
 				break;
 			pthread_mutex_lock(&b->mu);
@@ -346,6 +383,7 @@ usage(FILE *fp)
 		"  --rounds R     alone/beside rounds per layout (default 3, at most %d)\n"
 		"  --subjects S   subjects in the enrolment store first (default 20000)\n"
 		"  --record BYTES sealed record per enrolment (default 8500)\n"
+		"  --rate E       enrolments a second at most (default 0: groups back to back)\n"
 		"  --dir DIR      where to create scratch stores (default /var/tmp; not tmpfs)\n",
 		BENCH_MAX_ROUNDS);
 }
@@ -379,7 +417,7 @@ main(int argc, char **argv)
 	int layout, ph, rc, i;
 
 	memset(&b, 0, sizeof(b));
-	b.o = (struct opts){500, 3, 20000, 8500, "/var/tmp"};
+	b.o = (struct opts){500, 3, 20000, 8500, 0, "/var/tmp"};
 	for (i = 1; i < argc; i++) {
 		unsigned long *dst = NULL, min = 1, max = 0;
 
@@ -397,6 +435,8 @@ main(int argc, char **argv)
 			dst = &b.o.subjects, min = 0, max = 2000000;
 		else if (strcmp(argv[i], "--record") == 0)
 			dst = &b.o.record, min = 16, max = 65536;
+		else if (strcmp(argv[i], "--rate") == 0)
+			dst = &b.o.rate, min = 0, max = 1000000;
 		if (dst == NULL || i + 1 >= argc) {
 			fprintf(stderr, "bench_lane: unknown option or missing value: '%s'\n",
 				argv[i]);
@@ -468,8 +508,9 @@ main(int argc, char **argv)
 			p99[layout][ph] = pct(lat[layout][ph], n, 0.99) * 1e3;
 		}
 	printf("%lu crossings one at a time per phase, %lu rounds; enrolment groups of %d "
-	       "(%lu-byte records) into a store of %lu subjects:\n",
-		b.o.crossings, b.o.rounds, BENCH_GROUP, b.o.record, b.o.subjects);
+	       "(%lu-byte records) into a store of %lu subjects, %s:\n",
+		b.o.crossings, b.o.rounds, BENCH_GROUP, b.o.record, b.o.subjects,
+		b.o.rate > 0 ? "paced (--rate)" : "back to back");
 	for (layout = 0; layout < 3; layout++) {
 		printf("  %s:\n", layout == 0   ? "one writer (one store, as the hub's loop)"
 				  : layout == 1 ? "two lanes (crossings' own store, one log)"
