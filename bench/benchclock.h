@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What the benchmarks share: clocks in seconds, a comparison for sorting times, a median. */
+/* What the benchmarks share: clocks in seconds, a comparison for sorting times, a median, and
+ * the parse of a whole-number option. */
 #ifndef PASO_BENCHCLOCK_H
 #define PASO_BENCHCLOCK_H
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -40,6 +43,26 @@ median_sort(double *v, size_t n)
 		return 0;
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Parses option opt's value s as a whole number in [min, max] into *out: 0, or -1 after saying
+ * on stderr, as prog, which option wanted what. */
+static inline int
+bench_parse_ul(const char *prog, const char *opt, const char *s, unsigned long min,
+	unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "%s: %s wants a whole number in %lu..%lu: '%s'\n", prog, opt, min,
+			max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
 }
 
 #endif

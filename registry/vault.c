@@ -814,6 +814,32 @@ struct kept_walk {
 	size_t plen;
 };
 
+/* Opens the kept row k (sealed value v) into a new buffer (*outp, *lenp; free it with
+ * vault_free_record). 0, PASO_E_CORRUPT, PASO_E_NOMEM or keyring_unseal's error. */
+static int
+kept_unseal(struct vault_txn *t, const MDB_val *k, const MDB_val *v, uint8_t **outp, size_t *lenp)
+{
+	uint8_t *out;
+	size_t len;
+	int r;
+
+	*outp = NULL;
+	*lenp = 0;
+	if (v->mv_size < KEYRING_SEAL_OVERHEAD)
+		return PASO_E_CORRUPT;
+	len = v->mv_size - KEYRING_SEAL_OVERHEAD;
+	if ((out = malloc(len ? len : 1)) == NULL)
+		return PASO_E_NOMEM;
+	if ((r = keyring_unseal(t->v->kr, k->mv_data, k->mv_size, v->mv_data, v->mv_size, out)) !=
+		0) {
+		vault_free_record(out, len);
+		return r;
+	}
+	*outp = out;
+	*lenp = len;
+	return 0;
+}
+
 static int
 kept_cb(void *arg, const MDB_val *k, const MDB_val *v)
 {
@@ -822,15 +848,10 @@ kept_cb(void *arg, const MDB_val *k, const MDB_val *v)
 	size_t len;
 	int r;
 
-	if (v->mv_size < KEYRING_SEAL_OVERHEAD)
-		return PASO_E_CORRUPT;
-	len = v->mv_size - KEYRING_SEAL_OVERHEAD;
-	if ((out = malloc(len ? len : 1)) == NULL)
-		return PASO_E_NOMEM;
-	if ((r = keyring_unseal(
-		     w->t->v->kr, k->mv_data, k->mv_size, v->mv_data, v->mv_size, out)) == 0)
-		r = w->cb(w->arg, be32_get(k->mv_data), (const uint8_t *)k->mv_data + 4,
-			k->mv_size - 4, out, len);
+	if ((r = kept_unseal(w->t, k, v, &out, &len)) != 0)
+		return r;
+	r = w->cb(w->arg, be32_get(k->mv_data), (const uint8_t *)k->mv_data + 4, k->mv_size - 4,
+		out, len);
 	vault_free_record(out, len);
 	return r;
 }
@@ -1576,14 +1597,9 @@ crossing_open(struct vault_txn *t, const MDB_val *k, const MDB_val *val,
 	size_t len;
 	int r;
 
-	if (val->mv_size < KEYRING_SEAL_OVERHEAD)
-		return PASO_E_CORRUPT;
-	len = val->mv_size - KEYRING_SEAL_OVERHEAD;
-	if ((out = malloc(len ? len : 1)) == NULL)
-		return PASO_E_NOMEM;
-	if ((r = keyring_unseal(
-		     t->v->kr, k->mv_data, k->mv_size, val->mv_data, val->mv_size, out)) == 0)
-		r = cb(arg, ++*nop, out, len);
+	if ((r = kept_unseal(t, k, val, &out, &len)) != 0)
+		return r;
+	r = cb(arg, ++*nop, out, len);
 	vault_free_record(out, len);
 	return r;
 }

@@ -14,6 +14,8 @@
 
 #include <lmdb.h>
 
+#include "../benchclock.h"
+
 /*
  * What the disk alone allows a separate crossing lane (issue 11: a crossing's p99 beside
  * enrolments at most 2x its p99 alone). A client sends crossings one at a time, as
@@ -68,31 +70,11 @@ struct bench {
 	uint8_t *buf;
 };
 
-static double
-now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* For pthread_cond_timedwait, which waits against CLOCK_REALTIME. */
 static double
 wall_s(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
+	return clock_s(CLOCK_REALTIME);
 }
 
 static double
@@ -148,6 +130,19 @@ put(MDB_txn *t, MDB_dbi d, const uint8_t key[16], const uint8_t *val, size_t n)
 	return mdb_put(t, d, &k, &v, 0);
 }
 
+/* One enrolled subject's rows: sealed record, data key, card index, seen row. */
+static int
+put_subject(struct bench *b, MDB_txn *t, const uint8_t key[16])
+{
+	int rc;
+
+	if ((rc = put(t, b->heavy.rec, key, b->buf, b->o.record)) != 0 ||
+		(rc = put(t, b->heavy.dk, key, b->buf, 80)) != 0 ||
+		(rc = put(t, b->heavy.card, key, b->buf, 16)) != 0)
+		return rc;
+	return put(t, b->heavy.seen, key, b->buf, 120);
+}
+
 /* n audit entries appended under the log's lock, then synced outside it (two lanes), or inside
  * the caller's one writer (the lock is then uncontended). */
 static int
@@ -181,10 +176,7 @@ fill(struct bench *b)
 		return rc;
 	for (i = 0; i < b->o.subjects; i++) {
 		key_for(i, 1, key);
-		if ((rc = put(t, b->heavy.rec, key, b->buf, b->o.record)) != 0 ||
-			(rc = put(t, b->heavy.dk, key, b->buf, 80)) != 0 ||
-			(rc = put(t, b->heavy.card, key, b->buf, 16)) != 0 ||
-			(rc = put(t, b->heavy.seen, key, b->buf, 120)) != 0) {
+		if ((rc = put_subject(b, t, key)) != 0) {
 			mdb_txn_abort(t);
 			return rc;
 		}
@@ -214,10 +206,7 @@ heavy_group(struct bench *b, uint64_t *seq)
 		return rc;
 	for (i = 0; i < BENCH_GROUP; i++) {
 		key_for((*seq)++, 2, key);
-		if ((rc = put(t, b->heavy.rec, key, b->buf, b->o.record)) != 0 ||
-			(rc = put(t, b->heavy.dk, key, b->buf, 80)) != 0 ||
-			(rc = put(t, b->heavy.card, key, b->buf, 16)) != 0 ||
-			(rc = put(t, b->heavy.seen, key, b->buf, 120)) != 0) {
+		if ((rc = put_subject(b, t, key)) != 0) {
 			mdb_txn_abort(t);
 			return rc;
 		}
@@ -388,23 +377,6 @@ usage(FILE *fp)
 		BENCH_MAX_ROUNDS);
 }
 
-static int
-parse_ul(const char *opt, const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "bench_lane: %s wants a whole number in %lu..%lu: '%s'\n", opt, min,
-			max, s);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -443,7 +415,7 @@ main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		if (parse_ul(argv[i], argv[i + 1], min, max, dst) != 0)
+		if (bench_parse_ul("bench_lane", argv[i], argv[i + 1], min, max, dst) != 0)
 			return 2;
 		i++;
 	}

@@ -21,6 +21,8 @@
 
 #include <lmdb.h>
 
+#include "../benchclock.h"
+
 #define MAX_RUNS 9
 #define PARTS 256
 
@@ -28,23 +30,6 @@ struct mem {
 	long rss, hwm, anon, file; /* kB */
 	double cpu;                /* user + system seconds of the process so far */
 };
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static void
 summary(const char *what, double *v, int n, const char *unit)
@@ -102,7 +87,7 @@ start_hub(const char *bin, const char *dir, const char *fingers, double *secs)
 {
 	char hub[PATH_MAX], pf[PATH_MAX];
 	struct stat st;
-	double t0 = now();
+	double t0 = now_s();
 	pid_t pid;
 
 	(void)snprintf(hub, sizeof(hub), "%s/paso-hub", bin);
@@ -130,7 +115,7 @@ start_hub(const char *bin, const char *dir, const char *fingers, double *secs)
 		}
 		usleep(2000);
 	}
-	*secs = now() - t0;
+	*secs = now_s() - t0;
 	return pid;
 }
 
@@ -209,7 +194,7 @@ run_raw(const char *dir, unsigned threads, double *secs, uint64_t *rows)
 	pthread_t tid[16];
 	MDB_txn *txn = NULL;
 	char path[PATH_MAX];
-	double t0 = now();
+	double t0 = now_s();
 	unsigned i;
 	int rc;
 
@@ -231,26 +216,9 @@ run_raw(const char *dir, unsigned threads, double *secs, uint64_t *rows)
 			return -1;
 	for (i = 0; i < threads; i++)
 		pthread_join(tid[i], NULL);
-	*secs = now() - t0;
+	*secs = now_s() - t0;
 	*rows = rw.rows;
 	mdb_env_close(rw.env);
-	return 0;
-}
-
-static int
-parse_ul(const char *opt, const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "bench_restart: %s wants a whole number in %lu..%lu: '%s'\n", opt,
-			min, max, s);
-		return -1;
-	}
-	*out = v;
 	return 0;
 }
 
@@ -294,7 +262,8 @@ main(int argc, char **argv)
 				return 2;
 			}
 		} else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
-			if (parse_ul("--runs", argv[++i], 1, MAX_RUNS, &runs) != 0)
+			if (bench_parse_ul(
+				    "bench_restart", "--runs", argv[++i], 1, MAX_RUNS, &runs) != 0)
 				return 2;
 		} else {
 			fprintf(stderr, "bench_restart: unknown or incomplete option '%s'\n",
