@@ -33,6 +33,11 @@
  *     crossing's in the log: answering earlier would leave, after a crash, a later entry
  *     committed and an earlier one not). Pessimistic: here the enrolment lane is always
  *     committing, where the hub's would spend part of its time deciding.
+ *   a journal of its own: the least a durable crossing can do. Its seen row, crossing row and
+ *     entry written in place into a file allocated and synced beforehand (it never grows, so
+ *     its fdatasync commits no file-system metadata), then fdatasync; no store, no shared log.
+ *     If this cannot keep within 2x beside the enrolment commits, no crossing path with an
+ *     fsync of its own can on this disk.
  * --rate paces the enrolment groups at the hub's enrolment rate (its deduplication sets it, not
  * the disk); by default they go back to back, the most the disk can take.
  * Baseline (same run, same files): the crossings with no enrolment going on. Rounds
@@ -42,6 +47,8 @@
 #define BENCH_GROUP 16
 #define BENCH_ENTRY 300 /* bytes of an audit entry (frame and leaf hash, a typical crossing) */
 #define BENCH_MAX_ROUNDS 20
+#define BENCH_LAYOUTS 4
+#define BENCH_JOURNAL (64u << 20) /* the journal layout's file, written over in a ring */
 
 struct opts {
 	unsigned long crossings, rounds, subjects, record, rate;
@@ -57,7 +64,8 @@ struct store {
 struct bench {
 	struct opts o;
 	struct store heavy, lane;
-	int logfd;
+	int logfd, jfd;
+	uint64_t joff; /* the journal layout's next write */
 	pthread_mutex_t loglock;
 	/* the one-writer loop's queue: one crossing at a time */
 	pthread_mutex_t mu;
@@ -243,6 +251,37 @@ crossing(struct bench *b, struct store *s)
 	return mdb_txn_commit(t);
 }
 
+/* One crossing in the journal layout: its rows and entry written in place, then fdatasync. */
+static int
+journal_crossing(struct bench *b)
+{
+	const size_t n = 120 + 200 + BENCH_ENTRY;
+
+	if (b->joff + n > BENCH_JOURNAL)
+		b->joff = 0;
+	if (pwrite(b->jfd, b->buf, n, (off_t)b->joff) != (ssize_t)n)
+		return EIO;
+	b->joff += n;
+	return fdatasync(b->jfd) == 0 ? 0 : errno;
+}
+
+/* Allocates and syncs the journal layout's file, so that its writes never grow it. */
+static int
+journal_open(struct bench *b, const char *dir)
+{
+	char path[4200];
+	size_t off;
+
+	(void)snprintf(path, sizeof(path), "%s/journal", dir);
+	if ((b->jfd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		return errno;
+	/* written, not only fallocated: an unwritten extent's first write is a metadata change */
+	for (off = 0; off < BENCH_JOURNAL; off += 65536)
+		if (pwrite(b->jfd, b->buf, 65536, (off_t)off) != 65536)
+			return EIO;
+	return fsync(b->jfd) == 0 ? 0 : errno;
+}
+
 /* The writer thread: enrolment groups back to back while heavy_on; with one writer it also
  * commits the queued crossing (alone, right after the group in progress). */
 static void *
@@ -320,7 +359,9 @@ crossings(struct bench *b, double *lat)
 
 	for (i = 0; i < b->o.crossings && rc == 0; i++) {
 		t0 = now_s();
-		if (b->lanes) {
+		if (b->lanes == 3)
+			rc = journal_crossing(b);
+		else if (b->lanes) {
 			uint64_t e0;
 
 			pthread_mutex_lock(&b->mu);
@@ -367,7 +408,8 @@ usage(FILE *fp)
 		"A crossing's durable commit (small LMDB transaction, one audit-sized append, "
 		"fdatasync)\nalone and beside enrolment-sized groups committed back to back: "
 		"by one writer in one\nstore (the hub's loop today) or in a store and lane of "
-		"their own (two lanes, one log),\nanswered at once or in log order.\n"
+		"their own (two lanes, one log),\nanswered at once or in log order; or in a journal of "
+		"its own written in place (the least\na durable crossing can do).\n"
 		"  --crossings N  crossings per phase (default 500)\n"
 		"  --rounds R     alone/beside rounds per layout (default 3, at most %d)\n"
 		"  --subjects S   subjects in the enrolment store first (default 20000)\n"
@@ -382,13 +424,14 @@ main(int argc, char **argv)
 {
 	struct bench b;
 	char tmpl[4096], path[4200];
-	double *lat[3][2] = {{NULL, NULL}, {NULL, NULL}, {NULL, NULL}}, p99[3][2], p50[3][2], t0,
-	       el;
-	unsigned long gps[3] = {0, 0, 0}, r, n;
+	double *lat[BENCH_LAYOUTS][2], p99[BENCH_LAYOUTS][2], p50[BENCH_LAYOUTS][2], t0, el;
+	unsigned long gps[BENCH_LAYOUTS] = {0}, r, n;
 	pthread_t th;
 	int layout, ph, rc, i;
 
 	memset(&b, 0, sizeof(b));
+	memset(lat, 0, sizeof(lat));
+	b.jfd = -1;
 	b.o = (struct opts){500, 3, 20000, 8500, 0, "/var/tmp"};
 	for (i = 1; i < argc; i++) {
 		unsigned long *dst = NULL, min = 1, max = 0;
@@ -426,7 +469,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	n = b.o.crossings * b.o.rounds;
-	for (layout = 0; layout < 3; layout++)
+	for (layout = 0; layout < BENCH_LAYOUTS; layout++)
 		for (ph = 0; ph < 2; ph++)
 			if ((lat[layout][ph] = calloc(n, sizeof(double))) == NULL)
 				return 1;
@@ -443,11 +486,16 @@ main(int argc, char **argv)
 			b.logfd < 0 ? strerror(errno) : mdb_strerror(rc));
 		return 1;
 	}
+	if ((rc = journal_open(&b, tmpl)) != 0) {
+		fprintf(stderr, "bench_lane: %s/journal: cannot set it up: %s\n", tmpl,
+			strerror(rc));
+		return 1;
+	}
 	if (pthread_create(&th, NULL, writer, &b) != 0)
 		return 1;
 	/* rounds interleave the layouts and the phases, so drift in the disk hits all six */
 	for (r = 0; r < b.o.rounds; r++)
-		for (layout = 0; layout < 3; layout++)
+		for (layout = 0; layout < BENCH_LAYOUTS; layout++)
 			for (ph = 0; ph < 2; ph++) {
 				pthread_mutex_lock(&b.mu);
 				b.lanes = layout;
@@ -474,7 +522,7 @@ main(int argc, char **argv)
 	pthread_cond_broadcast(&b.cv);
 	pthread_mutex_unlock(&b.mu);
 	pthread_join(th, NULL);
-	for (layout = 0; layout < 3; layout++)
+	for (layout = 0; layout < BENCH_LAYOUTS; layout++)
 		for (ph = 0; ph < 2; ph++) {
 			p50[layout][ph] = pct(lat[layout][ph], n, 0.5) * 1e3;
 			p99[layout][ph] = pct(lat[layout][ph], n, 0.99) * 1e3;
@@ -483,10 +531,14 @@ main(int argc, char **argv)
 	       "(%lu-byte records) into a store of %lu subjects, %s:\n",
 		b.o.crossings, b.o.rounds, BENCH_GROUP, b.o.record, b.o.subjects,
 		b.o.rate > 0 ? "paced (--rate)" : "back to back");
-	for (layout = 0; layout < 3; layout++) {
-		printf("  %s:\n", layout == 0   ? "one writer (one store, as the hub's loop)"
-				  : layout == 1 ? "two lanes (crossings' own store, one log)"
-						: "two lanes, answered in log order");
+	for (layout = 0; layout < BENCH_LAYOUTS; layout++) {
+		static const char *const names[BENCH_LAYOUTS] = {
+			"one writer (one store, as the hub's loop)",
+			"two lanes (crossings' own store, one log)",
+			"two lanes, answered in log order",
+			"a journal of its own (written in place, never grown)"};
+
+		printf("  %s:\n", names[layout]);
 		printf("    crossings alone:        p50 %.2f ms, p99 %.2f ms\n", p50[layout][0],
 			p99[layout][0]);
 		printf("    beside enrolments:      p50 %.2f ms, p99 %.2f ms (%.0f groups/s)\n",
@@ -496,9 +548,10 @@ main(int argc, char **argv)
 	mdb_env_close(b.heavy.env);
 	mdb_env_close(b.lane.env);
 	close(b.logfd);
+	close(b.jfd);
 	if (nftw(tmpl, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		fprintf(stderr, "bench_lane: could not remove %s\n", tmpl);
-	for (layout = 0; layout < 3; layout++)
+	for (layout = 0; layout < BENCH_LAYOUTS; layout++)
 		for (ph = 0; ph < 2; ph++)
 			free(lat[layout][ph]);
 	free(b.buf);
