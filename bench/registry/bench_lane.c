@@ -403,7 +403,7 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: bench_lane [--crossings N] [--rounds R] [--subjects S] [--record BYTES] "
+		"usage: bench_lane [--crossings N] [--rounds R] [--subjects S] [--record BYTES] [--rate E] "
 		"[--dir DIR]\n"
 		"A crossing's durable commit (small LMDB transaction, one audit-sized append, "
 		"fdatasync)\nalone and beside enrolment-sized groups committed back to back: "
