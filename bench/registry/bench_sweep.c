@@ -21,6 +21,7 @@
 #include <lmdb.h>
 #include <sodium.h>
 
+#include "be.h"
 #include "decide.h"
 #include "errors.h"
 #include "keyring.h"
@@ -41,9 +42,9 @@ struct opts {
 	int crossings; /* --kind crossing */
 };
 
-#define XROW_KEY (4 + 16 + 8) /* epoch || subject ref || number (earlier hubs' crossing rows) */
-#define XROW_BYTES 160        /* a packed crossing event, about */
-#define XSUBJECTS 1000        /* people the crossings are spread over */
+#define XROW_KEY (4 + 8 + 16 + 1) /* epoch || number || subject ref || 2, as vault_crossing_add */
+#define XROW_BYTES 160            /* a packed crossing event, about */
+#define XSUBJECTS 1000            /* people the crossings are spread over */
 
 static void
 usage(FILE *fp)
@@ -334,21 +335,18 @@ out:
 	return r == 0 ? 0 : -1;
 }
 
-/* The key of crossing row i: day epoch, a subject ref, a number (as the hub lays them out). */
+/* The key of crossing row i: day epoch, its number (i + 1, as run_sweep_crossings gives the
+ * hub), a subject ref, the layout tag (as the hub lays them out). */
 static void
 xkey(const struct opts *o, unsigned long i, uint8_t key[XROW_KEY])
 {
-	uint32_t e = VAULT_EPOCH(1, FIRST_DAY + (uint32_t)(i % o->days));
 	unsigned long who = i / o->days % XSUBJECTS;
 
-	key[0] = (uint8_t)(e >> 24);
-	key[1] = (uint8_t)(e >> 16);
-	key[2] = (uint8_t)(e >> 8);
-	key[3] = (uint8_t)e;
-	memset(key + 4, 0, 16);
-	memcpy(key + 4, &who, sizeof(who));
-	memset(key + 20, 0, 8);
-	memcpy(key + 20, &i, sizeof(i));
+	be32_put(key, VAULT_EPOCH(1, FIRST_DAY + (uint32_t)(i % o->days)));
+	be64_put(key + 4, (uint64_t)i + 1);
+	memset(key + 12, 0, 16);
+	memcpy(key + 12, &who, sizeof(who));
+	key[XROW_KEY - 1] = 2;
 }
 
 /* Raw LMDB: the same crossing rows (same keys, same sealed sizes), deleted in key order through
