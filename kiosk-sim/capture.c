@@ -3,6 +3,7 @@
 #include "capture.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
@@ -73,29 +74,31 @@ struct lid_shape {
 	double up, low;
 };
 
-/*
- * The lids' shape along the angle, the same for every capture (computed once; racing threads
- * write identical values): the same expressions a capture used to compute per position, so
- * each cover times its shape is the same double as before.
- */
-static const struct lid_shape *
-lid_shapes(void)
+static struct lid_shape lid_table[128];
+static pthread_once_t lid_once = PTHREAD_ONCE_INIT;
+
+/* The same expressions a capture used to compute per position, so each cover times its shape
+ * is the same double as before. */
+static void
+lid_init(void)
 {
-	static struct lid_shape lid[128];
-	static int init;
 	double cu = cos(80 * M_PI / 180), cl = cos(60 * M_PI / 180);
 	int t;
 
-	if (__atomic_load_n(&init, __ATOMIC_ACQUIRE))
-		return lid;
 	for (t = 0; t < 128; t++) {
 		double th = 2 * M_PI * t / 128;
 
-		lid[t].up = fmax(0, (cos(th - M_PI / 2) - cu) / (1 - cu));
-		lid[t].low = fmax(0, (cos(th - 3 * M_PI / 2) - cl) / (1 - cl));
+		lid_table[t].up = fmax(0, (cos(th - M_PI / 2) - cu) / (1 - cu));
+		lid_table[t].low = fmax(0, (cos(th - 3 * M_PI / 2) - cl) / (1 - cl));
 	}
-	__atomic_store_n(&init, 1, __ATOMIC_RELEASE);
-	return lid;
+}
+
+/* The lids' shape along the angle, the same for every capture (computed once). */
+static const struct lid_shape *
+lid_shapes(void)
+{
+	(void)pthread_once(&lid_once, lid_init);
+	return lid_table;
 }
 
 /* Eyelids, lashes and a specular reflection, in the camera's frame (they do not rotate). */

@@ -16,7 +16,6 @@ struct hub;
 /* paso-hub serve's default finger cache (--finger-cache-mb): about 1,000 ten-finger templates
  * or 5,000 two-finger ones. */
 #define HUB_FINGER_CACHE_MB 64
-#define HUB_FINGER_CACHE_MB_TEXT "64"
 
 struct hub_config {
 	const char *dir;    /* deployment directory made by deploy_init */

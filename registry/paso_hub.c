@@ -48,6 +48,11 @@ on_signal(int sig)
 		stop_flag = 1;
 }
 
+/* paso-hub serve's default finger cache as text, for the usage lines: the value itself. */
+#define HUB_STR_(x) #x
+#define HUB_STR(x) HUB_STR_(x)
+#define FINGER_CACHE_MB_TEXT HUB_STR(HUB_FINGER_CACHE_MB)
+
 static void
 usage(FILE *f)
 {
@@ -92,7 +97,7 @@ usage(FILE *f)
 		"                                           --fingers store keeps finger templates\n"
 		"                                           sealed, opened per comparison (audited);\n"
 		"                                           --finger-cache-mb N: the opened ones kept\n"
-		"                                           in memory (default " HUB_FINGER_CACHE_MB_TEXT
+		"                                           in memory (default " FINGER_CACHE_MB_TEXT
 		"), 0 = none\n"
 		"                                           --dedup-nice 0..19 (default 19): niceness of\n"
 		"                                           enrolment deduplication, 0 = the hub's own\n"

@@ -247,9 +247,9 @@ int vault_kept_count(struct vault_txn *t, uint32_t from, uint32_t below, uint64_
  * numbered no (not 0; unique in the epoch, growing with time: the hub gives the crossing's
  * audit index), keyed by that number first so that a day's crossings are appended in one place
  * of the map, not one per subject (a commit group then dirties a few pages of them, not one
- * leaf per crossing); sealed under that epoch's KEK, not the subject's: it expires on its own schedule, and survives
- * the subject's erasure unlinkable to the card (its key holds a reference keyed by the subject's
- * data key, not the subject id). vault_event_foreach and vault_event_count see it. Returns 0,
+ * leaf per crossing); sealed under that epoch's KEK, not the subject's: it expires on its own
+ * schedule, and survives the subject's erasure unlinkable to the card (its key holds a
+ * reference keyed by the subject's data key, not the subject id). vault_event_foreach and vault_event_count see it. Returns 0,
  * PASO_E_NOT_FOUND (no such subject; changes nothing), PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO,
  * PASO_E_CORRUPT, PASO_E_IO, PASO_E_STORAGE, PASO_E_MAP_FULL, PASO_E_INVALID_ARG, PASO_E_EXISTS
  * (no taken; changes nothing).
@@ -365,8 +365,9 @@ int vault_event_add(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES
  * first the rows sealed under its data key (vault_event_add), then its crossings kept under
  * their own epochs (vault_crossing_add), oldest epoch first, numbered on after the former.
  * It reads every crossing row kept (their keys lead with their number): a look at one subject
- * for an inquiry, not for traffic. A non-zero return from cb stops the walk and is returned. Returns 0 (also for no events),
- * PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO (tampered row), PASO_E_CORRUPT, PASO_E_STORAGE.
+ * for an inquiry, not for traffic. A non-zero return from cb stops the walk and is returned.
+ * Returns 0 (also for no events), PASO_E_KEY_NOT_FOUND, PASO_E_CRYPTO (tampered row),
+ * PASO_E_CORRUPT, PASO_E_STORAGE.
  */
 int vault_event_foreach(struct vault_txn *t, const uint8_t subject_id[VAULT_ID_BYTES],
 	int (*cb)(void *arg, uint64_t no, const uint8_t *ev, size_t len), void *arg);
