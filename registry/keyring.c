@@ -37,7 +37,10 @@ struct kek_meta {
 };
 
 struct keyring {
-	pthread_mutex_t lock;
+	/* Readers (seal, unseal, wrap, unwrap under an existing KEK) share it; making or
+	 * destroying a KEK takes it alone. The commit loop seals twice a crossing while every
+	 * connection thread unwraps a data key: one mutex made them queue behind each other. */
+	pthread_rwlock_t lock;
 	int dirfd;
 	uint8_t *pseudonym_key; /* sodium_malloc, KEY_BYTES */
 	uint8_t *cardindex_key; /* sodium_malloc, KEY_BYTES */
@@ -385,7 +388,7 @@ keyring_close(struct keyring *kr)
 	free(kr->meta);
 	if (kr->dirfd >= 0)
 		(void)close(kr->dirfd);
-	(void)pthread_mutex_destroy(&kr->lock);
+	(void)pthread_rwlock_destroy(&kr->lock);
 	free(kr);
 }
 
@@ -469,6 +472,7 @@ int
 keyring_open(const char *keydir, struct keyring **out, struct paso_diag *d)
 {
 	struct keyring *kr = NULL;
+	pthread_rwlockattr_t attr;
 	struct stat st;
 	int r;
 
@@ -478,10 +482,15 @@ keyring_open(const char *keydir, struct keyring **out, struct paso_diag *d)
 	if ((kr = calloc(1, sizeof(*kr))) == NULL)
 		return PASO_E_NOMEM;
 	kr->dirfd = -1;
-	if (pthread_mutex_init(&kr->lock, NULL) != 0) {
+	/* Writers first: a shred or a new day's KEK is not held off by a stream of seals. */
+	if (pthread_rwlockattr_init(&attr) != 0 ||
+		pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP) !=
+			0 ||
+		pthread_rwlock_init(&kr->lock, &attr) != 0) {
 		free(kr);
 		return PASO_E_INTERNAL;
 	}
+	(void)pthread_rwlockattr_destroy(&attr);
 	kr->dirfd = open(keydir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (kr->dirfd < 0) {
 		r = paso_diag_set(d, errno == ENOENT ? PASO_E_NOT_FOUND : PASO_E_IO, "%s: %s",
@@ -557,6 +566,23 @@ out:
 	return r;
 }
 
+/*
+ * Index of epoch's current KEK in *idxp, made if there is none. Called holding the lock to
+ * read; returns holding it to read, or alone when a KEK had to be made (pthread_rwlock_unlock
+ * releases either).
+ */
+static int
+current_or_create(struct keyring *kr, uint32_t epoch, long *idxp)
+{
+	if ((*idxp = current_locked(kr, epoch)) >= 0)
+		return 0;
+	pthread_rwlock_unlock(&kr->lock);
+	pthread_rwlock_wrlock(&kr->lock);
+	if ((*idxp = current_locked(kr, epoch)) >= 0) /* made by another thread meanwhile */
+		return 0;
+	return create_locked(kr, epoch, idxp);
+}
+
 static void
 wrap_ad(uint8_t ad[32], const uint8_t subject_id[KEYRING_SUBJECT_BYTES], const uint8_t kekid[8])
 {
@@ -574,8 +600,8 @@ keyring_wrap(struct keyring *kr, uint32_t epoch, const uint8_t subject_id[KEYRIN
 	long idx;
 	int r;
 
-	pthread_mutex_lock(&kr->lock);
-	if ((idx = current_locked(kr, epoch)) < 0 && (r = create_locked(kr, epoch, &idx)) != 0)
+	pthread_rwlock_rdlock(&kr->lock);
+	if ((r = current_or_create(kr, epoch, &idx)) != 0)
 		goto out;
 	m = &kr->meta[idx];
 	wrapped[0] = WRAP_VERSION;
@@ -587,7 +613,7 @@ keyring_wrap(struct keyring *kr, uint32_t epoch, const uint8_t subject_id[KEYRIN
 		sizeof(ad), NULL, wrapped + 9, kr->arena + (size_t)m->slot * KEY_BYTES);
 	r = 0;
 out:
-	pthread_mutex_unlock(&kr->lock);
+	pthread_rwlock_unlock(&kr->lock);
 	return r;
 }
 
@@ -611,8 +637,8 @@ keyring_seal(struct keyring *kr, uint32_t epoch, const uint8_t *ad, size_t adlen
 
 	if (adlen > KEYRING_SEAL_AD_MAX)
 		return PASO_E_INVALID_ARG;
-	pthread_mutex_lock(&kr->lock);
-	if ((idx = current_locked(kr, epoch)) < 0 && (r = create_locked(kr, epoch, &idx)) != 0)
+	pthread_rwlock_rdlock(&kr->lock);
+	if ((r = current_or_create(kr, epoch, &idx)) != 0)
 		goto out;
 	m = &kr->meta[idx];
 	out[0] = SEAL_VERSION;
@@ -626,7 +652,7 @@ keyring_seal(struct keyring *kr, uint32_t epoch, const uint8_t *ad, size_t adlen
 		16 + adlen, NULL, out + 9, kr->arena + (size_t)m->slot * KEY_BYTES);
 	r = 0;
 out:
-	pthread_mutex_unlock(&kr->lock);
+	pthread_rwlock_unlock(&kr->lock);
 	return r;
 }
 
@@ -645,7 +671,7 @@ keyring_unseal(struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_
 	memcpy(full, "paso-sl1", 8);
 	memcpy(full + 8, ad, adlen);
 	memcpy(full + 8 + adlen, in + 1, 8);
-	pthread_mutex_lock(&kr->lock);
+	pthread_rwlock_rdlock(&kr->lock);
 	i = meta_find(kr, be32_get(in + 1), be32_get(in + 5), &found);
 	if (!found || kr->meta[i].slot < 0) {
 		r = PASO_E_KEY_NOT_FOUND;
@@ -657,7 +683,7 @@ keyring_unseal(struct keyring *kr, const uint8_t *ad, size_t adlen, const uint8_
 		    ? 0
 		    : PASO_E_CRYPTO;
 out:
-	pthread_mutex_unlock(&kr->lock);
+	pthread_rwlock_unlock(&kr->lock);
 	if (r != 0 && inlen > KEYRING_SEAL_OVERHEAD)
 		sodium_memzero(out, inlen - KEYRING_SEAL_OVERHEAD);
 	return r;
@@ -686,7 +712,7 @@ keyring_unwrap(struct keyring *kr, const uint8_t subject_id[KEYRING_SUBJECT_BYTE
 	if ((r = keyring_wrapped_kek(wrapped, &epoch, &gen)) != 0)
 		return r;
 	wrap_ad(ad, subject_id, wrapped + 1);
-	pthread_mutex_lock(&kr->lock);
+	pthread_rwlock_rdlock(&kr->lock);
 	i = meta_find(kr, epoch, gen, &found);
 	if (!found || kr->meta[i].slot < 0) {
 		r = PASO_E_KEY_NOT_FOUND;
@@ -701,7 +727,7 @@ keyring_unwrap(struct keyring *kr, const uint8_t subject_id[KEYRING_SUBJECT_BYTE
 	}
 	r = 0;
 out:
-	pthread_mutex_unlock(&kr->lock);
+	pthread_rwlock_unlock(&kr->lock);
 	return r;
 }
 
@@ -711,10 +737,10 @@ keyring_rotate_epoch(struct keyring *kr, uint32_t epoch, uint32_t *genp)
 	long idx;
 	int r;
 
-	pthread_mutex_lock(&kr->lock);
+	pthread_rwlock_wrlock(&kr->lock);
 	if ((r = create_locked(kr, epoch, &idx)) == 0 && genp != NULL)
 		*genp = kr->meta[idx].gen;
-	pthread_mutex_unlock(&kr->lock);
+	pthread_rwlock_unlock(&kr->lock);
 	return r;
 }
 
@@ -726,7 +752,7 @@ keyring_shred_epoch(struct keyring *kr, uint32_t epoch, uint32_t keep_gen, size_
 
 	if (countp != NULL)
 		*countp = 0;
-	pthread_mutex_lock(&kr->lock);
+	pthread_rwlock_wrlock(&kr->lock);
 	for (i = meta_find(kr, epoch, 0, &found); i < kr->nmeta && kr->meta[i].epoch == epoch;
 		i++) {
 		if (kr->meta[i].slot < 0 || kr->meta[i].gen >= keep_gen)
@@ -738,7 +764,7 @@ keyring_shred_epoch(struct keyring *kr, uint32_t epoch, uint32_t keep_gen, size_
 		n++;
 	}
 out:
-	pthread_mutex_unlock(&kr->lock);
+	pthread_rwlock_unlock(&kr->lock);
 	if (countp != NULL)
 		*countp = n;
 	return r;
@@ -755,7 +781,7 @@ keyring_shred_epochs(struct keyring *kr, const uint32_t *epochs, size_t n, size_
 
 	if (countp != NULL)
 		*countp = 0;
-	pthread_mutex_lock(&kr->lock);
+	pthread_rwlock_wrlock(&kr->lock);
 	for (k = 0; k < n; k++)
 		for (i = meta_find(kr, epochs[k], 0, &found);
 			i < kr->nmeta && kr->meta[i].epoch == epochs[k]; i++)
@@ -816,7 +842,7 @@ keyring_shred_epochs(struct keyring *kr, const uint32_t *epochs, size_t n, size_
 	if (r == 0 && countp != NULL)
 		*countp = m;
 out:
-	pthread_mutex_unlock(&kr->lock);
+	pthread_rwlock_unlock(&kr->lock);
 	free(doomed);
 	return r;
 }
@@ -827,12 +853,12 @@ keyring_epoch_current(struct keyring *kr, uint32_t epoch, uint32_t *genp)
 	long idx;
 	int r = PASO_E_NOT_FOUND;
 
-	pthread_mutex_lock(&kr->lock);
+	pthread_rwlock_rdlock(&kr->lock);
 	if ((idx = current_locked(kr, epoch)) >= 0) {
 		*genp = kr->meta[idx].gen;
 		r = 0;
 	}
-	pthread_mutex_unlock(&kr->lock);
+	pthread_rwlock_unlock(&kr->lock);
 	return r;
 }
 
@@ -841,7 +867,7 @@ keyring_live_epochs(struct keyring *kr, uint32_t below, uint32_t *epochs, size_t
 {
 	size_t i, n = 0;
 
-	pthread_mutex_lock(&kr->lock);
+	pthread_rwlock_rdlock(&kr->lock);
 	/* meta is sorted by (epoch, gen): the epochs come out in order, each once. */
 	for (i = 0; i < kr->nmeta && kr->meta[i].epoch < below && n < max; i++) {
 		if (kr->meta[i].slot < 0)
@@ -850,7 +876,7 @@ keyring_live_epochs(struct keyring *kr, uint32_t below, uint32_t *epochs, size_t
 			continue;
 		epochs[n++] = kr->meta[i].epoch;
 	}
-	pthread_mutex_unlock(&kr->lock);
+	pthread_rwlock_unlock(&kr->lock);
 	return n;
 }
 
@@ -859,9 +885,9 @@ keyring_kek_count(struct keyring *kr)
 {
 	size_t n;
 
-	pthread_mutex_lock(&kr->lock);
+	pthread_rwlock_rdlock(&kr->lock);
 	n = kr->nlive;
-	pthread_mutex_unlock(&kr->lock);
+	pthread_rwlock_unlock(&kr->lock);
 	return n;
 }
 
@@ -914,10 +940,9 @@ keyring_protect_key(struct keyring *kr, uint32_t gen, const char *context,
 	sodium_memzero(key, KEYRING_PROTECT_KEY_BYTES);
 	if (context == NULL || context[0] == '\0')
 		return PASO_E_INVALID_ARG;
-	pthread_mutex_lock(&kr->lock);
+	pthread_rwlock_rdlock(&kr->lock);
 	if (gen == KEYRING_PROTECT_CURRENT) {
-		if ((idx = current_locked(kr, KEYRING_PROTECT_EPOCH)) < 0 &&
-			(r = create_locked(kr, KEYRING_PROTECT_EPOCH, &idx)) != 0)
+		if ((r = current_or_create(kr, KEYRING_PROTECT_EPOCH, &idx)) != 0)
 			goto out;
 	} else {
 		i = meta_find(kr, KEYRING_PROTECT_EPOCH, gen, &found);
@@ -938,6 +963,6 @@ keyring_protect_key(struct keyring *kr, uint32_t gen, const char *context,
 		*genp = kr->meta[idx].gen;
 	r = 0;
 out:
-	pthread_mutex_unlock(&kr->lock);
+	pthread_rwlock_unlock(&kr->lock);
 	return r;
 }

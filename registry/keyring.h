@@ -25,7 +25,8 @@
  * old blocks may survive, so deployments should put keys/ on storage they can trust.
  *
  * Keys live in sodium_malloc'd memory and are never formatted; only key ids are printable.
- * A keyring is safe to share between threads (one internal mutex); never use it after fork().
+ * A keyring is safe to share between threads (one internal read-write lock: seals, unseals,
+ * wraps and unwraps under existing KEKs run side by side); never use it after fork().
  */
 
 #define KEYRING_DK_BYTES 32      /* a subject's data key (XChaCha20-Poly1305) */
