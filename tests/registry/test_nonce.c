@@ -52,6 +52,31 @@ test_distinct_across_refills(void **state)
 	free(all);
 }
 
+/* Past the pool's change of stream key from the OS (every 640 fills, ~107,000 nonces of 24
+ * bytes): still every nonce differs from every other, none all zeros. */
+static void
+test_distinct_across_rekey(void **state)
+{
+	struct nonce_pool *p = NULL;
+	enum { COUNT = 240000 };
+	uint8_t *all = malloc((size_t)COUNT * N), zero[N];
+	size_t i;
+
+	(void)state;
+	assert_non_null(all);
+	memset(zero, 0, sizeof(zero));
+	assert_int_equal(nonce_pool_new(&p), 0);
+	for (i = 0; i < COUNT; i++) {
+		nonce_pool_take(p, all + i * N, N);
+		assert_memory_not_equal(all + i * N, zero, N);
+	}
+	qsort(all, COUNT, N, cmp_nonce);
+	for (i = 1; i < COUNT; i++)
+		assert_memory_not_equal(all + (i - 1) * N, all + i * N, N);
+	nonce_pool_free(p);
+	free(all);
+}
+
 /* A child after fork() never hands out the nonces its parent hands out next. */
 static void
 test_fork_child_differs(void **state)
@@ -136,6 +161,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_distinct_across_refills),
+		cmocka_unit_test(test_distinct_across_rekey),
 		cmocka_unit_test(test_fork_child_differs),
 		cmocka_unit_test(test_threads_distinct),
 	};
