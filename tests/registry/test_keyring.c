@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -324,6 +325,80 @@ test_open_finishes_interrupted_shred(void **state)
 }
 
 /* Template protection keys: durable, per holder, renewed by rotation and destroyed by shredding. */
+/* Threads sealing at once under epochs that have no KEK yet (each seal may be the one that
+ * makes it): every epoch gets exactly one KEK, generation 0, and every seal opens. */
+#define RACE_THREADS 4
+#define RACE_EPOCHS 40
+
+struct race {
+	struct keyring *kr;
+	pthread_barrier_t *go;
+	uint8_t sealed[RACE_EPOCHS][KEYRING_SEAL_OVERHEAD + 8];
+	int rc;
+};
+
+static void *
+race_seal(void *arg)
+{
+	struct race *r = arg;
+	uint8_t msg[8] = {'c', 'r', 'o', 's', 's', 'i', 'n', 'g'};
+	uint32_t e;
+
+	(void)pthread_barrier_wait(r->go);
+	for (e = 0; e < RACE_EPOCHS && r->rc == 0; e++)
+		r->rc = keyring_seal(r->kr, 500 + e, (const uint8_t *)"ad", 2, msg, sizeof(msg),
+			r->sealed[e]);
+	return NULL;
+}
+
+static void
+test_concurrent_seals_make_one_kek(void **state)
+{
+	struct fx *f = *state;
+	struct keyring *kr = NULL;
+	struct paso_diag d = {0};
+	pthread_barrier_t go;
+	pthread_t th[RACE_THREADS];
+	struct race *r = calloc(RACE_THREADS, sizeof(*r));
+	uint8_t out[8];
+	uint32_t e, gen;
+	int i;
+
+	assert_non_null(r);
+	assert_int_equal(keyring_create(f->keys), 0);
+	assert_int_equal(keyring_open(f->keys, &kr, &d), 0);
+	assert_int_equal(pthread_barrier_init(&go, NULL, RACE_THREADS), 0);
+	for (i = 0; i < RACE_THREADS; i++) {
+		r[i].kr = kr;
+		r[i].go = &go;
+		assert_int_equal(pthread_create(&th[i], NULL, race_seal, &r[i]), 0);
+	}
+	for (i = 0; i < RACE_THREADS; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_int_equal(keyring_kek_count(kr), RACE_EPOCHS);
+	for (e = 0; e < RACE_EPOCHS; e++) {
+		assert_int_equal(keyring_epoch_current(kr, 500 + e, &gen), 0);
+		assert_int_equal(gen, 0);
+	}
+	for (i = 0; i < RACE_THREADS; i++) {
+		assert_int_equal(r[i].rc, 0);
+		for (e = 0; e < RACE_EPOCHS; e++) {
+			assert_int_equal(keyring_unseal(kr, (const uint8_t *)"ad", 2, r[i].sealed[e],
+						 sizeof(r[i].sealed[e]), out),
+				0);
+			assert_memory_equal(out, "crossing", 8);
+		}
+	}
+	/* Destroyed under the same lock: the seals of a shredded epoch no longer open. */
+	assert_int_equal(keyring_shred_epoch(kr, 500, KEYRING_SHRED_ALL, NULL), 0);
+	assert_int_equal(keyring_unseal(kr, (const uint8_t *)"ad", 2, r[0].sealed[0],
+				 sizeof(r[0].sealed[0]), out),
+		PASO_E_KEY_NOT_FOUND);
+	(void)pthread_barrier_destroy(&go);
+	keyring_close(kr);
+	free(r);
+}
+
 static void
 test_protect_keys(void **state)
 {
@@ -371,6 +446,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_open_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_concurrent_seals_make_one_kek, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_open_refuses_loose_modes_and_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(
