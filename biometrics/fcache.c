@@ -34,8 +34,9 @@ bucket(const struct fcache *c, const uint8_t id[16])
 {
 	uint64_t h;
 
-	/* ids are pseudonymous and uniformly spread (vault ids): their first bytes will do */
-	memcpy(&h, id, sizeof(h));
+	/* vault subject ids end in 8 random bytes (the first 8 are a run and a sequence number):
+	 * those will do */
+	memcpy(&h, id + 8, sizeof(h));
 	h ^= h >> 29;
 	h *= 0xbf58476d1ce4e5b9ULL;
 	return (size_t)(h >> 32) & (c->nbuckets - 1);

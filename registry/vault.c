@@ -25,6 +25,8 @@
 #define SEENKEY_MAX (VAULT_KIOSK_MAX + 1 + 8)
 #define SEENEXP_ORDERED (4 + 8)              /* seenexp: epoch || order -> seen key */
 #define VAULT_FULL_BELOW ((uint64_t)1 << 20) /* free bytes under which an EIO is a full disk */
+#define ID_RUN_BYTES 4   /* a subject id: random run (4) || sequence in the run BE(4) || random (8) */
+#define ID_RUN_LEN 256u  /* ids one run gives before another random run is drawn */
 
 struct vault {
 	MDB_env *env;
@@ -35,6 +37,10 @@ struct vault {
 	size_t map_size, map_max;
 	atomic_int ntxn;
 	atomic_int grow_pending;
+	/* Subject ids of this run (vault_subject_create; only a write transaction, hence one
+	 * thread at a time, touches them). */
+	uint8_t id_run[ID_RUN_BYTES];
+	uint32_t id_seq;
 };
 
 struct vault_txn {
@@ -1178,6 +1184,25 @@ epoch_key(uint8_t key[4 + VAULT_ID_BYTES], uint32_t epoch, const uint8_t id[VAUL
 	memcpy(key + 4, id, VAULT_ID_BYTES);
 }
 
+/*
+ * The next subject id. Ids made one after the other share a random run and ascend in it, so a
+ * commit group's enrolments land in one leaf of subjects, dks and byepoch (one or two pages
+ * written a table) instead of one random leaf each; each ID_RUN_LEN ids a new run is drawn,
+ * so over a deployment's life the ids still spread evenly over the id space (the gallery load
+ * splits it by first byte). Earlier hubs' ids (16 random bytes) are the same kind of key.
+ */
+static void
+subject_id_next(struct vault *v, uint8_t id[VAULT_ID_BYTES])
+{
+	if (v->id_seq % ID_RUN_LEN == 0) {
+		randombytes_buf(v->id_run, sizeof(v->id_run));
+		v->id_seq = 0;
+	}
+	memcpy(id, v->id_run, ID_RUN_BYTES);
+	be32_put(id + ID_RUN_BYTES, v->id_seq++);
+	randombytes_buf(id + ID_RUN_BYTES + 4, VAULT_ID_BYTES - ID_RUN_BYTES - 4);
+}
+
 int
 vault_subject_create(struct vault_txn *t, const char *card, uint32_t epoch, const uint8_t *rec,
 	size_t len, uint8_t subject_id[VAULT_ID_BYTES])
@@ -1201,9 +1226,9 @@ vault_subject_create(struct vault_txn *t, const char *card, uint32_t epoch, cons
 			return r;
 	}
 	randombytes_buf(dk, sizeof(dk));
-	/* A 128-bit id collides with negligible probability; NOOVERWRITE makes sure anyway. */
+	/* A 96-bit random part collides with negligible probability; NOOVERWRITE makes sure. */
 	for (tries = 0; tries < 4; tries++) {
-		randombytes_buf(id, sizeof(id));
+		subject_id_next(t->v, id);
 		if ((r = rec_put(t, dk, id, epoch, rec, len, MDB_NOOVERWRITE)) != PASO_E_EXISTS)
 			break;
 	}

@@ -53,6 +53,10 @@
  *   events    subject id || no BE(8) -> version(1) || epoch BE(4) || nonce(24) || ciphertext+tag
  *                                       under the subject's DK, AD = "paso-evt1" || key || header;
  *                                       one row per event (a crossing), numbered from 1
+ *
+ * A subject id is run(4) || sequence in the run BE(4) || random(8): ids made one after the
+ * other ascend within a random run of 256 (a new run per 256 ids and per open), so a group's
+ * enrolments share leaves; earlier hubs' ids are 16 random bytes, read alike.
  */
 
 /*

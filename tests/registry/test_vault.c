@@ -426,6 +426,100 @@ test_foreach_range_parts(void **state)
 	vault_abort(t);
 }
 
+/* Key order of every subject id (vault_subject_foreach walks subjects in it). */
+struct id_walk {
+	uint8_t (*ids)[16];
+	int n, cap;
+};
+
+static int
+collect_ids(void *arg, const uint8_t id[16], const uint8_t *rec, size_t len)
+{
+	struct id_walk *w = arg;
+
+	(void)rec;
+	(void)len;
+	if (w->n < w->cap)
+		memcpy(w->ids[w->n], id, 16);
+	w->n++;
+	return 0;
+}
+
+/*
+ * Enrolments made one after the other get ids next to each other in key order, so a commit
+ * group's rows share leaves of subjects, dks and byepoch; each run of 256 ids starts at a new
+ * random place (spread over the id space), and a reopened store starts a new run.
+ */
+static void
+test_ids_grouped_in_runs(void **state)
+{
+	struct fx *f = *state;
+	struct vault_txn *t = NULL;
+	struct id_walk w = {0};
+	static uint8_t ids[700][16];
+	uint8_t rec[64] = {1};
+	int i, j, at, firsts = 0, runs = 0;
+
+	/* 600 subjects in groups of 12, then 16 in one group after a reopen. */
+	for (i = 0; i < 600; i += 12) {
+		assert_int_equal(vault_begin(f->v, 0, &t), 0);
+		for (j = i; j < i + 12; j++)
+			assert_int_equal(vault_subject_create(t, NULL, 7, rec, sizeof(rec), ids[j]), 0);
+		assert_int_equal(vault_commit(t), 0);
+	}
+	for (i = 1; i < 600; i++) {
+		if (i % 256 == 0) {
+			/* a new run: another place in the id space */
+			assert_memory_not_equal(ids[i], ids[i - 1], 4);
+			runs++;
+			continue;
+		}
+		assert_memory_equal(ids[i], ids[i - 1], 4);
+		assert_true(memcmp(ids[i], ids[i - 1], 16) > 0);
+		assert_memory_not_equal(ids[i] + 8, ids[i - 1] + 8, 8);
+	}
+	assert_int_equal(runs, 2);
+	fx_close(f);
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(vault_begin(f->v, 0, &t), 0);
+	for (j = 600; j < 616; j++)
+		assert_int_equal(vault_subject_create(t, NULL, 7, rec, sizeof(rec), ids[j]), 0);
+	assert_int_equal(vault_commit(t), 0);
+	assert_memory_not_equal(ids[600], ids[599], 4);
+	/* The reopened store's group is one stretch of the key order, no older id inside it. */
+	w.ids = calloc(700, 16);
+	w.cap = 700;
+	assert_non_null(w.ids);
+	assert_int_equal(vault_begin(f->v, 1, &t), 0);
+	assert_int_equal(vault_subject_foreach(t, collect_ids, &w), 0);
+	assert_int_equal(w.n, 616);
+	for (at = 0; at < w.n && memcmp(w.ids[at], ids[600], 16) != 0; at++)
+		;
+	assert_true(at + 16 <= w.n);
+	for (j = 0; j < 16; j++)
+		assert_memory_equal(w.ids[at + j], ids[600 + j], 16);
+	/* Every id is found and different from the others (key order is strict). */
+	for (i = 1; i < w.n; i++)
+		assert_true(memcmp(w.ids[i], w.ids[i - 1], 16) > 0);
+	for (i = 0; i < 616; i += 37) {
+		uint8_t *got = NULL;
+		size_t len = 0;
+
+		assert_int_equal(vault_subject_get(t, ids[i], &got, &len), 0);
+		assert_int_equal(len, sizeof(rec));
+		vault_free_record(got, len);
+	}
+	vault_abort(t);
+	/* Four runs, at four different places (two equal 4-byte runs: ~1 in 7e8). */
+	for (i = 0; i < 616; i++)
+		if (i == 0 || memcmp(ids[i], ids[i - 1], 4) != 0)
+			for (j = 0, firsts++; j < i; j++)
+				if (j == 0 || memcmp(ids[j], ids[j - 1], 4) != 0)
+					assert_memory_not_equal(ids[i], ids[j], 4);
+	assert_int_equal(firsts, 4);
+	free(w.ids);
+}
+
 /* A store filling more than half its map is given room when opened (no transaction open). */
 static void
 test_open_grows_a_nearly_full_map(void **state)
@@ -1276,6 +1370,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_seen_idempotency, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_reopen_and_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreach_range_parts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ids_grouped_in_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_plaintext_on_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupted_ciphertext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
