@@ -73,6 +73,26 @@ size_of(int fd)
 	return fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
 }
 
+/* 1 if every byte of fd in [off, end) is zero (a writer's zeros ahead of its next entry), 0 if
+ * not, or PASO_E_IO. */
+static int
+zeros_to_end(int fd, uint64_t off, uint64_t end)
+{
+	uint8_t b[65536];
+	size_t k, i;
+
+	while (off < end) {
+		k = end - off < sizeof(b) ? (size_t)(end - off) : sizeof(b);
+		if (pread_full(fd, b, k, off) != 0)
+			return PASO_E_IO;
+		for (i = 0; i < k; i++)
+			if (b[i] != 0)
+				return 0;
+		off += k;
+	}
+	return 1;
+}
+
 static int damage(struct ck *c, const char *file, uint64_t index, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -314,6 +334,12 @@ check_tail(struct ck *c, uint64_t n)
 			off += FRAME_HDR + len;
 			i++;
 			continue;
+		}
+		/* Zeros to the end: the writer's head start (auditlog.c prealloc), the log's end. */
+		if ((r2 = zeros_to_end(c->efd, off, c->esize)) != 0) {
+			if (r2 < 0)
+				return r2;
+			break;
 		}
 		/* A crash tears only the end: a bad frame with a complete good one after it is damage. */
 		if (r == FRAME_BAD && len <= AUDITLOG_MAX_ENTRY + 1 &&

@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -24,6 +25,8 @@
 #define READ_CHUNK (4u * 1024u * 1024u)  /* sequential reads during recovery and verify */
 #define MAP_MIN ((size_t)64 * 1024 * 1024)
 #define PENDING_MAX 256 /* leaves whose nodes wait to be hashed together (settle) */
+#define PREALLOC_BYTES (1024u * 1024u) /* zeros written past the entries ahead of them */
+#define PREALLOC_ROOM (16ull * PREALLOC_BYTES) /* ... only while the disk has this much free */
 
 struct buf {
 	uint8_t *p;
@@ -39,6 +42,7 @@ struct auditlog {
 	uint64_t cp_size; /* latest checkpoint */
 	uint8_t cp_root[MERKLE_HASH_BYTES];
 	uint64_t e_disk, e_end; /* entries bytes written / including the buffer */
+	uint64_t e_alloc;       /* bytes of entries on disk, the zeros past e_disk included */
 	uint64_t o_disk;        /* offsets on disk; ob holds [o_disk, n) */
 	uint64_t h_disk;        /* nodes on disk; hb holds [h_disk, nodes(f.size)) */
 	struct buf eb, ob, hb;
@@ -133,6 +137,60 @@ fd_size(int fd)
 	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < 0)
 		return 0;
 	return (uint64_t)st.st_size;
+}
+
+/* 1 if every byte of fd in [off, end) is zero, 0 if not, or PASO_E_IO. */
+static int
+zeros_to_end(int fd, uint64_t off, uint64_t end)
+{
+	uint8_t b[65536];
+	size_t k, i;
+
+	while (off < end) {
+		k = end - off < sizeof(b) ? (size_t)(end - off) : sizeof(b);
+		if (pread_all(fd, b, k, off) != 0)
+			return PASO_E_IO;
+		for (i = 0; i < k; i++)
+			if (b[i] != 0)
+				return 0;
+		off += k;
+	}
+	return 1;
+}
+
+/*
+ * Writes zeros past the entries, from e_disk up to PREALLOC_BYTES further, unless at least half
+ * of that is there already. Appends then overwrite blocks the file already has, within its
+ * size, so their fdatasync flushes data only: no ext4 journal commit for a new size or new
+ * blocks, except at the sync after this call (once per ~PREALLOC_BYTES of entries). An
+ * all-zero tail is not a frame (a frame's check is never 0 for length 0) and recovery reads it
+ * as the end of the log. Best effort, and only while the disk has PREALLOC_ROOM free: near a
+ * full disk the store needs the room more (and a hub that fills it stays full until space
+ * returns, not full and free by turns); a failure cuts the zeros back.
+ */
+static void
+prealloc(struct auditlog *log)
+{
+	static const uint8_t zero[65536];
+	uint64_t had = log->e_alloc > log->e_disk ? log->e_alloc : log->e_disk;
+	uint64_t from, to = log->e_disk + PREALLOC_BYTES;
+	struct statvfs sv;
+	size_t k;
+
+	if (log->e_alloc >= log->e_disk + PREALLOC_BYTES / 2)
+		return;
+	if (fstatvfs(log->efd, &sv) != 0 || (uint64_t)sv.f_bavail * sv.f_frsize < PREALLOC_ROOM)
+		return;
+	for (from = had; from < to; from += k) {
+		k = to - from < sizeof(zero) ? (size_t)(to - from) : sizeof(zero);
+		if (pwrite_all(log->efd, zero, k, from) != 0) {
+			if (ftruncate(log->efd, (off_t)had) != 0)
+				log->broken = 1; /* the file's end is not known any more */
+			log->e_alloc = had;
+			return;
+		}
+	}
+	log->e_alloc = to;
 }
 
 /* Reads a whole small file relative to dfd into a NUL-terminated buffer. */
@@ -480,6 +538,8 @@ flush(struct auditlog *log)
 	log->o_disk += log->ob.len / 8;
 	log->h_disk += log->hb.len / MERKLE_HASH_BYTES;
 	log->eb.len = log->ob.len = log->hb.len = 0;
+	if (log->e_alloc < log->e_disk)
+		log->e_alloc = log->e_disk;
 	ensure_map(log);
 	return 0;
 }
@@ -604,8 +664,15 @@ recover(struct auditlog *log, struct paso_diag *d)
 		r = paso_diag_set(d, PASO_E_IO, "%s/entries: read error", log->dir);
 		goto out;
 	}
-	log->e_disk = log->e_end = foff;
-	if (foff < esize) {
+	log->e_disk = log->e_end = log->e_alloc = foff;
+	/* Zeros past the last frame: the head start of a writer that did not close (prealloc). */
+	if (foff < esize && (r = zeros_to_end(log->efd, foff, esize)) != 0) {
+		if (r < 0) {
+			r = paso_diag_set(d, PASO_E_IO, "%s/entries: read error", log->dir);
+			goto out;
+		}
+		log->e_alloc = esize;
+	} else if (foff < esize) {
 		if (!log->readonly) {
 			if ((r = save_torn(log, foff, esize)) != 0 ||
 				ftruncate(log->efd, (off_t)foff) != 0 || fdatasync(log->efd) != 0) {
@@ -742,8 +809,12 @@ auditlog_close(struct auditlog *log)
 {
 	if (log == NULL)
 		return;
-	if (!log->broken && log->efd >= 0 && log->ofd >= 0 && log->hfd >= 0)
-		(void)flush(log);
+	/* A log at rest ends at its last frame: the zeros ahead of it are cut (best effort; a
+	 * reader takes zeros after the last frame as the end anyway). */
+	if (!log->broken && log->efd >= 0 && log->ofd >= 0 && log->hfd >= 0 &&
+		flush(log) == 0 && log->e_alloc > log->e_disk &&
+		ftruncate(log->efd, (off_t)log->e_disk) != 0)
+		log->broken = 1; /* nothing more is written on the way out */
 	unmap(log);
 	if (log->efd >= 0)
 		close(log->efd); /* releases the flock */
@@ -803,6 +874,7 @@ auditlog_sync(struct auditlog *log)
 		return PASO_E_INVALID_ARG;
 	if ((r = flush(log)) != 0)
 		return r;
+	prealloc(log);
 	if (fdatasync(log->efd) != 0) {
 		/* ENOSPC from fdatasync (delayed allocation): the caller cuts back, which drops the
 		 * pages that could not be written; the entries before them were synced earlier. */
@@ -828,7 +900,9 @@ auditlog_checkpoint_size(const struct auditlog *log)
 int
 auditlog_truncate(struct auditlog *log, uint64_t size)
 {
-	uint64_t off;
+	static const uint8_t zero[65536];
+	uint64_t off, hi, keep, at;
+	size_t k;
 	int r;
 
 	if (log->readonly || size > log->n)
@@ -849,6 +923,7 @@ auditlog_truncate(struct auditlog *log, uint64_t size)
 	 */
 	if ((r = read_offset(log, size, &off)) != 0)
 		return r;
+	hi = log->e_disk + log->eb.len; /* as far as a write may have reached */
 	if (size >= log->o_disk) {
 		log->eb.len = (size_t)(off - log->e_disk);
 		log->ob.len = (size_t)(size - log->o_disk) * 8;
@@ -859,13 +934,29 @@ auditlog_truncate(struct auditlog *log, uint64_t size)
 		log->o_disk = size;
 		log->h_disk = nodes_for(size);
 	}
-	if (ftruncate(log->efd, (off_t)log->e_disk) != 0 ||
+	/*
+	 * What was written past e_disk is zeroed within the head start, which is kept (a rollback
+	 * on a full disk must not free it, or the hub would find the disk free and full by turns);
+	 * past it, and if zeroing fails, the file is cut.
+	 */
+	keep = log->e_alloc > log->e_disk ? log->e_alloc : log->e_disk;
+	if (hi > keep)
+		hi = keep;
+	for (at = log->e_disk; at < hi; at += k) {
+		k = hi - at < sizeof(zero) ? (size_t)(hi - at) : sizeof(zero);
+		if (pwrite_all(log->efd, zero, k, at) != 0) {
+			keep = log->e_disk;
+			break;
+		}
+	}
+	if (ftruncate(log->efd, (off_t)keep) != 0 ||
 		ftruncate(log->ofd, (off_t)(log->o_disk * 8)) != 0 ||
 		ftruncate(log->hfd, (off_t)(log->h_disk * MERKLE_HASH_BYTES)) != 0 ||
 		fdatasync(log->efd) != 0 || fdatasync(log->ofd) != 0 || fdatasync(log->hfd) != 0) {
 		log->broken = 1;
 		return PASO_E_IO;
 	}
+	log->e_alloc = keep;
 	log->e_end = off;
 	log->n = size;
 	if ((r = frontier_load(log, size)) != 0) {

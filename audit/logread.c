@@ -53,6 +53,26 @@ fd_size(int fd)
 	return (uint64_t)st.st_size;
 }
 
+/* 1 if every byte of fd in [off, end) is zero (a writer's zeros ahead of its next entry), 0 if
+ * not, or PASO_E_IO. */
+static int
+zeros_to_end(int fd, uint64_t off, uint64_t end)
+{
+	uint8_t b[65536];
+	size_t k, i;
+
+	while (off < end) {
+		k = end - off < sizeof(b) ? (size_t)(end - off) : sizeof(b);
+		if (pread_all(fd, b, k, off) != 0)
+			return PASO_E_IO;
+		for (i = 0; i < k; i++)
+			if (b[i] != 0)
+				return 0;
+		off += k;
+	}
+	return 1;
+}
+
 /* Reads a whole small file relative to dfd into a NUL-terminated buffer. */
 static int
 read_small_file(int dfd, const char *name, size_t max, char **outp, size_t *lenp)
@@ -645,7 +665,11 @@ logread_verify(const char *auditdir, const struct checkpoint_verifier *v,
 								"content, or cut short");
 				goto out;
 			}
-			rep->torn_bytes = fr.file_end - foff;
+			/* zeros after the last frame are a hub's head start, not a torn write */
+			if ((r = zeros_to_end(efd, foff, fr.file_end)) < 0)
+				goto out;
+			rep->torn_bytes = r == 1 ? 0 : fr.file_end - foff;
+			r = 0;
 			break;
 		}
 		rep->entries = i + 1;

@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "auditcheck.h"
 #include "auditlog.h"
 #include "checkpoint.h"
 #include "errors.h"
@@ -459,6 +460,90 @@ test_torn_tail(void **state)
 		assert_int_equal(auditlog_size(log), 61);
 		auditlog_close(log);
 	}
+}
+
+/*
+ * While the writer has the log open, entries holds zeros past its last frame (appends then write
+ * in place, within the file, and their fdatasync needs no journal commit). A writer that never
+ * closed (a crash: the files copied while it runs) leaves them: the next open, the auditor's
+ * verify and the tail check read them as the end, not as a torn write, and lose nothing. A
+ * closed log ends at its last frame.
+ */
+static void
+test_zeros_ahead_of_entries(void **state)
+{
+	struct auditlog *log = NULL;
+	struct auditcheck_report rep;
+	struct paso_diag d = {0};
+	uint8_t root[H], want[H];
+	char dep[256], dir[300], copy[256], cdir[300], path[600], cpath[600], *out = NULL,
+		*err = NULL;
+	uint64_t frames;
+
+	(void)state;
+	new_dir(dep, sizeof(dep), "zeros");
+	new_dir(copy, sizeof(copy), "zeros-crashed");
+	assert_int_equal(mkdir(dep, 0700), 0);
+	xsnprintf(dir, sizeof(dir), "%s/audit", dep);
+	xsnprintf(cdir, sizeof(cdir), "%s/audit", copy);
+	xsnprintf(path, sizeof(path), "%s/entries", dir);
+	xsnprintf(cpath, sizeof(cpath), "%s/entries", cdir);
+	assert_int_equal(auditlog_open(dir, &log, &d), 0);
+	append_n(log, 0, 40, "zeros");
+	assert_int_equal(auditlog_sync(log), 0);
+	assert_int_equal(auditlog_checkpoint(log, signer), 0);
+	append_n(log, 40, 60, "zeros");
+	assert_int_equal(auditlog_sync(log), 0); /* acknowledged: must survive */
+	assert_int_equal(auditlog_root(log, 60, want), 0);
+	xsnprintf(path, sizeof(path), "%s/log.vkey", dir);
+	write_text(path, log_vkey);
+	xsnprintf(path, sizeof(path), "%s/entries", dir);
+	assert_true(file_size(path) >= 1024 * 1024); /* the zeros ahead */
+	assert_int_equal(run(NULL, NULL, "cp -a '%s' '%s'", dep, copy), 0);
+	auditlog_close(log);
+	frames = file_size(path);
+	assert_true(frames > 60 * 8 && frames < 60 * 512);
+
+	/* The crashed writer's copy: the auditor's tools first (read-only), then the writer. */
+	assert_int_equal(auditcheck_tail(cdir, AUDITCHECK_WINDOW, &rep, &d), 0);
+	assert_int_equal(rep.torn_bytes, 0);
+	assert_int_equal(rep.tail_entries, 20);
+	assert_int_equal(run(&out, &err, AUDIT " verify '%s'", copy), 0);
+	assert_non_null(strstr(out, "audit log OK: 40 entries"));
+	assert_null(strstr(err, "incomplete entry"));
+	assert_non_null(strstr(err, "20 more entries after the checkpoint"));
+	free(out);
+	free(err);
+	assert_int_equal(auditlog_open_readonly(cdir, &log, &d), 0);
+	assert_int_equal(d.code, 0);
+	assert_int_equal(auditlog_size(log), 60);
+	auditlog_close(log);
+	assert_int_equal(auditlog_open(cdir, &log, &d), 0);
+	assert_int_equal(d.code, 0); /* not torn: nothing cut, no torn.* file */
+	assert_int_equal(auditlog_size(log), 60);
+	assert_int_equal(auditlog_root(log, 60, root), 0);
+	assert_memory_equal(root, want, H);
+	xsnprintf(path, sizeof(path), "%s/torn.%llu", cdir, (unsigned long long)frames);
+	assert_int_equal(access(path, F_OK), -1);
+	/* and the log goes on over the zeros; a cut back (a store commit that failed) zeroes what
+	 * it cuts and keeps the head start; closed, the log ends at its last frame */
+	append_n(log, 60, 61, "zeros");
+	assert_int_equal(auditlog_sync(log), 0);
+	append_n(log, 61, 70, "zeros");
+	assert_int_equal(auditlog_sync(log), 0);
+	assert_int_equal(auditlog_truncate(log, 61), 0);
+	assert_true(file_size(cpath) >= 1024 * 1024);
+	assert_int_equal(run(NULL, NULL, "rm -rf '%s' && cp -a '%s' '%s'", dep, copy, dep), 0);
+	auditlog_close(log);
+	assert_int_equal(auditlog_open(dir, &log, &d), 0); /* the copy taken after the cut */
+	assert_int_equal(d.code, 0);
+	assert_int_equal(auditlog_size(log), 61);
+	auditlog_close(log);
+	assert_true(file_size(cpath) > frames && file_size(cpath) < frames + 512);
+	assert_int_equal(auditlog_open(cdir, &log, &d), 0);
+	assert_int_equal(d.code, 0);
+	assert_int_equal(auditlog_size(log), 61);
+	auditlog_close(log);
 }
 
 /* The derived files are rebuilt from the entries when missing or behind. */
@@ -934,6 +1019,7 @@ main(void)
 		cmocka_unit_test(test_append_reopen),
 		cmocka_unit_test(test_proofs_match_merkle),
 		cmocka_unit_test(test_torn_tail),
+		cmocka_unit_test(test_zeros_ahead_of_entries),
 		cmocka_unit_test(test_rebuild_derived),
 		cmocka_unit_test(test_truncate),
 		cmocka_unit_test(test_cli_verify_prove_show),
