@@ -24,7 +24,7 @@
 #define FLUSH_BYTES (4u * 1024u * 1024u) /* write buffered entries once this much is pending */
 #define READ_CHUNK (4u * 1024u * 1024u)  /* sequential reads during recovery and verify */
 #define MAP_MIN ((size_t)64 * 1024 * 1024)
-#define PENDING_MAX 256 /* leaves whose nodes wait to be hashed together (settle) */
+#define PENDING_MAX 256                /* leaves whose nodes wait to be hashed together (settle) */
 #define PREALLOC_BYTES (1024u * 1024u) /* zeros written past the entries ahead of them */
 #define PREALLOC_ROOM (16ull * PREALLOC_BYTES) /* ... only while the disk has this much free */
 
@@ -811,9 +811,8 @@ auditlog_close(struct auditlog *log)
 		return;
 	/* A log at rest ends at its last frame: the zeros ahead of it are cut (best effort; a
 	 * reader takes zeros after the last frame as the end anyway). */
-	if (!log->broken && log->efd >= 0 && log->ofd >= 0 && log->hfd >= 0 &&
-		flush(log) == 0 && log->e_alloc > log->e_disk &&
-		ftruncate(log->efd, (off_t)log->e_disk) != 0)
+	if (!log->broken && log->efd >= 0 && log->ofd >= 0 && log->hfd >= 0 && flush(log) == 0 &&
+		log->e_alloc > log->e_disk && ftruncate(log->efd, (off_t)log->e_disk) != 0)
 		log->broken = 1; /* nothing more is written on the way out */
 	unmap(log);
 	if (log->efd >= 0)

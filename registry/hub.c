@@ -347,9 +347,9 @@ load_one(void *arg, const uint8_t id[VAULT_ID_BYTES], const uint8_t *rec, size_t
 
 /*
  * The gallery load, in parallel: subject ids begin with a random run of 256 ids (vault.h), so
- * their first byte splits the store into LOAD_PARTS parts of about equal size. Each thread opens its own read
- * transaction and claims parts until none is left; decryption, decoding and template building
- * run concurrently, and only the insertion takes the gallery's lock.
+ * their first byte splits the store into LOAD_PARTS parts of about equal size. Each thread
+ * opens its own read transaction and claims parts until none is left; decryption, decoding and
+ * template building run concurrently, and only the insertion takes the gallery's lock.
  */
 #define LOAD_PARTS 256
 #define LOAD_THREADS_MAX 16

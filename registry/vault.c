@@ -25,8 +25,8 @@
 #define SEENKEY_MAX (VAULT_KIOSK_MAX + 1 + 8)
 #define SEENEXP_ORDERED (4 + 8)              /* seenexp: epoch || order -> seen key */
 #define VAULT_FULL_BELOW ((uint64_t)1 << 20) /* free bytes under which an EIO is a full disk */
-#define ID_RUN_BYTES 4   /* a subject id: random run (4) || sequence in the run BE(4) || random (8) */
-#define ID_RUN_LEN 256u  /* ids one run gives before another random run is drawn */
+#define ID_RUN_BYTES 4  /* subject id: random run (4) || sequence in it BE(4) || random (8) */
+#define ID_RUN_LEN 256u /* ids one run gives before another random run is drawn */
 
 struct vault {
 	MDB_env *env;

@@ -476,8 +476,8 @@ test_zeros_ahead_of_entries(void **state)
 	struct auditcheck_report rep;
 	struct paso_diag d = {0};
 	uint8_t root[H], want[H];
-	char dep[256], dir[300], copy[256], cdir[300], path[600], cpath[600], *out = NULL,
-		*err = NULL;
+	char dep[256], dir[300], copy[256], cdir[300], path[600], cpath[600];
+	char *out = NULL, *err = NULL;
 	uint64_t frames;
 
 	(void)state;

@@ -464,7 +464,8 @@ test_ids_grouped_in_runs(void **state)
 	for (i = 0; i < 600; i += 12) {
 		assert_int_equal(vault_begin(f->v, 0, &t), 0);
 		for (j = i; j < i + 12; j++)
-			assert_int_equal(vault_subject_create(t, NULL, 7, rec, sizeof(rec), ids[j]), 0);
+			assert_int_equal(
+				vault_subject_create(t, NULL, 7, rec, sizeof(rec), ids[j]), 0);
 		assert_int_equal(vault_commit(t), 0);
 	}
 	for (i = 1; i < 600; i++) {
