@@ -666,8 +666,10 @@ logread_verify(const char *auditdir, const struct checkpoint_verifier *v,
 				goto out;
 			}
 			/* zeros after the last frame are a hub's head start, not a torn write */
-			if ((r = zeros_to_end(efd, foff, fr.file_end)) < 0)
+			if ((r = zeros_to_end(efd, foff, fr.file_end)) < 0) {
+				r = paso_diag_set(d, PASO_E_IO, "%s/entries: read error", auditdir);
 				goto out;
+			}
 			rep->torn_bytes = r == 1 ? 0 : fr.file_end - foff;
 			r = 0;
 			break;
