@@ -37,7 +37,7 @@ test_kill_during_load(void **state)
 	(void)snprintf(kout, sizeof(kout), "%s/kiosk.json", dep.dir);
 	{
 		const char *argv[] = {"paso-kiosk", "run", "--deployment", dep.hub, "--hub",
-			hubaddr, "--people", "1000", "--crossings", "6000", "--identify", "0",
+			hubaddr, "--people", "1000", "--crossings", "20000", "--identify", "0",
 			"--seed", "21", "--workdir", dep.work, "--give-up", "90", "--json", NULL};
 		kiosk = h_spawn(kout, argv);
 	}
