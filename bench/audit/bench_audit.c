@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,11 +75,13 @@ struct log_side {
 };
 
 /* The baseline's side: the same framed entries and offsets written to plain files. */
+#define BASE_AHEAD ((uint64_t)1024 * 1024)
+
 struct base_side {
 	struct side x;
 	int fd, ofd;
 	uint8_t *buf, *offs;
-	uint64_t end;
+	uint64_t end, alloc; /* entries bytes written; and with the zeros written ahead of them */
 };
 
 static void
@@ -121,11 +124,36 @@ write_all(int fd, const uint8_t *p, size_t len)
 }
 
 /*
+ * As the log does before each fdatasync (auditlog.c, prealloc): zeros written 1 MiB past the
+ * entries once fewer than 512 KiB of them are left, so the entries' writes land within the
+ * file's size and their fdatasync is of data only, on both sides alike.
+ */
+static void
+base_zeros_ahead(struct base_side *b, uint64_t end)
+{
+	static const uint8_t zero[65536];
+	struct statvfs sv;
+	uint64_t from = b->alloc > end ? b->alloc : end, to = end + BASE_AHEAD;
+	size_t k;
+
+	if (b->alloc >= end + BASE_AHEAD / 2)
+		return;
+	if (fstatvfs(b->fd, &sv) != 0 || (uint64_t)sv.f_bavail * sv.f_frsize < 16 * BASE_AHEAD)
+		return;
+	for (; from < to; from += k) {
+		k = to - from < sizeof(zero) ? (size_t)(to - from) : sizeof(zero);
+		if (pwrite(b->fd, zero, k, (off_t)from) != (ssize_t)k)
+			die("baseline zeros", PASO_E_IO);
+	}
+	b->alloc = to;
+}
+
+/*
  * The baseline: the same loop without the tree. It writes the same entries file byte for byte
  * (each entry copied from the caller's buffer behind its frame header: length and the first 4
  * bytes of its leaf hash, hashed with the log's own merkle_leaf_hash, so the same SHA-256 code)
- * and the same offsets index, in the same batches, with one fdatasync of the entries per batch,
- * as auditlog_sync does. What it leaves out is the tree: no node hashes, no hashes file, no
+ * and the same offsets index, in the same batches, with the same zeros ahead of the entries and
+ * one fdatasync of the entries per batch, as auditlog_sync does. What it leaves out is the tree: no node hashes, no hashes file, no
  * checkpoints (their signing and the fdatasyncs of offsets and hashes behind each).
  */
 static void
@@ -150,6 +178,7 @@ base_batch(const struct opts *o, struct base_side *b)
 	}
 	write_all(b->fd, b->buf, len);
 	write_all(b->ofd, b->offs, o->batch * 8);
+	base_zeros_ahead(b, b->end + len);
 	if (fdatasync(b->fd) != 0)
 		die("baseline fdatasync", PASO_E_IO);
 	b->end += len;
