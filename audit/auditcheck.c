@@ -73,10 +73,8 @@ size_of(int fd)
 	return fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
 }
 
-/* 1 if every byte of fd in [off, end) is zero (a writer's zeros ahead of its next entry), 0 if
- * not, or PASO_E_IO. */
-static int
-zeros_to_end(int fd, uint64_t off, uint64_t end)
+int
+auditcheck_zeros_to_end(int fd, uint64_t off, uint64_t end)
 {
 	uint8_t b[65536];
 	size_t k, i;
@@ -336,7 +334,7 @@ check_tail(struct ck *c, uint64_t n)
 			continue;
 		}
 		/* Zeros to the end: the writer's head start (auditlog.c prealloc), the log's end. */
-		if ((r2 = zeros_to_end(c->efd, off, c->esize)) != 0) {
+		if ((r2 = auditcheck_zeros_to_end(c->efd, off, c->esize)) != 0) {
 			if (r2 < 0)
 				return r2;
 			break;

@@ -37,4 +37,12 @@ struct auditcheck_report {
 int auditcheck_tail(const char *auditdir, uint64_t window, struct auditcheck_report *rep,
 	struct paso_diag *d) __attribute__((warn_unused_result));
 
+/*
+ * Whether the bytes of fd in [off, end) are all zero: the ~1 MiB a running writer keeps written
+ * ahead of its next entry (auditlog.c), which a reader takes as the log's end, not as a torn
+ * write. Returns 1 (all zero), 0 (not), or PASO_E_IO (a read failed). paso-audit's reader
+ * (logread.c) keeps its own copy on purpose: it shares no code with the hub's writer.
+ */
+int auditcheck_zeros_to_end(int fd, uint64_t off, uint64_t end);
+
 #endif

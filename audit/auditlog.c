@@ -2,6 +2,7 @@
 /* The audit log on disk: buffered framed appends, post-order hash file, recovery, proofs, verify.
  */
 #include "be.h"
+#include "auditcheck.h"
 #include "auditlog.h"
 
 #include <errno.h>
@@ -137,25 +138,6 @@ fd_size(int fd)
 	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < 0)
 		return 0;
 	return (uint64_t)st.st_size;
-}
-
-/* 1 if every byte of fd in [off, end) is zero, 0 if not, or PASO_E_IO. */
-static int
-zeros_to_end(int fd, uint64_t off, uint64_t end)
-{
-	uint8_t b[65536];
-	size_t k, i;
-
-	while (off < end) {
-		k = end - off < sizeof(b) ? (size_t)(end - off) : sizeof(b);
-		if (pread_all(fd, b, k, off) != 0)
-			return PASO_E_IO;
-		for (i = 0; i < k; i++)
-			if (b[i] != 0)
-				return 0;
-		off += k;
-	}
-	return 1;
 }
 
 /*
@@ -666,7 +648,7 @@ recover(struct auditlog *log, struct paso_diag *d)
 	}
 	log->e_disk = log->e_end = log->e_alloc = foff;
 	/* Zeros past the last frame: the head start of a writer that did not close (prealloc). */
-	if (foff < esize && (r = zeros_to_end(log->efd, foff, esize)) != 0) {
+	if (foff < esize && (r = auditcheck_zeros_to_end(log->efd, foff, esize)) != 0) {
 		if (r < 0) {
 			r = paso_diag_set(d, PASO_E_IO, "%s/entries: read error", log->dir);
 			goto out;
