@@ -25,56 +25,49 @@ cmp_nonce(const void *a, const void *b)
 	return memcmp(a, b, N);
 }
 
-/* Every nonce of many (through dozens of refills, in odd sizes too) differs from every other,
- * and none is the wiped zeros of a byte already handed out. */
+/*
+ * Takes count nonces from a new pool (every odd_every-th followed by an odd-sized take, so that
+ * refills land mid-nonce; 0: none) and checks that every one differs from every other and none
+ * is the wiped zeros of a byte already handed out.
+ */
 static void
-test_distinct_across_refills(void **state)
+take_distinct(size_t count, size_t odd_every)
 {
 	struct nonce_pool *p = NULL;
-	enum { COUNT = 20000 };
-	uint8_t *all = malloc((size_t)COUNT * N), odd[17], zero[N];
+	uint8_t *all = malloc(count * N), odd[17], zero[N];
 	size_t i;
 
-	(void)state;
 	assert_non_null(all);
 	memset(zero, 0, sizeof(zero));
 	assert_int_equal(nonce_pool_new(&p), 0);
-	for (i = 0; i < COUNT; i++) {
+	for (i = 0; i < count; i++) {
 		nonce_pool_take(p, all + i * N, N);
-		if (i % 7 == 0)
-			nonce_pool_take(p, odd, sizeof(odd)); /* refills land mid-nonce */
+		if (odd_every > 0 && i % odd_every == 0)
+			nonce_pool_take(p, odd, sizeof(odd));
 		assert_memory_not_equal(all + i * N, zero, N);
 	}
-	qsort(all, COUNT, N, cmp_nonce);
-	for (i = 1; i < COUNT; i++)
+	qsort(all, count, N, cmp_nonce);
+	for (i = 1; i < count; i++)
 		assert_memory_not_equal(all + (i - 1) * N, all + i * N, N);
 	nonce_pool_free(p);
 	free(all);
 }
 
+/* Through dozens of refills, in odd sizes too. */
+static void
+test_distinct_across_refills(void **state)
+{
+	(void)state;
+	take_distinct(20000, 7);
+}
+
 /* Past the pool's change of stream key from the OS (every 640 fills, ~107,000 nonces of 24
- * bytes): still every nonce differs from every other, none all zeros. */
+ * bytes). */
 static void
 test_distinct_across_rekey(void **state)
 {
-	struct nonce_pool *p = NULL;
-	enum { COUNT = 240000 };
-	uint8_t *all = malloc((size_t)COUNT * N), zero[N];
-	size_t i;
-
 	(void)state;
-	assert_non_null(all);
-	memset(zero, 0, sizeof(zero));
-	assert_int_equal(nonce_pool_new(&p), 0);
-	for (i = 0; i < COUNT; i++) {
-		nonce_pool_take(p, all + i * N, N);
-		assert_memory_not_equal(all + i * N, zero, N);
-	}
-	qsort(all, COUNT, N, cmp_nonce);
-	for (i = 1; i < COUNT; i++)
-		assert_memory_not_equal(all + (i - 1) * N, all + i * N, N);
-	nonce_pool_free(p);
-	free(all);
+	take_distinct(240000, 0);
 }
 
 /* A child after fork() never hands out the nonces its parent hands out next. */
