@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -19,6 +20,36 @@
 #include "client.h"
 #include "errors.h"
 #include "harness.h"
+
+/* Entries the hub's audit log holds on disk: its offsets file has 8 bytes an entry. */
+static uint64_t
+logged_entries(const struct deployment *dep)
+{
+	char path[700];
+	struct stat st;
+
+	(void)snprintf(path, sizeof(path), "%s/audit/offsets", dep->hub);
+	return stat(path, &st) == 0 ? (uint64_t)st.st_size / 8 : 0;
+}
+
+/*
+ * Waits until the hub has logged at least n entries, so that a kill lands in the middle of the
+ * load however fast the machine is. Fails if the kiosks finish first or after 60 s.
+ */
+static void
+wait_for_entries(const struct deployment *dep, pid_t kiosk, uint64_t n)
+{
+	int st, i;
+
+	for (i = 0; i < 6000 && logged_entries(dep) < n; i++) {
+		if (waitpid(kiosk, &st, WNOHANG) == kiosk)
+			fail_msg(
+				"kiosks finished before the hub logged %llu entries; enlarge the load",
+				(unsigned long long)n);
+		usleep(10000);
+	}
+	assert_true(logged_entries(dep) >= n);
+}
 
 static void
 test_kill_during_load(void **state)
@@ -37,16 +68,14 @@ test_kill_during_load(void **state)
 	(void)snprintf(kout, sizeof(kout), "%s/kiosk.json", dep.dir);
 	{
 		const char *argv[] = {"paso-kiosk", "run", "--deployment", dep.hub, "--hub",
-			hubaddr, "--people", "1000", "--crossings", "20000", "--identify", "0",
+			hubaddr, "--people", "1000", "--crossings", "8000", "--identify", "0",
 			"--seed", "21", "--workdir", dep.work, "--give-up", "90", "--json", NULL};
 		kiosk = h_spawn(kout, argv);
 	}
-	/* Kill the hub twice while the kiosks are sending, restarting it each time. */
+	/* Kill the hub twice while the kiosks are sending (after 1,500 entries, then 3,000 more
+	 * than the restarted hub found), restarting it each time. */
 	while (kills < 2) {
-		usleep(kills == 0 ? 800000 : 1200000);
-		if (waitpid(kiosk, &st, WNOHANG) == kiosk)
-			fail_msg(
-				"kiosks finished before the hub could be killed; enlarge the load");
+		wait_for_entries(&dep, kiosk, kills == 0 ? 1500 : logged_entries(&dep) + 3000);
 		assert_int_equal(h_hub_stop(&dep, SIGKILL), -1);
 		kills++;
 		usleep(300000); /* the kiosks see the hub gone and retry with backoff */
