@@ -484,8 +484,8 @@ keyring_open(const char *keydir, struct keyring **out, struct paso_diag *d)
 	kr->dirfd = -1;
 	/* Writers first: a shred or a new day's KEK is not held off by a stream of seals. */
 	if (pthread_rwlockattr_init(&attr) != 0 ||
-		pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP) !=
-			0 ||
+		pthread_rwlockattr_setkind_np(
+			&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP) != 0 ||
 		pthread_rwlock_init(&kr->lock, &attr) != 0) {
 		free(kr);
 		return PASO_E_INTERNAL;

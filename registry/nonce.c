@@ -16,8 +16,8 @@
 
 /* One page: the counts first, so a child's wiped page reads as empty and keyless. */
 struct nonce_page {
-	size_t left;                   /* unused bytes at the end of buf */
-	uint64_t fills;                /* refills made under key; 0: no key yet */
+	size_t left;    /* unused bytes at the end of buf */
+	uint64_t fills; /* refills made under key; 0: no key yet */
 	uint8_t key[crypto_stream_chacha20_ietf_KEYBYTES];
 	uint8_t buf[NONCE_POOL_BYTES]; /* bytes before buf + (sizeof(buf) - left) are used */
 };

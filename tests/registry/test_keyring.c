@@ -346,8 +346,8 @@ race_seal(void *arg)
 
 	(void)pthread_barrier_wait(r->go);
 	for (e = 0; e < RACE_EPOCHS && r->rc == 0; e++)
-		r->rc = keyring_seal(r->kr, 500 + e, (const uint8_t *)"ad", 2, msg, sizeof(msg),
-			r->sealed[e]);
+		r->rc = keyring_seal(
+			r->kr, 500 + e, (const uint8_t *)"ad", 2, msg, sizeof(msg), r->sealed[e]);
 	return NULL;
 }
 
@@ -383,8 +383,8 @@ test_concurrent_seals_make_one_kek(void **state)
 	for (i = 0; i < RACE_THREADS; i++) {
 		assert_int_equal(r[i].rc, 0);
 		for (e = 0; e < RACE_EPOCHS; e++) {
-			assert_int_equal(keyring_unseal(kr, (const uint8_t *)"ad", 2, r[i].sealed[e],
-						 sizeof(r[i].sealed[e]), out),
+			assert_int_equal(keyring_unseal(kr, (const uint8_t *)"ad", 2,
+						 r[i].sealed[e], sizeof(r[i].sealed[e]), out),
 				0);
 			assert_memory_equal(out, "crossing", 8);
 		}
