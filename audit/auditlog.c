@@ -43,9 +43,9 @@ struct auditlog {
 	uint64_t cp_size; /* latest checkpoint */
 	uint8_t cp_root[MERKLE_HASH_BYTES];
 	uint64_t e_disk, e_end; /* entries bytes written / including the buffer */
-	uint64_t e_alloc;       /* bytes of entries on disk, the zeros past e_disk included */
-	uint64_t o_disk;        /* offsets on disk; ob holds [o_disk, n) */
-	uint64_t h_disk;        /* nodes on disk; hb holds [h_disk, nodes(f.size)) */
+	uint64_t e_alloc; /* bytes of entries on disk, the zeros past e_disk included (>= e_disk) */
+	uint64_t o_disk;  /* offsets on disk; ob holds [o_disk, n) */
+	uint64_t h_disk;  /* nodes on disk; hb holds [h_disk, nodes(f.size)) */
 	struct buf eb, ob, hb;
 	struct merkle_frontier f; /* covers f.size leaves; pending holds [f.size, n) */
 	uint8_t pending[PENDING_MAX][MERKLE_HASH_BYTES];
@@ -140,6 +140,22 @@ fd_size(int fd)
 	return (uint64_t)st.st_size;
 }
 
+/* Writes zeros over [from, to) of fd: 0, or pwrite_all's error. */
+static int
+write_zeros(int fd, uint64_t from, uint64_t to)
+{
+	static const uint8_t zero[65536];
+	size_t k;
+	int r;
+
+	for (; from < to; from += k) {
+		k = to - from < sizeof(zero) ? (size_t)(to - from) : sizeof(zero);
+		if ((r = pwrite_all(fd, zero, k, from)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 /*
  * Writes zeros past the entries, from e_disk up to PREALLOC_BYTES further, unless at least half
  * of that is there already. Appends then overwrite blocks the file already has, within its
@@ -153,24 +169,17 @@ fd_size(int fd)
 static void
 prealloc(struct auditlog *log)
 {
-	static const uint8_t zero[65536];
-	uint64_t had = log->e_alloc > log->e_disk ? log->e_alloc : log->e_disk;
-	uint64_t from, to = log->e_disk + PREALLOC_BYTES;
+	uint64_t had = log->e_alloc, to = log->e_disk + PREALLOC_BYTES;
 	struct statvfs sv;
-	size_t k;
 
 	if (log->e_alloc >= log->e_disk + PREALLOC_BYTES / 2)
 		return;
 	if (fstatvfs(log->efd, &sv) != 0 || (uint64_t)sv.f_bavail * sv.f_frsize < PREALLOC_ROOM)
 		return;
-	for (from = had; from < to; from += k) {
-		k = to - from < sizeof(zero) ? (size_t)(to - from) : sizeof(zero);
-		if (pwrite_all(log->efd, zero, k, from) != 0) {
-			if (ftruncate(log->efd, (off_t)had) != 0)
-				log->broken = 1; /* the file's end is not known any more */
-			log->e_alloc = had;
-			return;
-		}
+	if (write_zeros(log->efd, had, to) != 0) {
+		if (ftruncate(log->efd, (off_t)had) != 0)
+			log->broken = 1; /* the file's end is not known any more */
+		return;
 	}
 	log->e_alloc = to;
 }
@@ -881,9 +890,7 @@ auditlog_checkpoint_size(const struct auditlog *log)
 int
 auditlog_truncate(struct auditlog *log, uint64_t size)
 {
-	static const uint8_t zero[65536];
-	uint64_t off, hi, keep, at;
-	size_t k;
+	uint64_t off, hi, keep;
 	int r;
 
 	if (log->readonly || size > log->n)
@@ -920,16 +927,11 @@ auditlog_truncate(struct auditlog *log, uint64_t size)
 	 * on a full disk must not free it, or the hub would find the disk free and full by turns);
 	 * past it, and if zeroing fails, the file is cut.
 	 */
-	keep = log->e_alloc > log->e_disk ? log->e_alloc : log->e_disk;
+	keep = log->e_alloc;
 	if (hi > keep)
 		hi = keep;
-	for (at = log->e_disk; at < hi; at += k) {
-		k = hi - at < sizeof(zero) ? (size_t)(hi - at) : sizeof(zero);
-		if (pwrite_all(log->efd, zero, k, at) != 0) {
-			keep = log->e_disk;
-			break;
-		}
-	}
+	if (write_zeros(log->efd, log->e_disk, hi) != 0)
+		keep = log->e_disk;
 	if (ftruncate(log->efd, (off_t)keep) != 0 ||
 		ftruncate(log->ofd, (off_t)(log->o_disk * 8)) != 0 ||
 		ftruncate(log->hfd, (off_t)(log->h_disk * MERKLE_HASH_BYTES)) != 0 ||
