@@ -579,6 +579,86 @@ arg_ul(const char *s, const char *what)
 	return v;
 }
 
+/* The hub keeps fingers in the store (gallery_set_finger_loader); these entries have none. */
+static int
+no_fingers(void *arg, const uint8_t id[16], uint32_t positions, struct finger_template **out)
+{
+	(void)arg;
+	(void)id;
+	(void)positions;
+	*out = NULL;
+	return PASO_E_NOT_FOUND;
+}
+
+/*
+ * One growth of a gallery of n entries (faces and two irises each) to 2n: what the commit loop
+ * waits for when enrolments move into a full gallery, with crossings queued behind it. The
+ * baseline copies the same faces and irises into new memory and wipes the old, as a growth by
+ * copying would; the gallery's mappings move instead (gallery.c, map_grow).
+ */
+static void
+bench_grow(uint32_t n)
+{
+	const uint32_t npool = 4096;
+	struct bio_sample *ipool, fill;
+	struct gallery *g = NULL;
+	size_t bytes = (size_t)n * (BIO_FACE_DIM + 4 * BIO_IRIS_BYTES);
+	double tg[REPS], tc[REPS], t0;
+	uint8_t id[16], *old, *cp;
+	uint32_t i;
+	int rep;
+
+	printf("\ngrow: a gallery of %u entries (face + 2 irises) grown to twice that, %d times, fingers in the store as the hub keeps them; "
+	       "baseline: copying its %.0f MB of faces and irises and wiping the old\n",
+		n, REPS, bytes / 1e6);
+	ipool = capture_pool(n + 1000, npool, 0, 0, PRESET_GOOD);
+	memset(&fill, 0, sizeof(fill));
+	fill.has_face = 1;
+	fill.n_iris = 2;
+	fill.iris[0].eye = BIO_EYE_RIGHT;
+	fill.iris[1].eye = BIO_EYE_LEFT;
+	for (rep = 0; rep < REPS; rep++) {
+		if (gallery_new(2, &g) != 0)
+			exit(1);
+		gallery_set_finger_loader(g, no_fingers, NULL);
+		if (gallery_reserve(g, n) != 0)
+			exit(1);
+		for (i = 0; i < n; i++) {
+			filler_face(i, fill.face);
+			filler_iris(ipool, npool, i, 0, fill.iris[0].code, fill.iris[0].mask);
+			filler_iris(ipool, npool, i, 1, fill.iris[1].code, fill.iris[1].mask);
+			memset(id, 0, sizeof(id));
+			memcpy(id + 8, &i, 4);
+			if (gallery_add(g, id, &fill) != 0)
+				exit(1);
+		}
+		t0 = now_s();
+		if (gallery_reserve(g, 2 * (size_t)n) != 0)
+			exit(1);
+		tg[rep] = now_s() - t0;
+		gallery_free(g);
+		old = xalloc(bytes);
+		memset(old, 0x5a, bytes); /* touched, as a filled gallery's arrays are */
+		t0 = now_s();
+		cp = xalloc(2 * bytes);
+		memcpy(cp, old, bytes);
+		memset(cp + bytes, 0, bytes);
+		sodium_memzero(old, bytes);
+		free(old);
+		tc[rep] = now_s() - t0;
+		free(cp);
+	}
+	qsort(tg, REPS, sizeof(double), cmp_double);
+	qsort(tc, REPS, sizeof(double), cmp_double);
+	printf("  gallery growth: median %.2f ms (%.2f-%.2f); copying: median %.1f ms "
+	       "(%.1f-%.1f); copying / gallery: %.0fx\n",
+		tg[REPS / 2] * 1e3, tg[0] * 1e3, tg[REPS - 1] * 1e3, tc[REPS / 2] * 1e3,
+		tc[0] * 1e3, tc[REPS - 1] * 1e3, tc[REPS / 2] / tg[REPS / 2]);
+	for (i = 0; i < npool; i++)
+		bio_sample_clear(&ipool[i]);
+	free(ipool);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -591,10 +671,10 @@ main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0) {
 			printf("usage: bench_bio [--gallery N] [--enrolled N] [--exhaustive N] "
-			       "[--only iris|face|dedup] [--preset P] [--modes DIGITS]\n"
+			       "[--only iris|face|dedup|grow] [--preset P] [--modes DIGITS]\n"
 			       "                 [--sketch-share N]\n"
-			       "Iris kernels, face 1:N and dedup over a gallery of N (default "
-			       "1000000); --modes: which dedup modes 0-5 to run (default all);\n"
+			       "Iris kernels, face 1:N, dedup over a gallery of N (default "
+			       "1000000) and growing a gallery of N to 2N; --modes: which dedup modes 0-5 to run (default all);\n"
 			       "--sketch-share: keep one face in N by sketch (default "
 			       "GALLERY_SKETCH_SHARE).\n");
 			return 0;
@@ -644,6 +724,8 @@ main(int argc, char **argv)
 		bench_face(nfill);
 	if (!*only || strcmp(only, "dedup") == 0)
 		bench_dedup(nfill - nreal, nreal, nexh, modes, share);
+	if (!*only || strcmp(only, "grow") == 0)
+		bench_grow(nfill);
 	for (i = 0; i < 2048; i++)
 		bio_sample_clear(&pool[i]);
 	free(pool);
