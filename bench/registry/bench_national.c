@@ -302,7 +302,7 @@ main(int argc, char **argv)
 	pthread_t eth[MAX_KIOSKS], cth;
 	struct population *pop = NULL;
 	char name[MAX_KIOSKS][32];
-	double *lat[2], p50[2], p99[2], t0, te, cpu0, cpu1, sys0, sys1, kcpu0, kcpu1, ksys;
+	double *lat[2], p50[2], p99[2], pmax[2], t0, te, cpu0, cpu1, sys0, sys1, kcpu0, kcpu1, ksys;
 	uint64_t dups = 0, caught = 0, flagged = 0, acked = 0, refused = 0;
 	uint16_t port;
 	pid_t hub;
@@ -430,6 +430,7 @@ main(int argc, char **argv)
 		}
 		p50[ph] = pct(lat[ph], crossings, 0.5) * 1e3;
 		p99[ph] = pct(lat[ph], crossings, 0.99) * 1e3;
+		pmax[ph] = pct(lat[ph], crossings, 1.0) * 1e3;
 	}
 	printf("%lu people enrolled; %lu kiosks stream %llu enrolments (%llu duplicates of "
 	       "enrolled people under new cards), one kiosk sends %lu crossings one at a time:\n",
@@ -450,10 +451,10 @@ main(int argc, char **argv)
 	printf("  this benchmark's kiosks while enrolling: %.2f s CPU = %.2f ms per enrolment, on "
 	       "the hub's cores\n",
 		kcpu1 - kcpu0, (kcpu1 - kcpu0) * 1e3 / (double)(acked + refused));
-	printf("  crossings alone:             p50 %.2f ms, p99 %.2f ms (%llu accepted)\n", p50[0],
-		p99[0], (unsigned long long)cs[0].acked);
-	printf("  crossings while enrolling:   p50 %.2f ms, p99 %.2f ms (%llu accepted)\n", p50[1],
-		p99[1], (unsigned long long)cs[1].acked);
+	printf("  crossings alone:             p50 %.2f ms, p99 %.2f ms, max %.1f ms (%llu accepted)\n",
+		p50[0], p99[0], pmax[0], (unsigned long long)cs[0].acked);
+	printf("  crossings while enrolling:   p50 %.2f ms, p99 %.2f ms, max %.1f ms (%llu accepted)\n",
+		p50[1], p99[1], pmax[1], (unsigned long long)cs[1].acked);
 	printf("  p99 ratio (while enrolling / alone): %.2f (target <= 2)\n", p99[1] / p99[0]);
 	/* a benchmark that measures refusals measures the wrong thing: say which */
 	for (i = 1; i < 80; i++) {
