@@ -6,7 +6,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <time.h>
 #include <sodium.h>
 
+#include "bigmap.h"
 #include "errors.h"
 #include "face.h"
 #include "fcache.h"
@@ -143,54 +143,6 @@ gallery_new(unsigned threads, struct gallery **out)
 	return 0;
 }
 
-/*
- * The large row-major arrays (faces, irises, face sketches, no-face bits) each live in an
- * anonymous mapping of their own, grown with mremap: the kernel moves their pages instead of
- * copying them. The commit loop grows the gallery (moving recent enrolments in) while crossings
- * wait for it; copying held it ~180 ms at 22,000 entries and would hold it seconds at a
- * million, and left a copy of every face and iris to wipe. The new tail is zero, as the kernel
- * gives it, and faulted in as entries arrive; a first mapping is faulted in at once (the hub
- * reserves everyone before loading: its start at 1,000,000 was 2-3 s slower with the loading
- * threads faulting). The mapping is kept out of core dumps. Page-aligned, so 64-byte aligned for
- * SIMD.
- */
-static size_t
-map_len(size_t bytes)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-
-	return bytes == 0 ? pg : (bytes + pg - 1) / pg * pg;
-}
-
-static void *
-map_grow(void *old, size_t old_bytes, size_t new_bytes)
-{
-	size_t ol = map_len(old_bytes), nl = map_len(new_bytes);
-	void *p;
-
-	if (old != NULL && nl <= ol)
-		return old;
-	if (old == NULL)
-		p = mmap(NULL, nl, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	else
-		p = mremap(old, ol, nl, MREMAP_MAYMOVE);
-	if (p == MAP_FAILED)
-		return NULL;
-	(void)madvise(p, nl, MADV_DONTDUMP);
-	return p;
-}
-
-/* Wipes the first bytes of a map_grow mapping and unmaps it. Accepts NULL. */
-static void
-map_free(void *p, size_t bytes)
-{
-	if (p == NULL)
-		return;
-	sodium_memzero(p, bytes);
-	(void)munmap(p, map_len(bytes));
-}
-
 void
 gallery_free(struct gallery *g)
 {
@@ -212,11 +164,11 @@ gallery_free(struct gallery *g)
 	free(g->seq);
 	free(g->finger);
 	free(g->finger_ext);
-	map_free(g->face, g->cap * BIO_FACE_DIM);
+	bigmap_free(g->face, g->cap * BIO_FACE_DIM);
 	free(g->face_inv);
-	map_free(g->noface, (g->cap + 63) / 64 * 8);
-	map_free(g->fsk, FSK_SIZE(g->cap));
-	map_free(g->iris, g->cap * ENTRY_IRIS);
+	bigmap_free(g->noface, (g->cap + 63) / 64 * 8);
+	bigmap_free(g->fsk, FSK_SIZE(g->cap));
+	bigmap_free(g->iris, g->cap * ENTRY_IRIS);
 	free(g->iris_ok);
 	free(g->slots);
 	if (g->added != NULL)
@@ -490,19 +442,19 @@ reserve_locked(struct gallery *g, size_t n)
 	if ((p = realloc(g->face_inv, n * sizeof(float))) == NULL)
 		return PASO_E_NOMEM;
 	g->face_inv = p;
-	if ((p = map_grow(g->noface, (g->cap + 63) / 64 * 8, (n + 63) / 64 * 8)) == NULL)
+	if ((p = bigmap_grow(g->noface, (g->cap + 63) / 64 * 8, (n + 63) / 64 * 8)) == NULL)
 		return PASO_E_NOMEM;
 	g->noface = p;
 	if ((p = realloc(g->iris_ok, n * 2)) == NULL)
 		return PASO_E_NOMEM;
 	g->iris_ok = p;
-	if ((p = map_grow(g->face, g->cap * BIO_FACE_DIM, n * BIO_FACE_DIM)) == NULL)
+	if ((p = bigmap_grow(g->face, g->cap * BIO_FACE_DIM, n * BIO_FACE_DIM)) == NULL)
 		return PASO_E_NOMEM;
 	g->face = p;
-	if ((p = map_grow(g->fsk, FSK_SIZE(g->cap), FSK_SIZE(n))) == NULL)
+	if ((p = bigmap_grow(g->fsk, FSK_SIZE(g->cap), FSK_SIZE(n))) == NULL)
 		return PASO_E_NOMEM;
 	g->fsk = p;
-	if ((p = map_grow(g->iris, g->cap * ENTRY_IRIS, n * ENTRY_IRIS)) == NULL)
+	if ((p = bigmap_grow(g->iris, g->cap * ENTRY_IRIS, n * ENTRY_IRIS)) == NULL)
 		return PASO_E_NOMEM;
 	g->iris = p;
 	if (g->loader == NULL || g->fdesc != NULL) {

@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "bigmap.h"
 #include "finger_match.h"
 #include "protect_calib.h"
 
@@ -324,12 +325,10 @@ pgallery_free(struct pgallery *g)
 		return;
 	for (i = 0; i < g->n; i++)
 		pref_free(g->ref[i]);
-	if (g->face != NULL)
-		sodium_memzero(g->face, g->cap * BIO_FACE_DIM);
+	bigmap_free(g->face, g->cap * BIO_FACE_DIM);
 	free(g->id);
 	free(g->ref);
 	free(g->has_finger);
-	free(g->face);
 	free(g->inv_norm);
 	free(g->gen);
 	free(g->slot);
@@ -425,13 +424,8 @@ grow(struct pgallery *g)
 	if ((p = realloc(g->gen, cap * sizeof(uint32_t))) == NULL)
 		return PASO_E_NOMEM;
 	g->gen = p;
-	if ((face = aligned_alloc(64, cap * BIO_FACE_DIM)) == NULL)
+	if ((face = bigmap_grow(g->face, g->cap * BIO_FACE_DIM, cap * BIO_FACE_DIM)) == NULL)
 		return PASO_E_NOMEM;
-	if (g->face != NULL) {
-		memcpy(face, g->face, g->n * BIO_FACE_DIM);
-		sodium_memzero(g->face, g->cap * BIO_FACE_DIM);
-		free(g->face);
-	}
 	g->face = face;
 	g->cap = cap;
 	return rehash(g, cap * 2);
