@@ -52,6 +52,12 @@ echo; echo "### the hub's 1:N over protected references (face, iris, fingers) be
 $B/bench_pgallery --gallery $GALLERY --enrolled 100 --runs $RUNS --exhaustive 4
 echo; echo "### the researcher's bench: southern-border scenario per policy and phase"
 PASO_BENCH_DIR="$DIR" bench/lab/bench_scenario.sh $TRAVELLERS $RUNS
+if [ "${PASO_BENCH_QUICK:-0}" = 1 ]; then NAT=5000; NATOPTS=(--enrol 1600 --kiosks 8 --crossings 500)
+else NAT=20000; NATOPTS=(--enrol 6400 --kiosks 8 --crossings 1000); fi
+echo; echo "### enrolment with deduplication, and crossings beside it, at $NAT enrolled (issue 11)"
+[ -d "$DIR/paso-national-$NAT" ] || $B/bench_fixture --dir "$DIR/paso-national-$NAT" --people $NAT >/dev/null
+bench/registry/national_runs.sh "$DIR/paso-national-$NAT" $NAT $((RUNS * 2 - 1)) \
+  "$DIR/paso-national-$NAT-run" $B "${NATOPTS[@]}"
 echo; echo "### paso trace: one person's acts through the trace index, against reading the whole log"
 $B/bench_trace --entries $LARGE --dir "$DIR"
 # National size (issue 11): an hour to build the fixture on two cores, so only when asked:
