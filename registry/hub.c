@@ -400,7 +400,7 @@ load_gallery(struct hub *h)
 	int r;
 
 	/* Sized once for everyone (and some room for enrolments), its pages faulted in at once
-	 * (gallery.c: map_grow) rather than by the loading threads one by one. */
+	 * (bigmap.h) rather than by the loading threads one by one. */
 	if (n > 0 && (r = gallery_reserve(h->gallery, n + n / 16 + 1024)) != 0)
 		return r;
 	ld.h = h;

@@ -28,7 +28,7 @@ struct loop {
 	struct loop_timer timers[LOOP_MAX_TIMERS];
 	size_t ntimers;
 	double last_checkpoint;
-	double last_message; /* when the latest group or task was taken */
+	double last_message; /* when the latest group or task was done */
 	int unsigned_work;   /* a group, task or timer ran since the last checkpoint */
 	uint64_t groups;
 	int hurry;                   /* a timer has more to do: do not wait for messages */
