@@ -594,7 +594,7 @@ no_fingers(void *arg, const uint8_t id[16], uint32_t positions, struct finger_te
  * One growth of a gallery of n entries (faces and two irises each) to 2n: what the commit loop
  * waits for when enrolments move into a full gallery, with crossings queued behind it. The
  * baseline copies the same faces and irises into new memory and wipes the old, as a growth by
- * copying would; the gallery's mappings move instead (gallery.c, map_grow).
+ * copying would; the gallery's mappings move instead (bigmap.h).
  */
 static void
 bench_grow(uint32_t n)
@@ -603,13 +603,14 @@ bench_grow(uint32_t n)
 	struct bio_sample *ipool, fill;
 	struct gallery *g = NULL;
 	size_t bytes = (size_t)n * (BIO_FACE_DIM + 4 * BIO_IRIS_BYTES);
-	double tg[REPS], tc[REPS], t0;
+	double tg[REPS], tc[REPS], t0, mg, mc;
 	uint8_t id[16], *old, *cp;
 	uint32_t i;
 	int rep;
 
-	printf("\ngrow: a gallery of %u entries (face + 2 irises) grown to twice that, %d times, fingers in the store as the hub keeps them; "
-	       "baseline: copying its %.0f MB of faces and irises and wiping the old\n",
+	printf("\ngrow: a gallery of %u entries (face + 2 irises) grown to twice that, %d times, "
+	       "fingers in the store as the hub keeps them; baseline: copying its %.0f MB of faces "
+	       "and irises and wiping the old\n",
 		n, REPS, bytes / 1e6);
 	ipool = capture_pool(n + 1000, npool, 0, 0, PRESET_GOOD);
 	memset(&fill, 0, sizeof(fill));
@@ -648,12 +649,12 @@ bench_grow(uint32_t n)
 		tc[rep] = now_s() - t0;
 		free(cp);
 	}
-	qsort(tg, REPS, sizeof(double), cmp_double);
-	qsort(tc, REPS, sizeof(double), cmp_double);
+	mg = median_sort(tg, REPS); /* sorts: [0] and [REPS - 1] are the range */
+	mc = median_sort(tc, REPS);
 	printf("  gallery growth: median %.2f ms (%.2f-%.2f); copying: median %.1f ms "
 	       "(%.1f-%.1f); copying / gallery: %.0fx\n",
-		tg[REPS / 2] * 1e3, tg[0] * 1e3, tg[REPS - 1] * 1e3, tc[REPS / 2] * 1e3,
-		tc[0] * 1e3, tc[REPS - 1] * 1e3, tc[REPS / 2] / tg[REPS / 2]);
+		mg * 1e3, tg[0] * 1e3, tg[REPS - 1] * 1e3, mc * 1e3, tc[0] * 1e3,
+		tc[REPS - 1] * 1e3, mc / mg);
 	for (i = 0; i < npool; i++)
 		bio_sample_clear(&ipool[i]);
 	free(ipool);
@@ -674,7 +675,8 @@ main(int argc, char **argv)
 			       "[--only iris|face|dedup|grow] [--preset P] [--modes DIGITS]\n"
 			       "                 [--sketch-share N]\n"
 			       "Iris kernels, face 1:N, dedup over a gallery of N (default "
-			       "1000000) and growing a gallery of N to 2N; --modes: which dedup modes 0-5 to run (default all);\n"
+			       "1000000) and growing a gallery of N to 2N;\n--modes: which dedup "
+			       "modes 0-5 to run (default all);\n"
 			       "--sketch-share: keep one face in N by sketch (default "
 			       "GALLERY_SKETCH_SHARE).\n");
 			return 0;

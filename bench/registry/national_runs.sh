@@ -18,7 +18,7 @@ shift 5
 OPTS=("$@")
 [ ${#OPTS[@]} -gt 0 ] || OPTS=(--enrol 6400 --kiosks 8 --crossings 1000)
 OUT=$(mktemp)
-trap 'rm -rf "$SCRATCH" "$OUT"' EXIT
+trap 'rm -rf "$SCRATCH" "$OUT" "$OUT.run"' EXIT
 SALT0=$((RANDOM % 500 + 1))
 for r in $(seq 1 "$RUNS"); do
   rm -rf "$SCRATCH"
@@ -39,10 +39,10 @@ for r in $(seq 1 "$RUNS"); do
           printf "%f %f %f %f %f\n", rate, a99, b99, (a99 > 0 ? b99 / a99 : 0), bmax > "/dev/stderr" }
   ' "$OUT.run" 2>>"$OUT"
 done
-rm -f "$OUT.run"
 echo "median (range) over $RUNS runs at $N enrolled, each on a fresh copy of $FX:"
+name=("" "enrolments/s" "crossing p99 alone, ms" "crossing p99 beside enrolments, ms"
+  "p99 ratio beside / alone (target <= 2)" "longest crossing beside enrolments, ms")
 for col in 1 2 3 4 5; do
-  name=("" "enrolments/s" "crossing p99 alone, ms" "crossing p99 beside enrolments, ms" "p99 ratio beside / alone (target <= 2)" "longest crossing beside enrolments, ms")
   cut -d' ' -f$col "$OUT" | sort -g | awk -v name="${name[$col]}" '
     { v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
       printf "  %-42s %10.2f (%.2f-%.2f)\n", name, m, v[1], v[NR] }'
