@@ -72,7 +72,8 @@ commit(int fd, const uint8_t *buf, unsigned n, int scattered)
 
 	if (scattered) {
 		for (i = 0; i < n; i++)
-			if (write_all(fd, buf + (size_t)i * PAGE, PAGE, (next_rand() % pages) * PAGE) != 0)
+			if (write_all(fd, buf + (size_t)i * PAGE, PAGE,
+				    (next_rand() % pages) * PAGE) != 0)
 				return -1;
 	} else if (write_all(fd, buf, (size_t)n * PAGE, at * PAGE) != 0)
 		return -1;
@@ -180,7 +181,8 @@ main(int argc, char **argv)
 				    &o.rounds) != 0)
 				return 2;
 		} else {
-			fprintf(stderr, "bench_pages: unknown or incomplete option '%s' (try --help)\n",
+			fprintf(stderr,
+				"bench_pages: unknown or incomplete option '%s' (try --help)\n",
 				argv[i]);
 			return 2;
 		}
