@@ -841,7 +841,8 @@ pgallery_identify_ex(struct pgallery *g, const struct pref *const *probes, size_
 		gate_cos = topk_face_gate_cos(pref_face_ev, gate_ev);
 	if (g->n >= PARALLEL_MIN)
 		nt = g->threads;
-	if ((w = aligned_alloc(64, nt * sizeof(*w))) == NULL ||
+	/* aligned_alloc wants a size that is a multiple of the alignment */
+	if ((w = aligned_alloc(64, (nt * sizeof(*w) + 63) / 64 * 64)) == NULL ||
 		(all = malloc(nt * k * sizeof(*all))) == NULL) {
 		rc = PASO_E_NOMEM;
 		goto out;
