@@ -270,10 +270,8 @@ finger_views(const struct bio_sample *s)
 	if (s->finger_record == NULL)
 		return 0;
 	memset(&rec, 0, sizeof(rec));
-	if (iso19794_read(s->finger_record, s->finger_len, &rec, NULL) != 0)
-		return 0;
-	n = rec.n_views;
-	fmr_record_free(&rec);
+	n = iso19794_read(s->finger_record, s->finger_len, &rec, NULL) == 0 ? rec.n_views : 0;
+	fmr_record_free(&rec); /* even after an error: a view read before it may hold minutiae */
 	return n;
 }
 
@@ -1162,7 +1160,7 @@ cmd_run(int argc, char **argv)
 	char err[4800];
 	uint32_t *count = NULL;
 	size_t i, *site_of_cross = NULL, ncross_sites = 0, station = SIZE_MAX;
-	int json = 0, r = 0, a;
+	int json = 0, r = 0, ex = 0, a;
 	unsigned capture = BIO_FINGER | BIO_FACE | BIO_IRIS;
 
 	for (a = 1; a < argc; a++) {
@@ -1266,8 +1264,10 @@ cmd_run(int argc, char **argv)
 	}
 	*colon = '\0';
 	memset(&run, 0, sizeof(run));
-	if ((r = plan_kiosks(&run, kiosks, fleet)) != 0)
-		return r;
+	if ((r = plan_kiosks(&run, kiosks, fleet)) != 0) {
+		ex = r;
+		goto release;
+	}
 	/* Draining only: no new travellers, so nobody to identify either. */
 	if (people == 0)
 		crossings = 0, identify = 0;
@@ -1287,11 +1287,13 @@ cmd_run(int argc, char **argv)
 		(run.kr = calloc(run.nk, sizeof(*run.kr))) == NULL ||
 		(site_of_cross = calloc(run.nk, sizeof(*site_of_cross))) == NULL) {
 		fprintf(stderr, "paso-kiosk run: %s\n", paso_strerror(r ? r : PASO_E_NOMEM));
-		return 1;
+		ex = 1;
+		goto release;
 	}
 	if (mkdir(workdir, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "paso-kiosk run: %s: %s\n", workdir, strerror(errno));
-		return 1;
+		ex = 1;
+		goto release;
 	}
 	(void)snprintf(ca, sizeof(ca), "%s/ca/ca.crt", deploy);
 	for (i = 0; i < run.nk; i++) {
@@ -1302,13 +1304,16 @@ cmd_run(int argc, char **argv)
 		(void)snprintf(key, sizeof(key), "%s/kiosks/%s.key", deploy, site->name);
 		(void)snprintf(wd, sizeof(wd), "%s/%s", workdir, site->name);
 		if (ensure_cert(deploy, site->name, strncmp(site->name, "fleet-", 6) == 0, cert,
-			    key) != 0)
-			return 1;
+			    key) != 0) {
+			ex = 1;
+			goto release;
+		}
 		/* Like a registration client whose deletion job has not run: no new capture. */
 		if ((r = purge_gate(wd, site->name, clock_now, keep_h, people > 0, err,
 			     sizeof(err))) != 0) {
 			fprintf(stderr, "paso-kiosk run: %s\n", err);
-			return 1;
+			ex = 1;
+			goto release;
 		}
 		cfg.name = site->name;
 		cfg.point = site->point;
@@ -1325,7 +1330,8 @@ cmd_run(int argc, char **argv)
 		pthread_mutex_init(&run.kr[i].mu, NULL);
 		if ((r = kiosk_open(&cfg, &run.kr[i].k, &d)) != 0) {
 			fprintf(stderr, "paso-kiosk run: %s: %s\n", site->name, d.msg);
-			return 1;
+			ex = 1;
+			goto release;
 		}
 		kiosk_on_enrolled(run.kr[i].k, on_enrolled, &run);
 		if (site->detention && station == SIZE_MAX)
@@ -1335,16 +1341,20 @@ cmd_run(int argc, char **argv)
 	}
 	if (truth != NULL && (run.truth = fopen(truth, "a")) == NULL) {
 		fprintf(stderr, "paso-kiosk run: --truth: %s: %s\n", truth, strerror(errno));
-		return 1;
+		ex = 1;
+		goto release;
 	}
 	if (plan != NULL) {
-		if (load_plan(plan, &run, base_time, &later, &nlater) != 0)
-			return 2;
+		if (load_plan(plan, &run, base_time, &later, &nlater) != 0) {
+			ex = 2;
+			goto release;
+		}
 		for (n_enrol = 0, i = 0; i < run.nk; i++)
 			n_enrol += run.kr[i].njobs;
 		if (pre_start(&run, later, nlater, pre_th, &npre_th) != 0) {
-			fprintf(stderr, "paso-kiosk run: %s\n", paso_strerror(PASO_E_NOMEM));
-			return 1;
+			r = PASO_E_NOMEM; /* done: joins the preparing threads it did start */
+			fprintf(stderr, "paso-kiosk run: %s\n", paso_strerror(r));
+			goto done;
 		}
 		if ((r = run_phase(&run, "enrolment", &t_enrol)) != 0)
 			goto done;
@@ -1371,14 +1381,18 @@ cmd_run(int argc, char **argv)
 			base_time + (uint64_t)i * KIOSK_TIMELINE_S / span, NO_PRE};
 		size_t s;
 
-		if ((r = population_person(run.pop, (uint32_t)i, &pi)) != 0)
-			return 1;
+		if ((r = population_person(run.pop, (uint32_t)i, &pi)) != 0) {
+			ex = 1;
+			goto release;
+		}
 		if ((pi.category == CAT_DETAINEE && station != SIZE_MAX) || ncross_sites == 0)
 			s = station != SIZE_MAX ? station : 0;
 		else
 			s = site_of_cross[i % ncross_sites];
-		if (add_job(&run.kr[s], &j) != 0)
-			return 1;
+		if (add_job(&run.kr[s], &j) != 0) {
+			ex = 1;
+			goto release;
+		}
 	}
 	n_enrol = people;
 	if ((r = run_phase(&run, "enrolment", &t_enrol)) != 0)
@@ -1410,8 +1424,10 @@ cmd_run(int argc, char **argv)
 		j.capture_no = 1 + count[p]++;
 		j.direction = (count[p] % 2) ? PASO__DIRECTION__ENTRY : PASO__DIRECTION__EXIT;
 		j.when = base_time + (people + i) * KIOSK_TIMELINE_S / span;
-		if (add_job(&run.kr[site_of_cross[p % ncross_sites]], &j) != 0)
-			return 1;
+		if (add_job(&run.kr[site_of_cross[p % ncross_sites]], &j) != 0) {
+			ex = 1;
+			goto release;
+		}
 		n_cross++;
 	}
 	for (i = 0; i < identify && station != SIZE_MAX; i++) {
@@ -1426,15 +1442,19 @@ cmd_run(int argc, char **argv)
 		j.capture_no = 500000 + (uint32_t)i;
 		j.direction = 0;
 		j.when = base_time + (people + crossings + i) * KIOSK_TIMELINE_S / span;
-		if (add_job(&run.kr[station], &j) != 0)
-			return 1;
+		if (add_job(&run.kr[station], &j) != 0) {
+			ex = 1;
+			goto release;
+		}
 		n_cross++;
 	}
 	r = run_phase(&run, "crossings", &t_cross);
 done:
 	pre_end(&run, pre_th, npre_th);
 	print_summary(&run, seed, t_enrol, t_cross, n_enrol, n_cross, json);
-	for (i = 0; i < run.nk; i++) {
+	ex = r == 0 ? 0 : 1;
+release: /* an early exit (ex: 2 usage, 1 otherwise, printed) comes here with nothing started */
+	for (i = 0; run.kr != NULL && i < run.nk; i++) {
 		kiosk_close(run.kr[i].k);
 		free(run.kr[i].jobs);
 	}
@@ -1444,14 +1464,14 @@ done:
 	free(run.names);
 	free(site_of_cross);
 	free(later);
-	if (run.truth != NULL && fclose(run.truth) != 0 && r == 0) {
+	if (run.truth != NULL && fclose(run.truth) != 0 && ex == 0) {
 		fprintf(stderr, "paso-kiosk run: --truth: %s: %s\n", truth, strerror(errno));
-		r = PASO_E_IO;
+		ex = 1;
 	}
 	free(run.pseud);
 	free(run.enrolled);
 	free(count);
-	return r == 0 ? 0 : 1;
+	return ex;
 }
 
 #include "sample_pb.h"

@@ -509,6 +509,7 @@ test_named_errors(void **state)
 
 		assert_int_equal(iso19794_read(mod, len, &r2, &d2), PASO_E_TEMPLATE_FORMAT);
 		assert_null(strstr(d2.msg, "600"));
+		fmr_record_free(&r2); /* the caller frees even after an error */
 	}
 	/* reserved minutia type 3 */
 	memcpy(mod, buf, len);
