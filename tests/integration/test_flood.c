@@ -434,8 +434,13 @@ test_flood(void **state)
 	bound = base * 10 > 1.0 ? base * 10 : 1.0;
 	fprintf(stderr, "worst %.3f s against a bound of %.3f s\n", worst, bound);
 	assert_true(worst < bound);
-	/* 2,048 handshakes in progress at most, refused sockets held without TLS state */
-	assert_true(hwm > 0 && hwm < 64 * 1024);
+	/* 2,048 handshakes in progress at most, refused sockets held without TLS state (not
+	 * under AddressSanitizer, whose shadow memory and quarantine make the hub's peak RSS
+	 * several times what it holds) */
+	assert_true(hwm > 0);
+#ifndef __SANITIZE_ADDRESS__
+	assert_true(hwm < 64 * 1024);
+#endif
 	/* what fired, said as such */
 	assert_non_null(log = h_read_file(dep.log, NULL));
 	assert_non_null(strstr(log, "handshakes timed out"));
